@@ -1,0 +1,35 @@
+/**
+ * Transport: the owned interface between the agent and a broker. MqttTransport (mqtt.js, any broker) and
+ * AwsIotTransport (aws-iot-device-sdk-v2 MQTT5, AWS IoT Core) implement it and pass one contract suite.
+ * Vendor types stay inside the adapters.
+ */
+export interface TransportMessage {
+  topic: string;
+  payload: Uint8Array;
+  qos: 0 | 1;
+  retain?: boolean;
+}
+
+export interface TransportEvents {
+  connect: [];
+  /** connection lost or closed; the transport reconnects on its own with backoff unless closed */
+  offline: [reason: string];
+  message: [topic: string, payload: Buffer];
+  error: [err: Error];
+}
+
+export interface Transport {
+  readonly connected: boolean;
+  /** Connect (resolves on first successful connection; keeps retrying with backoff in the background). */
+  start(): Promise<void>;
+  /** Disconnect cleanly (no last will), free every timer and socket. Idempotent. */
+  close(): Promise<void>;
+  /**
+   * Publish; for QoS 1 resolves on PUBACK from the broker. Rejects if the connection drops before the ack
+   * (the caller keeps the data and retries: nothing is deleted before an ack).
+   */
+  publish(msg: TransportMessage): Promise<void>;
+  subscribe(topics: string[], qos: 0 | 1): Promise<void>;
+  on<E extends keyof TransportEvents>(event: E, listener: (...args: TransportEvents[E]) => void): this;
+  off<E extends keyof TransportEvents>(event: E, listener: (...args: TransportEvents[E]) => void): this;
+}

@@ -1,0 +1,8 @@
+import type { CliContext } from '../main.ts';
+
+export const help = 'usage: edgeloop sim (being built)';
+
+export async function run(_argv: string[], ctx: CliContext): Promise<number> {
+  ctx.stderr.write('edgeloop sim: not built yet\n');
+  return 1;
+}

@@ -1,0 +1,93 @@
+/**
+ * The `edgeloop` command. Each subcommand lives in cli/commands/<name>.ts and exports
+ * `run(argv: string[], ctx: CliContext): Promise<number>` and `help: string`; it parses, validates with the same
+ * schema as the code's options, builds, starts and handles signals, nothing else.
+ * Modules load lazily so `edgeloop models ...` never loads the MQTT stack and vice versa.
+ */
+import { EdgeloopError } from '../protocol/errors.ts';
+
+export interface CliContext {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+export interface CommandModule {
+  run(argv: string[], ctx: CliContext): Promise<number>;
+  help: string;
+}
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  up: { summary: 'run the whole loop on one machine: cloud, a simulated fleet and the dashboard', load: () => import('./commands/up.ts') },
+  agent: { summary: 'run the edge agent (--config agent.yaml)', load: () => import('./commands/agent.ts') },
+  cloud: { summary: 'run the cloud components (--config cloud.yaml [--only ingest,processor])', load: () => import('./commands/cloud.ts') },
+  models: { summary: 'train, export, sign, verify, score and evaluate models', load: () => import('./commands/models.ts') },
+  features: { summary: 'inspect the feature store (features get DEVICE)', load: () => import('./commands/features.ts') },
+  dlq: { summary: 'inspect the dead-letter store (dlq list)', load: () => import('./commands/dlq.ts') },
+  registry: { summary: 'model registry: push, list, show, alias', load: () => import('./commands/registry.ts') },
+  rollout: { summary: 'roll a model out to the fleet: start, status, promote, rollback, abort', load: () => import('./commands/rollout.ts') },
+  recommend: { summary: 'run the recommendation service alone', load: () => import('./commands/recommend.ts') },
+  sim: { summary: 'fleet simulator: virtual devices, faults, load report', load: () => import('./commands/sim.ts') },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  return [
+    'usage: edgeloop <command> [options]',
+    '',
+    'commands:',
+    ...Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(width)}  ${v.summary}`),
+    '',
+    'edgeloop <command> --help shows a command\'s options.',
+  ].join('\n');
+}
+
+export async function main(argv: string[], ctx?: Partial<CliContext>): Promise<number> {
+  const c: CliContext = {
+    stdout: ctx?.stdout ?? process.stdout,
+    stderr: ctx?.stderr ?? process.stderr,
+    env: ctx?.env ?? process.env,
+    cwd: ctx?.cwd ?? process.cwd(),
+  };
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    c.stdout.write(usage() + '\n');
+    return name ? 0 : 1;
+  }
+  if (name === '--version' || name === '-v') {
+    const { createRequire } = await import('node:module');
+    const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
+    c.stdout.write(pkg.version + '\n');
+    return 0;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    c.stderr.write(`edgeloop: unknown command "${name}"\n\n${usage()}\n`);
+    return 1;
+  }
+  let mod: CommandModule;
+  try {
+    mod = await entry.load();
+  } catch (err) {
+    c.stderr.write(`edgeloop ${name}: not available in this build (${(err as Error).message})\n`);
+    return 1;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    c.stdout.write(mod.help.trimEnd() + '\n');
+    return 0;
+  }
+  try {
+    return await mod.run(rest, c);
+  } catch (err) {
+    c.stderr.write(`edgeloop ${name}: ${formatError(err)}\n`);
+    if (c.env.EDGELOOP_DEBUG) c.stderr.write(`${(err as Error).stack}\n`);
+    return 1;
+  }
+}
+
+export function formatError(err: unknown): string {
+  if (err instanceof EdgeloopError) return `${err.message} [${err.code}]`;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

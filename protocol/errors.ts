@@ -1,0 +1,48 @@
+/**
+ * One error type with stable codes. Callers match on `err.code`, never on the message.
+ * Every code is listed in ERROR_CODES with the component that raises it, and documented in docs/ (a test checks
+ * that each code is unique and appears in a docs page).
+ *
+ * Each part keeps its own codes in `<part>/errors.ts` as `export const <PART>_ERROR_CODES = {...}` (shape
+ * `EL_ERR_<PART>_<WHAT>`); test/errors.test.ts collects every such table, checks codes are unique and documented.
+ */
+export const PROTOCOL_ERROR_CODES = {
+  // general
+  EL_ERR_CONFIG_INVALID: 'A configuration file, environment override or option failed validation.',
+  EL_ERR_CLOSED: 'A component was used after close().',
+  EL_ERR_INVALID_ARGUMENT: 'An argument to a function or CLI command was invalid.',
+  EL_ERR_TIMEOUT: 'An operation did not finish in its time budget.',
+  // protocol
+  EL_ERR_MESSAGE_INVALID: 'A wire message failed to decode or validate against the protocol schema.',
+  EL_ERR_MESSAGE_TOO_LARGE: 'A wire message exceeds the payload limit (128 KiB for MQTT, 1 MiB per stream record).',
+  EL_ERR_TOPIC_INVALID: 'A topic does not match the edgeloop topic layout.',
+  // models
+  EL_ERR_MODEL_MANIFEST_INVALID: 'A model manifest failed schema validation.',
+  EL_ERR_MODEL_HASH: 'The model file does not match the sha256 in its manifest (tampered or corrupt file).',
+  EL_ERR_MODEL_SIGNATURE: 'The manifest signature does not verify (tampered manifest or wrong key).',
+  EL_ERR_MODEL_UNSIGNED: 'The manifest carries no signature but one is required.',
+  EL_ERR_MODEL_KEY: 'A signing or verification key could not be read or has the wrong type.',
+  EL_ERR_MODEL_TEST_VECTOR: 'The model did not reproduce its manifest test vector within tolerance.',
+  EL_ERR_MODEL_LOAD: 'ONNX Runtime could not load the model file.',
+  EL_ERR_MODEL_INPUT: 'Input to a model does not fit the manifest (sensor count, window length, feature list).',
+  EL_ERR_DATA_INVALID: 'Training or scoring data is unusable (missing columns, NaN, too few rows).',
+  EL_ERR_EXPORT_UNSUPPORTED: 'The ONNX exporter met a layer or activation it does not support.',
+} as const satisfies Record<string, string>;
+
+export type ErrorCode = keyof typeof PROTOCOL_ERROR_CODES;
+
+export class EdgeloopError extends Error {
+  readonly code: string;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: string, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'EdgeloopError';
+    this.code = code;
+    this.details = options?.details;
+  }
+}
+
+export function isEdgeloopError(err: unknown, code?: string): err is EdgeloopError {
+  return err instanceof EdgeloopError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { Topics } from '../../protocol/topics.ts';
+
+describe('Topics', () => {
+  const t = new Topics();
+  it('builds and parses every topic kind', () => {
+    expect(t.parse(t.telemetry('dev-1'))).toEqual({ kind: 'telemetry', deviceId: 'dev-1' });
+    expect(t.parse(t.events('dev-1'))).toEqual({ kind: 'events', deviceId: 'dev-1' });
+    expect(t.parse(t.status('dev-1'))).toEqual({ kind: 'status', deviceId: 'dev-1' });
+    expect(t.parse(t.modelReport('dev-1'))).toEqual({ kind: 'model-report', deviceId: 'dev-1' });
+    expect(t.parse(t.deviceModel('dev-1', 'anomaly'))).toEqual({ kind: 'model-desired', deviceId: 'dev-1', modelName: 'anomaly' });
+    expect(t.parse(t.fleetModel('anomaly'))).toEqual({ kind: 'model-desired', deviceId: undefined, modelName: 'anomaly' });
+  });
+  it('rejects foreign and malformed topics', () => {
+    expect(t.parse('other/dev-1/telemetry')).toBeUndefined();
+    expect(t.parse('edgeloop/v1/dev-1/telemetry/extra')).toBeUndefined();
+    expect(t.parse('edgeloop/v1/dev 1/telemetry')).toBeUndefined();
+    expect(t.parse('edgeloop/v1/fleet/telemetry')).toBeUndefined();
+  });
+  it('supports a custom prefix and refuses wildcards in it', () => {
+    const c = new Topics('acme/plant-3');
+    expect(c.parse('acme/plant-3/m7/events')).toEqual({ kind: 'events', deviceId: 'm7' });
+    expect(() => new Topics('a/#')).toThrow(/prefix/);
+  });
+});
