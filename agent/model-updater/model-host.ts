@@ -1,0 +1,32 @@
+/**
+ * ModelHost: what the device-side model updater needs from the agent's inference engine. The agent's inference
+ * engine (agent/inference/) implements it; the updater (agent/model-updater/model-updater.ts) uses it.
+ */
+import type { Manifest } from '../../protocol/manifest.ts';
+
+export interface ActiveModel {
+  manifest: Manifest;
+  /** absolute path of the verified .onnx file in the agent's model store */
+  modelPath: string;
+  activatedAt: number;
+}
+
+export interface ModelStats {
+  /** windows scored by this model since it was activated */
+  windows: number;
+  anomalies: number;
+  anomalyRate: number;
+  p95Ms: number;
+}
+
+export interface ModelHost {
+  /** The model currently serving `name` (manifest name), if any. */
+  active(name: string): ActiveModel | undefined;
+  /**
+   * Load `modelPath` in a fresh ONNX Runtime session, run the manifest's test vector in it, and only then swap it
+   * in atomically (windows in flight finish on the old session). Rejects, keeping the old model, on any failure.
+   */
+  activate(manifest: Manifest, modelPath: string): Promise<void>;
+  /** Inference figures of the active model for `name` since activation. */
+  stats(name: string): ModelStats | undefined;
+}
