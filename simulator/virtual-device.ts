@@ -3,7 +3,6 @@
  * the per-device sequence numbers of the wire contract. Pure: the caller passes the device time.
  */
 import type { Reading, TelemetryMessage } from '../protocol/messages.ts';
-import { SCHEMA_VERSION } from '../protocol/messages.ts';
 import { FaultInjector, type InjectedFault } from './faults/data-faults.ts';
 import type { ReplaySeries } from './replay/csv-replay.ts';
 import type { SignalModel } from './signal-model.ts';
@@ -101,6 +100,6 @@ export class VirtualDevice {
   /** Wrap readings into a telemetry message (undefined when there are none: a dropout). */
   static telemetry(deviceId: string, readings: Reading[], sentAt: number): TelemetryMessage | undefined {
     if (readings.length === 0) return undefined;
-    return { v: SCHEMA_VERSION, type: 'telemetry', deviceId, seq: readings[0]!.seq, sentAt, readings };
+    return { v: 1, type: 'telemetry', deviceId, seq: readings[0]!.seq, sentAt, readings };
   }
 }

@@ -16,6 +16,8 @@ export interface TransportEvents {
   offline: [reason: string];
   message: [topic: string, payload: Buffer];
   error: [err: Error];
+  /** a reconnect is scheduled in `delayMs` (backoff with full jitter); `attempt` counts from 0 since the last stable connection */
+  reconnecting: [delayMs: number, attempt: number];
 }
 
 export interface Transport {

@@ -1,8 +1,155 @@
+/**
+ * `edgeloop sim`: the fleet simulator. Parses flags (and an optional YAML file, EDGELOOP_SIM_* env overrides),
+ * validates them with the simulator's schema, runs runSimulation with live progress, and writes the report
+ * (report.json, report.html, summary.txt) to --out.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import type { CliContext } from '../main.ts';
+import { loadConfig } from '../load-config.ts';
+import { EdgeloopError } from '../../protocol/errors.ts';
+import { parseFaultArg, parseSeconds, SimulationOptionsSchema } from '../../simulator/simulation-options.ts';
 
-export const help = 'usage: edgeloop sim (being built)';
+export const help = `usage: edgeloop sim [options]
 
-export async function run(_argv: string[], ctx: CliContext): Promise<number> {
-  ctx.stderr.write('edgeloop sim: not built yet\n');
-  return 1;
+Simulates a fleet of devices publishing telemetry over MQTT, injects faults, and reports throughput, latency,
+delivery completeness (gaps by seq, duplicates), detection precision/recall and recovery after each fault.
+
+  --devices N            virtual devices (default 100)
+  --duration T           publishing time, e.g. 30s, 2m (default 30s)
+  --rate R               messages per second per device (default 1)
+  --batch K              samples per sensor per message (default 1)
+  --mode light|agent     light: the simulator speaks MQTT itself (scale); agent: real edge agents (default light)
+  --connections C        light mode: TCP connections, devices multiplexed over them (default: one per device)
+  --url mqtt://H:P       broker (default: an embedded broker on loopback)
+  --username U --password P   device credentials
+  --prefix P             topic prefix (default edgeloop/v1)
+  --seed S               PRNG seed: same seed, same signals, faults and ground truth (default 1)
+  --fault SPEC           repeatable; kind@AT[:DURATION][,key=value...]
+                         data faults: spike drift stuck dropout tool-wear heat-dissipation power overstrain
+                                      random-failure (keys: device, sensor, magnitude)
+                         infrastructure: broker-restart partition (share, style=block|blackhole|drop)
+                                      slow-consumer connect-storm (maxConnectsPerSec) agent-kill (share)
+                         e.g. --fault broker-restart@10s:3s --fault partition@20s:5s,share=0.25
+  --random-faults N      N random data faults over the run
+  --fault-kinds K,K      kinds for --random-faults
+  --replay PATH          replay a CSV file or directory (SKAB, NAB, AI4I) as telemetry
+  --replay-format F      skab|nab|ai4i (default: detected from the header)
+  --drain-timeout T      wait at most T for delivery to complete after the run and each fault (default 30s)
+  --no-observe           do not subscribe to measure delivery (pure load generation)
+  --config FILE          YAML file with the same options (camelCase keys, faults as a list)
+  --out DIR              report directory (default ./.edgeloop/sim/<time>)
+  --json                 print the JSON report to stdout instead of the summary
+  --quiet                no live progress
+
+Environment: EDGELOOP_SIM_<OPTION> overrides, e.g. EDGELOOP_SIM_DEVICES=500.
+Exit status: 0 when delivery was complete (or not observed), 2 when readings were missing, 1 on error.
+`;
+
+export async function run(argv: string[], ctx: CliContext): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    allowPositionals: false,
+    options: {
+      devices: { type: 'string' },
+      duration: { type: 'string' },
+      rate: { type: 'string' },
+      batch: { type: 'string' },
+      mode: { type: 'string' },
+      connections: { type: 'string' },
+      url: { type: 'string' },
+      username: { type: 'string' },
+      password: { type: 'string' },
+      prefix: { type: 'string' },
+      seed: { type: 'string' },
+      fault: { type: 'string', multiple: true },
+      'random-faults': { type: 'string' },
+      'fault-kinds': { type: 'string' },
+      replay: { type: 'string' },
+      'replay-format': { type: 'string' },
+      'drain-timeout': { type: 'string' },
+      'no-observe': { type: 'boolean' },
+      config: { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean' },
+      quiet: { type: 'boolean' },
+    },
+  });
+  const int = (name: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--${name}: "${v}" is not a number`);
+    return n;
+  };
+  const overrides: Record<string, unknown> = {
+    devices: int('devices', values.devices),
+    durationSec: values.duration === undefined ? undefined : parseSeconds(values.duration, '--duration'),
+    messageRate: int('rate', values.rate),
+    samplesPerMessage: int('batch', values.batch),
+    mode: values.mode,
+    connections: int('connections', values.connections),
+    url: values.url,
+    username: values.username,
+    password: values.password,
+    topicPrefix: values.prefix,
+    seed: values.seed === undefined ? undefined : /^-?\d+$/.test(values.seed) ? Number(values.seed) : values.seed,
+    faults: values.fault?.map(parseFaultArg),
+    drainTimeoutSec: values['drain-timeout'] === undefined ? undefined : parseSeconds(values['drain-timeout'], '--drain-timeout'),
+    observe: values['no-observe'] ? false : undefined,
+  };
+  if (values['random-faults'] !== undefined) {
+    overrides.randomFaults = {
+      count: int('random-faults', values['random-faults']),
+      ...(values['fault-kinds'] ? { kinds: values['fault-kinds'].split(',').map((s) => s.trim()) } : {}),
+    };
+  }
+  if (values.replay) overrides.replay = { path: resolve(ctx.cwd, values.replay), ...(values['replay-format'] ? { format: values['replay-format'] } : {}) };
+  const options = loadConfig(SimulationOptionsSchema, {
+    file: values.config ? resolve(ctx.cwd, values.config) : undefined,
+    env: ctx.env,
+    envPrefix: 'EDGELOOP_SIM_',
+    overrides,
+  });
+
+  const { runSimulation } = await import('../../simulator/run-simulation.ts');
+  const { summarize, reportToJson } = await import('../../simulator/report/sim-report.ts');
+  const { renderHtmlReport } = await import('../../simulator/report/html-report.ts');
+
+  const ac = new AbortController();
+  const onSignal = (): void => {
+    ctx.stderr.write('\nedgeloop sim: interrupted, closing\n');
+    ac.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const tty = Boolean((ctx.stderr as NodeJS.WriteStream).isTTY);
+  let lastLine = 0;
+  try {
+    const report = await runSimulation(options, {
+      signal: ac.signal,
+      onProgress: values.quiet
+        ? undefined
+        : (p) => {
+            const now = Date.now();
+            if (!tty && now - lastLine < 5000) return;
+            lastLine = now;
+            const line = `${p.phase} ${p.elapsedSec.toFixed(0)}/${p.durationSec}s · connected ${p.connectedDevices}/${p.devices} · ${p.msgsPerSec} msg/s · received ${p.receivedPerSec} readings/s · backlog ${p.backlog} · missing ${p.missing}${p.activeFaults.length ? ` · fault ${p.activeFaults.join(', ')}` : ''}`;
+            ctx.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
+          },
+    });
+    if (tty && !values.quiet) ctx.stderr.write('\n');
+    const outDir = resolve(ctx.cwd, values.out ?? join('.edgeloop', 'sim', report.startedAt.replace(/[:.]/g, '-')));
+    mkdirSync(outDir, { recursive: true });
+    const summary = summarize(report);
+    writeFileSync(join(outDir, 'report.json'), reportToJson(report));
+    writeFileSync(join(outDir, 'report.html'), renderHtmlReport(report));
+    writeFileSync(join(outDir, 'summary.txt'), summary + '\n');
+    if (values.json) ctx.stdout.write(reportToJson(report) + '\n');
+    else ctx.stdout.write(`${summary}\nreport       ${join(outDir, 'report.html')} (and report.json, summary.txt)\n`);
+    return report.delivery.observed && !report.delivery.complete ? 2 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }

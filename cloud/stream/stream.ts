@@ -45,4 +45,10 @@ export interface Stream {
   /** Persist that `consumer` has processed `shardId` up to and including `sequenceNumber`. */
   checkpoint(consumer: string, shardId: string, sequenceNumber: string): Promise<void>;
   getCheckpoint(consumer: string, shardId: string): Promise<string | undefined>;
+  /**
+   * Optional (added by the stream part): resolve when new records may be readable, or after `timeoutMs`, or when
+   * `signal` aborts or the stream closes. Resolves true when woken by new data, false otherwise. Lets a consumer
+   * idle without polling hot; consumers fall back to sleeping when a Stream does not implement it.
+   */
+  waitForRecords?(opts: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean>;
 }

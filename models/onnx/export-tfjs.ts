@@ -6,7 +6,7 @@
  * - Dense (Gemm, or MatMul without bias) with any built-in activation,
  * - Activation, ReLU (with maxValue), LeakyReLU, ELU, Softmax layers,
  * - BatchNormalization (inference form, folded into one Mul and one Add),
- * - Dropout, AlphaDropout, GaussianDropout, GaussianNoise (identity at inference), Flatten of a 2-D tensor.
+ * - Dropout, AlphaDropout, GaussianDropout, GaussianNoise (identity at inference).
  * Activations: linear, relu, relu6, elu, selu, sigmoid, hardSigmoid, tanh, softmax, logSoftmax, softplus,
  * softsign, swish, mish, gelu, gelu_new. Anything else throws EL_ERR_EXPORT_UNSUPPORTED naming the layer.
  *
@@ -168,10 +168,9 @@ export function exportTfjsToOnnx(model: tf.LayersModel | tf.Sequential, opts: Ex
       case 'AlphaDropout':
       case 'GaussianDropout':
       case 'GaussianNoise':
-      case 'Flatten':
-        break; // identity at inference (Flatten of a 2-D tensor is the identity)
+        break; // identity at inference
       default:
-        throw unsupported(`layer "${layer.name}" of type ${cls} is not supported by the ONNX exporter (supported: Dense, Activation, ReLU, LeakyReLU, ELU, Softmax, BatchNormalization, Dropout, Flatten)`);
+        throw unsupported(`layer "${layer.name}" of type ${cls} is not supported by the ONNX exporter (supported: Dense, Activation, ReLU, LeakyReLU, ELU, Softmax, BatchNormalization, Dropout)`);
     }
     if (outShape[1] !== curWidth) throw unsupported(`layer "${layer.name}" changes the width to ${outShape[1]} in a way the exporter does not model`);
   }

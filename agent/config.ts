@@ -1,0 +1,191 @@
+/**
+ * The agent's configuration schema (YAML file + EDGELOOP_* overrides, loaded by cli/load-config.ts). Every object
+ * is strict: a misspelled key is an error naming the field. Defaults are the documented ones (docs/agent.md).
+ */
+import { z } from 'zod';
+import { EdgeloopError } from '../protocol/errors.ts';
+import { isValidId } from '../protocol/topics.ts';
+import { DEFAULT_TOPIC_PREFIX } from '../protocol/topics.ts';
+import { MqttTransportOptionsSchema } from './transport/mqtt-transport.ts';
+import { commonShape } from './transport/transport-options.ts';
+
+const positiveInt = z.number().int().min(1);
+const nonNegInt = z.number().int().min(0);
+
+export const TlsFilesSchema = z.strictObject({
+  /** PEM file of the CA that signed the broker certificate (AWS IoT: AmazonRootCA1.pem) */
+  caFile: z.string().min(1).optional(),
+  /** PEM client certificate file */
+  certFile: z.string().min(1).optional(),
+  /** PEM private key file of the client certificate */
+  keyFile: z.string().min(1).optional(),
+  rejectUnauthorized: z.boolean().optional(),
+  servername: z.string().optional(),
+});
+
+const mqttShape = MqttTransportOptionsSchema.omit({ clientId: true, will: true, tls: true }).shape;
+
+export const MqttConfigSchema = z.strictObject({
+  ...mqttShape,
+  kind: z.literal('mqtt'),
+  /** default: the deviceId */
+  clientId: z.string().min(1).max(128).optional(),
+  tls: TlsFilesSchema.optional(),
+});
+
+const { clientId: _c, will: _w, ...commonRest } = commonShape;
+
+export const AwsIotConfigSchema = z.strictObject({
+  ...commonRest,
+  kind: z.literal('aws-iot'),
+  /** the account's ATS endpoint, e.g. abc123-ats.iot.eu-west-1.amazonaws.com (no scheme) */
+  endpoint: z.string().min(1).refine((e) => !e.includes('://'), 'endpoint is a host name, without a scheme'),
+  /** default 8883 */
+  port: z.number().int().min(1).max(65535).optional(),
+  /** default: the deviceId (AWS IoT: the thing name) */
+  clientId: z.string().min(1).max(128).optional(),
+  /** device certificate, its private key, and the CA (AmazonRootCA1.pem), PEM files */
+  certPath: z.string().min(1).optional(),
+  keyPath: z.string().min(1).optional(),
+  caPath: z.string().min(1).optional(),
+  /** plain TCP to a local MQTT 5 test broker; never for AWS IoT Core */
+  insecurePlaintext: z.boolean().optional(),
+});
+
+export const TransportConfigSchema = z.discriminatedUnion('kind', [MqttConfigSchema, AwsIotConfigSchema]);
+
+export const SimulatedSensorSchema = z.strictObject({
+  name: z.string().min(1).max(128),
+  /** centre value */
+  base: z.number().default(0),
+  /** sine amplitude */
+  amplitude: z.number().default(1),
+  /** sine period, s */
+  periodS: z.number().positive().default(60),
+  /** gaussian noise standard deviation */
+  noise: z.number().min(0).default(0.05),
+});
+
+export const SourcesSchema = z.strictObject({
+  simulated: z
+    .strictObject({
+      sensors: z.array(SimulatedSensorSchema).min(1),
+      /** readings per second per sensor */
+      rateHz: z.number().positive().default(1),
+      /** probability per tick of a spike (anomaly injection), 0..1 */
+      spikeProbability: z.number().min(0).max(1).default(0),
+      /** spike size in multiples of the amplitude */
+      spikeSize: z.number().default(8),
+      /** stop after this many ticks (0 = run until stopped) */
+      ticks: nonNegInt.default(0),
+    })
+    .optional(),
+  /** JSON lines on standard input */
+  stdin: z.boolean().default(false),
+  http: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8787),
+      /** request body limit, bytes */
+      maxBodyBytes: positiveInt.default(1024 * 1024),
+    })
+    .optional(),
+  socket: z.strictObject({ path: z.string().min(1), mode: z.number().int().min(0).max(0o777).default(0o660) }).optional(),
+  csv: z
+    .strictObject({
+      file: z.string().min(1),
+      /** replay speed factor against the file's timestamps (2 = twice as fast); 0 = as fast as possible */
+      speed: z.number().min(0).default(1),
+      /** start again at the end of the file */
+      loop: z.boolean().default(false),
+      /** rewrite timestamps to now (keeping their spacing) instead of the file's */
+      retime: z.boolean().default(true),
+    })
+    .optional(),
+});
+
+export const AgentConfigSchema = z.strictObject({
+  deviceId: z.string().refine(isValidId, 'deviceId: 1-128 characters of [A-Za-z0-9._:-], not "fleet"'),
+  topicPrefix: z.string().min(1).default(DEFAULT_TOPIC_PREFIX),
+  /** state directory: outbox database, model store */
+  dataDir: z.string().min(1).default('./edgeloop-data'),
+  transport: TransportConfigSchema,
+  outbox: z
+    .strictObject({
+      /** default: <dataDir>/outbox.db */
+      path: z.string().min(1).optional(),
+      durability: z.enum(['normal', 'full']).default('normal'),
+      /** accounted bytes bound (48 B + sensor id per reading; events: their JSON) */
+      maxBytes: positiveInt.default(256 * 1024 * 1024),
+      /** telemetry older than this is dropped and counted, ms; 0 = no age bound */
+      maxAgeMs: nonNegInt.default(7 * 24 * 3600 * 1000),
+      intakeMaxRows: positiveInt.default(4096),
+      intakeLingerMs: nonNegInt.default(5),
+      batchMaxRecords: positiveInt.default(2000),
+      batchMaxBytes: z.number().int().min(1024).max(128 * 1024).default(120 * 1024),
+      batchLingerMs: nonNegInt.default(200),
+      maxInflightBatches: positiveInt.default(8),
+      /** age bound check period, ms */
+      pruneIntervalMs: positiveInt.default(60_000),
+    })
+    .prefault({}),
+  inference: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** windows per ONNX Runtime call at most */
+      maxBatchWindows: positiveInt.default(256),
+      /** after an anomaly event, further anomalous windows of the same model are counted into the next event for this long, ms */
+      cooldownMs: nonNegInt.default(10_000),
+      intraOpNumThreads: positiveInt.default(1),
+    })
+    .prefault({}),
+  models: z
+    .strictObject({
+      /** model store: one sub-directory per model with manifest.json and the ONNX file */
+      dir: z.string().min(1).optional(),
+      /** PEM ed25519 public keys trusted to sign manifests */
+      trustedKeys: z.array(z.string().min(1)).default([]),
+      /** refuse unsigned manifests (default true when trustedKeys is set) */
+      requireSignature: z.boolean().optional(),
+      /** receive model updates over MQTT (the model updater) */
+      updates: z.boolean().default(true),
+    })
+    .prefault({}),
+  sources: SourcesSchema.prefault({}),
+  status: z
+    .strictObject({
+      /** retained status period, ms */
+      intervalMs: positiveInt.default(30_000),
+    })
+    .prefault({}),
+  health: z
+    .strictObject({
+      /** local port of /healthz and /metrics (0 = any free port) */
+      port: z.number().int().min(0).max(65535),
+      host: z.string().default('127.0.0.1'),
+      /** /healthz answers 503 when the oldest unsent record is older than this, ms */
+      maxOldestAgeMs: positiveInt.default(15 * 60 * 1000),
+    })
+    .optional(),
+  shutdown: z
+    .strictObject({
+      /** how long close() keeps sending what is in the outbox, ms */
+      drainTimeoutMs: nonNegInt.default(5_000),
+    })
+    .prefault({}),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type AgentConfig = z.output<typeof AgentConfigSchema>;
+export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
+export type TransportConfig = z.output<typeof TransportConfigSchema>;
+
+/** Validate a config object (already merged from file and env); the error names every bad field. */
+export function parseAgentConfig(value: unknown, source = 'agent config'): AgentConfig {
+  const r = AgentConfigSchema.safeParse(value);
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${source}: ${issues.join('; ')}`, { details: { issues } });
+  }
+  return r.data;
+}

@@ -1,0 +1,539 @@
+/**
+ * The agent's wiring file: sources → SqliteOutbox → (InferenceEngine → events lane) → OutboxPublisher → Transport,
+ * plus the status reporter, the optional health endpoint and the model updater. It owns start and shutdown order.
+ *
+ * start():  outbox → inference (models from models.dir) → transport (connects in the background: a device that
+ *           boots offline still accepts readings) → publisher, status, pruning → model updater → sources → health
+ * close():  stop intake (sources, then ingest() refuses) → commit the intake buffer → finish inference → drain the
+ *           outbox for up to shutdown.drainTimeoutMs → clean offline status → publisher → transport → inference
+ *           → outbox (database closed last) → health endpoint. What is not drained stays in the outbox for the
+ *           next start.
+ *
+ * Many agents in one process (the simulator's agent mode): createAgent() is synchronous and opens nothing; inject a
+ * transport, leave sources and health unset, and feed readings with `agent.ingest()`.
+ */
+import { createRequire } from 'node:module';
+import { readdirSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { KeyObject } from 'node:crypto';
+import { EdgeloopError } from '../protocol/errors.ts';
+import { Topics } from '../protocol/topics.ts';
+import type { StatusMessage } from '../protocol/messages.ts';
+import { systemClock, type Clock, type TimerHandle } from '../lib/clock.ts';
+import { silentLogger, type Logger } from '../lib/logger.ts';
+import { MANIFEST_FILE, trustedKeySet, verifyModelDir, readPublicKey } from '../models/manifest/index.ts';
+import type { ModelRunner } from '../models/runtime/model-runner.ts';
+import type { Manifest } from '../protocol/manifest.ts';
+import { AgentConfigSchema, type AgentConfig, type AgentConfigInput } from './config.ts';
+import { SqliteOutbox, type OutboxReading, type OutboxStats, type SeqRange } from './outbox/sqlite-outbox.ts';
+import { OutboxPublisher } from './publisher/outbox-publisher.ts';
+import { InferenceEngine } from './inference/inference-engine.ts';
+import { StatusReporter, offlineStatus } from './status/status-reporter.ts';
+import { HealthServer, type HealthSnapshot } from './status/health-server.ts';
+import type { ReadingSink, ReadingSource } from './sources/source.ts';
+import type { RejectedLine } from './sources/reading-parser.ts';
+import type { Transport } from './transport/transport.ts';
+
+export const AGENT_VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
+export interface CreateAgentOptions {
+  /** validated config, or raw input validated here */
+  config: AgentConfig | AgentConfigInput;
+  /** an already constructed transport (agent mode, tests); the agent then neither starts nor closes it */
+  transport?: Transport;
+  logger?: Logger;
+  clock?: Clock;
+  /** stream for sources.stdin (default process.stdin) */
+  stdin?: Readable;
+  /** called when a finite source (stdin, csv without loop, simulated ticks) has ended */
+  onSourceEnd?: (source: string) => void;
+  /** ONNX runner factory (share sessions between agents); default: one OrtModelRunner per model */
+  createRunner?: (modelBytes: Uint8Array, manifest: Manifest) => Promise<ModelRunner>;
+}
+
+export interface AgentCounters {
+  accepted: number;
+  rejected: number;
+  refused: number;
+}
+
+export class Agent implements ReadingSink {
+  readonly config: AgentConfig;
+  readonly deviceId: string;
+  readonly topics: Topics;
+  readonly #opts: CreateAgentOptions;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  #outbox: SqliteOutbox | undefined;
+  #inference: InferenceEngine | undefined;
+  #transport: Transport | undefined;
+  #ownsTransport = false;
+  #publisher: OutboxPublisher | undefined;
+  #status: StatusReporter | undefined;
+  #health: HealthServer | undefined;
+  #sources: ReadingSource[] = [];
+  #updater: { close(): Promise<void> | void } | undefined;
+  #pruneTimer: TimerHandle | undefined;
+  #state: 'new' | 'starting' | 'running' | 'stopping' | 'closed' = 'new';
+  #closePromise: Promise<void> | undefined;
+  #counters: AgentCounters = { accepted: 0, rejected: 0, refused: 0 };
+  #lastError: string | undefined;
+  #lastErrorAt = 0;
+  #ingesting = new Set<Promise<unknown>>();
+  #offTransport: (() => void) | undefined;
+
+  constructor(opts: CreateAgentOptions) {
+    const parsed = AgentConfigSchema.safeParse(opts.config);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+      throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `agent config: ${issues.join('; ')}`, { details: { issues } });
+    }
+    this.config = Object.freeze(parsed.data);
+    this.deviceId = this.config.deviceId;
+    this.topics = new Topics(this.config.topicPrefix);
+    this.#opts = opts;
+    this.#clock = opts.clock ?? systemClock;
+    this.#log = (opts.logger ?? silentLogger).child({ deviceId: this.deviceId });
+  }
+
+  // ---------- lifecycle ----------
+
+  async start(): Promise<void> {
+    if (this.#state !== 'new') {
+      if (this.#state === 'closed' || this.#state === 'stopping') throw new EdgeloopError('EL_ERR_CLOSED', 'agent is closed');
+      return;
+    }
+    this.#state = 'starting';
+    try {
+      await this.#startParts();
+      this.#state = 'running';
+    } catch (err) {
+      await this.#shutdown(0).catch(() => undefined);
+      this.#state = 'closed';
+      throw err;
+    }
+    this.#log.info({ outbox: this.#outbox!.stats(), models: this.#inference?.models() }, 'agent started');
+  }
+
+  async #startParts(): Promise<void> {
+    const c = this.config;
+    const clock = this.#clock;
+    // 1. outbox
+    this.#outbox = SqliteOutbox.open({
+      path: c.outbox.path ?? join(c.dataDir, 'outbox.db'),
+      durability: c.outbox.durability,
+      maxBytes: c.outbox.maxBytes,
+      maxAgeMs: c.outbox.maxAgeMs,
+      intakeMaxRows: c.outbox.intakeMaxRows,
+      intakeLingerMs: c.outbox.intakeLingerMs,
+      clock,
+    });
+    // 2. inference
+    let trusted: Map<string, KeyObject> | undefined;
+    if (c.models.trustedKeys.length > 0) {
+      trusted = trustedKeySet(c.models.trustedKeys.map((f) => readPublicKey(f)));
+    }
+    const requireSignature = c.models.requireSignature ?? trusted !== undefined;
+    if (c.inference.enabled) {
+      const outbox = this.#outbox;
+      this.#inference = new InferenceEngine({
+        onEvent: (e) => outbox.appendEvents([e]),
+        maxBatchWindows: c.inference.maxBatchWindows,
+        cooldownMs: c.inference.cooldownMs,
+        intraOpNumThreads: c.inference.intraOpNumThreads,
+        trustedKeys: trusted,
+        requireSignature,
+        ...(this.#opts.createRunner ? { createRunner: this.#opts.createRunner } : {}),
+        clock,
+        logger: this.#log,
+      });
+      this.#inference.onModelChange(() => this.#status?.changed());
+      if (c.models.dir) await this.#loadModels(c.models.dir, trusted ?? new Map(), requireSignature);
+    }
+    // 3. transport
+    if (this.#opts.transport) {
+      this.#transport = this.#opts.transport;
+    } else {
+      this.#transport = await this.#createTransport();
+      this.#ownsTransport = true;
+    }
+    const t = this.#transport;
+    const onError = (err: Error): void => this.#setError(`transport: ${err.message}`);
+    const onOffline = (reason: string): void => this.#log.warn({ reason }, 'offline');
+    t.on('error', onError);
+    t.on('offline', onOffline);
+    this.#offTransport = () => {
+      t.off('error', onError);
+      t.off('offline', onOffline);
+    };
+    // 4. publisher, status, pruning
+    this.#publisher = new OutboxPublisher({
+      outbox: this.#outbox,
+      transport: t,
+      deviceId: this.deviceId,
+      topics: this.topics,
+      batchMaxRecords: c.outbox.batchMaxRecords,
+      batchMaxBytes: c.outbox.batchMaxBytes,
+      lingerMs: c.outbox.batchLingerMs,
+      maxInflight: c.outbox.maxInflightBatches,
+      clock,
+      logger: this.#log,
+    });
+    this.#publisher.start();
+    this.#status = new StatusReporter({
+      transport: t,
+      deviceId: this.deviceId,
+      topics: this.topics,
+      snapshot: () => this.status(),
+      intervalMs: c.status.intervalMs,
+      clock,
+      logger: this.#log,
+    });
+    this.#status.start();
+    this.#schedulePrune();
+    if (this.#ownsTransport) {
+      t.start().catch((err: unknown) => this.#setError(`transport start: ${(err as Error).message}`));
+    }
+    // 5. model updater (device-side model updates), when built
+    if (c.inference.enabled && c.models.updates && c.models.dir && this.#inference) {
+      await this.#startUpdater(trusted, requireSignature);
+    }
+    // 6. sources
+    const sink: ReadingSink = this;
+    const end = (name: string) => () => this.#opts.onSourceEnd?.(name);
+    const s = c.sources;
+    if (s.simulated) {
+      const { SimulatedSource } = await import('./sources/simulated-source.ts');
+      this.#sources.push(new SimulatedSource({ sink, ...s.simulated, clock, onEnd: end('simulated') }));
+    }
+    if (s.csv) {
+      const { CsvReplaySource } = await import('./sources/csv-replay-source.ts');
+      this.#sources.push(new CsvReplaySource({ sink, ...s.csv, clock, onEnd: end('csv') }));
+    }
+    if (s.http) {
+      const { HttpSource } = await import('./sources/http-source.ts');
+      this.#sources.push(new HttpSource({ sink, ...s.http, clock }));
+    }
+    if (s.socket) {
+      const { SocketSource } = await import('./sources/socket-source.ts');
+      this.#sources.push(new SocketSource({ sink, ...s.socket, clock }));
+    }
+    if (s.stdin) {
+      const { StdinSource } = await import('./sources/stdin-source.ts');
+      this.#sources.push(new StdinSource({ sink, ...(this.#opts.stdin ? { stream: this.#opts.stdin } : {}), clock, onEnd: end('stdin') }));
+    }
+    for (const src of this.#sources) await src.start();
+    // 7. health endpoint
+    if (c.health) {
+      this.#health = new HealthServer({
+        host: c.health.host,
+        port: c.health.port,
+        maxOldestAgeMs: c.health.maxOldestAgeMs,
+        snapshot: () => this.#healthSnapshot(),
+      });
+      await this.#health.start();
+    }
+  }
+
+  async #createTransport(): Promise<Transport> {
+    const c = this.config;
+    const will = {
+      topic: this.topics.status(this.deviceId),
+      payload: JSON.stringify(offlineStatus(this.deviceId, this.#outbox?.lastSeq ?? 0, this.#clock.now())),
+      qos: 1 as const,
+      retain: true,
+    };
+    const tc = c.transport;
+    if (tc.kind === 'mqtt') {
+      const { MqttTransport } = await import('./transport/mqtt-transport.ts');
+      const { kind: _k, tls, clientId, ...rest } = tc;
+      const read = (f: string | undefined, what: string): Buffer | undefined => {
+        if (!f) return undefined;
+        try {
+          return readFileSync(f);
+        } catch (cause) {
+          throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `transport.tls.${what}: cannot read ${f}: ${(cause as Error).message}`, { cause });
+        }
+      };
+      const tlsOpts = tls && {
+        ...(tls.caFile ? { ca: read(tls.caFile, 'caFile') } : {}),
+        ...(tls.certFile ? { cert: read(tls.certFile, 'certFile') } : {}),
+        ...(tls.keyFile ? { key: read(tls.keyFile, 'keyFile') } : {}),
+        ...(tls.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {}),
+        ...(tls.servername ? { servername: tls.servername } : {}),
+      };
+      return new MqttTransport({ ...rest, clientId: clientId ?? this.deviceId, will, ...(tlsOpts ? { tls: tlsOpts } : {}), clock: this.#clock, logger: this.#log });
+    }
+    const { AwsIotTransport } = await import('./transport/aws-iot-transport.ts');
+    const { kind: _k, clientId, ...rest } = tc;
+    return new AwsIotTransport({ ...rest, clientId: clientId ?? this.deviceId, will, logger: this.#log });
+  }
+
+  async #loadModels(dir: string, trusted: ReadonlyMap<string, KeyObject>, requireSignature: boolean): Promise<void> {
+    const dirs = modelDirs(dir);
+    if (dirs.length === 0) {
+      this.#setError(`models.dir ${dir}: no ${MANIFEST_FILE} found (the agent runs without a model until one is delivered)`);
+      return;
+    }
+    for (const d of dirs) {
+      try {
+        const v = verifyModelDir(d, { trustedKeys: trusted, requireSignature });
+        await this.#inference!.activate(v.manifest, v.modelPath);
+      } catch (err) {
+        // a bad model found at start-up is refused; the agent runs on (with the other models, or none)
+        this.#setError(`model in ${d} refused: ${(err as Error).message}`);
+        this.#log.error({ err, dir: d }, 'model refused');
+      }
+    }
+  }
+
+  async #startUpdater(trusted: Map<string, KeyObject> | undefined, requireSignature: boolean): Promise<void> {
+    const path = new URL('./model-updater/model-updater.ts', import.meta.url);
+    if (!existsSync(path)) return;
+    try {
+      const mod = (await import(path.href)) as Record<string, unknown>;
+      const Ctor = mod.ModelUpdater as (new (o: Record<string, unknown>) => { start(): Promise<void> | void; close(): Promise<void> | void }) | undefined;
+      if (typeof Ctor !== 'function') return;
+      const updater = new Ctor({
+        transport: this.#transport,
+        host: this.#inference,
+        deviceId: this.deviceId,
+        topics: this.topics,
+        dir: this.config.models.dir,
+        trustedKeys: trusted ?? new Map(),
+        requireSignature,
+        clock: this.#clock,
+        logger: this.#log,
+      });
+      await updater.start();
+      this.#updater = updater;
+    } catch (err) {
+      this.#setError(`model updater: ${(err as Error).message}`);
+      this.#log.error({ err }, 'model updater not started');
+    }
+  }
+
+  #schedulePrune(): void {
+    this.#pruneTimer = this.#clock.setTimeout(() => {
+      this.#pruneTimer = undefined;
+      try {
+        const n = this.#outbox?.closed === false ? this.#outbox.prune() : 0;
+        if (n > 0) this.#log.warn({ dropped: n }, 'telemetry older than outbox.maxAgeMs dropped');
+      } catch (err) {
+        this.#setError(`outbox prune: ${(err as Error).message}`);
+      }
+      if (this.#state === 'running' || this.#state === 'starting') this.#schedulePrune();
+    }, this.config.outbox.pruneIntervalMs);
+    this.#pruneTimer.unref?.();
+  }
+
+  // ---------- intake ----------
+
+  /**
+   * Accept readings: resolves with their seq range once they are committed to the outbox. Rejects with
+   * EL_ERR_READING_INVALID (nothing of this call is kept) when a reading is malformed, EL_ERR_OUTBOX_FULL when the
+   * outbox refuses telemetry, EL_ERR_AGENT_STOPPING once close() began. Do not mutate `readings` until it settles.
+   */
+  ingest(readings: OutboxReading[]): Promise<SeqRange> {
+    if (this.#state !== 'running' && this.#state !== 'starting') {
+      return Promise.reject(new EdgeloopError('EL_ERR_AGENT_STOPPING', `agent ${this.deviceId} is ${this.#state === 'new' ? 'not started' : 'stopping'}; readings not accepted`));
+    }
+    const outbox = this.#outbox;
+    if (!outbox) return Promise.reject(new EdgeloopError('EL_ERR_AGENT_STOPPING', 'agent is not started'));
+    for (let i = 0; i < readings.length; i++) {
+      const r = readings[i]!;
+      if (typeof r.sensor !== 'string' || r.sensor.length === 0 || r.sensor.length > 128 || !Number.isFinite(r.value) || !Number.isFinite(r.ts) || r.ts < 0) {
+        this.#counters.rejected += readings.length;
+        return Promise.reject(
+          new EdgeloopError('EL_ERR_READING_INVALID', `readings[${i}]: ${describeBad(r)}`, { details: { index: i } }),
+        );
+      }
+    }
+    const p = outbox.append(readings).then(
+      (range) => {
+        this.#counters.accepted += readings.length;
+        this.#inference?.push(readings);
+        return range;
+      },
+      (err: unknown) => {
+        this.#counters.refused += readings.length;
+        this.#setError((err as Error).message);
+        throw err;
+      },
+    );
+    this.#ingesting.add(p);
+    void p.finally(() => this.#ingesting.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  /** ReadingSink: malformed lines from a source. */
+  rejected(source: string, lines: RejectedLine[]): void {
+    this.#counters.rejected += lines.length;
+    const first = lines[0];
+    if (first) this.#log.warn({ source, count: lines.length, line: first.line, reason: first.reason }, 'malformed input rejected');
+  }
+
+  // ---------- figures ----------
+
+  get outbox(): SqliteOutbox {
+    if (!this.#outbox) throw new EdgeloopError('EL_ERR_CLOSED', 'agent is not started');
+    return this.#outbox;
+  }
+  get inference(): InferenceEngine | undefined {
+    return this.#inference;
+  }
+  get transport(): Transport | undefined {
+    return this.#transport;
+  }
+  get publisher(): OutboxPublisher | undefined {
+    return this.#publisher;
+  }
+  get healthPort(): number | undefined {
+    return this.#health?.port;
+  }
+  get sources(): readonly ReadingSource[] {
+    return this.#sources;
+  }
+  get counters(): AgentCounters {
+    return { ...this.#counters };
+  }
+  get lastError(): string | undefined {
+    return this.#lastError;
+  }
+
+  #setError(msg: string): void {
+    const changed = msg !== this.#lastError;
+    this.#lastError = msg;
+    this.#lastErrorAt = this.#clock.now();
+    if (changed) this.#status?.changed();
+  }
+
+  outboxStats(): OutboxStats | undefined {
+    return this.#outbox && !this.#outbox.closed ? this.#outbox.stats() : undefined;
+  }
+
+  /** The status message as published (online: true). */
+  status(): StatusMessage {
+    const ob = this.outboxStats();
+    const inf = this.#inference?.summary();
+    const lastError = this.#lastError ?? this.#inference?.lastError ?? this.#publisher?.stats.lastError;
+    return {
+      v: 1,
+      type: 'status',
+      deviceId: this.deviceId,
+      seq: ob?.lastSeq ?? 0,
+      ts: this.#clock.now(),
+      online: true,
+      agentVersion: AGENT_VERSION,
+      models: this.#inference?.models() ?? [],
+      ...(ob && {
+        outbox: { depth: ob.telemetry + ob.events, bytes: ob.bytes, oldestAgeMs: ob.oldestAgeMs },
+        drops: { telemetry: ob.drops.bytes + ob.drops.age, events: 0 },
+      }),
+      rejected: this.#counters.rejected,
+      ...(inf && {
+        inference: { windows: inf.windows, anomalies: inf.anomalies, anomalyRate: inf.anomalyRate, p50Ms: inf.p50Ms, p95Ms: inf.p95Ms, p99Ms: inf.p99Ms },
+      }),
+      ...(lastError ? { lastError } : {}),
+    };
+  }
+
+  #healthSnapshot(): HealthSnapshot {
+    const ps = this.#publisher?.stats;
+    return {
+      status: this.status(),
+      connected: this.#transport?.connected ?? false,
+      readingsAccepted: this.#counters.accepted,
+      readingsRejected: this.#counters.rejected,
+      messagesPublished: ps?.messages ?? 0,
+      publishErrors: ps?.publishErrors ?? 0,
+      inferenceErrors: this.#inference?.summary().errors ?? 0,
+    };
+  }
+
+  // ---------- shutdown ----------
+
+  /**
+   * Stop intake, drain for up to `drainTimeoutMs` (default: shutdown.drainTimeoutMs), close everything.
+   * Idempotent; concurrent calls share one shutdown.
+   */
+  close(drainTimeoutMs?: number): Promise<void> {
+    if (!this.#closePromise) {
+      const prev = this.#state;
+      this.#state = 'stopping';
+      this.#closePromise = (prev === 'new' ? Promise.resolve() : this.#shutdown(drainTimeoutMs ?? this.config.shutdown.drainTimeoutMs)).finally(() => {
+        this.#state = 'closed';
+      });
+    }
+    return this.#closePromise;
+  }
+
+  async #shutdown(drainMs: number): Promise<void> {
+    const errors: unknown[] = [];
+    const step = async (fn: () => unknown): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        errors.push(err);
+      }
+    };
+    // stop intake: sources first (no new readings), then what was handed over is committed
+    for (const s of [...this.#sources].reverse()) await step(() => s.close());
+    await step(() => this.#updater?.close());
+    await step(() => this.#outbox?.flushIntake());
+    await step(() => Promise.allSettled([...this.#ingesting]));
+    await step(() => this.#inference?.idle());
+    if (this.#pruneTimer) this.#clock.clearTimeout(this.#pruneTimer);
+    this.#pruneTimer = undefined;
+    // drain
+    if (drainMs > 0 && this.#publisher && this.#transport?.connected) {
+      await step(async () => {
+        const empty = await this.#publisher!.flush(drainMs);
+        if (!empty) this.#log.warn({ outbox: this.#outbox?.stats() }, 'drain timeout: the rest stays in the outbox for the next start');
+      });
+    }
+    // a clean goodbye (the last will is only for unclean disconnects)
+    await step(() => this.#status?.close(this.#transport?.connected ? { ...this.status(), online: false } : undefined));
+    await step(() => this.#publisher?.close());
+    this.#offTransport?.();
+    if (this.#ownsTransport) await step(() => this.#transport?.close());
+    await step(() => this.#inference?.close());
+    await step(() => this.#outbox?.close());
+    await step(() => this.#health?.close());
+    this.#log.info({ errors: errors.length }, 'agent closed');
+    if (errors.length > 0) throw errors[0];
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** Build an agent from its config; opens nothing until start(). */
+export function createAgent(opts: CreateAgentOptions): Agent {
+  return new Agent(opts);
+}
+
+/** Model directories under `dir`: `dir` itself when it has a manifest, else each sub-directory that has one. */
+export function modelDirs(dir: string): string[] {
+  const abs = resolve(dir);
+  if (!existsSync(abs)) return [];
+  if (existsSync(join(abs, MANIFEST_FILE))) return [abs];
+  return readdirSync(abs)
+    .map((n) => join(abs, n))
+    .filter((p) => {
+      try {
+        return statSync(p).isDirectory() && existsSync(join(p, MANIFEST_FILE));
+      } catch {
+        return false;
+      }
+    })
+    .sort();
+}
+
+function describeBad(r: OutboxReading): string {
+  if (typeof r?.sensor !== 'string' || r.sensor.length === 0 || r.sensor.length > 128) return 'sensor: expected a string of 1-128 characters';
+  if (!Number.isFinite(r.value)) return `value: expected a finite number, got ${String(r.value)}`;
+  return `ts: expected a non-negative time in ms, got ${String(r.ts)}`;
+}

@@ -1,0 +1,393 @@
+/**
+ * InferenceEngine: the agent's on-device anomaly scoring, and its ModelHost (what the model updater drives).
+ *
+ * Per active model (one per manifest name): a WindowAssembler for the manifest's sensor group, an ONNX Runtime
+ * session (models/runtime/ort-model-runner.ts), and figures. `push()` feeds accepted readings; every window that
+ * becomes ready during one push is scored in ONE session.run() (up to maxBatchWindows per call), because per-call
+ * overhead dominates small models. A score over the manifest threshold becomes an anomaly event (with the window's
+ * context) handed to `onEvent` (the agent puts it into the outbox's events lane, ahead of telemetry). While a model
+ * keeps finding anomalies, one event per `cooldownMs` of device time is emitted and the windows in between are
+ * counted into the next event (`context.suppressed`), so a persistent fault does not flood the events lane.
+ *
+ * activate(): checks the file's sha256 against the manifest (and the signature when trusted keys are configured),
+ * loads it in a fresh session, runs the manifest test vector there, and only then swaps it in; windows already
+ * being scored finish on the old session, which is released afterwards. Any failure leaves the old model serving.
+ */
+import { readFileSync } from 'node:fs';
+import type { KeyObject } from 'node:crypto';
+import { EdgeloopError } from '../../protocol/errors.ts';
+import type { AnomalyInputs, Manifest } from '../../protocol/manifest.ts';
+import type { ModelRef } from '../../protocol/messages.ts';
+import { LatencyWindow } from '../../lib/stats.ts';
+import { systemClock, type Clock } from '../../lib/clock.ts';
+import { silentLogger, type Logger } from '../../lib/logger.ts';
+import { OrtModelRunner, checkTestVector } from '../../models/runtime/ort-model-runner.ts';
+import type { ModelRunner } from '../../models/runtime/model-runner.ts';
+import { sha256Hex, verifyManifest } from '../../models/manifest/index.ts';
+import type { ActiveModel, ModelHost, ModelStats } from '../model-updater/model-host.ts';
+import type { OutboxEvent } from '../outbox/sqlite-outbox.ts';
+import { WindowAssembler, type WindowMeta } from './window-assembler.ts';
+
+export interface InferenceEngineOptions {
+  /** called with each anomaly event (synchronously, in window order) */
+  onEvent: (event: OutboxEvent) => void;
+  /** windows per ORT call at most, default 256 */
+  maxBatchWindows?: number;
+  /** device-time cooldown between two events of one model, ms, default 10 000 */
+  cooldownMs?: number;
+  intraOpNumThreads?: number;
+  /** verify manifest signatures in activate() against these keys (keyId → key); none = hash check only */
+  trustedKeys?: ReadonlyMap<string, KeyObject> | undefined;
+  /** refuse unsigned manifests in activate(); default: true when trustedKeys is non-empty */
+  requireSignature?: boolean;
+  /** build a runner (tests, shared sessions); default OrtModelRunner over the verified bytes */
+  createRunner?: (modelBytes: Uint8Array, manifest: Manifest) => Promise<ModelRunner>;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export interface InferenceSummary {
+  windows: number;
+  anomalies: number;
+  events: number;
+  anomalyRate: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  errors: number;
+}
+
+interface Slot {
+  manifest: Manifest;
+  inputs: AnomalyInputs;
+  modelPath: string;
+  activatedAt: number;
+  runner: ModelRunner;
+  assembler: WindowAssembler;
+  width: number;
+  buf: Float32Array;
+  metas: WindowMeta[];
+  n: number;
+  running: Set<Promise<void>>;
+  windows: number;
+  anomalies: number;
+  latency: LatencyWindow;
+  cooldownUntil: number;
+  suppressed: number;
+  ref: ModelRef;
+}
+
+export class InferenceEngine implements ModelHost {
+  readonly #o: Required<Pick<InferenceEngineOptions, 'maxBatchWindows' | 'cooldownMs' | 'intraOpNumThreads'>>;
+  readonly #onEvent: (e: OutboxEvent) => void;
+  readonly #trusted: ReadonlyMap<string, KeyObject> | undefined;
+  readonly #requireSignature: boolean;
+  readonly #createRunner: (bytes: Uint8Array, m: Manifest) => Promise<ModelRunner>;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #slots = new Map<string, Slot>();
+  /** slots as an array, for the hot loop */
+  #list: Slot[] = [];
+  #closed = false;
+  #events = 0;
+  #errors = 0;
+  #lastError: string | undefined;
+  readonly #all = new LatencyWindow(2048);
+  #windowsTotal = 0;
+  #anomaliesTotal = 0;
+  #changeListeners = new Set<() => void>();
+
+  constructor(opts: InferenceEngineOptions) {
+    if (typeof opts?.onEvent !== 'function') throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'InferenceEngine: onEvent must be a function');
+    this.#o = {
+      maxBatchWindows: opts.maxBatchWindows ?? 256,
+      cooldownMs: opts.cooldownMs ?? 10_000,
+      intraOpNumThreads: opts.intraOpNumThreads ?? 1,
+    };
+    if (!(this.#o.maxBatchWindows >= 1)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'InferenceEngine: maxBatchWindows must be >= 1');
+    this.#onEvent = opts.onEvent;
+    this.#trusted = opts.trustedKeys && opts.trustedKeys.size > 0 ? opts.trustedKeys : undefined;
+    this.#requireSignature = opts.requireSignature ?? this.#trusted !== undefined;
+    const threads = this.#o.intraOpNumThreads;
+    this.#createRunner = opts.createRunner ?? ((bytes, m) => OrtModelRunner.forManifest(bytes, m, threads));
+    this.#clock = opts.clock ?? systemClock;
+    this.#log = opts.logger ?? silentLogger;
+  }
+
+  // ---------- ModelHost ----------
+
+  active(name: string): ActiveModel | undefined {
+    const s = this.#slots.get(name);
+    return s && { manifest: s.manifest, modelPath: s.modelPath, activatedAt: s.activatedAt };
+  }
+
+  stats(name: string): ModelStats | undefined {
+    const s = this.#slots.get(name);
+    if (!s) return undefined;
+    const p = s.latency.snapshot([95]);
+    return { windows: s.windows, anomalies: s.anomalies, anomalyRate: s.windows ? s.anomalies / s.windows : 0, p95Ms: nz(p.p95) };
+  }
+
+  async activate(manifest: Manifest, modelPath: string): Promise<void> {
+    if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'inference engine is closed');
+    if (manifest.kind !== 'anomaly' || manifest.inputs.kind !== 'window') {
+      throw new EdgeloopError('EL_ERR_MODEL_INPUT', `model ${manifest.name}@${manifest.version}: the agent runs anomaly models with window inputs (got kind ${manifest.kind}, inputs ${manifest.inputs.kind})`);
+    }
+    if (manifest.output.kind !== 'score' && manifest.output.kind !== 'reconstruction-error') {
+      throw new EdgeloopError('EL_ERR_MODEL_INPUT', `model ${manifest.name}@${manifest.version}: output kind ${manifest.output.kind} is not a score`);
+    }
+    if (this.#trusted) {
+      if (manifest.signature || this.#requireSignature) verifyManifest(manifest, this.#trusted, `manifest ${manifest.name}@${manifest.version}`);
+    } else if (this.#requireSignature) {
+      throw new EdgeloopError('EL_ERR_MODEL_KEY', 'signatures are required but no trusted keys are configured');
+    }
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(modelPath);
+    } catch (cause) {
+      throw new EdgeloopError('EL_ERR_MODEL_LOAD', `cannot read model file ${modelPath}: ${(cause as Error).message}`, { cause });
+    }
+    const sha = sha256Hex(bytes);
+    if (sha !== manifest.artifact.sha256 || bytes.byteLength !== manifest.artifact.bytes) {
+      throw new EdgeloopError(
+        'EL_ERR_MODEL_HASH',
+        `model file ${modelPath} does not match manifest ${manifest.name}@${manifest.version}: sha256 ${sha} (${bytes.byteLength} bytes), manifest says ${manifest.artifact.sha256} (${manifest.artifact.bytes} bytes)`,
+      );
+    }
+    const runner = await this.#createRunner(bytes, manifest);
+    try {
+      await checkTestVector(runner, manifest);
+    } catch (err) {
+      await runner.close();
+      throw err;
+    }
+    if (this.#closed) {
+      await runner.close();
+      throw new EdgeloopError('EL_ERR_CLOSED', 'inference engine closed during activation');
+    }
+    const inputs = manifest.inputs;
+    const assembler = new WindowAssembler({
+      sensors: inputs.sensors,
+      length: inputs.window.length,
+      stride: inputs.window.stride,
+      normalization: inputs.normalization.folded ? undefined : inputs.normalization,
+    });
+    const slot: Slot = {
+      manifest,
+      inputs,
+      modelPath,
+      activatedAt: this.#clock.now(),
+      runner,
+      assembler,
+      width: assembler.width,
+      buf: new Float32Array(this.#o.maxBatchWindows * assembler.width),
+      metas: new Array(this.#o.maxBatchWindows),
+      n: 0,
+      running: new Set(),
+      windows: 0,
+      anomalies: 0,
+      latency: new LatencyWindow(1024),
+      cooldownUntil: -Infinity,
+      suppressed: 0,
+      ref: { name: manifest.name, version: manifest.version },
+    };
+    const old = this.#slots.get(manifest.name);
+    // the swap: synchronous, so no push() sees a half-installed model
+    this.#slots.set(manifest.name, slot);
+    this.#list = [...this.#slots.values()];
+    this.#log.info({ model: manifest.name, version: manifest.version, previous: old?.manifest.version }, 'model active');
+    for (const fn of this.#changeListeners) fn();
+    if (old) void this.#retire(old);
+  }
+
+  async #retire(old: Slot): Promise<void> {
+    await Promise.allSettled([...old.running]);
+    await old.runner.close().catch(() => undefined);
+  }
+
+  // ---------- scoring ----------
+
+  /** Feed accepted readings (sync); windows that became ready are scored asynchronously, batched. */
+  push(readings: ArrayLike<{ sensor: string; ts: number; value: number }>): void {
+    const list = this.#list;
+    if (list.length === 0 || this.#closed) return;
+    const max = this.#o.maxBatchWindows;
+    for (let i = 0; i < readings.length; i++) {
+      const r = readings[i]!;
+      for (let j = 0; j < list.length; j++) {
+        const s = list[j]!;
+        const meta = s.assembler.push(r.sensor, r.ts, r.value, s.buf, s.n * s.width);
+        if (meta) {
+          s.metas[s.n++] = meta;
+          if (s.n === max) this.#dispatch(s);
+        }
+      }
+    }
+    for (let j = 0; j < list.length; j++) if (list[j]!.n > 0) this.#dispatch(list[j]!);
+  }
+
+  #dispatch(s: Slot): void {
+    const n = s.n;
+    const input = s.buf.slice(0, n * s.width);
+    const metas = s.metas.slice(0, n);
+    s.n = 0;
+    const t0 = performance.now();
+    const p = s.runner
+      .run(input, n)
+      .then((out) => {
+        const ms = performance.now() - t0;
+        s.latency.record(ms);
+        this.#all.record(ms);
+        this.#score(s, input, metas, out.data, out.width);
+      })
+      .catch((err: unknown) => {
+        this.#errors++;
+        this.#lastError = `model ${s.ref.name}@${s.ref.version}: ${(err as Error).message}`;
+        this.#log.error({ err, model: s.ref.name }, 'inference failed');
+      })
+      .finally(() => s.running.delete(p));
+    s.running.add(p);
+  }
+
+  #score(s: Slot, input: Float32Array, metas: WindowMeta[], out: Float32Array, outWidth: number): void {
+    const threshold = s.manifest.threshold;
+    const w = s.width;
+    const reconstruction = outWidth === w && w > 1;
+    for (let i = 0; i < metas.length; i++) {
+      let score: number;
+      if (reconstruction) {
+        let sum = 0;
+        for (let j = 0; j < w; j++) {
+          const d = out[i * w + j]! - input[i * w + j]!;
+          sum += d * d;
+        }
+        score = sum / w;
+      } else {
+        score = out[i * outWidth]!;
+      }
+      s.windows++;
+      if (!(score > threshold)) continue;
+      s.anomalies++;
+      this.#anomaliesTotal++;
+      const meta = metas[i]!;
+      if (meta.end < s.cooldownUntil) {
+        s.suppressed++;
+        continue;
+      }
+      s.cooldownUntil = meta.end + this.#o.cooldownMs;
+      const suppressed = s.suppressed;
+      s.suppressed = 0;
+      this.#events++;
+      try {
+        this.#onEvent({
+          ts: meta.end,
+          kind: 'anomaly',
+          severity: score >= 2 * threshold && threshold > 0 ? 'critical' : 'warning',
+          model: s.ref,
+          score,
+          threshold,
+          sensors: [...s.inputs.sensors],
+          window: { start: meta.start, end: meta.end },
+          context: { ...windowContext(s, input, i), suppressed },
+        });
+      } catch (err) {
+        this.#errors++;
+        this.#lastError = `anomaly event not stored: ${(err as Error).message}`;
+        this.#log.error({ err }, 'anomaly event not stored');
+      }
+    }
+    this.#windowsTotal += metas.length;
+  }
+
+  /** Resolve once every ORT call started so far has finished. */
+  async idle(): Promise<void> {
+    for (;;) {
+      const all = this.#list.flatMap((s) => [...s.running]);
+      if (all.length === 0) return;
+      await Promise.allSettled(all);
+    }
+  }
+
+  // ---------- figures ----------
+
+  models(): ModelRef[] {
+    return this.#list.map((s) => s.ref);
+  }
+
+  summary(): InferenceSummary {
+    const windows = this.#windowsTotal;
+    const anomalies = this.#anomaliesTotal;
+    const p = this.#all.snapshot([50, 95, 99]);
+    return {
+      windows,
+      anomalies,
+      events: this.#events,
+      anomalyRate: windows ? anomalies / windows : 0,
+      p50Ms: nz(p.p50),
+      p95Ms: nz(p.p95),
+      p99Ms: nz(p.p99),
+      errors: this.#errors,
+    };
+  }
+
+  get lastError(): string | undefined {
+    return this.#lastError;
+  }
+
+  /** Called after a model swap. */
+  onModelChange(fn: () => void): () => void {
+    this.#changeListeners.add(fn);
+    return () => this.#changeListeners.delete(fn);
+  }
+
+  /** Finish running calls, release every session. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.idle();
+    const slots = this.#list;
+    this.#list = [];
+    this.#slots.clear();
+    this.#changeListeners.clear();
+    await Promise.allSettled(slots.map((s) => s.runner.close()));
+  }
+}
+
+function nz(x: number | undefined): number {
+  return x === undefined || Number.isNaN(x) ? 0 : Math.round(x * 1000) / 1000;
+}
+
+/** The window's last step and per-sensor mean / min / max, in raw units. */
+function windowContext(s: Slot, input: Float32Array, row: number): Record<string, unknown> {
+  const sensors = s.inputs.sensors;
+  const k = sensors.length;
+  const L = s.inputs.window.length;
+  const norm = s.inputs.normalization;
+  const raw = (v: number, j: number): number => (norm.folded ? v : v * norm.std[j]! + norm.mean[j]!);
+  const last: Record<string, number> = {};
+  const mean: Record<string, number> = {};
+  const min: Record<string, number> = {};
+  const max: Record<string, number> = {};
+  const base = row * s.width;
+  for (let j = 0; j < k; j++) {
+    let sum = 0;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let t = 0; t < L; t++) {
+      const v = raw(input[base + t * k + j]!, j);
+      sum += v;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    const name = sensors[j]!;
+    last[name] = round(raw(input[base + (L - 1) * k + j]!, j));
+    mean[name] = round(sum / L);
+    min[name] = round(lo);
+    max[name] = round(hi);
+  }
+  return { last, mean, min, max };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}

@@ -1,0 +1,414 @@
+/**
+ * Embedded MQTT broker (aedes) for one-machine runs, with per-device authentication, topic authorisation and an
+ * in-path ingest hook.
+ *
+ * Authentication (checked in this order):
+ *   1. TLS client certificate verified against `tls.ca`: CN = deviceId (or a service name listed in
+ *      `credentials.certificateServices` / `credentials.services`). A username, if sent, must equal the CN.
+ *   2. username + password: username = deviceId (under `credentials.devices`) or a service name (under
+ *      `credentials.services`), password checked against its scrypt hash.
+ *   3. `allowAnonymous: true` only: no credentials → a device whose id is the MQTT client id (development only).
+ * Devices must connect with client id = deviceId (`requireClientIdMatch`, default true), so one device cannot
+ * take over another's session.
+ *
+ * Authorisation (TopicAuthorizer): a device publishes only under its own deviceId and subscribes only to its own
+ * and the fleet's model topics; services may do anything. An unauthorised publish is written to the dead-letter
+ * store (`onRefused`) and then, by default (`unauthorizedPublish: 'quarantine'`), acknowledged and re-routed to
+ * `$edgeloop/quarantine/<clientId>` so no subscriber sees it and the device does not loop on reconnects;
+ * `'disconnect'` closes the connection instead (MQTT 3.1.1 has no negative PUBACK). An unauthorised subscription
+ * is refused with SUBACK failure (0x80).
+ *
+ * Ingest in the publish path: aedes writes the PUBACK of a QoS 1 publish right after `authorizePublish`, so that
+ * hook is where `ingest.accept()` runs; the PUBACK goes back only once the message is in the stream (or the DLQ).
+ * If the ingest refuses (stream down), the client is disconnected without a PUBACK and redelivers on reconnect.
+ */
+import { createServer as createNetServer, type Server, type Socket, type AddressInfo } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import { EdgeloopError } from '../../protocol/errors.ts';
+import { Topics } from '../../protocol/topics.ts';
+import { silentLogger, type Logger } from '../../lib/logger.ts';
+import { TopicAuthorizer, type Identity } from './topic-authorizer.ts';
+import { emptyCredentials, type Credentials } from './credentials.ts';
+import { verifyPassword } from './password-hash.ts';
+import type { AcceptInput, IngestOutcome } from '../ingest/ingest.ts';
+import type { DeadLetterInput } from '../dlq/sqlite-dlq.ts';
+
+export interface BrokerTlsOptions {
+  /** TLS listener port; default 8883 (0 = any free port) */
+  port?: number;
+  /** server certificate and key: PEM text or a file path */
+  cert: string;
+  key: string;
+  /** CA that signs device certificates (PEM text or path); without it client certificates are not requested */
+  ca?: string | undefined;
+  /** refuse TLS connections without a valid client certificate; default false (password auth over TLS allowed) */
+  requireClientCert?: boolean;
+}
+
+export interface EmbeddedBrokerOptions {
+  /** listen address; default 127.0.0.1 (use 0.0.0.0 to accept devices from the network) */
+  host?: string;
+  /** plain MQTT port; default 1883, 0 = any free port, null = no plain listener (TLS only) */
+  port?: number | null;
+  tls?: BrokerTlsOptions | undefined;
+  credentials?: Credentials;
+  /** accept clients without credentials as devices named by their client id; default false */
+  allowAnonymous?: boolean;
+  /** a device's MQTT client id must equal its deviceId; default true */
+  requireClientIdMatch?: boolean;
+  /** certificate CNs must also be listed under credentials.devices; default false */
+  requireRegisteredDevices?: boolean;
+  /** what to do with an unauthorised publish after dead-lettering it; default 'quarantine' */
+  unauthorizedPublish?: 'quarantine' | 'disconnect';
+  topicPrefix?: string;
+  /** in-path ingest: device messages are acknowledged only after accept() resolves */
+  ingest?: { accept(msg: AcceptInput): Promise<IngestOutcome> } | undefined;
+  /** refused publishes (unauthorised) go here, e.g. SqliteDlq.add */
+  onRefused?: ((d: DeadLetterInput) => void) | undefined;
+  /** time allowed for in-flight messages when closing, ms; default 5000 */
+  drainTimeoutMs?: number;
+  logger?: Logger;
+}
+
+export interface BrokerStats {
+  connectedClients: number;
+  connectedDevices: number;
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  authFailures: number;
+  refusedPublishes: number;
+  refusedSubscriptions: number;
+  ingestRefusals: number;
+}
+
+const QUARANTINE_PREFIX = '$edgeloop/quarantine/';
+const KNOWN = new Set([
+  'host', 'port', 'tls', 'credentials', 'allowAnonymous', 'requireClientIdMatch', 'requireRegisteredDevices',
+  'unauthorizedPublish', 'topicPrefix', 'ingest', 'onRefused', 'drainTimeoutMs', 'logger',
+]);
+
+function pem(v: string | undefined, what: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (v.includes('-----BEGIN')) return v;
+  try {
+    return readFileSync(v, 'utf8');
+  } catch (cause) {
+    throw new EdgeloopError('EL_ERR_BROKER_TLS', `cannot read TLS ${what} ${v}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+function authError(message: string, returnCode: 4 | 5): AuthenticateError {
+  const e = new Error(message) as AuthenticateError;
+  e.returnCode = returnCode;
+  return e;
+}
+
+export class EmbeddedBroker {
+  readonly #o: {
+    host: string;
+    port: number | null;
+    allowAnonymous: boolean;
+    requireClientIdMatch: boolean;
+    requireRegisteredDevices: boolean;
+    unauthorizedPublish: 'quarantine' | 'disconnect';
+    drainTimeoutMs: number;
+  };
+  readonly #tls: BrokerTlsOptions | undefined;
+  readonly #creds: Credentials;
+  readonly #authz: TopicAuthorizer;
+  readonly #topics: Topics;
+  readonly #ingest: EmbeddedBrokerOptions['ingest'];
+  readonly #onRefused: EmbeddedBrokerOptions['onRefused'];
+  readonly #log: Logger;
+  readonly #ids = new WeakMap<Client, Identity>();
+  readonly #sockets = new Set<Socket>();
+  #aedes: Aedes | undefined;
+  #server: Server | undefined;
+  #tlsServer: Server | undefined;
+  #port: number | undefined;
+  #tlsPort: number | undefined;
+  #state: 'new' | 'started' | 'closed' = 'new';
+  #devices = 0;
+  readonly #s = { messagesIn: 0, messagesOut: 0, bytesIn: 0, authFailures: 0, refusedPublishes: 0, refusedSubscriptions: 0, ingestRefusals: 0 };
+
+  constructor(opts: EmbeddedBrokerOptions = {}) {
+    for (const k of Object.keys(opts)) {
+      if (!KNOWN.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `EmbeddedBroker: unknown option "${k}"`);
+    }
+    const up = opts.unauthorizedPublish ?? 'quarantine';
+    if (up !== 'quarantine' && up !== 'disconnect') {
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `EmbeddedBroker: unauthorizedPublish must be "quarantine" or "disconnect", got ${JSON.stringify(up)}`);
+    }
+    const port = opts.port === undefined ? 1883 : opts.port;
+    if (port !== null && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `EmbeddedBroker: port must be 0-65535 or null, got ${port}`);
+    }
+    if (port === null && !opts.tls) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'EmbeddedBroker: port is null and no tls listener is configured');
+    this.#o = Object.freeze({
+      host: opts.host ?? '127.0.0.1',
+      port,
+      allowAnonymous: opts.allowAnonymous ?? false,
+      requireClientIdMatch: opts.requireClientIdMatch ?? true,
+      requireRegisteredDevices: opts.requireRegisteredDevices ?? false,
+      unauthorizedPublish: up,
+      drainTimeoutMs: opts.drainTimeoutMs ?? 5000,
+    });
+    this.#tls = opts.tls;
+    this.#creds = opts.credentials ?? emptyCredentials();
+    this.#topics = new Topics(opts.topicPrefix);
+    this.#authz = new TopicAuthorizer(this.#topics);
+    this.#ingest = opts.ingest;
+    this.#onRefused = opts.onRefused;
+    this.#log = opts.logger ?? silentLogger;
+  }
+
+  /** mqtt://host:port of the plain listener (after start) */
+  get url(): string | undefined {
+    return this.#port === undefined ? undefined : `mqtt://${this.#displayHost()}:${this.#port}`;
+  }
+  get tlsUrl(): string | undefined {
+    return this.#tlsPort === undefined ? undefined : `mqtts://${this.#displayHost()}:${this.#tlsPort}`;
+  }
+  get port(): number | undefined {
+    return this.#port;
+  }
+  get tlsPort(): number | undefined {
+    return this.#tlsPort;
+  }
+
+  async start(): Promise<void> {
+    if (this.#state === 'closed') throw new EdgeloopError('EL_ERR_CLOSED', 'EmbeddedBroker is closed');
+    if (this.#state === 'started') return;
+    this.#state = 'started';
+    const tlsMaterial = this.#tls
+      ? { cert: pem(this.#tls.cert, 'certificate')!, key: pem(this.#tls.key, 'key')!, ca: pem(this.#tls.ca, 'CA') }
+      : undefined;
+    const aedes = await Aedes.createBroker({
+      authenticate: (client, username, password, cb) => {
+        this.#authenticate(client, username, password).then(
+          () => cb(null, true),
+          (err: AuthenticateError) => {
+            this.#s.authFailures++;
+            this.#log.warn({ clientId: client.id, username, reason: err.message }, 'broker authentication refused');
+            cb(err, false);
+          },
+        );
+      },
+      authorizePublish: (client, packet, cb) => this.#authorizePublish(client, packet, cb),
+      authorizeSubscribe: (client, sub, cb) => {
+        const id = client ? this.#ids.get(client) : undefined;
+        const reason = id ? this.#authz.checkSubscribe(id, sub.topic) : 'not authenticated';
+        if (reason) {
+          this.#s.refusedSubscriptions++;
+          this.#log.warn({ clientId: client?.id, topic: sub.topic, reason }, 'subscription refused');
+          cb(null, null as unknown as Subscription);
+          return;
+        }
+        cb(null, sub);
+      },
+      authorizeForward: (_client, packet) => {
+        this.#s.messagesOut++;
+        return packet;
+      },
+    });
+    this.#aedes = aedes;
+    aedes.on('clientReady', (client) => {
+      if (this.#ids.get(client)?.kind === 'device') this.#devices++;
+    });
+    aedes.on('clientDisconnect', (client) => {
+      if (this.#ids.get(client)?.kind === 'device') this.#devices--;
+    });
+    aedes.on('clientError', (client, err) => this.#log.debug({ clientId: client.id, err: err.message }, 'client error'));
+    try {
+      if (this.#o.port !== null) {
+        this.#server = createNetServer((s) => this.#handle(s));
+        this.#port = await this.#listen(this.#server, this.#o.port);
+      }
+      if (this.#tls && tlsMaterial) {
+        this.#tlsServer = createTlsServer({
+          cert: tlsMaterial.cert,
+          key: tlsMaterial.key,
+          ...(tlsMaterial.ca ? { ca: tlsMaterial.ca, requestCert: true } : {}),
+          rejectUnauthorized: this.#tls.requireClientCert === true,
+        }, (s) => this.#handle(s));
+        this.#tlsPort = await this.#listen(this.#tlsServer, this.#tls.port ?? 8883);
+      }
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    this.#log.info({ url: this.url, tlsUrl: this.tlsUrl }, 'embedded broker listening');
+  }
+
+  stats(): BrokerStats {
+    return { connectedClients: this.#aedes?.connectedClients ?? 0, connectedDevices: this.#devices, ...this.#s };
+  }
+
+  /** The aedes instance (for services in the same process, e.g. publishing retained manifests). */
+  get aedes(): Aedes | undefined {
+    return this.#aedes;
+  }
+
+  /** Stop listening, drop clients, close aedes. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    const servers = [this.#tlsServer, this.#server].filter((s): s is Server => s !== undefined);
+    this.#tlsServer = undefined;
+    this.#server = undefined;
+    const closing = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    const aedes = this.#aedes;
+    this.#aedes = undefined;
+    if (aedes) {
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, this.#o.drainTimeoutMs);
+        t.unref();
+        aedes.close(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+    for (const s of this.#sockets) s.destroy();
+    this.#sockets.clear();
+    await Promise.all(closing);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #displayHost(): string {
+    return this.#o.host === '0.0.0.0' || this.#o.host === '::' ? '127.0.0.1' : this.#o.host;
+  }
+
+  #handle(s: Socket): void {
+    const aedes = this.#aedes;
+    if (!aedes) {
+      s.destroy();
+      return;
+    }
+    this.#sockets.add(s);
+    s.on('close', () => this.#sockets.delete(s));
+    s.on('error', () => {});
+    aedes.handle(s);
+  }
+
+  async #listen(server: Server, port: number): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      const onErr = (err: Error): void =>
+        reject(new EdgeloopError('EL_ERR_BROKER_LISTEN', `broker cannot listen on ${this.#o.host}:${port}: ${err.message}`, { cause: err }));
+      server.once('error', onErr);
+      server.listen(port, this.#o.host, () => {
+        server.off('error', onErr);
+        resolve();
+      });
+    });
+    return (server.address() as AddressInfo).port;
+  }
+
+  async #authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<void> {
+    const sock = client.conn as unknown as Partial<TLSSocket>;
+    let id: Identity | undefined;
+    if (typeof sock.getPeerCertificate === 'function' && sock.authorized === true) {
+      const cn = sock.getPeerCertificate().subject?.CN;
+      const cnStr = Array.isArray(cn) ? cn[0] : cn;
+      if (typeof cnStr === 'string' && cnStr.length > 0) {
+        if (username && username !== cnStr) throw authError(`username ${username} does not match certificate CN ${cnStr}`, 5);
+        if (this.#creds.certificateServices.has(cnStr) || this.#creds.services.has(cnStr)) id = { kind: 'service', name: cnStr };
+        else {
+          if (this.#o.requireRegisteredDevices && !this.#creds.devices.has(cnStr)) throw authError(`certificate CN ${cnStr} is not a registered device`, 5);
+          id = { kind: 'device', deviceId: cnStr };
+        }
+      }
+    }
+    if (!id && username !== undefined) {
+      const dev = this.#creds.devices.get(username);
+      const svc = this.#creds.services.get(username);
+      const hash = dev ?? svc;
+      if (!hash) throw authError(`unknown user ${username} or no password set`, 4);
+      if (!password || !(await verifyPassword(password, hash))) throw authError(`wrong password for ${username}`, 4);
+      id = dev ? { kind: 'device', deviceId: username } : { kind: 'service', name: username };
+    }
+    if (!id) {
+      if (!this.#o.allowAnonymous) throw authError('credentials required (username/password or a client certificate)', 5);
+      id = { kind: 'device', deviceId: client.id };
+    }
+    if (id.kind === 'device' && this.#o.requireClientIdMatch && client.id !== id.deviceId) {
+      throw authError(`client id ${client.id} must equal the device id ${id.deviceId}`, 5);
+    }
+    this.#ids.set(client, id);
+  }
+
+  #authorizePublish(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
+    if (!client) {
+      cb(null); // will of a client gone before this broker knew it
+      return;
+    }
+    if (packet.topic.startsWith('$')) {
+      // $SYS and quarantine topics are the broker's own
+      cb(new Error(`publishing to ${packet.topic} is not allowed`));
+      return;
+    }
+    this.#s.messagesIn++;
+    const payload = packet.payload as Buffer;
+    this.#s.bytesIn += payload.byteLength;
+    const id = this.#ids.get(client);
+    const reason = id ? this.#authz.checkPublish(id, packet.topic) : 'not authenticated';
+    if (reason) {
+      this.#s.refusedPublishes++;
+      this.#log.warn({ clientId: client.id, topic: packet.topic, reason }, 'publish refused');
+      try {
+        this.#onRefused?.({
+          reason: 'unauthorized',
+          code: 'EL_ERR_BROKER_NOT_AUTHORIZED',
+          detail: reason,
+          topic: packet.topic,
+          clientId: client.id,
+          deviceId: id?.kind === 'device' ? id.deviceId : undefined,
+          payload,
+        });
+      } catch (err) {
+        // could not record it: do not acknowledge, the client is disconnected and may retry
+        cb(err as Error);
+        return;
+      }
+      if (this.#o.unauthorizedPublish === 'disconnect') {
+        cb(new EdgeloopError('EL_ERR_BROKER_NOT_AUTHORIZED', reason));
+        return;
+      }
+      this.#quarantine(client, packet);
+      cb(null);
+      return;
+    }
+    const ingest = this.#ingest;
+    if (!ingest) {
+      cb(null);
+      return;
+    }
+    const t = this.#topics.parse(packet.topic);
+    if (!t || t.kind === 'model-desired') {
+      cb(null);
+      return;
+    }
+    ingest.accept({ topic: packet.topic, payload, clientId: client.id }).then(
+      (outcome) => {
+        if (outcome === 'dead-letter') this.#quarantine(client, packet);
+        cb(null);
+      },
+      (err: Error) => {
+        this.#s.ingestRefusals++;
+        this.#log.error({ clientId: client.id, topic: packet.topic, err: err.message }, 'ingest refused a message; disconnecting client for redelivery');
+        cb(err);
+      },
+    );
+  }
+
+  #quarantine(client: Client, packet: PublishPacket): void {
+    packet.topic = QUARANTINE_PREFIX + client.id;
+    packet.retain = false;
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The cloud process's configuration (cloud.yaml + EDGELOOP_* overrides, loaded by cli/load-config.ts).
+ * Every field has a default, so an empty file runs everything embedded under ./edgeloop-data.
+ * docs/cloud.md lists the options with units; docs/cloud.example.yaml is a complete example.
+ */
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const positiveInt = z.number().int().min(1);
+
+const TlsSchema = z.strictObject({
+  /** TLS listener port (0 = any free port) */
+  port: port.default(8883),
+  /** server certificate and key files (PEM) */
+  certFile: z.string().min(1),
+  keyFile: z.string().min(1),
+  /** CA that signs device certificates; enables client-certificate authentication */
+  caFile: z.string().min(1).optional(),
+  requireClientCert: z.boolean().default(false),
+});
+
+const EmbeddedBrokerSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  /** plain MQTT port; null = TLS only */
+  port: port.nullable().default(1883),
+  tls: TlsSchema.optional(),
+  /** YAML/JSON file with devices/services and scrypt password hashes */
+  credentialsFile: z.string().min(1).optional(),
+  allowAnonymous: z.boolean().default(false),
+  requireClientIdMatch: z.boolean().default(true),
+  requireRegisteredDevices: z.boolean().default(false),
+  unauthorizedPublish: z.enum(['quarantine', 'disconnect']).default('quarantine'),
+  drainTimeoutMs: z.number().int().min(0).default(5000),
+});
+
+const ExternalBrokerSchema = z.strictObject({
+  url: z.string().regex(/^(mqtts?|wss?|tcp|ssl):\/\//, 'expected an mqtt://, mqtts://, ws:// or wss:// URL'),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  clientId: z.string().min(1).default('edgeloop-ingest'),
+  caFile: z.string().min(1).optional(),
+  certFile: z.string().min(1).optional(),
+  keyFile: z.string().min(1).optional(),
+  /** MQTT 5 shared subscription group; null = plain subscriptions (brokers without $share, e.g. aedes) */
+  sharedGroup: z.string().regex(/^[A-Za-z0-9_.-]+$/).nullable().default('edgeloop-ingest'),
+  connections: z.number().int().min(1).max(64).default(1),
+  sessionExpirySeconds: z.number().int().min(0).default(3600),
+  connectTimeoutMs: z.number().int().min(100).default(10_000),
+});
+
+const BrokerSchema = z
+  .strictObject({
+    mode: z.enum(['embedded', 'external']).default('embedded'),
+    embedded: EmbeddedBrokerSchema.default(EmbeddedBrokerSchema.parse({})),
+    external: ExternalBrokerSchema.optional(),
+  })
+  .refine((b) => b.mode !== 'external' || b.external !== undefined, {
+    message: 'broker.mode is "external" but broker.external.url is not set',
+    path: ['external'],
+  });
+
+const IngestSchema = z.strictObject({
+  /** bytes; larger payloads are dead-lettered as oversized */
+  maxPayloadBytes: positiveInt.default(128 * 1024),
+  maxBatchRecords: positiveInt.default(500),
+  maxBatchBytes: positiveInt.default(4 * 1024 * 1024),
+  lingerMs: z.number().min(0).default(0),
+  maxInFlightPuts: positiveInt.default(1),
+  maxPendingRecords: positiveInt.default(20_000),
+  dedup: z
+    .strictObject({
+      maxIntervals: positiveInt.default(64),
+      maxDevices: positiveInt.default(100_000),
+    })
+    .default({ maxIntervals: 64, maxDevices: 100_000 }),
+});
+
+const DlqSchema = z.strictObject({
+  maxPayloadBytes: z.number().int().min(0).default(4096),
+  maxRows: positiveInt.default(100_000),
+  maxAgeDays: z.number().min(0).default(7),
+});
+
+const StreamSchema = z.strictObject({
+  kind: z.enum(['local', 'kinesis']).default('local'),
+  name: z.string().min(1).default('edgeloop'),
+  local: z
+    .strictObject({
+      shardCount: positiveInt.default(4),
+      synchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
+      retentionHours: z.number().min(0).default(24),
+      retentionBytes: positiveInt.default(1024 ** 3),
+    })
+    .default({ shardCount: 4, synchronous: 'FULL', retentionHours: 24, retentionBytes: 1024 ** 3 }),
+  /** options of KinesisStream (cloud/stream/kinesis-stream.ts), passed through: streamName, region, endpoint, ... */
+  kinesis: z.record(z.string(), z.unknown()).optional(),
+});
+
+const FeatureStoreSchema = z.strictObject({
+  kind: z.enum(['sqlite', 'sagemaker']).default('sqlite'),
+  sqlite: z
+    .strictObject({
+      synchronous: z.enum(['FULL', 'NORMAL']).default('NORMAL'),
+      defaultTtlHours: z.number().min(0).optional(),
+    })
+    .default({ synchronous: 'NORMAL' }),
+  /** options of SageMakerFeatureStore, passed through: region, endpoint, ... */
+  sagemaker: z.record(z.string(), z.unknown()).optional(),
+});
+
+const HttpSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  host: z.string().min(1).default('127.0.0.1'),
+  /** /healthz and /metrics; 0 = any free port */
+  port: port.default(9464),
+});
+
+export const CloudConfigSchema = z.strictObject({
+  /** where every local store lives (stream.db, features.db, dlq.db, ingest-dedup.db) */
+  dataDir: z.string().min(1).default('./edgeloop-data'),
+  topicPrefix: z.string().min(1).default('edgeloop/v1'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** run only these parts (and what they require); default: all */
+  only: z.array(z.string().min(1)).optional(),
+  broker: BrokerSchema.default(BrokerSchema.parse({})),
+  ingest: IngestSchema.default(IngestSchema.parse({})),
+  dlq: DlqSchema.default(DlqSchema.parse({})),
+  stream: StreamSchema.default(StreamSchema.parse({})),
+  featureStore: FeatureStoreSchema.default(FeatureStoreSchema.parse({})),
+  /** options of the stream processor (cloud/processor/), passed through */
+  processor: z.record(z.string(), z.unknown()).default({}),
+  http: HttpSchema.default(HttpSchema.parse({})),
+});
+
+export type CloudConfig = z.infer<typeof CloudConfigSchema>;
+export type CloudConfigInput = z.input<typeof CloudConfigSchema>;
+
+/** Parse (and default) a config object in code, e.g. for `edgeloop up` or tests. */
+export function parseCloudConfig(input: CloudConfigInput = {}): CloudConfig {
+  return CloudConfigSchema.parse(input);
+}
+
+/** File paths of the local stores under dataDir. */
+export function cloudPaths(config: Pick<CloudConfig, 'dataDir'>, cwd = process.cwd()): {
+  dataDir: string;
+  stream: string;
+  features: string;
+  dlq: string;
+  dedup: string;
+} {
+  const dataDir = resolve(cwd, config.dataDir);
+  return {
+    dataDir,
+    stream: join(dataDir, 'stream.db'),
+    features: join(dataDir, 'features.db'),
+    dlq: join(dataDir, 'dlq.db'),
+    dedup: join(dataDir, 'ingest-dedup.db'),
+  };
+}

@@ -1,0 +1,421 @@
+/**
+ * ModelRegistry: models by name and version, with manifest, signature, evaluation metrics, a summary of the
+ * training data (feature distributions, for drift), lineage (parent version, data hash) and aliases with history.
+ * Metadata lives in SQLite (WAL, synchronous=FULL: a push or an alias move that returned survives a power cut);
+ * artifacts live in a content-addressed ArtifactStore. A push whose manifest does not verify (schema, artifact
+ * sha256 and size, ed25519 signature against the trusted keys) is refused before anything is written.
+ *
+ * Alias moves are announced on the 'alias' event and on diagnostics_channel `edgeloop:registry:alias` (the
+ * recommendation service hot-reloads on them).
+ */
+import { channel } from 'node:diagnostics_channel';
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Clock } from '../../lib/clock.ts';
+import { systemClock } from '../../lib/clock.ts';
+import { silentLogger, type Logger } from '../../lib/logger.ts';
+import { canonicalJson } from '../../protocol/canonical-json.ts';
+import { EdgeloopError } from '../../protocol/errors.ts';
+import { parseManifest, type Manifest } from '../../protocol/manifest.ts';
+import { assertValidId } from '../../protocol/topics.ts';
+import type { KeyObject } from 'node:crypto';
+import { sha256Hex, trustedKeySet, verifyManifest } from '../../models/manifest/index.ts';
+import type { ArtifactStore } from './artifact-store.ts';
+
+export interface ModelVersionRecord {
+  name: string;
+  version: string;
+  /** the manifest exactly as pushed and signed */
+  manifest: Manifest;
+  sha256: string;
+  bytes: number;
+  /** keyId of the signature that verified the manifest (undefined when unsigned pushes are allowed) */
+  keyId: string | undefined;
+  /** evaluation metrics (manifest.metrics) */
+  metrics: Record<string, unknown>;
+  /** training section of the manifest: data summary, feature distributions */
+  training: Record<string, unknown>;
+  /** lineage: the version this one was trained from, and the hash of its training data */
+  parentVersion: string | undefined;
+  dataHash: string | undefined;
+  createdAt: string;
+  pushedAt: number;
+}
+
+export interface AliasRecord {
+  name: string;
+  alias: string;
+  version: string;
+  updatedAt: number;
+}
+
+export interface AliasEvent {
+  name: string;
+  alias: string;
+  version: string;
+  /** version the alias pointed to before, if any */
+  previous: string | undefined;
+  at: number;
+}
+
+export interface ModelSummary {
+  name: string;
+  versions: number;
+  latest: string;
+  latestPushedAt: number;
+  aliases: Record<string, string>;
+}
+
+export interface PushInput {
+  manifest: unknown;
+  /** the ONNX file's bytes, or a local path to read them from */
+  artifact: Uint8Array | { path: string };
+  /** lineage overrides (default: manifest.training.parentVersion / dataHash) */
+  parentVersion?: string;
+  dataHash?: string;
+}
+
+export interface PushResult {
+  record: ModelVersionRecord;
+  /** false when the very same version was pushed before (pushes are idempotent) */
+  created: boolean;
+}
+
+export interface ModelRegistryOptions {
+  /** SQLite file of the metadata; created with its directory */
+  dbPath: string;
+  store: ArtifactStore;
+  /** ed25519 public keys (PEM strings or KeyObjects) whose signatures are accepted */
+  trustedKeys: ReadonlyArray<string | KeyObject>;
+  /** refuse unsigned manifests (default true) */
+  requireSignature?: boolean;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+const OPTION_KEYS = new Set(['dbPath', 'store', 'trustedKeys', 'requireSignature', 'clock', 'logger']);
+const aliasChannel = channel('edgeloop:registry:alias');
+const SCHEMA_VERSION = 1;
+const ALIAS_RE = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
+
+interface Row {
+  name: string;
+  version: string;
+  manifest: string;
+  sha256: string;
+  bytes: number;
+  key_id: string | null;
+  parent_version: string | null;
+  data_hash: string | null;
+  created_at: string;
+  pushed_at: number;
+}
+
+export interface ModelRegistryEvents {
+  alias: [event: AliasEvent];
+  push: [record: ModelVersionRecord];
+}
+
+export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
+  readonly #opts: Readonly<Required<Omit<ModelRegistryOptions, 'trustedKeys'>>>;
+  readonly #keys: Map<string, KeyObject>;
+  #db: Database.Database | undefined;
+  #stmts: Record<string, Database.Statement> = {};
+  #closed = false;
+
+  constructor(opts: ModelRegistryOptions) {
+    super();
+    for (const k of Object.keys(opts ?? {})) {
+      if (!OPTION_KEYS.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `ModelRegistry: unknown option "${k}" (known: ${[...OPTION_KEYS].join(', ')})`);
+    }
+    if (typeof opts.dbPath !== 'string' || !opts.dbPath) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelRegistry: option "dbPath" is required');
+    if (!opts.store) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelRegistry: option "store" (an ArtifactStore) is required');
+    if (!Array.isArray(opts.trustedKeys)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelRegistry: option "trustedKeys" (PEM public keys) is required');
+    this.#keys = trustedKeySet(opts.trustedKeys);
+    this.#opts = Object.freeze({
+      dbPath: opts.dbPath,
+      store: opts.store,
+      requireSignature: opts.requireSignature ?? true,
+      clock: opts.clock ?? systemClock,
+      logger: opts.logger ?? silentLogger,
+    });
+  }
+
+  get store(): ArtifactStore {
+    return this.#opts.store;
+  }
+
+  /** Open (and migrate) the database. Idempotent. */
+  start(): void {
+    if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'model registry is closed');
+    if (this.#db) return;
+    if (this.#opts.dbPath !== ':memory:') mkdirSync(dirname(this.#opts.dbPath), { recursive: true });
+    const db = new Database(this.#opts.dbPath);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('busy_timeout = 5000');
+    const v = db.pragma('user_version', { simple: true }) as number;
+    if (v > SCHEMA_VERSION) {
+      db.close();
+      throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${this.#opts.dbPath}: registry schema version ${v} is newer than this edgeloop (${SCHEMA_VERSION})`);
+    }
+    if (v < 1) {
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS versions (
+          name TEXT NOT NULL, version TEXT NOT NULL, manifest TEXT NOT NULL, sha256 TEXT NOT NULL, bytes INTEGER NOT NULL,
+          key_id TEXT, parent_version TEXT, data_hash TEXT, created_at TEXT NOT NULL, pushed_at INTEGER NOT NULL,
+          PRIMARY KEY (name, version));
+        CREATE INDEX IF NOT EXISTS versions_pushed ON versions(name, pushed_at);
+        CREATE TABLE IF NOT EXISTS aliases (
+          name TEXT NOT NULL, alias TEXT NOT NULL, version TEXT NOT NULL, updated_at INTEGER NOT NULL,
+          PRIMARY KEY (name, alias));
+        CREATE TABLE IF NOT EXISTS alias_history (
+          id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, alias TEXT NOT NULL, version TEXT NOT NULL,
+          previous TEXT, at INTEGER NOT NULL);
+        PRAGMA user_version = 1;`);
+    }
+    this.#db = db;
+    this.#stmts = {
+      insert: db.prepare(
+        `INSERT INTO versions (name, version, manifest, sha256, bytes, key_id, parent_version, data_hash, created_at, pushed_at)
+         VALUES (@name, @version, @manifest, @sha256, @bytes, @key_id, @parent_version, @data_hash, @created_at, @pushed_at)`,
+      ),
+      get: db.prepare('SELECT * FROM versions WHERE name = ? AND version = ?'),
+      versions: db.prepare('SELECT * FROM versions WHERE name = ? ORDER BY pushed_at DESC, rowid DESC'),
+      names: db.prepare(
+        `SELECT name, COUNT(*) AS n, MAX(pushed_at) AS latest_at,
+           (SELECT version FROM versions v2 WHERE v2.name = v.name ORDER BY pushed_at DESC, rowid DESC LIMIT 1) AS latest
+         FROM versions v GROUP BY name ORDER BY name`,
+      ),
+      aliasesOf: db.prepare('SELECT * FROM aliases WHERE name = ? ORDER BY alias'),
+      allAliases: db.prepare('SELECT * FROM aliases ORDER BY name, alias'),
+      getAlias: db.prepare('SELECT * FROM aliases WHERE name = ? AND alias = ?'),
+      setAlias: db.prepare(
+        `INSERT INTO aliases (name, alias, version, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT(name, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at`,
+      ),
+      delAlias: db.prepare('DELETE FROM aliases WHERE name = ? AND alias = ?'),
+      history: db.prepare('INSERT INTO alias_history (name, alias, version, previous, at) VALUES (?, ?, ?, ?, ?)'),
+      historyOf: db.prepare('SELECT * FROM alias_history WHERE name = ? AND (? IS NULL OR alias = ?) ORDER BY id DESC LIMIT ?'),
+    };
+  }
+
+  #dbOrThrow(): Database.Database {
+    if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'model registry is closed');
+    if (!this.#db) this.start();
+    return this.#db!;
+  }
+
+  /**
+   * Verify and store a model version. Refuses (EL_ERR_REGISTRY_UNTRUSTED, with the verification error as cause)
+   * a manifest that fails its schema, whose artifact does not match sha256/size, or whose signature does not
+   * verify with a trusted key. Pushing the identical version again is a no-op; a different one is a conflict.
+   */
+  async push(input: PushInput): Promise<PushResult> {
+    this.#dbOrThrow();
+    if (!input || typeof input !== 'object' || input.manifest === undefined) {
+      throw new EdgeloopError('EL_ERR_REGISTRY_BAD_PUSH', 'push: "manifest" is required');
+    }
+    let bytes: Uint8Array;
+    if (input.artifact instanceof Uint8Array) bytes = input.artifact;
+    else if (input.artifact && typeof (input.artifact as { path?: unknown }).path === 'string') {
+      const p = (input.artifact as { path: string }).path;
+      try {
+        bytes = await readFile(p);
+      } catch (cause) {
+        throw new EdgeloopError('EL_ERR_REGISTRY_BAD_PUSH', `push: cannot read artifact ${p}: ${(cause as Error).message}`, { cause });
+      }
+    } else throw new EdgeloopError('EL_ERR_REGISTRY_BAD_PUSH', 'push: "artifact" (bytes or { path }) is required');
+
+    let manifest: Manifest;
+    try {
+      manifest = this.#verify(input.manifest);
+      const sha = sha256Hex(bytes);
+      if (sha !== manifest.artifact.sha256 || bytes.byteLength !== manifest.artifact.bytes) {
+        throw new EdgeloopError(
+          'EL_ERR_MODEL_HASH',
+          `the artifact (${bytes.byteLength} bytes, sha256 ${sha.slice(0, 12)}...) does not match the manifest (${manifest.artifact.bytes} bytes, sha256 ${manifest.artifact.sha256.slice(0, 12)}...)`,
+        );
+      }
+    } catch (cause) {
+      const e = cause as EdgeloopError;
+      throw new EdgeloopError('EL_ERR_REGISTRY_UNTRUSTED', `push refused: ${e.message}${e.code ? ` [${e.code}]` : ''}`, { cause, details: { reason: e.code } });
+    }
+    assertValidId('modelName', manifest.name);
+    const existing = this.get(manifest.name, manifest.version);
+    if (existing) {
+      if (existing.sha256 === manifest.artifact.sha256 && canonicalJson(existing.manifest) === canonicalJson(input.manifest)) {
+        return { record: existing, created: false };
+      }
+      throw new EdgeloopError(
+        'EL_ERR_REGISTRY_CONFLICT',
+        `${manifest.name}@${manifest.version} already exists with a different manifest (sha256 ${existing.sha256.slice(0, 12)}…); versions are immutable, push a new version`,
+      );
+    }
+    await this.#opts.store.put(bytes);
+    const training = (manifest.training ?? {}) as Record<string, unknown>;
+    const parent = input.parentVersion ?? str(training.parentVersion);
+    const dataHash = input.dataHash ?? str(training.dataHash) ?? str(training.dataSha256);
+    const row: Row = {
+      name: manifest.name,
+      version: manifest.version,
+      // the manifest exactly as signed (not the schema-normalised copy), so devices can verify the signature
+      manifest: JSON.stringify(input.manifest),
+      sha256: manifest.artifact.sha256,
+      bytes: manifest.artifact.bytes,
+      key_id: manifest.signature?.keyId ?? null,
+      parent_version: parent ?? null,
+      data_hash: dataHash ?? null,
+      created_at: manifest.createdAt,
+      pushed_at: this.#opts.clock.now(),
+    };
+    this.#stmts.insert!.run(row);
+    const record = toRecord(row);
+    this.#opts.logger.info({ model: record.name, version: record.version, sha256: record.sha256 }, 'model version pushed');
+    this.emit('push', record);
+    return { record, created: true };
+  }
+
+  #verify(value: unknown): Manifest {
+    const signed = typeof value === 'object' && value !== null && (value as { signature?: unknown }).signature !== undefined;
+    if (!signed && !this.#opts.requireSignature) {
+      // parse only; unsigned pushes are an explicit opt-out (requireSignature: false)
+      return parseManifest(value, 'manifest');
+    }
+    return verifyManifest(value, this.#keys, 'manifest').manifest;
+  }
+
+  get(name: string, version: string): ModelVersionRecord | undefined {
+    this.#dbOrThrow();
+    const row = this.#stmts.get!.get(name, version) as Row | undefined;
+    return row ? toRecord(row) : undefined;
+  }
+
+  /** Resolve `ref` (a version, an alias, or "latest") to a record; throws EL_ERR_REGISTRY_NOT_FOUND. */
+  resolve(name: string, ref = 'latest'): ModelVersionRecord {
+    this.#dbOrThrow();
+    let rec: ModelVersionRecord | undefined;
+    if (ref === 'latest') rec = this.versions(name)[0];
+    else {
+      rec = this.get(name, ref);
+      if (!rec) {
+        const a = this.getAlias(name, ref);
+        if (a) rec = this.get(name, a.version);
+      }
+    }
+    if (!rec) {
+      const known = this.versions(name).length;
+      throw new EdgeloopError(
+        'EL_ERR_REGISTRY_NOT_FOUND',
+        known ? `${name}@${ref}: no such version or alias of ${name}` : `model ${JSON.stringify(name)} is not in the registry`,
+      );
+    }
+    return rec;
+  }
+
+  versions(name: string): ModelVersionRecord[] {
+    this.#dbOrThrow();
+    return (this.#stmts.versions!.all(name) as Row[]).map(toRecord);
+  }
+
+  list(): ModelSummary[] {
+    this.#dbOrThrow();
+    const aliases = this.#stmts.allAliases!.all() as Array<{ name: string; alias: string; version: string }>;
+    return (this.#stmts.names!.all() as Array<{ name: string; n: number; latest_at: number; latest: string }>).map((r) => ({
+      name: r.name,
+      versions: r.n,
+      latest: r.latest,
+      latestPushedAt: r.latest_at,
+      aliases: Object.fromEntries(aliases.filter((a) => a.name === r.name).map((a) => [a.alias, a.version])),
+    }));
+  }
+
+  aliases(name: string): AliasRecord[] {
+    this.#dbOrThrow();
+    return (this.#stmts.aliasesOf!.all(name) as Array<{ name: string; alias: string; version: string; updated_at: number }>).map((r) => ({
+      name: r.name,
+      alias: r.alias,
+      version: r.version,
+      updatedAt: r.updated_at,
+    }));
+  }
+
+  getAlias(name: string, alias: string): AliasRecord | undefined {
+    this.#dbOrThrow();
+    const r = this.#stmts.getAlias!.get(name, alias) as { name: string; alias: string; version: string; updated_at: number } | undefined;
+    return r ? { name: r.name, alias: r.alias, version: r.version, updatedAt: r.updated_at } : undefined;
+  }
+
+  /** Point `alias` of `name` at `version` (which must exist); records history and emits 'alias' when it moved. */
+  setAlias(name: string, alias: string, version: string): AliasEvent {
+    const db = this.#dbOrThrow();
+    if (typeof alias !== 'string' || !ALIAS_RE.test(alias) || alias === 'latest') {
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `alias ${JSON.stringify(alias)} is invalid: expected a letter then up to 63 of [A-Za-z0-9._-], not "latest"`);
+    }
+    if (!this.get(name, version)) {
+      throw new EdgeloopError('EL_ERR_REGISTRY_NOT_FOUND', `cannot point ${name} alias "${alias}" at ${version}: no such version`);
+    }
+    const at = this.#opts.clock.now();
+    const previous = this.getAlias(name, alias)?.version;
+    const event: AliasEvent = { name, alias, version, previous, at };
+    if (previous === version) return event;
+    db.transaction(() => {
+      this.#stmts.setAlias!.run(name, alias, version, at);
+      this.#stmts.history!.run(name, alias, version, previous ?? null, at);
+    })();
+    this.#opts.logger.info({ model: name, alias, version, previous }, 'alias moved');
+    if (aliasChannel.hasSubscribers) aliasChannel.publish(event);
+    this.emit('alias', event);
+    return event;
+  }
+
+  deleteAlias(name: string, alias: string): boolean {
+    this.#dbOrThrow();
+    return this.#stmts.delAlias!.run(name, alias).changes > 0;
+  }
+
+  aliasHistory(name: string, alias?: string, limit = 100): AliasEvent[] {
+    this.#dbOrThrow();
+    const a = alias ?? null;
+    return (this.#stmts.historyOf!.all(name, a, a, limit) as Array<{ name: string; alias: string; version: string; previous: string | null; at: number }>).map(
+      (r) => ({ name: r.name, alias: r.alias, version: r.version, previous: r.previous ?? undefined, at: r.at }),
+    );
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db?.close();
+    this.#db = undefined;
+    this.removeAllListeners();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function str(x: unknown): string | undefined {
+  return typeof x === 'string' && x.length > 0 ? x : undefined;
+}
+
+function toRecord(r: Row): ModelVersionRecord {
+  const manifest = JSON.parse(r.manifest) as Manifest;
+  return {
+    name: r.name,
+    version: r.version,
+    manifest,
+    sha256: r.sha256,
+    bytes: r.bytes,
+    keyId: r.key_id ?? undefined,
+    metrics: (manifest.metrics ?? {}) as Record<string, unknown>,
+    training: (manifest.training ?? {}) as Record<string, unknown>,
+    parentVersion: r.parent_version ?? undefined,
+    dataHash: r.data_hash ?? undefined,
+    createdAt: r.created_at,
+    pushedAt: r.pushed_at,
+  };
+}

@@ -1,0 +1,528 @@
+/**
+ * RolloutMachine: the pure state machine of one model rollout. No I/O, no timers: the controller feeds it device
+ * reports, gives it the fleet view (from retained status messages) and the time on every tick(), and carries out
+ * the actions tick() returns (publish or clear retained per-device manifests, publish the fleet manifest).
+ * Its whole state is a plain JSON-serialisable object, so a restarted controller resumes from the last snapshot.
+ *
+ * Lifecycle per stage: `rolling` (assign the stage's cohort at the rate limit, wait for every online assigned
+ * device to be active or failed) → `baking` (bakeMs; gates are checked on every tick) → next stage, or
+ * `completed` after the last one (the fleet manifest is published and the per-device overrides are cleared).
+ * Breaches (failures above maxFailurePct of the devices assigned so far, or a gate) → `rolling-back`: the previous
+ * manifest is re-published to every device the rollout touched; when a device reports the previous version
+ * active, its per-device retained message is cleared so it follows the fleet manifest again → `rolled-back`.
+ * An operator can also `promote` (skip the rest of the bake), `abort` (freeze: no more assignments, no rollback)
+ * and `rollback` (also after completion: then the previous fleet manifest is re-published).
+ */
+import { createHash } from 'node:crypto';
+import type { ModelRef, ModelReportState, StatusMessage } from '../../protocol/messages.ts';
+import { EdgeloopError } from '../../protocol/errors.ts';
+import { GATE_METRICS, type Gate, type GateMetric, type RolloutSpec } from './rollout-spec.ts';
+
+export interface DesiredTarget {
+  version: string;
+  artifactUrl: string;
+  /** the signed manifest */
+  manifest: unknown;
+}
+
+/** What the controller knows about a device from its retained status. */
+export interface FleetDevice {
+  online: boolean;
+  models: ModelRef[];
+  inference: StatusMessage['inference'];
+  lastSeen: number;
+}
+
+export type DeviceRolloutState = 'assigned' | 'active' | 'failed' | 'reverting' | 'reverted' | 'unconfirmed';
+
+export interface DeviceEntry {
+  /** index of the stage that assigned the device */
+  stage: number;
+  state: DeviceRolloutState;
+  /** publications of the assignment (or of the revert) so far */
+  attempts: number;
+  assignedAt: number;
+  /** when the device counts as timed out (pushed forward while it is offline) */
+  deadline: number;
+  updatedAt: number;
+  /** last report state for the target version (received, downloading, ...) */
+  progress?: ModelReportState;
+  reason?: string;
+  /** the per-device retained message was cleared */
+  cleared?: boolean;
+}
+
+export type RolloutStatus = 'rolling' | 'baking' | 'completed' | 'aborted' | 'rolling-back' | 'rolled-back';
+export const TERMINAL_STATUSES: ReadonlySet<RolloutStatus> = new Set(['completed', 'aborted', 'rolled-back']);
+
+export interface GateResult {
+  expr: string;
+  /** pass, breach, or no-data (not enough cohort or baseline figures yet) */
+  result: 'pass' | 'breach' | 'no-data';
+  cohort?: number;
+  baseline?: number;
+  limit?: number;
+  cohortDevices: number;
+  restDevices: number;
+}
+
+export interface RolloutState {
+  id: string;
+  spec: RolloutSpec;
+  target: DesiredTarget;
+  /** what devices ran before (the fleet manifest at start); null = nothing to roll back to */
+  previous: DesiredTarget | null;
+  status: RolloutStatus;
+  stage: number;
+  stageStartedAt: number;
+  bakeStartedAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+  endedAt: number | null;
+  reason: string | null;
+  devices: Record<string, DeviceEntry>;
+  tokens: number;
+  tokensAt: number;
+  /** last known rest-of-fleet mean per metric (used when no device is left outside the cohort) */
+  baseline: Partial<Record<GateMetric, number>>;
+  gates: GateResult[];
+  log: Array<{ at: number; msg: string }>;
+}
+
+export type RolloutAction =
+  | { type: 'publish-device'; deviceId: string; target: DesiredTarget }
+  | { type: 'clear-device'; deviceId: string }
+  /** target null: clear the retained fleet manifest */
+  | { type: 'publish-fleet'; target: DesiredTarget | null };
+
+export interface StageProgress {
+  stage: number;
+  percent: number;
+  /** devices this stage covers (cumulative) */
+  target: number;
+  assigned: number;
+  active: number;
+  failed: number;
+  inFlight: number;
+  state: 'done' | 'current' | 'pending';
+}
+
+const LOG_LIMIT = 200;
+
+/** Position of a device in the model's rollout order: sha256(model/deviceId), first 32 bits, in [0, 1). */
+export function deviceHash(model: string, deviceId: string): number {
+  return createHash('sha256').update(`${model}/${deviceId}`).digest().readUInt32BE(0) / 2 ** 32;
+}
+
+/** Devices a stage covers out of a population of n: ceil(percent), at least one when there is any device. */
+export function stageTarget(percent: number, n: number): number {
+  if (n === 0) return 0;
+  return Math.min(n, Math.max(1, Math.ceil((percent / 100) * n - 1e-9)));
+}
+
+function mean(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+export class RolloutMachine {
+  readonly #s: RolloutState;
+
+  constructor(state: RolloutState) {
+    this.#s = state;
+  }
+
+  static create(o: { id: string; spec: RolloutSpec; target: DesiredTarget; previous: DesiredTarget | null; now: number }): RolloutMachine {
+    if (o.target.version !== o.spec.version) {
+      throw new EdgeloopError('EL_ERR_ROLLOUT_SPEC', `target version ${o.target.version} differs from the spec's ${o.spec.version}`);
+    }
+    const cap = o.spec.ratePerMin === undefined ? Infinity : Math.max(1, o.spec.ratePerMin);
+    const m = new RolloutMachine({
+      id: o.id,
+      spec: o.spec,
+      target: o.target,
+      previous: o.previous,
+      status: 'rolling',
+      stage: 0,
+      stageStartedAt: o.now,
+      bakeStartedAt: null,
+      createdAt: o.now,
+      updatedAt: o.now,
+      endedAt: null,
+      reason: null,
+      devices: {},
+      tokens: Number.isFinite(cap) ? cap : 0,
+      tokensAt: o.now,
+      baseline: {},
+      gates: [],
+      log: [],
+    });
+    m.#log(o.now, `started ${o.spec.model}@${o.spec.version} (previous: ${o.previous?.version ?? 'none'}), stages ${o.spec.stages.join('%,')}%`);
+    return m;
+  }
+
+  get state(): RolloutState {
+    return this.#s;
+  }
+  get id(): string {
+    return this.#s.id;
+  }
+  get model(): string {
+    return this.#s.spec.model;
+  }
+  get done(): boolean {
+    return TERMINAL_STATUSES.has(this.#s.status);
+  }
+
+  #log(at: number, msg: string): void {
+    this.#s.log.push({ at, msg });
+    if (this.#s.log.length > LOG_LIMIT) this.#s.log.splice(0, this.#s.log.length - LOG_LIMIT);
+  }
+
+  /** Population in rollout order. */
+  #population(fleet: ReadonlyMap<string, FleetDevice>): string[] {
+    const ids = this.#s.spec.devices ?? [...fleet.keys()];
+    const model = this.#s.spec.model;
+    return ids
+      .map((id) => ({ id, h: deviceHash(model, id) }))
+      .sort((a, b) => a.h - b.h || (a.id < b.id ? -1 : 1))
+      .map((x) => x.id);
+  }
+
+  #runs(fd: FleetDevice | undefined, version: string | undefined): boolean {
+    return !!fd && version !== undefined && fd.models.some((m) => m.name === this.#s.spec.model && m.version === version);
+  }
+
+  /** A device's report on models/report. Call tick() afterwards. */
+  onReport(deviceId: string, r: { model: string; version: string; state: ModelReportState; reason?: string | undefined }, now: number): void {
+    const s = this.#s;
+    const e = s.devices[deviceId];
+    if (!e || r.model !== s.spec.model) return;
+    if (s.status === 'rolling' || s.status === 'baking' || s.status === 'aborted') {
+      if (r.version !== s.target.version) return;
+      e.progress = r.state;
+      e.updatedAt = now;
+      if (r.state === 'active' && (e.state === 'assigned' || e.state === 'failed')) {
+        e.state = 'active';
+        delete e.reason;
+      } else if ((r.state === 'failed' || r.state === 'rolled-back') && e.state !== 'failed') {
+        e.state = 'failed';
+        e.reason = `${r.state}${r.reason ? `: ${r.reason}` : ''}`;
+        this.#log(now, `${deviceId} ${e.reason}`);
+      }
+      s.updatedAt = now;
+    } else if (s.status === 'rolling-back') {
+      if (e.state === 'reverting' && r.state === 'active' && r.version === s.previous?.version) {
+        e.state = 'reverted';
+        e.updatedAt = now;
+        s.updatedAt = now;
+      }
+    }
+  }
+
+  /** Advance the machine; returns the actions to carry out, in order. */
+  tick(now: number, fleet: ReadonlyMap<string, FleetDevice>): RolloutAction[] {
+    const s = this.#s;
+    const actions: RolloutAction[] = [];
+    if (s.status === 'rolling-back') {
+      this.#tickRollback(now, fleet, actions);
+      return actions;
+    }
+    if (s.status !== 'rolling' && s.status !== 'baking') return actions;
+    const spec = s.spec;
+
+    // 1. device progress, timeouts and retries
+    for (const [id, e] of Object.entries(s.devices)) {
+      const fd = fleet.get(id);
+      if (e.state === 'assigned' || e.state === 'failed') {
+        if (this.#runs(fd, s.target.version)) {
+          e.state = 'active';
+          delete e.reason;
+          e.updatedAt = now;
+          continue;
+        }
+      }
+      if (e.state !== 'assigned') continue;
+      if (fd && !fd.online) {
+        // offline: the retained assignment waits for it; the timeout runs only while it is online
+        e.deadline = Math.max(e.deadline, now + spec.deviceTimeoutMs);
+        continue;
+      }
+      if (now < e.deadline) continue;
+      if (e.attempts <= spec.retries) {
+        e.attempts++;
+        e.deadline = now + spec.deviceTimeoutMs;
+        e.updatedAt = now;
+        this.#log(now, `${id} did not report within ${spec.deviceTimeoutMs} ms: re-published (attempt ${e.attempts})`);
+        actions.push({ type: 'publish-device', deviceId: id, target: s.target });
+      } else {
+        e.state = 'failed';
+        e.reason = `timeout: no active report after ${e.attempts} attempts`;
+        e.updatedAt = now;
+        this.#log(now, `${id} ${e.reason}`);
+      }
+    }
+
+    // 2. failure budget
+    const entries = Object.values(s.devices);
+    const failed = entries.filter((e) => e.state === 'failed').length;
+    if (entries.length > 0 && (failed / entries.length) * 100 > spec.maxFailurePct) {
+      this.#startRollback(now, `failures ${failed}/${entries.length} (${((failed / entries.length) * 100).toFixed(1)}%) exceed max ${spec.maxFailurePct}%`, actions);
+      this.#tickRollback(now, fleet, actions);
+      return actions;
+    }
+
+    // 3. gates (cohort vs the rest of the fleet)
+    s.gates = spec.gates.map((g) => this.#evaluateGate(g, fleet));
+    const breach = s.gates.find((g) => g.result === 'breach');
+    if (breach) {
+      this.#startRollback(
+        now,
+        `gate ${breach.expr} breached: cohort ${fmt(breach.cohort)} > limit ${fmt(breach.limit)}${breach.baseline !== undefined ? ` (rest of fleet ${fmt(breach.baseline)})` : ''}`,
+        actions,
+      );
+      this.#tickRollback(now, fleet, actions);
+      return actions;
+    }
+
+    // 4. assignments for the current stage
+    const population = this.#population(fleet);
+    if (s.status === 'rolling') {
+      const target = stageTarget(spec.stages[s.stage]!, population.length);
+      let assigned = entries.length;
+      this.#refill(now);
+      for (const id of population) {
+        if (assigned >= target) break;
+        if (s.devices[id]) continue;
+        if (spec.ratePerMin !== undefined) {
+          if (s.tokens < 1) break;
+          s.tokens -= 1;
+        }
+        s.devices[id] = { stage: s.stage, state: 'assigned', attempts: 1, assignedAt: now, deadline: now + spec.deviceTimeoutMs, updatedAt: now };
+        assigned++;
+        actions.push({ type: 'publish-device', deviceId: id, target: s.target });
+      }
+      const waiting = Object.entries(s.devices).some(([id, e]) => e.state === 'assigned' && fleet.get(id)?.online !== false);
+      if (target > 0 && assigned >= target && !waiting) {
+        s.status = 'baking';
+        s.bakeStartedAt = now;
+        this.#log(now, `stage ${s.stage + 1} (${spec.stages[s.stage]}%): ${assigned} devices assigned, baking ${spec.bakeMs} ms`);
+      }
+    }
+    if (s.status === 'baking' && now - s.bakeStartedAt! >= spec.bakeMs) {
+      const noData = s.gates.filter((g) => g.result === 'no-data');
+      if (noData.length === 0) this.#advance(now, 'bake passed', actions);
+      else s.reason = `waiting for gate data: ${noData.map((g) => g.expr).join(', ')}`;
+    }
+    s.updatedAt = now;
+    return actions;
+  }
+
+  #refill(now: number): void {
+    const s = this.#s;
+    const rate = s.spec.ratePerMin;
+    if (rate === undefined) return;
+    const cap = Math.max(1, rate);
+    s.tokens = Math.min(cap, s.tokens + ((now - s.tokensAt) * rate) / 60_000);
+    s.tokensAt = now;
+  }
+
+  #evaluateGate(g: Gate, fleet: ReadonlyMap<string, FleetDevice>): GateResult {
+    const s = this.#s;
+    const field = GATE_METRICS[g.metric].field;
+    const value = (fd: FleetDevice | undefined): number | undefined => {
+      const inf = fd?.inference;
+      if (!inf || inf.windows < s.spec.minWindows) return undefined;
+      const v = inf[field];
+      return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+    };
+    const cohort: number[] = [];
+    for (const [id, e] of Object.entries(s.devices)) {
+      if (e.state !== 'active') continue;
+      const fd = fleet.get(id);
+      if (!this.#runs(fd, s.target.version)) continue; // status still from before the switch
+      const v = value(fd);
+      if (v !== undefined) cohort.push(v);
+    }
+    const rest: number[] = [];
+    for (const [id, fd] of fleet) {
+      if (s.devices[id] || !fd.online || this.#runs(fd, s.target.version)) continue;
+      const v = value(fd);
+      if (v !== undefined) rest.push(v);
+    }
+    if (rest.length) s.baseline[g.metric] = mean(rest);
+    const baseline = s.baseline[g.metric];
+    const base = { expr: g.expr, cohortDevices: cohort.length, restDevices: rest.length };
+    if (cohort.length === 0) return { ...base, result: 'no-data', ...(baseline !== undefined ? { baseline } : {}) };
+    const c = mean(cohort);
+    let limit: number;
+    if (g.value !== undefined) limit = g.value;
+    else {
+      if (baseline === undefined) return { ...base, result: 'no-data', cohort: c };
+      limit = g.factor! * Math.max(baseline, GATE_METRICS[g.metric].floor);
+    }
+    return { ...base, result: c <= limit ? 'pass' : 'breach', cohort: c, limit, ...(baseline !== undefined ? { baseline } : {}) };
+  }
+
+  #advance(now: number, why: string, actions: RolloutAction[]): void {
+    const s = this.#s;
+    s.reason = null;
+    if (s.stage >= s.spec.stages.length - 1) {
+      s.status = 'completed';
+      s.endedAt = now;
+      this.#log(now, `completed (${why}): fleet manifest set to ${s.target.version}, per-device overrides cleared`);
+      actions.push({ type: 'publish-fleet', target: s.target });
+      for (const [id, e] of Object.entries(s.devices)) {
+        actions.push({ type: 'clear-device', deviceId: id });
+        e.cleared = true;
+      }
+      return;
+    }
+    s.stage++;
+    s.status = 'rolling';
+    s.stageStartedAt = now;
+    s.bakeStartedAt = null;
+    this.#log(now, `stage ${s.stage} done (${why}); stage ${s.stage + 1} (${s.spec.stages[s.stage]}%) starts`);
+  }
+
+  #startRollback(now: number, reason: string, actions: RolloutAction[]): void {
+    const s = this.#s;
+    s.status = 'rolling-back';
+    s.reason = reason;
+    this.#log(now, `rolling back: ${reason}`);
+    for (const [id, e] of Object.entries(s.devices)) {
+      if (e.state === 'reverted') continue;
+      e.updatedAt = now;
+      if (s.previous) {
+        e.state = 'reverting';
+        e.attempts = 1;
+        e.deadline = now + s.spec.deviceTimeoutMs;
+        actions.push({ type: 'publish-device', deviceId: id, target: s.previous });
+      } else {
+        // nothing to go back to: clear the override; the device keeps what it runs (documented)
+        e.state = 'reverted';
+        e.cleared = true;
+        actions.push({ type: 'clear-device', deviceId: id });
+      }
+    }
+  }
+
+  #tickRollback(now: number, fleet: ReadonlyMap<string, FleetDevice>, actions: RolloutAction[]): void {
+    const s = this.#s;
+    let pending = 0;
+    for (const [id, e] of Object.entries(s.devices)) {
+      const fd = fleet.get(id);
+      if (e.state === 'reverting') {
+        if (this.#runs(fd, s.previous?.version)) e.state = 'reverted';
+        else if (fd && !fd.online) {
+          e.deadline = Math.max(e.deadline, now + s.spec.deviceTimeoutMs);
+          continue; // the retained previous manifest waits for it
+        } else if (now >= e.deadline) {
+          if (e.attempts <= s.spec.retries) {
+            e.attempts++;
+            e.deadline = now + s.spec.deviceTimeoutMs;
+            actions.push({ type: 'publish-device', deviceId: id, target: s.previous! });
+          } else {
+            e.state = 'unconfirmed';
+            e.reason = 'revert not confirmed; the previous manifest stays retained for the device';
+            this.#log(now, `${id}: ${e.reason}`);
+          }
+        }
+        if (e.state === 'reverting') pending++;
+      }
+      if (e.state === 'reverted' && !e.cleared) {
+        e.cleared = true;
+        actions.push({ type: 'clear-device', deviceId: id });
+      }
+    }
+    if (pending === 0) {
+      s.status = 'rolled-back';
+      s.endedAt = now;
+      this.#log(now, `rolled back to ${s.previous?.version ?? '(nothing: overrides cleared)'}`);
+    }
+    s.updatedAt = now;
+  }
+
+  /** Operator: skip the rest of the current stage's bake (and any gate wait) and go on. */
+  promote(now: number): RolloutAction[] {
+    const s = this.#s;
+    if (s.status !== 'rolling' && s.status !== 'baking') {
+      throw new EdgeloopError('EL_ERR_ROLLOUT_STATE', `cannot promote a rollout that is ${s.status}`);
+    }
+    const actions: RolloutAction[] = [];
+    this.#advance(now, 'promoted by operator', actions);
+    s.updatedAt = now;
+    return actions;
+  }
+
+  /** Operator: roll back to the previous manifest (also after completion). */
+  rollback(now: number, reason = 'rollback by operator'): RolloutAction[] {
+    const s = this.#s;
+    const actions: RolloutAction[] = [];
+    if (s.status === 'rolled-back' || s.status === 'rolling-back') {
+      throw new EdgeloopError('EL_ERR_ROLLOUT_STATE', `rollout is already ${s.status}`);
+    }
+    if (s.status === 'completed') {
+      s.status = 'rolled-back';
+      s.reason = reason;
+      s.endedAt = now;
+      this.#log(now, `rolled back after completion: fleet manifest set to ${s.previous?.version ?? '(cleared)'}`);
+      actions.push({ type: 'publish-fleet', target: s.previous });
+      s.updatedAt = now;
+      return actions;
+    }
+    this.#startRollback(now, reason, actions);
+    s.updatedAt = now;
+    return actions;
+  }
+
+  /** Operator: stop assigning; devices keep what they run and their per-device overrides (no rollback). */
+  abort(now: number, reason = 'aborted by operator'): void {
+    const s = this.#s;
+    if (TERMINAL_STATUSES.has(s.status) || s.status === 'rolling-back') {
+      throw new EdgeloopError('EL_ERR_ROLLOUT_STATE', `cannot abort a rollout that is ${s.status}`);
+    }
+    s.status = 'aborted';
+    s.reason = reason;
+    s.endedAt = now;
+    s.updatedAt = now;
+    this.#log(now, reason);
+  }
+
+  /** Per-stage progress for status displays. */
+  progress(fleet: ReadonlyMap<string, FleetDevice>): StageProgress[] {
+    const s = this.#s;
+    const n = s.spec.devices?.length ?? Math.max(fleet.size, Object.keys(s.devices).length);
+    return s.spec.stages.map((percent, i) => {
+      const es = Object.values(s.devices).filter((e) => e.stage === i);
+      const done = s.status === 'completed' || i < s.stage;
+      return {
+        stage: i + 1,
+        percent,
+        target: stageTarget(percent, n),
+        assigned: es.length,
+        active: es.filter((e) => e.state === 'active').length,
+        failed: es.filter((e) => e.state === 'failed').length,
+        inFlight: es.filter((e) => e.state === 'assigned').length,
+        state: done ? 'done' : i === s.stage ? 'current' : 'pending',
+      };
+    });
+  }
+
+  /** When the next timer-driven change can happen (bake end, a device deadline, a rate token); undefined = none. */
+  nextWakeAt(): number | undefined {
+    const s = this.#s;
+    if (TERMINAL_STATUSES.has(s.status)) return undefined;
+    const times: number[] = [];
+    if (s.status === 'baking' && s.bakeStartedAt !== null) times.push(s.bakeStartedAt + s.spec.bakeMs);
+    for (const e of Object.values(s.devices)) if (e.state === 'assigned' || e.state === 'reverting') times.push(e.deadline);
+    if (s.status === 'rolling' && s.spec.ratePerMin !== undefined && s.tokens < 1) {
+      times.push(s.tokensAt + ((1 - s.tokens) * 60_000) / s.spec.ratePerMin);
+    }
+    return times.length ? Math.min(...times) : undefined;
+  }
+}
+
+function fmt(x: number | undefined): string {
+  if (x === undefined) return '?';
+  return Math.abs(x) >= 100 ? x.toFixed(0) : Number(x.toPrecision(3)).toString();
+}

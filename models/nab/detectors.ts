@@ -1,0 +1,291 @@
+/**
+ * Online anomaly detectors for NAB streams. Each sees one row at a time (no look-ahead) and returns an anomaly
+ * score in [0, 1]; like NAB's detectors it is told the file's length only to size its probationary period. Pure.
+ *
+ * - `edgeloop`: an ensemble of robust rolling z-scores (median / MAD over a sliding history) of the value, its
+ *   first difference, a short moving average and, when the probationary rows show a strong period, the seasonal
+ *   difference. The largest z is mapped to (0, 1) and post-processed: a score is emitted only when it exceeds every
+ *   raw score of the preceding `suppressRows` rows, so a lasting anomaly raises one alarm, not hundreds (NAB rewards
+ *   the earliest detection in a window and charges every false positive).
+ * - `windowedGaussian`: NAB's baseline (nab/detectors/gaussian): Gaussian tail probability against the mean and
+ *   std of a 6400-row window updated every 100 rows.
+ * - `null`: always 0 (NAB's null baseline).
+ */
+import { EdgeloopError } from '../../protocol/errors.ts';
+import { probationaryLength } from './scorer.ts';
+
+export interface OnlineDetector {
+  /** score of this row, learned from the previous rows only */
+  handleRecord(timestamp: number, value: number): number;
+}
+
+export interface DetectorContext {
+  /** rows in the stream (to size the probationary period, as NAB does) */
+  rows: number;
+}
+
+export type DetectorFactory = (ctx: DetectorContext) => OnlineDetector;
+
+export interface EdgeloopDetectorOptions {
+  /** history length of the rolling robust statistics, rows; default: the probationary length (>= 64) */
+  historyRows?: number;
+  /** points of the short moving average; default 6 */
+  smoothRows?: number;
+  /** rows after a raw-score record during which only a higher score is emitted; default 0.6 x probation */
+  suppressRows?: number;
+  /** z at which the score is 0.5 (score = z / (z + zHalf)); default 6 */
+  zHalf?: number;
+  /** least autocorrelation of the probationary rows to use a seasonal difference; default 0.6 */
+  minSeasonalCorrelation?: number;
+}
+
+/** Sorted sliding window with O(log n) search and O(n) memmove updates; median and MAD on demand. */
+class SlidingRobust {
+  readonly #cap: number;
+  readonly #ring: Float64Array;
+  readonly #sorted: Float64Array;
+  readonly #dev: Float64Array;
+  #n = 0;
+  #head = 0;
+
+  constructor(cap: number) {
+    this.#cap = cap;
+    this.#ring = new Float64Array(cap);
+    this.#sorted = new Float64Array(cap);
+    this.#dev = new Float64Array(cap);
+  }
+
+  get size(): number {
+    return this.#n;
+  }
+
+  push(x: number): void {
+    if (this.#n === this.#cap) {
+      const old = this.#ring[this.#head]!;
+      const i = lowerBound(this.#sorted, this.#n, old);
+      this.#sorted.copyWithin(i, i + 1, this.#n);
+      this.#n--;
+    }
+    this.#ring[this.#head] = x;
+    this.#head = (this.#head + 1) % this.#cap;
+    const j = lowerBound(this.#sorted, this.#n, x);
+    this.#sorted.copyWithin(j + 1, j, this.#n);
+    this.#sorted[j] = x;
+    this.#n++;
+  }
+
+  median(): number {
+    return quantileSorted(this.#sorted, this.#n, 0.5);
+  }
+
+  /** robust scale: 1.4826 x MAD, falling back to the mean absolute deviation, then to a tiny relative scale */
+  scale(median: number): number {
+    const n = this.#n;
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      const d = Math.abs(this.#sorted[i]! - median);
+      this.#dev[i] = d;
+      sum += d;
+    }
+    const devs = this.#dev.subarray(0, n).sort();
+    const mad = 1.4826 * quantileSorted(devs, n, 0.5);
+    if (mad > 0) return mad;
+    const meanAbs = (sum / Math.max(1, n)) * 1.2533;
+    if (meanAbs > 0) return meanAbs;
+    return 1e-6 * (1 + Math.abs(median));
+  }
+}
+
+function lowerBound(a: Float64Array, n: number, x: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function quantileSorted(a: Float64Array, n: number, q: number): number {
+  if (n === 0) return 0;
+  const pos = (n - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.min(n - 1, lo + 1);
+  return a[lo]! + (a[hi]! - a[lo]!) * (pos - lo);
+}
+
+/** Lag in [2, maxLag] with the highest autocorrelation of `x`, and that correlation. */
+export function dominantPeriod(x: ArrayLike<number>, maxLag: number): { lag: number; r: number } {
+  const n = x.length;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += x[i]!;
+  mean /= n;
+  let v = 0;
+  for (let i = 0; i < n; i++) v += (x[i]! - mean) ** 2;
+  let best = { lag: 0, r: 0 };
+  if (v === 0) return best;
+  // Start past the first local minimum of the ACF so a smooth series' lag-2 correlation does not win.
+  let prev = Infinity;
+  let descending = true;
+  for (let lag = 2; lag <= Math.min(maxLag, n - 2); lag++) {
+    let c = 0;
+    for (let i = lag; i < n; i++) c += (x[i]! - mean) * (x[i - lag]! - mean);
+    const r = c / v;
+    if (descending) {
+      if (r > prev) descending = false;
+      prev = r;
+      if (descending) continue;
+    }
+    if (r > best.r) best = { lag, r };
+  }
+  return best;
+}
+
+export function edgeloopDetector(opts: EdgeloopDetectorOptions = {}): DetectorFactory {
+  return ({ rows }) => {
+    const probation = Math.floor(probationaryLength(rows));
+    const history = opts.historyRows ?? Math.max(64, probation);
+    const smooth = opts.smoothRows ?? 6;
+    const suppress = opts.suppressRows ?? Math.max(1, Math.round(0.6 * probation));
+    const zHalf = opts.zHalf ?? 6;
+    const minR = opts.minSeasonalCorrelation ?? 0.6;
+    let past: number[] = [];
+    let base = 0; // rows dropped from the front of `past`
+    const at = (j: number): number => past[j - base]!;
+    const stats = [new SlidingRobust(history), new SlidingRobust(history), new SlidingRobust(history), new SlidingRobust(history)];
+    let smoothSum = 0;
+    let period = 0;
+    let periodChecked = false;
+    const recent: number[] = []; // raw scores of the last `suppress` rows
+    let t = 0;
+    return {
+      handleRecord(_ts: number, value: number): number {
+        const i = t++;
+        past.push(value);
+        smoothSum += value;
+        if (i >= smooth) smoothSum -= at(i - smooth);
+        if (!periodChecked && i >= probation && probation >= 8) {
+          periodChecked = true;
+          const p = dominantPeriod(past.slice(0, probation), Math.floor(probation / 2));
+          if (p.r >= minR) period = p.lag;
+        }
+        const feats: Array<number | undefined> = [
+          value,
+          i > 0 ? value - at(i - 1) : undefined,
+          i + 1 >= smooth ? smoothSum / smooth : undefined,
+          period > 0 && i >= period ? value - at(i - period) : undefined,
+        ];
+        let z = 0;
+        for (let k = 0; k < feats.length; k++) {
+          const f = feats[k];
+          if (f === undefined) continue;
+          const s = stats[k]!;
+          if (s.size >= 16) {
+            const med = s.median();
+            const zk = Math.abs(f - med) / s.scale(med);
+            if (zk > z) z = zk;
+          }
+          s.push(f);
+        }
+        // Keep memory bounded once the period is known: the seasonal difference needs `period` rows back.
+        const keep = Math.max(period, smooth) + 1;
+        if (periodChecked && past.length > 2 * keep + 1024) {
+          const drop = past.length - keep;
+          past = past.slice(drop);
+          base += drop;
+        }
+        const raw = z / (z + zHalf);
+        let emitted = 0;
+        if (i >= probation) {
+          let max = 0;
+          for (const r of recent) if (r > max) max = r;
+          emitted = raw > max ? raw : 0;
+        }
+        recent.push(raw);
+        if (recent.length > suppress) recent.shift();
+        return emitted;
+      },
+    };
+  };
+}
+
+/** NAB's windowed Gaussian baseline. */
+export function windowedGaussianDetector(): DetectorFactory {
+  return () => {
+    const windowSize = 6400;
+    const stepSize = 100;
+    let windowData: number[] = [];
+    let stepBuffer: number[] = [];
+    let mean = 0;
+    let std = 1;
+    const update = (): void => {
+      mean = windowData.reduce((a, b) => a + b, 0) / windowData.length;
+      std = Math.sqrt(windowData.reduce((a, b) => a + (b - mean) ** 2, 0) / windowData.length);
+      if (std === 0) std = 0.000001;
+    };
+    const normalProbability = (x: number): number => {
+      const xp = x < mean ? 2 * mean - x : x;
+      return 0.5 * erfc((xp - mean) / std / Math.SQRT2);
+    };
+    return {
+      handleRecord(_ts: number, value: number): number {
+        let score = 0;
+        if (windowData.length > 0) score = 1 - normalProbability(value);
+        if (windowData.length < windowSize) {
+          windowData.push(value);
+          update();
+        } else {
+          stepBuffer.push(value);
+          if (stepBuffer.length === stepSize) {
+            windowData = windowData.slice(stepSize).concat(stepBuffer);
+            stepBuffer = [];
+            update();
+          }
+        }
+        return score;
+      },
+    };
+  };
+}
+
+export function nullDetector(): DetectorFactory {
+  return () => ({ handleRecord: () => 0 });
+}
+
+export const DETECTORS: Record<string, () => DetectorFactory> = {
+  edgeloop: () => edgeloopDetector(),
+  windowedGaussian: windowedGaussianDetector,
+  null: nullDetector,
+};
+
+export function detectorByName(name: string): DetectorFactory {
+  const f = DETECTORS[name];
+  if (!f) throw new EdgeloopError('EL_ERR_NAB_DETECTOR', `unknown detector "${name}" (known: ${Object.keys(DETECTORS).join(', ')})`);
+  return f();
+}
+
+/** Run a detector over a whole series, row by row. */
+export function runDetector(factory: DetectorFactory, timestamps: ArrayLike<number>, values: ArrayLike<number>): Float64Array {
+  const d = factory({ rows: values.length });
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const s = d.handleRecord(timestamps[i]!, values[i]!);
+    out[i] = Number.isFinite(s) ? Math.min(1, Math.max(0, s)) : 0;
+  }
+  return out;
+}
+
+/** Complementary error function (Chebyshev fit of Numerical Recipes' erfcc; fractional error < 1.2e-7). */
+export function erfc(x: number): number {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r =
+    t *
+    Math.exp(
+      -z * z -
+        1.26551223 +
+        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return x >= 0 ? r : 2 - r;
+}

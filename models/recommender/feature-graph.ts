@@ -1,0 +1,87 @@
+/**
+ * Puts the recommender's feature engineering (features.ts DERIVED_FEATURES) inside the ONNX graph: takes a model
+ * exported by models/onnx/export-tfjs.ts whose input is the engineered row [batch, MODEL_FEATURES.length], and
+ * returns a model whose input is the raw row [batch, RAW_FEATURES.length] under the same input name. The added
+ * nodes are Gather (one column), Sub, Mul and MatMul (weighted sums), and one Concat: opset 13. Pure.
+ */
+import { EdgeloopError } from '../../protocol/errors.ts';
+import { ONNX_ATTR, ONNX_DTYPE, decodeModel, encodeModel } from '../onnx/onnx-proto.ts';
+import type { OnnxNode, OnnxTensor } from '../onnx/onnx-proto.ts';
+import { DERIVED_FEATURES, MODEL_FEATURES, RAW_FEATURES, rawIndex } from './features.ts';
+import type { FeatureExpr, RawFeature } from './features.ts';
+
+export function prependFeatureGraph(onnx: Uint8Array, inputName: string): Uint8Array {
+  const model = decodeModel(onnx);
+  const g = model.graph;
+  const input = g.input.find((i) => i.name === inputName);
+  if (!input) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `model has no input "${inputName}"`);
+  const dims = input.type.tensorType.shape.dim;
+  if (dims.length !== 2 || Number(dims[1]?.dimValue) !== MODEL_FEATURES.length) {
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `model input "${inputName}" must be [batch, ${MODEL_FEATURES.length}] (the engineered features)`);
+  }
+  const names = new Set<string>([...g.node.flatMap((n) => [...n.input, ...n.output]), ...g.initializer.map((t) => t.name)]);
+  let counter = 0;
+  const fresh = (p: string): string => {
+    let n: string;
+    do n = `fe_${p}_${counter++}`;
+    while (names.has(n));
+    names.add(n);
+    return n;
+  };
+  const engineered = fresh('engineered');
+  // Everything that read the input now reads the engineered row.
+  for (const n of g.node) n.input = n.input.map((i) => (i === inputName ? engineered : i));
+
+  const nodes: OnnxNode[] = [];
+  const inits: OnnxTensor[] = [];
+  const op = (opType: string, inputs: string[], attrs: OnnxNode['attribute'] = undefined): string => {
+    const out = fresh(opType.toLowerCase());
+    nodes.push({ name: `${out}_node`, opType, input: inputs, output: [out], ...(attrs ? { attribute: attrs } : {}) });
+    return out;
+  };
+  const floatConst = (values: number[], d: number[]): string => {
+    const name = fresh('const');
+    const bytes = new Uint8Array(values.length * 4);
+    const view = new DataView(bytes.buffer);
+    values.forEach((v, i) => view.setFloat32(i * 4, v, true));
+    inits.push({ name, dataType: ONNX_DTYPE.FLOAT, dims: d, rawData: bytes });
+    return name;
+  };
+  const int64Const = (values: number[]): string => {
+    const name = fresh('idx');
+    const view = new DataView(new ArrayBuffer(values.length * 8));
+    values.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));
+    inits.push({ name, dataType: ONNX_DTYPE.INT64, dims: [values.length], rawData: new Uint8Array(view.buffer) });
+    return name;
+  };
+  const columns = new Map<RawFeature, string>();
+  const column = (c: RawFeature): string => {
+    let t = columns.get(c);
+    if (!t) {
+      t = op('Gather', [inputName, int64Const([rawIndex(c)])], [{ name: 'axis', type: ONNX_ATTR.INT, i: 1 }]);
+      columns.set(c, t);
+    }
+    return t;
+  };
+  const compile = (e: FeatureExpr): string => {
+    if ('col' in e) return column(e.col);
+    if ('sub' in e) return op('Sub', [compile(e.sub[0]), compile(e.sub[1])]);
+    if ('mul' in e) return op('Mul', [compile(e.mul[0]), compile(e.mul[1])]);
+    if ('scale' in e) return op('Mul', [compile(e.scale[0]), floatConst([e.scale[1]], [])]);
+    const w = RAW_FEATURES.map((f) => e.dot[f] ?? 0);
+    return op('MatMul', [inputName, floatConst(w, [RAW_FEATURES.length, 1])]);
+  };
+  const derived = DERIVED_FEATURES.map((d) => compile(d.expr));
+  nodes.push({
+    name: `${engineered}_node`,
+    opType: 'Concat',
+    input: [inputName, ...derived],
+    output: [engineered],
+    attribute: [{ name: 'axis', type: ONNX_ATTR.INT, i: 1 }],
+  });
+
+  g.node = [...nodes, ...g.node];
+  g.initializer = [...inits, ...g.initializer];
+  input.type.tensorType.shape.dim = [dims[0]!, { dimValue: RAW_FEATURES.length }];
+  return encodeModel(model);
+}

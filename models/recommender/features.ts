@@ -1,0 +1,116 @@
+/**
+ * Features of the AI4I maintenance recommender, shared by training and serving. Pure.
+ *
+ * The model takes RAW features (what a milling machine or its MES reports, and what the recommendation service
+ * looks up in the feature store, in this order). The engineered features that physics suggests are declared here
+ * once as small expressions over the raw ones: `engineerFeatures()` evaluates them in JavaScript for training,
+ * and `models/recommender/feature-graph.ts` compiles the same expressions into ONNX nodes placed in front of the
+ * network, so the served model computes them itself and a caller never needs this file.
+ */
+
+/** Raw inputs, in the model's input column order (manifest `inputs.features`). */
+export const RAW_FEATURES = [
+  'air_temperature_k',
+  'process_temperature_k',
+  'rotational_speed_rpm',
+  'torque_nm',
+  'tool_wear_min',
+  'type_l',
+  'type_m',
+  'type_h',
+] as const;
+
+export type RawFeature = (typeof RAW_FEATURES)[number];
+
+/** Product quality variant of the AI4I data: L (low, 50 %), M (medium, 30 %), H (high, 20 %). */
+export type ProductType = 'L' | 'M' | 'H';
+
+/** Expression over raw features: a column, a difference, a product, a constant factor or a weighted sum. */
+export type FeatureExpr =
+  | { col: RawFeature }
+  | { sub: [FeatureExpr, FeatureExpr] }
+  | { mul: [FeatureExpr, FeatureExpr] }
+  | { scale: [FeatureExpr, number] }
+  | { dot: Partial<Record<RawFeature, number>> };
+
+export interface DerivedFeature {
+  name: string;
+  unit: string;
+  why: string;
+  expr: FeatureExpr;
+}
+
+/** Overstrain limit of AI4I's generator per product quality (tool wear x torque, min·Nm). */
+export const OVERSTRAIN_LIMIT_MIN_NM: Record<ProductType, number> = { L: 11_000, M: 12_000, H: 13_000 };
+
+export const DERIVED_FEATURES: readonly DerivedFeature[] = [
+  {
+    name: 'temp_diff_k',
+    unit: 'K',
+    why: 'heat dissipation fails when process minus air temperature is small (and the spindle slow)',
+    expr: { sub: [{ col: 'process_temperature_k' }, { col: 'air_temperature_k' }] },
+  },
+  {
+    name: 'power_w',
+    unit: 'W',
+    why: 'mechanical power = torque x angular speed (rpm x 2 pi / 60); power failures sit outside a band',
+    expr: { scale: [{ mul: [{ col: 'torque_nm' }, { col: 'rotational_speed_rpm' }] }, (2 * Math.PI) / 60] },
+  },
+  {
+    name: 'wear_torque_min_nm',
+    unit: 'min·Nm',
+    why: 'overstrain: the product of tool wear and torque',
+    expr: { mul: [{ col: 'tool_wear_min' }, { col: 'torque_nm' }] },
+  },
+  {
+    name: 'overstrain_ratio',
+    unit: '1',
+    why: 'wear x torque relative to the overstrain limit of the product quality (11000 L, 12000 M, 13000 H)',
+    expr: {
+      mul: [
+        { mul: [{ col: 'tool_wear_min' }, { col: 'torque_nm' }] },
+        { dot: { type_l: 1 / OVERSTRAIN_LIMIT_MIN_NM.L, type_m: 1 / OVERSTRAIN_LIMIT_MIN_NM.M, type_h: 1 / OVERSTRAIN_LIMIT_MIN_NM.H } },
+      ],
+    },
+  },
+];
+
+/** Columns of the network's input (after feature engineering): raw, then derived. */
+export const MODEL_FEATURES: readonly string[] = [...RAW_FEATURES, ...DERIVED_FEATURES.map((d) => d.name)];
+
+const RAW_INDEX: Record<string, number> = Object.fromEntries(RAW_FEATURES.map((f, i) => [f, i]));
+
+export function rawIndex(name: RawFeature): number {
+  return RAW_INDEX[name]!;
+}
+
+/** One-hot columns (type_l, type_m, type_h) of a product type. */
+export function typeOneHot(type: ProductType): [number, number, number] {
+  return type === 'L' ? [1, 0, 0] : type === 'M' ? [0, 1, 0] : [0, 0, 1];
+}
+
+export function evalExpr(e: FeatureExpr, raw: ArrayLike<number>, offset = 0): number {
+  if ('col' in e) return raw[offset + RAW_INDEX[e.col]!]!;
+  if ('sub' in e) return evalExpr(e.sub[0], raw, offset) - evalExpr(e.sub[1], raw, offset);
+  if ('mul' in e) return evalExpr(e.mul[0], raw, offset) * evalExpr(e.mul[1], raw, offset);
+  if ('scale' in e) return evalExpr(e.scale[0], raw, offset) * e.scale[1];
+  let s = 0;
+  for (const [k, w] of Object.entries(e.dot)) s += raw[offset + RAW_INDEX[k]!]! * (w ?? 0);
+  return s;
+}
+
+/**
+ * Raw rows (row-major [rows, RAW_FEATURES.length]) to model rows ([rows, MODEL_FEATURES.length]): the raw columns
+ * followed by the derived ones.
+ */
+export function engineerFeatures(raw: ArrayLike<number>, rows: number): Float32Array {
+  const r = RAW_FEATURES.length;
+  const m = MODEL_FEATURES.length;
+  if (raw.length !== rows * r) throw new RangeError(`engineerFeatures: ${raw.length} values is not ${rows} rows of ${r}`);
+  const out = new Float32Array(rows * m);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < r; j++) out[i * m + j] = raw[i * r + j]!;
+    for (let k = 0; k < DERIVED_FEATURES.length; k++) out[i * m + r + k] = evalExpr(DERIVED_FEATURES[k]!.expr, raw, i * r);
+  }
+  return out;
+}

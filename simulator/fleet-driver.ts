@@ -1,0 +1,28 @@
+/** What runSimulation needs from a fleet, light (LightFleet) or agent (AgentFleet). */
+export interface FleetSnapshot {
+  devices: number;
+  connections: number;
+  connectedDevices: number;
+  messagesPublished: number;
+  messagesAcked: number;
+  readingsPublished: number;
+  /** messages produced but not yet acknowledged by the broker (queues + in flight, or outbox depth) */
+  backlog: number;
+  droppedAtDevice: number;
+  connects: number;
+  connectFailures: number;
+}
+
+export interface FleetDriver {
+  start(): Promise<void>;
+  snapshot(): FleetSnapshot;
+  /** last seq produced per device */
+  expected(): Map<string, number>;
+  pause(): void;
+  resume(): void;
+  /** drop every device's connection at once (they reconnect with their own backoff) */
+  dropAll(): void;
+  /** agent mode: kill -9 a share of the agents, restart them after downMs */
+  killAgents?(share: number, downMs: number): Promise<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,256 @@
+/**
+ * Light mode: the simulator speaks the wire protocol itself. Each device is a VirtualDevice; devices publish
+ * through LeanMqttClient connections (one per device by default, like a real fleet; `connections` < devices
+ * multiplexes devices over fewer connections for load tests where the broker authorises it). One ticker drives
+ * every device: no per-device timers, so 10,000 devices cost one timer.
+ */
+import { encodeMessage, type Reading, type StatusMessage } from '../../protocol/messages.ts';
+import { Topics } from '../../protocol/topics.ts';
+import { EdgeloopError } from '../../protocol/errors.ts';
+import { VirtualDevice } from '../virtual-device.ts';
+import { LeanMqttClient } from './lean-mqtt-client.ts';
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+export interface LightFleetOptions {
+  devices: readonly VirtualDevice[];
+  /** where device i connects (its group's proxy, or the broker) */
+  endpointFor: (deviceIndex: number) => Endpoint;
+  topics?: Topics;
+  /** messages per second per device (default 1) */
+  messageRate?: number;
+  /** samples per message per sensor: readings are batched (default 1) */
+  samplesPerMessage?: number;
+  /** TCP connections; default one per device */
+  connections?: number;
+  credentials?: (clientId: string) => { username?: string; password?: string } | undefined;
+  /** initial connects per second (default 2000): a fleet powers on over time, not in one instant */
+  connectRatePerSec?: number;
+  /** publish a retained status (online) on connect, with a last will (online: false) (default true) */
+  status?: boolean;
+  now?: () => number;
+  /** per-connection queue bound while disconnected (default 10,000 messages) */
+  maxQueued?: number;
+  retry?: { minMs?: number; maxMs?: number };
+  onPublish?: (deviceIndex: number, readings: number, at: number) => void;
+  onAck?: (deviceIndex: number, at: number) => void;
+}
+
+export interface LightFleetStats {
+  devices: number;
+  connections: number;
+  connectedConnections: number;
+  connectedDevices: number;
+  messagesPublished: number;
+  messagesAcked: number;
+  readingsPublished: number;
+  backlog: number;
+  droppedAtDevice: number;
+  connects: number;
+  connectFailures: number;
+  /** ticks where the ticker fell more than a period behind (the process is overloaded) */
+  lateTicks: number;
+}
+
+const TICK_MS = 20;
+
+export class LightFleet {
+  readonly #o: LightFleetOptions;
+  readonly #topics: Topics;
+  readonly #clients: LeanMqttClient[] = [];
+  /** connection index of each device */
+  readonly #conn: Uint32Array;
+  readonly #nextDue: Float64Array;
+  readonly #periodMs: number;
+  readonly #samples: number;
+  readonly #now: () => number;
+  #timer: NodeJS.Timeout | undefined;
+  #paused = false;
+  #started = false;
+  #closed = false;
+  #lastKeepalive = 0;
+  readonly stats: LightFleetStats;
+
+  constructor(opts: LightFleetOptions) {
+    const n = opts.devices.length;
+    if (n === 0) throw new EdgeloopError('EL_ERR_SIM_OPTIONS', 'LightFleet: at least one device is needed');
+    const rate = opts.messageRate ?? 1;
+    if (!(rate > 0 && rate <= 1000)) throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `messageRate must be in (0, 1000] messages/s, got ${rate}`);
+    const conns = opts.connections ?? n;
+    if (!Number.isInteger(conns) || conns < 1 || conns > n) {
+      throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `connections must be an integer in [1, devices=${n}], got ${conns}`);
+    }
+    this.#o = opts;
+    this.#topics = opts.topics ?? new Topics();
+    this.#periodMs = 1000 / rate;
+    this.#samples = opts.samplesPerMessage ?? 1;
+    this.#now = opts.now ?? Date.now;
+    this.#conn = new Uint32Array(n);
+    this.#nextDue = new Float64Array(n);
+    this.stats = {
+      devices: n,
+      connections: conns,
+      connectedConnections: 0,
+      connectedDevices: 0,
+      messagesPublished: 0,
+      messagesAcked: 0,
+      readingsPublished: 0,
+      backlog: 0,
+      droppedAtDevice: 0,
+      connects: 0,
+      connectFailures: 0,
+      lateTicks: 0,
+    };
+    for (let i = 0; i < n; i++) this.#conn[i] = conns === n ? i : i % conns;
+  }
+
+  get devices(): readonly VirtualDevice[] {
+    return this.#o.devices;
+  }
+  get clients(): readonly LeanMqttClient[] {
+    return this.#clients;
+  }
+  connectionOf(deviceIndex: number): LeanMqttClient {
+    return this.#clients[this.#conn[deviceIndex]!]!;
+  }
+
+  /** Connect every device (ramped at connectRatePerSec) and start publishing. Resolves when all are connected. */
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    const o = this.#o;
+    const n = o.devices.length;
+    const conns = this.stats.connections;
+    const multiplexed = conns < n;
+    for (let c = 0; c < conns; c++) {
+      const firstDevice = o.devices[c]!;
+      const clientId = multiplexed ? `sim-conn-${c}` : firstDevice.id;
+      const ep = o.endpointFor(c);
+      const cred = o.credentials?.(clientId);
+      const status = o.status !== false && !multiplexed;
+      const client = new LeanMqttClient({
+        host: ep.host,
+        port: ep.port,
+        clientId,
+        username: cred?.username,
+        password: cred?.password,
+        maxQueued: o.maxQueued ?? 10_000,
+        retry: o.retry ?? {},
+        will: status ? { topic: this.#topics.status(firstDevice.id), payload: this.#statusPayload(c, false), retain: true } : undefined,
+        onConnect: () => {
+          if (status) client.publish(this.#topics.status(firstDevice.id), this.#statusPayload(c, true), -1, true);
+        },
+        onAck: (_c, tag) => {
+          if (tag >= 0) {
+            this.stats.messagesAcked++;
+            o.onAck?.(tag, this.#now());
+          }
+        },
+      });
+      this.#clients.push(client);
+    }
+    // phase: device i publishes at offset (i / n) of the period, spreading load evenly
+    const t0 = this.#now();
+    for (let i = 0; i < n; i++) this.#nextDue[i] = t0 + (this.#periodMs * i) / n;
+    this.#timer = setInterval(() => this.#tick(), TICK_MS);
+    const rate = o.connectRatePerSec ?? 2000;
+    const waits: Promise<void>[] = [];
+    const batch = Math.max(1, Math.ceil(rate / 50));
+    for (let c = 0; c < conns; c += batch) {
+      for (let k = c; k < Math.min(conns, c + batch); k++) {
+        const client = this.#clients[k]!;
+        waits.push(client.connect());
+      }
+      if (c + batch < conns) await new Promise((r) => setTimeout(r, 20));
+      if (this.#closed) break;
+    }
+    await Promise.all(waits);
+  }
+
+  #statusPayload(conn: number, online: boolean): Buffer {
+    const d = this.#o.devices[conn]!;
+    const m: StatusMessage = { v: 1, type: 'status', deviceId: d.id, seq: d.lastSeq, ts: this.#now(), online, agentVersion: 'edgeloop-sim' };
+    return encodeMessage(m);
+  }
+
+  #tick(): void {
+    if (this.#paused) return;
+    const now = this.#now();
+    const o = this.#o;
+    const n = o.devices.length;
+    const period = this.#periodMs;
+    const samples = this.#samples;
+    const step = period / samples;
+    const times: number[] = new Array<number>(samples);
+    for (let i = 0; i < n; i++) {
+      const due = this.#nextDue[i]!;
+      if (due > now) continue;
+      if (now - due > period * 2) this.stats.lateTicks++;
+      this.#nextDue[i] = due + period < now - period ? now : due + period;
+      const d = o.devices[i]!;
+      // the last sample is stamped now (the device reads its sensors when it sends), earlier ones a step apart
+      for (let s = 0; s < samples; s++) times[s] = Math.round(now - (samples - 1 - s) * step);
+      const readings: Reading[] = d.sample(times);
+      if (readings.length === 0) continue; // dropout: nothing to send
+      const msg = { v: 1 as const, type: 'telemetry' as const, deviceId: d.id, seq: readings[0]!.seq, sentAt: now, readings };
+      const client = this.#clients[this.#conn[i]!]!;
+      client.publish(this.#topics.telemetry(d.id), encodeMessage(msg), i);
+      this.stats.messagesPublished++;
+      this.stats.readingsPublished += readings.length;
+      o.onPublish?.(i, readings.length, now);
+    }
+    if (now - this.#lastKeepalive >= 1000) {
+      this.#lastKeepalive = now;
+      for (const c of this.#clients) c.tick(now);
+    }
+  }
+
+  /** Refresh and return the counters. */
+  snapshot(): LightFleetStats {
+    let backlog = 0;
+    let dropped = 0;
+    let connects = 0;
+    let failures = 0;
+    let connectedDevices = 0;
+    let connectedConnections = 0;
+    for (const c of this.#clients) {
+      if (c.connected) connectedConnections++;
+      backlog += c.backlog;
+      dropped += c.dropped;
+      connects += c.connects;
+      failures += c.connectFailures;
+    }
+    for (let i = 0; i < this.#o.devices.length; i++) if (this.#clients[this.#conn[i]!]!.connected) connectedDevices++;
+    Object.assign(this.stats, { connectedConnections, backlog, droppedAtDevice: dropped, connects, connectFailures: failures, connectedDevices });
+    return { ...this.stats };
+  }
+
+  /** Last seq produced per device: what the observer should eventually have. */
+  expected(): Map<string, number> {
+    return new Map(this.#o.devices.map((d) => [d.id, d.lastSeq]));
+  }
+
+  /** Stop producing (devices stay connected and drain their backlog). */
+  pause(): void {
+    this.#paused = true;
+  }
+  resume(): void {
+    this.#paused = false;
+  }
+
+  /** Drop the TCP connection of every device at once (they reconnect with backoff): a connect storm. */
+  dropAll(): void {
+    for (const c of this.#clients) c.drop();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await Promise.all(this.#clients.map((c) => c.close()));
+  }
+}

@@ -1,0 +1,439 @@
+/**
+ * runSimulation(options): the programmatic simulator (what `edgeloop sim` and bench:pipeline call). It builds the
+ * fleet, connects it (through fault proxies where the schedule needs them), publishes for `durationSec`, injects
+ * the scheduled faults, waits for delivery to drain, and returns a SimulationReport.
+ *
+ *   const report = await runSimulation({ devices: 1000, durationSec: 60, url: 'mqtt://127.0.0.1:1883',
+ *     faults: [{ kind: 'broker-restart', atSec: 20, durationSec: 3 }] }, { broker });
+ */
+import mqtt from 'mqtt';
+import { EdgeloopError } from '../protocol/errors.ts';
+import { Topics } from '../protocol/topics.ts';
+import { buildFleet } from './build-fleet.ts';
+import { EmbeddedBroker, type BrokerControl } from './embedded-broker.ts';
+import type { FleetDriver, FleetSnapshot } from './fleet-driver.ts';
+import { FleetObserver } from './fleet-observer.ts';
+import { LightFleet, type Endpoint } from './light/light-fleet.ts';
+import { TcpProxy } from './net/tcp-proxy.ts';
+import { loadReplay } from './replay/csv-replay.ts';
+import { scoreDetection, type ObservedEvent } from './report/detection-score.ts';
+import { LatencyHistogram } from './report/latency-histogram.ts';
+import type { FaultOutcome, SimulationReport } from './report/sim-report.ts';
+import { TimeSeries } from './report/time-series.ts';
+import { isInfraFault, resolveSimulationOptions, type InfraFaultSpec, type ResolvedSimulationOptions, type SimulationOptions } from './simulation-options.ts';
+import type { VirtualDevice } from './virtual-device.ts';
+
+export interface SimulationProgress {
+  elapsedSec: number;
+  durationSec: number;
+  phase: 'connecting' | 'running' | 'draining';
+  devices: number;
+  connectedDevices: number;
+  /** published in the last second */
+  msgsPerSec: number;
+  /** readings the observer received in the last second */
+  receivedPerSec: number;
+  backlog: number;
+  missing: number;
+  activeFaults: string[];
+}
+
+/** A latency stage measured outside the simulator (a stream consumer, the feature store) */
+export interface LatencyProbe {
+  name: string;
+  /** start measuring; call `record(deviceTsMs, atMs)` for every reading seen at that stage */
+  start(record: (deviceTs: number, at: number) => void): Promise<void> | void;
+  close(): Promise<void> | void;
+}
+
+export interface FleetFactoryContext {
+  options: ResolvedSimulationOptions;
+  devices: VirtualDevice[];
+  endpointFor: (deviceIndex: number) => Endpoint;
+  topics: Topics;
+  credentials?: ((clientId: string) => { username?: string; password?: string } | undefined) | undefined;
+  series: TimeSeries;
+}
+
+export interface SimulationHooks {
+  /** broker to use with stop/restart for the broker-restart fault (overrides options.url) */
+  broker?: { url: string } & Partial<BrokerControl>;
+  /** credentials per MQTT client id (default options.username/password for everyone) */
+  credentials?: (clientId: string) => { username?: string; password?: string } | undefined;
+  /** credentials of the observer and the slow consumer (privileged: subscribe to every device) */
+  observerCredentials?: { username?: string; password?: string };
+  onProgress?: (p: SimulationProgress) => void;
+  probes?: LatencyProbe[];
+  /** agent mode: builds the agent fleet (default: simulator/agent/agent-fleet.ts) */
+  createAgentFleet?: (ctx: FleetFactoryContext) => Promise<FleetDriver>;
+  signal?: AbortSignal;
+}
+
+export async function runSimulation(options: SimulationOptions, hooks: SimulationHooks = {}): Promise<SimulationReport> {
+  const o = resolveSimulationOptions(options);
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const cleanup = async (): Promise<void> => {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch {
+        /* best effort on the way out */
+      }
+    }
+  };
+  try {
+    return await run(o, hooks, cleanups);
+  } finally {
+    await cleanup();
+  }
+}
+
+async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, cleanups: Array<() => Promise<void> | void>): Promise<SimulationReport> {
+  const startedAt = new Date();
+  const cpu0 = process.cpuUsage();
+  const infra = o.faults.filter(isInfraFault) as InfraFaultSpec[];
+  const topics = new Topics(o.topicPrefix);
+
+  // broker
+  let brokerUrl: string;
+  let control: Partial<BrokerControl> = {};
+  if (hooks.broker) {
+    brokerUrl = hooks.broker.url;
+    control = hooks.broker;
+  } else if (o.url) {
+    brokerUrl = o.url;
+  } else {
+    const b = new EmbeddedBroker();
+    await b.start();
+    cleanups.push(() => b.close());
+    brokerUrl = b.url;
+    control = b;
+  }
+  if (infra.some((f) => f.kind === 'broker-restart') && (!control.stop || !control.restart)) {
+    throw new EdgeloopError('EL_ERR_SIM_FAULT', 'fault broker-restart needs a broker the simulator controls: run without --url (embedded broker) or pass hooks.broker with stop()/restart()');
+  }
+  const target = parseUrl(brokerUrl);
+
+  // fleet and ground truth; publishing starts after connecting, so data faults are re-based then
+  const replay = o.replay ? loadReplay(o.replay.path, { format: o.replay.format, nabLabels: o.replay.nabLabels }) : undefined;
+  const plannedStart = Date.now();
+  const built = buildFleet(o, plannedStart, replay);
+  const n = built.devices.length;
+
+  // proxies: a partition group gets its own proxy; everyone goes through the main proxy when a storm is scheduled
+  const partitions = infra.filter((f) => f.kind === 'partition');
+  const needMain = infra.some((f) => f.kind === 'connect-storm');
+  const share = partitions.length ? Math.max(...partitions.map((p) => p.share)) : 0;
+  const partitionCount = partitions.length ? Math.max(1, Math.round(share * n)) : 0;
+  let partitionProxy: TcpProxy | undefined;
+  let mainProxy: TcpProxy | undefined;
+  if (partitionCount > 0) {
+    partitionProxy = new TcpProxy({ target, name: 'partition' });
+    await partitionProxy.start();
+    cleanups.push(() => partitionProxy!.close());
+  }
+  if (needMain) {
+    mainProxy = new TcpProxy({ target, name: 'main' });
+    await mainProxy.start();
+    cleanups.push(() => mainProxy!.close());
+  }
+  const direct: Endpoint = target;
+  const endpointFor = (i: number): Endpoint => {
+    if (partitionProxy && i < partitionCount) return { host: partitionProxy.host, port: partitionProxy.port };
+    if (mainProxy) return { host: mainProxy.host, port: mainProxy.port };
+    return direct;
+  };
+
+  const series = new TimeSeries(plannedStart);
+  const credentials = hooks.credentials ?? (o.username !== undefined ? () => ({ username: o.username, password: o.password }) : undefined);
+  const obsCred = hooks.observerCredentials ?? { username: o.username, password: o.password };
+
+  // the observer first, so nothing published is missed
+  let observer: FleetObserver | undefined;
+  if (o.observe) {
+    observer = new FleetObserver({ url: brokerUrl, topics, series, username: obsCred.username, password: obsCred.password });
+    await observer.start();
+    cleanups.push(() => observer!.close());
+  }
+  const stages: Record<string, LatencyHistogram> = {};
+  for (const p of hooks.probes ?? []) {
+    const h = (stages[p.name] = new LatencyHistogram());
+    await p.start((ts, at) => h.record(at - ts));
+    cleanups.push(() => p.close());
+  }
+
+  let fleet: FleetDriver;
+  if (o.mode === 'light') {
+    const lf = new LightFleet({
+      devices: built.devices,
+      endpointFor,
+      topics,
+      messageRate: o.messageRate,
+      samplesPerMessage: o.samplesPerMessage,
+      connections: o.connections,
+      credentials,
+      connectRatePerSec: o.connectRatePerSec,
+      onPublish: (_i, _r, at) => series.add('published', at),
+      onAck: (_i, at) => series.add('acked', at),
+    });
+    fleet = {
+      start: () => lf.start(),
+      snapshot: () => lf.snapshot(),
+      expected: () => lf.expected(),
+      pause: () => lf.pause(),
+      resume: () => lf.resume(),
+      dropAll: () => lf.dropAll(),
+      close: () => lf.close(),
+    };
+  } else {
+    const factory = hooks.createAgentFleet ?? (await loadAgentFleetFactory());
+    fleet = await factory({ options: o, devices: built.devices, endpointFor, topics, credentials, series });
+  }
+  cleanups.push(() => fleet.close());
+
+  // connect
+  const connectStart = Date.now();
+  let phase: SimulationProgress['phase'] = 'connecting';
+  const activeFaults = new Set<string>();
+  let lastPublished = 0;
+  let lastReceived = 0;
+  const progressTimer = setInterval(() => {
+    const s = fleet.snapshot();
+    const received = observer?.delivery.received ?? 0;
+    hooks.onProgress?.({
+      elapsedSec: Math.round((Date.now() - publishStart) / 100) / 10,
+      durationSec: o.durationSec,
+      phase,
+      devices: n,
+      connectedDevices: s.connectedDevices,
+      msgsPerSec: s.messagesPublished - lastPublished,
+      receivedPerSec: received - lastReceived,
+      backlog: s.backlog,
+      missing: observer ? observer.delivery.missingTotal(fleet.expected()) : 0,
+      activeFaults: [...activeFaults],
+    });
+    lastPublished = s.messagesPublished;
+    lastReceived = received;
+  }, 1000);
+  progressTimer.unref();
+  cleanups.push(() => clearInterval(progressTimer));
+  let publishStart = Date.now();
+  await withAbort(fleet.start(), hooks.signal);
+  const timeToAllConnectedMs = Date.now() - connectStart;
+  publishStart = Date.now();
+  phase = 'running';
+
+  // schedule infra faults
+  const outcomes: FaultOutcome[] = [];
+  const faultRuns: Promise<void>[] = [];
+  const drainTimeoutMs = o.drainTimeoutSec * 1000;
+  const waitDrained = async (snapshot: Map<string, number>, deadline: number): Promise<number | null> => {
+    if (!observer) return null;
+    const t0 = Date.now();
+    while (Date.now() < deadline) {
+      if (observer.delivery.missingTotal(snapshot) === 0) return Date.now() - t0;
+      await delay(25);
+    }
+    return null;
+  };
+  const sleepUntil = async (at: number): Promise<void> => {
+    const ms = at - Date.now();
+    if (ms > 0) await delay(ms, hooks.signal);
+  };
+  const trackBacklog = (): { stop: () => number } => {
+    let peak = 0;
+    const t = setInterval(() => (peak = Math.max(peak, fleet.snapshot().backlog)), 100);
+    return { stop: () => (clearInterval(t), Math.max(peak, fleet.snapshot().backlog)) };
+  };
+  for (const f of infra) {
+    faultRuns.push(
+      (async () => {
+        await sleepUntil(publishStart + f.atSec * 1000);
+        const label = `${f.kind}@${f.atSec}s`;
+        activeFaults.add(label);
+        const atMs = Date.now() - publishStart;
+        const bl = trackBacklog();
+        const out: FaultOutcome = { kind: f.kind, atMs, healedAtMs: atMs, devicesAffected: n, drainMs: null, peakBacklog: 0 };
+        switch (f.kind) {
+          case 'broker-restart':
+            await control.stop!();
+            await delay(f.durationSec * 1000, hooks.signal);
+            await control.restart!();
+            break;
+          case 'partition': {
+            const p = partitionProxy!;
+            out.devicesAffected = partitionCount;
+            out.notes = `style ${f.style}, ${partitionCount} of ${n} devices`;
+            if (f.style === 'blackhole') p.blackhole();
+            else if (f.style === 'block') p.block();
+            else p.drop();
+            await delay(f.durationSec * 1000, hooks.signal);
+            p.heal();
+            break;
+          }
+          case 'slow-consumer': {
+            // a subscriber to all telemetry that stops reading its socket: the broker must queue for it
+            const c = await mqtt.connectAsync(brokerUrl, { clientId: `edgeloop-sim-slow-${process.pid}`, username: obsCred.username, password: obsCred.password, reconnectPeriod: 0 });
+            await c.subscribeAsync(`${topics.prefix}/+/telemetry`, { qos: 1 });
+            const stream = (c as unknown as { stream: NodeJS.ReadableStream }).stream;
+            stream.pause();
+            out.notes = 'one QoS 1 subscriber to all telemetry stopped reading for the duration';
+            await delay(f.durationSec * 1000, hooks.signal);
+            stream.resume();
+            await c.endAsync(true);
+            break;
+          }
+          case 'connect-storm': {
+            const p = mainProxy!;
+            const refused0 = p.stats.refusedRateLimited + (partitionProxy?.stats.refusedRateLimited ?? 0);
+            p.setRateLimit(f.maxConnectsPerSec);
+            partitionProxy?.setRateLimit(f.maxConnectsPerSec);
+            const t0 = Date.now();
+            fleet.dropAll();
+            const deadline = t0 + Math.max(f.durationSec * 1000, drainTimeoutMs);
+            await delay(50);
+            while (Date.now() < deadline && fleet.snapshot().connectedDevices < n) await delay(50);
+            const s = fleet.snapshot();
+            out.reconnectMs = s.connectedDevices >= n ? Date.now() - t0 : null;
+            out.refusedConnects = p.stats.refusedRateLimited + (partitionProxy?.stats.refusedRateLimited ?? 0) - refused0;
+            out.notes = `rate limit ${f.maxConnectsPerSec} connects/s`;
+            p.setRateLimit(Infinity);
+            partitionProxy?.setRateLimit(Infinity);
+            break;
+          }
+          case 'agent-kill': {
+            if (!fleet.killAgents) throw new EdgeloopError('EL_ERR_SIM_FAULT', 'agent-kill needs agents in child processes (agent mode)');
+            out.devicesAffected = await fleet.killAgents(f.share, f.durationSec * 1000);
+            break;
+          }
+        }
+        out.healedAtMs = Date.now() - publishStart;
+        activeFaults.delete(label);
+        const snap = fleet.expected();
+        out.drainMs = await waitDrained(snap, Date.now() + drainTimeoutMs);
+        out.peakBacklog = bl.stop();
+        outcomes.push(out);
+      })(),
+    );
+  }
+
+  // run
+  await delay(o.durationSec * 1000, hooks.signal);
+  fleet.pause();
+  const publishEnd = Date.now();
+  phase = 'draining';
+  await Promise.allSettled(faultRuns).then((rs) => {
+    const bad = rs.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (bad) throw bad.reason;
+  });
+  const finalExpected = fleet.expected();
+  const drainMs = await waitDrained(finalExpected, Date.now() + drainTimeoutMs);
+  // give late duplicates a moment to show up, then freeze the counters
+  const snap: FleetSnapshot = fleet.snapshot();
+  const cpu = process.cpuUsage(cpu0);
+  const wallMs = Date.now() - startedAt.getTime();
+  const publishSec = (publishEnd - publishStart) / 1000;
+
+  const deliveries = observer ? observer.delivery.report(finalExpected) : [];
+  const expectedTotal = [...finalExpected.values()].reduce((a, b) => a + b, 0);
+  const missing = deliveries.reduce((a, d) => a + d.missing, 0);
+  const withGaps = deliveries.filter((d) => d.missing > 0).length;
+  const events: ObservedEvent[] = observer?.events ?? [];
+  // re-base data-fault ground truth on the actual start of publishing
+  const shift = publishStart - plannedStart;
+  const groundTruth = built.groundTruth.map((f) => ({ ...f, start: f.start + shift, end: f.end + shift }));
+  const lat = observer?.latency ?? new LatencyHistogram();
+  const mem = process.memoryUsage();
+  const report: SimulationReport = {
+    edgeloop: { simulator: 1 },
+    startedAt: startedAt.toISOString(),
+    endedAt: new Date().toISOString(),
+    mode: o.mode,
+    broker: brokerUrl,
+    seed: o.seed,
+    fleet: { devices: n, connections: snap.connections, sensors: built.sensors, messageRate: o.messageRate, samplesPerMessage: o.samplesPerMessage, replay: o.replay?.path ?? null },
+    durationSec: o.durationSec,
+    throughput: {
+      messagesPublished: snap.messagesPublished,
+      messagesAcked: snap.messagesAcked,
+      readingsPublished: snap.readingsPublished,
+      readingsReceived: observer?.delivery.received ?? 0,
+      messagesPerSec: snap.messagesPublished / publishSec,
+      readingsPerSec: snap.readingsPublished / publishSec,
+      series: series.toJSON(),
+    },
+    latency: {
+      deviceToBroker: { ...lat.summary(), histogram: lat.buckets() },
+      stages: Object.fromEntries(Object.entries(stages).map(([k, h]) => [k, { ...h.summary(), histogram: h.buckets() }])),
+    },
+    delivery: {
+      observed: Boolean(observer),
+      expected: expectedTotal,
+      received: observer?.delivery.received ?? 0,
+      missing,
+      duplicates: observer?.delivery.duplicates ?? 0,
+      complete: Boolean(observer) && missing === 0,
+      devicesWithGaps: withGaps,
+      droppedAtDevice: snap.droppedAtDevice,
+      drainMs,
+      perDevice: n <= 1000 ? deliveries : deliveries.filter((d) => d.missing > 0 || d.duplicates > 0),
+    },
+    connect: { connects: snap.connects, failures: snap.connectFailures, timeToAllConnectedMs },
+    anomalies: scoreDetection(groundTruth, events, o.detectionToleranceMs),
+    faults: outcomes.sort((a, b) => a.atMs - b.atMs),
+    groundTruth,
+    cpu: {
+      userMs: cpu.user / 1000,
+      systemMs: cpu.system / 1000,
+      cores: (cpu.user + cpu.system) / 1000 / wallMs,
+      note: o.url || hooks.broker ? 'simulator process (fleet + observer)' : 'simulator process incl. the embedded broker',
+    },
+    memory: { rssMiB: mem.rss / 2 ** 20, heapUsedMiB: mem.heapUsed / 2 ** 20 },
+  };
+  return report;
+}
+
+async function loadAgentFleetFactory(): Promise<(ctx: FleetFactoryContext) => Promise<FleetDriver>> {
+  try {
+    const spec = './agent/agent-fleet.ts';
+    const m = (await import(spec)) as { createAgentFleet: (ctx: FleetFactoryContext) => Promise<FleetDriver> };
+    return m.createAgentFleet;
+  } catch (cause) {
+    throw new EdgeloopError('EL_ERR_SIM_MODE_UNAVAILABLE', `agent mode is not available in this build: ${(cause as Error).message}`, { cause });
+  }
+}
+
+export function parseUrl(url: string): Endpoint {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch (cause) {
+    throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `broker URL "${url}" is not a URL`, { cause });
+  }
+  if (u.protocol !== 'mqtt:') throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `broker URL "${url}": only mqtt:// is supported by the load generator (TLS costs are measured separately)`);
+  return { host: u.hostname, port: Number(u.port || 1883) };
+}
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortError());
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(abortError());
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function withAbort<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  return Promise.race([p, new Promise<T>((_, reject) => signal.addEventListener('abort', () => reject(abortError()), { once: true }))]);
+}
+
+function abortError(): Error {
+  return new EdgeloopError('EL_ERR_CLOSED', 'simulation aborted');
+}
