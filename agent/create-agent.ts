@@ -34,6 +34,7 @@ import { HealthServer, type HealthSnapshot } from './status/health-server.ts';
 import type { ReadingSink, ReadingSource } from './sources/source.ts';
 import type { RejectedLine } from './sources/reading-parser.ts';
 import type { Transport } from './transport/transport.ts';
+import { ModelUpdater } from './model-updater/model-updater.ts';
 
 export const AGENT_VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -73,13 +74,12 @@ export class Agent implements ReadingSink {
   #status: StatusReporter | undefined;
   #health: HealthServer | undefined;
   #sources: ReadingSource[] = [];
-  #updater: { close(): Promise<void> | void } | undefined;
+  #updater: ModelUpdater | undefined;
   #pruneTimer: TimerHandle | undefined;
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'closed' = 'new';
   #closePromise: Promise<void> | undefined;
   #counters: AgentCounters = { accepted: 0, rejected: 0, refused: 0 };
   #lastError: string | undefined;
-  #lastErrorAt = 0;
   #ingesting = new Set<Promise<unknown>>();
   #offTransport: (() => void) | undefined;
 
@@ -149,7 +149,6 @@ export class Agent implements ReadingSink {
         logger: this.#log,
       });
       this.#inference.onModelChange(() => this.#status?.changed());
-      if (c.models.dir) await this.#loadModels(c.models.dir, trusted ?? new Map(), requireSignature);
     }
     // 3. transport
     if (this.#opts.transport) {
@@ -195,9 +194,11 @@ export class Agent implements ReadingSink {
     if (this.#ownsTransport) {
       t.start().catch((err: unknown) => this.#setError(`transport start: ${(err as Error).message}`));
     }
-    // 5. model updater (device-side model updates), when built
-    if (c.inference.enabled && c.models.updates && c.models.dir && this.#inference) {
-      await this.#startUpdater(trusted, requireSignature);
+    // 5. models: the updater first (it restores the last model it activated from its store), then the initial
+    //    model directories for models that are not active yet
+    if (this.#inference && c.models.dir) {
+      if (c.models.updates && trusted) await this.#startUpdater(trusted);
+      await this.#loadModels(c.models.dir, trusted ?? new Map(), requireSignature);
     }
     // 6. sources
     const sink: ReadingSink = this;
@@ -273,12 +274,14 @@ export class Agent implements ReadingSink {
   async #loadModels(dir: string, trusted: ReadonlyMap<string, KeyObject>, requireSignature: boolean): Promise<void> {
     const dirs = modelDirs(dir);
     if (dirs.length === 0) {
+      if (this.#inference!.models().length > 0) return;
       this.#setError(`models.dir ${dir}: no ${MANIFEST_FILE} found (the agent runs without a model until one is delivered)`);
       return;
     }
     for (const d of dirs) {
       try {
         const v = verifyModelDir(d, { trustedKeys: trusted, requireSignature });
+        if (this.#inference!.active(v.manifest.name)) continue; // the updater restored a newer one
         await this.#inference!.activate(v.manifest, v.modelPath);
       } catch (err) {
         // a bad model found at start-up is refused; the agent runs on (with the other models, or none)
@@ -288,30 +291,20 @@ export class Agent implements ReadingSink {
     }
   }
 
-  async #startUpdater(trusted: Map<string, KeyObject> | undefined, requireSignature: boolean): Promise<void> {
-    const path = new URL('./model-updater/model-updater.ts', import.meta.url);
-    if (!existsSync(path)) return;
-    try {
-      const mod = (await import(path.href)) as Record<string, unknown>;
-      const Ctor = mod.ModelUpdater as (new (o: Record<string, unknown>) => { start(): Promise<void> | void; close(): Promise<void> | void }) | undefined;
-      if (typeof Ctor !== 'function') return;
-      const updater = new Ctor({
-        transport: this.#transport,
-        host: this.#inference,
-        deviceId: this.deviceId,
-        topics: this.topics,
-        dir: this.config.models.dir,
-        trustedKeys: trusted ?? new Map(),
-        requireSignature,
-        clock: this.#clock,
-        logger: this.#log,
-      });
-      await updater.start();
-      this.#updater = updater;
-    } catch (err) {
-      this.#setError(`model updater: ${(err as Error).message}`);
-      this.#log.error({ err }, 'model updater not started');
-    }
+  async #startUpdater(trusted: Map<string, KeyObject>): Promise<void> {
+    const updater = new ModelUpdater({
+      deviceId: this.deviceId,
+      transport: this.#transport!,
+      host: this.#inference!,
+      modelsDir: this.config.models.dir!,
+      trustedKeys: [...trusted.values()],
+      topics: this.topics,
+      clock: this.#clock,
+      logger: this.#log,
+      nextSeq: () => this.#outbox!.reserveSeq(),
+    });
+    await updater.start();
+    this.#updater = updater;
   }
 
   #schedulePrune(): void {
@@ -401,11 +394,13 @@ export class Agent implements ReadingSink {
   get lastError(): string | undefined {
     return this.#lastError;
   }
+  get modelUpdater(): ModelUpdater | undefined {
+    return this.#updater;
+  }
 
   #setError(msg: string): void {
     const changed = msg !== this.#lastError;
     this.#lastError = msg;
-    this.#lastErrorAt = this.#clock.now();
     if (changed) this.#status?.changed();
   }
 

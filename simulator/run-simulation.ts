@@ -173,6 +173,7 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, cleanup
       connections: o.connections,
       credentials,
       connectRatePerSec: o.connectRatePerSec,
+      retry: o.reconnect,
       onPublish: (_i, _r, at) => series.add('published', at),
       onAck: (_i, at) => series.add('acked', at),
     });

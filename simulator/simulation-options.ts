@@ -65,6 +65,8 @@ export const SimulationOptionsSchema = z.strictObject({
   samplesPerMessage: z.number().int().min(1).max(1000).default(1),
   /** TCP connections for light mode (default: one per device) */
   connections: z.number().int().min(1).optional(),
+  /** reconnect backoff of light-mode devices (full jitter between 0 and min(maxMs, minMs * 2^attempt)), ms */
+  reconnect: z.strictObject({ minMs: z.number().int().min(1).default(200), maxMs: z.number().int().min(1).default(10_000) }).prefault({}),
   /** initial connects per second */
   connectRatePerSec: z.number().positive().default(2000),
   seed: z.union([z.number().int(), z.string()]).default(1),

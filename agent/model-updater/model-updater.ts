@@ -28,7 +28,7 @@ import { Backoff, type RetryPolicy } from '../../lib/backoff.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import type { Manifest } from '../../protocol/manifest.ts';
+import { parseManifest, type Manifest } from '../../protocol/manifest.ts';
 import {
   SCHEMA_VERSION,
   encodeMessage,
@@ -46,10 +46,13 @@ export interface ModelUpdaterOptions {
   deviceId: string;
   transport: Transport;
   host: ModelHost;
-  /** directory of the on-device model store (created) */
-  modelsDir: string;
-  /** ed25519 public keys (PEM or KeyObject) whose signatures are accepted */
-  trustedKeys: ReadonlyArray<string | KeyObject>;
+  /** directory of the on-device model store (created); `dir` is accepted as an alias */
+  modelsDir?: string;
+  dir?: string;
+  /** ed25519 public keys (PEM strings, KeyObjects, or a keyId → key map) whose signatures are accepted */
+  trustedKeys: ReadonlyArray<string | KeyObject> | ReadonlyMap<string, KeyObject>;
+  /** refuse unsigned manifests (default true; false is for development and still checks signed ones) */
+  requireSignature?: boolean;
   /** topic layout (default prefix edgeloop/v1) */
   topics?: Topics;
   /** fetch implementation for downloads (default globalThis.fetch) */
@@ -75,7 +78,7 @@ export interface ModelUpdaterOptions {
 }
 
 const OPTION_KEYS = new Set([
-  'deviceId', 'transport', 'host', 'modelsDir', 'trustedKeys', 'topics', 'fetch', 'clock', 'logger', 'nextSeq',
+  'deviceId', 'transport', 'host', 'modelsDir', 'dir', 'trustedKeys', 'requireSignature', 'topics', 'fetch', 'clock', 'logger', 'nextSeq',
   'downloadRetry', 'downloadTimeoutMs', 'latencyMinWindows', 'latencyCheckMs', 'latencyWatchMs', 'keepVersions', 'restoreOnStart',
 ]);
 
@@ -128,6 +131,7 @@ export class ModelUpdater {
     restoreOnStart: boolean;
   }>;
   readonly #keys: Map<string, KeyObject>;
+  readonly #requireSignature: boolean;
   #state: PersistedState = { v: 1, seqs: {}, reportSeq: 0, models: {}, refused: {} };
   readonly #fleet = new Map<string, ModelDesiredMessage>();
   readonly #device = new Map<string, ModelDesiredMessage>();
@@ -140,6 +144,7 @@ export class ModelUpdater {
   readonly #reportListeners = new Set<(r: ModelReportMessage) => void>();
   #abort = new AbortController();
   #started = false;
+  #flushing = false;
   #closed = false;
   #onMessage = (topic: string, payload: Buffer): void => this.#handle(topic, payload);
   #onConnect = (): void => {
@@ -154,9 +159,12 @@ export class ModelUpdater {
     assertValidId('deviceId', opts.deviceId);
     if (!opts.transport) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelUpdater: option "transport" is required');
     if (!opts.host) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelUpdater: option "host" (a ModelHost) is required');
-    if (typeof opts.modelsDir !== 'string' || !opts.modelsDir) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelUpdater: option "modelsDir" is required');
-    if (!Array.isArray(opts.trustedKeys) || opts.trustedKeys.length === 0) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelUpdater: option "trustedKeys" needs at least one public key (devices only run signed models)');
+    const modelsDir = opts.modelsDir ?? opts.dir;
+    if (typeof modelsDir !== 'string' || !modelsDir) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelUpdater: option "modelsDir" is required');
+    const requireSignature = opts.requireSignature ?? true;
+    const keys = opts.trustedKeys instanceof Map ? opts.trustedKeys : trustedKeySet((opts.trustedKeys ?? []) as ReadonlyArray<string | KeyObject>);
+    if (keys.size === 0 && requireSignature) {
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelUpdater: option "trustedKeys" needs at least one public key (devices only run signed models unless requireSignature is false)');
     }
     const keep = opts.keepVersions ?? 2;
     if (!Number.isInteger(keep) || keep < 2) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `ModelUpdater: keepVersions must be an integer >= 2, got ${keep}`);
@@ -165,12 +173,13 @@ export class ModelUpdater {
       if (!(typeof x === 'number' && x >= 0 && Number.isFinite(x))) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `ModelUpdater: ${name} must be a non-negative number, got ${x}`);
       return x;
     };
-    this.#keys = trustedKeySet(opts.trustedKeys);
+    this.#keys = new Map(keys);
+    this.#requireSignature = requireSignature;
     this.#o = Object.freeze({
       deviceId: opts.deviceId,
       transport: opts.transport,
       host: opts.host,
-      modelsDir: opts.modelsDir,
+      modelsDir,
       topics: opts.topics ?? new Topics(),
       fetch: opts.fetch ?? globalThis.fetch,
       clock: opts.clock ?? systemClock,
@@ -201,9 +210,10 @@ export class ModelUpdater {
     }
     if (this.#o.restoreOnStart) {
       for (const [name, m] of Object.entries(this.#state.models)) {
-        if (!m.active || this.#o.host.active(name)) continue;
+        // the agent may have loaded its configured model first; the last model the updater activated wins
+        if (!m.active || this.#o.host.active(name)?.manifest.artifact.sha256 === m.active.sha256) continue;
         try {
-          const v = verifyModelDir(m.active.dir, { trustedKeys: this.#keys });
+          const v = verifyModelDir(m.active.dir, this.#verifyOpts());
           await this.#o.host.activate(v.manifest, v.modelPath);
           this.#o.logger.info({ model: name, version: m.active.version }, 'restored the last active model');
         } catch (err) {
@@ -257,6 +267,10 @@ export class ModelUpdater {
 
   async #subscribe(): Promise<void> {
     await this.#o.transport.subscribe(this.#o.topics.agentModelSubscriptions(this.#o.deviceId), 1);
+  }
+
+  #verifyOpts(): { trustedKeys: Map<string, KeyObject>; requireSignature: boolean } {
+    return { trustedKeys: this.#keys, requireSignature: this.#requireSignature };
   }
 
   #statePath(): string {
@@ -347,14 +361,16 @@ export class ModelUpdater {
   async #update(name: string, desired: ModelDesiredMessage): Promise<void> {
     await this.#report(name, desired, 'received');
     // signature first: nothing untrusted is downloaded
-    const { manifest } = verifyManifest(desired.manifest, this.#keys, `desired manifest of ${name}@${desired.version}`);
+    const source = `desired manifest of ${name}@${desired.version}`;
+    const unsignedOk = !this.#requireSignature && (desired.manifest as { signature?: unknown }).signature === undefined;
+    const manifest = unsignedOk ? parseManifest(desired.manifest, source) : verifyManifest(desired.manifest, this.#keys, source).manifest;
     if (manifest.name !== name || manifest.version !== desired.version) {
       throw new EdgeloopError('EL_ERR_UPDATE_REJECTED', `desired ${name}@${desired.version} carries the manifest of ${manifest.name}@${manifest.version}`);
     }
     const dir = join(this.#o.modelsDir, 'versions', name, `${safe(manifest.version)}-${manifest.artifact.sha256.slice(0, 12)}`);
     let installed = false;
     try {
-      verifyModelDir(dir, { trustedKeys: this.#keys });
+      verifyModelDir(dir, this.#verifyOpts());
       installed = true; // kept on disk from before (a rollback to the previous version needs no download)
     } catch {
       /* not installed yet */
@@ -368,7 +384,7 @@ export class ModelUpdater {
       await mkdir(tmpDir, { recursive: true });
       await rename(part, join(tmpDir, manifest.artifact.file));
       await writeFile(join(tmpDir, MANIFEST_FILE), JSON.stringify(desired.manifest, null, 2) + '\n');
-      verifyModelDir(tmpDir, { trustedKeys: this.#keys }); // sha256 + signature of what is on disk
+      verifyModelDir(tmpDir, this.#verifyOpts()); // sha256 + signature of what is on disk
       await rm(dir, { recursive: true, force: true });
       await rename(tmpDir, dir);
     }
@@ -525,7 +541,7 @@ export class ModelUpdater {
       return;
     }
     try {
-      const v = verifyModelDir(prev.dir, { trustedKeys: this.#keys });
+      const v = verifyModelDir(prev.dir, this.#verifyOpts());
       await this.#o.host.activate(v.manifest, v.modelPath);
       slot.previous = slot.active;
       slot.active = prev;
@@ -566,6 +582,16 @@ export class ModelUpdater {
 
   /** Publish queued reports in order; the ones that fail stay queued (bounded: 100, oldest dropped) for 'connect'. */
   async #flushReports(): Promise<void> {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      await this.#flushLoop();
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  async #flushLoop(): Promise<void> {
     while (this.#pendingReports.length && this.#o.transport.connected) {
       const m = this.#pendingReports[0]!;
       try {

@@ -493,6 +493,17 @@ export class SqliteOutbox {
     return { firstSeq: first, lastSeq: this.#seq };
   }
 
+  /**
+   * Take the next seq for a message that does not go through the outbox (model reports): persisted before it is
+   * returned, so it is never reused after a restart. Commits the intake buffer first (seq order = commit order).
+   */
+  reserveSeq(): number {
+    this.#dbOrThrow();
+    this.flushIntake();
+    this.#st.setMeta.run(this.#seq + 1, 'seq');
+    return ++this.#seq;
+  }
+
   // ---------- drain ----------
 
   /**

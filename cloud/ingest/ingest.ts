@@ -61,7 +61,7 @@ export interface IngestOptions {
   dedupMaxIntervals?: number;
   /** devices whose dedup state stays in memory (others reload from SQLite); default 100000 */
   dedupMaxDevices?: number;
-  /** retry of a failed Stream.put before the batch is refused; default 5 attempts, 50 ms .. 2 s */
+  /** retry of a failed Stream.put before the batch is refused; maxAttempts counts puts; default 5 attempts, 50 ms .. 2 s */
   putRetry?: Partial<RetryPolicy>;
   clock?: Clock;
   logger?: Logger;
@@ -444,19 +444,20 @@ export class Ingest {
 
   async #put(b: Batch): Promise<void> {
     const t0 = performance.now();
-    const backoff = new Backoff(this.#retry);
+    const backoff = new Backoff({ ...this.#retry, maxAttempts: Infinity });
+    const maxAttempts = this.#retry.maxAttempts ?? 5;
     let err: unknown;
     let ok = false;
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       try {
         await this.#stream.put(b.records);
         ok = true;
         break;
       } catch (e) {
         err = e;
-        const delay = backoff.next();
-        this.#log.warn({ err: e, records: b.records.length, attempt: backoff.attempt }, 'stream put failed');
-        if (delay === undefined || this.#closed) break;
+        this.#log.warn({ err: e, records: b.records.length, attempt }, 'stream put failed');
+        if (attempt >= maxAttempts || this.#closed) break;
+        const delay = backoff.next()!;
         await new Promise<void>((r) => {
           const t = this.#clock.setTimeout(r, delay);
           t.unref?.();

@@ -154,6 +154,8 @@ class DeviceState {
   /** set when seeded: windows that start before this were partly processed elsewhere */
   seeded = false;
   coverageStart = Infinity;
+  /** oldest reading accepted into windows: windows that end before it are not emitted (nothing to say yet) */
+  firstTs = Infinity;
   readonly sensors = new Map<string, SensorState>();
   anomalies: number[] = [];
   readonly models = new Map<string, { version: string; ts: number }>();
@@ -328,6 +330,7 @@ export class FeatureAggregator {
             continue;
           }
           if (d.seeded && r.ts < d.coverageStart) d.coverageStart = r.ts;
+          if (r.ts < d.firstTs) d.firstTs = r.ts;
           if (s.windowed) {
             for (let i = 0; i < this.#windows.length; i++) {
               const w = this.#windows[i]!;
@@ -420,7 +423,7 @@ export class FeatureAggregator {
         const w = this.#windows[i]!;
         const end = Math.floor(wm / w.slideMs) * w.slideMs;
         const start = end - w.sizeMs;
-        if (!Number.isFinite(end) || (d.seeded && start < d.coverageStart)) continue;
+        if (!Number.isFinite(end) || end <= d.firstTs || (d.seeded && start < d.coverageStart)) continue;
         const agg = new Pane();
         for (const [ps, p] of s.panes[i]!) if (ps >= start && ps < end) agg.merge(p);
         for (const stat of this.#stats) {

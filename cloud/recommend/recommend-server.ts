@@ -18,7 +18,7 @@ const entityIdSchema = { type: 'string', minLength: 1, maxLength: 128, pattern: 
 const kSchema = { type: 'integer', minimum: 1, maximum: 50, default: 3 } as const;
 const featuresSchema = {
   type: 'object',
-  additionalProperties: { type: ['number', 'string', 'null'] },
+  additionalProperties: { anyOf: [{ type: 'number' }, { type: 'string' }, { type: 'null' }] },
   maxProperties: 1000,
 } as const;
 

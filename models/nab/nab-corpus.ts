@@ -53,7 +53,6 @@ export function parseNabCsv(text: string, name: string): NabSeries {
     const stamp = (cells[iTs] ?? '').trim();
     const t = parseNabTimestamp(stamp);
     if (!Number.isFinite(t)) throw new EdgeloopError('EL_ERR_NAB_DATA_FILE', `${name} line ${i + 2}: bad timestamp "${stamp}"`);
-    if (i > 0 && t < s.timestamps[i - 1]!) throw new EdgeloopError('EL_ERR_NAB_DATA_FILE', `${name} line ${i + 2}: timestamp "${stamp}" goes back in time`);
     const raw = (cells[iVal] ?? '').trim();
     const v = raw === '' ? NaN : Number(raw);
     if (!Number.isFinite(v)) throw new EdgeloopError('EL_ERR_NAB_DATA_FILE', `${name} line ${i + 2}: value "${raw}" is not a finite number`);

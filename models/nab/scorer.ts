@@ -85,13 +85,15 @@ export function calcSweepScore(
   // Row ranges of the windows.
   const ranges: Array<{ left: number; right: number; name: string }> = [];
   for (const [start, end] of windows) {
+    // NAB: timestamps.index(start) and timestamps.index(end) (first exact match).
     let left = -1;
     let right = -1;
-    for (let i = 0; i < n; i++) {
-      const t = timestamps[i]!;
-      if (left < 0 && t >= start) left = i;
-      if (t <= end) right = i;
+    for (let i = 0; i < n && (left < 0 || right < 0); i++) {
+      if (left < 0 && timestamps[i] === start) left = i;
+      if (right < 0 && timestamps[i] === end) right = i;
     }
+    if (left < 0) for (let i = 0; i < n && left < 0; i++) if (timestamps[i]! >= start) left = i;
+    if (right < 0) for (let i = 0; i < n; i++) if (timestamps[i]! <= end) right = i;
     if (left >= 0 && right >= left) ranges.push({ left, right, name: `${dataSetName}|${start}` });
   }
   const out: AnomalyPoint[] = new Array(n);

@@ -4,7 +4,7 @@ import { buildInput } from '../../../cloud/recommend/model-input.ts';
 import { rankActions } from '../../../cloud/recommend/ranking.ts';
 import { VariantRouter } from '../../../cloud/recommend/variant-router.ts';
 
-export function recommenderManifest(over: Partial<Record<string, unknown>> = {}): Manifest {
+function recommenderManifest(over: Partial<Record<string, unknown>> = {}): Manifest {
   return parseManifest({
     schema: 'edgeloop.model/v1',
     name: 'recommender',

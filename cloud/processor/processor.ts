@@ -1,0 +1,300 @@
+/**
+ * Processor: the streaming feature processor. It consumes every shard of a Stream as consumer `consumer`, turns
+ * device messages into per-device feature records (FeatureAggregator), writes them to a FeatureStore (group
+ * `device_features` by default), raises threshold alerts, appends to an offline store, and then checkpoints.
+ *
+ * Delivery: at-least-once. The checkpoint is written after the feature store write, so a crash in between
+ * re-processes those records on restart. That is safe: ingest already deduplicated device messages, feature puts
+ * are last-write-wins by event time, and after a restart a device's state is re-seeded from its stored record
+ * (see FeatureAggregator for what that means for windows).
+ *
+ * The processor neither starts nor closes the stream, the store or the offline store: the wiring owns them
+ * (cloud/create-cloud.ts), and closes the processor first.
+ */
+import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
+import { silentLogger, type Logger } from '../../lib/logger.ts';
+import type { RetryPolicy } from '../../lib/backoff.ts';
+import { EdgeloopError } from '../../protocol/errors.ts';
+import type { FeatureStore } from '../feature-store/feature-store.ts';
+import type { Stream } from '../stream/stream.ts';
+import { checkKnownOptions, intOption, invalidOption, stringOption } from '../stream/options.ts';
+import { AlertEvaluator, type Alert, type AlertRuleSpec } from './alert-rules.ts';
+import { FeatureAggregator, type AggregatorStats, type FeatureAggregatorOptions } from './feature-aggregator.ts';
+import { FeatureBatch, type FeatureBatchCounters, type FeatureWriteInfo, type OfflineSink } from './feature-batch.ts';
+
+export interface ProcessorOptions {
+  stream: Stream;
+  store: FeatureStore;
+  /** optional: every written feature record is also appended here (ParquetOfflineStore) */
+  offlineStore?: OfflineSink;
+  /** checkpoint name on the stream. Default 'processor'. */
+  consumer?: string;
+  /** feature group written. Default 'device_features'. */
+  group?: string;
+  /** windows, lateness, EWMA, anomaly window: see FeatureAggregatorOptions */
+  aggregation?: FeatureAggregatorOptions;
+  /** threshold rules on features, e.g. 'temperature_mean_1m > 80' */
+  alertRules?: (string | AlertRuleSpec)[];
+  /** receives every alert state change (firing / resolved); errors are logged and counted, not retried */
+  alertSink?: (alert: Alert) => void | Promise<void>;
+  /** records read per shard per step. Default 500. */
+  batchSize?: number;
+  /** longest idle wait before reading again when the stream is empty, ms. Default 1000. */
+  idleWaitMs?: number;
+  /** how often the shard list is refreshed, ms. Default 60 000. */
+  shardRefreshMs?: number;
+  /** devices kept in memory; the least recently active are evicted (and re-seeded from the store). Default 100 000. */
+  maxDevices?: number;
+  /** retry of feature store and checkpoint calls. Default 100 ms .. 5 s, full jitter, until closed. */
+  retry?: Partial<RetryPolicy>;
+  /** called after each feature record write with the device time → feature update lag (benchmarks, metrics) */
+  onFeatureWrite?: (info: FeatureWriteInfo) => void;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+const KNOWN = [
+  'stream',
+  'store',
+  'offlineStore',
+  'consumer',
+  'group',
+  'aggregation',
+  'alertRules',
+  'alertSink',
+  'batchSize',
+  'idleWaitMs',
+  'shardRefreshMs',
+  'maxDevices',
+  'retry',
+  'onFeatureWrite',
+  'clock',
+  'logger',
+] as const;
+const C = 'Processor';
+
+export interface ProcessorStats extends FeatureBatchCounters {
+  aggregator: AggregatorStats;
+  evictedDevices: number;
+  checkpoints: number;
+  checkpointErrors: number;
+  loopErrors: number;
+  /** device time → feature update, ms, over the last 4096 writes */
+  lagMs: Record<string, number>;
+}
+
+export class Processor {
+  readonly #stream: Stream;
+  readonly #store: FeatureStore;
+  readonly #consumer: string;
+  readonly #group: string;
+  readonly #batchSize: number;
+  readonly #idleWaitMs: number;
+  readonly #shardRefreshMs: number;
+  readonly #maxDevices: number;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #agg: FeatureAggregator;
+  readonly #alerts: AlertEvaluator;
+  readonly #batch: FeatureBatch;
+  readonly #positions = new Map<string, string | undefined>();
+  readonly #recent = new Map<string, true>();
+  readonly #pendingCheckpoints = new Map<string, string>();
+  #checkpointErrors = 0;
+  #shards: string[] = [];
+  #shardsAt = -Infinity;
+  #state: 'new' | 'running' | 'closed' = 'new';
+  #loop: Promise<void> | undefined;
+  #abort = new AbortController();
+  #evicted = 0;
+  #checkpoints = 0;
+  #loopErrors = 0;
+  #step: Promise<number> | undefined;
+
+  constructor(opts: ProcessorOptions) {
+    checkKnownOptions(C, opts, KNOWN);
+    if (!opts?.stream || typeof opts.stream.read !== 'function') throw invalidOption(C, 'stream', 'a Stream', opts?.stream);
+    if (!opts.store || typeof opts.store.putMany !== 'function') throw invalidOption(C, 'store', 'a FeatureStore', opts.store);
+    if (opts.offlineStore !== undefined && typeof opts.offlineStore.append !== 'function') throw invalidOption(C, 'offlineStore', 'an object with append()', opts.offlineStore);
+    if (opts.alertSink !== undefined && typeof opts.alertSink !== 'function') throw invalidOption(C, 'alertSink', 'a function', opts.alertSink);
+    this.#stream = opts.stream;
+    this.#store = opts.store;
+    this.#consumer = stringOption(C, 'consumer', opts.consumer, 'processor');
+    this.#group = stringOption(C, 'group', opts.group, 'device_features');
+    this.#batchSize = intOption(C, 'batchSize', opts.batchSize, 500, 1, 10_000);
+    this.#idleWaitMs = intOption(C, 'idleWaitMs', opts.idleWaitMs, 1000, 1);
+    this.#shardRefreshMs = intOption(C, 'shardRefreshMs', opts.shardRefreshMs, 60_000, 1);
+    this.#maxDevices = intOption(C, 'maxDevices', opts.maxDevices, 100_000, 1);
+    this.#clock = opts.clock ?? systemClock;
+    this.#log = opts.logger ?? silentLogger;
+    this.#agg = new FeatureAggregator(opts.aggregation);
+    this.#alerts = new AlertEvaluator(opts.alertRules);
+    this.#batch = new FeatureBatch({
+      store: this.#store,
+      group: this.#group,
+      aggregator: this.#agg,
+      alerts: this.#alerts,
+      alertSink: opts.alertSink,
+      offline: opts.offlineStore,
+      onFeatureWrite: opts.onFeatureWrite,
+      retry: { minMs: 100, maxMs: 5000, maxAttempts: Infinity, ...opts.retry },
+      clock: this.#clock,
+      logger: this.#log,
+      stopped: () => this.#state === 'closed',
+    });
+  }
+
+  get group(): string {
+    return this.#group;
+  }
+
+  /** Begin consuming in the background. The stream and store must be started. */
+  async start(): Promise<void> {
+    if (this.#state === 'running') return;
+    if (this.#state === 'closed') throw new EdgeloopError('EL_ERR_CLOSED', 'Processor is closed');
+    this.#state = 'running';
+    this.#loop = this.#run();
+  }
+
+  async #run(): Promise<void> {
+    let errorDelay = 0;
+    while (this.#state === 'running') {
+      let n = 0;
+      try {
+        n = await this.step();
+        errorDelay = 0;
+      } catch (err) {
+        if (this.#state !== 'running') break;
+        this.#loopErrors++;
+        errorDelay = Math.min(5000, Math.max(100, errorDelay * 2));
+        this.#log.error({ err }, 'processor step failed');
+        await this.#sleep(errorDelay);
+        continue;
+      }
+      if (n === 0 && this.#state === 'running') {
+        if (this.#stream.waitForRecords) await this.#stream.waitForRecords({ timeoutMs: this.#idleWaitMs, signal: this.#abort.signal });
+        else await this.#sleep(this.#idleWaitMs);
+      }
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let t: TimerHandle | undefined;
+      const done = (): void => {
+        if (t) this.#clock.clearTimeout(t);
+        this.#abort.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      t = this.#clock.setTimeout(done, ms);
+      t.unref?.();
+      this.#abort.signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /**
+   * Read one batch from every shard, process it, write features, checkpoint. Returns the number of records
+   * processed (0 when the stream had nothing new). The background loop calls it; tests and tools may call it
+   * directly instead of start().
+   */
+  async step(): Promise<number> {
+    if (this.#state === 'closed') throw new EdgeloopError('EL_ERR_CLOSED', 'Processor is closed');
+    if (this.#step) return this.#step;
+    this.#step = this.#stepInner();
+    try {
+      return await this.#step;
+    } finally {
+      this.#step = undefined;
+    }
+  }
+
+  /** Process until the stream has nothing new (for tools and tests). */
+  async drain(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.step();
+      total += n;
+      if (n === 0) return total;
+    }
+  }
+
+  async #stepInner(): Promise<number> {
+    const now = this.#clock.now();
+    if (now - this.#shardsAt >= this.#shardRefreshMs || this.#shards.length === 0) {
+      this.#shards = await this.#stream.listShards();
+      this.#shardsAt = now;
+    }
+    let total = 0;
+    for (const [shard, seqNo] of this.#pendingCheckpoints) await this.#checkpoint(shard, seqNo);
+    for (const shard of this.#shards) {
+      if (this.#state === 'closed') break;
+      const batch = await this.#stream.read(shard, { consumer: this.#consumer, position: this.#positions.get(shard), limit: this.#batchSize });
+      if (batch.records.length > 0) {
+        await this.#batch.process(batch.records.map((r) => ({ data: r.data, arrivedAt: r.arrivedAt, id: `${shard}/${r.sequenceNumber}` })));
+        for (const r of batch.records) this.#touch(r.partitionKey);
+        total += batch.records.length;
+      }
+      // the aggregator has these records now: never read them again in this process, even if the checkpoint fails
+      this.#positions.set(shard, batch.position);
+      if (batch.records.length > 0) await this.#checkpoint(shard, batch.records.at(-1)!.sequenceNumber);
+    }
+    this.#evict();
+    return total;
+  }
+
+  async #checkpoint(shard: string, sequenceNumber: string): Promise<void> {
+    try {
+      await this.#stream.checkpoint(this.#consumer, shard, sequenceNumber);
+      this.#pendingCheckpoints.delete(shard);
+      this.#checkpoints++;
+    } catch (err) {
+      // retried at the next step; a crash before then re-processes these records (at-least-once)
+      this.#pendingCheckpoints.set(shard, sequenceNumber);
+      this.#checkpointErrors++;
+      this.#log.warn({ err, shard }, 'checkpoint failed; will retry');
+    }
+  }
+
+  #touch(deviceId: string): void {
+    this.#recent.delete(deviceId);
+    this.#recent.set(deviceId, true);
+  }
+
+  #evict(): void {
+    while (this.#agg.deviceCount > this.#maxDevices && this.#recent.size > 0) {
+      const oldest = this.#recent.keys().next().value as string;
+      this.#recent.delete(oldest);
+      this.#agg.evict(oldest);
+      this.#alerts.forget(oldest);
+      this.#evicted++;
+    }
+  }
+
+  stats(): ProcessorStats {
+    return {
+      ...this.#batch.counters,
+      aggregator: this.#agg.stats(),
+      evictedDevices: this.#evicted,
+      checkpoints: this.#checkpoints,
+      checkpointErrors: this.#checkpointErrors,
+      loopErrors: this.#loopErrors,
+      lagMs: this.#batch.lag.snapshot([50, 95, 99]),
+    };
+  }
+
+  /** Stop reading, finish the batch in flight (write + checkpoint), then resolve. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#state === 'closed') {
+      await this.#loop;
+      return;
+    }
+    this.#state = 'closed';
+    this.#abort.abort();
+    await this.#loop?.catch(() => undefined);
+    await this.#step?.catch(() => undefined);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

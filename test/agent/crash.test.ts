@@ -1,0 +1,93 @@
+/**
+ * kill -9 of the agent mid-stream, then a restart on the same outbox: every accepted reading arrives (duplicates
+ * only with the same (deviceId, seq)), seq keeps increasing across the restart.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { startTestBroker } from '../helpers/aedes-broker.ts';
+import { collect, readingsOf } from './helpers/mqtt-collector.ts';
+import { tempDir } from './helpers/temp-dir.ts';
+
+const FIXTURE = join(import.meta.dirname, 'fixtures', 'agent-child.ts');
+const TSX = join(import.meta.dirname, '..', '..', 'node_modules', '.bin', 'tsx');
+
+interface Line {
+  started?: boolean;
+  lastSeq?: number;
+  ids?: [number, number];
+  seqs?: [number, number];
+  done?: boolean;
+}
+
+function runChild(args: string[]): { child: ChildProcess; lines: Line[]; next: (pred: (l: Line) => boolean) => Promise<Line>; exited: Promise<number | null> } {
+  const child = spawn(TSX, [FIXTURE, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const lines: Line[] = [];
+  const waiters: Array<() => void> = [];
+  createInterface({ input: child.stdout! }).on('line', (l) => {
+    lines.push(JSON.parse(l) as Line);
+    for (const w of waiters.splice(0)) w();
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const next = (pred: (l: Line) => boolean): Promise<Line> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        const hit = lines.find(pred);
+        if (hit) return resolve(hit);
+        if (child.exitCode !== null || child.signalCode !== null) return reject(new Error('child exited'));
+        waiters.push(check);
+      };
+      child.once('exit', () => waiters.length && check());
+      check();
+    });
+  return { child, lines, next, exited };
+}
+
+describe('crash safety (child process, SIGKILL)', () => {
+  it.each(['normal', 'full'])('durability=%s: every accepted reading arrives after kill -9 and restart; seq keeps increasing', async (durability) => {
+    const broker = await startTestBroker();
+    onTestFinished(() => broker.close());
+    const dir = tempDir();
+    const sub = await collect(broker.url, ['edgeloop/v1/crash-dev/telemetry']);
+
+    // run 1: killed mid-stream
+    const a = runChild([broker.url, dir, '0', '100000', durability]);
+    await a.next((l) => (l.ids?.[1] ?? 0) >= 3000);
+    a.child.kill('SIGKILL');
+    await a.exited;
+    const acc1 = a.lines.filter((l) => l.ids);
+    expect(a.lines.some((l) => l.done)).toBe(false); // really killed mid-stream
+    const lastAccepted1 = acc1.at(-1)!;
+    const maxSeq1 = lastAccepted1.seqs![1];
+
+    // run 2: restart on the same outbox, more readings
+    const startId = lastAccepted1.ids![1] + 1;
+    const b = runChild([broker.url, dir, String(startId), '2000', durability]);
+    const started = await b.next((l) => l.started === true);
+    expect(started.lastSeq).toBeGreaterThanOrEqual(maxSeq1); // never reused
+    await b.next((l) => l.done === true);
+    const acc2 = b.lines.filter((l) => l.ids);
+    expect(acc2[0]!.seqs![0]).toBeGreaterThan(maxSeq1);
+
+    const accepted = new Set<number>();
+    for (const l of [...acc1, ...acc2]) for (let id = l.ids![0]; id <= l.ids![1]; id++) accepted.add(id);
+    await sub.waitFor((m) => {
+      const got = new Set(readingsOf(m).map((r) => r.value));
+      for (const id of accepted) if (!got.has(id)) return false;
+      return true;
+    }, 30_000);
+    // duplicates only with the same (deviceId, seq): one value per seq
+    const bySeq = new Map<number, number>();
+    for (const r of readingsOf(sub.messages)) {
+      const prev = bySeq.get(r.seq);
+      if (prev !== undefined) expect(prev).toBe(r.value);
+      bySeq.set(r.seq, r.value);
+    }
+    // run 1's accepted readings kept their seqs (value id → seq as printed)
+    for (const l of acc1) expect(bySeq.get(l.seqs![0])).toBe(l.ids![0]);
+  });
+});

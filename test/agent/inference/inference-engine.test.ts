@@ -1,0 +1,121 @@
+import { copyFileSync, writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { generateSigningKey, trustedKeySet, signManifest } from '../../../models/manifest/index.ts';
+import { InferenceEngine } from '../../../agent/inference/inference-engine.ts';
+import type { OutboxEvent } from '../../../agent/outbox/sqlite-outbox.ts';
+import { createAgent } from '../../../agent/create-agent.ts';
+import { startTestBroker } from '../../helpers/aedes-broker.ts';
+import { writeTestModel } from '../helpers/test-model.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+
+function engine(opts: Partial<ConstructorParameters<typeof InferenceEngine>[0]> = {}) {
+  const events: OutboxEvent[] = [];
+  const e = new InferenceEngine({ onEvent: (ev) => events.push(ev), cooldownMs: 0, ...opts });
+  onTestFinished(() => e.close());
+  return { e, events };
+}
+
+function spikeReadings(value: number, t0 = 0) {
+  const rs = [];
+  for (let t = 0; t < 4; t++) {
+    rs.push({ sensor: 'temperature', ts: t0 + t, value: t === 3 ? value : 0 });
+    rs.push({ sensor: 'vibration', ts: t0 + t, value: 0 });
+  }
+  return rs;
+}
+
+describe('InferenceEngine (ModelHost)', () => {
+  it('scores windows in batches with a real ORT session and emits events over the threshold', async () => {
+    const dir = tempDir();
+    const m = writeTestModel(join(dir, 'v1'), { threshold: 5, length: 4 });
+    const { e, events } = engine({ maxBatchWindows: 3 });
+    await e.activate(m.manifest, m.modelPath);
+    e.push(spikeReadings(7));
+    e.push(spikeReadings(1, 100));
+    await e.idle();
+    // the spike (step 4) is in the first push's window and in 3 windows of the second push
+    expect(events.map((x) => x.window!.end)).toEqual([3, 100, 101, 102]);
+    expect(events[0]).toMatchObject({ score: 7, severity: 'warning', window: { start: 0, end: 3 } });
+    expect(e.stats('anomaly')).toMatchObject({ windows: 5, anomalies: 4 });
+    expect(e.summary().windows).toBe(5);
+  });
+
+  it('suppresses events within the cooldown and counts them into the next one', async () => {
+    const dir = tempDir();
+    const m = writeTestModel(join(dir, 'v1'), { threshold: 5, length: 1 });
+    const { e, events } = engine({ cooldownMs: 100 });
+    await e.activate(m.manifest, m.modelPath);
+    for (let t = 0; t < 300; t += 10) e.push([{ sensor: 'temperature', ts: t, value: 9 }, { sensor: 'vibration', ts: t, value: 0 }]);
+    await e.idle();
+    expect(events.map((x) => x.ts)).toEqual([0, 100, 200]);
+    expect(events.map((x) => (x.context as { suppressed: number }).suppressed)).toEqual([0, 9, 9]);
+  });
+
+  it('refuses a tampered model file, a wrong signature and a failing test vector; the previous model keeps running', async () => {
+    const dir = tempDir();
+    const good = generateSigningKey();
+    const evil = generateSigningKey();
+    const v1 = writeTestModel(join(dir, 'v1'), { threshold: 5, version: '1', signWith: good.privateKey });
+    const { e, events } = engine({ trustedKeys: trustedKeySet([good.publicKey]) });
+    await e.activate(v1.manifest, v1.modelPath);
+
+    // tampered file: bytes changed after signing
+    const v2 = writeTestModel(join(dir, 'v2'), { threshold: 5, version: '2', scale: 2, signWith: good.privateKey });
+    const bytes = readFileSync(v2.modelPath);
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+    writeFileSync(v2.modelPath, bytes);
+    await expect(e.activate(v2.manifest, v2.modelPath)).rejects.toMatchObject({ code: 'EL_ERR_MODEL_HASH' });
+    // a model file swapped for another one, manifest edited to match: the signature catches it
+    const v3 = writeTestModel(join(dir, 'v3'), { threshold: 5, version: '3', scale: 3, signWith: good.privateKey });
+    copyFileSync(v2.modelPath, v3.modelPath);
+    await expect(e.activate({ ...v3.manifest, threshold: 0 }, v3.modelPath)).rejects.toMatchObject({ code: 'EL_ERR_MODEL_SIGNATURE' });
+    // wrong key
+    const v4 = writeTestModel(join(dir, 'v4'), { threshold: 5, version: '4', signWith: evil.privateKey });
+    await expect(e.activate(v4.manifest, v4.modelPath)).rejects.toMatchObject({ code: 'EL_ERR_MODEL_SIGNATURE' });
+    // unsigned
+    const v5 = writeTestModel(join(dir, 'v5'), { threshold: 5, version: '5' });
+    await expect(e.activate(v5.manifest, v5.modelPath)).rejects.toMatchObject({ code: 'EL_ERR_MODEL_UNSIGNED' });
+    // failing test vector, correctly signed
+    const v6 = writeTestModel(join(dir, 'v6'), { threshold: 5, version: '6', badTestVector: true, signWith: good.privateKey });
+    await expect(e.activate(v6.manifest, v6.modelPath)).rejects.toMatchObject({ code: 'EL_ERR_MODEL_TEST_VECTOR' });
+
+    expect(e.active('anomaly')!.manifest.version).toBe('1');
+    e.push(spikeReadings(7));
+    await e.idle();
+    expect(events.map((x) => x.score)).toEqual([7]); // v1 (scale 1) still scores
+
+    // a good update swaps in
+    const v7 = writeTestModel(join(dir, 'v7'), { threshold: 5, version: '7', scale: 2, signWith: good.privateKey });
+    await e.activate(v7.manifest, v7.modelPath);
+    e.push(spikeReadings(7, 100));
+    await e.idle();
+    expect(e.active('anomaly')!.manifest.version).toBe('7');
+    expect(events.map((x) => x.score)).toEqual([7, 14]);
+    void signManifest;
+  });
+
+  it('at start-up a bad model directory is refused and reported; the agent runs on', async () => {
+    const broker = await startTestBroker();
+    onTestFinished(() => broker.close());
+    const dir = tempDir();
+    const good = generateSigningKey();
+    const keyFile = join(dir, 'trusted.pem');
+    writeFileSync(keyFile, good.publicKey.export({ type: 'spki', format: 'pem' }));
+    writeTestModel(join(dir, 'models', 'a'), { name: 'a', signWith: good.privateKey });
+    const bad = writeTestModel(join(dir, 'models', 'b'), { name: 'b', signWith: generateSigningKey().privateKey });
+    void bad;
+    const agent = createAgent({
+      config: {
+        deviceId: 'd',
+        dataDir: dir,
+        transport: { kind: 'mqtt', url: broker.url },
+        models: { dir: join(dir, 'models'), trustedKeys: [keyFile] },
+      },
+    });
+    onTestFinished(() => agent.close(0));
+    await agent.start();
+    expect(agent.inference!.models()).toEqual([{ name: 'a', version: '1.0.0' }]);
+    expect(agent.status().lastError).toMatch(/model in .*b refused: .*not among the trusted keys/);
+  });
+});
