@@ -332,10 +332,36 @@ export const CLOUD_PARTS: readonly PartDef[] = [
     name: 'processor',
     requires: () => ['stream', 'feature-store'],
     create: async (ctx) => {
-      const { createProcessorPart } = (await importPart('processor', './processor/processor-part.ts')) as {
-        createProcessorPart: (ctx: PartContext) => Promise<CloudPart> | CloudPart;
-      };
-      return createProcessorPart(ctx);
+      const { Processor } = (await importPart('processor', './processor/processor.ts')) as typeof import('./processor/processor.ts');
+      const lag = new Histogram({
+        name: 'edgeloop_processor_feature_lag_seconds',
+        help: 'Device timestamp of the newest reading to feature-store write.',
+        buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+        registers: [ctx.registry],
+      });
+      const user = ctx.config.processor as Record<string, unknown>;
+      const userHook = user.onFeatureWrite as ((i: { lagMs: number | undefined }) => void) | undefined;
+      const processor = new Processor({
+        ...(user as object),
+        stream: ctx.instance<Stream>('stream')!,
+        store: ctx.instance<FeatureStore>('feature-store')!,
+        clock: ctx.clock,
+        logger: ctx.logger.child({ part: 'processor' }),
+        onFeatureWrite: (info) => {
+          if (info.lagMs !== undefined) lag.observe(Math.max(0, info.lagMs) / 1000);
+          userHook?.(info);
+        },
+      });
+      new Counter({
+        name: 'edgeloop_processor_loop_errors_total',
+        help: 'Errors in the processor loop (retried).',
+        registers: [ctx.registry],
+        collect() {
+          this.reset();
+          this.inc(processor.stats().loopErrors);
+        },
+      });
+      return simplePart('processor', processor, () => ({ ok: true, lagMs: processor.stats().lagMs }));
     },
   },
 ];

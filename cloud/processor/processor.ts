@@ -292,6 +292,7 @@ export class Processor {
     this.#abort.abort();
     await this.#loop?.catch(() => undefined);
     await this.#step?.catch(() => undefined);
+    for (const [shard, seqNo] of [...this.#pendingCheckpoints]) await this.#checkpoint(shard, seqNo);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -3,5 +3,5 @@ export { generateSigningKey, keyIdOf, readPrivateKey, readPublicKey, toPrivateKe
 export type { KeyInput, SigningKeyPair } from './keys.ts';
 export { manifestSigningBytes, signManifest, trustedKeySet, verifyManifest } from './sign-manifest.ts';
 export type { VerifiedManifest } from './sign-manifest.ts';
-export { MANIFEST_FILE, describeArtifact, sha256Hex, verifyModelDir, writeModelDir } from './model-dir.ts';
+export { MANIFEST_FILE, describeArtifact, readModelDir, sha256Hex, verifyModelDir, writeModelDir } from './model-dir.ts';
 export type { VerifiedModelDir, VerifyModelDirOptions } from './model-dir.ts';

@@ -69,19 +69,7 @@ export interface VerifiedModelDir {
  * to match a swapped model file is reported as a signature failure.
  */
 export function verifyModelDir(dir: string, opts: VerifyModelDirOptions): VerifiedModelDir {
-  const manifestPath = join(dir, MANIFEST_FILE);
-  let text: string;
-  try {
-    text = readFileSync(manifestPath, 'utf8');
-  } catch (cause) {
-    throw new EdgeloopError('EL_ERR_MODEL_MANIFEST_INVALID', `cannot read ${manifestPath}: ${(cause as Error).message}`, { cause });
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (cause) {
-    throw new EdgeloopError('EL_ERR_MODEL_MANIFEST_INVALID', `${manifestPath} is not valid JSON: ${(cause as Error).message}`, { cause });
-  }
+  const { manifestPath, raw } = readManifestJson(dir);
   let manifest: Manifest;
   let keyId: string | undefined;
   if (opts.requireSignature === false && (raw as { signature?: unknown } | null)?.signature === undefined) {
@@ -89,6 +77,35 @@ export function verifyModelDir(dir: string, opts: VerifyModelDirOptions): Verifi
   } else {
     ({ manifest, keyId } = verifyManifest(raw, opts.trustedKeys, manifestPath));
   }
+  return { manifest, keyId, ...checkArtifact(dir, manifest, manifestPath) };
+}
+
+/**
+ * Read a model directory checking the manifest schema and the ONNX file's sha256, but NOT the signature: for local
+ * development and offline scoring of a model you built yourself. Anything that deploys a model uses verifyModelDir.
+ */
+export function readModelDir(dir: string): VerifiedModelDir {
+  const { manifestPath, raw } = readManifestJson(dir);
+  const manifest = parseManifest(raw, manifestPath);
+  return { manifest, keyId: undefined, ...checkArtifact(dir, manifest, manifestPath) };
+}
+
+function readManifestJson(dir: string): { manifestPath: string; raw: unknown } {
+  const manifestPath = join(dir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = readFileSync(manifestPath, 'utf8');
+  } catch (cause) {
+    throw new EdgeloopError('EL_ERR_MODEL_MANIFEST_INVALID', `cannot read ${manifestPath}: ${(cause as Error).message}`, { cause });
+  }
+  try {
+    return { manifestPath, raw: JSON.parse(text) };
+  } catch (cause) {
+    throw new EdgeloopError('EL_ERR_MODEL_MANIFEST_INVALID', `${manifestPath} is not valid JSON: ${(cause as Error).message}`, { cause });
+  }
+}
+
+function checkArtifact(dir: string, manifest: Manifest, manifestPath: string): { modelPath: string; onnx: Buffer } {
   checkArtifactName(manifest.artifact.file, `${manifestPath} artifact.file`);
   const modelPath = resolve(dir, manifest.artifact.file);
   let onnx: Buffer;
@@ -105,7 +122,7 @@ export function verifyModelDir(dir: string, opts: VerifyModelDirOptions): Verifi
       { details: { expected: manifest.artifact.sha256, actual: sha } },
     );
   }
-  return { manifest, modelPath, onnx, keyId };
+  return { modelPath, onnx };
 }
 
 function checkArtifactName(file: string, what: string): void {

@@ -11,7 +11,6 @@ import { collect, readingsOf } from './helpers/mqtt-collector.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'agent-child.ts');
-const TSX = join(import.meta.dirname, '..', '..', 'node_modules', '.bin', 'tsx');
 
 interface Line {
   started?: boolean;
@@ -22,7 +21,8 @@ interface Line {
 }
 
 function runChild(args: string[]): { child: ChildProcess; lines: Line[]; next: (pred: (l: Line) => boolean) => Promise<Line>; exited: Promise<number | null> } {
-  const child = spawn(TSX, [FIXTURE, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // node itself with the tsx loader (the tsx CLI would fork a child that SIGKILL of the parent does not reach)
+  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   onTestFinished(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

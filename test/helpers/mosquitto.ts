@@ -160,6 +160,8 @@ async function launch(dir: string, opts: MosquittoOptions): Promise<Mosquitto> {
         `certfile ${certs.serverCertPath}`,
         `keyfile ${certs.serverKeyPath}`,
         `require_certificate ${opts.requireClientCert === false ? 'false' : 'true'}`,
+        // with a client certificate its CN is the username (no password needed on this listener)
+        `use_identity_as_username ${opts.requireClientCert === false ? 'false' : 'true'}`,
         'tls_version tlsv1.2',
       );
     }

@@ -1,0 +1,115 @@
+/**
+ * The live dashboard: a fastify server with a plain HTML/JS/CSS page (no build step, no CDN) and its JSON and SSE
+ * routes:
+ *   GET /                      the page
+ *   GET /dashboard.js|.css     its script and style
+ *   GET /api/snapshot          DashboardSnapshot (JSON)
+ *   GET /api/devices/:id       one device (404 when unknown)
+ *   GET /api/stream            Server-Sent Events: a `snapshot` event every `intervalMs`
+ *   GET /healthz               200 {ok:true}
+ * The page uses SSE and falls back to polling /api/snapshot.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ServerResponse } from 'node:http';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { EdgeloopError } from '../../protocol/errors.ts';
+import type { DashboardSnapshot, DeviceView } from './fleet-view.ts';
+
+export interface DashboardSource {
+  snapshot(): DashboardSnapshot;
+  device(id: string): DeviceView | undefined;
+}
+
+export interface DashboardServerOptions {
+  source: DashboardSource;
+  host?: string;
+  /** 0 = any free port (default 0) */
+  port?: number;
+  /** SSE period, ms (default 1000) */
+  intervalMs?: number;
+  title?: string;
+}
+
+const PUBLIC = join(import.meta.dirname, 'public');
+const ASSETS: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/dashboard.js': { file: 'dashboard.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard.css': { file: 'dashboard.css', type: 'text/css; charset=utf-8' },
+};
+
+export class DashboardServer {
+  readonly #o: Required<Omit<DashboardServerOptions, 'title'>> & { title: string };
+  #app: FastifyInstance | undefined;
+  #url: string | undefined;
+  readonly #streams = new Set<{ res: ServerResponse; timer: NodeJS.Timeout }>();
+  readonly #assets = new Map<string, Buffer>();
+
+  constructor(opts: DashboardServerOptions) {
+    if (!opts?.source || typeof opts.source.snapshot !== 'function') {
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'DashboardServer: options.source with snapshot() is required');
+    }
+    this.#o = { host: '127.0.0.1', port: 0, intervalMs: 1000, title: 'edgeloop', ...opts };
+  }
+
+  get url(): string | undefined {
+    return this.#url;
+  }
+
+  async start(): Promise<void> {
+    if (this.#app) return;
+    for (const [path, a] of Object.entries(ASSETS)) {
+      let body = readFileSync(join(PUBLIC, a.file));
+      if (a.file === 'index.html') body = Buffer.from(body.toString('utf8').replaceAll('{{title}}', escapeHtml(this.#o.title)));
+      this.#assets.set(path, body);
+    }
+    const app = Fastify({ logger: false });
+    for (const [path, a] of Object.entries(ASSETS)) {
+      app.get(path, async (_req, reply) => reply.header('content-type', a.type).header('cache-control', 'no-cache').send(this.#assets.get(path)));
+    }
+    app.get('/healthz', async () => ({ ok: true }));
+    app.get('/api/snapshot', async (_req, reply) => reply.header('cache-control', 'no-store').send(this.#o.source.snapshot()));
+    app.get<{ Params: { id: string } }>('/api/devices/:id', async (req, reply) => {
+      const d = this.#o.source.device(req.params.id);
+      if (!d) return reply.code(404).send({ error: 'unknown device', deviceId: req.params.id });
+      return d;
+    });
+    app.get('/api/stream', (req, reply) => {
+      const res = reply.raw;
+      reply.hijack();
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+      const send = (): void => {
+        res.write(`event: snapshot\ndata: ${JSON.stringify(this.#o.source.snapshot())}\n\n`);
+      };
+      send();
+      const entry = { res, timer: setInterval(send, this.#o.intervalMs) };
+      this.#streams.add(entry);
+      req.raw.on('close', () => {
+        clearInterval(entry.timer);
+        this.#streams.delete(entry);
+      });
+    });
+    await app.listen({ host: this.#o.host, port: this.#o.port });
+    this.#app = app;
+    const addr = app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : this.#o.port;
+    const host = this.#o.host === '0.0.0.0' || this.#o.host === '::' ? 'localhost' : this.#o.host;
+    this.#url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
+  }
+
+  async close(): Promise<void> {
+    const app = this.#app;
+    if (!app) return;
+    this.#app = undefined;
+    for (const s of this.#streams) {
+      clearInterval(s.timer);
+      s.res.end();
+    }
+    this.#streams.clear();
+    await app.close();
+  }
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+}

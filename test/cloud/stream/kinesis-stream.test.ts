@@ -1,0 +1,118 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutRecordsCommand, type PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { KinesisStream, type KinesisLike } from '../../../cloud/stream/kinesis-stream.ts';
+import { startKinesalite, type TestKinesis } from '../../helpers/kinesalite.ts';
+import { describeStreamContract } from './stream-contract.ts';
+
+let kinesis: TestKinesis;
+let streams = 0;
+beforeAll(async () => {
+  kinesis = await startKinesalite();
+});
+afterAll(async () => {
+  await kinesis?.close();
+});
+
+describeStreamContract('KinesisStream (kinesalite)', {
+  async open({ shardCount }) {
+    const name = `contract-${++streams}`;
+    await kinesis.createStream(name, shardCount);
+    const dir = mkdtempSync(join(tmpdir(), 'edgeloop-kinesis-'));
+    return {
+      async newInstance() {
+        const s = new KinesisStream({ streamName: name, clientConfig: kinesis.clientConfig, checkpointPath: join(dir, 'cp.db'), pollIntervalMs: 50 });
+        await s.start();
+        return s;
+      },
+      async cleanup() {
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+});
+
+/**
+ * Wraps the real client: for the first `failRounds` PutRecords calls, only every other record is really sent; the
+ * others come back as ProvisionedThroughputExceededException entries, as Kinesis reports a partial failure.
+ */
+function throttlingClient(real: KinesisLike, failRounds: number): KinesisLike & { calls: number[] } {
+  const calls: number[] = [];
+  return {
+    calls,
+    destroy: () => real.destroy?.(),
+    async send(cmd: unknown) {
+      if (!(cmd instanceof PutRecordsCommand) || failRounds <= 0) return real.send(cmd);
+      failRounds--;
+      const entries = cmd.input.Records ?? [];
+      calls.push(entries.length);
+      const keep = entries.filter((_, i) => i % 2 === 0);
+      const out = (await real.send(new PutRecordsCommand({ StreamName: cmd.input.StreamName, Records: keep }))) as PutRecordsCommandOutput;
+      let k = 0;
+      const Records = entries.map((_, i) =>
+        i % 2 === 0 ? out.Records![k++]! : { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded for shard (simulated)' },
+      );
+      return { ...out, FailedRecordCount: Records.filter((r) => 'ErrorCode' in r).length, Records };
+    },
+  };
+}
+
+describe('KinesisStream', () => {
+  async function fresh(name: string, shards = 1, client?: KinesisLike, extra: Record<string, unknown> = {}): Promise<KinesisStream> {
+    await kinesis.createStream(name, shards);
+    const s = new KinesisStream({ streamName: name, ...(client ? { client } : { clientConfig: kinesis.clientConfig }), retry: { minMs: 1, maxMs: 5 }, ...extra });
+    await s.start();
+    onTestFinished(() => s.close());
+    return s;
+  }
+
+  it('re-sends records that failed inside a PutRecords response, with backoff, until all are stored', async () => {
+    const real = kinesis.client();
+    onTestFinished(() => real.destroy());
+    const client = throttlingClient(real, 2);
+    const s = await fresh('partial-1', 1, client);
+    const recs = Array.from({ length: 8 }, (_, i) => ({ partitionKey: 'k', data: Buffer.from(`r${i}`) }));
+    expect(await s.put(recs)).toEqual({ count: 8 });
+    expect(client.calls).toEqual([8, 4]); // 4 failed, then 2 of those failed, then the last 2 went through
+    expect(s.retriedRecords).toBe(6);
+    const [shard] = await s.listShards();
+    const got = await s.read(shard!, { consumer: 'c', limit: 100 });
+    expect(got.records.map((r) => Buffer.from(r.data).toString()).sort()).toEqual(recs.map((r) => r.data.toString()).sort());
+  });
+
+  it('gives up with EL_ERR_STREAM_PUT_FAILED naming the error codes when retries run out', async () => {
+    const real = kinesis.client();
+    onTestFinished(() => real.destroy());
+    const s = await fresh('partial-2', 1, throttlingClient(real, 100), { retry: { minMs: 1, maxMs: 2, maxAttempts: 2 } });
+    await expect(s.put([{ partitionKey: 'a', data: Buffer.from('1') }, { partitionKey: 'b', data: Buffer.from('2') }])).rejects.toMatchObject({
+      code: 'EL_ERR_STREAM_PUT_FAILED',
+      message: expect.stringMatching(/1 of 2 records still failing after 2 retries \(1 × ProvisionedThroughputExceededException\)/),
+    });
+  });
+
+  it('splits a put into requests of at most 500 records and 5 MiB', async () => {
+    const real = kinesis.client();
+    onTestFinished(() => real.destroy());
+    const sizes: number[] = [];
+    const counting: KinesisLike = {
+      send: (cmd: unknown) => {
+        if (cmd instanceof PutRecordsCommand) sizes.push(cmd.input.Records!.length);
+        return real.send(cmd);
+      },
+    };
+    const s = await fresh('chunks', 2, counting);
+    await s.put(Array.from({ length: 1201 }, (_, i) => ({ partitionKey: `d${i % 7}`, data: Buffer.from(`${i}`) })));
+    expect(sizes).toEqual([500, 500, 201]);
+    sizes.length = 0;
+    await s.put(Array.from({ length: 12 }, (_, i) => ({ partitionKey: `d${i}`, data: Buffer.alloc(1000 * 1000) })));
+    expect(sizes).toEqual([5, 5, 2]);
+  });
+
+  it('validates options', () => {
+    expect(() => new KinesisStream({ streamName: '' })).toThrow(/"streamName"/);
+    expect(() => new KinesisStream({ streamName: 's', maxRecordsPerRequest: 501 })).toThrow(/maxRecordsPerRequest/);
+    expect(() => new KinesisStream({ streamName: 's', streamname: 'x' } as never)).toThrow(/unknown option "streamname"/);
+  });
+});
