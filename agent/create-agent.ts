@@ -346,8 +346,11 @@ export class Agent implements ReadingSink {
     const p = outbox.append(readings).then(
       (range) => {
         this.#counters.accepted += readings.length;
-        this.#inference?.push(readings);
-        return range;
+        const inf = this.#inference;
+        if (!inf) return range;
+        inf.push(readings);
+        // backpressure from inference: acknowledge once the model keeps up (the readings are already durable)
+        return inf.ready().then(() => range);
       },
       (err: unknown) => {
         this.#counters.refused += readings.length;

@@ -64,10 +64,12 @@ const IngestSchema = z.strictObject({
   /** bytes; larger payloads are dead-lettered as oversized */
   maxPayloadBytes: positiveInt.default(128 * 1024),
   maxBatchRecords: positiveInt.default(500),
-  maxBatchBytes: positiveInt.default(4 * 1024 * 1024),
+  maxBatchBytes: positiveInt.default(1024 * 1024),
   lingerMs: z.number().min(0).default(0),
   maxInFlightPuts: positiveInt.default(1),
   maxPendingRecords: positiveInt.default(20_000),
+  /** rebuild dedup state from the stream tail at start; default true for the local stream, false for Kinesis */
+  recoverFromStream: z.boolean().optional(),
   dedup: z
     .strictObject({
       maxIntervals: positiveInt.default(64),

@@ -168,7 +168,20 @@ export const CLOUD_PARTS: readonly PartDef[] = [
         const mod = (await importPart('stream', './stream/kinesis-stream.ts')) as {
           KinesisStream: new (o: Record<string, unknown>) => Stream;
         };
-        return simplePart('stream', new mod.KinesisStream({ ...(c.kinesis ?? {}) }));
+        const k = { ...(c.kinesis ?? {}) } as Record<string, unknown>;
+        const cc = { ...((k.clientConfig as Record<string, unknown> | undefined) ?? {}) };
+        // the SDK's default HTTP/2 handler fails against plain-HTTP local endpoints (kinesalite, LocalStack)
+        if (typeof cc.endpoint === 'string' && cc.endpoint.startsWith('http://') && cc.requestHandler === undefined) {
+          const { NodeHttpHandler } = await import('@smithy/node-http-handler');
+          cc.requestHandler = new NodeHttpHandler();
+        }
+        const opts: Record<string, unknown> = {
+          checkpointPath: `${ctx.paths.dataDir}/kinesis-checkpoints.db`,
+          ...k,
+          ...(Object.keys(cc).length > 0 ? { clientConfig: cc } : {}),
+          logger: ctx.logger.child({ part: 'stream' }),
+        };
+        return simplePart('stream', new mod.KinesisStream(opts));
       }
       const { LocalStream } = await import('./stream/local-stream.ts');
       const s = new LocalStream({
@@ -233,6 +246,7 @@ export const CLOUD_PARTS: readonly PartDef[] = [
         maxPendingRecords: c.maxPendingRecords,
         dedupMaxIntervals: c.dedup.maxIntervals,
         dedupMaxDevices: c.dedup.maxDevices,
+        recoverFromStream: c.recoverFromStream ?? ctx.config.stream.kind === 'local',
         clock: ctx.clock,
         logger: ctx.logger.child({ part: 'ingest' }),
         onPut: ({ records, ms }) => {

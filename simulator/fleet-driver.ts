@@ -11,6 +11,9 @@ export interface FleetSnapshot {
   droppedAtDevice: number;
   connects: number;
   connectFailures: number;
+  /** light mode: messages sent late / skipped because the generator fell behind schedule */
+  lateSends?: number;
+  skippedSends?: number;
 }
 
 export interface FleetDriver {
@@ -19,6 +22,8 @@ export interface FleetDriver {
   /** last seq produced per device */
   expected(): Map<string, number>;
   pause(): void;
+  /** after pause(): wait until what was produced is accounted in expected() (agent intake committed) */
+  quiesce?(): Promise<void>;
   resume(): void;
   /** drop every device's connection at once (they reconnect with their own backoff) */
   dropAll(): void;

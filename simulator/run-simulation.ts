@@ -6,6 +6,8 @@
  *   const report = await runSimulation({ devices: 1000, durationSec: 60, url: 'mqtt://127.0.0.1:1883',
  *     faults: [{ kind: 'broker-restart', atSec: 20, durationSec: 3 }] }, { broker });
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { EdgeloopError } from '../protocol/errors.ts';
 import { Topics } from '../protocol/topics.ts';
@@ -187,8 +189,13 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, cleanup
       close: () => lf.close(),
     };
   } else {
-    const factory = hooks.createAgentFleet ?? (await loadAgentFleetFactory());
-    fleet = await factory({ options: o, devices: built.devices, endpointFor, topics, credentials, series });
+    const ctx: FleetFactoryContext = { options: o, devices: built.devices, endpointFor, topics, credentials, series };
+    if (hooks.createAgentFleet) fleet = await hooks.createAgentFleet(ctx);
+    else if (o.agentsPerProcess !== undefined || infra.some((f) => f.kind === 'agent-kill')) {
+      // agents in child processes: kill -9 needs a process to kill (the children rebuild the same fleet from the seed)
+      const { ChildAgentFleet } = await import('./agent/child-agent-fleet.ts');
+      fleet = new ChildAgentFleet({ ...ctx, modelsDir: defaultModelsDir(), startMs: plannedStart }, o.agentsPerProcess ?? Math.max(1, Math.ceil(n / 4)));
+    } else fleet = await (await loadAgentFleetFactory())(ctx);
   }
   cleanups.push(() => fleet.close());
 
@@ -322,6 +329,7 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, cleanup
   await delay(o.durationSec * 1000, hooks.signal);
   fleet.pause();
   const publishEnd = Date.now();
+  await fleet.quiesce?.();
   phase = 'draining';
   await Promise.allSettled(faultRuns).then((rs) => {
     const bad = rs.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
@@ -380,6 +388,7 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, cleanup
       perDevice: n <= 1000 ? deliveries : deliveries.filter((d) => d.missing > 0 || d.duplicates > 0),
     },
     connect: { connects: snap.connects, failures: snap.connectFailures, timeToAllConnectedMs },
+    schedule: { lateSends: snap.lateSends ?? 0, skippedSends: snap.skippedSends ?? 0 },
     anomalies: scoreDetection(groundTruth, events, o.detectionToleranceMs),
     faults: outcomes.sort((a, b) => a.atMs - b.atMs),
     groundTruth,
@@ -396,12 +405,17 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, cleanup
 
 async function loadAgentFleetFactory(): Promise<(ctx: FleetFactoryContext) => Promise<FleetDriver>> {
   try {
-    const spec = './agent/agent-fleet.ts';
-    const m = (await import(spec)) as { createAgentFleet: (ctx: FleetFactoryContext) => Promise<FleetDriver> };
-    return m.createAgentFleet;
+    const m = await import('./agent/agent-fleet.ts');
+    return (ctx) => m.createAgentFleet({ ...ctx, modelsDir: defaultModelsDir() });
   } catch (cause) {
     throw new EdgeloopError('EL_ERR_SIM_MODE_UNAVAILABLE', `agent mode is not available in this build: ${(cause as Error).message}`, { cause });
   }
+}
+
+/** the default anomaly model shipped in models/default/anomaly, when present */
+export function defaultModelsDir(): string | undefined {
+  const dir = join(import.meta.dirname, '..', 'models', 'default', 'anomaly');
+  return existsSync(join(dir, 'manifest.json')) ? dir : undefined;
 }
 
 export function parseUrl(url: string): Endpoint {

@@ -36,6 +36,8 @@ export interface InferenceEngineOptions {
   /** device-time cooldown between two events of one model, ms, default 10 000 */
   cooldownMs?: number;
   intraOpNumThreads?: number;
+  /** ORT calls outstanding before ready() makes producers wait, default 4 */
+  maxInflightRuns?: number;
   /** verify manifest signatures in activate() against these keys (keyId → key); none = hash check only */
   trustedKeys?: ReadonlyMap<string, KeyObject> | undefined;
   /** refuse unsigned manifests in activate(); default: true when trustedKeys is non-empty */
@@ -78,7 +80,7 @@ interface Slot {
 }
 
 export class InferenceEngine implements ModelHost {
-  readonly #o: Required<Pick<InferenceEngineOptions, 'maxBatchWindows' | 'cooldownMs' | 'intraOpNumThreads'>>;
+  readonly #o: Required<Pick<InferenceEngineOptions, 'maxBatchWindows' | 'cooldownMs' | 'intraOpNumThreads' | 'maxInflightRuns'>>;
   readonly #onEvent: (e: OutboxEvent) => void;
   readonly #trusted: ReadonlyMap<string, KeyObject> | undefined;
   readonly #requireSignature: boolean;
@@ -96,6 +98,7 @@ export class InferenceEngine implements ModelHost {
   #windowsTotal = 0;
   #anomaliesTotal = 0;
   #changeListeners = new Set<() => void>();
+  #readyWaiters: Array<() => void> = [];
 
   constructor(opts: InferenceEngineOptions) {
     if (typeof opts?.onEvent !== 'function') throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'InferenceEngine: onEvent must be a function');
@@ -103,6 +106,7 @@ export class InferenceEngine implements ModelHost {
       maxBatchWindows: opts.maxBatchWindows ?? 256,
       cooldownMs: opts.cooldownMs ?? 10_000,
       intraOpNumThreads: opts.intraOpNumThreads ?? 1,
+      maxInflightRuns: opts.maxInflightRuns ?? 4,
     };
     if (!(this.#o.maxBatchWindows >= 1)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'InferenceEngine: maxBatchWindows must be >= 1');
     this.#onEvent = opts.onEvent;
@@ -245,7 +249,10 @@ export class InferenceEngine implements ModelHost {
         this.#lastError = `model ${s.ref.name}@${s.ref.version}: ${(err as Error).message}`;
         this.#log.error({ err, model: s.ref.name }, 'inference failed');
       })
-      .finally(() => s.running.delete(p));
+      .finally(() => {
+        s.running.delete(p);
+        this.#wakeReady();
+      });
     s.running.add(p);
   }
 
@@ -299,6 +306,30 @@ export class InferenceEngine implements ModelHost {
     this.#windowsTotal += metas.length;
   }
 
+  /** ORT calls running or queued in ONNX Runtime right now (all models). */
+  get inflightRuns(): number {
+    let n = 0;
+    for (const s of this.#list) n += s.running.size;
+    return n;
+  }
+
+  /**
+   * Backpressure: resolves at once while fewer than `maxInflightRuns` calls are outstanding, otherwise when one
+   * finishes. The agent awaits it before acknowledging readings, so a producer faster than the model is slowed
+   * down instead of growing a queue of windows in memory.
+   */
+  ready(): Promise<void> {
+    if (this.inflightRuns < this.#o.maxInflightRuns) return Promise.resolve();
+    return new Promise((resolve) => this.#readyWaiters.push(resolve));
+  }
+
+  #wakeReady(): void {
+    if (this.#readyWaiters.length === 0 || this.inflightRuns >= this.#o.maxInflightRuns) return;
+    const w = this.#readyWaiters;
+    this.#readyWaiters = [];
+    for (const fn of w) fn();
+  }
+
   /** Resolve once every ORT call started so far has finished. */
   async idle(): Promise<void> {
     for (;;) {
@@ -349,6 +380,7 @@ export class InferenceEngine implements ModelHost {
     this.#list = [];
     this.#slots.clear();
     this.#changeListeners.clear();
+    for (const fn of this.#readyWaiters.splice(0)) fn();
     await Promise.allSettled(slots.map((s) => s.runner.close()));
   }
 }

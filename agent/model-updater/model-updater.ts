@@ -18,11 +18,8 @@
  * Layout of modelsDir: `versions/<name>/<version>-<sha12>/{manifest.json, <artifact.file>}`, `staging/<sha256>.part`,
  * `updater-state.json`. At most `keepVersions` (default 2: active + previous) versions per model are kept.
  */
-import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { KeyObject } from 'node:crypto';
 import { Backoff, type RetryPolicy } from '../../lib/backoff.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
@@ -393,8 +390,9 @@ export class ModelUpdater {
     const before = this.#o.host.active(name);
     await this.#o.host.activate(manifest, modelPath); // fresh session + test vector; rejects keeping the old model
     const slot = (this.#state.models[name] ??= {});
-    const beforeInstalled = before && slot.active?.sha256 === before.manifest.artifact.sha256 ? slot.active : before ? fromActive(before) : slot.active;
-    if (beforeInstalled && beforeInstalled.sha256 !== manifest.artifact.sha256) slot.previous = beforeInstalled;
+    const beforeInstalled =
+      before && slot.active?.sha256 === before.manifest.artifact.sha256 && slot.active.version === before.manifest.version ? slot.active : before ? fromActive(before) : slot.active;
+    if (beforeInstalled && beforeInstalled.dir !== dir) slot.previous = beforeInstalled;
     slot.active = { version: manifest.version, sha256: manifest.artifact.sha256, dir, modelPath };
     await this.#saveState();
     await this.#prune(name);
@@ -467,8 +465,17 @@ export class ModelUpdater {
       append = true;
     }
     if (!res.body) throw new EdgeloopError('EL_ERR_UPDATE_DOWNLOAD', `GET ${url} has no body`);
-    const out = createWriteStream(part, { flags: append ? 'a' : 'w' });
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>), out, { signal });
+    // chunks are written as they arrive, so what came before a broken connection stays for the resume
+    const fh = await open(part, append ? 'a' : 'w');
+    try {
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        await fh.write(chunk);
+        if ((await fh.stat()).size > size) break;
+      }
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     const got = (await stat(part)).size;
     if (got !== size) {
       if (got > size) await rm(part, { force: true });
@@ -508,7 +515,7 @@ export class ModelUpdater {
       this.#watches.delete(name);
       if (this.#closed) return;
       const active = this.#o.host.active(name);
-      if (!active || active.manifest.artifact.sha256 !== manifest.artifact.sha256) return; // replaced meanwhile
+      if (!active || active.manifest.artifact.sha256 !== manifest.artifact.sha256 || active.manifest.version !== manifest.version) return; // replaced meanwhile
       const s = this.#o.host.stats(name);
       if (s && s.windows >= this.#o.latencyMinWindows && s.p95Ms > budget) {
         const reason = `EL_ERR_UPDATE_LATENCY: p95 ${s.p95Ms.toFixed(3)} ms over ${s.windows} windows exceeds the budget of ${budget} ms`;

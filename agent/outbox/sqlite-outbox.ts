@@ -65,6 +65,8 @@ export interface OutboxBatch {
   bytes: number;
   /** the JSON array of the records, ready to embed in a wire message */
   json: string;
+  /** drop counter when the batch was cut (ack takes a fast path when no telemetry was dropped since) */
+  dropEpoch: number;
 }
 
 export interface OutboxStats {
@@ -148,6 +150,8 @@ export class SqliteOutbox {
   #dropsBytes = 0;
   #dropsAge = 0;
   #refused = 0;
+  /** incremented whenever the policy deletes telemetry */
+  #dropEpoch = 0;
   #cursor = { events: 0, telemetry: 0 };
   // intake buffer (columnar)
   #bufSensor: string[] = [];
@@ -446,6 +450,7 @@ export class SqliteOutbox {
       after = upTo;
     }
     this.#st.delTelemetryUpTo.run(upTo);
+    this.#dropEpoch++;
     this.#telemetryCount -= dropped;
     this.#telemetryBytes -= freed;
     this.#dropsBytes += dropped;
@@ -544,7 +549,7 @@ export class SqliteOutbox {
     }
     if (parts.length === 0) return undefined;
     this.#cursor[lane] = last;
-    return { lane, firstSeq: first, lastSeq: last, count: parts.length, bytes, json: `[${parts.join(',')}]` };
+    return { lane, firstSeq: first, lastSeq: last, count: parts.length, bytes, json: `[${parts.join(',')}]`, dropEpoch: this.#dropEpoch };
   }
 
   /** The broker acknowledged `batch`: delete its rows (one transaction). */
@@ -555,7 +560,12 @@ export class SqliteOutbox {
   }
 
   #ackRows(b: OutboxBatch): void {
-    if (b.lane === 'telemetry') {
+    if (b.lane === 'telemetry' && b.dropEpoch === this.#dropEpoch) {
+      // no drop since the batch was cut: its rows are all there (seqs are never reused), delete by range
+      this.#st.delTelemetryRange.run(b.firstSeq, b.lastSeq);
+      this.#telemetryCount -= b.count;
+      this.#telemetryBytes -= b.bytes;
+    } else if (b.lane === 'telemetry') {
       // rows of the batch may have been dropped by the policy meanwhile: count what is really deleted
       let count = 0;
       let bytes = 0;
@@ -610,6 +620,7 @@ export class SqliteOutbox {
     }
     if (count === 0) return 0;
     this.#st.delTelemetryUpTo.run(cutoffSeq - 1);
+    this.#dropEpoch++;
     this.#telemetryCount -= count;
     this.#telemetryBytes -= bytes;
     this.#dropsAge += count;

@@ -56,6 +56,7 @@ export class OutboxPublisher {
   readonly #headEvents: string;
   readonly #recordBytes: number;
   #inflight = 0;
+  readonly #pool: Buffer[] = [];
   #inflightTelemetryRows = 0;
   #broken = false;
   #started = false;
@@ -150,15 +151,27 @@ export class OutboxPublisher {
 
   #send(batch: OutboxBatch): void {
     const telemetry = batch.lane === 'telemetry';
-    const payload = Buffer.from(
-      `${telemetry ? this.#headTelemetry : this.#headEvents}${batch.firstSeq},"sentAt":${this.#clock.now()},"${telemetry ? 'readings' : 'events'}":${batch.json}}`,
-    );
+    const text = `${telemetry ? this.#headTelemetry : this.#headEvents}${batch.firstSeq},"sentAt":${this.#clock.now()},"${telemetry ? 'readings' : 'events'}":${batch.json}}`;
+    // payload buffers are pooled (one per in-flight message): ~120 KiB per message would otherwise be garbage that
+    // V8 collects late, inflating RSS. A buffer goes back to the pool only after its PUBACK: after a failure the
+    // client library may still hold it, so it is left to the GC.
+    const buf = this.#pool.pop() ?? Buffer.allocUnsafe(this.#o.batchMaxBytes + 1024);
+    let payload: Buffer;
+    let pooled = false;
+    if (Buffer.byteLength(text) <= buf.length) {
+      payload = buf.subarray(0, buf.write(text));
+      pooled = true;
+    } else {
+      payload = Buffer.from(text);
+      this.#pool.push(buf);
+    }
     this.#inflight++;
     if (telemetry) this.#inflightTelemetryRows += batch.count;
     this.#o.transport
       .publish({ topic: telemetry ? this.#telemetryTopic : this.#eventsTopic, payload, qos: 1 })
       .then(
         () => {
+          if (pooled && this.#pool.length < this.#o.maxInflight) this.#pool.push(buf);
           this.#stats.messages++;
           if (telemetry) this.#stats.telemetryRecords += batch.count;
           else this.#stats.eventRecords += batch.count;

@@ -16,6 +16,7 @@
  * close() stops the client, waits for its 'stopped' event and calls close() on it to free the native handles.
  */
 import { EventEmitter } from 'node:events';
+import { channel } from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import awsIot from 'aws-iot-device-sdk-v2';
 import { z } from 'zod';
@@ -27,7 +28,10 @@ import { PublishGate } from './publish-gate.ts';
 import { DEFAULT_RECONNECT, INJECTED_KEYS, bytes, commonShape, defaultBurst, parseWith, toBuffer } from './transport-options.ts';
 import type { Transport, TransportEvents, TransportMessage } from './transport.ts';
 
-const { mqtt5, iot, io } = awsIot;
+const { mqtt5, iot } = awsIot;
+
+const connectChannel = channel('edgeloop:transport:connect');
+const offlineChannel = channel('edgeloop:transport:offline');
 type Mqtt5Client = InstanceType<typeof mqtt5.Mqtt5Client>;
 type Mqtt5ClientConfig = ConstructorParameters<typeof mqtt5.Mqtt5Client>[0];
 
@@ -100,6 +104,7 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
   #subs = new Map<string, 0 | 1>();
   #subWaiters: SubWaiter[] = [];
   #failures = 0;
+  #gaveUp = false;
   #lastError: Error | undefined;
   #acked = 0;
   #failed = 0;
@@ -198,7 +203,16 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
     if (this.#closing) return Promise.reject(this.#closedError('start'));
     if (this.#connected) return Promise.resolve();
     const p = new Promise<void>((resolve, reject) => this.#startWaiters.push({ resolve, reject }));
-    if (this.#started) return p;
+    if (this.#started) {
+      if (this.#gaveUp && this.#client) {
+        // start() again after giving up: a fresh round of attempts
+        this.#gaveUp = false;
+        this.#failures = 0;
+        this.#stopped = new Promise<void>((resolve) => (this.#onStopped = resolve));
+        this.#client.start();
+      }
+      return p;
+    }
     this.#started = true;
     let client: Mqtt5Client;
     try {
@@ -249,6 +263,7 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
     this.#failures = 0;
     this.#lastError = undefined;
     this.#log.info({ endpoint: this.options.endpoint, connects: this.#connects, rejoined }, 'connected');
+    if (connectChannel.hasSubscribers) connectChannel.publish({ clientId: this.options.clientId, connects: this.#connects });
     this.#resubscribe(rejoined);
     this.#settleStart();
     this.emit('connect');
@@ -258,7 +273,8 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
     this.#lastError = error;
     this.#failures++;
     this.#log.warn({ err: error.message, attempt: this.#failures }, 'connection attempt failed');
-    if (this.#failures >= this.#maxAttempts && !this.#closing) {
+    if (this.#failures >= this.#maxAttempts && !this.#closing && !this.#gaveUp) {
+      this.#gaveUp = true;
       const err = new EdgeloopError(
         'EL_ERR_TRANSPORT_CONNECT',
         `gave up connecting to ${this.options.endpoint} after ${this.#failures} attempts: ${error.message}`,
@@ -285,6 +301,7 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
     for (const p of this.#gate.drain()) this.#fail(p, err);
     if (was && !this.#closing) {
       this.#log.warn({ reason: error.message }, 'offline');
+      if (offlineChannel.hasSubscribers) offlineChannel.publish({ clientId: this.options.clientId, reason: error.message });
       this.emit('offline', error.message);
     }
   }
@@ -418,19 +435,31 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
     this.#sendSubscribe([...this.#subs], [...this.#subWaiters], rejoined);
   }
 
+  /** SUBSCRIBE in packets of at most 8 filters (IoT Core's limit); waiters settle once every packet is acked. */
   #sendSubscribe(entries: readonly (readonly [string, 0 | 1])[], waiters: SubWaiter[], onlyIfNew: boolean): void {
-    const subscriptions = entries.map(([topicFilter, q]) => ({
-      topicFilter,
-      qos: q === 1 ? mqtt5.QoS.AtLeastOnce : mqtt5.QoS.AtMostOnce,
-      // after a resumed session the broker still has them: do not replay retained messages again
-      retainHandlingType: onlyIfNew ? mqtt5.RetainHandlingType.SendOnSubscribeIfNew : mqtt5.RetainHandlingType.SendOnSubscribe,
-    }));
-    this.#client!.subscribe({ subscriptions }).then(
-      (suback) => {
-        const refused = new Set<string>();
-        suback.reasonCodes.forEach((rc, i) => {
-          if (rc >= 0x80 && entries[i]) refused.add(entries[i][0]);
-        });
+    const client = this.#client!;
+    const refused = new Set<string>();
+    const chunks: (readonly (readonly [string, 0 | 1])[])[] = [];
+    for (let i = 0; i < entries.length; i += 8) chunks.push(entries.slice(i, i + 8));
+    Promise.all(
+      chunks.map((chunk) =>
+        client
+          .subscribe({
+            subscriptions: chunk.map(([topicFilter, q]) => ({
+              topicFilter,
+              qos: q === 1 ? mqtt5.QoS.AtLeastOnce : mqtt5.QoS.AtMostOnce,
+              // after a resumed session the broker still has them: do not replay retained messages again
+              retainHandlingType: onlyIfNew ? mqtt5.RetainHandlingType.SendOnSubscribeIfNew : mqtt5.RetainHandlingType.SendOnSubscribe,
+            })),
+          })
+          .then((suback) => {
+            suback.reasonCodes.forEach((rc, k) => {
+              if (rc >= 0x80 && chunk[k]) refused.add(chunk[k][0]);
+            });
+          }),
+      ),
+    ).then(
+      () => {
         for (const t of refused) this.#subs.delete(t);
         for (const w of waiters) {
           const i = this.#subWaiters.indexOf(w);

@@ -4,9 +4,12 @@
  *   transport:                                  transport:
  *     kind: mqtt                                  kind: aws-iot
  *     url: mqtts://broker.example:8883            endpoint: abc123-ats.iot.eu-west-1.amazonaws.com
- *     caPath: /etc/edgeloop/ca.pem                certPath: /etc/edgeloop/device.pem.crt
- *     certPath: /etc/edgeloop/device.crt          keyPath: /etc/edgeloop/private.pem.key
- *     keyPath: /etc/edgeloop/device.key           caPath: /etc/edgeloop/AmazonRootCA1.pem
+ *     tls:                                        certPath: /etc/edgeloop/device.pem.crt
+ *       caFile: /etc/edgeloop/ca.pem              keyPath: /etc/edgeloop/private.pem.key
+ *       certFile: /etc/edgeloop/device.crt        caPath: /etc/edgeloop/AmazonRootCA1.pem
+ *       keyFile: /etc/edgeloop/device.key
+ *
+ * (the same field names as agent/config.ts)
  *
  * `TransportConfigSchema` is the zod schema the agent's config embeds; `parseTransportConfig` validates with
  * errors that name the field (and suggest the right name for a misspelled one). The implementation module is
@@ -35,12 +38,18 @@ export const MqttTransportConfigSchema = z.strictObject({
   protocolVersion: z.union([z.literal(4), z.literal(5)]).optional(),
   username: z.string().optional(),
   password: z.string().optional(),
-  /** PEM files: CA of the broker certificate, client certificate and key (mutual TLS) */
-  caPath: z.string().min(1).optional(),
-  certPath: z.string().min(1).optional(),
-  keyPath: z.string().min(1).optional(),
-  rejectUnauthorized: z.boolean().optional(),
-  servername: z.string().optional(),
+  tls: z
+    .strictObject({
+      /** PEM file of the CA that signed the broker certificate (default: Node's trust store) */
+      caFile: z.string().min(1).optional(),
+      /** PEM client certificate file (mutual TLS) */
+      certFile: z.string().min(1).optional(),
+      /** PEM private key file of the client certificate */
+      keyFile: z.string().min(1).optional(),
+      rejectUnauthorized: z.boolean().optional(),
+      servername: z.string().optional(),
+    })
+    .optional(),
   clientId,
   ...configShape,
 });
@@ -127,18 +136,18 @@ export async function createTransport(config: unknown, runtime: TransportRuntime
     ...(runtime.will ? { will: runtime.will } : {}),
   };
   if (c.kind === 'mqtt') {
-    const { kind: _k, caPath, certPath, keyPath, rejectUnauthorized, servername, clientId: _c, ...rest } = c;
+    const { kind: _k, tls: files, clientId: _c, ...rest } = c;
     void _k;
     void _c;
-    const tls = {
-      ...(caPath ? { ca: readPem(where, 'caPath', caPath)! } : {}),
-      ...(certPath ? { cert: readPem(where, 'certPath', certPath)! } : {}),
-      ...(keyPath ? { key: readPem(where, 'keyPath', keyPath)! } : {}),
-      ...(rejectUnauthorized !== undefined ? { rejectUnauthorized } : {}),
-      ...(servername !== undefined ? { servername } : {}),
+    const tls = files && {
+      ...(files.caFile ? { ca: readPem(where, 'tls.caFile', files.caFile)! } : {}),
+      ...(files.certFile ? { cert: readPem(where, 'tls.certFile', files.certFile)! } : {}),
+      ...(files.keyFile ? { key: readPem(where, 'tls.keyFile', files.keyFile)! } : {}),
+      ...(files.rejectUnauthorized !== undefined ? { rejectUnauthorized: files.rejectUnauthorized } : {}),
+      ...(files.servername !== undefined ? { servername: files.servername } : {}),
     };
     const { MqttTransport } = await import('./mqtt-transport.ts');
-    return new MqttTransport({ ...rest, clientId: id, ...(Object.keys(tls).length ? { tls } : {}), ...injected });
+    return new MqttTransport({ ...rest, clientId: id, ...(tls ? { tls } : {}), ...injected });
   }
   const { kind: _k, clientId: _c, certPath, keyPath, caPath, ...rest } = c;
   void _k;

@@ -91,6 +91,9 @@ interface SubWaiter {
   reject: (err: Error) => void;
 }
 
+/** AWS IoT Core accepts at most 8 topic filters per SUBSCRIBE */
+const SUBSCRIBE_BATCH = 8;
+
 const connectChannel = channel('edgeloop:transport:connect');
 const offlineChannel = channel('edgeloop:transport:offline');
 
@@ -117,6 +120,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   #ackTimer: TimerHandle | undefined;
   #startTimer: TimerHandle | undefined;
   #lastError: Error | undefined;
+  #gaveUp = false;
   #acked = 0;
   #failed = 0;
   #connects = 0;
@@ -160,7 +164,15 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     if (this.#closing) return Promise.reject(this.#closedError('start'));
     if (this.#connected) return Promise.resolve();
     const p = new Promise<void>((resolve, reject) => this.#startWaiters.push({ resolve, reject }));
-    if (this.#started) return p;
+    if (this.#started) {
+      if (this.#gaveUp) {
+        // start() again after giving up: a fresh round of attempts
+        this.#gaveUp = false;
+        this.#backoff.reset();
+        this.#client?.reconnect();
+      }
+      return p;
+    }
     this.#started = true;
     const o = this.options;
     const startTimeout = o.startTimeoutMs ?? 0;
@@ -219,7 +231,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   }
 
   #wire(client: MqttClient): void {
-    client.on('connect', () => this.#onConnect());
+    client.on('connect', (connack) => this.#onConnect(connack.sessionPresent === true));
     client.on('close', () => this.#onClose());
     client.on('error', (err) => {
       // connection-level errors (refused, TLS, CONNACK refused) are followed by 'close'; we retry there
@@ -230,7 +242,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     client.on('message', (topic, payload) => this.emit('message', topic, payload));
   }
 
-  #onConnect(): void {
+  #onConnect(sessionPresent: boolean): void {
     if (this.#closing) return;
     this.#connected = true;
     this.#connects++;
@@ -243,7 +255,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
       this.#backoff.reset();
     }, stable);
     this.#stableTimer.unref?.();
-    this.#resubscribe();
+    this.#resubscribe(sessionPresent);
     this.#settleStart();
     this.emit('connect');
   }
@@ -295,6 +307,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
         { cause: this.#lastError },
       );
       this.#log.error({ reason }, 'gave up reconnecting');
+      this.#gaveUp = true;
       if (this.#startWaiters.length > 0) this.#settleStart(err);
       else if (this.listenerCount('error') > 0) this.emit('error', err);
       return;
@@ -450,29 +463,51 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     });
   }
 
-  #resubscribe(): void {
+  #resubscribe(sessionPresent: boolean): void {
     if (this.#subs.size === 0) return;
-    this.#sendSubscribe([...this.#subs], [...this.#subWaiters]);
+    this.#sendSubscribe([...this.#subs], [...this.#subWaiters], sessionPresent);
   }
 
-  #sendSubscribe(entries: readonly (readonly [string, 0 | 1])[], waiters: SubWaiter[]): void {
-    const map: Record<string, { qos: 0 | 1 }> = {};
-    for (const [t, q] of entries) map[t] = { qos: q };
-    this.#client!.subscribe(map, (err, granted) => {
-      if (err) return; // connection dropped before SUBACK: the waiters stay and are served after the reconnect
-      const refused = new Set<string>();
-      for (const g of (granted ?? []) as ISubscriptionGrant[]) if (g.qos >= 0x80) refused.add(g.topic);
-      for (const t of refused) this.#subs.delete(t);
-      for (const w of waiters) {
-        const i = this.#subWaiters.indexOf(w);
-        if (i < 0) continue;
-        this.#subWaiters.splice(i, 1);
-        const bad = w.topics.filter((t) => refused.has(t));
-        if (bad.length > 0) {
-          w.reject(new EdgeloopError('EL_ERR_TRANSPORT_REJECTED', `broker refused the subscription to ${bad.join(', ')}`));
-        } else w.resolve();
-      }
-    });
+  /**
+   * SUBSCRIBE in packets of at most 8 filters (AWS IoT Core's limit per SUBSCRIBE); the waiters settle once every
+   * packet is acknowledged. `onlyIfNew` (MQTT 5, session resumed): retain handling 1, retained messages are not
+   * replayed for subscriptions the broker still has.
+   */
+  #sendSubscribe(entries: readonly (readonly [string, 0 | 1])[], waiters: SubWaiter[], onlyIfNew = false): void {
+    const client = this.#client!;
+    const v5 = this.options.protocolVersion === 5;
+    const refused = new Set<string>();
+    let left = Math.ceil(entries.length / SUBSCRIBE_BATCH);
+    let dropped = false;
+    for (let i = 0; i < entries.length; i += SUBSCRIBE_BATCH) {
+      const chunk = entries.slice(i, i + SUBSCRIBE_BATCH);
+      const map: Record<string, { qos: 0 | 1; rh?: number }> = {};
+      for (const [t, q] of chunk) map[t] = v5 ? { qos: q, rh: onlyIfNew ? 1 : 0 } : { qos: q };
+      client.subscribe(map, (err, granted) => {
+        if (err) {
+          const codes = (err as { packet?: { granted?: number[] } }).packet?.granted;
+          // no SUBACK: the connection dropped; the waiters stay and are served after the reconnect
+          if (!codes) dropped = true;
+          else codes.forEach((rc, k) => rc >= 0x80 && chunk[k] && refused.add(chunk[k][0]));
+        } else {
+          for (const g of (granted ?? []) as ISubscriptionGrant[]) if (g.qos >= 0x80) refused.add(g.topic);
+        }
+        if (--left === 0 && !dropped) this.#settleSubscribe(refused, waiters);
+      });
+    }
+  }
+
+  #settleSubscribe(refused: Set<string>, waiters: SubWaiter[]): void {
+    for (const t of refused) this.#subs.delete(t);
+    for (const w of waiters) {
+      const i = this.#subWaiters.indexOf(w);
+      if (i < 0) continue;
+      this.#subWaiters.splice(i, 1);
+      const bad = w.topics.filter((t) => refused.has(t));
+      if (bad.length > 0) {
+        w.reject(new EdgeloopError('EL_ERR_TRANSPORT_REJECTED', `broker refused the subscription to ${bad.join(', ')}`));
+      } else w.resolve();
+    }
   }
 
   close(): Promise<void> {

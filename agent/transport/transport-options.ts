@@ -81,6 +81,7 @@ function editDistance(a: string, b: string): number {
 
 /** The closest known name, if it is close enough to be a likely misspelling. */
 export function suggest(name: string, known: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
   let best: string | undefined;
   let bestD = Infinity;
   for (const k of known) {
@@ -90,9 +91,12 @@ export function suggest(name: string, known: readonly string[]): string | undefi
       best = k;
     }
   }
-  return best !== undefined && (bestD <= Math.max(2, Math.floor(name.length / 3)) || best.toLowerCase() === name.toLowerCase())
-    ? best
-    : undefined;
+  if (best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3))) return best;
+  // "keepAlive" -> "keepaliveSeconds": a known name that starts with the given one (or the reverse)
+  if (lower.length >= 4) {
+    return known.find((k) => k.toLowerCase().startsWith(lower)) ?? known.find((k) => k.length >= 4 && lower.startsWith(k.toLowerCase()));
+  }
+  return undefined;
 }
 
 function objectShape(schema: z.ZodType): Record<string, z.ZodType> | undefined {

@@ -1,8 +1,119 @@
+/**
+ * `edgeloop cloud --config cloud.yaml [--only ingest,processor]`: load and validate the cloud config, build the
+ * parts (cloud/create-cloud.ts), start them in dependency order, print where they listen, and close them in
+ * reverse order on SIGTERM / SIGINT. `edgeloop cloud hash-password` makes a credentials-file entry.
+ */
+import { parseArgs } from 'node:util';
+import { resolve as resolvePath } from 'node:path';
 import type { CliContext } from '../main.ts';
+import { loadConfig } from '../load-config.ts';
+import { createCliLogger } from '../../lib/logger.ts';
+import { EdgeloopError } from '../../protocol/errors.ts';
 
-export const help = 'usage: edgeloop cloud (being built)';
+export const help = `usage: edgeloop cloud [--config FILE] [options]
+       edgeloop cloud hash-password [--password PW]   (reads the password from stdin when not given)
 
-export async function run(_argv: string[], ctx: CliContext): Promise<number> {
-  ctx.stderr.write('edgeloop cloud: not built yet\n');
-  return 1;
+Run the cloud side in one process: embedded MQTT broker (or an external one), ingest (validate, dedup, DLQ),
+stream (SQLite or Kinesis), stream processor, feature store, /healthz and Prometheus /metrics.
+
+options:
+  --config FILE       cloud config (YAML); see docs/cloud.example.yaml and docs/cloud.md (default: all defaults)
+  --only PARTS        comma-separated parts to run (plus what they require):
+                      dlq, stream, feature-store, ingest, broker, processor, http
+  --data-dir DIR      override dataDir (where stream.db, features.db, dlq.db, ingest-dedup.db live)
+  --check             validate the config, print it as JSON and exit
+  --log-level LEVEL   fatal|error|warn|info|debug|trace|silent
+
+environment:
+  EDGELOOP_<FIELD>    override any field, levels joined by __: EDGELOOP_BROKER__EMBEDDED__PORT=1884,
+                      EDGELOOP_HTTP__PORT=0, EDGELOOP_DATA_DIR=/var/lib/edgeloop
+  EDGELOOP_CONFIG     config file when --config is not given
+
+signals: SIGTERM / SIGINT stop intake, flush accepted messages to the stream, close every part; a second one
+exits at once (unacknowledged messages are redelivered by the devices).
+`;
+
+export async function run(argv: string[], ctx: CliContext): Promise<number> {
+  if (argv[0] === 'hash-password') return hashPasswordCommand(argv.slice(1), ctx);
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string' },
+      only: { type: 'string' },
+      'data-dir': { type: 'string' },
+      check: { type: 'boolean' },
+      'log-level': { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const { CloudConfigSchema } = await import('../../cloud/config.ts');
+  const file = values.config ?? ctx.env.EDGELOOP_CONFIG;
+  const overrides: Record<string, unknown> = {};
+  if (values.only) overrides.only = values.only.split(',').map((s) => s.trim()).filter(Boolean);
+  if (values['data-dir']) overrides.dataDir = values['data-dir'];
+  if (values['log-level']) overrides.logLevel = values['log-level'];
+  const config = loadConfig(CloudConfigSchema, { file: file ? resolvePath(ctx.cwd, file) : undefined, env: ctx.env, overrides });
+  if (values.check) {
+    ctx.stdout.write(JSON.stringify(config, null, 2) + '\n');
+    return 0;
+  }
+  const logger = createCliLogger(values['log-level'] ?? ctx.env.EDGELOOP_LOG_LEVEL ?? config.logLevel);
+  const { createCloud } = await import('../../cloud/create-cloud.ts');
+  const cloud = createCloud(config, { logger, cwd: ctx.cwd });
+  let stopping: Promise<void> | undefined;
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((r) => (resolveDone = r));
+  const stop = (why: string): Promise<void> => {
+    if (!stopping) {
+      logger.info({ why }, 'stopping');
+      stopping = cloud.close().then(
+        () => resolveDone(0),
+        (err: unknown) => {
+          logger.error({ err }, 'error while stopping');
+          resolveDone(1);
+        },
+      );
+    }
+    return stopping;
+  };
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ sig }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    void stop(sig);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    await cloud.start();
+    const parts = [...cloud.parts.keys()].join(', ');
+    const lines = [`edgeloop cloud running: ${parts}`];
+    if (cloud.urls.mqtt) lines.push(`  mqtt    ${cloud.urls.mqtt}`);
+    if (cloud.urls.mqtts) lines.push(`  mqtts   ${cloud.urls.mqtts}`);
+    if (cloud.urls.http) lines.push(`  http    ${cloud.urls.http}/healthz  ${cloud.urls.http}/metrics`);
+    ctx.stdout.write(lines.join('\n') + '\n');
+    return await done;
+  } catch (err) {
+    await cloud.close().catch(() => {});
+    throw err;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+}
+
+async function hashPasswordCommand(argv: string[], ctx: CliContext): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { password: { type: 'string' } }, strict: true });
+  let pw = values.password;
+  if (pw === undefined) {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    pw = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  }
+  if (!pw) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'empty password (pass --password or pipe it on stdin)');
+  const { hashPassword } = await import('../../cloud/broker/password-hash.ts');
+  ctx.stdout.write((await hashPassword(pw)) + '\n');
+  return 0;
 }

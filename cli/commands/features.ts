@@ -1,8 +1,86 @@
+/**
+ * `edgeloop features get DEVICE [--group NAME]`: print a device's current feature record from the local SQLite
+ * feature store (<dataDir>/features.db). Safe while `edgeloop cloud` runs (SQLite WAL readers).
+ */
+import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import type { CliContext } from '../main.ts';
+import { loadConfig } from '../load-config.ts';
+import { EdgeloopError } from '../../protocol/errors.ts';
 
-export const help = 'usage: edgeloop features (being built)';
+export const help = `usage: edgeloop features get DEVICE [options]
 
-export async function run(_argv: string[], ctx: CliContext): Promise<number> {
-  ctx.stderr.write('edgeloop features: not built yet\n');
-  return 1;
+Print the current features of one device (entity) from the local feature store.
+
+options:
+  --group NAME        feature group (default: device_features, the processor's group)
+  --feature NAME      only this feature (repeatable)
+  --json              print the record as JSON
+  --config FILE       cloud config, for dataDir (or EDGELOOP_CONFIG)
+  --data-dir DIR      the cloud's data directory (default: dataDir of the config, ./edgeloop-data)
+
+exit status: 0 found, 2 no record (or expired by TTL), 1 error.
+`;
+
+export async function run(argv: string[], ctx: CliContext): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      group: { type: 'string', default: 'device_features' },
+      feature: { type: 'string', multiple: true },
+      json: { type: 'boolean' },
+      config: { type: 'string' },
+      'data-dir': { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
+  const [sub, device, ...extra] = positionals;
+  if (sub !== 'get' || !device || extra.length > 0) {
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'usage: edgeloop features get DEVICE [--group NAME]');
+  }
+  const { paths } = await resolveDataDir(values, ctx);
+  if (!existsSync(paths.features)) {
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `no feature store at ${paths.features} (is --data-dir right? has the processor run?)`);
+  }
+  const { SqliteFeatureStore } = await import('../../cloud/feature-store/sqlite-feature-store.ts');
+  const store = new SqliteFeatureStore({ path: paths.features, synchronous: 'NORMAL', pruneIntervalMs: 2 ** 31 - 1 });
+  await store.start();
+  try {
+    const rec = await store.get(values.group, device, values.feature);
+    if (!rec) {
+      ctx.stderr.write(`edgeloop features: no features for ${device} in group ${values.group}\n`);
+      return 2;
+    }
+    if (values.json) {
+      ctx.stdout.write(JSON.stringify({ group: values.group, ...rec }, null, 2) + '\n');
+      return 0;
+    }
+    const names = Object.keys(rec.features).sort();
+    const width = Math.max(7, ...names.map((n) => n.length));
+    const lines = [`${device}  group ${values.group}  event time ${new Date(rec.eventTime).toISOString()}`];
+    for (const n of names) lines.push(`  ${n.padEnd(width)}  ${formatValue(rec.features[n])}`);
+    ctx.stdout.write(lines.join('\n') + '\n');
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+function formatValue(v: unknown): string {
+  if (typeof v === 'number' && !Number.isInteger(v)) return String(Number(v.toPrecision(6)));
+  return v === null ? 'null' : String(v);
+}
+
+/** dataDir from --data-dir, else from the config (file + env), else the default. Shared with `edgeloop dlq`. */
+export async function resolveDataDir(values: { config?: string | undefined; 'data-dir'?: string | undefined }, ctx: CliContext) {
+  const { CloudConfigSchema, cloudPaths } = await import('../../cloud/config.ts');
+  const file = values.config ?? ctx.env.EDGELOOP_CONFIG;
+  const config = loadConfig(CloudConfigSchema, {
+    file: file ? resolvePath(ctx.cwd, file) : undefined,
+    env: ctx.env,
+    overrides: values['data-dir'] ? { dataDir: values['data-dir'] } : {},
+  });
+  return { config, paths: cloudPaths(config, ctx.cwd) };
 }

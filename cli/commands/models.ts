@@ -1,8 +1,421 @@
+/**
+ * `edgeloop models`: train, sign, verify, score and evaluate models. Parses and validates flags, calls the models
+ * package, prints results; nothing else. `train recommender`, `eval ai4i` and `eval nab` live in
+ * models/recommender/commands.ts and models/nab/commands.ts and are loaded on demand.
+ */
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+import { EdgeloopError } from '../../protocol/errors.ts';
+import { Progress } from '../../lib/progress.ts';
+import type { ManifestInput } from '../../protocol/manifest.ts';
+import { AUTOENCODER_ACTIVATIONS } from '../../models/anomaly/autoencoder.ts';
+import type { AutoencoderActivation } from '../../models/anomaly/autoencoder.ts';
 import type { CliContext } from '../main.ts';
 
-export const help = 'usage: edgeloop models (being built)';
+export const help = `usage: edgeloop models <command> [options]
 
-export async function run(_argv: string[], ctx: CliContext): Promise<number> {
-  ctx.stderr.write('edgeloop models: not built yet\n');
-  return 1;
+commands:
+  train anomaly      train a window autoencoder on normal data; writes model.onnx + manifest.json
+      --data PATH          CSV file or directory of CSV files (normal operation only)      (required)
+      --out DIR            model directory to write                                        (required)
+      --sensors A,B,...    sensor columns (default: every numeric column but time/label columns)
+      --time-column NAME   time column (default: detected: timestamp, time, datetime, date, ts)
+      --separator C        CSV separator (default: detected from the header: , ; tab |)
+      --window N           rows per window (default 16)
+      --stride N           rows between training windows (default 1)
+      --epochs N           training epochs (default 60)
+      --batch-size N       (default 32)
+      --learning-rate X    Adam learning rate (default 0.003)
+      --hidden A,B         encoder layer sizes, last = bottleneck (default 32,8)
+      --activation NAME    relu | tanh | elu | sigmoid | selu | swish (default tanh)
+      --seed N             seeds initialisers and shuffling (default 1); same seed + data = same files
+      --quantile Q         threshold = quantile Q of training scores ... (default 0.99)
+      --margin M           ... times M (default 1.5)
+      --name NAME --version V --created-at ISO   manifest fields (defaults: anomaly, 1.0.0, now)
+      --key FILE           sign the manifest with this ed25519 private key (PEM)
+      --quiet              no progress output
+  train recommender  (see: edgeloop models train recommender --help)
+  keygen             create an ed25519 signing key pair
+      --out DIR (required) --name NAME (default edgeloop) --force (overwrite)
+  sign               sign (or re-sign) a model directory's manifest.json
+      --model DIR --key PRIVATE.key  (both required)
+  verify             check schema, signature, sha256, and run the test vector in ONNX Runtime
+      --model DIR (required) --key PUB[,PUB...] (required unless --allow-unsigned) --allow-unsigned
+  score              score every row of a CSV: the window ending at each row
+      --model DIR --data FILE --out FILE.csv  (required)
+      --key PUB[,PUB...]   verify the signature first (default: schema + sha256 only)
+      --smooth K           trailing mean over K row scores before the threshold (default 1)
+      --threshold X        override the manifest threshold
+      --separator C --time-column NAME
+  eval skab          SKAB protocol: per file, train on the first 400 rows, score the rest
+      --data-dir DIR (required) --out FILE.csv (per row: file,row,score,predicted,label)
+      --sensors --window (8) --smooth (10) --quantile (1 = max) --margin (1.5) --epochs (30) --seed (1)
+      --batch-size (64) --learning-rate (0.01) --hidden (32,8) --activation (tanh) --train-rows (400, the protocol's) --quiet
+  eval ai4i          (see: edgeloop models eval ai4i --help)
+  eval nab           (see: edgeloop models eval nab --help)
+`;
+
+type Ctx = CliContext;
+type Handler = (argv: string[], ctx: Ctx) => Promise<number>;
+
+export async function run(argv: string[], ctx: Ctx): Promise<number> {
+  const [cmd, sub, ...rest] = argv;
+  switch (cmd) {
+    case 'train':
+      if (sub === 'anomaly') return trainAnomaly(rest, ctx);
+      if (sub === 'recommender') return (await loadCommand('../../models/recommender/commands.ts', 'trainRecommenderCommand'))(rest, ctx);
+      throw usageError(`train what? "anomaly" or "recommender"${sub ? `, not "${sub}"` : ''}`);
+    case 'eval':
+      if (sub === 'skab') return evalSkab(rest, ctx);
+      if (sub === 'ai4i') return (await loadCommand('../../models/recommender/commands.ts', 'evalAi4iCommand'))(rest, ctx);
+      if (sub === 'nab') return (await loadCommand('../../models/nab/commands.ts', 'evalNabCommand'))(rest, ctx);
+      throw usageError(`eval what? "skab", "ai4i" or "nab"${sub ? `, not "${sub}"` : ''}`);
+    case 'keygen':
+      return keygen(argv.slice(1), ctx);
+    case 'sign':
+      return signCmd(argv.slice(1), ctx);
+    case 'verify':
+      return verifyCmd(argv.slice(1), ctx);
+    case 'score':
+      return scoreCmd(argv.slice(1), ctx);
+    default:
+      throw usageError(cmd ? `unknown models command "${cmd}"` : 'missing command');
+  }
+}
+
+/** Load another engineer's command module by path so this file type-checks without it. */
+async function loadCommand(relPath: string, exportName: string): Promise<Handler> {
+  const url = new URL(relPath, import.meta.url).href;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(url)) as Record<string, unknown>;
+  } catch (cause) {
+    const code = (cause as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && String((cause as Error).message).includes(relPath.split('/').pop()!)) {
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `this command is not available in this build (${relPath.replace('../../', '')} is missing)`, { cause });
+    }
+    throw cause;
+  }
+  const fn = mod[exportName];
+  if (typeof fn !== 'function') {
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `this command is not available in this build (${relPath.replace('../../', '')} does not export ${exportName})`);
+  }
+  return fn as Handler;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+async function trainAnomaly(argv: string[], ctx: Ctx): Promise<number> {
+  const o = parse(argv, {
+    data: { type: 'string' },
+    out: { type: 'string' },
+    sensors: { type: 'string' },
+    'time-column': { type: 'string' },
+    separator: { type: 'string' },
+    window: { type: 'string' },
+    stride: { type: 'string' },
+    epochs: { type: 'string' },
+    'batch-size': { type: 'string' },
+    'learning-rate': { type: 'string' },
+    hidden: { type: 'string' },
+    activation: { type: 'string' },
+    seed: { type: 'string' },
+    quantile: { type: 'string' },
+    margin: { type: 'string' },
+    name: { type: 'string' },
+    version: { type: 'string' },
+    'created-at': { type: 'string' },
+    key: { type: 'string' },
+    opset: { type: 'string' },
+    quiet: { type: 'boolean' },
+  });
+  const data = resolve(ctx.cwd, required(o, 'data'));
+  const out = resolve(ctx.cwd, required(o, 'out'));
+  // every flag is checked before any file is read or any training starts
+  const epochs = int(o.epochs, '--epochs', 60, 1);
+  const createdAt = o['created-at'] === undefined ? undefined : isoDate(str(o['created-at']), '--created-at');
+  const options = {
+    window: int(o.window, '--window', 16, 1),
+    stride: int(o.stride, '--stride', 1, 1),
+    epochs,
+    batchSize: int(o['batch-size'], '--batch-size', 32, 1),
+    learningRate: num(o['learning-rate'], '--learning-rate', 3e-3),
+    hidden: o.hidden === undefined ? [32, 8] : list(str(o.hidden), '--hidden').map((h) => intValue(h, '--hidden', 1)),
+    activation: activationArg(o.activation),
+    seed: int(o.seed, '--seed', 1, 0),
+    threshold: { quantile: num(o.quantile, '--quantile', 0.99), margin: num(o.margin, '--margin', 1.5) },
+    opset: int(o.opset, '--opset', 13, 13),
+    ...(o.name !== undefined ? { name: str(o.name) } : {}),
+    ...(o.version !== undefined ? { version: str(o.version) } : {}),
+    ...(createdAt !== undefined ? { createdAt } : {}),
+  };
+  const { loadSensorTables } = await import('../../models/anomaly/sensor-table.ts');
+  const { trainAnomalyModel } = await import('../../models/anomaly/train-anomaly.ts');
+  const { checkRule } = await import('../../models/anomaly/threshold.ts');
+  const { signManifest, readPrivateKey, writeModelDir } = await import('../../models/manifest/index.ts');
+  checkRule(options.threshold);
+  const key = o.key ? readPrivateKey(resolve(ctx.cwd, str(o.key))) : undefined;
+  const tables = loadSensorTables(data, {
+    ...(o.sensors !== undefined ? { sensors: list(str(o.sensors), '--sensors') } : {}),
+    ...(o['time-column'] !== undefined ? { timeColumn: str(o['time-column']) } : {}),
+    ...(o.separator !== undefined ? { separator: separatorArg(str(o.separator)) } : {}),
+  });
+  const progress = new Progress({ total: epochs, label: 'train anomaly: epoch', stream: ctx.stderr, silent: Boolean(o.quiet) });
+  const trained = await trainAnomalyModel(tables, {
+    ...options,
+    onEpoch: (epoch, loss) => progress.update(epoch, `loss ${loss.toFixed(6)}`),
+  });
+  progress.finish(`loss ${trained.losses[trained.losses.length - 1]!.toFixed(6)}`);
+  const manifest = key ? signManifest(trained.manifest, key) : trained.manifest;
+  const { modelPath, manifestPath } = writeModelDir(out, { onnx: trained.onnx, manifest });
+  const m = trained.manifest;
+  const w = m.inputs.kind === 'window' ? m.inputs : undefined;
+  ctx.stdout.write(
+    [
+      `trained ${m.name} ${m.version} on ${tables.length} file(s), ${String(m.training?.windows)} windows of ${w?.window.length} rows x ${w?.sensors.length} sensors (${w?.sensors.join(', ')})`,
+      `final loss ${trained.losses[trained.losses.length - 1]!.toFixed(6)}; threshold ${m.threshold} (${m.thresholdRule})`,
+      `wrote ${modelPath} (${trained.onnx.byteLength} bytes) and ${manifestPath}`,
+      key ? `signed with key ${keyIdFromManifest(manifest)}` : 'unsigned: sign it with `edgeloop models sign --model DIR --key KEY` before deploying',
+    ].join('\n') + '\n',
+  );
+  return 0;
+}
+
+async function keygen(argv: string[], ctx: Ctx): Promise<number> {
+  const o = parse(argv, { out: { type: 'string' }, name: { type: 'string' }, force: { type: 'boolean' } });
+  const { writeSigningKey, generateSigningKey } = await import('../../models/manifest/index.ts');
+  const r = writeSigningKey(resolve(ctx.cwd, required(o, 'out')), str(o.name ?? 'edgeloop'), generateSigningKey(), Boolean(o.force));
+  ctx.stdout.write(`key ${r.keyId}\nprivate key ${r.privatePath} (mode 600: keep it secret, outside git)\npublic key  ${r.publicPath} (give this to agents and the registry)\n`);
+  return 0;
+}
+
+async function signCmd(argv: string[], ctx: Ctx): Promise<number> {
+  const o = parse(argv, { model: { type: 'string' }, key: { type: 'string' } });
+  const dir = resolve(ctx.cwd, required(o, 'model'));
+  const { readModelDir, readPrivateKey, signManifest, writeModelDir } = await import('../../models/manifest/index.ts');
+  const { readFileSync } = await import('node:fs');
+  const key = readPrivateKey(resolve(ctx.cwd, required(o, 'key')));
+  // refuse to sign a manifest whose model file does not match it: signing vouches for the pair
+  const { onnx } = readModelDir(dir);
+  const raw = JSON.parse(readFileSync(resolve(dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+  const signed = signManifest(raw as ManifestInput, key);
+  writeModelDir(dir, { onnx, manifest: signed });
+  ctx.stdout.write(`signed ${resolve(dir, 'manifest.json')} with key ${signed.signature.keyId}\n`);
+  return 0;
+}
+
+async function verifyCmd(argv: string[], ctx: Ctx): Promise<number> {
+  const o = parse(argv, { model: { type: 'string' }, key: { type: 'string' }, 'allow-unsigned': { type: 'boolean' } });
+  const dir = resolve(ctx.cwd, required(o, 'model'));
+  const { readPublicKey, verifyModelDir } = await import('../../models/manifest/index.ts');
+  const { OrtModelRunner, checkTestVector } = await import('../../models/runtime/ort-model-runner.ts');
+  if (o.key === undefined && !o['allow-unsigned']) throw usageError('--key PUBLIC.pub is required (or --allow-unsigned to skip the signature check of an unsigned manifest)');
+  const keys = o.key === undefined ? [] : list(str(o.key), '--key').map((k) => readPublicKey(resolve(ctx.cwd, k)));
+  const v = verifyModelDir(dir, { trustedKeys: keys, requireSignature: !o['allow-unsigned'] });
+  const runner = await OrtModelRunner.forManifest(v.onnx, v.manifest);
+  let maxError: number;
+  try {
+    ({ maxError } = await checkTestVector(runner, v.manifest));
+  } finally {
+    await runner.close();
+  }
+  ctx.stdout.write(
+    `ok ${v.manifest.name} ${v.manifest.version}: ${v.keyId ? `signature by ${v.keyId}` : 'UNSIGNED (accepted by --allow-unsigned)'}, sha256 ${v.manifest.artifact.sha256.slice(0, 16)}... matches, test vector max error ${maxError.toExponential(2)} <= ${v.manifest.testVector.tolerance}\n`,
+  );
+  return 0;
+}
+
+async function scoreCmd(argv: string[], ctx: Ctx): Promise<number> {
+  const o = parse(argv, {
+    model: { type: 'string' },
+    data: { type: 'string' },
+    out: { type: 'string' },
+    key: { type: 'string' },
+    smooth: { type: 'string' },
+    threshold: { type: 'string' },
+    separator: { type: 'string' },
+    'time-column': { type: 'string' },
+  });
+  const dir = resolve(ctx.cwd, required(o, 'model'));
+  const data = resolve(ctx.cwd, required(o, 'data'));
+  const outFile = resolve(ctx.cwd, required(o, 'out'));
+  const smooth = int(o.smooth, '--smooth', 1, 1);
+  const { readModelDir, readPublicKey, verifyModelDir } = await import('../../models/manifest/index.ts');
+  const { OrtModelRunner } = await import('../../models/runtime/ort-model-runner.ts');
+  const { loadSensorTable } = await import('../../models/anomaly/sensor-table.ts');
+  const { scoreTableRows } = await import('../../models/anomaly/anomaly-scorer.ts');
+  const { smoothScores } = await import('../../models/anomaly/threshold.ts');
+  const v = o.key === undefined ? readModelDir(dir) : verifyModelDir(dir, { trustedKeys: list(str(o.key), '--key').map((k) => readPublicKey(resolve(ctx.cwd, k))) });
+  if (o.key === undefined) ctx.stderr.write('note: signature not checked (no --key); schema and sha256 checked\n');
+  const m = v.manifest;
+  if (m.inputs.kind !== 'window') throw new EdgeloopError('EL_ERR_MODEL_INPUT', `${dir}: a ${m.kind} model; score takes window anomaly models`);
+  const threshold = num(o.threshold, '--threshold', m.threshold);
+  const table = loadSensorTable(data, {
+    sensors: m.inputs.sensors,
+    ...(o['time-column'] !== undefined ? { timeColumn: str(o['time-column']) } : {}),
+    ...(o.separator !== undefined ? { separator: separatorArg(str(o.separator)) } : {}),
+  });
+  const runner = await OrtModelRunner.forManifest(v.onnx, m);
+  let scores: ArrayLike<number>;
+  try {
+    const raw = await scoreTableRows(runner, m, table);
+    scores = smooth > 1 ? smoothScores(raw, smooth) : raw;
+  } finally {
+    await runner.close();
+  }
+  const timeHeader = table.timeColumn ? `,${csvCell(table.timeColumn)}` : '';
+  const lines = [`row${timeHeader},score,anomaly`];
+  let flagged = 0;
+  for (let r = 0; r < table.rows; r++) {
+    const s = scores[r]!;
+    const flag = s > threshold ? 1 : 0;
+    flagged += flag;
+    lines.push(`${r}${table.timeColumn ? `,${csvCell(table.times[r]!)}` : ''},${Number.isNaN(s) ? '' : s},${Number.isNaN(s) ? '' : flag}`);
+  }
+  mkdirSync(dirname(outFile), { recursive: true });
+  writeFileSync(outFile, lines.join('\n') + '\n');
+  const window = m.inputs.window.length;
+  ctx.stdout.write(
+    `scored ${Math.max(0, table.rows - window + 1)} of ${table.rows} rows (the first ${window - 1} have no full window) with ${m.name} ${m.version}; ${flagged} flagged (score > ${threshold}${smooth > 1 ? `, trailing mean over ${smooth}` : ''}); wrote ${outFile}\n`,
+  );
+  return 0;
+}
+
+async function evalSkab(argv: string[], ctx: Ctx): Promise<number> {
+  const o = parse(argv, {
+    'data-dir': { type: 'string' },
+    out: { type: 'string' },
+    sensors: { type: 'string' },
+    window: { type: 'string' },
+    smooth: { type: 'string' },
+    quantile: { type: 'string' },
+    margin: { type: 'string' },
+    epochs: { type: 'string' },
+    'batch-size': { type: 'string' },
+    'learning-rate': { type: 'string' },
+    hidden: { type: 'string' },
+    activation: { type: 'string' },
+    seed: { type: 'string' },
+    'train-rows': { type: 'string' },
+    quiet: { type: 'boolean' },
+  });
+  const dir = resolve(ctx.cwd, required(o, 'data-dir'));
+  const { evaluateSkab, SKAB_DEFAULTS } = await import('../../models/anomaly/skab-eval.ts');
+  let progress: Progress | undefined;
+  const t0 = performance.now();
+  const r = await evaluateSkab(dir, {
+    ...(o.sensors !== undefined ? { sensors: list(str(o.sensors), '--sensors') } : {}),
+    window: int(o.window, '--window', SKAB_DEFAULTS.window, 1),
+    smoothing: int(o.smooth, '--smooth', SKAB_DEFAULTS.smoothing, 1),
+    threshold: { quantile: num(o.quantile, '--quantile', SKAB_DEFAULTS.threshold.quantile), margin: num(o.margin, '--margin', SKAB_DEFAULTS.threshold.margin) },
+    epochs: int(o.epochs, '--epochs', SKAB_DEFAULTS.epochs, 1),
+    ...(o['batch-size'] !== undefined ? { batchSize: int(o['batch-size'], '--batch-size', 32, 1) } : {}),
+    ...(o['learning-rate'] !== undefined ? { learningRate: num(o['learning-rate'], '--learning-rate', 3e-3) } : {}),
+    hidden: o.hidden === undefined ? [...SKAB_DEFAULTS.hidden] : list(str(o.hidden), '--hidden').map((h) => intValue(h, '--hidden', 1)),
+    ...(o.activation !== undefined ? { activation: activationArg(o.activation) } : {}),
+    seed: int(o.seed, '--seed', 1, 0),
+    trainRows: int(o['train-rows'], '--train-rows', 400, 1),
+    onFile: (f, i, n) => {
+      progress ??= new Progress({ total: n, label: 'eval skab: file', stream: ctx.stderr, silent: Boolean(o.quiet) });
+      progress.update(i + 1, `${f.file} F1 ${f.f1.toFixed(3)}`);
+    },
+  });
+  const pct = (x: number) => (x * 100).toFixed(2).padStart(6);
+  const out: string[] = [
+    `SKAB ${dir}: ${r.files.length} files, first ${String(r.settings.trainRows)} rows of each train, the rest test`,
+    `settings: ${JSON.stringify(r.settings)}`,
+    '',
+    'file        test  anomalous     F1   FAR %   MAR %  threshold',
+  ];
+  for (const f of r.files) {
+    out.push(`${f.file.padEnd(10)} ${String(f.testRows).padStart(5)} ${String(f.anomalousTestRows).padStart(10)}  ${f.f1.toFixed(3)}  ${pct(f.far)}  ${pct(f.mar)}  ${f.threshold.toPrecision(4)}`);
+  }
+  const t = r.total;
+  out.push('', `total: F1 ${t.f1.toFixed(3)}  FAR ${(t.far * 100).toFixed(2)} %  MAR ${(t.mar * 100).toFixed(2)} %  (TP ${t.tp} FP ${t.fp} FN ${t.fn} TN ${t.tn}; ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  out.push('leaderboard (F1 / FAR / MAR): Conv-AE 0.78 / 13.55 / 28.02, MSET 0.78 / 39.73 / 14.13, T2+Q 0.76 / 26.62 / 24.92');
+  if (o.out !== undefined) {
+    const file = resolve(ctx.cwd, str(o.out));
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, ['file,row,score,predicted,label', ...r.rows.map((x) => `${csvCell(x.file)},${x.row},${x.score},${x.predicted},${x.label}`)].join('\n') + '\n');
+    out.push(`wrote ${r.rows.length} rows to ${file}`);
+  }
+  ctx.stdout.write(out.join('\n') + '\n');
+  return 0;
+}
+
+// --- flag helpers ------------------------------------------------------------------------------------------------
+
+type Opts = Record<string, string | boolean | undefined>;
+
+function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>): Opts {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+    if (positionals.length) throw new Error(`unexpected argument "${positionals[0]}"`);
+    return values as Opts;
+  } catch (err) {
+    throw usageError((err as Error).message.replace(/\. To specify a positional.*$/s, ''));
+  }
+}
+
+function usageError(message: string): EdgeloopError {
+  return new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `${message} (see edgeloop models --help)`);
+}
+
+function required(o: Opts, name: string): string {
+  const v = o[name];
+  if (typeof v !== 'string' || v === '') throw usageError(`--${name} is required`);
+  return v;
+}
+
+function str(v: string | boolean | undefined): string {
+  return String(v);
+}
+
+function list(v: string, flag: string): string[] {
+  const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (items.length === 0) throw usageError(`${flag} needs a comma-separated list`);
+  return items;
+}
+
+function int(v: string | boolean | undefined, flag: string, def: number, min: number): number {
+  return v === undefined ? def : intValue(String(v), flag, min);
+}
+
+function intValue(v: string, flag: string, min: number): number {
+  const n = Number(v);
+  if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) throw usageError(`${flag} must be an integer >= ${min}, got "${v}"`);
+  return n;
+}
+
+function num(v: string | boolean | undefined, flag: string, def: number): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (String(v).trim() === '' || !Number.isFinite(n)) throw usageError(`${flag} must be a number, got "${String(v)}"`);
+  return n;
+}
+
+function isoDate(v: string, flag: string): string {
+  if (Number.isNaN(Date.parse(v))) throw usageError(`${flag} must be an ISO 8601 date, got "${v}"`);
+  return v;
+}
+
+function activationArg(v: string | boolean | undefined): AutoencoderActivation {
+  const a = v === undefined ? 'tanh' : String(v);
+  if (!(AUTOENCODER_ACTIVATIONS as readonly string[]).includes(a)) throw usageError(`--activation must be one of ${AUTOENCODER_ACTIVATIONS.join(', ')}, got "${a}"`);
+  return a as AutoencoderActivation;
+}
+
+function separatorArg(v: string): string {
+  if (v === '\\t' || v === 'tab') return '\t';
+  return v;
+}
+
+function csvCell(s: string): string {
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function keyIdFromManifest(m: unknown): string {
+  return (m as { signature?: { keyId?: string } }).signature?.keyId ?? '?';
 }

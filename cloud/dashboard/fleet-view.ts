@@ -235,7 +235,8 @@ export class FleetView {
     this.#advance(now);
     const n = this.#o.historySec;
     const cur = Math.floor(now / 1000);
-    const span = Math.min(seconds, n - 1);
+    // from the start of the view at most: no flat line of seconds before anything ran
+    const span = Math.max(1, Math.min(seconds, n - 1, cur - Math.floor(this.startedAt / 1000)));
     const throughput: number[] = [];
     // completed seconds only: the current one is still filling
     for (let s = cur - span; s < cur; s++) throughput.push(s <= this.#secBase - n || s < 0 ? 0 : this.#perSec[((s % n) + n) % n]!);

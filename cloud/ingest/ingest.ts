@@ -49,7 +49,7 @@ export interface IngestOptions {
   maxPayloadBytes?: number;
   /** records per Stream.put; default 500 (Kinesis PutRecords' limit) */
   maxBatchRecords?: number;
-  /** bytes per Stream.put; default 4 MiB (under Kinesis' 5 MiB) */
+  /** bytes per Stream.put; default 1 MiB (smaller puts keep the group-commit latency low) */
   maxBatchBytes?: number;
   /** wait this long for a batch to fill when no put is in flight; ms, default 0 (group commit only) */
   lingerMs?: number;
@@ -63,6 +63,14 @@ export interface IngestOptions {
   dedupMaxDevices?: number;
   /** retry of a failed Stream.put before the batch is refused; maxAttempts counts puts; default 5 attempts, 50 ms .. 2 s */
   putRetry?: Partial<RetryPolicy>;
+  /**
+   * Rebuild dedup state from the stream's tail at start (records put after the recovery checkpoint), closing the
+   * window between a stream commit and the dedup commit that a kill -9 can hit. Costs one extra read of the
+   * stream (data not decoded) every recoveryCheckpointMs. Default true; turn off for Kinesis (read quota).
+   */
+  recoverFromStream?: boolean;
+  /** how often the recovery checkpoint advances, ms; default 5000 */
+  recoveryCheckpointMs?: number;
   clock?: Clock;
   logger?: Logger;
   /** observer for each successful put (metrics) */
@@ -116,7 +124,11 @@ interface Batch {
 const KNOWN = new Set([
   'stream', 'dlq', 'dedupPath', 'topicPrefix', 'maxPayloadBytes', 'maxBatchRecords', 'maxBatchBytes', 'lingerMs',
   'maxInFlightPuts', 'maxPendingRecords', 'dedupMaxIntervals', 'dedupMaxDevices', 'putRetry', 'clock', 'logger', 'onPut',
+  'recoverFromStream', 'recoveryCheckpointMs',
 ]);
+
+/** Stream consumer name under which the ingest keeps its dedup-recovery checkpoints. */
+export const DEDUP_RECOVERY_CONSUMER = 'edgeloop-ingest-dedup';
 
 export class Ingest {
   readonly topics: Topics;
@@ -136,6 +148,12 @@ export class Ingest {
   readonly #log: Logger;
   readonly #retry: Partial<RetryPolicy>;
   readonly #onPut: IngestOptions['onPut'];
+  readonly #recover: boolean;
+  readonly #recoveryMs: number;
+  #recoveryTimer: TimerHandle | undefined;
+  #recoveryTick: Promise<void> | undefined;
+  /** per shard: position reached by the last follow tick (checkpointed one tick later) */
+  readonly #followPos = new Map<string, string | undefined>();
   /** state including records in batches not yet put */
   readonly #working: SeqDeduplicator;
   /** state of records known to be in the stream (what is persisted) */
@@ -177,7 +195,7 @@ export class Ingest {
     const o = {
       maxPayloadBytes: opts.maxPayloadBytes ?? MAX_MQTT_PAYLOAD_BYTES,
       maxBatchRecords: opts.maxBatchRecords ?? 500,
-      maxBatchBytes: opts.maxBatchBytes ?? 4 * 1024 * 1024,
+      maxBatchBytes: opts.maxBatchBytes ?? 1024 * 1024,
       lingerMs: opts.lingerMs ?? 0,
       maxInFlightPuts: opts.maxInFlightPuts ?? 1,
       maxPendingRecords: opts.maxPendingRecords ?? 20_000,
@@ -198,6 +216,8 @@ export class Ingest {
     this.#log = opts.logger ?? silentLogger;
     this.#retry = { minMs: 50, maxMs: 2000, maxAttempts: 5, ...opts.putRetry };
     this.#onPut = opts.onPut;
+    this.#recover = opts.recoverFromStream ?? true;
+    this.#recoveryMs = opts.recoveryCheckpointMs ?? 5000;
     const maxIntervals = opts.dedupMaxIntervals ?? 64;
     this.#working = new SeqDeduplicator({ maxIntervals });
     this.#committed = new SeqDeduplicator({ maxIntervals });
@@ -207,8 +227,93 @@ export class Ingest {
     if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'Ingest is closed');
     if (this.#started) return;
     this.#store?.start();
+    if (this.#recover) {
+      await this.#recoverFromStream();
+      this.#scheduleRecoveryTick();
+    }
     this.#started = true;
   }
+
+  /** Records recovered into the dedup state at the last start (tests, logs). */
+  recoveredRecords = 0;
+
+  async #recoverFromStream(): Promise<void> {
+    const touched = new Set<string>();
+    let n = 0;
+    for (const shardId of await this.#stream.listShards()) {
+      let position: string | undefined;
+      let last: string | undefined;
+      for (;;) {
+        const b = await this.#stream.read(shardId, { consumer: DEDUP_RECOVERY_CONSUMER, position, limit: 1000 });
+        for (const r of b.records) {
+          n++;
+          let m: { deviceId?: unknown; type?: unknown; readings?: Array<{ seq: number }>; events?: Array<{ seq: number }> };
+          try {
+            m = JSON.parse(Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength).toString('utf8'));
+          } catch {
+            continue; // not written by this ingest
+          }
+          const items = m.type === 'telemetry' ? m.readings : m.type === 'events' ? m.events : undefined;
+          if (typeof m.deviceId !== 'string' || !Array.isArray(items)) continue;
+          this.#ensureLoaded(m.deviceId);
+          for (const it of items) {
+            if (typeof it?.seq !== 'number') continue;
+            this.#working.addRange(m.deviceId, it.seq, it.seq);
+            this.#committed.addRange(m.deviceId, it.seq, it.seq);
+          }
+          touched.add(m.deviceId);
+        }
+        if (b.records.length > 0) last = b.records[b.records.length - 1]!.sequenceNumber;
+        if (b.records.length === 0 || b.endOfShard) break;
+        position = b.position;
+      }
+      if (last !== undefined) {
+        if (this.#store && touched.size > 0) {
+          this.#store.saveMany([...touched].map((id) => [id, this.#committed.export(id)!]), this.#clock.now());
+          touched.clear();
+        }
+        await this.#stream.checkpoint(DEDUP_RECOVERY_CONSUMER, shardId, last);
+      }
+      this.#followPos.set(shardId, last);
+    }
+    this.recoveredRecords = n;
+    if (n > 0) this.#log.info({ records: n }, 'dedup state recovered from the stream tail');
+  }
+
+  #scheduleRecoveryTick(): void {
+    if (this.#closed) return;
+    this.#recoveryTimer = this.#clock.setTimeout(() => {
+      this.#recoveryTimer = undefined;
+      this.#recoveryTick = this.#followTail().catch((err: unknown) => this.#log.warn({ err }, 'dedup recovery checkpoint failed'));
+      void this.#recoveryTick.then(() => this.#scheduleRecoveryTick());
+    }, this.#recoveryMs);
+    this.#recoveryTimer.unref?.();
+  }
+
+  /**
+   * Advance the recovery checkpoint to where the previous tick read up to: records that old had their dedup
+   * state committed long ago (the gap is microseconds), so a restart only re-applies the last ticks' records.
+   */
+  async #followTail(): Promise<void> {
+    for (const shardId of await this.#stream.listShards()) {
+      const prev = this.#followPos.get(shardId);
+      let position = prev;
+      let last = prev;
+      for (let i = 0; i < 100 && !this.#closed; i++) {
+        const b = await this.#stream.read(shardId, { consumer: DEDUP_RECOVERY_CONSUMER, position, limit: 10_000 });
+        if (b.records.length === 0) break;
+        last = b.records[b.records.length - 1]!.sequenceNumber;
+        position = b.position;
+        if (b.endOfShard) break;
+      }
+      const cp = this.#checkpointable.get(shardId);
+      if (cp !== undefined) await this.#stream.checkpoint(DEDUP_RECOVERY_CONSUMER, shardId, cp);
+      this.#checkpointable.set(shardId, last);
+      this.#followPos.set(shardId, last);
+    }
+  }
+
+  readonly #checkpointable = new Map<string, string | undefined>();
 
   /** Stop intake, put what is pending, then close the dedup store. Does not close the stream or the DLQ. */
   async close(): Promise<void> {
@@ -216,6 +321,9 @@ export class Ingest {
     this.#closed = true;
     if (this.#linger) this.#clock.clearTimeout(this.#linger);
     this.#linger = undefined;
+    if (this.#recoveryTimer) this.#clock.clearTimeout(this.#recoveryTimer);
+    this.#recoveryTimer = undefined;
+    await this.#recoveryTick;
     // release backpressure waiters: their accept() rejects with EL_ERR_CLOSED
     for (const w of this.#spaceWaiters.splice(0)) w();
     this.#sealCurrent();

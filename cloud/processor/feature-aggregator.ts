@@ -16,7 +16,7 @@
  *
  * State can be seeded from a stored feature record (after a restart, or in a stateless Lambda): carried features
  * stay until they are recomputed, the watermark starts at the record's event time, and a window is only emitted
- * when this state saw all of it (a window that began before the first reading after the seed is not emitted).
+ * when this state saw all of it: a window that starts at or before the seeded event time keeps its stored value.
  */
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { DeviceMessage } from '../../protocol/messages.ts';
@@ -151,9 +151,11 @@ class DeviceState {
   eventTime = -Infinity;
   lastSeen: number | undefined;
   lateReadings = 0;
-  /** set when seeded: windows that start before this were partly processed elsewhere */
-  seeded = false;
-  coverageStart = Infinity;
+  /**
+   * Windows that start before this may hold readings processed before this state existed (elsewhere, or before
+   * a restart): every reading processed before a seed has ts <= the seeded event time.
+   */
+  coverageFrom = -Infinity;
   /** oldest reading accepted into windows: windows that end before it are not emitted (nothing to say yet) */
   firstTs = Infinity;
   readonly sensors = new Map<string, SensorState>();
@@ -247,7 +249,7 @@ export class FeatureAggregator {
     if (this.#devices.has(deviceId)) return;
     const d = new DeviceState();
     if (record) {
-      d.seeded = true;
+      d.coverageFrom = record.eventTime + 1;
       d.maxTs = record.eventTime;
       d.eventTime = record.eventTime;
       d.carried = { ...record.features };
@@ -329,7 +331,6 @@ export class FeatureAggregator {
             this.#s.lateReadings++;
             continue;
           }
-          if (d.seeded && r.ts < d.coverageStart) d.coverageStart = r.ts;
           if (r.ts < d.firstTs) d.firstTs = r.ts;
           if (s.windowed) {
             for (let i = 0; i < this.#windows.length; i++) {
@@ -362,9 +363,7 @@ export class FeatureAggregator {
         break;
       }
       case 'events': {
-        const wm = this.#watermark(d);
         for (const e of msg.events) {
-          if (d.seeded && e.ts >= wm && e.ts < d.coverageStart) d.coverageStart = e.ts;
           res.events++;
           this.#s.events++;
           if (e.kind === 'anomaly') d.anomalies.push(e.ts);
@@ -423,7 +422,7 @@ export class FeatureAggregator {
         const w = this.#windows[i]!;
         const end = Math.floor(wm / w.slideMs) * w.slideMs;
         const start = end - w.sizeMs;
-        if (!Number.isFinite(end) || end <= d.firstTs || (d.seeded && start < d.coverageStart)) continue;
+        if (!Number.isFinite(end) || end <= d.firstTs || start < d.coverageFrom) continue;
         const agg = new Pane();
         for (const [ps, p] of s.panes[i]!) if (ps >= start && ps < end) agg.merge(p);
         for (const stat of this.#stats) {
@@ -439,7 +438,7 @@ export class FeatureAggregator {
       }
     }
     const aFrom = d.maxTs - this.#anomalyMs;
-    if (d.maxTs !== -Infinity && (!d.seeded || aFrom >= d.coverageStart)) {
+    if (d.maxTs !== -Infinity && aFrom + 1 >= d.coverageFrom) {
       let n = 0;
       for (const t of d.anomalies) if (t > aFrom && t <= d.maxTs) n++;
       f[`anomaly_count_${this.#anomalyName}`] = n;

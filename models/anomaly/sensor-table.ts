@@ -1,7 +1,7 @@
 /**
- * Multi-sensor tables from CSV: a time column (detected or given), N numeric sensor columns (all numeric columns
- * by default, or a chosen list), and optionally a 0/1 label column (evaluation only). Bad data stops with an error
- * that names the file, the line and the column.
+ * Multi-sensor tables from CSV: a time column (detected or given), N numeric sensor columns (by default every
+ * column with a number among its first 100 values, except the time and label columns; or a chosen list), and
+ * optionally a 0/1 label column (evaluation only). Bad data stops with an error naming the file, line and column.
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -75,7 +75,9 @@ export function loadSensorTable(file: string, opts: LoadSensorTableOptions = {})
   } else {
     sensors = header.filter((h, i) => {
       if (i === timeIdx || i === labelIdx || LABEL_COLUMN_NAMES.includes(h.toLowerCase())) return false;
-      return rows.length > 0 && isNumeric(rows[0]![i]!.trim());
+      // a column is a sensor when any of its first 100 values is a number; a stray "NaN" or "n/a" in a numeric
+      // column then stops with an error naming it instead of silently dropping the sensor
+      return rows.slice(0, 100).some((r) => isNumeric(r[i]!.trim()));
     });
     if (sensors.length === 0) {
       throw new EdgeloopError('EL_ERR_DATA_INVALID', `${file}: no numeric sensor columns found (columns: ${header.join(', ')}; separator ${JSON.stringify(csv.separator)})`);

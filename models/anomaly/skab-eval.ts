@@ -25,10 +25,12 @@ export const SKAB_TRAIN_ROWS = 400;
 
 /** Defaults tuned on SKAB valve1 (development data); see docs/models.md for the experiments. */
 export const SKAB_DEFAULTS = {
-  window: 4,
-  smoothing: 20,
-  threshold: { quantile: 0.99, margin: 1.2 } satisfies ThresholdRule,
-  epochs: 40,
+  window: 8,
+  smoothing: 10,
+  threshold: { quantile: 1, margin: 1.5 } satisfies ThresholdRule,
+  epochs: 30,
+  batchSize: 64,
+  learningRate: 0.01,
   hidden: [32, 8],
 } as const;
 
@@ -37,7 +39,7 @@ export interface SkabEvalOptions extends Omit<TrainAnomalyOptions, 'onEpoch' | '
   sensors?: string[];
   /** rows of each file used for training; the protocol's 400 */
   trainRows?: number;
-  /** trailing mean over this many row scores; default 20 */
+  /** trailing mean over this many row scores; default 10 */
   smoothing?: number;
   labelColumn?: string;
   separator?: string;
@@ -75,6 +77,8 @@ export async function evaluateSkab(dataDir: string, opts: SkabEvalOptions = {}):
   const train: TrainAnomalyOptions = {
     window: SKAB_DEFAULTS.window,
     epochs: SKAB_DEFAULTS.epochs,
+    batchSize: SKAB_DEFAULTS.batchSize,
+    learningRate: SKAB_DEFAULTS.learningRate,
     hidden: [...SKAB_DEFAULTS.hidden],
     threshold: SKAB_DEFAULTS.threshold,
     ...rest,
@@ -138,6 +142,8 @@ export async function evaluateSkab(dataDir: string, opts: SkabEvalOptions = {}):
       smoothing,
       threshold: rule,
       epochs: train.epochs,
+      batchSize: train.batchSize,
+      learningRate: train.learningRate,
       hidden: train.hidden,
       activation: train.activation ?? 'tanh',
       seed: train.seed ?? 1,

@@ -80,3 +80,14 @@ export function verifyManifest(manifest: unknown, publicKeys: Iterable<KeyInput>
   }
   return { manifest: parsed, keyId: sig.keyId };
 }
+
+/** What builders take to sign the manifests they write (keeps the private key out of their code). */
+export interface ManifestSigner {
+  readonly keyId: string;
+  sign<T extends ManifestInput | Manifest>(manifest: T): T & { signature: NonNullable<Manifest['signature']> };
+}
+
+export function createSigner(privateKey: KeyInput): ManifestSigner {
+  const key = toPrivateKey(privateKey);
+  return { keyId: keyIdOf(key), sign: (manifest) => signManifest(manifest, key) };
+}

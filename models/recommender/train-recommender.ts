@@ -33,6 +33,8 @@ export interface TrainRecommenderOptions {
   validationFraction?: number;
   /** positive-class weight per mode is sqrt(negatives / positives), capped here; default 30 */
   maxPositiveWeight?: number;
+  /** a mode whose best validation F1 is below this is not predicted (threshold above all scores); default 0.1 */
+  minUsefulF1?: number;
   /** called after every epoch */
   onEpoch?: (epoch: number, loss: number) => void;
 }
@@ -45,6 +47,7 @@ const DEFAULTS = {
   hidden: [32, 32],
   validationFraction: 0.25,
   maxPositiveWeight: 30,
+  minUsefulF1: 0.1,
 };
 const OPTION_KEYS = new Set([...Object.keys(DEFAULTS), 'onEpoch']);
 
@@ -82,6 +85,7 @@ export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOpt
     hidden: opts.hidden ?? DEFAULTS.hidden,
     validationFraction: opts.validationFraction ?? DEFAULTS.validationFraction,
     maxPositiveWeight: opts.maxPositiveWeight ?? DEFAULTS.maxPositiveWeight,
+    minUsefulF1: opts.minUsefulF1 ?? DEFAULTS.minUsefulF1,
   };
   const posInt = (v: number, name: string): void => {
     if (!Number.isInteger(v) || v < 1) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `${name} must be an integer >= 1, got ${v}`);
@@ -190,7 +194,15 @@ export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOpt
 
   // Tune thresholds on validation, then fold them into the output bias: sigmoid(z - logit(t)) >= 0.5 <=> p >= t.
   const pVal = rawPredict(xVal, val.rows);
-  const thresholds = FAILURE_MODES.map((_, j) => tuneThreshold(pVal, val.labels, val.rows, k, j).threshold);
+  // A mode whose best validation F1 stays below minUsefulF1 (RNF: random by construction) is switched off: its
+  // threshold goes above every validation score, so it is only predicted on rows more extreme than any seen.
+  const thresholds = FAILURE_MODES.map((_, j) => {
+    const t = tuneThreshold(pVal, val.labels, val.rows, k, j);
+    if (t.f1 >= o.minUsefulF1) return t.threshold;
+    let max = 0;
+    for (let i = 0; i < val.rows; i++) max = Math.max(max, pVal[i * k + j]!);
+    return Math.min(1 - 1e-6, max + (1 - max) / 2);
+  });
   const out = model.getLayer('modes');
   const [kernel, bias] = out.getWeights();
   const b = bias!.dataSync();

@@ -29,6 +29,8 @@ export interface LightFleetOptions {
   credentials?: (clientId: string) => { username?: string; password?: string } | undefined;
   /** initial connects per second (default 2000): a fleet powers on over time, not in one instant */
   connectRatePerSec?: number;
+  /** TCP/MQTT handshakes in flight at most while the fleet starts (default 256) */
+  maxPendingConnects?: number;
   /** publish a retained status (online) on connect, with a last will (online: false) (default true) */
   status?: boolean;
   now?: () => number;
@@ -51,11 +53,15 @@ export interface LightFleetStats {
   droppedAtDevice: number;
   connects: number;
   connectFailures: number;
-  /** ticks where the ticker fell more than a period behind (the process is overloaded) */
-  lateTicks: number;
+  /** messages sent at least one period late (the process did not get the CPU in time) */
+  lateSends: number;
+  /** messages not sent at all: more than MAX_CATCHUP periods late */
+  skippedSends: number;
 }
 
 const TICK_MS = 20;
+/** periods a late device catches up at most */
+const MAX_CATCHUP = 10;
 
 export class LightFleet {
   readonly #o: LightFleetOptions;
@@ -102,7 +108,8 @@ export class LightFleet {
       droppedAtDevice: 0,
       connects: 0,
       connectFailures: 0,
-      lateTicks: 0,
+      lateSends: 0,
+      skippedSends: 0,
     };
     for (let i = 0; i < n; i++) this.#conn[i] = conns === n ? i : i % conns;
   }
@@ -152,22 +159,32 @@ export class LightFleet {
       });
       this.#clients.push(client);
     }
-    // phase: device i publishes at offset (i / n) of the period, spreading load evenly
-    const t0 = this.#now();
-    for (let i = 0; i < n; i++) this.#nextDue[i] = t0 + (this.#periodMs * i) / n;
-    this.#timer = setInterval(() => this.#tick(), TICK_MS);
+    // connect: at most connectRatePerSec new attempts per second and at most `maxPendingConnects` handshakes in
+    // flight, so the generator does not overflow the broker's accept backlog (SYN retries would stall for seconds)
     const rate = o.connectRatePerSec ?? 2000;
+    const maxPending = o.maxPendingConnects ?? 256;
     const waits: Promise<void>[] = [];
-    const batch = Math.max(1, Math.ceil(rate / 50));
-    for (let c = 0; c < conns; c += batch) {
-      for (let k = c; k < Math.min(conns, c + batch); k++) {
-        const client = this.#clients[k]!;
-        waits.push(client.connect());
+    let pending = 0;
+    let next = 0;
+    const t0 = Date.now();
+    while (next < conns && !this.#closed) {
+      const allowed = Math.min(conns, Math.floor(((Date.now() - t0) / 1000) * rate) + 1);
+      while (next < allowed && pending < maxPending) {
+        const client = this.#clients[next++]!;
+        pending++;
+        waits.push(
+          client.connect().finally(() => {
+            pending--;
+          }),
+        );
       }
-      if (c + batch < conns) await new Promise((r) => setTimeout(r, 20));
-      if (this.#closed) break;
+      if (next < conns) await new Promise((r) => setTimeout(r, 5));
     }
     await Promise.all(waits);
+    // publishing starts once the fleet is up; device i publishes at offset (i / n) of the period, spreading load
+    const tStart = this.#now();
+    for (let i = 0; i < n; i++) this.#nextDue[i] = tStart + (this.#periodMs * i) / n;
+    if (!this.#closed) this.#timer = setInterval(() => this.#tick(), TICK_MS);
   }
 
   #statusPayload(conn: number, online: boolean): Buffer {
@@ -186,21 +203,31 @@ export class LightFleet {
     const step = period / samples;
     const times: number[] = new Array<number>(samples);
     for (let i = 0; i < n; i++) {
-      const due = this.#nextDue[i]!;
+      let due = this.#nextDue[i]!;
       if (due > now) continue;
-      if (now - due > period * 2) this.stats.lateTicks++;
-      this.#nextDue[i] = due + period < now - period ? now : due + period;
+      // behind schedule (the process did not get the CPU in time): send the missed messages late, up to
+      // MAX_CATCHUP periods; older ones are skipped and counted, never silently lost
+      const behind = Math.floor((now - due) / period);
+      if (behind > MAX_CATCHUP) {
+        this.stats.skippedSends += behind - MAX_CATCHUP;
+        due += (behind - MAX_CATCHUP) * period;
+      }
+      if (behind >= 1) this.stats.lateSends += Math.min(behind, MAX_CATCHUP);
       const d = o.devices[i]!;
-      // the last sample is stamped now (the device reads its sensors when it sends), earlier ones a step apart
-      for (let s = 0; s < samples; s++) times[s] = Math.round(now - (samples - 1 - s) * step);
-      const readings: Reading[] = d.sample(times);
-      if (readings.length === 0) continue; // dropout: nothing to send
-      const msg = { v: 1 as const, type: 'telemetry' as const, deviceId: d.id, seq: readings[0]!.seq, sentAt: now, readings };
       const client = this.#clients[this.#conn[i]!]!;
-      client.publish(this.#topics.telemetry(d.id), encodeMessage(msg), i);
-      this.stats.messagesPublished++;
-      this.stats.readingsPublished += readings.length;
-      o.onPublish?.(i, readings.length, now);
+      for (; due <= now; due += period) {
+        // a sample is stamped when it was due; within one tick of it, when it is sent (no tick-granularity artefact)
+        const at = Math.max(due, now - TICK_MS);
+        for (let s = 0; s < samples; s++) times[s] = Math.round(at - (samples - 1 - s) * step);
+        const readings: Reading[] = d.sample(times);
+        if (readings.length === 0) continue; // dropout: nothing to send
+        const msg = { v: 1 as const, type: 'telemetry' as const, deviceId: d.id, seq: readings[0]!.seq, sentAt: now, readings };
+        client.publish(this.#topics.telemetry(d.id), encodeMessage(msg), i);
+        this.stats.messagesPublished++;
+        this.stats.readingsPublished += readings.length;
+        o.onPublish?.(i, readings.length, now);
+      }
+      this.#nextDue[i] = due;
     }
     if (now - this.#lastKeepalive >= 1000) {
       this.#lastKeepalive = now;

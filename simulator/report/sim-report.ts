@@ -64,6 +64,8 @@ export interface SimulationReport {
     perDevice: DeviceDelivery[];
   };
   connect: { connects: number; failures: number; timeToAllConnectedMs: number };
+  /** light mode: sends that were late by a period or more / skipped, because the simulator lacked CPU */
+  schedule: { lateSends: number; skippedSends: number };
   anomalies: DetectionScore;
   faults: FaultOutcome[];
   groundTruth: InjectedFault[];
@@ -89,7 +91,12 @@ export function summarize(r: SimulationReport): string {
       ? `delivery     ${d.received}/${d.expected} readings (${d.complete ? 'complete' : `${d.missing} missing on ${d.devicesWithGaps} devices`}), ${d.duplicates} duplicates, drained in ${fmt(d.drainMs, 0)} ms${d.droppedAtDevice ? `, ${d.droppedAtDevice} dropped at devices (queue full)` : ''}`
       : 'delivery     not observed (--no-observe)',
     `connect      ${r.connect.connects} connects, ${r.connect.failures} failed attempts, all connected after ${fmt(r.connect.timeToAllConnectedMs, 0)} ms`,
-    `anomalies    ${a.events} events vs ${a.faults} injected faults: precision ${pct(a.precision)}, recall ${pct(a.recall)} (${a.detectedFaults}/${a.scoredFaults} detected)`,
+    ...(r.schedule.lateSends || r.schedule.skippedSends
+      ? [`schedule     generator behind schedule: ${r.schedule.lateSends} sends late by a period or more, ${r.schedule.skippedSends} skipped (the simulator did not get enough CPU)`]
+      : []),
+    r.mode === 'light' && a.events === 0
+      ? `anomalies    ${a.faults} faults injected; light mode runs no inference, so detection is scored in agent mode`
+      : `anomalies    ${a.events} events vs ${a.faults} injected faults: precision ${pct(a.precision)}, recall ${pct(a.recall)} (${a.detectedFaults}/${a.scoredFaults} detected)`,
   );
   for (const f of r.faults) {
     const extra = f.reconnectMs !== undefined ? `, all reconnected after ${fmt(f.reconnectMs, 0)} ms, ${f.refusedConnects ?? 0} connects refused` : '';

@@ -56,7 +56,7 @@ describe('crash safety (child process, SIGKILL)', () => {
 
     // run 1: killed mid-stream
     const a = runChild([broker.url, dir, '0', '100000', durability]);
-    await a.next((l) => (l.ids?.[1] ?? 0) >= 3000);
+    await a.next((l) => (l.ids?.[1] ?? 0) >= 1500);
     a.child.kill('SIGKILL');
     await a.exited;
     const acc1 = a.lines.filter((l) => l.ids);
@@ -66,7 +66,7 @@ describe('crash safety (child process, SIGKILL)', () => {
 
     // run 2: restart on the same outbox, more readings
     const startId = lastAccepted1.ids![1] + 1;
-    const b = runChild([broker.url, dir, String(startId), '2000', durability]);
+    const b = runChild([broker.url, dir, String(startId), '1000', durability]);
     const started = await b.next((l) => l.started === true);
     expect(started.lastSeq).toBeGreaterThanOrEqual(maxSeq1); // never reused
     await b.next((l) => l.done === true);

@@ -95,6 +95,45 @@ describe('agent end to end (aedes)', () => {
     });
   });
 
+  it('disk budget exceeded while offline: oldest telemetry dropped exactly and counted, events kept and sent', async () => {
+    const broker = await startTestBroker();
+    onTestFinished(() => broker.close());
+    const dir = tempDir();
+    writeTestModel(join(dir, 'models'), { sensors: ['a', 'b'], length: 2, threshold: 10 });
+    await broker.stop();
+    const per = 48 + 1;
+    const agent = await started(
+      config(broker.url, dir, { models: { dir: join(dir, 'models') }, inference: { cooldownMs: 0 }, outbox: { maxBytes: per * 200, batchLingerMs: 5 } }),
+    );
+    let accepted = 0;
+    for (let t = 0; t < 500; t++) {
+      await agent.ingest([
+        { sensor: 'a', ts: t, value: t === 400 ? 50 : 1 },
+        { sensor: 'b', ts: t, value: 1 },
+      ]);
+      accepted += 2;
+    }
+    await agent.inference!.idle();
+    const st = agent.status();
+    expect(st.outbox!.bytes).toBeLessThanOrEqual(per * 200);
+    const events = agent.outbox.eventCount;
+    expect(events).toBe(2); // the spike is in 2 windows of length 2
+    const kept = agent.outbox.telemetryCount;
+    expect(st.drops!.telemetry).toBe(accepted - kept);
+    expect(st.drops!.events).toBe(0);
+    await broker.restart();
+    const sub = await collect(broker.url, T());
+    await sub.waitFor((m) => readingsOf(m).length >= kept && m.filter((x) => x.body.type === 'events').length >= 1);
+    const seqs = readingsOf(sub.messages).map((r) => r.seq);
+    // exactly the newest `kept` readings arrive (events took seqs among them)
+    const lastSeq = agent.outbox.lastSeq;
+    const eventSeqs = sub.messages.filter((x) => x.body.type === 'events').flatMap((x) => (x.body.events as Array<{ seq: number }>).map((e) => e.seq));
+    expect(eventSeqs).toHaveLength(2);
+    const expected = [];
+    for (let q = lastSeq; expected.length < kept; q--) if (!eventSeqs.includes(q)) expected.unshift(q);
+    expect(seqs).toEqual(expected);
+  });
+
   it('leaves no handles behind after close()', async () => {
     const broker = await startTestBroker();
     onTestFinished(() => broker.close());

@@ -113,6 +113,18 @@ describe('MqttTransport on aedes', () => {
     expect(t.stats).toMatchObject({ acked: 1, failed: 2, connects: 2, inFlight: 0, waiting: 0 });
   });
 
+  it('a subscription the broker refuses rejects with EL_ERR_TRANSPORT_REJECTED and is not restored', async () => {
+    const original = broker.aedes.authorizeSubscribe;
+    broker.aedes.authorizeSubscribe = (client, sub, done) => done(null, sub.topic.startsWith('denied/') ? null : sub);
+    onTestFinished(() => {
+      broker.aedes.authorizeSubscribe = original;
+    });
+    const t = transport({ url: broker.url, clientId: 'refused-1' });
+    await t.start();
+    expect(await codeOf(t.subscribe(['ok/a', 'denied/b'], 1))).toBe('EL_ERR_TRANSPORT_REJECTED');
+    await t.subscribe(['ok/c'], 1);
+  });
+
   it('refuses publishes beyond maxWaiting with EL_ERR_TRANSPORT_QUEUE_FULL, QoS 0 resolves when written', async () => {
     const t = transport({ url: broker.url, clientId: 'queue-1', maxInFlight: 1, maxWaiting: 2 });
     await t.start();
@@ -148,6 +160,12 @@ describe('MqttTransport on aedes', () => {
     expect(isEdgeloopError(err, 'EL_ERR_TRANSPORT_CONNECT')).toBe(true);
     expect((err as Error).message).toMatch(/after 2 attempts/);
     expect((err as Error).cause).toBeInstanceOf(Error);
+
+    // start() again after giving up begins a fresh round of attempts (here: the broker is now there)
+    const late = await startTestBroker(port);
+    onTestFinished(() => late.close());
+    await t2.start();
+    expect(t2.connected).toBe(true);
   });
 
   it('close() leaves no timer of its own and is safe while disconnected or during start()', async () => {

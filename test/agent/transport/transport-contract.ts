@@ -169,6 +169,23 @@ export function describeTransportContract(name: string, setup: TransportContract
       expect((await second)[1].toString()).toBe('manifest-m2');
     });
 
+    it('subscribes to more than 8 filters at once (sent in SUBSCRIBE packets of at most 8)', async () => {
+      const { transport, prefix } = await rig();
+      const topics = Array.from({ length: 19 }, (_, i) => `${prefix}/models/m${i}`);
+      await transport.subscribe(topics, 1);
+      const seen = new Set<string>();
+      const all = new Promise<void>((resolve) =>
+        transport.on('message', (topic: string) => {
+          seen.add(topic);
+          if (seen.size === topics.length) resolve();
+        }),
+      );
+      const obs = await observe(broker.url, []);
+      for (const t of topics) await obs.client.publishAsync(t, 'x', { qos: 1 });
+      await all;
+      expect([...seen].sort()).toEqual([...topics].sort());
+    });
+
     it('rejects bad input precisely, and rejects offline publishes without sending them', async () => {
       const { transport, prefix, proxy } = await rig({}, false);
       await expectCode(transport.publish({ topic: `${prefix}/t`, payload: enc('x'), qos: 1 }), 'EL_ERR_TRANSPORT_OFFLINE');

@@ -35,10 +35,14 @@ describeStreamContract('KinesisStream (kinesalite)', {
 });
 
 /**
- * Wraps the real client: for the first `failRounds` PutRecords calls, only every other record is really sent; the
- * others come back as ProvisionedThroughputExceededException entries, as Kinesis reports a partial failure.
+ * Wraps the real client: for the first `failRounds` PutRecords calls, the records `fails` picks (default: every
+ * second one) are not sent and come back as ProvisionedThroughputExceededException entries, as Kinesis reports a partial failure.
  */
-function throttlingClient(real: KinesisLike, failRounds: number): KinesisLike & { calls: number[] } {
+function throttlingClient(
+  real: KinesisLike,
+  failRounds: number,
+  fails: (index: number, key: string) => boolean = (i) => i % 2 === 1,
+): KinesisLike & { calls: number[] } {
   const calls: number[] = [];
   return {
     calls,
@@ -48,11 +52,14 @@ function throttlingClient(real: KinesisLike, failRounds: number): KinesisLike & 
       failRounds--;
       const entries = cmd.input.Records ?? [];
       calls.push(entries.length);
-      const keep = entries.filter((_, i) => i % 2 === 0);
-      const out = (await real.send(new PutRecordsCommand({ StreamName: cmd.input.StreamName, Records: keep }))) as PutRecordsCommandOutput;
+      const keep = entries.filter((e, i) => !fails(i, e.PartitionKey!));
+      const out =
+        keep.length === 0
+          ? ({ Records: [], $metadata: {} } as unknown as PutRecordsCommandOutput)
+          : ((await real.send(new PutRecordsCommand({ StreamName: cmd.input.StreamName, Records: keep }))) as PutRecordsCommandOutput);
       let k = 0;
       const Records = entries.map((_, i) =>
-        i % 2 === 0 ? out.Records![k++]! : { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded for shard (simulated)' },
+        !fails(i, entries[i]!.PartitionKey!) ? out.Records![k++]! : { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded for shard (simulated)' },
       );
       return { ...out, FailedRecordCount: Records.filter((r) => 'ErrorCode' in r).length, Records };
     },
@@ -77,6 +84,7 @@ describe('KinesisStream', () => {
     expect(await s.put(recs)).toEqual({ count: 8 });
     expect(client.calls).toEqual([8, 4]); // 4 failed, then 2 of those failed, then the last 2 went through
     expect(s.retriedRecords).toBe(6);
+    // no leftover waits: the put resolved only when every record was stored
     const [shard] = await s.listShards();
     const got = await s.read(shard!, { consumer: 'c', limit: 100 });
     expect(got.records.map((r) => Buffer.from(r.data).toString()).sort()).toEqual(recs.map((r) => r.data.toString()).sort());
@@ -85,7 +93,7 @@ describe('KinesisStream', () => {
   it('gives up with EL_ERR_STREAM_PUT_FAILED naming the error codes when retries run out', async () => {
     const real = kinesis.client();
     onTestFinished(() => real.destroy());
-    const s = await fresh('partial-2', 1, throttlingClient(real, 100), { retry: { minMs: 1, maxMs: 2, maxAttempts: 2 } });
+    const s = await fresh('partial-2', 1, throttlingClient(real, 100, (_, key) => key === 'b'), { retry: { minMs: 1, maxMs: 2, maxAttempts: 2 } });
     await expect(s.put([{ partitionKey: 'a', data: Buffer.from('1') }, { partitionKey: 'b', data: Buffer.from('2') }])).rejects.toMatchObject({
       code: 'EL_ERR_STREAM_PUT_FAILED',
       message: expect.stringMatching(/1 of 2 records still failing after 2 retries \(1 × ProvisionedThroughputExceededException\)/),
@@ -93,8 +101,8 @@ describe('KinesisStream', () => {
   });
 
   it('splits a put into requests of at most 500 records and 5 MiB', async () => {
-    const real = kinesis.client();
-    onTestFinished(() => real.destroy());
+    const real: KinesisLike = kinesis.client();
+    onTestFinished(() => real.destroy?.());
     const sizes: number[] = [];
     const counting: KinesisLike = {
       send: (cmd: unknown) => {
@@ -102,12 +110,12 @@ describe('KinesisStream', () => {
         return real.send(cmd);
       },
     };
-    const s = await fresh('chunks', 2, counting);
+    const s = await fresh('chunks', 2, counting, { maxBytesPerRequest: 1024 * 1024 });
     await s.put(Array.from({ length: 1201 }, (_, i) => ({ partitionKey: `d${i % 7}`, data: Buffer.from(`${i}`) })));
     expect(sizes).toEqual([500, 500, 201]);
     sizes.length = 0;
-    await s.put(Array.from({ length: 12 }, (_, i) => ({ partitionKey: `d${i}`, data: Buffer.alloc(1000 * 1000) })));
-    expect(sizes).toEqual([5, 5, 2]);
+    await s.put(Array.from({ length: 25 }, (_, i) => ({ partitionKey: `d${i}`, data: Buffer.alloc(100_000) })));
+    expect(sizes).toEqual([10, 10, 5]); // maxBytesPerRequest 1 MiB here (5 MiB by default)
   });
 
   it('validates options', () => {

@@ -1,0 +1,154 @@
+/**
+ * From a trained recommender to an ONNX file and its (unsigned) manifest. The ONNX graph takes the raw features
+ * (RAW_FEATURES), computes the engineered ones and the normalisation inside the graph, and outputs the five
+ * threshold-folded mode probabilities. Before anything is returned, the ONNX model is run in ONNX Runtime on the
+ * given rows and compared with TensorFlow.js (EL_ERR_RECOMMENDER_PARITY past `parityTolerance`).
+ */
+import { EdgeloopError } from '../../protocol/errors.ts';
+import { MANIFEST_SCHEMA, parseManifest } from '../../protocol/manifest.ts';
+import type { Manifest, ManifestInput } from '../../protocol/manifest.ts';
+import { describeArtifact } from '../manifest/model-dir.ts';
+import { exportTfjsToOnnx } from '../onnx/export-tfjs.ts';
+import { OrtModelRunner } from '../runtime/ort-model-runner.ts';
+import { FAILURE_MODES } from './ai4i-data.ts';
+import { ACTION_CATALOG } from './actions.ts';
+import { prependFeatureGraph } from './feature-graph.ts';
+import { DERIVED_FEATURES, RAW_FEATURES } from './features.ts';
+import type { EvalReport } from './metrics.ts';
+import type { TrainedRecommender } from './train-recommender.ts';
+
+export const RECOMMENDER_INPUT_NAME = 'features';
+export const RECOMMENDER_OUTPUT_NAME = 'mode_probabilities';
+
+/** Defaults policy: only the product type may be filled in (as L: the most common type, lowest overstrain limit). */
+export const RECOMMENDER_DEFAULTS: ReadonlyArray<{ feature: string; value: number }> = [
+  { feature: 'type_l', value: 1 },
+  { feature: 'type_m', value: 0 },
+  { feature: 'type_h', value: 0 },
+];
+
+/** Snapshot features older than this are stale: tool wear and temperatures move within minutes. */
+export const RECOMMENDER_MAX_FEATURE_AGE_MS = 15 * 60 * 1000;
+
+export interface ExportRecommenderOptions {
+  name?: string;
+  version?: string;
+  /** ISO time; default now */
+  createdAt?: string;
+  /** raw rows (RAW_FEATURES order) for the parity check and the test vector (the first 4 rows) */
+  sampleRaw: Float32Array;
+  sampleRows: number;
+  /** max |onnx - tfjs| allowed; default 1e-5 */
+  parityTolerance?: number;
+  /** metrics on held-out data, recorded in the manifest */
+  holdout?: EvalReport;
+  /** training facts recorded in the manifest (data file, rows...) */
+  training?: Record<string, unknown>;
+}
+
+export interface ExportedRecommender {
+  onnx: Uint8Array;
+  manifest: ManifestInput;
+  /** largest |onnx - tfjs| over the sample rows */
+  parityMaxError: number;
+}
+
+export async function exportRecommender(t: TrainedRecommender, o: ExportRecommenderOptions): Promise<ExportedRecommender> {
+  const engineeredModel = exportTfjsToOnnx(t.model, {
+    inputName: RECOMMENDER_INPUT_NAME,
+    outputName: RECOMMENDER_OUTPUT_NAME,
+    normalization: t.normalization,
+    head: 'none',
+    metadata: { 'edgeloop.model': 'ai4i-recommender' },
+  });
+  const onnx = prependFeatureGraph(engineeredModel, RECOMMENDER_INPUT_NAME);
+
+  const runner = await OrtModelRunner.create({ model: onnx, inputName: RECOMMENDER_INPUT_NAME, outputName: RECOMMENDER_OUTPUT_NAME });
+  let ortOut: Float32Array;
+  try {
+    ortOut = (await runner.run(o.sampleRaw, o.sampleRows)).data;
+  } finally {
+    await runner.close();
+  }
+  const tfOut = t.predict(o.sampleRaw, o.sampleRows);
+  let parityMaxError = 0;
+  for (let i = 0; i < tfOut.length; i++) parityMaxError = Math.max(parityMaxError, Math.abs(tfOut[i]! - ortOut[i]!));
+  const tol = o.parityTolerance ?? 1e-5;
+  if (!(parityMaxError <= tol)) {
+    throw new EdgeloopError('EL_ERR_RECOMMENDER_PARITY', `ONNX model disagrees with TensorFlow.js by ${parityMaxError.toExponential(2)} (tolerance ${tol})`);
+  }
+
+  const k = FAILURE_MODES.length;
+  const r = RAW_FEATURES.length;
+  const tvRows = Math.min(4, o.sampleRows);
+  const manifest: ManifestInput = {
+    schema: MANIFEST_SCHEMA,
+    name: o.name ?? 'ai4i-recommender',
+    version: o.version ?? '1.0.0',
+    kind: 'recommender',
+    createdAt: o.createdAt ?? new Date().toISOString(),
+    artifact: describeArtifact(onnx, 'model.onnx'),
+    inputs: {
+      kind: 'features',
+      name: RECOMMENDER_INPUT_NAME,
+      features: [...RAW_FEATURES],
+      normalization: { mean: t.rawStats.mean, std: t.rawStats.std, folded: true },
+      defaults: RECOMMENDER_DEFAULTS.map((d) => ({ ...d })),
+      maxFeatureAgeMs: RECOMMENDER_MAX_FEATURE_AGE_MS,
+    },
+    output: { name: RECOMMENDER_OUTPUT_NAME, kind: 'multilabel-probabilities', labels: [...FAILURE_MODES] },
+    threshold: 0.5,
+    thresholdRule:
+      'per-mode F1-optimal thresholds on a validation split (UDI hash), folded into the output bias so 0.5 is every mode\'s decision point; modes with validation F1 < ' +
+      `${t.options.minUsefulF1} are switched off`,
+    actions: ACTION_CATALOG.map((a) => ({ id: a.id, label: a.label, modes: [...a.modes] })),
+    testVector: {
+      input: Array.from({ length: tvRows }, (_, i) => Array.from(o.sampleRaw.subarray(i * r, (i + 1) * r))),
+      expected: Array.from({ length: tvRows }, (_, i) => Array.from(ortOut.subarray(i * k, (i + 1) * k))),
+      tolerance: 1e-4,
+    },
+    latencyBudgetMs: 5,
+    training: {
+      framework: 'tensorflow.js',
+      derivedFeatures: DERIVED_FEATURES.map((d) => ({ name: d.name, unit: d.unit })),
+      hidden: t.options.hidden,
+      epochs: t.options.epochs,
+      seed: t.options.seed,
+      batchSize: t.options.batchSize,
+      learningRate: t.options.learningRate,
+      positiveWeights: Object.fromEntries(FAILURE_MODES.map((m, j) => [m, round(t.positiveWeights[j]!)])),
+      tunedThresholds: Object.fromEntries(FAILURE_MODES.map((m, j) => [m, round(t.thresholds[j]!)])),
+      trainRows: t.trainRows,
+      validationRows: t.validationRows,
+      finalLoss: round(t.finalLoss),
+      parityMaxError,
+      ...(o.training ?? {}),
+    },
+    metrics: {
+      // The folded thresholds: every mode decides at 0.5 (the recommendation service reads this map).
+      thresholds: Object.fromEntries(FAILURE_MODES.map((m) => [m, 0.5])),
+      validation: summary(t.validation),
+      ...(o.holdout ? { holdout: summary(o.holdout) } : {}),
+    },
+  };
+  parseManifest(manifest, 'exported recommender manifest');
+  return { onnx, manifest, parityMaxError };
+}
+
+export function summary(r: EvalReport): Record<string, unknown> {
+  return {
+    rows: r.rows,
+    macroF1: round(r.macroF1),
+    macroF1NoRnf: round(r.macroF1NoRnf),
+    binaryFailureF1: round(r.binaryFailure.f1),
+    hitAt1: round(r.hitAt1),
+    hitAt2: round(r.hitAt2),
+    perMode: Object.fromEntries(Object.entries(r.perMode).map(([m, v]) => [m, { support: v.support, precision: round(v.precision), recall: round(v.recall), f1: round(v.f1) }])),
+  };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
+
+export type { Manifest };

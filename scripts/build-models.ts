@@ -1,0 +1,188 @@
+/**
+ * Builds the default models shipped in models/default/ (npm run models:build):
+ * - models/default/anomaly/: a window autoencoder over the fleet simulator's default sensors, trained on the
+ *   simulator's own signal model (seeded, so the build is reproducible: same key → byte-identical files);
+ * - models/default/recommender/: built by models/recommender/build-default.ts when that module exists.
+ *
+ * Signing: the private key lives outside git in .edgeloop/keys/edgeloop-default.key (generated on the first build);
+ * only the public key is committed (models/default/keys/edgeloop-default.pub). Production fleets sign with their own
+ * key (edgeloop models keygen / sign) and trust only that one.
+ *
+ * Options: --key FILE (private key to sign with), --only anomaly|recommender, --created-at ISO (default: the
+ * fixed DEFAULT_MODELS_DATE below, or SOURCE_DATE_EPOCH when set).
+ */
+import { createPublicKey } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { scoreTableRows } from '../models/anomaly/anomaly-scorer.ts';
+import type { SensorTable } from '../models/anomaly/sensor-table.ts';
+import { trainAnomalyModel } from '../models/anomaly/train-anomaly.ts';
+import { createSigner, generateSigningKey, keyIdOf, readPrivateKey, readPublicKey, verifyModelDir, writeModelDir, writeSigningKey } from '../models/manifest/index.ts';
+import type { ManifestSigner } from '../models/manifest/index.ts';
+import { OrtModelRunner, checkTestVector } from '../models/runtime/ort-model-runner.ts';
+import { parseManifest } from '../protocol/manifest.ts';
+import type { ManifestInput } from '../protocol/manifest.ts';
+
+/** Bump with the version when the default models change. */
+const DEFAULT_MODELS_DATE = '2026-11-25T00:00:00.000Z';
+const ANOMALY_VERSION = '1.0.0';
+const KEY_NAME = 'edgeloop-default';
+
+const root = join(import.meta.dirname, '..');
+const defaultDir = join(root, 'models', 'default');
+const publicKeyPath = join(defaultDir, 'keys', `${KEY_NAME}.pub`);
+
+const { values: args } = parseArgs({
+  options: { key: { type: 'string' }, only: { type: 'string' }, 'created-at': { type: 'string' } },
+  strict: true,
+});
+if (args.only !== undefined && args.only !== 'anomaly' && args.only !== 'recommender') {
+  throw new Error(`--only must be "anomaly" or "recommender", got "${args.only}"`);
+}
+const createdAt =
+  args['created-at'] ?? (process.env.SOURCE_DATE_EPOCH ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString() : DEFAULT_MODELS_DATE);
+
+const signer = loadSigner();
+if (args.only !== 'recommender') await buildAnomaly(signer);
+if (args.only !== 'anomaly') await buildRecommender(signer);
+
+function loadSigner(): ManifestSigner {
+  const keyPath = args.key ?? join(root, '.edgeloop', 'keys', `${KEY_NAME}.key`);
+  if (existsSync(keyPath)) {
+    const key = readPrivateKey(keyPath);
+    const id = keyIdOf(key);
+    if (!existsSync(publicKeyPath) || keyIdOf(readPublicKey(publicKeyPath)) !== id) {
+      mkdirSync(join(defaultDir, 'keys'), { recursive: true });
+      writeFileSync(publicKeyPath, createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString());
+      console.log(`wrote ${relative(root, publicKeyPath)} for key ${id} (commit it with the models)`);
+    }
+    console.log(`signing with ${relative(root, keyPath) || keyPath} (key ${id})`);
+    return createSigner(key);
+  }
+  if (args.key) throw new Error(`--key ${args.key} does not exist`);
+  // first build on this machine: a new key pair; the public half replaces the committed one
+  const pair = generateSigningKey();
+  writeSigningKey(join(root, '.edgeloop', 'keys'), KEY_NAME, pair);
+  mkdirSync(join(defaultDir, 'keys'), { recursive: true });
+  writeFileSync(publicKeyPath, pair.publicKeyPem);
+  console.log(`generated signing key ${pair.keyId}: private .edgeloop/keys/${KEY_NAME}.key (not in git), public ${relative(root, publicKeyPath)} (commit it)`);
+  return createSigner(pair.privateKey);
+}
+
+async function buildAnomaly(sign: ManifestSigner): Promise<void> {
+  const started = performance.now();
+  const sim = (await import('../simulator/signal-model.ts')) as typeof import('../simulator/signal-model.ts');
+  const { Prng } = (await import('../simulator/prng.ts')) as typeof import('../simulator/prng.ts');
+  // Counters with a steady drift (tool wear) are not stationary signals a reconstruction model can learn from a
+  // bounded training period; the agent scores the other sensors.
+  const specs = sim.DEFAULT_SENSORS.filter((s) => s.driftPerHour === 0);
+  const sensors = specs.map((s) => s.name);
+  const rowsPerDevice = 3600;
+  const startMs = Date.UTC(2026, 0, 1);
+  const device = (id: string): SensorTable => {
+    const model = new sim.SignalModel(specs, new Prng(`edgeloop-default-anomaly/${id}`), startMs);
+    const values = new Float64Array(rowsPerDevice * specs.length);
+    const row = new Float64Array(specs.length);
+    for (let r = 0; r < rowsPerDevice; r++) {
+      model.sample(startMs + r * 1000, row);
+      for (let j = 0; j < specs.length; j++) values[r * specs.length + j] = model.finish(j, row[j]!);
+    }
+    return {
+      file: `simulated-${id}`,
+      sensors,
+      timeColumn: undefined,
+      times: [],
+      values,
+      rows: rowsPerDevice,
+      lines: [],
+      labels: undefined,
+    };
+  };
+  const train = ['d0', 'd1', 'd2', 'd3'].map(device);
+  const holdout = ['h0', 'h1'].map(device);
+
+  const trained = await trainAnomalyModel(train, {
+    window: 16,
+    stride: 2,
+    epochs: 12,
+    batchSize: 64,
+    learningRate: 0.005,
+    hidden: [32, 8],
+    seed: 20261125,
+    threshold: { quantile: 0.999, margin: 2 },
+    name: 'edgeloop-default-anomaly',
+    version: ANOMALY_VERSION,
+    createdAt,
+    latencyBudgetMs: 5,
+    onEpoch: (epoch, loss) => console.log(`anomaly: epoch ${epoch} loss ${loss.toFixed(6)}`),
+  });
+
+  // held-out figures: false-flag rate on two unseen normal devices, and detection of injected faults
+  const manifest = parseManifest(trained.manifest);
+  const runner = await OrtModelRunner.forManifest(trained.onnx, manifest);
+  let normalRows = 0;
+  let normalFlags = 0;
+  let faultRows = 0;
+  let faultFlags = 0;
+  try {
+    for (const t of holdout) {
+      const scores = await scoreTableRows(runner, manifest, t);
+      for (let r = 15; r < t.rows; r++) {
+        normalRows++;
+        if (scores[r]! > manifest.threshold) normalFlags++;
+      }
+      // faults: a step of 5 noise-scales on one sensor for 60 s, each sensor in turn
+      const faulty = { ...t, values: t.values.slice() };
+      specs.forEach((s, j) => {
+        const scale = Math.max(Math.sqrt(s.noise ** 2 + s.loadGain ** 2), Math.abs(s.base) * 0.01);
+        const from = 300 + j * 600;
+        for (let r = from; r < from + 60; r++) faulty.values[r * specs.length + j]! += 5 * scale;
+      });
+      const fs = await scoreTableRows(runner, manifest, faulty);
+      specs.forEach((_s, j) => {
+        const from = 300 + j * 600;
+        for (let r = from; r < from + 60; r++) {
+          faultRows++;
+          if (fs[r]! > manifest.threshold) faultFlags++;
+        }
+      });
+    }
+    await checkTestVector(runner, manifest);
+  } finally {
+    await runner.close();
+  }
+  const out: ManifestInput = {
+    ...trained.manifest,
+    metrics: {
+      ...trained.manifest.metrics,
+      holdoutNormalFlagRate: normalFlags / normalRows,
+      holdoutFaultRecall: faultFlags / faultRows,
+      holdout: '2 simulated devices x 3600 s; faults: +5 noise-scale step for 60 s on each sensor in turn',
+    },
+    training: { ...trained.manifest.training, data: `fleet simulator signal model (simulator/signal-model.ts), ${train.length} devices x ${rowsPerDevice} s at 1 Hz` },
+  };
+  const dir = join(defaultDir, 'anomaly');
+  writeModelDir(dir, { onnx: trained.onnx, manifest: sign.sign(out) });
+  const v = verifyModelDir(dir, { trustedKeys: [readFileSync(publicKeyPath)] });
+  console.log(
+    `anomaly: wrote ${relative(root, dir)} (${trained.onnx.byteLength} bytes ONNX, sensors ${sensors.join(', ')}, window 16); ` +
+      `threshold ${manifest.threshold.toPrecision(4)}; holdout false-flag rate ${((normalFlags / normalRows) * 100).toFixed(3)} %, ` +
+      `fault recall ${((faultFlags / faultRows) * 100).toFixed(1)} %; signed by ${v.keyId}; ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+}
+
+async function buildRecommender(sign: ManifestSigner): Promise<void> {
+  const path = join(root, 'models', 'recommender', 'build-default.ts');
+  if (!existsSync(path)) {
+    console.log('recommender: skipped (models/recommender/build-default.ts is not in this tree)');
+    return;
+  }
+  const mod = (await import(path)) as { buildDefaultRecommender?: (outDir: string, signer: ManifestSigner) => Promise<unknown> };
+  if (typeof mod.buildDefaultRecommender !== 'function') {
+    console.log('recommender: skipped (models/recommender/build-default.ts does not export buildDefaultRecommender)');
+    return;
+  }
+  await mod.buildDefaultRecommender(join(defaultDir, 'recommender'), sign);
+  console.log(`recommender: wrote ${relative(root, join(defaultDir, 'recommender'))}`);
+}

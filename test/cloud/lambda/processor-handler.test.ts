@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { createProcessorHandler, type KinesisStreamEvent, type KinesisStreamRecord } from '../../../cloud/lambda/processor-handler.ts';
+import { SageMakerFeatureStore } from '../../../cloud/feature-store/sagemaker-feature-store.ts';
+import type { Alert } from '../../../cloud/processor/alert-rules.ts';
+import type { BatchResult } from '../../../cloud/processor/feature-batch.ts';
+import { encodeMessage, type DeviceMessage, type TelemetryMessage } from '../../../protocol/messages.ts';
+import { startSageMakerFsServer, type TestSageMakerFs } from '../../helpers/sagemaker-fs-server.ts';
+
+let seq = 0;
+let kinesisSeq = 49590338271490256608559692538361571095921575989136588898n;
+function tel(deviceId: string, readings: [string, number, number][]): TelemetryMessage {
+  const rs = readings.map(([sensor, ts, value]) => ({ seq: ++seq, sensor, ts, value }));
+  return { v: 1, type: 'telemetry', deviceId, seq: rs[0]!.seq, sentAt: readings.at(-1)![1], readings: rs };
+}
+
+/** A record exactly as Lambda delivers it from a Kinesis event source mapping (AWS docs' sample event). */
+function kinesisRecord(msg: DeviceMessage | Buffer, arrivedMs: number): KinesisStreamRecord {
+  const sequenceNumber = String(++kinesisSeq);
+  const data = Buffer.isBuffer(msg) ? msg : encodeMessage(msg);
+  return {
+    kinesis: {
+      kinesisSchemaVersion: '1.0',
+      partitionKey: Buffer.isBuffer(msg) ? 'poison' : msg.deviceId,
+      sequenceNumber,
+      data: data.toString('base64'),
+      approximateArrivalTimestamp: arrivedMs / 1000,
+    },
+    eventSource: 'aws:kinesis',
+    eventVersion: '1.0',
+    eventID: `shardId-000000000006:${sequenceNumber}`,
+    eventName: 'aws:kinesis:record',
+    invokeIdentityArn: 'arn:aws:iam::123456789012:role/lambda-role',
+    awsRegion: 'us-east-2',
+    eventSourceARN: 'arn:aws:kinesis:us-east-2:123456789012:stream/lambda-stream',
+  };
+}
+const event = (records: KinesisStreamRecord[]): KinesisStreamEvent => JSON.parse(JSON.stringify({ Records: records })) as KinesisStreamEvent;
+
+const T = 1_764_000_000_000; // a minute boundary
+let server: TestSageMakerFs;
+beforeAll(async () => {
+  server = await startSageMakerFsServer({ groups: { device_features: { recordIdentifierName: 'entity_id', eventTimeName: 'event_time' } } });
+});
+afterAll(() => server?.close());
+
+async function store(): Promise<SageMakerFeatureStore> {
+  const s = new SageMakerFeatureStore({ clientConfig: server.clientConfig });
+  await s.start();
+  onTestFinished(() => s.close());
+  return s;
+}
+
+describe('Lambda processor handler (Kinesis event source → SageMaker Feature Store)', () => {
+  it('aggregates a batch into SageMaker, continues from the stored record in the next invocation, skips poison records', async () => {
+    const fs = await store();
+    const results: BatchResult[] = [];
+    const alerts: Alert[] = [];
+    const handler = createProcessorHandler({
+      store: fs,
+      aggregation: { allowedLatenessMs: 0 },
+      alertRules: ['torque_nm_mean_1m > 50'],
+      alertSink: (a) => void alerts.push(a),
+      onBatch: (r) => void results.push(r),
+    });
+    const first = await handler(
+      event([
+        kinesisRecord(tel('L1', [['torque_nm', T + 1000, 40], ['torque_nm', T + 30_000, 70]]), T + 31_000),
+        kinesisRecord(Buffer.from('not json at all'), T + 31_000),
+        kinesisRecord(tel('L1', [['torque_nm', T + 61_000, 10], ['air_temperature_k', T + 61_000, 298.4]]), T + 62_000),
+      ]),
+    );
+    expect(first).toEqual({ batchItemFailures: [] });
+    expect(results[0]).toMatchObject({ records: 3, messages: 2, invalidRecords: 1, devices: 1, written: 1 });
+    let rec = await fs.get('device_features', 'L1');
+    expect(rec!.eventTime).toBe(T + 61_000);
+    expect(rec!.features).toMatchObject({ torque_nm_mean_1m: 55, torque_nm_count_1m: 2, torque_nm_last: 10, air_temperature_k_last: 298.4, last_seen: T + 62_000 });
+    expect(alerts.map((a) => [a.deviceId, a.state])).toEqual([['L1', 'firing']]);
+
+    // next invocation: a fresh aggregator seeded from SageMaker
+    await handler(
+      event([
+        kinesisRecord(tel('L1', [['torque_nm', T + 20_000, 999]]), T + 70_000), // older than the stored event time: late
+        kinesisRecord(tel('L1', [['torque_nm', T + 90_000, 20]]), T + 91_000),
+      ]),
+    );
+    rec = await fs.get('device_features', 'L1');
+    expect(rec!.features).toMatchObject({ torque_nm_mean_1m: 55, torque_nm_last: 20, air_temperature_k_last: 298.4, late_readings: 1 });
+    await handler(event([kinesisRecord(tel('L1', [['torque_nm', T + 121_000, 30]]), T + 122_000)]));
+    // [60 s, 120 s) starts before the stored event time (90 s): earlier batches held part of it, the stored value stays
+    expect((await fs.get('device_features', 'L1'))!.features.torque_nm_mean_1m).toBe(55);
+    // [180 s, 240 s) starts after the stored event time (121 s): this batch holds all of it
+    await handler(event([kinesisRecord(tel('L1', [['torque_nm', T + 185_000, 1], ['torque_nm', T + 200_000, 3], ['torque_nm', T + 241_000, 0]]), T + 242_000)]));
+    expect((await fs.get('device_features', 'L1'))!.features).toMatchObject({ torque_nm_mean_1m: 2, torque_nm_count_1m: 2 });
+  });
+
+  it('reports the batch for retry (first sequence number) when the feature store keeps failing', async () => {
+    const fs = await store();
+    const handler = createProcessorHandler({ store: fs, group: 'missing_group', retry: { minMs: 1, maxMs: 2, maxAttempts: 2 } });
+    const records = [kinesisRecord(tel('L2', [['x', T, 1]]), T), kinesisRecord(tel('L2', [['x', T + 1, 2]]), T)];
+    expect(await handler(event(records))).toEqual({ batchItemFailures: [{ itemIdentifier: records[0]!.kinesis.sequenceNumber }] });
+    expect(await handler(event([]))).toEqual({ batchItemFailures: [] });
+  });
+
+  it('validates its options at cold start', async () => {
+    expect(() => createProcessorHandler({} as never)).toThrow(/"store" must be a FeatureStore/);
+    const fs = await store();
+    expect(() => createProcessorHandler({ store: fs, alertRules: ['nonsense'] })).toThrow(/alert rule/);
+    expect(() => createProcessorHandler({ store: fs, aggregation: { windows: [{ sizeMs: 0 }] } })).toThrow(/windows\[0\]/);
+  });
+});

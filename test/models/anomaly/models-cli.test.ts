@@ -1,0 +1,163 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { main } from '../../../cli/main.ts';
+import { syntheticCsv } from './synthetic-csv.ts';
+
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), 'edgeloop-models-cli-'));
+  onTestFinished(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+async function cli(args: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d) => (out += d));
+  stderr.on('data', (d) => (err += d));
+  const code = await main(['models', ...args], { stdout, stderr, cwd, env: {} });
+  return { code, out, err };
+}
+
+const FAST = ['--epochs', '4', '--window', '8', '--hidden', '8,3', '--quiet'];
+
+describe('edgeloop models (CLI)', () => {
+  it('keygen → train anomaly (signed) → verify → score: flags the injected fault', async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'normal.csv'), syntheticCsv({ rows: 300, seed: 1 }));
+    writeFileSync(join(dir, 'faulty.csv'), syntheticCsv({ rows: 200, seed: 2, fault: [120, 160] }));
+
+    const kg = await cli(['keygen', '--out', 'keys', '--name', 'ops'], dir);
+    expect(kg.code, kg.err).toBe(0);
+    expect(kg.out).toMatch(/^key [0-9a-f]{16}/);
+
+    const tr = await cli(['train', 'anomaly', '--data', 'normal.csv', '--out', 'model', '--key', 'keys/ops.key', '--created-at', '2026-01-01T00:00:00Z', ...FAST], dir);
+    expect(tr.code, tr.err).toBe(0);
+    expect(tr.out).toMatch(/4 sensors \(temperature, vibration, pressure, current\)/);
+    expect(tr.out).toMatch(/signed with key [0-9a-f]{16}/);
+    const manifest = JSON.parse(readFileSync(join(dir, 'model', 'manifest.json'), 'utf8'));
+    expect(manifest.inputs.window).toEqual({ length: 8, stride: 1 });
+    expect(manifest.thresholdRule).toBe('99th percentile of training window scores x 1.5');
+
+    const vf = await cli(['verify', '--model', 'model', '--key', 'keys/ops.pub'], dir);
+    expect(vf.code, vf.err).toBe(0);
+    expect(vf.out).toMatch(/^ok anomaly 1\.0\.0: signature by [0-9a-f]{16}, sha256 .* matches, test vector max error/);
+
+    const sc = await cli(['score', '--model', 'model', '--data', 'faulty.csv', '--out', 'scores.csv', '--key', 'keys/ops.pub'], dir);
+    expect(sc.code, sc.err).toBe(0);
+    expect(sc.out).toMatch(/scored 193 of 200 rows/);
+    const rows = readFileSync(join(dir, 'scores.csv'), 'utf8').trim().split('\n');
+    expect(rows[0]).toBe('row,timestamp,score,anomaly');
+    expect(rows).toHaveLength(201);
+    expect(rows[1]).toMatch(/^0,2026-01-01T00:00:00.000Z,,$/);
+    const flags = rows.slice(1).map((l) => l.split(',')[3]);
+    const inFault = flags.slice(130, 160).filter((f) => f === '1').length;
+    const outside = flags.slice(7, 120).filter((f) => f === '1').length;
+    expect(inFault).toBeGreaterThanOrEqual(25);
+    expect(outside).toBeLessThanOrEqual(6);
+  });
+
+  it('sign signs an unsigned model; verify refuses the wrong key and a tampered file', async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'normal.csv'), syntheticCsv({ rows: 120, seed: 3, separator: ';' }));
+    expect((await cli(['keygen', '--out', 'k'], dir)).code).toBe(0);
+    expect((await cli(['keygen', '--out', 'k2'], dir)).code).toBe(0);
+    const tr = await cli(['train', 'anomaly', '--data', 'normal.csv', '--out', 'm', ...FAST], dir);
+    expect(tr.code, tr.err).toBe(0);
+    expect(tr.out).toMatch(/unsigned: sign it/);
+
+    const unsigned = await cli(['verify', '--model', 'm', '--key', 'k/edgeloop.pub'], dir);
+    expect(unsigned.code).toBe(1);
+    expect(unsigned.err).toMatch(/not signed.*\[EL_ERR_MODEL_UNSIGNED\]/);
+    expect((await cli(['verify', '--model', 'm', '--allow-unsigned'], dir)).out).toMatch(/UNSIGNED \(accepted by --allow-unsigned\)/);
+
+    const sg = await cli(['sign', '--model', 'm', '--key', 'k/edgeloop.key'], dir);
+    expect(sg.code, sg.err).toBe(0);
+    expect((await cli(['verify', '--model', 'm', '--key', 'k/edgeloop.pub'], dir)).code).toBe(0);
+
+    const wrong = await cli(['verify', '--model', 'm', '--key', 'k2/edgeloop.pub'], dir);
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toMatch(/not among the trusted keys.*wrong key \[EL_ERR_MODEL_SIGNATURE\]/);
+
+    const onnxPath = join(dir, 'm', 'model.onnx');
+    const bytes = readFileSync(onnxPath);
+    bytes[bytes.length - 5]! ^= 1;
+    writeFileSync(onnxPath, bytes);
+    const tampered = await cli(['verify', '--model', 'm', '--key', 'k/edgeloop.pub'], dir);
+    expect(tampered.code).toBe(1);
+    expect(tampered.err).toMatch(/does not match its manifest.*\[EL_ERR_MODEL_HASH\]/);
+    // signing refuses to vouch for a model file that does not match its manifest
+    expect((await cli(['sign', '--model', 'm', '--key', 'k/edgeloop.key'], dir)).err).toMatch(/EL_ERR_MODEL_HASH/);
+  });
+
+  it('stops on bad data with messages naming the file, line and column', async () => {
+    const dir = tmp();
+    const good = syntheticCsv({ rows: 40, seed: 4 });
+    writeFileSync(join(dir, 'nan.csv'), good.replace(/\n([^\n]*?),([0-9.]+),/, (_m, a) => `\n${a},NaN,`));
+    writeFileSync(join(dir, 'short.csv'), syntheticCsv({ rows: 5, seed: 5 }));
+    writeFileSync(join(dir, 'text.csv'), good.split('\n').map((l, i) => (i === 7 ? l.replace(/,[^,]+$/, ',n/a') : l)).join('\n'));
+
+    const missing = await cli(['train', 'anomaly', '--data', 'nan.csv', '--out', 'o', '--sensors', 'temperature,humidity', ...FAST], dir);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/nan\.csv: sensor column "humidity" not found \(columns: timestamp, temperature, vibration, pressure, current; separator ","\) \[EL_ERR_DATA_INVALID\]/);
+
+    const nan = await cli(['train', 'anomaly', '--data', 'nan.csv', '--out', 'o', ...FAST], dir);
+    expect(nan.err).toMatch(/nan\.csv line 2, column "temperature": "NaN" is not a finite number \[EL_ERR_DATA_INVALID\]/);
+
+    const text = await cli(['train', 'anomaly', '--data', 'text.csv', '--out', 'o', ...FAST], dir);
+    expect(text.err).toMatch(/text\.csv line 8, column "current": "n\/a" is not a finite number/);
+
+    const short = await cli(['train', 'anomaly', '--data', 'short.csv', '--out', 'o', ...FAST], dir);
+    expect(short.err).toMatch(/short\.csv: 5 rows, fewer than one window of 8 rows \[EL_ERR_DATA_INVALID\]/);
+
+    const absent = await cli(['train', 'anomaly', '--data', 'absent.csv', '--out', 'o'], dir);
+    expect(absent.err).toMatch(/cannot read .*absent\.csv/);
+  });
+
+  it('rejects bad flags and unknown commands with a one-line reason', async () => {
+    const dir = tmp();
+    expect((await cli(['train', 'anomaly', '--out', 'o'], dir)).err).toMatch(/--data is required/);
+    expect((await cli(['train', 'anomaly', '--data', 'x', '--out', 'o', '--window', '0'], dir)).err).toMatch(/--window must be an integer >= 1, got "0"/);
+    expect((await cli(['train', 'anomaly', '--data', 'x', '--out', 'o', '--windows', '8'], dir)).err).toMatch(/Unknown option '--windows'/);
+    expect((await cli(['train', 'anomaly', '--data', 'x', '--out', 'o', '--key', 'nokey.pem'], dir)).err).toMatch(/cannot read key file .*nokey\.pem: ENOENT.*\[EL_ERR_MODEL_KEY\]$/m);
+    expect((await cli(['frobnicate'], dir)).err).toMatch(/unknown models command "frobnicate"/);
+    expect((await cli(['eval', 'kdd'], dir)).err).toMatch(/eval what\? "skab", "ai4i" or "nab", not "kdd"/);
+    const helpOut = await cli(['--help'], dir);
+    expect(helpOut.code).toBe(0);
+    expect(helpOut.out).toMatch(/train anomaly/);
+  });
+
+  it('eval skab follows the protocol: trains on the first rows of each file and scores the rest', async () => {
+    const dir = tmp();
+    const data = join(dir, 'skab');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(data);
+    // SKAB layout: ';'-separated, datetime first, anomaly and changepoint labels last
+    for (const [i, fault] of [[0, [200, 240]], [1, [180, 220]]] as const) {
+      const csv = syntheticCsv({
+        rows: 260,
+        seed: 10 + i,
+        stationary: true,
+        separator: ';',
+        fault: [fault[0], fault[1]],
+        extra: { anomaly: (r) => (r >= fault[0] && r < fault[1] ? '1.0' : '0.0'), changepoint: (r) => (r === fault[0] ? '1.0' : '0.0') },
+      }).replace(/^timestamp/, 'datetime');
+      writeFileSync(join(data, `${i}.csv`), csv);
+    }
+    const r = await cli(['eval', 'skab', '--data-dir', 'skab', '--out', 'rows.csv', '--train-rows', '140', '--epochs', '20', '--smooth', '3', '--quiet'], dir);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/"sensors":\["temperature","vibration","pressure","current"\]/);
+    const total = /total: F1 ([0-9.]+)\s+FAR ([0-9.]+) %\s+MAR ([0-9.]+) %/.exec(r.out);
+    expect(total).not.toBeNull();
+    expect(Number(total![1])).toBeGreaterThan(0.8);
+    expect(Number(total![2])).toBeLessThan(15);
+    const rows = readFileSync(join(dir, 'rows.csv'), 'utf8').trim().split('\n');
+    expect(rows[0]).toBe('file,row,score,predicted,label');
+    expect(rows).toHaveLength(1 + 2 * 120);
+    expect(rows[1]).toMatch(/^0\.csv,140,[0-9.e-]+,[01],0$/);
+  });
+});
