@@ -141,13 +141,15 @@ export const AgentConfigSchema = z.strictObject({
     .prefault({}),
   models: z
     .strictObject({
-      /** model store: one sub-directory per model with manifest.json and the ONNX file */
+      /** the on-device model store (updates are written here); default <dataDir>/models */
       dir: z.string().min(1).optional(),
+      /** model directories (manifest.json + ONNX file) loaded at start for models the store has no active version of */
+      initial: z.array(z.string().min(1)).default([]),
       /** PEM ed25519 public keys trusted to sign manifests */
       trustedKeys: z.array(z.string().min(1)).default([]),
       /** refuse unsigned manifests (default true when trustedKeys is set) */
       requireSignature: z.boolean().optional(),
-      /** receive model updates over MQTT (the model updater) */
+      /** receive model updates over MQTT (the model updater; needs trustedKeys) */
       updates: z.boolean().default(true),
     })
     .prefault({}),

@@ -196,9 +196,10 @@ export class Agent implements ReadingSink {
     }
     // 5. models: the updater first (it restores the last model it activated from its store), then the initial
     //    model directories for models that are not active yet
-    if (this.#inference && c.models.dir) {
+    if (this.#inference) {
       if (c.models.updates && trusted) await this.#startUpdater(trusted);
-      await this.#loadModels(c.models.dir, trusted ?? new Map(), requireSignature);
+      // the store's own model directories (copied there by hand), then the configured initial ones
+      await this.#loadModels([this.#modelsDir(), ...c.models.initial], trusted ?? new Map(), requireSignature);
     }
     // 6. sources
     const sink: ReadingSink = this;
@@ -271,13 +272,16 @@ export class Agent implements ReadingSink {
     return new AwsIotTransport({ ...rest, clientId: clientId ?? this.deviceId, will, logger: this.#log });
   }
 
-  async #loadModels(dir: string, trusted: ReadonlyMap<string, KeyObject>, requireSignature: boolean): Promise<void> {
-    const dirs = modelDirs(dir);
-    if (dirs.length === 0) {
-      if (this.#inference!.models().length > 0) return;
-      this.#setError(`models.dir ${dir}: no ${MANIFEST_FILE} found (the agent runs without a model until one is delivered)`);
-      return;
+  #modelsDir(): string {
+    return this.config.models.dir ?? join(this.config.dataDir, 'models');
+  }
+
+  async #loadModels(roots: string[], trusted: ReadonlyMap<string, KeyObject>, requireSignature: boolean): Promise<void> {
+    const [store, ...initial] = roots;
+    for (const d of initial) {
+      if (!existsSync(join(d, MANIFEST_FILE))) this.#setError(`models.initial: ${d} has no ${MANIFEST_FILE}`);
     }
+    const dirs = [...modelDirs(store!), ...initial.filter((d) => existsSync(join(d, MANIFEST_FILE))).map((d) => resolve(d))];
     for (const d of dirs) {
       try {
         const v = verifyModelDir(d, { trustedKeys: trusted, requireSignature });
@@ -296,7 +300,7 @@ export class Agent implements ReadingSink {
       deviceId: this.deviceId,
       transport: this.#transport!,
       host: this.#inference!,
-      modelsDir: this.config.models.dir!,
+      modelsDir: this.#modelsDir(),
       trustedKeys: [...trusted.values()],
       topics: this.topics,
       clock: this.#clock,

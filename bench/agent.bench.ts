@@ -243,6 +243,7 @@ async function pipeline(url: string, model: { dir: string }, label: string): Pro
   const io1 = procIo();
   clearInterval(sampler);
   const sum = agent.inference!.summary();
+  if (sum.windows === 0) console.error(`${label}: no windows scored: ${agent.lastError ?? "(no error)"}; models ${JSON.stringify(agent.inference!.models())}`);
   const messages = agent.publisher!.stats.messages;
   const total = Math.ceil(N / (STEPS * SENSORS.length)) * STEPS * SENSORS.length;
   let dbBytes = 0;

@@ -109,6 +109,14 @@ const FeatureStoreSchema = z.strictObject({
     .default({ synchronous: 'NORMAL' }),
   /** options of SageMakerFeatureStore, passed through: region, endpoint, ... */
   sagemaker: z.record(z.string(), z.unknown()).optional(),
+  /** Parquet history of every feature record written by the processor, under <dataDir>/offline */
+  offline: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      flushRows: positiveInt.default(10_000),
+      flushIntervalMs: positiveInt.default(60_000),
+    })
+    .default({ enabled: true, flushRows: 10_000, flushIntervalMs: 60_000 }),
 });
 
 const HttpSchema = z.strictObject({
@@ -150,6 +158,7 @@ export function cloudPaths(config: Pick<CloudConfig, 'dataDir'>, cwd = process.c
   features: string;
   dlq: string;
   dedup: string;
+  offline: string;
 } {
   const dataDir = resolve(cwd, config.dataDir);
   return {
@@ -158,5 +167,6 @@ export function cloudPaths(config: Pick<CloudConfig, 'dataDir'>, cwd = process.c
     features: join(dataDir, 'features.db'),
     dlq: join(dataDir, 'dlq.db'),
     dedup: join(dataDir, 'ingest-dedup.db'),
+    offline: join(dataDir, 'offline'),
   };
 }

@@ -353,12 +353,25 @@ export const CLOUD_PARTS: readonly PartDef[] = [
         buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
         registers: [ctx.registry],
       });
+      const off = ctx.config.featureStore.offline;
+      let offline: { start(): Promise<void>; close(): Promise<void>; append(...a: never[]): unknown } | undefined;
+      if (off.enabled && ctx.config.featureStore.kind === 'sqlite') {
+        const { ParquetOfflineStore } = await import('./feature-store/parquet-offline-store.ts');
+        offline = new ParquetOfflineStore({
+          dir: ctx.paths.offline,
+          flushRows: off.flushRows,
+          flushIntervalMs: off.flushIntervalMs,
+          clock: ctx.clock,
+          logger: ctx.logger.child({ part: 'offline-store' }),
+        });
+      }
       const user = ctx.config.processor as Record<string, unknown>;
       const userHook = user.onFeatureWrite as ((i: { lagMs: number | undefined }) => void) | undefined;
       const processor = new Processor({
         ...(user as object),
         stream: ctx.instance<Stream>('stream')!,
         store: ctx.instance<FeatureStore>('feature-store')!,
+        ...(offline ? { offlineStore: offline as never } : {}),
         clock: ctx.clock,
         logger: ctx.logger.child({ part: 'processor' }),
         onFeatureWrite: (info) => {
@@ -375,7 +388,21 @@ export const CLOUD_PARTS: readonly PartDef[] = [
           this.inc(processor.stats().loopErrors);
         },
       });
-      return simplePart('processor', processor, () => ({ ok: true, lagMs: processor.stats().lagMs }));
+      return {
+        name: 'processor',
+        instance: processor,
+        offline,
+        start: async () => {
+          await offline?.start();
+          await processor.start();
+        },
+        close: async () => {
+          // the processor flushes into the offline store while closing: close it first
+          await processor.close();
+          await offline?.close();
+        },
+        health: () => ({ ok: true, lagMs: processor.stats().lagMs }),
+      } satisfies CloudPart & { offline: unknown };
     },
   },
 ];

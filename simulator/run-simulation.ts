@@ -111,9 +111,9 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, cleanup
     brokerUrl = b.url;
     control = b;
   }
-  if (infra.some((f) => f.kind === 'broker-restart') && (!control.stop || !control.restart)) {
-    throw new EdgeloopError('EL_ERR_SIM_FAULT', 'fault broker-restart needs a broker the simulator controls: run without --url (embedded broker) or pass hooks.broker with stop()/restart()');
-  }
+  // without control of the broker process, a broker restart is played at the network: every device connection
+  // is reset and refused for the outage (the broker keeps its state, like a broker restarting with persistence)
+  const restartAtProxy = infra.some((f) => f.kind === 'broker-restart') && (!control.stop || !control.restart);
   const target = parseUrl(brokerUrl);
 
   // fleet and ground truth; publishing starts after connecting, so data faults are re-based then
@@ -124,7 +124,7 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, cleanup
 
   // proxies: a partition group gets its own proxy; everyone goes through the main proxy when a storm is scheduled
   const partitions = infra.filter((f) => f.kind === 'partition');
-  const needMain = infra.some((f) => f.kind === 'connect-storm');
+  const needMain = restartAtProxy || infra.some((f) => f.kind === 'connect-storm');
   const share = partitions.length ? Math.max(...partitions.map((p) => p.share)) : 0;
   const partitionCount = partitions.length ? Math.max(1, Math.round(share * n)) : 0;
   let partitionProxy: TcpProxy | undefined;
@@ -233,6 +233,7 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, cleanup
 
   // schedule infra faults
   const outcomes: FaultOutcome[] = [];
+  let activePartition = false;
   const faultRuns: Promise<void>[] = [];
   const drainTimeoutMs = o.drainTimeoutSec * 1000;
   const waitDrained = async (snapshot: Map<string, number>, deadline: number): Promise<number | null> => {
@@ -264,19 +265,30 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, cleanup
         const out: FaultOutcome = { kind: f.kind, atMs, healedAtMs: atMs, devicesAffected: n, drainMs: null, peakBacklog: 0 };
         switch (f.kind) {
           case 'broker-restart':
-            await control.stop!();
-            await delay(f.durationSec * 1000, hooks.signal);
-            await control.restart!();
+            if (restartAtProxy) {
+              out.notes = 'no control of the broker process: played as an outage at the network (connections reset and refused, broker state kept)';
+              mainProxy!.block();
+              partitionProxy?.block();
+              await delay(f.durationSec * 1000, hooks.signal);
+              mainProxy!.heal();
+              if (!activePartition) partitionProxy?.heal();
+            } else {
+              await control.stop!();
+              await delay(f.durationSec * 1000, hooks.signal);
+              await control.restart!();
+            }
             break;
           case 'partition': {
             const p = partitionProxy!;
             out.devicesAffected = partitionCount;
             out.notes = `style ${f.style}, ${partitionCount} of ${n} devices`;
+            activePartition = true;
             if (f.style === 'blackhole') p.blackhole();
             else if (f.style === 'block') p.block();
             else p.drop();
             await delay(f.durationSec * 1000, hooks.signal);
             p.heal();
+            activePartition = false;
             break;
           }
           case 'slow-consumer': {

@@ -33,7 +33,7 @@ export interface TrainRecommenderOptions {
   validationFraction?: number;
   /** positive-class weight per mode is sqrt(negatives / positives), capped here; default 30 */
   maxPositiveWeight?: number;
-  /** a mode whose best validation F1 is below this is not predicted (threshold above all scores); default 0.1 */
+  /** a mode whose best validation F1 is below this is not predicted (threshold above all scores); default 0.2 */
   minUsefulF1?: number;
   /** called after every epoch */
   onEpoch?: (epoch: number, loss: number) => void;
@@ -47,7 +47,7 @@ const DEFAULTS = {
   hidden: [32, 32],
   validationFraction: 0.25,
   maxPositiveWeight: 30,
-  minUsefulF1: 0.1,
+  minUsefulF1: 0.2,
 };
 const OPTION_KEYS = new Set([...Object.keys(DEFAULTS), 'onEpoch']);
 

@@ -13,6 +13,8 @@ import type { FleetFactoryContext } from '../run-simulation.ts';
 import type { AgentHostInit } from './agent-host-child.ts';
 
 const CHILD = join(import.meta.dirname, 'agent-host-child.ts');
+/** tsx's ESM loader as an absolute URL: `--import tsx` would resolve from the user's working directory */
+const TSX = import.meta.resolve('tsx');
 
 interface Slot {
   indices: number[];
@@ -42,7 +44,7 @@ export class ChildAgentFleet implements FleetDriver {
   }
 
   #spawn(slot: Slot): Promise<void> {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = spawn(process.execPath, ['--import', TSX, CHILD], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     slot.child = child;
     const o = this.#ctx;
     const creds: AgentHostInit['credentials'] = {};

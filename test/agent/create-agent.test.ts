@@ -34,7 +34,7 @@ describe('agent end to end (aedes)', () => {
     const dir = tempDir();
     writeTestModel(join(dir, 'models', 'anomaly'), { threshold: 10, length: 4 });
     const sub = await collect(broker.url, T());
-    const agent = await started(config(broker.url, dir, { models: { dir: join(dir, 'models') }, inference: { cooldownMs: 0 } }));
+    const agent = await started(config(broker.url, dir, { models: { initial: [join(dir, 'models', 'anomaly')] }, inference: { cooldownMs: 0 } }));
     expect(agent.inference!.active('anomaly')?.manifest.version).toBe('1.0.0');
     const readings = [];
     for (let t = 0; t < 50; t++) {
@@ -103,7 +103,7 @@ describe('agent end to end (aedes)', () => {
     await broker.stop();
     const per = 48 + 1;
     const agent = await started(
-      config(broker.url, dir, { models: { dir: join(dir, 'models') }, inference: { cooldownMs: 0 }, outbox: { maxBytes: per * 200, batchLingerMs: 5 } }),
+      config(broker.url, dir, { models: { initial: [join(dir, 'models', 'anomaly')] }, inference: { cooldownMs: 0 }, outbox: { maxBytes: per * 200, batchLingerMs: 5 } }),
     );
     let accepted = 0;
     for (let t = 0; t < 500; t++) {
@@ -142,7 +142,7 @@ describe('agent end to end (aedes)', () => {
     const before = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
     const agent = createAgent({
       config: config(broker.url, dir, {
-        models: { dir: join(dir, 'models') },
+        models: { initial: [join(dir, 'models', 'anomaly')] },
         sources: { http: { port: 0 }, socket: { path: join(dir, 'agent.sock') }, simulated: { sensors: [{ name: 'temperature' }, { name: 'vibration' }], rateHz: 200 } },
         health: { port: 0 },
       }),

@@ -82,6 +82,6 @@ describe('runSimulation (light mode, loopback)', () => {
     await expect(runSimulation({ devices: 2, connections: 5 })).rejects.toMatchObject({ code: 'EL_ERR_SIM_OPTIONS' });
     await expect(runSimulation({ devices: 2, bogus: 1 } as never)).rejects.toThrow(/Unrecognized key.*bogus|bogus/);
     await expect(runSimulation({ durationSec: 2, faults: [{ kind: 'spike', atSec: 5 }] })).rejects.toThrow(/starts after the run ends/);
-    await expect(runSimulation({ url: 'mqtt://127.0.0.1:1', durationSec: 1, faults: [{ kind: 'broker-restart', atSec: 0.5 }] })).rejects.toMatchObject({ code: 'EL_ERR_SIM_FAULT' });
+    await expect(runSimulation({ mode: 'light', durationSec: 1, faults: [{ kind: 'agent-kill', atSec: 0.5 }] })).rejects.toThrow(/agent-kill needs mode "agent"/);
   });
 });

@@ -61,17 +61,17 @@ describe('edgeloop up', () => {
     tab.on('request', (r) => requests.push(r.url()));
     await tab.goto(url!);
     // live: the SSE stream connects and the reading counter keeps growing
-    await tab.waitForFunction(() => document.getElementById('conn')?.textContent === 'live', undefined, { timeout: 20_000 });
-    await tab.waitForFunction(() => Number(document.body.dataset.readings ?? 0) > 0, undefined, { timeout: 20_000 });
-    const first = Number(await tab.evaluate(() => document.body.dataset.readings));
-    await tab.waitForFunction((n) => Number(document.body.dataset.readings ?? 0) > n, first, { timeout: 20_000 });
+    await tab.waitForFunction("document.getElementById('conn')?.textContent === 'live'", undefined, { timeout: 20_000 });
+    await tab.waitForFunction('Number(document.body.dataset.readings ?? 0) > 0', undefined, { timeout: 20_000 });
+    const first = Number(await tab.evaluate('document.body.dataset.readings'));
+    await tab.waitForFunction(`Number(document.body.dataset.readings ?? 0) > ${first}`, undefined, { timeout: 20_000 });
     const rows = await tab.locator('#fleet tbody tr').count();
     expect(rows).toBe(6);
     expect(await tab.locator('#k-online').textContent()).toMatch(/^\d+ \/ 6$/);
     expect(await tab.locator('#k-lat').textContent()).toMatch(/ms$/);
     // no third-party requests: the page works on a closed network
     expect(requests.every((r) => r.startsWith(url!.replace(/\/$/, '')))).toBe(true);
-    await tab.waitForFunction(() => document.querySelectorAll('#chart polyline').length === 1);
+    await tab.waitForFunction("document.querySelectorAll('#chart polyline').length === 1");
     const shot = join(dir, 'dashboard.png');
     await tab.screenshot({ path: shot, fullPage: false });
     expect(existsSync(shot)).toBe(true);

@@ -1,0 +1,277 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import type { CliContext } from '../../../cli/main.ts';
+import { verifyModelDir } from '../../../models/manifest/index.ts';
+import { FAILURE_MODES, TEST_SALT, VALIDATION_SALT, parseAi4iCsv, splitByUdi, udiFraction } from '../../../models/recommender/ai4i-data.ts';
+import type { Ai4iData } from '../../../models/recommender/ai4i-data.ts';
+import { ACTION_CATALOG, rankCatalog } from '../../../models/recommender/actions.ts';
+import { buildDefaultRecommender } from '../../../models/recommender/build-default.ts';
+import { evalAi4iCommand, trainRecommenderCommand } from '../../../models/recommender/commands.ts';
+import { exportRecommender } from '../../../models/recommender/export-recommender.ts';
+import { MODEL_FEATURES, RAW_FEATURES, engineerFeatures } from '../../../models/recommender/features.ts';
+import { evaluate, logit, tuneThreshold } from '../../../models/recommender/metrics.ts';
+import { trainRecommender } from '../../../models/recommender/train-recommender.ts';
+import type { TrainedRecommender } from '../../../models/recommender/train-recommender.ts';
+import { OrtModelRunner, checkTestVector } from '../../../models/runtime/ort-model-runner.ts';
+import { parseManifest } from '../../../protocol/manifest.ts';
+
+const FIXTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'ai4i', 'ai4i-sample.csv');
+const fixtureText = readFileSync(FIXTURE, 'utf8');
+
+function tmp(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'el-rec-'));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function ctx(cwd: string): { ctx: CliContext; out: () => string; err: () => string } {
+  const o = new PassThrough();
+  const e = new PassThrough();
+  let so = '';
+  let se = '';
+  o.on('data', (c: Buffer) => (so += c.toString()));
+  e.on('data', (c: Buffer) => (se += c.toString()));
+  return { ctx: { stdout: o, stderr: e, env: {}, cwd }, out: () => so, err: () => se };
+}
+
+describe('AI4I data', () => {
+  it('parses the fixture (BOM, CRLF) into raw features and labels', () => {
+    const d = parseAi4iCsv(fixtureText, 'fixture');
+    expect(d.rows).toBe(600);
+    expect(d.raw.length).toBe(600 * RAW_FEATURES.length);
+    // one-hot type columns sum to 1
+    for (let i = 0; i < d.rows; i++) expect(d.raw[i * 8 + 5]! + d.raw[i * 8 + 6]! + d.raw[i * 8 + 7]!).toBe(1);
+    const positives = FAILURE_MODES.map((_, j) => Array.from({ length: d.rows }, (_, i) => d.labels[i * 5 + j]!).reduce((a, b) => a + b, 0));
+    expect(positives.every((p) => p > 0)).toBe(true);
+  });
+
+  it('rejects missing columns, naming them', () => {
+    const text = fixtureText.replace('Torque [Nm],', '').replace('TWF,', 'XWF,');
+    expect(() => parseAi4iCsv(text, 'bad.csv')).toThrow(/bad\.csv: missing column\(s\) "Torque \[Nm\]", "TWF"/);
+  });
+
+  it('rejects NaN and bad values with line and column', () => {
+    const lines = fixtureText.split('\r\n');
+    const cells = lines[3]!.split(',');
+    cells[6] = 'NaN';
+    lines[3] = cells.join(',');
+    expect(() => parseAi4iCsv(lines.join('\r\n'), 'nan.csv')).toThrow(expect.objectContaining({ code: 'EL_ERR_DATA_INVALID', message: expect.stringMatching(/nan\.csv line 4: column "Torque \[Nm\]" is not a finite number \("NaN"\)/) }));
+    const t = fixtureText.split('\r\n');
+    t[2] = t[2]!.replace(/,L,|,M,|,H,/, ',X,');
+    expect(() => parseAi4iCsv(t.join('\r\n'), 'type.csv')).toThrow(/type\.csv line 3: column "Type" must be L, M or H/);
+  });
+
+  it('splits deterministically by UDI, whatever the row order', () => {
+    const d = parseAi4iCsv(fixtureText);
+    const a = splitByUdi(d, 0.2, TEST_SALT);
+    expect(a.held.rows + a.kept.rows).toBe(d.rows);
+    expect(a.held.rows).toBeGreaterThan(80);
+    expect(a.held.rows).toBeLessThan(160);
+    for (const u of a.held.udi) expect(udiFraction(u, TEST_SALT)).toBeLessThan(0.2);
+    const lines = fixtureText.trimEnd().split('\r\n');
+    const reversed = [lines[0], ...lines.slice(1).reverse()].join('\r\n');
+    const b = splitByUdi(parseAi4iCsv(reversed), 0.2, TEST_SALT);
+    expect([...b.held.udi].sort((x, y) => x - y)).toEqual([...a.held.udi].sort((x, y) => x - y));
+  });
+});
+
+describe('features, actions and metrics', () => {
+  it('engineers power, temperature difference, wear x torque and the overstrain ratio', () => {
+    // air 300 K, process 310 K, 1500 rpm, 40 Nm, 200 min, type M
+    const raw = Float32Array.from([300, 310, 1500, 40, 200, 0, 1, 0]);
+    const x = engineerFeatures(raw, 1);
+    const f = (name: string): number => x[MODEL_FEATURES.indexOf(name)]!;
+    expect(f('temp_diff_k')).toBeCloseTo(10, 4);
+    expect(f('power_w')).toBeCloseTo((40 * 1500 * 2 * Math.PI) / 60, 1);
+    expect(f('wear_torque_min_nm')).toBe(8000);
+    expect(f('overstrain_ratio')).toBeCloseTo(8000 / 12000, 6);
+  });
+
+  it('ranks actions from mode probabilities, "no action" = prod(1 - p)', () => {
+    const r = rankCatalog([0.1, 0.9, 0.2, 0.05, 0.01]);
+    expect(r[0]!.id).toBe('restore-cooling');
+    const calm = rankCatalog([0.01, 0.02, 0.01, 0.01, 0.0]);
+    expect(calm[0]!.id).toBe('no-action');
+    expect(calm[0]!.score).toBeCloseTo(0.99 * 0.98 * 0.99 * 0.99, 9);
+    expect(ACTION_CATALOG.map((a) => a.id)).toEqual(['replace-tool', 'restore-cooling', 'correct-setpoint', 'reduce-load', 'inspect', 'no-action']);
+  });
+
+  it('computes per-mode, macro, binary and hit@k metrics by hand', () => {
+    // 3 rows: row0 true HDF predicted HDF; row1 true TWF predicted nothing; row2 no mode, predicted PWF
+    const labels = [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    const probs = [0.1, 0.9, 0.1, 0.1, 0.1, 0.4, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.8, 0.1, 0.1];
+    const r = evaluate(probs, labels, 3);
+    expect(r.perMode.HDF).toMatchObject({ tp: 1, precision: 1, recall: 1, f1: 1 });
+    expect(r.perMode.TWF).toMatchObject({ tp: 0, recall: 0, f1: 0 });
+    expect(r.perMode.PWF).toMatchObject({ predicted: 1, precision: 0 });
+    expect(r.macroF1).toBeCloseTo(1 / 5, 12);
+    expect(r.binaryFailure.precision).toBeCloseTo(1 / 2, 12);
+    expect(r.binaryFailure.recall).toBeCloseTo(1 / 2, 12);
+    // row1: TWF 0.4 vs no-action 0.6*0.9^4 = 0.39 → replace-tool first
+    expect(r.hitAt1).toBe(1);
+    expect(r.rowsWithMode).toBe(2);
+  });
+
+  it('tunes an F1-optimal threshold between scores', () => {
+    const scores = [0.9, 0.8, 0.7, 0.3, 0.2];
+    const labels = [1, 1, 0, 1, 0];
+    const t = tuneThreshold(scores, labels, 5);
+    // predicting the top two: F1 = 4/5; top four: 2*3/(4+3) = 6/7 > 4/5
+    expect(t.f1).toBeCloseTo(6 / 7, 12);
+    expect(t.threshold).toBeCloseTo(0.25, 12);
+    expect(tuneThreshold([0.1, 0.2], [0, 0], 2, 1, 0, 0.5).threshold).toBe(0.5);
+  });
+});
+
+describe('training and export', () => {
+  let data: Ai4iData;
+  let a: TrainedRecommender;
+  beforeAll(async () => {
+    data = parseAi4iCsv(fixtureText, 'fixture');
+    a = await trainRecommender(data, { epochs: 3, seed: 7 });
+  });
+  afterAll(() => a?.dispose());
+
+  it('is deterministic for a seed and differs across seeds', async () => {
+    const b = await trainRecommender(data, { epochs: 3, seed: 7 });
+    const c = await trainRecommender(data, { epochs: 3, seed: 8 });
+    try {
+      const wa = a.model.getWeights().map((w) => Array.from(w.dataSync()));
+      const wb = b.model.getWeights().map((w) => Array.from(w.dataSync()));
+      const wc = c.model.getWeights().map((w) => Array.from(w.dataSync()));
+      expect(wb).toEqual(wa);
+      expect(wc).not.toEqual(wa);
+      expect(b.thresholds).toEqual(a.thresholds);
+    } finally {
+      b.dispose();
+      c.dispose();
+    }
+  });
+
+  it('rejects unknown and bad options', async () => {
+    await expect(trainRecommender(data, { epoch: 3 } as never)).rejects.toThrow(/unknown training option "epoch"/);
+    await expect(trainRecommender(data, { epochs: 0 })).rejects.toThrow(/epochs must be an integer >= 1/);
+  });
+
+  it('exports an ONNX model over raw features that matches TensorFlow.js within 1e-5 in ONNX Runtime', async () => {
+    const exported = await exportRecommender(a, { sampleRaw: data.raw, sampleRows: data.rows, createdAt: '2026-01-01T00:00:00.000Z' });
+    expect(exported.parityMaxError).toBeLessThanOrEqual(1e-5);
+    // independent check: our own ORT session on every fixture row
+    const runner = await OrtModelRunner.create({ model: exported.onnx, inputName: 'features', outputName: 'mode_probabilities' });
+    onTestFinished(() => runner.close());
+    expect(runner.inputWidth).toBe(RAW_FEATURES.length);
+    const out = await runner.run(data.raw, data.rows);
+    const ref = a.predict(data.raw, data.rows);
+    expect(out.width).toBe(5);
+    let worst = 0;
+    for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(out.data[i]! - ref[i]!));
+    expect(worst).toBeLessThanOrEqual(1e-5);
+
+    const m = parseManifest(exported.manifest);
+    await checkTestVector(runner, m);
+    expect(m.kind).toBe('recommender');
+    if (m.inputs.kind !== 'features') throw new Error('features manifest expected');
+    expect(m.inputs.features).toEqual([...RAW_FEATURES]);
+    expect(m.inputs.normalization.folded).toBe(true);
+    expect(m.inputs.defaults).toEqual([
+      { feature: 'type_l', value: 1 },
+      { feature: 'type_m', value: 0 },
+      { feature: 'type_h', value: 0 },
+    ]);
+    expect(m.inputs.maxFeatureAgeMs).toBe(900_000);
+    expect(m.output).toEqual({ name: 'mode_probabilities', kind: 'multilabel-probabilities', labels: ['TWF', 'HDF', 'PWF', 'OSF', 'RNF'] });
+    expect(m.threshold).toBe(0.5);
+    expect(m.actions!.map((x) => [x.id, x.modes])).toEqual([
+      ['replace-tool', ['TWF']],
+      ['restore-cooling', ['HDF']],
+      ['correct-setpoint', ['PWF']],
+      ['reduce-load', ['OSF']],
+      ['inspect', ['RNF']],
+      ['no-action', []],
+    ]);
+    expect((m.metrics as { thresholds: Record<string, number> }).thresholds).toEqual({ TWF: 0.5, HDF: 0.5, PWF: 0.5, OSF: 0.5, RNF: 0.5 });
+    expect(m.createdAt).toBe('2026-01-01T00:00:00.000Z');
+  });
+
+  it('folds the tuned thresholds: folded output >= 0.5 exactly where the raw probability >= its threshold', () => {
+    const val = splitByUdi(data, 0.25, VALIDATION_SALT).held;
+    expect(val.rows).toBe(a.validationRows);
+    const folded = a.predict(val.raw, val.rows);
+    const atHalf = evaluate(folded, val.labels, val.rows);
+    expect(atHalf).toEqual(a.validation);
+    // undo the fold: logit(p_raw) = logit(p_folded) + logit(t)
+    const unfolded = Float64Array.from(folded, (p, i) => 1 / (1 + Math.exp(-(logit(p) + logit(a.thresholds[i % 5]!)))));
+    const atTuned = evaluate(unfolded, val.labels, val.rows, a.thresholds);
+    expect(atTuned.perMode).toEqual(atHalf.perMode);
+  });
+});
+
+describe('CLI', () => {
+  it('train recommender writes a signed model directory that verifies', async () => {
+    const dir = tmp();
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    writeFileSync(join(dir, 'k.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const c = ctx(dir);
+    const code = await trainRecommenderCommand(['--data', FIXTURE, '--out', 'model', '--epochs', '2', '--key', 'k.pem', '--quiet'], c.ctx);
+    expect(code).toBe(0);
+    expect(c.out()).toMatch(/holdout test \(\d+ rows, 0\.2 by UDI hash\)/);
+    expect(c.out()).toMatch(/macro-F1 \(5 modes\)/);
+    const v = verifyModelDir(join(dir, 'model'), { trustedKeys: [publicKey] });
+    expect(v.manifest.name).toBe('ai4i-recommender');
+    expect((v.manifest.metrics as { holdout?: unknown }).holdout).toBeDefined();
+  });
+
+  it('eval ai4i prints the report and writes per-row predictions', async () => {
+    const dir = tmp();
+    const c = ctx(dir);
+    const code = await evalAi4iCommand(['--train', FIXTURE, '--out', 'pred.csv', '--epochs', '2', '--quiet'], c.ctx);
+    expect(code).toBe(0);
+    expect(c.out()).toMatch(/TWF +\d+ +[\d.]+ +[\d.]+ +[\d.]+/);
+    expect(c.out()).toMatch(/action hit@1 [\d.]+ hit@2 [\d.]+/);
+    const lines = readFileSync(join(dir, 'pred.csv'), 'utf8').trimEnd().split('\n');
+    expect(lines[0]).toBe('UDI,predicted_modes,top_actions');
+    const test = splitByUdi(parseAi4iCsv(fixtureText), 0.2, TEST_SALT).held;
+    expect(lines.length - 1).toBe(test.rows);
+    for (const l of lines.slice(1)) {
+      const [udi, modes, actions] = l.split(',');
+      expect(Number(udi)).toBeGreaterThan(0);
+      for (const m of modes ? modes.split('|') : []) expect(FAILURE_MODES).toContain(m);
+      expect(actions!.split('|')).toHaveLength(2);
+    }
+  });
+
+  it('eval ai4i with separate files leaves the test UDIs out of training', async () => {
+    const dir = tmp();
+    const lines = fixtureText.trimEnd().split('\r\n');
+    writeFileSync(join(dir, 'test.csv'), [lines[0], ...lines.slice(1, 101)].join('\r\n'));
+    const c = ctx(dir);
+    expect(await evalAi4iCommand(['--train', FIXTURE, '--test', 'test.csv', '--epochs', '1', '--quiet', '--json'], c.ctx)).toBe(0);
+    const report = JSON.parse(c.out()) as { trainRows: number; validationRows: number; test: { rows: number } };
+    expect(report.test.rows).toBe(100);
+    expect(report.trainRows + report.validationRows).toBe(500);
+  });
+
+  it('bad input fails with a clear error', async () => {
+    const dir = tmp();
+    const c = ctx(dir);
+    await expect(trainRecommenderCommand(['--out', 'x'], c.ctx)).rejects.toThrow(/--data FILE is required/);
+    await expect(trainRecommenderCommand(['--data', 'nope.csv', '--out', 'x'], c.ctx)).rejects.toThrow(/cannot read nope\.csv/);
+    await expect(trainRecommenderCommand(['--data', FIXTURE, '--out', 'x', '--epochs', 'two'], c.ctx)).rejects.toThrow(/--epochs must be an integer >= 1, got "two"/);
+    await expect(evalAi4iCommand(['--train', FIXTURE, '--bogus'], c.ctx)).rejects.toThrow(/Unknown option '--bogus'/);
+    writeFileSync(join(dir, 'nocol.csv'), fixtureText.replace('Tool wear [min],', ''));
+    await expect(evalAi4iCommand(['--train', 'nocol.csv'], c.ctx)).rejects.toThrow(expect.objectContaining({ code: 'EL_ERR_DATA_INVALID', message: expect.stringMatching(/missing column\(s\) "Tool wear \[min\]"/) }));
+  });
+
+  it('buildDefaultRecommender signs with a { privateKey } signer', async () => {
+    const dir = tmp();
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    await buildDefaultRecommender(join(dir, 'rec'), { privateKey }, { dataFile: FIXTURE, epochs: 1, log: () => {} });
+    const v = verifyModelDir(join(dir, 'rec'), { trustedKeys: [publicKey] });
+    expect(v.manifest.version).toBe('1.0.0');
+    expect(v.manifest.createdAt).toBe('2026-11-25T00:00:00.000Z');
+  });
+});
