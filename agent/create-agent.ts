@@ -279,7 +279,11 @@ export class Agent implements ReadingSink {
   async #loadModels(roots: string[], trusted: ReadonlyMap<string, KeyObject>, requireSignature: boolean): Promise<void> {
     const [store, ...initial] = roots;
     for (const d of initial) {
-      if (!existsSync(join(d, MANIFEST_FILE))) this.#setError(`models.initial: ${d} has no ${MANIFEST_FILE}`);
+      if (!existsSync(join(d, MANIFEST_FILE))) {
+        const err = new EdgeloopError('EL_ERR_AGENT_MODEL_DIR', `models.initial: ${d} has no ${MANIFEST_FILE}`);
+        this.#setError(err.message);
+        this.#log.error({ err }, 'model directory not usable');
+      }
     }
     const dirs = [...modelDirs(store!), ...initial.filter((d) => existsSync(join(d, MANIFEST_FILE))).map((d) => resolve(d))];
     for (const d of dirs) {

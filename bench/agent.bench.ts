@@ -4,7 +4,11 @@
  * per reading, peak RSS, bytes written to disk per reading. In the same run, the raw limits: better-sqlite3
  * batched insert, mqtt.js QoS 1 publish rate (same message size as the agent's), a bare ORT run.
  *
- * Env: BENCH_READINGS (default 2 000 000 per pipeline run), BENCH_SKIP_MOSQUITTO=1.
+ * Each pipeline runs in a process of its own (node + the tsx loader, as bin/edgeloop.js runs), so CPU and RSS are
+ * the agent's alone; the broker is another process.
+ *
+ * Env: BENCH_READINGS (default 2 000 000 per pipeline run), BENCH_SKIP_MOSQUITTO=1, BENCH_CHILD_FLAGS (node flags of
+ * the agent process, e.g. "--max-old-space-size=96"), BENCH_GENERATED_MODEL=1 (ignore models/default).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, existsSync, readdirSync } from 'node:fs';
@@ -43,11 +47,27 @@ function procIo(): { writeBytes: number; wchar: number } {
 // ---------- the model ----------
 
 /** The default anomaly model when it exists; otherwise a 32→16→32 dense autoencoder over 8 steps x 4 sensors. */
-function benchModel(): { dir: string; manifest: Manifest; modelPath: string; source: string } {
+interface BenchModel {
+  dir: string;
+  manifest: Manifest;
+  modelPath: string;
+  source: string;
+  keys: string[];
+}
+
+function benchModel(): BenchModel {
   const shipped = join(import.meta.dirname, '..', 'models', 'default', 'anomaly');
-  if (existsSync(join(shipped, 'manifest.json'))) {
+  const key = join(import.meta.dirname, '..', 'models', 'default', 'keys', 'edgeloop-default.pub');
+  if (existsSync(join(shipped, 'manifest.json')) && process.env.BENCH_GENERATED_MODEL !== '1') {
     const manifest = parseManifest(JSON.parse(readFileSync(join(shipped, 'manifest.json'), 'utf8')));
-    return { dir: shipped, manifest, modelPath: join(shipped, manifest.artifact.file), source: 'models/default/anomaly' };
+    const i = manifest.inputs.kind === 'window' ? manifest.inputs : undefined;
+    return {
+      dir: shipped,
+      manifest,
+      modelPath: join(shipped, manifest.artifact.file),
+      source: `models/default/anomaly ${manifest.version}: window ${i?.window.length} x ${i?.sensors.length} sensors, stride ${i?.window.stride}`,
+      keys: existsSync(key) ? [key] : [],
+    };
   }
   const L = 8;
   const k = SENSORS.length;
@@ -84,7 +104,7 @@ function benchModel(): { dir: string; manifest: Manifest; modelPath: string; sou
   };
   const dir = join(work, 'model');
   writeModelDir(dir, { onnx, manifest: m });
-  return { dir, manifest: parseManifest(m), modelPath: join(dir, 'model.onnx'), source: 'generated 32→16→32 autoencoder, window 8 x 4 sensors, stride 1' };
+  return { dir, manifest: parseManifest(m), modelPath: join(dir, 'model.onnx'), source: 'generated 32→16→32 autoencoder, window 8 x 4 sensors, stride 1', keys: [] };
 }
 
 // ---------- brokers ----------
@@ -193,7 +213,8 @@ interface PipelineResult {
   dbBytes: number;
 }
 
-async function pipeline(url: string, model: { dir: string }, label: string): Promise<PipelineResult> {
+async function pipeline(url: string, model: { dir: string; keys: string[]; sensors: string[]; means: number[] }, label: string): Promise<PipelineResult> {
+  const SENSORS = model.sensors;
   const dataDir = mkdtempSync(join(work, `agent-${label}-`));
   const agent = createAgent({
     config: {
@@ -202,7 +223,7 @@ async function pipeline(url: string, model: { dir: string }, label: string): Pro
       transport: { kind: 'mqtt', url, maxInFlight: 100, clean: true },
       outbox: { intakeMaxRows: 8192, intakeLingerMs: 5, batchMaxRecords: 2000, maxInflightBatches: 8, batchLingerMs: 20 },
       inference: { maxBatchWindows: 1024, cooldownMs: 60_000 },
-      models: { dir: model.dir, updates: false },
+      models: { initial: [model.dir], trustedKeys: model.keys, updates: false },
       status: { intervalMs: 60_000 },
     },
   });
@@ -229,7 +250,7 @@ async function pipeline(url: string, model: { dir: string }, label: string): Pro
       for (let j = 0; j < SENSORS.length; j++) {
         const r = chunk[base + j]!;
         r.ts = 1_700_000_000_000 + step * 10;
-        r.value = Math.sin(step * 0.01 + j);
+        r.value = model.means[j]! * (1 + 0.01 * Math.sin(step * 0.01 + j));
       }
     }
     pending.push(agent.ingest(chunk));
@@ -276,16 +297,22 @@ function report(label: string, r: PipelineResult, rawMsgs: number, rawRows: numb
 
 if (process.argv[2] === '--child') {
   // one pipeline in a process of its own: RSS and CPU are the agent's alone
-  const [, , , url, label, modelDir] = process.argv;
-  const r = await pipeline(url!, { dir: modelDir! }, label!);
+  const [, , , url, label, json] = process.argv;
+  const r = await pipeline(url!, JSON.parse(json!) as Parameters<typeof pipeline>[1], label!);
   process.stdout.write(JSON.stringify(r) + '\n');
   rmSync(work, { recursive: true, force: true });
   process.exit(0);
 }
 
 /** Run `pipeline` in a child process (node + the tsx loader, like bin/edgeloop.js); returns its figures. */
-async function pipelineInChild(url: string, modelDir: string, label: string): Promise<PipelineResult> {
-  const child = spawn(process.execPath, [...process.execArgv, import.meta.filename, '--child', url, label, modelDir], {
+async function pipelineInChild(url: string, m: BenchModel, label: string): Promise<PipelineResult> {
+  const inputs = m.manifest.inputs;
+  const sensors = inputs.kind === 'window' ? inputs.sensors : SENSORS;
+  const means = inputs.kind === 'window' ? inputs.normalization.mean.map((x) => x || 1) : SENSORS.map(() => 1);
+  const arg = JSON.stringify({ dir: m.dir, keys: m.keys, sensors, means });
+  // BENCH_CHILD_FLAGS: node flags for the agent process, e.g. --max-old-space-size=64 (as the systemd unit sets)
+  const flags = (process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...flags, ...process.execArgv, import.meta.filename, '--child', url, label, arg], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: process.env,
   });
@@ -312,14 +339,14 @@ const rssStart = process.memoryUsage.rss();
 const aedes = await startAedesProcess();
 const results: Record<string, PipelineResult> = {};
 try {
-  results.aedes = await pipelineInChild(aedes.url, model.dir, 'aedes');
+  results.aedes = await pipelineInChild(aedes.url, model, 'aedes');
 } finally {
   /* keep aedes for the raw publish figure */
 }
 let mosq: Awaited<ReturnType<typeof startMosquitto>> | undefined;
 if (process.env.BENCH_SKIP_MOSQUITTO !== '1') {
   mosq = await startMosquitto();
-  results.mosquitto = await pipelineInChild(mosq.url, model.dir, 'mosquitto');
+  results.mosquitto = await pipelineInChild(mosq.url, model, 'mosquitto');
 }
 // raw limits, same run
 const sqlite = rawSqlite();

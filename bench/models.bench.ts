@@ -42,8 +42,10 @@ console.log(`model: ${manifest.name} ${manifest.version}, input [batch, ${width}
 function trivialModel(w: number): Uint8Array {
   const g = new GraphBuilder();
   g.reserve('x');
-  g.bindOutput(g.op('Relu', ['x']), 'y');
-  return g.encode({ opset: 13, graphName: 'trivial', inputs: [floatTensorInfo('x', ['batch', w])], outputs: [floatTensorInfo('y', ['batch', w])], producerVersion: 'bench' });
+  // same input and output shapes as the anomaly model ([batch, w] → [batch, 1]) and one cheap op: the cost of a
+  // session.run call itself, including copying the input in and the output out
+  g.bindOutput(g.op('ReduceMean', ['x'], { axes: [1], keepdims: 1 }), 'y');
+  return g.encode({ opset: 13, graphName: 'trivial', inputs: [floatTensorInfo('x', ['batch', w])], outputs: [floatTensorInfo('y', ['batch', 1])], producerVersion: 'bench' });
 }
 
 function windows(n: number): Float32Array {
@@ -60,29 +62,34 @@ function windows(n: number): Float32Array {
   return out;
 }
 
-async function latency(session: ort.InferenceSession, inputName: string, n: number): Promise<Record<string, number>> {
-  const tensor = new ort.Tensor('float32', windows(1), [1, width]);
-  const feeds = { [inputName]: tensor };
-  for (let i = 0; i < 2000; i++) await session.run(feeds);
-  const us = new Float64Array(n);
+/**
+ * Batch-1 latency of several callers, interleaved call by call so that each sees the same machine load (the ratio
+ * to the raw limit stays meaningful on a busy machine). Also returns on-CPU time per call (process.cpuUsage over
+ * all calls of that caller), which preemption by other processes does not inflate.
+ */
+async function interleavedLatency(callers: Array<() => Promise<unknown>>, n: number): Promise<Array<{ pct: Record<string, number>; cpuUs: number; bestBlockP99: number }>> {
+  for (let i = 0; i < 2000; i++) for (const c of callers) await c();
+  const us = callers.map(() => new Float64Array(n));
+  const cpu = callers.map(() => 0);
   for (let i = 0; i < n; i++) {
-    const t0 = process.hrtime.bigint();
-    await session.run(feeds);
-    us[i] = Number(process.hrtime.bigint() - t0) / 1000;
+    for (let k = 0; k < callers.length; k++) {
+      const c0 = process.cpuUsage();
+      const t0 = process.hrtime.bigint();
+      await callers[k]!();
+      us[k]![i] = Number(process.hrtime.bigint() - t0) / 1000;
+      const d = process.cpuUsage(c0);
+      cpu[k]! += d.user + d.system;
+    }
   }
-  return percentiles(us, [50, 95, 99]);
-}
-
-async function runnerLatency(runner: OrtModelRunner, n: number): Promise<Record<string, number>> {
-  const input = windows(1);
-  for (let i = 0; i < 2000; i++) await runner.run(input, 1);
-  const us = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const t0 = process.hrtime.bigint();
-    await runner.run(input, 1);
-    us[i] = Number(process.hrtime.bigint() - t0) / 1000;
-  }
-  return percentiles(us, [50, 95, 99]);
+  // p99 of the quietest block of 1000 consecutive calls: on a shared machine, what the call costs when no other
+  // process preempts it (blocks are the same calls for every caller, so the comparison stays fair)
+  const block = 1000;
+  const bestBlockP99 = (k: number): number => {
+    let best = Infinity;
+    for (let b = 0; b + block <= n; b += block) best = Math.min(best, percentiles(us[k]!.subarray(b, b + block), [99]).p99!);
+    return best;
+  };
+  return callers.map((_, k) => ({ pct: percentiles(us[k]!, [50, 95, 99]), cpuUs: cpu[k]! / n, bestBlockP99: bestBlockP99(k) }));
 }
 
 async function throughput(session: ort.InferenceSession, inputName: string, batch: number): Promise<number> {
@@ -102,13 +109,20 @@ const trivial = await ort.InferenceSession.create(trivialModel(width), sessionOp
 const model = await ort.InferenceSession.create(readFileSync(modelPath), sessionOptions);
 const runner = await OrtModelRunner.forManifest(onnx, manifest, threads);
 try {
-  const rawLimit = await latency(trivial, 'x', runs);
-  console.log(`raw limit   (trivial 1-op model, batch 1, session.run): ${fmt(rawLimit)}`);
-  const lat = await latency(model, manifest.inputs.name, runs);
-  console.log(`anomaly     (batch 1, session.run):                     ${fmt(lat)}  -> ${lat.p99! < 100 ? 'meets' : 'MISSES'} p99 < 100 µs`);
-  const viaRunner = await runnerLatency(runner, runs);
-  console.log(`anomaly     (batch 1, OrtModelRunner.run):              ${fmt(viaRunner)}`);
-  console.log(`ratio p50 anomaly / raw limit: ${(lat.p50! / rawLimit.p50!).toFixed(2)}`);
+  const one = windows(1);
+  const trivialFeeds = { x: new ort.Tensor('float32', one, [1, width]) };
+  const modelFeeds = { [manifest.inputs.name]: new ort.Tensor('float32', one, [1, width]) };
+  const [raw, lat, viaRunner] = await interleavedLatency(
+    [() => trivial.run(trivialFeeds), () => model.run(modelFeeds), () => runner.run(one, 1)],
+    runs,
+  );
+  const cpu = (x: { cpuUs: number; bestBlockP99: number }) => `; quietest-1000-call p99 ${x.bestBlockP99.toFixed(1)} µs; process CPU ${x.cpuUs.toFixed(1)} µs/call`;
+  console.log(`batch 1, ${runs} calls each, interleaved:`);
+  console.log(`  raw limit (trivial 1-op model, session.run): ${fmt(raw!.pct)}${cpu(raw!)}`);
+  console.log(`  anomaly model (session.run):                ${fmt(lat!.pct)}${cpu(lat!)}`);
+  console.log(`  target p99 < 100 µs: all calls ${lat!.pct.p99! < 100 ? 'meet' : 'miss'} it, quietest block ${lat!.bestBlockP99 < 100 ? 'meets' : 'misses'} it`);
+  console.log(`  anomaly model (OrtModelRunner.run):         ${fmt(viaRunner!.pct)}${cpu(viaRunner!)}`);
+  console.log(`  ratio anomaly / raw limit: p50 ${(lat!.pct.p50! / raw!.pct.p50!).toFixed(2)}, p99 ${(lat!.pct.p99! / raw!.pct.p99!).toFixed(2)}, quietest-block p99 ${(lat!.bestBlockP99 / raw!.bestBlockP99).toFixed(2)}`);
   for (const batch of [64, 512]) {
     const rawRate = await throughput(trivial, 'x', batch);
     const modelRate = await throughput(model, manifest.inputs.name, batch);

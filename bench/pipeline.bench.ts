@@ -7,6 +7,7 @@
  *   npm run bench:pipeline -- [--readings 200] [--devices 16] [--publishers 2] [--window 8]
  *                             [--warmup 3] [--duration 10] [--kinesis] [--only raw|pipeline|kinesis]
  *
+ * --profile DIR writes a V8 CPU profile of the cloud process into DIR.
  * --kinesis also runs the pipeline with KinesisStream against kinesalite (its own process) instead of LocalStream.
  * Roles (internal): the same file is re-run as `--role cloud|publisher|raw-broker|kinesalite` in child processes.
  */
@@ -35,6 +36,7 @@ const { values: args } = parseArgs({
     endpoint: { type: 'string' },
     rate: { type: 'string', default: '0' },
     sync: { type: 'string', default: 'FULL' },
+    profile: { type: 'string' },
   },
   strict: true,
 });
@@ -200,7 +202,7 @@ async function publisherRole(): Promise<void> {
 
 function child(role: string, extra: string[] = []): ChildProcess {
   return fork(import.meta.filename, ['--role', role, '--readings', String(R), '--devices', String(DEVICES), '--window', String(WINDOW), '--publishers', String(PUBLISHERS), '--rate', String(rateNow), '--sync', args.sync, ...extra], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...(role === 'cloud' && args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
 }

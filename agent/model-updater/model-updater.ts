@@ -520,10 +520,13 @@ export class ModelUpdater {
       if (s && s.windows >= this.#o.latencyMinWindows && s.p95Ms > budget) {
         const reason = `EL_ERR_UPDATE_LATENCY: p95 ${s.p95Ms.toFixed(3)} ms over ${s.windows} windows exceeds the budget of ${budget} ms`;
         const prev = this.#chains.get(name) ?? Promise.resolve();
-        const run = prev.then(() => this.#revert(name, desired, manifest, reason));
-        this.#chains.set(name, run.finally(() => {
-          if (this.#chains.get(name) === run) this.#chains.delete(name);
-        }));
+        const run: Promise<void> = prev
+          .then(() => this.#revert(name, desired, manifest, reason))
+          .catch((err: unknown) => this.#o.logger.error({ err, model: name }, 'revert crashed'))
+          .finally(() => {
+            if (this.#chains.get(name) === run) this.#chains.delete(name);
+          });
+        this.#chains.set(name, run);
         return;
       }
       if (s && s.windows >= this.#o.latencyMinWindows) return; // judged: within budget

@@ -138,11 +138,8 @@ export class SqliteOutbox {
   // state mirrored in memory
   #seq = 0;
   #sensorIds = new Map<string, number>();
-  /** per sensor id: JSON-escaped name and accounted bytes */
-  #sensorJson: string[] = [];
+  /** per sensor id: accounted bytes of one reading */
   #sensorBytes: number[] = [];
-  /** UTF-8 bytes beyond the UTF-16 length of the escaped name (0 for ASCII) */
-  #sensorJsonExtra: number[] = [];
   #telemetryCount = 0;
   #telemetryBytes = 0;
   #eventCount = 0;
@@ -254,7 +251,20 @@ export class SqliteOutbox {
       insertSensor: db.prepare('INSERT INTO sensors (name) VALUES (?)'),
       insertMark: db.prepare('INSERT OR REPLACE INTO marks (seq, at) VALUES (?,?)'),
       setMeta: db.prepare('UPDATE meta SET value = ? WHERE key = ?'),
-      selTelemetry: db.prepare('SELECT seq, sensor_id, ts, value FROM telemetry WHERE seq > ? ORDER BY seq LIMIT ?').raw(true),
+      // the batch's JSON is built inside SQLite (C, no per-row JS objects): SQLite >= 3.43 prints REALs so that
+      // they read back to the same double, as JSON.stringify does; cut by count (LIMIT) and by cumulated bytes
+      selTelemetry: db
+        .prepare(
+          `SELECT count(*), min(seq), max(seq), sum(b), group_concat(j, ',' ORDER BY seq) FROM (
+             SELECT seq, b, j, row_number() OVER w AS rn, sum(octet_length(j) + 1) OVER w AS cum FROM (
+               SELECT t.seq AS seq, ${TELEMETRY_ROW_OVERHEAD} + octet_length(s.name) AS b,
+                      '{"seq":' || t.seq || ',"sensor":' || json_quote(s.name) || ',"ts":' || t.ts || ',"value":' || t.value || '}' AS j
+               FROM telemetry t JOIN sensors s ON s.id = t.sensor_id
+               WHERE t.seq > ? ORDER BY t.seq LIMIT ?)
+             WINDOW w AS (ORDER BY seq ROWS UNBOUNDED PRECEDING))
+           WHERE rn = 1 OR cum <= ?`,
+        )
+        .raw(true),
       selEvents: db.prepare('SELECT seq, bytes, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?').raw(true),
       delTelemetryRange: db.prepare('DELETE FROM telemetry WHERE seq >= ? AND seq <= ?'),
       delEventsRange: db.prepare('DELETE FROM events WHERE seq >= ? AND seq <= ?'),
@@ -297,9 +307,6 @@ export class SqliteOutbox {
 
   #registerSensor(id: number, name: string): void {
     this.#sensorIds.set(name, id);
-    const json = JSON.stringify(name);
-    this.#sensorJson[id] = json;
-    this.#sensorJsonExtra[id] = Buffer.byteLength(json) - json.length;
     this.#sensorBytes[id] = TELEMETRY_ROW_OVERHEAD + Buffer.byteLength(name);
   }
 
@@ -524,17 +531,10 @@ export class SqliteOutbox {
     let first = 0;
     let last = 0;
     if (lane === 'telemetry') {
-      const rows = this.#st.selTelemetry.all(cursor, maxRecords) as [number, number, number, number][];
-      for (const [seq, id, ts, value] of rows) {
-        const s = `{"seq":${seq},"sensor":${this.#sensorJson[id]},"ts":${ts},"value":${value}}`;
-        const add = s.length + this.#sensorJsonExtra[id]! + (parts.length > 0 ? 1 : 0);
-        if (parts.length > 0 && jsonBytes + add > maxBytes) break;
-        parts.push(s);
-        jsonBytes += add;
-        bytes += this.#sensorBytes[id]!;
-        if (first === 0) first = seq;
-        last = seq;
-      }
+      const [count, lo, hi, b, json] = this.#st.selTelemetry.get(cursor, maxRecords, maxBytes - 1) as [number, number | null, number | null, number | null, string | null];
+      if (count === 0 || json === null) return undefined;
+      this.#cursor.telemetry = hi!;
+      return { lane, firstSeq: lo!, lastSeq: hi!, count, bytes: b!, json: `[${json}]`, dropEpoch: this.#dropEpoch };
     } else {
       const rows = this.#st.selEvents.all(cursor, maxRecords) as [number, number, string][];
       for (const [seq, b, body] of rows) {

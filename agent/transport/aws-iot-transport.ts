@@ -30,6 +30,32 @@ import type { Transport, TransportEvents, TransportMessage } from './transport.t
 
 const { mqtt5, iot } = awsIot;
 
+/*
+ * aws-crt 1.33 hands a received payload to JS as an ArrayBuffer over native memory and detaches it when its native
+ * callback returns, but emits 'messageReceived' one process.nextTick later: a listener then sometimes finds the
+ * buffer detached ("Cannot perform Construct on a detached ArrayBuffer"). Copy the payload inside the native
+ * callback, before the deferral. The patch is idempotent and only copies bytes, so other users of the SDK in the
+ * same process are unaffected (they get a JS-owned buffer with the same content).
+ */
+const Mqtt5ClientStatics = mqtt5.Mqtt5Client as unknown as {
+  _s_on_message_received?: (client: unknown, message: { payload?: unknown } | undefined, ackId: unknown) => void;
+  __edgeloopPayloadCopy?: boolean;
+};
+if (typeof Mqtt5ClientStatics._s_on_message_received === 'function' && !Mqtt5ClientStatics.__edgeloopPayloadCopy) {
+  const original = Mqtt5ClientStatics._s_on_message_received;
+  Mqtt5ClientStatics._s_on_message_received = function (this: unknown, client, message, ackId) {
+    if (message && message.payload instanceof ArrayBuffer) {
+      try {
+        message.payload = message.payload.slice(0);
+      } catch {
+        // already detached: the listener reports it
+      }
+    }
+    return original.call(this, client, message, ackId);
+  };
+  Mqtt5ClientStatics.__edgeloopPayloadCopy = true;
+}
+
 const connectChannel = channel('edgeloop:transport:connect');
 const offlineChannel = channel('edgeloop:transport:offline');
 type Mqtt5Client = InstanceType<typeof mqtt5.Mqtt5Client>;
@@ -237,7 +263,16 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
     });
     client.on('messageReceived', (e) => {
       const m = e.message;
-      const payload = m.payload === undefined ? Buffer.alloc(0) : toPayloadBuffer(m.payload);
+      let payload: Buffer;
+      try {
+        payload = m.payload === undefined ? Buffer.alloc(0) : toPayloadBuffer(m.payload);
+      } catch (cause) {
+        // never crash the process from inside the SDK's event: report the lost message instead
+        const err = new EdgeloopError('EL_ERR_MESSAGE_INVALID', `message on ${m.topicName}: payload unreadable (${(cause as Error).message})`, { cause });
+        this.#log.error({ topic: m.topicName, err: err.message }, 'received payload unreadable');
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+        return;
+      }
       this.emit('message', m.topicName, payload);
     });
     const startTimeout = this.options.startTimeoutMs ?? 0;

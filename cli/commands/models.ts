@@ -36,7 +36,7 @@ commands:
       --name NAME --version V --created-at ISO   manifest fields (defaults: anomaly, 1.0.0, now)
       --key FILE           sign the manifest with this ed25519 private key (PEM)
       --quiet              no progress output
-  train recommender  (see: edgeloop models train recommender --help)
+  train recommender  train the maintenance recommender (run it without options for its usage)
   keygen             create an ed25519 signing key pair
       --out DIR (required) --name NAME (default edgeloop) --force (overwrite)
   sign               sign (or re-sign) a model directory's manifest.json
@@ -53,8 +53,8 @@ commands:
       --data-dir DIR (required) --out FILE.csv (per row: file,row,score,predicted,label)
       --sensors --window (8) --smooth (10) --quantile (1 = max) --margin (1.5) --epochs (30) --seed (1)
       --batch-size (64) --learning-rate (0.01) --hidden (32,8) --activation (tanh) --train-rows (400, the protocol's) --quiet
-  eval ai4i          (see: edgeloop models eval ai4i --help)
-  eval nab           (see: edgeloop models eval nab --help)
+  eval ai4i          AI4I 2020 evaluation of the recommender (run it without options for its usage)
+  eval nab           NAB evaluation, online scoring (run it without options for its usage)
 `;
 
 type Ctx = CliContext;
@@ -317,10 +317,10 @@ async function evalSkab(argv: string[], ctx: Ctx): Promise<number> {
     ...(o.activation !== undefined ? { activation: activationArg(o.activation) } : {}),
     seed: int(o.seed, '--seed', 1, 0),
     trainRows: int(o['train-rows'], '--train-rows', 400, 1),
-    onFile: (f, i, n) => {
-      progress ??= new Progress({ total: n, label: 'eval skab: file', stream: ctx.stderr, silent: Boolean(o.quiet) });
-      progress.update(i + 1, `${f.file} F1 ${f.f1.toFixed(3)}`);
+    onStart: (n) => {
+      progress = new Progress({ total: n, label: 'eval skab: file', stream: ctx.stderr, silent: Boolean(o.quiet) });
     },
+    onFile: (f, i) => progress?.update(i + 1, `${f.file} F1 ${f.f1.toFixed(3)}`),
   });
   const pct = (x: number) => (x * 100).toFixed(2).padStart(6);
   const out: string[] = [

@@ -63,7 +63,7 @@ export class DashboardServer {
       if (a.file === 'index.html') body = Buffer.from(body.toString('utf8').replaceAll('{{title}}', escapeHtml(this.#o.title)));
       this.#assets.set(path, body);
     }
-    const app = Fastify({ logger: false });
+    const app = Fastify({ logger: false, forceCloseConnections: true });
     for (const [path, a] of Object.entries(ASSETS)) {
       app.get(path, async (_req, reply) => reply.header('content-type', a.type).header('cache-control', 'no-cache').send(this.#assets.get(path)));
     }

@@ -583,7 +583,13 @@ export class Ingest {
       if (this.#store && touched.size > 0) {
         const states: Array<[string, { intervals: number[] }]> = [];
         for (const id of touched) states.push([id, this.#committed.export(id)!]);
-        this.#store.saveMany(states, this.#clock.now());
+        try {
+          this.#store.saveMany(states, this.#clock.now());
+        } catch (e) {
+          // the records are safely in the stream; only a later restart could accept their resends again
+          // (and recoverFromStream re-derives them): acknowledge, and say so loudly
+          this.#log.error({ err: e, devices: touched.size }, 'dedup state could not be persisted');
+        }
       }
       this.#s.puts++;
       this.#putLatency.record(ms);

@@ -49,13 +49,18 @@ export interface RolloutControllerOptions {
   groups?: Record<string, string[]>;
   /** periodic tick, ms (default 1000) */
   tickMs?: number;
+  /**
+   * after subscribing, wait this long for the retained status and fleet messages before assigning anything or
+   * starting a rollout (the fleet view and "previous" come from them), ms (default 2000)
+   */
+  discoveryMs?: number;
   /** called when a rollout completes (the part moves the registry's `production` alias) */
   onCompleted?: (state: RolloutState) => void | Promise<void>;
   clock?: Clock;
   logger?: Logger;
 }
 
-const OPTION_KEYS = new Set(['transport', 'dbPath', 'models', 'topics', 'groups', 'tickMs', 'onCompleted', 'clock', 'logger']);
+const OPTION_KEYS = new Set(['transport', 'dbPath', 'models', 'topics', 'groups', 'tickMs', 'discoveryMs', 'onCompleted', 'clock', 'logger']);
 const statusChannel = channel('edgeloop:rollout:status');
 
 export interface RolloutView {
@@ -84,6 +89,9 @@ export class RolloutController {
   readonly #fleetDesired = new Map<string, ModelDesiredMessage>();
   #timer: TimerHandle | undefined;
   #tickQueued = false;
+  #discovered = false;
+  #ready: Promise<void> = Promise.resolve();
+  #readyTimer: { h: TimerHandle; resolve: () => void } | undefined;
   readonly #changeListeners = new Set<(id: string) => void>();
   #started = false;
   #closed = false;
@@ -105,6 +113,7 @@ export class RolloutController {
       topics: opts.topics ?? new Topics(),
       groups: opts.groups ?? {},
       tickMs,
+      discoveryMs: opts.discoveryMs ?? 2000,
       onCompleted: opts.onCompleted,
       clock: opts.clock ?? systemClock,
       logger: (opts.logger ?? silentLogger).child({ part: 'rollout' }),
@@ -125,7 +134,21 @@ export class RolloutController {
     this.#o.transport.on('message', this.#onMessage);
     this.#o.transport.on('connect', this.#onConnect);
     if (this.#o.transport.connected) await this.#subscribe();
+    this.#ready = new Promise<void>((resolve) => {
+      const h = this.#o.clock.setTimeout(() => {
+        this.#discovered = true;
+        this.#readyTimer = undefined;
+        resolve();
+      }, this.#o.discoveryMs);
+      h.unref?.();
+      this.#readyTimer = { h, resolve };
+    });
     this.#schedule();
+  }
+
+  /** Resolves once the discovery time after start has passed (the fleet view is filled from retained messages). */
+  async ready(): Promise<void> {
+    await this.#ready;
   }
 
   async close(): Promise<void> {
@@ -135,6 +158,11 @@ export class RolloutController {
     this.#o.transport.off('connect', this.#onConnect);
     if (this.#timer) this.#o.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#readyTimer) {
+      this.#o.clock.clearTimeout(this.#readyTimer.h);
+      this.#readyTimer.resolve();
+      this.#readyTimer = undefined;
+    }
     if (this.#started) this.#store.save([...this.#machines.values()].map((m) => m.state));
     this.#store.close();
   }
@@ -154,6 +182,7 @@ export class RolloutController {
   }
 
   #handle(topic: string, payload: Buffer): void {
+    console.log('DBG msg', topic);
     if (this.#closed) return;
     const t = this.#o.topics.parse(topic);
     if (!t) return;
@@ -182,7 +211,7 @@ export class RolloutController {
       }
       this.#queueTick();
     } catch (err) {
-      this.#o.logger.debug({ err, topic }, 'message ignored');
+      this.#o.logger.debug({ err, topic }, 'message ignored'); console.log('DBG ignored', topic, (err as Error).message);
     }
   }
 
@@ -207,7 +236,7 @@ export class RolloutController {
   #ticking: Promise<void> | undefined;
 
   async #tick(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed || !this.#discovered) return;
     if (this.#ticking) return this.#ticking;
     this.#ticking = (async () => {
       const now = this.#o.clock.now();
@@ -301,6 +330,8 @@ export class RolloutController {
   async startRollout(input: RolloutSpecInput): Promise<RolloutView> {
     this.#assertRunning();
     const spec = parseRolloutSpec(input);
+    await this.#ready;
+    this.#assertRunning();
     for (const m of this.#machines.values()) {
       if (m.model === spec.model && !m.done) {
         throw new EdgeloopError('EL_ERR_ROLLOUT_ACTIVE', `rollout ${m.id} of ${spec.model}@${m.state.spec.version} is ${m.state.status}; abort or roll it back first`);

@@ -59,6 +59,8 @@ export interface KinesisStreamOptions {
   maxBytesPerRequest?: number;
   /** default records per read(), at most 10 000. Default 1000. */
   defaultReadLimit?: number;
+  /** least time between two GetRecords calls on one shard, ms (Kinesis allows 5 per second per shard). Default 200. */
+  minReadIntervalMs?: number;
   /** waitForRecords() sleeps at most this long when no put of this process wakes it, ms. Default 1000 (Kinesis allows 5 GetRecords/s per shard). */
   pollIntervalMs?: number;
   clock?: Clock;
@@ -78,6 +80,7 @@ const KNOWN = [
   'maxBytesPerRequest',
   'defaultReadLimit',
   'pollIntervalMs',
+  'minReadIntervalMs',
   'clock',
   'logger',
   'random',
@@ -107,6 +110,8 @@ export class KinesisStream implements Stream {
   readonly #maxBytes: number;
   readonly #readLimit: number;
   readonly #pollMs: number;
+  readonly #minReadMs: number;
+  readonly #lastRead = new Map<string, number>();
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #random: () => number;
@@ -131,6 +136,7 @@ export class KinesisStream implements Stream {
     this.#maxBytes = intOption(C, 'maxBytesPerRequest', opts.maxBytesPerRequest, MAX_REQUEST_BYTES, 1024 * 1024, MAX_REQUEST_BYTES);
     this.#readLimit = intOption(C, 'defaultReadLimit', opts.defaultReadLimit, 1000, 1, 10_000);
     this.#pollMs = intOption(C, 'pollIntervalMs', opts.pollIntervalMs, 1000, 1);
+    this.#minReadMs = intOption(C, 'minReadIntervalMs', opts.minReadIntervalMs, 200, 0);
     this.#clock = opts.clock ?? systemClock;
     this.#log = opts.logger ?? silentLogger;
     this.#random = opts.random ?? Math.random;
@@ -281,6 +287,10 @@ export class KinesisStream implements Stream {
     let out: { Records?: { Data?: Uint8Array; PartitionKey?: string; SequenceNumber?: string; ApproximateArrivalTimestamp?: Date }[]; NextShardIterator?: string };
     for (let attempt = 0; ; attempt++) {
       const iterator = await this.#iterator(client, shardId, after);
+      // stay under the per-shard GetRecords rate instead of collecting ProvisionedThroughputExceeded errors
+      const wait = (this.#lastRead.get(shardId) ?? -Infinity) + this.#minReadMs - this.#clock.now();
+      if (wait > 0) await this.#sleep(wait);
+      this.#lastRead.set(shardId, this.#clock.now());
       try {
         out = (await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }))) as typeof out;
         break;

@@ -125,6 +125,8 @@ export class LocalStream implements Stream {
   #readBase: number | undefined;
   #pruned = 0;
   #shardIds: string[];
+  /** partition key → shard: devices repeat, MD5 per record need not (bounded; cleared when full) */
+  readonly #shardOfKey = new Map<string, number>();
 
   constructor(opts: LocalStreamOptions) {
     const C = 'LocalStream';
@@ -258,13 +260,23 @@ export class LocalStream implements Stream {
       for (const r of records) {
         const b = recordBytes(r);
         bytes += b;
-        st.insert.run(shardIndexForKey(r.partitionKey, this.#o.shardCount), r.partitionKey, r.data, now, b);
+        st.insert.run(this.#shardOf(r.partitionKey), r.partitionKey, r.data, now, b);
       }
       st.addBytes.run(bytes);
     }).immediate();
     this.#wake();
     if (this.#totalBytes() > this.#o.retentionBytes) this.prune();
     return { count: records.length };
+  }
+
+  #shardOf(key: string): number {
+    let shard = this.#shardOfKey.get(key);
+    if (shard === undefined) {
+      if (this.#shardOfKey.size >= 100_000) this.#shardOfKey.clear();
+      shard = shardIndexForKey(key, this.#o.shardCount);
+      this.#shardOfKey.set(key, shard);
+    }
+    return shard;
   }
 
   #totalBytes(): number {

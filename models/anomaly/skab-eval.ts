@@ -43,6 +43,8 @@ export interface SkabEvalOptions extends Omit<TrainAnomalyOptions, 'onEpoch' | '
   smoothing?: number;
   labelColumn?: string;
   separator?: string;
+  /** called once the files are read, with their count */
+  onStart?: (files: number) => void;
   /** called after each file */
   onFile?: (result: SkabFileResult, index: number, total: number) => void;
 }
@@ -73,7 +75,7 @@ export interface SkabResult {
 }
 
 export async function evaluateSkab(dataDir: string, opts: SkabEvalOptions = {}): Promise<SkabResult> {
-  const { sensors, trainRows = SKAB_TRAIN_ROWS, smoothing = SKAB_DEFAULTS.smoothing, labelColumn = 'anomaly', separator, onFile, ...rest } = opts;
+  const { sensors, trainRows = SKAB_TRAIN_ROWS, smoothing = SKAB_DEFAULTS.smoothing, labelColumn = 'anomaly', separator, onStart, onFile, ...rest } = opts;
   const train: TrainAnomalyOptions = {
     window: SKAB_DEFAULTS.window,
     epochs: SKAB_DEFAULTS.epochs,
@@ -90,6 +92,7 @@ export async function evaluateSkab(dataDir: string, opts: SkabEvalOptions = {}):
     ...(sensors ? { sensors } : {}),
     ...(separator ? { separator } : {}),
   });
+  onStart?.(tables.length);
   const files: SkabFileResult[] = [];
   const rows: SkabRow[] = [];
   let total: Confusion = { tp: 0, fp: 0, fn: 0, tn: 0 };

@@ -4,9 +4,10 @@
  *
  * - `edgeloop`: an ensemble of robust rolling z-scores (median / MAD over a sliding history) of the value, its
  *   first difference, a short moving average and, when the probationary rows show a strong period, the seasonal
- *   difference. The largest z is mapped to (0, 1) and post-processed: a score is emitted only when it exceeds every
- *   raw score of the preceding `suppressRows` rows, so a lasting anomaly raises one alarm, not hundreds (NAB rewards
- *   the earliest detection in a window and charges every false positive).
+ *   difference. The largest z is mapped to (0, 1) by z / (z + zHalf) and post-processed: once the score reaches
+ *   `alarmLevel` the detector alarms and then emits 0 for `suppressRows` rows, so a lasting anomaly raises one
+ *   alarm, not hundreds (NAB rewards the earliest detection in a window and charges every false positive). It
+ *   emits 0 during the probationary period (it only learns there).
  * - `windowedGaussian`: NAB's baseline (nab/detectors/gaussian): Gaussian tail probability against the mean and
  *   std of a 6400-row window updated every 100 rows.
  * - `null`: always 0 (NAB's null baseline).
@@ -29,13 +30,17 @@ export type DetectorFactory = (ctx: DetectorContext) => OnlineDetector;
 export interface EdgeloopDetectorOptions {
   /** history length of the rolling robust statistics, rows; default: the probationary length (>= 64) */
   historyRows?: number;
-  /** points of the short moving average; default 6 */
+  /** points of the short moving average; default 4 */
   smoothRows?: number;
-  /** rows after a raw-score record during which only a higher score is emitted; default 0.6 x probation */
+  /** raw score at or above which the detector alarms and then stays quiet for suppressRows; default 0.55 (z = 7.3) */
+  alarmLevel?: number;
+  /** rows after an alarm during which nothing is emitted; default suppressFactor x the probationary length */
   suppressRows?: number;
+  /** default 0.5 */
+  suppressFactor?: number;
   /** z at which the score is 0.5 (score = z / (z + zHalf)); default 6 */
   zHalf?: number;
-  /** least autocorrelation of the probationary rows to use a seasonal difference; default 0.6 */
+  /** least autocorrelation of the probationary rows to use a seasonal difference; default 0.5 */
   minSeasonalCorrelation?: number;
 }
 
@@ -44,7 +49,6 @@ class SlidingRobust {
   readonly #cap: number;
   readonly #ring: Float64Array;
   readonly #sorted: Float64Array;
-  readonly #dev: Float64Array;
   #n = 0;
   #head = 0;
 
@@ -52,7 +56,6 @@ class SlidingRobust {
     this.#cap = cap;
     this.#ring = new Float64Array(cap);
     this.#sorted = new Float64Array(cap);
-    this.#dev = new Float64Array(cap);
   }
 
   get size(): number {
@@ -81,15 +84,34 @@ class SlidingRobust {
   /** robust scale: 1.4826 x MAD, falling back to the mean absolute deviation, then to a tiny relative scale */
   scale(median: number): number {
     const n = this.#n;
-    let sum = 0;
-    for (let i = 0; i < n; i++) {
-      const d = Math.abs(this.#sorted[i]! - median);
-      this.#dev[i] = d;
-      sum += d;
+    const a = this.#sorted;
+    // Deviations from the median of sorted data are two sorted runs (walking out from the median): merge them up
+    // to the middle instead of sorting, O(n).
+    const want = (n - 1) / 2;
+    const k0 = Math.floor(want);
+    let lo = lowerBound(a, n, median) - 1;
+    let hi = lo + 1;
+    let d0 = 0;
+    let d1 = 0;
+    for (let k = 0; k <= k0 + 1 && k < n; k++) {
+      const dl = lo >= 0 ? median - a[lo]! : Infinity;
+      const dh = hi < n ? a[hi]! - median : Infinity;
+      let d: number;
+      if (dl <= dh) {
+        d = dl;
+        lo--;
+      } else {
+        d = dh;
+        hi++;
+      }
+      if (k === k0) d0 = d;
+      if (k === k0 + 1) d1 = d;
     }
-    const devs = this.#dev.subarray(0, n).sort();
-    const mad = 1.4826 * quantileSorted(devs, n, 0.5);
+    const madRaw = k0 + 1 < n ? d0 + (d1 - d0) * (want - k0) : d0;
+    const mad = 1.4826 * madRaw;
     if (mad > 0) return mad;
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += Math.abs(a[i]! - median);
     const meanAbs = (sum / Math.max(1, n)) * 1.2533;
     if (meanAbs > 0) return meanAbs;
     return 1e-6 * (1 + Math.abs(median));
@@ -146,10 +168,11 @@ export function edgeloopDetector(opts: EdgeloopDetectorOptions = {}): DetectorFa
   return ({ rows }) => {
     const probation = Math.floor(probationaryLength(rows));
     const history = opts.historyRows ?? Math.max(64, probation);
-    const smooth = opts.smoothRows ?? 6;
-    const suppress = opts.suppressRows ?? Math.max(1, Math.round(0.6 * probation));
+    const smooth = opts.smoothRows ?? 4;
+    const suppress = opts.suppressRows ?? Math.max(1, Math.round((opts.suppressFactor ?? 0.5) * probation));
+    const alarmLevel = opts.alarmLevel ?? 0.55;
     const zHalf = opts.zHalf ?? 6;
-    const minR = opts.minSeasonalCorrelation ?? 0.6;
+    const minR = opts.minSeasonalCorrelation ?? 0.5;
     let past: number[] = [];
     let base = 0; // rows dropped from the front of `past`
     const at = (j: number): number => past[j - base]!;
@@ -157,7 +180,7 @@ export function edgeloopDetector(opts: EdgeloopDetectorOptions = {}): DetectorFa
     let smoothSum = 0;
     let period = 0;
     let periodChecked = false;
-    const recent: number[] = []; // raw scores of the last `suppress` rows
+    let quietUntil = -1;
     let t = 0;
     return {
       handleRecord(_ts: number, value: number): number {
@@ -197,13 +220,10 @@ export function edgeloopDetector(opts: EdgeloopDetectorOptions = {}): DetectorFa
         }
         const raw = z / (z + zHalf);
         let emitted = 0;
-        if (i >= probation) {
-          let max = 0;
-          for (const r of recent) if (r > max) max = r;
-          emitted = raw > max ? raw : 0;
+        if (i >= probation && i > quietUntil) {
+          emitted = raw;
+          if (raw >= alarmLevel) quietUntil = i + suppress;
         }
-        recent.push(raw);
-        if (recent.length > suppress) recent.shift();
         return emitted;
       },
     };

@@ -90,8 +90,16 @@ export function evaluateNab(o: EvaluateNabOptions): NabEvaluation {
   for (const [profile, cost] of profiles) results.push(scoreProfile(scored, profile, cost));
   if (o.resultsDir) {
     for (const r of results) writeFileAtomic(join(o.resultsDir, o.detectorName, `${o.detectorName}_${r.profile}_scores.csv`), formatScoresCsv(o.detectorName, r));
-    const final: Record<string, Record<string, number>> = { [o.detectorName]: Object.fromEntries(results.map((r) => [r.profile, r.normalized])) };
-    writeFileAtomic(join(o.resultsDir, 'final_results.json'), JSON.stringify(final, null, 2) + '\n');
+    // Like NAB's updateFinalResults: keep other detectors' entries.
+    const finalPath = join(o.resultsDir, 'final_results.json');
+    let final: Record<string, Record<string, number>> = {};
+    try {
+      final = JSON.parse(readFileSync(finalPath, 'utf8')) as Record<string, Record<string, number>>;
+    } catch {
+      /* first detector in this results directory */
+    }
+    final[o.detectorName] = Object.fromEntries(results.map((r) => [r.profile, r.normalized]));
+    writeFileAtomic(finalPath, JSON.stringify(final, null, 2) + '\n');
   }
   return { detector: o.detectorName, files, profiles: results, normalized: Object.fromEntries(results.map((r) => [r.profile, r.normalized])) };
 }

@@ -18,6 +18,8 @@ export interface NabSeries {
   name: string;
   /** timestamp text as in the file (copied to results) */
   stamps: string[];
+  /** value text as in the file (copied to results) */
+  valueText: string[];
   /** epoch ms (UTC) */
   timestamps: Float64Array;
   values: Float64Array;
@@ -47,7 +49,7 @@ export function parseNabCsv(text: string, name: string): NabSeries {
   }
   const n = lines.length - 1;
   if (n < 1) throw new EdgeloopError('EL_ERR_NAB_DATA_FILE', `${name}: no data rows`);
-  const s: NabSeries = { name, stamps: new Array<string>(n), timestamps: new Float64Array(n), values: new Float64Array(n) };
+  const s: NabSeries = { name, stamps: new Array<string>(n), valueText: new Array<string>(n), timestamps: new Float64Array(n), values: new Float64Array(n) };
   for (let i = 0; i < n; i++) {
     const cells = lines[i + 1]!.split(',');
     const stamp = (cells[iTs] ?? '').trim();
@@ -57,6 +59,7 @@ export function parseNabCsv(text: string, name: string): NabSeries {
     const v = raw === '' ? NaN : Number(raw);
     if (!Number.isFinite(v)) throw new EdgeloopError('EL_ERR_NAB_DATA_FILE', `${name} line ${i + 2}: value "${raw}" is not a finite number`);
     s.stamps[i] = stamp;
+    s.valueText[i] = raw;
     s.timestamps[i] = t;
     s.values[i] = v;
   }
@@ -158,7 +161,7 @@ export function resultPath(resultsDir: string, detector: string, name: string): 
 
 export function formatResultCsv(series: NabSeries, scores: ArrayLike<number>, labels: ArrayLike<number>): string {
   const lines = ['timestamp,value,anomaly_score,label'];
-  for (let i = 0; i < series.stamps.length; i++) lines.push(`${series.stamps[i]},${series.values[i]},${scores[i]},${labels[i]}`);
+  for (let i = 0; i < series.stamps.length; i++) lines.push(`${series.stamps[i]},${series.valueText[i]},${scores[i]},${labels[i]}`);
   return lines.join('\n') + '\n';
 }
 

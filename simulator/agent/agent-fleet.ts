@@ -4,7 +4,7 @@
  * injected faults) and hands the readings to `agent.ingest()`; the agent assigns seqs, runs its model, publishes
  * telemetry and anomaly events. Each agent gets a temporary directory (removed on close unless keepData).
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EdgeloopError } from '../../protocol/errors.ts';
@@ -24,8 +24,10 @@ interface AgentLike {
 }
 
 export interface AgentFleetOptions extends FleetFactoryContext {
-  /** model store of every agent (e.g. models/default); none = no inference */
+  /** a model directory every agent loads at start (e.g. models/default/anomaly); none = no inference */
   modelsDir?: string | undefined;
+  /** PEM public key the model's manifest is signed with (default: models/default/keys/edgeloop-default.pub when present) */
+  trustedKeyFile?: string | undefined;
   /** parent of the agents' data directories (default: a new temp dir) */
   dataDir?: string | undefined;
   keepData?: boolean;
@@ -45,7 +47,8 @@ export async function createAgentFleet(ctx: AgentFleetOptions): Promise<FleetDri
   } catch (cause) {
     throw new EdgeloopError('EL_ERR_SIM_MODE_UNAVAILABLE', `agent mode needs agent/create-agent.ts: ${(cause as Error).message}`, { cause });
   }
-  return new AgentFleet(ctx, createAgent);
+  const shipped = join(import.meta.dirname, '..', '..', 'models', 'default', 'keys', 'edgeloop-default.pub');
+  return new AgentFleet({ ...ctx, trustedKeyFile: ctx.trustedKeyFile ?? (existsSync(shipped) ? shipped : undefined) }, createAgent);
 }
 
 export class AgentFleet implements FleetDriver {
@@ -86,7 +89,11 @@ export class AgentFleet implements FleetDriver {
           ...(cred?.password !== undefined ? { password: cred.password } : {}),
           reconnect: { minMs: o.reconnect.minMs, maxMs: o.reconnect.maxMs },
         },
-        models: ctx.modelsDir ? { dir: ctx.modelsDir, updates: false } : { updates: false },
+        // the shipped model is loaded from where it is (models.initial), verified against the shipped public key;
+        // each agent keeps its own model store under its data directory
+        models: ctx.modelsDir
+          ? { initial: [ctx.modelsDir], updates: false, ...(ctx.trustedKeyFile ? { trustedKeys: [ctx.trustedKeyFile] } : {}) }
+          : { updates: false },
         inference: { enabled: Boolean(ctx.modelsDir) },
         status: { intervalMs: ctx.statusIntervalMs ?? 5000 },
         outbox: { batchLingerMs: 20 },

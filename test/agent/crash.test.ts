@@ -55,8 +55,11 @@ describe('crash safety (child process, SIGKILL)', () => {
     const sub = await collect(broker.url, ['edgeloop/v1/crash-dev/telemetry']);
 
     // run 1: killed mid-stream
+    const T0 = Date.now();
+    const mark = (what: string) => process.env.CRASH_DEBUG && console.log(what, Date.now() - T0);
     const a = runChild([broker.url, dir, '0', '100000', durability]);
     await a.next((l) => (l.ids?.[1] ?? 0) >= 1500);
+    mark('killing');
     a.child.kill('SIGKILL');
     await a.exited;
     const acc1 = a.lines.filter((l) => l.ids);
@@ -69,7 +72,9 @@ describe('crash safety (child process, SIGKILL)', () => {
     const b = runChild([broker.url, dir, String(startId), '1000', durability]);
     const started = await b.next((l) => l.started === true);
     expect(started.lastSeq).toBeGreaterThanOrEqual(maxSeq1); // never reused
+    mark('run 2 started');
     await b.next((l) => l.done === true);
+    mark('run 2 done');
     const acc2 = b.lines.filter((l) => l.ids);
     expect(acc2[0]!.seqs![0]).toBeGreaterThan(maxSeq1);
 
@@ -80,6 +85,7 @@ describe('crash safety (child process, SIGKILL)', () => {
       for (const id of accepted) if (!got.has(id)) return false;
       return true;
     }, 30_000);
+    mark('all received');
     // duplicates only with the same (deviceId, seq): one value per seq
     const bySeq = new Map<number, number>();
     for (const r of readingsOf(sub.messages)) {

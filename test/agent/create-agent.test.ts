@@ -103,15 +103,14 @@ describe('agent end to end (aedes)', () => {
     await broker.stop();
     const per = 48 + 1;
     const agent = await started(
-      config(broker.url, dir, { models: { initial: [join(dir, 'models', 'anomaly')] }, inference: { cooldownMs: 0 }, outbox: { maxBytes: per * 200, batchLingerMs: 5 } }),
+      config(broker.url, dir, { models: { initial: [join(dir, 'models')] }, inference: { cooldownMs: 0 }, outbox: { maxBytes: per * 200, batchLingerMs: 5 } }),
     );
     let accepted = 0;
-    for (let t = 0; t < 500; t++) {
-      await agent.ingest([
-        { sensor: 'a', ts: t, value: t === 400 ? 50 : 1 },
-        { sensor: 'b', ts: t, value: 1 },
-      ]);
-      accepted += 2;
+    for (let t0 = 0; t0 < 500; t0 += 25) {
+      const chunk = [];
+      for (let t = t0; t < t0 + 25; t++) chunk.push({ sensor: 'a', ts: t, value: t === 400 ? 50 : 1 }, { sensor: 'b', ts: t, value: 1 });
+      await agent.ingest(chunk);
+      accepted += chunk.length;
     }
     await agent.inference!.idle();
     const st = agent.status();
@@ -142,7 +141,7 @@ describe('agent end to end (aedes)', () => {
     const before = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
     const agent = createAgent({
       config: config(broker.url, dir, {
-        models: { initial: [join(dir, 'models', 'anomaly')] },
+        models: { initial: [join(dir, 'models')] },
         sources: { http: { port: 0 }, socket: { path: join(dir, 'agent.sock') }, simulated: { sensors: [{ name: 'temperature' }, { name: 'vibration' }], rateHz: 200 } },
         health: { port: 0 },
       }),

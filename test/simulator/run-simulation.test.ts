@@ -11,8 +11,8 @@ describe('runSimulation (light mode, loopback)', () => {
     const progress: number[] = [];
     const r = await runSimulation(
       {
-        devices: 30,
-        durationSec: 6,
+        devices: 20,
+        durationSec: 5,
         messageRate: 2,
         seed: 3,
         faults: [
@@ -26,19 +26,19 @@ describe('runSimulation (light mode, loopback)', () => {
       },
       { broker: { url: broker.url, stop: broker.stop, restart: broker.restart }, onProgress: (p) => progress.push(p.connectedDevices) },
     );
-    expect(r.fleet.devices).toBe(30);
-    expect(r.throughput.messagesPublished).toBeGreaterThan(300);
+    expect(r.fleet.devices).toBe(20);
+    expect(r.throughput.messagesPublished).toBeGreaterThan(150);
     expect(r.delivery.expected).toBe(r.throughput.readingsPublished);
     expect(r.delivery.missing).toBe(0);
     expect(r.delivery.complete).toBe(true);
     expect(r.delivery.received).toBe(r.delivery.expected);
-    expect(r.delivery.perDevice).toHaveLength(30);
+    expect(r.delivery.perDevice).toHaveLength(20);
     // both faults really happened: devices were disconnected and came back
     expect(r.faults.map((f) => f.kind)).toEqual(['broker-restart', 'partition']);
-    expect(r.faults[1]!.devicesAffected).toBe(9);
+    expect(r.faults[1]!.devicesAffected).toBe(6);
     for (const f of r.faults) expect(f.drainMs).not.toBeNull();
-    expect(r.connect.connects).toBeGreaterThan(30 + 9);
-    expect(Math.min(...progress)).toBeLessThan(30);
+    expect(r.connect.connects).toBeGreaterThan(20 + 6);
+    expect(Math.min(...progress)).toBeLessThan(20);
     // ground truth of the data faults, on the run's clock
     expect(r.groundTruth.map((f) => [f.deviceId, f.kind, f.action])).toEqual([
       ['sim-0005', 'spike', null],

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,10 +17,10 @@ const otherKey = testKeys();
 const topics = new Topics();
 
 /** Artifact server honouring Range; `cutFirst` ends the first full response after half the bytes. */
-async function artifactServer(models: TestModel[], opts: { cutFirst?: boolean } = {}): Promise<{ url: (m: TestModel) => string; requests: string[]; close: () => Promise<void> }> {
+async function artifactServer(models: TestModel[], opts: { cutFirst?: () => boolean } = {}): Promise<{ url: (m: TestModel) => string; requests: string[]; close: () => Promise<void> }> {
   const bySha = new Map(models.map((m) => [m.manifest.artifact.sha256, Buffer.from(m.onnx)]));
   const requests: string[] = [];
-  let cut = opts.cutFirst ?? false;
+  let cut = opts.cutFirst;
   const server: Server = createServer((req, res) => {
     const sha = req.url!.split('/').pop()!;
     const body = bySha.get(sha);
@@ -34,8 +34,16 @@ async function artifactServer(models: TestModel[], opts: { cutFirst?: boolean } 
     }
     res.writeHead(200, { 'content-length': body.length });
     if (cut) {
-      cut = false;
-      res.write(body.subarray(0, Math.floor(body.length / 2)), () => setTimeout(() => res.destroy(), 20));
+      // send half, and break the connection once the device has written that half to its staging file
+      const ready = cut;
+      cut = undefined;
+      res.write(body.subarray(0, Math.floor(body.length / 2)));
+      const poll = setInterval(() => {
+        if (ready()) {
+          clearInterval(poll);
+          res.destroy();
+        }
+      }, 2);
       return;
     }
     res.end(body);
@@ -98,7 +106,8 @@ function waitReport(d: TestDevice, pred: (r: ModelReportMessage) => boolean): Pr
 describe('ModelUpdater', () => {
   it('downloads with resume, verifies, activates and reports every step on models/report', async () => {
     const v1 = makeTestModel({ version: '1', key });
-    const srv = await artifactServer([v1], { cutFirst: true });
+    const part = join(dir, 'dev-1', 'staging', `${v1.manifest.artifact.sha256}.part`);
+    const srv = await artifactServer([v1], { cutFirst: () => existsSync(part) && statSync(part).size > 0 });
     cleanups.push(srv.close);
     const pub = await publisher();
     const seen: ModelReportMessage[] = [];
@@ -124,9 +133,10 @@ describe('ModelUpdater', () => {
     cleanups.push(srv.close);
     const pub = await publisher();
     await pub.publishAsync(topics.fleetModel(MODEL), encodeMessage(desired(v1, srv.url(v1))), { qos: 1, retain: true });
+    const d = await device();
+    await waitReport(d, (r) => r.state === 'active' && r.version === '1');
     const override = desired(v2, srv.url(v2));
     await pub.publishAsync(topics.deviceModel('dev-1', MODEL), encodeMessage(override), { qos: 1, retain: true });
-    const d = await device();
     await waitReport(d, (r) => r.state === 'active' && r.version === '2');
     await d.updater.idle();
     expect(d.version()).toBe('2');

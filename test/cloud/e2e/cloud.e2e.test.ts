@@ -3,12 +3,13 @@
  * and SQLite feature store; a device (mqtt.js) publishes protocol messages; features appear through
  * `edgeloop features get`, refused messages through `edgeloop dlq list`, and /healthz and /metrics answer.
  */
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createCloud, selectParts, CLOUD_PARTS } from '../../../cloud/create-cloud.ts';
-import { parseCloudConfig } from '../../../cloud/config.ts';
+import { parseCloudConfig, CloudConfigSchema } from '../../../cloud/config.ts';
+import { loadConfig } from '../../../cli/load-config.ts';
 import { hashPassword } from '../../../cloud/broker/password-hash.ts';
 import { EmbeddedBroker } from '../../../cloud/broker/embedded-broker.ts';
 import { enc, telemetry } from '../ingest/ingest-helpers.ts';
@@ -89,12 +90,24 @@ describe('edgeloop cloud, embedded, end to end', () => {
 
     await cloud.close();
     await cloud.close(); // idempotent
+    // the processor's history went to Parquet on close (offline store)
+    const offline = join(dir, 'data', 'offline', 'device_features');
+    const days = readdirSync(offline);
+    expect(days.length).toBeGreaterThan(0);
+    expect(readdirSync(join(offline, days[0]!)).some((f) => f.endsWith('.parquet'))).toBe(true);
     await expect(fetch(`${cloud.urls.http}/healthz`)).rejects.toThrow();
     // the broker stopped listening
     const late = mqtt.connect(cloud.urls.mqtt!, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1', reconnectPeriod: 0, connectTimeout: 2000 });
     await new Promise<void>((r) => late.once('error', () => r()).once('close', () => r()));
     expect(late.connected).toBe(false);
     late.end(true);
+  });
+
+  it('docs/cloud.example.yaml is a valid configuration', () => {
+    const c = loadConfig(CloudConfigSchema, { file: join(import.meta.dirname, '../../../docs/cloud.example.yaml'), env: { EDGELOOP_HTTP__PORT: '0' } });
+    expect(c.broker.mode).toBe('embedded');
+    expect(c.http.port).toBe(0);
+    expect(c.ingest.maxBatchRecords).toBe(500);
   });
 
   it('--only selects parts with what they require, in start order', () => {

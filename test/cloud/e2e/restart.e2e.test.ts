@@ -69,7 +69,7 @@ describe('edgeloop cloud crash and restart', () => {
     );
     let cloud = await startCloud(configPath);
 
-    const MESSAGES = 400;
+    const MESSAGES = 300;
     const PER = 25;
     const t0 = Date.now() - 10 * 60_000;
     const dev = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId: 'crash-dev', clean: false, reconnectPeriod: 100 });
@@ -77,7 +77,7 @@ describe('edgeloop cloud crash and restart', () => {
     dev.on('error', () => {});
     await new Promise<void>((r) => dev.once('connect', () => r()));
     let acked = 0;
-    const killAt = 120;
+    const killAt = 100;
     let killed: Promise<void> | undefined;
     const all: Promise<unknown>[] = [];
     for (let i = 0; i < MESSAGES; i++) {

@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { PutRecordsCommand, type PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { KinesisStream, type KinesisLike } from '../../../cloud/stream/kinesis-stream.ts';
+import { SqliteFeatureStore } from '../../../cloud/feature-store/sqlite-feature-store.ts';
+import { Processor } from '../../../cloud/processor/processor.ts';
+import { encodeMessage } from '../../../protocol/messages.ts';
 import { startKinesalite, type TestKinesis } from '../../helpers/kinesalite.ts';
 import { describeStreamContract } from './stream-contract.ts';
 
@@ -23,7 +26,7 @@ describeStreamContract('KinesisStream (kinesalite)', {
     const dir = mkdtempSync(join(tmpdir(), 'edgeloop-kinesis-'));
     return {
       async newInstance() {
-        const s = new KinesisStream({ streamName: name, clientConfig: kinesis.clientConfig, checkpointPath: join(dir, 'cp.db'), pollIntervalMs: 50 });
+        const s = new KinesisStream({ streamName: name, clientConfig: kinesis.clientConfig, checkpointPath: join(dir, 'cp.db'), pollIntervalMs: 30_000, minReadIntervalMs: 0 });
         await s.start();
         return s;
       },
@@ -114,8 +117,35 @@ describe('KinesisStream', () => {
     await s.put(Array.from({ length: 1201 }, (_, i) => ({ partitionKey: `d${i % 7}`, data: Buffer.from(`${i}`) })));
     expect(sizes).toEqual([500, 500, 201]);
     sizes.length = 0;
-    await s.put(Array.from({ length: 25 }, (_, i) => ({ partitionKey: `d${i}`, data: Buffer.alloc(100_000) })));
-    expect(sizes).toEqual([10, 10, 5]); // maxBytesPerRequest 1 MiB here (5 MiB by default)
+    await s.put(Array.from({ length: 25 }, (_, i) => ({ partitionKey: `d${i}`, data: Buffer.alloc(50_000) })));
+    expect(sizes).toEqual([20, 5]); // maxBytesPerRequest 1 MiB here (5 MiB by default)
+  });
+
+  it('feeds the processor: features from kinesalite records, checkpoints in the checkpoint store', async () => {
+    const s = await fresh('processor-feed', 2);
+    const store = new SqliteFeatureStore({ path: ':memory:' });
+    await store.start();
+    onTestFinished(() => store.close());
+    const msgs = ['k1', 'k2', 'k3'].map((deviceId, d) => ({
+      v: 1 as const,
+      type: 'telemetry' as const,
+      deviceId,
+      seq: 1,
+      sentAt: 70_000,
+      readings: [
+        { seq: 1, sensor: 'torque_nm', ts: 10_000, value: 40 + d },
+        { seq: 2, sensor: 'torque_nm', ts: 70_000, value: 50 + d },
+      ],
+    }));
+    await s.put(msgs.map((m) => ({ partitionKey: m.deviceId, data: encodeMessage(m) })));
+    const p = new Processor({ stream: s, store, aggregation: { allowedLatenessMs: 0 } });
+    onTestFinished(() => p.close());
+    expect(await p.drain()).toBe(3);
+    const recs = await store.batchGet('device_features', ['k1', 'k2', 'k3']);
+    expect(recs.map((r) => [r?.features.torque_nm_mean_1m, r?.features.torque_nm_last])).toEqual([[40, 50], [41, 51], [42, 52]]);
+    const cps = await Promise.all((await s.listShards()).map((sh) => s.getCheckpoint('processor', sh)));
+    expect(cps.filter((c) => c !== undefined).length).toBeGreaterThanOrEqual(1);
+    expect(await p.drain()).toBe(0);
   });
 
   it('validates options', () => {

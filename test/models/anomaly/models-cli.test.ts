@@ -66,9 +66,11 @@ describe('edgeloop models (CLI)', () => {
     writeFileSync(join(dir, 'normal.csv'), syntheticCsv({ rows: 120, seed: 3, separator: ';' }));
     expect((await cli(['keygen', '--out', 'k'], dir)).code).toBe(0);
     expect((await cli(['keygen', '--out', 'k2'], dir)).code).toBe(0);
-    const tr = await cli(['train', 'anomaly', '--data', 'normal.csv', '--out', 'm', ...FAST], dir);
+    const tr = await cli(['train', 'anomaly', '--data', 'normal.csv', '--out', 'm', ...FAST.filter((f) => f !== '--quiet')], dir);
     expect(tr.code, tr.err).toBe(0);
     expect(tr.out).toMatch(/unsigned: sign it/);
+    // progress on stderr: the final line always shows the last epoch and its loss
+    expect(tr.err).toMatch(/train anomaly: epoch 4\/4 \(100%\) [0-9.]+s loss [0-9.]+\n$/);
 
     const unsigned = await cli(['verify', '--model', 'm', '--key', 'k/edgeloop.pub'], dir);
     expect(unsigned.code).toBe(1);

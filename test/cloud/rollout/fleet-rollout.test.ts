@@ -1,0 +1,198 @@
+/**
+ * 20 devices against a real broker: each is a real MqttTransport + the agent's InferenceEngine (ONNX Runtime) +
+ * the ModelUpdater (test/agent/model-updater/test-device.ts), scoring seeded N(0, 1) windows and publishing status
+ * with their measured anomaly rate. The controller talks to the same broker over its own MqttTransport and gets
+ * manifests and artifact URLs from a real registry server. Scenarios run in order on one fleet.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MqttTransport } from '../../../agent/transport/mqtt-transport.ts';
+import { LocalArtifactStore } from '../../../cloud/registry/artifact-store.ts';
+import { ModelRegistry } from '../../../cloud/registry/model-registry.ts';
+import { RegistryServer } from '../../../cloud/registry/registry-server.ts';
+import { RolloutController, type RolloutView } from '../../../cloud/rollout/rollout-controller.ts';
+import { httpModelSource } from '../../../cloud/rollout/model-source.ts';
+import { Topics } from '../../../protocol/topics.ts';
+import { startTestBroker, type TestBroker } from '../../helpers/aedes-broker.ts';
+import { makeTestModel, testKeys } from '../../agent/model-updater/test-models.ts';
+import { MODEL, TestDevice } from '../../agent/model-updater/test-device.ts';
+
+const N = 20;
+const key = testKeys();
+const topics = new Topics();
+let broker: TestBroker;
+let dir: string;
+let registry: ModelRegistry;
+let server: RegistryServer;
+let devices: TestDevice[];
+let pumping = true;
+let pumpLoop: Promise<void>;
+const controllers: RolloutController[] = [];
+const transports: MqttTransport[] = [];
+
+async function controller(): Promise<RolloutController> {
+  const transport = new MqttTransport({ url: broker.url, clientId: 'rollout-controller', clean: false, sessionExpirySeconds: 3600 });
+  transports.push(transport);
+  await transport.start();
+  const c = new RolloutController({ transport, dbPath: join(dir, 'rollout.db'), models: httpModelSource(server.url), tickMs: 50, discoveryMs: 300 });
+  controllers.push(c);
+  await c.start();
+  return c;
+}
+
+async function closeController(c: RolloutController): Promise<void> {
+  await c.close();
+  const t = transports[controllers.indexOf(c)]!;
+  await t.close();
+}
+
+async function push(version: string, o: { scale?: number; badTestVector?: boolean } = {}): Promise<void> {
+  const m = makeTestModel({ version, key, ...o });
+  await registry.push({ manifest: m.manifest, artifact: m.onnx });
+}
+
+const SPEC = { model: MODEL, stages: '10%,50%,100%', bake: '300ms', maxFailures: '5%', gates: ['anomaly_rate<=2x'], minWindows: 150, deviceTimeoutMs: 20_000 };
+
+beforeAll(async () => {
+  broker = await startTestBroker();
+  dir = mkdtempSync(join(tmpdir(), 'el-fleet-'));
+  registry = new ModelRegistry({ dbPath: join(dir, 'registry.db'), store: new LocalArtifactStore({ dir: join(dir, 'artifacts') }), trustedKeys: [key.publicKeyPem] });
+  registry.start();
+  server = new RegistryServer({ registry, port: 0 });
+  await server.start();
+  devices = Array.from({ length: N }, (_, i) => new TestDevice({ id: `dev-${String(i).padStart(2, '0')}`, brokerUrl: broker.url, dir, trustedKeys: [key.publicKeyPem], seed: i + 1 }));
+  await Promise.all(devices.map((d) => d.start()));
+  // the fleet runs 1.0 (published as the fleet manifest, as a completed earlier rollout leaves it)
+  await push('1.0');
+  const rec = registry.get(MODEL, '1.0')!;
+  const pub = await mqtt.connectAsync(broker.url);
+  await pub.publishAsync(
+    topics.fleetModel(MODEL),
+    JSON.stringify({ v: 1, type: 'model-desired', name: MODEL, version: '1.0', artifactUrl: server.artifactUrl(rec.sha256), manifest: rec.manifest, seq: 1, ts: Date.now() }),
+    { qos: 1, retain: true },
+  );
+  await pub.endAsync();
+  await Promise.all(devices.map((d) => new Promise<void>((resolve) => {
+    if (d.version() === '1.0') return resolve();
+    const off = d.updater.onReport((r) => {
+      if (r.state === 'active' && r.version === '1.0') {
+        off();
+        resolve();
+      }
+    });
+  })));
+  // devices score windows and publish status continuously (a device's working loop)
+  pumpLoop = (async () => {
+    while (pumping) await Promise.all(devices.map((d) => d.pump(30)));
+  })();
+}, 60_000);
+
+afterAll(async () => {
+  pumping = false;
+  await pumpLoop;
+  for (const c of controllers) await c.close();
+  for (const t of transports) await t.close();
+  await Promise.all(devices?.map((d) => d.close()) ?? []);
+  await server?.close();
+  registry?.close();
+  await broker?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function versions(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const d of devices) out[d.version() ?? 'none'] = (out[d.version() ?? 'none'] ?? 0) + 1;
+  return out;
+}
+
+async function settled(version: string): Promise<void> {
+  await Promise.all(devices.map((d) => d.updater.idle()));
+  // every device runs `version` (per-device overrides are cleared, devices follow the fleet manifest)
+  await Promise.all(devices.map((d) => new Promise<void>((resolve) => {
+    if (d.version() === version) return resolve();
+    const off = d.updater.onReport((r) => {
+      if (r.state === 'active' && r.version === version) {
+        off();
+        resolve();
+      }
+    });
+  })));
+}
+
+describe.sequential('fleet rollout with 20 devices', () => {
+  it('canary → 100 %: every stage bakes, gates pass, the fleet ends on the new version', async () => {
+    await push('1.1');
+    const c = await controller();
+    console.log('DBG fleet', c.fleet.size); const started = await c.startRollout({ ...SPEC, version: '1.1' });
+    expect(started).toMatchObject({ status: 'rolling', previous: '1.0', stage: 1 });
+    expect(started.stages.map((s) => s.target)).toEqual([2, 10, 20]);
+    const done = await c.waitFor(started.id, ['completed'], 45_000);
+    expect(done.stages.map((s) => [s.assigned, s.active, s.failed, s.state])).toEqual([
+      [2, 2, 0, 'done'],
+      [8, 8, 0, 'done'],
+      [10, 10, 0, 'done'],
+    ]);
+    expect(done.gates[0]).toMatchObject({ expr: 'anomaly_rate<=2x', result: 'pass' });
+    await settled('1.1');
+    expect(versions()).toEqual({ '1.1': N });
+    await closeController(c);
+  });
+
+  it('a model that fails its test vector is refused by the canaries; the controller rolls back', async () => {
+    await push('1.2', { badTestVector: true });
+    const c = await controller();
+    const r = await c.startRollout({ ...SPEC, version: '1.2' });
+    const end = await c.waitFor(r.id, ['rolled-back'], 30_000);
+    expect(end.reason).toMatch(/failures 2\/2 \(100.0%\) exceed max 5%/);
+    expect(end.failures).toHaveLength(2);
+    expect(end.failures.every((f) => /EL_ERR_MODEL_TEST_VECTOR/.test(f.reason))).toBe(true);
+    expect(end.stages[1]!.assigned).toBe(0); // never went past the canary stage
+    await settled('1.1');
+    expect(versions()).toEqual({ '1.1': N });
+    await closeController(c);
+  });
+
+  it('a model whose anomaly rate triples trips its gate and is rolled back', async () => {
+    await push('1.3', { scale: 1.5 }); // ~17 % of windows over the threshold instead of ~5 %
+    const c = await controller();
+    const r = await c.startRollout({ ...SPEC, version: '1.3' });
+    const end = await c.waitFor(r.id, ['rolled-back'], 30_000);
+    expect(end.reason).toMatch(/gate anomaly_rate<=2x breached/);
+    const gate = end.gates[0]!;
+    expect(gate.cohort! / gate.baseline!).toBeGreaterThan(2);
+    expect(end.devices).toMatchObject({ assigned: 2, reverted: 2 });
+    await settled('1.1');
+    expect(versions()).toEqual({ '1.1': N });
+    await closeController(c);
+  });
+
+  it('a controller restarted mid-rollout resumes where it was', async () => {
+    await push('1.4');
+    const c1 = await controller();
+    const r = await c1.startRollout({ ...SPEC, version: '1.4', bake: '1500ms' });
+    // stop it while stage 2 bakes
+    const at: RolloutView = await new Promise((resolve) => {
+      const off = c1.onChange(() => {
+        const v = c1.view(r.id);
+        if (v.stage === 2 && v.status === 'baking') {
+          off();
+          resolve(v);
+        }
+      });
+    });
+    await closeController(c1);
+    const c2 = await controller();
+    const resumed = c2.view(r.id);
+    expect(resumed).toMatchObject({ status: 'baking', stage: 2 });
+    expect(resumed.devices.assigned).toBe(at.devices.assigned);
+    const done = await c2.waitFor(r.id, ['completed'], 45_000);
+    expect(done.stages.map((s) => s.assigned)).toEqual([2, 8, 10]);
+    expect(done.log.some((l) => /stage 3 \(100%\) starts/.test(l.msg))).toBe(true);
+    await settled('1.4');
+    expect(versions()).toEqual({ '1.4': N });
+    await closeController(c2);
+  });
+});
