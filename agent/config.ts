@@ -6,53 +6,12 @@ import { z } from 'zod';
 import { EdgeloopError } from '../protocol/errors.ts';
 import { isValidId } from '../protocol/topics.ts';
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/topics.ts';
-import { MqttTransportOptionsSchema } from './transport/mqtt-transport.ts';
-import { commonShape } from './transport/transport-options.ts';
+import { TransportConfigSchema } from './transport/create-transport.ts';
+
+export { TransportConfigSchema };
 
 const positiveInt = z.number().int().min(1);
 const nonNegInt = z.number().int().min(0);
-
-export const TlsFilesSchema = z.strictObject({
-  /** PEM file of the CA that signed the broker certificate (AWS IoT: AmazonRootCA1.pem) */
-  caFile: z.string().min(1).optional(),
-  /** PEM client certificate file */
-  certFile: z.string().min(1).optional(),
-  /** PEM private key file of the client certificate */
-  keyFile: z.string().min(1).optional(),
-  rejectUnauthorized: z.boolean().optional(),
-  servername: z.string().optional(),
-});
-
-const mqttShape = MqttTransportOptionsSchema.omit({ clientId: true, will: true, tls: true }).shape;
-
-export const MqttConfigSchema = z.strictObject({
-  ...mqttShape,
-  kind: z.literal('mqtt'),
-  /** default: the deviceId */
-  clientId: z.string().min(1).max(128).optional(),
-  tls: TlsFilesSchema.optional(),
-});
-
-const { clientId: _c, will: _w, ...commonRest } = commonShape;
-
-export const AwsIotConfigSchema = z.strictObject({
-  ...commonRest,
-  kind: z.literal('aws-iot'),
-  /** the account's ATS endpoint, e.g. abc123-ats.iot.eu-west-1.amazonaws.com (no scheme) */
-  endpoint: z.string().min(1).refine((e) => !e.includes('://'), 'endpoint is a host name, without a scheme'),
-  /** default 8883 */
-  port: z.number().int().min(1).max(65535).optional(),
-  /** default: the deviceId (AWS IoT: the thing name) */
-  clientId: z.string().min(1).max(128).optional(),
-  /** device certificate, its private key, and the CA (AmazonRootCA1.pem), PEM files */
-  certPath: z.string().min(1).optional(),
-  keyPath: z.string().min(1).optional(),
-  caPath: z.string().min(1).optional(),
-  /** plain TCP to a local MQTT 5 test broker; never for AWS IoT Core */
-  insecurePlaintext: z.boolean().optional(),
-});
-
-export const TransportConfigSchema = z.discriminatedUnion('kind', [MqttConfigSchema, AwsIotConfigSchema]);
 
 export const SimulatedSensorSchema = z.strictObject({
   name: z.string().min(1).max(128),
@@ -105,7 +64,7 @@ export const SourcesSchema = z.strictObject({
 });
 
 export const AgentConfigSchema = z.strictObject({
-  deviceId: z.string().refine(isValidId, 'deviceId: 1-128 characters of [A-Za-z0-9._:-], not "fleet"'),
+  deviceId: z.string().refine(isValidId, '1-128 characters of [A-Za-z0-9._:-], not "fleet"'),
   topicPrefix: z.string().min(1).default(DEFAULT_TOPIC_PREFIX),
   /** state directory: outbox database, model store */
   dataDir: z.string().min(1).default('./edgeloop-data'),
@@ -180,7 +139,6 @@ export const AgentConfigSchema = z.strictObject({
 
 export type AgentConfig = z.output<typeof AgentConfigSchema>;
 export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
-export type TransportConfig = z.output<typeof TransportConfigSchema>;
 
 /** Validate a config object (already merged from file and env); the error names every bad field. */
 export function parseAgentConfig(value: unknown, source = 'agent config'): AgentConfig {

@@ -13,7 +13,7 @@
  * transport, leave sources and health unset, and feed readings with `agent.ingest()`.
  */
 import { createRequire } from 'node:module';
-import { readdirSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { KeyObject } from 'node:crypto';
@@ -34,6 +34,7 @@ import { HealthServer, type HealthSnapshot } from './status/health-server.ts';
 import type { ReadingSink, ReadingSource } from './sources/source.ts';
 import type { RejectedLine } from './sources/reading-parser.ts';
 import type { Transport } from './transport/transport.ts';
+import { createTransport } from './transport/create-transport.ts';
 import { ModelUpdater } from './model-updater/model-updater.ts';
 
 export const AGENT_VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -246,30 +247,8 @@ export class Agent implements ReadingSink {
       qos: 1 as const,
       retain: true,
     };
-    const tc = c.transport;
-    if (tc.kind === 'mqtt') {
-      const { MqttTransport } = await import('./transport/mqtt-transport.ts');
-      const { kind: _k, tls, clientId, ...rest } = tc;
-      const read = (f: string | undefined, what: string): Buffer | undefined => {
-        if (!f) return undefined;
-        try {
-          return readFileSync(f);
-        } catch (cause) {
-          throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `transport.tls.${what}: cannot read ${f}: ${(cause as Error).message}`, { cause });
-        }
-      };
-      const tlsOpts = tls && {
-        ...(tls.caFile ? { ca: read(tls.caFile, 'caFile') } : {}),
-        ...(tls.certFile ? { cert: read(tls.certFile, 'certFile') } : {}),
-        ...(tls.keyFile ? { key: read(tls.keyFile, 'keyFile') } : {}),
-        ...(tls.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {}),
-        ...(tls.servername ? { servername: tls.servername } : {}),
-      };
-      return new MqttTransport({ ...rest, clientId: clientId ?? this.deviceId, will, ...(tlsOpts ? { tls: tlsOpts } : {}), clock: this.#clock, logger: this.#log });
-    }
-    const { AwsIotTransport } = await import('./transport/aws-iot-transport.ts');
-    const { kind: _k, clientId, ...rest } = tc;
-    return new AwsIotTransport({ ...rest, clientId: clientId ?? this.deviceId, will, logger: this.#log });
+    // the transport engineer's factory validates the section again and reads the certificate files
+    return createTransport(c.transport, { clientId: this.deviceId, will, clock: this.#clock, logger: this.#log });
   }
 
   #modelsDir(): string {

@@ -265,6 +265,35 @@ async function runRaw(): Promise<PublisherRun> {
   return run;
 }
 
+/** PutRecords throughput of kinesalite with the benchmark's payloads (a stream of its own), for 5 s. */
+async function rawKinesalite(endpoint: string): Promise<number> {
+  const { KinesisClient, CreateStreamCommand, PutRecordsCommand, DescribeStreamSummaryCommand } = await import('@aws-sdk/client-kinesis');
+  const { NodeHttpHandler } = await import('@smithy/node-http-handler');
+  const client = new KinesisClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, requestHandler: new NodeHttpHandler() });
+  await client.send(new CreateStreamCommand({ StreamName: 'raw', ShardCount: 4 }));
+  while ((await client.send(new DescribeStreamSummaryCommand({ StreamName: 'raw' }))).StreamDescriptionSummary?.StreamStatus !== 'ACTIVE') {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const now = Date.now();
+  const readings = Array.from({ length: R }, (_, k) => ({ seq: k + 1, sensor: k % 2 ? 'vibration' : 'temp', ts: now - (R - k), value: 20 + Math.sin(k) }));
+  const data = Buffer.from(JSON.stringify({ v: 1, type: 'telemetry', deviceId: 'raw-0', seq: 1, sentAt: now, readings }));
+  // the same request shape as the ingest's defaults for Kinesis: 1 MiB batches, 4 in flight
+  const per = Math.max(1, Math.min(500, Math.floor((1024 * 1024) / (data.byteLength + 16))));
+  const records = Array.from({ length: per }, (_, i) => ({ PartitionKey: `raw-${i % 32}`, Data: data }));
+  let n = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (performance.now() - t0 < 5000) {
+        const r = await client.send(new PutRecordsCommand({ StreamName: 'raw', Records: records }));
+        n += per - (r.FailedRecordCount ?? 0);
+      }
+    }),
+  );
+  client.destroy();
+  return n / ((performance.now() - t0) / 1000);
+}
+
 async function runPipeline(stream: 'local' | 'kinesis'): Promise<void> {
   let kl: ChildProcess | undefined;
   const extra: string[] = ['--stream', stream];
@@ -272,6 +301,8 @@ async function runPipeline(stream: 'local' | 'kinesis'): Promise<void> {
     kl = child('kinesalite');
     const { url } = await once<{ type: string; url: string }>(kl, 'ready');
     extra.push('--endpoint', url);
+    const raw = await rawKinesalite(url);
+    console.log(`raw kinesalite limit (PutRecords of 1 MiB batches of the same payloads, 4 in flight, own process, 4 shards): ${fmt(raw)} records/s = ${fmt(raw * R)} readings/s`);
   }
   const cloud = child('cloud', extra);
   const { url } = await once<{ type: string; url: string }>(cloud, 'ready');

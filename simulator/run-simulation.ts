@@ -229,7 +229,17 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, cleanup
   await withAbort(fleet.start(), hooks.signal);
   const timeToAllConnectedMs = Date.now() - connectStart;
   publishStart = Date.now();
+  series.rebase(publishStart);
   phase = 'running';
+  // agents count their own publishes: sample them into the throughput series once a second
+  let agentPublished = 0;
+  const agentSeries = o.mode === 'agent' ? setInterval(() => {
+    const s = fleet.snapshot();
+    series.add('published', Date.now() - 1, s.messagesPublished - agentPublished);
+    agentPublished = s.messagesPublished;
+  }, 1000) : undefined;
+  agentSeries?.unref();
+  cleanups.push(() => clearInterval(agentSeries));
 
   // schedule infra faults
   const outcomes: FaultOutcome[] = [];
@@ -306,8 +316,10 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, cleanup
           case 'connect-storm': {
             const p = mainProxy!;
             const refused0 = p.stats.refusedRateLimited + (partitionProxy?.stats.refusedRateLimited ?? 0);
-            p.setRateLimit(f.maxConnectsPerSec);
-            partitionProxy?.setRateLimit(f.maxConnectsPerSec);
+            // a burst of a tenth of a second's worth: the storm meets the limit at once, as at a cloud broker
+            const burst = Math.max(1, Math.floor(f.maxConnectsPerSec / 10));
+            p.setRateLimit(f.maxConnectsPerSec, burst);
+            partitionProxy?.setRateLimit(f.maxConnectsPerSec, burst);
             const t0 = Date.now();
             fleet.dropAll();
             const deadline = t0 + Math.max(f.durationSec * 1000, drainTimeoutMs);
@@ -349,7 +361,18 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, cleanup
   });
   const finalExpected = fleet.expected();
   const drainMs = await waitDrained(finalExpected, Date.now() + drainTimeoutMs);
-  // give late duplicates a moment to show up, then freeze the counters
+  // later stages (probes) trail the broker: wait until their counts stop moving (300 ms quiet, 5 s at most)
+  if (Object.keys(stages).length > 0) {
+    const counts = (): string => Object.values(stages).map((h) => h.count).join(',');
+    const end = Date.now() + 5000;
+    let last = counts();
+    while (Date.now() < end) {
+      await delay(300);
+      const now = counts();
+      if (now === last) break;
+      last = now;
+    }
+  }
   const snap: FleetSnapshot = fleet.snapshot();
   const cpu = process.cpuUsage(cpu0);
   const wallMs = Date.now() - startedAt.getTime();

@@ -140,6 +140,8 @@ export class SqliteOutbox {
   #sensorIds = new Map<string, number>();
   /** per sensor id: accounted bytes of one reading */
   #sensorBytes: number[] = [];
+  /** every sensor name is printable ASCII (string length = UTF-8 length of a record) */
+  #asciiNames = true;
   #telemetryCount = 0;
   #telemetryBytes = 0;
   #eventCount = 0;
@@ -251,20 +253,14 @@ export class SqliteOutbox {
       insertSensor: db.prepare('INSERT INTO sensors (name) VALUES (?)'),
       insertMark: db.prepare('INSERT OR REPLACE INTO marks (seq, at) VALUES (?,?)'),
       setMeta: db.prepare('UPDATE meta SET value = ? WHERE key = ?'),
-      // the batch's JSON is built inside SQLite (C, no per-row JS objects): SQLite >= 3.43 prints REALs so that
-      // they read back to the same double, as JSON.stringify does; cut by count (LIMIT) and by cumulated bytes
+      // each record's JSON is built inside SQLite (no per-row JS arrays; SQLite >= 3.43 prints REALs so that they
+      // read back to the same double, as JSON.stringify does); JS only cuts by bytes and joins
       selTelemetry: db
         .prepare(
-          `SELECT count(*), min(seq), max(seq), sum(b), group_concat(j, ',' ORDER BY seq) FROM (
-             SELECT seq, b, j, row_number() OVER w AS rn, sum(octet_length(j) + 1) OVER w AS cum FROM (
-               SELECT t.seq AS seq, ${TELEMETRY_ROW_OVERHEAD} + octet_length(s.name) AS b,
-                      '{"seq":' || t.seq || ',"sensor":' || json_quote(s.name) || ',"ts":' || t.ts || ',"value":' || t.value || '}' AS j
-               FROM telemetry t JOIN sensors s ON s.id = t.sensor_id
-               WHERE t.seq > ? ORDER BY t.seq LIMIT ?)
-             WINDOW w AS (ORDER BY seq ROWS UNBOUNDED PRECEDING))
-           WHERE rn = 1 OR cum <= ?`,
+          `SELECT '{"seq":' || t.seq || ',"sensor":' || json_quote(s.name) || ',"ts":' || t.ts || ',"value":' || t.value || '}'
+           FROM telemetry t JOIN sensors s ON s.id = t.sensor_id WHERE t.seq > ? ORDER BY t.seq LIMIT ?`,
         )
-        .raw(true),
+        .pluck(),
       selEvents: db.prepare('SELECT seq, bytes, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?').raw(true),
       delTelemetryRange: db.prepare('DELETE FROM telemetry WHERE seq >= ? AND seq <= ?'),
       delEventsRange: db.prepare('DELETE FROM events WHERE seq >= ? AND seq <= ?'),
@@ -291,6 +287,7 @@ export class SqliteOutbox {
     this.#dropsAge = meta.get('drops_age') ?? 0;
     this.#refused = meta.get('refused') ?? 0;
     this.#sensorIds.clear();
+    this.#asciiNames = true;
     for (const [id, name] of db.prepare('SELECT id, name FROM sensors').raw(true).all() as [number, string][]) {
       this.#registerSensor(id, name);
     }
@@ -308,6 +305,8 @@ export class SqliteOutbox {
   #registerSensor(id: number, name: string): void {
     this.#sensorIds.set(name, id);
     this.#sensorBytes[id] = TELEMETRY_ROW_OVERHEAD + Buffer.byteLength(name);
+    // json_quote leaves non-ASCII as UTF-8: byte lengths then need Buffer.byteLength
+    if (!/^[\x20-\x7e]*$/.test(name)) this.#asciiNames = false;
   }
 
   #sensorId(name: string): number {
@@ -531,10 +530,22 @@ export class SqliteOutbox {
     let first = 0;
     let last = 0;
     if (lane === 'telemetry') {
-      const [count, lo, hi, b, json] = this.#st.selTelemetry.get(cursor, maxRecords, maxBytes - 1) as [number, number | null, number | null, number | null, string | null];
-      if (count === 0 || json === null) return undefined;
-      this.#cursor.telemetry = hi!;
-      return { lane, firstSeq: lo!, lastSeq: hi!, count, bytes: b!, json: `[${json}]`, dropEpoch: this.#dropEpoch };
+      const rows = this.#st.selTelemetry.all(cursor, maxRecords) as string[];
+      if (rows.length === 0) return undefined;
+      const ascii = this.#asciiNames;
+      let n = 0;
+      for (; n < rows.length; n++) {
+        const r = rows[n]!;
+        const add = (ascii ? r.length : Buffer.byteLength(r)) + (n > 0 ? 1 : 0);
+        if (n > 0 && jsonBytes + add > maxBytes) break;
+        jsonBytes += add;
+      }
+      if (n < rows.length) rows.length = n;
+      first = seqOf(rows[0]!);
+      last = seqOf(rows[n - 1]!);
+      for (const [id, c] of this.#st.sumTelemetryRange.all(first, last) as [number, number][]) bytes += c * this.#sensorBytes[id]!;
+      this.#cursor.telemetry = last;
+      return { lane, firstSeq: first, lastSeq: last, count: n, bytes, json: `[${rows.join(',')}]`, dropEpoch: this.#dropEpoch };
     } else {
       const rows = this.#st.selEvents.all(cursor, maxRecords) as [number, number, string][];
       for (const [seq, b, body] of rows) {
@@ -710,6 +721,11 @@ export class SqliteOutbox {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/** seq of a record built by selTelemetry: `{"seq":123,...` */
+function seqOf(json: string): number {
+  return Number(json.slice(7, json.indexOf(',', 7)));
 }
 
 function isEdgeloopFull(err: unknown): boolean {

@@ -18,6 +18,8 @@
 import { EventEmitter } from 'node:events';
 import { channel } from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import awsIot from 'aws-iot-device-sdk-v2';
 import { z } from 'zod';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
@@ -29,32 +31,6 @@ import { DEFAULT_RECONNECT, INJECTED_KEYS, bytes, commonShape, defaultBurst, par
 import type { Transport, TransportEvents, TransportMessage } from './transport.ts';
 
 const { mqtt5, iot } = awsIot;
-
-/*
- * aws-crt 1.33 hands a received payload to JS as an ArrayBuffer over native memory and detaches it when its native
- * callback returns, but emits 'messageReceived' one process.nextTick later: a listener then sometimes finds the
- * buffer detached ("Cannot perform Construct on a detached ArrayBuffer"). Copy the payload inside the native
- * callback, before the deferral. The patch is idempotent and only copies bytes, so other users of the SDK in the
- * same process are unaffected (they get a JS-owned buffer with the same content).
- */
-const Mqtt5ClientStatics = mqtt5.Mqtt5Client as unknown as {
-  _s_on_message_received?: (client: unknown, message: { payload?: unknown } | undefined, ackId: unknown) => void;
-  __edgeloopPayloadCopy?: boolean;
-};
-if (typeof Mqtt5ClientStatics._s_on_message_received === 'function' && !Mqtt5ClientStatics.__edgeloopPayloadCopy) {
-  const original = Mqtt5ClientStatics._s_on_message_received;
-  Mqtt5ClientStatics._s_on_message_received = function (this: unknown, client, message, ackId) {
-    if (message && message.payload instanceof ArrayBuffer) {
-      try {
-        message.payload = message.payload.slice(0);
-      } catch {
-        // already detached: the listener reports it
-      }
-    }
-    return original.call(this, client, message, ackId);
-  };
-  Mqtt5ClientStatics.__edgeloopPayloadCopy = true;
-}
 
 const connectChannel = channel('edgeloop:transport:connect');
 const offlineChannel = channel('edgeloop:transport:offline');
@@ -79,6 +55,8 @@ export const AwsIotTransportOptionsSchema = z
     caPath: z.string().min(1).optional(),
     /** plain TCP without TLS: only for a local test broker, never for AWS IoT Core */
     insecurePlaintext: z.boolean().optional(),
+    /** run one full GC after close() so aws-crt frees its native handles and the process can exit (default true) */
+    releaseNativeOnClose: z.boolean().optional(),
     ...commonShape,
   })
   .superRefine((o, ctx) => {
@@ -526,22 +504,14 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
     for (const p of this.#gate.drain()) this.#fail(p, closed);
     this.#settleStart(closed);
     for (const w of this.#subWaiters.splice(0)) w.reject(closed);
-    const client = this.#client;
-    if (client) {
-      // let in-flight publishes finish (bounded by closeTimeoutMs), then DISCONNECT (reason 0: no last will)
-      if (this.#connected && this.#inFlight.size > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        await new Promise<void>((resolve) => {
-          this.#onIdle = resolve;
-          timer = setTimeout(resolve, this.options.closeTimeoutMs ?? 5000);
-        });
-        clearTimeout(timer);
-        this.#onIdle = undefined;
+    if (this.#client) {
+      await this.#stopClient();
+      this.#client = undefined;
+      if (this.options.releaseNativeOnClose ?? true) {
+        // the wrapper is unreachable now: collect it so aws-crt releases its native handles (see collectGarbage)
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        collectGarbage();
       }
-      client.stop({ reasonCode: mqtt5.DisconnectReasonCode.NormalDisconnection });
-      await this.#stopped;
-      client.removeAllListeners();
-      client.close();
     }
     this.#connected = false;
     for (const p of this.#inFlight) this.#fail(p, closed);
@@ -549,9 +519,51 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
     this.#log.info('closed');
   }
 
+  /** Finish in-flight publishes (bounded by closeTimeoutMs), DISCONNECT (reason 0: no last will), stop, close. */
+  async #stopClient(): Promise<void> {
+    const client = this.#client!;
+    if (this.#connected && this.#inFlight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.#onIdle = resolve;
+        timer = setTimeout(resolve, this.options.closeTimeoutMs ?? 5000);
+      });
+      clearTimeout(timer);
+      this.#onIdle = undefined;
+    }
+    client.stop({ reasonCode: mqtt5.DisconnectReasonCode.NormalDisconnection });
+    await this.#stopped;
+    client.removeAllListeners();
+    client.close();
+  }
+
   #closedError(what: string, cause?: unknown): EdgeloopError {
     return new EdgeloopError('EL_ERR_TRANSPORT_CLOSED', `${what}: the transport is closed`, cause === undefined ? undefined : { cause });
   }
+}
+
+/*
+ * aws-crt (1.33) frees a client's native side -- including the N-API thread-safe functions that keep Node's event
+ * loop alive -- only when the JS wrapper is garbage-collected, even after stop() and close()
+ * (awslabs/aws-crt-nodejs#600). An idle process never collects it, so it never exits. After close() we drop our
+ * last reference and run one full GC. `gc` is taken from globalThis (node --expose-gc) or obtained the way Jest's
+ * leak detector does (v8.setFlagsFromString('--expose-gc') + vm.runInNewContext('gc')). One full GC per close()
+ * costs tens of milliseconds, once, at shutdown; set releaseNativeOnClose: false to skip it.
+ */
+let gcFn: (() => void) | null | undefined;
+function collectGarbage(): void {
+  if (gcFn === undefined) {
+    gcFn = (globalThis as { gc?: () => void }).gc ?? null;
+    if (!gcFn) {
+      try {
+        v8.setFlagsFromString('--expose-gc');
+        gcFn = runInNewContext('gc') as () => void;
+      } catch {
+        gcFn = null;
+      }
+    }
+  }
+  gcFn?.();
 }
 
 function toError(e: unknown): Error {
@@ -562,7 +574,9 @@ function toError(e: unknown): Error {
 
 function toPayloadBuffer(p: unknown): Buffer {
   if (Buffer.isBuffer(p)) return p;
-  if (p instanceof ArrayBuffer) return Buffer.from(p);
+  // aws-crt 1.33 hands an empty payload (e.g. a retained message being cleared) over as a *detached* zero-length
+  // ArrayBuffer, which Buffer.from() cannot wrap: "Cannot perform Construct on a detached ArrayBuffer"
+  if (p instanceof ArrayBuffer) return p.byteLength === 0 ? Buffer.alloc(0) : Buffer.from(p);
   if (ArrayBuffer.isView(p)) return Buffer.from(p.buffer, p.byteOffset, p.byteLength);
   if (typeof p === 'string') return Buffer.from(p, 'utf8');
   return Buffer.from(JSON.stringify(p));

@@ -33,6 +33,7 @@ commands:
       --seed N             seeds initialisers and shuffling (default 1); same seed + data = same files
       --quantile Q         threshold = quantile Q of training scores ... (default 0.99)
       --margin M           ... times M (default 1.5)
+      --min-relative-std R each sensor's std is at least R x |its mean| (default 0.01; 0 = off)
       --name NAME --version V --created-at ISO   manifest fields (defaults: anomaly, 1.0.0, now)
       --key FILE           sign the manifest with this ed25519 private key (PEM)
       --quiet              no progress output
@@ -52,7 +53,7 @@ commands:
   eval skab          SKAB protocol: per file, train on the first 400 rows, score the rest
       --data-dir DIR (required) --out FILE.csv (per row: file,row,score,predicted,label)
       --sensors --window (8) --smooth (10) --quantile (1 = max) --margin (1.5) --epochs (30) --seed (1)
-      --batch-size (64) --learning-rate (0.01) --hidden (32,8) --activation (tanh) --train-rows (400, the protocol's) --quiet
+      --batch-size (64) --learning-rate (0.01) --min-relative-std (0.01) --hidden (32,8) --activation (tanh) --train-rows (400, the protocol's) --quiet
   eval ai4i          AI4I 2020 evaluation of the recommender (run it without options for its usage)
   eval nab           NAB evaluation, online scoring (run it without options for its usage)
 `;
@@ -124,6 +125,7 @@ async function trainAnomaly(argv: string[], ctx: Ctx): Promise<number> {
     seed: { type: 'string' },
     quantile: { type: 'string' },
     margin: { type: 'string' },
+    'min-relative-std': { type: 'string' },
     name: { type: 'string' },
     version: { type: 'string' },
     'created-at': { type: 'string' },
@@ -146,6 +148,7 @@ async function trainAnomaly(argv: string[], ctx: Ctx): Promise<number> {
     activation: activationArg(o.activation),
     seed: int(o.seed, '--seed', 1, 0),
     threshold: { quantile: num(o.quantile, '--quantile', 0.99), margin: num(o.margin, '--margin', 1.5) },
+    normalization: { minRelativeStd: nonNegative(o['min-relative-std'], '--min-relative-std', 0.01) },
     opset: int(o.opset, '--opset', 13, 13),
     ...(o.name !== undefined ? { name: str(o.name) } : {}),
     ...(o.version !== undefined ? { version: str(o.version) } : {}),
@@ -292,6 +295,7 @@ async function evalSkab(argv: string[], ctx: Ctx): Promise<number> {
     smooth: { type: 'string' },
     quantile: { type: 'string' },
     margin: { type: 'string' },
+    'min-relative-std': { type: 'string' },
     epochs: { type: 'string' },
     'batch-size': { type: 'string' },
     'learning-rate': { type: 'string' },
@@ -310,6 +314,7 @@ async function evalSkab(argv: string[], ctx: Ctx): Promise<number> {
     window: int(o.window, '--window', SKAB_DEFAULTS.window, 1),
     smoothing: int(o.smooth, '--smooth', SKAB_DEFAULTS.smoothing, 1),
     threshold: { quantile: num(o.quantile, '--quantile', SKAB_DEFAULTS.threshold.quantile), margin: num(o.margin, '--margin', SKAB_DEFAULTS.threshold.margin) },
+    normalization: { minRelativeStd: nonNegative(o['min-relative-std'], '--min-relative-std', 0.01) },
     epochs: int(o.epochs, '--epochs', SKAB_DEFAULTS.epochs, 1),
     ...(o['batch-size'] !== undefined ? { batchSize: int(o['batch-size'], '--batch-size', 32, 1) } : {}),
     ...(o['learning-rate'] !== undefined ? { learningRate: num(o['learning-rate'], '--learning-rate', 3e-3) } : {}),
@@ -393,6 +398,12 @@ function num(v: string | boolean | undefined, flag: string, def: number): number
   if (v === undefined) return def;
   const n = Number(v);
   if (String(v).trim() === '' || !Number.isFinite(n)) throw usageError(`${flag} must be a number, got "${String(v)}"`);
+  return n;
+}
+
+function nonNegative(v: string | boolean | undefined, flag: string, def: number): number {
+  const n = num(v, flag, def);
+  if (n < 0) throw usageError(`${flag} must be >= 0, got "${String(v)}"`);
   return n;
 }
 

@@ -1,8 +1,214 @@
+/**
+ * `edgeloop rollout`: talks to a running rollout controller over HTTP (--url, EDGELOOP_ROLLOUT_URL, default
+ * http://127.0.0.1:8082), or runs one (`serve`). The controller owns the state (SQLite); the CLI never writes it.
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { EdgeloopError } from '../../protocol/errors.ts';
 import type { CliContext } from '../main.ts';
+import type { RolloutView } from '../../cloud/rollout/rollout-controller.ts';
 
-export const help = 'usage: edgeloop rollout (being built)';
+export const help = `usage: edgeloop rollout <command> [options]
 
-export async function run(_argv: string[], ctx: CliContext): Promise<number> {
-  ctx.stderr.write('edgeloop rollout: not built yet\n');
-  return 1;
+commands:
+  start MODEL@VERSION           start a staged rollout (VERSION may be a registry alias, e.g. @canary)
+      --stages 1%,10%,50%,100%  cumulative share of the fleet per stage (default 1%,10%,50%,100%)
+      --bake 10m                time each stage runs before the next one (default 10m; ms, s, m, h)
+      --max-failures 5%         roll back when failed devices exceed this share of those assigned (default 5%)
+      --gate EXPR               repeatable: METRIC<=FACTORx compares the cohort with the rest of the fleet,
+                                METRIC<=VALUE is absolute. Metrics: anomaly_rate, p50_inference_ms,
+                                p95_inference_ms, p99_inference_ms. e.g. --gate "anomaly_rate<=2x"
+      --devices a,b,c | --group NAME   roll out to these devices only (groups come from the controller config)
+      --rate 60/min             new device assignments per minute (default: no limit)
+      --device-timeout 10m      a device must report active within this time, else it is retried (default 10m)
+      --retries 2               re-publications before a silent device counts as failed (default 2)
+      --min-windows 1           status figures with fewer inference windows do not count for gates
+  status [ID|MODEL]             a rollout's stages, gates and failures (default: all recent rollouts)
+      --watch                   refresh every second until the rollout ends
+  promote ID|MODEL              skip the rest of the current stage's bake
+  rollback ID|MODEL [--reason]  re-publish the previous manifest to every touched device (also after completion)
+  abort ID|MODEL [--reason]     stop assigning; devices keep what they run (no rollback)
+  serve                         run a controller (--mqtt URL, --registry URL, --data-dir, --port, --host,
+                                --group NAME=a,b,c ...)
+
+options:
+  --url URL       controller (default $EDGELOOP_ROLLOUT_URL or http://127.0.0.1:8082)
+  --token TOKEN   bearer token (default $EDGELOOP_ROLLOUT_TOKEN)
+  --json          print JSON
+`;
+
+function client(url: string, token: string | undefined) {
+  const base = url.replace(/\/+$/, '');
+  return async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> => {
+    let res: Response;
+    try {
+      res = await fetch(base + path, {
+        method,
+        headers: { ...(method === 'POST' ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        ...(method === 'POST' ? { body: JSON.stringify(body ?? {}) } : {}),
+      });
+    } catch (cause) {
+      throw new EdgeloopError('EL_ERR_ROLLOUT_HTTP', `cannot reach the rollout controller at ${base}: ${(cause as Error).message} (start one with \`edgeloop rollout serve\` or set --url)`, { cause });
+    }
+    const json = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
+    if (!res.ok) throw new EdgeloopError(json.error?.code ?? 'EL_ERR_ROLLOUT_HTTP', json.error?.message ?? `HTTP ${res.status}`);
+    return json;
+  };
+}
+
+function pct(n: number, d: number): string {
+  return d ? `${Math.round((n / d) * 100)}%` : '-';
+}
+
+/** Human status of one rollout. */
+export function formatRollout(v: RolloutView): string {
+  const lines = [
+    `rollout ${v.id}: ${v.model}@${v.version} (previous ${v.previous ?? 'none'}) — ${v.status.toUpperCase()}${v.reason ? `: ${v.reason}` : ''}`,
+    `  devices: ${v.devices.assigned} assigned of ${v.devices.total}, ${v.devices.active} active, ${v.devices.failed} failed` +
+      (v.devices.reverting || v.devices.reverted ? `, ${v.devices.reverting} reverting, ${v.devices.reverted} reverted` : ''),
+    '  stage  share  target  assigned  active  failed  in-flight  state',
+  ];
+  for (const s of v.stages) {
+    lines.push(
+      `  ${String(s.stage).padEnd(5)}  ${`${s.percent}%`.padEnd(5)}  ${String(s.target).padEnd(6)}  ${String(s.assigned).padEnd(8)}  ${`${s.active} (${pct(s.active, s.assigned)})`.padEnd(6)}  ${String(s.failed).padEnd(6)}  ${String(s.inFlight).padEnd(9)}  ${s.state}`,
+    );
+  }
+  for (const g of v.gates) {
+    const f = (x: number | undefined): string => (x === undefined ? '?' : Number(x.toPrecision(3)).toString());
+    lines.push(`  gate ${g.expr}: ${g.result} (cohort ${f(g.cohort)} over ${g.cohortDevices} devices, rest ${f(g.baseline)} over ${g.restDevices}, limit ${f(g.limit)})`);
+  }
+  for (const f of v.failures.slice(0, 10)) lines.push(`  ! ${f.deviceId}: ${f.reason}`);
+  if (v.failures.length > 10) lines.push(`  ! ... and ${v.failures.length - 10} more`);
+  return lines.join('\n');
+}
+
+export async function run(argv: string[], ctx: CliContext): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      url: { type: 'string' },
+      token: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      watch: { type: 'boolean', default: false },
+      stages: { type: 'string' },
+      bake: { type: 'string' },
+      'max-failures': { type: 'string' },
+      gate: { type: 'string', multiple: true },
+      devices: { type: 'string' },
+      group: { type: 'string', multiple: true },
+      rate: { type: 'string' },
+      'device-timeout': { type: 'string' },
+      retries: { type: 'string' },
+      'min-windows': { type: 'string' },
+      reason: { type: 'string' },
+      mqtt: { type: 'string' },
+      registry: { type: 'string' },
+      'data-dir': { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+    },
+  });
+  const [cmd, ...args] = positionals;
+  const out = (s: string): void => void ctx.stdout.write(s + '\n');
+  const url = values.url ?? ctx.env.EDGELOOP_ROLLOUT_URL ?? 'http://127.0.0.1:8082';
+  const token = values.token ?? ctx.env.EDGELOOP_ROLLOUT_TOKEN;
+  const call = client(url, token);
+  const show = (v: RolloutView): void => out(values.json ? JSON.stringify(v) : formatRollout(v));
+  const ref = (): string => {
+    if (!args[0]) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `usage: edgeloop rollout ${cmd} ID|MODEL`);
+    return encodeURIComponent(args[0]);
+  };
+  const int = (name: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--${name} ${v}: expected a non-negative integer`);
+    return n;
+  };
+  switch (cmd) {
+    case 'start': {
+      const target = args[0];
+      const at = target?.lastIndexOf('@') ?? -1;
+      if (!target || at <= 0 || at === target.length - 1) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'usage: edgeloop rollout start MODEL@VERSION [options]');
+      if ((values.group?.length ?? 0) > 1) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', '--group can be given once');
+      const retries = int('retries', values.retries);
+      const minWindows = int('min-windows', values['min-windows']);
+      const spec = {
+        model: target.slice(0, at),
+        version: target.slice(at + 1),
+        ...(values.stages ? { stages: values.stages } : {}),
+        ...(values.bake ? { bake: values.bake } : {}),
+        ...(values['max-failures'] ? { maxFailures: values['max-failures'] } : {}),
+        ...(values.gate ? { gates: values.gate } : {}),
+        ...(values.devices ? { devices: values.devices.split(',').map((d) => d.trim()).filter(Boolean) } : {}),
+        ...(values.group?.[0] ? { group: values.group[0] } : {}),
+        ...(values.rate ? { rate: values.rate } : {}),
+        ...(values['device-timeout'] ? { deviceTimeoutMs: values['device-timeout'] } : {}),
+        ...(retries !== undefined ? { retries } : {}),
+        ...(minWindows !== undefined ? { minWindows } : {}),
+      };
+      // validate here too, so a typo fails before the network round trip with the same message
+      const { parseRolloutSpec } = await import('../../cloud/rollout/rollout-spec.ts');
+      parseRolloutSpec(spec);
+      show((await call('POST', '/v1/rollouts', spec)) as RolloutView);
+      return 0;
+    }
+    case 'status':
+    case 'list': {
+      if (!args[0]) {
+        const r = (await call('GET', '/v1/rollouts')) as { rollouts: RolloutView[] };
+        if (values.json) out(JSON.stringify(r.rollouts));
+        else if (r.rollouts.length === 0) out('no rollouts');
+        else for (const v of r.rollouts) out(`${v.id}\t${v.model}@${v.version}\t${v.status}\tstage ${v.stage}/${v.stages.length}${v.reason ? `\t${v.reason}` : ''}`);
+        return 0;
+      }
+      for (;;) {
+        const v = (await call('GET', `/v1/rollouts/${ref()}`)) as RolloutView;
+        show(v);
+        if (!values.watch || ['completed', 'aborted', 'rolled-back'].includes(v.status)) return v.status === 'rolled-back' ? 2 : 0;
+        await new Promise((r) => setTimeout(r, 1000));
+        out('');
+      }
+    }
+    case 'promote':
+      show((await call('POST', `/v1/rollouts/${ref()}/promote`)) as RolloutView);
+      return 0;
+    case 'rollback':
+    case 'abort':
+      show((await call('POST', `/v1/rollouts/${ref()}/${cmd}`, values.reason ? { reason: values.reason } : {})) as RolloutView);
+      return 0;
+    case 'serve': {
+      const { createRolloutPart } = await import('../../cloud/rollout/rollout-part.ts');
+      const { createCliLogger } = await import('../../lib/logger.ts');
+      const port = int('port', values.port);
+      const groups: Record<string, string[]> = {};
+      for (const g of values.group ?? []) {
+        const [name, list] = g.split('=');
+        if (!name || !list) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--group ${g}: expected NAME=dev1,dev2 for serve`);
+        groups[name] = list.split(',').map((d) => d.trim()).filter(Boolean);
+      }
+      const part = createRolloutPart(
+        {
+          dataDir: resolve(ctx.cwd, values['data-dir'] ?? './edgeloop-data'),
+          mqtt: { url: values.mqtt ?? ctx.env.EDGELOOP_MQTT_URL ?? 'mqtt://127.0.0.1:1883' },
+          registryUrl: values.registry ?? ctx.env.EDGELOOP_REGISTRY_URL ?? 'http://127.0.0.1:8081',
+          ...(ctx.env.EDGELOOP_REGISTRY_TOKEN ? { registryToken: ctx.env.EDGELOOP_REGISTRY_TOKEN } : {}),
+          http: { ...(port !== undefined ? { port } : {}), ...(values.host ? { host: values.host } : {}), ...(token ? { apiToken: token } : {}) },
+          groups,
+        },
+        { logger: createCliLogger(ctx.env.EDGELOOP_LOG_LEVEL ?? 'info') },
+      );
+      await part.start();
+      out(`rollout controller listening on ${part.instance.server.url}`);
+      await new Promise<void>((r) => {
+        process.once('SIGINT', r);
+        process.once('SIGTERM', r);
+      });
+      await part.close();
+      return 0;
+    }
+    default:
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `unknown rollout command ${JSON.stringify(cmd ?? '')}; see edgeloop rollout --help`);
+  }
 }

@@ -23,6 +23,9 @@ delivery completeness (gaps by seq, duplicates), detection precision/recall and 
   --mode light|agent     light: the simulator speaks MQTT itself (scale); agent: real edge agents (default light)
   --connections C        light mode: TCP connections, devices multiplexed over them (default: one per device)
   --url mqtt://H:P       broker (default: an embedded broker on loopback)
+  --cloud                run against an embedded edgeloop cloud (broker, ingest, stream, processor, feature
+                         store) and also measure device time → stream and → feature store
+  --data-dir DIR         --cloud: where the cloud keeps its stores (default: a temp dir, removed after)
   --username U --password P   device credentials
   --prefix P             topic prefix (default edgeloop/v1)
   --seed S               PRNG seed: same seed, same signals, faults and ground truth (default 1)
@@ -70,6 +73,8 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       'replay-format': { type: 'string' },
       'drain-timeout': { type: 'string' },
       'no-observe': { type: 'boolean' },
+      cloud: { type: 'boolean' },
+      'data-dir': { type: 'string' },
       config: { type: 'string' },
       out: { type: 'string' },
       json: { type: 'boolean' },
@@ -116,6 +121,12 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   const { summarize, reportToJson } = await import('../../simulator/report/sim-report.ts');
   const { renderHtmlReport } = await import('../../simulator/report/html-report.ts');
 
+  let cloudSetup: Awaited<ReturnType<typeof startSimCloud>> | undefined;
+  if (values.cloud) {
+    if (options.url) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', '--cloud and --url exclude each other');
+    cloudSetup = await startSimCloud(values['data-dir'] ? resolve(ctx.cwd, values['data-dir']) : undefined, options);
+    ctx.stderr.write(`edgeloop sim: embedded cloud at ${cloudSetup.url} (data in ${cloudSetup.dataDir})\n`);
+  }
   const ac = new AbortController();
   const onSignal = (): void => {
     ctx.stderr.write('\nedgeloop sim: interrupted, closing\n');
@@ -126,8 +137,9 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   const tty = Boolean((ctx.stderr as NodeJS.WriteStream).isTTY);
   let lastLine = 0;
   try {
-    const report = await runSimulation(options, {
+    const report = await runSimulation(cloudSetup ? { ...options, url: cloudSetup.url } : options, {
       signal: ac.signal,
+      ...(cloudSetup ? { observerCredentials: cloudSetup.observer, probes: cloudSetup.probes } : {}),
       onProgress: values.quiet
         ? undefined
         : (p) => {
@@ -151,5 +163,51 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await cloudSetup?.close();
   }
+}
+
+/** An embedded cloud for `--cloud`: anonymous devices (client id = device id), a privileged observer service. */
+async function startSimCloud(dataDir: string | undefined, options: { devices: number; deviceIdPrefix: string; topicPrefix: string }) {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { randomBytes } = await import('node:crypto');
+  const { createCloud } = await import('../../cloud/create-cloud.ts');
+  const { parseCloudConfig } = await import('../../cloud/config.ts');
+  const { hashPassword } = await import('../../cloud/broker/password-hash.ts');
+  const { deviceIds } = await import('../../simulator/build-fleet.ts');
+  const { streamProbe, featureStoreProbe } = await import('../../simulator/probes/pipeline-probes.ts');
+  const own = !dataDir;
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'edgeloop-sim-cloud-'));
+  mkdirSync(dir, { recursive: true });
+  const password = randomBytes(18).toString('base64url');
+  const credentialsFile = join(dir, 'sim-credentials.json');
+  writeFileSync(credentialsFile, JSON.stringify({ services: { 'sim-observer': await hashPassword(password, { N: 4096, r: 8, p: 1 }) } }), { mode: 0o600 });
+  const cloud = createCloud(
+    parseCloudConfig({
+      dataDir: dir,
+      topicPrefix: options.topicPrefix,
+      logLevel: 'warn',
+      broker: { mode: 'embedded', embedded: { host: '127.0.0.1', port: 0, credentialsFile, allowAnonymous: true } },
+      http: { enabled: false },
+    } as never),
+  );
+  await cloud.start();
+  const ids = deviceIds(options.deviceIdPrefix, options.devices);
+  type S = import('../../cloud/stream/stream.ts').Stream;
+  type F = import('../../cloud/feature-store/feature-store.ts').FeatureStore;
+  const probes = [
+    streamProbe(cloud.parts.get('stream')!.instance as S),
+    featureStoreProbe(cloud.parts.get('feature-store')!.instance as F, { deviceIds: () => ids.slice(0, 1000) }),
+  ];
+  return {
+    url: cloud.urls.mqtt!,
+    dataDir: dir,
+    observer: { username: 'sim-observer', password },
+    probes,
+    close: async () => {
+      await cloud.close();
+      if (own) rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -25,6 +25,7 @@ import {
   type GetRecordCommandOutput,
   type SageMakerFeatureStoreRuntimeClientConfig,
 } from '@aws-sdk/client-sagemaker-featurestore-runtime';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { FeatureRecord, FeatureStore, FeatureValue, PutOutcome } from './feature-store.ts';
@@ -56,6 +57,10 @@ export interface SageMakerFeatureStoreOptions {
   /** a client to use (not destroyed on close); default one built from clientConfig */
   client?: SageMakerFsLike;
   clientConfig?: SageMakerFeatureStoreRuntimeClientConfig;
+  /** shorthand for clientConfig.region */
+  region?: string;
+  /** shorthand for clientConfig.endpoint; a plain-HTTP endpoint gets an HTTP/1.1 handler */
+  endpoint?: string;
   groups?: Record<string, SageMakerGroupOptions>;
   /** Default 'entity_id'. */
   recordIdentifierName?: string;
@@ -75,6 +80,8 @@ export interface SageMakerFeatureStoreOptions {
 const KNOWN = [
   'client',
   'clientConfig',
+  'region',
+  'endpoint',
   'groups',
   'recordIdentifierName',
   'eventTimeName',
@@ -106,7 +113,7 @@ function errName(err: unknown): string {
 }
 
 export class SageMakerFeatureStore implements FeatureStore {
-  readonly #clientConfig: SageMakerFeatureStoreRuntimeClientConfig | undefined;
+  readonly #clientConfig: SageMakerFeatureStoreRuntimeClientConfig;
   #client: SageMakerFsLike | undefined;
   readonly #ownsClient: boolean;
   readonly #groups = new Map<string, Group>();
@@ -121,7 +128,15 @@ export class SageMakerFeatureStore implements FeatureStore {
     if (opts.client !== undefined && typeof opts.client?.send !== 'function') throw invalidOption(C, 'client', 'an object with send()', opts.client);
     this.#client = opts.client;
     this.#ownsClient = opts.client === undefined;
-    this.#clientConfig = opts.clientConfig;
+    this.#clientConfig = {
+      ...(opts.region !== undefined ? { region: stringOption(C, 'region', opts.region, '') } : {}),
+      ...(opts.endpoint !== undefined ? { endpoint: stringOption(C, 'endpoint', opts.endpoint, '') } : {}),
+      ...opts.clientConfig,
+    };
+    const ep = this.#clientConfig.endpoint;
+    if (typeof ep === 'string' && ep.startsWith('http://') && this.#clientConfig.requestHandler === undefined) {
+      this.#clientConfig.requestHandler = new NodeHttpHandler();
+    }
     this.#defaults = {
       id: stringOption(C, 'recordIdentifierName', opts.recordIdentifierName, 'entity_id'),
       time: stringOption(C, 'eventTimeName', opts.eventTimeName, 'event_time'),
@@ -153,7 +168,7 @@ export class SageMakerFeatureStore implements FeatureStore {
   async start(): Promise<void> {
     if (this.#state === 'started') return;
     if (this.#state === 'closed') throw new EdgeloopError('EL_ERR_CLOSED', `${C} is closed`);
-    this.#client ??= new SageMakerFeatureStoreRuntimeClient(this.#clientConfig ?? {});
+    this.#client ??= new SageMakerFeatureStoreRuntimeClient(this.#clientConfig);
     this.#state = 'started';
   }
 

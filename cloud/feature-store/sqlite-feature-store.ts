@@ -55,6 +55,8 @@ export class SqliteFeatureStore implements FeatureStore {
   #db: Database.Database | undefined;
   #put: Database.Statement | undefined;
   #get: Database.Statement | undefined;
+  #groups: Database.Statement | undefined;
+  #delExpired: Database.Statement | undefined;
   #state: 'new' | 'started' | 'closed' = 'new';
   #timer: TimerHandle | undefined;
 
@@ -119,6 +121,8 @@ export class SqliteFeatureStore implements FeatureStore {
         features = excluded.features
       WHERE excluded.event_time >= feature_records.event_time`);
     this.#get = db.prepare('SELECT entity, event_time, features FROM feature_records WHERE grp = ? AND entity = ?');
+    this.#groups = db.prepare('SELECT DISTINCT grp FROM feature_records').pluck();
+    this.#delExpired = db.prepare('DELETE FROM feature_records WHERE grp = ? AND event_time <= ?');
     this.#state = 'started';
     this.#schedulePrune();
   }
@@ -181,8 +185,8 @@ export class SqliteFeatureStore implements FeatureStore {
     const db = this.#ready();
     const now = this.#clock.now();
     let n = 0;
-    const groups = db.prepare('SELECT DISTINCT grp FROM feature_records').pluck().all() as string[];
-    const del = db.prepare('DELETE FROM feature_records WHERE grp = ? AND event_time <= ?');
+    const groups = this.#groups!.all() as string[];
+    const del = this.#delExpired!;
     db.transaction(() => {
       for (const g of groups) {
         const ttl = this.ttlOf(g);
@@ -212,6 +216,8 @@ export class SqliteFeatureStore implements FeatureStore {
     this.#timer = undefined;
     this.#put = undefined;
     this.#get = undefined;
+    this.#groups = undefined;
+    this.#delExpired = undefined;
     const db = this.#db;
     this.#db = undefined;
     db?.close();

@@ -438,9 +438,19 @@ export class Ingest {
     if (m.type === 'telemetry' || m.type === 'events') {
       this.#ensureLoaded(deviceId);
       const items: Array<{ seq: number }> = m.type === 'telemetry' ? m.readings : m.events;
-      const kept: Array<{ seq: number }> = [];
+      let kept: Array<{ seq: number }> = [];
       let run: Run | undefined;
-      for (const it of items) {
+      // fast path (the common case): ascending consecutive seqs, all above the device's highest seen seq
+      const first = items[0]!.seq;
+      const last = items[items.length - 1]!.seq;
+      let fast = first > this.#working.highest(deviceId) && last - first === items.length - 1;
+      for (let i = 1; fast && i < items.length; i++) fast = items[i]!.seq === first + i;
+      if (fast) {
+        this.#working.addRange(deviceId, first, last);
+        runs.push({ deviceId, lo: first, hi: last });
+        kept = items;
+      }
+      for (const it of fast ? [] : items) {
         const seq = it.seq;
         if (this.#working.seen(deviceId, seq)) continue;
         this.#working.addRange(deviceId, seq, seq);
@@ -470,8 +480,6 @@ export class Ingest {
           : { ...m, seq: minSeq, events: kept as typeof m.events };
         data = encodeMessage(re);
       }
-      if (m.type === 'telemetry') this.#s.readings += fresh;
-      else this.#s.events += fresh;
     }
     const batch = this.#batchFor(data.byteLength);
     batch.records.push({ partitionKey: deviceId, data });
@@ -482,7 +490,10 @@ export class Ingest {
     if (batch.records.length >= this.#o.maxBatchRecords || batch.bytes >= this.#o.maxBatchBytes) this.#sealCurrent();
     this.#schedule();
     await batch.promise;
+    // counted once the stream holds them
     this.#s.stored++;
+    if (m.type === 'telemetry') this.#s.readings += fresh;
+    else if (m.type === 'events') this.#s.events += fresh;
     return 'stored';
   }
 

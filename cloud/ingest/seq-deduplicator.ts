@@ -56,6 +56,12 @@ export class SeqDeduplicator {
     return i >= 0;
   }
 
+  /** Highest seq seen for the device, or -1. */
+  highest(deviceId: string): number {
+    const iv = this.#devices.get(deviceId);
+    return iv && iv.length > 0 ? iv[iv.length - 1]! : -1;
+  }
+
   /** Mark [lo, hi] as seen. */
   addRange(deviceId: string, lo: number, hi: number): void {
     let iv = this.#devices.get(deviceId);

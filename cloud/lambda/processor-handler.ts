@@ -129,12 +129,15 @@ export function createProcessorHandler(opts: ProcessorHandlerOptions): KinesisHa
  *   EDGELOOP_FEATURE_GROUP (default device_features), EDGELOOP_WINDOWS_MS (comma-separated window sizes, default
  *   60000), EDGELOOP_ALLOWED_LATENESS_MS (default 5000), EDGELOOP_ALERT_RULES (rules separated by ';'),
  *   EDGELOOP_RECORD_IDENTIFIER_NAME (default entity_id), EDGELOOP_EVENT_TIME_NAME (default event_time),
- *   EDGELOOP_FEATURE_TTL_MS (optional). Region and credentials come from the Lambda runtime as usual.
+ *   EDGELOOP_FEATURE_TTL_MS (optional), EDGELOOP_SAGEMAKER_ENDPOINT (optional, e.g. a VPC endpoint or a local
+ *   test endpoint). Region (AWS_REGION) and credentials come from the Lambda runtime as usual.
  */
 export function handlerFromEnv(env: Record<string, string | undefined>, extra: { logger?: Logger } = {}): KinesisHandler {
   const group = env.EDGELOOP_FEATURE_GROUP ?? 'device_features';
   const ttl = env.EDGELOOP_FEATURE_TTL_MS ? Number(env.EDGELOOP_FEATURE_TTL_MS) : undefined;
   const store = new SageMakerFeatureStore({
+    ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
+    ...(env.EDGELOOP_SAGEMAKER_ENDPOINT ? { endpoint: env.EDGELOOP_SAGEMAKER_ENDPOINT } : {}),
     recordIdentifierName: env.EDGELOOP_RECORD_IDENTIFIER_NAME ?? 'entity_id',
     eventTimeName: env.EDGELOOP_EVENT_TIME_NAME ?? 'event_time',
     ...(ttl !== undefined ? { defaultTtlMs: ttl } : {}),

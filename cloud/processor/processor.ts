@@ -16,7 +16,7 @@ import { silentLogger, type Logger } from '../../lib/logger.ts';
 import type { RetryPolicy } from '../../lib/backoff.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { FeatureStore } from '../feature-store/feature-store.ts';
-import type { Stream } from '../stream/stream.ts';
+import type { ReadBatch, Stream } from '../stream/stream.ts';
 import { checkKnownOptions, intOption, invalidOption, stringOption } from '../stream/options.ts';
 import { AlertEvaluator, type Alert, type AlertRuleSpec } from './alert-rules.ts';
 import { FeatureAggregator, type AggregatorStats, type FeatureAggregatorOptions } from './feature-aggregator.ts';
@@ -225,33 +225,47 @@ export class Processor {
       this.#shardsAt = now;
     }
     let total = 0;
-    for (const [shard, seqNo] of this.#pendingCheckpoints) await this.#checkpoint(shard, seqNo);
+    if (this.#pendingCheckpoints.size > 0) await this.#checkpoint([...this.#pendingCheckpoints]);
+    // read every shard, then one aggregation + one feature write + one checkpoint transaction for the whole step:
+    // two commits per step instead of two per shard
+    const read: { shard: string; batch: ReadBatch }[] = [];
     for (const shard of this.#shards) {
       if (this.#state === 'closed') break;
       const batch = await this.#stream.read(shard, { consumer: this.#consumer, position: this.#positions.get(shard), limit: this.#batchSize });
-      if (batch.records.length > 0) {
-        await this.#batch.process(batch.records.map((r) => ({ data: r.data, arrivedAt: r.arrivedAt, id: `${shard}/${r.sequenceNumber}` })));
-        for (const r of batch.records) this.#touch(r.partitionKey);
-        total += batch.records.length;
-      }
+      read.push({ shard, batch });
+    }
+    const items = read.flatMap(({ shard, batch }) =>
+      batch.records.map((r) => ({ data: r.data, arrivedAt: r.arrivedAt, id: `${shard}/${r.sequenceNumber}` })),
+    );
+    if (items.length > 0) await this.#batch.process(items);
+    const done: [string, string][] = [];
+    for (const { shard, batch } of read) {
       // the aggregator has these records now: never read them again in this process, even if the checkpoint fails
       this.#positions.set(shard, batch.position);
-      if (batch.records.length > 0) await this.#checkpoint(shard, batch.records.at(-1)!.sequenceNumber);
+      if (batch.records.length === 0) continue;
+      for (const r of batch.records) this.#touch(r.partitionKey);
+      total += batch.records.length;
+      done.push([shard, batch.records.at(-1)!.sequenceNumber]);
     }
+    if (done.length > 0) await this.#checkpoint(done);
     this.#evict();
     return total;
   }
 
-  async #checkpoint(shard: string, sequenceNumber: string): Promise<void> {
+  async #checkpoint(entries: [shard: string, sequenceNumber: string][]): Promise<void> {
     try {
-      await this.#stream.checkpoint(this.#consumer, shard, sequenceNumber);
-      this.#pendingCheckpoints.delete(shard);
-      this.#checkpoints++;
+      if (this.#stream.checkpointMany) {
+        await this.#stream.checkpointMany(this.#consumer, entries.map(([shardId, sequenceNumber]) => ({ shardId, sequenceNumber })));
+      } else {
+        for (const [shard, seqNo] of entries) await this.#stream.checkpoint(this.#consumer, shard, seqNo);
+      }
+      for (const [shard, seqNo] of entries) if (this.#pendingCheckpoints.get(shard) === seqNo) this.#pendingCheckpoints.delete(shard);
+      this.#checkpoints += entries.length;
     } catch (err) {
       // retried at the next step; a crash before then re-processes these records (at-least-once)
-      this.#pendingCheckpoints.set(shard, sequenceNumber);
+      for (const [shard, seqNo] of entries) this.#pendingCheckpoints.set(shard, seqNo);
       this.#checkpointErrors++;
-      this.#log.warn({ err, shard }, 'checkpoint failed; will retry');
+      this.#log.warn({ err, shards: entries.map(([s]) => s) }, 'checkpoint failed; will retry');
     }
   }
 
@@ -292,7 +306,7 @@ export class Processor {
     this.#abort.abort();
     await this.#loop?.catch(() => undefined);
     await this.#step?.catch(() => undefined);
-    for (const [shard, seqNo] of [...this.#pendingCheckpoints]) await this.#checkpoint(shard, seqNo);
+    if (this.#pendingCheckpoints.size > 0) await this.#checkpoint([...this.#pendingCheckpoints]);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -178,11 +178,13 @@ export class RolloutController {
 
   async #subscribe(): Promise<void> {
     const p = this.#o.topics.prefix;
-    await this.#o.transport.subscribe([`${p}/+/status`, `${p}/+/models/report`, `${p}/${FLEET}/models/+`], 1);
+    // the fleet manifests first, in their own SUBSCRIBE: with thousands of retained statuses streaming in one
+    // packet, aedes was seen to skip the retained fleet messages of a later filter in the same packet
+    await this.#o.transport.subscribe([`${p}/${FLEET}/models/+`], 1);
+    await this.#o.transport.subscribe([`${p}/+/status`, `${p}/+/models/report`], 1);
   }
 
   #handle(topic: string, payload: Buffer): void {
-    console.log('DBG msg', topic);
     if (this.#closed) return;
     const t = this.#o.topics.parse(topic);
     if (!t) return;
@@ -211,7 +213,7 @@ export class RolloutController {
       }
       this.#queueTick();
     } catch (err) {
-      this.#o.logger.debug({ err, topic }, 'message ignored'); console.log('DBG ignored', topic, (err as Error).message);
+      this.#o.logger.debug({ err, topic }, 'message ignored');
     }
   }
 

@@ -10,6 +10,8 @@ export interface CheckpointStore {
   close(): Promise<void>;
   get(stream: string, consumer: string, shardId: string): Promise<string | undefined>;
   set(stream: string, consumer: string, shardId: string, sequenceNumber: string): Promise<void>;
+  /** Optional: several shards at once, atomically where the backend allows. */
+  setMany?(stream: string, consumer: string, entries: { shardId: string; sequenceNumber: string }[]): Promise<void>;
 }
 
 const SCHEMA_VERSION = 1;
@@ -67,6 +69,14 @@ export class SqliteCheckpointStore implements CheckpointStore {
   async set(stream: string, consumer: string, shardId: string, sequenceNumber: string): Promise<void> {
     this.#ready();
     this.#set!.run(stream, consumer, shardId, sequenceNumber, Date.now());
+  }
+
+  async setMany(stream: string, consumer: string, entries: { shardId: string; sequenceNumber: string }[]): Promise<void> {
+    this.#ready();
+    const now = Date.now();
+    this.#db!.transaction(() => {
+      for (const e of entries) this.#set!.run(stream, consumer, e.shardId, e.sequenceNumber, now);
+    }).immediate();
   }
 
   async close(): Promise<void> {

@@ -24,6 +24,7 @@ import {
   type ListShardsCommandOutput,
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Backoff, type RetryPolicy } from '../../lib/backoff.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
@@ -47,6 +48,10 @@ export interface KinesisStreamOptions {
   client?: KinesisLike;
   /** config for the default client (region, endpoint, credentials, requestHandler) */
   clientConfig?: KinesisClientConfig;
+  /** shorthand for clientConfig.region */
+  region?: string;
+  /** shorthand for clientConfig.endpoint; a plain-HTTP endpoint (kinesalite, LocalStack) gets an HTTP/1.1 handler */
+  endpoint?: string;
   /** checkpoint store (not closed on close when passed); default SqliteCheckpointStore at checkpointPath */
   checkpoints?: CheckpointStore;
   /** SQLite file for the default checkpoint store. Default ':memory:' (checkpoints do not survive a restart). */
@@ -73,6 +78,8 @@ const KNOWN = [
   'streamName',
   'client',
   'clientConfig',
+  'region',
+  'endpoint',
   'checkpoints',
   'checkpointPath',
   'retry',
@@ -100,7 +107,7 @@ function errName(err: unknown): string {
 
 export class KinesisStream implements Stream {
   readonly name: string;
-  readonly #clientConfig: KinesisClientConfig | undefined;
+  readonly #clientConfig: KinesisClientConfig;
   #client: KinesisLike | undefined;
   readonly #ownsClient: boolean;
   #checkpoints: CheckpointStore;
@@ -128,7 +135,16 @@ export class KinesisStream implements Stream {
     if (opts.client !== undefined && typeof opts.client?.send !== 'function') throw invalidOption(C, 'client', 'an object with send()', opts.client);
     this.#client = opts.client;
     this.#ownsClient = opts.client === undefined;
-    this.#clientConfig = opts.clientConfig;
+    this.#clientConfig = {
+      ...(opts.region !== undefined ? { region: stringOption(C, 'region', opts.region, '') } : {}),
+      ...(opts.endpoint !== undefined ? { endpoint: stringOption(C, 'endpoint', opts.endpoint, '') } : {}),
+      ...opts.clientConfig,
+    };
+    const ep = this.#clientConfig.endpoint;
+    // the SDK's default HTTP/2 handler fails against plain-HTTP local endpoints
+    if (typeof ep === 'string' && ep.startsWith('http://') && this.#clientConfig.requestHandler === undefined) {
+      this.#clientConfig.requestHandler = new NodeHttpHandler();
+    }
     this.#ownsCheckpoints = opts.checkpoints === undefined;
     this.#checkpoints = opts.checkpoints ?? new SqliteCheckpointStore({ path: stringOption(C, 'checkpointPath', opts.checkpointPath, ':memory:') });
     this.#retry = { minMs: 100, maxMs: 5000, maxAttempts: 10, ...opts.retry };
@@ -151,7 +167,7 @@ export class KinesisStream implements Stream {
     if (this.#state === 'started') return;
     if (this.#state === 'closed') throw new EdgeloopError('EL_ERR_CLOSED', `KinesisStream ${this.name} is closed`);
     await this.#checkpoints.start();
-    this.#client ??= new KinesisClient(this.#clientConfig ?? {});
+    this.#client ??= new KinesisClient(this.#clientConfig);
     this.#state = 'started';
   }
 
@@ -321,6 +337,18 @@ export class KinesisStream implements Stream {
       throw new EdgeloopError('EL_ERR_STREAM_POSITION_INVALID', `checkpoint(): ${JSON.stringify(sequenceNumber)?.slice(0, 40)} is not a Kinesis sequence number`);
     }
     await this.#checkpoints.set(this.name, consumer, shardId, sequenceNumber);
+  }
+
+  async checkpointMany(consumer: string, entries: { shardId: string; sequenceNumber: string }[]): Promise<void> {
+    this.#ready();
+    if (typeof consumer !== 'string' || consumer.length === 0) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'checkpointMany(): consumer must be a non-empty string');
+    for (const e of entries) {
+      if (typeof e.sequenceNumber !== 'string' || !/^\d{1,128}$/.test(e.sequenceNumber)) {
+        throw new EdgeloopError('EL_ERR_STREAM_POSITION_INVALID', `checkpointMany(): ${JSON.stringify(e.sequenceNumber)?.slice(0, 40)} is not a Kinesis sequence number`);
+      }
+    }
+    if (this.#checkpoints.setMany) await this.#checkpoints.setMany(this.name, consumer, entries);
+    else for (const e of entries) await this.#checkpoints.set(this.name, consumer, e.shardId, e.sequenceNumber);
   }
 
   async getCheckpoint(consumer: string, shardId: string): Promise<string | undefined> {

@@ -81,6 +81,12 @@ interface Statements {
   setCp: Database.Statement<[string, number, number, number]>;
   addBytes: Database.Statement<[number]>;
   totalBytes: Database.Statement<[]>;
+  firstKept: Database.Statement<[number]>;
+  sizeBefore: Database.Statement<[number]>;
+  deleteBefore: Database.Statement<[number]>;
+  oldestFirst: Database.Statement<[]>;
+  deleteThrough: Database.Statement<[number]>;
+  stats: Database.Statement<[]>;
 }
 
 interface Waiter {
@@ -178,6 +184,12 @@ export class LocalStream implements Stream {
       ),
       addBytes: db.prepare("UPDATE stream_meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'total_bytes'"),
       totalBytes: db.prepare("SELECT CAST(value AS INTEGER) AS v FROM stream_meta WHERE key = 'total_bytes'"),
+      firstKept: db.prepare('SELECT id FROM stream_records WHERE arrived_at >= ? ORDER BY id LIMIT 1'),
+      sizeBefore: db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM stream_records WHERE id < ?'),
+      deleteBefore: db.prepare('DELETE FROM stream_records WHERE id < ?'),
+      oldestFirst: db.prepare('SELECT id, bytes FROM stream_records ORDER BY id'),
+      deleteThrough: db.prepare('DELETE FROM stream_records WHERE id <= ?'),
+      stats: db.prepare('SELECT COUNT(*) AS n, MIN(arrived_at) AS oldest FROM stream_records'),
     };
     this.#state = 'started';
     this.prune();
@@ -333,6 +345,19 @@ export class LocalStream implements Stream {
     st.setCp.run(consumer, shard, parseSeq(sequenceNumber, 'checkpoint(): sequenceNumber'), this.#o.clock.now());
   }
 
+  /** Several shards' checkpoints in one transaction (one fsync). */
+  async checkpointMany(consumer: string, entries: { shardId: string; sequenceNumber: string }[]): Promise<void> {
+    const st = this.#ready();
+    if (typeof consumer !== 'string' || consumer.length === 0) {
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'checkpointMany(): consumer must be a non-empty string');
+    }
+    const rows = entries.map((e, i) => [this.#shardIndex(e.shardId), parseSeq(e.sequenceNumber, `checkpointMany(): entries[${i}].sequenceNumber`)] as const);
+    const now = this.#o.clock.now();
+    this.#db!.transaction(() => {
+      for (const [shard, seq] of rows) st.setCp.run(consumer, shard, seq, now);
+    }).immediate();
+  }
+
   async getCheckpoint(consumer: string, shardId: string): Promise<string | undefined> {
     const st = this.#ready();
     const row = st.getCp.get(consumer, this.#shardIndex(shardId)) as { seq: number } | undefined;
@@ -405,24 +430,24 @@ export class LocalStream implements Stream {
 
   /** Apply retention now (also runs every pruneIntervalMs and after a put that crosses retentionBytes). */
   prune(): number {
-    this.#ready();
+    const st = this.#ready();
     const db = this.#db!;
     let removed = 0;
     db.transaction(() => {
       if (Number.isFinite(this.#o.retentionMs)) {
         const cutoff = this.#o.clock.now() - this.#o.retentionMs;
         // arrival times grow with id (one clock); find the first record still inside the retention period
-        const first = db.prepare('SELECT id FROM stream_records WHERE arrived_at >= ? ORDER BY id LIMIT 1').get(cutoff) as
+        const first = st.firstKept.get(cutoff) as
           | { id: number }
           | undefined;
         const bound = first ? first.id : Number.MAX_SAFE_INTEGER;
-        const freed = db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM stream_records WHERE id < ?').get(bound) as {
+        const freed = st.sizeBefore.get(bound) as {
           n: number;
           b: number;
         };
         if (freed.n > 0) {
-          db.prepare('DELETE FROM stream_records WHERE id < ?').run(bound);
-          this.#st!.addBytes.run(-freed.b);
+          st.deleteBefore.run(bound);
+          st.addBytes.run(-freed.b);
           removed += freed.n;
         }
       }
@@ -431,7 +456,7 @@ export class LocalStream implements Stream {
         let lastId = 0;
         let n = 0;
         let freedBytes = 0;
-        for (const row of db.prepare('SELECT id, bytes FROM stream_records ORDER BY id').iterate() as IterableIterator<{ id: number; bytes: number }>) {
+        for (const row of st.oldestFirst.iterate() as IterableIterator<{ id: number; bytes: number }>) {
           if (total <= this.#o.retentionBytes) break;
           total -= row.bytes;
           freedBytes += row.bytes;
@@ -439,8 +464,8 @@ export class LocalStream implements Stream {
           n++;
         }
         if (n > 0) {
-          db.prepare('DELETE FROM stream_records WHERE id <= ?').run(lastId);
-          this.#st!.addBytes.run(-freedBytes);
+          st.deleteThrough.run(lastId);
+          st.addBytes.run(-freedBytes);
           removed += n;
         }
       }
@@ -450,8 +475,7 @@ export class LocalStream implements Stream {
   }
 
   stats(): LocalStreamStats {
-    this.#ready();
-    const row = this.#db!.prepare('SELECT COUNT(*) AS n, MIN(arrived_at) AS oldest FROM stream_records').get() as {
+    const row = this.#ready().stats.get() as {
       n: number;
       oldest: number | null;
     };

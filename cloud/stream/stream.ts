@@ -46,6 +46,11 @@ export interface Stream {
   checkpoint(consumer: string, shardId: string, sequenceNumber: string): Promise<void>;
   getCheckpoint(consumer: string, shardId: string): Promise<string | undefined>;
   /**
+   * Optional (added by the stream part): checkpoint several shards at once, in one transaction where the backend
+   * allows (one fsync instead of one per shard). Consumers fall back to checkpoint() per shard.
+   */
+  checkpointMany?(consumer: string, entries: { shardId: string; sequenceNumber: string }[]): Promise<void>;
+  /**
    * Optional (added by the stream part): resolve when new records may be readable, or after `timeoutMs`, or when
    * `signal` aborts or the stream closes. Resolves true when woken by new data, false otherwise. Lets a consumer
    * idle without polling hot; consumers fall back to sleeping when a Stream does not implement it.

@@ -77,7 +77,9 @@ export async function trainAutoencoder(tfjs: Tf, model: tf.Sequential, x: Float3
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `batch size must be an integer >= 1, got ${batchSize}`);
   if (!(learningRate > 0)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `learning rate must be > 0, got ${learningRate}`);
   if (x.length !== count * width || count < 1) throw new EdgeloopError('EL_ERR_DATA_INVALID', `training data of ${x.length} values is not ${count} windows of ${width}`);
-  model.compile({ optimizer: tfjs.train.adam(learningRate), loss: 'meanSquaredError' });
+  // a passed-in optimizer is not owned (so not disposed) by the model: dispose its slot variables here
+  const optimizer = tfjs.train.adam(learningRate);
+  model.compile({ optimizer, loss: 'meanSquaredError' });
   const prng = new Prng(opts.seed ?? 1);
   const xs = tfjs.tensor2d(x, [count, width]);
   const order = Int32Array.from({ length: count }, (_, i) => i);
@@ -105,6 +107,7 @@ export async function trainAutoencoder(tfjs: Tf, model: tf.Sequential, x: Float3
     }
   } finally {
     xs.dispose();
+    optimizer.dispose();
   }
   return losses;
 }

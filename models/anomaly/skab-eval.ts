@@ -149,6 +149,7 @@ export async function evaluateSkab(dataDir: string, opts: SkabEvalOptions = {}):
       learningRate: train.learningRate,
       hidden: train.hidden,
       activation: train.activation ?? 'tanh',
+      minRelativeStd: train.normalization?.minRelativeStd ?? 0.01,
       seed: train.seed ?? 1,
     },
   };

@@ -31,8 +31,13 @@ export interface TrainRecommenderOptions {
   hidden?: number[];
   /** part of the training rows (by UDI hash) used to tune the per-mode thresholds; default 0.25 */
   validationFraction?: number;
-  /** positive-class weight per mode is sqrt(negatives / positives), capped here; default 30 */
+  /** positive-class weight per mode is sqrt(negatives / positives), capped here; default 3 */
   maxPositiveWeight?: number;
+  /**
+   * input gain: features are normalised as (x - mean) / (std / inputGain), so the sharp
+   * rule boundaries of the data (0.1 K, 1 rpm) need smaller weights; default 5
+   */
+  inputGain?: number;
   /** a mode whose best validation F1 is below this is not predicted (threshold above all scores); default 0.2 */
   minUsefulF1?: number;
   /** called after every epoch */
@@ -46,8 +51,9 @@ const DEFAULTS = {
   learningRate: 0.005,
   hidden: [32, 32],
   validationFraction: 0.25,
-  maxPositiveWeight: 30,
+  maxPositiveWeight: 3,
   minUsefulF1: 0.2,
+  inputGain: 5,
 };
 const OPTION_KEYS = new Set([...Object.keys(DEFAULTS), 'onEpoch']);
 
@@ -86,6 +92,7 @@ export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOpt
     validationFraction: opts.validationFraction ?? DEFAULTS.validationFraction,
     maxPositiveWeight: opts.maxPositiveWeight ?? DEFAULTS.maxPositiveWeight,
     minUsefulF1: opts.minUsefulF1 ?? DEFAULTS.minUsefulF1,
+    inputGain: opts.inputGain ?? DEFAULTS.inputGain,
   };
   const posInt = (v: number, name: string): void => {
     if (!Number.isInteger(v) || v < 1) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `${name} must be an integer >= 1, got ${v}`);
@@ -116,7 +123,9 @@ export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOpt
   const m = MODEL_FEATURES.length;
   const xTrain = engineerFeatures(train.raw, train.rows);
   const xVal = engineerFeatures(val.raw, val.rows);
-  const normalization = columnStats(xTrain, train.rows, m);
+  if (!(o.inputGain > 0)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `inputGain must be > 0, got ${o.inputGain}`);
+  const stats = columnStats(xTrain, train.rows, m);
+  const normalization = { mean: stats.mean, std: stats.std.map((s) => Math.fround(s / o.inputGain)) };
   const rawStats = columnStats(train.raw, train.rows, RAW_FEATURES.length);
 
   const tf = await loadTf('cpu');

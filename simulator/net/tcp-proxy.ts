@@ -44,6 +44,7 @@ export class TcpProxy {
   #tokens: number;
   #tokensAt = Date.now();
   #rate: number;
+  #burst: number;
   readonly stats: TcpProxyStats = { accepted: 0, refusedBlocked: 0, refusedRateLimited: 0, active: 0, dropped: 0, bytesUp: 0, bytesDown: 0 };
 
   constructor(opts: TcpProxyOptions) {
@@ -56,6 +57,7 @@ export class TcpProxy {
     this.#o = opts;
     this.name = opts.name ?? 'proxy';
     this.#rate = opts.maxConnectsPerSec ?? Infinity;
+    this.#burst = this.#rate;
     this.#tokens = this.#rate;
   }
 
@@ -83,17 +85,18 @@ export class TcpProxy {
     this.#port = (server.address() as AddressInfo).port;
   }
 
-  /** Change the connection-rate limit (Infinity = none). */
-  setRateLimit(perSec: number): void {
+  /** Change the connection-rate limit (Infinity = none); `burst` connections may come at once (default perSec). */
+  setRateLimit(perSec: number, burst = perSec): void {
     this.#rate = perSec;
-    this.#tokens = Math.min(this.#tokens, perSec);
+    this.#burst = Math.max(1, burst);
+    this.#tokens = Math.min(this.#tokens, this.#burst);
     this.#tokensAt = Date.now();
   }
 
   #takeToken(): boolean {
     if (this.#rate === Infinity) return true;
     const now = Date.now();
-    this.#tokens = Math.min(this.#rate, this.#tokens + ((now - this.#tokensAt) / 1000) * this.#rate);
+    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#tokensAt) / 1000) * this.#rate);
     this.#tokensAt = now;
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;

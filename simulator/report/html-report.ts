@@ -12,7 +12,7 @@ export function renderHtmlReport(r: SimulationReport): string {
     { name: 'published msgs/s', values: s.published ?? [], color: '#6366f1' },
     { name: 'acked msgs/s', values: s.acked ?? [], color: '#10b981' },
     { name: 'received readings/s', values: s.received ?? [], color: '#f97316' },
-  ].filter((l) => l.values.length > 0);
+  ].filter((l) => l.values.some((v) => v > 0));
   const bands = r.faults.map((f) => ({ from: f.atMs / 1000, to: f.healedAtMs / 1000, label: f.kind }));
   const lat = r.latency.deviceToBroker;
   const a = r.anomalies;
@@ -57,7 +57,7 @@ ${histogramChart(lat.histogram, { title: 'device time → broker (readings)', un
 <table><tr><th>stage</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>readings</th></tr>
 <tr><td>device → broker</td><td>${num(lat.p50)}</td><td>${num(lat.p95)}</td><td>${num(lat.p99)}</td><td>${num(lat.max)}</td><td>${lat.count}</td></tr>${stages}</table>
 <h2>Recovery per fault</h2>
-${barChart(r.faults.map((f) => ({ label: `${f.kind} @ ${num(f.atMs / 1000)}s`, value: f.drainMs })), { title: 'drain time after the fault was healed', unit: 'ms' })}
+${barChart(r.faults.map((f) => ({ label: `${f.kind} @ ${num(f.atMs / 1000)}s`, value: f.drainMs })), { title: 'drain time after the fault was healed', unit: 'ms', empty: 'no infrastructure faults in this run' })}
 <table><tr><th>fault</th><th>at</th><th>healed</th><th>devices</th><th>drain</th><th>peak backlog</th><th>notes</th></tr>
 ${r.faults.map((f) => `<tr><td>${esc(f.kind)}</td><td>${num(f.atMs / 1000)} s</td><td>${num(f.healedAtMs / 1000)} s</td><td>${f.devicesAffected}</td><td>${f.drainMs === null ? '<span class="bad">not drained</span>' : `${f.drainMs} ms`}</td><td>${f.peakBacklog}</td><td>${esc(f.notes ?? '')}${f.reconnectMs !== undefined ? ` reconnected in ${num(f.reconnectMs, 0)} ms, ${f.refusedConnects} refused` : ''}</td></tr>`).join('')}</table>
 <h2>Delivery</h2>

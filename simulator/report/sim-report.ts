@@ -83,7 +83,7 @@ export function summarize(r: SimulationReport): string {
   const lines = [
     `edgeloop sim — ${r.mode} mode, ${r.fleet.devices} devices over ${r.fleet.connections} connections, ${r.durationSec}s, broker ${r.broker}`,
     `throughput   ${fmt(r.throughput.messagesPerSec)} msgs/s, ${fmt(r.throughput.readingsPerSec)} readings/s (published ${r.throughput.messagesPublished}, acked ${r.throughput.messagesAcked})`,
-    `latency      device → broker p50 ${fmt(l.p50)} ms, p95 ${fmt(l.p95)} ms, p99 ${fmt(l.p99)} ms, max ${fmt(l.max)} ms (${l.count} readings)`,
+    `latency      device → broker (observer) p50 ${fmt(l.p50)} ms, p95 ${fmt(l.p95)} ms, p99 ${fmt(l.p99)} ms, max ${fmt(l.max)} ms (${l.count} readings)`,
   ];
   for (const [k, s] of Object.entries(r.latency.stages)) lines.push(`             device → ${k} p50 ${fmt(s.p50)} ms, p95 ${fmt(s.p95)} ms, p99 ${fmt(s.p99)} ms`);
   lines.push(

@@ -107,7 +107,7 @@ export function histogramChart(buckets: Array<[number, number]>, o: { width?: nu
 }
 
 /** Horizontal bars: one per item, value in ms; null values drawn as "not drained". */
-export function barChart(items: Array<{ label: string; value: number | null }>, o: { width?: number; title: string; unit: string }): string {
+export function barChart(items: Array<{ label: string; value: number | null }>, o: { width?: number; title: string; unit: string; empty?: string }): string {
   const W = o.width ?? 760;
   const row = 22;
   const L = 230;
@@ -115,7 +115,7 @@ export function barChart(items: Array<{ label: string; value: number | null }>, 
   const H = T + Math.max(1, items.length) * row + 10;
   const max = niceMax(Math.max(1, ...items.map((i) => i.value ?? 0)));
   const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(o.title)}">`, `<text x="8" y="16" font-size="13" font-weight="600">${esc(o.title)}</text>`];
-  if (items.length === 0) parts.push(`<text x="8" y="${T + 14}" fill="#6b7280" font-size="12">no faults injected</text>`);
+  if (items.length === 0) parts.push(`<text x="8" y="${T + 14}" fill="#6b7280" font-size="12">${esc(o.empty ?? 'nothing to show')}</text>`);
   items.forEach((it, k) => {
     const yy = T + k * row;
     parts.push(`<text x="${L - 8}" y="${yy + 14}" font-size="11" text-anchor="end">${esc(it.label)}</text>`);

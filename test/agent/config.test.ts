@@ -40,7 +40,7 @@ describe('agent config', () => {
       /outbox\.durability \(from EDGELOOP_OUTBOX__DURABILITY\)/,
     );
     writeFileSync(f, 'deviceId: fleet\ntransport: { kind: aws-iot, endpoint: "mqtts://x" }\n');
-    expect(() => loadConfig(AgentConfigSchema, { file: f, env: {} })).toThrow(/deviceId: .*; transport\.endpoint: endpoint is a host name/);
+    expect(() => loadConfig(AgentConfigSchema, { file: f, env: {} })).toThrow(/agent\.yaml: deviceId: .*not "fleet"; transport\.endpoint: a host name without a scheme; transport\.certPath: required/);
   });
 });
 
@@ -55,7 +55,7 @@ describe('edgeloop agent (CLI)', () => {
     expect(JSON.parse(out.text())).toMatchObject({ deviceId: 'd1', outbox: { durability: 'normal' } });
     writeFileSync(f, 'deviceId: d1\ntransport: { kind: mqtt, url: "http://x" }\n');
     expect(await main(['agent', '--config', f], { stdout: out.stream, stderr: err.stream, env: {}, cwd: dir })).toBe(1);
-    expect(err.text()).toMatch(/a\.yaml: transport\.url: url must be mqtt/);
+    expect(err.text()).toMatch(/a\.yaml: transport\.url: expected mqtt:\/\/.*\[EL_ERR_CONFIG_INVALID\]/);
     expect(await main(['agent', '--bogus'], { stdout: out.stream, stderr: err.stream, env: {}, cwd: dir })).toBe(1);
     expect(err.text()).toMatch(/unknown option --bogus/);
   });

@@ -20,6 +20,20 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
+/** brokers still running: killed if the test process exits without closing them (a crashed or timed-out test) */
+const live = new Set<ChildProcess>();
+let exitHook = false;
+function track(proc: ChildProcess): void {
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      for (const p of live) p.kill('SIGKILL');
+    });
+  }
+}
+
 export const MOSQUITTO_BIN = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => existsSync(p)) ?? 'mosquitto';
 
 export interface MosquittoOptions {
@@ -177,6 +191,7 @@ async function launch(dir: string, opts: MosquittoOptions): Promise<Mosquitto> {
 
   const spawnBroker = async (): Promise<void> => {
     const proc = spawn(MOSQUITTO_BIN, ['-c', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    track(proc);
     let out = '';
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {

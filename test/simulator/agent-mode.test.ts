@@ -30,5 +30,5 @@ describe('runSimulation (agent mode)', () => {
     expect(kill.drainMs).not.toBeNull();
     expect(r.delivery.missing).toBe(0);
     expect(r.delivery.complete).toBe(true);
-  });
+  }, 150_000);
 });

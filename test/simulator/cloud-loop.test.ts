@@ -11,6 +11,10 @@ import { createCloud } from '../../cloud/create-cloud.ts';
 import { parseCloudConfig } from '../../cloud/config.ts';
 import { hashPassword } from '../../cloud/broker/password-hash.ts';
 import { runSimulation } from '../../simulator/run-simulation.ts';
+import { deviceIds } from '../../simulator/build-fleet.ts';
+import { featureStoreProbe, streamProbe } from '../../simulator/probes/pipeline-probes.ts';
+import type { Stream } from '../../cloud/stream/stream.ts';
+import type { FeatureStore } from '../../cloud/feature-store/feature-store.ts';
 
 describe('simulator × embedded cloud', () => {
   it('delivers every reading into the stream through a broker outage and a partition', async () => {
@@ -43,7 +47,13 @@ describe('simulator × embedded cloud', () => {
         ],
         drainTimeoutSec: 20,
       },
-      { observerCredentials: { username: 'observer', password: 'secret' } },
+      {
+        observerCredentials: { username: 'observer', password: 'secret' },
+        probes: [
+          streamProbe(cloud.parts.get('stream')!.instance as Stream),
+          featureStoreProbe(cloud.parts.get('feature-store')!.instance as FeatureStore, { deviceIds: () => deviceIds('sim-', 25) }),
+        ],
+      },
     );
     expect(r.delivery.complete).toBe(true);
     expect(r.delivery.missing).toBe(0);
@@ -57,5 +67,9 @@ describe('simulator × embedded cloud', () => {
     const deadline = Date.now() + 10_000;
     while (ingest.stats().readings < r.delivery.expected && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
     expect(ingest.stats().readings).toBe(r.delivery.expected);
+    // device time → stream for every reading (exactly once: the ingest removed the re-sent duplicates)
+    expect(r.latency.stages.stream!.count).toBe(r.delivery.expected);
+    expect(r.latency.stages.stream!.p50).toBeGreaterThanOrEqual(0);
+    expect(r.latency.stages['feature store']!.count).toBeGreaterThan(0);
   });
 });

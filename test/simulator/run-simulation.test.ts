@@ -59,7 +59,7 @@ describe('runSimulation (light mode, loopback)', () => {
       durationSec: 5,
       connections: 40,
       faults: [
-        { kind: 'connect-storm', atSec: 0.5, durationSec: 1, maxConnectsPerSec: 15 },
+        { kind: 'connect-storm', atSec: 0.5, durationSec: 1, maxConnectsPerSec: 20 },
         { kind: 'partition', atSec: 2, durationSec: 1, share: 0.25, style: 'blackhole' },
         { kind: 'slow-consumer', atSec: 3, durationSec: 1 },
       ],

@@ -45,7 +45,7 @@ describe('edgeloop up', () => {
       if (child.exitCode === null) child.kill('SIGKILL');
     });
 
-    const [, url] = await waitForLine(child, /dashboard\s+(http:\/\/\S+\/)/, 45_000);
+    const [, url] = await waitForLine(child, /dashboard\s+(http:\/\/\S+\/)/, 100_000);
     await waitForLine(child, /Press Ctrl-C to stop/, 10_000).catch(() => undefined);
     const page = await fetch(url!);
     expect(page.status).toBe(200);
@@ -86,7 +86,7 @@ describe('edgeloop up', () => {
     child.kill('SIGINT');
     const code = await exited;
     expect(code, stderr).toBe(0);
-  });
+  }, 180_000);
 
   it('fails with a one-line reason on a bad flag', async () => {
     const child = spawn(process.execPath, [join(root, 'bin', 'edgeloop.js'), 'up', '--devices', 'many'], { stdio: ['ignore', 'pipe', 'pipe'] });

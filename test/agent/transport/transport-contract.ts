@@ -167,6 +167,13 @@ export function describeTransportContract(name: string, setup: TransportContract
       const second = once<[string, Buffer]>(transport, 'message');
       await obs.client.publishAsync(`${prefix}/models/m2`, 'manifest-m2', { qos: 1 });
       expect((await second)[1].toString()).toBe('manifest-m2');
+      // clearing a retained message delivers an empty payload: an empty Buffer, not a crash
+      const cleared = once<[string, Buffer]>(transport, 'message');
+      await obs.client.publishAsync(`${prefix}/models/m1`, '', { qos: 1, retain: true });
+      const [clearedTopic, empty] = await cleared;
+      expect(clearedTopic).toBe(`${prefix}/models/m1`);
+      expect(Buffer.isBuffer(empty)).toBe(true);
+      expect(empty.length).toBe(0);
     });
 
     it('subscribes to more than 8 filters at once (sent in SUBSCRIBE packets of at most 8)', async () => {

@@ -11,12 +11,47 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { createCloud } from '../../../cloud/create-cloud.ts';
 import { parseCloudConfig } from '../../../cloud/config.ts';
 import type { Ingest } from '../../../cloud/ingest/ingest.ts';
-import type { Stream } from '../../../cloud/stream/stream.ts';
+import type { PutResult, Stream, StreamRecord } from '../../../cloud/stream/stream.ts';
+import { LocalStream } from '../../../cloud/stream/local-stream.ts';
 import { startMosquitto } from '../../helpers/mosquitto.ts';
 import { enc, range, readAll, sortedUnique, telemetry } from '../ingest/ingest-helpers.ts';
 import { eventually, featuresWhen, tempDir } from './e2e-helpers.ts';
 
 const run = promisify(execFile);
+
+/** LocalStream with an outage switch. */
+class SwitchableStream implements Stream {
+  down = false;
+  readonly inner: LocalStream;
+  constructor(inner: LocalStream) {
+    this.inner = inner;
+  }
+  get name(): string {
+    return this.inner.name;
+  }
+  start(): Promise<void> {
+    return this.inner.start();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+  async put(records: StreamRecord[]): Promise<PutResult> {
+    if (this.down) throw new Error('stream outage');
+    return this.inner.put(records);
+  }
+  listShards(): Promise<string[]> {
+    return this.inner.listShards();
+  }
+  read(...a: Parameters<Stream['read']>): ReturnType<Stream['read']> {
+    return this.inner.read(...a);
+  }
+  checkpoint(...a: Parameters<Stream['checkpoint']>): Promise<void> {
+    return this.inner.checkpoint(...a);
+  }
+  getCheckpoint(...a: Parameters<Stream['getCheckpoint']>): Promise<string | undefined> {
+    return this.inner.getCheckpoint(...a);
+  }
+}
 const MIN = 60_000;
 
 describe('edgeloop cloud with mosquitto as the external broker', () => {
@@ -59,7 +94,9 @@ describe('edgeloop cloud with mosquitto as the external broker', () => {
     }
     await Promise.all(sends);
     const ingest = cloud.parts.get('ingest')!.instance as Ingest;
+    // readings are counted once the stream holds them
     await eventually(async () => (ingest.stats().readings >= 30 + 5 + 1000 ? true : undefined), 'all readings ingested');
+    await ingest.idle();
     const back = await readAll(cloud.parts.get('stream')!.instance as Stream);
     for (let d = 0; d < 5; d++) {
       const seqs = back.seqs.get(`dev-${d}`)!;
@@ -70,4 +107,32 @@ describe('edgeloop cloud with mosquitto as the external broker', () => {
     const client = (cloud.parts.get('ingest') as unknown as { client: { stats(): { connections: number; received: number } } }).client;
     expect(client.stats().connections).toBe(2);
   });
+
+  it('does not acknowledge a message the stream could not take: mosquitto redelivers it from the session', async () => {
+    const broker = await startMosquitto();
+    onTestFinished(() => broker.close());
+    const dir = tempDir();
+    const stream = new SwitchableStream(new LocalStream({ path: join(dir, 'stream.db'), shardCount: 1 }));
+    const cloud = createCloud(
+      parseCloudConfig({ dataDir: dir, only: ['ingest'], broker: { mode: 'external', external: { url: broker.url } }, http: { enabled: false } }),
+      { stream },
+    );
+    onTestFinished(async () => {
+      await cloud.close();
+      await stream.close();
+    });
+    await cloud.start();
+    const client = (cloud.parts.get('ingest') as unknown as { client: { stats(): { refused: number; acked: number } } }).client;
+    stream.down = true;
+    const c = mqtt.connect(broker.url, { clientId: 'redeliver', protocolVersion: 5 });
+    onTestFinished(() => new Promise<void>((r) => c.end(true, {}, () => r())));
+    await new Promise<void>((r) => c.once('connect', () => r()));
+    await c.publishAsync('edgeloop/v1/dev-r/telemetry', enc(telemetry('dev-r', 1, 7)), { qos: 1 });
+    await eventually(async () => (client.stats().refused >= 1 ? true : undefined), 'the ingest to refuse the message');
+    stream.down = false;
+    await eventually(async () => (client.stats().acked >= 1 ? true : undefined), 'the redelivered message to be acknowledged');
+    const back = await readAll(stream);
+    expect(back.seqs.get('dev-r')).toEqual(range(1, 7));
+  });
 });
+

@@ -77,5 +77,11 @@ describe('SageMakerFeatureStore', () => {
     expect(server.requests.BatchGetRecord).toBe(mid.BatchGetRecord);
     // SageMaker itself still kept the newer record
     expect((await fast.get('typed', 'B1'))!.features.count).toBe(1);
+    // batchGet asks for at most 100 records per BatchGetRecord call
+    const ids = Array.from({ length: 150 }, (_, i) => `B${i}`);
+    const b0 = server.requests.BatchGetRecord;
+    const got = await fast.batchGet('typed', ids);
+    expect(server.requests.BatchGetRecord - b0).toBe(2);
+    expect(got.filter((r) => r !== undefined).map((r) => r!.entityId)).toEqual(ids.slice(0, 20));
   });
 });

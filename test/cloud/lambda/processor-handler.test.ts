@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createProcessorHandler, type KinesisStreamEvent, type KinesisStreamRecord } from '../../../cloud/lambda/processor-handler.ts';
+import { createProcessorHandler, handlerFromEnv, type KinesisStreamEvent, type KinesisStreamRecord } from '../../../cloud/lambda/processor-handler.ts';
 import { SageMakerFeatureStore } from '../../../cloud/feature-store/sagemaker-feature-store.ts';
 import type { Alert } from '../../../cloud/processor/alert-rules.ts';
 import type { BatchResult } from '../../../cloud/processor/feature-batch.ts';
@@ -99,6 +99,30 @@ describe('Lambda processor handler (Kinesis event source → SageMaker Feature S
     const records = [kinesisRecord(tel('L2', [['x', T, 1]]), T), kinesisRecord(tel('L2', [['x', T + 1, 2]]), T)];
     expect(await handler(event(records))).toEqual({ batchItemFailures: [{ itemIdentifier: records[0]!.kinesis.sequenceNumber }] });
     expect(await handler(event([]))).toEqual({ batchItemFailures: [] });
+  });
+
+  it('builds from environment variables, as the Lambda entry point does', async () => {
+    // the SDK's default credential chain reads these from the process environment (the Lambda runtime sets them)
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+    process.env.AWS_ACCESS_KEY_ID = 'test';
+    process.env.AWS_SECRET_ACCESS_KEY = 'test';
+    onTestFinished(() => {
+      for (const [k, v] of [['AWS_ACCESS_KEY_ID', saved.id], ['AWS_SECRET_ACCESS_KEY', saved.secret]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    });
+    const handler = handlerFromEnv({
+      AWS_REGION: 'us-east-2',
+      EDGELOOP_SAGEMAKER_ENDPOINT: server.endpoint,
+      EDGELOOP_WINDOWS_MS: '30000',
+      EDGELOOP_ALLOWED_LATENESS_MS: '0',
+      EDGELOOP_ALERT_RULES: 'v_max_30s > 5; v_last < 0',
+    });
+    const out = await handler(event([kinesisRecord(tel('ENV1', [['v', T + 1000, 7], ['v', T + 31_000, -1]]), T + 32_000)]));
+    expect(out).toEqual({ batchItemFailures: [] });
+    const fs = await store();
+    expect((await fs.get('device_features', 'ENV1'))!.features).toMatchObject({ v_max_30s: 7, v_count_30s: 1, v_last: -1 });
   });
 
   it('validates its options at cold start', async () => {

@@ -144,6 +144,50 @@ describe('Processor', () => {
     await expect(p.step()).rejects.toMatchObject({ code: 'EL_ERR_CLOSED' });
   });
 
+  it('re-processes records whose checkpoint was lost without counting them twice in windows', async () => {
+    const dir = tempDir();
+    const { stream, store } = await env(dir, 1);
+    // the first processor "crashes" after its feature write: its checkpoints never land
+    const noCheckpoints: Stream = {
+      name: stream.name,
+      start: () => stream.start(),
+      close: () => stream.close(),
+      put: (r) => stream.put(r),
+      listShards: () => stream.listShards(),
+      read: (sh, o) => stream.read(sh, o),
+      getCheckpoint: (c, sh) => stream.getCheckpoint(c, sh),
+      checkpoint: async () => {
+        throw new Error('power cut (simulated by the test)');
+      },
+    };
+    await put(stream, [tel('c1', [['x', 10_000, 1], ['x', 30_000, 3], ['x', 70_000, 5]])]);
+    const first = new Processor({ stream: noCheckpoints, store, aggregation: { allowedLatenessMs: 0 } });
+    await first.step();
+    await first.close();
+    expect((await store.get('device_features', 'c1'))!.features).toMatchObject({ x_count_1m: 2, x_mean_1m: 2 });
+    expect(await stream.getCheckpoint('processor', (await stream.listShards())[0]!)).toBeUndefined();
+    const second = processor({ stream, store, aggregation: { allowedLatenessMs: 0 } });
+    expect(await second.drain()).toBe(1); // the same record again
+    const f = (await store.get('device_features', 'c1'))!.features;
+    expect(f).toMatchObject({ x_count_1m: 2, x_mean_1m: 2, x_last: 5 });
+    expect(f.late_readings).toBe(2); // the re-delivered readings older than the stored event time count as late
+  });
+
+  it('evicts the least recently active devices beyond maxDevices and re-seeds them from the store', async () => {
+    const dir = tempDir();
+    const { stream, store } = await env(dir, 1);
+    const p = processor({ stream, store, maxDevices: 2, aggregation: { allowedLatenessMs: 0 } });
+    await put(stream, [tel('e1', [['x', 10_000, 1]])]);
+    await p.drain();
+    await put(stream, [tel('e2', [['x', 10_000, 2]]), tel('e3', [['x', 10_000, 3]])]);
+    await p.drain();
+    expect(p.stats()).toMatchObject({ evictedDevices: 1, aggregator: { devices: 2 } });
+    // e1 comes back: its stored record is the seed, so an old reading is late and _last survives
+    await put(stream, [tel('e1', [['y', 5000, 9]])]);
+    await p.drain();
+    expect((await store.get('device_features', 'e1'))!.features).toMatchObject({ x_last: 1, y_last: 9, late_readings: 1 });
+  });
+
   it('validates its options', () => {
     expect(() => new Processor({} as ProcessorOptions)).toThrow(/"stream" must be a Stream/);
     const fake = { read: () => undefined, putMany: () => undefined } as unknown as Stream & FeatureStore;

@@ -54,7 +54,7 @@ async function push(version: string, o: { scale?: number; badTestVector?: boolea
   await registry.push({ manifest: m.manifest, artifact: m.onnx });
 }
 
-const SPEC = { model: MODEL, stages: '10%,50%,100%', bake: '300ms', maxFailures: '5%', gates: ['anomaly_rate<=2x'], minWindows: 150, deviceTimeoutMs: 20_000 };
+const SPEC = { model: MODEL, stages: '10%,50%,100%', bake: '300ms', maxFailures: '5%', gates: ['anomaly_rate<=2x'], minWindows: 100, deviceTimeoutMs: 20_000 };
 
 beforeAll(async () => {
   broker = await startTestBroker();
@@ -86,7 +86,11 @@ beforeAll(async () => {
   })));
   // devices score windows and publish status continuously (a device's working loop)
   pumpLoop = (async () => {
-    while (pumping) await Promise.all(devices.map((d) => d.pump(30)));
+    // 20 windows per device every ~50 ms of wall time: a steady trickle, leaving CPU to the broker and controller
+    while (pumping) {
+      await Promise.all(devices.map((d) => d.pump(20)));
+      await new Promise((r) => setTimeout(r, 50));
+    }
   })();
 }, 60_000);
 
@@ -126,7 +130,7 @@ describe.sequential('fleet rollout with 20 devices', () => {
   it('canary → 100 %: every stage bakes, gates pass, the fleet ends on the new version', async () => {
     await push('1.1');
     const c = await controller();
-    console.log('DBG fleet', c.fleet.size); const started = await c.startRollout({ ...SPEC, version: '1.1' });
+ const started = await c.startRollout({ ...SPEC, version: '1.1' });
     expect(started).toMatchObject({ status: 'rolling', previous: '1.0', stage: 1 });
     expect(started.stages.map((s) => s.target)).toEqual([2, 10, 20]);
     const done = await c.waitFor(started.id, ['completed'], 45_000);
@@ -146,8 +150,9 @@ describe.sequential('fleet rollout with 20 devices', () => {
     const c = await controller();
     const r = await c.startRollout({ ...SPEC, version: '1.2' });
     const end = await c.waitFor(r.id, ['rolled-back'], 30_000);
-    expect(end.reason).toMatch(/failures 2\/2 \(100.0%\) exceed max 5%/);
-    expect(end.failures).toHaveLength(2);
+    // the first refusal already breaks the 5 % budget of a 2-device canary
+    expect(end.reason).toMatch(/failures [12]\/2 \((50|100).0%\) exceed max 5%/);
+    expect(end.failures.length).toBeGreaterThanOrEqual(1);
     expect(end.failures.every((f) => /EL_ERR_MODEL_TEST_VECTOR/.test(f.reason))).toBe(true);
     expect(end.stages[1]!.assigned).toBe(0); // never went past the canary stage
     await settled('1.1');

@@ -148,6 +148,20 @@ describe('KinesisStream', () => {
     expect(await p.drain()).toBe(0);
   });
 
+  it('takes region and endpoint shorthands (a plain-HTTP endpoint works without a handler of its own)', async () => {
+    const name = 'shorthand';
+    await kinesis.createStream(name, 1);
+    const s = new KinesisStream({
+      streamName: name,
+      region: 'us-east-1',
+      endpoint: kinesis.endpoint,
+      clientConfig: { credentials: { accessKeyId: 'test', secretAccessKey: 'test' } },
+    });
+    await s.start();
+    onTestFinished(() => s.close());
+    expect(await s.listShards()).toEqual(['shardId-000000000000']);
+  });
+
   it('validates options', () => {
     expect(() => new KinesisStream({ streamName: '' })).toThrow(/"streamName"/);
     expect(() => new KinesisStream({ streamName: 's', maxRecordsPerRequest: 501 })).toThrow(/maxRecordsPerRequest/);

@@ -153,6 +153,24 @@ export function describeStreamContract(name: string, factory: StreamContractFact
       expect(more.records.map((r) => dec(r.data))).toEqual(['r6']);
     });
 
+    it('checkpointMany() records several shards at once', async () => {
+      const { backing, stream } = await setup(2);
+      if (!stream.checkpointMany) return;
+      await stream.put(Array.from({ length: 20 }, (_, i) => ({ partitionKey: `key-${i}`, data: enc(`m${i}`) })));
+      const shards = await stream.listShards();
+      const lasts = await Promise.all(shards.map(async (sh) => (await stream.read(sh, { consumer: 'many' })).records.at(-1)));
+      expect(lasts.every((r) => r !== undefined)).toBe(true);
+      await stream.checkpointMany('many', lasts.map((r) => ({ shardId: r!.shardId, sequenceNumber: r!.sequenceNumber })));
+      await stream.close();
+      const again = await backing.newInstance();
+      onTestFinished(() => again.close());
+      for (let i = 0; i < shards.length; i++) {
+        expect(await again.getCheckpoint('many', shards[i]!)).toBe(lasts[i]!.sequenceNumber);
+        expect((await again.read(shards[i]!, { consumer: 'many' })).records).toEqual([]);
+      }
+      await expectCode(again.checkpointMany!('many', [{ shardId: shards[0]!, sequenceNumber: 'x' }]), 'EL_ERR_STREAM_POSITION_INVALID');
+    });
+
     it('refuses a record over 1 MiB, a bad partition key and an unknown shard, with clear errors', async () => {
       const { stream } = await setup(1);
       const key = 'dev-big';

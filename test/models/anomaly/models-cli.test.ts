@@ -59,6 +59,16 @@ describe('edgeloop models (CLI)', () => {
     const outside = flags.slice(7, 120).filter((f) => f === '1').length;
     expect(inFault).toBeGreaterThanOrEqual(25);
     expect(outside).toBeLessThanOrEqual(6);
+
+    // --threshold overrides the manifest's; --smooth averages the last K row scores (never before the first window)
+    const hi = await cli(['score', '--model', 'model', '--data', 'faulty.csv', '--out', 'hi.csv', '--threshold', '1e9', '--smooth', '5'], dir);
+    expect(hi.code, hi.err).toBe(0);
+    expect(hi.err).toMatch(/signature not checked \(no --key\)/);
+    expect(hi.out).toMatch(/0 flagged \(score > 1000000000, trailing mean over 5\)/);
+    const smoothed = readFileSync(join(dir, 'hi.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    expect(smoothed[6]![2]).toBe('');
+    const raw = rows.slice(1).map((l) => Number(l.split(',')[2]));
+    expect(Number(smoothed[11]![2])).toBeCloseTo((raw[7]! + raw[8]! + raw[9]! + raw[10]! + raw[11]!) / 5, 5);
   });
 
   it('sign signs an unsigned model; verify refuses the wrong key and a tampered file', async () => {

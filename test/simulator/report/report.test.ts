@@ -62,5 +62,8 @@ describe('TimeSeries', () => {
     t.add('a', 10_900, 2);
     t.add('b', 12_500);
     expect(t.toJSON()).toEqual({ seconds: 3, series: { a: [3, 0, 0], b: [0, 0, 1] } });
+    t.rebase(11_500);
+    expect(t.startMs).toBe(11_000);
+    expect(t.toJSON()).toEqual({ seconds: 2, series: { a: [0, 0], b: [0, 1] } });
   });
 });

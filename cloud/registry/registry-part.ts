@@ -1,0 +1,104 @@
+/**
+ * createRegistryPart(config): the registry as a cloud part `{ name: 'registry', start(), close(), health() }` for
+ * cloud/create-cloud.ts (or `edgeloop registry serve`). Opens the SQLite metadata and the local artifact store,
+ * reads the trusted public keys, and serves the HTTP API. Closes in reverse order: HTTP server, then database.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { Clock } from '../../lib/clock.ts';
+import { silentLogger, type Logger } from '../../lib/logger.ts';
+import { EdgeloopError } from '../../protocol/errors.ts';
+import { LocalArtifactStore, type ArtifactStore } from './artifact-store.ts';
+import { ModelRegistry } from './model-registry.ts';
+import { RegistryServer } from './registry-server.ts';
+
+export const RegistryPartConfigSchema = z.strictObject({
+  /** state directory: registry.db and artifacts/ go here unless set one by one */
+  dataDir: z.string().min(1).default('./edgeloop-data'),
+  dbPath: z.string().min(1).optional(),
+  artifactsDir: z.string().min(1).optional(),
+  /** PEM files of the ed25519 public keys whose signatures the registry accepts */
+  trustedKeys: z.array(z.string().min(1)).default([]),
+  /** refuse unsigned manifests (default true) */
+  requireSignature: z.boolean().default(true),
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(8081),
+  /** base URL devices download artifacts from (default: the listen address) */
+  publicUrl: z.string().url().optional(),
+  /** bearer token for pushes and alias moves */
+  apiToken: z.string().min(1).optional(),
+  allowLocalPaths: z.boolean().default(false),
+  /** maximum request body, bytes */
+  bodyLimit: z.number().int().min(1024).default(256 * 1024 * 1024),
+});
+export type RegistryPartConfig = z.output<typeof RegistryPartConfigSchema>;
+export type RegistryPartConfigInput = z.input<typeof RegistryPartConfigSchema>;
+
+export interface RegistryPart {
+  readonly name: 'registry';
+  readonly instance: { registry: ModelRegistry; server: RegistryServer };
+  start(): Promise<void>;
+  close(): Promise<void>;
+  health(): { ok: boolean; url?: string; models: number };
+}
+
+export function parseRegistryPartConfig(input: unknown, source = 'registry config'): RegistryPartConfig {
+  const r = RegistryPartConfigSchema.safeParse(input ?? {});
+  if (!r.success) {
+    throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${source}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  }
+  return r.data;
+}
+
+export function createRegistryPart(config: RegistryPartConfigInput, deps: { logger?: Logger; clock?: Clock; store?: ArtifactStore } = {}): RegistryPart {
+  const c = parseRegistryPartConfig(config);
+  const keys = c.trustedKeys.map((f) => {
+    try {
+      return readFileSync(f, 'utf8');
+    } catch (cause) {
+      throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `registry.trustedKeys: cannot read ${f}: ${(cause as Error).message}`, { cause });
+    }
+  });
+  const logger = (deps.logger ?? silentLogger).child({ part: 'registry' });
+  const registry = new ModelRegistry({
+    dbPath: c.dbPath ?? join(c.dataDir, 'registry.db'),
+    store: deps.store ?? new LocalArtifactStore({ dir: c.artifactsDir ?? join(c.dataDir, 'artifacts') }),
+    trustedKeys: keys,
+    requireSignature: c.requireSignature,
+    logger,
+    ...(deps.clock ? { clock: deps.clock } : {}),
+  });
+  const server = new RegistryServer({
+    registry,
+    host: c.host,
+    port: c.port,
+    allowLocalPaths: c.allowLocalPaths,
+    bodyLimit: c.bodyLimit,
+    logger,
+    ...(c.publicUrl ? { publicUrl: c.publicUrl } : {}),
+    ...(c.apiToken ? { apiToken: c.apiToken } : {}),
+  });
+  let started = false;
+  return {
+    name: 'registry',
+    instance: { registry, server },
+    async start() {
+      registry.start();
+      await server.start();
+      started = true;
+    },
+    async close() {
+      await server.close();
+      registry.close();
+    },
+    health() {
+      if (!started) return { ok: false, models: 0 };
+      try {
+        return { ok: true, url: server.url, models: registry.list().length };
+      } catch {
+        return { ok: false, models: 0 };
+      }
+    },
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * The rollout controller's HTTP API (fastify), used by `edgeloop rollout ...`:
+ *
+ *   GET  /healthz
+ *   GET  /v1/rollouts[?model=NAME]          rollouts, newest first
+ *   POST /v1/rollouts                       start: a rollout spec (model, version, stages, bake, maxFailures, gates,
+ *                                           rate, devices | group, deviceTimeoutMs, retries, minWindows) → 201
+ *   GET  /v1/rollouts/:ref                  one rollout (ref = rollout id, or a model name: its current/latest one)
+ *   POST /v1/rollouts/:ref/promote          skip the rest of the current stage's bake
+ *   POST /v1/rollouts/:ref/rollback         roll back to the previous manifest   { reason? }
+ *   POST /v1/rollouts/:ref/abort            stop assigning, no rollback           { reason? }
+ *
+ * Errors: `{ error: { code, message } }` with 400 (spec), 404, 409 (active / state). Writes need
+ * `Authorization: Bearer <apiToken>` when an apiToken is configured.
+ */
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { silentLogger, type Logger } from '../../lib/logger.ts';
+import { EdgeloopError } from '../../protocol/errors.ts';
+import type { RolloutController } from './rollout-controller.ts';
+import type { RolloutSpecInput } from './rollout-spec.ts';
+
+const STATUS: Record<string, number> = {
+  EL_ERR_ROLLOUT_SPEC: 400,
+  EL_ERR_ROLLOUT_GATE: 400,
+  EL_ERR_INVALID_ARGUMENT: 400,
+  EL_ERR_ROLLOUT_NOT_FOUND: 404,
+  EL_ERR_REGISTRY_NOT_FOUND: 404,
+  EL_ERR_ROLLOUT_ACTIVE: 409,
+  EL_ERR_ROLLOUT_STATE: 409,
+  EL_ERR_REGISTRY_HTTP: 502,
+};
+
+export interface RolloutServerOptions {
+  controller: RolloutController;
+  host?: string;
+  /** default 8082; 0 = any free port */
+  port?: number;
+  apiToken?: string;
+  logger?: Logger;
+}
+
+export class RolloutServer {
+  readonly #o: RolloutServerOptions;
+  #app: FastifyInstance | undefined;
+  #url: string | undefined;
+  #closed = false;
+
+  constructor(opts: RolloutServerOptions) {
+    if (!opts?.controller) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'RolloutServer: option "controller" is required');
+    this.#o = opts;
+  }
+
+  get url(): string {
+    if (!this.#url) throw new EdgeloopError('EL_ERR_CLOSED', 'rollout server is not started');
+    return this.#url;
+  }
+
+  get app(): FastifyInstance {
+    this.#app ??= this.#build();
+    return this.#app;
+  }
+
+  async start(): Promise<void> {
+    if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'rollout server is closed');
+    if (this.#url) return;
+    await this.app.listen({ host: this.#o.host ?? '127.0.0.1', port: this.#o.port ?? 8082 });
+    const a = this.app.server.address() as AddressInfo;
+    this.#url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const app = this.#app;
+    this.#app = undefined;
+    this.#url = undefined;
+    await app?.close();
+  }
+
+  #build(): FastifyInstance {
+    const c = this.#o.controller;
+    const log = this.#o.logger ?? silentLogger;
+    const app = Fastify({ logger: false });
+    const auth = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+      if (this.#o.apiToken === undefined) return;
+      if (req.headers.authorization !== `Bearer ${this.#o.apiToken}`) {
+        await reply.code(401).send({ error: { code: 'EL_ERR_ROLLOUT_HTTP', message: 'missing or wrong bearer token' } });
+      }
+    };
+    app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, _req, reply) => {
+      if (err instanceof EdgeloopError) {
+        void reply.code(STATUS[err.code] ?? 500).send({ error: { code: err.code, message: err.message } });
+        return;
+      }
+      const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+      if (status >= 500) log.error({ err }, 'rollout request failed');
+      void reply.code(status).send({ error: { code: 'EL_ERR_ROLLOUT_HTTP', message: err.message } });
+    });
+    const reason = (req: FastifyRequest): string | undefined => {
+      const b = req.body as { reason?: unknown } | undefined;
+      return typeof b?.reason === 'string' ? b.reason : undefined;
+    };
+    app.get('/healthz', async () => ({ ok: true }));
+    app.get('/v1/rollouts', async (req) => ({ rollouts: c.list((req.query as { model?: string }).model) }));
+    app.post('/v1/rollouts', { preHandler: auth }, async (req, reply) => {
+      const spec = req.body as RolloutSpecInput;
+      if (!spec || typeof spec !== 'object') throw new EdgeloopError('EL_ERR_ROLLOUT_SPEC', 'expected a JSON rollout spec');
+      return reply.code(201).send(await c.startRollout(spec));
+    });
+    app.get('/v1/rollouts/:ref', async (req) => c.view((req.params as { ref: string }).ref));
+    app.post('/v1/rollouts/:ref/promote', { preHandler: auth }, async (req) => c.promote((req.params as { ref: string }).ref));
+    app.post('/v1/rollouts/:ref/rollback', { preHandler: auth }, async (req) => c.rollback((req.params as { ref: string }).ref, reason(req)));
+    app.post('/v1/rollouts/:ref/abort', { preHandler: auth }, async (req) => c.abort((req.params as { ref: string }).ref, reason(req)));
+    return app;
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The registry and rollout parts as `edgeloop cloud` runs them (real broker, HTTP servers on port 0), driven
+ * through the `edgeloop registry` and `edgeloop rollout` commands.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../../cli/main.ts';
+import { createRegistryPart, type RegistryPart } from '../../../cloud/registry/registry-part.ts';
+import { createRolloutPart, type RolloutPart } from '../../../cloud/rollout/rollout-part.ts';
+import { writeModelDir } from '../../../models/manifest/index.ts';
+import { Topics } from '../../../protocol/topics.ts';
+import { startTestBroker, type TestBroker } from '../../helpers/aedes-broker.ts';
+import { makeTestModel, testKeys } from '../../agent/model-updater/test-models.ts';
+
+const key = testKeys();
+let broker: TestBroker;
+let dir: string;
+let reg: RegistryPart;
+let ro: RolloutPart;
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const sink = (f: (s: string) => void) => new Writable({ write(c, _e, cb) { f(String(c)); cb(); } });
+  const env = { EDGELOOP_REGISTRY_URL: reg.instance.server.url, EDGELOOP_ROLLOUT_URL: ro.instance.server.url };
+  const code = await main(argv, { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)), env, cwd: dir });
+  return { code, out, err };
+}
+
+beforeAll(async () => {
+  broker = await startTestBroker();
+  dir = mkdtempSync(join(tmpdir(), 'el-rollout-cli-'));
+  writeFileSync(join(dir, 'signing.pub.pem'), key.publicKeyPem);
+  reg = createRegistryPart({ dataDir: join(dir, 'data'), port: 0, trustedKeys: [join(dir, 'signing.pub.pem')] });
+  await reg.start();
+  ro = createRolloutPart({
+    dataDir: join(dir, 'data'),
+    mqtt: { url: broker.url, clientId: 'rollout-cli-test' },
+    registryUrl: reg.instance.server.url,
+    http: { port: 0 },
+    groups: { lab: ['lab-1', 'lab-2'] },
+    tickMs: 50,
+    discoveryMs: 50,
+  });
+  await ro.start();
+  for (const v of ['1.0', '1.1']) {
+    const m = makeTestModel({ version: v, key });
+    writeModelDir(join(dir, `model-${v}`), { onnx: m.onnx, manifest: m.manifest });
+  }
+});
+
+afterAll(async () => {
+  await ro?.close();
+  await reg?.close();
+  await broker?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('edgeloop registry / rollout commands against running parts', () => {
+  it('push, list, show, alias', async () => {
+    expect(await cli('registry', 'push', 'model-1.0')).toMatchObject({ code: 0, out: expect.stringMatching(/^pushed pump-ae@1.0 \(sha256 [0-9a-f]{12}…\)/) });
+    expect((await cli('registry', 'push', 'model-1.0')).out).toMatch(/already there/);
+    await cli('registry', 'push', 'model-1.1');
+    expect((await cli('registry', 'alias', 'pump-ae', 'canary', '1.1')).out).toBe('pump-ae canary → 1.1\n');
+    const list = await cli('registry', 'list');
+    expect(list.out).toMatch(/pump-ae\t2\t1.1\tcanary=1.1/);
+    const show = await cli('registry', 'show', 'pump-ae@canary');
+    expect(show.out).toMatch(/pump-ae@1.1 {2}\(canary\)/);
+    expect(show.out).toMatch(/lineage {5}parent -, data sha256:abab/);
+    expect(show.out).toMatch(/training {4}1 feature distributions: vibration/);
+    const missing = await cli('registry', 'show', 'nope');
+    expect(missing).toMatchObject({ code: 1, err: expect.stringMatching(/model "nope" is not in the registry \[EL_ERR_REGISTRY_NOT_FOUND\]/) });
+  });
+
+  it('start (by alias, to a group), status, abort, rollback; bad specs fail with the reason', async () => {
+    const bad = await cli('rollout', 'start', 'pump-ae@1.1', '--gate', 'anomaly_rate>=2x');
+    expect(bad).toMatchObject({ code: 1, err: expect.stringMatching(/gate "anomaly_rate>=2x": expected METRIC<=FACTORx.*\[EL_ERR_ROLLOUT_GATE\]/) });
+    const noGroup = await cli('rollout', 'start', 'pump-ae@1.1', '--group', 'nope');
+    expect(noGroup.err).toMatch(/group "nope" is not defined \(known: lab\)/);
+
+    const seen = await mqtt.connectAsync(broker.url);
+    const got = new Promise<Buffer>((resolve) => seen.on('message', (_t, p) => resolve(p)));
+    // the stage's one device is the first of the group in hash order: lab-1 or lab-2
+    await seen.subscribeAsync([new Topics().deviceModel('lab-1', 'pump-ae'), new Topics().deviceModel('lab-2', 'pump-ae')], { qos: 1 });
+
+    const start = await cli('rollout', 'start', 'pump-ae@canary', '--stages', '50%,100%', '--bake', '1s', '--group', 'lab', '--gate', 'anomaly_rate<=2x', '--json');
+    expect(start.code).toBe(0);
+    const view = JSON.parse(start.out);
+    expect(view).toMatchObject({ model: 'pump-ae', version: '1.1', status: 'rolling', devices: { total: 2, assigned: 1 } });
+    const desired = JSON.parse(String(await got));
+    expect(desired).toMatchObject({ type: 'model-desired', name: 'pump-ae', version: '1.1', rolloutId: view.id });
+    expect(desired.artifactUrl).toBe(`${reg.instance.server.url}/v1/artifacts/${desired.manifest.artifact.sha256}`);
+    await seen.endAsync();
+
+    const again = await cli('rollout', 'start', 'pump-ae@1.1');
+    expect(again.err).toMatch(/is rolling; abort or roll it back first \[EL_ERR_ROLLOUT_ACTIVE\]/);
+
+    const status = await cli('rollout', 'status', 'pump-ae');
+    expect(status.out).toMatch(/pump-ae@1.1 \(previous none\) — ROLLING/);
+    expect(status.out).toMatch(/ {2}1 {5} {2}50% {2} 1 {6} {2}1 /);
+    expect(status.out).toMatch(/gate anomaly_rate<=2x: no-data/);
+
+    const aborted = await cli('rollout', 'abort', view.id, '--reason', 'testing abort');
+    expect(aborted.out).toMatch(/ABORTED: testing abort/);
+    expect((await cli('rollout', 'promote', view.id)).err).toMatch(/\[EL_ERR_ROLLOUT_STATE\]/);
+    const rolled = await cli('rollout', 'rollback', view.id);
+    expect(rolled.out).toMatch(/ROLLED-BACK/); // no previous manifest: the override is cleared
+    const list = await cli('rollout', 'status');
+    expect(list.out).toMatch(new RegExp(`${view.id}\\tpump-ae@1.1\\trolled-back`));
+  });
+});
