@@ -46,6 +46,8 @@ const ExternalBrokerSchema = z.strictObject({
   sharedGroup: z.string().regex(/^[A-Za-z0-9_.-]+$/).nullable().default('edgeloop-ingest'),
   connections: z.number().int().min(1).max(64).default(1),
   sessionExpirySeconds: z.number().int().min(0).default(3600),
+  /** 5, or 4 (MQTT 3.1.1) for brokers without MQTT 5 such as aedes */
+  protocolVersion: z.union([z.literal(4), z.literal(5)]).default(5),
   connectTimeoutMs: z.number().int().min(100).default(10_000),
 });
 

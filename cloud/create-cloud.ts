@@ -268,6 +268,7 @@ export const CLOUD_PARTS: readonly PartDef[] = [
             sharedGroup: ext.sharedGroup,
             connections: ext.connections,
             sessionExpirySeconds: ext.sessionExpirySeconds,
+            protocolVersion: ext.protocolVersion,
             connectTimeoutMs: ext.connectTimeoutMs,
             topicPrefix: ctx.config.topicPrefix,
             ingest,

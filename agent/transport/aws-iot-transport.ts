@@ -286,11 +286,12 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
     this.#lastError = error;
     this.#failures++;
     this.#log.warn({ err: error.message, attempt: this.#failures }, 'connection attempt failed');
-    if (this.#failures >= this.#maxAttempts && !this.#closing && !this.#gaveUp) {
+    // maxAttempts counts retries after the first failed attempt, as in MqttTransport
+    if (this.#failures > this.#maxAttempts && !this.#closing && !this.#gaveUp) {
       this.#gaveUp = true;
       const err = new EdgeloopError(
         'EL_ERR_TRANSPORT_CONNECT',
-        `gave up connecting to ${this.options.endpoint} after ${this.#failures} attempts: ${error.message}`,
+        `gave up connecting to ${this.options.endpoint} after ${this.#failures} failed attempts (reconnect.maxAttempts ${this.#maxAttempts}): ${error.message}`,
         { cause: error },
       );
       this.#client?.stop();

@@ -303,7 +303,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     if (delay === undefined) {
       const err = new EdgeloopError(
         'EL_ERR_TRANSPORT_CONNECT',
-        `gave up connecting to ${this.options.url} after ${this.#backoff.attempt} attempts: ${reason}`,
+        `gave up connecting to ${this.options.url} after ${this.#backoff.attempt + 1} failed attempts (reconnect.maxAttempts ${this.#backoff.policy.maxAttempts}): ${reason}`,
         { cause: this.#lastError },
       );
       this.#log.error({ reason }, 'gave up reconnecting');

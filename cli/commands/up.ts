@@ -47,6 +47,8 @@ export interface UpOptions {
 export interface UpHandle {
   dashboardUrl: string;
   mqttUrl: string;
+  /** other HTTP endpoints by name (metrics, recommend, registry) */
+  urls: Record<string, string>;
   running: string[];
   missing: Array<{ part: string; reason: string }>;
   close(): Promise<void>;
@@ -98,6 +100,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   out(`  dashboard   ${handle.dashboardUrl}`);
   out(`  mqtt        ${handle.mqttUrl}  (devices log in as their id; passwords in ${rel(join(opts.dataDir, 'secrets.json'))})`);
   out(`  running     ${handle.running.join(', ')}`);
+  for (const [k, v] of Object.entries(handle.urls)) out(`  ${k.padEnd(10)}  ${v}`);
   if (handle.missing.length) out(`  missing     ${handle.missing.map((m) => `${m.part} (${m.reason})`).join('; ')}`);
   out(`  data        ${rel(opts.dataDir)}`);
   out('');
@@ -216,34 +219,74 @@ export async function startUp(o: UpOptions, warn: (s: string) => void): Promise<
     }, 1000);
     partsTimer.unref();
     closers.push({ name: 'timers', close: () => clearInterval(partsTimer) });
+    type Rec = { entityId: string | null; featureAgeMs?: number | null; actions?: Array<{ label: string; score: number }> };
     const recommender = cloud?.parts.get('recommend')?.instance as
-      | { recommendMany(ids: string[], k?: number): Promise<Array<{ entityId: string | null; featureAgeMs?: number | null; actions?: Array<{ label: string; score: number }>; error?: unknown }>> }
+      | {
+          recommendMany(ids: string[], k?: number): Promise<Array<Rec & { error?: unknown }>>;
+          recommendInline(features: Record<string, number>, k?: number, entityId?: string, eventTime?: number): Promise<Rec>;
+        }
       | undefined;
     if (recommender) {
       let busy = false;
       const recTimer = setInterval(() => {
         if (busy) return;
         busy = true;
+        const ids = view.deviceIds().slice(0, 500);
+        const now = Date.now();
+        // from the feature store first; devices whose stored features do not carry the recommender's inputs are
+        // scored from their latest readings instead (the default recommender reads AI4I column names)
         recommender
-          .recommendMany(view.deviceIds().slice(0, 500), 3)
-          .then((rs) => {
-            for (const r of rs) {
-              if (!r.entityId || !r.actions) continue;
-              view.setRecommendations(r.entityId, r.actions.map((a) => ({ item: a.label, score: a.score })));
-              if (typeof r.featureAgeMs === 'number') view.stage('feature store (age)', r.featureAgeMs);
-            }
-          })
+          .recommendMany(ids, 3)
+          .then((rs) =>
+            Promise.all(
+              rs.map(async (r, i) => {
+                const id = ids[i]!;
+                if (r.actions && !r.error) {
+                  view.setRecommendations(id, r.actions.map((a) => ({ item: a.label, score: a.score })));
+                  if (typeof r.featureAgeMs === 'number') view.stage('feature store (age)', r.featureAgeMs);
+                  return;
+                }
+                const features = ai4iFeatures(view.device(id, now)?.values ?? {});
+                if (!features) return;
+                const inline = await recommender.recommendInline(features, 3, id, now).catch(() => undefined);
+                if (inline?.actions) view.setRecommendations(id, inline.actions.map((a) => ({ item: a.label, score: a.score })));
+              }),
+            ),
+          )
           .catch(() => {})
           .finally(() => (busy = false));
       }, 3000);
       recTimer.unref();
       closers.push({ name: 'recommendations', close: () => clearInterval(recTimer) });
     }
-    return { dashboardUrl: dashboard.url!, mqttUrl, running, missing, close: closeAll };
+    const urls: Record<string, string> = {};
+    const httpUrl = (cloud as { urls?: { http?: string } } | undefined)?.urls?.http;
+    if (httpUrl) urls.metrics = `${httpUrl.replace(/\/$/, '')}/metrics`;
+    for (const name of ['recommend', 'registry']) {
+      const part = cloud?.parts.get(name) as { url?: string; health?: () => { url?: unknown } } | undefined;
+      const u = part?.url ?? part?.health?.().url;
+      if (typeof u === 'string') urls[name] = u;
+    }
+    return { dashboardUrl: dashboard.url!, mqttUrl, urls, running, missing, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;
   }
+}
+
+/** The simulator's sensor ids → the AI4I column names the default recommender reads. */
+const AI4I_NAMES: Record<string, string> = {
+  air_temp: 'air_temperature_k',
+  process_temp: 'process_temperature_k',
+  rpm: 'rotational_speed_rpm',
+  torque: 'torque_nm',
+  tool_wear: 'tool_wear_min',
+};
+
+function ai4iFeatures(values: Record<string, number>): Record<string, number> | undefined {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(values)) out[AI4I_NAMES[k] ?? k] = v;
+  return Object.values(AI4I_NAMES).every((n) => n in out) ? out : undefined;
 }
 
 function loadSecrets(path: string, ids: string[]): Secrets {
@@ -295,17 +338,23 @@ async function startCloud(
   } as never);
   const extra: Array<{ name: string; def: unknown }> = [];
   try {
-    const reg = (await import(String('../../cloud/registry/registry-part.ts'))) as { registryPartDef?: (c?: unknown) => unknown };
-    if (reg.registryPartDef) extra.push({ name: 'registry', def: reg.registryPartDef({ port: 0 }) });
-  } catch (err) {
-    missing.push({ part: 'registry', reason: (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' ? 'not in this build' : shortReason(err) });
-  }
-  try {
     const rec = await import('../../cloud/recommend/recommend-part.ts');
     if (!existsSync(join(rec.DEFAULT_RECOMMENDER_DIR, 'manifest.json'))) throw new Error('models/default/recommender is not built (npm run models:build)');
-    extra.push({ name: 'recommend', def: rec.recommendPartDef({ port: 0 }) });
+    extra.push({ name: 'recommend', def: rec.recommendPartDef({ port: 0 }, { cwd: o.dataDir }) });
   } catch (err) {
     missing.push({ part: 'recommend', reason: shortReason(err) });
+  }
+  // the registry after recommend: recommend then serves the shipped model from its directory, and the registry is
+  // there for pushes and rollouts (edgeloop registry push --url ...)
+  try {
+    const reg = await import('../../cloud/registry/registry-part.ts');
+    const key = join(import.meta.dirname, '..', '..', 'models', 'default', 'keys', 'edgeloop-default.pub');
+    extra.push({
+      name: 'registry',
+      def: { name: 'registry', create: () => reg.createRegistryPart({ dataDir: join(cloudDir, 'registry'), port: 0, trustedKeys: existsSync(key) ? [key] : [] }) },
+    });
+  } catch (err) {
+    missing.push({ part: 'registry', reason: (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' ? 'not in this build' : shortReason(err) });
   }
   // start with every extra part; if one of them fails, start again without it and say so
   for (;;) {

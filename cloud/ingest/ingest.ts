@@ -240,11 +240,15 @@ export class Ingest {
   async #recoverFromStream(): Promise<void> {
     const touched = new Set<string>();
     let n = 0;
+    // an empty dedup store (first start, or the file was deleted) is rebuilt from the oldest record in the stream:
+    // read under a consumer name that never checkpoints; otherwise from the recovery checkpoint
+    const rebuild = !this.#store || this.#store.deviceCount() === 0;
+    const readAs = rebuild ? `${DEDUP_RECOVERY_CONSUMER}:rebuild` : DEDUP_RECOVERY_CONSUMER;
     for (const shardId of await this.#stream.listShards()) {
       let position: string | undefined;
       let last: string | undefined;
       for (;;) {
-        const b = await this.#stream.read(shardId, { consumer: DEDUP_RECOVERY_CONSUMER, position, limit: 1000 });
+        const b = await this.#stream.read(shardId, { consumer: readAs, position, limit: 1000 });
         for (const r of b.records) {
           n++;
           let m: { deviceId?: unknown; type?: unknown; readings?: Array<{ seq: number }>; events?: Array<{ seq: number }> };
@@ -277,7 +281,7 @@ export class Ingest {
       this.#followPos.set(shardId, last);
     }
     this.recoveredRecords = n;
-    if (n > 0) this.#log.info({ records: n }, 'dedup state recovered from the stream tail');
+    if (n > 0) this.#log.info({ records: n, rebuild }, 'dedup state recovered from the stream');
   }
 
   #scheduleRecoveryTick(): void {

@@ -1,9 +1,10 @@
 /**
  * Ingest from an external broker (mosquitto, EMQX, AWS IoT Core, or another edgeloop broker) as an MQTT client.
  *
- * At-least-once: the client uses a persistent session (MQTT 5, clean start off, session expiry) and mqtt.js
- * `customHandleAcks`: the PUBACK of each QoS 1 message is sent only after `ingest.accept()` resolved (the message
- * is in the stream, a known duplicate, or in the DLQ). If accept() rejects, no PUBACK is sent and the connection
+ * At-least-once: the client uses a persistent session (clean start off, MQTT 5 session expiry) and mqtt.js's
+ * `handleMessage` hook: the PUBACK of each QoS 1 message is sent only after `ingest.accept()` resolved (the message
+ * is in the stream, a known duplicate, or in the DLQ). (mqtt.js honours `customHandleAcks` only with MQTT 5;
+ * `handleMessage` runs before the PUBACK with both 3.1.1 and 5.) If accept() rejects, no PUBACK is sent and the connection
  * is recycled, so the broker redelivers the message on the new connection.
  *
  * Scaling: mqtt.js handles a connection's messages one after another (the next is read after the PUBACK), so one
@@ -39,6 +40,8 @@ export interface MqttIngestClientOptions {
   connections?: number;
   /** MQTT 5 session expiry (s) so unacknowledged messages survive an ingest restart; default 3600 */
   sessionExpirySeconds?: number;
+  /** 5 (default) or 4 = MQTT 3.1.1 for brokers without MQTT 5 (aedes); 3.1.1 sessions persist until cleaned */
+  protocolVersion?: 4 | 5;
   topicPrefix?: string;
   /** max time to wait for the first connection and subscription, ms; default 10000 */
   connectTimeoutMs?: number;
@@ -56,13 +59,14 @@ export interface MqttIngestStats {
 }
 
 const KNOWN = new Set([
-  'url', 'username', 'password', 'clientId', 'ca', 'cert', 'key', 'sharedGroup', 'connections', 'sessionExpirySeconds',
+  'url', 'username', 'password', 'clientId', 'ca', 'cert', 'key', 'sharedGroup', 'connections', 'sessionExpirySeconds', 'protocolVersion',
   'topicPrefix', 'connectTimeoutMs', 'ingest', 'logger',
 ]);
 
 export class MqttIngestClient {
   readonly #o: Required<Pick<MqttIngestClientOptions, 'url' | 'clientId' | 'connections' | 'sessionExpirySeconds' | 'connectTimeoutMs'>> & {
     sharedGroup: string | null;
+    protocolVersion: 4 | 5;
   };
   readonly #opts: MqttIngestClientOptions;
   readonly #topics: Topics;
@@ -97,7 +101,11 @@ export class MqttIngestClient {
       sessionExpirySeconds: opts.sessionExpirySeconds ?? 3600,
       connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
       sharedGroup,
+      protocolVersion: opts.protocolVersion ?? 5,
     });
+    if (this.#o.protocolVersion !== 4 && this.#o.protocolVersion !== 5) {
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `MqttIngestClient: protocolVersion must be 4 or 5, got ${opts.protocolVersion}`);
+    }
     this.#opts = opts;
     this.#topics = new Topics(opts.topicPrefix);
     this.#log = opts.logger ?? silentLogger;
@@ -142,9 +150,9 @@ export class MqttIngestClient {
     const clientId = this.#o.connections === 1 ? this.#o.clientId : `${this.#o.clientId}-${i}`;
     const options: IClientOptions = {
       clientId,
-      protocolVersion: 5,
+      protocolVersion: this.#o.protocolVersion,
       clean: false,
-      properties: { sessionExpiryInterval: this.#o.sessionExpirySeconds, receiveMaximum: 1000 },
+      ...(this.#o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: this.#o.sessionExpirySeconds, receiveMaximum: 1000 } } : {}),
       reconnectPeriod: 1000,
       connectTimeout: this.#o.connectTimeoutMs,
       resubscribe: false,
@@ -153,24 +161,28 @@ export class MqttIngestClient {
       ...(o.ca ? { ca: o.ca } : {}),
       ...(o.cert ? { cert: o.cert } : {}),
       ...(o.key ? { key: o.key } : {}),
-      customHandleAcks: (topic, message, _packet, done) => {
-        this.#s.received++;
-        o.ingest.accept({ topic, payload: message, clientId }).then(
-          () => {
-            this.#s.acked++;
-            done(0);
-          },
-          (err: Error) => {
-            this.#s.refused++;
-            this.#log.error({ err: err.message, topic }, 'ingest refused a message; reconnecting for redelivery');
-            // no PUBACK: drop the connection so the broker redelivers from the session
-            client.stream?.destroy();
-            done(err);
-          },
-        );
-      },
     };
     const client = mqtt.connect(this.#o.url, options);
+    // mqtt.js sends a QoS 1 PUBACK only after handleMessage calls back (MQTT 3.1.1 and 5 alike; customHandleAcks
+    // is honoured only with MQTT 5 and runs before it), so this is where the ingest runs.
+    client.handleMessage = (packet, callback) => {
+      const topic = packet.topic;
+      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+      this.#s.received++;
+      o.ingest.accept({ topic, payload, clientId }).then(
+        () => {
+          this.#s.acked++;
+          callback();
+        },
+        (err: Error) => {
+          this.#s.refused++;
+          this.#log.error({ err: err.message, topic }, 'ingest refused a message; reconnecting for redelivery');
+          // no PUBACK: drop the connection so the broker redelivers from the session
+          client.stream?.destroy();
+          callback(err);
+        },
+      );
+    };
     this.#clients.push(client);
     client.on('error', (err) => this.#log.warn({ clientId, err: err.message }, 'ingest mqtt client error'));
     client.on('reconnect', () => this.#s.reconnects++);

@@ -418,8 +418,8 @@ export class RolloutController {
   async rollback(ref: string, reason?: string): Promise<RolloutView> {
     this.#assertRunning();
     const { machine, state } = this.#find(ref);
-    if (!machine && state.status === 'completed') {
-      // completed rollouts leave the active set; bring it back to roll the fleet manifest back
+    if (!machine && (state.status === 'completed' || state.status === 'aborted')) {
+      // ended rollouts leave the active set; bring one back to roll it back
       const m = new RolloutMachine(state);
       this.#machines.set(m.id, m);
       return this.#operate(m.id, (mm, now) => mm.rollback(now, reason));

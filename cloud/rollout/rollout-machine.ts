@@ -126,6 +126,7 @@ function mean(xs: number[]): number {
 
 export class RolloutMachine {
   readonly #s: RolloutState;
+  readonly #hashes = new Map<string, number>();
 
   constructor(state: RolloutState) {
     this.#s = state;
@@ -178,14 +179,13 @@ export class RolloutMachine {
     if (this.#s.log.length > LOG_LIMIT) this.#s.log.splice(0, this.#s.log.length - LOG_LIMIT);
   }
 
-  /** Population in rollout order. */
+  /** Population in rollout order (hashes are memoised: sha256 per device per tick dominated large fleets). */
   #population(fleet: ReadonlyMap<string, FleetDevice>): string[] {
     const ids = this.#s.spec.devices ?? [...fleet.keys()];
     const model = this.#s.spec.model;
-    return ids
-      .map((id) => ({ id, h: deviceHash(model, id) }))
-      .sort((a, b) => a.h - b.h || (a.id < b.id ? -1 : 1))
-      .map((x) => x.id);
+    const h = this.#hashes;
+    for (const id of ids) if (!h.has(id)) h.set(id, deviceHash(model, id));
+    return [...ids].sort((a, b) => h.get(a)! - h.get(b)! || (a < b ? -1 : 1));
   }
 
   #runs(fd: FleetDevice | undefined, version: string | undefined): boolean {
@@ -285,8 +285,8 @@ export class RolloutMachine {
     }
 
     // 4. assignments for the current stage
-    const population = this.#population(fleet);
     if (s.status === 'rolling') {
+      const population = this.#population(fleet);
       const target = stageTarget(spec.stages[s.stage]!, population.length);
       let assigned = entries.length;
       this.#refill(now);

@@ -164,7 +164,18 @@ export function dominantPeriod(x: ArrayLike<number>, maxLag: number): { lag: num
   return best;
 }
 
+const EDGELOOP_OPTION_KEYS = ['historyRows', 'smoothRows', 'alarmLevel', 'suppressRows', 'suppressFactor', 'zHalf', 'minSeasonalCorrelation'];
+
 export function edgeloopDetector(opts: EdgeloopDetectorOptions = {}): DetectorFactory {
+  for (const [k, v] of Object.entries(opts)) {
+    if (!EDGELOOP_OPTION_KEYS.includes(k)) {
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `unknown edgeloop detector option "${k}" (known: ${EDGELOOP_OPTION_KEYS.join(', ')})`);
+    }
+    const integer = k === 'historyRows' || k === 'smoothRows' || k === 'suppressRows';
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `edgeloop detector option ${k} must be a positive ${integer ? 'integer' : 'number'}, got ${String(v)}`);
+    }
+  }
   return ({ rows }) => {
     const probation = Math.floor(probationaryLength(rows));
     const history = opts.historyRows ?? Math.max(64, probation);
@@ -296,16 +307,27 @@ export function runDetector(factory: DetectorFactory, timestamps: ArrayLike<numb
   return out;
 }
 
-/** Complementary error function (Chebyshev fit of Numerical Recipes' erfcc; fractional error < 1.2e-7). */
+/**
+ * Complementary error function to near double precision (NAB's windowed Gaussian compares 1 - Q(z) with the
+ * threshold 1.0, so the far tail must round like Python's math.erfc): the Taylor series of erf below 2, a continued
+ * fraction above.
+ */
 export function erfc(x: number): number {
-  const z = Math.abs(x);
-  const t = 1 / (1 + 0.5 * z);
-  const r =
-    t *
-    Math.exp(
-      -z * z -
-        1.26551223 +
-        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-    );
-  return x >= 0 ? r : 2 - r;
+  if (Number.isNaN(x)) return NaN;
+  if (x < 0) return 2 - erfc(-x);
+  if (x < 2) {
+    let term = x;
+    let sum = x;
+    for (let n = 1; n < 80; n++) {
+      term *= (-x * x) / n;
+      const add = term / (2 * n + 1);
+      sum += add;
+      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
+    }
+    return 1 - (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  if (x > 27) return 0;
+  let t = x;
+  for (let k = 120; k >= 1; k--) t = x + k / 2 / t;
+  return Math.exp(-x * x) / (Math.sqrt(Math.PI) * t);
 }

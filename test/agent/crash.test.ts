@@ -52,7 +52,7 @@ describe('crash safety (child process, SIGKILL)', () => {
     const broker = await startTestBroker();
     onTestFinished(() => broker.close());
     const dir = tempDir();
-    const sub = await collect(broker.url, ['edgeloop/v1/crash-dev/telemetry']);
+    const sub = await collect(broker.url, ['edgeloop/v1/crash-dev/telemetry', 'edgeloop/v1/crash-dev/status']);
 
     // run 1: killed mid-stream
     const T0 = Date.now();
@@ -62,6 +62,8 @@ describe('crash safety (child process, SIGKILL)', () => {
     mark('killing');
     a.child.kill('SIGKILL');
     await a.exited;
+    // the broker publishes the agent's last will: retained status online:false
+    await sub.waitFor((m) => m.some((x) => x.topic.endsWith('/status') && x.body.online === false));
     const acc1 = a.lines.filter((l) => l.ids);
     expect(a.lines.some((l) => l.done)).toBe(false); // really killed mid-stream
     const lastAccepted1 = acc1.at(-1)!;

@@ -66,7 +66,7 @@ describe('AwsIotTransport options', () => {
       (e: unknown) => e as Error,
     );
     expect(isEdgeloopError(err, 'EL_ERR_TRANSPORT_CONNECT')).toBe(true);
-    expect(err!.message).toMatch(/after 2 attempts/);
+    expect(err!.message).toMatch(/after 3 failed attempts/);
   });
 });
 

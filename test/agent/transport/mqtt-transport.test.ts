@@ -158,7 +158,7 @@ describe('MqttTransport on aedes', () => {
       (e: unknown) => e,
     );
     expect(isEdgeloopError(err, 'EL_ERR_TRANSPORT_CONNECT')).toBe(true);
-    expect((err as Error).message).toMatch(/after 2 attempts/);
+    expect((err as Error).message).toMatch(/after 3 failed attempts/);
     expect((err as Error).cause).toBeInstanceOf(Error);
 
     // start() again after giving up begins a fresh round of attempts (here: the broker is now there)

@@ -20,7 +20,7 @@ describe('transports release every handle on close()', () => {
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr.on('data', (b: Buffer) => (out += b.toString()));
     // a leaked handle keeps the child alive: kill it after a generous bound and fail with what it printed
-    const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const guard = setTimeout(() => child.kill('SIGKILL'), 50_000);
     onTestFinished(() => {
       clearTimeout(guard);
       child.kill('SIGKILL');

@@ -14,6 +14,7 @@ import type { Ingest } from '../../../cloud/ingest/ingest.ts';
 import type { PutResult, Stream, StreamRecord } from '../../../cloud/stream/stream.ts';
 import { LocalStream } from '../../../cloud/stream/local-stream.ts';
 import { startMosquitto } from '../../helpers/mosquitto.ts';
+import { startTestBroker } from '../../helpers/aedes-broker.ts';
 import { enc, range, readAll, sortedUnique, telemetry } from '../ingest/ingest-helpers.ts';
 import { eventually, featuresWhen, tempDir } from './e2e-helpers.ts';
 
@@ -134,5 +135,27 @@ describe('edgeloop cloud with mosquitto as the external broker', () => {
     const back = await readAll(stream);
     expect(back.seqs.get('dev-r')).toEqual(range(1, 7));
   });
-});
 
+  it('works with an MQTT 3.1.1 broker without shared subscriptions (aedes: protocolVersion 4, sharedGroup null)', async () => {
+    const broker = await startTestBroker();
+    onTestFinished(() => broker.close());
+    const dir = tempDir();
+    const cloud = createCloud(
+      parseCloudConfig({
+        dataDir: dir,
+        only: ['ingest'],
+        broker: { mode: 'external', external: { url: broker.url, protocolVersion: 4, sharedGroup: null } },
+        http: { enabled: false },
+      }),
+    );
+    onTestFinished(() => cloud.close());
+    await cloud.start();
+    const c = mqtt.connect(broker.url, { clientId: 'v4-dev' });
+    onTestFinished(() => new Promise<void>((r) => c.end(true, {}, () => r())));
+    await new Promise<void>((r) => c.once('connect', () => r()));
+    for (let i = 0; i < 5; i++) await c.publishAsync('edgeloop/v1/dev-4/telemetry', enc(telemetry('dev-4', 1 + i * 4, 4)), { qos: 1 });
+    const ingest = cloud.parts.get('ingest')!.instance as Ingest;
+    await eventually(async () => (ingest.stats().readings >= 20 ? true : undefined), 'readings over MQTT 3.1.1');
+    expect((await readAll(cloud.parts.get('stream')!.instance as Stream)).seqs.get('dev-4')).toEqual(range(1, 20));
+  });
+});

@@ -101,6 +101,19 @@ describe('Ingest', () => {
     expect(ingest.stats()).toMatchObject({ duplicateRecords: 16, duplicateMessages: 1, readings: 17 });
   });
 
+  it('handles gaps, out-of-order and descending seqs (the slow path) alongside in-order batches (the fast path)', async () => {
+    const { ingest, stream } = await setup();
+    expect(await ingest.accept({ topic: T('d'), payload: enc(telemetry('d', 1, 10)) })).toBe('stored'); // fast
+    expect(await ingest.accept({ topic: T('d'), payload: enc(telemetry('d', 21, 10)) })).toBe('stored'); // fast, leaves a gap
+    expect(await ingest.accept({ topic: T('d'), payload: enc(telemetry('d', 11, 10)) })).toBe('stored'); // fills the gap
+    const desc = telemetry('d', 31, 5);
+    desc.readings.reverse();
+    expect(await ingest.accept({ topic: T('d'), payload: enc(desc) })).toBe('stored');
+    expect(await ingest.accept({ topic: T('d'), payload: enc(desc) })).toBe('duplicate');
+    expect(await ingest.accept({ topic: T('d'), payload: enc(telemetry('d', 15, 10)) })).toBe('duplicate');
+    expect((await readAll(stream)).seqs.get('d')!.sort((a, b) => a - b)).toEqual(range(1, 35));
+  });
+
   it('dead-letters malformed, oversized and mismatched messages while the valid ones around them arrive', async () => {
     const { ingest, stream, dlq } = await setup({ maxPayloadBytes: 4096 });
     const results = await Promise.all([
@@ -155,6 +168,20 @@ describe('Ingest', () => {
     expect(await third.ingest.accept({ topic: T('d'), payload: enc(telemetry('d', 11, 10)) })).toBe('duplicate');
     expect(await third.ingest.accept({ topic: T('d'), payload: enc(telemetry('d', 1, 25)) })).toBe('stored');
     expect((await readAll(third.stream)).seqs.get('d')).toEqual(range(1, 25));
+  });
+
+  it('rebuilds a deleted dedup store from the whole stream', async () => {
+    const first = await setup();
+    await first.ingest.accept({ topic: T('d'), payload: enc(telemetry('d', 1, 10)) });
+    await first.ingest.accept({ topic: T('e'), payload: enc(telemetry('e', 1, 10)) });
+    await first.close();
+    await first.close();
+    for (const f of ['dedup.db', 'dedup.db-wal', 'dedup.db-shm']) rmSync(join(first.dir, f), { force: true });
+    const second = await setup({}, first.dir);
+    expect(second.ingest.recoveredRecords).toBe(2);
+    expect(await second.ingest.accept({ topic: T('d'), payload: enc(telemetry('d', 1, 10)) })).toBe('duplicate');
+    expect(await second.ingest.accept({ topic: T('e'), payload: enc(telemetry('e', 5, 10)) })).toBe('stored');
+    expect((await readAll(second.stream)).seqs.get('e')!.sort((a, b) => a - b)).toEqual(range(1, 14));
   });
 
   it('does not acknowledge a batch the stream refused, and rolls back its dedup marks', async () => {

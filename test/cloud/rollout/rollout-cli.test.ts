@@ -101,7 +101,7 @@ describe('edgeloop registry / rollout commands against running parts', () => {
 
     const status = await cli('rollout', 'status', 'pump-ae');
     expect(status.out).toMatch(/pump-ae@1.1 \(previous none\) — ROLLING/);
-    expect(status.out).toMatch(/ {2}1 {5} {2}50% {2} 1 {6} {2}1 /);
+    expect(status.out).toMatch(/\n {2}1 +50% +1 +1 +0 \(0%\) +0 +1 +current\n {2}2 +100% +2 +0 +0 \(-\) +0 +0 +pending\n/);
     expect(status.out).toMatch(/gate anomaly_rate<=2x: no-data/);
 
     const aborted = await cli('rollout', 'abort', view.id, '--reason', 'testing abort');

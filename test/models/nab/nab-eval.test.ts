@@ -8,7 +8,7 @@ import { evalNabCommand } from '../../../models/nab/commands.ts';
 import { dominantPeriod, edgeloopDetector, erfc, runDetector, windowedGaussianDetector } from '../../../models/nab/detectors.ts';
 import { evaluateNab } from '../../../models/nab/evaluate-nab.ts';
 import { parseLabels, parseNabCsv, parseNabTimestamp, parseProfiles, readSeries } from '../../../models/nab/nab-corpus.ts';
-import { probationaryLength } from '../../../models/nab/scorer.ts';
+import { calcScoreByThreshold, calcSweepScore, probationaryLength, scoreAtThreshold } from '../../../models/nab/scorer.ts';
 
 const FIXTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'nab');
 const DATA = join(FIXTURE, 'data');
@@ -83,19 +83,44 @@ describe('detectors', () => {
     expect(scores.subarray(601, 701).every((x) => x === 0)).toBe(true);
   });
 
+  it('rejects unknown or bad detector options', () => {
+    expect(() => edgeloopDetector({ alarm: 0.5 } as never)).toThrow(/unknown edgeloop detector option "alarm"/);
+    expect(() => edgeloopDetector({ historyRows: 10.5 })).toThrow(/historyRows must be a positive integer/);
+  });
+
   it('finds the period of a seasonal series', () => {
     const x = Array.from({ length: 600 }, (_, i) => Math.sin((2 * Math.PI * i) / 48) + 0.3 * Math.sin((2 * Math.PI * i) / 12));
     expect(dominantPeriod(x, 300).lag).toBe(48);
   });
 
   it('windowed Gaussian reproduces NAB\'s tail probability', () => {
-    expect(erfc(0)).toBeCloseTo(1, 6);
-    expect(erfc(1)).toBeCloseTo(0.157299207, 6);
+    expect(erfc(0)).toBe(1);
+    // Python math.erfc values
+    expect(erfc(1)).toBeCloseTo(0.15729920705028513, 15);
+    expect(erfc(2.5) / 0.0004069520174449589).toBeCloseTo(1, 13);
+    expect(erfc(6) / 2.1519736712498916e-17).toBeCloseTo(1, 13);
+    expect(erfc(-1)).toBeCloseTo(2 - 0.15729920705028513, 15);
     const d = windowedGaussianDetector()({ rows: 4 });
     expect(d.handleRecord(0, 1)).toBe(0); // nothing learned yet
     d.handleRecord(1, 3); // window [1, 3]: mean 2, std 1
     // value 4 is 2 std above: 1 - Q(2) = 1 - 0.02275
     expect(d.handleRecord(2, 4)).toBeCloseTo(1 - 0.0227501319, 6);
+  });
+});
+
+describe('reproduces NAB\'s published results', () => {
+  it('windowedGaussian on rogue_agent_key_hold at threshold 1.0: NAB\'s results/windowedGaussian row', () => {
+    // numenta/NAB results/windowedGaussian/windowedGaussian_standard_scores.csv:
+    // realKnownCause/rogue_agent_key_hold.csv,1.0,-2.44,0,1406,4,190,1882
+    const name = 'realKnownCause/rogue_agent_key_hold.csv';
+    const s = readSeries(DATA, name);
+    const labels = parseLabels(readFileSync(join(FIXTURE, 'labels', 'combined_windows.json'), 'utf8'));
+    const cost = { tpWeight: 1, fpWeight: 0.11, fnWeight: 1 };
+    const scores = runDetector(windowedGaussianDetector(), s.timestamps, s.values);
+    const rows = calcScoreByThreshold(calcSweepScore(s.timestamps, scores, labels.get(name)!, name, cost), cost);
+    const r = scoreAtThreshold(rows, 1.0);
+    expect(r.score).toBeCloseTo(-2.44, 12);
+    expect([r.tp, r.tn, r.fp, r.fn]).toEqual([0, 1406, 4, 190]);
   });
 });
 

@@ -1,0 +1,104 @@
+/**
+ * The same path with real agents (agent/create-agent.ts: SQLite outbox, InferenceEngine, status reporter, and the
+ * ModelUpdater it wires from models.*), a real registry server and the rollout part, over a real broker:
+ * the fleet manifest installs 1.0 on every agent, a staged rollout moves them to 1.1, and a model that fails its
+ * test vector is refused by the canary and rolled back.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAgent, type Agent } from '../../../agent/create-agent.ts';
+import { createRegistryPart, type RegistryPart } from '../../../cloud/registry/registry-part.ts';
+import { createRolloutPart, type RolloutPart } from '../../../cloud/rollout/rollout-part.ts';
+import { Topics } from '../../../protocol/topics.ts';
+import { startTestBroker, type TestBroker } from '../../helpers/aedes-broker.ts';
+import { makeTestModel, testKeys } from '../../agent/model-updater/test-models.ts';
+
+const key = testKeys();
+const MODEL = 'pump-ae';
+let broker: TestBroker;
+let dir: string;
+let reg: RegistryPart;
+let ro: RolloutPart;
+let agents: Agent[] = [];
+
+function running(version: string): boolean {
+  return agents.every((a) => a.inference?.active(MODEL)?.manifest.version === version);
+}
+
+async function until(cond: () => boolean, what: string, ms = 30_000): Promise<void> {
+  // agents expose no "model changed" hook to tests; their state is polled (20 ms) with a deadline
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+beforeAll(async () => {
+  broker = await startTestBroker();
+  dir = mkdtempSync(join(tmpdir(), 'el-agent-rollout-'));
+  writeFileSync(join(dir, 'models.pub'), key.publicKeyPem);
+  reg = createRegistryPart({ dataDir: join(dir, 'cloud'), port: 0, trustedKeys: [join(dir, 'models.pub')] });
+  await reg.start();
+  ro = createRolloutPart({ dataDir: join(dir, 'cloud'), mqtt: { url: broker.url }, registryUrl: reg.instance.server.url, http: { port: 0 }, tickMs: 50, discoveryMs: 100 });
+  await ro.start();
+  for (const [v, o] of [['1.0', {}], ['1.1', {}], ['1.2', { badTestVector: true }]] as const) {
+    const m = makeTestModel({ version: v, key, ...o });
+    await reg.instance.registry.push({ manifest: m.manifest, artifact: m.onnx });
+  }
+  agents = ['agent-a', 'agent-b', 'agent-c'].map((id) =>
+    createAgent({
+      config: {
+        deviceId: id,
+        dataDir: join(dir, id),
+        transport: { kind: 'mqtt', url: broker.url },
+        models: { trustedKeys: [join(dir, 'models.pub')], updates: true },
+        status: { intervalMs: 200 },
+        logLevel: 'silent',
+      },
+    }),
+  );
+  await Promise.all(agents.map((a) => a.start()));
+  const rec = reg.instance.registry.get(MODEL, '1.0')!;
+  const pub = await mqtt.connectAsync(broker.url);
+  await pub.publishAsync(
+    new Topics().fleetModel(MODEL),
+    JSON.stringify({ v: 1, type: 'model-desired', name: MODEL, version: '1.0', artifactUrl: reg.instance.server.artifactUrl(rec.sha256), manifest: rec.manifest, seq: 1, ts: Date.now() }),
+    { qos: 1, retain: true },
+  );
+  await pub.endAsync();
+  await until(() => running('1.0'), 'every agent on 1.0');
+}, 60_000);
+
+afterAll(async () => {
+  for (const a of agents) await a.close();
+  await ro?.close();
+  await reg?.close();
+  await broker?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe.sequential('rollout to real agents', () => {
+  it('stages 34 %, 100 %: every agent runs 1.1 and the registry alias moves', async () => {
+    const c = ro.instance.controller;
+    const r = await c.startRollout({ model: MODEL, version: '1.1', stages: '34%,100%', bake: '200ms' });
+    expect(r.previous).toBe('1.0');
+    const done = await c.waitFor(r.id, ['completed'], 30_000);
+    expect(done.stages.map((s) => [s.assigned, s.active])).toEqual([[2, 2], [1, 1]]);
+    await until(() => running('1.1'), 'every agent on 1.1');
+    await until(() => reg.instance.registry.getAlias(MODEL, 'production')?.version === '1.1', 'alias production → 1.1');
+  });
+
+  it('a model failing its test vector is refused by the canary agents and rolled back', async () => {
+    const c = ro.instance.controller;
+    const r = await c.startRollout({ model: MODEL, version: '1.2', stages: '34%,100%', bake: '200ms' });
+    expect(r.previous).toBe('1.1');
+    const end = await c.waitFor(r.id, ['rolled-back'], 30_000);
+    expect(end.failures[0]!.reason).toMatch(/EL_ERR_MODEL_TEST_VECTOR/);
+    expect(end.stages[1]!.assigned).toBe(0);
+    expect(running('1.1')).toBe(true);
+  });
+});
