@@ -468,9 +468,11 @@ export class ModelUpdater {
     // chunks are written as they arrive, so what came before a broken connection stays for the resume
     const fh = await open(part, append ? 'a' : 'w');
     try {
+      let written = append ? have : 0;
       for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
         await fh.write(chunk);
-        if ((await fh.stat()).size > size) break;
+        written += chunk.byteLength;
+        if (written > size) break; // longer than the manifest says: checked (and discarded) below
       }
       await fh.sync();
     } finally {

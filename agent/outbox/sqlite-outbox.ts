@@ -29,6 +29,7 @@
  * loses nothing that was acknowledged under either setting.
  */
 import Database from 'better-sqlite3';
+import { channel } from 'node:diagnostics_channel';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { EdgeloopError } from '../../protocol/errors.ts';
@@ -36,6 +37,8 @@ import type { AnomalyEvent } from '../../protocol/messages.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 
 export const OUTBOX_SCHEMA_VERSION = 1;
+/** diagnostics_channel: `{ reason: 'bytes' | 'age' | 'refused', count }` for every drop or refusal */
+export const dropChannel = channel('edgeloop:agent:outbox-drop');
 /** accounted bytes of one telemetry row besides its sensor id (about its size on the wire) */
 export const TELEMETRY_ROW_OVERHEAD = 48;
 
@@ -367,6 +370,7 @@ export class SqliteOutbox {
       this.#load(this.#db!);
       if (isEdgeloopFull(err)) {
         this.#refused += n;
+        if (dropChannel.hasSubscribers) dropChannel.publish({ reason: 'refused', count: n });
         try {
           this.#st.setMeta.run(this.#refused, 'refused');
         } catch {
@@ -461,6 +465,7 @@ export class SqliteOutbox {
     this.#telemetryBytes -= freed;
     this.#dropsBytes += dropped;
     this.#st.setMeta.run(this.#dropsBytes, 'drops_bytes');
+    if (dropChannel.hasSubscribers && dropped > 0) dropChannel.publish({ reason: 'bytes', count: dropped });
   }
 
   /** Append events (committed immediately, in one transaction); they share the seq counter with telemetry. */
@@ -477,6 +482,7 @@ export class SqliteOutbox {
       this.#load(this.#db!);
       if (isEdgeloopFull(err)) {
         this.#refused += events.length;
+        if (dropChannel.hasSubscribers) dropChannel.publish({ reason: 'refused', count: events.length });
         this.#st.setMeta.run(this.#refused, 'refused');
       }
       throw err;
@@ -636,6 +642,7 @@ export class SqliteOutbox {
     this.#telemetryBytes -= bytes;
     this.#dropsAge += count;
     this.#st.setMeta.run(this.#dropsAge, 'drops_age');
+    if (dropChannel.hasSubscribers) dropChannel.publish({ reason: 'age', count });
     return count;
   }
 

@@ -6,6 +6,7 @@
  * batch to settle, rewinds the outbox cursors and re-sends from the oldest remaining row after reconnect, so the
  * broker sees the records in seq order (duplicates of the same (deviceId, seq) are possible, never gaps).
  */
+import { channel } from 'node:diagnostics_channel';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { MAX_MQTT_PAYLOAD_BYTES, SCHEMA_VERSION } from '../../protocol/messages.ts';
 import { Topics } from '../../protocol/topics.ts';
@@ -39,6 +40,9 @@ export interface PublisherStats {
   inflight: number;
   lastError: string | undefined;
 }
+
+/** diagnostics_channel: `{ lane, firstSeq, lastSeq, count, bytes, ok, error? }` when a batch settles */
+export const publishChannel = channel('edgeloop:agent:publish');
 
 /** the envelope around the records array, with a 20-digit seq and sentAt: an upper bound of its size */
 function envelopeBytes(deviceId: string): number {
@@ -176,11 +180,13 @@ export class OutboxPublisher {
           if (telemetry) this.#stats.telemetryRecords += batch.count;
           else this.#stats.eventRecords += batch.count;
           if (!this.#o.outbox.closed) this.#o.outbox.ack(batch);
+          if (publishChannel.hasSubscribers) publishChannel.publish({ lane: batch.lane, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, count: batch.count, bytes: payload.length, ok: true });
         },
         (err: unknown) => {
           this.#stats.publishErrors++;
           this.#stats.lastError = (err as Error)?.message ?? String(err);
           this.#broken = true;
+          if (publishChannel.hasSubscribers) publishChannel.publish({ lane: batch.lane, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, count: batch.count, bytes: payload.length, ok: false, error: err });
           this.#log.warn({ err, firstSeq: batch.firstSeq, lane: batch.lane }, 'publish failed; will re-send from the outbox');
         },
       )

@@ -22,6 +22,7 @@
  * hook is where `ingest.accept()` runs; the PUBACK goes back only once the message is in the stream (or the DLQ).
  * If the ingest refuses (stream down), the client is disconnected without a PUBACK and redelivers on reconnect.
  */
+import { channel } from 'node:diagnostics_channel';
 import { createServer as createNetServer, type Server, type Socket, type AddressInfo } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
@@ -85,6 +86,14 @@ export interface BrokerStats {
 }
 
 const QUARANTINE_PREFIX = '$edgeloop/quarantine/';
+
+/** diagnostics_channel events of the embedded broker. */
+export const BROKER_CHANNELS = {
+  /** { clientId, username, reason } when a connection is refused */
+  authFailure: channel('edgeloop:broker:auth-failure'),
+  /** { clientId, topic, reason, action: 'publish' | 'subscribe' } when an operation is not authorised */
+  refused: channel('edgeloop:broker:refused'),
+} as const;
 const KNOWN = new Set([
   'host', 'port', 'tls', 'credentials', 'allowAnonymous', 'requireClientIdMatch', 'requireRegisteredDevices',
   'unauthorizedPublish', 'topicPrefix', 'ingest', 'onRefused', 'drainTimeoutMs', 'logger',
@@ -100,8 +109,9 @@ function pem(v: string | undefined, what: string): string | undefined {
   }
 }
 
+/** EL_ERR_BROKER_AUTH carrying the CONNACK return code aedes sends (4 bad username or password, 5 not authorised). */
 function authError(message: string, returnCode: 4 | 5): AuthenticateError {
-  const e = new Error(message) as AuthenticateError;
+  const e = new EdgeloopError('EL_ERR_BROKER_AUTH', message) as unknown as AuthenticateError;
   e.returnCode = returnCode;
   return e;
 }
@@ -192,6 +202,7 @@ export class EmbeddedBroker {
           () => cb(null, true),
           (err: AuthenticateError) => {
             this.#s.authFailures++;
+            if (BROKER_CHANNELS.authFailure.hasSubscribers) BROKER_CHANNELS.authFailure.publish({ clientId: client.id, username, reason: err.message });
             this.#log.warn({ clientId: client.id, username, reason: err.message }, 'broker authentication refused');
             cb(err, false);
           },
@@ -203,6 +214,7 @@ export class EmbeddedBroker {
         const reason = id ? this.#authz.checkSubscribe(id, sub.topic) : 'not authenticated';
         if (reason) {
           this.#s.refusedSubscriptions++;
+          if (BROKER_CHANNELS.refused.hasSubscribers) BROKER_CHANNELS.refused.publish({ clientId: client?.id, topic: sub.topic, reason, action: 'subscribe' });
           this.#log.warn({ clientId: client?.id, topic: sub.topic, reason }, 'subscription refused');
           cb(null, null as unknown as Subscription);
           return;
@@ -360,6 +372,7 @@ export class EmbeddedBroker {
     const reason = id ? this.#authz.checkPublish(id, packet.topic) : 'not authenticated';
     if (reason) {
       this.#s.refusedPublishes++;
+      if (BROKER_CHANNELS.refused.hasSubscribers) BROKER_CHANNELS.refused.publish({ clientId: client.id, topic: packet.topic, reason, action: 'publish' });
       this.#log.warn({ clientId: client.id, topic: packet.topic, reason }, 'publish refused');
       try {
         this.#onRefused?.({

@@ -17,6 +17,7 @@
  * in it was a duplicate, otherwise the message re-encoded with only its new readings/events (`seq` = the smallest
  * remaining). Status and model-report messages are state snapshots and are not deduplicated.
  */
+import { channel } from 'node:diagnostics_channel';
 import { EdgeloopError, isEdgeloopError } from '../../protocol/errors.ts';
 import {
   decodeDeviceMessage,
@@ -126,6 +127,16 @@ const KNOWN = new Set([
   'maxInFlightPuts', 'maxPendingRecords', 'dedupMaxIntervals', 'dedupMaxDevices', 'putRetry', 'clock', 'logger', 'onPut',
   'recoverFromStream', 'recoveryCheckpointMs',
 ]);
+
+/** diagnostics_channel events (subscribe with `diagnostics_channel.subscribe(name, fn)`). */
+export const INGEST_CHANNELS = {
+  /** { records, bytes, ms } after each successful Stream.put */
+  put: channel('edgeloop:ingest:put'),
+  /** { records, error } when a batch is refused after retries */
+  putFailed: channel('edgeloop:ingest:put-failed'),
+  /** { reason, detail, topic, deviceId } for each dead-lettered message */
+  deadLetter: channel('edgeloop:ingest:dead-letter'),
+} as const;
 
 /** Stream consumer name under which the ingest keeps its dedup-recovery checkpoints. */
 export const DEDUP_RECOVERY_CONSUMER = 'edgeloop-ingest-dedup';
@@ -410,6 +421,7 @@ export class Ingest {
   #deadLetter(msg: AcceptInput, deviceId: string | undefined, reason: DeadLetterInput['reason'], code: string, detail: string): void {
     this.#dlq.add({ reason, code, detail, topic: msg.topic, clientId: msg.clientId, deviceId, payload: msg.payload });
     this.#s.deadLetters++;
+    if (INGEST_CHANNELS.deadLetter.hasSubscribers) INGEST_CHANNELS.deadLetter.publish({ reason, detail, topic: msg.topic, deviceId });
     this.#log.warn({ deviceId, topic: msg.topic, reason, detail }, 'message dead-lettered');
   }
 
@@ -609,8 +621,10 @@ export class Ingest {
       this.#s.puts++;
       this.#putLatency.record(ms);
       this.#onPut?.({ records: b.records.length, bytes: b.bytes, ms });
+      if (INGEST_CHANNELS.put.hasSubscribers) INGEST_CHANNELS.put.publish({ records: b.records.length, bytes: b.bytes, ms });
     } else {
       this.#s.putFailures++;
+      if (INGEST_CHANNELS.putFailed.hasSubscribers) INGEST_CHANNELS.putFailed.publish({ records: b.records.length, error: err });
       for (const r of b.runs) this.#working.removeRange(r.deviceId, r.lo, r.hi);
     }
     for (const r of b.records) {

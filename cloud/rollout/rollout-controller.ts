@@ -163,6 +163,8 @@ export class RolloutController {
       this.#readyTimer.resolve();
       this.#readyTimer = undefined;
     }
+    // let a tick that is publishing finish, so nothing is published after close() resolved
+    await this.#ticking?.catch(() => undefined);
     if (this.#started) this.#store.save([...this.#machines.values()].map((m) => m.state));
     this.#store.close();
   }

@@ -50,6 +50,12 @@ export interface DeviceEntry {
   reason?: string;
   /** the per-device retained message was cleared */
   cleared?: boolean;
+  /**
+   * inference counters in the first status that named the target version: the cohort's anomaly rate is computed
+   * over the windows since then, so agents whose status counters are cumulative (not reset by a model swap) are
+   * not diluted by the old model's windows
+   */
+  base?: { windows: number; anomalies: number };
 }
 
 export type RolloutStatus = 'rolling' | 'baking' | 'completed' | 'aborted' | 'rolling-back' | 'rolled-back';
@@ -233,6 +239,9 @@ export class RolloutMachine {
     // 1. device progress, timeouts and retries
     for (const [id, e] of Object.entries(s.devices)) {
       const fd = fleet.get(id);
+      if (!e.base && fd?.inference && this.#runs(fd, s.target.version)) {
+        e.base = { windows: fd.inference.windows, anomalies: fd.inference.anomalies };
+      }
       if (e.state === 'assigned' || e.state === 'failed') {
         if (this.#runs(fd, s.target.version)) {
           e.state = 'active';
@@ -340,6 +349,14 @@ export class RolloutMachine {
       if (e.state !== 'active') continue;
       const fd = fleet.get(id);
       if (!this.#runs(fd, s.target.version)) continue; // status still from before the switch
+      const inf = fd!.inference;
+      if (g.metric === 'anomaly_rate' && inf) {
+        // rate over the windows since the device switched (see DeviceEntry.base)
+        const b = e.base ?? { windows: 0, anomalies: 0 };
+        const since = inf.windows >= b.windows ? { w: inf.windows - b.windows, a: inf.anomalies - b.anomalies } : { w: inf.windows, a: inf.anomalies };
+        if (since.w >= Math.max(1, s.spec.minWindows)) cohort.push(since.a / since.w);
+        continue;
+      }
       const v = value(fd);
       if (v !== undefined) cohort.push(v);
     }

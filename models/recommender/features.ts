@@ -89,13 +89,18 @@ export function typeOneHot(type: ProductType): [number, number, number] {
   return type === 'L' ? [1, 0, 0] : type === 'M' ? [0, 1, 0] : [0, 0, 1];
 }
 
+/**
+ * Value of an expression for the raw row at `offset`, rounded to float32 after every operation, as the ONNX graph
+ * computes it (so training and serving see the same engineered values, bit for bit where the ops are exact).
+ */
 export function evalExpr(e: FeatureExpr, raw: ArrayLike<number>, offset = 0): number {
-  if ('col' in e) return raw[offset + RAW_INDEX[e.col]!]!;
-  if ('sub' in e) return evalExpr(e.sub[0], raw, offset) - evalExpr(e.sub[1], raw, offset);
-  if ('mul' in e) return evalExpr(e.mul[0], raw, offset) * evalExpr(e.mul[1], raw, offset);
-  if ('scale' in e) return evalExpr(e.scale[0], raw, offset) * e.scale[1];
+  const f = Math.fround;
+  if ('col' in e) return f(raw[offset + RAW_INDEX[e.col]!]!);
+  if ('sub' in e) return f(evalExpr(e.sub[0], raw, offset) - evalExpr(e.sub[1], raw, offset));
+  if ('mul' in e) return f(evalExpr(e.mul[0], raw, offset) * evalExpr(e.mul[1], raw, offset));
+  if ('scale' in e) return f(evalExpr(e.scale[0], raw, offset) * f(e.scale[1]));
   let s = 0;
-  for (const [k, w] of Object.entries(e.dot)) s += raw[offset + RAW_INDEX[k]!]! * (w ?? 0);
+  for (const [k, w] of Object.entries(e.dot)) s = f(s + f(f(raw[offset + RAW_INDEX[k]!]!) * f(w ?? 0)));
   return s;
 }
 

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ManualClock } from '../../../lib/clock.ts';
-import { SqliteOutbox, TELEMETRY_ROW_OVERHEAD, type SqliteOutboxOptions } from '../../../agent/outbox/sqlite-outbox.ts';
+import { SqliteOutbox, TELEMETRY_ROW_OVERHEAD, dropChannel, type SqliteOutboxOptions } from '../../../agent/outbox/sqlite-outbox.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 function open(opts: Partial<SqliteOutboxOptions> & { path: string }): SqliteOutbox {
@@ -83,6 +83,10 @@ describe('SqliteOutbox', () => {
   it('over the byte bound drops exactly the oldest telemetry, never events, and counts it; then refuses telemetry', async () => {
     const path = join(tempDir(), 'o.db');
     const per = TELEMETRY_ROW_OVERHEAD + 1; // sensor "t"
+    const seen: Array<{ reason: string; count: number }> = [];
+    const onDrop = (m: unknown): void => void seen.push(m as { reason: string; count: number });
+    dropChannel.subscribe(onDrop);
+    onTestFinished(() => void dropChannel.unsubscribe(onDrop));
     const ob = open({ path, maxBytes: per * 100 });
     const p = ob.append(Array.from({ length: 100 }, (_, i) => r(i)));
     ob.flushIntake();
@@ -119,6 +123,9 @@ describe('SqliteOutbox', () => {
     expect(fin.refused).toBe(2); // one event, one reading
     expect(fin.drops.bytes).toBe(130);
     expect(fin.bytes).toBe(per * 100);
+    // the same drops and refusals on the diagnostics channel
+    const sum = (reason: string) => seen.filter((x) => x.reason === reason).reduce((a, x) => a + x.count, 0);
+    expect([sum('bytes'), sum('refused')]).toEqual([130, 2]);
     ob.close();
     // counters survive a restart
     const again = open({ path, maxBytes: per * 100 });

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { subscribe as subscribe_, unsubscribe as unsubscribe_ } from 'node:diagnostics_channel';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { EmbeddedBroker, type EmbeddedBrokerOptions } from '../../../cloud/broker/embedded-broker.ts';
@@ -72,6 +73,12 @@ function publish(c: MqttClient, topic: string, payload: Buffer): Promise<void> {
 describe('EmbeddedBroker authentication', () => {
   it('accepts a device with its password and refuses wrong, unknown and missing credentials', async () => {
     const { broker } = await startBroker();
+    const failures: Array<{ clientId: string }> = [];
+    const onFailure = (m: unknown): void => void failures.push(m as { clientId: string });
+    subscribe_('edgeloop:broker:auth-failure', onFailure);
+    onTestFinished(() => {
+      unsubscribe_('edgeloop:broker:auth-failure', onFailure);
+    });
     const ok = await connect(broker.url!, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1' });
     expect(ok.connected).toBe(true);
     await expect(connect(broker.url!, { clientId: 'dev-2', username: 'dev-2', password: 'wrong' })).rejects.toMatchObject({ code: 4 });
@@ -80,6 +87,7 @@ describe('EmbeddedBroker authentication', () => {
     // a device may not connect under another client id (session takeover)
     await expect(connect(broker.url!, { clientId: 'dev-2', username: 'dev-1', password: 'pw-1' })).rejects.toMatchObject({ code: 5 });
     expect(broker.stats()).toMatchObject({ authFailures: 4, connectedDevices: 1 });
+    expect(failures.map((f) => f.clientId)).toEqual(['dev-2', 'nobody', 'dev-2', 'dev-2']);
   });
 
   it('allowAnonymous treats the client id as the device id', async () => {

@@ -28,13 +28,20 @@ function running(version: string): boolean {
   return agents.every((a) => a.inference?.active(MODEL)?.manifest.version === version);
 }
 
-async function until(cond: () => boolean, what: string, ms = 30_000): Promise<void> {
-  // agents expose no "model changed" hook to tests; their state is polled (20 ms) with a deadline
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/** Resolve when `cond` holds; re-checked on every agent's model change (InferenceEngine.onModelChange). */
+function untilModels(cond: () => boolean, what: string, ms = 30_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const offs: Array<() => void> = [];
+    const done = (err?: Error): void => {
+      clearTimeout(timer);
+      offs.forEach((o) => o());
+      if (err) reject(err);
+      else resolve();
+    };
+    const timer = setTimeout(() => done(new Error(`timed out waiting for ${what}`)), ms);
+    for (const a of agents) offs.push(a.inference!.onModelChange(() => cond() && done()));
+    if (cond()) done();
+  });
 }
 
 beforeAll(async () => {
@@ -70,7 +77,7 @@ beforeAll(async () => {
     { qos: 1, retain: true },
   );
   await pub.endAsync();
-  await until(() => running('1.0'), 'every agent on 1.0');
+  await untilModels(() => running('1.0'), 'every agent on 1.0');
 }, 60_000);
 
 afterAll(async () => {
@@ -88,8 +95,11 @@ describe.sequential('rollout to real agents', () => {
     expect(r.previous).toBe('1.0');
     const done = await c.waitFor(r.id, ['completed'], 30_000);
     expect(done.stages.map((s) => [s.assigned, s.active])).toEqual([[2, 2], [1, 1]]);
-    await until(() => running('1.1'), 'every agent on 1.1');
-    await until(() => reg.instance.registry.getAlias(MODEL, 'production')?.version === '1.1', 'alias production → 1.1');
+    await untilModels(() => running('1.1'), 'every agent on 1.1');
+    // the alias moves right after the completion is stored (onCompleted hook)
+    if (reg.instance.registry.getAlias(MODEL, 'production')?.version !== '1.1') {
+      await new Promise<void>((resolve) => reg.instance.registry.on('alias', (e) => e.version === '1.1' && resolve()));
+    }
   });
 
   it('a model failing its test vector is refused by the canary agents and rolled back', async () => {

@@ -19,6 +19,14 @@ function machine(over: Partial<RolloutSpecInput> = {}, prev: typeof previous | n
   return RolloutMachine.create({ id: 'r1', spec, target, previous: prev, now: 0 });
 }
 
+/** Devices score `n` more windows at their current anomaly rate (status counters are cumulative, like the agent's). */
+function grow(fleet: Map<string, FleetDevice>, n: number): void {
+  for (const fd of fleet.values()) {
+    const inf = fd.inference!;
+    fd.inference = { ...inf, windows: inf.windows + n, anomalies: inf.anomalies + Math.round(n * inf.anomalyRate) };
+  }
+}
+
 /** Simulate devices that switch to whatever is published to them. */
 function apply(actions: RolloutAction[], fleet: Map<string, FleetDevice>, m: RolloutMachine, now: number, behave: (id: string, version: string) => 'ok' | 'fail' | 'silent' = () => 'ok', rate?: (id: string) => number): void {
   for (const a of actions) {
@@ -172,10 +180,24 @@ describe('RolloutMachine', () => {
     const fleet = fleetOf(20);
     const m = machine({ gates: [gate] });
     apply(m.tick(0, fleet), fleet, m, 0, () => 'ok', () => rate);
-    m.tick(500, fleet);
+    m.tick(500, fleet); // the cohort's first status on the new version: its counters are the base
+    grow(fleet, 200);
     m.tick(1500, fleet);
     expect(m.state.status).toBe(status);
     if (status === 'rolling-back') expect(m.state.reason).toMatch(new RegExp(`gate ${gate.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} breached`));
+  });
+
+  it('computes the cohort anomaly rate over the windows since the switch (cumulative agent counters)', () => {
+    const fleet = fleetOf(20); // 100 windows, 5 anomalies each, on the old model
+    const m = machine({ gates: ['anomaly_rate<=2x'], minWindows: 50 });
+    apply(m.tick(0, fleet), fleet, m, 0, () => 'ok', () => 0.2);
+    m.tick(1, fleet);
+    grow(fleet, 40); // under minWindows since the switch: no data yet
+    m.tick(2, fleet);
+    expect(m.state.gates[0]).toMatchObject({ result: 'no-data' });
+    grow(fleet, 60); // 100 windows since the switch, at 0.2 (cumulative counters would say 25/200 = 0.125)
+    m.tick(3, fleet);
+    expect(m.state.gates[0]).toMatchObject({ result: 'breach', cohort: 0.2 });
   });
 
   it('holds at the end of the bake while a gate has no cohort data, and promote skips it', () => {
@@ -191,12 +213,17 @@ describe('RolloutMachine', () => {
 
   it('uses the last rest-of-fleet baseline at 100% when no device is left outside', () => {
     const fleet = fleetOf(4);
-    const m = machine({ stages: '50%,100%', gates: ['anomaly_rate<=2x'], bake: '0ms' });
-    let now = 0;
-    for (let i = 0; i < 6 && m.state.stage === 0; i++) apply(m.tick(now++, fleet), fleet, m, now, () => 'ok', () => 0.05);
+    const m = machine({ stages: '50%,100%', gates: ['anomaly_rate<=2x'], bake: '1s' });
+    apply(m.tick(0, fleet), fleet, m, 0, () => 'ok', () => 0.05);
+    m.tick(1, fleet);
+    grow(fleet, 100);
+    m.tick(1001, fleet); // stage 1 passes; the rest of the fleet (2 devices) was measured at 0.05
+    expect(m.state).toMatchObject({ status: 'rolling', stage: 1 });
     expect(m.state.baseline.anomaly_rate).toBeCloseTo(0.05);
-    apply(m.tick(now++, fleet), fleet, m, now, () => 'ok', () => 0.3);
-    m.tick(now++, fleet);
+    apply(m.tick(1002, fleet), fleet, m, 1002, () => 'ok', () => 0.3);
+    m.tick(1003, fleet);
+    grow(fleet, 100);
+    m.tick(2003, fleet);
     expect(m.state.status).toBe('rolling-back');
     expect(m.state.gates[0]).toMatchObject({ result: 'breach', restDevices: 0, baseline: 0.05 });
   });
