@@ -5,6 +5,7 @@
  */
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { RecommendConfigSchema } from './recommend/config.ts';
 
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().min(1);
@@ -143,6 +144,8 @@ export const CloudConfigSchema = z.strictObject({
   /** options of the stream processor (cloud/processor/), passed through */
   processor: z.record(z.string(), z.unknown()).default({}),
   http: HttpSchema.default(HttpSchema.parse({})),
+  /** the recommendation service (docs/recommend.md); the part runs when this section is present */
+  recommend: RecommendConfigSchema.optional(),
 });
 
 export type CloudConfig = z.infer<typeof CloudConfigSchema>;

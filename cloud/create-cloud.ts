@@ -14,6 +14,7 @@
  *   ingest         Ingest (+ MqttIngestClient when broker.mode is external); requires dlq, stream
  *   broker         EmbeddedBroker (broker.mode embedded); ingests inside its publish path when ingest runs
  *   processor      the stream processor (cloud/processor/); requires stream, feature-store
+ *   recommend      the recommendation service (cloud/recommend/), when config.recommend is set; requires feature-store
  *   http           /healthz and Prometheus /metrics (fastify, prom-client)
  */
 import { readFileSync } from 'node:fs';
@@ -404,6 +405,15 @@ export const CLOUD_PARTS: readonly PartDef[] = [
         },
         health: () => ({ ok: true, lagMs: processor.stats().lagMs }),
       } satisfies CloudPart & { offline: unknown };
+    },
+  },
+  {
+    name: 'recommend',
+    requires: () => ['feature-store'],
+    enabled: (config) => config.recommend !== undefined,
+    create: async (ctx) => {
+      const mod = (await importPart('recommend', './recommend/recommend-part.ts')) as typeof import('./recommend/recommend-part.ts');
+      return mod.recommendPartDef(ctx.config.recommend ?? {}).create(ctx);
     },
   },
 ];

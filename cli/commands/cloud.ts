@@ -19,7 +19,7 @@ stream (SQLite or Kinesis), stream processor, feature store, /healthz and Promet
 options:
   --config FILE       cloud config (YAML); see docs/cloud.example.yaml and docs/cloud.md (default: all defaults)
   --only PARTS        comma-separated parts to run (plus what they require):
-                      dlq, stream, feature-store, ingest, broker, processor, http
+                      dlq, stream, feature-store, ingest, broker, processor, recommend, http
   --data-dir DIR      override dataDir (where stream.db, features.db, dlq.db, ingest-dedup.db live)
   --check             validate the config, print it as JSON and exit
   --log-level LEVEL   fatal|error|warn|info|debug|trace|silent
@@ -58,7 +58,12 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     ctx.stdout.write(JSON.stringify(config, null, 2) + '\n');
     return 0;
   }
-  const logger = createCliLogger(values['log-level'] ?? ctx.env.EDGELOOP_LOG_LEVEL ?? config.logLevel);
+  return runCloud(config, ctx, values['log-level']);
+}
+
+/** Build, start and serve a cloud until SIGTERM / SIGINT (also used by `edgeloop recommend`). */
+export async function runCloud(config: import('../../cloud/config.ts').CloudConfig, ctx: CliContext, logLevel?: string): Promise<number> {
+  const logger = createCliLogger(logLevel ?? ctx.env.EDGELOOP_LOG_LEVEL ?? config.logLevel);
   const { createCloud } = await import('../../cloud/create-cloud.ts');
   const cloud = createCloud(config, { logger, cwd: ctx.cwd });
   let stopping: Promise<void> | undefined;
@@ -93,6 +98,8 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     if (cloud.urls.mqtt) lines.push(`  mqtt    ${cloud.urls.mqtt}`);
     if (cloud.urls.mqtts) lines.push(`  mqtts   ${cloud.urls.mqtts}`);
     if (cloud.urls.http) lines.push(`  http    ${cloud.urls.http}/healthz  ${cloud.urls.http}/metrics`);
+    const rec = cloud.parts.get('recommend') as { url?: string } | undefined;
+    if (rec?.url) lines.push(`  recommend ${rec.url}/v1/recommendations/{entityId}  ${rec.url}/openapi.json`);
     ctx.stdout.write(lines.join('\n') + '\n');
     return await done;
   } catch (err) {

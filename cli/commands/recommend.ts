@@ -1,8 +1,62 @@
+/**
+ * `edgeloop recommend`: the recommendation service alone — the `recommend` part of the cloud (and the feature
+ * store it reads), from the same cloud.yaml. Equivalent to `edgeloop cloud --only recommend` with a `recommend:`
+ * section defaulted when the file has none.
+ */
+import { resolve as resolvePath } from 'node:path';
+import { parseArgs } from 'node:util';
+import { EdgeloopError } from '../../protocol/errors.ts';
+import { loadConfig } from '../load-config.ts';
 import type { CliContext } from '../main.ts';
+import { runCloud } from './cloud.ts';
 
-export const help = 'usage: edgeloop recommend (being built)';
+export const help = `usage: edgeloop recommend [--config cloud.yaml] [options]
 
-export async function run(_argv: string[], ctx: CliContext): Promise<number> {
-  ctx.stderr.write('edgeloop recommend: not built yet\n');
-  return 1;
+Serve recommendations from the feature store (SQLite under dataDir, or SageMaker Feature Store) and the recommender
+model: GET /v1/recommendations/:entityId?k=3, POST /v1/recommendations, GET /openapi.json. See docs/recommend.md.
+
+options:
+  --config FILE     cloud config (YAML); its recommend: and featureStore: sections apply (default: all defaults)
+  --data-dir DIR    where features.db lives (default from the config: ./edgeloop-data)
+  --model DIR       serve this model directory as the only variant (default: the config's variants, else the
+                    shipped models/default/recommender)
+  --trusted-key F   PEM public key trusted for --model (repeatable; default: the shipped default-models key)
+  --host HOST       listen address (default 127.0.0.1)
+  --port N          listen port (default 8080; 0 = any free port)
+  --log-level L     fatal|error|warn|info|debug|trace|silent
+`;
+
+export async function run(argv: string[], ctx: CliContext): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string' },
+      'data-dir': { type: 'string' },
+      model: { type: 'string' },
+      'trusted-key': { type: 'string', multiple: true },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const { CloudConfigSchema } = await import('../../cloud/config.ts');
+  const { RecommendConfigSchema } = await import('../../cloud/recommend/config.ts');
+  const file = values.config ?? ctx.env.EDGELOOP_CONFIG;
+  const overrides: Record<string, unknown> = { only: ['recommend'] };
+  if (values['data-dir']) overrides.dataDir = values['data-dir'];
+  const loaded = loadConfig(CloudConfigSchema, { file: file ? resolvePath(ctx.cwd, file) : undefined, env: ctx.env, overrides });
+  const parsed = RecommendConfigSchema.safeParse({
+    ...(loaded.recommend ?? {}),
+    ...(values.host ? { host: values.host } : {}),
+    ...(values.port !== undefined ? { port: Number(values.port) } : {}),
+    ...(values.model ? { variants: [{ name: 'default', weight: 1, ref: { dir: resolvePath(ctx.cwd, values.model) } }] } : {}),
+    ...(values['trusted-key'] ? { trustedKeyFiles: values['trusted-key'].map((f) => resolvePath(ctx.cwd, f)) } : {}),
+  });
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `recommend.${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${file ?? '(flags)'}: ${issues}`);
+  }
+  return runCloud({ ...loaded, recommend: parsed.data }, ctx, values['log-level']);
 }

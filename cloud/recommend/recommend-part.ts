@@ -5,7 +5,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { z } from 'zod';
 import { verifyModelDir } from '../../models/manifest/index.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { FeatureStore } from '../feature-store/feature-store.ts';
@@ -16,44 +15,15 @@ import { buildRecommendServer } from './recommend-server.ts';
 import { RecommendService } from './recommend-service.ts';
 import { RegistryModelSource } from './registry-model-source.ts';
 import { SqliteResponseLog } from './response-log.ts';
+import { RecommendConfigSchema, type RecommendConfigInput } from './config.ts';
+
+export { RecommendConfigSchema, type RecommendConfig } from './config.ts';
 
 /** The default recommender shipped with edgeloop (models/default/recommender). */
 export const DEFAULT_RECOMMENDER_DIR = resolve(import.meta.dirname, '..', '..', 'models', 'default', 'recommender');
 export const DEFAULT_MODELS_PUBLIC_KEY = resolve(import.meta.dirname, '..', '..', 'models', 'default', 'keys', 'edgeloop-default.pub');
 
-const RefSchema = z.union([
-  z.strictObject({ dir: z.string().min(1) }),
-  z.strictObject({ model: z.string().min(1), alias: z.string().min(1) }),
-  z.strictObject({ model: z.string().min(1), version: z.string().min(1) }),
-]);
-
-const VariantSchema = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected 1-64 chars of [A-Za-z0-9._-]'),
-  weight: z.number().min(0).default(1),
-  shadow: z.boolean().default(false),
-  ref: RefSchema,
-});
-
-export const RecommendConfigSchema = z.strictObject({
-  host: z.string().min(1).default('127.0.0.1'),
-  /** HTTP port of the API; 0 = any free port */
-  port: z.number().int().min(0).max(65535).default(8080),
-  featureGroup: z.string().min(1).default('device_features'),
-  /** salt of the sticky A/B hash; change it to reshuffle assignments */
-  salt: z.string().default('edgeloop'),
-  /** rows per ONNX Runtime call at most (micro-batching) */
-  maxBatch: z.number().int().min(1).max(4096).default(64),
-  /** variants; default: the shipped recommender from its directory */
-  variants: z.array(VariantSchema).min(1).optional(),
-  /** PEM public-key files trusted for model directories (default: the shipped default-models key) */
-  trustedKeyFiles: z.array(z.string().min(1)).optional(),
-  /** log every response to <dataDir>/recommend-log.db */
-  responseLog: z.boolean().default(true),
-});
-
-export type RecommendConfig = z.infer<typeof RecommendConfigSchema>;
-
-export function recommendPartDef(input: z.input<typeof RecommendConfigSchema> = {}, opts: { cwd?: string } = {}): PartDef {
+export function recommendPartDef(input: RecommendConfigInput = {}, opts: { cwd?: string } = {}): PartDef {
   const cfg = RecommendConfigSchema.parse(input);
   return {
     name: 'recommend',

@@ -1,7 +1,8 @@
 /**
- * 20 devices against a real broker: each is a real MqttTransport + the agent's InferenceEngine (ONNX Runtime) +
- * the ModelUpdater (test/agent/model-updater/test-device.ts), scoring seeded N(0, 1) windows and publishing status
- * with their measured anomaly rate. The controller talks to the same broker over its own MqttTransport and gets
+ * 20 real agents (agent/create-agent.ts, in-process: SQLite outbox, InferenceEngine on ONNX Runtime, status
+ * reporter, MQTT transport with a persistent session, and the ModelUpdater the agent wires from models.*) against a
+ * real broker. Each is fed seeded N(0, 1) readings through agent.ingest(); its retained status carries its
+ * inference figures. The controller talks to the same broker over its own MqttTransport and gets
  * manifests and artifact URLs from a real registry server. Scenarios run in order on one fleet.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,6 +11,8 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MqttTransport } from '../../../agent/transport/mqtt-transport.ts';
+import { createAgent, type Agent } from '../../../agent/create-agent.ts';
+import { writeFileSync } from 'node:fs';
 import { LocalArtifactStore } from '../../../cloud/registry/artifact-store.ts';
 import { ModelRegistry } from '../../../cloud/registry/model-registry.ts';
 import { RegistryServer } from '../../../cloud/registry/registry-server.ts';
@@ -17,8 +20,9 @@ import { RolloutController, type RolloutView } from '../../../cloud/rollout/roll
 import { httpModelSource } from '../../../cloud/rollout/model-source.ts';
 import { Topics } from '../../../protocol/topics.ts';
 import { startTestBroker, type TestBroker } from '../../helpers/aedes-broker.ts';
-import { makeTestModel, testKeys } from '../../agent/model-updater/test-models.ts';
-import { MODEL, TestDevice } from '../../agent/model-updater/test-device.ts';
+import { WINDOW, makeTestModel, testKeys } from '../../agent/model-updater/test-models.ts';
+
+const MODEL = 'pump-ae';
 
 const N = 20;
 const key = testKeys();
@@ -27,7 +31,8 @@ let broker: TestBroker;
 let dir: string;
 let registry: ModelRegistry;
 let server: RegistryServer;
-let devices: TestDevice[];
+let devices: Agent[];
+const feeds: Array<() => Array<{ sensor: string; ts: number; value: number }>> = [];
 let pumping = true;
 let pumpLoop: Promise<void>;
 const controllers: RolloutController[] = [];
@@ -63,7 +68,21 @@ beforeAll(async () => {
   registry.start();
   server = new RegistryServer({ registry, port: 0 });
   await server.start();
-  devices = Array.from({ length: N }, (_, i) => new TestDevice({ id: `dev-${String(i).padStart(2, '0')}`, brokerUrl: broker.url, dir, trustedKeys: [key.publicKeyPem], seed: i + 1 }));
+  writeFileSync(join(dir, 'models.pub'), key.publicKeyPem);
+  devices = Array.from({ length: N }, (_, i) =>
+    createAgent({
+      config: {
+        deviceId: `dev-${String(i).padStart(2, '0')}`,
+        dataDir: join(dir, `dev-${i}`),
+        transport: { kind: 'mqtt', url: broker.url },
+        models: { trustedKeys: [join(dir, 'models.pub')], updates: true },
+        inference: { cooldownMs: 0 },
+        status: { intervalMs: 100 },
+        logLevel: 'silent',
+      },
+    }),
+  );
+  for (let i = 0; i < N; i++) feeds.push(gaussianFeed(i + 1));
   await Promise.all(devices.map((d) => d.start()));
   // the fleet runs 1.0 (published as the fleet manifest, as a completed earlier rollout leaves it)
   await push('1.0');
@@ -75,20 +94,12 @@ beforeAll(async () => {
     { qos: 1, retain: true },
   );
   await pub.endAsync();
-  await Promise.all(devices.map((d) => new Promise<void>((resolve) => {
-    if (d.version() === '1.0') return resolve();
-    const off = d.updater.onReport((r) => {
-      if (r.state === 'active' && r.version === '1.0') {
-        off();
-        resolve();
-      }
-    });
-  })));
+  await settled('1.0');
   // devices score windows and publish status continuously (a device's working loop)
   pumpLoop = (async () => {
     // 20 windows per device every ~50 ms of wall time: a steady trickle, leaving CPU to the broker and controller
     while (pumping) {
-      await Promise.all(devices.map((d) => d.pump(20)));
+      await Promise.all(devices.map((d, i) => d.ingest(feeds[i]!()).catch(() => undefined)));
       await new Promise((r) => setTimeout(r, 50));
     }
   })();
@@ -106,24 +117,47 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+function gaussianFeed(seed: number): () => Array<{ sensor: string; ts: number; value: number }> {
+  let a = seed >>> 0;
+  const rand = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  let ts = Date.now();
+  return () => {
+    const out = [];
+    for (let i = 0; i < 20 * WINDOW; i++) {
+      const g = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+      out.push({ sensor: 'vibration', ts: (ts += 10), value: g });
+    }
+    return out;
+  };
+}
+
+const versionOf = (d: Agent): string | undefined => d.inference?.active(MODEL)?.manifest.version;
+
 function versions(): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const d of devices) out[d.version() ?? 'none'] = (out[d.version() ?? 'none'] ?? 0) + 1;
+  for (const d of devices) out[versionOf(d) ?? 'none'] = (out[versionOf(d) ?? 'none'] ?? 0) + 1;
   return out;
 }
 
-async function settled(version: string): Promise<void> {
-  await Promise.all(devices.map((d) => d.updater.idle()));
-  // every device runs `version` (per-device overrides are cleared, devices follow the fleet manifest)
-  await Promise.all(devices.map((d) => new Promise<void>((resolve) => {
-    if (d.version() === version) return resolve();
-    const off = d.updater.onReport((r) => {
-      if (r.state === 'active' && r.version === version) {
-        off();
+/** Resolves when every agent runs `version` (re-checked on each agent's model change). */
+function settled(version: string): Promise<void> {
+  return new Promise((resolve) => {
+    const offs: Array<() => void> = [];
+    const check = (): void => {
+      if (devices.every((d) => versionOf(d) === version)) {
+        offs.forEach((o) => o());
         resolve();
       }
-    });
-  })));
+    };
+    for (const d of devices) offs.push(d.inference!.onModelChange(check));
+    check();
+  });
 }
 
 describe.sequential('fleet rollout with 20 devices', () => {
