@@ -223,7 +223,6 @@ export async function startUp(o: UpOptions, warn: (s: string) => void): Promise<
     const recommender = cloud?.parts.get('recommend')?.instance as
       | {
           recommendMany(ids: string[], k?: number): Promise<Array<Rec & { error?: unknown }>>;
-          recommendInline(features: Record<string, number>, k?: number, entityId?: string, eventTime?: number): Promise<Rec>;
         }
       | undefined;
     if (recommender) {
@@ -232,26 +231,15 @@ export async function startUp(o: UpOptions, warn: (s: string) => void): Promise<
         if (busy) return;
         busy = true;
         const ids = view.deviceIds().slice(0, 500);
-        const now = Date.now();
-        // from the feature store first; devices whose stored features do not carry the recommender's inputs are
-        // scored from their latest readings instead (the default recommender reads AI4I column names)
+        // from the feature store: the processor's latest sensor values, mapped to the recommender's feature names
         recommender
           .recommendMany(ids, 3)
           .then((rs) =>
-            Promise.all(
-              rs.map(async (r, i) => {
-                const id = ids[i]!;
-                if (r.actions && !r.error) {
-                  view.setRecommendations(id, r.actions.map((a) => ({ item: a.label, score: a.score })));
-                  if (typeof r.featureAgeMs === 'number') view.stage('feature store (age)', r.featureAgeMs);
-                  return;
-                }
-                const features = ai4iFeatures(view.device(id, now)?.values ?? {});
-                if (!features) return;
-                const inline = await recommender.recommendInline(features, 3, id, now).catch(() => undefined);
-                if (inline?.actions) view.setRecommendations(id, inline.actions.map((a) => ({ item: a.label, score: a.score })));
-              }),
-            ),
+            rs.forEach((r, i) => {
+              if (!r.actions || r.error) return;
+              view.setRecommendations(ids[i]!, r.actions.map((a) => ({ item: a.label, score: a.score })));
+              if (typeof r.featureAgeMs === 'number') view.stage('feature store (age)', r.featureAgeMs);
+            }),
           )
           .catch(() => {})
           .finally(() => (busy = false));
@@ -274,20 +262,14 @@ export async function startUp(o: UpOptions, warn: (s: string) => void): Promise<
   }
 }
 
-/** The simulator's sensor ids → the AI4I column names the default recommender reads. */
-const AI4I_NAMES: Record<string, string> = {
-  air_temp: 'air_temperature_k',
-  process_temp: 'process_temperature_k',
-  rpm: 'rotational_speed_rpm',
-  torque: 'torque_nm',
-  tool_wear: 'tool_wear_min',
+/** The recommender's raw features ← the processor's latest value of each simulated sensor. */
+const SIM_TO_RECOMMENDER: Record<string, string> = {
+  air_temperature_k: 'air_temp_last',
+  process_temperature_k: 'process_temp_last',
+  rotational_speed_rpm: 'rpm_last',
+  torque_nm: 'torque_last',
+  tool_wear_min: 'tool_wear_last',
 };
-
-function ai4iFeatures(values: Record<string, number>): Record<string, number> | undefined {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(values)) out[AI4I_NAMES[k] ?? k] = v;
-  return Object.values(AI4I_NAMES).every((n) => n in out) ? out : undefined;
-}
 
 function loadSecrets(path: string, ids: string[]): Secrets {
   let s: Secrets = { dashboard: '', devices: {} };
@@ -340,7 +322,7 @@ async function startCloud(
   try {
     const rec = await import('../../cloud/recommend/recommend-part.ts');
     if (!existsSync(join(rec.DEFAULT_RECOMMENDER_DIR, 'manifest.json'))) throw new Error('models/default/recommender is not built (npm run models:build)');
-    extra.push({ name: 'recommend', def: rec.recommendPartDef({ port: 0 }, { cwd: o.dataDir }) });
+    extra.push({ name: 'recommend', def: rec.recommendPartDef({ port: 0, featureMap: SIM_TO_RECOMMENDER }, { cwd: o.dataDir }) });
   } catch (err) {
     missing.push({ part: 'recommend', reason: shortReason(err) });
   }

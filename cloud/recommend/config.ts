@@ -22,6 +22,8 @@ export const RecommendConfigSchema = z.strictObject({
   /** HTTP port of the API; 0 = any free port */
   port: z.number().int().min(0).max(65535).default(8080),
   featureGroup: z.string().min(1).default('device_features'),
+  /** model feature → feature-store feature (e.g. air_temperature_k: air_temp_last) where the names differ */
+  featureMap: z.record(z.string().min(1), z.string().min(1)).default({}),
   /** salt of the sticky A/B hash; change it to reshuffle assignments */
   salt: z.string().default('edgeloop'),
   /** rows per ONNX Runtime call at most (micro-batching) */

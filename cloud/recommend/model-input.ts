@@ -2,9 +2,11 @@
  * From a feature record to one model input row, following the manifest's ordered feature list and defaults
  * policy. Pure.
  *
- * Lookup per manifest feature `f`: the record's `f`, else `f_last` (the processor publishes the latest value of a
- * sensor `s` as `s_last`, so a device whose sensor ids are the model's raw feature names serves the model
- * directly), else the manifest's declared default, else an error naming every missing feature.
+ * Lookup per manifest feature `f`: the store feature `featureMap[f]` when the service maps it (devices whose sensor
+ * ids differ from the model's names, e.g. `air_temperature_k` ← `air_temp_last`), else the record's `f`, else
+ * `f_last` (the processor publishes the latest value of a sensor `s` as `s_last`, so a device whose sensor ids are
+ * the model's raw feature names serves the model directly), else the manifest's declared default, else an error
+ * naming every missing feature.
  */
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { FeatureInputs, Manifest } from '../../protocol/manifest.ts';
@@ -28,12 +30,6 @@ export function featureInputs(manifest: Manifest): FeatureInputs {
   return manifest.inputs;
 }
 
-/** Names the service must read from the feature store for this manifest (both spellings of each feature). */
-export function lookupNames(manifest: Manifest): string[] {
-  const inputs = featureInputs(manifest);
-  return inputs.features.flatMap((f) => [f, `${f}_last`]);
-}
-
 export function buildInput(
   manifest: Manifest,
   features: Record<string, FeatureValue>,
@@ -41,6 +37,7 @@ export function buildInput(
   now: number,
   entityId: string,
   out?: Float32Array,
+  featureMap: Readonly<Record<string, string>> = {},
 ): BuiltInput {
   const inputs = featureInputs(manifest);
   const n = inputs.features.length;
@@ -58,7 +55,9 @@ export function buildInput(
   const badType: string[] = [];
   for (let i = 0; i < n; i++) {
     const f = inputs.features[i]!;
-    let v: FeatureValue | undefined = features[f];
+    const mapped = featureMap[f];
+    let v: FeatureValue | undefined = mapped === undefined ? undefined : features[mapped];
+    if (v === undefined || v === null) v = features[f];
     if (v === undefined || v === null) v = features[`${f}_last`];
     if (v === undefined || v === null) {
       const d = inputs.defaults.find((x) => x.feature === f);
@@ -66,7 +65,7 @@ export function buildInput(
         v = d.value;
         defaulted.push(f);
       } else {
-        missing.push(f);
+        missing.push(mapped ? `${f} (mapped to ${mapped})` : f);
         continue;
       }
     }

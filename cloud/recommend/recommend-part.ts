@@ -57,6 +57,7 @@ export function recommendPartDef(input: RecommendConfigInput = {}, opts: { cwd?:
         variants: cfg.variants ?? [{ name: 'default', weight: 1, shadow: false, ref: { dir: DEFAULT_RECOMMENDER_DIR } }],
         featureGroup: cfg.featureGroup,
         salt: cfg.salt,
+        featureMap: cfg.featureMap,
         maxBatch: cfg.maxBatch,
         registry: ctx.registry,
         logger: ctx.logger.child({ part: 'recommend' }),

@@ -19,7 +19,7 @@ import type { ModelRunner } from '../../models/runtime/model-runner.ts';
 import { OrtModelRunner, checkTestVector } from '../../models/runtime/ort-model-runner.ts';
 import type { FeatureRecord, FeatureStore, FeatureValue } from '../feature-store/feature-store.ts';
 import { MicroBatcher } from './micro-batcher.ts';
-import { buildInput, featureInputs, lookupNames } from './model-input.ts';
+import { buildInput, featureInputs } from './model-input.ts';
 import type { ModelRef, RecommenderModelSource, ResolvedModel } from './model-source.ts';
 import { describeRef } from './model-source.ts';
 import { rankActions, type RankedAction } from './ranking.ts';
@@ -38,6 +38,8 @@ export interface RecommendServiceOptions {
   featureGroup?: string;
   /** salt of the sticky A/B hash */
   salt?: string;
+  /** model feature → feature-store feature, for stores whose names differ from the model's */
+  featureMap?: Record<string, string>;
   responseLog?: ResponseLog;
   clock?: Clock;
   /** rows per ORT call at most */
@@ -66,7 +68,6 @@ interface Loaded {
   modelPath: string;
   runner: ModelRunner;
   batcher: MicroBatcher;
-  lookup: string[];
 }
 
 export class RecommendService {
@@ -93,6 +94,7 @@ export class RecommendService {
       variants: opts.variants,
       featureGroup: opts.featureGroup ?? 'device_features',
       salt: opts.salt ?? 'edgeloop',
+      featureMap: opts.featureMap ?? {},
       responseLog: opts.responseLog,
       clock: opts.clock ?? systemClock,
       maxBatch: opts.maxBatch ?? 64,
@@ -212,7 +214,6 @@ export class RecommendService {
       modelPath: resolved.modelPath,
       runner,
       batcher: new MicroBatcher(runner, width, this.#o.maxBatch),
-      lookup: lookupNames(resolved.manifest),
     });
     if (current) {
       this.#modelInfo.remove({ variant: v.name, model: current.manifest.name, version: current.manifest.version });
@@ -297,7 +298,7 @@ export class RecommendService {
     if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'recommendation service is closed');
     const l = this.#loaded.get(variant);
     if (!l) throw new EdgeloopError('EL_ERR_RECOMMEND_NO_MODEL', `variant "${variant}" has no model loaded`);
-    const input = buildInput(l.manifest, features, eventTime, this.#o.clock.now(), entityId ?? '(inline)');
+    const input = buildInput(l.manifest, features, eventTime, this.#o.clock.now(), entityId ?? '(inline)', undefined, this.#o.featureMap);
     const out = await l.batcher.run(input.row);
     const ranking = rankActions(l.manifest, out.data, out.offset, k);
     const rec: Recommendation = {

@@ -51,6 +51,11 @@ describe('buildInput', () => {
       expect.objectContaining({ code: 'EL_ERR_RECOMMEND_FEATURES_STALE', message: expect.stringMatching(/90\.0 s old.*at most 60\.0 s/) }),
     );
   });
+  it('reads mapped store features first', () => {
+    const r = buildInput(m, { torque: 41, tool_wear_min: 7 }, 0, 0, 'm1', undefined, { torque_nm: 'torque' });
+    expect([...r.row]).toEqual([41, 7, 300]);
+    expect(() => buildInput(m, { tool_wear_min: 7 }, 0, 0, 'm1', undefined, { torque_nm: 'torque' })).toThrow(/torque_nm \(mapped to torque\)/);
+  });
   it('refuses non-numeric values', () => {
     expect(() => buildInput(m, { torque_nm: 'high', tool_wear_min: 1 }, 0, 0, 'm1')).toThrow(/torque_nm="high"/);
   });
