@@ -144,8 +144,12 @@ export const CloudConfigSchema = z.strictObject({
   /** options of the stream processor (cloud/processor/), passed through */
   processor: z.record(z.string(), z.unknown()).default({}),
   http: HttpSchema.default(HttpSchema.parse({})),
+  /** the model registry (docs/registry.md); runs when present. Options of createRegistryPart, checked there */
+  registry: z.record(z.string(), z.unknown()).optional(),
   /** the recommendation service (docs/recommend.md); the part runs when this section is present */
   recommend: RecommendConfigSchema.optional(),
+  /** the rollout controller (docs/rollout.md); runs when present. Options of createRolloutPart, checked there */
+  rollout: z.record(z.string(), z.unknown()).optional(),
 });
 
 export type CloudConfig = z.infer<typeof CloudConfigSchema>;

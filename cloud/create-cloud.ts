@@ -14,10 +14,13 @@
  *   ingest         Ingest (+ MqttIngestClient when broker.mode is external); requires dlq, stream
  *   broker         EmbeddedBroker (broker.mode embedded); ingests inside its publish path when ingest runs
  *   processor      the stream processor (cloud/processor/); requires stream, feature-store
+ *   registry       the model registry (cloud/registry/), when config.registry is set
  *   recommend      the recommendation service (cloud/recommend/), when config.recommend is set; requires feature-store
+ *   rollout        the rollout controller (cloud/rollout/), when config.rollout is set; uses the in-process registry
  *   http           /healthz and Prometheus /metrics (fastify, prom-client)
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import { EdgeloopError } from '../protocol/errors.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
@@ -408,12 +411,48 @@ export const CLOUD_PARTS: readonly PartDef[] = [
     },
   },
   {
+    name: 'registry',
+    enabled: (config) => config.registry !== undefined,
+    create: async (ctx) => {
+      const mod = (await importPart('registry', './registry/registry-part.ts')) as typeof import('./registry/registry-part.ts');
+      const cfg = mod.parseRegistryPartConfig({ dataDir: join(ctx.paths.dataDir, 'registry'), ...ctx.config.registry }, 'registry (cloud config)');
+      return mod.createRegistryPart(cfg, { logger: ctx.logger, clock: ctx.clock });
+    },
+  },
+  {
     name: 'recommend',
     requires: () => ['feature-store'],
     enabled: (config) => config.recommend !== undefined,
     create: async (ctx) => {
       const mod = (await importPart('recommend', './recommend/recommend-part.ts')) as typeof import('./recommend/recommend-part.ts');
       return mod.recommendPartDef(ctx.config.recommend ?? {}).create(ctx);
+    },
+  },
+  {
+    name: 'rollout',
+    enabled: (config) => config.rollout !== undefined,
+    create: async (ctx) => {
+      const mod = (await importPart('rollout', './rollout/rollout-part.ts')) as typeof import('./rollout/rollout-part.ts');
+      const given = (ctx.config.rollout ?? {}) as { mqtt?: Record<string, unknown> };
+      const broker = ctx.instance<EmbeddedBroker>('broker');
+      let mqtt: Record<string, unknown>;
+      if (ctx.config.broker.mode === 'external') mqtt = { url: ctx.config.broker.external?.url, ...given.mqtt };
+      else if (broker && given.mqtt?.username === undefined) {
+        // the embedded broker gives its own in-process parts a service identity: no credentials file entry needed
+        const clientId = String(given.mqtt?.clientId ?? 'edgeloop-rollout');
+        mqtt = { url: broker.url, clientId, ...(await broker.addInProcessService(clientId)), ...given.mqtt };
+      } else mqtt = { ...(broker ? { url: broker.url } : {}), ...given.mqtt };
+      const cfg = mod.parseRolloutPartConfig(
+        { dataDir: ctx.paths.dataDir, topicPrefix: ctx.config.topicPrefix, ...given, mqtt },
+        'rollout (cloud config)',
+      );
+      const reg = ctx.part('registry') as (CloudPart & { health(): PartHealth & { url?: string } }) | undefined;
+      const registry = ctx.instance<{ registry: import('./registry/model-registry.ts').ModelRegistry }>('registry');
+      return mod.createRolloutPart(cfg, {
+        logger: ctx.logger,
+        clock: ctx.clock,
+        ...(registry && reg ? { registry: { registry: registry.registry, artifactBaseUrl: () => String(reg.health().url ?? '') } } : {}),
+      });
     },
   },
 ];

@@ -26,13 +26,14 @@ import { channel } from 'node:diagnostics_channel';
 import { createServer as createNetServer, type Server, type Socket, type AddressInfo } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { Topics } from '../../protocol/topics.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { TopicAuthorizer, type Identity } from './topic-authorizer.ts';
 import { emptyCredentials, type Credentials } from './credentials.ts';
-import { verifyPassword } from './password-hash.ts';
+import { hashPassword, parsePasswordHash, verifyPassword } from './password-hash.ts';
 import type { AcceptInput, IngestOutcome } from '../ingest/ingest.ts';
 import type { DeadLetterInput } from '../dlq/sqlite-dlq.ts';
 
@@ -257,6 +258,17 @@ export class EmbeddedBroker {
 
   stats(): BrokerStats {
     return { connectedClients: this.#aedes?.connectedClients ?? 0, connectedDevices: this.#devices, ...this.#s };
+  }
+
+  /**
+   * A service identity for a part in the same process (the rollout controller, the simulator's observer): a random
+   * password that lives only in memory and only for this broker's lifetime, so embedded set-ups need no
+   * credentials file entry for their own services.
+   */
+  async addInProcessService(name: string): Promise<{ username: string; password: string }> {
+    const password = randomBytes(24).toString('base64url');
+    this.#creds.services.set(name, parsePasswordHash(await hashPassword(password, { N: 1024, r: 8, p: 1 })));
+    return { username: name, password };
   }
 
   /** The aedes instance (for services in the same process, e.g. publishing retained manifests). */

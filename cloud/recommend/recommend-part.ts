@@ -46,7 +46,8 @@ export function recommendPartDef(input: RecommendConfigInput = {}, opts: { cwd?:
           return { manifest: v.manifest, modelPath: v.modelPath };
         },
       });
-      const registry = ctx.instance<ModelRegistry>('registry');
+      // the registry part's instance is { registry, server }
+      const registry = ctx.instance<{ registry: ModelRegistry }>('registry')?.registry;
       const source: RecommenderModelSource = registry
         ? new RegistryModelSource({ registry, cacheDir: join(ctx.paths.dataDir, 'recommend-cache'), directories: dirs })
         : dirs;
