@@ -137,6 +137,7 @@ export function createRolloutPart(config: RolloutPartConfigInput, deps: RolloutP
       started = true;
     },
     async close() {
+      started = false;
       await server.close();
       await controller.close();
       if (ownsTransport) await transport.close();
