@@ -78,7 +78,7 @@ export interface CloudDeps {
   registry?: Registry;
   /** working directory that relative paths in config resolve against */
   cwd?: string;
-  /** more part definitions, started after the default ones (before http) */
+  /** more part definitions, started after the default ones (before http); one named like a built-in part replaces it */
   extraParts?: PartDef[];
   /** override the stream (tests, custom backends) */
   stream?: Stream;
@@ -592,7 +592,9 @@ export function createCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
   const clock = deps.clock ?? systemClock;
   const registry = deps.registry ?? new Registry();
   const paths = cloudPaths(config, deps.cwd);
-  const defs: PartDef[] = [...CLOUD_PARTS, ...(deps.extraParts ?? [])];
+  // an extra part with a built-in part's name replaces it in place (keeping the start order)
+  const extra = new Map((deps.extraParts ?? []).map((d) => [d.name, d]));
+  const defs: PartDef[] = [...CLOUD_PARTS.map((d) => extra.get(d.name) ?? d), ...[...extra.values()].filter((d) => !CLOUD_PARTS.some((b) => b.name === d.name))];
   if (config.http.enabled) defs.push(HTTP_PART);
   const overrides = new Map<string, unknown>();
   if (deps.stream) overrides.set('stream', deps.stream);

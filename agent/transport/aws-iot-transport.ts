@@ -533,7 +533,15 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
       this.#onIdle = undefined;
     }
     client.stop({ reasonCode: mqtt5.DisconnectReasonCode.NormalDisconnection });
-    await this.#stopped;
+    // bounded: under load the CRT has been seen not to emit 'stopped' (a close() that never returns is worse than
+    // releasing the client without the event)
+    let stopTimer: NodeJS.Timeout | undefined;
+    const gaveUp = await Promise.race([
+      this.#stopped?.then(() => false),
+      new Promise<boolean>((resolve) => (stopTimer = setTimeout(() => resolve(true), this.options.closeTimeoutMs ?? 5000))),
+    ]);
+    clearTimeout(stopTimer);
+    if (gaveUp) this.#log.warn('the MQTT5 client did not report stopped in time; releasing it anyway');
     client.removeAllListeners();
     client.close();
   }

@@ -100,7 +100,11 @@ export async function exportRecommender(t: TrainedRecommender, o: ExportRecommen
     threshold: 0.5,
     thresholdRule:
       'per-mode F1-optimal thresholds on a validation split (UDI hash), folded into the output bias so 0.5 is every mode\'s decision point; modes with validation F1 < ' +
-      `${t.options.minUsefulF1} are switched off`,
+      `${t.options.minUsefulF1}` +
+      Object.entries(t.options.minUsefulF1ByMode)
+        .map(([m, v]) => ` (${m}: ${v})`)
+        .join('') +
+      ' are switched off',
     actions: ACTION_CATALOG.map((a) => ({ id: a.id, label: a.label, modes: [...a.modes] })),
     testVector: {
       input: Array.from({ length: tvRows }, (_, i) => Array.from(o.sampleRaw.subarray(i * r, (i + 1) * r))),

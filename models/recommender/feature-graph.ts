@@ -2,7 +2,8 @@
  * Puts the recommender's feature engineering (features.ts DERIVED_FEATURES) inside the ONNX graph: takes a model
  * exported by models/onnx/export-tfjs.ts whose input is the engineered row [batch, MODEL_FEATURES.length], and
  * returns a model whose input is the raw row [batch, RAW_FEATURES.length] under the same input name. The added
- * nodes are Gather (one column), Sub, Mul and MatMul (weighted sums), and one Concat: opset 13. Pure.
+ * nodes are Gather (one column), Sub, Mul, Add, MatMul (weighted sums), Min, Max, Relu and one Concat: opset 13.
+ * Shared sub-expressions are compiled once per use (a few extra elementwise nodes; the graph stays tiny). Pure.
  */
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { ONNX_ATTR, ONNX_DTYPE, decodeModel, encodeModel } from '../onnx/onnx-proto.ts';
@@ -68,6 +69,10 @@ export function prependFeatureGraph(onnx: Uint8Array, inputName: string): Uint8A
     if ('sub' in e) return op('Sub', [compile(e.sub[0]), compile(e.sub[1])]);
     if ('mul' in e) return op('Mul', [compile(e.mul[0]), compile(e.mul[1])]);
     if ('scale' in e) return op('Mul', [compile(e.scale[0]), floatConst([e.scale[1]], [])]);
+    if ('offset' in e) return op('Add', [compile(e.offset[0]), floatConst([e.offset[1]], [])]);
+    if ('min' in e) return op('Min', [compile(e.min[0]), compile(e.min[1])]);
+    if ('max' in e) return op('Max', [compile(e.max[0]), compile(e.max[1])]);
+    if ('relu' in e) return op('Relu', [compile(e.relu)]);
     const w = RAW_FEATURES.map((f) => e.dot[f] ?? 0);
     return op('MatMul', [inputName, floatConst(w, [RAW_FEATURES.length, 1])]);
   };

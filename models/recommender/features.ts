@@ -25,13 +25,20 @@ export type RawFeature = (typeof RAW_FEATURES)[number];
 /** Product quality variant of the AI4I data: L (low, 50 %), M (medium, 30 %), H (high, 20 %). */
 export type ProductType = 'L' | 'M' | 'H';
 
-/** Expression over raw features: a column, a difference, a product, a constant factor or a weighted sum. */
+/**
+ * Expression over raw features: a column, a difference, a product, a constant factor, a constant offset, a
+ * weighted sum, the smaller / larger of two expressions, or max(0, x) (a hinge).
+ */
 export type FeatureExpr =
   | { col: RawFeature }
   | { sub: [FeatureExpr, FeatureExpr] }
   | { mul: [FeatureExpr, FeatureExpr] }
   | { scale: [FeatureExpr, number] }
-  | { dot: Partial<Record<RawFeature, number>> };
+  | { offset: [FeatureExpr, number] }
+  | { dot: Partial<Record<RawFeature, number>> }
+  | { min: [FeatureExpr, FeatureExpr] }
+  | { max: [FeatureExpr, FeatureExpr] }
+  | { relu: FeatureExpr };
 
 export interface DerivedFeature {
   name: string;
@@ -43,18 +50,57 @@ export interface DerivedFeature {
 /** Overstrain limit of AI4I's generator per product quality (tool wear x torque, min·Nm). */
 export const OVERSTRAIN_LIMIT_MIN_NM: Record<ProductType, number> = { L: 11_000, M: 12_000, H: 13_000 };
 
+/** Heat dissipation fails when process - air temperature is below this (K) and the spindle below HDF_MAX_RPM. */
+export const HDF_MAX_TEMP_DIFF_K = 8.6;
+export const HDF_MAX_RPM = 1380;
+/** Power failures happen outside this band of mechanical power (W). */
+export const PWF_BAND_W: readonly [number, number] = [3500, 9000];
+/** Tool wear failures happen at a random wear time in roughly this window (min). */
+export const TWF_WEAR_WINDOW_MIN: readonly [number, number] = [200, 240];
+
+const TEMP_DIFF: FeatureExpr = { sub: [{ col: 'process_temperature_k' }, { col: 'air_temperature_k' }] };
+const POWER: FeatureExpr = { scale: [{ mul: [{ col: 'torque_nm' }, { col: 'rotational_speed_rpm' }] }, (2 * Math.PI) / 60] };
+const OVERSTRAIN_RATIO: FeatureExpr = {
+  mul: [
+    { mul: [{ col: 'tool_wear_min' }, { col: 'torque_nm' }] },
+    { dot: { type_l: 1 / OVERSTRAIN_LIMIT_MIN_NM.L, type_m: 1 / OVERSTRAIN_LIMIT_MIN_NM.M, type_h: 1 / OVERSTRAIN_LIMIT_MIN_NM.H } },
+  ],
+};
+/** Signed distance into the heat-dissipation failure region: min(8.6 K - temp diff, (1380 rpm - rpm) / 100 rpm). */
+const HDF_MARGIN: FeatureExpr = {
+  min: [
+    { offset: [{ scale: [TEMP_DIFF, -1] }, HDF_MAX_TEMP_DIFF_K] },
+    { scale: [{ offset: [{ col: 'rotational_speed_rpm' }, -HDF_MAX_RPM] }, -0.01] },
+  ],
+};
+/** Signed distance (kW) outside the power band: max(3500 W - power, power - 9000 W) / 1000; > 0 outside. */
+const PWF_MARGIN: FeatureExpr = {
+  max: [
+    { scale: [{ offset: [POWER, -PWF_BAND_W[0]] }, -0.001] },
+    { scale: [{ offset: [POWER, -PWF_BAND_W[1]] }, 0.001] },
+  ],
+};
+const OSF_MARGIN: FeatureExpr = { offset: [OVERSTRAIN_RATIO, -1] };
+/** Signed distance (in 10 min) into the tool wear failure window: min(wear - 200, 240 - wear) / 10. */
+const TWF_MARGIN: FeatureExpr = {
+  min: [
+    { scale: [{ offset: [{ col: 'tool_wear_min' }, -TWF_WEAR_WINDOW_MIN[0]] }, 0.1] },
+    { scale: [{ offset: [{ col: 'tool_wear_min' }, -TWF_WEAR_WINDOW_MIN[1]] }, -0.1] },
+  ],
+};
+
 export const DERIVED_FEATURES: readonly DerivedFeature[] = [
   {
     name: 'temp_diff_k',
     unit: 'K',
     why: 'heat dissipation fails when process minus air temperature is small (and the spindle slow)',
-    expr: { sub: [{ col: 'process_temperature_k' }, { col: 'air_temperature_k' }] },
+    expr: TEMP_DIFF,
   },
   {
     name: 'power_w',
     unit: 'W',
     why: 'mechanical power = torque x angular speed (rpm x 2 pi / 60); power failures sit outside a band',
-    expr: { scale: [{ mul: [{ col: 'torque_nm' }, { col: 'rotational_speed_rpm' }] }, (2 * Math.PI) / 60] },
+    expr: POWER,
   },
   {
     name: 'wear_torque_min_nm',
@@ -66,12 +112,29 @@ export const DERIVED_FEATURES: readonly DerivedFeature[] = [
     name: 'overstrain_ratio',
     unit: '1',
     why: 'wear x torque relative to the overstrain limit of the product quality (11000 L, 12000 M, 13000 H)',
-    expr: {
-      mul: [
-        { mul: [{ col: 'tool_wear_min' }, { col: 'torque_nm' }] },
-        { dot: { type_l: 1 / OVERSTRAIN_LIMIT_MIN_NM.L, type_m: 1 / OVERSTRAIN_LIMIT_MIN_NM.M, type_h: 1 / OVERSTRAIN_LIMIT_MIN_NM.H } },
-      ],
-    },
+    expr: OVERSTRAIN_RATIO,
+  },
+  {
+    name: 'hdf_margin',
+    unit: 'K',
+    why: 'signed distance into the heat dissipation region: min(8.6 K - temp diff, (1380 rpm - rpm) / 100); > 0 inside',
+    expr: HDF_MARGIN,
+  },
+  { name: 'hdf_hinge', unit: 'K', why: 'max(0, hdf_margin): zero outside the heat dissipation region', expr: { relu: HDF_MARGIN } },
+  {
+    name: 'pwf_margin',
+    unit: 'kW',
+    why: 'signed distance outside the power band: max(3500 W - power, power - 9000 W) / 1000; > 0 outside',
+    expr: PWF_MARGIN,
+  },
+  { name: 'pwf_low_hinge', unit: 'kW', why: 'max(0, 3500 W - power) / 1000: power below the band', expr: { relu: { scale: [{ offset: [POWER, -PWF_BAND_W[0]] }, -0.001] } } },
+  { name: 'pwf_high_hinge', unit: 'kW', why: 'max(0, power - 9000 W) / 1000: power above the band', expr: { relu: { scale: [{ offset: [POWER, -PWF_BAND_W[1]] }, 0.001] } } },
+  { name: 'osf_hinge', unit: '1', why: 'max(0, overstrain_ratio - 1): zero below the overstrain limit', expr: { relu: OSF_MARGIN } },
+  {
+    name: 'twf_margin',
+    unit: '10 min',
+    why: 'signed distance into the tool wear failure window: min(wear - 200, 240 - wear) / 10 min; > 0 inside',
+    expr: TWF_MARGIN,
   },
 ];
 
@@ -99,6 +162,10 @@ export function evalExpr(e: FeatureExpr, raw: ArrayLike<number>, offset = 0): nu
   if ('sub' in e) return f(evalExpr(e.sub[0], raw, offset) - evalExpr(e.sub[1], raw, offset));
   if ('mul' in e) return f(evalExpr(e.mul[0], raw, offset) * evalExpr(e.mul[1], raw, offset));
   if ('scale' in e) return f(evalExpr(e.scale[0], raw, offset) * f(e.scale[1]));
+  if ('offset' in e) return f(evalExpr(e.offset[0], raw, offset) + f(e.offset[1]));
+  if ('min' in e) return Math.min(evalExpr(e.min[0], raw, offset), evalExpr(e.min[1], raw, offset));
+  if ('max' in e) return Math.max(evalExpr(e.max[0], raw, offset), evalExpr(e.max[1], raw, offset));
+  if ('relu' in e) return Math.max(0, evalExpr(e.relu, raw, offset));
   let s = 0;
   for (const [k, w] of Object.entries(e.dot)) s = f(s + f(f(raw[offset + RAW_INDEX[k]!]!) * f(w ?? 0)));
   return s;
