@@ -27,7 +27,7 @@ export type ProductType = 'L' | 'M' | 'H';
 
 /**
  * Expression over raw features: a column, a difference, a product, a constant factor, a constant offset, a
- * weighted sum, the smaller / larger of two expressions, or max(0, x) (a hinge).
+ * weighted sum, the smaller / larger of two expressions, max(0, x) (a hinge), or x clipped to [lo, hi].
  */
 export type FeatureExpr =
   | { col: RawFeature }
@@ -38,7 +38,8 @@ export type FeatureExpr =
   | { dot: Partial<Record<RawFeature, number>> }
   | { min: [FeatureExpr, FeatureExpr] }
   | { max: [FeatureExpr, FeatureExpr] }
-  | { relu: FeatureExpr };
+  | { relu: FeatureExpr }
+  | { clip: [FeatureExpr, number, number] };
 
 export interface DerivedFeature {
   name: string;
@@ -66,11 +67,19 @@ const OVERSTRAIN_RATIO: FeatureExpr = {
     { dot: { type_l: 1 / OVERSTRAIN_LIMIT_MIN_NM.L, type_m: 1 / OVERSTRAIN_LIMIT_MIN_NM.M, type_h: 1 / OVERSTRAIN_LIMIT_MIN_NM.H } },
   ],
 };
-/** Signed distance into the heat-dissipation failure region: min(8.6 K - temp diff, (1380 rpm - rpm) / 100 rpm). */
+/**
+ * Where the HDF margin is measured from. The rule is strict (temp diff < 8.6 K and speed < 1380 rpm); AI4I reports
+ * temperatures to 0.1 K and speeds to 1 rpm, so the boundary sits halfway between the last failing and the first
+ * safe reading (8.55 K, 1379.5 rpm). Readings of exactly 8.6 K then fall clearly on the safe side (in the data
+ * generator their label depends on how the decimal difference rounds in binary floating point, not on physics).
+ */
+const HDF_TEMP_EDGE_K = HDF_MAX_TEMP_DIFF_K - 0.05;
+const HDF_RPM_EDGE = HDF_MAX_RPM - 0.5;
+/** Signed distance into the heat-dissipation failure region: min(8.55 K - temp diff, (1379.5 rpm - rpm) / 100 rpm). */
 const HDF_MARGIN: FeatureExpr = {
   min: [
-    { offset: [{ scale: [TEMP_DIFF, -1] }, HDF_MAX_TEMP_DIFF_K] },
-    { scale: [{ offset: [{ col: 'rotational_speed_rpm' }, -HDF_MAX_RPM] }, -0.01] },
+    { offset: [{ scale: [TEMP_DIFF, -1] }, HDF_TEMP_EDGE_K] },
+    { scale: [{ offset: [{ col: 'rotational_speed_rpm' }, -HDF_RPM_EDGE] }, -0.01] },
   ],
 };
 /** Signed distance (kW) outside the power band: max(3500 W - power, power - 9000 W) / 1000; > 0 outside. */
@@ -88,6 +97,14 @@ const TWF_MARGIN: FeatureExpr = {
     { scale: [{ offset: [{ col: 'tool_wear_min' }, -TWF_WEAR_WINDOW_MIN[1]] }, -0.1] },
   ],
 };
+
+/**
+ * A signed margin divided by the width of its boundary and clipped to [-1, 1]: bounded inputs that are -1 or +1 away
+ * from the boundary, so the network sees the rule as one feature instead of extrapolating an unbounded one.
+ */
+function region(margin: FeatureExpr, width: number): FeatureExpr {
+  return { clip: [{ scale: [margin, 1 / width] }, -1, 1] };
+}
 
 export const DERIVED_FEATURES: readonly DerivedFeature[] = [
   {
@@ -117,24 +134,50 @@ export const DERIVED_FEATURES: readonly DerivedFeature[] = [
   {
     name: 'hdf_margin',
     unit: 'K',
-    why: 'signed distance into the heat dissipation region: min(8.6 K - temp diff, (1380 rpm - rpm) / 100); > 0 inside',
+    why: 'signed distance into the heat dissipation region: min(8.55 K - temp diff, (1379.5 rpm - rpm) / 100); > 0 inside',
     expr: HDF_MARGIN,
   },
-  { name: 'hdf_hinge', unit: 'K', why: 'max(0, hdf_margin): zero outside the heat dissipation region', expr: { relu: HDF_MARGIN } },
+  {
+    name: 'hdf_region',
+    unit: '1',
+    why: 'hdf_margin / 0.005 K (0.5 rpm on the speed side) clipped to [-1, 1]: -1 clearly outside, +1 clearly inside, a ramp across the boundary',
+    expr: region(HDF_MARGIN, 0.005),
+  },
   {
     name: 'pwf_margin',
     unit: 'kW',
     why: 'signed distance outside the power band: max(3500 W - power, power - 9000 W) / 1000; > 0 outside',
     expr: PWF_MARGIN,
   },
-  { name: 'pwf_low_hinge', unit: 'kW', why: 'max(0, 3500 W - power) / 1000: power below the band', expr: { relu: { scale: [{ offset: [POWER, -PWF_BAND_W[0]] }, -0.001] } } },
-  { name: 'pwf_high_hinge', unit: 'kW', why: 'max(0, power - 9000 W) / 1000: power above the band', expr: { relu: { scale: [{ offset: [POWER, -PWF_BAND_W[1]] }, 0.001] } } },
-  { name: 'osf_hinge', unit: '1', why: 'max(0, overstrain_ratio - 1): zero below the overstrain limit', expr: { relu: OSF_MARGIN } },
+  {
+    name: 'pwf_region',
+    unit: '1',
+    why: 'pwf_margin / 10 W clipped to [-1, 1]: -1 inside the power band, +1 outside it',
+    expr: region(PWF_MARGIN, 0.01),
+  },
+  {
+    name: 'osf_margin',
+    unit: '1',
+    why: 'overstrain_ratio - 1: > 0 past the overstrain limit of the product quality',
+    expr: OSF_MARGIN,
+  },
+  {
+    name: 'osf_region',
+    unit: '1',
+    why: '(overstrain_ratio - 1) / 0.001 clipped to [-1, 1]: -1 below the limit, +1 past it',
+    expr: region(OSF_MARGIN, 0.001),
+  },
   {
     name: 'twf_margin',
     unit: '10 min',
     why: 'signed distance into the tool wear failure window: min(wear - 200, 240 - wear) / 10 min; > 0 inside',
     expr: TWF_MARGIN,
+  },
+  {
+    name: 'twf_region',
+    unit: '1',
+    why: 'twf_margin clipped to [-1, 1]: -1 more than 10 min outside the tool wear window, +1 more than 10 min inside',
+    expr: region(TWF_MARGIN, 1),
   },
 ];
 
@@ -166,6 +209,7 @@ export function evalExpr(e: FeatureExpr, raw: ArrayLike<number>, offset = 0): nu
   if ('min' in e) return Math.min(evalExpr(e.min[0], raw, offset), evalExpr(e.min[1], raw, offset));
   if ('max' in e) return Math.max(evalExpr(e.max[0], raw, offset), evalExpr(e.max[1], raw, offset));
   if ('relu' in e) return Math.max(0, evalExpr(e.relu, raw, offset));
+  if ('clip' in e) return Math.min(f(e.clip[2]), Math.max(f(e.clip[1]), evalExpr(e.clip[0], raw, offset)));
   let s = 0;
   for (const [k, w] of Object.entries(e.dot)) s = f(s + f(f(raw[offset + RAW_INDEX[k]!]!) * f(w ?? 0)));
   return s;
