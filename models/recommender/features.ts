@@ -46,6 +46,11 @@ export interface DerivedFeature {
   unit: string;
   why: string;
   expr: FeatureExpr;
+  /**
+   * already scaled to [-1, 1]: the network takes it as it is (mean 0, std 1) instead of z-scoring it, which would
+   * blow a rare +1 up to tens of standard deviations
+   */
+  bounded?: boolean;
 }
 
 /** Overstrain limit of AI4I's generator per product quality (tool wear x torque, min·Nm). */
@@ -141,6 +146,7 @@ export const DERIVED_FEATURES: readonly DerivedFeature[] = [
     name: 'hdf_region',
     unit: '1',
     why: 'hdf_margin / 0.005 K (0.5 rpm on the speed side) clipped to [-1, 1]: -1 clearly outside, +1 clearly inside, a ramp across the boundary',
+    bounded: true,
     expr: region(HDF_MARGIN, 0.005),
   },
   {
@@ -153,6 +159,7 @@ export const DERIVED_FEATURES: readonly DerivedFeature[] = [
     name: 'pwf_region',
     unit: '1',
     why: 'pwf_margin / 10 W clipped to [-1, 1]: -1 inside the power band, +1 outside it',
+    bounded: true,
     expr: region(PWF_MARGIN, 0.01),
   },
   {
@@ -165,6 +172,7 @@ export const DERIVED_FEATURES: readonly DerivedFeature[] = [
     name: 'osf_region',
     unit: '1',
     why: '(overstrain_ratio - 1) / 0.001 clipped to [-1, 1]: -1 below the limit, +1 past it',
+    bounded: true,
     expr: region(OSF_MARGIN, 0.001),
   },
   {
@@ -177,6 +185,7 @@ export const DERIVED_FEATURES: readonly DerivedFeature[] = [
     name: 'twf_region',
     unit: '1',
     why: 'twf_margin clipped to [-1, 1]: -1 more than 10 min outside the tool wear window, +1 more than 10 min inside',
+    bounded: true,
     expr: region(TWF_MARGIN, 1),
   },
 ];

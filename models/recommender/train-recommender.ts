@@ -14,7 +14,7 @@ import { loadTf } from '../training/load-tf.ts';
 import type { Tf } from '../training/load-tf.ts';
 import { FAILURE_MODES, VALIDATION_SALT, splitByUdi } from './ai4i-data.ts';
 import type { Ai4iData, FailureMode } from './ai4i-data.ts';
-import { MODEL_FEATURES, RAW_FEATURES, engineerFeatures } from './features.ts';
+import { DERIVED_FEATURES, MODEL_FEATURES, RAW_FEATURES, engineerFeatures } from './features.ts';
 import { evaluate, logit, tuneThreshold } from './metrics.ts';
 import type { EvalReport } from './metrics.ts';
 
@@ -143,7 +143,12 @@ export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOpt
   const xVal = engineerFeatures(val.raw, val.rows);
   if (!(o.inputGain > 0)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `inputGain must be > 0, got ${o.inputGain}`);
   const stats = columnStats(xTrain, train.rows, m);
-  const normalization = { mean: stats.mean, std: stats.std.map((s) => Math.fround(s / o.inputGain)) };
+  // z-score with gain, except the bounded [-1, 1] region features, which are taken as they are
+  const bounded = MODEL_FEATURES.map((name) => DERIVED_FEATURES.some((d) => d.name === name && d.bounded === true));
+  const normalization = {
+    mean: stats.mean.map((v, j) => (bounded[j] ? 0 : v)),
+    std: stats.std.map((s, j) => (bounded[j] ? 1 : Math.fround(s / o.inputGain))),
+  };
   const rawStats = columnStats(train.raw, train.rows, RAW_FEATURES.length);
 
   const tf = await loadTf('cpu');
