@@ -4,6 +4,7 @@
  * A second signal during shutdown exits at once (what is not drained stays in the outbox).
  */
 import type { CliContext } from '../main.ts';
+import { stopOnSignal, type SignalStop } from '../stop-on-signal.ts';
 import { loadConfig } from '../load-config.ts';
 import { createCliLogger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
@@ -45,45 +46,21 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   }
   const logger = createCliLogger(args.logLevel ?? ctx.env.EDGELOOP_LOG_LEVEL ?? config.logLevel);
   const { createAgent } = await import('../../agent/create-agent.ts');
-  let stopping: Promise<void> | undefined;
-  let resolveDone!: (code: number) => void;
-  const done = new Promise<number>((r) => (resolveDone = r));
+  let signals: SignalStop | undefined;
   const agent = createAgent({
     config,
     logger,
     onSourceEnd: (name) => {
-      if (name === 'stdin') void stop('end of standard input');
+      if (name === 'stdin') void signals?.stop('end of standard input');
     },
   });
-  const stop = (why: string): Promise<void> => {
-    if (!stopping) {
-      logger.info({ why }, 'stopping');
-      stopping = agent.close().then(
-        () => resolveDone(0),
-        (err: unknown) => {
-          logger.error({ err }, 'error while stopping');
-          resolveDone(1);
-        },
-      );
-    }
-    return stopping;
-  };
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (stopping) {
-      logger.warn({ sig }, 'second signal: exiting now; undrained records stay in the outbox');
-      process.exit(1);
-    }
-    void stop(sig);
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  signals = stopOnSignal(logger, () => agent.close(), 'undrained records stay in the outbox');
   try {
     await agent.start();
     ctx.stderr.write(`edgeloop agent: ${config.deviceId} running (outbox ${config.outbox.path ?? config.dataDir + '/outbox.db'}, ${config.transport.kind})\n`);
-    return await done;
+    return await signals.done;
   } finally {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
+    signals.dispose();
   }
 }
 

@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { resolve as resolvePath } from 'node:path';
 import type { CliContext } from '../main.ts';
+import { stopOnSignal } from '../stop-on-signal.ts';
 import { loadConfig } from '../load-config.ts';
 import { createCliLogger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
@@ -66,31 +67,7 @@ export async function runCloud(config: import('../../cloud/config.ts').CloudConf
   const logger = createCliLogger(logLevel ?? ctx.env.EDGELOOP_LOG_LEVEL ?? config.logLevel);
   const { createCloud } = await import('../../cloud/create-cloud.ts');
   const cloud = createCloud(config, { logger, cwd: ctx.cwd });
-  let stopping: Promise<void> | undefined;
-  let resolveDone!: (code: number) => void;
-  const done = new Promise<number>((r) => (resolveDone = r));
-  const stop = (why: string): Promise<void> => {
-    if (!stopping) {
-      logger.info({ why }, 'stopping');
-      stopping = cloud.close().then(
-        () => resolveDone(0),
-        (err: unknown) => {
-          logger.error({ err }, 'error while stopping');
-          resolveDone(1);
-        },
-      );
-    }
-    return stopping;
-  };
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (stopping) {
-      logger.warn({ sig }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    void stop(sig);
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  const signals = stopOnSignal(logger, () => cloud.close(), 'unacknowledged messages are redelivered by the devices');
   try {
     await cloud.start();
     const parts = [...cloud.parts.keys()].join(', ');
@@ -101,13 +78,12 @@ export async function runCloud(config: import('../../cloud/config.ts').CloudConf
     const rec = cloud.parts.get('recommend') as { url?: string } | undefined;
     if (rec?.url) lines.push(`  recommend ${rec.url}/v1/recommendations/{entityId}  ${rec.url}/openapi.json`);
     ctx.stdout.write(lines.join('\n') + '\n');
-    return await done;
+    return await signals.done;
   } catch (err) {
     await cloud.close().catch(() => {});
     throw err;
   } finally {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
+    signals.dispose();
   }
 }
 

@@ -143,11 +143,11 @@ export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOpt
   const xVal = engineerFeatures(val.raw, val.rows);
   if (!(o.inputGain > 0)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `inputGain must be > 0, got ${o.inputGain}`);
   const stats = columnStats(xTrain, train.rows, m);
-  // z-score with gain, except the bounded [-1, 1] region features, which are taken as they are
+  // z-score with gain, except the bounded [-1, 1] region features, which are only scaled by the gain
   const bounded = MODEL_FEATURES.map((name) => DERIVED_FEATURES.some((d) => d.name === name && d.bounded === true));
   const normalization = {
     mean: stats.mean.map((v, j) => (bounded[j] ? 0 : v)),
-    std: stats.std.map((s, j) => (bounded[j] ? 1 : Math.fround(s / o.inputGain))),
+    std: stats.std.map((s, j) => Math.fround((bounded[j] ? 1 : s) / o.inputGain)),
   };
   const rawStats = columnStats(train.raw, train.rows, RAW_FEATURES.length);
 
