@@ -2,7 +2,7 @@
  * Puts the recommender's feature engineering (features.ts DERIVED_FEATURES) inside the ONNX graph: takes a model
  * exported by models/onnx/export-tfjs.ts whose input is the engineered row [batch, MODEL_FEATURES.length], and
  * returns a model whose input is the raw row [batch, RAW_FEATURES.length] under the same input name. The added
- * nodes are Gather (one column), Sub, Mul, Add, MatMul (weighted sums), Min, Max, Relu, Clip and one Concat: opset 13.
+ * nodes are Gather (one column), Sub, Mul, Add, MatMul (weighted sums), Min, Max, Clip and one Concat: opset 13.
  * Shared sub-expressions are compiled once per use (a few extra elementwise nodes; the graph stays tiny). Pure.
  */
 import { EdgeloopError } from '../../protocol/errors.ts';
@@ -72,7 +72,6 @@ export function prependFeatureGraph(onnx: Uint8Array, inputName: string): Uint8A
     if ('offset' in e) return op('Add', [compile(e.offset[0]), floatConst([e.offset[1]], [])]);
     if ('min' in e) return op('Min', [compile(e.min[0]), compile(e.min[1])]);
     if ('max' in e) return op('Max', [compile(e.max[0]), compile(e.max[1])]);
-    if ('relu' in e) return op('Relu', [compile(e.relu)]);
     if ('clip' in e) return op('Clip', [compile(e.clip[0]), floatConst([e.clip[1]], []), floatConst([e.clip[2]], [])]);
     const w = RAW_FEATURES.map((f) => e.dot[f] ?? 0);
     return op('MatMul', [inputName, floatConst(w, [RAW_FEATURES.length, 1])]);

@@ -27,7 +27,7 @@ export type ProductType = 'L' | 'M' | 'H';
 
 /**
  * Expression over raw features: a column, a difference, a product, a constant factor, a constant offset, a
- * weighted sum, the smaller / larger of two expressions, max(0, x) (a hinge), or x clipped to [lo, hi].
+ * weighted sum, the smaller / larger of two expressions, or x clipped to [lo, hi].
  */
 export type FeatureExpr =
   | { col: RawFeature }
@@ -38,7 +38,6 @@ export type FeatureExpr =
   | { dot: Partial<Record<RawFeature, number>> }
   | { min: [FeatureExpr, FeatureExpr] }
   | { max: [FeatureExpr, FeatureExpr] }
-  | { relu: FeatureExpr }
   | { clip: [FeatureExpr, number, number] };
 
 export interface DerivedFeature {
@@ -217,7 +216,6 @@ export function evalExpr(e: FeatureExpr, raw: ArrayLike<number>, offset = 0): nu
   if ('offset' in e) return f(evalExpr(e.offset[0], raw, offset) + f(e.offset[1]));
   if ('min' in e) return Math.min(evalExpr(e.min[0], raw, offset), evalExpr(e.min[1], raw, offset));
   if ('max' in e) return Math.max(evalExpr(e.max[0], raw, offset), evalExpr(e.max[1], raw, offset));
-  if ('relu' in e) return Math.max(0, evalExpr(e.relu, raw, offset));
   if ('clip' in e) return Math.min(f(e.clip[2]), Math.max(f(e.clip[1]), evalExpr(e.clip[0], raw, offset)));
   let s = 0;
   for (const [k, w] of Object.entries(e.dot)) s = f(s + f(f(raw[offset + RAW_INDEX[k]!]!) * f(w ?? 0)));

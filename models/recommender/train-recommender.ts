@@ -1,6 +1,7 @@
 /**
  * Training of the AI4I maintenance recommender with TensorFlow.js: a small multi-label network (sigmoid outputs,
- * one per failure mode) on the raw + engineered features (features.ts), z-score normalised, with a class-weighted
+ * one per failure mode) on the raw + engineered features (features.ts), z-score normalised (the bounded region
+ * features as they are), with an L2 penalty on the hidden kernels and a class-weighted
  * binary cross-entropy for the rare modes. Per-mode decision thresholds are tuned for F1 on a validation split (by
  * UDI hash, never the test data) and then folded into the output layer's bias, so the trained model's outputs
  * cross 0.5 exactly where each mode's tuned threshold lies.
@@ -34,8 +35,8 @@ export interface TrainRecommenderOptions {
   /** positive-class weight per mode is sqrt(negatives / positives), capped here; default 3 */
   maxPositiveWeight?: number;
   /**
-   * input gain: features are normalised as (x - mean) / (std / inputGain), so the sharp
-   * rule boundaries of the data (0.1 K, 1 rpm) need smaller weights; default 5
+   * input gain: features are normalised as (x - mean) / (std / inputGain), and the bounded region features
+   * (features.ts) as x * inputGain; default 1 (the region features carry the sharp rule boundaries)
    */
   inputGain?: number;
   /** a mode whose best validation F1 is below this is not predicted (threshold above all scores); default 0.2 */
@@ -45,7 +46,7 @@ export interface TrainRecommenderOptions {
    * 200-240 min, so the best a model can do is flag that window (F1 about 0.1), which is still worth a warning
    */
   minUsefulF1ByMode?: Partial<Record<FailureMode, number>>;
-  /** L2 penalty on the hidden layers' kernels (prefers the simple rule-like solutions over memorising); default 1e-4 */
+  /** L2 penalty on the hidden layers' kernels (prefers the simple rule-like solutions over memorising); default 1e-3 */
   l2?: number;
   /** called after every epoch */
   onEpoch?: (epoch: number, loss: number) => void;
@@ -61,8 +62,8 @@ const DEFAULTS = {
   maxPositiveWeight: 3,
   minUsefulF1: 0.2,
   minUsefulF1ByMode: { TWF: 0.05 } as Partial<Record<FailureMode, number>>,
-  inputGain: 5,
-  l2: 1e-4,
+  inputGain: 1,
+  l2: 1e-3,
 };
 const OPTION_KEYS = new Set([...Object.keys(DEFAULTS), 'onEpoch']);
 

@@ -12,7 +12,7 @@ import { ACTION_CATALOG, rankCatalog } from '../../../models/recommender/actions
 import { buildDefaultRecommender } from '../../../models/recommender/build-default.ts';
 import { evalAi4iCommand, trainRecommenderCommand } from '../../../models/recommender/commands.ts';
 import { exportRecommender } from '../../../models/recommender/export-recommender.ts';
-import { MODEL_FEATURES, RAW_FEATURES, engineerFeatures } from '../../../models/recommender/features.ts';
+import { MODEL_FEATURES, RAW_FEATURES, engineerFeatures, typeOneHot } from '../../../models/recommender/features.ts';
 import { evaluate, logit, tuneThreshold } from '../../../models/recommender/metrics.ts';
 import { trainRecommender } from '../../../models/recommender/train-recommender.ts';
 import type { TrainedRecommender } from '../../../models/recommender/train-recommender.ts';
@@ -91,6 +91,58 @@ describe('features, actions and metrics', () => {
     expect(f('overstrain_ratio')).toBeCloseTo(8000 / 12000, 6);
   });
 
+  it('engineers signed margins and bounded [-1, 1] regions for the HDF, PWF, OSF and TWF rules', () => {
+    const row = (air: number, proc: number, rpm: number, torque: number, wear: number, type: 'L' | 'M' | 'H'): (name: string) => number => {
+      const x = engineerFeatures(Float32Array.from([air, proc, rpm, torque, wear, ...typeOneHot(type)]), 1);
+      return (name) => x[MODEL_FEATURES.indexOf(name)]!;
+    };
+    // HDF: temp diff < 8.6 K and rpm < 1380 (boundary halfway between readings: 8.55 K, 1379.5 rpm)
+    expect(row(300, 308.5, 1379, 40, 0, 'L')('hdf_region')).toBe(1);
+    expect(row(300, 308.5, 1379, 40, 0, 'L')('hdf_margin')).toBeCloseTo(0.005, 4);
+    expect(row(300, 308.6, 1300, 40, 0, 'L')('hdf_region')).toBe(-1);
+    expect(row(300, 308.0, 1380, 40, 0, 'L')('hdf_region')).toBe(-1);
+    expect(row(300, 312, 1500, 40, 0, 'L')('hdf_margin')).toBeCloseTo(-3.45, 4);
+    // PWF: power outside [3500, 9000] W (signed distance in kW)
+    const rpmFor = (w: number, nm: number): number => (w * 60) / (2 * Math.PI * nm);
+    expect(row(300, 310, rpmFor(9020, 50), 50, 0, 'L')('pwf_region')).toBe(1);
+    expect(row(300, 310, rpmFor(9020, 50), 50, 0, 'L')('pwf_margin')).toBeCloseTo(0.02, 3);
+    expect(row(300, 310, rpmFor(8985, 50), 50, 0, 'L')('pwf_region')).toBe(-1);
+    expect(row(300, 310, rpmFor(3480, 20), 20, 0, 'L')('pwf_region')).toBe(1);
+    expect(row(300, 310, rpmFor(3520, 20), 20, 0, 'L')('pwf_region')).toBe(-1);
+    expect(row(300, 310, rpmFor(6250, 40), 40, 0, 'L')('pwf_margin')).toBeCloseTo(-2.75, 3);
+    // OSF: wear x torque above 11000 / 12000 / 13000 min·Nm for L / M / H
+    expect(row(300, 310, 1500, 55, 201, 'L')('osf_region')).toBe(1); // 11055
+    expect(row(300, 310, 1500, 55, 199, 'L')('osf_region')).toBe(-1); // 10945
+    expect(row(300, 310, 1500, 55, 201, 'M')('osf_region')).toBe(-1);
+    expect(row(300, 310, 1500, 60, 201, 'M')('osf_region')).toBe(1); // 12060
+    expect(row(300, 310, 1500, 60, 201, 'H')('osf_region')).toBe(-1);
+    expect(row(300, 310, 1500, 55, 201, 'L')('osf_margin')).toBeCloseTo(55 / 11000, 5);
+    // TWF: tool wear window 200-240 min (signed distance in 10 min, clipped)
+    expect(row(300, 310, 1500, 40, 220, 'L')('twf_margin')).toBeCloseTo(2, 5);
+    expect(row(300, 310, 1500, 40, 220, 'L')('twf_region')).toBe(1);
+    expect(row(300, 310, 1500, 40, 205, 'L')('twf_region')).toBeCloseTo(0.5, 5);
+    expect(row(300, 310, 1500, 40, 100, 'L')('twf_region')).toBe(-1);
+  });
+
+  it('the region features reproduce the HDF, PWF and OSF labels of the AI4I rows', () => {
+    const d = parseAi4iCsv(fixtureText, 'fixture');
+    const x = engineerFeatures(d.raw, d.rows);
+    const m = MODEL_FEATURES.length;
+    const col = (name: string): number => MODEL_FEATURES.indexOf(name);
+    let positives = 0;
+    for (let i = 0; i < d.rows; i++) {
+      const tempDiff = x[i * m + col('temp_diff_k')]!;
+      for (const [j, name] of [[1, 'hdf_region'], [2, 'pwf_region'], [3, 'osf_region']] as const) {
+        const label = d.labels[i * 5 + j] === 1;
+        positives += label ? 1 : 0;
+        // a temperature difference of exactly 8.6 K is labelled by floating-point rounding in the data generator
+        if (j === 1 && Math.abs(tempDiff - 8.6) < 1e-3) continue;
+        expect(x[i * m + col(name)]! > 0, `row ${i} (UDI ${d.udi[i]}) ${name}`).toBe(label);
+      }
+    }
+    expect(positives).toBeGreaterThan(10);
+  });
+
   it('ranks actions from mode probabilities, "no action" = prod(1 - p)', () => {
     const r = rankCatalog([0.1, 0.9, 0.2, 0.05, 0.01]);
     expect(r[0]!.id).toBe('restore-cooling');
@@ -155,6 +207,9 @@ describe('training and export', () => {
   it('rejects unknown and bad options', async () => {
     await expect(trainRecommender(data, { epoch: 3 } as never)).rejects.toThrow(/unknown training option "epoch"/);
     await expect(trainRecommender(data, { epochs: 0 })).rejects.toThrow(/epochs must be an integer >= 1/);
+    await expect(trainRecommender(data, { l2: -1 })).rejects.toThrow(/l2 must be >= 0/);
+    await expect(trainRecommender(data, { minUsefulF1ByMode: { XWF: 0.1 } as never })).rejects.toThrow(/minUsefulF1ByMode: unknown mode "XWF"/);
+    await expect(trainRecommender(data, { minUsefulF1ByMode: { TWF: 2 } })).rejects.toThrow(/minUsefulF1ByMode.TWF must be in \[0, 1\]/);
   });
 
   it('exports an ONNX model over raw features that matches TensorFlow.js within 1e-5 in ONNX Runtime', async () => {
