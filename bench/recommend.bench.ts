@@ -1,15 +1,16 @@
 /**
  * npm run bench:recommend [-- --duration 10 --model DIR --entities 10000]
  *
- * Load from a second process (autocannon) at concurrency 2 and 50 against:
+ * Load from a second process (wrk when installed, else autocannon; --autocannon forces it) at concurrency 2 and 50
+ * against:
  *   raw      a bare Fastify route doing one SQLite lookup and one ORT run (the machine's own limit for this work)
  *   service  the recommendation service (feature store read, input from manifest, micro-batched ORT, ranking,
  *            response log, metrics)
  * Prints req/s, p50 and p99 for each, and the ratio service/raw. Targets: p99 < 5 ms at concurrency 50 and
  * throughput >= 60 % of the raw baseline.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,6 +30,8 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     model: { type: 'string' },
     entities: { type: 'string', default: '10000' },
+    autocannon: { type: 'boolean', default: false },
+    'no-log': { type: 'boolean', default: false },
   },
 });
 const duration = Number(values.duration);
@@ -58,7 +61,14 @@ function featureRow(m: Manifest, i: number): Record<string, number> {
   return out;
 }
 
+const useWrk = !values.autocannon && spawnSync('wrk', ['--version']).error === undefined;
+
+/**
+ * The load generator runs in a second process: wrk (C, Debian package `wrk`) when installed — it needs far less CPU
+ * than a Node client, which matters on 2 cores — else autocannon.
+ */
 function load(url: string, paths: string[], connections: number): Promise<{ rps: number; p50: number; p99: number; non2xx: number; errors: number }> {
+  if (useWrk) return loadWrk(url, paths, connections);
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -72,6 +82,27 @@ function load(url: string, paths: string[], connections: number): Promise<{ rps:
   });
 }
 
+async function loadWrk(url: string, paths: string[], connections: number): Promise<{ rps: number; p50: number; p99: number; non2xx: number; errors: number }> {
+  const pathsFile = join(work, 'paths.txt');
+  writeFileSync(pathsFile, paths.join('\n') + '\n');
+  const run = (secs: number): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const threads = Math.min(2, connections);
+      const child = spawn('wrk', ['-t', String(threads), '-c', String(connections), '-d', `${secs}s`, '-s', join(import.meta.dirname, 'load', 'wrk-paths.lua'), url], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, WRK_PATHS_FILE: pathsFile },
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('error', reject);
+      child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`wrk exited ${code}`))));
+    });
+  await run(2);
+  const out = await run(duration);
+  const line = out.trim().split('\n').filter((l) => l.startsWith('{')).pop()!;
+  return JSON.parse(line);
+}
+
 const dir = await modelDir();
 const manifest = parseManifest(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')));
 if (manifest.inputs.kind !== 'features') throw new Error('bench needs a recommender model');
@@ -80,6 +111,7 @@ const ids = Array.from({ length: nEntities }, (_, i) => `m-${i}`);
 const paths = ids.slice(0, 2000).map((id) => `/v1/recommendations/${id}?k=3`);
 
 console.log(machineLine());
+console.log(`load generator: ${useWrk ? 'wrk' : 'autocannon'} in a second process`);
 console.log(`model: ${manifest.name}@${manifest.version} (${features.length} features, ${dir}); ${nEntities} entities; ${duration}s per run`);
 
 // ---- raw baseline: bare Fastify + one SQLite lookup + one ORT run
@@ -113,7 +145,7 @@ const service = new RecommendService({
   featureStore: store,
   source: new DirectoryModelSource(),
   variants: [{ name: 'default', weight: 1, ref: { dir } }],
-  responseLog: log,
+  ...(values['no-log'] ? {} : { responseLog: log }),
 });
 await service.start();
 const app = buildRecommendServer({ service });

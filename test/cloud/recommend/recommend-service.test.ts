@@ -167,7 +167,7 @@ describe('recommendation service', () => {
     expect(again.body.variant).toBe(first.body.variant);
     // shadow scores are logged, flagged, for every request
     await new Promise((r) => setImmediate(r));
-    const logged = s.log.query({ variant: 'shadow', limit: 5000 });
+    const logged = await s.log.query({ variant: 'shadow', limit: 5000 });
     expect(logged.length).toBeGreaterThanOrEqual(1000);
     expect(logged.every((e) => e.shadow)).toBe(true);
     const metrics = await fetch(s.base + '/metrics').then((r) => r.text());
