@@ -25,6 +25,7 @@ import { EdgeloopError } from '../../protocol/errors.ts';
 import { PublishGate } from './publish-gate.ts';
 import { DEFAULT_RECONNECT, INJECTED_KEYS, bytes, commonShape, defaultBurst, parseWith, toBuffer } from './transport-options.ts';
 import type { Transport, TransportEvents, TransportMessage } from './transport.ts';
+import { publishArgumentError } from './publish-checks.ts';
 
 const pem = z.union([z.string().min(1), bytes]);
 
@@ -333,21 +334,9 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
       this.#failed++;
       return Promise.reject(this.#closedError('publish'));
     }
+    const bad = publishArgumentError(msg, this.#maxPayload);
+    if (bad) return Promise.reject(bad);
     const { topic, payload, qos } = msg;
-    if (typeof topic !== 'string' || topic.length === 0 || topic.includes('+') || topic.includes('#')) {
-      return Promise.reject(new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `publish: topic ${JSON.stringify(topic)} is not a concrete topic name`));
-    }
-    if (!(payload instanceof Uint8Array)) {
-      return Promise.reject(new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'publish: payload must be a Uint8Array or Buffer'));
-    }
-    if (qos !== 0 && qos !== 1) {
-      return Promise.reject(new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `publish: qos must be 0 or 1, got ${String(qos)}`));
-    }
-    if (payload.byteLength > this.#maxPayload) {
-      return Promise.reject(
-        new EdgeloopError('EL_ERR_MESSAGE_TOO_LARGE', `publish: payload of ${payload.byteLength} bytes exceeds maxPayloadBytes ${this.#maxPayload}`),
-      );
-    }
     if (!this.#connected) {
       this.#failed++;
       return Promise.reject(new EdgeloopError('EL_ERR_TRANSPORT_OFFLINE', `publish: not connected to ${this.options.url}`));
