@@ -1,0 +1,46 @@
+/**
+ * npm run bench: every benchmark, one after another, each in its own process (so one's heap, sockets and child
+ * processes never skew the next). Each prints the machine, its figures and the raw limits measured in the same run;
+ * copy them into docs/benchmarks.md. A failing benchmark is reported and the others still run.
+ *
+ *   npm run bench [-- --only models,agent]
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const ALL: Array<[name: string, file: string, args: string[]]> = [
+  ['models', 'models.bench.ts', []],
+  ['agent', 'agent.bench.ts', []],
+  ['pipeline', 'pipeline.bench.ts', []],
+  ['stream-features', 'stream-features.bench.ts', []],
+  ['recommend', 'recommend.bench.ts', []],
+  ['rollout', 'rollout.bench.ts', []],
+  ['simulator', 'simulator.bench.ts', []],
+];
+
+const { values } = parseArgs({ options: { only: { type: 'string' } } });
+const only = values.only ? new Set(values.only.split(',').map((s) => s.trim())) : undefined;
+const unknown = [...(only ?? [])].filter((n) => !ALL.some(([name]) => name === n));
+if (unknown.length) {
+  console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${ALL.map(([n]) => n).join(', ')}`);
+  process.exit(1);
+}
+
+const failed: string[] = [];
+for (const [name, file, args] of ALL) {
+  if (only && !only.has(name)) continue;
+  console.log(`\n=== ${name} (bench/${file}) ${'='.repeat(Math.max(0, 60 - name.length - file.length))}`);
+  const t0 = Date.now();
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, file), ...args], { stdio: 'inherit' });
+    child.on('exit', (c) => resolve(c));
+    child.on('error', () => resolve(1));
+  });
+  console.log(`=== ${name}: ${code === 0 ? 'done' : `FAILED (exit ${code})`} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  if (code !== 0) failed.push(name);
+}
+if (failed.length) {
+  console.error(`\nfailed: ${failed.join(', ')}`);
+  process.exitCode = 1;
+}
