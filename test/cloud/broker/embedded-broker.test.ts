@@ -10,9 +10,9 @@ import { hashPassword } from '../../../cloud/broker/password-hash.ts';
 import { SqliteDlq } from '../../../cloud/dlq/sqlite-dlq.ts';
 import { Ingest } from '../../../cloud/ingest/ingest.ts';
 import { LocalStream } from '../../../cloud/stream/local-stream.ts';
-import type { PutResult, Stream, StreamRecord } from '../../../cloud/stream/stream.ts';
 import { generateTestCertificates } from '../../helpers/mosquitto.ts';
 import { enc, range, readAll, telemetry } from '../ingest/ingest-helpers.ts';
+import { OutageStream } from '../../helpers/outage-stream.ts';
 
 const FAST = { N: 1024, r: 8, p: 1 }; // cheap scrypt for tests; production default is N=16384
 
@@ -167,44 +167,10 @@ describe('EmbeddedBroker topic authorisation', () => {
   });
 });
 
-/** LocalStream with an on/off outage switch. */
-class SwitchableStream implements Stream {
-  down = false;
-  readonly inner: LocalStream;
-  constructor(inner: LocalStream) {
-    this.inner = inner;
-  }
-  get name(): string {
-    return this.inner.name;
-  }
-  start(): Promise<void> {
-    return this.inner.start();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-  async put(records: StreamRecord[]): Promise<PutResult> {
-    if (this.down) throw new Error('stream outage');
-    return this.inner.put(records);
-  }
-  listShards(): Promise<string[]> {
-    return this.inner.listShards();
-  }
-  read(...a: Parameters<Stream['read']>): ReturnType<Stream['read']> {
-    return this.inner.read(...a);
-  }
-  checkpoint(...a: Parameters<Stream['checkpoint']>): Promise<void> {
-    return this.inner.checkpoint(...a);
-  }
-  getCheckpoint(...a: Parameters<Stream['getCheckpoint']>): Promise<string | undefined> {
-    return this.inner.getCheckpoint(...a);
-  }
-}
-
 describe('EmbeddedBroker with the ingest in the publish path', () => {
   it('acknowledges a QoS 1 publish only once the stream holds it; an outage means no PUBACK and a redelivery', async () => {
     const dir = tempDir();
-    const stream = new SwitchableStream(new LocalStream({ path: join(dir, 'stream.db'), shardCount: 1 }));
+    const stream = new OutageStream(new LocalStream({ path: join(dir, 'stream.db'), shardCount: 1 }));
     await stream.start();
     const dlq = await SqliteDlq.create({ path: join(dir, 'dlq.db') });
     const ingest = new Ingest({ stream, dlq, dedupPath: join(dir, 'dedup.db'), putRetry: { minMs: 1, maxMs: 1, maxAttempts: 1 } });

@@ -11,48 +11,16 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { createCloud } from '../../../cloud/create-cloud.ts';
 import { parseCloudConfig } from '../../../cloud/config.ts';
 import type { Ingest } from '../../../cloud/ingest/ingest.ts';
-import type { PutResult, Stream, StreamRecord } from '../../../cloud/stream/stream.ts';
+import type { Stream } from '../../../cloud/stream/stream.ts';
 import { LocalStream } from '../../../cloud/stream/local-stream.ts';
 import { startMosquitto } from '../../helpers/mosquitto.ts';
 import { startTestBroker } from '../../helpers/aedes-broker.ts';
 import { enc, range, readAll, sortedUnique, telemetry } from '../ingest/ingest-helpers.ts';
 import { eventually, featuresWhen, tempDir } from './e2e-helpers.ts';
+import { OutageStream } from '../../helpers/outage-stream.ts';
 
 const run = promisify(execFile);
 
-/** LocalStream with an outage switch. */
-class SwitchableStream implements Stream {
-  down = false;
-  readonly inner: LocalStream;
-  constructor(inner: LocalStream) {
-    this.inner = inner;
-  }
-  get name(): string {
-    return this.inner.name;
-  }
-  start(): Promise<void> {
-    return this.inner.start();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-  async put(records: StreamRecord[]): Promise<PutResult> {
-    if (this.down) throw new Error('stream outage');
-    return this.inner.put(records);
-  }
-  listShards(): Promise<string[]> {
-    return this.inner.listShards();
-  }
-  read(...a: Parameters<Stream['read']>): ReturnType<Stream['read']> {
-    return this.inner.read(...a);
-  }
-  checkpoint(...a: Parameters<Stream['checkpoint']>): Promise<void> {
-    return this.inner.checkpoint(...a);
-  }
-  getCheckpoint(...a: Parameters<Stream['getCheckpoint']>): Promise<string | undefined> {
-    return this.inner.getCheckpoint(...a);
-  }
-}
 const MIN = 60_000;
 
 describe('edgeloop cloud with mosquitto as the external broker', () => {
@@ -113,7 +81,7 @@ describe('edgeloop cloud with mosquitto as the external broker', () => {
     const broker = await startMosquitto();
     onTestFinished(() => broker.close());
     const dir = tempDir();
-    const stream = new SwitchableStream(new LocalStream({ path: join(dir, 'stream.db'), shardCount: 1 }));
+    const stream = new OutageStream(new LocalStream({ path: join(dir, 'stream.db'), shardCount: 1 }));
     const cloud = createCloud(
       parseCloudConfig({ dataDir: dir, only: ['ingest'], broker: { mode: 'external', external: { url: broker.url } }, http: { enabled: false } }),
       { stream },

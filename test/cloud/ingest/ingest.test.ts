@@ -5,54 +5,16 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { Ingest, type IngestOptions } from '../../../cloud/ingest/ingest.ts';
 import { SqliteDlq } from '../../../cloud/dlq/sqlite-dlq.ts';
 import { LocalStream } from '../../../cloud/stream/local-stream.ts';
-import type { PutResult, Stream, StreamRecord } from '../../../cloud/stream/stream.ts';
+import type { Stream } from '../../../cloud/stream/stream.ts';
 import { enc, events, range, readAll, telemetry } from './ingest-helpers.ts';
+import { OutageStream } from '../../helpers/outage-stream.ts';
 
 const T = (d: string): string => `edgeloop/v1/${d}/telemetry`;
-
-/** A real LocalStream whose put() can be made to fail (a disk or network outage), delegating everything else. */
-class FlakyStream implements Stream {
-  failNext = 0;
-  puts: number[] = [];
-  readonly inner: LocalStream;
-  constructor(inner: LocalStream) {
-    this.inner = inner;
-  }
-  get name(): string {
-    return this.inner.name;
-  }
-  start(): Promise<void> {
-    return this.inner.start();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-  async put(records: StreamRecord[]): Promise<PutResult> {
-    if (this.failNext > 0) {
-      this.failNext--;
-      throw new Error('simulated stream outage');
-    }
-    this.puts.push(records.length);
-    return this.inner.put(records);
-  }
-  listShards(): Promise<string[]> {
-    return this.inner.listShards();
-  }
-  read(...a: Parameters<Stream['read']>): ReturnType<Stream['read']> {
-    return this.inner.read(...a);
-  }
-  checkpoint(...a: Parameters<Stream['checkpoint']>): Promise<void> {
-    return this.inner.checkpoint(...a);
-  }
-  getCheckpoint(...a: Parameters<Stream['getCheckpoint']>): Promise<string | undefined> {
-    return this.inner.getCheckpoint(...a);
-  }
-}
 
 async function setup(opts: Partial<IngestOptions> = {}, dir?: string) {
   const d = dir ?? mkdtempSync(join(tmpdir(), 'edgeloop-ingest-'));
   if (!dir) onTestFinished(() => rmSync(d, { recursive: true, force: true }));
-  const stream = new FlakyStream(new LocalStream({ path: join(d, 'stream.db'), shardCount: 2, synchronous: 'NORMAL' }));
+  const stream = new OutageStream(new LocalStream({ path: join(d, 'stream.db'), shardCount: 2, synchronous: 'NORMAL' }));
   await stream.start();
   const dlq = await SqliteDlq.create({ path: join(d, 'dlq.db') });
   const ingest = new Ingest({ stream, dlq, dedupPath: join(d, 'dedup.db'), putRetry: { minMs: 1, maxMs: 2, maxAttempts: 2 }, ...opts });
