@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { CliContext } from '../main.ts';
+import { jsonClient } from '../json-http-client.ts';
 
 export const help = `usage: edgeloop registry <command> [options]
 
@@ -32,22 +33,7 @@ interface Http {
 }
 
 function client(url: string, token: string | undefined): Http {
-  const base = url.replace(/\/+$/, '');
-  const call = async (method: string, path: string, body?: unknown): Promise<unknown> => {
-    let res: Response;
-    try {
-      res = await fetch(base + path, {
-        method,
-        headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-    } catch (cause) {
-      throw new EdgeloopError('EL_ERR_REGISTRY_HTTP', `cannot reach the registry at ${base}: ${(cause as Error).message} (start one with \`edgeloop registry serve\` or set --url)`, { cause });
-    }
-    const json = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
-    if (!res.ok) throw new EdgeloopError(json.error?.code ?? 'EL_ERR_REGISTRY_HTTP', json.error?.message ?? `HTTP ${res.status}`);
-    return json;
-  };
+  const call = jsonClient({ url, token, what: 'the registry', serveHint: 'edgeloop registry serve', errorCode: 'EL_ERR_REGISTRY_HTTP' });
   return { get: (p) => call('GET', p), send: (m, p, b) => call(m, p, b) };
 }
 

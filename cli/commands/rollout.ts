@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { CliContext } from '../main.ts';
+import { jsonClient, type JsonCall } from '../json-http-client.ts';
 import type { RolloutView } from '../../cloud/rollout/rollout-controller.ts';
 
 export const help = `usage: edgeloop rollout <command> [options]
@@ -37,23 +38,8 @@ options:
   --json          print JSON
 `;
 
-function client(url: string, token: string | undefined) {
-  const base = url.replace(/\/+$/, '');
-  return async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> => {
-    let res: Response;
-    try {
-      res = await fetch(base + path, {
-        method,
-        headers: { ...(method === 'POST' ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        ...(method === 'POST' ? { body: JSON.stringify(body ?? {}) } : {}),
-      });
-    } catch (cause) {
-      throw new EdgeloopError('EL_ERR_ROLLOUT_HTTP', `cannot reach the rollout controller at ${base}: ${(cause as Error).message} (start one with \`edgeloop rollout serve\` or set --url)`, { cause });
-    }
-    const json = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
-    if (!res.ok) throw new EdgeloopError(json.error?.code ?? 'EL_ERR_ROLLOUT_HTTP', json.error?.message ?? `HTTP ${res.status}`);
-    return json;
-  };
+function client(url: string, token: string | undefined): JsonCall {
+  return jsonClient({ url, token, what: 'the rollout controller', serveHint: 'edgeloop rollout serve', errorCode: 'EL_ERR_ROLLOUT_HTTP' });
 }
 
 function pct(n: number, d: number): string {
