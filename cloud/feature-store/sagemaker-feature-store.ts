@@ -25,12 +25,11 @@ import {
   type GetRecordCommandOutput,
   type SageMakerFeatureStoreRuntimeClientConfig,
 } from '@aws-sdk/client-sagemaker-featurestore-runtime';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { FeatureRecord, FeatureStore, FeatureValue, PutOutcome } from './feature-store.ts';
 import { checkEntityId, checkFeatureName, checkFeatureNames, checkGroup, checkRecord } from './feature-record-check.ts';
-import { checkKnownOptions, intOption, invalidOption, numberOption, oneOfOption, stringOption } from '../stream/options.ts';
+import { awsClientConfig, checkKnownOptions, intOption, invalidOption, numberOption, oneOfOption, stringOption } from '../stream/options.ts';
 
 export type SageMakerFeatureType = 'String' | 'Integral' | 'Fractional';
 
@@ -128,15 +127,7 @@ export class SageMakerFeatureStore implements FeatureStore {
     if (opts.client !== undefined && typeof opts.client?.send !== 'function') throw invalidOption(C, 'client', 'an object with send()', opts.client);
     this.#client = opts.client;
     this.#ownsClient = opts.client === undefined;
-    this.#clientConfig = {
-      ...(opts.region !== undefined ? { region: stringOption(C, 'region', opts.region, '') } : {}),
-      ...(opts.endpoint !== undefined ? { endpoint: stringOption(C, 'endpoint', opts.endpoint, '') } : {}),
-      ...opts.clientConfig,
-    };
-    const ep = this.#clientConfig.endpoint;
-    if (typeof ep === 'string' && ep.startsWith('http://') && this.#clientConfig.requestHandler === undefined) {
-      this.#clientConfig.requestHandler = new NodeHttpHandler();
-    }
+    this.#clientConfig = awsClientConfig(C, opts);
     this.#defaults = {
       id: stringOption(C, 'recordIdentifierName', opts.recordIdentifierName, 'entity_id'),
       time: stringOption(C, 'eventTimeName', opts.eventTimeName, 'event_time'),

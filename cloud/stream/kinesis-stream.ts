@@ -24,14 +24,13 @@ import {
   type ListShardsCommandOutput,
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Backoff, type RetryPolicy } from '../../lib/backoff.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { CheckpointStore } from './checkpoint-store.ts';
 import { SqliteCheckpointStore } from './checkpoint-store.ts';
-import { checkKnownOptions, intOption, invalidOption, stringOption } from './options.ts';
+import { awsClientConfig, checkKnownOptions, intOption, invalidOption, stringOption } from './options.ts';
 import type { PutResult, ReadBatch, StoredRecord, Stream, StreamRecord } from './stream.ts';
 import { recordBytes, validateRecords } from './stream-limits.ts';
 
@@ -135,16 +134,7 @@ export class KinesisStream implements Stream {
     if (opts.client !== undefined && typeof opts.client?.send !== 'function') throw invalidOption(C, 'client', 'an object with send()', opts.client);
     this.#client = opts.client;
     this.#ownsClient = opts.client === undefined;
-    this.#clientConfig = {
-      ...(opts.region !== undefined ? { region: stringOption(C, 'region', opts.region, '') } : {}),
-      ...(opts.endpoint !== undefined ? { endpoint: stringOption(C, 'endpoint', opts.endpoint, '') } : {}),
-      ...opts.clientConfig,
-    };
-    const ep = this.#clientConfig.endpoint;
-    // the SDK's default HTTP/2 handler fails against plain-HTTP local endpoints
-    if (typeof ep === 'string' && ep.startsWith('http://') && this.#clientConfig.requestHandler === undefined) {
-      this.#clientConfig.requestHandler = new NodeHttpHandler();
-    }
+    this.#clientConfig = awsClientConfig(C, opts);
     this.#ownsCheckpoints = opts.checkpoints === undefined;
     this.#checkpoints = opts.checkpoints ?? new SqliteCheckpointStore({ path: stringOption(C, 'checkpointPath', opts.checkpointPath, ':memory:') });
     this.#retry = { minMs: 100, maxMs: 5000, maxAttempts: 10, ...opts.retry };

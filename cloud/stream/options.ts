@@ -3,6 +3,7 @@
  * with a hint, numbers are range-checked, and every error names the component and the option.
  */
 import { EdgeloopError } from '../../protocol/errors.ts';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 function distance(a: string, b: string): number {
   const d: number[] = Array.from({ length: b.length + 1 }, (_, i) => i);
@@ -82,4 +83,25 @@ export function stringOption(component: string, name: string, value: unknown, de
   if (value === undefined) return def;
   if (typeof value !== 'string' || value.length === 0) throw invalidOption(component, name, 'a non-empty string', value);
   return value;
+}
+
+/**
+ * An AWS SDK v3 client config from an adapter's options: the `region` / `endpoint` shorthands over `clientConfig`,
+ * and an HTTP/1.1 handler for a plain-HTTP endpoint (kinesalite, LocalStack, a local test server), where the SDK's
+ * default HTTP/2 handler fails.
+ */
+export function awsClientConfig<T extends { region?: unknown; endpoint?: unknown; requestHandler?: unknown }>(
+  component: string,
+  opts: { region?: string | undefined; endpoint?: string | undefined; clientConfig?: T | undefined },
+): T {
+  const config = {
+    ...(opts.region !== undefined ? { region: stringOption(component, 'region', opts.region, '') } : {}),
+    ...(opts.endpoint !== undefined ? { endpoint: stringOption(component, 'endpoint', opts.endpoint, '') } : {}),
+    ...opts.clientConfig,
+  } as T;
+  const ep = config.endpoint;
+  if (typeof ep === 'string' && ep.startsWith('http://') && config.requestHandler === undefined) {
+    config.requestHandler = new NodeHttpHandler();
+  }
+  return config;
 }
