@@ -80,10 +80,12 @@ export const AgentConfigSchema = z.strictObject({
       maxAgeMs: nonNegInt.default(7 * 24 * 3600 * 1000),
       intakeMaxRows: positiveInt.default(4096),
       intakeLingerMs: nonNegInt.default(5),
+      /** SQLite page cache, KiB (better-sqlite3's own default is 16 MiB) */
+      cacheKiB: positiveInt.min(64).default(2048),
       batchMaxRecords: positiveInt.default(2000),
       batchMaxBytes: z.number().int().min(1024).max(128 * 1024).default(120 * 1024),
       batchLingerMs: nonNegInt.default(200),
-      maxInflightBatches: positiveInt.default(8),
+      maxInflightBatches: positiveInt.default(4),
       /** age bound check period, ms */
       pruneIntervalMs: positiveInt.default(60_000),
     })

@@ -12,7 +12,6 @@
  * Many agents in one process (the simulator's agent mode): createAgent() is synchronous and opens nothing; inject a
  * transport, leave sources and health unset, and feed readings with `agent.ingest()`.
  */
-import { createRequire } from 'node:module';
 import { readdirSync, existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -30,14 +29,15 @@ import { SqliteOutbox, type OutboxReading, type OutboxStats, type SeqRange } fro
 import { OutboxPublisher } from './publisher/outbox-publisher.ts';
 import { InferenceEngine } from './inference/inference-engine.ts';
 import { StatusReporter, offlineStatus } from './status/status-reporter.ts';
-import { HealthServer, type HealthSnapshot } from './status/health-server.ts';
+import type { HealthServer, HealthSnapshot } from './status/health-server.ts';
 import type { ReadingSink, ReadingSource } from './sources/source.ts';
 import type { RejectedLine } from './sources/reading-parser.ts';
 import type { Transport } from './transport/transport.ts';
 import { createTransport } from './transport/create-transport.ts';
 import { ModelUpdater } from './model-updater/model-updater.ts';
+import { PACKAGE_VERSION } from '../lib/package-root.ts';
 
-export const AGENT_VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+export const AGENT_VERSION: string = PACKAGE_VERSION;
 
 export interface CreateAgentOptions {
   /** validated config, or raw input validated here */
@@ -128,6 +128,7 @@ export class Agent implements ReadingSink {
       maxAgeMs: c.outbox.maxAgeMs,
       intakeMaxRows: c.outbox.intakeMaxRows,
       intakeLingerMs: c.outbox.intakeLingerMs,
+      cacheKiB: c.outbox.cacheKiB,
       clock,
     });
     // 2. inference
@@ -229,6 +230,8 @@ export class Agent implements ReadingSink {
     for (const src of this.#sources) await src.start();
     // 7. health endpoint
     if (c.health) {
+      // loaded on demand: prom-client is ~5 MB of RSS an agent without the endpoint does not need
+      const { HealthServer } = await import('./status/health-server.ts');
       this.#health = new HealthServer({
         host: c.health.host,
         port: c.health.port,

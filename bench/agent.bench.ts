@@ -4,27 +4,27 @@
  * per reading, peak RSS, bytes written to disk per reading. In the same run, the raw limits: better-sqlite3
  * batched insert, mqtt.js QoS 1 publish rate (same message size as the agent's), a bare ORT run.
  *
- * Each pipeline runs in a process of its own (node + the tsx loader, as bin/edgeloop.js runs), so CPU and RSS are
- * the agent's alone; the broker is another process.
+ * Each pipeline runs in a process of its own (bench/agent-pipeline-child.mjs: plain node over the compiled dist/,
+ * the agent's default config, as bin/edgeloop-agent runs it), so CPU and RSS (the kernel's VmHWM) are the agent's
+ * alone; the broker is another process. The target run uses the device memory profile of deploy/agent.env; a
+ * second aedes run with node's defaults shows what the profile buys.
  *
- * Env: BENCH_READINGS (default 2 000 000 per pipeline run), BENCH_SKIP_MOSQUITTO=1, BENCH_CHILD_FLAGS (node flags of
- * the agent process, e.g. "--max-old-space-size=96"), BENCH_GENERATED_MODEL=1 (ignore models/default).
+ * Env: BENCH_READINGS (default 2 000 000 per pipeline run), BENCH_SKIP_MOSQUITTO=1, BENCH_SKIP_DEFAULTS=1,
+ * BENCH_CHILD_FLAGS (extra node flags of the agent process), BENCH_GENERATED_MODEL=1 (ignore models/default).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { machineLine } from './machine.ts';
-import { createAgent } from '../agent/create-agent.ts';
 import { OrtModelRunner } from '../models/runtime/ort-model-runner.ts';
 import { GraphBuilder, floatTensorInfo } from '../models/onnx/graph-builder.ts';
 import { describeArtifact, writeModelDir } from '../models/manifest/index.ts';
 import type { Manifest, ManifestInput } from '../protocol/manifest.ts';
 import { parseManifest } from '../protocol/manifest.ts';
 import { startMosquitto } from '../test/helpers/mosquitto.ts';
-import type { OutboxReading } from '../agent/outbox/sqlite-outbox.ts';
 
 const N = Number(process.env.BENCH_READINGS ?? 2_000_000);
 const SENSORS = ['temperature', 'vibration', 'pressure', 'current'];
@@ -32,16 +32,6 @@ const work = mkdtempSync(join(tmpdir(), 'edgeloop-bench-agent-'));
 
 function fmt(n: number, d = 0): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-}
-
-function procIo(): { writeBytes: number; wchar: number } {
-  try {
-    const t = readFileSync('/proc/self/io', 'utf8');
-    const get = (k: string): number => Number(/^(\w+): (\d+)$/m.test(t) ? (new RegExp(`^${k}: (\\d+)$`, 'm').exec(t)?.[1] ?? 0) : 0);
-    return { writeBytes: get('write_bytes'), wchar: get('wchar') };
-  } catch {
-    return { writeBytes: Number.NaN, wchar: Number.NaN };
-  }
 }
 
 // ---------- the model ----------
@@ -203,118 +193,66 @@ async function rawOrt(modelPath: string, manifest: Manifest, batch: number): Pro
 
 interface PipelineResult {
   readingsPerS: number;
+  readings: number;
   cpuUsPerReading: number;
+  /** VmHWM of the agent process: the kernel's peak RSS over its whole life, start-up included */
   peakRssMB: number;
+  startedRssMB: number;
+  /** process.memoryUsage() at the highest sampled RSS: what part of it V8 holds */
+  atPeakMB: { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
   diskBytesPerReading: number;
   wcharPerReading: number;
   windows: number;
   messages: number;
-  brokerCpuMs?: number;
   dbBytes: number;
 }
 
-async function pipeline(url: string, model: { dir: string; keys: string[]; sensors: string[]; means: number[] }, label: string): Promise<PipelineResult> {
-  const SENSORS = model.sensors;
-  const dataDir = mkdtempSync(join(work, `agent-${label}-`));
-  const agent = createAgent({
-    config: {
-      deviceId: `bench-${label}`,
-      dataDir,
-      transport: { kind: 'mqtt', url, maxInFlight: 100, clean: true },
-      outbox: { intakeMaxRows: 8192, intakeLingerMs: 5, batchMaxRecords: 2000, maxInflightBatches: 8, batchLingerMs: 20 },
-      inference: { maxBatchWindows: 1024, cooldownMs: 60_000 },
-      models: { initial: [model.dir], trustedKeys: model.keys, updates: false },
-      status: { intervalMs: 60_000 },
-    },
-  });
-  await agent.start();
-  await new Promise<void>((r) => (agent.transport!.connected ? r() : agent.transport!.on('connect', () => r())));
-  // a pool of reusable chunks: 1024 steps x 4 sensors
-  const STEPS = 1024;
-  const POOL = 12;
-  const pool: OutboxReading[][] = Array.from({ length: POOL }, () =>
-    Array.from({ length: STEPS * SENSORS.length }, (_, i) => ({ sensor: SENSORS[i % SENSORS.length]!, ts: 0, value: 0 })),
-  );
-  let peakRss = process.memoryUsage.rss();
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 20);
-  const io0 = procIo();
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  const pending: Promise<unknown>[] = [];
-  let step = 0;
-  let c = 0;
-  for (let sent = 0; sent < N; sent += STEPS * SENSORS.length) {
-    const chunk = pool[c++ % POOL]!;
-    for (let s = 0; s < STEPS; s++, step++) {
-      const base = s * SENSORS.length;
-      for (let j = 0; j < SENSORS.length; j++) {
-        const r = chunk[base + j]!;
-        r.ts = 1_700_000_000_000 + step * 10;
-        r.value = model.means[j]! * (1 + 0.01 * Math.sin(step * 0.01 + j));
-      }
-    }
-    pending.push(agent.ingest(chunk));
-    if (pending.length >= 4) await pending.shift();
-  }
-  await Promise.all(pending);
-  const drained = await agent.publisher!.flush(120_000);
-  await agent.inference!.idle();
-  const ms = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  const io1 = procIo();
-  clearInterval(sampler);
-  const sum = agent.inference!.summary();
-  if (sum.windows === 0) console.error(`${label}: no windows scored: ${agent.lastError ?? "(no error)"}; models ${JSON.stringify(agent.inference!.models())}`);
-  const messages = agent.publisher!.stats.messages;
-  const total = Math.ceil(N / (STEPS * SENSORS.length)) * STEPS * SENSORS.length;
-  let dbBytes = 0;
-  for (const f of readdirSync(dataDir)) dbBytes += statSync(join(dataDir, f)).size;
-  await agent.close(0);
-  if (!drained) throw new Error(`${label}: the outbox did not drain`);
-  return {
-    readingsPerS: (total / ms) * 1000,
-    cpuUsPerReading: (cpu.user + cpu.system) / total,
-    peakRssMB: peakRss / 2 ** 20,
-    diskBytesPerReading: (io1.writeBytes - io0.writeBytes) / total,
-    wcharPerReading: (io1.wchar - io0.wchar) / total,
-    windows: sum.windows,
-    messages,
-    dbBytes,
-  };
-}
-
 function report(label: string, r: PipelineResult, rawMsgs: number, rawRows: number): void {
-  console.log(`\npipeline against ${label}: ${fmt(N)} readings, inference on every window`);
+  console.log(`\npipeline against ${label}: ${fmt(r.readings)} readings, inference on every window`);
   console.log(`  readings/s            ${fmt(r.readingsPerS)}   (target >= 200,000)`);
-  console.log(`  windows scored        ${fmt(r.windows)}   messages ${fmt(r.messages)} (${fmt(N / Math.max(1, r.messages))} readings/message)`);
+  console.log(`  windows scored        ${fmt(r.windows)}   messages ${fmt(r.messages)} (${fmt(r.readings / Math.max(1, r.messages))} readings/message)`);
   console.log(`  CPU per reading       ${fmt(r.cpuUsPerReading, 2)} µs (agent process: user + system, ORT included)`);
-  console.log(`  peak RSS              ${fmt(r.peakRssMB, 1)} MB (target <= 120)`);
+  console.log(`  peak RSS (VmHWM)      ${fmt(r.peakRssMB, 1)} MB (target <= 120); ${fmt(r.startedRssMB, 1)} MB once started, before the load`);
+  const p = r.atPeakMB;
+  console.log(`    at the peak          V8 heap ${fmt(p.heapTotal, 1)} MB (used ${fmt(p.heapUsed, 1)}), external ${fmt(p.external, 1)} MB, native rest ${fmt(p.rss - p.heapTotal - p.external, 1)} MB (node, ONNX Runtime, SQLite, malloc)`);
   console.log(`  disk bytes/reading    ${fmt(r.diskBytesPerReading, 1)} written to storage (/proc/self/io write_bytes), ${fmt(r.wcharPerReading, 1)} via write() (wchar)`);
   console.log(`  vs raw limits         SQLite insert ${fmt((r.readingsPerS / rawRows) * 100, 0)}%, MQTT publish ${fmt(rawMsgs * 2000)} readings/s-equivalent (${fmt((r.readingsPerS / (rawMsgs * 2000)) * 100, 0)}%)`);
 }
 
 // ---------- main ----------
 
-if (process.argv[2] === '--child') {
-  // one pipeline in a process of its own: RSS and CPU are the agent's alone
-  const [, , , url, label, json] = process.argv;
-  const r = await pipeline(url!, JSON.parse(json!) as Parameters<typeof pipeline>[1], label!);
-  process.stdout.write(JSON.stringify(r) + '\n');
-  rmSync(work, { recursive: true, force: true });
-  process.exit(0);
+/** The device memory profile (deploy/agent.env, as bin/edgeloop-agent applies it): node flags and environment. */
+function deviceProfile(): { flags: string[]; env: Record<string, string> } {
+  const env: Record<string, string> = {};
+  for (const line of readFileSync(join(import.meta.dirname, '..', 'deploy', 'agent.env'), 'utf8').split('\n')) {
+    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+    if (m) env[m[1]!] = m[2]!.replace(/^"(.*)"$/, '$1');
+  }
+  const flags = (env.EDGELOOP_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  delete env.EDGELOOP_NODE_FLAGS;
+  return { flags, env };
 }
 
-/** Run `pipeline` in a child process (node + the tsx loader, like bin/edgeloop.js); returns its figures. */
-async function pipelineInChild(url: string, m: BenchModel, label: string): Promise<PipelineResult> {
+/** Compile dist/ when it is missing or older than the sources: the bench measures the agent as installed. */
+function ensureDist(): void {
+  const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', 'scripts', 'build.mjs'), '--quiet'], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('npm run build failed');
+}
+
+/** Run one pipeline in a process of its own (plain node over dist/, like bin/edgeloop-agent); returns its figures. */
+async function pipelineInChild(url: string, m: BenchModel, label: string, profile: 'device' | 'node-defaults'): Promise<PipelineResult> {
   const inputs = m.manifest.inputs;
   const sensors = inputs.kind === 'window' ? inputs.sensors : SENSORS;
   const means = inputs.kind === 'window' ? inputs.normalization.mean.map((x) => x || 1) : SENSORS.map(() => 1);
-  const arg = JSON.stringify({ dir: m.dir, keys: m.keys, sensors, means });
-  // BENCH_CHILD_FLAGS: node flags for the agent process, e.g. --max-old-space-size=64 (as the systemd unit sets)
-  const flags = (process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...flags, ...process.execArgv, import.meta.filename, '--child', url, label, arg], {
+  const arg = JSON.stringify({ dir: m.dir, keys: m.keys, sensors, means, readings: N });
+  const p = profile === 'device' ? deviceProfile() : { flags: [], env: {} };
+  // BENCH_CHILD_FLAGS: extra node flags for the agent process, to try other settings
+  const extra = (process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean);
+  const env: NodeJS.ProcessEnv = { ...process.env, ...p.env };
+  if (profile === 'node-defaults') for (const k of ['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_', 'UV_THREADPOOL_SIZE']) delete env[k];
+  const child = spawn(process.execPath, [...p.flags, ...extra, join(import.meta.dirname, 'agent-pipeline-child.mjs'), url, label, arg], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: process.env,
+    env,
   });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -323,9 +261,11 @@ async function pipelineInChild(url: string, m: BenchModel, label: string): Promi
   return JSON.parse(out.trim().split('\n').at(-1)!) as PipelineResult;
 }
 
-async function idleRss(): Promise<number> {
-  const code = `await import(${JSON.stringify(join(import.meta.dirname, '..', 'agent', 'create-agent.ts'))}); await import('onnxruntime-node'); await import('mqtt'); process.stdout.write(String(process.memoryUsage.rss()));`;
-  const child = spawn(process.execPath, [...process.execArgv, '--input-type=module', '-e', code], { cwd: join(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+/** RSS of a process that has loaded the compiled agent and its native modules, nothing started */
+async function idleRss(profile: boolean): Promise<number> {
+  const code = `await import(${JSON.stringify(join(import.meta.dirname, '..', 'dist', 'agent', 'create-agent.js'))}); await import('onnxruntime-node'); await import('mqtt'); process.stdout.write(String(process.memoryUsage.rss()));`;
+  const p = profile ? deviceProfile() : { flags: [], env: {} };
+  const child = spawn(process.execPath, [...p.flags, '--input-type=module', '-e', code], { cwd: join(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...p.env } });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   await new Promise((r) => child.once('exit', r));
@@ -335,18 +275,16 @@ async function idleRss(): Promise<number> {
 console.log(machineLine());
 const model = benchModel();
 console.log(`model: ${model.source}`);
-const rssStart = process.memoryUsage.rss();
+ensureDist();
 const aedes = await startAedesProcess();
 const results: Record<string, PipelineResult> = {};
-try {
-  results.aedes = await pipelineInChild(aedes.url, model, 'aedes');
-} finally {
-  /* keep aedes for the raw publish figure */
-}
+// the device profile (deploy/agent.env) is what ships and what the target is about; node's defaults for comparison
+results.aedes = await pipelineInChild(aedes.url, model, 'aedes', 'device');
+if (process.env.BENCH_SKIP_DEFAULTS !== '1') results.aedesDefaults = await pipelineInChild(aedes.url, model, 'aedes-defaults', 'node-defaults');
 let mosq: Awaited<ReturnType<typeof startMosquitto>> | undefined;
 if (process.env.BENCH_SKIP_MOSQUITTO !== '1') {
   mosq = await startMosquitto();
-  results.mosquitto = await pipelineInChild(mosq.url, model, 'mosquitto');
+  results.mosquitto = await pipelineInChild(mosq.url, model, 'mosquitto', 'device');
 }
 // raw limits, same run
 const sqlite = rawSqlite();
@@ -364,8 +302,9 @@ console.log(`  mqtt.js QoS 1, ${fmt(payloadBytes / 1024, 0)} KiB, 8 in flight, a
 if (mqMosq) console.log(`  same against mosquitto                             ${fmt(mqMosq.msgsPerS)} msgs/s = ${fmt(mqMosq.msgsPerS * 2000)} readings/s`);
 console.log(`  bare ORT run, batch 1024 windows                   ${fmt(ort.windowsPerS)} windows/s (p50 ${fmt(ort.p50us)} µs per call)`);
 console.log(`  bare ORT run, batch 1                              ${fmt(ort1.windowsPerS)} windows/s (p50 ${fmt(ort1.p50us, 1)} µs per call)`);
-report('aedes (separate process)', results.aedes!, mqAedes.msgsPerS, sqlite.rowsPerS);
-if (results.mosquitto && mqMosq) report('mosquitto', results.mosquitto, mqMosq.msgsPerS, sqlite.rowsPerS);
-console.log(`\nRSS of an idle process with the agent's modules loaded (node + tsx loader + ORT + mqtt + SQLite): ${fmt(await idleRss(), 1)} MB; this bench process at start ${fmt(rssStart / 2 ** 20, 1)} MB`);
+report('aedes, device profile (deploy/agent.env)', results.aedes!, mqAedes.msgsPerS, sqlite.rowsPerS);
+if (results.aedesDefaults) report('aedes, node defaults (no profile)', results.aedesDefaults, mqAedes.msgsPerS, sqlite.rowsPerS);
+if (results.mosquitto && mqMosq) report('mosquitto, device profile', results.mosquitto, mqMosq.msgsPerS, sqlite.rowsPerS);
+console.log(`\nRSS of an idle process with the compiled agent's modules loaded (node + ORT + mqtt + SQLite, nothing started): ${fmt(await idleRss(true), 1)} MB with the device profile, ${fmt(await idleRss(false), 1)} MB without`);
 rmSync(work, { recursive: true, force: true });
 process.exit(0);

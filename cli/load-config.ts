@@ -47,7 +47,8 @@ export function loadConfig<S extends z.ZodType>(schema: S, opts: LoadConfigOptio
   for (const [k, v] of Object.entries(opts.env ?? {})) {
     if (!k.startsWith(prefix) || v === undefined) continue;
     const rest = k.slice(prefix.length);
-    if (['LOG_LEVEL', 'DEBUG', 'CONFIG'].includes(rest)) continue;
+    // process-level variables, not config fields (bin/edgeloop.js, bin/edgeloop-agent)
+    if (['LOG_LEVEL', 'DEBUG', 'CONFIG', 'NODE_FLAGS', 'FROM_SOURCE'].includes(rest)) continue;
     const path = rest.split('__').map(camel);
     setPath(merged, path, parseScalar(v));
     envSources[path.join('.')] = k;

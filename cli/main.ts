@@ -56,9 +56,8 @@ export async function main(argv: string[], ctx?: Partial<CliContext>): Promise<n
     return name ? 0 : 1;
   }
   if (name === '--version' || name === '-v') {
-    const { createRequire } = await import('node:module');
-    const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
-    c.stdout.write(pkg.version + '\n');
+    const { PACKAGE_VERSION } = await import('../lib/package-root.ts');
+    c.stdout.write(PACKAGE_VERSION + '\n');
     return 0;
   }
   const entry = COMMANDS[name];

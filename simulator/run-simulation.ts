@@ -24,6 +24,7 @@ import type { FaultOutcome, SimulationReport } from './report/sim-report.ts';
 import { TimeSeries } from './report/time-series.ts';
 import { isInfraFault, resolveSimulationOptions, type InfraFaultSpec, type ResolvedSimulationOptions, type SimulationOptions } from './simulation-options.ts';
 import type { VirtualDevice } from './virtual-device.ts';
+import { packagePath } from '../lib/package-root.ts';
 
 export interface SimulationProgress {
   elapsedSec: number;
@@ -449,7 +450,7 @@ async function loadAgentFleetFactory(): Promise<(ctx: FleetFactoryContext) => Pr
 
 /** the default anomaly model shipped in models/default/anomaly, when present */
 export function defaultModelsDir(): string | undefined {
-  const dir = join(import.meta.dirname, '..', 'models', 'default', 'anomaly');
+  const dir = packagePath('models', 'default', 'anomaly');
   return existsSync(join(dir, 'manifest.json')) ? dir : undefined;
 }
 

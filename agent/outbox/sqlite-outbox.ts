@@ -95,6 +95,11 @@ export interface SqliteOutboxOptions {
   intakeMaxRows?: number;
   /** or after this long, ms, default 5 */
   intakeLingerMs?: number;
+  /**
+   * SQLite page cache, KiB, default 2048. better-sqlite3 builds SQLite with a 16 MiB default cache; the outbox's
+   * working set is the tail of two tables, and on a small board those 14 MiB are better left to the OS.
+   */
+  cacheKiB?: number;
   clock?: Clock;
 }
 
@@ -166,7 +171,7 @@ export class SqliteOutbox {
   #listeners = new Set<() => void>();
 
   constructor(opts: SqliteOutboxOptions) {
-    const known = new Set(['path', 'durability', 'maxBytes', 'maxAgeMs', 'intakeMaxRows', 'intakeLingerMs', 'clock']);
+    const known = new Set(['path', 'durability', 'maxBytes', 'maxAgeMs', 'intakeMaxRows', 'intakeLingerMs', 'cacheKiB', 'clock']);
     for (const k of Object.keys(opts)) {
       if (!known.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteOutbox: unknown option "${k}"`);
     }
@@ -180,16 +185,18 @@ export class SqliteOutbox {
       maxAgeMs: opts.maxAgeMs ?? 7 * 24 * 3600 * 1000,
       intakeMaxRows: opts.intakeMaxRows ?? 4096,
       intakeLingerMs: opts.intakeLingerMs ?? 5,
+      cacheKiB: opts.cacheKiB ?? 2048,
     };
     if (o.durability !== 'normal' && o.durability !== 'full') {
       throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteOutbox: durability must be "normal" or "full", got ${JSON.stringify(o.durability)}`);
     }
-    for (const k of ['maxBytes', 'maxAgeMs', 'intakeMaxRows', 'intakeLingerMs'] as const) {
+    for (const k of ['maxBytes', 'maxAgeMs', 'intakeMaxRows', 'intakeLingerMs', 'cacheKiB'] as const) {
       if (!Number.isFinite(o[k]) || o[k] < 0) {
         throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteOutbox: ${k} must be a non-negative number, got ${o[k]}`);
       }
     }
     if (o.intakeMaxRows < 1) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'SqliteOutbox: intakeMaxRows must be >= 1');
+    if (!Number.isInteger(o.cacheKiB) || o.cacheKiB < 64) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteOutbox: cacheKiB must be an integer >= 64, got ${o.cacheKiB}`);
     this.options = Object.freeze(o);
     this.#clock = opts.clock ?? systemClock;
   }
@@ -211,6 +218,7 @@ export class SqliteOutbox {
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${this.options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
       db.pragma('temp_store = MEMORY');
+      db.pragma(`cache_size = ${-this.options.cacheKiB}`);
       this.#migrate(db);
     } catch (err) {
       db.close();
@@ -701,6 +709,20 @@ export class SqliteOutbox {
 
   #notify(): void {
     for (const fn of this.#listeners) fn();
+  }
+
+  /** The connection's settings as SQLite reports them (ops and tests: what the pragmas really are). */
+  sqliteSettings(): { journalMode: string; synchronous: 'off' | 'normal' | 'full' | 'extra'; cacheKiB: number } {
+    const db = this.#dbOrThrow();
+    const cache = db.pragma('cache_size', { simple: true }) as number;
+    const page = db.pragma('page_size', { simple: true }) as number;
+    const sync = db.pragma('synchronous', { simple: true }) as number;
+    return {
+      journalMode: String(db.pragma('journal_mode', { simple: true })),
+      synchronous: (['off', 'normal', 'full', 'extra'] as const)[sync] ?? 'normal',
+      // negative: KiB; positive: pages
+      cacheKiB: cache < 0 ? -cache : (cache * page) / 1024,
+    };
   }
 
   get closed(): boolean {

@@ -82,7 +82,7 @@ export class OutboxPublisher {
       batchMaxRecords: opts.batchMaxRecords ?? 2000,
       batchMaxBytes: opts.batchMaxBytes ?? 120 * 1024,
       lingerMs: opts.lingerMs ?? 200,
-      maxInflight: opts.maxInflight ?? 8,
+      maxInflight: opts.maxInflight ?? 4,
     };
     if (this.#o.batchMaxBytes > MAX_MQTT_PAYLOAD_BYTES || this.#o.batchMaxBytes < 1024) {
       throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `batchMaxBytes must be between 1024 and ${MAX_MQTT_PAYLOAD_BYTES}, got ${this.#o.batchMaxBytes}`);

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import type { CliContext } from '../main.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { Topics } from '../../protocol/topics.ts';
+import { packagePath } from '../../lib/package-root.ts';
 
 export const help = `usage: edgeloop up [options]
 
@@ -330,7 +331,7 @@ async function startCloud(
   // there for pushes and rollouts (edgeloop registry push --url ...)
   try {
     const reg = await import('../../cloud/registry/registry-part.ts');
-    const key = join(import.meta.dirname, '..', '..', 'models', 'default', 'keys', 'edgeloop-default.pub');
+    const key = packagePath('models', 'default', 'keys', 'edgeloop-default.pub');
     extra.push({
       name: 'registry',
       def: { name: 'registry', create: () => reg.createRegistryPart({ dataDir: join(cloudDir, 'registry'), port: 0, trustedKeys: existsSync(key) ? [key] : [] }) },

@@ -16,12 +16,13 @@ import { RecommendService } from './recommend-service.ts';
 import { RegistryModelSource } from './registry-model-source.ts';
 import { SqliteResponseLog } from './response-log.ts';
 import { RecommendConfigSchema, type RecommendConfigInput } from './config.ts';
+import { packagePath } from '../../lib/package-root.ts';
 
 export { RecommendConfigSchema, type RecommendConfig } from './config.ts';
 
 /** The default recommender shipped with edgeloop (models/default/recommender). */
-export const DEFAULT_RECOMMENDER_DIR = resolve(import.meta.dirname, '..', '..', 'models', 'default', 'recommender');
-export const DEFAULT_MODELS_PUBLIC_KEY = resolve(import.meta.dirname, '..', '..', 'models', 'default', 'keys', 'edgeloop-default.pub');
+export const DEFAULT_RECOMMENDER_DIR = packagePath('models', 'default', 'recommender');
+export const DEFAULT_MODELS_PUBLIC_KEY = packagePath('models', 'default', 'keys', 'edgeloop-default.pub');
 
 export function recommendPartDef(input: RecommendConfigInput = {}, opts: { cwd?: string } = {}): PartDef {
   const cfg = RecommendConfigSchema.parse(input);

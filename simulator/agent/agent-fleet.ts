@@ -11,6 +11,7 @@ import { EdgeloopError } from '../../protocol/errors.ts';
 import type { FleetDriver, FleetSnapshot } from '../fleet-driver.ts';
 import type { FleetFactoryContext } from '../run-simulation.ts';
 import type { VirtualDevice } from '../virtual-device.ts';
+import { packagePath } from '../../lib/package-root.ts';
 
 interface AgentLike {
   readonly deviceId: string;
@@ -47,7 +48,7 @@ export async function createAgentFleet(ctx: AgentFleetOptions): Promise<FleetDri
   } catch (cause) {
     throw new EdgeloopError('EL_ERR_SIM_MODE_UNAVAILABLE', `agent mode needs agent/create-agent.ts: ${(cause as Error).message}`, { cause });
   }
-  const shipped = join(import.meta.dirname, '..', '..', 'models', 'default', 'keys', 'edgeloop-default.pub');
+  const shipped = packagePath('models', 'default', 'keys', 'edgeloop-default.pub');
   return new AgentFleet({ ...ctx, trustedKeyFile: ctx.trustedKeyFile ?? (existsSync(shipped) ? shipped : undefined) }, createAgent);
 }
 

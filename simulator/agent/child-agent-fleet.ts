@@ -12,9 +12,11 @@ import type { FleetDriver, FleetSnapshot } from '../fleet-driver.ts';
 import type { FleetFactoryContext } from '../run-simulation.ts';
 import type { AgentHostInit } from './agent-host-child.ts';
 
-const CHILD = join(import.meta.dirname, 'agent-host-child.ts');
+/** running from the compiled dist/ tree (plain .js, no loader) or from the TypeScript sources (tsx loader) */
+const COMPILED = import.meta.filename.endsWith('.js');
+const CHILD = join(import.meta.dirname, COMPILED ? 'agent-host-child.js' : 'agent-host-child.ts');
 /** tsx's ESM loader as an absolute URL: `--import tsx` would resolve from the user's working directory */
-const TSX = import.meta.resolve('tsx');
+const LOADER_ARGS = COMPILED ? [] : ['--import', import.meta.resolve('tsx')];
 
 interface Slot {
   indices: number[];
@@ -44,7 +46,7 @@ export class ChildAgentFleet implements FleetDriver {
   }
 
   #spawn(slot: Slot): Promise<void> {
-    const child = spawn(process.execPath, ['--import', TSX, CHILD], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = spawn(process.execPath, [...LOADER_ARGS, CHILD], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     slot.child = child;
     const o = this.#ctx;
     const creds: AgentHostInit['credentials'] = {};

@@ -170,4 +170,15 @@ describe('SqliteOutbox', () => {
     ob.close();
     expect(() => ob.append([r(1)])).toThrow(expect.objectContaining({ code: 'EL_ERR_CLOSED' }));
   });
+
+  it('runs WAL with the configured durability and a bounded page cache (not better-sqlite3\'s 16 MiB default)', () => {
+    const dir = tempDir();
+    expect(open({ path: join(dir, 'a.db') }).sqliteSettings()).toEqual({ journalMode: 'wal', synchronous: 'normal', cacheKiB: 2048 });
+    expect(open({ path: join(dir, 'b.db'), durability: 'full', cacheKiB: 512 }).sqliteSettings()).toEqual({ journalMode: 'wal', synchronous: 'full', cacheKiB: 512 });
+    // what the outbox replaces: a bare better-sqlite3 connection
+    const bare = new Database(join(dir, 'c.db'));
+    expect(bare.pragma('cache_size', { simple: true })).toBe(-16000);
+    bare.close();
+    expect(() => new SqliteOutbox({ path: 'x', cacheKiB: 10 })).toThrow(/cacheKiB must be an integer >= 64, got 10/);
+  });
 });
