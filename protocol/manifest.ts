@@ -97,6 +97,12 @@ export const ManifestSchema = z
     threshold: finite,
     /** how the threshold was chosen, in words (for example "max training score x 1.1") */
     thresholdRule: z.string().optional(),
+    /**
+     * How scores become decisions (anomaly models). `smoothing`: the trailing mean of the last `smoothing` window
+     * scores (per device and model, causal) is what is compared with `threshold`, as it was when the threshold was
+     * calibrated. Absent = 1 (each window on its own).
+     */
+    decision: z.object({ smoothing: z.number().int().min(1).max(10_000) }).optional(),
     actions: z.array(ActionSchema).optional(),
     testVector: TestVectorSchema,
     /** latency budget per window on the device; the agent reverts a model that exceeds it (p95, ms) */
@@ -124,6 +130,9 @@ export const ManifestSchema = z
         });
       }
     });
+    if (m.decision && m.kind !== 'anomaly') {
+      ctx.addIssue({ code: 'custom', path: ['decision'], message: 'only anomaly models have a decision rule' });
+    }
     if (m.testVector.expected.length !== m.testVector.input.length) {
       ctx.addIssue({ code: 'custom', path: ['testVector', 'expected'], message: 'one expected row per input row' });
     }

@@ -8,6 +8,9 @@
  * context) handed to `onEvent` (the agent puts it into the outbox's events lane, ahead of telemetry). While a model
  * keeps finding anomalies, one event per `cooldownMs` of device time is emitted and the windows in between are
  * counted into the next event (`context.suppressed`), so a persistent fault does not flood the events lane.
+ * Batches may come back from ONNX Runtime out of order; they are scored in submission order, and a manifest with
+ * `decision.smoothing: k` is decided on the trailing mean of the last k window scores (the rule its threshold was
+ * calibrated with; the event carries the mean as `score` and the window's own as `context.rawScore`).
  *
  * activate(): checks the file's sha256 against the manifest (and the signature when trusted keys are configured),
  * loads it in a fresh session, runs the manifest test vector there, and only then swaps it in; windows already
@@ -77,6 +80,10 @@ interface Slot {
   cooldownUntil: number;
   suppressed: number;
   ref: ModelRef;
+  /** the last batch's scoring step: batches are scored in submission order whatever order ORT returns them in */
+  tail: Promise<void>;
+  /** manifest decision.smoothing: trailing mean over the last k window scores (k = 1: none) */
+  smooth: { k: number; ring: Float64Array; at: number; n: number; sum: number };
 }
 
 export class InferenceEngine implements ModelHost {
@@ -194,6 +201,8 @@ export class InferenceEngine implements ModelHost {
       cooldownUntil: -Infinity,
       suppressed: 0,
       ref: { name: manifest.name, version: manifest.version },
+      tail: Promise.resolve(),
+      smooth: { k: manifest.decision?.smoothing ?? 1, ring: new Float64Array(manifest.decision?.smoothing ?? 1), at: 0, n: 0, sum: 0 },
     };
     const old = this.#slots.get(manifest.name);
     // the swap: synchronous, so no push() sees a half-installed model
@@ -236,14 +245,17 @@ export class InferenceEngine implements ModelHost {
     const metas = s.metas.slice(0, n);
     s.n = 0;
     const t0 = performance.now();
-    const p = s.runner
-      .run(input, n)
-      .then((out) => {
-        const ms = performance.now() - t0;
-        s.latency.record(ms);
-        this.#all.record(ms);
-        this.#score(s, input, metas, out.data, out.width);
-      })
+    const ran = s.runner.run(input, n).then((out) => {
+      const ms = performance.now() - t0;
+      s.latency.record(ms);
+      this.#all.record(ms);
+      return out;
+    });
+    ran.catch(() => undefined); // handled below, after the previous batch: no unhandled-rejection warning meanwhile
+    // score in submission order: smoothing and the event cooldown follow device time
+    const p = s.tail
+      .then(() => ran)
+      .then((out) => this.#score(s, input, metas, out.data, out.width))
       .catch((err: unknown) => {
         this.#errors++;
         this.#lastError = `model ${s.ref.name}@${s.ref.version}: ${(err as Error).message}`;
@@ -253,6 +265,7 @@ export class InferenceEngine implements ModelHost {
         s.running.delete(p);
         this.#wakeReady();
       });
+    s.tail = p;
     s.running.add(p);
   }
 
@@ -271,6 +284,17 @@ export class InferenceEngine implements ModelHost {
         score = sum / w;
       } else {
         score = out[i * outWidth]!;
+      }
+      const raw = score;
+      const sm = s.smooth;
+      if (sm.k > 1) {
+        // trailing mean of the last k scores, as models/anomaly/threshold.ts smoothScores() calibrated it
+        if (sm.n === sm.k) sm.sum -= sm.ring[sm.at]!;
+        else sm.n++;
+        sm.ring[sm.at] = raw;
+        sm.sum += raw;
+        sm.at = (sm.at + 1) % sm.k;
+        score = sm.sum / sm.n;
       }
       s.windows++;
       if (!(score > threshold)) continue;
@@ -295,7 +319,7 @@ export class InferenceEngine implements ModelHost {
           threshold,
           sensors: [...s.inputs.sensors],
           window: { start: meta.start, end: meta.end },
-          context: { ...windowContext(s, input, i), suppressed },
+          context: { ...windowContext(s, input, i), suppressed, ...(sm.k > 1 ? { rawScore: raw, smoothing: sm.k } : {}) },
         });
       } catch (err) {
         this.#errors++;

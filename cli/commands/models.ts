@@ -33,6 +33,8 @@ commands:
       --seed N             seeds initialisers and shuffling (default 1); same seed + data = same files
       --quantile Q         threshold = quantile Q of training scores ... (default 0.99)
       --margin M           ... times M (default 1.5)
+      --smooth K           decide on the trailing mean of K window scores (default 1): the threshold is
+                           calibrated on smoothed training scores; manifest decision.smoothing tells devices
       --min-relative-std R each sensor's std is at least R x |its mean| (default 0.01; 0 = off)
       --name NAME --version V --created-at ISO   manifest fields (defaults: anomaly, 1.0.0, now)
       --key FILE           sign the manifest with this ed25519 private key (PEM)
@@ -47,7 +49,8 @@ commands:
   score              score every row of a CSV: the window ending at each row
       --model DIR --data FILE --out FILE.csv  (required)
       --key PUB[,PUB...]   verify the signature first (default: schema + sha256 only)
-      --smooth K           trailing mean over K row scores before the threshold (default 1)
+      --smooth K           trailing mean over K row scores before the threshold (default: the manifest's
+                           decision.smoothing, else 1)
       --threshold X        override the manifest threshold
       --separator C --time-column NAME
   eval skab          SKAB protocol: per file, train on the first 400 rows, score the rest
@@ -125,6 +128,7 @@ async function trainAnomaly(argv: string[], ctx: Ctx): Promise<number> {
     seed: { type: 'string' },
     quantile: { type: 'string' },
     margin: { type: 'string' },
+    smooth: { type: 'string' },
     'min-relative-std': { type: 'string' },
     name: { type: 'string' },
     version: { type: 'string' },
@@ -148,6 +152,7 @@ async function trainAnomaly(argv: string[], ctx: Ctx): Promise<number> {
     activation: activationArg(o.activation),
     seed: int(o.seed, '--seed', 1, 0),
     threshold: { quantile: num(o.quantile, '--quantile', 0.99), margin: num(o.margin, '--margin', 1.5) },
+    smoothing: int(o.smooth, '--smooth', 1, 1),
     normalization: { minRelativeStd: nonNegative(o['min-relative-std'], '--min-relative-std', 0.01) },
     opset: int(o.opset, '--opset', 13, 13),
     ...(o.name !== undefined ? { name: str(o.name) } : {}),
@@ -244,7 +249,7 @@ async function scoreCmd(argv: string[], ctx: Ctx): Promise<number> {
   const dir = resolve(ctx.cwd, required(o, 'model'));
   const data = resolve(ctx.cwd, required(o, 'data'));
   const outFile = resolve(ctx.cwd, required(o, 'out'));
-  const smooth = int(o.smooth, '--smooth', 1, 1);
+  const smoothArg = o.smooth === undefined ? undefined : int(o.smooth, '--smooth', 1, 1);
   const { readModelDir, readPublicKey, verifyModelDir } = await import('../../models/manifest/index.ts');
   const { OrtModelRunner } = await import('../../models/runtime/ort-model-runner.ts');
   const { loadSensorTable } = await import('../../models/anomaly/sensor-table.ts');
@@ -255,6 +260,8 @@ async function scoreCmd(argv: string[], ctx: Ctx): Promise<number> {
   const m = v.manifest;
   if (m.inputs.kind !== 'window') throw new EdgeloopError('EL_ERR_MODEL_INPUT', `${dir}: a ${m.kind} model; score takes window anomaly models`);
   const threshold = num(o.threshold, '--threshold', m.threshold);
+  // the decision rule the model was calibrated with, unless overridden
+  const smooth = smoothArg ?? m.decision?.smoothing ?? 1;
   const table = loadSensorTable(data, {
     sensors: m.inputs.sensors,
     ...(o['time-column'] !== undefined ? { timeColumn: str(o['time-column']) } : {}),

@@ -19,7 +19,7 @@ import { buildAutoencoder, trainAutoencoder } from './autoencoder.ts';
 import type { AutoencoderActivation } from './autoencoder.ts';
 import { scoreWindows } from './anomaly-scorer.ts';
 import type { SensorTable } from './sensor-table.ts';
-import { calibrateThreshold, checkRule, describeRule, quantile, DEFAULT_THRESHOLD_RULE } from './threshold.ts';
+import { calibrateThreshold, checkRule, describeRule, quantile, smoothScores, DEFAULT_THRESHOLD_RULE } from './threshold.ts';
 import type { ThresholdRule } from './threshold.ts';
 import { buildWindows, fitNormalization, normalizeWindows } from './windows.ts';
 import type { FitNormalizationOptions, Normalization } from './windows.ts';
@@ -43,6 +43,11 @@ export interface TrainAnomalyOptions {
   activation?: AutoencoderActivation;
   /** default quantile 0.99 × margin 1.5 */
   threshold?: ThresholdRule;
+  /**
+   * trailing mean over this many window scores before the threshold (default 1 = none). The threshold is then
+   * calibrated on the smoothed training scores (per file) and the manifest's `decision.smoothing` tells devices.
+   */
+  smoothing?: number;
   normalization?: FitNormalizationOptions;
   /** manifest name; default "anomaly" */
   name?: string;
@@ -64,7 +69,7 @@ export interface TrainedAnomalyModel {
   onnx: Uint8Array;
   /** unsigned manifest; sign it with signManifest() */
   manifest: ManifestInput;
-  /** ONNX score of every training window */
+  /** ONNX score of every training window (smoothed per file when `smoothing` > 1: what the threshold saw) */
   trainingScores: Float32Array;
   /** mean loss per epoch */
   losses: number[];
@@ -73,7 +78,7 @@ export interface TrainedAnomalyModel {
 }
 
 const OPTION_KEYS = new Set([
-  'window', 'stride', 'epochs', 'batchSize', 'learningRate', 'seed', 'hidden', 'activation', 'threshold', 'normalization',
+  'window', 'stride', 'epochs', 'batchSize', 'learningRate', 'seed', 'hidden', 'activation', 'threshold', 'smoothing', 'normalization',
   'name', 'version', 'createdAt', 'opset', 'latencyBudgetMs', 'onEpoch', 'tf',
 ]);
 
@@ -92,6 +97,10 @@ export async function trainAnomalyModel(tables: SensorTable[], opts: TrainAnomal
   const activation = opts.activation ?? 'tanh';
   const rule = opts.threshold ?? DEFAULT_THRESHOLD_RULE;
   checkRule(rule);
+  const smoothing = opts.smoothing ?? 1;
+  if (!Number.isInteger(smoothing) || smoothing < 1 || smoothing > 10_000) {
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `smoothing must be an integer in 1..10000, got ${smoothing}`);
+  }
   const sensors = tables[0]!.sensors;
   for (const t of tables) {
     if (t.sensors.length !== sensors.length || t.sensors.some((s, i) => s !== sensors[i])) {
@@ -139,7 +148,23 @@ export async function trainAnomalyModel(tables: SensorTable[], opts: TrainAnomal
   let tvInput: number[][];
   let tvExpected: number[][];
   try {
-    trainingScores = await scoreWindows(runner, raw, count, width);
+    if (smoothing > 1) {
+      // devices average the last `smoothing` windows of consecutive rows: calibrate on exactly that, per file (a
+      // trailing mean never reaches across two recordings), with every row's window whatever the training stride
+      const scored: Float32Array[] = [];
+      for (const t of tables) {
+        const all = stride === 1 ? parts[tables.indexOf(t)]! : buildWindows(t.values, t.rows, sensors.length, length, 1, t.file);
+        scored.push(Float32Array.from(smoothScores(await scoreWindows(runner, all.data, all.count, width), smoothing)));
+      }
+      trainingScores = new Float32Array(scored.reduce((a, x) => a + x.length, 0));
+      let at = 0;
+      for (const x of scored) {
+        trainingScores.set(x, at);
+        at += x.length;
+      }
+    } else {
+      trainingScores = await scoreWindows(runner, raw, count, width);
+    }
     const picks = [...new Set([0, Math.floor(count / 3), Math.floor((2 * count) / 3), count - 1])];
     tvInput = picks.map((i) => Array.from(raw.subarray(i * width, (i + 1) * width)));
     // one window far outside the training data, so the test vector also covers a high score
@@ -167,7 +192,8 @@ export async function trainAnomalyModel(tables: SensorTable[], opts: TrainAnomal
     },
     output: { name: 'score', kind: 'reconstruction-error' },
     threshold,
-    thresholdRule: describeRule(rule),
+    thresholdRule: describeRule(rule, smoothing),
+    ...(smoothing > 1 ? { decision: { smoothing } } : {}),
     testVector: { input: tvInput, expected: tvExpected, tolerance: 1e-4 },
     ...(opts.latencyBudgetMs !== undefined ? { latencyBudgetMs: opts.latencyBudgetMs } : {}),
     training: {
@@ -189,7 +215,7 @@ export async function trainAnomalyModel(tables: SensorTable[], opts: TrainAnomal
         p99: Math.fround(quantile(trainingScores, 0.99)),
         max: Math.fround(quantile(trainingScores, 1)),
       },
-      trainingFlagRate: trainingScores.reduce((a, s) => a + (s > threshold ? 1 : 0), 0) / count,
+      trainingFlagRate: trainingScores.reduce((a, s) => a + (s > threshold ? 1 : 0), 0) / trainingScores.length,
     },
   };
   return { onnx, manifest, trainingScores, losses, normalization: norm, threshold };

@@ -10,6 +10,7 @@ import type { CliContext } from '../../cli/main.ts';
 import { Progress } from '../../lib/progress.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { readPrivateKey, signManifest, writeModelDir } from '../manifest/index.ts';
+import { ruleOracle } from './rule-oracle.ts';
 import { FAILURE_MODES, TEST_SALT, parseAi4iCsv, selectRows, splitByUdi } from './ai4i-data.ts';
 import type { Ai4iData } from './ai4i-data.ts';
 import { rankCatalog } from './actions.ts';
@@ -182,17 +183,20 @@ export async function evalAi4iCommand(argv: string[], ctx: CliContext): Promise<
   try {
     const probs = trained.predict(test.raw, test.rows);
     const report = evaluate(probs, test.labels, test.rows);
+    // the published generating rules on the same rows: the reference no model can beat by much
+    const oracle = evaluate(ruleOracle(test.raw, test.rows), test.labels, test.rows);
     if (typeof a.out === 'string') {
       const path = resolve(ctx.cwd, a.out);
       mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, predictionsCsv(test, probs));
     }
     if (a.json === true) {
-      ctx.stdout.write(JSON.stringify({ trainRows: trained.trainRows, validationRows: trained.validationRows, thresholds: trained.thresholds, test: report }, null, 2) + '\n');
+      ctx.stdout.write(JSON.stringify({ trainRows: trained.trainRows, validationRows: trained.validationRows, thresholds: trained.thresholds, test: report, ruleOracle: oracle }, null, 2) + '\n');
     } else {
       ctx.stdout.write(`trained on ${trained.trainRows} rows, thresholds tuned on ${trained.validationRows} validation rows\n`);
       ctx.stdout.write(`tuned thresholds: ${FAILURE_MODES.map((m, j) => `${m} ${trained.thresholds[j]!.toFixed(4)}`).join(', ')}\n`);
       ctx.stdout.write(`test (${test.rows} rows):\n${formatReport(report)}`);
+      ctx.stdout.write(`rule oracle on the same rows (the dataset's generating rules; TWF = wear 200-240 min, RNF unpredictable):\n${formatReport(oracle)}`);
       if (typeof a.out === 'string') ctx.stdout.write(`per-row predictions: ${resolve(ctx.cwd, a.out)}\n`);
     }
   } finally {

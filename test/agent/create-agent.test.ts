@@ -43,11 +43,14 @@ describe('agent end to end (aedes)', () => {
     }
     const range = await agent.ingest(readings);
     expect(range).toEqual({ firstSeq: 1, lastSeq: 100 });
-    await sub.waitFor((m) => readingsOf(m).length >= 100 && m.some((x) => x.body.type === 'events'));
+    const eventsOf = (ms: typeof sub.messages) => ms.filter((m) => m.body.type === 'events').flatMap((m) => m.body.events as Array<Record<string, unknown>>);
+    // the events may come in more than one message: wait for all of them (and then see that no fifth arrives)
+    await sub.waitFor((m) => readingsOf(m).length >= 100 && eventsOf(m).length >= 4);
+    await agent.publisher!.flush(5_000);
     const got = readingsOf(sub.messages);
     expect(got.map((r) => r.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
     expect(got[0]).toEqual({ seq: 1, sensor: 'temperature', ts: 1000, value: 1 });
-    const events = sub.messages.filter((m) => m.body.type === 'events').flatMap((m) => m.body.events as Array<Record<string, unknown>>);
+    const events = eventsOf(sub.messages);
     // the spike at t=30 is in 4 windows (length 4, stride 1)
     expect(events).toHaveLength(4);
     expect(events[0]).toMatchObject({

@@ -19,6 +19,8 @@ export interface TestModelOptions {
   signWith?: KeyObject;
   /** make the test vector's expected output wrong */
   badTestVector?: boolean;
+  /** manifest decision.smoothing */
+  smoothing?: number;
 }
 
 export function buildMaxAbsModel(width: number, scale = 1): Uint8Array {
@@ -61,6 +63,7 @@ export function testManifest(onnx: Uint8Array, o: TestModelOptions = {}): Manife
     },
     output: { name: 'score', kind: 'score' },
     threshold: o.threshold ?? 10,
+    ...(o.smoothing !== undefined ? { decision: { smoothing: o.smoothing } } : {}),
     testVector: { input, expected, tolerance: 1e-5 },
   };
   return (o.signWith ? signManifest(m, o.signWith) : m) as Manifest;

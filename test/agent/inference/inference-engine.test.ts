@@ -8,6 +8,14 @@ import { createAgent } from '../../../agent/create-agent.ts';
 import { startTestBroker } from '../../helpers/aedes-broker.ts';
 import { writeTestModel } from '../helpers/test-model.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { syntheticCsv, TEST_SENSORS } from '../../models/anomaly/synthetic-csv.ts';
+import { loadSensorTable } from '../../../models/anomaly/sensor-table.ts';
+import { trainAnomalyModel } from '../../../models/anomaly/train-anomaly.ts';
+import { scoreTableRows } from '../../../models/anomaly/anomaly-scorer.ts';
+import { smoothScores } from '../../../models/anomaly/threshold.ts';
+import { writeModelDir } from '../../../models/manifest/index.ts';
+import { OrtModelRunner } from '../../../models/runtime/ort-model-runner.ts';
+import { parseManifest } from '../../../protocol/manifest.ts';
 
 function engine(opts: Partial<ConstructorParameters<typeof InferenceEngine>[0]> = {}) {
   const events: OutboxEvent[] = [];
@@ -50,6 +58,51 @@ describe('InferenceEngine (ModelHost)', () => {
     await e.idle();
     expect(events.map((x) => x.ts)).toEqual([0, 100, 200]);
     expect(events.map((x) => (x.context as { suppressed: number }).suppressed)).toEqual([0, 9, 9]);
+  });
+
+  it('decides on the trailing mean of decision.smoothing window scores, in device-time order across batches', async () => {
+    const dir = tempDir();
+    // window of 1 row: score = |temperature|; smoothing 4, threshold 5
+    const m = writeTestModel(join(dir, 'v1'), { threshold: 5, length: 1, smoothing: 4 });
+    // one window per push, each its own ORT call, several in flight: ORT may finish them in any order
+    const { e, events } = engine({ maxBatchWindows: 1, maxInflightRuns: 64 });
+    await e.activate(m.manifest, m.modelPath);
+    const temps = [0, 0, 0, 12, 0, 0, 0, 0, 8, 8, 8, 8, 0];
+    temps.forEach((v, t) => e.push([{ sensor: 'temperature', ts: t, value: v }, { sensor: 'vibration', ts: t, value: 0 }]));
+    await e.idle();
+    // means: t3 = 12/4 = 3 (a single spike is not enough); t9 = 16/4, t10 = 24/4 = 6 > 5, t11 = 8, t12 = 24/4 = 6
+    expect(events.map((x) => x.ts)).toEqual([10, 11, 12]);
+    expect(events.map((x) => x.score)).toEqual([6, 8, 6]);
+    expect(events.map((x) => (x.context as { rawScore: number }).rawScore)).toEqual([8, 8, 0]);
+    expect(events[0]!.context).toMatchObject({ smoothing: 4 });
+    expect(e.stats('anomaly')).toMatchObject({ windows: 13, anomalies: 3 });
+  });
+
+  it('flags on the device exactly the rows `models score` flags for a trained model with decision.smoothing', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'normal.csv'), syntheticCsv({ rows: 240, seed: 1 }));
+    writeFileSync(join(dir, 'faulty.csv'), syntheticCsv({ rows: 200, seed: 2, fault: [120, 160] }));
+    const trained = await trainAnomalyModel([loadSensorTable(join(dir, 'normal.csv'))], {
+      window: 8, epochs: 8, hidden: [8, 3], smoothing: 6, createdAt: '2026-01-01T00:00:00Z',
+    });
+    const { modelPath } = writeModelDir(join(dir, 'model'), { onnx: trained.onnx, manifest: trained.manifest });
+    const m = parseManifest(trained.manifest);
+    // offline: what the eval and score commands compute
+    const table = loadSensorTable(join(dir, 'faulty.csv'), { sensors: TEST_SENSORS });
+    const runner = await OrtModelRunner.forManifest(trained.onnx, m);
+    const offline = smoothScores(await scoreTableRows(runner, m, table), 6);
+    await runner.close();
+    const flaggedOffline = [...offline].filter((x) => x > m.threshold).length;
+    expect(flaggedOffline).toBeGreaterThan(20); // the fault is found
+    // on the device: the same rows as readings, through the engine
+    const { e } = engine({ maxBatchWindows: 16 });
+    await e.activate(m, modelPath);
+    for (let r = 0; r < table.rows; r++) {
+      e.push(TEST_SENSORS.map((sensor, j) => ({ sensor, ts: r * 1000, value: table.values[r * TEST_SENSORS.length + j]! })));
+    }
+    await e.idle();
+    expect(e.stats(m.name)!.windows).toBe(table.rows - 7);
+    expect(e.stats(m.name)!.anomalies).toBe(flaggedOffline);
   });
 
   it('refuses a tampered model file, a wrong signature and a failing test vector; the previous model keeps running', async () => {

@@ -71,6 +71,29 @@ describe('edgeloop models (CLI)', () => {
     expect(Number(smoothed[11]![2])).toBeCloseTo((raw[7]! + raw[8]! + raw[9]! + raw[10]! + raw[11]!) / 5, 5);
   });
 
+  it('train anomaly --smooth K writes decision.smoothing, and score decides with it unless --smooth overrides', async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'normal.csv'), syntheticCsv({ rows: 300, seed: 1 }));
+    writeFileSync(join(dir, 'faulty.csv'), syntheticCsv({ rows: 200, seed: 2, fault: [120, 160] }));
+    const tr = await cli(['train', 'anomaly', '--data', 'normal.csv', '--out', 'model', '--smooth', '6', '--created-at', '2026-01-01T00:00:00Z', ...FAST], dir);
+    expect(tr.code, tr.err).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(dir, 'model', 'manifest.json'), 'utf8'));
+    expect(manifest.decision).toEqual({ smoothing: 6 });
+    expect(manifest.thresholdRule).toBe('99th percentile of training window scores (trailing mean over 6 windows) x 1.5');
+    const sc = await cli(['score', '--model', 'model', '--data', 'faulty.csv', '--out', 's.csv'], dir);
+    expect(sc.code, sc.err).toBe(0);
+    expect(sc.out).toMatch(/trailing mean over 6\)/);
+    const one = await cli(['score', '--model', 'model', '--data', 'faulty.csv', '--out', 'one.csv', '--smooth', '1'], dir);
+    expect(one.out).not.toMatch(/trailing mean/);
+    const col = (f: string) => readFileSync(join(dir, f), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    const smoothed = col('s.csv');
+    const raw = col('one.csv').map((c) => Number(c[2]));
+    expect(Number(smoothed[20]![2])).toBeCloseTo(raw.slice(15, 21).reduce((a, b) => a + b, 0) / 6, 5);
+    const bad = await cli(['score', '--model', 'model', '--data', 'faulty.csv', '--out', 'x.csv', '--smooth', '0'], dir);
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toMatch(/--smooth/);
+  });
+
   it('sign signs an unsigned model; verify refuses the wrong key and a tampered file', async () => {
     const dir = tmp();
     writeFileSync(join(dir, 'normal.csv'), syntheticCsv({ rows: 120, seed: 3, separator: ';' }));

@@ -56,6 +56,38 @@ describe('trainAnomalyModel', () => {
     expect(maxError).toBeLessThan(1e-5);
   });
 
+  it('with smoothing K: calibrates on the per-file trailing mean of every row\'s window and records decision.smoothing', async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, '1.csv'), syntheticCsv({ rows: 80, seed: 2 }));
+    writeFileSync(join(dir, '2.csv'), syntheticCsv({ rows: 90, seed: 3 }));
+    const tables = loadSensorTables(dir);
+    const rule = { quantile: 1, margin: 1.1 };
+    const plain = await trainAnomalyModel(tables, { ...OPTS, stride: 3, threshold: rule });
+    const smooth = await trainAnomalyModel(tables, { ...OPTS, stride: 3, threshold: rule, smoothing: 5 });
+    // same training (smoothing only changes the decision rule)
+    expect(Buffer.from(smooth.onnx).equals(Buffer.from(plain.onnx))).toBe(true);
+    const m = parseManifest(smooth.manifest);
+    expect(m.decision).toEqual({ smoothing: 5 });
+    expect(parseManifest(plain.manifest).decision).toBeUndefined();
+    expect(m.thresholdRule).toBe('max of training window scores (trailing mean over 5 windows) x 1.1');
+    // every row's window (stride 1 for calibration), smoothed within each file: 75 + 85 scores
+    expect(smooth.trainingScores).toHaveLength(160);
+    const runner = await OrtModelRunner.forManifest(smooth.onnx, m);
+    onTestFinished(() => runner.close());
+    const { buildWindows } = await import('../../../models/anomaly/windows.ts');
+    const { scoreWindows } = await import('../../../models/anomaly/anomaly-scorer.ts');
+    const { smoothScores } = await import('../../../models/anomaly/threshold.ts');
+    const expected: number[] = [];
+    for (const t of tables) {
+      const w = buildWindows(t.values, t.rows, 4, 6, 1, t.file);
+      expected.push(...smoothScores(await scoreWindows(runner, w.data, w.count, 24), 5));
+    }
+    expect(Array.from(smooth.trainingScores)).toEqual(expected.map((x) => Math.fround(x)));
+    expect(m.threshold).toBeCloseTo(Math.fround(Math.max(...expected) * 1.1), 6);
+    // a smoothed maximum is below the raw one: the threshold is lower than the unsmoothed rule would give on rows
+    await expect(trainAnomalyModel(tables, { ...OPTS, smoothing: 0 })).rejects.toThrow('smoothing must be an integer in 1..10000, got 0');
+  });
+
   it('refuses inconsistent sensors, unknown options and bad rules', async () => {
     const dir = tmp();
     writeFileSync(join(dir, 'a.csv'), syntheticCsv({ rows: 30, seed: 1 }));

@@ -118,6 +118,16 @@ describe('signManifest / verifyManifest', () => {
     expect(err.message).toMatch(/threshold/);
   });
 
+  it('validates decision.smoothing: a positive integer, on anomaly models only', () => {
+    const key = generateSigningKey();
+    const ok = signManifest({ ...manifest(), decision: { smoothing: 10 } }, key.privateKey);
+    expect(verifyManifest(ok, [key.publicKey]).manifest.decision).toEqual({ smoothing: 10 });
+    // the signature covers it: a device cannot be talked into another decision rule
+    expect(catchErr(() => verifyManifest({ ...ok, decision: { smoothing: 1 } }, [key.publicKey])).code).toBe('EL_ERR_MODEL_SIGNATURE');
+    expect(catchErr(() => signManifest({ ...manifest(), decision: { smoothing: 0 } }, key.privateKey)).message).toMatch(/decision\.smoothing/);
+    expect(catchErr(() => signManifest({ ...manifest(), kind: 'recommender', decision: { smoothing: 2 } } as never, key.privateKey)).message).toMatch(/decision: only anomaly models have a decision rule/);
+  });
+
   it('reads and writes key files; refuses the wrong key type and overwriting', () => {
     const dir = tmp();
     const { privatePath, publicPath, keyId } = writeSigningKey(dir, 'ops');

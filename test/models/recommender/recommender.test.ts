@@ -6,6 +6,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { CliContext } from '../../../cli/main.ts';
 import { verifyModelDir } from '../../../models/manifest/index.ts';
+import { ruleOracle } from '../../../models/recommender/rule-oracle.ts';
 import { FAILURE_MODES, TEST_SALT, VALIDATION_SALT, parseAi4iCsv, splitByUdi, udiFraction } from '../../../models/recommender/ai4i-data.ts';
 import type { Ai4iData } from '../../../models/recommender/ai4i-data.ts';
 import { ACTION_CATALOG, rankCatalog } from '../../../models/recommender/actions.ts';
@@ -141,6 +142,29 @@ describe('features, actions and metrics', () => {
       }
     }
     expect(positives).toBeGreaterThan(10);
+  });
+
+  it('the rule oracle applies the generating rules: exact for HDF, PWF and OSF on the fixture; TWF = the 200-240 min window; never RNF', () => {
+    // hand-made rows: [air K, process K, rpm, torque Nm, wear min, L, M, H]
+    const rows = [
+      [300, 310, 1500, 40, 10, 1, 0, 0], // healthy
+      [300, 308.5, 1370, 40, 10, 1, 0, 0], // HDF: diff 8.5 K < 8.6 and rpm < 1380
+      [300, 308.5, 1385, 40, 10, 1, 0, 0], // not HDF: rpm >= 1380
+      [300, 310, 1200, 25, 10, 0, 1, 0], // PWF: 25 Nm x 1200 rpm = 3142 W < 3500
+      [300, 310, 2800, 35, 10, 0, 0, 1], // PWF: 10263 W > 9000
+      [300, 310, 1300, 60, 190, 1, 0, 0], // OSF (L): 11400 > 11000 (power 8168 W: fine)
+      [300, 310, 1300, 60, 190, 0, 0, 1], // not OSF (H): 11400 <= 13000
+      [300, 310, 1500, 40, 215, 0, 1, 0], // TWF window
+    ];
+    const o = ruleOracle(Float32Array.from(rows.flat()), rows.length);
+    const pick = (i: number): string => FAILURE_MODES.filter((_, j) => o[i * 5 + j] === 1).join('+');
+    expect(rows.map((_, i) => pick(i))).toEqual(['', 'HDF', '', 'PWF', 'PWF', 'OSF', '', 'TWF']);
+    const d = parseAi4iCsv(fixtureText, 'fixture');
+    const r = evaluate(ruleOracle(d.raw, d.rows), d.labels, d.rows);
+    expect(r.perMode.PWF!.f1).toBe(1);
+    expect(r.perMode.OSF!.f1).toBe(1);
+    expect(r.perMode.HDF!.recall).toBeGreaterThan(0.8); // all but the float-rounded 8.6 K rows
+    expect(r.perMode.RNF!.predicted).toBe(0);
   });
 
   it('ranks actions from mode probabilities, "no action" = prod(1 - p)', () => {
@@ -287,6 +311,7 @@ describe('CLI', () => {
     expect(code).toBe(0);
     expect(c.out()).toMatch(/TWF +\d+ +[\d.]+ +[\d.]+ +[\d.]+/);
     expect(c.out()).toMatch(/action hit@1 [\d.]+ hit@2 [\d.]+/);
+    expect(c.out()).toMatch(/rule oracle on the same rows[^\n]*\n  mode  support/);
     const lines = readFileSync(join(dir, 'pred.csv'), 'utf8').trimEnd().split('\n');
     expect(lines[0]).toBe('UDI,predicted_modes,top_actions');
     const test = splitByUdi(parseAi4iCsv(fixtureText), 0.2, TEST_SALT).held;
