@@ -68,6 +68,11 @@ describe('health endpoint', () => {
     expect(text).toMatch(/^edgeloop_agent_readings_accepted_total 1$/m);
     expect(text).toMatch(/^edgeloop_agent_outbox_records 1$/m);
     expect(text).toMatch(/^edgeloop_agent_connected 0$/m);
+    const metric = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    const rss = metric('edgeloop_agent_process_resident_memory_bytes');
+    expect(rss).toBeGreaterThan(20 * 2 ** 20);
+    expect(metric('edgeloop_agent_process_resident_memory_peak_bytes')).toBeGreaterThanOrEqual(rss * 0.9);
+    expect(metric('edgeloop_agent_process_heap_used_bytes')).toBeGreaterThan(0);
     expect((await fetch(`${base}/nope`)).status).toBe(404);
   });
 });
