@@ -1,6 +1,7 @@
 // One agent pipeline in a process of its own, for bench/agent.bench.ts: plain JS over the compiled agent (dist/),
 // the way bin/edgeloop-agent runs it, so the process's RSS and CPU are the agent's alone (no TypeScript loader).
-// argv: url label json({dir, keys, sensors, means, readings}); prints one JSON line of figures.
+// argv: url label json({dir, keys, sensors, means, readings, transport?}); prints one JSON line of figures.
+// `transport` replaces the default mqtt.js transport to `url` (the AWS IoT transport run).
 // Readings are generated here and handed to agent.ingest() in chunks (the path every source takes after parsing):
 // outbox commit → window assembly → ORT → telemetry and events published → PUBACK → delete.
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -32,7 +33,7 @@ const agent = createAgent({
   config: {
     deviceId: `bench-${label}`,
     dataDir,
-    transport: { kind: 'mqtt', url, clean: true },
+    transport: model.transport ?? { kind: 'mqtt', url, clean: true },
     models: { initial: [model.dir], trustedKeys: model.keys, updates: false },
     inference: { cooldownMs: 60_000 },
     status: { intervalMs: 60_000 },

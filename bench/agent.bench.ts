@@ -9,7 +9,8 @@
  * alone; the broker is another process. The target run uses the device memory profile of deploy/agent.env; a
  * second aedes run with node's defaults shows what the profile buys.
  *
- * Env: BENCH_READINGS (default 2 000 000 per pipeline run), BENCH_SKIP_MOSQUITTO=1, BENCH_SKIP_DEFAULTS=1,
+ * Env: BENCH_READINGS (default 2 000 000 per pipeline run), BENCH_SKIP_MOSQUITTO=1 (also skips the AWS IoT transport
+ * runs, which use mosquitto over MQTT 5), BENCH_SKIP_AWS=1, BENCH_SKIP_DEFAULTS=1,
  * BENCH_CHILD_FLAGS (extra node flags of the agent process), BENCH_GENERATED_MODEL=1 (ignore models/default).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -240,11 +241,11 @@ function ensureDist(): void {
 }
 
 /** Run one pipeline in a process of its own (plain node over dist/, like bin/edgeloop-agent); returns its figures. */
-async function pipelineInChild(url: string, m: BenchModel, label: string, profile: 'device' | 'node-defaults'): Promise<PipelineResult> {
+async function pipelineInChild(url: string, m: BenchModel, label: string, profile: 'device' | 'node-defaults', transport?: Record<string, unknown>): Promise<PipelineResult> {
   const inputs = m.manifest.inputs;
   const sensors = inputs.kind === 'window' ? inputs.sensors : SENSORS;
   const means = inputs.kind === 'window' ? inputs.normalization.mean.map((x) => x || 1) : SENSORS.map(() => 1);
-  const arg = JSON.stringify({ dir: m.dir, keys: m.keys, sensors, means, readings: N });
+  const arg = JSON.stringify({ dir: m.dir, keys: m.keys, sensors, means, readings: N, ...(transport ? { transport } : {}) });
   const p = profile === 'device' ? deviceProfile() : { flags: [], env: {} };
   // BENCH_CHILD_FLAGS: extra node flags for the agent process, to try other settings
   const extra = (process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean);
@@ -285,6 +286,13 @@ let mosq: Awaited<ReturnType<typeof startMosquitto>> | undefined;
 if (process.env.BENCH_SKIP_MOSQUITTO !== '1') {
   mosq = await startMosquitto();
   results.mosquitto = await pipelineInChild(mosq.url, model, 'mosquitto', 'device');
+  if (process.env.BENCH_SKIP_AWS !== '1') {
+    // the AWS IoT Core transport (aws-iot-device-sdk-v2, MQTT 5) against the same mosquitto over plain TCP: with its
+    // default cap of 100 publishes/s (IoT Core's per-connection limit) and uncapped
+    const aws = { kind: 'aws-iot', endpoint: mosq.host, port: mosq.port, insecurePlaintext: true };
+    results.awsCapped = await pipelineInChild(mosq.url, model, 'aws-iot-100', 'device', aws);
+    results.awsUncapped = await pipelineInChild(mosq.url, model, 'aws-iot', 'device', { ...aws, publishRatePerSecond: 0 });
+  }
 }
 // raw limits, same run
 const sqlite = rawSqlite();
@@ -305,6 +313,8 @@ console.log(`  bare ORT run, batch 1                              ${fmt(ort1.win
 report('aedes, device profile (deploy/agent.env)', results.aedes!, mqAedes.msgsPerS, sqlite.rowsPerS);
 if (results.aedesDefaults) report('aedes, node defaults (no profile)', results.aedesDefaults, mqAedes.msgsPerS, sqlite.rowsPerS);
 if (results.mosquitto && mqMosq) report('mosquitto, device profile', results.mosquitto, mqMosq.msgsPerS, sqlite.rowsPerS);
+if (results.awsCapped && mqMosq) report('mosquitto via the AWS IoT transport (MQTT 5), device profile, 100 publishes/s cap (IoT Core)', results.awsCapped, mqMosq.msgsPerS, sqlite.rowsPerS);
+if (results.awsUncapped && mqMosq) report('mosquitto via the AWS IoT transport, device profile, no rate cap', results.awsUncapped, mqMosq.msgsPerS, sqlite.rowsPerS);
 console.log(`\nRSS of an idle process with the compiled agent's modules loaded (node + ORT + mqtt + SQLite, nothing started): ${fmt(await idleRss(true), 1)} MB with the device profile, ${fmt(await idleRss(false), 1)} MB without`);
 rmSync(work, { recursive: true, force: true });
 process.exit(0);
