@@ -92,7 +92,8 @@ describe('InferenceEngine (ModelHost)', () => {
     const runner = await OrtModelRunner.forManifest(trained.onnx, m);
     const offline = smoothScores(await scoreTableRows(runner, m, table), 6);
     await runner.close();
-    const flaggedOffline = [...offline].filter((x) => x > m.threshold).length;
+    const flaggedOver = (t: number): number => [...offline].filter((x) => x > t).length;
+    const flaggedOffline = flaggedOver(m.threshold);
     expect(flaggedOffline).toBeGreaterThan(20); // the fault is found
     // on the device: the same rows as readings, through the engine
     const { e } = engine({ maxBatchWindows: 16 });
@@ -102,7 +103,11 @@ describe('InferenceEngine (ModelHost)', () => {
     }
     await e.idle();
     expect(e.stats(m.name)!.windows).toBe(table.rows - 7);
-    expect(e.stats(m.name)!.anomalies).toBe(flaggedOffline);
+    // the same decisions; a band of 1e-6 only absorbs float rounding (ORT batch sizes, the order of the running sum)
+    const onDevice = e.stats(m.name)!.anomalies;
+    expect(onDevice).toBeGreaterThanOrEqual(flaggedOver(m.threshold * (1 + 1e-6)));
+    expect(onDevice).toBeLessThanOrEqual(flaggedOver(m.threshold * (1 - 1e-6)));
+    expect(Math.abs(onDevice - flaggedOffline)).toBeLessThanOrEqual(flaggedOver(m.threshold * (1 - 1e-6)) - flaggedOver(m.threshold * (1 + 1e-6)));
   });
 
   it('refuses a tampered model file, a wrong signature and a failing test vector; the previous model keeps running', async () => {
