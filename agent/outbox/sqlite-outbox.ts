@@ -112,6 +112,11 @@ interface Pending {
 
 const ROWS_PER_INSERT = 64;
 
+/** SQL printing a REAL column as JSON.stringify would: whole numbers (below 9e18, exact in an int64) without ".0" */
+function jsonNumber(col: string): string {
+  return `iif(${col} = CAST(${col} AS INTEGER) AND abs(${col}) < 9e18, CAST(${col} AS INTEGER), ${col})`;
+}
+
 export class SqliteOutbox {
   readonly options: Readonly<Required<Omit<SqliteOutboxOptions, 'clock'>>>;
   readonly #clock: Clock;
@@ -265,10 +270,11 @@ export class SqliteOutbox {
       insertMark: db.prepare('INSERT OR REPLACE INTO marks (seq, at) VALUES (?,?)'),
       setMeta: db.prepare('UPDATE meta SET value = ? WHERE key = ?'),
       // each record's JSON is built inside SQLite (no per-row JS arrays; SQLite >= 3.43 prints REALs so that they
-      // read back to the same double, as JSON.stringify does); JS only cuts by bytes and joins
+      // read back to the same double, as JSON.stringify does); JS only cuts by bytes and joins. The columns are REAL,
+      // which SQLite prints as "1732550400000.0": whole numbers go out as integers, as JSON.stringify writes them.
       selTelemetry: db
         .prepare(
-          `SELECT '{"seq":' || t.seq || ',"sensor":' || json_quote(s.name) || ',"ts":' || t.ts || ',"value":' || t.value || '}'
+          `SELECT '{"seq":' || t.seq || ',"sensor":' || json_quote(s.name) || ',"ts":' || ${jsonNumber('t.ts')} || ',"value":' || ${jsonNumber('t.value')} || '}'
            FROM telemetry t JOIN sensors s ON s.id = t.sensor_id WHERE t.seq > ? ORDER BY t.seq LIMIT ?`,
         )
         .pluck(),

@@ -171,6 +171,25 @@ describe('SqliteOutbox', () => {
     expect(() => ob.append([r(1)])).toThrow(expect.objectContaining({ code: 'EL_ERR_CLOSED' }));
   });
 
+  it('writes each record\'s numbers as JSON.stringify does: whole numbers without ".0", others round-trip exactly', async () => {
+    const ob = open({ path: ':memory:' });
+    const readings = [
+      { sensor: 'a', ts: 1_795_639_826_842, value: 300.60756260952638 },
+      { sensor: 'b', ts: 1.5, value: 1500 },
+      { sensor: 'c', ts: 0, value: -2.5e-7 },
+      { sensor: 'd', ts: 2, value: 1e300 },
+      { sensor: 'e', ts: 3, value: 2 ** 53 + 2 },
+    ];
+    const p = ob.append(readings);
+    ob.flushIntake();
+    await p;
+    const json = ob.nextBatch('telemetry', 10, 100_000)!.json;
+    expect(json).toContain('{"seq":1,"sensor":"a","ts":1795639826842,"value":300.60756260952638}');
+    expect(json).toContain('"ts":1.5,"value":1500}');
+    expect(json).not.toMatch(/\d\.0[,}]/);
+    expect((JSON.parse(json) as Array<{ sensor: string; ts: number; value: number }>).map(({ sensor, ts, value }) => ({ sensor, ts, value }))).toEqual(readings);
+  });
+
   it('runs WAL with the configured durability and a bounded page cache (not better-sqlite3\'s 16 MiB default)', () => {
     const dir = tempDir();
     expect(open({ path: join(dir, 'a.db') }).sqliteSettings()).toEqual({ journalMode: 'wal', synchronous: 'normal', cacheKiB: 2048 });
