@@ -26,8 +26,8 @@ import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { TransportStats } from './mqtt-transport.ts';
-import { PublishGate } from './publish-gate.ts';
-import { DEFAULT_RECONNECT, INJECTED_KEYS, bytes, commonShape, defaultBurst, parseWith, toBuffer } from './transport-options.ts';
+import type { PublishGate } from './publish-gate.ts';
+import { DEFAULT_RECONNECT, INJECTED_KEYS, bytes, commonShape, parseWith, publishGateFor, toBuffer } from './transport-options.ts';
 import type { Transport, TransportEvents, TransportMessage } from './transport.ts';
 import { publishArgumentError } from './publish-checks.ts';
 
@@ -127,15 +127,8 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
     this.#log = (options.logger ?? silentLogger).child({ component: 'transport', kind: 'aws-iot', clientId: o.clientId });
     this.#maxPayload = o.maxPayloadBytes ?? 128 * 1024;
     this.#maxAttempts = o.reconnect?.maxAttempts ?? Infinity;
-    const rate = o.publishRatePerSecond ?? 100;
-    this.#gate = new PublishGate<Pending>({
-      maxInFlight: o.maxInFlight ?? 100,
-      ratePerSecond: rate,
-      burst: o.publishBurst ?? defaultBurst(rate),
-      maxWaiting: o.maxWaiting ?? 10_000,
-      clock: this.#clock,
-      onGrant: (p) => this.#send(p),
-    });
+    // AWS IoT Core throttles a connection above 100 publishes/s: capped there by default
+    this.#gate = publishGateFor<Pending>(o, 100, this.#clock, (p) => this.#send(p));
   }
 
   get connected(): boolean {
@@ -347,7 +340,7 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
       const p: Pending = {
         packet: {
           topicName: topic,
-          payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+          payload: toBuffer(payload),
           qos: qos === 1 ? mqtt5.QoS.AtLeastOnce : mqtt5.QoS.AtMostOnce,
           retain: msg.retain === true,
         },
@@ -355,14 +348,11 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
         reject,
         done: false,
       };
-      if (this.#gate.tryAcquire()) this.#send(p);
-      else {
-        try {
-          this.#gate.enqueue(p);
-        } catch (err) {
-          this.#failed++;
-          reject(err as Error);
-        }
+      try {
+        this.#gate.submit(p);
+      } catch (err) {
+        this.#failed++;
+        reject(err as Error);
       }
     });
   }

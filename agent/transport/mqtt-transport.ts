@@ -23,8 +23,8 @@ import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { publishWithoutPayloadCopy } from './publish-without-copy.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { PublishGate } from './publish-gate.ts';
-import { DEFAULT_RECONNECT, INJECTED_KEYS, bytes, commonShape, defaultBurst, parseWith, toBuffer } from './transport-options.ts';
+import type { PublishGate } from './publish-gate.ts';
+import { DEFAULT_RECONNECT, INJECTED_KEYS, bytes, commonShape, parseWith, publishGateFor, toBuffer } from './transport-options.ts';
 import type { Transport, TransportEvents, TransportMessage } from './transport.ts';
 import { publishArgumentError } from './publish-checks.ts';
 
@@ -136,15 +136,8 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     this.#backoff = new Backoff({ ...DEFAULT_RECONNECT, ...o.reconnect }, options.random);
     this.#maxPayload = o.maxPayloadBytes ?? 128 * 1024;
     this.#publishTimeoutMs = o.publishTimeoutMs ?? 30_000;
-    const rate = o.publishRatePerSecond ?? 0;
-    this.#gate = new PublishGate<Pending>({
-      maxInFlight: o.maxInFlight ?? 100,
-      ratePerSecond: rate,
-      burst: o.publishBurst ?? defaultBurst(rate),
-      maxWaiting: o.maxWaiting ?? 10_000,
-      clock: this.#clock,
-      onGrant: (p) => this.#send(p),
-    });
+    // no rate cap by default: generic brokers do not throttle
+    this.#gate = publishGateFor<Pending>(o, 0, this.#clock, (p) => this.#send(p));
   }
 
   get connected(): boolean {
@@ -349,21 +342,18 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     return new Promise<void>((resolve, reject) => {
       const p: Pending = {
         topic,
-        payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+        payload: toBuffer(payload),
         opts: { qos, retain: msg.retain === true },
         resolve,
         reject,
         sentAt: 0,
         done: false,
       };
-      if (this.#gate.tryAcquire()) this.#send(p);
-      else {
-        try {
-          this.#gate.enqueue(p);
-        } catch (err) {
-          this.#failed++;
-          reject(err as Error);
-        }
+      try {
+        this.#gate.submit(p);
+      } catch (err) {
+        this.#failed++;
+        reject(err as Error);
       }
     });
   }

@@ -74,6 +74,15 @@ export class PublishGate<T> {
     return true;
   }
 
+  /**
+   * What a transport does with a publish: `onGrant(item)` now when nobody waits ahead and a slot and a token are
+   * free, otherwise wait in the FIFO (throws EL_ERR_TRANSPORT_QUEUE_FULL when it is full).
+   */
+  submit(item: T): void {
+    if (this.tryAcquire()) this.#onGrant(item);
+    else this.enqueue(item);
+  }
+
   /** Wait for a slot; `onGrant(item)` runs when it is this item's turn. */
   enqueue(item: T): void {
     if (this.waiting >= this.#maxWaiting) {

@@ -6,6 +6,8 @@
 import { z } from 'zod';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { RetryPolicy } from '../../lib/backoff.ts';
+import type { Clock } from '../../lib/clock.ts';
+import { PublishGate } from './publish-gate.ts';
 
 /** Reconnect policy defaults: first retry within 1 s, cap 60 s, full jitter, never give up. */
 export const DEFAULT_RECONNECT: RetryPolicy = Object.freeze({
@@ -149,8 +151,26 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where:
 }
 
 /** Burst default for a rate cap: a tenth of a second of publishes, at least 1 (bounds any 1 s window to ~1.1x the rate). */
-export function defaultBurst(rate: number): number {
+function defaultBurst(rate: number): number {
   return Math.max(1, Math.ceil(rate / 10));
+}
+
+/** A transport's PublishGate from its flow-control options (commonShape), with the transport's default rate cap. */
+export function publishGateFor<T>(
+  o: { maxInFlight?: number | undefined; publishRatePerSecond?: number | undefined; publishBurst?: number | undefined; maxWaiting?: number | undefined },
+  defaultRate: number,
+  clock: Clock,
+  onGrant: (item: T) => void,
+): PublishGate<T> {
+  const rate = o.publishRatePerSecond ?? defaultRate;
+  return new PublishGate<T>({
+    maxInFlight: o.maxInFlight ?? 100,
+    ratePerSecond: rate,
+    burst: o.publishBurst ?? defaultBurst(rate),
+    maxWaiting: o.maxWaiting ?? 10_000,
+    clock,
+    onGrant,
+  });
 }
 
 export function toBuffer(p: Uint8Array | string): Buffer {

@@ -15,10 +15,7 @@ function gate(opts: { maxInFlight?: number; ratePerSecond?: number; burst?: numb
     onGrant: (n) => granted.push(n),
   });
   /** what a transport does: go now if possible, else wait */
-  const submit = (n: number): void => {
-    if (g.tryAcquire()) granted.push(n);
-    else g.enqueue(n);
-  };
+  const submit = (n: number): void => g.submit(n);
   return { g, clock, granted, submit };
 }
 
