@@ -172,17 +172,10 @@ export const CLOUD_PARTS: readonly PartDef[] = [
         const mod = (await importPart('stream', './stream/kinesis-stream.ts')) as {
           KinesisStream: new (o: Record<string, unknown>) => Stream;
         };
-        const k = { ...(c.kinesis ?? {}) } as Record<string, unknown>;
-        const cc = { ...((k.clientConfig as Record<string, unknown> | undefined) ?? {}) };
-        // the SDK's default HTTP/2 handler fails against plain-HTTP local endpoints (kinesalite, LocalStack)
-        if (typeof cc.endpoint === 'string' && cc.endpoint.startsWith('http://') && cc.requestHandler === undefined) {
-          const { NodeHttpHandler } = await import('@smithy/node-http-handler');
-          cc.requestHandler = new NodeHttpHandler();
-        }
+        // (KinesisStream's client config picks the HTTP/1 handler for plain-HTTP local endpoints itself)
         const opts: Record<string, unknown> = {
           checkpointPath: `${ctx.paths.dataDir}/kinesis-checkpoints.db`,
-          ...k,
-          ...(Object.keys(cc).length > 0 ? { clientConfig: cc } : {}),
+          ...c.kinesis,
           logger: ctx.logger.child({ part: 'stream' }),
         };
         return simplePart('stream', new mod.KinesisStream(opts));
