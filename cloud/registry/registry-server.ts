@@ -14,9 +14,9 @@
  * Errors answer `{ error: { code, message } }` with 400/404/409/422. Writes need `Authorization: Bearer <apiToken>`
  * when an apiToken is configured; reads (and artifact downloads by devices) do not.
  */
-import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
+import { bearerAuth, listeningUrl, useJsonErrors } from '../http/json-api.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { ModelRegistry, ModelVersionRecord } from './model-registry.ts';
 
@@ -119,9 +119,7 @@ export class RegistryServer {
     if (this.#url) return;
     const app = this.app;
     await app.listen({ host: this.#opts.host, port: this.#opts.port });
-    const addr = app.server.address() as AddressInfo;
-    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    this.#url = `http://${host}:${addr.port}`;
+    this.#url = listeningUrl(app);
     this.#opts.logger.info({ url: this.#url }, 'registry listening');
   }
 
@@ -155,23 +153,8 @@ export class RegistryServer {
       ...(withManifest ? { training: r.training, manifest: r.manifest } : {}),
       artifactUrl: this.#url || this.#opts.publicUrl ? this.artifactUrl(r.sha256) : `/v1/artifacts/${r.sha256}`,
     });
-    const auth = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-      const token = this.#opts.apiToken;
-      if (token === undefined) return;
-      if (req.headers.authorization !== `Bearer ${token}`) {
-        await reply.code(401).send({ error: { code: 'EL_ERR_REGISTRY_HTTP', message: 'missing or wrong bearer token' } });
-      }
-    };
-
-    app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, _req, reply) => {
-      if (err instanceof EdgeloopError) {
-        void reply.code(STATUS[err.code] ?? 500).send({ error: { code: err.code, message: err.message } });
-        return;
-      }
-      const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
-      if (status >= 500) this.#opts.logger.error({ err }, 'registry request failed');
-      void reply.code(status).send({ error: { code: 'EL_ERR_REGISTRY_HTTP', message: err.message } });
-    });
+    const auth = bearerAuth(this.#opts.apiToken, 'EL_ERR_REGISTRY_HTTP');
+    useJsonErrors(app, { statusByCode: STATUS, errorCode: 'EL_ERR_REGISTRY_HTTP', logger: this.#opts.logger, what: 'registry' });
 
     app.get('/healthz', async () => ({ ok: true }));
     app.get('/v1/models', async () => ({ models: reg.list() }));

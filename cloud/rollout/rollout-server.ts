@@ -13,9 +13,9 @@
  * Errors: `{ error: { code, message } }` with 400 (spec), 404, 409 (active / state). Writes need
  * `Authorization: Bearer <apiToken>` when an apiToken is configured.
  */
-import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
+import { bearerAuth, listeningUrl, useJsonErrors } from '../http/json-api.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { RolloutController } from './rollout-controller.ts';
 import type { RolloutSpecInput } from './rollout-spec.ts';
@@ -65,8 +65,7 @@ export class RolloutServer {
     if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'rollout server is closed');
     if (this.#url) return;
     await this.app.listen({ host: this.#o.host ?? '127.0.0.1', port: this.#o.port ?? 8082 });
-    const a = this.app.server.address() as AddressInfo;
-    this.#url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+    this.#url = listeningUrl(this.app);
   }
 
   async close(): Promise<void> {
@@ -82,21 +81,8 @@ export class RolloutServer {
     const c = this.#o.controller;
     const log = this.#o.logger ?? silentLogger;
     const app = Fastify({ logger: false });
-    const auth = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-      if (this.#o.apiToken === undefined) return;
-      if (req.headers.authorization !== `Bearer ${this.#o.apiToken}`) {
-        await reply.code(401).send({ error: { code: 'EL_ERR_ROLLOUT_HTTP', message: 'missing or wrong bearer token' } });
-      }
-    };
-    app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, _req, reply) => {
-      if (err instanceof EdgeloopError) {
-        void reply.code(STATUS[err.code] ?? 500).send({ error: { code: err.code, message: err.message } });
-        return;
-      }
-      const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
-      if (status >= 500) log.error({ err }, 'rollout request failed');
-      void reply.code(status).send({ error: { code: 'EL_ERR_ROLLOUT_HTTP', message: err.message } });
-    });
+    const auth = bearerAuth(this.#o.apiToken, 'EL_ERR_ROLLOUT_HTTP');
+    useJsonErrors(app, { statusByCode: STATUS, errorCode: 'EL_ERR_ROLLOUT_HTTP', logger: log, what: 'rollout' });
     const reason = (req: FastifyRequest): string | undefined => {
       const b = req.body as { reason?: unknown } | undefined;
       return typeof b?.reason === 'string' ? b.reason : undefined;
