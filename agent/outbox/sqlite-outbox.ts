@@ -28,10 +28,9 @@
  * itself stays consistent); under FULL every acknowledged commit survives a power cut. A process crash (kill -9)
  * loses nothing that was acknowledged under either setting.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openWalDatabase } from '../../lib/sqlite.ts';
 import { channel } from 'node:diagnostics_channel';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { AnomalyEvent } from '../../protocol/messages.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
@@ -217,16 +216,13 @@ export class SqliteOutbox {
     if (this.#db) return;
     if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'outbox is closed');
     const { path } = this.options;
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const db = new Database(path);
+    let db: Database.Database | undefined;
     try {
-      db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${this.options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+      db = openWalDatabase(path, { synchronous: this.options.durability === 'full' ? 'FULL' : 'NORMAL', cacheKiB: this.options.cacheKiB });
       db.pragma('temp_store = MEMORY');
-      db.pragma(`cache_size = ${-this.options.cacheKiB}`);
       this.#migrate(db);
     } catch (err) {
-      db.close();
+      db?.close();
       if (err instanceof EdgeloopError) throw err;
       throw new EdgeloopError('EL_ERR_OUTBOX_SCHEMA', `${path}: cannot open outbox: ${(err as Error).message}`, { cause: err });
     }

@@ -9,7 +9,8 @@
  * Durability: `synchronous: 'FULL'` (default) makes a resolved put survive a power cut; 'NORMAL' survives a process
  * crash only. The processor checkpoints the stream after the feature write, so a lost write is re-done on restart.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openWalDatabase } from '../../lib/sqlite.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import type { FeatureRecord, FeatureStore, FeatureValue, PutOutcome } from './feature-store.ts';
@@ -84,11 +85,9 @@ export class SqliteFeatureStore implements FeatureStore {
   async start(): Promise<void> {
     if (this.#state === 'started') return;
     if (this.#state === 'closed') throw new EdgeloopError('EL_ERR_CLOSED', `${C} is closed`);
-    const db = new Database(this.#path);
+    // online lookups by the recommend service: keep a 16 MiB page cache
+    const db = openWalDatabase(this.#path, { synchronous: this.#sync, cacheKiB: 16_000 });
     try {
-      db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${this.#sync}`);
-      db.pragma('busy_timeout = 5000');
       const version = db.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) {
         throw new EdgeloopError('EL_ERR_FEATURE_STORE_SCHEMA', `${this.#path}: feature store schema version ${version} is newer than this edgeloop's (${SCHEMA_VERSION})`);

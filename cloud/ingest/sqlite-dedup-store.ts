@@ -6,9 +6,8 @@
  * Durability: WAL + synchronous=NORMAL. A process crash (kill -9) loses nothing committed. A power cut may lose
  * the last commits; those records are then accepted again if the device resends them (a duplicate, never a loss).
  */
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
+import { openWalDatabase } from '../../lib/sqlite.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { DeviceSeqState } from './seq-deduplicator.ts';
 
@@ -31,11 +30,9 @@ export class SqliteDedupStore {
   start(): void {
     if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'SqliteDedupStore is closed');
     if (this.#db) return;
-    if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
-    const db = new Database(this.path);
+    let db: Database.Database | undefined;
     try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
+      db = openWalDatabase(this.path, { synchronous: 'NORMAL' });
       const v = db.pragma('user_version', { simple: true }) as number;
       if (v > SCHEMA_VERSION) throw new Error(`schema version ${v} is newer than this edgeloop (${SCHEMA_VERSION})`);
       if (v < 1) {
@@ -44,7 +41,7 @@ export class SqliteDedupStore {
         ) WITHOUT ROWID; PRAGMA user_version = 1;`);
       }
     } catch (cause) {
-      db.close();
+      db?.close();
       throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `cannot open dedup store ${this.path}: ${(cause as Error).message}`, { cause });
     }
     this.#db = db;

@@ -10,10 +10,9 @@
  */
 import { channel } from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openWalDatabase } from '../../lib/sqlite.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { systemClock } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
@@ -152,11 +151,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   start(): void {
     if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'model registry is closed');
     if (this.#db) return;
-    if (this.#opts.dbPath !== ':memory:') mkdirSync(dirname(this.#opts.dbPath), { recursive: true });
-    const db = new Database(this.#opts.dbPath);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma('busy_timeout = 5000');
+    const db = openWalDatabase(this.#opts.dbPath, { synchronous: 'FULL' });
     const v = db.pragma('user_version', { simple: true }) as number;
     if (v > SCHEMA_VERSION) {
       db.close();

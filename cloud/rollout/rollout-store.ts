@@ -4,9 +4,8 @@
  * carried out: a crash between the two re-publishes on resume via the per-device timeout, never skips a step),
  * and the publisher's desired-message seq counter. WAL, synchronous=FULL (a few writes per second at most).
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openWalDatabase } from '../../lib/sqlite.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { RolloutState } from './rollout-machine.ts';
 
@@ -30,11 +29,7 @@ export class RolloutStore {
 
   open(): void {
     if (this.#db) return;
-    if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
-    const db = new Database(this.path);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma('busy_timeout = 5000');
+    const db = openWalDatabase(this.path, { synchronous: 'FULL' });
     const v = db.pragma('user_version', { simple: true }) as number;
     if (v > SCHEMA_VERSION) {
       db.close();

@@ -2,7 +2,8 @@
  * Where KinesisStream keeps consumer checkpoints. Kinesis itself stores none (the KCL uses a DynamoDB lease
  * table); SqliteCheckpointStore is the default, a DynamoDB-backed store is a later option behind this interface.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openWalDatabase } from '../../lib/sqlite.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 
 export interface CheckpointStore {
@@ -34,11 +35,8 @@ export class SqliteCheckpointStore implements CheckpointStore {
   async start(): Promise<void> {
     if (this.#db) return;
     if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'SqliteCheckpointStore is closed');
-    const db = new Database(this.#path);
+    const db = openWalDatabase(this.#path, { synchronous: 'FULL', cacheKiB: 256 });
     try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma('busy_timeout = 5000');
       const v = db.pragma('user_version', { simple: true }) as number;
       if (v > SCHEMA_VERSION) throw new EdgeloopError('EL_ERR_STREAM_SCHEMA', `${this.#path}: checkpoint schema version ${v} is newer than this edgeloop's (${SCHEMA_VERSION})`);
       db.exec(`CREATE TABLE IF NOT EXISTS stream_checkpoints (

@@ -10,7 +10,8 @@
  * Several processes may open the same file (ingest writes, processor reads): SQLite serialises writers, and
  * waitForRecords() in a process that did not write notices new rows through a slow fallback poll.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openWalDatabase } from '../../lib/sqlite.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import type { PutResult, ReadBatch, StoredRecord, Stream, StreamRecord } from './stream.ts';
@@ -163,11 +164,9 @@ export class LocalStream implements Stream {
   async start(): Promise<void> {
     if (this.#state === 'started') return;
     if (this.#state === 'closed') throw new EdgeloopError('EL_ERR_CLOSED', `LocalStream ${this.name} is closed`);
-    const db = new Database(this.#o.path);
+    // the stream's tail is read back by the processor right after it is written: keep a 16 MiB page cache
+    const db = openWalDatabase(this.#o.path, { synchronous: this.#o.synchronous, cacheKiB: 16_000 });
     try {
-      db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${this.#o.synchronous}`);
-      db.pragma('busy_timeout = 5000');
       this.#migrate(db);
     } catch (err) {
       db.close();
