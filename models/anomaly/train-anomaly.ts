@@ -152,8 +152,8 @@ export async function trainAnomalyModel(tables: SensorTable[], opts: TrainAnomal
       // devices average the last `smoothing` windows of consecutive rows: calibrate on exactly that, per file (a
       // trailing mean never reaches across two recordings), with every row's window whatever the training stride
       const scored: Float32Array[] = [];
-      for (const t of tables) {
-        const all = stride === 1 ? parts[tables.indexOf(t)]! : buildWindows(t.values, t.rows, sensors.length, length, 1, t.file);
+      for (const [i, t] of tables.entries()) {
+        const all = stride === 1 ? parts[i]! : buildWindows(t.values, t.rows, sensors.length, length, 1, t.file);
         scored.push(Float32Array.from(smoothScores(await scoreWindows(runner, all.data, all.count, width), smoothing)));
       }
       trainingScores = new Float32Array(scored.reduce((a, x) => a + x.length, 0));
