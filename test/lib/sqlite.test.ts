@@ -10,14 +10,14 @@ describe('openWalDatabase', () => {
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const path = join(dir, 'a', 'b', 'x.db');
     const db = openWalDatabase(path, { synchronous: 'FULL' });
-    onTestFinished(() => db.close());
+    onTestFinished(() => void db.close());
     expect(existsSync(path)).toBe(true);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('synchronous', { simple: true })).toBe(2);
     expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
     expect(db.pragma('cache_size', { simple: true })).toBe(-2048);
     const other = openWalDatabase(join(dir, 'y.db'), { synchronous: 'NORMAL', busyTimeoutMs: 100, cacheKiB: 16_000 });
-    onTestFinished(() => other.close());
+    onTestFinished(() => void other.close());
     expect([other.pragma('synchronous', { simple: true }), other.pragma('busy_timeout', { simple: true }), other.pragma('cache_size', { simple: true })]).toEqual([1, 100, -16000]);
   });
 
