@@ -79,6 +79,10 @@ const IngestSchema = z.strictObject({
       maxDevices: positiveInt.default(100_000),
     })
     .default({ maxIntervals: 64, maxDevices: 100_000 }),
+  /** device timestamps more than this ahead of arrival are dead-lettered (ts-out-of-range); ms, null = no bound */
+  maxFutureSkewMs: z.number().int().min(0).nullable().default(5 * 60_000),
+  /** readings and events more than this behind arrival are dead-lettered (ts-out-of-range); ms, null = no bound */
+  maxPastAgeMs: z.number().int().min(0).nullable().default(7 * 24 * 3_600_000),
 });
 
 const DlqSchema = z.strictObject({

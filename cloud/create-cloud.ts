@@ -244,6 +244,7 @@ export const CLOUD_PARTS: readonly PartDef[] = [
         dedupMaxIntervals: c.dedup.maxIntervals,
         dedupMaxDevices: c.dedup.maxDevices,
         recoverFromStream: c.recoverFromStream ?? ctx.config.stream.kind === 'local',
+        timeBounds: { maxFutureMs: c.maxFutureSkewMs ?? Infinity, maxPastMs: c.maxPastAgeMs ?? Infinity },
         clock: ctx.clock,
         logger: ctx.logger.child({ part: 'ingest' }),
         onPut: ({ records, ms }) => {

@@ -151,6 +151,38 @@ function tsOk(x: unknown): x is number {
   return typeof x === 'number' && Number.isFinite(x) && x >= 0;
 }
 
+/**
+ * Sensor ids: 1-128 characters of letters, combining marks, digits, punctuation, symbols and the ASCII space
+ * ("Air temperature [K]", "Volume Flow RateRMS", "temp.1"). Control characters (NUL included), format characters
+ * (bidi overrides, zero-width joiners), lone surrogates, private-use code points and other separators are refused:
+ * they make ids that look alike but differ, or that break logs, CSV and SQL downstream.
+ */
+const SENSOR_ID_RE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]+$/u;
+/** Sensor ids already checked; a fleet uses few distinct ids, so the cache is small and cleared when full. */
+const checkedSensorIds = new Set<string>();
+
+export function isValidSensorId(s: unknown): s is string {
+  if (typeof s !== 'string') return false;
+  if (checkedSensorIds.has(s)) return true;
+  if (s.length === 0 || s.length > 128 || !SENSOR_ID_RE.test(s)) return false;
+  if (checkedSensorIds.size >= 4096) checkedSensorIds.clear();
+  checkedSensorIds.add(s);
+  return true;
+}
+
+export const SENSOR_ID_RULE = '1-128 letters, digits, punctuation, symbols or spaces (no control or format characters)';
+
+/** Deepest nesting accepted inside free-form parts (an event's `context`, a status message): objects and arrays. */
+export const MAX_FREE_FORM_DEPTH = 6;
+
+/** Whether objects/arrays nest more than `limit` levels in x (x itself is level 1); stops at the first too deep. */
+function depthOver(x: unknown, limit: number, depth = 0): boolean {
+  if (typeof x !== 'object' || x === null) return false;
+  if (depth + 1 > limit) return true;
+  for (const k in x) if (depthOver((x as Record<string, unknown>)[k], limit, depth + 1)) return true;
+  return false;
+}
+
 function header(m: Record<string, unknown>): void {
   if (m.v !== SCHEMA_VERSION) fail('v', `schema version ${SCHEMA_VERSION}`, m.v);
   if (typeof m.deviceId !== 'string' || !isValidId(m.deviceId)) fail('deviceId', 'a device id', m.deviceId);
@@ -166,16 +198,18 @@ export function validateDeviceMessage(m: unknown): DeviceMessage {
       if (!tsOk(m.sentAt)) fail('sentAt', 'a timestamp in ms', m.sentAt);
       const rs = m.readings;
       if (!Array.isArray(rs) || rs.length === 0) fail('readings', 'a non-empty array', rs);
+      let minSeq = Infinity;
       for (let i = 0; i < rs.length; i++) {
         const r = rs[i] as Record<string, unknown>;
         if (!isObj(r)) fail(`readings[${i}]`, 'an object', r);
         if (!seqOk(r.seq)) fail(`readings[${i}].seq`, 'a non-negative integer', r.seq);
-        if (typeof r.sensor !== 'string' || r.sensor.length === 0 || r.sensor.length > 128)
-          fail(`readings[${i}].sensor`, 'a sensor id (1-128 chars)', r.sensor);
+        if (r.seq < minSeq) minSeq = r.seq;
+        if (!isValidSensorId(r.sensor)) fail(`readings[${i}].sensor`, `a sensor id (${SENSOR_ID_RULE})`, r.sensor);
         if (!tsOk(r.ts)) fail(`readings[${i}].ts`, 'a timestamp in ms', r.ts);
         if (typeof r.value !== 'number' || !Number.isFinite(r.value))
           fail(`readings[${i}].value`, 'a finite number', r.value);
       }
+      if (m.seq !== minSeq) fail('seq', `the smallest readings[].seq (${minSeq})`, m.seq);
       return m as unknown as TelemetryMessage;
     }
     case 'events': {
@@ -183,23 +217,31 @@ export function validateDeviceMessage(m: unknown): DeviceMessage {
       if (!tsOk(m.sentAt)) fail('sentAt', 'a timestamp in ms', m.sentAt);
       const es = m.events;
       if (!Array.isArray(es) || es.length === 0) fail('events', 'a non-empty array', es);
+      let minSeq = Infinity;
       for (let i = 0; i < es.length; i++) {
         const e = es[i] as Record<string, unknown>;
         if (!isObj(e)) fail(`events[${i}]`, 'an object', e);
         if (!seqOk(e.seq)) fail(`events[${i}].seq`, 'a non-negative integer', e.seq);
+        if (e.seq < minSeq) minSeq = e.seq;
         if (!tsOk(e.ts)) fail(`events[${i}].ts`, 'a timestamp in ms', e.ts);
         if (e.kind !== 'anomaly' && e.kind !== 'alert') fail(`events[${i}].kind`, '"anomaly" or "alert"', e.kind);
         if (e.severity !== 'info' && e.severity !== 'warning' && e.severity !== 'critical')
           fail(`events[${i}].severity`, '"info", "warning" or "critical"', e.severity);
         if (e.score !== undefined && (typeof e.score !== 'number' || !Number.isFinite(e.score)))
           fail(`events[${i}].score`, 'a finite number', e.score);
+        if (e.context !== undefined && !isObj(e.context)) fail(`events[${i}].context`, 'an object', e.context);
+        if (depthOver(e, MAX_FREE_FORM_DEPTH))
+          fail(`events[${i}]`, `an event nested at most ${MAX_FREE_FORM_DEPTH} levels deep`, '(deeper)');
       }
+      if (m.seq !== minSeq) fail('seq', `the smallest events[].seq (${minSeq})`, m.seq);
       return m as unknown as EventsMessage;
     }
     case 'status': {
       header(m);
       if (!tsOk(m.ts)) fail('ts', 'a timestamp in ms', m.ts);
       if (typeof m.online !== 'boolean') fail('online', 'a boolean', m.online);
+      if (depthOver(m, MAX_FREE_FORM_DEPTH))
+        fail('message', `a status object nested at most ${MAX_FREE_FORM_DEPTH} levels`, '(deeper)');
       return m as unknown as StatusMessage;
     }
     case 'model-report': {
@@ -214,6 +256,50 @@ export function validateDeviceMessage(m: unknown): DeviceMessage {
     default:
       return fail('type', '"telemetry", "events", "status" or "model-report"', m.type);
   }
+}
+
+const TELEMETRY_KEYS: ReadonlySet<string> = new Set(['v', 'type', 'deviceId', 'seq', 'sentAt', 'readings']);
+const READING_KEYS: ReadonlySet<string> = new Set(['seq', 'sensor', 'ts', 'value']);
+const EVENTS_KEYS: ReadonlySet<string> = new Set(['v', 'type', 'deviceId', 'seq', 'sentAt', 'events']);
+const EVENT_KEYS: ReadonlySet<string> = new Set(['seq', 'ts', 'kind', 'severity', 'model', 'score', 'threshold', 'sensors', 'window', 'context']);
+const REPORT_KEYS: ReadonlySet<string> = new Set(['v', 'type', 'deviceId', 'seq', 'ts', 'model', 'version', 'state', 'reason', 'rolloutId']);
+
+function stripObject(o: Record<string, unknown>, known: ReadonlySet<string>, path: string, out: string[]): void {
+  for (const k in o) {
+    if (known.has(k)) continue;
+    delete o[k];
+    if (out.length < 8) out.push(`${path}${k}`);
+    else if (out.length === 8) out.push('…');
+  }
+}
+
+/**
+ * Remove fields the protocol does not define from a validated telemetry, events or model-report message, in
+ * place, so that what reaches the stream is the protocol's content and nothing a sender smuggled beside it.
+ * Returns the removed paths (at most 8 named). Status messages are an open snapshot (newer agents report more)
+ * and keep their fields: validation bounds their nesting instead.
+ */
+export function stripUnknownFields(m: DeviceMessage): string[] {
+  const out: string[] = [];
+  const o = m as unknown as Record<string, unknown>;
+  if (m.type === 'telemetry') {
+    stripObject(o, TELEMETRY_KEYS, '', out);
+    const rs = m.readings as unknown as Array<Record<string, unknown>>;
+    for (let i = 0; i < rs.length; i++) {
+      const r = rs[i]!;
+      // the common case, exactly the four fields, costs one key count
+      if (Object.keys(r).length !== 4 || !('seq' in r && 'sensor' in r && 'ts' in r && 'value' in r)) {
+        stripObject(r, READING_KEYS, `readings[${i}].`, out);
+      }
+    }
+  } else if (m.type === 'events') {
+    stripObject(o, EVENTS_KEYS, '', out);
+    const es = m.events as unknown as Array<Record<string, unknown>>;
+    for (let i = 0; i < es.length; i++) stripObject(es[i]!, EVENT_KEYS, `events[${i}].`, out);
+  } else if (m.type === 'model-report') {
+    stripObject(o, REPORT_KEYS, '', out);
+  }
+  return out;
 }
 
 export function validateModelDesired(m: unknown): ModelDesiredMessage {

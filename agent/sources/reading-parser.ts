@@ -4,6 +4,7 @@
  * arrival. `id` is accepted as an alias of `sensor`. A malformed line is rejected with a reason naming the field;
  * the lines around it are kept.
  */
+import { isValidSensorId, SENSOR_ID_RULE } from '../../protocol/messages.ts';
 import type { OutboxReading } from '../outbox/sqlite-outbox.ts';
 
 export interface RejectedLine {
@@ -25,7 +26,8 @@ export function toReading(x: unknown, now: number): OutboxReading | string {
   if (typeof x !== 'object' || x === null || Array.isArray(x)) return 'expected a JSON object {"sensor","value","ts"}';
   const o = x as Record<string, unknown>;
   const sensor = o.sensor ?? o.id;
-  if (typeof sensor !== 'string' || sensor.length === 0 || sensor.length > 128) return 'sensor: expected a string of 1-128 characters';
+  // the cloud's rule: a reading the device accepted must not be refused at ingest
+  if (!isValidSensorId(sensor)) return `sensor: expected ${SENSOR_ID_RULE}, got ${short(sensor)}`;
   const value = o.value;
   if (typeof value !== 'number' || !Number.isFinite(value)) return `value: expected a finite number, got ${short(value)}`;
   let ts: number;

@@ -2,7 +2,7 @@
  * The live dashboard: a fastify server with a plain HTML/JS/CSS page (no build step, no CDN) and its JSON and SSE
  * routes:
  *   GET /                      the page
- *   GET /dashboard.js|.css     its script and style
+ *   GET /dashboard.js|.css     its script and style; /favicon.svg (also as /favicon.ico)
  *   GET /api/snapshot          DashboardSnapshot (JSON)
  *   GET /api/devices/:id       one device (404 when unknown)
  *   GET /api/stream            Server-Sent Events: a `snapshot` event every `intervalMs`
@@ -36,6 +36,9 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/dashboard.js': { file: 'dashboard.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard.css': { file: 'dashboard.css', type: 'text/css; charset=utf-8' },
+  '/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
+  // browsers that ignore the page's <link rel="icon"> still ask for /favicon.ico: the same icon, never a 404
+  '/favicon.ico': { file: 'favicon.svg', type: 'image/svg+xml' },
 };
 
 export class DashboardServer {

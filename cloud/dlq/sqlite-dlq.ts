@@ -15,7 +15,7 @@ import { dirname } from 'node:path';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 
-export const DEAD_LETTER_REASONS = ['malformed', 'oversized', 'unauthorized', 'topic-mismatch'] as const;
+export const DEAD_LETTER_REASONS = ['malformed', 'oversized', 'unauthorized', 'topic-mismatch', 'ts-out-of-range'] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
 export interface DeadLetterInput {

@@ -23,6 +23,7 @@ import {
   decodeDeviceMessage,
   encodeMessage,
   MAX_MQTT_PAYLOAD_BYTES,
+  stripUnknownFields,
   type DeviceMessage,
 } from '../../protocol/messages.ts';
 import { Topics, type ParsedTopic } from '../../protocol/topics.ts';
@@ -34,6 +35,7 @@ import type { Stream, StreamRecord } from '../stream/stream.ts';
 import type { DeadLetterInput } from '../dlq/sqlite-dlq.ts';
 import { SeqDeduplicator } from './seq-deduplicator.ts';
 import { SqliteDedupStore } from './sqlite-dedup-store.ts';
+import { badTimeBound, DEFAULT_TIME_BOUNDS, splitByTimeBounds, type TimeBounds } from './time-bounds.ts';
 
 /** Where refused messages go (SqliteDlq implements it). Must commit synchronously. */
 export interface DeadLetterSink {
@@ -72,6 +74,11 @@ export interface IngestOptions {
   recoverFromStream?: boolean;
   /** how often the recovery checkpoint advances, ms; default 5000 */
   recoveryCheckpointMs?: number;
+  /**
+   * Device timestamps accepted around the arrival time (ms ahead / behind); readings and events outside go to the
+   * dead-letter store as `ts-out-of-range`. Default 5 minutes ahead, 7 days behind; Infinity turns a bound off.
+   */
+  timeBounds?: Partial<TimeBounds>;
   clock?: Clock;
   logger?: Logger;
   /** observer for each successful put (metrics) */
@@ -95,6 +102,8 @@ export interface IngestStats {
   duplicateMessages: number;
   deadLetters: number;
   ignored: number;
+  /** messages stored without the fields the protocol does not define */
+  strippedMessages: number;
   puts: number;
   putFailures: number;
   pendingRecords: number;
@@ -125,7 +134,7 @@ interface Batch {
 const KNOWN = new Set([
   'stream', 'dlq', 'dedupPath', 'topicPrefix', 'maxPayloadBytes', 'maxBatchRecords', 'maxBatchBytes', 'lingerMs',
   'maxInFlightPuts', 'maxPendingRecords', 'dedupMaxIntervals', 'dedupMaxDevices', 'putRetry', 'clock', 'logger', 'onPut',
-  'recoverFromStream', 'recoveryCheckpointMs',
+  'recoverFromStream', 'recoveryCheckpointMs', 'timeBounds',
 ]);
 
 /** diagnostics_channel events (subscribe with `diagnostics_channel.subscribe(name, fn)`). */
@@ -161,6 +170,7 @@ export class Ingest {
   readonly #onPut: IngestOptions['onPut'];
   readonly #recover: boolean;
   readonly #recoveryMs: number;
+  readonly #timeBounds: TimeBounds;
   #recoveryTimer: TimerHandle | undefined;
   #recoveryTick: Promise<void> | undefined;
   /** per shard: position reached by the last follow tick (checkpointed one tick later) */
@@ -191,6 +201,7 @@ export class Ingest {
     duplicateMessages: 0,
     deadLetters: 0,
     ignored: 0,
+    strippedMessages: 0,
     puts: 0,
     putFailures: 0,
     lastLagMs: 0,
@@ -229,6 +240,11 @@ export class Ingest {
     this.#onPut = opts.onPut;
     this.#recover = opts.recoverFromStream ?? true;
     this.#recoveryMs = opts.recoveryCheckpointMs ?? 5000;
+    const badBound = badTimeBound(opts.timeBounds ?? {});
+    if (badBound) {
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `Ingest: timeBounds.${badBound} must be a number >= 0 (ms) or Infinity`);
+    }
+    this.#timeBounds = Object.freeze({ ...DEFAULT_TIME_BOUNDS, ...opts.timeBounds });
     const maxIntervals = opts.dedupMaxIntervals ?? 64;
     this.#working = new SeqDeduplicator({ maxIntervals });
     this.#committed = new SeqDeduplicator({ maxIntervals });
@@ -391,11 +407,26 @@ export class Ingest {
       this.#deadLetter(msg, deviceId, 'topic-mismatch', 'EL_ERR_TOPIC_INVALID', mismatch);
       return 'dead-letter';
     }
+    // what reaches the stream is the protocol's content: fields it does not define are dropped
+    const stripped = stripUnknownFields(m);
+    if (stripped.length > 0) {
+      this.#s.strippedMessages++;
+      this.#log.debug({ deviceId, fields: stripped }, 'unknown fields removed');
+    }
+    const split = splitByTimeBounds(m, this.#clock.now(), this.#timeBounds);
+    if (split.refused) {
+      const f = split.first!;
+      const b = this.#timeBounds;
+      this.#deadLetter({ ...msg, payload: split.kept ? encodeMessage(split.refused) : msg.payload }, deviceId, 'ts-out-of-range', 'EL_ERR_MESSAGE_INVALID',
+        `${f.field}: ${f.ts} is outside the accepted range (arrival - ${b.maxPastMs} ms .. arrival + ${b.maxFutureMs} ms)`);
+      if (!split.kept) return 'dead-letter';
+      m = split.kept;
+    }
     while (this.#pendingRecords >= this.#o.maxPendingRecords && !this.#closed) {
       await new Promise<void>((r) => this.#spaceWaiters.push(r));
     }
     if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'Ingest is closed');
-    return this.#enqueue(msg.payload, m, deviceId);
+    return this.#enqueue(stripped.length > 0 || split.refused ? undefined : msg.payload, m, deviceId);
   }
 
   stats(): IngestStats {
@@ -447,8 +478,9 @@ export class Ingest {
     }
   }
 
-  async #enqueue(payload: Uint8Array, m: DeviceMessage, deviceId: string): Promise<IngestOutcome> {
-    let data: Uint8Array = payload;
+  /** `payload` is the message's original encoding, or undefined when `m` was changed and must be re-encoded. */
+  async #enqueue(payload: Uint8Array | undefined, m: DeviceMessage, deviceId: string): Promise<IngestOutcome> {
+    let data: Uint8Array | undefined = payload;
     const runs: Run[] = [];
     let fresh = 0;
     if (m.type === 'telemetry' || m.type === 'events') {
@@ -497,6 +529,7 @@ export class Ingest {
         data = encodeMessage(re);
       }
     }
+    data ??= encodeMessage(m);
     const batch = this.#batchFor(data.byteLength);
     batch.records.push({ partitionKey: deviceId, data });
     batch.bytes += data.byteLength;
@@ -552,7 +585,6 @@ export class Ingest {
         this.#sealCurrent();
         this.#pump();
       }, this.#o.lingerMs);
-      this.#linger.unref?.();
       return;
     }
     // gather what arrives in this turn of the event loop (a socket chunk's packets) into one put
@@ -593,10 +625,8 @@ export class Ingest {
         this.#log.warn({ err: e, records: b.records.length, attempt }, 'stream put failed');
         if (attempt >= maxAttempts || this.#closed) break;
         const delay = backoff.next()!;
-        await new Promise<void>((r) => {
-          const t = this.#clock.setTimeout(r, delay);
-          t.unref?.();
-        });
+        // not unref()'d: the callers' accept() awaits this put (a process with nothing else to do must not exit)
+        await new Promise<void>((r) => this.#clock.setTimeout(r, delay));
       }
     }
     const ms = performance.now() - t0;

@@ -13,6 +13,9 @@
  *
  * A reading is late when its timestamp is below the device's watermark at arrival: it is counted and dropped from
  * windows and EWMA, but it still updates `last_seen` and `<sensor>_last` when it is that sensor's newest reading.
+ * A reading or event stamped more than `maxFutureSkewMs` after its message's `sentAt` cannot be right (it would
+ * have been taken after it was sent): it is counted as a future reading and ignored, so one glitched timestamp
+ * cannot move the watermark ahead and freeze the device's windows.
  *
  * State can be seeded from a stored feature record (after a restart, or in a stateless Lambda): carried features
  * stay until they are recomputed, the watermark starts at the record's event time, and a window is only emitted
@@ -52,6 +55,8 @@ export interface FeatureAggregatorOptions {
   windowSensors?: string[];
   /** sensors tracked per device; readings of further sensors are counted and ignored. Default 64. */
   maxSensorsPerDevice?: number;
+  /** how far after its message's sentAt a reading or event may be stamped, ms; later ones are ignored. Default 300 000. */
+  maxFutureSkewMs?: number;
 }
 
 const KNOWN = [
@@ -63,6 +68,7 @@ const KNOWN = [
   'lastFeatures',
   'windowSensors',
   'maxSensorsPerDevice',
+  'maxFutureSkewMs',
 ] as const;
 const C = 'FeatureAggregator';
 const FEATURE_NAME = /^[a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63}$/;
@@ -168,6 +174,8 @@ class DeviceState {
 export interface IngestResult {
   readings: number;
   late: number;
+  /** readings and events stamped after their message was sent (beyond maxFutureSkewMs): ignored */
+  future: number;
   ignoredSensors: number;
   events: number;
 }
@@ -176,6 +184,7 @@ export interface AggregatorStats {
   devices: number;
   readings: number;
   lateReadings: number;
+  futureReadings: number;
   ignoredReadings: number;
   events: number;
   statusMessages: number;
@@ -185,6 +194,7 @@ export class FeatureAggregator {
   readonly #windows: ResolvedWindow[];
   readonly #stats: readonly WindowStat[];
   readonly #lateness: number;
+  readonly #futureSkew: number;
   readonly #halfLife: number;
   readonly #anomalyMs: number;
   readonly #anomalyName: string;
@@ -195,7 +205,7 @@ export class FeatureAggregator {
   readonly #maxSuffix: number;
   readonly #devices = new Map<string, DeviceState>();
   readonly #dirty = new Set<string>();
-  readonly #s: AggregatorStats = { devices: 0, readings: 0, lateReadings: 0, ignoredReadings: 0, events: 0, statusMessages: 0 };
+  readonly #s: AggregatorStats = { devices: 0, readings: 0, lateReadings: 0, futureReadings: 0, ignoredReadings: 0, events: 0, statusMessages: 0 };
 
   constructor(opts: FeatureAggregatorOptions = {}) {
     checkKnownOptions(C, opts, KNOWN);
@@ -225,6 +235,7 @@ export class FeatureAggregator {
     }
     this.#stats = [...stats];
     this.#lateness = intOption(C, 'allowedLatenessMs', opts.allowedLatenessMs, 5000, 0);
+    this.#futureSkew = intOption(C, 'maxFutureSkewMs', opts.maxFutureSkewMs, 300_000, 0);
     this.#halfLife = numberOption(C, 'ewmaHalfLifeMs', opts.ewmaHalfLifeMs, 60_000, 0);
     this.#anomalyMs = intOption(C, 'anomalyWindowMs', opts.anomalyWindowMs, 900_000, 1);
     this.#anomalyName = durationName(this.#anomalyMs);
@@ -301,13 +312,21 @@ export class FeatureAggregator {
   /** Apply one validated device message that arrived at the stream at `arrivedAt` (ms). */
   ingest(msg: DeviceMessage, arrivedAt: number): IngestResult {
     const d = this.#device(msg.deviceId);
-    const res: IngestResult = { readings: 0, late: 0, ignoredSensors: 0, events: 0 };
+    const res: IngestResult = { readings: 0, late: 0, future: 0, ignoredSensors: 0, events: 0 };
     if (d.lastSeen === undefined || arrivedAt > d.lastSeen) d.lastSeen = arrivedAt;
     switch (msg.type) {
       case 'telemetry': {
         // the watermark a reading is judged against is the one before this message: a batch may be out of order
         const wm = this.#watermark(d);
+        const latest = msg.sentAt + this.#futureSkew;
+        let newest = -Infinity;
         for (const r of msg.readings) {
+          if (r.ts > latest) {
+            res.future++;
+            this.#s.futureReadings++;
+            continue;
+          }
+          if (r.ts > newest) newest = r.ts;
           let s = d.sensors.get(r.sensor);
           if (!s) {
             const base = featureNamePart(r.sensor);
@@ -358,12 +377,18 @@ export class FeatureAggregator {
             }
           }
         }
-        for (const r of msg.readings) if (r.ts > d.maxTs) d.maxTs = r.ts;
+        if (newest > d.maxTs) d.maxTs = newest;
         this.#prunePanes(d);
         break;
       }
       case 'events': {
+        const latest = msg.sentAt + this.#futureSkew;
         for (const e of msg.events) {
+          if (e.ts > latest) {
+            res.future++;
+            this.#s.futureReadings++;
+            continue;
+          }
           res.events++;
           this.#s.events++;
           if (e.kind === 'anomaly') d.anomalies.push(e.ts);

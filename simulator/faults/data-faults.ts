@@ -180,7 +180,12 @@ function machineFault(kind: string, sensor: string, v: number, p: number): numbe
   }
 }
 
-/** Make `count` random faults over the fleet. Reproducible for one Prng seed. */
+/**
+ * Make `count` random faults over the fleet. Reproducible for one Prng seed. Every fault starts and ends inside
+ * [from, to): a fault longer than half the window is shortened to half of it, so that short runs still see their
+ * faults end (and recover) before the run does. Starts are spread over the window: fault k starts at a random
+ * point of the k-th of `count` equal slots of the possible start times, never all at one moment.
+ */
 export function planRandomFaults(o: {
   prng: Prng;
   deviceIds: readonly string[];
@@ -197,12 +202,16 @@ export function planRandomFaults(o: {
   const machine = new Set<string>(MACHINE_FAULT_KINDS);
   const kinds = o.kinds.filter((k) => !machine.has(k) || MAINTENANCE[k as keyof typeof MAINTENANCE].sensors.every((s) => o.sensorNames.includes(s)));
   if (kinds.length === 0 || o.count <= 0 || o.deviceIds.length === 0) return out;
+  const window = Math.max(0, o.to - o.from);
   for (let n = 0; n < o.count; n++) {
     const kind = o.prng.pick(kinds);
     const deviceId = o.prng.pick(o.deviceIds);
-    const durationMs = (o.durationSec ?? FAULT_DEFAULTS[kind].durationSec) * 1000;
-    const latest = Math.max(o.from, o.to - durationMs);
-    const start = Math.floor(o.prng.range(o.from, latest + 1));
+    const wanted = (o.durationSec ?? FAULT_DEFAULTS[kind].durationSec) * 1000;
+    const durationMs = Math.max(1, Math.min(wanted, Math.floor(window / 2)));
+    // possible starts: [from, to - duration]; this fault's slot of them
+    const span = Math.max(0, window - durationMs);
+    const slot = span / o.count;
+    const start = Math.min(o.from + span, Math.floor(o.from + n * slot + o.prng.range(0, slot)));
     out.push(
       describeFault(kind, {
         id: `${o.idPrefix ?? 'f'}${n + 1}`,

@@ -5,6 +5,8 @@ import { summarize } from './sim-report.ts';
 
 const esc = (s: unknown): string => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 const num = (x: number | null | undefined, d = 1): string => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
+/** a share as a percentage with its sign, or "n/a" alone when there is nothing to divide (no events, no faults) */
+const pct = (x: number | null | undefined, d = 1): string => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : `${(x * 100).toFixed(d)} %`);
 
 export function renderHtmlReport(r: SimulationReport): string {
   const s = r.throughput.series.series;
@@ -48,7 +50,7 @@ svg{max-width:100%;height:auto}
 <div class="kpi">throughput<b>${num(r.throughput.messagesPerSec)} msg/s</b>${num(r.throughput.readingsPerSec)} readings/s</div>
 <div class="kpi">latency p99<b>${num(lat.p99)} ms</b>p50 ${num(lat.p50)} ms</div>
 <div class="kpi">delivery<b class="${r.delivery.complete ? 'ok' : 'bad'}">${r.delivery.observed ? (r.delivery.complete ? 'complete' : `${r.delivery.missing} missing`) : 'not observed'}</b>${r.delivery.duplicates} duplicates</div>
-<div class="kpi">detection<b>P ${num(a.precision * 100, 0)}% · R ${num(a.recall * 100, 0)}%</b>${a.events} events, ${a.faults} faults</div>
+<div class="kpi">detection<b>P ${pct(a.precision, 0)} · R ${pct(a.recall, 0)}</b>${a.events} events, ${a.faults} faults</div>
 </div>
 <h2>Throughput over time</h2>
 ${lineChart(lines, { title: 'per second', yLabel: 'per second', bands })}
@@ -64,7 +66,7 @@ ${r.faults.map((f) => `<tr><td>${esc(f.kind)}</td><td>${num(f.atMs / 1000)} s</t
 <p>${r.delivery.received} of ${r.delivery.expected} readings received, ${r.delivery.missing} missing on ${r.delivery.devicesWithGaps} devices, ${r.delivery.duplicates} duplicates, ${r.delivery.droppedAtDevice} dropped at devices; drained ${num(r.delivery.drainMs, 0)} ms after publishing stopped.</p>
 ${gaps ? `<table><tr><th>device</th><th>expected</th><th>received</th><th>missing</th><th>dups</th><th>gaps (seq)</th></tr>${gaps}</table>` : '<p class="ok">No gaps, no duplicates.</p>'}
 <h2>Anomaly detection vs ground truth</h2>
-<p>${a.events} events, ${a.truePositiveEvents} inside an injected fault (tolerance ${a.toleranceMs} ms): precision ${num(a.precision * 100)} %, recall ${num(a.recall * 100)} % (${a.detectedFaults}/${a.scoredFaults}), mean time to detect ${num(a.meanTimeToDetectMs, 0)} ms.</p>
+<p>${a.events} events, ${a.truePositiveEvents} inside an injected fault (tolerance ${a.toleranceMs} ms): precision ${pct(a.precision)}, recall ${pct(a.recall)} (${a.detectedFaults}/${a.scoredFaults}), mean time to detect ${num(a.meanTimeToDetectMs, 0)} ms.</p>
 <table><tr><th>fault kind</th><th>injected</th><th>detected</th></tr>${perKind}</table>
 <h2>Ground truth${r.groundTruth.length > 500 ? ' (first 500)' : ''}</h2>
 <table><tr><th>device</th><th>kind</th><th>sensors</th><th>start (UTC)</th><th>length</th><th>action</th><th>mode</th></tr>${truth}</table>

@@ -49,6 +49,8 @@ describe('runSimulation (light mode, loopback)', () => {
     expect(html).toContain('<svg');
     expect(html).toContain('broker-restart');
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
+    // light mode raises no events: a precision with nothing to divide reads "n/a", never "n/a%"
+    expect(html).not.toMatch(/n\/a\s*%/);
     expect(JSON.parse(reportToJson(r)).delivery.complete).toBe(true);
     expect(summarize(r)).toMatch(/delivery +\d+\/\d+ readings \(complete\)/);
   });

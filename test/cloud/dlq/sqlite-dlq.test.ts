@@ -34,7 +34,7 @@ describe('SqliteDlq', () => {
     expect(dlq.list({ reason: 'malformed' }).length).toBe(1);
     expect(dlq.list({ deviceId: 'd2' })[0]!.reason).toBe('oversized');
     expect(dlq.list({ limit: 1, order: 'oldest' })[0]!.id).toBe(id1);
-    expect(dlq.counts()).toEqual({ malformed: 1, oversized: 1, unauthorized: 0, 'topic-mismatch': 0 });
+    expect(dlq.counts()).toEqual({ malformed: 1, oversized: 1, unauthorized: 0, 'topic-mismatch': 0, 'ts-out-of-range': 0 });
     expect(dlq.sessionCounts().malformed).toBe(1);
   });
 
@@ -55,7 +55,7 @@ describe('SqliteDlq', () => {
     expect(() => dlq.add({ reason: 'malformed', detail: '', topic: 't', payload: Buffer.alloc(0) })).toThrow(/closed/);
     const ro = await SqliteDlq.create({ path, readonly: true });
     onTestFinished(() => ro.close());
-    expect(ro.counts()).toEqual({ malformed: 1, oversized: 0, unauthorized: 5, 'topic-mismatch': 0 });
+    expect(ro.counts()).toEqual({ malformed: 1, oversized: 0, unauthorized: 5, 'topic-mismatch': 0, 'ts-out-of-range': 0 });
   });
 
   it('rejects bad options and unreadable paths with clear errors', async () => {

@@ -1,9 +1,17 @@
-/** Builders and stream read-back shared by the ingest, broker and e2e tests. */
+/** Builders, an ingest on a real LocalStream + DLQ, and stream read-back shared by the ingest, broker and e2e tests. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { onTestFinished } from 'vitest';
+import { Ingest, type IngestOptions } from '../../../cloud/ingest/ingest.ts';
+import { SqliteDlq } from '../../../cloud/dlq/sqlite-dlq.ts';
+import { LocalStream } from '../../../cloud/stream/local-stream.ts';
+import { OutageStream } from '../../helpers/outage-stream.ts';
 import { encodeMessage, type TelemetryMessage, type EventsMessage } from '../../../protocol/messages.ts';
 import type { Stream } from '../../../cloud/stream/stream.ts';
 
 export function telemetry(deviceId: string, firstSeq: number, count: number, opts: { ts?: number; sensor?: string } = {}): TelemetryMessage {
-  const ts = opts.ts ?? 1_700_000_000_000;
+  const ts = opts.ts ?? Date.now() - 60_000;
   return {
     v: 1,
     type: 'telemetry',
@@ -15,13 +23,14 @@ export function telemetry(deviceId: string, firstSeq: number, count: number, opt
 }
 
 export function events(deviceId: string, seq: number): EventsMessage {
+  const ts = Date.now() - 60_000;
   return {
     v: 1,
     type: 'events',
     deviceId,
     seq,
-    sentAt: 1_700_000_000_000,
-    events: [{ seq, ts: 1_700_000_000_000, kind: 'anomaly', severity: 'warning', score: 0.9, threshold: 0.5 }],
+    sentAt: ts,
+    events: [{ seq, ts, kind: 'anomaly', severity: 'warning', score: 0.9, threshold: 0.5 }],
   };
 }
 
@@ -61,4 +70,22 @@ export function sortedUnique(xs: number[]): number[] {
 
 export function range(lo: number, hi: number): number[] {
   return Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
+}
+
+/** An ingest on a LocalStream (2 shards, wrapped to inject outages) and a SQLite DLQ in a temp dir, closed after the test. */
+export async function setupIngest(opts: Partial<IngestOptions> = {}, dir?: string) {
+  const d = dir ?? mkdtempSync(join(tmpdir(), 'edgeloop-ingest-'));
+  if (!dir) onTestFinished(() => rmSync(d, { recursive: true, force: true }));
+  const stream = new OutageStream(new LocalStream({ path: join(d, 'stream.db'), shardCount: 2, synchronous: 'NORMAL' }));
+  await stream.start();
+  const dlq = await SqliteDlq.create({ path: join(d, 'dlq.db') });
+  const ingest = new Ingest({ stream, dlq, dedupPath: join(d, 'dedup.db'), putRetry: { minMs: 1, maxMs: 2, maxAttempts: 2 }, ...opts });
+  await ingest.start();
+  const close = async (): Promise<void> => {
+    await ingest.close();
+    await dlq.close();
+    await stream.close();
+  };
+  onTestFinished(close);
+  return { dir: d, stream, dlq, ingest, close };
 }

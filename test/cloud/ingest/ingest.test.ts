@@ -1,32 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
-import { Ingest, type IngestOptions } from '../../../cloud/ingest/ingest.ts';
-import { SqliteDlq } from '../../../cloud/dlq/sqlite-dlq.ts';
-import { LocalStream } from '../../../cloud/stream/local-stream.ts';
+import { describe, expect, it } from 'vitest';
+import { Ingest } from '../../../cloud/ingest/ingest.ts';
 import type { Stream } from '../../../cloud/stream/stream.ts';
-import { enc, events, range, readAll, telemetry } from './ingest-helpers.ts';
-import { OutageStream } from '../../helpers/outage-stream.ts';
+import { enc, events, range, readAll, setupIngest, telemetry } from './ingest-helpers.ts';
 
 const T = (d: string): string => `edgeloop/v1/${d}/telemetry`;
 
-async function setup(opts: Partial<IngestOptions> = {}, dir?: string) {
-  const d = dir ?? mkdtempSync(join(tmpdir(), 'edgeloop-ingest-'));
-  if (!dir) onTestFinished(() => rmSync(d, { recursive: true, force: true }));
-  const stream = new OutageStream(new LocalStream({ path: join(d, 'stream.db'), shardCount: 2, synchronous: 'NORMAL' }));
-  await stream.start();
-  const dlq = await SqliteDlq.create({ path: join(d, 'dlq.db') });
-  const ingest = new Ingest({ stream, dlq, dedupPath: join(d, 'dedup.db'), putRetry: { minMs: 1, maxMs: 2, maxAttempts: 2 }, ...opts });
-  await ingest.start();
-  const close = async (): Promise<void> => {
-    await ingest.close();
-    await dlq.close();
-    await stream.close();
-  };
-  onTestFinished(close);
-  return { dir: d, stream, dlq, ingest, close };
-}
+const setup = setupIngest;
 
 describe('Ingest', () => {
   it('puts valid messages into the stream, one record per message, partition key = deviceId', async () => {

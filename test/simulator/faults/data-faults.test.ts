@@ -75,6 +75,23 @@ describe('data faults', () => {
     }
   });
 
+  it('random faults in a short run are spread over it and all end before it does', () => {
+    // a 30-second run: faults may start in [3 s, 27 s); the kinds' default durations (30-60 s) are longer than that
+    const from = 3000;
+    const to = 27_000;
+    const faults = planRandomFaults({ prng: new Prng(7), deviceIds: ['a', 'b'], sensorNames: names, kinds: ['spike', 'drift', 'stuck', 'power'], count: 6, from, to });
+    expect(faults).toHaveLength(6);
+    for (const f of faults) {
+      expect(f.start).toBeGreaterThanOrEqual(from);
+      expect(f.end).toBeLessThanOrEqual(to);
+      expect(f.end).toBeGreaterThan(f.start);
+    }
+    // not one shared moment: six distinct starts, spread over most of the possible range
+    const starts = faults.map((f) => f.start);
+    expect(new Set(starts).size).toBe(6);
+    expect(Math.max(...starts) - Math.min(...starts)).toBeGreaterThan((to - from) / 4);
+  });
+
   it('FaultInjector ignores faults that have not started', () => {
     const m = new SignalModel(DEFAULT_SENSORS, new Prng(1), 0);
     const inj = new FaultInjector(m, [describeFault('spike', { id: 's', deviceId: 'd', start: 5000, sensor: 'rpm', sensorNames: names })]);

@@ -55,6 +55,37 @@ describe('LatencyHistogram', () => {
   });
 });
 
+describe('LatencyHistogram percentiles are measured values', () => {
+  it('reports the sample at the rank (nearest-rank), not a bucket edge, while it is in the exact tail', () => {
+    const h = new LatencyHistogram();
+    // 1000 samples; the 99th percentile by nearest rank is the 990th smallest: 7_000.5 + 989 * 0.4
+    for (let i = 0; i < 1000; i++) h.record(7000.5 + i * 0.4);
+    expect(h.percentile(99)).toBe(7000.5 + 989 * 0.4);
+    expect(h.percentile(50)).toBe(7000.5 + 499 * 0.4);
+    expect(h.isExact(50)).toBe(true);
+    expect(h.summary().p99).toBe(Math.round((7000.5 + 989 * 0.4) * 100) / 100);
+  });
+
+  it('keeps p99 exact with a small tail over many samples and interpolates inside a bucket below it', () => {
+    const h = new LatencyHistogram({ exactTail: 200 });
+    const xs: number[] = [];
+    for (let i = 0; i < 10_000; i++) xs.push(((i * 7919) % 10_000) / 3 + 1); // a permutation of 1 .. 3334
+    for (const x of xs) h.record(x);
+    const sorted = [...xs].sort((a, b) => a - b);
+    expect(h.isExact(99)).toBe(true);
+    expect(h.percentile(99)).toBe(sorted[9899]);
+    expect(h.percentile(99.9)).toBe(sorted[9989]);
+    expect(h.isExact(50)).toBe(false);
+    const p50 = h.percentile(50);
+    expect(Math.abs(p50 - sorted[4999]!) / sorted[4999]!).toBeLessThan(0.05);
+    // merging keeps the exact tail of the union
+    const o = new LatencyHistogram({ exactTail: 200 });
+    o.record(99_999.25);
+    h.merge(o);
+    expect(h.percentile(100)).toBe(99_999.25);
+  });
+});
+
 describe('TimeSeries', () => {
   it('bins per second and pads series to one length', () => {
     const t = new TimeSeries(10_000);
