@@ -19,6 +19,7 @@
  * Lambda then retries from there. Records that are not device messages are logged and skipped, not reported:
  * reporting a poison record would stop the shard until it expires.
  */
+import { pino } from 'pino';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import type { RetryPolicy } from '../../lib/backoff.ts';
 import type { Clock } from '../../lib/clock.ts';
@@ -78,7 +79,12 @@ export interface ProcessorHandlerOptions {
 const KNOWN = ['store', 'group', 'aggregation', 'alertRules', 'alertSink', 'offlineStore', 'retry', 'onFeatureWrite', 'onBatch', 'clock', 'logger'] as const;
 const C = 'processorHandler';
 
-export type KinesisHandler = (event: KinesisStreamEvent) => Promise<KinesisBatchResponse>;
+/** The part of the Lambda context object the handler reads. */
+export interface LambdaContext {
+  awsRequestId?: string;
+}
+
+export type KinesisHandler = (event: KinesisStreamEvent, context?: LambdaContext) => Promise<KinesisBatchResponse>;
 
 /** Build a handler around a started FeatureStore. Alert state is per invocation (edge-triggered within a batch). */
 export function createProcessorHandler(opts: ProcessorHandlerOptions): KinesisHandler {
@@ -88,10 +94,11 @@ export function createProcessorHandler(opts: ProcessorHandlerOptions): KinesisHa
   // validate once, at cold start
   new FeatureAggregator(opts.aggregation);
   const rules = new AlertEvaluator(opts.alertRules).rules.map((r) => ({ when: `${r.feature} ${r.op} ${r.threshold}`, severity: r.severity, name: r.name }));
-  const log = opts.logger ?? silentLogger;
+  const baseLog = opts.logger ?? silentLogger;
 
-  return async (event) => {
+  return async (event, context) => {
     const records = Array.isArray(event?.Records) ? event.Records : [];
+    const log = context?.awsRequestId ? baseLog.child({ requestId: context.awsRequestId }) : baseLog;
     const response: KinesisBatchResponse = { batchItemFailures: [] };
     if (records.length === 0) return response;
     const batch = new FeatureBatch({
@@ -117,7 +124,7 @@ export function createProcessorHandler(opts: ProcessorHandlerOptions): KinesisHa
       log.info({ records: result.records, devices: result.devices, written: result.written, invalid: result.invalidRecords }, 'kinesis batch processed');
     } catch (err) {
       const first = records[0]!.kinesis.sequenceNumber;
-      log.error({ err, firstSequenceNumber: first, records: records.length }, 'kinesis batch failed; reporting it for retry');
+      log.error({ err, code: (err as { code?: unknown }).code, firstSequenceNumber: first, records: records.length }, 'kinesis batch failed; reporting it for retry');
       response.batchItemFailures.push({ itemIdentifier: first });
     }
     return response;
@@ -142,24 +149,38 @@ export function handlerFromEnv(env: Record<string, string | undefined>, extra: {
     eventTimeName: env.EDGELOOP_EVENT_TIME_NAME ?? 'event_time',
     ...(ttl !== undefined ? { defaultTtlMs: ttl } : {}),
   });
-  const started = store.start();
-  const windows = (env.EDGELOOP_WINDOWS_MS ?? '60000').split(',').map((s) => ({ sizeMs: Number(s.trim()) }));
   const inner = createProcessorHandler({
     store,
     group,
-    aggregation: { windows, allowedLatenessMs: Number(env.EDGELOOP_ALLOWED_LATENESS_MS ?? 5000) },
+    aggregation: { windows: (env.EDGELOOP_WINDOWS_MS ?? '60000').split(',').map((s) => ({ sizeMs: Number(s.trim()) })), allowedLatenessMs: Number(env.EDGELOOP_ALLOWED_LATENESS_MS ?? 5000) },
     alertRules: (env.EDGELOOP_ALERT_RULES ?? '').split(';').map((s) => s.trim()).filter((s) => s.length > 0),
     ...(extra.logger ? { logger: extra.logger } : {}),
   });
-  return async (event) => {
+  // started by the first invocation that needs it, not at module load: a rejection there would be unhandled
+  let started: Promise<void> | undefined;
+  return async (event, context) => {
+    started ??= store.start().catch((err: unknown) => {
+      started = undefined;
+      throw err;
+    });
     await started;
-    return inner(event);
+    return inner(event, context);
   };
 }
 
+/**
+ * The Lambda's logger: JSON lines on stdout (CloudWatch Logs takes each line as one event), written synchronously
+ * so nothing is lost when the execution environment is frozen after an invocation. Level from EDGELOOP_LOG_LEVEL,
+ * else from Lambda's log level setting (AWS_LAMBDA_LOG_LEVEL), else info.
+ */
+export function lambdaLogger(env: Record<string, string | undefined>): Logger {
+  const level = env.EDGELOOP_LOG_LEVEL ?? env.AWS_LAMBDA_LOG_LEVEL?.toLowerCase() ?? 'info';
+  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: 1, sync: true }));
+}
+
 let lazy: KinesisHandler | undefined;
-/** The Lambda entry point (`cloud/lambda/processor-handler.handler` once bundled). */
-export const handler: KinesisHandler = (event) => {
-  lazy ??= handlerFromEnv(process.env);
-  return lazy(event);
-};
+/** The Lambda entry point: `processor.handler` in the bundle that `npm run build:lambda` writes. */
+export async function handler(event: KinesisStreamEvent, context?: LambdaContext): Promise<KinesisBatchResponse> {
+  lazy ??= handlerFromEnv(process.env, { logger: lambdaLogger(process.env) });
+  return lazy(event, context);
+}

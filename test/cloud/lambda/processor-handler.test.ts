@@ -1,40 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createProcessorHandler, handlerFromEnv, type KinesisStreamEvent, type KinesisStreamRecord } from '../../../cloud/lambda/processor-handler.ts';
+import { createProcessorHandler, handlerFromEnv } from '../../../cloud/lambda/processor-handler.ts';
 import { SageMakerFeatureStore } from '../../../cloud/feature-store/sagemaker-feature-store.ts';
 import type { Alert } from '../../../cloud/processor/alert-rules.ts';
 import type { BatchResult } from '../../../cloud/processor/feature-batch.ts';
-import { encodeMessage, type DeviceMessage, type TelemetryMessage } from '../../../protocol/messages.ts';
 import { startSageMakerFsServer, type TestSageMakerFs } from '../../helpers/sagemaker-fs-server.ts';
+import { kinesisEvent, kinesisRecord, tel } from '../../helpers/kinesis-event.ts';
 
-let seq = 0;
-let kinesisSeq = 49590338271490256608559692538361571095921575989136588898n;
-function tel(deviceId: string, readings: [string, number, number][]): TelemetryMessage {
-  const rs = readings.map(([sensor, ts, value]) => ({ seq: ++seq, sensor, ts, value }));
-  return { v: 1, type: 'telemetry', deviceId, seq: rs[0]!.seq, sentAt: readings.at(-1)![1], readings: rs };
-}
-
-/** A record exactly as Lambda delivers it from a Kinesis event source mapping (AWS docs' sample event). */
-function kinesisRecord(msg: DeviceMessage | Buffer, arrivedMs: number): KinesisStreamRecord {
-  const sequenceNumber = String(++kinesisSeq);
-  const data = Buffer.isBuffer(msg) ? msg : encodeMessage(msg);
-  return {
-    kinesis: {
-      kinesisSchemaVersion: '1.0',
-      partitionKey: Buffer.isBuffer(msg) ? 'poison' : msg.deviceId,
-      sequenceNumber,
-      data: data.toString('base64'),
-      approximateArrivalTimestamp: arrivedMs / 1000,
-    },
-    eventSource: 'aws:kinesis',
-    eventVersion: '1.0',
-    eventID: `shardId-000000000006:${sequenceNumber}`,
-    eventName: 'aws:kinesis:record',
-    invokeIdentityArn: 'arn:aws:iam::123456789012:role/lambda-role',
-    awsRegion: 'us-east-2',
-    eventSourceARN: 'arn:aws:kinesis:us-east-2:123456789012:stream/lambda-stream',
-  };
-}
-const event = (records: KinesisStreamRecord[]): KinesisStreamEvent => JSON.parse(JSON.stringify({ Records: records })) as KinesisStreamEvent;
+const event = kinesisEvent;
 
 const T = 1_764_000_000_000; // a minute boundary
 let server: TestSageMakerFs;
