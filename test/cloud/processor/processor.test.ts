@@ -125,6 +125,33 @@ describe('Processor', () => {
     expect(p.stats().writeRetries).toBe(2);
   });
 
+  it('closes promptly while it waits between retries of a failing feature store', async () => {
+    const dir = tempDir();
+    const { stream, store } = await env(dir, 1);
+    let attempts = 0;
+    const failing: FeatureStore = {
+      start: () => store.start(),
+      close: () => store.close(),
+      put: (g, r) => store.put(g, r),
+      get: (g, id, n) => store.get(g, id, n),
+      batchGet: async () => {
+        attempts++;
+        throw new Error('store unreachable (simulated by the test)');
+      },
+      putMany: (g, rs) => store.putMany(g, rs),
+    };
+    // the wait between retries is 60 s and keeps its timer referenced: close() must end it, not sit it out
+    const p = processor({ stream, store: failing, retry: { minMs: 60_000, maxMs: 60_000, jitter: 'none' } });
+    await put(stream, [tel('c1', [['x', 1000, 1]])]);
+    await p.start();
+    // the first attempt failed and the processor is in its wait before the second
+    await expect.poll(() => p.stats().writeRetries).toBe(1);
+    const t0 = Date.now();
+    await p.close();
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(attempts).toBe(1);
+  });
+
   it('runs in the background: wakes on new records and closes promptly', async () => {
     const dir = tempDir();
     const { stream, store } = await env(dir);
