@@ -108,7 +108,8 @@ describe('the runtime harness', () => {
       join(dir, 'fn.mjs'),
       `export const handler = async () => { await new Promise((r) => setTimeout(r, 50).unref()); return { late: true }; };\n` +
         `export const fine = async (event) => { await new Promise((r) => setTimeout(r, 50)); return { echo: event }; };\n` +
-        `export const throws = async () => { throw new TypeError('bad input'); };\n`,
+        `export const throws = async () => { throw new TypeError('bad input'); };\n` +
+        `export const callback = (event, context, cb) => cb(null, { id: context.awsRequestId, left: context.getRemainingTimeInMillis() > 0 });\n`,
     );
     const rt = await startLambdaRuntime({ taskRoot: dir, handler: 'fn.handler' });
     onTestFinished(() => rt.close());
@@ -120,6 +121,7 @@ describe('the runtime harness', () => {
     for (const [handler, expected] of [
       ['fn.fine', { kind: 'response', body: { echo: { a: 1 } } }],
       ['fn.throws', { kind: 'error', errorType: 'TypeError', errorMessage: 'bad input' }],
+      ['fn.callback', { kind: 'response', body: { left: true } }],
       ['fn.missing', { kind: 'init-error', errorType: 'Runtime.HandlerNotFound' }],
     ] as const) {
       const other = await startLambdaRuntime({ taskRoot: dir, handler });

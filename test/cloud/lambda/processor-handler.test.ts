@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createProcessorHandler, handlerFromEnv } from '../../../cloud/lambda/processor-handler.ts';
+import { createProcessorHandler, handler, handlerFromEnv } from '../../../cloud/lambda/processor-handler.ts';
 import { SageMakerFeatureStore } from '../../../cloud/feature-store/sagemaker-feature-store.ts';
 import type { Alert } from '../../../cloud/processor/alert-rules.ts';
 import type { BatchResult } from '../../../cloud/processor/feature-batch.ts';
@@ -95,6 +95,10 @@ describe('Lambda processor handler (Kinesis event source → SageMaker Feature S
     expect(out).toEqual({ batchItemFailures: [] });
     const fs = await store();
     expect((await fs.get('device_features', 'ENV1'))!.features).toMatchObject({ v_max_30s: 7, v_count_30s: 1, v_last: -1 });
+  });
+
+  it('exports the Lambda entry point as an async function', () => {
+    expect(handler.constructor.name).toBe('AsyncFunction');
   });
 
   it('validates its options at cold start', async () => {
