@@ -149,10 +149,11 @@ export function handlerFromEnv(env: Record<string, string | undefined>, extra: {
     eventTimeName: env.EDGELOOP_EVENT_TIME_NAME ?? 'event_time',
     ...(ttl !== undefined ? { defaultTtlMs: ttl } : {}),
   });
+  const windows = (env.EDGELOOP_WINDOWS_MS ?? '60000').split(',').map((s) => ({ sizeMs: Number(s.trim()) }));
   const inner = createProcessorHandler({
     store,
     group,
-    aggregation: { windows: (env.EDGELOOP_WINDOWS_MS ?? '60000').split(',').map((s) => ({ sizeMs: Number(s.trim()) })), allowedLatenessMs: Number(env.EDGELOOP_ALLOWED_LATENESS_MS ?? 5000) },
+    aggregation: { windows, allowedLatenessMs: Number(env.EDGELOOP_ALLOWED_LATENESS_MS ?? 5000) },
     alertRules: (env.EDGELOOP_ALERT_RULES ?? '').split(';').map((s) => s.trim()).filter((s) => s.length > 0),
     ...(extra.logger ? { logger: extra.logger } : {}),
   });
