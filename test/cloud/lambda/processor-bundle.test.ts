@@ -88,6 +88,8 @@ describe('Lambda bundle under the Lambda runtime contract', () => {
     expect(rt.refused).toEqual([]);
     expect(server.requests.BatchGetRecord).toBe(5);
     expect(logLines(rt)).toContainEqual(expect.objectContaining({ msg: 'kinesis batch failed; reporting it for retry', code: 'EL_ERR_FEATURE_GROUP_NOT_FOUND', firstSequenceNumber: seqs[0] }));
+    // and a metric to alarm on (CloudWatch embedded metric format)
+    expect(logLines(rt)).toContainEqual(expect.objectContaining({ FunctionName: 'edgeloop-processor', FeatureGroup: 'late_group', Records: 3, FailedBatches: 1, WriteRetries: 4 }));
 
     // the mapping retries the batch from the reported record; the store works again
     server.createGroup('late_group', GROUP);
@@ -96,6 +98,7 @@ describe('Lambda bundle under the Lambda runtime contract', () => {
     expect(kinesisCheckpoint(seqs, retried)).toEqual(seqs);
     expect(await storedFeatures(server, 'late_group', 'F1')).toMatchObject({ t_mean_1m: 21, t_count_1m: 2, t_last: 24 });
     expect(await storedFeatures(server, 'late_group', 'F2')).toMatchObject({ t_last: 30 });
+    expect(logLines(rt).filter((l) => '_aws' in l).map((l) => [l.FailedBatches, l.FeatureWrites])).toEqual([[1, 0], [0, 2]]);
     expect(rt.refused).toEqual([]);
   });
 });

@@ -97,6 +97,37 @@ describe('Lambda processor handler (Kinesis event source → SageMaker Feature S
     expect((await fs.get('device_features', 'ENV1'))!.features).toMatchObject({ v_max_30s: 7, v_count_30s: 1, v_last: -1 });
   });
 
+  it('writes CloudWatch metrics of each invocation in embedded metric format', async () => {
+    const fs = await store();
+    const lines: string[] = [];
+    const metrics = { namespace: 'edgeloop-test', dimensions: { FunctionName: 'fn' }, write: (l: string) => void lines.push(l) };
+    const ok = createProcessorHandler({ store: fs, aggregation: { allowedLatenessMs: 0 }, metrics });
+    await ok(event([kinesisRecord(tel('M1', [['v', T + 1000, 1]]), T + 2000), kinesisRecord(Buffer.from('{'), T + 2000)]));
+    const failing = createProcessorHandler({ store: fs, group: 'missing_group', retry: { minMs: 1, maxMs: 2, maxAttempts: 1 }, metrics });
+    await failing(event([kinesisRecord(tel('M2', [['v', T, 1]]), T)]));
+    const [first, second] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(first).toMatchObject({
+      _aws: {
+        Timestamp: expect.any(Number),
+        CloudWatchMetrics: [
+          {
+            Namespace: 'edgeloop-test',
+            Dimensions: [['FunctionName']],
+            Metrics: expect.arrayContaining([{ Name: 'Records', Unit: 'Count' }, { Name: 'FailedBatches', Unit: 'Count' }, { Name: 'FeatureLagMaxMs', Unit: 'Milliseconds' }]),
+          },
+        ],
+      },
+      FunctionName: 'fn',
+      Records: 2,
+      InvalidRecords: 1,
+      FeatureWrites: 1,
+      FailedBatches: 0,
+    });
+    expect(second).toMatchObject({ Records: 1, FeatureWrites: 0, WriteRetries: 1, FailedBatches: 1 });
+    expect(second).not.toHaveProperty('FeatureLagMaxMs');
+    expect(() => createProcessorHandler({ store: fs, metrics: { namespace: 'x' } as never })).toThrow(/"metrics"/);
+  });
+
   it('exports the Lambda entry point as an async function', () => {
     expect(handler.constructor.name).toBe('AsyncFunction');
   });
