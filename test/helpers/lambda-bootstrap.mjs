@@ -6,10 +6,10 @@
 //   - each iteration GETs /runtime/invocation/next, calls handler(event, context, callback), and posts what the
 //     returned promise settles to (or what the callback is given) to /invocation/{id}/response or /error;
 //   - while the handler runs the runtime holds no handle of its own (each Runtime API request has its own
-//     connection, closed when it is answered). When the event loop drains before the handler's promise settles, Node emits
-//     'beforeExit', and the runtime takes that for a handler that finished without a result: it posts a null
-//     (success) response and goes on to the next invocation. A promise that settles later posts a second response
-//     for the same request id, which the Runtime API refuses;
+//     connection, closed when it is answered). When the event loop drains before the handler's promise settles,
+//     Node emits 'beforeExit', and the runtime takes that for a handler that finished without a result: it posts a
+//     null (success) response and goes on to the next invocation. A promise that settles later posts a second
+//     response for the same request id, which the Runtime API refuses;
 //   - an uncaught exception or unhandled rejection during an invocation is posted as its error, then the process
 //     exits (129 / 128), as the runtime does.
 import http from 'node:http';
