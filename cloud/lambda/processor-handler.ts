@@ -19,14 +19,16 @@
  * Lambda then retries from there. Records that are not device messages are logged and skipped, not reported:
  * reporting a poison record would stop the shard until it expires.
  */
+import { pino } from 'pino';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import type { RetryPolicy } from '../../lib/backoff.ts';
-import type { Clock } from '../../lib/clock.ts';
+import { systemClock, type Clock } from '../../lib/clock.ts';
 import type { FeatureStore } from '../feature-store/feature-store.ts';
 import { SageMakerFeatureStore } from '../feature-store/sagemaker-feature-store.ts';
 import { AlertEvaluator, type Alert, type AlertRuleSpec } from '../processor/alert-rules.ts';
 import { FeatureAggregator, type FeatureAggregatorOptions } from '../processor/feature-aggregator.ts';
 import { FeatureBatch, type BatchResult, type FeatureWriteInfo, type OfflineSink } from '../processor/feature-batch.ts';
+import { emfLine, type EmfMetric } from './emf.ts';
 import { checkKnownOptions, invalidOption, stringOption } from '../stream/options.ts';
 
 /** The Kinesis event Lambda passes to the handler (the fields used here). */
@@ -73,12 +75,27 @@ export interface ProcessorHandlerOptions {
   onBatch?: (result: BatchResult) => void;
   clock?: Clock;
   logger?: Logger;
+  /** CloudWatch metrics of each invocation as EMF lines (cloud/lambda/emf.ts); none when absent */
+  metrics?: HandlerMetricsOptions;
 }
 
-const KNOWN = ['store', 'group', 'aggregation', 'alertRules', 'alertSink', 'offlineStore', 'retry', 'onFeatureWrite', 'onBatch', 'clock', 'logger'] as const;
+export interface HandlerMetricsOptions {
+  namespace: string;
+  /** dimension name → value, e.g. { FunctionName: 'edgeloop-processor' } */
+  dimensions?: Record<string, string>;
+  /** writes one EMF line (to the function's stdout in Lambda) */
+  write: (line: string) => void;
+}
+
+const KNOWN = ['store', 'group', 'aggregation', 'alertRules', 'alertSink', 'offlineStore', 'retry', 'onFeatureWrite', 'onBatch', 'clock', 'logger', 'metrics'] as const;
 const C = 'processorHandler';
 
-export type KinesisHandler = (event: KinesisStreamEvent) => Promise<KinesisBatchResponse>;
+/** The part of the Lambda context object the handler reads. */
+export interface LambdaContext {
+  awsRequestId?: string;
+}
+
+export type KinesisHandler = (event: KinesisStreamEvent, context?: LambdaContext) => Promise<KinesisBatchResponse>;
 
 /** Build a handler around a started FeatureStore. Alert state is per invocation (edge-triggered within a batch). */
 export function createProcessorHandler(opts: ProcessorHandlerOptions): KinesisHandler {
@@ -88,10 +105,16 @@ export function createProcessorHandler(opts: ProcessorHandlerOptions): KinesisHa
   // validate once, at cold start
   new FeatureAggregator(opts.aggregation);
   const rules = new AlertEvaluator(opts.alertRules).rules.map((r) => ({ when: `${r.feature} ${r.op} ${r.threshold}`, severity: r.severity, name: r.name }));
-  const log = opts.logger ?? silentLogger;
+  const baseLog = opts.logger ?? silentLogger;
+  const metrics = opts.metrics;
+  if (metrics !== undefined && (typeof metrics?.namespace !== 'string' || metrics.namespace === '' || typeof metrics.write !== 'function')) {
+    throw invalidOption(C, 'metrics', '{ namespace: a non-empty string, write: a function }', metrics);
+  }
+  const clock = opts.clock ?? systemClock;
 
-  return async (event) => {
+  return async (event, context) => {
     const records = Array.isArray(event?.Records) ? event.Records : [];
+    const log = context?.awsRequestId ? baseLog.child({ requestId: context.awsRequestId }) : baseLog;
     const response: KinesisBatchResponse = { batchItemFailures: [] };
     if (records.length === 0) return response;
     const batch = new FeatureBatch({
@@ -117,11 +140,27 @@ export function createProcessorHandler(opts: ProcessorHandlerOptions): KinesisHa
       log.info({ records: result.records, devices: result.devices, written: result.written, invalid: result.invalidRecords }, 'kinesis batch processed');
     } catch (err) {
       const first = records[0]!.kinesis.sequenceNumber;
-      log.error({ err, firstSequenceNumber: first, records: records.length }, 'kinesis batch failed; reporting it for retry');
+      log.error({ err, code: (err as { code?: unknown }).code, firstSequenceNumber: first, records: records.length }, 'kinesis batch failed; reporting it for retry');
       response.batchItemFailures.push({ itemIdentifier: first });
     }
+    if (metrics) metrics.write(emfLine(metrics.namespace, metrics.dimensions ?? {}, invocationMetrics(batch, records.length, response), clock.now()));
     return response;
   };
+}
+
+/** What one invocation did, as metrics: the batch's counters, the newest feature lag, whether it was reported. */
+function invocationMetrics(batch: FeatureBatch, records: number, response: KinesisBatchResponse): EmfMetric[] {
+  const c = batch.counters;
+  const out: EmfMetric[] = [
+    { name: 'Records', value: records, unit: 'Count' },
+    { name: 'InvalidRecords', value: c.invalidRecords, unit: 'Count' },
+    { name: 'FeatureWrites', value: c.featureWrites, unit: 'Count' },
+    { name: 'StaleWrites', value: c.staleWrites, unit: 'Count' },
+    { name: 'WriteRetries', value: c.writeRetries, unit: 'Count' },
+    { name: 'FailedBatches', value: response.batchItemFailures.length > 0 ? 1 : 0, unit: 'Count' },
+  ];
+  if (batch.lag.count > 0) out.push({ name: 'FeatureLagMaxMs', value: batch.lag.snapshot([100]).p100!, unit: 'Milliseconds' });
+  return out;
 }
 
 /**
@@ -130,9 +169,10 @@ export function createProcessorHandler(opts: ProcessorHandlerOptions): KinesisHa
  *   60000), EDGELOOP_ALLOWED_LATENESS_MS (default 5000), EDGELOOP_ALERT_RULES (rules separated by ';'),
  *   EDGELOOP_RECORD_IDENTIFIER_NAME (default entity_id), EDGELOOP_EVENT_TIME_NAME (default event_time),
  *   EDGELOOP_FEATURE_TTL_MS (optional), EDGELOOP_SAGEMAKER_ENDPOINT (optional, e.g. a VPC endpoint or a local
- *   test endpoint). Region (AWS_REGION) and credentials come from the Lambda runtime as usual.
+ *   test endpoint), EDGELOOP_METRICS_NAMESPACE (default edgeloop; empty: no metrics; metrics need
+ *   `extra.writeMetrics`). Region (AWS_REGION) and credentials come from the Lambda runtime as usual.
  */
-export function handlerFromEnv(env: Record<string, string | undefined>, extra: { logger?: Logger } = {}): KinesisHandler {
+export function handlerFromEnv(env: Record<string, string | undefined>, extra: { logger?: Logger; writeMetrics?: (line: string) => void } = {}): KinesisHandler {
   const group = env.EDGELOOP_FEATURE_GROUP ?? 'device_features';
   const ttl = env.EDGELOOP_FEATURE_TTL_MS ? Number(env.EDGELOOP_FEATURE_TTL_MS) : undefined;
   const store = new SageMakerFeatureStore({
@@ -142,7 +182,7 @@ export function handlerFromEnv(env: Record<string, string | undefined>, extra: {
     eventTimeName: env.EDGELOOP_EVENT_TIME_NAME ?? 'event_time',
     ...(ttl !== undefined ? { defaultTtlMs: ttl } : {}),
   });
-  const started = store.start();
+  const namespace = env.EDGELOOP_METRICS_NAMESPACE ?? 'edgeloop';
   const windows = (env.EDGELOOP_WINDOWS_MS ?? '60000').split(',').map((s) => ({ sizeMs: Number(s.trim()) }));
   const inner = createProcessorHandler({
     store,
@@ -150,16 +190,39 @@ export function handlerFromEnv(env: Record<string, string | undefined>, extra: {
     aggregation: { windows, allowedLatenessMs: Number(env.EDGELOOP_ALLOWED_LATENESS_MS ?? 5000) },
     alertRules: (env.EDGELOOP_ALERT_RULES ?? '').split(';').map((s) => s.trim()).filter((s) => s.length > 0),
     ...(extra.logger ? { logger: extra.logger } : {}),
+    ...(extra.writeMetrics && namespace !== ''
+      ? { metrics: { namespace, dimensions: { FunctionName: env.AWS_LAMBDA_FUNCTION_NAME ?? 'edgeloop-processor', FeatureGroup: group }, write: extra.writeMetrics } }
+      : {}),
   });
-  return async (event) => {
+  // started by the first invocation that needs it, not at module load: a rejection there would be unhandled
+  let started: Promise<void> | undefined;
+  return async (event, context) => {
+    started ??= store.start().catch((err: unknown) => {
+      started = undefined;
+      throw err;
+    });
     await started;
-    return inner(event);
+    return inner(event, context);
+  };
+}
+
+/**
+ * The Lambda's output: JSON log lines and EMF metric lines on stdout (CloudWatch Logs takes each line as one
+ * event), written synchronously so nothing is lost when the execution environment is frozen after an invocation.
+ * Log level from EDGELOOP_LOG_LEVEL, else from Lambda's log level setting (AWS_LAMBDA_LOG_LEVEL), else info.
+ */
+export function lambdaOutput(env: Record<string, string | undefined>): { logger: Logger; writeMetrics: (line: string) => void } {
+  const level = env.EDGELOOP_LOG_LEVEL ?? env.AWS_LAMBDA_LOG_LEVEL?.toLowerCase() ?? 'info';
+  const stdout = pino.destination({ fd: 1, sync: true });
+  return {
+    logger: pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, stdout),
+    writeMetrics: (line) => void stdout.write(line + '\n'),
   };
 }
 
 let lazy: KinesisHandler | undefined;
-/** The Lambda entry point (`cloud/lambda/processor-handler.handler` once bundled). */
-export const handler: KinesisHandler = (event) => {
-  lazy ??= handlerFromEnv(process.env);
-  return lazy(event);
-};
+/** The Lambda entry point: `processor.handler` in the bundle that `npm run build:lambda` writes. */
+export async function handler(event: KinesisStreamEvent, context?: LambdaContext): Promise<KinesisBatchResponse> {
+  lazy ??= handlerFromEnv(process.env, lambdaOutput(process.env));
+  return lazy(event, context);
+}

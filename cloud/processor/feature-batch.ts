@@ -64,6 +64,8 @@ export interface FeatureBatchOptions {
   logger?: Logger | undefined;
   /** stop retrying when this returns true (the processor is closing) */
   stopped?: () => boolean;
+  /** aborting it ends a wait between retries at once (the owner is closing); the retry then gives up */
+  signal?: AbortSignal | undefined;
 }
 
 export interface FeatureBatchCounters {
@@ -114,12 +116,29 @@ export class FeatureBatch {
         if (delay === undefined || this.#o.stopped?.()) throw err;
         this.counters.writeRetries++;
         this.#log.warn({ err, attempt: backoff.attempt, delayMs: delay }, `${what} failed; retrying`);
-        await new Promise<void>((resolve) => {
-          const t = this.#clock.setTimeout(resolve, delay);
-          t.unref?.();
-        });
+        await this.#wait(delay);
+        if (this.#o.signal?.aborted) throw err;
       }
     }
+  }
+
+  /**
+   * The wait between retries. Its timer stays referenced: process() is awaited on it, and inside the Lambda runtime
+   * an unreferenced timer lets the event loop drain, which the runtime takes for a handler that returned nothing
+   * (a success) while the write is still failing. An owner that closes aborts `signal` instead.
+   */
+  #wait(ms: number): Promise<void> {
+    const signal = this.#o.signal;
+    if (signal?.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.#clock.clearTimeout(t);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const t = this.#clock.setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
+    });
   }
 
   async process(items: BatchItem[]): Promise<BatchResult> {

@@ -141,6 +141,7 @@ export class Processor {
       clock: this.#clock,
       logger: this.#log,
       stopped: () => this.#state === 'closed',
+      signal: this.#abort.signal,
     });
   }
 

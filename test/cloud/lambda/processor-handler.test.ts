@@ -1,40 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createProcessorHandler, handlerFromEnv, type KinesisStreamEvent, type KinesisStreamRecord } from '../../../cloud/lambda/processor-handler.ts';
+import { createProcessorHandler, handler, handlerFromEnv } from '../../../cloud/lambda/processor-handler.ts';
 import { SageMakerFeatureStore } from '../../../cloud/feature-store/sagemaker-feature-store.ts';
 import type { Alert } from '../../../cloud/processor/alert-rules.ts';
 import type { BatchResult } from '../../../cloud/processor/feature-batch.ts';
-import { encodeMessage, type DeviceMessage, type TelemetryMessage } from '../../../protocol/messages.ts';
 import { startSageMakerFsServer, type TestSageMakerFs } from '../../helpers/sagemaker-fs-server.ts';
+import { kinesisEvent, kinesisRecord, tel } from '../../helpers/kinesis-event.ts';
 
-let seq = 0;
-let kinesisSeq = 49590338271490256608559692538361571095921575989136588898n;
-function tel(deviceId: string, readings: [string, number, number][]): TelemetryMessage {
-  const rs = readings.map(([sensor, ts, value]) => ({ seq: ++seq, sensor, ts, value }));
-  return { v: 1, type: 'telemetry', deviceId, seq: rs[0]!.seq, sentAt: readings.at(-1)![1], readings: rs };
-}
-
-/** A record exactly as Lambda delivers it from a Kinesis event source mapping (AWS docs' sample event). */
-function kinesisRecord(msg: DeviceMessage | Buffer, arrivedMs: number): KinesisStreamRecord {
-  const sequenceNumber = String(++kinesisSeq);
-  const data = Buffer.isBuffer(msg) ? msg : encodeMessage(msg);
-  return {
-    kinesis: {
-      kinesisSchemaVersion: '1.0',
-      partitionKey: Buffer.isBuffer(msg) ? 'poison' : msg.deviceId,
-      sequenceNumber,
-      data: data.toString('base64'),
-      approximateArrivalTimestamp: arrivedMs / 1000,
-    },
-    eventSource: 'aws:kinesis',
-    eventVersion: '1.0',
-    eventID: `shardId-000000000006:${sequenceNumber}`,
-    eventName: 'aws:kinesis:record',
-    invokeIdentityArn: 'arn:aws:iam::123456789012:role/lambda-role',
-    awsRegion: 'us-east-2',
-    eventSourceARN: 'arn:aws:kinesis:us-east-2:123456789012:stream/lambda-stream',
-  };
-}
-const event = (records: KinesisStreamRecord[]): KinesisStreamEvent => JSON.parse(JSON.stringify({ Records: records })) as KinesisStreamEvent;
+const event = kinesisEvent;
 
 const T = 1_764_000_000_000; // a minute boundary
 let server: TestSageMakerFs;
@@ -123,6 +95,41 @@ describe('Lambda processor handler (Kinesis event source → SageMaker Feature S
     expect(out).toEqual({ batchItemFailures: [] });
     const fs = await store();
     expect((await fs.get('device_features', 'ENV1'))!.features).toMatchObject({ v_max_30s: 7, v_count_30s: 1, v_last: -1 });
+  });
+
+  it('writes CloudWatch metrics of each invocation in embedded metric format', async () => {
+    const fs = await store();
+    const lines: string[] = [];
+    const metrics = { namespace: 'edgeloop-test', dimensions: { FunctionName: 'fn' }, write: (l: string) => void lines.push(l) };
+    const ok = createProcessorHandler({ store: fs, aggregation: { allowedLatenessMs: 0 }, metrics });
+    await ok(event([kinesisRecord(tel('M1', [['v', T + 1000, 1]]), T + 2000), kinesisRecord(Buffer.from('{'), T + 2000)]));
+    const failing = createProcessorHandler({ store: fs, group: 'missing_group', retry: { minMs: 1, maxMs: 2, maxAttempts: 1 }, metrics });
+    await failing(event([kinesisRecord(tel('M2', [['v', T, 1]]), T)]));
+    const [first, second] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(first).toMatchObject({
+      _aws: {
+        Timestamp: expect.any(Number),
+        CloudWatchMetrics: [
+          {
+            Namespace: 'edgeloop-test',
+            Dimensions: [['FunctionName']],
+            Metrics: expect.arrayContaining([{ Name: 'Records', Unit: 'Count' }, { Name: 'FailedBatches', Unit: 'Count' }, { Name: 'FeatureLagMaxMs', Unit: 'Milliseconds' }]),
+          },
+        ],
+      },
+      FunctionName: 'fn',
+      Records: 2,
+      InvalidRecords: 1,
+      FeatureWrites: 1,
+      FailedBatches: 0,
+    });
+    expect(second).toMatchObject({ Records: 1, FeatureWrites: 0, WriteRetries: 1, FailedBatches: 1 });
+    expect(second).not.toHaveProperty('FeatureLagMaxMs');
+    expect(() => createProcessorHandler({ store: fs, metrics: { namespace: 'x' } as never })).toThrow(/"metrics"/);
+  });
+
+  it('exports the Lambda entry point as an async function', () => {
+    expect(handler.constructor.name).toBe('AsyncFunction');
   });
 
   it('validates its options at cold start', async () => {

@@ -41,6 +41,19 @@ function processor(opts: ProcessorOptions): Processor {
   return p;
 }
 
+/** The store with some of its methods replaced (the failures a test simulates). */
+function withOverrides(store: FeatureStore, overrides: Partial<FeatureStore>): FeatureStore {
+  return {
+    start: () => store.start(),
+    close: () => store.close(),
+    put: (g, r) => store.put(g, r),
+    get: (g, id, n) => store.get(g, id, n),
+    batchGet: (g, ids, n) => store.batchGet(g, ids, n),
+    putMany: (g, rs) => store.putMany(g, rs),
+    ...overrides,
+  };
+}
+
 const put = (stream: Stream, msgs: TelemetryMessage[]) =>
   stream.put(msgs.map((m) => ({ partitionKey: m.deviceId, data: encodeMessage(m) })));
 
@@ -107,22 +120,39 @@ describe('Processor', () => {
     const dir = tempDir();
     const { stream, store } = await env(dir, 1);
     let failures = 2;
-    const flaky: FeatureStore = {
-      start: () => store.start(),
-      close: () => store.close(),
-      put: (g, r) => store.put(g, r),
-      get: (g, id, n) => store.get(g, id, n),
-      batchGet: (g, ids, n) => store.batchGet(g, ids, n),
+    const flaky = withOverrides(store, {
       putMany: async (g, rs) => {
         if (failures-- > 0) throw new Error('disk full (simulated by the test)');
         return store.putMany(g, rs);
       },
-    };
+    });
     const p = processor({ stream, store: flaky, retry: { minMs: 1, maxMs: 2 }, aggregation: { allowedLatenessMs: 0 } });
     await put(stream, [tel('m1', [['x', 1000, 1], ['x', 2000, 3], ['x', 61_000, 0]])]);
     await p.drain();
     expect((await store.get('device_features', 'm1'))!.features).toMatchObject({ x_count_1m: 2, x_mean_1m: 2 });
     expect(p.stats().writeRetries).toBe(2);
+  });
+
+  it('closes promptly while it waits between retries of a failing feature store', async () => {
+    const dir = tempDir();
+    const { stream, store } = await env(dir, 1);
+    let attempts = 0;
+    const failing = withOverrides(store, {
+      batchGet: async () => {
+        attempts++;
+        throw new Error('store unreachable (simulated by the test)');
+      },
+    });
+    // the wait between retries is 60 s and keeps its timer referenced: close() must end it, not sit it out
+    const p = processor({ stream, store: failing, retry: { minMs: 60_000, maxMs: 60_000, jitter: 'none' } });
+    await put(stream, [tel('c1', [['x', 1000, 1]])]);
+    await p.start();
+    // the first attempt failed and the processor is in its wait before the second
+    await expect.poll(() => p.stats().writeRetries).toBe(1);
+    const t0 = Date.now();
+    await p.close();
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(attempts).toBe(1);
   });
 
   it('runs in the background: wakes on new records and closes promptly', async () => {
