@@ -5,7 +5,7 @@
  * recommender model on ONNX Runtime. Status codes and bodies must be the documented ones.
  */
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { SqliteFeatureStore } from '../../../cloud/feature-store/sqlite-feature-store.ts';
 import { DirectoryModelSource } from '../../../cloud/recommend/model-source.ts';
 import { buildRecommendServer } from '../../../cloud/recommend/recommend-server.ts';
@@ -14,31 +14,26 @@ import { ManualClock } from '../../../lib/clock.ts';
 import { fuzzOpenApi, generateCases, type FuzzCase, type OpenApiDocument } from '../../helpers/openapi-fuzz.ts';
 import { generateSigningKey, makeRecommender, tempDir } from './fixtures.ts';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-
 let modelDir: string;
 beforeAll(async () => {
-  const t = tempDir();
-  modelDir = join(t.dir, 'v1');
+  const models = tempDir();
+  modelDir = join(models.dir, 'v1');
   await makeRecommender(modelDir, { version: '1.0.0', key: generateSigningKey() });
-  return t.cleanup;
+  return models.cleanup;
 });
 
 async function server(metrics: boolean) {
   const t = tempDir();
-  cleanups.push(t.cleanup);
+  onTestFinished(t.cleanup);
   const clock = new ManualClock(1_732_550_000_000);
   const store = new SqliteFeatureStore({ path: join(t.dir, 'features.db'), clock });
   await store.start();
-  cleanups.push(() => store.close());
+  onTestFinished(() => store.close());
   const service = new RecommendService({ featureStore: store, source: new DirectoryModelSource(), variants: [{ name: 'control', weight: 1, ref: { dir: modelDir } }], clock });
   await service.start();
-  cleanups.push(() => service.close());
+  onTestFinished(() => service.close());
   const app = buildRecommendServer({ service, metrics });
-  cleanups.push(() => app.close());
+  onTestFinished(() => app.close());
   const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as OpenApiDocument;
   const seed = async (cases: FuzzCase[]): Promise<number> => {
     const ids = new Set<string>();
