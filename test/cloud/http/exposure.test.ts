@@ -3,15 +3,18 @@
  * unless the explicit `insecure` option is set (then it starts and warns). Drives the real parts (cloud config →
  * RegistryServer / RolloutServer on Fastify, the rollout controller on an aedes broker).
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { main } from '../../../cli/main.ts';
 import { createRegistryPart } from '../../../cloud/registry/registry-part.ts';
 import { createRolloutPart } from '../../../cloud/rollout/rollout-part.ts';
 import { isLoopbackHost, assertSecureListener } from '../../../lib/listen-guard.ts';
+import { packagePath } from '../../../lib/package-root.ts';
 import { isEdgeloopError } from '../../../protocol/errors.ts';
 import { startTestBroker } from '../../helpers/aedes-broker.ts';
 
@@ -129,5 +132,52 @@ describe('rollout controller exposure', () => {
     await closed.start();
     const res = await fetch(`http://127.0.0.1:${new URL(closed.instance.server.url).port}/v1/rollouts/x/abort`, { method: 'POST' });
     expect(res.status).toBe(401);
+  });
+});
+
+describe('edgeloop registry|rollout serve', () => {
+  async function cli(argv: string[], cwd: string): Promise<{ code: number; err: string }> {
+    let err = '';
+    const sink = (f: (s: string) => void) => new Writable({ write(c, _e, cb) { f(String(c)); cb(); } });
+    const code = await main(argv, { stdout: sink(() => {}), stderr: sink((s) => (err += s)), env: {}, cwd });
+    return { code, err };
+  }
+
+  it('exit 1 naming the option when a non-loopback --host has no --token', async () => {
+    const dir = tempDir();
+    const reg = await cli(['registry', 'serve', '--host', '0.0.0.0', '--port', '0', '--data-dir', dir], dir);
+    expect(reg.code).toBe(1);
+    expect(reg.err).toMatch(/registry: refusing to listen on 0\.0\.0\.0:0 .*--insecure.*EL_ERR_INSECURE_LISTENER/);
+    const ro = await cli(['rollout', 'serve', '--host', '0.0.0.0', '--port', '0', '--data-dir', dir, '--mqtt', 'mqtt://127.0.0.1:1'], dir);
+    expect(ro.code).toBe(1);
+    expect(ro.err).toMatch(/rollout controller: refusing to listen on 0\.0\.0\.0:0 .*EL_ERR_INSECURE_LISTENER/);
+  });
+
+  it('--insecure starts the registry on a non-loopback host and logs the warning', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    const child = spawn(process.execPath, [packagePath('bin', 'edgeloop.js'), 'registry', 'serve', '--host', '0.0.0.0', '--port', '0', '--insecure', '--data-dir', dir], {
+      env: { ...process.env, EDGELOOP_FROM_SOURCE: '1', EDGELOOP_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    onTestFinished(async () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+    });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString('utf8');
+        const m = /registry listening on (\S+)/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      void exited.then((code) => reject(new Error(`exited ${code} before listening: ${err}`)));
+    });
+    expect(await reachable(`http://127.0.0.1:${new URL(url).port}/healthz`)).toBe(200);
+    expect(err).toMatch(/INSECURE: registry listens on 0\.0\.0\.0:0 without authentication/);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 });
