@@ -30,7 +30,7 @@ export interface RegistryServerOptions {
   port?: number;
   /** base URL devices use to download artifacts (default http://<host>:<port> after listen) */
   publicUrl?: string;
-  /** bearer token required for POST/PUT; undefined = no auth, which start() allows on loopback hosts only */
+  /** bearer token required for POST/PUT; undefined = no auth, allowed on loopback hosts only (see insecure) */
   apiToken?: string;
   /** start without an apiToken on a non-loopback host (writes open to the network; logged as a warning) */
   insecure?: boolean;
@@ -106,7 +106,7 @@ export class RegistryServer {
 
   #exposure(logger: Logger | undefined): void {
     const { host, port, apiToken, insecure } = this.#opts;
-    assertSecureListener({ host, port, authConfigured: apiToken !== undefined, insecure, what: 'registry', ...(logger ? { logger } : {}) });
+    assertSecureListener({ host, port, authConfigured: Boolean(apiToken), insecure, what: 'registry', ...(logger ? { logger } : {}) });
   }
 
   /** Base URL the server listens on (after start). */

@@ -38,7 +38,7 @@ export interface RolloutServerOptions {
   host?: string;
   /** default 8082; 0 = any free port */
   port?: number;
-  /** bearer token for the writes; undefined = no auth, which start() allows on loopback hosts only */
+  /** bearer token for the writes; undefined = no auth, allowed on loopback hosts only (see insecure) */
   apiToken?: string;
   /** start without an apiToken on a non-loopback host (writes open to the network; logged as a warning) */
   insecure?: boolean;
@@ -60,7 +60,7 @@ export class RolloutServer {
 
   #exposure(logger: Logger | undefined): void {
     const { host = '127.0.0.1', port = 8082, apiToken, insecure = false } = this.#o;
-    assertSecureListener({ host, port, authConfigured: apiToken !== undefined, insecure, what: 'rollout controller', ...(logger ? { logger } : {}) });
+    assertSecureListener({ host, port, authConfigured: Boolean(apiToken), insecure, what: 'rollout controller', ...(logger ? { logger } : {}) });
   }
 
   get url(): string {
