@@ -21,7 +21,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
+import { Registry, Counter, Gauge, Histogram } from 'prom-client';
 import { EdgeloopError } from '../protocol/errors.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
@@ -33,6 +33,7 @@ import { Ingest, type AcceptInput, type IngestOutcome } from './ingest/ingest.ts
 import { MqttIngestClient } from './ingest/mqtt-ingest-client.ts';
 import { EmbeddedBroker } from './broker/embedded-broker.ts';
 import { loadCredentialsFile } from './broker/credentials.ts';
+import { collectProcessMetrics, serveMetrics } from './http/metrics.ts';
 
 export interface PartHealth {
   ok: boolean;
@@ -461,10 +462,7 @@ const HTTP_PART: PartDef = {
       const h = cloudHealth();
       return reply.code(h.ok ? 200 : 503).send({ status: h.ok ? 'ok' : 'degraded', parts: h.parts });
     });
-    app.get('/metrics', async (_req, reply) => {
-      const body = await ctx.registry.metrics();
-      return reply.header('content-type', ctx.registry.contentType).send(body);
-    });
+    serveMetrics(app, ctx.registry);
     const part: CloudPart & { url: string | undefined; bindHealth(fn: typeof cloudHealth): void } = {
       name: 'http',
       instance: app,
@@ -635,7 +633,7 @@ export function createCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     async start() {
       if (state !== 'new') throw new EdgeloopError('EL_ERR_CLOSED', `cloud cannot start: it is ${state}`);
       state = 'starting';
-      if (!deps.registry) collectDefaultMetrics({ register: registry, prefix: 'edgeloop_process_' });
+      if (!deps.registry) collectProcessMetrics(registry, 'edgeloop_process_');
       try {
         for (const d of selectedDefs) {
           let part: CloudPart;

@@ -19,7 +19,8 @@ commands:
                                 (--manifest prints the whole manifest)
   alias NAME ALIAS [VERSION]    show an alias, or point it at VERSION (history is kept)
   serve                         run a registry server (--data-dir, --port, --host, --trusted-key FILE...,
-                                --public-url, --token, --allow-local-paths)
+                                --public-url, --token, --allow-local-paths, --insecure: without --token
+                                a non-loopback --host is refused unless --insecure is given)
 
 options:
   --url URL       registry server (default $EDGELOOP_REGISTRY_URL or http://127.0.0.1:8081)
@@ -55,6 +56,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       'trusted-key': { type: 'string', multiple: true },
       'public-url': { type: 'string' },
       'allow-local-paths': { type: 'boolean', default: false },
+      insecure: { type: 'boolean', default: false },
     },
   });
   const [cmd, ...args] = positionals;
@@ -137,6 +139,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
           dataDir: resolve(ctx.cwd, values['data-dir'] ?? './edgeloop-data'),
           trustedKeys: (values['trusted-key'] ?? []).map((f) => resolve(ctx.cwd, f)),
           allowLocalPaths: values['allow-local-paths'],
+          insecure: values.insecure,
           ...(port !== undefined ? { port } : {}),
           ...(values.host ? { host: values.host } : {}),
           ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),

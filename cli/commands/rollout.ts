@@ -30,7 +30,8 @@ commands:
   rollback ID|MODEL [--reason]  re-publish the previous manifest to every touched device (also after completion)
   abort ID|MODEL [--reason]     stop assigning; devices keep what they run (no rollback)
   serve                         run a controller (--mqtt URL, --registry URL, --data-dir, --port, --host,
-                                --group NAME=a,b,c ...)
+                                --group NAME=a,b,c ..., --insecure: without --token a non-loopback
+                                --host is refused unless --insecure is given)
 
 options:
   --url URL       controller (default $EDGELOOP_ROLLOUT_URL or http://127.0.0.1:8082)
@@ -94,6 +95,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       'data-dir': { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
+      insecure: { type: 'boolean', default: false },
     },
   });
   const [cmd, ...args] = positionals;
@@ -180,7 +182,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
           mqtt: { url: values.mqtt ?? ctx.env.EDGELOOP_MQTT_URL ?? 'mqtt://127.0.0.1:1883' },
           registryUrl: values.registry ?? ctx.env.EDGELOOP_REGISTRY_URL ?? 'http://127.0.0.1:8081',
           ...(ctx.env.EDGELOOP_REGISTRY_TOKEN ? { registryToken: ctx.env.EDGELOOP_REGISTRY_TOKEN } : {}),
-          http: { ...(port !== undefined ? { port } : {}), ...(values.host ? { host: values.host } : {}), ...(token ? { apiToken: token } : {}) },
+          http: { ...(port !== undefined ? { port } : {}), ...(values.host ? { host: values.host } : {}), ...(token ? { apiToken: token } : {}), insecure: values.insecure },
           groups,
         },
         { logger: createCliLogger(ctx.env.EDGELOOP_LOG_LEVEL ?? 'info') },

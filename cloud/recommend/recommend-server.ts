@@ -4,133 +4,37 @@
  *   POST /v1/recommendations                    { entityIds: [...], k } or { items: [{ entityId?, features, eventTime? }], k }
  *   GET  /v1/models                             what each variant serves
  *   POST /v1/models/reload                      re-resolve variants now (the registry also triggers it)
- *   GET  /openapi.json, /healthz, /metrics
- * Requests are validated by JSON schema (400 with the reason); feature problems answer 404 / 422 with the code and
- * what is missing or how old; no model answers 503.
+ *   GET  /openapi.json, /healthz, /metrics (unless metrics: false)
+ * Requests are validated by the JSON schemas of the published OpenAPI document (recommend-openapi.ts), strictly:
+ * 400 with the reason for a wrong type, a missing or an unexpected property. Feature problems answer 404 / 422 with
+ * the code and what is missing or how old; no model answers 503.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { EdgeloopError } from '../../protocol/errors.ts';
+import { serveMetrics } from '../http/metrics.ts';
+import { useStrictSchemaValidation } from '../http/schema-validation.ts';
 import type { FeatureValue } from '../feature-store/feature-store.ts';
 import { RECOMMEND_HTTP_STATUS } from './errors.ts';
+import { MAX_PATH_SEGMENT, batchBodySchema, entityIdSchema, kSchema, openApiDocument, recommendationSchema } from './recommend-openapi.ts';
 import type { RecommendService } from './recommend-service.ts';
 
-const entityIdSchema = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$' } as const;
-const kSchema = { type: 'integer', minimum: 1, maximum: 50, default: 3 } as const;
-const featuresSchema = {
-  type: 'object',
-  additionalProperties: { anyOf: [{ type: 'number' }, { type: 'string' }, { type: 'null' }] },
-  maxProperties: 1000,
-} as const;
-
-const actionSchema = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    label: { type: 'string' },
-    score: { type: 'number' },
-    modes: { type: 'array', items: { type: 'string' } },
-  },
-} as const;
-
-const recommendationSchema = {
-  type: 'object',
-  properties: {
-    entityId: { type: ['string', 'null'] },
-    variant: { type: 'string' },
-    model: { type: 'object', properties: { name: { type: 'string' }, version: { type: 'string' } } },
-    featureTime: { type: ['number', 'null'], description: 'event time of the features used (ms since epoch)' },
-    featureAgeMs: { type: ['number', 'null'], description: 'age of the features at answer time' },
-    defaulted: { type: 'array', items: { type: 'string' }, description: 'features filled from manifest defaults' },
-    actions: { type: 'array', items: actionSchema },
-    modes: { type: 'object', additionalProperties: { type: 'number' } },
-    predictedModes: { type: 'array', items: { type: 'string' } },
-  },
-} as const;
-
-const errorSchema = {
-  type: 'object',
-  properties: { statusCode: { type: 'integer' }, code: { type: 'string' }, error: { type: 'string' }, message: { type: 'string' }, details: {} },
-} as const;
-
-const batchBodySchema = {
-  type: 'object',
-  properties: {
-    k: kSchema,
-    entityIds: { type: 'array', items: entityIdSchema, minItems: 1, maxItems: 1000 },
-    items: {
-      type: 'array',
-      minItems: 1,
-      maxItems: 1000,
-      items: {
-        type: 'object',
-        required: ['features'],
-        additionalProperties: false,
-        properties: { entityId: entityIdSchema, features: featuresSchema, eventTime: { type: 'number', minimum: 0 } },
-      },
-    },
-  },
-  additionalProperties: false,
-  oneOf: [{ required: ['entityIds'] }, { required: ['items'] }],
-} as const;
+export { openApiDocument } from './recommend-openapi.ts';
 
 export interface RecommendServerOptions {
   service: RecommendService;
-  /** serve /metrics from the service's registry (false when a parent server already does) */
+  /** serve /metrics from the service's registry (false when a parent server already does; the document then omits it) */
   metrics?: boolean;
   /** fastify logger (off by default) */
   logger?: boolean;
 }
 
-export function openApiDocument(): Record<string, unknown> {
-  return {
-    openapi: '3.1.0',
-    info: {
-      title: 'edgeloop recommendation service',
-      version: '1',
-      description:
-        'Maintenance-action recommendations from an entity\'s online features and the registered recommender model, with sticky A/B and shadow variants.',
-    },
-    paths: {
-      '/v1/recommendations/{entityId}': {
-        get: {
-          summary: 'Top-k actions for one entity from its online features',
-          parameters: [
-            { name: 'entityId', in: 'path', required: true, schema: entityIdSchema },
-            { name: 'k', in: 'query', required: false, schema: kSchema },
-          ],
-          responses: {
-            '200': { description: 'ranked actions', content: { 'application/json': { schema: recommendationSchema } } },
-            '400': { description: 'invalid request', content: { 'application/json': { schema: errorSchema } } },
-            '404': { description: 'no features for the entity (EL_ERR_RECOMMEND_NO_FEATURES)', content: { 'application/json': { schema: errorSchema } } },
-            '422': { description: 'features missing without a declared default, or stale', content: { 'application/json': { schema: errorSchema } } },
-            '503': { description: 'no model loaded', content: { 'application/json': { schema: errorSchema } } },
-          },
-        },
-      },
-      '/v1/recommendations': {
-        post: {
-          summary: 'A batch of entities (from the feature store) or of inline feature sets',
-          requestBody: { required: true, content: { 'application/json': { schema: batchBodySchema } } },
-          responses: {
-            '200': {
-              description: 'one result per item, in order; failed items carry { entityId, error: { code, message } }',
-              content: { 'application/json': { schema: { type: 'object', properties: { results: { type: 'array' } } } } },
-            },
-            '400': { description: 'invalid request', content: { 'application/json': { schema: errorSchema } } },
-          },
-        },
-      },
-      '/v1/models': { get: { summary: 'The model each variant serves', responses: { '200': { description: 'variants' } } } },
-      '/v1/models/reload': { post: { summary: 'Re-resolve the variants\' models now', responses: { '200': { description: 'variants after reload' } } } },
-      '/healthz': { get: { summary: 'Liveness and loaded models', responses: { '200': { description: 'ok' } } } },
-      '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'text exposition format' } } } },
-    },
-  };
-}
-
 export function buildRecommendServer(opts: RecommendServerOptions): FastifyInstance {
-  const app = Fastify({ logger: opts.logger ?? false, keepAliveTimeout: 30_000 });
+  // every id the schema allows (128 characters) must reach the schema: Fastify's default maxParamLength is 100
+  const app = Fastify({ logger: opts.logger ?? false, keepAliveTimeout: 30_000, routerOptions: { maxParamLength: MAX_PATH_SEGMENT } });
+  useStrictSchemaValidation(app);
   const svc = opts.service;
+  const metrics = opts.metrics !== false;
+  const document = openApiDocument({ metrics });
 
   app.setErrorHandler((err, _req, reply) => {
     const e = err as Error & { code?: string; statusCode?: number; validation?: unknown; details?: unknown };
@@ -183,18 +87,13 @@ export function buildRecommendServer(opts: RecommendServerOptions): FastifyInsta
     await svc.reload();
     return { variants: svc.models() };
   });
-  app.get('/openapi.json', async () => openApiDocument());
+  app.get('/openapi.json', async () => document);
   app.get('/healthz', async (_req, reply) => {
     const variants = svc.models();
     const ok = variants.filter((v) => !v.shadow).every((v) => v.version !== '');
     return reply.status(ok ? 200 : 503).send({ ok, variants });
   });
-  if (opts.metrics !== false) {
-    app.get('/metrics', async (_req, reply) => {
-      reply.header('content-type', svc.registry.contentType);
-      return svc.registry.metrics();
-    });
-  }
+  if (metrics) serveMetrics(app, svc.registry);
   return app;
 }
 

@@ -28,6 +28,8 @@ export const RegistryPartConfigSchema = z.strictObject({
   publicUrl: z.string().url().optional(),
   /** bearer token for pushes and alias moves */
   apiToken: z.string().min(1).optional(),
+  /** listen on a non-loopback host without apiToken (pushes and alias moves open to the network) */
+  insecure: z.boolean().default(false),
   allowLocalPaths: z.boolean().default(false),
   /** maximum request body, bytes */
   bodyLimit: z.number().int().min(1024).default(256 * 1024 * 1024),
@@ -74,6 +76,7 @@ export function createRegistryPart(config: RegistryPartConfigInput, deps: { logg
     host: c.host,
     port: c.port,
     allowLocalPaths: c.allowLocalPaths,
+    insecure: c.insecure,
     bodyLimit: c.bodyLimit,
     logger,
     ...(c.publicUrl ? { publicUrl: c.publicUrl } : {}),

@@ -12,9 +12,11 @@
  *   GET|HEAD /v1/artifacts/:sha256                   the ONNX file; Range → 206 / 416, ETag = "sha256", immutable
  *
  * Errors answer `{ error: { code, message } }` with 400/404/409/422. Writes need `Authorization: Bearer <apiToken>`
- * when an apiToken is configured; reads (and artifact downloads by devices) do not.
+ * when an apiToken is configured; reads (and artifact downloads by devices) do not. Without an apiToken the server
+ * listens on loopback only, unless `insecure: true` (lib/listen-guard.ts).
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { assertSecureListener } from '../../lib/listen-guard.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { bearerAuth, listeningUrl, useJsonErrors } from '../http/json-api.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
@@ -28,8 +30,10 @@ export interface RegistryServerOptions {
   port?: number;
   /** base URL devices use to download artifacts (default http://<host>:<port> after listen) */
   publicUrl?: string;
-  /** bearer token required for POST/PUT; undefined = no auth (loopback use) */
+  /** bearer token required for POST/PUT; undefined = no auth, allowed on loopback hosts only (see insecure) */
   apiToken?: string;
+  /** start without an apiToken on a non-loopback host (writes open to the network; logged as a warning) */
+  insecure?: boolean;
   /** maximum request body, bytes (default 256 MiB; a base64 push is 4/3 of the model size) */
   bodyLimit?: number;
   /** accept `{ manifest, path }` pushes that name a file on the server's disk (default false) */
@@ -37,7 +41,7 @@ export interface RegistryServerOptions {
   logger?: Logger;
 }
 
-const OPTION_KEYS = new Set(['registry', 'host', 'port', 'publicUrl', 'apiToken', 'bodyLimit', 'allowLocalPaths', 'logger']);
+const OPTION_KEYS = new Set(['registry', 'host', 'port', 'publicUrl', 'apiToken', 'insecure', 'bodyLimit', 'allowLocalPaths', 'logger']);
 
 const STATUS: Record<string, number> = {
   EL_ERR_REGISTRY_NOT_FOUND: 404,
@@ -91,10 +95,18 @@ export class RegistryServer {
       port,
       publicUrl: opts.publicUrl?.replace(/\/+$/, ''),
       apiToken: opts.apiToken,
+      insecure: opts.insecure ?? false,
       bodyLimit: opts.bodyLimit ?? 256 * 1024 * 1024,
       allowLocalPaths: opts.allowLocalPaths ?? false,
       logger: opts.logger ?? silentLogger,
     });
+    // refused before anything opens; start() repeats the check to log the insecure warning when it listens
+    this.#exposure(undefined);
+  }
+
+  #exposure(logger: Logger | undefined): void {
+    const { host, port, apiToken, insecure } = this.#opts;
+    assertSecureListener({ host, port, authConfigured: Boolean(apiToken), insecure, what: 'registry', ...(logger ? { logger } : {}) });
   }
 
   /** Base URL the server listens on (after start). */
@@ -117,6 +129,7 @@ export class RegistryServer {
   async start(): Promise<void> {
     if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'registry server is closed');
     if (this.#url) return;
+    this.#exposure(this.#opts.logger);
     const app = this.app;
     await app.listen({ host: this.#opts.host, port: this.#opts.port });
     this.#url = listeningUrl(app);

@@ -45,6 +45,8 @@ export const RolloutPartConfigSchema = z.strictObject({
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(8082),
       apiToken: z.string().min(1).optional(),
+      /** listen on a non-loopback host without apiToken (rollout writes open to the network) */
+      insecure: z.boolean().default(false),
     })
     .prefault({}),
   /** named device groups for `--group` */
@@ -125,7 +127,7 @@ export function createRolloutPart(config: RolloutPartConfigInput, deps: RolloutP
     logger,
     ...(deps.clock ? { clock: deps.clock } : {}),
   });
-  const server = new RolloutServer({ controller, host: c.http.host, port: c.http.port, logger, ...(c.http.apiToken ? { apiToken: c.http.apiToken } : {}) });
+  const server = new RolloutServer({ controller, host: c.http.host, port: c.http.port, insecure: c.http.insecure, logger, ...(c.http.apiToken ? { apiToken: c.http.apiToken } : {}) });
   let started = false;
   return {
     name: 'rollout',

@@ -11,9 +11,11 @@
  *   POST /v1/rollouts/:ref/abort            stop assigning, no rollback           { reason? }
  *
  * Errors: `{ error: { code, message } }` with 400 (spec), 404, 409 (active / state). Writes need
- * `Authorization: Bearer <apiToken>` when an apiToken is configured.
+ * `Authorization: Bearer <apiToken>` when an apiToken is configured; without one the server listens on loopback
+ * only, unless `insecure: true` (lib/listen-guard.ts).
  */
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { assertSecureListener } from '../../lib/listen-guard.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { bearerAuth, listeningUrl, useJsonErrors } from '../http/json-api.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
@@ -36,7 +38,10 @@ export interface RolloutServerOptions {
   host?: string;
   /** default 8082; 0 = any free port */
   port?: number;
+  /** bearer token for the writes; undefined = no auth, allowed on loopback hosts only (see insecure) */
   apiToken?: string;
+  /** start without an apiToken on a non-loopback host (writes open to the network; logged as a warning) */
+  insecure?: boolean;
   logger?: Logger;
 }
 
@@ -49,6 +54,13 @@ export class RolloutServer {
   constructor(opts: RolloutServerOptions) {
     if (!opts?.controller) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'RolloutServer: option "controller" is required');
     this.#o = opts;
+    // refused before anything opens; start() repeats the check to log the insecure warning when it listens
+    this.#exposure(undefined);
+  }
+
+  #exposure(logger: Logger | undefined): void {
+    const { host = '127.0.0.1', port = 8082, apiToken, insecure = false } = this.#o;
+    assertSecureListener({ host, port, authConfigured: Boolean(apiToken), insecure, what: 'rollout controller', ...(logger ? { logger } : {}) });
   }
 
   get url(): string {
@@ -64,6 +76,7 @@ export class RolloutServer {
   async start(): Promise<void> {
     if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'rollout server is closed');
     if (this.#url) return;
+    this.#exposure(this.#o.logger ?? silentLogger);
     await this.app.listen({ host: this.#o.host ?? '127.0.0.1', port: this.#o.port ?? 8082 });
     this.#url = listeningUrl(this.app);
   }
