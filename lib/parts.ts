@@ -21,7 +21,8 @@
  *
  * Lifecycle rules, the same for every part and every process:
  * - `start()` starts parts one at a time in order; if one fails (to build or to start), the parts already
- *   started are closed in reverse and `start()` rejects with EL_ERR_PART_START naming the part (cause attached).
+ *   started are closed in reverse and `start()` rejects naming the part (cause attached), with the cause's code
+ *   when it is an EdgeloopError and EL_ERR_PART_START otherwise.
  * - `close()` is idempotent, waits for a `start()` in progress, closes every started part in reverse even when
  *   one fails (the first error is thrown after all were tried), and may be called before `start()`.
  * - While started, the system holds the process open (one ref'd handle) when `keepAlive` is set: a service whose
@@ -334,10 +335,15 @@ function bindHooks(def: AnyPart, instance: unknown, l: Lifecycle): Lifecycle {
   };
 }
 
+/**
+ * The error a failed part raises: an EdgeloopError keeps its code (callers match on it: EL_ERR_BROKER_LISTEN is
+ * still that), any other error becomes EL_ERR_PART_START; the message names the part, the cause is attached.
+ */
 function partError(def: AnyPart, what: string, cause: unknown): EdgeloopError {
   const msg = cause instanceof Error ? cause.message : String(cause);
-  const code = cause instanceof EdgeloopError ? ` [${cause.code}]` : '';
-  return new EdgeloopError('EL_ERR_PART_START', `part "${def.name}" ${what}: ${msg}${code}`, { cause, details: { part: def.name } });
+  const code = cause instanceof EdgeloopError ? cause.code : 'EL_ERR_PART_START';
+  const details = { ...(cause instanceof EdgeloopError ? cause.details : {}), part: def.name };
+  return new EdgeloopError(code, `part "${def.name}" ${what}: ${msg}`, { cause, details });
 }
 
 /**

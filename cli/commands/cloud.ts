@@ -66,12 +66,11 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
 export async function runCloud(config: import('../../cloud/config.ts').CloudConfig, ctx: CliContext, logLevel?: string): Promise<number> {
   const logger = createCliLogger(logLevel ?? ctx.env.EDGELOOP_LOG_LEVEL ?? config.logLevel);
   const { createCloud } = await import('../../cloud/create-cloud.ts');
-  const cloud = createCloud(config, { logger, cwd: ctx.cwd });
-  const signals = stopOnSignal(logger, () => cloud.close(), 'unacknowledged messages are redelivered by the devices');
   // The parts' own timers do not hold the process open (the processor's idle waits are unref()'d), so a cloud with
   // nothing listening (e.g. --only processor with HTTP off) would let the event loop drain and Node exit with 13
-  // (unsettled top-level await). The command serves until a signal has closed the cloud: it holds the process.
-  const keepAlive = setInterval(() => {}, 2 ** 31 - 1);
+  // (unsettled top-level await): the cloud holds the process while it runs (the kernel's keepAlive).
+  const cloud = createCloud(config, { logger, cwd: ctx.cwd, keepAlive: true });
+  const signals = stopOnSignal(logger, () => cloud.close(), 'unacknowledged messages are redelivered by the devices');
   try {
     await cloud.start();
     const parts = [...cloud.parts.keys()].join(', ');
@@ -87,7 +86,6 @@ export async function runCloud(config: import('../../cloud/config.ts').CloudConf
     await cloud.close().catch(() => {});
     throw err;
   } finally {
-    clearInterval(keepAlive);
     signals.dispose();
   }
 }

@@ -327,14 +327,17 @@ async function startCloud(
   } catch (err) {
     missing.push({ part: 'recommend', reason: shortReason(err) });
   }
-  // the registry after recommend: recommend then serves the shipped model from its directory, and the registry is
-  // there for pushes and rollouts (edgeloop registry push --url ...)
+  // the registry starts before recommend (recommend resolves models through it, falling back to the shipped
+  // model's directory) and is there for pushes and rollouts (edgeloop registry push --url ...)
   try {
     const reg = await import('../../cloud/registry/registry-part.ts');
     const key = packagePath('models', 'default', 'keys', 'edgeloop-default.pub');
     extra.push({
       name: 'registry',
-      def: { name: 'registry', create: () => reg.createRegistryPart({ dataDir: join(cloudDir, 'registry'), port: 0, trustedKeys: existsSync(key) ? [key] : [] }) },
+      def: (await import('../../lib/parts.ts')).definePart({
+        name: 'registry',
+        create: () => reg.createRegistryPart({ dataDir: join(cloudDir, 'registry'), port: 0, trustedKeys: existsSync(key) ? [key] : [] }),
+      }),
     });
   } catch (err) {
     missing.push({ part: 'registry', reason: (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' ? 'not in this build' : shortReason(err) });

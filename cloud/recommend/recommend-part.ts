@@ -1,15 +1,16 @@
 /**
  * The recommendation service as a part of `edgeloop cloud` / `edgeloop up` (cloud/create-cloud.ts): reads the
  * feature-store part's store, resolves models through the registry part when it runs (aliases, hot reload) or from
- * model directories, and serves HTTP on its own port.
+ * model directories, and serves HTTP on its own port. Its instance is the RecommendPart below (url, service).
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { verifyModelDir } from '../../models/manifest/index.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import type { FeatureStore } from '../feature-store/feature-store.ts';
-import type { CloudPart, PartDef } from '../create-cloud.ts';
-import type { ModelRegistry } from '../registry/model-registry.ts';
+import { definePart, type PartHealth } from '../../lib/parts.ts';
+import type { CloudContext } from '../parts/context.ts';
+import { featureStorePart } from '../parts/feature-store.ts';
+import { registryPart } from '../parts/registry.ts';
 import { DirectoryModelSource, type RecommenderModelSource } from './model-source.ts';
 import { buildRecommendServer } from './recommend-server.ts';
 import { RecommendService } from './recommend-service.ts';
@@ -24,14 +25,28 @@ export { RecommendConfigSchema, type RecommendConfig } from './config.ts';
 export const DEFAULT_RECOMMENDER_DIR = packagePath('models', 'default', 'recommender');
 export const DEFAULT_MODELS_PUBLIC_KEY = packagePath('models', 'default', 'keys', 'edgeloop-default.pub');
 
-export function recommendPartDef(input: RecommendConfigInput = {}, opts: { cwd?: string } = {}): PartDef {
-  const cfg = RecommendConfigSchema.parse(input);
-  return {
+export interface RecommendPart {
+  readonly name: 'recommend';
+  /** http://host:port once listening */
+  readonly url: string | undefined;
+  readonly instance: RecommendService;
+  start(): Promise<void>;
+  close(): Promise<void>;
+  health(): PartHealth;
+}
+
+/**
+ * The recommend part. Without `input` it is configured by the cloud config's `recommend:` section and runs only
+ * when that is present; with `input` (edgeloop up) it always runs with that configuration.
+ */
+export function recommendPartDef(input?: RecommendConfigInput, opts: { cwd?: string } = {}) {
+  return definePart({
     name: 'recommend',
-    requires: () => ['feature-store'],
-    create: (ctx) => {
-      const store = ctx.instance<FeatureStore>('feature-store');
-      if (!store) throw new EdgeloopError('EL_ERR_CONFIG_INVALID', 'the recommend part needs the feature-store part');
+    enabled: (ctx: CloudContext) => input !== undefined || ctx.config.recommend !== undefined,
+    requires: { store: featureStorePart },
+    optional: { registry: registryPart },
+    create: ({ store, registry }, ctx: CloudContext): RecommendPart => {
+      const cfg = RecommendConfigSchema.parse(input ?? ctx.config.recommend ?? {});
       const cwd = opts.cwd ?? process.cwd();
       const keyFiles = cfg.trustedKeyFiles?.map((f) => resolve(cwd, f)) ?? [DEFAULT_MODELS_PUBLIC_KEY];
       const trustedKeys = keyFiles.map((f) => {
@@ -47,14 +62,12 @@ export function recommendPartDef(input: RecommendConfigInput = {}, opts: { cwd?:
           return { manifest: v.manifest, modelPath: v.modelPath };
         },
       });
-      // the registry part's instance is { registry, server }
-      const registry = ctx.instance<{ registry: ModelRegistry }>('registry')?.registry;
       const source: RecommenderModelSource = registry
-        ? new RegistryModelSource({ registry, cacheDir: join(ctx.paths.dataDir, 'recommend-cache'), directories: dirs })
+        ? new RegistryModelSource({ registry: registry.instance.registry, cacheDir: join(ctx.paths.dataDir, 'recommend-cache'), directories: dirs })
         : dirs;
       const log = cfg.responseLog ? new SqliteResponseLog({ path: join(ctx.paths.dataDir, 'recommend-log.db') }) : undefined;
       const service = new RecommendService({
-        featureStore: store,
+        featureStore: store.instance,
         source,
         variants: cfg.variants ?? [{ name: 'default', weight: 1, shadow: false, ref: { dir: DEFAULT_RECOMMENDER_DIR } }],
         featureGroup: cfg.featureGroup,
@@ -66,28 +79,30 @@ export function recommendPartDef(input: RecommendConfigInput = {}, opts: { cwd?:
         ...(log ? { responseLog: log } : {}),
       });
       const app = buildRecommendServer({ service, metrics: false });
-      const part: CloudPart & { url: string | undefined } = {
+      let url: string | undefined;
+      return {
         name: 'recommend',
         instance: service,
-        url: undefined,
-        start: async () => {
+        get url() {
+          return url;
+        },
+        async start() {
           await service.start();
           await app.listen({ host: cfg.host, port: cfg.port });
           const addr = app.server.address();
           const port = typeof addr === 'object' && addr ? addr.port : cfg.port;
-          part.url = `http://${cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host}:${port}`;
+          url = `http://${cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host}:${port}`;
         },
-        close: async () => {
+        async close() {
           await app.close();
           await service.close();
           await log?.close();
         },
-        health: () => {
+        health() {
           const models = service.models();
-          return { ok: models.filter((m) => !m.shadow).every((m) => m.version !== ''), url: part.url, models };
+          return { ok: models.filter((m) => !m.shadow).every((m) => m.version !== ''), url, models };
         },
       };
-      return part;
     },
-  };
+  });
 }

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { definePart, System, withLifecycle, type PartHealth } from '../../lib/parts.ts';
+import { EdgeloopError } from '../../protocol/errors.ts';
 
 /** A component that records what happened to it, in one shared log. */
 class Thing {
@@ -114,6 +115,9 @@ describe('System', () => {
     expect((err as Error).cause).toBeInstanceOf(Error);
     expect(log).toEqual(['start db', 'start stream', 'close stream', 'close db']);
     expect(system.state).toBe('closed');
+
+    const coded = definePart({ name: 'coded', create: () => ({ start: () => { throw new EdgeloopError('EL_ERR_BROKER_LISTEN', 'port 1883 in use'); } }) });
+    await expect(new System({ parts: [coded], context: {} }).start()).rejects.toMatchObject({ code: 'EL_ERR_BROKER_LISTEN', message: 'part "coded" failed to start: port 1883 in use', details: { part: 'coded' } });
 
     const broken = definePart({ name: 'broken', requires: { db }, create: () => { throw new TypeError('no such file'); } });
     const log2: string[] = [];

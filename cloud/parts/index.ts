@@ -1,0 +1,55 @@
+/**
+ * The cloud's parts, in the order they start when all run. Each is a definition (lib/parts.ts) naming what it
+ * needs; `edgeloop cloud --only a,b` picks parts by these names, and their requirements come along.
+ *
+ *   dlq            SqliteDlq (<dataDir>/dlq.db)
+ *   stream         LocalStream (<dataDir>/stream.db) or KinesisStream
+ *   feature-store  SqliteFeatureStore (<dataDir>/features.db) or SageMakerFeatureStore
+ *   ingest         Ingest (+ its MQTT client on an external broker); needs dlq, stream (and the embedded broker, see ALSO_RUNS)
+ *   broker         EmbeddedBroker (broker.mode embedded); ingests inside its publish path when ingest runs
+ *   processor      the stream processor (+ the Parquet history when enabled); needs stream, feature-store
+ *   registry       the model registry, when config.registry is set
+ *   recommend      the recommendation service, when config.recommend is set; needs feature-store
+ *   rollout        the rollout controller, when config.rollout is set; uses the broker and registry when they run
+ *
+ * `http` (/healthz, /metrics; `http.enabled`) is added by createCloud after every other part, extra ones included.
+ */
+import type { PartDefinition } from '../../lib/parts.ts';
+import { recommendPartDef } from '../recommend/recommend-part.ts';
+import { brokerPart } from './broker.ts';
+import type { CloudContext } from './context.ts';
+import { dlqPart } from './dlq.ts';
+import { featureStorePart } from './feature-store.ts';
+import { ingestPart } from './ingest.ts';
+import { processorPart } from './processor.ts';
+import { registryPart } from './registry.ts';
+import { rolloutPart } from './rollout.ts';
+import { streamPart } from './stream.ts';
+
+export { httpPart } from './http.ts';
+export { brokerPart, dlqPart, featureStorePart, ingestPart, processorPart, registryPart, rolloutPart, streamPart };
+export type { CloudContext, CloudPart } from './context.ts';
+
+/** The recommend part configured by the cloud config's `recommend:` section. */
+export const recommendPart = recommendPartDef();
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type CloudPartDefinition = PartDefinition<string, any, any, CloudContext>;
+
+export const CLOUD_PARTS: readonly CloudPartDefinition[] = [
+  dlqPart,
+  streamPart,
+  featureStorePart,
+  ingestPart,
+  brokerPart,
+  processorPart,
+  registryPart,
+  recommendPart,
+  rolloutPart,
+];
+
+/**
+ * Parts that run with another when it is picked by name (`--only ingest`): the ingest's intake is the embedded
+ * broker when there is one. Not a requirement: the broker uses the ingest, not the reverse.
+ */
+export const ALSO_RUNS: ReadonlyMap<CloudPartDefinition, readonly CloudPartDefinition[]> = new Map([[ingestPart, [brokerPart]]]);
