@@ -5,11 +5,10 @@
  * mutual TLS with the "thing" certificate) to a local mosquitto whose TLS listener requires a client certificate,
  * and the retained status of the thing must arrive with the default model loaded from the artifact.
  *
- * The artifact is the package's shipped folders compiled as `npm install` does; its node_modules is a symbolic link
- * to this checkout's (zip -y keeps it a link): the dependency tree is not what this test is about.
+ * The artifact is the Greengrass zip of the packed agent (`npm run pack:agent -- --zip`), what a user uploads.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { parse } from 'yaml';
@@ -30,16 +29,6 @@ import {
 const root = join(import.meta.dirname, '..', '..');
 const recipe = parse(readFileSync(join(root, 'deploy', 'greengrass', 'recipe.yaml'), 'utf8')) as Recipe;
 const defaults = recipe.ComponentConfiguration?.DefaultConfiguration ?? {};
-
-/** the folders a device needs, compiled to dist/ in place (what `npm install` does through `prepare`) */
-function stagePackage(dir: string): void {
-  for (const d of ['bin', 'deploy', 'agent', 'cli', 'cloud', 'lib', 'models', 'protocol', 'simulator']) cpSync(join(root, d), join(dir, d), { recursive: true });
-  mkdirSync(join(dir, 'scripts'));
-  for (const f of ['build.mjs', 'build-info.mjs']) cpSync(join(root, 'scripts', f), join(dir, 'scripts', f));
-  cpSync(join(root, 'package.json'), join(dir, 'package.json'));
-  symlinkSync(realpathSync(join(root, 'node_modules')), join(dir, 'node_modules'));
-  execFileSync(process.execPath, [join(dir, 'scripts', 'build.mjs'), '--quiet']);
-}
 
 function exitOf(child: ChildProcess): Promise<{ code: number | null; output: string }> {
   let output = '';
@@ -70,11 +59,9 @@ describe('Greengrass recipe: the nucleus view', () => {
     expect(() => interpolate('{configuration:/nope} {kernel:rootPath}', paths, {})).toThrow('{configuration:/nope}, {kernel:rootPath}');
   });
 
-  it('Install writes a config whose model and key paths exist, and Run connects as the thing over mutual TLS', { timeout: 120_000 }, async () => {
+  it('Install writes a config whose model and key paths exist, and Run connects as the thing over mutual TLS', { timeout: 180_000 }, async () => {
     const dir = tempDir('edgeloop-gg-');
-    const stage = join(dir, 'stage');
-    mkdirSync(stage);
-    stagePackage(stage);
+    execFileSync(process.execPath, [join(root, 'scripts', 'pack-agent.mjs'), '--out', join(dir, 'build'), '--zip', '--json']);
 
     const manifest = selectManifest(recipe, 'linux', nucleusArchitecture());
     const zipArtifact = manifest.Artifacts!.find((a) => a.Unarchive === 'ZIP')!;
@@ -86,7 +73,7 @@ describe('Greengrass recipe: the nucleus view', () => {
       thingName: 'gg-core-1',
     };
     for (const p of [paths.artifactsPath, paths.decompressedPath, paths.workPath]) mkdirSync(p, { recursive: true });
-    execFileSync('zip', ['-qry', join(paths.artifactsPath, zipName), '.'], { cwd: stage });
+    copyFileSync(join(dir, 'build', zipName), join(paths.artifactsPath, zipName));
     const unpacked = artifactFolder(paths.decompressedPath, zipArtifact.URI);
     execFileSync('unzip', ['-q', join(paths.artifactsPath, zipName), '-d', unpacked]);
 
