@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The edge agent's own install: `npm run pack:agent` writes edgeloop-agent-<version>-linux-<arch>.tgz with
-//   bin/edgeloop.js       the agent command bundled by esbuild (its pure-JS dependencies inside; other commands out)
+//   bin/edgeloop.js       the agent command bundled by esbuild (+ bin/chunks/: its pure-JS dependencies inside,
+//                         loaded on demand as in the repository; the other commands left out)
 //   bin/edgeloop-agent    the same launcher as the repository's (device memory profile of deploy/agent.env)
 //   deploy/               agent.env and the systemd unit; docs/ the agent's reference page and deployment guide
 //   models/default/       the default anomaly model and the key that signed it
@@ -17,7 +18,7 @@
 //                 (deploy/greengrass/recipe.yaml; the nucleus unzips it to {artifacts:decompressedPath}/edgeloop-agent/)
 //     --json      print the figures as one JSON line on stdout
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -94,13 +95,18 @@ function prune(pkgDir, rule) {
   if (!existsSync(join(pkgDir, rule.check))) throw new Error(`pack-agent: ${pkgDir} has no ${rule.check} for this platform`);
 }
 
-/** the esbuild bundle of the agent command: cli/main.ts with every other command left out */
-async function bundle(outfile) {
+/**
+ * The esbuild bundle of the agent command: cli/main.ts with every other command left out. Split into chunks so the
+ * modules the CLI imports on demand stay on demand (an mqtt agent never loads the AWS CRT, as in the repository).
+ */
+async function bundle(binDir) {
   const { build } = await import('esbuild');
   await build({
     absWorkingDir: root,
-    stdin: { contents: "import { main } from './cli/main.ts';\nprocess.exitCode = await main(process.argv.slice(2));\n", resolveDir: root, loader: 'ts', sourcefile: 'bin/edgeloop.js' },
-    outfile,
+    entryPoints: [{ in: 'scripts/pack-agent-entry.ts', out: 'edgeloop' }],
+    outdir: binDir,
+    chunkNames: 'chunks/[name]-[hash]',
+    splitting: true,
     bundle: true,
     format: 'esm',
     platform: 'node',
@@ -109,7 +115,7 @@ async function bundle(outfile) {
     logLevel: 'warning',
     legalComments: 'none',
     // CommonJS dependencies inside an ES module bundle call require() for Node built-ins
-    banner: { js: "#!/usr/bin/env node\nimport { createRequire as __edgeloopRequire } from 'node:module';\nconst require = __edgeloopRequire(import.meta.url);" },
+    banner: { js: "import { createRequire as __edgeloopRequire } from 'node:module';\nconst require = __edgeloopRequire(import.meta.url);" },
     plugins: [
       {
         name: 'agent-only',
@@ -137,8 +143,7 @@ export async function packAgent({ out = root, zip = false } = {}) {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(join(dir, 'bin'), { recursive: true });
   try {
-    await bundle(join(dir, 'bin', 'edgeloop.js'));
-    chmodSync(join(dir, 'bin', 'edgeloop.js'), 0o755);
+    await bundle(join(dir, 'bin'));
     cpSync(join(root, 'bin', 'edgeloop-agent'), join(dir, 'bin', 'edgeloop-agent'));
     cpSync(join(root, 'deploy', 'agent.env'), join(dir, 'deploy', 'agent.env'));
     cpSync(join(root, 'deploy', 'systemd'), join(dir, 'deploy', 'systemd'), { recursive: true });

@@ -75,7 +75,7 @@ describe('pack-agent: the packed agent', () => {
       f.includes(`napi-v6/linux/${other}`) || f.includes(`dist/bin/linux-${other}-`),
     );
     expect(offenders).toEqual([]);
-    for (const f of ['bin/edgeloop.js', 'bin/edgeloop-agent', 'deploy/agent.env', 'models/default/anomaly/model.onnx', 'node_modules/better-sqlite3/build/Release/better_sqlite3.node']) {
+    for (const f of ['bin/edgeloop.js', 'bin/edgeloop-agent', 'docs/agent.md', 'deploy/agent.env', 'models/default/anomaly/model.onnx', 'node_modules/better-sqlite3/build/Release/better_sqlite3.node']) {
       expect(files).toContain(`${packed.name}/${f}`);
     }
   });
@@ -118,6 +118,11 @@ describe('pack-agent: the packed agent', () => {
       msgs.waitFor((all) => readingsOf(all).length >= 100 && all.some(scored), 60_000),
       exited.then((code) => Promise.reject(new Error(`the packed agent exited with ${code}:\n${stderr}`))),
     ]);
+    // modules the CLI loads on demand stay on demand in the bundle: an mqtt agent maps ONNX Runtime, not the AWS CRT
+    // (bin/edgeloop-agent exec's node, so the child is the agent)
+    const maps = readFileSync(`/proc/${agent.pid}/maps`, 'utf8');
+    expect(maps).toContain('libonnxruntime.so');
+    expect(maps).not.toContain('aws-crt-nodejs.node');
     agent.kill('SIGTERM');
     expect(await exited, stderr).toBe(0);
   });
