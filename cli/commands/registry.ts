@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EdgeloopError } from '../../protocol/errors.ts';
+import { DEFAULT_DATA_DIRS } from '../../lib/data-dirs.ts';
 import type { CliContext } from '../main.ts';
 import { jsonClient } from '../json-http-client.ts';
 
@@ -134,7 +135,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       if (port !== undefined && !Number.isInteger(port)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--port ${values.port} is not a port number`);
       const part = createRegistryPart(
         {
-          dataDir: resolve(ctx.cwd, values['data-dir'] ?? './edgeloop-data'),
+          dataDir: resolve(ctx.cwd, values['data-dir'] ?? DEFAULT_DATA_DIRS.registry),
           trustedKeys: (values['trusted-key'] ?? []).map((f) => resolve(ctx.cwd, f)),
           allowLocalPaths: values['allow-local-paths'],
           ...(port !== undefined ? { port } : {}),

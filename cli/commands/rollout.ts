@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EdgeloopError } from '../../protocol/errors.ts';
+import { DEFAULT_DATA_DIRS } from '../../lib/data-dirs.ts';
 import type { CliContext } from '../main.ts';
 import { jsonClient, type JsonCall } from '../json-http-client.ts';
 import type { RolloutView } from '../../cloud/rollout/rollout-controller.ts';
@@ -176,7 +177,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       }
       const part = createRolloutPart(
         {
-          dataDir: resolve(ctx.cwd, values['data-dir'] ?? './edgeloop-data'),
+          dataDir: resolve(ctx.cwd, values['data-dir'] ?? DEFAULT_DATA_DIRS.rollout),
           mqtt: { url: values.mqtt ?? ctx.env.EDGELOOP_MQTT_URL ?? 'mqtt://127.0.0.1:1883' },
           registryUrl: values.registry ?? ctx.env.EDGELOOP_REGISTRY_URL ?? 'http://127.0.0.1:8081',
           ...(ctx.env.EDGELOOP_REGISTRY_TOKEN ? { registryToken: ctx.env.EDGELOOP_REGISTRY_TOKEN } : {}),
