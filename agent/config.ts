@@ -8,6 +8,7 @@ import { isValidId } from '../protocol/topics.ts';
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/topics.ts';
 import { TransportConfigSchema } from './transport/create-transport.ts';
 import { DEFAULT_DATA_DIRS } from '../lib/data-dirs.ts';
+import { formatIssues } from '../lib/zod-issues.ts';
 
 export { TransportConfigSchema };
 
@@ -147,7 +148,7 @@ export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
 export function parseAgentConfig(value: unknown, source = 'agent config'): AgentConfig {
   const r = AgentConfigSchema.safeParse(value);
   if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    const issues = formatIssues(r.error.issues);
     throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${source}: ${issues.join('; ')}`, { details: { issues } });
   }
   return r.data;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { Clock } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
+import { issuesLine } from '../../lib/zod-issues.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { LocalArtifactStore, type ArtifactStore } from './artifact-store.ts';
 import { ModelRegistry } from './model-registry.ts';
@@ -46,7 +47,7 @@ export interface RegistryPart {
 export function parseRegistryPartConfig(input: unknown, source = 'registry config'): RegistryPartConfig {
   const r = RegistryPartConfigSchema.safeParse(input ?? {});
   if (!r.success) {
-    throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${source}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${source}: ${issuesLine(r.error.issues)}`);
   }
   return r.data;
 }
