@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { Clock } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { issuesLine } from '../../lib/zod-issues.ts';
+import { DEFAULT_DATA_DIRS } from '../../lib/data-dirs.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { LocalArtifactStore, type ArtifactStore } from './artifact-store.ts';
 import { ModelRegistry } from './model-registry.ts';
@@ -16,7 +17,7 @@ import { RegistryServer } from './registry-server.ts';
 
 export const RegistryPartConfigSchema = z.strictObject({
   /** state directory: registry.db and artifacts/ go here unless set one by one */
-  dataDir: z.string().min(1).default('./edgeloop-data'),
+  dataDir: z.string().min(1).default(DEFAULT_DATA_DIRS.registry),
   dbPath: z.string().min(1).optional(),
   artifactsDir: z.string().min(1).optional(),
   /** PEM files of the ed25519 public keys whose signatures the registry accepts */
