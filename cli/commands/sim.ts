@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { flagError, numberFlag, parsedFlag, parseFlags } from '../../lib/cli-errors.ts';
+import { acquireDataDirLock } from '../../lib/data-dir-lock.ts';
 import type { CliContext } from '../main.ts';
 import { loadConfig } from '../load-config.ts';
 import { parseFaultArg, parseSeconds, SimulationOptionsSchema } from '../../simulator/simulation-options.ts';
@@ -178,7 +179,8 @@ async function startSimCloud(dataDir: string | undefined, options: { devices: nu
   const { streamProbe, featureStoreProbe } = await import('../../simulator/probes/pipeline-probes.ts');
   const own = !dataDir;
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'edgeloop-sim-cloud-'));
-  mkdirSync(dir, { recursive: true });
+  // a given directory may be another cloud's: one process per data directory (a temporary one is ours alone)
+  const lock = own ? undefined : acquireDataDirLock({ dir, command: 'edgeloop sim --cloud' });
   const password = randomBytes(18).toString('base64url');
   const credentialsFile = join(dir, 'sim-credentials.json');
   writeFileSync(credentialsFile, JSON.stringify({ services: { 'sim-observer': await hashPassword(password, { N: 4096, r: 8, p: 1 }) } }), { mode: 0o600 });
@@ -191,7 +193,13 @@ async function startSimCloud(dataDir: string | undefined, options: { devices: nu
       http: { enabled: false },
     } as never),
   );
-  await cloud.start();
+  try {
+    await cloud.start();
+  } catch (err) {
+    await cloud.close().catch(() => {});
+    lock?.release();
+    throw err;
+  }
   const ids = deviceIds(options.deviceIdPrefix, options.devices);
   type S = import('../../cloud/stream/stream.ts').Stream;
   type F = import('../../cloud/feature-store/feature-store.ts').FeatureStore;
@@ -206,6 +214,7 @@ async function startSimCloud(dataDir: string | undefined, options: { devices: nu
     probes,
     close: async () => {
       await cloud.close();
+      lock?.release();
       if (own) rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -53,6 +53,15 @@ describe('data directory lock', () => {
     expect(await third.exited).toBe(0);
   }, 120_000);
 
+  it('edgeloop sim --cloud refuses a data directory another process holds', async () => {
+    const cwd = tempCwd();
+    const lock = acquireDataDirLock({ dir: join(cwd, 'state'), command: 'edgeloop cloud (test)' });
+    onTestFinished(() => lock.release());
+    const r = await runCli(['sim', '--cloud', '--data-dir', 'state', '--devices', '1', '--duration', '1s', '--quiet'], { cwd });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`edgeloop sim: data directory ${join(cwd, 'state')} is in use by PID ${process.pid} (edgeloop cloud (test))`);
+  }, 120_000);
+
   it('edgeloop up refuses a data directory whose cloud directory another process holds', async () => {
     const cwd = tempCwd();
     const lock = acquireDataDirLock({ dir: join(cwd, 'state', 'cloud'), command: 'edgeloop cloud (test)' });
