@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.ts';
+import { DEAD_LETTER_REASONS } from '../../cloud/dlq/sqlite-dlq.ts';
 import { runCli, tempCwd } from './cli-process.ts';
 
 const CASES: Array<{ args: string[]; line: string }> = [
@@ -13,7 +14,7 @@ const CASES: Array<{ args: string[]; line: string }> = [
   { args: ['dlq', 'list', '--limit', '0'], line: 'edgeloop dlq: --limit: invalid value "0" (expected an integer >= 1)' },
   {
     args: ['dlq', 'list', '--reason', 'bogus'],
-    line: 'edgeloop dlq: --reason: invalid value "bogus" (expected one of malformed|oversized|unauthorized|topic-mismatch)',
+    line: `edgeloop dlq: --reason: invalid value "bogus" (expected one of ${DEAD_LETTER_REASONS.join('|')})`,
   },
   { args: ['agent'], line: 'edgeloop agent: --config: missing (expected FILE, or EDGELOOP_CONFIG set)' },
   {
