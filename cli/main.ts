@@ -79,9 +79,9 @@ export async function main(argv: string[], ctx?: Partial<CliContext>): Promise<n
     c.stdout.write(mod.help.trimEnd() + '\n');
     return 0;
   }
+  // process-wide, so only for a real process (an embedding caller passing its own streams keeps its handlers)
   const { installRejectionHandler } = await import('./unhandled-rejections.ts');
-  const { cliLogger } = await import('./cli-logger.ts');
-  const uninstall = ctx?.stderr ? () => {} : installRejectionHandler({ command: name, service: entry.service?.(rest) ?? false, logger: rejectionLogger(cliLogger, c) });
+  const uninstall = ctx?.stderr ? () => {} : installRejectionHandler({ command: name, service: entry.service?.(rest) ?? false, logger: await rejectionLogger(c) });
   try {
     return await mod.run(rest, c);
   } catch (caught) {
@@ -98,13 +98,11 @@ export async function main(argv: string[], ctx?: Partial<CliContext>): Promise<n
   }
 }
 
-/** The logger of the rejection handler: the command's log format, errors only; a bad EDGELOOP_LOG_* is ignored here. */
-function rejectionLogger(make: typeof import('./cli-logger.ts').cliLogger, c: CliContext) {
-  try {
-    return make('', { env: { EDGELOOP_LOG_FORMAT: c.env.EDGELOOP_LOG_FORMAT } }, { 'log-level': 'error' });
-  } catch {
-    return make('', { env: {} }, { 'log-level': 'error' });
-  }
+/** The rejection handler's logger: errors only, in the command's log format (a bad EDGELOOP_LOG_FORMAT: auto). */
+async function rejectionLogger(c: CliContext) {
+  const { createCliLogger, LOG_FORMATS } = await import('../lib/logger.ts');
+  const f = c.env.EDGELOOP_LOG_FORMAT;
+  return createCliLogger({ level: 'error', format: (LOG_FORMATS as readonly (string | undefined)[]).includes(f) ? (f as 'json' | 'pretty') : 'auto' });
 }
 
 export function formatError(err: unknown): string {
