@@ -7,6 +7,8 @@ import { EdgeloopError } from '../protocol/errors.ts';
 import { isValidId } from '../protocol/topics.ts';
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/topics.ts';
 import { TransportConfigSchema } from './transport/create-transport.ts';
+import { DEFAULT_DATA_DIRS } from '../lib/data-dirs.ts';
+import { formatIssues } from '../lib/zod-issues.ts';
 
 export { TransportConfigSchema };
 
@@ -67,7 +69,7 @@ export const AgentConfigSchema = z.strictObject({
   deviceId: z.string().refine(isValidId, '1-128 characters of [A-Za-z0-9._:-], not "fleet"'),
   topicPrefix: z.string().min(1).default(DEFAULT_TOPIC_PREFIX),
   /** state directory: outbox database, model store */
-  dataDir: z.string().min(1).default('./edgeloop-data'),
+  dataDir: z.string().min(1).default(DEFAULT_DATA_DIRS.agent),
   transport: TransportConfigSchema,
   outbox: z
     .strictObject({
@@ -146,7 +148,7 @@ export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
 export function parseAgentConfig(value: unknown, source = 'agent config'): AgentConfig {
   const r = AgentConfigSchema.safeParse(value);
   if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    const issues = formatIssues(r.error.issues);
     throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${source}: ${issues.join('; ')}`, { details: { issues } });
   }
   return r.data;

@@ -21,6 +21,7 @@ import { Topics } from '../protocol/topics.ts';
 import type { StatusMessage } from '../protocol/messages.ts';
 import { systemClock, type Clock, type TimerHandle } from '../lib/clock.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
+import { formatIssues } from '../lib/zod-issues.ts';
 import { MANIFEST_FILE, trustedKeySet, verifyModelDir, readPublicKey } from '../models/manifest/index.ts';
 import type { ModelRunner } from '../models/runtime/model-runner.ts';
 import type { Manifest } from '../protocol/manifest.ts';
@@ -87,7 +88,7 @@ export class Agent implements ReadingSink {
   constructor(opts: CreateAgentOptions) {
     const parsed = AgentConfigSchema.safeParse(opts.config);
     if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+      const issues = formatIssues(parsed.error.issues);
       throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `agent config: ${issues.join('; ')}`, { details: { issues } });
     }
     this.config = Object.freeze(parsed.data);
@@ -161,12 +162,10 @@ export class Agent implements ReadingSink {
     }
     const t = this.#transport;
     const onError = (err: Error): void => this.#setError(`transport: ${err.message}`);
-    const onOffline = (reason: string): void => this.#log.warn({ reason }, 'offline');
+    // the transport logs its own 'offline' (with the reason); logging it here too would print every disconnect twice
     t.on('error', onError);
-    t.on('offline', onOffline);
     this.#offTransport = () => {
       t.off('error', onError);
-      t.off('offline', onOffline);
     };
     // 4. publisher, status, pruning
     this.#publisher = new OutboxPublisher({

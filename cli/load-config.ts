@@ -11,6 +11,8 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { EdgeloopError } from '../protocol/errors.ts';
+import { fromZodIssue } from '../lib/cli-errors.ts';
+import { formatIssues, issuePath } from '../lib/zod-issues.ts';
 
 export interface LoadConfigOptions {
   /** path of the YAML file; undefined = defaults + env only */
@@ -20,6 +22,9 @@ export interface LoadConfigOptions {
   envPrefix?: string;
   /** values applied over the file and env (CLI flags) */
   overrides?: Record<string, unknown>;
+  /** which flag each override came from ({ command: 'agent', names: { logLevel: '--log-level' } }): a bad value
+   * there is a usage error naming the flag (lib/cli-errors.ts), not a config error */
+  flags?: { command: string; names: Record<string, string> };
 }
 
 export function loadConfig<S extends z.ZodType>(schema: S, opts: LoadConfigOptions = {}): z.infer<S> {
@@ -48,7 +53,7 @@ export function loadConfig<S extends z.ZodType>(schema: S, opts: LoadConfigOptio
     if (!k.startsWith(prefix) || v === undefined) continue;
     const rest = k.slice(prefix.length);
     // process-level variables, not config fields (bin/edgeloop.js, bin/edgeloop-agent)
-    if (['LOG_LEVEL', 'DEBUG', 'CONFIG', 'NODE_FLAGS', 'FROM_SOURCE'].includes(rest)) continue;
+    if (['LOG_LEVEL', 'LOG_FORMAT', 'DEBUG', 'CONFIG', 'NODE_FLAGS', 'FROM_SOURCE'].includes(rest)) continue;
     const path = rest.split('__').map(camel);
     setPath(merged, path, parseScalar(v));
     envSources[path.join('.')] = k;
@@ -58,11 +63,12 @@ export function loadConfig<S extends z.ZodType>(schema: S, opts: LoadConfigOptio
   }
   const r = schema.safeParse(merged);
   if (!r.success) {
-    const first = r.error.issues.map((i) => {
-      const path = i.path.join('.') || '(root)';
-      const from = envSources[path] ? ` (from ${envSources[path]})` : '';
-      return `${path}${from}: ${i.message}`;
-    });
+    for (const issue of r.error.issues) {
+      const path = issuePath(issue);
+      const flag = opts.flags?.names[path];
+      if (flag) throw fromZodIssue(opts.flags!.command, flag, opts.overrides?.[path], issue);
+    }
+    const first = formatIssues(r.error.issues, { note: (path) => (envSources[path] ? ` (from ${envSources[path]})` : '') });
     throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${source}: ${first.join('; ')}`, {
       details: { file: opts.file, issues: first },
     });

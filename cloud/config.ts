@@ -1,11 +1,12 @@
 /**
  * The cloud process's configuration (cloud.yaml + EDGELOOP_* overrides, loaded by cli/load-config.ts).
- * Every field has a default, so an empty file runs everything embedded under ./edgeloop-data.
+ * Every field has a default, so an empty file runs everything embedded under .edgeloop/cloud (lib/data-dirs.ts).
  * docs/cloud.md lists the options with units; docs/cloud.example.yaml is a complete example.
  */
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { RecommendConfigSchema } from './recommend/config.ts';
+import { DEFAULT_DATA_DIRS } from '../lib/data-dirs.ts';
 
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().min(1);
@@ -135,7 +136,7 @@ const HttpSchema = z.strictObject({
 
 export const CloudConfigSchema = z.strictObject({
   /** where every local store lives (stream.db, features.db, dlq.db, ingest-dedup.db) */
-  dataDir: z.string().min(1).default('./edgeloop-data'),
+  dataDir: z.string().min(1).default(DEFAULT_DATA_DIRS.cloud),
   topicPrefix: z.string().min(1).default('edgeloop/v1'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** run only these parts (and what they require); default: all */

@@ -59,3 +59,16 @@ export class Progress {
 function isTty(s: unknown): boolean {
   return Boolean((s as { isTTY?: boolean }).isTTY);
 }
+
+/** Clear the screen and put the cursor home (ANSI): a redrawn `--watch` frame replaces the previous one. */
+export const CLEAR_SCREEN = '\x1b[H\x1b[2J';
+
+/**
+ * One frame of a `--watch` display: on a terminal it redraws the screen from the top; in a pipe or file each frame
+ * is appended, separated by a blank line, so a log keeps the history.
+ */
+export function watchFrame(text: string, o: { tty: boolean; first: boolean }): string {
+  const body = text.endsWith('\n') ? text : text + '\n';
+  if (o.tty) return CLEAR_SCREEN + body;
+  return (o.first ? '' : '\n') + body;
+}

@@ -11,6 +11,7 @@
  *   or class probabilities; `actions` maps labels to maintenance actions.
  */
 import { z } from 'zod';
+import { formatIssues } from '../lib/zod-issues.ts';
 import { EdgeloopError } from './errors.ts';
 
 export const MANIFEST_SCHEMA = 'edgeloop.model/v1';
@@ -147,7 +148,7 @@ export type FeatureInputs = z.infer<typeof FeatureInputsSchema>;
 export function parseManifest(value: unknown, source = 'manifest'): Manifest {
   const r = ManifestSchema.safeParse(value);
   if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    const issues = formatIssues(r.error.issues);
     throw new EdgeloopError('EL_ERR_MODEL_MANIFEST_INVALID', `${source} is invalid: ${issues.join('; ')}`, {
       details: { issues },
     });

@@ -27,7 +27,8 @@ const lines = [
   '',
   'Every error edgeloop raises is an `EdgeloopError` with a stable `code` (match on `err.code`, never on the',
   'message) and, where there is one, the underlying `cause`. The CLI prints `edgeloop <command>: <message> [<code>]`',
-  'and exits with status 1. This page is generated from the code by `npm run docs:errors`.',
+  'and exits with status 1; a wrong flag or argument prints `edgeloop <command>: --flag: what was wrong (expected …)`',
+  'and exits with status 2 (`EL_ERR_USAGE`). This page is generated from the code by `npm run docs:errors`.',
   '',
 ];
 for (const f of files.sort()) {

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { EdgeloopError } from '../protocol/errors.ts';
+import { issuesLine } from '../lib/zod-issues.ts';
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/topics.ts';
 import { DATA_FAULT_KINDS } from './faults/data-faults.ts';
 
@@ -114,7 +115,7 @@ export type DataFaultSpec = z.output<typeof DataFaultSchema>;
 export function resolveSimulationOptions(o: unknown): ResolvedSimulationOptions {
   const r = SimulationOptionsSchema.safeParse(o ?? {});
   if (!r.success) {
-    const msg = r.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ');
+    const msg = issuesLine(r.error.issues, { root: '(options)' });
     throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `invalid simulation options: ${msg}`, { details: { issues: r.error.issues } });
   }
   const v = r.data;

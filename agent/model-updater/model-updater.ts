@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { Backoff, type RetryPolicy } from '../../lib/backoff.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
-import { silentLogger, type Logger } from '../../lib/logger.ts';
+import { silentLogger, withBindings, type Logger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { parseManifest, type Manifest } from '../../protocol/manifest.ts';
 import {
@@ -180,7 +180,7 @@ export class ModelUpdater {
       topics: opts.topics ?? new Topics(),
       fetch: opts.fetch ?? globalThis.fetch,
       clock: opts.clock ?? systemClock,
-      logger: (opts.logger ?? silentLogger).child({ deviceId: opts.deviceId, part: 'model-updater' }),
+      logger: withBindings(opts.logger ?? silentLogger, { deviceId: opts.deviceId, part: 'model-updater' }),
       nextSeq: opts.nextSeq,
       downloadRetry: { minMs: 200, maxMs: 5000, maxAttempts: 5, ...opts.downloadRetry },
       downloadTimeoutMs: pos('downloadTimeoutMs', opts.downloadTimeoutMs, 60_000),

@@ -19,6 +19,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { issuesLine } from '../../lib/zod-issues.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { TransportStats } from './mqtt-transport.ts';
 import { assertKnownKeys, commonShape, suggest } from './transport-options.ts';
@@ -97,7 +98,7 @@ export function parseTransportConfig(value: unknown, where = 'transport'): Trans
   }
   const r = schema.safeParse(value);
   if (!r.success) {
-    const msg = r.error.issues.map((i) => `${[where, ...i.path].join('.')}: ${i.message}`).join('; ');
+    const msg = issuesLine(r.error.issues, { prefix: [where] });
     throw new EdgeloopError('EL_ERR_CONFIG_INVALID', msg, { cause: r.error });
   }
   return r.data;

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { RetryPolicy } from '../../lib/backoff.ts';
 import type { Clock } from '../../lib/clock.ts';
+import { issuesLine } from '../../lib/zod-issues.ts';
 import { PublishGate } from './publish-gate.ts';
 
 /** Reconnect policy defaults: first retry within 1 s, cap 60 s, full jitter, never give up. */
@@ -144,7 +145,7 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where:
   for (const k of extra) delete stripped[k];
   const r = schema.safeParse(stripped);
   if (!r.success) {
-    const msg = r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(options)'}: ${i.message}`).join('; ');
+    const msg = issuesLine(r.error.issues, { root: '(options)' });
     throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${where}: ${msg}`, { cause: r.error });
   }
   return r.data;

@@ -6,8 +6,10 @@
 import type { CliContext } from '../main.ts';
 import { stopOnSignal, type SignalStop } from '../stop-on-signal.ts';
 import { loadConfig } from '../load-config.ts';
-import { createCliLogger } from '../../lib/logger.ts';
-import { EdgeloopError } from '../../protocol/errors.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { cliLogger, LOG_FLAG_HELP, LOG_FLAG_OPTIONS } from '../cli-logger.ts';
+import { flagError, parseFlags } from '../../lib/cli-errors.ts';
+import { acquireDataDirLock } from '../../lib/data-dir-lock.ts';
 
 export const help = `usage: edgeloop agent --config FILE [options]
 
@@ -19,32 +21,58 @@ options:
   --device-id ID      override deviceId
   --stdin             also read JSON lines from standard input (stops the agent at end of input)
   --check             validate the config, print it as JSON and exit
-  --log-level LEVEL   fatal|error|warn|info|debug|trace|silent (default: logLevel of the config, or EDGELOOP_LOG_LEVEL)
-
+${LOG_FLAG_HELP}
 environment:
   EDGELOOP_<FIELD>    override any field, levels joined by __: EDGELOOP_TRANSPORT__URL=mqtt://host:1883,
                       EDGELOOP_OUTBOX__DURABILITY=full, EDGELOOP_DEVICE_ID=pump-7
   EDGELOOP_CONFIG     config file when --config is not given
 
+The data directory is locked while the agent runs (<dataDir>/edgeloop.lock): a second agent on it exits with
+EL_ERR_DATA_DIR_LOCKED naming the PID that holds it.
+
+exit status: 0 stopped cleanly, 1 error, 2 wrong flags.
 signals: SIGTERM / SIGINT stop intake, drain the outbox (shutdown.drainTimeoutMs), close; a second one exits now.
 `;
 
 export async function run(argv: string[], ctx: CliContext): Promise<number> {
-  const args = parseArgs(argv);
+  const { values: args } = parseFlags('agent', argv, {
+    options: {
+      config: { type: 'string', short: 'c' },
+      'device-id': { type: 'string' },
+      stdin: { type: 'boolean' },
+      check: { type: 'boolean' },
+      ...LOG_FLAG_OPTIONS,
+    },
+  });
   const file = args.config ?? ctx.env.EDGELOOP_CONFIG;
-  if (!file) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', '--config FILE is required (or EDGELOOP_CONFIG)');
+  if (!file) throw flagError('agent', '--config', 'missing', 'FILE, or EDGELOOP_CONFIG set');
   const { AgentConfigSchema } = await import('../../agent/config.ts');
   const overrides: Record<string, unknown> = {};
-  if (args.deviceId) overrides.deviceId = args.deviceId;
+  if (args['device-id']) overrides.deviceId = args['device-id'];
   if (args.stdin) overrides['sources.stdin'] = true;
-  if (args.logLevel) overrides.logLevel = args.logLevel;
+  if (args['log-level']) overrides.logLevel = args['log-level'];
   const { resolve: resolvePath } = await import('node:path');
-  const config = loadConfig(AgentConfigSchema, { file: resolvePath(ctx.cwd, file), env: ctx.env, overrides });
+  const config = loadConfig(AgentConfigSchema, {
+    file: resolvePath(ctx.cwd, file),
+    env: ctx.env,
+    overrides,
+    flags: { command: 'agent', names: { deviceId: '--device-id', logLevel: '--log-level' } },
+  });
   if (args.check) {
     ctx.stdout.write(JSON.stringify(config, null, 2) + '\n');
     return 0;
   }
-  const logger = createCliLogger(args.logLevel ?? ctx.env.EDGELOOP_LOG_LEVEL ?? config.logLevel);
+  const logger = cliLogger('agent', ctx, args, config.logLevel);
+  // one agent per data directory: a second one would share the outbox and fight over the broker session
+  const lock = acquireDataDirLock({ dir: resolvePath(ctx.cwd, config.dataDir), command: `edgeloop agent (device ${config.deviceId})`, logger });
+  try {
+    return await runAgent(config, logger, ctx);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runAgent(config: import('../../agent/config.ts').AgentConfig, logger: Logger, ctx: CliContext): Promise<number> {
   const { createAgent } = await import('../../agent/create-agent.ts');
   let signals: SignalStop | undefined;
   const agent = createAgent({
@@ -62,46 +90,4 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   } finally {
     signals.dispose();
   }
-}
-
-interface Args {
-  config?: string;
-  deviceId?: string;
-  stdin?: boolean;
-  check?: boolean;
-  logLevel?: string;
-}
-
-function parseArgs(argv: string[]): Args {
-  const out: Args = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `${flag} needs a value`);
-      return v;
-    };
-    switch (flag) {
-      case '--config':
-      case '-c':
-        out.config = value();
-        break;
-      case '--device-id':
-        out.deviceId = value();
-        break;
-      case '--stdin':
-        out.stdin = true;
-        break;
-      case '--check':
-        out.check = true;
-        break;
-      case '--log-level':
-        out.logLevel = value();
-        break;
-      default:
-        throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `unknown option ${a} (see edgeloop agent --help)`);
-    }
-  }
-  return out;
 }

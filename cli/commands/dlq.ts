@@ -1,11 +1,9 @@
 /**
  * `edgeloop dlq list|stats`: inspect the dead-letter store (<dataDir>/dlq.db) read-only; safe while the cloud runs.
  */
-import { parseArgs } from 'node:util';
-import { existsSync } from 'node:fs';
 import type { CliContext } from '../main.ts';
-import { EdgeloopError } from '../../protocol/errors.ts';
-import { resolveDataDir } from './features.ts';
+import { choiceFlag, numberFlag, parseFlags, usageError } from '../../lib/cli-errors.ts';
+import { requireStore, resolveDataDir } from './features.ts';
 
 export const help = `usage: edgeloop dlq list [options]
        edgeloop dlq stats [options]
@@ -20,12 +18,15 @@ list options:
   --json              one JSON object per line, payload as base64
 common options:
   --config FILE       cloud config, for dataDir (or EDGELOOP_CONFIG)
-  --data-dir DIR      the cloud's data directory (default: dataDir of the config, ./edgeloop-data)
+  --data-dir DIR      the cloud's data directory (default: dataDir of the config, ./.edgeloop/cloud, where
+                      \`edgeloop up\` and \`edgeloop cloud\` keep it)
+
+exit status: 0 listed (also when the store is empty), 1 no dead-letter store in the data directory or another
+error, 2 wrong flags.
 `;
 
 export async function run(argv: string[], ctx: CliContext): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
+  const { values, positionals } = parseFlags('dlq', argv, {
     options: {
       limit: { type: 'string', default: '20' },
       reason: { type: 'string' },
@@ -34,25 +35,17 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       config: { type: 'string' },
       'data-dir': { type: 'string' },
     },
-    strict: true,
     allowPositionals: true,
   });
   const sub = positionals[0];
   if ((sub !== 'list' && sub !== 'stats') || positionals.length > 1) {
-    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'usage: edgeloop dlq list|stats [options]');
+    throw usageError('dlq', sub === undefined ? 'missing subcommand' : `unknown subcommand ${JSON.stringify(positionals.join(' '))}`, 'list or stats; see edgeloop dlq --help');
   }
   const { SqliteDlq, DEAD_LETTER_REASONS } = await import('../../cloud/dlq/sqlite-dlq.ts');
-  const limit = Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--limit must be a positive integer, got ${values.limit}`);
-  if (values.reason !== undefined && !(DEAD_LETTER_REASONS as readonly string[]).includes(values.reason)) {
-    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--reason must be one of ${DEAD_LETTER_REASONS.join(', ')}, got ${values.reason}`);
-  }
+  const limit = numberFlag('dlq', '--limit', values.limit, { min: 1, integer: true })!;
+  const reason = choiceFlag('dlq', '--reason', values.reason, DEAD_LETTER_REASONS);
   const { paths } = await resolveDataDir(values, ctx);
-  if (!existsSync(paths.dlq)) {
-    if (sub === 'stats') ctx.stdout.write(DEAD_LETTER_REASONS.map((r) => `${r}  0`).join('\n') + '\n');
-    else if (!values.json) ctx.stdout.write(`no dead letters (${paths.dlq} does not exist)\n`);
-    return 0;
-  }
+  requireStore(paths.dlq, 'dead-letter store', paths.dataDir);
   const dlq = await SqliteDlq.create({ path: paths.dlq, readonly: true });
   try {
     if (sub === 'stats') {
@@ -61,7 +54,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       ctx.stdout.write(DEAD_LETTER_REASONS.map((r) => `${r.padEnd(w)}  ${c[r]}`).join('\n') + '\n');
       return 0;
     }
-    const rows = dlq.list({ limit, reason: values.reason as (typeof DEAD_LETTER_REASONS)[number] | undefined, deviceId: values.device });
+    const rows = dlq.list({ limit, reason, deviceId: values.device });
     if (values.json) {
       for (const r of rows) {
         ctx.stdout.write(JSON.stringify({ ...r, at: new Date(r.at).toISOString(), payload: r.payload.toString('base64') }) + '\n');

@@ -5,9 +5,9 @@
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { EdgeloopError } from '../../protocol/errors.ts';
+import { choiceFlag, flagError, numberFlag, parseFlags, usageError } from '../../lib/cli-errors.ts';
 import { Progress } from '../../lib/progress.ts';
 import type { ManifestInput } from '../../protocol/manifest.ts';
 import { AUTOENCODER_ACTIVATIONS } from '../../models/anomaly/autoencoder.ts';
@@ -70,12 +70,12 @@ export async function run(argv: string[], ctx: Ctx): Promise<number> {
     case 'train':
       if (sub === 'anomaly') return trainAnomaly(rest, ctx);
       if (sub === 'recommender') return (await loadCommand('../../models/recommender/commands.ts', 'trainRecommenderCommand'))(rest, ctx);
-      throw usageError(`train what? "anomaly" or "recommender"${sub ? `, not "${sub}"` : ''}`);
+      throw usageError('models train', sub ? `unknown model kind ${JSON.stringify(sub)}` : 'missing model kind', 'anomaly or recommender');
     case 'eval':
       if (sub === 'skab') return evalSkab(rest, ctx);
       if (sub === 'ai4i') return (await loadCommand('../../models/recommender/commands.ts', 'evalAi4iCommand'))(rest, ctx);
       if (sub === 'nab') return (await loadCommand('../../models/nab/commands.ts', 'evalNabCommand'))(rest, ctx);
-      throw usageError(`eval what? "skab", "ai4i" or "nab"${sub ? `, not "${sub}"` : ''}`);
+      throw usageError('models eval', sub ? `unknown benchmark ${JSON.stringify(sub)}` : 'missing benchmark', 'skab, ai4i or nab');
     case 'keygen':
       return keygen(argv.slice(1), ctx);
     case 'sign':
@@ -85,7 +85,7 @@ export async function run(argv: string[], ctx: Ctx): Promise<number> {
     case 'score':
       return scoreCmd(argv.slice(1), ctx);
     default:
-      throw usageError(cmd ? `unknown models command "${cmd}"` : 'missing command');
+      throw usageError('models', cmd ? `unknown subcommand ${JSON.stringify(cmd)}` : 'missing subcommand', 'train, eval, keygen, sign, verify or score; see edgeloop models --help');
   }
 }
 
@@ -219,7 +219,9 @@ async function verifyCmd(argv: string[], ctx: Ctx): Promise<number> {
   const dir = resolve(ctx.cwd, required(o, 'model'));
   const { readPublicKey, verifyModelDir } = await import('../../models/manifest/index.ts');
   const { OrtModelRunner, checkTestVector } = await import('../../models/runtime/ort-model-runner.ts');
-  if (o.key === undefined && !o['allow-unsigned']) throw usageError('--key PUBLIC.pub is required (or --allow-unsigned to skip the signature check of an unsigned manifest)');
+  if (o.key === undefined && !o['allow-unsigned']) {
+    throw flagError('models', '--key', 'missing', '--key PUBLIC.pub, or --allow-unsigned to skip the signature check of an unsigned manifest');
+  }
   const keys = o.key === undefined ? [] : list(str(o.key), '--key').map((k) => readPublicKey(resolve(ctx.cwd, k)));
   const v = verifyModelDir(dir, { trustedKeys: keys, requireSignature: !o['allow-unsigned'] });
   const runner = await OrtModelRunner.forManifest(v.onnx, v.manifest);
@@ -362,22 +364,14 @@ async function evalSkab(argv: string[], ctx: Ctx): Promise<number> {
 type Opts = Record<string, string | boolean | undefined>;
 
 function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>): Opts {
-  try {
-    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
-    if (positionals.length) throw new Error(`unexpected argument "${positionals[0]}"`);
-    return values as Opts;
-  } catch (err) {
-    throw usageError((err as Error).message.replace(/\. To specify a positional.*$/s, ''));
-  }
-}
-
-function usageError(message: string): EdgeloopError {
-  return new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `${message} (see edgeloop models --help)`);
+  const { values, positionals } = parseFlags('models', argv, { options, allowPositionals: true });
+  if (positionals.length) throw usageError('models', `${JSON.stringify(positionals[0])}: unexpected argument`, 'options only; see edgeloop models --help');
+  return values as Opts;
 }
 
 function required(o: Opts, name: string): string {
   const v = o[name];
-  if (typeof v !== 'string' || v === '') throw usageError(`--${name} is required`);
+  if (typeof v !== 'string' || v === '') throw flagError('models', `--${name}`, 'missing', `--${name} VALUE`);
   return v;
 }
 
@@ -387,7 +381,7 @@ function str(v: string | boolean | undefined): string {
 
 function list(v: string, flag: string): string[] {
   const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (items.length === 0) throw usageError(`${flag} needs a comma-separated list`);
+  if (items.length === 0) throw flagError('models', flag, 'empty list', 'a comma-separated list');
   return items;
 }
 
@@ -396,33 +390,25 @@ function int(v: string | boolean | undefined, flag: string, def: number, min: nu
 }
 
 function intValue(v: string, flag: string, min: number): number {
-  const n = Number(v);
-  if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) throw usageError(`${flag} must be an integer >= ${min}, got "${v}"`);
-  return n;
+  return numberFlag('models', flag, v, { min, integer: true })!;
 }
 
 function num(v: string | boolean | undefined, flag: string, def: number): number {
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (String(v).trim() === '' || !Number.isFinite(n)) throw usageError(`${flag} must be a number, got "${String(v)}"`);
-  return n;
+  return v === undefined ? def : numberFlag('models', flag, String(v))!;
 }
 
 function nonNegative(v: string | boolean | undefined, flag: string, def: number): number {
-  const n = num(v, flag, def);
-  if (n < 0) throw usageError(`${flag} must be >= 0, got "${String(v)}"`);
-  return n;
+  return v === undefined ? def : numberFlag('models', flag, String(v), { min: 0 })!;
 }
 
 function isoDate(v: string, flag: string): string {
-  if (Number.isNaN(Date.parse(v))) throw usageError(`${flag} must be an ISO 8601 date, got "${v}"`);
+  if (Number.isNaN(Date.parse(v))) throw flagError('models', flag, `invalid value ${JSON.stringify(v)}`, 'an ISO 8601 date');
   return v;
 }
 
 function activationArg(v: string | boolean | undefined): AutoencoderActivation {
   const a = v === undefined ? 'tanh' : String(v);
-  if (!(AUTOENCODER_ACTIVATIONS as readonly string[]).includes(a)) throw usageError(`--activation must be one of ${AUTOENCODER_ACTIVATIONS.join(', ')}, got "${a}"`);
-  return a as AutoencoderActivation;
+  return choiceFlag('models', '--activation', a, AUTOENCODER_ACTIVATIONS)!;
 }
 
 function separatorArg(v: string): string {

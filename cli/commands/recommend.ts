@@ -4,8 +4,10 @@
  * section defaulted when the file has none.
  */
 import { resolve as resolvePath } from 'node:path';
-import { parseArgs } from 'node:util';
 import { EdgeloopError } from '../../protocol/errors.ts';
+import { fromZodIssue, parseFlags } from '../../lib/cli-errors.ts';
+import { issuesLine } from '../../lib/zod-issues.ts';
+import { LOG_FLAG_HELP, LOG_FLAG_OPTIONS } from '../cli-logger.ts';
 import { loadConfig } from '../load-config.ts';
 import type { CliContext } from '../main.ts';
 import { runCloud } from './cloud.ts';
@@ -23,12 +25,13 @@ options:
   --trusted-key F   PEM public key trusted for --model (repeatable; default: the shipped default-models key)
   --host HOST       listen address (default 127.0.0.1)
   --port N          listen port (default 8080; 0 = any free port)
-  --log-level L     fatal|error|warn|info|debug|trace|silent
+${LOG_FLAG_HELP}
+Runs beside \`edgeloop cloud\` on the same data directory (it only reads the feature store), so it takes no
+data-directory lock.
 `;
 
 export async function run(argv: string[], ctx: CliContext): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
+  const { values } = parseFlags('recommend', argv, {
     options: {
       config: { type: 'string' },
       'data-dir': { type: 'string' },
@@ -36,10 +39,8 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       'trusted-key': { type: 'string', multiple: true },
       host: { type: 'string' },
       port: { type: 'string' },
-      'log-level': { type: 'string' },
+      ...LOG_FLAG_OPTIONS,
     },
-    strict: true,
-    allowPositionals: false,
   });
   const { CloudConfigSchema } = await import('../../cloud/config.ts');
   const { RecommendConfigSchema } = await import('../../cloud/recommend/config.ts');
@@ -55,8 +56,11 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     ...(values['trusted-key'] ? { trustedKeyFiles: values['trusted-key'].map((f) => resolvePath(ctx.cwd, f)) } : {}),
   });
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `recommend.${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${file ?? '(flags)'}: ${issues}`);
+    const flagged = parsed.error.issues.find((i) => i.path[0] === 'port' || i.path[0] === 'host');
+    if (flagged && values[flagged.path[0] as 'port' | 'host'] !== undefined) {
+      throw fromZodIssue('recommend', `--${String(flagged.path[0])}`, values[flagged.path[0] as 'port' | 'host'], flagged);
+    }
+    throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${file ?? '(flags)'}: ${issuesLine(parsed.error.issues, { prefix: ['recommend'] })}`);
   }
-  return runCloud({ ...loaded, recommend: parsed.data }, ctx, values['log-level']);
+  return runCloud({ ...loaded, recommend: parsed.data }, ctx, values, { lockDataDir: false });
 }

@@ -4,8 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { EdgeloopError } from '../../protocol/errors.ts';
+import { numberFlag, parseFlags, usageError } from '../../lib/cli-errors.ts';
+import { DEFAULT_DATA_DIRS } from '../../lib/data-dirs.ts';
 import type { CliContext } from '../main.ts';
 import { jsonClient } from '../json-http-client.ts';
 
@@ -41,10 +42,8 @@ function client(url: string, token: string | undefined): Http {
 const enc = encodeURIComponent;
 
 export async function run(argv: string[], ctx: CliContext): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
+  const { values, positionals } = parseFlags('registry', argv, {
     allowPositionals: true,
-    strict: true,
     options: {
       url: { type: 'string' },
       token: { type: 'string' },
@@ -65,7 +64,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   const token = values.token ?? ctx.env.EDGELOOP_REGISTRY_TOKEN;
   const http = client(url, token);
   const need = (n: number, usage: string): void => {
-    if (args.length < n) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `usage: edgeloop registry ${usage}`);
+    if (args.length < n) throw usageError(`registry ${cmd}`, 'missing argument', `edgeloop registry ${usage}`);
   };
   switch (cmd) {
     case 'push': {
@@ -132,11 +131,10 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     case 'serve': {
       const { createRegistryPart } = await import('../../cloud/registry/registry-part.ts');
       const { createCliLogger } = await import('../../lib/logger.ts');
-      const port = values.port === undefined ? undefined : Number(values.port);
-      if (port !== undefined && !Number.isInteger(port)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--port ${values.port} is not a port number`);
+      const port = numberFlag('registry serve', '--port', values.port, { min: 0, max: 65535, integer: true });
       const part = createRegistryPart(
         {
-          dataDir: resolve(ctx.cwd, values['data-dir'] ?? './edgeloop-data'),
+          dataDir: resolve(ctx.cwd, values['data-dir'] ?? DEFAULT_DATA_DIRS.registry),
           trustedKeys: (values['trusted-key'] ?? []).map((f) => resolve(ctx.cwd, f)),
           allowLocalPaths: values['allow-local-paths'],
           insecure: values.insecure,
@@ -157,6 +155,6 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       return 0;
     }
     default:
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `unknown registry command ${JSON.stringify(cmd ?? '')}; see edgeloop registry --help`);
+      throw usageError('registry', cmd ? `unknown subcommand ${JSON.stringify(cmd)}` : 'missing subcommand', 'push, list, show, alias or serve; see edgeloop registry --help');
   }
 }

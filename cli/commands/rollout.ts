@@ -3,10 +3,11 @@
  * http://127.0.0.1:8082), or runs one (`serve`). The controller owns the state (SQLite); the CLI never writes it.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { EdgeloopError } from '../../protocol/errors.ts';
+import { flagError, numberFlag, parseFlags, usageError } from '../../lib/cli-errors.ts';
+import { DEFAULT_DATA_DIRS } from '../../lib/data-dirs.ts';
 import type { CliContext } from '../main.ts';
 import { jsonClient, type JsonCall } from '../json-http-client.ts';
+import { watchFrame } from '../../lib/progress.ts';
 import type { RolloutView } from '../../cloud/rollout/rollout-controller.ts';
 
 export const help = `usage: edgeloop rollout <command> [options]
@@ -25,7 +26,8 @@ commands:
       --retries 2               re-publications before a silent device counts as failed (default 2)
       --min-windows 1           status figures with fewer inference windows do not count for gates
   status [ID|MODEL]             a rollout's stages, gates and failures (default: all recent rollouts)
-      --watch                   refresh every second until the rollout ends
+      --watch                   refresh every second until the rollout ends (redraws the screen on a terminal);
+                                exit status 3 when it ended rolled back
   promote ID|MODEL              skip the rest of the current stage's bake
   rollback ID|MODEL [--reason]  re-publish the previous manifest to every touched device (also after completion)
   abort ID|MODEL [--reason]     stop assigning; devices keep what they run (no rollback)
@@ -38,6 +40,9 @@ options:
   --token TOKEN   bearer token (default $EDGELOOP_ROLLOUT_TOKEN)
   --json          print JSON
 `;
+
+/** `status --watch` ended in a rollback: distinct from 1 (error) and 2 (wrong flags) */
+export const ROLLED_BACK_EXIT_CODE = 3;
 
 function client(url: string, token: string | undefined): JsonCall {
   return jsonClient({ url, token, what: 'the rollout controller', serveHint: 'edgeloop rollout serve', errorCode: 'EL_ERR_ROLLOUT_HTTP' });
@@ -70,10 +75,8 @@ export function formatRollout(v: RolloutView): string {
 }
 
 export async function run(argv: string[], ctx: CliContext): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
+  const { values, positionals } = parseFlags('rollout', argv, {
     allowPositionals: true,
-    strict: true,
     options: {
       url: { type: 'string' },
       token: { type: 'string' },
@@ -105,21 +108,20 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   const call = client(url, token);
   const show = (v: RolloutView): void => out(values.json ? JSON.stringify(v) : formatRollout(v));
   const ref = (): string => {
-    if (!args[0]) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `usage: edgeloop rollout ${cmd} ID|MODEL`);
+    if (!args[0]) throw usageError(`rollout ${cmd}`, 'missing ID|MODEL', `edgeloop rollout ${cmd} ID|MODEL`);
     return encodeURIComponent(args[0]);
   };
   const int = (name: string, v: string | undefined): number | undefined => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--${name} ${v}: expected a non-negative integer`);
-    return n;
+    return numberFlag(`rollout ${cmd}`, `--${name}`, v, { min: 0, integer: true });
   };
   switch (cmd) {
     case 'start': {
       const target = args[0];
       const at = target?.lastIndexOf('@') ?? -1;
-      if (!target || at <= 0 || at === target.length - 1) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'usage: edgeloop rollout start MODEL@VERSION [options]');
-      if ((values.group?.length ?? 0) > 1) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', '--group can be given once');
+      if (!target || at <= 0 || at === target.length - 1) {
+        throw usageError('rollout start', target ? `${JSON.stringify(target)}: not MODEL@VERSION` : 'missing MODEL@VERSION', 'edgeloop rollout start MODEL@VERSION [options]');
+      }
+      if ((values.group?.length ?? 0) > 1) throw flagError('rollout start', '--group', 'given more than once', 'one group');
       const retries = int('retries', values.retries);
       const minWindows = int('min-windows', values['min-windows']);
       const spec = {
@@ -151,12 +153,13 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
         else for (const v of r.rollouts) out(`${v.id}\t${v.model}@${v.version}\t${v.status}\tstage ${v.stage}/${v.stages.length}${v.reason ? `\t${v.reason}` : ''}`);
         return 0;
       }
-      for (;;) {
+      const tty = !values.json && (ctx.stdout as { isTTY?: boolean }).isTTY === true;
+      for (let first = true; ; first = false) {
         const v = (await call('GET', `/v1/rollouts/${ref()}`)) as RolloutView;
-        show(v);
-        if (!values.watch || ['completed', 'aborted', 'rolled-back'].includes(v.status)) return v.status === 'rolled-back' ? 2 : 0;
+        if (values.watch) ctx.stdout.write(watchFrame(values.json ? JSON.stringify(v) : formatRollout(v), { tty, first }));
+        else show(v);
+        if (!values.watch || ['completed', 'aborted', 'rolled-back'].includes(v.status)) return v.status === 'rolled-back' ? ROLLED_BACK_EXIT_CODE : 0;
         await new Promise((r) => setTimeout(r, 1000));
-        out('');
       }
     }
     case 'promote':
@@ -173,12 +176,12 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       const groups: Record<string, string[]> = {};
       for (const g of values.group ?? []) {
         const [name, list] = g.split('=');
-        if (!name || !list) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--group ${g}: expected NAME=dev1,dev2 for serve`);
+        if (!name || !list) throw flagError('rollout serve', '--group', `invalid value ${JSON.stringify(g)}`, 'NAME=dev1,dev2');
         groups[name] = list.split(',').map((d) => d.trim()).filter(Boolean);
       }
       const part = createRolloutPart(
         {
-          dataDir: resolve(ctx.cwd, values['data-dir'] ?? './edgeloop-data'),
+          dataDir: resolve(ctx.cwd, values['data-dir'] ?? DEFAULT_DATA_DIRS.rollout),
           mqtt: { url: values.mqtt ?? ctx.env.EDGELOOP_MQTT_URL ?? 'mqtt://127.0.0.1:1883' },
           registryUrl: values.registry ?? ctx.env.EDGELOOP_REGISTRY_URL ?? 'http://127.0.0.1:8081',
           ...(ctx.env.EDGELOOP_REGISTRY_TOKEN ? { registryToken: ctx.env.EDGELOOP_REGISTRY_TOKEN } : {}),
@@ -197,6 +200,6 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       return 0;
     }
     default:
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `unknown rollout command ${JSON.stringify(cmd ?? '')}; see edgeloop rollout --help`);
+      throw usageError('rollout', cmd ? `unknown subcommand ${JSON.stringify(cmd)}` : 'missing subcommand', 'start, status, promote, rollback, abort or serve; see edgeloop rollout --help');
   }
 }

@@ -5,10 +5,10 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { flagError, numberFlag, parsedFlag, parseFlags } from '../../lib/cli-errors.ts';
+import { acquireDataDirLock } from '../../lib/data-dir-lock.ts';
 import type { CliContext } from '../main.ts';
 import { loadConfig } from '../load-config.ts';
-import { EdgeloopError } from '../../protocol/errors.ts';
 import { parseFaultArg, parseSeconds, SimulationOptionsSchema } from '../../simulator/simulation-options.ts';
 
 export const help = `usage: edgeloop sim [options]
@@ -47,13 +47,14 @@ delivery completeness (gaps by seq, duplicates), detection precision/recall and 
   --quiet                no live progress
 
 Environment: EDGELOOP_SIM_<OPTION> overrides, e.g. EDGELOOP_SIM_DEVICES=500.
-Exit status: 0 when delivery was complete (or not observed), 2 when readings were missing, 1 on error.
+Exit status: 0 when delivery was complete (or not observed), 3 when readings were missing, 1 on error, 2 wrong flags.
 `;
 
+/** delivery was observed and readings were missing: distinct from 1 (error) and 2 (wrong flags) */
+export const MISSING_READINGS_EXIT_CODE = 3;
+
 export async function run(argv: string[], ctx: CliContext): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    allowPositionals: false,
+  const { values } = parseFlags('sim', argv, {
     options: {
       devices: { type: 'string' },
       duration: { type: 'string' },
@@ -82,14 +83,13 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     },
   });
   const int = (name: string, v: string | undefined): number | undefined => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--${name}: "${v}" is not a number`);
-    return n;
+    return numberFlag('sim', `--${name}`, v);
   };
+  const seconds = (name: string, v: string | undefined): number | undefined =>
+    v === undefined ? undefined : parsedFlag('sim', `--${name}`, v, (x) => parseSeconds(x, `--${name}`), 'a duration: 10, 10s, 500ms, 2m');
   const overrides: Record<string, unknown> = {
     devices: int('devices', values.devices),
-    durationSec: values.duration === undefined ? undefined : parseSeconds(values.duration, '--duration'),
+    durationSec: seconds('duration', values.duration),
     messageRate: int('rate', values.rate),
     samplesPerMessage: int('batch', values.batch),
     mode: values.mode,
@@ -100,7 +100,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     topicPrefix: values.prefix,
     seed: values.seed === undefined ? undefined : /^-?\d+$/.test(values.seed) ? Number(values.seed) : values.seed,
     faults: values.fault?.map(parseFaultArg),
-    drainTimeoutSec: values['drain-timeout'] === undefined ? undefined : parseSeconds(values['drain-timeout'], '--drain-timeout'),
+    drainTimeoutSec: seconds('drain-timeout', values['drain-timeout']),
     observe: values['no-observe'] ? false : undefined,
   };
   if (values['random-faults'] !== undefined) {
@@ -123,7 +123,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
 
   let cloudSetup: Awaited<ReturnType<typeof startSimCloud>> | undefined;
   if (values.cloud) {
-    if (options.url) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', '--cloud and --url exclude each other');
+    if (options.url) throw flagError('sim', '--cloud', 'given with --url', 'one of --cloud (an embedded cloud) or --url (an existing broker)');
     cloudSetup = await startSimCloud(values['data-dir'] ? resolve(ctx.cwd, values['data-dir']) : undefined, options);
     ctx.stderr.write(`edgeloop sim: embedded cloud at ${cloudSetup.url} (data in ${cloudSetup.dataDir})\n`);
   }
@@ -159,7 +159,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     writeFileSync(join(outDir, 'summary.txt'), summary + '\n');
     if (values.json) ctx.stdout.write(reportToJson(report) + '\n');
     else ctx.stdout.write(`${summary}\nreport       ${join(outDir, 'report.html')} (and report.json, summary.txt)\n`);
-    return report.delivery.observed && !report.delivery.complete ? 2 : 0;
+    return report.delivery.observed && !report.delivery.complete ? MISSING_READINGS_EXIT_CODE : 0;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -179,7 +179,8 @@ async function startSimCloud(dataDir: string | undefined, options: { devices: nu
   const { streamProbe, featureStoreProbe } = await import('../../simulator/probes/pipeline-probes.ts');
   const own = !dataDir;
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'edgeloop-sim-cloud-'));
-  mkdirSync(dir, { recursive: true });
+  // a given directory may be another cloud's: one process per data directory (a temporary one is ours alone)
+  const lock = own ? undefined : acquireDataDirLock({ dir, command: 'edgeloop sim --cloud' });
   const password = randomBytes(18).toString('base64url');
   const credentialsFile = join(dir, 'sim-credentials.json');
   writeFileSync(credentialsFile, JSON.stringify({ services: { 'sim-observer': await hashPassword(password, { N: 4096, r: 8, p: 1 }) } }), { mode: 0o600 });
@@ -192,7 +193,13 @@ async function startSimCloud(dataDir: string | undefined, options: { devices: nu
       http: { enabled: false },
     } as never),
   );
-  await cloud.start();
+  try {
+    await cloud.start();
+  } catch (err) {
+    await cloud.close().catch(() => {});
+    lock?.release();
+    throw err;
+  }
   const ids = deviceIds(options.deviceIdPrefix, options.devices);
   type S = import('../../cloud/stream/stream.ts').Stream;
   type F = import('../../cloud/feature-store/feature-store.ts').FeatureStore;
@@ -207,6 +214,7 @@ async function startSimCloud(dataDir: string | undefined, options: { devices: nu
     probes,
     close: async () => {
       await cloud.close();
+      lock?.release();
       if (own) rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -9,9 +9,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { CliContext } from '../main.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
+import { choiceFlag, numberFlag, parsedFlag, parseFlags } from '../../lib/cli-errors.ts';
+import { acquireDataDirLock } from '../../lib/data-dir-lock.ts';
+import { DEFAULT_DATA_DIRS } from '../../lib/data-dirs.ts';
 import { Topics } from '../../protocol/topics.ts';
 import { packagePath } from '../../lib/package-root.ts';
 
@@ -26,7 +28,7 @@ of edge agents publishing telemetry and anomaly events. Ctrl-C stops everything.
                      light: lightweight simulated devices (thousands)
   --port P           dashboard port (default 8080; a free port is used when 8080 is taken; 0 = any free port)
   --host H           dashboard listen address (default 127.0.0.1)
-  --data-dir DIR     where all state lives (default ./.edgeloop)
+  --data-dir DIR     where all state lives (default ./.edgeloop; the cloud's stores in DIR/cloud); locked while up runs
   --rate R           messages per second per device (default 1)
   --fault-every T    one random fault somewhere in the fleet every T on average (default 6s; 0 = none)
   --no-fleet         run the cloud and the dashboard only (connect your own devices)
@@ -56,9 +58,7 @@ export interface UpHandle {
 }
 
 export async function run(argv: string[], ctx: CliContext): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    allowPositionals: false,
+  const { values } = parseFlags('up', argv, {
     options: {
       devices: { type: 'string' },
       mode: { type: 'string' },
@@ -71,25 +71,18 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       seed: { type: 'string' },
     },
   });
-  const num = (name: string, v: string | undefined, dflt: number, min: number, max: number, integer = true): number => {
-    if (v === undefined) return dflt;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--${name}: expected ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got "${v}"`);
-    }
-    return n;
-  };
-  const mode = values.mode ?? 'agent';
-  if (mode !== 'agent' && mode !== 'light') throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--mode: expected agent or light, got "${mode}"`);
+  const num = (name: string, v: string | undefined, dflt: number, min: number, max: number, integer = true): number =>
+    numberFlag('up', `--${name}`, v, { min, max, integer }) ?? dflt;
+  const mode = choiceFlag('up', '--mode', values.mode, ['agent', 'light']) ?? 'agent';
   const { parseSeconds } = await import('../../simulator/simulation-options.ts');
   const opts: UpOptions = {
     devices: num('devices', values.devices, 50, 0, 100_000),
     mode,
     port: values.port === undefined ? undefined : num('port', values.port, 8080, 0, 65535),
     host: values.host ?? '127.0.0.1',
-    dataDir: resolve(ctx.cwd, values['data-dir'] ?? '.edgeloop'),
+    dataDir: resolve(ctx.cwd, values['data-dir'] ?? DEFAULT_DATA_DIRS.root),
     rate: num('rate', values.rate, 1, 0.01, 100, false),
-    faultEverySec: values['fault-every'] === undefined ? 6 : parseSeconds(values['fault-every'], '--fault-every'),
+    faultEverySec: values['fault-every'] === undefined ? 6 : parsedFlag('up', '--fault-every', values['fault-every'], (v) => parseSeconds(v, '--fault-every'), 'a duration: 6, 6s, 500ms, 2m; 0 = none'),
     fleet: !values['no-fleet'],
     seed: values.seed === undefined ? randomBytes(4).readUInt32LE(0) : num('seed', values.seed, 1, 0, 2 ** 32 - 1),
   };
@@ -150,6 +143,13 @@ export async function startUp(o: UpOptions, warn: (s: string) => void): Promise<
     }
   };
   try {
+    // one `up` per data directory, and no `edgeloop cloud` on its cloud directory meanwhile
+    const onTakeover = (prev: { pid: number; command: string }, dir: string): void =>
+      warn(`edgeloop up: ${dir}: the previous holder (PID ${prev.pid}, ${prev.command}) is gone, taking over its lock`);
+    for (const dir of [o.dataDir, join(o.dataDir, 'cloud')]) {
+      const lock = acquireDataDirLock({ dir, command: 'edgeloop up', onTakeover });
+      closers.push({ name: `lock ${dir}`, close: () => lock.release() });
+    }
     const { deviceIds } = await import('../../simulator/build-fleet.ts');
     const ids = deviceIds('dev-', o.devices);
     const secrets = loadSecrets(join(o.dataDir, 'secrets.json'), ids);

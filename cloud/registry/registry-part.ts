@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { Clock } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
+import { issuesLine } from '../../lib/zod-issues.ts';
+import { DEFAULT_DATA_DIRS } from '../../lib/data-dirs.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { LocalArtifactStore, type ArtifactStore } from './artifact-store.ts';
 import { ModelRegistry } from './model-registry.ts';
@@ -15,7 +17,7 @@ import { RegistryServer } from './registry-server.ts';
 
 export const RegistryPartConfigSchema = z.strictObject({
   /** state directory: registry.db and artifacts/ go here unless set one by one */
-  dataDir: z.string().min(1).default('./edgeloop-data'),
+  dataDir: z.string().min(1).default(DEFAULT_DATA_DIRS.registry),
   dbPath: z.string().min(1).optional(),
   artifactsDir: z.string().min(1).optional(),
   /** PEM files of the ed25519 public keys whose signatures the registry accepts */
@@ -48,7 +50,7 @@ export interface RegistryPart {
 export function parseRegistryPartConfig(input: unknown, source = 'registry config'): RegistryPartConfig {
   const r = RegistryPartConfigSchema.safeParse(input ?? {});
   if (!r.success) {
-    throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${source}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${source}: ${issuesLine(r.error.issues)}`);
   }
   return r.data;
 }

@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
-import { silentLogger, type Logger } from '../../lib/logger.ts';
+import { silentLogger, withBindings, type Logger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { SCHEMA_VERSION, encodeMessage, validateDeviceMessage, validateModelDesired, type ModelDesiredMessage } from '../../protocol/messages.ts';
 import { FLEET, Topics } from '../../protocol/topics.ts';
@@ -116,7 +116,7 @@ export class RolloutController {
       discoveryMs: opts.discoveryMs ?? 2000,
       onCompleted: opts.onCompleted,
       clock: opts.clock ?? systemClock,
-      logger: (opts.logger ?? silentLogger).child({ part: 'rollout' }),
+      logger: withBindings(opts.logger ?? silentLogger, { part: 'rollout' }),
     });
     this.#store = new RolloutStore(opts.dbPath);
   }

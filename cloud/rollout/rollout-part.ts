@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { Clock } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
+import { issuesLine } from '../../lib/zod-issues.ts';
+import { DEFAULT_DATA_DIRS } from '../../lib/data-dirs.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { Topics, DEFAULT_TOPIC_PREFIX } from '../../protocol/topics.ts';
 import type { Transport } from '../../agent/transport/transport.ts';
@@ -23,7 +25,7 @@ import { httpModelSource, registryModelSource } from './model-source.ts';
 import { RolloutServer } from './rollout-server.ts';
 
 export const RolloutPartConfigSchema = z.strictObject({
-  dataDir: z.string().min(1).default('./edgeloop-data'),
+  dataDir: z.string().min(1).default(DEFAULT_DATA_DIRS.rollout),
   /** default <dataDir>/rollout.db */
   dbPath: z.string().min(1).optional(),
   topicPrefix: z.string().min(1).default(DEFAULT_TOPIC_PREFIX),
@@ -78,7 +80,7 @@ export interface RolloutPart {
 export function parseRolloutPartConfig(input: unknown, source = 'rollout config'): RolloutPartConfig {
   const r = RolloutPartConfigSchema.safeParse(input ?? {});
   if (!r.success) {
-    throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${source}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${source}: ${issuesLine(r.error.issues)}`);
   }
   return r.data;
 }

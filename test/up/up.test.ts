@@ -96,7 +96,7 @@ describe('edgeloop up', () => {
     let err = '';
     child.stderr!.on('data', (b) => (err += String(b)));
     const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-    expect(code).toBe(1);
-    expect(err).toMatch(/--devices: expected an integer/);
+    expect(code).toBe(2);
+    expect(err).toBe('edgeloop up: --devices: invalid value "many" (expected an integer in [0, 100000])\n');
   });
 });

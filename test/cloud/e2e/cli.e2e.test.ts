@@ -24,7 +24,7 @@ describe('edgeloop cloud / features / dlq CLI', () => {
 
     writeFileSync(bad, 'broker:\n  mode: external\n');
     expect((await cli(['cloud', '--check', '--config', bad])).stderr).toMatch(/broker\.external.*url is not set/);
-    expect((await cli(['cloud', '--bogus'])).code).toBe(1);
+    expect((await cli(['cloud', '--bogus'])).code).toBe(2);
   });
 
   it('cloud hash-password makes a verifiable scrypt hash', async () => {
@@ -38,12 +38,17 @@ describe('edgeloop cloud / features / dlq CLI', () => {
 
   it('features and dlq check their arguments and report a missing store clearly', async () => {
     const dir = tempDir();
-    expect((await cli(['features', 'get'])).stderr).toMatch(/usage: edgeloop features get DEVICE/);
+    expect((await cli(['features', 'get'])).stderr).toMatch(/edgeloop features: missing DEVICE \(expected features get DEVICE/);
     const missing = await cli(['features', 'get', 'dev-1', '--data-dir', dir]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/no feature store at .*features\.db/);
-    expect((await cli(['dlq', 'list', '--reason', 'bogus', '--data-dir', dir])).stderr).toMatch(/--reason must be one of malformed, oversized, unauthorized, topic-mismatch/);
-    expect((await cli(['dlq', 'list', '--limit', '0', '--data-dir', dir])).stderr).toMatch(/--limit must be a positive integer/);
+    expect(missing.stderr).toMatch(/no feature store in .*features\.db does not exist.*\[EL_ERR_CLI_NO_STORE\]/);
+    expect((await cli(['dlq', 'list', '--reason', 'bogus', '--data-dir', dir])).stderr).toMatch(/--reason: invalid value "bogus" \(expected one of malformed\|oversized\|unauthorized\|topic-mismatch/);
+    expect((await cli(['dlq', 'list', '--limit', '0', '--data-dir', dir])).stderr).toMatch(/--limit: invalid value "0" \(expected an integer >= 1\)/);
+    const absent = await cli(['dlq', 'list', '--data-dir', dir]);
+    expect(absent.code).toBe(1);
+    expect(absent.stderr).toMatch(/no dead-letter store in .*\[EL_ERR_CLI_NO_STORE\]/);
+    const { SqliteDlq } = await import('../../../cloud/dlq/sqlite-dlq.ts');
+    await (await SqliteDlq.create({ path: join(dir, 'dlq.db') })).close();
     const empty = await cli(['dlq', 'list', '--data-dir', dir]);
     expect(empty.code).toBe(0);
     expect(empty.stdout).toMatch(/no dead letters/);

@@ -23,11 +23,17 @@ let reg: RegistryPart;
 let ro: RolloutPart;
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  return cliOn({ tty: false }, ...argv);
+}
+
+/** `tty: true`: stdout says it is a terminal (isTTY), as process.stdout does in one */
+async function cliOn(o: { tty: boolean }, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
   const sink = (f: (s: string) => void) => new Writable({ write(c, _e, cb) { f(String(c)); cb(); } });
   const env = { EDGELOOP_REGISTRY_URL: reg.instance.server.url, EDGELOOP_ROLLOUT_URL: ro.instance.server.url };
-  const code = await main(argv, { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)), env, cwd: dir });
+  const stdout = Object.assign(sink((s) => (out += s)), { isTTY: o.tty });
+  const code = await main(argv, { stdout, stderr: sink((s) => (err += s)), env, cwd: dir });
   return { code, out, err };
 }
 
@@ -109,6 +115,11 @@ describe('edgeloop registry / rollout commands against running parts', () => {
     expect((await cli('rollout', 'promote', view.id)).err).toMatch(/\[EL_ERR_ROLLOUT_STATE\]/);
     const rolled = await cli('rollout', 'rollback', view.id);
     expect(rolled.out).toMatch(/ROLLED-BACK/); // no previous manifest: the override is cleared
+    // --watch on a terminal draws each frame from the top of a cleared screen; ending rolled back exits 3
+    const watched = await cliOn({ tty: true }, 'rollout', 'status', view.id, '--watch');
+    expect(watched.code).toBe(3);
+    expect(watched.out).toMatch(/^\x1b\[H\x1b\[2Jrollout \S+: pump-ae@1\.1 .*ROLLED-BACK/);
+    expect((await cli('rollout', 'status', view.id, '--watch')).out).toMatch(/^rollout \S+: pump-ae@1\.1 .*ROLLED-BACK/);
     const list = await cli('rollout', 'status');
     expect(list.out).toMatch(new RegExp(`${view.id}\\tpump-ae@1.1\\trolled-back`));
   });

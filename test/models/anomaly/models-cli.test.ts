@@ -155,12 +155,12 @@ describe('edgeloop models (CLI)', () => {
 
   it('rejects bad flags and unknown commands with a one-line reason', async () => {
     const dir = tmp();
-    expect((await cli(['train', 'anomaly', '--out', 'o'], dir)).err).toMatch(/--data is required/);
-    expect((await cli(['train', 'anomaly', '--data', 'x', '--out', 'o', '--window', '0'], dir)).err).toMatch(/--window must be an integer >= 1, got "0"/);
-    expect((await cli(['train', 'anomaly', '--data', 'x', '--out', 'o', '--windows', '8'], dir)).err).toMatch(/Unknown option '--windows'/);
+    expect((await cli(['train', 'anomaly', '--out', 'o'], dir)).err).toMatch(/edgeloop models: --data: missing \(expected --data VALUE\)/);
+    expect((await cli(['train', 'anomaly', '--data', 'x', '--out', 'o', '--window', '0'], dir)).err).toMatch(/edgeloop models: --window: invalid value "0" \(expected an integer >= 1\)/);
+    expect((await cli(['train', 'anomaly', '--data', 'x', '--out', 'o', '--windows', '8'], dir)).err).toMatch(/edgeloop models: --windows: unknown option/);
     expect((await cli(['train', 'anomaly', '--data', 'x', '--out', 'o', '--key', 'nokey.pem'], dir)).err).toMatch(/cannot read key file .*nokey\.pem: ENOENT.*\[EL_ERR_MODEL_KEY\]$/m);
-    expect((await cli(['frobnicate'], dir)).err).toMatch(/unknown models command "frobnicate"/);
-    expect((await cli(['eval', 'kdd'], dir)).err).toMatch(/eval what\? "skab", "ai4i" or "nab", not "kdd"/);
+    expect((await cli(['frobnicate'], dir)).err).toMatch(/edgeloop models: unknown subcommand "frobnicate" \(expected train, eval/);
+    expect((await cli(['eval', 'kdd'], dir)).err).toMatch(/edgeloop models eval: unknown benchmark "kdd" \(expected skab, ai4i or nab\)/);
     const helpOut = await cli(['--help'], dir);
     expect(helpOut.code).toBe(0);
     expect(helpOut.out).toMatch(/train anomaly/);
