@@ -9,7 +9,15 @@
  *      `credentials.services`), password checked against its scrypt hash.
  *   3. `allowAnonymous: true` only: no credentials → a device whose id is the MQTT client id (development only).
  * Devices must connect with client id = deviceId (`requireClientIdMatch`, default true), so one device cannot
- * take over another's session.
+ * take over another's session. Failed logins are rate-limited per client address and per username
+ * (LoginRateLimiter); a locked-out address or username is refused without a password check.
+ *
+ * Exposure: a listener on a non-loopback host with `allowAnonymous` is refused (EL_ERR_INSECURE_LISTENER) unless
+ * `insecure: true` is set, which is then logged as a warning.
+ *
+ * Protocol: the broker speaks MQTT 3.1.1 (and 3.1). `preConnect` refuses what aedes would accept against the
+ * standard (connect-check.ts): an MQTT 5 CONNECT gets a v5 CONNACK 0x84 and a log line naming where MQTT 5 devices
+ * should connect; an empty client id with CleanSession=0 gets CONNACK 0x02.
  *
  * Authorisation (TopicAuthorizer): a device publishes only under its own deviceId and subscribes only to its own
  * and the fleet's model topics; services may do anything. An unauthorised publish is written to the dead-letter
@@ -24,16 +32,21 @@
  */
 import { channel } from 'node:diagnostics_channel';
 import { createServer as createNetServer, type Server, type Socket, type AddressInfo } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { createServer as createTlsServer } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { Topics } from '../../protocol/topics.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
+import type { Clock } from '../../lib/clock.ts';
+import { assertSecureListener } from '../../lib/listen-guard.ts';
 import { TopicAuthorizer, type Identity } from './topic-authorizer.ts';
 import { emptyCredentials, type Credentials } from './credentials.ts';
-import { hashPassword, parsePasswordHash, verifyPassword } from './password-hash.ts';
+import { hashPassword, parsePasswordHash } from './password-hash.ts';
+import { authError, identifyClient } from './identify-client.ts';
+import { LoginRateLimiter, type LoginRateLimitOptions } from './login-rate-limiter.ts';
+import { checkConnect } from './connect-check.ts';
 import type { AcceptInput, IngestOutcome } from '../ingest/ingest.ts';
 import type { DeadLetterInput } from '../dlq/sqlite-dlq.ts';
 
@@ -58,6 +71,10 @@ export interface EmbeddedBrokerOptions {
   credentials?: Credentials;
   /** accept clients without credentials as devices named by their client id; default false */
   allowAnonymous?: boolean;
+  /** allow allowAnonymous on a non-loopback host (anyone on the network may connect); default false */
+  insecure?: boolean;
+  /** failed-login rate limiting per client address and per username; false = off; default: the limiter's defaults */
+  loginRateLimit?: LoginRateLimitOptions | false;
   /** a device's MQTT client id must equal its deviceId; default true */
   requireClientIdMatch?: boolean;
   /** certificate CNs must also be listed under credentials.devices; default false */
@@ -72,6 +89,8 @@ export interface EmbeddedBrokerOptions {
   /** time allowed for in-flight messages when closing, ms; default 5000 */
   drainTimeoutMs?: number;
   logger?: Logger;
+  /** time source of the login rate limiter; default the system clock */
+  clock?: Pick<Clock, 'now'>;
 }
 
 export interface BrokerStats {
@@ -84,6 +103,12 @@ export interface BrokerStats {
   refusedPublishes: number;
   refusedSubscriptions: number;
   ingestRefusals: number;
+  /** connections refused without a password check: their address or username was locked out */
+  loginsRateLimited: number;
+  /** addresses or usernames locked out after repeated failed logins */
+  loginLockouts: number;
+  /** CONNECTs refused for their protocol (MQTT 5, empty client id with CleanSession=0) */
+  protocolRefusals: number;
 }
 
 const QUARANTINE_PREFIX = '$edgeloop/quarantine/';
@@ -97,7 +122,8 @@ export const BROKER_CHANNELS = {
 } as const;
 const KNOWN = new Set([
   'host', 'port', 'tls', 'credentials', 'allowAnonymous', 'requireClientIdMatch', 'requireRegisteredDevices',
-  'unauthorizedPublish', 'topicPrefix', 'ingest', 'onRefused', 'drainTimeoutMs', 'logger',
+  'unauthorizedPublish', 'topicPrefix', 'ingest', 'onRefused', 'drainTimeoutMs', 'logger', 'insecure', 'loginRateLimit',
+  'clock',
 ]);
 
 function pem(v: string | undefined, what: string): string | undefined {
@@ -110,18 +136,12 @@ function pem(v: string | undefined, what: string): string | undefined {
   }
 }
 
-/** EL_ERR_BROKER_AUTH carrying the CONNACK return code aedes sends (4 bad username or password, 5 not authorised). */
-function authError(message: string, returnCode: 4 | 5): AuthenticateError {
-  const e = new EdgeloopError('EL_ERR_BROKER_AUTH', message) as unknown as AuthenticateError;
-  e.returnCode = returnCode;
-  return e;
-}
-
 export class EmbeddedBroker {
   readonly #o: {
     host: string;
     port: number | null;
     allowAnonymous: boolean;
+    insecure: boolean;
     requireClientIdMatch: boolean;
     requireRegisteredDevices: boolean;
     unauthorizedPublish: 'quarantine' | 'disconnect';
@@ -134,6 +154,7 @@ export class EmbeddedBroker {
   readonly #ingest: EmbeddedBrokerOptions['ingest'];
   readonly #onRefused: EmbeddedBrokerOptions['onRefused'];
   readonly #log: Logger;
+  readonly #limiter: LoginRateLimiter | undefined;
   readonly #ids = new WeakMap<Client, Identity>();
   readonly #sockets = new Set<Socket>();
   #aedes: Aedes | undefined;
@@ -143,7 +164,8 @@ export class EmbeddedBroker {
   #tlsPort: number | undefined;
   #state: 'new' | 'started' | 'closed' = 'new';
   #devices = 0;
-  readonly #s = { messagesIn: 0, messagesOut: 0, bytesIn: 0, authFailures: 0, refusedPublishes: 0, refusedSubscriptions: 0, ingestRefusals: 0 };
+  readonly #s = { messagesIn: 0, messagesOut: 0, bytesIn: 0, authFailures: 0, refusedPublishes: 0, refusedSubscriptions: 0, ingestRefusals: 0,
+    loginsRateLimited: 0, loginLockouts: 0, protocolRefusals: 0 };
 
   constructor(opts: EmbeddedBrokerOptions = {}) {
     for (const k of Object.keys(opts)) {
@@ -162,6 +184,7 @@ export class EmbeddedBroker {
       host: opts.host ?? '127.0.0.1',
       port,
       allowAnonymous: opts.allowAnonymous ?? false,
+      insecure: opts.insecure ?? false,
       requireClientIdMatch: opts.requireClientIdMatch ?? true,
       requireRegisteredDevices: opts.requireRegisteredDevices ?? false,
       unauthorizedPublish: up,
@@ -174,6 +197,7 @@ export class EmbeddedBroker {
     this.#ingest = opts.ingest;
     this.#onRefused = opts.onRefused;
     this.#log = opts.logger ?? silentLogger;
+    this.#limiter = opts.loginRateLimit === false ? undefined : new LoginRateLimiter(opts.loginRateLimit, opts.clock);
   }
 
   /** mqtt://host:port of the plain listener (after start) */
@@ -193,18 +217,21 @@ export class EmbeddedBroker {
   async start(): Promise<void> {
     if (this.#state === 'closed') throw new EdgeloopError('EL_ERR_CLOSED', 'EmbeddedBroker is closed');
     if (this.#state === 'started') return;
+    this.#assertSecureListener();
     this.#state = 'started';
     const tlsMaterial = this.#tls
       ? { cert: pem(this.#tls.cert, 'certificate')!, key: pem(this.#tls.key, 'key')!, ca: pem(this.#tls.ca, 'CA') }
       : undefined;
     const aedes = await Aedes.createBroker({
+      preConnect: (client, packet, cb) => this.#preConnect(client, packet, cb),
       authenticate: (client, username, password, cb) => {
-        this.#authenticate(client, username, password).then(
+        const address = (client.conn as Partial<Socket>).remoteAddress;
+        this.#authenticate(client, address, username, password).then(
           () => cb(null, true),
           (err: AuthenticateError) => {
             this.#s.authFailures++;
             if (BROKER_CHANNELS.authFailure.hasSubscribers) BROKER_CHANNELS.authFailure.publish({ clientId: client.id, username, reason: err.message });
-            this.#log.warn({ clientId: client.id, username, reason: err.message }, 'broker authentication refused');
+            this.#log.warn({ clientId: client.id, username, address, reason: err.message }, 'broker authentication refused');
             cb(err, false);
           },
         );
@@ -305,6 +332,52 @@ export class EmbeddedBroker {
     await this.close();
   }
 
+  /** A non-loopback listener with anonymous access needs `insecure: true`. */
+  #assertSecureListener(): void {
+    const port = this.#o.port ?? this.#tls?.port ?? 8883;
+    try {
+      assertSecureListener({ host: this.#o.host, port, authConfigured: !this.#o.allowAnonymous, insecure: this.#o.insecure, what: 'the embedded MQTT broker (allowAnonymous: true)', logger: this.#log });
+    } catch (err) {
+      const e = err as EdgeloopError;
+      throw new EdgeloopError(e.code, `${e.message}: set allowAnonymous: false, or insecure: true (broker.embedded.insecure in cloud.yaml)`, { cause: err, details: e.details ?? {} });
+    }
+  }
+
+  /** Refuse, with the CONNACK the standard asks for, what aedes would accept (connect-check.ts). */
+  #preConnect(client: Client, packet: ConnectPacket, cb: (err: Error | null, ok: boolean) => void): void {
+    const refusal = checkConnect(packet);
+    if (!refusal) {
+      cb(null, true);
+      return;
+    }
+    this.#s.protocolRefusals++;
+    this.#log.warn({ clientId: packet.clientId, protocolVersion: packet.protocolVersion, code: refusal.code }, refusal.reason);
+    // aedes closes the connection once the callback has an error; answer first
+    client.conn.write(refusal.connack, () => cb(new EdgeloopError('EL_ERR_BROKER_PROTOCOL', refusal.reason), false));
+  }
+
+  /** Rate limit, then identify; a failure counts against the address and the username. */
+  async #authenticate(client: Client, address: string | undefined, username: string | undefined, password: Buffer | undefined): Promise<void> {
+    const limiter = this.#limiter;
+    const decision = limiter?.check(address, username);
+    if (decision && !decision.allowed) {
+      this.#s.loginsRateLimited++;
+      throw authError(`too many failed logins for ${decision.key} ${decision.value}; retry in ${Math.ceil(decision.retryAfterMs / 1000)} s`, 5);
+    }
+    let id: Identity;
+    try {
+      id = await identifyClient(client, username, password, { ...this.#o, credentials: this.#creds });
+    } catch (err) {
+      for (const l of limiter?.recordFailure(address, username) ?? []) {
+        this.#s.loginLockouts++;
+        this.#log.warn({ [l.key]: l.value, failures: l.failures, lockoutMs: l.lockoutMs }, `broker logins locked out: ${l.failures} failed logins for ${l.key} ${l.value}`);
+      }
+      throw err;
+    }
+    limiter?.recordSuccess(username);
+    this.#ids.set(client, id);
+  }
+
   #displayHost(): string {
     return this.#o.host === '0.0.0.0' || this.#o.host === '::' ? '127.0.0.1' : this.#o.host;
   }
@@ -332,39 +405,6 @@ export class EmbeddedBroker {
       });
     });
     return (server.address() as AddressInfo).port;
-  }
-
-  async #authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<void> {
-    const sock = client.conn as unknown as Partial<TLSSocket>;
-    let id: Identity | undefined;
-    if (typeof sock.getPeerCertificate === 'function' && sock.authorized === true) {
-      const cn = sock.getPeerCertificate().subject?.CN;
-      const cnStr = Array.isArray(cn) ? cn[0] : cn;
-      if (typeof cnStr === 'string' && cnStr.length > 0) {
-        if (username && username !== cnStr) throw authError(`username ${username} does not match certificate CN ${cnStr}`, 5);
-        if (this.#creds.certificateServices.has(cnStr) || this.#creds.services.has(cnStr)) id = { kind: 'service', name: cnStr };
-        else {
-          if (this.#o.requireRegisteredDevices && !this.#creds.devices.has(cnStr)) throw authError(`certificate CN ${cnStr} is not a registered device`, 5);
-          id = { kind: 'device', deviceId: cnStr };
-        }
-      }
-    }
-    if (!id && username !== undefined) {
-      const dev = this.#creds.devices.get(username);
-      const svc = this.#creds.services.get(username);
-      const hash = dev ?? svc;
-      if (!hash) throw authError(`unknown user ${username} or no password set`, 4);
-      if (!password || !(await verifyPassword(password, hash))) throw authError(`wrong password for ${username}`, 4);
-      id = dev ? { kind: 'device', deviceId: username } : { kind: 'service', name: username };
-    }
-    if (!id) {
-      if (!this.#o.allowAnonymous) throw authError('credentials required (username/password or a client certificate)', 5);
-      id = { kind: 'device', deviceId: client.id };
-    }
-    if (id.kind === 'device' && this.#o.requireClientIdMatch && client.id !== id.deviceId) {
-      throw authError(`client id ${client.id} must equal the device id ${id.deviceId}`, 5);
-    }
-    this.#ids.set(client, id);
   }
 
   #authorizePublish(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
