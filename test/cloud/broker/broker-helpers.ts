@@ -5,6 +5,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { onTestFinished } from 'vitest';
 import { EmbeddedBroker, type EmbeddedBrokerOptions } from '../../../cloud/broker/embedded-broker.ts';
@@ -46,9 +48,26 @@ export async function startBroker(opts: EmbeddedBrokerOptions = {}): Promise<{ b
   return { broker, dlq };
 }
 
-/** Connect and resolve with the client, or reject with the CONNACK error. */
-export async function connect(url: string, opts: IClientOptions): Promise<MqttClient> {
-  const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+/** A pino logger whose lines land in `lines` (parsed), for asserting on log output. */
+export function memoryLogger(): { logger: Logger; lines: Array<Record<string, unknown> & { level: number; msg: string }> } {
+  const lines: Array<Record<string, unknown> & { level: number; msg: string }> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(JSON.parse(chunk.toString()));
+      cb();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, sink), lines };
+}
+
+/**
+ * Connect and resolve with the client, or reject with the CONNACK error. `setup` runs before the connection is
+ * made (e.g. to attach a message handler that must see messages delivered right after the CONNACK).
+ */
+export async function connect(url: string, opts: IClientOptions, setup?: (c: MqttClient) => void): Promise<MqttClient> {
+  const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts, manualConnect: true });
+  setup?.(c);
+  c.connect();
   onTestFinished(() => new Promise<void>((r) => c.end(true, {}, () => r())));
   await new Promise<void>((resolve, reject) => {
     c.once('connect', () => resolve());

@@ -1,0 +1,66 @@
+/**
+ * No open listener by accident: lib/listen-guard.ts, and the embedded broker refusing to listen on a non-loopback
+ * address with anonymous access unless `insecure: true` is given (then it logs a warning).
+ */
+import { networkInterfaces } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { EmbeddedBroker } from '../../../cloud/broker/embedded-broker.ts';
+import { assertSecureListener, isLoopbackHost } from '../../../lib/listen-guard.ts';
+import { connect, memoryLogger, startBroker } from './broker-helpers.ts';
+
+describe('isLoopbackHost', () => {
+  it('knows loopback addresses from the ones that reach the network', () => {
+    for (const h of ['127.0.0.1', '127.8.9.10', 'localhost', 'LOCALHOST', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1']) {
+      expect(isLoopbackHost(h), h).toBe(true);
+    }
+    for (const h of ['0.0.0.0', '::', '', '10.1.2.3', '192.168.1.20', '::ffff:10.0.0.1', 'fe80::1', 'pi.local', 'example.com', '128.0.0.1']) {
+      expect(isLoopbackHost(h), h).toBe(false);
+    }
+  });
+});
+
+describe('assertSecureListener', () => {
+  it('throws EL_ERR_INSECURE_LISTENER naming the listener, host and port; passes loopback, authenticated or insecure listeners', () => {
+    const { logger, lines } = memoryLogger();
+    expect(() => assertSecureListener({ host: '0.0.0.0', port: 1883, authConfigured: false, insecure: false, what: 'the test listener' })).toThrow(
+      expect.objectContaining({ code: 'EL_ERR_INSECURE_LISTENER', message: expect.stringMatching(/the test listener would listen on 0\.0\.0\.0:1883.*insecure option/) }),
+    );
+    assertSecureListener({ host: '127.0.0.1', port: 1883, authConfigured: false, insecure: false, what: 'x', logger });
+    assertSecureListener({ host: '0.0.0.0', port: 1883, authConfigured: true, insecure: false, what: 'x', logger });
+    expect(lines).toEqual([]);
+    assertSecureListener({ host: '0.0.0.0', port: 1883, authConfigured: false, insecure: true, what: 'the test listener', logger });
+    expect(lines).toMatchObject([{ level: 40, host: '0.0.0.0', port: 1883, msg: expect.stringMatching(/^INSECURE: the test listener listens on 0\.0\.0\.0:1883 without authentication/) }]);
+  });
+});
+
+/** an address of this machine other than loopback, if it has one */
+function lanAddress(): string | undefined {
+  return Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+}
+
+describe('EmbeddedBroker listener exposure', () => {
+  it('refuses to listen on 0.0.0.0 with allowAnonymous unless insecure: true, and does not open the port', async () => {
+    const broker = new EmbeddedBroker({ host: '0.0.0.0', port: 0, allowAnonymous: true });
+    await expect(broker.start()).rejects.toMatchObject({
+      code: 'EL_ERR_INSECURE_LISTENER',
+      message: expect.stringMatching(/embedded MQTT broker.*0\.0\.0\.0:0.*set allowAnonymous: false, or insecure: true \(broker\.embedded\.insecure/),
+    });
+    expect(broker.url).toBeUndefined();
+    await broker.close();
+  });
+
+  it('with insecure: true it listens and logs a loud warning; with credentials only it needs no option', async () => {
+    const { logger, lines } = memoryLogger();
+    const { broker } = await startBroker({ host: '0.0.0.0', allowAnonymous: true, insecure: true, logger });
+    expect(lines.find((l) => l.level === 40 && /^INSECURE: /.test(l.msg))).toMatchObject({ host: '0.0.0.0' });
+    const lan = lanAddress();
+    const url = lan ? `mqtt://${lan}:${broker.port}` : broker.url!;
+    expect((await connect(url, { clientId: 'anon-1' })).connected).toBe(true);
+
+    const { broker: authed } = await startBroker({ host: '0.0.0.0' }); // passwords required: no warning needed
+    expect((await connect(authed.url!, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1' })).connected).toBe(true);
+    await expect(connect(authed.url!, { clientId: 'dev-2' })).rejects.toMatchObject({ code: 5 });
+  });
+});
