@@ -5,7 +5,8 @@
  * - MQTT 5 (protocol level 5). The broker speaks 3.1.1, whose answer to an unsupported level is return code 0x01
  *   [MQTT-3.1.2-2]; but a v5 client decodes the CONNACK as MQTT 5, where 0x01 is no CONNACK reason. So the answer is
  *   a v5-encoded CONNACK with reason 0x84 "Unsupported Protocol Version" and no properties (MQTT 5 §3.2.2.2), which
- *   an MQTT 5 client reports as exactly that. Levels other than 3, 4 and 5 get aedes' own 3.1.1 answer, 0x01.
+ *   an MQTT 5 client reports as exactly that. (Levels other than 3, 4 and 5 never get here: aedes' packet parser
+ *   refuses them and closes the connection.)
  * - A zero-byte client id with CleanSession = 0: CONNACK 0x02 "Identifier rejected" [MQTT-3.1.3-8] (a session
  *   that nobody could resume). With CleanSession = 1 the broker assigns an id [MQTT-3.1.3-6].
  */

@@ -38,6 +38,11 @@ describe('EmbeddedBroker and MQTT 5 clients', () => {
     const warn = lines.filter((l) => l.level === 40 && l.protocolVersion === 5);
     expect(warn).toHaveLength(2);
     expect(warn[0]!.msg).toMatch(/speaks MQTT 3\.1\.1 only.*mosquitto \(broker\.mode: external\) or AWS IoT Core/);
+    // other levels never reach the broker: mqtt-packet's parser refuses them and the connection closes without a
+    // CONNACK (MQTT-3.1.2-2 asks for 0x01; documented in docs/broker.md)
+    const level6 = await rawConnect(broker.port!, connectPacket({ clientId: 'dev-1', username: 'dev-1', password: 'pw-1', level: 6 }));
+    await level6.closed;
+    expect(level6.received()).toHaveLength(0);
     // 3.1.1 clients are unaffected
     expect((await connect(broker.url!, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1' })).connected).toBe(true);
   });
