@@ -33,83 +33,21 @@
 import { channel } from 'node:diagnostics_channel';
 import { createServer as createNetServer, type Server, type Socket, type AddressInfo } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { Topics } from '../../protocol/topics.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import type { Clock } from '../../lib/clock.ts';
 import { assertSecureListener } from '../../lib/listen-guard.ts';
 import { TopicAuthorizer, type Identity } from './topic-authorizer.ts';
 import { emptyCredentials, type Credentials } from './credentials.ts';
+import { BROKER_OPTION_NAMES, pem, type BrokerStats, type BrokerTlsOptions, type EmbeddedBrokerOptions } from './broker-options.ts';
 import { hashPassword, parsePasswordHash } from './password-hash.ts';
 import { authError, identifyClient } from './identify-client.ts';
-import { LoginRateLimiter, type LoginRateLimitOptions } from './login-rate-limiter.ts';
+import { LoginRateLimiter } from './login-rate-limiter.ts';
 import { checkConnect } from './connect-check.ts';
-import type { AcceptInput, IngestOutcome } from '../ingest/ingest.ts';
-import type { DeadLetterInput } from '../dlq/sqlite-dlq.ts';
 
-export interface BrokerTlsOptions {
-  /** TLS listener port; default 8883 (0 = any free port) */
-  port?: number;
-  /** server certificate and key: PEM text or a file path */
-  cert: string;
-  key: string;
-  /** CA that signs device certificates (PEM text or path); without it client certificates are not requested */
-  ca?: string | undefined;
-  /** refuse TLS connections without a valid client certificate; default false (password auth over TLS allowed) */
-  requireClientCert?: boolean;
-}
-
-export interface EmbeddedBrokerOptions {
-  /** listen address; default 127.0.0.1 (use 0.0.0.0 to accept devices from the network) */
-  host?: string;
-  /** plain MQTT port; default 1883, 0 = any free port, null = no plain listener (TLS only) */
-  port?: number | null;
-  tls?: BrokerTlsOptions | undefined;
-  credentials?: Credentials;
-  /** accept clients without credentials as devices named by their client id; default false */
-  allowAnonymous?: boolean;
-  /** allow allowAnonymous on a non-loopback host (anyone on the network may connect); default false */
-  insecure?: boolean;
-  /** failed-login rate limiting per client address and per username; false = off; default: the limiter's defaults */
-  loginRateLimit?: LoginRateLimitOptions | false;
-  /** a device's MQTT client id must equal its deviceId; default true */
-  requireClientIdMatch?: boolean;
-  /** certificate CNs must also be listed under credentials.devices; default false */
-  requireRegisteredDevices?: boolean;
-  /** what to do with an unauthorised publish after dead-lettering it; default 'quarantine' */
-  unauthorizedPublish?: 'quarantine' | 'disconnect';
-  topicPrefix?: string;
-  /** in-path ingest: device messages are acknowledged only after accept() resolves */
-  ingest?: { accept(msg: AcceptInput): Promise<IngestOutcome> } | undefined;
-  /** refused publishes (unauthorised) go here, e.g. SqliteDlq.add */
-  onRefused?: ((d: DeadLetterInput) => void) | undefined;
-  /** time allowed for in-flight messages when closing, ms; default 5000 */
-  drainTimeoutMs?: number;
-  logger?: Logger;
-  /** time source of the login rate limiter; default the system clock */
-  clock?: Pick<Clock, 'now'>;
-}
-
-export interface BrokerStats {
-  connectedClients: number;
-  connectedDevices: number;
-  messagesIn: number;
-  messagesOut: number;
-  bytesIn: number;
-  authFailures: number;
-  refusedPublishes: number;
-  refusedSubscriptions: number;
-  ingestRefusals: number;
-  /** connections refused without a password check: their address or username was locked out */
-  loginsRateLimited: number;
-  /** addresses or usernames locked out after repeated failed logins */
-  loginLockouts: number;
-  /** CONNECTs refused for their protocol (MQTT 5, empty client id with CleanSession=0) */
-  protocolRefusals: number;
-}
+export type { BrokerStats, BrokerTlsOptions, EmbeddedBrokerOptions };
 
 const QUARANTINE_PREFIX = '$edgeloop/quarantine/';
 
@@ -120,21 +58,6 @@ export const BROKER_CHANNELS = {
   /** { clientId, topic, reason, action: 'publish' | 'subscribe' } when an operation is not authorised */
   refused: channel('edgeloop:broker:refused'),
 } as const;
-const KNOWN = new Set([
-  'host', 'port', 'tls', 'credentials', 'allowAnonymous', 'requireClientIdMatch', 'requireRegisteredDevices',
-  'unauthorizedPublish', 'topicPrefix', 'ingest', 'onRefused', 'drainTimeoutMs', 'logger', 'insecure', 'loginRateLimit',
-  'clock',
-]);
-
-function pem(v: string | undefined, what: string): string | undefined {
-  if (v === undefined) return undefined;
-  if (v.includes('-----BEGIN')) return v;
-  try {
-    return readFileSync(v, 'utf8');
-  } catch (cause) {
-    throw new EdgeloopError('EL_ERR_BROKER_TLS', `cannot read TLS ${what} ${v}: ${(cause as Error).message}`, { cause });
-  }
-}
 
 export class EmbeddedBroker {
   readonly #o: {
@@ -169,7 +92,7 @@ export class EmbeddedBroker {
 
   constructor(opts: EmbeddedBrokerOptions = {}) {
     for (const k of Object.keys(opts)) {
-      if (!KNOWN.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `EmbeddedBroker: unknown option "${k}"`);
+      if (!BROKER_OPTION_NAMES.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `EmbeddedBroker: unknown option "${k}"`);
     }
     const up = opts.unauthorizedPublish ?? 'quarantine';
     if (up !== 'quarantine' && up !== 'disconnect') {

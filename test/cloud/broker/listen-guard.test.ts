@@ -3,8 +3,9 @@
  * address with anonymous access unless `insecure: true` is given (then it logs a warning).
  */
 import { networkInterfaces } from 'node:os';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { EmbeddedBroker } from '../../../cloud/broker/embedded-broker.ts';
+import { EmbeddedBroker as SimulatorBroker } from '../../../simulator/embedded-broker.ts';
 import { assertSecureListener, isLoopbackHost } from '../../../lib/listen-guard.ts';
 import { connect, memoryLogger, startBroker } from './broker-helpers.ts';
 
@@ -62,5 +63,17 @@ describe('EmbeddedBroker listener exposure', () => {
     const { broker: authed } = await startBroker({ host: '0.0.0.0' }); // passwords required: no warning needed
     expect((await connect(authed.url!, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1' })).connected).toBe(true);
     await expect(connect(authed.url!, { clientId: 'dev-2' })).rejects.toMatchObject({ code: 5 });
+  });
+});
+
+describe('the simulator broker (no authentication)', () => {
+  it('refuses a non-loopback host unless insecure: true', async () => {
+    await expect(new SimulatorBroker({ host: '0.0.0.0' }).start()).rejects.toMatchObject({ code: 'EL_ERR_INSECURE_LISTENER' });
+    const { logger, lines } = memoryLogger();
+    const b = new SimulatorBroker({ host: '0.0.0.0', insecure: true, logger });
+    onTestFinished(() => b.close());
+    await b.start();
+    expect(lines).toMatchObject([{ level: 40, msg: expect.stringMatching(/^INSECURE: the simulator MQTT broker/) }]);
+    expect((await connect(`mqtt://127.0.0.1:${b.port}`, { clientId: 'sim-1' })).connected).toBe(true);
   });
 });
