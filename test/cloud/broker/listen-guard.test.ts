@@ -6,8 +6,10 @@ import { networkInterfaces } from 'node:os';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { EmbeddedBroker } from '../../../cloud/broker/embedded-broker.ts';
 import { EmbeddedBroker as SimulatorBroker } from '../../../simulator/embedded-broker.ts';
+import { createCloud } from '../../../cloud/create-cloud.ts';
+import { parseCloudConfig } from '../../../cloud/config.ts';
 import { assertSecureListener, isLoopbackHost } from '../../../lib/listen-guard.ts';
-import { connect, memoryLogger, startBroker } from './broker-helpers.ts';
+import { connect, memoryLogger, startBroker, tempDir } from './broker-helpers.ts';
 
 describe('isLoopbackHost', () => {
   it('knows loopback addresses from the ones that reach the network', () => {
@@ -75,5 +77,21 @@ describe('the simulator broker (no authentication)', () => {
     await b.start();
     expect(lines).toMatchObject([{ level: 40, msg: expect.stringMatching(/^INSECURE: the simulator MQTT broker/) }]);
     expect((await connect(`mqtt://127.0.0.1:${b.port}`, { clientId: 'sim-1' })).connected).toBe(true);
+  });
+});
+
+describe('edgeloop cloud config: broker.embedded.insecure', () => {
+  it('refuses an anonymous broker on 0.0.0.0 from the config; starts it with insecure: true', async () => {
+    const config = (insecure: boolean) =>
+      parseCloudConfig({ dataDir: tempDir(), only: ['broker'], http: { enabled: false }, broker: { embedded: { host: '0.0.0.0', port: 0, allowAnonymous: true, insecure } } });
+    const refused = createCloud(config(false));
+    onTestFinished(() => refused.close());
+    await expect(refused.start()).rejects.toThrow(/would listen on 0\.0\.0\.0:0.*broker\.embedded\.insecure/);
+
+    const open = createCloud(config(true));
+    onTestFinished(() => open.close());
+    await open.start();
+    const broker = open.parts.get('broker')!.instance as EmbeddedBroker;
+    expect((await connect(broker.url!, { clientId: 'anon-2' })).connected).toBe(true);
   });
 });

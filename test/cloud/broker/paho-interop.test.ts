@@ -50,6 +50,11 @@ async function settle(broker: EmbeddedBroker, watcher: { messages: Received[]; c
   return all.filter((m) => m.payload !== 'sentinel');
 }
 
+/** Retained messages at QoS 0, 1 and 2 on TopicA/B, Topic/C and TopicA/C. */
+async function publishRetained(c: MqttClient, payload: (qos: 0 | 1 | 2) => string): Promise<void> {
+  for (const qos of [0, 1, 2] as const) await publish(c, topics[qos + 1]!, payload(qos), { qos, retain: true });
+}
+
 const url = (broker: EmbeddedBroker): string => broker.url!;
 
 describe('Paho interoperability checks against the embedded broker', () => {
@@ -80,9 +85,7 @@ describe('Paho interoperability checks against the embedded broker', () => {
   it('retained messages: delivered on subscribe with the retain flag; an empty retained payload clears them', async () => {
     const { broker } = await startBroker();
     const a = await connect(url(broker), A);
-    await publish(a, topics[1], 'qos 0', { qos: 0, retain: true });
-    await publish(a, topics[2], 'qos 1', { qos: 1, retain: true });
-    await publish(a, topics[3], 'qos 2', { qos: 2, retain: true });
+    await publishRetained(a, (qos) => `qos ${qos}`);
     const got = collect(a);
     await subscribe(a, wildtopics[5], 2);
     const m = await got.count(3);
@@ -94,9 +97,7 @@ describe('Paho interoperability checks against the embedded broker', () => {
     await disconnect(a);
 
     const a2 = await connect(url(broker), A);
-    await publish(a2, topics[1], '', { qos: 0, retain: true });
-    await publish(a2, topics[2], '', { qos: 1, retain: true });
-    await publish(a2, topics[3], '', { qos: 2, retain: true });
+    await publishRetained(a2, () => '');
     const got2 = collect(a2);
     await subscribe(a2, wildtopics[5], 2);
     expect(await settle(broker, got2)).toEqual([]);
