@@ -17,7 +17,8 @@
  *
  * Protocol: the broker speaks MQTT 3.1.1 (and 3.1). `preConnect` refuses what aedes would accept against the
  * standard (connect-check.ts): an MQTT 5 CONNECT gets a v5 CONNACK 0x84 and a log line naming where MQTT 5 devices
- * should connect; an empty client id with CleanSession=0 gets CONNACK 0x02.
+ * should connect; an empty client id with CleanSession=0 gets CONNACK 0x02. Messages resent to a persistent
+ * session on reconnect carry DUP (redelivery-dup.ts).
  *
  * Authorisation (TopicAuthorizer): a device publishes only under its own deviceId and subscribes only to its own
  * and the fleet's model topics; services may do anything. An unauthorised publish is written to the dead-letter
@@ -46,6 +47,7 @@ import { hashPassword, parsePasswordHash } from './password-hash.ts';
 import { authError, identifyClient } from './identify-client.ts';
 import { LoginRateLimiter } from './login-rate-limiter.ts';
 import { checkConnect } from './connect-check.ts';
+import { markRedeliveriesDup, type OutgoingQueue } from './redelivery-dup.ts';
 
 export type { BrokerStats, BrokerTlsOptions, EmbeddedBrokerOptions };
 
@@ -177,6 +179,7 @@ export class EmbeddedBroker {
         return packet;
       },
     });
+    markRedeliveriesDup((aedes as unknown as { persistence: OutgoingQueue }).persistence); // untyped in aedes' .d.ts
     this.#aedes = aedes;
     aedes.on('clientReady', (client) => {
       if (this.#ids.get(client)?.kind === 'device') this.#devices++;
