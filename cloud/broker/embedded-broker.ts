@@ -265,7 +265,7 @@ export class EmbeddedBroker {
       assertSecureListener({ host: this.#o.host, port, authConfigured: !this.#o.allowAnonymous, insecure: this.#o.insecure, what: 'the embedded MQTT broker (allowAnonymous: true)', logger: this.#log });
     } catch (err) {
       const e = err as EdgeloopError;
-      throw new EdgeloopError(e.code, `${e.message}: set allowAnonymous: false, or insecure: true (broker.embedded.insecure in cloud.yaml)`, { cause: err, details: e.details ?? {} });
+      throw new EdgeloopError(e.code, `${e.message} (here: allowAnonymous: false, or the option insecure: true, broker.embedded.insecure in cloud.yaml)`, { cause: err, details: e.details ?? {} });
     }
   }
 
