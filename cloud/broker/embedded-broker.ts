@@ -9,8 +9,8 @@
  *      `credentials.services`), password checked against its scrypt hash.
  *   3. `allowAnonymous: true` only: no credentials → a device whose id is the MQTT client id (development only).
  * Devices must connect with client id = deviceId (`requireClientIdMatch`, default true), so one device cannot
- * take over another's session. Failed logins are rate-limited per client address and per username
- * (LoginRateLimiter); a locked-out address or username is refused without a password check.
+ * take over another's session. Failed logins are rate-limited per client address (loopback exempt) and per
+ * username (LoginRateLimiter); a locked-out address or username is refused without a password check.
  *
  * Exposure: a listener on a non-loopback host with `allowAnonymous` is refused (EL_ERR_INSECURE_LISTENER) unless
  * `insecure: true` is set, which is then logged as a warning.
@@ -39,7 +39,7 @@ import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type Pu
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { Topics } from '../../protocol/topics.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import { assertSecureListener } from '../../lib/listen-guard.ts';
+import { assertSecureListener, isLoopbackHost } from '../../lib/listen-guard.ts';
 import { TopicAuthorizer, type Identity } from './topic-authorizer.ts';
 import { emptyCredentials, type Credentials } from './credentials.ts';
 import { BROKER_OPTION_NAMES, pem, type BrokerStats, type BrokerTlsOptions, type EmbeddedBrokerOptions } from './broker-options.ts';
@@ -285,7 +285,10 @@ export class EmbeddedBroker {
   /** Rate limit, then identify; a failure counts against the address and the username. */
   async #authenticate(client: Client, address: string | undefined, username: string | undefined, password: Buffer | undefined): Promise<void> {
     const limiter = this.#limiter;
-    const decision = limiter?.check(address, username);
+    // loopback clients are this machine's own processes (in-process services, a local simulator): a misconfigured
+    // one must not lock the others out, so only their usernames are limited
+    const limitedAddress = address !== undefined && !isLoopbackHost(address) ? address : undefined;
+    const decision = limiter?.check(limitedAddress, username);
     if (decision && !decision.allowed) {
       this.#s.loginsRateLimited++;
       throw authError(`too many failed logins for ${decision.key} ${decision.value}; retry in ${Math.ceil(decision.retryAfterMs / 1000)} s`, 5);
@@ -294,7 +297,7 @@ export class EmbeddedBroker {
     try {
       id = await identifyClient(client, username, password, { ...this.#o, credentials: this.#creds });
     } catch (err) {
-      for (const l of limiter?.recordFailure(address, username) ?? []) {
+      for (const l of limiter?.recordFailure(limitedAddress, username) ?? []) {
         this.#s.loginLockouts++;
         this.#log.warn({ [l.key]: l.value, failures: l.failures, lockoutMs: l.lockoutMs }, `broker logins locked out: ${l.failures} failed logins for ${l.key} ${l.value}`);
       }

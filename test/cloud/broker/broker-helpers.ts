@@ -3,7 +3,7 @@
  * mqtt.js (connect resolving on CONNACK, subscribe resolving with the granted QoS, publish on its acknowledgement).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
@@ -46,6 +46,15 @@ export async function startBroker(opts: EmbeddedBrokerOptions = {}): Promise<{ b
     await dlq.close();
   });
   return { broker, dlq };
+}
+
+/** An IPv4 address of this machine other than loopback (a client from there is "from the network"). */
+export function lanAddress(): string {
+  const a = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  if (!a) throw new Error('this test needs a non-loopback IPv4 interface (e.g. eth0); the machine has none');
+  return a;
 }
 
 /** A pino logger whose lines land in `lines` (parsed), for asserting on log output. */

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { LoginRateLimiter } from '../../../cloud/broker/login-rate-limiter.ts';
 import { ManualClock } from '../../../lib/clock.ts';
-import { connect, memoryLogger, startBroker } from './broker-helpers.ts';
+import { connect, lanAddress, memoryLogger, startBroker } from './broker-helpers.ts';
 
 describe('LoginRateLimiter', () => {
   const opts = { windowMs: 60_000, maxFailuresPerUsername: 3, maxFailuresPerAddress: 5, lockoutMs: 1_000, maxLockoutMs: 4_000 };
@@ -93,6 +93,26 @@ describe('EmbeddedBroker login rate limiting', () => {
 
     clock.advance(30_000);
     expect((await connect(broker.url!, { ...dev1, password: 'pw-1' })).connected).toBe(true);
+  });
+
+  it('locks out a network address after maxFailuresPerAddress failures over any usernames', async () => {
+    const { logger, lines } = memoryLogger();
+    const { broker } = await startBroker({ host: '0.0.0.0', logger, clock: new ManualClock(0), loginRateLimit: { maxFailuresPerAddress: 3 } });
+    const lan = lanAddress();
+    const url = `mqtt://${lan}:${broker.port}`;
+    for (let i = 0; i < 3; i++) await expect(connect(url, { clientId: `x-${i}`, username: `x-${i}`, password: 'x' })).rejects.toMatchObject({ code: 4 });
+    expect(lines.find((l) => /locked out/.test(l.msg))).toMatchObject({ address: lan, failures: 3 });
+    await expect(connect(url, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1' })).rejects.toMatchObject({ code: 5 });
+    expect(broker.stats()).toMatchObject({ loginLockouts: 1, loginsRateLimited: 1 });
+    // the same device from loopback is not behind that address
+    expect((await connect(broker.url!, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1' })).connected).toBe(true);
+  });
+
+  it('does not limit loopback addresses (this machine\'s own services), only their usernames', async () => {
+    const { broker } = await startBroker({ clock: new ManualClock(0), loginRateLimit: { maxFailuresPerAddress: 3 } });
+    for (let i = 0; i < 5; i++) await expect(connect(broker.url!, { clientId: `x-${i}`, username: `x-${i}`, password: 'x' })).rejects.toMatchObject({ code: 4 });
+    expect(broker.stats().loginLockouts).toBe(0);
+    expect((await connect(broker.url!, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1' })).connected).toBe(true);
   });
 
   it('loginRateLimit: false turns it off', async () => {
