@@ -22,6 +22,16 @@ const TlsSchema = z.strictObject({
   requireClientCert: z.boolean().default(false),
 });
 
+/** failed MQTT logins per client address and per username (cloud/broker/login-rate-limiter.ts); ms and counts */
+const LoginRateLimitSchema = z.strictObject({
+  windowMs: positiveInt.optional(),
+  maxFailuresPerAddress: positiveInt.optional(),
+  maxFailuresPerUsername: positiveInt.optional(),
+  lockoutMs: positiveInt.optional(),
+  maxLockoutMs: positiveInt.optional(),
+  maxTrackedKeys: positiveInt.optional(),
+});
+
 const EmbeddedBrokerSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   /** plain MQTT port; null = TLS only */
@@ -30,6 +40,10 @@ const EmbeddedBrokerSchema = z.strictObject({
   /** YAML/JSON file with devices/services and scrypt password hashes */
   credentialsFile: z.string().min(1).optional(),
   allowAnonymous: z.boolean().default(false),
+  /** allow allowAnonymous on a non-loopback host (anyone on the network may connect); logged as a warning */
+  insecure: z.boolean().default(false),
+  /** false = no rate limiting of failed logins */
+  loginRateLimit: z.union([z.literal(false), LoginRateLimitSchema]).default({}),
   requireClientIdMatch: z.boolean().default(true),
   requireRegisteredDevices: z.boolean().default(false),
   unauthorizedPublish: z.enum(['quarantine', 'disconnect']).default('quarantine'),

@@ -9,6 +9,7 @@ export const CLOUD_ERROR_CODES = {
   EL_ERR_BROKER_CREDENTIALS: 'The broker credentials file or a password hash is unreadable or malformed.',
   EL_ERR_BROKER_TLS: 'The TLS certificate, key or CA file of the embedded broker could not be read.',
   EL_ERR_BROKER_LISTEN: 'The embedded broker could not listen on its port (in use, no permission).',
+  EL_ERR_BROKER_PROTOCOL: 'The embedded broker (MQTT 3.1.1) refused a CONNECT for its protocol: MQTT 5 (CONNACK 0x84; use mosquitto or AWS IoT Core) or an empty client id with CleanSession=0 (CONNACK 0x02).',
   EL_ERR_INGEST_STREAM_PUT: 'The stream rejected a batch after retries; the batch was not acknowledged upstream and will be redelivered.',
   EL_ERR_INGEST_CONNECT: 'The ingest could not connect or subscribe to the external MQTT broker.',
   EL_ERR_DLQ_OPEN: 'The dead-letter store could not be opened (path, permissions, newer schema).',

@@ -12,7 +12,7 @@ export const PROTOCOL_ERROR_CODES = {
   EL_ERR_CLOSED: 'A component was used after close().',
   EL_ERR_INVALID_ARGUMENT: 'An argument to a function or CLI command was invalid.',
   EL_ERR_TIMEOUT: 'An operation did not finish in its time budget.',
-  EL_ERR_INSECURE_LISTENER: 'A listener without authentication was asked to bind a non-loopback address; configure credentials or pass the explicit insecure option.',
+  EL_ERR_INSECURE_LISTENER: 'A listener (MQTT broker, HTTP server) would be reachable from the network without authentication; configure authentication, bind to 127.0.0.1, or set its insecure option.',
   // protocol
   EL_ERR_MESSAGE_INVALID: 'A wire message failed to decode or validate against the protocol schema.',
   EL_ERR_MESSAGE_TOO_LARGE: 'A wire message exceeds the payload limit (128 KiB for MQTT, 1 MiB per stream record).',

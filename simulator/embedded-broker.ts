@@ -2,9 +2,12 @@
  * A plain aedes broker on loopback that the simulator starts when it is given no broker URL (and that the
  * broker-restart fault can stop and start again on the same port, keeping sessions: like a broker process
  * restarting with persistent state). For the full pipeline use `edgeloop up` or createCloud.
+ * It has no authentication, so a non-loopback host needs `insecure: true` (lib/listen-guard.ts).
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
+import { assertSecureListener } from '../lib/listen-guard.ts';
+import type { Logger } from '../lib/logger.ts';
 
 export interface BrokerControl {
   /** stop accepting and drop every client */
@@ -19,10 +22,15 @@ export class EmbeddedBroker implements BrokerControl {
   #aedes: Aedes | undefined;
   #server: Server | undefined;
   readonly #sockets = new Set<Socket>();
+  readonly #insecure: boolean;
+  readonly #logger: Logger | undefined;
 
-  constructor(opts: { host?: string; port?: number } = {}) {
+  /** `insecure`: allow a non-loopback host (anyone on that network may connect); default false */
+  constructor(opts: { host?: string; port?: number; insecure?: boolean; logger?: Logger } = {}) {
     this.#host = opts.host ?? '127.0.0.1';
     this.#port = opts.port ?? 0;
+    this.#insecure = opts.insecure ?? false;
+    this.#logger = opts.logger;
   }
 
   get url(): string {
@@ -37,6 +45,7 @@ export class EmbeddedBroker implements BrokerControl {
 
   async start(): Promise<void> {
     if (this.#aedes) return;
+    assertSecureListener({ host: this.#host, port: this.#port, authConfigured: false, insecure: this.#insecure, what: 'the simulator MQTT broker (no authentication)', ...(this.#logger ? { logger: this.#logger } : {}) });
     this.#aedes = await Aedes.createBroker();
     await this.#listen();
   }

@@ -9,7 +9,16 @@
  *      `credentials.services`), password checked against its scrypt hash.
  *   3. `allowAnonymous: true` only: no credentials → a device whose id is the MQTT client id (development only).
  * Devices must connect with client id = deviceId (`requireClientIdMatch`, default true), so one device cannot
- * take over another's session.
+ * take over another's session. Failed logins are rate-limited per client address (loopback exempt) and per
+ * username (LoginRateLimiter); a locked-out address or username is refused without a password check.
+ *
+ * Exposure: a listener on a non-loopback host with `allowAnonymous` is refused (EL_ERR_INSECURE_LISTENER) unless
+ * `insecure: true` is set, which is then logged as a warning.
+ *
+ * Protocol: the broker speaks MQTT 3.1.1 (and 3.1). `preConnect` refuses what aedes would accept against the
+ * standard (connect-check.ts): an MQTT 5 CONNECT gets a v5 CONNACK 0x84 and a log line naming where MQTT 5 devices
+ * should connect; an empty client id with CleanSession=0 gets CONNACK 0x02. Messages resent to a persistent
+ * session on reconnect carry DUP (redelivery-dup.ts).
  *
  * Authorisation (TopicAuthorizer): a device publishes only under its own deviceId and subscribes only to its own
  * and the fleet's model topics; services may do anything. An unauthorised publish is written to the dead-letter
@@ -24,67 +33,23 @@
  */
 import { channel } from 'node:diagnostics_channel';
 import { createServer as createNetServer, type Server, type Socket, type AddressInfo } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
-import { readFileSync } from 'node:fs';
+import { createServer as createTlsServer } from 'node:tls';
 import { randomBytes } from 'node:crypto';
-import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { Topics } from '../../protocol/topics.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
+import { assertSecureListener, isLoopbackHost } from '../../lib/listen-guard.ts';
 import { TopicAuthorizer, type Identity } from './topic-authorizer.ts';
 import { emptyCredentials, type Credentials } from './credentials.ts';
-import { hashPassword, parsePasswordHash, verifyPassword } from './password-hash.ts';
-import type { AcceptInput, IngestOutcome } from '../ingest/ingest.ts';
-import type { DeadLetterInput } from '../dlq/sqlite-dlq.ts';
+import { BROKER_OPTION_NAMES, pem, type BrokerStats, type BrokerTlsOptions, type EmbeddedBrokerOptions } from './broker-options.ts';
+import { hashPassword, parsePasswordHash } from './password-hash.ts';
+import { authError, identifyClient } from './identify-client.ts';
+import { LoginRateLimiter } from './login-rate-limiter.ts';
+import { checkConnect } from './connect-check.ts';
+import { markRedeliveriesDup, type OutgoingQueue } from './redelivery-dup.ts';
 
-export interface BrokerTlsOptions {
-  /** TLS listener port; default 8883 (0 = any free port) */
-  port?: number;
-  /** server certificate and key: PEM text or a file path */
-  cert: string;
-  key: string;
-  /** CA that signs device certificates (PEM text or path); without it client certificates are not requested */
-  ca?: string | undefined;
-  /** refuse TLS connections without a valid client certificate; default false (password auth over TLS allowed) */
-  requireClientCert?: boolean;
-}
-
-export interface EmbeddedBrokerOptions {
-  /** listen address; default 127.0.0.1 (use 0.0.0.0 to accept devices from the network) */
-  host?: string;
-  /** plain MQTT port; default 1883, 0 = any free port, null = no plain listener (TLS only) */
-  port?: number | null;
-  tls?: BrokerTlsOptions | undefined;
-  credentials?: Credentials;
-  /** accept clients without credentials as devices named by their client id; default false */
-  allowAnonymous?: boolean;
-  /** a device's MQTT client id must equal its deviceId; default true */
-  requireClientIdMatch?: boolean;
-  /** certificate CNs must also be listed under credentials.devices; default false */
-  requireRegisteredDevices?: boolean;
-  /** what to do with an unauthorised publish after dead-lettering it; default 'quarantine' */
-  unauthorizedPublish?: 'quarantine' | 'disconnect';
-  topicPrefix?: string;
-  /** in-path ingest: device messages are acknowledged only after accept() resolves */
-  ingest?: { accept(msg: AcceptInput): Promise<IngestOutcome> } | undefined;
-  /** refused publishes (unauthorised) go here, e.g. SqliteDlq.add */
-  onRefused?: ((d: DeadLetterInput) => void) | undefined;
-  /** time allowed for in-flight messages when closing, ms; default 5000 */
-  drainTimeoutMs?: number;
-  logger?: Logger;
-}
-
-export interface BrokerStats {
-  connectedClients: number;
-  connectedDevices: number;
-  messagesIn: number;
-  messagesOut: number;
-  bytesIn: number;
-  authFailures: number;
-  refusedPublishes: number;
-  refusedSubscriptions: number;
-  ingestRefusals: number;
-}
+export type { BrokerStats, BrokerTlsOptions, EmbeddedBrokerOptions };
 
 const QUARANTINE_PREFIX = '$edgeloop/quarantine/';
 
@@ -95,33 +60,13 @@ export const BROKER_CHANNELS = {
   /** { clientId, topic, reason, action: 'publish' | 'subscribe' } when an operation is not authorised */
   refused: channel('edgeloop:broker:refused'),
 } as const;
-const KNOWN = new Set([
-  'host', 'port', 'tls', 'credentials', 'allowAnonymous', 'requireClientIdMatch', 'requireRegisteredDevices',
-  'unauthorizedPublish', 'topicPrefix', 'ingest', 'onRefused', 'drainTimeoutMs', 'logger',
-]);
-
-function pem(v: string | undefined, what: string): string | undefined {
-  if (v === undefined) return undefined;
-  if (v.includes('-----BEGIN')) return v;
-  try {
-    return readFileSync(v, 'utf8');
-  } catch (cause) {
-    throw new EdgeloopError('EL_ERR_BROKER_TLS', `cannot read TLS ${what} ${v}: ${(cause as Error).message}`, { cause });
-  }
-}
-
-/** EL_ERR_BROKER_AUTH carrying the CONNACK return code aedes sends (4 bad username or password, 5 not authorised). */
-function authError(message: string, returnCode: 4 | 5): AuthenticateError {
-  const e = new EdgeloopError('EL_ERR_BROKER_AUTH', message) as unknown as AuthenticateError;
-  e.returnCode = returnCode;
-  return e;
-}
 
 export class EmbeddedBroker {
   readonly #o: {
     host: string;
     port: number | null;
     allowAnonymous: boolean;
+    insecure: boolean;
     requireClientIdMatch: boolean;
     requireRegisteredDevices: boolean;
     unauthorizedPublish: 'quarantine' | 'disconnect';
@@ -134,6 +79,7 @@ export class EmbeddedBroker {
   readonly #ingest: EmbeddedBrokerOptions['ingest'];
   readonly #onRefused: EmbeddedBrokerOptions['onRefused'];
   readonly #log: Logger;
+  readonly #limiter: LoginRateLimiter | undefined;
   readonly #ids = new WeakMap<Client, Identity>();
   readonly #sockets = new Set<Socket>();
   #aedes: Aedes | undefined;
@@ -143,11 +89,12 @@ export class EmbeddedBroker {
   #tlsPort: number | undefined;
   #state: 'new' | 'started' | 'closed' = 'new';
   #devices = 0;
-  readonly #s = { messagesIn: 0, messagesOut: 0, bytesIn: 0, authFailures: 0, refusedPublishes: 0, refusedSubscriptions: 0, ingestRefusals: 0 };
+  readonly #s = { messagesIn: 0, messagesOut: 0, bytesIn: 0, authFailures: 0, refusedPublishes: 0, refusedSubscriptions: 0, ingestRefusals: 0,
+    loginsRateLimited: 0, loginLockouts: 0, protocolRefusals: 0 };
 
   constructor(opts: EmbeddedBrokerOptions = {}) {
     for (const k of Object.keys(opts)) {
-      if (!KNOWN.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `EmbeddedBroker: unknown option "${k}"`);
+      if (!BROKER_OPTION_NAMES.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `EmbeddedBroker: unknown option "${k}"`);
     }
     const up = opts.unauthorizedPublish ?? 'quarantine';
     if (up !== 'quarantine' && up !== 'disconnect') {
@@ -162,6 +109,7 @@ export class EmbeddedBroker {
       host: opts.host ?? '127.0.0.1',
       port,
       allowAnonymous: opts.allowAnonymous ?? false,
+      insecure: opts.insecure ?? false,
       requireClientIdMatch: opts.requireClientIdMatch ?? true,
       requireRegisteredDevices: opts.requireRegisteredDevices ?? false,
       unauthorizedPublish: up,
@@ -174,6 +122,7 @@ export class EmbeddedBroker {
     this.#ingest = opts.ingest;
     this.#onRefused = opts.onRefused;
     this.#log = opts.logger ?? silentLogger;
+    this.#limiter = opts.loginRateLimit === false ? undefined : new LoginRateLimiter(opts.loginRateLimit, opts.clock);
   }
 
   /** mqtt://host:port of the plain listener (after start) */
@@ -193,18 +142,21 @@ export class EmbeddedBroker {
   async start(): Promise<void> {
     if (this.#state === 'closed') throw new EdgeloopError('EL_ERR_CLOSED', 'EmbeddedBroker is closed');
     if (this.#state === 'started') return;
+    this.#assertSecureListener();
     this.#state = 'started';
     const tlsMaterial = this.#tls
       ? { cert: pem(this.#tls.cert, 'certificate')!, key: pem(this.#tls.key, 'key')!, ca: pem(this.#tls.ca, 'CA') }
       : undefined;
     const aedes = await Aedes.createBroker({
+      preConnect: (client, packet, cb) => this.#preConnect(client, packet, cb),
       authenticate: (client, username, password, cb) => {
-        this.#authenticate(client, username, password).then(
+        const address = (client.conn as Partial<Socket>).remoteAddress;
+        this.#authenticate(client, address, username, password).then(
           () => cb(null, true),
           (err: AuthenticateError) => {
             this.#s.authFailures++;
             if (BROKER_CHANNELS.authFailure.hasSubscribers) BROKER_CHANNELS.authFailure.publish({ clientId: client.id, username, reason: err.message });
-            this.#log.warn({ clientId: client.id, username, reason: err.message }, 'broker authentication refused');
+            this.#log.warn({ clientId: client.id, username, address, reason: err.message }, 'broker authentication refused');
             cb(err, false);
           },
         );
@@ -227,6 +179,7 @@ export class EmbeddedBroker {
         return packet;
       },
     });
+    markRedeliveriesDup((aedes as unknown as { persistence: OutgoingQueue }).persistence); // untyped in aedes' .d.ts
     this.#aedes = aedes;
     aedes.on('clientReady', (client) => {
       if (this.#ids.get(client)?.kind === 'device') this.#devices++;
@@ -305,6 +258,55 @@ export class EmbeddedBroker {
     await this.close();
   }
 
+  /** A non-loopback listener with anonymous access needs `insecure: true`. */
+  #assertSecureListener(): void {
+    const port = this.#o.port ?? this.#tls?.port ?? 8883;
+    try {
+      assertSecureListener({ host: this.#o.host, port, authConfigured: !this.#o.allowAnonymous, insecure: this.#o.insecure, what: 'the embedded MQTT broker (allowAnonymous: true)', logger: this.#log });
+    } catch (err) {
+      const e = err as EdgeloopError;
+      throw new EdgeloopError(e.code, `${e.message} (here: allowAnonymous: false, or the option insecure: true, broker.embedded.insecure in cloud.yaml)`, { cause: err, details: e.details ?? {} });
+    }
+  }
+
+  /** Refuse, with the CONNACK the standard asks for, what aedes would accept (connect-check.ts). */
+  #preConnect(client: Client, packet: ConnectPacket, cb: (err: Error | null, ok: boolean) => void): void {
+    const refusal = checkConnect(packet);
+    if (!refusal) {
+      cb(null, true);
+      return;
+    }
+    this.#s.protocolRefusals++;
+    this.#log.warn({ clientId: packet.clientId, protocolVersion: packet.protocolVersion, code: refusal.code }, refusal.reason);
+    // aedes closes the connection once the callback has an error; answer first
+    client.conn.write(refusal.connack, () => cb(new EdgeloopError('EL_ERR_BROKER_PROTOCOL', refusal.reason), false));
+  }
+
+  /** Rate limit, then identify; a failure counts against the address and the username. */
+  async #authenticate(client: Client, address: string | undefined, username: string | undefined, password: Buffer | undefined): Promise<void> {
+    const limiter = this.#limiter;
+    // loopback clients are this machine's own processes (in-process services, a local simulator): a misconfigured
+    // one must not lock the others out, so only their usernames are limited
+    const limitedAddress = address !== undefined && !isLoopbackHost(address) ? address : undefined;
+    const decision = limiter?.check(limitedAddress, username);
+    if (decision && !decision.allowed) {
+      this.#s.loginsRateLimited++;
+      throw authError(`too many failed logins for ${decision.key} ${decision.value}; retry in ${Math.ceil(decision.retryAfterMs / 1000)} s`, 5);
+    }
+    let id: Identity;
+    try {
+      id = await identifyClient(client, username, password, { ...this.#o, credentials: this.#creds });
+    } catch (err) {
+      for (const l of limiter?.recordFailure(limitedAddress, username) ?? []) {
+        this.#s.loginLockouts++;
+        this.#log.warn({ [l.key]: l.value, failures: l.failures, lockoutMs: l.lockoutMs }, `broker logins locked out: ${l.failures} failed logins for ${l.key} ${l.value}`);
+      }
+      throw err;
+    }
+    limiter?.recordSuccess(username);
+    this.#ids.set(client, id);
+  }
+
   #displayHost(): string {
     return this.#o.host === '0.0.0.0' || this.#o.host === '::' ? '127.0.0.1' : this.#o.host;
   }
@@ -332,39 +334,6 @@ export class EmbeddedBroker {
       });
     });
     return (server.address() as AddressInfo).port;
-  }
-
-  async #authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<void> {
-    const sock = client.conn as unknown as Partial<TLSSocket>;
-    let id: Identity | undefined;
-    if (typeof sock.getPeerCertificate === 'function' && sock.authorized === true) {
-      const cn = sock.getPeerCertificate().subject?.CN;
-      const cnStr = Array.isArray(cn) ? cn[0] : cn;
-      if (typeof cnStr === 'string' && cnStr.length > 0) {
-        if (username && username !== cnStr) throw authError(`username ${username} does not match certificate CN ${cnStr}`, 5);
-        if (this.#creds.certificateServices.has(cnStr) || this.#creds.services.has(cnStr)) id = { kind: 'service', name: cnStr };
-        else {
-          if (this.#o.requireRegisteredDevices && !this.#creds.devices.has(cnStr)) throw authError(`certificate CN ${cnStr} is not a registered device`, 5);
-          id = { kind: 'device', deviceId: cnStr };
-        }
-      }
-    }
-    if (!id && username !== undefined) {
-      const dev = this.#creds.devices.get(username);
-      const svc = this.#creds.services.get(username);
-      const hash = dev ?? svc;
-      if (!hash) throw authError(`unknown user ${username} or no password set`, 4);
-      if (!password || !(await verifyPassword(password, hash))) throw authError(`wrong password for ${username}`, 4);
-      id = dev ? { kind: 'device', deviceId: username } : { kind: 'service', name: username };
-    }
-    if (!id) {
-      if (!this.#o.allowAnonymous) throw authError('credentials required (username/password or a client certificate)', 5);
-      id = { kind: 'device', deviceId: client.id };
-    }
-    if (id.kind === 'device' && this.#o.requireClientIdMatch && client.id !== id.deviceId) {
-      throw authError(`client id ${client.id} must equal the device id ${id.deviceId}`, 5);
-    }
-    this.#ids.set(client, id);
   }
 
   #authorizePublish(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {

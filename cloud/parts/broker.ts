@@ -25,6 +25,8 @@ export const brokerPart = definePart({
         : undefined,
       ...(c.credentialsFile ? { credentials: loadCredentialsFile(c.credentialsFile) } : {}),
       allowAnonymous: c.allowAnonymous,
+      insecure: c.insecure,
+      loginRateLimit: c.loginRateLimit,
       requireClientIdMatch: c.requireClientIdMatch,
       requireRegisteredDevices: c.requireRegisteredDevices,
       unauthorizedPublish: c.unauthorizedPublish,
@@ -54,6 +56,9 @@ function registerBrokerMetrics(registry: Registry, broker: EmbeddedBroker): void
     ['refusedPublishes', 'edgeloop_broker_refused_publishes_total', 'Unauthorised publishes (dead-lettered).'],
     ['refusedSubscriptions', 'edgeloop_broker_refused_subscriptions_total', 'Unauthorised subscriptions (SUBACK 0x80).'],
     ['ingestRefusals', 'edgeloop_broker_ingest_refusals_total', 'Messages not acknowledged because the ingest could not store them.'],
+    ['loginsRateLimited', 'edgeloop_broker_logins_rate_limited_total', 'Connections refused unchecked: their address or username was locked out.'],
+    ['loginLockouts', 'edgeloop_broker_login_lockouts_total', 'Addresses or usernames locked out after repeated failed logins.'],
+    ['protocolRefusals', 'edgeloop_broker_protocol_refusals_total', 'CONNECTs refused for their protocol (MQTT 5, empty client id with CleanSession=0).'],
   ] as const;
   for (const [key, name, help] of keys) {
     new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(broker.stats()[key]); } });

@@ -1,74 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { subscribe as subscribe_, unsubscribe as unsubscribe_ } from 'node:diagnostics_channel';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { EmbeddedBroker, type EmbeddedBrokerOptions } from '../../../cloud/broker/embedded-broker.ts';
-import { parseCredentials } from '../../../cloud/broker/credentials.ts';
-import { hashPassword } from '../../../cloud/broker/password-hash.ts';
+import { EmbeddedBroker } from '../../../cloud/broker/embedded-broker.ts';
 import { SqliteDlq } from '../../../cloud/dlq/sqlite-dlq.ts';
 import { Ingest } from '../../../cloud/ingest/ingest.ts';
 import { LocalStream } from '../../../cloud/stream/local-stream.ts';
 import { generateTestCertificates } from '../../helpers/mosquitto.ts';
 import { enc, range, readAll, telemetry } from '../ingest/ingest-helpers.ts';
 import { OutageStream } from '../../helpers/outage-stream.ts';
-
-const FAST = { N: 1024, r: 8, p: 1 }; // cheap scrypt for tests; production default is N=16384
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'edgeloop-broker-'));
-  onTestFinished(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
-
-async function credentials() {
-  return parseCredentials(
-    {
-      devices: { 'dev-1': await hashPassword('pw-1', FAST), 'dev-2': await hashPassword('pw-2', FAST) },
-      services: { ingest: await hashPassword('svc-pw', FAST) },
-    },
-    'test',
-  );
-}
-
-async function startBroker(opts: EmbeddedBrokerOptions = {}): Promise<{ broker: EmbeddedBroker; dlq: SqliteDlq }> {
-  const dlq = await SqliteDlq.create({ path: join(tempDir(), 'dlq.db') });
-  const broker = new EmbeddedBroker({ port: 0, credentials: await credentials(), onRefused: (d) => dlq.add(d), ...opts });
-  await broker.start();
-  onTestFinished(async () => {
-    await broker.close();
-    await dlq.close();
-  });
-  return { broker, dlq };
-}
-
-/** Connect and resolve with the client, or reject with the CONNACK error. */
-async function connect(url: string, opts: IClientOptions): Promise<MqttClient> {
-  const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
-  onTestFinished(() => new Promise<void>((r) => c.end(true, {}, () => r())));
-  await new Promise<void>((resolve, reject) => {
-    c.once('connect', () => resolve());
-    c.once('error', reject);
-    c.once('close', () => reject(new Error('closed before CONNACK')));
-  });
-  return c;
-}
-
-/** Granted QoS, or 128 when the broker refused (mqtt.js reports a SUBACK failure as an error). */
-function subscribe(c: MqttClient, topic: string): Promise<number> {
-  return new Promise((resolve, reject) =>
-    c.subscribe(topic, { qos: 1 }, (err, granted) => {
-      if (err && err.name === 'ErrorWithSubackPacket') resolve(128);
-      else if (err) reject(err);
-      else resolve(granted![0]!.qos);
-    }),
-  );
-}
-
-function publish(c: MqttClient, topic: string, payload: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => c.publish(topic, payload, { qos: 1 }, (err) => (err ? reject(err) : resolve())));
-}
+import { connect, credentials, publish, startBroker, subscribe, tempDir } from './broker-helpers.ts';
 
 describe('EmbeddedBroker authentication', () => {
   it('accepts a device with its password and refuses wrong, unknown and missing credentials', async () => {

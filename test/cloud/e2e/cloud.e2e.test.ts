@@ -75,8 +75,8 @@ describe('edgeloop cloud, embedded, end to end', () => {
     const text = await cli(['dlq', 'list', '--data-dir', join(dir, 'data'), '--reason', 'oversized']);
     expect(text.stdout).toMatch(/oversized topic=edgeloop\/v1\/dev-1\/telemetry client=dev-1/);
     expect(text.stdout).toMatch(/over the 131072-byte limit/);
-    // the spoofed device got nothing
-    expect((await cli(['features', 'get', 'dev-2', '--data-dir', join(dir, 'data')])).code).toBe(2);
+    // the spoofed device got nothing ("no record" exits 3: 2 is reserved for usage errors)
+    expect((await cli(['features', 'get', 'dev-2', '--data-dir', join(dir, 'data')])).code).toBe(3);
 
     const health = await fetch(`${cloud.urls.http}/healthz`);
     expect(health.status).toBe(200);
