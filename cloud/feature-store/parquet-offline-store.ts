@@ -121,6 +121,8 @@ export class ParquetOfflineStore {
   readonly #log: Logger;
   readonly #groups = new Map<string, GroupState>();
   readonly #closing = new AbortController();
+  /** groups with a write waiting in #chain: a full buffer does not queue another one */
+  readonly #queued = new Set<string>();
   #keywords: ReadonlySet<string> = new Set();
   #instance: DuckDBInstance | undefined;
   #conn: DuckDBConnection | undefined;
@@ -200,7 +202,7 @@ export class ParquetOfflineStore {
     const g = this.#group(group);
     g.rows.push(...rows);
     if (source) g.pending = mergePositions(g.pending, { [source.consumer]: source.positions });
-    if (g.rows.length >= this.#flushRows) {
+    if (g.rows.length >= this.#flushRows && !this.#queued.has(group)) {
       this.#flushGroup(group).catch((err: unknown) => this.#log.error({ err, group }, 'offline store flush failed'));
     }
     if (g.rows.length > this.#maxBuffered) return this.#waitBelowBound(group, g);
@@ -246,7 +248,11 @@ export class ParquetOfflineStore {
   }
 
   #flushGroup(group: string): Promise<void> {
-    const run = this.#chain.then(() => this.#write(group));
+    this.#queued.add(group);
+    const run = this.#chain.then(() => {
+      this.#queued.delete(group);
+      return this.#write(group);
+    });
     this.#chain = run.catch(() => undefined);
     return run;
   }

@@ -103,6 +103,7 @@ export function compareSequenceNumbers(a: string, b: string): number {
     const x = a.replace(/^0+(?=.)/, '');
     const y = b.replace(/^0+(?=.)/, '');
     if (x.length !== y.length) return x.length - y.length;
+    return x < y ? -1 : x > y ? 1 : 0;
   }
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -141,6 +142,8 @@ export class Processor {
   readonly #checkpointed = new Map<string, string>();
   /** true while re-processing records whose offline rows are already committed */
   #offlineMuted = false;
+  /** the stream positions of the records being processed, appended with their rows */
+  #offlineSource: { consumer: string; positions: Record<string, string> } | undefined;
   #checkpointErrors = 0;
   #shards: string[] = [];
   #shardsAt = -Infinity;
@@ -178,7 +181,13 @@ export class Processor {
       aggregator: this.#agg,
       alerts: this.#alerts,
       alertSink: opts.alertSink,
-      offline: offline && { append: (group, records) => (this.#offlineMuted ? undefined : offline.append(group, records)) },
+      offline: offline && {
+        // rows and the stream positions they come from go into the store in one call: a flush commits both or neither
+        append: (group, records) => {
+          if (this.#offlineMuted) return;
+          return this.#durable ? this.#durable.append(group, records, this.#offlineSource) : offline.append(group, records);
+        },
+      },
       onFeatureWrite: opts.onFeatureWrite,
       retry: { minMs: 100, maxMs: 5000, maxAttempts: Infinity, ...opts.retry },
       clock: this.#clock,
@@ -214,6 +223,9 @@ export class Processor {
         await this.#sleep(errorDelay);
         continue;
       }
+      // a backlog is processed step after step with synchronous backends (SQLite): let I/O callbacks in between
+      // (the offline store's writes, servers in the same process), which a chain of resolved awaits would starve
+      if (n > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       if (n === 0 && this.#state === 'running') {
         if (this.#stream.waitForRecords) await this.#stream.waitForRecords({ timeoutMs: this.#idleWaitMs, signal: this.#abort.signal });
         else await this.#sleep(this.#idleWaitMs);
@@ -302,9 +314,16 @@ export class Processor {
         this.#offlineMuted = false;
       }
     }
-    if (fresh.length > 0) await this.#batch.process(fresh);
-    // after this step's rows: the offline store commits these positions with (or after) them
-    if (durable && fresh.length > 0) await durable.append(this.#group, [], { consumer: this.#consumer, positions: freshPositions });
+    if (fresh.length > 0) {
+      this.#offlineSource = { consumer: this.#consumer, positions: freshPositions };
+      try {
+        await this.#batch.process(fresh);
+      } finally {
+        this.#offlineSource = undefined;
+      }
+      // records that produced no rows (not device messages, nothing new) still move the committed positions
+      if (durable) await durable.append(this.#group, [], { consumer: this.#consumer, positions: freshPositions });
+    }
     const done: [string, string][] = [];
     for (const { shard, batch } of read) {
       // the aggregator has these records now: never read them again in this process, even if the checkpoint fails
