@@ -81,6 +81,8 @@ interface GroupState {
   /** positions of appends not committed yet */
   pending: StreamPositions;
   rows: Row[];
+  /** rows taken by the write in progress (not committed yet) */
+  writing: number;
 }
 
 export interface OfflineStoreStats {
@@ -162,7 +164,7 @@ export class ParquetOfflineStore {
       const commit = await readCommit(dir);
       await applyRenames(dir, commit.renames);
       await removeTmpFiles(dir);
-      const g: GroupState = { dir, schema: commit.schema, positions: commit.positions, pending: {}, rows: [] };
+      const g: GroupState = { dir, schema: commit.schema, positions: commit.positions, pending: {}, rows: [], writing: 0 };
       this.#groups.set(e.name, g);
       const files = await this.#partFiles(dir);
       if (commit.schema.version === 0 && files.length > 0) await this.#adoptFiles(e.name, g, files);
@@ -205,7 +207,7 @@ export class ParquetOfflineStore {
     if (g.rows.length >= this.#flushRows && !this.#queued.has(group)) {
       this.#flushGroup(group).catch((err: unknown) => this.#log.error({ err, group }, 'offline store flush failed'));
     }
-    if (g.rows.length > this.#maxBuffered) return this.#waitBelowBound(group, g);
+    if (g.rows.length + g.writing > this.#maxBuffered) return this.#waitBelowBound(group, g);
   }
 
   /**
@@ -219,7 +221,7 @@ export class ParquetOfflineStore {
   #group(group: string): GroupState {
     let g = this.#groups.get(group);
     if (!g) {
-      g = { dir: join(this.#dir, group), schema: EMPTY_SCHEMA, positions: {}, pending: {}, rows: [] };
+      g = { dir: join(this.#dir, group), schema: EMPTY_SCHEMA, positions: {}, pending: {}, rows: [], writing: 0 };
       this.#groups.set(group, g);
     }
     return g;
@@ -227,7 +229,7 @@ export class ParquetOfflineStore {
 
   async #waitBelowBound(group: string, g: GroupState): Promise<void> {
     this.#log.warn({ group, buffered: g.rows.length }, 'offline store buffer over maxBufferedRows: append waits for a write');
-    while (g.rows.length > this.#maxBuffered) {
+    while (g.rows.length + g.writing > this.#maxBuffered) {
       if (this.#state === 'closed') throw new EdgeloopError('EL_ERR_CLOSED', `${C} is closed`);
       try {
         await this.#flushGroup(group);
@@ -264,6 +266,15 @@ export class ParquetOfflineStore {
     const pending = g.pending;
     g.rows = [];
     g.pending = {};
+    g.writing = rows.length;
+    try {
+      await this.#commit(group, g, rows, pending);
+    } finally {
+      g.writing = 0;
+    }
+  }
+
+  async #commit(group: string, g: GroupState, rows: Row[], pending: StreamPositions): Promise<void> {
     const schema = evolveSchema(g.schema, rows.map((r) => r.features), this.#keywords);
     const positions = mergePositions(g.positions, pending);
     const renames: { from: string; to: string }[] = [];
