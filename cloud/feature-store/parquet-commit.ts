@@ -21,6 +21,8 @@ import { EMPTY_SCHEMA, FIXED_COLUMNS, parseSchema, type GroupSchema } from './pa
 export type StreamPositions = Record<string, Record<string, string>>;
 
 export interface GroupCommit {
+  /** false when the group has no commit record yet */
+  found?: boolean;
   schema: GroupSchema;
   positions: StreamPositions;
   renames: { from: string; to: string }[];
@@ -66,7 +68,7 @@ export async function readCommit(groupDir: string): Promise<GroupCommit> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { schema: EMPTY_SCHEMA, positions: {}, renames: [] };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { found: false, schema: EMPTY_SCHEMA, positions: {}, renames: [] };
     throw err;
   }
   try {
@@ -76,14 +78,15 @@ export async function readCommit(groupDir: string): Promise<GroupCommit> {
     if (!Array.isArray(renames) || !renames.every((r) => typeof r?.from === 'string' && typeof r.to === 'string')) {
       throw new Error(`${path}: "renames" must be [{ from, to }]`);
     }
-    return { schema: parseSchema(v.schema, path), positions: parsePositions(v.positions, path), renames };
+    return { found: true, schema: parseSchema(v.schema, path), positions: parsePositions(v.positions, path), renames };
   } catch (err) {
     throw new EdgeloopError('EL_ERR_OFFLINE_STORE_COMMIT', `offline store: ${path} is not a valid commit record: ${(err as Error).message}`, { cause: err });
   }
 }
 
 export async function writeCommit(groupDir: string, c: GroupCommit): Promise<void> {
-  await writeFileDurably(join(groupDir, COMMIT_FILE), `${JSON.stringify({ format: 1, ...c }, null, 1)}\n`);
+  const doc = { format: 1, schema: c.schema, positions: c.positions, renames: c.renames };
+  await writeFileDurably(join(groupDir, COMMIT_FILE), `${JSON.stringify(doc, null, 1)}\n`);
 }
 
 /** Rename the committed files into place (again, after a crash), then fsync their directories. */

@@ -167,7 +167,7 @@ export class ParquetOfflineStore {
       const g: GroupState = { dir, schema: commit.schema, positions: commit.positions, pending: {}, rows: [], writing: 0 };
       this.#groups.set(e.name, g);
       const files = await this.#partFiles(dir);
-      if (commit.schema.version === 0 && files.length > 0) await this.#adoptFiles(e.name, g, files);
+      if (!commit.found && files.length > 0) await this.#adoptFiles(e.name, g, files);
     }
     this.#state = 'started';
     this.#schedule();
