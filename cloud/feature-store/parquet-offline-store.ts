@@ -235,8 +235,13 @@ export class ParquetOfflineStore {
         await this.#flushGroup(group);
       } catch {
         await new Promise<void>((resolve) => {
-          const t = this.#clock.setTimeout(resolve, this.#flushMs);
-          this.#closing.signal.addEventListener('abort', () => (this.#clock.clearTimeout(t), resolve()), { once: true });
+          const done = (): void => {
+            this.#clock.clearTimeout(t);
+            this.#closing.signal.removeEventListener('abort', done);
+            resolve();
+          };
+          const t = this.#clock.setTimeout(done, this.#flushMs);
+          this.#closing.signal.addEventListener('abort', done, { once: true });
         });
       }
     }

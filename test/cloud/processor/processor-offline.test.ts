@@ -76,6 +76,18 @@ function expectExactlyOnce(rows: Awaited<ReturnType<typeof offlineRows>>, device
   expect(wrong.slice(0, 5)).toEqual([]);
 }
 
+/** stream, online and offline store on `dir`'s files, and a processor (nothing started in the background) */
+async function openPipeline(dir: string, clock: ManualClock, batchSize: number) {
+  const stream = new LocalStream({ path: join(dir, 'stream.db'), shardCount: 2, synchronous: 'NORMAL' });
+  const store = new SqliteFeatureStore({ path: join(dir, 'features.db'), synchronous: 'NORMAL' });
+  const offline = new ParquetOfflineStore({ dir: join(dir, 'offline'), flushRows: 1_000_000, flushIntervalMs: 3_600_000, clock });
+  await stream.start();
+  await store.start();
+  await offline.start();
+  const processor = new Processor({ stream, store, offlineStore: offline, batchSize, clock });
+  return { stream, store, offline, processor };
+}
+
 interface Child {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   kill: () => void;
@@ -127,19 +139,8 @@ describe('Processor + ParquetOfflineStore: exactly-once history', () => {
     const DEVICES = 900;
     await fillStream(join(dir, 'stream.db'), DEVICES);
     const clock = new ManualClock(T0);
-    const open = async () => {
-      const stream = new LocalStream({ path: join(dir, 'stream.db'), shardCount: 2, synchronous: 'NORMAL' });
-      const store = new SqliteFeatureStore({ path: join(dir, 'features.db'), synchronous: 'NORMAL' });
-      const offline = new ParquetOfflineStore({ dir: join(dir, 'offline'), flushRows: 1_000_000, flushIntervalMs: 3_600_000, clock });
-      await stream.start();
-      await store.start();
-      await offline.start();
-      const processor = new Processor({ stream, store, offlineStore: offline, batchSize: 100, clock });
-      return { stream, store, offline, processor };
-    };
-
     // run 1: 4 steps, commit, 2 more steps whose rows stay buffered, then "crash": nothing more is written
-    const a = await open();
+    const a = await openPipeline(dir, clock, 100);
     for (let i = 0; i < 4; i++) await a.processor.step();
     await a.offline.flush();
     const committed = a.offline.committedPositions('device_features', 'processor');
@@ -151,7 +152,8 @@ describe('Processor + ParquetOfflineStore: exactly-once history', () => {
     }
     for (let i = 0; i < 2; i++) await a.processor.step();
     expect(a.offline.stats().buffered).toBeGreaterThan(0);
-    // abandon run 1 (a crash); its SQLite files are closed so that run 2 can open them
+    // abandon run 1 (a crash): its offline buffer is never written; its SQLite files are closed so that run 2 can
+    // open them
     await a.store.close();
     await a.stream.close();
     const committedRows = (await offlineRows(join(dir, 'offline'))).length;
@@ -159,7 +161,7 @@ describe('Processor + ParquetOfflineStore: exactly-once history', () => {
     expect(committedRows).toBeLessThan(DEVICES);
 
     // run 2: replays from the stream checkpoint; rows already committed are not appended again
-    const b = await open();
+    const b = await openPipeline(dir, clock, 100);
     await b.processor.drain();
     await b.processor.close();
     await b.offline.close();
@@ -171,20 +173,13 @@ describe('Processor + ParquetOfflineStore: exactly-once history', () => {
   it('checkpoints only up to records whose offline rows are committed', async () => {
     const dir = tempDir();
     await fillStream(join(dir, 'stream.db'), 50);
-    const clock = new ManualClock(T0);
-    const stream = new LocalStream({ path: join(dir, 'stream.db'), shardCount: 2, synchronous: 'NORMAL' });
-    const store = new SqliteFeatureStore({ path: join(dir, 'features.db'), synchronous: 'NORMAL' });
-    const offline = new ParquetOfflineStore({ dir: join(dir, 'offline'), flushRows: 1_000_000, flushIntervalMs: 3_600_000, clock });
-    await stream.start();
-    await store.start();
-    await offline.start();
+    const { stream, store, offline, processor: p } = await openPipeline(dir, new ManualClock(T0), 500);
     onTestFinished(async () => {
+      await p.close();
       await offline.close();
       await store.close();
       await stream.close();
     });
-    const p = new Processor({ stream, store, offlineStore: offline, clock });
-    onTestFinished(() => p.close());
     expect(await p.drain()).toBe(50);
     const shards = await stream.listShards();
     for (const s of shards) expect(await stream.getCheckpoint('processor', s)).toBeUndefined();
