@@ -20,6 +20,14 @@ import { EMPTY_SCHEMA, FIXED_COLUMNS, parseSchema, type GroupSchema } from './pa
 /** stream positions of the rows in a group: consumer → shard → sequence number of the last record */
 export type StreamPositions = Record<string, Record<string, string>>;
 
+/** `newer` positions over `older` ones, per consumer and shard */
+export function mergePositions(older: StreamPositions, newer: StreamPositions): StreamPositions {
+  const out: StreamPositions = {};
+  for (const [consumer, shards] of Object.entries(older)) out[consumer] = { ...shards };
+  for (const [consumer, shards] of Object.entries(newer)) out[consumer] = { ...out[consumer], ...shards };
+  return out;
+}
+
 export interface GroupCommit {
   /** false when the group has no commit record yet */
   found?: boolean;
@@ -126,4 +134,14 @@ export async function writeSchemaFile(groupDir: string, group: string, schema: G
     partitioning: ['date'],
   };
   await writeFileDurably(join(groupDir, SCHEMA_FILE), `${JSON.stringify(doc, null, 1)}\n`);
+}
+
+/** The version in a group's `_schema.json`; undefined when it is missing or unreadable. */
+export async function readSchemaFileVersion(groupDir: string): Promise<number | undefined> {
+  try {
+    const v = (JSON.parse(await readFile(join(groupDir, SCHEMA_FILE), 'utf8')) as { version?: unknown }).version;
+    return typeof v === 'number' ? v : undefined;
+  } catch {
+    return undefined;
+  }
 }

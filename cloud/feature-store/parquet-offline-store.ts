@@ -34,7 +34,9 @@ import { evolveSchema, EMPTY_SCHEMA, FIXED_COLUMNS, type GroupSchema } from './p
 import {
   applyRenames,
   fsyncPath,
+  mergePositions,
   readCommit,
+  readSchemaFileVersion,
   removeTmpFiles,
   writeCommit,
   writeSchemaFile,
@@ -106,12 +108,6 @@ function utcDate(ms: number): string {
 function micros(ms: number): DuckDBTimestampTZValue {
   return new DuckDBTimestampTZValue(BigInt(Math.round(ms * 1000)));
 }
-function mergePositions(older: StreamPositions, newer: StreamPositions): StreamPositions {
-  const out: StreamPositions = {};
-  for (const [consumer, shards] of Object.entries(older)) out[consumer] = { ...shards };
-  for (const [consumer, shards] of Object.entries(newer)) out[consumer] = { ...out[consumer], ...shards };
-  return out;
-}
 
 export class ParquetOfflineStore {
   readonly #dir: string;
@@ -168,6 +164,8 @@ export class ParquetOfflineStore {
       this.#groups.set(e.name, g);
       const files = await this.#partFiles(dir);
       if (!commit.found && files.length > 0) await this.#adoptFiles(e.name, g, files);
+      // a crash between a commit and the schema file's update leaves it behind
+      else if (commit.found && (await readSchemaFileVersion(dir)) !== commit.schema.version) await writeSchemaFile(dir, e.name, commit.schema);
     }
     this.#state = 'started';
     this.#schedule();
@@ -293,7 +291,9 @@ export class ParquetOfflineStore {
       const byDate = new Map<string, Row[]>();
       for (const r of rows) {
         const d = utcDate(r.eventTime);
-        byDate.set(d, [...(byDate.get(d) ?? []), r]);
+        const list = byDate.get(d);
+        if (list) list.push(r);
+        else byDate.set(d, [r]);
       }
       for (const [date, list] of byDate) renames.push(await this.#writeFile(g.dir, date, list, schema));
       await writeCommit(g.dir, { schema, positions, renames });

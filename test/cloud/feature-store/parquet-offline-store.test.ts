@@ -99,13 +99,15 @@ describe('ParquetOfflineStore', () => {
     const [file] = readdirSync(day);
     // the state of a crash after _commit.json was written and before the rename
     renameSync(join(day, file!), join(day, `.${file}.tmp`));
-    // and the temp file of a flush that had not committed
+    // and the temp file of a flush that had not committed, and a schema file not yet updated
     writeFileSync(join(day, '.part-1-beef.parquet.tmp'), 'half a file');
+    rmSync(join(dir, 'g', '_schema.json'));
     const b = new ParquetOfflineStore({ dir, clock });
     await b.start();
     onTestFinished(() => b.close());
     expect(readdirSync(day)).toEqual([file]);
     expect(b.committedPositions('g', 'processor')).toEqual({ 'shard-0': '7' });
+    expect(JSON.parse(readFileSync(join(dir, 'g', '_schema.json'), 'utf8'))).toMatchObject({ version: 1, columns: expect.arrayContaining([{ name: 'v', type: 'DOUBLE', nullable: true, feature: 'v' }]) });
     expect(await query(`SELECT entity_id, v FROM read_parquet('${dir}/g/*/*.parquet')`)).toEqual([{ entity_id: 'd1', v: 1 }]);
   });
 
