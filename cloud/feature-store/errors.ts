@@ -7,4 +7,5 @@ export const FEATURE_STORE_ERROR_CODES = {
   EL_ERR_FEATURE_STORE_BACKEND: 'The feature store backend (SageMaker Feature Store API) failed a request after retries.',
   EL_ERR_FEATURE_GROUP_NOT_FOUND: 'The feature group does not exist in SageMaker Feature Store (ResourceNotFound).',
   EL_ERR_OFFLINE_STORE_WRITE: 'The Parquet offline store could not write or rename a part file (rows stay buffered for the next flush).',
+  EL_ERR_OFFLINE_STORE_COMMIT: "A feature group's _commit.json in the Parquet offline store is unreadable or malformed (the store refuses to start rather than guess which files and stream positions are committed).",
 } as const satisfies Record<string, string>;

@@ -3,29 +3,37 @@
  * device messages into per-device feature records (FeatureAggregator), writes them to a FeatureStore (group
  * `device_features` by default), raises threshold alerts, appends to an offline store, and then checkpoints.
  *
- * Delivery: at-least-once. The checkpoint is written after the feature store write, so a crash in between
- * re-processes those records on restart. That is safe: ingest already deduplicated device messages, feature puts
- * are last-write-wins by event time, and after a restart a device's state is re-seeded from its stored record
- * (see FeatureAggregator for what that means for windows).
+ * Delivery into the online store: at-least-once. The checkpoint is written after the feature store write, so a
+ * crash in between re-processes those records on restart. That is safe: ingest already deduplicated device
+ * messages, feature puts are last-write-wins by event time, and after a restart a device's state is re-seeded
+ * from its stored record (see FeatureAggregator for what that means for windows).
+ *
+ * Delivery into the offline history: exactly-once when the offline store reports committed stream positions
+ * (DurableOfflineSink, as ParquetOfflineStore does). Each step's rows are appended with the step's positions;
+ * the checkpoint advances only to positions whose rows are in committed files, so a crash re-reads every record
+ * whose rows were still buffered; and records at or before the committed positions found at start are
+ * re-processed for state only, their rows not appended again. With a plain OfflineSink the checkpoint does not
+ * wait for it (at-most-once into it on a crash).
  *
  * The processor neither starts nor closes the stream, the store or the offline store: the wiring owns them
- * (cloud/create-cloud.ts), and closes the processor first.
+ * (cloud/create-cloud.ts), and closes the processor first. Its close() flushes a DurableOfflineSink, so that the
+ * final checkpoint covers everything processed.
  */
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import type { RetryPolicy } from '../../lib/backoff.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import type { FeatureStore } from '../feature-store/feature-store.ts';
+import type { FeatureRecord, FeatureStore } from '../feature-store/feature-store.ts';
 import type { ReadBatch, Stream } from '../stream/stream.ts';
 import { checkKnownOptions, intOption, invalidOption, stringOption } from '../stream/options.ts';
 import { AlertEvaluator, type Alert, type AlertRuleSpec } from './alert-rules.ts';
 import { FeatureAggregator, type AggregatorStats, type FeatureAggregatorOptions } from './feature-aggregator.ts';
-import { FeatureBatch, type FeatureBatchCounters, type FeatureWriteInfo, type OfflineSink } from './feature-batch.ts';
+import { FeatureBatch, type BatchItem, type FeatureBatchCounters, type FeatureWriteInfo, type OfflineSink } from './feature-batch.ts';
 
 export interface ProcessorOptions {
   stream: Stream;
   store: FeatureStore;
-  /** optional: every written feature record is also appended here (ParquetOfflineStore) */
+  /** optional: every feature record is also appended here (ParquetOfflineStore: exactly-once, see above) */
   offlineStore?: OfflineSink;
   /** checkpoint name on the stream. Default 'processor'. */
   consumer?: string;
@@ -73,6 +81,33 @@ const KNOWN = [
 ] as const;
 const C = 'Processor';
 
+/** An offline store that commits rows together with the stream positions they came from (ParquetOfflineStore). */
+export interface DurableOfflineSink extends OfflineSink {
+  append(group: string, records: FeatureRecord[], source?: { consumer: string; positions: Record<string, string> }): void | Promise<void>;
+  /** per shard, the last record of `consumer` whose rows of `group` are in committed files */
+  committedPositions(group: string, consumer: string): Record<string, string>;
+  flush(): Promise<void>;
+}
+
+function isDurable(sink: OfflineSink | undefined): sink is DurableOfflineSink {
+  const s = sink as Partial<DurableOfflineSink> | undefined;
+  return typeof s?.committedPositions === 'function' && typeof s.flush === 'function';
+}
+
+/**
+ * Order of two sequence numbers of one shard. LocalStream's (zero-padded) and Kinesis' are decimal integers of
+ * any length: compared as numbers; anything else compares as text.
+ */
+export function compareSequenceNumbers(a: string, b: string): number {
+  if (/^\d+$/.test(a) && /^\d+$/.test(b)) {
+    const x = a.replace(/^0+(?=.)/, '');
+    const y = b.replace(/^0+(?=.)/, '');
+    if (x.length !== y.length) return x.length - y.length;
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export interface ProcessorStats extends FeatureBatchCounters {
   aggregator: AggregatorStats;
   evictedDevices: number;
@@ -100,6 +135,15 @@ export class Processor {
   readonly #positions = new Map<string, string | undefined>();
   readonly #recent = new Map<string, true>();
   readonly #pendingCheckpoints = new Map<string, string>();
+  readonly #durable: DurableOfflineSink | undefined;
+  /** per shard, the last record whose offline rows were committed before this process started (found at first step) */
+  #replayed: Map<string, string> | undefined;
+  /** the last checkpoint written per shard */
+  readonly #checkpointed = new Map<string, string>();
+  /** true while re-processing records whose offline rows are already committed */
+  #offlineMuted = false;
+  /** the stream positions of the records being processed, appended with their rows */
+  #offlineSource: { consumer: string; positions: Record<string, string> } | undefined;
   #checkpointErrors = 0;
   #shards: string[] = [];
   #shardsAt = -Infinity;
@@ -128,6 +172,8 @@ export class Processor {
     this.#clock = opts.clock ?? systemClock;
     this.#log = opts.logger ?? silentLogger;
     this.#agg = new FeatureAggregator(opts.aggregation);
+    const offline = opts.offlineStore;
+    this.#durable = isDurable(offline) ? offline : undefined;
     this.#alerts = new AlertEvaluator(opts.alertRules);
     this.#batch = new FeatureBatch({
       store: this.#store,
@@ -135,7 +181,13 @@ export class Processor {
       aggregator: this.#agg,
       alerts: this.#alerts,
       alertSink: opts.alertSink,
-      offline: opts.offlineStore,
+      offline: offline && {
+        // rows and the stream positions they come from go into the store in one call: a flush commits both or neither
+        append: (group, records) => {
+          if (this.#offlineMuted) return;
+          return this.#durable ? this.#durable.append(group, records, this.#offlineSource) : offline.append(group, records);
+        },
+      },
       onFeatureWrite: opts.onFeatureWrite,
       retry: { minMs: 100, maxMs: 5000, maxAttempts: Infinity, ...opts.retry },
       clock: this.#clock,
@@ -172,6 +224,9 @@ export class Processor {
         await this.#sleep(errorDelay);
         continue;
       }
+      // a backlog is processed step after step with synchronous backends (SQLite): let I/O callbacks in between
+      // (the offline store's writes, servers in the same process), which a chain of resolved awaits would starve
+      if (n > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       if (n === 0 && this.#state === 'running') {
         if (this.#stream.waitForRecords) await this.#stream.waitForRecords({ timeoutMs: this.#idleWaitMs, signal: this.#abort.signal });
         else await this.#sleep(this.#idleWaitMs);
@@ -235,10 +290,41 @@ export class Processor {
       const batch = await this.#stream.read(shard, { consumer: this.#consumer, position: this.#positions.get(shard), limit: this.#batchSize });
       read.push({ shard, batch });
     }
-    const items = read.flatMap(({ shard, batch }) =>
-      batch.records.map((r) => ({ data: r.data, arrivedAt: r.arrivedAt, id: `${shard}/${r.sequenceNumber}` })),
-    );
-    if (items.length > 0) await this.#batch.process(items);
+    // records whose offline rows a previous run committed update state (and the online store) only
+    const durable = this.#durable;
+    if (durable && !this.#replayed) this.#replayed = new Map(Object.entries(durable.committedPositions(this.#group, this.#consumer)));
+    const replay: BatchItem[] = [];
+    const fresh: BatchItem[] = [];
+    const freshPositions: Record<string, string> = {};
+    for (const { shard, batch } of read) {
+      const upTo = this.#replayed?.get(shard);
+      for (const r of batch.records) {
+        const item = { data: r.data, arrivedAt: r.arrivedAt, id: `${shard}/${r.sequenceNumber}` };
+        if (upTo !== undefined && compareSequenceNumbers(r.sequenceNumber, upTo) <= 0) replay.push(item);
+        else {
+          fresh.push(item);
+          freshPositions[shard] = r.sequenceNumber;
+        }
+      }
+    }
+    if (replay.length > 0) {
+      this.#offlineMuted = true;
+      try {
+        await this.#batch.process(replay);
+      } finally {
+        this.#offlineMuted = false;
+      }
+    }
+    if (fresh.length > 0) {
+      this.#offlineSource = { consumer: this.#consumer, positions: freshPositions };
+      try {
+        await this.#batch.process(fresh);
+      } finally {
+        this.#offlineSource = undefined;
+      }
+      // records that produced no rows (not device messages, nothing new) still move the committed positions
+      if (durable) await durable.append(this.#group, [], { consumer: this.#consumer, positions: freshPositions });
+    }
     const done: [string, string][] = [];
     for (const { shard, batch } of read) {
       // the aggregator has these records now: never read them again in this process, even if the checkpoint fails
@@ -248,9 +334,18 @@ export class Processor {
       total += batch.records.length;
       done.push([shard, batch.records.at(-1)!.sequenceNumber]);
     }
-    if (done.length > 0) await this.#checkpoint(done);
+    const entries = durable ? this.#committedEntries(durable) : done;
+    if (entries.length > 0) await this.#checkpoint(entries);
     this.#evict();
     return total;
+  }
+
+  /** checkpoints that the offline store's committed positions allow and that were not written yet */
+  #committedEntries(durable: DurableOfflineSink): [string, string][] {
+    return Object.entries(durable.committedPositions(this.#group, this.#consumer)).filter(([shard, seqNo]) => {
+      const last = this.#checkpointed.get(shard);
+      return last === undefined || compareSequenceNumbers(seqNo, last) > 0;
+    });
   }
 
   async #checkpoint(entries: [shard: string, sequenceNumber: string][]): Promise<void> {
@@ -260,7 +355,10 @@ export class Processor {
       } else {
         for (const [shard, seqNo] of entries) await this.#stream.checkpoint(this.#consumer, shard, seqNo);
       }
-      for (const [shard, seqNo] of entries) if (this.#pendingCheckpoints.get(shard) === seqNo) this.#pendingCheckpoints.delete(shard);
+      for (const [shard, seqNo] of entries) {
+        if (this.#pendingCheckpoints.get(shard) === seqNo) this.#pendingCheckpoints.delete(shard);
+        this.#checkpointed.set(shard, seqNo);
+      }
       this.#checkpoints += entries.length;
     } catch (err) {
       // retried at the next step; a crash before then re-processes these records (at-least-once)
@@ -307,6 +405,10 @@ export class Processor {
     this.#abort.abort();
     await this.#loop?.catch(() => undefined);
     await this.#step?.catch(() => undefined);
+    if (this.#durable) {
+      await this.#durable.flush().catch((err: unknown) => this.#log.error({ err }, 'offline store flush at close failed; its records are read again at restart'));
+      for (const [shard, seqNo] of this.#committedEntries(this.#durable)) this.#pendingCheckpoints.set(shard, seqNo);
+    }
     if (this.#pendingCheckpoints.size > 0) await this.#checkpoint([...this.#pendingCheckpoints]);
   }
 

@@ -92,7 +92,7 @@ describe('edgeloop cloud, embedded, end to end', () => {
     await cloud.close(); // idempotent
     // the processor's history went to Parquet on close (offline store)
     const offline = join(dir, 'data', 'offline', 'device_features');
-    const days = readdirSync(offline);
+    const days = readdirSync(offline).filter((d) => d.startsWith('date='));
     expect(days.length).toBeGreaterThan(0);
     expect(readdirSync(join(offline, days[0]!)).some((f) => f.endsWith('.parquet'))).toBe(true);
     await expect(fetch(`${cloud.urls.http}/healthz`)).rejects.toThrow();
