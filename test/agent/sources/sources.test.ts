@@ -56,7 +56,7 @@ describe('reading parser', () => {
 });
 
 describe('HTTP source', () => {
-  it('answers 202 after commit, 400 with reasons for bad lines while keeping the good ones, 413, 415, 503 when full', async () => {
+  it('answers 202 after commit, 400 with reasons for bad lines while keeping the good ones, 413, 415, 507 when full', async () => {
     const { sink, outbox, accepted, rejected } = outboxSink(49 * 3);
     const src = new HttpSource({ sink, port: 0, maxBodyBytes: 2000 });
     onTestFinished(() => src.close());
@@ -84,8 +84,9 @@ describe('HTTP source', () => {
     expect(res.status).toBe(415);
     outbox.appendEvents([{ ts: 1, kind: 'alert', severity: 'info', context: { pad: 'p'.repeat(60) } }]);
     res = await post('{"sensor":"t","value":5,"ts":5}\n{"sensor":"t","value":5,"ts":5}\n{"sensor":"t","value":5,"ts":5}');
-    expect(res.status).toBe(503);
-    expect(await res.json()).toMatchObject({ code: 'EL_ERR_OUTBOX_FULL' });
+    expect(res.status).toBe(507);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(await res.json()).toMatchObject({ code: 'EL_ERR_OUTBOX_FULL', accepted: 0 });
   });
 });
 
