@@ -49,10 +49,10 @@ function drain(ob: SqliteOutbox): number {
 
 describe('admitOnDisk', () => {
   it('admits while minFreeBytes stays free; free pages inside the file count as free', () => {
-    expect(admitOnDisk({ freeBytes: 10_000, reusableBytes: 0, incomingBytes: 1000, minFreeBytes: 8000 })).toBe(true);
-    expect(admitOnDisk({ freeBytes: 10_000, reusableBytes: 0, incomingBytes: 1001, minFreeBytes: 8000 })).toBe(false);
-    expect(admitOnDisk({ freeBytes: 0, reusableBytes: 1_000_000, incomingBytes: 1000, minFreeBytes: 0 })).toBe(true);
-    expect(admitOnDisk({ freeBytes: 0, reusableBytes: 1_000_000, incomingBytes: 1000, minFreeBytes: 998_001 })).toBe(false);
+    expect(admitOnDisk({ freeBytes: 10_000, reusableBytes: 0, incomingBytes: 1000, minFreeBytes: 9000 })).toBe(true);
+    expect(admitOnDisk({ freeBytes: 10_000, reusableBytes: 0, incomingBytes: 1001, minFreeBytes: 9000 })).toBe(false);
+    expect(admitOnDisk({ freeBytes: 0, reusableBytes: 1_000_000, incomingBytes: 1000, minFreeBytes: 999_000 })).toBe(true);
+    expect(admitOnDisk({ freeBytes: 0, reusableBytes: 1_000_000, incomingBytes: 1000, minFreeBytes: 999_001 })).toBe(false);
   });
 });
 
