@@ -10,6 +10,7 @@
  */
 import { closeSync, existsSync, fsyncSync, openSync, renameSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { EdgeloopError } from '../../protocol/errors.ts';
 
 /**
  * disk bytes counted per accounted byte when admitting records: an upper bound (a telemetry row measures ~0.5: ~26
@@ -38,6 +39,16 @@ export function isDiskFull(err: unknown): boolean {
   return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT';
 }
 
+/** SQLITE_FULL / ENOSPC on the intake path means the same as the budget: EL_ERR_OUTBOX_FULL (other errors as they are). */
+export function fullDiskError(err: unknown, path: string, what: string): unknown {
+  if (!isDiskFull(err)) return err;
+  return new EdgeloopError(
+    'EL_ERR_OUTBOX_FULL',
+    `outbox refused ${what}: the volume holding ${path} is full (${(err as Error).message}); accepted again once delivered records free space`,
+    { cause: err, details: { reason: 'disk' } },
+  );
+}
+
 export interface DiskGuardOptions {
   /** the database file (the volume is the one holding its directory) */
   path: string;
@@ -62,6 +73,28 @@ export class DiskGuard {
   freeBytes(): number {
     const s = statfsSync(this.dir);
     return s.bavail * s.bsize;
+  }
+
+  /**
+   * The free-space budget: EL_ERR_OUTBOX_FULL when admitting `bytes` (accounted) would leave less than minFreeBytes,
+   * `reusableBytes` (free pages in the file) counting as free; undefined when they fit or statfs is unavailable
+   * (SQLITE_FULL is then still mapped by fullDiskError).
+   */
+  refusal(bytes: number, reusableBytes: number, what: string): EdgeloopError | undefined {
+    let freeBytes: number;
+    try {
+      freeBytes = this.freeBytes();
+    } catch {
+      return undefined;
+    }
+    const { minFreeBytes, path } = this.#o;
+    if (admitOnDisk({ freeBytes, reusableBytes, incomingBytes: bytes, minFreeBytes })) return undefined;
+    return new EdgeloopError(
+      'EL_ERR_OUTBOX_FULL',
+      `outbox refused ${what}: the volume holding ${path} has ${freeBytes} bytes free (+${reusableBytes} reusable in the file), ` +
+        `under outbox.minFreeBytes (${minFreeBytes}); accepted again once delivered records free space`,
+      { details: { reason: 'disk', freeBytes, reusableBytes, minFreeBytes } },
+    );
   }
 
   /** the volume's size, bytes */

@@ -9,6 +9,8 @@
  */
 import Database from 'better-sqlite3';
 import { existsSync, renameSync, unlinkSync } from 'node:fs';
+import type { Logger } from '../../lib/logger.ts';
+import type { OutboxStatements } from './outbox-schema.ts';
 
 /** SQLite found the file damaged or not a database at all */
 export function isCorruption(err: unknown): boolean {
@@ -166,4 +168,58 @@ function readRanges<R extends [number, ...unknown[]]>(
       from = rows[rows.length - 1]![0] + 1;
     }
   }
+}
+
+/**
+ * Salvage the quarantined file `from` into the fresh outbox `db` (rows with their seqs; salvaged rows count as
+ * accepted `at`), and store its counters with seq set above everything known (`seqFloor`: the high-water mark).
+ * Returns what was salvaged, the seq the outbox continues from and the quarantine count.
+ */
+export function copySalvage(
+  db: Database.Database,
+  st: OutboxStatements,
+  from: string,
+  seqFloor: number,
+  at: number,
+  log: Logger,
+): { sal: SalvageResult | undefined; seq: number; quarantined: number } {
+  const sensorIds = new Map<string, number>();
+  const sensorId = (name: string): number => {
+    let id = sensorIds.get(name);
+    if (id === undefined) sensorIds.set(name, (id = Number(st.insertSensor.run(name).lastInsertRowid)));
+    return id;
+  };
+  const insertTelemetry = db.transaction((rows: SalvagedTelemetry[]) => {
+    st.insertMark.run(rows[0]![0], at);
+    for (const [seq, name, ts, value] of rows) st.insert1.run(seq, sensorId(name), ts, value);
+  });
+  const insertEvents = db.transaction((rows: SalvagedEvent[]) => {
+    st.insertMark.run(rows[0]![0], at);
+    for (const [seq, ts, bytes, body] of rows) st.insertEvent.run(seq, ts, bytes, body);
+  });
+  let sal: SalvageResult | undefined;
+  try {
+    sal = salvageOutbox(from, seqFloor, { telemetry: insertTelemetry, events: insertEvents });
+  } catch (err) {
+    log.error({ err }, 'outbox salvage stopped early');
+  }
+  const old = sal?.meta ?? new Map<string, number>();
+  const seq = Math.max(sal?.maxSeq ?? 0, seqFloor);
+  const quarantined = (old.get('quarantined') ?? 0) + 1;
+  try {
+    db.transaction(() => {
+      for (const [k, v] of [
+        ['seq', seq],
+        ['seq_ceiling', seq],
+        ['drops_bytes', old.get('drops_bytes') ?? 0],
+        ['drops_age', old.get('drops_age') ?? 0],
+        ['refused', old.get('refused') ?? 0],
+        ['seq_rollbacks', old.get('seq_rollbacks') ?? 0],
+        ['quarantined', quarantined],
+      ] as const) st.putMeta.run(k, v);
+    })();
+  } catch (err) {
+    log.error({ err }, 'outbox counters after salvage not stored');
+  }
+  return { sal, seq, quarantined };
 }

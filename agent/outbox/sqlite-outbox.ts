@@ -31,7 +31,7 @@
  * the commit that first uses it. At open, a file ceiling above the database's means committed transactions are gone
  * (a lost WAL): the counter restarts above the ceiling, and the rollback is logged and counted.
  *
- * Integrity (outbox-recovery.ts): `PRAGMA quick_check` at open; a damaged file is renamed
+ * Integrity (outbox-open.ts, outbox-recovery.ts): `PRAGMA quick_check` at open; a damaged file is renamed
  * `<path>.corrupt-<timestamp>`, what is readable is copied into a fresh outbox, and EL_ERR_OUTBOX_CORRUPT is logged,
  * counted and kept in `incidents`.
  *
@@ -41,105 +41,44 @@
  * loses nothing that was acknowledged under either setting.
  */
 import type Database from 'better-sqlite3';
-import { openWalDatabase } from '../../lib/sqlite.ts';
 import { channel } from 'node:diagnostics_channel';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import type { AnomalyEvent } from '../../protocol/messages.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import { ROWS_PER_INSERT, migrateOutbox, prepareOutboxStatements, type OutboxStatements } from './outbox-schema.ts';
-import { DISK_BYTES_PER_ACCOUNTED_BYTE, DiskGuard, admitOnDisk, isDiskFull } from './disk-guard.ts';
+import {
+  TELEMETRY_ROW_OVERHEAD,
+  resolveOutboxOptions,
+  type Lane,
+  type OutboxBatch,
+  type OutboxEvent,
+  type OutboxIncident,
+  type OutboxReading,
+  type OutboxStats,
+  type ResolvedOutboxOptions,
+  type SeqRange,
+  type SqliteOutboxOptions,
+} from './outbox-options.ts';
+import { ROWS_PER_INSERT, prepareOutboxStatements, type OutboxStatements } from './outbox-schema.ts';
+import { DISK_BYTES_PER_ACCOUNTED_BYTE, DiskGuard, fullDiskError, isDiskFull } from './disk-guard.ts';
 import { SeqHighWaterMark, readSeqHwm } from './seq-hwm.ts';
-import { isCorruption, quarantineFiles, quickCheck, salvageOutbox, type SalvageResult } from './outbox-recovery.ts';
+import { openOutboxDatabase } from './outbox-open.ts';
 
 export { OUTBOX_SCHEMA_VERSION } from './outbox-schema.ts';
 /** diagnostics_channel: `{ reason: 'bytes' | 'age' | 'refused', count }` for every drop or refusal */
 export const dropChannel = channel('edgeloop:agent:outbox-drop');
 /** diagnostics_channel: `{ code, message, details }` for a seq rollback or a quarantined file found at open */
 export const incidentChannel = channel('edgeloop:agent:outbox-incident');
-/** accounted bytes of one telemetry row besides its sensor id (about its size on the wire) */
-export const TELEMETRY_ROW_OVERHEAD = 48;
-
-export interface OutboxReading {
-  sensor: string;
-  /** device timestamp, ms */
-  ts: number;
-  value: number;
-}
-
-export type OutboxEvent = Omit<AnomalyEvent, 'seq'>;
-
-export interface SeqRange {
-  /** first seq assigned (0 when nothing was appended) */
-  firstSeq: number;
-  lastSeq: number;
-}
-
-export type Lane = 'events' | 'telemetry';
-
-export interface OutboxBatch {
-  lane: Lane;
-  firstSeq: number;
-  lastSeq: number;
-  count: number;
-  /** accounted bytes of the records */
-  bytes: number;
-  /** the JSON array of the records, ready to embed in a wire message */
-  json: string;
-  /** drop counter when the batch was cut (ack takes a fast path when no telemetry was dropped since) */
-  dropEpoch: number;
-}
-
-export interface OutboxStats {
-  telemetry: number;
-  events: number;
-  bytes: number;
-  /** age of the oldest record, ms (0 when empty) */
-  oldestAgeMs: number;
-  lastSeq: number;
-  drops: { bytes: number; age: number; events: 0 };
-  refused: number;
-  /** seq rollbacks detected at open (lost WAL) and damaged files quarantined, over the outbox's life */
-  incidents: { seqRollbacks: number; quarantined: number };
-  /** the volume (file outboxes only): bytes free, and whether the reserve file is in place */
-  disk?: { freeBytes: number; reserve: boolean };
-}
-
-/** Something the outbox found and repaired at open (also logged): a lost WAL, a quarantined file. */
-export interface OutboxIncident {
-  code: 'EL_ERR_OUTBOX_SEQ_ROLLBACK' | 'EL_ERR_OUTBOX_CORRUPT';
-  message: string;
-  details: Record<string, unknown>;
-}
-
-export interface SqliteOutboxOptions {
-  /** database file; ':memory:' for tests that do not need durability */
-  path: string;
-  durability?: 'normal' | 'full';
-  /** bound on accounted bytes (see the header), default 256 MiB */
-  maxBytes?: number;
-  /** telemetry older than this is dropped (counted), ms, default 7 days; 0 = no age bound */
-  maxAgeMs?: number;
-  /** commit the intake buffer at this many rows, default 4096 */
-  intakeMaxRows?: number;
-  /** or after this long, ms, default 5 */
-  intakeLingerMs?: number;
-  /**
-   * SQLite page cache, KiB, default 2048. better-sqlite3 builds SQLite with a 16 MiB default cache; the outbox's
-   * working set is the tail of two tables, and on a small board those 14 MiB are better left to the OS.
-   */
-  cacheKiB?: number;
-  /** new records are refused while the volume would keep less than this free, bytes, default 16 MiB */
-  minFreeBytes?: number;
-  /** size of the reserve file (`<path>.reserve`) given back to the delete path on a full disk, bytes, default 2 MiB; 0 = none */
-  reserveBytes?: number;
-  /** seqs the high-water mark is advanced by at least (file `<path>.seq-hwm`), default 10,000 */
-  seqBlock?: number;
-  /** 'quick' (default): PRAGMA quick_check at open, a damaged file is quarantined and salvaged; 'off' */
-  integrityCheck?: 'quick' | 'off';
-  clock?: Clock;
-  logger?: Logger;
-}
+export { TELEMETRY_ROW_OVERHEAD } from './outbox-options.ts';
+export type {
+  Lane,
+  OutboxBatch,
+  OutboxEvent,
+  OutboxIncident,
+  OutboxReading,
+  OutboxStats,
+  SeqRange,
+  SqliteOutboxOptions,
+} from './outbox-options.ts';
 
 interface Pending {
   start: number;
@@ -149,7 +88,7 @@ interface Pending {
 }
 
 export class SqliteOutbox {
-  readonly options: Readonly<Required<Omit<SqliteOutboxOptions, 'clock' | 'logger'>>>;
+  readonly options: ResolvedOutboxOptions;
   readonly #clock: Clock;
   readonly #log: Logger;
   #db: Database.Database | undefined;
@@ -198,44 +137,7 @@ export class SqliteOutbox {
   #listeners = new Set<() => void>();
 
   constructor(opts: SqliteOutboxOptions) {
-    const known = new Set([
-      'path', 'durability', 'maxBytes', 'maxAgeMs', 'intakeMaxRows', 'intakeLingerMs', 'cacheKiB',
-      'minFreeBytes', 'reserveBytes', 'seqBlock', 'integrityCheck', 'clock', 'logger',
-    ]);
-    for (const k of Object.keys(opts)) {
-      if (!known.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteOutbox: unknown option "${k}"`);
-    }
-    if (typeof opts.path !== 'string' || opts.path.length === 0) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'SqliteOutbox: path must be a file path or ":memory:"');
-    }
-    const o = {
-      path: opts.path,
-      durability: opts.durability ?? 'normal',
-      maxBytes: opts.maxBytes ?? 256 * 1024 * 1024,
-      maxAgeMs: opts.maxAgeMs ?? 7 * 24 * 3600 * 1000,
-      intakeMaxRows: opts.intakeMaxRows ?? 4096,
-      intakeLingerMs: opts.intakeLingerMs ?? 5,
-      cacheKiB: opts.cacheKiB ?? 2048,
-      minFreeBytes: opts.minFreeBytes ?? 16 * 1024 * 1024,
-      reserveBytes: opts.reserveBytes ?? 2 * 1024 * 1024,
-      seqBlock: opts.seqBlock ?? 10_000,
-      integrityCheck: opts.integrityCheck ?? 'quick',
-    };
-    if (o.durability !== 'normal' && o.durability !== 'full') {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteOutbox: durability must be "normal" or "full", got ${JSON.stringify(o.durability)}`);
-    }
-    if (o.integrityCheck !== 'quick' && o.integrityCheck !== 'off') {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteOutbox: integrityCheck must be "quick" or "off", got ${JSON.stringify(o.integrityCheck)}`);
-    }
-    for (const k of ['maxBytes', 'maxAgeMs', 'intakeMaxRows', 'intakeLingerMs', 'cacheKiB', 'minFreeBytes', 'reserveBytes', 'seqBlock'] as const) {
-      if (!Number.isFinite(o[k]) || o[k] < 0) {
-        throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteOutbox: ${k} must be a non-negative number, got ${o[k]}`);
-      }
-    }
-    if (!Number.isInteger(o.seqBlock) || o.seqBlock < 1) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteOutbox: seqBlock must be an integer >= 1, got ${o.seqBlock}`);
-    if (o.intakeMaxRows < 1) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'SqliteOutbox: intakeMaxRows must be >= 1');
-    if (!Number.isInteger(o.cacheKiB) || o.cacheKiB < 64) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteOutbox: cacheKiB must be an integer >= 64, got ${o.cacheKiB}`);
-    this.options = Object.freeze(o);
+    this.options = resolveOutboxOptions(opts);
     this.#clock = opts.clock ?? systemClock;
     this.#log = opts.logger ?? silentLogger;
   }
@@ -258,12 +160,32 @@ export class SqliteOutbox {
       hwm = readSeqHwm(this.#hwmPath());
       if (hwm.unreadable) this.#log.warn({ file: this.#hwmPath() }, 'seq high-water mark file unreadable: rewritten at the next commit');
     }
-    try {
-      this.#openChecked();
-    } catch (err) {
-      if (onFile && isDamaged(err)) this.#recover(err, hwm.ceiling);
-      else if (err instanceof EdgeloopError) throw err;
-      else throw new EdgeloopError('EL_ERR_OUTBOX_SCHEMA', `${path}: cannot open outbox: ${(err as Error).message}`, { cause: err });
+    const opened = openOutboxDatabase({
+      options: this.options,
+      disk: this.#disk,
+      hwmCeiling: hwm.ceiling,
+      now: this.#clock.now(),
+      log: this.#log,
+      load: (db) => {
+        this.#st = prepareOutboxStatements(db);
+        this.#pageSize = db.pragma('page_size', { simple: true }) as number;
+        this.#load(db);
+      },
+      onReserveReleased: () => (this.#reserveOk = false),
+    });
+    const db = opened.db;
+    this.#db = db;
+    this.#commitTx = db.transaction((n: number) => this.#commitRows(n));
+    this.#eventsTx = db.transaction((events: OutboxEvent[]) => this.#commitEvents(events));
+    this.#ackTx = db.transaction((b: OutboxBatch) => this.#ackRows(b));
+    this.#pruneTx = db.transaction((cutoffSeq: number) => this.#dropTelemetryBelow(cutoffSeq));
+    if (opened.incident) {
+      // the salvaged outbox continues above everything known, even if its counters could not be stored
+      const next = opened.incident.details.nextSeq as number;
+      this.#seq = Math.max(this.#seq, next - 1);
+      this.#dbCeiling = Math.max(this.#dbCeiling, next - 1);
+      this.#quarantined = Math.max(this.#quarantined, 1);
+      this.#incident(opened.incident);
     }
     if (!onFile) return;
     if (hwm.ceiling > this.#dbCeiling) this.#restartAboveRollback(hwm.ceiling);
@@ -284,106 +206,6 @@ export class SqliteOutbox {
     return `${this.options.path}.seq-hwm`;
   }
 
-  /** Open, migrate, check, prepare and load; on SQLITE_FULL the reserve is given back once and it is tried again. */
-  #openChecked(): void {
-    try {
-      this.#openOnce();
-    } catch (err) {
-      if (!isDiskFull(err) || !this.#disk?.releaseReserve()) throw err;
-      this.#reserveOk = false;
-      this.#openOnce();
-    }
-  }
-
-  #openOnce(): void {
-    const { path } = this.options;
-    let db: Database.Database | undefined;
-    try {
-      db = openWalDatabase(path, { synchronous: this.options.durability === 'full' ? 'FULL' : 'NORMAL', cacheKiB: this.options.cacheKiB });
-      db.pragma('temp_store = MEMORY');
-      migrateOutbox(db, path);
-      if (path !== ':memory:' && this.options.integrityCheck === 'quick') {
-        const problems = quickCheck(db);
-        if (problems.length > 0) throw new EdgeloopError('EL_ERR_OUTBOX_CORRUPT', `${path}: quick_check: ${problems[0]}`, { details: { problems } });
-      }
-      this.#pageSize = db.pragma('page_size', { simple: true }) as number;
-      this.#st = prepareOutboxStatements(db);
-      this.#load(db);
-      this.#db = db;
-    } catch (err) {
-      db?.close();
-      throw err;
-    }
-    this.#commitTx = db.transaction((n: number) => this.#commitRows(n));
-    this.#eventsTx = db.transaction((events: OutboxEvent[]) => this.#commitEvents(events));
-    this.#ackTx = db.transaction((b: OutboxBatch) => this.#ackRows(b));
-    this.#pruneTx = db.transaction((cutoffSeq: number) => this.#dropTelemetryBelow(cutoffSeq));
-  }
-
-  /**
-   * The file is damaged: quarantine it, open a fresh outbox, copy what is readable into it, continue seq above
-   * everything the old file or the high-water mark knew of.
-   */
-  #recover(err: unknown, hwmCeiling: number): void {
-    const { path } = this.options;
-    const at = this.#clock.now();
-    const problem = err instanceof EdgeloopError && Array.isArray(err.details?.problems) ? String(err.details.problems[0]) : (err as Error).message;
-    const quarantinedAs = quarantineFiles(path, at);
-    this.#openChecked();
-    const db = this.#db!;
-    const st = this.#st;
-    const insertTelemetry = db.transaction((rows: [number, string, number, number][]) => {
-      st.insertMark.run(rows[0]![0], at);
-      for (const [seq, name, ts, value] of rows) st.insert1.run(seq, this.#sensorId(name), ts, value);
-    });
-    const insertEvents = db.transaction((rows: [number, number, number, string][]) => {
-      st.insertMark.run(rows[0]![0], at);
-      for (const [seq, ts, bytes, body] of rows) st.insertEvent.run(seq, ts, bytes, body);
-    });
-    let sal: SalvageResult | undefined;
-    try {
-      sal = salvageOutbox(quarantinedAs, hwmCeiling, { telemetry: insertTelemetry, events: insertEvents });
-    } catch (e) {
-      this.#log.error({ err: e }, 'outbox salvage stopped early');
-    }
-    const old = sal?.meta ?? new Map<string, number>();
-    const seq = Math.max(sal?.maxSeq ?? 0, hwmCeiling, this.#seq);
-    try {
-      db.transaction(() => {
-        for (const [k, v] of [
-          ['seq', seq],
-          ['seq_ceiling', seq],
-          ['drops_bytes', old.get('drops_bytes') ?? 0],
-          ['drops_age', old.get('drops_age') ?? 0],
-          ['refused', old.get('refused') ?? 0],
-          ['seq_rollbacks', old.get('seq_rollbacks') ?? 0],
-          ['quarantined', (old.get('quarantined') ?? 0) + 1],
-        ] as const) st.putMeta.run(k, v);
-      })();
-    } catch (e) {
-      this.#log.error({ err: e }, 'outbox counters after salvage not stored');
-    }
-    this.#load(db);
-    this.#seq = Math.max(this.#seq, seq);
-    this.#quarantined = Math.max(this.#quarantined, (old.get('quarantined') ?? 0) + 1);
-    this.#dbCeiling = Math.max(this.#dbCeiling, seq);
-    const details = {
-      path,
-      quarantinedAs,
-      problem,
-      salvaged: { telemetry: sal?.telemetry ?? 0, events: sal?.events ?? 0 },
-      unreadableRanges: sal?.skippedRanges ?? 0,
-      orphanReadings: sal?.orphans ?? 0,
-      nextSeq: seq + 1,
-    };
-    this.#incident(
-      'EL_ERR_OUTBOX_CORRUPT',
-      `outbox ${path} is damaged (${problem}); moved to ${quarantinedAs}, ${details.salvaged.telemetry} readings and ${details.salvaged.events} ` +
-        `events salvaged into a fresh outbox (${details.unreadableRanges} unreadable ranges skipped); seq continues at ${seq + 1}`,
-      details,
-    );
-  }
-
   /** The high-water mark is above what the database recorded: committed transactions are gone. */
   #restartAboveRollback(ceiling: number): void {
     const from = this.#seq;
@@ -400,16 +222,17 @@ export class SqliteOutbox {
       // kept in memory; the high-water mark still covers every seq handed out
       this.#log.warn({ err }, 'seq rollback not recorded in the outbox');
     }
-    this.#incident(
-      'EL_ERR_OUTBOX_SEQ_ROLLBACK',
-      `outbox ${this.options.path}: seq counter ${from} is below the high-water mark ${ceiling}: committed transactions were lost ` +
+    this.#incident({
+      code: 'EL_ERR_OUTBOX_SEQ_ROLLBACK',
+      message: `outbox ${this.options.path}: seq counter ${from} is below the high-water mark ${ceiling}: committed transactions were lost ` +
         `(WAL file deleted or lost in a power cut); readings accepted after seq ${from} are gone, new seqs start at ${this.#seq + 1}`,
-      { path: this.options.path, dbSeq: from, ceiling, nextSeq: this.#seq + 1 },
-    );
+      details: { path: this.options.path, dbSeq: from, ceiling, nextSeq: this.#seq + 1 },
+    });
   }
 
-  #incident(code: OutboxIncident['code'], message: string, details: Record<string, unknown>): void {
-    this.#incidents.push({ code, message, details });
+  #incident(incident: OutboxIncident): void {
+    const { code, message, details } = incident;
+    this.#incidents.push(incident);
     if (incidentChannel.hasSubscribers) incidentChannel.publish({ code, message, details });
     this.#log.error({ code, ...details }, message);
   }
@@ -519,7 +342,7 @@ export class SqliteOutbox {
         // a rolled-back transaction: re-read what memory mirrors (sensor ids, counters)
         range = this.#write(() => this.#commitTx(n), () => this.#load(this.#db!));
       } catch (err) {
-        throw this.#fullError(err, `${n} readings`);
+        throw fullDiskError(err, this.options.path, `${n} readings`);
       }
     } catch (err) {
       this.#clearBuffer();
@@ -551,24 +374,10 @@ export class SqliteOutbox {
   #diskRefusal(bytes: number, what: string): EdgeloopError | undefined {
     const disk = this.#disk;
     if (!disk) return undefined;
-    let freeBytes: number;
-    try {
-      freeBytes = disk.freeBytes();
-    } catch {
-      return undefined; // statfs unavailable: SQLITE_FULL is still mapped
-    }
     const reusableBytes = (this.#st.freelistPages.get() as number) * this.#pageSize;
-    const { minFreeBytes } = this.options;
-    if (admitOnDisk({ freeBytes, reusableBytes, incomingBytes: bytes, minFreeBytes })) {
-      if (!this.#reserveOk) this.#reserveOk = disk.ensureReserve();
-      return undefined;
-    }
-    return new EdgeloopError(
-      'EL_ERR_OUTBOX_FULL',
-      `outbox refused ${what}: the volume holding ${this.options.path} has ${freeBytes} bytes free (+${reusableBytes} reusable in the file), ` +
-        `under outbox.minFreeBytes (${minFreeBytes}); accepted again once delivered records free space`,
-      { details: { reason: 'disk', freeBytes, reusableBytes, minFreeBytes } },
-    );
+    const refusal = disk.refusal(bytes, reusableBytes, what);
+    if (!refusal && !this.#reserveOk) this.#reserveOk = disk.ensureReserve();
+    return refusal;
   }
 
   /**
@@ -604,16 +413,6 @@ export class SqliteOutbox {
     } catch {
       /* the retry reports */
     }
-  }
-
-  /** SQLITE_FULL / ENOSPC on the intake path means the same as the budget: EL_ERR_OUTBOX_FULL. */
-  #fullError(err: unknown, what: string): unknown {
-    if (!isDiskFull(err)) return err;
-    return new EdgeloopError(
-      'EL_ERR_OUTBOX_FULL',
-      `outbox refused ${what}: the volume holding ${this.options.path} is full (${(err as Error).message}); accepted again once delivered records free space`,
-      { cause: err, details: { reason: 'disk' } },
-    );
   }
 
   #countRefused(n: number): void {
@@ -744,7 +543,7 @@ export class SqliteOutbox {
       try {
         r = this.#write(() => this.#eventsTx(events), () => this.#load(this.#db!));
       } catch (err) {
-        throw this.#fullError(err, what);
+        throw fullDiskError(err, this.options.path, what);
       }
     } catch (err) {
       if (isEdgeloopFull(err)) this.#countRefused(events.length);
@@ -1066,8 +865,4 @@ function seqOf(json: string): number {
 
 function isEdgeloopFull(err: unknown): boolean {
   return err instanceof EdgeloopError && err.code === 'EL_ERR_OUTBOX_FULL';
-}
-
-function isDamaged(err: unknown): boolean {
-  return isCorruption(err) || (err instanceof EdgeloopError && err.code === 'EL_ERR_OUTBOX_CORRUPT');
 }
