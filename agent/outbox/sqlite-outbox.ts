@@ -340,7 +340,7 @@ export class SqliteOutbox {
       if (refusal) throw refusal;
       try {
         // a rolled-back transaction: re-read what memory mirrors (sensor ids, counters)
-        range = this.#write(() => this.#commitTx(n), () => this.#load(this.#db!));
+        range = this.#write(() => this.#commitTx(n), this.#mirrorRestorer());
       } catch (err) {
         throw fullDiskError(err, this.options.path, `${n} readings`);
       }
@@ -541,7 +541,7 @@ export class SqliteOutbox {
       const refusal = this.#diskRefusal(events.reduce((b, e) => b + JSON.stringify(e).length, 0), what);
       if (refusal) throw refusal;
       try {
-        r = this.#write(() => this.#eventsTx(events), () => this.#load(this.#db!));
+        r = this.#write(() => this.#eventsTx(events), this.#mirrorRestorer());
       } catch (err) {
         throw fullDiskError(err, this.options.path, what);
       }
@@ -665,11 +665,21 @@ export class SqliteOutbox {
 
   /** the delete; what memory mirrors is restored when the transaction rolls back */
   #ackOnce(batch: OutboxBatch): void {
-    const saved = [this.#telemetryCount, this.#telemetryBytes, this.#eventCount, this.#eventBytes] as const;
-    this.#write(
-      () => this.#ackTx(batch),
-      () => ([this.#telemetryCount, this.#telemetryBytes, this.#eventCount, this.#eventBytes] = saved),
-    );
+    this.#write(() => this.#ackTx(batch), this.#mirrorRestorer());
+  }
+
+  /**
+   * What memory mirrors of the database, saved before a write transaction; the returned function puts it back
+   * after a rollback (sensor ids interned by the rolled-back transaction are forgotten).
+   */
+  #mirrorRestorer(): () => void {
+    const saved = [this.#seq, this.#telemetryCount, this.#telemetryBytes, this.#eventCount, this.#eventBytes, this.#dropsBytes, this.#dropsAge, this.#dbCeiling] as const;
+    const sensors = this.#sensorIds.size;
+    return () => {
+      [this.#seq, this.#telemetryCount, this.#telemetryBytes, this.#eventCount, this.#eventBytes, this.#dropsBytes, this.#dropsAge, this.#dbCeiling] = saved;
+      let i = 0;
+      for (const name of this.#sensorIds.keys()) if (i++ >= sensors) this.#sensorIds.delete(name);
+    };
   }
 
   #ackRows(b: OutboxBatch): void {

@@ -117,6 +117,31 @@ describe.skipIf(!canMountTmpfs)('SqliteOutbox on a full volume (tmpfs)', () => {
     expect(db.prepare('SELECT count(*) FROM telemetry').pluck().get()).toBe(20_000);
   });
 
+  it('SQLITE_FULL inside the intake commit (the volume filled between two checks) is EL_ERR_OUTBOX_FULL; memory matches the file after the rollback', async () => {
+    const dir = smallVolume(8 * MiB);
+    const path = join(dir, 'outbox.db');
+    let ob = open({ path, minFreeBytes: 0, reserveBytes: 0 });
+    await appendMany(ob, 20_000);
+    // delivered rows leave free pages in the file, so the budget admits the next commit; its WAL frames do not fit
+    for (let i = 0; i < 5; i++) ob.ack(ob.nextBatch('telemetry', 2000, 120_000)!);
+    checkpointTruncate(path);
+    const unfill = fillVolume(dir);
+    const before = { count: ob.telemetryCount, bytes: ob.telemetryBytes, lastSeq: ob.lastSeq };
+    const p = ob.append(Array.from({ length: 500 }, (_, i) => ({ sensor: `new-sensor-${i % 3}`, ts: i, value: i })));
+    ob.flushIntake();
+    await expect(p).rejects.toMatchObject({ code: 'EL_ERR_OUTBOX_FULL', details: { reason: 'disk' }, cause: { code: 'SQLITE_FULL' } });
+    expect({ count: ob.telemetryCount, bytes: ob.telemetryBytes, lastSeq: ob.lastSeq }).toEqual(before);
+    expect(ob.stats().refused).toBe(500);
+    unfill();
+    const q = ob.append([{ sensor: 'new-sensor-1', ts: 1, value: 1 }]);
+    ob.flushIntake();
+    expect(await q).toEqual({ firstSeq: before.lastSeq + 1, lastSeq: before.lastSeq + 1 });
+    const mirrored = ob.stats();
+    ob.close();
+    ob = open({ path });
+    expect(ob.stats()).toMatchObject({ telemetry: mirrored.telemetry, bytes: mirrored.bytes, lastSeq: mirrored.lastSeq, refused: 500 });
+  });
+
   it('opens on a full volume (restart while full) and refuses instead of failing', async () => {
     const dir = smallVolume(8 * MiB);
     const path = join(dir, 'outbox.db');

@@ -77,7 +77,7 @@ describe.skipIf(!canMountTmpfs)('OutboxPublisher on a full volume (tmpfs)', () =
     unfill();
     expect(await publisher.flush(20_000)).toBe(true);
     expect(outbox.telemetryCount).toBe(0);
-    const seqs = new Set(readingsOf(sub.messages).map((r) => r.seq));
-    expect(seqs.size).toBe(20_000);
+    // PUBACK comes before the broker's delivery to the subscriber: wait for it
+    await sub.waitFor((m) => new Set(readingsOf(m).map((r) => r.seq)).size === 20_000);
   });
 });
