@@ -158,7 +158,7 @@ export class SqliteOutbox {
     if (onFile) {
       this.#disk = new DiskGuard({ path, reserveBytes: this.options.reserveBytes, minFreeBytes: this.options.minFreeBytes });
       hwm = readSeqHwm(this.#hwmPath());
-      if (hwm.unreadable) this.#log.warn({ file: this.#hwmPath() }, 'seq high-water mark file unreadable: rewritten at the next commit');
+      if (hwm.unreadable) this.#log.warn({ file: this.#hwmPath() }, 'seq high-water mark file unreadable: rewritten from what the database recorded');
     }
     const opened = openOutboxDatabase({
       options: this.options,
