@@ -84,6 +84,14 @@ export const AgentConfigSchema = z.strictObject({
       intakeLingerMs: nonNegInt.default(5),
       /** SQLite page cache, KiB (better-sqlite3's own default is 16 MiB) */
       cacheKiB: positiveInt.min(64).default(2048),
+      /** new records are refused (EL_ERR_OUTBOX_FULL) while the volume would keep less than this free, bytes */
+      minFreeBytes: nonNegInt.default(16 * 1024 * 1024),
+      /** reserve file given back to the delete path when the volume is full, bytes; 0 = none */
+      reserveBytes: nonNegInt.default(2 * 1024 * 1024),
+      /** the seq high-water mark file is advanced by at least this many seqs */
+      seqBlock: positiveInt.default(10_000),
+      /** quick = PRAGMA quick_check at start; a damaged outbox is quarantined and salvaged */
+      integrityCheck: z.enum(['quick', 'off']).default('quick'),
       batchMaxRecords: positiveInt.default(2000),
       batchMaxBytes: z.number().int().min(1024).max(128 * 1024).default(120 * 1024),
       batchLingerMs: nonNegInt.default(200),

@@ -130,8 +130,16 @@ export class Agent implements ReadingSink {
       intakeMaxRows: c.outbox.intakeMaxRows,
       intakeLingerMs: c.outbox.intakeLingerMs,
       cacheKiB: c.outbox.cacheKiB,
+      minFreeBytes: c.outbox.minFreeBytes,
+      reserveBytes: c.outbox.reserveBytes,
+      seqBlock: c.outbox.seqBlock,
+      integrityCheck: c.outbox.integrityCheck,
       clock,
+      logger: this.#log,
     });
+    // a quarantined file or a seq rollback found at open (already logged by the outbox) goes into the status
+    const incident = this.#outbox.incidents.at(-1);
+    if (incident) this.#setError(`${incident.message} [${incident.code}]`);
     // 2. inference
     let trusted: Map<string, KeyObject> | undefined;
     if (c.models.trustedKeys.length > 0) {
@@ -433,6 +441,8 @@ export class Agent implements ReadingSink {
       connected: this.#transport?.connected ?? false,
       readingsAccepted: this.#counters.accepted,
       readingsRejected: this.#counters.rejected,
+      readingsRefused: this.#counters.refused,
+      outbox: outboxHealth(this.outboxStats()),
       messagesPublished: ps?.messages ?? 0,
       publishErrors: ps?.publishErrors ?? 0,
       inferenceErrors: this.#inference?.summary().errors ?? 0,
@@ -517,6 +527,10 @@ export function modelDirs(dir: string): string[] {
       }
     })
     .sort();
+}
+
+function outboxHealth(s: OutboxStats | undefined): HealthSnapshot['outbox'] {
+  return { seqRollbacks: s?.incidents.seqRollbacks ?? 0, quarantined: s?.incidents.quarantined ?? 0, diskFreeBytes: s?.disk?.freeBytes, reserve: s?.disk?.reserve };
 }
 
 function describeBad(r: OutboxReading): string {

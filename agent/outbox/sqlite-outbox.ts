@@ -23,84 +23,62 @@
  * Intake batching: `append()` buffers readings for `intakeLingerMs` or `intakeMaxRows` rows, then commits them
  * in one transaction (one fsync under durability=full) and resolves every caller with its seq range.
  *
+ * Full disk (disk-guard.ts): new records are also refused with EL_ERR_OUTBOX_FULL (counted in `refused`) while the
+ * volume would keep less than `minFreeBytes` free; deleting acknowledged rows never fails for lack of space while the
+ * reserve file can be given back; SQLITE_FULL anywhere on the intake path becomes EL_ERR_OUTBOX_FULL.
+ *
+ * Seq high-water mark (seq-hwm.ts): a ceiling on every seq handed out, in a file outside SQLite, recorded in meta in
+ * the commit that first uses it. At open, a file ceiling above the database's means committed transactions are gone
+ * (a lost WAL): the counter restarts above the ceiling, and the rollback is logged and counted.
+ *
+ * Integrity (outbox-open.ts, outbox-recovery.ts): `PRAGMA quick_check` at open; a damaged file is renamed
+ * `<path>.corrupt-<timestamp>`, what is readable is copied into a fresh outbox, and EL_ERR_OUTBOX_CORRUPT is logged,
+ * counted and kept in `incidents`.
+ *
  * Durability: WAL with synchronous=NORMAL (default) or FULL. Under NORMAL a power cut can lose the transactions
  * committed since the last WAL checkpoint sync (at most the last few hundred ms of accepted readings; the database
  * itself stays consistent); under FULL every acknowledged commit survives a power cut. A process crash (kill -9)
  * loses nothing that was acknowledged under either setting.
  */
 import type Database from 'better-sqlite3';
-import { openWalDatabase } from '../../lib/sqlite.ts';
 import { channel } from 'node:diagnostics_channel';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import type { AnomalyEvent } from '../../protocol/messages.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
+import { silentLogger, type Logger } from '../../lib/logger.ts';
+import {
+  TELEMETRY_ROW_OVERHEAD,
+  resolveOutboxOptions,
+  type Lane,
+  type OutboxBatch,
+  type OutboxEvent,
+  type OutboxIncident,
+  type OutboxReading,
+  type OutboxStats,
+  type ResolvedOutboxOptions,
+  type SeqRange,
+  type SqliteOutboxOptions,
+} from './outbox-options.ts';
+import { ROWS_PER_INSERT, prepareOutboxStatements, type OutboxStatements } from './outbox-schema.ts';
+import { DISK_BYTES_PER_ACCOUNTED_BYTE, DiskGuard, fullDiskError, isDiskFull } from './disk-guard.ts';
+import { SeqHighWaterMark, readSeqHwm } from './seq-hwm.ts';
+import { openOutboxDatabase } from './outbox-open.ts';
 
-export const OUTBOX_SCHEMA_VERSION = 1;
+export { OUTBOX_SCHEMA_VERSION } from './outbox-schema.ts';
 /** diagnostics_channel: `{ reason: 'bytes' | 'age' | 'refused', count }` for every drop or refusal */
 export const dropChannel = channel('edgeloop:agent:outbox-drop');
-/** accounted bytes of one telemetry row besides its sensor id (about its size on the wire) */
-export const TELEMETRY_ROW_OVERHEAD = 48;
-
-export interface OutboxReading {
-  sensor: string;
-  /** device timestamp, ms */
-  ts: number;
-  value: number;
-}
-
-export type OutboxEvent = Omit<AnomalyEvent, 'seq'>;
-
-export interface SeqRange {
-  /** first seq assigned (0 when nothing was appended) */
-  firstSeq: number;
-  lastSeq: number;
-}
-
-export type Lane = 'events' | 'telemetry';
-
-export interface OutboxBatch {
-  lane: Lane;
-  firstSeq: number;
-  lastSeq: number;
-  count: number;
-  /** accounted bytes of the records */
-  bytes: number;
-  /** the JSON array of the records, ready to embed in a wire message */
-  json: string;
-  /** drop counter when the batch was cut (ack takes a fast path when no telemetry was dropped since) */
-  dropEpoch: number;
-}
-
-export interface OutboxStats {
-  telemetry: number;
-  events: number;
-  bytes: number;
-  /** age of the oldest record, ms (0 when empty) */
-  oldestAgeMs: number;
-  lastSeq: number;
-  drops: { bytes: number; age: number; events: 0 };
-  refused: number;
-}
-
-export interface SqliteOutboxOptions {
-  /** database file; ':memory:' for tests that do not need durability */
-  path: string;
-  durability?: 'normal' | 'full';
-  /** bound on accounted bytes (see the header), default 256 MiB */
-  maxBytes?: number;
-  /** telemetry older than this is dropped (counted), ms, default 7 days; 0 = no age bound */
-  maxAgeMs?: number;
-  /** commit the intake buffer at this many rows, default 4096 */
-  intakeMaxRows?: number;
-  /** or after this long, ms, default 5 */
-  intakeLingerMs?: number;
-  /**
-   * SQLite page cache, KiB, default 2048. better-sqlite3 builds SQLite with a 16 MiB default cache; the outbox's
-   * working set is the tail of two tables, and on a small board those 14 MiB are better left to the OS.
-   */
-  cacheKiB?: number;
-  clock?: Clock;
-}
+/** diagnostics_channel: `{ code, message, details }` for a seq rollback or a quarantined file found at open */
+export const incidentChannel = channel('edgeloop:agent:outbox-incident');
+export { TELEMETRY_ROW_OVERHEAD } from './outbox-options.ts';
+export type {
+  Lane,
+  OutboxBatch,
+  OutboxEvent,
+  OutboxIncident,
+  OutboxReading,
+  OutboxStats,
+  SeqRange,
+  SqliteOutboxOptions,
+} from './outbox-options.ts';
 
 interface Pending {
   start: number;
@@ -109,40 +87,22 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-const ROWS_PER_INSERT = 64;
-
-/** SQL printing a REAL column as JSON.stringify would: whole numbers (below 9e18, exact in an int64) without ".0" */
-function jsonNumber(col: string): string {
-  return `iif(${col} = CAST(${col} AS INTEGER) AND abs(${col}) < 9e18, CAST(${col} AS INTEGER), ${col})`;
-}
-
 export class SqliteOutbox {
-  readonly options: Readonly<Required<Omit<SqliteOutboxOptions, 'clock'>>>;
+  readonly options: ResolvedOutboxOptions;
   readonly #clock: Clock;
+  readonly #log: Logger;
   #db: Database.Database | undefined;
   #closed = false;
-  // prepared statements (once)
-  #st!: {
-    insert1: Database.Statement;
-    insertN: Database.Statement;
-    insertEvent: Database.Statement;
-    insertSensor: Database.Statement;
-    insertMark: Database.Statement;
-    setMeta: Database.Statement;
-    selTelemetry: Database.Statement;
-    selEvents: Database.Statement;
-    delTelemetryRange: Database.Statement;
-    delEventsRange: Database.Statement;
-    oldestTelemetry: Database.Statement;
-    delTelemetryUpTo: Database.Statement;
-    minTelemetry: Database.Statement;
-    minEvent: Database.Statement;
-    markAtOrBefore: Database.Statement;
-    firstMarkAtOrAfter: Database.Statement;
-    delMarksBefore: Database.Statement;
-    sumTelemetryRange: Database.Statement;
-    sumEventsRange: Database.Statement;
-  };
+  #st!: OutboxStatements;
+  #pageSize = 4096;
+  #disk: DiskGuard | undefined;
+  #reserveOk = true;
+  #hwm: SeqHighWaterMark | undefined;
+  /** the high-water mark as the database recorded it */
+  #dbCeiling = 0;
+  #seqRollbacks = 0;
+  #quarantined = 0;
+  #incidents: OutboxIncident[] = [];
   #commitTx!: (n: number) => SeqRange;
   #eventsTx!: (events: OutboxEvent[]) => SeqRange;
   #ackTx!: (b: OutboxBatch) => void;
@@ -160,7 +120,9 @@ export class SqliteOutbox {
   #eventBytes = 0;
   #dropsBytes = 0;
   #dropsAge = 0;
-  #refused = 0;
+  /** refusals stored in meta, and those not stored yet (the disk was full): written with the next write that succeeds */
+  #refusedSaved = 0;
+  #refusedPending = 0;
   /** incremented whenever the policy deletes telemetry */
   #dropEpoch = 0;
   #cursor = { events: 0, telemetry: 0 };
@@ -175,34 +137,9 @@ export class SqliteOutbox {
   #listeners = new Set<() => void>();
 
   constructor(opts: SqliteOutboxOptions) {
-    const known = new Set(['path', 'durability', 'maxBytes', 'maxAgeMs', 'intakeMaxRows', 'intakeLingerMs', 'cacheKiB', 'clock']);
-    for (const k of Object.keys(opts)) {
-      if (!known.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteOutbox: unknown option "${k}"`);
-    }
-    if (typeof opts.path !== 'string' || opts.path.length === 0) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'SqliteOutbox: path must be a file path or ":memory:"');
-    }
-    const o = {
-      path: opts.path,
-      durability: opts.durability ?? 'normal',
-      maxBytes: opts.maxBytes ?? 256 * 1024 * 1024,
-      maxAgeMs: opts.maxAgeMs ?? 7 * 24 * 3600 * 1000,
-      intakeMaxRows: opts.intakeMaxRows ?? 4096,
-      intakeLingerMs: opts.intakeLingerMs ?? 5,
-      cacheKiB: opts.cacheKiB ?? 2048,
-    };
-    if (o.durability !== 'normal' && o.durability !== 'full') {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteOutbox: durability must be "normal" or "full", got ${JSON.stringify(o.durability)}`);
-    }
-    for (const k of ['maxBytes', 'maxAgeMs', 'intakeMaxRows', 'intakeLingerMs', 'cacheKiB'] as const) {
-      if (!Number.isFinite(o[k]) || o[k] < 0) {
-        throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteOutbox: ${k} must be a non-negative number, got ${o[k]}`);
-      }
-    }
-    if (o.intakeMaxRows < 1) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'SqliteOutbox: intakeMaxRows must be >= 1');
-    if (!Number.isInteger(o.cacheKiB) || o.cacheKiB < 64) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteOutbox: cacheKiB must be an integer >= 64, got ${o.cacheKiB}`);
-    this.options = Object.freeze(o);
+    this.options = resolveOutboxOptions(opts);
     this.#clock = opts.clock ?? systemClock;
+    this.#log = opts.logger ?? silentLogger;
   }
 
   /** Open (or create and migrate) the database. */
@@ -216,89 +153,115 @@ export class SqliteOutbox {
     if (this.#db) return;
     if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'outbox is closed');
     const { path } = this.options;
-    let db: Database.Database | undefined;
-    try {
-      db = openWalDatabase(path, { synchronous: this.options.durability === 'full' ? 'FULL' : 'NORMAL', cacheKiB: this.options.cacheKiB });
-      db.pragma('temp_store = MEMORY');
-      this.#migrate(db);
-    } catch (err) {
-      db?.close();
-      if (err instanceof EdgeloopError) throw err;
-      throw new EdgeloopError('EL_ERR_OUTBOX_SCHEMA', `${path}: cannot open outbox: ${(err as Error).message}`, { cause: err });
+    const onFile = path !== ':memory:';
+    let hwm = { ceiling: 0, unreadable: false };
+    if (onFile) {
+      this.#disk = new DiskGuard({ path, reserveBytes: this.options.reserveBytes, minFreeBytes: this.options.minFreeBytes });
+      hwm = readSeqHwm(this.#hwmPath());
+      if (hwm.unreadable) this.#log.warn({ file: this.#hwmPath() }, 'seq high-water mark file unreadable: rewritten from what the database recorded');
     }
+    const opened = openOutboxDatabase({
+      options: this.options,
+      disk: this.#disk,
+      hwmCeiling: hwm.ceiling,
+      now: this.#clock.now(),
+      log: this.#log,
+      load: (db) => {
+        this.#st = prepareOutboxStatements(db);
+        this.#pageSize = db.pragma('page_size', { simple: true }) as number;
+        this.#load(db);
+      },
+      onReserveReleased: () => (this.#reserveOk = false),
+    });
+    const db = opened.db;
     this.#db = db;
-    this.#prepare(db);
-    this.#load(db);
-  }
-
-  #migrate(db: Database.Database): void {
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > OUTBOX_SCHEMA_VERSION) {
-      throw new EdgeloopError(
-        'EL_ERR_OUTBOX_SCHEMA',
-        `${this.options.path}: outbox schema version ${version} is newer than this agent's (${OUTBOX_SCHEMA_VERSION}); upgrade the agent`,
-      );
-    }
-    // migrations[i] takes the schema from version i to i + 1
-    const migrations: string[] = [
-      `CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-       CREATE TABLE sensors (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-       CREATE TABLE telemetry (seq INTEGER PRIMARY KEY, sensor_id INTEGER NOT NULL, ts REAL NOT NULL, value REAL NOT NULL);
-       CREATE TABLE events (seq INTEGER PRIMARY KEY, ts REAL NOT NULL, bytes INTEGER NOT NULL, body TEXT NOT NULL);
-       CREATE TABLE marks (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL);
-       INSERT INTO meta (key, value) VALUES ('seq', 0), ('drops_bytes', 0), ('drops_age', 0), ('refused', 0);`,
-    ];
-    for (let v = version; v < OUTBOX_SCHEMA_VERSION; v++) {
-      db.transaction(() => {
-        db.exec(migrations[v]!);
-        db.pragma(`user_version = ${v + 1}`);
-      })();
-    }
-  }
-
-  #prepare(db: Database.Database): void {
-    const values = Array.from({ length: ROWS_PER_INSERT }, () => '(?,?,?,?)').join(',');
-    this.#st = {
-      insert1: db.prepare('INSERT INTO telemetry (seq, sensor_id, ts, value) VALUES (?,?,?,?)'),
-      insertN: db.prepare(`INSERT INTO telemetry (seq, sensor_id, ts, value) VALUES ${values}`),
-      insertEvent: db.prepare('INSERT INTO events (seq, ts, bytes, body) VALUES (?,?,?,?)'),
-      insertSensor: db.prepare('INSERT INTO sensors (name) VALUES (?)'),
-      insertMark: db.prepare('INSERT OR REPLACE INTO marks (seq, at) VALUES (?,?)'),
-      setMeta: db.prepare('UPDATE meta SET value = ? WHERE key = ?'),
-      // each record's JSON is built inside SQLite (no per-row JS arrays; SQLite >= 3.43 prints REALs so that they
-      // read back to the same double, as JSON.stringify does); JS only cuts by bytes and joins. The columns are REAL,
-      // which SQLite prints as "1732550400000.0": whole numbers go out as integers, as JSON.stringify writes them.
-      selTelemetry: db
-        .prepare(
-          `SELECT '{"seq":' || t.seq || ',"sensor":' || json_quote(s.name) || ',"ts":' || ${jsonNumber('t.ts')} || ',"value":' || ${jsonNumber('t.value')} || '}'
-           FROM telemetry t JOIN sensors s ON s.id = t.sensor_id WHERE t.seq > ? ORDER BY t.seq LIMIT ?`,
-        )
-        .pluck(),
-      selEvents: db.prepare('SELECT seq, bytes, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?').raw(true),
-      delTelemetryRange: db.prepare('DELETE FROM telemetry WHERE seq >= ? AND seq <= ?'),
-      delEventsRange: db.prepare('DELETE FROM events WHERE seq >= ? AND seq <= ?'),
-      oldestTelemetry: db.prepare('SELECT seq, sensor_id FROM telemetry WHERE seq > ? ORDER BY seq LIMIT 1024').raw(true),
-      delTelemetryUpTo: db.prepare('DELETE FROM telemetry WHERE seq <= ?'),
-      minTelemetry: db.prepare('SELECT min(seq) FROM telemetry').pluck(),
-      minEvent: db.prepare('SELECT min(seq) FROM events').pluck(),
-      markAtOrBefore: db.prepare('SELECT seq, at FROM marks WHERE seq <= ? ORDER BY seq DESC LIMIT 1').raw(true),
-      firstMarkAtOrAfter: db.prepare('SELECT seq FROM marks WHERE at >= ? ORDER BY seq LIMIT 1').pluck(),
-      delMarksBefore: db.prepare('DELETE FROM marks WHERE seq < ?'),
-      sumTelemetryRange: db.prepare('SELECT sensor_id, count(*) FROM telemetry WHERE seq >= ? AND seq <= ? GROUP BY sensor_id').raw(true),
-      sumEventsRange: db.prepare('SELECT count(*), coalesce(sum(bytes), 0) FROM events WHERE seq >= ? AND seq <= ?').raw(true),
-    };
     this.#commitTx = db.transaction((n: number) => this.#commitRows(n));
     this.#eventsTx = db.transaction((events: OutboxEvent[]) => this.#commitEvents(events));
     this.#ackTx = db.transaction((b: OutboxBatch) => this.#ackRows(b));
     this.#pruneTx = db.transaction((cutoffSeq: number) => this.#dropTelemetryBelow(cutoffSeq));
+    if (opened.incident) {
+      // the salvaged outbox continues above everything known, even if its counters could not be stored
+      const next = opened.incident.details.nextSeq as number;
+      this.#seq = Math.max(this.#seq, next - 1);
+      this.#dbCeiling = Math.max(this.#dbCeiling, next - 1);
+      this.#quarantined = Math.max(this.#quarantined, 1);
+      this.#incident(opened.incident);
+    }
+    if (!onFile) return;
+    if (hwm.ceiling > this.#dbCeiling) this.#restartAboveRollback(hwm.ceiling);
+    this.#hwm = new SeqHighWaterMark({ path: this.#hwmPath(), block: this.options.seqBlock, clock: this.#clock, ceiling: hwm.ceiling });
+    if (hwm.ceiling < this.#dbCeiling) {
+      // the file was deleted or damaged: put back what the database recorded (or at the next commit, if the disk is full)
+      try {
+        this.#hwm.raiseTo(this.#dbCeiling);
+      } catch (err) {
+        this.#log.warn({ err, file: this.#hwmPath() }, 'seq high-water mark not rewritten yet');
+      }
+    }
+    this.#reserveOk = this.#disk!.ensureReserve();
+    this.#warnIfVolumeSmall();
+  }
+
+  #hwmPath(): string {
+    return `${this.options.path}.seq-hwm`;
+  }
+
+  /** The high-water mark is above what the database recorded: committed transactions are gone. */
+  #restartAboveRollback(ceiling: number): void {
+    const from = this.#seq;
+    this.#seq = Math.max(this.#seq, ceiling);
+    this.#dbCeiling = ceiling;
+    this.#seqRollbacks++;
+    try {
+      this.#db!.transaction(() => {
+        this.#st.setMeta.run(this.#seq, 'seq');
+        this.#st.putMeta.run('seq_ceiling', ceiling);
+        this.#st.putMeta.run('seq_rollbacks', this.#seqRollbacks);
+      })();
+    } catch (err) {
+      // kept in memory; the high-water mark still covers every seq handed out
+      this.#log.warn({ err }, 'seq rollback not recorded in the outbox');
+    }
+    this.#incident({
+      code: 'EL_ERR_OUTBOX_SEQ_ROLLBACK',
+      message: `outbox ${this.options.path}: seq counter ${from} is below the high-water mark ${ceiling}: committed transactions were lost ` +
+        `(WAL file deleted or lost in a power cut); readings accepted after seq ${from} are gone, new seqs start at ${this.#seq + 1}`,
+      details: { path: this.options.path, dbSeq: from, ceiling, nextSeq: this.#seq + 1 },
+    });
+  }
+
+  #incident(incident: OutboxIncident): void {
+    const { code, message, details } = incident;
+    this.#incidents.push(incident);
+    if (incidentChannel.hasSubscribers) incidentChannel.publish({ code, message, details });
+    this.#log.error({ code, ...details }, message);
+  }
+
+  /** maxBytes is a bound on accounted bytes; say so when the volume could never hold that much. */
+  #warnIfVolumeSmall(): void {
+    try {
+      const total = this.#disk!.totalBytes();
+      const need = this.options.maxBytes * DISK_BYTES_PER_ACCOUNTED_BYTE;
+      if (need > total) {
+        this.#log.warn(
+          { maxBytes: this.options.maxBytes, volumeBytes: total },
+          `outbox.maxBytes needs about ${need} bytes of disk, the volume has ${total}: the free-space bound (minFreeBytes) applies first`,
+        );
+      }
+    } catch {
+      /* statfs unsupported: the SQLITE_FULL handling still applies */
+    }
   }
 
   #load(db: Database.Database): void {
-    const meta = new Map((db.prepare('SELECT key, value FROM meta').raw(true).all() as [string, number][]).map(([k, v]) => [k, v]));
+    const meta = new Map((this.#st.allMeta.all() as [string, number][]).map(([k, v]) => [k, v]));
     this.#seq = meta.get('seq') ?? 0;
     this.#dropsBytes = meta.get('drops_bytes') ?? 0;
     this.#dropsAge = meta.get('drops_age') ?? 0;
-    this.#refused = meta.get('refused') ?? 0;
+    this.#refusedSaved = meta.get('refused') ?? 0;
+    this.#dbCeiling = meta.get('seq_ceiling') ?? 0;
+    this.#seqRollbacks = meta.get('seq_rollbacks') ?? 0;
+    this.#quarantined = meta.get('quarantined') ?? 0;
     this.#sensorIds.clear();
     this.#asciiNames = true;
     for (const [id, name] of db.prepare('SELECT id, name FROM sensors').raw(true).all() as [number, string][]) {
@@ -373,20 +336,17 @@ export class SqliteOutbox {
     this.#pending = [];
     let range: SeqRange;
     try {
-      range = this.#commitTx(n);
+      const refusal = this.#diskRefusal(this.#bufferedBytes(), `${n} readings`);
+      if (refusal) throw refusal;
+      try {
+        // a rolled-back transaction: re-read what memory mirrors (sensor ids, counters)
+        range = this.#write(() => this.#commitTx(n), this.#mirrorRestorer());
+      } catch (err) {
+        throw fullDiskError(err, this.options.path, `${n} readings`);
+      }
     } catch (err) {
       this.#clearBuffer();
-      // the transaction rolled back: re-read what memory mirrors (sensor ids, counters)
-      this.#load(this.#db!);
-      if (isEdgeloopFull(err)) {
-        this.#refused += n;
-        if (dropChannel.hasSubscribers) dropChannel.publish({ reason: 'refused', count: n });
-        try {
-          this.#st.setMeta.run(this.#refused, 'refused');
-        } catch {
-          /* counted in memory */
-        }
-      }
+      if (isEdgeloopFull(err)) this.#countRefused(n);
       const e = err instanceof Error ? err : new Error(String(err));
       for (const p of pending) p.reject(e);
       return;
@@ -394,6 +354,95 @@ export class SqliteOutbox {
     this.#clearBuffer();
     for (const p of pending) p.resolve({ firstSeq: range.firstSeq + p.start, lastSeq: range.firstSeq + p.start + p.count - 1 });
     this.#notify();
+  }
+
+  /** accounted bytes of the intake buffer (an unknown sensor counts with its name's length) */
+  #bufferedBytes(): number {
+    let bytes = 0;
+    for (let i = 0; i < this.#bufLen; i++) {
+      const name = this.#bufSensor[i]!;
+      const id = this.#sensorIds.get(name);
+      bytes += id === undefined ? TELEMETRY_ROW_OVERHEAD + Buffer.byteLength(name) : this.#sensorBytes[id]!;
+    }
+    return bytes;
+  }
+
+  /**
+   * The free-space budget: EL_ERR_OUTBOX_FULL when admitting `bytes` would leave the volume with less than
+   * minFreeBytes (free pages inside the file count as free). Re-creates a missing reserve when there is room.
+   */
+  #diskRefusal(bytes: number, what: string): EdgeloopError | undefined {
+    const disk = this.#disk;
+    if (!disk) return undefined;
+    const reusableBytes = (this.#st.freelistPages.get() as number) * this.#pageSize;
+    const refusal = disk.refusal(bytes, reusableBytes, what);
+    if (!refusal && !this.#reserveOk) this.#reserveOk = disk.ensureReserve();
+    return refusal;
+  }
+
+  /**
+   * Run a write transaction; `restore` puts back what memory mirrors when it rolls back. On a full volume the WAL
+   * is checkpointed (its frames are then reused from the start instead of the file growing) and the transaction
+   * tried once more.
+   */
+  #write<T>(tx: () => T, restore: () => void): T {
+    const run = (): T => {
+      const r = tx();
+      this.#refusalsStored();
+      return r;
+    };
+    try {
+      return run();
+    } catch (err) {
+      restore();
+      if (!isDiskFull(err)) throw err;
+      this.#checkpoint();
+      try {
+        return run();
+      } catch (e2) {
+        restore();
+        throw e2;
+      }
+    }
+  }
+
+  /** Checkpoint the WAL into the database file (PASSIVE); failures are left to the write that follows to report. */
+  #checkpoint(): void {
+    try {
+      this.#db!.pragma('wal_checkpoint(PASSIVE)');
+    } catch {
+      /* the retry reports */
+    }
+  }
+
+  #countRefused(n: number): void {
+    this.#refusedPending += n;
+    if (dropChannel.hasSubscribers) dropChannel.publish({ reason: 'refused', count: n });
+    try {
+      this.#st.putMeta.run('refused', this.#refusedSaved + this.#refusedPending);
+      this.#refusalsStored();
+    } catch {
+      /* the disk is full: stored with the next write that succeeds */
+    }
+  }
+
+  /** Inside a write transaction: store the refusals not stored yet. */
+  #storeRefusals(): void {
+    if (this.#refusedPending > 0) this.#st.putMeta.run('refused', this.#refusedSaved + this.#refusedPending);
+  }
+
+  /** After a write transaction committed. */
+  #refusalsStored(): void {
+    this.#refusedSaved += this.#refusedPending;
+    this.#refusedPending = 0;
+  }
+
+  /** Inside a transaction: seqs up to `last` are about to be used; the high-water mark must cover them. */
+  #coverSeq(last: number): void {
+    if (this.#hwm?.cover(last)) {
+      this.#st.putMeta.run('seq_ceiling', this.#hwm.ceiling);
+      this.#dbCeiling = this.#hwm.ceiling;
+    }
   }
 
   #clearBuffer(): void {
@@ -405,6 +454,7 @@ export class SqliteOutbox {
 
   /** inside the transaction */
   #commitRows(n: number): SeqRange {
+    this.#storeRefusals();
     const sensors = this.#bufSensor;
     const tss = this.#bufTs;
     const vals = this.#bufValue;
@@ -417,6 +467,7 @@ export class SqliteOutbox {
     }
     this.#makeRoom(bytes, false);
     const first = this.#seq + 1;
+    this.#coverSeq(first + n - 1);
     this.#st.insertMark.run(first, this.#clock.now());
     let i = 0;
     const params = this.#params;
@@ -484,22 +535,26 @@ export class SqliteOutbox {
     if (events.length === 0) return { firstSeq: 0, lastSeq: 0 };
     // telemetry buffered before these events gets the smaller seqs
     this.flushIntake();
+    const what = `${events.length} events`;
+    let r: SeqRange;
     try {
-      const r = this.#eventsTx(events);
-      this.#notify();
-      return r;
-    } catch (err) {
-      this.#load(this.#db!);
-      if (isEdgeloopFull(err)) {
-        this.#refused += events.length;
-        if (dropChannel.hasSubscribers) dropChannel.publish({ reason: 'refused', count: events.length });
-        this.#st.setMeta.run(this.#refused, 'refused');
+      const refusal = this.#diskRefusal(events.reduce((b, e) => b + JSON.stringify(e).length, 0), what);
+      if (refusal) throw refusal;
+      try {
+        r = this.#write(() => this.#eventsTx(events), this.#mirrorRestorer());
+      } catch (err) {
+        throw fullDiskError(err, this.options.path, what);
       }
+    } catch (err) {
+      if (isEdgeloopFull(err)) this.#countRefused(events.length);
       throw err;
     }
+    this.#notify();
+    return r;
   }
 
   #commitEvents(events: OutboxEvent[]): SeqRange {
+    this.#storeRefusals();
     const first = this.#seq + 1;
     const bodies: string[] = [];
     let total = 0;
@@ -509,6 +564,7 @@ export class SqliteOutbox {
       total += Buffer.byteLength(body);
     }
     this.#makeRoom(total, true);
+    this.#coverSeq(first + events.length - 1);
     this.#st.insertMark.run(first, this.#clock.now());
     for (let i = 0; i < events.length; i++) {
       this.#st.insertEvent.run(first + i, events[i]!.ts, Buffer.byteLength(bodies[i]!), bodies[i]);
@@ -527,7 +583,11 @@ export class SqliteOutbox {
   reserveSeq(): number {
     this.#dbOrThrow();
     this.flushIntake();
-    this.#st.setMeta.run(this.#seq + 1, 'seq');
+    const db = this.#db!;
+    db.transaction(() => {
+      this.#coverSeq(this.#seq + 1);
+      this.#st.setMeta.run(this.#seq + 1, 'seq');
+    })();
     return ++this.#seq;
   }
 
@@ -579,14 +639,51 @@ export class SqliteOutbox {
     return { lane, firstSeq: first, lastSeq: last, count: parts.length, bytes, json: `[${parts.join(',')}]`, dropEpoch: this.#dropEpoch };
   }
 
-  /** The broker acknowledged `batch`: delete its rows (one transaction). */
+  /**
+   * The broker acknowledged `batch`: delete its rows (one transaction). On a full disk the reserve file is given
+   * back and the delete retried; throws EL_ERR_OUTBOX_FULL only when there is no reserve left (the rows then stay
+   * and are sent again later).
+   */
   ack(batch: OutboxBatch): void {
     if (!this.#db) return;
-    this.#ackTx(batch);
+    try {
+      this.#ackOnce(batch);
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+      if (!this.#disk?.releaseReserve()) {
+        throw new EdgeloopError('EL_ERR_OUTBOX_FULL', `outbox ${this.options.path}: acknowledged rows ${batch.firstSeq}..${batch.lastSeq} not deleted, the volume is full and the reserve is used up: ${(err as Error).message}`, { cause: err, details: { reason: 'disk' } });
+      }
+      this.#reserveOk = false;
+      this.#log.warn({ reservePath: this.#disk.reservePath }, 'volume full: reserve file released so that acknowledged rows can be deleted');
+      // first move the WAL into the database file with the space just freed (it may need to grow for pages that
+      // were only ever in the WAL); the WAL then restarts from its beginning instead of growing into that space
+      this.#checkpoint();
+      this.#ackOnce(batch);
+    }
     this.#notify();
   }
 
+  /** the delete; what memory mirrors is restored when the transaction rolls back */
+  #ackOnce(batch: OutboxBatch): void {
+    this.#write(() => this.#ackTx(batch), this.#mirrorRestorer());
+  }
+
+  /**
+   * What memory mirrors of the database, saved before a write transaction; the returned function puts it back
+   * after a rollback (sensor ids interned by the rolled-back transaction are forgotten).
+   */
+  #mirrorRestorer(): () => void {
+    const saved = [this.#seq, this.#telemetryCount, this.#telemetryBytes, this.#eventCount, this.#eventBytes, this.#dropsBytes, this.#dropsAge, this.#dbCeiling] as const;
+    const sensors = this.#sensorIds.size;
+    return () => {
+      [this.#seq, this.#telemetryCount, this.#telemetryBytes, this.#eventCount, this.#eventBytes, this.#dropsBytes, this.#dropsAge, this.#dbCeiling] = saved;
+      let i = 0;
+      for (const name of this.#sensorIds.keys()) if (i++ >= sensors) this.#sensorIds.delete(name);
+    };
+  }
+
   #ackRows(b: OutboxBatch): void {
+    this.#storeRefusals();
     if (b.lane === 'telemetry' && b.dropEpoch === this.#dropEpoch) {
       // no drop since the batch was cut: its rows are all there (seqs are never reused), delete by range
       this.#st.delTelemetryRange.run(b.firstSeq, b.lastSeq);
@@ -699,8 +796,25 @@ export class SqliteOutbox {
       oldestAgeMs,
       lastSeq: this.#seq,
       drops: { bytes: this.#dropsBytes, age: this.#dropsAge, events: 0 },
-      refused: this.#refused,
+      refused: this.#refusedSaved + this.#refusedPending,
+      incidents: { seqRollbacks: this.#seqRollbacks, quarantined: this.#quarantined },
+      ...(this.#disk && { disk: this.#diskFigures(this.#disk) }),
     };
+  }
+
+  #diskFigures(disk: DiskGuard): { freeBytes: number; reserve: boolean } {
+    let freeBytes = 0;
+    try {
+      freeBytes = disk.freeBytes();
+    } catch {
+      /* statfs unavailable */
+    }
+    return { freeBytes, reserve: this.#reserveOk };
+  }
+
+  /** What the outbox found and repaired when it was opened (also logged and counted in `stats().incidents`). */
+  get incidents(): readonly OutboxIncident[] {
+    return this.#incidents;
   }
 
   /** Called after every commit, ack or prune (the publisher pumps on it). */

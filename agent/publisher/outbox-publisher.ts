@@ -5,6 +5,10 @@
  * rows deleted only on PUBACK. When a publish fails (connection lost), the publisher waits for every in-flight
  * batch to settle, rewinds the outbox cursors and re-sends from the oldest remaining row after reconnect, so the
  * broker sees the records in seq order (duplicates of the same (deviceId, seq) are possible, never gaps).
+ *
+ * Outbox failures never escape as an exception or an unhandled rejection: when deleting acknowledged rows fails
+ * (a full disk with no reserve left) or reading the next batch fails, the error is logged and kept in
+ * `stats.lastError`, sending pauses for `retryMs`, and the rows still in the outbox are sent again (same seqs).
  */
 import { channel } from 'node:diagnostics_channel';
 import { EdgeloopError } from '../../protocol/errors.ts';
@@ -28,6 +32,8 @@ export interface OutboxPublisherOptions {
   lingerMs?: number;
   /** batches awaiting PUBACK at once, default 8 */
   maxInflight?: number;
+  /** pause after an outbox failure (ack or read) before sending again, ms, default 1000 */
+  retryMs?: number;
   clock?: Clock;
   logger?: Logger;
 }
@@ -37,6 +43,8 @@ export interface PublisherStats {
   telemetryRecords: number;
   eventRecords: number;
   publishErrors: number;
+  /** acknowledged batches whose rows could not be deleted (sent again later), and failed batch reads */
+  outboxErrors: number;
   inflight: number;
   lastError: string | undefined;
 }
@@ -70,7 +78,10 @@ export class OutboxPublisher {
   #lingerSince = 0;
   #unsubscribe: (() => void) | undefined;
   #idleWaiters: Array<() => void> = [];
-  #stats: PublisherStats = { messages: 0, telemetryRecords: 0, eventRecords: 0, publishErrors: 0, inflight: 0, lastError: undefined };
+  /** sending waits until then after an outbox failure */
+  #pausedUntil = 0;
+  #retry: TimerHandle | undefined;
+  #stats: PublisherStats = { messages: 0, telemetryRecords: 0, eventRecords: 0, publishErrors: 0, outboxErrors: 0, inflight: 0, lastError: undefined };
   readonly #onConnect = (): void => this.pump();
 
   constructor(opts: OutboxPublisherOptions) {
@@ -83,6 +94,7 @@ export class OutboxPublisher {
       batchMaxBytes: opts.batchMaxBytes ?? 120 * 1024,
       lingerMs: opts.lingerMs ?? 200,
       maxInflight: opts.maxInflight ?? 4,
+      retryMs: opts.retryMs ?? 1000,
     };
     if (this.#o.batchMaxBytes > MAX_MQTT_PAYLOAD_BYTES || this.#o.batchMaxBytes < 1024) {
       throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `batchMaxBytes must be between 1024 and ${MAX_MQTT_PAYLOAD_BYTES}, got ${this.#o.batchMaxBytes}`);
@@ -113,11 +125,20 @@ export class OutboxPublisher {
     return { ...this.#stats, inflight: this.#inflight };
   }
 
-  /** Send what can be sent now. Called on every outbox change, on connect and on ack. */
+  /** Send what can be sent now. Called on every outbox change, on connect and on ack. Never throws. */
   pump(): void {
     if (!this.#started || this.#closed) return;
+    try {
+      this.#pump();
+    } catch (err) {
+      this.#outboxFailed(err, 'reading the next batch from the outbox failed');
+    }
+  }
+
+  #pump(): void {
     const { outbox, transport, maxInflight, batchMaxRecords } = this.#o;
     if (outbox.closed) return;
+    if (this.#pausedUntil > this.#clock.now()) return;
     while (!this.#broken && transport.connected && this.#inflight < maxInflight) {
       let batch = outbox.nextBatch('events', batchMaxRecords, this.#recordBytes);
       if (!batch) {
@@ -179,7 +200,15 @@ export class OutboxPublisher {
           this.#stats.messages++;
           if (telemetry) this.#stats.telemetryRecords += batch.count;
           else this.#stats.eventRecords += batch.count;
-          if (!this.#o.outbox.closed) this.#o.outbox.ack(batch);
+          if (!this.#o.outbox.closed) {
+            try {
+              this.#o.outbox.ack(batch);
+            } catch (err) {
+              // the rows stay in the outbox: re-sent (same seqs) after the pause, once nothing is in flight
+              this.#broken = true;
+              this.#outboxFailed(err, 'acknowledged rows could not be deleted from the outbox; they will be sent again');
+            }
+          }
           if (publishChannel.hasSubscribers) publishChannel.publish({ lane: batch.lane, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, count: batch.count, bytes: payload.length, ok: true });
         },
         (err: unknown) => {
@@ -190,6 +219,7 @@ export class OutboxPublisher {
           this.#log.warn({ err, firstSeq: batch.firstSeq, lane: batch.lane }, 'publish failed; will re-send from the outbox');
         },
       )
+      .catch((err: unknown) => this.#outboxFailed(err, 'publish bookkeeping failed'))
       .finally(() => {
         this.#inflight--;
         if (telemetry) this.#inflightTelemetryRows -= batch.count;
@@ -199,6 +229,20 @@ export class OutboxPublisher {
         }
         this.pump();
       });
+  }
+
+  /** An outbox failure: log it, keep it in the stats, pause sending for retryMs (then pump again). */
+  #outboxFailed(err: unknown, msg: string): void {
+    this.#stats.outboxErrors++;
+    this.#stats.lastError = (err as Error)?.message ?? String(err);
+    this.#log.error({ err }, msg);
+    this.#pausedUntil = this.#clock.now() + this.#o.retryMs;
+    if (this.#retry || this.#closed) return;
+    this.#retry = this.#clock.setTimeout(() => {
+      this.#retry = undefined;
+      this.pump();
+    }, this.#o.retryMs);
+    this.#retry.unref?.();
   }
 
   #settleIdle(): void {
@@ -253,5 +297,7 @@ export class OutboxPublisher {
     this.#o.transport.off('connect', this.#onConnect);
     if (this.#linger) this.#clock.clearTimeout(this.#linger);
     this.#linger = undefined;
+    if (this.#retry) this.#clock.clearTimeout(this.#retry);
+    this.#retry = undefined;
   }
 }

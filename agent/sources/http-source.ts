@@ -3,8 +3,10 @@
  * (content-type application/x-ndjson). Answers after the good readings are committed:
  *   202 {"accepted": n, "firstSeq", "lastSeq"}                      every line was good
  *   400 {"accepted": n, "rejected": [{"line", "reason"}], ...}     some lines were bad: the good ones ARE kept
- *   413 body over maxBodyBytes, 415 other content types, 503 {"error","code"} when the outbox refuses
- *   (EL_ERR_OUTBOX_FULL) or the agent is stopping.
+ *   413 body over maxBodyBytes, 415 other content types,
+ *   507 {"error","code":"EL_ERR_OUTBOX_FULL"} + Retry-After when the outbox refuses (at its bound with only events
+ *   left, or the volume is full): nothing of the request was kept, send it again later,
+ *   503 {"error","code":"EL_ERR_AGENT_STOPPING"} while the agent stops, 500 {"error","code"} for anything else.
  * GET /v1/health answers 200 while the source listens (a liveness check for the producer).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -13,6 +15,11 @@ import { EdgeloopError } from '../../protocol/errors.ts';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import { parseBody } from './reading-parser.ts';
 import type { ReadingSink, ReadingSource } from './source.ts';
+
+/** HTTP status per intake error code (anything else: 500) */
+const INTAKE_ERROR_STATUS: Readonly<Record<string, number>> = { EL_ERR_OUTBOX_FULL: 507, EL_ERR_AGENT_STOPPING: 503 };
+/** Retry-After on a 507, s: about when acknowledgements may have made room */
+const RETRY_AFTER_S = 5;
 
 export interface HttpSourceOptions {
   sink: ReadingSink;
@@ -102,7 +109,9 @@ export class HttpSource implements ReadingSource {
         range = await this.#o.sink.ingest(parsed.readings);
       } catch (err) {
         const code = err instanceof EdgeloopError ? err.code : 'EL_ERR_INTERNAL';
-        return send(503, { error: (err as Error).message, code, accepted: 0, rejected: parsed.rejected });
+        const status = INTAKE_ERROR_STATUS[code] ?? 500;
+        if (status === 507) res.setHeader('retry-after', String(RETRY_AFTER_S));
+        return send(status, { error: (err as Error).message, code, accepted: 0, rejected: parsed.rejected });
       }
     }
     const body = { accepted: parsed.readings.length, firstSeq: range.firstSeq, lastSeq: range.lastSeq };

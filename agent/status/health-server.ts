@@ -16,6 +16,10 @@ export interface HealthSnapshot {
   connected: boolean;
   readingsAccepted: number;
   readingsRejected: number;
+  /** readings the outbox refused (EL_ERR_OUTBOX_FULL: bound with only events left, or a full volume) */
+  readingsRefused: number;
+  /** what the outbox found at open (lost WAL, quarantined file), its volume's free space and reserve */
+  outbox: { seqRollbacks: number; quarantined: number; diskFreeBytes?: number; reserve?: boolean };
   messagesPublished: number;
   publishErrors: number;
   inferenceErrors: number;
@@ -62,6 +66,11 @@ export class HealthServer {
     counter('edgeloop_agent_readings_accepted_total', 'readings committed to the outbox', (s) => s.readingsAccepted);
     counter('edgeloop_agent_readings_rejected_total', 'malformed input lines and readings', (s) => s.readingsRejected);
     counter('edgeloop_agent_telemetry_dropped_total', 'telemetry dropped by the outbox bound (bytes and age)', (s) => s.status.drops?.telemetry ?? 0);
+    counter('edgeloop_agent_readings_refused_total', 'readings refused by the outbox (full: bound with only events left, or volume full)', (s) => s.readingsRefused);
+    counter('edgeloop_agent_outbox_seq_rollbacks_total', 'seq rollbacks detected at start (committed outbox transactions lost, e.g. a deleted WAL)', (s) => s.outbox.seqRollbacks);
+    counter('edgeloop_agent_outbox_quarantined_total', 'damaged outbox files moved aside and salvaged at start', (s) => s.outbox.quarantined);
+    gauge('edgeloop_agent_outbox_disk_free_bytes', 'bytes free on the volume holding the outbox', (s) => s.outbox.diskFreeBytes ?? 0);
+    gauge('edgeloop_agent_outbox_reserve', '1 while the outbox reserve file is in place (0: given back on a full disk)', (s) => (s.outbox.reserve === false ? 0 : 1));
     counter('edgeloop_agent_messages_published_total', 'messages acknowledged by the broker', (s) => s.messagesPublished);
     counter('edgeloop_agent_publish_errors_total', 'publishes that failed (re-sent later)', (s) => s.publishErrors);
     counter('edgeloop_agent_inference_windows_total', 'windows scored', (s) => s.status.inference?.windows ?? 0);
@@ -101,7 +110,7 @@ export class HealthServer {
         const reasons: string[] = [];
         const age = s.status.outbox?.oldestAgeMs ?? 0;
         if (age > this.#o.maxOldestAgeMs) reasons.push(`oldest unsent record is ${Math.round(age / 1000)} s old`);
-        const body = JSON.stringify({ ok: reasons.length === 0, reasons, connected: s.connected, status: s.status });
+        const body = JSON.stringify({ ok: reasons.length === 0, reasons, connected: s.connected, status: s.status, outbox: s.outbox });
         res.writeHead(reasons.length === 0 ? 200 : 503, { 'content-type': 'application/json' }).end(body);
       } else if (url === '/metrics') {
         const text = await this.registry.metrics();

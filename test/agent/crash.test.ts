@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startTestBroker } from '../helpers/aedes-broker.ts';
 import { collect, readingsOf } from './helpers/mqtt-collector.ts';
@@ -15,6 +16,8 @@ const FIXTURE = join(import.meta.dirname, 'fixtures', 'agent-child.ts');
 interface Line {
   started?: boolean;
   lastSeq?: number;
+  incidents?: { seqRollbacks: number; quarantined: number };
+  lastError?: string;
   ids?: [number, number];
   seqs?: [number, number];
   done?: boolean;
@@ -97,5 +100,35 @@ describe('crash safety (child process, SIGKILL)', () => {
     }
     // run 1's accepted readings kept their seqs (value id → seq as printed)
     for (const l of acc1) expect(bySeq.get(l.seqs![0])).toBe(l.ids![0]);
+  });
+
+  it('kill -9, then outbox.db-wal deleted: the restarted agent never reuses a delivered seq, and reports the rollback', async () => {
+    const broker = await startTestBroker();
+    onTestFinished(() => broker.close());
+    const dir = tempDir();
+    const sub = await collect(broker.url, ['edgeloop/v1/crash-dev/telemetry']);
+    const a = runChild([broker.url, dir, '0', '100000', 'normal']);
+    await a.next((l) => (l.ids?.[1] ?? 0) >= 3000);
+    // some of run 1 reached the broker before the kill
+    await sub.waitFor((m) => readingsOf(m).length >= 1000);
+    a.child.kill('SIGKILL');
+    await a.exited;
+    const maxSeq1 = a.lines.filter((l) => l.seqs).at(-1)!.seqs![1];
+    const deliveredBefore = Math.max(...readingsOf(sub.messages).map((r) => r.seq));
+    expect(existsSync(join(dir, 'outbox.db-wal'))).toBe(true);
+    rmSync(join(dir, 'outbox.db-wal'));
+    rmSync(join(dir, 'outbox.db-shm'), { force: true });
+
+    const b = runChild([broker.url, dir, '1000000', '500', 'normal']);
+    const started = await b.next((l) => l.started === true);
+    expect(started.lastSeq).toBeGreaterThanOrEqual(maxSeq1);
+    expect(started.incidents).toEqual({ seqRollbacks: 1, quarantined: 0 });
+    expect(started.lastError).toMatch(/EL_ERR_OUTBOX_SEQ_ROLLBACK/);
+    await b.next((l) => l.done === true);
+    const acc2 = b.lines.filter((l) => l.ids);
+    expect(acc2[0]!.seqs![0]).toBeGreaterThan(Math.max(maxSeq1, deliveredBefore));
+    // run 2's readings all arrive, none under a seq run 1 had used
+    await sub.waitFor((m) => readingsOf(m).filter((r) => r.value >= 1_000_000).length >= 500, 30_000);
+    for (const r of readingsOf(sub.messages)) if (r.value >= 1_000_000) expect(r.seq).toBeGreaterThan(maxSeq1);
   });
 });

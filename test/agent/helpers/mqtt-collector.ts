@@ -14,8 +14,14 @@ export interface Collector {
   close(): Promise<void>;
 }
 
-export async function collect(url: string, topics: string[]): Promise<Collector> {
-  const client = mqtt.connect(url, { clientId: `collector-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 100 });
+/** `persistent`: a session the broker keeps (clean: false), so messages published while the collector is cut off
+ * by a broker outage are queued for it and delivered after the reconnect. */
+export async function collect(url: string, topics: string[], opts: { persistent?: boolean } = {}): Promise<Collector> {
+  const client = mqtt.connect(url, {
+    clientId: `collector-${Math.random().toString(16).slice(2)}`,
+    reconnectPeriod: 100,
+    ...(opts.persistent ? { clean: false } : {}),
+  });
   const messages: Received[] = [];
   const waiters = new Set<() => void>();
   client.on('message', (topic, payload, packet) => {

@@ -16,6 +16,7 @@ import type { OutboxReading } from '../../../agent/outbox/sqlite-outbox.ts';
 import { SqliteOutbox } from '../../../agent/outbox/sqlite-outbox.ts';
 import type { RejectedLine } from '../../../agent/sources/reading-parser.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { EdgeloopError } from '../../../protocol/errors.ts';
 
 /** A sink on a real outbox: accepted = committed. */
 function outboxSink(maxBytes?: number) {
@@ -56,7 +57,7 @@ describe('reading parser', () => {
 });
 
 describe('HTTP source', () => {
-  it('answers 202 after commit, 400 with reasons for bad lines while keeping the good ones, 413, 415, 503 when full', async () => {
+  it('answers 202 after commit, 400 with reasons for bad lines while keeping the good ones, 413, 415, 507 when full', async () => {
     const { sink, outbox, accepted, rejected } = outboxSink(49 * 3);
     const src = new HttpSource({ sink, port: 0, maxBodyBytes: 2000 });
     onTestFinished(() => src.close());
@@ -84,8 +85,32 @@ describe('HTTP source', () => {
     expect(res.status).toBe(415);
     outbox.appendEvents([{ ts: 1, kind: 'alert', severity: 'info', context: { pad: 'p'.repeat(60) } }]);
     res = await post('{"sensor":"t","value":5,"ts":5}\n{"sensor":"t","value":5,"ts":5}\n{"sensor":"t","value":5,"ts":5}');
-    expect(res.status).toBe(503);
-    expect(await res.json()).toMatchObject({ code: 'EL_ERR_OUTBOX_FULL' });
+    expect(res.status).toBe(507);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(await res.json()).toMatchObject({ code: 'EL_ERR_OUTBOX_FULL', accepted: 0 });
+  });
+});
+
+describe('HTTP source: status per intake error', () => {
+  it('507 + Retry-After for EL_ERR_OUTBOX_FULL, 503 for EL_ERR_AGENT_STOPPING, 500 with the code for anything else', async () => {
+    let next: Error = new Error('x');
+    const sink: ReadingSink = { ingest: () => Promise.reject(next), rejected: () => undefined };
+    const src = new HttpSource({ sink, port: 0 });
+    onTestFinished(() => src.close());
+    await src.start();
+    const post = () => fetch(`${src.url}/v1/readings`, { method: 'POST', body: '{"sensor":"t","value":1,"ts":1}', headers: { 'content-type': 'application/json' } });
+    const cases: Array<[Error, number, string, string | null]> = [
+      [new EdgeloopError('EL_ERR_OUTBOX_FULL', 'full'), 507, 'EL_ERR_OUTBOX_FULL', '5'],
+      [new EdgeloopError('EL_ERR_AGENT_STOPPING', 'stopping'), 503, 'EL_ERR_AGENT_STOPPING', null],
+      [new EdgeloopError('EL_ERR_CLOSED', 'closed'), 500, 'EL_ERR_CLOSED', null],
+      [new Error('boom'), 500, 'EL_ERR_INTERNAL', null],
+    ];
+    for (const [err, status, code, retryAfter] of cases) {
+      next = err;
+      const res = await post();
+      expect([res.status, res.headers.get('retry-after')]).toEqual([status, retryAfter]);
+      expect(await res.json()).toMatchObject({ code, accepted: 0, error: err.message });
+    }
   });
 });
 

@@ -75,6 +75,8 @@ describe('promtool check metrics', () => {
         connected: true,
         readingsAccepted: 100,
         readingsRejected: 2,
+        readingsRefused: 1,
+        outbox: { seqRollbacks: 1, quarantined: 1, diskFreeBytes: 1 << 30, reserve: true },
         messagesPublished: 7,
         publishErrors: 0,
         inferenceErrors: 0,
