@@ -24,7 +24,9 @@ commands:
       --device-timeout 10m      a device must report active within this time, else it is retried (default 10m)
       --retries 2               re-publications before a silent device counts as failed (default 2)
       --min-windows 1           status figures with fewer inference windows do not count for gates
-  status [ID|MODEL]             a rollout's stages, gates and failures (default: all recent rollouts)
+      --fresh 2m                draw cohorts from devices heard from within this time (default 2m)
+  status [ID|MODEL]             a rollout's stages, each stage's devices (pending, downloading, active, failed,
+                                reverted, offline), gates and failures (default: all recent rollouts)
       --watch                   refresh every second until the rollout ends
   promote ID|MODEL              skip the rest of the current stage's bake
   rollback ID|MODEL [--reason]  re-publish the previous manifest to every touched device (also after completion)
@@ -46,6 +48,9 @@ function pct(n: number, d: number): string {
   return d ? `${Math.round((n / d) * 100)}%` : '-';
 }
 
+/** devices listed per stage in the text status; --json has them all */
+const MAX_DEVICES_SHOWN = 20;
+
 /** Human status of one rollout. */
 export function formatRollout(v: RolloutView): string {
   const lines = [
@@ -58,6 +63,12 @@ export function formatRollout(v: RolloutView): string {
     lines.push(
       `  ${String(s.stage).padEnd(5)}  ${`${s.percent}%`.padEnd(5)}  ${String(s.target).padEnd(6)}  ${String(s.assigned).padEnd(8)}  ${`${s.active} (${pct(s.active, s.assigned)})`.padEnd(6)}  ${String(s.failed).padEnd(6)}  ${String(s.inFlight).padEnd(9)}  ${s.state}`,
     );
+  }
+  for (const s of v.stages) {
+    if (!s.devices?.length) continue;
+    const shown = s.devices.slice(0, MAX_DEVICES_SHOWN).map((d) => `${d.deviceId} ${d.state}${d.reason ? ` (${d.reason})` : ''}`);
+    if (s.devices.length > MAX_DEVICES_SHOWN) shown.push(`... and ${s.devices.length - MAX_DEVICES_SHOWN} more (--json lists all)`);
+    lines.push(`  stage ${s.stage} devices: ${shown.join(', ')}`);
   }
   for (const g of v.gates) {
     const f = (x: number | undefined): string => (x === undefined ? '?' : Number(x.toPrecision(3)).toString());
@@ -88,6 +99,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       'device-timeout': { type: 'string' },
       retries: { type: 'string' },
       'min-windows': { type: 'string' },
+      fresh: { type: 'string' },
       reason: { type: 'string' },
       mqtt: { type: 'string' },
       registry: { type: 'string' },
@@ -133,6 +145,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
         ...(values['device-timeout'] ? { deviceTimeoutMs: values['device-timeout'] } : {}),
         ...(retries !== undefined ? { retries } : {}),
         ...(minWindows !== undefined ? { minWindows } : {}),
+        ...(values.fresh ? { fresh: values.fresh } : {}),
       };
       // validate here too, so a typo fails before the network round trip with the same message
       const { parseRolloutSpec } = await import('../../cloud/rollout/rollout-spec.ts');

@@ -83,7 +83,14 @@ describe('edgeloop registry / rollout commands against running parts', () => {
     expect(noGroup.err).toMatch(/group "nope" is not defined \(known: lab\)/);
 
     const seen = await mqtt.connectAsync(broker.url);
-    const got = new Promise<Buffer>((resolve) => seen.on('message', (_t, p) => resolve(p)));
+    // both lab devices report a retained status now (cohorts are drawn from devices heard from recently)
+    for (const id of ['lab-1', 'lab-2']) {
+      const status = { v: 1, type: 'status', deviceId: id, seq: 1, ts: Date.now(), online: true, models: [] };
+      await seen.publishAsync(new Topics().status(id), JSON.stringify(status), { qos: 1, retain: true });
+    }
+    await expect.poll(() => ro.instance.controller.fleet.size, { timeout: 5000 }).toBe(2);
+    let seenTopic = '';
+    const got = new Promise<Buffer>((resolve) => seen.on('message', (t, p) => ((seenTopic = t), resolve(p))));
     // the stage's one device is the first of the group in hash order: lab-1 or lab-2
     await seen.subscribeAsync([new Topics().deviceModel('lab-1', 'pump-ae'), new Topics().deviceModel('lab-2', 'pump-ae')], { qos: 1 });
 
@@ -93,6 +100,7 @@ describe('edgeloop registry / rollout commands against running parts', () => {
     expect(view).toMatchObject({ model: 'pump-ae', version: '1.1', status: 'rolling', devices: { total: 2, assigned: 1 } });
     const desired = JSON.parse(String(await got));
     expect(desired).toMatchObject({ type: 'model-desired', name: 'pump-ae', version: '1.1', rolloutId: view.id });
+    const canary = seenTopic.split('/')[2];
     expect(desired.artifactUrl).toBe(`${reg.instance.server.url}/v1/artifacts/${desired.manifest.artifact.sha256}`);
     await seen.endAsync();
 
@@ -103,6 +111,7 @@ describe('edgeloop registry / rollout commands against running parts', () => {
     expect(status.out).toMatch(/pump-ae@1.1 \(previous none\) — ROLLING/);
     expect(status.out).toMatch(/\n {2}1 +50% +1 +1 +0 \(0%\) +0 +1 +current\n {2}2 +100% +2 +0 +0 \(-\) +0 +0 +pending\n/);
     expect(status.out).toMatch(/gate anomaly_rate<=2x: no-data/);
+    expect(status.out).toMatch(new RegExp(`\n {2}stage 1 devices: ${canary} (pending|downloading|offline)\n`));
 
     const aborted = await cli('rollout', 'abort', view.id, '--reason', 'testing abort');
     expect(aborted.out).toMatch(/ABORTED: testing abort/);
