@@ -21,7 +21,7 @@ import { Topics } from '../protocol/topics.ts';
 import type { StatusMessage } from '../protocol/messages.ts';
 import { systemClock, type Clock, type TimerHandle } from '../lib/clock.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
-import { MANIFEST_FILE, trustedKeySet, verifyModelDir, readPublicKey } from '../models/manifest/index.ts';
+import { MANIFEST_FILE, TrustedKeyRing, verifyModelDir } from '../models/manifest/index.ts';
 import type { ModelRunner } from '../models/runtime/model-runner.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { AgentConfigSchema, type AgentConfig, type AgentConfigInput } from './config.ts';
@@ -133,9 +133,9 @@ export class Agent implements ReadingSink {
     });
     // 2. inference
     let trusted: Map<string, KeyObject> | undefined;
-    if (c.models.trustedKeys.length > 0) {
-      trusted = trustedKeySet(c.models.trustedKeys.map((f) => readPublicKey(f)));
-    }
+    // files or directories of *.pub files; the same ring goes to the updater, which re-reads its directories when
+    // a manifest names a key it does not know yet
+    if (c.models.trustedKeys.length > 0) trusted = new TrustedKeyRing(c.models.trustedKeys);
     const requireSignature = c.models.requireSignature ?? trusted !== undefined;
     if (c.inference.enabled) {
       const outbox = this.#outbox;
@@ -287,7 +287,7 @@ export class Agent implements ReadingSink {
       transport: this.#transport!,
       host: this.#inference!,
       modelsDir: this.#modelsDir(),
-      trustedKeys: [...trusted.values()],
+      trustedKeys: trusted,
       topics: this.topics,
       clock: this.#clock,
       logger: this.#log,

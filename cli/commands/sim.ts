@@ -27,6 +27,8 @@ delivery completeness (gaps by seq, duplicates), detection precision/recall and 
                          store) and also measure device time → stream and → feature store
   --data-dir DIR         --cloud: where the cloud keeps its stores (default: a temp dir, removed after)
   --username U --password P   device credentials
+  --up                   against the \`edgeloop up\` running in this directory: its broker URL and its \`sim\`
+                         service account (from .edgeloop/up.json and .edgeloop/secrets.json)
   --prefix P             topic prefix (default edgeloop/v1)
   --seed S               PRNG seed: same seed, same signals, faults and ground truth (default 1)
   --fault SPEC           repeatable; kind@AT[:DURATION][,key=value...]
@@ -74,6 +76,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       'drain-timeout': { type: 'string' },
       'no-observe': { type: 'boolean' },
       cloud: { type: 'boolean' },
+      up: { type: 'boolean' },
       'data-dir': { type: 'string' },
       config: { type: 'string' },
       out: { type: 'string' },
@@ -87,6 +90,8 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     if (!Number.isFinite(n)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--${name}: "${v}" is not a number`);
     return n;
   };
+  if (values.up && (values.url || values.cloud)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', '--up excludes --url and --cloud');
+  const up = values.up ? (await import('../up-state.ts')).readUpBroker(resolve(ctx.cwd, '.edgeloop')) : undefined;
   const overrides: Record<string, unknown> = {
     devices: int('devices', values.devices),
     durationSec: values.duration === undefined ? undefined : parseSeconds(values.duration, '--duration'),
@@ -102,6 +107,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     faults: values.fault?.map(parseFaultArg),
     drainTimeoutSec: values['drain-timeout'] === undefined ? undefined : parseSeconds(values['drain-timeout'], '--drain-timeout'),
     observe: values['no-observe'] ? false : undefined,
+    ...up,
   };
   if (values['random-faults'] !== undefined) {
     overrides.randomFaults = {

@@ -9,7 +9,7 @@ import { canonicalJson } from '../../protocol/canonical-json.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { parseManifest } from '../../protocol/manifest.ts';
 import type { Manifest, ManifestInput } from '../../protocol/manifest.ts';
-import { keyIdOf, toPrivateKey, toPublicKey } from './keys.ts';
+import { TrustedKeyRing, keyIdOf, toPrivateKey, toPublicKey } from './keys.ts';
 import type { KeyInput } from './keys.ts';
 
 /** The bytes a signature covers. */
@@ -61,6 +61,8 @@ export function verifyManifest(manifest: unknown, publicKeys: Iterable<KeyInput>
   const sig = parsed.signature;
   if (!sig) throw new EdgeloopError('EL_ERR_MODEL_UNSIGNED', `${source} is not signed (no "signature" field); sign it with \`edgeloop models sign\``);
   const trusted = trustedKeySet(publicKeys);
+  // a key directory may have gained the key since it was read
+  if (!trusted.has(sig.keyId) && publicKeys instanceof TrustedKeyRing) for (const [id, k] of publicKeys.reload()) trusted.set(id, k);
   const key = trusted.get(sig.keyId);
   if (!key) {
     const known = [...trusted.keys()];
