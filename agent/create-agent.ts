@@ -258,27 +258,44 @@ export class Agent implements ReadingSink {
     return this.config.models.dir ?? join(this.config.dataDir, 'models');
   }
 
+  /**
+   * Load the store's model directories, then the configured initial ones. A configured directory that is missing
+   * or whose model does not verify is an error at start (the agent would otherwise run without inference); set
+   * inference.enabled: false to run without.
+   */
   async #loadModels(roots: string[], trusted: ReadonlyMap<string, KeyObject>, requireSignature: boolean): Promise<void> {
     const [store, ...initial] = roots;
     for (const d of initial) {
       if (!existsSync(join(d, MANIFEST_FILE))) {
-        const err = new EdgeloopError('EL_ERR_AGENT_MODEL_DIR', `models.initial: ${d} has no ${MANIFEST_FILE}`);
-        this.#setError(err.message);
-        this.#log.error({ err }, 'model directory not usable');
+        throw new EdgeloopError('EL_ERR_AGENT_MODEL_DIR', `models.initial: ${resolve(d)} has no ${MANIFEST_FILE} (set inference.enabled: false to run without inference)`);
       }
     }
-    const dirs = [...modelDirs(store!), ...initial.filter((d) => existsSync(join(d, MANIFEST_FILE))).map((d) => resolve(d))];
-    for (const d of dirs) {
+    for (const d of modelDirs(store!)) {
       try {
-        const v = verifyModelDir(d, { trustedKeys: trusted, requireSignature });
-        if (this.#inference!.active(v.manifest.name)) continue; // the updater restored a newer one
-        await this.#inference!.activate(v.manifest, v.modelPath);
+        await this.#activate(d, trusted, requireSignature);
       } catch (err) {
-        // a bad model found at start-up is refused; the agent runs on (with the other models, or none)
+        // a hand-copied model in the store that does not verify is refused; the configured ones decide below
         this.#setError(`model in ${d} refused: ${(err as Error).message}`);
-        this.#log.error({ err, dir: d }, 'model refused');
+        this.#log.error({ dir: d, code: (err as EdgeloopError).code, reason: (err as Error).message }, 'model refused');
       }
     }
+    for (const d of initial) {
+      try {
+        await this.#activate(resolve(d), trusted, requireSignature);
+      } catch (err) {
+        const e = err as EdgeloopError;
+        throw new EdgeloopError(e.code ?? 'EL_ERR_AGENT_MODEL_DIR', `models.initial: ${resolve(d)}: ${e.message}`, { cause: err });
+      }
+    }
+    if (this.#inference!.models().length === 0 && !this.#updater) {
+      this.#log.warn('inference is enabled but there is no model and no updates: set models.initial, or models.updates with models.trustedKeys, or inference.enabled: false');
+    }
+  }
+
+  async #activate(dir: string, trusted: ReadonlyMap<string, KeyObject>, requireSignature: boolean): Promise<void> {
+    const v = verifyModelDir(dir, { trustedKeys: trusted, requireSignature });
+    if (this.#inference!.active(v.manifest.name)) return; // the updater restored a newer one
+    await this.#inference!.activate(v.manifest, v.modelPath);
   }
 
   async #startUpdater(trusted: Map<string, KeyObject>): Promise<void> {
