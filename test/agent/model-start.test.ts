@@ -45,7 +45,7 @@ describe('agent start with a configured model', () => {
     const modelDir = join(dir, 'model');
     writeTestModel(modelDir, { length: 4 });
     const onnx = readFileSync(join(modelDir, 'model.onnx'));
-    onnx[onnx.length - 1] ^= 0xff;
+    onnx[onnx.length - 1] = onnx[onnx.length - 1]! ^ 0xff;
     writeFileSync(join(modelDir, 'model.onnx'), onnx);
     await expect(startAgent(config(broker.url, dir, { models: { initial: [modelDir] } }))).rejects.toMatchObject({
       code: 'EL_ERR_MODEL_HASH',
