@@ -52,7 +52,7 @@ export function trustedKeySet(keys: Iterable<KeyInput> | ReadonlyMap<string, Key
  * Check a manifest's schema and signature against trusted public keys.
  * - schema errors: EL_ERR_MODEL_MANIFEST_INVALID
  * - no signature: EL_ERR_MODEL_UNSIGNED
- * - signed by a key that is not trusted (wrong key): EL_ERR_MODEL_SIGNATURE, details.reason 'untrusted-key'
+ * - signed by a key that is not trusted (wrong key): EL_ERR_MODEL_UNTRUSTED_KEY, details.reason 'untrusted-key'
  * - a trusted key that does not verify (manifest changed after signing): EL_ERR_MODEL_SIGNATURE, details.reason
  *   'tampered'
  */
@@ -67,7 +67,7 @@ export function verifyManifest(manifest: unknown, publicKeys: Iterable<KeyInput>
   if (!key) {
     const known = [...trusted.keys()];
     throw new EdgeloopError(
-      'EL_ERR_MODEL_SIGNATURE',
+      'EL_ERR_MODEL_UNTRUSTED_KEY',
       `${source} is signed with key ${sig.keyId}, which is not among the trusted keys (${known.length ? known.join(', ') : 'none configured'}): wrong key`,
       { details: { reason: 'untrusted-key', keyId: sig.keyId, trusted: known } },
     );

@@ -74,7 +74,7 @@ describe('ModelRegistry', () => {
     const wrongKey = makeTestModel({ version: '2', key: otherKey });
     await expect(registry.push({ manifest: wrongKey.manifest, artifact: wrongKey.onnx })).rejects.toMatchObject({
       code: 'EL_ERR_REGISTRY_UNTRUSTED',
-      details: { reason: 'EL_ERR_MODEL_SIGNATURE' },
+      details: { reason: 'EL_ERR_MODEL_UNTRUSTED_KEY' },
     });
     const tampered = { ...good.manifest, threshold: 99 };
     await expect(registry.push({ manifest: tampered, artifact: good.onnx })).rejects.toMatchObject({ details: { reason: 'EL_ERR_MODEL_SIGNATURE' } });
