@@ -107,7 +107,8 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     faults: values.fault?.map(parseFaultArg),
     drainTimeoutSec: values['drain-timeout'] === undefined ? undefined : parseSeconds(values['drain-timeout'], '--drain-timeout'),
     observe: values['no-observe'] ? false : undefined,
-    ...up,
+    // up's own fleet is dev-0001...: the simulator's devices must not take over their client ids and seqs
+    ...(up ? { ...up, deviceIdPrefix: 'sim-' } : {}),
   };
   if (values['random-faults'] !== undefined) {
     overrides.randomFaults = {

@@ -1,0 +1,154 @@
+/**
+ * Tampered models end to end through a rollout: a real registry and rollout part, real agents (SQLite outbox,
+ * ONNX Runtime, the model updater) on aedes. Each tampering is refused by the canary agent with its stable code on
+ * models/report, the controller rolls back, and the agents keep inferring with the model they had.
+ *
+ * - flipped ONNX bytes: the registry's stored artifact is corrupted after the push       → EL_ERR_MODEL_HASH
+ * - edited manifest: the served manifest's threshold is changed after signing            → EL_ERR_MODEL_SIGNATURE
+ * - untrusted key: signed by a key the registry trusts but the devices do not            → EL_ERR_MODEL_UNTRUSTED_KEY
+ * - a manifest whose artifact.file points outside the model directory (signed by a trusted key without the
+ *   toolchain's checks)                                                                  → EL_ERR_MODEL_PATH
+ * The manifests the controller sends come from a ModelSource in front of the registry that plays the compromised
+ * store (the registry itself refuses such pushes).
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAgent, type Agent } from '../../../agent/create-agent.ts';
+import { createRegistryPart, type RegistryPart } from '../../../cloud/registry/registry-part.ts';
+import { registryModelSource } from '../../../cloud/rollout/model-source.ts';
+import { createRolloutPart, type RolloutPart } from '../../../cloud/rollout/rollout-part.ts';
+import type { DesiredTarget } from '../../../cloud/rollout/rollout-machine.ts';
+import { describeArtifact } from '../../../models/manifest/index.ts';
+import type { ModelReportMessage } from '../../../protocol/messages.ts';
+import { Topics } from '../../../protocol/topics.ts';
+import { startTestBroker, type TestBroker } from '../../helpers/aedes-broker.ts';
+import { signUnchecked } from '../../helpers/sign-unchecked.ts';
+import { makeTestModel, scoreModelOnnx, testKeys } from '../../agent/model-updater/test-models.ts';
+
+const trusted = testKeys();
+const rogue = testKeys();
+const MODEL = 'pump-ae';
+let broker: TestBroker;
+let dir: string;
+let reg: RegistryPart;
+let ro: RolloutPart;
+let agents: Agent[] = [];
+const reports: ModelReportMessage[] = [];
+/** version → how the compromised store changes what the controller publishes */
+const tamper = new Map<string, (t: DesiredTarget) => DesiredTarget>();
+
+beforeAll(async () => {
+  broker = await startTestBroker();
+  dir = mkdtempSync(join(tmpdir(), 'el-tampered-'));
+  writeFileSync(join(dir, 'trusted.pub'), trusted.publicKeyPem);
+  writeFileSync(join(dir, 'rogue.pub'), rogue.publicKeyPem);
+  reg = createRegistryPart({ dataDir: join(dir, 'cloud'), port: 0, trustedKeys: [join(dir, 'trusted.pub'), join(dir, 'rogue.pub')] });
+  await reg.start();
+  const source = registryModelSource(reg.instance.registry, () => reg.instance.server.url);
+  ro = createRolloutPart(
+    { dataDir: join(dir, 'cloud'), mqtt: { url: broker.url }, http: { port: 0 }, tickMs: 50, discoveryMs: 100 },
+    { models: { resolve: async (name, ref) => { const t = await source.resolve(name, ref); return (tamper.get(t.version) ?? ((x) => x))(t); } } },
+  );
+  await ro.start();
+  for (const [v, key] of [['1.0', trusted], ['2.0-flipped', trusted], ['2.0-edited', trusted], ['2.0-untrusted', rogue], ['2.0-path', trusted]] as const) {
+    const m = makeTestModel({ version: v, key, scale: v === '1.0' ? 1 : 1.5 });
+    await reg.instance.registry.push({ manifest: m.manifest, artifact: m.onnx });
+  }
+  agents = ['agent-a', 'agent-b'].map((id) =>
+    createAgent({
+      config: {
+        deviceId: id,
+        dataDir: join(dir, id),
+        transport: { kind: 'mqtt', url: broker.url },
+        models: { trustedKeys: [join(dir, 'trusted.pub')], updates: true },
+        inference: { cooldownMs: 0 },
+        status: { intervalMs: 200 },
+        logLevel: 'silent',
+      },
+    }),
+  );
+  await Promise.all(agents.map((a) => a.start()));
+  const watcher = await mqtt.connectAsync(broker.url);
+  watcher.on('message', (_t, p) => reports.push(JSON.parse(String(p)) as ModelReportMessage));
+  await watcher.subscribeAsync('edgeloop/v1/+/models/report', { qos: 1 });
+  afterAllClose.push(() => watcher.endAsync());
+  const c = ro.instance.controller;
+  await c.ready();
+  while (c.fleet.size < 2) await new Promise((r) => setTimeout(r, 20)); // both agents' first status
+  const first = await c.startRollout({ model: MODEL, version: '1.0', stages: '100%', bake: '0s' });
+  await c.waitFor(first.id, ['completed'], 30_000);
+  expect(agents.map((a) => a.inference!.active(MODEL)?.manifest.version)).toEqual(['1.0', '1.0']);
+}, 60_000);
+
+const afterAllClose: Array<() => Promise<unknown>> = [];
+afterAll(async () => {
+  for (const f of afterAllClose) await f();
+  for (const a of agents) await a.close();
+  await ro?.close();
+  await reg?.close();
+  await broker?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Windows scored by every agent, and anomaly events, grow while readings of high vibration go in. */
+async function stillInferring(): Promise<void> {
+  const before = agents.map((a) => a.status().inference?.windows ?? 0);
+  const ts = Date.now();
+  for (const a of agents) await a.ingest(Array.from({ length: 16 }, (_, i) => ({ sensor: 'vibration', ts: ts + i, value: 5 })));
+  await expect.poll(() => agents.every((a, i) => (a.status().inference?.windows ?? 0) >= before[i]! + 4), { timeout: 10_000 }).toBe(true);
+  for (const a of agents) expect(a.inference!.active(MODEL)?.manifest.version).toBe('1.0');
+}
+
+describe.sequential('tampered models through a rollout', () => {
+  const cases: Array<[string, string, () => void, RegExp]> = [
+    [
+      'flipped ONNX bytes',
+      '2.0-flipped',
+      () => {
+        const sha = reg.instance.registry.get(MODEL, '2.0-flipped')!.sha256;
+        const file = join(dir, 'cloud', 'artifacts', sha.slice(0, 2), sha);
+        expect(existsSync(file)).toBe(true);
+        const bytes = readFileSync(file);
+        bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
+        writeFileSync(file, bytes);
+      },
+      /^EL_ERR_MODEL_HASH: /,
+    ],
+    [
+      'an edited manifest',
+      '2.0-edited',
+      () => tamper.set('2.0-edited', (t) => ({ ...t, manifest: { ...(t.manifest as object), threshold: 0.01 } })),
+      /^EL_ERR_MODEL_SIGNATURE: .*modified after signing/,
+    ],
+    ['a manifest signed by an untrusted key', '2.0-untrusted', () => {}, /^EL_ERR_MODEL_UNTRUSTED_KEY: .*not among the trusted keys/],
+    [
+      'a manifest path outside the model directory',
+      '2.0-path',
+      () =>
+        tamper.set('2.0-path', (t) => {
+          const m = t.manifest as { artifact: object };
+          return { ...t, manifest: signUnchecked({ ...m, artifact: { ...describeArtifact(scoreModelOnnx(1.5)), file: '../../../outside.onnx' } }, trusted.privateKey) };
+        }),
+      /^EL_ERR_MODEL_PATH: .*"\.\.\/\.\.\/\.\.\/outside\.onnx" is not a file name inside the model directory/,
+    ],
+  ];
+  it.each(cases)('%s is refused by the canary with its code; the old model keeps running', async (_what, version, prepare, reason) => {
+    prepare();
+    const c = ro.instance.controller;
+    const r = await c.startRollout({ model: MODEL, version, stages: '50%,100%', bake: '0s' });
+    expect(r.previous).toBe('1.0');
+    const end = await c.waitFor(r.id, ['rolled-back'], 30_000);
+    expect(end.failures).toHaveLength(1);
+    expect(end.failures[0]!.reason).toMatch(new RegExp(`^failed: ${reason.source.slice(1)}`));
+    const failed = reports.find((m) => m.rolloutId === r.id && m.state === 'failed');
+    expect(failed).toMatchObject({ model: MODEL, version, deviceId: end.failures[0]!.deviceId });
+    expect(failed!.reason).toMatch(reason);
+    expect(end.stages[1]!.assigned).toBe(0);
+    // where ../../../outside.onnx would land from the updater's staging directory (versions/<name>/<version>.tmp/)
+    for (const id of ['agent-a', 'agent-b']) expect(existsSync(join(dir, id, 'models', 'outside.onnx'))).toBe(false);
+    await stillInferring();
+  });
+});
