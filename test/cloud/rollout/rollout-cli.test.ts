@@ -121,4 +121,18 @@ describe('edgeloop registry / rollout commands against running parts', () => {
     const list = await cli('rollout', 'status');
     expect(list.out).toMatch(new RegExp(`${view.id}\\tpump-ae@1.1\\trolled-back`));
   });
+
+  it('draws the cohort from devices heard from recently: a retained status an hour old does not count', async () => {
+    const pub = await mqtt.connectAsync(broker.url);
+    const status = (id: string, ts: number) => JSON.stringify({ v: 1, type: 'status', deviceId: id, seq: 1, ts, online: true, models: [] });
+    await pub.publishAsync(new Topics().status('lab-1'), status('lab-1', Date.now()), { qos: 1, retain: true });
+    await pub.publishAsync(new Topics().status('lab-3'), status('lab-3', Date.now() - 3_600_000), { qos: 1, retain: true });
+    await pub.endAsync();
+    await expect.poll(() => ro.instance.controller.fleet.has('lab-3'), { timeout: 5000 }).toBe(true);
+    const start = await cli('rollout', 'start', 'pump-ae@1.1', '--stages', '100%', '--devices', 'lab-1,lab-3', '--bake', '1h', '--json');
+    expect(JSON.parse(start.out)).toMatchObject({ devices: { assigned: 1 } });
+    const status1 = await cli('rollout', 'status', 'pump-ae');
+    expect(status1.out).toMatch(/\n {2}stage 1 devices: lab-1 (pending|downloading)\n/);
+    expect((await cli('rollout', 'abort', 'pump-ae')).code).toBe(0);
+  });
 });
