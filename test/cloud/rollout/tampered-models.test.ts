@@ -8,10 +8,11 @@
  * - untrusted key: signed by a key the registry trusts but the devices do not            → EL_ERR_MODEL_UNTRUSTED_KEY
  * - a manifest whose artifact.file points outside the model directory (signed by a trusted key without the
  *   toolchain's checks)                                                                  → EL_ERR_MODEL_PATH
- * The manifests the controller sends come from a ModelSource in front of the registry that plays the compromised
+ * Then the untrusted key's .pub is put into the devices' trusted key directory: the same version rolls out without
+ * restarting anything. The manifests the controller sends come from a ModelSource in front of the registry that plays the compromised
  * store (the registry itself refuses such pushes).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -44,6 +45,9 @@ beforeAll(async () => {
   broker = await startTestBroker();
   dir = mkdtempSync(join(tmpdir(), 'el-tampered-'));
   writeFileSync(join(dir, 'trusted.pub'), trusted.publicKeyPem);
+  // the devices trust a key directory (as `edgeloop up`'s agents trust .edgeloop/keys)
+  mkdirSync(join(dir, 'device-keys'));
+  writeFileSync(join(dir, 'device-keys', 'trusted.pub'), trusted.publicKeyPem);
   writeFileSync(join(dir, 'rogue.pub'), rogue.publicKeyPem);
   reg = createRegistryPart({ dataDir: join(dir, 'cloud'), port: 0, trustedKeys: [join(dir, 'trusted.pub'), join(dir, 'rogue.pub')] });
   await reg.start();
@@ -53,8 +57,10 @@ beforeAll(async () => {
     { models: { resolve: async (name, ref) => { const t = await source.resolve(name, ref); return (tamper.get(t.version) ?? ((x) => x))(t); } } },
   );
   await ro.start();
-  for (const [v, key] of [['1.0', trusted], ['2.0-flipped', trusted], ['2.0-edited', trusted], ['2.0-untrusted', rogue], ['2.0-path', trusted]] as const) {
-    const m = makeTestModel({ version: v, key, scale: v === '1.0' ? 1 : 1.5 });
+  const versions = [['1.0', trusted], ['2.0-flipped', trusted], ['2.0-edited', trusted], ['2.0-untrusted', rogue], ['2.0-path', trusted]] as const;
+  for (const [i, [v, key]] of versions.entries()) {
+    // distinct ONNX bytes per version: the artifact store keeps one file per sha256, and one of them gets corrupted
+    const m = makeTestModel({ version: v, key, scale: 1 + i / 10 });
     await reg.instance.registry.push({ manifest: m.manifest, artifact: m.onnx });
   }
   agents = ['agent-a', 'agent-b'].map((id) =>
@@ -63,7 +69,7 @@ beforeAll(async () => {
         deviceId: id,
         dataDir: join(dir, id),
         transport: { kind: 'mqtt', url: broker.url },
-        models: { trustedKeys: [join(dir, 'trusted.pub')], updates: true },
+        models: { trustedKeys: [join(dir, 'device-keys')], updates: true },
         inference: { cooldownMs: 0 },
         status: { intervalMs: 200 },
         logLevel: 'silent',
@@ -150,5 +156,14 @@ describe.sequential('tampered models through a rollout', () => {
     // where ../../../outside.onnx would land from the updater's staging directory (versions/<name>/<version>.tmp/)
     for (const id of ['agent-a', 'agent-b']) expect(existsSync(join(dir, id, 'models', 'outside.onnx'))).toBe(false);
     await stillInferring();
+  });
+
+  it('a key added to the devices\' trusted directory while they run is trusted: the same version then rolls out', async () => {
+    writeFileSync(join(dir, 'device-keys', 'rogue.pub'), rogue.publicKeyPem);
+    const c = ro.instance.controller;
+    const r = await c.startRollout({ model: MODEL, version: '2.0-untrusted', stages: '100%', bake: '0s' });
+    const end = await c.waitFor(r.id, ['completed', 'rolled-back'], 30_000);
+    expect(end).toMatchObject({ status: 'completed', failures: [] });
+    expect(agents.map((a) => a.inference!.active(MODEL)?.manifest.version)).toEqual(['2.0-untrusted', '2.0-untrusted']);
   });
 });
