@@ -12,76 +12,60 @@
  * restarting anything. The manifests the controller sends come from a ModelSource in front of the registry that plays the compromised
  * store (the registry itself refuses such pushes).
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAgent, type Agent } from '../../../agent/create-agent.ts';
-import { createRegistryPart, type RegistryPart } from '../../../cloud/registry/registry-part.ts';
+import type { Agent } from '../../../agent/create-agent.ts';
 import { registryModelSource } from '../../../cloud/rollout/model-source.ts';
-import { createRolloutPart, type RolloutPart } from '../../../cloud/rollout/rollout-part.ts';
 import type { DesiredTarget } from '../../../cloud/rollout/rollout-machine.ts';
 import { describeArtifact } from '../../../models/manifest/index.ts';
 import type { ModelReportMessage } from '../../../protocol/messages.ts';
-import { Topics } from '../../../protocol/topics.ts';
-import { startTestBroker, type TestBroker } from '../../helpers/aedes-broker.ts';
 import { signUnchecked } from '../../helpers/sign-unchecked.ts';
 import { makeTestModel, scoreModelOnnx, testKeys } from '../../agent/model-updater/test-models.ts';
+import { startRolloutStack, type RolloutStack } from './rollout-stack.ts';
 
 const trusted = testKeys();
 const rogue = testKeys();
 const MODEL = 'pump-ae';
-let broker: TestBroker;
+let stack: RolloutStack;
 let dir: string;
-let reg: RegistryPart;
-let ro: RolloutPart;
 let agents: Agent[] = [];
 const reports: ModelReportMessage[] = [];
 /** version → how the compromised store changes what the controller publishes */
 const tamper = new Map<string, (t: DesiredTarget) => DesiredTarget>();
 
 beforeAll(async () => {
-  broker = await startTestBroker();
-  dir = mkdtempSync(join(tmpdir(), 'el-tampered-'));
-  writeFileSync(join(dir, 'trusted.pub'), trusted.publicKeyPem);
-  // the devices trust a key directory (as `edgeloop up`'s agents trust .edgeloop/keys)
-  mkdirSync(join(dir, 'device-keys'));
-  writeFileSync(join(dir, 'device-keys', 'trusted.pub'), trusted.publicKeyPem);
-  writeFileSync(join(dir, 'rogue.pub'), rogue.publicKeyPem);
-  reg = createRegistryPart({ dataDir: join(dir, 'cloud'), port: 0, trustedKeys: [join(dir, 'trusted.pub'), join(dir, 'rogue.pub')] });
-  await reg.start();
-  const source = registryModelSource(reg.instance.registry, () => reg.instance.server.url);
-  ro = createRolloutPart(
-    { dataDir: join(dir, 'cloud'), mqtt: { url: broker.url }, http: { port: 0 }, tickMs: 50, discoveryMs: 100 },
-    { models: { resolve: async (name, ref) => { const t = await source.resolve(name, ref); return (tamper.get(t.version) ?? ((x) => x))(t); } } },
-  );
-  await ro.start();
+  stack = await startRolloutStack({
+    prefix: 'el-tampered-',
+    prepare: (d) => {
+      writeFileSync(join(d, 'trusted.pub'), trusted.publicKeyPem);
+      writeFileSync(join(d, 'rogue.pub'), rogue.publicKeyPem);
+      // the devices trust a key directory (as `edgeloop up`'s agents trust .edgeloop/keys)
+      mkdirSync(join(d, 'device-keys'));
+      writeFileSync(join(d, 'device-keys', 'trusted.pub'), trusted.publicKeyPem);
+    },
+    registryKeys: (d) => [join(d, 'trusted.pub'), join(d, 'rogue.pub')],
+    agentKeys: (d) => [join(d, 'device-keys')],
+    agentIds: ['agent-a', 'agent-b'],
+    agentConfig: { inference: { cooldownMs: 0 } },
+    models: (reg) => {
+      const source = registryModelSource(reg.instance.registry, () => reg.instance.server.url);
+      return { resolve: async (name, ref) => { const t = await source.resolve(name, ref); return (tamper.get(t.version) ?? ((x) => x))(t); } };
+    },
+  });
+  ({ dir, agents } = stack);
   const versions = [['1.0', trusted], ['2.0-flipped', trusted], ['2.0-edited', trusted], ['2.0-untrusted', rogue], ['2.0-path', trusted]] as const;
   for (const [i, [v, key]] of versions.entries()) {
     // distinct ONNX bytes per version: the artifact store keeps one file per sha256, and one of them gets corrupted
     const m = makeTestModel({ version: v, key, scale: 1 + i / 10 });
-    await reg.instance.registry.push({ manifest: m.manifest, artifact: m.onnx });
+    await stack.reg.instance.registry.push({ manifest: m.manifest, artifact: m.onnx });
   }
-  agents = ['agent-a', 'agent-b'].map((id) =>
-    createAgent({
-      config: {
-        deviceId: id,
-        dataDir: join(dir, id),
-        transport: { kind: 'mqtt', url: broker.url },
-        models: { trustedKeys: [join(dir, 'device-keys')], updates: true },
-        inference: { cooldownMs: 0 },
-        status: { intervalMs: 200 },
-        logLevel: 'silent',
-      },
-    }),
-  );
-  await Promise.all(agents.map((a) => a.start()));
-  const watcher = await mqtt.connectAsync(broker.url);
+  const watcher = await mqtt.connectAsync(stack.broker.url);
   watcher.on('message', (_t, p) => reports.push(JSON.parse(String(p)) as ModelReportMessage));
   await watcher.subscribeAsync('edgeloop/v1/+/models/report', { qos: 1 });
-  afterAllClose.push(() => watcher.endAsync());
-  const c = ro.instance.controller;
+  closeFirst.push(() => watcher.endAsync());
+  const c = stack.ro.instance.controller;
   await c.ready();
   while (c.fleet.size < 2) await new Promise((r) => setTimeout(r, 20)); // both agents' first status
   const first = await c.startRollout({ model: MODEL, version: '1.0', stages: '100%', bake: '0s' });
@@ -89,14 +73,10 @@ beforeAll(async () => {
   expect(agents.map((a) => a.inference!.active(MODEL)?.manifest.version)).toEqual(['1.0', '1.0']);
 }, 60_000);
 
-const afterAllClose: Array<() => Promise<unknown>> = [];
+const closeFirst: Array<() => Promise<unknown>> = [];
 afterAll(async () => {
-  for (const f of afterAllClose) await f();
-  for (const a of agents) await a.close();
-  await ro?.close();
-  await reg?.close();
-  await broker?.close();
-  rmSync(dir, { recursive: true, force: true });
+  for (const f of closeFirst) await f();
+  await stack?.close();
 });
 
 /** Windows scored by every agent, and anomaly events, grow while readings of high vibration go in. */
@@ -114,7 +94,7 @@ describe.sequential('tampered models through a rollout', () => {
       'flipped ONNX bytes',
       '2.0-flipped',
       () => {
-        const sha = reg.instance.registry.get(MODEL, '2.0-flipped')!.sha256;
+        const sha = stack.reg.instance.registry.get(MODEL, '2.0-flipped')!.sha256;
         const file = join(dir, 'cloud', 'artifacts', sha.slice(0, 2), sha);
         expect(existsSync(file)).toBe(true);
         const bytes = readFileSync(file);
@@ -143,7 +123,7 @@ describe.sequential('tampered models through a rollout', () => {
   ];
   it.each(cases)('%s is refused by the canary with its code; the old model keeps running', async (_what, version, prepare, reason) => {
     prepare();
-    const c = ro.instance.controller;
+    const c = stack.ro.instance.controller;
     const r = await c.startRollout({ model: MODEL, version, stages: '50%,100%', bake: '0s' });
     expect(r.previous).toBe('1.0');
     const end = await c.waitFor(r.id, ['rolled-back'], 30_000);
@@ -160,7 +140,7 @@ describe.sequential('tampered models through a rollout', () => {
 
   it('a key added to the devices\' trusted directory while they run is trusted: the same version then rolls out', async () => {
     writeFileSync(join(dir, 'device-keys', 'rogue.pub'), rogue.publicKeyPem);
-    const c = ro.instance.controller;
+    const c = stack.ro.instance.controller;
     const r = await c.startRollout({ model: MODEL, version: '2.0-untrusted', stages: '100%', bake: '0s' });
     const end = await c.waitFor(r.id, ['completed', 'rolled-back'], 30_000);
     expect(end).toMatchObject({ status: 'completed', failures: [] });
