@@ -13,6 +13,7 @@ import type { ManifestInput } from '../../protocol/manifest.ts';
 import { AUTOENCODER_ACTIVATIONS } from '../../models/anomaly/autoencoder.ts';
 import type { AutoencoderActivation } from '../../models/anomaly/autoencoder.ts';
 import type { CliContext } from '../main.ts';
+import { DEFAULT_UP_DIR } from '../up-state.ts';
 
 export const help = `usage: edgeloop models <command> [options]
 
@@ -208,7 +209,7 @@ async function sampleData(argv: string[], ctx: Ctx): Promise<number> {
 }
 
 /** where keygen writes without --out (relative to the working directory; `edgeloop up` trusts it) */
-export const DEFAULT_KEY_DIR = join('.edgeloop', 'keys');
+export const DEFAULT_KEY_DIR = join(DEFAULT_UP_DIR, 'keys');
 
 async function keygen(argv: string[], ctx: Ctx): Promise<number> {
   const o = parse(argv, { out: { type: 'string' }, name: { type: 'string' }, force: { type: 'boolean' } });

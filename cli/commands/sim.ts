@@ -91,7 +91,8 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     return n;
   };
   if (values.up && (values.url || values.cloud)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', '--up excludes --url and --cloud');
-  const up = values.up ? (await import('../up-state.ts')).readUpBroker(resolve(ctx.cwd, '.edgeloop')) : undefined;
+  const upState = values.up ? await import('../up-state.ts') : undefined;
+  const up = upState?.readUpBroker(resolve(ctx.cwd, upState.DEFAULT_UP_DIR));
   const overrides: Record<string, unknown> = {
     devices: int('devices', values.devices),
     durationSec: values.duration === undefined ? undefined : parseSeconds(values.duration, '--duration'),

@@ -20,7 +20,7 @@ import type { CliContext } from '../main.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { Topics } from '../../protocol/topics.ts';
 import { packagePath } from '../../lib/package-root.ts';
-import { SIM_SERVICE, removeUpState, writeUpState } from '../up-state.ts';
+import { DEFAULT_UP_DIR, SIM_SERVICE, removeUpState, writeUpState } from '../up-state.ts';
 
 export const help = `usage: edgeloop up [options]
 
@@ -103,7 +103,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     registryPort: values['registry-port'] === undefined ? undefined : num('registry-port', values['registry-port'], 8081, 0, 65535),
     rolloutPort: values['rollout-port'] === undefined ? undefined : num('rollout-port', values['rollout-port'], 8082, 0, 65535),
     host: values.host ?? '127.0.0.1',
-    dataDir: resolve(ctx.cwd, values['data-dir'] ?? '.edgeloop'),
+    dataDir: resolve(ctx.cwd, values['data-dir'] ?? DEFAULT_UP_DIR),
     rate: num('rate', values.rate, 1, 0.01, 100, false),
     faultEverySec: values['fault-every'] === undefined ? 6 : parseSeconds(values['fault-every'], '--fault-every'),
     fleet: !values['no-fleet'],
