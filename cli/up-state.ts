@@ -2,10 +2,13 @@
  * What a running `edgeloop up` tells other commands in the same working directory: `<dataDir>/up.json` (its
  * URLs, written once everything listens, removed on a clean stop) next to `<dataDir>/secrets.json` (generated
  * passwords, mode 600). `edgeloop sim --up` reads both to load-test up's broker with up's `sim` service account.
+ * `<dataDir>/keys` is the key directory up's registry and agents trust, where `edgeloop models keygen` writes.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { EdgeloopError } from '../protocol/errors.ts';
+import { packagePath } from '../lib/package-root.ts';
 
 export const DEFAULT_UP_DIR = '.edgeloop';
 
@@ -43,4 +46,21 @@ export function readUpBroker(dataDir: string): { url: string; username: string; 
     throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--up: ${dataDir}/up.json or secrets.json has no broker URL or "${SIM_SERVICE}" password; restart \`edgeloop up\``);
   }
   return { url: state.mqtt, username: SIM_SERVICE, password };
+}
+
+/** The keys `up`'s registry and agents trust: the shipped key and every *.pub in <dataDir>/keys (created here). */
+export function trustedKeys(dataDir: string): string[] {
+  const dir = join(dataDir, 'keys');
+  mkdirSync(dir, { recursive: true });
+  const shipped = packagePath('models', 'default', 'keys', 'edgeloop-default.pub');
+  return [...(existsSync(shipped) ? [shipped] : []), dir];
+}
+
+/** `preferred` when nothing listens on it on loopback, else 0 (any free port). */
+export async function portOr(preferred: number): Promise<number> {
+  return new Promise((resolvePort) => {
+    const srv = createServer();
+    srv.once('error', () => resolvePort(0));
+    srv.listen({ port: preferred, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolvePort(preferred)));
+  });
 }

@@ -13,14 +13,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliContext } from '../main.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { Topics } from '../../protocol/topics.ts';
-import { packagePath } from '../../lib/package-root.ts';
-import { DEFAULT_UP_DIR, SIM_SERVICE, removeUpState, writeUpState } from '../up-state.ts';
+import { DEFAULT_UP_DIR, SIM_SERVICE, portOr, removeUpState, trustedKeys, writeUpState } from '../up-state.ts';
 
 export const help = `usage: edgeloop up [options]
 
@@ -377,23 +375,6 @@ async function startCloud(
       warn(`edgeloop up: ${failing.name} failed to start (${shortReason(err)}); starting without it`);
     }
   }
-}
-
-/** The keys `up`'s registry and agents trust: the shipped key and every *.pub in <dataDir>/keys (created here). */
-export function trustedKeys(dataDir: string): string[] {
-  const dir = join(dataDir, 'keys');
-  mkdirSync(dir, { recursive: true });
-  const shipped = packagePath('models', 'default', 'keys', 'edgeloop-default.pub');
-  return [...(existsSync(shipped) ? [shipped] : []), dir];
-}
-
-/** `preferred` when nothing listens on it on loopback, else 0 (any free port). */
-async function portOr(preferred: number): Promise<number> {
-  return new Promise((resolvePort) => {
-    const srv = createServer();
-    srv.once('error', () => resolvePort(0));
-    srv.listen({ port: preferred, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolvePort(preferred)));
-  });
 }
 
 function shortReason(err: unknown): string {
