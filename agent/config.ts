@@ -116,7 +116,7 @@ export const AgentConfigSchema = z.strictObject({
       dir: z.string().min(1).optional(),
       /** model directories (manifest.json + ONNX file) loaded at start for models the store has no active version of */
       initial: z.array(z.string().min(1)).default([]),
-      /** PEM ed25519 public keys trusted to sign manifests */
+      /** ed25519 public keys trusted to sign manifests: PEM files, or directories of `*.pub` files (re-read on an unknown key) */
       trustedKeys: z.array(z.string().min(1)).default([]),
       /** refuse unsigned manifests (default true when trustedKeys is set) */
       requireSignature: z.boolean().optional(),

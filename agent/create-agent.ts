@@ -22,7 +22,7 @@ import type { StatusMessage } from '../protocol/messages.ts';
 import { systemClock, type Clock, type TimerHandle } from '../lib/clock.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import { formatIssues } from '../lib/zod-issues.ts';
-import { MANIFEST_FILE, trustedKeySet, verifyModelDir, readPublicKey } from '../models/manifest/index.ts';
+import { MANIFEST_FILE, TrustedKeyRing, verifyModelDir } from '../models/manifest/index.ts';
 import type { ModelRunner } from '../models/runtime/model-runner.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { AgentConfigSchema, type AgentConfig, type AgentConfigInput } from './config.ts';
@@ -142,9 +142,9 @@ export class Agent implements ReadingSink {
     if (incident) this.#setError(`${incident.message} [${incident.code}]`);
     // 2. inference
     let trusted: Map<string, KeyObject> | undefined;
-    if (c.models.trustedKeys.length > 0) {
-      trusted = trustedKeySet(c.models.trustedKeys.map((f) => readPublicKey(f)));
-    }
+    // files or directories of *.pub files; the same ring goes to the updater, which re-reads its directories when
+    // a manifest names a key it does not know yet
+    if (c.models.trustedKeys.length > 0) trusted = new TrustedKeyRing(c.models.trustedKeys);
     const requireSignature = c.models.requireSignature ?? trusted !== undefined;
     if (c.inference.enabled) {
       const outbox = this.#outbox;
@@ -265,27 +265,44 @@ export class Agent implements ReadingSink {
     return this.config.models.dir ?? join(this.config.dataDir, 'models');
   }
 
+  /**
+   * Load the store's model directories, then the configured initial ones. A configured directory that is missing
+   * or whose model does not verify is an error at start (the agent would otherwise run without inference); set
+   * inference.enabled: false to run without.
+   */
   async #loadModels(roots: string[], trusted: ReadonlyMap<string, KeyObject>, requireSignature: boolean): Promise<void> {
     const [store, ...initial] = roots;
     for (const d of initial) {
       if (!existsSync(join(d, MANIFEST_FILE))) {
-        const err = new EdgeloopError('EL_ERR_AGENT_MODEL_DIR', `models.initial: ${d} has no ${MANIFEST_FILE}`);
-        this.#setError(err.message);
-        this.#log.error({ err }, 'model directory not usable');
+        throw new EdgeloopError('EL_ERR_AGENT_MODEL_DIR', `models.initial: ${resolve(d)} has no ${MANIFEST_FILE} (set inference.enabled: false to run without inference)`);
       }
     }
-    const dirs = [...modelDirs(store!), ...initial.filter((d) => existsSync(join(d, MANIFEST_FILE))).map((d) => resolve(d))];
-    for (const d of dirs) {
+    for (const d of modelDirs(store!)) {
       try {
-        const v = verifyModelDir(d, { trustedKeys: trusted, requireSignature });
-        if (this.#inference!.active(v.manifest.name)) continue; // the updater restored a newer one
-        await this.#inference!.activate(v.manifest, v.modelPath);
+        await this.#activate(d, trusted, requireSignature);
       } catch (err) {
-        // a bad model found at start-up is refused; the agent runs on (with the other models, or none)
+        // a hand-copied model in the store that does not verify is refused; the configured ones decide below
         this.#setError(`model in ${d} refused: ${(err as Error).message}`);
-        this.#log.error({ err, dir: d }, 'model refused');
+        this.#log.error({ dir: d, code: (err as EdgeloopError).code, reason: (err as Error).message }, 'model refused');
       }
     }
+    for (const d of initial) {
+      try {
+        await this.#activate(resolve(d), trusted, requireSignature);
+      } catch (err) {
+        const e = err as EdgeloopError;
+        throw new EdgeloopError(e.code ?? 'EL_ERR_AGENT_MODEL_DIR', `models.initial: ${resolve(d)}: ${e.message}`, { cause: err });
+      }
+    }
+    if (this.#inference!.models().length === 0 && !this.#updater) {
+      this.#log.warn('inference is enabled but there is no model and no updates: set models.initial, or models.updates with models.trustedKeys, or inference.enabled: false');
+    }
+  }
+
+  async #activate(dir: string, trusted: ReadonlyMap<string, KeyObject>, requireSignature: boolean): Promise<void> {
+    const v = verifyModelDir(dir, { trustedKeys: trusted, requireSignature });
+    if (this.#inference!.active(v.manifest.name)) return; // the updater restored a newer one
+    await this.#inference!.activate(v.manifest, v.modelPath);
   }
 
   async #startUpdater(trusted: Map<string, KeyObject>): Promise<void> {
@@ -294,7 +311,7 @@ export class Agent implements ReadingSink {
       transport: this.#transport!,
       host: this.#inference!,
       modelsDir: this.#modelsDir(),
-      trustedKeys: [...trusted.values()],
+      trustedKeys: trusted,
       topics: this.topics,
       clock: this.#clock,
       logger: this.#log,

@@ -74,7 +74,13 @@ function selectionContext(config: CloudConfig, cwd?: string): CloudContext {
   };
 }
 
-function resolve(defs: readonly CloudPartDefinition[], ctx: CloudContext, only: readonly string[] | undefined, provided: ReadonlyArray<readonly [CloudPartDefinition, unknown]> = []) {
+function resolve(
+  defs: readonly CloudPartDefinition[],
+  ctx: CloudContext,
+  only: readonly string[] | undefined,
+  provided: ReadonlyArray<readonly [CloudPartDefinition, unknown]> = [],
+  replace: ReadonlyArray<readonly [CloudPartDefinition, CloudPartDefinition]> = [],
+) {
   let wanted: CloudPartDefinition[];
   if (!only || only.length === 0) wanted = [...defs];
   else {
@@ -91,7 +97,7 @@ function resolve(defs: readonly CloudPartDefinition[], ctx: CloudContext, only: 
   }
   // the kernel checks requirements, cycles and names and gives the start order; nothing is built yet
   const byName = new Map(defs.map((d) => [d.name, d]));
-  const order = new System<CloudContext>({ parts: wanted, context: ctx, provided }).names.map((n) => byName.get(n)!);
+  const order = new System<CloudContext>({ parts: wanted, context: ctx, provided, replace }).names.map((n) => byName.get(n)!);
   return { order };
 }
 
@@ -100,22 +106,25 @@ export function createCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
   const clock = deps.clock ?? systemClock;
   const registry = deps.registry ?? new Registry();
   const paths = cloudPaths(config, deps.cwd);
-  // an extra part with a built-in part's name replaces it in place (keeping the start order)
+  // an extra part with a built-in part's name replaces it in place (keeping the start order), also where other
+  // parts require or use it
   const extra = new Map((deps.extraParts ?? []).map((d) => [d.name, d]));
   const defs: CloudPartDefinition[] = [...CLOUD_PARTS.map((d) => extra.get(d.name) ?? d), ...[...extra.values()].filter((d) => !CLOUD_PARTS.some((b) => b.name === d.name))];
+  const replace = CLOUD_PARTS.filter((d) => extra.has(d.name)).map((d) => [d, extra.get(d.name)!] as const);
   const ctx: CloudContext = { config, paths, logger, clock, registry, health: () => cloud.health() };
   const provided: Array<readonly [CloudPartDefinition, unknown]> = [];
   // injected components are owned by the caller: started with the cloud, never closed by it
   if (deps.stream) provided.push([streamPart, { name: 'stream', instance: deps.stream, start: () => deps.stream!.start(), close: async () => {} } satisfies CloudPart]);
   if (deps.featureStore) provided.push([featureStorePart, { name: 'feature-store', instance: deps.featureStore, start: () => deps.featureStore!.start(), close: async () => {} } satisfies CloudPart]);
   const only = config.only && config.only.length > 0 ? config.only : undefined;
-  const selected = resolve(defs, ctx, only, provided);
+  const selected = resolve(defs, ctx, only, provided, replace);
   // /healthz and /metrics come last, after the extra parts too, so that they report on everything
   const all = config.http.enabled ? [...selected.order, httpPart] : selected.order;
   const system = new System<CloudContext>({
     parts: all,
     context: ctx,
     provided,
+    replace,
     keepAlive: deps.keepAlive ?? false,
     onEvent: (e) => {
       if (e.event === 'started') logger.info({ part: e.part }, 'part started');

@@ -128,6 +128,11 @@ export interface SystemOptions<C> {
    * started with it if they have start(), never closed by the system (the caller owns them).
    */
   provided?: ReadonlyArray<readonly [AnyPart, unknown]>;
+  /**
+   * Definitions that stand in for others: wherever a part (listed or required) is `[from]`, `[to]` runs instead,
+   * and parts that require `from` receive `to`'s instance (a differently configured part of the same role).
+   */
+  replace?: ReadonlyArray<readonly [AnyPart, AnyPart]>;
   /** hold the process open while started (one ref'd handle). Default false. */
   keepAlive?: boolean;
   /** told about each part as it starts and closes */
@@ -148,6 +153,7 @@ export class System<C = unknown> {
   /** definitions in start order (dependencies first) */
   readonly #order: AnyPart[];
   readonly #provided: Map<AnyPart, unknown>;
+  readonly #sub: (d: AnyPart) => AnyPart;
   readonly #built = new Map<AnyPart, Built>();
   readonly #started: Built[] = [];
   #state: State = 'new';
@@ -159,7 +165,9 @@ export class System<C = unknown> {
     if (!opts || !Array.isArray(opts.parts)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'System: options.parts must be an array of part definitions');
     this.#o = opts;
     this.#provided = new Map(opts.provided ?? []);
-    this.#order = resolveOrder(opts.parts, opts.context, this.#provided);
+    const replace = new Map(opts.replace ?? []);
+    this.#sub = (d) => replace.get(d) ?? d;
+    this.#order = resolveOrder(opts.parts.map(this.#sub), opts.context, this.#provided, this.#sub);
   }
 
   /** Names of the parts this system runs, in start order. */
@@ -233,8 +241,8 @@ export class System<C = unknown> {
       return b;
     }
     const needs: Record<string, unknown> = {};
-    for (const [key, req] of Object.entries(def.requires)) needs[key] = this.#built.get(req as AnyPart)!.instance;
-    for (const [key, opt] of Object.entries(def.optional)) needs[key] = this.#built.get(opt as AnyPart)?.instance;
+    for (const [key, req] of Object.entries(def.requires)) needs[key] = this.#built.get(this.#sub(req as AnyPart))!.instance;
+    for (const [key, opt] of Object.entries(def.optional)) needs[key] = this.#built.get(this.#sub(opt as AnyPart))?.instance;
     let made: unknown;
     try {
       made = await def.create(needs as never, this.#o.context);
@@ -351,7 +359,7 @@ function partError(def: AnyPart, what: string, cause: unknown): EdgeloopError {
  * and otherwise the order in which parts were listed (a stable, readable start order). Optional requirements are
  * ordered first when they are in the system; they never pull a part in. Throws before anything is built.
  */
-function resolveOrder<C>(wanted: readonly AnyPart[], ctx: C, provided: ReadonlyMap<AnyPart, unknown>): AnyPart[] {
+function resolveOrder<C>(wanted: readonly AnyPart[], ctx: C, provided: ReadonlyMap<AnyPart, unknown>, sub: (d: AnyPart) => AnyPart): AnyPart[] {
   const byName = new Map<string, AnyPart>();
   const included = new Set<AnyPart>();
   const collect = (def: AnyPart, from: string[]): void => {
@@ -368,7 +376,7 @@ function resolveOrder<C>(wanted: readonly AnyPart[], ctx: C, provided: ReadonlyM
     byName.set(def.name, def);
     included.add(def);
     if (provided.has(def)) return; // a provided instance needs nothing built for it
-    for (const req of Object.values(def.requires)) collect(req as AnyPart, [...from, def.name]);
+    for (const req of Object.values(def.requires)) collect(sub(req as AnyPart), [...from, def.name]);
   };
   for (const d of wanted) collect(d, []);
 
@@ -384,8 +392,8 @@ function resolveOrder<C>(wanted: readonly AnyPart[], ctx: C, provided: ReadonlyM
     }
     visiting.push(def);
     if (!provided.has(def)) {
-      for (const req of Object.values(def.requires)) visit(req as AnyPart);
-      for (const opt of Object.values(def.optional)) if (included.has(opt as AnyPart)) visit(opt as AnyPart);
+      for (const req of Object.values(def.requires)) visit(sub(req as AnyPart));
+      for (const opt of Object.values(def.optional)) if (included.has(sub(opt as AnyPart))) visit(sub(opt as AnyPart));
     }
     visiting.pop();
     done.add(def);

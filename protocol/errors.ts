@@ -20,8 +20,10 @@ export const PROTOCOL_ERROR_CODES = {
   // models
   EL_ERR_MODEL_MANIFEST_INVALID: 'A model manifest failed schema validation.',
   EL_ERR_MODEL_HASH: 'The model file does not match the sha256 in its manifest (tampered or corrupt file).',
-  EL_ERR_MODEL_SIGNATURE: 'The manifest signature does not verify (tampered manifest or wrong key).',
+  EL_ERR_MODEL_SIGNATURE: 'The manifest signature does not verify with its trusted key (manifest changed after signing).',
   EL_ERR_MODEL_UNSIGNED: 'The manifest carries no signature but one is required.',
+  EL_ERR_MODEL_UNTRUSTED_KEY: 'The manifest is signed by a key that is not among the trusted keys (wrong key, or its .pub is not in a trusted directory).',
+  EL_ERR_MODEL_PATH: 'The manifest names a model file outside its model directory (absolute path or "..").',
   EL_ERR_MODEL_KEY: 'A signing or verification key could not be read or has the wrong type.',
   EL_ERR_MODEL_TEST_VECTOR: 'The model did not reproduce its manifest test vector within tolerance.',
   EL_ERR_MODEL_LOAD: 'ONNX Runtime could not load the model file.',

@@ -153,7 +153,20 @@ export function parseManifest(value: unknown, source = 'manifest'): Manifest {
       details: { issues },
     });
   }
+  checkArtifactPath(r.data.artifact.file, source);
   return r.data;
+}
+
+/**
+ * `artifact.file` names a file in the model directory itself: a plain file name (no slash, backslash, `.`, `..`, drive
+ * letter or NUL), so a manifest can never make a device read or write outside that directory.
+ */
+export function checkArtifactPath(file: string, source = 'manifest'): void {
+  if (file === '.' || file === '..' || /[/\\\0]/.test(file) || /^[A-Za-z]:/.test(file)) {
+    throw new EdgeloopError('EL_ERR_MODEL_PATH', `${source}: artifact.file ${JSON.stringify(file)} is not a file name inside the model directory`, {
+      details: { file },
+    });
+  }
 }
 
 /** Width of one input row for this manifest. */

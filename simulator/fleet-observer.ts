@@ -23,6 +23,8 @@ export interface FleetObserverOptions {
   onEvent?: (e: ObservedEvent) => void;
   onStatus?: (s: StatusMessage) => void;
   clientId?: string;
+  /** count only these devices (a shared broker, e.g. `edgeloop up`'s, also carries other devices' messages) */
+  devices?: ReadonlySet<string>;
 }
 
 export class FleetObserver {
@@ -76,6 +78,7 @@ export class FleetObserver {
       this.invalid++;
       return;
     }
+    if (this.#o.devices && !this.#o.devices.has(m.deviceId)) return;
     this.messages++;
     const series = this.#o.series;
     if (m.type === 'telemetry') {

@@ -154,7 +154,8 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, cleanup
   // the observer first, so nothing published is missed
   let observer: FleetObserver | undefined;
   if (o.observe) {
-    observer = new FleetObserver({ url: brokerUrl, topics, series, username: obsCred.username, password: obsCred.password });
+    const devices = new Set(built.devices.map((d) => d.id));
+    observer = new FleetObserver({ url: brokerUrl, topics, series, username: obsCred.username, password: obsCred.password, devices });
     await observer.start();
     cleanups.push(() => observer!.close());
   }

@@ -35,7 +35,7 @@ import {
   type ModelReportState,
 } from '../../protocol/messages.ts';
 import { Topics, assertValidId } from '../../protocol/topics.ts';
-import { MANIFEST_FILE, trustedKeySet, verifyManifest, verifyModelDir } from '../../models/manifest/index.ts';
+import { MANIFEST_FILE, TrustedKeyRing, trustedKeySet, verifyManifest, verifyModelDir } from '../../models/manifest/index.ts';
 import type { Transport } from '../transport/transport.ts';
 import type { ModelHost } from './model-host.ts';
 
@@ -170,7 +170,8 @@ export class ModelUpdater {
       if (!(typeof x === 'number' && x >= 0 && Number.isFinite(x))) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `ModelUpdater: ${name} must be a non-negative number, got ${x}`);
       return x;
     };
-    this.#keys = new Map(keys);
+    // a TrustedKeyRing is kept as it is: it re-reads its key directories when a manifest names an unknown key
+    this.#keys = keys instanceof TrustedKeyRing ? keys : new Map(keys);
     this.#requireSignature = requireSignature;
     this.#o = Object.freeze({
       deviceId: opts.deviceId,

@@ -4,7 +4,8 @@
  * models/recommender/commands.ts and models/nab/commands.ts and are loaded on demand.
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { choiceFlag, flagError, numberFlag, parseFlags, usageError } from '../../lib/cli-errors.ts';
@@ -13,6 +14,7 @@ import type { ManifestInput } from '../../protocol/manifest.ts';
 import { AUTOENCODER_ACTIVATIONS } from '../../models/anomaly/autoencoder.ts';
 import type { AutoencoderActivation } from '../../models/anomaly/autoencoder.ts';
 import type { CliContext } from '../main.ts';
+import { DEFAULT_UP_DIR } from '../up-state.ts';
 
 export const help = `usage: edgeloop models <command> [options]
 
@@ -40,8 +42,11 @@ commands:
       --key FILE           sign the manifest with this ed25519 private key (PEM)
       --quiet              no progress output
   train recommender  train the maintenance recommender (run it without options for its usage)
-  keygen             create an ed25519 signing key pair
-      --out DIR (required) --name NAME (default edgeloop) --force (overwrite)
+  sample-data        write normal-operation CSVs from the fleet simulator's signal model (to train on)
+      --out DIR (required) --devices N (default 4) --seconds N (rows per device, default 3600) --seed N (1)
+  keygen             create an ed25519 signing key pair: NAME.key (private, mode 600) and NAME.pub
+      --out DIR (default .edgeloop/keys: git-ignored, and the directory \`edgeloop up\` trusts)
+      --name NAME (default edgeloop) --force (overwrite)
   sign               sign (or re-sign) a model directory's manifest.json
       --model DIR --key PRIVATE.key  (both required)
   verify             check schema, signature, sha256, and run the test vector in ONNX Runtime
@@ -78,6 +83,8 @@ export async function run(argv: string[], ctx: Ctx): Promise<number> {
       throw usageError('models eval', sub ? `unknown benchmark ${JSON.stringify(sub)}` : 'missing benchmark', 'skab, ai4i or nab');
     case 'keygen':
       return keygen(argv.slice(1), ctx);
+    case 'sample-data':
+      return sampleData(argv.slice(1), ctx);
     case 'sign':
       return signCmd(argv.slice(1), ctx);
     case 'verify':
@@ -191,10 +198,26 @@ async function trainAnomaly(argv: string[], ctx: Ctx): Promise<number> {
   return 0;
 }
 
+async function sampleData(argv: string[], ctx: Ctx): Promise<number> {
+  const o = parse(argv, { out: { type: 'string' }, devices: { type: 'string' }, seconds: { type: 'string' }, seed: { type: 'string' } });
+  const dir = resolve(ctx.cwd, required(o, 'out'));
+  const { normalCsv } = await import('../../simulator/normal-csv.ts');
+  const files = normalCsv({ devices: int(o.devices, '--devices', 4, 1), seconds: int(o.seconds, '--seconds', 3600, 16), seed: int(o.seed, '--seed', 1, 0) });
+  mkdirSync(dir, { recursive: true });
+  for (const f of files) writeFileSync(join(dir, f.name), f.csv);
+  ctx.stdout.write(`wrote ${files.length} files of normal operation to ${dir}\n`);
+  return 0;
+}
+
+/** where keygen writes without --out (relative to the working directory; `edgeloop up` trusts it) */
+export const DEFAULT_KEY_DIR = join(DEFAULT_UP_DIR, 'keys');
+
 async function keygen(argv: string[], ctx: Ctx): Promise<number> {
   const o = parse(argv, { out: { type: 'string' }, name: { type: 'string' }, force: { type: 'boolean' } });
   const { writeSigningKey, generateSigningKey } = await import('../../models/manifest/index.ts');
-  const r = writeSigningKey(resolve(ctx.cwd, required(o, 'out')), str(o.name ?? 'edgeloop'), generateSigningKey(), Boolean(o.force));
+  // by default next to the rest of the local state: .edgeloop/ is git-ignored, so the private key cannot be committed
+  // by accident, and `edgeloop up` trusts every *.pub in .edgeloop/keys
+  const r = writeSigningKey(resolve(ctx.cwd, o.out === undefined ? DEFAULT_KEY_DIR : str(o.out)), str(o.name ?? 'edgeloop'), generateSigningKey(), Boolean(o.force));
   ctx.stdout.write(`key ${r.keyId}\nprivate key ${r.privatePath} (mode 600: keep it secret, outside git)\npublic key  ${r.publicPath} (give this to agents and the registry)\n`);
   return 0;
 }

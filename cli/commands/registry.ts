@@ -19,7 +19,7 @@ commands:
   show NAME[@VERSION|@ALIAS]    one version (default: latest): metrics, lineage, training summary, artifact URL
                                 (--manifest prints the whole manifest)
   alias NAME ALIAS [VERSION]    show an alias, or point it at VERSION (history is kept)
-  serve                         run a registry server (--data-dir, --port, --host, --trusted-key FILE...,
+  serve                         run a registry server (--data-dir, --port, --host, --trusted-key FILE|DIR...,
                                 --public-url, --token, --allow-local-paths, --insecure: without --token
                                 a non-loopback --host is refused unless --insecure is given)
 

@@ -25,7 +25,9 @@ commands:
       --device-timeout 10m      a device must report active within this time, else it is retried (default 10m)
       --retries 2               re-publications before a silent device counts as failed (default 2)
       --min-windows 1           status figures with fewer inference windows do not count for gates
-  status [ID|MODEL]             a rollout's stages, gates and failures (default: all recent rollouts)
+      --fresh 2m                draw cohorts from devices heard from within this time (default 2m)
+  status [ID|MODEL]             a rollout's stages, each stage's devices (pending, downloading, active, failed,
+                                reverted, offline), gates and failures (default: all recent rollouts)
       --watch                   refresh every second until the rollout ends (redraws the screen on a terminal);
                                 exit status 3 when it ended rolled back
   promote ID|MODEL              skip the rest of the current stage's bake
@@ -52,6 +54,9 @@ function pct(n: number, d: number): string {
   return d ? `${Math.round((n / d) * 100)}%` : '-';
 }
 
+/** devices listed per stage in the text status; --json has them all */
+const MAX_DEVICES_SHOWN = 20;
+
 /** Human status of one rollout. */
 export function formatRollout(v: RolloutView): string {
   const lines = [
@@ -64,6 +69,12 @@ export function formatRollout(v: RolloutView): string {
     lines.push(
       `  ${String(s.stage).padEnd(5)}  ${`${s.percent}%`.padEnd(5)}  ${String(s.target).padEnd(6)}  ${String(s.assigned).padEnd(8)}  ${`${s.active} (${pct(s.active, s.assigned)})`.padEnd(6)}  ${String(s.failed).padEnd(6)}  ${String(s.inFlight).padEnd(9)}  ${s.state}`,
     );
+  }
+  for (const s of v.stages) {
+    if (!s.devices?.length) continue;
+    const shown = s.devices.slice(0, MAX_DEVICES_SHOWN).map((d) => `${d.deviceId} ${d.state}${d.reason ? ` (${d.reason})` : ''}`);
+    if (s.devices.length > MAX_DEVICES_SHOWN) shown.push(`... and ${s.devices.length - MAX_DEVICES_SHOWN} more (--json lists all)`);
+    lines.push(`  stage ${s.stage} devices: ${shown.join(', ')}`);
   }
   for (const g of v.gates) {
     const f = (x: number | undefined): string => (x === undefined ? '?' : Number(x.toPrecision(3)).toString());
@@ -92,6 +103,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       'device-timeout': { type: 'string' },
       retries: { type: 'string' },
       'min-windows': { type: 'string' },
+      fresh: { type: 'string' },
       reason: { type: 'string' },
       mqtt: { type: 'string' },
       registry: { type: 'string' },
@@ -137,6 +149,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
         ...(values['device-timeout'] ? { deviceTimeoutMs: values['device-timeout'] } : {}),
         ...(retries !== undefined ? { retries } : {}),
         ...(minWindows !== undefined ? { minWindows } : {}),
+        ...(values.fresh ? { fresh: values.fresh } : {}),
       };
       // validate here too, so a typo fails before the network round trip with the same message
       const { parseRolloutSpec } = await import('../../cloud/rollout/rollout-spec.ts');
@@ -158,7 +171,9 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
         const v = (await call('GET', `/v1/rollouts/${ref()}`)) as RolloutView;
         if (values.watch) ctx.stdout.write(watchFrame(values.json ? JSON.stringify(v) : formatRollout(v), { tty, first }));
         else show(v);
-        if (!values.watch || ['completed', 'aborted', 'rolled-back'].includes(v.status)) return v.status === 'rolled-back' ? ROLLED_BACK_EXIT_CODE : 0;
+        // a snapshot is a successful answer whatever it says; waiting (--watch) ends with the outcome as exit status
+        if (!values.watch) return 0;
+        if (['completed', 'aborted', 'rolled-back'].includes(v.status)) return v.status === 'rolled-back' ? ROLLED_BACK_EXIT_CODE : 0;
         await new Promise((r) => setTimeout(r, 1000));
       }
     }

@@ -27,6 +27,8 @@ delivery completeness (gaps by seq, duplicates), detection precision/recall and 
                          store) and also measure device time → stream and → feature store
   --data-dir DIR         --cloud: where the cloud keeps its stores (default: a temp dir, removed after)
   --username U --password P   device credentials
+  --up                   against the \`edgeloop up\` running in this directory: its broker URL and its \`sim\`
+                         service account (from .edgeloop/up.json and .edgeloop/secrets.json)
   --prefix P             topic prefix (default edgeloop/v1)
   --seed S               PRNG seed: same seed, same signals, faults and ground truth (default 1)
   --fault SPEC           repeatable; kind@AT[:DURATION][,key=value...]
@@ -75,6 +77,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       'drain-timeout': { type: 'string' },
       'no-observe': { type: 'boolean' },
       cloud: { type: 'boolean' },
+      up: { type: 'boolean' },
       'data-dir': { type: 'string' },
       config: { type: 'string' },
       out: { type: 'string' },
@@ -87,6 +90,9 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   };
   const seconds = (name: string, v: string | undefined): number | undefined =>
     v === undefined ? undefined : parsedFlag('sim', `--${name}`, v, (x) => parseSeconds(x, `--${name}`), 'a duration: 10, 10s, 500ms, 2m');
+  if (values.up && (values.url || values.cloud)) throw flagError('sim', '--up', 'cannot be combined with --url or --cloud');
+  const upState = values.up ? await import('../up-state.ts') : undefined;
+  const up = upState?.readUpBroker(resolve(ctx.cwd, upState.DEFAULT_UP_DIR));
   const overrides: Record<string, unknown> = {
     devices: int('devices', values.devices),
     durationSec: seconds('duration', values.duration),
@@ -102,6 +108,8 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     faults: values.fault?.map(parseFaultArg),
     drainTimeoutSec: seconds('drain-timeout', values['drain-timeout']),
     observe: values['no-observe'] ? false : undefined,
+    // up's own fleet is dev-0001...: the simulator's devices must not take over their client ids and seqs
+    ...(up ? { ...up, deviceIdPrefix: 'sim-' } : {}),
   };
   if (values['random-faults'] !== undefined) {
     overrides.randomFaults = {

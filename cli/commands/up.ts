@@ -5,6 +5,11 @@
  * the live dashboard; prints the URLs; Ctrl-C stops everything in reverse order.
  *
  * Parts that are not in this build are reported as missing and the rest still runs.
+ *
+ * Model rollouts work against it as docs/rollout.md says: the registry (default port 8081) and the rollout
+ * controller (8082) listen where the `edgeloop registry` / `edgeloop rollout` commands look by default, both the
+ * registry and the fleet's agents trust the shipped key and every `*.pub` in `<dataDir>/keys` (where
+ * `edgeloop models keygen` writes by default), and the agents take model updates.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,7 +20,7 @@ import { choiceFlag, numberFlag, parsedFlag, parseFlags } from '../../lib/cli-er
 import { acquireDataDirLock } from '../../lib/data-dir-lock.ts';
 import { DEFAULT_DATA_DIRS } from '../../lib/data-dirs.ts';
 import { Topics } from '../../protocol/topics.ts';
-import { packagePath } from '../../lib/package-root.ts';
+import { DEFAULT_UP_DIR, SIM_SERVICE, portOr, removeUpState, trustedKeys, writeUpState } from '../up-state.ts';
 
 export const help = `usage: edgeloop up [options]
 
@@ -27,6 +32,8 @@ of edge agents publishing telemetry and anomaly events. Ctrl-C stops everything.
   --mode agent|light agent: real edge agents (SQLite outbox + ONNX inference each, default);
                      light: lightweight simulated devices (thousands)
   --port P           dashboard port (default 8080; a free port is used when 8080 is taken; 0 = any free port)
+  --registry-port P  model registry port (default 8081, where \`edgeloop registry\` looks; taken = a free port)
+  --rollout-port P   rollout controller port (default 8082, where \`edgeloop rollout\` looks; taken = a free port)
   --host H           dashboard listen address (default 127.0.0.1)
   --data-dir DIR     where all state lives (default ./.edgeloop; the cloud's stores in DIR/cloud); locked while up runs
   --rate R           messages per second per device (default 1)
@@ -39,6 +46,9 @@ export interface UpOptions {
   devices: number;
   mode: 'agent' | 'light';
   port: number | undefined;
+  /** registry and rollout controller ports; undefined = 8081 / 8082, or a free port when taken */
+  registryPort?: number | undefined;
+  rolloutPort?: number | undefined;
   host: string;
   dataDir: string;
   rate: number;
@@ -63,6 +73,8 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       devices: { type: 'string' },
       mode: { type: 'string' },
       port: { type: 'string' },
+      'registry-port': { type: 'string' },
+      'rollout-port': { type: 'string' },
       host: { type: 'string' },
       'data-dir': { type: 'string' },
       rate: { type: 'string' },
@@ -79,6 +91,8 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     devices: num('devices', values.devices, 50, 0, 100_000),
     mode,
     port: values.port === undefined ? undefined : num('port', values.port, 8080, 0, 65535),
+    registryPort: values['registry-port'] === undefined ? undefined : num('registry-port', values['registry-port'], 8081, 0, 65535),
+    rolloutPort: values['rollout-port'] === undefined ? undefined : num('rollout-port', values['rollout-port'], 8082, 0, 65535),
     host: values.host ?? '127.0.0.1',
     dataDir: resolve(ctx.cwd, values['data-dir'] ?? DEFAULT_DATA_DIRS.root),
     rate: num('rate', values.rate, 1, 0.01, 100, false),
@@ -124,6 +138,8 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
 
 interface Secrets {
   dashboard: string;
+  /** the service account of `edgeloop sim --up` */
+  sim: string;
   devices: Record<string, string>;
 }
 
@@ -251,11 +267,13 @@ export async function startUp(o: UpOptions, warn: (s: string) => void): Promise<
     const urls: Record<string, string> = {};
     const httpUrl = (cloud as { urls?: { http?: string } } | undefined)?.urls?.http;
     if (httpUrl) urls.metrics = `${httpUrl.replace(/\/$/, '')}/metrics`;
-    for (const name of ['recommend', 'registry']) {
+    for (const name of ['recommend', 'registry', 'rollout']) {
       const part = cloud?.parts.get(name) as { url?: string; health?: () => { url?: unknown } } | undefined;
       const u = part?.url ?? part?.health?.().url;
       if (typeof u === 'string') urls[name] = u;
     }
+    writeUpState(o.dataDir, { pid: process.pid, mqtt: mqttUrl, dashboard: dashboard.url!, urls });
+    closers.unshift({ name: 'up.json', close: () => removeUpState(o.dataDir) });
     return { dashboardUrl: dashboard.url!, mqttUrl, urls, running, missing, close: closeAll };
   } catch (err) {
     await closeAll();
@@ -273,7 +291,7 @@ const SIM_TO_RECOMMENDER: Record<string, string> = {
 };
 
 function loadSecrets(path: string, ids: string[]): Secrets {
-  let s: Secrets = { dashboard: '', devices: {} };
+  let s: Secrets = { dashboard: '', sim: '', devices: {} };
   if (existsSync(path)) {
     try {
       s = JSON.parse(readFileSync(path, 'utf8')) as Secrets;
@@ -282,8 +300,9 @@ function loadSecrets(path: string, ids: string[]): Secrets {
     }
   }
   const pw = (): string => randomBytes(18).toString('base64url');
-  let changed = !s.dashboard;
+  let changed = !s.dashboard || !s.sim;
   s.dashboard ||= pw();
+  s.sim ||= pw();
   s.devices ??= {};
   for (const id of ids) {
     if (!s.devices[id]) {
@@ -312,7 +331,7 @@ async function startCloud(
   const devices: Record<string, string> = {};
   for (const id of ids) devices[id] = await hashPassword(secrets.devices[id]!, params);
   const credentialsFile = join(cloudDir, 'credentials.json');
-  writeFileSync(credentialsFile, JSON.stringify({ devices, services: { dashboard: await hashPassword(secrets.dashboard, params) } }, null, 2), { mode: 0o600 });
+  writeFileSync(credentialsFile, JSON.stringify({ devices, services: { dashboard: await hashPassword(secrets.dashboard, params), [SIM_SERVICE]: await hashPassword(secrets.sim, params) } }, null, 2), { mode: 0o600 });
   const config = parseCloudConfig({
     dataDir: cloudDir,
     logLevel: 'warn',
@@ -331,14 +350,16 @@ async function startCloud(
   // model's directory) and is there for pushes and rollouts (edgeloop registry push --url ...)
   try {
     const reg = await import('../../cloud/registry/registry-part.ts');
-    const key = packagePath('models', 'default', 'keys', 'edgeloop-default.pub');
+    const registryPort = o.registryPort ?? (await portOr(8081));
     extra.push({
       name: 'registry',
       def: (await import('../../lib/parts.ts')).definePart({
         name: 'registry',
-        create: () => reg.createRegistryPart({ dataDir: join(cloudDir, 'registry'), port: 0, trustedKeys: existsSync(key) ? [key] : [] }),
+        create: () => reg.createRegistryPart({ dataDir: join(cloudDir, 'registry'), port: registryPort, trustedKeys: trustedKeys(o.dataDir) }),
       }),
     });
+    // the controller: the embedded broker gives it a service identity, it reads manifests from the registry above
+    (config as { rollout?: unknown }).rollout = { http: { port: o.rolloutPort ?? (await portOr(8082)) } };
   } catch (err) {
     missing.push({ part: 'registry', reason: (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' ? 'not in this build' : shortReason(err) });
   }
@@ -416,6 +437,8 @@ async function startFleet(
         credentials,
         series: new TimeSeries(now),
         modelsDir,
+        trustedKeys: trustedKeys(o.dataDir),
+        modelUpdates: true,
         dataDir: join(o.dataDir, 'agents'),
         keepData: true,
         onError: (id, err) => warn(`edgeloop up: agent ${id}: ${err.message}`),

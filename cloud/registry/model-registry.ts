@@ -21,7 +21,7 @@ import { EdgeloopError } from '../../protocol/errors.ts';
 import { parseManifest, type Manifest } from '../../protocol/manifest.ts';
 import { assertValidId } from '../../protocol/topics.ts';
 import type { KeyObject } from 'node:crypto';
-import { sha256Hex, trustedKeySet, verifyManifest } from '../../models/manifest/index.ts';
+import { TrustedKeyRing, sha256Hex, trustedKeySet, verifyManifest } from '../../models/manifest/index.ts';
 import type { ArtifactStore } from './artifact-store.ts';
 
 export interface ModelVersionRecord {
@@ -87,8 +87,8 @@ export interface ModelRegistryOptions {
   /** SQLite file of the metadata; created with its directory */
   dbPath: string;
   store: ArtifactStore;
-  /** ed25519 public keys (PEM strings or KeyObjects) whose signatures are accepted */
-  trustedKeys: ReadonlyArray<string | KeyObject>;
+  /** ed25519 public keys (PEM strings or KeyObjects) whose signatures are accepted, or a ring of key files/directories */
+  trustedKeys: ReadonlyArray<string | KeyObject> | TrustedKeyRing;
   /** refuse unsigned manifests (default true) */
   requireSignature?: boolean;
   clock?: Clock;
@@ -132,8 +132,10 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     }
     if (typeof opts.dbPath !== 'string' || !opts.dbPath) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelRegistry: option "dbPath" is required');
     if (!opts.store) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelRegistry: option "store" (an ArtifactStore) is required');
-    if (!Array.isArray(opts.trustedKeys)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelRegistry: option "trustedKeys" (PEM public keys) is required');
-    this.#keys = trustedKeySet(opts.trustedKeys);
+    const ring = opts.trustedKeys instanceof TrustedKeyRing;
+    if (!ring && !Array.isArray(opts.trustedKeys)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelRegistry: option "trustedKeys" (PEM public keys or a TrustedKeyRing) is required');
+    // a ring is kept as it is: it re-reads its key directories when a push names a key it does not know
+    this.#keys = ring ? (opts.trustedKeys as TrustedKeyRing) : trustedKeySet(opts.trustedKeys as ReadonlyArray<string | KeyObject>);
     this.#opts = Object.freeze({
       dbPath: opts.dbPath,
       store: opts.store,

@@ -3,7 +3,6 @@
  * cloud/create-cloud.ts (or `edgeloop registry serve`). Opens the SQLite metadata and the local artifact store,
  * reads the trusted public keys, and serves the HTTP API. Closes in reverse order: HTTP server, then database.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Clock } from '../../lib/clock.ts';
@@ -11,6 +10,7 @@ import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { issuesLine } from '../../lib/zod-issues.ts';
 import { DEFAULT_DATA_DIRS } from '../../lib/data-dirs.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
+import { TrustedKeyRing } from '../../models/manifest/index.ts';
 import { LocalArtifactStore, type ArtifactStore } from './artifact-store.ts';
 import { ModelRegistry } from './model-registry.ts';
 import { RegistryServer } from './registry-server.ts';
@@ -20,7 +20,10 @@ export const RegistryPartConfigSchema = z.strictObject({
   dataDir: z.string().min(1).default(DEFAULT_DATA_DIRS.registry),
   dbPath: z.string().min(1).optional(),
   artifactsDir: z.string().min(1).optional(),
-  /** PEM files of the ed25519 public keys whose signatures the registry accepts */
+  /**
+   * ed25519 public keys whose signatures the registry accepts: PEM files, or directories whose `*.pub` files are
+   * read again when a push names an unknown key
+   */
   trustedKeys: z.array(z.string().min(1)).default([]),
   /** refuse unsigned manifests (default true) */
   requireSignature: z.boolean().default(true),
@@ -57,13 +60,12 @@ export function parseRegistryPartConfig(input: unknown, source = 'registry confi
 
 export function createRegistryPart(config: RegistryPartConfigInput, deps: { logger?: Logger; clock?: Clock; store?: ArtifactStore } = {}): RegistryPart {
   const c = parseRegistryPartConfig(config);
-  const keys = c.trustedKeys.map((f) => {
-    try {
-      return readFileSync(f, 'utf8');
-    } catch (cause) {
-      throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `registry.trustedKeys: cannot read ${f}: ${(cause as Error).message}`, { cause });
-    }
-  });
+  let keys: TrustedKeyRing;
+  try {
+    keys = new TrustedKeyRing(c.trustedKeys);
+  } catch (cause) {
+    throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `registry.trustedKeys: ${(cause as Error).message}`, { cause });
+  }
   const logger = (deps.logger ?? silentLogger).child({ part: 'registry' });
   const registry = new ModelRegistry({
     dbPath: c.dbPath ?? join(c.dataDir, 'registry.db'),

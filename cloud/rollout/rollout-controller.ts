@@ -205,8 +205,11 @@ export class RolloutController {
       if (m.deviceId !== t.deviceId) return;
       const now = this.#o.clock.now();
       if (m.type === 'status') {
-        this.#fleet.set(m.deviceId, { online: m.online, models: m.models ?? [], inference: m.inference, lastSeen: now });
+        // the status's own time: a retained status delivered on subscribe is as old as the device's last word
+        this.#fleet.set(m.deviceId, { online: m.online, models: m.models ?? [], inference: m.inference, lastSeen: Math.min(m.ts, now) });
       } else if (m.type === 'model-report') {
+        const fd = this.#fleet.get(m.deviceId);
+        if (fd) fd.lastSeen = now;
         for (const machine of this.#machines.values()) {
           if (machine.model === m.model && (m.rolloutId === undefined || m.rolloutId === machine.id || machine.state.status === 'rolling-back')) {
             machine.onReport(m.deviceId, m, now);
@@ -395,7 +398,7 @@ export class RolloutController {
       status: s.status,
       reason: s.reason,
       stage: s.stage + 1,
-      stages: m.progress(this.#fleet),
+      stages: m.progress(this.#fleet, this.#o.clock.now()),
       gates: s.gates,
       devices: {
         total: s.spec.devices?.length ?? this.#fleet.size,

@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import type { ModelRef, ModelReportState, StatusMessage } from '../../protocol/messages.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { GATE_METRICS, type Gate, type GateMetric, type RolloutSpec } from './rollout-spec.ts';
+import { GATE_METRICS, SPEC_DEFAULTS, type Gate, type GateMetric, type RolloutSpec } from './rollout-spec.ts';
 
 export interface DesiredTarget {
   version: string;
@@ -30,6 +30,7 @@ export interface FleetDevice {
   online: boolean;
   models: ModelRef[];
   inference: StatusMessage['inference'];
+  /** when the device last said something: its status timestamp (never ahead of the controller's clock), or a report */
   lastSeen: number;
 }
 
@@ -101,6 +102,18 @@ export type RolloutAction =
   /** target null: clear the retained fleet manifest */
   | { type: 'publish-fleet'; target: DesiredTarget | null };
 
+/**
+ * A device as `rollout status` shows it: pending (assigned, nothing reported yet), downloading (received up to
+ * verified), active, failed, reverted, or offline (not active and not heard from within the spec's `freshMs`).
+ */
+export type DeviceDisplayState = 'pending' | 'downloading' | 'active' | 'failed' | 'reverted' | 'offline';
+
+export interface StageDevice {
+  deviceId: string;
+  state: DeviceDisplayState;
+  reason?: string;
+}
+
 export interface StageProgress {
   stage: number;
   percent: number;
@@ -111,6 +124,8 @@ export interface StageProgress {
   failed: number;
   inFlight: number;
   state: 'done' | 'current' | 'pending';
+  /** the devices this stage assigned, in rollout order */
+  devices: StageDevice[];
 }
 
 const LOG_LIMIT = 200;
@@ -185,13 +200,33 @@ export class RolloutMachine {
     if (this.#s.log.length > LOG_LIMIT) this.#s.log.splice(0, this.#s.log.length - LOG_LIMIT);
   }
 
-  /** Population in rollout order (hashes are memoised: sha256 per device per tick dominated large fleets). */
-  #population(fleet: ReadonlyMap<string, FleetDevice>): string[] {
-    const ids = this.#s.spec.devices ?? [...fleet.keys()];
-    const model = this.#s.spec.model;
+  /** Online and heard from within the spec's freshness window (a retained status can be days old). */
+  #fresh(fd: FleetDevice | undefined, now: number): boolean {
+    return !!fd && fd.online && now - fd.lastSeen <= (this.#s.spec.freshMs ?? SPEC_DEFAULTS.freshMs);
+  }
+
+  /**
+   * Population in rollout order: the devices already assigned plus those that are fresh now (hashes are memoised:
+   * sha256 per device per tick dominated large fleets).
+   */
+  #population(fleet: ReadonlyMap<string, FleetDevice>, now: number): string[] {
+    const s = this.#s;
+    const ids = (s.spec.devices ?? [...fleet.keys()]).filter((id) => s.devices[id] || this.#fresh(fleet.get(id), now));
+    const model = s.spec.model;
     const h = this.#hashes;
     for (const id of ids) if (!h.has(id)) h.set(id, deviceHash(model, id));
-    return [...ids].sort((a, b) => h.get(a)! - h.get(b)! || (a < b ? -1 : 1));
+    return ids.sort((a, b) => h.get(a)! - h.get(b)! || (a < b ? -1 : 1));
+  }
+
+  /** The devices a stage must show reporting before it bakes or passes: its own, or (none new) the cohort so far. */
+  #stageEntries(stage: number): Array<[string, DeviceEntry]> {
+    const all = Object.entries(this.#s.devices);
+    const own = all.filter(([, e]) => e.stage === stage);
+    return own.length ? own : all.filter(([, e]) => e.stage <= stage);
+  }
+
+  #hasReportingDevice(stage: number, fleet: ReadonlyMap<string, FleetDevice>, now: number): boolean {
+    return this.#stageEntries(stage).some(([id, e]) => e.state === 'active' && this.#fresh(fleet.get(id), now));
   }
 
   #runs(fd: FleetDevice | undefined, version: string | undefined): boolean {
@@ -251,8 +286,8 @@ export class RolloutMachine {
         }
       }
       if (e.state !== 'assigned') continue;
-      if (fd && !fd.online) {
-        // offline: the retained assignment waits for it; the timeout runs only while it is online
+      if (!this.#fresh(fd, now)) {
+        // offline or silent: the retained assignment waits for it; the timeout runs only while it reports
         e.deadline = Math.max(e.deadline, now + spec.deviceTimeoutMs);
         continue;
       }
@@ -295,7 +330,7 @@ export class RolloutMachine {
 
     // 4. assignments for the current stage
     if (s.status === 'rolling') {
-      const population = this.#population(fleet);
+      const population = this.#population(fleet, now);
       const target = stageTarget(spec.stages[s.stage]!, population.length);
       let assigned = entries.length;
       this.#refill(now);
@@ -310,8 +345,12 @@ export class RolloutMachine {
         assigned++;
         actions.push({ type: 'publish-device', deviceId: id, target: s.target });
       }
-      const waiting = Object.entries(s.devices).some(([id, e]) => e.state === 'assigned' && fleet.get(id)?.online !== false);
-      if (target > 0 && assigned >= target && !waiting) {
+      const waiting = Object.entries(s.devices).some(([id, e]) => e.state === 'assigned' && this.#fresh(fleet.get(id), now));
+      const reporting = this.#hasReportingDevice(s.stage, fleet, now);
+      s.reason = null;
+      if (target === 0) s.reason = 'waiting for devices: none has reported within the freshness window';
+      else if (assigned >= target && !waiting && !reporting) s.reason = `waiting for a reporting device in stage ${s.stage + 1}`;
+      if (target > 0 && assigned >= target && !waiting && reporting) {
         s.status = 'baking';
         s.bakeStartedAt = now;
         this.#log(now, `stage ${s.stage + 1} (${spec.stages[s.stage]}%): ${assigned} devices assigned, baking ${spec.bakeMs} ms`);
@@ -319,7 +358,8 @@ export class RolloutMachine {
     }
     if (s.status === 'baking' && now - s.bakeStartedAt! >= spec.bakeMs) {
       const noData = s.gates.filter((g) => g.result === 'no-data');
-      if (noData.length === 0) this.#advance(now, 'bake passed', actions);
+      if (!this.#hasReportingDevice(s.stage, fleet, now)) s.reason = `waiting for a reporting device in stage ${s.stage + 1}`;
+      else if (noData.length === 0) this.#advance(now, 'bake passed', actions);
       else s.reason = `waiting for gate data: ${noData.map((g) => g.expr).join(', ')}`;
     }
     s.updatedAt = now;
@@ -350,11 +390,13 @@ export class RolloutMachine {
       const fd = fleet.get(id);
       if (!this.#runs(fd, s.target.version)) continue; // status still from before the switch
       const inf = fd!.inference;
-      if (g.metric === 'anomaly_rate' && inf) {
-        // rate over the windows since the device switched (see DeviceEntry.base)
-        const b = e.base ?? { windows: 0, anomalies: 0 };
-        const since = inf.windows >= b.windows ? { w: inf.windows - b.windows, a: inf.anomalies - b.anomalies } : { w: inf.windows, a: inf.anomalies };
-        if (since.w >= Math.max(1, s.spec.minWindows)) cohort.push(since.a / since.w);
+      if (!inf) continue;
+      // evidence counts from the switch (see DeviceEntry.base): windows of the previous model say nothing of this one
+      const b = e.base ?? { windows: 0, anomalies: 0 };
+      const since = inf.windows >= b.windows ? { w: inf.windows - b.windows, a: inf.anomalies - b.anomalies } : { w: inf.windows, a: inf.anomalies };
+      if (since.w < Math.max(1, s.spec.minWindows)) continue;
+      if (g.metric === 'anomaly_rate') {
+        cohort.push(since.a / since.w);
         continue;
       }
       const v = value(fd);
@@ -505,12 +547,27 @@ export class RolloutMachine {
     this.#log(now, reason);
   }
 
+  /** How `rollout status` shows one device of the rollout. */
+  #display(e: DeviceEntry, fd: FleetDevice | undefined, now: number): DeviceDisplayState {
+    if (e.state === 'active') return 'active';
+    if (e.state === 'failed' || e.state === 'unconfirmed') return 'failed';
+    if (e.state === 'reverted') return 'reverted';
+    if (!this.#fresh(fd, now)) return 'offline';
+    if (e.state === 'reverting') return 'pending';
+    return e.progress && e.progress !== 'received' ? 'downloading' : 'pending';
+  }
+
   /** Per-stage progress for status displays. */
-  progress(fleet: ReadonlyMap<string, FleetDevice>): StageProgress[] {
+  progress(fleet: ReadonlyMap<string, FleetDevice>, now: number): StageProgress[] {
     const s = this.#s;
-    const n = s.spec.devices?.length ?? Math.max(fleet.size, Object.keys(s.devices).length);
+    const n = Math.max(this.#population(fleet, now).length, Object.keys(s.devices).length);
+    const h = this.#hashes;
     return s.spec.stages.map((percent, i) => {
-      const es = Object.values(s.devices).filter((e) => e.stage === i);
+      const own = Object.entries(s.devices).filter(([, e]) => e.stage === i);
+      const es = own.map(([, e]) => e);
+      const devices = own
+        .sort(([a], [b]) => (h.get(a) ?? 0) - (h.get(b) ?? 0) || (a < b ? -1 : 1))
+        .map(([deviceId, e]) => ({ deviceId, state: this.#display(e, fleet.get(deviceId), now), ...(e.reason ? { reason: e.reason } : {}) }));
       const done = s.status === 'completed' || i < s.stage;
       return {
         stage: i + 1,
@@ -521,6 +578,7 @@ export class RolloutMachine {
         failed: es.filter((e) => e.state === 'failed').length,
         inFlight: es.filter((e) => e.state === 'assigned').length,
         state: done ? 'done' : i === s.stage ? 'current' : 'pending',
+        devices,
       };
     });
   }

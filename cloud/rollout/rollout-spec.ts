@@ -45,9 +45,14 @@ export interface RolloutSpec {
   group: string | undefined;
   /** status messages with fewer inference windows than this do not count for gates */
   minWindows: number;
+  /**
+   * cohorts are drawn from devices whose last status or report is at most this old (ms): a retained status of a
+   * device that stopped reporting says nothing about it now
+   */
+  freshMs: number;
 }
 
-export type RolloutSpecInput = Partial<Omit<RolloutSpec, 'stages' | 'gates' | 'bakeMs' | 'deviceTimeoutMs' | 'maxFailurePct' | 'ratePerMin'>> & {
+export type RolloutSpecInput = Partial<Omit<RolloutSpec, 'stages' | 'gates' | 'bakeMs' | 'deviceTimeoutMs' | 'maxFailurePct' | 'ratePerMin' | 'freshMs'>> & {
   model: string;
   version: string;
   stages?: Array<number | string> | string;
@@ -59,6 +64,8 @@ export type RolloutSpecInput = Partial<Omit<RolloutSpec, 'stages' | 'gates' | 'b
   ratePerMin?: number | string;
   rate?: string;
   deviceTimeoutMs?: number | string;
+  freshMs?: number | string;
+  fresh?: string;
 };
 
 function bad(msg: string): never {
@@ -127,7 +134,7 @@ export function parseStages(v: Array<number | string> | string): number[] {
 
 const KNOWN = new Set([
   'model', 'version', 'stages', 'gates', 'bakeMs', 'bake', 'maxFailurePct', 'maxFailures', 'ratePerMin', 'rate',
-  'deviceTimeoutMs', 'retries', 'devices', 'group', 'minWindows',
+  'deviceTimeoutMs', 'retries', 'devices', 'group', 'minWindows', 'freshMs', 'fresh',
 ]);
 
 export const SPEC_DEFAULTS = {
@@ -137,6 +144,8 @@ export const SPEC_DEFAULTS = {
   deviceTimeoutMs: 10 * 60_000,
   retries: 2,
   minWindows: 1,
+  /** four status intervals of the agent's default (30 s) */
+  freshMs: 2 * 60_000,
 } as const;
 
 export function parseRolloutSpec(input: RolloutSpecInput): RolloutSpec {
@@ -155,6 +164,8 @@ export function parseRolloutSpec(input: RolloutSpecInput): RolloutSpec {
   if (!Number.isInteger(retries) || retries < 0 || retries > 100) bad(`retries: expected an integer 0-100, got ${retries}`);
   const minWindows = input.minWindows ?? SPEC_DEFAULTS.minWindows;
   if (!Number.isInteger(minWindows) || minWindows < 0) bad(`minWindows: expected a non-negative integer, got ${minWindows}`);
+  const freshMs = parseDuration(input.freshMs ?? input.fresh ?? SPEC_DEFAULTS.freshMs, 'fresh');
+  if (freshMs <= 0) bad('fresh: must be > 0');
   const gates = (input.gates ?? []).map((g) => (typeof g === 'string' ? parseGate(g) : parseGate(g.expr)));
   let devices: string[] | undefined;
   if (input.devices !== undefined) {
@@ -175,5 +186,6 @@ export function parseRolloutSpec(input: RolloutSpecInput): RolloutSpec {
     devices,
     group: input.group,
     minWindows,
+    freshMs,
   };
 }

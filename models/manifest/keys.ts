@@ -4,7 +4,7 @@
  * (protocol/manifest.ts), so a manifest names the key that signed it without shipping it.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { EdgeloopError } from '../../protocol/errors.ts';
 
@@ -89,6 +89,57 @@ export function writeSigningKey(dir: string, name: string, pair: SigningKeyPair 
   writeFileSync(`${publicPath}.tmp`, pair.publicKeyPem, { mode: 0o644 });
   renameSync(`${publicPath}.tmp`, publicPath);
   return { privatePath, publicPath, keyId: pair.keyId };
+}
+
+/**
+ * Trusted public keys from files and directories, by keyId. A directory contributes every `*.pub` file in it, and
+ * is read again when a manifest names a key that is not in the ring (`reload()`, called by verifyManifest): a key
+ * pair made with `edgeloop models keygen` into a trusted directory is trusted by running registries and agents
+ * without a restart. A named file or directory that cannot be read is an error (EL_ERR_MODEL_KEY) when the ring is
+ * built; a directory that disappears later just contributes nothing.
+ */
+export class TrustedKeyRing extends Map<string, KeyObject> {
+  readonly #paths: readonly string[];
+
+  constructor(paths: Iterable<string>) {
+    super();
+    this.#paths = [...paths];
+    for (const p of this.#paths) {
+      try {
+        statSync(p);
+      } catch (cause) {
+        throw new EdgeloopError('EL_ERR_MODEL_KEY', `trusted key ${p}: ${(cause as Error).message}`, { cause });
+      }
+    }
+    this.reload();
+  }
+
+  /** Files and directories the ring reads. */
+  get paths(): readonly string[] {
+    return this.#paths;
+  }
+
+  /** Read every path again; keys already known stay (a removed file is not un-trusted before a restart). */
+  reload(): this {
+    for (const p of this.#paths) {
+      let files: string[];
+      try {
+        files = statSync(p).isDirectory()
+          ? readdirSync(p)
+              .filter((f) => f.endsWith('.pub'))
+              .sort()
+              .map((f) => join(p, f))
+          : [p];
+      } catch {
+        continue;
+      }
+      for (const f of files) {
+        const k = readPublicKey(f);
+        this.set(keyIdOf(k), k);
+      }
+    }
+    return this;
+  }
 }
 
 function readKeyFile(file: string): Buffer {

@@ -64,7 +64,7 @@ export interface VerifiedModelDir {
 
 /**
  * Read and check a model directory: manifest schema (EL_ERR_MODEL_MANIFEST_INVALID), signature against the trusted
- * keys (EL_ERR_MODEL_UNSIGNED / EL_ERR_MODEL_SIGNATURE: wrong key and tampered manifest have different messages and
+ * keys (EL_ERR_MODEL_UNSIGNED / EL_ERR_MODEL_UNTRUSTED_KEY for a wrong key / EL_ERR_MODEL_SIGNATURE for a tampered manifest, with
  * `details.reason`), then the ONNX file's sha256 and size (EL_ERR_MODEL_HASH). Signature first: a manifest edited
  * to match a swapped model file is reported as a signature failure.
  */

@@ -9,7 +9,7 @@ import { canonicalJson } from '../../protocol/canonical-json.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { parseManifest } from '../../protocol/manifest.ts';
 import type { Manifest, ManifestInput } from '../../protocol/manifest.ts';
-import { keyIdOf, toPrivateKey, toPublicKey } from './keys.ts';
+import { TrustedKeyRing, keyIdOf, toPrivateKey, toPublicKey } from './keys.ts';
 import type { KeyInput } from './keys.ts';
 
 /** The bytes a signature covers. */
@@ -52,7 +52,7 @@ export function trustedKeySet(keys: Iterable<KeyInput> | ReadonlyMap<string, Key
  * Check a manifest's schema and signature against trusted public keys.
  * - schema errors: EL_ERR_MODEL_MANIFEST_INVALID
  * - no signature: EL_ERR_MODEL_UNSIGNED
- * - signed by a key that is not trusted (wrong key): EL_ERR_MODEL_SIGNATURE, details.reason 'untrusted-key'
+ * - signed by a key that is not trusted (wrong key): EL_ERR_MODEL_UNTRUSTED_KEY, details.reason 'untrusted-key'
  * - a trusted key that does not verify (manifest changed after signing): EL_ERR_MODEL_SIGNATURE, details.reason
  *   'tampered'
  */
@@ -61,11 +61,13 @@ export function verifyManifest(manifest: unknown, publicKeys: Iterable<KeyInput>
   const sig = parsed.signature;
   if (!sig) throw new EdgeloopError('EL_ERR_MODEL_UNSIGNED', `${source} is not signed (no "signature" field); sign it with \`edgeloop models sign\``);
   const trusted = trustedKeySet(publicKeys);
+  // a key directory may have gained the key since it was read
+  if (!trusted.has(sig.keyId) && publicKeys instanceof TrustedKeyRing) for (const [id, k] of publicKeys.reload()) trusted.set(id, k);
   const key = trusted.get(sig.keyId);
   if (!key) {
     const known = [...trusted.keys()];
     throw new EdgeloopError(
-      'EL_ERR_MODEL_SIGNATURE',
+      'EL_ERR_MODEL_UNTRUSTED_KEY',
       `${source} is signed with key ${sig.keyId}, which is not among the trusted keys (${known.length ? known.join(', ') : 'none configured'}): wrong key`,
       { details: { reason: 'untrusted-key', keyId: sig.keyId, trusted: known } },
     );

@@ -29,6 +29,10 @@ export interface AgentFleetOptions extends FleetFactoryContext {
   modelsDir?: string | undefined;
   /** PEM public key the model's manifest is signed with (default: models/default/keys/edgeloop-default.pub when present) */
   trustedKeyFile?: string | undefined;
+  /** further trusted keys: PEM files or directories of `*.pub` files (agent config models.trustedKeys) */
+  trustedKeys?: string[] | undefined;
+  /** agents take model updates over MQTT (the rollout controller's manifests; default false) */
+  modelUpdates?: boolean | undefined;
   /** parent of the agents' data directories (default: a new temp dir) */
   dataDir?: string | undefined;
   keepData?: boolean;
@@ -76,6 +80,7 @@ export class AgentFleet implements FleetDriver {
     this.#ownRoot = !ctx.dataDir;
     if (ctx.dataDir) mkdirSync(ctx.dataDir, { recursive: true });
     this.#root = ctx.dataDir ?? mkdtempSync(join(o.dataDir ?? tmpdir(), 'edgeloop-agents-'));
+    const keys = [...(ctx.trustedKeyFile ? [ctx.trustedKeyFile] : []), ...(ctx.trustedKeys ?? [])];
     this.#devices.forEach((d, i) => {
       const ep = ctx.endpointFor(i);
       const cred = ctx.credentials?.(d.id);
@@ -92,9 +97,7 @@ export class AgentFleet implements FleetDriver {
         },
         // the shipped model is loaded from where it is (models.initial), verified against the shipped public key;
         // each agent keeps its own model store under its data directory
-        models: ctx.modelsDir
-          ? { initial: [ctx.modelsDir], updates: false, ...(ctx.trustedKeyFile ? { trustedKeys: [ctx.trustedKeyFile] } : {}) }
-          : { updates: false },
+        models: ctx.modelsDir ? { initial: [ctx.modelsDir], updates: ctx.modelUpdates === true && keys.length > 0, ...(keys.length ? { trustedKeys: keys } : {}) } : { updates: false },
         inference: { enabled: Boolean(ctx.modelsDir) },
         status: { intervalMs: ctx.statusIntervalMs ?? 5000 },
         outbox: { batchLingerMs: 20 },

@@ -67,6 +67,8 @@ export class LightFleet {
   readonly #o: LightFleetOptions;
   readonly #topics: Topics;
   readonly #clients: LeanMqttClient[] = [];
+  /** connections that publish a retained status: on close they publish `online: false` (a clean DISCONNECT drops the will) */
+  readonly #statusOf = new Map<LeanMqttClient, { conn: number; deviceId: string }>();
   /** connection index of each device */
   readonly #conn: Uint32Array;
   readonly #nextDue: Float64Array;
@@ -158,6 +160,7 @@ export class LightFleet {
         },
       });
       this.#clients.push(client);
+      if (status) this.#statusOf.set(client, { conn: c, deviceId: firstDevice.id });
     }
     // connect: at most connectRatePerSec new attempts per second and at most `maxPendingConnects` handshakes in
     // flight, so the generator does not overflow the broker's accept backlog (SYN retries would stall for seconds)
@@ -278,6 +281,8 @@ export class LightFleet {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
+    // like an agent's clean shutdown: a retained status left `online` would keep the device in the fleet's view
+    for (const [client, s] of this.#statusOf) if (client.connected) client.publish(this.#topics.status(s.deviceId), this.#statusPayload(s.conn, false), -1, true);
     await Promise.all(this.#clients.map((c) => c.close()));
   }
 }

@@ -159,6 +159,17 @@ describe('System', () => {
     expect(log).toEqual(['start my-db', 'start stream', 'close stream']);
   });
 
+  it('replaces a definition everywhere it is used: parts requiring it get the replacement', async () => {
+    const log: string[] = [];
+    const otherDb = definePart({ name: 'db', create: (_n, ctx: Ctx) => thing('db2', ctx) });
+    const system = new System({ parts: [api], context: { log }, replace: [[db, otherDb]] });
+    expect(system.names).toEqual(['db', 'stream', 'api']);
+    await system.start();
+    expect(system.get(api).db.name).toBe('db2');
+    expect(system.get(stream).db).toBe(system.get(api).db);
+    await system.close();
+  });
+
   it('takes lifecycle hooks or withLifecycle() for instances whose methods are named otherwise', async () => {
     const calls: string[] = [];
     const server = definePart({

@@ -130,7 +130,7 @@ describe('InferenceEngine (ModelHost)', () => {
     await expect(e.activate({ ...v3.manifest, threshold: 0 }, v3.modelPath)).rejects.toMatchObject({ code: 'EL_ERR_MODEL_SIGNATURE' });
     // wrong key
     const v4 = writeTestModel(join(dir, 'v4'), { threshold: 5, version: '4', signWith: evil.privateKey });
-    await expect(e.activate(v4.manifest, v4.modelPath)).rejects.toMatchObject({ code: 'EL_ERR_MODEL_SIGNATURE' });
+    await expect(e.activate(v4.manifest, v4.modelPath)).rejects.toMatchObject({ code: 'EL_ERR_MODEL_UNTRUSTED_KEY' });
     // unsigned
     const v5 = writeTestModel(join(dir, 'v5'), { threshold: 5, version: '5' });
     await expect(e.activate(v5.manifest, v5.modelPath)).rejects.toMatchObject({ code: 'EL_ERR_MODEL_UNSIGNED' });

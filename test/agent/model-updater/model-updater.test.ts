@@ -169,7 +169,7 @@ describe('ModelUpdater', () => {
     expect(d.version()).toBe('1');
     await pub.publishAsync(topics.deviceModel('dev-1', MODEL), encodeMessage(desired(foreign, srv.url(foreign))), { qos: 1, retain: true });
     const g = await waitReport(d, (r) => r.state === 'failed' && r.version === '3');
-    expect(g.reason).toMatch(/EL_ERR_MODEL_SIGNATURE.*not among the trusted keys/);
+    expect(g.reason).toMatch(/EL_ERR_MODEL_UNTRUSTED_KEY.*not among the trusted keys/);
     expect(srv.requests.filter((r) => r === 'full')).toHaveLength(2); // the untrusted one was never downloaded
     expect(d.version()).toBe('1');
     // a refused version is not retried when the same retained message comes again (reconnect)

@@ -74,7 +74,7 @@ describe('ModelRegistry', () => {
     const wrongKey = makeTestModel({ version: '2', key: otherKey });
     await expect(registry.push({ manifest: wrongKey.manifest, artifact: wrongKey.onnx })).rejects.toMatchObject({
       code: 'EL_ERR_REGISTRY_UNTRUSTED',
-      details: { reason: 'EL_ERR_MODEL_SIGNATURE' },
+      details: { reason: 'EL_ERR_MODEL_UNTRUSTED_KEY' },
     });
     const tampered = { ...good.manifest, threshold: 99 };
     await expect(registry.push({ manifest: tampered, artifact: good.onnx })).rejects.toMatchObject({ details: { reason: 'EL_ERR_MODEL_SIGNATURE' } });
@@ -194,5 +194,30 @@ describe('RegistryServer', () => {
     const byPath = await server.app.inject({ method: 'POST', url: '/v1/models', payload: { manifest: wrong.manifest, path: join(dir, 'x.onnx') }, headers: auth });
     expect(byPath.statusCode).toBe(400);
     expect(byPath.json().error.message).toMatch(/allowLocalPaths/);
+  });
+});
+
+describe('registry part: trusted key directories', () => {
+  it('trusts every *.pub of a configured directory, including a key added while it runs', async () => {
+    const { createRegistryPart } = await import('../../../cloud/registry/registry-part.ts');
+    const { writeFileSync, mkdirSync } = await import('node:fs');
+    const dir = mkdtempSync(join(tmpdir(), 'el-registry-keys-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const keys = join(dir, 'keys');
+    mkdirSync(keys);
+    writeFileSync(join(keys, 'first.pub'), key.publicKeyPem);
+    const part = createRegistryPart({ dataDir: join(dir, 'data'), port: 0, trustedKeys: [keys] });
+    await part.start();
+    onTestFinished(() => part.close());
+    const reg = part.instance.registry;
+    const a = makeTestModel({ version: '1.0.0', key });
+    expect((await reg.push({ manifest: a.manifest, artifact: a.onnx })).created).toBe(true);
+    const b = makeTestModel({ version: '1.1.0', key: otherKey });
+    await expect(reg.push({ manifest: b.manifest, artifact: b.onnx })).rejects.toMatchObject({ code: 'EL_ERR_REGISTRY_UNTRUSTED', message: expect.stringMatching(/not among the trusted keys/) });
+    // `edgeloop models keygen` into the trusted directory: no restart needed
+    writeFileSync(join(keys, 'second.pub'), otherKey.publicKeyPem);
+    expect((await reg.push({ manifest: b.manifest, artifact: b.onnx })).created).toBe(true);
+    // a file that is not a key is not silently skipped
+    expect(() => createRegistryPart({ dataDir: join(dir, 'data2'), trustedKeys: [join(dir, 'missing')] })).toThrow(/registry.trustedKeys: trusted key .*missing/);
   });
 });

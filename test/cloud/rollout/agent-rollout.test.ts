@@ -4,22 +4,20 @@
  * the fleet manifest installs 1.0 on every agent, a staged rollout moves them to 1.1, and a model that fails its
  * test vector is refused by the canary and rolled back.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAgent, type Agent } from '../../../agent/create-agent.ts';
-import { createRegistryPart, type RegistryPart } from '../../../cloud/registry/registry-part.ts';
-import { createRolloutPart, type RolloutPart } from '../../../cloud/rollout/rollout-part.ts';
+import type { Agent } from '../../../agent/create-agent.ts';
+import type { RegistryPart } from '../../../cloud/registry/registry-part.ts';
+import type { RolloutPart } from '../../../cloud/rollout/rollout-part.ts';
 import { Topics } from '../../../protocol/topics.ts';
-import { startTestBroker, type TestBroker } from '../../helpers/aedes-broker.ts';
 import { makeTestModel, testKeys } from '../../agent/model-updater/test-models.ts';
+import { startRolloutStack, type RolloutStack } from './rollout-stack.ts';
 
 const key = testKeys();
 const MODEL = 'pump-ae';
-let broker: TestBroker;
-let dir: string;
+let stack: RolloutStack;
 let reg: RegistryPart;
 let ro: RolloutPart;
 let agents: Agent[] = [];
@@ -45,32 +43,20 @@ function untilModels(cond: () => boolean, what: string, ms = 30_000): Promise<vo
 }
 
 beforeAll(async () => {
-  broker = await startTestBroker();
-  dir = mkdtempSync(join(tmpdir(), 'el-agent-rollout-'));
-  writeFileSync(join(dir, 'models.pub'), key.publicKeyPem);
-  reg = createRegistryPart({ dataDir: join(dir, 'cloud'), port: 0, trustedKeys: [join(dir, 'models.pub')] });
-  await reg.start();
-  ro = createRolloutPart({ dataDir: join(dir, 'cloud'), mqtt: { url: broker.url }, registryUrl: reg.instance.server.url, http: { port: 0 }, tickMs: 50, discoveryMs: 100 });
-  await ro.start();
+  stack = await startRolloutStack({
+    prefix: 'el-agent-rollout-',
+    prepare: (dir) => writeFileSync(join(dir, 'models.pub'), key.publicKeyPem),
+    registryKeys: (dir) => [join(dir, 'models.pub')],
+    agentKeys: (dir) => [join(dir, 'models.pub')],
+    agentIds: ['agent-a', 'agent-b', 'agent-c'],
+  });
+  ({ reg, ro, agents } = stack);
   for (const [v, o] of [['1.0', {}], ['1.1', {}], ['1.2', { badTestVector: true }]] as const) {
     const m = makeTestModel({ version: v, key, ...o });
     await reg.instance.registry.push({ manifest: m.manifest, artifact: m.onnx });
   }
-  agents = ['agent-a', 'agent-b', 'agent-c'].map((id) =>
-    createAgent({
-      config: {
-        deviceId: id,
-        dataDir: join(dir, id),
-        transport: { kind: 'mqtt', url: broker.url },
-        models: { trustedKeys: [join(dir, 'models.pub')], updates: true },
-        status: { intervalMs: 200 },
-        logLevel: 'silent',
-      },
-    }),
-  );
-  await Promise.all(agents.map((a) => a.start()));
   const rec = reg.instance.registry.get(MODEL, '1.0')!;
-  const pub = await mqtt.connectAsync(broker.url);
+  const pub = await mqtt.connectAsync(stack.broker.url);
   await pub.publishAsync(
     new Topics().fleetModel(MODEL),
     JSON.stringify({ v: 1, type: 'model-desired', name: MODEL, version: '1.0', artifactUrl: reg.instance.server.artifactUrl(rec.sha256), manifest: rec.manifest, seq: 1, ts: Date.now() }),
@@ -81,11 +67,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const a of agents) await a.close();
-  await ro?.close();
-  await reg?.close();
-  await broker?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await stack?.close();
 });
 
 describe.sequential('rollout to real agents', () => {

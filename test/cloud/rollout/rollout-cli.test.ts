@@ -89,7 +89,14 @@ describe('edgeloop registry / rollout commands against running parts', () => {
     expect(noGroup.err).toMatch(/group "nope" is not defined \(known: lab\)/);
 
     const seen = await mqtt.connectAsync(broker.url);
-    const got = new Promise<Buffer>((resolve) => seen.on('message', (_t, p) => resolve(p)));
+    // both lab devices report a retained status now (cohorts are drawn from devices heard from recently)
+    for (const id of ['lab-1', 'lab-2']) {
+      const status = { v: 1, type: 'status', deviceId: id, seq: 1, ts: Date.now(), online: true, models: [] };
+      await seen.publishAsync(new Topics().status(id), JSON.stringify(status), { qos: 1, retain: true });
+    }
+    await expect.poll(() => ro.instance.controller.fleet.size, { timeout: 5000 }).toBe(2);
+    let seenTopic = '';
+    const got = new Promise<Buffer>((resolve) => seen.on('message', (t, p) => ((seenTopic = t), resolve(p))));
     // the stage's one device is the first of the group in hash order: lab-1 or lab-2
     await seen.subscribeAsync([new Topics().deviceModel('lab-1', 'pump-ae'), new Topics().deviceModel('lab-2', 'pump-ae')], { qos: 1 });
 
@@ -99,6 +106,7 @@ describe('edgeloop registry / rollout commands against running parts', () => {
     expect(view).toMatchObject({ model: 'pump-ae', version: '1.1', status: 'rolling', devices: { total: 2, assigned: 1 } });
     const desired = JSON.parse(String(await got));
     expect(desired).toMatchObject({ type: 'model-desired', name: 'pump-ae', version: '1.1', rolloutId: view.id });
+    const canary = seenTopic.split('/')[2];
     expect(desired.artifactUrl).toBe(`${reg.instance.server.url}/v1/artifacts/${desired.manifest.artifact.sha256}`);
     await seen.endAsync();
 
@@ -109,6 +117,7 @@ describe('edgeloop registry / rollout commands against running parts', () => {
     expect(status.out).toMatch(/pump-ae@1.1 \(previous none\) — ROLLING/);
     expect(status.out).toMatch(/\n {2}1 +50% +1 +1 +0 \(0%\) +0 +1 +current\n {2}2 +100% +2 +0 +0 \(-\) +0 +0 +pending\n/);
     expect(status.out).toMatch(/gate anomaly_rate<=2x: no-data/);
+    expect(status.out).toMatch(new RegExp(`\n {2}stage 1 devices: ${canary} (pending|downloading|offline)\n`));
 
     const aborted = await cli('rollout', 'abort', view.id, '--reason', 'testing abort');
     expect(aborted.out).toMatch(/ABORTED: testing abort/);
@@ -122,5 +131,19 @@ describe('edgeloop registry / rollout commands against running parts', () => {
     expect((await cli('rollout', 'status', view.id, '--watch')).out).toMatch(/^rollout \S+: pump-ae@1\.1 .*ROLLED-BACK/);
     const list = await cli('rollout', 'status');
     expect(list.out).toMatch(new RegExp(`${view.id}\\tpump-ae@1.1\\trolled-back`));
+  });
+
+  it('draws the cohort from devices heard from recently: a retained status an hour old does not count', async () => {
+    const pub = await mqtt.connectAsync(broker.url);
+    const status = (id: string, ts: number) => JSON.stringify({ v: 1, type: 'status', deviceId: id, seq: 1, ts, online: true, models: [] });
+    await pub.publishAsync(new Topics().status('lab-1'), status('lab-1', Date.now()), { qos: 1, retain: true });
+    await pub.publishAsync(new Topics().status('lab-3'), status('lab-3', Date.now() - 3_600_000), { qos: 1, retain: true });
+    await pub.endAsync();
+    await expect.poll(() => ro.instance.controller.fleet.has('lab-3'), { timeout: 5000 }).toBe(true);
+    const start = await cli('rollout', 'start', 'pump-ae@1.1', '--stages', '100%', '--devices', 'lab-1,lab-3', '--bake', '1h', '--json');
+    expect(JSON.parse(start.out)).toMatchObject({ devices: { assigned: 1 } });
+    const status1 = await cli('rollout', 'status', 'pump-ae');
+    expect(status1.out).toMatch(/\n {2}stage 1 devices: lab-1 (pending|downloading)\n/);
+    expect((await cli('rollout', 'abort', 'pump-ae')).code).toBe(0);
   });
 });

@@ -119,7 +119,7 @@ describe('RolloutMachine', () => {
     }
     expect(m.state.status).toBe('completed');
     expect(seen[0]).toBe('rolling:0:2');
-    expect(m.progress(fleet).map((p) => [p.target, p.assigned, p.active, p.state])).toEqual([
+    expect(m.progress(fleet, now).map((p) => [p.target, p.assigned, p.active, p.state])).toEqual([
       [2, 2, 2, 'done'],
       [10, 8, 8, 'done'],
       [20, 10, 10, 'done'],
@@ -128,7 +128,7 @@ describe('RolloutMachine', () => {
 
   it('waits the bake time before the next stage', () => {
     const fleet = fleetOf(10);
-    const m = machine({ bake: '10m' });
+    const m = machine({ bake: '10m', fresh: '1h' });
     apply(m.tick(0, fleet), fleet, m, 0);
     m.tick(1, fleet);
     expect(m.state.status).toBe('baking');
@@ -242,18 +242,84 @@ describe('RolloutMachine', () => {
     expect(m.state.status).toBe('rolled-back'); // the silent device still runs the previous version
   });
 
-  it('does not time out an offline device: its retained assignment waits for it', () => {
+  it('does not time out an offline device, and a stage whose only device is offline does not bake', () => {
     const fleet = fleetOf(10);
-    const m = machine({ stages: '10%,100%' });
+    const m = machine({ stages: '10%,100%', bake: '0s' });
     const [a] = m.tick(0, fleet) as Array<{ deviceId: string }>;
     fleet.get(a!.deviceId)!.online = false;
     m.tick(60_000, fleet);
     expect(m.state.devices[a!.deviceId]!.state).toBe('assigned');
-    expect(m.state.status).toBe('baking'); // an offline device does not block the stage
+    expect(m.state).toMatchObject({ status: 'rolling', stage: 0, reason: 'waiting for a reporting device in stage 1' });
+    expect(m.progress(fleet, 60_000)[0]!.devices).toEqual([{ deviceId: a!.deviceId, state: 'offline' }]);
     fleet.get(a!.deviceId)!.online = true;
+    fleet.get(a!.deviceId)!.lastSeen = 60_001;
     fleet.get(a!.deviceId)!.models = [{ name: MODEL, version: '2' }];
     m.tick(60_001, fleet);
     expect(m.state.devices[a!.deviceId]!.state).toBe('active');
+    expect(m.state).toMatchObject({ status: 'rolling', stage: 1 }); // baked (0 s) and passed
+  });
+
+  it('draws the cohort from devices heard from within the freshness window, not from stale retained status', () => {
+    const fleet = fleetOf(10);
+    const now = 10 * 60_000;
+    const ids = [...fleet.keys()];
+    // half of the fleet last spoke 10 minutes ago (their retained status still says online)
+    ids.forEach((id, i) => (fleet.get(id)!.lastSeen = i % 2 ? 0 : now - 1000));
+    const m = machine({ stages: '100%', bake: '0s', fresh: '2m' });
+    const acts = m.tick(now, fleet);
+    const assigned = acts.flatMap((x) => (x.type === 'publish-device' ? [x.deviceId] : []));
+    expect(assigned.sort()).toEqual(ids.filter((_, i) => i % 2 === 0).sort());
+    // a stale device that reports again joins the population
+    fleet.get(ids[1]!)!.lastSeen = now + 500;
+    const later = m.tick(now + 500, fleet);
+    expect(later).toEqual([{ type: 'publish-device', deviceId: ids[1], target }]);
+  });
+
+  it('a stage whose devices stopped reporting does not pass its bake', () => {
+    const fleet = fleetOf(10);
+    const m = machine({ stages: '10%,100%', bake: '1m', fresh: '2m' });
+    const [a] = m.tick(0, fleet) as Array<{ deviceId: string }>;
+    apply([{ type: 'publish-device', deviceId: a!.deviceId, target }], fleet, m, 0);
+    m.tick(1, fleet);
+    expect(m.state.status).toBe('baking');
+    // the canary goes silent: no status for longer than the freshness window, its retained status says online
+    for (const [id, fd] of fleet) if (id !== a!.deviceId) fd.lastSeen = 10 * 60_000;
+    m.tick(10 * 60_000, fleet);
+    expect(m.state).toMatchObject({ status: 'baking', stage: 0, reason: 'waiting for a reporting device in stage 1' });
+    fleet.get(a!.deviceId)!.lastSeen = 10 * 60_000 + 1;
+    m.tick(10 * 60_000 + 1, fleet);
+    expect(m.state).toMatchObject({ status: 'rolling', stage: 1 });
+  });
+
+  it('a rollout over a fleet with no fresh device assigns nothing and does not pass', () => {
+    const fleet = fleetOf(5);
+    const m = machine({ stages: '100%', bake: '0s', fresh: '1m' });
+    expect(m.tick(10 * 60_000, fleet)).toEqual([]);
+    expect(m.tick(20 * 60_000, fleet)).toEqual([]);
+    expect(m.state).toMatchObject({ status: 'rolling', reason: 'waiting for devices: none has reported within the freshness window' });
+  });
+
+  it('status lists each stage\'s devices with their state', () => {
+    const fleet = fleetOf(6);
+    const m = machine({ stages: '100%', bake: '1h', fresh: '1h', maxFailures: '100%' });
+    const ids = (m.tick(0, fleet) as Array<{ deviceId: string }>).map((x) => x.deviceId);
+    const [active, failed, downloading, pending, offline] = ids;
+    apply([{ type: 'publish-device', deviceId: active!, target }], fleet, m, 1);
+    m.onReport(failed!, { model: MODEL, version: '2', state: 'failed', reason: 'EL_ERR_MODEL_HASH: sha256 mismatch' }, 1);
+    m.onReport(downloading!, { model: MODEL, version: '2', state: 'downloading' }, 1);
+    m.onReport(pending!, { model: MODEL, version: '2', state: 'received' }, 1);
+    fleet.get(offline!)!.online = false;
+    m.tick(2, fleet);
+    const states = Object.fromEntries(m.progress(fleet, 2)[0]!.devices.map((d) => [d.deviceId, d]));
+    expect(states[active!]).toEqual({ deviceId: active, state: 'active' });
+    expect(states[failed!]).toEqual({ deviceId: failed, state: 'failed', reason: 'failed: EL_ERR_MODEL_HASH: sha256 mismatch' });
+    expect(states[downloading!]!.state).toBe('downloading');
+    expect(states[pending!]!.state).toBe('pending');
+    expect(states[offline!]!.state).toBe('offline');
+    expect(m.progress(fleet, 2)[0]!.devices.map((d) => d.deviceId)).toEqual(ids);
+    apply(m.rollback(3), fleet, m, 3);
+    m.tick(4, fleet);
+    expect(m.progress(fleet, 4)[0]!.devices.find((d) => d.deviceId === active)!.state).toBe('reverted');
   });
 
   it('limits assignments to the rate', () => {

@@ -116,7 +116,7 @@ describe('edgeloop models (CLI)', () => {
 
     const wrong = await cli(['verify', '--model', 'm', '--key', 'k2/edgeloop.pub'], dir);
     expect(wrong.code).toBe(1);
-    expect(wrong.err).toMatch(/not among the trusted keys.*wrong key \[EL_ERR_MODEL_SIGNATURE\]/);
+    expect(wrong.err).toMatch(/not among the trusted keys.*wrong key \[EL_ERR_MODEL_UNTRUSTED_KEY\]/);
 
     const onnxPath = join(dir, 'm', 'model.onnx');
     const bytes = readFileSync(onnxPath);
