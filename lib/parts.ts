@@ -21,8 +21,8 @@
  *
  * Lifecycle rules, the same for every part and every process:
  * - `start()` starts parts one at a time in order; if one fails (to build or to start), the parts already
- *   started are closed in reverse and `start()` rejects naming the part (cause attached), with the cause's code
- *   when it is an EdgeloopError and EL_ERR_PART_START otherwise.
+ *   started are closed in reverse and `start()` rejects: with the component's EdgeloopError as it is, or with
+ *   EL_ERR_PART_START naming the part (the error attached as its cause).
  * - `close()` is idempotent, waits for a `start()` in progress, closes every started part in reverse even when
  *   one fails (the first error is thrown after all were tried), and may be called before `start()`.
  * - While started, the system holds the process open (one ref'd handle) when `keepAlive` is set: a service whose
@@ -285,7 +285,7 @@ export class System<C = unknown> {
         await (b.lifecycle.close ? b.lifecycle.close() : undefined);
         this.#o.onEvent?.({ part: b.def.name, event: 'closed' });
       } catch (error) {
-        first ??= partError(b.def, 'failed to close', error);
+        first ??= partError(b.def, 'failed to close', error, 'EL_ERR_PART_CLOSE');
         this.#o.onEvent?.({ part: b.def.name, event: 'close-failed', error });
       }
     }
@@ -344,14 +344,14 @@ function bindHooks(def: AnyPart, instance: unknown, l: Lifecycle): Lifecycle {
 }
 
 /**
- * The error a failed part raises: an EdgeloopError keeps its code (callers match on it: EL_ERR_BROKER_LISTEN is
- * still that), any other error becomes EL_ERR_PART_START; the message names the part, the cause is attached.
+ * The error a failed part raises. An EdgeloopError is the component's own statement of what went wrong (its code
+ * and message are what callers match on and users read: "data directory … is in use by PID 123"): it passes
+ * through as it is. Any other error becomes EL_ERR_PART_START naming the part, with the error as its cause.
  */
-function partError(def: AnyPart, what: string, cause: unknown): EdgeloopError {
+function partError(def: AnyPart, what: string, cause: unknown, code: 'EL_ERR_PART_START' | 'EL_ERR_PART_CLOSE' = 'EL_ERR_PART_START'): EdgeloopError {
+  if (cause instanceof EdgeloopError) return cause;
   const msg = cause instanceof Error ? cause.message : String(cause);
-  const code = cause instanceof EdgeloopError ? cause.code : 'EL_ERR_PART_START';
-  const details = { ...(cause instanceof EdgeloopError ? cause.details : {}), part: def.name };
-  return new EdgeloopError(code, `part "${def.name}" ${what}: ${msg}`, { cause, details });
+  return new EdgeloopError(code, `part "${def.name}" ${what}: ${msg}`, { cause, details: { part: def.name } });
 }
 
 /**

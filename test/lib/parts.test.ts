@@ -117,7 +117,8 @@ describe('System', () => {
     expect(system.state).toBe('closed');
 
     const coded = definePart({ name: 'coded', create: () => ({ start: () => { throw new EdgeloopError('EL_ERR_BROKER_LISTEN', 'port 1883 in use'); } }) });
-    await expect(new System({ parts: [coded], context: {} }).start()).rejects.toMatchObject({ code: 'EL_ERR_BROKER_LISTEN', message: 'part "coded" failed to start: port 1883 in use', details: { part: 'coded' } });
+    // a component's own EdgeloopError is its statement of what failed: it passes through as it is
+    await expect(new System({ parts: [coded], context: {} }).start()).rejects.toMatchObject({ code: 'EL_ERR_BROKER_LISTEN', message: 'port 1883 in use' });
 
     const broken = definePart({ name: 'broken', requires: { db }, create: () => { throw new TypeError('no such file'); } });
     const log2: string[] = [];
@@ -131,7 +132,7 @@ describe('System', () => {
     const events: string[] = [];
     const system = new System({ parts: [api], context: { log, failClose: 'stream' }, onEvent: (e) => events.push(`${e.event} ${e.part}`) });
     await system.start();
-    await expect(system.close()).rejects.toMatchObject({ code: 'EL_ERR_PART_START', message: 'part "stream" failed to close: stream cannot close' });
+    await expect(system.close()).rejects.toMatchObject({ code: 'EL_ERR_PART_CLOSE', message: 'part "stream" failed to close: stream cannot close' });
     expect(log.slice(3)).toEqual(['close api', 'close stream', 'close db']);
     expect(events).toEqual(['started db', 'started stream', 'started api', 'closed api', 'close-failed stream', 'closed db']);
   });

@@ -1,0 +1,106 @@
+/** `up`'s cloud: the embedded cloud with generated device passwords, the registry, recommend and rollout parts. */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { portOr, SIM_SERVICE, trustedKeys } from '../up-state.ts';
+import { shortReason, type Secrets, type UpOptions } from './types.ts';
+
+/** The recommender's raw features ← the processor's latest value of each simulated sensor. */
+const SIM_TO_RECOMMENDER: Record<string, string> = {
+  air_temperature_k: 'air_temp_last',
+  process_temperature_k: 'process_temp_last',
+  rotational_speed_rpm: 'rpm_last',
+  torque_nm: 'torque_last',
+  tool_wear_min: 'tool_wear_last',
+};
+
+export function loadSecrets(path: string, ids: string[]): Secrets {
+  let s: Secrets = { dashboard: '', sim: '', devices: {} };
+  if (existsSync(path)) {
+    try {
+      s = JSON.parse(readFileSync(path, 'utf8')) as Secrets;
+    } catch {
+      /* regenerate */
+    }
+  }
+  const pw = (): string => randomBytes(18).toString('base64url');
+  let changed = !s.dashboard || !s.sim;
+  s.dashboard ||= pw();
+  s.sim ||= pw();
+  s.devices ??= {};
+  for (const id of ids) {
+    if (!s.devices[id]) {
+      s.devices[id] = pw();
+      changed = true;
+    }
+  }
+  if (changed) writeFileSync(path, JSON.stringify(s, null, 2), { mode: 0o600 });
+  return s;
+}
+
+export async function startCloud(
+  o: UpOptions,
+  secrets: Secrets,
+  ids: string[],
+  warn: (s: string) => void,
+  missing: Array<{ part: string; reason: string }>,
+): Promise<{ cloud: Awaited<ReturnType<typeof import('../../cloud/create-cloud.ts').createCloud>>; mqttUrl: string; parts: string[] }> {
+  const { createCloud } = await import('../../cloud/create-cloud.ts');
+  const { parseCloudConfig } = await import('../../cloud/config.ts');
+  const { hashPassword } = await import('../../cloud/broker/password-hash.ts');
+  const cloudDir = join(o.dataDir, 'cloud');
+  mkdirSync(cloudDir, { recursive: true });
+  // scrypt N=4096: these are generated local passwords; cheaper hashing keeps a 1000-device start quick
+  const params = { N: 4096, r: 8, p: 1 };
+  const devices: Record<string, string> = {};
+  for (const id of ids) devices[id] = await hashPassword(secrets.devices[id]!, params);
+  const credentialsFile = join(cloudDir, 'credentials.json');
+  writeFileSync(credentialsFile, JSON.stringify({ devices, services: { dashboard: await hashPassword(secrets.dashboard, params), [SIM_SERVICE]: await hashPassword(secrets.sim, params) } }, null, 2), { mode: 0o600 });
+  const config = parseCloudConfig({
+    dataDir: cloudDir,
+    logLevel: 'warn',
+    broker: { mode: 'embedded', embedded: { host: '127.0.0.1', port: 0, credentialsFile } },
+    http: { enabled: true, host: '127.0.0.1', port: 0 },
+  } as never);
+  const extra: Array<{ name: string; def: unknown }> = [];
+  try {
+    const rec = await import('../../cloud/recommend/recommend-part.ts');
+    if (!existsSync(join(rec.DEFAULT_RECOMMENDER_DIR, 'manifest.json'))) throw new Error('models/default/recommender is not built (npm run models:build)');
+    extra.push({ name: 'recommend', def: rec.recommendPartDef({ port: 0, featureMap: SIM_TO_RECOMMENDER }, { cwd: o.dataDir }) });
+  } catch (err) {
+    missing.push({ part: 'recommend', reason: shortReason(err) });
+  }
+  // the registry starts before recommend (recommend resolves models through it, falling back to the shipped
+  // model's directory) and is there for pushes and rollouts (edgeloop registry push --url ...)
+  try {
+    const reg = await import('../../cloud/registry/registry-part.ts');
+    const registryPort = o.registryPort ?? (await portOr(8081));
+    extra.push({
+      name: 'registry',
+      def: (await import('../../lib/parts.ts')).definePart({
+        name: 'registry',
+        create: () => reg.createRegistryPart({ dataDir: join(cloudDir, 'registry'), port: registryPort, trustedKeys: trustedKeys(o.dataDir) }),
+      }),
+    });
+    // the controller: the embedded broker gives it a service identity, it reads manifests from the registry above
+    (config as { rollout?: unknown }).rollout = { http: { port: o.rolloutPort ?? (await portOr(8082)) } };
+  } catch (err) {
+    missing.push({ part: 'registry', reason: (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' ? 'not in this build' : shortReason(err) });
+  }
+  // start with every extra part; if one of them fails, start again without it and say so
+  for (;;) {
+    const cloud = createCloud(config, { extraParts: extra.map((e) => e.def) as never, cwd: o.dataDir });
+    try {
+      await cloud.start();
+      return { cloud, mqttUrl: cloud.urls.mqtt!, parts: [...cloud.parts.keys()] };
+    } catch (err) {
+      await cloud.close().catch(() => {});
+      const failing = extra.find((e) => (err as Error).message.includes(`"${e.name}"`) || (err as Error).message.toLowerCase().includes(e.name)) ?? extra.at(-1);
+      if (!failing) throw err;
+      extra.splice(extra.indexOf(failing), 1);
+      missing.push({ part: failing.name, reason: `failed to start: ${shortReason(err)}` });
+      warn(`edgeloop up: ${failing.name} failed to start (${shortReason(err)}); starting without it`);
+    }
+  }
+}
+

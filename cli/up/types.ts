@@ -1,0 +1,52 @@
+/** What `edgeloop up` is started with, and what its parts share. */
+import type { Topics } from '../../protocol/topics.ts';
+
+export interface UpOptions {
+  devices: number;
+  mode: 'agent' | 'light';
+  port: number | undefined;
+  /** registry and rollout controller ports; undefined = 8081 / 8082, or a free port when taken */
+  registryPort?: number | undefined;
+  rolloutPort?: number | undefined;
+  host: string;
+  dataDir: string;
+  rate: number;
+  faultEverySec: number;
+  fleet: boolean;
+  seed: number;
+}
+
+export interface UpHandle {
+  dashboardUrl: string;
+  mqttUrl: string;
+  /** other HTTP endpoints by name (metrics, recommend, registry) */
+  urls: Record<string, string>;
+  running: string[];
+  missing: Array<{ part: string; reason: string }>;
+  close(): Promise<void>;
+}
+
+
+export interface Secrets {
+  dashboard: string;
+  /** the service account of `edgeloop sim --up` */
+  sim: string;
+  devices: Record<string, string>;
+}
+
+
+/** Shared by every part of `up` (cli/up/parts.ts). */
+export interface UpContext {
+  readonly o: UpOptions;
+  /** one-line notes about parts that could not start */
+  readonly warn: (s: string) => void;
+  /** parts not running, with the reason (shown on the dashboard and printed) */
+  readonly missing: Array<{ part: string; reason: string }>;
+  readonly ids: string[];
+  readonly secrets: Secrets;
+  readonly topics: Topics;
+}
+
+export function shortReason(err: unknown): string {
+  return ((err as Error)?.message ?? String(err)).split('\n')[0]!.slice(0, 160);
+}
