@@ -36,7 +36,7 @@ import {
 } from '../../protocol/messages.ts';
 import { Topics, assertValidId } from '../../protocol/topics.ts';
 import { MANIFEST_FILE, trustedKeySet, verifyManifest, verifyModelDir } from '../../models/manifest/index.ts';
-import type { Transport } from '../transport/transport.ts';
+import type { Transport } from '../../transport/transport.ts';
 import type { ModelHost } from './model-host.ts';
 
 export interface ModelUpdaterOptions {

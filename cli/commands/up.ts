@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import type { CliContext } from '../main.ts';
+import type { CliContext } from '../../lib/cli-context.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { choiceFlag, numberFlag, parsedFlag, parseFlags } from '../../lib/cli-errors.ts';
 import { acquireDataDirLock } from '../../lib/data-dir-lock.ts';

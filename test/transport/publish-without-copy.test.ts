@@ -7,10 +7,10 @@
 import { createRequire } from 'node:module';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publishWithoutPayloadCopy } from '../../../agent/transport/publish-without-copy.ts';
-import { MqttTransport } from '../../../agent/transport/mqtt-transport.ts';
-import { startTestBroker, type TestBroker } from '../../helpers/aedes-broker.ts';
-import { startMosquitto } from '../../helpers/mosquitto.ts';
+import { publishWithoutPayloadCopy } from '../../transport/publish-without-copy.ts';
+import { MqttTransport } from '../../transport/mqtt-transport.ts';
+import { startTestBroker, type TestBroker } from '../helpers/aedes-broker.ts';
+import { startMosquitto } from '../helpers/mosquitto.ts';
 
 let broker: TestBroker;
 beforeAll(async () => {
