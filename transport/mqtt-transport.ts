@@ -183,7 +183,9 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
       this.#startTimer.unref?.();
     }
     this.#client = mqtt.connect(o.url, this.#clientOptions());
-    publishWithoutPayloadCopy(this.#client);
+    if (!publishWithoutPayloadCopy(this.#client)) {
+      this.#log.warn('this mqtt.js is not the one transport/publish-without-copy.ts knows: QoS 1 payloads are copied into its outgoing store');
+    }
     this.#wire(this.#client);
     return p;
   }
