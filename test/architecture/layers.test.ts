@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { readImportGraph } from './import-graph.ts';
 import type { ImportEdge } from './import-graph.ts';
 import { LAYERS, formatCycle, formatViolation, importCycles, layerViolations, rulesTable } from './layers.ts';
@@ -34,6 +35,42 @@ describe('the repository import graph', () => {
 
   it('docs/architecture.md prints the rules the test enforces', () => {
     expect(readFileSync(path.join(root, 'docs/architecture.md'), 'utf8')).toContain(rulesTable());
+  });
+});
+
+describe('readImportGraph', () => {
+  it('records every import form TypeScript knows, type-only ones marked, in .ts and .mjs files', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'el-graph-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const files: Record<string, string> = {
+      'tsconfig.json': JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', allowImportingTsExtensions: true, noEmit: true, strict: true } }),
+      'a/types.ts': 'export interface T { x: number }\nexport const v = 1;\n',
+      'a/value.ts': "import { v } from './types.ts';\nexport const w = v;\n",
+      'a/type-import.ts': "import type { T } from './types.ts';\nexport const t: T = { x: 1 };\n",
+      'a/inline-type.ts': "export const t: import('./types.ts').T = { x: 1 };\n",
+      'a/reexport.ts': "export * from './value.ts';\nexport type { T } from './types.ts';\n",
+      'a/dynamic.ts': "export const load = () => import('./value.ts');\n",
+      'b/worker.mjs': "import { w } from '../a/value.ts';\nexport { w };\n",
+      'b/pkg.ts': "import { join } from 'node:path';\nexport const j = join;\n",
+      'b/broken.ts': "import { nope } from './missing.ts';\nexport const n = nope;\n",
+    };
+    for (const [f, text] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+      writeFileSync(path.join(dir, f), text);
+    }
+    const g = readImportGraph(dir, ['a', 'b']);
+    expect(g.files).toEqual(['a/dynamic.ts', 'a/inline-type.ts', 'a/reexport.ts', 'a/type-import.ts', 'a/types.ts', 'a/value.ts', 'b/broken.ts', 'b/pkg.ts', 'b/worker.mjs']);
+    const show = (e: ImportEdge) => `${e.from} -> ${e.to}${e.typeOnly ? ' [type]' : ''}`;
+    expect(g.edges.map(show).sort()).toEqual([
+      'a/dynamic.ts -> a/value.ts',
+      'a/inline-type.ts -> a/types.ts [type]',
+      'a/reexport.ts -> a/types.ts [type]',
+      'a/reexport.ts -> a/value.ts',
+      'a/type-import.ts -> a/types.ts [type]',
+      'a/value.ts -> a/types.ts',
+      'b/worker.mjs -> a/value.ts',
+    ]);
+    expect(g.unresolved.map((e) => `${e.from}: ${e.specifier}`)).toEqual(['b/broken.ts: ./missing.ts']);
   });
 });
 
