@@ -6,9 +6,9 @@ import { z } from 'zod';
 import { EdgeloopError } from '../protocol/errors.ts';
 import { isValidId } from '../protocol/topics.ts';
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/topics.ts';
-import { TransportConfigSchema } from './transport/create-transport.ts';
+import { TransportConfigSchema } from '../transport/create-transport.ts';
 import { DEFAULT_DATA_DIRS } from '../lib/data-dirs.ts';
-import { formatIssues } from '../lib/zod-issues.ts';
+import { formatIssues } from '../protocol/zod-issues.ts';
 
 export { TransportConfigSchema };
 

@@ -1,4 +1,4 @@
-/** Error codes raised by the edge agent (agent/ except transport/ and model-updater/). */
+/** Error codes raised by the edge agent (agent/ except model-updater/; the transports are in transport/). */
 export const AGENT_ERROR_CODES = {
   EL_ERR_OUTBOX_FULL:
     'The outbox refuses new records (HTTP 507): it is at its byte bound with only events left (events are never dropped), or its volume would keep less than outbox.minFreeBytes free (or is full). Accepted again once delivered records free space.',

@@ -5,7 +5,7 @@
  */
 import { choiceFlag } from '../lib/cli-errors.ts';
 import { createCliLogger, LOG_FORMATS, type Logger } from '../lib/logger.ts';
-import type { CliContext } from './main.ts';
+import type { CliContext } from '../lib/cli-context.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 

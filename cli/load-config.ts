@@ -12,7 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { EdgeloopError } from '../protocol/errors.ts';
 import { fromZodIssue } from '../lib/cli-errors.ts';
-import { formatIssues, issuePath } from '../lib/zod-issues.ts';
+import { formatIssues, issuePath } from '../protocol/zod-issues.ts';
 
 export interface LoadConfigOptions {
   /** path of the YAML file; undefined = defaults + env only */

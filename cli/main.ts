@@ -6,18 +6,7 @@
  */
 import { EdgeloopError } from '../protocol/errors.ts';
 import { fromParseArgsError, isUsageError, usageError, USAGE_EXIT_CODE } from '../lib/cli-errors.ts';
-
-export interface CliContext {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-}
-
-export interface CommandModule {
-  run(argv: string[], ctx: CliContext): Promise<number>;
-  help: string;
-}
+import type { CliContext, CommandModule } from '../lib/cli-context.ts';
 
 /** `service(rest)`: whether these arguments run a long-running service (see cli/unhandled-rejections.ts) */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule>; service?: (rest: string[]) => boolean }> = {

@@ -9,7 +9,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { EdgeloopError } from '../protocol/errors.ts';
-import { expectedOf, type Issue } from './zod-issues.ts';
+import { expectedOf, type Issue } from '../protocol/zod-issues.ts';
 
 export const USAGE_EXIT_CODE = 2;
 export const USAGE_ERROR_CODE = 'EL_ERR_USAGE';

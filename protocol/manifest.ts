@@ -11,7 +11,7 @@
  *   or class probabilities; `actions` maps labels to maintenance actions.
  */
 import { z } from 'zod';
-import { formatIssues } from '../lib/zod-issues.ts';
+import { formatIssues } from './zod-issues.ts';
 import { EdgeloopError } from './errors.ts';
 
 export const MANIFEST_SCHEMA = 'edgeloop.model/v1';

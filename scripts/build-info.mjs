@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** folders compiled to dist/ (tests, benches and scripts run from source) */
-export const SOURCE_DIRS = ['agent', 'cloud', 'cli', 'lib', 'models', 'protocol', 'simulator'];
+export const SOURCE_DIRS = ['agent', 'cloud', 'cli', 'lib', 'models', 'protocol', 'simulator', 'transport'];
 
 /** every compiled or copied file under the source folders (models/default and tests excluded) */
 export function scanSources(root) {

@@ -15,7 +15,7 @@ const walk = (d: string): void => {
     else if (n === 'errors.ts') files.push(p);
   }
 };
-for (const d of ['protocol', 'agent', 'cloud', 'models', 'simulator', 'cli', 'lib']) {
+for (const d of ['protocol', 'agent', 'cloud', 'models', 'simulator', 'cli', 'lib', 'transport']) {
   try {
     walk(join(root, d));
   } catch {

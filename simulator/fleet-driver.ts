@@ -1,3 +1,9 @@
+import type { Topics } from '../protocol/topics.ts';
+import type { Endpoint } from './light/light-fleet.ts';
+import type { TimeSeries } from './report/time-series.ts';
+import type { ResolvedSimulationOptions } from './simulation-options.ts';
+import type { VirtualDevice } from './virtual-device.ts';
+
 /** What runSimulation needs from a fleet, light (LightFleet) or agent (AgentFleet). */
 export interface FleetSnapshot {
   devices: number;
@@ -30,4 +36,14 @@ export interface FleetDriver {
   /** agent mode: kill -9 a share of the agents, restart them after downMs */
   killAgents?(share: number, downMs: number): Promise<number>;
   close(): Promise<void>;
+}
+
+/** What runSimulation gives a fleet factory (agent mode: simulator/agent/agent-fleet.ts, child-agent-fleet.ts). */
+export interface FleetFactoryContext {
+  options: ResolvedSimulationOptions;
+  devices: VirtualDevice[];
+  endpointFor: (deviceIndex: number) => Endpoint;
+  topics: Topics;
+  credentials?: ((clientId: string) => { username?: string; password?: string } | undefined) | undefined;
+  series: TimeSeries;
 }

@@ -13,7 +13,7 @@ import { EdgeloopError } from '../protocol/errors.ts';
 import { Topics } from '../protocol/topics.ts';
 import { buildFleet } from './build-fleet.ts';
 import { EmbeddedBroker, type BrokerControl } from './embedded-broker.ts';
-import type { FleetDriver, FleetSnapshot } from './fleet-driver.ts';
+import type { FleetDriver, FleetFactoryContext, FleetSnapshot } from './fleet-driver.ts';
 import { FleetObserver } from './fleet-observer.ts';
 import { LightFleet, type Endpoint } from './light/light-fleet.ts';
 import { TcpProxy } from './net/tcp-proxy.ts';
@@ -47,15 +47,6 @@ export interface LatencyProbe {
   /** start measuring; call `record(deviceTsMs, atMs)` for every reading seen at that stage */
   start(record: (deviceTs: number, at: number) => void): Promise<void> | void;
   close(): Promise<void> | void;
-}
-
-export interface FleetFactoryContext {
-  options: ResolvedSimulationOptions;
-  devices: VirtualDevice[];
-  endpointFor: (deviceIndex: number) => Endpoint;
-  topics: Topics;
-  credentials?: ((clientId: string) => { username?: string; password?: string } | undefined) | undefined;
-  series: TimeSeries;
 }
 
 export interface SimulationHooks {

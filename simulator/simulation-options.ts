@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { EdgeloopError } from '../protocol/errors.ts';
-import { issuesLine } from '../lib/zod-issues.ts';
+import { issuesLine } from '../protocol/zod-issues.ts';
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/topics.ts';
 import { DATA_FAULT_KINDS } from './faults/data-faults.ts';
 

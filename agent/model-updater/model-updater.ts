@@ -21,7 +21,8 @@
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { Backoff, type RetryPolicy } from '../../lib/backoff.ts';
+import { DEFAULT_RETRY, type RetryPolicy } from '../../lib/backoff.ts';
+import { retry } from '../../lib/retry.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import { silentLogger, withBindings, type Logger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
@@ -36,7 +37,7 @@ import {
 } from '../../protocol/messages.ts';
 import { Topics, assertValidId } from '../../protocol/topics.ts';
 import { MANIFEST_FILE, TrustedKeyRing, trustedKeySet, verifyManifest, verifyModelDir } from '../../models/manifest/index.ts';
-import type { Transport } from '../transport/transport.ts';
+import type { Transport } from '../../transport/transport.ts';
 import type { ModelHost } from './model-host.ts';
 
 export interface ModelUpdaterOptions {
@@ -404,28 +405,24 @@ export class ModelUpdater {
   /** Download to staging/<sha256>.part, resuming a partial file with Range; returns the path of the full file. */
   async #download(url: string, manifest: Manifest): Promise<string> {
     const part = join(this.#o.modelsDir, 'staging', `${manifest.artifact.sha256}.part`);
-    const backoff = new Backoff(this.#o.downloadRetry);
-    for (;;) {
-      try {
-        await this.#downloadOnce(url, part, manifest.artifact.bytes);
-        return part;
-      } catch (err) {
-        if (this.#abort.signal.aborted) throw err;
-        const delay = backoff.next();
-        const e = err as EdgeloopError;
-        if (delay === undefined || e.details?.permanent) {
-          throw new EdgeloopError('EL_ERR_UPDATE_DOWNLOAD', `download of ${url} failed after ${backoff.attempt} attempts: ${e.message}`, { cause: err });
-        }
-        this.#o.logger.warn({ err, url, delay }, 'download failed; retrying');
-        await new Promise<void>((resolve) => {
-          const h = this.#o.clock.setTimeout(resolve, delay);
-          h.unref?.();
-          this.#abort.signal.addEventListener('abort', () => {
-            this.#o.clock.clearTimeout(h);
-            resolve();
-          }, { once: true });
-        });
-      }
+    // downloadRetry.maxAttempts counts retries (the first download is not one); lib/retry.ts counts calls
+    const policy = { ...DEFAULT_RETRY, ...this.#o.downloadRetry };
+    let attempts = 0;
+    try {
+      await retry(() => this.#downloadOnce(url, part, manifest.artifact.bytes), {
+        policy: { ...policy, maxAttempts: policy.maxAttempts + 1 },
+        retryable: (err) => !(err as EdgeloopError).details?.permanent,
+        clock: this.#o.clock,
+        signal: this.#abort.signal,
+        onFailedAttempt: ({ error, attempt, delayMs }) => {
+          attempts = attempt;
+          if (delayMs !== undefined) this.#o.logger.warn({ err: error, url, delay: delayMs }, 'download failed; retrying');
+        },
+      });
+      return part;
+    } catch (err) {
+      if (this.#abort.signal.aborted) throw err;
+      throw new EdgeloopError('EL_ERR_UPDATE_DOWNLOAD', `download of ${url} failed after ${attempts} attempts: ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -16,7 +16,7 @@ import { MAX_MQTT_PAYLOAD_BYTES, SCHEMA_VERSION } from '../../protocol/messages.
 import { Topics } from '../../protocol/topics.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import type { Transport } from '../transport/transport.ts';
+import type { Transport } from '../../transport/transport.ts';
 import type { OutboxBatch, SqliteOutbox } from '../outbox/sqlite-outbox.ts';
 
 export interface OutboxPublisherOptions {

@@ -8,7 +8,7 @@ import { Topics } from '../../protocol/topics.ts';
 import { encodeMessage, type StatusMessage } from '../../protocol/messages.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import type { Transport } from '../transport/transport.ts';
+import type { Transport } from '../../transport/transport.ts';
 
 export interface StatusReporterOptions {
   transport: Transport;

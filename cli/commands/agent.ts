@@ -3,7 +3,7 @@
  * start it, and stop it cleanly on SIGTERM / SIGINT (stop intake, drain for shutdown.drainTimeoutMs, close).
  * A second signal during shutdown exits at once (what is not drained stays in the outbox).
  */
-import type { CliContext } from '../main.ts';
+import type { CliContext } from '../../lib/cli-context.ts';
 import { stopOnSignal, type SignalStop } from '../stop-on-signal.ts';
 import { loadConfig } from '../load-config.ts';
 import type { Logger } from '../../lib/logger.ts';

@@ -4,7 +4,7 @@
  * reverse order on SIGTERM / SIGINT. `edgeloop cloud hash-password` makes a credentials-file entry.
  */
 import { resolve as resolvePath } from 'node:path';
-import type { CliContext } from '../main.ts';
+import type { CliContext } from '../../lib/cli-context.ts';
 import { stopOnSignal } from '../stop-on-signal.ts';
 import { loadConfig } from '../load-config.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';

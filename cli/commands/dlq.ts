@@ -1,7 +1,7 @@
 /**
  * `edgeloop dlq list|stats`: inspect the dead-letter store (<dataDir>/dlq.db) read-only; safe while the cloud runs.
  */
-import type { CliContext } from '../main.ts';
+import type { CliContext } from '../../lib/cli-context.ts';
 import { choiceFlag, numberFlag, parseFlags, usageError } from '../../lib/cli-errors.ts';
 import { requireStore, resolveDataDir } from './features.ts';
 

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import type { CliContext } from '../main.ts';
+import type { CliContext } from '../../lib/cli-context.ts';
 import { loadConfig } from '../load-config.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { parseFlags, usageError } from '../../lib/cli-errors.ts';

@@ -13,7 +13,7 @@ import { Progress } from '../../lib/progress.ts';
 import type { ManifestInput } from '../../protocol/manifest.ts';
 import { AUTOENCODER_ACTIVATIONS } from '../../models/anomaly/autoencoder.ts';
 import type { AutoencoderActivation } from '../../models/anomaly/autoencoder.ts';
-import type { CliContext } from '../main.ts';
+import type { CliContext } from '../../lib/cli-context.ts';
 import { DEFAULT_UP_DIR } from '../up-state.ts';
 
 export const help = `usage: edgeloop models <command> [options]

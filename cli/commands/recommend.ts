@@ -6,10 +6,10 @@
 import { resolve as resolvePath } from 'node:path';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { fromZodIssue, parseFlags } from '../../lib/cli-errors.ts';
-import { issuesLine } from '../../lib/zod-issues.ts';
+import { issuesLine } from '../../protocol/zod-issues.ts';
 import { LOG_FLAG_HELP, LOG_FLAG_OPTIONS } from '../cli-logger.ts';
 import { loadConfig } from '../load-config.ts';
-import type { CliContext } from '../main.ts';
+import type { CliContext } from '../../lib/cli-context.ts';
 import { runCloud } from './cloud.ts';
 
 export const help = `usage: edgeloop recommend [--config cloud.yaml] [options]

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { numberFlag, parseFlags, usageError } from '../../lib/cli-errors.ts';
 import { DEFAULT_DATA_DIRS } from '../../lib/data-dirs.ts';
-import type { CliContext } from '../main.ts';
+import type { CliContext } from '../../lib/cli-context.ts';
 import { jsonClient } from '../json-http-client.ts';
 
 export const help = `usage: edgeloop registry <command> [options]

@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { flagError, numberFlag, parseFlags, usageError } from '../../lib/cli-errors.ts';
 import { DEFAULT_DATA_DIRS } from '../../lib/data-dirs.ts';
-import type { CliContext } from '../main.ts';
+import type { CliContext } from '../../lib/cli-context.ts';
 import { jsonClient, type JsonCall } from '../json-http-client.ts';
 import { watchFrame } from '../../lib/progress.ts';
 import type { RolloutView } from '../../cloud/rollout/rollout-controller.ts';

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { flagError, numberFlag, parsedFlag, parseFlags } from '../../lib/cli-errors.ts';
 import { acquireDataDirLock } from '../../lib/data-dir-lock.ts';
-import type { CliContext } from '../main.ts';
+import type { CliContext } from '../../lib/cli-context.ts';
 import { loadConfig } from '../load-config.ts';
 import { parseFaultArg, parseSeconds, SimulationOptionsSchema } from '../../simulator/simulation-options.ts';
 

@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join, relative, resolve } from 'node:path';
-import type { CliContext } from '../main.ts';
+import type { CliContext } from '../../lib/cli-context.ts';
 import { choiceFlag, numberFlag, parsedFlag, parseFlags } from '../../lib/cli-errors.ts';
 import { DEFAULT_DATA_DIRS } from '../../lib/data-dirs.ts';
 import { startUp } from '../up/parts.ts';

@@ -28,7 +28,8 @@ import {
 } from '../../protocol/messages.ts';
 import { Topics, type ParsedTopic } from '../../protocol/topics.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
-import { Backoff, type RetryPolicy } from '../../lib/backoff.ts';
+import type { RetryPolicy } from '../../lib/backoff.ts';
+import { retry } from '../../lib/retry.ts';
 import { LatencyWindow } from '../../lib/stats.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import type { Stream, StreamRecord } from '../stream/stream.ts';
@@ -611,23 +612,19 @@ export class Ingest {
 
   async #put(b: Batch): Promise<void> {
     const t0 = performance.now();
-    const backoff = new Backoff({ ...this.#retry, maxAttempts: Infinity });
-    const maxAttempts = this.#retry.maxAttempts ?? 5;
     let err: unknown;
     let ok = false;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#stream.put(b.records);
-        ok = true;
-        break;
-      } catch (e) {
-        err = e;
-        this.#log.warn({ err: e, records: b.records.length, attempt }, 'stream put failed');
-        if (attempt >= maxAttempts || this.#closed) break;
-        const delay = backoff.next()!;
-        // not unref()'d: the callers' accept() awaits this put (a process with nothing else to do must not exit)
-        await new Promise<void>((r) => this.#clock.setTimeout(r, delay));
-      }
+    try {
+      // the wait between puts is a referenced timer: the callers' accept() awaits this put
+      await retry(() => this.#stream.put(b.records), {
+        policy: { ...this.#retry, maxAttempts: this.#retry.maxAttempts ?? 5 },
+        retryable: () => !this.#closed,
+        clock: this.#clock,
+        onFailedAttempt: ({ error, attempt }) => this.#log.warn({ err: error, records: b.records.length, attempt }, 'stream put failed'),
+      });
+      ok = true;
+    } catch (e) {
+      err = e;
     }
     const ms = performance.now() - t0;
     if (ok) {

@@ -7,9 +7,10 @@
  * The feature write is retried with backoff per the retry policy before process() rejects; the aggregator state is
  * updated once per record, so a retried write never counts a reading twice.
  */
-import { Backoff, type RetryPolicy } from '../../lib/backoff.ts';
+import { DEFAULT_RETRY, type RetryPolicy } from '../../lib/backoff.ts';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
+import { retry } from '../../lib/retry.ts';
 import { LatencyWindow } from '../../lib/stats.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { DeviceMessage } from '../../protocol/messages.ts';
@@ -105,39 +106,25 @@ export class FeatureBatch {
     this.#log = opts.logger ?? silentLogger;
   }
 
-  /** Retry `fn` per the policy; rejects with the last error when attempts run out or the owner stops. */
-  async #retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    const backoff = new Backoff(this.#o.retry);
-    for (;;) {
-      try {
-        return await fn();
-      } catch (err) {
-        const delay = backoff.next();
-        if (delay === undefined || this.#o.stopped?.()) throw err;
-        this.counters.writeRetries++;
-        this.#log.warn({ err, attempt: backoff.attempt, delayMs: delay }, `${what} failed; retrying`);
-        await this.#wait(delay);
-        if (this.#o.signal?.aborted) throw err;
-      }
-    }
-  }
-
   /**
-   * The wait between retries. Its timer stays referenced: process() is awaited on it, and inside the Lambda runtime
-   * an unreferenced timer lets the event loop drain, which the runtime takes for a handler that returned nothing
-   * (a success) while the write is still failing. An owner that closes aborts `signal` instead.
+   * Retry `fn` per the policy; rejects with the last error when attempts run out or the owner stops. The policy's
+   * maxAttempts counts retries (the first call is not one), lib/retry.ts counts calls: hence the + 1. The wait
+   * between attempts is a referenced timer: process() is awaited on it, and inside the Lambda runtime an
+   * unreferenced timer lets the event loop drain, which the runtime takes for a handler that returned nothing (a
+   * success) while the write is still failing. An owner that closes aborts `signal` instead.
    */
-  #wait(ms: number): Promise<void> {
-    const signal = this.#o.signal;
-    if (signal?.aborted) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const done = (): void => {
-        this.#clock.clearTimeout(t);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const t = this.#clock.setTimeout(done, ms);
-      signal?.addEventListener('abort', done, { once: true });
+  #retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const policy = { ...DEFAULT_RETRY, ...this.#o.retry };
+    return retry(fn, {
+      policy: { ...policy, maxAttempts: policy.maxAttempts + 1 },
+      retryable: () => !this.#o.stopped?.(),
+      clock: this.#clock,
+      signal: this.#o.signal,
+      onFailedAttempt: ({ error, attempt, delayMs }) => {
+        if (delayMs === undefined) return;
+        this.counters.writeRetries++;
+        this.#log.warn({ err: error, attempt, delayMs }, `${what} failed; retrying`);
+      },
     });
   }
 

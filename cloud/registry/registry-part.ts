@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { Clock } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import { issuesLine } from '../../lib/zod-issues.ts';
+import { issuesLine } from '../../protocol/zod-issues.ts';
 import { DEFAULT_DATA_DIRS } from '../../lib/data-dirs.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { TrustedKeyRing } from '../../models/manifest/index.ts';

@@ -19,7 +19,7 @@ import { silentLogger, withBindings, type Logger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { SCHEMA_VERSION, encodeMessage, validateDeviceMessage, validateModelDesired, type ModelDesiredMessage } from '../../protocol/messages.ts';
 import { FLEET, Topics } from '../../protocol/topics.ts';
-import type { Transport } from '../../agent/transport/transport.ts';
+import type { Transport } from '../../transport/transport.ts';
 import {
   RolloutMachine,
   TERMINAL_STATUSES,

@@ -24,9 +24,10 @@ import {
   type ListShardsCommandOutput,
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis';
-import { Backoff, type RetryPolicy } from '../../lib/backoff.ts';
+import { DEFAULT_RETRY, type RetryPolicy } from '../../lib/backoff.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
+import { retry } from '../../lib/retry.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { CheckpointStore } from './checkpoint-store.ts';
 import { SqliteCheckpointStore } from './checkpoint-store.ts';
@@ -121,6 +122,8 @@ export class KinesisStream implements Stream {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #random: () => number;
+  /** aborted by close(): ends a wait between PutRecords retries */
+  readonly #closing = new AbortController();
   readonly #iterators = new Map<string, CachedIterator>();
   readonly #waiters = new Set<(woken: boolean) => void>();
   #state: 'new' | 'started' | 'closed' = 'new';
@@ -197,15 +200,20 @@ export class KinesisStream implements Stream {
     return { count: records.length };
   }
 
+  /**
+   * PutRecords, then again for the records that failed inside the response, per the retry policy (maxAttempts
+   * counts retries here, lib/retry.ts counts calls: hence the + 1). An error of the whole request is not retried:
+   * the SDK already retried throttling and transient errors of the request. The wait between attempts is a
+   * referenced timer (the caller awaits this put); close() aborts it.
+   */
   async #putChunk(client: KinesisLike, entries: PutRecordsRequestEntry[]): Promise<void> {
-    const backoff = new Backoff(this.#retry, this.#random);
+    const policy = { ...DEFAULT_RETRY, ...this.#retry };
     let pending = entries;
-    for (;;) {
+    const attempt = async (n: number): Promise<void> => {
       let out: { FailedRecordCount?: number; Records?: { ErrorCode?: string; ErrorMessage?: string }[] };
       try {
         out = (await client.send(new PutRecordsCommand({ StreamName: this.name, Records: pending }))) as typeof out;
       } catch (err) {
-        // the SDK already retried throttling and transient errors of the whole request
         throw this.#backendError('PutRecords', err);
       }
       if (!out.FailedRecordCount) return;
@@ -218,20 +226,27 @@ export class KinesisStream implements Stream {
         }
       });
       if (failed.length === 0) return;
-      const delay = backoff.next();
-      const summary = [...codes].map(([c, n]) => `${n} × ${c}`).join(', ');
-      if (delay === undefined || this.#state === 'closed') {
-        throw new EdgeloopError(
-          'EL_ERR_STREAM_PUT_FAILED',
-          `PutRecords on stream ${this.name}: ${failed.length} of ${entries.length} records still failing after ${backoff.attempt} retries (${summary})`,
-          { details: { failed: failed.length, codes: Object.fromEntries(codes) } },
-        );
-      }
-      this.#retriedRecords += failed.length;
-      this.#log.warn({ stream: this.name, failed: failed.length, codes: Object.fromEntries(codes), delayMs: delay }, 'PutRecords partially failed; retrying the failed records');
-      await this.#sleep(delay);
       pending = failed;
-    }
+      const summary = [...codes].map(([c, k]) => `${k} × ${c}`).join(', ');
+      throw new EdgeloopError(
+        'EL_ERR_STREAM_PUT_FAILED',
+        `PutRecords on stream ${this.name}: ${failed.length} of ${entries.length} records still failing after ${n - 1} retries (${summary})`,
+        { details: { failed: failed.length, codes: Object.fromEntries(codes) } },
+      );
+    };
+    await retry(attempt, {
+      policy: { ...policy, maxAttempts: policy.maxAttempts + 1 },
+      retryable: (err) => (err as EdgeloopError).code === 'EL_ERR_STREAM_PUT_FAILED' && this.#state !== 'closed',
+      clock: this.#clock,
+      random: this.#random,
+      signal: this.#closing.signal,
+      onFailedAttempt: ({ error, delayMs }) => {
+        if (delayMs === undefined) return;
+        const { failed, codes } = (error as EdgeloopError).details as { failed: number; codes: Record<string, number> };
+        this.#retriedRecords += failed;
+        this.#log.warn({ stream: this.name, failed, codes, delayMs }, 'PutRecords partially failed; retrying the failed records');
+      },
+    });
   }
 
   #sleep(ms: number): Promise<void> {
@@ -369,6 +384,7 @@ export class KinesisStream implements Stream {
   async close(): Promise<void> {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
+    this.#closing.abort();
     for (const w of [...this.#waiters]) w(false);
     this.#iterators.clear();
     if (this.#ownsClient) this.#client?.destroy?.();

@@ -5,7 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { CliContext } from '../../cli/main.ts';
+import type { CliContext } from '../../lib/cli-context.ts';
 import { Progress } from '../../lib/progress.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { DETECTORS, detectorByName } from './detectors.ts';

@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { CliContext } from '../../cli/main.ts';
+import type { CliContext } from '../../lib/cli-context.ts';
 import { Progress } from '../../lib/progress.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { readPrivateKey, signManifest, writeModelDir } from '../manifest/index.ts';

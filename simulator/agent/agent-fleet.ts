@@ -8,8 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import type { FleetDriver, FleetSnapshot } from '../fleet-driver.ts';
-import type { FleetFactoryContext } from '../run-simulation.ts';
+import type { FleetDriver, FleetFactoryContext, FleetSnapshot } from '../fleet-driver.ts';
 import type { VirtualDevice } from '../virtual-device.ts';
 import { packagePath } from '../../lib/package-root.ts';
 

@@ -8,8 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import type { FleetDriver, FleetSnapshot } from '../fleet-driver.ts';
-import type { FleetFactoryContext } from '../run-simulation.ts';
+import type { FleetDriver, FleetFactoryContext, FleetSnapshot } from '../fleet-driver.ts';
 import type { AgentHostInit } from './agent-host-child.ts';
 
 /** running from the compiled dist/ tree (plain .js, no loader) or from the TypeScript sources (tsx loader) */

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { InferenceEngine } from '../../../agent/inference/inference-engine.ts';
-import { MqttTransport } from '../../../agent/transport/mqtt-transport.ts';
+import { MqttTransport } from '../../../transport/mqtt-transport.ts';
 import { ModelUpdater, type ModelUpdaterOptions } from '../../../agent/model-updater/model-updater.ts';
 import { encodeMessage, type ModelReportMessage, type StatusMessage } from '../../../protocol/messages.ts';
 import { Topics } from '../../../protocol/topics.ts';

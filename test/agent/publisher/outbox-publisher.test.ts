@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { SqliteOutbox } from '../../../agent/outbox/sqlite-outbox.ts';
 import { OutboxPublisher } from '../../../agent/publisher/outbox-publisher.ts';
-import { MqttTransport } from '../../../agent/transport/mqtt-transport.ts';
+import { MqttTransport } from '../../../transport/mqtt-transport.ts';
 import { startTestBroker } from '../../helpers/aedes-broker.ts';
 import { collect, readingsOf } from '../helpers/mqtt-collector.ts';
 import { tempDir } from '../helpers/temp-dir.ts';

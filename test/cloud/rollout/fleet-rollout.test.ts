@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MqttTransport } from '../../../agent/transport/mqtt-transport.ts';
+import { MqttTransport } from '../../../transport/mqtt-transport.ts';
 import { createAgent, type Agent } from '../../../agent/create-agent.ts';
 import { writeFileSync } from 'node:fs';
 import { LocalArtifactStore } from '../../../cloud/registry/artifact-store.ts';

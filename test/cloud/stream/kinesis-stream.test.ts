@@ -103,6 +103,21 @@ describe('KinesisStream', () => {
     });
   });
 
+  it('close() during the wait between PutRecords retries ends the put at once with the partial failure', async () => {
+    const real = kinesis.client();
+    onTestFinished(() => real.destroy());
+    const client = throttlingClient(real, 100);
+    const s = await fresh('partial-close', 1, client, { retry: { minMs: 60_000, maxMs: 60_000, jitter: 'none', maxAttempts: 5 } });
+    const put = s.put([{ partitionKey: 'a', data: Buffer.from('1') }, { partitionKey: 'a', data: Buffer.from('2') }]).catch((e: unknown) => e);
+    await expect.poll(() => s.retriedRecords).toBe(1); // the failed response is in: the put waits to retry
+    const t0 = performance.now();
+    await s.close();
+    const err = await put;
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    expect(err).toMatchObject({ code: 'EL_ERR_STREAM_PUT_FAILED', message: expect.stringMatching(/1 of 2 records still failing after 0 retries/) });
+    expect(client.calls).toEqual([2]);
+  });
+
   it('splits a put into requests of at most 500 records and 5 MiB', async () => {
     const real: KinesisLike = kinesis.client();
     onTestFinished(() => real.destroy?.());

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import type { CliContext } from '../../../cli/main.ts';
+import type { CliContext } from '../../../lib/cli-context.ts';
 import { evalNabCommand } from '../../../models/nab/commands.ts';
 import { dominantPeriod, edgeloopDetector, erfc, runDetector, windowedGaussianDetector } from '../../../models/nab/detectors.ts';
 import { evaluateNab } from '../../../models/nab/evaluate-nab.ts';

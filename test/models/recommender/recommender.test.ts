@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import type { CliContext } from '../../../cli/main.ts';
+import type { CliContext } from '../../../lib/cli-context.ts';
 import { verifyModelDir } from '../../../models/manifest/index.ts';
 import { ruleOracle } from '../../../models/recommender/rule-oracle.ts';
 import { FAILURE_MODES, TEST_SALT, VALIDATION_SALT, parseAi4iCsv, splitByUdi, udiFraction } from '../../../models/recommender/ai4i-data.ts';

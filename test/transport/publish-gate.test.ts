@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../lib/clock.ts';
-import { isEdgeloopError } from '../../../protocol/errors.ts';
-import { PublishGate } from '../../../agent/transport/publish-gate.ts';
+import { ManualClock } from '../../lib/clock.ts';
+import { isEdgeloopError } from '../../protocol/errors.ts';
+import { PublishGate } from '../../transport/publish-gate.ts';
 
 function gate(opts: { maxInFlight?: number; ratePerSecond?: number; burst?: number; maxWaiting?: number } = {}) {
   const clock = new ManualClock(0);

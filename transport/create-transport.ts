@@ -17,10 +17,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { Clock } from '../../lib/clock.ts';
-import type { Logger } from '../../lib/logger.ts';
-import { issuesLine } from '../../lib/zod-issues.ts';
-import { EdgeloopError } from '../../protocol/errors.ts';
+import type { Clock } from '../lib/clock.ts';
+import type { Logger } from '../lib/logger.ts';
+import { issuesLine } from '../protocol/zod-issues.ts';
+import { EdgeloopError } from '../protocol/errors.ts';
 import type { TransportStats } from './mqtt-transport.ts';
 import { assertKnownKeys, commonShape, suggest } from './transport-options.ts';
 import type { Transport } from './transport.ts';

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { startMosquitto } from '../../helpers/mosquitto.ts';
+import { startMosquitto } from '../helpers/mosquitto.ts';
 
 describe('transports release every handle on close()', () => {
   it('a child process that used and closed both transports exits by itself', async () => {
@@ -13,7 +13,7 @@ describe('transports release every handle on close()', () => {
     onTestFinished(() => broker.close());
     const fixture = join(import.meta.dirname, 'fixtures', 'close-and-exit.ts');
     const child = spawn(process.execPath, ['--import', 'tsx', fixture, broker.host, String(broker.port)], {
-      cwd: join(import.meta.dirname, '..', '..', '..'),
+      cwd: join(import.meta.dirname, '..', '..'),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

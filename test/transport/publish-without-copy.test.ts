@@ -5,12 +5,12 @@
  * mqtt-packet's 65,536-buffer number cache.
  */
 import { createRequire } from 'node:module';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publishWithoutPayloadCopy } from '../../../agent/transport/publish-without-copy.ts';
-import { MqttTransport } from '../../../agent/transport/mqtt-transport.ts';
-import { startTestBroker, type TestBroker } from '../../helpers/aedes-broker.ts';
-import { startMosquitto } from '../../helpers/mosquitto.ts';
+import { STORE_AND_SEND_SHA256, publishWithoutPayloadCopy, sourceFingerprint } from '../../transport/publish-without-copy.ts';
+import { MqttTransport } from '../../transport/mqtt-transport.ts';
+import { startTestBroker, type TestBroker } from '../helpers/aedes-broker.ts';
+import { startMosquitto } from '../helpers/mosquitto.ts';
 
 let broker: TestBroker;
 beforeAll(async () => {
@@ -97,6 +97,28 @@ describe('publishWithoutPayloadCopy', () => {
 
   it('does nothing to a client without the internals it relies on', () => {
     expect(publishWithoutPayloadCopy({} as MqttClient)).toBe(false);
+  });
+
+  it('is written against the installed mqtt.js: _storeAndSend has the fingerprint it was checked against', () => {
+    const storeAndSend = (MqttClient.prototype as unknown as { _storeAndSend: (...a: never[]) => unknown })._storeAndSend;
+    expect(
+      sourceFingerprint(storeAndSend),
+      'mqtt.js changed MqttClient.prototype._storeAndSend: re-read it, carry the change into transport/publish-without-copy.ts ' +
+        `and update STORE_AND_SEND_SHA256. The method now reads:\n${Function.prototype.toString.call(storeAndSend)}`,
+    ).toBe(STORE_AND_SEND_SHA256);
+  });
+
+  it('leaves a client alone whose _storeAndSend is not the method it replaces (another mqtt.js)', async () => {
+    const client = await mqtt.connectAsync(broker.url, { clientId: 'nocopy-other' });
+    const internals = client as unknown as { _storeAndSend: (packet: unknown, cb: unknown, cbStorePut: () => void) => void };
+    // same shape, different body: what a new mqtt.js release would look like
+    const changed = function (this: MqttClient, _packet: unknown, _cb: unknown, cbStorePut: () => void): void {
+      cbStorePut();
+    };
+    internals._storeAndSend = changed;
+    expect(publishWithoutPayloadCopy(client)).toBe(false);
+    expect(internals._storeAndSend).toBe(changed);
+    await client.endAsync();
   });
 
   it('MqttTransport publishes through it and without mqtt-packet\'s number cache', async () => {

@@ -7,11 +7,11 @@
 import { randomUUID } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import type { RetryPolicy } from '../../../lib/backoff.ts';
-import { ManualClock, type Clock } from '../../../lib/clock.ts';
-import { isEdgeloopError } from '../../../protocol/errors.ts';
-import type { Transport } from '../../../agent/transport/transport.ts';
-import type { TransportStats } from '../../../agent/transport/mqtt-transport.ts';
+import type { RetryPolicy } from '../../lib/backoff.ts';
+import { ManualClock, type Clock } from '../../lib/clock.ts';
+import { isEdgeloopError } from '../../protocol/errors.ts';
+import type { Transport } from '../../transport/transport.ts';
+import type { TransportStats } from '../../transport/mqtt-transport.ts';
 import { MqttProxy } from './mqtt-proxy.ts';
 
 export interface ContractBroker {

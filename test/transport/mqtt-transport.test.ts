@@ -6,11 +6,11 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { ManualClock } from '../../../lib/clock.ts';
-import { isEdgeloopError } from '../../../protocol/errors.ts';
-import { MqttTransport, type MqttTransportOptions } from '../../../agent/transport/mqtt-transport.ts';
-import { startTestBroker, type TestBroker } from '../../helpers/aedes-broker.ts';
-import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto.ts';
+import { ManualClock } from '../../lib/clock.ts';
+import { isEdgeloopError } from '../../protocol/errors.ts';
+import { MqttTransport, type MqttTransportOptions } from '../../transport/mqtt-transport.ts';
+import { startTestBroker, type TestBroker } from '../helpers/aedes-broker.ts';
+import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
 import { MqttProxy } from './mqtt-proxy.ts';
 
 async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string | undefined> {

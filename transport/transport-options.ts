@@ -4,10 +4,10 @@
  * defaults of the flow-control and reconnect policy.
  */
 import { z } from 'zod';
-import { EdgeloopError } from '../../protocol/errors.ts';
-import type { RetryPolicy } from '../../lib/backoff.ts';
-import type { Clock } from '../../lib/clock.ts';
-import { issuesLine } from '../../lib/zod-issues.ts';
+import { EdgeloopError } from '../protocol/errors.ts';
+import type { RetryPolicy } from '../lib/backoff.ts';
+import type { Clock } from '../lib/clock.ts';
+import { issuesLine } from '../protocol/zod-issues.ts';
 import { PublishGate } from './publish-gate.ts';
 
 /** Reconnect policy defaults: first retry within 1 s, cap 60 s, full jitter, never give up. */

@@ -1,7 +1,7 @@
 /** The Transport contract against MqttTransport: aedes (MQTT 3.1.1), mosquitto (MQTT 3.1.1 and MQTT 5). */
-import { MqttTransport } from '../../../agent/transport/mqtt-transport.ts';
-import { startTestBroker } from '../../helpers/aedes-broker.ts';
-import { startMosquitto } from '../../helpers/mosquitto.ts';
+import { MqttTransport } from '../../transport/mqtt-transport.ts';
+import { startTestBroker } from '../helpers/aedes-broker.ts';
+import { startMosquitto } from '../helpers/mosquitto.ts';
 import { describeTransportContract, type ContractTransportOptions } from './transport-contract.ts';
 
 function create(protocolVersion: 4 | 5) {

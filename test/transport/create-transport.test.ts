@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { isEdgeloopError } from '../../../protocol/errors.ts';
-import { createTransport, parseTransportConfig, TransportConfigSchema } from '../../../agent/transport/create-transport.ts';
-import { MqttTransport } from '../../../agent/transport/mqtt-transport.ts';
-import { AwsIotTransport } from '../../../agent/transport/aws-iot-transport.ts';
-import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto.ts';
+import { isEdgeloopError } from '../../protocol/errors.ts';
+import { createTransport, parseTransportConfig, TransportConfigSchema } from '../../transport/create-transport.ts';
+import { MqttTransport } from '../../transport/mqtt-transport.ts';
+import { AwsIotTransport } from '../../transport/aws-iot-transport.ts';
+import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
 
 function errorOf(fn: () => unknown): Error {
   try {

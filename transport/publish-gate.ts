@@ -4,8 +4,8 @@
  * a bounded FIFO and are granted in order as slots free up and tokens refill. Time comes from an injected Clock,
  * so the rate cap is exact under a ManualClock.
  */
-import { EdgeloopError } from '../../protocol/errors.ts';
-import type { Clock, TimerHandle } from '../../lib/clock.ts';
+import { EdgeloopError } from '../protocol/errors.ts';
+import type { Clock, TimerHandle } from '../lib/clock.ts';
 
 export interface PublishGateOptions<T> {
   /** most publishes sent and not yet acknowledged at once (>= 1) */

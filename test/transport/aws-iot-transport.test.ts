@@ -5,9 +5,9 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { isEdgeloopError } from '../../../protocol/errors.ts';
-import { AwsIotTransport, type AwsIotTransportOptions } from '../../../agent/transport/aws-iot-transport.ts';
-import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto.ts';
+import { isEdgeloopError } from '../../protocol/errors.ts';
+import { AwsIotTransport, type AwsIotTransportOptions } from '../../transport/aws-iot-transport.ts';
+import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
 
 function transport(opts: AwsIotTransportOptions): AwsIotTransport {
   const t = new AwsIotTransport(opts);

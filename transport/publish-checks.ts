@@ -1,5 +1,5 @@
 /** Argument checks every Transport.publish() makes before touching the connection. Pure. */
-import { EdgeloopError } from '../../protocol/errors.ts';
+import { EdgeloopError } from '../protocol/errors.ts';
 import type { TransportMessage } from './transport.ts';
 
 /** The reason `msg` cannot be published, or undefined when it is well-formed and within `maxPayloadBytes`. */

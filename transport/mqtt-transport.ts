@@ -18,11 +18,11 @@ import { channel } from 'node:diagnostics_channel';
 import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient, IClientPublishOptions, ISubscriptionGrant } from 'mqtt';
 import { z } from 'zod';
-import { Backoff } from '../../lib/backoff.ts';
-import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
-import { silentLogger, type Logger } from '../../lib/logger.ts';
+import { Backoff } from '../lib/backoff.ts';
+import { systemClock, type Clock, type TimerHandle } from '../lib/clock.ts';
+import { silentLogger, type Logger } from '../lib/logger.ts';
 import { publishWithoutPayloadCopy } from './publish-without-copy.ts';
-import { EdgeloopError } from '../../protocol/errors.ts';
+import { EdgeloopError } from '../protocol/errors.ts';
 import type { PublishGate } from './publish-gate.ts';
 import { DEFAULT_RECONNECT, INJECTED_KEYS, bytes, commonShape, parseWith, publishGateFor, toBuffer } from './transport-options.ts';
 import type { Transport, TransportEvents, TransportMessage } from './transport.ts';
@@ -183,7 +183,9 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
       this.#startTimer.unref?.();
     }
     this.#client = mqtt.connect(o.url, this.#clientOptions());
-    publishWithoutPayloadCopy(this.#client);
+    if (!publishWithoutPayloadCopy(this.#client)) {
+      this.#log.warn('this mqtt.js is not the one transport/publish-without-copy.ts knows: QoS 1 payloads are copied into its outgoing store');
+    }
     this.#wire(this.#client);
     return p;
   }
