@@ -20,8 +20,8 @@ export function formatPlan(p: Plan, f: FleetSpec, priceFile: string): string {
       `${num(p.load.telemetryMessagesPerSecond, 1)} telemetry + ${num(p.load.eventMessagesPerSecond, 1)} event + ${num(p.load.statusMessagesPerSecond, 1)} status messages/s`,
     `                 ${num(p.load.publishesPerConnectionPerSecond, 2)} publishes/s per connection (limit ${L.iotPublishesPerConnection}); ` +
       `telemetry message ${num(p.load.telemetryMessageBytes)} B (limit ${num(L.iotMaxMessageBytes)}), metered as ${p.iot.meteredPerTelemetryMessage} (5 KB steps)`,
-    `  Kinesis        ${p.kinesis.shards} shards: ${num(p.kinesis.recordsPerSecond)} records/s (${num(L.kinesisShardRecordsPerSecond)} per shard) and ` +
-      `${num(p.kinesis.bytesPerSecond / 1024 / 1024, 2)} MiB/s (1 MiB/s per shard), ${p.kinesis.binding} bind, +${num(f.kinesis.headroom * 100)} % headroom`,
+    `  Kinesis        ${p.kinesis.shards} shard${p.kinesis.shards === 1 ? '' : 's'}: ${num(p.kinesis.recordsPerSecond)} records/s (${num(L.kinesisShardRecordsPerSecond)} per shard) and ` +
+      `${num(p.kinesis.bytesPerSecond / 1024 / 1024, 3)} MiB/s (1 MiB/s per shard), ${p.kinesis.binding} bind, +${num(f.kinesis.headroom * 100)} % headroom`,
     `  Lambda         ${num(p.lambda.invocationsPerSecond, 1)} invocations/s of ${num(p.lambda.recordsPerInvocation)} records (${num(p.lambda.readingsPerInvocation)} readings), ` +
       `one per batcher every ${num(p.lambda.secondsBetweenInvocations, 2)} s (window ${num(p.lambda.batchingWindowSeconds)} s)`,
     `                 ~${num(p.lambda.durationMs)} ms each at ${f.lambda.memoryMb} MB: ${num(p.lambda.gbSecondsPerMonth)} GB-s a month; ` +
