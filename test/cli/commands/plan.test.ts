@@ -2,7 +2,7 @@
  * `edgeloop plan`: text and --json output for the documented 10,000-device fleet, a YAML fleet file with flags over
  * it, bad input (flags, misspelt fields, a broken hard limit, a bad price table) with the error that names it.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -18,9 +18,13 @@ async function plan(args: string[], cwd = tempCwd()): Promise<{ code: number; ou
 }
 
 describe('edgeloop plan', () => {
-  it('prints the plan of 10,000 devices at one reading per second (docs/plan.md)', async () => {
-    const r = await runCli(['plan', '--devices', '10000'], { cwd: tempCwd() });
+  it('prints the plan of 10,000 devices at one reading per second, as docs/plan.md shows it', async () => {
+    const root = join(import.meta.dirname, '..', '..', '..');
+    const r = await runCli(['plan', '--devices', '10000'], { cwd: root });
     expect(r.code).toBe(0);
+    const doc = readFileSync(join(root, 'docs', 'plan.md'), 'utf8');
+    const shown = /npx edgeloop plan --devices 10000\n```\n\n```\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(shown, 'the worked example of docs/plan.md').toBe(r.stdout);
     expect(r.stdout).toMatch(/^edgeloop plan: 10,000 devices × 1 reading\/s = 10,000 readings\/s/);
     expect(r.stdout).toMatch(/Kinesis +12 shards: 10,003 records\/s/);
     expect(r.stdout).toMatch(/IoT Core messaging +28,040,212,500 metered messages +28,040\.21 +97\.1 %/);
