@@ -21,6 +21,7 @@ describe('metricNames (PromQL)', () => {
     expect(() => metricNames('sum({__name__=~"edgeloop_.*"})')).toThrow(/__name__/);
     expect(() => metricNames('x{a="1"')).toThrow(/unbalanced/);
     expect(() => metricNames('x # y')).toThrow(/cannot read/);
+    expect(() => metricNames('sum by (le x')).toThrow(/unclosed label list after "by"/);
   });
 });
 

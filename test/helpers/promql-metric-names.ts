@@ -40,7 +40,10 @@ export function metricNames(expr: string): string[] {
     if (braces > 0 || brackets > 0 || !/^[a-zA-Z_:]/.test(tok)) continue;
     const lower = tok.toLowerCase();
     if (LABEL_LIST.has(lower)) {
-      if (t[i + 1] === '(') i = t.indexOf(')', i + 1);
+      if (t[i + 1] === '(') {
+        i = t.indexOf(')', i + 1);
+        if (i < 0) throw new Error(`PromQL: unclosed label list after "${tok}" in ${JSON.stringify(expr)}`);
+      }
       continue;
     }
     if (KEYWORDS.has(lower) || AGGREGATIONS.has(lower) || t[i + 1] === '(') continue;
@@ -60,7 +63,8 @@ export function exportedNames(body: string): Set<string> {
   for (const line of body.split('\n')) {
     const type = /^# TYPE (\S+) (\S+)/.exec(line);
     if (type) {
-      const [, name, kind] = type as unknown as [string, string, string];
+      const name = type[1]!;
+      const kind = type[2]!;
       names.add(name);
       if (kind === 'histogram') for (const s of ['_bucket', '_count', '_sum']) names.add(name + s);
       if (kind === 'summary') for (const s of ['_count', '_sum']) names.add(name + s);
