@@ -102,6 +102,9 @@ export function planFleet(f: FleetSpec, prices: PriceTable): Plan {
   // IoT Core: payload + topic, metered in 5 KB steps; a retained status is metered as a publish and a retained message
   const meteredPerTelemetry = Math.ceil((telemetryPayload + f.topicBytes) / L.iotMeteringBytes);
   const meteredPerSecond = telemetryPerSecond * meteredPerTelemetry + eventsPerSecond * Math.ceil(f.eventBytes / L.iotMeteringBytes) + statusPerSecond * 2 * Math.ceil(f.statusBytes / L.iotMeteringBytes);
+  if (meteredPerSecond * SECONDS_PER_MONTH > 1e9) {
+    warnings.push('over a billion metered IoT Core messages a month: the price table has one messaging rate; check AWS for volume tiers (the messaging line is then an upper bound)');
+  }
   const iot = {
     connections: f.devices,
     connectionMinutesPerMonth: f.devices * HOURS_PER_MONTH * 60,

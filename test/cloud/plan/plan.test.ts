@@ -138,6 +138,7 @@ describe('planFleet: a hand-computed fleet', () => {
     expect(p.vm.diskGb).toBeCloseTo((17_280_000_000 + 8_640_000_000) / 2 ** 30, 9);
     expect(p.vm.monthlyUsd).toBeCloseTo(73 + ((17_280_000_000 + 8_640_000_000) / 2 ** 30) * 0.1, 9); // 730 h × $0.1 + disk
     expect(p.vm.usdPerReading).toBeCloseTo(p.vm.monthlyUsd / 2_628_000_000, 15);
+    // 315 million metered messages a month: under a billion, no tier warning
     expect(p.warnings).toEqual([]);
   });
 });
@@ -179,6 +180,7 @@ describe('planFleet: AWS limits', () => {
     expect(p.lambda.concurrencyMax).toBe(p.kinesis.shards * 2);
     expect(p.warnings).toEqual([
       expect.stringMatching(/600000 devices exceed IoT Core's default quota of 500000 concurrent connections/),
+      expect.stringMatching(/^over a billion metered IoT Core messages a month/), // 600,000/s × 2,628,000 s
       expect.stringMatching(/concurrent batches .* exceed Lambda's default 1000 concurrent executions/),
       expect.stringMatching(/600000 readings\/s is over one VM's 20000: the one-VM form needs 30/),
     ]);
