@@ -77,6 +77,7 @@ export class HealthServer {
     counter('edgeloop_agent_anomalies_total', 'windows over the threshold', (s) => s.status.inference?.anomalies ?? 0);
     counter('edgeloop_agent_inference_errors_total', 'failed inference calls', (s) => s.inferenceErrors);
     gauge('edgeloop_agent_inference_p95_seconds', 'p95 of an inference call (recent)', (s) => (s.status.inference?.p95Ms ?? 0) / 1000);
+    gauge('edgeloop_agent_inference_p99_seconds', 'p99 of an inference call (recent)', (s) => (s.status.inference?.p99Ms ?? 0) / 1000);
     // the process's memory (several in-process agents share it): what deploy/agent.env's budget is about
     gauge('edgeloop_agent_process_resident_memory_bytes', 'resident set size of the agent process', () => process.memoryUsage.rss());
     gauge('edgeloop_agent_process_resident_memory_peak_bytes', 'peak resident set size of the agent process since it started', () => process.resourceUsage().maxRSS * 1024);

@@ -1,4 +1,7 @@
+import { Counter, Gauge } from 'prom-client';
 import { definePart } from '../../lib/parts.ts';
+import type { RolloutController } from '../rollout/rollout-controller.ts';
+import type { RolloutStatus } from '../rollout/rollout-machine.ts';
 import { brokerPart } from './broker.ts';
 import { importPart, type CloudContext } from './context.ts';
 import { registryPart } from './registry.ts';
@@ -22,10 +25,64 @@ export const rolloutPart = definePart({
       mqtt = { url: broker.instance.url, clientId, ...(await broker.instance.addInProcessService(clientId)), ...given.mqtt };
     } else mqtt = { ...(broker ? { url: broker.instance.url } : {}), ...given.mqtt };
     const cfg = mod.parseRolloutPartConfig({ dataDir: ctx.paths.dataDir, topicPrefix: ctx.config.topicPrefix, ...given, mqtt }, 'rollout (cloud config)');
-    return mod.createRolloutPart(cfg, {
+    const part = mod.createRolloutPart(cfg, {
       logger: ctx.logger,
       clock: ctx.clock,
       ...(registry ? { registry: { registry: registry.instance.registry, artifactBaseUrl: () => String(registry.health().url ?? '') } } : {}),
     });
+    registerRolloutMetrics(ctx, part.instance.controller);
+    return part;
   },
 });
+
+/** every RolloutStatus, so each has a series (0 included) and an alert can see it rise */
+const ROLLOUT_STATUSES = ['rolling', 'baking', 'completed', 'aborted', 'rolling-back', 'rolled-back'] as const satisfies readonly RolloutStatus[];
+// compile-time check that the list above names every status
+const _allStatuses: Exclude<RolloutStatus, (typeof ROLLOUT_STATUSES)[number]> extends never ? true : never = true;
+void _allStatuses;
+
+/**
+ * The rollout controller's metrics:
+ * - `edgeloop_rollout_rollouts{status}`: the rollouts of the state database's recent list (the 50 newest, what
+ *   `edgeloop rollout status` shows) by status, read at scrape time;
+ * - `edgeloop_rollout_transitions_total{status}`: rollouts that entered each status while this process ran (from
+ *   the controller's change events), so an abort is counted even when the recent list has moved on.
+ * deploy/prometheus alerts on a rise of `aborted` or `rolled-back` transitions and on any `rolling-back` rollout.
+ */
+function registerRolloutMetrics(ctx: CloudContext, controller: RolloutController): void {
+  new Gauge({
+    name: 'edgeloop_rollout_rollouts',
+    help: 'Rollouts by status among the 50 most recent in the rollout state database.',
+    labelNames: ['status'],
+    registers: [ctx.registry],
+    collect() {
+      let views: Array<{ status: RolloutStatus }>;
+      try {
+        views = controller.list();
+      } catch {
+        return; // not started yet, or closed: no samples rather than zeros
+      }
+      this.reset();
+      for (const s of ROLLOUT_STATUSES) this.set({ status: s }, views.filter((v) => v.status === s).length);
+    },
+  });
+  const transitions = new Counter({
+    name: 'edgeloop_rollout_transitions_total',
+    help: 'Rollouts that entered each status (this process).',
+    labelNames: ['status'],
+    registers: [ctx.registry],
+  });
+  for (const s of ROLLOUT_STATUSES) transitions.inc({ status: s }, 0);
+  const last = new Map<string, RolloutStatus>();
+  controller.onChange((id) => {
+    let status: RolloutStatus;
+    try {
+      status = controller.view(id).status;
+    } catch {
+      return; // closing
+    }
+    if (last.get(id) === status) return;
+    last.set(id, status);
+    transitions.inc({ status });
+  });
+}

@@ -27,6 +27,7 @@ const CASES: Array<{ args: string[]; line: string }> = [
   },
   { args: ['recommend', '--port', '99999'], line: 'edgeloop recommend: --port: invalid value "99999" (expected <= 65535)' },
   { args: ['models', 'train', 'anomaly', '--data', 'x.csv', '--out', 'o', '--window', '0'], line: 'edgeloop models: --window: invalid value "0" (expected an integer >= 1)' },
+  { args: ['plan', '--devices', 'many'], line: 'edgeloop plan: --devices: invalid value "many" (expected a number)' },
   { args: ['sim', '--duration', 'soon'], line: 'edgeloop sim: --duration: invalid value "soon" (expected a duration: 10, 10s, 500ms, 2m)' },
   { args: ['rollout', 'start', 'pump'], line: 'edgeloop rollout start: "pump": not MODEL@VERSION (expected edgeloop rollout start MODEL@VERSION [options])' },
   { args: ['registry', 'serve', '--port', 'x'], line: 'edgeloop registry serve: --port: invalid value "x" (expected an integer in [0, 65535])' },
@@ -51,7 +52,7 @@ describe('flag errors', () => {
     const err = sink();
     const cwd = tempCwd();
     expect(await main(['frobnicate'], { stdout: sink().stream, stderr: err.stream, env: {}, cwd })).toBe(2);
-    expect(err.text()).toBe('edgeloop frobnicate: unknown command (expected one of up, agent, cloud, models, features, dlq, registry, rollout, recommend, sim; see edgeloop --help)\n');
+    expect(err.text()).toBe('edgeloop frobnicate: unknown command (expected one of up, agent, cloud, models, features, dlq, registry, rollout, recommend, sim, plan; see edgeloop --help)\n');
     const err2 = sink();
     expect(await main(['agent', '--config', 'absent.yaml'], { stdout: sink().stream, stderr: err2.stream, env: {}, cwd })).toBe(1);
     expect(err2.text()).toMatch(/^edgeloop agent: .*absent\.yaml: cannot read config file .*\[EL_ERR_CONFIG_INVALID\]\n$/);

@@ -1,7 +1,8 @@
 /**
- * `promtool check metrics` (the Prometheus project's own linter for the text exposition format) run on a scraped
- * body. promtool comes with the Debian `prometheus` package; when it is missing the check fails with the install
- * command instead of passing silently.
+ * promtool, the Prometheus project's own checker: `promtool check metrics` (its linter for the text exposition
+ * format) on a scraped body, and any other subcommand (`check rules`, `test rules`, `check config`). promtool comes
+ * with the Debian `prometheus` package; when it is missing the check fails with the install command instead of
+ * passing silently.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -14,11 +15,17 @@ export interface PromtoolResult {
   output: string;
 }
 
-export function promtoolCheckMetrics(body: string, promtool: string = PROMTOOL): PromtoolResult {
+/** `promtool <args>` (stdin from `input`); fails with the install command when promtool is missing */
+export function runPromtool(args: string[], opts: { input?: string; cwd?: string; promtool?: string } = {}): PromtoolResult {
+  const promtool = opts.promtool ?? PROMTOOL;
   if (!existsSync(promtool)) {
     throw new Error(`promtool not found at ${promtool}: install it with \`sudo apt-get install -y prometheus\` (or set PROMTOOL=/path/to/promtool)`);
   }
-  const r = spawnSync(promtool, ['check', 'metrics'], { input: body, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(promtool, args, { input: opts.input ?? '', cwd: opts.cwd, encoding: 'utf8', timeout: 30_000 });
   if (r.error) throw r.error;
   return { status: r.status, output: `${r.stdout}${r.stderr}`.trim() };
+}
+
+export function promtoolCheckMetrics(body: string, promtool: string = PROMTOOL): PromtoolResult {
+  return runPromtool(['check', 'metrics'], { input: body, promtool });
 }

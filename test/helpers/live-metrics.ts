@@ -1,0 +1,69 @@
+/**
+ * Live Prometheus endpoints for tests: a real createCloud with every part that exports metrics (embedded broker,
+ * ingest, dlq, processor, registry, recommend, rollout) and a real agent HealthServer, both on port 0, closed when
+ * the test finishes; and a scrape that checks the status and the exposition content type.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, onTestFinished } from 'vitest';
+import { HealthServer } from '../../agent/status/health-server.ts';
+import { parseCloudConfig } from '../../cloud/config.ts';
+import { createCloud, type Cloud } from '../../cloud/create-cloud.ts';
+
+/** a started cloud and its /metrics URL */
+export async function startMetricsCloud(): Promise<{ url: string; cloud: Cloud }> {
+  const dir = mkdtempSync(join(tmpdir(), 'el-metrics-'));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  const cloud = createCloud(
+    parseCloudConfig({
+      dataDir: dir,
+      broker: { embedded: { port: 0, allowAnonymous: true } },
+      http: { port: 0 },
+      registry: { port: 0, requireSignature: false },
+      recommend: { port: 0 },
+      rollout: { http: { port: 0 }, discoveryMs: 0 },
+    }),
+  );
+  onTestFinished(() => cloud.close());
+  await cloud.start();
+  return { url: `${cloud.urls.http}/metrics`, cloud };
+}
+
+/** an agent health endpoint serving a fixed snapshot; its /metrics URL */
+export async function startAgentHealth(): Promise<string> {
+  const health = new HealthServer({
+    port: 0,
+    snapshot: () => ({
+      status: {
+        v: 1,
+        type: 'status',
+        deviceId: 'dev-1',
+        seq: 42,
+        ts: Date.now(),
+        online: true,
+        outbox: { depth: 3, bytes: 900, oldestAgeMs: 1500 },
+        drops: { telemetry: 1, events: 0 },
+        inference: { windows: 10, anomalies: 1, anomalyRate: 0.1, p50Ms: 0.2, p95Ms: 0.5, p99Ms: 0.9 },
+      },
+      connected: true,
+      readingsAccepted: 100,
+      readingsRejected: 2,
+      readingsRefused: 1,
+      outbox: { seqRollbacks: 1, quarantined: 1, diskFreeBytes: 1 << 30, reserve: true },
+      messagesPublished: 7,
+      publishErrors: 0,
+      inferenceErrors: 0,
+    }),
+  });
+  onTestFinished(() => health.close());
+  await health.start();
+  return `http://127.0.0.1:${health.port}/metrics`;
+}
+
+export async function scrape(url: string): Promise<string> {
+  const res = await fetch(url);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  return res.text();
+}
