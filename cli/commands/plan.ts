@@ -3,7 +3,7 @@
  * flags and the fleet file → FleetSpec, the price table, planFleet, then text or JSON.
  */
 import { relative, resolve } from 'node:path';
-import type { CliContext } from '../main.ts';
+import type { CliContext } from '../../lib/cli-context.ts';
 import { numberFlag, parsedFlag, parseFlags, usageError } from '../../lib/cli-errors.ts';
 import { loadConfig } from '../load-config.ts';
 

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { packagePath } from '../../lib/package-root.ts';
-import { issuesLine } from '../../lib/zod-issues.ts';
+import { issuesLine } from '../../protocol/zod-issues.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 
 const PriceSchema = z
