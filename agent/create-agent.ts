@@ -2,12 +2,18 @@
  * The agent's wiring file: sources → SqliteOutbox → (InferenceEngine → events lane) → OutboxPublisher → Transport,
  * plus the status reporter, the optional health endpoint and the model updater. It owns start and shutdown order.
  *
- * start():  outbox → inference (models from models.dir) → transport (connects in the background: a device that
- *           boots offline still accepts readings) → publisher, status, pruning → model updater → sources → health
- * close():  stop intake (sources, then ingest() refuses) → commit the intake buffer → finish inference → drain the
- *           outbox for up to shutdown.drainTimeoutMs → clean offline status → publisher → transport → inference
- *           → outbox (database closed last) → health endpoint. What is not drained stays in the outbox for the
- *           next start.
+ * Composed with the part kernel (lib/parts.ts, see #compose), which starts the parts in this order and closes them
+ * in reverse:
+ *
+ *   outbox → inference → transport → publisher + status → pruning → connect (in the background: a device that
+ *   boots offline still accepts readings) → model updater → models (the updater's store, then models.initial)
+ *   → intake → sources → health
+ *
+ * so close() stops the health endpoint and the sources (ingest() refuses from then on), commits the intake buffer
+ * and lets inference finish, stops the updater, drains the outbox for up to shutdown.drainTimeoutMs and sends the
+ * clean offline status, closes the transport and inference, and closes the outbox database last. What is not
+ * drained stays in the outbox for the next start. (668 lines: the parts close over the agent's private state;
+ * splitting them out needs an agent-host interface, the next step.)
  *
  * Many agents in one process (the simulator's agent mode): createAgent() is synchronous and opens nothing; inject a
  * transport, leave sources and health unset, and feed readings with `agent.ingest()`.
@@ -37,6 +43,7 @@ import type { Transport } from '../transport/transport.ts';
 import { createTransport } from '../transport/create-transport.ts';
 import { ModelUpdater } from './model-updater/model-updater.ts';
 import { PACKAGE_VERSION } from '../lib/package-root.ts';
+import { definePart, System } from '../lib/parts.ts';
 
 export const AGENT_VERSION: string = PACKAGE_VERSION;
 
@@ -80,6 +87,9 @@ export class Agent implements ReadingSink {
   #pruneTimer: TimerHandle | undefined;
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'closed' = 'new';
   #closePromise: Promise<void> | undefined;
+  #system: System<undefined> | undefined;
+  /** how long close() drains the outbox; 0 until close() is called (a failed start does not drain) */
+  #drainMs = 0;
   #counters: AgentCounters = { accepted: 0, rejected: 0, refused: 0 };
   #lastError: string | undefined;
   #ingesting = new Set<Promise<unknown>>();
@@ -107,146 +117,300 @@ export class Agent implements ReadingSink {
       return;
     }
     this.#state = 'starting';
+    this.#system = this.#compose();
     try {
-      await this.#startParts();
-      this.#state = 'running';
+      await this.#system.start();
     } catch (err) {
-      await this.#shutdown(0).catch(() => undefined);
+      // the kernel has closed what had started (without a drain: #drainMs is 0 until close() is called)
       this.#state = 'closed';
       throw err;
     }
+    if (this.#state === 'starting') this.#state = 'running';
     this.#log.info({ outbox: this.#outbox!.stats(), models: this.#inference?.models() }, 'agent started');
   }
 
-  async #startParts(): Promise<void> {
+  /**
+   * The agent's parts (lib/parts.ts), in start order; the kernel closes them in reverse, which is the shutdown
+   * order the module header states: health, sources, then the intake is committed and inference finishes, the
+   * updater stops, the pruning stops, the outbox drains and the clean offline status goes out, the transport
+   * closes, inference closes, and the outbox database is closed last.
+   */
+  #compose(): System<undefined> {
     const c = this.config;
     const clock = this.#clock;
-    // 1. outbox
-    this.#outbox = SqliteOutbox.open({
-      path: c.outbox.path ?? join(c.dataDir, 'outbox.db'),
-      durability: c.outbox.durability,
-      maxBytes: c.outbox.maxBytes,
-      maxAgeMs: c.outbox.maxAgeMs,
-      intakeMaxRows: c.outbox.intakeMaxRows,
-      intakeLingerMs: c.outbox.intakeLingerMs,
-      cacheKiB: c.outbox.cacheKiB,
-      minFreeBytes: c.outbox.minFreeBytes,
-      reserveBytes: c.outbox.reserveBytes,
-      seqBlock: c.outbox.seqBlock,
-      integrityCheck: c.outbox.integrityCheck,
-      clock,
-      logger: this.#log,
-    });
-    // a quarantined file or a seq rollback found at open (already logged by the outbox) goes into the status
-    const incident = this.#outbox.incidents.at(-1);
-    if (incident) this.#setError(`${incident.message} [${incident.code}]`);
-    // 2. inference
-    let trusted: Map<string, KeyObject> | undefined;
     // files or directories of *.pub files; the same ring goes to the updater, which re-reads its directories when
     // a manifest names a key it does not know yet
-    if (c.models.trustedKeys.length > 0) trusted = new TrustedKeyRing(c.models.trustedKeys);
+    const trusted: Map<string, KeyObject> | undefined = c.models.trustedKeys.length > 0 ? new TrustedKeyRing(c.models.trustedKeys) : undefined;
     const requireSignature = c.models.requireSignature ?? trusted !== undefined;
-    if (c.inference.enabled) {
-      const outbox = this.#outbox;
-      this.#inference = new InferenceEngine({
-        onEvent: (e) => outbox.appendEvents([e]),
-        maxBatchWindows: c.inference.maxBatchWindows,
-        cooldownMs: c.inference.cooldownMs,
-        intraOpNumThreads: c.inference.intraOpNumThreads,
-        trustedKeys: trusted,
-        requireSignature,
-        ...(this.#opts.createRunner ? { createRunner: this.#opts.createRunner } : {}),
-        clock,
-        logger: this.#log,
-      });
-      this.#inference.onModelChange(() => this.#status?.changed());
-    }
-    // 3. transport
-    if (this.#opts.transport) {
-      this.#transport = this.#opts.transport;
-    } else {
-      this.#transport = await this.#createTransport();
-      this.#ownsTransport = true;
-    }
-    const t = this.#transport;
-    const onError = (err: Error): void => this.#setError(`transport: ${err.message}`);
-    // the transport logs its own 'offline' (with the reason); logging it here too would print every disconnect twice
-    t.on('error', onError);
-    this.#offTransport = () => {
-      t.off('error', onError);
-    };
-    // 4. publisher, status, pruning
-    this.#publisher = new OutboxPublisher({
-      outbox: this.#outbox,
-      transport: t,
-      deviceId: this.deviceId,
-      topics: this.topics,
-      batchMaxRecords: c.outbox.batchMaxRecords,
-      batchMaxBytes: c.outbox.batchMaxBytes,
-      lingerMs: c.outbox.batchLingerMs,
-      maxInflight: c.outbox.maxInflightBatches,
-      clock,
-      logger: this.#log,
+    const none = (): void => undefined;
+
+    const outbox = definePart({
+      name: 'outbox',
+      create: () => {
+        const o = SqliteOutbox.open({
+          path: c.outbox.path ?? join(c.dataDir, 'outbox.db'),
+          durability: c.outbox.durability,
+          maxBytes: c.outbox.maxBytes,
+          maxAgeMs: c.outbox.maxAgeMs,
+          intakeMaxRows: c.outbox.intakeMaxRows,
+          intakeLingerMs: c.outbox.intakeLingerMs,
+          cacheKiB: c.outbox.cacheKiB,
+          minFreeBytes: c.outbox.minFreeBytes,
+          reserveBytes: c.outbox.reserveBytes,
+          seqBlock: c.outbox.seqBlock,
+          integrityCheck: c.outbox.integrityCheck,
+          clock,
+          logger: this.#log,
+        });
+        this.#outbox = o;
+        // a quarantined file or a seq rollback found at open (already logged by the outbox) goes into the status
+        const incident = o.incidents.at(-1);
+        if (incident) this.#setError(`${incident.message} [${incident.code}]`);
+        return o;
+      },
+      start: none,
+      close: (o) => o.close(),
     });
-    this.#publisher.start();
-    this.#status = new StatusReporter({
-      transport: t,
-      deviceId: this.deviceId,
-      topics: this.topics,
-      snapshot: () => this.status(),
-      intervalMs: c.status.intervalMs,
-      clock,
-      logger: this.#log,
+
+    const inference = definePart({
+      name: 'inference',
+      enabled: () => c.inference.enabled,
+      requires: { outbox },
+      create: ({ outbox: o }) => {
+        const engine = new InferenceEngine({
+          onEvent: (e) => o.appendEvents([e]),
+          maxBatchWindows: c.inference.maxBatchWindows,
+          cooldownMs: c.inference.cooldownMs,
+          intraOpNumThreads: c.inference.intraOpNumThreads,
+          trustedKeys: trusted,
+          requireSignature,
+          ...(this.#opts.createRunner ? { createRunner: this.#opts.createRunner } : {}),
+          clock,
+          logger: this.#log,
+        });
+        engine.onModelChange(() => this.#status?.changed());
+        this.#inference = engine;
+        return engine;
+      },
+      start: none,
+      close: (engine) => engine.close(),
     });
-    this.#status.start();
-    this.#schedulePrune();
-    if (this.#ownsTransport) {
-      t.start().catch((err: unknown) => this.#setError(`transport start: ${(err as Error).message}`));
-    }
-    // 5. models: the updater first (it restores the last model it activated from its store), then the initial
-    //    model directories for models that are not active yet
-    if (this.#inference) {
-      if (c.models.updates && trusted) await this.#startUpdater(trusted);
-      // the store's own model directories (copied there by hand), then the configured initial ones
-      await this.#loadModels([this.#modelsDir(), ...c.models.initial], trusted ?? new Map(), requireSignature);
-    }
-    // 6. sources
-    const sink: ReadingSink = this;
-    const end = (name: string) => () => this.#opts.onSourceEnd?.(name);
-    const s = c.sources;
-    if (s.simulated) {
-      const { SimulatedSource } = await import('./sources/simulated-source.ts');
-      this.#sources.push(new SimulatedSource({ sink, ...s.simulated, clock, onEnd: end('simulated') }));
-    }
-    if (s.csv) {
-      const { CsvReplaySource } = await import('./sources/csv-replay-source.ts');
-      this.#sources.push(new CsvReplaySource({ sink, ...s.csv, clock, onEnd: end('csv') }));
-    }
-    if (s.http) {
-      const { HttpSource } = await import('./sources/http-source.ts');
-      this.#sources.push(new HttpSource({ sink, ...s.http, clock }));
-    }
-    if (s.socket) {
-      const { SocketSource } = await import('./sources/socket-source.ts');
-      this.#sources.push(new SocketSource({ sink, ...s.socket, clock }));
-    }
-    if (s.stdin) {
-      const { StdinSource } = await import('./sources/stdin-source.ts');
-      this.#sources.push(new StdinSource({ sink, ...(this.#opts.stdin ? { stream: this.#opts.stdin } : {}), clock, onEnd: end('stdin') }));
-    }
-    for (const src of this.#sources) await src.start();
-    // 7. health endpoint
-    if (c.health) {
-      // loaded on demand: prom-client is ~5 MB of RSS an agent without the endpoint does not need
-      const { HealthServer } = await import('./status/health-server.ts');
-      this.#health = new HealthServer({
-        host: c.health.host,
-        port: c.health.port,
-        maxOldestAgeMs: c.health.maxOldestAgeMs,
-        snapshot: () => this.#healthSnapshot(),
-      });
-      await this.#health.start();
-    }
+
+    // an injected transport (agent mode, tests) is the caller's: the agent neither starts nor closes it
+    const transport = definePart({
+      name: 'transport',
+      requires: { outbox },
+      create: async () => {
+        const t = this.#opts.transport ?? (await this.#createTransport());
+        this.#ownsTransport = this.#opts.transport === undefined;
+        this.#transport = t;
+        return t;
+      },
+      start: (t) => {
+        // the transport logs its own 'offline' (with the reason); logging it here too would print every disconnect twice
+        const onError = (err: Error): void => this.#setError(`transport: ${err.message}`);
+        t.on('error', onError);
+        this.#offTransport = () => t.off('error', onError);
+      },
+      close: async (t) => {
+        this.#offTransport?.();
+        if (this.#ownsTransport) await t.close();
+      },
+    });
+
+    // publisher and status reporter; closing drains the outbox first, then says a clean goodbye
+    const uplink = definePart({
+      name: 'uplink',
+      requires: { outbox, transport },
+      create: ({ outbox: o, transport: t }) => {
+        this.#publisher = new OutboxPublisher({
+          outbox: o,
+          transport: t,
+          deviceId: this.deviceId,
+          topics: this.topics,
+          batchMaxRecords: c.outbox.batchMaxRecords,
+          batchMaxBytes: c.outbox.batchMaxBytes,
+          lingerMs: c.outbox.batchLingerMs,
+          maxInflight: c.outbox.maxInflightBatches,
+          clock,
+          logger: this.#log,
+        });
+        this.#status = new StatusReporter({
+          transport: t,
+          deviceId: this.deviceId,
+          topics: this.topics,
+          snapshot: () => this.status(),
+          intervalMs: c.status.intervalMs,
+          clock,
+          logger: this.#log,
+        });
+        return { publisher: this.#publisher, status: this.#status, transport: t };
+      },
+      start: (u) => {
+        u.publisher.start();
+        u.status.start();
+      },
+      close: async (u) => {
+        const errors: unknown[] = [];
+        const step = async (fn: () => unknown): Promise<void> => {
+          try {
+            await fn();
+          } catch (err) {
+            errors.push(err);
+          }
+        };
+        if (this.#drainMs > 0 && u.transport.connected) {
+          await step(async () => {
+            const empty = await u.publisher.flush(this.#drainMs);
+            if (!empty) this.#log.warn({ outbox: this.#outbox?.stats() }, 'drain timeout: the rest stays in the outbox for the next start');
+          });
+        }
+        // a clean goodbye (the last will is only for unclean disconnects)
+        await step(() => u.status.close(u.transport.connected ? { ...this.status(), online: false } : undefined));
+        await step(() => u.publisher.close());
+        if (errors.length > 0) throw errors[0];
+      },
+    });
+
+    const prune = definePart({
+      name: 'prune',
+      requires: { uplink },
+      create: () => ({}),
+      start: () => this.#schedulePrune(),
+      close: () => {
+        if (this.#pruneTimer) this.#clock.clearTimeout(this.#pruneTimer);
+        this.#pruneTimer = undefined;
+      },
+    });
+
+    // the owned transport connects in the background once publisher and status listen for 'online': a device that
+    // boots offline still accepts readings
+    const connect = definePart({
+      name: 'connect',
+      requires: { transport, prune },
+      create: () => ({}),
+      start: () => {
+        if (this.#ownsTransport) this.#transport!.start().catch((err: unknown) => this.#setError(`transport start: ${(err as Error).message}`));
+      },
+      close: none,
+    });
+
+    const updater = definePart({
+      name: 'model-updater',
+      enabled: () => c.inference.enabled && c.models.updates && trusted !== undefined,
+      requires: { transport, inference, outbox, connect },
+      create: ({ transport: t, inference: host, outbox: o }) => {
+        const u = new ModelUpdater({
+          deviceId: this.deviceId,
+          transport: t,
+          host,
+          modelsDir: this.#modelsDir(),
+          trustedKeys: trusted!,
+          topics: this.topics,
+          clock,
+          logger: this.#log,
+          nextSeq: () => o.reserveSeq(),
+        });
+        this.#updater = u;
+        return u;
+      },
+    });
+
+    // the updater first (it restores the last model it activated from its store), then the store's own model
+    // directories (copied there by hand), then the configured initial ones for models that are not active yet
+    const models = definePart({
+      name: 'models',
+      enabled: () => c.inference.enabled,
+      requires: { inference, connect },
+      optional: { updater },
+      create: () => ({}),
+      start: () => this.#loadModels([this.#modelsDir(), ...c.models.initial], trusted ?? new Map(), requireSignature),
+      close: none,
+    });
+
+    // closing the intake: what sources handed over is committed, in-flight ingest() calls settle, inference finishes
+    const intake = definePart({
+      name: 'intake',
+      requires: { uplink, connect },
+      optional: { models, updater },
+      create: () => ({}),
+      start: none,
+      close: async () => {
+        const errors: unknown[] = [];
+        for (const fn of [() => this.#outbox?.flushIntake(), () => Promise.allSettled([...this.#ingesting]), () => this.#inference?.idle()]) {
+          try {
+            await fn();
+          } catch (err) {
+            errors.push(err);
+          }
+        }
+        if (errors.length > 0) throw errors[0];
+      },
+    });
+
+    const sources = definePart({
+      name: 'sources',
+      requires: { intake },
+      create: async () => {
+        const sink: ReadingSink = this;
+        const end = (name: string) => () => this.#opts.onSourceEnd?.(name);
+        const s = c.sources;
+        if (s.simulated) {
+          const { SimulatedSource } = await import('./sources/simulated-source.ts');
+          this.#sources.push(new SimulatedSource({ sink, ...s.simulated, clock, onEnd: end('simulated') }));
+        }
+        if (s.csv) {
+          const { CsvReplaySource } = await import('./sources/csv-replay-source.ts');
+          this.#sources.push(new CsvReplaySource({ sink, ...s.csv, clock, onEnd: end('csv') }));
+        }
+        if (s.http) {
+          const { HttpSource } = await import('./sources/http-source.ts');
+          this.#sources.push(new HttpSource({ sink, ...s.http, clock }));
+        }
+        if (s.socket) {
+          const { SocketSource } = await import('./sources/socket-source.ts');
+          this.#sources.push(new SocketSource({ sink, ...s.socket, clock }));
+        }
+        if (s.stdin) {
+          const { StdinSource } = await import('./sources/stdin-source.ts');
+          this.#sources.push(new StdinSource({ sink, ...(this.#opts.stdin ? { stream: this.#opts.stdin } : {}), clock, onEnd: end('stdin') }));
+        }
+        return this.#sources;
+      },
+      start: async (list) => {
+        for (const src of list) await src.start();
+      },
+      close: async (list) => {
+        let first: unknown;
+        for (const src of [...list].reverse()) {
+          try {
+            await src.close();
+          } catch (err) {
+            first ??= err;
+          }
+        }
+        if (first !== undefined) throw first;
+      },
+    });
+
+    const health = definePart({
+      name: 'health',
+      enabled: () => Boolean(c.health),
+      requires: { sources },
+      create: async () => {
+        // loaded on demand: prom-client is ~5 MB of RSS an agent without the endpoint does not need
+        const { HealthServer } = await import('./status/health-server.ts');
+        this.#health = new HealthServer({
+          host: c.health!.host,
+          port: c.health!.port,
+          maxOldestAgeMs: c.health!.maxOldestAgeMs,
+          snapshot: () => this.#healthSnapshot(),
+        });
+        return this.#health;
+      },
+    });
+
+    return new System({ parts: [outbox, inference, transport, uplink, prune, connect, updater, models, intake, sources, health], context: undefined });
   }
 
   async #createTransport(): Promise<Transport> {
@@ -303,22 +467,6 @@ export class Agent implements ReadingSink {
     const v = verifyModelDir(dir, { trustedKeys: trusted, requireSignature });
     if (this.#inference!.active(v.manifest.name)) return; // the updater restored a newer one
     await this.#inference!.activate(v.manifest, v.modelPath);
-  }
-
-  async #startUpdater(trusted: Map<string, KeyObject>): Promise<void> {
-    const updater = new ModelUpdater({
-      deviceId: this.deviceId,
-      transport: this.#transport!,
-      host: this.#inference!,
-      modelsDir: this.#modelsDir(),
-      trustedKeys: trusted,
-      topics: this.topics,
-      clock: this.#clock,
-      logger: this.#log,
-      nextSeq: () => this.#outbox!.reserveSeq(),
-    });
-    await updater.start();
-    this.#updater = updater;
   }
 
   #schedulePrune(): void {
@@ -469,54 +617,23 @@ export class Agent implements ReadingSink {
   // ---------- shutdown ----------
 
   /**
-   * Stop intake, drain for up to `drainTimeoutMs` (default: shutdown.drainTimeoutMs), close everything.
-   * Idempotent; concurrent calls share one shutdown.
+   * Stop intake, drain for up to `drainTimeoutMs` (default: shutdown.drainTimeoutMs), close everything (the
+   * reverse of the start order, see #compose). Idempotent; concurrent calls share one shutdown.
    */
   close(drainTimeoutMs?: number): Promise<void> {
     if (!this.#closePromise) {
       const prev = this.#state;
       this.#state = 'stopping';
-      this.#closePromise = (prev === 'new' ? Promise.resolve() : this.#shutdown(drainTimeoutMs ?? this.config.shutdown.drainTimeoutMs)).finally(() => {
+      this.#drainMs = drainTimeoutMs ?? this.config.shutdown.drainTimeoutMs;
+      const system = this.#system;
+      this.#closePromise = (prev === 'new' || !system
+        ? Promise.resolve()
+        : system.close().finally(() => this.#log.info('agent closed'))
+      ).finally(() => {
         this.#state = 'closed';
       });
     }
     return this.#closePromise;
-  }
-
-  async #shutdown(drainMs: number): Promise<void> {
-    const errors: unknown[] = [];
-    const step = async (fn: () => unknown): Promise<void> => {
-      try {
-        await fn();
-      } catch (err) {
-        errors.push(err);
-      }
-    };
-    // stop intake: sources first (no new readings), then what was handed over is committed
-    for (const s of [...this.#sources].reverse()) await step(() => s.close());
-    await step(() => this.#updater?.close());
-    await step(() => this.#outbox?.flushIntake());
-    await step(() => Promise.allSettled([...this.#ingesting]));
-    await step(() => this.#inference?.idle());
-    if (this.#pruneTimer) this.#clock.clearTimeout(this.#pruneTimer);
-    this.#pruneTimer = undefined;
-    // drain
-    if (drainMs > 0 && this.#publisher && this.#transport?.connected) {
-      await step(async () => {
-        const empty = await this.#publisher!.flush(drainMs);
-        if (!empty) this.#log.warn({ outbox: this.#outbox?.stats() }, 'drain timeout: the rest stays in the outbox for the next start');
-      });
-    }
-    // a clean goodbye (the last will is only for unclean disconnects)
-    await step(() => this.#status?.close(this.#transport?.connected ? { ...this.status(), online: false } : undefined));
-    await step(() => this.#publisher?.close());
-    this.#offTransport?.();
-    if (this.#ownsTransport) await step(() => this.#transport?.close());
-    await step(() => this.#inference?.close());
-    await step(() => this.#outbox?.close());
-    await step(() => this.#health?.close());
-    this.#log.info({ errors: errors.length }, 'agent closed');
-    if (errors.length > 0) throw errors[0];
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
