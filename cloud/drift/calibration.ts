@@ -149,22 +149,57 @@ export function wassersteinNull(o: WassersteinNullOptions): NullDistribution {
   const ref = o.refSorted;
   const q = new Float64Array(g + 1);
   for (let k = 0; k <= g; k++) q[k] = quantileAt(ref, k / g);
+  const tails = tailScales(ref, q[1]!, q[g - 1]!);
   const w = new Float64Array(g + 1);
+  const steps = new Float64Array(g);
   const sd = Math.sqrt(1 / g);
   const out = new Float64Array(r);
   for (let rep = 0; rep < r; rep++) {
-    for (let k = 1; k <= g; k++) w[k] = w[k - 1]! + sd * prng.normal();
+    fillNormal(prng, steps);
+    for (let k = 1; k <= g; k++) w[k] = w[k - 1]! + sd * steps[k - 1]!;
     const end = w[g]!;
-    let z = 0;
-    let prev = 0; // |B(0)|
-    for (let k = 1; k <= g; k++) {
+    let prev = Math.abs(w[1]! - end / g);
+    // outer cells: exponential tails, ∫ |B(u)| dQ(u) over (0, 1/g) ≈ 2 β |B(1/g)|
+    let z = 2 * tails.low * prev;
+    for (let k = 2; k < g; k++) {
       const b = Math.abs(w[k]! - (k / g) * end);
       z += ((prev + b) / 2) * (q[k]! - q[k - 1]!);
       prev = b;
     }
+    z += 2 * tails.high * prev;
     out[rep] = z / o.scale;
   }
   return new NullDistribution(out);
+}
+
+/**
+ * Mean excess of the reference beyond its outer grid quantiles: the scale β of an exponential tail, whose
+ * quantile function Q(u) = Q(u₁) + β ln(u / u₁) goes on past the sample's extremes (a sample's range
+ * understates the distribution's, and W1's null depends on the tails).
+ */
+function tailScales(ref: Float64Array, lowEdge: number, highEdge: number): { low: number; high: number } {
+  let low = 0;
+  let nl = 0;
+  let high = 0;
+  let nh = 0;
+  for (const x of ref) {
+    if (x < lowEdge) (low += lowEdge - x), nl++;
+    else if (x > highEdge) (high += x - highEdge), nh++;
+  }
+  return { low: nl ? low / nl : 0, high: nh ? high / nh : 0 };
+}
+
+/** Fill with standard normals, two per accepted pair (Marsaglia's polar method: no trigonometry). */
+function fillNormal(prng: Prng, out: Float64Array): void {
+  for (let i = 0; i < out.length; ) {
+    const u = 2 * prng.next() - 1;
+    const v = 2 * prng.next() - 1;
+    const s = u * u + v * v;
+    if (s >= 1 || s === 0) continue;
+    const f = Math.sqrt((-2 * Math.log(s)) / s);
+    out[i++] = u * f;
+    if (i < out.length) out[i++] = v * f;
+  }
 }
 
 /** Linear-interpolated quantile of a sorted sample at probability p ∈ [0, 1]. */

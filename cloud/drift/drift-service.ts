@@ -177,7 +177,7 @@ export class DriftService {
     const p: Prepared = {
       ref,
       input: new InputDriftTester(ref.features, testerOpts),
-      scores: scores ? new InputDriftTester({ score: { count: scores.length, values: scores, ...meanStd(scores), missingRate: 0 } }, { ...testerOpts, alpha: this.#o.alpha / 2 }) : undefined,
+      scores: scores ? new InputDriftTester({ score: { values: scores, std: meanStd(scores).std } }, { ...testerOpts, alpha: this.#o.alpha / 2 }) : undefined,
     };
     this.#refs.set(ref.model ? modelKey(ref.model) : '', p);
     this.#default ??= p;

@@ -10,6 +10,9 @@
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { levelsAt, NullCache, psiNull, rejectAt, wassersteinNull, type Correction, type NullDistribution } from './calibration.ts';
 import type { FeatureReference, ReferenceSet } from './reference.ts';
+
+/** What a test needs of a feature's reference: its sorted values and standard deviation. */
+export type ReferenceSample = Pick<FeatureReference, 'std'> & { values: ArrayLike<number> };
 import {
   binCounts,
   effectiveSize,
@@ -82,8 +85,8 @@ export class InputDriftTester {
   readonly #cache: NullCache;
   readonly #features = new Map<string, Prepared>();
 
-  constructor(features: Record<string, FeatureReference> | ReferenceSet, o: InputDriftOptions = {}) {
-    const refs = 'schema' in features ? (features as ReferenceSet).features : (features as Record<string, FeatureReference>);
+  constructor(features: Record<string, ReferenceSample> | ReferenceSet, o: InputDriftOptions = {}) {
+    const refs: Record<string, ReferenceSample> = 'schema' in features ? (features as ReferenceSet).features : (features as Record<string, ReferenceSample>);
     this.#o = {
       statistic: o.statistic ?? 'auto',
       alpha: o.alpha ?? 0.01,
@@ -100,7 +103,7 @@ export class InputDriftTester {
     if (!Number.isInteger(this.#o.bins) || this.#o.bins < 2) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `InputDriftTester: bins must be an integer ≥ 2, got ${this.#o.bins}`);
     this.#cache = o.cache ?? new NullCache();
     for (const [name, f] of Object.entries(refs)) {
-      const sorted = Float64Array.from(f.values);
+      const sorted = f.values instanceof Float64Array ? f.values : Float64Array.from(f.values);
       const statistic = this.#o.statistic === 'auto' ? (sorted.length < this.#o.autoWassersteinFrom ? 'ks' : 'wasserstein') : this.#o.statistic;
       const p: Prepared = { sorted, std: f.std, statistic };
       if (statistic === 'psi') {
