@@ -50,7 +50,7 @@ describe('false-alarm rate on null data', () => {
     expect(psiCal).toBeLessThanOrEqual(bound);
     if (n === 100) expect(psiFixed / CHECKS).toBeGreaterThan(0.5); // most unchanged batches of 100 "drift"
     else expect(psiFixed).toBe(0);
-  });
+  }, 180_000);
 
   it('at n = 10 000 a 0.1 σ shift: calibrated PSI sees it, the fixed 0.1 rule never does', () => {
     const prng = new Prng(10);
@@ -80,7 +80,7 @@ describe('false-alarm rate on null data', () => {
     }
     expect(references * windows).toBe(CHECKS);
     expect(fired).toBeLessThanOrEqual(bound);
-  });
+  }, 180_000);
 });
 
 describe('power', () => {
