@@ -28,9 +28,8 @@ function correct(tests: TestEvidence[], alpha: number, correction: Correction): 
   return tests.map((t, i) => ({ ...t, level: lv[i]!, drifted: rej[i]! }));
 }
 
-/** Input drift: the tester's corrected family of feature tests, with reference vs recent histograms. */
-export function checkInput(tester: InputDriftTester, windows: FeatureWindows, refs: Record<string, FeatureReference>, o: { alpha: number; minSamples: number; model?: { name: string; version: string } | undefined }): CheckResult | undefined {
-  const recent = windows.sortedAll();
+/** Input drift: the tester's corrected family of feature tests (recent: sorted values per feature), with reference vs recent histograms. */
+export function checkInput(tester: InputDriftTester, recent: Record<string, Float64Array>, refs: Record<string, FeatureReference>, o: { alpha: number; minSamples: number; model?: { name: string; version: string } | undefined }): CheckResult | undefined {
   const r = tester.check(recent, o.minSamples);
   if (r.features.length === 0) return undefined;
   const tests: TestEvidence[] = r.features.map((t) => ({ ...t, histogram: histogram(refs[t.feature]!, recent[t.feature]!) }));
@@ -39,13 +38,21 @@ export function checkInput(tester: InputDriftTester, windows: FeatureWindows, re
 
 /** Display histogram: 20 equal-width bins over the reference's 0.5 %–99.5 % range, plus one bin below and above. */
 export function histogram(ref: FeatureReference, recentSorted: Float64Array): { edges: number[]; reference: number[]; recent: number[] } {
-  const sorted = Float64Array.from(ref.values);
-  const lo = quantileAt(sorted, 0.005);
-  const hi = quantileAt(sorted, 0.995);
-  const step = hi > lo ? (hi - lo) / 20 : 1;
-  const edges = Float64Array.from({ length: 21 }, (_, k) => lo + k * step);
-  return { edges: Array.from(edges), reference: Array.from(binCounts(sorted, edges)), recent: Array.from(binCounts(recentSorted, edges)) };
+  let h = DISPLAY_BINS.get(ref);
+  if (!h) {
+    const sorted = Float64Array.from(ref.values);
+    const lo = quantileAt(sorted, 0.005);
+    const hi = quantileAt(sorted, 0.995);
+    const step = hi > lo ? (hi - lo) / 20 : 1;
+    const edges = Float64Array.from({ length: 21 }, (_, k) => lo + k * step);
+    h = { edges, reference: Array.from(binCounts(sorted, edges)) };
+    DISPLAY_BINS.set(ref, h);
+  }
+  return { edges: Array.from(h.edges), reference: h.reference.slice(), recent: Array.from(binCounts(recentSorted, h.edges)) };
 }
+
+// display bins of a reference, computed once per reference object
+const DISPLAY_BINS = new WeakMap<FeatureReference, { edges: Float64Array; reference: number[] }>();
 
 export interface OutputWindow {
   scores: ValueWindow;
@@ -83,6 +90,7 @@ export const MISSING_RATE_FLOOR = 1e-3;
  */
 export function checkQuality(
   windows: FeatureWindows,
+  recent: Record<string, Float64Array>,
   refs: Record<string, FeatureReference>,
   o: { alpha: number; minSamples: number; correction: Correction; now: number; baselinePerMs?: number | undefined; model?: { name: string; version: string } | undefined },
 ): CheckResult | undefined {
@@ -93,7 +101,7 @@ export function checkQuality(
     if (!w || w.total < o.minSamples) continue;
     const p0 = Math.max(ref.missingRate, MISSING_RATE_FLOOR);
     tests.push(countTest(`${feature}:missing`, 'binomial', w.missing / w.total, binomialUpper(w.missing, w.total, p0), w.total, ref.count, p0));
-    const sorted = w.sorted();
+    const sorted = recent[feature] ?? w.sorted();
     if (isStuck(sorted, ref.std, o.minSamples)) {
       stuck.push({ feature: `${feature}:stuck`, statistic: 'stuck', value: 0, pValue: 0, level: 0, threshold: 0, n: sorted.length, nRef: ref.count, drifted: true });
     }

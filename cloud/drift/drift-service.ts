@@ -290,9 +290,10 @@ export class DriftService {
       const model = p.ref.model;
       const windowAge = at - d.input.openedAt;
       if (d.input.records >= minSamples || windowAge >= this.#o.maxWindowMs) {
-        const input = checkInput(p.input, d.input, p.ref.features, { alpha, minSamples, model });
+        const recent = d.input.sortedAll();
+        const input = checkInput(p.input, recent, p.ref.features, { alpha, minSamples, model });
         const used = apply(subject, 'input', input);
-        const quality = checkQuality(d.input, p.ref.features, { alpha, minSamples, correction, now: at, baselinePerMs: d.rate.perMs, model });
+        const quality = checkQuality(d.input, recent, p.ref.features, { alpha, minSamples, correction, now: at, baselinePerMs: d.rate.perMs, model });
         const q = apply(subject, 'quality', quality);
         if (used || q || windowAge >= this.#o.maxWindowMs) {
           this.#learnRate(d, at);
@@ -310,7 +311,7 @@ export class DriftService {
       const [kind, id] = key.split('\u0000') as [SubjectKind, string];
       const p = kind === 'model' ? this.#refs.get(id) ?? this.#default : this.#default;
       if (!p || w.records < minSamples) continue;
-      if (apply({ kind, id }, 'input', checkInput(p.input, w, p.ref.features, { alpha, minSamples, model: p.ref.model }))) w.consume(at);
+      if (apply({ kind, id }, 'input', checkInput(p.input, w.sortedAll(), p.ref.features, { alpha, minSamples, model: p.ref.model }))) w.consume(at);
     }
     const events: DriftEvent[] = [];
     for (const [e, rec] of changes) {

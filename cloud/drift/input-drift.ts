@@ -22,6 +22,8 @@ import {
   KS_EXACT_MAX_CELLS,
   psiFromCounts,
   quantileEdges,
+  prefixSums,
+  wasserstein1Prefix,
   wasserstein1Sorted,
 } from './statistics.ts';
 
@@ -76,6 +78,7 @@ interface Prepared {
   edges?: Float64Array;
   refCounts?: Float64Array;
   wNull?: NullDistribution;
+  prefix?: Float64Array;
 }
 
 const KS_THRESHOLDS = new Map<string, number>();
@@ -147,7 +150,7 @@ export class InputDriftTester {
   #test(p: Prepared, x: Float64Array): { statistic: DriftStatistic; value: number; pValue: number; n: number; nRef: number } {
     const base = { statistic: p.statistic, n: x.length, nRef: p.sorted.length };
     if (p.statistic === 'ks') {
-      const r = ksTwoSample(p.sorted, x);
+      const r = ksTwoSample(p.sorted, x, 'auto', Math.min(1, 10 * this.#o.alpha));
       return { ...base, value: r.statistic, pValue: r.pValue };
     }
     if (p.statistic === 'psi') {
@@ -155,7 +158,9 @@ export class InputDriftTester {
       return { ...base, value, pValue: this.#psiNull(p, x.length).pValue(value) };
     }
     const scale = p.std > 0 ? p.std : 1;
-    const value = wasserstein1Sorted(p.sorted, x) / scale;
+    const m = p.sorted.length;
+    const w = x.length * Math.log2(m) < m + x.length ? wasserstein1Prefix(p.sorted, (p.prefix ??= prefixSums(p.sorted)), x) : wasserstein1Sorted(p.sorted, x);
+    const value = w / scale;
     return { ...base, value, pValue: this.#wNull(p).pValue(value * Math.sqrt(effectiveSize(p.sorted.length, x.length))) };
   }
 

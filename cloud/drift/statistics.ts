@@ -39,7 +39,7 @@ export const KS_EXACT_MAX_CELLS = 100_000;
  * Two-sided two-sample KS test on sorted samples. Ties are handled as scipy does: the statistic is taken over the
  * union of values, the p-value is that of a continuous distribution with the same D.
  */
-export function ksTwoSample(a: Float64Array, b: Float64Array, method: KsMethod = 'auto'): KsResult {
+export function ksTwoSample(a: Float64Array, b: Float64Array, method: KsMethod = 'auto', exactBelow = 1): KsResult {
   const m = a.length;
   const n = b.length;
   if (m === 0 || n === 0) throw new RangeError(`ksTwoSample: both samples need values (got ${m} and ${n})`);
@@ -55,10 +55,11 @@ export function ksTwoSample(a: Float64Array, b: Float64Array, method: KsMethod =
     if (d > h) h = d;
   }
   const statistic = h / (m * n);
-  const exact = method === 'exact' || (method === 'auto' && m * n <= KS_EXACT_MAX_CELLS);
-  return exact
-    ? { statistic, pValue: ksExactPValue(m, n, h), method: 'exact' }
-    : { statistic, pValue: ksAsymptoticPValue(m, n, statistic), method: 'asymptotic' };
+  if (method === 'exact') return { statistic, pValue: ksExactPValue(m, n, h), method: 'exact' };
+  const asymptotic = ksAsymptoticPValue(m, n, statistic);
+  // 'auto' spends the O(m·n) exact count only where the p-value can matter (below `exactBelow`)
+  if (method === 'auto' && m * n <= KS_EXACT_MAX_CELLS && asymptotic < exactBelow) return { statistic, pValue: ksExactPValue(m, n, h), method: 'exact' };
+  return { statistic, pValue: asymptotic, method: 'asymptotic' };
 }
 
 /**
@@ -68,6 +69,19 @@ export function ksTwoSample(a: Float64Array, b: Float64Array, method: KsMethod =
  */
 export function ksExactPValue(m: number, n: number, h: number): number {
   if (h <= 0) return 1;
+  // D takes few distinct values at given sizes: the same (m, n, h) recurs check after check
+  const key = `${m},${n},${h}`;
+  const hit = EXACT_CACHE.get(key);
+  if (hit !== undefined) return hit;
+  const p = ksExactCount(m, n, h);
+  if (EXACT_CACHE.size >= 10_000) EXACT_CACHE.clear();
+  EXACT_CACHE.set(key, p);
+  return p;
+}
+
+const EXACT_CACHE = new Map<string, number>();
+
+function ksExactCount(m: number, n: number, h: number): number {
   let row = new Float64Array(n + 1); // probability of being at (i, j) without having left the band
   let next = new Float64Array(n + 1);
   row[0] = 1;
@@ -150,6 +164,63 @@ export function wasserstein1Sorted(u: Float64Array, v: Float64Array, uw?: ArrayL
     while (j < n && v[j]! === x) cv += vw ? vw[j++]! : (j++, 1);
   }
   return area;
+}
+
+/** Prefix sums of a sorted sample (length + 1 entries), for wasserstein1Prefix. */
+export function prefixSums(sorted: Float64Array): Float64Array {
+  const s = new Float64Array(sorted.length + 1);
+  for (let i = 0; i < sorted.length; i++) s[i + 1] = s[i]! + sorted[i]!;
+  return s;
+}
+
+/**
+ * Wasserstein-1 between a large sorted reference (with its prefix sums) and a small sorted sample, as
+ * ∫₀¹ |Q_ref(u) - Q_x(u)| du: for each x_j the reference mass over u ∈ [j/n, (j+1)/n) is split where the
+ * reference crosses x_j, each side summed from the prefix sums. O(n log m) instead of the O(m + n) merge.
+ */
+export function wasserstein1Prefix(ref: Float64Array, prefix: Float64Array, x: Float64Array): number {
+  const m = ref.length;
+  const n = x.length;
+  let area = 0;
+  let k = 0;
+  let pa = 0; // P(a) carried over: b of one step is a of the next
+  for (let j = 0; j < n; j++) {
+    const c = x[j]!;
+    const a = (j * m) / n;
+    const b = ((j + 1) * m) / n;
+    k = gallop(ref, c, k); // ref[t] < c for t < k; x is sorted, so k only grows
+    const mid = Math.min(Math.max(k, a), b);
+    const pm = integralQ(ref, prefix, mid);
+    const pb = integralQ(ref, prefix, b);
+    area += c * (mid - a) - (pm - pa) + (pb - pm) - c * (b - mid);
+    pa = pb;
+  }
+  return area / m;
+}
+
+/** ∫₀ᵗ Q_ref over reference-index time t ∈ [0, m]. */
+function integralQ(ref: Float64Array, prefix: Float64Array, t: number): number {
+  const k = Math.min(Math.floor(t), ref.length - 1);
+  return prefix[k]! + (t - k) * ref[k]!;
+}
+
+/** lowerBound(sorted, x) knowing the answer is ≥ from: exponential steps, then bisection. */
+function gallop(sorted: Float64Array, x: number, from: number): number {
+  let step = 1;
+  let hi = from;
+  while (hi < sorted.length && sorted[hi]! < x) {
+    from = hi + 1;
+    hi += step;
+    step *= 2;
+  }
+  let lo = from;
+  hi = Math.min(hi, sorted.length);
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Wasserstein-1 between unsorted (optionally weighted) samples: scipy.stats.wasserstein_distance. */

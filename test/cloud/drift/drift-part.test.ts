@@ -55,7 +55,7 @@ describe('driftPart', () => {
     const system = start(config, clock, registry, events);
     await system.start();
     const drift = system.get(driftPart);
-    const status = { v: 1, type: 'status', seq: 1, ts: 0, online: true, models: [{ name: 'anomaly', version: '1.0.0' }] } as const;
+    const status = { v: 1 as const, type: 'status' as const, seq: 1, ts: 0, online: true, models: [{ name: 'anomaly', version: '1.0.0' }] };
     for (const id of ['a1', 'a2', 'b1']) drift.observeStatus({ ...status, deviceId: id });
     const feed = (shift: Record<string, number>) => {
       for (let i = 0; i < 100; i++) {
