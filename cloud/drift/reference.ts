@@ -100,3 +100,14 @@ export function withManifestBaseline(ref: ReferenceSet, manifest: { name: string
   if (rate !== undefined && ref.output?.anomalyRate === undefined) out.output = { ...ref.output, anomalyRate: rate };
   return out;
 }
+
+/**
+ * The reference set a registered model version carries: `training.driftReference` of its manifest (a
+ * ReferenceSet, kept with the version in the registry), with the manifest's baseline filled in. undefined when
+ * the version has none.
+ */
+export function referenceFromModelVersion(v: { name: string; version: string; metrics?: Record<string, unknown> | undefined; training?: Record<string, unknown> | undefined }): ReferenceSet | undefined {
+  const raw = v.training?.['driftReference'];
+  if (raw === undefined) return undefined;
+  return withManifestBaseline(parseReference(raw, `model ${v.name}@${v.version} training.driftReference`), v);
+}

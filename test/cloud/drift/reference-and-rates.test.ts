@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildReference, parseReference, REFERENCE_SCHEMA, withManifestBaseline } from '../../../cloud/drift/reference.ts';
+import { buildReference, parseReference, REFERENCE_SCHEMA, referenceFromModelVersion, withManifestBaseline } from '../../../cloud/drift/reference.ts';
 import { binomialTwoSided, binomialUpper, isStuck, normalSf, poissonTwoSided } from '../../../cloud/drift/rate-tests.ts';
 
 describe('reference sets', () => {
@@ -24,6 +24,14 @@ describe('reference sets', () => {
     expect(out.model).toEqual({ name: 'anomaly', version: '3' });
     expect(out.output).toEqual({ anomalyRate: 0.02 });
     expect(withManifestBaseline(ref, { name: 'a', version: '1', metrics: { validationFlagRate: 0.05, trainingFlagRate: 0.02 } }).output!.anomalyRate).toBe(0.05);
+  });
+
+  it('come from a registered model version (training.driftReference)', () => {
+    const ref = buildReference({ x: [1, 2, 3] });
+    const v = { name: 'anomaly', version: '4', metrics: { trainingFlagRate: 0.03 }, training: { driftReference: JSON.parse(JSON.stringify(ref)) } };
+    expect(referenceFromModelVersion(v)).toMatchObject({ model: { name: 'anomaly', version: '4' }, output: { anomalyRate: 0.03 }, features: { x: { values: [1, 2, 3] } } });
+    expect(referenceFromModelVersion({ name: 'a', version: '1', training: {} })).toBeUndefined();
+    expect(() => referenceFromModelVersion({ name: 'a', version: '1', training: { driftReference: { schema: 'x' } } })).toThrow(/model a@1 training.driftReference: schema/);
   });
 
   it('refuse malformed input, naming the field', () => {
