@@ -20,16 +20,18 @@ await store.start();
 const clock = new ManualClock(0);
 const svc = new DriftService({ store, clock, statistic, policy: { minSamples: perCheck, cooldownMs: 0 }, deviceInfo: (id) => ({ site: `s${id.length % 5}` }) });
 svc.setReference(ref);
-await svc.start();
-for (let round = 0; round < 4; round++) {
+
+for (let round = 0; round < 6; round++) {
   for (let i = 0; i < perCheck; i++) for (let d = 0; d < D; d++) {
     const features: Record<string, number> = {};
     for (let f = 0; f < F; f++) features[`f${f}`] = prng.normal();
     svc.observeFeatures({ deviceId: `dev-${d}`, features });
   }
+  clock.advance(60_000);
   const cpu0 = process.cpuUsage();
   const s = await svc.check();
   const cpu = process.cpuUsage(cpu0);
   console.log(`${statistic} nRef=${nRef} n=${perCheck}: round ${round}: ${s.checks} monitor checks (${D} devices x ${F} features), wall ${s.durationMs.toFixed(0)} ms, cpu ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms, events ${s.events.length}`);
 }
-await svc.close(); await store.close();
+await svc.close();
+await store.close();

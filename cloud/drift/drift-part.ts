@@ -45,6 +45,8 @@ export const DriftPartConfigSchema = z.strictObject({
   maxDevices: z.number().int().min(1).default(10_000),
   maxWindowMs: z.number().int().min(1000).default(3_600_000),
   maxEvents: z.number().int().min(1).default(100_000),
+  /** a monitor's last evidence is written to the store at most this often (state changes at once), ms */
+  persistEveryMs: z.number().int().min(0).default(300_000),
 });
 export type DriftPartConfig = z.output<typeof DriftPartConfigSchema>;
 export type DriftPartConfigInput = z.input<typeof DriftPartConfigSchema>;
@@ -99,6 +101,7 @@ export const driftPart = definePart({
       maxCohortSamples: c.maxCohortSamples,
       maxDevices: c.maxDevices,
       maxWindowMs: c.maxWindowMs,
+      persistEveryMs: c.persistEveryMs,
       deviceInfo: ctx.deviceInfo,
       onEvent: (e) => {
         metrics?.onEvent(e);

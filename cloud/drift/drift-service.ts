@@ -46,6 +46,11 @@ export interface DriftServiceOptions {
   maxWindowMs?: number;
   /** sufficient quality checks that set a device's record-rate baseline. Default 3. */
   rateBaselineChecks?: number;
+  /**
+   * a monitor's record (last evidence) is written to the store at most this often, ms; state changes are
+   * written at once with their event. Default 300 000. status() answers from memory.
+   */
+  persistEveryMs?: number;
   /** site and hardware of a device (cohorts); the model version comes from its status messages */
   deviceInfo?: (deviceId: string) => { site?: string | undefined; hardware?: string | undefined } | undefined;
   /** every state change, after it is stored */
@@ -105,6 +110,7 @@ export class DriftService {
   readonly #cohorts = new Map<string, FeatureWindows>();
   readonly #states = new Map<string, DriftMonitorState>();
   readonly #records = new Map<string, MonitorRecord>();
+  readonly #persistedAt = new Map<string, number>();
   readonly #deviceInfo: DriftServiceOptions['deviceInfo'];
   readonly #onEvent: DriftServiceOptions['onEvent'];
   #timer: TimerHandle | undefined;
@@ -131,6 +137,7 @@ export class DriftService {
       maxDevices: o.maxDevices ?? 10_000,
       maxWindowMs: o.maxWindowMs ?? 3_600_000,
       rateBaselineChecks: o.rateBaselineChecks ?? 3,
+      persistEveryMs: o.persistEveryMs ?? 300_000,
       clock: o.clock ?? systemClock,
       logger: o.logger ?? silentLogger,
     };
@@ -279,8 +286,11 @@ export class DriftService {
       const t = st.observe({ n: r.evidence.n, fired: r.fired, at });
       const rec: MonitorRecord = { subject, monitor, state: st.state, changedAt: Number.isFinite(st.changedAt) ? st.changedAt : 0, checkedAt: at, fired: st.fired, last: r.evidence };
       this.#records.set(key, rec);
+      const persisted = this.#persistedAt.get(key);
       if (t) changes.push([{ type: t.to === 'drift' ? 'drift.detected' : 'drift.cleared', at, subject, monitor, fired: t.fired, window: t.window, evidence: r.evidence }, rec]);
-      else records.push(rec);
+      else if (persisted === undefined || at - persisted >= this.#o.persistEveryMs) records.push(rec);
+      else return true;
+      this.#persistedAt.set(key, at);
       return true;
     };
     for (const [deviceId, d] of this.#devices) {
