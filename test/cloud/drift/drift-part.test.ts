@@ -82,6 +82,9 @@ describe('driftPart', () => {
 
     const st = await drift.status({ device: 'a2' });
     expect(st.subjects.find((s) => s.subject.kind === 'device')!.monitors.input!.state).toBe('drift');
+    // the device's cohorts come with it: its site and its model version, each checked on the pooled values
+    expect(st.subjects.map((s) => `${s.subject.kind}:${s.subject.id}`)).toEqual(['device:a2', 'model:anomaly@1.0.0', 'site:plant-a']);
+    expect(st.subjects.find((s) => s.subject.kind === 'site')!.monitors.input!.last.n).toBe(200);
     expect(st.events[0]).toMatchObject({ type: 'drift.detected', subject: { kind: 'device', id: 'a2' } });
     const text = await registry.metrics();
     expect(text).toContain('edgeloop_drift_active{kind="device",subject="a2",monitor="input"} 1');
@@ -97,6 +100,15 @@ describe('driftPart', () => {
     await system.close();
     expect(clock.pendingTimers).toBe(0);
     expect(await registry.metrics()).not.toContain('edgeloop_drift');
+    await expect(drift.check()).rejects.toMatchObject({ code: 'EL_ERR_CLOSED' });
+
+    // a restarted process takes the monitors' states from the store
+    const again = start(config, clock, new Registry(), []);
+    await again.start();
+    const restored = await again.get(driftPart).status({ device: 'a2' });
+    expect(restored.subjects[0]!.monitors.input).toMatchObject({ state: 'ok', subject: { kind: 'device', id: 'a2' } });
+    expect(restored.events.map((x) => x.type)).toEqual(['drift.cleared', 'drift.detected']);
+    await again.close();
 
     // the store kept both events and the state, for the CLI and a restarted process
     const store = new SqliteDriftStore({ path: config.dbPath! });
