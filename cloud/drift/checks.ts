@@ -109,7 +109,8 @@ export function checkQuality(
   const elapsed = o.now - windows.openedAt;
   if (o.baselinePerMs !== undefined && elapsed > 0) {
     const expected = o.baselinePerMs * elapsed;
-    tests.push(countTest('record_rate', 'poisson', windows.records / elapsed * 60_000, poissonTwoSided(windows.records, expected), windows.records, 0, o.baselinePerMs * 60_000));
+    // n of the rate test is the count the window should hold: a silent device's check still has a sample size
+    tests.push(countTest('record_rate', 'poisson', (windows.records / elapsed) * 60_000, poissonTwoSided(windows.records, expected), Math.round(expected), 0, o.baselinePerMs * 60_000));
   }
   if (tests.length === 0 && stuck.length === 0) return undefined;
   tests = [...correct(tests, o.alpha, o.correction), ...stuck];

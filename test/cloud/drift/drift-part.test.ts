@@ -154,6 +154,31 @@ describe('driftPart', () => {
     expect(out.last.tests[0]).toMatchObject({ feature: 'anomaly_rate', statistic: 'binomial', value: 0.1, threshold: 0.01, drifted: true });
   });
 
+  it('a device that goes quiet: the record rate against its learned baseline, checked once its window is old', async () => {
+    const { prng, config } = setup({ maxWindowMs: 120_000 });
+    const clock = new ManualClock(0);
+    const events: DriftEvent[] = [];
+    const system = start(config, clock, new Registry(), events);
+    await system.start();
+    const drift = system.get(driftPart);
+    // three full windows of 100 records a minute set the baseline
+    for (let k = 0; k < 3; k++) {
+      for (let i = 0; i < 100; i++) drift.observeFeatures({ deviceId: 'quiet', features: { temperature: 20 + 2 * prng.normal(), vibration: prng.normal() } });
+      clock.advance(60_000);
+      await drift.check();
+    }
+    expect(events).toEqual([]);
+    // then 5 records in two minutes, twice: each old window is checked although short, and the second detects
+    for (let k = 0; k < 2; k++) {
+      for (let i = 0; i < 5; i++) drift.observeFeatures({ deviceId: 'quiet', features: { temperature: 20 + 2 * prng.normal(), vibration: prng.normal() } });
+      clock.advance(120_000);
+      await drift.check();
+    }
+    expect(events.map((e) => `${e.type}:${e.subject.id}:${e.monitor}`)).toEqual(['drift.detected:quiet:quality']);
+    const rate = events[0]!.evidence.tests.find((t) => t.feature === 'record_rate')!;
+    expect(rate).toMatchObject({ statistic: 'poisson', n: 200, value: 2.5, threshold: 100, drifted: true });
+  });
+
   it('refuses a bad configuration or reference before starting, naming the field', async () => {
     const { dir, config } = setup();
     const bad = new System({ parts: [driftPart], context: { config: { drift: { ...config, alpha: 2 } } } });
