@@ -270,6 +270,10 @@ export class DriftService {
   }
 
   async #check(): Promise<CheckSummary> {
+    for (const p of this.#refs.values()) {
+      await p.input.prepare();
+      await p.scores?.prepare();
+    }
     const t0 = performance.now();
     const at = this.#o.clock.now();
     const { alpha, correction, policy } = this.#o;

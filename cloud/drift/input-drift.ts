@@ -117,6 +117,18 @@ export class InputDriftTester {
     }
   }
 
+  /**
+   * Build the simulated nulls that do not depend on the recent sample size (Wasserstein's) now, yielding to the
+   * event loop between features: a first check would otherwise build them all in one go (tens of ms each).
+   */
+  async prepare(): Promise<void> {
+    for (const p of this.#features.values()) {
+      if (p.statistic !== 'wasserstein' || p.wNull) continue;
+      this.#wNull(p);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
   get featureNames(): string[] {
     return [...this.#features.keys()];
   }
