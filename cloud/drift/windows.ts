@@ -4,7 +4,6 @@
  * not leaves it to grow, so consecutive checks never share values and their false alarms are independent.
  */
 import type { FeatureValue } from '../feature-store/feature-store.ts';
-import { sortedFinite } from './statistics.ts';
 
 export class ValueWindow {
   readonly #cap: number;
@@ -34,9 +33,10 @@ export class ValueWindow {
     return Math.min(this.#values.length, this.#cap);
   }
 
+  /** the kept values, sorted (all finite: push() counted the rest as missing) */
   sorted(): Float64Array {
     const v = this.#values;
-    return sortedFinite(v.length > this.#cap ? v.slice(v.length - this.#cap) : v);
+    return Float64Array.from(v.length > this.#cap ? v.slice(v.length - this.#cap) : v).sort();
   }
 
   consume(): void {
