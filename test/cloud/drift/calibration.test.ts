@@ -1,6 +1,6 @@
 /**
- * Calibration: with null data (reference and recent drawn from the same distribution, fresh draws for every
- * check) the measured false-alarm rate of each statistic stays within the stated 1 % (one-sided 99.9 % binomial
+ * Calibration: with null data (reference and recent drawn from the same distribution: a fresh recent sample for
+ * every check, a fresh reference for every check (KS, PSI) or every 20 checks (Wasserstein)) the measured false-alarm rate of each statistic stays within the stated 1 % (one-sided 99.9 % binomial
  * bound over 2 000 checks), at n = 100 and at n = 10 000, while PSI's fixed 0.1 rule fires on most unchanged
  * batches of 100 and on none of 10 000 (where a real shift of 0.1 σ passes it unseen). Power: a 0.5 σ shift of
  * one feature among 20, at n = 500, is detected in more than 95 % of checks after the Holm correction.
