@@ -1,0 +1,412 @@
+/**
+ * DriftService: the drift monitors of the cloud. It is fed (feature records from the processor, status and
+ * events messages from the agents), keeps bounded tumbling windows per device and per cohort, and every
+ * `intervalMs` checks each subject's input, output and data-quality monitors against the reference set of the
+ * model version the device runs. A monitor's state machine (monitor.ts) turns checks into `drift.detected` /
+ * `drift.cleared` events, which go to the DriftStore with their evidence and to `onEvent`.
+ *
+ * Recent data comes in through `observeFeatures()` (the processor's `onFeatureWrite` has that shape), not from
+ * the FeatureStore: the FeatureStore interface answers only "the latest record of an entity", so a window of
+ * recent values has to be kept here. Memory is bounded: `maxDevices` devices (least recently seen evicted) ×
+ * features × `maxSamples` values, and `maxCohortSamples` per cohort.
+ */
+import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
+import { silentLogger, type Logger } from '../../lib/logger.ts';
+import { EdgeloopError } from '../../protocol/errors.ts';
+import type { EventsMessage, StatusMessage } from '../../protocol/messages.ts';
+import type { FeatureValue } from '../feature-store/feature-store.ts';
+import { NullCache, type Correction } from './calibration.ts';
+import { checkInput, checkOutput, checkQuality, type CheckResult, type OutputWindow } from './checks.ts';
+import type { DriftEvent, DriftStore, MonitorKind, MonitorRecord, Subject, SubjectKind } from './drift-store.ts';
+import { InputDriftTester, type DriftStatisticChoice } from './input-drift.ts';
+import { DriftMonitorState, monitorPolicy, type MonitorPolicy } from './monitor.ts';
+import type { ReferenceSet } from './reference.ts';
+import { meanStd } from './statistics.ts';
+import { FeatureWindows, ValueWindow } from './windows.ts';
+
+export interface DriftServiceOptions {
+  store: DriftStore;
+  /** check every this many ms. Default 60 000. */
+  intervalMs?: number;
+  /** family-wise false-alarm rate per check and monitor. Default 0.01. */
+  alpha?: number;
+  correction?: Correction;
+  statistic?: DriftStatisticChoice;
+  /** simulated-null replicates (PSI, Wasserstein). Default 2000. */
+  replicates?: number;
+  /** hysteresis, minimum samples, cooldown */
+  policy?: Partial<MonitorPolicy>;
+  /** values kept per device and feature. Default 1000. */
+  maxSamples?: number;
+  /** values kept per cohort and feature. Default 10 000. */
+  maxCohortSamples?: number;
+  /** devices tracked. Default 10 000. */
+  maxDevices?: number;
+  /** a device window older than this is checked for data quality even when short (a silent sensor). Default 1 h. */
+  maxWindowMs?: number;
+  /** sufficient quality checks that set a device's record-rate baseline. Default 3. */
+  rateBaselineChecks?: number;
+  /**
+   * a monitor's record (last evidence) is written to the store at most this often, ms; state changes are
+   * written at once with their event. Default 300 000. status() answers from memory.
+   */
+  persistEveryMs?: number;
+  /** site and hardware of a device (cohorts); the model version comes from its status messages */
+  deviceInfo?: (deviceId: string) => { site?: string | undefined; hardware?: string | undefined } | undefined;
+  /** every state change, after it is stored */
+  onEvent?: (e: DriftEvent) => void;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+type Model = { name: string; version: string };
+
+interface Prepared {
+  ref: ReferenceSet;
+  input: InputDriftTester;
+  scores: InputDriftTester | undefined;
+}
+
+interface DeviceState {
+  input: FeatureWindows;
+  output: OutputWindow;
+  model: Model | undefined;
+  last: { windows: number; anomalies: number } | undefined;
+  rate: { records: number; ms: number; checks: number; perMs: number | undefined };
+}
+
+export interface SubjectStatus {
+  subject: Subject;
+  monitors: Partial<Record<MonitorKind, MonitorRecord>>;
+}
+
+export interface DriftStatus {
+  /** time of the last check (0 before the first) */
+  checkedAt: number;
+  alpha: number;
+  devices: number;
+  /** subjects with at least one monitor in drift */
+  drifting: number;
+  subjects: SubjectStatus[];
+  events: DriftEvent[];
+}
+
+export interface CheckSummary {
+  at: number;
+  checks: number;
+  events: DriftEvent[];
+  durationMs: number;
+}
+
+const MONITORS: readonly MonitorKind[] = ['input', 'output', 'quality'];
+
+export class DriftService {
+  readonly #o: Required<Omit<DriftServiceOptions, 'deviceInfo' | 'onEvent' | 'policy' | 'store'>> & { policy: MonitorPolicy };
+  readonly #store: DriftStore;
+  readonly #cache = new NullCache();
+  readonly #refs = new Map<string, Prepared>();
+  #default: Prepared | undefined;
+  readonly #devices = new Map<string, DeviceState>();
+  readonly #cohorts = new Map<string, FeatureWindows>();
+  readonly #states = new Map<string, DriftMonitorState>();
+  readonly #records = new Map<string, MonitorRecord>();
+  readonly #persistedAt = new Map<string, number>();
+  readonly #deviceInfo: DriftServiceOptions['deviceInfo'];
+  readonly #onEvent: DriftServiceOptions['onEvent'];
+  #timer: TimerHandle | undefined;
+  #running: Promise<CheckSummary> | undefined;
+  #started = false;
+  #closed = false;
+  #checkedAt = 0;
+  #lastDurationMs = 0;
+
+  constructor(o: DriftServiceOptions) {
+    if (!o?.store) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'DriftService: options.store is required');
+    this.#store = o.store;
+    this.#deviceInfo = o.deviceInfo;
+    this.#onEvent = o.onEvent;
+    this.#o = {
+      intervalMs: o.intervalMs ?? 60_000,
+      alpha: o.alpha ?? 0.01,
+      correction: o.correction ?? 'holm',
+      statistic: o.statistic ?? 'auto',
+      replicates: o.replicates ?? 2000,
+      policy: monitorPolicy(o.policy),
+      maxSamples: o.maxSamples ?? 1000,
+      maxCohortSamples: o.maxCohortSamples ?? 10_000,
+      maxDevices: o.maxDevices ?? 10_000,
+      maxWindowMs: o.maxWindowMs ?? 3_600_000,
+      rateBaselineChecks: o.rateBaselineChecks ?? 3,
+      persistEveryMs: o.persistEveryMs ?? 300_000,
+      clock: o.clock ?? systemClock,
+      logger: o.logger ?? silentLogger,
+    };
+  }
+
+  /** Load the monitors' states from the store and start the periodic check. */
+  async start(): Promise<void> {
+    if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'DriftService is closed');
+    if (this.#started) return;
+    this.#started = true;
+    for (const r of await this.#store.records()) {
+      const key = keyOf(r.subject, r.monitor);
+      this.#states.set(key, new DriftMonitorState(this.#o.policy, { state: r.state, changedAt: r.changedAt }));
+      this.#records.set(key, r);
+    }
+    this.#schedule();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) this.#o.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#running?.catch(() => {});
+  }
+
+  health(): { ok: boolean; devices: number; references: number; lastCheckMs: number } {
+    return { ok: this.#started && !this.#closed, devices: this.#devices.size, references: this.#refs.size, lastCheckMs: this.#lastDurationMs };
+  }
+
+  #schedule(): void {
+    if (this.#closed) return;
+    this.#timer = this.#o.clock.setTimeout(() => {
+      this.check()
+        .catch((err: unknown) => this.#o.logger.error({ err }, 'drift check failed'))
+        .finally(() => this.#schedule());
+    }, this.#o.intervalMs);
+    this.#timer.unref?.();
+  }
+
+  /** Add the reference set of a model version (from the registry); the first one is the default. */
+  setReference(ref: ReferenceSet): void {
+    const testerOpts = { statistic: this.#o.statistic, alpha: this.#o.alpha, correction: this.#o.correction, replicates: this.#o.replicates, cache: this.#cache };
+    const scores = ref.output?.scores;
+    const p: Prepared = {
+      ref,
+      input: new InputDriftTester(ref.features, testerOpts),
+      scores: scores ? new InputDriftTester({ score: { values: scores, std: meanStd(scores).std } }, { ...testerOpts, alpha: this.#o.alpha / 2 }) : undefined,
+    };
+    this.#refs.set(ref.model ? modelKey(ref.model) : '', p);
+    this.#default ??= p;
+  }
+
+  #referenceFor(model: Model | undefined): Prepared | undefined {
+    return (model && this.#refs.get(modelKey(model))) || this.#default;
+  }
+
+  #device(deviceId: string): DeviceState {
+    let d = this.#devices.get(deviceId);
+    if (d) {
+      // most recently seen last: eviction takes the first
+      this.#devices.delete(deviceId);
+      this.#devices.set(deviceId, d);
+      return d;
+    }
+    const now = this.#o.clock.now();
+    d = {
+      input: new FeatureWindows(this.#o.maxSamples, now),
+      output: { scores: new ValueWindow(this.#o.maxSamples), windows: 0, anomalies: 0 },
+      model: undefined,
+      last: undefined,
+      rate: { records: 0, ms: 0, checks: 0, perMs: undefined },
+    };
+    this.#devices.set(deviceId, d);
+    if (this.#devices.size > this.#o.maxDevices) this.#devices.delete(this.#devices.keys().next().value!);
+    return d;
+  }
+
+  /** A feature record of a device (the processor's onFeatureWrite info has this shape). */
+  observeFeatures(r: { deviceId: string; features: Record<string, FeatureValue> }): void {
+    const d = this.#device(r.deviceId);
+    const prepared = this.#referenceFor(d.model);
+    if (!prepared) return;
+    const names = Object.keys(prepared.ref.features);
+    d.input.push(r.features, names);
+    for (const c of this.#cohortsOf(r.deviceId, d)) {
+      let w = this.#cohorts.get(c);
+      if (!w) this.#cohorts.set(c, (w = new FeatureWindows(this.#o.maxCohortSamples, this.#o.clock.now())));
+      w.push(r.features, names);
+    }
+  }
+
+  /** A status message: the model version the device runs, and inference counters (anomaly rate). */
+  observeStatus(s: StatusMessage): void {
+    const d = this.#device(s.deviceId);
+    const anomalyModel = s.models?.[0];
+    if (anomalyModel) d.model = { name: anomalyModel.name, version: anomalyModel.version };
+    if (!s.inference) return;
+    const now = { windows: s.inference.windows, anomalies: s.inference.anomalies };
+    // counters are cumulative per agent run: a smaller value means the agent restarted
+    if (d.last && now.windows >= d.last.windows && now.anomalies >= d.last.anomalies) {
+      d.output.windows += now.windows - d.last.windows;
+      d.output.anomalies += now.anomalies - d.last.anomalies;
+    } else if (d.last) {
+      d.output.windows += now.windows;
+      d.output.anomalies += now.anomalies;
+    }
+    d.last = now;
+  }
+
+  /** An events message: the anomaly scores it carries feed the score distribution. */
+  observeEvents(m: EventsMessage): void {
+    const d = this.#device(m.deviceId);
+    for (const e of m.events) if (e.kind === 'anomaly' && e.score !== undefined) d.output.scores.push(e.score);
+  }
+
+  *#cohortsOf(deviceId: string, d: DeviceState): Iterable<string> {
+    const info = this.#deviceInfo?.(deviceId);
+    if (info?.site) yield `site\u0000${info.site}`;
+    if (info?.hardware) yield `hardware\u0000${info.hardware}`;
+    if (d.model) yield `model\u0000${modelKey(d.model)}`;
+  }
+
+  /** Run every monitor once now (the periodic check calls this; tests and the CLI may too). */
+  check(): Promise<CheckSummary> {
+    if (this.#closed) return Promise.reject(new EdgeloopError('EL_ERR_CLOSED', 'DriftService is closed'));
+    const prev = this.#running ?? Promise.resolve(undefined);
+    const run = prev.catch(() => {}).then(() => this.#check());
+    this.#running = run;
+    return run;
+  }
+
+  async #check(): Promise<CheckSummary> {
+    for (const p of this.#refs.values()) {
+      await p.input.prepare();
+      await p.scores?.prepare();
+    }
+    const t0 = performance.now();
+    const at = this.#o.clock.now();
+    const { alpha, correction, policy } = this.#o;
+    const minSamples = policy.minSamples;
+    const changes: [Omit<DriftEvent, 'id'>, MonitorRecord][] = [];
+    const records: MonitorRecord[] = [];
+    let checks = 0;
+    const apply = (subject: Subject, monitor: MonitorKind, r: CheckResult | undefined): boolean => {
+      if (!r) return false;
+      checks++;
+      const key = keyOf(subject, monitor);
+      let st = this.#states.get(key);
+      if (!st) this.#states.set(key, (st = new DriftMonitorState(policy)));
+      const t = st.observe({ n: r.evidence.n, fired: r.fired, at });
+      const rec: MonitorRecord = { subject, monitor, state: st.state, changedAt: Number.isFinite(st.changedAt) ? st.changedAt : 0, checkedAt: at, fired: st.fired, last: r.evidence };
+      this.#records.set(key, rec);
+      const persisted = this.#persistedAt.get(key);
+      if (t) changes.push([{ type: t.to === 'drift' ? 'drift.detected' : 'drift.cleared', at, subject, monitor, fired: t.fired, window: t.window, evidence: r.evidence }, rec]);
+      else if (persisted === undefined || at - persisted >= this.#o.persistEveryMs) records.push(rec);
+      else return true;
+      this.#persistedAt.set(key, at);
+      return true;
+    };
+    for (const [deviceId, d] of this.#devices) {
+      const p = this.#referenceFor(d.model);
+      if (!p) continue;
+      const subject: Subject = { kind: 'device', id: deviceId };
+      const model = p.ref.model;
+      const windowAge = at - d.input.openedAt;
+      if (d.input.records >= minSamples || windowAge >= this.#o.maxWindowMs) {
+        const recent = d.input.sortedAll();
+        const input = checkInput(p.input, recent, p.ref.features, { alpha, minSamples, model });
+        const used = apply(subject, 'input', input);
+        const quality = checkQuality(d.input, recent, p.ref.features, { alpha, minSamples, correction, now: at, baselinePerMs: d.rate.perMs, model });
+        const q = apply(subject, 'quality', quality);
+        if (used || q || windowAge >= this.#o.maxWindowMs) {
+          this.#learnRate(d, at);
+          d.input.consume(at);
+        }
+      }
+      const output = checkOutput(p.scores, d.output, p.ref.output?.anomalyRate, { alpha, minSamples, model });
+      if (apply(subject, 'output', output)) {
+        d.output.scores.consume();
+        d.output.windows = 0;
+        d.output.anomalies = 0;
+      }
+    }
+    for (const [key, w] of this.#cohorts) {
+      const [kind, id] = key.split('\u0000') as [SubjectKind, string];
+      const p = kind === 'model' ? this.#refs.get(id) ?? this.#default : this.#default;
+      if (!p || w.records < minSamples) continue;
+      if (apply({ kind, id }, 'input', checkInput(p.input, w.sortedAll(), p.ref.features, { alpha, minSamples, model: p.ref.model }))) w.consume(at);
+    }
+    const events: DriftEvent[] = [];
+    for (const [e, rec] of changes) {
+      const stored = await this.#store.recordChange(e, rec);
+      events.push(stored);
+      this.#o.logger.info({ subject: e.subject, monitor: e.monitor, type: e.type }, 'drift state change');
+      try {
+        this.#onEvent?.(stored);
+      } catch (err) {
+        this.#o.logger.error({ err }, 'drift onEvent failed');
+      }
+    }
+    if (records.length) await this.#store.putRecords(records);
+    this.#checkedAt = at;
+    this.#lastDurationMs = performance.now() - t0;
+    return { at, checks, events, durationMs: this.#lastDurationMs };
+  }
+
+  /** The record rate of the first `rateBaselineChecks` windows becomes the device's baseline. */
+  #learnRate(d: DeviceState, at: number): void {
+    const r = d.rate;
+    if (r.perMs !== undefined) return;
+    r.records += d.input.records;
+    r.ms += at - d.input.openedAt;
+    if (++r.checks >= this.#o.rateBaselineChecks && r.ms > 0) r.perMs = r.records / r.ms;
+  }
+
+  /** Monitors' states and last evidence, for one device (with its cohorts) or all; recent events. */
+  async status(q: { device?: string; events?: number } = {}): Promise<DriftStatus> {
+    const bySubject = new Map<string, SubjectStatus>();
+    let wanted: Set<string> | undefined;
+    if (q.device !== undefined) {
+      const d = this.#devices.get(q.device);
+      wanted = new Set([`device\u0000${q.device}`, ...(d ? [...this.#cohortsOf(q.device, d)] : [])]);
+    }
+    for (const r of this.#records.values()) {
+      const sk = `${r.subject.kind}\u0000${r.subject.id}`;
+      if (wanted && !wanted.has(sk)) continue;
+      let s = bySubject.get(sk);
+      if (!s) bySubject.set(sk, (s = { subject: r.subject, monitors: {} }));
+      s.monitors[r.monitor] = r;
+    }
+    const subjects = [...bySubject.values()].sort((a, b) => (a.subject.kind + a.subject.id).localeCompare(b.subject.kind + b.subject.id));
+    const events = await this.#store.events({ limit: q.events ?? 20, ...(q.device !== undefined ? { subject: { kind: 'device', id: q.device } } : {}) });
+    return {
+      checkedAt: this.#checkedAt,
+      alpha: this.#o.alpha,
+      devices: this.#devices.size,
+      drifting: subjects.filter((s) => MONITORS.some((m) => s.monitors[m]?.state === 'drift')).length,
+      subjects,
+      events,
+    };
+  }
+
+  /** Counts of subjects per kind, monitor and state (metrics read this at scrape time). */
+  counts(): { kind: SubjectKind; monitor: MonitorKind; state: 'ok' | 'drift'; count: number }[] {
+    const m = new Map<string, number>();
+    for (const r of this.#records.values()) {
+      const k = `${r.subject.kind}|${r.monitor}|${r.state}`;
+      m.set(k, (m.get(k) ?? 0) + 1);
+    }
+    return [...m].map(([k, count]) => {
+      const [kind, monitor, state] = k.split('|') as [SubjectKind, MonitorKind, 'ok' | 'drift'];
+      return { kind, monitor, state, count };
+    });
+  }
+
+  /** Subjects in drift now, with the monitor (metrics export one series each). */
+  drifting(): { subject: Subject; monitor: MonitorKind }[] {
+    return [...this.#records.values()].filter((r) => r.state === 'drift').map((r) => ({ subject: r.subject, monitor: r.monitor }));
+  }
+
+  get lastCheckMs(): number {
+    return this.#lastDurationMs;
+  }
+}
+
+function keyOf(s: Subject, m: MonitorKind): string {
+  return `${s.kind}\u0000${s.id}\u0000${m}`;
+}
+
+function modelKey(m: Model): string {
+  return `${m.name}@${m.version}`;
+}
