@@ -3,7 +3,7 @@
  * in-memory SQLite. Not a benchmark of record: a measurement for docs/drift.md.
  *   npx tsx bench/drift-check.ts [auto|ks|wasserstein|psi] [reference size] [values per device per check]
  */
-import { Prng } from '../models/training/prng.ts';
+import { Prng } from '../lib/prng.ts';
 import { DriftService } from '../cloud/drift/drift-service.ts';
 import { SqliteDriftStore } from '../cloud/drift/sqlite-drift-store.ts';
 import { buildReference } from '../cloud/drift/reference.ts';

@@ -17,7 +17,7 @@
  * replicates the p-value follows an exponential tail fitted to them (mean excess), so corrected levels such as
  * 0.01 / 20 are resolved without 10⁵ replicates.
  */
-import { Prng } from '../../models/training/prng.ts';
+import { Prng } from '../../lib/prng.ts';
 import { psiFromCounts } from './statistics.ts';
 
 /** A simulated null distribution of a statistic: p-values from its sorted replicates. */

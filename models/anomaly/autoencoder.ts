@@ -6,7 +6,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { Tf } from '../training/load-tf.ts';
-import { Prng } from '../training/prng.ts';
+import { Prng } from '../../lib/prng.ts';
 
 export const AUTOENCODER_ACTIVATIONS = ['relu', 'tanh', 'elu', 'sigmoid', 'selu', 'swish'] as const;
 export type AutoencoderActivation = (typeof AUTOENCODER_ACTIVATIONS)[number];

@@ -10,7 +10,7 @@
  */
 import type * as TF from '@tensorflow/tfjs';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { Prng } from '../training/prng.ts';
+import { Prng } from '../../lib/prng.ts';
 import { loadTf } from '../training/load-tf.ts';
 import type { Tf } from '../training/load-tf.ts';
 import { FAILURE_MODES, VALIDATION_SALT, splitByUdi } from './ai4i-data.ts';

@@ -6,7 +6,7 @@
  * one feature among 20, at n = 500, is detected in more than 95 % of checks after the Holm correction.
  */
 import { describe, expect, it } from 'vitest';
-import { Prng } from '../../../models/training/prng.ts';
+import { Prng } from '../../../lib/prng.ts';
 import { NullCache, NullDistribution, rejectAt } from '../../../cloud/drift/calibration.ts';
 import { InputDriftTester, type DriftStatistic } from '../../../cloud/drift/input-drift.ts';
 import { binomialUpper } from '../../../cloud/drift/rate-tests.ts';

@@ -9,7 +9,7 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { ManualClock } from '../../../lib/clock.ts';
 import { System } from '../../../lib/parts.ts';
-import { Prng } from '../../../models/training/prng.ts';
+import { Prng } from '../../../lib/prng.ts';
 import { driftPart, type DriftPartConfigInput } from '../../../cloud/drift/drift-part.ts';
 import type { DriftEvent } from '../../../cloud/drift/drift-store.ts';
 import { buildReference, withManifestBaseline } from '../../../cloud/drift/reference.ts';
@@ -182,7 +182,7 @@ describe('driftPart', () => {
   it('refuses a bad configuration or reference before starting, naming the field', async () => {
     const { dir, config } = setup();
     const bad = new System({ parts: [driftPart], context: { config: { drift: { ...config, alpha: 2 } } } });
-    await expect(bad.start()).rejects.toMatchObject({ code: 'EL_ERR_PART_START', message: expect.stringContaining('drift.alpha') });
+    await expect(bad.start()).rejects.toMatchObject({ code: 'EL_ERR_DRIFT_CONFIG', message: expect.stringContaining('drift.alpha') });
     const badRef = join(dir, 'bad.json');
     writeFileSync(badRef, JSON.stringify({ schema: 'edgeloop.drift-reference/1', createdAt: 'x', features: { t: { count: 2, values: [2, 1], mean: 1.5, std: 0.5, missingRate: 0 } } }));
     const s2 = new System({ parts: [driftPart], context: { config: { drift: { ...config, references: [badRef] } } } });

@@ -20,7 +20,7 @@ import {
   wasserstein1Sorted,
   wassersteinDistance,
 } from '../../../cloud/drift/statistics.ts';
-import { Prng } from '../../../models/training/prng.ts';
+import { Prng } from '../../../lib/prng.ts';
 
 const ks = (a: number[], b: number[]) => ksTwoSample(sortedFinite(a), sortedFinite(b));
 const rep = (v: number, k: number): number[] => Array<number>(k).fill(v);

@@ -3,7 +3,7 @@ import { binaryMetrics, confusion } from '../../../models/anomaly/binary-metrics
 import { detectSeparator, parseCsv } from '../../../models/anomaly/csv-table.ts';
 import { calibrateThreshold, describeRule, quantile, smoothScores } from '../../../models/anomaly/threshold.ts';
 import { buildWindows, fitNormalization, normalizeWindows } from '../../../models/anomaly/windows.ts';
-import { Prng } from '../../../models/training/prng.ts';
+import { Prng } from '../../../lib/prng.ts';
 
 describe('CSV reading', () => {
   it('detects the separator and parses quotes, CRLF and a BOM', () => {

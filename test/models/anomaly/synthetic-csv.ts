@@ -1,5 +1,5 @@
 /** Small synthetic multi-sensor CSVs for tests (seeded; correlated sensors around a shared load). */
-import { Prng } from '../../../models/training/prng.ts';
+import { Prng } from '../../../lib/prng.ts';
 
 export const TEST_SENSORS = ['temperature', 'vibration', 'pressure', 'current'];
 

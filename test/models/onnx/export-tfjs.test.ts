@@ -5,7 +5,7 @@ import { exportTfjsToOnnx } from '../../../models/onnx/export-tfjs.ts';
 import type { ExportTfjsOptions } from '../../../models/onnx/export-tfjs.ts';
 import { loadTf } from '../../../models/training/load-tf.ts';
 import type { Tf } from '../../../models/training/load-tf.ts';
-import { Prng } from '../../../models/training/prng.ts';
+import { Prng } from '../../../lib/prng.ts';
 
 let tf: Tf;
 beforeAll(async () => {
