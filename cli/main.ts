@@ -20,6 +20,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   rollout: { summary: 'roll a model out to the fleet: start, status, promote, rollback, abort', load: () => import('./commands/rollout.ts'), service: (r) => r[0] === 'serve' },
   recommend: { summary: 'run the recommendation service alone', load: () => import('./commands/recommend.ts'), service: () => true },
   sim: { summary: 'fleet simulator: virtual devices, faults, load report', load: () => import('./commands/sim.ts') },
+  drift: { summary: 'drift monitors: state per device and cohort, latest drift events (drift status)', load: () => import('./commands/drift.ts') },
   plan: { summary: 'capacity and monthly cost of a fleet on AWS and on one VM (--devices N | --fleet FILE)', load: () => import('./commands/plan.ts') },
 };
 

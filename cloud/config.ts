@@ -169,6 +169,8 @@ export const CloudConfigSchema = z.strictObject({
   recommend: RecommendConfigSchema.optional(),
   /** the rollout controller (docs/rollout.md); runs when present. Options of createRolloutPart, checked there */
   rollout: z.record(z.string(), z.unknown()).optional(),
+  /** drift monitors (docs/drift.md); validated by the drift part */
+  drift: z.record(z.string(), z.unknown()).optional(),
 });
 
 export type CloudConfig = z.infer<typeof CloudConfigSchema>;
@@ -181,6 +183,8 @@ export function parseCloudConfig(input: CloudConfigInput = {}): CloudConfig {
 
 /** File paths of the local stores under dataDir. */
 export function cloudPaths(config: Pick<CloudConfig, 'dataDir'>, cwd = process.cwd()): {
+  /** what relative paths in the config resolve against */
+  cwd: string;
   dataDir: string;
   stream: string;
   features: string;
@@ -190,6 +194,7 @@ export function cloudPaths(config: Pick<CloudConfig, 'dataDir'>, cwd = process.c
 } {
   const dataDir = resolve(cwd, config.dataDir);
   return {
+    cwd: resolve(cwd),
     dataDir,
     stream: join(dataDir, 'stream.db'),
     features: join(dataDir, 'features.db'),

@@ -7,6 +7,7 @@
  *   feature-store  SqliteFeatureStore (<dataDir>/features.db) or SageMakerFeatureStore
  *   ingest         Ingest (+ its MQTT client on an external broker); needs dlq, stream (and the embedded broker, see ALSO_RUNS)
  *   broker         EmbeddedBroker (broker.mode embedded); ingests inside its publish path when ingest runs
+ *   drift          drift monitors (docs/drift.md), when config.drift is set; fed by the processor
  *   processor      the stream processor (+ the Parquet history when enabled); needs stream, feature-store
  *   registry       the model registry, when config.registry is set
  *   recommend      the recommendation service, when config.recommend is set; needs feature-store
@@ -18,6 +19,7 @@ import type { PartDefinition } from '../../lib/parts.ts';
 import { recommendPartDef } from '../recommend/recommend-part.ts';
 import { brokerPart } from './broker.ts';
 import type { CloudContext } from './context.ts';
+import { cloudDriftPart } from './drift.ts';
 import { dlqPart } from './dlq.ts';
 import { featureStorePart } from './feature-store.ts';
 import { ingestPart } from './ingest.ts';
@@ -27,7 +29,7 @@ import { rolloutPart } from './rollout.ts';
 import { streamPart } from './stream.ts';
 
 export { httpPart } from './http.ts';
-export { brokerPart, dlqPart, featureStorePart, ingestPart, processorPart, registryPart, rolloutPart, streamPart };
+export { brokerPart, cloudDriftPart, dlqPart, featureStorePart, ingestPart, processorPart, registryPart, rolloutPart, streamPart };
 export type { CloudContext, CloudPart } from './context.ts';
 
 /** The recommend part configured by the cloud config's `recommend:` section. */
@@ -42,6 +44,7 @@ export const CLOUD_PARTS: readonly CloudPartDefinition[] = [
   featureStorePart,
   ingestPart,
   brokerPart,
+  cloudDriftPart,
   processorPart,
   registryPart,
   recommendPart,

@@ -2,19 +2,23 @@ import { Counter, Histogram } from 'prom-client';
 import { definePart } from '../../lib/parts.ts';
 import type { ParquetOfflineStore } from '../feature-store/parquet-offline-store.ts';
 import type { Processor } from '../processor/processor.ts';
+import type { DeviceMessage } from '../../protocol/messages.ts';
 import { importPart, type CloudContext, type CloudPart } from './context.ts';
+import { cloudDriftPart } from './drift.ts';
 import { featureStorePart } from './feature-store.ts';
 import { streamPart } from './stream.ts';
 
 /**
  * The stream processor: windows, EWMA and alerts from the stream into the feature store, and, with the SQLite store
  * and `featureStore.offline.enabled`, into the Parquet history (`offline`): started before the processor and
- * closed after it, because the processor flushes into it while closing.
+ * closed after it, because the processor flushes into it while closing. With the drift part running, every feature
+ * write and every status and events message read from the stream is observed by the drift monitors.
  */
 export const processorPart = definePart({
   name: 'processor',
   requires: { stream: streamPart, store: featureStorePart },
-  create: async ({ stream, store }, ctx: CloudContext): Promise<CloudPart<Processor> & { offline: ParquetOfflineStore | undefined }> => {
+  optional: { drift: cloudDriftPart },
+  create: async ({ stream, store, drift }, ctx: CloudContext): Promise<CloudPart<Processor> & { offline: ParquetOfflineStore | undefined }> => {
     const { Processor } = await importPart('processor', () => import('../processor/processor.ts'));
     const lag = new Histogram({
       name: 'edgeloop_processor_feature_lag_seconds',
@@ -45,8 +49,17 @@ export const processorPart = definePart({
       logger: ctx.logger.child({ part: 'processor' }),
       onFeatureWrite: (info) => {
         if (info.lagMs !== undefined) lag.observe(Math.max(0, info.lagMs) / 1000);
+        drift?.observeFeatures(info);
         userHook?.(info);
       },
+      ...(drift
+        ? {
+            onMessage: (m: DeviceMessage) => {
+              if (m.type === 'status') drift.observeStatus(m);
+              else if (m.type === 'events') drift.observeEvents(m);
+            },
+          }
+        : {}),
     });
     new Counter({
       name: 'edgeloop_processor_loop_errors_total',

@@ -60,6 +60,8 @@ export interface FeatureBatchOptions {
   alertSink?: ((alert: Alert) => void | Promise<void>) | undefined;
   offline?: OfflineSink | undefined;
   onFeatureWrite?: ((info: FeatureWriteInfo) => void) | undefined;
+  /** each decoded device message, before aggregation (drift monitors read status and events here) */
+  onMessage?: ((msg: DeviceMessage) => void) | undefined;
   retry: Partial<RetryPolicy>;
   clock?: Clock | undefined;
   logger?: Logger | undefined;
@@ -137,7 +139,10 @@ export class FeatureBatch {
         res.invalidRecords++;
         this.#log.warn({ record: item.id, errors: d.errors.slice(0, 3) }, 'stream record skipped: not a device message (EL_ERR_PROCESSOR_RECORD_INVALID)');
       }
-      for (const msg of d.messages) decoded.push({ msg, arrivedAt: item.arrivedAt });
+      for (const msg of d.messages) {
+        decoded.push({ msg, arrivedAt: item.arrivedAt });
+        this.#o.onMessage?.(msg);
+      }
     }
     res.messages = decoded.length;
     this.counters.records += items.length;

@@ -23,6 +23,7 @@ import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import type { RetryPolicy } from '../../lib/backoff.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
+import type { DeviceMessage } from '../../protocol/messages.ts';
 import type { FeatureRecord, FeatureStore } from '../feature-store/feature-store.ts';
 import type { ReadBatch, Stream } from '../stream/stream.ts';
 import { checkKnownOptions, intOption, invalidOption, stringOption } from '../stream/options.ts';
@@ -57,6 +58,8 @@ export interface ProcessorOptions {
   retry?: Partial<RetryPolicy>;
   /** called after each feature record write with the device time → feature update lag (benchmarks, metrics) */
   onFeatureWrite?: (info: FeatureWriteInfo) => void;
+  /** each decoded device message from the stream, before aggregation */
+  onMessage?: (msg: DeviceMessage) => void;
   clock?: Clock;
   logger?: Logger;
 }
@@ -76,6 +79,7 @@ const KNOWN = [
   'maxDevices',
   'retry',
   'onFeatureWrite',
+  'onMessage',
   'clock',
   'logger',
 ] as const;
@@ -189,6 +193,7 @@ export class Processor {
         },
       },
       onFeatureWrite: opts.onFeatureWrite,
+      onMessage: opts.onMessage,
       retry: { minMs: 100, maxMs: 5000, maxAttempts: Infinity, ...opts.retry },
       clock: this.#clock,
       logger: this.#log,
