@@ -122,7 +122,12 @@ export class Warehouse {
   /** Column names and rows of a query, for the query surface. */
   async query(sql: string): Promise<{ columns: string[]; rows: unknown[][] }> {
     const r = await this.connection.runAndReadAll(sql);
-    return { columns: r.columnNames(), rows: r.getRowsJson() as unknown[][] };
+    // DuckDB's JSON form gives 64-bit integers as strings (count(*) is a BIGINT): numbers when they fit exactly
+    const wide = r.columnTypes().map((t) => /^(BIGINT|HUGEINT|UBIGINT|UHUGEINT)$/.test(t.toString()));
+    const rows = (r.getRowsJson() as unknown[][]).map((row) =>
+      row.map((v, i) => (wide[i] && typeof v === 'string' && Number.isSafeInteger(Number(v)) ? Number(v) : v)),
+    );
+    return { columns: r.columnNames(), rows };
   }
 
   async meta(key: string): Promise<string | undefined> {
