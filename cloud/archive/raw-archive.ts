@@ -26,12 +26,13 @@ import { channel } from 'node:diagnostics_channel';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
-import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
+import { systemClock, type Clock } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { decodeRecord } from '../processor/decode-record.ts';
 import { compareSequenceNumbers } from '../processor/processor.ts';
 import type { Stream } from '../stream/stream.ts';
+import { runConsumerLoop } from '../stream/consumer-loop.ts';
 import { checkKnownOptions, intOption, oneOfOption, stringOption } from '../stream/options.ts';
 import { applyDeletes, applyRenames, fsyncPath, readCommit, removeTmpFiles, writeCommit } from '../feature-store/parquet-commit.ts';
 import { micros, sqlString } from '../feature-store/parquet-offline-store.ts';
@@ -197,39 +198,21 @@ export class RawArchive {
     return { ...this.#committed };
   }
 
-  async #run(): Promise<void> {
-    let errorDelay = 0;
-    while (this.#state === 'running') {
-      let n = 0;
-      try {
-        n = await this.step();
-        errorDelay = 0;
-      } catch (err) {
-        if (this.#state !== 'running') break;
+  #run(): Promise<void> {
+    return runConsumerLoop({
+      stream: this.#stream,
+      step: () => this.step(),
+      running: () => this.#state === 'running',
+      onError: (err) => {
         this.#s.loopErrors++;
-        errorDelay = Math.min(5000, Math.max(100, errorDelay * 2));
         this.#log.error({ err }, 'archive step failed');
-        await this.#sleep(errorDelay);
-        continue;
-      }
-      if (n > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      else if (this.#state === 'running') {
+      },
+      onIdle: () => {
         for (const w of this.#idleWaiters.splice(0)) w();
-        if (this.#stream.waitForRecords) await this.#stream.waitForRecords({ timeoutMs: this.#idleMs, signal: this.#abort.signal });
-        else await this.#sleep(this.#idleMs);
-      }
-    }
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.#clock.clearTimeout(t);
-        this.#abort.signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const t: TimerHandle = this.#clock.setTimeout(done, ms);
-      this.#abort.signal.addEventListener('abort', done, { once: true });
+      },
+      idleWaitMs: this.#idleMs,
+      clock: this.#clock,
+      signal: this.#abort.signal,
     });
   }
 

@@ -84,19 +84,25 @@ async function expectExactlyOnce(archiveDir: string): Promise<void> {
   expect((readdirSync(archiveDir, { recursive: true }) as string[]).filter((f) => f.endsWith('.tmp'))).toEqual([]);
 }
 
+/** a filled stream in a temp dir and an archive run over it until drained; the stream stays open */
+async function archiveAll(compactSettleMs: number): Promise<{ stream: LocalStream; archive: RawArchive; archiveDir: string }> {
+  const dir = tempDir();
+  await fillStream(join(dir, 'stream.db'));
+  const stream = new LocalStream({ path: join(dir, 'stream.db'), shardCount: 2 });
+  await stream.start();
+  onTestFinished(() => stream.close());
+  const archiveDir = join(dir, 'archive');
+  const archive = new RawArchive({ stream, dir: archiveDir, flushRows: 200, flushIntervalMs: 10, batchSize: 30, idleWaitMs: 10, compactSettleMs });
+  await archive.start();
+  await archive.drain();
+  await archive.close();
+  await expectExactlyOnce(archiveDir);
+  return { stream, archive, archiveDir };
+}
+
 describe('RawArchive', () => {
   it('archives every reading once in date/hour partitions, compacts settled hours, and resumes from its checkpoint', async () => {
-    const dir = tempDir();
-    await fillStream(join(dir, 'stream.db'));
-    const stream = new LocalStream({ path: join(dir, 'stream.db'), shardCount: 2 });
-    await stream.start();
-    onTestFinished(() => stream.close());
-    const archiveDir = join(dir, 'archive');
-    const archive = new RawArchive({ stream, dir: archiveDir, flushRows: 200, flushIntervalMs: 10, batchSize: 30, idleWaitMs: 10, compactSettleMs: 0 });
-    await archive.start();
-    await archive.drain();
-    await archive.close();
-    await expectExactlyOnce(archiveDir);
+    const { stream, archive, archiveDir } = await archiveAll(0);
     const s = archive.stats();
     expect(s.rowsWritten.readings).toBe(DEVICES * MESSAGES * PER_MESSAGE);
     expect(s.rowsWritten.status).toBe(1);
@@ -122,20 +128,10 @@ describe('RawArchive', () => {
   });
 
   it('does not compact an hour that has not settled, and keeps files at the target size', async () => {
-    const dir = tempDir();
-    await fillStream(join(dir, 'stream.db'));
-    const stream = new LocalStream({ path: join(dir, 'stream.db'), shardCount: 2 });
-    await stream.start();
-    onTestFinished(() => stream.close());
-    const archiveDir = join(dir, 'archive');
     // settle time far beyond now: nothing is compacted
-    const archive = new RawArchive({ stream, dir: archiveDir, flushRows: 200, flushIntervalMs: 10, batchSize: 30, idleWaitMs: 10, compactSettleMs: 1e12 });
-    await archive.start();
-    await archive.drain();
-    await archive.close();
+    const { archive, archiveDir } = await archiveAll(1e12);
     expect(archive.stats().filesCompacted).toBe(0);
     expect(partFiles(join(archiveDir, 'readings')).length).toBe(archive.stats().filesWritten - 1); // one status file
-    await expectExactlyOnce(archiveDir);
   });
 
   it('refuses to start on a malformed _commit.json (EL_ERR_ARCHIVE_COMMIT), naming the file', async () => {
