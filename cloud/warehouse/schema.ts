@@ -5,7 +5,7 @@
  *
  *   fact_reading     one row per reading (device_id, seq): sensor, ts, value
  *   fact_event       one row per anomaly event or alert (device_id, seq): kind, severity, model, score
- *   fact_inference   one row per status message with inference figures: windows, anomalies, p95 latency
+ *   fact_inference   a view: one row per status message with inference outcomes (windows, anomalies, p95 latency)
  *   fact_feature     a view over the feature store's Parquet history (<dataDir>/offline), when it exists
  *   stg_status, stg_model_report   the SCD2 sources, as archived
  *   dim_device       SCD Type 2 (scd2.ts): device_key, version, attributes, valid_from, valid_to, is_current
@@ -43,6 +43,8 @@ CREATE TABLE IF NOT EXISTS agg_sensor_hourly (level VARCHAR NOT NULL, member VAR
 CREATE TABLE IF NOT EXISTS agg_sensor_daily (level VARCHAR NOT NULL, member VARCHAR NOT NULL, day DATE NOT NULL, sensor VARCHAR NOT NULL, readings BIGINT NOT NULL, mean_value DOUBLE, min_value DOUBLE, max_value DOUBLE, p95_value DOUBLE);
 CREATE TABLE IF NOT EXISTS agg_health_hourly (level VARCHAR NOT NULL, member VARCHAR NOT NULL, hour TIMESTAMPTZ NOT NULL, devices BIGINT NOT NULL, readings BIGINT NOT NULL, events BIGINT NOT NULL, anomalies BIGINT NOT NULL, anomaly_rate DOUBLE, uptime DOUBLE, completeness DOUBLE);
 CREATE TABLE IF NOT EXISTS agg_health_daily (level VARCHAR NOT NULL, member VARCHAR NOT NULL, day DATE NOT NULL, devices BIGINT NOT NULL, readings BIGINT NOT NULL, events BIGINT NOT NULL, anomalies BIGINT NOT NULL, anomaly_rate DOUBLE, uptime DOUBLE, completeness DOUBLE);
+CREATE OR REPLACE VIEW fact_inference AS SELECT device_id, seq, ts, model_name, model_version, inference_windows AS windows,
+  inference_anomalies AS anomalies, inference_p95_ms AS p95_ms, hour, date_key, time_key FROM stg_status WHERE inference_windows IS NOT NULL;
 CREATE TABLE IF NOT EXISTS dq_results (refresh_id INTEGER NOT NULL, checked_at TIMESTAMPTZ NOT NULL, check_name VARCHAR NOT NULL, status VARCHAR NOT NULL, observed DOUBLE, detail VARCHAR NOT NULL);
 `;
 

@@ -74,7 +74,13 @@ export const B_ANOMALIES = [10, 130];
  */
 export function fleet(): DeviceMessage[] {
   return [
-    status('dev-a', 0, 0, { agentVersion: '1.4.0', models: [{ name: 'anomaly', version: '1' }], site: 'plant-a', hardware: 'rpi4' }),
+    status('dev-a', 0, 0, {
+      agentVersion: '1.4.0',
+      models: [{ name: 'anomaly', version: '1' }],
+      site: 'plant-a',
+      hardware: 'rpi4',
+      inference: { windows: 12, anomalies: 1, anomalyRate: 1 / 12, p50Ms: 1.5, p95Ms: 4.25, p99Ms: 6 },
+    }),
     status('dev-b', 0, 0, { agentVersion: '1.4.0', models: [{ name: 'anomaly', version: '1' }], site: 'plant-b', hardware: 'rpi5' }),
     ...timeline('dev-a', 0, 180, A_ANOMALIES),
     ...timeline('dev-b', 0, 180, B_ANOMALIES),

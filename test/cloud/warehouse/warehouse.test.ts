@@ -59,6 +59,8 @@ describe('Warehouse', () => {
       ['dev-a#3', 60, 120 * MIN, 179 * MIN],
     ]);
     expect(r.checks.filter((c) => c.status === 'fail')).toEqual([]);
+    const inference = await w.rows(`SELECT device_id, model_version, windows, anomalies, p95_ms FROM fact_inference`);
+    expect(inference).toEqual([{ device_id: 'dev-a', model_version: '1', windows: '12', anomalies: '1', p95_ms: 4.25 }]);
   });
 
   it('anomaly rate by model version as of time T counts each fact for the version its device ran then', async () => {
