@@ -125,6 +125,8 @@ export class RawArchive {
   #idleWaiters: (() => void)[] = [];
   #lastFlush = 0;
   #chain: Promise<void> = Promise.resolve();
+  /** renames and deletes of the last commit not done yet (a rename failed): done before the next commit overwrites it */
+  #unapplied: { renames: { from: string; to: string }[]; deletes: string[] } | undefined;
   #table = 0;
   readonly #s: RawArchiveStats = {
     rowsWritten: { readings: 0, events: 0, status: 0, model_reports: 0 },
@@ -260,6 +262,7 @@ export class RawArchive {
   async #flush(): Promise<void> {
     this.#lastFlush = this.#clock.now();
     if (!this.#conn) return;
+    if (this.#unapplied) await this.#apply(this.#unapplied.renames, this.#unapplied.deletes);
     if (this.#rows.length > 0 || Object.keys(this.#pending).length > 0) await this.#write();
     await this.#compact();
   }
@@ -295,10 +298,23 @@ export class RawArchive {
     this.#s.commits++;
     this.#s.filesWritten += renames.length;
     for (const r of rows) this.#s.rowsWritten[r.table]++;
-    await applyRenames(this.#dir, renames);
+    await this.#apply(renames, []);
     phase('renamed');
     await this.#checkpoint(pending);
     phase('checkpointed');
+  }
+
+  /** The renames and deletes of the commit just written; kept for the next flush (or start) when they fail. */
+  async #apply(renames: { from: string; to: string }[], deletes: string[]): Promise<void> {
+    this.#unapplied = { renames, deletes };
+    try {
+      await applyRenames(this.#dir, renames);
+      await applyDeletes(this.#dir, deletes);
+    } catch (err) {
+      this.#s.writeErrors++;
+      throw new EdgeloopError('EL_ERR_ARCHIVE_WRITE', `${C}: committed files could not be put in place (retried before the next commit and at start): ${(err as Error).message}`, { cause: err });
+    }
+    this.#unapplied = undefined;
   }
 
   async #checkpoint(pending: Record<string, string>): Promise<void> {
@@ -365,8 +381,7 @@ export class RawArchive {
       const renames = [{ from, to: `${g.partition}/${base}` }];
       await writeCommit(this.#dir, { schema: NO_SCHEMA, positions: { [this.#consumer]: this.#committed }, renames, deletes: g.files });
       phase('compact-committed');
-      await applyRenames(this.#dir, renames);
-      await applyDeletes(this.#dir, g.files);
+      await this.#apply(renames, g.files);
       phase('compacted');
       this.#s.filesCompacted += g.files.length;
       this.#log.debug({ partition: g.partition, files: g.files.length, bytes: g.bytes }, 'archive partition compacted');
@@ -401,6 +416,7 @@ export class RawArchive {
 
   async #flushOnClose(): Promise<void> {
     try {
+      if (this.#unapplied) await this.#apply(this.#unapplied.renames, this.#unapplied.deletes);
       if (this.#rows.length > 0 || Object.keys(this.#pending).length > 0) await this.#write();
     } catch (err) {
       this.#log.error({ err }, 'archive: final write failed; the rows are read again from the stream checkpoint at the next start');

@@ -120,6 +120,11 @@ describe('edgeloop cloud, embedded, end to end', () => {
     expect(names(undefined, external)).toEqual(['dlq', 'stream', 'feature-store', 'ingest', 'processor', 'archive']);
     expect(names(['ingest'], external)).toEqual(['dlq', 'stream', 'ingest']);
     expect(() => names(['broker'], external)).toThrow(/does not apply/);
+    // the raw archive: on by default with the local stream, off with Kinesis unless asked for
+    expect(names(undefined, parseCloudConfig({ archive: { enabled: false } }))).not.toContain('archive');
+    const kinesis = { stream: { kind: 'kinesis' as const, kinesis: { streamName: 's' } } };
+    expect(names(undefined, parseCloudConfig(kinesis))).not.toContain('archive');
+    expect(names(['archive'], parseCloudConfig({ ...kinesis, archive: { enabled: true } }))).toEqual(['stream', 'archive']);
     expect(() => names(['ingset'])).toThrow(/unknown part "ingset"/);
   });
 
