@@ -85,9 +85,10 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       let checks;
       if (sub === 'refresh') {
         const r = await wh.refresh({ full: values.full === true });
+        const n = (k: number, what: string): string => `${k} ${what}${k === 1 ? '' : 's'}`;
         ctx.stdout.write(
-          `refresh #${r.refreshId}: ${r.partitionsLoaded} partitions loaded, ${r.partitionsRemoved} removed, ${r.devicesChanged} devices with new versions, ` +
-            `${r.hoursAggregated} hours and ${r.daysAggregated} days re-aggregated\n`,
+          `refresh #${r.refreshId}: ${n(r.partitionsLoaded, 'partition')} loaded, ${r.partitionsRemoved} removed, ${n(r.devicesChanged, 'device')} with new versions, ` +
+            `${n(r.hoursAggregated, 'hour')} and ${n(r.daysAggregated, 'day')} re-aggregated\n`,
         );
         checks = r.checks;
       } else checks = await wh.check();
