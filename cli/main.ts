@@ -16,6 +16,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   models: { summary: 'train, export, sign, verify, score and evaluate models', load: () => import('./commands/models.ts') },
   features: { summary: 'inspect the feature store (features get DEVICE)', load: () => import('./commands/features.ts') },
   dlq: { summary: 'inspect the dead-letter store (dlq list)', load: () => import('./commands/dlq.ts') },
+  warehouse: { summary: 'the fleet warehouse: refresh, check, query, report', load: () => import('./commands/warehouse.ts') },
   registry: { summary: 'model registry: push, list, show, alias', load: () => import('./commands/registry.ts'), service: (r) => r[0] === 'serve' },
   rollout: { summary: 'roll a model out to the fleet: start, status, promote, rollback, abort', load: () => import('./commands/rollout.ts'), service: (r) => r[0] === 'serve' },
   recommend: { summary: 'run the recommendation service alone', load: () => import('./commands/recommend.ts'), service: () => true },

@@ -141,6 +141,20 @@ const FeatureStoreSchema = z.strictObject({
     .default({ enabled: true, flushRows: 10_000, flushIntervalMs: 60_000 }),
 });
 
+/** the raw Parquet archive of every accepted device message, under <dataDir>/archive (cloud/archive/) */
+const ArchiveSchema = z.strictObject({
+  /** default: on with the local stream, off with Kinesis (use a Firehose or another consumer there) */
+  enabled: z.boolean().optional(),
+  /** rows buffered before a write */
+  flushRows: positiveInt.default(50_000),
+  /** ms between writes while rows are buffered */
+  flushIntervalMs: positiveInt.default(60_000),
+  /** compacted file size target, bytes (128 MiB) */
+  targetFileBytes: positiveInt.default(128 * 1024 * 1024),
+  /** ms after an hour ends before its partition is compacted */
+  compactSettleMs: z.number().int().min(0).default(600_000),
+});
+
 const HttpSchema = z.strictObject({
   enabled: z.boolean().default(true),
   host: z.string().min(1).default('127.0.0.1'),
@@ -162,6 +176,7 @@ export const CloudConfigSchema = z.strictObject({
   featureStore: FeatureStoreSchema.default(FeatureStoreSchema.parse({})),
   /** options of the stream processor (cloud/processor/), passed through */
   processor: z.record(z.string(), z.unknown()).default({}),
+  archive: ArchiveSchema.default(ArchiveSchema.parse({})),
   http: HttpSchema.default(HttpSchema.parse({})),
   /** the model registry (docs/registry.md); runs when present. Options of createRegistryPart, checked there */
   registry: z.record(z.string(), z.unknown()).optional(),
@@ -191,6 +206,8 @@ export function cloudPaths(config: Pick<CloudConfig, 'dataDir'>, cwd = process.c
   dlq: string;
   dedup: string;
   offline: string;
+  archive: string;
+  warehouse: string;
 } {
   const dataDir = resolve(cwd, config.dataDir);
   return {
@@ -201,5 +218,7 @@ export function cloudPaths(config: Pick<CloudConfig, 'dataDir'>, cwd = process.c
     dlq: join(dataDir, 'dlq.db'),
     dedup: join(dataDir, 'ingest-dedup.db'),
     offline: join(dataDir, 'offline'),
+    archive: join(dataDir, 'archive'),
+    warehouse: join(dataDir, 'warehouse.duckdb'),
   };
 }

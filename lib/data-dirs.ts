@@ -4,7 +4,8 @@
  * `recommend` default to the same cloud directory, so the inspection commands find what `npm start` wrote.
  *
  *   .edgeloop/
- *     cloud/            stream.db, features.db, dlq.db, ingest-dedup.db, offline/ (edgeloop cloud, up)
+ *     cloud/            stream.db, features.db, dlq.db, ingest-dedup.db, offline/, archive/ (edgeloop cloud, up),
+ *                       warehouse.duckdb (edgeloop warehouse)
  *       registry/       registry.db, artifacts/ (edgeloop registry serve, up)
  *       rollout/        rollout.db (edgeloop rollout serve)
  *     agent/            outbox.db, models/ (edgeloop agent)

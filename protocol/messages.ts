@@ -81,6 +81,12 @@ export interface StatusMessage {
   rejected?: number;
   inference?: { windows: number; anomalies: number; anomalyRate: number; p50Ms: number; p95Ms: number; p99Ms: number };
   lastError?: string;
+  /** where the device is installed (a site name); optional, for the fleet warehouse's dim_device */
+  site?: string;
+  /** the device's hardware model, e.g. "rpi4-4gb"; optional, for dim_device */
+  hardware?: string;
+  /** a hash of the agent's effective configuration; optional, for dim_device */
+  configHash?: string;
 }
 
 export type ModelReportState =

@@ -10,6 +10,9 @@
  * temp file still exists are redone (the flush had committed), and every other `.tmp` file is removed (its
  * flush had not). So a group's visible files, its schema and the stream positions of its rows always agree.
  *
+ * A commit may also list `deletes`: committed files a compaction replaced (the raw archive, cloud/archive/). They
+ * are removed after the renames, and again at start after a crash (removing a file already gone is a no-op).
+ *
  * `_schema.json` beside it is the reader-facing copy of the schema, rewritten after each schema change.
  */
 import { open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -34,6 +37,8 @@ export interface GroupCommit {
   schema: GroupSchema;
   positions: StreamPositions;
   renames: { from: string; to: string }[];
+  /** committed files replaced by this commit's renames (compaction); removed after the renames */
+  deletes?: string[];
 }
 
 export const COMMIT_FILE = '_commit.json';
@@ -86,14 +91,16 @@ export async function readCommit(groupDir: string): Promise<GroupCommit> {
     if (!Array.isArray(renames) || !renames.every((r) => typeof r?.from === 'string' && typeof r.to === 'string')) {
       throw new Error(`${path}: "renames" must be [{ from, to }]`);
     }
-    return { found: true, schema: parseSchema(v.schema, path), positions: parsePositions(v.positions, path), renames };
+    const deletes = v.deletes ?? [];
+    if (!Array.isArray(deletes) || !deletes.every((d) => typeof d === 'string')) throw new Error(`${path}: "deletes" must be an array of paths`);
+    return { found: true, schema: parseSchema(v.schema, path), positions: parsePositions(v.positions, path), renames, deletes: deletes as string[] };
   } catch (err) {
     throw new EdgeloopError('EL_ERR_OFFLINE_STORE_COMMIT', `offline store: ${path} is not a valid commit record: ${(err as Error).message}`, { cause: err });
   }
 }
 
 export async function writeCommit(groupDir: string, c: GroupCommit): Promise<void> {
-  const doc = { format: 1, schema: c.schema, positions: c.positions, renames: c.renames };
+  const doc = { format: 1, schema: c.schema, positions: c.positions, renames: c.renames, ...(c.deletes && c.deletes.length > 0 ? { deletes: c.deletes } : {}) };
   await writeFileDurably(join(groupDir, COMMIT_FILE), `${JSON.stringify(doc, null, 1)}\n`);
 }
 
@@ -111,6 +118,16 @@ export async function applyRenames(groupDir: string, renames: GroupCommit['renam
     dirs.add(dirname(join(groupDir, r.to)));
   }
   for (const d of dirs) await fsyncPath(d);
+}
+
+/** Remove the files a committed compaction replaced (again, after a crash), then fsync their directories. */
+export async function applyDeletes(groupDir: string, deletes: readonly string[] = []): Promise<void> {
+  const dirs = new Set<string>();
+  for (const d of deletes) {
+    await rm(join(groupDir, d), { force: true });
+    dirs.add(dirname(join(groupDir, d)));
+  }
+  for (const d of dirs) await fsyncPath(d).catch(() => undefined);
 }
 
 /** Remove hidden `.tmp` files under `dir` (depth ≤ 2): leftovers of a flush that did not commit. */

@@ -96,16 +96,16 @@ export interface OfflineStoreStats {
   writeErrors: number;
 }
 
-function sqlString(s: string): string {
+export function sqlString(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
-function ident(s: string): string {
+export function ident(s: string): string {
   return `"${s.replace(/"/g, '""')}"`;
 }
 function utcDate(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
-function micros(ms: number): DuckDBTimestampTZValue {
+export function micros(ms: number): DuckDBTimestampTZValue {
   return new DuckDBTimestampTZValue(BigInt(Math.round(ms * 1000)));
 }
 

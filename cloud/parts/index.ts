@@ -9,6 +9,7 @@
  *   broker         EmbeddedBroker (broker.mode embedded); ingests inside its publish path when ingest runs
  *   drift          drift monitors (docs/drift.md), when config.drift is set; fed by the processor
  *   processor      the stream processor (+ the Parquet history when enabled); needs stream, feature-store
+ *   archive        the raw Parquet archive (<dataDir>/archive) when archive.enabled (default: local stream); needs stream
  *   registry       the model registry, when config.registry is set
  *   recommend      the recommendation service, when config.recommend is set; needs feature-store
  *   rollout        the rollout controller, when config.rollout is set; uses the broker and registry when they run
@@ -17,6 +18,7 @@
  */
 import type { PartDefinition } from '../../lib/parts.ts';
 import { recommendPartDef } from '../recommend/recommend-part.ts';
+import { archivePart } from './archive.ts';
 import { brokerPart } from './broker.ts';
 import type { CloudContext } from './context.ts';
 import { cloudDriftPart } from './drift.ts';
@@ -29,7 +31,7 @@ import { rolloutPart } from './rollout.ts';
 import { streamPart } from './stream.ts';
 
 export { httpPart } from './http.ts';
-export { brokerPart, cloudDriftPart, dlqPart, featureStorePart, ingestPart, processorPart, registryPart, rolloutPart, streamPart };
+export { archivePart, brokerPart, cloudDriftPart, dlqPart, featureStorePart, ingestPart, processorPart, registryPart, rolloutPart, streamPart };
 export type { CloudContext, CloudPart } from './context.ts';
 
 /** The recommend part configured by the cloud config's `recommend:` section. */
@@ -46,6 +48,7 @@ export const CLOUD_PARTS: readonly CloudPartDefinition[] = [
   brokerPart,
   cloudDriftPart,
   processorPart,
+  archivePart,
   registryPart,
   recommendPart,
   rolloutPart,

@@ -19,7 +19,8 @@
  * (cloud/create-cloud.ts), and closes the processor first. Its close() flushes a DurableOfflineSink, so that the
  * final checkpoint covers everything processed.
  */
-import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
+import { systemClock, type Clock } from '../../lib/clock.ts';
+import { runConsumerLoop } from '../stream/consumer-loop.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import type { RetryPolicy } from '../../lib/backoff.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
@@ -214,42 +215,20 @@ export class Processor {
     this.#loop = this.#run();
   }
 
-  async #run(): Promise<void> {
-    let errorDelay = 0;
-    while (this.#state === 'running') {
-      let n = 0;
-      try {
-        n = await this.step();
-        errorDelay = 0;
-      } catch (err) {
-        if (this.#state !== 'running') break;
+  #run(): Promise<void> {
+    // the processor's idle timers are unref'd: a process that runs only it is held open by its owner (System keepAlive)
+    return runConsumerLoop({
+      stream: this.#stream,
+      step: () => this.step(),
+      running: () => this.#state === 'running',
+      onError: (err) => {
         this.#loopErrors++;
-        errorDelay = Math.min(5000, Math.max(100, errorDelay * 2));
         this.#log.error({ err }, 'processor step failed');
-        await this.#sleep(errorDelay);
-        continue;
-      }
-      // a backlog is processed step after step with synchronous backends (SQLite): let I/O callbacks in between
-      // (the offline store's writes, servers in the same process), which a chain of resolved awaits would starve
-      if (n > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      if (n === 0 && this.#state === 'running') {
-        if (this.#stream.waitForRecords) await this.#stream.waitForRecords({ timeoutMs: this.#idleWaitMs, signal: this.#abort.signal });
-        else await this.#sleep(this.#idleWaitMs);
-      }
-    }
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      let t: TimerHandle | undefined;
-      const done = (): void => {
-        if (t) this.#clock.clearTimeout(t);
-        this.#abort.signal.removeEventListener('abort', done);
-        resolve();
-      };
-      t = this.#clock.setTimeout(done, ms);
-      t.unref?.();
-      this.#abort.signal.addEventListener('abort', done, { once: true });
+      },
+      idleWaitMs: this.#idleWaitMs,
+      clock: this.#clock,
+      signal: this.#abort.signal,
+      unrefTimers: true,
     });
   }
 

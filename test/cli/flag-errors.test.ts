@@ -52,7 +52,7 @@ describe('flag errors', () => {
     const err = sink();
     const cwd = tempCwd();
     expect(await main(['frobnicate'], { stdout: sink().stream, stderr: err.stream, env: {}, cwd })).toBe(2);
-    expect(err.text()).toBe('edgeloop frobnicate: unknown command (expected one of up, agent, cloud, models, features, dlq, registry, rollout, recommend, sim, drift, plan; see edgeloop --help)\n');
+    expect(err.text()).toBe('edgeloop frobnicate: unknown command (expected one of up, agent, cloud, models, features, dlq, warehouse, registry, rollout, recommend, sim, drift, plan; see edgeloop --help)\n');
     const err2 = sink();
     expect(await main(['agent', '--config', 'absent.yaml'], { stdout: sink().stream, stderr: err2.stream, env: {}, cwd })).toBe(1);
     expect(err2.text()).toMatch(/^edgeloop agent: .*absent\.yaml: cannot read config file .*\[EL_ERR_CONFIG_INVALID\]\n$/);

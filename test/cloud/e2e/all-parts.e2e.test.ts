@@ -23,7 +23,7 @@ it('runs broker, ingest, stream, processor, feature store, registry, recommend a
   const cloud = createCloud(config);
   onTestFinished(() => cloud.close());
   await cloud.start();
-  expect([...cloud.parts.keys()]).toEqual(['dlq', 'stream', 'feature-store', 'ingest', 'broker', 'processor', 'registry', 'recommend', 'rollout', 'http']);
+  expect([...cloud.parts.keys()]).toEqual(['dlq', 'stream', 'feature-store', 'ingest', 'broker', 'processor', 'archive', 'registry', 'recommend', 'rollout', 'http']);
   const health = cloud.health();
   expect(health.ok).toBe(true);
   const regUrl = String(health.parts.registry!.url);

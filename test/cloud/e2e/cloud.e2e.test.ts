@@ -46,7 +46,7 @@ describe('edgeloop cloud, embedded, end to end', () => {
     const cloud = createCloud(config);
     onTestFinished(() => cloud.close());
     await cloud.start();
-    expect([...cloud.parts.keys()]).toEqual(['dlq', 'stream', 'feature-store', 'ingest', 'broker', 'processor', 'http']);
+    expect([...cloud.parts.keys()]).toEqual(['dlq', 'stream', 'feature-store', 'ingest', 'broker', 'processor', 'archive', 'http']);
 
     const d1 = await device(cloud.urls.mqtt!, 'dev-1', 'pw-1');
     const t0 = Math.floor(Date.now() / MIN) * MIN - 3 * MIN; // three whole minutes ago
@@ -113,13 +113,18 @@ describe('edgeloop cloud, embedded, end to end', () => {
   it('--only selects parts with what they require, in start order', () => {
     const embedded = parseCloudConfig({});
     const names = (only?: string[], c = embedded) => selectParts(CLOUD_PARTS, c, only).map((d) => d.name);
-    expect(names()).toEqual(['dlq', 'stream', 'feature-store', 'ingest', 'broker', 'processor']);
+    expect(names()).toEqual(['dlq', 'stream', 'feature-store', 'ingest', 'broker', 'processor', 'archive']);
     expect(names(['processor'])).toEqual(['stream', 'feature-store', 'processor']);
     expect(names(['ingest'])).toEqual(['dlq', 'stream', 'ingest', 'broker']);
     const external = parseCloudConfig({ broker: { mode: 'external', external: { url: 'mqtt://127.0.0.1:1' } } });
-    expect(names(undefined, external)).toEqual(['dlq', 'stream', 'feature-store', 'ingest', 'processor']);
+    expect(names(undefined, external)).toEqual(['dlq', 'stream', 'feature-store', 'ingest', 'processor', 'archive']);
     expect(names(['ingest'], external)).toEqual(['dlq', 'stream', 'ingest']);
     expect(() => names(['broker'], external)).toThrow(/does not apply/);
+    // the raw archive: on by default with the local stream, off with Kinesis unless asked for
+    expect(names(undefined, parseCloudConfig({ archive: { enabled: false } }))).not.toContain('archive');
+    const kinesis = { stream: { kind: 'kinesis' as const, kinesis: { streamName: 's' } } };
+    expect(names(undefined, parseCloudConfig(kinesis))).not.toContain('archive');
+    expect(names(['archive'], parseCloudConfig({ ...kinesis, archive: { enabled: true } }))).toEqual(['stream', 'archive']);
     expect(() => names(['ingset'])).toThrow(/unknown part "ingset"/);
   });
 
