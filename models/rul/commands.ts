@@ -27,7 +27,7 @@ exp(-d/13)-1, summed) and the share of units whose true RUL is inside the p10-p9
                      seeded random cycle and scored at the cut (development figures; default 5)
   --out FILE.csv     one row per test unit: unit,predicted_rul,p10,p90,true_rul,cycles,fold
   --seed N           seeds training, the folds and the cuts (default 1)
-  --epochs N         training epochs (default 60)
+  --epochs N         training epochs per ensemble member (default 30)
   --window N         cycles per window (default 30)
   --cap N            cap of the piecewise-linear target (default 125)
   --sensors A,B,...  sensor columns s1..s21 (default the 14 informative FD001 sensors)
@@ -66,12 +66,12 @@ export async function evalCmapssCommand(argv: string[], ctx: CliContext): Promis
   const seed = intFlag(a.seed, '--seed', 1, 0);
   const training: TrainRulOptions = {
     seed,
-    epochs: intFlag(a.epochs, '--epochs', 60, 1),
+    epochs: intFlag(a.epochs, '--epochs', 30, 1),
     window: intFlag(a.window, '--window', 30, 1),
     cap: intFlag(a.cap, '--cap', 125, 1),
     ...(typeof a.sensors === 'string' ? { sensors: a.sensors.split(',').map((s) => s.trim()).filter((s) => s !== '') } : {}),
   };
-  rulOptions(training); // every option checked before a file is read
+  const members = rulOptions(training).members; // every option checked before a file is read
   const folds = intFlag(a.folds, '--folds', 5, 2);
   const read = (flag: string, path: string): string => {
     try {
@@ -81,7 +81,7 @@ export async function evalCmapssCommand(argv: string[], ctx: CliContext): Promis
     }
   };
   const train = parseCmapss(read('--train', a.train), a.train);
-  const progress = new Progress({ total: a.test === undefined ? folds * training.epochs! : training.epochs!, label: 'cmapss rul', stream: ctx.stderr, silent: a.quiet === true });
+  const progress = new Progress({ total: (a.test === undefined ? folds : 1) * training.epochs! * members, label: 'cmapss rul', stream: ctx.stderr, silent: a.quiet === true });
   let done = 0;
   const onEpoch = (): void => progress.update(++done);
   let result: RulEvaluation;

@@ -1,6 +1,6 @@
 /**
- * Remaining-useful-life model for C-MAPSS-like run-to-failure data, trained with TensorFlow.js: a dense network
- * over the flattened window of the last `window` cycles of the selected sensors (z-score normalised per sensor),
+ * Remaining-useful-life model for C-MAPSS-like run-to-failure data, trained with TensorFlow.js: a small ensemble
+ * of dense networks (merged into one network of Dense layers, see mergeMembers) over the flattened window of the last `window` cycles of the selected sensors (z-score normalised per sensor),
  * with three linear outputs trained together: the RUL estimate (squared error, so it targets the conditional mean
  * that RMSE rewards) and the 10 % and 90 % quantiles (pinball loss), which give the p10–p90 interval.
  * Targets are the piecewise-linear RUL capped at `cap`, divided by `cap` while training; the cap is folded back
@@ -29,9 +29,9 @@ export interface TrainRulOptions {
   sensors?: readonly string[];
   /** cap of the piecewise-linear target, cycles; default 125 */
   cap?: number;
-  /** hidden layer widths (relu); default [64, 32] */
+  /** hidden layer widths (relu) of each member; default [32, 16] */
   hidden?: number[];
-  /** default 60 */
+  /** passes over the windows, per member; default 30 */
   epochs?: number;
   /** default 256 */
   batchSize?: number;
@@ -41,6 +41,8 @@ export interface TrainRulOptions {
   l2?: number;
   /** standard deviation of Gaussian noise added to the normalised input while training; default 0.1 */
   inputNoise?: number;
+  /** networks trained with different seeds and averaged (merged into one network for export); default 3 */
+  members?: number;
   /** default 1 */
   seed?: number;
   /** 'wasm' (default; falls back to 'cpu' when the backend cannot load) or 'cpu' */
@@ -52,12 +54,13 @@ const DEFAULTS = {
   window: 30,
   sensors: FD001_SENSORS as readonly string[],
   cap: 125,
-  hidden: [64, 32],
-  epochs: 60,
+  hidden: [32, 16],
+  epochs: 30,
   batchSize: 256,
   learningRate: 0.002,
   l2: 1e-4,
   inputNoise: 0.1,
+  members: 3,
   seed: 1,
   backend: 'wasm' as 'wasm' | 'cpu',
 };
@@ -92,6 +95,7 @@ export function rulOptions(opts: TrainRulOptions): RulTrainingOptions {
     learningRate: opts.learningRate ?? DEFAULTS.learningRate,
     l2: opts.l2 ?? DEFAULTS.l2,
     inputNoise: opts.inputNoise ?? DEFAULTS.inputNoise,
+    members: opts.members ?? DEFAULTS.members,
     seed: opts.seed ?? DEFAULTS.seed,
     backend: opts.backend ?? DEFAULTS.backend,
   };
@@ -102,6 +106,7 @@ export function rulOptions(opts: TrainRulOptions): RulTrainingOptions {
   posInt(o.cap, 'cap');
   posInt(o.epochs, 'epochs');
   posInt(o.batchSize, 'batchSize');
+  posInt(o.members, 'members');
   o.hidden.forEach((h, i) => posInt(h, `hidden[${i}]`));
   if (o.sensors.length === 0) throw invalid('sensors must name at least one sensor');
   sensorIndexes(o.sensors);
@@ -127,9 +132,56 @@ export async function trainRul(units: readonly CmapssUnit[], opts: TrainRulOptio
   const stdT = tf.tensor1d(tileTo(normalization.std, width), 'float32');
   const norm = (x: TF.Tensor2D): TF.Tensor2D => tf.div(tf.sub(x, meanT), stdT) as TF.Tensor2D;
 
-  const model = tf.sequential({ name: 'cmapss_rul' });
-  let seed = o.seed * 1009;
-  if (o.inputNoise > 0) model.add(tf.layers.gaussianNoise({ stddev: o.inputNoise, inputShape: [width], name: 'input_noise' }));
+  const xAll = tf.tidy(() => norm(tf.tensor2d(data.x, [data.rows, width])));
+  const yAll = tf.tidy(() => tf.tile(tf.div(tf.tensor2d(data.y, [data.rows, 1]), o.cap), [1, RUL_OUTPUTS.length]));
+  const members: TF.Sequential[] = [];
+  let finalLoss = 0;
+  let model: TF.Sequential;
+  try {
+    for (let m = 0; m < o.members; m++) {
+      const r = await trainMember(tf, xAll, yAll, data.rows, width, o, m, opts.onEpoch);
+      members.push(r.model);
+      finalLoss += r.finalLoss / o.members;
+    }
+    model = mergeMembers(tf, members, width, o);
+  } catch (err) {
+    meanT.dispose();
+    stdT.dispose();
+    throw err;
+  } finally {
+    members.forEach((m) => m.dispose());
+    xAll.dispose();
+    yAll.dispose();
+  }
+
+  return {
+    tf,
+    model,
+    normalization,
+    options: o,
+    trainWindows: data.rows,
+    finalLoss,
+    predict: (x, rows) => tf.tidy(() => (model.predict(norm(tf.tensor2d(x, [rows, width]))) as TF.Tensor).dataSync() as Float32Array).slice(),
+    dispose: () => {
+      model.dispose();
+      meanT.dispose();
+      stdT.dispose();
+    },
+  };
+}
+
+async function trainMember(
+  tf: Tf,
+  xAll: TF.Tensor2D,
+  yAll: TF.Tensor,
+  rows: number,
+  width: number,
+  o: RulTrainingOptions,
+  member: number,
+  onEpoch: TrainRulOptions['onEpoch'],
+): Promise<{ model: TF.Sequential; finalLoss: number }> {
+  const model = tf.sequential({ name: `cmapss_rul_${member}` });
+  let seed = o.seed * 1009 + member * 97;
   o.hidden.forEach((units, i) => {
     model.add(
       tf.layers.dense({
@@ -137,7 +189,7 @@ export async function trainRul(units: readonly CmapssUnit[], opts: TrainRulOptio
         activation: 'relu',
         kernelInitializer: tf.initializers.heNormal({ seed: seed++ }),
         ...(o.l2 > 0 ? { kernelRegularizer: tf.regularizers.l2({ l2: o.l2 }) } : {}),
-        ...(i === 0 && o.inputNoise === 0 ? { inputShape: [width] } : {}),
+        ...(i === 0 ? { inputShape: [width] } : {}),
         name: `hidden_${i}`,
       }),
     );
@@ -155,11 +207,8 @@ export async function trainRul(units: readonly CmapssUnit[], opts: TrainRulOptio
     });
   const optimizer = tf.train.adam(o.learningRate);
   model.compile({ optimizer, loss });
-
-  const xAll = tf.tidy(() => norm(tf.tensor2d(data.x, [data.rows, width])));
-  const yAll = tf.tidy(() => tf.tile(tf.div(tf.tensor2d(data.y, [data.rows, 1]), o.cap), [1, RUL_OUTPUTS.length]));
-  const prng = new Prng(o.seed);
-  const order = Int32Array.from({ length: data.rows }, (_, i) => i);
+  const prng = new Prng(o.seed * 31 + member);
+  const order = Int32Array.from({ length: rows }, (_, i) => i);
   let finalLoss = NaN;
   try {
     for (let epoch = 1; epoch <= o.epochs; epoch++) {
@@ -171,9 +220,13 @@ export async function trainRul(units: readonly CmapssUnit[], opts: TrainRulOptio
       idx.dispose();
       let sum = 0;
       let batches = 0;
-      for (let start = 0; start < data.rows; start += o.batchSize) {
-        const size = Math.min(o.batchSize, data.rows - start);
-        const xb = xs.slice([start, 0], [size, width]);
+      for (let start = 0; start < rows; start += o.batchSize) {
+        const size = Math.min(o.batchSize, rows - start);
+        // seeded input noise (tfjs' GaussianNoise layer draws from an unseeded generator)
+        const xb = tf.tidy(() => {
+          const b = xs.slice([start, 0], [size, width]);
+          return o.inputNoise > 0 ? tf.add(b, tf.tensor2d(noise(prng, size * width, o.inputNoise), [size, width])) : b;
+        });
         const yb = ys.slice([start, 0], [size, RUL_OUTPUTS.length]);
         sum += (await model.trainOnBatch(xb, yb)) as number;
         xb.dispose();
@@ -184,38 +237,55 @@ export async function trainRul(units: readonly CmapssUnit[], opts: TrainRulOptio
       ys.dispose();
       finalLoss = sum / batches;
       if (!Number.isFinite(finalLoss)) throw new EdgeloopError('EL_ERR_RUL_DATA', `training diverged at epoch ${epoch} (loss ${finalLoss}); check the data or lower the learning rate`);
-      opts.onEpoch?.(epoch, finalLoss);
+      onEpoch?.(member * o.epochs + epoch, finalLoss);
     }
   } catch (err) {
     model.dispose();
-    meanT.dispose();
-    stdT.dispose();
     throw err;
   } finally {
-    xAll.dispose();
-    yAll.dispose();
     q.dispose();
   }
-  // outputs in cycles: scale the heads' kernel and bias by the cap
-  const heads = model.getLayer('heads');
-  const scaled = tf.tidy(() => heads.getWeights().map((w) => tf.mul(w, o.cap)));
-  heads.setWeights(scaled);
-  scaled.forEach((t) => t.dispose());
+  return { model, finalLoss };
+}
 
-  return {
-    tf,
-    model,
-    normalization,
-    options: o,
-    trainWindows: data.rows,
-    finalLoss,
-    predict: (x, rows) => tf.tidy(() => (model.predict(norm(tf.tensor2d(x, [rows, width]))) as TF.Tensor).dataSync() as Float32Array).slice(),
-    dispose: () => {
-      model.dispose();
-      meanT.dispose();
-      stdT.dispose();
-    },
-  };
+/**
+ * One chain of Dense layers that computes the mean of the members' outputs, in cycles: the first layers side by
+ * side (their kernels concatenated), the deeper ones block-diagonal (each member only sees its own units), and
+ * the heads stacked and divided by the member count, then scaled by the cap. Exports like any dense model.
+ */
+function mergeMembers(tf: Tf, members: TF.Sequential[], width: number, o: RulTrainingOptions): TF.Sequential {
+  const m = members.length;
+  const merged = tf.sequential({ name: 'cmapss_rul' });
+  const layers = [...o.hidden.map((_, i) => `hidden_${i}`), 'heads'];
+  layers.forEach((name, li) => {
+    const last = li === layers.length - 1;
+    const inUnits = li === 0 ? width : o.hidden[li - 1]! * m;
+    const outEach = last ? RUL_OUTPUTS.length : o.hidden[li]!;
+    const outUnits = last ? outEach : outEach * m;
+    const kernel = new Float32Array(inUnits * outUnits);
+    const bias = new Float32Array(outUnits);
+    members.forEach((member, k) => {
+      const [kw, bw] = member.getLayer(name).getWeights();
+      const kv = kw!.dataSync();
+      const bv = bw!.dataSync();
+      const rowsEach = li === 0 ? width : o.hidden[li - 1]!;
+      const row0 = li === 0 ? 0 : k * rowsEach;
+      const col0 = last ? 0 : k * outEach;
+      const scale = last ? o.cap / m : 1;
+      for (let r = 0; r < rowsEach; r++) {
+        for (let c = 0; c < outEach; c++) kernel[(row0 + r) * outUnits + col0 + c]! += scale * kv[r * outEach + c]!;
+      }
+      for (let c = 0; c < outEach; c++) bias[col0 + c]! += scale * bv[c]!;
+    });
+    const layer = tf.layers.dense({ units: outUnits, activation: last ? 'linear' : 'relu', ...(li === 0 ? { inputShape: [width] } : {}), name });
+    merged.add(layer);
+    const kt = tf.tensor2d(kernel, [inUnits, outUnits]);
+    const bt = tf.tensor1d(bias);
+    layer.setWeights([kt, bt]);
+    kt.dispose();
+    bt.dispose();
+  });
+  return merged;
 }
 
 /** Per-sensor mean and standard deviation over every cycle of the units (float32-rounded, as the graph holds them). */
@@ -269,6 +339,12 @@ async function loadRulTf(backend: 'wasm' | 'cpu'): Promise<Tf> {
   }
   await tf.ready();
   return tf;
+}
+
+function noise(prng: Prng, n: number, sd: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = sd * prng.normal();
+  return out;
 }
 
 function tileTo(values: number[], width: number): Float32Array {
