@@ -39,7 +39,7 @@ export interface TrainRulOptions {
   learningRate?: number;
   /** L2 penalty on the hidden kernels; default 1e-4 */
   l2?: number;
-  /** standard deviation of Gaussian noise added to the normalised input while training; default 0.1 */
+  /** standard deviation of Gaussian noise added to the normalised input while training; default 0.3 */
   inputNoise?: number;
   /** networks trained with different seeds and averaged (merged into one network for export); default 3 */
   members?: number;
@@ -59,7 +59,7 @@ const DEFAULTS = {
   batchSize: 256,
   learningRate: 0.002,
   l2: 1e-4,
-  inputNoise: 0.1,
+  inputNoise: 0.3,
   members: 3,
   seed: 1,
   backend: 'wasm' as 'wasm' | 'cpu',
