@@ -15,7 +15,7 @@ import { parseManifest } from '../../../protocol/manifest.ts';
 import { syntheticCmapss } from './synthetic-cmapss.ts';
 
 const data = syntheticCmapss({ trainUnits: 24, testUnits: 12, seed: 11 });
-const FAST = { window: 20, hidden: [16], members: 2, epochs: 25, batchSize: 128, learningRate: 0.01, seed: 3 };
+const FAST = { window: 20, hidden: [16], members: 2, epochs: 15, batchSize: 128, learningRate: 0.01, seed: 3 };
 
 function tmp(): string {
   const dir = mkdtempSync(join(tmpdir(), 'el-rul-'));
@@ -95,7 +95,7 @@ describe('edgeloop models eval cmapss', () => {
     writeFileSync(join(dir, 'rul.txt'), data.rul);
     const c = ctx(dir);
     const code = await modelsCli(
-      ['eval', 'cmapss', '--train', 'train.txt', '--test', 'test.txt', '--rul', 'rul.txt', '--out', 'out/pred.csv', '--epochs', '25', '--window', '20', '--seed', '3', '--quiet'],
+      ['eval', 'cmapss', '--train', 'train.txt', '--test', 'test.txt', '--rul', 'rul.txt', '--out', 'out/pred.csv', '--epochs', '15', '--window', '20', '--seed', '3', '--quiet'],
       c.ctx,
     );
     expect(code).toBe(0);
