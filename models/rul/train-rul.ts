@@ -253,7 +253,7 @@ async function trainMember(
  * side (their kernels concatenated), the deeper ones block-diagonal (each member only sees its own units), and
  * the heads stacked and divided by the member count, then scaled by the cap. Exports like any dense model.
  */
-function mergeMembers(tf: Tf, members: TF.Sequential[], width: number, o: RulTrainingOptions): TF.Sequential {
+export function mergeMembers(tf: Tf, members: TF.Sequential[], width: number, o: Pick<RulTrainingOptions, 'hidden' | 'cap'>): TF.Sequential {
   const m = members.length;
   const merged = tf.sequential({ name: 'cmapss_rul' });
   const layers = [...o.hidden.map((_, i) => `hidden_${i}`), 'heads'];

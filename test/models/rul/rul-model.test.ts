@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import type * as TF from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { CliContext } from '../../../cli/main.ts';
 import { run as modelsCli } from '../../../cli/commands/models.ts';
@@ -9,7 +10,8 @@ import { OrtModelRunner, checkTestVector } from '../../../models/runtime/ort-mod
 import { lastWindows, parseCmapss, parseRulFile, rmse, sensorIndexes } from '../../../models/rul/cmapss-data.ts';
 import { predictUnits, scorePredictions } from '../../../models/rul/evaluate-rul.ts';
 import { exportRul, relativeParity } from '../../../models/rul/export-rul.ts';
-import { trainRul } from '../../../models/rul/train-rul.ts';
+import { mergeMembers, trainRul } from '../../../models/rul/train-rul.ts';
+import { loadTf } from '../../../models/training/load-tf.ts';
 import type { TrainedRul } from '../../../models/rul/train-rul.ts';
 import { parseManifest } from '../../../protocol/manifest.ts';
 import { syntheticCmapss } from './synthetic-cmapss.ts';
@@ -141,4 +143,32 @@ describe('edgeloop models eval cmapss', () => {
     await expect(modelsCli(['eval', 'cmapss', '--train', 'train.txt', '--sensors', 's2,s99'], c.ctx)).rejects.toThrow(/unknown C-MAPSS sensor "s99"/);
     await expect(modelsCli(['eval', 'cmapss', '--train', 'train.txt', '--test', 'train.txt', '--rul', 'rul.txt', '--epochs', '1'], c.ctx)).rejects.toThrow(/24 test units but 1 RUL values/);
   }, 60_000);
+});
+
+describe('ensemble merge', () => {
+  it('one Dense chain computes the mean of the members, times the cap', async () => {
+    const tf = await loadTf('cpu');
+    const hidden = [5, 4];
+    const member = (seed: number): TF.Sequential => {
+      const m = tf.sequential();
+      hidden.forEach((units, i) =>
+        m.add(tf.layers.dense({ units, activation: 'relu', biasInitializer: tf.initializers.randomNormal({ seed: seed + 50 + i }), kernelInitializer: tf.initializers.glorotNormal({ seed: seed + i }), ...(i === 0 ? { inputShape: [6] } : {}), name: `hidden_${i}` })),
+      );
+      m.add(tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotNormal({ seed: seed + 9 }), biasInitializer: tf.initializers.randomNormal({ seed: seed + 99 }), name: 'heads' }));
+      return m;
+    };
+    const members = [member(1), member(20), member(40)];
+    const merged = mergeMembers(tf, members, 6, { hidden, cap: 125 });
+    try {
+      const x = tf.randomNormal([8, 6], 0, 1, 'float32', 7);
+      const want = tf.tidy(() => tf.mul(tf.addN(members.map((m) => m.predict(x) as TF.Tensor)), 125 / 3).dataSync());
+      const got = tf.tidy(() => (merged.predict(x) as TF.Tensor).dataSync());
+      expect(merged.layers.map((l) => (l.outputShape as number[])[1])).toEqual([15, 12, 3]);
+      for (let i = 0; i < want.length; i++) expect(got[i]!).toBeCloseTo(want[i]!, 3);
+      x.dispose();
+    } finally {
+      merged.dispose();
+      members.forEach((m) => m.dispose());
+    }
+  });
 });
