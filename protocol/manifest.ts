@@ -9,6 +9,9 @@
  *   applies it), and output per window either a score (`score`, `reconstruction-error`) compared with `threshold`.
  * - recommenders take [batch, features.length] and output per-label probabilities (`multilabel-probabilities`)
  *   or class probabilities; `actions` maps labels to maintenance actions.
+ * - remaining-useful-life models take a window like anomaly models and output per window the RUL and quantiles
+ *   of it, in cycles (`remaining-useful-life`; `labels` names the columns, `quantiles` gives each quantile
+ *   column's level, e.g. { p10: 0.1, p90: 0.9 }).
  */
 import { z } from 'zod';
 import { formatIssues } from './zod-issues.ts';
@@ -53,9 +56,11 @@ export const FeatureInputsSchema = z.object({
 
 export const OutputSchema = z.object({
   name: z.string().min(1),
-  kind: z.enum(['score', 'reconstruction-error', 'class-probabilities', 'multilabel-probabilities']),
-  /** label per output column (recommenders, classifiers) */
+  kind: z.enum(['score', 'reconstruction-error', 'class-probabilities', 'multilabel-probabilities', 'remaining-useful-life']),
+  /** label per output column (recommenders, classifiers, RUL models) */
   labels: z.array(z.string()).optional(),
+  /** quantile level of each quantile column, by label (RUL models); every key must be one of `labels` */
+  quantiles: z.record(z.string(), z.number().gt(0).lt(1)).optional(),
 });
 
 export const ActionSchema = z.object({
@@ -85,7 +90,7 @@ export const ManifestSchema = z
     schema: z.literal(MANIFEST_SCHEMA),
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1-128 chars of [A-Za-z0-9._:-]'),
     version: z.string().min(1).max(64),
-    kind: z.enum(['anomaly', 'recommender']),
+    kind: z.enum(['anomaly', 'recommender', 'rul']),
     createdAt: z.string().min(1),
     artifact: z.object({
       file: z.string().min(1),
@@ -133,6 +138,11 @@ export const ManifestSchema = z
     });
     if (m.decision && m.kind !== 'anomaly') {
       ctx.addIssue({ code: 'custom', path: ['decision'], message: 'only anomaly models have a decision rule' });
+    }
+    for (const label of Object.keys(m.output.quantiles ?? {})) {
+      if (!m.output.labels?.includes(label)) {
+        ctx.addIssue({ code: 'custom', path: ['output', 'quantiles', label], message: `"${label}" is not one of output.labels` });
+      }
     }
     if (m.testVector.expected.length !== m.testVector.input.length) {
       ctx.addIssue({ code: 'custom', path: ['testVector', 'expected'], message: 'one expected row per input row' });

@@ -2,13 +2,15 @@
  * Builds the default models shipped in models/default/ (npm run models:build):
  * - models/default/anomaly/: a window autoencoder over the fleet simulator's default sensors, trained on the
  *   simulator's own signal model (seeded, so the build is reproducible: same key → byte-identical files);
- * - models/default/recommender/: built by models/recommender/build-default.ts when that module exists.
+ * - models/default/recommender/: built by models/recommender/build-default.ts when that module exists;
+ * - models/default/rul/: the C-MAPSS remaining-useful-life model, built by models/rul/build-default.ts when the
+ *   FD001 training file is found (EDGELOOP_CMAPSS_TRAIN or ../shared/data/cmapss/ beside the repository).
  *
  * Signing: the private key lives outside git in .edgeloop/keys/edgeloop-default.key (generated on the first build);
  * only the public key is committed (models/default/keys/edgeloop-default.pub). Production fleets sign with their own
  * key (edgeloop models keygen / sign) and trust only that one.
  *
- * Options: --key FILE (private key to sign with), --only anomaly|recommender, --created-at ISO (default: the
+ * Options: --key FILE (private key to sign with), --only anomaly|recommender|rul, --created-at ISO (default: the
  * fixed DEFAULT_MODELS_DATE below, or SOURCE_DATE_EPOCH when set).
  */
 import { createPublicKey } from 'node:crypto';
@@ -37,15 +39,17 @@ const { values: args } = parseArgs({
   options: { key: { type: 'string' }, only: { type: 'string' }, 'created-at': { type: 'string' } },
   strict: true,
 });
-if (args.only !== undefined && args.only !== 'anomaly' && args.only !== 'recommender') {
-  throw new Error(`--only must be "anomaly" or "recommender", got "${args.only}"`);
+const ONLY = ['anomaly', 'recommender', 'rul'];
+if (args.only !== undefined && !ONLY.includes(args.only)) {
+  throw new Error(`--only must be one of ${ONLY.join(', ')}, got "${args.only}"`);
 }
 const createdAt =
   args['created-at'] ?? (process.env.SOURCE_DATE_EPOCH ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString() : DEFAULT_MODELS_DATE);
 
 const signer = loadSigner();
-if (args.only !== 'recommender') await buildAnomaly(signer);
-if (args.only !== 'anomaly') await buildRecommender(signer);
+if (args.only === undefined || args.only === 'anomaly') await buildAnomaly(signer);
+if (args.only === undefined || args.only === 'recommender') await buildRecommender(signer);
+if (args.only === undefined || args.only === 'rul') await buildRul(signer);
 
 function loadSigner(): ManifestSigner {
   const keyPath = args.key ?? join(root, '.edgeloop', 'keys', `${KEY_NAME}.key`);
@@ -214,4 +218,12 @@ async function buildRecommender(sign: ManifestSigner): Promise<void> {
   }
   await mod.buildDefaultRecommender(join(defaultDir, 'recommender'), sign);
   console.log(`recommender: wrote ${relative(root, join(defaultDir, 'recommender'))}`);
+}
+
+async function buildRul(sign: ManifestSigner): Promise<void> {
+  const { buildDefaultRul } = await import('../models/rul/build-default.ts');
+  const dir = join(defaultDir, 'rul');
+  if (!(await buildDefaultRul(dir, sign, { createdAt }))) return;
+  const v = verifyModelDir(dir, { trustedKeys: [readFileSync(publicKeyPath)] });
+  console.log(`rul: wrote ${relative(root, dir)}, signed by ${v.keyId}`);
 }

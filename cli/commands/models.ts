@@ -1,7 +1,7 @@
 /**
  * `edgeloop models`: train, sign, verify, score and evaluate models. Parses and validates flags, calls the models
- * package, prints results; nothing else. `train recommender`, `eval ai4i` and `eval nab` live in
- * models/recommender/commands.ts and models/nab/commands.ts and are loaded on demand.
+ * package, prints results; nothing else. `train recommender`, `eval ai4i`, `eval nab` and `eval cmapss` live
+ * in models/recommender/commands.ts, models/nab/commands.ts and models/rul/commands.ts and are loaded on demand.
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -64,6 +64,7 @@ commands:
       --batch-size (64) --learning-rate (0.01) --min-relative-std (0.01) --hidden (32,8) --activation (tanh) --train-rows (400, the protocol's) --quiet
   eval ai4i          AI4I 2020 evaluation of the recommender (run it without options for its usage)
   eval nab           NAB evaluation, online scoring (run it without options for its usage)
+  eval cmapss        NASA C-MAPSS evaluation of the RUL model (run it without options for its usage)
 `;
 
 type Ctx = CliContext;
@@ -80,7 +81,8 @@ export async function run(argv: string[], ctx: Ctx): Promise<number> {
       if (sub === 'skab') return evalSkab(rest, ctx);
       if (sub === 'ai4i') return (await loadCommand('../../models/recommender/commands.ts', 'evalAi4iCommand'))(rest, ctx);
       if (sub === 'nab') return (await loadCommand('../../models/nab/commands.ts', 'evalNabCommand'))(rest, ctx);
-      throw usageError('models eval', sub ? `unknown benchmark ${JSON.stringify(sub)}` : 'missing benchmark', 'skab, ai4i or nab');
+      if (sub === 'cmapss') return (await loadCommand('../../models/rul/commands.ts', 'evalCmapssCommand'))(rest, ctx);
+      throw usageError('models eval', sub ? `unknown benchmark ${JSON.stringify(sub)}` : 'missing benchmark', 'skab, ai4i, nab or cmapss');
     case 'keygen':
       return keygen(argv.slice(1), ctx);
     case 'sample-data':

@@ -160,7 +160,7 @@ describe('edgeloop models (CLI)', () => {
     expect((await cli(['train', 'anomaly', '--data', 'x', '--out', 'o', '--windows', '8'], dir)).err).toMatch(/edgeloop models: --windows: unknown option/);
     expect((await cli(['train', 'anomaly', '--data', 'x', '--out', 'o', '--key', 'nokey.pem'], dir)).err).toMatch(/cannot read key file .*nokey\.pem: ENOENT.*\[EL_ERR_MODEL_KEY\]$/m);
     expect((await cli(['frobnicate'], dir)).err).toMatch(/edgeloop models: unknown subcommand "frobnicate" \(expected train, eval/);
-    expect((await cli(['eval', 'kdd'], dir)).err).toMatch(/edgeloop models eval: unknown benchmark "kdd" \(expected skab, ai4i or nab\)/);
+    expect((await cli(['eval', 'kdd'], dir)).err).toMatch(/edgeloop models eval: unknown benchmark "kdd" \(expected skab, ai4i, nab or cmapss\)/);
     const helpOut = await cli(['--help'], dir);
     expect(helpOut.code).toBe(0);
     expect(helpOut.out).toMatch(/train anomaly/);
