@@ -56,8 +56,10 @@ commands:
   eval skab          SKAB protocol: per file, train on the first 400 rows, score the rest
       --data-dir DIR (required; read recursively: SKAB's data/ with valve1/, valve2/, other/; files keyed valve1/10.csv)
       --out FILE.csv (per row: file,row,score,predicted,label) --fit-rows N (fit on N prefix rows, calibrate on the rest)
-      --cross-validate (leave-one-file-out choice of the decision rule) --cv-fit-rows 300,400 --cv-max-far (0.15)
-      --sensors --window (8) --smooth (10) --quantile (1 = max) --margin (1.5) --epochs (30) --seed (1)
+      --cross-validate (leave-one-file-out choice of the decision rule) --cv-max-far (0.15); scoring variants to choose
+      from: --cv-fit-rows 300,400 --cv-min-relative-std 0.01,0.05 --cv-drop-sensors Temperature,Thermocouple
+      --sensors --drop-sensors A,B|none (Temperature,Thermocouple where present) --window (8) --smooth (30)
+      --quantile (1 = max) --margin (1.25) --epochs (30) --seed (1)
       --batch-size (64) --learning-rate (0.01) --min-relative-std (0.01) --hidden (32,8) --activation (tanh) --train-rows (400, the protocol's) --quiet
   eval ai4i          AI4I 2020 evaluation of the recommender (run it without options for its usage)
   eval nab           NAB evaluation, online scoring (run it without options for its usage)
@@ -316,7 +318,10 @@ async function evalSkab(argv: string[], ctx: Ctx): Promise<number> {
     'train-rows': { type: 'string' },
     'fit-rows': { type: 'string' },
     'cross-validate': { type: 'boolean' },
+    'drop-sensors': { type: 'string' },
     'cv-fit-rows': { type: 'string' },
+    'cv-min-relative-std': { type: 'string' },
+    'cv-drop-sensors': { type: 'string' },
     'cv-max-far': { type: 'string' },
     quiet: { type: 'boolean' },
   });
@@ -328,6 +333,7 @@ async function evalSkab(argv: string[], ctx: Ctx): Promise<number> {
   const trainRows = int(o['train-rows'], '--train-rows', 400, 1);
   const scoreOpts = {
     ...(o.sensors !== undefined ? { sensors: list(str(o.sensors), '--sensors') } : {}),
+    ...(o['drop-sensors'] !== undefined ? { dropSensors: str(o['drop-sensors']) === 'none' ? [] : list(str(o['drop-sensors']), '--drop-sensors') } : {}),
     window: int(o.window, '--window', SKAB_DEFAULTS.window, 1),
     normalization: { minRelativeStd: nonNegative(o['min-relative-std'], '--min-relative-std', 0.01) },
     epochs: int(o.epochs, '--epochs', SKAB_DEFAULTS.epochs, 1),
@@ -350,9 +356,8 @@ async function evalSkab(argv: string[], ctx: Ctx): Promise<number> {
   const out: string[] = [];
   let rows: Array<{ file: string; row: number; score: number; predicted: number; label: number }> = [];
   if (o['cross-validate'] === true) {
-    const fitRowsVariants = o['cv-fit-rows'] === undefined ? [trainRows] : list(str(o['cv-fit-rows']), '--cv-fit-rows').map((v) => intValue(v, '--cv-fit-rows', 1));
     const maxFar = o['cv-max-far'] === undefined ? 0.15 : numberFlag('models', '--cv-max-far', str(o['cv-max-far']), { min: 0, max: 1 })!;
-    const cv = await crossValidateSkab(dir, { ...scoreOpts, fitRowsVariants, maxFar });
+    const cv = await crossValidateSkab(dir, { ...scoreOpts, variants: skabVariants(o, trainRows), maxFar });
     const { describeDecision } = await import('../../models/anomaly/experiment-threshold.ts');
     const width = Math.max(10, ...cv.folds.map((f) => f.key.length));
     out.push(
@@ -397,6 +402,33 @@ async function evalSkab(argv: string[], ctx: Ctx): Promise<number> {
   }
   ctx.stdout.write(out.join('\n') + '\n');
   return 0;
+}
+
+/**
+ * The scoring variants of --cross-validate: every combination of --cv-fit-rows, --cv-min-relative-std and, with
+ * --cv-drop-sensors A,B, the sensor set with and without those columns.
+ */
+function skabVariants(o: Opts, trainRows: number): Array<{ name: string; options: Record<string, unknown> }> {
+  const fits = o['cv-fit-rows'] === undefined ? [trainRows] : list(str(o['cv-fit-rows']), '--cv-fit-rows').map((v) => intValue(v, '--cv-fit-rows', 1));
+  const floors =
+    o['cv-min-relative-std'] === undefined
+      ? [undefined]
+      : list(str(o['cv-min-relative-std']), '--cv-min-relative-std').map((v) => numberFlag('models', '--cv-min-relative-std', v, { min: 0 })!);
+  const drop = o['cv-drop-sensors'] === undefined ? undefined : list(str(o['cv-drop-sensors']), '--cv-drop-sensors');
+  const variants: Array<{ name: string; options: Record<string, unknown> }> = [];
+  for (const fitRows of fits) {
+    for (const floor of floors) {
+      for (const dropped of drop ? [undefined, drop] : [undefined]) {
+        const name = [`fit ${fitRows}`, ...(floor === undefined ? [] : [`floor ${floor}`]), ...(dropped ? [`without ${dropped.join('+')}`] : [])].join(' ');
+        variants.push({
+          name,
+          // the base variant keeps every column, so the choice is between all sensors and all but the dropped ones
+          options: { fitRows, ...(floor === undefined ? {} : { normalization: { minRelativeStd: floor } }), ...(drop ? { dropSensors: dropped ?? [] } : {}) },
+        });
+      }
+    }
+  }
+  return variants;
 }
 
 // --- flag helpers ------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import { describeArtifact } from '../manifest/model-dir.ts';
 import { exportTfjsToOnnx } from '../onnx/export-tfjs.ts';
 import { OrtModelRunner } from '../runtime/ort-model-runner.ts';
 import { FAILURE_MODES } from './ai4i-data.ts';
+import { FAILURE_IMPLYING_MODES } from './train-recommender.ts';
 import { ACTION_CATALOG } from './actions.ts';
 import { prependFeatureGraph, splitFailureOutput } from './feature-graph.ts';
 import { DERIVED_FEATURES, RAW_FEATURES } from './features.ts';
@@ -68,6 +69,7 @@ export async function exportRecommender(t: TrainedRecommender, o: ExportRecommen
     RECOMMENDER_OUTPUT_NAME,
     RECOMMENDER_FAILURE_OUTPUT_NAME,
     FAILURE_MODES.length,
+    FAILURE_IMPLYING_MODES,
   );
 
   const runOrt = async (outputName: string): Promise<Float32Array> => {
@@ -147,7 +149,7 @@ export async function exportRecommender(t: TrainedRecommender, o: ExportRecommen
       // The folded thresholds: every mode decides at 0.5 (the recommendation service reads this map).
       thresholds: Object.fromEntries(FAILURE_MODES.map((m) => [m, 0.5])),
       // The second graph output (its own head, trained on the Machine failure label), also folded to 0.5.
-      failureOutput: { name: RECOMMENDER_FAILURE_OUTPUT_NAME, threshold: 0.5 },
+      failureOutput: { name: RECOMMENDER_FAILURE_OUTPUT_NAME, threshold: 0.5, impliedBy: FAILURE_MODES.slice(...FAILURE_IMPLYING_MODES) },
       validation: summary(t.validation),
       ...(o.holdout ? { holdout: summary(o.holdout) } : {}),
     },

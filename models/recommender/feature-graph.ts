@@ -109,11 +109,12 @@ export function prependFeatureGraph(onnx: Uint8Array, inputName: string): Uint8A
 }
 
 /**
- * Splits the network's last output [batch, widths.modes + 1] into two graph outputs: `outputName` (the mode
- * probabilities, [batch, widths.modes]) and `failureName` (the machine failure probability, [batch, 1]). Two Slice
- * nodes (opset 13); a caller that fetches only `outputName` sees the same tensor as before.
+ * Splits the network's last output [batch, modes + 1] into two graph outputs: `outputName` (the mode
+ * probabilities, [batch, modes]) and `failureName` (the machine failure probability, [batch, 1]) = the larger of
+ * the failure column and the mode columns [implied[0], implied[1]) (modes that always mean a failure). Slice,
+ * ReduceMax and Max nodes (opset 13); a caller that fetches only `outputName` sees the same tensor as before.
  */
-export function splitFailureOutput(onnx: Uint8Array, outputName: string, failureName: string, modes: number): Uint8Array {
+export function splitFailureOutput(onnx: Uint8Array, outputName: string, failureName: string, modes: number, implied: readonly [number, number]): Uint8Array {
   const model = decodeModel(onnx);
   const g = model.graph;
   const out = g.output.find((o) => o.name === outputName);
@@ -129,10 +130,29 @@ export function splitFailureOutput(onnx: Uint8Array, outputName: string, failure
     return { name, dataType: ONNX_DTYPE.INT64, dims: [1], rawData: new Uint8Array(view.buffer) };
   };
   const p = `${outputName}_split`;
-  g.initializer.push(int64(`${p}_0`, 0), int64(`${p}_k`, modes), int64(`${p}_k1`, modes + 1), int64(`${p}_axis`, 1));
+  g.initializer.push(
+    int64(`${p}_0`, 0),
+    int64(`${p}_k`, modes),
+    int64(`${p}_k1`, modes + 1),
+    int64(`${p}_i0`, implied[0]),
+    int64(`${p}_i1`, implied[1]),
+    int64(`${p}_axis`, 1),
+  );
   g.node.push(
     { name: `${p}_modes`, opType: 'Slice', input: [all, `${p}_0`, `${p}_k`, `${p}_axis`], output: [outputName] },
-    { name: `${p}_failure`, opType: 'Slice', input: [all, `${p}_k`, `${p}_k1`, `${p}_axis`], output: [failureName] },
+    { name: `${p}_head`, opType: 'Slice', input: [all, `${p}_k`, `${p}_k1`, `${p}_axis`], output: [`${p}_head_out`] },
+    { name: `${p}_implied`, opType: 'Slice', input: [all, `${p}_i0`, `${p}_i1`, `${p}_axis`], output: [`${p}_implied_out`] },
+    {
+      name: `${p}_implied_max`,
+      opType: 'ReduceMax',
+      input: [`${p}_implied_out`],
+      output: [`${p}_implied_max_out`],
+      attribute: [
+        { name: 'axes', type: ONNX_ATTR.INTS, ints: [1] },
+        { name: 'keepdims', type: ONNX_ATTR.INT, i: 1 },
+      ],
+    },
+    { name: `${p}_failure`, opType: 'Max', input: [`${p}_head_out`, `${p}_implied_max_out`], output: [failureName] },
   );
   out.type.tensorType.shape.dim = [dims[0]!, { dimValue: modes }];
   g.output.push({ name: failureName, type: { tensorType: { elemType: out.type.tensorType.elemType, shape: { dim: [dims[0]!, { dimValue: 1 }] } } } });

@@ -20,6 +20,13 @@ import { DERIVED_FEATURES, MODEL_FEATURES, RAW_FEATURES, engineerFeatures } from
 import { evaluate, logit, tuneThreshold } from './metrics.ts';
 import type { EvalReport } from './metrics.ts';
 
+/**
+ * Output columns [from, to) of the modes that always mean a machine failure in the data: HDF, PWF, OSF (exact rules
+ * of the inputs, and every row with one of them has Machine failure = 1). The failure output is the larger of its
+ * own head and these, so it never misses a failure the exact modes find.
+ */
+export const FAILURE_IMPLYING_MODES: readonly [number, number] = [FAILURE_MODES.indexOf('HDF'), FAILURE_MODES.indexOf('OSF') + 1];
+
 export interface TrainRecommenderOptions {
   /** passes over the training rows; default 150 */
   epochs?: number;
@@ -263,7 +270,13 @@ export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOpt
     for (let i = 0; i < rows; i++) modes.set(all.subarray(i * outputs, i * outputs + k), i * k);
     return modes;
   };
-  const failureOf = (all: Float32Array, rows: number): Float32Array => Float32Array.from({ length: rows }, (_, i) => all[i * outputs + k]!);
+  const [i0, i1] = FAILURE_IMPLYING_MODES;
+  const failureOf = (all: Float32Array, rows: number): Float32Array =>
+    Float32Array.from({ length: rows }, (_, i) => {
+      let p = all[i * outputs + k]!;
+      for (let j = i0; j < i1; j++) p = Math.max(p, all[i * outputs + j]!);
+      return p;
+    });
   const allVal = rawPredict(xVal, val.rows);
   const validation = evaluate(modesOf(allVal, val.rows), val.labels, val.rows, undefined, { probs: failureOf(allVal, val.rows), labels: val.machineFailure });
 

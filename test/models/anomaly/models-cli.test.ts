@@ -233,6 +233,26 @@ describe('edgeloop models eval skab: SKAB layout', () => {
     expect(rows.find((l) => l.startsWith('valve2/2.csv,'))).toMatch(/^valve2\/2\.csv,140,[0-9.e-]+,[01],0$/);
   });
 
+  it("leaves SKAB's two temperature channels out by default; --drop-sensors none keeps them, an unknown one is refused", async () => {
+    const dir = tmp();
+    const csv = syntheticCsv({
+      rows: 200,
+      seed: 40,
+      stationary: true,
+      separator: ';',
+      fault: [160, 190],
+      extra: { Temperature: (r) => String(70 + r * 0.05), Thermocouple: (r) => String(26 + r * 0.01), anomaly: (r) => (r >= 160 && r < 190 ? '1.0' : '0.0') },
+    }).replace(/^timestamp/, 'datetime');
+    writeFileSync(join(dir, '1.csv'), csv);
+    const base = ['eval', 'skab', '--data-dir', '1.csv', '--train-rows', '140', '--epochs', '2', '--quiet'];
+    const def = await cli(base, dir);
+    expect(def.code, def.err).toBe(0);
+    expect(def.out).toMatch(/"sensors":\["temperature","vibration","pressure","current"\]/);
+    const all = await cli([...base, '--drop-sensors', 'none'], dir);
+    expect(all.out).toMatch(/"sensors":\["temperature","vibration","pressure","current","Temperature","Thermocouple"\]/);
+    expect((await cli([...base, '--drop-sensors', 'Humidity'], dir)).err).toMatch(/cannot drop sensor\(s\) "Humidity": not among temperature, vibration/);
+  });
+
   it('--cross-validate prints one held-out line per file and the out-of-fold total', async () => {
     const dir = tmp();
     const { mkdirSync } = await import('node:fs');

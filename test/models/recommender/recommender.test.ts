@@ -335,14 +335,18 @@ describe('training and export', () => {
       ['no-action', []],
     ]);
     expect((m.metrics as { thresholds: Record<string, number> }).thresholds).toEqual({ TWF: 0.5, HDF: 0.5, PWF: 0.5, OSF: 0.5, RNF: 0.5 });
-    expect((m.metrics as { failureOutput: unknown }).failureOutput).toEqual({ name: 'failure_probability', threshold: 0.5 });
+    expect((m.metrics as { failureOutput: unknown }).failureOutput).toEqual({ name: 'failure_probability', threshold: 0.5, impliedBy: ['HDF', 'PWF', 'OSF'] });
     // the machine failure output: its own graph output [batch, 1], equal to TensorFlow.js
     const failureRunner = await OrtModelRunner.create({ model: exported.onnx, inputName: 'features', outputName: 'failure_probability' });
     onTestFinished(() => failureRunner.close());
     const failure = await failureRunner.run(data.raw, data.rows);
     expect(failure.width).toBe(1);
     const refFailure = a.predictFailure(data.raw, data.rows);
-    for (let i = 0; i < data.rows; i++) expect(Math.abs(failure.data[i]! - refFailure[i]!)).toBeLessThanOrEqual(1e-5);
+    for (let i = 0; i < data.rows; i++) {
+      expect(Math.abs(failure.data[i]! - refFailure[i]!)).toBeLessThanOrEqual(1e-5);
+      // an HDF, PWF or OSF prediction is a machine failure prediction
+      for (const j of [1, 2, 3]) expect(failure.data[i]!).toBeGreaterThanOrEqual(out.data[i * 5 + j]!);
+    }
     expect(m.createdAt).toBe('2026-01-01T00:00:00.000Z');
   });
 
