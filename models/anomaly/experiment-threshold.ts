@@ -19,9 +19,19 @@ import { calibrateThreshold, quantile, smoothScores } from './threshold.ts';
 
 export type ExperimentRule = { kind: 'quantile'; quantile: number; margin: number } | { kind: 'robust-z'; z: number };
 
+/**
+ * Smoothing that adapts to the experiment: the shortest trailing mean among `choose` whose smoothed calibration
+ * scores stay within `maxSpread` × their median (max / median), else the longest. A noisy experiment gets a
+ * longer mean, a quiet one keeps a short onset delay.
+ */
+export interface AdaptiveSmoothing {
+  choose: readonly number[];
+  maxSpread: number;
+}
+
 export interface ExperimentDecision {
-  /** trailing mean over this many row scores, >= 1 */
-  smoothing: number;
+  /** trailing mean over this many row scores (>= 1), or chosen per experiment from its calibration rows */
+  smoothing: number | AdaptiveSmoothing;
   rule: ExperimentRule;
 }
 
@@ -42,7 +52,8 @@ export function experimentThreshold(calibration: ArrayLike<number>, rule: Experi
 export function describeDecision(d: ExperimentDecision): string {
   const r = d.rule;
   const rule = r.kind === 'quantile' ? `${r.quantile === 1 ? 'max' : `q${r.quantile}`} x ${r.margin}` : `robust z > ${r.z}`;
-  return `smooth ${d.smoothing}, ${rule}`;
+  const sm = d.smoothing;
+  return `${typeof sm === 'number' ? `smooth ${sm}` : `smooth adaptive ${sm.choose.join('/')} at spread ${sm.maxSpread}`}, ${rule}`;
 }
 
 /** One experiment's row scores (NaN where no window ends) and labels, with the rows that calibrate its threshold. */
@@ -77,12 +88,26 @@ export function decideExperiment(e: ScoredExperiment, d: ExperimentDecision): Ex
   if (!(e.calibrationStart >= 0 && e.calibrationStart < e.testStart && e.testStart < e.scores.length)) {
     throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `${e.key}: calibration rows [${e.calibrationStart}, ${e.testStart}) and test rows from ${e.testStart} do not fit ${e.scores.length} rows`);
   }
-  const smoothed = smoothScores(e.scores, d.smoothing);
+  const smoothed = typeof d.smoothing === 'number' ? smoothScores(e.scores, d.smoothing) : adaptiveSmoothed(e, d.smoothing).smoothed;
   const threshold = experimentThreshold(smoothed.subarray(e.calibrationStart, e.testStart), d.rule);
   const scores = smoothed.slice(e.testStart);
   const predicted = Uint8Array.from(scores, (s) => (s > threshold ? 1 : 0));
   const labels = Uint8Array.from({ length: scores.length }, (_, i) => e.labels[e.testStart + i]!);
   return { key: e.key, threshold, testStart: e.testStart, labels, scores, predicted, confusion: confusion(predicted, labels) };
+}
+
+/** The smoothing AdaptiveSmoothing picks for one experiment, and the scores smoothed with it. */
+export function adaptiveSmoothed(e: ScoredExperiment, a: AdaptiveSmoothing): { k: number; smoothed: Float64Array } {
+  if (a.choose.length === 0 || !(a.maxSpread > 1)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'adaptive smoothing needs candidate lengths and a maxSpread > 1');
+  const ks = [...a.choose].sort((x, y) => x - y);
+  let last: { k: number; smoothed: Float64Array } | undefined;
+  for (const k of ks) {
+    const smoothed = smoothScores(e.scores, k);
+    const cal = smoothed.subarray(e.calibrationStart, e.testStart);
+    last = { k, smoothed };
+    if (quantile(cal, 1) <= a.maxSpread * quantile(cal, 0.5)) return last;
+  }
+  return last!;
 }
 
 /** Pooled confusion of a decision over experiments (SKAB scores all test rows of all files together). */
@@ -173,6 +198,11 @@ export function defaultDecisionGrid(): ExperimentDecision[] {
     for (const margin of [1, 1.25, 1.5, 2, 3]) grid.push({ smoothing, rule: { kind: 'quantile', quantile: 1, margin } });
     for (const margin of [1.5, 2, 3]) grid.push({ smoothing, rule: { kind: 'quantile', quantile: 0.99, margin } });
     for (const z of [3, 5, 8, 12, 20, 30]) grid.push({ smoothing, rule: { kind: 'robust-z', z } });
+  }
+  for (const maxSpread of [1.5, 2, 3]) {
+    const smoothing = { choose: [1, 5, 10, 20, 30], maxSpread };
+    for (const margin of [1.25, 1.5, 2]) grid.push({ smoothing, rule: { kind: 'quantile', quantile: 1, margin } });
+    for (const z of [5, 8, 12]) grid.push({ smoothing, rule: { kind: 'robust-z', z } });
   }
   return grid;
 }

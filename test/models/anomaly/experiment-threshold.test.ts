@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { crossValidateByFile, decideExperiment, experimentThreshold, selectDecision } from '../../../models/anomaly/experiment-threshold.ts';
+import { adaptiveSmoothed, crossValidateByFile, decideExperiment, experimentThreshold, selectDecision } from '../../../models/anomaly/experiment-threshold.ts';
 import type { ExperimentDecision, ScoredExperiment } from '../../../models/anomaly/experiment-threshold.ts';
 
 /** An experiment: `normal` score level with a small ripple, `anomaly` level on rows [a, b) of the test part. */
@@ -45,6 +45,26 @@ describe('per-experiment thresholds', () => {
     const late = decideExperiment({ ...e, calibrationStart: 30 }, { smoothing: 1, rule: { kind: 'quantile', quantile: 1, margin: 1 } });
     expect(late.threshold).toBeCloseTo(2.15, 12);
     expect(() => decideExperiment({ ...e, calibrationStart: 40 }, { smoothing: 1, rule: { kind: 'robust-z', z: 3 } })).toThrow(/calibration rows \[40, 40\)/);
+  });
+});
+
+describe('adaptive smoothing', () => {
+  it('takes the shortest trailing mean whose calibration scores stay within maxSpread x their median', () => {
+    const quiet = experiment('quiet', { ripple: 0.05 });
+    // spikes every 7th calibration row: a short mean keeps them, a long one averages them out
+    const spiky = experiment('spiky', {});
+    const scores = Float64Array.from(spiky.scores as Float64Array, (v, i) => (i < 40 && i % 7 === 0 ? 3 : v));
+    const noisy = { ...spiky, scores };
+    const a = { choose: [10, 1, 5], maxSpread: 1.5 };
+    expect(adaptiveSmoothed(quiet, a).k).toBe(1);
+    const k = adaptiveSmoothed(noisy, a).k;
+    expect(k).toBeGreaterThan(1);
+    // what it picks is what the decision uses
+    const d = decideExperiment(noisy, { smoothing: a, rule: { kind: 'quantile', quantile: 1, margin: 1.5 } });
+    expect(d).toEqual(decideExperiment(noisy, { smoothing: k, rule: { kind: 'quantile', quantile: 1, margin: 1.5 } }));
+    // nothing within the spread: the longest
+    expect(adaptiveSmoothed(noisy, { choose: [1, 2], maxSpread: 1.01 }).k).toBe(2);
+    expect(() => adaptiveSmoothed(quiet, { choose: [], maxSpread: 2 })).toThrow(/adaptive smoothing needs/);
   });
 });
 
