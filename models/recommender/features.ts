@@ -97,7 +97,7 @@ export function exactReading(x: number): number {
 /**
  * HDF's temperature rule is strict (process - air < 8.6 K) and the generator evaluates it in float64 on the decimal
  * readings, so a difference of exactly 8.6 K in decimal fails or passes by how 8.6 rounds in binary
- * (308.6 - 300.0 = 8.600000000000023: safe; 309.1 - 300.5 = 8.599999999999966: failing). float32 cannot tell those
+ * (308.6 - 300.0 = 8.600000000000023: safe; 306.7 - 298.1 = 8.599999999999966: failing). float32 cannot tell those
  * apart, so the side of the boundary is taken from that exact comparison (+1 inside, -1 outside).
  */
 const HDF_TEMP_INSIDE: FeatureExpr = { exactDiffBelow: ['process_temperature_k', 'air_temperature_k', HDF_MAX_TEMP_DIFF_K] };
