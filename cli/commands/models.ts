@@ -326,7 +326,7 @@ async function evalSkab(argv: string[], ctx: Ctx): Promise<number> {
     quiet: { type: 'boolean' },
   });
   const dir = resolve(ctx.cwd, required(o, 'data-dir'));
-  const { crossValidateSkab, evaluateSkab, SKAB_DEFAULTS } = await import('../../models/anomaly/skab-eval.ts');
+  const { crossValidateSkab, evaluateSkab, skabVariants, SKAB_DEFAULTS } = await import('../../models/anomaly/skab-eval.ts');
   let progress: Progress | undefined;
   let pass = 0;
   const t0 = performance.now();
@@ -349,30 +349,15 @@ async function evalSkab(argv: string[], ctx: Ctx): Promise<number> {
     },
     onScored: (key: string, i: number) => progress?.update(i + 1, key),
   };
-  const pct = (x: number) => (x * 100).toFixed(2).padStart(6);
-  const totals = (t: { f1: number; far: number; mar: number; tp: number; fp: number; fn: number; tn: number }) =>
-    `F1 ${t.f1.toFixed(3)}  FAR ${(t.far * 100).toFixed(2)} %  MAR ${(t.mar * 100).toFixed(2)} %  (TP ${t.tp} FP ${t.fp} FN ${t.fn} TN ${t.tn}; ${((performance.now() - t0) / 1000).toFixed(1)} s)`;
-  const leaderboard = 'leaderboard (F1 / FAR / MAR): Conv-AE 0.78 / 13.55 / 28.02, MSET 0.78 / 39.73 / 14.13, T2+Q 0.76 / 26.62 / 24.92';
-  const out: string[] = [];
-  let rows: Array<{ file: string; row: number; score: number; predicted: number; label: number }> = [];
+  const report = await import('../../models/anomaly/skab-report.ts');
+  const seconds = (): number => (performance.now() - t0) / 1000;
+  let out: string[];
+  let rows: Array<{ file: string; row: number; score: number; predicted: number; label: number }>;
   if (o['cross-validate'] === true) {
     const maxFar = o['cv-max-far'] === undefined ? 0.15 : numberFlag('models', '--cv-max-far', str(o['cv-max-far']), { min: 0, max: 1 })!;
-    const cv = await crossValidateSkab(dir, { ...scoreOpts, variants: skabVariants(o, trainRows), maxFar });
-    const { describeDecision } = await import('../../models/anomaly/experiment-threshold.ts');
-    const width = Math.max(10, ...cv.folds.map((f) => f.key.length));
-    out.push(
-      `SKAB ${dir}: leave-one-file-out cross-validation over ${cv.folds.length} files; per fold, the decision (of ${cv.gridSize}) with the best F1 at FAR <= ${(cv.maxFar * 100).toFixed(1)} % on the other files is applied to the file left out`,
-      ...cv.variants.map((v) => `${v.name}: ${JSON.stringify(v.settings)}`),
-      ...(cv.skipped.length ? [`skipped (no label column): ${cv.skipped.join(', ')}`] : []),
-      '',
-      `${'held out'.padEnd(width)}  F1     FAR %   MAR %  chosen on the others (their F1 / FAR %)`,
-    );
-    for (const f of cv.folds) {
-      out.push(`${f.key.padEnd(width)}  ${f.heldOut.f1.toFixed(3)}  ${pct(f.heldOut.far)}  ${pct(f.heldOut.mar)}  ${f.variant}, ${describeDecision(f.chosen)} (${f.inner.f1.toFixed(3)} / ${(f.inner.far * 100).toFixed(2)})`);
-      const oc = f.outcome;
-      for (let i = 0; i < oc.predicted.length; i++) rows.push({ file: f.key, row: oc.testStart + i, score: oc.scores[i]!, predicted: oc.predicted[i]!, label: oc.labels[i]! });
-    }
-    out.push('', `out-of-fold total: ${totals(cv.outOfFold)}`, leaderboard);
+    const cv = await crossValidateSkab(dir, { ...scoreOpts, variants: skabVariants(skabVariantFlags(o, trainRows)), maxFar });
+    out = report.formatSkabCrossValidation(dir, cv, seconds());
+    rows = report.crossValidationRows(cv);
   } else {
     const r = await evaluateSkab(dir, {
       ...scoreOpts,
@@ -380,18 +365,7 @@ async function evalSkab(argv: string[], ctx: Ctx): Promise<number> {
       smoothing: int(o.smooth, '--smooth', SKAB_DEFAULTS.smoothing, 1),
       threshold: { quantile: num(o.quantile, '--quantile', SKAB_DEFAULTS.threshold.quantile), margin: num(o.margin, '--margin', SKAB_DEFAULTS.threshold.margin) },
     });
-    const width = Math.max(10, ...r.files.map((f) => f.file.length));
-    out.push(
-      `SKAB ${dir}: ${r.files.length} files, first ${String(r.settings.trainRows)} rows of each train, the rest test`,
-      `settings: ${JSON.stringify(r.settings)}`,
-      ...(r.skipped.length ? [`skipped (no label column): ${r.skipped.join(', ')}`] : []),
-      '',
-      `${'file'.padEnd(width)}  test  anomalous     F1   FAR %   MAR %  threshold`,
-    );
-    for (const f of r.files) {
-      out.push(`${f.file.padEnd(width)} ${String(f.testRows).padStart(5)} ${String(f.anomalousTestRows).padStart(10)}  ${f.f1.toFixed(3)}  ${pct(f.far)}  ${pct(f.mar)}  ${f.threshold.toPrecision(4)}`);
-    }
-    out.push('', `total: ${totals(r.total)}`, leaderboard);
+    out = report.formatSkabResult(dir, r, seconds());
     rows = r.rows;
   }
   if (o.out !== undefined) {
@@ -404,31 +378,15 @@ async function evalSkab(argv: string[], ctx: Ctx): Promise<number> {
   return 0;
 }
 
-/**
- * The scoring variants of --cross-validate: every combination of --cv-fit-rows, --cv-min-relative-std and, with
- * --cv-drop-sensors A,B, the sensor set with and without those columns.
- */
-function skabVariants(o: Opts, trainRows: number): Array<{ name: string; options: Record<string, unknown> }> {
-  const fits = o['cv-fit-rows'] === undefined ? [trainRows] : list(str(o['cv-fit-rows']), '--cv-fit-rows').map((v) => intValue(v, '--cv-fit-rows', 1));
-  const floors =
-    o['cv-min-relative-std'] === undefined
-      ? [undefined]
-      : list(str(o['cv-min-relative-std']), '--cv-min-relative-std').map((v) => numberFlag('models', '--cv-min-relative-std', v, { min: 0 })!);
-  const drop = o['cv-drop-sensors'] === undefined ? undefined : list(str(o['cv-drop-sensors']), '--cv-drop-sensors');
-  const variants: Array<{ name: string; options: Record<string, unknown> }> = [];
-  for (const fitRows of fits) {
-    for (const floor of floors) {
-      for (const dropped of drop ? [undefined, drop] : [undefined]) {
-        const name = [`fit ${fitRows}`, ...(floor === undefined ? [] : [`floor ${floor}`]), ...(dropped ? [`without ${dropped.join('+')}`] : [])].join(' ');
-        variants.push({
-          name,
-          // the base variant keeps every column, so the choice is between all sensors and all but the dropped ones
-          options: { fitRows, ...(floor === undefined ? {} : { normalization: { minRelativeStd: floor } }), ...(drop ? { dropSensors: dropped ?? [] } : {}) },
-        });
-      }
-    }
-  }
-  return variants;
+/** The lists behind --cross-validate's scoring variants (skabVariants in models/anomaly/skab-eval.ts). */
+function skabVariantFlags(o: Opts, trainRows: number): { fitRows: number[]; floors?: number[]; drop?: string[] } {
+  return {
+    fitRows: o['cv-fit-rows'] === undefined ? [trainRows] : list(str(o['cv-fit-rows']), '--cv-fit-rows').map((v) => intValue(v, '--cv-fit-rows', 1)),
+    ...(o['cv-min-relative-std'] === undefined
+      ? {}
+      : { floors: list(str(o['cv-min-relative-std']), '--cv-min-relative-std').map((v) => numberFlag('models', '--cv-min-relative-std', v, { min: 0 })!) }),
+    ...(o['cv-drop-sensors'] === undefined ? {} : { drop: list(str(o['cv-drop-sensors']), '--cv-drop-sensors') }),
+  };
 }
 
 // --- flag helpers ------------------------------------------------------------------------------------------------

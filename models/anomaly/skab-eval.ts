@@ -274,6 +274,27 @@ export interface SkabVariant {
 }
 
 /**
+ * Scoring variants: every combination of the prefix rows to fit on, the std floors (normalization.minRelativeStd)
+ * and, with `drop`, the sensor set with every column and without those.
+ */
+export function skabVariants(o: { fitRows: number[]; floors?: number[]; drop?: string[] }): SkabVariant[] {
+  const variants: SkabVariant[] = [];
+  for (const fitRows of o.fitRows) {
+    for (const floor of o.floors ?? [undefined]) {
+      for (const dropped of o.drop ? [undefined, o.drop] : [undefined]) {
+        const name = [`fit ${fitRows}`, ...(floor === undefined ? [] : [`floor ${floor}`]), ...(dropped ? [`without ${dropped.join('+')}`] : [])].join(' ');
+        const options: Partial<SkabScoreOptions> = { fitRows };
+        if (floor !== undefined) options.normalization = { minRelativeStd: floor };
+        // the base variant keeps every column, so the choice is between all sensors and all but the dropped ones
+        if (o.drop) options.dropSensors = dropped ?? [];
+        variants.push({ name, options });
+      }
+    }
+  }
+  return variants;
+}
+
+/**
  * Leave-one-file-out cross-validation of the decision rule: the files are scored once per variant (a full training
  * pass each), then for every file a (variant, decision) pair is chosen on the other files and applied to it.
  */
