@@ -112,3 +112,20 @@ describe('cross-validation by file', () => {
     expect(() => crossValidateByFile([{ name: 'x', experiments: [tight[0]!] }], grid)).toThrow(/at least 2 experiments/);
   });
 });
+
+describe('SKAB cross-validation variants', () => {
+  it('crosses fit rows, std floors and the sensor set with and without the dropped columns', async () => {
+    const { skabVariants } = await import('../../../models/anomaly/skab-eval.ts');
+    expect(skabVariants({ fitRows: [400] })).toEqual([{ name: 'fit 400', options: { fitRows: 400 } }]);
+    const v = skabVariants({ fitRows: [300, 400], floors: [0.01], drop: ['Temperature', 'Thermocouple'] });
+    expect(v.map((x) => x.name)).toEqual([
+      'fit 300 floor 0.01',
+      'fit 300 floor 0.01 without Temperature+Thermocouple',
+      'fit 400 floor 0.01',
+      'fit 400 floor 0.01 without Temperature+Thermocouple',
+    ]);
+    // the base variant keeps every column (not the default drop)
+    expect(v[0]!.options).toEqual({ fitRows: 300, normalization: { minRelativeStd: 0.01 }, dropSensors: [] });
+    expect(v[1]!.options.dropSensors).toEqual(['Temperature', 'Thermocouple']);
+  });
+});
