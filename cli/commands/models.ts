@@ -59,8 +59,12 @@ commands:
       --threshold X        override the manifest threshold
       --separator C --time-column NAME
   eval skab          SKAB protocol: per file, train on the first 400 rows, score the rest
-      --data-dir DIR (required) --out FILE.csv (per row: file,row,score,predicted,label)
-      --sensors --window (8) --smooth (10) --quantile (1 = max) --margin (1.5) --epochs (30) --seed (1)
+      --data-dir DIR (required; read recursively: SKAB's data/ with valve1/, valve2/, other/; files keyed valve1/10.csv)
+      --out FILE.csv (per row: file,row,score,predicted,label) --fit-rows N (fit on N prefix rows, calibrate on the rest)
+      --cross-validate (leave-one-file-out choice of the decision rule) --cv-max-far (0.15); scoring variants to choose
+      from: --cv-fit-rows 300,400 --cv-min-relative-std 0.01,0.05 --cv-drop-sensors Temperature,Thermocouple
+      --sensors --drop-sensors A,B|none (Temperature,Thermocouple where present) --window (8) --smooth (30)
+      --quantile (1 = max) --margin (1.25) --epochs (30) --seed (1)
       --batch-size (64) --learning-rate (0.01) --min-relative-std (0.01) --hidden (32,8) --activation (tanh) --train-rows (400, the protocol's) --quiet
   eval ai4i          AI4I 2020 evaluation of the recommender (run it without options for its usage)
   eval nab           NAB evaluation, online scoring (run it without options for its usage)
@@ -337,17 +341,25 @@ async function evalSkab(argv: string[], ctx: Ctx): Promise<number> {
     activation: { type: 'string' },
     seed: { type: 'string' },
     'train-rows': { type: 'string' },
+    'fit-rows': { type: 'string' },
+    'cross-validate': { type: 'boolean' },
+    'drop-sensors': { type: 'string' },
+    'cv-fit-rows': { type: 'string' },
+    'cv-min-relative-std': { type: 'string' },
+    'cv-drop-sensors': { type: 'string' },
+    'cv-max-far': { type: 'string' },
     quiet: { type: 'boolean' },
   });
   const dir = resolve(ctx.cwd, required(o, 'data-dir'));
-  const { evaluateSkab, SKAB_DEFAULTS } = await import('../../models/anomaly/skab-eval.ts');
+  const { crossValidateSkab, evaluateSkab, skabVariants, SKAB_DEFAULTS } = await import('../../models/anomaly/skab-eval.ts');
   let progress: Progress | undefined;
+  let pass = 0;
   const t0 = performance.now();
-  const r = await evaluateSkab(dir, {
+  const trainRows = int(o['train-rows'], '--train-rows', 400, 1);
+  const scoreOpts = {
     ...(o.sensors !== undefined ? { sensors: list(str(o.sensors), '--sensors') } : {}),
+    ...(o['drop-sensors'] !== undefined ? { dropSensors: str(o['drop-sensors']) === 'none' ? [] : list(str(o['drop-sensors']), '--drop-sensors') } : {}),
     window: int(o.window, '--window', SKAB_DEFAULTS.window, 1),
-    smoothing: int(o.smooth, '--smooth', SKAB_DEFAULTS.smoothing, 1),
-    threshold: { quantile: num(o.quantile, '--quantile', SKAB_DEFAULTS.threshold.quantile), margin: num(o.margin, '--margin', SKAB_DEFAULTS.threshold.margin) },
     normalization: { minRelativeStd: nonNegative(o['min-relative-std'], '--min-relative-std', 0.01) },
     epochs: int(o.epochs, '--epochs', SKAB_DEFAULTS.epochs, 1),
     ...(o['batch-size'] !== undefined ? { batchSize: int(o['batch-size'], '--batch-size', 32, 1) } : {}),
@@ -355,33 +367,51 @@ async function evalSkab(argv: string[], ctx: Ctx): Promise<number> {
     hidden: o.hidden === undefined ? [...SKAB_DEFAULTS.hidden] : list(str(o.hidden), '--hidden').map((h) => intValue(h, '--hidden', 1)),
     ...(o.activation !== undefined ? { activation: activationArg(o.activation) } : {}),
     seed: int(o.seed, '--seed', 1, 0),
-    trainRows: int(o['train-rows'], '--train-rows', 400, 1),
-    onStart: (n) => {
-      progress = new Progress({ total: n, label: 'eval skab: file', stream: ctx.stderr, silent: Boolean(o.quiet) });
+    trainRows,
+    onStart: (n: number) => {
+      pass++;
+      progress = new Progress({ total: n, label: `eval skab${pass > 1 ? ` (pass ${pass})` : ''}: file`, stream: ctx.stderr, silent: Boolean(o.quiet) });
     },
-    onFile: (f, i) => progress?.update(i + 1, `${f.file} F1 ${f.f1.toFixed(3)}`),
-  });
-  const pct = (x: number) => (x * 100).toFixed(2).padStart(6);
-  const out: string[] = [
-    `SKAB ${dir}: ${r.files.length} files, first ${String(r.settings.trainRows)} rows of each train, the rest test`,
-    `settings: ${JSON.stringify(r.settings)}`,
-    '',
-    'file        test  anomalous     F1   FAR %   MAR %  threshold',
-  ];
-  for (const f of r.files) {
-    out.push(`${f.file.padEnd(10)} ${String(f.testRows).padStart(5)} ${String(f.anomalousTestRows).padStart(10)}  ${f.f1.toFixed(3)}  ${pct(f.far)}  ${pct(f.mar)}  ${f.threshold.toPrecision(4)}`);
+    onScored: (key: string, i: number) => progress?.update(i + 1, key),
+  };
+  const report = await import('../../models/anomaly/skab-report.ts');
+  const seconds = (): number => (performance.now() - t0) / 1000;
+  let out: string[];
+  let rows: Array<{ file: string; row: number; score: number; predicted: number; label: number }>;
+  if (o['cross-validate'] === true) {
+    const maxFar = o['cv-max-far'] === undefined ? 0.15 : numberFlag('models', '--cv-max-far', str(o['cv-max-far']), { min: 0, max: 1 })!;
+    const cv = await crossValidateSkab(dir, { ...scoreOpts, variants: skabVariants(skabVariantFlags(o, trainRows)), maxFar });
+    out = report.formatSkabCrossValidation(dir, cv, seconds());
+    rows = report.crossValidationRows(cv);
+  } else {
+    const r = await evaluateSkab(dir, {
+      ...scoreOpts,
+      ...(o['fit-rows'] !== undefined ? { fitRows: int(o['fit-rows'], '--fit-rows', trainRows, 1) } : {}),
+      smoothing: int(o.smooth, '--smooth', SKAB_DEFAULTS.smoothing, 1),
+      threshold: { quantile: num(o.quantile, '--quantile', SKAB_DEFAULTS.threshold.quantile), margin: num(o.margin, '--margin', SKAB_DEFAULTS.threshold.margin) },
+    });
+    out = report.formatSkabResult(dir, r, seconds());
+    rows = r.rows;
   }
-  const t = r.total;
-  out.push('', `total: F1 ${t.f1.toFixed(3)}  FAR ${(t.far * 100).toFixed(2)} %  MAR ${(t.mar * 100).toFixed(2)} %  (TP ${t.tp} FP ${t.fp} FN ${t.fn} TN ${t.tn}; ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-  out.push('leaderboard (F1 / FAR / MAR): Conv-AE 0.78 / 13.55 / 28.02, MSET 0.78 / 39.73 / 14.13, T2+Q 0.76 / 26.62 / 24.92');
   if (o.out !== undefined) {
     const file = resolve(ctx.cwd, str(o.out));
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, ['file,row,score,predicted,label', ...r.rows.map((x) => `${csvCell(x.file)},${x.row},${x.score},${x.predicted},${x.label}`)].join('\n') + '\n');
-    out.push(`wrote ${r.rows.length} rows to ${file}`);
+    writeFileSync(file, ['file,row,score,predicted,label', ...rows.map((x) => `${csvCell(x.file)},${x.row},${x.score},${x.predicted},${x.label}`)].join('\n') + '\n');
+    out.push(`wrote ${rows.length} rows to ${file}`);
   }
   ctx.stdout.write(out.join('\n') + '\n');
   return 0;
+}
+
+/** The lists behind --cross-validate's scoring variants (skabVariants in models/anomaly/skab-eval.ts). */
+function skabVariantFlags(o: Opts, trainRows: number): { fitRows: number[]; floors?: number[]; drop?: string[] } {
+  return {
+    fitRows: o['cv-fit-rows'] === undefined ? [trainRows] : list(str(o['cv-fit-rows']), '--cv-fit-rows').map((v) => intValue(v, '--cv-fit-rows', 1)),
+    ...(o['cv-min-relative-std'] === undefined
+      ? {}
+      : { floors: list(str(o['cv-min-relative-std']), '--cv-min-relative-std').map((v) => numberFlag('models', '--cv-min-relative-std', v, { min: 0 })!) }),
+    ...(o['cv-drop-sensors'] === undefined ? {} : { drop: list(str(o['cv-drop-sensors']), '--cv-drop-sensors') }),
+  };
 }
 
 // --- flag helpers ------------------------------------------------------------------------------------------------

@@ -113,24 +113,43 @@ export function loadSensorTable(file: string, opts: LoadSensorTableOptions = {})
 }
 
 /**
- * One CSV file, or every *.csv in a directory (sorted by name, numerically where names are numbers). With a
- * directory and no sensor list, the sensors of the first file are required in every other file.
+ * The CSV files a data path names: the file itself, or every *.csv in the directory (with `recursive`, in its
+ * subdirectories too), sorted by path relative to it (numerically where names are numbers: `valve1/2.csv` before
+ * `valve1/10.csv`).
  */
-export function loadSensorTables(path: string, opts: LoadSensorTableOptions = {}): SensorTable[] {
-  let files: string[];
+export function listCsvFiles(path: string, opts: { recursive?: boolean } = {}): string[] {
   let st;
   try {
     st = statSync(path);
   } catch (cause) {
     throw new EdgeloopError('EL_ERR_DATA_INVALID', `cannot read ${path}: ${(cause as Error).message}`, { cause });
   }
-  if (st.isDirectory()) {
-    files = readdirSync(path)
-      .filter((n) => n.toLowerCase().endsWith('.csv'))
-      .sort(compareNames)
-      .map((n) => join(path, n));
-    if (files.length === 0) throw new EdgeloopError('EL_ERR_DATA_INVALID', `${path}: no .csv files in the directory`);
-  } else files = [path];
+  if (!st.isDirectory()) return [path];
+  const found: string[] = [];
+  const walk = (rel: string): void => {
+    for (const e of readdirSync(join(path, rel), { withFileTypes: true })) {
+      const r = rel === '' ? e.name : `${rel}/${e.name}`;
+      if (e.isDirectory() && opts.recursive) walk(r);
+      else if (e.isFile() && e.name.toLowerCase().endsWith('.csv')) found.push(r);
+    }
+  };
+  walk('');
+  if (found.length === 0) throw new EdgeloopError('EL_ERR_DATA_INVALID', `${path}: no .csv files in the directory${opts.recursive ? ' or its subdirectories' : ''}`);
+  return found.sort(compareNames).map((r) => join(path, r));
+}
+
+/**
+ * One CSV file, or every *.csv in a directory (listCsvFiles). With several files and no sensor list, the sensors
+ * of the first file are required in every other file.
+ */
+export function loadSensorTables(path: string, opts: LoadSensorTableOptions & { recursive?: boolean } = {}): SensorTable[] {
+  const { recursive, ...tableOpts } = opts;
+  return loadSensorTableFiles(listCsvFiles(path, { recursive: recursive ?? false }), tableOpts);
+}
+
+/** Tables of the given files; the sensors of the first are required in the others when no sensor list is given. */
+export function loadSensorTableFiles(files: readonly string[], opts: LoadSensorTableOptions = {}): SensorTable[] {
+  if (files.length === 0) throw new EdgeloopError('EL_ERR_DATA_INVALID', 'no data files');
   const first = loadSensorTable(files[0]!, opts);
   const rest = files.slice(1).map((f) => loadSensorTable(f, { ...opts, sensors: first.sensors }));
   return [first, ...rest];

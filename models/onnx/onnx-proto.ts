@@ -6,7 +6,7 @@
 import protobuf from 'protobufjs';
 
 /** onnx.TensorProto.DataType */
-export const ONNX_DTYPE = { FLOAT: 1, INT32: 6, INT64: 7 } as const;
+export const ONNX_DTYPE = { FLOAT: 1, INT32: 6, INT64: 7, BOOL: 9, DOUBLE: 11 } as const;
 /** onnx.AttributeProto.AttributeType */
 export const ONNX_ATTR = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
 

@@ -13,8 +13,7 @@ import type { Manifest, ManifestInput } from '../../protocol/manifest.ts';
 import { signManifest, writeModelDir } from '../manifest/index.ts';
 import { TEST_SALT, parseAi4iCsv, splitByUdi } from './ai4i-data.ts';
 import { exportRecommender } from './export-recommender.ts';
-import { evaluate } from './metrics.ts';
-import { trainRecommender } from './train-recommender.ts';
+import { evaluateTrained, trainRecommender } from './train-recommender.ts';
 
 export const DEFAULT_RECOMMENDER_VERSION = '1.0.0';
 const DEFAULT_CREATED_AT = '2026-11-25T00:00:00.000Z';
@@ -46,7 +45,7 @@ export async function buildDefaultRecommender(outDir: string, signer: Signer, op
   const { kept: train, held: test } = splitByUdi(data, 0.2, TEST_SALT);
   const trained = await trainRecommender(train, { epochs: opts.epochs ?? 150, seed: opts.seed ?? 1 });
   try {
-    const holdout = evaluate(trained.predict(test.raw, test.rows), test.labels, test.rows);
+    const holdout = evaluateTrained(trained, test);
     const exported = await exportRecommender(trained, {
       version: DEFAULT_RECOMMENDER_VERSION,
       createdAt: opts.createdAt ?? (process.env.SOURCE_DATE_EPOCH ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString() : DEFAULT_CREATED_AT),

@@ -10,14 +10,14 @@ import type { CliContext } from '../../lib/cli-context.ts';
 import { Progress } from '../../lib/progress.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { readPrivateKey, signManifest, writeModelDir } from '../manifest/index.ts';
-import { ruleOracle } from './rule-oracle.ts';
+import { ruleOracle, ruleOracleFailure } from './rule-oracle.ts';
 import { FAILURE_MODES, TEST_SALT, parseAi4iCsv, selectRows, splitByUdi } from './ai4i-data.ts';
 import type { Ai4iData } from './ai4i-data.ts';
 import { rankCatalog } from './actions.ts';
 import { exportRecommender } from './export-recommender.ts';
 import { evaluate } from './metrics.ts';
 import type { EvalReport } from './metrics.ts';
-import { trainRecommender } from './train-recommender.ts';
+import { evaluateTrained, trainRecommender } from './train-recommender.ts';
 import type { TrainRecommenderOptions } from './train-recommender.ts';
 
 export const trainHelp = `usage: edgeloop models train recommender --data FILE --out DIR [options]
@@ -45,7 +45,7 @@ Rows of --test whose UDI also appears in --train are removed from training.
 
   --train FILE     AI4I CSV to train on
   --test FILE      AI4I CSV to evaluate on
-  --out FILE.csv   per-row predictions: UDI,predicted_modes,top_actions
+  --out FILE.csv   per-row predictions: UDI,predicted_modes,top_actions,predicted_failure
   --epochs N       training epochs (default 150)
   --seed N         seed (default 1)
   --holdout F      test part when --test is not given (default 0.2)
@@ -120,7 +120,7 @@ export async function trainRecommenderCommand(argv: string[], ctx: CliContext): 
   const trained = await trainRecommender(train, { epochs, seed, ...progress.opts });
   progress.done();
   try {
-    const holdoutReport = test.rows > 0 ? evaluate(trained.predict(test.raw, test.rows), test.labels, test.rows) : undefined;
+    const holdoutReport = test.rows > 0 ? evaluateTrained(trained, test) : undefined;
     const sample = test.rows >= 4 ? test : train;
     const exported = await exportRecommender(trained, {
       ...(typeof a.name === 'string' ? { name: a.name } : {}),
@@ -182,13 +182,15 @@ export async function evalAi4iCommand(argv: string[], ctx: CliContext): Promise<
   progress.done();
   try {
     const probs = trained.predict(test.raw, test.rows);
-    const report = evaluate(probs, test.labels, test.rows);
+    const failure = trained.predictFailure(test.raw, test.rows);
+    const report = evaluate(probs, test.labels, test.rows, undefined, { probs: failure, labels: test.machineFailure });
     // the published generating rules on the same rows: the reference no model can beat by much
-    const oracle = evaluate(ruleOracle(test.raw, test.rows), test.labels, test.rows);
+    const rules = ruleOracle(test.raw, test.rows);
+    const oracle = evaluate(rules, test.labels, test.rows, undefined, { probs: ruleOracleFailure(rules, test.rows), labels: test.machineFailure });
     if (typeof a.out === 'string') {
       const path = resolve(ctx.cwd, a.out);
       mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, predictionsCsv(test, probs));
+      writeFileSync(path, predictionsCsv(test, probs, failure));
     }
     if (a.json === true) {
       ctx.stdout.write(JSON.stringify({ trainRows: trained.trainRows, validationRows: trained.validationRows, thresholds: trained.thresholds, test: report, ruleOracle: oracle }, null, 2) + '\n');
@@ -205,14 +207,17 @@ export async function evalAi4iCommand(argv: string[], ctx: CliContext): Promise<
   return 0;
 }
 
-/** `UDI,predicted_modes,top_actions` (modes and the top-2 actions joined with "|"). */
-export function predictionsCsv(d: Ai4iData, probs: Float32Array): string {
+/**
+ * `UDI,predicted_modes,top_actions,predicted_failure` (modes and the top-2 actions joined with "|"; the machine
+ * failure output as 0/1).
+ */
+export function predictionsCsv(d: Ai4iData, probs: Float32Array, failure: Float32Array): string {
   const k = FAILURE_MODES.length;
-  const lines = ['UDI,predicted_modes,top_actions'];
+  const lines = ['UDI,predicted_modes,top_actions,predicted_failure'];
   for (let i = 0; i < d.rows; i++) {
     const modes = FAILURE_MODES.filter((_, j) => probs[i * k + j]! >= 0.5);
     const top = rankCatalog(probs, i * k).slice(0, 2).map((x) => x.id);
-    lines.push(`${d.udi[i]},${modes.join('|')},${top.join('|')}`);
+    lines.push(`${d.udi[i]},${modes.join('|')},${top.join('|')},${failure[i]! >= 0.5 ? 1 : 0}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -224,7 +229,8 @@ export function formatReport(r: EvalReport): string {
     lines.push(`  ${m.padEnd(4)}  ${String(v.support).padStart(7)}  ${pct(v.precision).padStart(9)}  ${pct(v.recall).padStart(6)}  ${pct(v.f1)}`);
   }
   lines.push(`  macro-F1 (5 modes) ${pct(r.macroF1)}; without RNF ${pct(r.macroF1NoRnf)}`);
-  lines.push(`  binary failure: precision ${pct(r.binaryFailure.precision)} recall ${pct(r.binaryFailure.recall)} F1 ${pct(r.binaryFailure.f1)} (support ${r.binaryFailure.support})`);
+  lines.push(`  binary machine failure: precision ${pct(r.binaryFailure.precision)} recall ${pct(r.binaryFailure.recall)} F1 ${pct(r.binaryFailure.f1)} (support ${r.binaryFailure.support})`);
+  lines.push(`  any mode predicted vs. any mode present: precision ${pct(r.anyModeFailure.precision)} recall ${pct(r.anyModeFailure.recall)} F1 ${pct(r.anyModeFailure.f1)} (support ${r.anyModeFailure.support})`);
   lines.push(`  action hit@1 ${pct(r.hitAt1)} hit@2 ${pct(r.hitAt2)} over ${r.rowsWithMode} rows with a failure mode`);
   return lines.join('\n') + '\n';
 }

@@ -11,14 +11,17 @@ import { describeArtifact } from '../manifest/model-dir.ts';
 import { exportTfjsToOnnx } from '../onnx/export-tfjs.ts';
 import { OrtModelRunner } from '../runtime/ort-model-runner.ts';
 import { FAILURE_MODES } from './ai4i-data.ts';
+import { FAILURE_IMPLYING_MODES } from './train-recommender.ts';
 import { ACTION_CATALOG } from './actions.ts';
-import { prependFeatureGraph } from './feature-graph.ts';
+import { prependFeatureGraph, splitFailureOutput } from './feature-graph.ts';
 import { DERIVED_FEATURES, RAW_FEATURES } from './features.ts';
 import type { EvalReport } from './metrics.ts';
 import type { TrainedRecommender } from './train-recommender.ts';
 
 export const RECOMMENDER_INPUT_NAME = 'features';
 export const RECOMMENDER_OUTPUT_NAME = 'mode_probabilities';
+/** second graph output: the machine failure probability [batch, 1], 0.5 = decision */
+export const RECOMMENDER_FAILURE_OUTPUT_NAME = 'failure_probability';
 
 /** Defaults policy: only the product type may be filled in (as L: the most common type, lowest overstrain limit). */
 export const RECOMMENDER_DEFAULTS: ReadonlyArray<{ feature: string; value: number }> = [
@@ -61,18 +64,30 @@ export async function exportRecommender(t: TrainedRecommender, o: ExportRecommen
     head: 'none',
     metadata: { 'edgeloop.model': 'ai4i-recommender' },
   });
-  const onnx = prependFeatureGraph(engineeredModel, RECOMMENDER_INPUT_NAME);
+  const onnx = splitFailureOutput(
+    prependFeatureGraph(engineeredModel, RECOMMENDER_INPUT_NAME),
+    RECOMMENDER_OUTPUT_NAME,
+    RECOMMENDER_FAILURE_OUTPUT_NAME,
+    FAILURE_MODES.length,
+    FAILURE_IMPLYING_MODES,
+  );
 
-  const runner = await OrtModelRunner.create({ model: onnx, inputName: RECOMMENDER_INPUT_NAME, outputName: RECOMMENDER_OUTPUT_NAME });
-  let ortOut: Float32Array;
-  try {
-    ortOut = (await runner.run(o.sampleRaw, o.sampleRows)).data;
-  } finally {
-    await runner.close();
-  }
-  const tfOut = t.predict(o.sampleRaw, o.sampleRows);
+  const runOrt = async (outputName: string): Promise<Float32Array> => {
+    const runner = await OrtModelRunner.create({ model: onnx, inputName: RECOMMENDER_INPUT_NAME, outputName });
+    try {
+      return (await runner.run(o.sampleRaw, o.sampleRows)).data;
+    } finally {
+      await runner.close();
+    }
+  };
+  const ortOut = await runOrt(RECOMMENDER_OUTPUT_NAME);
+  const ortFailure = await runOrt(RECOMMENDER_FAILURE_OUTPUT_NAME);
   let parityMaxError = 0;
-  for (let i = 0; i < tfOut.length; i++) parityMaxError = Math.max(parityMaxError, Math.abs(tfOut[i]! - ortOut[i]!));
+  const compare = (tfOut: Float32Array, ort: Float32Array): void => {
+    for (let i = 0; i < tfOut.length; i++) parityMaxError = Math.max(parityMaxError, Math.abs(tfOut[i]! - ort[i]!));
+  };
+  compare(t.predict(o.sampleRaw, o.sampleRows), ortOut);
+  compare(t.predictFailure(o.sampleRaw, o.sampleRows), ortFailure);
   const tol = o.parityTolerance ?? 1e-5;
   if (!(parityMaxError <= tol)) {
     throw new EdgeloopError('EL_ERR_RECOMMENDER_PARITY', `ONNX model disagrees with TensorFlow.js by ${parityMaxError.toExponential(2)} (tolerance ${tol})`);
@@ -122,6 +137,8 @@ export async function exportRecommender(t: TrainedRecommender, o: ExportRecommen
       learningRate: t.options.learningRate,
       positiveWeights: Object.fromEntries(FAILURE_MODES.map((m, j) => [m, round(t.positiveWeights[j]!)])),
       tunedThresholds: Object.fromEntries(FAILURE_MODES.map((m, j) => [m, round(t.thresholds[j]!)])),
+      failurePositiveWeight: round(t.failurePositiveWeight),
+      tunedFailureThreshold: round(t.failureThreshold),
       trainRows: t.trainRows,
       validationRows: t.validationRows,
       finalLoss: round(t.finalLoss),
@@ -131,6 +148,8 @@ export async function exportRecommender(t: TrainedRecommender, o: ExportRecommen
     metrics: {
       // The folded thresholds: every mode decides at 0.5 (the recommendation service reads this map).
       thresholds: Object.fromEntries(FAILURE_MODES.map((m) => [m, 0.5])),
+      // The second graph output (its own head, trained on the Machine failure label), also folded to 0.5.
+      failureOutput: { name: RECOMMENDER_FAILURE_OUTPUT_NAME, threshold: 0.5, impliedBy: FAILURE_MODES.slice(...FAILURE_IMPLYING_MODES) },
       validation: summary(t.validation),
       ...(o.holdout ? { holdout: summary(o.holdout) } : {}),
     },
@@ -145,6 +164,7 @@ export function summary(r: EvalReport): Record<string, unknown> {
     macroF1: round(r.macroF1),
     macroF1NoRnf: round(r.macroF1NoRnf),
     binaryFailureF1: round(r.binaryFailure.f1),
+    anyModeFailureF1: round(r.anyModeFailure.f1),
     hitAt1: round(r.hitAt1),
     hitAt2: round(r.hitAt2),
     perMode: Object.fromEntries(Object.entries(r.perMode).map(([m, v]) => [m, { support: v.support, precision: round(v.precision), recall: round(v.recall), f1: round(v.f1) }])),

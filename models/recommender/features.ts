@@ -27,7 +27,9 @@ export type ProductType = 'L' | 'M' | 'H';
 
 /**
  * Expression over raw features: a column, a difference, a product, a constant factor, a constant offset, a
- * weighted sum, the smaller / larger of two expressions, or x clipped to [lo, hi].
+ * weighted sum, the smaller / larger of two expressions, x clipped to [lo, hi], or `exactDiffBelow: [a, b, limit]`:
+ * +1 when a - b < limit computed in float64 on the readings recovered to READING_RESOLUTION (see exactReading),
+ * else -1. Everything else is computed in float32.
  */
 export type FeatureExpr =
   | { col: RawFeature }
@@ -38,7 +40,8 @@ export type FeatureExpr =
   | { dot: Partial<Record<RawFeature, number>> }
   | { min: [FeatureExpr, FeatureExpr] }
   | { max: [FeatureExpr, FeatureExpr] }
-  | { clip: [FeatureExpr, number, number] };
+  | { clip: [FeatureExpr, number, number] }
+  | { exactDiffBelow: [RawFeature, RawFeature, number] };
 
 export interface DerivedFeature {
   name: string;
@@ -72,19 +75,44 @@ const OVERSTRAIN_RATIO: FeatureExpr = {
   ],
 };
 /**
- * Where the HDF margin is measured from. The rule is strict (temp diff < 8.6 K and speed < 1380 rpm); AI4I reports
- * temperatures to 0.1 K and speeds to 1 rpm, so the boundary sits halfway between the last failing and the first
- * safe reading (8.55 K, 1379.5 rpm). Readings of exactly 8.6 K then fall clearly on the safe side (in the data
- * generator their label depends on how the decimal difference rounds in binary floating point, not on physics).
+ * Readings are recovered from their float32 input to this resolution (1 mK, 0.001 rpm, ...) before a float64
+ * comparison: a float32 near 300 K is within 1.5e-5 K of the reading it came from, far inside half a step, so
+ * rounding to the grid gives back the decimal reading, and float64 arithmetic on it then decides exactly as the
+ * dataset's generator did (which compares decimal readings in float64).
  */
-const HDF_TEMP_EDGE_K = HDF_MAX_TEMP_DIFF_K - 0.05;
+export const READING_DECIMALS = 3;
+const READING_SCALE = 10 ** READING_DECIMALS;
+
+/** Round half to even (ONNX Round): Math.round rounds halves up. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** The decimal reading (to READING_DECIMALS places) a float32 input came from, as a float64. */
+export function exactReading(x: number): number {
+  return roundHalfEven(Math.fround(x) * READING_SCALE) / READING_SCALE;
+}
+
+/**
+ * HDF's temperature rule is strict (process - air < 8.6 K) and the generator evaluates it in float64 on the decimal
+ * readings, so a difference of exactly 8.6 K in decimal fails or passes by how 8.6 rounds in binary
+ * (308.6 - 300.0 = 8.600000000000023: safe; 306.7 - 298.1 = 8.599999999999966: failing). float32 cannot tell those
+ * apart, so the side of the boundary is taken from that exact comparison (+1 inside, -1 outside).
+ */
+const HDF_TEMP_INSIDE: FeatureExpr = { exactDiffBelow: ['process_temperature_k', 'air_temperature_k', HDF_MAX_TEMP_DIFF_K] };
+/**
+ * Temperature side of the HDF margin: (8.6 K - temp diff) + 0.05 K on the side the exact rule puts the row.
+ * Readings come in steps of 0.1 K, so every row is at least 0.05 K from the boundary, on the correct side.
+ */
+const HDF_TEMP_SIDE: FeatureExpr = {
+  sub: [{ offset: [{ scale: [TEMP_DIFF, -1] }, HDF_MAX_TEMP_DIFF_K] }, { scale: [HDF_TEMP_INSIDE, -0.05] }],
+};
+/** Speeds come in whole rpm and the rule is strict (< 1380 rpm): the boundary sits at 1379.5 rpm. */
 const HDF_RPM_EDGE = HDF_MAX_RPM - 0.5;
-/** Signed distance into the heat-dissipation failure region: min(8.55 K - temp diff, (1379.5 rpm - rpm) / 100 rpm). */
+/** Signed distance into the heat-dissipation failure region: min(temperature side, (1379.5 rpm - rpm) / 100 rpm). */
 const HDF_MARGIN: FeatureExpr = {
-  min: [
-    { offset: [{ scale: [TEMP_DIFF, -1] }, HDF_TEMP_EDGE_K] },
-    { scale: [{ offset: [{ col: 'rotational_speed_rpm' }, -HDF_RPM_EDGE] }, -0.01] },
-  ],
+  min: [HDF_TEMP_SIDE, { scale: [{ offset: [{ col: 'rotational_speed_rpm' }, -HDF_RPM_EDGE] }, -0.01] }],
 };
 /** Signed distance (kW) outside the power band: max(3500 W - power, power - 9000 W) / 1000; > 0 outside. */
 const PWF_MARGIN: FeatureExpr = {
@@ -138,7 +166,7 @@ export const DERIVED_FEATURES: readonly DerivedFeature[] = [
   {
     name: 'hdf_margin',
     unit: 'K',
-    why: 'signed distance into the heat dissipation region: min(8.55 K - temp diff, (1379.5 rpm - rpm) / 100); > 0 inside',
+    why: 'signed distance into the heat dissipation region: min(8.6 K - temp diff +/- 0.05 K by the exact float64 rule, (1379.5 rpm - rpm) / 100); > 0 inside',
     expr: HDF_MARGIN,
   },
   {
@@ -217,6 +245,10 @@ export function evalExpr(e: FeatureExpr, raw: ArrayLike<number>, offset = 0): nu
   if ('min' in e) return Math.min(evalExpr(e.min[0], raw, offset), evalExpr(e.min[1], raw, offset));
   if ('max' in e) return Math.max(evalExpr(e.max[0], raw, offset), evalExpr(e.max[1], raw, offset));
   if ('clip' in e) return Math.min(f(e.clip[2]), Math.max(f(e.clip[1]), evalExpr(e.clip[0], raw, offset)));
+  if ('exactDiffBelow' in e) {
+    const [a, b, limit] = e.exactDiffBelow;
+    return exactReading(raw[offset + RAW_INDEX[a]!]!) - exactReading(raw[offset + RAW_INDEX[b]!]!) < limit ? 1 : -1;
+  }
   let s = 0;
   for (const [k, w] of Object.entries(e.dot)) s = f(s + f(f(raw[offset + RAW_INDEX[k]!]!) * f(w ?? 0)));
   return s;

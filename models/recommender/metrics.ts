@@ -20,8 +20,13 @@ export interface EvalReport {
   macroF1: number;
   /** mean F1 over TWF, HDF, PWF, OSF (RNF is random by construction of the data) */
   macroF1NoRnf: number;
-  /** binary failure: any mode predicted vs. any mode true */
+  /**
+   * binary machine failure: the model's own failure output vs. the "Machine failure" label when `failure` is given
+   * to evaluate(), else the same as anyModeFailure
+   */
   binaryFailure: { precision: number; recall: number; f1: number; support: number };
+  /** any mode predicted vs. any mode true */
+  anyModeFailure: { precision: number; recall: number; f1: number; support: number };
   /** rows with at least one true mode whose top-1 / top-2 actions include an action for a true mode */
   hitAt1: number;
   hitAt2: number;
@@ -35,11 +40,27 @@ function prf(tp: number, predicted: number, support: number): { precision: numbe
   return { precision, recall, f1 };
 }
 
+/** A binary machine failure prediction per row, scored against the "Machine failure" column. */
+export interface FailurePrediction {
+  /** per row: probability (or 0/1) of a machine failure */
+  probs: ArrayLike<number>;
+  /** per row: the Machine failure label, 0/1 */
+  labels: ArrayLike<number>;
+  /** decision point; default 0.5 (the folded threshold of an exported model) */
+  threshold?: number;
+}
+
 /**
  * Evaluate probabilities (row-major [rows, 5]) against labels with one threshold per mode (default 0.5 each,
- * the folded thresholds of an exported model).
+ * the folded thresholds of an exported model), and a machine failure prediction when given.
  */
-export function evaluate(probs: ArrayLike<number>, labels: ArrayLike<number>, rows: number, thresholds: readonly number[] = FAILURE_MODES.map(() => 0.5)): EvalReport {
+export function evaluate(
+  probs: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  rows: number,
+  thresholds: readonly number[] = FAILURE_MODES.map(() => 0.5),
+  failure?: FailurePrediction,
+): EvalReport {
   const k = FAILURE_MODES.length;
   const tp = new Array<number>(k).fill(0);
   const pred = new Array<number>(k).fill(0);
@@ -83,16 +104,33 @@ export function evaluate(probs: ArrayLike<number>, labels: ArrayLike<number>, ro
     perMode[m] = { support: sup[j]!, predicted: pred[j]!, tp: tp[j]!, ...prf(tp[j]!, pred[j]!, sup[j]!) };
   });
   const f1s = FAILURE_MODES.map((m) => perMode[m]!.f1);
+  const anyModeFailure = { ...prf(bTp, bPred, bSup), support: bSup };
   return {
     rows,
     perMode,
     macroF1: f1s.reduce((a, b) => a + b, 0) / k,
     macroF1NoRnf: (f1s[0]! + f1s[1]! + f1s[2]! + f1s[3]!) / 4,
-    binaryFailure: { ...prf(bTp, bPred, bSup), support: bSup },
+    binaryFailure: failure ? binaryFailure(failure, rows) : anyModeFailure,
+    anyModeFailure,
     hitAt1: withMode > 0 ? hit1 / withMode : 0,
     hitAt2: withMode > 0 ? hit2 / withMode : 0,
     rowsWithMode: withMode,
   };
+}
+
+function binaryFailure(f: FailurePrediction, rows: number): EvalReport['binaryFailure'] {
+  const t = f.threshold ?? 0.5;
+  let tp = 0;
+  let predicted = 0;
+  let support = 0;
+  for (let i = 0; i < rows; i++) {
+    const p = f.probs[i]! >= t;
+    const y = f.labels[i]! >= 0.5;
+    if (p) predicted++;
+    if (y) support++;
+    if (p && y) tp++;
+  }
+  return { ...prf(tp, predicted, support), support };
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Training of the AI4I maintenance recommender with TensorFlow.js: a small multi-label network (sigmoid outputs,
- * one per failure mode) on the raw + engineered features (features.ts), z-score normalised (the bounded region
+ * one per failure mode, plus one for the dataset's own "Machine failure" label) on the raw + engineered features
+ * (features.ts), z-score normalised (the bounded region
  * features as they are), with an L2 penalty on the hidden kernels and a class-weighted
  * binary cross-entropy for the rare modes. Per-mode decision thresholds are tuned for F1 on a validation split (by
  * UDI hash, never the test data) and then folded into the output layer's bias, so the trained model's outputs
@@ -18,6 +19,13 @@ import type { Ai4iData, FailureMode } from './ai4i-data.ts';
 import { DERIVED_FEATURES, MODEL_FEATURES, RAW_FEATURES, engineerFeatures } from './features.ts';
 import { evaluate, logit, tuneThreshold } from './metrics.ts';
 import type { EvalReport } from './metrics.ts';
+
+/**
+ * Output columns [from, to) of the modes that always mean a machine failure in the data: HDF, PWF, OSF (exact rules
+ * of the inputs, and every row with one of them has Machine failure = 1). The failure output is the larger of its
+ * own head and these, so it never misses a failure the exact modes find.
+ */
+export const FAILURE_IMPLYING_MODES: readonly [number, number] = [FAILURE_MODES.indexOf('HDF'), FAILURE_MODES.indexOf('OSF') + 1];
 
 export interface TrainRecommenderOptions {
   /** passes over the training rows; default 150 */
@@ -77,15 +85,21 @@ export interface TrainedRecommender {
   rawStats: { mean: number[]; std: number[] };
   /** tuned probability threshold per mode (FAILURE_MODES order), before folding */
   thresholds: number[];
+  /** tuned threshold of the machine failure output, before folding */
+  failureThreshold: number;
   /** positive-class weight per mode used in the loss */
   positiveWeights: number[];
+  /** positive-class weight of the machine failure output */
+  failurePositiveWeight: number;
   validation: EvalReport;
   options: Required<Omit<TrainRecommenderOptions, 'onEpoch'>>;
   trainRows: number;
   validationRows: number;
   finalLoss: number;
-  /** mode probabilities (threshold-folded) for raw rows [rows, RAW_FEATURES.length] */
+  /** mode probabilities (threshold-folded) for raw rows [rows, RAW_FEATURES.length] → [rows, 5] */
   predict(raw: Float32Array, rows: number): Float32Array;
+  /** machine failure probability (threshold-folded, 0.5 = decision) for raw rows → [rows] */
+  predictFailure(raw: Float32Array, rows: number): Float32Array;
   dispose(): void;
 }
 
@@ -131,13 +145,19 @@ export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOpt
   if (train.rows < 20 || val.rows < 5) {
     throw new EdgeloopError('EL_ERR_DATA_INVALID', `too few rows to train (${train.rows} training, ${val.rows} validation after the ${o.validationFraction} validation split)`);
   }
-  const positives = FAILURE_MODES.map((_, j) => {
+  // network outputs: the five modes, then machine failure (its own label: a failure may have no mode flagged,
+  // and a mode such as RNF may be flagged without a machine failure)
+  const outputs = k + 1;
+  const yTrain = withFailureColumn(train);
+  const yVal = withFailureColumn(val);
+  const positives = Array.from({ length: outputs }, (_, j) => {
     let s = 0;
-    for (let i = 0; i < train.rows; i++) s += train.labels[i * k + j]!;
+    for (let i = 0; i < train.rows; i++) s += yTrain[i * outputs + j]!;
     return s;
   });
-  if (positives.every((p) => p === 0)) throw new EdgeloopError('EL_ERR_DATA_INVALID', 'the training rows contain no failure of any mode');
-  const positiveWeights = positives.map((p) => (p === 0 ? 1 : Math.min(o.maxPositiveWeight, Math.max(1, Math.sqrt((train.rows - p) / p)))));
+  if (positives.slice(0, k).every((p) => p === 0)) throw new EdgeloopError('EL_ERR_DATA_INVALID', 'the training rows contain no failure of any mode');
+  const allWeights = positives.map((p) => (p === 0 ? 1 : Math.min(o.maxPositiveWeight, Math.max(1, Math.sqrt((train.rows - p) / p)))));
+  const positiveWeights = allWeights.slice(0, k);
 
   const m = MODEL_FEATURES.length;
   const xTrain = engineerFeatures(train.raw, train.rows);
@@ -171,8 +191,8 @@ export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOpt
       }),
     );
   });
-  model.add(tf.layers.dense({ units: k, activation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }), name: 'modes' }));
-  const w = tf.tensor1d(positiveWeights, 'float32');
+  model.add(tf.layers.dense({ units: outputs, activation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }), name: 'modes' }));
+  const w = tf.tensor1d(allWeights, 'float32');
   const loss = (yTrue: TF.Tensor, yPred: TF.Tensor): TF.Tensor =>
     tf.tidy(() => {
       const p = tf.clipByValue(yPred, 1e-7, 1 - 1e-7);
@@ -183,7 +203,7 @@ export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOpt
   model.compile({ optimizer: tf.train.adam(o.learningRate), loss });
 
   const xTrainT = norm(xTrain, train.rows);
-  const yTrainT = tf.tensor2d(train.labels, [train.rows, k]);
+  const yTrainT = tf.tensor2d(yTrain, [train.rows, outputs]);
   const prng = new Prng(o.seed);
   const order = Int32Array.from({ length: train.rows }, (_, i) => i);
   let finalLoss = NaN;
@@ -199,7 +219,7 @@ export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOpt
       for (let start = 0; start < train.rows; start += o.batchSize) {
         const size = Math.min(o.batchSize, train.rows - start);
         const xb = xs.slice([start, 0], [size, m]);
-        const yb = ys.slice([start, 0], [size, k]);
+        const yb = ys.slice([start, 0], [size, outputs]);
         const l = (await model.trainOnBatch(xb, yb)) as number;
         xb.dispose();
         yb.dispose();
@@ -230,20 +250,35 @@ export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOpt
   const pVal = rawPredict(xVal, val.rows);
   // A mode whose best validation F1 stays below minUsefulF1 (RNF: random by construction) is switched off: its
   // threshold goes above every validation score, so it is only predicted on rows more extreme than any seen.
-  const thresholds = FAILURE_MODES.map((mode, j) => {
-    const t = tuneThreshold(pVal, val.labels, val.rows, k, j);
-    if (t.f1 >= (o.minUsefulF1ByMode[mode] ?? o.minUsefulF1)) return t.threshold;
+  const allThresholds = Array.from({ length: outputs }, (_, j) => {
+    const t = tuneThreshold(pVal, yVal, val.rows, outputs, j);
+    const mode = FAILURE_MODES[j];
+    if (t.f1 >= ((mode && o.minUsefulF1ByMode[mode]) ?? o.minUsefulF1)) return t.threshold;
     let max = 0;
-    for (let i = 0; i < val.rows; i++) max = Math.max(max, pVal[i * k + j]!);
+    for (let i = 0; i < val.rows; i++) max = Math.max(max, pVal[i * outputs + j]!);
     return Math.min(1 - 1e-6, max + (1 - max) / 2);
   });
+  const thresholds = allThresholds.slice(0, k);
   const out = model.getLayer('modes');
   const [kernel, bias] = out.getWeights();
   const b = bias!.dataSync();
-  const shifted = tf.tensor1d(Array.from(b, (v, j) => v - logit(thresholds[j]!)), 'float32');
+  const shifted = tf.tensor1d(Array.from(b, (v, j) => v - logit(allThresholds[j]!)), 'float32');
   out.setWeights([kernel!, shifted]);
   shifted.dispose();
-  const validation = evaluate(rawPredict(xVal, val.rows), val.labels, val.rows);
+  const modesOf = (all: Float32Array, rows: number): Float32Array => {
+    const modes = new Float32Array(rows * k);
+    for (let i = 0; i < rows; i++) modes.set(all.subarray(i * outputs, i * outputs + k), i * k);
+    return modes;
+  };
+  const [i0, i1] = FAILURE_IMPLYING_MODES;
+  const failureOf = (all: Float32Array, rows: number): Float32Array =>
+    Float32Array.from({ length: rows }, (_, i) => {
+      let p = all[i * outputs + k]!;
+      for (let j = i0; j < i1; j++) p = Math.max(p, all[i * outputs + j]!);
+      return p;
+    });
+  const allVal = rawPredict(xVal, val.rows);
+  const validation = evaluate(modesOf(allVal, val.rows), val.labels, val.rows, undefined, { probs: failureOf(allVal, val.rows), labels: val.machineFailure });
 
   const trained: TrainedRecommender = {
     tf,
@@ -251,13 +286,16 @@ export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOpt
     normalization,
     rawStats,
     thresholds,
+    failureThreshold: allThresholds[k]!,
     positiveWeights,
+    failurePositiveWeight: allWeights[k]!,
     validation,
     options: o,
     trainRows: train.rows,
     validationRows: val.rows,
     finalLoss,
-    predict: (raw, rows) => rawPredict(engineerFeatures(raw, rows), rows),
+    predict: (raw, rows) => modesOf(rawPredict(engineerFeatures(raw, rows), rows), rows),
+    predictFailure: (raw, rows) => failureOf(rawPredict(engineerFeatures(raw, rows), rows), rows),
     dispose: () => {
       model.dispose();
       meanT.dispose();
@@ -265,6 +303,22 @@ export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOpt
     },
   };
   return trained;
+}
+
+/** Report of a trained recommender on labelled rows, with its machine failure output against the Machine failure label. */
+export function evaluateTrained(trained: TrainedRecommender, d: Ai4iData): EvalReport {
+  return evaluate(trained.predict(d.raw, d.rows), d.labels, d.rows, undefined, { probs: trained.predictFailure(d.raw, d.rows), labels: d.machineFailure });
+}
+
+/** The five mode labels of each row followed by its Machine failure label: [rows, 6]. */
+function withFailureColumn(d: Ai4iData): Float32Array {
+  const k = FAILURE_MODES.length;
+  const y = new Float32Array(d.rows * (k + 1));
+  for (let i = 0; i < d.rows; i++) {
+    y.set(d.labels.subarray(i * k, (i + 1) * k), i * (k + 1));
+    y[i * (k + 1) + k] = d.machineFailure[i]!;
+  }
+  return y;
 }
 
 function columnStats(x: Float32Array, rows: number, width: number): { mean: number[]; std: number[] } {

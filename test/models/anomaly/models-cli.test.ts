@@ -196,3 +196,74 @@ describe('edgeloop models (CLI)', () => {
     expect(rows[1]).toMatch(/^0\.csv,140,[0-9.e-]+,[01],0$/);
   });
 });
+
+describe('edgeloop models eval skab: SKAB layout', () => {
+  function skabFile(seed: number, fault: [number, number]): string {
+    return syntheticCsv({
+      rows: 260,
+      seed,
+      stationary: true,
+      separator: ';',
+      fault,
+      extra: { anomaly: (r) => (r >= fault[0] && r < fault[1] ? '1.0' : '0.0'), changepoint: (r) => (r === fault[0] ? '1.0' : '0.0') },
+    }).replace(/^timestamp/, 'datetime');
+  }
+
+  it('reads data/ recursively (valve1/, valve2/, other/), keys rows by relative path, skips anomaly-free/', async () => {
+    const dir = tmp();
+    const { mkdirSync } = await import('node:fs');
+    for (const sub of ['valve1', 'valve2', 'other', 'anomaly-free']) mkdirSync(join(dir, 'data', sub), { recursive: true });
+    // the same file name in two folders must stay two results
+    writeFileSync(join(dir, 'data', 'valve1', '10.csv'), skabFile(21, [200, 240]));
+    writeFileSync(join(dir, 'data', 'valve1', '2.csv'), skabFile(22, [190, 230]));
+    writeFileSync(join(dir, 'data', 'valve2', '2.csv'), skabFile(23, [180, 220]));
+    writeFileSync(join(dir, 'data', 'other', '9.csv'), skabFile(24, [210, 250]));
+    // SKAB's normal-only file has no label columns: not part of the protocol's scoring
+    const free = syntheticCsv({ rows: 260, seed: 25, stationary: true, separator: ';' }).replace(/^timestamp/, 'datetime');
+    writeFileSync(join(dir, 'data', 'anomaly-free', 'anomaly-free.csv'), free);
+    const r = await cli(['eval', 'skab', '--data-dir', 'data', '--out', 'rows.csv', '--train-rows', '140', '--epochs', '5', '--smooth', '3', '--quiet'], dir);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/: 4 files, first 140 rows/);
+    expect(r.out).toMatch(/skipped \(no label column\): anomaly-free\/anomaly-free\.csv/);
+    const keys = [...r.out.matchAll(/^(\S+\.csv) +120 /gm)].map((m) => m[1]);
+    expect(keys).toEqual(['other/9.csv', 'valve1/2.csv', 'valve1/10.csv', 'valve2/2.csv']);
+    const rows = readFileSync(join(dir, 'rows.csv'), 'utf8').trim().split('\n').slice(1);
+    expect(rows).toHaveLength(4 * 120);
+    expect(new Set(rows.map((l) => l.split(',')[0]))).toEqual(new Set(['other/9.csv', 'valve1/2.csv', 'valve1/10.csv', 'valve2/2.csv']));
+    expect(rows.find((l) => l.startsWith('valve2/2.csv,'))).toMatch(/^valve2\/2\.csv,140,[0-9.e-]+,[01],0$/);
+  });
+
+  it("leaves SKAB's two temperature channels out by default; --drop-sensors none keeps them, an unknown one is refused", async () => {
+    const dir = tmp();
+    const csv = syntheticCsv({
+      rows: 200,
+      seed: 40,
+      stationary: true,
+      separator: ';',
+      fault: [160, 190],
+      extra: { Temperature: (r) => String(70 + r * 0.05), Thermocouple: (r) => String(26 + r * 0.01), anomaly: (r) => (r >= 160 && r < 190 ? '1.0' : '0.0') },
+    }).replace(/^timestamp/, 'datetime');
+    writeFileSync(join(dir, '1.csv'), csv);
+    const base = ['eval', 'skab', '--data-dir', '1.csv', '--train-rows', '140', '--epochs', '2', '--quiet'];
+    const def = await cli(base, dir);
+    expect(def.code, def.err).toBe(0);
+    expect(def.out).toMatch(/"sensors":\["temperature","vibration","pressure","current"\]/);
+    const all = await cli([...base, '--drop-sensors', 'none'], dir);
+    expect(all.out).toMatch(/"sensors":\["temperature","vibration","pressure","current","Temperature","Thermocouple"\]/);
+    expect((await cli([...base, '--drop-sensors', 'Humidity'], dir)).err).toMatch(/cannot drop sensor\(s\) "Humidity": not among temperature, vibration/);
+  });
+
+  it('--cross-validate prints one held-out line per file and the out-of-fold total', async () => {
+    const dir = tmp();
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(dir, 'data', 'valve1'), { recursive: true });
+    for (const [i, f] of [[0, [200, 240]], [1, [180, 220]], [2, [190, 250]]] as const) writeFileSync(join(dir, 'data', 'valve1', `${i}.csv`), skabFile(30 + i, [f[0], f[1]]));
+    const r = await cli(['eval', 'skab', '--data-dir', 'data', '--cross-validate', '--cv-fit-rows', '100,140', '--out', 'cv.csv', '--train-rows', '140', '--epochs', '5', '--quiet'], dir);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/leave-one-file-out cross-validation over 3 files/);
+    for (const k of ['valve1/0.csv', 'valve1/1.csv', 'valve1/2.csv']) expect(r.out).toMatch(new RegExp(`^${k.replace(/[./]/g, '\\$&')} +[0-9.]+ +[0-9.]+ +[0-9.]+ +fit (100|140), smooth \\d+, `, 'm'));
+    expect(r.out).toMatch(/out-of-fold total: F1 [0-9.]+ +FAR [0-9.]+ %/);
+    expect(readFileSync(join(dir, 'cv.csv'), 'utf8').trim().split('\n')).toHaveLength(1 + 3 * 120);
+    expect((await cli(['eval', 'skab', '--data-dir', 'data', '--cross-validate', '--cv-max-far', '2', '--quiet'], dir)).err).toMatch(/--cv-max-far/);
+  });
+});

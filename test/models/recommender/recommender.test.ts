@@ -6,14 +6,17 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { CliContext } from '../../../lib/cli-context.ts';
 import { verifyModelDir } from '../../../models/manifest/index.ts';
-import { ruleOracle } from '../../../models/recommender/rule-oracle.ts';
+import { ruleOracle, ruleOracleFailure } from '../../../models/recommender/rule-oracle.ts';
+import { prependFeatureGraph } from '../../../models/recommender/feature-graph.ts';
+import { exportTfjsToOnnx } from '../../../models/onnx/export-tfjs.ts';
+import { loadTf } from '../../../models/training/load-tf.ts';
 import { FAILURE_MODES, TEST_SALT, VALIDATION_SALT, parseAi4iCsv, splitByUdi, udiFraction } from '../../../models/recommender/ai4i-data.ts';
 import type { Ai4iData } from '../../../models/recommender/ai4i-data.ts';
 import { ACTION_CATALOG, rankCatalog } from '../../../models/recommender/actions.ts';
 import { buildDefaultRecommender } from '../../../models/recommender/build-default.ts';
 import { evalAi4iCommand, trainRecommenderCommand } from '../../../models/recommender/commands.ts';
 import { exportRecommender } from '../../../models/recommender/export-recommender.ts';
-import { MODEL_FEATURES, RAW_FEATURES, engineerFeatures, typeOneHot } from '../../../models/recommender/features.ts';
+import { MODEL_FEATURES, RAW_FEATURES, engineerFeatures, exactReading, typeOneHot } from '../../../models/recommender/features.ts';
 import { evaluate, logit, tuneThreshold } from '../../../models/recommender/metrics.ts';
 import { trainRecommender } from '../../../models/recommender/train-recommender.ts';
 import type { TrainedRecommender } from '../../../models/recommender/train-recommender.ts';
@@ -131,17 +134,68 @@ describe('features, actions and metrics', () => {
     const m = MODEL_FEATURES.length;
     const col = (name: string): number => MODEL_FEATURES.indexOf(name);
     let positives = 0;
+    let atBoundary = 0;
     for (let i = 0; i < d.rows; i++) {
-      const tempDiff = x[i * m + col('temp_diff_k')]!;
+      if (Math.abs(x[i * m + col('temp_diff_k')]! - 8.6) < 1e-3 && d.raw[i * 8 + 2]! < 1380) atBoundary++;
       for (const [j, name] of [[1, 'hdf_region'], [2, 'pwf_region'], [3, 'osf_region']] as const) {
         const label = d.labels[i * 5 + j] === 1;
         positives += label ? 1 : 0;
-        // a temperature difference of exactly 8.6 K is labelled by floating-point rounding in the data generator
-        if (j === 1 && Math.abs(tempDiff - 8.6) < 1e-3) continue;
         expect(x[i * m + col(name)]! > 0, `row ${i} (UDI ${d.udi[i]}) ${name}`).toBe(label);
       }
     }
     expect(positives).toBeGreaterThan(10);
+    expect(atBoundary).toBeGreaterThan(0); // rows at exactly 8.6 K below 1380 rpm are checked too
+  });
+
+  // hand-made rows at exactly 8.6 K in decimal: the generator computes process - air in float64, so
+  // 308.6 - 300.0 = 8.600000000000023 is safe and 306.7 - 298.1 = 8.599999999999966 fails (both < 1380 rpm)
+  const AT_8_6_K = [
+    { air: 300.0, proc: 308.6, hdf: false },
+    { air: 298.1, proc: 306.7, hdf: true },
+    { air: 300.5, proc: 309.1, hdf: false },
+    { air: 302.3, proc: 310.9, hdf: true },
+    { air: 300.1, proc: 308.7, hdf: true },
+    { air: 300.0, proc: 308.5, hdf: true },
+    { air: 300.0, proc: 308.7, hdf: false },
+  ];
+  const boundaryRows = Float32Array.from(AT_8_6_K.flatMap((r) => [r.air, r.proc, 1300, 40, 10, 1, 0, 0]));
+
+  it('HDF at exactly 8.6 K follows the float64 rule on the decimal readings (features, rule oracle)', () => {
+    for (const r of AT_8_6_K) expect(r.proc - r.air < 8.6).toBe(r.hdf); // the float64 rule itself
+    expect(exactReading(Math.fround(309.1))).toBe(309.1);
+    expect(exactReading(Math.fround(300.0625))).toBe(300.062); // half to even, as ONNX Round
+    const x = engineerFeatures(boundaryRows, AT_8_6_K.length);
+    const m = MODEL_FEATURES.length;
+    const oracle = ruleOracle(boundaryRows, AT_8_6_K.length);
+    AT_8_6_K.forEach((r, i) => {
+      const region = x[i * m + MODEL_FEATURES.indexOf('hdf_region')]!;
+      const margin = x[i * m + MODEL_FEATURES.indexOf('hdf_margin')]!;
+      expect(region, `${r.proc} - ${r.air}`).toBe(r.hdf ? 1 : -1);
+      expect(Math.abs(margin), `${r.proc} - ${r.air}`).toBeGreaterThanOrEqual(0.005);
+      expect(margin > 0).toBe(r.hdf);
+      expect(oracle[i * 5 + 1], `${r.proc} - ${r.air}`).toBe(r.hdf ? 1 : 0);
+    });
+  });
+
+  it('the ONNX feature graph computes the same exact HDF side in ONNX Runtime (float32 inputs)', async () => {
+    const tf = await loadTf('cpu');
+    const m = MODEL_FEATURES.length;
+    // identity network: the exported graph then outputs the engineered row as the graph computes it
+    const net = tf.sequential({ layers: [tf.layers.dense({ units: m, inputShape: [m], kernelInitializer: 'identity', biasInitializer: 'zeros' })] });
+    onTestFinished(() => {
+      net.dispose();
+    });
+    const onnx = prependFeatureGraph(exportTfjsToOnnx(net, { inputName: 'features', outputName: 'engineered' }), 'features');
+    const runner = await OrtModelRunner.create({ model: onnx, inputName: 'features', outputName: 'engineered' });
+    onTestFinished(() => runner.close());
+    const out = (await runner.run(boundaryRows, AT_8_6_K.length)).data;
+    const js = engineerFeatures(boundaryRows, AT_8_6_K.length);
+    AT_8_6_K.forEach((r, i) => {
+      expect(out[i * m + MODEL_FEATURES.indexOf('hdf_region')], `${r.proc} - ${r.air}`).toBe(r.hdf ? 1 : -1);
+      for (const name of ['hdf_margin', 'hdf_region', 'temp_diff_k']) {
+        expect(out[i * m + MODEL_FEATURES.indexOf(name)]).toBeCloseTo(js[i * m + MODEL_FEATURES.indexOf(name)]!, 4);
+      }
+    });
   });
 
   it('the rule oracle applies the generating rules: exact for HDF, PWF and OSF on the fixture; TWF = the 200-240 min window; never RNF', () => {
@@ -160,11 +214,13 @@ describe('features, actions and metrics', () => {
     const pick = (i: number): string => FAILURE_MODES.filter((_, j) => o[i * 5 + j] === 1).join('+');
     expect(rows.map((_, i) => pick(i))).toEqual(['', 'HDF', '', 'PWF', 'PWF', 'OSF', '', 'TWF']);
     const d = parseAi4iCsv(fixtureText, 'fixture');
-    const r = evaluate(ruleOracle(d.raw, d.rows), d.labels, d.rows);
+    const rules = ruleOracle(d.raw, d.rows);
+    const r = evaluate(rules, d.labels, d.rows, undefined, { probs: ruleOracleFailure(rules, d.rows), labels: d.machineFailure });
     expect(r.perMode.PWF!.f1).toBe(1);
     expect(r.perMode.OSF!.f1).toBe(1);
-    expect(r.perMode.HDF!.recall).toBeGreaterThan(0.8); // all but the float-rounded 8.6 K rows
+    expect(r.perMode.HDF!.f1).toBe(1);
     expect(r.perMode.RNF!.predicted).toBe(0);
+    expect(r.binaryFailure.precision).toBe(1); // HDF, PWF or OSF always means a machine failure
   });
 
   it('ranks actions from mode probabilities, "no action" = prod(1 - p)', () => {
@@ -190,6 +246,12 @@ describe('features, actions and metrics', () => {
     // row1: TWF 0.4 vs no-action 0.6*0.9^4 = 0.39 → replace-tool first
     expect(r.hitAt1).toBe(1);
     expect(r.rowsWithMode).toBe(2);
+    expect(r.anyModeFailure).toEqual(r.binaryFailure);
+    // the machine failure output is scored on its own against the Machine failure label
+    const f = evaluate(probs, labels, 3, undefined, { probs: [0.9, 0.2, 0.7], labels: [1, 1, 0] });
+    expect(f.binaryFailure).toMatchObject({ support: 2, precision: 0.5, recall: 0.5 });
+    expect(f.anyModeFailure).toEqual(r.anyModeFailure);
+    expect(evaluate(probs, labels, 3, undefined, { probs: [0.9, 0.6, 0.1], labels: [1, 1, 0] }).binaryFailure.f1).toBe(1);
   });
 
   it('tunes an F1-optimal threshold between scores', () => {
@@ -273,6 +335,18 @@ describe('training and export', () => {
       ['no-action', []],
     ]);
     expect((m.metrics as { thresholds: Record<string, number> }).thresholds).toEqual({ TWF: 0.5, HDF: 0.5, PWF: 0.5, OSF: 0.5, RNF: 0.5 });
+    expect((m.metrics as { failureOutput: unknown }).failureOutput).toEqual({ name: 'failure_probability', threshold: 0.5, impliedBy: ['HDF', 'PWF', 'OSF'] });
+    // the machine failure output: its own graph output [batch, 1], equal to TensorFlow.js
+    const failureRunner = await OrtModelRunner.create({ model: exported.onnx, inputName: 'features', outputName: 'failure_probability' });
+    onTestFinished(() => failureRunner.close());
+    const failure = await failureRunner.run(data.raw, data.rows);
+    expect(failure.width).toBe(1);
+    const refFailure = a.predictFailure(data.raw, data.rows);
+    for (let i = 0; i < data.rows; i++) {
+      expect(Math.abs(failure.data[i]! - refFailure[i]!)).toBeLessThanOrEqual(1e-5);
+      // an HDF, PWF or OSF prediction is a machine failure prediction
+      for (const j of [1, 2, 3]) expect(failure.data[i]!).toBeGreaterThanOrEqual(out.data[i * 5 + j]!);
+    }
     expect(m.createdAt).toBe('2026-01-01T00:00:00.000Z');
   });
 
@@ -280,7 +354,7 @@ describe('training and export', () => {
     const val = splitByUdi(data, 0.25, VALIDATION_SALT).held;
     expect(val.rows).toBe(a.validationRows);
     const folded = a.predict(val.raw, val.rows);
-    const atHalf = evaluate(folded, val.labels, val.rows);
+    const atHalf = evaluate(folded, val.labels, val.rows, undefined, { probs: a.predictFailure(val.raw, val.rows), labels: val.machineFailure });
     expect(atHalf).toEqual(a.validation);
     // undo the fold: logit(p_raw) = logit(p_folded) + logit(t)
     const unfolded = Float64Array.from(folded, (p, i) => 1 / (1 + Math.exp(-(logit(p) + logit(a.thresholds[i % 5]!)))));
@@ -313,11 +387,13 @@ describe('CLI', () => {
     expect(c.out()).toMatch(/action hit@1 [\d.]+ hit@2 [\d.]+/);
     expect(c.out()).toMatch(/rule oracle on the same rows[^\n]*\n  mode  support/);
     const lines = readFileSync(join(dir, 'pred.csv'), 'utf8').trimEnd().split('\n');
-    expect(lines[0]).toBe('UDI,predicted_modes,top_actions');
+    expect(lines[0]).toBe('UDI,predicted_modes,top_actions,predicted_failure');
+    expect(c.out()).toMatch(/binary machine failure: precision [\d.]+ recall [\d.]+ F1 [\d.]+ \(support \d+\)/);
     const test = splitByUdi(parseAi4iCsv(fixtureText), 0.2, TEST_SALT).held;
     expect(lines.length - 1).toBe(test.rows);
     for (const l of lines.slice(1)) {
-      const [udi, modes, actions] = l.split(',');
+      const [udi, modes, actions, failure] = l.split(',');
+      expect(['0', '1']).toContain(failure);
       expect(Number(udi)).toBeGreaterThan(0);
       for (const m of modes ? modes.split('|') : []) expect(FAILURE_MODES).toContain(m);
       expect(actions!.split('|')).toHaveLength(2);
