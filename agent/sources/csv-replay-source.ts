@@ -66,7 +66,7 @@ export class CsvReplaySource implements ReadingSource {
   }
 
   async start(): Promise<void> {
-    if (this.#run) return;
+    if (this.#run !== undefined) return;
     if (!existsSync(this.#o.file)) throw new EdgeloopError('EL_ERR_AGENT_SOURCE', `CSV file ${this.#o.file} does not exist`);
     // read the header now so a bad file fails start()
     await this.#header();
