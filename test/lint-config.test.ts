@@ -1,6 +1,7 @@
 /**
  * biome.json does what docs/contributing.md says: the promise rules everywhere, `console` only outside library
- * folders, undeclared names caught in the JavaScript files that tsc does not check, and the tree lints clean.
+ * folders, undeclared names caught in the JavaScript files that tsc does not check, only TS/JS formatted, and the
+ * tree lints clean.
  * Each case lints real files in a temp copy of the configuration with the project's own Biome binary.
  */
 import { spawnSync } from 'node:child_process';
@@ -19,14 +20,15 @@ interface Finding {
   line: number;
 }
 
-function lint(cwd: string, target = '.'): Finding[] {
-  const r = spawnSync(biome, ['lint', '--reporter=json', '--max-diagnostics=none', target], { cwd, encoding: 'utf8' });
+function run(command: 'lint' | 'format', cwd: string): Finding[] {
+  const r = spawnSync(biome, [command, '--reporter=json', '--max-diagnostics=none', '.'], { cwd, encoding: 'utf8' });
   if (r.error) throw r.error;
   const out = JSON.parse(r.stdout) as {
     diagnostics: Array<{ category: string; location: { path: string; start: { line: number } } }>;
   };
   return out.diagnostics.map((d) => ({ rule: d.category, file: d.location.path, line: d.location.start.line }));
 }
+const lint = (cwd: string): Finding[] => run('lint', cwd);
 
 /** a temp project with the repository's rules (no VCS: the temp dir is no git checkout) and the given files */
 function project(files: Record<string, string>): string {
@@ -99,6 +101,20 @@ describe('biome.json', () => {
       'cloud/dashboard/public/probe.js:1 lint/correctness/noUndeclaredVariables',
       'scripts/probe.mjs:1 lint/correctness/noUndeclaredVariables',
     ]);
+  });
+
+  it('formats TypeScript and JavaScript only: Markdown, YAML and CSS stay as written', () => {
+    const dir = project({
+      'lib/probe.ts': 'export const x = {a:1}\n',
+      'scripts/probe.mjs': 'export const y = {b:2}\n',
+      'docs/probe.md': '| a | b |\n|---|---|\n| 1 | 2 |\n',
+      'deploy/probe.yml': 'a:   1\n',
+      'cloud/dashboard/public/probe.css': 'a{color:red}\n',
+    });
+    const files = run('format', dir)
+      .map((f) => f.file)
+      .filter((f) => f !== 'biome.json');
+    expect(files.sort()).toEqual(['lib/probe.ts', 'scripts/probe.mjs']);
   });
 
   it('the repository lints clean', () => {
