@@ -117,6 +117,18 @@ describe('biome.json', () => {
     expect(files.sort()).toEqual(['lib/probe.ts', 'scripts/probe.mjs']);
   });
 
+  it('npm run lint / format / check run Biome, and .ci/run lints before the tests', () => {
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts).toMatchObject({
+      lint: 'biome lint .',
+      format: 'biome format --write .',
+      check: 'npm run typecheck && biome ci .',
+    });
+    const ci = readFileSync(path.join(root, '.ci', 'run'), 'utf8').split('\n');
+    expect(ci.indexOf('npm run lint')).toBeGreaterThan(ci.indexOf('npm ci'));
+    expect(ci.indexOf('npm run lint')).toBeLessThan(ci.indexOf('npm test'));
+  });
+
   it('the repository lints clean', () => {
     const found = lint(root).map((f) => `${f.file}:${f.line} ${f.rule}`);
     expect(found, `lint findings (npx biome lint .):\n${found.join('\n')}`).toEqual([]);
