@@ -14,7 +14,7 @@
  * BENCH_CHILD_FLAGS (extra node flags of the agent process), BENCH_GENERATED_MODEL=1 (ignore models/default).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';

@@ -31,7 +31,7 @@ export function stopOnSignal(logger: Logger, close: () => Promise<void>, onSecon
     return stopping;
   };
   const onSignal = (sig: NodeJS.Signals): void => {
-    if (stopping) {
+    if (stopping !== undefined) {
       logger.warn({ sig }, `second signal: exiting now; ${onSecondSignal}`);
       process.exit(1);
     }

@@ -257,7 +257,7 @@ export class System<C = unknown> {
   }
 
   close(): Promise<void> {
-    if (this.#closing) return this.#closing;
+    if (this.#closing !== undefined) return this.#closing;
     if (this.#state === 'closed') return Promise.resolve();
     this.#closing = this.#close();
     return this.#closing;

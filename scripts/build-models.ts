@@ -211,12 +211,12 @@ async function buildRecommender(sign: ManifestSigner): Promise<void> {
     console.log('recommender: skipped (models/recommender/build-default.ts is not in this tree)');
     return;
   }
-  const mod = (await import(path)) as { buildDefaultRecommender?: (outDir: string, signer: ManifestSigner) => Promise<unknown> };
+  const mod = (await import(path)) as { buildDefaultRecommender?: (outDir: string, signer: ManifestSigner, opts: { log: (line: string) => void }) => Promise<unknown> };
   if (typeof mod.buildDefaultRecommender !== 'function') {
     console.log('recommender: skipped (models/recommender/build-default.ts does not export buildDefaultRecommender)');
     return;
   }
-  await mod.buildDefaultRecommender(join(defaultDir, 'recommender'), sign);
+  await mod.buildDefaultRecommender(join(defaultDir, 'recommender'), sign, { log: (line) => console.log(line) });
   console.log(`recommender: wrote ${relative(root, join(defaultDir, 'recommender'))}`);
 }
 

@@ -23,7 +23,6 @@ import { LatencyHistogram } from './report/latency-histogram.ts';
 import type { FaultOutcome, SimulationReport } from './report/sim-report.ts';
 import { TimeSeries } from './report/time-series.ts';
 import { isInfraFault, resolveSimulationOptions, type InfraFaultSpec, type ResolvedSimulationOptions, type SimulationOptions } from './simulation-options.ts';
-import type { VirtualDevice } from './virtual-device.ts';
 import { packagePath } from '../lib/package-root.ts';
 
 export interface SimulationProgress {

@@ -47,6 +47,7 @@ export class CsvReplaySource implements ReadingSource {
   #timer: TimerHandle | undefined;
   #wake: (() => void) | undefined;
   #run: Promise<void> | undefined;
+  #starting: Promise<void> | undefined;
   #rows = 0;
 
   constructor(opts: CsvReplaySourceOptions) {
@@ -65,8 +66,16 @@ export class CsvReplaySource implements ReadingSource {
     return this.#run ?? Promise.resolve();
   }
 
-  async start(): Promise<void> {
-    if (this.#run) return;
+  /** Concurrent calls share one start (one replay); after a failed start, the next call checks the file again. */
+  start(): Promise<void> {
+    this.#starting ??= this.#begin().catch((err: unknown) => {
+      this.#starting = undefined;
+      throw err;
+    });
+    return this.#starting;
+  }
+
+  async #begin(): Promise<void> {
     if (!existsSync(this.#o.file)) throw new EdgeloopError('EL_ERR_AGENT_SOURCE', `CSV file ${this.#o.file} does not exist`);
     // read the header now so a bad file fails start()
     await this.#header();

@@ -23,7 +23,7 @@ export class StdinSource implements ReadingSource {
   }
 
   async start(): Promise<void> {
-    if (this.#done) return;
+    if (this.#done !== undefined) return;
     const stream = this.#o.stream ?? process.stdin;
     const clock = this.#o.clock ?? systemClock;
     const sink = this.#o.sink;

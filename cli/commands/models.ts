@@ -5,7 +5,6 @@
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { choiceFlag, flagError, numberFlag, parseFlags, usageError } from '../../lib/cli-errors.ts';

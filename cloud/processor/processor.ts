@@ -239,7 +239,7 @@ export class Processor {
    */
   async step(): Promise<number> {
     if (this.#state === 'closed') throw new EdgeloopError('EL_ERR_CLOSED', 'Processor is closed');
-    if (this.#step) return this.#step;
+    if (this.#step !== undefined) return this.#step;
     this.#step = this.#stepInner();
     try {
       return await this.#step;

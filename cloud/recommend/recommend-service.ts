@@ -158,7 +158,7 @@ export class RecommendService {
 
   /** Re-resolve every variant; swap those whose model changed. Concurrent calls share one run. */
   reload(): Promise<void> {
-    if (this.#reloading) return this.#reloading;
+    if (this.#reloading !== undefined) return this.#reloading;
     this.#reloading = (async () => {
       try {
         for (const v of this.#variants.values()) {

@@ -244,7 +244,7 @@ export class RolloutController {
 
   async #tick(): Promise<void> {
     if (this.#closed || !this.#discovered) return;
-    if (this.#ticking) return this.#ticking;
+    if (this.#ticking !== undefined) return this.#ticking;
     this.#ticking = (async () => {
       const now = this.#o.clock.now();
       const work: Array<{ m: RolloutMachine; actions: RolloutAction[] }> = [];

@@ -25,6 +25,7 @@ export interface BuildDefaultRecommenderOptions {
   epochs?: number;
   seed?: number;
   createdAt?: string;
+  /** progress lines (data file used, holdout metrics); library code prints nothing unless given one */
   log?: (line: string) => void;
 }
 
@@ -38,7 +39,7 @@ export function defaultAi4iFile(): { path: string; sample: boolean } {
 }
 
 export async function buildDefaultRecommender(outDir: string, signer: Signer, opts: BuildDefaultRecommenderOptions = {}): Promise<void> {
-  const log = opts.log ?? ((l: string) => console.log(l));
+  const log = opts.log ?? (() => {});
   const found = opts.dataFile ? { path: opts.dataFile, sample: false } : defaultAi4iFile();
   if (found.sample) log(`recommender: AI4I development data not found; training on the small fixture ${found.path} (set EDGELOOP_AI4I_CSV)`);
   const data = parseAi4iCsv(readFileSync(found.path, 'utf8'), found.path);

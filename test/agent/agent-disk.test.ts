@@ -3,7 +3,6 @@
  * counted, a restart while the volume is full works, once the broker is back every accepted reading is delivered
  * and deleted (acks succeed), intake resumes, and nothing is thrown or left unhandled along the way.
  */
-import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createAgent, type Agent } from '../../agent/create-agent.ts';
 import type { AgentConfigInput } from '../../agent/config.ts';

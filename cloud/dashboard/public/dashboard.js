@@ -157,7 +157,7 @@
     $('conn').textContent = 'polling';
     $('conn').className = 'pill poll';
     const tick = () => fetch('/api/snapshot').then((r) => r.json()).then(render).catch(() => {});
-    tick();
+    void tick();
     pollTimer = setInterval(tick, 2000);
   }
 

@@ -199,6 +199,30 @@ describe('CSV replay', () => {
     writeFileSync(bad, 'a,b\n1,2\n');
     await expect(new CsvReplaySource({ sink: b.sink, file: bad }).start()).rejects.toMatchObject({ code: 'EL_ERR_AGENT_SOURCE' });
   });
+
+  it('replays once when start() is called again before the first start() resolved', async () => {
+    const file = join(tempDir(), 'once.csv');
+    writeFileSync(file, 'ts,sensor,value\n2026-01-01T00:00:00Z,p,1\n2026-01-01T00:00:01Z,p,2\n');
+    const { sink, accepted } = outboxSink();
+    const src = new CsvReplaySource({ sink, file, speed: 0, retime: false });
+    onTestFinished(() => src.close());
+    await Promise.all([src.start(), src.start()]);
+    await src.done;
+    expect(accepted.map((r) => r.value)).toEqual([1, 2]);
+    expect(src.rows).toBe(2);
+  });
+
+  it('start() after a failed start() checks the file again', async () => {
+    const file = join(tempDir(), 'later.csv');
+    const { sink, accepted } = outboxSink();
+    const src = new CsvReplaySource({ sink, file, speed: 0, retime: false });
+    onTestFinished(() => src.close());
+    await expect(src.start()).rejects.toMatchObject({ code: 'EL_ERR_AGENT_SOURCE' });
+    writeFileSync(file, 'ts,sensor,value\n2026-01-01T00:00:00Z,p,1\n');
+    await src.start();
+    await src.done;
+    expect(accepted.map((r) => r.value)).toEqual([1]);
+  });
 });
 
 describe('simulated source', () => {

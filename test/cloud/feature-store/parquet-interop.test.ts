@@ -54,7 +54,7 @@ async function writeGroup(dir: string, compression: 'zstd' | 'snappy'): Promise<
   ];
   for (const [flush, [from, to, names]] of flushes.entries()) {
     const recs = Array.from({ length: to - from }, (_, k) => record(from + k, names, flush + 1));
-    store.append(GROUP, recs);
+    await store.append(GROUP, recs);
     all.push(...recs);
     await store.flush();
   }

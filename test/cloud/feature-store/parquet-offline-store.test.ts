@@ -36,11 +36,11 @@ describe('ParquetOfflineStore', () => {
     await store.start();
     onTestFinished(() => store.close());
     expect(existsSync(leftover)).toBe(false);
-    store.append('device_features', [
+    await store.append('device_features', [
       { entityId: 'm1', eventTime: DAY1, features: { t_mean_1m: 21.5, model_version_anomaly: '1.0.0' } },
       { entityId: 'm2', eventTime: DAY2, features: { t_mean_1m: 22, rpm_last: 1500, gone: null } },
     ]);
-    store.append('other', [{ entityId: 'x', eventTime: DAY2, features: { v: 'a' } }]);
+    await store.append('other', [{ entityId: 'x', eventTime: DAY2, features: { v: 'a' } }]);
     await store.flush();
     expect(store.stats()).toMatchObject({ rowsWritten: 3, filesWritten: 3, buffered: 0 });
     const days = readdirSync(join(dir, 'device_features')).sort();
@@ -62,16 +62,16 @@ describe('ParquetOfflineStore', () => {
     const store = new ParquetOfflineStore({ dir, flushRows: 3, flushIntervalMs: 1000, clock });
     await store.start();
     const rec = (i: number) => ({ entityId: `d${i}`, eventTime: DAY1, features: { i } });
-    store.append('g', [rec(1), rec(2)]);
+    await store.append('g', [rec(1), rec(2)]);
     expect(store.stats().filesWritten).toBe(0);
-    store.append('g', [rec(3)]);
+    await store.append('g', [rec(3)]);
     await store.flush();
     expect(store.stats()).toMatchObject({ filesWritten: 1, rowsWritten: 3 });
-    store.append('g', [rec(4)]);
+    await store.append('g', [rec(4)]);
     clock.advance(1000);
     await store.flush();
     expect(store.stats().rowsWritten).toBe(4);
-    store.append('g', [rec(5)]);
+    await store.append('g', [rec(5)]);
     await store.close();
     await store.close();
     const [{ n }] = (await query(`SELECT count(*)::INTEGER AS n FROM read_parquet('${dir}/g/*/*.parquet')`)) as [{ n: number }];
@@ -92,7 +92,7 @@ describe('ParquetOfflineStore', () => {
     const clock = new ManualClock(DAY2);
     const a = new ParquetOfflineStore({ dir, clock });
     await a.start();
-    a.append('g', [{ entityId: 'd1', eventTime: DAY1, features: { v: 1 } }], { consumer: 'processor', positions: { 'shard-0': '7' } });
+    await a.append('g', [{ entityId: 'd1', eventTime: DAY1, features: { v: 1 } }], { consumer: 'processor', positions: { 'shard-0': '7' } });
     await a.flush();
     await a.close();
     const day = join(dir, 'g', 'date=2026-11-24');
@@ -116,12 +116,12 @@ describe('ParquetOfflineStore', () => {
     const clock = new ManualClock(DAY2);
     const a = new ParquetOfflineStore({ dir, clock });
     await a.start();
-    a.append('g', [{ entityId: 'd1', eventTime: DAY1, features: { v: 1 } }], { consumer: 'p', positions: { s0: '5', s1: '3' } });
+    await a.append('g', [{ entityId: 'd1', eventTime: DAY1, features: { v: 1 } }], { consumer: 'p', positions: { s0: '5', s1: '3' } });
     expect(a.committedPositions('g', 'p')).toEqual({});
     await a.flush();
     expect(a.committedPositions('g', 'p')).toEqual({ s0: '5', s1: '3' });
-    a.append('g', [], { consumer: 'p', positions: { s1: '9' } });
-    a.append('g', [], { consumer: 'other', positions: { s0: '1' } });
+    await a.append('g', [], { consumer: 'p', positions: { s1: '9' } });
+    await a.append('g', [], { consumer: 'other', positions: { s0: '1' } });
     await a.flush();
     await a.close();
     const b = new ParquetOfflineStore({ dir, clock });

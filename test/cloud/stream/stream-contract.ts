@@ -217,7 +217,7 @@ export function describeStreamContract(name: string, factory: StreamContractFact
       const pending = stream.waitForRecords?.({ timeoutMs: 60_000 });
       await stream.close();
       await stream.close();
-      if (pending) expect(await pending).toBe(false);
+      if (pending !== undefined) expect(await pending).toBe(false);
       await expectCode(stream.put([{ partitionKey: 'k', data: enc('x') }]), 'EL_ERR_CLOSED');
       await expectCode(stream.read(shard!, { consumer: 'c' }), 'EL_ERR_CLOSED');
       await new Promise((r) => setImmediate(r));
