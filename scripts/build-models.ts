@@ -223,7 +223,7 @@ async function buildRecommender(sign: ManifestSigner): Promise<void> {
 async function buildRul(sign: ManifestSigner): Promise<void> {
   const { buildDefaultRul } = await import('../models/rul/build-default.ts');
   const dir = join(defaultDir, 'rul');
-  if (!(await buildDefaultRul(dir, sign, { createdAt }))) return;
+  if (!(await buildDefaultRul(dir, sign, { createdAt, log: (line) => console.log(line) }))) return;
   const v = verifyModelDir(dir, { trustedKeys: [readFileSync(publicKeyPath)] });
   console.log(`rul: wrote ${relative(root, dir)}, signed by ${v.keyId}`);
 }

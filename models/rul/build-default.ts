@@ -34,7 +34,7 @@ export function defaultCmapssFile(): string | undefined {
 
 /** Returns false (and logs why) when there is no training file to build from. */
 export async function buildDefaultRul(outDir: string, signer: ManifestSigner, opts: BuildDefaultRulOptions = {}): Promise<boolean> {
-  const log = opts.log ?? ((l: string) => console.log(l));
+  const log = opts.log ?? ((): void => {});
   const file = opts.dataFile ?? defaultCmapssFile();
   if (!file) {
     log('rul: skipped (no C-MAPSS training file: set EDGELOOP_CMAPSS_TRAIN to train_FD001.txt)');

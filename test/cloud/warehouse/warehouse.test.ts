@@ -11,7 +11,7 @@ import { Warehouse } from '../../../cloud/warehouse/warehouse.ts';
 import { reportSql } from '../../../cloud/warehouse/reports.ts';
 import { encodeMessage } from '../../../protocol/messages.ts';
 import { LocalStream } from '../../../cloud/stream/local-stream.ts';
-import { active, archiveMessages, fleet, MIN, status, T0, tempDir, timeline } from './fleet-fixture.ts';
+import { archiveMessages, fleet, MIN, status, T0, tempDir, timeline } from './fleet-fixture.ts';
 
 async function openWarehouse(dataDir: string, file = 'warehouse.duckdb'): Promise<Warehouse> {
   const w = await Warehouse.open({ path: join(dataDir, file), archiveDir: join(dataDir, 'archive'), checks: { maxStalenessMs: null } });
