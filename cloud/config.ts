@@ -30,6 +30,8 @@ const LoginRateLimitSchema = z.strictObject({
   lockoutMs: positiveInt.optional(),
   maxLockoutMs: positiveInt.optional(),
   maxTrackedKeys: positiveInt.optional(),
+  /** also limit loopback client addresses (default: only their usernames; they are this machine's own processes) */
+  limitLoopback: z.boolean().optional(),
 });
 
 const EmbeddedBrokerSchema = z.strictObject({

@@ -32,7 +32,11 @@ export interface EmbeddedBrokerOptions {
   /** allow allowAnonymous on a non-loopback host (anyone on the network may connect); default false */
   insecure?: boolean;
   /** failed-login rate limiting per client address and per username; false = off; default: the limiter's defaults */
-  loginRateLimit?: LoginRateLimitOptions | false;
+  /**
+   * failed-login limits (LoginRateLimiter), or false for none; `limitLoopback: true` also limits loopback client
+   * addresses (by default they are this machine's own processes and only their usernames are limited)
+   */
+  loginRateLimit?: (LoginRateLimitOptions & { limitLoopback?: boolean }) | false;
   /** a device's MQTT client id must equal its deviceId; default true */
   requireClientIdMatch?: boolean;
   /** certificate CNs must also be listed under credentials.devices; default false */

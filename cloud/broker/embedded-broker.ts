@@ -79,6 +79,7 @@ export class EmbeddedBroker {
   readonly #ingest: EmbeddedBrokerOptions['ingest'];
   readonly #onRefused: EmbeddedBrokerOptions['onRefused'];
   readonly #log: Logger;
+  readonly #limitLoopback: boolean;
   readonly #limiter: LoginRateLimiter | undefined;
   readonly #ids = new WeakMap<Client, Identity>();
   readonly #sockets = new Set<Socket>();
@@ -122,7 +123,9 @@ export class EmbeddedBroker {
     this.#ingest = opts.ingest;
     this.#onRefused = opts.onRefused;
     this.#log = opts.logger ?? silentLogger;
-    this.#limiter = opts.loginRateLimit === false ? undefined : new LoginRateLimiter(opts.loginRateLimit, opts.clock);
+    const { limitLoopback, ...limits } = opts.loginRateLimit === false ? { limitLoopback: false } : (opts.loginRateLimit ?? {});
+    this.#limitLoopback = limitLoopback === true;
+    this.#limiter = opts.loginRateLimit === false ? undefined : new LoginRateLimiter(limits, opts.clock);
   }
 
   /** mqtt://host:port of the plain listener (after start) */
@@ -287,7 +290,7 @@ export class EmbeddedBroker {
     const limiter = this.#limiter;
     // loopback clients are this machine's own processes (in-process services, a local simulator): a misconfigured
     // one must not lock the others out, so only their usernames are limited
-    const limitedAddress = address !== undefined && !isLoopbackHost(address) ? address : undefined;
+    const limitedAddress = address !== undefined && (this.#limitLoopback || !isLoopbackHost(address)) ? address : undefined;
     const decision = limiter?.check(limitedAddress, username);
     if (decision && !decision.allowed) {
       this.#s.loginsRateLimited++;

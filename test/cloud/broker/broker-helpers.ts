@@ -3,7 +3,8 @@
  * mqtt.js (connect resolving on CONNACK, subscribe resolving with the granted QoS, publish on its acknowledgement).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
@@ -49,15 +50,21 @@ export async function startBroker(opts: EmbeddedBrokerOptions = {}): Promise<{ b
 }
 
 /** An IPv4 address of this machine other than loopback (a client from there is "from the network"). */
-export function lanAddress(): string {
-  const a = Object.values(networkInterfaces())
-    .flat()
-    .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
-  if (!a) throw new Error('this test needs a non-loopback IPv4 interface (e.g. eth0); the machine has none');
-  return a;
+/**
+ * Connect from a given loopback source address (127.0.0.0/8: every address of it is this machine's), so a test can
+ * play two different client addresses without leaving the machine.
+ */
+export async function connectFrom(localAddress: string, port: number, opts: IClientOptions): Promise<MqttClient> {
+  const c = new mqtt.MqttClient(() => createConnection({ host: '127.0.0.1', port, localAddress }), { reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4, ...opts });
+  onTestFinished(() => new Promise<void>((r) => c.end(true, {}, () => r())));
+  await new Promise<void>((resolve, reject) => {
+    c.once('connect', () => resolve());
+    c.once('error', reject);
+    c.once('close', () => reject(new Error('closed before CONNACK')));
+  });
+  return c;
 }
 
-/** A pino logger whose lines land in `lines` (parsed), for asserting on log output. */
 export function memoryLogger(): { logger: Logger; lines: Array<Record<string, unknown> & { level: number; msg: string }> } {
   const lines: Array<Record<string, unknown> & { level: number; msg: string }> = [];
   const sink = new Writable({

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { LoginRateLimiter } from '../../../cloud/broker/login-rate-limiter.ts';
 import { ManualClock } from '../../../lib/clock.ts';
-import { connect, lanAddress, memoryLogger, startBroker } from './broker-helpers.ts';
+import { connect, connectFrom, memoryLogger, startBroker } from './broker-helpers.ts';
 
 describe('LoginRateLimiter', () => {
   const opts = { windowMs: 60_000, maxFailuresPerUsername: 3, maxFailuresPerAddress: 5, lockoutMs: 1_000, maxLockoutMs: 4_000 };
@@ -97,15 +97,15 @@ describe('EmbeddedBroker login rate limiting', () => {
 
   it('locks out a network address after maxFailuresPerAddress failures over any usernames', async () => {
     const { logger, lines } = memoryLogger();
-    const { broker } = await startBroker({ host: '0.0.0.0', logger, clock: new ManualClock(0), loginRateLimit: { maxFailuresPerAddress: 3 } });
-    const lan = lanAddress();
-    const url = `mqtt://${lan}:${broker.port}`;
-    for (let i = 0; i < 3; i++) await expect(connect(url, { clientId: `x-${i}`, username: `x-${i}`, password: 'x' })).rejects.toMatchObject({ code: 4 });
-    expect(lines.find((l) => /locked out/.test(l.msg))).toMatchObject({ address: lan, failures: 3 });
-    await expect(connect(url, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1' })).rejects.toMatchObject({ code: 5 });
+    // two client addresses on this machine: 127.0.0.2 fails, 127.0.0.1 is another address (limitLoopback: count them)
+    const { broker } = await startBroker({ logger, clock: new ManualClock(0), loginRateLimit: { maxFailuresPerAddress: 3, limitLoopback: true } });
+    const port = broker.port!;
+    for (let i = 0; i < 3; i++) await expect(connectFrom('127.0.0.2', port, { clientId: `x-${i}`, username: `x-${i}`, password: 'x' })).rejects.toMatchObject({ code: 4 });
+    expect(lines.find((l) => /locked out/.test(l.msg))).toMatchObject({ address: '127.0.0.2', failures: 3 });
+    await expect(connectFrom('127.0.0.2', port, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1' })).rejects.toMatchObject({ code: 5 });
     expect(broker.stats()).toMatchObject({ loginLockouts: 1, loginsRateLimited: 1 });
-    // the same device from loopback is not behind that address
-    expect((await connect(broker.url!, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1' })).connected).toBe(true);
+    // the same device from another address is not behind that lock
+    expect((await connectFrom('127.0.0.1', port, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1' })).connected).toBe(true);
   });
 
   it('does not limit loopback addresses (this machine\'s own services), only their usernames', async () => {
