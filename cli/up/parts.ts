@@ -19,17 +19,9 @@ import type { Cloud } from '../../cloud/create-cloud.ts';
 import { removeUpState, writeUpState } from '../up-state.ts';
 import { loadSecrets, startCloud } from './start-cloud.ts';
 import { startFleet } from './start-fleet.ts';
-import { shortReason, type UpContext, type UpOptions } from './types.ts';
+import { shortReason, type UpContext, type UpHandle, type UpOptions } from './types.ts';
 
-export interface UpHandle {
-  dashboardUrl: string;
-  mqttUrl: string;
-  /** other HTTP endpoints by name (metrics, recommend, registry) */
-  urls: Record<string, string>;
-  running: string[];
-  missing: Array<{ part: string; reason: string }>;
-  close(): Promise<void>;
-}
+export type { UpHandle } from './types.ts';
 
 const locksPart = definePart({
   name: 'locks',

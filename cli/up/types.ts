@@ -26,7 +26,6 @@ export interface UpHandle {
   close(): Promise<void>;
 }
 
-
 export interface Secrets {
   dashboard: string;
   /** the service account of `edgeloop sim --up` */

@@ -56,13 +56,17 @@ export async function startBroker(opts: EmbeddedBrokerOptions = {}): Promise<{ b
  */
 export async function connectFrom(localAddress: string, port: number, opts: IClientOptions): Promise<MqttClient> {
   const c = new mqtt.MqttClient(() => createConnection({ host: '127.0.0.1', port, localAddress }), { reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4, ...opts });
+  return connected(c);
+}
+
+/** Resolves with the client on CONNACK, rejects on an error or a close before it; ends the client after the test. */
+function connected(c: MqttClient): Promise<MqttClient> {
   onTestFinished(() => new Promise<void>((r) => c.end(true, {}, () => r())));
-  await new Promise<void>((resolve, reject) => {
-    c.once('connect', () => resolve());
+  return new Promise<MqttClient>((resolve, reject) => {
+    c.once('connect', () => resolve(c));
     c.once('error', reject);
     c.once('close', () => reject(new Error('closed before CONNACK')));
   });
-  return c;
 }
 
 export function memoryLogger(): { logger: Logger; lines: Array<Record<string, unknown> & { level: number; msg: string }> } {
@@ -83,14 +87,9 @@ export function memoryLogger(): { logger: Logger; lines: Array<Record<string, un
 export async function connect(url: string, opts: IClientOptions, setup?: (c: MqttClient) => void): Promise<MqttClient> {
   const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts, manualConnect: true });
   setup?.(c);
+  const done = connected(c);
   c.connect();
-  onTestFinished(() => new Promise<void>((r) => c.end(true, {}, () => r())));
-  await new Promise<void>((resolve, reject) => {
-    c.once('connect', () => resolve());
-    c.once('error', reject);
-    c.once('close', () => reject(new Error('closed before CONNACK')));
-  });
-  return c;
+  return done;
 }
 
 /** Granted QoS, or 128 when the broker refused (mqtt.js reports a SUBACK failure as an error). */
