@@ -6,11 +6,12 @@
  * names existing files, its mosquitto has `max_queued_messages 0` and its Prometheus config passes promtool.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, resolve } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { parse } from 'yaml';
+import { distIsFresh } from '../../scripts/build-info.mjs';
 import { artifactName } from '../../scripts/pack-agent.mjs';
 import { runCli, startCli } from '../cli/cli-process.ts';
 import { contextFiles, copySourceMatches, dockerignoreMatcher, parseDockerfile, type Stage } from '../helpers/dockerfile.ts';
@@ -168,8 +169,36 @@ describe('the Dockerfiles', () => {
   }, 30_000);
 });
 
+/**
+ * The build stage's /app on this machine: its COPY instructions carried out from the context (the repository after
+ * .dockerignore) into `dest`, node_modules linked to the repository's, then its `npm run build` (scripts/build.mjs).
+ */
+function assembleBuildStage(dest: string): void {
+  const files = contextFiles(root, dockerignoreMatcher(read(join(root, '.dockerignore'))));
+  const stage = cloudStages[0]!;
+  const app = workdir(stage, stage.instructions.length);
+  stage.instructions.forEach((ins, k) => {
+    if (ins.op !== 'COPY' || ins.flags.from !== undefined) return;
+    const to = posix.resolve(workdir(stage, k), ins.words.at(-1)!);
+    for (const src of ins.words.slice(0, -1)) {
+      for (const f of copySourceMatches(src, files)) {
+        // a folder's contents go into the destination; files into it when it ends with '/' (or there are several)
+        const target = f === src ? (ins.words.at(-1)!.endsWith('/') ? posix.join(to, basename(f)) : to) : posix.join(to, f.slice(src.length + 1));
+        mkdirSync(join(dest, dirname(posix.relative(app, target))), { recursive: true });
+        cpSync(join(root, f), join(dest, posix.relative(app, target)), { preserveTimestamps: true });
+      }
+    }
+  });
+  symlinkSync(join(root, 'node_modules'), join(dest, 'node_modules'));
+  const built = spawnSync(process.execPath, [join(dest, 'scripts', 'build.mjs'), '--quiet'], { encoding: 'utf8' });
+  expect(built.status, built.stderr).toBe(0);
+}
+
 describe('the cloud HEALTHCHECK against a running edgeloop cloud', () => {
-  it('exits 0 while the cloud serves /healthz and non-zero once it stopped', async () => {
+  it('exits 0 while the cloud (run from the build stage\'s tree, compiled dist/) serves /healthz and non-zero once it stopped', async () => {
+    const app = tempDir();
+    assembleBuildStage(app);
+    expect(distIsFresh(app), 'bin/edgeloop.js runs the compiled dist/ of the image').toBe(true);
     const broker = await startMosquitto();
     onTestFinished(() => broker.close());
     const port = await freePort();
@@ -182,7 +211,7 @@ describe('the cloud HEALTHCHECK against a running edgeloop cloud', () => {
       EDGELOOP_HTTP__PORT: String(port),
       EDGELOOP_LOG_LEVEL: 'warn',
     };
-    const cloud = startCli(['cloud', '--config', join(dockerDir, 'cloud.yaml')], { cwd: dataDir, env });
+    const cloud = startCli(['cloud', '--config', join(dockerDir, 'cloud.yaml')], { cwd: dataDir, env, bin: join(app, 'bin', 'edgeloop.js') });
     await cloud.waitFor(/edgeloop cloud running/);
     const hc = last(cloudStages.at(-1)!, 'HEALTHCHECK')!.words;
     const check = () => spawnSync(process.execPath, hc.slice(1), { env: { PATH: process.env.PATH, EDGELOOP_HTTP__PORT: String(port) }, encoding: 'utf8', timeout: 15_000 });
