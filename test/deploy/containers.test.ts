@@ -13,7 +13,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { parse } from 'yaml';
 import { distIsFresh } from '../../scripts/build-info.mjs';
 import { artifactName } from '../../scripts/pack-agent.mjs';
-import { runCli, startCli } from '../cli/cli-process.ts';
+import { runCli, startCli, type CliProcess } from '../cli/cli-process.ts';
 import { contextFiles, copySourceMatches, dockerignoreMatcher, parseDockerfile, type Stage } from '../helpers/dockerfile.ts';
 import { freePort, startMosquitto } from '../helpers/mosquitto.ts';
 import { runPromtool } from '../helpers/promtool.ts';
@@ -73,9 +73,14 @@ describe('dockerignoreMatcher (Docker pattern rules)', () => {
     expect(m('bench/x.ts')).toBe(false);
     expect(m('node_modulesx')).toBe(false);
   });
-  it('re-includes with ! (the last matching rule wins)', () => {
+  it('re-includes with ! (the last matching rule wins), also below an ignored folder', () => {
     expect(m('docs/agent.md')).toBe(true);
     expect(m('docs/keep.md')).toBe(false);
+    const ctx = tempDir();
+    mkdirSync(join(ctx, 'docs'));
+    for (const f of ['docs/keep.md', 'docs/agent.md', 'a.tgz', 'b.ts']) writeFileSync(join(ctx, f), '');
+    expect(contextFiles(ctx, m).sort()).toEqual(['b.ts', 'docs/keep.md']);
+    expect(contextFiles(ctx, dockerignoreMatcher('docs\n*.tgz')).sort()).toEqual(['b.ts']);
   });
 });
 
@@ -133,7 +138,7 @@ describe('the Dockerfiles', () => {
   it("agent: the context is a folder of pack:agent tarballs for x64 and arm64; TARGETARCH picks one; the CMD is the tarball's launcher", () => {
     const ctx = tempDir();
     for (const arch of ['x64', 'arm64']) writeFileSync(join(ctx, `${artifactName(VERSION, arch)}.tgz`), '');
-    const files = contextFiles(ctx, () => false);
+    const files = contextFiles(ctx, dockerignoreMatcher(''));
     const [unpack, final] = [agentStages[0]!, agentStages.at(-1)!];
     expect(unpack.image).toBe('node:22-bookworm-slim');
     const copies = unpack.instructions.filter((i) => i.op === 'COPY');
@@ -213,17 +218,44 @@ describe('the cloud HEALTHCHECK against a running edgeloop cloud', () => {
     };
     const cloud = startCli(['cloud', '--config', join(dockerDir, 'cloud.yaml')], { cwd: dataDir, env, bin: join(app, 'bin', 'edgeloop.js') });
     await cloud.waitFor(/edgeloop cloud running/);
-    const hc = last(cloudStages.at(-1)!, 'HEALTHCHECK')!.words;
-    const check = () => spawnSync(process.execPath, hc.slice(1), { env: { PATH: process.env.PATH, EDGELOOP_HTTP__PORT: String(port) }, encoding: 'utf8', timeout: 15_000 });
-    const up = check();
-    expect(up.status, up.stderr).toBe(0);
-    cloud.child.kill('SIGTERM');
-    expect(await cloud.exited).toBe(0);
-    const down = check();
-    expect(down.status).not.toBe(0);
-    expect(down.status).not.toBeNull();
+    await expectHealthcheck(cloudStages, { EDGELOOP_HTTP__PORT: String(port) }, cloud);
+  }, 60_000);
+
+  it("the agent image's HEALTHCHECK: exits 0 while the agent of deploy/docker/agent.yaml runs, non-zero once it stopped", async () => {
+    const broker = await startMosquitto();
+    onTestFinished(() => broker.close());
+    const port = await freePort();
+    const dir = tempDir();
+    // the example config with the image's install folder (the unpacked tarball) mapped to the repository, which has
+    // the same models/default layout
+    const config = join(dir, 'agent.yaml');
+    writeFileSync(config, read(join(dockerDir, 'agent.yaml')).replaceAll('/opt/edgeloop-agent/', `${root}/`));
+    const env = {
+      EDGELOOP_DATA_DIR: join(dir, 'data'),
+      EDGELOOP_TRANSPORT__URL: broker.url,
+      EDGELOOP_HEALTH__HOST: '127.0.0.1',
+      EDGELOOP_HEALTH__PORT: String(port),
+      EDGELOOP_LOG_LEVEL: 'warn',
+    };
+    const agent = startCli(['agent', '--config', config], { cwd: dir, env });
+    await agent.waitFor(/edgeloop agent: pump-7 running/);
+    await expectHealthcheck(agentStages, { EDGELOOP_HEALTH__PORT: String(port) }, agent);
   }, 60_000);
 });
+
+/** Run the final stage's HEALTHCHECK (its `node` = this Node): 0 while `proc` serves, non-zero after SIGTERM. */
+async function expectHealthcheck(stages: Stage[], env: Record<string, string>, proc: CliProcess): Promise<void> {
+  const hc = last(stages.at(-1)!, 'HEALTHCHECK')!.words;
+  expect(hc[0]).toBe('node');
+  const check = () => spawnSync(process.execPath, hc.slice(1), { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', timeout: 15_000 });
+  const up = check();
+  expect(up.status, up.stderr).toBe(0);
+  proc.child.kill('SIGTERM');
+  expect(await proc.exited).toBe(0);
+  const down = check();
+  expect(down.status).not.toBeNull();
+  expect(down.status).not.toBe(0);
+}
 
 describe('compose.yaml', () => {
   interface Service {

@@ -78,7 +78,8 @@ export function parseDockerfile(text: string): Stage[] {
     // Docker expands ARGs in the other instructions; in these the shell (or nobody) does
     const rest = SHELL_OPS.has(op) ? m[2]! : substitute(m[2]!, args);
     if (op === 'ARG') {
-      const [name, value] = rest.split('=', 2) as [string, string | undefined];
+      const eq = rest.indexOf('=');
+      const [name, value] = eq < 0 ? [rest.trim(), undefined] : [rest.slice(0, eq), rest.slice(eq + 1)];
       // inside a stage a bare ARG brings a global default into scope; build-time values are not known here
       args[name] = value ?? globalArgs[name] ?? args[name] ?? '';
       continue;
@@ -120,8 +121,14 @@ function patternRegex(pattern: string): RegExp {
   return new RegExp(`^${body.replace(/\/$/, '')}(?:/.*)?$`);
 }
 
-/** `ignored(path)` for a path relative to the context root, with forward slashes. */
-export function dockerignoreMatcher(text: string): (path: string) => boolean {
+export interface IgnoreMatcher {
+  /** for a path relative to the context root, with forward slashes */
+  (path: string): boolean;
+  /** some rule starts with `!`: files below an ignored folder may be in the context */
+  readonly reincludes: boolean;
+}
+
+export function dockerignoreMatcher(text: string): IgnoreMatcher {
   const rules = text
     .split('\n')
     .map((l) => l.trim())
@@ -130,21 +137,22 @@ export function dockerignoreMatcher(text: string): (path: string) => boolean {
       const negate = l.startsWith('!');
       return { negate, re: patternRegex((negate ? l.slice(1) : l).trim().replace(/^\/+/, '')) };
     });
-  return (path: string) => {
-    let ignored = false;
-    for (const r of rules) if (r.re.test(path)) ignored = !r.negate;
-    return ignored;
+  const ignored = (path: string): boolean => {
+    let out = false;
+    for (const r of rules) if (r.re.test(path)) out = !r.negate;
+    return out;
   };
+  return Object.assign(ignored, { reincludes: rules.some((r) => r.negate) });
 }
 
 /** Files of a build context (relative, forward slashes). Ignored folders are not walked when no rule re-includes. */
-export function contextFiles(root: string, ignored: (path: string) => boolean, canPrune = true): string[] {
+export function contextFiles(root: string, ignored: IgnoreMatcher): string[] {
   const out: string[] = [];
   const walk = (rel: string): void => {
     for (const e of readdirSync(join(root, rel), { withFileTypes: true })) {
       const p = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) {
-        if (!(canPrune && ignored(p))) walk(p);
+        if (ignored.reincludes || !ignored(p)) walk(p);
       } else if (!ignored(p)) out.push(p);
     }
   };
