@@ -6,7 +6,17 @@
  * names existing files, its mosquitto has `max_queued_messages 0` and its Prometheus config passes promtool.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, resolve } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -14,7 +24,13 @@ import { parse } from 'yaml';
 import { distIsFresh } from '../../scripts/build-info.mjs';
 import { artifactName } from '../../scripts/pack-agent.mjs';
 import { runCli, startCli, type CliProcess } from '../cli/cli-process.ts';
-import { contextFiles, copySourceMatches, dockerignoreMatcher, parseDockerfile, type Stage } from '../helpers/dockerfile.ts';
+import {
+  contextFiles,
+  copySourceMatches,
+  dockerignoreMatcher,
+  parseDockerfile,
+  type Stage,
+} from '../helpers/dockerfile.ts';
 import { freePort, startMosquitto } from '../helpers/mosquitto.ts';
 import { runPromtool } from '../helpers/promtool.ts';
 
@@ -89,24 +105,27 @@ describe('the Dockerfiles', () => {
     { name: 'cloud.Dockerfile', stages: cloudStages },
     { name: 'agent.Dockerfile', stages: agentStages },
   ];
-  it.each(cases)('$name: multi-stage, ends as a non-root user with a HEALTHCHECK and an exec-form CMD', ({ stages }) => {
-    expect(stages.length).toBeGreaterThanOrEqual(2);
-    const final = stages.at(-1)!;
-    expect(final.image).toBe('node:22-bookworm-slim');
-    const user = last(final, 'USER');
-    expect(user, 'USER in the final stage').toBeDefined();
-    expect(['root', '0', '0:0']).not.toContain(user!.words[0]);
-    const hc = last(final, 'HEALTHCHECK');
-    expect(hc?.words[0]).toBe('node');
-    expect(hc?.flags.timeout).toMatch(/^\d+s$/);
-    expect(last(final, 'CMD')?.exec).toBe(true);
-    // every COPY --from names an earlier stage
-    stages.forEach((s, i) => {
-      for (const c of s.instructions.filter((x) => x.op === 'COPY' && x.flags.from !== undefined)) {
-        expect(stages.slice(0, i).map((p) => p.name)).toContain(c.flags.from);
-      }
-    });
-  });
+  it.each(cases)(
+    '$name: multi-stage, ends as a non-root user with a HEALTHCHECK and an exec-form CMD',
+    ({ stages }) => {
+      expect(stages.length).toBeGreaterThanOrEqual(2);
+      const final = stages.at(-1)!;
+      expect(final.image).toBe('node:22-bookworm-slim');
+      const user = last(final, 'USER');
+      expect(user, 'USER in the final stage').toBeDefined();
+      expect(['root', '0', '0:0']).not.toContain(user!.words[0]);
+      const hc = last(final, 'HEALTHCHECK');
+      expect(hc?.words[0]).toBe('node');
+      expect(hc?.flags.timeout).toMatch(/^\d+s$/);
+      expect(last(final, 'CMD')?.exec).toBe(true);
+      // every COPY --from names an earlier stage
+      stages.forEach((s, i) => {
+        for (const c of s.instructions.filter((x) => x.op === 'COPY' && x.flags.from !== undefined)) {
+          expect(stages.slice(0, i).map((p) => p.name)).toContain(c.flags.from);
+        }
+      });
+    },
+  );
 
   it('cloud: every COPY source is in the context (the repository after .dockerignore), the CMD runs bin/edgeloop.js', () => {
     const ignored = dockerignoreMatcher(read(join(root, '.dockerignore')));
@@ -121,7 +140,11 @@ describe('the Dockerfiles', () => {
     const final = cloudStages.at(-1)!;
     const cmd = last(final, 'CMD')!.words;
     expect(cmd.slice(0, 3)).toEqual(['node', 'bin/edgeloop.js', 'cloud']);
-    const entry = origin(cloudStages, cloudStages.length - 1, posix.resolve(workdir(final, final.instructions.length), cmd[1]!));
+    const entry = origin(
+      cloudStages,
+      cloudStages.length - 1,
+      posix.resolve(workdir(final, final.instructions.length), cmd[1]!),
+    );
     expect(entry).toBe('bin/edgeloop.js');
     expect(files).toContain(entry);
     // --config names the file the image copies from the context: deploy/docker/cloud.yaml
@@ -129,10 +152,18 @@ describe('the Dockerfiles', () => {
     expect(config).toBe('deploy/docker/cloud.yaml');
     expect(files).toContain(config);
     // the build stage compiles and prunes; the runtime stage does not install anything
-    const build = cloudStages[0]!.instructions.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n');
+    const build = cloudStages[0]!.instructions
+      .filter((i) => i.op === 'RUN')
+      .map((i) => i.args)
+      .join('\n');
     expect(build).toMatch(/npm ci/);
     expect(build).toMatch(/npm run build && npm prune --omit=dev/);
-    expect(final.instructions.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n')).not.toMatch(/npm/);
+    expect(
+      final.instructions
+        .filter((i) => i.op === 'RUN')
+        .map((i) => i.args)
+        .join('\n'),
+    ).not.toMatch(/npm/);
   });
 
   it("agent: the context is a folder of pack:agent tarballs for x64 and arm64; TARGETARCH picks one; the CMD is the tarball's launcher", () => {
@@ -144,12 +175,17 @@ describe('the Dockerfiles', () => {
     const copies = unpack.instructions.filter((i) => i.op === 'COPY');
     for (const c of copies) expect(copySourceMatches(c.words[0]!, files).sort()).toEqual(files.sort());
     // the unpack stage runs on the build machine's platform; the final stage only copies (no emulation)
-    expect(read(join(dockerDir, 'agent.Dockerfile'))).toMatch(/^FROM --platform=\$BUILDPLATFORM \$\{NODE_IMAGE\} AS unpack$/m);
+    expect(read(join(dockerDir, 'agent.Dockerfile'))).toMatch(
+      /^FROM --platform=\$BUILDPLATFORM \$\{NODE_IMAGE\} AS unpack$/m,
+    );
     expect(final.instructions.filter((i) => i.op === 'RUN')).toEqual([]);
     // the RUN maps Docker's architecture names to the tarballs' and fails on any other
     const run = unpack.instructions.find((i) => i.op === 'RUN')!.args;
     const script = run.replace(/&& tar .*/, '&& echo "$arch"');
-    for (const [target, arch] of [['amd64', 'x64'], ['arm64', 'arm64']] as const) {
+    for (const [target, arch] of [
+      ['amd64', 'x64'],
+      ['arm64', 'arm64'],
+    ] as const) {
       const r = spawnSync('sh', ['-c', script], { env: { TARGETARCH: target }, encoding: 'utf8' });
       expect(r.stdout.trim()).toBe(arch);
       expect(files).toContain(`${artifactName(VERSION, arch)}.tgz`);
@@ -160,14 +196,19 @@ describe('the Dockerfiles', () => {
     expect(cmd[0]).toBe('/opt/edgeloop-agent/bin/edgeloop-agent');
     expect(run).toMatch(/mv "edgeloop-agent-\$\{?VERSION\}?-linux-\$\{arch\}" \/opt\/edgeloop-agent/);
     expect(existsSync(join(root, 'bin', 'edgeloop-agent'))).toBe(true);
-    expect(read(join(root, 'scripts', 'pack-agent.mjs'))).toContain("cpSync(join(root, 'bin', 'edgeloop-agent'), join(dir, 'bin', 'edgeloop-agent'))");
+    expect(read(join(root, 'scripts', 'pack-agent.mjs'))).toContain(
+      "cpSync(join(root, 'bin', 'edgeloop-agent'), join(dir, 'bin', 'edgeloop-agent'))",
+    );
   });
 
   it('the configs the images use pass `--check` (cloud.yaml baked in, agent.yaml the example to mount)', async () => {
     const cwd = tempDir();
     const cloud = await runCli(['cloud', '--config', join(dockerDir, 'cloud.yaml'), '--check'], { cwd });
     expect(cloud.code, cloud.stderr).toBe(0);
-    expect(JSON.parse(cloud.stdout)).toMatchObject({ broker: { mode: 'external', external: { url: 'mqtt://mosquitto:1883' } }, http: { host: '0.0.0.0', port: 9464 } });
+    expect(JSON.parse(cloud.stdout)).toMatchObject({
+      broker: { mode: 'external', external: { url: 'mqtt://mosquitto:1883' } },
+      http: { host: '0.0.0.0', port: 9464 },
+    });
     const agent = await runCli(['agent', '--config', join(dockerDir, 'agent.yaml'), '--check'], { cwd });
     expect(agent.code, agent.stderr).toBe(0);
     expect(JSON.parse(agent.stdout)).toMatchObject({ health: { host: '0.0.0.0', port: 9465 } });
@@ -188,7 +229,12 @@ function assembleBuildStage(dest: string): void {
     for (const src of ins.words.slice(0, -1)) {
       for (const f of copySourceMatches(src, files)) {
         // a folder's contents go into the destination; files into it when it ends with '/' (or there are several)
-        const target = f === src ? (ins.words.at(-1)!.endsWith('/') ? posix.join(to, basename(f)) : to) : posix.join(to, f.slice(src.length + 1));
+        const target =
+          f === src
+            ? ins.words.at(-1)!.endsWith('/')
+              ? posix.join(to, basename(f))
+              : to
+            : posix.join(to, f.slice(src.length + 1));
         mkdirSync(join(dest, dirname(posix.relative(app, target))), { recursive: true });
         cpSync(join(root, f), join(dest, posix.relative(app, target)), { preserveTimestamps: true });
       }
@@ -200,7 +246,7 @@ function assembleBuildStage(dest: string): void {
 }
 
 describe('the cloud HEALTHCHECK against a running edgeloop cloud', () => {
-  it('exits 0 while the cloud (run from the build stage\'s tree, compiled dist/) serves /healthz and non-zero once it stopped', async () => {
+  it("exits 0 while the cloud (run from the build stage's tree, compiled dist/) serves /healthz and non-zero once it stopped", async () => {
     const app = tempDir();
     assembleBuildStage(app);
     expect(distIsFresh(app), 'bin/edgeloop.js runs the compiled dist/ of the image').toBe(true);
@@ -216,7 +262,11 @@ describe('the cloud HEALTHCHECK against a running edgeloop cloud', () => {
       EDGELOOP_HTTP__PORT: String(port),
       EDGELOOP_LOG_LEVEL: 'warn',
     };
-    const cloud = startCli(['cloud', '--config', join(dockerDir, 'cloud.yaml')], { cwd: dataDir, env, bin: join(app, 'bin', 'edgeloop.js') });
+    const cloud = startCli(['cloud', '--config', join(dockerDir, 'cloud.yaml')], {
+      cwd: dataDir,
+      env,
+      bin: join(app, 'bin', 'edgeloop.js'),
+    });
     await cloud.waitFor(/edgeloop cloud running/);
     await expectHealthcheck(cloudStages, { EDGELOOP_HTTP__PORT: String(port) }, cloud);
   }, 60_000);
@@ -247,7 +297,12 @@ describe('the cloud HEALTHCHECK against a running edgeloop cloud', () => {
 async function expectHealthcheck(stages: Stage[], env: Record<string, string>, proc: CliProcess): Promise<void> {
   const hc = last(stages.at(-1)!, 'HEALTHCHECK')!.words;
   expect(hc[0]).toBe('node');
-  const check = () => spawnSync(process.execPath, hc.slice(1), { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', timeout: 15_000 });
+  const check = () =>
+    spawnSync(process.execPath, hc.slice(1), {
+      env: { PATH: process.env.PATH, ...env },
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
   const up = check();
   expect(up.status, up.stderr).toBe(0);
   proc.child.kill('SIGTERM');
@@ -265,11 +320,17 @@ describe('compose.yaml', () => {
     ports?: string[];
     depends_on?: string[];
   }
-  const compose = parse(read(join(dockerDir, 'compose.yaml'))) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
+  const compose = parse(read(join(dockerDir, 'compose.yaml'))) as {
+    services: Record<string, Service>;
+    volumes?: Record<string, unknown>;
+  };
   const services = compose.services;
   /** bind mounts: [host path resolved against compose.yaml's folder, container path] */
   const binds = (s: Service): Array<[string, string]> =>
-    (s.volumes ?? []).map((v) => v.split(':')).filter(([host]) => host!.startsWith('.') || host!.startsWith('/')).map(([host, to]) => [resolve(dockerDir, host!), to!]);
+    (s.volumes ?? [])
+      .map((v) => v.split(':'))
+      .filter(([host]) => host!.startsWith('.') || host!.startsWith('/'))
+      .map(([host, to]) => [resolve(dockerDir, host!), to!]);
 
   it('runs the cloud image with mosquitto and Prometheus; every file it names exists, every named volume is declared', () => {
     expect(Object.keys(services).sort()).toEqual(['cloud', 'mosquitto', 'prometheus']);
@@ -278,24 +339,33 @@ describe('compose.yaml', () => {
     expect(resolve(root, build.dockerfile)).toBe(join(dockerDir, 'cloud.Dockerfile'));
     for (const s of Object.values(services)) {
       for (const [host] of binds(s)) expect(existsSync(host), host).toBe(true);
-      for (const v of s.volumes ?? []) if (!/^[./]/.test(v)) expect(Object.keys(compose.volumes ?? {})).toContain(v.split(':')[0]);
+      for (const v of s.volumes ?? [])
+        if (!/^[./]/.test(v)) expect(Object.keys(compose.volumes ?? {})).toContain(v.split(':')[0]);
       for (const d of s.depends_on ?? []) expect(Object.keys(services)).toContain(d);
     }
     // the cloud's config points at the mosquitto service and serves where Prometheus scrapes
     const [cloudYaml] = binds(services.cloud!).find(([, to]) => to === '/etc/edgeloop/cloud.yaml')!;
-    const cfg = parse(read(cloudYaml)) as { broker: { mode: string; external: { url: string } }; http: { port: number } };
+    const cfg = parse(read(cloudYaml)) as {
+      broker: { mode: string; external: { url: string } };
+      http: { port: number };
+    };
     expect(cfg.broker.mode).toBe('external');
     expect(new URL(cfg.broker.external.url).hostname).toBe('mosquitto');
     expect(services.mosquitto!.ports).toContain(`${new URL(cfg.broker.external.url).port}:1883`);
     const [promYaml] = binds(services.prometheus!).find(([, to]) => to === '/etc/prometheus/prometheus.yml')!;
-    const prom = parse(read(promYaml)) as { scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }> };
+    const prom = parse(read(promYaml)) as {
+      scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;
+    };
     const job = prom.scrape_configs.find((j) => j.job_name === 'edgeloop-cloud')!;
     expect(job.static_configs[0]!.targets).toEqual([`cloud:${cfg.http.port}`]);
   });
 
   it("mosquitto's config sets max_queued_messages 0 (the default 1000 drops QoS 1 messages to a slow ingest)", () => {
     const [conf] = binds(services.mosquitto!).find(([, to]) => to === '/mosquitto/config/mosquitto.conf')!;
-    const lines = read(conf).split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const lines = read(conf)
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     expect(lines).toContain('max_queued_messages 0');
     expect(lines.filter((l) => l.startsWith('max_queued_messages'))).toHaveLength(1);
   });
@@ -305,7 +375,9 @@ describe('compose.yaml', () => {
     for (const [host, to] of binds(services.prometheus!)) {
       if (dirname(to) === '/etc/prometheus') copyFileSync(host, join(etc, basename(to)));
     }
-    expect(readFileSync(join(etc, 'edgeloop-rules.yml'), 'utf8')).toBe(read(join(root, 'deploy', 'prometheus', 'edgeloop-rules.yml')));
+    expect(readFileSync(join(etc, 'edgeloop-rules.yml'), 'utf8')).toBe(
+      read(join(root, 'deploy', 'prometheus', 'edgeloop-rules.yml')),
+    );
     const r = runPromtool(['check', 'config', 'prometheus.yml'], { cwd: etc });
     expect(r.output).toMatch(/SUCCESS: prometheus.yml is valid prometheus config file syntax/);
     expect(r.output).toMatch(/SUCCESS: \d+ rules found/);

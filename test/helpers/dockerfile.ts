@@ -30,7 +30,10 @@ export interface Stage {
 }
 
 function substitute(text: string, args: Record<string, string>): string {
-  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (m, a?: string, b?: string) => args[(a ?? b)!] ?? m);
+  return text.replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (m, a?: string, b?: string) => args[(a ?? b)!] ?? m,
+  );
 }
 
 function splitArgs(rest: string): { flags: Record<string, string>; words: string[]; exec: boolean } {
@@ -44,7 +47,8 @@ function splitArgs(rest: string): { flags: Record<string, string>; words: string
   body = body.replace(/^CMD\s+/, '');
   if (body.startsWith('[')) {
     const words = JSON.parse(body) as unknown;
-    if (!Array.isArray(words) || !words.every((w) => typeof w === 'string')) throw new Error(`not a JSON array of strings: ${body}`);
+    if (!Array.isArray(words) || !words.every((w) => typeof w === 'string'))
+      throw new Error(`not a JSON array of strings: ${body}`);
     return { flags, words, exec: true };
   }
   return { flags, words: body.split(/\s+/).filter(Boolean), exec: false };
