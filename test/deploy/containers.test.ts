@@ -131,6 +131,10 @@ describe('the Dockerfiles', () => {
     const ignored = dockerignoreMatcher(read(join(root, '.dockerignore')));
     const files = contextFiles(root, ignored);
     expect(files).not.toContain('node_modules/fastify/package.json');
+    // packed agents and data directories stay out of the cloud's context, wherever they were written
+    for (const p of [`${artifactName(VERSION, 'x64')}.tgz`, 'agent-dist/a.tgz', 'edgeloop-data/stream.db', '.edgeloop/x']) {
+      expect(ignored(p), p).toBe(true);
+    }
     expect(files.some((f) => f.startsWith('test/'))).toBe(false);
     for (const stage of cloudStages) {
       for (const c of stage.instructions.filter((i) => i.op === 'COPY' && i.flags.from === undefined)) {
