@@ -17,8 +17,9 @@ export interface CliProcess {
   waitFor(re: RegExp, timeoutMs?: number): Promise<void>;
 }
 
-export function startCli(args: string[], o: { cwd: string; env?: NodeJS.ProcessEnv }): CliProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
+/** `o.bin`: another copy of bin/edgeloop.js (an assembled install tree); default the repository's */
+export function startCli(args: string[], o: { cwd: string; env?: NodeJS.ProcessEnv; bin?: string }): CliProcess {
+  const child = spawn(process.execPath, [o.bin ?? BIN, ...args], {
     cwd: o.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_OPTIONS: '', EDGELOOP_LOG_FORMAT: 'json', ...o.env },

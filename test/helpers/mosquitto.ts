@@ -86,7 +86,8 @@ export interface Mosquitto {
   close(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+/** a port that was free on 127.0.0.1 a moment ago */
+export async function freePort(): Promise<number> {
   const srv = createServer();
   await new Promise<void>((resolve, reject) => {
     srv.once('error', reject);
