@@ -17,28 +17,36 @@
  *
  * Layout of modelsDir: `versions/<name>/<version>-<sha12>/{manifest.json, <artifact.file>}`, `staging/<sha256>.part`,
  * `updater-state.json`. At most `keepVersions` (default 2: active + previous) versions per model are kept.
+ *
+ * The parts: ArtifactFetcher (artifact-fetcher.ts: download with range/resume and retry), ModelVerifier
+ * (model-verifier.ts: manifest signature, sha256 + signature on disk), ModelSwapper (model-swapper.ts: install,
+ * activate keeping the previous model, revert, prune), ModelReporter (model-reporter.ts: reports on MQTT), and
+ * updater-state.ts (the persisted state file). This file keeps the desired state (topics, stale seqs, one reconcile
+ * at a time per model) and the latency watch, and composes the parts.
  */
-import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { DEFAULT_RETRY, type RetryPolicy } from '../../lib/backoff.ts';
-import { retry } from '../../lib/retry.ts';
+import type { RetryPolicy } from '../../lib/backoff.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import { silentLogger, withBindings, type Logger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { parseManifest, type Manifest } from '../../protocol/manifest.ts';
+import type { Manifest } from '../../protocol/manifest.ts';
 import {
-  SCHEMA_VERSION,
-  encodeMessage,
   validateModelDesired,
   type ModelDesiredMessage,
   type ModelReportMessage,
   type ModelReportState,
 } from '../../protocol/messages.ts';
 import { Topics, assertValidId } from '../../protocol/topics.ts';
-import { MANIFEST_FILE, TrustedKeyRing, trustedKeySet, verifyManifest, verifyModelDir } from '../../models/manifest/index.ts';
+import { TrustedKeyRing, trustedKeySet } from '../../models/manifest/index.ts';
 import type { Transport } from '../../transport/transport.ts';
 import type { ModelHost } from './model-host.ts';
+import { ArtifactFetcher } from './artifact-fetcher.ts';
+import { ModelVerifier } from './model-verifier.ts';
+import { ModelSwapper, type ModelSlots } from './model-swapper.ts';
+import { ModelReporter } from './model-reporter.ts';
+import { emptyUpdaterState, loadUpdaterState, saveUpdaterState, type UpdaterState } from './updater-state.ts';
 
 export interface ModelUpdaterOptions {
   deviceId: string;
@@ -80,32 +88,13 @@ const OPTION_KEYS = new Set([
   'downloadRetry', 'downloadTimeoutMs', 'latencyMinWindows', 'latencyCheckMs', 'latencyWatchMs', 'keepVersions', 'restoreOnStart',
 ]);
 
-interface InstalledVersion {
-  version: string;
-  sha256: string;
-  dir: string;
-  modelPath: string;
-}
-
-interface PersistedState {
-  v: 1;
-  /** last seq seen per desired topic */
-  seqs: Record<string, number>;
-  /** last report seq (when no nextSeq is injected) */
-  reportSeq: number;
-  /** per model: the active and previous installed versions */
-  models: Record<string, { active?: InstalledVersion; previous?: InstalledVersion }>;
-  /** per model: `${version}:${sha256}:${seq}` of a desired state that failed (not retried) */
-  refused: Record<string, string>;
-}
-
 export interface UpdaterEvents {
   report: ModelReportMessage;
 }
 
 export interface UpdaterStatus {
   desired: Record<string, { source: 'device' | 'fleet'; version: string; seq: number } | undefined>;
-  installed: PersistedState['models'];
+  installed: ModelSlots;
   busy: string[];
 }
 
@@ -128,9 +117,11 @@ export class ModelUpdater {
     keepVersions: number;
     restoreOnStart: boolean;
   }>;
-  readonly #keys: Map<string, KeyObject>;
-  readonly #requireSignature: boolean;
-  #state: PersistedState = { v: 1, seqs: {}, reportSeq: 0, models: {}, refused: {} };
+  readonly #verifier: ModelVerifier;
+  readonly #fetcher: ArtifactFetcher;
+  readonly #swapper: ModelSwapper;
+  readonly #reporter: ModelReporter;
+  #state: UpdaterState = emptyUpdaterState();
   readonly #fleet = new Map<string, ModelDesiredMessage>();
   readonly #device = new Map<string, ModelDesiredMessage>();
   /** per model: the chain of reconcile runs (one at a time per model) */
@@ -138,16 +129,13 @@ export class ModelUpdater {
   readonly #dirty = new Set<string>();
   readonly #busy = new Set<string>();
   readonly #watches = new Map<string, TimerHandle>();
-  readonly #pendingReports: ModelReportMessage[] = [];
-  readonly #reportListeners = new Set<(r: ModelReportMessage) => void>();
-  #abort = new AbortController();
+  readonly #abort = new AbortController();
   #started = false;
-  #flushing = false;
   #closed = false;
   #onMessage = (topic: string, payload: Buffer): void => this.#handle(topic, payload);
   #onConnect = (): void => {
     void this.#subscribe().catch((err: unknown) => this.#o.logger.warn({ err }, 'resubscribe failed'));
-    void this.#flushReports();
+    void this.#reporter.flush();
   };
 
   constructor(opts: ModelUpdaterOptions) {
@@ -171,9 +159,6 @@ export class ModelUpdater {
       if (!(typeof x === 'number' && x >= 0 && Number.isFinite(x))) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `ModelUpdater: ${name} must be a non-negative number, got ${x}`);
       return x;
     };
-    // a TrustedKeyRing is kept as it is: it re-reads its key directories when a manifest names an unknown key
-    this.#keys = keys instanceof TrustedKeyRing ? keys : new Map(keys);
-    this.#requireSignature = requireSignature;
     this.#o = Object.freeze({
       deviceId: opts.deviceId,
       transport: opts.transport,
@@ -192,6 +177,27 @@ export class ModelUpdater {
       keepVersions: keep,
       restoreOnStart: opts.restoreOnStart ?? true,
     });
+    const o = this.#o;
+    // a TrustedKeyRing is kept as it is: it re-reads its key directories when a manifest names an unknown key
+    const verifier = (this.#verifier = new ModelVerifier({ trustedKeys: keys instanceof TrustedKeyRing ? keys : new Map(keys), requireSignature }));
+    this.#fetcher = new ArtifactFetcher({
+      stagingDir: join(modelsDir, 'staging'),
+      fetch: o.fetch,
+      clock: o.clock,
+      logger: o.logger,
+      retry: o.downloadRetry,
+      timeoutMs: o.downloadTimeoutMs,
+      signal: this.#abort.signal,
+    });
+    this.#swapper = new ModelSwapper({ modelsDir, host: o.host, verifier, keepVersions: keep, slots: () => this.#state.models });
+    this.#reporter = new ModelReporter({
+      deviceId: o.deviceId,
+      transport: o.transport,
+      topics: o.topics,
+      clock: o.clock,
+      logger: o.logger,
+      nextSeq: () => this.#seq(),
+    });
   }
 
   /** Load the store's state, restore the last active models, subscribe. Idempotent. */
@@ -201,19 +207,13 @@ export class ModelUpdater {
     this.#started = true;
     await mkdir(join(this.#o.modelsDir, 'staging'), { recursive: true });
     await mkdir(join(this.#o.modelsDir, 'versions'), { recursive: true });
-    try {
-      const raw = JSON.parse(await readFile(this.#statePath(), 'utf8')) as PersistedState;
-      if (raw && raw.v === 1) this.#state = { ...this.#state, ...raw };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#o.logger.warn({ err }, 'updater state unreadable; starting fresh');
-    }
+    this.#state = await loadUpdaterState(this.#statePath(), this.#state, this.#o.logger);
     if (this.#o.restoreOnStart) {
       for (const [name, m] of Object.entries(this.#state.models)) {
         // the agent may have loaded its configured model first; the last model the updater activated wins
         if (!m.active || this.#o.host.active(name)?.manifest.artifact.sha256 === m.active.sha256) continue;
         try {
-          const v = verifyModelDir(m.active.dir, this.#verifyOpts());
-          await this.#o.host.activate(v.manifest, v.modelPath);
+          await this.#swapper.reactivate(m.active);
           this.#o.logger.info({ model: name, version: m.active.version }, 'restored the last active model');
         } catch (err) {
           this.#o.logger.error({ err, model: name }, 'cannot restore the last active model');
@@ -244,8 +244,7 @@ export class ModelUpdater {
 
   /** Listen to every report the updater publishes (also when the publish could not be sent yet). */
   onReport(listener: (r: ModelReportMessage) => void): () => void {
-    this.#reportListeners.add(listener);
-    return () => this.#reportListeners.delete(listener);
+    return this.#reporter.onReport(listener);
   }
 
   /** Resolves when no update is running or queued. */
@@ -268,18 +267,12 @@ export class ModelUpdater {
     await this.#o.transport.subscribe(this.#o.topics.agentModelSubscriptions(this.#o.deviceId), 1);
   }
 
-  #verifyOpts(): { trustedKeys: Map<string, KeyObject>; requireSignature: boolean } {
-    return { trustedKeys: this.#keys, requireSignature: this.#requireSignature };
-  }
-
   #statePath(): string {
     return join(this.#o.modelsDir, 'updater-state.json');
   }
 
-  async #saveState(): Promise<void> {
-    const tmp = `${this.#statePath()}.tmp`;
-    await writeFile(tmp, JSON.stringify(this.#state));
-    await rename(tmp, this.#statePath());
+  #saveState(): Promise<void> {
+    return saveUpdaterState(this.#statePath(), this.#state);
   }
 
   #handle(topic: string, payload: Buffer): void {
@@ -360,147 +353,20 @@ export class ModelUpdater {
   async #update(name: string, desired: ModelDesiredMessage): Promise<void> {
     await this.#report(name, desired, 'received');
     // signature first: nothing untrusted is downloaded
-    const source = `desired manifest of ${name}@${desired.version}`;
-    const unsignedOk = !this.#requireSignature && (desired.manifest as { signature?: unknown }).signature === undefined;
-    const manifest = unsignedOk ? parseManifest(desired.manifest, source) : verifyManifest(desired.manifest, this.#keys, source).manifest;
-    if (manifest.name !== name || manifest.version !== desired.version) {
-      throw new EdgeloopError('EL_ERR_UPDATE_REJECTED', `desired ${name}@${desired.version} carries the manifest of ${manifest.name}@${manifest.version}`);
-    }
-    const dir = join(this.#o.modelsDir, 'versions', name, `${safe(manifest.version)}-${manifest.artifact.sha256.slice(0, 12)}`);
-    let installed = false;
-    try {
-      verifyModelDir(dir, this.#verifyOpts());
-      installed = true; // kept on disk from before (a rollback to the previous version needs no download)
-    } catch {
-      /* not installed yet */
-    }
-    if (!installed) {
+    const manifest = this.#verifier.desiredManifest(name, desired);
+    const dir = this.#swapper.versionDir(name, manifest);
+    if (!this.#swapper.installed(dir)) {
       await this.#report(name, desired, 'downloading');
-      const part = await this.#download(desired.artifactUrl, manifest);
+      const part = await this.#fetcher.download(desired.artifactUrl, manifest);
       await this.#report(name, desired, 'downloaded');
-      const tmpDir = `${dir}.tmp`;
-      await rm(tmpDir, { recursive: true, force: true });
-      await mkdir(tmpDir, { recursive: true });
-      await rename(part, join(tmpDir, manifest.artifact.file));
-      await writeFile(join(tmpDir, MANIFEST_FILE), JSON.stringify(desired.manifest, null, 2) + '\n');
-      verifyModelDir(tmpDir, this.#verifyOpts()); // sha256 + signature of what is on disk
-      await rm(dir, { recursive: true, force: true });
-      await rename(tmpDir, dir);
+      await this.#swapper.install(dir, part, manifest, desired.manifest);
     }
     await this.#report(name, desired, 'verified');
-    const modelPath = join(dir, manifest.artifact.file);
-    const before = this.#o.host.active(name);
-    await this.#o.host.activate(manifest, modelPath); // fresh session + test vector; rejects keeping the old model
-    const slot = (this.#state.models[name] ??= {});
-    const beforeInstalled =
-      before && slot.active?.sha256 === before.manifest.artifact.sha256 && slot.active.version === before.manifest.version ? slot.active : before ? fromActive(before) : slot.active;
-    if (beforeInstalled && beforeInstalled.dir !== dir) slot.previous = beforeInstalled;
-    slot.active = { version: manifest.version, sha256: manifest.artifact.sha256, dir, modelPath };
+    await this.#swapper.activate(name, manifest, dir);
     await this.#saveState();
-    await this.#prune(name);
+    await this.#swapper.prune(name);
     await this.#report(name, desired, 'active');
     this.#watchLatency(name, desired, manifest);
-  }
-
-  /** Download to staging/<sha256>.part, resuming a partial file with Range; returns the path of the full file. */
-  async #download(url: string, manifest: Manifest): Promise<string> {
-    const part = join(this.#o.modelsDir, 'staging', `${manifest.artifact.sha256}.part`);
-    // downloadRetry.maxAttempts counts retries (the first download is not one); lib/retry.ts counts calls
-    const policy = { ...DEFAULT_RETRY, ...this.#o.downloadRetry };
-    let attempts = 0;
-    try {
-      await retry(() => this.#downloadOnce(url, part, manifest.artifact.bytes), {
-        policy: { ...policy, maxAttempts: policy.maxAttempts + 1 },
-        retryable: (err) => !(err as EdgeloopError).details?.permanent,
-        clock: this.#o.clock,
-        signal: this.#abort.signal,
-        onFailedAttempt: ({ error, attempt, delayMs }) => {
-          attempts = attempt;
-          if (delayMs !== undefined) this.#o.logger.warn({ err: error, url, delay: delayMs }, 'download failed; retrying');
-        },
-      });
-      return part;
-    } catch (err) {
-      if (this.#abort.signal.aborted) throw err;
-      throw new EdgeloopError('EL_ERR_UPDATE_DOWNLOAD', `download of ${url} failed after ${attempts} attempts: ${(err as Error).message}`, { cause: err });
-    }
-  }
-
-  async #downloadOnce(url: string, part: string, size: number): Promise<void> {
-    let have = 0;
-    try {
-      have = (await stat(part)).size;
-    } catch {
-      have = 0;
-    }
-    if (have > size) {
-      await rm(part, { force: true });
-      have = 0;
-    }
-    if (have === size) return;
-    const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#o.downloadTimeoutMs)]);
-    const headers: Record<string, string> = have > 0 ? { range: `bytes=${have}-` } : {};
-    const res = await this.#o.fetch(url, { headers, signal });
-    if (res.status === 416) {
-      await res.body?.cancel();
-      await rm(part, { force: true });
-      throw new EdgeloopError('EL_ERR_UPDATE_DOWNLOAD', `server refused the range from byte ${have} (416); restarting the download`);
-    }
-    if (res.status !== 200 && res.status !== 206) {
-      await res.body?.cancel();
-      throw new EdgeloopError('EL_ERR_UPDATE_DOWNLOAD', `GET ${url} answered HTTP ${res.status}`, {
-        details: { status: res.status, permanent: res.status === 404 || res.status === 410 || res.status === 403 || res.status === 401 },
-      });
-    }
-    let append = false;
-    if (res.status === 206) {
-      const cr = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
-      if (!cr || Number(cr[1]) !== have) {
-        await res.body?.cancel();
-        await rm(part, { force: true });
-        throw new EdgeloopError('EL_ERR_UPDATE_DOWNLOAD', `unexpected Content-Range ${res.headers.get('content-range')} for a resume from ${have}`);
-      }
-      append = true;
-    }
-    if (!res.body) throw new EdgeloopError('EL_ERR_UPDATE_DOWNLOAD', `GET ${url} has no body`);
-    // chunks are written as they arrive, so what came before a broken connection stays for the resume
-    const fh = await open(part, append ? 'a' : 'w');
-    try {
-      let written = append ? have : 0;
-      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-        await fh.write(chunk);
-        written += chunk.byteLength;
-        if (written > size) break; // longer than the manifest says: checked (and discarded) below
-      }
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    const got = (await stat(part)).size;
-    if (got !== size) {
-      if (got > size) await rm(part, { force: true });
-      throw new EdgeloopError('EL_ERR_UPDATE_DOWNLOAD', `download ended at ${got} of ${size} bytes`);
-    }
-  }
-
-  async #prune(name: string): Promise<void> {
-    const base = join(this.#o.modelsDir, 'versions', name);
-    const slot = this.#state.models[name];
-    const keep = new Set([slot?.active?.dir, slot?.previous?.dir].filter(Boolean) as string[]);
-    let entries: string[];
-    try {
-      entries = await readdir(base);
-    } catch {
-      return;
-    }
-    const others = [];
-    for (const e of entries) {
-      const p = join(base, e);
-      if (keep.has(p) || e.endsWith('.tmp')) continue;
-      others.push({ p, t: (await stat(p)).mtimeMs });
-    }
-    others.sort((a, b) => b.t - a.t);
-    for (const o of others.slice(Math.max(0, this.#o.keepVersions - keep.size))) await rm(o.p, { recursive: true, force: true });
   }
 
   /** After activation: revert to the previous model when p95 exceeds manifest.latencyBudgetMs. */
@@ -551,10 +417,7 @@ export class ModelUpdater {
       return;
     }
     try {
-      const v = verifyModelDir(prev.dir, this.#verifyOpts());
-      await this.#o.host.activate(v.manifest, v.modelPath);
-      slot.previous = slot.active;
-      slot.active = prev;
+      await this.#swapper.revert(name, prev);
       await this.#saveState();
       this.#o.logger.warn({ model: name, from: manifest.version, to: prev.version }, reason);
       await this.#report(name, desired, 'rolled-back', `${reason}; reverted to ${prev.version}`);
@@ -571,55 +434,7 @@ export class ModelUpdater {
     return this.#state.reportSeq;
   }
 
-  async #report(name: string, desired: ModelDesiredMessage, state: ModelReportState, reason?: string): Promise<void> {
-    const msg: ModelReportMessage = {
-      v: SCHEMA_VERSION,
-      type: 'model-report',
-      deviceId: this.#o.deviceId,
-      seq: this.#seq(),
-      ts: this.#o.clock.now(),
-      model: name,
-      version: desired.version,
-      state,
-      ...(reason !== undefined ? { reason: reason.slice(0, 1000) } : {}),
-      ...(desired.rolloutId !== undefined ? { rolloutId: desired.rolloutId } : {}),
-    };
-    for (const l of this.#reportListeners) l(msg);
-    this.#pendingReports.push(msg);
-    if (this.#pendingReports.length > 100) this.#pendingReports.splice(0, this.#pendingReports.length - 100);
-    await this.#flushReports();
-  }
-
-  /** Publish queued reports in order; the ones that fail stay queued (bounded: 100, oldest dropped) for 'connect'. */
-  async #flushReports(): Promise<void> {
-    if (this.#flushing) return;
-    this.#flushing = true;
-    try {
-      await this.#flushLoop();
-    } finally {
-      this.#flushing = false;
-    }
-  }
-
-  async #flushLoop(): Promise<void> {
-    while (this.#pendingReports.length && this.#o.transport.connected) {
-      const m = this.#pendingReports[0]!;
-      try {
-        await this.#o.transport.publish({ topic: this.#o.topics.modelReport(this.#o.deviceId), payload: encodeMessage(m), qos: 1 });
-        if (this.#pendingReports[0] === m) this.#pendingReports.shift();
-      } catch (err) {
-        this.#o.logger.debug({ err }, 'report not sent; kept for the next connection');
-        return;
-      }
-    }
+  #report(name: string, desired: ModelDesiredMessage, state: ModelReportState, reason?: string): Promise<void> {
+    return this.#reporter.report(name, desired, state, reason);
   }
 }
-
-function safe(v: string): string {
-  return v.replace(/[^A-Za-z0-9._-]/g, '_');
-}
-
-function fromActive(a: { manifest: Manifest; modelPath: string }): InstalledVersion {
-  return { version: a.manifest.version, sha256: a.manifest.artifact.sha256, dir: join(a.modelPath, '..'), modelPath: a.modelPath };
-}
-

@@ -9,6 +9,12 @@
  * upstream (MQTT PUBACK) only then, so a crash anywhere loses nothing: unacknowledged messages are redelivered
  * and the persisted dedup state drops what the stream already holds.
  *
+ * The parts: decode + validate are pure (protocol/messages.ts, time-bounds.ts); dedup is SeqDeduplicator (working
+ * state, and committed state persisted by SqliteDedupStore); batching with backpressure is StreamBatcher
+ * (stream-batcher.ts: group commit, linger, in-flight puts, the pending-record bound); DedupRecovery
+ * (dedup-recovery.ts) re-derives dedup state from the stream's tail at start; refused messages go to the
+ * DeadLetterSink; the options and their check are in ingest-options.ts. This file composes them.
+ *
  * Batching is group commit: while a put is in flight, accepted records gather in the next batch, which is put as
  * soon as the previous one completes (or when it reaches maxBatchRecords / maxBatchBytes). `lingerMs` > 0 waits
  * that long for a batch to fill when no put is in flight (fewer, larger puts; more latency).
@@ -22,121 +28,23 @@ import { EdgeloopError, isEdgeloopError } from '../../protocol/errors.ts';
 import {
   decodeDeviceMessage,
   encodeMessage,
-  MAX_MQTT_PAYLOAD_BYTES,
   stripUnknownFields,
   type DeviceMessage,
 } from '../../protocol/messages.ts';
 import { Topics, type ParsedTopic } from '../../protocol/topics.ts';
-import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
-import type { RetryPolicy } from '../../lib/backoff.ts';
-import { retry } from '../../lib/retry.ts';
+import { systemClock, type Clock } from '../../lib/clock.ts';
 import { LatencyWindow } from '../../lib/stats.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import type { Stream, StreamRecord } from '../stream/stream.ts';
 import type { DeadLetterInput } from '../dlq/sqlite-dlq.ts';
+import { checkIngestOptions, type AcceptInput, type DeadLetterSink, type IngestOptions, type IngestOutcome, type IngestStats, type IngestLimits } from './ingest-options.ts';
 import { SeqDeduplicator } from './seq-deduplicator.ts';
 import { SqliteDedupStore } from './sqlite-dedup-store.ts';
+import { StreamBatcher, type SeqRun, type SettledPut } from './stream-batcher.ts';
+import { DedupRecovery } from './dedup-recovery.ts';
 import { badTimeBound, DEFAULT_TIME_BOUNDS, splitByTimeBounds, type TimeBounds } from './time-bounds.ts';
 
-/** Where refused messages go (SqliteDlq implements it). Must commit synchronously. */
-export interface DeadLetterSink {
-  add(d: DeadLetterInput): number;
-}
-
-export interface IngestOptions {
-  stream: Stream;
-  dlq: DeadLetterSink;
-  /** SQLite file for the persisted dedup state; ':memory:' disables persistence (tests only) */
-  dedupPath: string;
-  topicPrefix?: string;
-  /** payloads above this are dead-lettered as oversized; bytes, default 131072 (AWS IoT Core's limit) */
-  maxPayloadBytes?: number;
-  /** records per Stream.put; default 500 (Kinesis PutRecords' limit) */
-  maxBatchRecords?: number;
-  /** bytes per Stream.put; default 1 MiB (smaller puts keep the group-commit latency low) */
-  maxBatchBytes?: number;
-  /** wait this long for a batch to fill when no put is in flight; ms, default 0 (group commit only) */
-  lingerMs?: number;
-  /** concurrent Stream.put calls; default 1 (keeps per-device order; raise for Kinesis) */
-  maxInFlightPuts?: number;
-  /** records accepted but not yet put before accept() waits (backpressure to publishers); default 20000 */
-  maxPendingRecords?: number;
-  /** open seq gaps kept per device; default 64 */
-  dedupMaxIntervals?: number;
-  /** devices whose dedup state stays in memory (others reload from SQLite); default 100000 */
-  dedupMaxDevices?: number;
-  /** retry of a failed Stream.put before the batch is refused; maxAttempts counts puts; default 5 attempts, 50 ms .. 2 s */
-  putRetry?: Partial<RetryPolicy>;
-  /**
-   * Rebuild dedup state from the stream's tail at start (records put after the recovery checkpoint), closing the
-   * window between a stream commit and the dedup commit that a kill -9 can hit. Costs one extra read of the
-   * stream (data not decoded) every recoveryCheckpointMs. Default true; turn off for Kinesis (read quota).
-   */
-  recoverFromStream?: boolean;
-  /** how often the recovery checkpoint advances, ms; default 5000 */
-  recoveryCheckpointMs?: number;
-  /**
-   * Device timestamps accepted around the arrival time (ms ahead / behind); readings and events outside go to the
-   * dead-letter store as `ts-out-of-range`. Default 5 minutes ahead, 7 days behind; Infinity turns a bound off.
-   */
-  timeBounds?: Partial<TimeBounds>;
-  clock?: Clock;
-  logger?: Logger;
-  /** observer for each successful put (metrics) */
-  onPut?: (info: { records: number; bytes: number; ms: number }) => void;
-}
-
-export type IngestOutcome = 'stored' | 'duplicate' | 'dead-letter' | 'ignored';
-
-export interface AcceptInput {
-  topic: string;
-  payload: Uint8Array;
-  clientId?: string | undefined;
-}
-
-export interface IngestStats {
-  messages: number;
-  stored: number;
-  readings: number;
-  events: number;
-  duplicateRecords: number;
-  duplicateMessages: number;
-  deadLetters: number;
-  ignored: number;
-  /** messages stored without the fields the protocol does not define */
-  strippedMessages: number;
-  puts: number;
-  putFailures: number;
-  pendingRecords: number;
-  inFlightPuts: number;
-  dedupDevices: number;
-  collapsedGaps: number;
-  /** now - sentAt of the last telemetry/events message (device clock), ms */
-  lastLagMs: number;
-  putLatencyMs: Record<string, number>;
-}
-
-interface Run {
-  deviceId: string;
-  lo: number;
-  hi: number;
-}
-
-interface Batch {
-  records: StreamRecord[];
-  bytes: number;
-  runs: Run[];
-  promise: Promise<void>;
-  resolve: () => void;
-  reject: (e: Error) => void;
-  sealed: boolean;
-}
-
-const KNOWN = new Set([
-  'stream', 'dlq', 'dedupPath', 'topicPrefix', 'maxPayloadBytes', 'maxBatchRecords', 'maxBatchBytes', 'lingerMs',
-  'maxInFlightPuts', 'maxPendingRecords', 'dedupMaxIntervals', 'dedupMaxDevices', 'putRetry', 'clock', 'logger', 'onPut',
-  'recoverFromStream', 'recoveryCheckpointMs', 'timeBounds',
-]);
+export type { AcceptInput, DeadLetterSink, IngestOptions, IngestOutcome, IngestStats } from './ingest-options.ts';
+export { DEDUP_RECOVERY_CONSUMER } from './dedup-recovery.ts';
 
 /** diagnostics_channel events (subscribe with `diagnostics_channel.subscribe(name, fn)`). */
 export const INGEST_CHANNELS = {
@@ -148,50 +56,24 @@ export const INGEST_CHANNELS = {
   deadLetter: channel('edgeloop:ingest:dead-letter'),
 } as const;
 
-/** Stream consumer name under which the ingest keeps its dedup-recovery checkpoints. */
-export const DEDUP_RECOVERY_CONSUMER = 'edgeloop-ingest-dedup';
-
 export class Ingest {
   readonly topics: Topics;
-  readonly #o: {
-    maxPayloadBytes: number;
-    maxBatchRecords: number;
-    maxBatchBytes: number;
-    lingerMs: number;
-    maxInFlightPuts: number;
-    maxPendingRecords: number;
-    dedupMaxDevices: number;
-  };
-  readonly #stream: Stream;
+  readonly #o: IngestLimits;
   readonly #dlq: DeadLetterSink;
   readonly #store: SqliteDedupStore | undefined;
   readonly #clock: Clock;
   readonly #log: Logger;
-  readonly #retry: Partial<RetryPolicy>;
   readonly #onPut: IngestOptions['onPut'];
-  readonly #recover: boolean;
-  readonly #recoveryMs: number;
   readonly #timeBounds: TimeBounds;
-  #recoveryTimer: TimerHandle | undefined;
-  #recoveryTick: Promise<void> | undefined;
-  /** per shard: position reached by the last follow tick (checkpointed one tick later) */
-  readonly #followPos = new Map<string, string | undefined>();
+  readonly #batcher: StreamBatcher;
+  /** undefined when recoverFromStream is off */
+  readonly #recovery: DedupRecovery | undefined;
   /** state including records in batches not yet put */
   readonly #working: SeqDeduplicator;
   /** state of records known to be in the stream (what is persisted) */
   readonly #committed: SeqDeduplicator;
-  /** per device: the newest batch holding some of its records, while unsettled */
-  readonly #pendingByDevice = new Map<string, Batch>();
-  readonly #ready: Batch[] = [];
-  #current: Batch | undefined;
-  #inFlight = 0;
-  #pendingRecords = 0;
-  #spaceWaiters: Array<() => void> = [];
-  #linger: TimerHandle | undefined;
-  #scheduled = false;
   #started = false;
   #closed = false;
-  #idleWaiters: Array<() => void> = [];
   readonly #putLatency = new LatencyWindow(2048);
   readonly #s = {
     messages: 0,
@@ -209,38 +91,14 @@ export class Ingest {
   };
 
   constructor(opts: IngestOptions) {
-    for (const k of Object.keys(opts)) {
-      if (!KNOWN.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `Ingest: unknown option "${k}"`);
-    }
-    if (!opts.stream) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'Ingest: stream is required');
-    if (!opts.dlq) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'Ingest: dlq is required');
-    if (!opts.dedupPath) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'Ingest: dedupPath is required');
-    const o = {
-      maxPayloadBytes: opts.maxPayloadBytes ?? MAX_MQTT_PAYLOAD_BYTES,
-      maxBatchRecords: opts.maxBatchRecords ?? 500,
-      maxBatchBytes: opts.maxBatchBytes ?? 1024 * 1024,
-      lingerMs: opts.lingerMs ?? 0,
-      maxInFlightPuts: opts.maxInFlightPuts ?? 1,
-      maxPendingRecords: opts.maxPendingRecords ?? 20_000,
-      dedupMaxDevices: opts.dedupMaxDevices ?? 100_000,
-    };
-    for (const [k, v] of Object.entries(o)) {
-      const min = k === 'lingerMs' ? 0 : 1;
-      if (!Number.isFinite(v) || v < min) {
-        throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `Ingest: ${k} must be a number >= ${min}, got ${v}`);
-      }
-    }
+    const o = checkIngestOptions(opts);
     this.#o = Object.freeze(o);
     this.topics = new Topics(opts.topicPrefix);
-    this.#stream = opts.stream;
     this.#dlq = opts.dlq;
     this.#store = opts.dedupPath === ':memory:' ? undefined : new SqliteDedupStore({ path: opts.dedupPath });
     this.#clock = opts.clock ?? systemClock;
     this.#log = opts.logger ?? silentLogger;
-    this.#retry = { minMs: 50, maxMs: 2000, maxAttempts: 5, ...opts.putRetry };
     this.#onPut = opts.onPut;
-    this.#recover = opts.recoverFromStream ?? true;
-    this.#recoveryMs = opts.recoveryCheckpointMs ?? 5000;
     const badBound = badTimeBound(opts.timeBounds ?? {});
     if (badBound) {
       throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `Ingest: timeBounds.${badBound} must be a number >= 0 (ms) or Infinity`);
@@ -249,120 +107,59 @@ export class Ingest {
     const maxIntervals = opts.dedupMaxIntervals ?? 64;
     this.#working = new SeqDeduplicator({ maxIntervals });
     this.#committed = new SeqDeduplicator({ maxIntervals });
+    this.#batcher = new StreamBatcher({
+      stream: opts.stream,
+      maxBatchRecords: o.maxBatchRecords,
+      maxBatchBytes: o.maxBatchBytes,
+      lingerMs: o.lingerMs,
+      maxInFlightPuts: o.maxInFlightPuts,
+      maxPendingRecords: o.maxPendingRecords,
+      retry: { minMs: 50, maxMs: 2000, maxAttempts: 5, ...opts.putRetry },
+      clock: this.#clock,
+      logger: this.#log,
+      onCommitted: (put) => this.#committedPut(put),
+      onRefused: (put, error) => this.#refusedPut(put, error),
+    });
+    this.#recovery = (opts.recoverFromStream ?? true)
+      ? new DedupRecovery({
+        stream: opts.stream,
+        store: this.#store,
+        checkpointMs: opts.recoveryCheckpointMs ?? 5000,
+        clock: this.#clock,
+        logger: this.#log,
+        apply: (deviceId, seqs) => this.#applyRecovered(deviceId, seqs),
+        committedState: (deviceId) => this.#committed.export(deviceId)!,
+      })
+      : undefined;
   }
 
   async start(): Promise<void> {
     if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'Ingest is closed');
     if (this.#started) return;
     this.#store?.start();
-    if (this.#recover) {
-      await this.#recoverFromStream();
-      this.#scheduleRecoveryTick();
-    }
+    if (this.#recovery) this.recoveredRecords = await this.#recovery.start();
     this.#started = true;
   }
 
   /** Records recovered into the dedup state at the last start (tests, logs). */
   recoveredRecords = 0;
 
-  async #recoverFromStream(): Promise<void> {
-    const touched = new Set<string>();
-    let n = 0;
-    // an empty dedup store (first start, or the file was deleted) is rebuilt from the oldest record in the stream:
-    // read under a consumer name that never checkpoints; otherwise from the recovery checkpoint
-    const rebuild = !this.#store || this.#store.deviceCount() === 0;
-    const readAs = rebuild ? `${DEDUP_RECOVERY_CONSUMER}:rebuild` : DEDUP_RECOVERY_CONSUMER;
-    for (const shardId of await this.#stream.listShards()) {
-      let position: string | undefined;
-      let last: string | undefined;
-      for (;;) {
-        const b = await this.#stream.read(shardId, { consumer: readAs, position, limit: 1000 });
-        for (const r of b.records) {
-          n++;
-          let m: { deviceId?: unknown; type?: unknown; readings?: Array<{ seq: number }>; events?: Array<{ seq: number }> };
-          try {
-            m = JSON.parse(Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength).toString('utf8'));
-          } catch {
-            continue; // not written by this ingest
-          }
-          const items = m.type === 'telemetry' ? m.readings : m.type === 'events' ? m.events : undefined;
-          if (typeof m.deviceId !== 'string' || !Array.isArray(items)) continue;
-          this.#ensureLoaded(m.deviceId);
-          for (const it of items) {
-            if (typeof it?.seq !== 'number') continue;
-            this.#working.addRange(m.deviceId, it.seq, it.seq);
-            this.#committed.addRange(m.deviceId, it.seq, it.seq);
-          }
-          touched.add(m.deviceId);
-        }
-        if (b.records.length > 0) last = b.records[b.records.length - 1]!.sequenceNumber;
-        if (b.records.length === 0 || b.endOfShard) break;
-        position = b.position;
-      }
-      if (last !== undefined) {
-        if (this.#store && touched.size > 0) {
-          this.#store.saveMany([...touched].map((id) => [id, this.#committed.export(id)!]), this.#clock.now());
-          touched.clear();
-        }
-        await this.#stream.checkpoint(DEDUP_RECOVERY_CONSUMER, shardId, last);
-      }
-      this.#followPos.set(shardId, last);
-    }
-    this.recoveredRecords = n;
-    if (n > 0) this.#log.info({ records: n, rebuild }, 'dedup state recovered from the stream');
-  }
-
-  #scheduleRecoveryTick(): void {
-    if (this.#closed) return;
-    this.#recoveryTimer = this.#clock.setTimeout(() => {
-      this.#recoveryTimer = undefined;
-      this.#recoveryTick = this.#followTail().catch((err: unknown) => this.#log.warn({ err }, 'dedup recovery checkpoint failed'));
-      void this.#recoveryTick.then(() => this.#scheduleRecoveryTick());
-    }, this.#recoveryMs);
-    this.#recoveryTimer.unref?.();
-  }
-
-  /**
-   * Advance the recovery checkpoint to where the previous tick read up to: records that old had their dedup
-   * state committed long ago (the gap is microseconds), so a restart only re-applies the last ticks' records.
-   */
-  async #followTail(): Promise<void> {
-    for (const shardId of await this.#stream.listShards()) {
-      const prev = this.#followPos.get(shardId);
-      let position = prev;
-      let last = prev;
-      for (let i = 0; i < 100 && !this.#closed; i++) {
-        const b = await this.#stream.read(shardId, { consumer: DEDUP_RECOVERY_CONSUMER, position, limit: 10_000 });
-        if (b.records.length === 0) break;
-        last = b.records[b.records.length - 1]!.sequenceNumber;
-        position = b.position;
-        if (b.endOfShard) break;
-      }
-      const cp = this.#checkpointable.get(shardId);
-      if (cp !== undefined) await this.#stream.checkpoint(DEDUP_RECOVERY_CONSUMER, shardId, cp);
-      this.#checkpointable.set(shardId, last);
-      this.#followPos.set(shardId, last);
+  #applyRecovered(deviceId: string, seqs: readonly number[]): void {
+    this.#ensureLoaded(deviceId);
+    for (const seq of seqs) {
+      this.#working.addRange(deviceId, seq, seq);
+      this.#committed.addRange(deviceId, seq, seq);
     }
   }
-
-  readonly #checkpointable = new Map<string, string | undefined>();
 
   /** Stop intake, put what is pending, then close the dedup store. Does not close the stream or the DLQ. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#linger) this.#clock.clearTimeout(this.#linger);
-    this.#linger = undefined;
-    if (this.#recoveryTimer) this.#clock.clearTimeout(this.#recoveryTimer);
-    this.#recoveryTimer = undefined;
-    await this.#recoveryTick;
-    // release backpressure waiters: their accept() rejects with EL_ERR_CLOSED
-    for (const w of this.#spaceWaiters.splice(0)) w();
-    this.#sealCurrent();
-    this.#pump();
-    while (this.#inFlight > 0 || this.#ready.length > 0) {
-      await new Promise<void>((r) => this.#idleWaiters.push(r));
-    }
+    this.#batcher.stopIntake();
+    await this.#recovery?.close();
+    // releases the backpressure waiters (their accept() rejects with EL_ERR_CLOSED), then puts what is pending
+    await this.#batcher.drain();
     this.#store?.close();
     this.#started = false;
   }
@@ -423,9 +220,7 @@ export class Ingest {
       if (!split.kept) return 'dead-letter';
       m = split.kept;
     }
-    while (this.#pendingRecords >= this.#o.maxPendingRecords && !this.#closed) {
-      await new Promise<void>((r) => this.#spaceWaiters.push(r));
-    }
+    while (this.#batcher.full && !this.#closed) await this.#batcher.spaceFreed();
     if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'Ingest is closed');
     return this.#enqueue(stripped.length > 0 || split.refused ? undefined : msg.payload, m, deviceId);
   }
@@ -433,8 +228,8 @@ export class Ingest {
   stats(): IngestStats {
     return {
       ...this.#s,
-      pendingRecords: this.#pendingRecords,
-      inFlightPuts: this.#inFlight,
+      pendingRecords: this.#batcher.pendingRecords,
+      inFlightPuts: this.#batcher.inFlightPuts,
       dedupDevices: this.#working.deviceCount,
       collapsedGaps: this.#working.collapsedGaps,
       putLatencyMs: this.#putLatency.snapshot([50, 95, 99]),
@@ -442,12 +237,8 @@ export class Ingest {
   }
 
   /** Resolves when nothing is pending or in flight (tests, graceful handover). */
-  async idle(): Promise<void> {
-    this.#sealCurrent();
-    this.#pump();
-    while (this.#inFlight > 0 || this.#ready.length > 0 || this.#current) {
-      await new Promise<void>((r) => this.#idleWaiters.push(r));
-    }
+  idle(): Promise<void> {
+    return this.#batcher.idle();
   }
 
   #deadLetter(msg: AcceptInput, deviceId: string | undefined, reason: DeadLetterInput['reason'], code: string, detail: string): void {
@@ -472,7 +263,7 @@ export class Ingest {
     let toDrop = Math.ceil(this.#o.dedupMaxDevices * 0.1);
     for (const id of this.#working.deviceIds()) {
       if (toDrop <= 0) break;
-      if (this.#pendingByDevice.has(id)) continue;
+      if (this.#batcher.hasPending(id)) continue;
       this.#working.evict(id);
       this.#committed.evict(id);
       toDrop--;
@@ -482,13 +273,13 @@ export class Ingest {
   /** `payload` is the message's original encoding, or undefined when `m` was changed and must be re-encoded. */
   async #enqueue(payload: Uint8Array | undefined, m: DeviceMessage, deviceId: string): Promise<IngestOutcome> {
     let data: Uint8Array | undefined = payload;
-    const runs: Run[] = [];
+    const runs: SeqRun[] = [];
     let fresh = 0;
     if (m.type === 'telemetry' || m.type === 'events') {
       this.#ensureLoaded(deviceId);
       const items: Array<{ seq: number }> = m.type === 'telemetry' ? m.readings : m.events;
       let kept: Array<{ seq: number }> = [];
-      let run: Run | undefined;
+      let run: SeqRun | undefined;
       // fast path (the common case): ascending consecutive seqs, all above the device's highest seen seq
       const first = items[0]!.seq;
       const last = items[items.length - 1]!.seq;
@@ -517,8 +308,8 @@ export class Ingest {
       if (kept.length === 0) {
         // every record is already in the stream or in a batch on its way: ack once that batch has settled
         this.#s.duplicateMessages++;
-        const pending = this.#pendingByDevice.get(deviceId);
-        if (pending) await pending.promise;
+        const pending = this.#batcher.pendingFor(deviceId);
+        if (pending) await pending;
         return 'duplicate';
       }
       if (dups > 0) {
@@ -531,15 +322,7 @@ export class Ingest {
       }
     }
     data ??= encodeMessage(m);
-    const batch = this.#batchFor(data.byteLength);
-    batch.records.push({ partitionKey: deviceId, data });
-    batch.bytes += data.byteLength;
-    for (const r of runs) batch.runs.push(r);
-    this.#pendingByDevice.set(deviceId, batch);
-    this.#pendingRecords++;
-    if (batch.records.length >= this.#o.maxBatchRecords || batch.bytes >= this.#o.maxBatchBytes) this.#sealCurrent();
-    this.#schedule();
-    await batch.promise;
+    await this.#batcher.add(deviceId, data, runs);
     // counted once the stream holds them
     this.#s.stored++;
     if (m.type === 'telemetry') this.#s.readings += fresh;
@@ -547,129 +330,35 @@ export class Ingest {
     return 'stored';
   }
 
-  #batchFor(bytes: number): Batch {
-    const cur = this.#current;
-    if (cur && cur.bytes + bytes > this.#o.maxBatchBytes && cur.records.length > 0) this.#sealCurrent();
-    if (!this.#current) {
-      let resolve!: () => void;
-      let reject!: (e: Error) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      // a batch nobody awaits any more (all callers gone) must not raise an unhandled rejection
-      promise.catch(() => {});
-      this.#current = { records: [], bytes: 0, runs: [], promise, resolve, reject, sealed: false };
+  /** Records are in the stream: persist the dedup state before anyone acknowledges. */
+  #committedPut(put: SettledPut): void {
+    const touched = new Set<string>();
+    for (const r of put.runs) {
+      this.#committed.addRange(r.deviceId, r.lo, r.hi);
+      touched.add(r.deviceId);
     }
-    return this.#current;
-  }
-
-  #sealCurrent(): void {
-    const cur = this.#current;
-    if (!cur) return;
-    this.#current = undefined;
-    if (cur.records.length === 0) return;
-    cur.sealed = true;
-    this.#ready.push(cur);
-  }
-
-  #schedule(): void {
-    if (this.#ready.length > 0) {
-      this.#pump();
-      return;
-    }
-    if (this.#scheduled || this.#inFlight >= this.#o.maxInFlightPuts) return;
-    if (this.#o.lingerMs > 0) {
-      if (this.#linger) return;
-      this.#linger = this.#clock.setTimeout(() => {
-        this.#linger = undefined;
-        this.#sealCurrent();
-        this.#pump();
-      }, this.#o.lingerMs);
-      return;
-    }
-    // gather what arrives in this turn of the event loop (a socket chunk's packets) into one put
-    this.#scheduled = true;
-    setImmediate(() => {
-      this.#scheduled = false;
-      if (this.#inFlight < this.#o.maxInFlightPuts) {
-        this.#sealCurrent();
-        this.#pump();
+    if (this.#store && touched.size > 0) {
+      const states: Array<[string, { intervals: number[] }]> = [];
+      for (const id of touched) states.push([id, this.#committed.export(id)!]);
+      try {
+        this.#store.saveMany(states, this.#clock.now());
+      } catch (e) {
+        // the records are safely in the stream; only a later restart could accept their resends again
+        // (and recoverFromStream re-derives them): acknowledge, and say so loudly
+        this.#log.error({ err: e, devices: touched.size }, 'dedup state could not be persisted');
       }
-    });
+    }
+    this.#s.puts++;
+    this.#putLatency.record(put.ms);
+    this.#onPut?.({ records: put.records, bytes: put.bytes, ms: put.ms });
+    if (INGEST_CHANNELS.put.hasSubscribers) INGEST_CHANNELS.put.publish({ records: put.records, bytes: put.bytes, ms: put.ms });
   }
 
-  #pump(): void {
-    while (this.#inFlight < this.#o.maxInFlightPuts && this.#ready.length > 0) {
-      const b = this.#ready.shift()!;
-      this.#inFlight++;
-      void this.#put(b);
-    }
-    if (this.#inFlight === 0 && this.#ready.length === 0 && !this.#current) {
-      for (const w of this.#idleWaiters.splice(0)) w();
-    }
-  }
-
-  async #put(b: Batch): Promise<void> {
-    const t0 = performance.now();
-    let err: unknown;
-    let ok = false;
-    try {
-      // the wait between puts is a referenced timer: the callers' accept() awaits this put
-      await retry(() => this.#stream.put(b.records), {
-        policy: { ...this.#retry, maxAttempts: this.#retry.maxAttempts ?? 5 },
-        retryable: () => !this.#closed,
-        clock: this.#clock,
-        onFailedAttempt: ({ error, attempt }) => this.#log.warn({ err: error, records: b.records.length, attempt }, 'stream put failed'),
-      });
-      ok = true;
-    } catch (e) {
-      err = e;
-    }
-    const ms = performance.now() - t0;
-    if (ok) {
-      // commit: records are in the stream → persist dedup state before anyone acknowledges
-      const touched = new Set<string>();
-      for (const r of b.runs) {
-        this.#committed.addRange(r.deviceId, r.lo, r.hi);
-        touched.add(r.deviceId);
-      }
-      if (this.#store && touched.size > 0) {
-        const states: Array<[string, { intervals: number[] }]> = [];
-        for (const id of touched) states.push([id, this.#committed.export(id)!]);
-        try {
-          this.#store.saveMany(states, this.#clock.now());
-        } catch (e) {
-          // the records are safely in the stream; only a later restart could accept their resends again
-          // (and recoverFromStream re-derives them): acknowledge, and say so loudly
-          this.#log.error({ err: e, devices: touched.size }, 'dedup state could not be persisted');
-        }
-      }
-      this.#s.puts++;
-      this.#putLatency.record(ms);
-      this.#onPut?.({ records: b.records.length, bytes: b.bytes, ms });
-      if (INGEST_CHANNELS.put.hasSubscribers) INGEST_CHANNELS.put.publish({ records: b.records.length, bytes: b.bytes, ms });
-    } else {
-      this.#s.putFailures++;
-      if (INGEST_CHANNELS.putFailed.hasSubscribers) INGEST_CHANNELS.putFailed.publish({ records: b.records.length, error: err });
-      for (const r of b.runs) this.#working.removeRange(r.deviceId, r.lo, r.hi);
-    }
-    for (const r of b.records) {
-      if (this.#pendingByDevice.get(r.partitionKey) === b) this.#pendingByDevice.delete(r.partitionKey);
-    }
-    this.#pendingRecords -= b.records.length;
-    this.#inFlight--;
-    if (ok) b.resolve();
-    else {
-      b.reject(new EdgeloopError('EL_ERR_INGEST_STREAM_PUT', `stream put of ${b.records.length} records failed: ${(err as Error)?.message}`, { cause: err }));
-    }
-    const waiters = this.#spaceWaiters.splice(0);
-    for (const w of waiters) w();
-    if (this.#current && this.#current.records.length > 0 && this.#ready.length === 0 && this.#o.lingerMs === 0) {
-      this.#sealCurrent();
-    }
-    this.#pump();
-    if (this.#current && this.#current.records.length > 0) this.#schedule();
+  /** The batch was refused: its seqs may come again. */
+  #refusedPut(put: SettledPut, error: unknown): void {
+    this.#s.putFailures++;
+    if (INGEST_CHANNELS.putFailed.hasSubscribers) INGEST_CHANNELS.putFailed.publish({ records: put.records, error });
+    for (const r of put.runs) this.#working.removeRange(r.deviceId, r.lo, r.hi);
   }
 }
 
