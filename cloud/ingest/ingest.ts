@@ -309,7 +309,7 @@ export class Ingest {
         // every record is already in the stream or in a batch on its way: ack once that batch has settled
         this.#s.duplicateMessages++;
         const pending = this.#batcher.pendingFor(deviceId);
-        if (pending) await pending;
+        if (pending !== undefined) await pending;
         return 'duplicate';
       }
       if (dups > 0) {
