@@ -24,6 +24,7 @@ import type { FaultOutcome, SimulationReport } from './report/sim-report.ts';
 import { TimeSeries } from './report/time-series.ts';
 import { isInfraFault, resolveSimulationOptions, type InfraFaultSpec, type ResolvedSimulationOptions, type SimulationOptions } from './simulation-options.ts';
 import { packagePath } from '../lib/package-root.ts';
+import { definePart, System } from '../lib/parts.ts';
 
 export interface SimulationProgress {
   elapsedSec: number;
@@ -64,48 +65,28 @@ export interface SimulationHooks {
 
 export async function runSimulation(options: SimulationOptions, hooks: SimulationHooks = {}): Promise<SimulationReport> {
   const o = resolveSimulationOptions(options);
-  const cleanups: Array<() => Promise<void> | void> = [];
-  const cleanup = async (): Promise<void> => {
-    for (const c of cleanups.reverse()) {
-      try {
-        await c();
-      } catch {
-        /* best effort on the way out */
-      }
-    }
-  };
+  let system: System<undefined> | undefined;
   try {
-    return await run(o, hooks, cleanups);
+    return await run(o, hooks, (s) => (system = s));
   } finally {
-    await cleanup();
+    // best effort on the way out: every part is tried (fleet, observer, proxies, broker, in reverse)
+    await system?.close().catch(() => {});
   }
 }
 
-async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, cleanups: Array<() => Promise<void> | void>): Promise<SimulationReport> {
+/** A handle on the broker the fleet connects to, and what the simulator may do to it (broker-restart faults). */
+interface BrokerHandle {
+  url: string;
+  control: Partial<BrokerControl>;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, hold: (s: System<undefined>) => void): Promise<SimulationReport> {
   const startedAt = new Date();
   const cpu0 = process.cpuUsage();
   const infra = o.faults.filter(isInfraFault) as InfraFaultSpec[];
   const topics = new Topics(o.topicPrefix);
-
-  // broker
-  let brokerUrl: string;
-  let control: Partial<BrokerControl> = {};
-  if (hooks.broker) {
-    brokerUrl = hooks.broker.url;
-    control = hooks.broker;
-  } else if (o.url) {
-    brokerUrl = o.url;
-  } else {
-    const b = new EmbeddedBroker();
-    await b.start();
-    cleanups.push(() => b.close());
-    brokerUrl = b.url;
-    control = b;
-  }
-  // without control of the broker process, a broker restart is played at the network: every device connection
-  // is reset and refused for the outage (the broker keeps its state, like a broker restarting with persistence)
-  const restartAtProxy = infra.some((f) => f.kind === 'broker-restart') && (!control.stop || !control.restart);
-  const target = parseUrl(brokerUrl);
 
   // fleet and ground truth; publishing starts after connecting, so data faults are re-based then
   const replay = o.replay ? loadReplay(o.replay.path, { format: o.replay.format, nabLabels: o.replay.nabLabels }) : undefined;
@@ -113,83 +94,125 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, cleanup
   const built = buildFleet(o, plannedStart, replay);
   const n = built.devices.length;
 
+  // without control of the broker process, a broker restart is played at the network: every device connection
+  // is reset and refused for the outage (the broker keeps its state, like a broker restarting with persistence)
+  const hasControl = hooks.broker ? Boolean(hooks.broker.stop && hooks.broker.restart) : !o.url;
+  const restartAtProxy = infra.some((f) => f.kind === 'broker-restart') && !hasControl;
   // proxies: a partition group gets its own proxy; everyone goes through the main proxy when a storm is scheduled
   const partitions = infra.filter((f) => f.kind === 'partition');
   const needMain = restartAtProxy || infra.some((f) => f.kind === 'connect-storm');
   const share = partitions.length ? Math.max(...partitions.map((p) => p.share)) : 0;
   const partitionCount = partitions.length ? Math.max(1, Math.round(share * n)) : 0;
-  let partitionProxy: TcpProxy | undefined;
-  let mainProxy: TcpProxy | undefined;
-  if (partitionCount > 0) {
-    partitionProxy = new TcpProxy({ target, name: 'partition' });
-    await partitionProxy.start();
-    cleanups.push(() => partitionProxy!.close());
-  }
-  if (needMain) {
-    mainProxy = new TcpProxy({ target, name: 'main' });
-    await mainProxy.start();
-    cleanups.push(() => mainProxy!.close());
-  }
-  const direct: Endpoint = target;
-  const endpointFor = (i: number): Endpoint => {
-    if (partitionProxy && i < partitionCount) return { host: partitionProxy.host, port: partitionProxy.port };
-    if (mainProxy) return { host: mainProxy.host, port: mainProxy.port };
-    return direct;
-  };
 
   const series = new TimeSeries(plannedStart);
   const credentials = hooks.credentials ?? (o.username !== undefined ? () => ({ username: o.username, password: o.password }) : undefined);
   const obsCred = hooks.observerCredentials ?? { username: o.username, password: o.password };
-
-  // the observer first, so nothing published is missed
-  let observer: FleetObserver | undefined;
-  if (o.observe) {
-    const devices = new Set(built.devices.map((d) => d.id));
-    observer = new FleetObserver({ url: brokerUrl, topics, series, username: obsCred.username, password: obsCred.password, devices });
-    await observer.start();
-    cleanups.push(() => observer!.close());
-  }
   const stages: Record<string, LatencyHistogram> = {};
-  for (const p of hooks.probes ?? []) {
-    const h = (stages[p.name] = new LatencyHistogram());
-    await p.start((ts, at) => h.record(at - ts));
-    cleanups.push(() => p.close());
-  }
 
-  let fleet: FleetDriver;
-  if (o.mode === 'light') {
-    const lf = new LightFleet({
-      devices: built.devices,
-      endpointFor,
-      topics,
-      messageRate: o.messageRate,
-      samplesPerMessage: o.samplesPerMessage,
-      connections: o.connections,
-      credentials,
-      connectRatePerSec: o.connectRatePerSec,
-      retry: o.reconnect,
-      onPublish: (_i, _r, at) => series.add('published', at),
-      onAck: (_i, at) => series.add('acked', at),
-    });
-    fleet = {
-      start: () => lf.start(),
-      snapshot: () => lf.snapshot(),
-      expected: () => lf.expected(),
-      pause: () => lf.pause(),
-      resume: () => lf.resume(),
-      dropAll: () => lf.dropAll(),
-      close: () => lf.close(),
-    };
-  } else {
-    const ctx: FleetFactoryContext = { options: o, devices: built.devices, endpointFor, topics, credentials, series };
-    if (hooks.createAgentFleet) fleet = await hooks.createAgentFleet(ctx);
-    else if (o.agentsPerProcess !== undefined || infra.some((f) => f.kind === 'agent-kill')) {
-      // agents in child processes: kill -9 needs a process to kill (the children rebuild the same fleet from the seed)
-      const { ChildAgentFleet } = await import('./agent/child-agent-fleet.ts');
-      fleet = new ChildAgentFleet({ ...ctx, modelsDir: defaultModelsDir(), startMs: plannedStart }, o.agentsPerProcess ?? Math.max(1, Math.ceil(n / 4)));
-    } else fleet = await (await loadAgentFleetFactory())(ctx);
-  }
-  cleanups.push(() => fleet.close());
+  // the run's resources are parts of the kernel (lib/parts.ts): started in this order, closed in reverse
+  const brokerPart = definePart({
+    name: 'broker',
+    create: (): BrokerHandle => {
+      if (hooks.broker) return { url: hooks.broker.url, control: hooks.broker, start: async () => {}, close: async () => {} };
+      if (o.url) return { url: o.url, control: {}, start: async () => {}, close: async () => {} };
+      const b = new EmbeddedBroker();
+      const h: BrokerHandle = {
+        url: '',
+        control: b,
+        start: async () => {
+          await b.start();
+          h.url = b.url;
+        },
+        close: () => b.close(),
+      };
+      return h;
+    },
+  });
+  const proxiesPart = definePart({
+    name: 'proxies',
+    requires: { broker: brokerPart },
+    create: ({ broker }) => {
+      const target = parseUrl(broker.url);
+      const partition = partitionCount > 0 ? new TcpProxy({ target, name: 'partition' }) : undefined;
+      const main = needMain ? new TcpProxy({ target, name: 'main' }) : undefined;
+      const endpointFor = (i: number): Endpoint => {
+        if (partition && i < partitionCount) return { host: partition.host, port: partition.port };
+        if (main) return { host: main.host, port: main.port };
+        return target;
+      };
+      return {
+        partition,
+        main,
+        endpointFor,
+        async start() {
+          await partition?.start();
+          await main?.start();
+        },
+        async close() {
+          await main?.close();
+          await partition?.close();
+        },
+      };
+    },
+  });
+  // the observer first, so nothing published is missed
+  const observerPart = definePart({
+    name: 'observer',
+    enabled: () => o.observe,
+    requires: { broker: brokerPart },
+    create: ({ broker }) => {
+      const devices = new Set(built.devices.map((d) => d.id));
+      return new FleetObserver({ url: broker.url, topics, series, username: obsCred.username, password: obsCred.password, devices });
+    },
+  });
+  const probesPart = definePart({
+    name: 'probes',
+    create: () => ({
+      async start() {
+        for (const p of hooks.probes ?? []) {
+          const h = (stages[p.name] = new LatencyHistogram());
+          await p.start((ts, at) => h.record(at - ts));
+        }
+      },
+      async close() {
+        for (const p of [...(hooks.probes ?? [])].reverse()) await p.close();
+      },
+    }),
+  });
+  // built here, started by the run below (connecting is part of what it measures), closed by the kernel
+  const fleetPart = definePart({
+    name: 'fleet',
+    requires: { proxies: proxiesPart },
+    optional: { observer: observerPart, probes: probesPart },
+    create: ({ proxies }) => createFleetDriver(o, hooks, built, proxies.endpointFor, topics, credentials, series, plannedStart, infra),
+    start: () => {},
+    close: (fleet) => fleet.close(),
+  });
+  const intervalsPart = definePart({
+    name: 'intervals',
+    requires: { fleet: fleetPart },
+    create: () => {
+      const timers: NodeJS.Timeout[] = [];
+      return {
+        every(ms: number, fn: () => void): void {
+          const t = setInterval(fn, ms);
+          t.unref();
+          timers.push(t);
+        },
+        close() {
+          for (const t of timers.splice(0)) clearInterval(t);
+        },
+      };
+    },
+  });
+  const system = new System({ parts: [brokerPart, proxiesPart, observerPart, probesPart, fleetPart, intervalsPart], context: undefined });
+  hold(system);
+  await system.start();
+  const { url: brokerUrl, control } = system.get(brokerPart);
+  const { partition: partitionProxy, main: mainProxy } = system.get(proxiesPart);
+  const observer = system.find(observerPart);
+  const fleet = system.get(fleetPart);
+  const intervals = system.get(intervalsPart);
 
   // connect
   const connectStart = Date.now();
@@ -197,7 +220,7 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, cleanup
   const activeFaults = new Set<string>();
   let lastPublished = 0;
   let lastReceived = 0;
-  const progressTimer = setInterval(() => {
+  intervals.every(1000, () => {
     const s = fleet.snapshot();
     const received = observer?.delivery.received ?? 0;
     hooks.onProgress?.({
@@ -214,9 +237,7 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, cleanup
     });
     lastPublished = s.messagesPublished;
     lastReceived = received;
-  }, 1000);
-  progressTimer.unref();
-  cleanups.push(() => clearInterval(progressTimer));
+  });
   let publishStart = Date.now();
   await withAbort(fleet.start(), hooks.signal);
   const timeToAllConnectedMs = Date.now() - connectStart;
@@ -225,13 +246,13 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, cleanup
   phase = 'running';
   // agents count their own publishes: sample them into the throughput series once a second
   let agentPublished = 0;
-  const agentSeries = o.mode === 'agent' ? setInterval(() => {
-    const s = fleet.snapshot();
-    series.add('published', Date.now() - 1, s.messagesPublished - agentPublished);
-    agentPublished = s.messagesPublished;
-  }, 1000) : undefined;
-  agentSeries?.unref();
-  cleanups.push(() => clearInterval(agentSeries));
+  if (o.mode === 'agent') {
+    intervals.every(1000, () => {
+      const s = fleet.snapshot();
+      series.add('published', Date.now() - 1, s.messagesPublished - agentPublished);
+      agentPublished = s.messagesPublished;
+    });
+  }
 
   // schedule infra faults
   const outcomes: FaultOutcome[] = [];
@@ -428,6 +449,52 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, cleanup
     memory: { rssMiB: mem.rss / 2 ** 20, heapUsedMiB: mem.heapUsed / 2 ** 20 },
   };
   return report;
+}
+
+/** The fleet driver of the mode: light devices in this process, or real agents (in this process or in children). */
+async function createFleetDriver(
+  o: ResolvedSimulationOptions,
+  hooks: SimulationHooks,
+  built: ReturnType<typeof buildFleet>,
+  endpointFor: (i: number) => Endpoint,
+  topics: Topics,
+  credentials: SimulationHooks['credentials'],
+  series: TimeSeries,
+  plannedStart: number,
+  infra: readonly InfraFaultSpec[],
+): Promise<FleetDriver> {
+  if (o.mode === 'light') {
+    const lf = new LightFleet({
+      devices: built.devices,
+      endpointFor,
+      topics,
+      messageRate: o.messageRate,
+      samplesPerMessage: o.samplesPerMessage,
+      connections: o.connections,
+      credentials,
+      connectRatePerSec: o.connectRatePerSec,
+      retry: o.reconnect,
+      onPublish: (_i, _r, at) => series.add('published', at),
+      onAck: (_i, at) => series.add('acked', at),
+    });
+    return {
+      start: () => lf.start(),
+      snapshot: () => lf.snapshot(),
+      expected: () => lf.expected(),
+      pause: () => lf.pause(),
+      resume: () => lf.resume(),
+      dropAll: () => lf.dropAll(),
+      close: () => lf.close(),
+    };
+  }
+  const ctx: FleetFactoryContext = { options: o, devices: built.devices, endpointFor, topics, credentials, series };
+  if (hooks.createAgentFleet) return hooks.createAgentFleet(ctx);
+  if (o.agentsPerProcess !== undefined || infra.some((f) => f.kind === 'agent-kill')) {
+    // agents in child processes: kill -9 needs a process to kill (the children rebuild the same fleet from the seed)
+    const { ChildAgentFleet } = await import('./agent/child-agent-fleet.ts');
+    return new ChildAgentFleet({ ...ctx, modelsDir: defaultModelsDir(), startMs: plannedStart }, o.agentsPerProcess ?? Math.max(1, Math.ceil(built.devices.length / 4)));
+  }
+  return (await loadAgentFleetFactory())(ctx);
 }
 
 async function loadAgentFleetFactory(): Promise<(ctx: FleetFactoryContext) => Promise<FleetDriver>> {
