@@ -5,7 +5,7 @@
   const $ = (id) => document.getElementById(id);
   const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
   const num = (v, d = 0) => (v === null || v === undefined ? '–' : Number(v).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
-  const pct = (v) => (v === null || v === undefined ? '–' : `${(v * 100).toFixed(v < 0.01 ? 2 : 1)} %`);
+  const pct = (v) => (v === null || v === undefined ? '–' : v === 0 ? '0 %' : `${(v * 100).toFixed(v < 0.01 ? 2 : 1)} %`);
   const COLORS = ['#2563eb', '#d97706', '#059669', '#dc2626', '#7c3aed', '#0891b2', '#be185d', '#4d7c0f'];
   const METRICS = { anomaly_rate: pct, readings: (v) => num(v), uptime: pct, completeness: pct };
 
@@ -57,7 +57,9 @@
     }
     const L = 64, R = 16, T = 10, B = 24;
     const max = Math.max(0, ...rows.map((r) => Number(r[metric] ?? 0)));
-    const x = (i) => (days.length === 1 ? (L + W - R) / 2 : L + (i / (days.length - 1)) * (W - L - R));
+    // the first and last day sit half a label (about 36 px) inside the plot, so their labels are not cut off
+    const inset = 36;
+    const x = (i) => (days.length === 1 ? (L + W - R) / 2 : L + inset + (i / (days.length - 1)) * (W - L - R - 2 * inset));
     const y = (v, top) => T + (1 - v / top) * (H - T - B);
     const axis = valueAxis(max, y, L, W, R, METRICS[metric]);
     let out = axis.out + `<line class="axis" x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}"/>`;
