@@ -100,10 +100,11 @@ const errorSchema = {
 
 const json = (description: string, schema: unknown): Record<string, unknown> => ({ description, content: { 'application/json': { schema } } });
 const bad = json('invalid parameter (wrong type or format, or a parameter the route does not take): EL_ERR_WAREHOUSE_HTTP or EL_ERR_WAREHOUSE_REPORT', errorSchema);
-const failed = json('the warehouse query failed (EL_ERR_WAREHOUSE_QUERY) or the warehouse is closed', errorSchema);
+const failed = json('the warehouse query failed (EL_ERR_WAREHOUSE_QUERY)', errorSchema);
+const unavailable = json('the warehouse file cannot be opened (EL_ERR_WAREHOUSE_OPEN: no refresh yet, or a refresh holds its lock; retry) or the server is closing', errorSchema);
 
 function report(name: ReportRoute, summary: string, parameters: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { get: { summary, operationId: name, parameters, responses: { '200': json(`the ${name} report`, reportSchema(name)), '400': bad, ...extra, '500': failed } } };
+  return { get: { summary, operationId: name, parameters, responses: { '200': json(`the ${name} report`, reportSchema(name)), '400': bad, ...extra, '500': failed, '503': unavailable } } };
 }
 
 export function openApiDocument(): Record<string, unknown> {

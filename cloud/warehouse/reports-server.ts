@@ -96,7 +96,8 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/favicon.ico': { file: 'favicon.svg', type: 'image/svg+xml' },
 };
 
-const STATUS: Record<string, number> = { EL_ERR_WAREHOUSE_REPORT: 400, EL_ERR_WAREHOUSE_NO_DEVICE: 404, EL_ERR_CLOSED: 503 };
+// the file cannot be opened while it is missing (no refresh yet) or a refresh in another process holds its lock
+const STATUS: Record<string, number> = { EL_ERR_WAREHOUSE_REPORT: 400, EL_ERR_WAREHOUSE_NO_DEVICE: 404, EL_ERR_WAREHOUSE_OPEN: 503, EL_ERR_CLOSED: 503 };
 
 /** A time parameter as validated by timeSchema: ms since the epoch, or an ISO 8601 date or date-time. */
 function time(name: string, v: number | string | undefined): number | undefined {

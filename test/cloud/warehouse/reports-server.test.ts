@@ -9,6 +9,9 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { buildReportsApp, ReadOnlyWarehouse, ReportsServer } from '../../../cloud/warehouse/reports-server.ts';
 import { Warehouse } from '../../../cloud/warehouse/warehouse.ts';
 import { ManualClock } from '../../../lib/clock.ts';
+import { parseCloudConfig } from '../../../cloud/config.ts';
+import { createCloud } from '../../../cloud/create-cloud.ts';
+import { reportsPart } from '../../../cloud/parts/index.ts';
 import { fuzzOpenApi, generateCases, type OpenApiDocument } from '../../helpers/openapi-fuzz.ts';
 import { archiveMessages, fleet, MIN, status, T0, tempDir, timeline } from './fleet-fixture.ts';
 
@@ -116,6 +119,11 @@ describe('warehouse reports API', () => {
     const extra = await s.get('/v1/reports/fleet-health?limit=3');
     expect(extra.status).toBe(400);
     expect(extra.body.error).toEqual({ code: 'EL_ERR_WAREHOUSE_HTTP', message: 'querystring must NOT have additional properties' });
+    const none = await app(join(tempDir(), 'warehouse.duckdb'));
+    const missing = await none.get('/v1/reports/fleet-health');
+    expect(missing.status).toBe(503);
+    expect(missing.body.error.code).toBe('EL_ERR_WAREHOUSE_OPEN');
+    expect((await none.get('/healthz')).status).toBe(503);
     const asOf = await s.get('/v1/reports/model-impact?asOf=yesterday');
     expect(asOf.status).toBe(400);
     expect(asOf.body.error.message).toMatch(/^querystring\/asOf /);
@@ -143,5 +151,21 @@ describe('warehouse reports API', () => {
     const page = await fetch(`${server.url}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<script src="/reports.js">');
+  });
+
+  it('runs as the cloud part of a reports: section, over <dataDir>/warehouse.duckdb', async () => {
+    const { dir } = await warehouseFile();
+    const cloud = createCloud(parseCloudConfig({ dataDir: dir, only: ['reports'], reports: { port: 0 }, http: { enabled: false }, logLevel: 'silent' }));
+    onTestFinished(() => cloud.close());
+    await cloud.start();
+    expect([...cloud.parts.keys()]).toEqual(['reports']);
+    const url = cloud.get(reportsPart).url!;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const res = await fetch(`${url}/v1/reports/site-trend?site=plant-b`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { rows: unknown[] }).rows).toHaveLength(1);
+    expect(cloud.health().parts.reports).toMatchObject({ ok: true, url });
+    await cloud.close();
+    expect(cloud.get(reportsPart).url).toBeUndefined();
   });
 });
