@@ -5,21 +5,14 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { Warehouse } from '../../../cloud/warehouse/warehouse.ts';
 import { cli } from '../../cloud/e2e/e2e-helpers.ts';
-import { archiveMessages, fleet, T0, tempDir } from '../../cloud/warehouse/fleet-fixture.ts';
+import { fleet, refreshedWarehouse, T0, tempDir } from '../../cloud/warehouse/fleet-fixture.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 
 async function warehouseDir(): Promise<string> {
   const dir = tempDir();
-  await archiveMessages(dir, fleet());
-  const w = await Warehouse.open({ path: join(dir, 'warehouse.duckdb'), archiveDir: join(dir, 'archive'), checks: { maxStalenessMs: null } });
-  try {
-    await w.refresh();
-  } finally {
-    w.close();
-  }
+  await refreshedWarehouse(dir, fleet());
   return dir;
 }
 

@@ -4,15 +4,13 @@
  * comparison drawn at their own pixel size with data points and both axes, and no sideways scrolling. Screenshots
  * go to test-results/ for a person to look at.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReportsServer } from '../../../cloud/warehouse/reports-server.ts';
-import { Warehouse } from '../../../cloud/warehouse/warehouse.ts';
-import { archiveMessages, fleet, status, timeline } from './fleet-fixture.ts';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { refreshedWarehouse, twoDayFleet } from './fleet-fixture.ts';
 
 /** The part of a DOM element these page functions use (the project compiles without the DOM library). */
 interface El {
@@ -32,20 +30,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'edgeloop-wh-page-'));
-  // plant-a reports on two days (dev-c the day before), plant-b on one
-  await archiveMessages(dir, [
-    ...fleet(),
-    status('dev-c', -1440, 0, { agentVersion: '1.4.0', models: [{ name: 'anomaly', version: '1' }], site: 'plant-a', hardware: 'rpi4' }),
-    ...timeline('dev-c', -1440, -1380, [-1430]),
-    ...timeline('dev-c', 0, 60, [20], 200),
-  ]);
-  const path = join(dir, 'warehouse.duckdb');
-  const w = await Warehouse.open({ path, archiveDir: join(dir, 'archive'), checks: { maxStalenessMs: null } });
-  try {
-    await w.refresh();
-  } finally {
-    w.close();
-  }
+  const path = await refreshedWarehouse(dir, twoDayFleet());
   server = new ReportsServer({ path });
   await server.start();
   browser = await chromium.launch({

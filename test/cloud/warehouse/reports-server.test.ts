@@ -13,28 +13,14 @@ import { parseCloudConfig } from '../../../cloud/config.ts';
 import { createCloud } from '../../../cloud/create-cloud.ts';
 import { reportsPart } from '../../../cloud/parts/index.ts';
 import { fuzzOpenApi, generateCases, type OpenApiDocument } from '../../helpers/openapi-fuzz.ts';
-import { archiveMessages, fleet, MIN, status, T0, tempDir, timeline } from './fleet-fixture.ts';
+import { MIN, refreshedWarehouse, T0, tempDir, twoDayFleet } from './fleet-fixture.ts';
 
 const DAY = 86_400_000;
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
-/** The fixture fleet plus dev-c at plant-a, which also reported the day before: plant-a has two days. */
 async function warehouseFile(): Promise<{ dir: string; path: string }> {
   const dir = tempDir();
-  await archiveMessages(dir, [
-    ...fleet(),
-    status('dev-c', -1440, 0, { agentVersion: '1.4.0', models: [{ name: 'anomaly', version: '1' }], site: 'plant-a', hardware: 'rpi4' }),
-    ...timeline('dev-c', -1440, -1380, [-1430]),
-    ...timeline('dev-c', 0, 60, [20], 200),
-  ]);
-  const path = join(dir, 'warehouse.duckdb');
-  const w = await Warehouse.open({ path, archiveDir: join(dir, 'archive'), checks: { maxStalenessMs: null } });
-  try {
-    await w.refresh();
-  } finally {
-    w.close();
-  }
-  return { dir, path };
+  return { dir, path: await refreshedWarehouse(dir, twoDayFleet()) };
 }
 
 async function app(path: string) {
