@@ -11,7 +11,9 @@
  *
  * The warehouse file is opened read-only when a request needs it and closed again once no request has come for
  * `idleCloseMs`: DuckDB lets a writer (`edgeloop warehouse refresh`) take its lock only while no process holds
- * the file, so a refresh waits for at most an idle gap, and the next request reads what it wrote.
+ * the file, so a refresh needs an idle gap, and the next request reads what it wrote. For the same reason nothing
+ * can change the file while the handle is open: a report's rows are kept (by its SQL) for as long as the handle is,
+ * and a repeated request is answered from them.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,11 +39,18 @@ export interface ReportsServerOptions {
   logger?: Logger;
 }
 
+type QueryResult = Awaited<ReturnType<Warehouse['query']>>;
+
+/** most distinct report queries kept per open handle (all are dropped when it is full) */
+const MAX_CACHED = 256;
+
 /** Queries are run one at a time on one read-only handle, opened on demand and closed when idle. */
 export class ReadOnlyWarehouse {
   readonly #path: string;
   readonly #idleMs: number;
   #open: Promise<Warehouse> | undefined;
+  /** query results of the open handle: the file cannot change under it */
+  readonly #cache = new Map<string, Promise<QueryResult>>();
   #queue: Promise<unknown> = Promise.resolve();
   #pending = 0;
   #idle: NodeJS.Timeout | undefined;
@@ -64,6 +73,25 @@ export class ReadOnlyWarehouse {
     return next;
   }
 
+  /** A query's result, from the open handle's cache or run now (errors name the query as DuckDB's message does). */
+  query(sql: string): Promise<QueryResult> {
+    const hit = this.#cache.get(sql);
+    if (hit) return hit;
+    if (this.#cache.size >= MAX_CACHED) this.#cache.clear();
+    const p = this.run(async (w) => {
+      try {
+        return await w.query(sql);
+      } catch (cause) {
+        throw new EdgeloopError('EL_ERR_WAREHOUSE_QUERY', `warehouse query failed: ${(cause as Error).message}`, { cause });
+      }
+    });
+    this.#cache.set(sql, p);
+    p.catch(() => {
+      if (this.#cache.get(sql) === p) this.#cache.delete(sql);
+    });
+    return p;
+  }
+
   #openNow(): Promise<Warehouse> {
     const p = Warehouse.open({ path: this.#path, readOnly: true });
     p.catch(() => {
@@ -76,6 +104,7 @@ export class ReadOnlyWarehouse {
     const open = this.#open;
     if (!open || this.#pending > 0) return;
     this.#open = undefined;
+    this.#cache.clear();
     (await open.catch(() => undefined))?.close();
   }
 
@@ -115,8 +144,8 @@ function isoInstant(v: unknown): unknown {
   return typeof v === 'string' ? new Date(`${v.replace(' ', 'T').replace(/\+00(:00)?$/, '')}Z`).toISOString() : v;
 }
 
-/** The Fastify app of the reports API and page, over `warehouse` (tests inject into it; ReportsServer listens). */
-export function buildReportsApp(o: { run: <T>(fn: (w: Warehouse) => Promise<T>) => Promise<T>; logger?: Logger }): FastifyInstance {
+/** The Fastify app of the reports API and page over a read-only warehouse (tests inject into it; ReportsServer listens). */
+export function buildReportsApp(o: { warehouse: ReadOnlyWarehouse; logger?: Logger }): FastifyInstance {
   // every id the schema allows must reach the schema: Fastify's default maxParamLength is 100
   const app = Fastify({ logger: false, keepAliveTimeout: 30_000, forceCloseConnections: true, routerOptions: { maxParamLength: MAX_PATH_SEGMENT } });
   useStrictSchemaValidation(app);
@@ -124,14 +153,7 @@ export function buildReportsApp(o: { run: <T>(fn: (w: Warehouse) => Promise<T>) 
   const document = openApiDocument();
 
   const report = async (name: ReportRoute, args: ReportArgs): Promise<{ report: ReportRoute; rows: Record<string, unknown>[] }> => {
-    const sql = reportSql(name, args);
-    const r = await o.run(async (w) => {
-      try {
-        return await w.query(sql);
-      } catch (cause) {
-        throw new EdgeloopError('EL_ERR_WAREHOUSE_QUERY', `report ${name} failed: ${(cause as Error).message}`, { cause });
-      }
-    });
+    const r = await o.warehouse.query(reportSql(name, args));
     const stamp = r.types.map((t) => t === 'TIMESTAMP WITH TIME ZONE');
     const rows = r.rows.map((row) => Object.fromEntries(r.columns.map((c, i) => [c, stamp[i] ? isoInstant(row[i]) : row[i]])));
     return { report: name, rows };
@@ -166,7 +188,7 @@ export function buildReportsApp(o: { run: <T>(fn: (w: Warehouse) => Promise<T>) 
   app.get('/openapi.json', async () => document);
   app.get('/healthz', async (_req, reply) => {
     try {
-      const at = await o.run((w) => w.meta('refreshed_at'));
+      const at = await o.warehouse.run((w) => w.meta('refreshed_at'));
       return { ok: true, refreshedAt: at ?? null };
     } catch (err) {
       return reply.status(503).send({ ok: false, error: (err as Error).message });
@@ -199,7 +221,7 @@ export class ReportsServer {
   async start(): Promise<void> {
     if (this.#app) return;
     const warehouse = new ReadOnlyWarehouse(this.#o.path, this.#o.idleCloseMs);
-    const app = buildReportsApp({ run: (fn) => warehouse.run(fn), logger: this.#o.logger });
+    const app = buildReportsApp({ warehouse, logger: this.#o.logger });
     try {
       await app.listen({ host: this.#o.host, port: this.#o.port });
     } catch (err) {

@@ -13,7 +13,7 @@ import { parseCloudConfig } from '../../../cloud/config.ts';
 import { createCloud } from '../../../cloud/create-cloud.ts';
 import { reportsPart } from '../../../cloud/parts/index.ts';
 import { fuzzOpenApi, generateCases, type OpenApiDocument } from '../../helpers/openapi-fuzz.ts';
-import { MIN, refreshedWarehouse, T0, tempDir, twoDayFleet } from './fleet-fixture.ts';
+import { archiveMessages, MIN, refreshedWarehouse, T0, tempDir, timeline, twoDayFleet } from './fleet-fixture.ts';
 
 const DAY = 86_400_000;
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
@@ -26,7 +26,7 @@ async function warehouseFile(): Promise<{ dir: string; path: string }> {
 async function app(path: string) {
   const wh = new ReadOnlyWarehouse(path, 50);
   onTestFinished(() => wh.close());
-  const a = buildReportsApp({ run: (fn) => wh.run(fn) });
+  const a = buildReportsApp({ warehouse: wh });
   onTestFinished(() => a.close());
   const send = async (r: { method: string; url: string; headers: Record<string, string>; body?: string }) => {
     const res = await a.inject({ method: r.method as 'GET', url: r.url, headers: r.headers, ...(r.body === undefined ? {} : { payload: r.body }) });
@@ -124,9 +124,14 @@ describe('warehouse reports API', () => {
     await server.start();
     onTestFinished(() => server.close());
     const health = async () => (await fetch(`${server.url}/healthz`)).json() as Promise<{ ok: boolean; refreshedAt: string | null }>;
+    const plantB = async () => ((await (await fetch(`${server.url}/v1/reports/site-trend?site=plant-b`)).json()) as { rows: Array<{ readings: number }> }).rows[0]!.readings;
     const before = await health();
     expect(before.ok).toBe(true);
+    expect(await plantB()).toBe(180);
+    expect(await plantB()).toBe(180);
     await new Promise((r) => setTimeout(r, 200));
+    // ten more readings of dev-b, archived and refreshed while the server is idle
+    await archiveMessages(dir, timeline('dev-b', 180, 190, [], 300));
     const w = await Warehouse.open({ path, archiveDir: join(dir, 'archive'), checks: { maxStalenessMs: null }, clock: new ManualClock(Date.parse(before.refreshedAt!) + 60_000) });
     try {
       await w.refresh();
@@ -134,6 +139,7 @@ describe('warehouse reports API', () => {
       w.close();
     }
     expect((await health()).refreshedAt).toBe(new Date(Date.parse(before.refreshedAt!) + 60_000).toISOString());
+    expect(await plantB()).toBe(190);
     const page = await fetch(`${server.url}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<script src="/reports.js">');
