@@ -6,6 +6,7 @@
 /** Longest path segment the router accepts (decoded); longer ones answer 414 before any schema runs. */
 export const MAX_PATH_SEGMENT = 512;
 
+/** a device id as the protocol allows it (protocol/topics.ts): 1-128 characters of [A-Za-z0-9._:-] */
 export const deviceIdSchema = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$' } as const;
 export const siteSchema = { type: 'string', minLength: 1, maxLength: 128, description: "a site as devices report it ('(unknown)' for devices without one)" } as const;
 
