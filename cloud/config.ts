@@ -164,6 +164,15 @@ const HttpSchema = z.strictObject({
   port: port.default(9464),
 });
 
+/** the warehouse reports API and page (docs/query-the-fleet.md); reads <dataDir>/warehouse.duckdb read-only */
+const ReportsSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  /** 0 = any free port */
+  port: port.default(8083),
+  /** ms without a request before the warehouse file is let go (a refresh needs it free) */
+  idleCloseMs: positiveInt.default(1000),
+});
+
 export const CloudConfigSchema = z.strictObject({
   /** where every local store lives (stream.db, features.db, dlq.db, ingest-dedup.db) */
   dataDir: z.string().min(1).default(DEFAULT_DATA_DIRS.cloud),
@@ -186,6 +195,8 @@ export const CloudConfigSchema = z.strictObject({
   recommend: RecommendConfigSchema.optional(),
   /** the rollout controller (docs/rollout.md); runs when present. Options of createRolloutPart, checked there */
   rollout: z.record(z.string(), z.unknown()).optional(),
+  /** the warehouse reports API (docs/query-the-fleet.md); the part runs when this section is present */
+  reports: ReportsSchema.optional(),
   /** drift monitors (docs/drift.md); validated by the drift part */
   drift: z.record(z.string(), z.unknown()).optional(),
 });

@@ -4,13 +4,16 @@
  */
 import type { CliContext } from '../../lib/cli-context.ts';
 import { numberFlag, parseFlags, parsedFlag, usageError } from '../../lib/cli-errors.ts';
+import { createCliLogger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
+import { stopOnSignal } from '../stop-on-signal.ts';
 import { requireStore, resolveDataDir } from './features.ts';
 
 export const help = `usage: edgeloop warehouse refresh [--full] [options]
        edgeloop warehouse check [options]
        edgeloop warehouse query "SELECT ..." [--format table|csv|json]
-       edgeloop warehouse report fleet-health | device-history DEVICE | model-impact [--as-of TIME] | site-trend
+       edgeloop warehouse report fleet-health | device-history DEVICE | model-impact [--as-of TIME] | site-trend [--site SITE] [--from TIME] [--to TIME]
+       edgeloop warehouse serve [--host HOST] [--port PORT]
 
 The fleet warehouse: a DuckDB file (<dataDir>/warehouse.duckdb) with a star schema over the raw Parquet archive
 (<dataDir>/archive) that the cloud writes. See docs/query-the-fleet.md.
@@ -20,12 +23,17 @@ The fleet warehouse: a DuckDB file (<dataDir>/warehouse.duckdb) with a star sche
   check     run the data-quality checks again and print them; exit 1 when one fails
   query     run one SQL statement on a read-only connection and print the rows
   report    a named report (fleet-health, device-history DEVICE, model-impact, site-trend)
+  serve     the reports over HTTP (/v1/reports/..., /openapi.json) and the reports page at /, until SIGINT/SIGTERM
 
 options:
   --full                 refresh: rebuild from the whole archive
   --max-staleness SEC    check/refresh: freshness bound, seconds (default 900; 0 = no freshness check)
   --range SENSOR=LO:HI   check/refresh: a sensor's allowed value range (repeatable)
   --as-of TIME           model-impact: only facts before TIME (ISO 8601 or ms since the epoch)
+  --site SITE            site-trend: only this site
+  --from TIME, --to TIME site-trend: only the UTC days from / up to (included) the day of TIME
+  --host HOST            serve: address to listen on (default 127.0.0.1)
+  --port PORT            serve: port (default 8083; 0 = any free port)
   --format FORMAT        query/report: table (default), csv or json (one object per line)
   --config FILE          cloud config, for dataDir (or EDGELOOP_CONFIG)
   --data-dir DIR         the cloud's data directory (default: dataDir of the config, ./.edgeloop/cloud)
@@ -33,7 +41,7 @@ options:
 exit status: 0 done, 1 a failed check, no archive or warehouse, an SQL error, 2 wrong flags.
 `;
 
-const SUBS = ['refresh', 'check', 'query', 'report'] as const;
+const SUBS = ['refresh', 'check', 'query', 'report', 'serve'] as const;
 
 export async function run(argv: string[], ctx: CliContext): Promise<number> {
   const { values, positionals } = parseFlags('warehouse', argv, {
@@ -42,6 +50,11 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       'max-staleness': { type: 'string' },
       range: { type: 'string', multiple: true },
       'as-of': { type: 'string' },
+      site: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '8083' },
       format: { type: 'string', default: 'table' },
       config: { type: 'string' },
       'data-dir': { type: 'string' },
@@ -67,6 +80,10 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   const { paths } = await resolveDataDir(values, ctx);
   const { Warehouse } = await import('../../cloud/warehouse/warehouse.ts');
   const { formatChecks } = await import('../../cloud/warehouse/checks.ts');
+  if (sub === 'serve') {
+    requireStore(paths.warehouse, 'warehouse', paths.dataDir, 'run `edgeloop warehouse refresh` first');
+    return serve(paths.warehouse, values.host, numberFlag('warehouse', '--port', values.port, { min: 0, max: 65535, integer: true })!, ctx);
+  }
   const readOnly = sub === 'query' || sub === 'report';
   if (sub === 'refresh') requireStore(paths.archive, 'raw archive', paths.dataDir, 'has the cloud run there with archive.enabled?');
   else requireStore(paths.warehouse, 'warehouse', paths.dataDir, 'run `edgeloop warehouse refresh` first');
@@ -106,9 +123,10 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       sql = args[0]!;
     } else {
       const { reportSql } = await import('../../cloud/warehouse/reports.ts');
-      const asOf = values['as-of'] === undefined ? undefined : parsedFlag('warehouse', '--as-of', values['as-of'], parseTime, 'an ISO 8601 time or ms since the epoch');
+      const time = (flag: 'as-of' | 'from' | 'to') =>
+        values[flag] === undefined ? undefined : parsedFlag('warehouse', `--${flag}`, values[flag], parseTime, 'an ISO 8601 time or ms since the epoch');
       if (args[0] === undefined) throw usageError('warehouse', 'missing report name', 'fleet-health, device-history DEVICE, model-impact or site-trend');
-      sql = reportSql(args[0], { device: args[1], asOf });
+      sql = reportSql(args[0], { device: args[1], asOf: time('as-of'), site: values.site, from: time('from'), to: time('to') });
     }
     let result;
     try {
@@ -122,6 +140,21 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     return 0;
   } finally {
     wh.close();
+  }
+}
+
+/** The reports server until SIGINT / SIGTERM. */
+async function serve(path: string, host: string, port: number, ctx: CliContext): Promise<number> {
+  const { ReportsServer } = await import('../../cloud/warehouse/reports-server.ts');
+  const logger = createCliLogger(ctx.env.EDGELOOP_LOG_LEVEL ?? 'info');
+  const server = new ReportsServer({ path, host, port, logger });
+  await server.start();
+  ctx.stdout.write(`warehouse reports on ${server.url}/ (API: ${server.url}/v1/reports/..., ${server.url}/openapi.json)\n`);
+  const s = stopOnSignal(logger, () => server.close(), 'the reports server did not close');
+  try {
+    return await s.done;
+  } finally {
+    s.dispose();
   }
 }
 

@@ -10,6 +10,7 @@
  *   drift          drift monitors (docs/drift.md), when config.drift is set; fed by the processor
  *   processor      the stream processor (+ the Parquet history when enabled); needs stream, feature-store
  *   archive        the raw Parquet archive (<dataDir>/archive) when archive.enabled (default: local stream); needs stream
+ *   reports        the warehouse reports API and page, when config.reports is set (reads <dataDir>/warehouse.duckdb)
  *   registry       the model registry, when config.registry is set
  *   recommend      the recommendation service, when config.recommend is set; needs feature-store
  *   rollout        the rollout controller, when config.rollout is set; uses the broker and registry when they run
@@ -27,11 +28,12 @@ import { featureStorePart } from './feature-store.ts';
 import { ingestPart } from './ingest.ts';
 import { processorPart } from './processor.ts';
 import { registryPart } from './registry.ts';
+import { reportsPart } from './reports.ts';
 import { rolloutPart } from './rollout.ts';
 import { streamPart } from './stream.ts';
 
 export { httpPart } from './http.ts';
-export { archivePart, brokerPart, cloudDriftPart, dlqPart, featureStorePart, ingestPart, processorPart, registryPart, rolloutPart, streamPart };
+export { archivePart, brokerPart, cloudDriftPart, dlqPart, featureStorePart, ingestPart, processorPart, registryPart, reportsPart, rolloutPart, streamPart };
 export type { CloudContext, CloudPart } from './context.ts';
 
 /** The recommend part configured by the cloud config's `recommend:` section. */
@@ -49,6 +51,7 @@ export const CLOUD_PARTS: readonly CloudPartDefinition[] = [
   cloudDriftPart,
   processorPart,
   archivePart,
+  reportsPart,
   registryPart,
   recommendPart,
   rolloutPart,

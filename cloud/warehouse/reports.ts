@@ -6,7 +6,8 @@
  *   device-history DEVICE   the device's dim_device versions (SCD2): attributes and validity ranges
  *   model-impact [--as-of T]  per model version: devices, readings, anomalies, anomaly rate; each fact counts for
  *                           the version its device ran at the fact's time; with --as-of only facts before T
- *   site-trend              per site and day: devices, readings, anomaly rate, uptime, completeness
+ *   site-trend [SITE]       per site and day: devices, readings, anomaly rate, uptime, completeness; optionally one
+ *                           site and the days from `from` to `to` (UTC days, both included)
  */
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { sqlString } from '../feature-store/parquet-offline-store.ts';
@@ -18,6 +19,12 @@ export interface ReportArgs {
   device?: string | undefined;
   /** ms since the epoch */
   asOf?: number | undefined;
+  /** site-trend: only this site */
+  site?: string | undefined;
+  /** site-trend: only days from the UTC day of this time (ms since the epoch) */
+  from?: number | undefined;
+  /** site-trend: only days up to the UTC day of this time, included (ms since the epoch) */
+  to?: number | undefined;
 }
 
 function ts(ms: number): string {
@@ -52,9 +59,14 @@ export function reportSql(name: string, args: ReportArgs = {}): string {
         WHERE r.readings IS NOT NULL OR e.anomalies IS NOT NULL
         GROUP BY ALL ORDER BY model_name, model_version`;
     }
-    case 'site-trend':
+    case 'site-trend': {
+      const where = ["level = 'site'"];
+      if (args.site !== undefined) where.push(`member = ${sqlString(args.site)}`);
+      if (args.from !== undefined) where.push(`day >= CAST(${ts(args.from)} AS DATE)`);
+      if (args.to !== undefined) where.push(`day <= CAST(${ts(args.to)} AS DATE)`);
       return `SELECT member AS site, day, devices, readings, anomalies, round(anomaly_rate, 6) AS anomaly_rate, round(uptime, 3) AS uptime, round(completeness, 3) AS completeness
-        FROM agg_health_daily WHERE level = 'site' ORDER BY site, day`;
+        FROM agg_health_daily WHERE ${where.join(' AND ')} ORDER BY site, day`;
+    }
     default:
       throw new EdgeloopError('EL_ERR_WAREHOUSE_REPORT', `unknown report ${JSON.stringify(name)}; reports: ${REPORT_NAMES.join(', ')}`);
   }

@@ -119,15 +119,15 @@ export class Warehouse {
     return r.getRowObjectsJson() as Record<string, unknown>[];
   }
 
-  /** Column names and rows of a query, for the query surface. */
-  async query(sql: string): Promise<{ columns: string[]; rows: unknown[][] }> {
+  /** Column names, DuckDB types and rows of a query, for the query surface. */
+  async query(sql: string): Promise<{ columns: string[]; types: string[]; rows: unknown[][] }> {
     const r = await this.connection.runAndReadAll(sql);
     // DuckDB's JSON form gives 64-bit integers as strings (count(*) is a BIGINT): numbers when they fit exactly
     const wide = r.columnTypes().map((t) => /^(BIGINT|HUGEINT|UBIGINT|UHUGEINT)$/.test(t.toString()));
     const rows = (r.getRowsJson() as unknown[][]).map((row) =>
       row.map((v, i) => (wide[i] && typeof v === 'string' && Number.isSafeInteger(Number(v)) ? Number(v) : v)),
     );
-    return { columns: r.columnNames(), rows };
+    return { columns: r.columnNames(), types: r.columnTypes().map(String), rows };
   }
 
   async meta(key: string): Promise<string | undefined> {

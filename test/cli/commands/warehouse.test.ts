@@ -95,6 +95,10 @@ describe('edgeloop warehouse', () => {
     expect(outputs[5]!.trim().split('\n').filter((l) => /^\d+\s/.test(l))).toHaveLength(3);
     expect(outputs[5]).toContain(new Date(T0 + 3_600_000).toISOString().slice(0, 10));
     expect(outputs[7]!.trim()).toBe('{"sensor":"temp","readings":360,"mean":89.5}');
+    // site-trend of the first site only
+    expect(outputs[8]).toMatch(/^site\s+day\s+devices/);
+    expect(outputs[8]).toContain('plant-a');
+    expect(outputs[8]).not.toContain('plant-b');
 
     // a lost archive file: reconcile-ingest fails, exit 1, readable
     const readings = join(dataDir, 'archive', 'readings');

@@ -19,11 +19,12 @@ it('runs broker, ingest, stream, processor, feature store, registry, recommend a
     registry: { port: 0, trustedKeys: [DEFAULT_MODELS_PUBLIC_KEY], allowLocalPaths: true },
     recommend: { port: 0, variants: [{ name: 'default', ref: { dir: DEFAULT_RECOMMENDER_DIR } }] },
     rollout: { http: { port: 0 }, tickMs: 100 },
+    reports: { port: 0 },
   });
   const cloud = createCloud(config);
   onTestFinished(() => cloud.close());
   await cloud.start();
-  expect([...cloud.parts.keys()]).toEqual(['dlq', 'stream', 'feature-store', 'ingest', 'broker', 'processor', 'archive', 'registry', 'recommend', 'rollout', 'http']);
+  expect([...cloud.parts.keys()]).toEqual(['dlq', 'stream', 'feature-store', 'ingest', 'broker', 'processor', 'archive', 'reports', 'registry', 'recommend', 'rollout', 'http']);
   const health = cloud.health();
   expect(health.ok).toBe(true);
   const regUrl = String(health.parts.registry!.url);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { RawArchive } from '../../../cloud/archive/raw-archive.ts';
+import { Warehouse } from '../../../cloud/warehouse/warehouse.ts';
 import { LocalStream } from '../../../cloud/stream/local-stream.ts';
 import { encodeMessage, type DeviceMessage, type EventsMessage, type ModelReportMessage, type StatusMessage, type TelemetryMessage } from '../../../protocol/messages.ts';
 
@@ -87,4 +88,27 @@ export function fleet(): DeviceMessage[] {
     active('dev-a', 60, 66, 'anomaly', '2'),
     active('dev-a', 120, 129, 'anomaly', '3'),
   ];
+}
+
+/** The fleet plus dev-c at plant-a (anomaly@1), which also reported the day before: plant-a has two days, plant-b one. */
+export function twoDayFleet(): DeviceMessage[] {
+  return [
+    ...fleet(),
+    status('dev-c', -1440, 0, { agentVersion: '1.4.0', models: [{ name: 'anomaly', version: '1' }], site: 'plant-a', hardware: 'rpi4' }),
+    ...timeline('dev-c', -1440, -1380, [-1430]),
+    ...timeline('dev-c', 0, 60, [20], 200),
+  ];
+}
+
+/** Archive `messages` under `dataDir` and refresh them into `<dataDir>/warehouse.duckdb` (closed again); its path. */
+export async function refreshedWarehouse(dataDir: string, messages: DeviceMessage[]): Promise<string> {
+  await archiveMessages(dataDir, messages);
+  const path = join(dataDir, 'warehouse.duckdb');
+  const w = await Warehouse.open({ path, archiveDir: join(dataDir, 'archive'), checks: { maxStalenessMs: null } });
+  try {
+    await w.refresh();
+  } finally {
+    w.close();
+  }
+  return path;
 }

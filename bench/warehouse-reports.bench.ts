@@ -1,0 +1,165 @@
+/**
+ * npm run bench:warehouse-reports [-- --duration 10 --devices 200 --days 3 --autocannon]
+ *
+ * The warehouse's named reports over HTTP at 50 concurrent clients (the figure: p95 < 100 ms), against the
+ * machine's own limit in the same run: a bare Fastify GET answering a constant. A fleet of `devices` devices on 4
+ * sites, one reading every 5 minutes for `days` days, an anomaly every 97th reading and a model rollout halfway, is
+ * put through a real LocalStream and RawArchive into Parquet and refreshed into a DuckDB warehouse; the reports
+ * server then reads it read-only. Load comes from a second process (wrk when installed, else autocannon), cycling
+ * through every report: fleet-health, device-history of each device, model-impact with and without asOf, site-trend
+ * of each site and of all.
+ * Prints req/s and p50 / p95 / p99 for each, the ratio reports/raw, and whether p95 < 100 ms.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import Fastify from 'fastify';
+import { RawArchive } from '../cloud/archive/raw-archive.ts';
+import { LocalStream } from '../cloud/stream/local-stream.ts';
+import { ReportsServer } from '../cloud/warehouse/reports-server.ts';
+import { Warehouse } from '../cloud/warehouse/warehouse.ts';
+import { encodeMessage, type DeviceMessage } from '../protocol/messages.ts';
+import { machineLine } from './machine.ts';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    devices: { type: 'string', default: '200' },
+    days: { type: 'string', default: '3' },
+    autocannon: { type: 'boolean', default: false },
+  },
+});
+const duration = Number(values.duration);
+const nDevices = Number(values.devices);
+const nDays = Number(values.days);
+const CONNECTIONS = 50;
+const work = mkdtempSync(join(tmpdir(), 'edgeloop-bench-wh-'));
+const SITES = ['plant-a', 'plant-b', 'plant-c', 'plant-d'];
+const STEP = 5 * 60_000;
+const start = Math.floor(Date.now() / 86_400_000) * 86_400_000 - nDays * 86_400_000;
+
+/** one device's messages: a status, readings every STEP, anomalies, and the rollout to version 2 halfway */
+function device(i: number): DeviceMessage[] {
+  const deviceId = `dev-${String(i).padStart(4, '0')}`;
+  const out: DeviceMessage[] = [
+    { v: 1, type: 'status', deviceId, seq: 0, ts: start, online: true, agentVersion: '1.4.0', models: [{ name: 'anomaly', version: '1' }], site: SITES[i % SITES.length]!, hardware: 'rpi4' },
+  ];
+  let seq = 1;
+  const end = start + nDays * 86_400_000;
+  for (let ts = start, k = 0; ts < end; ts += STEP, k++) {
+    out.push({ v: 1, type: 'telemetry', deviceId, seq, sentAt: ts, readings: [{ seq, sensor: 'temp', ts, value: 20 + (k % 13) }] });
+    seq++;
+    if ((k + i) % 97 === 0) {
+      out.push({ v: 1, type: 'events', deviceId, seq, sentAt: ts + 1000, events: [{ seq, ts: ts + 1000, kind: 'anomaly', severity: 'warning', score: 0.9 }] });
+      seq++;
+    }
+    if (ts === start + Math.floor(nDays / 2) * 86_400_000) {
+      out.push({ v: 1, type: 'model-report', deviceId, seq, ts, model: 'anomaly', version: '2', state: 'active', rolloutId: 'r-2' });
+      seq++;
+    }
+  }
+  return out;
+}
+
+async function buildWarehouse(): Promise<string> {
+  const stream = new LocalStream({ path: join(work, 'stream.db'), shardCount: 2, synchronous: 'NORMAL' });
+  await stream.start();
+  try {
+    for (let i = 0; i < nDevices; i++) {
+      const ms = device(i);
+      for (let j = 0; j < ms.length; j += 500) await stream.put(ms.slice(j, j + 500).map((m) => ({ partitionKey: m.deviceId, data: encodeMessage(m) })));
+    }
+    const archive = new RawArchive({ stream, dir: join(work, 'archive'), flushRows: 100_000, flushIntervalMs: 1, idleWaitMs: 5, compactSettleMs: 0 });
+    await archive.start();
+    await archive.drain();
+    await archive.close();
+  } finally {
+    await stream.close();
+  }
+  const path = join(work, 'warehouse.duckdb');
+  const w = await Warehouse.open({ path, archiveDir: join(work, 'archive'), checks: { maxStalenessMs: null } });
+  try {
+    const r = await w.refresh();
+    console.log(`warehouse: ${r.partitionsLoaded} partitions, ${r.hoursAggregated} hours, ${r.daysAggregated} days`);
+  } finally {
+    w.close();
+  }
+  return path;
+}
+
+const useWrk = !values.autocannon && spawnSync('wrk', ['--version']).error === undefined;
+
+interface LoadResult {
+  rps: number;
+  p50: number;
+  p95: number | null;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+/** load from a second process: wrk (less CPU than a Node client, which matters on 2 cores), else autocannon */
+function load(url: string, paths: string[]): Promise<LoadResult> {
+  const pathsFile = join(work, 'paths.txt');
+  writeFileSync(pathsFile, paths.join('\n') + '\n');
+  const child = (secs: number): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const p = useWrk
+        ? spawn('wrk', ['-t', '2', '-c', String(CONNECTIONS), '-d', `${secs}s`, '-s', join(import.meta.dirname, 'load', 'wrk-paths.lua'), url], {
+            stdio: ['ignore', 'pipe', 'inherit'],
+            env: { ...process.env, WRK_PATHS_FILE: pathsFile },
+          })
+        : spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'load', 'autocannon-worker.ts'), JSON.stringify({ url, paths, connections: CONNECTIONS, duration: secs, warmup: 2 })], {
+            stdio: ['ignore', 'pipe', 'inherit'],
+          });
+      let out = '';
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      p.on('error', reject);
+      p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`load generator exited ${code}`))));
+    });
+  return (async () => {
+    if (useWrk) await child(2);
+    const out = await child(duration);
+    return JSON.parse(out.trim().split('\n').filter((l) => l.startsWith('{')).pop()!) as LoadResult;
+  })();
+}
+
+console.log(machineLine());
+console.log(`load generator: ${useWrk ? 'wrk' : 'autocannon'} in a second process, ${CONNECTIONS} connections, ${duration}s per run`);
+console.log(`fleet: ${nDevices} devices on ${SITES.length} sites, a reading every ${STEP / 60_000} min for ${nDays} days`);
+const path = await buildWarehouse();
+
+const raw = Fastify();
+raw.get('/v1/reports/fleet-health', async () => ({ report: 'fleet-health', rows: [] }));
+await raw.listen({ port: 0, host: '127.0.0.1' });
+const rawUrl = `http://127.0.0.1:${(raw.server.address() as { port: number }).port}`;
+const server = new ReportsServer({ path });
+await server.start();
+
+const asOf = new Date(start + 86_400_000).toISOString();
+const paths = [
+  '/v1/reports/fleet-health',
+  '/v1/reports/model-impact',
+  `/v1/reports/model-impact?asOf=${encodeURIComponent(asOf)}`,
+  '/v1/reports/site-trend',
+  ...SITES.map((s) => `/v1/reports/site-trend?site=${s}&from=${asOf.slice(0, 10)}`),
+  ...Array.from({ length: Math.min(nDevices, 50) }, (_, i) => `/v1/reports/device-history/dev-${String(i).padStart(4, '0')}`),
+];
+
+try {
+  const r = await load(rawUrl, ['/v1/reports/fleet-health']);
+  const s = await load(server.url!, paths);
+  const ms = (v: number | null) => (v === null ? '–' : String(v));
+  console.log(`raw:     ${r.rps.toFixed(0)} req/s p50 ${ms(r.p50)} ms p95 ${ms(r.p95)} ms p99 ${ms(r.p99)} ms`);
+  console.log(`reports: ${s.rps.toFixed(0)} req/s p50 ${ms(s.p50)} ms p95 ${ms(s.p95)} ms p99 ${ms(s.p99)} ms (non-2xx ${s.non2xx}, errors ${s.errors})`);
+  console.log(
+    '\n| clients | raw req/s | raw p50 / p95 ms | reports req/s | reports p50 / p95 / p99 ms | reports / raw | p95 < 100 ms |\n|---|---|---|---|---|---|---|\n' +
+      `| ${CONNECTIONS} | ${r.rps.toFixed(0)} | ${ms(r.p50)} / ${ms(r.p95)} | ${s.rps.toFixed(0)} | ${ms(s.p50)} / ${ms(s.p95)} / ${ms(s.p99)} | ${((s.rps / r.rps) * 100).toFixed(1)} % | ${s.p95 !== null && s.p95 < 100 && s.non2xx === 0 ? 'yes' : 'NO'} |`,
+  );
+} finally {
+  await server.close();
+  await raw.close();
+  rmSync(work, { recursive: true, force: true });
+}
