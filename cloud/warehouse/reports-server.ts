@@ -76,7 +76,7 @@ export class ReadOnlyWarehouse {
   /** A query's result, from the open handle's cache or run now (errors name the query as DuckDB's message does). */
   query(sql: string): Promise<QueryResult> {
     const hit = this.#cache.get(sql);
-    if (hit) return hit;
+    if (hit !== undefined) return hit;
     if (this.#cache.size >= MAX_CACHED) this.#cache.clear();
     const p = this.run(async (w) => {
       try {
