@@ -81,7 +81,7 @@ describe('biome.json', () => {
       'let running: Promise<number> | undefined;',
       'export async function go(): Promise<void> {',
       '  await work();',
-      "  void work().catch((err: unknown) => process.stderr.write(String(err)));",
+      '  void work().catch((err: unknown) => process.stderr.write(String(err)));',
       '  if (running !== undefined) await running;',
       '  running = work();',
       '}',
@@ -117,16 +117,18 @@ describe('biome.json', () => {
     expect(files.sort()).toEqual(['lib/probe.ts', 'scripts/probe.mjs']);
   });
 
-  it('npm run lint / format / check run Biome, and .ci/run lints before the tests', () => {
-    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  it('npm run lint / format / check run Biome, and .ci/run checks (typecheck, lint, format) before the tests', () => {
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
     expect(pkg.scripts).toMatchObject({
       lint: 'biome lint .',
       format: 'biome format --write .',
       check: 'npm run typecheck && biome ci .',
     });
     const ci = readFileSync(path.join(root, '.ci', 'run'), 'utf8').split('\n');
-    expect(ci.indexOf('npm run lint')).toBeGreaterThan(ci.indexOf('npm ci'));
-    expect(ci.indexOf('npm run lint')).toBeLessThan(ci.indexOf('npm test'));
+    expect(ci.indexOf('npm run check')).toBeGreaterThan(ci.indexOf('npm ci'));
+    expect(ci.indexOf('npm run check')).toBeLessThan(ci.indexOf('npm test'));
   });
 
   it('the repository lints clean', () => {
