@@ -29,12 +29,20 @@ export function modelsDir(c: AgentConfig): string {
  * or whose model does not verify is an error at start (the agent would otherwise run without inference); set
  * inference.enabled: false to run without.
  */
-export async function loadModels(host: ModelLoadHost, roots: string[], trusted: ReadonlyMap<string, KeyObject>, requireSignature: boolean): Promise<void> {
+export async function loadModels(
+  host: ModelLoadHost,
+  roots: string[],
+  trusted: ReadonlyMap<string, KeyObject>,
+  requireSignature: boolean,
+): Promise<void> {
   const p = host.slots;
   const [store, ...initial] = roots;
   for (const d of initial) {
     if (!existsSync(join(d, MANIFEST_FILE))) {
-      throw new EdgeloopError('EL_ERR_AGENT_MODEL_DIR', `models.initial: ${resolve(d)} has no ${MANIFEST_FILE} (set inference.enabled: false to run without inference)`);
+      throw new EdgeloopError(
+        'EL_ERR_AGENT_MODEL_DIR',
+        `models.initial: ${resolve(d)} has no ${MANIFEST_FILE} (set inference.enabled: false to run without inference)`,
+      );
     }
   }
   for (const d of modelDirs(store!)) {
@@ -51,15 +59,24 @@ export async function loadModels(host: ModelLoadHost, roots: string[], trusted: 
       await activate(p, resolve(d), trusted, requireSignature);
     } catch (err) {
       const e = err as EdgeloopError;
-      throw new EdgeloopError(e.code ?? 'EL_ERR_AGENT_MODEL_DIR', `models.initial: ${resolve(d)}: ${e.message}`, { cause: err });
+      throw new EdgeloopError(e.code ?? 'EL_ERR_AGENT_MODEL_DIR', `models.initial: ${resolve(d)}: ${e.message}`, {
+        cause: err,
+      });
     }
   }
   if (p.inference!.models().length === 0 && !p.updater) {
-    host.logger.warn('inference is enabled but there is no model and no updates: set models.initial, or models.updates with models.trustedKeys, or inference.enabled: false');
+    host.logger.warn(
+      'inference is enabled but there is no model and no updates: set models.initial, or models.updates with models.trustedKeys, or inference.enabled: false',
+    );
   }
 }
 
-async function activate(p: ModelLoadHost['slots'], dir: string, trusted: ReadonlyMap<string, KeyObject>, requireSignature: boolean): Promise<void> {
+async function activate(
+  p: ModelLoadHost['slots'],
+  dir: string,
+  trusted: ReadonlyMap<string, KeyObject>,
+  requireSignature: boolean,
+): Promise<void> {
   const v = verifyModelDir(dir, { trustedKeys: trusted, requireSignature });
   if (p.inference!.active(v.manifest.name)) return; // the updater restored a newer one
   await p.inference!.activate(v.manifest, v.modelPath);

@@ -107,7 +107,8 @@ export function composeAgent(host: AgentHost): System<undefined> {
 
   // files or directories of *.pub files; the same ring goes to the updater, which re-reads its directories when
   // a manifest names a key it does not know yet
-  const trusted: Map<string, KeyObject> | undefined = c.models.trustedKeys.length > 0 ? new TrustedKeyRing(c.models.trustedKeys) : undefined;
+  const trusted: Map<string, KeyObject> | undefined =
+    c.models.trustedKeys.length > 0 ? new TrustedKeyRing(c.models.trustedKeys) : undefined;
   const requireSignature = c.models.requireSignature ?? trusted !== undefined;
   const none = (): void => undefined;
 
@@ -229,7 +230,11 @@ export function composeAgent(host: AgentHost): System<undefined> {
       if (host.drainMs() > 0 && u.transport.connected) {
         await step(async () => {
           const empty = await u.publisher.flush(host.drainMs());
-          if (!empty) host.logger.warn({ outbox: p.outbox?.stats() }, 'drain timeout: the rest stays in the outbox for the next start');
+          if (!empty)
+            host.logger.warn(
+              { outbox: p.outbox?.stats() },
+              'drain timeout: the rest stays in the outbox for the next start',
+            );
         });
       }
       // a clean goodbye (the last will is only for unclean disconnects)
@@ -257,7 +262,8 @@ export function composeAgent(host: AgentHost): System<undefined> {
     requires: { transport, prune },
     create: () => ({}),
     start: () => {
-      if (p.ownsTransport) p.transport!.start().catch((err: unknown) => host.setError(`transport start: ${(err as Error).message}`));
+      if (p.ownsTransport)
+        p.transport!.start().catch((err: unknown) => host.setError(`transport start: ${(err as Error).message}`));
     },
     close: none,
   });
@@ -304,7 +310,11 @@ export function composeAgent(host: AgentHost): System<undefined> {
     start: none,
     close: async () => {
       const errors: unknown[] = [];
-      for (const fn of [() => p.outbox?.flushIntake(), () => Promise.allSettled([...host.ingesting()]), () => p.inference?.idle()]) {
+      for (const fn of [
+        () => p.outbox?.flushIntake(),
+        () => Promise.allSettled([...host.ingesting()]),
+        () => p.inference?.idle(),
+      ]) {
         try {
           await fn();
         } catch (err) {
@@ -340,7 +350,14 @@ export function composeAgent(host: AgentHost): System<undefined> {
       }
       if (s.stdin) {
         const { StdinSource } = await import('./sources/stdin-source.ts');
-        p.sources.push(new StdinSource({ sink, ...(host.options.stdin ? { stream: host.options.stdin } : {}), clock, onEnd: end('stdin') }));
+        p.sources.push(
+          new StdinSource({
+            sink,
+            ...(host.options.stdin ? { stream: host.options.stdin } : {}),
+            clock,
+            onEnd: end('stdin'),
+          }),
+        );
       }
       return p.sources;
     },
@@ -377,7 +394,10 @@ export function composeAgent(host: AgentHost): System<undefined> {
     },
   });
 
-  return new System({ parts: [outbox, inference, transport, uplink, prune, connect, updater, models, intake, sources, health], context: undefined });
+  return new System({
+    parts: [outbox, inference, transport, uplink, prune, connect, updater, models, intake, sources, health],
+    context: undefined,
+  });
 }
 
 async function buildTransport(host: AgentHost): Promise<Transport> {

@@ -51,7 +51,9 @@ export const SourcesSchema = z.strictObject({
       maxBodyBytes: positiveInt.default(1024 * 1024),
     })
     .optional(),
-  socket: z.strictObject({ path: z.string().min(1), mode: z.number().int().min(0).max(0o777).default(0o660) }).optional(),
+  socket: z
+    .strictObject({ path: z.string().min(1), mode: z.number().int().min(0).max(0o777).default(0o660) })
+    .optional(),
   csv: z
     .strictObject({
       file: z.string().min(1),
@@ -93,7 +95,12 @@ export const AgentConfigSchema = z.strictObject({
       /** quick = PRAGMA quick_check at start; a damaged outbox is quarantined and salvaged */
       integrityCheck: z.enum(['quick', 'off']).default('quick'),
       batchMaxRecords: positiveInt.default(2000),
-      batchMaxBytes: z.number().int().min(1024).max(128 * 1024).default(120 * 1024),
+      batchMaxBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(128 * 1024)
+        .default(120 * 1024),
       batchLingerMs: nonNegInt.default(200),
       maxInflightBatches: positiveInt.default(4),
       /** age bound check period, ms */

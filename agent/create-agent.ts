@@ -100,7 +100,8 @@ export class Agent implements ReadingSink {
 
   async start(): Promise<void> {
     if (this.#state !== 'new') {
-      if (this.#state === 'closed' || this.#state === 'stopping') throw new EdgeloopError('EL_ERR_CLOSED', 'agent is closed');
+      if (this.#state === 'closed' || this.#state === 'stopping')
+        throw new EdgeloopError('EL_ERR_CLOSED', 'agent is closed');
       return;
     }
     this.#state = 'starting';
@@ -146,13 +147,25 @@ export class Agent implements ReadingSink {
    */
   ingest(readings: OutboxReading[]): Promise<SeqRange> {
     if (this.#state !== 'running' && this.#state !== 'starting') {
-      return Promise.reject(new EdgeloopError('EL_ERR_AGENT_STOPPING', `agent ${this.deviceId} is ${this.#state === 'new' ? 'not started' : 'stopping'}; readings not accepted`));
+      return Promise.reject(
+        new EdgeloopError(
+          'EL_ERR_AGENT_STOPPING',
+          `agent ${this.deviceId} is ${this.#state === 'new' ? 'not started' : 'stopping'}; readings not accepted`,
+        ),
+      );
     }
     const outbox = this.#p.outbox;
     if (!outbox) return Promise.reject(new EdgeloopError('EL_ERR_AGENT_STOPPING', 'agent is not started'));
     for (let i = 0; i < readings.length; i++) {
       const r = readings[i]!;
-      if (typeof r.sensor !== 'string' || r.sensor.length === 0 || r.sensor.length > 128 || !Number.isFinite(r.value) || !Number.isFinite(r.ts) || r.ts < 0) {
+      if (
+        typeof r.sensor !== 'string' ||
+        r.sensor.length === 0 ||
+        r.sensor.length > 128 ||
+        !Number.isFinite(r.value) ||
+        !Number.isFinite(r.ts) ||
+        r.ts < 0
+      ) {
         this.#counters.rejected += readings.length;
         return Promise.reject(
           new EdgeloopError('EL_ERR_READING_INVALID', `readings[${i}]: ${describeBad(r)}`, { details: { index: i } }),
@@ -183,7 +196,11 @@ export class Agent implements ReadingSink {
   rejected(source: string, lines: RejectedLine[]): void {
     this.#counters.rejected += lines.length;
     const first = lines[0];
-    if (first) this.#log.warn({ source, count: lines.length, line: first.line, reason: first.reason }, 'malformed input rejected');
+    if (first)
+      this.#log.warn(
+        { source, count: lines.length, line: first.line, reason: first.reason },
+        'malformed input rejected',
+      );
   }
 
   // ---------- figures ----------
@@ -247,7 +264,14 @@ export class Agent implements ReadingSink {
       }),
       rejected: this.#counters.rejected,
       ...(inf && {
-        inference: { windows: inf.windows, anomalies: inf.anomalies, anomalyRate: inf.anomalyRate, p50Ms: inf.p50Ms, p95Ms: inf.p95Ms, p99Ms: inf.p99Ms },
+        inference: {
+          windows: inf.windows,
+          anomalies: inf.anomalies,
+          anomalyRate: inf.anomalyRate,
+          p50Ms: inf.p50Ms,
+          p95Ms: inf.p95Ms,
+          p99Ms: inf.p99Ms,
+        },
       }),
       ...(lastError ? { lastError } : {}),
     };
@@ -280,9 +304,8 @@ export class Agent implements ReadingSink {
       this.#state = 'stopping';
       this.#drainMs = drainTimeoutMs ?? this.config.shutdown.drainTimeoutMs;
       const system = this.#system;
-      this.#closePromise = (prev === 'new' || !system
-        ? Promise.resolve()
-        : system.close().finally(() => this.#log.info('agent closed'))
+      this.#closePromise = (
+        prev === 'new' || !system ? Promise.resolve() : system.close().finally(() => this.#log.info('agent closed'))
       ).finally(() => {
         this.#state = 'closed';
       });
@@ -301,11 +324,17 @@ export function createAgent(opts: CreateAgentOptions): Agent {
 }
 
 function outboxHealth(s: OutboxStats | undefined): HealthSnapshot['outbox'] {
-  return { seqRollbacks: s?.incidents.seqRollbacks ?? 0, quarantined: s?.incidents.quarantined ?? 0, diskFreeBytes: s?.disk?.freeBytes, reserve: s?.disk?.reserve };
+  return {
+    seqRollbacks: s?.incidents.seqRollbacks ?? 0,
+    quarantined: s?.incidents.quarantined ?? 0,
+    diskFreeBytes: s?.disk?.freeBytes,
+    reserve: s?.disk?.reserve,
+  };
 }
 
 function describeBad(r: OutboxReading): string {
-  if (typeof r?.sensor !== 'string' || r.sensor.length === 0 || r.sensor.length > 128) return 'sensor: expected a string of 1-128 characters';
+  if (typeof r?.sensor !== 'string' || r.sensor.length === 0 || r.sensor.length > 128)
+    return 'sensor: expected a string of 1-128 characters';
   if (!Number.isFinite(r.value)) return `value: expected a finite number, got ${String(r.value)}`;
   return `ts: expected a non-negative time in ms, got ${String(r.ts)}`;
 }

@@ -15,7 +15,9 @@ const N = model.readings;
 const SENSORS = model.sensors;
 
 function procStatusKiB(key) {
-  return Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? Number.NaN);
+  return Number(
+    new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? Number.NaN,
+  );
 }
 function procIo() {
   try {
@@ -105,7 +107,13 @@ process.stdout.write(
     cpuUsPerReading: (cpu.user + cpu.system) / total,
     peakRssMB: hwmMB,
     startedRssMB,
-    atPeakMB: { rss: mb(peakRss), heapTotal: mb(atPeak.heapTotal), heapUsed: mb(atPeak.heapUsed), external: mb(atPeak.external), arrayBuffers: mb(atPeak.arrayBuffers) },
+    atPeakMB: {
+      rss: mb(peakRss),
+      heapTotal: mb(atPeak.heapTotal),
+      heapUsed: mb(atPeak.heapUsed),
+      external: mb(atPeak.external),
+      arrayBuffers: mb(atPeak.arrayBuffers),
+    },
     diskBytesPerReading: (io1.writeBytes - io0.writeBytes) / total,
     wcharPerReading: (io1.wchar - io0.wchar) / total,
     windows: sum.windows,

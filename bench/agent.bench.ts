@@ -70,16 +70,38 @@ function benchModel(): BenchModel {
   };
   const g = new GraphBuilder();
   const x = g.reserve('window');
-  const w1 = g.floatConst('w1', Array.from({ length: w * 16 }, () => rand() * 0.3), [w, 16]);
-  const b1 = g.floatConst('b1', Array.from({ length: 16 }, () => 0), [16]);
-  const w2 = g.floatConst('w2', Array.from({ length: 16 * w }, () => rand() * 0.3), [16, w]);
-  const b2 = g.floatConst('b2', Array.from({ length: w }, () => 0), [w]);
+  const w1 = g.floatConst(
+    'w1',
+    Array.from({ length: w * 16 }, () => rand() * 0.3),
+    [w, 16],
+  );
+  const b1 = g.floatConst(
+    'b1',
+    Array.from({ length: 16 }, () => 0),
+    [16],
+  );
+  const w2 = g.floatConst(
+    'w2',
+    Array.from({ length: 16 * w }, () => rand() * 0.3),
+    [16, w],
+  );
+  const b2 = g.floatConst(
+    'b2',
+    Array.from({ length: w }, () => 0),
+    [w],
+  );
   const h = g.op('Relu', [g.op('Gemm', [x, w1, b1])]);
   const y = g.op('Gemm', [h, w2, b2]);
   const d = g.op('Sub', [y, x]);
   const score = g.op('ReduceMean', [g.op('Mul', [d, d])], { axes: [1], keepdims: 1 });
   g.bindOutput(score, 'score');
-  const onnx = g.encode({ opset: 13, graphName: 'ae', inputs: [floatTensorInfo('window', ['batch', w])], outputs: [floatTensorInfo('score', ['batch', 1])], producerVersion: 'bench' });
+  const onnx = g.encode({
+    opset: 13,
+    graphName: 'ae',
+    inputs: [floatTensorInfo('window', ['batch', w])],
+    outputs: [floatTensorInfo('score', ['batch', 1])],
+    producerVersion: 'bench',
+  });
   const input = [Array.from({ length: w }, () => 0)];
   const m: ManifestInput = {
     schema: 'edgeloop.model/v1',
@@ -88,19 +110,36 @@ function benchModel(): BenchModel {
     kind: 'anomaly',
     createdAt: new Date(0).toISOString(),
     artifact: describeArtifact(onnx),
-    inputs: { kind: 'window', name: 'window', sensors: SENSORS, window: { length: L, stride: 1 }, normalization: { mean: [0, 0, 0, 0], std: [1, 1, 1, 1], folded: true } },
+    inputs: {
+      kind: 'window',
+      name: 'window',
+      sensors: SENSORS,
+      window: { length: L, stride: 1 },
+      normalization: { mean: [0, 0, 0, 0], std: [1, 1, 1, 1], folded: true },
+    },
     output: { name: 'score', kind: 'score' },
     threshold: 1e9,
     testVector: { input, expected: [[0]], tolerance: 1e-3 },
   };
   const dir = join(work, 'model');
   writeModelDir(dir, { onnx, manifest: m });
-  return { dir, manifest: parseManifest(m), modelPath: join(dir, 'model.onnx'), source: 'generated 32→16→32 autoencoder, window 8 x 4 sensors, stride 1', keys: [] };
+  return {
+    dir,
+    manifest: parseManifest(m),
+    modelPath: join(dir, 'model.onnx'),
+    source: 'generated 32→16→32 autoencoder, window 8 x 4 sensors, stride 1',
+    keys: [],
+  };
 }
 
 // ---------- brokers ----------
 
-async function startAedesProcess(): Promise<{ url: string; pid: number; cpuMs: () => number; close: () => Promise<void> }> {
+async function startAedesProcess(): Promise<{
+  url: string;
+  pid: number;
+  cpuMs: () => number;
+  close: () => Promise<void>;
+}> {
   const code = `
     import { createServer } from 'node:net';
     import { Aedes } from 'aedes';
@@ -109,7 +148,10 @@ async function startAedesProcess(): Promise<{ url: string; pid: number; cpuMs: (
     server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
     process.on('message', () => process.send(process.cpuUsage()));
   `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { cwd: join(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+    cwd: join(import.meta.dirname, '..'),
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
     child.once('exit', () => reject(new Error('aedes exited')));
@@ -170,7 +212,11 @@ async function rawMqtt(url: string, bytes: number, count: number, window = 8): P
   return { msgsPerS: (count / ms) * 1000 };
 }
 
-async function rawOrt(modelPath: string, manifest: Manifest, batch: number): Promise<{ windowsPerS: number; p50us: number }> {
+async function rawOrt(
+  modelPath: string,
+  manifest: Manifest,
+  batch: number,
+): Promise<{ windowsPerS: number; p50us: number }> {
   const runner = await OrtModelRunner.forManifest(modelPath, manifest, 1);
   const width = manifest.inputs.kind === 'window' ? manifest.inputs.window.length * manifest.inputs.sensors.length : 0;
   const input = new Float32Array(batch * width).map((_, i) => Math.sin(i));
@@ -211,13 +257,23 @@ interface PipelineResult {
 function report(label: string, r: PipelineResult, rawMsgs: number, rawRows: number): void {
   console.log(`\npipeline against ${label}: ${fmt(r.readings)} readings, inference on every window`);
   console.log(`  readings/s            ${fmt(r.readingsPerS)}   (target >= 200,000)`);
-  console.log(`  windows scored        ${fmt(r.windows)}   messages ${fmt(r.messages)} (${fmt(r.readings / Math.max(1, r.messages))} readings/message)`);
+  console.log(
+    `  windows scored        ${fmt(r.windows)}   messages ${fmt(r.messages)} (${fmt(r.readings / Math.max(1, r.messages))} readings/message)`,
+  );
   console.log(`  CPU per reading       ${fmt(r.cpuUsPerReading, 2)} µs (agent process: user + system, ORT included)`);
-  console.log(`  peak RSS (VmHWM)      ${fmt(r.peakRssMB, 1)} MB (target <= 120); ${fmt(r.startedRssMB, 1)} MB once started, before the load`);
+  console.log(
+    `  peak RSS (VmHWM)      ${fmt(r.peakRssMB, 1)} MB (target <= 120); ${fmt(r.startedRssMB, 1)} MB once started, before the load`,
+  );
   const p = r.atPeakMB;
-  console.log(`    at the peak          V8 heap ${fmt(p.heapTotal, 1)} MB (used ${fmt(p.heapUsed, 1)}), external ${fmt(p.external, 1)} MB, native rest ${fmt(p.rss - p.heapTotal - p.external, 1)} MB (node, ONNX Runtime, SQLite, malloc)`);
-  console.log(`  disk bytes/reading    ${fmt(r.diskBytesPerReading, 1)} written to storage (/proc/self/io write_bytes), ${fmt(r.wcharPerReading, 1)} via write() (wchar)`);
-  console.log(`  vs raw limits         SQLite insert ${fmt((r.readingsPerS / rawRows) * 100, 0)}%, MQTT publish ${fmt(rawMsgs * 2000)} readings/s-equivalent (${fmt((r.readingsPerS / (rawMsgs * 2000)) * 100, 0)}%)`);
+  console.log(
+    `    at the peak          V8 heap ${fmt(p.heapTotal, 1)} MB (used ${fmt(p.heapUsed, 1)}), external ${fmt(p.external, 1)} MB, native rest ${fmt(p.rss - p.heapTotal - p.external, 1)} MB (node, ONNX Runtime, SQLite, malloc)`,
+  );
+  console.log(
+    `  disk bytes/reading    ${fmt(r.diskBytesPerReading, 1)} written to storage (/proc/self/io write_bytes), ${fmt(r.wcharPerReading, 1)} via write() (wchar)`,
+  );
+  console.log(
+    `  vs raw limits         SQLite insert ${fmt((r.readingsPerS / rawRows) * 100, 0)}%, MQTT publish ${fmt(rawMsgs * 2000)} readings/s-equivalent (${fmt((r.readingsPerS / (rawMsgs * 2000)) * 100, 0)}%)`,
+  );
 }
 
 // ---------- main ----------
@@ -236,25 +292,46 @@ function deviceProfile(): { flags: string[]; env: Record<string, string> } {
 
 /** Compile dist/ when it is missing or older than the sources: the bench measures the agent as installed. */
 function ensureDist(): void {
-  const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', 'scripts', 'build.mjs'), '--quiet'], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', 'scripts', 'build.mjs'), '--quiet'], {
+    stdio: 'inherit',
+  });
   if (r.status !== 0) throw new Error('npm run build failed');
 }
 
 /** Run one pipeline in a process of its own (plain node over dist/, like bin/edgeloop-agent); returns its figures. */
-async function pipelineInChild(url: string, m: BenchModel, label: string, profile: 'device' | 'node-defaults', transport?: Record<string, unknown>): Promise<PipelineResult> {
+async function pipelineInChild(
+  url: string,
+  m: BenchModel,
+  label: string,
+  profile: 'device' | 'node-defaults',
+  transport?: Record<string, unknown>,
+): Promise<PipelineResult> {
   const inputs = m.manifest.inputs;
   const sensors = inputs.kind === 'window' ? inputs.sensors : SENSORS;
   const means = inputs.kind === 'window' ? inputs.normalization.mean.map((x) => x || 1) : SENSORS.map(() => 1);
-  const arg = JSON.stringify({ dir: m.dir, keys: m.keys, sensors, means, readings: N, ...(transport ? { transport } : {}) });
+  const arg = JSON.stringify({
+    dir: m.dir,
+    keys: m.keys,
+    sensors,
+    means,
+    readings: N,
+    ...(transport ? { transport } : {}),
+  });
   const p = profile === 'device' ? deviceProfile() : { flags: [], env: {} };
   // BENCH_CHILD_FLAGS: extra node flags for the agent process, to try other settings
   const extra = (process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean);
   const env: NodeJS.ProcessEnv = { ...process.env, ...p.env };
-  if (profile === 'node-defaults') for (const k of ['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_', 'UV_THREADPOOL_SIZE']) delete env[k];
-  const child = spawn(process.execPath, [...p.flags, ...extra, join(import.meta.dirname, 'agent-pipeline-child.mjs'), url, label, arg], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env,
-  });
+  if (profile === 'node-defaults')
+    for (const k of ['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_', 'UV_THREADPOOL_SIZE'])
+      delete env[k];
+  const child = spawn(
+    process.execPath,
+    [...p.flags, ...extra, join(import.meta.dirname, 'agent-pipeline-child.mjs'), url, label, arg],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env,
+    },
+  );
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((r) => child.once('exit', r));
@@ -266,7 +343,11 @@ async function pipelineInChild(url: string, m: BenchModel, label: string, profil
 async function idleRss(profile: boolean): Promise<number> {
   const code = `await import(${JSON.stringify(join(import.meta.dirname, '..', 'dist', 'agent', 'create-agent.js'))}); await import('onnxruntime-node'); await import('mqtt'); process.stdout.write(String(process.memoryUsage.rss()));`;
   const p = profile ? deviceProfile() : { flags: [], env: {} };
-  const child = spawn(process.execPath, [...p.flags, '--input-type=module', '-e', code], { cwd: join(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...p.env } });
+  const child = spawn(process.execPath, [...p.flags, '--input-type=module', '-e', code], {
+    cwd: join(import.meta.dirname, '..'),
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...p.env },
+  });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   await new Promise((r) => child.once('exit', r));
@@ -281,7 +362,8 @@ const aedes = await startAedesProcess();
 const results: Record<string, PipelineResult> = {};
 // the device profile (deploy/agent.env) is what ships and what the target is about; node's defaults for comparison
 results.aedes = await pipelineInChild(aedes.url, model, 'aedes', 'device');
-if (process.env.BENCH_SKIP_DEFAULTS !== '1') results.aedesDefaults = await pipelineInChild(aedes.url, model, 'aedes-defaults', 'node-defaults');
+if (process.env.BENCH_SKIP_DEFAULTS !== '1')
+  results.aedesDefaults = await pipelineInChild(aedes.url, model, 'aedes-defaults', 'node-defaults');
 let mosq: Awaited<ReturnType<typeof startMosquitto>> | undefined;
 if (process.env.BENCH_SKIP_MOSQUITTO !== '1') {
   mosq = await startMosquitto();
@@ -291,7 +373,10 @@ if (process.env.BENCH_SKIP_MOSQUITTO !== '1') {
     // default cap of 100 publishes/s (IoT Core's per-connection limit) and uncapped
     const aws = { kind: 'aws-iot', endpoint: mosq.host, port: mosq.port, insecurePlaintext: true };
     results.awsCapped = await pipelineInChild(mosq.url, model, 'aws-iot-100', 'device', aws);
-    results.awsUncapped = await pipelineInChild(mosq.url, model, 'aws-iot', 'device', { ...aws, publishRatePerSecond: 0 });
+    results.awsUncapped = await pipelineInChild(mosq.url, model, 'aws-iot', 'device', {
+      ...aws,
+      publishRatePerSecond: 0,
+    });
   }
 }
 // raw limits, same run
@@ -306,15 +391,40 @@ await mosq?.close();
 
 console.log('\nraw limits (same run):');
 console.log(`  better-sqlite3 WAL NORMAL, 1000 rows/transaction   ${fmt(sqlite.rowsPerS)} rows/s`);
-console.log(`  mqtt.js QoS 1, ${fmt(payloadBytes / 1024, 0)} KiB, 8 in flight, aedes (process)  ${fmt(mqAedes.msgsPerS)} msgs/s = ${fmt(mqAedes.msgsPerS * 2000)} readings/s at 2000/message`);
-if (mqMosq) console.log(`  same against mosquitto                             ${fmt(mqMosq.msgsPerS)} msgs/s = ${fmt(mqMosq.msgsPerS * 2000)} readings/s`);
-console.log(`  bare ORT run, batch 1024 windows                   ${fmt(ort.windowsPerS)} windows/s (p50 ${fmt(ort.p50us)} µs per call)`);
-console.log(`  bare ORT run, batch 1                              ${fmt(ort1.windowsPerS)} windows/s (p50 ${fmt(ort1.p50us, 1)} µs per call)`);
+console.log(
+  `  mqtt.js QoS 1, ${fmt(payloadBytes / 1024, 0)} KiB, 8 in flight, aedes (process)  ${fmt(mqAedes.msgsPerS)} msgs/s = ${fmt(mqAedes.msgsPerS * 2000)} readings/s at 2000/message`,
+);
+if (mqMosq)
+  console.log(
+    `  same against mosquitto                             ${fmt(mqMosq.msgsPerS)} msgs/s = ${fmt(mqMosq.msgsPerS * 2000)} readings/s`,
+  );
+console.log(
+  `  bare ORT run, batch 1024 windows                   ${fmt(ort.windowsPerS)} windows/s (p50 ${fmt(ort.p50us)} µs per call)`,
+);
+console.log(
+  `  bare ORT run, batch 1                              ${fmt(ort1.windowsPerS)} windows/s (p50 ${fmt(ort1.p50us, 1)} µs per call)`,
+);
 report('aedes, device profile (deploy/agent.env)', results.aedes!, mqAedes.msgsPerS, sqlite.rowsPerS);
-if (results.aedesDefaults) report('aedes, node defaults (no profile)', results.aedesDefaults, mqAedes.msgsPerS, sqlite.rowsPerS);
-if (results.mosquitto && mqMosq) report('mosquitto, device profile', results.mosquitto, mqMosq.msgsPerS, sqlite.rowsPerS);
-if (results.awsCapped && mqMosq) report('mosquitto via the AWS IoT transport (MQTT 5), device profile, 100 publishes/s cap (IoT Core)', results.awsCapped, mqMosq.msgsPerS, sqlite.rowsPerS);
-if (results.awsUncapped && mqMosq) report('mosquitto via the AWS IoT transport, device profile, no rate cap', results.awsUncapped, mqMosq.msgsPerS, sqlite.rowsPerS);
-console.log(`\nRSS of an idle process with the compiled agent's modules loaded (node + ORT + mqtt + SQLite, nothing started): ${fmt(await idleRss(true), 1)} MB with the device profile, ${fmt(await idleRss(false), 1)} MB without`);
+if (results.aedesDefaults)
+  report('aedes, node defaults (no profile)', results.aedesDefaults, mqAedes.msgsPerS, sqlite.rowsPerS);
+if (results.mosquitto && mqMosq)
+  report('mosquitto, device profile', results.mosquitto, mqMosq.msgsPerS, sqlite.rowsPerS);
+if (results.awsCapped && mqMosq)
+  report(
+    'mosquitto via the AWS IoT transport (MQTT 5), device profile, 100 publishes/s cap (IoT Core)',
+    results.awsCapped,
+    mqMosq.msgsPerS,
+    sqlite.rowsPerS,
+  );
+if (results.awsUncapped && mqMosq)
+  report(
+    'mosquitto via the AWS IoT transport, device profile, no rate cap',
+    results.awsUncapped,
+    mqMosq.msgsPerS,
+    sqlite.rowsPerS,
+  );
+console.log(
+  `\nRSS of an idle process with the compiled agent's modules loaded (node + ORT + mqtt + SQLite, nothing started): ${fmt(await idleRss(true), 1)} MB with the device profile, ${fmt(await idleRss(false), 1)} MB without`,
+);
 rmSync(work, { recursive: true, force: true });
 process.exit(0);

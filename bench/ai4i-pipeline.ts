@@ -19,15 +19,27 @@ import { Progress } from '../lib/progress.ts';
 import { TEST_SALT, parseAi4iCsv, splitByUdi } from '../models/recommender/ai4i-data.ts';
 import { machineLine } from './machine.ts';
 
-const { values } = parseArgs({ options: { data: { type: 'string', default: '../shared/data/ai4i/ai4i2020-dev.csv' }, all: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string', default: '../shared/data/ai4i/ai4i2020-dev.csv' },
+    all: { type: 'boolean', default: false },
+  },
+});
 const all = parseAi4iCsv(readFileSync(values.data!, 'utf8'), values.data);
 const data = values.all ? all : splitByUdi(all, 0.2, TEST_SALT).held;
 console.log(machineLine());
-console.log(`AI4I: ${data.rows} rows (${values.all ? 'all rows' : 'the default recommender\'s 20 % holdout'}) from ${values.data}`);
+console.log(
+  `AI4I: ${data.rows} rows (${values.all ? 'all rows' : "the default recommender's 20 % holdout"}) from ${values.data}`,
+);
 
 const dir = mkdtempSync(join(tmpdir(), 'edgeloop-ai4i-pipeline-'));
 const cloud = createCloud(
-  parseCloudConfig({ dataDir: dir, broker: { embedded: { port: 0, allowAnonymous: true } }, http: { port: 0 }, processor: { idleWaitMs: 20 } }),
+  parseCloudConfig({
+    dataDir: dir,
+    broker: { embedded: { port: 0, allowAnonymous: true } },
+    http: { port: 0 },
+    processor: { idleWaitMs: 20 },
+  }),
   { extraParts: [recommendPartDef({ port: 0, responseLog: false })] },
 );
 await cloud.start();
@@ -47,7 +59,8 @@ try {
   });
   console.log(`\nmachines ${r.rows}, with a failure mode ${r.failureRows}, answered with an error ${r.errors}`);
   console.log(`hit@1 ${r.hit1.toFixed(3)}  hit@2 ${r.hit2.toFixed(3)}`);
-  for (const [m, x] of Object.entries(r.perMode)) console.log(`  ${m}: ${x.rows} rows, top action right ${x.rows ? (x.hit1 / x.rows).toFixed(3) : '-'}`);
+  for (const [m, x] of Object.entries(r.perMode))
+    console.log(`  ${m}: ${x.rows} rows, top action right ${x.rows ? (x.hit1 / x.rows).toFixed(3) : '-'}`);
   console.log(`publish ${r.publishMs} ms, features ready +${r.featuresMs} ms, recommendations ${r.recommendMs} ms`);
 } finally {
   await cloud.close();

@@ -5,8 +5,12 @@ import { cpus, totalmem, loadavg } from 'node:os';
 export function machineLine(): string {
   let ref = 'unknown';
   try {
-    ref = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    const dirty = execSync('git status --porcelain', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    ref = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+    const dirty = execSync('git status --porcelain', { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
     if (dirty) ref += '+dirty';
   } catch {
     /* not a git checkout */

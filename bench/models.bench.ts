@@ -40,7 +40,9 @@ const bytes = statSync(modelPath).size;
 const isRul = manifest.kind === 'rul';
 const targetUs = isRul ? 1000 : 100;
 const label = isRul ? 'RUL model' : 'anomaly model';
-console.log(`model: ${manifest.name} ${manifest.version}, input [batch, ${width}], ${bytes} bytes (${(bytes / 1024).toFixed(1)} KiB; target ${isRul ? '<= 1024' : '< 200'} KiB)`);
+console.log(
+  `model: ${manifest.name} ${manifest.version}, input [batch, ${width}], ${bytes} bytes (${(bytes / 1024).toFixed(1)} KiB; target ${isRul ? '<= 1024' : '< 200'} KiB)`,
+);
 
 function trivialModel(w: number): Uint8Array {
   const g = new GraphBuilder();
@@ -48,7 +50,13 @@ function trivialModel(w: number): Uint8Array {
   // same input and output shapes as the anomaly model ([batch, w] → [batch, 1]) and one cheap op: the cost of a
   // session.run call itself, including copying the input in and the output out
   g.bindOutput(g.op('ReduceMean', ['x'], { axes: [1], keepdims: 1 }), 'y');
-  return g.encode({ opset: 13, graphName: 'trivial', inputs: [floatTensorInfo('x', ['batch', w])], outputs: [floatTensorInfo('y', ['batch', 1])], producerVersion: 'bench' });
+  return g.encode({
+    opset: 13,
+    graphName: 'trivial',
+    inputs: [floatTensorInfo('x', ['batch', w])],
+    outputs: [floatTensorInfo('y', ['batch', 1])],
+    producerVersion: 'bench',
+  });
 }
 
 function windows(n: number): Float32Array {
@@ -70,7 +78,10 @@ function windows(n: number): Float32Array {
  * to the raw limit stays meaningful on a busy machine). Also returns on-CPU time per call (process.cpuUsage over
  * all calls of that caller), which preemption by other processes does not inflate.
  */
-async function interleavedLatency(callers: Array<() => Promise<unknown>>, n: number): Promise<Array<{ pct: Record<string, number>; cpuUs: number; bestBlockP99: number }>> {
+async function interleavedLatency(
+  callers: Array<() => Promise<unknown>>,
+  n: number,
+): Promise<Array<{ pct: Record<string, number>; cpuUs: number; bestBlockP99: number }>> {
   for (let i = 0; i < 2000; i++) for (const c of callers) await c();
   const us = callers.map(() => new Float64Array(n));
   const cpu = callers.map(() => 0);
@@ -89,10 +100,15 @@ async function interleavedLatency(callers: Array<() => Promise<unknown>>, n: num
   const block = 1000;
   const bestBlockP99 = (k: number): number => {
     let best = Infinity;
-    for (let b = 0; b + block <= n; b += block) best = Math.min(best, percentiles(us[k]!.subarray(b, b + block), [99]).p99!);
+    for (let b = 0; b + block <= n; b += block)
+      best = Math.min(best, percentiles(us[k]!.subarray(b, b + block), [99]).p99!);
     return best;
   };
-  return callers.map((_, k) => ({ pct: percentiles(us[k]!, [50, 95, 99]), cpuUs: cpu[k]! / n, bestBlockP99: bestBlockP99(k) }));
+  return callers.map((_, k) => ({
+    pct: percentiles(us[k]!, [50, 95, 99]),
+    cpuUs: cpu[k]! / n,
+    bestBlockP99: bestBlockP99(k),
+  }));
 }
 
 async function throughput(session: ort.InferenceSession, inputName: string, batch: number): Promise<number> {
@@ -105,7 +121,8 @@ async function throughput(session: ort.InferenceSession, inputName: string, batc
   return (calls * batch) / sec;
 }
 
-const fmt = (p: Record<string, number>) => `p50 ${p.p50!.toFixed(1)} µs, p95 ${p.p95!.toFixed(1)} µs, p99 ${p.p99!.toFixed(1)} µs`;
+const fmt = (p: Record<string, number>) =>
+  `p50 ${p.p50!.toFixed(1)} µs, p95 ${p.p95!.toFixed(1)} µs, p99 ${p.p99!.toFixed(1)} µs`;
 const rate = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : `${(x / 1e3).toFixed(0)}k`);
 
 const trivial = await ort.InferenceSession.create(trivialModel(width), sessionOptions);
@@ -119,17 +136,24 @@ try {
     [() => trivial.run(trivialFeeds), () => model.run(modelFeeds), () => runner.run(one, 1)],
     runs,
   );
-  const cpu = (x: { cpuUs: number; bestBlockP99: number }) => `; quietest-1000-call p99 ${x.bestBlockP99.toFixed(1)} µs; process CPU ${x.cpuUs.toFixed(1)} µs/call`;
+  const cpu = (x: { cpuUs: number; bestBlockP99: number }) =>
+    `; quietest-1000-call p99 ${x.bestBlockP99.toFixed(1)} µs; process CPU ${x.cpuUs.toFixed(1)} µs/call`;
   console.log(`batch 1, ${runs} calls each, interleaved:`);
   console.log(`  raw limit (trivial 1-op model, session.run): ${fmt(raw!.pct)}${cpu(raw!)}`);
   console.log(`  ${label} (session.run):                ${fmt(lat!.pct)}${cpu(lat!)}`);
-  console.log(`  target p99 < ${targetUs} µs: all calls ${lat!.pct.p99! < targetUs ? 'meet' : 'miss'} it, quietest block ${lat!.bestBlockP99 < targetUs ? 'meets' : 'misses'} it`);
+  console.log(
+    `  target p99 < ${targetUs} µs: all calls ${lat!.pct.p99! < targetUs ? 'meet' : 'miss'} it, quietest block ${lat!.bestBlockP99 < targetUs ? 'meets' : 'misses'} it`,
+  );
   console.log(`  ${label} (OrtModelRunner.run):         ${fmt(viaRunner!.pct)}${cpu(viaRunner!)}`);
-  console.log(`  ratio ${label} / raw limit: p50 ${(lat!.pct.p50! / raw!.pct.p50!).toFixed(2)}, p99 ${(lat!.pct.p99! / raw!.pct.p99!).toFixed(2)}, quietest-block p99 ${(lat!.bestBlockP99 / raw!.bestBlockP99).toFixed(2)}`);
+  console.log(
+    `  ratio ${label} / raw limit: p50 ${(lat!.pct.p50! / raw!.pct.p50!).toFixed(2)}, p99 ${(lat!.pct.p99! / raw!.pct.p99!).toFixed(2)}, quietest-block p99 ${(lat!.bestBlockP99 / raw!.bestBlockP99).toFixed(2)}`,
+  );
   for (const batch of [64, 512]) {
     const rawRate = await throughput(trivial, 'x', batch);
     const modelRate = await throughput(model, manifest.inputs.name, batch);
-    console.log(`batch ${String(batch).padStart(3)}: ${label} ${rate(modelRate)} windows/s, trivial model ${rate(rawRate)} rows/s (ratio ${(modelRate / rawRate).toFixed(2)})`);
+    console.log(
+      `batch ${String(batch).padStart(3)}: ${label} ${rate(modelRate)} windows/s, trivial model ${rate(rawRate)} rows/s (ratio ${(modelRate / rawRate).toFixed(2)})`,
+    );
   }
 } finally {
   await runner.close();

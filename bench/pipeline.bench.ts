@@ -67,7 +67,9 @@ async function rawBroker(): Promise<void> {
 
 async function kinesaliteRole(): Promise<void> {
   const { createRequire } = await import('node:module');
-  const kinesalite = createRequire(import.meta.url)('kinesalite') as (o: object) => { listen(port: number, cb: () => void): { address(): AddressInfo } };
+  const kinesalite = createRequire(import.meta.url)('kinesalite') as (o: object) => {
+    listen(port: number, cb: () => void): { address(): AddressInfo };
+  };
   const server = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100 });
   const srv = await new Promise<{ address(): AddressInfo }>((r) => {
     const s = server.listen(0, () => r(s));
@@ -87,7 +89,12 @@ async function cloudRole(): Promise<void> {
   if (kinesis) {
     const { KinesisClient, CreateStreamCommand } = await import('@aws-sdk/client-kinesis');
     const { NodeHttpHandler } = await import('@smithy/node-http-handler');
-    const client = new KinesisClient({ endpoint: args.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, requestHandler: new NodeHttpHandler() });
+    const client = new KinesisClient({
+      endpoint: args.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+      requestHandler: new NodeHttpHandler(),
+    });
     await client.send(new CreateStreamCommand({ StreamName: 'bench', ShardCount: 4 }));
     client.destroy();
   }
@@ -100,7 +107,14 @@ async function cloudRole(): Promise<void> {
       ? {
           stream: {
             kind: 'kinesis',
-            kinesis: { streamName: 'bench', clientConfig: { endpoint: args.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } } },
+            kinesis: {
+              streamName: 'bench',
+              clientConfig: {
+                endpoint: args.endpoint,
+                region: 'us-east-1',
+                credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+              },
+            },
           },
           ingest: { maxInFlightPuts: 4 },
         }
@@ -114,7 +128,9 @@ async function cloudRole(): Promise<void> {
   const cloud = createCloud(config);
   await cloud.start();
   type Stats = { readings: number };
-  const ingest = cloud.parts.get('ingest')!.instance as { stats(): Stats & { puts: number; duplicateRecords: number; putLatencyMs: Record<string, number> } };
+  const ingest = cloud.parts.get('ingest')!.instance as {
+    stats(): Stats & { puts: number; duplicateRecords: number; putLatencyMs: Record<string, number> };
+  };
   const processor = cloud.parts.get('processor')!.instance as { stats(): { messages: number; featureWrites: number } };
   process.send!({ type: 'ready', url: cloud.urls.mqtt });
   process.on('message', async (m: Msg) => {
@@ -125,7 +141,8 @@ async function cloudRole(): Promise<void> {
       const i = ingest.stats();
       const p = processor.stats();
       const sorted = Float64Array.from(lags).sort();
-      const pct = (q: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((q / 100) * sorted.length) - 1)]! : NaN);
+      const pct = (q: number): number =>
+        sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((q / 100) * sorted.length) - 1)]! : NaN;
       process.send!({
         type: m.type,
         at: performance.now() + performance.timeOrigin,
@@ -173,8 +190,16 @@ async function publisherRole(): Promise<void> {
       }
       const now = Date.now();
       const readings = new Array(R);
-      for (let k = 0; k < R; k++) readings[k] = { seq: seq + k, sensor: k % 2 ? 'vibration' : 'temp', ts: now - (R - k), value: 20 + Math.sin(seq + k) };
-      const payload = Buffer.from(JSON.stringify({ v: 1, type: 'telemetry', deviceId: id, seq, sentAt: now, readings }));
+      for (let k = 0; k < R; k++)
+        readings[k] = {
+          seq: seq + k,
+          sensor: k % 2 ? 'vibration' : 'temp',
+          ts: now - (R - k),
+          value: 20 + Math.sin(seq + k),
+        };
+      const payload = Buffer.from(
+        JSON.stringify({ v: 1, type: 'telemetry', deviceId: id, seq, sentAt: now, readings }),
+      );
       seq += R;
       const p = c.publishAsync(topic, payload, { qos: 1 }).then(() => {
         acked++;
@@ -185,7 +210,10 @@ async function publisherRole(): Promise<void> {
     }
     await Promise.allSettled(inflight);
   });
-  const timer = setInterval(() => process.send!({ type: 'acked', acked, at: performance.now() + performance.timeOrigin }), 250);
+  const timer = setInterval(
+    () => process.send!({ type: 'acked', acked, at: performance.now() + performance.timeOrigin }),
+    250,
+  );
   process.on('message', async (m: Msg) => {
     if (m.type === 'stop') {
       stopping = true;
@@ -201,10 +229,34 @@ async function publisherRole(): Promise<void> {
 // ---------------------------------------------------------------- main
 
 function child(role: string, extra: string[] = []): ChildProcess {
-  return fork(import.meta.filename, ['--role', role, '--readings', String(R), '--devices', String(DEVICES), '--window', String(WINDOW), '--publishers', String(PUBLISHERS), '--rate', String(rateNow), '--sync', args.sync, ...extra], {
-    execArgv: ['--import', 'tsx', ...(role === 'cloud' && args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [])],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+  return fork(
+    import.meta.filename,
+    [
+      '--role',
+      role,
+      '--readings',
+      String(R),
+      '--devices',
+      String(DEVICES),
+      '--window',
+      String(WINDOW),
+      '--publishers',
+      String(PUBLISHERS),
+      '--rate',
+      String(rateNow),
+      '--sync',
+      args.sync,
+      ...extra,
+    ],
+    {
+      execArgv: [
+        '--import',
+        'tsx',
+        ...(role === 'cloud' && args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : []),
+      ],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
 }
 
 function once<T extends Msg>(c: ChildProcess, type: string): Promise<T> {
@@ -235,11 +287,15 @@ interface PublisherRun {
 }
 
 /** Start publishers against url, warm up, and measure their acknowledged rate over the duration. */
-async function drive(url: string, during?: { mark(): Promise<void> }): Promise<{ run: PublisherRun; stopAll: () => Promise<void> }> {
+async function drive(
+  url: string,
+  during?: { mark(): Promise<void> },
+): Promise<{ run: PublisherRun; stopAll: () => Promise<void> }> {
   const pubs = Array.from({ length: PUBLISHERS }, (_, i) => child('publisher', ['--url', url, '--index', String(i)]));
   await Promise.all(pubs.map((p) => once(p, 'ready')));
   const latest = new Map<ChildProcess, { acked: number; at: number }>();
-  for (const p of pubs) p.on('message', (m: Msg) => m.type === 'acked' && latest.set(p, m as unknown as { acked: number; at: number }));
+  for (const p of pubs)
+    p.on('message', (m: Msg) => m.type === 'acked' && latest.set(p, m as unknown as { acked: number; at: number }));
   await new Promise((r) => setTimeout(r, Number(args.warmup) * 1000));
   const sum = (): number => [...latest.values()].reduce((a, b) => a + b.acked, 0);
   await during?.mark();
@@ -249,7 +305,10 @@ async function drive(url: string, during?: { mark(): Promise<void> }): Promise<{
   const a1 = sum();
   const secs = (performance.now() - t0) / 1000;
   const msgsPerSec = (a1 - a0) / secs;
-  return { run: { msgsPerSec, readingsPerSec: msgsPerSec * R }, stopAll: async () => void (await Promise.all(pubs.map(stop))) };
+  return {
+    run: { msgsPerSec, readingsPerSec: msgsPerSec * R },
+    stopAll: async () => void (await Promise.all(pubs.map(stop))),
+  };
 }
 
 function fmt(n: number): string {
@@ -267,16 +326,33 @@ async function runRaw(): Promise<PublisherRun> {
 
 /** PutRecords throughput of kinesalite with the benchmark's payloads (a stream of its own), for 5 s. */
 async function rawKinesalite(endpoint: string): Promise<number> {
-  const { KinesisClient, CreateStreamCommand, PutRecordsCommand, DescribeStreamSummaryCommand } = await import('@aws-sdk/client-kinesis');
+  const { KinesisClient, CreateStreamCommand, PutRecordsCommand, DescribeStreamSummaryCommand } = await import(
+    '@aws-sdk/client-kinesis'
+  );
   const { NodeHttpHandler } = await import('@smithy/node-http-handler');
-  const client = new KinesisClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, requestHandler: new NodeHttpHandler() });
+  const client = new KinesisClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    requestHandler: new NodeHttpHandler(),
+  });
   await client.send(new CreateStreamCommand({ StreamName: 'raw', ShardCount: 4 }));
-  while ((await client.send(new DescribeStreamSummaryCommand({ StreamName: 'raw' }))).StreamDescriptionSummary?.StreamStatus !== 'ACTIVE') {
+  while (
+    (await client.send(new DescribeStreamSummaryCommand({ StreamName: 'raw' }))).StreamDescriptionSummary
+      ?.StreamStatus !== 'ACTIVE'
+  ) {
     await new Promise((r) => setTimeout(r, 50));
   }
   const now = Date.now();
-  const readings = Array.from({ length: R }, (_, k) => ({ seq: k + 1, sensor: k % 2 ? 'vibration' : 'temp', ts: now - (R - k), value: 20 + Math.sin(k) }));
-  const data = Buffer.from(JSON.stringify({ v: 1, type: 'telemetry', deviceId: 'raw-0', seq: 1, sentAt: now, readings }));
+  const readings = Array.from({ length: R }, (_, k) => ({
+    seq: k + 1,
+    sensor: k % 2 ? 'vibration' : 'temp',
+    ts: now - (R - k),
+    value: 20 + Math.sin(k),
+  }));
+  const data = Buffer.from(
+    JSON.stringify({ v: 1, type: 'telemetry', deviceId: 'raw-0', seq: 1, sentAt: now, readings }),
+  );
   // the same request shape as the ingest's defaults for Kinesis: 1 MiB batches, 4 in flight
   const per = Math.max(1, Math.min(500, Math.floor((1024 * 1024) / (data.byteLength + 16))));
   const records = Array.from({ length: per }, (_, i) => ({ PartitionKey: `raw-${i % 32}`, Data: data }));
@@ -302,11 +378,23 @@ async function runPipeline(stream: 'local' | 'kinesis'): Promise<void> {
     const { url } = await once<{ type: string; url: string }>(kl, 'ready');
     extra.push('--endpoint', url);
     const raw = await rawKinesalite(url);
-    console.log(`raw kinesalite limit (PutRecords of 1 MiB batches of the same payloads, 4 in flight, own process, 4 shards): ${fmt(raw)} records/s = ${fmt(raw * R)} readings/s`);
+    console.log(
+      `raw kinesalite limit (PutRecords of 1 MiB batches of the same payloads, 4 in flight, own process, 4 shards): ${fmt(raw)} records/s = ${fmt(raw * R)} readings/s`,
+    );
   }
   const cloud = child('cloud', extra);
   const { url } = await once<{ type: string; url: string }>(cloud, 'ready');
-  type Report = { type: string; at: number; putMs: Record<string, number>; ingestReadings: number; processedMessages: number; featureWrites: number; puts: number; lag: { p50: number; p95: number; p99: number; n: number }; rss: number };
+  type Report = {
+    type: string;
+    at: number;
+    putMs: Record<string, number>;
+    ingestReadings: number;
+    processedMessages: number;
+    featureWrites: number;
+    puts: number;
+    lag: { p50: number; p95: number; p99: number; n: number };
+    rss: number;
+  };
   let m0: Report | undefined;
   const { run, stopAll } = await drive(url, {
     mark: async () => {
@@ -322,12 +410,22 @@ async function runPipeline(stream: 'local' | 'kinesis'): Promise<void> {
   const secs = (m1.at - m0!.at) / 1000;
   const ingestRate = (m1.ingestReadings - m0!.ingestReadings) / secs;
   const processedRate = ((m1.processedMessages - m0!.processedMessages) * R) / secs;
-  const label = (stream === 'local' ? 'pipeline (LocalStream, embedded defaults)' : 'pipeline (KinesisStream → kinesalite)') + (rateNow > 0 ? `, paced at ${fmt(rateNow * R)} readings/s` : ', closed loop');
+  const label =
+    (stream === 'local' ? 'pipeline (LocalStream, embedded defaults)' : 'pipeline (KinesisStream → kinesalite)') +
+    (rateNow > 0 ? `, paced at ${fmt(rateNow * R)} readings/s` : ', closed loop');
   console.log(`${label}:`);
-  console.log(`  acknowledged by the broker (in the stream): ${fmt(run.readingsPerSec)} readings/s (${fmt(run.msgsPerSec)} msgs/s)`);
-  console.log(`  ingested into the stream:                   ${fmt(ingestRate)} readings/s (${fmt((m1.puts - m0!.puts) / secs)} puts/s, put p50 ${m1.putMs.p50?.toFixed(1)} ms, p95 ${m1.putMs.p95?.toFixed(1)} ms)`);
-  console.log(`  processed into features:                    ${fmt(processedRate)} readings/s (${fmt((m1.featureWrites - m0!.featureWrites) / secs)} feature writes/s)`);
-  console.log(`  device timestamp → feature update: p50 ${m1.lag.p50.toFixed(1)} ms, p95 ${m1.lag.p95.toFixed(1)} ms, p99 ${m1.lag.p99.toFixed(1)} ms (${m1.lag.n} writes)`);
+  console.log(
+    `  acknowledged by the broker (in the stream): ${fmt(run.readingsPerSec)} readings/s (${fmt(run.msgsPerSec)} msgs/s)`,
+  );
+  console.log(
+    `  ingested into the stream:                   ${fmt(ingestRate)} readings/s (${fmt((m1.puts - m0!.puts) / secs)} puts/s, put p50 ${m1.putMs.p50?.toFixed(1)} ms, p95 ${m1.putMs.p95?.toFixed(1)} ms)`,
+  );
+  console.log(
+    `  processed into features:                    ${fmt(processedRate)} readings/s (${fmt((m1.featureWrites - m0!.featureWrites) / secs)} feature writes/s)`,
+  );
+  console.log(
+    `  device timestamp → feature update: p50 ${m1.lag.p50.toFixed(1)} ms, p95 ${m1.lag.p95.toFixed(1)} ms, p99 ${m1.lag.p99.toFixed(1)} ms (${m1.lag.n} writes)`,
+  );
   console.log(`  cloud process RSS ${(m1.rss / 2 ** 20).toFixed(0)} MiB`);
   results.push({ label, readingsPerSec: Math.min(run.readingsPerSec, processedRate), p95: m1.lag.p95 });
 }
@@ -338,12 +436,16 @@ let rateNow = 0;
 
 async function main(): Promise<void> {
   console.log(machineLine());
-  console.log(`load: ${PUBLISHERS} publisher processes × ${DEVICES} devices, ${R} readings per message, at most ${WINDOW} QoS 1 messages in flight per device; warmup ${args.warmup} s, measured ${args.duration} s per phase`);
+  console.log(
+    `load: ${PUBLISHERS} publisher processes × ${DEVICES} devices, ${R} readings per message, at most ${WINDOW} QoS 1 messages in flight per device; warmup ${args.warmup} s, measured ${args.duration} s per phase`,
+  );
   const only = args.only;
   let raw: PublisherRun | undefined;
   if (!only || only === 'raw') {
     raw = await runRaw();
-    console.log(`raw broker limit (aedes, own process, QoS 1, same payloads, nothing behind it): ${fmt(raw.msgsPerSec)} msgs/s = ${fmt(raw.readingsPerSec)} readings/s`);
+    console.log(
+      `raw broker limit (aedes, own process, QoS 1, same payloads, nothing behind it): ${fmt(raw.msgsPerSec)} msgs/s = ${fmt(raw.readingsPerSec)} readings/s`,
+    );
   }
   if (!only || only === 'pipeline') {
     // 1. closed loop: the most the pipeline acknowledges (latency here is queueing: in-flight / throughput)
@@ -355,8 +457,12 @@ async function main(): Promise<void> {
   }
   if (args.kinesis || only === 'kinesis') await runPipeline('kinesis');
   for (const r of results) {
-    const ratio = raw ? ` = ${((r.readingsPerSec / raw.readingsPerSec) * 100).toFixed(0)}% of the raw broker limit` : '';
-    console.log(`summary: ${r.label}: ${fmt(r.readingsPerSec)} readings/s end to end${ratio}; p95 ${r.p95.toFixed(1)} ms (targets: >= 200,000 readings/s, p95 < 100 ms)`);
+    const ratio = raw
+      ? ` = ${((r.readingsPerSec / raw.readingsPerSec) * 100).toFixed(0)}% of the raw broker limit`
+      : '';
+    console.log(
+      `summary: ${r.label}: ${fmt(r.readingsPerSec)} readings/s end to end${ratio}; p95 ${r.p95.toFixed(1)} ms (targets: >= 200,000 readings/s, p95 < 100 ms)`,
+    );
   }
 }
 

@@ -67,31 +67,62 @@ const useWrk = !values.autocannon && spawnSync('wrk', ['--version']).error === u
  * The load generator runs in a second process: wrk (C, Debian package `wrk`) when installed — it needs far less CPU
  * than a Node client, which matters on 2 cores — else autocannon.
  */
-function load(url: string, paths: string[], connections: number): Promise<{ rps: number; p50: number; p99: number; non2xx: number; errors: number }> {
+function load(
+  url: string,
+  paths: string[],
+  connections: number,
+): Promise<{ rps: number; p50: number; p99: number; non2xx: number; errors: number }> {
   if (useWrk) return loadWrk(url, paths, connections);
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(import.meta.dirname, 'load', 'autocannon-worker.ts'), JSON.stringify({ url, paths, connections, duration, warmup: 2 })],
+      [
+        '--import',
+        'tsx',
+        join(import.meta.dirname, 'load', 'autocannon-worker.ts'),
+        JSON.stringify({ url, paths, connections, duration, warmup: 2 }),
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`load generator exited ${code}`))));
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.trim().split('\n').pop()!))
+        : reject(new Error(`load generator exited ${code}`)),
+    );
   });
 }
 
-async function loadWrk(url: string, paths: string[], connections: number): Promise<{ rps: number; p50: number; p99: number; non2xx: number; errors: number }> {
+async function loadWrk(
+  url: string,
+  paths: string[],
+  connections: number,
+): Promise<{ rps: number; p50: number; p99: number; non2xx: number; errors: number }> {
   const pathsFile = join(work, 'paths.txt');
   writeFileSync(pathsFile, paths.join('\n') + '\n');
   const run = (secs: number): Promise<string> =>
     new Promise((resolve, reject) => {
       const threads = Math.min(2, connections);
-      const child = spawn('wrk', ['-t', String(threads), '-c', String(connections), '-d', `${secs}s`, '-s', join(import.meta.dirname, 'load', 'wrk-paths.lua'), url], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-        env: { ...process.env, WRK_PATHS_FILE: pathsFile },
-      });
+      const child = spawn(
+        'wrk',
+        [
+          '-t',
+          String(threads),
+          '-c',
+          String(connections),
+          '-d',
+          `${secs}s`,
+          '-s',
+          join(import.meta.dirname, 'load', 'wrk-paths.lua'),
+          url,
+        ],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+          env: { ...process.env, WRK_PATHS_FILE: pathsFile },
+        },
+      );
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.on('error', reject);
@@ -99,7 +130,11 @@ async function loadWrk(url: string, paths: string[], connections: number): Promi
     });
   await run(2);
   const out = await run(duration);
-  const line = out.trim().split('\n').filter((l) => l.startsWith('{')).pop()!;
+  const line = out
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .pop()!;
   return JSON.parse(line);
 }
 
@@ -112,7 +147,9 @@ const paths = ids.slice(0, 2000).map((id) => `/v1/recommendations/${id}?k=3`);
 
 console.log(machineLine());
 console.log(`load generator: ${useWrk ? 'wrk' : 'autocannon'} in a second process`);
-console.log(`model: ${manifest.name}@${manifest.version} (${features.length} features, ${dir}); ${nEntities} entities; ${duration}s per run`);
+console.log(
+  `model: ${manifest.name}@${manifest.version} (${features.length} features, ${dir}); ${nEntities} entities; ${duration}s per run`,
+);
 
 // ---- raw baseline: bare Fastify + one SQLite lookup + one ORT run
 const rawDb = new Database(join(work, 'raw.db'));
@@ -121,7 +158,10 @@ rawDb.exec('CREATE TABLE f (id TEXT PRIMARY KEY, v TEXT NOT NULL)');
 const ins = rawDb.prepare('INSERT INTO f VALUES (?, ?)');
 rawDb.transaction(() => ids.forEach((id, i) => ins.run(id, JSON.stringify(featureRow(manifest, i)))))();
 const sel = rawDb.prepare('SELECT v FROM f WHERE id = ?');
-const session = await ort.InferenceSession.create(join(dir, manifest.artifact.file), { intraOpNumThreads: 1, interOpNumThreads: 1 });
+const session = await ort.InferenceSession.create(join(dir, manifest.artifact.file), {
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+});
 const raw = Fastify();
 raw.get<{ Params: { id: string } }>('/v1/recommendations/:id', async (req) => {
   const row = sel.get(req.params.id) as { v: string } | undefined;
@@ -138,7 +178,10 @@ const store = new SqliteFeatureStore({ path: join(work, 'features.db'), synchron
 await store.start();
 const now = Date.now();
 for (let i = 0; i < ids.length; i += 1000) {
-  await store.putMany('device_features', ids.slice(i, i + 1000).map((id, j) => ({ entityId: id, eventTime: now, features: featureRow(manifest, i + j) })));
+  await store.putMany(
+    'device_features',
+    ids.slice(i, i + 1000).map((id, j) => ({ entityId: id, eventTime: now, features: featureRow(manifest, i + j) })),
+  );
 }
 const log = new SqliteResponseLog({ path: join(work, 'responses.db') });
 const service = new RecommendService({
@@ -158,9 +201,14 @@ for (const c of [2, 50]) {
   const s = await load(svcUrl, paths, c);
   const line = `concurrency ${String(c).padStart(2)}: raw ${r.rps.toFixed(0)} req/s p50 ${r.p50} ms p99 ${r.p99} ms | service ${s.rps.toFixed(0)} req/s p50 ${s.p50} ms p99 ${s.p99} ms (non-2xx ${s.non2xx}, errors ${s.errors}) | service/raw ${((s.rps / r.rps) * 100).toFixed(0)} %`;
   console.log(line);
-  rows.push(`| ${c} | ${r.rps.toFixed(0)} | ${r.p50} / ${r.p99} | ${s.rps.toFixed(0)} | ${s.p50} / ${s.p99} | ${((s.rps / r.rps) * 100).toFixed(0)} % |`);
+  rows.push(
+    `| ${c} | ${r.rps.toFixed(0)} | ${r.p50} / ${r.p99} | ${s.rps.toFixed(0)} | ${s.p50} / ${s.p99} | ${((s.rps / r.rps) * 100).toFixed(0)} % |`,
+  );
 }
-console.log('\n| concurrency | raw req/s | raw p50 / p99 ms | service req/s | service p50 / p99 ms | service / raw |\n|---|---|---|---|---|---|\n' + rows.join('\n'));
+console.log(
+  '\n| concurrency | raw req/s | raw p50 / p99 ms | service req/s | service p50 / p99 ms | service / raw |\n|---|---|---|---|---|---|\n' +
+    rows.join('\n'),
+);
 console.log(`responses logged: ${log.written + 0}`);
 
 await app.close();

@@ -55,7 +55,9 @@ async function main(): Promise<void> {
   const rawMb = await load(rawUrl, false);
   const fullMb = await load(url, false);
   const rangeMb = await load(url, true);
-  console.log(`artifact GET 1 MiB x${CONCURRENCY}: ${fullMb.toFixed(0)} MiB/s (raw fastify from memory ${rawMb.toFixed(0)} MiB/s, ratio ${(fullMb / rawMb).toFixed(2)})`);
+  console.log(
+    `artifact GET 1 MiB x${CONCURRENCY}: ${fullMb.toFixed(0)} MiB/s (raw fastify from memory ${rawMb.toFixed(0)} MiB/s, ratio ${(fullMb / rawMb).toFixed(2)})`,
+  );
   console.log(`artifact Range GET (second half): ${rangeMb.toFixed(0)} MiB/s of body`);
   await server.close();
   await raw.close();
@@ -65,10 +67,27 @@ async function main(): Promise<void> {
   const N = 10_000;
   const fleet = new Map<string, FleetDevice>();
   for (let i = 0; i < N; i++) {
-    fleet.set(`dev-${i}`, { online: true, models: [{ name: 'm', version: '1' }], inference: { windows: 500, anomalies: 20, anomalyRate: 0.04, p50Ms: 0.1, p95Ms: 0.2, p99Ms: 0.3 }, lastSeen: 0 });
+    fleet.set(`dev-${i}`, {
+      online: true,
+      models: [{ name: 'm', version: '1' }],
+      inference: { windows: 500, anomalies: 20, anomalyRate: 0.04, p50Ms: 0.1, p95Ms: 0.2, p99Ms: 0.3 },
+      lastSeen: 0,
+    });
   }
-  const spec = parseRolloutSpec({ model: 'm', version: '2', stages: '10%,50%,100%', bake: '10m', gates: ['anomaly_rate<=2x', 'p95_inference_ms<=1.5x'] });
-  const m = RolloutMachine.create({ id: 'b', spec, target: { version: '2', artifactUrl: 'u', manifest: {} }, previous: null, now: 0 });
+  const spec = parseRolloutSpec({
+    model: 'm',
+    version: '2',
+    stages: '10%,50%,100%',
+    bake: '10m',
+    gates: ['anomaly_rate<=2x', 'p95_inference_ms<=1.5x'],
+  });
+  const m = RolloutMachine.create({
+    id: 'b',
+    spec,
+    target: { version: '2', artifactUrl: 'u', manifest: {} },
+    previous: null,
+    now: 0,
+  });
   m.tick(0, fleet); // assigns stage 1 (1000 devices)
   for (const id of Object.keys(m.state.devices)) fleet.get(id)!.models = [{ name: 'm', version: '2' }];
   const ticks = 50;
@@ -79,7 +98,9 @@ async function main(): Promise<void> {
   let sink = 0;
   for (let i = 0; i < ticks; i++) for (const [, fd] of fleet) sink += fd.inference!.anomalyRate;
   const passMs = (performance.now() - t0) / ticks;
-  console.log(`RolloutMachine.tick, ${N} devices, 1000 in the cohort, 2 gates: ${tickMs.toFixed(2)} ms per tick (bare pass over the fleet ${passMs.toFixed(3)} ms, ratio ${(tickMs / passMs).toFixed(0)}x) ${sink > 0 ? '' : '!'}`);
+  console.log(
+    `RolloutMachine.tick, ${N} devices, 1000 in the cohort, 2 gates: ${tickMs.toFixed(2)} ms per tick (bare pass over the fleet ${passMs.toFixed(3)} ms, ratio ${(tickMs / passMs).toFixed(0)}x) ${sink > 0 ? '' : '!'}`,
+  );
 }
 
 await main();

@@ -34,11 +34,15 @@ for (const [name, file, args] of ALL) {
   console.log(`\n=== ${name} (bench/${file}) ${'='.repeat(Math.max(0, 60 - name.length - file.length))}`);
   const t0 = Date.now();
   const code = await new Promise<number | null>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, file), ...args], { stdio: 'inherit' });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, file), ...args], {
+      stdio: 'inherit',
+    });
     child.on('exit', (c) => resolve(c));
     child.on('error', () => resolve(1));
   });
-  console.log(`=== ${name}: ${code === 0 ? 'done' : `FAILED (exit ${code})`} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(
+    `=== ${name}: ${code === 0 ? 'done' : `FAILED (exit ${code})`} in ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+  );
   if (code !== 0) failed.push(name);
 }
 if (failed.length) {

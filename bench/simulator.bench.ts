@@ -44,11 +44,16 @@ async function freePort(): Promise<number> {
   return p;
 }
 
-async function startMosquitto(dir: string): Promise<{ url: string; port: number; child: ChildProcess; cpuSec: () => number }> {
+async function startMosquitto(
+  dir: string,
+): Promise<{ url: string; port: number; child: ChildProcess; cpuSec: () => number }> {
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
   // max_queued_messages 0: never drop QoS 1 messages for a slow subscriber (DESIGN.md, measured limits)
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 0\npersistence false\nlog_type error\n`);
+  writeFileSync(
+    conf,
+    `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 0\npersistence false\nlog_type error\n`,
+  );
   const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 100; i++) {
     try {
@@ -72,7 +77,11 @@ async function startMosquitto(dir: string): Promise<{ url: string; port: number;
 }
 
 /** The observer runs in its own process so its cost is not the simulator's. */
-function startObserver(url: string): { child: ChildProcess; result: Promise<Record<string, unknown>>; ready: Promise<void> } {
+function startObserver(url: string): {
+  child: ChildProcess;
+  result: Promise<Record<string, unknown>>;
+  ready: Promise<void>;
+} {
   const code = `
     import { FleetObserver } from ${JSON.stringify(join(import.meta.dirname, '..', 'simulator', 'fleet-observer.ts'))};
     const o = new FleetObserver({ url: ${JSON.stringify(url)}, clientId: 'bench-observer' });
@@ -85,7 +94,9 @@ function startObserver(url: string): { child: ChildProcess; result: Promise<Reco
       await o.close();
       process.exit(0);
     });`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   let readyResolve!: () => void;
   const ready = new Promise<void>((r) => (readyResolve = r));
   const result = new Promise<Record<string, unknown>>((resolve) => {
@@ -96,7 +107,14 @@ function startObserver(url: string): { child: ChildProcess; result: Promise<Reco
 
 async function rawLimit(port: number): Promise<{ msgsPerSec: number; msgsPerCpuSec: number }> {
   let acked = 0;
-  const c = new LeanMqttClient({ host: '127.0.0.1', port, clientId: 'raw', maxInflight: 256, maxQueued: 1_000_000, onAck: () => acked++ });
+  const c = new LeanMqttClient({
+    host: '127.0.0.1',
+    port,
+    clientId: 'raw',
+    maxInflight: 256,
+    maxQueued: 1_000_000,
+    onAck: () => acked++,
+  });
   await c.connect();
   const payload = Buffer.alloc(200, 'x');
   const cpu0 = process.cpuUsage();
@@ -114,16 +132,22 @@ async function rawLimit(port: number): Promise<{ msgsPerSec: number; msgsPerCpuS
 const dir = mkdtempSync(join(tmpdir(), 'el-bench-sim-'));
 const gitRef = (() => {
   try {
-    return execSync('git rev-parse --short HEAD', { cwd: join(import.meta.dirname, '..') }).toString().trim();
+    return execSync('git rev-parse --short HEAD', { cwd: join(import.meta.dirname, '..') })
+      .toString()
+      .trim();
   } catch {
     return 'unknown';
   }
 })();
-console.log(`machine: ${cpus().length} x ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB (${(freemem() / 2 ** 30).toFixed(1)} free), node ${process.version}, git ${gitRef}`);
+console.log(
+  `machine: ${cpus().length} x ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB (${(freemem() / 2 ** 30).toFixed(1)} free), node ${process.version}, git ${gitRef}`,
+);
 const mq = await startMosquitto(dir);
 try {
   const raw = await rawLimit(mq.port);
-  console.log(`raw limit: one lean connection, QoS 1, 200 B: ${raw.msgsPerSec.toFixed(0)} msgs/s, ${raw.msgsPerCpuSec.toFixed(0)} msgs per CPU-second of the publisher`);
+  console.log(
+    `raw limit: one lean connection, QoS 1, 200 B: ${raw.msgsPerSec.toFixed(0)} msgs/s, ${raw.msgsPerCpuSec.toFixed(0)} msgs per CPU-second of the publisher`,
+  );
 
   if (!values['skip-light']) {
     const RATE = Number(values.rate);
@@ -136,7 +160,15 @@ try {
     let pubAtSteady = 0;
     let lastPub = 0;
     const r = await runSimulation(
-      { devices: DEVICES, durationSec: SECONDS, messageRate: RATE, url: mq.url, observe: false, connectRatePerSec: 2000, drainTimeoutSec: 30 },
+      {
+        devices: DEVICES,
+        durationSec: SECONDS,
+        messageRate: RATE,
+        url: mq.url,
+        observe: false,
+        connectRatePerSec: 2000,
+        drainTimeoutSec: 30,
+      },
       {
         onProgress: (p) => {
           lastPub += p.msgsPerSec;
@@ -157,26 +189,54 @@ try {
     obs?.child.send('done');
     const o = obs ? await obs.result : { received: 'n/a', duplicates: 'n/a', latency: 'n/a' };
     const mqCores = (mq.cpuSec() - mq0) / (SECONDS + r.connect.timeToAllConnectedMs / 1000);
-    console.log(`light mode: ${DEVICES} devices at ${RATE} msg/s each, ${r.fleet.connections} connections, connected in ${r.connect.timeToAllConnectedMs} ms`);
-    console.log(`  published ${r.throughput.messagesPublished} msgs (${r.throughput.messagesPerSec.toFixed(0)} msgs/s, ${r.throughput.readingsPerSec.toFixed(0)} readings/s), acked ${r.throughput.messagesAcked}`);
-    console.log(`  simulator CPU in steady state: ${steady ? steady.cores.toFixed(3) : 'n/a'} cores at ${steady ? steady.msgs.toFixed(0) : 'n/a'} msgs/s; whole run ${r.cpu.cores.toFixed(3)} cores; rss ${r.memory.rssMiB.toFixed(0)} MiB`);
-    console.log(`  schedule: ${r.schedule.lateSends} sends late by >= 1 period, ${r.schedule.skippedSends} skipped (simulator starved of CPU)`);
+    console.log(
+      `light mode: ${DEVICES} devices at ${RATE} msg/s each, ${r.fleet.connections} connections, connected in ${r.connect.timeToAllConnectedMs} ms`,
+    );
+    console.log(
+      `  published ${r.throughput.messagesPublished} msgs (${r.throughput.messagesPerSec.toFixed(0)} msgs/s, ${r.throughput.readingsPerSec.toFixed(0)} readings/s), acked ${r.throughput.messagesAcked}`,
+    );
+    console.log(
+      `  simulator CPU in steady state: ${steady ? steady.cores.toFixed(3) : 'n/a'} cores at ${steady ? steady.msgs.toFixed(0) : 'n/a'} msgs/s; whole run ${r.cpu.cores.toFixed(3)} cores; rss ${r.memory.rssMiB.toFixed(0)} MiB`,
+    );
+    console.log(
+      `  schedule: ${r.schedule.lateSends} sends late by >= 1 period, ${r.schedule.skippedSends} skipped (simulator starved of CPU)`,
+    );
     console.log(`  mosquitto CPU: ${mqCores.toFixed(2)} cores`);
-    console.log(`  observer (separate process): received ${o.received} of ${r.throughput.readingsPublished} readings, ${o.duplicates} duplicates, latency ${JSON.stringify(o.latency)}`);
-    if (steady) console.log(`FIGURE light: ${DEVICES} devices x ${RATE} msg/s = ${steady.msgs.toFixed(0)} msgs/s using ${steady.cores.toFixed(3)} cores (target <= 1), ${(steady.cores / steady.msgs * 1e6).toFixed(0)} CPU-us per message => ${(steady.cores / steady.msgs * DEVICES).toFixed(2)} cores at ${DEVICES} msgs/s; raw ${raw.msgsPerCpuSec.toFixed(0)} msgs/CPU-s (${(1e6 / raw.msgsPerCpuSec).toFixed(0)} us/msg) => ${(steady.msgs / steady.cores / raw.msgsPerCpuSec * 100).toFixed(0)} % of raw efficiency; late ${r.schedule.lateSends}, skipped ${r.schedule.skippedSends}`);
+    console.log(
+      `  observer (separate process): received ${o.received} of ${r.throughput.readingsPublished} readings, ${o.duplicates} duplicates, latency ${JSON.stringify(o.latency)}`,
+    );
+    if (steady)
+      console.log(
+        `FIGURE light: ${DEVICES} devices x ${RATE} msg/s = ${steady.msgs.toFixed(0)} msgs/s using ${steady.cores.toFixed(3)} cores (target <= 1), ${((steady.cores / steady.msgs) * 1e6).toFixed(0)} CPU-us per message => ${((steady.cores / steady.msgs) * DEVICES).toFixed(2)} cores at ${DEVICES} msgs/s; raw ${raw.msgsPerCpuSec.toFixed(0)} msgs/CPU-s (${(1e6 / raw.msgsPerCpuSec).toFixed(0)} us/msg) => ${((steady.msgs / steady.cores / raw.msgsPerCpuSec) * 100).toFixed(0)} % of raw efficiency; late ${r.schedule.lateSends}, skipped ${r.schedule.skippedSends}`,
+      );
   }
 
   if (!values['skip-agents']) {
     const obs = startObserver(mq.url);
     await obs.ready;
     const t0 = Date.now();
-    const r = await runSimulation({ mode: 'agent', devices: AGENTS, durationSec: Number(values['agent-seconds']), url: mq.url, drainTimeoutSec: 30, observe: true });
+    const r = await runSimulation({
+      mode: 'agent',
+      devices: AGENTS,
+      durationSec: Number(values['agent-seconds']),
+      url: mq.url,
+      drainTimeoutSec: 30,
+      observe: true,
+    });
     obs.child.send('done');
     await obs.result;
-    console.log(`agent mode: ${AGENTS} agents in one process (SQLite outbox + MQTT each), started and connected in ${r.connect.timeToAllConnectedMs} ms`);
-    console.log(`  ${r.throughput.readingsPerSec.toFixed(0)} readings/s accepted, ${r.throughput.messagesPerSec.toFixed(0)} msgs/s published; delivery ${r.delivery.received}/${r.delivery.expected} (${r.delivery.complete ? 'complete' : `${r.delivery.missing} missing`}), p50 ${r.latency.deviceToBroker.p50} ms p99 ${r.latency.deviceToBroker.p99} ms`);
-    console.log(`  CPU ${r.cpu.cores.toFixed(3)} cores (incl. in-process observer), rss ${r.memory.rssMiB.toFixed(0)} MiB, wall ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    console.log(`FIGURE agents: ${AGENTS} agents in one process, delivery ${r.delivery.complete ? 'complete' : 'INCOMPLETE'}, ${r.cpu.cores.toFixed(2)} cores`);
+    console.log(
+      `agent mode: ${AGENTS} agents in one process (SQLite outbox + MQTT each), started and connected in ${r.connect.timeToAllConnectedMs} ms`,
+    );
+    console.log(
+      `  ${r.throughput.readingsPerSec.toFixed(0)} readings/s accepted, ${r.throughput.messagesPerSec.toFixed(0)} msgs/s published; delivery ${r.delivery.received}/${r.delivery.expected} (${r.delivery.complete ? 'complete' : `${r.delivery.missing} missing`}), p50 ${r.latency.deviceToBroker.p50} ms p99 ${r.latency.deviceToBroker.p99} ms`,
+    );
+    console.log(
+      `  CPU ${r.cpu.cores.toFixed(3)} cores (incl. in-process observer), rss ${r.memory.rssMiB.toFixed(0)} MiB, wall ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
+    console.log(
+      `FIGURE agents: ${AGENTS} agents in one process, delivery ${r.delivery.complete ? 'complete' : 'INCOMPLETE'}, ${r.cpu.cores.toFixed(2)} cores`,
+    );
   }
 } finally {
   mq.child.kill('SIGTERM');

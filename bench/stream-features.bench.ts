@@ -36,7 +36,12 @@ let seq = 0;
 function message(i: number, tsBase: number, live = false): TelemetryMessage {
   const deviceId = `dev-${i % DEVICES}`;
   const ts = live ? tsBase : tsBase + Math.floor(i / DEVICES) * 100;
-  const readings = Array.from({ length: READINGS }, (_, k) => ({ seq: ++seq, sensor: `s${k}`, ts, value: Math.sin(i + k) * 10 + 50 }));
+  const readings = Array.from({ length: READINGS }, (_, k) => ({
+    seq: ++seq,
+    sensor: `s${k}`,
+    ts,
+    value: Math.sin(i + k) * 10 + 50,
+  }));
   return { v: 1, type: 'telemetry', deviceId, seq: readings[0]!.seq, sentAt: ts, readings };
 }
 
@@ -106,7 +111,12 @@ async function main(): Promise<void> {
     await stream.start();
     await store.start();
     const lags: number[] = [];
-    const p = new Processor({ stream, store, batchSize: 1000, onFeatureWrite: (i) => i.lagMs !== undefined && lags.push(i.lagMs) });
+    const p = new Processor({
+      stream,
+      store,
+      batchSize: 1000,
+      onFeatureWrite: (i) => i.lagMs !== undefined && lags.push(i.lagMs),
+    });
     await p.start();
     const rounds = 40;
     const t0 = performance.now();

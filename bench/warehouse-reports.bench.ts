@@ -44,19 +44,54 @@ const start = Math.floor(Date.now() / 86_400_000) * 86_400_000 - nDays * 86_400_
 function device(i: number): DeviceMessage[] {
   const deviceId = `dev-${String(i).padStart(4, '0')}`;
   const out: DeviceMessage[] = [
-    { v: 1, type: 'status', deviceId, seq: 0, ts: start, online: true, agentVersion: '1.4.0', models: [{ name: 'anomaly', version: '1' }], site: SITES[i % SITES.length]!, hardware: 'rpi4' },
+    {
+      v: 1,
+      type: 'status',
+      deviceId,
+      seq: 0,
+      ts: start,
+      online: true,
+      agentVersion: '1.4.0',
+      models: [{ name: 'anomaly', version: '1' }],
+      site: SITES[i % SITES.length]!,
+      hardware: 'rpi4',
+    },
   ];
   let seq = 1;
   const end = start + nDays * 86_400_000;
   for (let ts = start, k = 0; ts < end; ts += STEP, k++) {
-    out.push({ v: 1, type: 'telemetry', deviceId, seq, sentAt: ts, readings: [{ seq, sensor: 'temp', ts, value: 20 + (k % 13) }] });
+    out.push({
+      v: 1,
+      type: 'telemetry',
+      deviceId,
+      seq,
+      sentAt: ts,
+      readings: [{ seq, sensor: 'temp', ts, value: 20 + (k % 13) }],
+    });
     seq++;
     if ((k + i) % 97 === 0) {
-      out.push({ v: 1, type: 'events', deviceId, seq, sentAt: ts + 1000, events: [{ seq, ts: ts + 1000, kind: 'anomaly', severity: 'warning', score: 0.9 }] });
+      out.push({
+        v: 1,
+        type: 'events',
+        deviceId,
+        seq,
+        sentAt: ts + 1000,
+        events: [{ seq, ts: ts + 1000, kind: 'anomaly', severity: 'warning', score: 0.9 }],
+      });
       seq++;
     }
     if (ts === start + Math.floor(nDays / 2) * 86_400_000) {
-      out.push({ v: 1, type: 'model-report', deviceId, seq, ts, model: 'anomaly', version: '2', state: 'active', rolloutId: 'r-2' });
+      out.push({
+        v: 1,
+        type: 'model-report',
+        deviceId,
+        seq,
+        ts,
+        model: 'anomaly',
+        version: '2',
+        state: 'active',
+        rolloutId: 'r-2',
+      });
       seq++;
     }
   }
@@ -69,9 +104,17 @@ async function buildWarehouse(): Promise<string> {
   try {
     for (let i = 0; i < nDevices; i++) {
       const ms = device(i);
-      for (let j = 0; j < ms.length; j += 500) await stream.put(ms.slice(j, j + 500).map((m) => ({ partitionKey: m.deviceId, data: encodeMessage(m) })));
+      for (let j = 0; j < ms.length; j += 500)
+        await stream.put(ms.slice(j, j + 500).map((m) => ({ partitionKey: m.deviceId, data: encodeMessage(m) })));
     }
-    const archive = new RawArchive({ stream, dir: join(work, 'archive'), flushRows: 100_000, flushIntervalMs: 1, idleWaitMs: 5, compactSettleMs: 0 });
+    const archive = new RawArchive({
+      stream,
+      dir: join(work, 'archive'),
+      flushRows: 100_000,
+      flushIntervalMs: 1,
+      idleWaitMs: 5,
+      compactSettleMs: 0,
+    });
     await archive.start();
     await archive.drain();
     await archive.close();
@@ -107,13 +150,36 @@ function load(url: string, paths: string[]): Promise<LoadResult> {
   const child = (secs: number): Promise<string> =>
     new Promise((resolve, reject) => {
       const p = useWrk
-        ? spawn('wrk', ['-t', '2', '-c', String(CONNECTIONS), '-d', `${secs}s`, '-s', join(import.meta.dirname, 'load', 'wrk-paths.lua'), url], {
-            stdio: ['ignore', 'pipe', 'inherit'],
-            env: { ...process.env, WRK_PATHS_FILE: pathsFile },
-          })
-        : spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'load', 'autocannon-worker.ts'), JSON.stringify({ url, paths, connections: CONNECTIONS, duration: secs, warmup: 2 })], {
-            stdio: ['ignore', 'pipe', 'inherit'],
-          });
+        ? spawn(
+            'wrk',
+            [
+              '-t',
+              '2',
+              '-c',
+              String(CONNECTIONS),
+              '-d',
+              `${secs}s`,
+              '-s',
+              join(import.meta.dirname, 'load', 'wrk-paths.lua'),
+              url,
+            ],
+            {
+              stdio: ['ignore', 'pipe', 'inherit'],
+              env: { ...process.env, WRK_PATHS_FILE: pathsFile },
+            },
+          )
+        : spawn(
+            process.execPath,
+            [
+              '--import',
+              'tsx',
+              join(import.meta.dirname, 'load', 'autocannon-worker.ts'),
+              JSON.stringify({ url, paths, connections: CONNECTIONS, duration: secs, warmup: 2 }),
+            ],
+            {
+              stdio: ['ignore', 'pipe', 'inherit'],
+            },
+          );
       let out = '';
       p.stdout.on('data', (d: Buffer) => (out += d.toString()));
       p.on('error', reject);
@@ -122,13 +188,23 @@ function load(url: string, paths: string[]): Promise<LoadResult> {
   return (async () => {
     if (useWrk) await child(2);
     const out = await child(duration);
-    return JSON.parse(out.trim().split('\n').filter((l) => l.startsWith('{')).pop()!) as LoadResult;
+    return JSON.parse(
+      out
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .pop()!,
+    ) as LoadResult;
   })();
 }
 
 console.log(machineLine());
-console.log(`load generator: ${useWrk ? 'wrk' : 'autocannon'} in a second process, ${CONNECTIONS} connections, ${duration}s per run`);
-console.log(`fleet: ${nDevices} devices on ${SITES.length} sites, a reading every ${STEP / 60_000} min for ${nDays} days`);
+console.log(
+  `load generator: ${useWrk ? 'wrk' : 'autocannon'} in a second process, ${CONNECTIONS} connections, ${duration}s per run`,
+);
+console.log(
+  `fleet: ${nDevices} devices on ${SITES.length} sites, a reading every ${STEP / 60_000} min for ${nDays} days`,
+);
 const path = await buildWarehouse();
 
 const raw = Fastify();
@@ -145,7 +221,10 @@ const paths = [
   `/v1/reports/model-impact?asOf=${encodeURIComponent(asOf)}`,
   '/v1/reports/site-trend',
   ...SITES.map((s) => `/v1/reports/site-trend?site=${s}&from=${asOf.slice(0, 10)}`),
-  ...Array.from({ length: Math.min(nDevices, 50) }, (_, i) => `/v1/reports/device-history/dev-${String(i).padStart(4, '0')}`),
+  ...Array.from(
+    { length: Math.min(nDevices, 50) },
+    (_, i) => `/v1/reports/device-history/dev-${String(i).padStart(4, '0')}`,
+  ),
 ];
 
 try {
@@ -153,7 +232,9 @@ try {
   const s = await load(server.url!, paths);
   const ms = (v: number | null) => (v === null ? '–' : String(v));
   console.log(`raw:     ${r.rps.toFixed(0)} req/s p50 ${ms(r.p50)} ms p95 ${ms(r.p95)} ms p99 ${ms(r.p99)} ms`);
-  console.log(`reports: ${s.rps.toFixed(0)} req/s p50 ${ms(s.p50)} ms p95 ${ms(s.p95)} ms p99 ${ms(s.p99)} ms (non-2xx ${s.non2xx}, errors ${s.errors})`);
+  console.log(
+    `reports: ${s.rps.toFixed(0)} req/s p50 ${ms(s.p50)} ms p95 ${ms(s.p95)} ms p99 ${ms(s.p99)} ms (non-2xx ${s.non2xx}, errors ${s.errors})`,
+  );
   console.log(
     '\n| clients | raw req/s | raw p50 / p95 ms | reports req/s | reports p50 / p95 / p99 ms | reports / raw | p95 < 100 ms |\n|---|---|---|---|---|---|---|\n' +
       `| ${CONNECTIONS} | ${r.rps.toFixed(0)} | ${ms(r.p50)} / ${ms(r.p95)} | ${s.rps.toFixed(0)} | ${ms(s.p50)} / ${ms(s.p95)} / ${ms(s.p99)} | ${((s.rps / r.rps) * 100).toFixed(1)} % | ${s.p95 !== null && s.p95 < 100 && s.non2xx === 0 ? 'yes' : 'NO'} |`,

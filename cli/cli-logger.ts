@@ -15,12 +15,16 @@ export interface LogFlags {
 }
 
 export function cliLogger(cmd: string, ctx: Pick<CliContext, 'env'>, flags: LogFlags, configLevel?: string): Logger {
-  const level = flags['log-level'] !== undefined
-    ? choiceFlag(cmd, '--log-level', flags['log-level'], LOG_LEVELS)
-    : choiceFlag(cmd, 'EDGELOOP_LOG_LEVEL', ctx.env.EDGELOOP_LOG_LEVEL || undefined, LOG_LEVELS) ?? configLevel ?? 'info';
-  const format = flags['log-format'] !== undefined
-    ? choiceFlag(cmd, '--log-format', flags['log-format'], LOG_FORMATS)
-    : choiceFlag(cmd, 'EDGELOOP_LOG_FORMAT', ctx.env.EDGELOOP_LOG_FORMAT || undefined, LOG_FORMATS);
+  const level =
+    flags['log-level'] !== undefined
+      ? choiceFlag(cmd, '--log-level', flags['log-level'], LOG_LEVELS)
+      : (choiceFlag(cmd, 'EDGELOOP_LOG_LEVEL', ctx.env.EDGELOOP_LOG_LEVEL || undefined, LOG_LEVELS) ??
+        configLevel ??
+        'info');
+  const format =
+    flags['log-format'] !== undefined
+      ? choiceFlag(cmd, '--log-format', flags['log-format'], LOG_FORMATS)
+      : choiceFlag(cmd, 'EDGELOOP_LOG_FORMAT', ctx.env.EDGELOOP_LOG_FORMAT || undefined, LOG_FORMATS);
   return createCliLogger({ level, format: format ?? 'auto' });
 }
 

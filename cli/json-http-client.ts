@@ -26,11 +26,18 @@ export function jsonClient(o: JsonClientOptions): JsonCall {
     try {
       res = await fetch(base + path, {
         method,
-        headers: { ...(sendsBody ? { 'content-type': 'application/json' } : {}), ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) },
+        headers: {
+          ...(sendsBody ? { 'content-type': 'application/json' } : {}),
+          ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+        },
         ...(sendsBody ? { body: JSON.stringify(body ?? {}) } : {}),
       });
     } catch (cause) {
-      throw new EdgeloopError(o.errorCode, `cannot reach ${o.what} at ${base}: ${(cause as Error).message} (start one with \`${o.serveHint}\` or set --url)`, { cause });
+      throw new EdgeloopError(
+        o.errorCode,
+        `cannot reach ${o.what} at ${base}: ${(cause as Error).message} (start one with \`${o.serveHint}\` or set --url)`,
+        { cause },
+      );
     }
     const json = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
     if (!res.ok) throw new EdgeloopError(json.error?.code ?? o.errorCode, json.error?.message ?? `HTTP ${res.status}`);

@@ -35,12 +35,18 @@ export function loadConfig<S extends z.ZodType>(schema: S, opts: LoadConfigOptio
     try {
       text = readFileSync(opts.file, 'utf8');
     } catch (cause) {
-      throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${opts.file}: cannot read config file (${(cause as Error).message})`, { cause });
+      throw new EdgeloopError(
+        'EL_ERR_CONFIG_INVALID',
+        `${opts.file}: cannot read config file (${(cause as Error).message})`,
+        { cause },
+      );
     }
     try {
       raw = parseYaml(text) ?? {};
     } catch (cause) {
-      throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${opts.file}: not valid YAML: ${(cause as Error).message}`, { cause });
+      throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${opts.file}: not valid YAML: ${(cause as Error).message}`, {
+        cause,
+      });
     }
     if (typeof raw !== 'object' || Array.isArray(raw)) {
       throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${opts.file}: the top level must be a mapping`);
@@ -68,7 +74,9 @@ export function loadConfig<S extends z.ZodType>(schema: S, opts: LoadConfigOptio
       const flag = opts.flags?.names[path];
       if (flag) throw fromZodIssue(opts.flags!.command, flag, opts.overrides?.[path], issue);
     }
-    const first = formatIssues(r.error.issues, { note: (path) => (envSources[path] ? ` (from ${envSources[path]})` : '') });
+    const first = formatIssues(r.error.issues, {
+      note: (path) => (envSources[path] ? ` (from ${envSources[path]})` : ''),
+    });
     throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${source}: ${first.join('; ')}`, {
       details: { file: opts.file, issues: first },
     });

@@ -9,20 +9,62 @@ import { fromParseArgsError, isUsageError, usageError, USAGE_EXIT_CODE } from '.
 import type { CliContext, CommandModule } from '../lib/cli-context.ts';
 
 /** `service(rest)`: whether these arguments run a long-running service (see cli/unhandled-rejections.ts) */
-const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule>; service?: (rest: string[]) => boolean }> = {
-  up: { summary: 'run the whole loop on one machine: cloud, a simulated fleet and the dashboard', load: () => import('./commands/up.ts'), service: () => true },
-  agent: { summary: 'run the edge agent (--config agent.yaml)', load: () => import('./commands/agent.ts'), service: (r) => !r.includes('--check') },
-  cloud: { summary: 'run the cloud components (--config cloud.yaml [--only ingest,processor])', load: () => import('./commands/cloud.ts'), service: (r) => r[0] !== 'hash-password' && !r.includes('--check') },
-  models: { summary: 'train, export, sign, verify, score and evaluate models', load: () => import('./commands/models.ts') },
-  features: { summary: 'inspect the feature store (features get DEVICE)', load: () => import('./commands/features.ts') },
+const COMMANDS: Record<
+  string,
+  { summary: string; load: () => Promise<CommandModule>; service?: (rest: string[]) => boolean }
+> = {
+  up: {
+    summary: 'run the whole loop on one machine: cloud, a simulated fleet and the dashboard',
+    load: () => import('./commands/up.ts'),
+    service: () => true,
+  },
+  agent: {
+    summary: 'run the edge agent (--config agent.yaml)',
+    load: () => import('./commands/agent.ts'),
+    service: (r) => !r.includes('--check'),
+  },
+  cloud: {
+    summary: 'run the cloud components (--config cloud.yaml [--only ingest,processor])',
+    load: () => import('./commands/cloud.ts'),
+    service: (r) => r[0] !== 'hash-password' && !r.includes('--check'),
+  },
+  models: {
+    summary: 'train, export, sign, verify, score and evaluate models',
+    load: () => import('./commands/models.ts'),
+  },
+  features: {
+    summary: 'inspect the feature store (features get DEVICE)',
+    load: () => import('./commands/features.ts'),
+  },
   dlq: { summary: 'inspect the dead-letter store (dlq list)', load: () => import('./commands/dlq.ts') },
-  warehouse: { summary: 'the fleet warehouse: refresh, check, query, report', load: () => import('./commands/warehouse.ts') },
-  registry: { summary: 'model registry: push, list, show, alias', load: () => import('./commands/registry.ts'), service: (r) => r[0] === 'serve' },
-  rollout: { summary: 'roll a model out to the fleet: start, status, promote, rollback, abort', load: () => import('./commands/rollout.ts'), service: (r) => r[0] === 'serve' },
-  recommend: { summary: 'run the recommendation service alone', load: () => import('./commands/recommend.ts'), service: () => true },
+  warehouse: {
+    summary: 'the fleet warehouse: refresh, check, query, report',
+    load: () => import('./commands/warehouse.ts'),
+  },
+  registry: {
+    summary: 'model registry: push, list, show, alias',
+    load: () => import('./commands/registry.ts'),
+    service: (r) => r[0] === 'serve',
+  },
+  rollout: {
+    summary: 'roll a model out to the fleet: start, status, promote, rollback, abort',
+    load: () => import('./commands/rollout.ts'),
+    service: (r) => r[0] === 'serve',
+  },
+  recommend: {
+    summary: 'run the recommendation service alone',
+    load: () => import('./commands/recommend.ts'),
+    service: () => true,
+  },
   sim: { summary: 'fleet simulator: virtual devices, faults, load report', load: () => import('./commands/sim.ts') },
-  drift: { summary: 'drift monitors: state per device and cohort, latest drift events (drift status)', load: () => import('./commands/drift.ts') },
-  plan: { summary: 'capacity and monthly cost of a fleet on AWS and on one VM (--devices N | --fleet FILE)', load: () => import('./commands/plan.ts') },
+  drift: {
+    summary: 'drift monitors: state per device and cohort, latest drift events (drift status)',
+    load: () => import('./commands/drift.ts'),
+  },
+  plan: {
+    summary: 'capacity and monthly cost of a fleet on AWS and on one VM (--devices N | --fleet FILE)',
+    load: () => import('./commands/plan.ts'),
+  },
 };
 
 function usage(): string {
@@ -33,7 +75,7 @@ function usage(): string {
     'commands:',
     ...Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(width)}  ${v.summary}`),
     '',
-    'edgeloop <command> --help shows a command\'s options.',
+    "edgeloop <command> --help shows a command's options.",
   ].join('\n');
 }
 
@@ -73,7 +115,13 @@ export async function main(argv: string[], ctx?: Partial<CliContext>): Promise<n
   }
   // process-wide, so only for a real process (an embedding caller passing its own streams keeps its handlers)
   const { installRejectionHandler } = await import('./unhandled-rejections.ts');
-  const uninstall = ctx?.stderr ? () => {} : installRejectionHandler({ command: name, service: entry.service?.(rest) ?? false, logger: await rejectionLogger(c) });
+  const uninstall = ctx?.stderr
+    ? () => {}
+    : installRejectionHandler({
+        command: name,
+        service: entry.service?.(rest) ?? false,
+        logger: await rejectionLogger(c),
+      });
   try {
     return await mod.run(rest, c);
   } catch (caught) {
@@ -94,7 +142,10 @@ export async function main(argv: string[], ctx?: Partial<CliContext>): Promise<n
 async function rejectionLogger(c: CliContext) {
   const { createCliLogger, LOG_FORMATS } = await import('../lib/logger.ts');
   const f = c.env.EDGELOOP_LOG_FORMAT;
-  return createCliLogger({ level: 'error', format: (LOG_FORMATS as readonly (string | undefined)[]).includes(f) ? (f as 'json' | 'pretty') : 'auto' });
+  return createCliLogger({
+    level: 'error',
+    format: (LOG_FORMATS as readonly (string | undefined)[]).includes(f) ? (f as 'json' | 'pretty') : 'auto',
+  });
 }
 
 export function formatError(err: unknown): string {

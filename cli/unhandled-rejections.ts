@@ -25,8 +25,15 @@ export function installRejectionHandler(o: RejectionHandlerOptions): () => void 
     const err = reason instanceof Error ? reason : new Error(String(reason));
     const errCode = (err as { code?: unknown }).code;
     o.logger.error(
-      { code: 'EL_ERR_UNHANDLED_REJECTION', command: o.command, ...(typeof errCode === 'string' ? { errCode } : {}), err },
-      o.service ? `unhandled rejection in edgeloop ${o.command}: ${err.message}; the service keeps running` : `unhandled rejection in edgeloop ${o.command}: ${err.message}; exiting`,
+      {
+        code: 'EL_ERR_UNHANDLED_REJECTION',
+        command: o.command,
+        ...(typeof errCode === 'string' ? { errCode } : {}),
+        err,
+      },
+      o.service
+        ? `unhandled rejection in edgeloop ${o.command}: ${err.message}; the service keeps running`
+        : `unhandled rejection in edgeloop ${o.command}: ${err.message}; exiting`,
     );
     if (!o.service) exit(1);
   };

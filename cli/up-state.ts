@@ -37,13 +37,20 @@ export function readUpBroker(dataDir: string): { url: string; username: string; 
     try {
       return JSON.parse(readFileSync(join(dataDir, f), 'utf8')) as Record<string, unknown>;
     } catch (cause) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--up: no running \`edgeloop up\` found in ${dataDir} (${f}: ${(cause as Error).message}); start it with \`npm start\` in this directory`, { cause });
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `--up: no running \`edgeloop up\` found in ${dataDir} (${f}: ${(cause as Error).message}); start it with \`npm start\` in this directory`,
+        { cause },
+      );
     }
   };
   const state = read('up.json') as Partial<UpState>;
   const password = read('secrets.json')[SIM_SERVICE];
   if (typeof state.mqtt !== 'string' || typeof password !== 'string') {
-    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--up: ${dataDir}/up.json or secrets.json has no broker URL or "${SIM_SERVICE}" password; restart \`edgeloop up\``);
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `--up: ${dataDir}/up.json or secrets.json has no broker URL or "${SIM_SERVICE}" password; restart \`edgeloop up\``,
+    );
   }
   return { url: state.mqtt, username: SIM_SERVICE, password };
 }

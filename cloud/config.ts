@@ -61,7 +61,11 @@ const ExternalBrokerSchema = z.strictObject({
   certFile: z.string().min(1).optional(),
   keyFile: z.string().min(1).optional(),
   /** MQTT 5 shared subscription group; null = plain subscriptions (brokers without $share, e.g. aedes) */
-  sharedGroup: z.string().regex(/^[A-Za-z0-9_.-]+$/).nullable().default('edgeloop-ingest'),
+  sharedGroup: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .nullable()
+    .default('edgeloop-ingest'),
   connections: z.number().int().min(1).max(64).default(1),
   sessionExpirySeconds: z.number().int().min(0).default(3600),
   /** 5, or 4 (MQTT 3.1.1) for brokers without MQTT 5 such as aedes */
@@ -97,9 +101,19 @@ const IngestSchema = z.strictObject({
     })
     .default({ maxIntervals: 64, maxDevices: 100_000 }),
   /** device timestamps more than this ahead of arrival are dead-lettered (ts-out-of-range); ms, null = no bound */
-  maxFutureSkewMs: z.number().int().min(0).nullable().default(5 * 60_000),
+  maxFutureSkewMs: z
+    .number()
+    .int()
+    .min(0)
+    .nullable()
+    .default(5 * 60_000),
   /** readings and events more than this behind arrival are dead-lettered (ts-out-of-range); ms, null = no bound */
-  maxPastAgeMs: z.number().int().min(0).nullable().default(7 * 24 * 3_600_000),
+  maxPastAgeMs: z
+    .number()
+    .int()
+    .min(0)
+    .nullable()
+    .default(7 * 24 * 3_600_000),
 });
 
 const DlqSchema = z.strictObject({
@@ -210,7 +224,10 @@ export function parseCloudConfig(input: CloudConfigInput = {}): CloudConfig {
 }
 
 /** File paths of the local stores under dataDir. */
-export function cloudPaths(config: Pick<CloudConfig, 'dataDir'>, cwd = process.cwd()): {
+export function cloudPaths(
+  config: Pick<CloudConfig, 'dataDir'>,
+  cwd = process.cwd(),
+): {
   /** what relative paths in the config resolve against */
   cwd: string;
   dataDir: string;

@@ -13,7 +13,15 @@ import type { Stream } from './stream/stream.ts';
 import type { FeatureStore } from './feature-store/feature-store.ts';
 import { cloudPaths, type CloudConfig } from './config.ts';
 import { collectProcessMetrics } from './http/metrics.ts';
-import { ALSO_RUNS, brokerPart, CLOUD_PARTS, featureStorePart, httpPart, streamPart, type CloudPartDefinition } from './parts/index.ts';
+import {
+  ALSO_RUNS,
+  brokerPart,
+  CLOUD_PARTS,
+  featureStorePart,
+  httpPart,
+  streamPart,
+  type CloudPartDefinition,
+} from './parts/index.ts';
 import type { CloudContext, CloudPart } from './parts/context.ts';
 
 export { CLOUD_PARTS } from './parts/index.ts';
@@ -59,7 +67,12 @@ export interface Cloud {
  * Which parts run: all that apply (or `only` and what they require, and what runs with them), in start order.
  * Unknown names and names that do not apply to this configuration are refused with EL_ERR_CLOUD_PART.
  */
-export function selectParts(defs: readonly CloudPartDefinition[], config: CloudConfig, only?: readonly string[], cwd?: string): CloudPartDefinition[] {
+export function selectParts(
+  defs: readonly CloudPartDefinition[],
+  config: CloudConfig,
+  only?: readonly string[],
+  cwd?: string,
+): CloudPartDefinition[] {
   return [...resolve(defs, selectionContext(config, cwd), only).order];
 }
 
@@ -88,16 +101,25 @@ function resolve(
     wanted = [];
     for (const name of only) {
       const d = byName.get(name);
-      if (!d) throw new EdgeloopError('EL_ERR_CLOUD_PART', `unknown part "${name}"; known parts: ${[...byName.keys()].join(', ')}`);
+      if (!d)
+        throw new EdgeloopError(
+          'EL_ERR_CLOUD_PART',
+          `unknown part "${name}"; known parts: ${[...byName.keys()].join(', ')}`,
+        );
       if (!d.enabled(ctx)) {
-        throw new EdgeloopError('EL_ERR_CLOUD_PART', `part "${name}" does not apply to this configuration (broker.mode is ${ctx.config.broker.mode})`);
+        throw new EdgeloopError(
+          'EL_ERR_CLOUD_PART',
+          `part "${name}" does not apply to this configuration (broker.mode is ${ctx.config.broker.mode})`,
+        );
       }
       wanted.push(d, ...(ALSO_RUNS.get(d) ?? []).filter((x) => x.enabled(ctx)));
     }
   }
   // the kernel checks requirements, cycles and names and gives the start order; nothing is built yet
   const byName = new Map(defs.map((d) => [d.name, d]));
-  const order = new System<CloudContext>({ parts: wanted, context: ctx, provided, replace }).names.map((n) => byName.get(n)!);
+  const order = new System<CloudContext>({ parts: wanted, context: ctx, provided, replace }).names.map(
+    (n) => byName.get(n)!,
+  );
   return { order };
 }
 
@@ -109,13 +131,34 @@ export function createCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
   // an extra part with a built-in part's name replaces it in place (keeping the start order), also where other
   // parts require or use it
   const extra = new Map((deps.extraParts ?? []).map((d) => [d.name, d]));
-  const defs: CloudPartDefinition[] = [...CLOUD_PARTS.map((d) => extra.get(d.name) ?? d), ...[...extra.values()].filter((d) => !CLOUD_PARTS.some((b) => b.name === d.name))];
+  const defs: CloudPartDefinition[] = [
+    ...CLOUD_PARTS.map((d) => extra.get(d.name) ?? d),
+    ...[...extra.values()].filter((d) => !CLOUD_PARTS.some((b) => b.name === d.name)),
+  ];
   const replace = CLOUD_PARTS.filter((d) => extra.has(d.name)).map((d) => [d, extra.get(d.name)!] as const);
   const ctx: CloudContext = { config, paths, logger, clock, registry, health: () => cloud.health() };
   const provided: Array<readonly [CloudPartDefinition, unknown]> = [];
   // injected components are owned by the caller: started with the cloud, never closed by it
-  if (deps.stream) provided.push([streamPart, { name: 'stream', instance: deps.stream, start: () => deps.stream!.start(), close: async () => {} } satisfies CloudPart]);
-  if (deps.featureStore) provided.push([featureStorePart, { name: 'feature-store', instance: deps.featureStore, start: () => deps.featureStore!.start(), close: async () => {} } satisfies CloudPart]);
+  if (deps.stream)
+    provided.push([
+      streamPart,
+      {
+        name: 'stream',
+        instance: deps.stream,
+        start: () => deps.stream!.start(),
+        close: async () => {},
+      } satisfies CloudPart,
+    ]);
+  if (deps.featureStore)
+    provided.push([
+      featureStorePart,
+      {
+        name: 'feature-store',
+        instance: deps.featureStore,
+        start: () => deps.featureStore!.start(),
+        close: async () => {},
+      } satisfies CloudPart,
+    ]);
   const only = config.only && config.only.length > 0 ? config.only : undefined;
   const selected = resolve(defs, ctx, only, provided, replace);
   // /healthz and /metrics come last, after the extra parts too, so that they report on everything

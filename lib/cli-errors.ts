@@ -38,7 +38,11 @@ export function fromZodIssue(cmd: string, flag: string, raw: unknown, issue: Iss
 }
 
 /** node:util parseArgs with strict checking; its errors become usage errors of `cmd`. */
-export function parseFlags<const C extends Omit<ParseArgsConfig, 'args' | 'strict'>>(cmd: string, argv: string[], config: C) {
+export function parseFlags<const C extends Omit<ParseArgsConfig, 'args' | 'strict'>>(
+  cmd: string,
+  argv: string[],
+  config: C,
+) {
   try {
     return parseArgs({ ...config, args: argv, strict: true as const });
   } catch (err) {
@@ -72,21 +76,39 @@ export interface NumberFlagRange {
 }
 
 /** Parse a numeric flag value; undefined stays undefined. */
-export function numberFlag(cmd: string, flag: string, v: string | undefined, r: NumberFlagRange = {}): number | undefined {
+export function numberFlag(
+  cmd: string,
+  flag: string,
+  v: string | undefined,
+  r: NumberFlagRange = {},
+): number | undefined {
   if (v === undefined) return undefined;
   const n = v.trim() === '' ? Number.NaN : Number(v);
   const { min = -Infinity, max = Infinity, integer = false } = r;
   if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-    const range = min > -Infinity && max < Infinity ? ` in [${min}, ${max}]` : min > -Infinity ? ` >= ${min}` : max < Infinity ? ` <= ${max}` : '';
+    const range =
+      min > -Infinity && max < Infinity
+        ? ` in [${min}, ${max}]`
+        : min > -Infinity
+          ? ` >= ${min}`
+          : max < Infinity
+            ? ` <= ${max}`
+            : '';
     throw flagError(cmd, flag, `invalid value ${JSON.stringify(v)}`, `${integer ? 'an integer' : 'a number'}${range}`);
   }
   return n;
 }
 
 /** Check an enumerated flag value; undefined stays undefined. */
-export function choiceFlag<const T extends string>(cmd: string, flag: string, v: string | undefined, choices: readonly T[]): T | undefined {
+export function choiceFlag<const T extends string>(
+  cmd: string,
+  flag: string,
+  v: string | undefined,
+  choices: readonly T[],
+): T | undefined {
   if (v === undefined) return undefined;
-  if (!(choices as readonly string[]).includes(v)) throw flagError(cmd, flag, `invalid value ${JSON.stringify(v)}`, `one of ${choices.join('|')}`);
+  if (!(choices as readonly string[]).includes(v))
+    throw flagError(cmd, flag, `invalid value ${JSON.stringify(v)}`, `one of ${choices.join('|')}`);
   return v as T;
 }
 

@@ -67,14 +67,24 @@ export function acquireDataDirLock(o: DataDirLockOptions): DataDirLock {
     db.exec('DELETE FROM holder WHERE rowid < (SELECT max(rowid) FROM holder)');
   } catch (err) {
     db?.close();
-    if ((err as { code?: string }).code !== 'SQLITE_BUSY' && (err as { code?: string }).code !== 'SQLITE_LOCKED') throw err;
+    if ((err as { code?: string }).code !== 'SQLITE_BUSY' && (err as { code?: string }).code !== 'SQLITE_LOCKED')
+      throw err;
     throw lockedError(dir, path, waitForHolder(holderPath, previous, o.holderWaitMs ?? 1000));
   }
   if (previous && previous.pid !== process.pid) {
     if (o.onTakeover) o.onTakeover(previous, dir);
-    else log.warn({ dataDir: dir, previousPid: previous.pid, previousCommand: previous.command }, 'data directory lock: the previous holder is gone, taking over');
+    else
+      log.warn(
+        { dataDir: dir, previousPid: previous.pid, previousCommand: previous.command },
+        'data directory lock: the previous holder is gone, taking over',
+      );
   }
-  const me: LockHolder = { pid: process.pid, command: o.command ?? commandLine(process.pid) ?? process.argv.join(' '), startedAt: new Date().toISOString(), hostname: hostname() };
+  const me: LockHolder = {
+    pid: process.pid,
+    command: o.command ?? commandLine(process.pid) ?? process.argv.join(' '),
+    startedAt: new Date().toISOString(),
+    hostname: hostname(),
+  };
   const tmp = `${holderPath}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(me) + '\n');
   renameSync(tmp, holderPath);

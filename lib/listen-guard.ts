@@ -9,7 +9,10 @@ import type { Logger } from './logger.ts';
 
 /** true for `localhost`, 127.0.0.0/8, `::1` and IPv4-mapped 127.x (`::ffff:127.0.0.1`); brackets are allowed. */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
   if (h === 'localhost' || h.endsWith('.localhost')) return true;
   const v4 = h.startsWith('::ffff:') ? h.slice('::ffff:'.length) : h;
   if (isIP(v4) === 4) return v4.startsWith('127.');

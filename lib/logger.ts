@@ -33,7 +33,10 @@ export function createCliLogger(o: string | CliLoggerOptions = {}): Logger {
   const level = opts.level ?? 'info';
   if (format === 'json') return pino({ level, base: undefined }, pino.destination({ fd, sync: true }));
   const color = isTTY && !process.env.NO_COLOR;
-  return pino({ level, base: undefined }, { write: (line: string) => void writeSync(fd, formatPrettyLine(line, { color }) + '\n') });
+  return pino(
+    { level, base: undefined },
+    { write: (line: string) => void writeSync(fd, formatPrettyLine(line, { color }) + '\n') },
+  );
 }
 
 /**

@@ -97,13 +97,21 @@ export interface PartSpec<N extends string, T, R extends Requirements, O extends
 const NAME_RE = /^[a-z][a-z0-9-]{0,62}$/;
 
 /** Define a part. Requirements are definitions, not names: a misspelled requirement does not compile. */
-export function definePart<const N extends string, T, C = unknown, R extends Requirements = {}, O extends Requirements = {}>(
-  spec: PartSpec<N, T, R, O, C>,
-): PartDefinition<N, T, R, C> {
+export function definePart<
+  const N extends string,
+  T,
+  C = unknown,
+  R extends Requirements = {},
+  O extends Requirements = {},
+>(spec: PartSpec<N, T, R, O, C>): PartDefinition<N, T, R, C> {
   if (typeof spec?.name !== 'string' || !NAME_RE.test(spec.name)) {
-    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `definePart: name ${JSON.stringify(spec?.name)} must be lower-case letters, digits and "-" (1-63 characters)`);
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `definePart: name ${JSON.stringify(spec?.name)} must be lower-case letters, digits and "-" (1-63 characters)`,
+    );
   }
-  if (typeof spec.create !== 'function') throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `definePart("${spec.name}"): create must be a function`);
+  if (typeof spec.create !== 'function')
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `definePart("${spec.name}"): create must be a function`);
   const hooks: PartDefinition<N, T, R, C>['hooks'] = {};
   if (spec.start) hooks.start = spec.start.bind(spec);
   if (spec.close) hooks.close = spec.close.bind(spec);
@@ -162,7 +170,8 @@ export class System<C = unknown> {
   #keepAlive: NodeJS.Timeout | undefined;
 
   constructor(opts: SystemOptions<C>) {
-    if (!opts || !Array.isArray(opts.parts)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'System: options.parts must be an array of part definitions');
+    if (!opts || !Array.isArray(opts.parts))
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'System: options.parts must be an array of part definitions');
     this.#o = opts;
     this.#provided = new Map(opts.provided ?? []);
     const replace = new Map(opts.replace ?? []);
@@ -202,7 +211,8 @@ export class System<C = unknown> {
   start(): Promise<void> {
     if (this.#state === 'started') return Promise.resolve();
     if (this.#state === 'starting') return this.#starting!;
-    if (this.#state !== 'new') return Promise.reject(new EdgeloopError('EL_ERR_CLOSED', `the system cannot start: it is ${this.#state}`));
+    if (this.#state !== 'new')
+      return Promise.reject(new EdgeloopError('EL_ERR_CLOSED', `the system cannot start: it is ${this.#state}`));
     this.#state = 'starting';
     this.#starting = this.#start();
     return this.#starting;
@@ -241,8 +251,10 @@ export class System<C = unknown> {
       return b;
     }
     const needs: Record<string, unknown> = {};
-    for (const [key, req] of Object.entries(def.requires)) needs[key] = this.#built.get(this.#sub(req as AnyPart))!.instance;
-    for (const [key, opt] of Object.entries(def.optional)) needs[key] = this.#built.get(this.#sub(opt as AnyPart))?.instance;
+    for (const [key, req] of Object.entries(def.requires))
+      needs[key] = this.#built.get(this.#sub(req as AnyPart))!.instance;
+    for (const [key, opt] of Object.entries(def.optional))
+      needs[key] = this.#built.get(this.#sub(opt as AnyPart))?.instance;
     let made: unknown;
     try {
       made = await def.create(needs as never, this.#o.context);
@@ -251,7 +263,12 @@ export class System<C = unknown> {
     }
     const wrapped = isWrapped(made) ? made : undefined;
     const instance = wrapped ? wrapped.instance : made;
-    const b: Built = { def, instance, lifecycle: wrapped ? bindHooks(def, instance, wrapped.lifecycle) : lifecycleOf(def, instance, true), owned: true };
+    const b: Built = {
+      def,
+      instance,
+      lifecycle: wrapped ? bindHooks(def, instance, wrapped.lifecycle) : lifecycleOf(def, instance, true),
+      owned: true,
+    };
     this.#built.set(def, b);
     return b;
   }
@@ -321,15 +338,30 @@ function isWrapped(x: unknown): x is Wrapped<unknown> {
 }
 
 function lifecycleOf(def: AnyPart, instance: unknown, owned: boolean): Lifecycle {
-  const own = (typeof instance === 'object' || typeof instance === 'function') && instance !== null ? (instance as Lifecycle) : {};
+  const own =
+    (typeof instance === 'object' || typeof instance === 'function') && instance !== null
+      ? (instance as Lifecycle)
+      : {};
   const l: Lifecycle = {};
-  const start = def.hooks.start ? () => def.hooks.start!(instance) : typeof own.start === 'function' ? () => own.start!() : undefined;
+  const start = def.hooks.start
+    ? () => def.hooks.start!(instance)
+    : typeof own.start === 'function'
+      ? () => own.start!()
+      : undefined;
   if (start) l.start = start;
   if (owned) {
-    const close = def.hooks.close ? () => def.hooks.close!(instance) : typeof own.close === 'function' ? () => own.close!() : undefined;
+    const close = def.hooks.close
+      ? () => def.hooks.close!(instance)
+      : typeof own.close === 'function'
+        ? () => own.close!()
+        : undefined;
     if (close) l.close = close;
   }
-  const health = def.hooks.health ? () => def.hooks.health!(instance) : typeof own.health === 'function' ? () => own.health!() : undefined;
+  const health = def.hooks.health
+    ? () => def.hooks.health!(instance)
+    : typeof own.health === 'function'
+      ? () => own.health!()
+      : undefined;
   if (health) l.health = health;
   return l;
 }
@@ -348,7 +380,12 @@ function bindHooks(def: AnyPart, instance: unknown, l: Lifecycle): Lifecycle {
  * and message are what callers match on and users read: "data directory … is in use by PID 123"): it passes
  * through as it is. Any other error becomes EL_ERR_PART_START naming the part, with the error as its cause.
  */
-function partError(def: AnyPart, what: string, cause: unknown, code: 'EL_ERR_PART_START' | 'EL_ERR_PART_CLOSE' = 'EL_ERR_PART_START'): EdgeloopError {
+function partError(
+  def: AnyPart,
+  what: string,
+  cause: unknown,
+  code: 'EL_ERR_PART_START' | 'EL_ERR_PART_CLOSE' = 'EL_ERR_PART_START',
+): EdgeloopError {
   if (cause instanceof EdgeloopError) return cause;
   const msg = cause instanceof Error ? cause.message : String(cause);
   return new EdgeloopError(code, `part "${def.name}" ${what}: ${msg}`, { cause, details: { part: def.name } });
@@ -359,19 +396,34 @@ function partError(def: AnyPart, what: string, cause: unknown, code: 'EL_ERR_PAR
  * and otherwise the order in which parts were listed (a stable, readable start order). Optional requirements are
  * ordered first when they are in the system; they never pull a part in. Throws before anything is built.
  */
-function resolveOrder<C>(wanted: readonly AnyPart[], ctx: C, provided: ReadonlyMap<AnyPart, unknown>, sub: (d: AnyPart) => AnyPart): AnyPart[] {
+function resolveOrder<C>(
+  wanted: readonly AnyPart[],
+  ctx: C,
+  provided: ReadonlyMap<AnyPart, unknown>,
+  sub: (d: AnyPart) => AnyPart,
+): AnyPart[] {
   const byName = new Map<string, AnyPart>();
   const included = new Set<AnyPart>();
   const collect = (def: AnyPart, from: string[]): void => {
     if (!def || typeof def.name !== 'string' || typeof def.create !== 'function') {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `System: ${from.length ? `a requirement of "${from.at(-1)}"` : 'a listed part'} is not a part definition (was it imported?)`);
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `System: ${from.length ? `a requirement of "${from.at(-1)}"` : 'a listed part'} is not a part definition (was it imported?)`,
+      );
     }
     const other = byName.get(def.name);
-    if (other && other !== def) throw new EdgeloopError('EL_ERR_PART_DUPLICATE', `two different parts are named "${def.name}"${from.length ? ` (the second is required by ${from.join(' → ')})` : ''}`);
+    if (other && other !== def)
+      throw new EdgeloopError(
+        'EL_ERR_PART_DUPLICATE',
+        `two different parts are named "${def.name}"${from.length ? ` (the second is required by ${from.join(' → ')})` : ''}`,
+      );
     if (included.has(def)) return;
     if (!provided.has(def) && !def.enabled(ctx)) {
       if (from.length === 0) return; // a listed part that does not apply to this configuration is left out
-      throw new EdgeloopError('EL_ERR_PART_MISSING', `part "${from.at(-1)}" requires "${def.name}", which does not apply to this configuration (${[...from, def.name].join(' → ')})`);
+      throw new EdgeloopError(
+        'EL_ERR_PART_MISSING',
+        `part "${from.at(-1)}" requires "${def.name}", which does not apply to this configuration (${[...from, def.name].join(' → ')})`,
+      );
     }
     byName.set(def.name, def);
     included.add(def);

@@ -12,7 +12,8 @@ export const PROTOCOL_ERROR_CODES = {
   EL_ERR_CLOSED: 'A component was used after close().',
   EL_ERR_INVALID_ARGUMENT: 'An argument to a function or CLI command was invalid.',
   EL_ERR_TIMEOUT: 'An operation did not finish in its time budget.',
-  EL_ERR_INSECURE_LISTENER: 'A listener (MQTT broker, HTTP server) would be reachable from the network without authentication; configure authentication, bind to 127.0.0.1, or set its insecure option.',
+  EL_ERR_INSECURE_LISTENER:
+    'A listener (MQTT broker, HTTP server) would be reachable from the network without authentication; configure authentication, bind to 127.0.0.1, or set its insecure option.',
   // protocol
   EL_ERR_MESSAGE_INVALID: 'A wire message failed to decode or validate against the protocol schema.',
   EL_ERR_MESSAGE_TOO_LARGE: 'A wire message exceeds the payload limit (128 KiB for MQTT, 1 MiB per stream record).',
@@ -20,9 +21,11 @@ export const PROTOCOL_ERROR_CODES = {
   // models
   EL_ERR_MODEL_MANIFEST_INVALID: 'A model manifest failed schema validation.',
   EL_ERR_MODEL_HASH: 'The model file does not match the sha256 in its manifest (tampered or corrupt file).',
-  EL_ERR_MODEL_SIGNATURE: 'The manifest signature does not verify with its trusted key (manifest changed after signing).',
+  EL_ERR_MODEL_SIGNATURE:
+    'The manifest signature does not verify with its trusted key (manifest changed after signing).',
   EL_ERR_MODEL_UNSIGNED: 'The manifest carries no signature but one is required.',
-  EL_ERR_MODEL_UNTRUSTED_KEY: 'The manifest is signed by a key that is not among the trusted keys (wrong key, or its .pub is not in a trusted directory).',
+  EL_ERR_MODEL_UNTRUSTED_KEY:
+    'The manifest is signed by a key that is not among the trusted keys (wrong key, or its .pub is not in a trusted directory).',
   EL_ERR_MODEL_PATH: 'The manifest names a model file outside its model directory (absolute path or "..").',
   EL_ERR_MODEL_KEY: 'A signing or verification key could not be read or has the wrong type.',
   EL_ERR_MODEL_TEST_VECTOR: 'The model did not reproduce its manifest test vector within tolerance.',

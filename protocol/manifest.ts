@@ -56,7 +56,13 @@ export const FeatureInputsSchema = z.object({
 
 export const OutputSchema = z.object({
   name: z.string().min(1),
-  kind: z.enum(['score', 'reconstruction-error', 'class-probabilities', 'multilabel-probabilities', 'remaining-useful-life']),
+  kind: z.enum([
+    'score',
+    'reconstruction-error',
+    'class-probabilities',
+    'multilabel-probabilities',
+    'remaining-useful-life',
+  ]),
   /** label per output column (recommenders, classifiers, RUL models) */
   labels: z.array(z.string()).optional(),
   /** quantile level of each quantile column, by label (RUL models); every key must be one of `labels` */
@@ -141,7 +147,11 @@ export const ManifestSchema = z
     }
     for (const label of Object.keys(m.output.quantiles ?? {})) {
       if (!m.output.labels?.includes(label)) {
-        ctx.addIssue({ code: 'custom', path: ['output', 'quantiles', label], message: `"${label}" is not one of output.labels` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['output', 'quantiles', label],
+          message: `"${label}" is not one of output.labels`,
+        });
       }
     }
     if (m.testVector.expected.length !== m.testVector.input.length) {
@@ -173,9 +183,13 @@ export function parseManifest(value: unknown, source = 'manifest'): Manifest {
  */
 export function checkArtifactPath(file: string, source = 'manifest'): void {
   if (file === '.' || file === '..' || /[/\\\0]/.test(file) || /^[A-Za-z]:/.test(file)) {
-    throw new EdgeloopError('EL_ERR_MODEL_PATH', `${source}: artifact.file ${JSON.stringify(file)} is not a file name inside the model directory`, {
-      details: { file },
-    });
+    throw new EdgeloopError(
+      'EL_ERR_MODEL_PATH',
+      `${source}: artifact.file ${JSON.stringify(file)} is not a file name inside the model directory`,
+      {
+        details: { file },
+      },
+    );
   }
 }
 

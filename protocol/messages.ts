@@ -267,8 +267,30 @@ export function validateDeviceMessage(m: unknown): DeviceMessage {
 const TELEMETRY_KEYS: ReadonlySet<string> = new Set(['v', 'type', 'deviceId', 'seq', 'sentAt', 'readings']);
 const READING_KEYS: ReadonlySet<string> = new Set(['seq', 'sensor', 'ts', 'value']);
 const EVENTS_KEYS: ReadonlySet<string> = new Set(['v', 'type', 'deviceId', 'seq', 'sentAt', 'events']);
-const EVENT_KEYS: ReadonlySet<string> = new Set(['seq', 'ts', 'kind', 'severity', 'model', 'score', 'threshold', 'sensors', 'window', 'context']);
-const REPORT_KEYS: ReadonlySet<string> = new Set(['v', 'type', 'deviceId', 'seq', 'ts', 'model', 'version', 'state', 'reason', 'rolloutId']);
+const EVENT_KEYS: ReadonlySet<string> = new Set([
+  'seq',
+  'ts',
+  'kind',
+  'severity',
+  'model',
+  'score',
+  'threshold',
+  'sensors',
+  'window',
+  'context',
+]);
+const REPORT_KEYS: ReadonlySet<string> = new Set([
+  'v',
+  'type',
+  'deviceId',
+  'seq',
+  'ts',
+  'model',
+  'version',
+  'state',
+  'reason',
+  'rolloutId',
+]);
 
 function stripObject(o: Record<string, unknown>, known: ReadonlySet<string>, path: string, out: string[]): void {
   for (const k in o) {

@@ -34,7 +34,9 @@ const result = await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  banner: { js: "import { createRequire as __edgeloopCreateRequire } from 'node:module';\nconst require = __edgeloopCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __edgeloopCreateRequire } from 'node:module';\nconst require = __edgeloopCreateRequire(import.meta.url);",
+  },
   metafile: true,
   logLevel: 'warning',
   charset: 'utf8',
@@ -42,6 +44,8 @@ const result = await build({
 });
 if (!quiet) {
   for (const [file, meta] of Object.entries(result.metafile.outputs)) {
-    console.log(`edgeloop: ${relative(process.cwd(), join(root, file)) || file}  ${(meta.bytes / 1024 / 1024).toFixed(1)} MB  in ${Math.round(performance.now() - t0)} ms`);
+    console.log(
+      `edgeloop: ${relative(process.cwd(), join(root, file)) || file}  ${(meta.bytes / 1024 / 1024).toFixed(1)} MB  in ${Math.round(performance.now() - t0)} ms`,
+    );
   }
 }

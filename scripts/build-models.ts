@@ -20,7 +20,16 @@ import { parseArgs } from 'node:util';
 import { scoreTableRows } from '../models/anomaly/anomaly-scorer.ts';
 import type { SensorTable } from '../models/anomaly/sensor-table.ts';
 import { trainAnomalyModel } from '../models/anomaly/train-anomaly.ts';
-import { createSigner, generateSigningKey, keyIdOf, readPrivateKey, readPublicKey, verifyModelDir, writeModelDir, writeSigningKey } from '../models/manifest/index.ts';
+import {
+  createSigner,
+  generateSigningKey,
+  keyIdOf,
+  readPrivateKey,
+  readPublicKey,
+  verifyModelDir,
+  writeModelDir,
+  writeSigningKey,
+} from '../models/manifest/index.ts';
 import type { ManifestSigner } from '../models/manifest/index.ts';
 import { OrtModelRunner, checkTestVector } from '../models/runtime/ort-model-runner.ts';
 import { parseManifest } from '../protocol/manifest.ts';
@@ -44,7 +53,10 @@ if (args.only !== undefined && !ONLY.includes(args.only)) {
   throw new Error(`--only must be one of ${ONLY.join(', ')}, got "${args.only}"`);
 }
 const createdAt =
-  args['created-at'] ?? (process.env.SOURCE_DATE_EPOCH ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString() : DEFAULT_MODELS_DATE);
+  args['created-at'] ??
+  (process.env.SOURCE_DATE_EPOCH
+    ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString()
+    : DEFAULT_MODELS_DATE);
 
 const signer = loadSigner();
 if (args.only === undefined || args.only === 'anomaly') await buildAnomaly(signer);
@@ -70,7 +82,9 @@ function loadSigner(): ManifestSigner {
   writeSigningKey(join(root, '.edgeloop', 'keys'), KEY_NAME, pair);
   mkdirSync(join(defaultDir, 'keys'), { recursive: true });
   writeFileSync(publicKeyPath, pair.publicKeyPem);
-  console.log(`generated signing key ${pair.keyId}: private .edgeloop/keys/${KEY_NAME}.key (not in git), public ${relative(root, publicKeyPath)} (commit it)`);
+  console.log(
+    `generated signing key ${pair.keyId}: private .edgeloop/keys/${KEY_NAME}.key (not in git), public ${relative(root, publicKeyPath)} (commit it)`,
+  );
   return createSigner(pair.privateKey);
 }
 
@@ -144,7 +158,13 @@ async function buildAnomaly(sign: ManifestSigner): Promise<void> {
     const names = all.map((s) => s.name);
     const gap = 300_000;
     const plan = kinds.map((kind, k) =>
-      faults.describeFault(kind, { id: `f${k}`, deviceId: 'hf', start: startMs + 120_000 + k * gap, sensorNames: names, ...(kind === 'spike' || kind === 'drift' || kind === 'stuck' ? { sensor: 'torque' } : {}) }),
+      faults.describeFault(kind, {
+        id: `f${k}`,
+        deviceId: 'hf',
+        start: startMs + 120_000 + k * gap,
+        sensorNames: names,
+        ...(kind === 'spike' || kind === 'drift' || kind === 'stuck' ? { sensor: 'torque' } : {}),
+      }),
     );
     const rows = 120 + kinds.length * (gap / 1000);
     const model = new sim.SignalModel(all, new Prng('edgeloop-default-anomaly/hf'), startMs);
@@ -160,7 +180,16 @@ async function buildAnomaly(sign: ManifestSigner): Promise<void> {
       injector.apply(t, row, present);
       pick.forEach((i, j) => (values[r * sensors.length + j] = model.finish(i, row[i]!)));
     }
-    const table: SensorTable = { file: 'simulated-faults', sensors, timeColumn: undefined, times: [], values, rows, lines: [], labels: undefined };
+    const table: SensorTable = {
+      file: 'simulated-faults',
+      sensors,
+      timeColumn: undefined,
+      times: [],
+      values,
+      rows,
+      lines: [],
+      labels: undefined,
+    };
     const scores = await scoreTableRows(runner, manifest, table);
     for (const f of plan) {
       const from = (f.start - startMs) / 1000;
@@ -187,9 +216,13 @@ async function buildAnomaly(sign: ManifestSigner): Promise<void> {
       holdoutNormalFlagRate: normalFlags / normalRows,
       holdoutNormalWindows: normalRows,
       simulatorFaults: faultResults,
-      holdout: '2 unseen simulated devices x 3600 s for the normal flag rate; simulator fault models (default duration and magnitude, spike/drift/stuck on torque) one at a time on a third',
+      holdout:
+        '2 unseen simulated devices x 3600 s for the normal flag rate; simulator fault models (default duration and magnitude, spike/drift/stuck on torque) one at a time on a third',
     },
-    training: { ...trained.manifest.training, data: `fleet simulator signal model (simulator/signal-model.ts), ${train.length} devices x ${rowsPerDevice} s at 1 Hz` },
+    training: {
+      ...trained.manifest.training,
+      data: `fleet simulator signal model (simulator/signal-model.ts), ${train.length} devices x ${rowsPerDevice} s at 1 Hz`,
+    },
   };
   const dir = join(defaultDir, 'anomaly');
   writeModelDir(dir, { onnx: trained.onnx, manifest: sign.sign(out) });
@@ -200,7 +233,10 @@ async function buildAnomaly(sign: ManifestSigner): Promise<void> {
   );
   console.log(
     `anomaly: simulator faults: ${Object.entries(faultResults)
-      .map(([k, r]) => `${k} ${r.detected ? `detected after ${r.firstFlagDelaySec} s, ${(r.rowRecall * 100).toFixed(0)} % of rows` : 'missed'}`)
+      .map(
+        ([k, r]) =>
+          `${k} ${r.detected ? `detected after ${r.firstFlagDelaySec} s, ${(r.rowRecall * 100).toFixed(0)} % of rows` : 'missed'}`,
+      )
       .join('; ')}`,
   );
 }
@@ -211,7 +247,13 @@ async function buildRecommender(sign: ManifestSigner): Promise<void> {
     console.log('recommender: skipped (models/recommender/build-default.ts is not in this tree)');
     return;
   }
-  const mod = (await import(path)) as { buildDefaultRecommender?: (outDir: string, signer: ManifestSigner, opts: { log: (line: string) => void }) => Promise<unknown> };
+  const mod = (await import(path)) as {
+    buildDefaultRecommender?: (
+      outDir: string,
+      signer: ManifestSigner,
+      opts: { log: (line: string) => void },
+    ) => Promise<unknown>;
+  };
   if (typeof mod.buildDefaultRecommender !== 'function') {
     console.log('recommender: skipped (models/recommender/build-default.ts does not export buildDefaultRecommender)');
     return;

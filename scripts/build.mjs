@@ -40,7 +40,10 @@ const result = await build({
 const SPECIFIER = /(["'`])(\.{1,2}\/[^"'`\n]*?)\.ts\1/g;
 for (const f of result.outputFiles) {
   mkdirSync(dirname(f.path), { recursive: true });
-  writeFileSync(f.path, f.text.replace(SPECIFIER, (_m, q, p) => `${q}${p}.js${q}`));
+  writeFileSync(
+    f.path,
+    f.text.replace(SPECIFIER, (_m, q, p) => `${q}${p}.js${q}`),
+  );
 }
 for (const a of assets) {
   const to = join(out, relative(root, a));
@@ -49,5 +52,11 @@ for (const a of assets) {
 }
 // dist/ is an ES module tree whatever the nearest package.json says
 writeFileSync(join(out, 'package.json'), JSON.stringify({ type: 'module', private: true }) + '\n');
-writeFileSync(join(out, 'build-info.json'), JSON.stringify({ sources: scan.files.length, newestMtimeMs: scan.newestMtimeMs, dirs: SOURCE_DIRS }) + '\n');
-if (!quiet) console.log(`edgeloop: compiled ${entries.length} modules (+${assets.length} assets) to ${relative(root, out) || '.'}/ in ${Math.round(performance.now() - t0)} ms`);
+writeFileSync(
+  join(out, 'build-info.json'),
+  JSON.stringify({ sources: scan.files.length, newestMtimeMs: scan.newestMtimeMs, dirs: SOURCE_DIRS }) + '\n',
+);
+if (!quiet)
+  console.log(
+    `edgeloop: compiled ${entries.length} modules (+${assets.length} assets) to ${relative(root, out) || '.'}/ in ${Math.round(performance.now() - t0)} ms`,
+  );

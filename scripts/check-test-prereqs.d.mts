@@ -11,6 +11,12 @@ export type Decision =
   | { action: 'ok' }
   | { action: 'install'; packages: string[]; sudo: boolean; message: string }
   | { action: 'fail'; message: string };
-export declare function decide(facts: { missing: readonly Prereq[]; root: boolean; hasApt: boolean; hasSudo: boolean; allowSudo: boolean }): Decision;
+export declare function decide(facts: {
+  missing: readonly Prereq[];
+  root: boolean;
+  hasApt: boolean;
+  hasSudo: boolean;
+  allowSudo: boolean;
+}): Decision;
 export declare function onPath(command: string, path?: string): boolean;
 export declare function main(argv?: string[]): number;

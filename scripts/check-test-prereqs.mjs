@@ -17,7 +17,11 @@ export const PREREQS = Object.freeze([
   { command: 'mosquitto', aptPackage: 'mosquitto', neededBy: 'MQTT broker tests (test/helpers/mosquitto.ts)' },
   { command: 'mosquitto_passwd', aptPackage: 'mosquitto', neededBy: 'mosquitto password-file tests' },
   { command: 'mosquitto_pub', aptPackage: 'mosquitto-clients', neededBy: 'the external-broker end-to-end test' },
-  { command: 'chromium', aptPackage: 'chromium', neededBy: 'the dashboard browser test (playwright-core, /usr/bin/chromium)' },
+  {
+    command: 'chromium',
+    aptPackage: 'chromium',
+    neededBy: 'the dashboard browser test (playwright-core, /usr/bin/chromium)',
+  },
   { command: 'promtool', aptPackage: 'prometheus', neededBy: 'the Prometheus metrics and rules checks' },
   { command: 'openssl', aptPackage: 'openssl', neededBy: 'the TLS certificates of the mosquitto tests' },
   { command: 'zip', aptPackage: 'zip', neededBy: 'the Greengrass artifact test' },
@@ -56,7 +60,11 @@ export function decide({ missing, root, hasApt, hasSudo, allowSudo }) {
       message: `edgeloop tests: installing ${packages.join(' ')} with apt-get${sudo ? ' through sudo' : ' (running as root)'}`,
     };
   }
-  if (hasApt) return { action: 'fail', message: `${head}install them, then run the tests again:\n  ${installCommand(packages, { root })}` };
+  if (hasApt)
+    return {
+      action: 'fail',
+      message: `${head}install them, then run the tests again:\n  ${installCommand(packages, { root })}`,
+    };
   return {
     action: 'fail',
     message:
@@ -109,7 +117,9 @@ export function main(argv = process.argv.slice(2)) {
   run(['apt-get', 'install', '-y', '-q', '--no-install-recommends', ...decision.packages], decision.sudo);
   const still = missingNow();
   if (still.length > 0) {
-    process.stderr.write(`edgeloop tests: still missing after apt-get install: ${still.map((m) => m.command).join(', ')}\n`);
+    process.stderr.write(
+      `edgeloop tests: still missing after apt-get install: ${still.map((m) => m.command).join(', ')}\n`,
+    );
     return 1;
   }
   return 0;

@@ -35,7 +35,12 @@ for (const f of files.sort()) {
   const mod = (await import(f)) as Record<string, Record<string, string>>;
   for (const [name, table] of Object.entries(mod)) {
     if (!name.endsWith('_ERROR_CODES')) continue;
-    lines.push(`## ${name.replace(/_ERROR_CODES$/, '').toLowerCase()} (\`${relative(root, f)}\`)`, '', '| code | meaning |', '|---|---|');
+    lines.push(
+      `## ${name.replace(/_ERROR_CODES$/, '').toLowerCase()} (\`${relative(root, f)}\`)`,
+      '',
+      '| code | meaning |',
+      '|---|---|',
+    );
     for (const [code, text] of Object.entries(table)) lines.push(`| \`${code}\` | ${text} |`);
     lines.push('');
   }

@@ -18,7 +18,17 @@
 //                 (deploy/greengrass/recipe.yaml; the nucleus unzips it to {artifacts:decompressedPath}/edgeloop-agent/)
 //     --json      print the figures as one JSON line on stdout
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,9 +44,21 @@ export function pruneRules(arch) {
   const ortKeep = `bin/napi-v6/linux/${arch}`;
   const crtKeep = `dist/bin/linux-${arch}-glibc`;
   return {
-    'onnxruntime-node': { keepOnly: { 'bin/napi-v6': ['linux'], 'bin/napi-v6/linux': [arch] }, remove: ['script'], check: ortKeep },
-    'aws-crt': { keepOnly: { 'dist/bin': [`linux-${arch}-glibc`] }, remove: ['dist.browser', 'lib', 'source', 'scripts'], check: crtKeep },
-    'better-sqlite3': { keepOnly: { build: ['Release'], 'build/Release': ['better_sqlite3.node'] }, remove: ['deps', 'src'], check: 'build/Release/better_sqlite3.node' },
+    'onnxruntime-node': {
+      keepOnly: { 'bin/napi-v6': ['linux'], 'bin/napi-v6/linux': [arch] },
+      remove: ['script'],
+      check: ortKeep,
+    },
+    'aws-crt': {
+      keepOnly: { 'dist/bin': [`linux-${arch}-glibc`] },
+      remove: ['dist.browser', 'lib', 'source', 'scripts'],
+      check: crtKeep,
+    },
+    'better-sqlite3': {
+      keepOnly: { build: ['Release'], 'build/Release': ['better_sqlite3.node'] },
+      remove: ['deps', 'src'],
+      check: 'build/Release/better_sqlite3.node',
+    },
   };
 }
 
@@ -92,7 +114,8 @@ function prune(pkgDir, rule) {
     for (const e of readdirSync(dir)) if (!keep.includes(e)) rmSync(join(dir, e), { recursive: true, force: true });
   }
   for (const r of rule.remove) rmSync(join(pkgDir, r), { recursive: true, force: true });
-  if (!existsSync(join(pkgDir, rule.check))) throw new Error(`pack-agent: ${pkgDir} has no ${rule.check} for this platform`);
+  if (!existsSync(join(pkgDir, rule.check)))
+    throw new Error(`pack-agent: ${pkgDir} has no ${rule.check} for this platform`);
 }
 
 /**
@@ -115,14 +138,19 @@ async function bundle(binDir) {
     logLevel: 'warning',
     legalComments: 'none',
     // CommonJS dependencies inside an ES module bundle call require() for Node built-ins
-    banner: { js: "import { createRequire as __edgeloopRequire } from 'node:module';\nconst require = __edgeloopRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __edgeloopRequire } from 'node:module';\nconst require = __edgeloopRequire(import.meta.url);",
+    },
     plugins: [
       {
         name: 'agent-only',
         setup(b) {
-          b.onResolve({ filter: /^\.\/commands\// }, (a) => (a.path === './commands/agent.ts' ? undefined : { path: a.path, namespace: 'not-packed' }));
+          b.onResolve({ filter: /^\.\/commands\// }, (a) =>
+            a.path === './commands/agent.ts' ? undefined : { path: a.path, namespace: 'not-packed' },
+          );
           b.onLoad({ filter: /.*/, namespace: 'not-packed' }, () => ({
-            contents: "throw new Error('the edgeloop-agent package holds the agent command only; install the edgeloop toolkit for the others');",
+            contents:
+              "throw new Error('the edgeloop-agent package holds the agent command only; install the edgeloop toolkit for the others');",
             loader: 'js',
           }));
         },
@@ -135,7 +163,8 @@ export async function packAgent({ out = root, zip = false } = {}) {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'));
   const arch = process.arch;
-  if (process.platform !== 'linux' || !['x64', 'arm64'].includes(arch)) throw new Error(`pack-agent: packs for linux x64 or arm64, this is ${process.platform}/${arch}`);
+  if (process.platform !== 'linux' || !['x64', 'arm64'].includes(arch))
+    throw new Error(`pack-agent: packs for linux x64 or arm64, this is ${process.platform}/${arch}`);
   const name = artifactName(pkg.version, arch);
   mkdirSync(out, { recursive: true });
   const work = join(out, `.${name}.tmp`);
@@ -149,7 +178,8 @@ export async function packAgent({ out = root, zip = false } = {}) {
     cpSync(join(root, 'deploy', 'systemd'), join(dir, 'deploy', 'systemd'), { recursive: true });
     // the unit's Documentation= and the operator's guide
     for (const d of ['agent.md', 'deploy-raspberry-pi.md']) cpSync(join(root, 'docs', d), join(dir, 'docs', d));
-    for (const m of ['anomaly', 'keys']) cpSync(join(root, 'models', 'default', m), join(dir, 'models', 'default', m), { recursive: true });
+    for (const m of ['anomaly', 'keys'])
+      cpSync(join(root, 'models', 'default', m), join(dir, 'models', 'default', m), { recursive: true });
     const packages = dependencyClosure(lock.packages, NATIVE_ROOTS);
     const rules = pruneRules(arch);
     for (const key of packages) {
@@ -157,7 +187,9 @@ export async function packAgent({ out = root, zip = false } = {}) {
       const rule = rules[key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length)];
       if (rule) prune(join(dir, key), rule);
     }
-    const versions = Object.fromEntries(packages.map((k) => [k.slice('node_modules/'.length), lock.packages[k].version]));
+    const versions = Object.fromEntries(
+      packages.map((k) => [k.slice('node_modules/'.length), lock.packages[k].version]),
+    );
     // package.json named edgeloop: lib/package-root.ts finds the version and shipped files through it
     const manifest = {
       name: 'edgeloop',
@@ -181,7 +213,9 @@ export async function packAgent({ out = root, zip = false } = {}) {
     }
     const installedBytes = treeBytes(dir);
     const other = arch === 'x64' ? 'arm64' : 'x64';
-    const binaries = (a) => treeBytes(join(root, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', a)) + treeBytes(join(root, 'node_modules', 'aws-crt', 'dist', 'bin', `linux-${a}-glibc`));
+    const binaries = (a) =>
+      treeBytes(join(root, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', a)) +
+      treeBytes(join(root, 'node_modules', 'aws-crt', 'dist', 'bin', `linux-${a}-glibc`));
     return {
       name,
       arch,
@@ -207,9 +241,13 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     const r = await packAgent({ out: outAt >= 0 ? resolve(argv[outAt + 1]) : root, zip: argv.includes('--zip') });
     if (argv.includes('--json')) process.stdout.write(JSON.stringify(r) + '\n');
     else {
-      process.stdout.write(`${r.tgz}: ${mb(r.artifactBytes)}, installed ${mb(r.installedBytes)} (${r.packages} packages in node_modules)\n`);
+      process.stdout.write(
+        `${r.tgz}: ${mb(r.artifactBytes)}, installed ${mb(r.installedBytes)} (${r.packages} packages in node_modules)\n`,
+      );
       if (r.zip) process.stdout.write(`${r.zip}: the Greengrass artifact (same files)\n`);
-      process.stdout.write(`linux-${r.estimate.arch} from the package contents: installed ~${mb(r.estimate.installedBytes)}\n`);
+      process.stdout.write(
+        `linux-${r.estimate.arch} from the package contents: installed ~${mb(r.estimate.installedBytes)}\n`,
+      );
     }
   } catch (err) {
     process.stderr.write(`${err.message}\n`);

@@ -22,7 +22,11 @@ export function deviceIds(prefix: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => `${prefix}${String(i + 1).padStart(width, '0')}`);
 }
 
-export function buildFleet(o: ResolvedSimulationOptions, startMs: number, replay?: readonly ReplaySeries[]): BuiltFleet {
+export function buildFleet(
+  o: ResolvedSimulationOptions,
+  startMs: number,
+  replay?: readonly ReplaySeries[],
+): BuiltFleet {
   const root = new Prng(o.seed);
   const ids = deviceIds(o.deviceIdPrefix, o.devices);
   const periodMs = 1000 / o.messageRate / o.samplesPerMessage;
@@ -32,7 +36,7 @@ export function buildFleet(o: ResolvedSimulationOptions, startMs: number, replay
     const endMs = startMs + o.durationSec * 1000;
     const devices = ids.map((id, i) => {
       const s = replay[i % replay.length]!;
-      const offset = Math.floor(i / replay.length) * 97 % s.rows;
+      const offset = (Math.floor(i / replay.length) * 97) % s.rows;
       // rows played at startMs + k * period; a label on rows [a, b] becomes a fault at the times they play
       for (let loop = 0; ; loop++) {
         const loopStart = startMs + (loop * s.rows - offset) * periodMs;
@@ -41,7 +45,17 @@ export function buildFleet(o: ResolvedSimulationOptions, startMs: number, replay
           const a = loopStart + l.fromRow * periodMs;
           const b = loopStart + (l.toRow + 1) * periodMs;
           if (b < startMs || a > endMs) continue;
-          groundTruth.push({ id: `${id}/${s.name}/${l.fromRow}/${loop}`, deviceId: id, kind: l.kind as InjectedFault['kind'], sensors: [...s.sensors], start: Math.round(Math.max(a, startMs)), end: Math.round(b), magnitude: 0, action: l.action, failureMode: l.failureMode });
+          groundTruth.push({
+            id: `${id}/${s.name}/${l.fromRow}/${loop}`,
+            deviceId: id,
+            kind: l.kind as InjectedFault['kind'],
+            sensors: [...s.sensors],
+            start: Math.round(Math.max(a, startMs)),
+            end: Math.round(b),
+            magnitude: 0,
+            action: l.action,
+            failureMode: l.failureMode,
+          });
         }
       }
       return new VirtualDevice(id, new ReplaySource(s, offset));
@@ -61,10 +75,18 @@ export function buildFleet(o: ResolvedSimulationOptions, startMs: number, replay
     let deviceId: string;
     if (d.device === undefined) deviceId = faultPrng.pick(ids);
     else if (typeof d.device === 'number') {
-      if (d.device >= ids.length) throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `fault ${d.kind}: device index ${d.device} is out of range (devices=${ids.length})`);
+      if (d.device >= ids.length)
+        throw new EdgeloopError(
+          'EL_ERR_SIM_OPTIONS',
+          `fault ${d.kind}: device index ${d.device} is out of range (devices=${ids.length})`,
+        );
       deviceId = ids[d.device]!;
     } else {
-      if (!ids.includes(d.device)) throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `fault ${d.kind}: no device "${d.device}" (ids are ${ids[0]} .. ${ids.at(-1)})`);
+      if (!ids.includes(d.device))
+        throw new EdgeloopError(
+          'EL_ERR_SIM_OPTIONS',
+          `fault ${d.kind}: no device "${d.device}" (ids are ${ids[0]} .. ${ids.at(-1)})`,
+        );
       deviceId = d.device;
     }
     truth.push(

@@ -104,7 +104,14 @@ export class DeliveryTracker {
     for (const id of ids) {
       const t = this.#devices.get(id) ?? new SeqTracker(1);
       const exp = Math.max(expected.get(id) ?? 0, t.maxSeen);
-      out.push({ deviceId: id, expected: exp, received: t.received, missing: t.missing(exp), duplicates: t.duplicates, gaps: t.gaps(exp) });
+      out.push({
+        deviceId: id,
+        expected: exp,
+        received: t.received,
+        missing: t.missing(exp),
+        duplicates: t.duplicates,
+        gaps: t.gaps(exp),
+      });
     }
     return out.sort((a, b) => a.deviceId.localeCompare(b.deviceId, 'en', { numeric: true }));
   }

@@ -45,7 +45,14 @@ export class EmbeddedBroker implements BrokerControl {
 
   async start(): Promise<void> {
     if (this.#aedes) return;
-    assertSecureListener({ host: this.#host, port: this.#port, authConfigured: false, insecure: this.#insecure, what: 'the simulator MQTT broker (no authentication)', ...(this.#logger ? { logger: this.#logger } : {}) });
+    assertSecureListener({
+      host: this.#host,
+      port: this.#port,
+      authConfigured: false,
+      insecure: this.#insecure,
+      what: 'the simulator MQTT broker (no authentication)',
+      ...(this.#logger ? { logger: this.#logger } : {}),
+    });
     this.#aedes = await Aedes.createBroker();
     await this.#listen();
   }

@@ -32,7 +32,9 @@ export function normalCsv(o: NormalCsvOptions): Array<{ name: string; csv: strin
     for (let r = 0; r < o.seconds; r++) {
       const t = startMs + r * 1000;
       model.sample(t, row);
-      lines.push([new Date(t).toISOString(), ...specs.map((s, j) => model.finish(j, row[j]!).toFixed(s.decimals))].join(','));
+      lines.push(
+        [new Date(t).toISOString(), ...specs.map((s, j) => model.finish(j, row[j]!).toFixed(s.decimals))].join(','),
+      );
     }
     out.push({ name: `${name}.csv`, csv: lines.join('\n') + '\n' });
   }

@@ -22,7 +22,13 @@ import { scoreDetection, type ObservedEvent } from './report/detection-score.ts'
 import { LatencyHistogram } from './report/latency-histogram.ts';
 import type { FaultOutcome, SimulationReport } from './report/sim-report.ts';
 import { TimeSeries } from './report/time-series.ts';
-import { isInfraFault, resolveSimulationOptions, type InfraFaultSpec, type ResolvedSimulationOptions, type SimulationOptions } from './simulation-options.ts';
+import {
+  isInfraFault,
+  resolveSimulationOptions,
+  type InfraFaultSpec,
+  type ResolvedSimulationOptions,
+  type SimulationOptions,
+} from './simulation-options.ts';
 import { packagePath } from '../lib/package-root.ts';
 import { definePart, System } from '../lib/parts.ts';
 
@@ -63,7 +69,10 @@ export interface SimulationHooks {
   signal?: AbortSignal;
 }
 
-export async function runSimulation(options: SimulationOptions, hooks: SimulationHooks = {}): Promise<SimulationReport> {
+export async function runSimulation(
+  options: SimulationOptions,
+  hooks: SimulationHooks = {},
+): Promise<SimulationReport> {
   const o = resolveSimulationOptions(options);
   let system: System<undefined> | undefined;
   try {
@@ -82,14 +91,20 @@ interface BrokerHandle {
   close(): Promise<void>;
 }
 
-async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, hold: (s: System<undefined>) => void): Promise<SimulationReport> {
+async function run(
+  o: ResolvedSimulationOptions,
+  hooks: SimulationHooks,
+  hold: (s: System<undefined>) => void,
+): Promise<SimulationReport> {
   const startedAt = new Date();
   const cpu0 = process.cpuUsage();
   const infra = o.faults.filter(isInfraFault) as InfraFaultSpec[];
   const topics = new Topics(o.topicPrefix);
 
   // fleet and ground truth; publishing starts after connecting, so data faults are re-based then
-  const replay = o.replay ? loadReplay(o.replay.path, { format: o.replay.format, nabLabels: o.replay.nabLabels }) : undefined;
+  const replay = o.replay
+    ? loadReplay(o.replay.path, { format: o.replay.format, nabLabels: o.replay.nabLabels })
+    : undefined;
   const plannedStart = Date.now();
   const built = buildFleet(o, plannedStart, replay);
   const n = built.devices.length;
@@ -105,7 +120,9 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, hold: (
   const partitionCount = partitions.length ? Math.max(1, Math.round(share * n)) : 0;
 
   const series = new TimeSeries(plannedStart);
-  const credentials = hooks.credentials ?? (o.username !== undefined ? () => ({ username: o.username, password: o.password }) : undefined);
+  const credentials =
+    hooks.credentials ??
+    (o.username !== undefined ? () => ({ username: o.username, password: o.password }) : undefined);
   const obsCred = hooks.observerCredentials ?? { username: o.username, password: o.password };
   const stages: Record<string, LatencyHistogram> = {};
 
@@ -113,7 +130,8 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, hold: (
   const brokerPart = definePart({
     name: 'broker',
     create: (): BrokerHandle => {
-      if (hooks.broker) return { url: hooks.broker.url, control: hooks.broker, start: async () => {}, close: async () => {} };
+      if (hooks.broker)
+        return { url: hooks.broker.url, control: hooks.broker, start: async () => {}, close: async () => {} };
       if (o.url) return { url: o.url, control: {}, start: async () => {}, close: async () => {} };
       const b = new EmbeddedBroker();
       const h: BrokerHandle = {
@@ -162,7 +180,14 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, hold: (
     requires: { broker: brokerPart },
     create: ({ broker }) => {
       const devices = new Set(built.devices.map((d) => d.id));
-      return new FleetObserver({ url: broker.url, topics, series, username: obsCred.username, password: obsCred.password, devices });
+      return new FleetObserver({
+        url: broker.url,
+        topics,
+        series,
+        username: obsCred.username,
+        password: obsCred.password,
+        devices,
+      });
     },
   });
   const probesPart = definePart({
@@ -184,7 +209,8 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, hold: (
     name: 'fleet',
     requires: { proxies: proxiesPart },
     optional: { observer: observerPart, probes: probesPart },
-    create: ({ proxies }) => createFleetDriver(o, hooks, built, proxies.endpointFor, topics, credentials, series, plannedStart, infra),
+    create: ({ proxies }) =>
+      createFleetDriver(o, hooks, built, proxies.endpointFor, topics, credentials, series, plannedStart, infra),
     start: () => {},
     close: (fleet) => fleet.close(),
   });
@@ -205,7 +231,10 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, hold: (
       };
     },
   });
-  const system = new System({ parts: [brokerPart, proxiesPart, observerPart, probesPart, fleetPart, intervalsPart], context: undefined });
+  const system = new System({
+    parts: [brokerPart, proxiesPart, observerPart, probesPart, fleetPart, intervalsPart],
+    context: undefined,
+  });
   hold(system);
   await system.start();
   const { url: brokerUrl, control } = system.get(brokerPart);
@@ -285,11 +314,19 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, hold: (
         activeFaults.add(label);
         const atMs = Date.now() - publishStart;
         const bl = trackBacklog();
-        const out: FaultOutcome = { kind: f.kind, atMs, healedAtMs: atMs, devicesAffected: n, drainMs: null, peakBacklog: 0 };
+        const out: FaultOutcome = {
+          kind: f.kind,
+          atMs,
+          healedAtMs: atMs,
+          devicesAffected: n,
+          drainMs: null,
+          peakBacklog: 0,
+        };
         switch (f.kind) {
           case 'broker-restart':
             if (restartAtProxy) {
-              out.notes = 'no control of the broker process: played as an outage at the network (connections reset and refused, broker state kept)';
+              out.notes =
+                'no control of the broker process: played as an outage at the network (connections reset and refused, broker state kept)';
               mainProxy!.block();
               partitionProxy?.block();
               await delay(f.durationSec * 1000, hooks.signal);
@@ -316,7 +353,12 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, hold: (
           }
           case 'slow-consumer': {
             // a subscriber to all telemetry that stops reading its socket: the broker must queue for it
-            const c = await mqtt.connectAsync(brokerUrl, { clientId: `edgeloop-sim-slow-${process.pid}`, username: obsCred.username, password: obsCred.password, reconnectPeriod: 0 });
+            const c = await mqtt.connectAsync(brokerUrl, {
+              clientId: `edgeloop-sim-slow-${process.pid}`,
+              username: obsCred.username,
+              password: obsCred.password,
+              reconnectPeriod: 0,
+            });
             await c.subscribeAsync(`${topics.prefix}/+/telemetry`, { qos: 1 });
             const stream = (c as unknown as { stream: NodeJS.ReadableStream }).stream;
             stream.pause();
@@ -340,14 +382,16 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, hold: (
             while (Date.now() < deadline && fleet.snapshot().connectedDevices < n) await delay(50);
             const s = fleet.snapshot();
             out.reconnectMs = s.connectedDevices >= n ? Date.now() - t0 : null;
-            out.refusedConnects = p.stats.refusedRateLimited + (partitionProxy?.stats.refusedRateLimited ?? 0) - refused0;
+            out.refusedConnects =
+              p.stats.refusedRateLimited + (partitionProxy?.stats.refusedRateLimited ?? 0) - refused0;
             out.notes = `rate limit ${f.maxConnectsPerSec} connects/s`;
             p.setRateLimit(Infinity);
             partitionProxy?.setRateLimit(Infinity);
             break;
           }
           case 'agent-kill': {
-            if (!fleet.killAgents) throw new EdgeloopError('EL_ERR_SIM_FAULT', 'agent-kill needs agents in child processes (agent mode)');
+            if (!fleet.killAgents)
+              throw new EdgeloopError('EL_ERR_SIM_FAULT', 'agent-kill needs agents in child processes (agent mode)');
             out.devicesAffected = await fleet.killAgents(f.share, f.durationSec * 1000);
             break;
           }
@@ -376,7 +420,10 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, hold: (
   const drainMs = await waitDrained(finalExpected, Date.now() + drainTimeoutMs);
   // later stages (probes) trail the broker: wait until their counts stop moving (300 ms quiet, 5 s at most)
   if (Object.keys(stages).length > 0) {
-    const counts = (): string => Object.values(stages).map((h) => h.count).join(',');
+    const counts = (): string =>
+      Object.values(stages)
+        .map((h) => h.count)
+        .join(',');
     const end = Date.now() + 5000;
     let last = counts();
     while (Date.now() < end) {
@@ -408,7 +455,14 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, hold: (
     mode: o.mode,
     broker: brokerUrl,
     seed: o.seed,
-    fleet: { devices: n, connections: snap.connections, sensors: built.sensors, messageRate: o.messageRate, samplesPerMessage: o.samplesPerMessage, replay: o.replay?.path ?? null },
+    fleet: {
+      devices: n,
+      connections: snap.connections,
+      sensors: built.sensors,
+      messageRate: o.messageRate,
+      samplesPerMessage: o.samplesPerMessage,
+      replay: o.replay?.path ?? null,
+    },
     durationSec: o.durationSec,
     throughput: {
       messagesPublished: snap.messagesPublished,
@@ -421,7 +475,9 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, hold: (
     },
     latency: {
       deviceToBroker: { ...lat.summary(), histogram: lat.buckets() },
-      stages: Object.fromEntries(Object.entries(stages).map(([k, h]) => [k, { ...h.summary(), histogram: h.buckets() }])),
+      stages: Object.fromEntries(
+        Object.entries(stages).map(([k, h]) => [k, { ...h.summary(), histogram: h.buckets() }]),
+      ),
     },
     delivery: {
       observed: Boolean(observer),
@@ -444,7 +500,8 @@ async function run(o: ResolvedSimulationOptions, hooks: SimulationHooks, hold: (
       userMs: cpu.user / 1000,
       systemMs: cpu.system / 1000,
       cores: (cpu.user + cpu.system) / 1000 / wallMs,
-      note: o.url || hooks.broker ? 'simulator process (fleet + observer)' : 'simulator process incl. the embedded broker',
+      note:
+        o.url || hooks.broker ? 'simulator process (fleet + observer)' : 'simulator process incl. the embedded broker',
     },
     memory: { rssMiB: mem.rss / 2 ** 20, heapUsedMiB: mem.heapUsed / 2 ** 20 },
   };
@@ -492,7 +549,10 @@ async function createFleetDriver(
   if (o.agentsPerProcess !== undefined || infra.some((f) => f.kind === 'agent-kill')) {
     // agents in child processes: kill -9 needs a process to kill (the children rebuild the same fleet from the seed)
     const { ChildAgentFleet } = await import('./agent/child-agent-fleet.ts');
-    return new ChildAgentFleet({ ...ctx, modelsDir: defaultModelsDir(), startMs: plannedStart }, o.agentsPerProcess ?? Math.max(1, Math.ceil(built.devices.length / 4)));
+    return new ChildAgentFleet(
+      { ...ctx, modelsDir: defaultModelsDir(), startMs: plannedStart },
+      o.agentsPerProcess ?? Math.max(1, Math.ceil(built.devices.length / 4)),
+    );
   }
   return (await loadAgentFleetFactory())(ctx);
 }
@@ -502,7 +562,11 @@ async function loadAgentFleetFactory(): Promise<(ctx: FleetFactoryContext) => Pr
     const m = await import('./agent/agent-fleet.ts');
     return (ctx) => m.createAgentFleet({ ...ctx, modelsDir: defaultModelsDir() });
   } catch (cause) {
-    throw new EdgeloopError('EL_ERR_SIM_MODE_UNAVAILABLE', `agent mode is not available in this build: ${(cause as Error).message}`, { cause });
+    throw new EdgeloopError(
+      'EL_ERR_SIM_MODE_UNAVAILABLE',
+      `agent mode is not available in this build: ${(cause as Error).message}`,
+      { cause },
+    );
   }
 }
 
@@ -519,7 +583,11 @@ export function parseUrl(url: string): Endpoint {
   } catch (cause) {
     throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `broker URL "${url}" is not a URL`, { cause });
   }
-  if (u.protocol !== 'mqtt:') throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `broker URL "${url}": only mqtt:// is supported by the load generator (TLS costs are measured separately)`);
+  if (u.protocol !== 'mqtt:')
+    throw new EdgeloopError(
+      'EL_ERR_SIM_OPTIONS',
+      `broker URL "${url}": only mqtt:// is supported by the load generator (TLS costs are measured separately)`,
+    );
   return { host: u.hostname, port: Number(u.port || 1883) };
 }
 
@@ -540,7 +608,10 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
 
 function withAbort<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return p;
-  return Promise.race([p, new Promise<T>((_, reject) => signal.addEventListener('abort', () => reject(abortError()), { once: true }))]);
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => signal.addEventListener('abort', () => reject(abortError()), { once: true })),
+  ]);
 }
 
 function abortError(): Error {

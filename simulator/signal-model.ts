@@ -33,11 +33,66 @@ export interface SensorSpec {
  * temperature follows air temperature, torque rises when speed falls under load.
  */
 export const DEFAULT_SENSORS: readonly SensorSpec[] = Object.freeze([
-  { name: 'air_temp', base: 300, noise: 0.2, amplitude: 2, periodSec: 3600, driftPerHour: 0, loadGain: 0.3, decimals: 2, min: undefined, max: undefined },
-  { name: 'process_temp', base: 310, noise: 0.15, amplitude: 1.5, periodSec: 3600, driftPerHour: 0, loadGain: 0.5, decimals: 2, min: undefined, max: undefined },
-  { name: 'rpm', base: 1540, noise: 25, amplitude: 40, periodSec: 900, driftPerHour: 0, loadGain: -60, decimals: 0, min: 0, max: undefined },
-  { name: 'torque', base: 40, noise: 1.5, amplitude: 2, periodSec: 900, driftPerHour: 0, loadGain: 4, decimals: 2, min: 0, max: undefined },
-  { name: 'tool_wear', base: 20, noise: 0, amplitude: 0, periodSec: 3600, driftPerHour: 30, loadGain: 0, decimals: 1, min: 0, max: undefined },
+  {
+    name: 'air_temp',
+    base: 300,
+    noise: 0.2,
+    amplitude: 2,
+    periodSec: 3600,
+    driftPerHour: 0,
+    loadGain: 0.3,
+    decimals: 2,
+    min: undefined,
+    max: undefined,
+  },
+  {
+    name: 'process_temp',
+    base: 310,
+    noise: 0.15,
+    amplitude: 1.5,
+    periodSec: 3600,
+    driftPerHour: 0,
+    loadGain: 0.5,
+    decimals: 2,
+    min: undefined,
+    max: undefined,
+  },
+  {
+    name: 'rpm',
+    base: 1540,
+    noise: 25,
+    amplitude: 40,
+    periodSec: 900,
+    driftPerHour: 0,
+    loadGain: -60,
+    decimals: 0,
+    min: 0,
+    max: undefined,
+  },
+  {
+    name: 'torque',
+    base: 40,
+    noise: 1.5,
+    amplitude: 2,
+    periodSec: 900,
+    driftPerHour: 0,
+    loadGain: 4,
+    decimals: 2,
+    min: 0,
+    max: undefined,
+  },
+  {
+    name: 'tool_wear',
+    base: 20,
+    noise: 0,
+    amplitude: 0,
+    periodSec: 3600,
+    driftPerHour: 30,
+    loadGain: 0,
+    decimals: 1,
+    min: 0,
+    max: undefined,
+  },
 ]);
 
 export interface SignalState {
@@ -69,7 +124,10 @@ export class SignalModel {
       phases[i] = prng.range(0, 2 * Math.PI);
       // each device sits a little off the fleet's nominal level: half a noise sd, or 0.5 % of the level
       const s = sensors[i]!;
-      offsets[i] = prng.gaussian() * Math.max(s.noise * 0.5, Math.abs(s.base) * 0.005) * (s.noise === 0 && s.amplitude === 0 ? 0 : 1);
+      offsets[i] =
+        prng.gaussian() *
+        Math.max(s.noise * 0.5, Math.abs(s.base) * 0.005) *
+        (s.noise === 0 && s.amplitude === 0 ? 0 : 1);
     }
     this.#state = { load: prng.gaussian(), phases, offsets, startMs, lastMs: startMs };
   }

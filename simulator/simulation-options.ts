@@ -25,7 +25,13 @@ export const DataFaultSchema = z.strictObject({
   magnitude: z.number().optional(),
 });
 
-export const INFRA_FAULT_KINDS = ['broker-restart', 'partition', 'slow-consumer', 'connect-storm', 'agent-kill'] as const;
+export const INFRA_FAULT_KINDS = [
+  'broker-restart',
+  'partition',
+  'slow-consumer',
+  'connect-storm',
+  'agent-kill',
+] as const;
 export type InfraFaultKind = (typeof INFRA_FAULT_KINDS)[number];
 
 export const InfraFaultSchema = z.strictObject({
@@ -67,14 +73,22 @@ export const SimulationOptionsSchema = z.strictObject({
   /** TCP connections for light mode (default: one per device) */
   connections: z.number().int().min(1).optional(),
   /** reconnect backoff of light-mode devices (full jitter between 0 and min(maxMs, minMs * 2^attempt)), ms */
-  reconnect: z.strictObject({ minMs: z.number().int().min(1).default(200), maxMs: z.number().int().min(1).default(10_000) }).prefault({}),
+  reconnect: z
+    .strictObject({ minMs: z.number().int().min(1).default(200), maxMs: z.number().int().min(1).default(10_000) })
+    .prefault({}),
   /** initial connects per second */
   connectRatePerSec: z.number().positive().default(2000),
   seed: z.union([z.number().int(), z.string()]).default(1),
-  deviceIdPrefix: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,100}$/).default('sim-'),
+  deviceIdPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,100}$/)
+    .default('sim-'),
   sensors: z.array(SensorSpecSchema).min(1).optional(),
   /** broker URL (mqtt://host:port); default: an embedded aedes broker on loopback */
-  url: z.string().regex(/^mqtts?:\/\/[^/]+$/, 'expected mqtt://host:port').optional(),
+  url: z
+    .string()
+    .regex(/^mqtts?:\/\/[^/]+$/, 'expected mqtt://host:port')
+    .optional(),
   username: z.string().optional(),
   password: z.string().optional(),
   topicPrefix: z.string().min(1).default(DEFAULT_TOPIC_PREFIX),
@@ -83,7 +97,10 @@ export const SimulationOptionsSchema = z.strictObject({
     .strictObject({
       /** faults over the whole run */
       count: z.number().int().min(0),
-      kinds: z.array(z.enum(DATA_FAULT_KINDS)).min(1).default(['spike', 'drift', 'stuck', 'tool-wear', 'heat-dissipation', 'power', 'overstrain']),
+      kinds: z
+        .array(z.enum(DATA_FAULT_KINDS))
+        .min(1)
+        .default(['spike', 'drift', 'stuck', 'tool-wear', 'heat-dissipation', 'power', 'overstrain']),
       durationSec: dur.optional(),
     })
     .optional(),
@@ -116,19 +133,27 @@ export function resolveSimulationOptions(o: unknown): ResolvedSimulationOptions 
   const r = SimulationOptionsSchema.safeParse(o ?? {});
   if (!r.success) {
     const msg = issuesLine(r.error.issues, { root: '(options)' });
-    throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `invalid simulation options: ${msg}`, { details: { issues: r.error.issues } });
+    throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `invalid simulation options: ${msg}`, {
+      details: { issues: r.error.issues },
+    });
   }
   const v = r.data;
   for (const f of v.faults) {
     if (f.atSec >= v.durationSec) {
-      throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `fault ${f.kind} at ${f.atSec}s starts after the run ends (durationSec=${v.durationSec})`);
+      throw new EdgeloopError(
+        'EL_ERR_SIM_OPTIONS',
+        `fault ${f.kind} at ${f.atSec}s starts after the run ends (durationSec=${v.durationSec})`,
+      );
     }
     if (f.kind === 'agent-kill' && v.mode !== 'agent') {
       throw new EdgeloopError('EL_ERR_SIM_OPTIONS', 'fault agent-kill needs mode "agent"');
     }
   }
   if (v.connections !== undefined && v.connections > v.devices) {
-    throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `connections (${v.connections}) cannot exceed devices (${v.devices})`);
+    throw new EdgeloopError(
+      'EL_ERR_SIM_OPTIONS',
+      `connections (${v.connections}) cannot exceed devices (${v.devices})`,
+    );
   }
   return v;
 }
@@ -144,12 +169,17 @@ export function isInfraFault(f: FaultSpec): f is InfraFaultSpec {
  */
 export function parseFaultArg(s: string): Record<string, unknown> {
   const m = /^([a-z-]+)@([^:,]+)(?::([^,]+))?(?:,(.*))?$/.exec(s.trim());
-  if (!m) throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `--fault "${s}": expected kind@AT[:DURATION][,key=value...], e.g. broker-restart@10s:3s`);
+  if (!m)
+    throw new EdgeloopError(
+      'EL_ERR_SIM_OPTIONS',
+      `--fault "${s}": expected kind@AT[:DURATION][,key=value...], e.g. broker-restart@10s:3s`,
+    );
   const out: Record<string, unknown> = { kind: m[1], atSec: parseSeconds(m[2]!, s) };
   if (m[3]) out.durationSec = parseSeconds(m[3], s);
   for (const kv of (m[4] ?? '').split(',').filter(Boolean)) {
     const [k, v] = kv.split('=');
-    if (!k || v === undefined) throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `--fault "${s}": "${kv}" is not key=value`);
+    if (!k || v === undefined)
+      throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `--fault "${s}": "${kv}" is not key=value`);
     const num = Number(v);
     out[k] = v !== '' && Number.isFinite(num) && k !== 'device' && k !== 'sensor' ? num : v;
   }

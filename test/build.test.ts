@@ -18,7 +18,11 @@ const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as
 /** run `main(args)` of the compiled CLI in a plain node process (no loader); returns [exit code, stdout, stderr] */
 function compiledCli(args: string[]): [number | null, string, string] {
   const code = `const { main } = await import(${JSON.stringify(join(out, 'cli', 'main.js'))}); process.exitCode = await main(${JSON.stringify(args)});`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: root, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
   return [r.status, r.stdout, r.stderr];
 }
 
@@ -41,7 +45,10 @@ describe('scripts/build.mjs', () => {
     const info = JSON.parse(readFileSync(join(out, 'build-info.json'), 'utf8')) as { sources: number };
     expect(info.sources).toBe(scan.files.length);
     const compiled = new Set([...jsFiles(out)].map((f) => f.slice(out.length + 1)));
-    const missing = scan.files.filter((f) => f.endsWith('.ts')).map((f) => f.slice(root.length + 1).replace(/\.ts$/, '.js')).filter((f) => !compiled.has(f));
+    const missing = scan.files
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => f.slice(root.length + 1).replace(/\.ts$/, '.js'))
+      .filter((f) => !compiled.has(f));
     expect(missing).toEqual([]);
     for (const asset of ['cloud/recommend/response-log-worker.mjs', 'cloud/dashboard/public/index.html']) {
       expect(readFileSync(join(out, asset), 'utf8')).toBe(readFileSync(join(root, asset), 'utf8'));
@@ -64,7 +71,14 @@ describe('scripts/build.mjs', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/usage: edgeloop agent --config FILE/);
     const key = join(root, 'models', 'default', 'keys', 'edgeloop-default.pub');
-    const [vcode, vout, verr] = compiledCli(['models', 'verify', '--model', join(root, 'models', 'default', 'anomaly'), '--key', key]);
+    const [vcode, vout, verr] = compiledCli([
+      'models',
+      'verify',
+      '--model',
+      join(root, 'models', 'default', 'anomaly'),
+      '--key',
+      key,
+    ]);
     expect(verr).toBe('');
     expect(vcode).toBe(0);
     expect(vout).toMatch(/edgeloop-default-anomaly/);
@@ -79,7 +93,10 @@ describe('distIsFresh', () => {
     writeFileSync(join(r, 'agent', 'a.ts'), 'export const a = 1;\n');
     const record = (): void => {
       const s = scanSources(r);
-      writeFileSync(join(r, 'dist', 'build-info.json'), JSON.stringify({ sources: s.files.length, newestMtimeMs: s.newestMtimeMs }));
+      writeFileSync(
+        join(r, 'dist', 'build-info.json'),
+        JSON.stringify({ sources: s.files.length, newestMtimeMs: s.newestMtimeMs }),
+      );
     };
     expect(distIsFresh(r)).toBe(false); // no build-info yet
     record();
@@ -106,11 +123,17 @@ describe('bin/edgeloop-agent', () => {
     const broker = await startTestBroker();
     const dir = tempDir();
     const config = join(dir, 'agent.yaml');
-    writeFileSync(config, `deviceId: profile-1\ndataDir: ${JSON.stringify(join(dir, 'data'))}\ntransport: { kind: mqtt, url: "${broker.url}" }\ninference: { enabled: false }\n`);
+    writeFileSync(
+      config,
+      `deviceId: profile-1\ndataDir: ${JSON.stringify(join(dir, 'data'))}\ntransport: { kind: mqtt, url: "${broker.url}" }\ninference: { enabled: false }\n`,
+    );
     const env: NodeJS.ProcessEnv = { ...process.env, MALLOC_ARENA_MAX: '3' };
     delete env.MALLOC_MMAP_THRESHOLD_;
     delete env.EDGELOOP_NODE_FLAGS;
-    const child = spawn(join(root, 'bin', 'edgeloop-agent'), ['--config', config], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(join(root, 'bin', 'edgeloop-agent'), ['--config', config], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     try {
@@ -120,7 +143,11 @@ describe('bin/edgeloop-agent', () => {
       });
       // the wrapper exec()s node: same pid
       const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
-      const environ = new Map(readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+      const environ = new Map(
+        readFileSync(`/proc/${child.pid}/environ`, 'utf8')
+          .split('\0')
+          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      );
       const profile = readFileSync(join(root, 'deploy', 'agent.env'), 'utf8');
       const flags = /^EDGELOOP_NODE_FLAGS="(.*)"$/m.exec(profile)![1]!.split(' ');
       expect(flags.length).toBeGreaterThan(0);

@@ -14,7 +14,12 @@ const root = join(import.meta.dirname, '..');
 
 function npm(args: string[], cwd: string, dir: string): { status: number | null; stdout: string; stderr: string } {
   writeFileSync(join(dir, 'empty-npmrc'), '');
-  const env = { ...process.env, npm_config_cache: join(dir, 'cache'), npm_config_userconfig: join(dir, 'empty-npmrc'), NODE_OPTIONS: '' };
+  const env = {
+    ...process.env,
+    npm_config_cache: join(dir, 'cache'),
+    npm_config_userconfig: join(dir, 'empty-npmrc'),
+    NODE_OPTIONS: '',
+  };
   return spawnSync('npm', args, { cwd, encoding: 'utf8', env });
 }
 
@@ -36,7 +41,9 @@ describe('npm install prints no warnings', () => {
   });
 
   it("denies onnxruntime-node's postinstall (it only downloads the CUDA provider) and no .npmrc flag stands in for it", () => {
-    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { allowScripts: Record<string, boolean> };
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      allowScripts: Record<string, boolean>;
+    };
     expect(pkg.allowScripts['onnxruntime-node']).toBe(false);
     expect(readFileSync(join(root, '.npmrc'), 'utf8')).not.toContain('onnxruntime');
   });

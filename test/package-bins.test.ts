@@ -24,7 +24,11 @@ describe('package bins', () => {
     ['edgeloop', ['--help'], 'usage: edgeloop <command>'],
     ['edgeloop-agent', ['--help'], 'usage: edgeloop agent --config FILE'],
   ])('npx %s %s runs the command', (bin, args, usage) => {
-    const r = spawnSync('npm', ['exec', '--offline', '--', bin, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+    const r = spawnSync('npm', ['exec', '--offline', '--', bin, ...args], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain(usage);
   });

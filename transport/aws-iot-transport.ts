@@ -27,7 +27,15 @@ import { silentLogger, type Logger } from '../lib/logger.ts';
 import { EdgeloopError } from '../protocol/errors.ts';
 import type { TransportStats } from './mqtt-transport.ts';
 import type { PublishGate } from './publish-gate.ts';
-import { DEFAULT_RECONNECT, INJECTED_KEYS, bytes, commonShape, parseWith, publishGateFor, toBuffer } from './transport-options.ts';
+import {
+  DEFAULT_RECONNECT,
+  INJECTED_KEYS,
+  bytes,
+  commonShape,
+  parseWith,
+  publishGateFor,
+  toBuffer,
+} from './transport-options.ts';
 import type { Transport, TransportEvents, TransportMessage } from './transport.ts';
 import { publishArgumentError } from './publish-checks.ts';
 
@@ -43,7 +51,10 @@ const pem = z.union([z.string().min(1), bytes]);
 export const AwsIotTransportOptionsSchema = z
   .strictObject({
     /** AWS IoT data endpoint (`xxxxxxxx-ats.iot.<region>.amazonaws.com`) or a broker host name */
-    endpoint: z.string().min(1).refine((e) => !e.includes('://'), 'endpoint is a host name, without a scheme (mqtts://)'),
+    endpoint: z
+      .string()
+      .min(1)
+      .refine((e) => !e.includes('://'), 'endpoint is a host name, without a scheme (mqtts://)'),
     /** 8883 (direct MQTT over TLS) by default */
     port: z.number().int().min(1).max(65_535).optional(),
     /** PEM contents of the device certificate, its private key and the CA (Amazon Root CA 1) */
@@ -63,7 +74,11 @@ export const AwsIotTransportOptionsSchema = z
   .superRefine((o, ctx) => {
     if (o.insecurePlaintext) return;
     if (o.cert === undefined && o.certPath === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['certPath'], message: 'a device certificate is required (cert or certPath)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['certPath'],
+        message: 'a device certificate is required (cert or certPath)',
+      });
     }
     if (o.key === undefined && o.keyPath === undefined) {
       ctx.addIssue({ code: 'custom', path: ['keyPath'], message: 'the private key is required (key or keyPath)' });
@@ -124,7 +139,11 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
     const o = parseWith(AwsIotTransportOptionsSchema, options, 'AwsIotTransport', INJECTED_KEYS);
     this.options = Object.freeze(o);
     this.#clock = options.clock ?? systemClock;
-    this.#log = (options.logger ?? silentLogger).child({ component: 'transport', kind: 'aws-iot', clientId: o.clientId });
+    this.#log = (options.logger ?? silentLogger).child({
+      component: 'transport',
+      kind: 'aws-iot',
+      clientId: o.clientId,
+    });
     this.#maxPayload = o.maxPayloadBytes ?? 128 * 1024;
     this.#maxAttempts = o.reconnect?.maxAttempts ?? Infinity;
     // AWS IoT Core throttles a connection above 100 publishes/s: capped there by default
@@ -163,13 +182,21 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
         retain: o.will.retain ?? true,
       };
     }
-    const read = (what: string, inline: string | Uint8Array | undefined, path: string | undefined): string | undefined => {
+    const read = (
+      what: string,
+      inline: string | Uint8Array | undefined,
+      path: string | undefined,
+    ): string | undefined => {
       if (inline !== undefined) return toBuffer(inline).toString('utf8');
       if (path === undefined) return undefined;
       try {
         return readFileSync(path, 'utf8');
       } catch (cause) {
-        throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `AwsIotTransport: cannot read ${what} ${path}: ${(cause as Error).message}`, { cause });
+        throw new EdgeloopError(
+          'EL_ERR_CONFIG_INVALID',
+          `AwsIotTransport: cannot read ${what} ${path}: ${(cause as Error).message}`,
+          { cause },
+        );
       }
     };
     let config: Mqtt5ClientConfig;
@@ -218,7 +245,9 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
     } catch (err) {
       this.#started = false;
       this.#settleStart(
-        err instanceof EdgeloopError ? err : new EdgeloopError('EL_ERR_CONFIG_INVALID', `AwsIotTransport: ${(err as Error).message}`, { cause: err }),
+        err instanceof EdgeloopError
+          ? err
+          : new EdgeloopError('EL_ERR_CONFIG_INVALID', `AwsIotTransport: ${(err as Error).message}`, { cause: err }),
       );
       return p;
     }
@@ -240,7 +269,11 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
         payload = m.payload === undefined ? Buffer.alloc(0) : toPayloadBuffer(m.payload);
       } catch (cause) {
         // never crash the process from inside the SDK's event: report the lost message instead
-        const err = new EdgeloopError('EL_ERR_MESSAGE_INVALID', `message on ${m.topicName}: payload unreadable (${(cause as Error).message})`, { cause });
+        const err = new EdgeloopError(
+          'EL_ERR_MESSAGE_INVALID',
+          `message on ${m.topicName}: payload unreadable (${(cause as Error).message})`,
+          { cause },
+        );
         this.#log.error({ topic: m.topicName, err: err.message }, 'received payload unreadable');
         if (this.listenerCount('error') > 0) this.emit('error', err);
         return;
@@ -252,9 +285,13 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
       this.#startTimer = this.#clock.setTimeout(() => {
         this.#startTimer = undefined;
         this.#settleStart(
-          new EdgeloopError('EL_ERR_TRANSPORT_TIMEOUT', `not connected to ${this.options.endpoint} within startTimeoutMs ${startTimeout} ms`, {
-            cause: this.#lastError,
-          }),
+          new EdgeloopError(
+            'EL_ERR_TRANSPORT_TIMEOUT',
+            `not connected to ${this.options.endpoint} within startTimeoutMs ${startTimeout} ms`,
+            {
+              cause: this.#lastError,
+            },
+          ),
         );
       }, startTimeout);
       this.#startTimer.unref?.();
@@ -270,7 +307,8 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
     this.#failures = 0;
     this.#lastError = undefined;
     this.#log.info({ endpoint: this.options.endpoint, connects: this.#connects, rejoined }, 'connected');
-    if (connectChannel.hasSubscribers) connectChannel.publish({ clientId: this.options.clientId, connects: this.#connects });
+    if (connectChannel.hasSubscribers)
+      connectChannel.publish({ clientId: this.options.clientId, connects: this.#connects });
     this.#resubscribe(rejoined);
     this.#settleStart();
     this.emit('connect');
@@ -300,16 +338,21 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
     this.#lastError = error;
     const err = this.#closing
       ? this.#closedError('publish')
-      : new EdgeloopError('EL_ERR_TRANSPORT_DISCONNECTED', `connection dropped before the broker acknowledged the publish: ${error.message}`, {
-          cause: error,
-        });
+      : new EdgeloopError(
+          'EL_ERR_TRANSPORT_DISCONNECTED',
+          `connection dropped before the broker acknowledged the publish: ${error.message}`,
+          {
+            cause: error,
+          },
+        );
     for (const p of this.#inFlight) this.#fail(p, err);
     this.#inFlight.clear();
     this.#gate.resetInFlight();
     for (const p of this.#gate.drain()) this.#fail(p, err);
     if (was && !this.#closing) {
       this.#log.warn({ reason: error.message }, 'offline');
-      if (offlineChannel.hasSubscribers) offlineChannel.publish({ clientId: this.options.clientId, reason: error.message });
+      if (offlineChannel.hasSubscribers)
+        offlineChannel.publish({ clientId: this.options.clientId, reason: error.message });
       this.emit('offline', error.message);
     }
   }
@@ -321,7 +364,7 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
     }
     const waiters = this.#startWaiters;
     this.#startWaiters = [];
-    for (const w of waiters) (err ? w.reject(err) : w.resolve());
+    for (const w of waiters) err ? w.reject(err) : w.resolve();
   }
 
   publish(msg: TransportMessage): Promise<void> {
@@ -334,7 +377,9 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
     const { topic, payload, qos } = msg;
     if (!this.#connected) {
       this.#failed++;
-      return Promise.reject(new EdgeloopError('EL_ERR_TRANSPORT_OFFLINE', `publish: not connected to ${this.options.endpoint}`));
+      return Promise.reject(
+        new EdgeloopError('EL_ERR_TRANSPORT_OFFLINE', `publish: not connected to ${this.options.endpoint}`),
+      );
     }
     return new Promise<void>((resolve, reject) => {
       const p: Pending = {
@@ -361,7 +406,10 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
     const client = this.#client;
     if (!this.#connected || !client) {
       this.#gate.release();
-      this.#fail(p, new EdgeloopError('EL_ERR_TRANSPORT_DISCONNECTED', 'connection dropped before the publish was sent'));
+      this.#fail(
+        p,
+        new EdgeloopError('EL_ERR_TRANSPORT_DISCONNECTED', 'connection dropped before the publish was sent'),
+      );
       return;
     }
     this.#inFlight.add(p);
@@ -371,7 +419,13 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
         this.#gate.release();
         const rc = puback?.reasonCode ?? 0;
         if (rc >= 0x80) {
-          this.#fail(p, new EdgeloopError('EL_ERR_TRANSPORT_REJECTED', `broker refused the publish to ${p.packet.topicName}: reason code ${rc}`));
+          this.#fail(
+            p,
+            new EdgeloopError(
+              'EL_ERR_TRANSPORT_REJECTED',
+              `broker refused the publish to ${p.packet.topicName}: reason code ${rc}`,
+            ),
+          );
         } else if (!p.done) {
           p.done = true;
           this.#acked++;
@@ -387,9 +441,13 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
           p,
           this.#closing
             ? this.#closedError('publish', err)
-            : new EdgeloopError(timeout ? 'EL_ERR_TRANSPORT_TIMEOUT' : 'EL_ERR_TRANSPORT_DISCONNECTED', `publish to ${p.packet.topicName} failed: ${err.message}`, {
-                cause: err,
-              }),
+            : new EdgeloopError(
+                timeout ? 'EL_ERR_TRANSPORT_TIMEOUT' : 'EL_ERR_TRANSPORT_DISCONNECTED',
+                `publish to ${p.packet.topicName} failed: ${err.message}`,
+                {
+                  cause: err,
+                },
+              ),
         );
       },
     );
@@ -410,16 +468,25 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
   subscribe(topics: string[], qos: 0 | 1): Promise<void> {
     if (this.#closing) return Promise.reject(this.#closedError('subscribe'));
     if (!Array.isArray(topics) || topics.length === 0 || topics.some((t) => typeof t !== 'string' || t.length === 0)) {
-      return Promise.reject(new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'subscribe: topics must be a non-empty array of topic filters'));
+      return Promise.reject(
+        new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'subscribe: topics must be a non-empty array of topic filters'),
+      );
     }
     if (qos !== 0 && qos !== 1) {
-      return Promise.reject(new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `subscribe: qos must be 0 or 1, got ${String(qos)}`));
+      return Promise.reject(
+        new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `subscribe: qos must be 0 or 1, got ${String(qos)}`),
+      );
     }
     for (const t of topics) this.#subs.set(t, qos);
     return new Promise<void>((resolve, reject) => {
       const w: SubWaiter = { topics, resolve, reject };
       this.#subWaiters.push(w);
-      if (this.#connected) this.#sendSubscribe(topics.map((t) => [t, qos] as const), [w], false);
+      if (this.#connected)
+        this.#sendSubscribe(
+          topics.map((t) => [t, qos] as const),
+          [w],
+          false,
+        );
     });
   }
 
@@ -442,7 +509,9 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
               topicFilter,
               qos: q === 1 ? mqtt5.QoS.AtLeastOnce : mqtt5.QoS.AtMostOnce,
               // after a resumed session the broker still has them: do not replay retained messages again
-              retainHandlingType: onlyIfNew ? mqtt5.RetainHandlingType.SendOnSubscribeIfNew : mqtt5.RetainHandlingType.SendOnSubscribe,
+              retainHandlingType: onlyIfNew
+                ? mqtt5.RetainHandlingType.SendOnSubscribeIfNew
+                : mqtt5.RetainHandlingType.SendOnSubscribe,
             })),
           })
           .then((suback) => {
@@ -459,7 +528,10 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
           if (i < 0) continue;
           this.#subWaiters.splice(i, 1);
           const bad = w.topics.filter((t) => refused.has(t));
-          if (bad.length > 0) w.reject(new EdgeloopError('EL_ERR_TRANSPORT_REJECTED', `broker refused the subscription to ${bad.join(', ')}`));
+          if (bad.length > 0)
+            w.reject(
+              new EdgeloopError('EL_ERR_TRANSPORT_REJECTED', `broker refused the subscription to ${bad.join(', ')}`),
+            );
           else w.resolve();
         }
       },
@@ -517,7 +589,9 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
     let stopTimer: NodeJS.Timeout | undefined;
     const gaveUp = await Promise.race([
       this.#stopped?.then(() => false),
-      new Promise<boolean>((resolve) => (stopTimer = setTimeout(() => resolve(true), this.options.closeTimeoutMs ?? 5000))),
+      new Promise<boolean>(
+        (resolve) => (stopTimer = setTimeout(() => resolve(true), this.options.closeTimeoutMs ?? 5000)),
+      ),
     ]);
     clearTimeout(stopTimer);
     if (gaveUp) this.#log.warn('the MQTT5 client did not report stopped in time; releasing it anyway');
@@ -526,7 +600,11 @@ export class AwsIotTransport extends EventEmitter<TransportEvents> implements Tr
   }
 
   #closedError(what: string, cause?: unknown): EdgeloopError {
-    return new EdgeloopError('EL_ERR_TRANSPORT_CLOSED', `${what}: the transport is closed`, cause === undefined ? undefined : { cause });
+    return new EdgeloopError(
+      'EL_ERR_TRANSPORT_CLOSED',
+      `${what}: the transport is closed`,
+      cause === undefined ? undefined : { cause },
+    );
   }
 }
 

@@ -58,7 +58,10 @@ export const MqttTransportConfigSchema = z.strictObject({
 export const AwsIotTransportConfigSchema = z
   .strictObject({
     kind: z.literal('aws-iot'),
-    endpoint: z.string().min(1).refine((e) => !e.includes('://'), 'a host name without a scheme'),
+    endpoint: z
+      .string()
+      .min(1)
+      .refine((e) => !e.includes('://'), 'a host name without a scheme'),
     port: z.number().int().min(1).max(65_535).optional(),
     certPath: z.string().min(1).optional(),
     keyPath: z.string().min(1).optional(),
@@ -69,11 +72,16 @@ export const AwsIotTransportConfigSchema = z
   })
   .superRefine((o, ctx) => {
     if (o.insecurePlaintext) return;
-    if (!o.certPath) ctx.addIssue({ code: 'custom', path: ['certPath'], message: 'required: the device certificate (PEM file)' });
-    if (!o.keyPath) ctx.addIssue({ code: 'custom', path: ['keyPath'], message: 'required: the private key (PEM file)' });
+    if (!o.certPath)
+      ctx.addIssue({ code: 'custom', path: ['certPath'], message: 'required: the device certificate (PEM file)' });
+    if (!o.keyPath)
+      ctx.addIssue({ code: 'custom', path: ['keyPath'], message: 'required: the private key (PEM file)' });
   });
 
-export const TransportConfigSchema = z.discriminatedUnion('kind', [MqttTransportConfigSchema, AwsIotTransportConfigSchema]);
+export const TransportConfigSchema = z.discriminatedUnion('kind', [
+  MqttTransportConfigSchema,
+  AwsIotTransportConfigSchema,
+]);
 export type TransportConfig = z.infer<typeof TransportConfigSchema>;
 
 /** Validate a transport config; errors name the field: `agent.yaml: transport.endpoint: ...`. */
@@ -121,15 +129,24 @@ function readPem(where: string, field: string, path: string | undefined): Buffer
   try {
     return readFileSync(path);
   } catch (cause) {
-    throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${where}.${field}: cannot read ${path}: ${(cause as Error).message}`, { cause });
+    throw new EdgeloopError(
+      'EL_ERR_CONFIG_INVALID',
+      `${where}.${field}: cannot read ${path}: ${(cause as Error).message}`,
+      { cause },
+    );
   }
 }
 
 /** Validate `config` and build the transport (not started: call start()). */
-export async function createTransport(config: unknown, runtime: TransportRuntime = {}, where = 'transport'): Promise<CreatedTransport> {
+export async function createTransport(
+  config: unknown,
+  runtime: TransportRuntime = {},
+  where = 'transport',
+): Promise<CreatedTransport> {
   const c = parseTransportConfig(config, where);
   const id = c.clientId ?? runtime.clientId;
-  if (!id) throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${where}.clientId: required (or pass the deviceId at run time)`);
+  if (!id)
+    throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${where}.clientId: required (or pass the deviceId at run time)`);
   const injected = {
     ...(runtime.clock ? { clock: runtime.clock } : {}),
     ...(runtime.random ? { random: runtime.random } : {}),

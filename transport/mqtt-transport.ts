@@ -24,7 +24,15 @@ import { silentLogger, type Logger } from '../lib/logger.ts';
 import { publishWithoutPayloadCopy } from './publish-without-copy.ts';
 import { EdgeloopError } from '../protocol/errors.ts';
 import type { PublishGate } from './publish-gate.ts';
-import { DEFAULT_RECONNECT, INJECTED_KEYS, bytes, commonShape, parseWith, publishGateFor, toBuffer } from './transport-options.ts';
+import {
+  DEFAULT_RECONNECT,
+  INJECTED_KEYS,
+  bytes,
+  commonShape,
+  parseWith,
+  publishGateFor,
+  toBuffer,
+} from './transport-options.ts';
 import type { Transport, TransportEvents, TransportMessage } from './transport.ts';
 import { publishArgumentError } from './publish-checks.ts';
 
@@ -175,16 +183,22 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
       this.#startTimer = this.#clock.setTimeout(() => {
         this.#startTimer = undefined;
         this.#settleStart(
-          new EdgeloopError('EL_ERR_TRANSPORT_TIMEOUT', `not connected to ${o.url} within startTimeoutMs ${startTimeout} ms`, {
-            cause: this.#lastError,
-          }),
+          new EdgeloopError(
+            'EL_ERR_TRANSPORT_TIMEOUT',
+            `not connected to ${o.url} within startTimeoutMs ${startTimeout} ms`,
+            {
+              cause: this.#lastError,
+            },
+          ),
         );
       }, startTimeout);
       this.#startTimer.unref?.();
     }
     this.#client = mqtt.connect(o.url, this.#clientOptions());
     if (!publishWithoutPayloadCopy(this.#client)) {
-      this.#log.warn('this mqtt.js is not the one transport/publish-without-copy.ts knows: QoS 1 payloads are copied into its outgoing store');
+      this.#log.warn(
+        'this mqtt.js is not the one transport/publish-without-copy.ts knows: QoS 1 payloads are copied into its outgoing store',
+      );
     }
     this.#wire(this.#client);
     return p;
@@ -249,7 +263,8 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     this.#connects++;
     this.#lastError = undefined;
     this.#log.info({ url: this.options.url, connects: this.#connects }, 'connected');
-    if (connectChannel.hasSubscribers) connectChannel.publish({ clientId: this.options.clientId, connects: this.#connects });
+    if (connectChannel.hasSubscribers)
+      connectChannel.publish({ clientId: this.options.clientId, connects: this.#connects });
     const stable = this.options.stableAfterMs ?? 30_000;
     this.#stableTimer = this.#clock.setTimeout(() => {
       this.#stableTimer = undefined;
@@ -326,7 +341,7 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     this.#clearTimer('start');
     const waiters = this.#startWaiters;
     this.#startWaiters = [];
-    for (const w of waiters) (err ? w.reject(err) : w.resolve());
+    for (const w of waiters) err ? w.reject(err) : w.resolve();
   }
 
   publish(msg: TransportMessage): Promise<void> {
@@ -339,7 +354,9 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     const { topic, payload, qos } = msg;
     if (!this.#connected) {
       this.#failed++;
-      return Promise.reject(new EdgeloopError('EL_ERR_TRANSPORT_OFFLINE', `publish: not connected to ${this.options.url}`));
+      return Promise.reject(
+        new EdgeloopError('EL_ERR_TRANSPORT_OFFLINE', `publish: not connected to ${this.options.url}`),
+      );
     }
     return new Promise<void>((resolve, reject) => {
       const p: Pending = {
@@ -364,7 +381,10 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     const client = this.#client;
     if (!this.#connected || !client) {
       this.#gate.release();
-      this.#fail(p, new EdgeloopError('EL_ERR_TRANSPORT_DISCONNECTED', 'connection dropped before the publish was sent'));
+      this.#fail(
+        p,
+        new EdgeloopError('EL_ERR_TRANSPORT_DISCONNECTED', 'connection dropped before the publish was sent'),
+      );
       return;
     }
     p.sentAt = this.#clock.now();
@@ -385,11 +405,21 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
     }
     const rc = (err as { code?: unknown }).code;
     if (typeof rc === 'number' && rc >= 0x80) {
-      this.#fail(p, new EdgeloopError('EL_ERR_TRANSPORT_REJECTED', `broker refused the publish to ${p.topic}: ${err.message}`, { cause: err }));
+      this.#fail(
+        p,
+        new EdgeloopError('EL_ERR_TRANSPORT_REJECTED', `broker refused the publish to ${p.topic}: ${err.message}`, {
+          cause: err,
+        }),
+      );
     } else if (this.#closing) {
       this.#fail(p, this.#closedError('publish', err));
     } else {
-      this.#fail(p, new EdgeloopError('EL_ERR_TRANSPORT_DISCONNECTED', `publish to ${p.topic} failed: ${err.message}`, { cause: err }));
+      this.#fail(
+        p,
+        new EdgeloopError('EL_ERR_TRANSPORT_DISCONNECTED', `publish to ${p.topic} failed: ${err.message}`, {
+          cause: err,
+        }),
+      );
     }
   }
 
@@ -418,7 +448,10 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
       expired++;
       this.#fail(
         p,
-        new EdgeloopError('EL_ERR_TRANSPORT_TIMEOUT', `no PUBACK for the publish to ${p.topic} within publishTimeoutMs ${this.#publishTimeoutMs} ms`),
+        new EdgeloopError(
+          'EL_ERR_TRANSPORT_TIMEOUT',
+          `no PUBACK for the publish to ${p.topic} within publishTimeoutMs ${this.#publishTimeoutMs} ms`,
+        ),
       );
     }
     if (expired > 0) {
@@ -435,17 +468,25 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   subscribe(topics: string[], qos: 0 | 1): Promise<void> {
     if (this.#closing) return Promise.reject(this.#closedError('subscribe'));
     if (!Array.isArray(topics) || topics.length === 0 || topics.some((t) => typeof t !== 'string' || t.length === 0)) {
-      return Promise.reject(new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'subscribe: topics must be a non-empty array of topic filters'));
+      return Promise.reject(
+        new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'subscribe: topics must be a non-empty array of topic filters'),
+      );
     }
     if (qos !== 0 && qos !== 1) {
-      return Promise.reject(new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `subscribe: qos must be 0 or 1, got ${String(qos)}`));
+      return Promise.reject(
+        new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `subscribe: qos must be 0 or 1, got ${String(qos)}`),
+      );
     }
     for (const t of topics) this.#subs.set(t, qos);
     return new Promise<void>((resolve, reject) => {
       const w: SubWaiter = { topics, resolve, reject };
       this.#subWaiters.push(w);
       // offline: it is sent, with every other subscription, right after the next connect
-      if (this.#connected) this.#sendSubscribe(topics.map((t) => [t, qos] as const), [w]);
+      if (this.#connected)
+        this.#sendSubscribe(
+          topics.map((t) => [t, qos] as const),
+          [w],
+        );
     });
   }
 
@@ -491,7 +532,9 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
       this.#subWaiters.splice(i, 1);
       const bad = w.topics.filter((t) => refused.has(t));
       if (bad.length > 0) {
-        w.reject(new EdgeloopError('EL_ERR_TRANSPORT_REJECTED', `broker refused the subscription to ${bad.join(', ')}`));
+        w.reject(
+          new EdgeloopError('EL_ERR_TRANSPORT_REJECTED', `broker refused the subscription to ${bad.join(', ')}`),
+        );
       } else w.resolve();
     }
   }
@@ -564,6 +607,10 @@ export class MqttTransport extends EventEmitter<TransportEvents> implements Tran
   }
 
   #closedError(what: string, cause?: unknown): EdgeloopError {
-    return new EdgeloopError('EL_ERR_TRANSPORT_CLOSED', `${what}: the transport is closed`, cause === undefined ? undefined : { cause });
+    return new EdgeloopError(
+      'EL_ERR_TRANSPORT_CLOSED',
+      `${what}: the transport is closed`,
+      cause === undefined ? undefined : { cause },
+    );
   }
 }

@@ -6,7 +6,10 @@ import type { TransportMessage } from './transport.ts';
 export function publishArgumentError(msg: TransportMessage, maxPayloadBytes: number): EdgeloopError | undefined {
   const { topic, payload, qos } = msg;
   if (typeof topic !== 'string' || topic.length === 0 || topic.includes('+') || topic.includes('#')) {
-    return new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `publish: topic ${JSON.stringify(topic)} is not a concrete topic name`);
+    return new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `publish: topic ${JSON.stringify(topic)} is not a concrete topic name`,
+    );
   }
   if (!(payload instanceof Uint8Array)) {
     return new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'publish: payload must be a Uint8Array or Buffer');
@@ -15,7 +18,10 @@ export function publishArgumentError(msg: TransportMessage, maxPayloadBytes: num
     return new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `publish: qos must be 0 or 1, got ${String(qos)}`);
   }
   if (payload.byteLength > maxPayloadBytes) {
-    return new EdgeloopError('EL_ERR_MESSAGE_TOO_LARGE', `publish: payload of ${payload.byteLength} bytes exceeds maxPayloadBytes ${maxPayloadBytes}`);
+    return new EdgeloopError(
+      'EL_ERR_MESSAGE_TOO_LARGE',
+      `publish: payload of ${payload.byteLength} bytes exceeds maxPayloadBytes ${maxPayloadBytes}`,
+    );
   }
   return undefined;
 }

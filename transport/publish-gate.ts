@@ -39,10 +39,16 @@ export class PublishGate<T> {
 
   constructor(opts: PublishGateOptions<T>) {
     if (!Number.isInteger(opts.maxInFlight) || opts.maxInFlight < 1) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `maxInFlight must be an integer >= 1, got ${opts.maxInFlight}`);
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `maxInFlight must be an integer >= 1, got ${opts.maxInFlight}`,
+      );
     }
     if (!(opts.ratePerSecond >= 0) || !Number.isFinite(opts.ratePerSecond)) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `ratePerSecond must be a finite number >= 0, got ${opts.ratePerSecond}`);
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `ratePerSecond must be a finite number >= 0, got ${opts.ratePerSecond}`,
+      );
     }
     if (!(opts.burst >= 1)) {
       throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `burst must be >= 1, got ${opts.burst}`);

@@ -46,10 +46,16 @@ export function sourceFingerprint(fn: (...args: never[]) => unknown): string {
 export function publishWithoutPayloadCopy(client: MqttClient): boolean {
   const c = client as unknown as ClientInternals;
   const original = c._storeAndSend;
-  if (typeof original !== 'function' || typeof c._writePacket !== 'function' || typeof c.outgoingStore?.put !== 'function') return false;
+  if (
+    typeof original !== 'function' ||
+    typeof c._writePacket !== 'function' ||
+    typeof c.outgoingStore?.put !== 'function'
+  )
+    return false;
   if (sourceFingerprint(original) !== STORE_AND_SEND_SHA256) return false;
   c._storeAndSend = function (this: ClientInternals, packet, cb, cbStorePut) {
-    if (packet.cmd !== 'publish' || packet.properties?.topicAlias !== undefined) return original.call(this, packet, cb, cbStorePut);
+    if (packet.cmd !== 'publish' || packet.properties?.topicAlias !== undefined)
+      return original.call(this, packet, cb, cbStorePut);
     this.outgoingStore!.put({ ...packet }, (err) => {
       if (err) return cb?.(err);
       cbStorePut();

@@ -33,7 +33,10 @@ export const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expec
 const payload = z.union([z.string(), bytes]);
 
 export const WillSchema = z.strictObject({
-  topic: z.string().min(1).refine((t) => !/[#+]/.test(t), 'a will topic cannot contain MQTT wildcards'),
+  topic: z
+    .string()
+    .min(1)
+    .refine((t) => !/[#+]/.test(t), 'a will topic cannot contain MQTT wildcards'),
   payload,
   qos: z.union([z.literal(0), z.literal(1)]).optional(),
   retain: z.boolean().optional(),
@@ -97,7 +100,10 @@ export function suggest(name: string, known: readonly string[]): string | undefi
   if (best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3))) return best;
   // "keepAlive" -> "keepaliveSeconds": a known name that starts with the given one (or the reverse)
   if (lower.length >= 4) {
-    return known.find((k) => k.toLowerCase().startsWith(lower)) ?? known.find((k) => k.length >= 4 && lower.startsWith(k.toLowerCase()));
+    return (
+      known.find((k) => k.toLowerCase().startsWith(lower)) ??
+      known.find((k) => k.length >= 4 && lower.startsWith(k.toLowerCase()))
+    );
   }
   return undefined;
 }
@@ -120,7 +126,8 @@ export function assertKnownKeys(
   path: string[] = [],
 ): void {
   const shape = objectShape(schema);
-  if (!shape || typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) return;
+  if (!shape || typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array)
+    return;
   const known = [...Object.keys(shape), ...(path.length === 0 ? extra : [])];
   for (const [k, v] of Object.entries(value)) {
     if (!known.includes(k)) {
@@ -136,7 +143,12 @@ export function assertKnownKeys(
 }
 
 /** Validate with a zod schema; errors name the field: `MqttTransport: maxInFlight: Too small: expected number to be >=1`. */
-export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: string, extra: readonly string[] = []): z.infer<S> {
+export function parseWith<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  where: string,
+  extra: readonly string[] = [],
+): z.infer<S> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${where}: options must be an object`);
   }
@@ -158,7 +170,12 @@ function defaultBurst(rate: number): number {
 
 /** A transport's PublishGate from its flow-control options (commonShape), with the transport's default rate cap. */
 export function publishGateFor<T>(
-  o: { maxInFlight?: number | undefined; publishRatePerSecond?: number | undefined; publishBurst?: number | undefined; maxWaiting?: number | undefined },
+  o: {
+    maxInFlight?: number | undefined;
+    publishRatePerSecond?: number | undefined;
+    publishBurst?: number | undefined;
+    maxWaiting?: number | undefined;
+  },
   defaultRate: number,
   clock: Clock,
   onGrant: (item: T) => void,

@@ -87,7 +87,9 @@ interface Slot {
 }
 
 export class InferenceEngine implements ModelHost {
-  readonly #o: Required<Pick<InferenceEngineOptions, 'maxBatchWindows' | 'cooldownMs' | 'intraOpNumThreads' | 'maxInflightRuns'>>;
+  readonly #o: Required<
+    Pick<InferenceEngineOptions, 'maxBatchWindows' | 'cooldownMs' | 'intraOpNumThreads' | 'maxInflightRuns'>
+  >;
   readonly #onEvent: (e: OutboxEvent) => void;
   readonly #trusted: ReadonlyMap<string, KeyObject> | undefined;
   readonly #requireSignature: boolean;
@@ -108,14 +110,16 @@ export class InferenceEngine implements ModelHost {
   #readyWaiters: Array<() => void> = [];
 
   constructor(opts: InferenceEngineOptions) {
-    if (typeof opts?.onEvent !== 'function') throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'InferenceEngine: onEvent must be a function');
+    if (typeof opts?.onEvent !== 'function')
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'InferenceEngine: onEvent must be a function');
     this.#o = {
       maxBatchWindows: opts.maxBatchWindows ?? 256,
       cooldownMs: opts.cooldownMs ?? 10_000,
       intraOpNumThreads: opts.intraOpNumThreads ?? 1,
       maxInflightRuns: opts.maxInflightRuns ?? 4,
     };
-    if (!(this.#o.maxBatchWindows >= 1)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'InferenceEngine: maxBatchWindows must be >= 1');
+    if (!(this.#o.maxBatchWindows >= 1))
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'InferenceEngine: maxBatchWindows must be >= 1');
     this.#onEvent = opts.onEvent;
     this.#trusted = opts.trustedKeys && opts.trustedKeys.size > 0 ? opts.trustedKeys : undefined;
     this.#requireSignature = opts.requireSignature ?? this.#trusted !== undefined;
@@ -136,19 +140,31 @@ export class InferenceEngine implements ModelHost {
     const s = this.#slots.get(name);
     if (!s) return undefined;
     const p = s.latency.snapshot([95]);
-    return { windows: s.windows, anomalies: s.anomalies, anomalyRate: s.windows ? s.anomalies / s.windows : 0, p95Ms: nz(p.p95) };
+    return {
+      windows: s.windows,
+      anomalies: s.anomalies,
+      anomalyRate: s.windows ? s.anomalies / s.windows : 0,
+      p95Ms: nz(p.p95),
+    };
   }
 
   async activate(manifest: Manifest, modelPath: string): Promise<void> {
     if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'inference engine is closed');
     if (manifest.kind !== 'anomaly' || manifest.inputs.kind !== 'window') {
-      throw new EdgeloopError('EL_ERR_MODEL_INPUT', `model ${manifest.name}@${manifest.version}: the agent runs anomaly models with window inputs (got kind ${manifest.kind}, inputs ${manifest.inputs.kind})`);
+      throw new EdgeloopError(
+        'EL_ERR_MODEL_INPUT',
+        `model ${manifest.name}@${manifest.version}: the agent runs anomaly models with window inputs (got kind ${manifest.kind}, inputs ${manifest.inputs.kind})`,
+      );
     }
     if (manifest.output.kind !== 'score' && manifest.output.kind !== 'reconstruction-error') {
-      throw new EdgeloopError('EL_ERR_MODEL_INPUT', `model ${manifest.name}@${manifest.version}: output kind ${manifest.output.kind} is not a score`);
+      throw new EdgeloopError(
+        'EL_ERR_MODEL_INPUT',
+        `model ${manifest.name}@${manifest.version}: output kind ${manifest.output.kind} is not a score`,
+      );
     }
     if (this.#trusted) {
-      if (manifest.signature || this.#requireSignature) verifyManifest(manifest, this.#trusted, `manifest ${manifest.name}@${manifest.version}`);
+      if (manifest.signature || this.#requireSignature)
+        verifyManifest(manifest, this.#trusted, `manifest ${manifest.name}@${manifest.version}`);
     } else if (this.#requireSignature) {
       throw new EdgeloopError('EL_ERR_MODEL_KEY', 'signatures are required but no trusted keys are configured');
     }
@@ -156,7 +172,9 @@ export class InferenceEngine implements ModelHost {
     try {
       bytes = readFileSync(modelPath);
     } catch (cause) {
-      throw new EdgeloopError('EL_ERR_MODEL_LOAD', `cannot read model file ${modelPath}: ${(cause as Error).message}`, { cause });
+      throw new EdgeloopError('EL_ERR_MODEL_LOAD', `cannot read model file ${modelPath}: ${(cause as Error).message}`, {
+        cause,
+      });
     }
     const sha = sha256Hex(bytes);
     if (sha !== manifest.artifact.sha256 || bytes.byteLength !== manifest.artifact.bytes) {
@@ -202,13 +220,22 @@ export class InferenceEngine implements ModelHost {
       suppressed: 0,
       ref: { name: manifest.name, version: manifest.version },
       tail: Promise.resolve(),
-      smooth: { k: manifest.decision?.smoothing ?? 1, ring: new Float64Array(manifest.decision?.smoothing ?? 1), at: 0, n: 0, sum: 0 },
+      smooth: {
+        k: manifest.decision?.smoothing ?? 1,
+        ring: new Float64Array(manifest.decision?.smoothing ?? 1),
+        at: 0,
+        n: 0,
+        sum: 0,
+      },
     };
     const old = this.#slots.get(manifest.name);
     // the swap: synchronous, so no push() sees a half-installed model
     this.#slots.set(manifest.name, slot);
     this.#list = [...this.#slots.values()];
-    this.#log.info({ model: manifest.name, version: manifest.version, previous: old?.manifest.version }, 'model active');
+    this.#log.info(
+      { model: manifest.name, version: manifest.version, previous: old?.manifest.version },
+      'model active',
+    );
     for (const fn of this.#changeListeners) fn();
     if (old) void this.#retire(old);
   }
@@ -319,7 +346,11 @@ export class InferenceEngine implements ModelHost {
           threshold,
           sensors: [...s.inputs.sensors],
           window: { start: meta.start, end: meta.end },
-          context: { ...windowContext(s, input, i), suppressed, ...(sm.k > 1 ? { rawScore: raw, smoothing: sm.k } : {}) },
+          context: {
+            ...windowContext(s, input, i),
+            suppressed,
+            ...(sm.k > 1 ? { rawScore: raw, smoothing: sm.k } : {}),
+          },
         });
       } catch (err) {
         this.#errors++;

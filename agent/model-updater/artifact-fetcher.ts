@@ -47,13 +47,18 @@ export class ArtifactFetcher {
         signal: this.#o.signal,
         onFailedAttempt: ({ error, attempt, delayMs }) => {
           attempts = attempt;
-          if (delayMs !== undefined) this.#o.logger.warn({ err: error, url, delay: delayMs }, 'download failed; retrying');
+          if (delayMs !== undefined)
+            this.#o.logger.warn({ err: error, url, delay: delayMs }, 'download failed; retrying');
         },
       });
       return part;
     } catch (err) {
       if (this.#o.signal.aborted) throw err;
-      throw new EdgeloopError('EL_ERR_UPDATE_DOWNLOAD', `download of ${url} failed after ${attempts} attempts: ${(err as Error).message}`, { cause: err });
+      throw new EdgeloopError(
+        'EL_ERR_UPDATE_DOWNLOAD',
+        `download of ${url} failed after ${attempts} attempts: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 
@@ -75,12 +80,18 @@ export class ArtifactFetcher {
     if (res.status === 416) {
       await res.body?.cancel();
       await rm(part, { force: true });
-      throw new EdgeloopError('EL_ERR_UPDATE_DOWNLOAD', `server refused the range from byte ${have} (416); restarting the download`);
+      throw new EdgeloopError(
+        'EL_ERR_UPDATE_DOWNLOAD',
+        `server refused the range from byte ${have} (416); restarting the download`,
+      );
     }
     if (res.status !== 200 && res.status !== 206) {
       await res.body?.cancel();
       throw new EdgeloopError('EL_ERR_UPDATE_DOWNLOAD', `GET ${url} answered HTTP ${res.status}`, {
-        details: { status: res.status, permanent: res.status === 404 || res.status === 410 || res.status === 403 || res.status === 401 },
+        details: {
+          status: res.status,
+          permanent: res.status === 404 || res.status === 410 || res.status === 403 || res.status === 401,
+        },
       });
     }
     let append = false;
@@ -89,7 +100,10 @@ export class ArtifactFetcher {
       if (!cr || Number(cr[1]) !== have) {
         await res.body?.cancel();
         await rm(part, { force: true });
-        throw new EdgeloopError('EL_ERR_UPDATE_DOWNLOAD', `unexpected Content-Range ${res.headers.get('content-range')} for a resume from ${have}`);
+        throw new EdgeloopError(
+          'EL_ERR_UPDATE_DOWNLOAD',
+          `unexpected Content-Range ${res.headers.get('content-range')} for a resume from ${have}`,
+        );
       }
       append = true;
     }

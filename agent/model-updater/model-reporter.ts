@@ -78,7 +78,11 @@ export class ModelReporter {
     while (this.#pending.length && this.#o.transport.connected) {
       const m = this.#pending[0]!;
       try {
-        await this.#o.transport.publish({ topic: this.#o.topics.modelReport(this.#o.deviceId), payload: encodeMessage(m), qos: 1 });
+        await this.#o.transport.publish({
+          topic: this.#o.topics.modelReport(this.#o.deviceId),
+          payload: encodeMessage(m),
+          qos: 1,
+        });
         if (this.#pending[0] === m) this.#pending.shift();
       } catch (err) {
         this.#o.logger.debug({ err }, 'report not sent; kept for the next connection');

@@ -43,7 +43,12 @@ export class ModelSwapper {
 
   /** Directory of a version of a model in the store. */
   versionDir(name: string, manifest: Manifest): string {
-    return join(this.#o.modelsDir, 'versions', name, `${safe(manifest.version)}-${manifest.artifact.sha256.slice(0, 12)}`);
+    return join(
+      this.#o.modelsDir,
+      'versions',
+      name,
+      `${safe(manifest.version)}-${manifest.artifact.sha256.slice(0, 12)}`,
+    );
   }
 
   /** Whether `dir` holds a verified model (kept on disk from before: a rollback to it needs no download). */
@@ -75,7 +80,13 @@ export class ModelSwapper {
     await this.#o.host.activate(manifest, modelPath); // fresh session + test vector; rejects keeping the old model
     const slot = (this.#o.slots()[name] ??= {});
     const beforeInstalled =
-      before && slot.active?.sha256 === before.manifest.artifact.sha256 && slot.active.version === before.manifest.version ? slot.active : before ? fromActive(before) : slot.active;
+      before &&
+      slot.active?.sha256 === before.manifest.artifact.sha256 &&
+      slot.active.version === before.manifest.version
+        ? slot.active
+        : before
+          ? fromActive(before)
+          : slot.active;
     if (beforeInstalled && beforeInstalled.dir !== dir) slot.previous = beforeInstalled;
     slot.active = { version: manifest.version, sha256: manifest.artifact.sha256, dir, modelPath };
   }
@@ -112,7 +123,8 @@ export class ModelSwapper {
       others.push({ p, t: (await stat(p)).mtimeMs });
     }
     others.sort((a, b) => b.t - a.t);
-    for (const o of others.slice(Math.max(0, this.#o.keepVersions - keep.size))) await rm(o.p, { recursive: true, force: true });
+    for (const o of others.slice(Math.max(0, this.#o.keepVersions - keep.size)))
+      await rm(o.p, { recursive: true, force: true });
   }
 }
 
@@ -121,5 +133,10 @@ function safe(v: string): string {
 }
 
 function fromActive(a: { manifest: Manifest; modelPath: string }): InstalledVersion {
-  return { version: a.manifest.version, sha256: a.manifest.artifact.sha256, dir: join(a.modelPath, '..'), modelPath: a.modelPath };
+  return {
+    version: a.manifest.version,
+    sha256: a.manifest.artifact.sha256,
+    dir: join(a.modelPath, '..'),
+    modelPath: a.modelPath,
+  };
 }

@@ -84,8 +84,25 @@ export interface ModelUpdaterOptions {
 }
 
 const OPTION_KEYS = new Set([
-  'deviceId', 'transport', 'host', 'modelsDir', 'dir', 'trustedKeys', 'requireSignature', 'topics', 'fetch', 'clock', 'logger', 'nextSeq',
-  'downloadRetry', 'downloadTimeoutMs', 'latencyMinWindows', 'latencyCheckMs', 'latencyWatchMs', 'keepVersions', 'restoreOnStart',
+  'deviceId',
+  'transport',
+  'host',
+  'modelsDir',
+  'dir',
+  'trustedKeys',
+  'requireSignature',
+  'topics',
+  'fetch',
+  'clock',
+  'logger',
+  'nextSeq',
+  'downloadRetry',
+  'downloadTimeoutMs',
+  'latencyMinWindows',
+  'latencyCheckMs',
+  'latencyWatchMs',
+  'keepVersions',
+  'restoreOnStart',
 ]);
 
 export interface UpdaterEvents {
@@ -140,23 +157,44 @@ export class ModelUpdater {
 
   constructor(opts: ModelUpdaterOptions) {
     for (const k of Object.keys(opts ?? {})) {
-      if (!OPTION_KEYS.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `ModelUpdater: unknown option "${k}" (known: ${[...OPTION_KEYS].join(', ')})`);
+      if (!OPTION_KEYS.has(k))
+        throw new EdgeloopError(
+          'EL_ERR_INVALID_ARGUMENT',
+          `ModelUpdater: unknown option "${k}" (known: ${[...OPTION_KEYS].join(', ')})`,
+        );
     }
     assertValidId('deviceId', opts.deviceId);
-    if (!opts.transport) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelUpdater: option "transport" is required');
-    if (!opts.host) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelUpdater: option "host" (a ModelHost) is required');
+    if (!opts.transport)
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelUpdater: option "transport" is required');
+    if (!opts.host)
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelUpdater: option "host" (a ModelHost) is required');
     const modelsDir = opts.modelsDir ?? opts.dir;
-    if (typeof modelsDir !== 'string' || !modelsDir) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelUpdater: option "modelsDir" is required');
+    if (typeof modelsDir !== 'string' || !modelsDir)
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelUpdater: option "modelsDir" is required');
     const requireSignature = opts.requireSignature ?? true;
-    const keys = opts.trustedKeys instanceof Map ? opts.trustedKeys : trustedKeySet((opts.trustedKeys ?? []) as ReadonlyArray<string | KeyObject>);
+    const keys =
+      opts.trustedKeys instanceof Map
+        ? opts.trustedKeys
+        : trustedKeySet((opts.trustedKeys ?? []) as ReadonlyArray<string | KeyObject>);
     if (keys.size === 0 && requireSignature) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelUpdater: option "trustedKeys" needs at least one public key (devices only run signed models unless requireSignature is false)');
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        'ModelUpdater: option "trustedKeys" needs at least one public key (devices only run signed models unless requireSignature is false)',
+      );
     }
     const keep = opts.keepVersions ?? 2;
-    if (!Number.isInteger(keep) || keep < 2) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `ModelUpdater: keepVersions must be an integer >= 2, got ${keep}`);
+    if (!Number.isInteger(keep) || keep < 2)
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `ModelUpdater: keepVersions must be an integer >= 2, got ${keep}`,
+      );
     const pos = (name: string, v: number | undefined, d: number): number => {
       const x = v ?? d;
-      if (!(typeof x === 'number' && x >= 0 && Number.isFinite(x))) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `ModelUpdater: ${name} must be a non-negative number, got ${x}`);
+      if (!(typeof x === 'number' && x >= 0 && Number.isFinite(x)))
+        throw new EdgeloopError(
+          'EL_ERR_INVALID_ARGUMENT',
+          `ModelUpdater: ${name} must be a non-negative number, got ${x}`,
+        );
       return x;
     };
     this.#o = Object.freeze({
@@ -179,7 +217,10 @@ export class ModelUpdater {
     });
     const o = this.#o;
     // a TrustedKeyRing is kept as it is: it re-reads its key directories when a manifest names an unknown key
-    const verifier = (this.#verifier = new ModelVerifier({ trustedKeys: keys instanceof TrustedKeyRing ? keys : new Map(keys), requireSignature }));
+    const verifier = (this.#verifier = new ModelVerifier({
+      trustedKeys: keys instanceof TrustedKeyRing ? keys : new Map(keys),
+      requireSignature,
+    }));
     this.#fetcher = new ArtifactFetcher({
       stagingDir: join(modelsDir, 'staging'),
       fetch: o.fetch,
@@ -189,7 +230,13 @@ export class ModelUpdater {
       timeoutMs: o.downloadTimeoutMs,
       signal: this.#abort.signal,
     });
-    this.#swapper = new ModelSwapper({ modelsDir, host: o.host, verifier, keepVersions: keep, slots: () => this.#state.models });
+    this.#swapper = new ModelSwapper({
+      modelsDir,
+      host: o.host,
+      verifier,
+      keepVersions: keep,
+      slots: () => this.#state.models,
+    });
     this.#reporter = new ModelReporter({
       deviceId: o.deviceId,
       transport: o.transport,
@@ -258,7 +305,11 @@ export class ModelUpdater {
     for (const n of names) {
       const d = this.#device.get(n);
       const f = this.#fleet.get(n);
-      desired[n] = d ? { source: 'device', version: d.version, seq: d.seq } : f ? { source: 'fleet', version: f.version, seq: f.seq } : undefined;
+      desired[n] = d
+        ? { source: 'device', version: d.version, seq: d.seq }
+        : f
+          ? { source: 'fleet', version: f.version, seq: f.seq }
+          : undefined;
     }
     return { desired, installed: structuredClone(this.#state.models), busy: [...this.#busy] };
   }
@@ -291,7 +342,11 @@ export class ModelUpdater {
     let msg: ModelDesiredMessage;
     try {
       msg = validateModelDesired(JSON.parse(payload.toString('utf8')));
-      if (msg.name !== name) throw new EdgeloopError('EL_ERR_UPDATE_REJECTED', `message names model "${msg.name}" on the topic of "${name}"`);
+      if (msg.name !== name)
+        throw new EdgeloopError(
+          'EL_ERR_UPDATE_REJECTED',
+          `message names model "${msg.name}" on the topic of "${name}"`,
+        );
     } catch (err) {
       this.#o.logger.warn({ err, topic }, 'desired-model message refused');
       return;
@@ -381,7 +436,12 @@ export class ModelUpdater {
       this.#watches.delete(name);
       if (this.#closed) return;
       const active = this.#o.host.active(name);
-      if (!active || active.manifest.artifact.sha256 !== manifest.artifact.sha256 || active.manifest.version !== manifest.version) return; // replaced meanwhile
+      if (
+        !active ||
+        active.manifest.artifact.sha256 !== manifest.artifact.sha256 ||
+        active.manifest.version !== manifest.version
+      )
+        return; // replaced meanwhile
       const s = this.#o.host.stats(name);
       if (s && s.windows >= this.#o.latencyMinWindows && s.p95Ms > budget) {
         const reason = `EL_ERR_UPDATE_LATENCY: p95 ${s.p95Ms.toFixed(3)} ms over ${s.windows} windows exceeds the budget of ${budget} ms`;
@@ -423,7 +483,12 @@ export class ModelUpdater {
       await this.#report(name, desired, 'rolled-back', `${reason}; reverted to ${prev.version}`);
     } catch (err) {
       await this.#saveState();
-      await this.#report(name, desired, 'failed', `${reason}; revert to ${prev.version} failed: ${(err as Error).message}`);
+      await this.#report(
+        name,
+        desired,
+        'failed',
+        `${reason}; revert to ${prev.version} failed: ${(err as Error).message}`,
+      );
     }
   }
 

@@ -26,10 +26,16 @@ export class ModelVerifier {
   /** The manifest a desired-model message carries, its signature checked, naming the model and version of the message. */
   desiredManifest(name: string, desired: ModelDesiredMessage): Manifest {
     const source = `desired manifest of ${name}@${desired.version}`;
-    const unsignedOk = !this.#o.requireSignature && (desired.manifest as { signature?: unknown }).signature === undefined;
-    const manifest = unsignedOk ? parseManifest(desired.manifest, source) : verifyManifest(desired.manifest, this.#o.trustedKeys, source).manifest;
+    const unsignedOk =
+      !this.#o.requireSignature && (desired.manifest as { signature?: unknown }).signature === undefined;
+    const manifest = unsignedOk
+      ? parseManifest(desired.manifest, source)
+      : verifyManifest(desired.manifest, this.#o.trustedKeys, source).manifest;
     if (manifest.name !== name || manifest.version !== desired.version) {
-      throw new EdgeloopError('EL_ERR_UPDATE_REJECTED', `desired ${name}@${desired.version} carries the manifest of ${manifest.name}@${manifest.version}`);
+      throw new EdgeloopError(
+        'EL_ERR_UPDATE_REJECTED',
+        `desired ${name}@${desired.version} carries the manifest of ${manifest.name}@${manifest.version}`,
+      );
     }
     return manifest;
   }

@@ -29,7 +29,8 @@ export async function loadUpdaterState(file: string, base: UpdaterState, logger:
     const raw = JSON.parse(await readFile(file, 'utf8')) as UpdaterState;
     if (raw && raw.v === 1) return { ...base, ...raw };
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn({ err }, 'updater state unreadable; starting fresh');
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      logger.warn({ err }, 'updater state unreadable; starting fresh');
   }
   return base;
 }

@@ -39,7 +39,9 @@ export function openOutboxDatabase(c: OpenOutboxContext): OpenedOutbox {
   } catch (err) {
     if (path === ':memory:' || !isDamaged(err)) {
       if (err instanceof EdgeloopError) throw err;
-      throw new EdgeloopError('EL_ERR_OUTBOX_SCHEMA', `${path}: cannot open outbox: ${(err as Error).message}`, { cause: err });
+      throw new EdgeloopError('EL_ERR_OUTBOX_SCHEMA', `${path}: cannot open outbox: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     return recover(c, err);
   }
@@ -68,7 +70,10 @@ function openOnce(c: OpenOutboxContext): Database.Database {
     migrateOutbox(db, o.path);
     if (o.path !== ':memory:' && o.integrityCheck === 'quick') {
       const problems = quickCheck(db);
-      if (problems.length > 0) throw new EdgeloopError('EL_ERR_OUTBOX_CORRUPT', `${o.path}: quick_check: ${problems[0]}`, { details: { problems } });
+      if (problems.length > 0)
+        throw new EdgeloopError('EL_ERR_OUTBOX_CORRUPT', `${o.path}: quick_check: ${problems[0]}`, {
+          details: { problems },
+        });
     }
     c.load(db);
     return db;
@@ -81,7 +86,10 @@ function openOnce(c: OpenOutboxContext): Database.Database {
 /** Quarantine the damaged file, open a fresh outbox, copy what is readable into it, seq above all that was known. */
 function recover(c: OpenOutboxContext, err: unknown): OpenedOutbox {
   const { path } = c.options;
-  const problem = err instanceof EdgeloopError && Array.isArray(err.details?.problems) ? String(err.details.problems[0]) : (err as Error).message;
+  const problem =
+    err instanceof EdgeloopError && Array.isArray(err.details?.problems)
+      ? String(err.details.problems[0])
+      : (err as Error).message;
   const quarantinedAs = quarantineFiles(path, c.now);
   const db = openChecked(c);
   const { sal, seq } = copySalvage(db, prepareOutboxStatements(db), quarantinedAs, c.hwmCeiling, c.now, c.log);

@@ -96,8 +96,19 @@ export type ResolvedOutboxOptions = Readonly<Required<Omit<SqliteOutboxOptions, 
 /** Defaults filled in, every option checked; frozen. */
 export function resolveOutboxOptions(opts: SqliteOutboxOptions): ResolvedOutboxOptions {
   const known = new Set([
-    'path', 'durability', 'maxBytes', 'maxAgeMs', 'intakeMaxRows', 'intakeLingerMs', 'cacheKiB',
-    'minFreeBytes', 'reserveBytes', 'seqBlock', 'integrityCheck', 'clock', 'logger',
+    'path',
+    'durability',
+    'maxBytes',
+    'maxAgeMs',
+    'intakeMaxRows',
+    'intakeLingerMs',
+    'cacheKiB',
+    'minFreeBytes',
+    'reserveBytes',
+    'seqBlock',
+    'integrityCheck',
+    'clock',
+    'logger',
   ]);
   for (const k of Object.keys(opts)) {
     if (!known.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteOutbox: unknown option "${k}"`);
@@ -119,18 +130,45 @@ export function resolveOutboxOptions(opts: SqliteOutboxOptions): ResolvedOutboxO
     integrityCheck: opts.integrityCheck ?? 'quick',
   };
   if (o.durability !== 'normal' && o.durability !== 'full') {
-    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteOutbox: durability must be "normal" or "full", got ${JSON.stringify(o.durability)}`);
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `SqliteOutbox: durability must be "normal" or "full", got ${JSON.stringify(o.durability)}`,
+    );
   }
   if (o.integrityCheck !== 'quick' && o.integrityCheck !== 'off') {
-    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteOutbox: integrityCheck must be "quick" or "off", got ${JSON.stringify(o.integrityCheck)}`);
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `SqliteOutbox: integrityCheck must be "quick" or "off", got ${JSON.stringify(o.integrityCheck)}`,
+    );
   }
-  for (const k of ['maxBytes', 'maxAgeMs', 'intakeMaxRows', 'intakeLingerMs', 'cacheKiB', 'minFreeBytes', 'reserveBytes', 'seqBlock'] as const) {
+  for (const k of [
+    'maxBytes',
+    'maxAgeMs',
+    'intakeMaxRows',
+    'intakeLingerMs',
+    'cacheKiB',
+    'minFreeBytes',
+    'reserveBytes',
+    'seqBlock',
+  ] as const) {
     if (!Number.isFinite(o[k]) || o[k] < 0) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteOutbox: ${k} must be a non-negative number, got ${o[k]}`);
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `SqliteOutbox: ${k} must be a non-negative number, got ${o[k]}`,
+      );
     }
   }
-  if (!Number.isInteger(o.seqBlock) || o.seqBlock < 1) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteOutbox: seqBlock must be an integer >= 1, got ${o.seqBlock}`);
-  if (o.intakeMaxRows < 1) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'SqliteOutbox: intakeMaxRows must be >= 1');
-  if (!Number.isInteger(o.cacheKiB) || o.cacheKiB < 64) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteOutbox: cacheKiB must be an integer >= 64, got ${o.cacheKiB}`);
+  if (!Number.isInteger(o.seqBlock) || o.seqBlock < 1)
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `SqliteOutbox: seqBlock must be an integer >= 1, got ${o.seqBlock}`,
+    );
+  if (o.intakeMaxRows < 1)
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'SqliteOutbox: intakeMaxRows must be >= 1');
+  if (!Number.isInteger(o.cacheKiB) || o.cacheKiB < 64)
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `SqliteOutbox: cacheKiB must be an integer >= 64, got ${o.cacheKiB}`,
+    );
   return Object.freeze(o);
 }

@@ -89,33 +89,61 @@ export function salvageOutbox(file: string, maxSeqHint: number, sink: SalvageSin
       return res; // not even the header is readable
     }
     tryRead(() => {
-      for (const [k, v] of db.prepare('SELECT key, value FROM meta').raw(true).all() as [string, number][]) res.meta.set(k, v);
+      for (const [k, v] of db.prepare('SELECT key, value FROM meta').raw(true).all() as [string, number][])
+        res.meta.set(k, v);
     });
     const metaSeq = res.meta.get('seq') ?? 0;
     let hi = Math.max(metaSeq, maxSeqHint);
     tryRead(() => {
-      hi = Math.max(hi, ...[db.prepare('SELECT max(seq) FROM telemetry').pluck().get(), db.prepare('SELECT max(seq) FROM events').pluck().get()].map((x) => Number(x ?? 0)));
+      hi = Math.max(
+        hi,
+        ...[
+          db.prepare('SELECT max(seq) FROM telemetry').pluck().get(),
+          db.prepare('SELECT max(seq) FROM events').pluck().get(),
+        ].map((x) => Number(x ?? 0)),
+      );
     });
     const sensors = new Map<number, string>();
-    readRanges(db, 'SELECT id, name FROM sensors WHERE id >= ? AND id <= ? ORDER BY id LIMIT ?', 1, 1 << 20, res, (rows: [number, string][]) => {
-      for (const [id, name] of rows) sensors.set(id, name);
-    });
-    readRanges(db, 'SELECT seq, sensor_id, ts, value FROM telemetry WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?', 1, hi, res, (rows: [number, number, number, number][]) => {
-      const out: SalvagedTelemetry[] = [];
-      for (const [seq, id, ts, value] of rows) {
-        const name = sensors.get(id);
-        if (name === undefined) res.orphans++;
-        else out.push([seq, name, ts, value]);
-        res.maxSeq = Math.max(res.maxSeq, seq);
-      }
-      res.telemetry += out.length;
-      if (out.length) sink.telemetry(out);
-    });
-    readRanges(db, 'SELECT seq, ts, bytes, body FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?', 1, hi, res, (rows: SalvagedEvent[]) => {
-      for (const r of rows) res.maxSeq = Math.max(res.maxSeq, r[0]);
-      res.events += rows.length;
-      if (rows.length) sink.events(rows);
-    });
+    readRanges(
+      db,
+      'SELECT id, name FROM sensors WHERE id >= ? AND id <= ? ORDER BY id LIMIT ?',
+      1,
+      1 << 20,
+      res,
+      (rows: [number, string][]) => {
+        for (const [id, name] of rows) sensors.set(id, name);
+      },
+    );
+    readRanges(
+      db,
+      'SELECT seq, sensor_id, ts, value FROM telemetry WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?',
+      1,
+      hi,
+      res,
+      (rows: [number, number, number, number][]) => {
+        const out: SalvagedTelemetry[] = [];
+        for (const [seq, id, ts, value] of rows) {
+          const name = sensors.get(id);
+          if (name === undefined) res.orphans++;
+          else out.push([seq, name, ts, value]);
+          res.maxSeq = Math.max(res.maxSeq, seq);
+        }
+        res.telemetry += out.length;
+        if (out.length) sink.telemetry(out);
+      },
+    );
+    readRanges(
+      db,
+      'SELECT seq, ts, bytes, body FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?',
+      1,
+      hi,
+      res,
+      (rows: SalvagedEvent[]) => {
+        for (const r of rows) res.maxSeq = Math.max(res.maxSeq, r[0]);
+        res.events += rows.length;
+        if (rows.length) sink.events(rows);
+      },
+    );
     res.maxSeq = Math.max(res.maxSeq, metaSeq);
     return res;
   } finally {
@@ -216,7 +244,8 @@ export function copySalvage(
         ['refused', old.get('refused') ?? 0],
         ['seq_rollbacks', old.get('seq_rollbacks') ?? 0],
         ['quarantined', quarantined],
-      ] as const) st.putMeta.run(k, v);
+      ] as const)
+        st.putMeta.run(k, v);
     })();
   } catch (err) {
     log.error({ err }, 'outbox counters after salvage not stored');

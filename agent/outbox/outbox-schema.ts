@@ -55,7 +55,9 @@ export function prepareOutboxStatements(db: Database.Database) {
     insertMark: db.prepare('INSERT OR REPLACE INTO marks (seq, at) VALUES (?,?)'),
     setMeta: db.prepare('UPDATE meta SET value = ? WHERE key = ?'),
     /** (key, value): for the meta keys that may be absent */
-    putMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+    putMeta: db.prepare(
+      'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    ),
     allMeta: db.prepare('SELECT key, value FROM meta').raw(true),
     freelistPages: db.prepare('PRAGMA freelist_count').pluck(),
     // each record's JSON is built inside SQLite (no per-row JS arrays; SQLite >= 3.43 prints REALs so that they
@@ -77,7 +79,11 @@ export function prepareOutboxStatements(db: Database.Database) {
     markAtOrBefore: db.prepare('SELECT seq, at FROM marks WHERE seq <= ? ORDER BY seq DESC LIMIT 1').raw(true),
     firstMarkAtOrAfter: db.prepare('SELECT seq FROM marks WHERE at >= ? ORDER BY seq LIMIT 1').pluck(),
     delMarksBefore: db.prepare('DELETE FROM marks WHERE seq < ?'),
-    sumTelemetryRange: db.prepare('SELECT sensor_id, count(*) FROM telemetry WHERE seq >= ? AND seq <= ? GROUP BY sensor_id').raw(true),
-    sumEventsRange: db.prepare('SELECT count(*), coalesce(sum(bytes), 0) FROM events WHERE seq >= ? AND seq <= ?').raw(true),
+    sumTelemetryRange: db
+      .prepare('SELECT sensor_id, count(*) FROM telemetry WHERE seq >= ? AND seq <= ? GROUP BY sensor_id')
+      .raw(true),
+    sumEventsRange: db
+      .prepare('SELECT count(*), coalesce(sum(bytes), 0) FROM events WHERE seq >= ? AND seq <= ?')
+      .raw(true),
   };
 }

@@ -156,9 +156,17 @@ export class SqliteOutbox {
     const onFile = path !== ':memory:';
     let hwm = { ceiling: 0, unreadable: false };
     if (onFile) {
-      this.#disk = new DiskGuard({ path, reserveBytes: this.options.reserveBytes, minFreeBytes: this.options.minFreeBytes });
+      this.#disk = new DiskGuard({
+        path,
+        reserveBytes: this.options.reserveBytes,
+        minFreeBytes: this.options.minFreeBytes,
+      });
       hwm = readSeqHwm(this.#hwmPath());
-      if (hwm.unreadable) this.#log.warn({ file: this.#hwmPath() }, 'seq high-water mark file unreadable: rewritten from what the database recorded');
+      if (hwm.unreadable)
+        this.#log.warn(
+          { file: this.#hwmPath() },
+          'seq high-water mark file unreadable: rewritten from what the database recorded',
+        );
     }
     const opened = openOutboxDatabase({
       options: this.options,
@@ -189,7 +197,12 @@ export class SqliteOutbox {
     }
     if (!onFile) return;
     if (hwm.ceiling > this.#dbCeiling) this.#restartAboveRollback(hwm.ceiling);
-    this.#hwm = new SeqHighWaterMark({ path: this.#hwmPath(), block: this.options.seqBlock, clock: this.#clock, ceiling: hwm.ceiling });
+    this.#hwm = new SeqHighWaterMark({
+      path: this.#hwmPath(),
+      block: this.options.seqBlock,
+      clock: this.#clock,
+      ceiling: hwm.ceiling,
+    });
     if (hwm.ceiling < this.#dbCeiling) {
       // the file was deleted or damaged: put back what the database recorded (or at the next commit, if the disk is full)
       try {
@@ -224,7 +237,8 @@ export class SqliteOutbox {
     }
     this.#incident({
       code: 'EL_ERR_OUTBOX_SEQ_ROLLBACK',
-      message: `outbox ${this.options.path}: seq counter ${from} is below the high-water mark ${ceiling}: committed transactions were lost ` +
+      message:
+        `outbox ${this.options.path}: seq counter ${from} is below the high-water mark ${ceiling}: committed transactions were lost ` +
         `(WAL file deleted or lost in a power cut); readings accepted after seq ${from} are gone, new seqs start at ${this.#seq + 1}`,
       details: { path: this.options.path, dbSeq: from, ceiling, nextSeq: this.#seq + 1 },
     });
@@ -269,11 +283,17 @@ export class SqliteOutbox {
     }
     this.#telemetryCount = 0;
     this.#telemetryBytes = 0;
-    for (const [id, n] of db.prepare('SELECT sensor_id, count(*) FROM telemetry GROUP BY sensor_id').raw(true).all() as [number, number][]) {
+    for (const [id, n] of db
+      .prepare('SELECT sensor_id, count(*) FROM telemetry GROUP BY sensor_id')
+      .raw(true)
+      .all() as [number, number][]) {
       this.#telemetryCount += n;
       this.#telemetryBytes += n * this.#sensorBytes[id]!;
     }
-    const [ec, eb] = db.prepare('SELECT count(*), coalesce(sum(bytes), 0) FROM events').raw(true).get() as [number, number];
+    const [ec, eb] = db.prepare('SELECT count(*), coalesce(sum(bytes), 0) FROM events').raw(true).get() as [
+      number,
+      number,
+    ];
     this.#eventCount = ec;
     this.#eventBytes = eb;
   }
@@ -352,7 +372,8 @@ export class SqliteOutbox {
       return;
     }
     this.#clearBuffer();
-    for (const p of pending) p.resolve({ firstSeq: range.firstSeq + p.start, lastSeq: range.firstSeq + p.start + p.count - 1 });
+    for (const p of pending)
+      p.resolve({ firstSeq: range.firstSeq + p.start, lastSeq: range.firstSeq + p.start + p.count - 1 });
     this.#notify();
   }
 
@@ -538,7 +559,10 @@ export class SqliteOutbox {
     const what = `${events.length} events`;
     let r: SeqRange;
     try {
-      const refusal = this.#diskRefusal(events.reduce((b, e) => b + JSON.stringify(e).length, 0), what);
+      const refusal = this.#diskRefusal(
+        events.reduce((b, e) => b + JSON.stringify(e).length, 0),
+        what,
+      );
       if (refusal) throw refusal;
       try {
         r = this.#write(() => this.#eventsTx(events), this.#mirrorRestorer());
@@ -619,9 +643,18 @@ export class SqliteOutbox {
       if (n < rows.length) rows.length = n;
       first = seqOf(rows[0]!);
       last = seqOf(rows[n - 1]!);
-      for (const [id, c] of this.#st.sumTelemetryRange.all(first, last) as [number, number][]) bytes += c * this.#sensorBytes[id]!;
+      for (const [id, c] of this.#st.sumTelemetryRange.all(first, last) as [number, number][])
+        bytes += c * this.#sensorBytes[id]!;
       this.#cursor.telemetry = last;
-      return { lane, firstSeq: first, lastSeq: last, count: n, bytes, json: `[${rows.join(',')}]`, dropEpoch: this.#dropEpoch };
+      return {
+        lane,
+        firstSeq: first,
+        lastSeq: last,
+        count: n,
+        bytes,
+        json: `[${rows.join(',')}]`,
+        dropEpoch: this.#dropEpoch,
+      };
     } else {
       const rows = this.#st.selEvents.all(cursor, maxRecords) as [number, number, string][];
       for (const [seq, b, body] of rows) {
@@ -636,7 +669,15 @@ export class SqliteOutbox {
     }
     if (parts.length === 0) return undefined;
     this.#cursor[lane] = last;
-    return { lane, firstSeq: first, lastSeq: last, count: parts.length, bytes, json: `[${parts.join(',')}]`, dropEpoch: this.#dropEpoch };
+    return {
+      lane,
+      firstSeq: first,
+      lastSeq: last,
+      count: parts.length,
+      bytes,
+      json: `[${parts.join(',')}]`,
+      dropEpoch: this.#dropEpoch,
+    };
   }
 
   /**
@@ -651,10 +692,17 @@ export class SqliteOutbox {
     } catch (err) {
       if (!isDiskFull(err)) throw err;
       if (!this.#disk?.releaseReserve()) {
-        throw new EdgeloopError('EL_ERR_OUTBOX_FULL', `outbox ${this.options.path}: acknowledged rows ${batch.firstSeq}..${batch.lastSeq} not deleted, the volume is full and the reserve is used up: ${(err as Error).message}`, { cause: err, details: { reason: 'disk' } });
+        throw new EdgeloopError(
+          'EL_ERR_OUTBOX_FULL',
+          `outbox ${this.options.path}: acknowledged rows ${batch.firstSeq}..${batch.lastSeq} not deleted, the volume is full and the reserve is used up: ${(err as Error).message}`,
+          { cause: err, details: { reason: 'disk' } },
+        );
       }
       this.#reserveOk = false;
-      this.#log.warn({ reservePath: this.#disk.reservePath }, 'volume full: reserve file released so that acknowledged rows can be deleted');
+      this.#log.warn(
+        { reservePath: this.#disk.reservePath },
+        'volume full: reserve file released so that acknowledged rows can be deleted',
+      );
       // first move the WAL into the database file with the space just freed (it may need to grow for pages that
       // were only ever in the WAL); the WAL then restarts from its beginning instead of growing into that space
       this.#checkpoint();
@@ -673,10 +721,28 @@ export class SqliteOutbox {
    * after a rollback (sensor ids interned by the rolled-back transaction are forgotten).
    */
   #mirrorRestorer(): () => void {
-    const saved = [this.#seq, this.#telemetryCount, this.#telemetryBytes, this.#eventCount, this.#eventBytes, this.#dropsBytes, this.#dropsAge, this.#dbCeiling] as const;
+    const saved = [
+      this.#seq,
+      this.#telemetryCount,
+      this.#telemetryBytes,
+      this.#eventCount,
+      this.#eventBytes,
+      this.#dropsBytes,
+      this.#dropsAge,
+      this.#dbCeiling,
+    ] as const;
     const sensors = this.#sensorIds.size;
     return () => {
-      [this.#seq, this.#telemetryCount, this.#telemetryBytes, this.#eventCount, this.#eventBytes, this.#dropsBytes, this.#dropsAge, this.#dbCeiling] = saved;
+      [
+        this.#seq,
+        this.#telemetryCount,
+        this.#telemetryBytes,
+        this.#eventCount,
+        this.#eventBytes,
+        this.#dropsBytes,
+        this.#dropsAge,
+        this.#dbCeiling,
+      ] = saved;
       let i = 0;
       for (const name of this.#sensorIds.keys()) if (i++ >= sensors) this.#sensorIds.delete(name);
     };

@@ -54,8 +54,10 @@ export const publishChannel = channel('edgeloop:agent:publish');
 
 /** the envelope around the records array, with a 20-digit seq and sentAt: an upper bound of its size */
 function envelopeBytes(deviceId: string): number {
-  return `{"v":1,"type":"telemetry","deviceId":${JSON.stringify(deviceId)},"seq":${'9'.repeat(20)},"sentAt":${'9'.repeat(20)},"readings":}`
-    .length + 8;
+  return (
+    `{"v":1,"type":"telemetry","deviceId":${JSON.stringify(deviceId)},"seq":${'9'.repeat(20)},"sentAt":${'9'.repeat(20)},"readings":}`
+      .length + 8
+  );
 }
 
 export class OutboxPublisher {
@@ -81,7 +83,15 @@ export class OutboxPublisher {
   /** sending waits until then after an outbox failure */
   #pausedUntil = 0;
   #retry: TimerHandle | undefined;
-  #stats: PublisherStats = { messages: 0, telemetryRecords: 0, eventRecords: 0, publishErrors: 0, outboxErrors: 0, inflight: 0, lastError: undefined };
+  #stats: PublisherStats = {
+    messages: 0,
+    telemetryRecords: 0,
+    eventRecords: 0,
+    publishErrors: 0,
+    outboxErrors: 0,
+    inflight: 0,
+    lastError: undefined,
+  };
   readonly #onConnect = (): void => this.pump();
 
   constructor(opts: OutboxPublisherOptions) {
@@ -97,7 +107,10 @@ export class OutboxPublisher {
       retryMs: opts.retryMs ?? 1000,
     };
     if (this.#o.batchMaxBytes > MAX_MQTT_PAYLOAD_BYTES || this.#o.batchMaxBytes < 1024) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `batchMaxBytes must be between 1024 and ${MAX_MQTT_PAYLOAD_BYTES}, got ${this.#o.batchMaxBytes}`);
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `batchMaxBytes must be between 1024 and ${MAX_MQTT_PAYLOAD_BYTES}, got ${this.#o.batchMaxBytes}`,
+      );
     }
     if (!(this.#o.maxInflight >= 1) || !(this.#o.batchMaxRecords >= 1)) {
       throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'maxInflight and batchMaxRecords must be >= 1');
@@ -206,17 +219,40 @@ export class OutboxPublisher {
             } catch (err) {
               // the rows stay in the outbox: re-sent (same seqs) after the pause, once nothing is in flight
               this.#broken = true;
-              this.#outboxFailed(err, 'acknowledged rows could not be deleted from the outbox; they will be sent again');
+              this.#outboxFailed(
+                err,
+                'acknowledged rows could not be deleted from the outbox; they will be sent again',
+              );
             }
           }
-          if (publishChannel.hasSubscribers) publishChannel.publish({ lane: batch.lane, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, count: batch.count, bytes: payload.length, ok: true });
+          if (publishChannel.hasSubscribers)
+            publishChannel.publish({
+              lane: batch.lane,
+              firstSeq: batch.firstSeq,
+              lastSeq: batch.lastSeq,
+              count: batch.count,
+              bytes: payload.length,
+              ok: true,
+            });
         },
         (err: unknown) => {
           this.#stats.publishErrors++;
           this.#stats.lastError = (err as Error)?.message ?? String(err);
           this.#broken = true;
-          if (publishChannel.hasSubscribers) publishChannel.publish({ lane: batch.lane, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, count: batch.count, bytes: payload.length, ok: false, error: err });
-          this.#log.warn({ err, firstSeq: batch.firstSeq, lane: batch.lane }, 'publish failed; will re-send from the outbox');
+          if (publishChannel.hasSubscribers)
+            publishChannel.publish({
+              lane: batch.lane,
+              firstSeq: batch.firstSeq,
+              lastSeq: batch.lastSeq,
+              count: batch.count,
+              bytes: payload.length,
+              ok: false,
+              error: err,
+            });
+          this.#log.warn(
+            { err, firstSeq: batch.firstSeq, lane: batch.lane },
+            'publish failed; will re-send from the outbox',
+          );
         },
       )
       .catch((err: unknown) => this.#outboxFailed(err, 'publish bookkeeping failed'))

@@ -52,7 +52,8 @@ export class CsvReplaySource implements ReadingSource {
 
   constructor(opts: CsvReplaySourceOptions) {
     this.#o = { speed: 1, loop: false, retime: true, batchSize: 2000, ...opts };
-    if (!(this.#o.speed >= 0)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `csv speed must be >= 0, got ${this.#o.speed}`);
+    if (!(this.#o.speed >= 0))
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `csv speed must be >= 0, got ${this.#o.speed}`);
     this.#clock = opts.clock ?? systemClock;
   }
 
@@ -76,7 +77,8 @@ export class CsvReplaySource implements ReadingSource {
   }
 
   async #begin(): Promise<void> {
-    if (!existsSync(this.#o.file)) throw new EdgeloopError('EL_ERR_AGENT_SOURCE', `CSV file ${this.#o.file} does not exist`);
+    if (!existsSync(this.#o.file))
+      throw new EdgeloopError('EL_ERR_AGENT_SOURCE', `CSV file ${this.#o.file} does not exist`);
     // read the header now so a bad file fails start()
     await this.#header();
     this.#run = this.#replayAll().catch(() => undefined);
@@ -87,8 +89,14 @@ export class CsvReplaySource implements ReadingSource {
     try {
       for await (const line of rl) {
         const cols = line.split(',').map((c) => c.trim());
-        if (cols.length < 2 || !TIME_COLUMNS.includes(cols[0]!.toLowerCase()) && !cols.some((c) => TIME_COLUMNS.includes(c.toLowerCase()))) {
-          throw new EdgeloopError('EL_ERR_AGENT_SOURCE', `${this.#o.file}: header must name a time column (ts, timestamp or time) and the sensors, or be ts,sensor,value; got "${line.slice(0, 80)}"`);
+        if (
+          cols.length < 2 ||
+          (!TIME_COLUMNS.includes(cols[0]!.toLowerCase()) && !cols.some((c) => TIME_COLUMNS.includes(c.toLowerCase())))
+        ) {
+          throw new EdgeloopError(
+            'EL_ERR_AGENT_SOURCE',
+            `${this.#o.file}: header must name a time column (ts, timestamp or time) and the sensors, or be ts,sensor,value; got "${line.slice(0, 80)}"`,
+          );
         }
         return cols;
       }
@@ -147,7 +155,10 @@ export class CsvReplaySource implements ReadingSource {
         const cells = line.split(',');
         const t = parseTime(cells[timeCol] ?? '');
         if (t === undefined) {
-          rejected.push({ line: lineNo, reason: `${header[timeCol]}: not a time: "${(cells[timeCol] ?? '').slice(0, 40)}"` });
+          rejected.push({
+            line: lineNo,
+            reason: `${header[timeCol]}: not a time: "${(cells[timeCol] ?? '').slice(0, 40)}"`,
+          });
           continue;
         }
         if (first === undefined) {
@@ -170,7 +181,10 @@ export class CsvReplaySource implements ReadingSource {
           const sensor = (cells[sensorCol] ?? '').trim();
           const value = Number(cells[valueCol]);
           if (!sensor || (cells[valueCol] ?? '').trim() === '' || !Number.isFinite(value)) {
-            rejected.push({ line: lineNo, reason: !sensor ? 'sensor: empty' : `value: not a number: "${(cells[valueCol] ?? '').slice(0, 40)}"` });
+            rejected.push({
+              line: lineNo,
+              reason: !sensor ? 'sensor: empty' : `value: not a number: "${(cells[valueCol] ?? '').slice(0, 40)}"`,
+            });
           } else batch.push({ sensor, ts, value });
         } else {
           for (let c = 0; c < header.length; c++) {

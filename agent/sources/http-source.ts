@@ -38,7 +38,9 @@ export class HttpSource implements ReadingSource {
   #port = 0;
 
   constructor(opts: HttpSourceOptions) {
-    this.#o = { host: '127.0.0.1', port: 8787, maxBodyBytes: 1024 * 1024, ...opts } as Required<Omit<HttpSourceOptions, 'clock'>>;
+    this.#o = { host: '127.0.0.1', port: 8787, maxBodyBytes: 1024 * 1024, ...opts } as Required<
+      Omit<HttpSourceOptions, 'clock'>
+    >;
     this.#clock = opts.clock ?? systemClock;
   }
 
@@ -56,7 +58,13 @@ export class HttpSource implements ReadingSource {
     server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) =>
-        reject(new EdgeloopError('EL_ERR_AGENT_SOURCE', `HTTP source cannot listen on ${this.#o.host}:${this.#o.port}: ${err.message}`, { cause: err })),
+        reject(
+          new EdgeloopError(
+            'EL_ERR_AGENT_SOURCE',
+            `HTTP source cannot listen on ${this.#o.host}:${this.#o.port}: ${err.message}`,
+            { cause: err },
+          ),
+        ),
       );
       server.listen(this.#o.port, this.#o.host, () => resolve());
     });
@@ -77,7 +85,11 @@ export class HttpSource implements ReadingSource {
       return send(405, { error: 'use POST' });
     }
     const type = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim().toLowerCase();
-    const ndjson = type === 'application/x-ndjson' || type === 'application/ndjson' || type === 'application/jsonl' || type === 'text/plain';
+    const ndjson =
+      type === 'application/x-ndjson' ||
+      type === 'application/ndjson' ||
+      type === 'application/jsonl' ||
+      type === 'text/plain';
     if (!ndjson && type !== 'application/json') {
       req.resume();
       return send(415, { error: `content-type ${type} not supported: use application/json or application/x-ndjson` });
@@ -115,8 +127,10 @@ export class HttpSource implements ReadingSource {
       }
     }
     const body = { accepted: parsed.readings.length, firstSeq: range.firstSeq, lastSeq: range.lastSeq };
-    if (parsed.rejected.length) return send(400, { ...body, rejected: parsed.rejected.slice(0, 100), rejectedCount: parsed.rejected.length });
-    if (parsed.readings.length === 0) return send(400, { ...body, rejected: [{ line: 1, reason: 'no readings in the body' }], rejectedCount: 1 });
+    if (parsed.rejected.length)
+      return send(400, { ...body, rejected: parsed.rejected.slice(0, 100), rejectedCount: parsed.rejected.length });
+    if (parsed.readings.length === 0)
+      return send(400, { ...body, rejected: [{ line: 1, reason: 'no readings in the body' }], rejectedCount: 1 });
     return send(202, body);
   }
 

@@ -59,7 +59,9 @@ export function readLines(stream: Readable, h: LineReaderHandlers): Promise<void
           },
         );
     };
-    stream.on('data', (chunk: Buffer | string) => deliver(handle(typeof chunk === 'string' ? chunk : decoder.write(chunk), false)));
+    stream.on('data', (chunk: Buffer | string) =>
+      deliver(handle(typeof chunk === 'string' ? chunk : decoder.write(chunk), false)),
+    );
     stream.once('end', () => {
       deliver(handle(decoder.end(), true));
       busy.then(resolve, reject);

@@ -29,7 +29,8 @@ export function toReading(x: unknown, now: number): OutboxReading | string {
   // the cloud's rule: a reading the device accepted must not be refused at ingest
   if (!isValidSensorId(sensor)) return `sensor: expected ${SENSOR_ID_RULE}, got ${short(sensor)}`;
   const value = o.value;
-  if (typeof value !== 'number' || !Number.isFinite(value)) return `value: expected a finite number, got ${short(value)}`;
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    return `value: expected a finite number, got ${short(value)}`;
   let ts: number;
   if (o.ts === undefined || o.ts === null) ts = now;
   else if (typeof o.ts === 'number' && Number.isFinite(o.ts) && o.ts >= 0) ts = o.ts;
@@ -69,7 +70,7 @@ export function parseBody(text: string, now: number, ndjson: boolean): ParsedLin
       const items = Array.isArray(doc)
         ? doc
         : typeof doc === 'object' && doc !== null && Array.isArray((doc as { readings?: unknown }).readings)
-          ? ((doc as { readings: unknown[] }).readings)
+          ? (doc as { readings: unknown[] }).readings
           : [doc];
       items.forEach((item, i) => {
         const r = toReading(item, now);

@@ -86,8 +86,13 @@ export class SimulatedSource implements ReadingSource {
       const ts = this.#startAt + this.#tick * period;
       const spike = this.#o.spikeProbability > 0 && this.#rand() < this.#o.spikeProbability;
       for (const s of sensors) {
-        const v = s.base + s.amplitude * Math.sin((2 * Math.PI * ts) / (s.periodS * 1000)) + s.noise * gauss(this.#rand);
-        out[k++] = { sensor: s.name, ts: Math.round(ts), value: spike ? v + this.#o.spikeSize * (s.amplitude || 1) : v };
+        const v =
+          s.base + s.amplitude * Math.sin((2 * Math.PI * ts) / (s.periodS * 1000)) + s.noise * gauss(this.#rand);
+        out[k++] = {
+          sensor: s.name,
+          ts: Math.round(ts),
+          value: spike ? v + this.#o.spikeSize * (s.amplitude || 1) : v,
+        };
       }
     }
     const done = ticks > 0 && this.#tick >= ticks;

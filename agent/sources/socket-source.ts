@@ -36,13 +36,17 @@ export class SocketSource implements ReadingSource {
     if (this.#server) return;
     const { path } = this.#o;
     if (existsSync(path)) {
-      if (!statSync(path).isSocket()) throw new EdgeloopError('EL_ERR_AGENT_SOURCE', `socket path ${path} exists and is not a socket`);
-      if (await isLive(path)) throw new EdgeloopError('EL_ERR_AGENT_SOURCE', `socket path ${path} is in use by another process`);
+      if (!statSync(path).isSocket())
+        throw new EdgeloopError('EL_ERR_AGENT_SOURCE', `socket path ${path} exists and is not a socket`);
+      if (await isLive(path))
+        throw new EdgeloopError('EL_ERR_AGENT_SOURCE', `socket path ${path} is in use by another process`);
       unlinkSync(path);
     }
     const server = createServer((sock) => this.#onConnection(sock));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new EdgeloopError('EL_ERR_AGENT_SOURCE', `cannot listen on ${path}: ${err.message}`, { cause: err })));
+      server.once('error', (err) =>
+        reject(new EdgeloopError('EL_ERR_AGENT_SOURCE', `cannot listen on ${path}: ${err.message}`, { cause: err })),
+      );
       server.listen(path, () => resolve());
     });
     chmodSync(path, this.#o.mode ?? 0o660);

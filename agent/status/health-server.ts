@@ -44,7 +44,14 @@ export class HealthServer {
     const snap = (): HealthSnapshot => this.#o.snapshot();
     const r = this.registry;
     const gauge = (name: string, help: string, get: (s: HealthSnapshot) => number): void => {
-      new Gauge({ name, help, registers: [r], collect() { this.set(get(snap())); } });
+      new Gauge({
+        name,
+        help,
+        registers: [r],
+        collect() {
+          this.set(get(snap()));
+        },
+      });
     };
     const counter = (name: string, help: string, get: (s: HealthSnapshot) => number): void => {
       new Counter({
@@ -61,26 +68,72 @@ export class HealthServer {
     gauge('edgeloop_agent_connected', '1 when connected to the broker', (s) => (s.connected ? 1 : 0));
     gauge('edgeloop_agent_outbox_records', 'records waiting in the outbox', (s) => s.status.outbox?.depth ?? 0);
     gauge('edgeloop_agent_outbox_bytes', 'accounted bytes in the outbox', (s) => s.status.outbox?.bytes ?? 0);
-    gauge('edgeloop_agent_outbox_oldest_age_seconds', 'age of the oldest unsent record', (s) => (s.status.outbox?.oldestAgeMs ?? 0) / 1000);
+    gauge(
+      'edgeloop_agent_outbox_oldest_age_seconds',
+      'age of the oldest unsent record',
+      (s) => (s.status.outbox?.oldestAgeMs ?? 0) / 1000,
+    );
     gauge('edgeloop_agent_last_seq', 'last seq assigned', (s) => s.status.seq);
     counter('edgeloop_agent_readings_accepted_total', 'readings committed to the outbox', (s) => s.readingsAccepted);
     counter('edgeloop_agent_readings_rejected_total', 'malformed input lines and readings', (s) => s.readingsRejected);
-    counter('edgeloop_agent_telemetry_dropped_total', 'telemetry dropped by the outbox bound (bytes and age)', (s) => s.status.drops?.telemetry ?? 0);
-    counter('edgeloop_agent_readings_refused_total', 'readings refused by the outbox (full: bound with only events left, or volume full)', (s) => s.readingsRefused);
-    counter('edgeloop_agent_outbox_seq_rollbacks_total', 'seq rollbacks detected at start (committed outbox transactions lost, e.g. a deleted WAL)', (s) => s.outbox.seqRollbacks);
-    counter('edgeloop_agent_outbox_quarantined_total', 'damaged outbox files moved aside and salvaged at start', (s) => s.outbox.quarantined);
-    gauge('edgeloop_agent_outbox_disk_free_bytes', 'bytes free on the volume holding the outbox', (s) => s.outbox.diskFreeBytes ?? 0);
-    gauge('edgeloop_agent_outbox_reserve', '1 while the outbox reserve file is in place (0: given back on a full disk)', (s) => (s.outbox.reserve === false ? 0 : 1));
-    counter('edgeloop_agent_messages_published_total', 'messages acknowledged by the broker', (s) => s.messagesPublished);
+    counter(
+      'edgeloop_agent_telemetry_dropped_total',
+      'telemetry dropped by the outbox bound (bytes and age)',
+      (s) => s.status.drops?.telemetry ?? 0,
+    );
+    counter(
+      'edgeloop_agent_readings_refused_total',
+      'readings refused by the outbox (full: bound with only events left, or volume full)',
+      (s) => s.readingsRefused,
+    );
+    counter(
+      'edgeloop_agent_outbox_seq_rollbacks_total',
+      'seq rollbacks detected at start (committed outbox transactions lost, e.g. a deleted WAL)',
+      (s) => s.outbox.seqRollbacks,
+    );
+    counter(
+      'edgeloop_agent_outbox_quarantined_total',
+      'damaged outbox files moved aside and salvaged at start',
+      (s) => s.outbox.quarantined,
+    );
+    gauge(
+      'edgeloop_agent_outbox_disk_free_bytes',
+      'bytes free on the volume holding the outbox',
+      (s) => s.outbox.diskFreeBytes ?? 0,
+    );
+    gauge(
+      'edgeloop_agent_outbox_reserve',
+      '1 while the outbox reserve file is in place (0: given back on a full disk)',
+      (s) => (s.outbox.reserve === false ? 0 : 1),
+    );
+    counter(
+      'edgeloop_agent_messages_published_total',
+      'messages acknowledged by the broker',
+      (s) => s.messagesPublished,
+    );
     counter('edgeloop_agent_publish_errors_total', 'publishes that failed (re-sent later)', (s) => s.publishErrors);
     counter('edgeloop_agent_inference_windows_total', 'windows scored', (s) => s.status.inference?.windows ?? 0);
     counter('edgeloop_agent_anomalies_total', 'windows over the threshold', (s) => s.status.inference?.anomalies ?? 0);
     counter('edgeloop_agent_inference_errors_total', 'failed inference calls', (s) => s.inferenceErrors);
-    gauge('edgeloop_agent_inference_p95_seconds', 'p95 of an inference call (recent)', (s) => (s.status.inference?.p95Ms ?? 0) / 1000);
-    gauge('edgeloop_agent_inference_p99_seconds', 'p99 of an inference call (recent)', (s) => (s.status.inference?.p99Ms ?? 0) / 1000);
+    gauge(
+      'edgeloop_agent_inference_p95_seconds',
+      'p95 of an inference call (recent)',
+      (s) => (s.status.inference?.p95Ms ?? 0) / 1000,
+    );
+    gauge(
+      'edgeloop_agent_inference_p99_seconds',
+      'p99 of an inference call (recent)',
+      (s) => (s.status.inference?.p99Ms ?? 0) / 1000,
+    );
     // the process's memory (several in-process agents share it): what deploy/agent.env's budget is about
-    gauge('edgeloop_agent_process_resident_memory_bytes', 'resident set size of the agent process', () => process.memoryUsage.rss());
-    gauge('edgeloop_agent_process_resident_memory_peak_bytes', 'peak resident set size of the agent process since it started', () => process.resourceUsage().maxRSS * 1024);
+    gauge('edgeloop_agent_process_resident_memory_bytes', 'resident set size of the agent process', () =>
+      process.memoryUsage.rss(),
+    );
+    gauge(
+      'edgeloop_agent_process_resident_memory_peak_bytes',
+      'peak resident set size of the agent process since it started',
+      () => process.resourceUsage().maxRSS * 1024,
+    );
     gauge('edgeloop_agent_process_heap_used_bytes', 'V8 heap in use', () => process.memoryUsage().heapUsed);
   }
 
@@ -93,7 +146,13 @@ export class HealthServer {
     const server = createServer((req, res) => void this.#handle(req, res));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) =>
-        reject(new EdgeloopError('EL_ERR_AGENT_SOURCE', `health endpoint cannot listen on ${this.#o.host}:${this.#o.port}: ${err.message}`, { cause: err })),
+        reject(
+          new EdgeloopError(
+            'EL_ERR_AGENT_SOURCE',
+            `health endpoint cannot listen on ${this.#o.host}:${this.#o.port}: ${err.message}`,
+            { cause: err },
+          ),
+        ),
       );
       server.listen(this.#o.port, this.#o.host, () => resolve());
     });
@@ -111,13 +170,21 @@ export class HealthServer {
         const reasons: string[] = [];
         const age = s.status.outbox?.oldestAgeMs ?? 0;
         if (age > this.#o.maxOldestAgeMs) reasons.push(`oldest unsent record is ${Math.round(age / 1000)} s old`);
-        const body = JSON.stringify({ ok: reasons.length === 0, reasons, connected: s.connected, status: s.status, outbox: s.outbox });
+        const body = JSON.stringify({
+          ok: reasons.length === 0,
+          reasons,
+          connected: s.connected,
+          status: s.status,
+          outbox: s.outbox,
+        });
         res.writeHead(reasons.length === 0 ? 200 : 503, { 'content-type': 'application/json' }).end(body);
       } else if (url === '/metrics') {
         const text = await this.registry.metrics();
         res.writeHead(200, { 'content-type': this.registry.contentType }).end(text);
       } else {
-        res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found: GET /healthz or /metrics"}');
+        res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end('{"error":"not found: GET /healthz or /metrics"}');
       }
     } catch (err) {
       res.writeHead(500).end(String((err as Error).message));

@@ -20,7 +20,10 @@ const requests = args.paths.map((path) => ({ method: 'GET' as const, path }));
 function run(duration: number): Promise<{ r: autocannon.Result; times: number[] }> {
   const times: number[] = [];
   return new Promise((resolve, reject) => {
-    const inst = autocannon({ url: args.url, connections: args.connections, duration, requests, pipelining: 1 }, (err, r) => (err ? reject(err) : resolve({ r, times })));
+    const inst = autocannon(
+      { url: args.url, connections: args.connections, duration, requests, pipelining: 1 },
+      (err, r) => (err ? reject(err) : resolve({ r, times })),
+    );
     inst.on('response', (_client, _status, _bytes, ms) => times.push(ms));
   });
 }

@@ -64,7 +64,11 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   }
   const logger = cliLogger('agent', ctx, args, config.logLevel);
   // one agent per data directory: a second one would share the outbox and fight over the broker session
-  const lock = acquireDataDirLock({ dir: resolvePath(ctx.cwd, config.dataDir), command: `edgeloop agent (device ${config.deviceId})`, logger });
+  const lock = acquireDataDirLock({
+    dir: resolvePath(ctx.cwd, config.dataDir),
+    command: `edgeloop agent (device ${config.deviceId})`,
+    logger,
+  });
   try {
     return await runAgent(config, logger, ctx);
   } finally {
@@ -72,7 +76,11 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   }
 }
 
-async function runAgent(config: import('../../agent/config.ts').AgentConfig, logger: Logger, ctx: CliContext): Promise<number> {
+async function runAgent(
+  config: import('../../agent/config.ts').AgentConfig,
+  logger: Logger,
+  ctx: CliContext,
+): Promise<number> {
   const { createAgent } = await import('../../agent/create-agent.ts');
   let signals: SignalStop | undefined;
   const agent = createAgent({
@@ -85,7 +93,9 @@ async function runAgent(config: import('../../agent/config.ts').AgentConfig, log
   signals = stopOnSignal(logger, () => agent.close(), 'undrained records stay in the outbox');
   try {
     await agent.start();
-    ctx.stderr.write(`edgeloop agent: ${config.deviceId} running (outbox ${config.outbox.path ?? config.dataDir + '/outbox.db'}, ${config.transport.kind})\n`);
+    ctx.stderr.write(
+      `edgeloop agent: ${config.deviceId} running (outbox ${config.outbox.path ?? config.dataDir + '/outbox.db'}, ${config.transport.kind})\n`,
+    );
     return await signals.done;
   } finally {
     signals.dispose();

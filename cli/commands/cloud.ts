@@ -52,7 +52,11 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   const { CloudConfigSchema } = await import('../../cloud/config.ts');
   const file = values.config ?? ctx.env.EDGELOOP_CONFIG;
   const overrides: Record<string, unknown> = {};
-  if (values.only) overrides.only = values.only.split(',').map((s) => s.trim()).filter(Boolean);
+  if (values.only)
+    overrides.only = values.only
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   if (values['data-dir']) overrides.dataDir = values['data-dir'];
   if (values['log-level']) overrides.logLevel = values['log-level'];
   const config = loadConfig(CloudConfigSchema, {
@@ -81,7 +85,9 @@ export async function runCloud(
   const logger = cliLogger('cloud', ctx, logFlags, config.logLevel);
   const { createCloud } = await import('../../cloud/create-cloud.ts');
   const { cloudPaths } = await import('../../cloud/config.ts');
-  const lock = o.lockDataDir ? acquireDataDirLock({ dir: cloudPaths(config, ctx.cwd).dataDir, command: 'edgeloop cloud', logger }) : undefined;
+  const lock = o.lockDataDir
+    ? acquireDataDirLock({ dir: cloudPaths(config, ctx.cwd).dataDir, command: 'edgeloop cloud', logger })
+    : undefined;
   try {
     return await serveCloud(config, ctx, logger, createCloud);
   } finally {
@@ -125,7 +131,9 @@ async function hashPasswordCommand(argv: string[], ctx: CliContext): Promise<num
   if (pw === undefined) {
     const chunks: Buffer[] = [];
     for await (const c of process.stdin) chunks.push(c as Buffer);
-    pw = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    pw = Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
   }
   if (!pw) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'empty password (pass --password or pipe it on stdin)');
   const { hashPassword } = await import('../../cloud/broker/password-hash.ts');

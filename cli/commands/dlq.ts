@@ -39,7 +39,11 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   });
   const sub = positionals[0];
   if ((sub !== 'list' && sub !== 'stats') || positionals.length > 1) {
-    throw usageError('dlq', sub === undefined ? 'missing subcommand' : `unknown subcommand ${JSON.stringify(positionals.join(' '))}`, 'list or stats; see edgeloop dlq --help');
+    throw usageError(
+      'dlq',
+      sub === undefined ? 'missing subcommand' : `unknown subcommand ${JSON.stringify(positionals.join(' '))}`,
+      'list or stats; see edgeloop dlq --help',
+    );
   }
   const { SqliteDlq, DEAD_LETTER_REASONS } = await import('../../cloud/dlq/sqlite-dlq.ts');
   const limit = numberFlag('dlq', '--limit', values.limit, { min: 1, integer: true })!;
@@ -57,7 +61,9 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     const rows = dlq.list({ limit, reason, deviceId: values.device });
     if (values.json) {
       for (const r of rows) {
-        ctx.stdout.write(JSON.stringify({ ...r, at: new Date(r.at).toISOString(), payload: r.payload.toString('base64') }) + '\n');
+        ctx.stdout.write(
+          JSON.stringify({ ...r, at: new Date(r.at).toISOString(), payload: r.payload.toString('base64') }) + '\n',
+        );
       }
       return 0;
     }

@@ -39,7 +39,13 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     allowPositionals: true,
   });
   if (positionals[0] !== 'status' || positionals.length > 1) {
-    throw usageError('drift', positionals[0] === undefined ? 'missing subcommand' : `unknown subcommand ${JSON.stringify(positionals.join(' '))}`, 'status; see edgeloop drift --help');
+    throw usageError(
+      'drift',
+      positionals[0] === undefined
+        ? 'missing subcommand'
+        : `unknown subcommand ${JSON.stringify(positionals.join(' '))}`,
+      'status; see edgeloop drift --help',
+    );
   }
   const limit = numberFlag('drift', '--events', values.events, { min: 0, integer: true })!;
   const { paths } = await resolveDataDir(values, ctx);
@@ -62,10 +68,23 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     if (monitors.length > 0) {
       const rows = monitors
         .slice()
-        .sort((a, b) => Number(b.state === 'drift') - Number(a.state === 'drift') || `${a.subject.kind}${a.subject.id}${a.monitor}`.localeCompare(`${b.subject.kind}${b.subject.id}${b.monitor}`))
+        .sort(
+          (a, b) =>
+            Number(b.state === 'drift') - Number(a.state === 'drift') ||
+            `${a.subject.kind}${a.subject.id}${a.monitor}`.localeCompare(
+              `${b.subject.kind}${b.subject.id}${b.monitor}`,
+            ),
+        )
         .map((m) => {
           const fired = m.last.tests.filter((t) => t.drifted).map((t) => t.feature);
-          return [`${m.subject.kind} ${m.subject.id}`, m.monitor, m.state, String(m.last.n), m.checkedAt ? new Date(m.checkedAt).toISOString() : '-', fired.join(', ') || '-'];
+          return [
+            `${m.subject.kind} ${m.subject.id}`,
+            m.monitor,
+            m.state,
+            String(m.last.n),
+            m.checkedAt ? new Date(m.checkedAt).toISOString() : '-',
+            fired.join(', ') || '-',
+          ];
         });
       table(out, ['subject', 'monitor', 'state', 'n', 'last check', 'drifted features'], rows);
     }
@@ -74,7 +93,9 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       const first = fired[0];
       out(
         `${new Date(e.at).toISOString()} ${e.type} ${e.subject.kind} ${e.subject.id} ${e.monitor} (${e.fired} of ${e.window} checks, n ${e.evidence.n}, alpha ${e.evidence.alpha})` +
-          (first ? `: ${first.feature} ${first.statistic} ${fmt(first.value)} > ${fmt(first.threshold)}${fired.length > 1 ? ` and ${fired.length - 1} more` : ''}` : ''),
+          (first
+            ? `: ${first.feature} ${first.statistic} ${fmt(first.value)} > ${fmt(first.threshold)}${fired.length > 1 ? ` and ${fired.length - 1} more` : ''}`
+            : ''),
       );
     }
     return drifting.length > 0 ? DRIFTING_EXIT_CODE : 0;

@@ -38,7 +38,14 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   });
   const [sub, device, ...extra] = positionals;
   if (sub !== 'get' || !device || extra.length > 0) {
-    const what = sub !== 'get' ? (sub === undefined ? 'missing subcommand' : `unknown subcommand ${JSON.stringify(sub)}`) : !device ? 'missing DEVICE' : `unexpected argument ${JSON.stringify(extra[0])}`;
+    const what =
+      sub !== 'get'
+        ? sub === undefined
+          ? 'missing subcommand'
+          : `unknown subcommand ${JSON.stringify(sub)}`
+        : !device
+          ? 'missing DEVICE'
+          : `unexpected argument ${JSON.stringify(extra[0])}`;
     throw usageError('features', what, 'features get DEVICE [--group NAME]; see edgeloop features --help');
   }
   const { paths } = await resolveDataDir(values, ctx);
@@ -78,11 +85,18 @@ export const NO_RECORD_EXIT_CODE = 3;
 /** An inspection command needs an existing store file: say which, where, and exit 1 (EL_ERR_CLI_NO_STORE). */
 export function requireStore(path: string, what: string, dataDir: string, hint = 'has the cloud run there?'): void {
   if (existsSync(path)) return;
-  throw new EdgeloopError('EL_ERR_CLI_NO_STORE', `no ${what} in ${dataDir} (${path} does not exist): is --data-dir right? ${hint}`, { details: { path, dataDir } });
+  throw new EdgeloopError(
+    'EL_ERR_CLI_NO_STORE',
+    `no ${what} in ${dataDir} (${path} does not exist): is --data-dir right? ${hint}`,
+    { details: { path, dataDir } },
+  );
 }
 
 /** dataDir from --data-dir, else from the config (file + env), else the default. Shared with `edgeloop dlq`. */
-export async function resolveDataDir(values: { config?: string | undefined; 'data-dir'?: string | undefined }, ctx: CliContext) {
+export async function resolveDataDir(
+  values: { config?: string | undefined; 'data-dir'?: string | undefined },
+  ctx: CliContext,
+) {
   const { CloudConfigSchema, cloudPaths } = await import('../../cloud/config.ts');
   const file = values.config ?? ctx.env.EDGELOOP_CONFIG;
   const config = loadConfig(CloudConfigSchema, {

@@ -78,14 +78,24 @@ export async function run(argv: string[], ctx: Ctx): Promise<number> {
   switch (cmd) {
     case 'train':
       if (sub === 'anomaly') return trainAnomaly(rest, ctx);
-      if (sub === 'recommender') return (await loadCommand('../../models/recommender/commands.ts', 'trainRecommenderCommand'))(rest, ctx);
-      throw usageError('models train', sub ? `unknown model kind ${JSON.stringify(sub)}` : 'missing model kind', 'anomaly or recommender');
+      if (sub === 'recommender')
+        return (await loadCommand('../../models/recommender/commands.ts', 'trainRecommenderCommand'))(rest, ctx);
+      throw usageError(
+        'models train',
+        sub ? `unknown model kind ${JSON.stringify(sub)}` : 'missing model kind',
+        'anomaly or recommender',
+      );
     case 'eval':
       if (sub === 'skab') return evalSkab(rest, ctx);
-      if (sub === 'ai4i') return (await loadCommand('../../models/recommender/commands.ts', 'evalAi4iCommand'))(rest, ctx);
+      if (sub === 'ai4i')
+        return (await loadCommand('../../models/recommender/commands.ts', 'evalAi4iCommand'))(rest, ctx);
       if (sub === 'nab') return (await loadCommand('../../models/nab/commands.ts', 'evalNabCommand'))(rest, ctx);
       if (sub === 'cmapss') return (await loadCommand('../../models/rul/commands.ts', 'evalCmapssCommand'))(rest, ctx);
-      throw usageError('models eval', sub ? `unknown benchmark ${JSON.stringify(sub)}` : 'missing benchmark', 'skab, ai4i, nab or cmapss');
+      throw usageError(
+        'models eval',
+        sub ? `unknown benchmark ${JSON.stringify(sub)}` : 'missing benchmark',
+        'skab, ai4i, nab or cmapss',
+      );
     case 'keygen':
       return keygen(argv.slice(1), ctx);
     case 'sample-data':
@@ -97,7 +107,11 @@ export async function run(argv: string[], ctx: Ctx): Promise<number> {
     case 'score':
       return scoreCmd(argv.slice(1), ctx);
     default:
-      throw usageError('models', cmd ? `unknown subcommand ${JSON.stringify(cmd)}` : 'missing subcommand', 'train, eval, keygen, sign, verify or score; see edgeloop models --help');
+      throw usageError(
+        'models',
+        cmd ? `unknown subcommand ${JSON.stringify(cmd)}` : 'missing subcommand',
+        'train, eval, keygen, sign, verify or score; see edgeloop models --help',
+      );
   }
 }
 
@@ -110,13 +124,20 @@ async function loadCommand(relPath: string, exportName: string): Promise<Handler
   } catch (cause) {
     const code = (cause as { code?: string }).code;
     if (code === 'ERR_MODULE_NOT_FOUND' && String((cause as Error).message).includes(relPath.split('/').pop()!)) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `this command is not available in this build (${relPath.replace('../../', '')} is missing)`, { cause });
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `this command is not available in this build (${relPath.replace('../../', '')} is missing)`,
+        { cause },
+      );
     }
     throw cause;
   }
   const fn = mod[exportName];
   if (typeof fn !== 'function') {
-    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `this command is not available in this build (${relPath.replace('../../', '')} does not export ${exportName})`);
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `this command is not available in this build (${relPath.replace('../../', '')} does not export ${exportName})`,
+    );
   }
   return fn as Handler;
 }
@@ -182,7 +203,12 @@ async function trainAnomaly(argv: string[], ctx: Ctx): Promise<number> {
     ...(o['time-column'] !== undefined ? { timeColumn: str(o['time-column']) } : {}),
     ...(o.separator !== undefined ? { separator: separatorArg(str(o.separator)) } : {}),
   });
-  const progress = new Progress({ total: epochs, label: 'train anomaly: epoch', stream: ctx.stderr, silent: Boolean(o.quiet) });
+  const progress = new Progress({
+    total: epochs,
+    label: 'train anomaly: epoch',
+    stream: ctx.stderr,
+    silent: Boolean(o.quiet),
+  });
   const trained = await trainAnomalyModel(tables, {
     ...options,
     onEpoch: (epoch, loss) => progress.update(epoch, `loss ${loss.toFixed(6)}`),
@@ -197,17 +223,28 @@ async function trainAnomaly(argv: string[], ctx: Ctx): Promise<number> {
       `trained ${m.name} ${m.version} on ${tables.length} file(s), ${String(m.training?.windows)} windows of ${w?.window.length} rows x ${w?.sensors.length} sensors (${w?.sensors.join(', ')})`,
       `final loss ${trained.losses[trained.losses.length - 1]!.toFixed(6)}; threshold ${m.threshold} (${m.thresholdRule})`,
       `wrote ${modelPath} (${trained.onnx.byteLength} bytes) and ${manifestPath}`,
-      key ? `signed with key ${keyIdFromManifest(manifest)}` : 'unsigned: sign it with `edgeloop models sign --model DIR --key KEY` before deploying',
+      key
+        ? `signed with key ${keyIdFromManifest(manifest)}`
+        : 'unsigned: sign it with `edgeloop models sign --model DIR --key KEY` before deploying',
     ].join('\n') + '\n',
   );
   return 0;
 }
 
 async function sampleData(argv: string[], ctx: Ctx): Promise<number> {
-  const o = parse(argv, { out: { type: 'string' }, devices: { type: 'string' }, seconds: { type: 'string' }, seed: { type: 'string' } });
+  const o = parse(argv, {
+    out: { type: 'string' },
+    devices: { type: 'string' },
+    seconds: { type: 'string' },
+    seed: { type: 'string' },
+  });
   const dir = resolve(ctx.cwd, required(o, 'out'));
   const { normalCsv } = await import('../../simulator/normal-csv.ts');
-  const files = normalCsv({ devices: int(o.devices, '--devices', 4, 1), seconds: int(o.seconds, '--seconds', 3600, 16), seed: int(o.seed, '--seed', 1, 0) });
+  const files = normalCsv({
+    devices: int(o.devices, '--devices', 4, 1),
+    seconds: int(o.seconds, '--seconds', 3600, 16),
+    seed: int(o.seed, '--seed', 1, 0),
+  });
   mkdirSync(dir, { recursive: true });
   for (const f of files) writeFileSync(join(dir, f.name), f.csv);
   ctx.stdout.write(`wrote ${files.length} files of normal operation to ${dir}\n`);
@@ -222,8 +259,15 @@ async function keygen(argv: string[], ctx: Ctx): Promise<number> {
   const { writeSigningKey, generateSigningKey } = await import('../../models/manifest/index.ts');
   // by default next to the rest of the local state: .edgeloop/ is git-ignored, so the private key cannot be committed
   // by accident, and `edgeloop up` trusts every *.pub in .edgeloop/keys
-  const r = writeSigningKey(resolve(ctx.cwd, o.out === undefined ? DEFAULT_KEY_DIR : str(o.out)), str(o.name ?? 'edgeloop'), generateSigningKey(), Boolean(o.force));
-  ctx.stdout.write(`key ${r.keyId}\nprivate key ${r.privatePath} (mode 600: keep it secret, outside git)\npublic key  ${r.publicPath} (give this to agents and the registry)\n`);
+  const r = writeSigningKey(
+    resolve(ctx.cwd, o.out === undefined ? DEFAULT_KEY_DIR : str(o.out)),
+    str(o.name ?? 'edgeloop'),
+    generateSigningKey(),
+    Boolean(o.force),
+  );
+  ctx.stdout.write(
+    `key ${r.keyId}\nprivate key ${r.privatePath} (mode 600: keep it secret, outside git)\npublic key  ${r.publicPath} (give this to agents and the registry)\n`,
+  );
   return 0;
 }
 
@@ -248,7 +292,12 @@ async function verifyCmd(argv: string[], ctx: Ctx): Promise<number> {
   const { readPublicKey, verifyModelDir } = await import('../../models/manifest/index.ts');
   const { OrtModelRunner, checkTestVector } = await import('../../models/runtime/ort-model-runner.ts');
   if (o.key === undefined && !o['allow-unsigned']) {
-    throw flagError('models', '--key', 'missing', '--key PUBLIC.pub, or --allow-unsigned to skip the signature check of an unsigned manifest');
+    throw flagError(
+      'models',
+      '--key',
+      'missing',
+      '--key PUBLIC.pub, or --allow-unsigned to skip the signature check of an unsigned manifest',
+    );
   }
   const keys = o.key === undefined ? [] : list(str(o.key), '--key').map((k) => readPublicKey(resolve(ctx.cwd, k)));
   const v = verifyModelDir(dir, { trustedKeys: keys, requireSignature: !o['allow-unsigned'] });
@@ -285,10 +334,14 @@ async function scoreCmd(argv: string[], ctx: Ctx): Promise<number> {
   const { loadSensorTable } = await import('../../models/anomaly/sensor-table.ts');
   const { scoreTableRows } = await import('../../models/anomaly/anomaly-scorer.ts');
   const { smoothScores } = await import('../../models/anomaly/threshold.ts');
-  const v = o.key === undefined ? readModelDir(dir) : verifyModelDir(dir, { trustedKeys: list(str(o.key), '--key').map((k) => readPublicKey(resolve(ctx.cwd, k))) });
+  const v =
+    o.key === undefined
+      ? readModelDir(dir)
+      : verifyModelDir(dir, { trustedKeys: list(str(o.key), '--key').map((k) => readPublicKey(resolve(ctx.cwd, k))) });
   if (o.key === undefined) ctx.stderr.write('note: signature not checked (no --key); schema and sha256 checked\n');
   const m = v.manifest;
-  if (m.inputs.kind !== 'window') throw new EdgeloopError('EL_ERR_MODEL_INPUT', `${dir}: a ${m.kind} model; score takes window anomaly models`);
+  if (m.inputs.kind !== 'window')
+    throw new EdgeloopError('EL_ERR_MODEL_INPUT', `${dir}: a ${m.kind} model; score takes window anomaly models`);
   const threshold = num(o.threshold, '--threshold', m.threshold);
   // the decision rule the model was calibrated with, unless overridden
   const smooth = smoothArg ?? m.decision?.smoothing ?? 1;
@@ -312,7 +365,9 @@ async function scoreCmd(argv: string[], ctx: Ctx): Promise<number> {
     const s = scores[r]!;
     const flag = s > threshold ? 1 : 0;
     flagged += flag;
-    lines.push(`${r}${table.timeColumn ? `,${csvCell(table.times[r]!)}` : ''},${Number.isNaN(s) ? '' : s},${Number.isNaN(s) ? '' : flag}`);
+    lines.push(
+      `${r}${table.timeColumn ? `,${csvCell(table.times[r]!)}` : ''},${Number.isNaN(s) ? '' : s},${Number.isNaN(s) ? '' : flag}`,
+    );
   }
   mkdirSync(dirname(outFile), { recursive: true });
   writeFileSync(outFile, lines.join('\n') + '\n');
@@ -350,26 +405,38 @@ async function evalSkab(argv: string[], ctx: Ctx): Promise<number> {
     quiet: { type: 'boolean' },
   });
   const dir = resolve(ctx.cwd, required(o, 'data-dir'));
-  const { crossValidateSkab, evaluateSkab, skabVariants, SKAB_DEFAULTS } = await import('../../models/anomaly/skab-eval.ts');
+  const { crossValidateSkab, evaluateSkab, skabVariants, SKAB_DEFAULTS } = await import(
+    '../../models/anomaly/skab-eval.ts'
+  );
   let progress: Progress | undefined;
   let pass = 0;
   const t0 = performance.now();
   const trainRows = int(o['train-rows'], '--train-rows', 400, 1);
   const scoreOpts = {
     ...(o.sensors !== undefined ? { sensors: list(str(o.sensors), '--sensors') } : {}),
-    ...(o['drop-sensors'] !== undefined ? { dropSensors: str(o['drop-sensors']) === 'none' ? [] : list(str(o['drop-sensors']), '--drop-sensors') } : {}),
+    ...(o['drop-sensors'] !== undefined
+      ? { dropSensors: str(o['drop-sensors']) === 'none' ? [] : list(str(o['drop-sensors']), '--drop-sensors') }
+      : {}),
     window: int(o.window, '--window', SKAB_DEFAULTS.window, 1),
     normalization: { minRelativeStd: nonNegative(o['min-relative-std'], '--min-relative-std', 0.01) },
     epochs: int(o.epochs, '--epochs', SKAB_DEFAULTS.epochs, 1),
     ...(o['batch-size'] !== undefined ? { batchSize: int(o['batch-size'], '--batch-size', 32, 1) } : {}),
     ...(o['learning-rate'] !== undefined ? { learningRate: num(o['learning-rate'], '--learning-rate', 3e-3) } : {}),
-    hidden: o.hidden === undefined ? [...SKAB_DEFAULTS.hidden] : list(str(o.hidden), '--hidden').map((h) => intValue(h, '--hidden', 1)),
+    hidden:
+      o.hidden === undefined
+        ? [...SKAB_DEFAULTS.hidden]
+        : list(str(o.hidden), '--hidden').map((h) => intValue(h, '--hidden', 1)),
     ...(o.activation !== undefined ? { activation: activationArg(o.activation) } : {}),
     seed: int(o.seed, '--seed', 1, 0),
     trainRows,
     onStart: (n: number) => {
       pass++;
-      progress = new Progress({ total: n, label: `eval skab${pass > 1 ? ` (pass ${pass})` : ''}: file`, stream: ctx.stderr, silent: Boolean(o.quiet) });
+      progress = new Progress({
+        total: n,
+        label: `eval skab${pass > 1 ? ` (pass ${pass})` : ''}: file`,
+        stream: ctx.stderr,
+        silent: Boolean(o.quiet),
+      });
     },
     onScored: (key: string, i: number) => progress?.update(i + 1, key),
   };
@@ -378,8 +445,15 @@ async function evalSkab(argv: string[], ctx: Ctx): Promise<number> {
   let out: string[];
   let rows: Array<{ file: string; row: number; score: number; predicted: number; label: number }>;
   if (o['cross-validate'] === true) {
-    const maxFar = o['cv-max-far'] === undefined ? 0.15 : numberFlag('models', '--cv-max-far', str(o['cv-max-far']), { min: 0, max: 1 })!;
-    const cv = await crossValidateSkab(dir, { ...scoreOpts, variants: skabVariants(skabVariantFlags(o, trainRows)), maxFar });
+    const maxFar =
+      o['cv-max-far'] === undefined
+        ? 0.15
+        : numberFlag('models', '--cv-max-far', str(o['cv-max-far']), { min: 0, max: 1 })!;
+    const cv = await crossValidateSkab(dir, {
+      ...scoreOpts,
+      variants: skabVariants(skabVariantFlags(o, trainRows)),
+      maxFar,
+    });
     out = report.formatSkabCrossValidation(dir, cv, seconds());
     rows = report.crossValidationRows(cv);
   } else {
@@ -387,7 +461,10 @@ async function evalSkab(argv: string[], ctx: Ctx): Promise<number> {
       ...scoreOpts,
       ...(o['fit-rows'] !== undefined ? { fitRows: int(o['fit-rows'], '--fit-rows', trainRows, 1) } : {}),
       smoothing: int(o.smooth, '--smooth', SKAB_DEFAULTS.smoothing, 1),
-      threshold: { quantile: num(o.quantile, '--quantile', SKAB_DEFAULTS.threshold.quantile), margin: num(o.margin, '--margin', SKAB_DEFAULTS.threshold.margin) },
+      threshold: {
+        quantile: num(o.quantile, '--quantile', SKAB_DEFAULTS.threshold.quantile),
+        margin: num(o.margin, '--margin', SKAB_DEFAULTS.threshold.margin),
+      },
     });
     out = report.formatSkabResult(dir, r, seconds());
     rows = r.rows;
@@ -395,7 +472,13 @@ async function evalSkab(argv: string[], ctx: Ctx): Promise<number> {
   if (o.out !== undefined) {
     const file = resolve(ctx.cwd, str(o.out));
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, ['file,row,score,predicted,label', ...rows.map((x) => `${csvCell(x.file)},${x.row},${x.score},${x.predicted},${x.label}`)].join('\n') + '\n');
+    writeFileSync(
+      file,
+      [
+        'file,row,score,predicted,label',
+        ...rows.map((x) => `${csvCell(x.file)},${x.row},${x.score},${x.predicted},${x.label}`),
+      ].join('\n') + '\n',
+    );
     out.push(`wrote ${rows.length} rows to ${file}`);
   }
   ctx.stdout.write(out.join('\n') + '\n');
@@ -405,10 +488,17 @@ async function evalSkab(argv: string[], ctx: Ctx): Promise<number> {
 /** The lists behind --cross-validate's scoring variants (skabVariants in models/anomaly/skab-eval.ts). */
 function skabVariantFlags(o: Opts, trainRows: number): { fitRows: number[]; floors?: number[]; drop?: string[] } {
   return {
-    fitRows: o['cv-fit-rows'] === undefined ? [trainRows] : list(str(o['cv-fit-rows']), '--cv-fit-rows').map((v) => intValue(v, '--cv-fit-rows', 1)),
+    fitRows:
+      o['cv-fit-rows'] === undefined
+        ? [trainRows]
+        : list(str(o['cv-fit-rows']), '--cv-fit-rows').map((v) => intValue(v, '--cv-fit-rows', 1)),
     ...(o['cv-min-relative-std'] === undefined
       ? {}
-      : { floors: list(str(o['cv-min-relative-std']), '--cv-min-relative-std').map((v) => numberFlag('models', '--cv-min-relative-std', v, { min: 0 })!) }),
+      : {
+          floors: list(str(o['cv-min-relative-std']), '--cv-min-relative-std').map(
+            (v) => numberFlag('models', '--cv-min-relative-std', v, { min: 0 })!,
+          ),
+        }),
     ...(o['cv-drop-sensors'] === undefined ? {} : { drop: list(str(o['cv-drop-sensors']), '--cv-drop-sensors') }),
   };
 }
@@ -419,7 +509,12 @@ type Opts = Record<string, string | boolean | undefined>;
 
 function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>): Opts {
   const { values, positionals } = parseFlags('models', argv, { options, allowPositionals: true });
-  if (positionals.length) throw usageError('models', `${JSON.stringify(positionals[0])}: unexpected argument`, 'options only; see edgeloop models --help');
+  if (positionals.length)
+    throw usageError(
+      'models',
+      `${JSON.stringify(positionals[0])}: unexpected argument`,
+      'options only; see edgeloop models --help',
+    );
   return values as Opts;
 }
 
@@ -434,7 +529,10 @@ function str(v: string | boolean | undefined): string {
 }
 
 function list(v: string, flag: string): string[] {
-  const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const items = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (items.length === 0) throw flagError('models', flag, 'empty list', 'a comma-separated list');
   return items;
 }
@@ -456,7 +554,8 @@ function nonNegative(v: string | boolean | undefined, flag: string, def: number)
 }
 
 function isoDate(v: string, flag: string): string {
-  if (Number.isNaN(Date.parse(v))) throw flagError('models', flag, `invalid value ${JSON.stringify(v)}`, 'an ISO 8601 date');
+  if (Number.isNaN(Date.parse(v)))
+    throw flagError('models', flag, `invalid value ${JSON.stringify(v)}`, 'an ISO 8601 date');
   return v;
 }
 

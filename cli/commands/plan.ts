@@ -55,23 +55,28 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       json: { type: 'boolean' },
     },
   });
-  const [{ FleetSpecSchema }, { planFleet }, { formatPlan }, { DEFAULT_PRICE_FILE, loadPriceTable }] = await Promise.all([
-    import('../../cloud/plan/fleet-spec.ts'),
-    import('../../cloud/plan/plan.ts'),
-    import('../../cloud/plan/format-plan.ts'),
-    import('../../cloud/plan/prices.ts'),
-  ]);
+  const [{ FleetSpecSchema }, { planFleet }, { formatPlan }, { DEFAULT_PRICE_FILE, loadPriceTable }] =
+    await Promise.all([
+      import('../../cloud/plan/fleet-spec.ts'),
+      import('../../cloud/plan/plan.ts'),
+      import('../../cloud/plan/format-plan.ts'),
+      import('../../cloud/plan/prices.ts'),
+    ]);
   const n = (flag: string, v: string | undefined): number | undefined => numberFlag('plan', flag, v);
   const overrides: Record<string, unknown> = {
     devices: n('--devices', values.devices),
     readingsPerSecond: n('--readings-per-second', values['readings-per-second']),
     readingBytes: n('--reading-bytes', values['reading-bytes']),
     batchSize: n('--batch-size', values['batch-size']),
-    windows: values.windows === undefined ? undefined : parsedFlag('plan', '--windows', values.windows, parseWindows, 'seconds, comma-separated, e.g. 60,300'),
+    windows:
+      values.windows === undefined
+        ? undefined
+        : parsedFlag('plan', '--windows', values.windows, parseWindows, 'seconds, comma-separated, e.g. 60,300'),
     retentionDays: n('--retention-days', values['retention-days']),
     'models.count': n('--models', values.models),
   };
-  if (values.fleet === undefined && overrides.devices === undefined) throw usageError('plan', 'no fleet', '--devices N, or --fleet FILE');
+  if (values.fleet === undefined && overrides.devices === undefined)
+    throw usageError('plan', 'no fleet', '--devices N, or --fleet FILE');
   // only the flags given: a field missing from the file is the file's error, not a flag's
   const names = Object.fromEntries(Object.entries(FLAG_NAMES).filter(([k]) => overrides[k] !== undefined));
   const fleet = loadConfig(FleetSpecSchema, {

@@ -47,20 +47,34 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   const file = values.config ?? ctx.env.EDGELOOP_CONFIG;
   const overrides: Record<string, unknown> = { only: ['recommend'] };
   if (values['data-dir']) overrides.dataDir = values['data-dir'];
-  const loaded = loadConfig(CloudConfigSchema, { file: file ? resolvePath(ctx.cwd, file) : undefined, env: ctx.env, overrides });
+  const loaded = loadConfig(CloudConfigSchema, {
+    file: file ? resolvePath(ctx.cwd, file) : undefined,
+    env: ctx.env,
+    overrides,
+  });
   const parsed = RecommendConfigSchema.safeParse({
     ...(loaded.recommend ?? {}),
     ...(values.host ? { host: values.host } : {}),
     ...(values.port !== undefined ? { port: Number(values.port) } : {}),
-    ...(values.model ? { variants: [{ name: 'default', weight: 1, ref: { dir: resolvePath(ctx.cwd, values.model) } }] } : {}),
+    ...(values.model
+      ? { variants: [{ name: 'default', weight: 1, ref: { dir: resolvePath(ctx.cwd, values.model) } }] }
+      : {}),
     ...(values['trusted-key'] ? { trustedKeyFiles: values['trusted-key'].map((f) => resolvePath(ctx.cwd, f)) } : {}),
   });
   if (!parsed.success) {
     const flagged = parsed.error.issues.find((i) => i.path[0] === 'port' || i.path[0] === 'host');
     if (flagged && values[flagged.path[0] as 'port' | 'host'] !== undefined) {
-      throw fromZodIssue('recommend', `--${String(flagged.path[0])}`, values[flagged.path[0] as 'port' | 'host'], flagged);
+      throw fromZodIssue(
+        'recommend',
+        `--${String(flagged.path[0])}`,
+        values[flagged.path[0] as 'port' | 'host'],
+        flagged,
+      );
     }
-    throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${file ?? '(flags)'}: ${issuesLine(parsed.error.issues, { prefix: ['recommend'] })}`);
+    throw new EdgeloopError(
+      'EL_ERR_CONFIG_INVALID',
+      `${file ?? '(flags)'}: ${issuesLine(parsed.error.issues, { prefix: ['recommend'] })}`,
+    );
   }
   return runCloud({ ...loaded, recommend: parsed.data }, ctx, values, { lockDataDir: false });
 }

@@ -35,7 +35,13 @@ interface Http {
 }
 
 function client(url: string, token: string | undefined): Http {
-  const call = jsonClient({ url, token, what: 'the registry', serveHint: 'edgeloop registry serve', errorCode: 'EL_ERR_REGISTRY_HTTP' });
+  const call = jsonClient({
+    url,
+    token,
+    what: 'the registry',
+    serveHint: 'edgeloop registry serve',
+    errorCode: 'EL_ERR_REGISTRY_HTTP',
+  });
   return { get: (p) => call('GET', p), send: (m, p, b) => call(m, p, b) };
 }
 
@@ -74,35 +80,63 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       try {
         manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
       } catch (cause) {
-        throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `${dir}: cannot read manifest.json: ${(cause as Error).message}`, { cause });
+        throw new EdgeloopError(
+          'EL_ERR_INVALID_ARGUMENT',
+          `${dir}: cannot read manifest.json: ${(cause as Error).message}`,
+          { cause },
+        );
       }
       const file = manifest.artifact?.file;
-      if (typeof file !== 'string') throw new EdgeloopError('EL_ERR_MODEL_MANIFEST_INVALID', `${dir}/manifest.json has no artifact.file`);
+      if (typeof file !== 'string')
+        throw new EdgeloopError('EL_ERR_MODEL_MANIFEST_INVALID', `${dir}/manifest.json has no artifact.file`);
       const bytes = readFileSync(join(dir, file));
-      const r = (await http.send('POST', '/v1/models', { manifest, artifact: bytes.toString('base64') })) as { created: boolean; version: { name: string; version: string; sha256: string } };
+      const r = (await http.send('POST', '/v1/models', { manifest, artifact: bytes.toString('base64') })) as {
+        created: boolean;
+        version: { name: string; version: string; sha256: string };
+      };
       if (values.json) out(JSON.stringify(r));
-      else out(`${r.created ? 'pushed' : 'already there:'} ${r.version.name}@${r.version.version} (sha256 ${r.version.sha256.slice(0, 12)}…)`);
+      else
+        out(
+          `${r.created ? 'pushed' : 'already there:'} ${r.version.name}@${r.version.version} (sha256 ${r.version.sha256.slice(0, 12)}…)`,
+        );
       return 0;
     }
     case 'list': {
-      const r = (await http.get('/v1/models')) as { models: Array<{ name: string; versions: number; latest: string; aliases: Record<string, string> }> };
+      const r = (await http.get('/v1/models')) as {
+        models: Array<{ name: string; versions: number; latest: string; aliases: Record<string, string> }>;
+      };
       if (values.json) out(JSON.stringify(r.models));
       else if (r.models.length === 0) out('no models');
       else {
         out(['NAME', 'VERSIONS', 'LATEST', 'ALIASES'].join('\t'));
-        for (const m of r.models) out([m.name, m.versions, m.latest, Object.entries(m.aliases).map(([a, v]) => `${a}=${v}`).join(' ') || '-'].join('\t'));
+        for (const m of r.models)
+          out(
+            [
+              m.name,
+              m.versions,
+              m.latest,
+              Object.entries(m.aliases)
+                .map(([a, v]) => `${a}=${v}`)
+                .join(' ') || '-',
+            ].join('\t'),
+          );
       }
       return 0;
     }
     case 'show': {
       need(1, 'show NAME[@VERSION]');
       const [name, ref = 'latest'] = args[0]!.split('@') as [string, string | undefined];
-      const r = (await http.get(`/v1/models/${enc(name)}/versions/${enc(ref)}`)) as Record<string, unknown> & { manifest: Record<string, unknown>; training: Record<string, unknown> };
+      const r = (await http.get(`/v1/models/${enc(name)}/versions/${enc(ref)}`)) as Record<string, unknown> & {
+        manifest: Record<string, unknown>;
+        training: Record<string, unknown>;
+      };
       if (values.json || values.manifest) {
         out(JSON.stringify(values.manifest ? r.manifest : r, null, 2));
         return 0;
       }
-      const aliases = (await http.get(`/v1/models/${enc(name)}/aliases`)) as { aliases: Array<{ alias: string; version: string }> };
+      const aliases = (await http.get(`/v1/models/${enc(name)}/aliases`)) as {
+        aliases: Array<{ alias: string; version: string }>;
+      };
       const here = aliases.aliases.filter((a) => a.version === r.version).map((a) => a.alias);
       out(`${r.name}@${r.version}${here.length ? `  (${here.join(', ')})` : ''}`);
       out(`  sha256      ${r.sha256}  (${r.bytes} bytes)`);
@@ -111,7 +145,8 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       out(`  lineage     parent ${r.parentVersion ?? '-'}, data ${r.dataHash ?? '-'}`);
       out(`  metrics     ${JSON.stringify(r.metrics)}`);
       const features = (r.training as { features?: Record<string, unknown> }).features;
-      if (features) out(`  training    ${Object.keys(features).length} feature distributions: ${Object.keys(features).join(', ')}`);
+      if (features)
+        out(`  training    ${Object.keys(features).length} feature distributions: ${Object.keys(features).join(', ')}`);
       out(`  threshold   ${r.manifest.threshold}; kind ${r.manifest.kind}`);
       out(`  artifact    ${r.artifactUrl}`);
       return 0;
@@ -124,8 +159,13 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
         out(values.json ? JSON.stringify(r) : `${name} ${alias} → ${r.version}`);
         return 0;
       }
-      const r = (await http.send('PUT', `/v1/models/${enc(name)}/aliases/${enc(alias)}`, { version })) as { previous?: string; version: string };
-      out(values.json ? JSON.stringify(r) : `${name} ${alias} → ${r.version}${r.previous ? ` (was ${r.previous})` : ''}`);
+      const r = (await http.send('PUT', `/v1/models/${enc(name)}/aliases/${enc(alias)}`, { version })) as {
+        previous?: string;
+        version: string;
+      };
+      out(
+        values.json ? JSON.stringify(r) : `${name} ${alias} → ${r.version}${r.previous ? ` (was ${r.previous})` : ''}`,
+      );
       return 0;
     }
     case 'serve': {
@@ -155,6 +195,10 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       return 0;
     }
     default:
-      throw usageError('registry', cmd ? `unknown subcommand ${JSON.stringify(cmd)}` : 'missing subcommand', 'push, list, show, alias or serve; see edgeloop registry --help');
+      throw usageError(
+        'registry',
+        cmd ? `unknown subcommand ${JSON.stringify(cmd)}` : 'missing subcommand',
+        'push, list, show, alias or serve; see edgeloop registry --help',
+      );
   }
 }

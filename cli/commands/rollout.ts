@@ -47,7 +47,13 @@ options:
 export const ROLLED_BACK_EXIT_CODE = 3;
 
 function client(url: string, token: string | undefined): JsonCall {
-  return jsonClient({ url, token, what: 'the rollout controller', serveHint: 'edgeloop rollout serve', errorCode: 'EL_ERR_ROLLOUT_HTTP' });
+  return jsonClient({
+    url,
+    token,
+    what: 'the rollout controller',
+    serveHint: 'edgeloop rollout serve',
+    errorCode: 'EL_ERR_ROLLOUT_HTTP',
+  });
 }
 
 function pct(n: number, d: number): string {
@@ -62,7 +68,9 @@ export function formatRollout(v: RolloutView): string {
   const lines = [
     `rollout ${v.id}: ${v.model}@${v.version} (previous ${v.previous ?? 'none'}) — ${v.status.toUpperCase()}${v.reason ? `: ${v.reason}` : ''}`,
     `  devices: ${v.devices.assigned} assigned of ${v.devices.total}, ${v.devices.active} active, ${v.devices.failed} failed` +
-      (v.devices.reverting || v.devices.reverted ? `, ${v.devices.reverting} reverting, ${v.devices.reverted} reverted` : ''),
+      (v.devices.reverting || v.devices.reverted
+        ? `, ${v.devices.reverting} reverting, ${v.devices.reverted} reverted`
+        : ''),
     '  stage  share  target  assigned  active  failed  in-flight  state',
   ];
   for (const s of v.stages) {
@@ -72,13 +80,18 @@ export function formatRollout(v: RolloutView): string {
   }
   for (const s of v.stages) {
     if (!s.devices?.length) continue;
-    const shown = s.devices.slice(0, MAX_DEVICES_SHOWN).map((d) => `${d.deviceId} ${d.state}${d.reason ? ` (${d.reason})` : ''}`);
-    if (s.devices.length > MAX_DEVICES_SHOWN) shown.push(`... and ${s.devices.length - MAX_DEVICES_SHOWN} more (--json lists all)`);
+    const shown = s.devices
+      .slice(0, MAX_DEVICES_SHOWN)
+      .map((d) => `${d.deviceId} ${d.state}${d.reason ? ` (${d.reason})` : ''}`);
+    if (s.devices.length > MAX_DEVICES_SHOWN)
+      shown.push(`... and ${s.devices.length - MAX_DEVICES_SHOWN} more (--json lists all)`);
     lines.push(`  stage ${s.stage} devices: ${shown.join(', ')}`);
   }
   for (const g of v.gates) {
     const f = (x: number | undefined): string => (x === undefined ? '?' : Number(x.toPrecision(3)).toString());
-    lines.push(`  gate ${g.expr}: ${g.result} (cohort ${f(g.cohort)} over ${g.cohortDevices} devices, rest ${f(g.baseline)} over ${g.restDevices}, limit ${f(g.limit)})`);
+    lines.push(
+      `  gate ${g.expr}: ${g.result} (cohort ${f(g.cohort)} over ${g.cohortDevices} devices, rest ${f(g.baseline)} over ${g.restDevices}, limit ${f(g.limit)})`,
+    );
   }
   for (const f of v.failures.slice(0, 10)) lines.push(`  ! ${f.deviceId}: ${f.reason}`);
   if (v.failures.length > 10) lines.push(`  ! ... and ${v.failures.length - 10} more`);
@@ -131,9 +144,14 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       const target = args[0];
       const at = target?.lastIndexOf('@') ?? -1;
       if (!target || at <= 0 || at === target.length - 1) {
-        throw usageError('rollout start', target ? `${JSON.stringify(target)}: not MODEL@VERSION` : 'missing MODEL@VERSION', 'edgeloop rollout start MODEL@VERSION [options]');
+        throw usageError(
+          'rollout start',
+          target ? `${JSON.stringify(target)}: not MODEL@VERSION` : 'missing MODEL@VERSION',
+          'edgeloop rollout start MODEL@VERSION [options]',
+        );
       }
-      if ((values.group?.length ?? 0) > 1) throw flagError('rollout start', '--group', 'given more than once', 'one group');
+      if ((values.group?.length ?? 0) > 1)
+        throw flagError('rollout start', '--group', 'given more than once', 'one group');
       const retries = int('retries', values.retries);
       const minWindows = int('min-windows', values['min-windows']);
       const spec = {
@@ -143,7 +161,14 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
         ...(values.bake ? { bake: values.bake } : {}),
         ...(values['max-failures'] ? { maxFailures: values['max-failures'] } : {}),
         ...(values.gate ? { gates: values.gate } : {}),
-        ...(values.devices ? { devices: values.devices.split(',').map((d) => d.trim()).filter(Boolean) } : {}),
+        ...(values.devices
+          ? {
+              devices: values.devices
+                .split(',')
+                .map((d) => d.trim())
+                .filter(Boolean),
+            }
+          : {}),
         ...(values.group?.[0] ? { group: values.group[0] } : {}),
         ...(values.rate ? { rate: values.rate } : {}),
         ...(values['device-timeout'] ? { deviceTimeoutMs: values['device-timeout'] } : {}),
@@ -163,17 +188,23 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
         const r = (await call('GET', '/v1/rollouts')) as { rollouts: RolloutView[] };
         if (values.json) out(JSON.stringify(r.rollouts));
         else if (r.rollouts.length === 0) out('no rollouts');
-        else for (const v of r.rollouts) out(`${v.id}\t${v.model}@${v.version}\t${v.status}\tstage ${v.stage}/${v.stages.length}${v.reason ? `\t${v.reason}` : ''}`);
+        else
+          for (const v of r.rollouts)
+            out(
+              `${v.id}\t${v.model}@${v.version}\t${v.status}\tstage ${v.stage}/${v.stages.length}${v.reason ? `\t${v.reason}` : ''}`,
+            );
         return 0;
       }
       const tty = !values.json && (ctx.stdout as { isTTY?: boolean }).isTTY === true;
       for (let first = true; ; first = false) {
         const v = (await call('GET', `/v1/rollouts/${ref()}`)) as RolloutView;
-        if (values.watch) ctx.stdout.write(watchFrame(values.json ? JSON.stringify(v) : formatRollout(v), { tty, first }));
+        if (values.watch)
+          ctx.stdout.write(watchFrame(values.json ? JSON.stringify(v) : formatRollout(v), { tty, first }));
         else show(v);
         // a snapshot is a successful answer whatever it says; waiting (--watch) ends with the outcome as exit status
         if (!values.watch) return 0;
-        if (['completed', 'aborted', 'rolled-back'].includes(v.status)) return v.status === 'rolled-back' ? ROLLED_BACK_EXIT_CODE : 0;
+        if (['completed', 'aborted', 'rolled-back'].includes(v.status))
+          return v.status === 'rolled-back' ? ROLLED_BACK_EXIT_CODE : 0;
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
@@ -182,7 +213,13 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       return 0;
     case 'rollback':
     case 'abort':
-      show((await call('POST', `/v1/rollouts/${ref()}/${cmd}`, values.reason ? { reason: values.reason } : {})) as RolloutView);
+      show(
+        (await call(
+          'POST',
+          `/v1/rollouts/${ref()}/${cmd}`,
+          values.reason ? { reason: values.reason } : {},
+        )) as RolloutView,
+      );
       return 0;
     case 'serve': {
       const { createRolloutPart } = await import('../../cloud/rollout/rollout-part.ts');
@@ -191,8 +228,12 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       const groups: Record<string, string[]> = {};
       for (const g of values.group ?? []) {
         const [name, list] = g.split('=');
-        if (!name || !list) throw flagError('rollout serve', '--group', `invalid value ${JSON.stringify(g)}`, 'NAME=dev1,dev2');
-        groups[name] = list.split(',').map((d) => d.trim()).filter(Boolean);
+        if (!name || !list)
+          throw flagError('rollout serve', '--group', `invalid value ${JSON.stringify(g)}`, 'NAME=dev1,dev2');
+        groups[name] = list
+          .split(',')
+          .map((d) => d.trim())
+          .filter(Boolean);
       }
       const part = createRolloutPart(
         {
@@ -200,7 +241,12 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
           mqtt: { url: values.mqtt ?? ctx.env.EDGELOOP_MQTT_URL ?? 'mqtt://127.0.0.1:1883' },
           registryUrl: values.registry ?? ctx.env.EDGELOOP_REGISTRY_URL ?? 'http://127.0.0.1:8081',
           ...(ctx.env.EDGELOOP_REGISTRY_TOKEN ? { registryToken: ctx.env.EDGELOOP_REGISTRY_TOKEN } : {}),
-          http: { ...(port !== undefined ? { port } : {}), ...(values.host ? { host: values.host } : {}), ...(token ? { apiToken: token } : {}), insecure: values.insecure },
+          http: {
+            ...(port !== undefined ? { port } : {}),
+            ...(values.host ? { host: values.host } : {}),
+            ...(token ? { apiToken: token } : {}),
+            insecure: values.insecure,
+          },
           groups,
         },
         { logger: createCliLogger(ctx.env.EDGELOOP_LOG_LEVEL ?? 'info') },
@@ -215,6 +261,10 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       return 0;
     }
     default:
-      throw usageError('rollout', cmd ? `unknown subcommand ${JSON.stringify(cmd)}` : 'missing subcommand', 'start, status, promote, rollback, abort or serve; see edgeloop rollout --help');
+      throw usageError(
+        'rollout',
+        cmd ? `unknown subcommand ${JSON.stringify(cmd)}` : 'missing subcommand',
+        'start, status, promote, rollback, abort or serve; see edgeloop rollout --help',
+      );
   }
 }

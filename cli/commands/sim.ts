@@ -89,8 +89,11 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     return numberFlag('sim', `--${name}`, v);
   };
   const seconds = (name: string, v: string | undefined): number | undefined =>
-    v === undefined ? undefined : parsedFlag('sim', `--${name}`, v, (x) => parseSeconds(x, `--${name}`), 'a duration: 10, 10s, 500ms, 2m');
-  if (values.up && (values.url || values.cloud)) throw flagError('sim', '--up', 'cannot be combined with --url or --cloud');
+    v === undefined
+      ? undefined
+      : parsedFlag('sim', `--${name}`, v, (x) => parseSeconds(x, `--${name}`), 'a duration: 10, 10s, 500ms, 2m');
+  if (values.up && (values.url || values.cloud))
+    throw flagError('sim', '--up', 'cannot be combined with --url or --cloud');
   const upState = values.up ? await import('../up-state.ts') : undefined;
   const up = upState?.readUpBroker(resolve(ctx.cwd, upState.DEFAULT_UP_DIR));
   const overrides: Record<string, unknown> = {
@@ -117,7 +120,11 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       ...(values['fault-kinds'] ? { kinds: values['fault-kinds'].split(',').map((s) => s.trim()) } : {}),
     };
   }
-  if (values.replay) overrides.replay = { path: resolve(ctx.cwd, values.replay), ...(values['replay-format'] ? { format: values['replay-format'] } : {}) };
+  if (values.replay)
+    overrides.replay = {
+      path: resolve(ctx.cwd, values.replay),
+      ...(values['replay-format'] ? { format: values['replay-format'] } : {}),
+    };
   const options = loadConfig(SimulationOptionsSchema, {
     file: values.config ? resolve(ctx.cwd, values.config) : undefined,
     env: ctx.env,
@@ -131,7 +138,13 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
 
   let cloudSetup: Awaited<ReturnType<typeof startSimCloud>> | undefined;
   if (values.cloud) {
-    if (options.url) throw flagError('sim', '--cloud', 'given with --url', 'one of --cloud (an embedded cloud) or --url (an existing broker)');
+    if (options.url)
+      throw flagError(
+        'sim',
+        '--cloud',
+        'given with --url',
+        'one of --cloud (an embedded cloud) or --url (an existing broker)',
+      );
     cloudSetup = await startSimCloud(values['data-dir'] ? resolve(ctx.cwd, values['data-dir']) : undefined, options);
     ctx.stderr.write(`edgeloop sim: embedded cloud at ${cloudSetup.url} (data in ${cloudSetup.dataDir})\n`);
   }
@@ -176,7 +189,10 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
 }
 
 /** An embedded cloud for `--cloud`: anonymous devices (client id = device id), a privileged observer service. */
-async function startSimCloud(dataDir: string | undefined, options: { devices: number; deviceIdPrefix: string; topicPrefix: string }) {
+async function startSimCloud(
+  dataDir: string | undefined,
+  options: { devices: number; deviceIdPrefix: string; topicPrefix: string },
+) {
   const { mkdtempSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { randomBytes } = await import('node:crypto');
@@ -191,7 +207,11 @@ async function startSimCloud(dataDir: string | undefined, options: { devices: nu
   const lock = own ? undefined : acquireDataDirLock({ dir, command: 'edgeloop sim --cloud' });
   const password = randomBytes(18).toString('base64url');
   const credentialsFile = join(dir, 'sim-credentials.json');
-  writeFileSync(credentialsFile, JSON.stringify({ services: { 'sim-observer': await hashPassword(password, { N: 4096, r: 8, p: 1 }) } }), { mode: 0o600 });
+  writeFileSync(
+    credentialsFile,
+    JSON.stringify({ services: { 'sim-observer': await hashPassword(password, { N: 4096, r: 8, p: 1 }) } }),
+    { mode: 0o600 },
+  );
   const cloud = createCloud(
     parseCloudConfig({
       dataDir: dir,

@@ -69,12 +69,23 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     devices: num('devices', values.devices, 50, 0, 100_000),
     mode,
     port: values.port === undefined ? undefined : num('port', values.port, 8080, 0, 65535),
-    registryPort: values['registry-port'] === undefined ? undefined : num('registry-port', values['registry-port'], 8081, 0, 65535),
-    rolloutPort: values['rollout-port'] === undefined ? undefined : num('rollout-port', values['rollout-port'], 8082, 0, 65535),
+    registryPort:
+      values['registry-port'] === undefined ? undefined : num('registry-port', values['registry-port'], 8081, 0, 65535),
+    rolloutPort:
+      values['rollout-port'] === undefined ? undefined : num('rollout-port', values['rollout-port'], 8082, 0, 65535),
     host: values.host ?? '127.0.0.1',
     dataDir: resolve(ctx.cwd, values['data-dir'] ?? DEFAULT_DATA_DIRS.root),
     rate: num('rate', values.rate, 1, 0.01, 100, false),
-    faultEverySec: values['fault-every'] === undefined ? 6 : parsedFlag('up', '--fault-every', values['fault-every'], (v) => parseSeconds(v, '--fault-every'), 'a duration: 6, 6s, 500ms, 2m; 0 = none'),
+    faultEverySec:
+      values['fault-every'] === undefined
+        ? 6
+        : parsedFlag(
+            'up',
+            '--fault-every',
+            values['fault-every'],
+            (v) => parseSeconds(v, '--fault-every'),
+            'a duration: 6, 6s, 500ms, 2m; 0 = none',
+          ),
     fleet: !values['no-fleet'],
     seed: values.seed === undefined ? randomBytes(4).readUInt32LE(0) : num('seed', values.seed, 1, 0, 2 ** 32 - 1),
   };
@@ -84,7 +95,9 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   const rel = (p: string): string => relative(ctx.cwd, p) || '.';
   out('');
   out(`  dashboard   ${handle.dashboardUrl}`);
-  out(`  mqtt        ${handle.mqttUrl}  (devices log in as their id; passwords in ${rel(join(opts.dataDir, 'secrets.json'))})`);
+  out(
+    `  mqtt        ${handle.mqttUrl}  (devices log in as their id; passwords in ${rel(join(opts.dataDir, 'secrets.json'))})`,
+  );
   out(`  running     ${handle.running.join(', ')}`);
   for (const [k, v] of Object.entries(handle.urls)) out(`  ${k.padEnd(10)}  ${v}`);
   if (handle.missing.length) out(`  missing     ${handle.missing.map((m) => `${m.part} (${m.reason})`).join('; ')}`);
@@ -113,4 +126,3 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   process.removeAllListeners('SIGTERM');
   return 0;
 }
-

@@ -63,18 +63,29 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   });
   const [sub, ...args] = positionals;
   if (!SUBS.includes(sub as (typeof SUBS)[number])) {
-    throw usageError('warehouse', sub === undefined ? 'missing subcommand' : `unknown subcommand ${JSON.stringify(sub)}`, `${SUBS.join(', ')}; see edgeloop warehouse --help`);
+    throw usageError(
+      'warehouse',
+      sub === undefined ? 'missing subcommand' : `unknown subcommand ${JSON.stringify(sub)}`,
+      `${SUBS.join(', ')}; see edgeloop warehouse --help`,
+    );
   }
   const format = values.format;
-  if (format !== 'table' && format !== 'csv' && format !== 'json') throw usageError('warehouse', `--format ${JSON.stringify(format)}`, 'table, csv or json');
+  if (format !== 'table' && format !== 'csv' && format !== 'json')
+    throw usageError('warehouse', `--format ${JSON.stringify(format)}`, 'table, csv or json');
   const staleness = numberFlag('warehouse', '--max-staleness', values['max-staleness'], { min: 0 });
   const ranges: Record<string, [number, number]> = {};
   for (const r of values.range ?? []) {
-    const [sensor, lo, hi] = parsedFlag('warehouse', '--range', r, (v) => {
-      const m = /^(.+)=(-?[\d.e+-]+):(-?[\d.e+-]+)$/.exec(v);
-      if (!m || !Number.isFinite(Number(m[2])) || !Number.isFinite(Number(m[3]))) throw new Error('bad range');
-      return [m[1]!, Number(m[2]), Number(m[3])] as const;
-    }, 'SENSOR=LO:HI, e.g. temperature=-40:125');
+    const [sensor, lo, hi] = parsedFlag(
+      'warehouse',
+      '--range',
+      r,
+      (v) => {
+        const m = /^(.+)=(-?[\d.e+-]+):(-?[\d.e+-]+)$/.exec(v);
+        if (!m || !Number.isFinite(Number(m[2])) || !Number.isFinite(Number(m[3]))) throw new Error('bad range');
+        return [m[1]!, Number(m[2]), Number(m[3])] as const;
+      },
+      'SENSOR=LO:HI, e.g. temperature=-40:125',
+    );
     ranges[sensor] = [lo, hi];
   }
   const { paths } = await resolveDataDir(values, ctx);
@@ -82,10 +93,16 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   const { formatChecks } = await import('../../cloud/warehouse/checks.ts');
   if (sub === 'serve') {
     requireStore(paths.warehouse, 'warehouse', paths.dataDir, 'run `edgeloop warehouse refresh` first');
-    return serve(paths.warehouse, values.host, numberFlag('warehouse', '--port', values.port, { min: 0, max: 65535, integer: true })!, ctx);
+    return serve(
+      paths.warehouse,
+      values.host,
+      numberFlag('warehouse', '--port', values.port, { min: 0, max: 65535, integer: true })!,
+      ctx,
+    );
   }
   const readOnly = sub === 'query' || sub === 'report';
-  if (sub === 'refresh') requireStore(paths.archive, 'raw archive', paths.dataDir, 'has the cloud run there with archive.enabled?');
+  if (sub === 'refresh')
+    requireStore(paths.archive, 'raw archive', paths.dataDir, 'has the cloud run there with archive.enabled?');
   else requireStore(paths.warehouse, 'warehouse', paths.dataDir, 'run `edgeloop warehouse refresh` first');
   const wh = await Warehouse.open({
     path: paths.warehouse,
@@ -98,7 +115,12 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   });
   try {
     if (sub === 'refresh' || sub === 'check') {
-      if (args.length > 0) throw usageError('warehouse', `unexpected argument ${JSON.stringify(args[0])}`, `edgeloop warehouse ${sub} [options]`);
+      if (args.length > 0)
+        throw usageError(
+          'warehouse',
+          `unexpected argument ${JSON.stringify(args[0])}`,
+          `edgeloop warehouse ${sub} [options]`,
+        );
       let checks;
       if (sub === 'refresh') {
         const r = await wh.refresh({ full: values.full === true });
@@ -112,21 +134,41 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       ctx.stdout.write(`${formatChecks(checks)}\n`);
       const failed = checks.filter((c) => c.status === 'fail');
       if (failed.length > 0) {
-        ctx.stderr.write(`edgeloop warehouse: ${failed.length} check(s) failed: ${failed.map((c) => c.name).join(', ')} [EL_ERR_WAREHOUSE_CHECK_FAILED]\n`);
+        ctx.stderr.write(
+          `edgeloop warehouse: ${failed.length} check(s) failed: ${failed.map((c) => c.name).join(', ')} [EL_ERR_WAREHOUSE_CHECK_FAILED]\n`,
+        );
         return 1;
       }
       return 0;
     }
     let sql: string;
     if (sub === 'query') {
-      if (args.length !== 1) throw usageError('warehouse', args.length === 0 ? 'missing SQL' : 'more than one argument', 'one quoted SQL statement: edgeloop warehouse query "SELECT ..."');
+      if (args.length !== 1)
+        throw usageError(
+          'warehouse',
+          args.length === 0 ? 'missing SQL' : 'more than one argument',
+          'one quoted SQL statement: edgeloop warehouse query "SELECT ..."',
+        );
       sql = args[0]!;
     } else {
       const { reportSql } = await import('../../cloud/warehouse/reports.ts');
       const time = (flag: 'as-of' | 'from' | 'to') =>
-        values[flag] === undefined ? undefined : parsedFlag('warehouse', `--${flag}`, values[flag], parseTime, 'an ISO 8601 time or ms since the epoch');
-      if (args[0] === undefined) throw usageError('warehouse', 'missing report name', 'fleet-health, device-history DEVICE, model-impact or site-trend');
-      sql = reportSql(args[0], { device: args[1], asOf: time('as-of'), site: values.site, from: time('from'), to: time('to') });
+        values[flag] === undefined
+          ? undefined
+          : parsedFlag('warehouse', `--${flag}`, values[flag], parseTime, 'an ISO 8601 time or ms since the epoch');
+      if (args[0] === undefined)
+        throw usageError(
+          'warehouse',
+          'missing report name',
+          'fleet-health, device-history DEVICE, model-impact or site-trend',
+        );
+      sql = reportSql(args[0], {
+        device: args[1],
+        asOf: time('as-of'),
+        site: values.site,
+        from: time('from'),
+        to: time('to'),
+      });
     }
     let result;
     try {
@@ -149,7 +191,9 @@ async function serve(path: string, host: string, port: number, ctx: CliContext):
   const logger = createCliLogger(ctx.env.EDGELOOP_LOG_LEVEL ?? 'info');
   const server = new ReportsServer({ path, host, port, logger });
   await server.start();
-  ctx.stdout.write(`warehouse reports on ${server.url}/ (API: ${server.url}/v1/reports/..., ${server.url}/openapi.json)\n`);
+  ctx.stdout.write(
+    `warehouse reports on ${server.url}/ (API: ${server.url}/v1/reports/..., ${server.url}/openapi.json)\n`,
+  );
   const s = stopOnSignal(logger, () => server.close(), 'the reports server did not close');
   try {
     return await s.done;
@@ -171,13 +215,27 @@ function cell(v: unknown): string {
 
 /** Rows as an aligned text table, CSV, or one JSON object per line. */
 export function formatRows(columns: string[], rows: unknown[][], format: 'table' | 'csv' | 'json'): string {
-  if (format === 'json') return rows.map((r) => `${JSON.stringify(Object.fromEntries(columns.map((c, i) => [c, r[i] ?? null])))}\n`).join('');
+  if (format === 'json')
+    return rows
+      .map((r) => `${JSON.stringify(Object.fromEntries(columns.map((c, i) => [c, r[i] ?? null])))}\n`)
+      .join('');
   if (format === 'csv') {
     const q = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
     return [columns, ...rows.map((r) => r.map(cell))].map((r) => r.map(q).join(',')).join('\n') + '\n';
   }
   const text = rows.map((r) => r.map(cell));
   const widths = columns.map((c, i) => Math.max(c.length, ...text.map((r) => r[i]!.length)));
-  const line = (r: string[]): string => r.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...text.map(line), `(${rows.length} row${rows.length === 1 ? '' : 's'})`].join('\n') + '\n';
+  const line = (r: string[]): string =>
+    r
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return (
+    [
+      line(columns),
+      line(widths.map((w) => '-'.repeat(w))),
+      ...text.map(line),
+      `(${rows.length} row${rows.length === 1 ? '' : 's'})`,
+    ].join('\n') + '\n'
+  );
 }

@@ -28,10 +28,13 @@ const locksPart = definePart({
   create: (_n, ctx: UpContext) => {
     const held: Array<{ release(): void }> = [];
     const onTakeover = (prev: { pid: number; command: string }, dir: string): void =>
-      ctx.warn(`edgeloop up: ${dir}: the previous holder (PID ${prev.pid}, ${prev.command}) is gone, taking over its lock`);
+      ctx.warn(
+        `edgeloop up: ${dir}: the previous holder (PID ${prev.pid}, ${prev.command}) is gone, taking over its lock`,
+      );
     return {
       start() {
-        for (const dir of [ctx.o.dataDir, join(ctx.o.dataDir, 'cloud')]) held.push(acquireDataDirLock({ dir, command: 'edgeloop up', onTakeover }));
+        for (const dir of [ctx.o.dataDir, join(ctx.o.dataDir, 'cloud')])
+          held.push(acquireDataDirLock({ dir, command: 'edgeloop up', onTakeover }));
       },
       close() {
         for (const l of held.splice(0).reverse()) l.release();
@@ -93,7 +96,11 @@ const dashboardPart = definePart({
       },
       async start() {
         // the view of the fleet is fed by a privileged subscription (the service account `dashboard`)
-        feed = new DashboardFeed({ url: cloud.mqttUrl, view, ...(cloud.deviceAuth ? { username: 'dashboard', password: ctx.secrets.dashboard } : {}) });
+        feed = new DashboardFeed({
+          url: cloud.mqttUrl,
+          view,
+          ...(cloud.deviceAuth ? { username: 'dashboard', password: ctx.secrets.dashboard } : {}),
+        });
         await feed.start();
         server = new DashboardServer({ source, host: ctx.o.host, port: ctx.o.port ?? 8080, title: 'edgeloop' });
         try {
@@ -123,7 +130,16 @@ const fleetPart = definePart({
       label: '',
       close: async (): Promise<void> => {},
       async start(): Promise<void> {
-        const f = await startFleet(ctx.o, ctx.ids, ctx.secrets, cloud.mqttUrl, cloud.deviceAuth, ctx.topics, ctx.warn, ctx.missing);
+        const f = await startFleet(
+          ctx.o,
+          ctx.ids,
+          ctx.secrets,
+          cloud.mqttUrl,
+          cloud.deviceAuth,
+          ctx.topics,
+          ctx.warn,
+          ctx.missing,
+        );
         h.label = f.label;
         h.close = f.close;
       },
@@ -158,7 +174,9 @@ const viewFeedPart = definePart({
         }, 1000);
         partsTimer.unref();
         timers.push(partsTimer);
-        const recommender = cloud?.parts.get('recommend')?.instance as { recommendMany(ids: string[], k?: number): Promise<Array<Rec & { error?: unknown }>> } | undefined;
+        const recommender = cloud?.parts.get('recommend')?.instance as
+          | { recommendMany(ids: string[], k?: number): Promise<Array<Rec & { error?: unknown }>> }
+          | undefined;
         if (!recommender) return;
         let busy = false;
         const recTimer = setInterval(() => {
@@ -171,7 +189,10 @@ const viewFeedPart = definePart({
             .then((rs) =>
               rs.forEach((r, i) => {
                 if (!r.actions || r.error) return;
-                view.setRecommendations(ids[i]!, r.actions.map((a) => ({ item: a.label, score: a.score })));
+                view.setRecommendations(
+                  ids[i]!,
+                  r.actions.map((a) => ({ item: a.label, score: a.score })),
+                );
                 if (typeof r.featureAgeMs === 'number') view.stage('feature store (age)', r.featureAgeMs);
               }),
             )
@@ -218,7 +239,14 @@ export async function startUp(o: UpOptions, warn: (s: string) => void): Promise<
   mkdirSync(o.dataDir, { recursive: true });
   const { deviceIds } = await import('../../simulator/build-fleet.ts');
   const ids = deviceIds('dev-', o.devices);
-  const ctx: UpContext = { o, warn, missing: [], ids, secrets: loadSecrets(join(o.dataDir, 'secrets.json'), ids), topics: new Topics() };
+  const ctx: UpContext = {
+    o,
+    warn,
+    missing: [],
+    ids,
+    secrets: loadSecrets(join(o.dataDir, 'secrets.json'), ids),
+    topics: new Topics(),
+  };
   const system = new System<UpContext>({
     parts: [upStatePart, fleetPart],
     context: ctx,

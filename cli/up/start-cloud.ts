@@ -44,7 +44,11 @@ export async function startCloud(
   ids: string[],
   warn: (s: string) => void,
   missing: Array<{ part: string; reason: string }>,
-): Promise<{ cloud: Awaited<ReturnType<typeof import('../../cloud/create-cloud.ts').createCloud>>; mqttUrl: string; parts: string[] }> {
+): Promise<{
+  cloud: Awaited<ReturnType<typeof import('../../cloud/create-cloud.ts').createCloud>>;
+  mqttUrl: string;
+  parts: string[];
+}> {
   const { createCloud } = await import('../../cloud/create-cloud.ts');
   const { parseCloudConfig } = await import('../../cloud/config.ts');
   const { hashPassword } = await import('../../cloud/broker/password-hash.ts');
@@ -55,7 +59,21 @@ export async function startCloud(
   const devices: Record<string, string> = {};
   for (const id of ids) devices[id] = await hashPassword(secrets.devices[id]!, params);
   const credentialsFile = join(cloudDir, 'credentials.json');
-  writeFileSync(credentialsFile, JSON.stringify({ devices, services: { dashboard: await hashPassword(secrets.dashboard, params), [SIM_SERVICE]: await hashPassword(secrets.sim, params) } }, null, 2), { mode: 0o600 });
+  writeFileSync(
+    credentialsFile,
+    JSON.stringify(
+      {
+        devices,
+        services: {
+          dashboard: await hashPassword(secrets.dashboard, params),
+          [SIM_SERVICE]: await hashPassword(secrets.sim, params),
+        },
+      },
+      null,
+      2,
+    ),
+    { mode: 0o600 },
+  );
   const config = parseCloudConfig({
     dataDir: cloudDir,
     logLevel: 'warn',
@@ -65,8 +83,12 @@ export async function startCloud(
   const extra: Array<{ name: string; def: unknown }> = [];
   try {
     const rec = await import('../../cloud/recommend/recommend-part.ts');
-    if (!existsSync(join(rec.DEFAULT_RECOMMENDER_DIR, 'manifest.json'))) throw new Error('models/default/recommender is not built (npm run models:build)');
-    extra.push({ name: 'recommend', def: rec.recommendPartDef({ port: 0, featureMap: SIM_TO_RECOMMENDER }, { cwd: o.dataDir }) });
+    if (!existsSync(join(rec.DEFAULT_RECOMMENDER_DIR, 'manifest.json')))
+      throw new Error('models/default/recommender is not built (npm run models:build)');
+    extra.push({
+      name: 'recommend',
+      def: rec.recommendPartDef({ port: 0, featureMap: SIM_TO_RECOMMENDER }, { cwd: o.dataDir }),
+    });
   } catch (err) {
     missing.push({ part: 'recommend', reason: shortReason(err) });
   }
@@ -79,13 +101,21 @@ export async function startCloud(
       name: 'registry',
       def: (await import('../../lib/parts.ts')).definePart({
         name: 'registry',
-        create: () => reg.createRegistryPart({ dataDir: join(cloudDir, 'registry'), port: registryPort, trustedKeys: trustedKeys(o.dataDir) }),
+        create: () =>
+          reg.createRegistryPart({
+            dataDir: join(cloudDir, 'registry'),
+            port: registryPort,
+            trustedKeys: trustedKeys(o.dataDir),
+          }),
       }),
     });
     // the controller: the embedded broker gives it a service identity, it reads manifests from the registry above
     (config as { rollout?: unknown }).rollout = { http: { port: o.rolloutPort ?? (await portOr(8082)) } };
   } catch (err) {
-    missing.push({ part: 'registry', reason: (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' ? 'not in this build' : shortReason(err) });
+    missing.push({
+      part: 'registry',
+      reason: (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' ? 'not in this build' : shortReason(err),
+    });
   }
   // start with every extra part; if one of them fails, start again without it and say so
   for (;;) {
@@ -95,7 +125,11 @@ export async function startCloud(
       return { cloud, mqttUrl: cloud.urls.mqtt!, parts: [...cloud.parts.keys()] };
     } catch (err) {
       await cloud.close().catch(() => {});
-      const failing = extra.find((e) => (err as Error).message.includes(`"${e.name}"`) || (err as Error).message.toLowerCase().includes(e.name)) ?? extra.at(-1);
+      const failing =
+        extra.find(
+          (e) =>
+            (err as Error).message.includes(`"${e.name}"`) || (err as Error).message.toLowerCase().includes(e.name),
+        ) ?? extra.at(-1);
       if (!failing) throw err;
       extra.splice(extra.indexOf(failing), 1);
       missing.push({ part: failing.name, reason: `failed to start: ${shortReason(err)}` });
@@ -103,4 +137,3 @@ export async function startCloud(
     }
   }
 }
-

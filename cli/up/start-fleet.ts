@@ -41,15 +41,32 @@ export async function startFleet(
       : [];
   const byDevice = new Map<string, typeof faults>();
   for (const f of faults) byDevice.set(f.deviceId, [...(byDevice.get(f.deviceId) ?? []), f]);
-  const devices = ids.map((id) => new VirtualDevice(id, new SyntheticSource(new SignalModel(DEFAULT_SENSORS, root.fork(id), now), byDevice.get(id) ?? [])));
+  const devices = ids.map(
+    (id) =>
+      new VirtualDevice(
+        id,
+        new SyntheticSource(new SignalModel(DEFAULT_SENSORS, root.fork(id), now), byDevice.get(id) ?? []),
+      ),
+  );
   const ep = parseUrl(mqttUrl);
   const credentials = auth ? (id: string) => ({ username: id, password: secrets.devices[id] ?? '' }) : undefined;
-  const options = resolveSimulationOptions({ mode: o.mode, devices: ids.length, messageRate: o.rate, durationSec: horizonSec, deviceIdPrefix: 'dev-', reconnect: { minMs: 200, maxMs: 5000 } });
+  const options = resolveSimulationOptions({
+    mode: o.mode,
+    devices: ids.length,
+    messageRate: o.rate,
+    durationSec: horizonSec,
+    deviceIdPrefix: 'dev-',
+    reconnect: { minMs: 200, maxMs: 5000 },
+  });
   if (o.mode === 'agent') {
     try {
       const { createAgentFleet } = await import('../../simulator/agent/agent-fleet.ts');
       const modelsDir = defaultModelsDir();
-      if (!modelsDir) missing.push({ part: 'anomaly model', reason: 'models/default/anomaly is not built: agents run without inference' });
+      if (!modelsDir)
+        missing.push({
+          part: 'anomaly model',
+          reason: 'models/default/anomaly is not built: agents run without inference',
+        });
       const fleet = await createAgentFleet({
         options,
         devices,
@@ -65,14 +82,24 @@ export async function startFleet(
         onError: (id, err) => warn(`edgeloop up: agent ${id}: ${err.message}`),
       });
       await fleet.start();
-      return { label: `fleet (${ids.length} agents${modelsDir ? ' with ONNX inference' : ''})`, close: () => fleet.close() };
+      return {
+        label: `fleet (${ids.length} agents${modelsDir ? ' with ONNX inference' : ''})`,
+        close: () => fleet.close(),
+      };
     } catch (err) {
       if ((err as EdgeloopError).code !== 'EL_ERR_SIM_MODE_UNAVAILABLE') throw err;
       missing.push({ part: 'agent', reason: `${shortReason(err)}; using light-mode devices` });
     }
   }
   const { LightFleet } = await import('../../simulator/light/light-fleet.ts');
-  const fleet = new LightFleet({ devices, endpointFor: () => ep, topics, messageRate: o.rate, credentials, retry: { minMs: 200, maxMs: 5000 } });
+  const fleet = new LightFleet({
+    devices,
+    endpointFor: () => ep,
+    topics,
+    messageRate: o.rate,
+    credentials,
+    retry: { minMs: 200, maxMs: 5000 },
+  });
   await fleet.start();
   return { label: `fleet (${ids.length} light-mode devices)`, close: () => fleet.close() };
 }

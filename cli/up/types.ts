@@ -33,7 +33,6 @@ export interface Secrets {
   devices: Record<string, string>;
 }
 
-
 /** Shared by every part of `up` (cli/up/parts.ts). */
 export interface UpContext {
   readonly o: UpOptions;

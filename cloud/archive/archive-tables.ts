@@ -37,7 +37,10 @@ function cols(spec: string): ArchiveTable['columns'] {
 }
 
 export const ARCHIVE_TABLES: Readonly<Record<ArchiveTableName, ArchiveTable>> = {
-  readings: { name: 'readings', columns: cols(`device_id:${V}, seq:${B}, sensor:${V}, ts:${T}, value:${D}, arrived_at:${T}`) },
+  readings: {
+    name: 'readings',
+    columns: cols(`device_id:${V}, seq:${B}, sensor:${V}, ts:${T}, value:${D}, arrived_at:${T}`),
+  },
   events: {
     name: 'events',
     columns: cols(
@@ -52,7 +55,9 @@ export const ARCHIVE_TABLES: Readonly<Record<ArchiveTableName, ArchiveTable>> = 
   },
   model_reports: {
     name: 'model_reports',
-    columns: cols(`device_id:${V}, seq:${B}, ts:${T}, model:${V}, version:${V}, state:${V}, rollout_id:${V}, reason:${V}, arrived_at:${T}`),
+    columns: cols(
+      `device_id:${V}, seq:${B}, ts:${T}, model:${V}, version:${V}, state:${V}, rollout_id:${V}, reason:${V}, arrived_at:${T}`,
+    ),
   },
 };
 
@@ -70,7 +75,11 @@ const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFi
 export function archiveRows(m: DeviceMessage, arrivedAt: number): ArchiveRow[] {
   switch (m.type) {
     case 'telemetry':
-      return m.readings.map((r) => ({ table: 'readings', ts: r.ts, values: [m.deviceId, r.seq, r.sensor, r.ts, r.value, arrivedAt] }));
+      return m.readings.map((r) => ({
+        table: 'readings',
+        ts: r.ts,
+        values: [m.deviceId, r.seq, r.sensor, r.ts, r.value, arrivedAt],
+      }));
     case 'events':
       return m.events.map((e) => ({
         table: 'events',

@@ -21,11 +21,16 @@ export interface CompactionGroup {
   bytes: number;
 }
 
-export function planCompaction(partitions: readonly PartitionFiles[], o: { now: number; settleMs: number; targetBytes: number }): CompactionGroup[] {
+export function planCompaction(
+  partitions: readonly PartitionFiles[],
+  o: { now: number; settleMs: number; targetBytes: number },
+): CompactionGroup[] {
   const out: CompactionGroup[] = [];
   for (const p of partitions) {
     if (p.hourStart + 3_600_000 + o.settleMs > o.now) continue;
-    const small = p.files.filter((f) => f.bytes < o.targetBytes).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const small = p.files
+      .filter((f) => f.bytes < o.targetBytes)
+      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     let group: CompactionGroup = { partition: p.partition, files: [], bytes: 0 };
     const close = (): void => {
       if (group.files.length > 1) out.push(group);

@@ -34,9 +34,24 @@ import { compareSequenceNumbers } from '../processor/processor.ts';
 import type { Stream } from '../stream/stream.ts';
 import { runConsumerLoop } from '../stream/consumer-loop.ts';
 import { checkKnownOptions, intOption, oneOfOption, stringOption } from '../stream/options.ts';
-import { applyDeletes, applyRenames, fsyncPath, readCommit, removeTmpFiles, writeCommit } from '../feature-store/parquet-commit.ts';
+import {
+  applyDeletes,
+  applyRenames,
+  fsyncPath,
+  readCommit,
+  removeTmpFiles,
+  writeCommit,
+} from '../feature-store/parquet-commit.ts';
 import { micros, sqlString } from '../feature-store/parquet-offline-store.ts';
-import { ARCHIVE_TABLE_NAMES, ARCHIVE_TABLES, archiveRows, partitionOf, partitionStart, type ArchiveRow, type ArchiveTableName } from './archive-tables.ts';
+import {
+  ARCHIVE_TABLE_NAMES,
+  ARCHIVE_TABLES,
+  archiveRows,
+  partitionOf,
+  partitionStart,
+  type ArchiveRow,
+  type ArchiveTableName,
+} from './archive-tables.ts';
 import { planCompaction, type PartitionFiles } from './compaction.ts';
 
 export interface RawArchiveOptions {
@@ -88,7 +103,20 @@ function phase(p: string): void {
   if (ARCHIVE_CHANNELS.phase.hasSubscribers) ARCHIVE_CHANNELS.phase.publish({ phase: p });
 }
 
-const KNOWN = ['stream', 'dir', 'consumer', 'flushRows', 'flushIntervalMs', 'targetFileBytes', 'compactSettleMs', 'batchSize', 'idleWaitMs', 'compression', 'clock', 'logger'] as const;
+const KNOWN = [
+  'stream',
+  'dir',
+  'consumer',
+  'flushRows',
+  'flushIntervalMs',
+  'targetFileBytes',
+  'compactSettleMs',
+  'batchSize',
+  'idleWaitMs',
+  'compression',
+  'clock',
+  'logger',
+] as const;
 const C = 'RawArchive';
 /** the archive's commit record carries no feature schema: its tables are fixed (archive-tables.ts) */
 const NO_SCHEMA = { version: 1, columns: [] };
@@ -143,7 +171,8 @@ export class RawArchive {
 
   constructor(opts: RawArchiveOptions) {
     checkKnownOptions(C, opts, KNOWN);
-    if (!opts.stream || typeof opts.stream.read !== 'function') throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: option "stream" is required`);
+    if (!opts.stream || typeof opts.stream.read !== 'function')
+      throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: option "stream" is required`);
     this.#stream = opts.stream;
     this.#dir = stringOption(C, 'dir', opts.dir, '');
     if (this.#dir === '') throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: option "dir" is required`);
@@ -154,7 +183,12 @@ export class RawArchive {
     this.#settleMs = intOption(C, 'compactSettleMs', opts.compactSettleMs, 600_000, 0);
     this.#batchSize = intOption(C, 'batchSize', opts.batchSize, 500, 1);
     this.#idleMs = intOption(C, 'idleWaitMs', opts.idleWaitMs, 1000, 1);
-    this.#compression = oneOfOption(C, 'compression', opts.compression, 'zstd', ['zstd', 'snappy', 'gzip', 'uncompressed'] as const);
+    this.#compression = oneOfOption(C, 'compression', opts.compression, 'zstd', [
+      'zstd',
+      'snappy',
+      'gzip',
+      'uncompressed',
+    ] as const);
     this.#clock = opts.clock ?? systemClock;
     this.#log = opts.logger ?? silentLogger;
   }
@@ -189,7 +223,13 @@ export class RawArchive {
     await applyDeletes(this.#dir, commit.deletes);
     for (const t of ARCHIVE_TABLE_NAMES) {
       const dir = join(this.#dir, t);
-      if (await stat(dir).then(() => true, () => false)) await removeTmpFiles(dir);
+      if (
+        await stat(dir).then(
+          () => true,
+          () => false,
+        )
+      )
+        await removeTmpFiles(dir);
     }
     this.#committed = { ...commit.positions[this.#consumer] };
     this.#startPositions = { ...this.#committed };
@@ -223,7 +263,11 @@ export class RawArchive {
     if (this.#state !== 'running') throw new EdgeloopError('EL_ERR_CLOSED', `${C} is not running`);
     let n = 0;
     for (const shard of await this.#stream.listShards()) {
-      const batch = await this.#stream.read(shard, { consumer: this.#consumer, position: this.#read.get(shard), limit: this.#batchSize });
+      const batch = await this.#stream.read(shard, {
+        consumer: this.#consumer,
+        position: this.#read.get(shard),
+        limit: this.#batchSize,
+      });
       const skipTo = this.#startPositions[shard];
       for (const rec of batch.records) {
         n++;
@@ -239,7 +283,10 @@ export class RawArchive {
       }
       this.#read.set(shard, batch.position);
     }
-    if (this.#rows.length >= this.#flushRows || (Object.keys(this.#pending).length > 0 && this.#clock.now() - this.#lastFlush >= this.#flushMs)) {
+    if (
+      this.#rows.length >= this.#flushRows ||
+      (Object.keys(this.#pending).length > 0 && this.#clock.now() - this.#lastFlush >= this.#flushMs)
+    ) {
       await this.flush();
     }
     return n;
@@ -288,11 +335,18 @@ export class RawArchive {
       await writeCommit(this.#dir, { schema: NO_SCHEMA, positions: { [this.#consumer]: positions }, renames });
       phase('committed');
     } catch (err) {
-      await applyDeletes(this.#dir, renames.map((r) => r.from)).catch(() => undefined);
+      await applyDeletes(
+        this.#dir,
+        renames.map((r) => r.from),
+      ).catch(() => undefined);
       this.#rows = [...rows, ...this.#rows];
       this.#pending = { ...pending, ...this.#pending };
       this.#s.writeErrors++;
-      throw new EdgeloopError('EL_ERR_ARCHIVE_WRITE', `${C}: writing ${rows.length} rows failed (kept buffered): ${(err as Error).message}`, { cause: err });
+      throw new EdgeloopError(
+        'EL_ERR_ARCHIVE_WRITE',
+        `${C}: writing ${rows.length} rows failed (kept buffered): ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     this.#committed = positions;
     this.#s.commits++;
@@ -312,7 +366,11 @@ export class RawArchive {
       await applyDeletes(this.#dir, deletes);
     } catch (err) {
       this.#s.writeErrors++;
-      throw new EdgeloopError('EL_ERR_ARCHIVE_WRITE', `${C}: committed files could not be put in place (retried before the next commit and at start): ${(err as Error).message}`, { cause: err });
+      throw new EdgeloopError(
+        'EL_ERR_ARCHIVE_WRITE',
+        `${C}: committed files could not be put in place (retried before the next commit and at start): ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     this.#unapplied = undefined;
   }
@@ -324,7 +382,11 @@ export class RawArchive {
     else for (const e of entries) await this.#stream.checkpoint(this.#consumer, e.shardId, e.sequenceNumber);
   }
 
-  async #writeFile(table: ArchiveTableName, partition: string, rows: ArchiveRow[]): Promise<{ from: string; to: string }> {
+  async #writeFile(
+    table: ArchiveTableName,
+    partition: string,
+    rows: ArchiveRow[],
+  ): Promise<{ from: string; to: string }> {
     const conn = this.#conn!;
     const tmpTable = `archive_buf_${++this.#table}`;
     const spec = ARCHIVE_TABLES[table];
@@ -340,7 +402,9 @@ export class RawArchive {
       await mkdir(join(this.#dir, dir), { recursive: true });
       const base = `part-${this.#clock.now()}-${randomBytes(4).toString('hex')}.parquet`;
       const from = `${dir}/.${base}.tmp`;
-      await conn.run(`COPY (SELECT * FROM ${tmpTable} ${ORDER}) TO ${sqlString(join(this.#dir, from))} (FORMAT parquet, COMPRESSION ${this.#compression})`);
+      await conn.run(
+        `COPY (SELECT * FROM ${tmpTable} ${ORDER}) TO ${sqlString(join(this.#dir, from))} (FORMAT parquet, COMPRESSION ${this.#compression})`,
+      );
       await fsyncPath(join(this.#dir, from));
       return { from, to: `${dir}/${base}` };
     } finally {
@@ -371,15 +435,26 @@ export class RawArchive {
   }
 
   async #compact(): Promise<void> {
-    const plan = planCompaction(await this.partitions(), { now: this.#clock.now(), settleMs: this.#settleMs, targetBytes: this.#target });
+    const plan = planCompaction(await this.partitions(), {
+      now: this.#clock.now(),
+      settleMs: this.#settleMs,
+      targetBytes: this.#target,
+    });
     for (const g of plan) {
       const base = `part-${this.#clock.now()}-${randomBytes(4).toString('hex')}.parquet`;
       const from = `${g.partition}/.${base}.tmp`;
       const list = `[${g.files.map((f) => sqlString(join(this.#dir, f))).join(', ')}]`;
-      await this.#conn!.run(`COPY (SELECT * FROM read_parquet(${list}) ${ORDER}) TO ${sqlString(join(this.#dir, from))} (FORMAT parquet, COMPRESSION ${this.#compression})`);
+      await this.#conn!.run(
+        `COPY (SELECT * FROM read_parquet(${list}) ${ORDER}) TO ${sqlString(join(this.#dir, from))} (FORMAT parquet, COMPRESSION ${this.#compression})`,
+      );
       await fsyncPath(join(this.#dir, from));
       const renames = [{ from, to: `${g.partition}/${base}` }];
-      await writeCommit(this.#dir, { schema: NO_SCHEMA, positions: { [this.#consumer]: this.#committed }, renames, deletes: g.files });
+      await writeCommit(this.#dir, {
+        schema: NO_SCHEMA,
+        positions: { [this.#consumer]: this.#committed },
+        renames,
+        deletes: g.files,
+      });
       phase('compact-committed');
       await this.#apply(renames, g.files);
       phase('compacted');
@@ -393,7 +468,12 @@ export class RawArchive {
   }
 
   health(): { ok: boolean; buffered: number; commits: number; writeErrors: number } {
-    return { ok: this.#state === 'running', buffered: this.#rows.length, commits: this.#s.commits, writeErrors: this.#s.writeErrors };
+    return {
+      ok: this.#state === 'running',
+      buffered: this.#rows.length,
+      commits: this.#s.commits,
+      writeErrors: this.#s.writeErrors,
+    };
   }
 
   /** Stop reading, write what is buffered (a failure leaves it to the next start, from the checkpoint). Idempotent. */
@@ -419,7 +499,10 @@ export class RawArchive {
       if (this.#unapplied) await this.#apply(this.#unapplied.renames, this.#unapplied.deletes);
       if (this.#rows.length > 0 || Object.keys(this.#pending).length > 0) await this.#write();
     } catch (err) {
-      this.#log.error({ err }, 'archive: final write failed; the rows are read again from the stream checkpoint at the next start');
+      this.#log.error(
+        { err },
+        'archive: final write failed; the rows are read again from the stream checkpoint at the next start',
+      );
     }
   }
 

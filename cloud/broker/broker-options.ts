@@ -74,8 +74,21 @@ export interface BrokerStats {
 }
 
 export const BROKER_OPTION_NAMES: ReadonlySet<string> = new Set([
-  'host', 'port', 'tls', 'credentials', 'allowAnonymous', 'requireClientIdMatch', 'requireRegisteredDevices',
-  'unauthorizedPublish', 'topicPrefix', 'ingest', 'onRefused', 'drainTimeoutMs', 'logger', 'insecure', 'loginRateLimit',
+  'host',
+  'port',
+  'tls',
+  'credentials',
+  'allowAnonymous',
+  'requireClientIdMatch',
+  'requireRegisteredDevices',
+  'unauthorizedPublish',
+  'topicPrefix',
+  'ingest',
+  'onRefused',
+  'drainTimeoutMs',
+  'logger',
+  'insecure',
+  'loginRateLimit',
   'clock',
 ]);
 
@@ -86,6 +99,8 @@ export function pem(v: string | undefined, what: string): string | undefined {
   try {
     return readFileSync(v, 'utf8');
   } catch (cause) {
-    throw new EdgeloopError('EL_ERR_BROKER_TLS', `cannot read TLS ${what} ${v}: ${(cause as Error).message}`, { cause });
+    throw new EdgeloopError('EL_ERR_BROKER_TLS', `cannot read TLS ${what} ${v}: ${(cause as Error).message}`, {
+      cause,
+    });
   }
 }

@@ -23,10 +23,18 @@ export interface ConnectRefusal {
   reason: string;
 }
 
-export function checkConnect(packet: { protocolVersion?: number; clientId?: string; clean?: boolean }): ConnectRefusal | undefined {
+export function checkConnect(packet: {
+  protocolVersion?: number;
+  clientId?: string;
+  clean?: boolean;
+}): ConnectRefusal | undefined {
   if (packet.protocolVersion === 5) {
     // fixed header 0x20, remaining length 3: acknowledge flags 0, reason 0x84, property length 0
-    return { code: 0x84, connack: Buffer.from([0x20, 0x03, 0x00, 0x84, 0x00]), reason: `MQTT 5 CONNECT refused: ${MQTT5_SUPPORTED_PATH}` };
+    return {
+      code: 0x84,
+      connack: Buffer.from([0x20, 0x03, 0x00, 0x84, 0x00]),
+      reason: `MQTT 5 CONNECT refused: ${MQTT5_SUPPORTED_PATH}`,
+    };
   }
   if (packet.protocolVersion === 3 || packet.protocolVersion === 4) {
     if (!packet.clientId && packet.clean === false) {

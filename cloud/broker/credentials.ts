@@ -30,8 +30,17 @@ export function emptyCredentials(): Credentials {
 
 function entryHash(where: string, v: unknown): ParsedHash | undefined {
   if (v === null || v === undefined) return undefined; // listed, certificate only
-  const s = typeof v === 'string' ? v : typeof v === 'object' && v && 'passwordHash' in v ? (v as { passwordHash: unknown }).passwordHash : undefined;
-  if (typeof s !== 'string') throw new EdgeloopError('EL_ERR_BROKER_CREDENTIALS', `${where}: expected a password hash string or { passwordHash }`);
+  const s =
+    typeof v === 'string'
+      ? v
+      : typeof v === 'object' && v && 'passwordHash' in v
+        ? (v as { passwordHash: unknown }).passwordHash
+        : undefined;
+  if (typeof s !== 'string')
+    throw new EdgeloopError(
+      'EL_ERR_BROKER_CREDENTIALS',
+      `${where}: expected a password hash string or { passwordHash }`,
+    );
   try {
     return parsePasswordHash(s);
   } catch (err) {
@@ -43,19 +52,31 @@ function entryHash(where: string, v: unknown): ParsedHash | undefined {
 export function parseCredentials(raw: unknown, source: string): Credentials {
   const c = emptyCredentials();
   if (raw === null || raw === undefined) return c;
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new EdgeloopError('EL_ERR_BROKER_CREDENTIALS', `${source}: the top level must be a mapping`);
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw new EdgeloopError('EL_ERR_BROKER_CREDENTIALS', `${source}: the top level must be a mapping`);
   const r = raw as Record<string, unknown>;
   for (const k of Object.keys(r)) {
     if (!['devices', 'services', 'certificateServices'].includes(k)) {
-      throw new EdgeloopError('EL_ERR_BROKER_CREDENTIALS', `${source}: unknown key "${k}" (expected devices, services, certificateServices)`);
+      throw new EdgeloopError(
+        'EL_ERR_BROKER_CREDENTIALS',
+        `${source}: unknown key "${k}" (expected devices, services, certificateServices)`,
+      );
     }
   }
-  for (const [section, map] of [['devices', c.devices], ['services', c.services]] as const) {
+  for (const [section, map] of [
+    ['devices', c.devices],
+    ['services', c.services],
+  ] as const) {
     const v = r[section];
     if (v === undefined || v === null) continue;
-    if (typeof v !== 'object' || Array.isArray(v)) throw new EdgeloopError('EL_ERR_BROKER_CREDENTIALS', `${source}: ${section} must be a mapping of name → password hash`);
+    if (typeof v !== 'object' || Array.isArray(v))
+      throw new EdgeloopError(
+        'EL_ERR_BROKER_CREDENTIALS',
+        `${source}: ${section} must be a mapping of name → password hash`,
+      );
     for (const [name, entry] of Object.entries(v as Record<string, unknown>)) {
-      if (!isValidId(name)) throw new EdgeloopError('EL_ERR_BROKER_CREDENTIALS', `${source}: ${section}.${name}: not a valid id`);
+      if (!isValidId(name))
+        throw new EdgeloopError('EL_ERR_BROKER_CREDENTIALS', `${source}: ${section}.${name}: not a valid id`);
       map.set(name, entryHash(`${source}: ${section}.${name}`, entry));
     }
   }
@@ -67,7 +88,8 @@ export function parseCredentials(raw: unknown, source: string): Credentials {
     for (const n of cs) c.certificateServices.add(n);
   }
   for (const n of c.devices.keys()) {
-    if (c.services.has(n)) throw new EdgeloopError('EL_ERR_BROKER_CREDENTIALS', `${source}: "${n}" is both a device and a service`);
+    if (c.services.has(n))
+      throw new EdgeloopError('EL_ERR_BROKER_CREDENTIALS', `${source}: "${n}" is both a device and a service`);
   }
   return c;
 }
@@ -77,13 +99,19 @@ export function loadCredentialsFile(path: string): Credentials {
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
-    throw new EdgeloopError('EL_ERR_BROKER_CREDENTIALS', `${path}: cannot read credentials file (${(cause as Error).message})`, { cause });
+    throw new EdgeloopError(
+      'EL_ERR_BROKER_CREDENTIALS',
+      `${path}: cannot read credentials file (${(cause as Error).message})`,
+      { cause },
+    );
   }
   let raw: unknown;
   try {
     raw = parseYaml(text);
   } catch (cause) {
-    throw new EdgeloopError('EL_ERR_BROKER_CREDENTIALS', `${path}: not valid YAML/JSON: ${(cause as Error).message}`, { cause });
+    throw new EdgeloopError('EL_ERR_BROKER_CREDENTIALS', `${path}: not valid YAML/JSON: ${(cause as Error).message}`, {
+      cause,
+    });
   }
   return parseCredentials(raw, path);
 }

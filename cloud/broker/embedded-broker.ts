@@ -35,14 +35,27 @@ import { channel } from 'node:diagnostics_channel';
 import { createServer as createNetServer, type Server, type Socket, type AddressInfo } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { randomBytes } from 'node:crypto';
-import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
+import {
+  Aedes,
+  type AuthenticateError,
+  type Client,
+  type ConnectPacket,
+  type PublishPacket,
+  type Subscription,
+} from 'aedes';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { Topics } from '../../protocol/topics.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { assertSecureListener, isLoopbackHost } from '../../lib/listen-guard.ts';
 import { TopicAuthorizer, type Identity } from './topic-authorizer.ts';
 import { emptyCredentials, type Credentials } from './credentials.ts';
-import { BROKER_OPTION_NAMES, pem, type BrokerStats, type BrokerTlsOptions, type EmbeddedBrokerOptions } from './broker-options.ts';
+import {
+  BROKER_OPTION_NAMES,
+  pem,
+  type BrokerStats,
+  type BrokerTlsOptions,
+  type EmbeddedBrokerOptions,
+} from './broker-options.ts';
 import { hashPassword, parsePasswordHash } from './password-hash.ts';
 import { authError, identifyClient } from './identify-client.ts';
 import { LoginRateLimiter } from './login-rate-limiter.ts';
@@ -90,22 +103,40 @@ export class EmbeddedBroker {
   #tlsPort: number | undefined;
   #state: 'new' | 'started' | 'closed' = 'new';
   #devices = 0;
-  readonly #s = { messagesIn: 0, messagesOut: 0, bytesIn: 0, authFailures: 0, refusedPublishes: 0, refusedSubscriptions: 0, ingestRefusals: 0,
-    loginsRateLimited: 0, loginLockouts: 0, protocolRefusals: 0 };
+  readonly #s = {
+    messagesIn: 0,
+    messagesOut: 0,
+    bytesIn: 0,
+    authFailures: 0,
+    refusedPublishes: 0,
+    refusedSubscriptions: 0,
+    ingestRefusals: 0,
+    loginsRateLimited: 0,
+    loginLockouts: 0,
+    protocolRefusals: 0,
+  };
 
   constructor(opts: EmbeddedBrokerOptions = {}) {
     for (const k of Object.keys(opts)) {
-      if (!BROKER_OPTION_NAMES.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `EmbeddedBroker: unknown option "${k}"`);
+      if (!BROKER_OPTION_NAMES.has(k))
+        throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `EmbeddedBroker: unknown option "${k}"`);
     }
     const up = opts.unauthorizedPublish ?? 'quarantine';
     if (up !== 'quarantine' && up !== 'disconnect') {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `EmbeddedBroker: unauthorizedPublish must be "quarantine" or "disconnect", got ${JSON.stringify(up)}`);
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `EmbeddedBroker: unauthorizedPublish must be "quarantine" or "disconnect", got ${JSON.stringify(up)}`,
+      );
     }
     const port = opts.port === undefined ? 1883 : opts.port;
     if (port !== null && (!Number.isInteger(port) || port < 0 || port > 65535)) {
       throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `EmbeddedBroker: port must be 0-65535 or null, got ${port}`);
     }
-    if (port === null && !opts.tls) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'EmbeddedBroker: port is null and no tls listener is configured');
+    if (port === null && !opts.tls)
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        'EmbeddedBroker: port is null and no tls listener is configured',
+      );
     this.#o = Object.freeze({
       host: opts.host ?? '127.0.0.1',
       port,
@@ -123,7 +154,8 @@ export class EmbeddedBroker {
     this.#ingest = opts.ingest;
     this.#onRefused = opts.onRefused;
     this.#log = opts.logger ?? silentLogger;
-    const { limitLoopback, ...limits } = opts.loginRateLimit === false ? { limitLoopback: false } : (opts.loginRateLimit ?? {});
+    const { limitLoopback, ...limits } =
+      opts.loginRateLimit === false ? { limitLoopback: false } : (opts.loginRateLimit ?? {});
     this.#limitLoopback = limitLoopback === true;
     this.#limiter = opts.loginRateLimit === false ? undefined : new LoginRateLimiter(limits, opts.clock);
   }
@@ -158,8 +190,12 @@ export class EmbeddedBroker {
           () => cb(null, true),
           (err: AuthenticateError) => {
             this.#s.authFailures++;
-            if (BROKER_CHANNELS.authFailure.hasSubscribers) BROKER_CHANNELS.authFailure.publish({ clientId: client.id, username, reason: err.message });
-            this.#log.warn({ clientId: client.id, username, address, reason: err.message }, 'broker authentication refused');
+            if (BROKER_CHANNELS.authFailure.hasSubscribers)
+              BROKER_CHANNELS.authFailure.publish({ clientId: client.id, username, reason: err.message });
+            this.#log.warn(
+              { clientId: client.id, username, address, reason: err.message },
+              'broker authentication refused',
+            );
             cb(err, false);
           },
         );
@@ -170,7 +206,8 @@ export class EmbeddedBroker {
         const reason = id ? this.#authz.checkSubscribe(id, sub.topic) : 'not authenticated';
         if (reason) {
           this.#s.refusedSubscriptions++;
-          if (BROKER_CHANNELS.refused.hasSubscribers) BROKER_CHANNELS.refused.publish({ clientId: client?.id, topic: sub.topic, reason, action: 'subscribe' });
+          if (BROKER_CHANNELS.refused.hasSubscribers)
+            BROKER_CHANNELS.refused.publish({ clientId: client?.id, topic: sub.topic, reason, action: 'subscribe' });
           this.#log.warn({ clientId: client?.id, topic: sub.topic, reason }, 'subscription refused');
           cb(null, null as unknown as Subscription);
           return;
@@ -190,19 +227,24 @@ export class EmbeddedBroker {
     aedes.on('clientDisconnect', (client) => {
       if (this.#ids.get(client)?.kind === 'device') this.#devices--;
     });
-    aedes.on('clientError', (client, err) => this.#log.debug({ clientId: client.id, err: err.message }, 'client error'));
+    aedes.on('clientError', (client, err) =>
+      this.#log.debug({ clientId: client.id, err: err.message }, 'client error'),
+    );
     try {
       if (this.#o.port !== null) {
         this.#server = createNetServer((s) => this.#handle(s));
         this.#port = await this.#listen(this.#server, this.#o.port);
       }
       if (this.#tls && tlsMaterial) {
-        this.#tlsServer = createTlsServer({
-          cert: tlsMaterial.cert,
-          key: tlsMaterial.key,
-          ...(tlsMaterial.ca ? { ca: tlsMaterial.ca, requestCert: true } : {}),
-          rejectUnauthorized: this.#tls.requireClientCert === true,
-        }, (s) => this.#handle(s));
+        this.#tlsServer = createTlsServer(
+          {
+            cert: tlsMaterial.cert,
+            key: tlsMaterial.key,
+            ...(tlsMaterial.ca ? { ca: tlsMaterial.ca, requestCert: true } : {}),
+            rejectUnauthorized: this.#tls.requireClientCert === true,
+          },
+          (s) => this.#handle(s),
+        );
         this.#tlsPort = await this.#listen(this.#tlsServer, this.#tls.port ?? 8883);
       }
     } catch (err) {
@@ -265,10 +307,21 @@ export class EmbeddedBroker {
   #assertSecureListener(): void {
     const port = this.#o.port ?? this.#tls?.port ?? 8883;
     try {
-      assertSecureListener({ host: this.#o.host, port, authConfigured: !this.#o.allowAnonymous, insecure: this.#o.insecure, what: 'the embedded MQTT broker (allowAnonymous: true)', logger: this.#log });
+      assertSecureListener({
+        host: this.#o.host,
+        port,
+        authConfigured: !this.#o.allowAnonymous,
+        insecure: this.#o.insecure,
+        what: 'the embedded MQTT broker (allowAnonymous: true)',
+        logger: this.#log,
+      });
     } catch (err) {
       const e = err as EdgeloopError;
-      throw new EdgeloopError(e.code, `${e.message} (here: allowAnonymous: false, or the option insecure: true, broker.embedded.insecure in cloud.yaml)`, { cause: err, details: e.details ?? {} });
+      throw new EdgeloopError(
+        e.code,
+        `${e.message} (here: allowAnonymous: false, or the option insecure: true, broker.embedded.insecure in cloud.yaml)`,
+        { cause: err, details: e.details ?? {} },
+      );
     }
   }
 
@@ -280,21 +333,33 @@ export class EmbeddedBroker {
       return;
     }
     this.#s.protocolRefusals++;
-    this.#log.warn({ clientId: packet.clientId, protocolVersion: packet.protocolVersion, code: refusal.code }, refusal.reason);
+    this.#log.warn(
+      { clientId: packet.clientId, protocolVersion: packet.protocolVersion, code: refusal.code },
+      refusal.reason,
+    );
     // aedes closes the connection once the callback has an error; answer first
     client.conn.write(refusal.connack, () => cb(new EdgeloopError('EL_ERR_BROKER_PROTOCOL', refusal.reason), false));
   }
 
   /** Rate limit, then identify; a failure counts against the address and the username. */
-  async #authenticate(client: Client, address: string | undefined, username: string | undefined, password: Buffer | undefined): Promise<void> {
+  async #authenticate(
+    client: Client,
+    address: string | undefined,
+    username: string | undefined,
+    password: Buffer | undefined,
+  ): Promise<void> {
     const limiter = this.#limiter;
     // loopback clients are this machine's own processes (in-process services, a local simulator): a misconfigured
     // one must not lock the others out, so only their usernames are limited
-    const limitedAddress = address !== undefined && (this.#limitLoopback || !isLoopbackHost(address)) ? address : undefined;
+    const limitedAddress =
+      address !== undefined && (this.#limitLoopback || !isLoopbackHost(address)) ? address : undefined;
     const decision = limiter?.check(limitedAddress, username);
     if (decision && !decision.allowed) {
       this.#s.loginsRateLimited++;
-      throw authError(`too many failed logins for ${decision.key} ${decision.value}; retry in ${Math.ceil(decision.retryAfterMs / 1000)} s`, 5);
+      throw authError(
+        `too many failed logins for ${decision.key} ${decision.value}; retry in ${Math.ceil(decision.retryAfterMs / 1000)} s`,
+        5,
+      );
     }
     let id: Identity;
     try {
@@ -302,7 +367,10 @@ export class EmbeddedBroker {
     } catch (err) {
       for (const l of limiter?.recordFailure(limitedAddress, username) ?? []) {
         this.#s.loginLockouts++;
-        this.#log.warn({ [l.key]: l.value, failures: l.failures, lockoutMs: l.lockoutMs }, `broker logins locked out: ${l.failures} failed logins for ${l.key} ${l.value}`);
+        this.#log.warn(
+          { [l.key]: l.value, failures: l.failures, lockoutMs: l.lockoutMs },
+          `broker logins locked out: ${l.failures} failed logins for ${l.key} ${l.value}`,
+        );
       }
       throw err;
     }
@@ -329,7 +397,11 @@ export class EmbeddedBroker {
   async #listen(server: Server, port: number): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       const onErr = (err: Error): void =>
-        reject(new EdgeloopError('EL_ERR_BROKER_LISTEN', `broker cannot listen on ${this.#o.host}:${port}: ${err.message}`, { cause: err }));
+        reject(
+          new EdgeloopError('EL_ERR_BROKER_LISTEN', `broker cannot listen on ${this.#o.host}:${port}: ${err.message}`, {
+            cause: err,
+          }),
+        );
       server.once('error', onErr);
       server.listen(port, this.#o.host, () => {
         server.off('error', onErr);
@@ -356,7 +428,8 @@ export class EmbeddedBroker {
     const reason = id ? this.#authz.checkPublish(id, packet.topic) : 'not authenticated';
     if (reason) {
       this.#s.refusedPublishes++;
-      if (BROKER_CHANNELS.refused.hasSubscribers) BROKER_CHANNELS.refused.publish({ clientId: client.id, topic: packet.topic, reason, action: 'publish' });
+      if (BROKER_CHANNELS.refused.hasSubscribers)
+        BROKER_CHANNELS.refused.publish({ clientId: client.id, topic: packet.topic, reason, action: 'publish' });
       this.#log.warn({ clientId: client.id, topic: packet.topic, reason }, 'publish refused');
       try {
         this.#onRefused?.({
@@ -398,7 +471,10 @@ export class EmbeddedBroker {
       },
       (err: Error) => {
         this.#s.ingestRefusals++;
-        this.#log.error({ clientId: client.id, topic: packet.topic, err: err.message }, 'ingest refused a message; disconnecting client for redelivery');
+        this.#log.error(
+          { clientId: client.id, topic: packet.topic, err: err.message },
+          'ingest refused a message; disconnecting client for redelivery',
+        );
         cb(err);
       },
     );

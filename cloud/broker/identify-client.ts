@@ -37,10 +37,12 @@ export async function identifyClient(
     const cn = sock.getPeerCertificate().subject?.CN;
     const cnStr = Array.isArray(cn) ? cn[0] : cn;
     if (typeof cnStr === 'string' && cnStr.length > 0) {
-      if (username && username !== cnStr) throw authError(`username ${username} does not match certificate CN ${cnStr}`, 5);
+      if (username && username !== cnStr)
+        throw authError(`username ${username} does not match certificate CN ${cnStr}`, 5);
       if (creds.certificateServices.has(cnStr) || creds.services.has(cnStr)) id = { kind: 'service', name: cnStr };
       else {
-        if (o.requireRegisteredDevices && !creds.devices.has(cnStr)) throw authError(`certificate CN ${cnStr} is not a registered device`, 5);
+        if (o.requireRegisteredDevices && !creds.devices.has(cnStr))
+          throw authError(`certificate CN ${cnStr} is not a registered device`, 5);
         id = { kind: 'device', deviceId: cnStr };
       }
     }

@@ -65,14 +65,21 @@ export class LoginRateLimiter {
 
   constructor(opts: LoginRateLimitOptions = {}, clock: Pick<Clock, 'now'> = systemClock) {
     for (const [k, v] of Object.entries(opts)) {
-      if (!(k in DEFAULTS)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `LoginRateLimiter: unknown option "${k}"`);
+      if (!(k in DEFAULTS))
+        throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `LoginRateLimiter: unknown option "${k}"`);
       if (v !== undefined && (!Number.isInteger(v) || (v as number) < 1)) {
-        throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `LoginRateLimiter: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
+        throw new EdgeloopError(
+          'EL_ERR_INVALID_ARGUMENT',
+          `LoginRateLimiter: ${k} must be a positive integer, got ${JSON.stringify(v)}`,
+        );
       }
     }
     const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
     if (o.maxLockoutMs < o.lockoutMs) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `LoginRateLimiter: maxLockoutMs (${o.maxLockoutMs}) is less than lockoutMs (${o.lockoutMs})`);
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `LoginRateLimiter: maxLockoutMs (${o.maxLockoutMs}) is less than lockoutMs (${o.lockoutMs})`,
+      );
     }
     this.options = Object.freeze(o);
     this.#clock = clock;

@@ -18,8 +18,12 @@ const KEYLEN = 32;
 
 function scryptAsync(password: string, salt: Buffer, params: ScryptParams): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    scrypt(password, salt, KEYLEN, { N: params.N, r: params.r, p: params.p, maxmem: 256 * params.N * params.r + 1024 * 1024 }, (err, key) =>
-      err ? reject(err) : resolve(key),
+    scrypt(
+      password,
+      salt,
+      KEYLEN,
+      { N: params.N, r: params.r, p: params.p, maxmem: 256 * params.N * params.r + 1024 * 1024 },
+      (err, key) => (err ? reject(err) : resolve(key)),
     );
   });
 }
@@ -43,15 +47,22 @@ export interface ParsedHash {
 export function parsePasswordHash(hash: string): ParsedHash {
   const parts = typeof hash === 'string' ? hash.split('$') : [];
   if (parts.length !== 6 || parts[0] !== 'scrypt') {
-    throw new EdgeloopError('EL_ERR_BROKER_CREDENTIALS', 'password hash must look like scrypt$N$r$p$salt$hash (make one with `edgeloop cloud hash-password`)');
+    throw new EdgeloopError(
+      'EL_ERR_BROKER_CREDENTIALS',
+      'password hash must look like scrypt$N$r$p$salt$hash (make one with `edgeloop cloud hash-password`)',
+    );
   }
   const [N, r, p] = [Number(parts[1]), Number(parts[2]), Number(parts[3])];
   if (![N, r, p].every((x) => Number.isInteger(x) && x > 0) || (N & (N - 1)) !== 0) {
-    throw new EdgeloopError('EL_ERR_BROKER_CREDENTIALS', `password hash has bad scrypt parameters N=${parts[1]} r=${parts[2]} p=${parts[3]}`);
+    throw new EdgeloopError(
+      'EL_ERR_BROKER_CREDENTIALS',
+      `password hash has bad scrypt parameters N=${parts[1]} r=${parts[2]} p=${parts[3]}`,
+    );
   }
   const salt = Buffer.from(parts[4]!, 'base64');
   const key = Buffer.from(parts[5]!, 'base64');
-  if (salt.length < 8 || key.length < 16) throw new EdgeloopError('EL_ERR_BROKER_CREDENTIALS', 'password hash has a short salt or key');
+  if (salt.length < 8 || key.length < 16)
+    throw new EdgeloopError('EL_ERR_BROKER_CREDENTIALS', 'password hash has a short salt or key');
   return { params: { N, r, p }, salt, key };
 }
 

@@ -23,7 +23,8 @@ export class TopicAuthorizer {
     const t = this.topics.parse(topic);
     if (!t) return `device ${id.deviceId} may not publish to ${topic}: not an edgeloop device topic`;
     if (t.kind === 'model-desired') return `device ${id.deviceId} may not publish desired-model manifests (${topic})`;
-    if (t.deviceId !== id.deviceId) return `device ${id.deviceId} may not publish under device ${t.deviceId} (${topic})`;
+    if (t.deviceId !== id.deviceId)
+      return `device ${id.deviceId} may not publish under device ${t.deviceId} (${topic})`;
     return undefined;
   }
 

@@ -63,15 +63,20 @@ export class DashboardServer {
     if (this.#app) return;
     for (const [path, a] of Object.entries(ASSETS)) {
       let body = readFileSync(join(PUBLIC, a.file));
-      if (a.file === 'index.html') body = Buffer.from(body.toString('utf8').replaceAll('{{title}}', escapeHtml(this.#o.title)));
+      if (a.file === 'index.html')
+        body = Buffer.from(body.toString('utf8').replaceAll('{{title}}', escapeHtml(this.#o.title)));
       this.#assets.set(path, body);
     }
     const app = Fastify({ logger: false, forceCloseConnections: true });
     for (const [path, a] of Object.entries(ASSETS)) {
-      app.get(path, async (_req, reply) => reply.header('content-type', a.type).header('cache-control', 'no-cache').send(this.#assets.get(path)));
+      app.get(path, async (_req, reply) =>
+        reply.header('content-type', a.type).header('cache-control', 'no-cache').send(this.#assets.get(path)),
+      );
     }
     app.get('/healthz', async () => ({ ok: true }));
-    app.get('/api/snapshot', async (_req, reply) => reply.header('cache-control', 'no-store').send(this.#o.source.snapshot()));
+    app.get('/api/snapshot', async (_req, reply) =>
+      reply.header('cache-control', 'no-store').send(this.#o.source.snapshot()),
+    );
     app.get<{ Params: { id: string } }>('/api/devices/:id', async (req, reply) => {
       const d = this.#o.source.device(req.params.id);
       if (!d) return reply.code(404).send({ error: 'unknown device', deviceId: req.params.id });
@@ -80,7 +85,11 @@ export class DashboardServer {
     app.get('/api/stream', (req, reply) => {
       const res = reply.raw;
       reply.hijack();
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+      });
       const send = (): void => {
         res.write(`event: snapshot\ndata: ${JSON.stringify(this.#o.source.snapshot())}\n\n`);
       };

@@ -113,7 +113,17 @@ export class FleetView {
   #device(id: string): DeviceState {
     let d = this.#devices.get(id);
     if (!d) {
-      d = { lastSeen: 0, readings: 0, messages: 0, anomalies: 0, lastSeq: 0, latency: Number.NaN, status: undefined, values: new Map(), recommendations: [] };
+      d = {
+        lastSeen: 0,
+        readings: 0,
+        messages: 0,
+        anomalies: 0,
+        lastSeq: 0,
+        latency: Number.NaN,
+        status: undefined,
+        values: new Map(),
+        recommendations: [],
+      };
       this.#devices.set(id, d);
     }
     return d;
@@ -239,10 +249,14 @@ export class FleetView {
     const span = Math.max(1, Math.min(seconds, n - 1, cur - Math.floor(this.startedAt / 1000)));
     const throughput: number[] = [];
     // completed seconds only: the current one is still filling
-    for (let s = cur - span; s < cur; s++) throughput.push(s <= this.#secBase - n || s < 0 ? 0 : this.#perSec[((s % n) + n) % n]!);
-    const prev = ((cur - 1) % n + n) % n;
-    const devices = [...this.#devices.keys()].sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).map((id) => this.device(id, now)!);
-    const round = (r: Record<string, number>): Record<string, number> => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Number.isFinite(v) ? Math.round(v * 10) / 10 : v]));
+    for (let s = cur - span; s < cur; s++)
+      throughput.push(s <= this.#secBase - n || s < 0 ? 0 : this.#perSec[((s % n) + n) % n]!);
+    const prev = (((cur - 1) % n) + n) % n;
+    const devices = [...this.#devices.keys()]
+      .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+      .map((id) => this.device(id, now)!);
+    const round = (r: Record<string, number>): Record<string, number> =>
+      Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Number.isFinite(v) ? Math.round(v * 10) / 10 : v]));
     return {
       now,
       startedAt: this.startedAt,

@@ -15,7 +15,13 @@ import { dirname } from 'node:path';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 
-export const DEAD_LETTER_REASONS = ['malformed', 'oversized', 'unauthorized', 'topic-mismatch', 'ts-out-of-range'] as const;
+export const DEAD_LETTER_REASONS = [
+  'malformed',
+  'oversized',
+  'unauthorized',
+  'topic-mismatch',
+  'ts-out-of-range',
+] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
 export interface DeadLetterInput {
@@ -103,7 +109,10 @@ export class SqliteDlq {
     };
     for (const k of ['maxPayloadBytes', 'maxRows', 'maxAgeMs', 'pruneEvery'] as const) {
       if (!Number.isFinite(o[k]) || o[k] < 0) {
-        throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteDlq: ${k} must be a non-negative number, got ${o[k]}`);
+        throw new EdgeloopError(
+          'EL_ERR_INVALID_ARGUMENT',
+          `SqliteDlq: ${k} must be a non-negative number, got ${o[k]}`,
+        );
       }
     }
     this.options = Object.freeze(o);
@@ -125,7 +134,9 @@ export class SqliteDlq {
       if (path !== ':memory:' && !readonly) mkdirSync(dirname(path), { recursive: true });
       db = new Database(path, { readonly, fileMustExist: readonly });
     } catch (cause) {
-      throw new EdgeloopError('EL_ERR_DLQ_OPEN', `cannot open dead-letter store ${path}: ${(cause as Error).message}`, { cause });
+      throw new EdgeloopError('EL_ERR_DLQ_OPEN', `cannot open dead-letter store ${path}: ${(cause as Error).message}`, {
+        cause,
+      });
     }
     try {
       if (!readonly) {
@@ -139,7 +150,9 @@ export class SqliteDlq {
       db.pragma('busy_timeout = 5000');
     } catch (cause) {
       db.close();
-      throw new EdgeloopError('EL_ERR_DLQ_OPEN', `cannot open dead-letter store ${path}: ${(cause as Error).message}`, { cause });
+      throw new EdgeloopError('EL_ERR_DLQ_OPEN', `cannot open dead-letter store ${path}: ${(cause as Error).message}`, {
+        cause,
+      });
     }
     this.#db = db;
     if (!readonly) {
@@ -158,7 +171,11 @@ export class SqliteDlq {
   add(d: DeadLetterInput): number {
     const db = this.#open();
     if (!this.#insert) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'SqliteDlq opened read-only');
-    const payload = Buffer.from(d.payload.buffer, d.payload.byteOffset, Math.min(d.payload.byteLength, this.options.maxPayloadBytes));
+    const payload = Buffer.from(
+      d.payload.buffer,
+      d.payload.byteOffset,
+      Math.min(d.payload.byteLength, this.options.maxPayloadBytes),
+    );
     const insert = this.#insert;
     const count = this.#count!;
     const id = db.transaction(() => {
@@ -224,7 +241,10 @@ export class SqliteDlq {
   counts(): Record<DeadLetterReason, number> {
     const db = this.#open();
     const out = Object.fromEntries(DEAD_LETTER_REASONS.map((r) => [r, 0])) as Record<DeadLetterReason, number>;
-    for (const r of db.prepare('SELECT reason, n FROM dead_letter_counts').all() as Array<{ reason: string; n: number }>) {
+    for (const r of db.prepare('SELECT reason, n FROM dead_letter_counts').all() as Array<{
+      reason: string;
+      n: number;
+    }>) {
       if (r.reason in out) out[r.reason as DeadLetterReason] = r.n;
     }
     return out;
@@ -232,7 +252,10 @@ export class SqliteDlq {
 
   /** Counts by reason added by this process (cheap, for metrics). */
   sessionCounts(): Record<DeadLetterReason, number> {
-    return Object.fromEntries(DEAD_LETTER_REASONS.map((r) => [r, this.#session.get(r) ?? 0])) as Record<DeadLetterReason, number>;
+    return Object.fromEntries(DEAD_LETTER_REASONS.map((r) => [r, this.#session.get(r) ?? 0])) as Record<
+      DeadLetterReason,
+      number
+    >;
   }
 
   /** Apply retention now. Returns rows removed. */

@@ -16,7 +16,15 @@ export interface CheckResult {
 }
 
 /** A test on a count, not yet corrected. */
-function countTest(feature: string, statistic: 'binomial' | 'poisson', value: number, pValue: number, n: number, nRef: number, threshold: number): TestEvidence {
+function countTest(
+  feature: string,
+  statistic: 'binomial' | 'poisson',
+  value: number,
+  pValue: number,
+  n: number,
+  nRef: number,
+  threshold: number,
+): TestEvidence {
   return { feature, statistic, value, pValue, level: Number.NaN, threshold, n, nRef, drifted: false };
 }
 
@@ -29,15 +37,29 @@ function correct(tests: TestEvidence[], alpha: number, correction: Correction): 
 }
 
 /** Input drift: the tester's corrected family of feature tests (recent: sorted values per feature), with reference vs recent histograms. */
-export function checkInput(tester: InputDriftTester, recent: Record<string, Float64Array>, refs: Record<string, FeatureReference>, o: { alpha: number; minSamples: number; model?: { name: string; version: string } | undefined }): CheckResult | undefined {
+export function checkInput(
+  tester: InputDriftTester,
+  recent: Record<string, Float64Array>,
+  refs: Record<string, FeatureReference>,
+  o: { alpha: number; minSamples: number; model?: { name: string; version: string } | undefined },
+): CheckResult | undefined {
   const r = tester.check(recent, o.minSamples);
   if (r.features.length === 0) return undefined;
-  const tests: TestEvidence[] = r.features.map((t) => ({ ...t, histogram: histogram(refs[t.feature]!, recent[t.feature]!) }));
-  return { fired: r.drifted, evidence: { alpha: o.alpha, n: Math.min(...r.features.map((t) => t.n)), tests, model: o.model } };
+  const tests: TestEvidence[] = r.features.map((t) => ({
+    ...t,
+    histogram: histogram(refs[t.feature]!, recent[t.feature]!),
+  }));
+  return {
+    fired: r.drifted,
+    evidence: { alpha: o.alpha, n: Math.min(...r.features.map((t) => t.n)), tests, model: o.model },
+  };
 }
 
 /** Display histogram: 20 equal-width bins over the reference's 0.5 %–99.5 % range, plus one bin below and above. */
-export function histogram(ref: FeatureReference, recentSorted: Float64Array): { edges: number[]; reference: number[]; recent: number[] } {
+export function histogram(
+  ref: FeatureReference,
+  recentSorted: Float64Array,
+): { edges: number[]; reference: number[]; recent: number[] } {
   let h = DISPLAY_BINS.get(ref);
   if (!h) {
     const sorted = Float64Array.from(ref.values);
@@ -48,7 +70,11 @@ export function histogram(ref: FeatureReference, recentSorted: Float64Array): { 
     h = { edges, reference: Array.from(binCounts(sorted, edges)) };
     DISPLAY_BINS.set(ref, h);
   }
-  return { edges: Array.from(h.edges), reference: h.reference.slice(), recent: Array.from(binCounts(recentSorted, h.edges)) };
+  return {
+    edges: Array.from(h.edges),
+    reference: h.reference.slice(),
+    recent: Array.from(binCounts(recentSorted, h.edges)),
+  };
 }
 
 // display bins of a reference, computed once per reference object
@@ -65,7 +91,12 @@ export interface OutputWindow {
  * Output drift: the score distribution against the validation scores (at alpha/2) and the anomaly rate against
  * the validation anomaly rate (binomial, at alpha/2): Bonferroni over the two.
  */
-export function checkOutput(scoreTester: InputDriftTester | undefined, w: OutputWindow, baselineRate: number | undefined, o: { alpha: number; minSamples: number; model?: { name: string; version: string } | undefined }): CheckResult | undefined {
+export function checkOutput(
+  scoreTester: InputDriftTester | undefined,
+  w: OutputWindow,
+  baselineRate: number | undefined,
+  o: { alpha: number; minSamples: number; model?: { name: string; version: string } | undefined },
+): CheckResult | undefined {
   const tests: TestEvidence[] = [];
   if (scoreTester) {
     const r = scoreTester.check({ score: w.scores.sorted() }, o.minSamples);
@@ -74,10 +105,23 @@ export function checkOutput(scoreTester: InputDriftTester | undefined, w: Output
   if (baselineRate !== undefined && w.windows >= o.minSamples) {
     const p = binomialTwoSided(w.anomalies, w.windows, baselineRate);
     const level = o.alpha / 2;
-    tests.push({ feature: 'anomaly_rate', statistic: 'binomial', value: w.anomalies / w.windows, pValue: p, level, threshold: baselineRate, n: w.windows, nRef: 0, drifted: p <= level });
+    tests.push({
+      feature: 'anomaly_rate',
+      statistic: 'binomial',
+      value: w.anomalies / w.windows,
+      pValue: p,
+      level,
+      threshold: baselineRate,
+      n: w.windows,
+      nRef: 0,
+      drifted: p <= level,
+    });
   }
   if (tests.length === 0) return undefined;
-  return { fired: tests.some((t) => t.drifted), evidence: { alpha: o.alpha, n: Math.min(...tests.map((t) => t.n)), tests, model: o.model } };
+  return {
+    fired: tests.some((t) => t.drifted),
+    evidence: { alpha: o.alpha, n: Math.min(...tests.map((t) => t.n)), tests, model: o.model },
+  };
 }
 
 /** Missing rates below this are treated as this when testing (a reference without any missing value). */
@@ -92,7 +136,14 @@ export function checkQuality(
   windows: FeatureWindows,
   recent: Record<string, Float64Array>,
   refs: Record<string, FeatureReference>,
-  o: { alpha: number; minSamples: number; correction: Correction; now: number; baselinePerMs?: number | undefined; model?: { name: string; version: string } | undefined },
+  o: {
+    alpha: number;
+    minSamples: number;
+    correction: Correction;
+    now: number;
+    baselinePerMs?: number | undefined;
+    model?: { name: string; version: string } | undefined;
+  },
 ): CheckResult | undefined {
   let tests: TestEvidence[] = [];
   const stuck: TestEvidence[] = [];
@@ -100,19 +151,52 @@ export function checkQuality(
     const w = windows.byFeature.get(feature);
     if (!w || w.total < o.minSamples) continue;
     const p0 = Math.max(ref.missingRate, MISSING_RATE_FLOOR);
-    tests.push(countTest(`${feature}:missing`, 'binomial', w.missing / w.total, binomialUpper(w.missing, w.total, p0), w.total, ref.count, p0));
+    tests.push(
+      countTest(
+        `${feature}:missing`,
+        'binomial',
+        w.missing / w.total,
+        binomialUpper(w.missing, w.total, p0),
+        w.total,
+        ref.count,
+        p0,
+      ),
+    );
     const sorted = recent[feature] ?? w.sorted();
     if (isStuck(sorted, ref.std, o.minSamples)) {
-      stuck.push({ feature: `${feature}:stuck`, statistic: 'stuck', value: 0, pValue: 0, level: 0, threshold: 0, n: sorted.length, nRef: ref.count, drifted: true });
+      stuck.push({
+        feature: `${feature}:stuck`,
+        statistic: 'stuck',
+        value: 0,
+        pValue: 0,
+        level: 0,
+        threshold: 0,
+        n: sorted.length,
+        nRef: ref.count,
+        drifted: true,
+      });
     }
   }
   const elapsed = o.now - windows.openedAt;
   if (o.baselinePerMs !== undefined && elapsed > 0) {
     const expected = o.baselinePerMs * elapsed;
     // n of the rate test is the count the window should hold: a silent device's check still has a sample size
-    tests.push(countTest('record_rate', 'poisson', (windows.records / elapsed) * 60_000, poissonTwoSided(windows.records, expected), Math.round(expected), 0, o.baselinePerMs * 60_000));
+    tests.push(
+      countTest(
+        'record_rate',
+        'poisson',
+        (windows.records / elapsed) * 60_000,
+        poissonTwoSided(windows.records, expected),
+        Math.round(expected),
+        0,
+        o.baselinePerMs * 60_000,
+      ),
+    );
   }
   if (tests.length === 0 && stuck.length === 0) return undefined;
   tests = [...correct(tests, o.alpha, o.correction), ...stuck];
-  return { fired: tests.some((t) => t.drifted), evidence: { alpha: o.alpha, n: Math.min(...tests.map((t) => t.n)), tests, model: o.model } };
+  return {
+    fired: tests.some((t) => t.drifted),
+    evidence: { alpha: o.alpha, n: Math.min(...tests.map((t) => t.n)), tests, model: o.model },
+  };
 }

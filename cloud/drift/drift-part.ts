@@ -67,7 +67,10 @@ export interface DriftPartContext {
 export function parseDriftPartConfig(input: unknown, source = 'drift config'): DriftPartConfig {
   const r = DriftPartConfigSchema.safeParse(input ?? {});
   if (!r.success) {
-    throw new EdgeloopError('EL_ERR_DRIFT_CONFIG', `${source}: ${r.error.issues.map((i) => `drift.${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    throw new EdgeloopError(
+      'EL_ERR_DRIFT_CONFIG',
+      `${source}: ${r.error.issues.map((i) => `drift.${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
   }
   return r.data;
 }
@@ -82,7 +85,11 @@ export const driftPart = definePart({
       try {
         json = JSON.parse(readFileSync(file, 'utf8'));
       } catch (cause) {
-        throw new EdgeloopError('EL_ERR_DRIFT_REFERENCE', `drift.references: cannot read ${file}: ${(cause as Error).message}`, { cause });
+        throw new EdgeloopError(
+          'EL_ERR_DRIFT_REFERENCE',
+          `drift.references: cannot read ${file}: ${(cause as Error).message}`,
+          { cause },
+        );
       }
       return parseReference(json, file);
     });

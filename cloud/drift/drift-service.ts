@@ -101,7 +101,9 @@ export interface CheckSummary {
 const MONITORS: readonly MonitorKind[] = ['input', 'output', 'quality'];
 
 export class DriftService {
-  readonly #o: Required<Omit<DriftServiceOptions, 'deviceInfo' | 'onEvent' | 'policy' | 'store'>> & { policy: MonitorPolicy };
+  readonly #o: Required<Omit<DriftServiceOptions, 'deviceInfo' | 'onEvent' | 'policy' | 'store'>> & {
+    policy: MonitorPolicy;
+  };
   readonly #store: DriftStore;
   readonly #cache = new NullCache();
   readonly #refs = new Map<string, Prepared>();
@@ -164,7 +166,12 @@ export class DriftService {
   }
 
   health(): { ok: boolean; devices: number; references: number; lastCheckMs: number } {
-    return { ok: this.#started && !this.#closed, devices: this.#devices.size, references: this.#refs.size, lastCheckMs: this.#lastDurationMs };
+    return {
+      ok: this.#started && !this.#closed,
+      devices: this.#devices.size,
+      references: this.#refs.size,
+      lastCheckMs: this.#lastDurationMs,
+    };
   }
 
   #schedule(): void {
@@ -179,12 +186,23 @@ export class DriftService {
 
   /** Add the reference set of a model version (from the registry); the first one is the default. */
   setReference(ref: ReferenceSet): void {
-    const testerOpts = { statistic: this.#o.statistic, alpha: this.#o.alpha, correction: this.#o.correction, replicates: this.#o.replicates, cache: this.#cache };
+    const testerOpts = {
+      statistic: this.#o.statistic,
+      alpha: this.#o.alpha,
+      correction: this.#o.correction,
+      replicates: this.#o.replicates,
+      cache: this.#cache,
+    };
     const scores = ref.output?.scores;
     const p: Prepared = {
       ref,
       input: new InputDriftTester(ref.features, testerOpts),
-      scores: scores ? new InputDriftTester({ score: { values: scores, std: meanStd(scores).std } }, { ...testerOpts, alpha: this.#o.alpha / 2 }) : undefined,
+      scores: scores
+        ? new InputDriftTester(
+            { score: { values: scores, std: meanStd(scores).std } },
+            { ...testerOpts, alpha: this.#o.alpha / 2 },
+          )
+        : undefined,
     };
     this.#refs.set(ref.model ? modelKey(ref.model) : '', p);
     this.#default ??= p;
@@ -288,10 +306,30 @@ export class DriftService {
       let st = this.#states.get(key);
       if (!st) this.#states.set(key, (st = new DriftMonitorState(policy)));
       const t = st.observe({ n: r.evidence.n, fired: r.fired, at });
-      const rec: MonitorRecord = { subject, monitor, state: st.state, changedAt: Number.isFinite(st.changedAt) ? st.changedAt : 0, checkedAt: at, fired: st.fired, last: r.evidence };
+      const rec: MonitorRecord = {
+        subject,
+        monitor,
+        state: st.state,
+        changedAt: Number.isFinite(st.changedAt) ? st.changedAt : 0,
+        checkedAt: at,
+        fired: st.fired,
+        last: r.evidence,
+      };
       this.#records.set(key, rec);
       const persisted = this.#persistedAt.get(key);
-      if (t) changes.push([{ type: t.to === 'drift' ? 'drift.detected' : 'drift.cleared', at, subject, monitor, fired: t.fired, window: t.window, evidence: r.evidence }, rec]);
+      if (t)
+        changes.push([
+          {
+            type: t.to === 'drift' ? 'drift.detected' : 'drift.cleared',
+            at,
+            subject,
+            monitor,
+            fired: t.fired,
+            window: t.window,
+            evidence: r.evidence,
+          },
+          rec,
+        ]);
       else if (persisted === undefined || at - persisted >= this.#o.persistEveryMs) records.push(rec);
       else return true;
       this.#persistedAt.set(key, at);
@@ -307,7 +345,14 @@ export class DriftService {
         const recent = d.input.sortedAll();
         const input = checkInput(p.input, recent, p.ref.features, { alpha, minSamples, model });
         const used = apply(subject, 'input', input);
-        const quality = checkQuality(d.input, recent, p.ref.features, { alpha, minSamples, correction, now: at, baselinePerMs: d.rate.perMs, model });
+        const quality = checkQuality(d.input, recent, p.ref.features, {
+          alpha,
+          minSamples,
+          correction,
+          now: at,
+          baselinePerMs: d.rate.perMs,
+          model,
+        });
         const q = apply(subject, 'quality', quality);
         if (used || q || windowAge >= this.#o.maxWindowMs) {
           this.#learnRate(d, at);
@@ -323,9 +368,16 @@ export class DriftService {
     }
     for (const [key, w] of this.#cohorts) {
       const [kind, id] = key.split('\u0000') as [SubjectKind, string];
-      const p = kind === 'model' ? this.#refs.get(id) ?? this.#default : this.#default;
+      const p = kind === 'model' ? (this.#refs.get(id) ?? this.#default) : this.#default;
       if (!p || w.records < minSamples) continue;
-      if (apply({ kind, id }, 'input', checkInput(p.input, w.sortedAll(), p.ref.features, { alpha, minSamples, model: p.ref.model }))) w.consume(at);
+      if (
+        apply(
+          { kind, id },
+          'input',
+          checkInput(p.input, w.sortedAll(), p.ref.features, { alpha, minSamples, model: p.ref.model }),
+        )
+      )
+        w.consume(at);
     }
     const events: DriftEvent[] = [];
     for (const [e, rec] of changes) {
@@ -368,8 +420,13 @@ export class DriftService {
       if (!s) bySubject.set(sk, (s = { subject: r.subject, monitors: {} }));
       s.monitors[r.monitor] = r;
     }
-    const subjects = [...bySubject.values()].sort((a, b) => (a.subject.kind + a.subject.id).localeCompare(b.subject.kind + b.subject.id));
-    const events = await this.#store.events({ limit: q.events ?? 20, ...(q.device !== undefined ? { subject: { kind: 'device', id: q.device } } : {}) });
+    const subjects = [...bySubject.values()].sort((a, b) =>
+      (a.subject.kind + a.subject.id).localeCompare(b.subject.kind + b.subject.id),
+    );
+    const events = await this.#store.events({
+      limit: q.events ?? 20,
+      ...(q.device !== undefined ? { subject: { kind: 'device', id: q.device } } : {}),
+    });
     return {
       checkedAt: this.#checkedAt,
       alpha: this.#o.alpha,
@@ -395,7 +452,9 @@ export class DriftService {
 
   /** Subjects in drift now, with the monitor (metrics export one series each). */
   drifting(): { subject: Subject; monitor: MonitorKind }[] {
-    return [...this.#records.values()].filter((r) => r.state === 'drift').map((r) => ({ subject: r.subject, monitor: r.monitor }));
+    return [...this.#records.values()]
+      .filter((r) => r.state === 'drift')
+      .map((r) => ({ subject: r.subject, monitor: r.monitor }));
   }
 
   get lastCheckMs(): number {

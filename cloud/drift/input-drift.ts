@@ -8,7 +8,15 @@
  * reference standard deviation) from 1 000 on. Pure apart from the CPU spent simulating a null, which is cached.
  */
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { levelsAt, NullCache, psiNull, rejectAt, wassersteinNull, type Correction, type NullDistribution } from './calibration.ts';
+import {
+  levelsAt,
+  NullCache,
+  psiNull,
+  rejectAt,
+  wassersteinNull,
+  type Correction,
+  type NullDistribution,
+} from './calibration.ts';
 import type { FeatureReference, ReferenceSet } from './reference.ts';
 
 /** What a test needs of a feature's reference: its sorted values and standard deviation. */
@@ -89,7 +97,8 @@ export class InputDriftTester {
   readonly #features = new Map<string, Prepared>();
 
   constructor(features: Record<string, ReferenceSample> | ReferenceSet, o: InputDriftOptions = {}) {
-    const refs: Record<string, ReferenceSample> = 'schema' in features ? (features as ReferenceSet).features : (features as Record<string, ReferenceSample>);
+    const refs: Record<string, ReferenceSample> =
+      'schema' in features ? (features as ReferenceSet).features : (features as Record<string, ReferenceSample>);
     this.#o = {
       statistic: o.statistic ?? 'auto',
       alpha: o.alpha ?? 0.01,
@@ -99,15 +108,31 @@ export class InputDriftTester {
       seed: o.seed ?? 0x5eed,
       autoWassersteinFrom: o.autoWassersteinFrom ?? 1000,
     };
-    if (!(this.#o.alpha > 0 && this.#o.alpha < 1)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `InputDriftTester: alpha must be in (0, 1), got ${this.#o.alpha}`);
+    if (!(this.#o.alpha > 0 && this.#o.alpha < 1))
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `InputDriftTester: alpha must be in (0, 1), got ${this.#o.alpha}`,
+      );
     if (!['auto', 'ks', 'wasserstein', 'psi'].includes(this.#o.statistic)) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `InputDriftTester: statistic must be auto, ks, wasserstein or psi, got ${JSON.stringify(this.#o.statistic)}`);
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `InputDriftTester: statistic must be auto, ks, wasserstein or psi, got ${JSON.stringify(this.#o.statistic)}`,
+      );
     }
-    if (!Number.isInteger(this.#o.bins) || this.#o.bins < 2) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `InputDriftTester: bins must be an integer ≥ 2, got ${this.#o.bins}`);
+    if (!Number.isInteger(this.#o.bins) || this.#o.bins < 2)
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `InputDriftTester: bins must be an integer ≥ 2, got ${this.#o.bins}`,
+      );
     this.#cache = o.cache ?? new NullCache();
     for (const [name, f] of Object.entries(refs)) {
       const sorted = f.values instanceof Float64Array ? f.values : Float64Array.from(f.values);
-      const statistic = this.#o.statistic === 'auto' ? (sorted.length < this.#o.autoWassersteinFrom ? 'ks' : 'wasserstein') : this.#o.statistic;
+      const statistic =
+        this.#o.statistic === 'auto'
+          ? sorted.length < this.#o.autoWassersteinFrom
+            ? 'ks'
+            : 'wasserstein'
+          : this.#o.statistic;
       const p: Prepared = { sorted, std: f.std, statistic };
       if (statistic === 'psi') {
         p.edges = quantileEdges(sorted, this.#o.bins);
@@ -155,11 +180,19 @@ export class InputDriftTester {
     const pv = tested.map((t) => t.pValue);
     const rejected = rejectAt(pv, this.#o.alpha, this.#o.correction);
     const levels = levelsAt(pv, this.#o.alpha, this.#o.correction);
-    const features = tested.map((t, i) => ({ ...t, level: levels[i]!, threshold: this.#threshold(this.#features.get(t.feature)!, t.n, levels[i]!), drifted: rejected[i]! }));
+    const features = tested.map((t, i) => ({
+      ...t,
+      level: levels[i]!,
+      threshold: this.#threshold(this.#features.get(t.feature)!, t.n, levels[i]!),
+      drifted: rejected[i]!,
+    }));
     return { features, skipped, drifted: rejected.some(Boolean) };
   }
 
-  #test(p: Prepared, x: Float64Array): { statistic: DriftStatistic; value: number; pValue: number; n: number; nRef: number } {
+  #test(
+    p: Prepared,
+    x: Float64Array,
+  ): { statistic: DriftStatistic; value: number; pValue: number; n: number; nRef: number } {
     const base = { statistic: p.statistic, n: x.length, nRef: p.sorted.length };
     if (p.statistic === 'ks') {
       const r = ksTwoSample(p.sorted, x, 'auto', Math.min(1, 10 * this.#o.alpha));
@@ -171,9 +204,16 @@ export class InputDriftTester {
     }
     const scale = p.std > 0 ? p.std : 1;
     const m = p.sorted.length;
-    const w = x.length * Math.log2(m) < m + x.length ? wasserstein1Prefix(p.sorted, (p.prefix ??= prefixSums(p.sorted)), x) : wasserstein1Sorted(p.sorted, x);
+    const w =
+      x.length * Math.log2(m) < m + x.length
+        ? wasserstein1Prefix(p.sorted, (p.prefix ??= prefixSums(p.sorted)), x)
+        : wasserstein1Sorted(p.sorted, x);
     const value = w / scale;
-    return { ...base, value, pValue: this.#wNull(p).pValue(value * Math.sqrt(effectiveSize(p.sorted.length, x.length))) };
+    return {
+      ...base,
+      value,
+      pValue: this.#wNull(p).pValue(value * Math.sqrt(effectiveSize(p.sorted.length, x.length))),
+    };
   }
 
   #threshold(p: Prepared, n: number, level: number): number {
@@ -185,11 +225,18 @@ export class InputDriftTester {
 
   #psiNull(p: Prepared, n: number): NullDistribution {
     const key = `psi:${p.refCounts!.join(',')}:${n}:${this.#o.replicates}:${this.#o.seed}`;
-    return this.#cache.get(key, () => psiNull({ refCounts: p.refCounts!, nRecent: n, replicates: this.#o.replicates, seed: this.#o.seed }));
+    return this.#cache.get(key, () =>
+      psiNull({ refCounts: p.refCounts!, nRecent: n, replicates: this.#o.replicates, seed: this.#o.seed }),
+    );
   }
 
   #wNull(p: Prepared): NullDistribution {
-    p.wNull ??= wassersteinNull({ refSorted: p.sorted, scale: p.std > 0 ? p.std : 1, replicates: this.#o.replicates, seed: this.#o.seed });
+    p.wNull ??= wassersteinNull({
+      refSorted: p.sorted,
+      scale: p.std > 0 ? p.std : 1,
+      replicates: this.#o.replicates,
+      seed: this.#o.seed,
+    });
     return p.wNull;
   }
 }

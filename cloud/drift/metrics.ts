@@ -18,7 +18,12 @@ export interface DriftMetrics {
   unregister(): void;
 }
 
-const NAMES = ['edgeloop_drift_subjects', 'edgeloop_drift_active', 'edgeloop_drift_check_duration_seconds', 'edgeloop_drift_events_total'] as const;
+const NAMES = [
+  'edgeloop_drift_subjects',
+  'edgeloop_drift_active',
+  'edgeloop_drift_check_duration_seconds',
+  'edgeloop_drift_events_total',
+] as const;
 
 export function registerDriftMetrics(registry: Registry, service: () => DriftService | undefined): DriftMetrics {
   new Gauge({
@@ -28,7 +33,8 @@ export function registerDriftMetrics(registry: Registry, service: () => DriftSer
     registers: [registry],
     collect() {
       this.reset();
-      for (const c of service()?.counts() ?? []) this.set({ kind: c.kind, monitor: c.monitor, state: c.state }, c.count);
+      for (const c of service()?.counts() ?? [])
+        this.set({ kind: c.kind, monitor: c.monitor, state: c.state }, c.count);
     },
   });
   new Gauge({
@@ -38,7 +44,8 @@ export function registerDriftMetrics(registry: Registry, service: () => DriftSer
     registers: [registry],
     collect() {
       this.reset();
-      for (const d of service()?.drifting() ?? []) this.set({ kind: d.subject.kind, subject: d.subject.id, monitor: d.monitor }, 1);
+      for (const d of service()?.drifting() ?? [])
+        this.set({ kind: d.subject.kind, subject: d.subject.id, monitor: d.monitor }, 1);
     },
   });
   new Gauge({
@@ -49,7 +56,12 @@ export function registerDriftMetrics(registry: Registry, service: () => DriftSer
       this.set((service()?.lastCheckMs ?? 0) / 1000);
     },
   });
-  const events = new Counter({ name: NAMES[3], help: 'Drift state changes.', labelNames: ['type', 'monitor'], registers: [registry] });
+  const events = new Counter({
+    name: NAMES[3],
+    help: 'Drift state changes.',
+    labelNames: ['type', 'monitor'],
+    registers: [registry],
+  });
   return {
     onEvent: (e) => events.inc({ type: e.type, monitor: e.monitor }),
     unregister: () => {

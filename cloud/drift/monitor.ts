@@ -25,7 +25,13 @@ export interface MonitorPolicy {
   cooldownMs: number;
 }
 
-export const DEFAULT_MONITOR_POLICY: Readonly<MonitorPolicy> = Object.freeze({ minSamples: 50, detectK: 2, clearK: 0, window: 3, cooldownMs: 10 * 60_000 });
+export const DEFAULT_MONITOR_POLICY: Readonly<MonitorPolicy> = Object.freeze({
+  minSamples: 50,
+  detectK: 2,
+  clearK: 0,
+  window: 3,
+  cooldownMs: 10 * 60_000,
+});
 
 export type MonitorStateName = 'ok' | 'drift';
 
@@ -41,14 +47,24 @@ export interface MonitorTransition {
 /** Merge a partial policy over the defaults and check it; the error names the field. */
 export function monitorPolicy(p: Partial<MonitorPolicy> = {}): MonitorPolicy {
   const known = Object.keys(DEFAULT_MONITOR_POLICY);
-  for (const k of Object.keys(p)) if (!known.includes(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `drift monitor policy: unknown option "${k}" (known: ${known.join(', ')})`);
+  for (const k of Object.keys(p))
+    if (!known.includes(k))
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `drift monitor policy: unknown option "${k}" (known: ${known.join(', ')})`,
+      );
   const o = { ...DEFAULT_MONITOR_POLICY, ...p };
   const bad = (k: string, want: string): never => {
-    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `drift monitor policy: ${k} must be ${want}, got ${JSON.stringify((o as Record<string, unknown>)[k])}`);
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `drift monitor policy: ${k} must be ${want}, got ${JSON.stringify((o as Record<string, unknown>)[k])}`,
+    );
   };
   if (!Number.isInteger(o.window) || o.window < 1) bad('window', 'an integer ≥ 1');
-  if (!Number.isInteger(o.detectK) || o.detectK < 1 || o.detectK > o.window) bad('detectK', `an integer in [1, window=${o.window}]`);
-  if (!Number.isInteger(o.clearK) || o.clearK < 0 || o.clearK >= o.detectK) bad('clearK', `an integer in [0, detectK=${o.detectK})`);
+  if (!Number.isInteger(o.detectK) || o.detectK < 1 || o.detectK > o.window)
+    bad('detectK', `an integer in [1, window=${o.window}]`);
+  if (!Number.isInteger(o.clearK) || o.clearK < 0 || o.clearK >= o.detectK)
+    bad('clearK', `an integer in [0, detectK=${o.detectK})`);
   if (!Number.isInteger(o.minSamples) || o.minSamples < 1) bad('minSamples', 'an integer ≥ 1');
   if (!Number.isFinite(o.cooldownMs) || o.cooldownMs < 0) bad('cooldownMs', 'a number of ms ≥ 0');
   return Object.freeze(o);

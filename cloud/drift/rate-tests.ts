@@ -30,7 +30,10 @@ function binomialLogPmf(k: number, n: number, p: number): number {
 export function normalSf(z: number): number {
   const x = Math.abs(z) / Math.SQRT2;
   const t = 1 / (1 + 0.3275911 * x);
-  const erfc = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * Math.exp(-x * x);
+  const erfc =
+    t *
+    (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) *
+    Math.exp(-x * x);
   return z >= 0 ? erfc / 2 : 1 - erfc / 2;
 }
 
@@ -62,7 +65,8 @@ export function binomialTwoSided(x: number, n: number, p0: number): number {
 /** Two-sided p-value of a count against its expected value (Poisson), twice the smaller tail. */
 export function poissonTwoSided(count: number, expected: number): number {
   if (expected <= 0) return count === 0 ? 1 : 0;
-  if (expected > EXACT_MAX) return Math.min(1, 2 * normalSf(Math.abs(count - expected) / Math.sqrt(expected) - 0.5 / Math.sqrt(expected)));
+  if (expected > EXACT_MAX)
+    return Math.min(1, 2 * normalSf(Math.abs(count - expected) / Math.sqrt(expected) - 0.5 / Math.sqrt(expected)));
   // P(X ≤ count) by the pmf recursion in log space
   const logPmf = (k: number): number => k * Math.log(expected) - expected - logFactorial(k);
   let lower = 0;

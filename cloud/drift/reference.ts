@@ -49,14 +49,24 @@ export interface BuildReferenceOptions {
 }
 
 /** Build a reference set from training columns (feature name → values; null / NaN count as missing). */
-export function buildReference(columns: Record<string, ArrayLike<number | null>>, o: BuildReferenceOptions = {}): ReferenceSet {
+export function buildReference(
+  columns: Record<string, ArrayLike<number | null>>,
+  o: BuildReferenceOptions = {},
+): ReferenceSet {
   const maxSample = o.maxSample ?? 10_000;
   const features: Record<string, FeatureReference> = {};
   for (const [name, column] of Object.entries(columns)) {
     const sorted = sortedFinite(column);
-    if (sorted.length === 0) throw new EdgeloopError('EL_ERR_DATA_INVALID', `buildReference: feature "${name}" has no finite values`);
+    if (sorted.length === 0)
+      throw new EdgeloopError('EL_ERR_DATA_INVALID', `buildReference: feature "${name}" has no finite values`);
     const { mean, std } = meanStd(sorted);
-    features[name] = { count: column.length, values: sketch(sorted, maxSample), mean, std, missingRate: 1 - sorted.length / column.length };
+    features[name] = {
+      count: column.length,
+      values: sketch(sorted, maxSample),
+      mean,
+      std,
+      missingRate: 1 - sorted.length / column.length,
+    };
   }
   const ref: ReferenceSet = { schema: REFERENCE_SCHEMA, createdAt: o.createdAt ?? new Date().toISOString(), features };
   if (o.model) ref.model = { ...o.model };
@@ -78,11 +88,18 @@ function sketch(sorted: Float64Array, size: number): number[] {
 export function parseReference(input: unknown, source = 'drift reference'): ReferenceSet {
   const r = ReferenceSetSchema.safeParse(input);
   if (!r.success) {
-    throw new EdgeloopError('EL_ERR_DRIFT_REFERENCE', `${source}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    throw new EdgeloopError(
+      'EL_ERR_DRIFT_REFERENCE',
+      `${source}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
   }
   for (const [name, f] of Object.entries(r.data.features)) {
     for (let k = 1; k < f.values.length; k++) {
-      if (f.values[k]! < f.values[k - 1]!) throw new EdgeloopError('EL_ERR_DRIFT_REFERENCE', `${source}: features.${name}.values must be sorted ascending (index ${k})`);
+      if (f.values[k]! < f.values[k - 1]!)
+        throw new EdgeloopError(
+          'EL_ERR_DRIFT_REFERENCE',
+          `${source}: features.${name}.values must be sorted ascending (index ${k})`,
+        );
     }
   }
   return r.data;
@@ -93,9 +110,14 @@ export function parseReference(input: unknown, source = 'drift reference'): Refe
  * version, and the anomaly rate (`metrics.validationFlagRate`, else `metrics.trainingFlagRate`, as models/
  * writes it) unless the reference already has one.
  */
-export function withManifestBaseline(ref: ReferenceSet, manifest: { name: string; version: string; metrics?: Record<string, unknown> | undefined }): ReferenceSet {
+export function withManifestBaseline(
+  ref: ReferenceSet,
+  manifest: { name: string; version: string; metrics?: Record<string, unknown> | undefined },
+): ReferenceSet {
   const m = manifest.metrics ?? {};
-  const rate = [m['validationFlagRate'], m['trainingFlagRate']].find((v): v is number => typeof v === 'number' && v >= 0 && v <= 1);
+  const rate = [m['validationFlagRate'], m['trainingFlagRate']].find(
+    (v): v is number => typeof v === 'number' && v >= 0 && v <= 1,
+  );
   const out: ReferenceSet = { ...ref, model: { name: manifest.name, version: manifest.version } };
   if (rate !== undefined && ref.output?.anomalyRate === undefined) out.output = { ...ref.output, anomalyRate: rate };
   return out;
@@ -106,7 +128,12 @@ export function withManifestBaseline(ref: ReferenceSet, manifest: { name: string
  * ReferenceSet, kept with the version in the registry), with the manifest's baseline filled in. undefined when
  * the version has none.
  */
-export function referenceFromModelVersion(v: { name: string; version: string; metrics?: Record<string, unknown> | undefined; training?: Record<string, unknown> | undefined }): ReferenceSet | undefined {
+export function referenceFromModelVersion(v: {
+  name: string;
+  version: string;
+  metrics?: Record<string, unknown> | undefined;
+  training?: Record<string, unknown> | undefined;
+}): ReferenceSet | undefined {
   const raw = v.training?.['driftReference'];
   if (raw === undefined) return undefined;
   return withManifestBaseline(parseReference(raw, `model ${v.name}@${v.version} training.driftReference`), v);

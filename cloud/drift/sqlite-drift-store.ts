@@ -10,7 +10,15 @@
 import type Database from 'better-sqlite3';
 import { openWalDatabase } from '../../lib/sqlite.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import type { DriftEvent, DriftEventQuery, DriftStore, MonitorKind, MonitorRecord, Subject, SubjectKind } from './drift-store.ts';
+import type {
+  DriftEvent,
+  DriftEventQuery,
+  DriftStore,
+  MonitorKind,
+  MonitorRecord,
+  Subject,
+  SubjectKind,
+} from './drift-store.ts';
 import type { MonitorStateName } from './monitor.ts';
 
 export interface SqliteDriftStoreOptions {
@@ -53,10 +61,17 @@ export class SqliteDriftStore implements DriftStore {
   #stmts: Stmts | undefined;
 
   constructor(o: SqliteDriftStoreOptions) {
-    if (!o || typeof o.path !== 'string' || o.path === '') throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'SqliteDriftStore: path is required');
-    for (const k of Object.keys(o)) if (k !== 'path' && k !== 'maxEvents') throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteDriftStore: unknown option "${k}"`);
+    if (!o || typeof o.path !== 'string' || o.path === '')
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'SqliteDriftStore: path is required');
+    for (const k of Object.keys(o))
+      if (k !== 'path' && k !== 'maxEvents')
+        throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteDriftStore: unknown option "${k}"`);
     const maxEvents = o.maxEvents ?? 100_000;
-    if (!Number.isInteger(maxEvents) || maxEvents < 1) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteDriftStore: maxEvents must be an integer ≥ 1, got ${maxEvents}`);
+    if (!Number.isInteger(maxEvents) || maxEvents < 1)
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `SqliteDriftStore: maxEvents must be an integer ≥ 1, got ${maxEvents}`,
+      );
     this.#o = { path: o.path, maxEvents };
   }
 
@@ -67,7 +82,11 @@ export class SqliteDriftStore implements DriftStore {
     try {
       db = openWalDatabase(this.#o.path, { synchronous: 'NORMAL' });
     } catch (cause) {
-      throw new EdgeloopError('EL_ERR_DRIFT_STORE', `cannot open drift store ${this.#o.path}: ${(cause as Error).message}`, { cause });
+      throw new EdgeloopError(
+        'EL_ERR_DRIFT_STORE',
+        `cannot open drift store ${this.#o.path}: ${(cause as Error).message}`,
+        { cause },
+      );
     }
     try {
       const v = db.pragma('user_version', { simple: true }) as number;
@@ -87,7 +106,11 @@ export class SqliteDriftStore implements DriftStore {
       }
     } catch (cause) {
       db.close();
-      throw new EdgeloopError('EL_ERR_DRIFT_STORE', `cannot open drift store ${this.#o.path}: ${(cause as Error).message}`, { cause });
+      throw new EdgeloopError(
+        'EL_ERR_DRIFT_STORE',
+        `cannot open drift store ${this.#o.path}: ${(cause as Error).message}`,
+        { cause },
+      );
     }
     this.#db = db;
     this.#stmts = {
@@ -96,7 +119,9 @@ export class SqliteDriftStore implements DriftStore {
          ON CONFLICT (kind, subject, monitor) DO UPDATE SET state = excluded.state, changed_at = excluded.changed_at,
          checked_at = excluded.checked_at, fired = excluded.fired, last = excluded.last`,
       ),
-      insertEvent: db.prepare('INSERT INTO drift_events (type, at, kind, subject, monitor, fired, window, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      insertEvent: db.prepare(
+        'INSERT INTO drift_events (type, at, kind, subject, monitor, fired, window, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
       prune: db.prepare('DELETE FROM drift_events WHERE id <= ?'),
     };
   }
@@ -114,13 +139,31 @@ export class SqliteDriftStore implements DriftStore {
   }
 
   #put(s: Stmts, r: MonitorRecord): void {
-    s.putState.run(r.subject.kind, r.subject.id, r.monitor, r.state, r.changedAt, r.checkedAt, r.fired, JSON.stringify(r.last));
+    s.putState.run(
+      r.subject.kind,
+      r.subject.id,
+      r.monitor,
+      r.state,
+      r.changedAt,
+      r.checkedAt,
+      r.fired,
+      JSON.stringify(r.last),
+    );
   }
 
   async recordChange(event: Omit<DriftEvent, 'id'>, record: MonitorRecord): Promise<DriftEvent> {
     const { db, s } = this.#open();
     const id = db.transaction(() => {
-      const info = s.insertEvent.run(event.type, event.at, event.subject.kind, event.subject.id, event.monitor, event.fired, event.window, JSON.stringify(event.evidence));
+      const info = s.insertEvent.run(
+        event.type,
+        event.at,
+        event.subject.kind,
+        event.subject.id,
+        event.monitor,
+        event.fired,
+        event.window,
+        JSON.stringify(event.evidence),
+      );
       this.#put(s, record);
       const newId = Number(info.lastInsertRowid);
       if (newId > this.#o.maxEvents) s.prune.run(newId - this.#o.maxEvents);
@@ -140,7 +183,9 @@ export class SqliteDriftStore implements DriftStore {
     const { db } = this.#open();
     const rows = (
       query.subject
-        ? db.prepare('SELECT * FROM monitor_state WHERE kind = ? AND subject = ? ORDER BY monitor').all(query.subject.kind, query.subject.id)
+        ? db
+            .prepare('SELECT * FROM monitor_state WHERE kind = ? AND subject = ? ORDER BY monitor')
+            .all(query.subject.kind, query.subject.id)
         : db.prepare('SELECT * FROM monitor_state ORDER BY kind, subject, monitor').all()
     ) as StateRow[];
     return rows.map((r) => ({
@@ -163,7 +208,18 @@ export class SqliteDriftStore implements DriftStore {
       args.push(query.subject.kind, query.subject.id);
     }
     args.push(query.limit ?? 100);
-    const rows = db.prepare(`SELECT * FROM drift_events WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`).all(...args) as EventRow[];
-    return rows.map((r) => ({ id: r.id, type: r.type, at: r.at, subject: { kind: r.kind, id: r.subject }, monitor: r.monitor, fired: r.fired, window: r.window, evidence: JSON.parse(r.evidence) }));
+    const rows = db
+      .prepare(`SELECT * FROM drift_events WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`)
+      .all(...args) as EventRow[];
+    return rows.map((r) => ({
+      id: r.id,
+      type: r.type,
+      at: r.at,
+      subject: { kind: r.kind, id: r.subject },
+      monitor: r.monitor,
+      fired: r.fired,
+      window: r.window,
+      evidence: JSON.parse(r.evidence),
+    }));
   }
 }

@@ -58,7 +58,8 @@ export function ksTwoSample(a: Float64Array, b: Float64Array, method: KsMethod =
   if (method === 'exact') return { statistic, pValue: ksExactPValue(m, n, h), method: 'exact' };
   const asymptotic = ksAsymptoticPValue(m, n, statistic);
   // 'auto' spends the O(m·n) exact count only where the p-value can matter (below `exactBelow`)
-  if (method === 'auto' && m * n <= KS_EXACT_MAX_CELLS && asymptotic < exactBelow) return { statistic, pValue: ksExactPValue(m, n, h), method: 'exact' };
+  if (method === 'auto' && m * n <= KS_EXACT_MAX_CELLS && asymptotic < exactBelow)
+    return { statistic, pValue: ksExactPValue(m, n, h), method: 'exact' };
   return { statistic, pValue: asymptotic, method: 'asymptotic' };
 }
 
@@ -144,7 +145,12 @@ export function ksAsymptoticPValue(m: number, n: number, d: number): number {
  * Wasserstein-1 distance between two weighted empirical distributions given as sorted values (weights in the
  * same order; omitted = equal weights): ∫ |U(x) - V(x)| dx over the union of values.
  */
-export function wasserstein1Sorted(u: Float64Array, v: Float64Array, uw?: ArrayLike<number>, vw?: ArrayLike<number>): number {
+export function wasserstein1Sorted(
+  u: Float64Array,
+  v: Float64Array,
+  uw?: ArrayLike<number>,
+  vw?: ArrayLike<number>,
+): number {
   const m = u.length;
   const n = v.length;
   if (m === 0 || n === 0) throw new RangeError(`wasserstein1: both samples need values (got ${m} and ${n})`);
@@ -224,13 +230,21 @@ function gallop(sorted: Float64Array, x: number, from: number): number {
 }
 
 /** Wasserstein-1 between unsorted (optionally weighted) samples: scipy.stats.wasserstein_distance. */
-export function wassersteinDistance(u: ArrayLike<number>, v: ArrayLike<number>, uw?: ArrayLike<number>, vw?: ArrayLike<number>): number {
+export function wassersteinDistance(
+  u: ArrayLike<number>,
+  v: ArrayLike<number>,
+  uw?: ArrayLike<number>,
+  vw?: ArrayLike<number>,
+): number {
   const [us, uws] = sortWithWeights(u, uw);
   const [vs, vws] = sortWithWeights(v, vw);
   return wasserstein1Sorted(us, vs, uws, vws);
 }
 
-function sortWithWeights(x: ArrayLike<number>, w: ArrayLike<number> | undefined): [Float64Array, Float64Array | undefined] {
+function sortWithWeights(
+  x: ArrayLike<number>,
+  w: ArrayLike<number> | undefined,
+): [Float64Array, Float64Array | undefined] {
   if (!w) return [Float64Array.from(x).sort(), undefined];
   if (w.length !== x.length) throw new RangeError(`wasserstein1: ${x.length} values but ${w.length} weights`);
   const idx = Array.from({ length: x.length }, (_, k) => k).sort((p, q) => x[p]! - x[q]!);

@@ -69,7 +69,9 @@ function parsePositions(v: unknown, where: string): StreamPositions {
   const ok =
     typeof v === 'object' &&
     v !== null &&
-    Object.values(v).every((m) => typeof m === 'object' && m !== null && Object.values(m).every((s) => typeof s === 'string'));
+    Object.values(v).every(
+      (m) => typeof m === 'object' && m !== null && Object.values(m).every((s) => typeof s === 'string'),
+    );
   if (!ok) throw new Error(`${where}: "positions" must be { consumer: { shard: sequenceNumber } }`);
   return v as StreamPositions;
 }
@@ -81,7 +83,8 @@ export async function readCommit(groupDir: string): Promise<GroupCommit> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { found: false, schema: EMPTY_SCHEMA, positions: {}, renames: [] };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      return { found: false, schema: EMPTY_SCHEMA, positions: {}, renames: [] };
     throw err;
   }
   try {
@@ -92,15 +95,32 @@ export async function readCommit(groupDir: string): Promise<GroupCommit> {
       throw new Error(`${path}: "renames" must be [{ from, to }]`);
     }
     const deletes = v.deletes ?? [];
-    if (!Array.isArray(deletes) || !deletes.every((d) => typeof d === 'string')) throw new Error(`${path}: "deletes" must be an array of paths`);
-    return { found: true, schema: parseSchema(v.schema, path), positions: parsePositions(v.positions, path), renames, deletes: deletes as string[] };
+    if (!Array.isArray(deletes) || !deletes.every((d) => typeof d === 'string'))
+      throw new Error(`${path}: "deletes" must be an array of paths`);
+    return {
+      found: true,
+      schema: parseSchema(v.schema, path),
+      positions: parsePositions(v.positions, path),
+      renames,
+      deletes: deletes as string[],
+    };
   } catch (err) {
-    throw new EdgeloopError('EL_ERR_OFFLINE_STORE_COMMIT', `offline store: ${path} is not a valid commit record: ${(err as Error).message}`, { cause: err });
+    throw new EdgeloopError(
+      'EL_ERR_OFFLINE_STORE_COMMIT',
+      `offline store: ${path} is not a valid commit record: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 
 export async function writeCommit(groupDir: string, c: GroupCommit): Promise<void> {
-  const doc = { format: 1, schema: c.schema, positions: c.positions, renames: c.renames, ...(c.deletes && c.deletes.length > 0 ? { deletes: c.deletes } : {}) };
+  const doc = {
+    format: 1,
+    schema: c.schema,
+    positions: c.positions,
+    renames: c.renames,
+    ...(c.deletes && c.deletes.length > 0 ? { deletes: c.deletes } : {}),
+  };
   await writeFileDurably(join(groupDir, COMMIT_FILE), `${JSON.stringify(doc, null, 1)}\n`);
 }
 

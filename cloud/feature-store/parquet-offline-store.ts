@@ -138,7 +138,12 @@ export class ParquetOfflineStore {
     this.#flushRows = intOption(C, 'flushRows', opts.flushRows, 10_000, 1);
     this.#flushMs = intOption(C, 'flushIntervalMs', opts.flushIntervalMs, 60_000, 10);
     this.#maxBuffered = intOption(C, 'maxBufferedRows', opts.maxBufferedRows, 200_000, 1);
-    this.#compression = oneOfOption(C, 'compression', opts.compression, 'zstd', ['zstd', 'snappy', 'gzip', 'uncompressed'] as const);
+    this.#compression = oneOfOption(C, 'compression', opts.compression, 'zstd', [
+      'zstd',
+      'snappy',
+      'gzip',
+      'uncompressed',
+    ] as const);
     this.#clock = opts.clock ?? systemClock;
     this.#log = opts.logger ?? silentLogger;
   }
@@ -152,7 +157,9 @@ export class ParquetOfflineStore {
     this.#conn = await this.#instance.connect();
     // timestamps are UTC instants: no session time zone may shift them
     await this.#conn.run("SET TimeZone = 'UTC'");
-    const kw = await this.#conn.runAndReadAll("SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category = 'reserved'");
+    const kw = await this.#conn.runAndReadAll(
+      "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category = 'reserved'",
+    );
     this.#keywords = new Set(kw.getRowObjectsJS().map((r) => String(r.keyword_name).toLowerCase()));
     for (const e of await readdir(this.#dir, { withFileTypes: true })) {
       if (!e.isDirectory() || !FEATURE_NAME_PATTERN.test(e.name)) continue;
@@ -160,12 +167,20 @@ export class ParquetOfflineStore {
       const commit = await readCommit(dir);
       await applyRenames(dir, commit.renames);
       await removeTmpFiles(dir);
-      const g: GroupState = { dir, schema: commit.schema, positions: commit.positions, pending: {}, rows: [], writing: 0 };
+      const g: GroupState = {
+        dir,
+        schema: commit.schema,
+        positions: commit.positions,
+        pending: {},
+        rows: [],
+        writing: 0,
+      };
       this.#groups.set(e.name, g);
       const files = await this.#partFiles(dir);
       if (!commit.found && files.length > 0) await this.#adoptFiles(e.name, g, files);
       // a crash between a commit and the schema file's update leaves it behind
-      else if (commit.found && (await readSchemaFileVersion(dir)) !== commit.schema.version) await writeSchemaFile(dir, e.name, commit.schema);
+      else if (commit.found && (await readSchemaFileVersion(dir)) !== commit.schema.version)
+        await writeSchemaFile(dir, e.name, commit.schema);
     }
     this.#state = 'started';
     this.#schedule();
@@ -190,7 +205,8 @@ export class ParquetOfflineStore {
    */
   append(group: string, records: FeatureRecord[], source?: OfflineSource): void | Promise<void> {
     if (this.#state === 'closed') throw new EdgeloopError('EL_ERR_CLOSED', `${C} is closed`);
-    if (this.#state !== 'started') throw new EdgeloopError('EL_ERR_FEATURE_STORE_NOT_STARTED', `${C}: call start() first`);
+    if (this.#state !== 'started')
+      throw new EdgeloopError('EL_ERR_FEATURE_STORE_NOT_STARTED', `${C}: call start() first`);
     checkGroup(group);
     const now = this.#clock.now();
     const rows = records.map((r, i) => ({
@@ -226,7 +242,10 @@ export class ParquetOfflineStore {
   }
 
   async #waitBelowBound(group: string, g: GroupState): Promise<void> {
-    this.#log.warn({ group, buffered: g.rows.length }, 'offline store buffer over maxBufferedRows: append waits for a write');
+    this.#log.warn(
+      { group, buffered: g.rows.length },
+      'offline store buffer over maxBufferedRows: append waits for a write',
+    );
     while (g.rows.length + g.writing > this.#maxBuffered) {
       if (this.#state === 'closed') throw new EdgeloopError('EL_ERR_CLOSED', `${C} is closed`);
       try {
@@ -278,7 +297,11 @@ export class ParquetOfflineStore {
   }
 
   async #commit(group: string, g: GroupState, rows: Row[], pending: StreamPositions): Promise<void> {
-    const schema = evolveSchema(g.schema, rows.map((r) => r.features), this.#keywords);
+    const schema = evolveSchema(
+      g.schema,
+      rows.map((r) => r.features),
+      this.#keywords,
+    );
     const positions = mergePositions(g.positions, pending);
     const renames: { from: string; to: string }[] = [];
     let rewritten = 0;
@@ -303,7 +326,11 @@ export class ParquetOfflineStore {
       g.rows = [...rows, ...g.rows];
       g.pending = mergePositions(pending, g.pending);
       this.#s.writeErrors++;
-      throw new EdgeloopError('EL_ERR_OFFLINE_STORE_WRITE', `${C}: writing ${rows.length} rows of ${group} failed: ${(err as Error).message}`, { cause: err });
+      throw new EdgeloopError(
+        'EL_ERR_OFFLINE_STORE_WRITE',
+        `${C}: writing ${rows.length} rows of ${group} failed: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     // committed: from here on a crash is finished by start(), so the rows are not buffered again
     const changed = schema !== g.schema;
@@ -317,7 +344,11 @@ export class ParquetOfflineStore {
       if (changed) await writeSchemaFile(g.dir, group, schema);
     } catch (err) {
       this.#s.writeErrors++;
-      throw new EdgeloopError('EL_ERR_OFFLINE_STORE_WRITE', `${C}: ${group}: committed files could not be renamed into place (start() retries): ${(err as Error).message}`, { cause: err });
+      throw new EdgeloopError(
+        'EL_ERR_OFFLINE_STORE_WRITE',
+        `${C}: ${group}: committed files could not be renamed into place (start() retries): ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 
@@ -337,7 +368,12 @@ export class ParquetOfflineStore {
     return `FORMAT parquet, COMPRESSION ${this.#compression}, KV_METADATA {edgeloop_schema_version: '${schema.version}'}`;
   }
 
-  async #writeFile(groupDir: string, date: string, rows: Row[], schema: GroupSchema): Promise<{ from: string; to: string }> {
+  async #writeFile(
+    groupDir: string,
+    date: string,
+    rows: Row[],
+    schema: GroupSchema,
+  ): Promise<{ from: string; to: string }> {
     const conn = this.#conn!;
     const table = `offline_buf_${++this.#table}`;
     const cols = [...FIXED_COLUMNS, ...schema.columns].map((c) => `${ident(c.name)} ${c.type}`).join(', ');
@@ -361,7 +397,9 @@ export class ParquetOfflineStore {
       const base = `part-${this.#clock.now()}-${randomBytes(4).toString('hex')}.parquet`;
       const to = `date=${date}/${base}`;
       const from = `date=${date}/.${base}.tmp`;
-      await conn.run(`COPY (SELECT * FROM ${table} ORDER BY event_time) TO ${sqlString(join(groupDir, from))} (${this.#copyOptions(schema)})`);
+      await conn.run(
+        `COPY (SELECT * FROM ${table} ORDER BY event_time) TO ${sqlString(join(groupDir, from))} (${this.#copyOptions(schema)})`,
+      );
       await fsyncPath(join(groupDir, from));
       return { from, to };
     } finally {
@@ -387,7 +425,9 @@ export class ParquetOfflineStore {
     ].join(', ');
     const slash = file.indexOf('/');
     const from = `${file.slice(0, slash)}/.${file.slice(slash + 1)}.tmp`;
-    await conn.run(`COPY (SELECT ${select} FROM read_parquet(${path})) TO ${sqlString(join(groupDir, from))} (${this.#copyOptions(schema)})`);
+    await conn.run(
+      `COPY (SELECT ${select} FROM read_parquet(${path})) TO ${sqlString(join(groupDir, from))} (${this.#copyOptions(schema)})`,
+    );
     await fsyncPath(join(groupDir, from));
     return { from, to: file };
   }
@@ -398,7 +438,9 @@ export class ParquetOfflineStore {
    */
   async #adoptFiles(group: string, g: GroupState, files: string[]): Promise<void> {
     const list = `[${files.map((f) => sqlString(join(g.dir, f))).join(', ')}]`;
-    const described = await this.#conn!.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${list}, union_by_name = true)`);
+    const described = await this.#conn!.runAndReadAll(
+      `DESCRIBE SELECT * FROM read_parquet(${list}, union_by_name = true)`,
+    );
     const sample: Record<string, number | string> = {};
     for (const r of described.getRowObjectsJS()) {
       const name = String(r.column_name);
@@ -412,7 +454,10 @@ export class ParquetOfflineStore {
     g.schema = schema;
     await applyRenames(g.dir, renames);
     await writeSchemaFile(g.dir, group, schema);
-    this.#log.info({ group, files: files.length, version: schema.version }, 'offline store: adopted files without a commit record');
+    this.#log.info(
+      { group, files: files.length, version: schema.version },
+      'offline store: adopted files without a commit record',
+    );
   }
 
   stats(): OfflineStoreStats {
@@ -429,7 +474,10 @@ export class ParquetOfflineStore {
     this.#timer = undefined;
     if (wasStarted) {
       await this.flush().catch((err: unknown) =>
-        this.#log.error({ err }, 'offline store: final flush failed; buffered rows are not in Parquet (a stream consumer replays them)'),
+        this.#log.error(
+          { err },
+          'offline store: final flush failed; buffered rows are not in Parquet (a stream consumer replays them)',
+        ),
       );
       await this.#chain;
     }

@@ -80,7 +80,10 @@ export function evolveSchema(
   if (added.length === 0 && widened.size === 0) return schema;
   return {
     version: schema.version + 1,
-    columns: [...schema.columns.map((c) => (widened.has(c.feature) ? { ...c, type: 'VARCHAR' as const } : c)), ...added],
+    columns: [
+      ...schema.columns.map((c) => (widened.has(c.feature) ? { ...c, type: 'VARCHAR' as const } : c)),
+      ...added,
+    ],
   };
 }
 
@@ -94,8 +97,13 @@ export function parseSchema(v: unknown, where: string): GroupSchema {
     s.version >= 0 &&
     Array.isArray(s.columns) &&
     s.columns.every(
-      (c) => typeof c?.name === 'string' && /^[a-z_][a-z0-9_]*$/.test(c.name) && typeof c.feature === 'string' && (c.type === 'DOUBLE' || c.type === 'VARCHAR'),
+      (c) =>
+        typeof c?.name === 'string' &&
+        /^[a-z_][a-z0-9_]*$/.test(c.name) &&
+        typeof c.feature === 'string' &&
+        (c.type === 'DOUBLE' || c.type === 'VARCHAR'),
     );
-  if (!ok) throw new Error(`${where}: "schema" must be { version, columns: [{ name, feature, type: DOUBLE|VARCHAR }] }`);
+  if (!ok)
+    throw new Error(`${where}: "schema" must be { version, columns: [{ name, feature, type: DOUBLE|VARCHAR }] }`);
   return { version: s.version, columns: s.columns.map((c) => ({ name: c.name, feature: c.feature, type: c.type })) };
 }

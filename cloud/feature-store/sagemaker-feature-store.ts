@@ -29,7 +29,15 @@ import { systemClock, type Clock } from '../../lib/clock.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { FeatureRecord, FeatureStore, FeatureValue, PutOutcome } from './feature-store.ts';
 import { checkEntityId, checkFeatureName, checkFeatureNames, checkGroup, checkRecord } from './feature-record-check.ts';
-import { awsClientConfig, checkKnownOptions, intOption, invalidOption, numberOption, oneOfOption, stringOption } from '../stream/options.ts';
+import {
+  awsClientConfig,
+  checkKnownOptions,
+  intOption,
+  invalidOption,
+  numberOption,
+  oneOfOption,
+  stringOption,
+} from '../stream/options.ts';
 
 export type SageMakerFeatureType = 'String' | 'Integral' | 'Fractional';
 
@@ -124,7 +132,8 @@ export class SageMakerFeatureStore implements FeatureStore {
 
   constructor(opts: SageMakerFeatureStoreOptions = {}) {
     checkKnownOptions(C, opts, KNOWN);
-    if (opts.client !== undefined && typeof opts.client?.send !== 'function') throw invalidOption(C, 'client', 'an object with send()', opts.client);
+    if (opts.client !== undefined && typeof opts.client?.send !== 'function')
+      throw invalidOption(C, 'client', 'an object with send()', opts.client);
     this.#client = opts.client;
     this.#ownsClient = opts.client === undefined;
     this.#clientConfig = awsClientConfig(C, opts);
@@ -136,21 +145,32 @@ export class SageMakerFeatureStore implements FeatureStore {
     };
     for (const [name, g] of Object.entries(opts.groups ?? {})) {
       checkGroup(name);
-      checkKnownOptions(`${C} groups.${name}`, g, ['recordIdentifierName', 'eventTimeName', 'eventTimeFormat', 'ttlMs', 'featureTypes']);
+      checkKnownOptions(`${C} groups.${name}`, g, [
+        'recordIdentifierName',
+        'eventTimeName',
+        'eventTimeFormat',
+        'ttlMs',
+        'featureTypes',
+      ]);
       const types = g?.featureTypes ?? {};
       for (const [f, t] of Object.entries(types)) {
         checkFeatureName(f, `groups.${name}.featureTypes`);
-        if (t !== 'String' && t !== 'Integral' && t !== 'Fractional') throw invalidOption(C, `groups.${name}.featureTypes.${f}`, 'String, Integral or Fractional', t);
+        if (t !== 'String' && t !== 'Integral' && t !== 'Fractional')
+          throw invalidOption(C, `groups.${name}.featureTypes.${f}`, 'String, Integral or Fractional', t);
       }
       this.#groups.set(name, {
         id: stringOption(C, `groups.${name}.recordIdentifierName`, g?.recordIdentifierName, this.#defaults.id),
         time: stringOption(C, `groups.${name}.eventTimeName`, g?.eventTimeName, this.#defaults.time),
-        format: oneOfOption(C, `groups.${name}.eventTimeFormat`, g?.eventTimeFormat, this.#defaults.format, ['iso', 'seconds'] as const),
+        format: oneOfOption(C, `groups.${name}.eventTimeFormat`, g?.eventTimeFormat, this.#defaults.format, [
+          'iso',
+          'seconds',
+        ] as const),
         ttlMs: numberOption(C, `groups.${name}.ttlMs`, g?.ttlMs, this.#defaults.ttlMs, 1000),
         types: { ...types },
       });
     }
-    if (opts.checkStaleWrites !== undefined && typeof opts.checkStaleWrites !== 'boolean') throw invalidOption(C, 'checkStaleWrites', 'a boolean', opts.checkStaleWrites);
+    if (opts.checkStaleWrites !== undefined && typeof opts.checkStaleWrites !== 'boolean')
+      throw invalidOption(C, 'checkStaleWrites', 'a boolean', opts.checkStaleWrites);
     this.#checkStale = opts.checkStaleWrites ?? true;
     this.#concurrency = intOption(C, 'concurrency', opts.concurrency, 8, 1, 256);
     this.#clock = opts.clock ?? systemClock;
@@ -165,7 +185,8 @@ export class SageMakerFeatureStore implements FeatureStore {
 
   #ready(): SageMakerFsLike {
     if (this.#state === 'closed') throw new EdgeloopError('EL_ERR_CLOSED', `${C} is closed`);
-    if (this.#state !== 'started' || !this.#client) throw new EdgeloopError('EL_ERR_FEATURE_STORE_NOT_STARTED', `${C}: call start() first`);
+    if (this.#state !== 'started' || !this.#client)
+      throw new EdgeloopError('EL_ERR_FEATURE_STORE_NOT_STARTED', `${C}: call start() first`);
     return this.#client;
   }
 
@@ -182,9 +203,15 @@ export class SageMakerFeatureStore implements FeatureStore {
   #error(op: string, group: string, err: unknown): EdgeloopError {
     const name = errName(err);
     const msg = (err as Error)?.message ?? String(err);
-    if (name === 'ResourceNotFound') return new EdgeloopError('EL_ERR_FEATURE_GROUP_NOT_FOUND', `${op}: feature group ${group}: ${msg}`, { cause: err });
-    if (name === 'ValidationError') return new EdgeloopError('EL_ERR_FEATURE_RECORD_INVALID', `${op} on ${group} refused: ${msg}`, { cause: err });
-    return new EdgeloopError('EL_ERR_FEATURE_STORE_BACKEND', `${op} on ${group} failed: ${name} ${msg}`.trim(), { cause: err });
+    if (name === 'ResourceNotFound')
+      return new EdgeloopError('EL_ERR_FEATURE_GROUP_NOT_FOUND', `${op}: feature group ${group}: ${msg}`, {
+        cause: err,
+      });
+    if (name === 'ValidationError')
+      return new EdgeloopError('EL_ERR_FEATURE_RECORD_INVALID', `${op} on ${group} refused: ${msg}`, { cause: err });
+    return new EdgeloopError('EL_ERR_FEATURE_STORE_BACKEND', `${op} on ${group} failed: ${name} ${msg}`.trim(), {
+      cause: err,
+    });
   }
 
   #encodeTime(g: Group, ms: number): string {
@@ -205,7 +232,13 @@ export class SageMakerFeatureStore implements FeatureStore {
     return canonicalNumber(s) ? Number(s) : s;
   }
 
-  #decode(g: Group, wire: WireFeatureValue[] | undefined, entityId: string, names: string[] | undefined, expiresAt?: string): FeatureRecord | undefined {
+  #decode(
+    g: Group,
+    wire: WireFeatureValue[] | undefined,
+    entityId: string,
+    names: string[] | undefined,
+    expiresAt?: string,
+  ): FeatureRecord | undefined {
     if (!wire || wire.length === 0) return undefined;
     const now = this.#clock.now();
     const exp = this.#decodeTime(expiresAt);
@@ -214,7 +247,13 @@ export class SageMakerFeatureStore implements FeatureStore {
     const features: Record<string, FeatureValue> = {};
     for (const f of wire) {
       if (f.FeatureName === g.time) eventTime = this.#decodeTime(f.ValueAsString);
-      if (f.FeatureName === g.id || f.FeatureName === g.time || f.FeatureName === undefined || f.ValueAsString === undefined) continue;
+      if (
+        f.FeatureName === g.id ||
+        f.FeatureName === g.time ||
+        f.FeatureName === undefined ||
+        f.ValueAsString === undefined
+      )
+        continue;
       if (names && !names.includes(f.FeatureName)) continue;
       features[f.FeatureName] = this.#decodeValue(g, f.FeatureName, f.ValueAsString);
     }
@@ -252,7 +291,8 @@ export class SageMakerFeatureStore implements FeatureStore {
   async batchGet(group: string, entityIds: string[], featureNames?: string[]): Promise<(FeatureRecord | undefined)[]> {
     const client = this.#ready();
     const g = this.#group(group);
-    if (!Array.isArray(entityIds)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'batchGet(): entityIds must be an array');
+    if (!Array.isArray(entityIds))
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'batchGet(): entityIds must be an array');
     entityIds.forEach((id, i) => checkEntityId(id, `batchGet() entityIds[${i}]`));
     checkFeatureNames(featureNames, 'batchGet()');
     const unique = [...new Set(entityIds)];
@@ -263,7 +303,13 @@ export class SageMakerFeatureStore implements FeatureStore {
       try {
         out = (await client.send(
           new BatchGetRecordCommand({
-            Identifiers: [{ FeatureGroupName: group, RecordIdentifiersValueAsString: ids, FeatureNames: this.#wireNames(g, featureNames) }],
+            Identifiers: [
+              {
+                FeatureGroupName: group,
+                RecordIdentifiersValueAsString: ids,
+                FeatureNames: this.#wireNames(g, featureNames),
+              },
+            ],
             ExpirationTimeResponse: 'Enabled',
           }),
         )) as BatchGetRecordCommandOutput;
@@ -272,10 +318,19 @@ export class SageMakerFeatureStore implements FeatureStore {
       }
       const firstError = out.Errors?.[0];
       if (firstError) {
-        throw this.#error('BatchGetRecord', group, Object.assign(new Error(firstError.ErrorMessage ?? ''), { name: firstError.ErrorCode ?? 'BatchGetRecordError' }));
+        throw this.#error(
+          'BatchGetRecord',
+          group,
+          Object.assign(new Error(firstError.ErrorMessage ?? ''), {
+            name: firstError.ErrorCode ?? 'BatchGetRecordError',
+          }),
+        );
       }
       if ((out.UnprocessedIdentifiers?.length ?? 0) > 0) {
-        throw new EdgeloopError('EL_ERR_FEATURE_STORE_BACKEND', `BatchGetRecord on ${group}: some identifiers were not processed (throttled); retry`);
+        throw new EdgeloopError(
+          'EL_ERR_FEATURE_STORE_BACKEND',
+          `BatchGetRecord on ${group}: some identifiers were not processed (throttled); retry`,
+        );
       }
       for (const r of out.Records ?? []) {
         const id = r.RecordIdentifierValueAsString ?? '';
@@ -294,7 +349,8 @@ export class SageMakerFeatureStore implements FeatureStore {
   async putMany(group: string, records: FeatureRecord[]): Promise<PutOutcome[]> {
     const client = this.#ready();
     const g = this.#group(group);
-    if (!Array.isArray(records)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'putMany(): records must be an array');
+    if (!Array.isArray(records))
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'putMany(): records must be an array');
     const checked = records.map((r, i) => checkRecord(r, `records[${i}]`, [g.id, g.time]));
     if (records.length === 0) return [];
     // newest event time per entity: what SageMaker holds now, then what this batch has put
@@ -321,7 +377,9 @@ export class SageMakerFeatureStore implements FeatureStore {
       byEntity.set(r.entityId, list);
     });
     const queues = [...byEntity.values()];
-    const ttl = Number.isFinite(g.ttlMs) ? { Unit: 'Seconds' as const, Value: Math.max(1, Math.ceil(g.ttlMs / 1000)) } : undefined;
+    const ttl = Number.isFinite(g.ttlMs)
+      ? { Unit: 'Seconds' as const, Value: Math.max(1, Math.ceil(g.ttlMs / 1000)) }
+      : undefined;
     const worker = async (): Promise<void> => {
       for (let q = queues.shift(); q; q = queues.shift()) {
         for (const i of q) {
@@ -332,7 +390,9 @@ export class SageMakerFeatureStore implements FeatureStore {
           ];
           for (const [k, v] of Object.entries(checked[i]!)) wire.push({ FeatureName: k, ValueAsString: String(v) });
           try {
-            await client.send(new PutRecordCommand({ FeatureGroupName: group, Record: wire, ...(ttl ? { TtlDuration: ttl } : {}) }));
+            await client.send(
+              new PutRecordCommand({ FeatureGroupName: group, Record: wire, ...(ttl ? { TtlDuration: ttl } : {}) }),
+            );
           } catch (err) {
             throw this.#error('PutRecord', group, err);
           }

@@ -15,7 +15,14 @@ import { EdgeloopError } from '../../protocol/errors.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import type { FeatureRecord, FeatureStore, FeatureValue, PutOutcome } from './feature-store.ts';
 import { checkEntityId, checkFeatureNames, checkGroup, checkRecord, pick } from './feature-record-check.ts';
-import { checkKnownOptions, intOption, invalidOption, numberOption, oneOfOption, stringOption } from '../stream/options.ts';
+import {
+  checkKnownOptions,
+  intOption,
+  invalidOption,
+  numberOption,
+  oneOfOption,
+  stringOption,
+} from '../stream/options.ts';
 
 export interface FeatureGroupOptions {
   /** records whose event time is older than this are not returned and are pruned, ms. Default: defaultTtlMs. */
@@ -63,13 +70,15 @@ export class SqliteFeatureStore implements FeatureStore {
 
   constructor(opts: SqliteFeatureStoreOptions) {
     checkKnownOptions(C, opts, KNOWN);
-    if (opts === undefined) throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: options with a "path" are required`);
+    if (opts === undefined)
+      throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: options with a "path" are required`);
     this.#path = stringOption(C, 'path', opts.path, '');
     if (this.#path === '') throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: option "path" is required`);
     this.#defaultTtl = numberOption(C, 'defaultTtlMs', opts.defaultTtlMs, Infinity, 1);
     const ttl = new Map<string, number>();
     if (opts.groups !== undefined) {
-      if (typeof opts.groups !== 'object' || opts.groups === null) throw invalidOption(C, 'groups', 'an object', opts.groups);
+      if (typeof opts.groups !== 'object' || opts.groups === null)
+        throw invalidOption(C, 'groups', 'an object', opts.groups);
       for (const [g, go] of Object.entries(opts.groups)) {
         checkGroup(g);
         checkKnownOptions(`${C} groups.${g}`, go, ['ttlMs']);
@@ -90,7 +99,10 @@ export class SqliteFeatureStore implements FeatureStore {
     try {
       const version = db.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) {
-        throw new EdgeloopError('EL_ERR_FEATURE_STORE_SCHEMA', `${this.#path}: feature store schema version ${version} is newer than this edgeloop's (${SCHEMA_VERSION})`);
+        throw new EdgeloopError(
+          'EL_ERR_FEATURE_STORE_SCHEMA',
+          `${this.#path}: feature store schema version ${version} is newer than this edgeloop's (${SCHEMA_VERSION})`,
+        );
       }
       if (version < 1) {
         db.transaction(() => {
@@ -128,7 +140,8 @@ export class SqliteFeatureStore implements FeatureStore {
 
   #ready(): Database.Database {
     if (this.#state === 'closed') throw new EdgeloopError('EL_ERR_CLOSED', `${C} is closed`);
-    if (this.#state !== 'started' || !this.#db) throw new EdgeloopError('EL_ERR_FEATURE_STORE_NOT_STARTED', `${C}: call start() first`);
+    if (this.#state !== 'started' || !this.#db)
+      throw new EdgeloopError('EL_ERR_FEATURE_STORE_NOT_STARTED', `${C}: call start() first`);
     return this.#db;
   }
 
@@ -145,11 +158,16 @@ export class SqliteFeatureStore implements FeatureStore {
   async putMany(group: string, records: FeatureRecord[]): Promise<PutOutcome[]> {
     const db = this.#ready();
     checkGroup(group);
-    if (!Array.isArray(records)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'putMany(): records must be an array');
-    const rows = records.map((r, i) => [r.entityId, r.eventTime, JSON.stringify(checkRecord(r, `records[${i}]`))] as const);
+    if (!Array.isArray(records))
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'putMany(): records must be an array');
+    const rows = records.map(
+      (r, i) => [r.entityId, r.eventTime, JSON.stringify(checkRecord(r, `records[${i}]`))] as const,
+    );
     const now = this.#clock.now();
     const put = this.#put!;
-    return db.transaction(() => rows.map(([id, t, json]) => ({ written: put.run(group, id, t, now, json).changes > 0 }))).immediate();
+    return db
+      .transaction(() => rows.map(([id, t, json]) => ({ written: put.run(group, id, t, now, json).changes > 0 })))
+      .immediate();
   }
 
   #decode(row: Row | undefined, group: string, names: string[] | undefined, now: number): FeatureRecord | undefined {
@@ -170,13 +188,16 @@ export class SqliteFeatureStore implements FeatureStore {
   async batchGet(group: string, entityIds: string[], featureNames?: string[]): Promise<(FeatureRecord | undefined)[]> {
     this.#ready();
     checkGroup(group);
-    if (!Array.isArray(entityIds)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'batchGet(): entityIds must be an array');
+    if (!Array.isArray(entityIds))
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'batchGet(): entityIds must be an array');
     entityIds.forEach((id, i) => checkEntityId(id, `batchGet() entityIds[${i}]`));
     checkFeatureNames(featureNames, 'batchGet()');
     const now = this.#clock.now();
     const get = this.#get!;
     // one read transaction: a consistent snapshot across the batch
-    return this.#db!.transaction(() => entityIds.map((id) => this.#decode(get.get(group, id) as Row | undefined, group, featureNames, now)))();
+    return this.#db!.transaction(() =>
+      entityIds.map((id) => this.#decode(get.get(group, id) as Row | undefined, group, featureNames, now)),
+    )();
   }
 
   /** Delete rows expired by TTL now (also runs every pruneIntervalMs). Returns how many were deleted. */

@@ -10,7 +10,10 @@ import type { Logger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 
 /** preHandler: 401 `errorCode` unless `Authorization: Bearer <token>` (compared in constant time); no token = open. */
-export function bearerAuth(token: string | undefined, errorCode: string): (req: FastifyRequest, reply: FastifyReply) => Promise<void> {
+export function bearerAuth(
+  token: string | undefined,
+  errorCode: string,
+): (req: FastifyRequest, reply: FastifyReply) => Promise<void> {
   const expected = token === undefined ? undefined : Buffer.from(`Bearer ${token}`);
   return async (req, reply) => {
     if (expected === undefined) return;
@@ -25,7 +28,10 @@ export function bearerAuth(token: string | undefined, errorCode: string): (req: 
  * EdgeloopErrors answer with `statusByCode[code]` (500 when unlisted) and their own code; other errors with their
  * HTTP status (Fastify's validation 400s, for example) or 500 and `errorCode`. Server errors are logged.
  */
-export function useJsonErrors(app: FastifyInstance, o: { statusByCode: Readonly<Record<string, number>>; errorCode: string; logger: Logger; what: string }): void {
+export function useJsonErrors(
+  app: FastifyInstance,
+  o: { statusByCode: Readonly<Record<string, number>>; errorCode: string; logger: Logger; what: string },
+): void {
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, _req, reply) => {
     if (err instanceof EdgeloopError) {
       void reply.code(o.statusByCode[err.code] ?? 500).send({ error: { code: err.code, message: err.message } });

@@ -16,7 +16,8 @@ export function collectProcessMetrics(registry: Registry, prefix: string): void 
   collectDefaultMetrics({ register: registry, prefix });
   for (const m of registry.getMetricsAsArray()) {
     // prom-client's runtime type is the string 'counter' / 'gauge' / ... (its .d.ts declares an enum)
-    if (!before.has(m.name) && m.name.endsWith('_total') && String(m.type) !== 'counter') registry.removeSingleMetric(m.name);
+    if (!before.has(m.name) && m.name.endsWith('_total') && String(m.type) !== 'counter')
+      registry.removeSingleMetric(m.name);
   }
 }
 

@@ -28,7 +28,12 @@ export interface DedupRecoveryOptions {
   committedState: (deviceId: string) => { intervals: number[] };
 }
 
-type RecordBody = { deviceId?: unknown; type?: unknown; readings?: Array<{ seq: number }>; events?: Array<{ seq: number }> };
+type RecordBody = {
+  deviceId?: unknown;
+  type?: unknown;
+  readings?: Array<{ seq: number }>;
+  events?: Array<{ seq: number }>;
+};
 
 export class DedupRecovery {
   readonly #o: DedupRecoveryOptions;
@@ -92,7 +97,10 @@ export class DedupRecovery {
       }
       if (last !== undefined) {
         if (store && touched.size > 0) {
-          store.saveMany([...touched].map((id) => [id, this.#o.committedState(id)]), this.#o.clock.now());
+          store.saveMany(
+            [...touched].map((id) => [id, this.#o.committedState(id)]),
+            this.#o.clock.now(),
+          );
           touched.clear();
         }
         await stream.checkpoint(DEDUP_RECOVERY_CONSUMER, shardId, last);
@@ -107,7 +115,9 @@ export class DedupRecovery {
     if (this.#closed) return;
     this.#timer = this.#o.clock.setTimeout(() => {
       this.#timer = undefined;
-      this.#tick = this.#followTail().catch((err: unknown) => this.#o.logger.warn({ err }, 'dedup recovery checkpoint failed'));
+      this.#tick = this.#followTail().catch((err: unknown) =>
+        this.#o.logger.warn({ err }, 'dedup recovery checkpoint failed'),
+      );
       void this.#tick.then(() => this.#scheduleTick());
     }, this.#o.checkpointMs);
     this.#timer.unref?.();

@@ -90,9 +90,25 @@ export interface IngestStats {
 }
 
 const KNOWN = new Set([
-  'stream', 'dlq', 'dedupPath', 'topicPrefix', 'maxPayloadBytes', 'maxBatchRecords', 'maxBatchBytes', 'lingerMs',
-  'maxInFlightPuts', 'maxPendingRecords', 'dedupMaxIntervals', 'dedupMaxDevices', 'putRetry', 'clock', 'logger', 'onPut',
-  'recoverFromStream', 'recoveryCheckpointMs', 'timeBounds',
+  'stream',
+  'dlq',
+  'dedupPath',
+  'topicPrefix',
+  'maxPayloadBytes',
+  'maxBatchRecords',
+  'maxBatchBytes',
+  'lingerMs',
+  'maxInFlightPuts',
+  'maxPendingRecords',
+  'dedupMaxIntervals',
+  'dedupMaxDevices',
+  'putRetry',
+  'clock',
+  'logger',
+  'onPut',
+  'recoverFromStream',
+  'recoveryCheckpointMs',
+  'timeBounds',
 ]);
 
 /** The numeric limits, defaults applied. */

@@ -25,18 +25,21 @@
  */
 import { channel } from 'node:diagnostics_channel';
 import { EdgeloopError, isEdgeloopError } from '../../protocol/errors.ts';
-import {
-  decodeDeviceMessage,
-  encodeMessage,
-  stripUnknownFields,
-  type DeviceMessage,
-} from '../../protocol/messages.ts';
+import { decodeDeviceMessage, encodeMessage, stripUnknownFields, type DeviceMessage } from '../../protocol/messages.ts';
 import { Topics, type ParsedTopic } from '../../protocol/topics.ts';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import { LatencyWindow } from '../../lib/stats.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import type { DeadLetterInput } from '../dlq/sqlite-dlq.ts';
-import { checkIngestOptions, type AcceptInput, type DeadLetterSink, type IngestOptions, type IngestOutcome, type IngestStats, type IngestLimits } from './ingest-options.ts';
+import {
+  checkIngestOptions,
+  type AcceptInput,
+  type DeadLetterSink,
+  type IngestOptions,
+  type IngestOutcome,
+  type IngestStats,
+  type IngestLimits,
+} from './ingest-options.ts';
 import { SeqDeduplicator } from './seq-deduplicator.ts';
 import { SqliteDedupStore } from './sqlite-dedup-store.ts';
 import { StreamBatcher, type SeqRun, type SettledPut } from './stream-batcher.ts';
@@ -101,7 +104,10 @@ export class Ingest {
     this.#onPut = opts.onPut;
     const badBound = badTimeBound(opts.timeBounds ?? {});
     if (badBound) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `Ingest: timeBounds.${badBound} must be a number >= 0 (ms) or Infinity`);
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `Ingest: timeBounds.${badBound} must be a number >= 0 (ms) or Infinity`,
+      );
     }
     this.#timeBounds = Object.freeze({ ...DEFAULT_TIME_BOUNDS, ...opts.timeBounds });
     const maxIntervals = opts.dedupMaxIntervals ?? 64;
@@ -120,17 +126,18 @@ export class Ingest {
       onCommitted: (put) => this.#committedPut(put),
       onRefused: (put, error) => this.#refusedPut(put, error),
     });
-    this.#recovery = (opts.recoverFromStream ?? true)
-      ? new DedupRecovery({
-        stream: opts.stream,
-        store: this.#store,
-        checkpointMs: opts.recoveryCheckpointMs ?? 5000,
-        clock: this.#clock,
-        logger: this.#log,
-        apply: (deviceId, seqs) => this.#applyRecovered(deviceId, seqs),
-        committedState: (deviceId) => this.#committed.export(deviceId)!,
-      })
-      : undefined;
+    this.#recovery =
+      (opts.recoverFromStream ?? true)
+        ? new DedupRecovery({
+            stream: opts.stream,
+            store: this.#store,
+            checkpointMs: opts.recoveryCheckpointMs ?? 5000,
+            clock: this.#clock,
+            logger: this.#log,
+            apply: (deviceId, seqs) => this.#applyRecovered(deviceId, seqs),
+            committedState: (deviceId) => this.#committed.export(deviceId)!,
+          })
+        : undefined;
   }
 
   async start(): Promise<void> {
@@ -188,8 +195,13 @@ export class Ingest {
     }
     const deviceId = parsed.deviceId;
     if (msg.payload.byteLength > this.#o.maxPayloadBytes) {
-      this.#deadLetter(msg, deviceId, 'oversized', 'EL_ERR_MESSAGE_TOO_LARGE',
-        `payload is ${msg.payload.byteLength} bytes, over the ${this.#o.maxPayloadBytes}-byte limit`);
+      this.#deadLetter(
+        msg,
+        deviceId,
+        'oversized',
+        'EL_ERR_MESSAGE_TOO_LARGE',
+        `payload is ${msg.payload.byteLength} bytes, over the ${this.#o.maxPayloadBytes}-byte limit`,
+      );
       return 'dead-letter';
     }
     let m: DeviceMessage;
@@ -215,8 +227,13 @@ export class Ingest {
     if (split.refused) {
       const f = split.first!;
       const b = this.#timeBounds;
-      this.#deadLetter({ ...msg, payload: split.kept ? encodeMessage(split.refused) : msg.payload }, deviceId, 'ts-out-of-range', 'EL_ERR_MESSAGE_INVALID',
-        `${f.field}: ${f.ts} is outside the accepted range (arrival - ${b.maxPastMs} ms .. arrival + ${b.maxFutureMs} ms)`);
+      this.#deadLetter(
+        { ...msg, payload: split.kept ? encodeMessage(split.refused) : msg.payload },
+        deviceId,
+        'ts-out-of-range',
+        'EL_ERR_MESSAGE_INVALID',
+        `${f.field}: ${f.ts} is outside the accepted range (arrival - ${b.maxPastMs} ms .. arrival + ${b.maxFutureMs} ms)`,
+      );
       if (!split.kept) return 'dead-letter';
       m = split.kept;
     }
@@ -241,10 +258,17 @@ export class Ingest {
     return this.#batcher.idle();
   }
 
-  #deadLetter(msg: AcceptInput, deviceId: string | undefined, reason: DeadLetterInput['reason'], code: string, detail: string): void {
+  #deadLetter(
+    msg: AcceptInput,
+    deviceId: string | undefined,
+    reason: DeadLetterInput['reason'],
+    code: string,
+    detail: string,
+  ): void {
     this.#dlq.add({ reason, code, detail, topic: msg.topic, clientId: msg.clientId, deviceId, payload: msg.payload });
     this.#s.deadLetters++;
-    if (INGEST_CHANNELS.deadLetter.hasSubscribers) INGEST_CHANNELS.deadLetter.publish({ reason, detail, topic: msg.topic, deviceId });
+    if (INGEST_CHANNELS.deadLetter.hasSubscribers)
+      INGEST_CHANNELS.deadLetter.publish({ reason, detail, topic: msg.topic, deviceId });
     this.#log.warn({ deviceId, topic: msg.topic, reason, detail }, 'message dead-lettered');
   }
 
@@ -315,9 +339,10 @@ export class Ingest {
       if (dups > 0) {
         let minSeq = Infinity;
         for (const k of kept) if (k.seq < minSeq) minSeq = k.seq;
-        const re = m.type === 'telemetry'
-          ? { ...m, seq: minSeq, readings: kept as typeof m.readings }
-          : { ...m, seq: minSeq, events: kept as typeof m.events };
+        const re =
+          m.type === 'telemetry'
+            ? { ...m, seq: minSeq, readings: kept as typeof m.readings }
+            : { ...m, seq: minSeq, events: kept as typeof m.events };
         data = encodeMessage(re);
       }
     }
@@ -351,7 +376,8 @@ export class Ingest {
     this.#s.puts++;
     this.#putLatency.record(put.ms);
     this.#onPut?.({ records: put.records, bytes: put.bytes, ms: put.ms });
-    if (INGEST_CHANNELS.put.hasSubscribers) INGEST_CHANNELS.put.publish({ records: put.records, bytes: put.bytes, ms: put.ms });
+    if (INGEST_CHANNELS.put.hasSubscribers)
+      INGEST_CHANNELS.put.publish({ records: put.records, bytes: put.bytes, ms: put.ms });
   }
 
   /** The batch was refused: its seqs may come again. */

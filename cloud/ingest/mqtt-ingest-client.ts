@@ -59,12 +59,27 @@ export interface MqttIngestStats {
 }
 
 const KNOWN = new Set([
-  'url', 'username', 'password', 'clientId', 'ca', 'cert', 'key', 'sharedGroup', 'connections', 'sessionExpirySeconds', 'protocolVersion',
-  'topicPrefix', 'connectTimeoutMs', 'ingest', 'logger',
+  'url',
+  'username',
+  'password',
+  'clientId',
+  'ca',
+  'cert',
+  'key',
+  'sharedGroup',
+  'connections',
+  'sessionExpirySeconds',
+  'protocolVersion',
+  'topicPrefix',
+  'connectTimeoutMs',
+  'ingest',
+  'logger',
 ]);
 
 export class MqttIngestClient {
-  readonly #o: Required<Pick<MqttIngestClientOptions, 'url' | 'clientId' | 'connections' | 'sessionExpirySeconds' | 'connectTimeoutMs'>> & {
+  readonly #o: Required<
+    Pick<MqttIngestClientOptions, 'url' | 'clientId' | 'connections' | 'sessionExpirySeconds' | 'connectTimeoutMs'>
+  > & {
     sharedGroup: string | null;
     protocolVersion: 4 | 5;
   };
@@ -80,19 +95,31 @@ export class MqttIngestClient {
       if (!KNOWN.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `MqttIngestClient: unknown option "${k}"`);
     }
     if (typeof opts.url !== 'string' || !/^(mqtts?|wss?|tcp|ssl):\/\//.test(opts.url)) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `MqttIngestClient: url must be mqtt://, mqtts://, ws:// or wss://, got ${JSON.stringify(opts.url)}`);
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `MqttIngestClient: url must be mqtt://, mqtts://, ws:// or wss://, got ${JSON.stringify(opts.url)}`,
+      );
     }
     if (!opts.ingest) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'MqttIngestClient: ingest is required');
     const connections = opts.connections ?? 1;
     if (!Number.isInteger(connections) || connections < 1 || connections > 64) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `MqttIngestClient: connections must be 1-64, got ${connections}`);
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `MqttIngestClient: connections must be 1-64, got ${connections}`,
+      );
     }
     const sharedGroup = opts.sharedGroup === undefined ? 'edgeloop-ingest' : opts.sharedGroup;
     if (sharedGroup !== null && !/^[A-Za-z0-9_.-]+$/.test(sharedGroup)) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `MqttIngestClient: sharedGroup must be [A-Za-z0-9_.-]+ or null, got ${JSON.stringify(sharedGroup)}`);
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `MqttIngestClient: sharedGroup must be [A-Za-z0-9_.-]+ or null, got ${JSON.stringify(sharedGroup)}`,
+      );
     }
     if (sharedGroup === null && connections > 1) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'MqttIngestClient: connections > 1 needs a sharedGroup (otherwise every connection receives every message)');
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        'MqttIngestClient: connections > 1 needs a sharedGroup (otherwise every connection receives every message)',
+      );
     }
     this.#o = Object.freeze({
       url: opts.url,
@@ -104,7 +131,10 @@ export class MqttIngestClient {
       protocolVersion: opts.protocolVersion ?? 5,
     });
     if (this.#o.protocolVersion !== 4 && this.#o.protocolVersion !== 5) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `MqttIngestClient: protocolVersion must be 4 or 5, got ${opts.protocolVersion}`);
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `MqttIngestClient: protocolVersion must be 4 or 5, got ${opts.protocolVersion}`,
+      );
     }
     this.#opts = opts;
     this.#topics = new Topics(opts.topicPrefix);
@@ -130,7 +160,11 @@ export class MqttIngestClient {
   }
 
   stats(): MqttIngestStats {
-    return { connections: this.#clients.length, connected: this.#clients.filter((c) => c.connected).length, ...this.#s };
+    return {
+      connections: this.#clients.length,
+      connected: this.#clients.filter((c) => c.connected).length,
+      ...this.#s,
+    };
   }
 
   async close(): Promise<void> {
@@ -152,7 +186,9 @@ export class MqttIngestClient {
       clientId,
       protocolVersion: this.#o.protocolVersion,
       clean: false,
-      ...(this.#o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: this.#o.sessionExpirySeconds, receiveMaximum: 1000 } } : {}),
+      ...(this.#o.protocolVersion === 5
+        ? { properties: { sessionExpiryInterval: this.#o.sessionExpirySeconds, receiveMaximum: 1000 } }
+        : {}),
       reconnectPeriod: 1000,
       connectTimeout: this.#o.connectTimeoutMs,
       resubscribe: false,
@@ -193,14 +229,20 @@ export class MqttIngestClient {
         client.subscribe(this.subscriptions, { qos: 1 }, (err, granted) => {
           const bad = granted?.filter((g) => g.qos >= 0x80) ?? [];
           if (err || bad.length > 0) {
-            this.#log.error({ clientId, err: err?.message, refused: bad.map((b) => b.topic) }, 'ingest subscription refused');
+            this.#log.error(
+              { clientId, err: err?.message, refused: bad.map((b) => b.topic) },
+              'ingest subscription refused',
+            );
             settle?.fail(err ?? new Error(`subscription refused: ${bad.map((b) => b.topic).join(', ')}`));
           } else settle?.ok();
         });
       } else settle?.ok();
     });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => fail(new Error(`no connection within ${this.#o.connectTimeoutMs} ms`)), this.#o.connectTimeoutMs);
+      const timer = setTimeout(
+        () => fail(new Error(`no connection within ${this.#o.connectTimeoutMs} ms`)),
+        this.#o.connectTimeoutMs,
+      );
       const done = (): void => {
         clearTimeout(timer);
         settle = undefined;
@@ -212,7 +254,13 @@ export class MqttIngestClient {
       };
       const fail = (err: Error): void => {
         done();
-        reject(new EdgeloopError('EL_ERR_INGEST_CONNECT', `ingest cannot connect/subscribe to ${this.#o.url}: ${err.message}`, { cause: err }));
+        reject(
+          new EdgeloopError(
+            'EL_ERR_INGEST_CONNECT',
+            `ingest cannot connect/subscribe to ${this.#o.url}: ${err.message}`,
+            { cause: err },
+          ),
+        );
       };
       settle = { ok, fail };
       client.once('error', fail);

@@ -42,7 +42,11 @@ export class SqliteDedupStore {
       }
     } catch (cause) {
       db?.close();
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `cannot open dedup store ${this.path}: ${(cause as Error).message}`, { cause });
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `cannot open dedup store ${this.path}: ${(cause as Error).message}`,
+        { cause },
+      );
     }
     this.#db = db;
     this.#get = db.prepare('SELECT intervals FROM dedup_state WHERE device_id = ?');

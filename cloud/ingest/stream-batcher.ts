@@ -225,7 +225,8 @@ export class StreamBatcher {
         policy: { ...policy, maxAttempts: policy.maxAttempts ?? 5 },
         retryable: () => !this.#closed,
         clock: this.#o.clock,
-        onFailedAttempt: ({ error, attempt }) => this.#o.logger.warn({ err: error, records: b.records.length, attempt }, 'stream put failed'),
+        onFailedAttempt: ({ error, attempt }) =>
+          this.#o.logger.warn({ err: error, records: b.records.length, attempt }, 'stream put failed'),
       });
       ok = true;
     } catch (e) {
@@ -241,7 +242,13 @@ export class StreamBatcher {
     this.#inFlight--;
     if (ok) b.resolve();
     else {
-      b.reject(new EdgeloopError('EL_ERR_INGEST_STREAM_PUT', `stream put of ${b.records.length} records failed: ${(err as Error)?.message}`, { cause: err }));
+      b.reject(
+        new EdgeloopError(
+          'EL_ERR_INGEST_STREAM_PUT',
+          `stream put of ${b.records.length} records failed: ${(err as Error)?.message}`,
+          { cause: err },
+        ),
+      );
     }
     const waiters = this.#spaceWaiters.splice(0);
     for (const w of waiters) w();

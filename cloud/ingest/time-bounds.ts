@@ -15,7 +15,10 @@ export interface TimeBounds {
   maxPastMs: number;
 }
 
-export const DEFAULT_TIME_BOUNDS: TimeBounds = Object.freeze({ maxFutureMs: 5 * 60_000, maxPastMs: 7 * 24 * 3_600_000 });
+export const DEFAULT_TIME_BOUNDS: TimeBounds = Object.freeze({
+  maxFutureMs: 5 * 60_000,
+  maxPastMs: 7 * 24 * 3_600_000,
+});
 
 export interface TimeSplit {
   /** what stays: the message itself when nothing is out of range, a copy without those records, or undefined */
@@ -26,7 +29,12 @@ export interface TimeSplit {
   first?: { field: string; ts: number };
 }
 
-function splitRecords<T extends { seq: number; ts: number }>(items: readonly T[], lo: number, hi: number, name: string) {
+function splitRecords<T extends { seq: number; ts: number }>(
+  items: readonly T[],
+  lo: number,
+  hi: number,
+  name: string,
+) {
   let bad: number[] | undefined;
   for (let i = 0; i < items.length; i++) {
     const ts = items[i]!.ts;
@@ -48,7 +56,9 @@ export function splitByTimeBounds(m: DeviceMessage, arrivedAt: number, b: TimeBo
   const lo = arrivedAt - b.maxPastMs;
   const hi = arrivedAt + b.maxFutureMs;
   if (m.type === 'status' || m.type === 'model-report') {
-    return m.ts > hi ? { kept: undefined, refused: m, first: { field: 'ts', ts: m.ts } } : { kept: m, refused: undefined };
+    return m.ts > hi
+      ? { kept: undefined, refused: m, first: { field: 'ts', ts: m.ts } }
+      : { kept: m, refused: undefined };
   }
   if (m.type === 'telemetry') {
     const s = splitRecords(m.readings, lo, hi, 'readings');

@@ -14,11 +14,22 @@ export interface EmfMetric {
 }
 
 /** One EMF line (without the newline) for `metrics` under `namespace`, grouped by all of `dimensions`. */
-export function emfLine(namespace: string, dimensions: Record<string, string>, metrics: EmfMetric[], timestampMs: number): string {
+export function emfLine(
+  namespace: string,
+  dimensions: Record<string, string>,
+  metrics: EmfMetric[],
+  timestampMs: number,
+): string {
   const body: Record<string, unknown> = {
     _aws: {
       Timestamp: timestampMs,
-      CloudWatchMetrics: [{ Namespace: namespace, Dimensions: [Object.keys(dimensions)], Metrics: metrics.map((m) => ({ Name: m.name, Unit: m.unit })) }],
+      CloudWatchMetrics: [
+        {
+          Namespace: namespace,
+          Dimensions: [Object.keys(dimensions)],
+          Metrics: metrics.map((m) => ({ Name: m.name, Unit: m.unit })),
+        },
+      ],
     },
     ...dimensions,
   };

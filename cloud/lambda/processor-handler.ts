@@ -87,7 +87,20 @@ export interface HandlerMetricsOptions {
   write: (line: string) => void;
 }
 
-const KNOWN = ['store', 'group', 'aggregation', 'alertRules', 'alertSink', 'offlineStore', 'retry', 'onFeatureWrite', 'onBatch', 'clock', 'logger', 'metrics'] as const;
+const KNOWN = [
+  'store',
+  'group',
+  'aggregation',
+  'alertRules',
+  'alertSink',
+  'offlineStore',
+  'retry',
+  'onFeatureWrite',
+  'onBatch',
+  'clock',
+  'logger',
+  'metrics',
+] as const;
 const C = 'processorHandler';
 
 /** The part of the Lambda context object the handler reads. */
@@ -100,14 +113,22 @@ export type KinesisHandler = (event: KinesisStreamEvent, context?: LambdaContext
 /** Build a handler around a started FeatureStore. Alert state is per invocation (edge-triggered within a batch). */
 export function createProcessorHandler(opts: ProcessorHandlerOptions): KinesisHandler {
   checkKnownOptions(C, opts, KNOWN);
-  if (!opts?.store || typeof opts.store.putMany !== 'function') throw invalidOption(C, 'store', 'a FeatureStore', opts?.store);
+  if (!opts?.store || typeof opts.store.putMany !== 'function')
+    throw invalidOption(C, 'store', 'a FeatureStore', opts?.store);
   const group = stringOption(C, 'group', opts.group, 'device_features');
   // validate once, at cold start
   new FeatureAggregator(opts.aggregation);
-  const rules = new AlertEvaluator(opts.alertRules).rules.map((r) => ({ when: `${r.feature} ${r.op} ${r.threshold}`, severity: r.severity, name: r.name }));
+  const rules = new AlertEvaluator(opts.alertRules).rules.map((r) => ({
+    when: `${r.feature} ${r.op} ${r.threshold}`,
+    severity: r.severity,
+    name: r.name,
+  }));
   const baseLog = opts.logger ?? silentLogger;
   const metrics = opts.metrics;
-  if (metrics !== undefined && (typeof metrics?.namespace !== 'string' || metrics.namespace === '' || typeof metrics.write !== 'function')) {
+  if (
+    metrics !== undefined &&
+    (typeof metrics?.namespace !== 'string' || metrics.namespace === '' || typeof metrics.write !== 'function')
+  ) {
     throw invalidOption(C, 'metrics', '{ namespace: a non-empty string, write: a function }', metrics);
   }
   const clock = opts.clock ?? systemClock;
@@ -137,13 +158,27 @@ export function createProcessorHandler(opts: ProcessorHandlerOptions): KinesisHa
     try {
       const result = await batch.process(items);
       opts.onBatch?.(result);
-      log.info({ records: result.records, devices: result.devices, written: result.written, invalid: result.invalidRecords }, 'kinesis batch processed');
+      log.info(
+        { records: result.records, devices: result.devices, written: result.written, invalid: result.invalidRecords },
+        'kinesis batch processed',
+      );
     } catch (err) {
       const first = records[0]!.kinesis.sequenceNumber;
-      log.error({ err, code: (err as { code?: unknown }).code, firstSequenceNumber: first, records: records.length }, 'kinesis batch failed; reporting it for retry');
+      log.error(
+        { err, code: (err as { code?: unknown }).code, firstSequenceNumber: first, records: records.length },
+        'kinesis batch failed; reporting it for retry',
+      );
       response.batchItemFailures.push({ itemIdentifier: first });
     }
-    if (metrics) metrics.write(emfLine(metrics.namespace, metrics.dimensions ?? {}, invocationMetrics(batch, records.length, response), clock.now()));
+    if (metrics)
+      metrics.write(
+        emfLine(
+          metrics.namespace,
+          metrics.dimensions ?? {},
+          invocationMetrics(batch, records.length, response),
+          clock.now(),
+        ),
+      );
     return response;
   };
 }
@@ -159,7 +194,8 @@ function invocationMetrics(batch: FeatureBatch, records: number, response: Kines
     { name: 'WriteRetries', value: c.writeRetries, unit: 'Count' },
     { name: 'FailedBatches', value: response.batchItemFailures.length > 0 ? 1 : 0, unit: 'Count' },
   ];
-  if (batch.lag.count > 0) out.push({ name: 'FeatureLagMaxMs', value: batch.lag.snapshot([100]).p100!, unit: 'Milliseconds' });
+  if (batch.lag.count > 0)
+    out.push({ name: 'FeatureLagMaxMs', value: batch.lag.snapshot([100]).p100!, unit: 'Milliseconds' });
   return out;
 }
 
@@ -172,7 +208,10 @@ function invocationMetrics(batch: FeatureBatch, records: number, response: Kines
  *   test endpoint), EDGELOOP_METRICS_NAMESPACE (default edgeloop; empty: no metrics; metrics need
  *   `extra.writeMetrics`). Region (AWS_REGION) and credentials come from the Lambda runtime as usual.
  */
-export function handlerFromEnv(env: Record<string, string | undefined>, extra: { logger?: Logger; writeMetrics?: (line: string) => void } = {}): KinesisHandler {
+export function handlerFromEnv(
+  env: Record<string, string | undefined>,
+  extra: { logger?: Logger; writeMetrics?: (line: string) => void } = {},
+): KinesisHandler {
   const group = env.EDGELOOP_FEATURE_GROUP ?? 'device_features';
   const ttl = env.EDGELOOP_FEATURE_TTL_MS ? Number(env.EDGELOOP_FEATURE_TTL_MS) : undefined;
   const store = new SageMakerFeatureStore({
@@ -188,10 +227,19 @@ export function handlerFromEnv(env: Record<string, string | undefined>, extra: {
     store,
     group,
     aggregation: { windows, allowedLatenessMs: Number(env.EDGELOOP_ALLOWED_LATENESS_MS ?? 5000) },
-    alertRules: (env.EDGELOOP_ALERT_RULES ?? '').split(';').map((s) => s.trim()).filter((s) => s.length > 0),
+    alertRules: (env.EDGELOOP_ALERT_RULES ?? '')
+      .split(';')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
     ...(extra.logger ? { logger: extra.logger } : {}),
     ...(extra.writeMetrics && namespace !== ''
-      ? { metrics: { namespace, dimensions: { FunctionName: env.AWS_LAMBDA_FUNCTION_NAME ?? 'edgeloop-processor', FeatureGroup: group }, write: extra.writeMetrics } }
+      ? {
+          metrics: {
+            namespace,
+            dimensions: { FunctionName: env.AWS_LAMBDA_FUNCTION_NAME ?? 'edgeloop-processor', FeatureGroup: group },
+            write: extra.writeMetrics,
+          },
+        }
       : {}),
   });
   // started by the first invocation that needs it, not at module load: a rejection there would be unhandled
@@ -211,7 +259,10 @@ export function handlerFromEnv(env: Record<string, string | undefined>, extra: {
  * event), written synchronously so nothing is lost when the execution environment is frozen after an invocation.
  * Log level from EDGELOOP_LOG_LEVEL, else from Lambda's log level setting (AWS_LAMBDA_LOG_LEVEL), else info.
  */
-export function lambdaOutput(env: Record<string, string | undefined>): { logger: Logger; writeMetrics: (line: string) => void } {
+export function lambdaOutput(env: Record<string, string | undefined>): {
+  logger: Logger;
+  writeMetrics: (line: string) => void;
+} {
   const level = env.EDGELOOP_LOG_LEVEL ?? env.AWS_LAMBDA_LOG_LEVEL?.toLowerCase() ?? 'info';
   const stdout = pino.destination({ fd: 1, sync: true });
   return {

@@ -21,7 +21,13 @@ export const brokerPart = definePart({
       host: c.host,
       port: c.port,
       tls: c.tls
-        ? { port: c.tls.port, cert: c.tls.certFile, key: c.tls.keyFile, ca: c.tls.caFile, requireClientCert: c.tls.requireClientCert }
+        ? {
+            port: c.tls.port,
+            cert: c.tls.certFile,
+            key: c.tls.keyFile,
+            ca: c.tls.caFile,
+            requireClientCert: c.tls.requireClientCert,
+          }
         : undefined,
       ...(c.credentialsFile ? { credentials: loadCredentialsFile(c.credentialsFile) } : {}),
       allowAnonymous: c.allowAnonymous,
@@ -54,15 +60,57 @@ function registerBrokerMetrics(registry: Registry, broker: EmbeddedBroker): void
     ['bytesIn', 'edgeloop_broker_bytes_in_total', 'Payload bytes received.'],
     ['authFailures', 'edgeloop_broker_auth_failures_total', 'Refused connections (authentication).'],
     ['refusedPublishes', 'edgeloop_broker_refused_publishes_total', 'Unauthorised publishes (dead-lettered).'],
-    ['refusedSubscriptions', 'edgeloop_broker_refused_subscriptions_total', 'Unauthorised subscriptions (SUBACK 0x80).'],
-    ['ingestRefusals', 'edgeloop_broker_ingest_refusals_total', 'Messages not acknowledged because the ingest could not store them.'],
-    ['loginsRateLimited', 'edgeloop_broker_logins_rate_limited_total', 'Connections refused unchecked: their address or username was locked out.'],
-    ['loginLockouts', 'edgeloop_broker_login_lockouts_total', 'Addresses or usernames locked out after repeated failed logins.'],
-    ['protocolRefusals', 'edgeloop_broker_protocol_refusals_total', 'CONNECTs refused for their protocol (MQTT 5, empty client id with CleanSession=0).'],
+    [
+      'refusedSubscriptions',
+      'edgeloop_broker_refused_subscriptions_total',
+      'Unauthorised subscriptions (SUBACK 0x80).',
+    ],
+    [
+      'ingestRefusals',
+      'edgeloop_broker_ingest_refusals_total',
+      'Messages not acknowledged because the ingest could not store them.',
+    ],
+    [
+      'loginsRateLimited',
+      'edgeloop_broker_logins_rate_limited_total',
+      'Connections refused unchecked: their address or username was locked out.',
+    ],
+    [
+      'loginLockouts',
+      'edgeloop_broker_login_lockouts_total',
+      'Addresses or usernames locked out after repeated failed logins.',
+    ],
+    [
+      'protocolRefusals',
+      'edgeloop_broker_protocol_refusals_total',
+      'CONNECTs refused for their protocol (MQTT 5, empty client id with CleanSession=0).',
+    ],
   ] as const;
   for (const [key, name, help] of keys) {
-    new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(broker.stats()[key]); } });
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(broker.stats()[key]);
+      },
+    });
   }
-  new Gauge({ name: 'edgeloop_broker_connected_clients', help: 'Connected MQTT clients.', registers: [registry], collect() { this.set(broker.stats().connectedClients); } });
-  new Gauge({ name: 'edgeloop_broker_connected_devices', help: 'Connected devices.', registers: [registry], collect() { this.set(broker.stats().connectedDevices); } });
+  new Gauge({
+    name: 'edgeloop_broker_connected_clients',
+    help: 'Connected MQTT clients.',
+    registers: [registry],
+    collect() {
+      this.set(broker.stats().connectedClients);
+    },
+  });
+  new Gauge({
+    name: 'edgeloop_broker_connected_devices',
+    help: 'Connected devices.',
+    registers: [registry],
+    collect() {
+      this.set(broker.stats().connectedDevices);
+    },
+  });
 }

@@ -23,7 +23,11 @@ export interface CloudPart<T = unknown> {
 }
 
 /** The handle of a component whose own start()/close() are its lifecycle. */
-export function simplePart<T extends { start(): unknown; close(): unknown }>(name: string, instance: T, health?: () => PartHealth): CloudPart<T> {
+export function simplePart<T extends { start(): unknown; close(): unknown }>(
+  name: string,
+  instance: T,
+  health?: () => PartHealth,
+): CloudPart<T> {
   return {
     name,
     instance,
@@ -53,6 +57,10 @@ export async function importPart<T>(part: string, load: () => Promise<T>): Promi
   try {
     return await load();
   } catch (cause) {
-    throw new EdgeloopError('EL_ERR_CLOUD_PART', `part "${part}" is not available in this build (${(cause as Error).message})`, { cause });
+    throw new EdgeloopError(
+      'EL_ERR_CLOUD_PART',
+      `part "${part}" is not available in this build (${(cause as Error).message})`,
+      { cause },
+    );
   }
 }

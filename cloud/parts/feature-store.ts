@@ -8,8 +8,14 @@ export const featureStorePart = definePart({
   create: async (_needs, ctx: CloudContext): Promise<CloudPart<FeatureStore>> => {
     const c = ctx.config.featureStore;
     if (c.kind === 'sagemaker') {
-      const { SageMakerFeatureStore } = await importPart('feature-store', () => import('../feature-store/sagemaker-feature-store.ts'));
-      return simplePart('feature-store', new SageMakerFeatureStore({ ...(c.sagemaker ?? {}) } as ConstructorParameters<typeof SageMakerFeatureStore>[0]));
+      const { SageMakerFeatureStore } = await importPart(
+        'feature-store',
+        () => import('../feature-store/sagemaker-feature-store.ts'),
+      );
+      return simplePart(
+        'feature-store',
+        new SageMakerFeatureStore({ ...(c.sagemaker ?? {}) } as ConstructorParameters<typeof SageMakerFeatureStore>[0]),
+      );
     }
     const { SqliteFeatureStore } = await import('../feature-store/sqlite-feature-store.ts');
     return simplePart(

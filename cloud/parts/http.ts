@@ -28,7 +28,8 @@ export const httpPart = definePart({
         await app.listen({ host: ctx.config.http.host, port: ctx.config.http.port });
         const addr = app.server.address();
         const port = typeof addr === 'object' && addr ? addr.port : ctx.config.http.port;
-        const host = ctx.config.http.host === '0.0.0.0' || ctx.config.http.host === '::' ? '127.0.0.1' : ctx.config.http.host;
+        const host =
+          ctx.config.http.host === '0.0.0.0' || ctx.config.http.host === '::' ? '127.0.0.1' : ctx.config.http.host;
         endpoint.url = `http://${host}:${port}`;
       },
       async close() {

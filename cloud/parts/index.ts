@@ -33,7 +33,19 @@ import { rolloutPart } from './rollout.ts';
 import { streamPart } from './stream.ts';
 
 export { httpPart } from './http.ts';
-export { archivePart, brokerPart, cloudDriftPart, dlqPart, featureStorePart, ingestPart, processorPart, registryPart, reportsPart, rolloutPart, streamPart };
+export {
+  archivePart,
+  brokerPart,
+  cloudDriftPart,
+  dlqPart,
+  featureStorePart,
+  ingestPart,
+  processorPart,
+  registryPart,
+  reportsPart,
+  rolloutPart,
+  streamPart,
+};
 export type { CloudContext, CloudPart } from './context.ts';
 
 /** The recommend part configured by the cloud config's `recommend:` section. */
@@ -61,4 +73,6 @@ export const CLOUD_PARTS: readonly CloudPartDefinition[] = [
  * Parts that run with another when it is picked by name (`--only ingest`): the ingest's intake is the embedded
  * broker when there is one. Not a requirement: the broker uses the ingest, not the reverse.
  */
-export const ALSO_RUNS: ReadonlyMap<CloudPartDefinition, readonly CloudPartDefinition[]> = new Map([[ingestPart, [brokerPart]]]);
+export const ALSO_RUNS: ReadonlyMap<CloudPartDefinition, readonly CloudPartDefinition[]> = new Map([
+  [ingestPart, [brokerPart]],
+]);

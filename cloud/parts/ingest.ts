@@ -105,27 +105,74 @@ function readPem(path: string | undefined, what: string): string | undefined {
   try {
     return readFileSync(path, 'utf8');
   } catch (cause) {
-    throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `cannot read ${what} ${path}: ${(cause as Error).message}`, { cause });
+    throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `cannot read ${what} ${path}: ${(cause as Error).message}`, {
+      cause,
+    });
   }
 }
 
 function registerIngestMetrics(registry: Registry, ingest: Ingest): void {
-  const metric = (Kind: typeof Counter | typeof Gauge, name: string, help: string, pick: (s: ReturnType<Ingest['stats']>) => number): void => {
+  const metric = (
+    Kind: typeof Counter | typeof Gauge,
+    name: string,
+    help: string,
+    pick: (s: ReturnType<Ingest['stats']>) => number,
+  ): void => {
     if (Kind === Counter) {
-      new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(pick(ingest.stats())); } });
+      new Counter({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.reset();
+          this.inc(pick(ingest.stats()));
+        },
+      });
     } else {
-      new Gauge({ name, help, registers: [registry], collect() { this.set(pick(ingest.stats())); } });
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(pick(ingest.stats()));
+        },
+      });
     }
   };
   metric(Counter, 'edgeloop_ingest_messages_total', 'MQTT messages seen by the ingest.', (s) => s.messages);
   metric(Counter, 'edgeloop_ingest_readings_total', 'New readings put into the stream.', (s) => s.readings);
   metric(Counter, 'edgeloop_ingest_events_total', 'New events put into the stream.', (s) => s.events);
-  metric(Counter, 'edgeloop_ingest_dedup_hits_total', 'Records dropped as duplicates of (deviceId, seq).', (s) => s.duplicateRecords);
-  metric(Counter, 'edgeloop_ingest_duplicate_messages_total', 'Messages whose every record was a duplicate.', (s) => s.duplicateMessages);
+  metric(
+    Counter,
+    'edgeloop_ingest_dedup_hits_total',
+    'Records dropped as duplicates of (deviceId, seq).',
+    (s) => s.duplicateRecords,
+  );
+  metric(
+    Counter,
+    'edgeloop_ingest_duplicate_messages_total',
+    'Messages whose every record was a duplicate.',
+    (s) => s.duplicateMessages,
+  );
   metric(Counter, 'edgeloop_ingest_dead_letters_total', 'Messages the ingest sent to the DLQ.', (s) => s.deadLetters);
   metric(Counter, 'edgeloop_ingest_stream_puts_total', 'Successful Stream.put calls.', (s) => s.puts);
-  metric(Counter, 'edgeloop_ingest_stream_put_failures_total', 'Stream.put batches refused after retries.', (s) => s.putFailures);
-  metric(Gauge, 'edgeloop_ingest_pending_records', 'Records accepted but not yet in the stream.', (s) => s.pendingRecords);
-  metric(Gauge, 'edgeloop_ingest_lag_seconds', 'Ingest time minus the device sentAt of the last telemetry/events message.', (s) => s.lastLagMs / 1000);
+  metric(
+    Counter,
+    'edgeloop_ingest_stream_put_failures_total',
+    'Stream.put batches refused after retries.',
+    (s) => s.putFailures,
+  );
+  metric(
+    Gauge,
+    'edgeloop_ingest_pending_records',
+    'Records accepted but not yet in the stream.',
+    (s) => s.pendingRecords,
+  );
+  metric(
+    Gauge,
+    'edgeloop_ingest_lag_seconds',
+    'Ingest time minus the device sentAt of the last telemetry/events message.',
+    (s) => s.lastLagMs / 1000,
+  );
   metric(Gauge, 'edgeloop_ingest_dedup_devices', 'Devices whose dedup state is in memory.', (s) => s.dedupDevices);
 }

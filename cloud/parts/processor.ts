@@ -18,7 +18,10 @@ export const processorPart = definePart({
   name: 'processor',
   requires: { stream: streamPart, store: featureStorePart },
   optional: { drift: cloudDriftPart },
-  create: async ({ stream, store, drift }, ctx: CloudContext): Promise<CloudPart<Processor> & { offline: ParquetOfflineStore | undefined }> => {
+  create: async (
+    { stream, store, drift },
+    ctx: CloudContext,
+  ): Promise<CloudPart<Processor> & { offline: ParquetOfflineStore | undefined }> => {
     const { Processor } = await importPart('processor', () => import('../processor/processor.ts'));
     const lag = new Histogram({
       name: 'edgeloop_processor_feature_lag_seconds',

@@ -8,7 +8,10 @@ export const registryPart = definePart({
   enabled: (ctx: CloudContext) => ctx.config.registry !== undefined,
   create: async (_needs, ctx: CloudContext) => {
     const mod = await importPart('registry', () => import('../registry/registry-part.ts'));
-    const cfg = mod.parseRegistryPartConfig({ dataDir: join(ctx.paths.dataDir, 'registry'), ...ctx.config.registry }, 'registry (cloud config)');
+    const cfg = mod.parseRegistryPartConfig(
+      { dataDir: join(ctx.paths.dataDir, 'registry'), ...ctx.config.registry },
+      'registry (cloud config)',
+    );
     return mod.createRegistryPart(cfg, { logger: ctx.logger, clock: ctx.clock });
   },
 });

@@ -17,7 +17,13 @@ export const reportsPart = definePart({
   create: async (_needs, ctx: CloudContext): Promise<ReportsPart> => {
     const { ReportsServer } = await importPart('reports', () => import('../warehouse/reports-server.ts'));
     const c = ctx.config.reports!;
-    const server = new ReportsServer({ path: ctx.paths.warehouse, host: c.host, port: c.port, idleCloseMs: c.idleCloseMs, logger: ctx.logger.child({ part: 'reports' }) });
+    const server = new ReportsServer({
+      path: ctx.paths.warehouse,
+      host: c.host,
+      port: c.port,
+      idleCloseMs: c.idleCloseMs,
+      logger: ctx.logger.child({ part: 'reports' }),
+    });
     return {
       name: 'reports',
       instance: server,

@@ -22,13 +22,28 @@ export const rolloutPart = definePart({
     if (ctx.config.broker.mode === 'external') mqtt = { url: ctx.config.broker.external?.url, ...given.mqtt };
     else if (broker && given.mqtt?.username === undefined) {
       const clientId = String(given.mqtt?.clientId ?? 'edgeloop-rollout');
-      mqtt = { url: broker.instance.url, clientId, ...(await broker.instance.addInProcessService(clientId)), ...given.mqtt };
+      mqtt = {
+        url: broker.instance.url,
+        clientId,
+        ...(await broker.instance.addInProcessService(clientId)),
+        ...given.mqtt,
+      };
     } else mqtt = { ...(broker ? { url: broker.instance.url } : {}), ...given.mqtt };
-    const cfg = mod.parseRolloutPartConfig({ dataDir: ctx.paths.dataDir, topicPrefix: ctx.config.topicPrefix, ...given, mqtt }, 'rollout (cloud config)');
+    const cfg = mod.parseRolloutPartConfig(
+      { dataDir: ctx.paths.dataDir, topicPrefix: ctx.config.topicPrefix, ...given, mqtt },
+      'rollout (cloud config)',
+    );
     const part = mod.createRolloutPart(cfg, {
       logger: ctx.logger,
       clock: ctx.clock,
-      ...(registry ? { registry: { registry: registry.instance.registry, artifactBaseUrl: () => String(registry.health().url ?? '') } } : {}),
+      ...(registry
+        ? {
+            registry: {
+              registry: registry.instance.registry,
+              artifactBaseUrl: () => String(registry.health().url ?? ''),
+            },
+          }
+        : {}),
     });
     registerRolloutMetrics(ctx, part.instance.controller);
     return part;
@@ -36,7 +51,14 @@ export const rolloutPart = definePart({
 });
 
 /** every RolloutStatus, so each has a series (0 included) and an alert can see it rise */
-const ROLLOUT_STATUSES = ['rolling', 'baking', 'completed', 'aborted', 'rolling-back', 'rolled-back'] as const satisfies readonly RolloutStatus[];
+const ROLLOUT_STATUSES = [
+  'rolling',
+  'baking',
+  'completed',
+  'aborted',
+  'rolling-back',
+  'rolled-back',
+] as const satisfies readonly RolloutStatus[];
 // compile-time check that the list above names every status
 const _allStatuses: Exclude<RolloutStatus, (typeof ROLLOUT_STATUSES)[number]> extends never ? true : never = true;
 void _allStatuses;

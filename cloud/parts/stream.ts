@@ -10,21 +10,27 @@ export const streamPart = definePart({
     if (c.kind === 'kinesis') {
       const { KinesisStream } = await importPart('stream', () => import('../stream/kinesis-stream.ts'));
       // KinesisStream's client config picks the HTTP/1 handler for plain-HTTP local endpoints itself
-      return simplePart('stream', new KinesisStream({
-        checkpointPath: `${ctx.paths.dataDir}/kinesis-checkpoints.db`,
-        ...c.kinesis,
-        logger: ctx.logger.child({ part: 'stream' }),
-      } as ConstructorParameters<typeof KinesisStream>[0]));
+      return simplePart(
+        'stream',
+        new KinesisStream({
+          checkpointPath: `${ctx.paths.dataDir}/kinesis-checkpoints.db`,
+          ...c.kinesis,
+          logger: ctx.logger.child({ part: 'stream' }),
+        } as ConstructorParameters<typeof KinesisStream>[0]),
+      );
     }
     const { LocalStream } = await import('../stream/local-stream.ts');
-    return simplePart('stream', new LocalStream({
-      path: ctx.paths.stream,
-      name: c.name,
-      shardCount: c.local.shardCount,
-      synchronous: c.local.synchronous,
-      retentionMs: c.local.retentionHours * 3_600_000,
-      retentionBytes: c.local.retentionBytes,
-      clock: ctx.clock,
-    }));
+    return simplePart(
+      'stream',
+      new LocalStream({
+        path: ctx.paths.stream,
+        name: c.name,
+        shardCount: c.local.shardCount,
+        synchronous: c.local.synchronous,
+        retentionMs: c.local.retentionHours * 3_600_000,
+        retentionBytes: c.local.retentionBytes,
+        clock: ctx.clock,
+      }),
+    );
   },
 });

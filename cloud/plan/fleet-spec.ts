@@ -28,7 +28,13 @@ export const FleetSpecSchema = z.strictObject({
   /** days the offline feature history and the raw archive are kept */
   retentionDays: posInt.default(30),
   /** models each agent runs, their window length and the share of windows that raise an event */
-  models: z.strictObject({ count: z.number().int().min(0).default(1), windowReadings: posInt.default(32), anomalyRate: z.number().min(0).max(1).default(0.01) }).prefault({}),
+  models: z
+    .strictObject({
+      count: z.number().int().min(0).default(1),
+      windowReadings: posInt.default(32),
+      anomalyRate: z.number().min(0).max(1).default(0.01),
+    })
+    .prefault({}),
   /** the agent's retained status period (agent config status.intervalMs / 1000) */
   statusIntervalSeconds: pos.default(30),
   /** bytes of one status message (topic included) */

@@ -53,8 +53,23 @@ export interface Plan {
     telemetryMessageBytes: number;
     publishesPerConnectionPerSecond: number;
   };
-  iot: { connections: number; connectionMinutesPerMonth: number; meteredPerTelemetryMessage: number; meteredMessagesPerMonth: number; rulesTriggeredPerMonth: number };
-  kinesis: { recordsPerSecond: number; bytesPerSecond: number; shardsForBytes: number; shardsForRecords: number; binding: 'bytes' | 'records'; shards: number; shardHoursPerMonth: number; putPayloadUnitsPerMonth: number };
+  iot: {
+    connections: number;
+    connectionMinutesPerMonth: number;
+    meteredPerTelemetryMessage: number;
+    meteredMessagesPerMonth: number;
+    rulesTriggeredPerMonth: number;
+  };
+  kinesis: {
+    recordsPerSecond: number;
+    bytesPerSecond: number;
+    shardsForBytes: number;
+    shardsForRecords: number;
+    binding: 'bytes' | 'records';
+    shards: number;
+    shardHoursPerMonth: number;
+    putPayloadUnitsPerMonth: number;
+  };
   lambda: {
     batchingWindowSeconds: number;
     batchers: number;
@@ -70,9 +85,22 @@ export interface Plan {
     payloadBytes: number;
   };
   featureStore: { writesPerSecond: number; writesPerMonth: number; wruPerWrite: number; wruPerMonth: number };
-  s3: { featureBytesPerDay: number; archiveBytesPerDay: number; bytesPerDay: number; storedGb: number; putsPerDay: number; putsPerMonth: number };
+  s3: {
+    featureBytesPerDay: number;
+    archiveBytesPerDay: number;
+    bytesPerDay: number;
+    storedGb: number;
+    putsPerDay: number;
+    putsPerMonth: number;
+  };
   aws: CostSummary;
-  vm: CostSummary & { instanceType: string; capacityReadingsPerSecond: number; vms: number; fits: boolean; diskGb: number };
+  vm: CostSummary & {
+    instanceType: string;
+    capacityReadingsPerSecond: number;
+    vms: number;
+    fits: boolean;
+    diskGb: number;
+  };
   warnings: string[];
 }
 
@@ -83,17 +111,23 @@ export function planFleet(f: FleetSpec, prices: PriceTable): Plan {
   const telemetryPayload = f.messageOverheadBytes + f.batchSize * f.readingBytes;
   if (telemetryPayload > L.iotMaxMessageBytes) {
     const most = Math.floor((L.iotMaxMessageBytes - f.messageOverheadBytes) / f.readingBytes);
-    limit(`a telemetry message of ${f.batchSize} readings is ${telemetryPayload} bytes, over IoT Core's ${L.iotMaxMessageBytes} bytes per message: set batchSize to at most ${most}`);
+    limit(
+      `a telemetry message of ${f.batchSize} readings is ${telemetryPayload} bytes, over IoT Core's ${L.iotMaxMessageBytes} bytes per message: set batchSize to at most ${most}`,
+    );
   }
   const telemetryPerDevice = f.readingsPerSecond / f.batchSize;
   const eventsPerDevice = (f.models.count * f.readingsPerSecond * f.models.anomalyRate) / f.models.windowReadings;
   const statusPerDevice = 1 / f.statusIntervalSeconds;
   const perConnection = telemetryPerDevice + eventsPerDevice + statusPerDevice;
   if (perConnection > L.iotPublishesPerConnection) {
-    limit(`each device publishes ${round(perConnection)} messages/s, over IoT Core's ${L.iotPublishesPerConnection} publishes per second per connection: batch more readings per message (batchSize)`);
+    limit(
+      `each device publishes ${round(perConnection)} messages/s, over IoT Core's ${L.iotPublishesPerConnection} publishes per second per connection: batch more readings per message (batchSize)`,
+    );
   }
   if (f.devices > L.iotConcurrentConnections) {
-    warnings.push(`${f.devices} devices exceed IoT Core's default quota of ${L.iotConcurrentConnections} concurrent connections per account: request an increase`);
+    warnings.push(
+      `${f.devices} devices exceed IoT Core's default quota of ${L.iotConcurrentConnections} concurrent connections per account: request an increase`,
+    );
   }
   const telemetryPerSecond = f.devices * telemetryPerDevice;
   const eventsPerSecond = f.devices * eventsPerDevice;
@@ -101,9 +135,14 @@ export function planFleet(f: FleetSpec, prices: PriceTable): Plan {
 
   // IoT Core: payload + topic, metered in 5 KB steps; a retained status is metered as a publish and a retained message
   const meteredPerTelemetry = Math.ceil((telemetryPayload + f.topicBytes) / L.iotMeteringBytes);
-  const meteredPerSecond = telemetryPerSecond * meteredPerTelemetry + eventsPerSecond * Math.ceil(f.eventBytes / L.iotMeteringBytes) + statusPerSecond * 2 * Math.ceil(f.statusBytes / L.iotMeteringBytes);
+  const meteredPerSecond =
+    telemetryPerSecond * meteredPerTelemetry +
+    eventsPerSecond * Math.ceil(f.eventBytes / L.iotMeteringBytes) +
+    statusPerSecond * 2 * Math.ceil(f.statusBytes / L.iotMeteringBytes);
   if (meteredPerSecond * SECONDS_PER_MONTH > 1e9) {
-    warnings.push('over a billion metered IoT Core messages a month: the price table has one messaging rate; check AWS for volume tiers (the messaging line is then an upper bound)');
+    warnings.push(
+      'over a billion metered IoT Core messages a month: the price table has one messaging rate; check AWS for volume tiers (the messaging line is then an upper bound)',
+    );
   }
   const iot = {
     connections: f.devices,
@@ -119,7 +158,9 @@ export function planFleet(f: FleetSpec, prices: PriceTable): Plan {
   const shardsForBytes = bytesPerSecond / L.kinesisShardBytesPerSecond;
   const shardsForRecords = recordsPerSecond / L.kinesisShardRecordsPerSecond;
   const shards = Math.max(1, Math.ceil(Math.max(shardsForBytes, shardsForRecords) * (1 + f.kinesis.headroom)));
-  const unitsPerSecond = telemetryPerSecond * Math.ceil(telemetryPayload / L.kinesisPutPayloadUnitBytes) + eventsPerSecond * Math.ceil(f.eventBytes / L.kinesisPutPayloadUnitBytes);
+  const unitsPerSecond =
+    telemetryPerSecond * Math.ceil(telemetryPayload / L.kinesisPutPayloadUnitBytes) +
+    eventsPerSecond * Math.ceil(f.eventBytes / L.kinesisPutPayloadUnitBytes);
   const kinesis = {
     recordsPerSecond,
     bytesPerSecond,
@@ -133,12 +174,13 @@ export function planFleet(f: FleetSpec, prices: PriceTable): Plan {
 
   // Lambda on the event source mapping: each of shards × ParallelizationFactor batchers invokes when its batch is
   // full or its batching window has passed (with no window, at the next poll, about once a second)
-  const window = f.lambda.batchingWindowSeconds ?? Math.min(L.lambdaMaxBatchingWindowSeconds, Math.max(...f.windows) + 10);
+  const window =
+    f.lambda.batchingWindowSeconds ?? Math.min(L.lambdaMaxBatchingWindowSeconds, Math.max(...f.windows) + 10);
   const batchers = shards * f.lambda.parallelizationFactor;
   const perBatcher = recordsPerSecond / batchers;
   const between = Math.min(f.lambda.batchSize / perBatcher, Math.max(window, 1));
   const recordsPerInvocation = perBatcher * between;
-  const readingsPerInvocation = recordsPerInvocation * (telemetryPerSecond * f.batchSize) / recordsPerSecond;
+  const readingsPerInvocation = (recordsPerInvocation * (telemetryPerSecond * f.batchSize)) / recordsPerSecond;
   const invocationsPerSecond = batchers / between;
   const durationMs = f.lambda.baseMs + f.lambda.msPerReading * readingsPerInvocation;
   const payloadBytes = (recordsPerInvocation * (bytesPerSecond / recordsPerSecond) * 4) / 3;
@@ -157,17 +199,26 @@ export function planFleet(f: FleetSpec, prices: PriceTable): Plan {
     payloadBytes,
   };
   if (lambda.concurrencyMax > L.lambdaConcurrency) {
-    warnings.push(`${batchers} concurrent batches (shards × parallelizationFactor) exceed Lambda's default ${L.lambdaConcurrency} concurrent executions per Region: request an increase`);
+    warnings.push(
+      `${batchers} concurrent batches (shards × parallelizationFactor) exceed Lambda's default ${L.lambdaConcurrency} concurrent executions per Region: request an increase`,
+    );
   }
   if (payloadBytes > L.lambdaPayloadBytes) {
-    warnings.push(`an invocation would carry ${Math.round(payloadBytes)} bytes (base64), over Lambda's ${L.lambdaPayloadBytes}: lower lambda.batchSize`);
+    warnings.push(
+      `an invocation would carry ${Math.round(payloadBytes)} bytes (base64), over Lambda's ${L.lambdaPayloadBytes}: lower lambda.batchSize`,
+    );
   }
 
   // Feature Store: the handler writes one record per device it saw in the batch
   const devicesPerInvocation = Math.min(f.devices / batchers, recordsPerInvocation);
   const writesPerSecond = invocationsPerSecond * devicesPerInvocation;
   const wruPerWrite = Math.ceil(f.featureStore.recordBytes / L.featureStoreWruBytes);
-  const featureStore = { writesPerSecond, writesPerMonth: writesPerSecond * SECONDS_PER_MONTH, wruPerWrite, wruPerMonth: writesPerSecond * SECONDS_PER_MONTH * wruPerWrite };
+  const featureStore = {
+    writesPerSecond,
+    writesPerMonth: writesPerSecond * SECONDS_PER_MONTH,
+    wruPerWrite,
+    wruPerMonth: writesPerSecond * SECONDS_PER_MONTH * wruPerWrite,
+  };
 
   // S3: the offline feature history (one row per write) and the raw archive, one data file and one commit file per
   // group per flush, kept retentionDays
@@ -176,19 +227,54 @@ export function planFleet(f: FleetSpec, prices: PriceTable): Plan {
   const bytesPerDay = featureBytesPerDay + archiveBytesPerDay;
   const groups = f.s3.archiveBytesPerReading > 0 ? 2 : 1;
   const putsPerDay = (SECONDS_PER_DAY / f.s3.flushIntervalSeconds) * groups * 2;
-  const s3 = { featureBytesPerDay, archiveBytesPerDay, bytesPerDay, storedGb: (bytesPerDay * f.retentionDays) / GIB, putsPerDay, putsPerMonth: (putsPerDay * SECONDS_PER_MONTH) / SECONDS_PER_DAY };
+  const s3 = {
+    featureBytesPerDay,
+    archiveBytesPerDay,
+    bytesPerDay,
+    storedGb: (bytesPerDay * f.retentionDays) / GIB,
+    putsPerDay,
+    putsPerMonth: (putsPerDay * SECONDS_PER_MONTH) / SECONDS_PER_DAY,
+  };
 
   const readingsPerMonth = readingsPerSecond * SECONDS_PER_MONTH;
   const price = (k: PriceKey): number | null => prices.prices[k].usd;
   const aws = summarize(readingsPerMonth, [
-    line('IoT Core', 'connectivity', iot.connectionMinutesPerMonth, 'connection-minutes', price('iotConnectivityPerMillionMinutes'), 1e6),
+    line(
+      'IoT Core',
+      'connectivity',
+      iot.connectionMinutesPerMonth,
+      'connection-minutes',
+      price('iotConnectivityPerMillionMinutes'),
+      1e6,
+    ),
     line('IoT Core', 'messaging', iot.meteredMessagesPerMonth, 'metered messages', price('iotMessagesPerMillion'), 1e6),
-    line('IoT Core', 'rule to Kinesis', iot.rulesTriggeredPerMonth, 'rules triggered', price('iotRulesTriggeredPerMillion'), 1e6),
+    line(
+      'IoT Core',
+      'rule to Kinesis',
+      iot.rulesTriggeredPerMonth,
+      'rules triggered',
+      price('iotRulesTriggeredPerMillion'),
+      1e6,
+    ),
     line('Kinesis', 'shards', kinesis.shardHoursPerMonth, 'shard-hours', price('kinesisShardHour'), 1),
-    line('Kinesis', 'PUT payload units', kinesis.putPayloadUnitsPerMonth, 'PUT payload units', price('kinesisPutPayloadUnitsPerMillion'), 1e6),
+    line(
+      'Kinesis',
+      'PUT payload units',
+      kinesis.putPayloadUnitsPerMonth,
+      'PUT payload units',
+      price('kinesisPutPayloadUnitsPerMillion'),
+      1e6,
+    ),
     line('Lambda', 'requests', lambda.invocationsPerMonth, 'invocations', price('lambdaRequestsPerMillion'), 1e6),
     line('Lambda', 'duration', lambda.gbSecondsPerMonth, 'GB-seconds', price('lambdaGbSecond'), 1),
-    line('Feature Store', 'writes', featureStore.wruPerMonth, 'write request units', price('featureStoreWritesPerMillionWru'), 1e6),
+    line(
+      'Feature Store',
+      'writes',
+      featureStore.wruPerMonth,
+      'write request units',
+      price('featureStoreWritesPerMillionWru'),
+      1e6,
+    ),
     line('S3', 'storage', s3.storedGb, 'GB-months', price('s3StandardGbMonth'), 1),
     line('S3', 'PUT requests', s3.putsPerMonth, 'requests', price('s3PutPerThousand'), 1000),
   ]);
@@ -198,8 +284,12 @@ export function planFleet(f: FleetSpec, prices: PriceTable): Plan {
   const diskGb = s3.storedGb + (bytesPerSecond * SECONDS_PER_DAY) / GIB;
   const ec2 = prices.prices.ec2Hour;
   const ec2Price = ec2.instanceType === undefined || ec2.instanceType === f.vm.instanceType ? ec2.usd : null;
-  if (ec2Price === null && ec2.usd !== null) warnings.push(`the price table prices ${ec2.instanceType}, not ${f.vm.instanceType}: the VM line is unpriced`);
-  if (vms > 1) warnings.push(`${round(readingsPerSecond)} readings/s is over one VM's ${f.vm.readingsPerSecond}: the one-VM form needs ${vms} (split parts with edgeloop cloud --only)`);
+  if (ec2Price === null && ec2.usd !== null)
+    warnings.push(`the price table prices ${ec2.instanceType}, not ${f.vm.instanceType}: the VM line is unpriced`);
+  if (vms > 1)
+    warnings.push(
+      `${round(readingsPerSecond)} readings/s is over one VM's ${f.vm.readingsPerSecond}: the one-VM form needs ${vms} (split parts with edgeloop cloud --only)`,
+    );
   const vmCost = summarize(readingsPerMonth, [
     line('EC2', `${f.vm.instanceType} instance`, vms * HOURS_PER_MONTH, 'instance-hours', ec2Price, 1),
     line('EBS', 'gp3 disk', diskGb, 'GB-months', price('ebsGp3GbMonth'), 1),
@@ -221,13 +311,36 @@ export function planFleet(f: FleetSpec, prices: PriceTable): Plan {
     featureStore,
     s3,
     aws,
-    vm: { ...vmCost, instanceType: f.vm.instanceType, capacityReadingsPerSecond: f.vm.readingsPerSecond, vms, fits: vms === 1, diskGb },
+    vm: {
+      ...vmCost,
+      instanceType: f.vm.instanceType,
+      capacityReadingsPerSecond: f.vm.readingsPerSecond,
+      vms,
+      fits: vms === 1,
+      diskGb,
+    },
     warnings,
   };
 }
 
-function line(service: string, item: string, quantity: number, unit: string, price: number | null, per: number): CostLine {
-  return { service, item, quantity, unit, price, per, monthlyUsd: price === null ? null : (quantity / per) * price, share: null };
+function line(
+  service: string,
+  item: string,
+  quantity: number,
+  unit: string,
+  price: number | null,
+  per: number,
+): CostLine {
+  return {
+    service,
+    item,
+    quantity,
+    unit,
+    price,
+    per,
+    monthlyUsd: price === null ? null : (quantity / per) * price,
+    share: null,
+  };
 }
 
 function summarize(readingsPerMonth: number, lines: CostLine[]): CostSummary {

@@ -18,7 +18,9 @@ const PriceSchema = z
     pageDate: z.string().min(1).nullable(),
     missing: z.string().min(1).optional(),
   })
-  .refine((p) => p.usd !== null || p.missing !== undefined, { message: 'a null price needs "missing" (why it is not known)' });
+  .refine((p) => p.usd !== null || p.missing !== undefined, {
+    message: 'a null price needs "missing" (why it is not known)',
+  });
 
 export const PRICE_KEYS = [
   'iotConnectivityPerMillionMinutes',
@@ -42,7 +44,9 @@ const PriceTableSchema = z.strictObject({
   /** the day the table was put together (YYYY-MM-DD) */
   compiled: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
   note: z.string().optional(),
-  prices: z.strictObject(Object.fromEntries(PRICE_KEYS.map((k) => [k, PriceSchema])) as Record<PriceKey, typeof PriceSchema>),
+  prices: z.strictObject(
+    Object.fromEntries(PRICE_KEYS.map((k) => [k, PriceSchema])) as Record<PriceKey, typeof PriceSchema>,
+  ),
 });
 
 export type Price = z.output<typeof PriceSchema>;
@@ -61,7 +65,11 @@ export function loadPriceTable(file: string = DEFAULT_PRICE_FILE): PriceTable {
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (cause) {
-    throw new EdgeloopError('EL_ERR_PLAN_PRICES', `${file}: cannot read the price table (${(cause as Error).message})`, { cause });
+    throw new EdgeloopError(
+      'EL_ERR_PLAN_PRICES',
+      `${file}: cannot read the price table (${(cause as Error).message})`,
+      { cause },
+    );
   }
   return parsePriceTable(raw, file);
 }

@@ -53,9 +53,18 @@ export function parseAlertRule(spec: string | AlertRuleSpec): AlertRule {
   }
   const severity = s.severity ?? 'warning';
   if (severity !== 'info' && severity !== 'warning' && severity !== 'critical') {
-    throw new EdgeloopError('EL_ERR_PROCESSOR_RULE_INVALID', `alert rule ${JSON.stringify(s.when)}: severity must be info, warning or critical`);
+    throw new EdgeloopError(
+      'EL_ERR_PROCESSOR_RULE_INVALID',
+      `alert rule ${JSON.stringify(s.when)}: severity must be info, warning or critical`,
+    );
   }
-  return { name: s.name ?? `${m[1]} ${m[2]} ${m[3]}`, feature: m[1]!, op: m[2] as AlertOp, threshold: Number(m[3]), severity };
+  return {
+    name: s.name ?? `${m[1]} ${m[2]} ${m[3]}`,
+    feature: m[1]!,
+    op: m[2] as AlertOp,
+    threshold: Number(m[3]),
+    severity,
+  };
 }
 
 function test(op: AlertOp, v: number, t: number): boolean {
@@ -102,7 +111,17 @@ export class AlertEvaluator {
       if (now === was) continue;
       if (now) this.#firing.add(key);
       else this.#firing.delete(key);
-      out.push({ rule: r.name, state: now ? 'firing' : 'resolved', severity: r.severity, deviceId, feature: r.feature, op: r.op, threshold: r.threshold, value: v, eventTime });
+      out.push({
+        rule: r.name,
+        state: now ? 'firing' : 'resolved',
+        severity: r.severity,
+        deviceId,
+        feature: r.feature,
+        op: r.op,
+        threshold: r.threshold,
+        value: v,
+        eventTime,
+      });
     }
     return out;
   }

@@ -205,7 +205,15 @@ export class FeatureAggregator {
   readonly #maxSuffix: number;
   readonly #devices = new Map<string, DeviceState>();
   readonly #dirty = new Set<string>();
-  readonly #s: AggregatorStats = { devices: 0, readings: 0, lateReadings: 0, futureReadings: 0, ignoredReadings: 0, events: 0, statusMessages: 0 };
+  readonly #s: AggregatorStats = {
+    devices: 0,
+    readings: 0,
+    lateReadings: 0,
+    futureReadings: 0,
+    ignoredReadings: 0,
+    events: 0,
+    statusMessages: 0,
+  };
 
   constructor(opts: FeatureAggregatorOptions = {}) {
     checkKnownOptions(C, opts, KNOWN);
@@ -216,7 +224,15 @@ export class FeatureAggregator {
       checkKnownOptions(`${C} windows[${i}]`, w, ['sizeMs', 'slideMs', 'name']);
       const size = w?.sizeMs;
       const slide = w?.slideMs ?? size;
-      if (typeof size !== 'number' || !Number.isInteger(size) || size <= 0 || typeof slide !== 'number' || !Number.isInteger(slide) || slide <= 0 || size % slide !== 0) {
+      if (
+        typeof size !== 'number' ||
+        !Number.isInteger(size) ||
+        size <= 0 ||
+        typeof slide !== 'number' ||
+        !Number.isInteger(slide) ||
+        slide <= 0 ||
+        size % slide !== 0
+      ) {
         throw new EdgeloopError(
           'EL_ERR_PROCESSOR_WINDOW_INVALID',
           `windows[${i}]: sizeMs and slideMs must be positive integers (ms) with sizeMs a multiple of slideMs, got ${JSON.stringify(w)}`,
@@ -224,7 +240,10 @@ export class FeatureAggregator {
       }
       const name = w.name ?? durationName(size);
       if (!/^[A-Za-z0-9]+$/.test(name) || names.has(name)) {
-        throw new EdgeloopError('EL_ERR_PROCESSOR_WINDOW_INVALID', `windows[${i}]: name ${JSON.stringify(name)} must be unique and alphanumeric (set "name" to tell windows of the same size apart)`);
+        throw new EdgeloopError(
+          'EL_ERR_PROCESSOR_WINDOW_INVALID',
+          `windows[${i}]: name ${JSON.stringify(name)} must be unique and alphanumeric (set "name" to tell windows of the same size apart)`,
+        );
       }
       names.add(name);
       return { sizeMs: size, slideMs: slide, name };
@@ -239,9 +258,11 @@ export class FeatureAggregator {
     this.#halfLife = numberOption(C, 'ewmaHalfLifeMs', opts.ewmaHalfLifeMs, 60_000, 0);
     this.#anomalyMs = intOption(C, 'anomalyWindowMs', opts.anomalyWindowMs, 900_000, 1);
     this.#anomalyName = durationName(this.#anomalyMs);
-    if (opts.lastFeatures !== undefined && typeof opts.lastFeatures !== 'boolean') throw invalidOption(C, 'lastFeatures', 'a boolean', opts.lastFeatures);
+    if (opts.lastFeatures !== undefined && typeof opts.lastFeatures !== 'boolean')
+      throw invalidOption(C, 'lastFeatures', 'a boolean', opts.lastFeatures);
     this.#lastFeatures = opts.lastFeatures ?? true;
-    if (opts.windowSensors !== undefined && !Array.isArray(opts.windowSensors)) throw invalidOption(C, 'windowSensors', 'an array of sensor ids', opts.windowSensors);
+    if (opts.windowSensors !== undefined && !Array.isArray(opts.windowSensors))
+      throw invalidOption(C, 'windowSensors', 'an array of sensor ids', opts.windowSensors);
     this.#windowSensors = opts.windowSensors ? new Set(opts.windowSensors) : undefined;
     this.#maxSensors = intOption(C, 'maxSensorsPerDevice', opts.maxSensorsPerDevice, 64, 1);
     this.#maxSuffix = Math.max(5, ...this.#windows.map((w) => 7 + w.name.length));
@@ -330,12 +351,21 @@ export class FeatureAggregator {
           let s = d.sensors.get(r.sensor);
           if (!s) {
             const base = featureNamePart(r.sensor);
-            if (base === undefined || d.sensors.size >= this.#maxSensors || base.length + this.#maxSuffix > 64 || !FEATURE_NAME.test(base)) {
+            if (
+              base === undefined ||
+              d.sensors.size >= this.#maxSensors ||
+              base.length + this.#maxSuffix > 64 ||
+              !FEATURE_NAME.test(base)
+            ) {
               res.ignoredSensors++;
               this.#s.ignoredReadings++;
               continue;
             }
-            s = new SensorState(base, this.#windowSensors === undefined || this.#windowSensors.has(r.sensor), this.#windows.length);
+            s = new SensorState(
+              base,
+              this.#windowSensors === undefined || this.#windowSensors.has(r.sensor),
+              this.#windows.length,
+            );
             d.sensors.set(r.sensor, s);
           }
           res.readings++;

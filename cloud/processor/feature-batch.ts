@@ -131,13 +131,24 @@ export class FeatureBatch {
   }
 
   async process(items: BatchItem[]): Promise<BatchResult> {
-    const res: BatchResult = { records: items.length, messages: 0, invalidRecords: 0, devices: 0, written: 0, stale: 0, alerts: [] };
+    const res: BatchResult = {
+      records: items.length,
+      messages: 0,
+      invalidRecords: 0,
+      devices: 0,
+      written: 0,
+      stale: 0,
+      alerts: [],
+    };
     const decoded: { msg: DeviceMessage; arrivedAt: number }[] = [];
     for (const item of items) {
       const d = decodeRecord(item.data);
       if (d.errors.length > 0) {
         res.invalidRecords++;
-        this.#log.warn({ record: item.id, errors: d.errors.slice(0, 3) }, 'stream record skipped: not a device message (EL_ERR_PROCESSOR_RECORD_INVALID)');
+        this.#log.warn(
+          { record: item.id, errors: d.errors.slice(0, 3) },
+          'stream record skipped: not a device message (EL_ERR_PROCESSOR_RECORD_INVALID)',
+        );
       }
       for (const msg of d.messages) {
         decoded.push({ msg, arrivedAt: item.arrivedAt });

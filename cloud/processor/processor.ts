@@ -30,7 +30,13 @@ import type { ReadBatch, Stream } from '../stream/stream.ts';
 import { checkKnownOptions, intOption, invalidOption, stringOption } from '../stream/options.ts';
 import { AlertEvaluator, type Alert, type AlertRuleSpec } from './alert-rules.ts';
 import { FeatureAggregator, type AggregatorStats, type FeatureAggregatorOptions } from './feature-aggregator.ts';
-import { FeatureBatch, type BatchItem, type FeatureBatchCounters, type FeatureWriteInfo, type OfflineSink } from './feature-batch.ts';
+import {
+  FeatureBatch,
+  type BatchItem,
+  type FeatureBatchCounters,
+  type FeatureWriteInfo,
+  type OfflineSink,
+} from './feature-batch.ts';
 
 export interface ProcessorOptions {
   stream: Stream;
@@ -88,7 +94,11 @@ const C = 'Processor';
 
 /** An offline store that commits rows together with the stream positions they came from (ParquetOfflineStore). */
 export interface DurableOfflineSink extends OfflineSink {
-  append(group: string, records: FeatureRecord[], source?: { consumer: string; positions: Record<string, string> }): void | Promise<void>;
+  append(
+    group: string,
+    records: FeatureRecord[],
+    source?: { consumer: string; positions: Record<string, string> },
+  ): void | Promise<void>;
   /** per shard, the last record of `consumer` whose rows of `group` are in committed files */
   committedPositions(group: string, consumer: string): Record<string, string>;
   flush(): Promise<void>;
@@ -162,10 +172,14 @@ export class Processor {
 
   constructor(opts: ProcessorOptions) {
     checkKnownOptions(C, opts, KNOWN);
-    if (!opts?.stream || typeof opts.stream.read !== 'function') throw invalidOption(C, 'stream', 'a Stream', opts?.stream);
-    if (!opts.store || typeof opts.store.putMany !== 'function') throw invalidOption(C, 'store', 'a FeatureStore', opts.store);
-    if (opts.offlineStore !== undefined && typeof opts.offlineStore.append !== 'function') throw invalidOption(C, 'offlineStore', 'an object with append()', opts.offlineStore);
-    if (opts.alertSink !== undefined && typeof opts.alertSink !== 'function') throw invalidOption(C, 'alertSink', 'a function', opts.alertSink);
+    if (!opts?.stream || typeof opts.stream.read !== 'function')
+      throw invalidOption(C, 'stream', 'a Stream', opts?.stream);
+    if (!opts.store || typeof opts.store.putMany !== 'function')
+      throw invalidOption(C, 'store', 'a FeatureStore', opts.store);
+    if (opts.offlineStore !== undefined && typeof opts.offlineStore.append !== 'function')
+      throw invalidOption(C, 'offlineStore', 'an object with append()', opts.offlineStore);
+    if (opts.alertSink !== undefined && typeof opts.alertSink !== 'function')
+      throw invalidOption(C, 'alertSink', 'a function', opts.alertSink);
     this.#stream = opts.stream;
     this.#store = opts.store;
     this.#consumer = stringOption(C, 'consumer', opts.consumer, 'processor');
@@ -190,7 +204,9 @@ export class Processor {
         // rows and the stream positions they come from go into the store in one call: a flush commits both or neither
         append: (group, records) => {
           if (this.#offlineMuted) return;
-          return this.#durable ? this.#durable.append(group, records, this.#offlineSource) : offline.append(group, records);
+          return this.#durable
+            ? this.#durable.append(group, records, this.#offlineSource)
+            : offline.append(group, records);
         },
       },
       onFeatureWrite: opts.onFeatureWrite,
@@ -271,12 +287,17 @@ export class Processor {
     const read: { shard: string; batch: ReadBatch }[] = [];
     for (const shard of this.#shards) {
       if (this.#state === 'closed') break;
-      const batch = await this.#stream.read(shard, { consumer: this.#consumer, position: this.#positions.get(shard), limit: this.#batchSize });
+      const batch = await this.#stream.read(shard, {
+        consumer: this.#consumer,
+        position: this.#positions.get(shard),
+        limit: this.#batchSize,
+      });
       read.push({ shard, batch });
     }
     // records whose offline rows a previous run committed update state (and the online store) only
     const durable = this.#durable;
-    if (durable && !this.#replayed) this.#replayed = new Map(Object.entries(durable.committedPositions(this.#group, this.#consumer)));
+    if (durable && !this.#replayed)
+      this.#replayed = new Map(Object.entries(durable.committedPositions(this.#group, this.#consumer)));
     const replay: BatchItem[] = [];
     const fresh: BatchItem[] = [];
     const freshPositions: Record<string, string> = {};
@@ -335,7 +356,10 @@ export class Processor {
   async #checkpoint(entries: [shard: string, sequenceNumber: string][]): Promise<void> {
     try {
       if (this.#stream.checkpointMany) {
-        await this.#stream.checkpointMany(this.#consumer, entries.map(([shardId, sequenceNumber]) => ({ shardId, sequenceNumber })));
+        await this.#stream.checkpointMany(
+          this.#consumer,
+          entries.map(([shardId, sequenceNumber]) => ({ shardId, sequenceNumber })),
+        );
       } else {
         for (const [shard, seqNo] of entries) await this.#stream.checkpoint(this.#consumer, shard, seqNo);
       }
@@ -390,7 +414,11 @@ export class Processor {
     await this.#loop?.catch(() => undefined);
     await this.#step?.catch(() => undefined);
     if (this.#durable) {
-      await this.#durable.flush().catch((err: unknown) => this.#log.error({ err }, 'offline store flush at close failed; its records are read again at restart'));
+      await this.#durable
+        .flush()
+        .catch((err: unknown) =>
+          this.#log.error({ err }, 'offline store flush at close failed; its records are read again at restart'),
+        );
       for (const [shard, seqNo] of this.#committedEntries(this.#durable)) this.#pendingCheckpoints.set(shard, seqNo);
     }
     if (this.#pendingCheckpoints.size > 0) await this.#checkpoint([...this.#pendingCheckpoints]);

@@ -38,4 +38,3 @@ export const RecommendConfigSchema = z.strictObject({
 
 export type RecommendConfig = z.infer<typeof RecommendConfigSchema>;
 export type RecommendConfigInput = z.input<typeof RecommendConfigSchema>;
-

@@ -1,8 +1,8 @@
 export const RECOMMEND_ERROR_CODES = {
   EL_ERR_RECOMMEND_NO_FEATURES: 'No feature record exists for the entity (HTTP 404).',
   EL_ERR_RECOMMEND_FEATURES_MISSING:
-    'The entity\'s feature record lacks features the model needs and the manifest declares no default for them (HTTP 422).',
-  EL_ERR_RECOMMEND_FEATURES_STALE: 'The entity\'s features are older than the model\'s maxFeatureAgeMs (HTTP 422).',
+    "The entity's feature record lacks features the model needs and the manifest declares no default for them (HTTP 422).",
+  EL_ERR_RECOMMEND_FEATURES_STALE: "The entity's features are older than the model's maxFeatureAgeMs (HTTP 422).",
   EL_ERR_RECOMMEND_FEATURE_TYPE: 'A feature value is not a finite number (HTTP 422).',
   EL_ERR_RECOMMEND_NO_MODEL: 'No model is loaded for the variant that should answer (HTTP 503).',
   EL_ERR_RECOMMEND_VARIANTS: 'The variants configuration is invalid (weights, names, shadow).',

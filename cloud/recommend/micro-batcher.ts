@@ -61,7 +61,8 @@ export class MicroBatcher {
     this.rows += batch.length;
     this.#runner.run(input, batch.length).then(
       (out: ModelOutput) => {
-        for (let i = 0; i < batch.length; i++) batch[i]!.resolve({ data: out.data, offset: i * out.width, width: out.width });
+        for (let i = 0; i < batch.length; i++)
+          batch[i]!.resolve({ data: out.data, offset: i * out.width, width: out.width });
         this.#done();
       },
       (err: unknown) => {

@@ -84,9 +84,13 @@ export function buildInput(
     );
   }
   if (badType.length > 0) {
-    throw new EdgeloopError('EL_ERR_RECOMMEND_FEATURE_TYPE', `features of ${entityId} are not numbers: ${badType.join(', ')}`, {
-      details: { entityId, badType },
-    });
+    throw new EdgeloopError(
+      'EL_ERR_RECOMMEND_FEATURE_TYPE',
+      `features of ${entityId} are not numbers: ${badType.join(', ')}`,
+      {
+        details: { entityId, badType },
+      },
+    );
   }
   return { row, defaulted, featureAgeMs };
 }

@@ -8,10 +8,7 @@ import { join } from 'node:path';
 import type { Manifest } from '../../protocol/manifest.ts';
 import { parseManifest } from '../../protocol/manifest.ts';
 
-export type ModelRef =
-  | { dir: string }
-  | { model: string; alias: string }
-  | { model: string; version: string };
+export type ModelRef = { dir: string } | { model: string; alias: string } | { model: string; version: string };
 
 export interface ResolvedModel {
   manifest: Manifest;

@@ -52,10 +52,13 @@ export function rankActions(manifest: Manifest, probs: ArrayLike<number>, offset
 
 /** Per-label thresholds when the manifest's metrics carry them (`metrics.thresholds: {label: t}`). */
 function perLabelThresholds(manifest: Manifest): Record<string, number> {
-  const t = (manifest.metrics as { thresholds?: unknown } | undefined)?.thresholds ??
+  const t =
+    (manifest.metrics as { thresholds?: unknown } | undefined)?.thresholds ??
     (manifest.training as { thresholds?: unknown } | undefined)?.thresholds;
   if (t && typeof t === 'object' && !Array.isArray(t)) {
-    return Object.fromEntries(Object.entries(t as Record<string, unknown>).filter(([, v]) => typeof v === 'number')) as Record<string, number>;
+    return Object.fromEntries(
+      Object.entries(t as Record<string, unknown>).filter(([, v]) => typeof v === 'number'),
+    ) as Record<string, number>;
   }
   return {};
 }

@@ -6,7 +6,12 @@
 /** Longest path segment the router accepts (decoded); longer ones answer 414 before any schema runs. */
 export const MAX_PATH_SEGMENT = 512;
 
-export const entityIdSchema = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$' } as const;
+export const entityIdSchema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 128,
+  pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$',
+} as const;
 export const kSchema = { type: 'integer', minimum: 1, maximum: 50, default: 3 } as const;
 const featuresSchema = {
   type: 'object',
@@ -27,11 +32,25 @@ const actionSchema = {
 
 export const recommendationSchema = {
   type: 'object',
-  required: ['entityId', 'variant', 'model', 'featureTime', 'featureAgeMs', 'defaulted', 'actions', 'modes', 'predictedModes'],
+  required: [
+    'entityId',
+    'variant',
+    'model',
+    'featureTime',
+    'featureAgeMs',
+    'defaulted',
+    'actions',
+    'modes',
+    'predictedModes',
+  ],
   properties: {
     entityId: { type: ['string', 'null'] },
     variant: { type: 'string' },
-    model: { type: 'object', required: ['name', 'version'], properties: { name: { type: 'string' }, version: { type: 'string' } } },
+    model: {
+      type: 'object',
+      required: ['name', 'version'],
+      properties: { name: { type: 'string' }, version: { type: 'string' } },
+    },
     featureTime: { type: ['number', 'null'], description: 'event time of the features used (ms since epoch)' },
     featureAgeMs: { type: ['number', 'null'], description: 'age of the features at answer time' },
     defaulted: { type: 'array', items: { type: 'string' }, description: 'features filled from manifest defaults' },
@@ -44,7 +63,13 @@ export const recommendationSchema = {
 const errorSchema = {
   type: 'object',
   required: ['statusCode', 'code', 'error', 'message'],
-  properties: { statusCode: { type: 'integer' }, code: { type: 'string' }, error: { type: 'string' }, message: { type: 'string' }, details: {} },
+  properties: {
+    statusCode: { type: 'integer' },
+    code: { type: 'string' },
+    error: { type: 'string' },
+    message: { type: 'string' },
+    details: {},
+  },
 } as const;
 
 /** one item of a batch answer: a recommendation, or the item's error */
@@ -56,7 +81,11 @@ const batchResultSchema = {
       required: ['entityId', 'error'],
       properties: {
         entityId: { type: ['string', 'null'] },
-        error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
+        error: {
+          type: 'object',
+          required: ['code', 'message'],
+          properties: { code: { type: 'string' }, message: { type: 'string' } },
+        },
       },
     },
   ],
@@ -67,7 +96,13 @@ const variantsSchema = {
   items: {
     type: 'object',
     required: ['variant', 'shadow', 'weight', 'name', 'version'],
-    properties: { variant: { type: 'string' }, shadow: { type: 'boolean' }, weight: { type: 'number' }, name: { type: 'string' }, version: { type: 'string', description: "'' while no model is loaded" } },
+    properties: {
+      variant: { type: 'string' },
+      shadow: { type: 'boolean' },
+      weight: { type: 'number' },
+      name: { type: 'string' },
+      version: { type: 'string', description: "'' while no model is loaded" },
+    },
   },
 } as const;
 
@@ -92,7 +127,10 @@ export const batchBodySchema = {
   oneOf: [{ required: ['entityIds'] }, { required: ['items'] }],
 } as const;
 
-const json = (description: string, schema: unknown): Record<string, unknown> => ({ description, content: { 'application/json': { schema } } });
+const json = (description: string, schema: unknown): Record<string, unknown> => ({
+  description,
+  content: { 'application/json': { schema } },
+});
 
 export interface RecommendOpenApiOptions {
   /** the server answers GET /metrics (default true) */
@@ -107,7 +145,7 @@ export function openApiDocument(opts: RecommendOpenApiOptions = {}): Record<stri
       title: 'edgeloop recommendation service',
       version: '1',
       description:
-        'Maintenance-action recommendations from an entity\'s online features and the registered recommender model, with sticky A/B and shadow variants.',
+        "Maintenance-action recommendations from an entity's online features and the registered recommender model, with sticky A/B and shadow variants.",
     },
     paths: {
       '/v1/recommendations/{entityId}': {
@@ -121,7 +159,10 @@ export function openApiDocument(opts: RecommendOpenApiOptions = {}): Record<stri
             '200': json('ranked actions', recommendationSchema),
             '400': json('invalid request (entityId, k, or a query parameter other than k)', errorSchema),
             '404': json('no features for the entity (EL_ERR_RECOMMEND_NO_FEATURES)', errorSchema),
-            '414': json(`a path segment longer than ${MAX_PATH_SEGMENT} characters (FST_ERR_MAX_PARAM_LENGTH)`, errorSchema),
+            '414': json(
+              `a path segment longer than ${MAX_PATH_SEGMENT} characters (FST_ERR_MAX_PARAM_LENGTH)`,
+              errorSchema,
+            ),
             '422': json('features missing without a declared default, or stale', errorSchema),
             '503': json('no model loaded', errorSchema),
           },
@@ -142,25 +183,52 @@ export function openApiDocument(opts: RecommendOpenApiOptions = {}): Record<stri
           },
         },
       },
-      '/v1/models': { get: { summary: 'The model each variant serves', responses: { '200': json('variants', modelsBody) } } },
+      '/v1/models': {
+        get: { summary: 'The model each variant serves', responses: { '200': json('variants', modelsBody) } },
+      },
       '/v1/models/reload': {
         post: {
           summary: "Re-resolve the variants' models now",
-          responses: { '200': json('variants after reload (a variant whose new model is refused keeps serving the old one)', modelsBody) },
+          responses: {
+            '200': json(
+              'variants after reload (a variant whose new model is refused keeps serving the old one)',
+              modelsBody,
+            ),
+          },
         },
       },
       '/healthz': {
         get: {
           summary: 'Liveness and loaded models',
           responses: {
-            '200': json('every serving variant has a model', { type: 'object', required: ['ok', 'variants'], properties: { ok: { const: true }, variants: variantsSchema } }),
-            '503': json('a serving variant has no model', { type: 'object', required: ['ok', 'variants'], properties: { ok: { const: false }, variants: variantsSchema } }),
+            '200': json('every serving variant has a model', {
+              type: 'object',
+              required: ['ok', 'variants'],
+              properties: { ok: { const: true }, variants: variantsSchema },
+            }),
+            '503': json('a serving variant has no model', {
+              type: 'object',
+              required: ['ok', 'variants'],
+              properties: { ok: { const: false }, variants: variantsSchema },
+            }),
           },
         },
       },
       ...(opts.metrics === false
         ? {}
-        : { '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } } } }),
+        : {
+            '/metrics': {
+              get: {
+                summary: 'Prometheus metrics',
+                responses: {
+                  '200': {
+                    description: 'text exposition format',
+                    content: { 'text/plain': { schema: { type: 'string' } } },
+                  },
+                },
+              },
+            },
+          }),
     },
   };
 }

@@ -63,13 +63,21 @@ export function recommendPartDef(input?: RecommendConfigInput, opts: { cwd?: str
         },
       });
       const source: RecommenderModelSource = registry
-        ? new RegistryModelSource({ registry: registry.instance.registry, cacheDir: join(ctx.paths.dataDir, 'recommend-cache'), directories: dirs })
+        ? new RegistryModelSource({
+            registry: registry.instance.registry,
+            cacheDir: join(ctx.paths.dataDir, 'recommend-cache'),
+            directories: dirs,
+          })
         : dirs;
-      const log = cfg.responseLog ? new SqliteResponseLog({ path: join(ctx.paths.dataDir, 'recommend-log.db') }) : undefined;
+      const log = cfg.responseLog
+        ? new SqliteResponseLog({ path: join(ctx.paths.dataDir, 'recommend-log.db') })
+        : undefined;
       const service = new RecommendService({
         featureStore: store.instance,
         source,
-        variants: cfg.variants ?? [{ name: 'default', weight: 1, shadow: false, ref: { dir: DEFAULT_RECOMMENDER_DIR } }],
+        variants: cfg.variants ?? [
+          { name: 'default', weight: 1, shadow: false, ref: { dir: DEFAULT_RECOMMENDER_DIR } },
+        ],
         featureGroup: cfg.featureGroup,
         salt: cfg.salt,
         featureMap: cfg.featureMap,

@@ -15,7 +15,14 @@ import { serveMetrics } from '../http/metrics.ts';
 import { useStrictSchemaValidation } from '../http/schema-validation.ts';
 import type { FeatureValue } from '../feature-store/feature-store.ts';
 import { RECOMMEND_HTTP_STATUS } from './errors.ts';
-import { MAX_PATH_SEGMENT, batchBodySchema, entityIdSchema, kSchema, openApiDocument, recommendationSchema } from './recommend-openapi.ts';
+import {
+  MAX_PATH_SEGMENT,
+  batchBodySchema,
+  entityIdSchema,
+  kSchema,
+  openApiDocument,
+  recommendationSchema,
+} from './recommend-openapi.ts';
 import type { RecommendService } from './recommend-service.ts';
 
 export { openApiDocument } from './recommend-openapi.ts';
@@ -30,7 +37,11 @@ export interface RecommendServerOptions {
 
 export function buildRecommendServer(opts: RecommendServerOptions): FastifyInstance {
   // every id the schema allows (128 characters) must reach the schema: Fastify's default maxParamLength is 100
-  const app = Fastify({ logger: opts.logger ?? false, keepAliveTimeout: 30_000, routerOptions: { maxParamLength: MAX_PATH_SEGMENT } });
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    keepAliveTimeout: 30_000,
+    routerOptions: { maxParamLength: MAX_PATH_SEGMENT },
+  });
   useStrictSchemaValidation(app);
   const svc = opts.service;
   const metrics = opts.metrics !== false;
@@ -39,14 +50,20 @@ export function buildRecommendServer(opts: RecommendServerOptions): FastifyInsta
   app.setErrorHandler((err, _req, reply) => {
     const e = err as Error & { code?: string; statusCode?: number; validation?: unknown; details?: unknown };
     if (e.validation) {
-      return reply.status(400).send({ statusCode: 400, code: 'EL_ERR_INVALID_ARGUMENT', error: 'Bad Request', message: e.message });
+      return reply
+        .status(400)
+        .send({ statusCode: 400, code: 'EL_ERR_INVALID_ARGUMENT', error: 'Bad Request', message: e.message });
     }
     if (e instanceof EdgeloopError) {
       const status = RECOMMEND_HTTP_STATUS[e.code] ?? (e.code === 'EL_ERR_CLOSED' ? 503 : 500);
-      return reply.status(status).send({ statusCode: status, code: e.code, error: httpText(status), message: e.message, details: e.details });
+      return reply
+        .status(status)
+        .send({ statusCode: status, code: e.code, error: httpText(status), message: e.message, details: e.details });
     }
     const status = e.statusCode && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
-    return reply.status(status).send({ statusCode: status, code: e.code ?? 'EL_ERR_INTERNAL', error: httpText(status), message: e.message });
+    return reply
+      .status(status)
+      .send({ statusCode: status, code: e.code ?? 'EL_ERR_INTERNAL', error: httpText(status), message: e.message });
   });
 
   app.get<{ Params: { entityId: string }; Querystring: { k: number } }>(
@@ -61,26 +78,28 @@ export function buildRecommendServer(opts: RecommendServerOptions): FastifyInsta
     async (req) => svc.recommend(req.params.entityId, req.query.k),
   );
 
-  app.post<{ Body: { k?: number; entityIds?: string[]; items?: Array<{ entityId?: string; features: Record<string, FeatureValue>; eventTime?: number }> } }>(
-    '/v1/recommendations',
-    { schema: { body: batchBodySchema } },
-    async (req) => {
-      const k = req.body.k ?? 3;
-      if (req.body.entityIds) return { results: await svc.recommendMany(req.body.entityIds, k) };
-      const items = req.body.items ?? [];
-      const results = await Promise.all(
-        items.map(async (it) => {
-          try {
-            return await svc.recommendInline(it.features, k, it.entityId, it.eventTime);
-          } catch (err) {
-            if (!(err instanceof EdgeloopError)) throw err;
-            return { entityId: it.entityId ?? null, error: { code: err.code, message: err.message } };
-          }
-        }),
-      );
-      return { results };
-    },
-  );
+  app.post<{
+    Body: {
+      k?: number;
+      entityIds?: string[];
+      items?: Array<{ entityId?: string; features: Record<string, FeatureValue>; eventTime?: number }>;
+    };
+  }>('/v1/recommendations', { schema: { body: batchBodySchema } }, async (req) => {
+    const k = req.body.k ?? 3;
+    if (req.body.entityIds) return { results: await svc.recommendMany(req.body.entityIds, k) };
+    const items = req.body.items ?? [];
+    const results = await Promise.all(
+      items.map(async (it) => {
+        try {
+          return await svc.recommendInline(it.features, k, it.entityId, it.eventTime);
+        } catch (err) {
+          if (!(err instanceof EdgeloopError)) throw err;
+          return { entityId: it.entityId ?? null, error: { code: err.code, message: err.message } };
+        }
+      }),
+    );
+    return { results };
+  });
 
   app.get('/v1/models', async () => ({ variants: svc.models() }));
   app.post('/v1/models/reload', async () => {
@@ -99,6 +118,14 @@ export function buildRecommendServer(opts: RecommendServerOptions): FastifyInsta
 
 function httpText(status: number): string {
   return (
-    { 400: 'Bad Request', 404: 'Not Found', 422: 'Unprocessable Entity', 500: 'Internal Server Error', 503: 'Service Unavailable' } as Record<number, string>
-  )[status] ?? 'Error';
+    (
+      {
+        400: 'Bad Request',
+        404: 'Not Found',
+        422: 'Unprocessable Entity',
+        500: 'Internal Server Error',
+        503: 'Service Unavailable',
+      } as Record<number, string>
+    )[status] ?? 'Error'
+  );
 }

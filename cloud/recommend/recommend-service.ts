@@ -73,7 +73,9 @@ interface Loaded {
 export class RecommendService {
   readonly router: VariantRouter;
   readonly registry: Registry;
-  readonly #o: Required<Omit<RecommendServiceOptions, 'responseLog' | 'registry'>> & { responseLog: ResponseLog | undefined };
+  readonly #o: Required<Omit<RecommendServiceOptions, 'responseLog' | 'registry'>> & {
+    responseLog: ResponseLog | undefined;
+  };
   readonly #variants: Map<string, VariantConfig>;
   readonly #loaded = new Map<string, Loaded>();
   #unwatch: (() => void) | undefined;
@@ -152,7 +154,8 @@ export class RecommendService {
     }
     this.#unwatch = this.#o.source.watch?.((change) => {
       const affected = [...this.#variants.values()].some((v) => 'model' in v.ref && v.ref.model === change.model);
-      if (affected) void this.reload().catch((err: unknown) => this.#o.logger.error({ err }, 'recommend: reload failed'));
+      if (affected)
+        void this.reload().catch((err: unknown) => this.#o.logger.error({ err }, 'recommend: reload failed'));
     });
   }
 
@@ -178,10 +181,16 @@ export class RecommendService {
   }
 
   /** What each variant serves now. */
-  models(): Array<{ variant: string; shadow: boolean; weight: number; name: string; version: string } > {
+  models(): Array<{ variant: string; shadow: boolean; weight: number; name: string; version: string }> {
     return [...this.#variants.values()].map((v) => {
       const l = this.#loaded.get(v.name);
-      return { variant: v.name, shadow: Boolean(v.shadow), weight: v.weight, name: l?.manifest.name ?? '', version: l?.manifest.version ?? '' };
+      return {
+        variant: v.name,
+        shadow: Boolean(v.shadow),
+        weight: v.weight,
+        name: l?.manifest.name ?? '',
+        version: l?.manifest.version ?? '',
+      };
     });
   }
 
@@ -220,7 +229,10 @@ export class RecommendService {
       void current.batcher.idle().then(() => current.runner.close());
     }
     this.#modelInfo.set({ variant: v.name, model: resolved.manifest.name, version: resolved.manifest.version }, 1);
-    this.#o.logger.info({ variant: v.name, model: resolved.manifest.name, version: resolved.manifest.version }, 'recommend: model loaded');
+    this.#o.logger.info(
+      { variant: v.name, model: resolved.manifest.name, version: resolved.manifest.version },
+      'recommend: model loaded',
+    );
     return true;
   }
 
@@ -231,9 +243,13 @@ export class RecommendService {
     try {
       const record = await this.#o.featureStore.get(this.#o.featureGroup, entityId);
       if (!record) {
-        throw new EdgeloopError('EL_ERR_RECOMMEND_NO_FEATURES', `no features for entity "${entityId}" in group "${this.#o.featureGroup}"`, {
-          details: { entityId, group: this.#o.featureGroup },
-        });
+        throw new EdgeloopError(
+          'EL_ERR_RECOMMEND_NO_FEATURES',
+          `no features for entity "${entityId}" in group "${this.#o.featureGroup}"`,
+          {
+            details: { entityId, group: this.#o.featureGroup },
+          },
+        );
       }
       const rec = await this.#score(variant, entityId, record.features, record.eventTime, k);
       this.#shadow(entityId, record.features, record.eventTime, k);
@@ -249,7 +265,12 @@ export class RecommendService {
    * Recommend for features passed inline (no feature store read). `entityId` (optional) picks the sticky variant;
    * without it the first serving variant answers. `eventTime` (optional) enables the staleness check.
    */
-  async recommendInline(features: Record<string, FeatureValue>, k = 3, entityId?: string, eventTime?: number): Promise<Recommendation> {
+  async recommendInline(
+    features: Record<string, FeatureValue>,
+    k = 3,
+    entityId?: string,
+    eventTime?: number,
+  ): Promise<Recommendation> {
     const variant = entityId ? this.router.route(entityId).name : this.router.serving[0]!.name;
     const t0 = performance.now();
     try {
@@ -264,7 +285,10 @@ export class RecommendService {
   }
 
   /** Many entities at once: one batchGet, rows scored together through the micro-batcher. Errors per item. */
-  async recommendMany(entityIds: string[], k = 3): Promise<Array<Recommendation | { entityId: string; error: { code: string; message: string } }>> {
+  async recommendMany(
+    entityIds: string[],
+    k = 3,
+  ): Promise<Array<Recommendation | { entityId: string; error: { code: string; message: string } }>> {
     const records = await this.#o.featureStore.batchGet(this.#o.featureGroup, entityIds);
     return Promise.all(
       entityIds.map(async (id, i) => {
@@ -272,7 +296,11 @@ export class RecommendService {
         const t0 = performance.now();
         const r: FeatureRecord | undefined = records[i];
         try {
-          if (!r) throw new EdgeloopError('EL_ERR_RECOMMEND_NO_FEATURES', `no features for entity "${id}" in group "${this.#o.featureGroup}"`);
+          if (!r)
+            throw new EdgeloopError(
+              'EL_ERR_RECOMMEND_NO_FEATURES',
+              `no features for entity "${id}" in group "${this.#o.featureGroup}"`,
+            );
           const rec = await this.#score(variant, id, r.features, r.eventTime, k);
           this.#shadow(id, r.features, r.eventTime, k);
           this.#finish(variant, t0, 'ok');
@@ -298,7 +326,15 @@ export class RecommendService {
     if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'recommendation service is closed');
     const l = this.#loaded.get(variant);
     if (!l) throw new EdgeloopError('EL_ERR_RECOMMEND_NO_MODEL', `variant "${variant}" has no model loaded`);
-    const input = buildInput(l.manifest, features, eventTime, this.#o.clock.now(), entityId ?? '(inline)', undefined, this.#o.featureMap);
+    const input = buildInput(
+      l.manifest,
+      features,
+      eventTime,
+      this.#o.clock.now(),
+      entityId ?? '(inline)',
+      undefined,
+      this.#o.featureMap,
+    );
     const out = await l.batcher.run(input.row);
     const ranking = rankActions(l.manifest, out.data, out.offset, k);
     const rec: Recommendation = {
@@ -327,7 +363,12 @@ export class RecommendService {
     return rec;
   }
 
-  #shadow(entityId: string | null, features: Record<string, FeatureValue>, eventTime: number | undefined, k: number): void {
+  #shadow(
+    entityId: string | null,
+    features: Record<string, FeatureValue>,
+    eventTime: number | undefined,
+    k: number,
+  ): void {
     for (const s of this.router.shadows) {
       this.#score(s.name, entityId, features, eventTime, k, true).catch((err: unknown) => {
         this.#shadowErrors.inc({ variant: s.name });

@@ -18,7 +18,18 @@ const insert = db.prepare(
 );
 const write = db.transaction((rows) => {
   for (const e of rows) {
-    insert.run(e.ts, e.entityId, e.variant, e.shadow ? 1 : 0, e.model, e.version, e.featureTime, e.featureAgeMs, e.top, JSON.stringify(e.result));
+    insert.run(
+      e.ts,
+      e.entityId,
+      e.variant,
+      e.shadow ? 1 : 0,
+      e.model,
+      e.version,
+      e.featureTime,
+      e.featureAgeMs,
+      e.top,
+      JSON.stringify(e.result),
+    );
   }
 });
 parentPort.postMessage({ type: 'ready' });

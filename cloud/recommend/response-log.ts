@@ -59,7 +59,9 @@ export class SqliteResponseLog implements ResponseLog {
   constructor(opts: SqliteResponseLogOptions) {
     this.#path = opts.path;
     this.#max = opts.maxBuffered ?? 50_000;
-    this.#worker = new Worker(new URL('./response-log-worker.mjs', import.meta.url), { workerData: { path: opts.path } });
+    this.#worker = new Worker(new URL('./response-log-worker.mjs', import.meta.url), {
+      workerData: { path: opts.path },
+    });
     this.#ready = new Promise((resolve, reject) => {
       this.#worker.once('error', reject);
       this.#worker.on('message', (m: { type: string; id?: number; message?: string }) => {
@@ -116,8 +118,8 @@ export class SqliteResponseLog implements ResponseLog {
     try {
       const where: string[] = [];
       const args: unknown[] = [];
-      if (opts.entityId) (where.push('entity_id = ?'), args.push(opts.entityId));
-      if (opts.variant) (where.push('variant = ?'), args.push(opts.variant));
+      if (opts.entityId) where.push('entity_id = ?'), args.push(opts.entityId);
+      if (opts.variant) where.push('variant = ?'), args.push(opts.variant);
       const sql = `SELECT * FROM recommend_log ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`;
       const rows = db.prepare(sql).all(...args, opts.limit ?? 1000) as Array<Record<string, unknown>>;
       return rows.reverse().map((r) => ({

@@ -35,10 +35,14 @@ export class VariantRouter {
     const names = new Set<string>();
     for (const v of variants) {
       if (!v.name) throw new EdgeloopError('EL_ERR_RECOMMEND_VARIANTS', 'a variant has no name');
-      if (names.has(v.name)) throw new EdgeloopError('EL_ERR_RECOMMEND_VARIANTS', `variant "${v.name}" is listed twice`);
+      if (names.has(v.name))
+        throw new EdgeloopError('EL_ERR_RECOMMEND_VARIANTS', `variant "${v.name}" is listed twice`);
       names.add(v.name);
       if (!v.shadow && !(Number.isFinite(v.weight) && v.weight >= 0)) {
-        throw new EdgeloopError('EL_ERR_RECOMMEND_VARIANTS', `variant "${v.name}": weight must be a number >= 0, got ${v.weight}`);
+        throw new EdgeloopError(
+          'EL_ERR_RECOMMEND_VARIANTS',
+          `variant "${v.name}": weight must be a number >= 0, got ${v.weight}`,
+        );
       }
     }
     this.serving = variants.filter((v) => !v.shadow);

@@ -29,7 +29,10 @@ const SHA_RE = /^[0-9a-f]{64}$/;
 
 export function assertSha256(sha256: string): void {
   if (typeof sha256 !== 'string' || !SHA_RE.test(sha256)) {
-    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `artifact id ${JSON.stringify(sha256)} is not a sha256 (64 lowercase hex chars)`);
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `artifact id ${JSON.stringify(sha256)} is not a sha256 (64 lowercase hex chars)`,
+    );
   }
 }
 
@@ -43,7 +46,10 @@ export class LocalArtifactStore implements ArtifactStore {
 
   constructor(opts: LocalArtifactStoreOptions) {
     if (!opts || typeof opts.dir !== 'string' || opts.dir.length === 0) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'LocalArtifactStore: option "dir" (a directory path) is required');
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        'LocalArtifactStore: option "dir" (a directory path) is required',
+      );
     }
     this.dir = opts.dir;
   }
@@ -84,7 +90,10 @@ export class LocalArtifactStore implements ArtifactStore {
 
   createReadStream(sha256: string, range?: { start: number; end: number }): Readable {
     // 256 KiB reads: fewer chunks through fastify and the socket than the 64 KiB default (models are MBs)
-    return createReadStream(this.#path(sha256), { highWaterMark: 256 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
+    return createReadStream(this.#path(sha256), {
+      highWaterMark: 256 * 1024,
+      ...(range ? { start: range.start, end: range.end } : {}),
+    });
   }
 
   async delete(sha256: string): Promise<void> {

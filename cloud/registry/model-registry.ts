@@ -128,14 +128,29 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   constructor(opts: ModelRegistryOptions) {
     super();
     for (const k of Object.keys(opts ?? {})) {
-      if (!OPTION_KEYS.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `ModelRegistry: unknown option "${k}" (known: ${[...OPTION_KEYS].join(', ')})`);
+      if (!OPTION_KEYS.has(k))
+        throw new EdgeloopError(
+          'EL_ERR_INVALID_ARGUMENT',
+          `ModelRegistry: unknown option "${k}" (known: ${[...OPTION_KEYS].join(', ')})`,
+        );
     }
-    if (typeof opts.dbPath !== 'string' || !opts.dbPath) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelRegistry: option "dbPath" is required');
-    if (!opts.store) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelRegistry: option "store" (an ArtifactStore) is required');
+    if (typeof opts.dbPath !== 'string' || !opts.dbPath)
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelRegistry: option "dbPath" is required');
+    if (!opts.store)
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        'ModelRegistry: option "store" (an ArtifactStore) is required',
+      );
     const ring = opts.trustedKeys instanceof TrustedKeyRing;
-    if (!ring && !Array.isArray(opts.trustedKeys)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelRegistry: option "trustedKeys" (PEM public keys or a TrustedKeyRing) is required');
+    if (!ring && !Array.isArray(opts.trustedKeys))
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        'ModelRegistry: option "trustedKeys" (PEM public keys or a TrustedKeyRing) is required',
+      );
     // a ring is kept as it is: it re-reads its key directories when a push names a key it does not know
-    this.#keys = ring ? (opts.trustedKeys as TrustedKeyRing) : trustedKeySet(opts.trustedKeys as ReadonlyArray<string | KeyObject>);
+    this.#keys = ring
+      ? (opts.trustedKeys as TrustedKeyRing)
+      : trustedKeySet(opts.trustedKeys as ReadonlyArray<string | KeyObject>);
     this.#opts = Object.freeze({
       dbPath: opts.dbPath,
       store: opts.store,
@@ -157,7 +172,10 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     const v = db.pragma('user_version', { simple: true }) as number;
     if (v > SCHEMA_VERSION) {
       db.close();
-      throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${this.#opts.dbPath}: registry schema version ${v} is newer than this edgeloop (${SCHEMA_VERSION})`);
+      throw new EdgeloopError(
+        'EL_ERR_CONFIG_INVALID',
+        `${this.#opts.dbPath}: registry schema version ${v} is newer than this edgeloop (${SCHEMA_VERSION})`,
+      );
     }
     if (v < 1) {
       db.exec(`
@@ -196,7 +214,9 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       ),
       delAlias: db.prepare('DELETE FROM aliases WHERE name = ? AND alias = ?'),
       history: db.prepare('INSERT INTO alias_history (name, alias, version, previous, at) VALUES (?, ?, ?, ?, ?)'),
-      historyOf: db.prepare('SELECT * FROM alias_history WHERE name = ? AND (? IS NULL OR alias = ?) ORDER BY id DESC LIMIT ?'),
+      historyOf: db.prepare(
+        'SELECT * FROM alias_history WHERE name = ? AND (? IS NULL OR alias = ?) ORDER BY id DESC LIMIT ?',
+      ),
     };
   }
 
@@ -223,7 +243,11 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       try {
         bytes = await readFile(p);
       } catch (cause) {
-        throw new EdgeloopError('EL_ERR_REGISTRY_BAD_PUSH', `push: cannot read artifact ${p}: ${(cause as Error).message}`, { cause });
+        throw new EdgeloopError(
+          'EL_ERR_REGISTRY_BAD_PUSH',
+          `push: cannot read artifact ${p}: ${(cause as Error).message}`,
+          { cause },
+        );
       }
     } else throw new EdgeloopError('EL_ERR_REGISTRY_BAD_PUSH', 'push: "artifact" (bytes or { path }) is required');
 
@@ -239,12 +263,19 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       }
     } catch (cause) {
       const e = cause as EdgeloopError;
-      throw new EdgeloopError('EL_ERR_REGISTRY_UNTRUSTED', `push refused: ${e.message}${e.code ? ` [${e.code}]` : ''}`, { cause, details: { reason: e.code } });
+      throw new EdgeloopError(
+        'EL_ERR_REGISTRY_UNTRUSTED',
+        `push refused: ${e.message}${e.code ? ` [${e.code}]` : ''}`,
+        { cause, details: { reason: e.code } },
+      );
     }
     assertValidId('modelName', manifest.name);
     const existing = this.get(manifest.name, manifest.version);
     if (existing) {
-      if (existing.sha256 === manifest.artifact.sha256 && canonicalJson(existing.manifest) === canonicalJson(input.manifest)) {
+      if (
+        existing.sha256 === manifest.artifact.sha256 &&
+        canonicalJson(existing.manifest) === canonicalJson(input.manifest)
+      ) {
         return { record: existing, created: false };
       }
       throw new EdgeloopError(
@@ -271,13 +302,17 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     };
     this.#stmts.insert!.run(row);
     const record = toRecord(row);
-    this.#opts.logger.info({ model: record.name, version: record.version, sha256: record.sha256 }, 'model version pushed');
+    this.#opts.logger.info(
+      { model: record.name, version: record.version, sha256: record.sha256 },
+      'model version pushed',
+    );
     this.emit('push', record);
     return { record, created: true };
   }
 
   #verify(value: unknown): Manifest {
-    const signed = typeof value === 'object' && value !== null && (value as { signature?: unknown }).signature !== undefined;
+    const signed =
+      typeof value === 'object' && value !== null && (value as { signature?: unknown }).signature !== undefined;
     if (!signed && !this.#opts.requireSignature) {
       // parse only; unsigned pushes are an explicit opt-out (requireSignature: false)
       return parseManifest(value, 'manifest');
@@ -307,7 +342,9 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       const known = this.versions(name).length;
       throw new EdgeloopError(
         'EL_ERR_REGISTRY_NOT_FOUND',
-        known ? `${name}@${ref}: no such version or alias of ${name}` : `model ${JSON.stringify(name)} is not in the registry`,
+        known
+          ? `${name}@${ref}: no such version or alias of ${name}`
+          : `model ${JSON.stringify(name)} is not in the registry`,
       );
     }
     return rec;
@@ -321,18 +358,22 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   list(): ModelSummary[] {
     this.#dbOrThrow();
     const aliases = this.#stmts.allAliases!.all() as Array<{ name: string; alias: string; version: string }>;
-    return (this.#stmts.names!.all() as Array<{ name: string; n: number; latest_at: number; latest: string }>).map((r) => ({
-      name: r.name,
-      versions: r.n,
-      latest: r.latest,
-      latestPushedAt: r.latest_at,
-      aliases: Object.fromEntries(aliases.filter((a) => a.name === r.name).map((a) => [a.alias, a.version])),
-    }));
+    return (this.#stmts.names!.all() as Array<{ name: string; n: number; latest_at: number; latest: string }>).map(
+      (r) => ({
+        name: r.name,
+        versions: r.n,
+        latest: r.latest,
+        latestPushedAt: r.latest_at,
+        aliases: Object.fromEntries(aliases.filter((a) => a.name === r.name).map((a) => [a.alias, a.version])),
+      }),
+    );
   }
 
   aliases(name: string): AliasRecord[] {
     this.#dbOrThrow();
-    return (this.#stmts.aliasesOf!.all(name) as Array<{ name: string; alias: string; version: string; updated_at: number }>).map((r) => ({
+    return (
+      this.#stmts.aliasesOf!.all(name) as Array<{ name: string; alias: string; version: string; updated_at: number }>
+    ).map((r) => ({
       name: r.name,
       alias: r.alias,
       version: r.version,
@@ -342,7 +383,9 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
 
   getAlias(name: string, alias: string): AliasRecord | undefined {
     this.#dbOrThrow();
-    const r = this.#stmts.getAlias!.get(name, alias) as { name: string; alias: string; version: string; updated_at: number } | undefined;
+    const r = this.#stmts.getAlias!.get(name, alias) as
+      | { name: string; alias: string; version: string; updated_at: number }
+      | undefined;
     return r ? { name: r.name, alias: r.alias, version: r.version, updatedAt: r.updated_at } : undefined;
   }
 
@@ -350,10 +393,16 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   setAlias(name: string, alias: string, version: string): AliasEvent {
     const db = this.#dbOrThrow();
     if (typeof alias !== 'string' || !ALIAS_RE.test(alias) || alias === 'latest') {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `alias ${JSON.stringify(alias)} is invalid: expected a letter then up to 63 of [A-Za-z0-9._-], not "latest"`);
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `alias ${JSON.stringify(alias)} is invalid: expected a letter then up to 63 of [A-Za-z0-9._-], not "latest"`,
+      );
     }
     if (!this.get(name, version)) {
-      throw new EdgeloopError('EL_ERR_REGISTRY_NOT_FOUND', `cannot point ${name} alias "${alias}" at ${version}: no such version`);
+      throw new EdgeloopError(
+        'EL_ERR_REGISTRY_NOT_FOUND',
+        `cannot point ${name} alias "${alias}" at ${version}: no such version`,
+      );
     }
     const at = this.#opts.clock.now();
     const previous = this.getAlias(name, alias)?.version;
@@ -377,9 +426,15 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   aliasHistory(name: string, alias?: string, limit = 100): AliasEvent[] {
     this.#dbOrThrow();
     const a = alias ?? null;
-    return (this.#stmts.historyOf!.all(name, a, a, limit) as Array<{ name: string; alias: string; version: string; previous: string | null; at: number }>).map(
-      (r) => ({ name: r.name, alias: r.alias, version: r.version, previous: r.previous ?? undefined, at: r.at }),
-    );
+    return (
+      this.#stmts.historyOf!.all(name, a, a, limit) as Array<{
+        name: string;
+        alias: string;
+        version: string;
+        previous: string | null;
+        at: number;
+      }>
+    ).map((r) => ({ name: r.name, alias: r.alias, version: r.version, previous: r.previous ?? undefined, at: r.at }));
   }
 
   close(): void {

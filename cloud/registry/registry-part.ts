@@ -37,7 +37,11 @@ export const RegistryPartConfigSchema = z.strictObject({
   insecure: z.boolean().default(false),
   allowLocalPaths: z.boolean().default(false),
   /** maximum request body, bytes */
-  bodyLimit: z.number().int().min(1024).default(256 * 1024 * 1024),
+  bodyLimit: z
+    .number()
+    .int()
+    .min(1024)
+    .default(256 * 1024 * 1024),
 });
 export type RegistryPartConfig = z.output<typeof RegistryPartConfigSchema>;
 export type RegistryPartConfigInput = z.input<typeof RegistryPartConfigSchema>;
@@ -58,7 +62,10 @@ export function parseRegistryPartConfig(input: unknown, source = 'registry confi
   return r.data;
 }
 
-export function createRegistryPart(config: RegistryPartConfigInput, deps: { logger?: Logger; clock?: Clock; store?: ArtifactStore } = {}): RegistryPart {
+export function createRegistryPart(
+  config: RegistryPartConfigInput,
+  deps: { logger?: Logger; clock?: Clock; store?: ArtifactStore } = {},
+): RegistryPart {
   const c = parseRegistryPartConfig(config);
   let keys: TrustedKeyRing;
   try {

@@ -41,7 +41,17 @@ export interface RegistryServerOptions {
   logger?: Logger;
 }
 
-const OPTION_KEYS = new Set(['registry', 'host', 'port', 'publicUrl', 'apiToken', 'insecure', 'bodyLimit', 'allowLocalPaths', 'logger']);
+const OPTION_KEYS = new Set([
+  'registry',
+  'host',
+  'port',
+  'publicUrl',
+  'apiToken',
+  'insecure',
+  'bodyLimit',
+  'allowLocalPaths',
+  'logger',
+]);
 
 const STATUS: Record<string, number> = {
   EL_ERR_REGISTRY_NOT_FOUND: 404,
@@ -54,7 +64,10 @@ const STATUS: Record<string, number> = {
 };
 
 /** Parse a single `bytes=` range against a size. undefined = ignore the header (serve 200); 'unsatisfiable' = 416. */
-export function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+export function parseRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | 'unsatisfiable' | undefined {
   if (!header) return undefined;
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!m) return undefined; // multiple ranges or other units: RFC 9110 lets a server ignore Range
@@ -77,18 +90,29 @@ export function parseRange(header: string | undefined, size: number): { start: n
 }
 
 export class RegistryServer {
-  readonly #opts: Readonly<Required<Omit<RegistryServerOptions, 'publicUrl' | 'apiToken'>> & { publicUrl: string | undefined; apiToken: string | undefined }>;
+  readonly #opts: Readonly<
+    Required<Omit<RegistryServerOptions, 'publicUrl' | 'apiToken'>> & {
+      publicUrl: string | undefined;
+      apiToken: string | undefined;
+    }
+  >;
   #app: FastifyInstance | undefined;
   #url: string | undefined;
   #closed = false;
 
   constructor(opts: RegistryServerOptions) {
     for (const k of Object.keys(opts ?? {})) {
-      if (!OPTION_KEYS.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `RegistryServer: unknown option "${k}" (known: ${[...OPTION_KEYS].join(', ')})`);
+      if (!OPTION_KEYS.has(k))
+        throw new EdgeloopError(
+          'EL_ERR_INVALID_ARGUMENT',
+          `RegistryServer: unknown option "${k}" (known: ${[...OPTION_KEYS].join(', ')})`,
+        );
     }
-    if (!opts.registry) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'RegistryServer: option "registry" is required');
+    if (!opts.registry)
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'RegistryServer: option "registry" is required');
     const port = opts.port ?? 8081;
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `RegistryServer: port ${port} is not 0-65535`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `RegistryServer: port ${port} is not 0-65535`);
     this.#opts = Object.freeze({
       registry: opts.registry,
       host: opts.host ?? '127.0.0.1',
@@ -106,7 +130,14 @@ export class RegistryServer {
 
   #exposure(logger: Logger | undefined): void {
     const { host, port, apiToken, insecure } = this.#opts;
-    assertSecureListener({ host, port, authConfigured: Boolean(apiToken), insecure, what: 'registry', ...(logger ? { logger } : {}) });
+    assertSecureListener({
+      host,
+      port,
+      authConfigured: Boolean(apiToken),
+      insecure,
+      what: 'registry',
+      ...(logger ? { logger } : {}),
+    });
   }
 
   /** Base URL the server listens on (after start). */
@@ -167,19 +198,35 @@ export class RegistryServer {
       artifactUrl: this.#url || this.#opts.publicUrl ? this.artifactUrl(r.sha256) : `/v1/artifacts/${r.sha256}`,
     });
     const auth = bearerAuth(this.#opts.apiToken, 'EL_ERR_REGISTRY_HTTP');
-    useJsonErrors(app, { statusByCode: STATUS, errorCode: 'EL_ERR_REGISTRY_HTTP', logger: this.#opts.logger, what: 'registry' });
+    useJsonErrors(app, {
+      statusByCode: STATUS,
+      errorCode: 'EL_ERR_REGISTRY_HTTP',
+      logger: this.#opts.logger,
+      what: 'registry',
+    });
 
     app.get('/healthz', async () => ({ ok: true }));
     app.get('/v1/models', async () => ({ models: reg.list() }));
     app.post('/v1/models', { preHandler: auth }, async (req, reply) => {
-      const body = req.body as { manifest?: unknown; artifact?: unknown; path?: unknown; parentVersion?: unknown; dataHash?: unknown } | undefined;
-      if (!body || typeof body !== 'object') throw new EdgeloopError('EL_ERR_REGISTRY_BAD_PUSH', 'push: expected a JSON body { manifest, artifact (base64) | path }');
+      const body = req.body as
+        | { manifest?: unknown; artifact?: unknown; path?: unknown; parentVersion?: unknown; dataHash?: unknown }
+        | undefined;
+      if (!body || typeof body !== 'object')
+        throw new EdgeloopError(
+          'EL_ERR_REGISTRY_BAD_PUSH',
+          'push: expected a JSON body { manifest, artifact (base64) | path }',
+        );
       let artifact: Uint8Array | { path: string };
       if (typeof body.artifact === 'string') {
-        if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body.artifact)) throw new EdgeloopError('EL_ERR_REGISTRY_BAD_PUSH', 'push: "artifact" is not base64');
+        if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body.artifact))
+          throw new EdgeloopError('EL_ERR_REGISTRY_BAD_PUSH', 'push: "artifact" is not base64');
         artifact = Buffer.from(body.artifact, 'base64');
       } else if (typeof body.path === 'string') {
-        if (!this.#opts.allowLocalPaths) throw new EdgeloopError('EL_ERR_REGISTRY_BAD_PUSH', 'push: "path" pushes are disabled on this server (allowLocalPaths: false); send the artifact as base64');
+        if (!this.#opts.allowLocalPaths)
+          throw new EdgeloopError(
+            'EL_ERR_REGISTRY_BAD_PUSH',
+            'push: "path" pushes are disabled on this server (allowLocalPaths: false); send the artifact as base64',
+          );
         artifact = { path: body.path };
       } else throw new EdgeloopError('EL_ERR_REGISTRY_BAD_PUSH', 'push: "artifact" (base64) or "path" is required');
       const r = await reg.push({
@@ -193,7 +240,8 @@ export class RegistryServer {
     app.get('/v1/models/:name', async (req) => {
       const { name } = req.params as { name: string };
       const versions = reg.versions(name);
-      if (!versions.length) throw new EdgeloopError('EL_ERR_REGISTRY_NOT_FOUND', `model ${JSON.stringify(name)} is not in the registry`);
+      if (!versions.length)
+        throw new EdgeloopError('EL_ERR_REGISTRY_NOT_FOUND', `model ${JSON.stringify(name)} is not in the registry`);
       return { name, versions: versions.map((v) => describe(v, false)), aliases: reg.aliases(name) };
     });
     app.get('/v1/models/:name/versions/:ref', async (req) => {
@@ -213,28 +261,43 @@ export class RegistryServer {
     app.put('/v1/models/:name/aliases/:alias', { preHandler: auth }, async (req) => {
       const { name, alias } = req.params as { name: string; alias: string };
       const body = req.body as { version?: unknown } | undefined;
-      if (!body || typeof body.version !== 'string') throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'alias: expected a JSON body { "version": "..." }');
+      if (!body || typeof body.version !== 'string')
+        throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'alias: expected a JSON body { "version": "..." }');
       return reg.setAlias(name, alias, body.version);
     });
 
     const serveArtifact = async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
       const { sha256 } = req.params as { sha256: string };
-      if (!/^[0-9a-f]{64}$/.test(sha256)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `artifact id ${JSON.stringify(sha256)} is not a sha256`);
+      if (!/^[0-9a-f]{64}$/.test(sha256))
+        throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `artifact id ${JSON.stringify(sha256)} is not a sha256`);
       const info = await reg.store.stat(sha256);
       if (!info) throw new EdgeloopError('EL_ERR_REGISTRY_NOT_FOUND', `no artifact ${sha256}`);
       const etag = `"${sha256}"`;
-      void reply.header('etag', etag).header('accept-ranges', 'bytes').header('cache-control', 'public, max-age=31536000, immutable');
+      void reply
+        .header('etag', etag)
+        .header('accept-ranges', 'bytes')
+        .header('cache-control', 'public, max-age=31536000, immutable');
       if (req.headers['if-none-match'] === etag) return reply.code(304).send();
       const ifRange = req.headers['if-range'];
       const range = ifRange && ifRange !== etag ? undefined : parseRange(req.headers.range, info.bytes);
       if (range === 'unsatisfiable') {
-        return reply.code(416).header('content-range', `bytes */${info.bytes}`).type('application/json').send({
-          error: { code: 'EL_ERR_REGISTRY_RANGE', message: `range ${req.headers.range} is outside the ${info.bytes}-byte artifact` },
-        });
+        return reply
+          .code(416)
+          .header('content-range', `bytes */${info.bytes}`)
+          .type('application/json')
+          .send({
+            error: {
+              code: 'EL_ERR_REGISTRY_RANGE',
+              message: `range ${req.headers.range} is outside the ${info.bytes}-byte artifact`,
+            },
+          });
       }
       void reply.type('application/octet-stream');
       if (range) {
-        void reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${info.bytes}`).header('content-length', range.end - range.start + 1);
+        void reply
+          .code(206)
+          .header('content-range', `bytes ${range.start}-${range.end}/${info.bytes}`)
+          .header('content-length', range.end - range.start + 1);
         if (req.method === 'HEAD') return reply.send();
         return reply.send(reg.store.createReadStream(sha256, range));
       }
@@ -242,7 +305,12 @@ export class RegistryServer {
       if (req.method === 'HEAD') return reply.send();
       return reply.send(reg.store.createReadStream(sha256));
     };
-    app.route({ method: ['GET', 'HEAD'], url: '/v1/artifacts/:sha256', exposeHeadRoute: false, handler: serveArtifact });
+    app.route({
+      method: ['GET', 'HEAD'],
+      url: '/v1/artifacts/:sha256',
+      exposeHeadRoute: false,
+      handler: serveArtifact,
+    });
     return app;
   }
 }

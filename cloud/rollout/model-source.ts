@@ -18,7 +18,10 @@ export function registryModelSource(registry: ModelRegistry, artifactBaseUrl: st
   };
 }
 
-export function httpModelSource(registryUrl: string, opts: { token?: string; fetch?: typeof globalThis.fetch } = {}): ModelSource {
+export function httpModelSource(
+  registryUrl: string,
+  opts: { token?: string; fetch?: typeof globalThis.fetch } = {},
+): ModelSource {
   const f = opts.fetch ?? globalThis.fetch;
   const base = registryUrl.replace(/\/+$/, '');
   return {
@@ -26,16 +29,37 @@ export function httpModelSource(registryUrl: string, opts: { token?: string; fet
       const url = `${base}/v1/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(ref)}`;
       let res: Response;
       try {
-        res = await f(url, { headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {}, signal: AbortSignal.timeout(10_000) });
+        res = await f(url, {
+          headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
+          signal: AbortSignal.timeout(10_000),
+        });
       } catch (cause) {
-        throw new EdgeloopError('EL_ERR_REGISTRY_HTTP', `registry ${base} unreachable: ${(cause as Error).message}`, { cause });
+        throw new EdgeloopError('EL_ERR_REGISTRY_HTTP', `registry ${base} unreachable: ${(cause as Error).message}`, {
+          cause,
+        });
       }
-      const body = (await res.json().catch(() => ({}))) as { version?: string; artifactUrl?: string; manifest?: unknown; error?: { code: string; message: string } };
+      const body = (await res.json().catch(() => ({}))) as {
+        version?: string;
+        artifactUrl?: string;
+        manifest?: unknown;
+        error?: { code: string; message: string };
+      };
       if (!res.ok) {
-        throw new EdgeloopError(body.error?.code ?? 'EL_ERR_REGISTRY_HTTP', `registry: ${body.error?.message ?? `HTTP ${res.status}`}`);
+        throw new EdgeloopError(
+          body.error?.code ?? 'EL_ERR_REGISTRY_HTTP',
+          `registry: ${body.error?.message ?? `HTTP ${res.status}`}`,
+        );
       }
-      if (!body.version || !body.artifactUrl || !body.manifest) throw new EdgeloopError('EL_ERR_REGISTRY_HTTP', `registry answered an incomplete version record for ${name}@${ref}`);
-      return { version: body.version, artifactUrl: new URL(body.artifactUrl, base + '/').href, manifest: body.manifest };
+      if (!body.version || !body.artifactUrl || !body.manifest)
+        throw new EdgeloopError(
+          'EL_ERR_REGISTRY_HTTP',
+          `registry answered an incomplete version record for ${name}@${ref}`,
+        );
+      return {
+        version: body.version,
+        artifactUrl: new URL(body.artifactUrl, base + '/').href,
+        manifest: body.manifest,
+      };
     },
   };
 }

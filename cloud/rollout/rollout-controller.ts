@@ -17,7 +17,13 @@ import { channel } from 'node:diagnostics_channel';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import { silentLogger, withBindings, type Logger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { SCHEMA_VERSION, encodeMessage, validateDeviceMessage, validateModelDesired, type ModelDesiredMessage } from '../../protocol/messages.ts';
+import {
+  SCHEMA_VERSION,
+  encodeMessage,
+  validateDeviceMessage,
+  validateModelDesired,
+  type ModelDesiredMessage,
+} from '../../protocol/messages.ts';
 import { FLEET, Topics } from '../../protocol/topics.ts';
 import type { Transport } from '../../transport/transport.ts';
 import {
@@ -60,7 +66,18 @@ export interface RolloutControllerOptions {
   logger?: Logger;
 }
 
-const OPTION_KEYS = new Set(['transport', 'dbPath', 'models', 'topics', 'groups', 'tickMs', 'discoveryMs', 'onCompleted', 'clock', 'logger']);
+const OPTION_KEYS = new Set([
+  'transport',
+  'dbPath',
+  'models',
+  'topics',
+  'groups',
+  'tickMs',
+  'discoveryMs',
+  'onCompleted',
+  'clock',
+  'logger',
+]);
 const statusChannel = channel('edgeloop:rollout:status');
 
 export interface RolloutView {
@@ -82,7 +99,9 @@ export interface RolloutView {
 }
 
 export class RolloutController {
-  readonly #o: Readonly<Required<Omit<RolloutControllerOptions, 'onCompleted'>> & { onCompleted: RolloutControllerOptions['onCompleted'] }>;
+  readonly #o: Readonly<
+    Required<Omit<RolloutControllerOptions, 'onCompleted'>> & { onCompleted: RolloutControllerOptions['onCompleted'] }
+  >;
   readonly #store: RolloutStore;
   readonly #machines = new Map<string, RolloutMachine>();
   readonly #fleet = new Map<string, FleetDevice>();
@@ -96,16 +115,27 @@ export class RolloutController {
   #started = false;
   #closed = false;
   #onMessage = (topic: string, payload: Buffer): void => this.#handle(topic, payload);
-  #onConnect = (): void => void this.#subscribe().catch((err: unknown) => this.#o.logger.warn({ err }, 'resubscribe failed'));
+  #onConnect = (): void =>
+    void this.#subscribe().catch((err: unknown) => this.#o.logger.warn({ err }, 'resubscribe failed'));
 
   constructor(opts: RolloutControllerOptions) {
     for (const k of Object.keys(opts ?? {})) {
-      if (!OPTION_KEYS.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `RolloutController: unknown option "${k}" (known: ${[...OPTION_KEYS].join(', ')})`);
+      if (!OPTION_KEYS.has(k))
+        throw new EdgeloopError(
+          'EL_ERR_INVALID_ARGUMENT',
+          `RolloutController: unknown option "${k}" (known: ${[...OPTION_KEYS].join(', ')})`,
+        );
     }
-    if (!opts.transport) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'RolloutController: option "transport" is required');
-    if (!opts.models) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'RolloutController: option "models" (a ModelSource) is required');
+    if (!opts.transport)
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'RolloutController: option "transport" is required');
+    if (!opts.models)
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        'RolloutController: option "models" (a ModelSource) is required',
+      );
     const tickMs = opts.tickMs ?? 1000;
-    if (!(tickMs > 0)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `RolloutController: tickMs must be > 0, got ${tickMs}`);
+    if (!(tickMs > 0))
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `RolloutController: tickMs must be > 0, got ${tickMs}`);
     this.#o = Object.freeze({
       transport: opts.transport,
       dbPath: opts.dbPath,
@@ -129,7 +159,10 @@ export class RolloutController {
     this.#store.open();
     for (const s of this.#store.active()) {
       this.#machines.set(s.id, new RolloutMachine(s));
-      this.#o.logger.info({ rollout: s.id, model: s.spec.model, status: s.status, stage: s.stage + 1 }, 'resuming rollout');
+      this.#o.logger.info(
+        { rollout: s.id, model: s.spec.model, status: s.status, stage: s.stage + 1 },
+        'resuming rollout',
+      );
     }
     this.#o.transport.on('message', this.#onMessage);
     this.#o.transport.on('connect', this.#onConnect);
@@ -206,12 +239,20 @@ export class RolloutController {
       const now = this.#o.clock.now();
       if (m.type === 'status') {
         // the status's own time: a retained status delivered on subscribe is as old as the device's last word
-        this.#fleet.set(m.deviceId, { online: m.online, models: m.models ?? [], inference: m.inference, lastSeen: Math.min(m.ts, now) });
+        this.#fleet.set(m.deviceId, {
+          online: m.online,
+          models: m.models ?? [],
+          inference: m.inference,
+          lastSeen: Math.min(m.ts, now),
+        });
       } else if (m.type === 'model-report') {
         const fd = this.#fleet.get(m.deviceId);
         if (fd) fd.lastSeen = now;
         for (const machine of this.#machines.values()) {
-          if (machine.model === m.model && (m.rolloutId === undefined || m.rolloutId === machine.id || machine.state.status === 'rolling-back')) {
+          if (
+            machine.model === m.model &&
+            (m.rolloutId === undefined || m.rolloutId === machine.id || machine.state.status === 'rolling-back')
+          ) {
             machine.onReport(m.deviceId, m, now);
           }
         }
@@ -288,7 +329,12 @@ export class RolloutController {
       if (a.type === 'publish-device') {
         await this.#publish(topics.deviceModel(a.deviceId, model), this.#desired(model, a.target, m.id));
       } else if (a.type === 'clear-device') {
-        await this.#o.transport.publish({ topic: topics.deviceModel(a.deviceId, model), payload: new Uint8Array(0), qos: 1, retain: true });
+        await this.#o.transport.publish({
+          topic: topics.deviceModel(a.deviceId, model),
+          payload: new Uint8Array(0),
+          qos: 1,
+          retain: true,
+        });
       } else {
         const topic = topics.fleetModel(model);
         if (a.target) {
@@ -327,8 +373,19 @@ export class RolloutController {
 
   #announce(m: RolloutMachine): void {
     const s = m.state;
-    this.#o.logger.info({ rollout: s.id, model: s.spec.model, version: s.spec.version, status: s.status, stage: s.stage + 1, reason: s.reason }, 'rollout state');
-    if (statusChannel.hasSubscribers) statusChannel.publish({ id: s.id, model: s.spec.model, status: s.status, stage: s.stage, reason: s.reason });
+    this.#o.logger.info(
+      {
+        rollout: s.id,
+        model: s.spec.model,
+        version: s.spec.version,
+        status: s.status,
+        stage: s.stage + 1,
+        reason: s.reason,
+      },
+      'rollout state',
+    );
+    if (statusChannel.hasSubscribers)
+      statusChannel.publish({ id: s.id, model: s.spec.model, status: s.status, stage: s.stage, reason: s.reason });
   }
 
   // ---------- operations ----------
@@ -341,18 +398,27 @@ export class RolloutController {
     this.#assertRunning();
     for (const m of this.#machines.values()) {
       if (m.model === spec.model && !m.done) {
-        throw new EdgeloopError('EL_ERR_ROLLOUT_ACTIVE', `rollout ${m.id} of ${spec.model}@${m.state.spec.version} is ${m.state.status}; abort or roll it back first`);
+        throw new EdgeloopError(
+          'EL_ERR_ROLLOUT_ACTIVE',
+          `rollout ${m.id} of ${spec.model}@${m.state.spec.version} is ${m.state.status}; abort or roll it back first`,
+        );
       }
     }
     if (spec.group !== undefined) {
       const members = this.#o.groups[spec.group];
-      if (!members) throw new EdgeloopError('EL_ERR_ROLLOUT_SPEC', `group "${spec.group}" is not defined (known: ${Object.keys(this.#o.groups).join(', ') || 'none'})`);
+      if (!members)
+        throw new EdgeloopError(
+          'EL_ERR_ROLLOUT_SPEC',
+          `group "${spec.group}" is not defined (known: ${Object.keys(this.#o.groups).join(', ') || 'none'})`,
+        );
       spec.devices = [...new Set([...(spec.devices ?? []), ...members])];
     }
     const target = await this.#o.models.resolve(spec.model, spec.version);
     spec.version = target.version;
     const fd = this.#fleetDesired.get(spec.model);
-    const previous: DesiredTarget | null = fd ? { version: fd.version, artifactUrl: fd.artifactUrl, manifest: fd.manifest } : null;
+    const previous: DesiredTarget | null = fd
+      ? { version: fd.version, artifactUrl: fd.artifactUrl, manifest: fd.manifest }
+      : null;
     if (previous && previous.version === target.version) {
       throw new EdgeloopError('EL_ERR_ROLLOUT_SPEC', `${spec.model}@${target.version} is already the fleet's version`);
     }
@@ -371,7 +437,11 @@ export class RolloutController {
     // a model name: its running rollout, else its latest
     for (const m of this.#machines.values()) if (m.model === ref) return { machine: m, state: m.state };
     const s = this.#store.get(ref) ?? this.#store.list(ref, 1)[0];
-    if (!s) throw new EdgeloopError('EL_ERR_ROLLOUT_NOT_FOUND', `no rollout ${JSON.stringify(ref)} (give a rollout id or a model name)`);
+    if (!s)
+      throw new EdgeloopError(
+        'EL_ERR_ROLLOUT_NOT_FOUND',
+        `no rollout ${JSON.stringify(ref)} (give a rollout id or a model name)`,
+      );
     return { machine: undefined, state: s };
   }
 
@@ -464,7 +534,12 @@ export class RolloutController {
         }
         if (TERMINAL_STATUSES.has(v.status)) {
           done();
-          reject(new EdgeloopError('EL_ERR_TIMEOUT', `rollout ${v.id} ended ${v.status}${v.reason ? ` (${v.reason})` : ''}, waited for ${statuses.join('|')}`));
+          reject(
+            new EdgeloopError(
+              'EL_ERR_TIMEOUT',
+              `rollout ${v.id} ended ${v.status}${v.reason ? ` (${v.reason})` : ''}, waited for ${statuses.join('|')}`,
+            ),
+          );
           return true;
         }
         return false;
@@ -472,7 +547,12 @@ export class RolloutController {
       const timer = setTimeout(() => {
         done();
         const v = this.view(id);
-        reject(new EdgeloopError('EL_ERR_TIMEOUT', `rollout ${v.id} is ${v.status}${v.reason ? ` (${v.reason})` : ''} after ${timeoutMs} ms, waited for ${statuses.join('|')}`));
+        reject(
+          new EdgeloopError(
+            'EL_ERR_TIMEOUT',
+            `rollout ${v.id} is ${v.status}${v.reason ? ` (${v.reason})` : ''} after ${timeoutMs} ms, waited for ${statuses.join('|')}`,
+          ),
+        );
       }, timeoutMs);
       const listener = (changed: string): void => {
         if (changed === id) check();

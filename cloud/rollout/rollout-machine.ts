@@ -153,9 +153,18 @@ export class RolloutMachine {
     this.#s = state;
   }
 
-  static create(o: { id: string; spec: RolloutSpec; target: DesiredTarget; previous: DesiredTarget | null; now: number }): RolloutMachine {
+  static create(o: {
+    id: string;
+    spec: RolloutSpec;
+    target: DesiredTarget;
+    previous: DesiredTarget | null;
+    now: number;
+  }): RolloutMachine {
     if (o.target.version !== o.spec.version) {
-      throw new EdgeloopError('EL_ERR_ROLLOUT_SPEC', `target version ${o.target.version} differs from the spec's ${o.spec.version}`);
+      throw new EdgeloopError(
+        'EL_ERR_ROLLOUT_SPEC',
+        `target version ${o.target.version} differs from the spec's ${o.spec.version}`,
+      );
     }
     const cap = o.spec.ratePerMin === undefined ? Infinity : Math.max(1, o.spec.ratePerMin);
     const m = new RolloutMachine({
@@ -178,7 +187,10 @@ export class RolloutMachine {
       gates: [],
       log: [],
     });
-    m.#log(o.now, `started ${o.spec.model}@${o.spec.version} (previous: ${o.previous?.version ?? 'none'}), stages ${o.spec.stages.join('%,')}%`);
+    m.#log(
+      o.now,
+      `started ${o.spec.model}@${o.spec.version} (previous: ${o.previous?.version ?? 'none'}), stages ${o.spec.stages.join('%,')}%`,
+    );
     return m;
   }
 
@@ -230,11 +242,17 @@ export class RolloutMachine {
   }
 
   #runs(fd: FleetDevice | undefined, version: string | undefined): boolean {
-    return !!fd && version !== undefined && fd.models.some((m) => m.name === this.#s.spec.model && m.version === version);
+    return (
+      !!fd && version !== undefined && fd.models.some((m) => m.name === this.#s.spec.model && m.version === version)
+    );
   }
 
   /** A device's report on models/report. Call tick() afterwards. */
-  onReport(deviceId: string, r: { model: string; version: string; state: ModelReportState; reason?: string | undefined }, now: number): void {
+  onReport(
+    deviceId: string,
+    r: { model: string; version: string; state: ModelReportState; reason?: string | undefined },
+    now: number,
+  ): void {
     const s = this.#s;
     const e = s.devices[deviceId];
     if (!e || r.model !== s.spec.model) return;
@@ -310,7 +328,11 @@ export class RolloutMachine {
     const entries = Object.values(s.devices);
     const failed = entries.filter((e) => e.state === 'failed').length;
     if (entries.length > 0 && (failed / entries.length) * 100 > spec.maxFailurePct) {
-      this.#startRollback(now, `failures ${failed}/${entries.length} (${((failed / entries.length) * 100).toFixed(1)}%) exceed max ${spec.maxFailurePct}%`, actions);
+      this.#startRollback(
+        now,
+        `failures ${failed}/${entries.length} (${((failed / entries.length) * 100).toFixed(1)}%) exceed max ${spec.maxFailurePct}%`,
+        actions,
+      );
       this.#tickRollback(now, fleet, actions);
       return actions;
     }
@@ -341,24 +363,38 @@ export class RolloutMachine {
           if (s.tokens < 1) break;
           s.tokens -= 1;
         }
-        s.devices[id] = { stage: s.stage, state: 'assigned', attempts: 1, assignedAt: now, deadline: now + spec.deviceTimeoutMs, updatedAt: now };
+        s.devices[id] = {
+          stage: s.stage,
+          state: 'assigned',
+          attempts: 1,
+          assignedAt: now,
+          deadline: now + spec.deviceTimeoutMs,
+          updatedAt: now,
+        };
         assigned++;
         actions.push({ type: 'publish-device', deviceId: id, target: s.target });
       }
-      const waiting = Object.entries(s.devices).some(([id, e]) => e.state === 'assigned' && this.#fresh(fleet.get(id), now));
+      const waiting = Object.entries(s.devices).some(
+        ([id, e]) => e.state === 'assigned' && this.#fresh(fleet.get(id), now),
+      );
       const reporting = this.#hasReportingDevice(s.stage, fleet, now);
       s.reason = null;
       if (target === 0) s.reason = 'waiting for devices: none has reported within the freshness window';
-      else if (assigned >= target && !waiting && !reporting) s.reason = `waiting for a reporting device in stage ${s.stage + 1}`;
+      else if (assigned >= target && !waiting && !reporting)
+        s.reason = `waiting for a reporting device in stage ${s.stage + 1}`;
       if (target > 0 && assigned >= target && !waiting && reporting) {
         s.status = 'baking';
         s.bakeStartedAt = now;
-        this.#log(now, `stage ${s.stage + 1} (${spec.stages[s.stage]}%): ${assigned} devices assigned, baking ${spec.bakeMs} ms`);
+        this.#log(
+          now,
+          `stage ${s.stage + 1} (${spec.stages[s.stage]}%): ${assigned} devices assigned, baking ${spec.bakeMs} ms`,
+        );
       }
     }
     if (s.status === 'baking' && now - s.bakeStartedAt! >= spec.bakeMs) {
       const noData = s.gates.filter((g) => g.result === 'no-data');
-      if (!this.#hasReportingDevice(s.stage, fleet, now)) s.reason = `waiting for a reporting device in stage ${s.stage + 1}`;
+      if (!this.#hasReportingDevice(s.stage, fleet, now))
+        s.reason = `waiting for a reporting device in stage ${s.stage + 1}`;
       else if (noData.length === 0) this.#advance(now, 'bake passed', actions);
       else s.reason = `waiting for gate data: ${noData.map((g) => g.expr).join(', ')}`;
     }
@@ -393,7 +429,10 @@ export class RolloutMachine {
       if (!inf) continue;
       // evidence counts from the switch (see DeviceEntry.base): windows of the previous model say nothing of this one
       const b = e.base ?? { windows: 0, anomalies: 0 };
-      const since = inf.windows >= b.windows ? { w: inf.windows - b.windows, a: inf.anomalies - b.anomalies } : { w: inf.windows, a: inf.anomalies };
+      const since =
+        inf.windows >= b.windows
+          ? { w: inf.windows - b.windows, a: inf.anomalies - b.anomalies }
+          : { w: inf.windows, a: inf.anomalies };
       if (since.w < Math.max(1, s.spec.minWindows)) continue;
       if (g.metric === 'anomaly_rate') {
         cohort.push(since.a / since.w);
@@ -419,7 +458,13 @@ export class RolloutMachine {
       if (baseline === undefined) return { ...base, result: 'no-data', cohort: c };
       limit = g.factor! * Math.max(baseline, GATE_METRICS[g.metric].floor);
     }
-    return { ...base, result: c <= limit ? 'pass' : 'breach', cohort: c, limit, ...(baseline !== undefined ? { baseline } : {}) };
+    return {
+      ...base,
+      result: c <= limit ? 'pass' : 'breach',
+      cohort: c,
+      limit,
+      ...(baseline !== undefined ? { baseline } : {}),
+    };
   }
 
   #advance(now: number, why: string, actions: RolloutAction[]): void {
@@ -567,7 +612,11 @@ export class RolloutMachine {
       const es = own.map(([, e]) => e);
       const devices = own
         .sort(([a], [b]) => (h.get(a) ?? 0) - (h.get(b) ?? 0) || (a < b ? -1 : 1))
-        .map(([deviceId, e]) => ({ deviceId, state: this.#display(e, fleet.get(deviceId), now), ...(e.reason ? { reason: e.reason } : {}) }));
+        .map(([deviceId, e]) => ({
+          deviceId,
+          state: this.#display(e, fleet.get(deviceId), now),
+          ...(e.reason ? { reason: e.reason } : {}),
+        }));
       const done = s.status === 'completed' || i < s.stage;
       return {
         stage: i + 1,
@@ -589,7 +638,8 @@ export class RolloutMachine {
     if (TERMINAL_STATUSES.has(s.status)) return undefined;
     const times: number[] = [];
     if (s.status === 'baking' && s.bakeStartedAt !== null) times.push(s.bakeStartedAt + s.spec.bakeMs);
-    for (const e of Object.values(s.devices)) if (e.state === 'assigned' || e.state === 'reverting') times.push(e.deadline);
+    for (const e of Object.values(s.devices))
+      if (e.state === 'assigned' || e.state === 'reverting') times.push(e.deadline);
     if (s.status === 'rolling' && s.spec.ratePerMin !== undefined && s.tokens < 1) {
       times.push(s.tokensAt + ((1 - s.tokens) * 60_000) / s.spec.ratePerMin);
     }

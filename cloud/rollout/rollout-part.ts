@@ -102,20 +102,32 @@ export function createRolloutPart(config: RolloutPartConfigInput, deps: RolloutP
     });
   const models =
     deps.models ??
-    (deps.registry ? registryModelSource(deps.registry.registry, deps.registry.artifactBaseUrl) : httpModelSource(c.registryUrl, c.registryToken ? { token: c.registryToken } : {}));
+    (deps.registry
+      ? registryModelSource(deps.registry.registry, deps.registry.artifactBaseUrl)
+      : httpModelSource(c.registryUrl, c.registryToken ? { token: c.registryToken } : {}));
   const onCompleted = async (s: RolloutState): Promise<void> => {
     if (c.completeAlias === false) return;
     if (deps.registry) {
       deps.registry.registry.setAlias(s.spec.model, c.completeAlias, s.spec.version);
       return;
     }
-    const res = await fetch(`${c.registryUrl.replace(/\/+$/, '')}/v1/models/${encodeURIComponent(s.spec.model)}/aliases/${encodeURIComponent(c.completeAlias)}`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json', ...(c.registryToken ? { authorization: `Bearer ${c.registryToken}` } : {}) },
-      body: JSON.stringify({ version: s.spec.version }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    if (!res.ok) throw new EdgeloopError('EL_ERR_REGISTRY_HTTP', `moving alias ${c.completeAlias}: HTTP ${res.status} ${await res.text()}`);
+    const res = await fetch(
+      `${c.registryUrl.replace(/\/+$/, '')}/v1/models/${encodeURIComponent(s.spec.model)}/aliases/${encodeURIComponent(c.completeAlias)}`,
+      {
+        method: 'PUT',
+        headers: {
+          'content-type': 'application/json',
+          ...(c.registryToken ? { authorization: `Bearer ${c.registryToken}` } : {}),
+        },
+        body: JSON.stringify({ version: s.spec.version }),
+        signal: AbortSignal.timeout(10_000),
+      },
+    );
+    if (!res.ok)
+      throw new EdgeloopError(
+        'EL_ERR_REGISTRY_HTTP',
+        `moving alias ${c.completeAlias}: HTTP ${res.status} ${await res.text()}`,
+      );
   };
   const controller = new RolloutController({
     transport,
@@ -129,7 +141,14 @@ export function createRolloutPart(config: RolloutPartConfigInput, deps: RolloutP
     logger,
     ...(deps.clock ? { clock: deps.clock } : {}),
   });
-  const server = new RolloutServer({ controller, host: c.http.host, port: c.http.port, insecure: c.http.insecure, logger, ...(c.http.apiToken ? { apiToken: c.http.apiToken } : {}) });
+  const server = new RolloutServer({
+    controller,
+    host: c.http.host,
+    port: c.http.port,
+    insecure: c.http.insecure,
+    logger,
+    ...(c.http.apiToken ? { apiToken: c.http.apiToken } : {}),
+  });
   let started = false;
   return {
     name: 'rollout',

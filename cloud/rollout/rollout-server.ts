@@ -52,7 +52,8 @@ export class RolloutServer {
   #closed = false;
 
   constructor(opts: RolloutServerOptions) {
-    if (!opts?.controller) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'RolloutServer: option "controller" is required');
+    if (!opts?.controller)
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'RolloutServer: option "controller" is required');
     this.#o = opts;
     // refused before anything opens; start() repeats the check to log the insecure warning when it listens
     this.#exposure(undefined);
@@ -60,7 +61,14 @@ export class RolloutServer {
 
   #exposure(logger: Logger | undefined): void {
     const { host = '127.0.0.1', port = 8082, apiToken, insecure = false } = this.#o;
-    assertSecureListener({ host, port, authConfigured: Boolean(apiToken), insecure, what: 'rollout controller', ...(logger ? { logger } : {}) });
+    assertSecureListener({
+      host,
+      port,
+      authConfigured: Boolean(apiToken),
+      insecure,
+      what: 'rollout controller',
+      ...(logger ? { logger } : {}),
+    });
   }
 
   get url(): string {
@@ -104,13 +112,20 @@ export class RolloutServer {
     app.get('/v1/rollouts', async (req) => ({ rollouts: c.list((req.query as { model?: string }).model) }));
     app.post('/v1/rollouts', { preHandler: auth }, async (req, reply) => {
       const spec = req.body as RolloutSpecInput;
-      if (!spec || typeof spec !== 'object') throw new EdgeloopError('EL_ERR_ROLLOUT_SPEC', 'expected a JSON rollout spec');
+      if (!spec || typeof spec !== 'object')
+        throw new EdgeloopError('EL_ERR_ROLLOUT_SPEC', 'expected a JSON rollout spec');
       return reply.code(201).send(await c.startRollout(spec));
     });
     app.get('/v1/rollouts/:ref', async (req) => c.view((req.params as { ref: string }).ref));
-    app.post('/v1/rollouts/:ref/promote', { preHandler: auth }, async (req) => c.promote((req.params as { ref: string }).ref));
-    app.post('/v1/rollouts/:ref/rollback', { preHandler: auth }, async (req) => c.rollback((req.params as { ref: string }).ref, reason(req)));
-    app.post('/v1/rollouts/:ref/abort', { preHandler: auth }, async (req) => c.abort((req.params as { ref: string }).ref, reason(req)));
+    app.post('/v1/rollouts/:ref/promote', { preHandler: auth }, async (req) =>
+      c.promote((req.params as { ref: string }).ref),
+    );
+    app.post('/v1/rollouts/:ref/rollback', { preHandler: auth }, async (req) =>
+      c.rollback((req.params as { ref: string }).ref, reason(req)),
+    );
+    app.post('/v1/rollouts/:ref/abort', { preHandler: auth }, async (req) =>
+      c.abort((req.params as { ref: string }).ref, reason(req)),
+    );
     return app;
   }
 }

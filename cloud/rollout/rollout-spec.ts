@@ -52,7 +52,9 @@ export interface RolloutSpec {
   freshMs: number;
 }
 
-export type RolloutSpecInput = Partial<Omit<RolloutSpec, 'stages' | 'gates' | 'bakeMs' | 'deviceTimeoutMs' | 'maxFailurePct' | 'ratePerMin' | 'freshMs'>> & {
+export type RolloutSpecInput = Partial<
+  Omit<RolloutSpec, 'stages' | 'gates' | 'bakeMs' | 'deviceTimeoutMs' | 'maxFailurePct' | 'ratePerMin' | 'freshMs'>
+> & {
   model: string;
   version: string;
   stages?: Array<number | string> | string;
@@ -87,7 +89,8 @@ export function parseDuration(v: string | number, field: string): number {
 /** "5%", "5" → 5 */
 export function parsePercent(v: string | number, field: string): number {
   const n = typeof v === 'number' ? v : Number(v.trim().replace(/%$/, ''));
-  if (!Number.isFinite(n) || n < 0 || n > 100 || (typeof v === 'string' && v.trim() === '')) bad(`${field}: expected a percentage 0-100 like 5%, got ${JSON.stringify(v)}`);
+  if (!Number.isFinite(n) || n < 0 || n > 100 || (typeof v === 'string' && v.trim() === ''))
+    bad(`${field}: expected a percentage 0-100 like 5%, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -98,7 +101,8 @@ export function parseRate(v: string | number, field = 'rate'): number {
     return v;
   }
   const m = /^(\d+(?:\.\d+)?)\s*(?:\/\s*(s|sec|min|m|h|hour))?$/.exec(v.trim());
-  if (!m || !(Number(m[1]) > 0)) bad(`${field}: expected devices per time like 60/min, 2/s or 100/h, got ${JSON.stringify(v)}`);
+  if (!m || !(Number(m[1]) > 0))
+    bad(`${field}: expected devices per time like 60/min, 2/s or 100/h, got ${JSON.stringify(v)}`);
   const unit = m[2] ?? 'min';
   const perMin = unit === 's' || unit === 'sec' ? 60 : unit === 'h' || unit === 'hour' ? 1 / 60 : 1;
   return Number(m[1]) * perMin;
@@ -106,16 +110,28 @@ export function parseRate(v: string | number, field = 'rate'): number {
 
 /** "anomaly_rate<=2x" (relative to the rest of the fleet) or "p95_inference_ms<=25" (absolute). */
 export function parseGate(expr: string): Gate {
-  if (typeof expr !== 'string') throw new EdgeloopError('EL_ERR_ROLLOUT_GATE', `gate: expected a string like "anomaly_rate<=2x", got ${JSON.stringify(expr)}`);
+  if (typeof expr !== 'string')
+    throw new EdgeloopError(
+      'EL_ERR_ROLLOUT_GATE',
+      `gate: expected a string like "anomaly_rate<=2x", got ${JSON.stringify(expr)}`,
+    );
   const m = /^\s*([a-z0-9_]+)\s*<=\s*(\d+(?:\.\d+)?(?:e-?\d+)?)\s*(x?)\s*$/i.exec(expr);
-  if (!m) throw new EdgeloopError('EL_ERR_ROLLOUT_GATE', `gate ${JSON.stringify(expr)}: expected METRIC<=FACTORx (relative to the rest of the fleet) or METRIC<=VALUE (absolute)`);
+  if (!m)
+    throw new EdgeloopError(
+      'EL_ERR_ROLLOUT_GATE',
+      `gate ${JSON.stringify(expr)}: expected METRIC<=FACTORx (relative to the rest of the fleet) or METRIC<=VALUE (absolute)`,
+    );
   const metric = m[1]!.toLowerCase();
   if (!(metric in GATE_METRICS)) {
-    throw new EdgeloopError('EL_ERR_ROLLOUT_GATE', `gate ${JSON.stringify(expr)}: unknown metric "${metric}" (known: ${Object.keys(GATE_METRICS).join(', ')})`);
+    throw new EdgeloopError(
+      'EL_ERR_ROLLOUT_GATE',
+      `gate ${JSON.stringify(expr)}: unknown metric "${metric}" (known: ${Object.keys(GATE_METRICS).join(', ')})`,
+    );
   }
   const n = Number(m[2]);
   if (m[3]) {
-    if (!(n > 0)) throw new EdgeloopError('EL_ERR_ROLLOUT_GATE', `gate ${JSON.stringify(expr)}: the factor must be > 0`);
+    if (!(n > 0))
+      throw new EdgeloopError('EL_ERR_ROLLOUT_GATE', `gate ${JSON.stringify(expr)}: the factor must be > 0`);
     return { metric: metric as GateMetric, factor: n, expr: expr.trim() };
   }
   return { metric: metric as GateMetric, value: n, expr: expr.trim() };
@@ -127,14 +143,30 @@ export function parseStages(v: Array<number | string> | string): number[] {
   if (stages.length === 0) bad('stages: at least one stage is required, like 1%,10%,50%,100%');
   stages.forEach((s, i) => {
     if (s <= 0) bad(`stages: stage ${i + 1} is ${s}%, stages must be > 0%`);
-    if (i > 0 && s <= stages[i - 1]!) bad(`stages: percentages must increase (stage ${i + 1} is ${s}% after ${stages[i - 1]}%)`);
+    if (i > 0 && s <= stages[i - 1]!)
+      bad(`stages: percentages must increase (stage ${i + 1} is ${s}% after ${stages[i - 1]}%)`);
   });
   return stages;
 }
 
 const KNOWN = new Set([
-  'model', 'version', 'stages', 'gates', 'bakeMs', 'bake', 'maxFailurePct', 'maxFailures', 'ratePerMin', 'rate',
-  'deviceTimeoutMs', 'retries', 'devices', 'group', 'minWindows', 'freshMs', 'fresh',
+  'model',
+  'version',
+  'stages',
+  'gates',
+  'bakeMs',
+  'bake',
+  'maxFailurePct',
+  'maxFailures',
+  'ratePerMin',
+  'rate',
+  'deviceTimeoutMs',
+  'retries',
+  'devices',
+  'group',
+  'minWindows',
+  'freshMs',
+  'fresh',
 ]);
 
 export const SPEC_DEFAULTS = {
@@ -150,27 +182,36 @@ export const SPEC_DEFAULTS = {
 
 export function parseRolloutSpec(input: RolloutSpecInput): RolloutSpec {
   if (!input || typeof input !== 'object') bad('rollout spec: expected an object');
-  for (const k of Object.keys(input)) if (!KNOWN.has(k)) bad(`rollout spec: unknown field "${k}" (known: ${[...KNOWN].join(', ')})`);
-  if (typeof input.model !== 'string' || !isValidId(input.model)) bad(`model: ${JSON.stringify(input.model)} is not a model name`);
+  for (const k of Object.keys(input))
+    if (!KNOWN.has(k)) bad(`rollout spec: unknown field "${k}" (known: ${[...KNOWN].join(', ')})`);
+  if (typeof input.model !== 'string' || !isValidId(input.model))
+    bad(`model: ${JSON.stringify(input.model)} is not a model name`);
   if (typeof input.version !== 'string' || input.version.length === 0) bad('version: required (MODEL@VERSION)');
   const stages = parseStages(input.stages ?? [...SPEC_DEFAULTS.stages]);
   const bakeMs = parseDuration(input.bakeMs ?? input.bake ?? SPEC_DEFAULTS.bakeMs, 'bake');
-  const maxFailurePct = parsePercent(input.maxFailurePct ?? input.maxFailures ?? SPEC_DEFAULTS.maxFailurePct, 'maxFailures');
+  const maxFailurePct = parsePercent(
+    input.maxFailurePct ?? input.maxFailures ?? SPEC_DEFAULTS.maxFailurePct,
+    'maxFailures',
+  );
   const rateIn = input.ratePerMin ?? input.rate;
   const ratePerMin = rateIn === undefined ? undefined : parseRate(rateIn, 'rate');
   const deviceTimeoutMs = parseDuration(input.deviceTimeoutMs ?? SPEC_DEFAULTS.deviceTimeoutMs, 'deviceTimeout');
   if (deviceTimeoutMs <= 0) bad('deviceTimeout: must be > 0');
   const retries = input.retries ?? SPEC_DEFAULTS.retries;
-  if (!Number.isInteger(retries) || retries < 0 || retries > 100) bad(`retries: expected an integer 0-100, got ${retries}`);
+  if (!Number.isInteger(retries) || retries < 0 || retries > 100)
+    bad(`retries: expected an integer 0-100, got ${retries}`);
   const minWindows = input.minWindows ?? SPEC_DEFAULTS.minWindows;
-  if (!Number.isInteger(minWindows) || minWindows < 0) bad(`minWindows: expected a non-negative integer, got ${minWindows}`);
+  if (!Number.isInteger(minWindows) || minWindows < 0)
+    bad(`minWindows: expected a non-negative integer, got ${minWindows}`);
   const freshMs = parseDuration(input.freshMs ?? input.fresh ?? SPEC_DEFAULTS.freshMs, 'fresh');
   if (freshMs <= 0) bad('fresh: must be > 0');
   const gates = (input.gates ?? []).map((g) => (typeof g === 'string' ? parseGate(g) : parseGate(g.expr)));
   let devices: string[] | undefined;
   if (input.devices !== undefined) {
-    if (!Array.isArray(input.devices) || input.devices.length === 0) bad('devices: expected a non-empty list of device ids');
-    for (const d of input.devices) if (typeof d !== 'string' || !isValidId(d)) bad(`devices: ${JSON.stringify(d)} is not a device id`);
+    if (!Array.isArray(input.devices) || input.devices.length === 0)
+      bad('devices: expected a non-empty list of device ids');
+    for (const d of input.devices)
+      if (typeof d !== 'string' || !isValidId(d)) bad(`devices: ${JSON.stringify(d)} is not a device id`);
     devices = [...new Set(input.devices)];
   }
   return {

@@ -23,7 +23,8 @@ export class RolloutStore {
   #seq = 0;
 
   constructor(path: string) {
-    if (typeof path !== 'string' || !path) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'RolloutStore: a database path is required');
+    if (typeof path !== 'string' || !path)
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'RolloutStore: a database path is required');
     this.path = path;
   }
 
@@ -33,7 +34,10 @@ export class RolloutStore {
     const v = db.pragma('user_version', { simple: true }) as number;
     if (v > SCHEMA_VERSION) {
       db.close();
-      throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${this.path}: rollout state schema ${v} is newer than this edgeloop (${SCHEMA_VERSION})`);
+      throw new EdgeloopError(
+        'EL_ERR_CONFIG_INVALID',
+        `${this.path}: rollout state schema ${v} is newer than this edgeloop (${SCHEMA_VERSION})`,
+      );
     }
     if (v < 1) {
       db.exec(`
@@ -49,10 +53,16 @@ export class RolloutStore {
        ON CONFLICT(id) DO UPDATE SET status = excluded.status, state = excluded.state, updated_at = excluded.updated_at`,
     );
     this.#get = db.prepare('SELECT state FROM rollouts WHERE id = ?');
-    this.#active = db.prepare(`SELECT state FROM rollouts WHERE status NOT IN ('completed', 'aborted', 'rolled-back') ORDER BY created_at`);
-    this.#list = db.prepare('SELECT state FROM rollouts WHERE (? IS NULL OR model = ?) ORDER BY created_at DESC, rowid DESC LIMIT ?');
+    this.#active = db.prepare(
+      `SELECT state FROM rollouts WHERE status NOT IN ('completed', 'aborted', 'rolled-back') ORDER BY created_at`,
+    );
+    this.#list = db.prepare(
+      'SELECT state FROM rollouts WHERE (? IS NULL OR model = ?) ORDER BY created_at DESC, rowid DESC LIMIT ?',
+    );
     this.#getMeta = db.prepare('SELECT value FROM meta WHERE key = ?');
-    this.#setMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
+    this.#setMeta = db.prepare(
+      'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+    );
     this.#db = db;
     this.#seq = Number((this.#getMeta.get('seq') as { value: string } | undefined)?.value ?? 0);
   }
@@ -67,7 +77,14 @@ export class RolloutStore {
     db.transaction(() => {
       this.#setMeta.run('seq', String(this.#seq));
       for (const s of states) {
-        this.#put.run({ id: s.id, model: s.spec.model, status: s.status, state: JSON.stringify(s), created_at: s.createdAt, updated_at: s.updatedAt });
+        this.#put.run({
+          id: s.id,
+          model: s.spec.model,
+          status: s.status,
+          state: JSON.stringify(s),
+          created_at: s.createdAt,
+          updated_at: s.updatedAt,
+        });
       }
     })();
   }

@@ -27,7 +27,10 @@ export class SqliteCheckpointStore implements CheckpointStore {
   /** `path`: SQLite file (synchronous FULL: a checkpoint is on disk when set() resolves), or ':memory:'. */
   constructor(opts: { path: string }) {
     if (typeof opts?.path !== 'string' || opts.path.length === 0) {
-      throw new EdgeloopError('EL_ERR_CONFIG_INVALID', 'SqliteCheckpointStore: option "path" must be a non-empty string');
+      throw new EdgeloopError(
+        'EL_ERR_CONFIG_INVALID',
+        'SqliteCheckpointStore: option "path" must be a non-empty string',
+      );
     }
     this.#path = opts.path;
   }
@@ -38,7 +41,11 @@ export class SqliteCheckpointStore implements CheckpointStore {
     const db = openWalDatabase(this.#path, { synchronous: 'FULL', cacheKiB: 256 });
     try {
       const v = db.pragma('user_version', { simple: true }) as number;
-      if (v > SCHEMA_VERSION) throw new EdgeloopError('EL_ERR_STREAM_SCHEMA', `${this.#path}: checkpoint schema version ${v} is newer than this edgeloop's (${SCHEMA_VERSION})`);
+      if (v > SCHEMA_VERSION)
+        throw new EdgeloopError(
+          'EL_ERR_STREAM_SCHEMA',
+          `${this.#path}: checkpoint schema version ${v} is newer than this edgeloop's (${SCHEMA_VERSION})`,
+        );
       db.exec(`CREATE TABLE IF NOT EXISTS stream_checkpoints (
         stream TEXT NOT NULL, consumer TEXT NOT NULL, shard TEXT NOT NULL, seq TEXT NOT NULL, updated_at INTEGER NOT NULL,
         PRIMARY KEY (stream, consumer, shard)) WITHOUT ROWID`);
@@ -48,7 +55,9 @@ export class SqliteCheckpointStore implements CheckpointStore {
       throw err;
     }
     this.#db = db;
-    this.#get = db.prepare('SELECT seq FROM stream_checkpoints WHERE stream = ? AND consumer = ? AND shard = ?').pluck();
+    this.#get = db
+      .prepare('SELECT seq FROM stream_checkpoints WHERE stream = ? AND consumer = ? AND shard = ?')
+      .pluck();
     this.#set = db.prepare(
       'INSERT INTO stream_checkpoints (stream, consumer, shard, seq, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at',
     );
@@ -69,7 +78,11 @@ export class SqliteCheckpointStore implements CheckpointStore {
     this.#set!.run(stream, consumer, shardId, sequenceNumber, Date.now());
   }
 
-  async setMany(stream: string, consumer: string, entries: { shardId: string; sequenceNumber: string }[]): Promise<void> {
+  async setMany(
+    stream: string,
+    consumer: string,
+    entries: { shardId: string; sequenceNumber: string }[],
+  ): Promise<void> {
     this.#ready();
     const now = Date.now();
     this.#db!.transaction(() => {

@@ -131,18 +131,29 @@ export class KinesisStream implements Stream {
 
   constructor(opts: KinesisStreamOptions) {
     checkKnownOptions(C, opts, KNOWN);
-    if (opts === undefined) throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: options with a "streamName" are required`);
+    if (opts === undefined)
+      throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: options with a "streamName" are required`);
     this.name = stringOption(C, 'streamName', opts.streamName, '');
     if (this.name === '') throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: option "streamName" is required`);
-    if (opts.client !== undefined && typeof opts.client?.send !== 'function') throw invalidOption(C, 'client', 'an object with send()', opts.client);
+    if (opts.client !== undefined && typeof opts.client?.send !== 'function')
+      throw invalidOption(C, 'client', 'an object with send()', opts.client);
     this.#client = opts.client;
     this.#ownsClient = opts.client === undefined;
     this.#clientConfig = awsClientConfig(C, opts);
     this.#ownsCheckpoints = opts.checkpoints === undefined;
-    this.#checkpoints = opts.checkpoints ?? new SqliteCheckpointStore({ path: stringOption(C, 'checkpointPath', opts.checkpointPath, ':memory:') });
+    this.#checkpoints =
+      opts.checkpoints ??
+      new SqliteCheckpointStore({ path: stringOption(C, 'checkpointPath', opts.checkpointPath, ':memory:') });
     this.#retry = { minMs: 100, maxMs: 5000, maxAttempts: 10, ...opts.retry };
     this.#maxRecords = intOption(C, 'maxRecordsPerRequest', opts.maxRecordsPerRequest, 500, 1, 500);
-    this.#maxBytes = intOption(C, 'maxBytesPerRequest', opts.maxBytesPerRequest, MAX_REQUEST_BYTES, 1024 * 1024, MAX_REQUEST_BYTES);
+    this.#maxBytes = intOption(
+      C,
+      'maxBytesPerRequest',
+      opts.maxBytesPerRequest,
+      MAX_REQUEST_BYTES,
+      1024 * 1024,
+      MAX_REQUEST_BYTES,
+    );
     this.#readLimit = intOption(C, 'defaultReadLimit', opts.defaultReadLimit, 1000, 1, 10_000);
     this.#pollMs = intOption(C, 'pollIntervalMs', opts.pollIntervalMs, 1000, 1);
     this.#minReadMs = intOption(C, 'minReadIntervalMs', opts.minReadIntervalMs, 200, 0);
@@ -166,16 +177,25 @@ export class KinesisStream implements Stream {
 
   #ready(): KinesisLike {
     if (this.#state === 'closed') throw new EdgeloopError('EL_ERR_CLOSED', `KinesisStream ${this.name} is closed`);
-    if (this.#state !== 'started' || !this.#client) throw new EdgeloopError('EL_ERR_STREAM_NOT_STARTED', `KinesisStream ${this.name}: call start() first`);
+    if (this.#state !== 'started' || !this.#client)
+      throw new EdgeloopError('EL_ERR_STREAM_NOT_STARTED', `KinesisStream ${this.name}: call start() first`);
     return this.#client;
   }
 
   #backendError(op: string, err: unknown): EdgeloopError {
     const name = errName(err);
     if (name === 'ResourceNotFoundException') {
-      return new EdgeloopError('EL_ERR_STREAM_SHARD_UNKNOWN', `${op} on stream ${this.name}: ${(err as Error).message}`, { cause: err });
+      return new EdgeloopError(
+        'EL_ERR_STREAM_SHARD_UNKNOWN',
+        `${op} on stream ${this.name}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
-    return new EdgeloopError('EL_ERR_STREAM_BACKEND', `${op} on stream ${this.name} failed: ${name} ${(err as Error)?.message ?? ''}`.trim(), { cause: err });
+    return new EdgeloopError(
+      'EL_ERR_STREAM_BACKEND',
+      `${op} on stream ${this.name} failed: ${name} ${(err as Error)?.message ?? ''}`.trim(),
+      { cause: err },
+    );
   }
 
   async put(records: StreamRecord[]): Promise<PutResult> {
@@ -244,7 +264,10 @@ export class KinesisStream implements Stream {
         if (delayMs === undefined) return;
         const { failed, codes } = (error as EdgeloopError).details as { failed: number; codes: Record<string, number> };
         this.#retriedRecords += failed;
-        this.#log.warn({ stream: this.name, failed, codes, delayMs }, 'PutRecords partially failed; retrying the failed records');
+        this.#log.warn(
+          { stream: this.name, failed, codes, delayMs },
+          'PutRecords partially failed; retrying the failed records',
+        );
       },
     });
   }
@@ -264,7 +287,9 @@ export class KinesisStream implements Stream {
       let out: ListShardsCommandOutput;
       try {
         // with NextToken, StreamName must not be sent
-        out = (await client.send(new ListShardsCommand(token ? { NextToken: token } : { StreamName: this.name }))) as ListShardsCommandOutput;
+        out = (await client.send(
+          new ListShardsCommand(token ? { NextToken: token } : { StreamName: this.name }),
+        )) as ListShardsCommandOutput;
       } catch (err) {
         throw this.#backendError('ListShards', err);
       }
@@ -282,30 +307,53 @@ export class KinesisStream implements Stream {
         new GetShardIteratorCommand(
           after === ''
             ? { StreamName: this.name, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }
-            : { StreamName: this.name, ShardId: shardId, ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: after },
+            : {
+                StreamName: this.name,
+                ShardId: shardId,
+                ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
+                StartingSequenceNumber: after,
+              },
         ),
       )) as { ShardIterator?: string };
       if (!out.ShardIterator) throw new Error('no ShardIterator in the response');
       return out.ShardIterator;
     } catch (err) {
       if (errName(err) === 'InvalidArgumentException' && after !== '') {
-        throw new EdgeloopError('EL_ERR_STREAM_POSITION_INVALID', `read(): position ${after} is not a sequence number of ${shardId}: ${(err as Error).message}`, { cause: err });
+        throw new EdgeloopError(
+          'EL_ERR_STREAM_POSITION_INVALID',
+          `read(): position ${after} is not a sequence number of ${shardId}: ${(err as Error).message}`,
+          { cause: err },
+        );
       }
       throw this.#backendError('GetShardIterator', err);
     }
   }
 
-  async read(shardId: string, opts: { consumer: string; position?: string | undefined; limit?: number }): Promise<ReadBatch> {
+  async read(
+    shardId: string,
+    opts: { consumer: string; position?: string | undefined; limit?: number },
+  ): Promise<ReadBatch> {
     const client = this.#ready();
     if (typeof shardId !== 'string' || shardId.length === 0) {
       throw new EdgeloopError('EL_ERR_STREAM_SHARD_UNKNOWN', `read(): shard id must be a non-empty string`);
     }
     const limit = intOption('KinesisStream.read', 'limit', opts?.limit, this.#readLimit, 1, 10_000);
     if (opts?.position !== undefined && !/^\d{1,128}$/.test(opts.position)) {
-      throw new EdgeloopError('EL_ERR_STREAM_POSITION_INVALID', `read(): position ${JSON.stringify(opts.position).slice(0, 40)} is not a Kinesis sequence number`);
+      throw new EdgeloopError(
+        'EL_ERR_STREAM_POSITION_INVALID',
+        `read(): position ${JSON.stringify(opts.position).slice(0, 40)} is not a Kinesis sequence number`,
+      );
     }
     const after = opts?.position ?? (await this.#checkpoints.get(this.name, opts?.consumer ?? '', shardId)) ?? '';
-    let out: { Records?: { Data?: Uint8Array; PartitionKey?: string; SequenceNumber?: string; ApproximateArrivalTimestamp?: Date }[]; NextShardIterator?: string };
+    let out: {
+      Records?: {
+        Data?: Uint8Array;
+        PartitionKey?: string;
+        SequenceNumber?: string;
+        ApproximateArrivalTimestamp?: Date;
+      }[];
+      NextShardIterator?: string;
+    };
     for (let attempt = 0; ; attempt++) {
       const iterator = await this.#iterator(client, shardId, after);
       // stay under the per-shard GetRecords rate instead of collecting ProvisionedThroughputExceeded errors
@@ -337,19 +385,27 @@ export class KinesisStream implements Stream {
 
   async checkpoint(consumer: string, shardId: string, sequenceNumber: string): Promise<void> {
     this.#ready();
-    if (typeof consumer !== 'string' || consumer.length === 0) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'checkpoint(): consumer must be a non-empty string');
+    if (typeof consumer !== 'string' || consumer.length === 0)
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'checkpoint(): consumer must be a non-empty string');
     if (typeof sequenceNumber !== 'string' || !/^\d{1,128}$/.test(sequenceNumber)) {
-      throw new EdgeloopError('EL_ERR_STREAM_POSITION_INVALID', `checkpoint(): ${JSON.stringify(sequenceNumber)?.slice(0, 40)} is not a Kinesis sequence number`);
+      throw new EdgeloopError(
+        'EL_ERR_STREAM_POSITION_INVALID',
+        `checkpoint(): ${JSON.stringify(sequenceNumber)?.slice(0, 40)} is not a Kinesis sequence number`,
+      );
     }
     await this.#checkpoints.set(this.name, consumer, shardId, sequenceNumber);
   }
 
   async checkpointMany(consumer: string, entries: { shardId: string; sequenceNumber: string }[]): Promise<void> {
     this.#ready();
-    if (typeof consumer !== 'string' || consumer.length === 0) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'checkpointMany(): consumer must be a non-empty string');
+    if (typeof consumer !== 'string' || consumer.length === 0)
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'checkpointMany(): consumer must be a non-empty string');
     for (const e of entries) {
       if (typeof e.sequenceNumber !== 'string' || !/^\d{1,128}$/.test(e.sequenceNumber)) {
-        throw new EdgeloopError('EL_ERR_STREAM_POSITION_INVALID', `checkpointMany(): ${JSON.stringify(e.sequenceNumber)?.slice(0, 40)} is not a Kinesis sequence number`);
+        throw new EdgeloopError(
+          'EL_ERR_STREAM_POSITION_INVALID',
+          `checkpointMany(): ${JSON.stringify(e.sequenceNumber)?.slice(0, 40)} is not a Kinesis sequence number`,
+        );
       }
     }
     if (this.#checkpoints.setMany) await this.#checkpoints.setMany(this.name, consumer, entries);

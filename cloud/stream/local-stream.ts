@@ -111,7 +111,10 @@ function formatSeq(id: number): string {
 
 function parseSeq(s: unknown, what: string): number {
   if (typeof s !== 'string' || !/^\d{1,20}$/.test(s)) {
-    throw new EdgeloopError('EL_ERR_STREAM_POSITION_INVALID', `${what}: expected a sequence number from this stream, got ${JSON.stringify(s)?.slice(0, 40)}`);
+    throw new EdgeloopError(
+      'EL_ERR_STREAM_POSITION_INVALID',
+      `${what}: expected a sequence number from this stream, got ${JSON.stringify(s)?.slice(0, 40)}`,
+    );
   }
   const n = Number(s);
   if (!Number.isSafeInteger(n)) {
@@ -138,7 +141,8 @@ export class LocalStream implements Stream {
   constructor(opts: LocalStreamOptions) {
     const C = 'LocalStream';
     checkKnownOptions(C, opts, KNOWN);
-    if (opts === undefined) throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: options with a "path" are required`);
+    if (opts === undefined)
+      throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: options with a "path" are required`);
     this.#o = Object.freeze({
       path: stringOption(C, 'path', opts.path, ''),
       name: stringOption(C, 'name', opts.name, 'edgeloop'),
@@ -174,8 +178,12 @@ export class LocalStream implements Stream {
     }
     this.#db = db;
     this.#st = {
-      insert: db.prepare('INSERT INTO stream_records (shard, partition_key, data, arrived_at, bytes) VALUES (?, ?, ?, ?, ?)'),
-      read: db.prepare('SELECT id, partition_key, data, arrived_at FROM stream_records WHERE shard = ? AND id > ? ORDER BY id LIMIT ?'),
+      insert: db.prepare(
+        'INSERT INTO stream_records (shard, partition_key, data, arrived_at, bytes) VALUES (?, ?, ?, ?, ?)',
+      ),
+      read: db.prepare(
+        'SELECT id, partition_key, data, arrived_at FROM stream_records WHERE shard = ? AND id > ? ORDER BY id LIMIT ?',
+      ),
       maxId: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'stream_records'"),
       getCp: db.prepare('SELECT seq FROM stream_checkpoints WHERE consumer = ? AND shard = ?'),
       setCp: db.prepare(
@@ -251,7 +259,10 @@ export class LocalStream implements Stream {
   #shardIndex(shardId: string): number {
     const i = this.#shardIds.indexOf(shardId);
     if (i < 0) {
-      throw new EdgeloopError('EL_ERR_STREAM_SHARD_UNKNOWN', `LocalStream ${this.name} has no shard ${JSON.stringify(shardId)} (shards: ${this.#shardIds[0]}..${this.#shardIds.at(-1)})`);
+      throw new EdgeloopError(
+        'EL_ERR_STREAM_SHARD_UNKNOWN',
+        `LocalStream ${this.name} has no shard ${JSON.stringify(shardId)} (shards: ${this.#shardIds[0]}..${this.#shardIds.at(-1)})`,
+      );
     }
     return i;
   }
@@ -313,7 +324,12 @@ export class LocalStream implements Stream {
       const cp = st.getCp.get(opts?.consumer ?? '', shard) as { seq: number } | undefined;
       after = cp?.seq ?? 0;
     }
-    const rows = st.read.all(shard, after, limit) as { id: number; partition_key: string; data: Buffer; arrived_at: number }[];
+    const rows = st.read.all(shard, after, limit) as {
+      id: number;
+      partition_key: string;
+      data: Buffer;
+      arrived_at: number;
+    }[];
     const records: StoredRecord[] = [];
     let bytes = 0;
     for (const row of rows) {
@@ -350,7 +366,13 @@ export class LocalStream implements Stream {
     if (typeof consumer !== 'string' || consumer.length === 0) {
       throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'checkpointMany(): consumer must be a non-empty string');
     }
-    const rows = entries.map((e, i) => [this.#shardIndex(e.shardId), parseSeq(e.sequenceNumber, `checkpointMany(): entries[${i}].sequenceNumber`)] as const);
+    const rows = entries.map(
+      (e, i) =>
+        [
+          this.#shardIndex(e.shardId),
+          parseSeq(e.sequenceNumber, `checkpointMany(): entries[${i}].sequenceNumber`),
+        ] as const,
+    );
     const now = this.#o.clock.now();
     this.#db!.transaction(() => {
       for (const [shard, seq] of rows) st.setCp.run(consumer, shard, seq, now);
@@ -436,9 +458,7 @@ export class LocalStream implements Stream {
       if (Number.isFinite(this.#o.retentionMs)) {
         const cutoff = this.#o.clock.now() - this.#o.retentionMs;
         // arrival times grow with id (one clock); find the first record still inside the retention period
-        const first = st.firstKept.get(cutoff) as
-          | { id: number }
-          | undefined;
+        const first = st.firstKept.get(cutoff) as { id: number } | undefined;
         const bound = first ? first.id : Number.MAX_SAFE_INTEGER;
         const freed = st.sizeBefore.get(bound) as {
           n: number;
@@ -478,7 +498,12 @@ export class LocalStream implements Stream {
       n: number;
       oldest: number | null;
     };
-    return { records: row.n, bytes: this.#totalBytes(), oldestArrivedAt: row.oldest ?? undefined, pruned: this.#pruned };
+    return {
+      records: row.n,
+      bytes: this.#totalBytes(),
+      oldestArrivedAt: row.oldest ?? undefined,
+      pruned: this.#pruned,
+    };
   }
 
   async close(): Promise<void> {

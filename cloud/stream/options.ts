@@ -20,10 +20,15 @@ function distance(a: string, b: string): number {
 }
 
 export function invalidOption(component: string, name: string, expected: string, got: unknown): EdgeloopError {
-  const shown = got === undefined ? 'nothing' : typeof got === 'function' ? 'a function' : JSON.stringify(got)?.slice(0, 60);
-  return new EdgeloopError('EL_ERR_CONFIG_INVALID', `${component}: option "${name}" must be ${expected}, got ${shown}`, {
-    details: { component, option: name },
-  });
+  const shown =
+    got === undefined ? 'nothing' : typeof got === 'function' ? 'a function' : JSON.stringify(got)?.slice(0, 60);
+  return new EdgeloopError(
+    'EL_ERR_CONFIG_INVALID',
+    `${component}: option "${name}" must be ${expected}, got ${shown}`,
+    {
+      details: { component, option: name },
+    },
+  );
 }
 
 /** Throw on options not in `allowed`, suggesting the closest known name. */
@@ -41,7 +46,8 @@ export function checkKnownOptions(component: string, opts: object | undefined, a
         best = a;
       }
     }
-    const hint = best !== undefined && bestD <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${best}"?)` : '';
+    const hint =
+      best !== undefined && bestD <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${best}"?)` : '';
     throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${component}: unknown option "${key}"${hint}`, {
       details: { component, option: key },
     });
@@ -58,12 +64,24 @@ export function intOption(
 ): number {
   if (value === undefined) return def;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw invalidOption(component, name, `an integer in [${min}, ${max === Number.MAX_SAFE_INTEGER ? '∞' : max}]`, value);
+    throw invalidOption(
+      component,
+      name,
+      `an integer in [${min}, ${max === Number.MAX_SAFE_INTEGER ? '∞' : max}]`,
+      value,
+    );
   }
   return value;
 }
 
-export function numberOption(component: string, name: string, value: unknown, def: number, min: number, max = Infinity): number {
+export function numberOption(
+  component: string,
+  name: string,
+  value: unknown,
+  def: number,
+  min: number,
+  max = Infinity,
+): number {
   if (value === undefined) return def;
   if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max) {
     throw invalidOption(component, name, `a number in [${min}, ${max}]`, value);
@@ -71,7 +89,13 @@ export function numberOption(component: string, name: string, value: unknown, de
   return value;
 }
 
-export function oneOfOption<T extends string>(component: string, name: string, value: unknown, def: T, allowed: readonly T[]): T {
+export function oneOfOption<T extends string>(
+  component: string,
+  name: string,
+  value: unknown,
+  def: T,
+  allowed: readonly T[],
+): T {
   if (value === undefined) return def;
   if (typeof value !== 'string' || !allowed.includes(value as T)) {
     throw invalidOption(component, name, `one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`, value);
@@ -81,7 +105,8 @@ export function oneOfOption<T extends string>(component: string, name: string, v
 
 export function stringOption(component: string, name: string, value: unknown, def: string): string {
   if (value === undefined) return def;
-  if (typeof value !== 'string' || value.length === 0) throw invalidOption(component, name, 'a non-empty string', value);
+  if (typeof value !== 'string' || value.length === 0)
+    throw invalidOption(component, name, 'a non-empty string', value);
   return value;
 }
 

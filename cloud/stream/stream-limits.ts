@@ -25,7 +25,11 @@ export function validateRecords(records: StreamRecord[]): void {
       throw new EdgeloopError('EL_ERR_STREAM_RECORD_INVALID', `records[${i}]: expected an object`);
     }
     const key = r.partitionKey;
-    if (typeof key !== 'string' || key.length === 0 || (key.length > MAX_PARTITION_KEY_CHARS && [...key].length > MAX_PARTITION_KEY_CHARS)) {
+    if (
+      typeof key !== 'string' ||
+      key.length === 0 ||
+      (key.length > MAX_PARTITION_KEY_CHARS && [...key].length > MAX_PARTITION_KEY_CHARS)
+    ) {
       throw new EdgeloopError(
         'EL_ERR_STREAM_RECORD_INVALID',
         `records[${i}].partitionKey: expected 1-${MAX_PARTITION_KEY_CHARS} characters, got ${JSON.stringify(key)?.slice(0, 40)}`,

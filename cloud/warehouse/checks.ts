@@ -14,7 +14,6 @@
  *   scd2-ranges       every device's versions are contiguous, non-overlapping, exactly one current
  */
 
-
 /** What the checks read the warehouse through (Warehouse implements it): rows of a read-only query. */
 export interface RowSource {
   rows(sql: string): Promise<Record<string, unknown>[]>;
@@ -57,10 +56,20 @@ export async function runChecks(
   const out: CheckResult[] = [];
   const keys = `SELECT device_id, seq, ts, device_key FROM fact_reading UNION ALL SELECT device_id, seq, ts, device_key FROM fact_event`;
 
-  if (!o.ingestIntervals) out.push({ name: 'reconcile-ingest', status: 'skip', observed: null, detail: 'no ingest dedup state (ingest-dedup.db) to reconcile with' });
+  if (!o.ingestIntervals)
+    out.push({
+      name: 'reconcile-ingest',
+      status: 'skip',
+      observed: null,
+      detail: 'no ingest dedup state (ingest-dedup.db) to reconcile with',
+    });
   else {
     const held = new Map(
-      (await w.rows(`SELECT device_id, min(seq) AS lo, max(seq) AS hi, count(DISTINCT seq) AS n FROM (${keys}) GROUP BY device_id`)).map((r) => [r.device_id as string, r]),
+      (
+        await w.rows(
+          `SELECT device_id, min(seq) AS lo, max(seq) AS hi, count(DISTINCT seq) AS n FROM (${keys}) GROUP BY device_id`,
+        )
+      ).map((r) => [r.device_id as string, r]),
     );
     let accepted = 0;
     let archived = 0;
@@ -78,34 +87,62 @@ export async function runChecks(
       name: 'reconcile-ingest',
       status: diff === 0 ? 'pass' : 'fail',
       observed: diff,
-      detail: diff === 0
-        ? `${archived} readings and events of ${held.size} devices, as many as the ingest accepted in their seq ranges`
-        : `the ingest accepted ${accepted} readings and events in the devices' archived seq ranges, the warehouse holds ${archived} (${diff > 0 ? `${diff} missing` : `${-diff} more`})${off.length ? `, e.g. ${off.join('; ')}` : ''}`,
+      detail:
+        diff === 0
+          ? `${archived} readings and events of ${held.size} devices, as many as the ingest accepted in their seq ranges`
+          : `the ingest accepted ${accepted} readings and events in the devices' archived seq ranges, the warehouse holds ${archived} (${diff > 0 ? `${diff} missing` : `${-diff} more`})${off.length ? `, e.g. ${off.join('; ')}` : ''}`,
     });
   }
 
-  const dup = await w.rows(`SELECT device_id, seq, count(*) AS c FROM (${keys}) GROUP BY ALL HAVING count(*) > 1 ORDER BY c DESC, device_id, seq LIMIT 3`);
-  const dupCount = n((await w.rows(`SELECT count(*) AS c FROM (SELECT 1 FROM (${keys}) GROUP BY device_id, seq HAVING count(*) > 1)`))[0]?.c);
+  const dup = await w.rows(
+    `SELECT device_id, seq, count(*) AS c FROM (${keys}) GROUP BY ALL HAVING count(*) > 1 ORDER BY c DESC, device_id, seq LIMIT 3`,
+  );
+  const dupCount = n(
+    (await w.rows(`SELECT count(*) AS c FROM (SELECT 1 FROM (${keys}) GROUP BY device_id, seq HAVING count(*) > 1)`))[0]
+      ?.c,
+  );
   out.push({
     name: 'unique-device-seq',
     status: dupCount === 0 ? 'pass' : 'fail',
     observed: dupCount,
-    detail: dupCount === 0 ? 'every (device_id, seq) once' : `${dupCount} (device_id, seq) pairs more than once${examples(dup, (r) => `${r.device_id}#${r.seq} ×${r.c}`)}`,
+    detail:
+      dupCount === 0
+        ? 'every (device_id, seq) once'
+        : `${dupCount} (device_id, seq) pairs more than once${examples(dup, (r) => `${r.device_id}#${r.seq} ×${r.c}`)}`,
   });
 
-  const nulls = await w.rows(`SELECT device_id, seq FROM (${keys}) WHERE device_id IS NULL OR seq IS NULL OR ts IS NULL OR device_key IS NULL LIMIT 3`);
-  const nullCount = n((await w.rows(`SELECT count(*) AS c FROM (${keys}) WHERE device_id IS NULL OR seq IS NULL OR ts IS NULL OR device_key IS NULL`))[0]?.c);
+  const nulls = await w.rows(
+    `SELECT device_id, seq FROM (${keys}) WHERE device_id IS NULL OR seq IS NULL OR ts IS NULL OR device_key IS NULL LIMIT 3`,
+  );
+  const nullCount = n(
+    (
+      await w.rows(
+        `SELECT count(*) AS c FROM (${keys}) WHERE device_id IS NULL OR seq IS NULL OR ts IS NULL OR device_key IS NULL`,
+      )
+    )[0]?.c,
+  );
   out.push({
     name: 'non-null-keys',
     status: nullCount === 0 ? 'pass' : 'fail',
     observed: nullCount,
-    detail: nullCount === 0 ? 'every fact has device_id, seq, ts and device_key' : `${nullCount} facts without a key${examples(nulls, (r) => `${r.device_id}#${r.seq}`)}`,
+    detail:
+      nullCount === 0
+        ? 'every fact has device_id, seq, ts and device_key'
+        : `${nullCount} facts without a key${examples(nulls, (r) => `${r.device_id}#${r.seq}`)}`,
   });
 
-  const rangeConds = Object.entries(o.ranges ?? {}).map(([s, [lo, hi]]) => `(sensor = '${s.replace(/'/g, "''")}' AND (value < ${Number(lo)} OR value > ${Number(hi)}))`);
+  const rangeConds = Object.entries(o.ranges ?? {}).map(
+    ([s, [lo, hi]]) => `(sensor = '${s.replace(/'/g, "''")}' AND (value < ${Number(lo)} OR value > ${Number(hi)}))`,
+  );
   const aggBad = `SELECT count(*) FROM agg_health_hourly WHERE anomaly_rate NOT BETWEEN 0 AND 1 OR uptime NOT BETWEEN 0 AND 1 OR completeness NOT BETWEEN 0 AND 1`;
-  const outOfRange = rangeConds.length ? await w.rows(`SELECT sensor, device_id, seq, value FROM fact_reading WHERE ${rangeConds.join(' OR ')} ORDER BY device_id, seq LIMIT 3`) : [];
-  const outCount = rangeConds.length ? n((await w.rows(`SELECT count(*) AS c FROM fact_reading WHERE ${rangeConds.join(' OR ')}`))[0]?.c) : 0;
+  const outOfRange = rangeConds.length
+    ? await w.rows(
+        `SELECT sensor, device_id, seq, value FROM fact_reading WHERE ${rangeConds.join(' OR ')} ORDER BY device_id, seq LIMIT 3`,
+      )
+    : [];
+  const outCount = rangeConds.length
+    ? n((await w.rows(`SELECT count(*) AS c FROM fact_reading WHERE ${rangeConds.join(' OR ')}`))[0]?.c)
+    : 0;
   const aggCount = n((await w.rows(`SELECT (${aggBad}) AS c`))[0]?.c);
   out.push({
     name: 'value-ranges',
@@ -113,14 +150,22 @@ export async function runChecks(
     observed: outCount + aggCount,
     detail:
       outCount + aggCount === 0
-        ? `readings within ${rangeConds.length ? Object.entries(o.ranges!).map(([s, [lo, hi]]) => `${s} [${lo}, ${hi}]`).join(', ') : '(no sensor ranges configured)'}; rates and fractions in [0, 1]`
+        ? `readings within ${
+            rangeConds.length
+              ? Object.entries(o.ranges!)
+                  .map(([s, [lo, hi]]) => `${s} [${lo}, ${hi}]`)
+                  .join(', ')
+              : '(no sensor ranges configured)'
+          }; rates and fractions in [0, 1]`
         : `${outCount} readings out of range${examples(outOfRange, (r) => `${r.device_id}#${r.seq} ${r.sensor}=${r.value}`)}${aggCount ? `; ${aggCount} hourly aggregates with a rate outside [0, 1]` : ''}`,
   });
 
   const maxAge = o.maxStalenessMs === undefined ? 15 * 60_000 : o.maxStalenessMs;
   const newest = (await w.rows(`SELECT epoch_ms(max(arrived_at)) AS t FROM fact_reading`))[0]?.t;
-  if (maxAge === null) out.push({ name: 'freshness', status: 'skip', observed: null, detail: 'no freshness bound configured' });
-  else if (newest === null || newest === undefined) out.push({ name: 'freshness', status: 'fail', observed: null, detail: 'no readings in the warehouse' });
+  if (maxAge === null)
+    out.push({ name: 'freshness', status: 'skip', observed: null, detail: 'no freshness bound configured' });
+  else if (newest === null || newest === undefined)
+    out.push({ name: 'freshness', status: 'fail', observed: null, detail: 'no readings in the warehouse' });
   else {
     const age = o.now - n(newest);
     out.push({
@@ -139,7 +184,10 @@ export async function runChecks(
     name: 'scd2-ranges',
     status: scd.length === 0 ? 'pass' : 'fail',
     observed: scd.length,
-    detail: scd.length === 0 ? 'every device: contiguous versions, exactly one current' : `${scd.length} devices with overlapping or broken versions${examples(scd, (r) => `${r.device_id} (current ${r.current}, gaps ${r.gaps})`)}`,
+    detail:
+      scd.length === 0
+        ? 'every device: contiguous versions, exactly one current'
+        : `${scd.length} devices with overlapping or broken versions${examples(scd, (r) => `${r.device_id} (current ${r.current}, gaps ${r.gaps})`)}`,
   });
   return out;
 }

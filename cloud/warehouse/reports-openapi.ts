@@ -7,8 +7,18 @@
 export const MAX_PATH_SEGMENT = 512;
 
 /** a device id as the protocol allows it (protocol/topics.ts): 1-128 characters of [A-Za-z0-9._:-] */
-export const deviceIdSchema = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$' } as const;
-export const siteSchema = { type: 'string', minLength: 1, maxLength: 128, description: "a site as devices report it ('(unknown)' for devices without one)" } as const;
+export const deviceIdSchema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 128,
+  pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$',
+} as const;
+export const siteSchema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 128,
+  description: "a site as devices report it ('(unknown)' for devices without one)",
+} as const;
 
 /** latest time a JavaScript Date can hold (ms since the epoch) */
 const MAX_TIME = 8_640_000_000_000_000;
@@ -16,7 +26,10 @@ const MAX_TIME = 8_640_000_000_000_000;
 export const timeSchema = {
   anyOf: [
     { type: 'integer', minimum: 0, maximum: MAX_TIME },
-    { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,3})?)?(Z|[+-]\\d{2}:\\d{2})?)?$' },
+    {
+      type: 'string',
+      pattern: '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,3})?)?(Z|[+-]\\d{2}:\\d{2})?)?$',
+    },
   ],
   description: 'ms since the epoch, or an ISO 8601 date or date-time (UTC unless it names an offset)',
 } as const;
@@ -35,7 +48,19 @@ function rows(required: string[], properties: Record<string, unknown>): Record<s
 
 const ROWS = {
   'fleet-health': rows(
-    ['device_id', 'site', 'model_name', 'model_version', 'agent_version', 'readings', 'anomalies', 'anomaly_rate', 'uptime', 'completeness', 'last_reading'],
+    [
+      'device_id',
+      'site',
+      'model_name',
+      'model_version',
+      'agent_version',
+      'readings',
+      'anomalies',
+      'anomaly_rate',
+      'uptime',
+      'completeness',
+      'last_reading',
+    ],
     {
       device_id: str,
       site: strOrNull,
@@ -51,7 +76,18 @@ const ROWS = {
     },
   ),
   'device-history': rows(
-    ['version', 'site', 'hardware', 'agent_version', 'model_name', 'model_version', 'config_hash', 'valid_from', 'valid_to', 'is_current'],
+    [
+      'version',
+      'site',
+      'hardware',
+      'agent_version',
+      'model_name',
+      'model_version',
+      'config_hash',
+      'valid_from',
+      'valid_to',
+      'is_current',
+    ],
     {
       version: { type: 'integer', minimum: 1 },
       site: strOrNull,
@@ -89,23 +125,61 @@ export type ReportRoute = keyof typeof ROWS;
 
 /** The 200 body of a report: its name and its rows. */
 export function reportSchema(name: ReportRoute): Record<string, unknown> {
-  return { type: 'object', required: ['report', 'rows'], additionalProperties: false, properties: { report: { const: name }, rows: ROWS[name] } };
+  return {
+    type: 'object',
+    required: ['report', 'rows'],
+    additionalProperties: false,
+    properties: { report: { const: name }, rows: ROWS[name] },
+  };
 }
 
 /** The error body of every 4xx/5xx answer (cloud/http/json-api.ts). */
 const errorSchema = {
   type: 'object',
   required: ['error'],
-  properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+    },
+  },
 } as const;
 
-const json = (description: string, schema: unknown): Record<string, unknown> => ({ description, content: { 'application/json': { schema } } });
-const bad = json('invalid parameter (wrong type or format, or a parameter the route does not take): EL_ERR_WAREHOUSE_HTTP or EL_ERR_WAREHOUSE_REPORT', errorSchema);
+const json = (description: string, schema: unknown): Record<string, unknown> => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+const bad = json(
+  'invalid parameter (wrong type or format, or a parameter the route does not take): EL_ERR_WAREHOUSE_HTTP or EL_ERR_WAREHOUSE_REPORT',
+  errorSchema,
+);
 const failed = json('the warehouse query failed (EL_ERR_WAREHOUSE_QUERY)', errorSchema);
-const unavailable = json('the warehouse file cannot be opened (EL_ERR_WAREHOUSE_OPEN: no refresh yet, or a refresh holds its lock; retry) or the server is closing', errorSchema);
+const unavailable = json(
+  'the warehouse file cannot be opened (EL_ERR_WAREHOUSE_OPEN: no refresh yet, or a refresh holds its lock; retry) or the server is closing',
+  errorSchema,
+);
 
-function report(name: ReportRoute, summary: string, parameters: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { get: { summary, operationId: name, parameters, responses: { '200': json(`the ${name} report`, reportSchema(name)), '400': bad, ...extra, '500': failed, '503': unavailable } } };
+function report(
+  name: ReportRoute,
+  summary: string,
+  parameters: unknown[],
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    get: {
+      summary,
+      operationId: name,
+      parameters,
+      responses: {
+        '200': json(`the ${name} report`, reportSchema(name)),
+        '400': bad,
+        ...extra,
+        '500': failed,
+        '503': unavailable,
+      },
+    },
+  };
 }
 
 export function openApiDocument(): Record<string, unknown> {
@@ -114,33 +188,79 @@ export function openApiDocument(): Record<string, unknown> {
     info: {
       title: 'edgeloop warehouse reports',
       version: '1',
-      description: 'The named reports of the fleet warehouse (docs/query-the-fleet.md), read from its DuckDB file on a read-only connection.',
+      description:
+        'The named reports of the fleet warehouse (docs/query-the-fleet.md), read from its DuckDB file on a read-only connection.',
     },
     paths: {
-      '/v1/reports/fleet-health': report('fleet-health', "Every device's current version and its last 24 hours: readings, anomalies, uptime, completeness", []),
+      '/v1/reports/fleet-health': report(
+        'fleet-health',
+        "Every device's current version and its last 24 hours: readings, anomalies, uptime, completeness",
+        [],
+      ),
       '/v1/reports/device-history/{deviceId}': report(
         'device-history',
         "A device's versions (SCD Type 2): attributes and validity ranges",
         [{ name: 'deviceId', in: 'path', required: true, schema: deviceIdSchema }],
         {
           '404': json('the warehouse has no version of the device (EL_ERR_WAREHOUSE_NO_DEVICE)', errorSchema),
-          '414': json(`a path segment longer than ${MAX_PATH_SEGMENT} characters (Fastify's FST_ERR_MAX_PARAM_LENGTH body)`, { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } }),
+          '414': json(
+            `a path segment longer than ${MAX_PATH_SEGMENT} characters (Fastify's FST_ERR_MAX_PARAM_LENGTH body)`,
+            {
+              type: 'object',
+              required: ['code', 'message'],
+              properties: { code: { type: 'string' }, message: { type: 'string' } },
+            },
+          ),
         },
       ),
-      '/v1/reports/model-impact': report('model-impact', 'Per model version: devices, readings, anomalies and anomaly rate; each fact counts for the version its device ran then', [
-        { name: 'asOf', in: 'query', required: false, schema: timeSchema, description: 'only facts before this time' },
-      ]),
-      '/v1/reports/site-trend': report('site-trend', 'Per site and UTC day: devices, readings, anomaly rate, uptime, completeness', [
-        { name: 'site', in: 'query', required: false, schema: siteSchema, description: 'only this site' },
-        { name: 'from', in: 'query', required: false, schema: timeSchema, description: 'only days from the UTC day of this time' },
-        { name: 'to', in: 'query', required: false, schema: timeSchema, description: 'only days up to the UTC day of this time (included)' },
-      ]),
+      '/v1/reports/model-impact': report(
+        'model-impact',
+        'Per model version: devices, readings, anomalies and anomaly rate; each fact counts for the version its device ran then',
+        [
+          {
+            name: 'asOf',
+            in: 'query',
+            required: false,
+            schema: timeSchema,
+            description: 'only facts before this time',
+          },
+        ],
+      ),
+      '/v1/reports/site-trend': report(
+        'site-trend',
+        'Per site and UTC day: devices, readings, anomaly rate, uptime, completeness',
+        [
+          { name: 'site', in: 'query', required: false, schema: siteSchema, description: 'only this site' },
+          {
+            name: 'from',
+            in: 'query',
+            required: false,
+            schema: timeSchema,
+            description: 'only days from the UTC day of this time',
+          },
+          {
+            name: 'to',
+            in: 'query',
+            required: false,
+            schema: timeSchema,
+            description: 'only days up to the UTC day of this time (included)',
+          },
+        ],
+      ),
       '/healthz': {
         get: {
           summary: 'Liveness: the warehouse answers a query',
           responses: {
-            '200': json('the warehouse answers', { type: 'object', required: ['ok'], properties: { ok: { const: true }, refreshedAt: instantOrNull } }),
-            '503': json('the warehouse does not answer', { type: 'object', required: ['ok'], properties: { ok: { const: false }, error: { type: 'string' } } }),
+            '200': json('the warehouse answers', {
+              type: 'object',
+              required: ['ok'],
+              properties: { ok: { const: true }, refreshedAt: instantOrNull },
+            }),
+            '503': json('the warehouse does not answer', {
+              type: 'object',
+              required: ['ok'],
+              properties: { ok: { const: false }, error: { type: 'string' } },
+            }),
           },
         },
       },

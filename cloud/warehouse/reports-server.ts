@@ -23,7 +23,15 @@ import { EdgeloopError } from '../../protocol/errors.ts';
 import { listeningUrl, useJsonErrors } from '../http/json-api.ts';
 import { useStrictSchemaValidation } from '../http/schema-validation.ts';
 import { reportSql, type ReportArgs } from './reports.ts';
-import { deviceIdSchema, MAX_PATH_SEGMENT, openApiDocument, reportSchema, siteSchema, timeSchema, type ReportRoute } from './reports-openapi.ts';
+import {
+  deviceIdSchema,
+  MAX_PATH_SEGMENT,
+  openApiDocument,
+  reportSchema,
+  siteSchema,
+  timeSchema,
+  type ReportRoute,
+} from './reports-openapi.ts';
 import { Warehouse } from './warehouse.ts';
 
 export { openApiDocument } from './reports-openapi.ts';
@@ -67,9 +75,11 @@ export class ReadOnlyWarehouse {
     clearTimeout(this.#idle);
     this.#pending++;
     const next = this.#queue.then(async () => fn(await (this.#open ??= this.#openNow())));
-    this.#queue = next.catch(() => undefined).finally(() => {
-      if (--this.#pending === 0 && !this.#closed) this.#idle = setTimeout(() => void this.#release(), this.#idleMs);
-    });
+    this.#queue = next
+      .catch(() => undefined)
+      .finally(() => {
+        if (--this.#pending === 0 && !this.#closed) this.#idle = setTimeout(() => void this.#release(), this.#idleMs);
+      });
     return next;
   }
 
@@ -82,7 +92,9 @@ export class ReadOnlyWarehouse {
       try {
         return await w.query(sql);
       } catch (cause) {
-        throw new EdgeloopError('EL_ERR_WAREHOUSE_QUERY', `warehouse query failed: ${(cause as Error).message}`, { cause });
+        throw new EdgeloopError('EL_ERR_WAREHOUSE_QUERY', `warehouse query failed: ${(cause as Error).message}`, {
+          cause,
+        });
       }
     });
     this.#cache.set(sql, p);
@@ -126,7 +138,12 @@ const ASSETS: Record<string, { file: string; type: string }> = {
 };
 
 // the file cannot be opened while it is missing (no refresh yet) or a refresh in another process holds its lock
-const STATUS: Record<string, number> = { EL_ERR_WAREHOUSE_REPORT: 400, EL_ERR_WAREHOUSE_NO_DEVICE: 404, EL_ERR_WAREHOUSE_OPEN: 503, EL_ERR_CLOSED: 503 };
+const STATUS: Record<string, number> = {
+  EL_ERR_WAREHOUSE_REPORT: 400,
+  EL_ERR_WAREHOUSE_NO_DEVICE: 404,
+  EL_ERR_WAREHOUSE_OPEN: 503,
+  EL_ERR_CLOSED: 503,
+};
 
 /** A time parameter as validated by timeSchema: ms since the epoch, or an ISO 8601 date or date-time. */
 function time(name: string, v: number | string | undefined): number | undefined {
@@ -135,7 +152,8 @@ function time(name: string, v: number | string | undefined): number | undefined 
   // Date.parse rolls 2026-02-30 over into March: the calendar day must be one
   const [y, m, d] = v.slice(0, 10).split('-').map(Number) as [number, number, number];
   const real = new Date(Date.UTC(y, m - 1, d));
-  if (!Number.isFinite(ms) || real.getUTCMonth() !== m - 1 || real.getUTCDate() !== d) throw new EdgeloopError('EL_ERR_WAREHOUSE_REPORT', `${name}: ${JSON.stringify(v)} is not a valid date or time`);
+  if (!Number.isFinite(ms) || real.getUTCMonth() !== m - 1 || real.getUTCDate() !== d)
+    throw new EdgeloopError('EL_ERR_WAREHOUSE_REPORT', `${name}: ${JSON.stringify(v)} is not a valid date or time`);
   return ms;
 }
 
@@ -147,43 +165,82 @@ function isoInstant(v: unknown): unknown {
 /** The Fastify app of the reports API and page over a read-only warehouse (tests inject into it; ReportsServer listens). */
 export function buildReportsApp(o: { warehouse: ReadOnlyWarehouse; logger?: Logger }): FastifyInstance {
   // every id the schema allows must reach the schema: Fastify's default maxParamLength is 100
-  const app = Fastify({ logger: false, keepAliveTimeout: 30_000, forceCloseConnections: true, routerOptions: { maxParamLength: MAX_PATH_SEGMENT } });
+  const app = Fastify({
+    logger: false,
+    keepAliveTimeout: 30_000,
+    forceCloseConnections: true,
+    routerOptions: { maxParamLength: MAX_PATH_SEGMENT },
+  });
   useStrictSchemaValidation(app);
-  useJsonErrors(app, { statusByCode: STATUS, errorCode: 'EL_ERR_WAREHOUSE_HTTP', logger: o.logger ?? silentLogger, what: 'warehouse reports' });
+  useJsonErrors(app, {
+    statusByCode: STATUS,
+    errorCode: 'EL_ERR_WAREHOUSE_HTTP',
+    logger: o.logger ?? silentLogger,
+    what: 'warehouse reports',
+  });
   const document = openApiDocument();
 
-  const report = async (name: ReportRoute, args: ReportArgs): Promise<{ report: ReportRoute; rows: Record<string, unknown>[] }> => {
+  const report = async (
+    name: ReportRoute,
+    args: ReportArgs,
+  ): Promise<{ report: ReportRoute; rows: Record<string, unknown>[] }> => {
     const r = await o.warehouse.query(reportSql(name, args));
     const stamp = r.types.map((t) => t === 'TIMESTAMP WITH TIME ZONE');
-    const rows = r.rows.map((row) => Object.fromEntries(r.columns.map((c, i) => [c, stamp[i] ? isoInstant(row[i]) : row[i]])));
+    const rows = r.rows.map((row) =>
+      Object.fromEntries(r.columns.map((c, i) => [c, stamp[i] ? isoInstant(row[i]) : row[i]])),
+    );
     return { report: name, rows };
   };
   const noQuery = { type: 'object', additionalProperties: false } as const;
 
-  app.get('/v1/reports/fleet-health', { schema: { querystring: noQuery, response: { 200: reportSchema('fleet-health') } } }, () => report('fleet-health', {}));
+  app.get(
+    '/v1/reports/fleet-health',
+    { schema: { querystring: noQuery, response: { 200: reportSchema('fleet-health') } } },
+    () => report('fleet-health', {}),
+  );
   app.get<{ Params: { deviceId: string } }>(
     '/v1/reports/device-history/:deviceId',
-    { schema: { params: { type: 'object', properties: { deviceId: deviceIdSchema }, required: ['deviceId'] }, querystring: noQuery, response: { 200: reportSchema('device-history') } } },
+    {
+      schema: {
+        params: { type: 'object', properties: { deviceId: deviceIdSchema }, required: ['deviceId'] },
+        querystring: noQuery,
+        response: { 200: reportSchema('device-history') },
+      },
+    },
     async (req) => {
       const r = await report('device-history', { device: req.params.deviceId });
-      if (r.rows.length === 0) throw new EdgeloopError('EL_ERR_WAREHOUSE_NO_DEVICE', `the warehouse has no device ${JSON.stringify(req.params.deviceId)}`);
+      if (r.rows.length === 0)
+        throw new EdgeloopError(
+          'EL_ERR_WAREHOUSE_NO_DEVICE',
+          `the warehouse has no device ${JSON.stringify(req.params.deviceId)}`,
+        );
       return r;
     },
   );
   app.get<{ Querystring: { asOf?: number | string } }>(
     '/v1/reports/model-impact',
-    { schema: { querystring: { type: 'object', properties: { asOf: timeSchema }, additionalProperties: false }, response: { 200: reportSchema('model-impact') } } },
+    {
+      schema: {
+        querystring: { type: 'object', properties: { asOf: timeSchema }, additionalProperties: false },
+        response: { 200: reportSchema('model-impact') },
+      },
+    },
     (req) => report('model-impact', { asOf: time('asOf', req.query.asOf) }),
   );
   app.get<{ Querystring: { site?: string; from?: number | string; to?: number | string } }>(
     '/v1/reports/site-trend',
     {
       schema: {
-        querystring: { type: 'object', properties: { site: siteSchema, from: timeSchema, to: timeSchema }, additionalProperties: false },
+        querystring: {
+          type: 'object',
+          properties: { site: siteSchema, from: timeSchema, to: timeSchema },
+          additionalProperties: false,
+        },
         response: { 200: reportSchema('site-trend') },
       },
     },
-    (req) => report('site-trend', { site: req.query.site, from: time('from', req.query.from), to: time('to', req.query.to) }),
+    (req) =>
+      report('site-trend', { site: req.query.site, from: time('from', req.query.from), to: time('to', req.query.to) }),
   );
   app.get('/openapi.json', async () => document);
   app.get('/healthz', async (_req, reply) => {
@@ -196,7 +253,9 @@ export function buildReportsApp(o: { warehouse: ReadOnlyWarehouse; logger?: Logg
   });
   for (const [path, a] of Object.entries(ASSETS)) {
     const body = readFileSync(join(PUBLIC, a.file));
-    app.get(path, async (_req, reply) => reply.header('content-type', a.type).header('cache-control', 'no-cache').send(body));
+    app.get(path, async (_req, reply) =>
+      reply.header('content-type', a.type).header('cache-control', 'no-cache').send(body),
+    );
   }
   return app;
 }
@@ -209,7 +268,8 @@ export class ReportsServer {
   #url: string | undefined;
 
   constructor(opts: ReportsServerOptions) {
-    if (typeof opts?.path !== 'string' || opts.path === '') throw new EdgeloopError('EL_ERR_CONFIG_INVALID', 'ReportsServer: option "path" (the warehouse file) is required');
+    if (typeof opts?.path !== 'string' || opts.path === '')
+      throw new EdgeloopError('EL_ERR_CONFIG_INVALID', 'ReportsServer: option "path" (the warehouse file) is required');
     this.#o = { host: '127.0.0.1', port: 0, idleCloseMs: 1000, logger: silentLogger, ...opts };
   }
 

@@ -45,7 +45,11 @@ export function reportSql(name: string, args: ReportArgs = {}): string {
         WHERE d.is_current
         GROUP BY ALL ORDER BY d.device_id`;
     case 'device-history':
-      if (!args.device) throw new EdgeloopError('EL_ERR_WAREHOUSE_REPORT', 'report device-history needs a device id: edgeloop warehouse report device-history DEVICE');
+      if (!args.device)
+        throw new EdgeloopError(
+          'EL_ERR_WAREHOUSE_REPORT',
+          'report device-history needs a device id: edgeloop warehouse report device-history DEVICE',
+        );
       return `SELECT version, site, hardware, agent_version, model_name, model_version, config_hash, valid_from, valid_to, is_current
         FROM dim_device WHERE device_id = ${sqlString(args.device)} ORDER BY version`;
     case 'model-impact': {
@@ -68,6 +72,9 @@ export function reportSql(name: string, args: ReportArgs = {}): string {
         FROM agg_health_daily WHERE ${where.join(' AND ')} ORDER BY site, day`;
     }
     default:
-      throw new EdgeloopError('EL_ERR_WAREHOUSE_REPORT', `unknown report ${JSON.stringify(name)}; reports: ${REPORT_NAMES.join(', ')}`);
+      throw new EdgeloopError(
+        'EL_ERR_WAREHOUSE_REPORT',
+        `unknown report ${JSON.stringify(name)}; reports: ${REPORT_NAMES.join(', ')}`,
+      );
   }
 }

@@ -24,7 +24,14 @@ export interface DeviceAttributes {
   configHash: string | null;
 }
 
-export const DEVICE_ATTRIBUTES = ['site', 'hardware', 'agentVersion', 'modelName', 'modelVersion', 'configHash'] as const satisfies readonly (keyof DeviceAttributes)[];
+export const DEVICE_ATTRIBUTES = [
+  'site',
+  'hardware',
+  'agentVersion',
+  'modelName',
+  'modelVersion',
+  'configHash',
+] as const satisfies readonly (keyof DeviceAttributes)[];
 
 export interface DeviceObservation {
   deviceId: string;
@@ -48,7 +55,14 @@ export interface DeviceVersion extends DeviceAttributes {
   isCurrent: boolean;
 }
 
-const EMPTY: DeviceAttributes = { site: null, hardware: null, agentVersion: null, modelName: null, modelVersion: null, configHash: null };
+const EMPTY: DeviceAttributes = {
+  site: null,
+  hardware: null,
+  agentVersion: null,
+  modelName: null,
+  modelVersion: null,
+  configHash: null,
+};
 
 function same(a: DeviceAttributes, b: DeviceAttributes): boolean {
   return DEVICE_ATTRIBUTES.every((k) => a[k] === b[k]);
@@ -58,7 +72,10 @@ function same(a: DeviceAttributes, b: DeviceAttributes): boolean {
  * Build every device's versions. `firstSeen`: per device, the ts of its earliest reading or event (devices with
  * facts but no status get one version with unknown attributes). Output ordered by device id, then version.
  */
-export function buildDeviceVersions(observations: Iterable<DeviceObservation>, firstSeen: ReadonlyMap<string, number> = new Map()): DeviceVersion[] {
+export function buildDeviceVersions(
+  observations: Iterable<DeviceObservation>,
+  firstSeen: ReadonlyMap<string, number> = new Map(),
+): DeviceVersion[] {
   const byDevice = new Map<string, DeviceObservation[]>();
   for (const o of observations) {
     const list = byDevice.get(o.deviceId);
@@ -91,7 +108,15 @@ export function buildDeviceVersions(observations: Iterable<DeviceObservation>, f
     else if (seen !== undefined && seen < versions[0]!.from) versions[0]!.from = seen;
     versions.forEach((v, i) => {
       const to = versions[i + 1]?.from ?? null;
-      out.push({ deviceKey: `${id}#${i + 1}`, deviceId: id, version: i + 1, validFrom: v.from, validTo: to, isCurrent: to === null, ...v.attrs });
+      out.push({
+        deviceKey: `${id}#${i + 1}`,
+        deviceId: id,
+        version: i + 1,
+        validFrom: v.from,
+        validTo: to,
+        isCurrent: to === null,
+        ...v.attrs,
+      });
     });
   }
   return out;

@@ -64,7 +64,8 @@ const C = 'Warehouse';
 const LOAD_COLUMNS: Record<ArchiveTableName, string> = {
   readings: 'device_id, seq, sensor, ts, value, arrived_at',
   events: 'device_id, seq, ts, kind, severity, model_name, model_version, score, threshold, sensors, arrived_at',
-  status: 'device_id, seq, ts, online, agent_version, model_name, model_version, models, site, hardware, config_hash, inference_windows, inference_anomalies, inference_p95_ms, arrived_at',
+  status:
+    'device_id, seq, ts, online, agent_version, model_name, model_version, models, site, hardware, config_hash, inference_windows, inference_anomalies, inference_p95_ms, arrived_at',
   model_reports: 'device_id, seq, ts, model, version, state, rollout_id, reason, arrived_at',
 };
 
@@ -86,11 +87,18 @@ export class Warehouse {
     if (path === '') throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: option "path" is required`);
     const w = new Warehouse(opts);
     try {
-      w.#instance = await DuckDBInstance.create(path, { threads: '1', ...(opts.readOnly ? { access_mode: 'READ_ONLY' } : {}) });
+      w.#instance = await DuckDBInstance.create(path, {
+        threads: '1',
+        ...(opts.readOnly ? { access_mode: 'READ_ONLY' } : {}),
+      });
       w.#conn = await w.#instance.connect();
     } catch (cause) {
       w.close();
-      throw new EdgeloopError('EL_ERR_WAREHOUSE_OPEN', `${C}: cannot open ${path}${opts.readOnly ? ' read-only' : ''}: ${(cause as Error).message}`, { cause });
+      throw new EdgeloopError(
+        'EL_ERR_WAREHOUSE_OPEN',
+        `${C}: cannot open ${path}${opts.readOnly ? ' read-only' : ''}: ${(cause as Error).message}`,
+        { cause },
+      );
     }
     await w.#conn.run("SET TimeZone = 'UTC'");
     if (!opts.readOnly) await w.#migrate();
@@ -101,11 +109,17 @@ export class Warehouse {
     await this.#conn!.run(SCHEMA_SQL);
     const v = await this.meta('schema_version');
     if (v !== undefined && Number(v) > WAREHOUSE_SCHEMA_VERSION) {
-      throw new EdgeloopError('EL_ERR_WAREHOUSE_OPEN', `${C}: ${this.#o.path} has schema version ${v}, newer than this edgeloop (${WAREHOUSE_SCHEMA_VERSION})`);
+      throw new EdgeloopError(
+        'EL_ERR_WAREHOUSE_OPEN',
+        `${C}: ${this.#o.path} has schema version ${v}, newer than this edgeloop (${WAREHOUSE_SCHEMA_VERSION})`,
+      );
     }
     await this.#setMeta('schema_version', String(WAREHOUSE_SCHEMA_VERSION));
     const n = await this.#scalar('SELECT count(*) FROM dim_time');
-    if (Number(n) === 0) await this.#conn!.run('INSERT INTO dim_time SELECT CAST(m AS INTEGER), CAST(m // 60 AS INTEGER), CAST(m % 60 AS INTEGER) FROM range(1440) t(m)');
+    if (Number(n) === 0)
+      await this.#conn!.run(
+        'INSERT INTO dim_time SELECT CAST(m AS INTEGER), CAST(m // 60 AS INTEGER), CAST(m % 60 AS INTEGER) FROM range(1440) t(m)',
+      );
   }
 
   get connection(): DuckDBConnection {
@@ -145,26 +159,40 @@ export class Warehouse {
   }
 
   #writable(what: string): void {
-    if (this.#o.readOnly) throw new EdgeloopError('EL_ERR_WAREHOUSE_READ_ONLY', `${C}: ${what} needs a read-write warehouse (opened read-only)`);
+    if (this.#o.readOnly)
+      throw new EdgeloopError(
+        'EL_ERR_WAREHOUSE_READ_ONLY',
+        `${C}: ${what} needs a read-write warehouse (opened read-only)`,
+      );
   }
 
   /** Bring the warehouse up to date with the archive (see the file comment), then run the checks. */
   async refresh(o: { full?: boolean } = {}): Promise<RefreshResult> {
     this.#writable('refresh');
     const archiveDir = this.#o.archiveDir;
-    if (!archiveDir) throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: option "archiveDir" is required for refresh()`);
+    if (!archiveDir)
+      throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: option "archiveDir" is required for refresh()`);
     const conn = this.connection;
     const refreshId = Number((await this.meta('refresh_id')) ?? 0) + 1;
     await conn.run('BEGIN TRANSACTION');
     try {
       if (o.full) {
-        for (const t of ['wh_partitions', ...Object.values(FACT_TABLES), 'dim_device', 'agg_sensor_hourly', 'agg_sensor_daily', 'agg_health_hourly', 'agg_health_daily']) await conn.run(`DELETE FROM ${t}`);
+        for (const t of [
+          'wh_partitions',
+          ...Object.values(FACT_TABLES),
+          'dim_device',
+          'agg_sensor_hourly',
+          'agg_sensor_daily',
+          'agg_health_hourly',
+          'agg_health_daily',
+        ])
+          await conn.run(`DELETE FROM ${t}`);
       }
       await conn.run('CREATE OR REPLACE TEMP TABLE touched_hours (hour TIMESTAMPTZ PRIMARY KEY)');
       const { loaded, removed } = await this.#loadPartitions(archiveDir);
       const devicesChanged = await this.#rebuildDimDevice();
       const hours = Number(await this.#scalar('SELECT count(*) FROM touched_hours'));
-      const days = Number(await this.#scalar("SELECT count(DISTINCT CAST(hour AS DATE)) FROM touched_hours"));
+      const days = Number(await this.#scalar('SELECT count(DISTINCT CAST(hour AS DATE)) FROM touched_hours'));
       await this.#aggregate();
       await this.#rebuildDimModel();
       await conn.run(`DELETE FROM dim_date`);
@@ -175,11 +203,23 @@ export class Warehouse {
       await conn.run('COMMIT');
       await this.#featureView();
       const checks = await this.check(refreshId);
-      return { refreshId, partitionsLoaded: loaded, partitionsRemoved: removed, devicesChanged, hoursAggregated: hours, daysAggregated: days, checks };
+      return {
+        refreshId,
+        partitionsLoaded: loaded,
+        partitionsRemoved: removed,
+        devicesChanged,
+        hoursAggregated: hours,
+        daysAggregated: days,
+        checks,
+      };
     } catch (err) {
       await conn.run('ROLLBACK').catch(() => undefined);
       if (err instanceof EdgeloopError) throw err;
-      throw new EdgeloopError('EL_ERR_WAREHOUSE_REFRESH', `${C}: refresh failed (nothing changed): ${(err as Error).message}`, { cause: err });
+      throw new EdgeloopError(
+        'EL_ERR_WAREHOUSE_REFRESH',
+        `${C}: refresh failed (nothing changed): ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 
@@ -187,8 +227,15 @@ export class Warehouse {
   async check(refreshId?: number): Promise<CheckResult[]> {
     this.#writable('check');
     const id = refreshId ?? Number((await this.meta('refresh_id')) ?? 0);
-    const dedup = this.#o.dedupDb && existsSync(this.#o.dedupDb) ? readSqlite(this.#o.dedupDb, 'SELECT device_id, intervals FROM dedup_state') : undefined;
-    const results = await runChecks(this, { ...this.#o.checks, now: this.#clock.now(), ingestIntervals: dedup as { device_id: string; intervals: string }[] | undefined });
+    const dedup =
+      this.#o.dedupDb && existsSync(this.#o.dedupDb)
+        ? readSqlite(this.#o.dedupDb, 'SELECT device_id, intervals FROM dedup_state')
+        : undefined;
+    const results = await runChecks(this, {
+      ...this.#o.checks,
+      now: this.#clock.now(),
+      ingestIntervals: dedup as { device_id: string; intervals: string }[] | undefined,
+    });
     const at = new Date(this.#clock.now()).toISOString();
     for (const r of results) {
       await this.connection.run(
@@ -199,7 +246,9 @@ export class Warehouse {
   }
 
   /** Committed archive files per table and partition (`date=…/hour=…`), as `name:size` lists. */
-  async #archivePartitions(dir: string): Promise<Map<string, { table: ArchiveTableName; partition: string; files: string[]; signature: string }>> {
+  async #archivePartitions(
+    dir: string,
+  ): Promise<Map<string, { table: ArchiveTableName; partition: string; files: string[]; signature: string }>> {
     const out = new Map<string, { table: ArchiveTableName; partition: string; files: string[]; signature: string }>();
     for (const table of ARCHIVE_TABLE_NAMES) {
       for (const d of await readdir(join(dir, table)).catch(() => [] as string[])) {
@@ -210,12 +259,16 @@ export class Warehouse {
           const sig: string[] = [];
           for (const f of (await readdir(join(dir, table, d, h)).catch(() => [] as string[])).sort()) {
             if (!f.startsWith('part-') || !f.endsWith('.parquet')) continue;
-            const size = await stat(join(dir, table, d, h, f)).then((s) => s.size, () => undefined);
+            const size = await stat(join(dir, table, d, h, f)).then(
+              (s) => s.size,
+              () => undefined,
+            );
             if (size === undefined) continue;
             files.push(join(dir, table, d, h, f));
             sig.push(`${f}:${size}`);
           }
-          if (files.length > 0) out.set(`${table}/${d}/${h}`, { table, partition: `${d}/${h}`, files, signature: sig.join(',') });
+          if (files.length > 0)
+            out.set(`${table}/${d}/${h}`, { table, partition: `${d}/${h}`, files, signature: sig.join(',') });
         }
       }
     }
@@ -224,7 +277,12 @@ export class Warehouse {
 
   async #loadPartitions(dir: string): Promise<{ loaded: number; removed: number }> {
     const conn = this.connection;
-    const known = new Map((await this.rows('SELECT archive_table, partition, files FROM wh_partitions')).map((r) => [`${r.archive_table}/${r.partition}`, r.files as string]));
+    const known = new Map(
+      (await this.rows('SELECT archive_table, partition, files FROM wh_partitions')).map((r) => [
+        `${r.archive_table}/${r.partition}`,
+        r.files as string,
+      ]),
+    );
     let loaded = 0;
     let removed = 0;
     // a compaction may replace files while they are listed: list again and retry the partition
@@ -234,7 +292,9 @@ export class Warehouse {
         for (const [key, p] of current) {
           if (known.get(key) === p.signature) continue;
           await this.#loadPartition(p.table, p.partition, p.files);
-          await conn.run(`INSERT OR REPLACE INTO wh_partitions VALUES (${sqlString(p.table)}, ${sqlString(p.partition)}, ${sqlString(p.signature)})`);
+          await conn.run(
+            `INSERT OR REPLACE INTO wh_partitions VALUES (${sqlString(p.table)}, ${sqlString(p.partition)}, ${sqlString(p.signature)})`,
+          );
           known.set(key, p.signature);
           loaded++;
         }
@@ -247,8 +307,12 @@ export class Warehouse {
         const [table, ...rest] = key.split('/');
         const partition = rest.join('/');
         await this.#touchPartition(FACT_TABLES[table as ArchiveTableName], partition);
-        await conn.run(`DELETE FROM ${FACT_TABLES[table as ArchiveTableName]} WHERE partition = ${sqlString(partition)}`);
-        await conn.run(`DELETE FROM wh_partitions WHERE archive_table = ${sqlString(table!)} AND partition = ${sqlString(partition)}`);
+        await conn.run(
+          `DELETE FROM ${FACT_TABLES[table as ArchiveTableName]} WHERE partition = ${sqlString(partition)}`,
+        );
+        await conn.run(
+          `DELETE FROM wh_partitions WHERE archive_table = ${sqlString(table!)} AND partition = ${sqlString(partition)}`,
+        );
         known.delete(key);
         removed++;
       }
@@ -257,7 +321,9 @@ export class Warehouse {
   }
 
   async #touchPartition(target: string, partition: string): Promise<void> {
-    await this.connection.run(`INSERT OR IGNORE INTO touched_hours SELECT DISTINCT hour FROM ${target} WHERE partition = ${sqlString(partition)}`);
+    await this.connection.run(
+      `INSERT OR IGNORE INTO touched_hours SELECT DISTINCT hour FROM ${target} WHERE partition = ${sqlString(partition)}`,
+    );
   }
 
   async #loadPartition(table: ArchiveTableName, partition: string, files: string[]): Promise<void> {
@@ -278,7 +344,9 @@ export class Warehouse {
   async #rebuildDimDevice(): Promise<number> {
     const conn = this.connection;
     const obs: DeviceObservation[] = [];
-    for (const r of await this.rows(`SELECT device_id, epoch_ms(ts) AS t, seq, agent_version, model_name, model_version, site, hardware, config_hash FROM stg_status`)) {
+    for (const r of await this.rows(
+      `SELECT device_id, epoch_ms(ts) AS t, seq, agent_version, model_name, model_version, site, hardware, config_hash FROM stg_status`,
+    )) {
       const attrs: DeviceObservation['attrs'] = {};
       if (r.agent_version !== null) attrs.agentVersion = r.agent_version as string;
       if (r.model_name !== null) {
@@ -290,17 +358,45 @@ export class Warehouse {
       if (r.config_hash !== null) attrs.configHash = r.config_hash as string;
       obs.push({ deviceId: r.device_id as string, ts: Number(r.t), seq: Number(r.seq), attrs });
     }
-    for (const r of await this.rows(`SELECT device_id, epoch_ms(ts) AS t, seq, model, version FROM stg_model_report WHERE state = 'active'`)) {
-      obs.push({ deviceId: r.device_id as string, ts: Number(r.t), seq: Number(r.seq), attrs: { modelName: r.model as string, modelVersion: r.version as string } });
+    for (const r of await this.rows(
+      `SELECT device_id, epoch_ms(ts) AS t, seq, model, version FROM stg_model_report WHERE state = 'active'`,
+    )) {
+      obs.push({
+        deviceId: r.device_id as string,
+        ts: Number(r.t),
+        seq: Number(r.seq),
+        attrs: { modelName: r.model as string, modelVersion: r.version as string },
+      });
     }
     const seen = new Map<string, number>();
-    for (const r of await this.rows(`SELECT device_id, epoch_ms(min(ts)) AS t FROM (SELECT device_id, ts FROM fact_reading UNION ALL SELECT device_id, ts FROM fact_event) GROUP BY device_id`)) {
+    for (const r of await this.rows(
+      `SELECT device_id, epoch_ms(min(ts)) AS t FROM (SELECT device_id, ts FROM fact_reading UNION ALL SELECT device_id, ts FROM fact_event) GROUP BY device_id`,
+    )) {
       seen.set(r.device_id as string, Number(r.t));
     }
     const next = buildDeviceVersions(obs, seen);
     const before = groupVersions(
-      (await this.rows('SELECT device_key, device_id, version, epoch_ms(valid_from) AS vf, epoch_ms(valid_to) AS vt, site, hardware, agent_version, model_name, model_version, config_hash FROM dim_device'))
-        .map((r) => ({ deviceKey: r.device_key, deviceId: r.device_id, version: r.version, validFrom: Number(r.vf), validTo: r.vt === null ? null : Number(r.vt), isCurrent: r.vt === null, site: r.site, hardware: r.hardware, agentVersion: r.agent_version, modelName: r.model_name, modelVersion: r.model_version, configHash: r.config_hash }) as DeviceVersion),
+      (
+        await this.rows(
+          'SELECT device_key, device_id, version, epoch_ms(valid_from) AS vf, epoch_ms(valid_to) AS vt, site, hardware, agent_version, model_name, model_version, config_hash FROM dim_device',
+        )
+      ).map(
+        (r) =>
+          ({
+            deviceKey: r.device_key,
+            deviceId: r.device_id,
+            version: r.version,
+            validFrom: Number(r.vf),
+            validTo: r.vt === null ? null : Number(r.vt),
+            isCurrent: r.vt === null,
+            site: r.site,
+            hardware: r.hardware,
+            agentVersion: r.agent_version,
+            modelName: r.model_name,
+            modelVersion: r.model_version,
+            configHash: r.config_hash,
+          }) as DeviceVersion,
+      ),
     );
     const after = groupVersions(next);
     await conn.run('CREATE OR REPLACE TEMP TABLE rekey (device_id VARCHAR PRIMARY KEY, from_ts TIMESTAMPTZ)');
@@ -309,7 +405,9 @@ export class Warehouse {
       const from = firstDifference(before.get(id) ?? [], versions);
       if (from === undefined) continue;
       changed++;
-      await conn.run(`INSERT INTO rekey VALUES (${sqlString(id)}, make_timestamptz(${Math.round(from * 1000)}::BIGINT))`);
+      await conn.run(
+        `INSERT INTO rekey VALUES (${sqlString(id)}, make_timestamptz(${Math.round(from * 1000)}::BIGINT))`,
+      );
     }
     await conn.run('DELETE FROM dim_device');
     const app = await conn.createAppender('dim_device');
@@ -344,10 +442,19 @@ export class Warehouse {
 
   async #aggregate(): Promise<void> {
     const conn = this.connection;
-    for (const [period, col, minutes] of [['hourly', 'hour', 60], ['daily', 'day', 1440]] as const) {
+    for (const [period, col, minutes] of [
+      ['hourly', 'hour', 60],
+      ['daily', 'day', 1440],
+    ] as const) {
       const periodExpr = period === 'hourly' ? 'f.hour' : 'CAST(f.hour AS DATE)';
-      const scope = period === 'hourly' ? 'f.hour IN (SELECT hour FROM touched_hours)' : 'CAST(f.hour AS DATE) IN (SELECT DISTINCT CAST(hour AS DATE) FROM touched_hours)';
-      const mine = period === 'hourly' ? 'hour IN (SELECT hour FROM touched_hours)' : 'day IN (SELECT DISTINCT CAST(hour AS DATE) FROM touched_hours)';
+      const scope =
+        period === 'hourly'
+          ? 'f.hour IN (SELECT hour FROM touched_hours)'
+          : 'CAST(f.hour AS DATE) IN (SELECT DISTINCT CAST(hour AS DATE) FROM touched_hours)';
+      const mine =
+        period === 'hourly'
+          ? 'hour IN (SELECT hour FROM touched_hours)'
+          : 'day IN (SELECT DISTINCT CAST(hour AS DATE) FROM touched_hours)';
       await conn.run(`DELETE FROM agg_sensor_${period} WHERE ${mine}`);
       await conn.run(`DELETE FROM agg_health_${period} WHERE ${mine}`);
       const sensor = Object.entries(AGG_LEVELS).map(
@@ -377,17 +484,31 @@ export class Warehouse {
              sum(dv.received) / sum(dv.expected) AS completeness
            FROM dv LEFT JOIN dim_device d ON d.device_key = dv.device_key GROUP BY ALL`,
       );
-      await conn.run(`INSERT INTO agg_health_${period} ${base} SELECT * FROM (${health.join(' UNION ALL ')}) ORDER BY ALL`);
+      await conn.run(
+        `INSERT INTO agg_health_${period} ${base} SELECT * FROM (${health.join(' UNION ALL ')}) ORDER BY ALL`,
+      );
     }
   }
 
   async #rebuildDimModel(): Promise<void> {
     const conn = this.connection;
     await conn.run('DELETE FROM dim_model');
-    const reg = this.#o.registryDb && existsSync(this.#o.registryDb)
-      ? readSqlite(this.#o.registryDb, 'SELECT name, version, sha256, bytes, parent_version, created_at, pushed_at FROM versions')
-      : [];
-    for (const r of reg as { name: string; version: string; sha256: string; bytes: number; parent_version: string | null; created_at: string; pushed_at: number }[]) {
+    const reg =
+      this.#o.registryDb && existsSync(this.#o.registryDb)
+        ? readSqlite(
+            this.#o.registryDb,
+            'SELECT name, version, sha256, bytes, parent_version, created_at, pushed_at FROM versions',
+          )
+        : [];
+    for (const r of reg as {
+      name: string;
+      version: string;
+      sha256: string;
+      bytes: number;
+      parent_version: string | null;
+      created_at: string;
+      pushed_at: number;
+    }[]) {
       await conn.run(
         `INSERT INTO dim_model VALUES (${sqlString(r.name)}, ${sqlString(r.version)}, ${sqlString(r.sha256)}, ${Number(r.bytes)}, ${r.parent_version === null ? 'NULL' : sqlString(r.parent_version)}, ${sqlString(r.created_at)}, make_timestamptz(${Math.round(Number(r.pushed_at)) * 1000}::BIGINT), 'registry')`,
       );
@@ -398,8 +519,15 @@ export class Warehouse {
 
   async #featureView(): Promise<void> {
     const dir = this.#o.offlineDir && join(this.#o.offlineDir, 'device_features');
-    const has = dir ? (await readdir(dir, { recursive: true }).catch(() => [] as string[])).some((f) => /(^|\/)part-[^/]*\.parquet$/.test(String(f))) : false;
-    if (has) await this.connection.run(`CREATE OR REPLACE VIEW fact_feature AS SELECT * FROM read_parquet(${sqlString(`${dir}/*/*.parquet`)}, hive_partitioning = true, union_by_name = true)`);
+    const has = dir
+      ? (await readdir(dir, { recursive: true }).catch(() => [] as string[])).some((f) =>
+          /(^|\/)part-[^/]*\.parquet$/.test(String(f)),
+        )
+      : false;
+    if (has)
+      await this.connection.run(
+        `CREATE OR REPLACE VIEW fact_feature AS SELECT * FROM read_parquet(${sqlString(`${dir}/*/*.parquet`)}, hive_partitioning = true, union_by_name = true)`,
+      );
   }
 
   close(): void {
@@ -421,7 +549,16 @@ function groupVersions(vs: Iterable<DeviceVersion>): Map<string, DeviceVersion[]
   return m;
 }
 
-const ATTRS = ['validFrom', 'validTo', 'site', 'hardware', 'agentVersion', 'modelName', 'modelVersion', 'configHash'] as const;
+const ATTRS = [
+  'validFrom',
+  'validTo',
+  'site',
+  'hardware',
+  'agentVersion',
+  'modelName',
+  'modelVersion',
+  'configHash',
+] as const;
 
 /** The earliest instant from which two version lists of a device differ; undefined when they are equal. */
 export function firstDifference(a: readonly DeviceVersion[], b: readonly DeviceVersion[]): number | undefined {

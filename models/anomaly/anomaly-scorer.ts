@@ -11,7 +11,13 @@ import { buildWindows } from './windows.ts';
 export const SCORE_BATCH = 4096;
 
 /** Scores of `count` windows (row-major [count, width]) in batches of `batch`; the model's first output column. */
-export async function scoreWindows(runner: ModelRunner, data: Float32Array, count: number, width: number, batch = SCORE_BATCH): Promise<Float32Array> {
+export async function scoreWindows(
+  runner: ModelRunner,
+  data: Float32Array,
+  count: number,
+  width: number,
+  batch = SCORE_BATCH,
+): Promise<Float32Array> {
   const out = new Float32Array(count);
   for (let start = 0; start < count; start += batch) {
     const n = Math.min(batch, count - start);
@@ -22,11 +28,23 @@ export async function scoreWindows(runner: ModelRunner, data: Float32Array, coun
 }
 
 /** Per-row scores of a table (NaN before the first full window). The table's sensors must be the manifest's. */
-export async function scoreTableRows(runner: ModelRunner, manifest: Manifest, table: SensorTable, batch = SCORE_BATCH): Promise<Float32Array> {
-  if (manifest.inputs.kind !== 'window') throw new EdgeloopError('EL_ERR_MODEL_INPUT', `model ${manifest.name} is a ${manifest.kind} model, not a window anomaly model`);
+export async function scoreTableRows(
+  runner: ModelRunner,
+  manifest: Manifest,
+  table: SensorTable,
+  batch = SCORE_BATCH,
+): Promise<Float32Array> {
+  if (manifest.inputs.kind !== 'window')
+    throw new EdgeloopError(
+      'EL_ERR_MODEL_INPUT',
+      `model ${manifest.name} is a ${manifest.kind} model, not a window anomaly model`,
+    );
   const want = manifest.inputs.sensors;
   if (want.length !== table.sensors.length || want.some((s, i) => table.sensors[i] !== s)) {
-    throw new EdgeloopError('EL_ERR_MODEL_INPUT', `${table.file}: sensors [${table.sensors.join(', ')}] do not match the model's [${want.join(', ')}]`);
+    throw new EdgeloopError(
+      'EL_ERR_MODEL_INPUT',
+      `${table.file}: sensors [${table.sensors.join(', ')}] do not match the model's [${want.join(', ')}]`,
+    );
   }
   const length = manifest.inputs.window.length;
   const out = new Float32Array(table.rows).fill(Number.NaN);

@@ -23,12 +23,19 @@ export function buildAutoencoder(tfjs: Tf, width: number, opts: AutoencoderOptio
   const hidden = opts.hidden ?? [32, 8];
   const activation = opts.activation ?? 'tanh';
   const seed = opts.seed ?? 1;
-  if (!Number.isInteger(width) || width < 1) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `input width must be an integer >= 1, got ${width}`);
+  if (!Number.isInteger(width) || width < 1)
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `input width must be an integer >= 1, got ${width}`);
   if (hidden.length === 0 || hidden.some((h) => !Number.isInteger(h) || h < 1)) {
-    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `hidden layer sizes must be integers >= 1, got [${hidden.join(', ')}]`);
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `hidden layer sizes must be integers >= 1, got [${hidden.join(', ')}]`,
+    );
   }
   if (!AUTOENCODER_ACTIVATIONS.includes(activation)) {
-    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `activation must be one of ${AUTOENCODER_ACTIVATIONS.join(', ')}, got "${activation}"`);
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `activation must be one of ${AUTOENCODER_ACTIVATIONS.join(', ')}, got "${activation}"`,
+    );
   }
   const sizes = [...hidden, ...hidden.slice(0, -1).reverse()];
   const model = tfjs.sequential({ name: 'autoencoder' });
@@ -69,14 +76,28 @@ export interface TrainOptions {
  * Train `model` to reconstruct its input. `x` is row-major [count, width], already normalised. Adam, MSE loss,
  * seeded shuffling each epoch. Returns the mean loss per epoch.
  */
-export async function trainAutoencoder(tfjs: Tf, model: tf.Sequential, x: Float32Array, count: number, width: number, opts: TrainOptions = {}): Promise<number[]> {
+export async function trainAutoencoder(
+  tfjs: Tf,
+  model: tf.Sequential,
+  x: Float32Array,
+  count: number,
+  width: number,
+  opts: TrainOptions = {},
+): Promise<number[]> {
   const epochs = opts.epochs ?? 60;
   const batchSize = opts.batchSize ?? 32;
   const learningRate = opts.learningRate ?? 3e-3;
-  if (!Number.isInteger(epochs) || epochs < 1) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `epochs must be an integer >= 1, got ${epochs}`);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `batch size must be an integer >= 1, got ${batchSize}`);
-  if (!(learningRate > 0)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `learning rate must be > 0, got ${learningRate}`);
-  if (x.length !== count * width || count < 1) throw new EdgeloopError('EL_ERR_DATA_INVALID', `training data of ${x.length} values is not ${count} windows of ${width}`);
+  if (!Number.isInteger(epochs) || epochs < 1)
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `epochs must be an integer >= 1, got ${epochs}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `batch size must be an integer >= 1, got ${batchSize}`);
+  if (!(learningRate > 0))
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `learning rate must be > 0, got ${learningRate}`);
+  if (x.length !== count * width || count < 1)
+    throw new EdgeloopError(
+      'EL_ERR_DATA_INVALID',
+      `training data of ${x.length} values is not ${count} windows of ${width}`,
+    );
   // a passed-in optimizer is not owned (so not disposed) by the model: dispose its slot variables here
   const optimizer = tfjs.train.adam(learningRate);
   model.compile({ optimizer, loss: 'meanSquaredError' });
@@ -101,7 +122,11 @@ export async function trainAutoencoder(tfjs: Tf, model: tf.Sequential, x: Float3
         }
       }
       const mean = sum / n;
-      if (!Number.isFinite(mean)) throw new EdgeloopError('EL_ERR_DATA_INVALID', `training diverged at epoch ${epoch} (loss ${mean}); lower the learning rate`);
+      if (!Number.isFinite(mean))
+        throw new EdgeloopError(
+          'EL_ERR_DATA_INVALID',
+          `training diverged at epoch ${epoch} (loss ${mean}); lower the learning rate`,
+        );
       losses.push(mean);
       opts.onEpoch?.(epoch, mean);
     }

@@ -41,7 +41,10 @@ export function parseCsv(text: string, opts: { separator?: string; source?: stri
   const firstLineEnd = text.search(/\r?\n/);
   const separator = opts.separator ?? detectSeparator(firstLineEnd < 0 ? text : text.slice(0, firstLineEnd));
   if (separator.length !== 1 || separator === '"' || separator === '\n' || separator === '\r') {
-    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `CSV separator must be one character other than a quote or line end, got ${JSON.stringify(separator)}`);
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `CSV separator must be one character other than a quote or line end, got ${JSON.stringify(separator)}`,
+    );
   }
   const records: string[][] = [];
   const lines: number[] = [];
@@ -89,25 +92,34 @@ export function parseCsv(text: string, opts: { separator?: string; source?: stri
       fieldStarted = true;
     }
   }
-  if (quoted) throw new EdgeloopError('EL_ERR_DATA_INVALID', `${source}: unterminated quoted field starting on line ${recordLine}`);
+  if (quoted)
+    throw new EdgeloopError(
+      'EL_ERR_DATA_INVALID',
+      `${source}: unterminated quoted field starting on line ${recordLine}`,
+    );
   record.push(field);
   if (!(record.length === 1 && record[0] === '')) {
     records.push(record);
     lines.push(recordLine);
   }
-  if (records.length === 0) throw new EdgeloopError('EL_ERR_DATA_INVALID', `${source}: the file is empty (no header line)`);
+  if (records.length === 0)
+    throw new EdgeloopError('EL_ERR_DATA_INVALID', `${source}: the file is empty (no header line)`);
   const header = records[0]!.map((h) => h.trim());
   const seen = new Set<string>();
   header.forEach((h, i) => {
     if (!h) throw new EdgeloopError('EL_ERR_DATA_INVALID', `${source}: column ${i + 1} of the header has no name`);
-    if (seen.has(h)) throw new EdgeloopError('EL_ERR_DATA_INVALID', `${source}: column "${h}" appears twice in the header`);
+    if (seen.has(h))
+      throw new EdgeloopError('EL_ERR_DATA_INVALID', `${source}: column "${h}" appears twice in the header`);
     seen.add(h);
   });
   const rows = records.slice(1);
   const rowLines = lines.slice(1);
   rows.forEach((r, i) => {
     if (r.length !== header.length) {
-      throw new EdgeloopError('EL_ERR_DATA_INVALID', `${source} line ${rowLines[i]}: ${r.length} fields, the header has ${header.length} (separator ${JSON.stringify(separator)})`);
+      throw new EdgeloopError(
+        'EL_ERR_DATA_INVALID',
+        `${source} line ${rowLines[i]}: ${r.length} fields, the header has ${header.length} (separator ${JSON.stringify(separator)})`,
+      );
     }
   });
   return { separator, header, rows, lines: rowLines };

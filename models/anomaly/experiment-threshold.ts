@@ -41,7 +41,11 @@ const MAD_TO_STD = 1.4826;
 /** Threshold on (smoothed) scores from the calibration scores of one experiment. NaN entries are ignored. */
 export function experimentThreshold(calibration: ArrayLike<number>, rule: ExperimentRule): number {
   if (rule.kind === 'quantile') return calibrateThreshold(calibration, rule);
-  if (!(rule.z > 0 && Number.isFinite(rule.z))) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `robust-z threshold z must be a finite number > 0, got ${rule.z}`);
+  if (!(rule.z > 0 && Number.isFinite(rule.z)))
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `robust-z threshold z must be a finite number > 0, got ${rule.z}`,
+    );
   const median = quantile(calibration, 0.5);
   const deviations = Float64Array.from(calibration as ArrayLike<number>, (v) => Math.abs(v - median));
   // a perfectly flat calibration part (MAD 0) would flag any change at all: floor the scale at 1e-9 of the level
@@ -51,7 +55,8 @@ export function experimentThreshold(calibration: ArrayLike<number>, rule: Experi
 
 export function describeDecision(d: ExperimentDecision): string {
   const r = d.rule;
-  const rule = r.kind === 'quantile' ? `${r.quantile === 1 ? 'max' : `q${r.quantile}`} x ${r.margin}` : `robust z > ${r.z}`;
+  const rule =
+    r.kind === 'quantile' ? `${r.quantile === 1 ? 'max' : `q${r.quantile}`} x ${r.margin}` : `robust z > ${r.z}`;
   const sm = d.smoothing;
   return `${typeof sm === 'number' ? `smooth ${sm}` : `smooth adaptive ${sm.choose.join('/')} at spread ${sm.maxSpread}`}, ${rule}`;
 }
@@ -86,19 +91,35 @@ export interface ExperimentOutcome {
 /** Applies a decision to one experiment: smooth, calibrate on its own calibration rows, flag test rows above. */
 export function decideExperiment(e: ScoredExperiment, d: ExperimentDecision): ExperimentOutcome {
   if (!(e.calibrationStart >= 0 && e.calibrationStart < e.testStart && e.testStart < e.scores.length)) {
-    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `${e.key}: calibration rows [${e.calibrationStart}, ${e.testStart}) and test rows from ${e.testStart} do not fit ${e.scores.length} rows`);
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `${e.key}: calibration rows [${e.calibrationStart}, ${e.testStart}) and test rows from ${e.testStart} do not fit ${e.scores.length} rows`,
+    );
   }
-  const smoothed = typeof d.smoothing === 'number' ? smoothScores(e.scores, d.smoothing) : adaptiveSmoothed(e, d.smoothing).smoothed;
+  const smoothed =
+    typeof d.smoothing === 'number' ? smoothScores(e.scores, d.smoothing) : adaptiveSmoothed(e, d.smoothing).smoothed;
   const threshold = experimentThreshold(smoothed.subarray(e.calibrationStart, e.testStart), d.rule);
   const scores = smoothed.slice(e.testStart);
   const predicted = Uint8Array.from(scores, (s) => (s > threshold ? 1 : 0));
   const labels = Uint8Array.from({ length: scores.length }, (_, i) => e.labels[e.testStart + i]!);
-  return { key: e.key, threshold, testStart: e.testStart, labels, scores, predicted, confusion: confusion(predicted, labels) };
+  return {
+    key: e.key,
+    threshold,
+    testStart: e.testStart,
+    labels,
+    scores,
+    predicted,
+    confusion: confusion(predicted, labels),
+  };
 }
 
 /** The smoothing AdaptiveSmoothing picks for one experiment, and the scores smoothed with it. */
 export function adaptiveSmoothed(e: ScoredExperiment, a: AdaptiveSmoothing): { k: number; smoothed: Float64Array } {
-  if (a.choose.length === 0 || !(a.maxSpread > 1)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'adaptive smoothing needs candidate lengths and a maxSpread > 1');
+  if (a.choose.length === 0 || !(a.maxSpread > 1))
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      'adaptive smoothing needs candidate lengths and a maxSpread > 1',
+    );
   const ks = [...a.choose].sort((x, y) => x - y);
   let last: { k: number; smoothed: Float64Array } | undefined;
   for (const k of ks) {
@@ -121,7 +142,11 @@ export function pooledConfusion(experiments: readonly ScoredExperiment[], d: Exp
  * The selection criterion: the highest pooled F1 among the decisions whose pooled FAR is at most `maxFar`; when
  * none is, the lowest FAR. Ties go to the earlier decision in the grid.
  */
-export function selectDecision(experiments: readonly ScoredExperiment[], grid: readonly ExperimentDecision[], maxFar: number): { decision: ExperimentDecision; metrics: BinaryMetrics } {
+export function selectDecision(
+  experiments: readonly ScoredExperiment[],
+  grid: readonly ExperimentDecision[],
+  maxFar: number,
+): { decision: ExperimentDecision; metrics: BinaryMetrics } {
   if (grid.length === 0) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'the decision grid is empty');
   let best: { decision: ExperimentDecision; metrics: BinaryMetrics } | undefined;
   for (const decision of grid) {
@@ -169,24 +194,44 @@ export function crossValidateByFile(
   opts: { maxFar?: number } = {},
 ): CrossValidationResult {
   const maxFar = opts.maxFar ?? 0.15;
-  if (variants.length === 0) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'no scored experiments to cross-validate');
+  if (variants.length === 0)
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'no scored experiments to cross-validate');
   const keys = variants[0]!.experiments.map((e) => e.key);
   for (const v of variants) {
-    if (v.experiments.map((e) => e.key).join('\n') !== keys.join('\n')) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `variant "${v.name}" scores other experiments than "${variants[0]!.name}"`);
+    if (v.experiments.map((e) => e.key).join('\n') !== keys.join('\n'))
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `variant "${v.name}" scores other experiments than "${variants[0]!.name}"`,
+      );
   }
-  if (keys.length < 2) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `cross-validation by file needs at least 2 experiments, got ${keys.length}`);
+  if (keys.length < 2)
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `cross-validation by file needs at least 2 experiments, got ${keys.length}`,
+    );
   const folds: CrossValidationFold[] = [];
   let total: Confusion = { tp: 0, fp: 0, fn: 0, tn: 0 };
   keys.forEach((key, i) => {
     let pick: { variant: number; decision: ExperimentDecision; metrics: BinaryMetrics } | undefined;
     variants.forEach((v, vi) => {
-      const inner = selectDecision(v.experiments.filter((_, j) => j !== i), grid, maxFar);
+      const inner = selectDecision(
+        v.experiments.filter((_, j) => j !== i),
+        grid,
+        maxFar,
+      );
       const cur = { variant: vi, ...inner };
       if (!pick || isBetter(cur.metrics, pick.metrics, maxFar)) pick = cur;
     });
     const outcome = decideExperiment(variants[pick!.variant]!.experiments[i]!, pick!.decision);
     total = addConfusion(total, outcome.confusion);
-    folds.push({ key, variant: variants[pick!.variant]!.name, chosen: pick!.decision, inner: pick!.metrics, outcome, heldOut: binaryMetrics(outcome.confusion) });
+    folds.push({
+      key,
+      variant: variants[pick!.variant]!.name,
+      chosen: pick!.decision,
+      inner: pick!.metrics,
+      outcome,
+      heldOut: binaryMetrics(outcome.confusion),
+    });
   });
   return { folds, outOfFold: binaryMetrics(total) };
 }
@@ -195,7 +240,8 @@ export function crossValidateByFile(
 export function defaultDecisionGrid(): ExperimentDecision[] {
   const grid: ExperimentDecision[] = [];
   for (const smoothing of [1, 5, 10, 20, 30]) {
-    for (const margin of [1, 1.25, 1.5, 2, 3]) grid.push({ smoothing, rule: { kind: 'quantile', quantile: 1, margin } });
+    for (const margin of [1, 1.25, 1.5, 2, 3])
+      grid.push({ smoothing, rule: { kind: 'quantile', quantile: 1, margin } });
     for (const margin of [1.5, 2, 3]) grid.push({ smoothing, rule: { kind: 'quantile', quantile: 0.99, margin } });
     for (const z of [3, 5, 8, 12, 20, 30]) grid.push({ smoothing, rule: { kind: 'robust-z', z } });
   }

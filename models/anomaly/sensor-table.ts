@@ -46,7 +46,10 @@ export function loadSensorTable(file: string, opts: LoadSensorTableOptions = {})
   const colIndex = (name: string, what: string): number => {
     const i = header.indexOf(name);
     if (i < 0) {
-      throw new EdgeloopError('EL_ERR_DATA_INVALID', `${file}: ${what} column "${name}" not found (columns: ${header.join(', ')}; separator ${JSON.stringify(csv.separator)})`);
+      throw new EdgeloopError(
+        'EL_ERR_DATA_INVALID',
+        `${file}: ${what} column "${name}" not found (columns: ${header.join(', ')}; separator ${JSON.stringify(csv.separator)})`,
+      );
     }
     return i;
   };
@@ -70,7 +73,8 @@ export function loadSensorTable(file: string, opts: LoadSensorTableOptions = {})
     sensors = opts.sensors;
     for (const s of sensors) {
       const i = colIndex(s, 'sensor');
-      if (i === timeIdx) throw new EdgeloopError('EL_ERR_DATA_INVALID', `${file}: column "${s}" is the time column, not a sensor`);
+      if (i === timeIdx)
+        throw new EdgeloopError('EL_ERR_DATA_INVALID', `${file}: column "${s}" is the time column, not a sensor`);
     }
   } else {
     sensors = header.filter((h, i) => {
@@ -80,7 +84,10 @@ export function loadSensorTable(file: string, opts: LoadSensorTableOptions = {})
       return rows.slice(0, 100).some((r) => isNumeric(r[i]!.trim()));
     });
     if (sensors.length === 0) {
-      throw new EdgeloopError('EL_ERR_DATA_INVALID', `${file}: no numeric sensor columns found (columns: ${header.join(', ')}; separator ${JSON.stringify(csv.separator)})`);
+      throw new EdgeloopError(
+        'EL_ERR_DATA_INVALID',
+        `${file}: no numeric sensor columns found (columns: ${header.join(', ')}; separator ${JSON.stringify(csv.separator)})`,
+      );
     }
   }
   const idx = sensors.map((s) => header.indexOf(s));
@@ -93,9 +100,13 @@ export function loadSensorTable(file: string, opts: LoadSensorTableOptions = {})
       const cell = row[idx[j]!]!.trim();
       const v = cell === '' ? Number.NaN : Number(cell);
       if (!Number.isFinite(v)) {
-        throw new EdgeloopError('EL_ERR_DATA_INVALID', `${file} line ${csv.lines[r]}, column "${sensors[j]}": ${cell === '' ? 'empty value' : JSON.stringify(cell)} is not a finite number`, {
-          details: { file, line: csv.lines[r], column: sensors[j] },
-        });
+        throw new EdgeloopError(
+          'EL_ERR_DATA_INVALID',
+          `${file} line ${csv.lines[r]}, column "${sensors[j]}": ${cell === '' ? 'empty value' : JSON.stringify(cell)} is not a finite number`,
+          {
+            details: { file, line: csv.lines[r], column: sensors[j] },
+          },
+        );
       }
       values[r * idx.length + j] = v;
     }
@@ -104,12 +115,24 @@ export function loadSensorTable(file: string, opts: LoadSensorTableOptions = {})
       const cell = row[labelIdx]!.trim();
       const v = Number(cell);
       if (v !== 0 && v !== 1) {
-        throw new EdgeloopError('EL_ERR_DATA_INVALID', `${file} line ${csv.lines[r]}, column "${opts.labelColumn}": label ${JSON.stringify(cell)} is not 0 or 1`);
+        throw new EdgeloopError(
+          'EL_ERR_DATA_INVALID',
+          `${file} line ${csv.lines[r]}, column "${opts.labelColumn}": label ${JSON.stringify(cell)} is not 0 or 1`,
+        );
       }
       labels[r] = v;
     }
   }
-  return { file, sensors, timeColumn: timeIdx >= 0 ? header[timeIdx] : undefined, times, values, rows: rows.length, lines: csv.lines, labels };
+  return {
+    file,
+    sensors,
+    timeColumn: timeIdx >= 0 ? header[timeIdx] : undefined,
+    times,
+    values,
+    rows: rows.length,
+    lines: csv.lines,
+    labels,
+  };
 }
 
 /**
@@ -134,7 +157,11 @@ export function listCsvFiles(path: string, opts: { recursive?: boolean } = {}): 
     }
   };
   walk('');
-  if (found.length === 0) throw new EdgeloopError('EL_ERR_DATA_INVALID', `${path}: no .csv files in the directory${opts.recursive ? ' or its subdirectories' : ''}`);
+  if (found.length === 0)
+    throw new EdgeloopError(
+      'EL_ERR_DATA_INVALID',
+      `${path}: no .csv files in the directory${opts.recursive ? ' or its subdirectories' : ''}`,
+    );
   return found.sort(compareNames).map((r) => join(path, r));
 }
 
@@ -142,7 +169,10 @@ export function listCsvFiles(path: string, opts: { recursive?: boolean } = {}): 
  * One CSV file, or every *.csv in a directory (listCsvFiles). With several files and no sensor list, the sensors
  * of the first file are required in every other file.
  */
-export function loadSensorTables(path: string, opts: LoadSensorTableOptions & { recursive?: boolean } = {}): SensorTable[] {
+export function loadSensorTables(
+  path: string,
+  opts: LoadSensorTableOptions & { recursive?: boolean } = {},
+): SensorTable[] {
   const { recursive, ...tableOpts } = opts;
   return loadSensorTableFiles(listCsvFiles(path, { recursive: recursive ?? false }), tableOpts);
 }

@@ -50,7 +50,8 @@ export const SKAB_DEFAULTS = {
   hidden: [32, 8],
 } as const;
 
-export interface SkabScoreOptions extends Omit<TrainAnomalyOptions, 'onEpoch' | 'name' | 'version' | 'createdAt' | 'smoothing'> {
+export interface SkabScoreOptions
+  extends Omit<TrainAnomalyOptions, 'onEpoch' | 'name' | 'version' | 'createdAt' | 'smoothing'> {
   /** sensor columns; default all numeric columns except datetime, anomaly, changepoint */
   sensors?: string[];
   /** rows of each file the protocol gives to training; 400 */
@@ -130,13 +131,24 @@ function hasColumn(file: string, column: string, separator: string | undefined):
   const text = readFileSync(file, 'utf8');
   const nl = text.indexOf('\n');
   const headerLine = (nl < 0 ? text : text.slice(0, nl)).replace(/^\uFEFF/, '').replace(/\r$/, '');
-  return headerLine.split(separator ?? detectSeparator(headerLine)).some((h) => h.trim().replace(/^"|"$/g, '') === column);
+  return headerLine
+    .split(separator ?? detectSeparator(headerLine))
+    .some((h) => h.trim().replace(/^"|"$/g, '') === column);
 }
 
-function sensorsWithout(file: string, given: string[] | undefined, drop: string[], opts: { labelColumn: string; separator?: string }): string[] {
+function sensorsWithout(
+  file: string,
+  given: string[] | undefined,
+  drop: string[],
+  opts: { labelColumn: string; separator?: string },
+): string[] {
   const all = given ?? loadSensorTable(file, opts).sensors;
   const unknown = drop.filter((d) => !all.includes(d));
-  if (unknown.length > 0) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `cannot drop sensor(s) ${unknown.map((u) => `"${u}"`).join(', ')}: not among ${all.join(', ')}`);
+  if (unknown.length > 0)
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `cannot drop sensor(s) ${unknown.map((u) => `"${u}"`).join(', ')}: not among ${all.join(', ')}`,
+    );
   const kept = all.filter((s) => !drop.includes(s));
   if (kept.length === 0) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'dropping those sensors leaves none');
   return kept;
@@ -144,9 +156,22 @@ function sensorsWithout(file: string, given: string[] | undefined, drop: string[
 
 /** Step 1: one model per file fitted on its training prefix, and the window score of every row. */
 export async function scoreSkab(dataDir: string, opts: SkabScoreOptions = {}): Promise<SkabScores> {
-  const { sensors: given, dropSensors, trainRows = SKAB_TRAIN_ROWS, fitRows = trainRows, labelColumn = 'anomaly', separator, onStart, onScored, ...rest } = opts;
+  const {
+    sensors: given,
+    dropSensors,
+    trainRows = SKAB_TRAIN_ROWS,
+    fitRows = trainRows,
+    labelColumn = 'anomaly',
+    separator,
+    onStart,
+    onScored,
+    ...rest
+  } = opts;
   if (!Number.isInteger(fitRows) || fitRows < 1 || fitRows > trainRows) {
-    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `fitRows must be an integer in 1..trainRows (${trainRows}), got ${fitRows}`);
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `fitRows must be an integer in 1..trainRows (${trainRows}), got ${fitRows}`,
+    );
   }
   const train: TrainAnomalyOptions = {
     window: SKAB_DEFAULTS.window,
@@ -161,12 +186,16 @@ export async function scoreSkab(dataDir: string, opts: SkabScoreOptions = {}): P
   const all = listCsvFiles(dataDir, { recursive: true });
   const labelled = all.filter((f) => hasColumn(f, labelColumn, separator));
   const skipped = all.filter((f) => !labelled.includes(f)).map((f) => skabKey(dataDir, f));
-  if (labelled.length === 0) throw new EdgeloopError('EL_ERR_DATA_INVALID', `${dataDir}: no .csv file has the label column "${labelColumn}"`);
+  if (labelled.length === 0)
+    throw new EdgeloopError('EL_ERR_DATA_INVALID', `${dataDir}: no .csv file has the label column "${labelColumn}"`);
   const csvOpts = { labelColumn, ...(separator ? { separator } : {}) };
   const sensors =
     dropSensors !== undefined
       ? sensorsWithout(labelled[0]!, given, dropSensors, csvOpts)
-      : given ?? loadSensorTable(labelled[0]!, csvOpts).sensors.filter((c) => !(SKAB_DEFAULTS.dropSensors as readonly string[]).includes(c));
+      : (given ??
+        loadSensorTable(labelled[0]!, csvOpts).sensors.filter(
+          (c) => !(SKAB_DEFAULTS.dropSensors as readonly string[]).includes(c),
+        ));
   const tables = loadSensorTableFiles(labelled, {
     labelColumn,
     ...(sensors ? { sensors } : {}),
@@ -177,7 +206,10 @@ export async function scoreSkab(dataDir: string, opts: SkabScoreOptions = {}): P
   for (const [i, table] of tables.entries()) {
     const key = skabKey(dataDir, table.file);
     if (table.rows <= trainRows) {
-      throw new EdgeloopError('EL_ERR_DATA_INVALID', `${key}: ${table.rows} rows, the protocol needs more than ${trainRows} (training part) to have a test part`);
+      throw new EdgeloopError(
+        'EL_ERR_DATA_INVALID',
+        `${key}: ${table.rows} rows, the protocol needs more than ${trainRows} (training part) to have a test part`,
+      );
     }
     const started = performance.now();
     const trained = await trainAnomalyModel([sliceTable(table, 0, fitRows)], train);
@@ -222,7 +254,11 @@ export async function scoreSkab(dataDir: string, opts: SkabScoreOptions = {}): P
 }
 
 /** Step 2: one decision rule applied to every scored file, each calibrated on its own prefix. */
-export function decideSkab(scored: SkabScores, decision: ExperimentDecision, onFile?: SkabEvalOptions['onFile']): SkabResult {
+export function decideSkab(
+  scored: SkabScores,
+  decision: ExperimentDecision,
+  onFile?: SkabEvalOptions['onFile'],
+): SkabResult {
   const files: SkabFileResult[] = [];
   const rows: SkabRow[] = [];
   let total: Confusion = { tp: 0, fp: 0, fn: 0, tn: 0 };
@@ -232,7 +268,13 @@ export function decideSkab(scored: SkabScores, decision: ExperimentDecision, onF
     for (let r = f.testStart; r < f.rows; r++) {
       const label = f.labels[r]!;
       anomalous += label;
-      rows.push({ file: f.key, row: r, score: o.scores[r - f.testStart]!, predicted: o.predicted[r - f.testStart] as 0 | 1, label });
+      rows.push({
+        file: f.key,
+        row: r,
+        score: o.scores[r - f.testStart]!,
+        predicted: o.predicted[r - f.testStart] as 0 | 1,
+        label,
+      });
     }
     total = addConfusion(total, o.confusion);
     const result: SkabFileResult = {
@@ -248,7 +290,13 @@ export function decideSkab(scored: SkabScores, decision: ExperimentDecision, onF
     files.push(result);
     onFile?.(result, i, scored.files.length);
   });
-  return { files, total: binaryMetrics(total), rows, skipped: scored.skipped, settings: { ...scored.settings, decision } };
+  return {
+    files,
+    total: binaryMetrics(total),
+    rows,
+    skipped: scored.skipped,
+    settings: { ...scored.settings, decision },
+  };
 }
 
 export async function evaluateSkab(dataDir: string, opts: SkabEvalOptions = {}): Promise<SkabResult> {
@@ -282,7 +330,11 @@ export function skabVariants(o: { fitRows: number[]; floors?: number[]; drop?: s
   for (const fitRows of o.fitRows) {
     for (const floor of o.floors ?? [undefined]) {
       for (const dropped of o.drop ? [undefined, o.drop] : [undefined]) {
-        const name = [`fit ${fitRows}`, ...(floor === undefined ? [] : [`floor ${floor}`]), ...(dropped ? [`without ${dropped.join('+')}`] : [])].join(' ');
+        const name = [
+          `fit ${fitRows}`,
+          ...(floor === undefined ? [] : [`floor ${floor}`]),
+          ...(dropped ? [`without ${dropped.join('+')}`] : []),
+        ].join(' ');
         const options: Partial<SkabScoreOptions> = { fitRows };
         if (floor !== undefined) options.normalization = { minRelativeStd: floor };
         // the base variant keeps every column, so the choice is between all sensors and all but the dropped ones
@@ -302,13 +354,25 @@ export async function crossValidateSkab(
   dataDir: string,
   opts: SkabScoreOptions & { variants?: SkabVariant[]; grid?: ExperimentDecision[]; maxFar?: number } = {},
 ): Promise<SkabCrossValidation> {
-  const { variants: wanted = [{ name: 'default', options: {} }], grid = defaultDecisionGrid(), maxFar = 0.15, ...scoreOpts } = opts;
+  const {
+    variants: wanted = [{ name: 'default', options: {} }],
+    grid = defaultDecisionGrid(),
+    maxFar = 0.15,
+    ...scoreOpts
+  } = opts;
   const variants: Array<{ name: string; scores: SkabScores }> = [];
-  for (const v of wanted) variants.push({ name: v.name, scores: await scoreSkab(dataDir, { ...scoreOpts, ...v.options }) });
+  for (const v of wanted)
+    variants.push({ name: v.name, scores: await scoreSkab(dataDir, { ...scoreOpts, ...v.options }) });
   const cv = crossValidateByFile(
     variants.map((v) => ({ name: v.name, experiments: v.scores.files })),
     grid,
     { maxFar },
   );
-  return { ...cv, skipped: variants[0]!.scores.skipped, variants: variants.map((v) => ({ name: v.name, settings: v.scores.settings })), gridSize: grid.length * variants.length, maxFar };
+  return {
+    ...cv,
+    skipped: variants[0]!.scores.skipped,
+    variants: variants.map((v) => ({ name: v.name, settings: v.scores.settings })),
+    gridSize: grid.length * variants.length,
+    maxFar,
+  };
 }

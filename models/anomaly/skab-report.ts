@@ -6,7 +6,8 @@ import type { BinaryMetrics } from './binary-metrics.ts';
 import { describeDecision } from './experiment-threshold.ts';
 import type { SkabCrossValidation, SkabResult, SkabRow } from './skab-eval.ts';
 
-const LEADERBOARD = 'leaderboard (F1 / FAR / MAR): Conv-AE 0.78 / 13.55 / 28.02, MSET 0.78 / 39.73 / 14.13, T2+Q 0.76 / 26.62 / 24.92';
+const LEADERBOARD =
+  'leaderboard (F1 / FAR / MAR): Conv-AE 0.78 / 13.55 / 28.02, MSET 0.78 / 39.73 / 14.13, T2+Q 0.76 / 26.62 / 24.92';
 
 const pct = (x: number): string => (x * 100).toFixed(2).padStart(6);
 
@@ -59,7 +60,14 @@ export function crossValidationRows(cv: SkabCrossValidation): SkabRow[] {
   const rows: SkabRow[] = [];
   for (const f of cv.folds) {
     const oc = f.outcome;
-    for (let i = 0; i < oc.predicted.length; i++) rows.push({ file: f.key, row: oc.testStart + i, score: oc.scores[i]!, predicted: oc.predicted[i] as 0 | 1, label: oc.labels[i]! });
+    for (let i = 0; i < oc.predicted.length; i++)
+      rows.push({
+        file: f.key,
+        row: oc.testStart + i,
+        score: oc.scores[i]!,
+        predicted: oc.predicted[i] as 0 | 1,
+        label: oc.labels[i]!,
+      });
   }
   return rows;
 }

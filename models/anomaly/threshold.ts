@@ -17,7 +17,9 @@ export const DEFAULT_THRESHOLD_RULE: ThresholdRule = { quantile: 0.99, margin: 1
 
 /** Quantile with linear interpolation between order statistics (numpy's default); NaN entries are ignored. */
 export function quantile(values: ArrayLike<number>, q: number): number {
-  const v = Float64Array.from(values as ArrayLike<number>).filter((x) => !Number.isNaN(x)).sort();
+  const v = Float64Array.from(values as ArrayLike<number>)
+    .filter((x) => !Number.isNaN(x))
+    .sort();
   if (v.length === 0) throw new EdgeloopError('EL_ERR_DATA_INVALID', 'no scores to take a quantile of');
   const pos = q * (v.length - 1);
   const lo = Math.floor(pos);
@@ -25,7 +27,10 @@ export function quantile(values: ArrayLike<number>, q: number): number {
   return v[lo]! + (v[hi]! - v[lo]!) * (pos - lo);
 }
 
-export function calibrateThreshold(trainingScores: ArrayLike<number>, rule: ThresholdRule = DEFAULT_THRESHOLD_RULE): number {
+export function calibrateThreshold(
+  trainingScores: ArrayLike<number>,
+  rule: ThresholdRule = DEFAULT_THRESHOLD_RULE,
+): number {
   checkRule(rule);
   return quantile(trainingScores, rule.quantile) * rule.margin;
 }
@@ -36,8 +41,13 @@ export function describeRule(rule: ThresholdRule, smoothing = 1): string {
 }
 
 export function checkRule(rule: ThresholdRule): void {
-  if (!(rule.quantile > 0 && rule.quantile <= 1)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `threshold quantile must be in (0, 1], got ${rule.quantile}`);
-  if (!(rule.margin > 0 && Number.isFinite(rule.margin))) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `threshold margin must be a finite number > 0, got ${rule.margin}`);
+  if (!(rule.quantile > 0 && rule.quantile <= 1))
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `threshold quantile must be in (0, 1], got ${rule.quantile}`);
+  if (!(rule.margin > 0 && Number.isFinite(rule.margin)))
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `threshold margin must be a finite number > 0, got ${rule.margin}`,
+    );
 }
 
 /**
@@ -45,7 +55,8 @@ export function checkRule(rule: ThresholdRule): void {
  * NaN entries (rows before the first full window) stay NaN and are not averaged in.
  */
 export function smoothScores(scores: ArrayLike<number>, k: number): Float64Array {
-  if (!Number.isInteger(k) || k < 1) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `smoothing must be an integer >= 1, got ${k}`);
+  if (!Number.isInteger(k) || k < 1)
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `smoothing must be an integer >= 1, got ${k}`);
   const out = new Float64Array(scores.length);
   let sum = 0;
   let n = 0;

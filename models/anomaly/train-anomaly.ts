@@ -19,7 +19,14 @@ import { buildAutoencoder, trainAutoencoder } from './autoencoder.ts';
 import type { AutoencoderActivation } from './autoencoder.ts';
 import { scoreWindows } from './anomaly-scorer.ts';
 import type { SensorTable } from './sensor-table.ts';
-import { calibrateThreshold, checkRule, describeRule, quantile, smoothScores, DEFAULT_THRESHOLD_RULE } from './threshold.ts';
+import {
+  calibrateThreshold,
+  checkRule,
+  describeRule,
+  quantile,
+  smoothScores,
+  DEFAULT_THRESHOLD_RULE,
+} from './threshold.ts';
 import type { ThresholdRule } from './threshold.ts';
 import { buildWindows, fitNormalization, normalizeWindows } from './windows.ts';
 import type { FitNormalizationOptions, Normalization } from './windows.ts';
@@ -78,11 +85,30 @@ export interface TrainedAnomalyModel {
 }
 
 const OPTION_KEYS = new Set([
-  'window', 'stride', 'epochs', 'batchSize', 'learningRate', 'seed', 'hidden', 'activation', 'threshold', 'smoothing', 'normalization',
-  'name', 'version', 'createdAt', 'opset', 'latencyBudgetMs', 'onEpoch', 'tf',
+  'window',
+  'stride',
+  'epochs',
+  'batchSize',
+  'learningRate',
+  'seed',
+  'hidden',
+  'activation',
+  'threshold',
+  'smoothing',
+  'normalization',
+  'name',
+  'version',
+  'createdAt',
+  'opset',
+  'latencyBudgetMs',
+  'onEpoch',
+  'tf',
 ]);
 
-export async function trainAnomalyModel(tables: SensorTable[], opts: TrainAnomalyOptions = {}): Promise<TrainedAnomalyModel> {
+export async function trainAnomalyModel(
+  tables: SensorTable[],
+  opts: TrainAnomalyOptions = {},
+): Promise<TrainedAnomalyModel> {
   for (const k of Object.keys(opts)) {
     if (!OPTION_KEYS.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `unknown training option "${k}"`);
   }
@@ -104,7 +130,10 @@ export async function trainAnomalyModel(tables: SensorTable[], opts: TrainAnomal
   const sensors = tables[0]!.sensors;
   for (const t of tables) {
     if (t.sensors.length !== sensors.length || t.sensors.some((s, i) => s !== sensors[i])) {
-      throw new EdgeloopError('EL_ERR_DATA_INVALID', `${t.file}: sensors [${t.sensors.join(', ')}] differ from [${sensors.join(', ')}] of ${tables[0]!.file}`);
+      throw new EdgeloopError(
+        'EL_ERR_DATA_INVALID',
+        `${t.file}: sensors [${t.sensors.join(', ')}] differ from [${sensors.join(', ')}] of ${tables[0]!.file}`,
+      );
     }
   }
   const norm = fitNormalization(tables, sensors.length, opts.normalization);
@@ -207,7 +236,10 @@ export async function trainAnomalyModel(tables: SensorTable[], opts: TrainAnomal
       batchSize,
       learningRate,
       finalLoss: losses[losses.length - 1],
-      normalization: { minRelativeStd: opts.normalization?.minRelativeStd ?? 0.01, minStd: opts.normalization?.minStd ?? 1e-6 },
+      normalization: {
+        minRelativeStd: opts.normalization?.minRelativeStd ?? 0.01,
+        minStd: opts.normalization?.minStd ?? 1e-6,
+      },
     },
     metrics: {
       trainingScore: {

@@ -18,9 +18,18 @@ export interface Windows {
  * Windows of `length` rows every `stride` rows, the first ending at row length-1. `values` is row-major
  * [rows, sensors]. Throws EL_ERR_DATA_INVALID when there are fewer rows than one window.
  */
-export function buildWindows(values: ArrayLike<number>, rows: number, sensors: number, length: number, stride = 1, source = 'data'): Windows {
-  if (!Number.isInteger(length) || length < 1) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `window length must be an integer >= 1, got ${length}`);
-  if (!Number.isInteger(stride) || stride < 1) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `window stride must be an integer >= 1, got ${stride}`);
+export function buildWindows(
+  values: ArrayLike<number>,
+  rows: number,
+  sensors: number,
+  length: number,
+  stride = 1,
+  source = 'data',
+): Windows {
+  if (!Number.isInteger(length) || length < 1)
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `window length must be an integer >= 1, got ${length}`);
+  if (!Number.isInteger(stride) || stride < 1)
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `window stride must be an integer >= 1, got ${stride}`);
   if (rows < length) {
     throw new EdgeloopError('EL_ERR_DATA_INVALID', `${source}: ${rows} rows, fewer than one window of ${length} rows`);
   }
@@ -53,7 +62,11 @@ export interface FitNormalizationOptions {
 }
 
 /** Per-sensor mean and (population) std over the given row-major blocks [rows, sensors]. */
-export function fitNormalization(blocks: Array<{ values: ArrayLike<number>; rows: number }>, sensors: number, opts: FitNormalizationOptions = {}): Normalization {
+export function fitNormalization(
+  blocks: Array<{ values: ArrayLike<number>; rows: number }>,
+  sensors: number,
+  opts: FitNormalizationOptions = {},
+): Normalization {
   const minRel = opts.minRelativeStd ?? 0.01;
   const minAbs = opts.minStd ?? 1e-6;
   const sum = new Float64Array(sensors);

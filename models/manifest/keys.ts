@@ -43,10 +43,17 @@ export function toPrivateKey(key: KeyInput, source = 'private key'): KeyObject {
   try {
     k = key instanceof KeyObject ? key : createPrivateKey(key);
   } catch (cause) {
-    throw new EdgeloopError('EL_ERR_MODEL_KEY', `${source} is not a PEM private key: ${(cause as Error).message}`, { cause });
+    throw new EdgeloopError('EL_ERR_MODEL_KEY', `${source} is not a PEM private key: ${(cause as Error).message}`, {
+      cause,
+    });
   }
-  if (k.type !== 'private') throw new EdgeloopError('EL_ERR_MODEL_KEY', `${source} is a ${k.type} key, a private key is needed to sign`);
-  if (k.asymmetricKeyType !== 'ed25519') throw new EdgeloopError('EL_ERR_MODEL_KEY', `${source} is a ${k.asymmetricKeyType} key, manifests are signed with ed25519`);
+  if (k.type !== 'private')
+    throw new EdgeloopError('EL_ERR_MODEL_KEY', `${source} is a ${k.type} key, a private key is needed to sign`);
+  if (k.asymmetricKeyType !== 'ed25519')
+    throw new EdgeloopError(
+      'EL_ERR_MODEL_KEY',
+      `${source} is a ${k.asymmetricKeyType} key, manifests are signed with ed25519`,
+    );
   return k;
 }
 
@@ -56,11 +63,18 @@ export function toPublicKey(key: KeyInput, source = 'public key'): KeyObject {
   try {
     k = key instanceof KeyObject ? key : createPublicKey(key);
   } catch (cause) {
-    throw new EdgeloopError('EL_ERR_MODEL_KEY', `${source} is not a PEM public key: ${(cause as Error).message}`, { cause });
+    throw new EdgeloopError('EL_ERR_MODEL_KEY', `${source} is not a PEM public key: ${(cause as Error).message}`, {
+      cause,
+    });
   }
   if (k.type === 'private') k = createPublicKey(k);
-  if (k.type !== 'public') throw new EdgeloopError('EL_ERR_MODEL_KEY', `${source} is a ${k.type} key, not an ed25519 public key`);
-  if (k.asymmetricKeyType !== 'ed25519') throw new EdgeloopError('EL_ERR_MODEL_KEY', `${source} is a ${k.asymmetricKeyType} key, manifests are signed with ed25519`);
+  if (k.type !== 'public')
+    throw new EdgeloopError('EL_ERR_MODEL_KEY', `${source} is a ${k.type} key, not an ed25519 public key`);
+  if (k.asymmetricKeyType !== 'ed25519')
+    throw new EdgeloopError(
+      'EL_ERR_MODEL_KEY',
+      `${source} is a ${k.asymmetricKeyType} key, manifests are signed with ed25519`,
+    );
   return k;
 }
 
@@ -76,12 +90,21 @@ export function readPublicKey(file: string): KeyObject {
  * Write `<name>.key` (private, mode 0600) and `<name>.pub` into `dir`. Refuses to overwrite an existing key unless
  * `overwrite` is set: losing a signing key means re-signing every model.
  */
-export function writeSigningKey(dir: string, name: string, pair: SigningKeyPair = generateSigningKey(), overwrite = false): { privatePath: string; publicPath: string; keyId: string } {
-  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `key name "${name}" must be letters, digits, ".", "_" or "-"`);
+export function writeSigningKey(
+  dir: string,
+  name: string,
+  pair: SigningKeyPair = generateSigningKey(),
+  overwrite = false,
+): { privatePath: string; publicPath: string; keyId: string } {
+  if (!/^[A-Za-z0-9._-]+$/.test(name))
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `key name "${name}" must be letters, digits, ".", "_" or "-"`);
   const privatePath = join(dir, `${name}.key`);
   const publicPath = join(dir, `${name}.pub`);
   if (!overwrite && (existsSync(privatePath) || existsSync(publicPath))) {
-    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `${privatePath} or ${publicPath} already exists; not overwriting a signing key`);
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `${privatePath} or ${publicPath} already exists; not overwriting a signing key`,
+    );
   }
   mkdirSync(dir, { recursive: true });
   writeFileSync(`${privatePath}.tmp`, pair.privateKeyPem, { mode: 0o600 });

@@ -30,12 +30,18 @@ export function describeArtifact(onnx: Uint8Array, file = 'model.onnx'): Manifes
  * these bytes (sha256, size). Each file is written to a temporary name and renamed, the manifest last, so a reader
  * never sees a manifest whose model file is missing or half written.
  */
-export function writeModelDir(dir: string, opts: { onnx: Uint8Array; manifest: ManifestInput | Manifest }): { manifestPath: string; modelPath: string } {
+export function writeModelDir(
+  dir: string,
+  opts: { onnx: Uint8Array; manifest: ManifestInput | Manifest },
+): { manifestPath: string; modelPath: string } {
   const m = parseManifest(opts.manifest, 'manifest to write');
   checkArtifactName(m.artifact.file, 'manifest artifact.file');
   const sha = sha256Hex(opts.onnx);
   if (m.artifact.sha256 !== sha || m.artifact.bytes !== opts.onnx.byteLength) {
-    throw new EdgeloopError('EL_ERR_MODEL_HASH', `manifest artifact (sha256 ${m.artifact.sha256.slice(0, 12)}..., ${m.artifact.bytes} bytes) does not describe the ONNX bytes given (sha256 ${sha.slice(0, 12)}..., ${opts.onnx.byteLength} bytes)`);
+    throw new EdgeloopError(
+      'EL_ERR_MODEL_HASH',
+      `manifest artifact (sha256 ${m.artifact.sha256.slice(0, 12)}..., ${m.artifact.bytes} bytes) does not describe the ONNX bytes given (sha256 ${sha.slice(0, 12)}..., ${opts.onnx.byteLength} bytes)`,
+    );
   }
   mkdirSync(dir, { recursive: true });
   const modelPath = join(dir, m.artifact.file);
@@ -96,12 +102,20 @@ function readManifestJson(dir: string): { manifestPath: string; raw: unknown } {
   try {
     text = readFileSync(manifestPath, 'utf8');
   } catch (cause) {
-    throw new EdgeloopError('EL_ERR_MODEL_MANIFEST_INVALID', `cannot read ${manifestPath}: ${(cause as Error).message}`, { cause });
+    throw new EdgeloopError(
+      'EL_ERR_MODEL_MANIFEST_INVALID',
+      `cannot read ${manifestPath}: ${(cause as Error).message}`,
+      { cause },
+    );
   }
   try {
     return { manifestPath, raw: JSON.parse(text) };
   } catch (cause) {
-    throw new EdgeloopError('EL_ERR_MODEL_MANIFEST_INVALID', `${manifestPath} is not valid JSON: ${(cause as Error).message}`, { cause });
+    throw new EdgeloopError(
+      'EL_ERR_MODEL_MANIFEST_INVALID',
+      `${manifestPath} is not valid JSON: ${(cause as Error).message}`,
+      { cause },
+    );
   }
 }
 
@@ -112,7 +126,11 @@ function checkArtifact(dir: string, manifest: Manifest, manifestPath: string): {
   try {
     onnx = readFileSync(modelPath);
   } catch (cause) {
-    throw new EdgeloopError('EL_ERR_MODEL_HASH', `model file ${modelPath} named by the manifest cannot be read: ${(cause as Error).message}`, { cause });
+    throw new EdgeloopError(
+      'EL_ERR_MODEL_HASH',
+      `model file ${modelPath} named by the manifest cannot be read: ${(cause as Error).message}`,
+      { cause },
+    );
   }
   const sha = sha256Hex(onnx);
   if (sha !== manifest.artifact.sha256 || onnx.byteLength !== manifest.artifact.bytes) {
@@ -127,7 +145,10 @@ function checkArtifact(dir: string, manifest: Manifest, manifestPath: string): {
 
 function checkArtifactName(file: string, what: string): void {
   if (basename(file) !== file || file === '.' || file === '..' || file.includes('\\') || file === MANIFEST_FILE) {
-    throw new EdgeloopError('EL_ERR_MODEL_MANIFEST_INVALID', `${what} "${file}" must be a plain file name in the model directory (not "${MANIFEST_FILE}")`);
+    throw new EdgeloopError(
+      'EL_ERR_MODEL_MANIFEST_INVALID',
+      `${what} "${file}" must be a plain file name in the model directory (not "${MANIFEST_FILE}")`,
+    );
   }
 }
 

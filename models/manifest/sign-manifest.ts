@@ -22,7 +22,10 @@ export function manifestSigningBytes(manifest: object): Buffer {
  * Validate `manifest` against the schema and return a copy carrying an ed25519 signature (an existing signature is
  * replaced). The signed content is the manifest exactly as given, so write the returned object as it is.
  */
-export function signManifest<T extends ManifestInput | Manifest>(manifest: T, privateKey: KeyInput): T & { signature: NonNullable<Manifest['signature']> } {
+export function signManifest<T extends ManifestInput | Manifest>(
+  manifest: T,
+  privateKey: KeyInput,
+): T & { signature: NonNullable<Manifest['signature']> } {
   const key = toPrivateKey(privateKey);
   const { signature: _old, ...unsigned } = manifest as T & { signature?: unknown };
   parseManifest(unsigned, 'manifest to sign');
@@ -56,13 +59,22 @@ export function trustedKeySet(keys: Iterable<KeyInput> | ReadonlyMap<string, Key
  * - a trusted key that does not verify (manifest changed after signing): EL_ERR_MODEL_SIGNATURE, details.reason
  *   'tampered'
  */
-export function verifyManifest(manifest: unknown, publicKeys: Iterable<KeyInput> | ReadonlyMap<string, KeyObject>, source = 'manifest'): VerifiedManifest {
+export function verifyManifest(
+  manifest: unknown,
+  publicKeys: Iterable<KeyInput> | ReadonlyMap<string, KeyObject>,
+  source = 'manifest',
+): VerifiedManifest {
   const parsed = parseManifest(manifest, source);
   const sig = parsed.signature;
-  if (!sig) throw new EdgeloopError('EL_ERR_MODEL_UNSIGNED', `${source} is not signed (no "signature" field); sign it with \`edgeloop models sign\``);
+  if (!sig)
+    throw new EdgeloopError(
+      'EL_ERR_MODEL_UNSIGNED',
+      `${source} is not signed (no "signature" field); sign it with \`edgeloop models sign\``,
+    );
   const trusted = trustedKeySet(publicKeys);
   // a key directory may have gained the key since it was read
-  if (!trusted.has(sig.keyId) && publicKeys instanceof TrustedKeyRing) for (const [id, k] of publicKeys.reload()) trusted.set(id, k);
+  if (!trusted.has(sig.keyId) && publicKeys instanceof TrustedKeyRing)
+    for (const [id, k] of publicKeys.reload()) trusted.set(id, k);
   const key = trusted.get(sig.keyId);
   if (!key) {
     const known = [...trusted.keys()];

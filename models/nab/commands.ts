@@ -49,8 +49,10 @@ export async function evalNabCommand(argv: string[], ctx: CliContext): Promise<n
   } catch (err) {
     throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `${(err as Error).message}\n\n${evalNabHelp}`);
   }
-  if (typeof a['data-dir'] !== 'string') throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--data-dir DIR is required\n\n${evalNabHelp}`);
-  if (typeof a.out !== 'string') throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--out RESULTS_DIR is required\n\n${evalNabHelp}`);
+  if (typeof a['data-dir'] !== 'string')
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--data-dir DIR is required\n\n${evalNabHelp}`);
+  if (typeof a.out !== 'string')
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--out RESULTS_DIR is required\n\n${evalNabHelp}`);
   const dataDir = resolve(ctx.cwd, a['data-dir']);
   if (!existsSync(dataDir) || !statSync(dataDir).isDirectory()) {
     throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--data-dir ${a['data-dir']} is not a directory`);
@@ -82,7 +84,15 @@ export async function evalNabCommand(argv: string[], ctx: CliContext): Promise<n
           detector: result.detector,
           files: result.files,
           normalized: result.normalized,
-          profiles: result.profiles.map((p) => ({ profile: p.profile, threshold: p.threshold, score: p.score, nullScore: p.nullScore, perfectScore: p.perfectScore, normalized: p.normalized, windows: p.windows })),
+          profiles: result.profiles.map((p) => ({
+            profile: p.profile,
+            threshold: p.threshold,
+            score: p.score,
+            nullScore: p.nullScore,
+            perfectScore: p.perfectScore,
+            normalized: p.normalized,
+            windows: p.windows,
+          })),
         },
         null,
         2,
@@ -91,10 +101,18 @@ export async function evalNabCommand(argv: string[], ctx: CliContext): Promise<n
     return 0;
   }
   const windows = result.profiles[0]?.windows ?? 0;
-  ctx.stdout.write(`NAB scores of "${detectorName}" on ${result.files.length} data file(s) with ${windows} label window(s) under ${a['data-dir']}`);
-  ctx.stdout.write(result.files.length < 58 ? ` (a subset of NAB's 58 files: not comparable one-to-one with the published full-corpus scores)\n` : '\n');
+  ctx.stdout.write(
+    `NAB scores of "${detectorName}" on ${result.files.length} data file(s) with ${windows} label window(s) under ${a['data-dir']}`,
+  );
+  ctx.stdout.write(
+    result.files.length < 58
+      ? ` (a subset of NAB's 58 files: not comparable one-to-one with the published full-corpus scores)\n`
+      : '\n',
+  );
   for (const p of result.profiles) {
-    ctx.stdout.write(`  ${p.profile.padEnd(20)} ${p.normalized.toFixed(2).padStart(7)}   (raw ${p.score.toFixed(3)}, null ${p.nullScore}, perfect ${p.perfectScore}, threshold ${p.threshold})\n`);
+    ctx.stdout.write(
+      `  ${p.profile.padEnd(20)} ${p.normalized.toFixed(2).padStart(7)}   (raw ${p.score.toFixed(3)}, null ${p.nullScore}, perfect ${p.perfectScore}, threshold ${p.threshold})\n`,
+    );
   }
   ctx.stdout.write(`results: ${resultsDir}/${detectorName}/\n`);
   return 0;

@@ -164,16 +164,30 @@ export function dominantPeriod(x: ArrayLike<number>, maxLag: number): { lag: num
   return best;
 }
 
-const EDGELOOP_OPTION_KEYS = ['historyRows', 'smoothRows', 'alarmLevel', 'suppressRows', 'suppressFactor', 'zHalf', 'minSeasonalCorrelation'];
+const EDGELOOP_OPTION_KEYS = [
+  'historyRows',
+  'smoothRows',
+  'alarmLevel',
+  'suppressRows',
+  'suppressFactor',
+  'zHalf',
+  'minSeasonalCorrelation',
+];
 
 export function edgeloopDetector(opts: EdgeloopDetectorOptions = {}): DetectorFactory {
   for (const [k, v] of Object.entries(opts)) {
     if (!EDGELOOP_OPTION_KEYS.includes(k)) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `unknown edgeloop detector option "${k}" (known: ${EDGELOOP_OPTION_KEYS.join(', ')})`);
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `unknown edgeloop detector option "${k}" (known: ${EDGELOOP_OPTION_KEYS.join(', ')})`,
+      );
     }
     const integer = k === 'historyRows' || k === 'smoothRows' || k === 'suppressRows';
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `edgeloop detector option ${k} must be a positive ${integer ? 'integer' : 'number'}, got ${String(v)}`);
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `edgeloop detector option ${k} must be a positive ${integer ? 'integer' : 'number'}, got ${String(v)}`,
+      );
     }
   }
   return ({ rows }) => {
@@ -187,7 +201,12 @@ export function edgeloopDetector(opts: EdgeloopDetectorOptions = {}): DetectorFa
     let past: number[] = [];
     let base = 0; // rows dropped from the front of `past`
     const at = (j: number): number => past[j - base]!;
-    const stats = [new SlidingRobust(history), new SlidingRobust(history), new SlidingRobust(history), new SlidingRobust(history)];
+    const stats = [
+      new SlidingRobust(history),
+      new SlidingRobust(history),
+      new SlidingRobust(history),
+      new SlidingRobust(history),
+    ];
     let smoothSum = 0;
     let period = 0;
     let periodChecked = false;
@@ -292,12 +311,20 @@ export const DETECTORS: Record<string, () => DetectorFactory> = {
 
 export function detectorByName(name: string): DetectorFactory {
   const f = DETECTORS[name];
-  if (!f) throw new EdgeloopError('EL_ERR_NAB_DETECTOR', `unknown detector "${name}" (known: ${Object.keys(DETECTORS).join(', ')})`);
+  if (!f)
+    throw new EdgeloopError(
+      'EL_ERR_NAB_DETECTOR',
+      `unknown detector "${name}" (known: ${Object.keys(DETECTORS).join(', ')})`,
+    );
   return f();
 }
 
 /** Run a detector over a whole series, row by row. */
-export function runDetector(factory: DetectorFactory, timestamps: ArrayLike<number>, values: ArrayLike<number>): Float64Array {
+export function runDetector(
+  factory: DetectorFactory,
+  timestamps: ArrayLike<number>,
+  values: ArrayLike<number>,
+): Float64Array {
   const d = factory({ rows: values.length });
   const out = new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) {

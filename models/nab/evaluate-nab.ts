@@ -53,7 +53,8 @@ export function defaultProfilesFile(dataDir: string): string {
 }
 
 export function evaluateNab(o: EvaluateNabOptions): NabEvaluation {
-  if (!existsSync(o.dataDir)) throw new EdgeloopError('EL_ERR_NAB_DATA_FILE', `data directory ${o.dataDir} does not exist`);
+  if (!existsSync(o.dataDir))
+    throw new EdgeloopError('EL_ERR_NAB_DATA_FILE', `data directory ${o.dataDir} does not exist`);
   const labelsFile = o.labelsFile ?? defaultLabelsFile(o.dataDir);
   const profilesFile = o.profilesFile ?? defaultProfilesFile(o.dataDir);
   const labels = parseLabels(readText(labelsFile, 'EL_ERR_NAB_LABELS', 'labels file'), labelsFile);
@@ -62,17 +63,22 @@ export function evaluateNab(o: EvaluateNabOptions): NabEvaluation {
   if (o.files) {
     files = o.files;
     for (const f of files) {
-      if (!labels.has(f)) throw new EdgeloopError('EL_ERR_NAB_DATA_FILE', `data file "${f}" has no entry in ${labelsFile}`);
+      if (!labels.has(f))
+        throw new EdgeloopError('EL_ERR_NAB_DATA_FILE', `data file "${f}" has no entry in ${labelsFile}`);
     }
   } else {
     const found = listDataFiles(o.dataDir);
     const unknown = found.filter((f) => !labels.has(f));
     if (unknown.length > 0) {
-      throw new EdgeloopError('EL_ERR_NAB_DATA_FILE', `data file(s) without an entry in ${labelsFile}: ${unknown.join(', ')}`);
+      throw new EdgeloopError(
+        'EL_ERR_NAB_DATA_FILE',
+        `data file(s) without an entry in ${labelsFile}: ${unknown.join(', ')}`,
+      );
     }
     files = found;
   }
-  if (files.length === 0) throw new EdgeloopError('EL_ERR_NAB_DATA_FILE', `no <category>/<file>.csv data files under ${o.dataDir}`);
+  if (files.length === 0)
+    throw new EdgeloopError('EL_ERR_NAB_DATA_FILE', `no <category>/<file>.csv data files under ${o.dataDir}`);
 
   const scored: ScoredFile[] = [];
   files.forEach((name, k) => {
@@ -80,7 +86,10 @@ export function evaluateNab(o: EvaluateNabOptions): NabEvaluation {
     const windows = labels.get(name)!;
     const scores = runDetector(o.detector, series.timestamps, series.values);
     if (o.resultsDir) {
-      writeFileAtomic(resultPath(o.resultsDir, o.detectorName, name), formatResultCsv(series, scores, rowLabels(series.timestamps, windows)));
+      writeFileAtomic(
+        resultPath(o.resultsDir, o.detectorName, name),
+        formatResultCsv(series, scores, rowLabels(series.timestamps, windows)),
+      );
     }
     scored.push({ name, timestamps: series.timestamps, anomalyScores: scores, windows });
     o.onFile?.(k + 1, files.length, name);
@@ -89,7 +98,11 @@ export function evaluateNab(o: EvaluateNabOptions): NabEvaluation {
   const results: ProfileResult[] = [];
   for (const [profile, cost] of profiles) results.push(scoreProfile(scored, profile, cost));
   if (o.resultsDir) {
-    for (const r of results) writeFileAtomic(join(o.resultsDir, o.detectorName, `${o.detectorName}_${r.profile}_scores.csv`), formatScoresCsv(o.detectorName, r));
+    for (const r of results)
+      writeFileAtomic(
+        join(o.resultsDir, o.detectorName, `${o.detectorName}_${r.profile}_scores.csv`),
+        formatScoresCsv(o.detectorName, r),
+      );
     // Like NAB's updateFinalResults: keep other detectors' entries.
     const finalPath = join(o.resultsDir, 'final_results.json');
     let final: Record<string, Record<string, number>> = {};
@@ -101,7 +114,12 @@ export function evaluateNab(o: EvaluateNabOptions): NabEvaluation {
     final[o.detectorName] = Object.fromEntries(results.map((r) => [r.profile, r.normalized]));
     writeFileAtomic(finalPath, JSON.stringify(final, null, 2) + '\n');
   }
-  return { detector: o.detectorName, files, profiles: results, normalized: Object.fromEntries(results.map((r) => [r.profile, r.normalized])) };
+  return {
+    detector: o.detectorName,
+    files,
+    profiles: results,
+    normalized: Object.fromEntries(results.map((r) => [r.profile, r.normalized])),
+  };
 }
 
 function readText(path: string, code: string, what: string): string {

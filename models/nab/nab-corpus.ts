@@ -45,19 +45,30 @@ export function parseNabCsv(text: string, name: string): NabSeries {
   const iTs = header.indexOf('timestamp');
   const iVal = header.indexOf('value');
   if (iTs < 0 || iVal < 0) {
-    throw new EdgeloopError('EL_ERR_NAB_DATA_FILE', `${name}: header must have "timestamp" and "value" columns (has "${lines[0] ?? ''}")`);
+    throw new EdgeloopError(
+      'EL_ERR_NAB_DATA_FILE',
+      `${name}: header must have "timestamp" and "value" columns (has "${lines[0] ?? ''}")`,
+    );
   }
   const n = lines.length - 1;
   if (n < 1) throw new EdgeloopError('EL_ERR_NAB_DATA_FILE', `${name}: no data rows`);
-  const s: NabSeries = { name, stamps: new Array<string>(n), valueText: new Array<string>(n), timestamps: new Float64Array(n), values: new Float64Array(n) };
+  const s: NabSeries = {
+    name,
+    stamps: new Array<string>(n),
+    valueText: new Array<string>(n),
+    timestamps: new Float64Array(n),
+    values: new Float64Array(n),
+  };
   for (let i = 0; i < n; i++) {
     const cells = lines[i + 1]!.split(',');
     const stamp = (cells[iTs] ?? '').trim();
     const t = parseNabTimestamp(stamp);
-    if (!Number.isFinite(t)) throw new EdgeloopError('EL_ERR_NAB_DATA_FILE', `${name} line ${i + 2}: bad timestamp "${stamp}"`);
+    if (!Number.isFinite(t))
+      throw new EdgeloopError('EL_ERR_NAB_DATA_FILE', `${name} line ${i + 2}: bad timestamp "${stamp}"`);
     const raw = (cells[iVal] ?? '').trim();
     const v = raw === '' ? NaN : Number(raw);
-    if (!Number.isFinite(v)) throw new EdgeloopError('EL_ERR_NAB_DATA_FILE', `${name} line ${i + 2}: value "${raw}" is not a finite number`);
+    if (!Number.isFinite(v))
+      throw new EdgeloopError('EL_ERR_NAB_DATA_FILE', `${name} line ${i + 2}: value "${raw}" is not a finite number`);
     s.stamps[i] = stamp;
     s.valueText[i] = raw;
     s.timestamps[i] = t;
@@ -75,16 +86,23 @@ export function parseLabels(text: string, source = 'labels'): NabWindows {
     throw new EdgeloopError('EL_ERR_NAB_LABELS', `${source} is not valid JSON: ${(cause as Error).message}`, { cause });
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new EdgeloopError('EL_ERR_NAB_LABELS', `${source} must be an object {"<category>/<file>.csv": [[start, end], ...]}`);
+    throw new EdgeloopError(
+      'EL_ERR_NAB_LABELS',
+      `${source} must be an object {"<category>/<file>.csv": [[start, end], ...]}`,
+    );
   }
   const out: NabWindows = new Map();
   for (const [file, wins] of Object.entries(raw as Record<string, unknown>)) {
-    if (!Array.isArray(wins)) throw new EdgeloopError('EL_ERR_NAB_LABELS', `${source}: "${file}" must map to a list of [start, end] windows`);
+    if (!Array.isArray(wins))
+      throw new EdgeloopError('EL_ERR_NAB_LABELS', `${source}: "${file}" must map to a list of [start, end] windows`);
     const list: Array<[number, number]> = wins.map((w, i) => {
       const a = Array.isArray(w) && w.length === 2 ? parseNabTimestamp(String(w[0])) : NaN;
       const b = Array.isArray(w) && w.length === 2 ? parseNabTimestamp(String(w[1])) : NaN;
       if (!Number.isFinite(a) || !Number.isFinite(b) || b < a) {
-        throw new EdgeloopError('EL_ERR_NAB_LABELS', `${source}: window ${i} of "${file}" must be ["YYYY-MM-DD HH:MM:SS", "YYYY-MM-DD HH:MM:SS"] with start <= end (got ${JSON.stringify(w)})`);
+        throw new EdgeloopError(
+          'EL_ERR_NAB_LABELS',
+          `${source}: window ${i} of "${file}" must be ["YYYY-MM-DD HH:MM:SS", "YYYY-MM-DD HH:MM:SS"] with start <= end (got ${JSON.stringify(w)})`,
+        );
       }
       return [a, b];
     });
@@ -102,27 +120,40 @@ export function parseProfiles(text: string, source = 'profiles'): Map<string, Co
   try {
     raw = JSON.parse(text);
   } catch (cause) {
-    throw new EdgeloopError('EL_ERR_NAB_PROFILES', `${source} is not valid JSON: ${(cause as Error).message}`, { cause });
+    throw new EdgeloopError('EL_ERR_NAB_PROFILES', `${source} is not valid JSON: ${(cause as Error).message}`, {
+      cause,
+    });
   }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new EdgeloopError('EL_ERR_NAB_PROFILES', `${source} must be an object of profiles`);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw new EdgeloopError('EL_ERR_NAB_PROFILES', `${source} must be an object of profiles`);
   const out = new Map<string, CostMatrix>();
   for (const [name, p] of Object.entries(raw as Record<string, unknown>)) {
     const cm = (p as { CostMatrix?: Record<string, unknown> } | null)?.CostMatrix;
     const get = (k: string): number => {
       const v = cm?.[k];
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new EdgeloopError('EL_ERR_NAB_PROFILES', `${source}: profile "${name}" needs a numeric CostMatrix.${k}`);
+      if (typeof v !== 'number' || !Number.isFinite(v))
+        throw new EdgeloopError('EL_ERR_NAB_PROFILES', `${source}: profile "${name}" needs a numeric CostMatrix.${k}`);
       return v;
     };
-    out.set(name, { tpWeight: get('tpWeight'), fpWeight: get('fpWeight'), fnWeight: get('fnWeight'), tnWeight: typeof cm?.tnWeight === 'number' ? cm.tnWeight : 1 });
+    out.set(name, {
+      tpWeight: get('tpWeight'),
+      fpWeight: get('fpWeight'),
+      fnWeight: get('fnWeight'),
+      tnWeight: typeof cm?.tnWeight === 'number' ? cm.tnWeight : 1,
+    });
   }
   if (out.size === 0) throw new EdgeloopError('EL_ERR_NAB_PROFILES', `${source} has no profile`);
   return out;
 }
 
 /** Per-row label (1 inside a window), NAB's CorpusLabel.labels. */
-export function rowLabels(timestamps: ArrayLike<number>, windows: ReadonlyArray<readonly [number, number]>): Uint8Array {
+export function rowLabels(
+  timestamps: ArrayLike<number>,
+  windows: ReadonlyArray<readonly [number, number]>,
+): Uint8Array {
   const out = new Uint8Array(timestamps.length);
-  for (const [a, b] of windows) for (let i = 0; i < timestamps.length; i++) if (timestamps[i]! >= a && timestamps[i]! <= b) out[i] = 1;
+  for (const [a, b] of windows)
+    for (let i = 0; i < timestamps.length; i++) if (timestamps[i]! >= a && timestamps[i]! <= b) out[i] = 1;
   return out;
 }
 
@@ -146,7 +177,11 @@ export function readSeries(dataDir: string, name: string): NabSeries {
   try {
     text = readFileSync(join(dataDir, name), 'utf8');
   } catch (cause) {
-    throw new EdgeloopError('EL_ERR_NAB_DATA_FILE', `cannot read data file ${join(dataDir, name)}: ${(cause as Error).message}`, { cause });
+    throw new EdgeloopError(
+      'EL_ERR_NAB_DATA_FILE',
+      `cannot read data file ${join(dataDir, name)}: ${(cause as Error).message}`,
+      { cause },
+    );
   }
   return parseNabCsv(text, name);
 }
@@ -161,7 +196,8 @@ export function resultPath(resultsDir: string, detector: string, name: string): 
 
 export function formatResultCsv(series: NabSeries, scores: ArrayLike<number>, labels: ArrayLike<number>): string {
   const lines = ['timestamp,value,anomaly_score,label'];
-  for (let i = 0; i < series.stamps.length; i++) lines.push(`${series.stamps[i]},${series.valueText[i]},${scores[i]},${labels[i]}`);
+  for (let i = 0; i < series.stamps.length; i++)
+    lines.push(`${series.stamps[i]},${series.valueText[i]},${scores[i]},${labels[i]}`);
   return lines.join('\n') + '\n';
 }
 
@@ -175,7 +211,10 @@ export function writeFileAtomic(path: string, text: string): void {
 /** NAB's <detector>_<profile>_scores.csv table (per file, then a Totals row). */
 export function formatScoresCsv(detector: string, r: ProfileResult): string {
   const lines = ['Detector,Profile,File,Threshold,Score,TP,TN,FP,FN,Total_Count'];
-  for (const f of r.files) lines.push([detector, r.profile, f.name, r.threshold, f.score, f.tp, f.tn, f.fp, f.fn, f.total].join(','));
-  lines.push(['Totals', '', '', '', r.score, r.totals.tp, r.totals.tn, r.totals.fp, r.totals.fn, r.totals.total].join(','));
+  for (const f of r.files)
+    lines.push([detector, r.profile, f.name, r.threshold, f.score, f.tp, f.tn, f.fp, f.fn, f.total].join(','));
+  lines.push(
+    ['Totals', '', '', '', r.score, r.totals.tp, r.totals.tn, r.totals.fp, r.totals.fn, r.totals.total].join(','),
+  );
   return lines.join('\n') + '\n';
 }

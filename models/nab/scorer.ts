@@ -142,7 +142,7 @@ export function calcScoreByThreshold(points: readonly AnomalyPoint[], cost: Cost
   let windowsTotal = -cost.fnWeight * windowScore.size;
   let tn = 0;
   let fn = 0;
-  for (const p of scorable) (p.windowName === null ? tn++ : fn++);
+  for (const p of scorable) p.windowName === null ? tn++ : fn++;
   let tp = 0;
   let fp = 0;
   const result: ThresholdScore[] = [];
@@ -212,10 +212,15 @@ export interface ProfileResult {
 }
 
 /** Best threshold over the whole corpus (NAB's optimizer over the sweeper). Ties keep the higher threshold. */
-export function optimizeThreshold(files: readonly ScoredFile[], cost: CostMatrix, probationPercent = DEFAULT_PROBATION_PERCENT): ThresholdScore {
+export function optimizeThreshold(
+  files: readonly ScoredFile[],
+  cost: CostMatrix,
+  probationPercent = DEFAULT_PROBATION_PERCENT,
+): ThresholdScore {
   const all: AnomalyPoint[] = [];
   for (const f of files) {
-    for (const p of calcSweepScore(f.timestamps, f.anomalyScores, f.windows, f.name, cost, probationPercent)) all.push(p);
+    for (const p of calcSweepScore(f.timestamps, f.anomalyScores, f.windows, f.name, cost, probationPercent))
+      all.push(p);
   }
   const rows = calcScoreByThreshold(all, cost);
   let best = rows[0]!;
@@ -224,11 +229,15 @@ export function optimizeThreshold(files: readonly ScoredFile[], cost: CostMatrix
 }
 
 /** Number of windows that the sweep can score (windows that have rows after the probationary period). */
-export function countScorableWindows(files: readonly ScoredFile[], probationPercent = DEFAULT_PROBATION_PERCENT): number {
+export function countScorableWindows(
+  files: readonly ScoredFile[],
+  probationPercent = DEFAULT_PROBATION_PERCENT,
+): number {
   const names = new Set<string>();
   const unit: CostMatrix = { tpWeight: 1, fpWeight: 1, fnWeight: 1 };
   for (const f of files) {
-    for (const p of calcSweepScore(f.timestamps, f.anomalyScores, f.windows, f.name, unit, probationPercent)) if (p.windowName) names.add(p.windowName);
+    for (const p of calcSweepScore(f.timestamps, f.anomalyScores, f.windows, f.name, unit, probationPercent))
+      if (p.windowName) names.add(p.windowName);
   }
   return names.size;
 }
@@ -241,10 +250,18 @@ export function normalizeScore(score: number, nullScore: number, perfectScore: n
  * Optimise the threshold for one profile, score every file at it, and normalise: the whole of NAB's
  * optimize → score → normalize for one detector.
  */
-export function scoreProfile(files: readonly ScoredFile[], profile: string, cost: CostMatrix, probationPercent = DEFAULT_PROBATION_PERCENT): ProfileResult {
+export function scoreProfile(
+  files: readonly ScoredFile[],
+  profile: string,
+  cost: CostMatrix,
+  probationPercent = DEFAULT_PROBATION_PERCENT,
+): ProfileResult {
   const best = optimizeThreshold(files, cost, probationPercent);
   const perFile: FileScore[] = files.map((f) => {
-    const rows = calcScoreByThreshold(calcSweepScore(f.timestamps, f.anomalyScores, f.windows, f.name, cost, probationPercent), cost);
+    const rows = calcScoreByThreshold(
+      calcSweepScore(f.timestamps, f.anomalyScores, f.windows, f.name, cost, probationPercent),
+      cost,
+    );
     return { name: f.name, ...scoreAtThreshold(rows, best.threshold), threshold: best.threshold };
   });
   const score = perFile.reduce((a, r) => a + r.score, 0);

@@ -44,27 +44,43 @@ export interface ExportTfjsOptions {
 const SELU_ALPHA = 1.6732632423543772;
 const SELU_SCALE = 1.0507009873554805;
 const EXPORTER_VERSION = '1';
-const OPTION_KEYS = new Set(['inputName', 'outputName', 'normalization', 'head', 'opset', 'graphName', 'metadata', 'docString']);
+const OPTION_KEYS = new Set([
+  'inputName',
+  'outputName',
+  'normalization',
+  'head',
+  'opset',
+  'graphName',
+  'metadata',
+  'docString',
+]);
 
 export function exportTfjsToOnnx(model: tf.LayersModel | tf.Sequential, opts: ExportTfjsOptions = {}): Uint8Array {
   for (const k of Object.keys(opts)) {
     if (!OPTION_KEYS.has(k)) throw invalid(`unknown exporter option "${k}" (known: ${[...OPTION_KEYS].join(', ')})`);
   }
   const opset = opts.opset ?? 13;
-  if (!Number.isInteger(opset) || opset < 13 || opset > 21) throw invalid(`opset must be an integer in 13..21, got ${opset}`);
+  if (!Number.isInteger(opset) || opset < 13 || opset > 21)
+    throw invalid(`opset must be an integer in 13..21, got ${opset}`);
   const head = opts.head ?? 'none';
-  if (head !== 'none' && head !== 'reconstruction-mse') throw invalid(`head must be "none" or "reconstruction-mse", got "${String(head)}"`);
+  if (head !== 'none' && head !== 'reconstruction-mse')
+    throw invalid(`head must be "none" or "reconstruction-mse", got "${String(head)}"`);
   const inputName = opts.inputName ?? 'input';
   const outputName = opts.outputName ?? (head === 'none' ? 'output' : 'score');
-  if (!inputName || !outputName || inputName === outputName) throw invalid('inputName and outputName must be two different non-empty names');
+  if (!inputName || !outputName || inputName === outputName)
+    throw invalid('inputName and outputName must be two different non-empty names');
 
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    throw unsupported(`model "${model.name}" has ${model.inputs.length} inputs and ${model.outputs.length} outputs; only one of each is supported`);
+    throw unsupported(
+      `model "${model.name}" has ${model.inputs.length} inputs and ${model.outputs.length} outputs; only one of each is supported`,
+    );
   }
   const inShape = model.inputs[0]!.shape;
   const width = inShape[1];
   if (inShape.length !== 2 || typeof width !== 'number') {
-    throw unsupported(`model input shape [${inShape.map(String).join(', ')}] is not [batch, width]; only 2-D inputs are supported`);
+    throw unsupported(
+      `model input shape [${inShape.map(String).join(', ')}] is not [batch, width]; only 2-D inputs are supported`,
+    );
   }
 
   const g = new GraphBuilder();
@@ -74,10 +90,13 @@ export function exportTfjsToOnnx(model: tf.LayersModel | tf.Sequential, opts: Ex
   if (opts.normalization) {
     const { mean, std } = opts.normalization;
     if (mean.length !== std.length || mean.length === 0 || width % mean.length !== 0) {
-      throw invalid(`normalization has ${mean.length} mean and ${std.length} std entries; need the same count, dividing the input width ${width}`);
+      throw invalid(
+        `normalization has ${mean.length} mean and ${std.length} std entries; need the same count, dividing the input width ${width}`,
+      );
     }
     std.forEach((s, i) => {
-      if (!(Number.isFinite(s) && s > 0)) throw invalid(`normalization.std[${i}] must be a finite number > 0, got ${s}`);
+      if (!(Number.isFinite(s) && s > 0))
+        throw invalid(`normalization.std[${i}] must be a finite number > 0, got ${s}`);
       if (!Number.isFinite(mean[i]!)) throw invalid(`normalization.mean[${i}] must be finite, got ${mean[i]}`);
     });
     const reps = width / mean.length;
@@ -96,16 +115,22 @@ export function exportTfjsToOnnx(model: tf.LayersModel | tf.Sequential, opts: Ex
       prevName = layer.name;
       continue;
     }
-    const inbound = (layer as unknown as { inboundNodes: Array<{ inboundLayers: Array<{ name: string }> }> }).inboundNodes;
-    if (inbound.length !== 1) throw unsupported(`layer "${layer.name}" is used ${inbound.length} times; only simple chains are supported`);
+    const inbound = (layer as unknown as { inboundNodes: Array<{ inboundLayers: Array<{ name: string }> }> })
+      .inboundNodes;
+    if (inbound.length !== 1)
+      throw unsupported(`layer "${layer.name}" is used ${inbound.length} times; only simple chains are supported`);
     const from = inbound[0]!.inboundLayers;
     if (from.length !== 1 || (prevName !== undefined && from[0]!.name !== prevName)) {
-      throw unsupported(`layer "${layer.name}" (${cls}) does not follow the previous layer in a single chain; only linear models are supported`);
+      throw unsupported(
+        `layer "${layer.name}" (${cls}) does not follow the previous layer in a single chain; only linear models are supported`,
+      );
     }
     prevName = layer.name;
     const outShape = layer.outputShape as Array<number | null>;
     if (!Array.isArray(outShape) || outShape.length !== 2 || typeof outShape[1] !== 'number') {
-      throw unsupported(`layer "${layer.name}" (${cls}) outputs shape ${JSON.stringify(outShape)}; only 2-D [batch, n] tensors are supported`);
+      throw unsupported(
+        `layer "${layer.name}" (${cls}) outputs shape ${JSON.stringify(outShape)}; only 2-D [batch, n] tensors are supported`,
+      );
     }
     const cfg = layer.getConfig() as Record<string, unknown>;
     switch (cls) {
@@ -129,7 +154,10 @@ export function exportTfjsToOnnx(model: tf.LayersModel | tf.Sequential, opts: Ex
         break;
       case 'ReLU': {
         const max = cfg.maxValue as number | null | undefined;
-        x = max == null ? g.op('Relu', [x]) : g.op('Clip', [x, g.floatConst('zero', [0], []), g.floatConst('max', [max], [])]);
+        x =
+          max == null
+            ? g.op('Relu', [x])
+            : g.op('Clip', [x, g.floatConst('zero', [0], []), g.floatConst('max', [max], [])]);
         break;
       }
       case 'LeakyReLU':
@@ -141,13 +169,19 @@ export function exportTfjsToOnnx(model: tf.LayersModel | tf.Sequential, opts: Ex
       case 'Softmax': {
         const axis = (cfg.axis as number | number[] | undefined) ?? -1;
         const a = Array.isArray(axis) ? axis : [axis];
-        if (a.length !== 1 || (a[0] !== -1 && a[0] !== 1)) throw unsupported(`Softmax layer "${layer.name}" over axis ${JSON.stringify(axis)}; only the last axis is supported`);
+        if (a.length !== 1 || (a[0] !== -1 && a[0] !== 1))
+          throw unsupported(
+            `Softmax layer "${layer.name}" over axis ${JSON.stringify(axis)}; only the last axis is supported`,
+          );
         x = g.op('Softmax', [x], { axis: -1 });
         break;
       }
       case 'BatchNormalization': {
         const axis = cfg.axis as number;
-        if (axis !== -1 && axis !== 1) throw unsupported(`BatchNormalization layer "${layer.name}" over axis ${axis}; only the last axis is supported`);
+        if (axis !== -1 && axis !== 1)
+          throw unsupported(
+            `BatchNormalization layer "${layer.name}" over axis ${axis}; only the last axis is supported`,
+          );
         const eps = (cfg.epsilon as number | undefined) ?? 1e-3;
         const ws = layer.getWeights();
         let i = 0;
@@ -161,7 +195,10 @@ export function exportTfjsToOnnx(model: tf.LayersModel | tf.Sequential, opts: Ex
           mul[j] = (gamma ? gamma[j]! : 1) / Math.sqrt(variance[j]! + eps);
           add[j] = (beta ? beta[j]! : 0) - mean[j]! * mul[j]!;
         }
-        x = g.op('Add', [g.op('Mul', [x, g.floatConst(`${layer.name}_scale`, mul, [curWidth])]), g.floatConst(`${layer.name}_shift`, add, [curWidth])]);
+        x = g.op('Add', [
+          g.op('Mul', [x, g.floatConst(`${layer.name}_scale`, mul, [curWidth])]),
+          g.floatConst(`${layer.name}_shift`, add, [curWidth]),
+        ]);
         break;
       }
       case 'Dropout':
@@ -170,19 +207,29 @@ export function exportTfjsToOnnx(model: tf.LayersModel | tf.Sequential, opts: Ex
       case 'GaussianNoise':
         break; // identity at inference
       default:
-        throw unsupported(`layer "${layer.name}" of type ${cls} is not supported by the ONNX exporter (supported: Dense, Activation, ReLU, LeakyReLU, ELU, Softmax, BatchNormalization, Dropout)`);
+        throw unsupported(
+          `layer "${layer.name}" of type ${cls} is not supported by the ONNX exporter (supported: Dense, Activation, ReLU, LeakyReLU, ELU, Softmax, BatchNormalization, Dropout)`,
+        );
     }
-    if (outShape[1] !== curWidth) throw unsupported(`layer "${layer.name}" changes the width to ${outShape[1]} in a way the exporter does not model`);
+    if (outShape[1] !== curWidth)
+      throw unsupported(
+        `layer "${layer.name}" changes the width to ${outShape[1]} in a way the exporter does not model`,
+      );
   }
 
   let outWidth = curWidth;
   if (head === 'reconstruction-mse') {
     if (curWidth !== width) {
-      throw invalid(`head "reconstruction-mse" needs the model output width (${curWidth}) to equal its input width (${width})`);
+      throw invalid(
+        `head "reconstruction-mse" needs the model output width (${curWidth}) to equal its input width (${width})`,
+      );
     }
     const diff = g.op('Sub', [x, normalized]);
     const sq = g.op('Mul', [diff, diff]);
-    x = opset >= 18 ? g.op('ReduceMean', [sq, g.int64Const('axes', [1])], { keepdims: 1 }) : g.op('ReduceMean', [sq], { axes: [1], keepdims: 1 });
+    x =
+      opset >= 18
+        ? g.op('ReduceMean', [sq, g.int64Const('axes', [1])], { keepdims: 1 })
+        : g.op('ReduceMean', [sq], { axes: [1], keepdims: 1 });
     outWidth = 1;
   }
   g.bindOutput(x, outputName);
@@ -194,7 +241,11 @@ export function exportTfjsToOnnx(model: tf.LayersModel | tf.Sequential, opts: Ex
     outputs: [floatTensorInfo(outputName, ['batch', outWidth])],
     producerVersion: EXPORTER_VERSION,
     ...(opts.docString ? { docString: opts.docString } : {}),
-    metadata: { ...(opts.metadata ?? {}), 'edgeloop.head': head, 'edgeloop.normalization': opts.normalization ? 'folded' : 'none' },
+    metadata: {
+      ...(opts.metadata ?? {}),
+      'edgeloop.head': head,
+      'edgeloop.normalization': opts.normalization ? 'folded' : 'none',
+    },
   });
 }
 

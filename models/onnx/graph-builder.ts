@@ -40,7 +40,8 @@ export class GraphBuilder {
     const name = this.fresh(prefix);
     const data = Float32Array.from(values as ArrayLike<number>);
     const expected = dims.reduce((a, b) => a * b, 1);
-    if (data.length !== expected) throw new Error(`internal: constant ${name} has ${data.length} values for dims [${dims}]`);
+    if (data.length !== expected)
+      throw new Error(`internal: constant ${name} has ${data.length} values for dims [${dims}]`);
     this.#inits.push({ name, dataType: ONNX_DTYPE.FLOAT, dims, rawData: toLittleEndianBytes(data) });
     return name;
   }
@@ -57,7 +58,13 @@ export class GraphBuilder {
   op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}): string {
     const out = this.fresh(opType.toLowerCase());
     const attribute: OnnxAttribute[] = Object.entries(attrs).map(([name, v]) => toAttr(name, v));
-    this.#nodes.push({ name: `${out}_node`, opType, input: inputs, output: [out], ...(attribute.length ? { attribute } : {}) });
+    this.#nodes.push({
+      name: `${out}_node`,
+      opType,
+      input: inputs,
+      output: [out],
+      ...(attribute.length ? { attribute } : {}),
+    });
     return out;
   }
 
@@ -95,7 +102,13 @@ export class GraphBuilder {
       producerName: 'edgeloop',
       producerVersion: opts.producerVersion,
       ...(opts.docString ? { docString: opts.docString } : {}),
-      graph: { name: opts.graphName, node: this.#nodes, initializer: this.#inits, input: opts.inputs, output: opts.outputs },
+      graph: {
+        name: opts.graphName,
+        node: this.#nodes,
+        initializer: this.#inits,
+        input: opts.inputs,
+        output: opts.outputs,
+      },
       ...(metadataProps.length ? { metadataProps } : {}),
     });
   }

@@ -77,7 +77,11 @@ const descriptor = {
           },
         },
         ValueInfoProto: {
-          fields: { name: { type: 'string', id: 1 }, type: { type: 'TypeProto', id: 2 }, docString: { type: 'string', id: 3 } },
+          fields: {
+            name: { type: 'string', id: 1 },
+            type: { type: 'TypeProto', id: 2 },
+            docString: { type: 'string', id: 3 },
+          },
         },
         TypeProto: { fields: { tensorType: { type: 'TypeProtoTensor', id: 1 } } },
         TypeProtoTensor: { fields: { elemType: { type: 'int32', id: 1 }, shape: { type: 'TensorShapeProto', id: 2 } } },
@@ -152,5 +156,10 @@ export function encodeModel(model: OnnxModel): Uint8Array {
 
 /** Decode a model (only the fields of this subset); numbers as JS numbers. */
 export function decodeModel(bytes: Uint8Array): OnnxModel {
-  return ModelProto.toObject(ModelProto.decode(bytes), { longs: Number, bytes: Uint8Array, defaults: false, arrays: true }) as OnnxModel;
+  return ModelProto.toObject(ModelProto.decode(bytes), {
+    longs: Number,
+    bytes: Uint8Array,
+    defaults: false,
+    arrays: true,
+  }) as OnnxModel;
 }

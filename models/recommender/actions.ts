@@ -29,7 +29,11 @@ export interface ScoredAction {
 }
 
 /** Actions ranked by score (ties by id) for one row of mode probabilities (FAILURE_MODES order). */
-export function rankCatalog(probs: ArrayLike<number>, offset = 0, catalog: readonly CatalogAction[] = ACTION_CATALOG): ScoredAction[] {
+export function rankCatalog(
+  probs: ArrayLike<number>,
+  offset = 0,
+  catalog: readonly CatalogAction[] = ACTION_CATALOG,
+): ScoredAction[] {
   const p: Record<string, number> = {};
   let none = 1;
   FAILURE_MODES.forEach((m, j) => {
@@ -37,7 +41,10 @@ export function rankCatalog(probs: ArrayLike<number>, offset = 0, catalog: reado
     p[m] = v;
     none *= 1 - Math.min(1, Math.max(0, v));
   });
-  const scored = catalog.map((a) => ({ id: a.id, score: a.modes.length === 0 ? none : Math.max(...a.modes.map((m) => p[m] ?? 0)) }));
+  const scored = catalog.map((a) => ({
+    id: a.id,
+    score: a.modes.length === 0 ? none : Math.max(...a.modes.map((m) => p[m] ?? 0)),
+  }));
   scored.sort((x, y) => y.score - x.score || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
   return scored;
 }

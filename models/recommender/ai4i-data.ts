@@ -47,7 +47,10 @@ export function parseAi4iCsv(text: string, source = 'AI4I CSV'): Ai4iData {
   const need = [...Object.values(AI4I_COLUMNS), ...FAILURE_MODES];
   const missing = need.filter((c) => !header.includes(c));
   if (missing.length > 0) {
-    throw new EdgeloopError('EL_ERR_DATA_INVALID', `${source}: missing column(s) ${missing.map((m) => `"${m}"`).join(', ')} (has ${header.join(', ')})`);
+    throw new EdgeloopError(
+      'EL_ERR_DATA_INVALID',
+      `${source}: missing column(s) ${missing.map((m) => `"${m}"`).join(', ')} (has ${header.join(', ')})`,
+    );
   }
   const col = (name: string): number => header.indexOf(name);
   const numericCols: Array<[string, number, number]> = [
@@ -77,28 +80,47 @@ export function parseAi4iCsv(text: string, source = 'AI4I CSV'): Ai4iData {
     const lineNo = i + 2;
     const cells = lines[i + 1]!.split(',');
     if (cells.length !== header.length) {
-      throw new EdgeloopError('EL_ERR_DATA_INVALID', `${source} line ${lineNo}: ${cells.length} fields, the header has ${header.length}`);
+      throw new EdgeloopError(
+        'EL_ERR_DATA_INVALID',
+        `${source} line ${lineNo}: ${cells.length} fields, the header has ${header.length}`,
+      );
     }
     const num = (c: number, name: string): number => {
       const s = cells[c]!.trim();
       const v = s === '' ? NaN : Number(s);
-      if (!Number.isFinite(v)) throw new EdgeloopError('EL_ERR_DATA_INVALID', `${source} line ${lineNo}: column "${name}" is not a finite number ("${s}")`);
+      if (!Number.isFinite(v))
+        throw new EdgeloopError(
+          'EL_ERR_DATA_INVALID',
+          `${source} line ${lineNo}: column "${name}" is not a finite number ("${s}")`,
+        );
       return v;
     };
     const udi = num(iUdi, AI4I_COLUMNS.udi);
-    if (!Number.isInteger(udi)) throw new EdgeloopError('EL_ERR_DATA_INVALID', `${source} line ${lineNo}: UDI must be an integer ("${cells[iUdi]}")`);
+    if (!Number.isInteger(udi))
+      throw new EdgeloopError(
+        'EL_ERR_DATA_INVALID',
+        `${source} line ${lineNo}: UDI must be an integer ("${cells[iUdi]}")`,
+      );
     if (seen.has(udi)) throw new EdgeloopError('EL_ERR_DATA_INVALID', `${source} line ${lineNo}: duplicate UDI ${udi}`);
     seen.add(udi);
     data.udi[i] = udi;
-    for (const [name, c, j] of numericCols) data.raw[i * r + j] = num(c, AI4I_COLUMNS[name as keyof typeof AI4I_COLUMNS]);
+    for (const [name, c, j] of numericCols)
+      data.raw[i * r + j] = num(c, AI4I_COLUMNS[name as keyof typeof AI4I_COLUMNS]);
     const type = cells[iType]!.trim();
     if (type !== 'L' && type !== 'M' && type !== 'H') {
-      throw new EdgeloopError('EL_ERR_DATA_INVALID', `${source} line ${lineNo}: column "Type" must be L, M or H ("${type}")`);
+      throw new EdgeloopError(
+        'EL_ERR_DATA_INVALID',
+        `${source} line ${lineNo}: column "Type" must be L, M or H ("${type}")`,
+      );
     }
     data.raw.set(typeOneHot(type as ProductType), i * r + iTypeL);
     const flag = (c: number, name: string): number => {
       const v = num(c, name);
-      if (v !== 0 && v !== 1) throw new EdgeloopError('EL_ERR_DATA_INVALID', `${source} line ${lineNo}: column "${name}" must be 0 or 1 ("${cells[c]}")`);
+      if (v !== 0 && v !== 1)
+        throw new EdgeloopError(
+          'EL_ERR_DATA_INVALID',
+          `${source} line ${lineNo}: column "${name}" must be 0 or 1 ("${cells[c]}")`,
+        );
       return v;
     };
     data.machineFailure[i] = flag(iMf, AI4I_COLUMNS.machineFailure);
@@ -147,7 +169,8 @@ export const VALIDATION_SALT = 2;
 
 /** Split rows by UDI: rows whose `udiFraction(udi, salt)` < fraction go to `held`, the others to `kept`. */
 export function splitByUdi(d: Ai4iData, fraction: number, salt: number): { kept: Ai4iData; held: Ai4iData } {
-  if (!(fraction >= 0 && fraction < 1)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `split fraction must be in [0, 1), got ${fraction}`);
+  if (!(fraction >= 0 && fraction < 1))
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `split fraction must be in [0, 1), got ${fraction}`);
   const kept: number[] = [];
   const held: number[] = [];
   for (let i = 0; i < d.rows; i++) (udiFraction(d.udi[i]!, salt) < fraction ? held : kept).push(i);

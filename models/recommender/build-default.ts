@@ -18,7 +18,9 @@ import { evaluateTrained, trainRecommender } from './train-recommender.ts';
 export const DEFAULT_RECOMMENDER_VERSION = '1.0.0';
 const DEFAULT_CREATED_AT = '2026-11-25T00:00:00.000Z';
 
-type Signer = { privateKey: KeyObject } | { sign<T extends ManifestInput | Manifest>(m: T): T & { signature: NonNullable<Manifest['signature']> } };
+type Signer =
+  | { privateKey: KeyObject }
+  | { sign<T extends ManifestInput | Manifest>(m: T): T & { signature: NonNullable<Manifest['signature']> } };
 
 export interface BuildDefaultRecommenderOptions {
   dataFile?: string;
@@ -38,10 +40,17 @@ export function defaultAi4iFile(): { path: string; sample: boolean } {
   return { path: join(root, 'test', 'fixtures', 'ai4i', 'ai4i-sample.csv'), sample: true };
 }
 
-export async function buildDefaultRecommender(outDir: string, signer: Signer, opts: BuildDefaultRecommenderOptions = {}): Promise<void> {
+export async function buildDefaultRecommender(
+  outDir: string,
+  signer: Signer,
+  opts: BuildDefaultRecommenderOptions = {},
+): Promise<void> {
   const log = opts.log ?? (() => {});
   const found = opts.dataFile ? { path: opts.dataFile, sample: false } : defaultAi4iFile();
-  if (found.sample) log(`recommender: AI4I development data not found; training on the small fixture ${found.path} (set EDGELOOP_AI4I_CSV)`);
+  if (found.sample)
+    log(
+      `recommender: AI4I development data not found; training on the small fixture ${found.path} (set EDGELOOP_AI4I_CSV)`,
+    );
   const data = parseAi4iCsv(readFileSync(found.path, 'utf8'), found.path);
   const { kept: train, held: test } = splitByUdi(data, 0.2, TEST_SALT);
   const trained = await trainRecommender(train, { epochs: opts.epochs ?? 150, seed: opts.seed ?? 1 });
@@ -49,13 +58,23 @@ export async function buildDefaultRecommender(outDir: string, signer: Signer, op
     const holdout = evaluateTrained(trained, test);
     const exported = await exportRecommender(trained, {
       version: DEFAULT_RECOMMENDER_VERSION,
-      createdAt: opts.createdAt ?? (process.env.SOURCE_DATE_EPOCH ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString() : DEFAULT_CREATED_AT),
+      createdAt:
+        opts.createdAt ??
+        (process.env.SOURCE_DATE_EPOCH
+          ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString()
+          : DEFAULT_CREATED_AT),
       sampleRaw: test.raw,
       sampleRows: test.rows,
       holdout,
-      training: { data: found.sample ? 'test/fixtures/ai4i/ai4i-sample.csv' : 'AI4I 2020 development part', dataRows: data.rows, holdout: 0.2, holdoutRows: test.rows },
+      training: {
+        data: found.sample ? 'test/fixtures/ai4i/ai4i-sample.csv' : 'AI4I 2020 development part',
+        dataRows: data.rows,
+        holdout: 0.2,
+        holdoutRows: test.rows,
+      },
     });
-    const manifest = 'sign' in signer ? signer.sign(exported.manifest) : signManifest(exported.manifest, signer.privateKey);
+    const manifest =
+      'sign' in signer ? signer.sign(exported.manifest) : signManifest(exported.manifest, signer.privateKey);
     writeModelDir(outDir, { onnx: exported.onnx, manifest });
     log(
       `recommender: holdout macro-F1 ${holdout.macroF1.toFixed(3)} (without RNF ${holdout.macroF1NoRnf.toFixed(3)}), binary F1 ${holdout.binaryFailure.f1.toFixed(3)}, hit@1 ${holdout.hitAt1.toFixed(3)}, parity ${exported.parityMaxError.toExponential(1)}`,

@@ -67,26 +67,39 @@ function readData(path: string, cwd: string): Ai4iData {
 function intArg(v: string | undefined, name: string, def: number, min: number): number {
   if (v === undefined) return def;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--${name} must be an integer >= ${min}, got "${v}"`);
+  if (!Number.isInteger(n) || n < min)
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--${name} must be an integer >= ${min}, got "${v}"`);
   return n;
 }
 
 function fractionArg(v: string | undefined, name: string, def: number): number {
   if (v === undefined) return def;
   const n = Number(v);
-  if (!(n >= 0 && n < 1)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--${name} must be a number in [0, 1), got "${v}"`);
+  if (!(n >= 0 && n < 1))
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--${name} must be a number in [0, 1), got "${v}"`);
   return n;
 }
 
-function parse(argv: string[], options: Record<string, { type: 'string' | 'boolean' }>, usage: string): Record<string, string | boolean | undefined> {
+function parse(
+  argv: string[],
+  options: Record<string, { type: 'string' | 'boolean' }>,
+  usage: string,
+): Record<string, string | boolean | undefined> {
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<
+      string,
+      string | boolean | undefined
+    >;
   } catch (err) {
     throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `${(err as Error).message}\n\n${usage}`);
   }
 }
 
-function progressFor(ctx: CliContext, epochs: number, quiet: boolean): { opts: Pick<TrainRecommenderOptions, 'onEpoch'>; done: () => void } {
+function progressFor(
+  ctx: CliContext,
+  epochs: number,
+  quiet: boolean,
+): { opts: Pick<TrainRecommenderOptions, 'onEpoch'>; done: () => void } {
   const p = new Progress({ total: epochs, label: 'training', stream: ctx.stderr, silent: quiet });
   return { opts: { onEpoch: (e, loss) => p.update(e, `loss ${loss.toFixed(4)}`) }, done: () => p.finish() };
 }
@@ -107,14 +120,17 @@ export async function trainRecommenderCommand(argv: string[], ctx: CliContext): 
     },
     trainHelp,
   );
-  if (typeof a.data !== 'string') throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--data FILE is required\n\n${trainHelp}`);
-  if (typeof a.out !== 'string') throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--out DIR is required\n\n${trainHelp}`);
+  if (typeof a.data !== 'string')
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--data FILE is required\n\n${trainHelp}`);
+  if (typeof a.out !== 'string')
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--out DIR is required\n\n${trainHelp}`);
   const epochs = intArg(a.epochs as string | undefined, 'epochs', 150, 1);
   const seed = intArg(a.seed as string | undefined, 'seed', 1, 0);
   const holdout = fractionArg(a.holdout as string | undefined, 'holdout', 0.2);
   const privateKey = typeof a.key === 'string' ? readPrivateKey(resolve(ctx.cwd, a.key)) : undefined;
   const data = readData(a.data, ctx.cwd);
-  const { kept: train, held: test } = holdout > 0 ? splitByUdi(data, holdout, TEST_SALT) : { kept: data, held: selectRows(data, []) };
+  const { kept: train, held: test } =
+    holdout > 0 ? splitByUdi(data, holdout, TEST_SALT) : { kept: data, held: selectRows(data, []) };
 
   const progress = progressFor(ctx, epochs, a.quiet === true);
   const trained = await trainRecommender(train, { epochs, seed, ...progress.opts });
@@ -136,7 +152,8 @@ export async function trainRecommenderCommand(argv: string[], ctx: CliContext): 
     ctx.stdout.write(`wrote ${modelPath} and ${manifestPath}${privateKey ? '' : ' (unsigned: pass --key to sign)'}\n`);
     ctx.stdout.write(`ONNX/TensorFlow.js parity: max |diff| ${exported.parityMaxError.toExponential(2)}\n`);
     ctx.stdout.write(`validation (${trained.validationRows} rows):\n${formatReport(trained.validation)}`);
-    if (holdoutReport) ctx.stdout.write(`holdout test (${test.rows} rows, ${holdout} by UDI hash):\n${formatReport(holdoutReport)}`);
+    if (holdoutReport)
+      ctx.stdout.write(`holdout test (${test.rows} rows, ${holdout} by UDI hash):\n${formatReport(holdoutReport)}`);
   } finally {
     trained.dispose();
   }
@@ -158,7 +175,8 @@ export async function evalAi4iCommand(argv: string[], ctx: CliContext): Promise<
     },
     evalHelp,
   );
-  if (typeof a.train !== 'string') throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--train FILE is required\n\n${evalHelp}`);
+  if (typeof a.train !== 'string')
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--train FILE is required\n\n${evalHelp}`);
   const epochs = intArg(a.epochs as string | undefined, 'epochs', 150, 1);
   const seed = intArg(a.seed as string | undefined, 'seed', 1, 0);
   const holdout = fractionArg(a.holdout as string | undefined, 'holdout', 0.2);
@@ -166,7 +184,8 @@ export async function evalAi4iCommand(argv: string[], ctx: CliContext): Promise<
   let train: Ai4iData;
   let test: Ai4iData;
   if (typeof a.test !== 'string' || resolve(ctx.cwd, a.test) === resolve(ctx.cwd, a.train)) {
-    if (holdout === 0) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', '--holdout must be > 0 when --test is not a separate file');
+    if (holdout === 0)
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', '--holdout must be > 0 when --test is not a separate file');
     ({ kept: train, held: test } = splitByUdi(trainAll, holdout, TEST_SALT));
   } else {
     test = readData(a.test, ctx.cwd);
@@ -186,19 +205,40 @@ export async function evalAi4iCommand(argv: string[], ctx: CliContext): Promise<
     const report = evaluate(probs, test.labels, test.rows, undefined, { probs: failure, labels: test.machineFailure });
     // the published generating rules on the same rows: the reference no model can beat by much
     const rules = ruleOracle(test.raw, test.rows);
-    const oracle = evaluate(rules, test.labels, test.rows, undefined, { probs: ruleOracleFailure(rules, test.rows), labels: test.machineFailure });
+    const oracle = evaluate(rules, test.labels, test.rows, undefined, {
+      probs: ruleOracleFailure(rules, test.rows),
+      labels: test.machineFailure,
+    });
     if (typeof a.out === 'string') {
       const path = resolve(ctx.cwd, a.out);
       mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, predictionsCsv(test, probs, failure));
     }
     if (a.json === true) {
-      ctx.stdout.write(JSON.stringify({ trainRows: trained.trainRows, validationRows: trained.validationRows, thresholds: trained.thresholds, test: report, ruleOracle: oracle }, null, 2) + '\n');
+      ctx.stdout.write(
+        JSON.stringify(
+          {
+            trainRows: trained.trainRows,
+            validationRows: trained.validationRows,
+            thresholds: trained.thresholds,
+            test: report,
+            ruleOracle: oracle,
+          },
+          null,
+          2,
+        ) + '\n',
+      );
     } else {
-      ctx.stdout.write(`trained on ${trained.trainRows} rows, thresholds tuned on ${trained.validationRows} validation rows\n`);
-      ctx.stdout.write(`tuned thresholds: ${FAILURE_MODES.map((m, j) => `${m} ${trained.thresholds[j]!.toFixed(4)}`).join(', ')}\n`);
+      ctx.stdout.write(
+        `trained on ${trained.trainRows} rows, thresholds tuned on ${trained.validationRows} validation rows\n`,
+      );
+      ctx.stdout.write(
+        `tuned thresholds: ${FAILURE_MODES.map((m, j) => `${m} ${trained.thresholds[j]!.toFixed(4)}`).join(', ')}\n`,
+      );
       ctx.stdout.write(`test (${test.rows} rows):\n${formatReport(report)}`);
-      ctx.stdout.write(`rule oracle on the same rows (the dataset's generating rules; TWF = wear 200-240 min, RNF unpredictable):\n${formatReport(oracle)}`);
+      ctx.stdout.write(
+        `rule oracle on the same rows (the dataset's generating rules; TWF = wear 200-240 min, RNF unpredictable):\n${formatReport(oracle)}`,
+      );
       if (typeof a.out === 'string') ctx.stdout.write(`per-row predictions: ${resolve(ctx.cwd, a.out)}\n`);
     }
   } finally {
@@ -216,7 +256,9 @@ export function predictionsCsv(d: Ai4iData, probs: Float32Array, failure: Float3
   const lines = ['UDI,predicted_modes,top_actions,predicted_failure'];
   for (let i = 0; i < d.rows; i++) {
     const modes = FAILURE_MODES.filter((_, j) => probs[i * k + j]! >= 0.5);
-    const top = rankCatalog(probs, i * k).slice(0, 2).map((x) => x.id);
+    const top = rankCatalog(probs, i * k)
+      .slice(0, 2)
+      .map((x) => x.id);
     lines.push(`${d.udi[i]},${modes.join('|')},${top.join('|')},${failure[i]! >= 0.5 ? 1 : 0}`);
   }
   return lines.join('\n') + '\n';
@@ -226,11 +268,17 @@ export function formatReport(r: EvalReport): string {
   const pct = (x: number): string => x.toFixed(3);
   const lines = ['  mode  support  precision  recall  f1'];
   for (const [m, v] of Object.entries(r.perMode)) {
-    lines.push(`  ${m.padEnd(4)}  ${String(v.support).padStart(7)}  ${pct(v.precision).padStart(9)}  ${pct(v.recall).padStart(6)}  ${pct(v.f1)}`);
+    lines.push(
+      `  ${m.padEnd(4)}  ${String(v.support).padStart(7)}  ${pct(v.precision).padStart(9)}  ${pct(v.recall).padStart(6)}  ${pct(v.f1)}`,
+    );
   }
   lines.push(`  macro-F1 (5 modes) ${pct(r.macroF1)}; without RNF ${pct(r.macroF1NoRnf)}`);
-  lines.push(`  binary machine failure: precision ${pct(r.binaryFailure.precision)} recall ${pct(r.binaryFailure.recall)} F1 ${pct(r.binaryFailure.f1)} (support ${r.binaryFailure.support})`);
-  lines.push(`  any mode predicted vs. any mode present: precision ${pct(r.anyModeFailure.precision)} recall ${pct(r.anyModeFailure.recall)} F1 ${pct(r.anyModeFailure.f1)} (support ${r.anyModeFailure.support})`);
+  lines.push(
+    `  binary machine failure: precision ${pct(r.binaryFailure.precision)} recall ${pct(r.binaryFailure.recall)} F1 ${pct(r.binaryFailure.f1)} (support ${r.binaryFailure.support})`,
+  );
+  lines.push(
+    `  any mode predicted vs. any mode present: precision ${pct(r.anyModeFailure.precision)} recall ${pct(r.anyModeFailure.recall)} F1 ${pct(r.anyModeFailure.f1)} (support ${r.anyModeFailure.support})`,
+  );
   lines.push(`  action hit@1 ${pct(r.hitAt1)} hit@2 ${pct(r.hitAt2)} over ${r.rowsWithMode} rows with a failure mode`);
   return lines.join('\n') + '\n';
 }

@@ -56,7 +56,10 @@ export interface ExportedRecommender {
   parityMaxError: number;
 }
 
-export async function exportRecommender(t: TrainedRecommender, o: ExportRecommenderOptions): Promise<ExportedRecommender> {
+export async function exportRecommender(
+  t: TrainedRecommender,
+  o: ExportRecommenderOptions,
+): Promise<ExportedRecommender> {
   const engineeredModel = exportTfjsToOnnx(t.model, {
     inputName: RECOMMENDER_INPUT_NAME,
     outputName: RECOMMENDER_OUTPUT_NAME,
@@ -90,7 +93,10 @@ export async function exportRecommender(t: TrainedRecommender, o: ExportRecommen
   compare(t.predictFailure(o.sampleRaw, o.sampleRows), ortFailure);
   const tol = o.parityTolerance ?? 1e-5;
   if (!(parityMaxError <= tol)) {
-    throw new EdgeloopError('EL_ERR_RECOMMENDER_PARITY', `ONNX model disagrees with TensorFlow.js by ${parityMaxError.toExponential(2)} (tolerance ${tol})`);
+    throw new EdgeloopError(
+      'EL_ERR_RECOMMENDER_PARITY',
+      `ONNX model disagrees with TensorFlow.js by ${parityMaxError.toExponential(2)} (tolerance ${tol})`,
+    );
   }
 
   const k = FAILURE_MODES.length;
@@ -114,7 +120,7 @@ export async function exportRecommender(t: TrainedRecommender, o: ExportRecommen
     output: { name: RECOMMENDER_OUTPUT_NAME, kind: 'multilabel-probabilities', labels: [...FAILURE_MODES] },
     threshold: 0.5,
     thresholdRule:
-      'per-mode F1-optimal thresholds on a validation split (UDI hash), folded into the output bias so 0.5 is every mode\'s decision point; modes with validation F1 < ' +
+      "per-mode F1-optimal thresholds on a validation split (UDI hash), folded into the output bias so 0.5 is every mode's decision point; modes with validation F1 < " +
       `${t.options.minUsefulF1}` +
       Object.entries(t.options.minUsefulF1ByMode)
         .map(([m, v]) => ` (${m}: ${v})`)
@@ -149,7 +155,11 @@ export async function exportRecommender(t: TrainedRecommender, o: ExportRecommen
       // The folded thresholds: every mode decides at 0.5 (the recommendation service reads this map).
       thresholds: Object.fromEntries(FAILURE_MODES.map((m) => [m, 0.5])),
       // The second graph output (its own head, trained on the Machine failure label), also folded to 0.5.
-      failureOutput: { name: RECOMMENDER_FAILURE_OUTPUT_NAME, threshold: 0.5, impliedBy: FAILURE_MODES.slice(...FAILURE_IMPLYING_MODES) },
+      failureOutput: {
+        name: RECOMMENDER_FAILURE_OUTPUT_NAME,
+        threshold: 0.5,
+        impliedBy: FAILURE_MODES.slice(...FAILURE_IMPLYING_MODES),
+      },
       validation: summary(t.validation),
       ...(o.holdout ? { holdout: summary(o.holdout) } : {}),
     },
@@ -167,7 +177,12 @@ export function summary(r: EvalReport): Record<string, unknown> {
     anyModeFailureF1: round(r.anyModeFailure.f1),
     hitAt1: round(r.hitAt1),
     hitAt2: round(r.hitAt2),
-    perMode: Object.fromEntries(Object.entries(r.perMode).map(([m, v]) => [m, { support: v.support, precision: round(v.precision), recall: round(v.recall), f1: round(v.f1) }])),
+    perMode: Object.fromEntries(
+      Object.entries(r.perMode).map(([m, v]) => [
+        m,
+        { support: v.support, precision: round(v.precision), recall: round(v.recall), f1: round(v.f1) },
+      ]),
+    ),
   };
 }
 

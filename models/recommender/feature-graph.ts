@@ -19,9 +19,15 @@ export function prependFeatureGraph(onnx: Uint8Array, inputName: string): Uint8A
   if (!input) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `model has no input "${inputName}"`);
   const dims = input.type.tensorType.shape.dim;
   if (dims.length !== 2 || Number(dims[1]?.dimValue) !== MODEL_FEATURES.length) {
-    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `model input "${inputName}" must be [batch, ${MODEL_FEATURES.length}] (the engineered features)`);
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `model input "${inputName}" must be [batch, ${MODEL_FEATURES.length}] (the engineered features)`,
+    );
   }
-  const names = new Set<string>([...g.node.flatMap((n) => [...n.input, ...n.output]), ...g.initializer.map((t) => t.name)]);
+  const names = new Set<string>([
+    ...g.node.flatMap((n) => [...n.input, ...n.output]),
+    ...g.initializer.map((t) => t.name),
+  ]);
   let counter = 0;
   const fresh = (p: string): string => {
     let n: string;
@@ -75,7 +81,12 @@ export function prependFeatureGraph(onnx: Uint8Array, inputName: string): Uint8A
   // features.ts exactReading: Cast to double, then round to the reading resolution (Round is half to even)
   const scaleT = (): string => doubleConst(10 ** READING_DECIMALS);
   const exactReading = (c: RawFeature): string =>
-    op('Div', [op('Round', [op('Mul', [op('Cast', [column(c)], [{ name: 'to', type: ONNX_ATTR.INT, i: ONNX_DTYPE.DOUBLE }]), scaleT()])]), scaleT()]);
+    op('Div', [
+      op('Round', [
+        op('Mul', [op('Cast', [column(c)], [{ name: 'to', type: ONNX_ATTR.INT, i: ONNX_DTYPE.DOUBLE }]), scaleT()]),
+      ]),
+      scaleT(),
+    ]);
   const compile = (e: FeatureExpr): string => {
     if ('col' in e) return column(e.col);
     if ('sub' in e) return op('Sub', [compile(e.sub[0]), compile(e.sub[1])]);
@@ -114,13 +125,22 @@ export function prependFeatureGraph(onnx: Uint8Array, inputName: string): Uint8A
  * the failure column and the mode columns [implied[0], implied[1]) (modes that always mean a failure). Slice,
  * ReduceMax and Max nodes (opset 13); a caller that fetches only `outputName` sees the same tensor as before.
  */
-export function splitFailureOutput(onnx: Uint8Array, outputName: string, failureName: string, modes: number, implied: readonly [number, number]): Uint8Array {
+export function splitFailureOutput(
+  onnx: Uint8Array,
+  outputName: string,
+  failureName: string,
+  modes: number,
+  implied: readonly [number, number],
+): Uint8Array {
   const model = decodeModel(onnx);
   const g = model.graph;
   const out = g.output.find((o) => o.name === outputName);
   const dims = out?.type.tensorType.shape.dim;
   if (!out || !dims || dims.length !== 2 || Number(dims[1]?.dimValue) !== modes + 1) {
-    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `model output "${outputName}" must be [batch, ${modes + 1}] (the modes, then machine failure)`);
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `model output "${outputName}" must be [batch, ${modes + 1}] (the modes, then machine failure)`,
+    );
   }
   const all = `${outputName}_with_failure`;
   for (const n of g.node) n.output = n.output.map((o) => (o === outputName ? all : o));
@@ -141,7 +161,12 @@ export function splitFailureOutput(onnx: Uint8Array, outputName: string, failure
   g.node.push(
     { name: `${p}_modes`, opType: 'Slice', input: [all, `${p}_0`, `${p}_k`, `${p}_axis`], output: [outputName] },
     { name: `${p}_head`, opType: 'Slice', input: [all, `${p}_k`, `${p}_k1`, `${p}_axis`], output: [`${p}_head_out`] },
-    { name: `${p}_implied`, opType: 'Slice', input: [all, `${p}_i0`, `${p}_i1`, `${p}_axis`], output: [`${p}_implied_out`] },
+    {
+      name: `${p}_implied`,
+      opType: 'Slice',
+      input: [all, `${p}_i0`, `${p}_i1`, `${p}_axis`],
+      output: [`${p}_implied_out`],
+    },
     {
       name: `${p}_implied_max`,
       opType: 'ReduceMax',
@@ -155,6 +180,9 @@ export function splitFailureOutput(onnx: Uint8Array, outputName: string, failure
     { name: `${p}_failure`, opType: 'Max', input: [`${p}_head_out`, `${p}_implied_max_out`], output: [failureName] },
   );
   out.type.tensorType.shape.dim = [dims[0]!, { dimValue: modes }];
-  g.output.push({ name: failureName, type: { tensorType: { elemType: out.type.tensorType.elemType, shape: { dim: [dims[0]!, { dimValue: 1 }] } } } });
+  g.output.push({
+    name: failureName,
+    type: { tensorType: { elemType: out.type.tensorType.elemType, shape: { dim: [dims[0]!, { dimValue: 1 }] } } },
+  });
   return encodeModel(model);
 }

@@ -67,11 +67,19 @@ export const PWF_BAND_W: readonly [number, number] = [3500, 9000];
 export const TWF_WEAR_WINDOW_MIN: readonly [number, number] = [200, 240];
 
 const TEMP_DIFF: FeatureExpr = { sub: [{ col: 'process_temperature_k' }, { col: 'air_temperature_k' }] };
-const POWER: FeatureExpr = { scale: [{ mul: [{ col: 'torque_nm' }, { col: 'rotational_speed_rpm' }] }, (2 * Math.PI) / 60] };
+const POWER: FeatureExpr = {
+  scale: [{ mul: [{ col: 'torque_nm' }, { col: 'rotational_speed_rpm' }] }, (2 * Math.PI) / 60],
+};
 const OVERSTRAIN_RATIO: FeatureExpr = {
   mul: [
     { mul: [{ col: 'tool_wear_min' }, { col: 'torque_nm' }] },
-    { dot: { type_l: 1 / OVERSTRAIN_LIMIT_MIN_NM.L, type_m: 1 / OVERSTRAIN_LIMIT_MIN_NM.M, type_h: 1 / OVERSTRAIN_LIMIT_MIN_NM.H } },
+    {
+      dot: {
+        type_l: 1 / OVERSTRAIN_LIMIT_MIN_NM.L,
+        type_m: 1 / OVERSTRAIN_LIMIT_MIN_NM.M,
+        type_h: 1 / OVERSTRAIN_LIMIT_MIN_NM.H,
+      },
+    },
   ],
 };
 /**
@@ -100,7 +108,9 @@ export function exactReading(x: number): number {
  * (308.6 - 300.0 = 8.600000000000023: safe; 306.7 - 298.1 = 8.599999999999966: failing). float32 cannot tell those
  * apart, so the side of the boundary is taken from that exact comparison (+1 inside, -1 outside).
  */
-const HDF_TEMP_INSIDE: FeatureExpr = { exactDiffBelow: ['process_temperature_k', 'air_temperature_k', HDF_MAX_TEMP_DIFF_K] };
+const HDF_TEMP_INSIDE: FeatureExpr = {
+  exactDiffBelow: ['process_temperature_k', 'air_temperature_k', HDF_MAX_TEMP_DIFF_K],
+};
 /**
  * Temperature side of the HDF margin: (8.6 K - temp diff) + 0.05 K on the side the exact rule puts the row.
  * Readings come in steps of 0.1 K, so every row is at least 0.05 K from the boundary, on the correct side.
@@ -261,11 +271,13 @@ export function evalExpr(e: FeatureExpr, raw: ArrayLike<number>, offset = 0): nu
 export function engineerFeatures(raw: ArrayLike<number>, rows: number): Float32Array {
   const r = RAW_FEATURES.length;
   const m = MODEL_FEATURES.length;
-  if (raw.length !== rows * r) throw new RangeError(`engineerFeatures: ${raw.length} values is not ${rows} rows of ${r}`);
+  if (raw.length !== rows * r)
+    throw new RangeError(`engineerFeatures: ${raw.length} values is not ${rows} rows of ${r}`);
   const out = new Float32Array(rows * m);
   for (let i = 0; i < rows; i++) {
     for (let j = 0; j < r; j++) out[i * m + j] = raw[i * r + j]!;
-    for (let k = 0; k < DERIVED_FEATURES.length; k++) out[i * m + r + k] = evalExpr(DERIVED_FEATURES[k]!.expr, raw, i * r);
+    for (let k = 0; k < DERIVED_FEATURES.length; k++)
+      out[i * m + r + k] = evalExpr(DERIVED_FEATURES[k]!.expr, raw, i * r);
   }
   return out;
 }

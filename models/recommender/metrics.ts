@@ -138,7 +138,14 @@ function binaryFailure(f: FailurePrediction, rows: number): EvalReport['binaryFa
  * distinct scores (so the decision does not sit exactly on a validation point); ties go to the candidate closest
  * to 0.5 in log-odds (least extreme). With no positive in the validation data the threshold is `fallback`.
  */
-export function tuneThreshold(scores: ArrayLike<number>, labels: ArrayLike<number>, n: number, stride = 1, offset = 0, fallback = 0.5): { threshold: number; f1: number } {
+export function tuneThreshold(
+  scores: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  n: number,
+  stride = 1,
+  offset = 0,
+  fallback = 0.5,
+): { threshold: number; f1: number } {
   const pts: Array<{ s: number; y: boolean }> = [];
   let pos = 0;
   for (let i = 0; i < n; i++) {
@@ -159,7 +166,8 @@ export function tuneThreshold(scores: ArrayLike<number>, labels: ArrayLike<numbe
     const thr = next ? (pts[i]!.s + next.s) / 2 : pts[i]!.s / 2;
     const f1 = (2 * tp) / (predicted + pos);
     const dist = Math.abs(logit(thr));
-    if (f1 > best.f1 + 1e-12 || (Math.abs(f1 - best.f1) <= 1e-12 && dist < best.dist)) best = { threshold: thr, f1, dist };
+    if (f1 > best.f1 + 1e-12 || (Math.abs(f1 - best.f1) <= 1e-12 && dist < best.dist))
+      best = { threshold: thr, f1, dist };
   }
   return { threshold: best.threshold, f1: best.f1 };
 }

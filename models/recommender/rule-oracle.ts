@@ -16,14 +16,26 @@ const OSF_LIMIT = { L: 11_000, M: 12_000, H: 13_000 } as const;
  */
 export function ruleOracleFailure(modes: ArrayLike<number>, rows: number): Float32Array {
   const k = FAILURE_MODES.length;
-  return Float32Array.from({ length: rows }, (_, i) => (modes[i * k + 1]! || modes[i * k + 2]! || modes[i * k + 3]! ? 1 : 0));
+  return Float32Array.from({ length: rows }, (_, i) =>
+    modes[i * k + 1]! || modes[i * k + 2]! || modes[i * k + 3]! ? 1 : 0,
+  );
 }
 
 /** 0/1 per row and mode (row-major [rows, 5], the model's output layout) from the generating rules. */
 export function ruleOracle(raw: ArrayLike<number>, rows: number): Float32Array {
   const w = RAW_FEATURES.length;
   const k = FAILURE_MODES.length;
-  const [air, proc, rpm, torque, wear, typeL, typeM] = (['air_temperature_k', 'process_temperature_k', 'rotational_speed_rpm', 'torque_nm', 'tool_wear_min', 'type_l', 'type_m'] as const).map(rawIndex);
+  const [air, proc, rpm, torque, wear, typeL, typeM] = (
+    [
+      'air_temperature_k',
+      'process_temperature_k',
+      'rotational_speed_rpm',
+      'torque_nm',
+      'tool_wear_min',
+      'type_l',
+      'type_m',
+    ] as const
+  ).map(rawIndex);
   const out = new Float32Array(rows * k);
   for (let i = 0; i < rows; i++) {
     const r = (j: number): number => raw[i * w + j]!;

@@ -25,7 +25,10 @@ import type { EvalReport } from './metrics.ts';
  * of the inputs, and every row with one of them has Machine failure = 1). The failure output is the larger of its
  * own head and these, so it never misses a failure the exact modes find.
  */
-export const FAILURE_IMPLYING_MODES: readonly [number, number] = [FAILURE_MODES.indexOf('HDF'), FAILURE_MODES.indexOf('OSF') + 1];
+export const FAILURE_IMPLYING_MODES: readonly [number, number] = [
+  FAILURE_MODES.indexOf('HDF'),
+  FAILURE_MODES.indexOf('OSF') + 1,
+];
 
 export interface TrainRecommenderOptions {
   /** passes over the training rows; default 150 */
@@ -103,9 +106,16 @@ export interface TrainedRecommender {
   dispose(): void;
 }
 
-export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOptions = {}): Promise<TrainedRecommender> {
+export async function trainRecommender(
+  data: Ai4iData,
+  opts: TrainRecommenderOptions = {},
+): Promise<TrainedRecommender> {
   for (const k of Object.keys(opts)) {
-    if (!OPTION_KEYS.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `unknown training option "${k}" (known: ${[...OPTION_KEYS].join(', ')})`);
+    if (!OPTION_KEYS.has(k))
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `unknown training option "${k}" (known: ${[...OPTION_KEYS].join(', ')})`,
+      );
   }
   const o = {
     epochs: opts.epochs ?? DEFAULTS.epochs,
@@ -123,27 +133,41 @@ export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOpt
   if (!(o.l2 >= 0)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `l2 must be >= 0, got ${o.l2}`);
   for (const [mode, v] of Object.entries(o.minUsefulF1ByMode)) {
     if (!(FAILURE_MODES as readonly string[]).includes(mode)) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `minUsefulF1ByMode: unknown mode "${mode}" (known: ${FAILURE_MODES.join(', ')})`);
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `minUsefulF1ByMode: unknown mode "${mode}" (known: ${FAILURE_MODES.join(', ')})`,
+      );
     }
-    if (!(typeof v === 'number' && v >= 0 && v <= 1)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `minUsefulF1ByMode.${mode} must be in [0, 1], got ${v}`);
+    if (!(typeof v === 'number' && v >= 0 && v <= 1))
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `minUsefulF1ByMode.${mode} must be in [0, 1], got ${v}`);
   }
   const posInt = (v: number, name: string): void => {
-    if (!Number.isInteger(v) || v < 1) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `${name} must be an integer >= 1, got ${v}`);
+    if (!Number.isInteger(v) || v < 1)
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `${name} must be an integer >= 1, got ${v}`);
   };
   posInt(o.epochs, 'epochs');
   posInt(o.batchSize, 'batchSize');
   o.hidden.forEach((h, i) => posInt(h, `hidden[${i}]`));
-  if (!Number.isInteger(o.seed)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `seed must be an integer, got ${o.seed}`);
-  if (!(o.learningRate > 0)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `learningRate must be > 0, got ${o.learningRate}`);
+  if (!Number.isInteger(o.seed))
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `seed must be an integer, got ${o.seed}`);
+  if (!(o.learningRate > 0))
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `learningRate must be > 0, got ${o.learningRate}`);
   if (!(o.validationFraction > 0 && o.validationFraction < 1)) {
-    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `validationFraction must be in (0, 1), got ${o.validationFraction}`);
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `validationFraction must be in (0, 1), got ${o.validationFraction}`,
+    );
   }
-  if (!(o.maxPositiveWeight >= 1)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `maxPositiveWeight must be >= 1, got ${o.maxPositiveWeight}`);
+  if (!(o.maxPositiveWeight >= 1))
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `maxPositiveWeight must be >= 1, got ${o.maxPositiveWeight}`);
 
   const { kept: train, held: val } = splitByUdi(data, o.validationFraction, VALIDATION_SALT);
   const k = FAILURE_MODES.length;
   if (train.rows < 20 || val.rows < 5) {
-    throw new EdgeloopError('EL_ERR_DATA_INVALID', `too few rows to train (${train.rows} training, ${val.rows} validation after the ${o.validationFraction} validation split)`);
+    throw new EdgeloopError(
+      'EL_ERR_DATA_INVALID',
+      `too few rows to train (${train.rows} training, ${val.rows} validation after the ${o.validationFraction} validation split)`,
+    );
   }
   // network outputs: the five modes, then machine failure (its own label: a failure may have no mode flagged,
   // and a mode such as RNF may be flagged without a machine failure)
@@ -155,14 +179,18 @@ export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOpt
     for (let i = 0; i < train.rows; i++) s += yTrain[i * outputs + j]!;
     return s;
   });
-  if (positives.slice(0, k).every((p) => p === 0)) throw new EdgeloopError('EL_ERR_DATA_INVALID', 'the training rows contain no failure of any mode');
-  const allWeights = positives.map((p) => (p === 0 ? 1 : Math.min(o.maxPositiveWeight, Math.max(1, Math.sqrt((train.rows - p) / p)))));
+  if (positives.slice(0, k).every((p) => p === 0))
+    throw new EdgeloopError('EL_ERR_DATA_INVALID', 'the training rows contain no failure of any mode');
+  const allWeights = positives.map((p) =>
+    p === 0 ? 1 : Math.min(o.maxPositiveWeight, Math.max(1, Math.sqrt((train.rows - p) / p))),
+  );
   const positiveWeights = allWeights.slice(0, k);
 
   const m = MODEL_FEATURES.length;
   const xTrain = engineerFeatures(train.raw, train.rows);
   const xVal = engineerFeatures(val.raw, val.rows);
-  if (!(o.inputGain > 0)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `inputGain must be > 0, got ${o.inputGain}`);
+  if (!(o.inputGain > 0))
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `inputGain must be > 0, got ${o.inputGain}`);
   const stats = columnStats(xTrain, train.rows, m);
   // z-score with gain, except the bounded [-1, 1] region features, which are only scaled by the gain
   const bounded = MODEL_FEATURES.map((name) => DERIVED_FEATURES.some((d) => d.name === name && d.bounded === true));
@@ -175,7 +203,8 @@ export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOpt
   const tf = await loadTf('cpu');
   const meanT = tf.tensor1d(normalization.mean, 'float32');
   const stdT = tf.tensor1d(normalization.std, 'float32');
-  const norm = (x: Float32Array, rows: number): TF.Tensor2D => tf.tidy(() => tf.div(tf.sub(tf.tensor2d(x, [rows, m]), meanT), stdT) as TF.Tensor2D);
+  const norm = (x: Float32Array, rows: number): TF.Tensor2D =>
+    tf.tidy(() => tf.div(tf.sub(tf.tensor2d(x, [rows, m]), meanT), stdT) as TF.Tensor2D);
 
   const model = tf.sequential({ name: 'ai4i_recommender' });
   let seed = o.seed;
@@ -191,7 +220,14 @@ export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOpt
       }),
     );
   });
-  model.add(tf.layers.dense({ units: outputs, activation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }), name: 'modes' }));
+  model.add(
+    tf.layers.dense({
+      units: outputs,
+      activation: 'sigmoid',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }),
+      name: 'modes',
+    }),
+  );
   const w = tf.tensor1d(allWeights, 'float32');
   const loss = (yTrue: TF.Tensor, yPred: TF.Tensor): TF.Tensor =>
     tf.tidy(() => {
@@ -230,7 +266,10 @@ export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOpt
       ys.dispose();
       finalLoss = sum / batches;
       if (!Number.isFinite(finalLoss)) {
-        throw new EdgeloopError('EL_ERR_DATA_INVALID', `training diverged at epoch ${epoch} (loss ${finalLoss}); check the data or lower the learning rate`);
+        throw new EdgeloopError(
+          'EL_ERR_DATA_INVALID',
+          `training diverged at epoch ${epoch} (loss ${finalLoss}); check the data or lower the learning rate`,
+        );
       }
       opts.onEpoch?.(epoch, finalLoss);
     }
@@ -262,7 +301,10 @@ export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOpt
   const out = model.getLayer('modes');
   const [kernel, bias] = out.getWeights();
   const b = bias!.dataSync();
-  const shifted = tf.tensor1d(Array.from(b, (v, j) => v - logit(allThresholds[j]!)), 'float32');
+  const shifted = tf.tensor1d(
+    Array.from(b, (v, j) => v - logit(allThresholds[j]!)),
+    'float32',
+  );
   out.setWeights([kernel!, shifted]);
   shifted.dispose();
   const modesOf = (all: Float32Array, rows: number): Float32Array => {
@@ -278,7 +320,10 @@ export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOpt
       return p;
     });
   const allVal = rawPredict(xVal, val.rows);
-  const validation = evaluate(modesOf(allVal, val.rows), val.labels, val.rows, undefined, { probs: failureOf(allVal, val.rows), labels: val.machineFailure });
+  const validation = evaluate(modesOf(allVal, val.rows), val.labels, val.rows, undefined, {
+    probs: failureOf(allVal, val.rows),
+    labels: val.machineFailure,
+  });
 
   const trained: TrainedRecommender = {
     tf,
@@ -307,7 +352,10 @@ export async function trainRecommender(data: Ai4iData, opts: TrainRecommenderOpt
 
 /** Report of a trained recommender on labelled rows, with its machine failure output against the Machine failure label. */
 export function evaluateTrained(trained: TrainedRecommender, d: Ai4iData): EvalReport {
-  return evaluate(trained.predict(d.raw, d.rows), d.labels, d.rows, undefined, { probs: trained.predictFailure(d.raw, d.rows), labels: d.machineFailure });
+  return evaluate(trained.predict(d.raw, d.rows), d.labels, d.rows, undefined, {
+    probs: trained.predictFailure(d.raw, d.rows),
+    labels: d.machineFailure,
+  });
 }
 
 /** The five mode labels of each row followed by its Machine failure label: [rows, 6]. */

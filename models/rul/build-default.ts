@@ -33,7 +33,11 @@ export function defaultCmapssFile(): string | undefined {
 }
 
 /** Returns false (and logs why) when there is no training file to build from. */
-export async function buildDefaultRul(outDir: string, signer: ManifestSigner, opts: BuildDefaultRulOptions = {}): Promise<boolean> {
+export async function buildDefaultRul(
+  outDir: string,
+  signer: ManifestSigner,
+  opts: BuildDefaultRulOptions = {},
+): Promise<boolean> {
   const log = opts.log ?? ((): void => {});
   const file = opts.dataFile ?? defaultCmapssFile();
   if (!file) {
@@ -52,18 +56,33 @@ export async function buildDefaultRul(outDir: string, signer: ManifestSigner, op
   );
   try {
     const heldUnits = held.map((i) => cut.units[i]!);
-    const holdout = scorePredictions(predictUnits(trained, heldUnits, held.map((i) => cut.rul[i]!)));
+    const holdout = scorePredictions(
+      predictUnits(
+        trained,
+        heldUnits,
+        held.map((i) => cut.rul[i]!),
+      ),
+    );
     const sample = lastWindows(heldUnits, trained.options.window, sensorIndexes(trained.options.sensors));
     const exported = await exportRul(trained, {
       version: DEFAULT_RUL_VERSION,
-      createdAt: opts.createdAt ?? (process.env.SOURCE_DATE_EPOCH ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString() : DEFAULT_CREATED_AT),
+      createdAt:
+        opts.createdAt ??
+        (process.env.SOURCE_DATE_EPOCH
+          ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString()
+          : DEFAULT_CREATED_AT),
       sample,
       sampleRows: heldUnits.length,
       validation: {
         ...holdout,
-        protocol: 'fold 0 of 5 by unit (seed 1) held out of training; each held-out unit cut at a seeded random cycle and scored at the cut (development figures, not the FD001 test part)',
+        protocol:
+          'fold 0 of 5 by unit (seed 1) held out of training; each held-out unit cut at a seeded random cycle and scored at the cut (development figures, not the FD001 test part)',
       },
-      training: { data: 'NASA C-MAPSS FD001 training file', units: units.length - held.length, heldOutUnits: held.map((i) => units[i]!.unit) },
+      training: {
+        data: 'NASA C-MAPSS FD001 training file',
+        units: units.length - held.length,
+        heldOutUnits: held.map((i) => units[i]!.unit),
+      },
     });
     writeModelDir(outDir, { onnx: exported.onnx, manifest: signer.sign(exported.manifest) });
     log(

@@ -12,7 +12,22 @@ import { Prng } from '../../lib/prng.ts';
 export const CMAPSS_SENSORS = Array.from({ length: 21 }, (_, i) => `s${i + 1}`);
 
 /** The 14 sensors that carry information in FD001 (s1, s5, s6, s10, s16, s18, s19 are constant there). */
-export const FD001_SENSORS = ['s2', 's3', 's4', 's7', 's8', 's9', 's11', 's12', 's13', 's14', 's15', 's17', 's20', 's21'] as const;
+export const FD001_SENSORS = [
+  's2',
+  's3',
+  's4',
+  's7',
+  's8',
+  's9',
+  's11',
+  's12',
+  's13',
+  's14',
+  's15',
+  's17',
+  's20',
+  's21',
+] as const;
 
 export interface CmapssUnit {
   unit: number;
@@ -40,20 +55,26 @@ export function parseCmapss(text: string, source: string): CmapssUnit[] {
     if (line === '') continue;
     const where = `${source}:${i + 1}`;
     const cols = line.split(/\s+/);
-    if (cols.length !== 26) throw dataError(`${where}: expected 26 space-separated columns (unit cycle 3 settings 21 sensors), got ${cols.length}`);
+    if (cols.length !== 26)
+      throw dataError(
+        `${where}: expected 26 space-separated columns (unit cycle 3 settings 21 sensors), got ${cols.length}`,
+      );
     const values = cols.map(Number);
     const bad = values.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) throw dataError(`${where}: column ${bad + 1} is not a number ("${cols[bad]}")`);
     const [u, c] = values as [number, number];
-    if (!Number.isInteger(u) || u < 1 || !Number.isInteger(c) || c < 1) throw dataError(`${where}: unit and cycle must be integers >= 1, got "${cols[0]}" "${cols[1]}"`);
+    if (!Number.isInteger(u) || u < 1 || !Number.isInteger(c) || c < 1)
+      throw dataError(`${where}: unit and cycle must be integers >= 1, got "${cols[0]}" "${cols[1]}"`);
     if (u !== unit) {
-      if (seen.has(u)) throw dataError(`${where}: unit ${u} appears again after other units (rows of a unit must be contiguous)`);
+      if (seen.has(u))
+        throw dataError(`${where}: unit ${u} appears again after other units (rows of a unit must be contiguous)`);
       flush();
       seen.add(u);
       unit = u;
       rows = [];
     }
-    if (c !== rows.length + 1) throw dataError(`${where}: unit ${u} cycle ${c} follows cycle ${rows.length} (cycles must run 1, 2, 3, …)`);
+    if (c !== rows.length + 1)
+      throw dataError(`${where}: unit ${u} cycle ${c} follows cycle ${rows.length} (cycles must run 1, 2, 3, …)`);
     rows.push(values.slice(5));
   }
   flush();
@@ -68,7 +89,8 @@ export function parseRulFile(text: string, source: string): number[] {
     const line = raw.trim();
     if (line === '') return;
     const v = Number(line);
-    if (!/^\d+$/.test(line) || !Number.isSafeInteger(v)) throw dataError(`${source}:${i + 1}: expected one integer >= 0 (remaining cycles), got "${line}"`);
+    if (!/^\d+$/.test(line) || !Number.isSafeInteger(v))
+      throw dataError(`${source}:${i + 1}: expected one integer >= 0 (remaining cycles), got "${line}"`);
     out.push(v);
   });
   if (out.length === 0) throw dataError(`${source}: no RUL values`);
@@ -128,8 +150,16 @@ export function intervalCoverage(low: ArrayLike<number>, high: ArrayLike<number>
  * sensor), written to `out` at `offset`. A unit shorter than the window is padded at the front with its first
  * cycle (the engine before that cycle is taken to be as it was then).
  */
-export function writeWindow(u: CmapssUnit, endCycle: number, window: number, columns: readonly number[], out: Float32Array, offset: number): void {
-  if (!(endCycle >= 1 && endCycle <= u.length)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `unit ${u.unit}: cycle ${endCycle} is outside 1..${u.length}`);
+export function writeWindow(
+  u: CmapssUnit,
+  endCycle: number,
+  window: number,
+  columns: readonly number[],
+  out: Float32Array,
+  offset: number,
+): void {
+  if (!(endCycle >= 1 && endCycle <= u.length))
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `unit ${u.unit}: cycle ${endCycle} is outside 1..${u.length}`);
   const w = columns.length;
   for (let t = 0; t < window; t++) {
     const row = Math.max(0, endCycle - window + t);
@@ -146,7 +176,12 @@ export interface WindowSet {
 }
 
 /** Every training window of run-to-failure units (one per cycle from `window` on, or the last one for short units), with its capped target. */
-export function trainingWindows(units: readonly CmapssUnit[], window: number, columns: readonly number[], cap: number): WindowSet {
+export function trainingWindows(
+  units: readonly CmapssUnit[],
+  window: number,
+  columns: readonly number[],
+  cap: number,
+): WindowSet {
   let rows = 0;
   for (const u of units) rows += Math.max(1, u.length - window + 1);
   const width = window * columns.length;
@@ -172,7 +207,11 @@ export function lastWindows(units: readonly CmapssUnit[], window: number, column
 
 /** Assign whole units to `k` folds: a seeded shuffle of the units, then round-robin. Returns the fold of each unit. */
 export function unitFolds(unitCount: number, k: number, seed: number): number[] {
-  if (!Number.isInteger(k) || k < 2 || k > unitCount) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `folds must be an integer in 2..${unitCount} (the number of units), got ${k}`);
+  if (!Number.isInteger(k) || k < 2 || k > unitCount)
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `folds must be an integer in 2..${unitCount} (the number of units), got ${k}`,
+    );
   const order = new Prng(seed).shuffle(Array.from({ length: unitCount }, (_, i) => i));
   const fold = new Array<number>(unitCount);
   order.forEach((unitIndex, pos) => (fold[unitIndex] = pos % k));
@@ -194,12 +233,18 @@ export interface TruncateOptions {
  * [minRul, maxRul] (default 1..145, the span of remaining lives in the published FD001 RUL file), limited so at
  * least `minCycles` cycles stay.
  */
-export function truncateUnits(units: readonly CmapssUnit[], opts: TruncateOptions): { units: CmapssUnit[]; rul: number[] } {
+export function truncateUnits(
+  units: readonly CmapssUnit[],
+  opts: TruncateOptions,
+): { units: CmapssUnit[]; rul: number[] } {
   const minCycles = opts.minCycles ?? 30;
   const minRul = opts.minRul ?? 1;
   const maxRul = opts.maxRul ?? 145;
   if (!(Number.isInteger(minRul) && Number.isInteger(maxRul) && minRul >= 0 && maxRul >= minRul)) {
-    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `truncation needs integers 0 <= minRul <= maxRul, got ${minRul}..${maxRul}`);
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `truncation needs integers 0 <= minRul <= maxRul, got ${minRul}..${maxRul}`,
+    );
   }
   const prng = new Prng(opts.seed);
   const out: CmapssUnit[] = [];
@@ -216,7 +261,11 @@ export function truncateUnits(units: readonly CmapssUnit[], opts: TruncateOption
 }
 
 function checkSameLength(a: ArrayLike<number>, b: ArrayLike<number>): void {
-  if (a.length !== b.length || a.length === 0) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `need two non-empty series of the same length, got ${a.length} and ${b.length}`);
+  if (a.length !== b.length || a.length === 0)
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `need two non-empty series of the same length, got ${a.length} and ${b.length}`,
+    );
 }
 
 function dataError(message: string): EdgeloopError {

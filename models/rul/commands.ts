@@ -62,14 +62,22 @@ export async function evalCmapssCommand(argv: string[], ctx: CliContext): Promis
   }
   if (typeof a.train !== 'string') throw usage('--train FILE is required');
   if ((a.test === undefined) !== (a.rul === undefined)) throw usage('--test and --rul go together');
-  if (a.test !== undefined && a.folds !== undefined) throw usage('--folds is for validation on the training file; leave it out with --test');
+  if (a.test !== undefined && a.folds !== undefined)
+    throw usage('--folds is for validation on the training file; leave it out with --test');
   const seed = intFlag(a.seed, '--seed', 1, 0);
   const training: TrainRulOptions = {
     seed,
     epochs: intFlag(a.epochs, '--epochs', 30, 1),
     window: intFlag(a.window, '--window', 30, 1),
     cap: intFlag(a.cap, '--cap', 125, 1),
-    ...(typeof a.sensors === 'string' ? { sensors: a.sensors.split(',').map((s) => s.trim()).filter((s) => s !== '') } : {}),
+    ...(typeof a.sensors === 'string'
+      ? {
+          sensors: a.sensors
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s !== ''),
+        }
+      : {}),
   };
   const members = rulOptions(training).members; // every option checked before a file is read
   const folds = intFlag(a.folds, '--folds', 5, 2);
@@ -81,7 +89,12 @@ export async function evalCmapssCommand(argv: string[], ctx: CliContext): Promis
     }
   };
   const train = parseCmapss(read('--train', a.train), a.train);
-  const progress = new Progress({ total: (a.test === undefined ? folds : 1) * training.epochs! * members, label: 'cmapss rul', stream: ctx.stderr, silent: a.quiet === true });
+  const progress = new Progress({
+    total: (a.test === undefined ? folds : 1) * training.epochs! * members,
+    label: 'cmapss rul',
+    stream: ctx.stderr,
+    silent: a.quiet === true,
+  });
   let done = 0;
   const onEpoch = (): void => progress.update(++done);
   let result: RulEvaluation;
@@ -104,14 +117,18 @@ export async function evalCmapssCommand(argv: string[], ctx: CliContext): Promis
   }
   const s = result.scores;
   if (a.json === true) {
-    ctx.stdout.write(JSON.stringify({ protocol: a.test === undefined ? `${folds}-fold` : 'test', ...s }, null, 2) + '\n');
+    ctx.stdout.write(
+      JSON.stringify({ protocol: a.test === undefined ? `${folds}-fold` : 'test', ...s }, null, 2) + '\n',
+    );
     return 0;
   }
   ctx.stdout.write(`RUL model on ${what}\n`);
   ctx.stdout.write(`  units            ${s.units}\n`);
   ctx.stdout.write(`  RMSE             ${s.rmse.toFixed(2)} cycles\n`);
   ctx.stdout.write(`  NASA score       ${s.nasaScore.toFixed(1)}\n`);
-  ctx.stdout.write(`  p10-p90 coverage ${(s.coverage * 100).toFixed(1)} % (nominal 80 %), mean width ${s.meanIntervalWidth.toFixed(1)} cycles\n`);
+  ctx.stdout.write(
+    `  p10-p90 coverage ${(s.coverage * 100).toFixed(1)} % (nominal 80 %), mean width ${s.meanIntervalWidth.toFixed(1)} cycles\n`,
+  );
   if (typeof a.out === 'string') ctx.stdout.write(`per-unit predictions: ${a.out}\n`);
   return 0;
 }
@@ -120,7 +137,8 @@ function intFlag(v: string | boolean | undefined, flag: string, def: number, min
   if (v === undefined) return def;
   const s = String(v).trim();
   const n = Number(s);
-  if (!/^\d+$/.test(s) || !Number.isSafeInteger(n) || n < min) throw usage(`${flag} must be an integer >= ${min}, got "${String(v)}"`);
+  if (!/^\d+$/.test(s) || !Number.isSafeInteger(n) || n < min)
+    throw usage(`${flag} must be an integer >= ${min}, got "${String(v)}"`);
   return n;
 }
 

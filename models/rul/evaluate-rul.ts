@@ -7,7 +7,15 @@
  * No file I/O here.
  */
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { intervalCoverage, lastWindows, nasaScore, rmse, sensorIndexes, truncateUnits, unitFolds } from './cmapss-data.ts';
+import {
+  intervalCoverage,
+  lastWindows,
+  nasaScore,
+  rmse,
+  sensorIndexes,
+  truncateUnits,
+  unitFolds,
+} from './cmapss-data.ts';
 import type { CmapssUnit, TruncateOptions } from './cmapss-data.ts';
 import { trainRul } from './train-rul.ts';
 import type { TrainRulOptions, TrainedRul } from './train-rul.ts';
@@ -40,9 +48,17 @@ export interface RulEvaluation {
 }
 
 /** Predictions at the last cycle of each unit; `trueRul[i]` belongs to `units[i]`. */
-export function predictUnits(model: TrainedRul, units: readonly CmapssUnit[], trueRul: readonly number[], fold = 0): UnitPrediction[] {
+export function predictUnits(
+  model: TrainedRul,
+  units: readonly CmapssUnit[],
+  trueRul: readonly number[],
+  fold = 0,
+): UnitPrediction[] {
   if (units.length !== trueRul.length) {
-    throw new EdgeloopError('EL_ERR_RUL_DATA', `${units.length} test units but ${trueRul.length} RUL values: the RUL file needs one line per test unit, in order`);
+    throw new EdgeloopError(
+      'EL_ERR_RUL_DATA',
+      `${units.length} test units but ${trueRul.length} RUL values: the RUL file needs one line per test unit, in order`,
+    );
   }
   const o = model.options;
   const out = model.predict(lastWindows(units, o.window, sensorIndexes(o.sensors)), units.length);
@@ -51,7 +67,15 @@ export function predictUnits(model: TrainedRul, units: readonly CmapssUnit[], tr
     const b = out[i * 3 + 1]!;
     const c = out[i * 3 + 2]!;
     // the quantile heads are trained apart and may cross on rare inputs: report an ordered interval
-    return { unit: u.unit, fold, cycles: u.length, trueRul: trueRul[i]!, rul: a, p10: Math.min(b, c), p90: Math.max(b, c) };
+    return {
+      unit: u.unit,
+      fold,
+      cycles: u.length,
+      trueRul: trueRul[i]!,
+      rul: a,
+      p10: Math.min(b, c),
+      p90: Math.max(b, c),
+    };
   });
 }
 
@@ -71,9 +95,17 @@ export function scorePredictions(p: readonly UnitPrediction[]): RulScores {
   };
 }
 
-export async function evaluateOnTest(train: readonly CmapssUnit[], test: readonly CmapssUnit[], trueRul: readonly number[], opts: TrainRulOptions = {}): Promise<RulEvaluation> {
+export async function evaluateOnTest(
+  train: readonly CmapssUnit[],
+  test: readonly CmapssUnit[],
+  trueRul: readonly number[],
+  opts: TrainRulOptions = {},
+): Promise<RulEvaluation> {
   if (test.length !== trueRul.length) {
-    throw new EdgeloopError('EL_ERR_RUL_DATA', `${test.length} test units but ${trueRul.length} RUL values: the RUL file needs one line per test unit, in order`);
+    throw new EdgeloopError(
+      'EL_ERR_RUL_DATA',
+      `${test.length} test units but ${trueRul.length} RUL values: the RUL file needs one line per test unit, in order`,
+    );
   }
   const model = await trainRul(train, opts);
   try {
@@ -95,7 +127,10 @@ export interface CrossValidateOptions {
   onFold?: (fold: number, folds: number) => void;
 }
 
-export async function crossValidate(units: readonly CmapssUnit[], opts: CrossValidateOptions = {}): Promise<RulEvaluation> {
+export async function crossValidate(
+  units: readonly CmapssUnit[],
+  opts: CrossValidateOptions = {},
+): Promise<RulEvaluation> {
   const k = opts.folds ?? 5;
   const seed = opts.splitSeed ?? 1;
   const fold = unitFolds(units.length, k, seed);
@@ -127,5 +162,10 @@ export async function crossValidate(units: readonly CmapssUnit[], opts: CrossVal
 /** CSV of the per-unit predictions: unit,predicted_rul,p10,p90,true_rul,cycles,fold. */
 export function predictionsCsv(p: readonly UnitPrediction[]): string {
   const r = (x: number): string => String(Math.round(x * 100) / 100);
-  return ['unit,predicted_rul,p10,p90,true_rul,cycles,fold', ...p.map((x) => `${x.unit},${r(x.rul)},${r(x.p10)},${r(x.p90)},${x.trueRul},${x.cycles},${x.fold}`)].join('\n') + '\n';
+  return (
+    [
+      'unit,predicted_rul,p10,p90,true_rul,cycles,fold',
+      ...p.map((x) => `${x.unit},${r(x.rul)},${r(x.p10)},${r(x.p90)},${x.trueRul},${x.cycles},${x.fold}`),
+    ].join('\n') + '\n'
+  );
 }

@@ -45,7 +45,10 @@ export async function exportRul(t: TrainedRul, o: ExportRulOptions): Promise<Exp
   const opt = t.options;
   const width = opt.window * opt.sensors.length;
   if (o.sampleRows < 1 || o.sample.length !== o.sampleRows * width) {
-    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `sample must hold ${o.sampleRows} >= 1 windows of ${width} values, got ${o.sample.length} values`);
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `sample must hold ${o.sampleRows} >= 1 windows of ${width} values, got ${o.sample.length} values`,
+    );
   }
   const onnx = exportTfjsToOnnx(t.model, {
     inputName: RUL_INPUT_NAME,
@@ -64,7 +67,10 @@ export async function exportRul(t: TrainedRul, o: ExportRulOptions): Promise<Exp
   const parityMaxError = relativeParity(tfOut, ortOut);
   const tol = o.parityTolerance ?? 1e-4;
   if (!(parityMaxError <= tol)) {
-    throw new EdgeloopError('EL_ERR_RUL_PARITY', `ONNX RUL model disagrees with TensorFlow.js by ${parityMaxError.toExponential(2)} (relative; tolerance ${tol})`);
+    throw new EdgeloopError(
+      'EL_ERR_RUL_PARITY',
+      `ONNX RUL model disagrees with TensorFlow.js by ${parityMaxError.toExponential(2)} (relative; tolerance ${tol})`,
+    );
   }
   const k = RUL_OUTPUTS.length;
   const tvRows = Math.min(4, o.sampleRows);
@@ -82,7 +88,12 @@ export async function exportRul(t: TrainedRul, o: ExportRulOptions): Promise<Exp
       window: { length: opt.window, stride: 1 },
       normalization: { mean: t.normalization.mean, std: t.normalization.std, folded: true },
     },
-    output: { name: RUL_OUTPUT_NAME, kind: 'remaining-useful-life', labels: [...RUL_OUTPUTS], quantiles: { p10: 0.1, p90: 0.9 } },
+    output: {
+      name: RUL_OUTPUT_NAME,
+      kind: 'remaining-useful-life',
+      labels: [...RUL_OUTPUTS],
+      quantiles: { p10: 0.1, p90: 0.9 },
+    },
     threshold: RUL_ALERT_CYCLES,
     thresholdRule: `maintenance alert when p10 (the pessimistic remaining life) is at or below ${RUL_ALERT_CYCLES} cycles`,
     testVector: {

@@ -83,7 +83,8 @@ export interface TrainedRul {
 
 export function rulOptions(opts: TrainRulOptions): RulTrainingOptions {
   for (const k of Object.keys(opts)) {
-    if (!OPTION_KEYS.has(k)) throw invalid(`unknown RUL training option "${k}" (known: ${[...OPTION_KEYS].join(', ')})`);
+    if (!OPTION_KEYS.has(k))
+      throw invalid(`unknown RUL training option "${k}" (known: ${[...OPTION_KEYS].join(', ')})`);
   }
   const o: RulTrainingOptions = {
     window: opts.window ?? DEFAULTS.window,
@@ -114,13 +115,15 @@ export function rulOptions(opts: TrainRulOptions): RulTrainingOptions {
   if (!(o.learningRate > 0)) throw invalid(`learningRate must be > 0, got ${o.learningRate}`);
   if (!(o.l2 >= 0)) throw invalid(`l2 must be >= 0, got ${o.l2}`);
   if (!(o.inputNoise >= 0)) throw invalid(`inputNoise must be >= 0, got ${o.inputNoise}`);
-  if (o.backend !== 'wasm' && o.backend !== 'cpu') throw invalid(`backend must be "wasm" or "cpu", got "${String(o.backend)}"`);
+  if (o.backend !== 'wasm' && o.backend !== 'cpu')
+    throw invalid(`backend must be "wasm" or "cpu", got "${String(o.backend)}"`);
   return o;
 }
 
 export async function trainRul(units: readonly CmapssUnit[], opts: TrainRulOptions = {}): Promise<TrainedRul> {
   const o = rulOptions(opts);
-  if (units.length < 2) throw new EdgeloopError('EL_ERR_RUL_DATA', `need at least 2 run-to-failure units to train, got ${units.length}`);
+  if (units.length < 2)
+    throw new EdgeloopError('EL_ERR_RUL_DATA', `need at least 2 run-to-failure units to train, got ${units.length}`);
   const columns = sensorIndexes(o.sensors);
   const s = columns.length;
   const width = o.window * s;
@@ -161,7 +164,10 @@ export async function trainRul(units: readonly CmapssUnit[], opts: TrainRulOptio
     options: o,
     trainWindows: data.rows,
     finalLoss,
-    predict: (x, rows) => tf.tidy(() => (model.predict(norm(tf.tensor2d(x, [rows, width]))) as TF.Tensor).dataSync() as Float32Array).slice(),
+    predict: (x, rows) =>
+      tf
+        .tidy(() => (model.predict(norm(tf.tensor2d(x, [rows, width]))) as TF.Tensor).dataSync() as Float32Array)
+        .slice(),
     dispose: () => {
       model.dispose();
       meanT.dispose();
@@ -194,7 +200,13 @@ async function trainMember(
       }),
     );
   });
-  model.add(tf.layers.dense({ units: RUL_OUTPUTS.length, kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }), name: 'heads' }));
+  model.add(
+    tf.layers.dense({
+      units: RUL_OUTPUTS.length,
+      kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }),
+      name: 'heads',
+    }),
+  );
   const q = tf.tensor1d(QUANTILES, 'float32');
   // column 0: squared error; columns 1, 2: pinball loss at the 10 % and 90 % quantiles
   const loss = (yTrue: TF.Tensor, yPred: TF.Tensor): TF.Tensor =>
@@ -212,7 +224,8 @@ async function trainMember(
   let finalLoss = NaN;
   try {
     for (let epoch = 1; epoch <= o.epochs; epoch++) {
-      (optimizer as unknown as { learningRate: number }).learningRate = o.learningRate * (1 - (0.9 * (epoch - 1)) / Math.max(1, o.epochs - 1));
+      (optimizer as unknown as { learningRate: number }).learningRate =
+        o.learningRate * (1 - (0.9 * (epoch - 1)) / Math.max(1, o.epochs - 1));
       prng.shuffle(order);
       const idx = tf.tensor1d(order, 'int32');
       const xs = tf.gather(xAll, idx);
@@ -236,7 +249,11 @@ async function trainMember(
       xs.dispose();
       ys.dispose();
       finalLoss = sum / batches;
-      if (!Number.isFinite(finalLoss)) throw new EdgeloopError('EL_ERR_RUL_DATA', `training diverged at epoch ${epoch} (loss ${finalLoss}); check the data or lower the learning rate`);
+      if (!Number.isFinite(finalLoss))
+        throw new EdgeloopError(
+          'EL_ERR_RUL_DATA',
+          `training diverged at epoch ${epoch} (loss ${finalLoss}); check the data or lower the learning rate`,
+        );
       onEpoch?.(member * o.epochs + epoch, finalLoss);
     }
   } catch (err) {
@@ -253,7 +270,12 @@ async function trainMember(
  * side (their kernels concatenated), the deeper ones block-diagonal (each member only sees its own units), and
  * the heads stacked and divided by the member count, then scaled by the cap. Exports like any dense model.
  */
-export function mergeMembers(tf: Tf, members: TF.Sequential[], width: number, o: Pick<RulTrainingOptions, 'hidden' | 'cap'>): TF.Sequential {
+export function mergeMembers(
+  tf: Tf,
+  members: TF.Sequential[],
+  width: number,
+  o: Pick<RulTrainingOptions, 'hidden' | 'cap'>,
+): TF.Sequential {
   const m = members.length;
   const merged = tf.sequential({ name: 'cmapss_rul' });
   const layers = [...o.hidden.map((_, i) => `hidden_${i}`), 'heads'];
@@ -277,7 +299,12 @@ export function mergeMembers(tf: Tf, members: TF.Sequential[], width: number, o:
       }
       for (let c = 0; c < outEach; c++) bias[col0 + c]! += scale * bv[c]!;
     });
-    const layer = tf.layers.dense({ units: outUnits, activation: last ? 'linear' : 'relu', ...(li === 0 ? { inputShape: [width] } : {}), name });
+    const layer = tf.layers.dense({
+      units: outUnits,
+      activation: last ? 'linear' : 'relu',
+      ...(li === 0 ? { inputShape: [width] } : {}),
+      name,
+    });
     merged.add(layer);
     const kt = tf.tensor2d(kernel, [inUnits, outUnits]);
     const bt = tf.tensor1d(bias);
@@ -289,7 +316,10 @@ export function mergeMembers(tf: Tf, members: TF.Sequential[], width: number, o:
 }
 
 /** Per-sensor mean and standard deviation over every cycle of the units (float32-rounded, as the graph holds them). */
-export function sensorStats(units: readonly CmapssUnit[], columns: readonly number[]): { mean: number[]; std: number[] } {
+export function sensorStats(
+  units: readonly CmapssUnit[],
+  columns: readonly number[],
+): { mean: number[]; std: number[] } {
   const s = columns.length;
   const sum = new Float64Array(s);
   const sq = new Float64Array(s);

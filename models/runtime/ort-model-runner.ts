@@ -49,23 +49,37 @@ export class OrtModelRunner implements ModelRunner {
           : await ort.InferenceSession.create(opts.model, so);
     } catch (cause) {
       const where = typeof opts.model === 'string' ? opts.model : `${opts.model.byteLength} bytes`;
-      throw new EdgeloopError('EL_ERR_MODEL_LOAD', `ONNX Runtime cannot load the model (${where}): ${(cause as Error).message}`, { cause });
+      throw new EdgeloopError(
+        'EL_ERR_MODEL_LOAD',
+        `ONNX Runtime cannot load the model (${where}): ${(cause as Error).message}`,
+        { cause },
+      );
     }
     const inputName = opts.inputName ?? session.inputNames[0]!;
     const outputName = opts.outputName ?? session.outputNames[0]!;
     if (!session.inputNames.includes(inputName)) {
       await session.release();
-      throw new EdgeloopError('EL_ERR_MODEL_LOAD', `model has no input "${inputName}" (has ${session.inputNames.join(', ')})`);
+      throw new EdgeloopError(
+        'EL_ERR_MODEL_LOAD',
+        `model has no input "${inputName}" (has ${session.inputNames.join(', ')})`,
+      );
     }
     if (!session.outputNames.includes(outputName)) {
       await session.release();
-      throw new EdgeloopError('EL_ERR_MODEL_LOAD', `model has no output "${outputName}" (has ${session.outputNames.join(', ')})`);
+      throw new EdgeloopError(
+        'EL_ERR_MODEL_LOAD',
+        `model has no output "${outputName}" (has ${session.outputNames.join(', ')})`,
+      );
     }
     return new OrtModelRunner(session, inputName, outputName);
   }
 
   /** Load the model a manifest describes (the file path is resolved by the caller). */
-  static async forManifest(file: string | Uint8Array, manifest: Manifest, intraOpNumThreads = 1): Promise<OrtModelRunner> {
+  static async forManifest(
+    file: string | Uint8Array,
+    manifest: Manifest,
+    intraOpNumThreads = 1,
+  ): Promise<OrtModelRunner> {
     return OrtModelRunner.create({
       model: file,
       inputName: manifest.inputs.name,
@@ -82,7 +96,10 @@ export class OrtModelRunner implements ModelRunner {
     }
     const width = input.length / rows;
     if (this.inputWidth !== undefined && width !== this.inputWidth) {
-      throw new EdgeloopError('EL_ERR_MODEL_INPUT', `input rows have ${width} values, the model takes ${this.inputWidth}`);
+      throw new EdgeloopError(
+        'EL_ERR_MODEL_INPUT',
+        `input rows have ${width} values, the model takes ${this.inputWidth}`,
+      );
     }
     const feeds = { [this.inputName]: new ort.Tensor('float32', input, [rows, width]) };
     const out = await session.run(feeds, [this.outputName]);
@@ -110,14 +127,19 @@ export async function checkTestVector(runner: ModelRunner, manifest: Manifest): 
   try {
     out = await runner.run(input, tv.input.length);
   } catch (cause) {
-    throw new EdgeloopError('EL_ERR_MODEL_TEST_VECTOR', `test vector failed to run: ${(cause as Error).message}`, { cause });
+    throw new EdgeloopError('EL_ERR_MODEL_TEST_VECTOR', `test vector failed to run: ${(cause as Error).message}`, {
+      cause,
+    });
   }
   let maxError = 0;
   let where = '';
   for (let i = 0; i < tv.expected.length; i++) {
     const exp = tv.expected[i]!;
     if (exp.length !== out.width) {
-      throw new EdgeloopError('EL_ERR_MODEL_TEST_VECTOR', `test vector row ${i}: expected ${exp.length} outputs, model gives ${out.width}`);
+      throw new EdgeloopError(
+        'EL_ERR_MODEL_TEST_VECTOR',
+        `test vector row ${i}: expected ${exp.length} outputs, model gives ${out.width}`,
+      );
     }
     for (let j = 0; j < exp.length; j++) {
       const got = out.data[i * out.width + j]!;
@@ -129,9 +151,13 @@ export async function checkTestVector(runner: ModelRunner, manifest: Manifest): 
     }
   }
   if (maxError > tv.tolerance) {
-    throw new EdgeloopError('EL_ERR_MODEL_TEST_VECTOR', `test vector mismatch at ${where} (error ${maxError.toExponential(2)} > tolerance ${tv.tolerance})`, {
-      details: { maxError },
-    });
+    throw new EdgeloopError(
+      'EL_ERR_MODEL_TEST_VECTOR',
+      `test vector mismatch at ${where} (error ${maxError.toExponential(2)} > tolerance ${tv.tolerance})`,
+      {
+        details: { maxError },
+      },
+    );
   }
   return { maxError };
 }

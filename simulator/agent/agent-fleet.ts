@@ -16,7 +16,9 @@ interface AgentLike {
   readonly deviceId: string;
   start(): Promise<void>;
   close(drainTimeoutMs?: number): Promise<void>;
-  ingest(readings: Array<{ sensor: string; ts: number; value: number }>): Promise<{ firstSeq: number; lastSeq: number }>;
+  ingest(
+    readings: Array<{ sensor: string; ts: number; value: number }>,
+  ): Promise<{ firstSeq: number; lastSeq: number }>;
   outboxStats(): { telemetry: number; events: number; lastSeq: number } | undefined;
   readonly transport: { readonly connected: boolean } | undefined;
   readonly publisher: { readonly stats: { messages: number; telemetryRecords: number } } | undefined;
@@ -47,12 +49,21 @@ const TICK_MS = 20;
 export async function createAgentFleet(ctx: AgentFleetOptions): Promise<FleetDriver> {
   let createAgent: (o: { config: unknown }) => AgentLike;
   try {
-    ({ createAgent } = (await import('../../agent/create-agent.ts')) as unknown as { createAgent: (o: { config: unknown }) => AgentLike });
+    ({ createAgent } = (await import('../../agent/create-agent.ts')) as unknown as {
+      createAgent: (o: { config: unknown }) => AgentLike;
+    });
   } catch (cause) {
-    throw new EdgeloopError('EL_ERR_SIM_MODE_UNAVAILABLE', `agent mode needs agent/create-agent.ts: ${(cause as Error).message}`, { cause });
+    throw new EdgeloopError(
+      'EL_ERR_SIM_MODE_UNAVAILABLE',
+      `agent mode needs agent/create-agent.ts: ${(cause as Error).message}`,
+      { cause },
+    );
   }
   const shipped = packagePath('models', 'default', 'keys', 'edgeloop-default.pub');
-  return new AgentFleet({ ...ctx, trustedKeyFile: ctx.trustedKeyFile ?? (existsSync(shipped) ? shipped : undefined) }, createAgent);
+  return new AgentFleet(
+    { ...ctx, trustedKeyFile: ctx.trustedKeyFile ?? (existsSync(shipped) ? shipped : undefined) },
+    createAgent,
+  );
 }
 
 export class AgentFleet implements FleetDriver {
@@ -96,7 +107,13 @@ export class AgentFleet implements FleetDriver {
         },
         // the shipped model is loaded from where it is (models.initial), verified against the shipped public key;
         // each agent keeps its own model store under its data directory
-        models: ctx.modelsDir ? { initial: [ctx.modelsDir], updates: ctx.modelUpdates === true && keys.length > 0, ...(keys.length ? { trustedKeys: keys } : {}) } : { updates: false },
+        models: ctx.modelsDir
+          ? {
+              initial: [ctx.modelsDir],
+              updates: ctx.modelUpdates === true && keys.length > 0,
+              ...(keys.length ? { trustedKeys: keys } : {}),
+            }
+          : { updates: false },
         inference: { enabled: Boolean(ctx.modelsDir) },
         status: { intervalMs: ctx.statusIntervalMs ?? 5000 },
         outbox: { batchLingerMs: 20 },
@@ -126,7 +143,8 @@ export class AgentFleet implements FleetDriver {
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
     // the fleet counts as started when every transport is up (agents connect in the background)
     const deadline = Date.now() + 30_000;
-    while (!this.#closed && this.#agents.some((a) => !a.transport?.connected) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (!this.#closed && this.#agents.some((a) => !a.transport?.connected) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
   }
 
   #tick(): void {
@@ -196,7 +214,10 @@ export class AgentFleet implements FleetDriver {
     await Promise.allSettled([...this.#pending]);
   }
   dropAll(): void {
-    throw new EdgeloopError('EL_ERR_SIM_FAULT', 'connect-storm is not supported in agent mode (agents own their connections); use light mode');
+    throw new EdgeloopError(
+      'EL_ERR_SIM_FAULT',
+      'connect-storm is not supported in agent mode (agents own their connections); use light mode',
+    );
   }
 
   async close(): Promise<void> {

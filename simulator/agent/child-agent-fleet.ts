@@ -40,7 +40,13 @@ export class ChildAgentFleet implements FleetDriver {
     this.#root = mkdtempSync(join(ctx.options.dataDir ?? tmpdir(), 'edgeloop-agents-'));
     const n = ctx.devices.length;
     for (let i = 0; i < n; i += perProcess) {
-      this.#slots.push({ indices: Array.from({ length: Math.min(perProcess, n - i) }, (_, k) => i + k), child: undefined, snapshot: undefined, alive: false, kills: 0 });
+      this.#slots.push({
+        indices: Array.from({ length: Math.min(perProcess, n - i) }, (_, k) => i + k),
+        child: undefined,
+        snapshot: undefined,
+        alive: false,
+        kills: 0,
+      });
     }
   }
 
@@ -57,18 +63,23 @@ export class ChildAgentFleet implements FleetDriver {
     const dataDir = join(this.#root, `host-${this.#slots.indexOf(slot)}`);
     mkdirSync(dataDir, { recursive: true });
     return new Promise<void>((resolve, reject) => {
-      child.on('message', (m: { type: string; snapshot?: FleetSnapshot; expected?: Array<[string, number]>; message?: string }) => {
-        if (m.type === 'started') {
-          slot.alive = true;
-          resolve();
-        } else if (m.type === 'stats') {
-          slot.snapshot = m.snapshot;
-          for (const [id, seq] of m.expected ?? []) if (seq > (this.#expected.get(id) ?? 0)) this.#expected.set(id, seq);
-        } else if (m.type === 'error') reject(new EdgeloopError('EL_ERR_SIM_FAULT', `agent host: ${m.message}`));
-      });
+      child.on(
+        'message',
+        (m: { type: string; snapshot?: FleetSnapshot; expected?: Array<[string, number]>; message?: string }) => {
+          if (m.type === 'started') {
+            slot.alive = true;
+            resolve();
+          } else if (m.type === 'stats') {
+            slot.snapshot = m.snapshot;
+            for (const [id, seq] of m.expected ?? [])
+              if (seq > (this.#expected.get(id) ?? 0)) this.#expected.set(id, seq);
+          } else if (m.type === 'error') reject(new EdgeloopError('EL_ERR_SIM_FAULT', `agent host: ${m.message}`));
+        },
+      );
       child.once('exit', (code, signal) => {
         slot.alive = false;
-        if (!slot.snapshot) reject(new EdgeloopError('EL_ERR_SIM_FAULT', `agent host exited (${signal ?? code}) before starting`));
+        if (!slot.snapshot)
+          reject(new EdgeloopError('EL_ERR_SIM_FAULT', `agent host exited (${signal ?? code}) before starting`));
       });
       child.send({
         type: 'init',
@@ -89,7 +100,18 @@ export class ChildAgentFleet implements FleetDriver {
   }
 
   snapshot(): FleetSnapshot {
-    const out: FleetSnapshot = { devices: this.#ctx.devices.length, connections: this.#ctx.devices.length, connectedDevices: 0, messagesPublished: this.#carried.messagesPublished, messagesAcked: 0, readingsPublished: this.#carried.readingsPublished, backlog: 0, droppedAtDevice: 0, connects: 0, connectFailures: 0 };
+    const out: FleetSnapshot = {
+      devices: this.#ctx.devices.length,
+      connections: this.#ctx.devices.length,
+      connectedDevices: 0,
+      messagesPublished: this.#carried.messagesPublished,
+      messagesAcked: 0,
+      readingsPublished: this.#carried.readingsPublished,
+      backlog: 0,
+      droppedAtDevice: 0,
+      connects: 0,
+      connectFailures: 0,
+    };
     for (const s of this.#slots) {
       const x = s.snapshot;
       if (!x) continue;

@@ -19,7 +19,9 @@ export const MACHINE_FAULT_KINDS = ['tool-wear', 'heat-dissipation', 'power', 'o
 export const DATA_FAULT_KINDS = [...SENSOR_FAULT_KINDS, ...MACHINE_FAULT_KINDS] as const;
 export type DataFaultKind = (typeof DATA_FAULT_KINDS)[number];
 
-export const MAINTENANCE: Readonly<Record<(typeof MACHINE_FAULT_KINDS)[number], { failureMode: string; action: string; sensors: readonly string[] }>> = Object.freeze({
+export const MAINTENANCE: Readonly<
+  Record<(typeof MACHINE_FAULT_KINDS)[number], { failureMode: string; action: string; sensors: readonly string[] }>
+> = Object.freeze({
   'tool-wear': { failureMode: 'TWF', action: 'replace tool', sensors: ['tool_wear', 'torque'] },
   'heat-dissipation': { failureMode: 'HDF', action: 'restore cooling', sensors: ['process_temp', 'rpm'] },
   power: { failureMode: 'PWF', action: 'correct the speed/torque set-point', sensors: ['torque', 'rpm'] },
@@ -45,17 +47,18 @@ export interface InjectedFault {
 }
 
 /** Default duration (seconds) and magnitude (standard deviations) per kind. */
-export const FAULT_DEFAULTS: Readonly<Record<DataFaultKind, { durationSec: number; magnitude: number }>> = Object.freeze({
-  spike: { durationSec: 2, magnitude: 10 },
-  drift: { durationSec: 60, magnitude: 8 },
-  stuck: { durationSec: 60, magnitude: 0 },
-  dropout: { durationSec: 30, magnitude: 0 },
-  'tool-wear': { durationSec: 60, magnitude: 0 },
-  'heat-dissipation': { durationSec: 60, magnitude: 0 },
-  power: { durationSec: 60, magnitude: 0 },
-  overstrain: { durationSec: 60, magnitude: 0 },
-  'random-failure': { durationSec: 30, magnitude: 4 },
-});
+export const FAULT_DEFAULTS: Readonly<Record<DataFaultKind, { durationSec: number; magnitude: number }>> =
+  Object.freeze({
+    spike: { durationSec: 2, magnitude: 10 },
+    drift: { durationSec: 60, magnitude: 8 },
+    stuck: { durationSec: 60, magnitude: 0 },
+    dropout: { durationSec: 30, magnitude: 0 },
+    'tool-wear': { durationSec: 60, magnitude: 0 },
+    'heat-dissipation': { durationSec: 60, magnitude: 0 },
+    power: { durationSec: 60, magnitude: 0 },
+    overstrain: { durationSec: 60, magnitude: 0 },
+    'random-failure': { durationSec: 30, magnitude: 4 },
+  });
 
 export function isDataFaultKind(k: string): k is DataFaultKind {
   return (DATA_FAULT_KINDS as readonly string[]).includes(k);
@@ -63,7 +66,15 @@ export function isDataFaultKind(k: string): k is DataFaultKind {
 
 export function describeFault(
   kind: DataFaultKind,
-  o: { id: string; deviceId: string; start: number; durationMs?: number; sensor?: string; magnitude?: number; sensorNames: readonly string[] },
+  o: {
+    id: string;
+    deviceId: string;
+    start: number;
+    durationMs?: number;
+    sensor?: string;
+    magnitude?: number;
+    sensorNames: readonly string[];
+  },
 ): InjectedFault {
   const d = FAULT_DEFAULTS[kind];
   const durationMs = o.durationMs ?? d.durationSec * 1000;
@@ -74,7 +85,10 @@ export function describeFault(
     const m = MAINTENANCE[kind as keyof typeof MAINTENANCE];
     const missing = m.sensors.filter((s) => !o.sensorNames.includes(s));
     if (missing.length > 0) {
-      throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `fault "${kind}" needs sensor(s) ${missing.join(', ')}, which the fleet does not have (it has ${o.sensorNames.join(', ')})`);
+      throw new EdgeloopError(
+        'EL_ERR_SIM_OPTIONS',
+        `fault "${kind}" needs sensor(s) ${missing.join(', ')}, which the fleet does not have (it has ${o.sensorNames.join(', ')})`,
+      );
     }
     sensors = [...m.sensors];
     action = m.action;
@@ -84,7 +98,10 @@ export function describeFault(
   } else {
     const s = o.sensor ?? o.sensorNames[0]!;
     if (!o.sensorNames.includes(s)) {
-      throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `fault "${kind}" names sensor "${s}", which the fleet does not have (it has ${o.sensorNames.join(', ')})`);
+      throw new EdgeloopError(
+        'EL_ERR_SIM_OPTIONS',
+        `fault "${kind}" names sensor "${s}", which the fleet does not have (it has ${o.sensorNames.join(', ')})`,
+      );
     }
     sensors = [s];
   }
@@ -200,7 +217,10 @@ export function planRandomFaults(o: {
 }): InjectedFault[] {
   const out: InjectedFault[] = [];
   const machine = new Set<string>(MACHINE_FAULT_KINDS);
-  const kinds = o.kinds.filter((k) => !machine.has(k) || MAINTENANCE[k as keyof typeof MAINTENANCE].sensors.every((s) => o.sensorNames.includes(s)));
+  const kinds = o.kinds.filter(
+    (k) =>
+      !machine.has(k) || MAINTENANCE[k as keyof typeof MAINTENANCE].sensors.every((s) => o.sensorNames.includes(s)),
+  );
   if (kinds.length === 0 || o.count <= 0 || o.deviceIds.length === 0) return out;
   const window = Math.max(0, o.to - o.from);
   for (let n = 0; n < o.count; n++) {
@@ -218,7 +238,14 @@ export function planRandomFaults(o: {
         deviceId,
         start,
         durationMs,
-        sensor: kind === 'dropout' ? '*' : o.prng.pick(o.sensorNames.filter((s) => s !== 'tool_wear').length ? o.sensorNames.filter((s) => s !== 'tool_wear') : o.sensorNames),
+        sensor:
+          kind === 'dropout'
+            ? '*'
+            : o.prng.pick(
+                o.sensorNames.filter((s) => s !== 'tool_wear').length
+                  ? o.sensorNames.filter((s) => s !== 'tool_wear')
+                  : o.sensorNames,
+              ),
         sensorNames: o.sensorNames,
       }),
     );

@@ -53,7 +53,13 @@ const CONNACK_REASONS: Record<number, string> = {
 
 export class LeanMqttClient {
   readonly clientId: string;
-  readonly #o: Required<Omit<LeanMqttClientOptions, 'username' | 'password' | 'will' | 'retry' | 'onConnect' | 'onClose' | 'onAck' | 'onConnectFailed'>> & LeanMqttClientOptions;
+  readonly #o: Required<
+    Omit<
+      LeanMqttClientOptions,
+      'username' | 'password' | 'will' | 'retry' | 'onConnect' | 'onClose' | 'onAck' | 'onConnectFailed'
+    >
+  > &
+    LeanMqttClientOptions;
   #socket: Socket | undefined;
   #connected = false;
   #closed = false;
@@ -146,7 +152,9 @@ export class LeanMqttClient {
       }
       const delay = this.#backoff.next();
       if (delay === undefined) {
-        this.#rejectWaiters(new EdgeloopError('EL_ERR_SIM_CONNECT', `${this.clientId}: gave up after ${this.#backoff.attempt} attempts`));
+        this.#rejectWaiters(
+          new EdgeloopError('EL_ERR_SIM_CONNECT', `${this.clientId}: gave up after ${this.#backoff.attempt} attempts`),
+        );
         return;
       }
       this.#reconnectTimer = setTimeout(() => this.#open(), delay);
@@ -251,9 +259,13 @@ export class LeanMqttClient {
         // CONNACK
         const rc = body[1] ?? 255;
         if (rc !== 0) {
-          const err = new EdgeloopError('EL_ERR_SIM_CONNECT', `${this.clientId}: broker refused the connection (${CONNACK_REASONS[rc] ?? `code ${rc}`})`, {
-            details: { returnCode: rc },
-          });
+          const err = new EdgeloopError(
+            'EL_ERR_SIM_CONNECT',
+            `${this.clientId}: broker refused the connection (${CONNACK_REASONS[rc] ?? `code ${rc}`})`,
+            {
+              details: { returnCode: rc },
+            },
+          );
           if (rc === 4 || rc === 5 || rc === 2) {
             this.#closed = true; // credentials will not get better by retrying
             this.#rejectWaiters(err);
@@ -296,7 +308,11 @@ export class LeanMqttClient {
   #connectPacket(): Buffer {
     const o = this.#o;
     let flags = 0x02; // clean session: the simulator owns its resend state
-    const parts: Buffer[] = [str('MQTT'), Buffer.from([4, 0, (o.keepaliveSec >> 8) & 255, o.keepaliveSec & 255]), str(o.clientId)];
+    const parts: Buffer[] = [
+      str('MQTT'),
+      Buffer.from([4, 0, (o.keepaliveSec >> 8) & 255, o.keepaliveSec & 255]),
+      str(o.clientId),
+    ];
     if (o.will) {
       flags |= 0x04 | 0x08; // will, QoS 1
       if (o.will.retain) flags |= 0x20;

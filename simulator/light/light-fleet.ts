@@ -86,10 +86,14 @@ export class LightFleet {
     const n = opts.devices.length;
     if (n === 0) throw new EdgeloopError('EL_ERR_SIM_OPTIONS', 'LightFleet: at least one device is needed');
     const rate = opts.messageRate ?? 1;
-    if (!(rate > 0 && rate <= 1000)) throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `messageRate must be in (0, 1000] messages/s, got ${rate}`);
+    if (!(rate > 0 && rate <= 1000))
+      throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `messageRate must be in (0, 1000] messages/s, got ${rate}`);
     const conns = opts.connections ?? n;
     if (!Number.isInteger(conns) || conns < 1 || conns > n) {
-      throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `connections must be an integer in [1, devices=${n}], got ${conns}`);
+      throw new EdgeloopError(
+        'EL_ERR_SIM_OPTIONS',
+        `connections must be an integer in [1, devices=${n}], got ${conns}`,
+      );
     }
     this.#o = opts;
     this.#topics = opts.topics ?? new Topics();
@@ -148,7 +152,9 @@ export class LightFleet {
         password: cred?.password,
         maxQueued: o.maxQueued ?? 10_000,
         retry: o.retry ?? {},
-        will: status ? { topic: this.#topics.status(firstDevice.id), payload: this.#statusPayload(c, false), retain: true } : undefined,
+        will: status
+          ? { topic: this.#topics.status(firstDevice.id), payload: this.#statusPayload(c, false), retain: true }
+          : undefined,
         onConnect: () => {
           if (status) client.publish(this.#topics.status(firstDevice.id), this.#statusPayload(c, true), -1, true);
         },
@@ -192,7 +198,15 @@ export class LightFleet {
 
   #statusPayload(conn: number, online: boolean): Buffer {
     const d = this.#o.devices[conn]!;
-    const m: StatusMessage = { v: 1, type: 'status', deviceId: d.id, seq: d.lastSeq, ts: this.#now(), online, agentVersion: 'edgeloop-sim' };
+    const m: StatusMessage = {
+      v: 1,
+      type: 'status',
+      deviceId: d.id,
+      seq: d.lastSeq,
+      ts: this.#now(),
+      online,
+      agentVersion: 'edgeloop-sim',
+    };
     return encodeMessage(m);
   }
 
@@ -224,7 +238,14 @@ export class LightFleet {
         for (let s = 0; s < samples; s++) times[s] = Math.round(at - (samples - 1 - s) * step);
         const readings: Reading[] = d.sample(times);
         if (readings.length === 0) continue; // dropout: nothing to send
-        const msg = { v: 1 as const, type: 'telemetry' as const, deviceId: d.id, seq: readings[0]!.seq, sentAt: now, readings };
+        const msg = {
+          v: 1 as const,
+          type: 'telemetry' as const,
+          deviceId: d.id,
+          seq: readings[0]!.seq,
+          sentAt: now,
+          readings,
+        };
         client.publish(this.#topics.telemetry(d.id), encodeMessage(msg), i);
         this.stats.messagesPublished++;
         this.stats.readingsPublished += readings.length;
@@ -254,7 +275,14 @@ export class LightFleet {
       failures += c.connectFailures;
     }
     for (let i = 0; i < this.#o.devices.length; i++) if (this.#clients[this.#conn[i]!]!.connected) connectedDevices++;
-    Object.assign(this.stats, { connectedConnections, backlog, droppedAtDevice: dropped, connects, connectFailures: failures, connectedDevices });
+    Object.assign(this.stats, {
+      connectedConnections,
+      backlog,
+      droppedAtDevice: dropped,
+      connects,
+      connectFailures: failures,
+      connectedDevices,
+    });
     return { ...this.stats };
   }
 
@@ -282,7 +310,9 @@ export class LightFleet {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     // like an agent's clean shutdown: a retained status left `online` would keep the device in the fleet's view
-    for (const [client, s] of this.#statusOf) if (client.connected) client.publish(this.#topics.status(s.deviceId), this.#statusPayload(s.conn, false), -1, true);
+    for (const [client, s] of this.#statusOf)
+      if (client.connected)
+        client.publish(this.#topics.status(s.deviceId), this.#statusPayload(s.conn, false), -1, true);
     await Promise.all(this.#clients.map((c) => c.close()));
   }
 }

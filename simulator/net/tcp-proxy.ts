@@ -45,14 +45,25 @@ export class TcpProxy {
   #tokensAt = Date.now();
   #rate: number;
   #burst: number;
-  readonly stats: TcpProxyStats = { accepted: 0, refusedBlocked: 0, refusedRateLimited: 0, active: 0, dropped: 0, bytesUp: 0, bytesDown: 0 };
+  readonly stats: TcpProxyStats = {
+    accepted: 0,
+    refusedBlocked: 0,
+    refusedRateLimited: 0,
+    active: 0,
+    dropped: 0,
+    bytesUp: 0,
+    bytesDown: 0,
+  };
 
   constructor(opts: TcpProxyOptions) {
     if (!opts.target || !Number.isInteger(opts.target.port) || opts.target.port <= 0) {
       throw new EdgeloopError('EL_ERR_SIM_OPTIONS', 'TcpProxy: target.port must be a positive integer');
     }
     if (opts.maxConnectsPerSec !== undefined && !(opts.maxConnectsPerSec > 0)) {
-      throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `TcpProxy: maxConnectsPerSec must be > 0, got ${opts.maxConnectsPerSec}`);
+      throw new EdgeloopError(
+        'EL_ERR_SIM_OPTIONS',
+        `TcpProxy: maxConnectsPerSec must be > 0, got ${opts.maxConnectsPerSec}`,
+      );
     }
     this.#o = opts;
     this.name = opts.name ?? 'proxy';
@@ -78,7 +89,9 @@ export class TcpProxy {
     if (this.#server) return;
     const server = createServer((client) => this.#accept(client));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new EdgeloopError('EL_ERR_SIM_PROXY', `${this.name}: cannot listen: ${err.message}`, { cause: err })));
+      server.once('error', (err) =>
+        reject(new EdgeloopError('EL_ERR_SIM_PROXY', `${this.name}: cannot listen: ${err.message}`, { cause: err })),
+      );
       server.listen(this.#o.port ?? 0, this.host, () => resolve());
     });
     this.#server = server;

@@ -10,7 +10,10 @@ import type { Stream } from '../../cloud/stream/stream.ts';
 import { decodeRecord } from '../../cloud/processor/decode-record.ts';
 import type { LatencyProbe } from '../run-simulation.ts';
 
-export function streamProbe(stream: Stream, opts: { consumer?: string; pollMs?: number; since?: number } = {}): LatencyProbe {
+export function streamProbe(
+  stream: Stream,
+  opts: { consumer?: string; pollMs?: number; since?: number } = {},
+): LatencyProbe {
   let stop = false;
   let loop: Promise<void> | undefined;
   const consumer = opts.consumer ?? `edgeloop-sim-probe-${process.pid}`;
@@ -45,7 +48,10 @@ export function streamProbe(stream: Stream, opts: { consumer?: string; pollMs?: 
   };
 }
 
-export function featureStoreProbe(store: FeatureStore, opts: { group?: string; deviceIds: () => string[]; pollMs?: number }): LatencyProbe {
+export function featureStoreProbe(
+  store: FeatureStore,
+  opts: { group?: string; deviceIds: () => string[]; pollMs?: number },
+): LatencyProbe {
   let timer: NodeJS.Timeout | undefined;
   let busy = false;
   const seen = new Map<string, number>();

@@ -75,23 +75,32 @@ export interface ParseOptions {
 
 export function parseReplayCsv(text: string, opts: ParseOptions = {}): ReplaySeries {
   const name = opts.name ?? 'replay';
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/).filter((l) => l.trim().length > 0);
+  const lines = text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .filter((l) => l.trim().length > 0);
   if (lines.length < 2) throw new EdgeloopError('EL_ERR_SIM_REPLAY', `${name}: expected a header and at least one row`);
   const format = opts.format ?? detectFormat(lines[0]!);
   if (!format) {
-    throw new EdgeloopError('EL_ERR_SIM_REPLAY', `${name}: unknown CSV format (header "${lines[0]!.slice(0, 80)}"); expected SKAB (;-separated), NAB (timestamp,value) or AI4I`);
+    throw new EdgeloopError(
+      'EL_ERR_SIM_REPLAY',
+      `${name}: unknown CSV format (header "${lines[0]!.slice(0, 80)}"); expected SKAB (;-separated), NAB (timestamp,value) or AI4I`,
+    );
   }
   const sep = format === 'skab' ? ';' : ',';
   const header = lines[0]!.split(sep).map((h) => h.trim());
   let valueCols: number[];
   let sensors: string[];
-  let labelOf: ((cells: string[]) => { kind: string; action: string | null; failureMode: string | null } | undefined) | undefined;
+  let labelOf:
+    | ((cells: string[]) => { kind: string; action: string | null; failureMode: string | null } | undefined)
+    | undefined;
   if (format === 'skab') {
     const skip = new Set(['datetime', 'anomaly', 'changepoint']);
     valueCols = header.map((_, i) => i).filter((i) => !skip.has(header[i]!.toLowerCase()));
     sensors = valueCols.map((i) => sensorId(header[i]!));
     const ai = header.findIndex((h) => h.toLowerCase() === 'anomaly');
-    if (ai >= 0) labelOf = (c) => (Number(c[ai]) >= 0.5 ? { kind: 'labelled', action: null, failureMode: null } : undefined);
+    if (ai >= 0)
+      labelOf = (c) => (Number(c[ai]) >= 0.5 ? { kind: 'labelled', action: null, failureMode: null } : undefined);
   } else if (format === 'nab') {
     valueCols = [1];
     sensors = ['value'];
@@ -104,7 +113,9 @@ export function parseReplayCsv(text: string, opts: ParseOptions = {}): ReplaySer
       valueCols.push(i);
       sensors.push(id);
     }
-    const modeCols = Object.keys(AI4I_MODES).map((m) => [m, header.indexOf(m)] as const).filter(([, i]) => i >= 0);
+    const modeCols = Object.keys(AI4I_MODES)
+      .map((m) => [m, header.indexOf(m)] as const)
+      .filter(([, i]) => i >= 0);
     const mf = header.indexOf('Machine failure');
     labelOf = (c) => {
       const hit = modeCols.find(([, i]) => c[i] === '1');
@@ -143,8 +154,13 @@ export function parseReplayCsv(text: string, opts: ParseOptions = {}): ReplaySer
     for (const [a, b] of opts.nabWindows) {
       const from = timestamps.findIndex((t) => t >= a.slice(0, 19));
       let to = -1;
-      for (let i = timestamps.length - 1; i >= 0; i--) if (timestamps[i]! <= b.slice(0, 19)) { to = i; break; }
-      if (from >= 0 && to >= from) labels.push({ fromRow: from, toRow: to, kind: 'labelled', action: null, failureMode: null });
+      for (let i = timestamps.length - 1; i >= 0; i--)
+        if (timestamps[i]! <= b.slice(0, 19)) {
+          to = i;
+          break;
+        }
+      if (from >= 0 && to >= from)
+        labels.push({ fromRow: from, toRow: to, kind: 'labelled', action: null, failureMode: null });
     }
   }
   return { name, format, sensors, values: Float64Array.from(rowsOut), rows: row, labels };
@@ -161,17 +177,26 @@ export function loadReplay(path: string, opts: LoadReplayOptions = {}): ReplaySe
   let files: string[];
   try {
     files = statSync(path).isDirectory()
-      ? readdirSync(path).filter((f) => f.endsWith('.csv')).sort(naturalCompare).map((f) => join(path, f))
+      ? readdirSync(path)
+          .filter((f) => f.endsWith('.csv'))
+          .sort(naturalCompare)
+          .map((f) => join(path, f))
       : [path];
   } catch (cause) {
-    throw new EdgeloopError('EL_ERR_SIM_REPLAY', `cannot read replay path ${path}: ${(cause as Error).message}`, { cause });
+    throw new EdgeloopError('EL_ERR_SIM_REPLAY', `cannot read replay path ${path}: ${(cause as Error).message}`, {
+      cause,
+    });
   }
   if (files.length === 0) throw new EdgeloopError('EL_ERR_SIM_REPLAY', `no .csv files in ${path}`);
   return files.map((f) => {
     const text = readFileSync(f, 'utf8');
     const firstLine = text.slice(0, text.indexOf('\n') >>> 0);
     const format = opts.format ?? detectFormat(firstLine);
-    return parseReplayCsv(text, { name: basename(f), format, nabWindows: format === 'nab' ? nabWindowsFor(f, opts.nabLabels) : undefined });
+    return parseReplayCsv(text, {
+      name: basename(f),
+      format,
+      nabWindows: format === 'nab' ? nabWindowsFor(f, opts.nabLabels) : undefined,
+    });
   });
 }
 

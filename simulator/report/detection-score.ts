@@ -34,7 +34,11 @@ export interface DetectionScore {
 
 export const UNSCORED_KINDS: ReadonlySet<string> = new Set(['dropout']);
 
-export function scoreDetection(faults: readonly InjectedFault[], events: readonly ObservedEvent[], toleranceMs = 5000): DetectionScore {
+export function scoreDetection(
+  faults: readonly InjectedFault[],
+  events: readonly ObservedEvent[],
+  toleranceMs = 5000,
+): DetectionScore {
   const byDevice = new Map<string, InjectedFault[]>();
   for (const f of faults) {
     let l = byDevice.get(f.deviceId);

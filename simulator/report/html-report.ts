@@ -3,10 +3,13 @@ import { barChart, histogramChart, lineChart } from './svg-charts.ts';
 import type { SimulationReport } from './sim-report.ts';
 import { summarize } from './sim-report.ts';
 
-const esc = (s: unknown): string => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
-const num = (x: number | null | undefined, d = 1): string => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
+const esc = (s: unknown): string =>
+  String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+const num = (x: number | null | undefined, d = 1): string =>
+  x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d);
 /** a share as a percentage with its sign, or "n/a" alone when there is nothing to divide (no events, no faults) */
-const pct = (x: number | null | undefined, d = 1): string => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : `${(x * 100).toFixed(d)} %`);
+const pct = (x: number | null | undefined, d = 1): string =>
+  x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : `${(x * 100).toFixed(d)} %`;
 
 export function renderHtmlReport(r: SimulationReport): string {
   const s = r.throughput.series.series;
@@ -23,15 +26,24 @@ export function renderHtmlReport(r: SimulationReport): string {
     .join('');
   const truth = r.groundTruth
     .slice(0, 500)
-    .map((f) => `<tr><td>${esc(f.deviceId)}</td><td>${esc(f.kind)}</td><td>${esc(f.sensors.join(', '))}</td><td>${new Date(f.start).toISOString().slice(11, 23)}</td><td>${num((f.end - f.start) / 1000)} s</td><td>${esc(f.action ?? '')}</td><td>${esc(f.failureMode ?? '')}</td></tr>`)
+    .map(
+      (f) =>
+        `<tr><td>${esc(f.deviceId)}</td><td>${esc(f.kind)}</td><td>${esc(f.sensors.join(', '))}</td><td>${new Date(f.start).toISOString().slice(11, 23)}</td><td>${num((f.end - f.start) / 1000)} s</td><td>${esc(f.action ?? '')}</td><td>${esc(f.failureMode ?? '')}</td></tr>`,
+    )
     .join('');
   const gaps = r.delivery.perDevice
     .filter((d) => d.missing > 0 || d.duplicates > 0)
     .slice(0, 200)
-    .map((d) => `<tr><td>${esc(d.deviceId)}</td><td>${d.expected}</td><td>${d.received}</td><td>${d.missing}</td><td>${d.duplicates}</td><td>${esc(d.gaps.map(([x, y]) => (x === y ? x : `${x}–${y}`)).join(', '))}</td></tr>`)
+    .map(
+      (d) =>
+        `<tr><td>${esc(d.deviceId)}</td><td>${d.expected}</td><td>${d.received}</td><td>${d.missing}</td><td>${d.duplicates}</td><td>${esc(d.gaps.map(([x, y]) => (x === y ? x : `${x}–${y}`)).join(', '))}</td></tr>`,
+    )
     .join('');
   const stages = Object.entries(r.latency.stages)
-    .map(([k, v]) => `<tr><td>device → ${esc(k)}</td><td>${num(v.p50)}</td><td>${num(v.p95)}</td><td>${num(v.p99)}</td><td>${num(v.max)}</td><td>${v.count}</td></tr>`)
+    .map(
+      ([k, v]) =>
+        `<tr><td>device → ${esc(k)}</td><td>${num(v.p50)}</td><td>${num(v.p95)}</td><td>${num(v.p99)}</td><td>${num(v.max)}</td><td>${v.count}</td></tr>`,
+    )
     .join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>edgeloop sim report — ${esc(r.startedAt)}</title>
@@ -55,11 +67,21 @@ svg{max-width:100%;height:auto}
 <h2>Throughput over time</h2>
 ${lineChart(lines, { title: 'per second', yLabel: 'per second', bands })}
 <h2>End-to-end latency</h2>
-${histogramChart(lat.histogram, { title: 'device time → broker (readings)', unit: 'ms', markers: [{ at: lat.p50, label: 'p50' }, { at: lat.p99, label: 'p99' }] })}
+${histogramChart(lat.histogram, {
+  title: 'device time → broker (readings)',
+  unit: 'ms',
+  markers: [
+    { at: lat.p50, label: 'p50' },
+    { at: lat.p99, label: 'p99' },
+  ],
+})}
 <table><tr><th>stage</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>readings</th></tr>
 <tr><td>device → broker</td><td>${num(lat.p50)}</td><td>${num(lat.p95)}</td><td>${num(lat.p99)}</td><td>${num(lat.max)}</td><td>${lat.count}</td></tr>${stages}</table>
 <h2>Recovery per fault</h2>
-${barChart(r.faults.map((f) => ({ label: `${f.kind} @ ${num(f.atMs / 1000)}s`, value: f.drainMs })), { title: 'drain time after the fault was healed', unit: 'ms', empty: 'no infrastructure faults in this run' })}
+${barChart(
+  r.faults.map((f) => ({ label: `${f.kind} @ ${num(f.atMs / 1000)}s`, value: f.drainMs })),
+  { title: 'drain time after the fault was healed', unit: 'ms', empty: 'no infrastructure faults in this run' },
+)}
 <table><tr><th>fault</th><th>at</th><th>healed</th><th>devices</th><th>drain</th><th>peak backlog</th><th>notes</th></tr>
 ${r.faults.map((f) => `<tr><td>${esc(f.kind)}</td><td>${num(f.atMs / 1000)} s</td><td>${num(f.healedAtMs / 1000)} s</td><td>${f.devicesAffected}</td><td>${f.drainMs === null ? '<span class="bad">not drained</span>' : `${f.drainMs} ms`}</td><td>${f.peakBacklog}</td><td>${esc(f.notes ?? '')}${f.reconnectMs !== undefined ? ` reconnected in ${num(f.reconnectMs, 0)} ms, ${f.refusedConnects} refused` : ''}</td></tr>`).join('')}</table>
 <h2>Delivery</h2>

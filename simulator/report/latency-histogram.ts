@@ -156,7 +156,8 @@ export class LatencyHistogram {
   /** Non-empty buckets as [upper edge ms, count], for charts. */
   buckets(): Array<[number, number]> {
     const out: Array<[number, number]> = [];
-    for (let i = 0; i < BUCKETS; i++) if (this.#counts[i]! > 0) out.push([Math.round(upperEdge(i) * 1000) / 1000, this.#counts[i]!]);
+    for (let i = 0; i < BUCKETS; i++)
+      if (this.#counts[i]! > 0) out.push([Math.round(upperEdge(i) * 1000) / 1000, this.#counts[i]!]);
     return out;
   }
 }

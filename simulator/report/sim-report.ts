@@ -31,7 +31,14 @@ export interface SimulationReport {
   mode: 'light' | 'agent';
   broker: string;
   seed: number | string;
-  fleet: { devices: number; connections: number; sensors: string[]; messageRate: number; samplesPerMessage: number; replay: string | null };
+  fleet: {
+    devices: number;
+    connections: number;
+    sensors: string[];
+    messageRate: number;
+    samplesPerMessage: number;
+    replay: string | null;
+  };
   durationSec: number;
   throughput: {
     messagesPublished: number;
@@ -73,7 +80,8 @@ export interface SimulationReport {
   memory: { rssMiB: number; heapUsedMiB: number };
 }
 
-const fmt = (x: number | null | undefined, d = 1): string => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
+const fmt = (x: number | null | undefined, d = 1): string =>
+  x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d);
 const pct = (x: number): string => (Number.isFinite(x) ? `${(x * 100).toFixed(1)} %` : 'n/a');
 
 export function summarize(r: SimulationReport): string {
@@ -85,24 +93,34 @@ export function summarize(r: SimulationReport): string {
     `throughput   ${fmt(r.throughput.messagesPerSec)} msgs/s, ${fmt(r.throughput.readingsPerSec)} readings/s (published ${r.throughput.messagesPublished}, acked ${r.throughput.messagesAcked})`,
     `latency      device → broker (observer) p50 ${fmt(l.p50)} ms, p95 ${fmt(l.p95)} ms, p99 ${fmt(l.p99)} ms, max ${fmt(l.max)} ms (${l.count} readings)`,
   ];
-  for (const [k, s] of Object.entries(r.latency.stages)) lines.push(`             device → ${k} p50 ${fmt(s.p50)} ms, p95 ${fmt(s.p95)} ms, p99 ${fmt(s.p99)} ms`);
+  for (const [k, s] of Object.entries(r.latency.stages))
+    lines.push(`             device → ${k} p50 ${fmt(s.p50)} ms, p95 ${fmt(s.p95)} ms, p99 ${fmt(s.p99)} ms`);
   lines.push(
     d.observed
       ? `delivery     ${d.received}/${d.expected} readings (${d.complete ? 'complete' : `${d.missing} missing on ${d.devicesWithGaps} devices`}), ${d.duplicates} duplicates, drained in ${fmt(d.drainMs, 0)} ms${d.droppedAtDevice ? `, ${d.droppedAtDevice} dropped at devices (queue full)` : ''}`
       : 'delivery     not observed (--no-observe)',
     `connect      ${r.connect.connects} connects, ${r.connect.failures} failed attempts, all connected after ${fmt(r.connect.timeToAllConnectedMs, 0)} ms`,
     ...(r.schedule.lateSends || r.schedule.skippedSends
-      ? [`schedule     generator behind schedule: ${r.schedule.lateSends} sends late by a period or more, ${r.schedule.skippedSends} skipped (the simulator did not get enough CPU)`]
+      ? [
+          `schedule     generator behind schedule: ${r.schedule.lateSends} sends late by a period or more, ${r.schedule.skippedSends} skipped (the simulator did not get enough CPU)`,
+        ]
       : []),
     r.mode === 'light' && a.events === 0
       ? `anomalies    ${a.faults} faults injected; light mode runs no inference, so detection is scored in agent mode`
       : `anomalies    ${a.events} events vs ${a.faults} injected faults: precision ${pct(a.precision)}, recall ${pct(a.recall)} (${a.detectedFaults}/${a.scoredFaults} detected)`,
   );
   for (const f of r.faults) {
-    const extra = f.reconnectMs !== undefined ? `, all reconnected after ${fmt(f.reconnectMs, 0)} ms, ${f.refusedConnects ?? 0} connects refused` : '';
-    lines.push(`fault        ${f.kind} at ${fmt(f.atMs / 1000)}s, healed at ${fmt(f.healedAtMs / 1000)}s, ${f.devicesAffected} devices: drained ${fmt(f.drainMs, 0)} ms after heal, peak backlog ${f.peakBacklog}${extra}`);
+    const extra =
+      f.reconnectMs !== undefined
+        ? `, all reconnected after ${fmt(f.reconnectMs, 0)} ms, ${f.refusedConnects ?? 0} connects refused`
+        : '';
+    lines.push(
+      `fault        ${f.kind} at ${fmt(f.atMs / 1000)}s, healed at ${fmt(f.healedAtMs / 1000)}s, ${f.devicesAffected} devices: drained ${fmt(f.drainMs, 0)} ms after heal, peak backlog ${f.peakBacklog}${extra}`,
+    );
   }
-  lines.push(`cpu          ${fmt(r.cpu.cores, 2)} cores (user ${fmt(r.cpu.userMs, 0)} ms, system ${fmt(r.cpu.systemMs, 0)} ms; ${r.cpu.note}), rss ${fmt(r.memory.rssMiB, 0)} MiB`);
+  lines.push(
+    `cpu          ${fmt(r.cpu.cores, 2)} cores (user ${fmt(r.cpu.userMs, 0)} ms, system ${fmt(r.cpu.systemMs, 0)} ms; ${r.cpu.note}), rss ${fmt(r.memory.rssMiB, 0)} MiB`,
+  );
   return lines.join('\n');
 }
 

@@ -13,7 +13,9 @@ import { canMountTmpfs, fillVolume, freeBytes, smallVolume } from './helpers/sma
 
 const MiB = 1024 * 1024;
 
-async function startAgent(config: AgentConfigInput): Promise<{ agent: Agent; post: (ids: number[]) => Promise<Response> }> {
+async function startAgent(
+  config: AgentConfigInput,
+): Promise<{ agent: Agent; post: (ids: number[]) => Promise<Response> }> {
   const agent = createAgent({ config });
   onTestFinished(() => agent.close(0));
   await agent.start();

@@ -110,14 +110,32 @@ describe('model update over MQTT', () => {
     const bad = { ...v2.manifest, threshold: 0 };
     await pub.publishAsync(
       'edgeloop/v1/fleet/models/anomaly',
-      JSON.stringify({ v: 1, type: 'model-desired', name: 'anomaly', version: '2', artifactUrl: `${url}/v2.onnx`, manifest: bad, seq: 1, ts: 1 }),
+      JSON.stringify({
+        v: 1,
+        type: 'model-desired',
+        name: 'anomaly',
+        version: '2',
+        artifactUrl: `${url}/v2.onnx`,
+        manifest: bad,
+        seq: 1,
+        ts: 1,
+      }),
       { qos: 1, retain: true },
     );
     await sub.waitFor((m) => m.some((x) => x.body.state === 'failed'));
     expect(agent.inference!.active('anomaly')!.manifest.version).toBe('1');
     await pub.publishAsync(
       'edgeloop/v1/fleet/models/anomaly',
-      JSON.stringify({ v: 1, type: 'model-desired', name: 'anomaly', version: '2', artifactUrl: `${url}/v2.onnx`, manifest: v2.manifest, seq: 2, ts: 2 }),
+      JSON.stringify({
+        v: 1,
+        type: 'model-desired',
+        name: 'anomaly',
+        version: '2',
+        artifactUrl: `${url}/v2.onnx`,
+        manifest: v2.manifest,
+        seq: 2,
+        ts: 2,
+      }),
       { qos: 1, retain: true },
     );
     await sub.waitFor((m) => m.some((x) => x.body.state === 'active' && x.body.version === '2'));

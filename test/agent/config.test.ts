@@ -28,19 +28,32 @@ describe('agent config', () => {
   it('errors name the field and the file; EDGELOOP_* overrides apply and are named', () => {
     const dir = tempDir();
     const f = join(dir, 'agent.yaml');
-    writeFileSync(f, 'deviceId: pump-1\ntransport: { kind: mqtt, url: "mqtt://127.0.0.1:1883" }\noutbox: { maxBytes: lots }\n');
-    expect(() => loadConfig(AgentConfigSchema, { file: f, env: {} })).toThrow(/agent\.yaml: outbox\.maxBytes: .*number/);
-    writeFileSync(f, 'deviceId: pump-1\ntransport: { kind: mqtt, url: "mqtt://127.0.0.1:1883" }\noutbox: { maxbytes: 5 }\n');
+    writeFileSync(
+      f,
+      'deviceId: pump-1\ntransport: { kind: mqtt, url: "mqtt://127.0.0.1:1883" }\noutbox: { maxBytes: lots }\n',
+    );
+    expect(() => loadConfig(AgentConfigSchema, { file: f, env: {} })).toThrow(
+      /agent\.yaml: outbox\.maxBytes: .*number/,
+    );
+    writeFileSync(
+      f,
+      'deviceId: pump-1\ntransport: { kind: mqtt, url: "mqtt://127.0.0.1:1883" }\noutbox: { maxbytes: 5 }\n',
+    );
     expect(() => loadConfig(AgentConfigSchema, { file: f, env: {} })).toThrow(/outbox: Unrecognized key.*maxbytes/);
     writeFileSync(f, 'deviceId: pump-1\ntransport: { kind: mqtt, url: "mqtt://127.0.0.1:1883" }\n');
-    const c = loadConfig(AgentConfigSchema, { file: f, env: { EDGELOOP_OUTBOX__DURABILITY: 'full', EDGELOOP_TRANSPORT__URL: 'mqtts://b:8883' } });
+    const c = loadConfig(AgentConfigSchema, {
+      file: f,
+      env: { EDGELOOP_OUTBOX__DURABILITY: 'full', EDGELOOP_TRANSPORT__URL: 'mqtts://b:8883' },
+    });
     expect(c.outbox.durability).toBe('full');
     expect(c.transport).toMatchObject({ kind: 'mqtt', url: 'mqtts://b:8883' });
     expect(() => loadConfig(AgentConfigSchema, { file: f, env: { EDGELOOP_OUTBOX__DURABILITY: 'fast' } })).toThrow(
       /outbox\.durability \(from EDGELOOP_OUTBOX__DURABILITY\)/,
     );
     writeFileSync(f, 'deviceId: fleet\ntransport: { kind: aws-iot, endpoint: "mqtts://x" }\n');
-    expect(() => loadConfig(AgentConfigSchema, { file: f, env: {} })).toThrow(/agent\.yaml: deviceId: .*not "fleet"; transport\.endpoint: a host name without a scheme; transport\.certPath: required/);
+    expect(() => loadConfig(AgentConfigSchema, { file: f, env: {} })).toThrow(
+      /agent\.yaml: deviceId: .*not "fleet"; transport\.endpoint: a host name without a scheme; transport\.certPath: required/,
+    );
   });
 });
 
@@ -51,7 +64,9 @@ describe('edgeloop agent (CLI)', () => {
     writeFileSync(f, 'deviceId: d1\ntransport: { kind: mqtt, url: "mqtt://127.0.0.1:1" }\n');
     const out = sink();
     const err = sink();
-    expect(await main(['agent', '--config', f, '--check'], { stdout: out.stream, stderr: err.stream, env: {}, cwd: dir })).toBe(0);
+    expect(
+      await main(['agent', '--config', f, '--check'], { stdout: out.stream, stderr: err.stream, env: {}, cwd: dir }),
+    ).toBe(0);
     expect(JSON.parse(out.text())).toMatchObject({ deviceId: 'd1', outbox: { durability: 'normal' } });
     writeFileSync(f, 'deviceId: d1\ntransport: { kind: mqtt, url: "http://x" }\n');
     expect(await main(['agent', '--config', f], { stdout: out.stream, stderr: err.stream, env: {}, cwd: dir })).toBe(1);
@@ -65,13 +80,20 @@ describe('edgeloop agent (CLI)', () => {
     onTestFinished(() => broker.close());
     const dir = tempDir();
     const f = join(dir, 'a.yaml');
-    writeFileSync(f, `deviceId: cli-dev\ndataDir: ${JSON.stringify(dir)}\ntransport: { kind: mqtt, url: "${broker.url}" }\noutbox: { batchLingerMs: 5 }\nlogLevel: warn\n`);
+    writeFileSync(
+      f,
+      `deviceId: cli-dev\ndataDir: ${JSON.stringify(dir)}\ntransport: { kind: mqtt, url: "${broker.url}" }\noutbox: { batchLingerMs: 5 }\nlogLevel: warn\n`,
+    );
     const sub = await collect(broker.url, ['edgeloop/v1/cli-dev/#']);
-    const child = spawn(process.execPath, [BIN, 'agent', '--config', f, '--stdin'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'agent', '--config', f, '--stdin'], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
     onTestFinished(() => void (child.exitCode === null && child.kill('SIGKILL')));
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdin!.write('{"sensor":"t","value":1,"ts":1}\n{"sensor":"t","value":"bad"}\n{"sensor":"t","value":2,"ts":2}\n');
+    child.stdin!.write(
+      '{"sensor":"t","value":1,"ts":1}\n{"sensor":"t","value":"bad"}\n{"sensor":"t","value":2,"ts":2}\n',
+    );
     await sub.waitFor((m) => readingsOf(m).length === 2, 30_000);
     const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGTERM');

@@ -34,7 +34,9 @@ describe('agent end to end (aedes)', () => {
     const dir = tempDir();
     writeTestModel(join(dir, 'models', 'anomaly'), { threshold: 10, length: 4 });
     const sub = await collect(broker.url, T());
-    const agent = await started(config(broker.url, dir, { models: { initial: [join(dir, 'models', 'anomaly')] }, inference: { cooldownMs: 0 } }));
+    const agent = await started(
+      config(broker.url, dir, { models: { initial: [join(dir, 'models', 'anomaly')] }, inference: { cooldownMs: 0 } }),
+    );
     expect(agent.inference!.active('anomaly')?.manifest.version).toBe('1.0.0');
     const readings = [];
     for (let t = 0; t < 50; t++) {
@@ -43,7 +45,8 @@ describe('agent end to end (aedes)', () => {
     }
     const range = await agent.ingest(readings);
     expect(range).toEqual({ firstSeq: 1, lastSeq: 100 });
-    const eventsOf = (ms: typeof sub.messages) => ms.filter((m) => m.body.type === 'events').flatMap((m) => m.body.events as Array<Record<string, unknown>>);
+    const eventsOf = (ms: typeof sub.messages) =>
+      ms.filter((m) => m.body.type === 'events').flatMap((m) => m.body.events as Array<Record<string, unknown>>);
     // the events may come in more than one message: wait for all of them (and then see that no fifth arrives)
     await sub.waitFor((m) => readingsOf(m).length >= 100 && eventsOf(m).length >= 4);
     await agent.publisher!.flush(5_000);
@@ -69,7 +72,13 @@ describe('agent end to end (aedes)', () => {
     const status = sub.messages.filter((m) => m.topic.endsWith('/status'));
     expect(status.length).toBeGreaterThanOrEqual(1);
     const last = status.at(-1)!.body;
-    expect(last).toMatchObject({ type: 'status', online: false, seq: 104, outbox: { depth: 0 }, models: [{ name: 'anomaly', version: '1.0.0' }] });
+    expect(last).toMatchObject({
+      type: 'status',
+      online: false,
+      seq: 104,
+      outbox: { depth: 0 },
+      models: [{ name: 'anomaly', version: '1.0.0' }],
+    });
   });
 
   it('broker down: the outbox grows, then drains in seq order after reconnect, nothing lost', async () => {
@@ -77,14 +86,17 @@ describe('agent end to end (aedes)', () => {
     onTestFinished(() => broker.close());
     const dir = tempDir();
     const sub = await collect(broker.url, T());
-    const agent = await started(config(broker.url, dir, { outbox: { batchMaxRecords: 100, batchLingerMs: 5, intakeLingerMs: 1 } }));
+    const agent = await started(
+      config(broker.url, dir, { outbox: { batchMaxRecords: 100, batchLingerMs: 5, intakeLingerMs: 1 } }),
+    );
     await agent.ingest([{ sensor: 's', ts: 1, value: 0 }]);
     await sub.waitFor((m) => readingsOf(m).length === 1);
     await sub.close();
     await broker.stop();
     // wait until the agent noticed
     await new Promise<void>((r) => (agent.transport!.connected ? agent.transport!.on('offline', () => r()) : r()));
-    for (let i = 1; i <= 20; i++) await agent.ingest(Array.from({ length: 50 }, (_, j) => ({ sensor: 's', ts: i, value: i * 100 + j })));
+    for (let i = 1; i <= 20; i++)
+      await agent.ingest(Array.from({ length: 50 }, (_, j) => ({ sensor: 's', ts: i, value: i * 100 + j })));
     expect(agent.outbox.telemetryCount).toBe(1000);
     expect(agent.status().outbox!.depth).toBe(1000);
     await broker.restart();
@@ -106,12 +118,17 @@ describe('agent end to end (aedes)', () => {
     await broker.stop();
     const per = 48 + 1;
     const agent = await started(
-      config(broker.url, dir, { models: { initial: [join(dir, 'models')] }, inference: { cooldownMs: 0 }, outbox: { maxBytes: per * 200, batchLingerMs: 5 } }),
+      config(broker.url, dir, {
+        models: { initial: [join(dir, 'models')] },
+        inference: { cooldownMs: 0 },
+        outbox: { maxBytes: per * 200, batchLingerMs: 5 },
+      }),
     );
     let accepted = 0;
     for (let t0 = 0; t0 < 500; t0 += 25) {
       const chunk = [];
-      for (let t = t0; t < t0 + 25; t++) chunk.push({ sensor: 'a', ts: t, value: t === 400 ? 50 : 1 }, { sensor: 'b', ts: t, value: 1 });
+      for (let t = t0; t < t0 + 25; t++)
+        chunk.push({ sensor: 'a', ts: t, value: t === 400 ? 50 : 1 }, { sensor: 'b', ts: t, value: 1 });
       await agent.ingest(chunk);
       accepted += chunk.length;
     }
@@ -129,7 +146,9 @@ describe('agent end to end (aedes)', () => {
     const seqs = readingsOf(sub.messages).map((r) => r.seq);
     // exactly the newest `kept` readings arrive (events took seqs among them)
     const lastSeq = agent.outbox.lastSeq;
-    const eventSeqs = sub.messages.filter((x) => x.body.type === 'events').flatMap((x) => (x.body.events as Array<{ seq: number }>).map((e) => e.seq));
+    const eventSeqs = sub.messages
+      .filter((x) => x.body.type === 'events')
+      .flatMap((x) => (x.body.events as Array<{ seq: number }>).map((e) => e.seq));
     expect(eventSeqs).toHaveLength(2);
     const expected = [];
     for (let q = lastSeq; expected.length < kept; q--) if (!eventSeqs.includes(q)) expected.unshift(q);
@@ -145,7 +164,11 @@ describe('agent end to end (aedes)', () => {
     const agent = createAgent({
       config: config(broker.url, dir, {
         models: { initial: [join(dir, 'models')] },
-        sources: { http: { port: 0 }, socket: { path: join(dir, 'agent.sock') }, simulated: { sensors: [{ name: 'temperature' }, { name: 'vibration' }], rateHz: 200 } },
+        sources: {
+          http: { port: 0 },
+          socket: { path: join(dir, 'agent.sock') },
+          simulated: { sensors: [{ name: 'temperature' }, { name: 'vibration' }], rateHz: 200 },
+        },
         health: { port: 0 },
       }),
     });
@@ -154,7 +177,9 @@ describe('agent end to end (aedes)', () => {
     await agent.ingest([{ sensor: 'temperature', ts: 1, value: 1 }]);
     await agent.close();
     await agent.close(); // idempotent
-    await expect(agent.ingest([{ sensor: 'x', ts: 1, value: 1 }])).rejects.toMatchObject({ code: 'EL_ERR_AGENT_STOPPING' });
+    await expect(agent.ingest([{ sensor: 'x', ts: 1, value: 1 }])).rejects.toMatchObject({
+      code: 'EL_ERR_AGENT_STOPPING',
+    });
     // let sockets finish closing
     await new Promise((r) => setImmediate(r));
     const after = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');

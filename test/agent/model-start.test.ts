@@ -14,7 +14,12 @@ import { writeTestModel } from './helpers/test-model.ts';
 import { tempDir } from './helpers/temp-dir.ts';
 
 function config(url: string, dir: string, extra: Partial<AgentConfigInput>): AgentConfigInput {
-  return { deviceId: 'dev-1', dataDir: join(dir, 'data'), transport: { kind: 'mqtt', url, reconnect: { minMs: 20, maxMs: 200 } }, ...extra };
+  return {
+    deviceId: 'dev-1',
+    dataDir: join(dir, 'data'),
+    transport: { kind: 'mqtt', url, reconnect: { minMs: 20, maxMs: 200 } },
+    ...extra,
+  };
 }
 
 async function startAgent(cfg: AgentConfigInput): Promise<ReturnType<typeof createAgent>> {
@@ -34,7 +39,9 @@ describe('agent start with a configured model', () => {
       code: 'EL_ERR_AGENT_MODEL_DIR',
       message: expect.stringContaining(`models.initial: ${missing} has no manifest.json (set inference.enabled: false`),
     });
-    const agent = await startAgent(config(broker.url, join(dir, 'b'), { models: { initial: [missing] }, inference: { enabled: false } }));
+    const agent = await startAgent(
+      config(broker.url, join(dir, 'b'), { models: { initial: [missing] }, inference: { enabled: false } }),
+    );
     expect(agent.status().inference).toBeUndefined();
   });
 
@@ -57,10 +64,24 @@ describe('agent start with a configured model', () => {
     const broker = await startTestBroker();
     onTestFinished(() => broker.close());
     const dir = tempDir();
-    writeFileSync(join(dir, 'agent.yaml'), `deviceId: dev-1\ndataDir: ${join(dir, 'data')}\ntransport:\n  kind: mqtt\n  url: ${broker.url}\nmodels:\n  initial: [${join(dir, 'missing')}]\n`);
+    writeFileSync(
+      join(dir, 'agent.yaml'),
+      `deviceId: dev-1\ndataDir: ${join(dir, 'data')}\ntransport:\n  kind: mqtt\n  url: ${broker.url}\nmodels:\n  initial: [${join(dir, 'missing')}]\n`,
+    );
     let err = '';
-    const sink = (f: (s: string) => void) => new Writable({ write(c, _e, cb) { f(String(c)); cb(); } });
-    const code = await main(['agent', '--config', join(dir, 'agent.yaml')], { stdout: sink(() => {}), stderr: sink((s) => (err += s)), env: {}, cwd: dir });
+    const sink = (f: (s: string) => void) =>
+      new Writable({
+        write(c, _e, cb) {
+          f(String(c));
+          cb();
+        },
+      });
+    const code = await main(['agent', '--config', join(dir, 'agent.yaml')], {
+      stdout: sink(() => {}),
+      stderr: sink((s) => (err += s)),
+      env: {},
+      cwd: dir,
+    });
     expect(code).toBe(1);
     expect(err).toMatch(/has no manifest\.json .*\[EL_ERR_AGENT_MODEL_DIR\]/);
     expect(err).not.toMatch(/\n\s+at /); // no stack trace

@@ -42,7 +42,9 @@ function graphConfig(root: string, folders: readonly string[]): string {
 }
 
 function isTypeOnly(spec: { parent?: unknown }): boolean {
-  const parent = spec.parent as { kind?: number; isTypeOnly?: boolean; importClause?: { isTypeOnly?: boolean }; parent?: { kind?: number } } | undefined;
+  const parent = spec.parent as
+    | { kind?: number; isTypeOnly?: boolean; importClause?: { isTypeOnly?: boolean }; parent?: { kind?: number } }
+    | undefined;
   if (!parent) return false;
   if (parent.kind === SyntaxKind.ImportDeclaration) return parent.importClause?.isTypeOnly === true;
   if (parent.kind === SyntaxKind.ExportDeclaration) return parent.isTypeOnly === true;
@@ -81,7 +83,11 @@ export function readImportGraph(root: string, folders: readonly string[]): Impor
     const project = api.updateSnapshot({ openProject: configPath }).getProjects()[0];
     if (!project) throw new Error(`the TypeScript API opened no project for ${configPath}`);
     const rel = (abs: string) => path.relative(root, abs).split(path.sep).join('/');
-    const inside = (r: string) => !r.startsWith('..') && !r.includes('node_modules/') && !/\.d\.m?ts$/.test(r) && folders.includes(r.split('/')[0] ?? '');
+    const inside = (r: string) =>
+      !r.startsWith('..') &&
+      !r.includes('node_modules/') &&
+      !/\.d\.m?ts$/.test(r) &&
+      folders.includes(r.split('/')[0] ?? '');
     const files = project.program.getSourceFileNames().map(rel).filter(inside).sort();
     const edges: ImportEdge[] = [];
     const unresolved: ImportEdge[] = [];

@@ -14,11 +14,19 @@ describe('the repository import graph', () => {
   const graph = readImportGraph(root, LAYERS);
 
   it('reads every source folder, type-only and dynamic imports included', () => {
-    for (const f of ['protocol/topics.ts', 'agent/create-agent.ts', 'cloud/recommend/response-log-worker.mjs', 'scripts/build.mjs', 'cli/main.ts']) {
+    for (const f of [
+      'protocol/topics.ts',
+      'agent/create-agent.ts',
+      'cloud/recommend/response-log-worker.mjs',
+      'scripts/build.mjs',
+      'cli/main.ts',
+    ]) {
       expect(graph.files).toContain(f);
     }
     // a dynamic import() and a type-only import are edges like the others
-    expect(graph.edges).toContainEqual(expect.objectContaining({ from: 'cli/main.ts', to: 'cli/commands/up.ts', typeOnly: false }));
+    expect(graph.edges).toContainEqual(
+      expect.objectContaining({ from: 'cli/main.ts', to: 'cli/commands/up.ts', typeOnly: false }),
+    );
     expect(graph.edges.some((e) => e.typeOnly)).toBe(true);
     expect(graph.unresolved.map((e) => `${e.from}: ${e.specifier}`)).toEqual([]);
   });
@@ -43,7 +51,15 @@ describe('readImportGraph', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'el-graph-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const files: Record<string, string> = {
-      'tsconfig.json': JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', allowImportingTsExtensions: true, noEmit: true, strict: true } }),
+      'tsconfig.json': JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          allowImportingTsExtensions: true,
+          noEmit: true,
+          strict: true,
+        },
+      }),
       'a/types.ts': 'export interface T { x: number }\nexport const v = 1;\n',
       'a/value.ts': "import { v } from './types.ts';\nexport const w = v;\n",
       'a/type-import.ts': "import type { T } from './types.ts';\nexport const t: T = { x: 1 };\n",
@@ -59,7 +75,17 @@ describe('readImportGraph', () => {
       writeFileSync(path.join(dir, f), text);
     }
     const g = readImportGraph(dir, ['a', 'b']);
-    expect(g.files).toEqual(['a/dynamic.ts', 'a/inline-type.ts', 'a/reexport.ts', 'a/type-import.ts', 'a/types.ts', 'a/value.ts', 'b/broken.ts', 'b/pkg.ts', 'b/worker.mjs']);
+    expect(g.files).toEqual([
+      'a/dynamic.ts',
+      'a/inline-type.ts',
+      'a/reexport.ts',
+      'a/type-import.ts',
+      'a/types.ts',
+      'a/value.ts',
+      'b/broken.ts',
+      'b/pkg.ts',
+      'b/worker.mjs',
+    ]);
     const show = (e: ImportEdge) => `${e.from} -> ${e.to}${e.typeOnly ? ' [type]' : ''}`;
     expect(g.edges.map(show).sort()).toEqual([
       'a/dynamic.ts -> a/value.ts',
@@ -76,7 +102,10 @@ describe('readImportGraph', () => {
 
 describe('the layer checks', () => {
   it('names a forbidden edge, its kind and the rule it breaks', () => {
-    const v = layerViolations([edge('cloud/rollout/x.ts', 'agent/transport/transport.ts', true), edge('models/nab/commands.ts', 'cli/main.ts')]);
+    const v = layerViolations([
+      edge('cloud/rollout/x.ts', 'agent/transport/transport.ts', true),
+      edge('models/nab/commands.ts', 'cli/main.ts'),
+    ]);
     expect(v.map(formatViolation)).toEqual([
       'cloud/rollout/x.ts → agent/transport/transport.ts [type] (cloud may import protocol/, lib/, transport/, models/runtime/, models/manifest/, models/recommender/ai4i-data.ts, models/recommender/features.ts)',
       'models/nab/commands.ts → cli/main.ts (models may import protocol/, lib/)',
@@ -93,22 +122,36 @@ describe('the layer checks', () => {
         edge('test/x.test.ts', 'cloud/create-cloud.ts'),
       ]),
     ).toEqual([]);
-    expect(layerViolations([edge('cloud/a.ts', 'models/recommender/commands.ts'), edge('protocol/a.ts', 'lib/zod-issues.ts')]).map((v) => v.edge.to)).toEqual([
-      'models/recommender/commands.ts',
-      'lib/zod-issues.ts',
-    ]);
+    expect(
+      layerViolations([
+        edge('cloud/a.ts', 'models/recommender/commands.ts'),
+        edge('protocol/a.ts', 'lib/zod-issues.ts'),
+      ]).map((v) => v.edge.to),
+    ).toEqual(['models/recommender/commands.ts', 'lib/zod-issues.ts']);
   });
 
   it('rejects a folder that is no layer', () => {
-    expect(layerViolations([edge('tools/a.ts', 'protocol/topics.ts')]).map((v) => v.rule)).toEqual(['tools/ is no layer (add it to LAYER_RULES)']);
+    expect(layerViolations([edge('tools/a.ts', 'protocol/topics.ts')]).map((v) => v.rule)).toEqual([
+      'tools/ is no layer (add it to LAYER_RULES)',
+    ]);
   });
 
   it('finds cycles (type-only edges count), self-imports, and nothing in a DAG', () => {
     const files = ['a.ts', 'b.ts', 'c.ts', 'd.ts', 'e.ts'];
-    const cyc = importCycles(files, [edge('a.ts', 'b.ts'), edge('b.ts', 'c.ts', true), edge('c.ts', 'a.ts'), edge('c.ts', 'd.ts'), edge('e.ts', 'e.ts')]);
+    const cyc = importCycles(files, [
+      edge('a.ts', 'b.ts'),
+      edge('b.ts', 'c.ts', true),
+      edge('c.ts', 'a.ts'),
+      edge('c.ts', 'd.ts'),
+      edge('e.ts', 'e.ts'),
+    ]);
     expect(cyc).toEqual(expect.arrayContaining([['a.ts', 'b.ts', 'c.ts'], ['e.ts']]));
     expect(cyc).toHaveLength(2);
-    expect(importCycles(files, [edge('a.ts', 'b.ts'), edge('a.ts', 'c.ts'), edge('b.ts', 'd.ts'), edge('c.ts', 'd.ts')])).toEqual([]);
-    expect(formatCycle(['a.ts', 'b.ts'], [edge('a.ts', 'b.ts', true), edge('b.ts', 'a.ts')])).toBe('cycle of 2 files: a.ts → b.ts [type]; b.ts → a.ts');
+    expect(
+      importCycles(files, [edge('a.ts', 'b.ts'), edge('a.ts', 'c.ts'), edge('b.ts', 'd.ts'), edge('c.ts', 'd.ts')]),
+    ).toEqual([]);
+    expect(formatCycle(['a.ts', 'b.ts'], [edge('a.ts', 'b.ts', true), edge('b.ts', 'a.ts')])).toBe(
+      'cycle of 2 files: a.ts → b.ts [type]; b.ts → a.ts',
+    );
   });
 });

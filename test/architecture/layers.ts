@@ -18,8 +18,16 @@ export interface LayerRule {
 export const LAYER_RULES: readonly LayerRule[] = Object.freeze([
   { layer: 'protocol', may: [], why: 'the wire contract: topics, messages, manifest schema, error base; pure' },
   { layer: 'lib', may: ['protocol/'], why: 'small shared helpers (clock, retry, logger, SQLite, part kernel)' },
-  { layer: 'transport', may: ['protocol/', 'lib/'], why: 'the MQTT transports (mqtt.js, AWS IoT SDK v2) that agent and cloud both use' },
-  { layer: 'models', may: ['protocol/', 'lib/'], why: 'training, ONNX export, manifests and signing, runtime, evaluation' },
+  {
+    layer: 'transport',
+    may: ['protocol/', 'lib/'],
+    why: 'the MQTT transports (mqtt.js, AWS IoT SDK v2) that agent and cloud both use',
+  },
+  {
+    layer: 'models',
+    may: ['protocol/', 'lib/'],
+    why: 'training, ONNX export, manifests and signing, runtime, evaluation',
+  },
   {
     layer: 'agent',
     may: ['protocol/', 'lib/', 'transport/', 'models/runtime/', 'models/manifest/'],
@@ -27,13 +35,29 @@ export const LAYER_RULES: readonly LayerRule[] = Object.freeze([
   },
   {
     layer: 'cloud',
-    may: ['protocol/', 'lib/', 'transport/', 'models/runtime/', 'models/manifest/', 'models/recommender/ai4i-data.ts', 'models/recommender/features.ts'],
-    why: 'serves models (runtime, manifest); the AI4I pipeline evaluation reads the recommender\'s data and feature definitions',
+    may: [
+      'protocol/',
+      'lib/',
+      'transport/',
+      'models/runtime/',
+      'models/manifest/',
+      'models/recommender/ai4i-data.ts',
+      'models/recommender/features.ts',
+    ],
+    why: "serves models (runtime, manifest); the AI4I pipeline evaluation reads the recommender's data and feature definitions",
   },
   {
     layer: 'simulator',
-    may: ['protocol/', 'lib/', 'transport/', 'agent/', 'cloud/feature-store/feature-store.ts', 'cloud/stream/stream.ts', 'cloud/processor/decode-record.ts'],
-    why: 'runs real agents (agent mode); its pipeline probes read the cloud\'s stream and feature store through their interfaces',
+    may: [
+      'protocol/',
+      'lib/',
+      'transport/',
+      'agent/',
+      'cloud/feature-store/feature-store.ts',
+      'cloud/stream/stream.ts',
+      'cloud/processor/decode-record.ts',
+    ],
+    why: "runs real agents (agent mode); its pipeline probes read the cloud's stream and feature store through their interfaces",
   },
   { layer: 'cli', may: ['*'], why: 'the `edgeloop` command: wires parts together' },
   { layer: 'bin', may: ['*'], why: 'entry points' },
@@ -68,7 +92,8 @@ export function layerViolations(edges: readonly ImportEdge[], rules: readonly La
       continue;
     }
     if (layerOf(edge.to) === from || rule.may.includes('*')) continue;
-    if (!rule.may.some((p) => (p.endsWith('/') ? edge.to.startsWith(p) : edge.to === p))) out.push({ edge, rule: ruleText(rule) });
+    if (!rule.may.some((p) => (p.endsWith('/') ? edge.to.startsWith(p) : edge.to === p)))
+      out.push({ edge, rule: ruleText(rule) });
   }
   return out;
 }

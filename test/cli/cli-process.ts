@@ -43,8 +43,12 @@ export function startCli(args: string[], o: { cwd: string; env?: NodeJS.ProcessE
         const check = (): void => {
           if (re.test(out + err)) done(resolve);
         };
-        const t = setTimeout(() => done(() => reject(new Error(`no output matching ${re} within ${timeoutMs} ms:\n${out}${err}`))), timeoutMs);
-        const onExit = (code: number | null): void => done(() => reject(new Error(`exited with ${code} before printing ${re}:\n${out}${err}`)));
+        const t = setTimeout(
+          () => done(() => reject(new Error(`no output matching ${re} within ${timeoutMs} ms:\n${out}${err}`))),
+          timeoutMs,
+        );
+        const onExit = (code: number | null): void =>
+          done(() => reject(new Error(`exited with ${code} before printing ${re}:\n${out}${err}`)));
         const done = (f: () => void): void => {
           clearTimeout(t);
           listeners.delete(check);
@@ -59,7 +63,10 @@ export function startCli(args: string[], o: { cwd: string; env?: NodeJS.ProcessE
 }
 
 /** Run to completion. */
-export async function runCli(args: string[], o: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runCli(
+  args: string[],
+  o: { cwd: string; env?: NodeJS.ProcessEnv },
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const p = startCli(args, o);
   const code = await p.exited;
   return { code, stdout: p.stdout(), stderr: p.stderr() };

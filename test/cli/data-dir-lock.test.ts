@@ -14,12 +14,17 @@ describe('data directory lock', () => {
     const broker = await startTestBroker();
     onTestFinished(() => broker.close());
     const cwd = tempCwd();
-    writeFileSync(join(cwd, 'agent.yaml'), `deviceId: pump-7\ndataDir: ./data\ntransport: { kind: mqtt, url: "${broker.url}" }\nlogLevel: warn\n`);
+    writeFileSync(
+      join(cwd, 'agent.yaml'),
+      `deviceId: pump-7\ndataDir: ./data\ntransport: { kind: mqtt, url: "${broker.url}" }\nlogLevel: warn\n`,
+    );
     const first = startCli(['agent', '--config', 'agent.yaml'], { cwd });
     await first.waitFor(/pump-7 running/);
     const second = await runCli(['agent', '--config', 'agent.yaml'], { cwd });
     expect(second.code).toBe(1);
-    expect(second.stderr).toContain(`edgeloop agent: data directory ${join(cwd, 'data')} is in use by PID ${first.child.pid} (edgeloop agent (device pump-7))`);
+    expect(second.stderr).toContain(
+      `edgeloop agent: data directory ${join(cwd, 'data')} is in use by PID ${first.child.pid} (edgeloop agent (device pump-7))`,
+    );
     expect(second.stderr).toContain('[EL_ERR_DATA_DIR_LOCKED]');
     // the first one was not disturbed, and stops cleanly
     first.child.kill('SIGTERM');
@@ -35,7 +40,9 @@ describe('data directory lock', () => {
     await first.waitFor(/edgeloop cloud running/);
     const refused = await runCli(args, { cwd, env });
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(new RegExp(`data directory .*state is in use by PID ${first.child.pid} \\(edgeloop cloud\\)`));
+    expect(refused.stderr).toMatch(
+      new RegExp(`data directory .*state is in use by PID ${first.child.pid} \\(edgeloop cloud\\)`),
+    );
 
     first.child.kill('SIGKILL');
     await first.exited;
@@ -47,8 +54,15 @@ describe('data directory lock', () => {
       .filter(Boolean)
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .find((l) => l.msg === 'data directory lock: the previous holder is gone, taking over');
-    expect(takeover).toMatchObject({ previousPid: first.child.pid, previousCommand: 'edgeloop cloud', dataDir: join(cwd, 'state') });
-    expect(JSON.parse(readFileSync(join(cwd, 'state', HOLDER_FILE), 'utf8'))).toMatchObject({ pid: third.child.pid, command: 'edgeloop cloud' });
+    expect(takeover).toMatchObject({
+      previousPid: first.child.pid,
+      previousCommand: 'edgeloop cloud',
+      dataDir: join(cwd, 'state'),
+    });
+    expect(JSON.parse(readFileSync(join(cwd, 'state', HOLDER_FILE), 'utf8'))).toMatchObject({
+      pid: third.child.pid,
+      command: 'edgeloop cloud',
+    });
     third.child.kill('SIGTERM');
     expect(await third.exited).toBe(0);
   }, 120_000);
@@ -57,9 +71,13 @@ describe('data directory lock', () => {
     const cwd = tempCwd();
     const lock = acquireDataDirLock({ dir: join(cwd, 'state'), command: 'edgeloop cloud (test)' });
     onTestFinished(() => lock.release());
-    const r = await runCli(['sim', '--cloud', '--data-dir', 'state', '--devices', '1', '--duration', '1s', '--quiet'], { cwd });
+    const r = await runCli(['sim', '--cloud', '--data-dir', 'state', '--devices', '1', '--duration', '1s', '--quiet'], {
+      cwd,
+    });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`edgeloop sim: data directory ${join(cwd, 'state')} is in use by PID ${process.pid} (edgeloop cloud (test))`);
+    expect(r.stderr).toContain(
+      `edgeloop sim: data directory ${join(cwd, 'state')} is in use by PID ${process.pid} (edgeloop cloud (test))`,
+    );
   }, 120_000);
 
   it('edgeloop up refuses a data directory whose cloud directory another process holds', async () => {
@@ -68,6 +86,8 @@ describe('data directory lock', () => {
     onTestFinished(() => lock.release());
     const r = await runCli(['up', '--data-dir', 'state', '--no-fleet', '--port', '0'], { cwd });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`edgeloop up: data directory ${join(cwd, 'state', 'cloud')} is in use by PID ${process.pid} (edgeloop cloud (test))`);
+    expect(r.stderr).toContain(
+      `edgeloop up: data directory ${join(cwd, 'state', 'cloud')} is in use by PID ${process.pid} (edgeloop cloud (test))`,
+    );
   }, 120_000);
 });

@@ -26,7 +26,10 @@ describe('default data directory', () => {
     expect(features.code).toBe(1);
     expect(features.stderr).toMatch(/no feature store in .*\.edgeloop\/cloud .*\[EL_ERR_CLI_NO_STORE\]/);
 
-    const cloud = startCli(['cloud', '--only', 'dlq', '--log-level', 'warn'], { cwd, env: { EDGELOOP_HTTP__PORT: '0' } });
+    const cloud = startCli(['cloud', '--only', 'dlq', '--log-level', 'warn'], {
+      cwd,
+      env: { EDGELOOP_HTTP__PORT: '0' },
+    });
     await cloud.waitFor(/edgeloop cloud running/);
     cloud.child.kill('SIGTERM');
     expect(await cloud.exited).toBe(0);

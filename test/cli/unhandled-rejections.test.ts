@@ -52,7 +52,13 @@ describe('unhandled rejections', () => {
     const r = await run(['500', 'cloud', '--only', 'dlq', '--data-dir', tempCwd(), '--log-level', 'warn']);
     expect(r.stdout).toContain('edgeloop cloud running: dlq');
     expect(r.stdout).toContain('still running\n');
-    expect(logLines(r.stderr)).toMatchObject([{ code: 'EL_ERR_UNHANDLED_REJECTION', errCode: 'EL_ERR_TIMEOUT', msg: expect.stringMatching(/the service keeps running$/) }]);
+    expect(logLines(r.stderr)).toMatchObject([
+      {
+        code: 'EL_ERR_UNHANDLED_REJECTION',
+        errCode: 'EL_ERR_TIMEOUT',
+        msg: expect.stringMatching(/the service keeps running$/),
+      },
+    ]);
     expect(r.code).toBe(0);
   }, 60_000);
 });

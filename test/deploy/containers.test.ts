@@ -132,7 +132,12 @@ describe('the Dockerfiles', () => {
     const files = contextFiles(root, ignored);
     expect(files).not.toContain('node_modules/fastify/package.json');
     // packed agents and data directories stay out of the cloud's context, wherever they were written
-    for (const p of [`${artifactName(VERSION, 'x64')}.tgz`, 'agent-dist/a.tgz', 'edgeloop-data/stream.db', '.edgeloop/x']) {
+    for (const p of [
+      `${artifactName(VERSION, 'x64')}.tgz`,
+      'agent-dist/a.tgz',
+      'edgeloop-data/stream.db',
+      '.edgeloop/x',
+    ]) {
       expect(ignored(p), p).toBe(true);
     }
     expect(files.some((f) => f.startsWith('test/'))).toBe(false);

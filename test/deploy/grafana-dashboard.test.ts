@@ -45,7 +45,9 @@ function dashboardQueries(): Array<{ where: string; expr: string }> {
 
 function ruleExpressions(): { exprs: Array<{ where: string; expr: string }>; recorded: Set<string> } {
   const file = join(root, 'deploy', 'prometheus', 'edgeloop-rules.yml');
-  const rules = parse(readFileSync(file, 'utf8')) as { groups: Array<{ rules: Array<{ alert?: string; record?: string; expr: string }> }> };
+  const rules = parse(readFileSync(file, 'utf8')) as {
+    groups: Array<{ rules: Array<{ alert?: string; record?: string; expr: string }> }>;
+  };
   const all = rules.groups.flatMap((g) => g.rules);
   return {
     exprs: all.map((r) => ({ where: `edgeloop-rules.yml: ${r.alert ?? r.record}`, expr: r.expr })),
@@ -57,27 +59,45 @@ describe('dashboard and rules name only exported metrics', () => {
   it('the dashboard has panels with queries, on the provisioned path', () => {
     const queries = dashboardQueries();
     expect(queries.length).toBeGreaterThan(20);
-    const provider = parse(readFileSync(join(root, 'deploy', 'grafana', 'provisioning', 'dashboards', 'edgeloop.yaml'), 'utf8')) as {
+    const provider = parse(
+      readFileSync(join(root, 'deploy', 'grafana', 'provisioning', 'dashboards', 'edgeloop.yaml'), 'utf8'),
+    ) as {
       providers: Array<{ type: string; options: { path: string } }>;
     };
     expect(provider.providers[0]?.type).toBe('file');
-    const ds = parse(readFileSync(join(root, 'deploy', 'grafana', 'provisioning', 'datasources', 'prometheus.yaml'), 'utf8')) as {
+    const ds = parse(
+      readFileSync(join(root, 'deploy', 'grafana', 'provisioning', 'datasources', 'prometheus.yaml'), 'utf8'),
+    ) as {
       datasources: Array<{ type: string }>;
     };
     expect(ds.datasources[0]?.type).toBe('prometheus');
   });
 
   it('every metric in every query is exported by a live cloud or agent', { timeout: 60_000 }, async () => {
-    const exported = new Set([...exportedNames(await scrape((await startMetricsCloud()).url)), ...exportedNames(await scrape(await startAgentHealth()))]);
+    const exported = new Set([
+      ...exportedNames(await scrape((await startMetricsCloud()).url)),
+      ...exportedNames(await scrape(await startAgentHealth())),
+    ]);
     const { exprs, recorded } = ruleExpressions();
     const used = new Map<string, string[]>();
     for (const { where, expr } of [...dashboardQueries(), ...exprs]) {
       for (const name of metricNames(expr)) used.set(name, [...(used.get(name) ?? []), where]);
     }
-    const unknown = [...used].filter(([n]) => !exported.has(n) && !recorded.has(n) && !PROMETHEUS_OWN.has(n) && !(n in FUTURE));
-    expect(unknown.map(([n, w]) => `${n} (in ${w.join('; ')})`), 'metrics no component exports').toEqual([]);
-    expect(Object.keys(FUTURE).filter((n) => exported.has(n)), 'FUTURE metrics that now exist: take them off the list').toEqual([]);
-    expect(Object.keys(FUTURE).filter((n) => !used.has(n)), 'FUTURE metrics no query uses').toEqual([]);
+    const unknown = [...used].filter(
+      ([n]) => !exported.has(n) && !recorded.has(n) && !PROMETHEUS_OWN.has(n) && !(n in FUTURE),
+    );
+    expect(
+      unknown.map(([n, w]) => `${n} (in ${w.join('; ')})`),
+      'metrics no component exports',
+    ).toEqual([]);
+    expect(
+      Object.keys(FUTURE).filter((n) => exported.has(n)),
+      'FUTURE metrics that now exist: take them off the list',
+    ).toEqual([]);
+    expect(
+      Object.keys(FUTURE).filter((n) => !used.has(n)),
+      'FUTURE metrics no query uses',
+    ).toEqual([]);
     // the check has teeth: a misspelt name is not exported
     expect(exported.has('edgeloop_ingest_readings_total')).toBe(true);
     expect(exported.has('edgeloop_ingest_reading_total')).toBe(false);

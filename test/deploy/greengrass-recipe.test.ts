@@ -41,7 +41,12 @@ describe('Greengrass recipe: the nucleus view', () => {
   it('has a manifest for linux aarch64 and amd64 whose zip artifacts all unpack to the folder the lifecycle uses', () => {
     for (const arch of ['aarch64', 'amd64']) {
       const m = selectManifest(recipe, 'linux', arch);
-      const paths: NucleusPaths = { artifactsPath: '/gg/a', decompressedPath: '/gg/d', workPath: '/gg/w', thingName: 't' };
+      const paths: NucleusPaths = {
+        artifactsPath: '/gg/a',
+        decompressedPath: '/gg/d',
+        workPath: '/gg/w',
+        thingName: 't',
+      };
       const scripts = ['Install', 'Run'].map((s) => interpolate(lifecycleScript(m, s), paths, defaults)).join('\n');
       const zips = (m.Artifacts ?? []).filter((a) => a.Unarchive === 'ZIP');
       expect(zips.length).toBe(1);
@@ -55,13 +60,25 @@ describe('Greengrass recipe: the nucleus view', () => {
 
   it('interpolation names a variable the recipe has no value for', () => {
     const paths: NucleusPaths = { artifactsPath: '/a', decompressedPath: '/d', workPath: '/w', thingName: 't' };
-    expect(interpolate('x {work:path} {configuration:/port} { host: 1 }', paths, { port: 8883 })).toBe('x /w 8883 { host: 1 }');
-    expect(() => interpolate('{configuration:/nope} {kernel:rootPath}', paths, {})).toThrow('{configuration:/nope}, {kernel:rootPath}');
+    expect(interpolate('x {work:path} {configuration:/port} { host: 1 }', paths, { port: 8883 })).toBe(
+      'x /w 8883 { host: 1 }',
+    );
+    expect(() => interpolate('{configuration:/nope} {kernel:rootPath}', paths, {})).toThrow(
+      '{configuration:/nope}, {kernel:rootPath}',
+    );
   });
 
-  it('Install writes a config whose model and key paths exist, and Run connects as the thing over mutual TLS', { timeout: 180_000 }, async () => {
+  it('Install writes a config whose model and key paths exist, and Run connects as the thing over mutual TLS', {
+    timeout: 180_000,
+  }, async () => {
     const dir = tempDir('edgeloop-gg-');
-    execFileSync(process.execPath, [join(root, 'scripts', 'pack-agent.mjs'), '--out', join(dir, 'build'), '--zip', '--json']);
+    execFileSync(process.execPath, [
+      join(root, 'scripts', 'pack-agent.mjs'),
+      '--out',
+      join(dir, 'build'),
+      '--zip',
+      '--json',
+    ]);
 
     const manifest = selectManifest(recipe, 'linux', nucleusArchitecture());
     const zipArtifact = manifest.Artifacts!.find((a) => a.Unarchive === 'ZIP')!;
@@ -90,14 +107,25 @@ describe('Greengrass recipe: the nucleus view', () => {
       httpPort: 0,
     };
 
-    const install = await exitOf(spawnLifecycle(interpolate(lifecycleScript(manifest, 'Install'), paths, configuration), paths));
+    const install = await exitOf(
+      spawnLifecycle(interpolate(lifecycleScript(manifest, 'Install'), paths, configuration), paths),
+    );
     expect(install.code, install.output).toBe(0);
     const configFile = join(paths.workPath, 'agent.yaml');
     const checked = JSON.parse(
-      execFileSync(process.execPath, [join(unpacked, 'bin', 'edgeloop.js'), 'agent', '--config', configFile, '--check'], { encoding: 'utf8' }),
-    ) as { deviceId: string; transport: { kind: string; port: number }; models: { initial: string[]; trustedKeys: string[] } };
+      execFileSync(
+        process.execPath,
+        [join(unpacked, 'bin', 'edgeloop.js'), 'agent', '--config', configFile, '--check'],
+        { encoding: 'utf8' },
+      ),
+    ) as {
+      deviceId: string;
+      transport: { kind: string; port: number };
+      models: { initial: string[]; trustedKeys: string[] };
+    };
     expect(checked.deviceId).toBe('gg-core-1');
-    for (const p of [...checked.models.initial, ...checked.models.trustedKeys]) expect(existsSync(p), `${p} exists`).toBe(true);
+    for (const p of [...checked.models.initial, ...checked.models.trustedKeys])
+      expect(existsSync(p), `${p} exists`).toBe(true);
     expect(existsSync(join(checked.models.initial[0]!, 'manifest.json'))).toBe(true);
     expect(checked.transport).toMatchObject({ kind: 'aws-iot', port: broker.tlsPort });
 
@@ -108,7 +136,10 @@ describe('Greengrass recipe: the nucleus view', () => {
       if (run.exitCode === null) run.kill('SIGKILL');
     });
     await Promise.race([
-      status.waitFor((msgs) => msgs.some((m) => m.body.online === true && Array.isArray(m.body.models) && m.body.models.length > 0), 60_000),
+      status.waitFor(
+        (msgs) => msgs.some((m) => m.body.online === true && Array.isArray(m.body.models) && m.body.models.length > 0),
+        60_000,
+      ),
       ran.then((r) => Promise.reject(new Error(`Run exited with ${r.code} before the status arrived:\n${r.output}`))),
     ]);
     // the nucleus stops a component with SIGTERM; Run exec's the agent, so the signal reaches it

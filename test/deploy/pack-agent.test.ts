@@ -36,7 +36,11 @@ describe('pack-agent: dependency closure (pure)', () => {
   };
 
   it('resolves nested copies first, skips install-only helpers', () => {
-    expect(dependencyClosure(lock, ['a'])).toEqual(['node_modules/a', 'node_modules/b', 'node_modules/b/node_modules/c']);
+    expect(dependencyClosure(lock, ['a'])).toEqual([
+      'node_modules/a',
+      'node_modules/b',
+      'node_modules/b/node_modules/c',
+    ]);
   });
 
   it('names a dependency missing from the lockfile and refuses dev packages', () => {
@@ -57,7 +61,11 @@ describe('pack-agent: the packed agent', () => {
 
   beforeAll(() => {
     out = mkdtempSync(join(tmpdir(), 'edgeloop-pack-'));
-    packed = JSON.parse(execFileSync(process.execPath, [join(root, 'scripts', 'pack-agent.mjs'), '--out', out, '--json'], { encoding: 'utf8' })) as PackResult;
+    packed = JSON.parse(
+      execFileSync(process.execPath, [join(root, 'scripts', 'pack-agent.mjs'), '--out', out, '--json'], {
+        encoding: 'utf8',
+      }),
+    ) as PackResult;
     execFileSync('tar', ['-xzf', packed.tgz, '-C', out]);
     unpacked = join(out, packed.name);
   }, 180_000);
@@ -70,30 +78,50 @@ describe('pack-agent: the packed agent', () => {
     expect(packed.estimate.installedBytes).toBeLessThanOrEqual(120 * MB);
     const files = execFileSync('tar', ['-tzf', packed.tgz], { encoding: 'utf8', maxBuffer: 64 * MB }).split('\n');
     const other = process.arch === 'x64' ? 'arm64' : 'x64';
-    const offenders = files.filter((f) =>
-      /napi-v6\/(darwin|win32)|dist\/bin\/(darwin|win32)|-musl\/|@tensorflow|@duckdb|onnxruntime-web|node_modules\/fastify\/|node_modules\/aedes\//.test(f) ||
-      f.includes(`napi-v6/linux/${other}`) || f.includes(`dist/bin/linux-${other}-`),
+    const offenders = files.filter(
+      (f) =>
+        /napi-v6\/(darwin|win32)|dist\/bin\/(darwin|win32)|-musl\/|@tensorflow|@duckdb|onnxruntime-web|node_modules\/fastify\/|node_modules\/aedes\//.test(
+          f,
+        ) ||
+        f.includes(`napi-v6/linux/${other}`) ||
+        f.includes(`dist/bin/linux-${other}-`),
     );
     expect(offenders).toEqual([]);
-    for (const f of ['bin/edgeloop.js', 'bin/edgeloop-agent', 'docs/agent.md', 'deploy/agent.env', 'models/default/anomaly/model.onnx', 'node_modules/better-sqlite3/build/Release/better_sqlite3.node']) {
+    for (const f of [
+      'bin/edgeloop.js',
+      'bin/edgeloop-agent',
+      'docs/agent.md',
+      'deploy/agent.env',
+      'models/default/anomaly/model.onnx',
+      'node_modules/better-sqlite3/build/Release/better_sqlite3.node',
+    ]) {
       expect(files).toContain(`${packed.name}/${f}`);
     }
   });
 
   it('runs --help and refuses the toolkit-only commands with a clear message', () => {
-    const help = execFileSync('sh', [join(unpacked, 'bin', 'edgeloop-agent'), '--help'], { cwd: unpacked, encoding: 'utf8' });
+    const help = execFileSync('sh', [join(unpacked, 'bin', 'edgeloop-agent'), '--help'], {
+      cwd: unpacked,
+      encoding: 'utf8',
+    });
     expect(help).toContain('usage: edgeloop agent --config FILE');
-    const r = spawnSync(process.execPath, [join(unpacked, 'bin', 'edgeloop.js'), 'up'], { cwd: unpacked, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [join(unpacked, 'bin', 'edgeloop.js'), 'up'], {
+      cwd: unpacked,
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('holds the agent command only');
   });
 
-  it('starts against aedes with the default model, publishes scored telemetry and stops on SIGTERM', { timeout: 90_000 }, async () => {
+  it('starts against aedes with the default model, publishes scored telemetry and stops on SIGTERM', {
+    timeout: 90_000,
+  }, async () => {
     const broker = await startTestBroker();
     onTestFinished(() => broker.close());
     const dir = tempDir('edgeloop-packed-run-');
     const model = join(unpacked, 'models', 'default');
-    const sensors = JSON.parse(readFileSync(join(model, 'anomaly', 'manifest.json'), 'utf8')).inputs.sensors as string[];
+    const sensors = JSON.parse(readFileSync(join(model, 'anomaly', 'manifest.json'), 'utf8')).inputs
+      .sensors as string[];
     const config = {
       deviceId: 'packed-1',
       dataDir: join(dir, 'data'),
@@ -105,7 +133,10 @@ describe('pack-agent: the packed agent', () => {
     };
     writeFileSync(join(dir, 'agent.yaml'), stringify(config));
     const msgs = await collect(broker.url, ['edgeloop/v1/packed-1/#']);
-    const agent = spawn('sh', [join(unpacked, 'bin', 'edgeloop-agent'), '--config', join(dir, 'agent.yaml')], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    const agent = spawn('sh', [join(unpacked, 'bin', 'edgeloop-agent'), '--config', join(dir, 'agent.yaml')], {
+      cwd: dir,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     agent.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => agent.once('exit', (code) => resolve(code)));
@@ -113,7 +144,9 @@ describe('pack-agent: the packed agent', () => {
       if (agent.exitCode === null) agent.kill('SIGKILL');
     });
     const scored = (m: { body: Record<string, unknown> }): boolean =>
-      m.body.type === 'status' && m.body.online === true && ((m.body.inference as { windows?: number } | undefined)?.windows ?? 0) > 0;
+      m.body.type === 'status' &&
+      m.body.online === true &&
+      ((m.body.inference as { windows?: number } | undefined)?.windows ?? 0) > 0;
     await Promise.race([
       msgs.waitFor((all) => readingsOf(all).length >= 100 && all.some(scored), 60_000),
       exited.then((code) => Promise.reject(new Error(`the packed agent exited with ${code}:\n${stderr}`))),

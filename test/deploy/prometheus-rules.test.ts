@@ -55,15 +55,30 @@ describe('Prometheus rules (deploy/prometheus)', () => {
     const cases = tests.tests.flatMap((t) => t.alert_rule_test ?? []);
     const fires = new Set(cases.filter((c) => c.exp_alerts.length > 0).map((c) => c.alertname));
     const quiet = new Set(cases.filter((c) => c.exp_alerts.length === 0).map((c) => c.alertname));
-    expect(alerts.filter((a) => !fires.has(a)), 'alerts never expected to fire').toEqual([]);
-    expect(alerts.filter((a) => !quiet.has(a)), 'alerts never expected to stay quiet').toEqual([]);
-    expect([...fires, ...quiet].filter((a) => !alerts.includes(a)), 'tests of alerts that do not exist').toEqual([]);
+    expect(
+      alerts.filter((a) => !fires.has(a)),
+      'alerts never expected to fire',
+    ).toEqual([]);
+    expect(
+      alerts.filter((a) => !quiet.has(a)),
+      'alerts never expected to stay quiet',
+    ).toEqual([]);
+    expect(
+      [...fires, ...quiet].filter((a) => !alerts.includes(a)),
+      'tests of alerts that do not exist',
+    ).toEqual([]);
   });
 
   it('the unit tests catch a changed threshold (they can fail)', () => {
     const tmp = copyOfRules();
     const file = join(tmp, RULES);
-    writeFileSync(file, readFileSync(file, 'utf8').replace('edgeloop:ingest_dead_letter_ratio:rate5m > 0.01', 'edgeloop:ingest_dead_letter_ratio:rate5m > 0.03'));
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace(
+        'edgeloop:ingest_dead_letter_ratio:rate5m > 0.01',
+        'edgeloop:ingest_dead_letter_ratio:rate5m > 0.03',
+      ),
+    );
     const r = runPromtool(['test', 'rules', TESTS], { cwd: tmp });
     expect(r.status).not.toBe(0);
     expect(r.output).toMatch(/alertname: EdgeloopDeadLetterRate/);

@@ -23,7 +23,11 @@ export interface DocBlock {
   doc: string;
   line: number;
   code: string;
-  marker: { kind: 'run' } | { kind: 'skip'; reason: string } | { kind: 'background' } | { kind: 'expect'; text: string };
+  marker:
+    | { kind: 'run' }
+    | { kind: 'skip'; reason: string }
+    | { kind: 'background' }
+    | { kind: 'expect'; text: string };
 }
 
 /** The ```sh blocks of a markdown file with the doc-test marker on the line before each. */
@@ -50,9 +54,17 @@ export function shellBlocks(doc: string): DocBlock[] {
   return blocks;
 }
 
-function waitForOutput(child: ChildProcess, re: RegExp, timeoutMs: number, seen: { out: string }): Promise<RegExpExecArray> {
+function waitForOutput(
+  child: ChildProcess,
+  re: RegExp,
+  timeoutMs: number,
+  seen: { out: string },
+): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no output matching ${re} within ${timeoutMs} ms:\n${seen.out}`)), timeoutMs);
+    const t = setTimeout(
+      () => reject(new Error(`no output matching ${re} within ${timeoutMs} ms:\n${seen.out}`)),
+      timeoutMs,
+    );
     const check = (): void => {
       const m = re.exec(seen.out);
       if (!m) return;
@@ -79,7 +91,10 @@ describe('documented commands run as written against `edgeloop up`', () => {
     onTestFinished(() => rmSync(cwd, { recursive: true, force: true }));
     const bin = join(cwd, '.bin');
     mkdirSync(bin);
-    writeFileSync(join(bin, 'edgeloop'), `#!/bin/sh\nexec "${process.execPath}" "${join(root, 'bin', 'edgeloop.js')}" "$@"\n`);
+    writeFileSync(
+      join(bin, 'edgeloop'),
+      `#!/bin/sh\nexec "${process.execPath}" "${join(root, 'bin', 'edgeloop.js')}" "$@"\n`,
+    );
     chmodSync(join(bin, 'edgeloop'), 0o755);
     const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '', PATH: `${bin}:${process.env.PATH}` };
     let up: ChildProcess | undefined;
@@ -93,23 +108,54 @@ describe('documented commands run as written against `edgeloop up`', () => {
       if (b.marker.kind === 'skip') continue;
       if (b.marker.kind === 'background') {
         expect(b.code, `${where}: a background block runs npm start`).toMatch(/^npm start\b/m);
-        up = spawn(process.execPath, [join(root, 'bin', 'edgeloop.js'), 'up', '--port', '0', '--registry-port', '0', '--rollout-port', '0', '--devices', '4', '--fault-every', '0'], {
-          cwd,
-          env,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
+        up = spawn(
+          process.execPath,
+          [
+            join(root, 'bin', 'edgeloop.js'),
+            'up',
+            '--port',
+            '0',
+            '--registry-port',
+            '0',
+            '--rollout-port',
+            '0',
+            '--devices',
+            '4',
+            '--fault-every',
+            '0',
+          ],
+          {
+            cwd,
+            env,
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        );
         up.stdout!.on('data', (d) => (upOut.out += String(d)));
         up.stderr!.on('data', (d) => (upOut.out += String(d)));
-        const [, registry, rollout] = await waitForOutput(up, /registry\s+(http:\/\/\S+)[\s\S]*rollout\s+(http:\/\/\S+)[\s\S]*Press Ctrl-C/, 120_000, upOut);
+        const [, registry, rollout] = await waitForOutput(
+          up,
+          /registry\s+(http:\/\/\S+)[\s\S]*rollout\s+(http:\/\/\S+)[\s\S]*Press Ctrl-C/,
+          120_000,
+          upOut,
+        );
         env.EDGELOOP_REGISTRY_URL = registry;
         env.EDGELOOP_ROLLOUT_URL = rollout;
         continue;
       }
       expect(up, `${where}: runs after npm start`).toBeDefined();
-      const r = spawnSync('bash', ['-e', '-o', 'pipefail', '-c', b.code], { cwd, env, encoding: 'utf8', timeout: 180_000 });
+      const r = spawnSync('bash', ['-e', '-o', 'pipefail', '-c', b.code], {
+        cwd,
+        env,
+        encoding: 'utf8',
+        timeout: 180_000,
+      });
       const out = `${r.stdout}${r.stderr}`;
-      expect(r.status, `${where} exited ${r.status}:\n${b.code}\n--- output ---\n${out}\n--- up ---\n${upOut.out.slice(-3000)}`).toBe(0);
-      if (b.marker.kind === 'expect') expect(out, `${where}: expected "${b.marker.text}" in:\n${out}`).toContain(b.marker.text);
+      expect(
+        r.status,
+        `${where} exited ${r.status}:\n${b.code}\n--- output ---\n${out}\n--- up ---\n${upOut.out.slice(-3000)}`,
+      ).toBe(0);
+      if (b.marker.kind === 'expect')
+        expect(out, `${where}: expected "${b.marker.text}" in:\n${out}`).toContain(b.marker.text);
       ran.push(where);
     }
     expect(ran.length).toBeGreaterThanOrEqual(8);

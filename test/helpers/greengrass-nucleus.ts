@@ -42,7 +42,11 @@ export function nucleusArchitecture(arch: string = process.arch): string {
 
 /** the first manifest whose platform matches (a missing field matches anything), as the nucleus chooses */
 export function selectManifest(recipe: Recipe, os: string, architecture: string): RecipeManifest {
-  const m = recipe.Manifests.find((x) => (!x.Platform?.os || x.Platform.os === os) && (!x.Platform?.architecture || x.Platform.architecture === architecture));
+  const m = recipe.Manifests.find(
+    (x) =>
+      (!x.Platform?.os || x.Platform.os === os) &&
+      (!x.Platform?.architecture || x.Platform.architecture === architecture),
+  );
   if (!m) throw new Error(`${recipe.ComponentName}: no manifest for ${os}/${architecture}`);
   return m;
 }
@@ -87,12 +91,17 @@ export function interpolate(script: string, paths: NucleusPaths, configuration: 
 export function lifecycleScript(manifest: RecipeManifest, step: string): string {
   const s = manifest.Lifecycle?.[step];
   if (typeof s === 'string') return s;
-  if (typeof s === 'object' && s !== null && typeof (s as { Script?: unknown }).Script === 'string') return (s as { Script: string }).Script;
+  if (typeof s === 'object' && s !== null && typeof (s as { Script?: unknown }).Script === 'string')
+    return (s as { Script: string }).Script;
   throw new Error(`no ${step} script in the manifest`);
 }
 
 /** run one interpolated lifecycle script as the nucleus does: `sh -c`, in the work folder */
-export function spawnLifecycle(script: string, paths: NucleusPaths, env: NodeJS.ProcessEnv = process.env): ChildProcess {
+export function spawnLifecycle(
+  script: string,
+  paths: NucleusPaths,
+  env: NodeJS.ProcessEnv = process.env,
+): ChildProcess {
   return spawn('sh', ['-c', script], {
     cwd: paths.workPath,
     env: { ...env, AWS_IOT_THING_NAME: paths.thingName },

@@ -6,7 +6,12 @@
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient, type KinesisClientConfig } from '@aws-sdk/client-kinesis';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  KinesisClient,
+  type KinesisClientConfig,
+} from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 const require = createRequire(import.meta.url);

@@ -34,4 +34,5 @@ export function kinesisRecord(msg: DeviceMessage | Buffer, arrivedMs: number): K
 }
 
 /** The event, through JSON as Lambda passes it. */
-export const kinesisEvent = (records: KinesisStreamRecord[]): KinesisStreamEvent => JSON.parse(JSON.stringify({ Records: records })) as KinesisStreamEvent;
+export const kinesisEvent = (records: KinesisStreamRecord[]): KinesisStreamEvent =>
+  JSON.parse(JSON.stringify({ Records: records })) as KinesisStreamEvent;

@@ -26,11 +26,22 @@ function request(method, path, body, headers = {}) {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : Buffer.from(body);
     const req = http.request(
-      { host, port: Number(port), method, path, agent: false, headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length, ...headers } : headers },
+      {
+        host,
+        port: Number(port),
+        method,
+        path,
+        agent: false,
+        headers: payload
+          ? { 'content-type': 'application/json', 'content-length': payload.length, ...headers }
+          : headers,
+      },
       (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
         res.on('error', reject);
       },
     );
@@ -64,15 +75,19 @@ async function loadHandler() {
   const modulePath = handlerSpec.slice(0, dot);
   const exportName = handlerSpec.slice(dot + 1);
   const file = ['.js', '.mjs', '.cjs'].map((ext) => join(taskRoot, modulePath + ext)).find((f) => existsSync(f));
-  if (!file) throw Object.assign(new Error(`Cannot find module '${modulePath}'`), { name: 'Runtime.ImportModuleError' });
+  if (!file)
+    throw Object.assign(new Error(`Cannot find module '${modulePath}'`), { name: 'Runtime.ImportModuleError' });
   let mod;
   try {
     mod = await import(pathToFileURL(file).href);
   } catch (err) {
-    throw Object.assign(new Error(`${err?.name ?? 'Error'}: ${err?.message ?? err}`, { cause: err }), { name: 'Runtime.ImportModuleError' });
+    throw Object.assign(new Error(`${err?.name ?? 'Error'}: ${err?.message ?? err}`, { cause: err }), {
+      name: 'Runtime.ImportModuleError',
+    });
   }
   const fn = mod[exportName];
-  if (typeof fn !== 'function') throw Object.assign(new Error(`${handlerSpec} is undefined or not exported`), { name: 'Runtime.HandlerNotFound' });
+  if (typeof fn !== 'function')
+    throw Object.assign(new Error(`${handlerSpec} is undefined or not exported`), { name: 'Runtime.HandlerNotFound' });
   return fn;
 }
 
@@ -89,7 +104,8 @@ async function handleOnce(handler) {
   const next = await request('GET', `${BASE}/invocation/next`);
   const id = next.headers['lambda-runtime-aws-request-id'];
   const deadline = Number(next.headers['lambda-runtime-deadline-ms']);
-  const post = (kind, body, headers) => request('POST', `${BASE}/invocation/${encodeURIComponent(id)}/${kind}`, body, headers);
+  const post = (kind, body, headers) =>
+    request('POST', `${BASE}/invocation/${encodeURIComponent(id)}/${kind}`, body, headers);
   const respond = (result) => post('response', serialize(result));
   const respondError = (err) => {
     const body = errorBody(err ?? 'handled');
@@ -155,6 +171,8 @@ try {
 } catch (err) {
   const body = errorBody(err);
   console.error('Init Error', JSON.stringify(body));
-  await request('POST', `${BASE}/init/error`, JSON.stringify(body), { 'lambda-runtime-function-error-type': body.errorType });
+  await request('POST', `${BASE}/init/error`, JSON.stringify(body), {
+    'lambda-runtime-function-error-type': body.errorType,
+  });
   process.exit(129);
 }

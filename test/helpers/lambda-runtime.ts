@@ -113,7 +113,12 @@ export async function startLambdaRuntime(opts: LambdaRuntimeOptions): Promise<La
       const inv = inFlight.get(requestId);
       if (!inv) {
         refused.push({ requestId, kind: m[2]!, body: text });
-        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ errorType: 'InvalidStateTransition', errorMessage: `invocation ${requestId} already has a result` }));
+        res.writeHead(400, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            errorType: 'InvalidStateTransition',
+            errorMessage: `invocation ${requestId} already has a result`,
+          }),
+        );
         return;
       }
       inFlight.delete(requestId);
@@ -158,7 +163,9 @@ export async function startLambdaRuntime(opts: LambdaRuntimeOptions): Promise<La
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const exit = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {
-      exited = new Error(`the function process exited (code ${code}, signal ${signal}); stderr:\n${stderr.slice(-2000)}`);
+      exited = new Error(
+        `the function process exited (code ${code}, signal ${signal}); stderr:\n${stderr.slice(-2000)}`,
+      );
       failAll((p) => p.reject(exited!));
       resolve();
     });
@@ -199,7 +206,8 @@ export async function startLambdaRuntime(opts: LambdaRuntimeOptions): Promise<La
  */
 export function kinesisCheckpoint(sequenceNumbers: string[], outcome: InvocationOutcome): string[] {
   if (outcome.kind !== 'response') return [];
-  const failures = (outcome.body as { batchItemFailures?: { itemIdentifier?: unknown }[] | null } | null)?.batchItemFailures;
+  const failures = (outcome.body as { batchItemFailures?: { itemIdentifier?: unknown }[] | null } | null)
+    ?.batchItemFailures;
   if (failures === undefined || failures === null || failures.length === 0) return [...sequenceNumbers];
   let lowest = Infinity;
   for (const f of failures) {

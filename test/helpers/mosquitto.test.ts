@@ -43,7 +43,9 @@ describe('test helper: startMosquitto', () => {
     const b = await startMosquitto({ users: { alice: 'pw1' } });
     onTestFinished(() => b.close());
     await expect(mqtt.connectAsync(b.url, { reconnectPeriod: 0 })).rejects.toThrow(/Not authorized/i);
-    await expect(mqtt.connectAsync(b.url, { reconnectPeriod: 0, username: 'alice', password: 'nope' })).rejects.toThrow(/Not authorized|Bad user/i);
+    await expect(mqtt.connectAsync(b.url, { reconnectPeriod: 0, username: 'alice', password: 'nope' })).rejects.toThrow(
+      /Not authorized|Bad user/i,
+    );
     const ok = await mqtt.connectAsync(b.url, { reconnectPeriod: 0, username: 'alice', password: 'pw1' });
     await ok.endAsync();
   });
@@ -52,8 +54,15 @@ describe('test helper: startMosquitto', () => {
     const b = await startMosquitto({ tls: true });
     onTestFinished(() => b.close());
     const c = b.certs!;
-    const ok = await mqtt.connectAsync(b.tlsUrl!, { reconnectPeriod: 0, ca: c.ca, cert: c.clientCert, key: c.clientKey });
+    const ok = await mqtt.connectAsync(b.tlsUrl!, {
+      reconnectPeriod: 0,
+      ca: c.ca,
+      cert: c.clientCert,
+      key: c.clientKey,
+    });
     await ok.endAsync();
-    await expect(mqtt.connectAsync(b.tlsUrl!, { reconnectPeriod: 0, ca: c.ca, connectTimeout: 1500 })).rejects.toThrow();
+    await expect(
+      mqtt.connectAsync(b.tlsUrl!, { reconnectPeriod: 0, ca: c.ca, connectTimeout: 1500 }),
+    ).rejects.toThrow();
   });
 });

@@ -107,7 +107,11 @@ class ValueGenerator {
   /** a parameter's value as the server sees it: its string form, coerced to the schema's type */
   isValidAsString(schema: Schema, value: string): boolean {
     let v = this.#coercedCompiled.get(schema);
-    if (!v) this.#coercedCompiled.set(schema, (v = this.#coercing.compile({ type: 'object', properties: { x: schema }, required: ['x'] })));
+    if (!v)
+      this.#coercedCompiled.set(
+        schema,
+        (v = this.#coercing.compile({ type: 'object', properties: { x: schema }, required: ['x'] })),
+      );
     return v({ x: value }) === true;
   }
 
@@ -132,7 +136,8 @@ class ValueGenerator {
   *#validCandidates(s: Schema): Generator<unknown> {
     if ('const' in s) yield s.const;
     if (Array.isArray(s.enum)) yield* s.enum;
-    for (const branch of [...asArray(s.oneOf), ...asArray(s.anyOf)]) if (!s.type && !s.properties) yield* this.valid(branch as Schema);
+    for (const branch of [...asArray(s.oneOf), ...asArray(s.anyOf)])
+      if (!s.type && !s.properties) yield* this.valid(branch as Schema);
     for (const t of types(s)) {
       if (t === 'string') yield* this.#validStrings(s);
       else if (t === 'integer' || t === 'number') yield* numbers(s, t);
@@ -185,7 +190,8 @@ class ValueGenerator {
     const props = this.#props(s);
     const required = asArray(s.required) as string[];
     const sets = [required, Object.keys(props)];
-    for (const b of [...asArray(s.oneOf), ...asArray(s.anyOf)]) sets.push([...required, ...(asArray((b as Schema).required) as string[])]);
+    for (const b of [...asArray(s.oneOf), ...asArray(s.anyOf)])
+      sets.push([...required, ...(asArray((b as Schema).required) as string[])]);
     const bases: Array<Record<string, unknown>> = [];
     for (const keys of sets) {
       const o: Record<string, unknown> = {};
@@ -232,8 +238,10 @@ class ValueGenerator {
     const longest = this.valid(s).reduce<string>((a, b) => (typeof b === 'string' && b.length > a.length ? b : a), '');
     const max = num(s.maxLength);
     const min = num(s.minLength);
-    if (max !== undefined) yield { value: longest.padEnd(max + 1, longest[0] ?? 'a'), why: `${max + 1} characters (maxLength ${max})` };
-    if (min !== undefined && min > 0) yield { value: longest.slice(0, min - 1), why: `${min - 1} characters (minLength ${min})` };
+    if (max !== undefined)
+      yield { value: longest.padEnd(max + 1, longest[0] ?? 'a'), why: `${max + 1} characters (maxLength ${max})` };
+    if (min !== undefined && min > 0)
+      yield { value: longest.slice(0, min - 1), why: `${min - 1} characters (minLength ${min})` };
     if (typeof s.pattern === 'string') {
       const ok = longest.slice(0, Math.max(1, Math.min(longest.length, 8)));
       for (const bad of ['!', ' ', '/', '.', '-', 'é', '%']) {
@@ -248,11 +256,19 @@ class ValueGenerator {
     const first = items[0] ?? 'x';
     const max = num(s.maxItems);
     const min = num(s.minItems);
-    if (max !== undefined) yield { value: Array.from({ length: max + 1 }, (_, i) => items[i % items.length] ?? first), why: `${max + 1} items (maxItems ${max})` };
-    if (min !== undefined && min > 0) yield { value: Array.from({ length: min - 1 }, () => first), why: `${min - 1} items (minItems ${min})` };
+    if (max !== undefined)
+      yield {
+        value: Array.from({ length: max + 1 }, (_, i) => items[i % items.length] ?? first),
+        why: `${max + 1} items (maxItems ${max})`,
+      };
+    if (min !== undefined && min > 0)
+      yield { value: Array.from({ length: min - 1 }, () => first), why: `${min - 1} items (minItems ${min})` };
     if (s.items) {
       for (const bad of this.invalid(s.items as Schema)) {
-        yield { value: [bad.value, ...Array.from({ length: Math.max(0, (min ?? 1) - 1) }, () => first)], why: `[0]: ${bad.why}` };
+        yield {
+          value: [bad.value, ...Array.from({ length: Math.max(0, (min ?? 1) - 1) }, () => first)],
+          why: `[0]: ${bad.why}`,
+        };
       }
     }
   }
@@ -265,13 +281,19 @@ class ValueGenerator {
       const { [k]: _, ...rest } = base;
       yield { value: rest, why: `missing required "${k}"` };
     }
-    if (s.additionalProperties === false) yield { value: { ...base, unexpected_prop: 1 }, why: 'extra property (additionalProperties: false)' };
+    if (s.additionalProperties === false)
+      yield { value: { ...base, unexpected_prop: 1 }, why: 'extra property (additionalProperties: false)' };
     const extra = s.additionalProperties;
     if (extra && typeof extra === 'object') {
-      for (const bad of this.invalid(extra as Schema)) yield { value: { ...base, extra_prop: bad.value }, why: `.extra_prop: ${bad.why}` };
+      for (const bad of this.invalid(extra as Schema))
+        yield { value: { ...base, extra_prop: bad.value }, why: `.extra_prop: ${bad.why}` };
       const maxProps = num(s.maxProperties);
       const first = this.valid(extra as Schema)[0];
-      if (maxProps !== undefined && first !== undefined) yield { value: fillProps(base, maxProps + 1, first), why: `${maxProps + 1} properties (maxProperties ${maxProps})` };
+      if (maxProps !== undefined && first !== undefined)
+        yield {
+          value: fillProps(base, maxProps + 1, first),
+          why: `${maxProps + 1} properties (maxProperties ${maxProps})`,
+        };
     }
     if (asArray(s.oneOf).length > 1) {
       const all: Record<string, unknown> = Object.assign({}, ...bases);
@@ -279,9 +301,11 @@ class ValueGenerator {
     }
     for (const [k, ps] of Object.entries(props)) {
       // mutate k inside a valid object that has it, so the case is about k alone
-      const holder = bases.find((b) => k in b) ?? this.valid(s, Infinity).find((v) => typeof v === 'object' && v !== null && k in v);
+      const holder =
+        bases.find((b) => k in b) ?? this.valid(s, Infinity).find((v) => typeof v === 'object' && v !== null && k in v);
       if (!holder || typeof holder !== 'object') continue;
-      for (const bad of this.invalid(ps)) yield { value: { ...(holder as Record<string, unknown>), [k]: bad.value }, why: `.${k}: ${bad.why}` };
+      for (const bad of this.invalid(ps))
+        yield { value: { ...(holder as Record<string, unknown>), [k]: bad.value }, why: `.${k}: ${bad.why}` };
     }
   }
 }
@@ -306,7 +330,14 @@ export function generateCases(doc: OpenApiDocument, opts: FuzzOptions = {}): Fuz
       const baseBody = jsonBody ? g.valid(jsonBody)[0] : undefined;
       if (jsonBody && baseBody === undefined) throw new Error(`${operation}: no valid request body from its schema`);
       const add = (valid: boolean, why: string, ps: Record<string, unknown>, body: unknown, raw?: string): void => {
-        cases.push({ operation, valid, why, params: ps, ...(body === undefined ? {} : { body }), request: request(method, path, params, ps, body, raw) });
+        cases.push({
+          operation,
+          valid,
+          why,
+          params: ps,
+          ...(body === undefined ? {} : { body }),
+          request: request(method, path, params, ps, body, raw),
+        });
       };
       add(true, 'required parameters only', baseParams, baseBody);
       for (const p of params) {
@@ -316,7 +347,8 @@ export function generateCases(doc: OpenApiDocument, opts: FuzzOptions = {}): Fuz
           add(true, `${where}: ${describe(v)}`, { ...baseParams, [p.name]: v }, baseBody);
         }
         for (const bad of g.invalid(p.schema)) {
-          const text = typeof bad.value === 'object' && bad.value !== null ? JSON.stringify(bad.value) : String(bad.value);
+          const text =
+            typeof bad.value === 'object' && bad.value !== null ? JSON.stringify(bad.value) : String(bad.value);
           // a path parameter cannot be empty, and its string form must still be invalid after coercion
           if ((p.in === 'path' && text === '') || g.isValidAsString(p.schema, text)) continue;
           add(false, `${where}: ${bad.why}`, { ...baseParams, [p.name]: text }, baseBody);
@@ -328,7 +360,13 @@ export function generateCases(doc: OpenApiDocument, opts: FuzzOptions = {}): Fuz
       }
       if (jsonBody) {
         for (const v of g.valid(jsonBody, top)) add(true, `body: ${describe(v)}`, baseParams, v);
-        for (const bad of g.invalid(jsonBody)) add(false, `body${bad.why.startsWith('.') || bad.why.startsWith('[') ? '' : ': '}${bad.why}`, baseParams, bad.value);
+        for (const bad of g.invalid(jsonBody))
+          add(
+            false,
+            `body${bad.why.startsWith('.') || bad.why.startsWith('[') ? '' : ': '}${bad.why}`,
+            baseParams,
+            bad.value,
+          );
         add(false, 'body: malformed JSON', baseParams, undefined, '{"');
         if (op.requestBody?.required) add(false, 'body: missing', baseParams, undefined);
       }
@@ -337,29 +375,54 @@ export function generateCases(doc: OpenApiDocument, opts: FuzzOptions = {}): Fuz
   return cases;
 }
 
-function request(method: string, path: string, params: Parameter[], values: Record<string, unknown>, body: unknown, raw: string | undefined): FuzzRequest {
+function request(
+  method: string,
+  path: string,
+  params: Parameter[],
+  values: Record<string, unknown>,
+  body: unknown,
+  raw: string | undefined,
+): FuzzRequest {
   let url = path.replace(/\{([^}]+)\}/g, (_, name: string) => encodeURIComponent(String(values[name])));
-  const query = params.filter((p) => p.in === 'query' && values[p.name] !== undefined).map((p) => `${encodeURIComponent(p.name)}=${encodeURIComponent(String(values[p.name]))}`);
+  const query = params
+    .filter((p) => p.in === 'query' && values[p.name] !== undefined)
+    .map((p) => `${encodeURIComponent(p.name)}=${encodeURIComponent(String(values[p.name]))}`);
   if (query.length) url += `?${query.join('&')}`;
   const text = raw ?? (body === undefined ? undefined : JSON.stringify(body));
-  return { method: method.toUpperCase(), url, headers: text === undefined ? {} : { 'content-type': 'application/json' }, ...(text === undefined ? {} : { body: text }) };
+  return {
+    method: method.toUpperCase(),
+    url,
+    headers: text === undefined ? {} : { 'content-type': 'application/json' },
+    ...(text === undefined ? {} : { body: text }),
+  };
 }
 
 /** Problems of one answer against the document (empty = conforms). */
-export function checkResponse(doc: OpenApiDocument, c: FuzzCase, res: FuzzResponse, opts: FuzzOptions = {}, ajv = new Ajv({ strict: false, validateFormats: false })): string[] {
+export function checkResponse(
+  doc: OpenApiDocument,
+  c: FuzzCase,
+  res: FuzzResponse,
+  opts: FuzzOptions = {},
+  ajv = new Ajv({ strict: false, validateFormats: false }),
+): string[] {
   const reject = opts.rejectStatuses ?? [400, 413, 414, 415];
   const [method, path] = c.operation.split(' ') as [string, string];
   const op = doc.paths[path]![method.toLowerCase()]!;
   const problems: string[] = [];
-  const documented = op.responses[String(res.status)] ?? op.responses[`${String(res.status)[0]}XX`] ?? op.responses.default;
-  if (!documented) problems.push(`status ${res.status} is not documented (documented: ${Object.keys(op.responses).join(', ')})`);
+  const documented =
+    op.responses[String(res.status)] ?? op.responses[`${String(res.status)[0]}XX`] ?? op.responses.default;
+  if (!documented)
+    problems.push(`status ${res.status} is not documented (documented: ${Object.keys(op.responses).join(', ')})`);
   if (c.valid && reject.includes(res.status)) problems.push(`valid input rejected with ${res.status}`);
-  if (!c.valid && !reject.includes(res.status)) problems.push(`invalid input accepted: ${res.status} instead of one of ${reject.join('/')}`);
+  if (!c.valid && !reject.includes(res.status))
+    problems.push(`invalid input accepted: ${res.status} instead of one of ${reject.join('/')}`);
   if (!documented?.content) return problems;
   const type = (res.contentType ?? '').split(';')[0]!.trim();
   const media = documented.content[type];
   if (!media) {
-    problems.push(`content-type ${JSON.stringify(res.contentType)} is not documented for ${res.status} (documented: ${Object.keys(documented.content).join(', ')})`);
+    problems.push(
+      `content-type ${JSON.stringify(res.contentType)} is not documented for ${res.status} (documented: ${Object.keys(documented.content).join(', ')})`,
+    );
     return problems;
   }
   if (!media.schema) return problems;
@@ -373,7 +436,8 @@ export function checkResponse(doc: OpenApiDocument, c: FuzzCase, res: FuzzRespon
     }
   }
   const validate = ajv.compile(media.schema);
-  if (!validate(body)) problems.push(`body does not match the ${res.status} schema: ${ajv.errorsText(validate.errors)}`);
+  if (!validate(body))
+    problems.push(`body does not match the ${res.status} schema: ${ajv.errorsText(validate.errors)}`);
   return problems;
 }
 
@@ -392,7 +456,14 @@ export async function fuzzOpenApi(
     const s = (statuses[c.operation] ??= {});
     s[res.status] = (s[res.status] ?? 0) + 1;
     for (const problem of checkResponse(doc, c, res, opts, ajv)) {
-      findings.push({ operation: c.operation, why: c.why, url: c.request.url.slice(0, 200), status: res.status, problem, body: res.body.slice(0, 300) });
+      findings.push({
+        operation: c.operation,
+        why: c.why,
+        url: c.request.url.slice(0, 200),
+        status: res.status,
+        problem,
+        body: res.body.slice(0, 300),
+      });
     }
   }
   return { cases, findings, statuses };
@@ -445,8 +516,10 @@ function same(a: unknown, b: unknown): boolean {
 }
 
 function describe(v: unknown): string {
-  if (typeof v === 'string') return `${v.length} characters ${JSON.stringify(v.length > 24 ? `${v.slice(0, 12)}…` : v)}`;
+  if (typeof v === 'string')
+    return `${v.length} characters ${JSON.stringify(v.length > 24 ? `${v.slice(0, 12)}…` : v)}`;
   if (Array.isArray(v)) return `${v.length} items`;
-  if (v && typeof v === 'object') return `{${Object.keys(v).slice(0, 6).join(', ')}${Object.keys(v).length > 6 ? `, … (${Object.keys(v).length})` : ''}}`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v).slice(0, 6).join(', ')}${Object.keys(v).length > 6 ? `, … (${Object.keys(v).length})` : ''}}`;
   return JSON.stringify(v);
 }

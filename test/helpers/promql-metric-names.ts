@@ -5,10 +5,26 @@
  * `without`, `on`, `ignoring`, `group_left`, `group_right`, and aggregation operators; an identifier followed by `(` is a
  * function. What is left is a metric name (`up`, `edgeloop_x_total`, or a recording rule's `level:metric:op`).
  */
-const TOKEN = /\s+|"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|`[^`]*`|\$\{[^}]*\}|\$\w+|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[a-zA-Z]*|\.\d+|[a-zA-Z_:][\w:]*|=~|!~|!=|==|>=|<=|[{}()[\],\-+*/%^<>=@]/y;
+const TOKEN =
+  /\s+|"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|`[^`]*`|\$\{[^}]*\}|\$\w+|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[a-zA-Z]*|\.\d+|[a-zA-Z_:][\w:]*|=~|!~|!=|==|>=|<=|[{}()[\],\-+*/%^<>=@]/y;
 const KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan', 'start', 'end']);
 /** aggregation operators: `sum by (le) (x)` puts the label list between the name and its `(` */
-const AGGREGATIONS = new Set(['sum', 'avg', 'min', 'max', 'count', 'group', 'stddev', 'stdvar', 'topk', 'bottomk', 'quantile', 'count_values', 'limitk', 'limit_ratio']);
+const AGGREGATIONS = new Set([
+  'sum',
+  'avg',
+  'min',
+  'max',
+  'count',
+  'group',
+  'stddev',
+  'stdvar',
+  'topk',
+  'bottomk',
+  'quantile',
+  'count_values',
+  'limitk',
+  'limit_ratio',
+]);
 /** keywords that take a parenthesised label list */
 const LABEL_LIST = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right']);
 
@@ -18,7 +34,10 @@ export function tokenize(expr: string): string[] {
   while (TOKEN.lastIndex < expr.length) {
     const at = TOKEN.lastIndex;
     const m = TOKEN.exec(expr);
-    if (!m) throw new Error(`PromQL: cannot read ${JSON.stringify(expr.slice(at, at + 20))} at ${at} in ${JSON.stringify(expr)}`);
+    if (!m)
+      throw new Error(
+        `PromQL: cannot read ${JSON.stringify(expr.slice(at, at + 20))} at ${at} in ${JSON.stringify(expr)}`,
+      );
     if (!/^\s/.test(m[0])) out.push(m[0]);
   }
   return out;
@@ -49,7 +68,8 @@ export function metricNames(expr: string): string[] {
     if (KEYWORDS.has(lower) || AGGREGATIONS.has(lower) || t[i + 1] === '(') continue;
     if (!names.includes(tok)) names.push(tok);
   }
-  if (braces !== 0 || brackets !== 0) throw new Error(`PromQL: unbalanced braces or brackets in ${JSON.stringify(expr)}`);
+  if (braces !== 0 || brackets !== 0)
+    throw new Error(`PromQL: unbalanced braces or brackets in ${JSON.stringify(expr)}`);
   return names;
 }
 

@@ -16,10 +16,15 @@ export interface PromtoolResult {
 }
 
 /** `promtool <args>` (stdin from `input`); fails with the install command when promtool is missing */
-export function runPromtool(args: string[], opts: { input?: string; cwd?: string; promtool?: string } = {}): PromtoolResult {
+export function runPromtool(
+  args: string[],
+  opts: { input?: string; cwd?: string; promtool?: string } = {},
+): PromtoolResult {
   const promtool = opts.promtool ?? PROMTOOL;
   if (!existsSync(promtool)) {
-    throw new Error(`promtool not found at ${promtool}: install it with \`sudo apt-get install -y prometheus\` (or set PROMTOOL=/path/to/promtool)`);
+    throw new Error(
+      `promtool not found at ${promtool}: install it with \`sudo apt-get install -y prometheus\` (or set PROMTOOL=/path/to/promtool)`,
+    );
   }
   const r = spawnSync(promtool, args, { input: opts.input ?? '', cwd: opts.cwd, encoding: 'utf8', timeout: 30_000 });
   if (r.error) throw r.error;

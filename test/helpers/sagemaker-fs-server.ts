@@ -62,7 +62,13 @@ class ApiError extends Error {
   }
 }
 
-const UNIT_MS: Record<string, number> = { Seconds: 1000, Minutes: 60_000, Hours: 3_600_000, Days: 86_400_000, Weeks: 604_800_000 };
+const UNIT_MS: Record<string, number> = {
+  Seconds: 1000,
+  Minutes: 60_000,
+  Hours: 3_600_000,
+  Days: 86_400_000,
+  Weeks: 604_800_000,
+};
 
 /** SageMaker's EventTime formats: ISO-8601 (yyyy-MM-dd'T'HH:mm:ssZ or with .SSS) or fractional seconds. */
 function parseEventTime(s: string | undefined): number {
@@ -70,10 +76,16 @@ function parseEventTime(s: string | undefined): number {
     if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
     if (/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?Z$/.test(s)) return Date.parse(s);
   }
-  throw new ApiError(400, 'ValidationError', `Invalid EventTime value ${JSON.stringify(s)}: expected ISO-8601 (yyyy-MM-dd'T'HH:mm:ss[.SSS]Z) or fractional seconds since the epoch`);
+  throw new ApiError(
+    400,
+    'ValidationError',
+    `Invalid EventTime value ${JSON.stringify(s)}: expected ISO-8601 (yyyy-MM-dd'T'HH:mm:ss[.SSS]Z) or fractional seconds since the epoch`,
+  );
 }
 
-export async function startSageMakerFsServer(opts: { groups?: Record<string, TestFeatureGroup>; now?: () => number } = {}): Promise<TestSageMakerFs> {
+export async function startSageMakerFsServer(
+  opts: { groups?: Record<string, TestFeatureGroup>; now?: () => number } = {},
+): Promise<TestSageMakerFs> {
   const now = opts.now ?? Date.now;
   const groups = new Map<string, TestFeatureGroup>(Object.entries(opts.groups ?? {}));
   const data = new Map<string, Map<string, StoredRecord>>();
@@ -81,7 +93,12 @@ export async function startSageMakerFsServer(opts: { groups?: Record<string, Tes
 
   const group = (name: string): TestFeatureGroup => {
     const g = groups.get(name);
-    if (!g) throw new ApiError(404, 'ResourceNotFound', `Resource Not Found: Amazon SageMaker can't find a feature group with name ${name}`);
+    if (!g)
+      throw new ApiError(
+        404,
+        'ResourceNotFound',
+        `Resource Not Found: Amazon SageMaker can't find a feature group with name ${name}`,
+      );
     return g;
   };
   const store = (name: string): Map<string, StoredRecord> => {
@@ -101,25 +118,46 @@ export async function startSageMakerFsServer(opts: { groups?: Record<string, Tes
   const project = (r: StoredRecord, names: string[] | undefined): FeatureValueWire[] =>
     names && names.length > 0 ? r.record.filter((f) => names.includes(f.FeatureName)) : r.record;
 
-  function putRecord(name: string, body: { Record?: FeatureValueWire[]; TtlDuration?: { Unit?: string; Value?: number } }): void {
+  function putRecord(
+    name: string,
+    body: { Record?: FeatureValueWire[]; TtlDuration?: { Unit?: string; Value?: number } },
+  ): void {
     const g = group(name);
     const record = body.Record;
-    if (!Array.isArray(record) || record.length === 0) throw new ApiError(400, 'ValidationError', 'Record must contain at least one feature');
+    if (!Array.isArray(record) || record.length === 0)
+      throw new ApiError(400, 'ValidationError', 'Record must contain at least one feature');
     const seen = new Set<string>();
     for (const f of record) {
       if (typeof f?.FeatureName !== 'string') throw new ApiError(400, 'ValidationError', 'FeatureName is required');
-      if (seen.has(f.FeatureName)) throw new ApiError(400, 'ValidationError', `Duplicate feature ${f.FeatureName} in Record`);
+      if (seen.has(f.FeatureName))
+        throw new ApiError(400, 'ValidationError', `Duplicate feature ${f.FeatureName} in Record`);
       seen.add(f.FeatureName);
       const type = g.features?.[f.FeatureName];
       if (g.features && !type && f.FeatureName !== g.recordIdentifierName && f.FeatureName !== g.eventTimeName) {
-        throw new ApiError(400, 'ValidationError', `The feature ${f.FeatureName} is not defined in feature group ${name}`);
+        throw new ApiError(
+          400,
+          'ValidationError',
+          `The feature ${f.FeatureName} is not defined in feature group ${name}`,
+        );
       }
-      if ((type === 'Integral' && !/^-?\d+$/.test(f.ValueAsString ?? '')) || (type === 'Fractional' && !Number.isFinite(Number(f.ValueAsString)))) {
-        throw new ApiError(400, 'ValidationError', `Value ${JSON.stringify(f.ValueAsString)} of feature ${f.FeatureName} is not of type ${type}`);
+      if (
+        (type === 'Integral' && !/^-?\d+$/.test(f.ValueAsString ?? '')) ||
+        (type === 'Fractional' && !Number.isFinite(Number(f.ValueAsString)))
+      ) {
+        throw new ApiError(
+          400,
+          'ValidationError',
+          `Value ${JSON.stringify(f.ValueAsString)} of feature ${f.FeatureName} is not of type ${type}`,
+        );
       }
     }
     const id = record.find((f) => f.FeatureName === g.recordIdentifierName)?.ValueAsString;
-    if (id === undefined || id === '') throw new ApiError(400, 'ValidationError', `Record is missing the record identifier feature ${g.recordIdentifierName}`);
+    if (id === undefined || id === '')
+      throw new ApiError(
+        400,
+        'ValidationError',
+        `Record is missing the record identifier feature ${g.recordIdentifierName}`,
+      );
     const evt = record.find((f) => f.FeatureName === g.eventTimeName);
     if (!evt) throw new ApiError(400, 'ValidationError', `Record is missing the event time feature ${g.eventTimeName}`);
     const eventTime = parseEventTime(evt.ValueAsString);
@@ -135,7 +173,11 @@ export async function startSageMakerFsServer(opts: { groups?: Record<string, Tes
     const cur = m.get(id);
     // the online store keeps the record with the latest EventTime; an older one is accepted and not applied
     if (cur && eventTime < cur.eventTime) return;
-    m.set(id, { record: record.map((f) => ({ FeatureName: f.FeatureName, ValueAsString: f.ValueAsString ?? '' })), eventTime, expiresAt: ttl === undefined ? undefined : eventTime + ttl });
+    m.set(id, {
+      record: record.map((f) => ({ FeatureName: f.FeatureName, ValueAsString: f.ValueAsString ?? '' })),
+      eventTime,
+      expiresAt: ttl === undefined ? undefined : eventTime + ttl,
+    });
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -147,7 +189,11 @@ export async function startSageMakerFsServer(opts: { groups?: Record<string, Tes
     const m = /^\/FeatureGroup\/([^/]+)$/.exec(url.pathname);
     const reply = (status: number, payload: unknown): void => {
       const out = JSON.stringify(payload ?? {});
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out), 'x-amzn-requestid': `req-${Math.random().toString(16).slice(2)}` });
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(out),
+        'x-amzn-requestid': `req-${Math.random().toString(16).slice(2)}`,
+      });
       res.end(out);
     };
     try {
@@ -165,7 +211,10 @@ export async function startSageMakerFsServer(opts: { groups?: Record<string, Tes
         const r = live(name, id);
         if (!r) return reply(200, {});
         const withExpiry = url.searchParams.get('ExpirationTimeResponse') === 'Enabled' && r.expiresAt !== undefined;
-        return reply(200, { Record: project(r, url.searchParams.getAll('FeatureName')), ...(withExpiry ? { ExpiresAt: new Date(r.expiresAt!).toISOString() } : {}) });
+        return reply(200, {
+          Record: project(r, url.searchParams.getAll('FeatureName')),
+          ...(withExpiry ? { ExpiresAt: new Date(r.expiresAt!).toISOString() } : {}),
+        });
       }
       if (m && req.method === 'DELETE') {
         requests.DeleteRecord++;
@@ -179,15 +228,23 @@ export async function startSageMakerFsServer(opts: { groups?: Record<string, Tes
       }
       if (url.pathname === '/BatchGetRecord' && req.method === 'POST') {
         requests.BatchGetRecord++;
-        const ids = body.Identifiers as { FeatureGroupName: string; RecordIdentifiersValueAsString: string[]; FeatureNames?: string[] }[] | undefined;
-        if (!Array.isArray(ids) || ids.length === 0) throw new ApiError(400, 'ValidationError', 'Identifiers must contain at least one entry');
+        const ids = body.Identifiers as
+          | { FeatureGroupName: string; RecordIdentifiersValueAsString: string[]; FeatureNames?: string[] }[]
+          | undefined;
+        if (!Array.isArray(ids) || ids.length === 0)
+          throw new ApiError(400, 'ValidationError', 'Identifiers must contain at least one entry');
         const withExpiry = body.ExpirationTimeResponse === 'Enabled';
         const Records: unknown[] = [];
         const Errors: unknown[] = [];
         for (const ident of ids) {
           for (const id of ident.RecordIdentifiersValueAsString ?? []) {
             if (!groups.has(ident.FeatureGroupName)) {
-              Errors.push({ FeatureGroupName: ident.FeatureGroupName, RecordIdentifierValueAsString: id, ErrorCode: 'ResourceNotFound', ErrorMessage: `Feature group ${ident.FeatureGroupName} not found` });
+              Errors.push({
+                FeatureGroupName: ident.FeatureGroupName,
+                RecordIdentifierValueAsString: id,
+                ErrorCode: 'ResourceNotFound',
+                ErrorMessage: `Feature group ${ident.FeatureGroupName} not found`,
+              });
               continue;
             }
             const r = live(ident.FeatureGroupName, id);
@@ -202,11 +259,19 @@ export async function startSageMakerFsServer(opts: { groups?: Record<string, Tes
         }
         return reply(200, { Records, Errors, UnprocessedIdentifiers: [] });
       }
-      throw new ApiError(404, 'UnknownOperationException', `${req.method} ${url.pathname} is not an operation of this endpoint`);
+      throw new ApiError(
+        404,
+        'UnknownOperationException',
+        `${req.method} ${url.pathname} is not an operation of this endpoint`,
+      );
     } catch (err) {
       const e = err instanceof ApiError ? err : new ApiError(500, 'InternalFailure', (err as Error).message);
       const out = JSON.stringify({ message: e.message });
-      res.writeHead(e.status, { 'content-type': 'application/json', 'x-amzn-errortype': e.type, 'content-length': Buffer.byteLength(out) });
+      res.writeHead(e.status, {
+        'content-type': 'application/json',
+        'x-amzn-errortype': e.type,
+        'content-length': Buffer.byteLength(out),
+      });
       res.end(out);
     }
   }

@@ -5,7 +5,10 @@
 import { sign, type KeyObject } from 'node:crypto';
 import { keyIdOf, manifestSigningBytes } from '../../models/manifest/index.ts';
 
-export function signUnchecked<T extends object>(manifest: T, privateKey: KeyObject): T & { signature: { alg: 'ed25519'; keyId: string; value: string } } {
+export function signUnchecked<T extends object>(
+  manifest: T,
+  privateKey: KeyObject,
+): T & { signature: { alg: 'ed25519'; keyId: string; value: string } } {
   const { signature: _old, ...unsigned } = manifest as T & { signature?: unknown };
   const value = sign(null, manifestSigningBytes(unsigned), privateKey).toString('base64');
   return { ...(unsigned as T), signature: { alg: 'ed25519', keyId: keyIdOf(privateKey), value } };

@@ -16,7 +16,10 @@ describe('acquireDataDirLock', () => {
   it('creates the directory, records the holder, refuses a second holder with its PID, and hands over on release', () => {
     const d = dir();
     const a = acquireDataDirLock({ dir: d, command: 'edgeloop test' });
-    expect(JSON.parse(readFileSync(join(d, HOLDER_FILE), 'utf8'))).toMatchObject({ pid: process.pid, command: 'edgeloop test' });
+    expect(JSON.parse(readFileSync(join(d, HOLDER_FILE), 'utf8'))).toMatchObject({
+      pid: process.pid,
+      command: 'edgeloop test',
+    });
     let err: unknown;
     try {
       acquireDataDirLock({ dir: d, holderWaitMs: 0 });
@@ -27,7 +30,11 @@ describe('acquireDataDirLock', () => {
     expect((err as Error).message).toBe(
       `data directory ${d} is in use by PID ${process.pid} (this process) (edgeloop test), since ${JSON.parse(readFileSync(join(d, HOLDER_FILE), 'utf8')).startedAt}; stop that process or give this one another data directory`,
     );
-    expect((err as { details: unknown }).details).toMatchObject({ dataDir: d, pid: process.pid, lockFile: join(d, LOCK_FILE) });
+    expect((err as { details: unknown }).details).toMatchObject({
+      dataDir: d,
+      pid: process.pid,
+      lockFile: join(d, LOCK_FILE),
+    });
     a.release();
     a.release();
     expect(existsSync(join(d, HOLDER_FILE))).toBe(false);

@@ -40,7 +40,10 @@ describe('createCliLogger', () => {
     const fd = openSync(file, 'w');
     onTestFinished(() => closeSync(fd));
     createCliLogger({ fd, isTTY: false }).info({ part: 'broker', clients: 3 }, 'listening');
-    createCliLogger({ fd, format: 'pretty', isTTY: false }).warn({ part: 'ingest', deviceId: 'pump-7', reason: 'too big' }, 'refused');
+    createCliLogger({ fd, format: 'pretty', isTTY: false }).warn(
+      { part: 'ingest', deviceId: 'pump-7', reason: 'too big' },
+      'refused',
+    );
     createCliLogger({ fd, isTTY: true, level: 'warn' }).info('not at warn');
     const [json, pretty, ...rest] = readFileSync(file, 'utf8').split('\n');
     expect(JSON.parse(json!)).toMatchObject({ level: 30, part: 'broker', clients: 3, msg: 'listening' });
@@ -97,7 +100,11 @@ describe('log lines', () => {
     onTestFinished(() => broker.close());
     const { logger, lines } = capture('info');
     const agent = createAgent({
-      config: { deviceId: 'dev-off', dataDir: tempDir(), transport: { kind: 'mqtt', url: broker.url, reconnect: { minMs: 20, maxMs: 100 } } },
+      config: {
+        deviceId: 'dev-off',
+        dataDir: tempDir(),
+        transport: { kind: 'mqtt', url: broker.url, reconnect: { minMs: 20, maxMs: 100 } },
+      },
       logger,
     });
     onTestFinished(() => agent.close(0));

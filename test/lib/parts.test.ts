@@ -38,11 +38,20 @@ interface Ctx {
   failClose?: string;
   withCache?: boolean;
 }
-const thing = (name: string, ctx: Ctx): Thing => new Thing(name, ctx.log, { failStart: ctx.fail === name, failClose: ctx.failClose === name });
+const thing = (name: string, ctx: Ctx): Thing =>
+  new Thing(name, ctx.log, { failStart: ctx.fail === name, failClose: ctx.failClose === name });
 
 const db = definePart({ name: 'db', create: (_n, ctx: Ctx) => thing('db', ctx) });
-const cache = definePart({ name: 'cache', enabled: (ctx: Ctx) => ctx.withCache === true, create: (_n, ctx: Ctx) => thing('cache', ctx) });
-const stream = definePart({ name: 'stream', requires: { db }, create: ({ db }, ctx: Ctx) => Object.assign(thing('stream', ctx), { db }) });
+const cache = definePart({
+  name: 'cache',
+  enabled: (ctx: Ctx) => ctx.withCache === true,
+  create: (_n, ctx: Ctx) => thing('cache', ctx),
+});
+const stream = definePart({
+  name: 'stream',
+  requires: { db },
+  create: ({ db }, ctx: Ctx) => Object.assign(thing('stream', ctx), { db }),
+});
 const api = definePart({
   name: 'api',
   requires: { db, stream },
@@ -85,7 +94,11 @@ describe('System', () => {
     expect(new System({ parts: [api, cache], context: { log } }).names).toEqual(['db', 'stream', 'api']);
     const needsCache = definePart({ name: 'needs-cache', requires: { cache }, create: () => ({}) });
     expect(() => new System({ parts: [needsCache], context: { log } })).toThrow(
-      expect.objectContaining({ code: 'EL_ERR_PART_MISSING', message: 'part "needs-cache" requires "cache", which does not apply to this configuration (needs-cache → cache)' }),
+      expect.objectContaining({
+        code: 'EL_ERR_PART_MISSING',
+        message:
+          'part "needs-cache" requires "cache", which does not apply to this configuration (needs-cache → cache)',
+      }),
     );
   });
 
@@ -93,15 +106,30 @@ describe('System', () => {
     const log: string[] = [];
     // definitions are frozen and name their requirements by reference, so definePart cannot make a cycle:
     // a hand-made definition can
-    const a = { name: 'a', requires: {} as Record<string, unknown>, optional: {}, enabled: () => true, create: () => ({}), hooks: {} };
+    const a = {
+      name: 'a',
+      requires: {} as Record<string, unknown>,
+      optional: {},
+      enabled: () => true,
+      create: () => ({}),
+      hooks: {},
+    };
     const b = definePart({ name: 'b', requires: { a: a as never }, create: () => ({}) });
     const c = definePart({ name: 'c', requires: { b }, create: () => ({}) });
     a.requires = { c };
-    expect(() => new System({ parts: [c], context: { log } })).toThrow(expect.objectContaining({ code: 'EL_ERR_PART_CYCLE', message: 'parts depend on each other in a cycle: c → b → a → c' }));
+    expect(() => new System({ parts: [c], context: { log } })).toThrow(
+      expect.objectContaining({
+        code: 'EL_ERR_PART_CYCLE',
+        message: 'parts depend on each other in a cycle: c → b → a → c',
+      }),
+    );
     const db2 = definePart({ name: 'db', create: () => ({}) });
     const user = definePart({ name: 'user', requires: { db: db2 }, create: () => ({}) });
     expect(() => new System({ parts: [stream, user], context: { log } })).toThrow(
-      expect.objectContaining({ code: 'EL_ERR_PART_DUPLICATE', message: 'two different parts are named "db" (the second is required by user)' }),
+      expect.objectContaining({
+        code: 'EL_ERR_PART_DUPLICATE',
+        message: 'two different parts are named "db" (the second is required by user)',
+      }),
     );
     expect(() => definePart({ name: 'Bad Name', create: () => ({}) })).toThrow(/lower-case/);
     expect(log).toEqual([]);
@@ -111,30 +139,67 @@ describe('System', () => {
     const log: string[] = [];
     const system = new System({ parts: [api], context: { log, fail: 'api' } });
     const err = await system.start().catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'EL_ERR_PART_START', message: 'part "api" failed to start: api cannot start', details: { part: 'api' } });
+    expect(err).toMatchObject({
+      code: 'EL_ERR_PART_START',
+      message: 'part "api" failed to start: api cannot start',
+      details: { part: 'api' },
+    });
     expect((err as Error).cause).toBeInstanceOf(Error);
     expect(log).toEqual(['start db', 'start stream', 'close stream', 'close db']);
     expect(system.state).toBe('closed');
 
-    const coded = definePart({ name: 'coded', create: () => ({ start: () => { throw new EdgeloopError('EL_ERR_BROKER_LISTEN', 'port 1883 in use'); } }) });
+    const coded = definePart({
+      name: 'coded',
+      create: () => ({
+        start: () => {
+          throw new EdgeloopError('EL_ERR_BROKER_LISTEN', 'port 1883 in use');
+        },
+      }),
+    });
     // a component's own EdgeloopError is its statement of what failed: it passes through as it is
-    await expect(new System({ parts: [coded], context: {} }).start()).rejects.toMatchObject({ code: 'EL_ERR_BROKER_LISTEN', message: 'port 1883 in use' });
+    await expect(new System({ parts: [coded], context: {} }).start()).rejects.toMatchObject({
+      code: 'EL_ERR_BROKER_LISTEN',
+      message: 'port 1883 in use',
+    });
 
-    const broken = definePart({ name: 'broken', requires: { db }, create: () => { throw new TypeError('no such file'); } });
+    const broken = definePart({
+      name: 'broken',
+      requires: { db },
+      create: () => {
+        throw new TypeError('no such file');
+      },
+    });
     const log2: string[] = [];
     const s2 = new System({ parts: [broken], context: { log: log2 } });
-    await expect(s2.start()).rejects.toMatchObject({ code: 'EL_ERR_PART_START', message: 'part "broken" could not be built: no such file' });
+    await expect(s2.start()).rejects.toMatchObject({
+      code: 'EL_ERR_PART_START',
+      message: 'part "broken" could not be built: no such file',
+    });
     expect(log2).toEqual(['start db', 'close db']);
   });
 
   it('tries every close when one fails, then throws the first failure', async () => {
     const log: string[] = [];
     const events: string[] = [];
-    const system = new System({ parts: [api], context: { log, failClose: 'stream' }, onEvent: (e) => events.push(`${e.event} ${e.part}`) });
+    const system = new System({
+      parts: [api],
+      context: { log, failClose: 'stream' },
+      onEvent: (e) => events.push(`${e.event} ${e.part}`),
+    });
     await system.start();
-    await expect(system.close()).rejects.toMatchObject({ code: 'EL_ERR_PART_CLOSE', message: 'part "stream" failed to close: stream cannot close' });
+    await expect(system.close()).rejects.toMatchObject({
+      code: 'EL_ERR_PART_CLOSE',
+      message: 'part "stream" failed to close: stream cannot close',
+    });
     expect(log.slice(3)).toEqual(['close api', 'close stream', 'close db']);
-    expect(events).toEqual(['started db', 'started stream', 'started api', 'closed api', 'close-failed stream', 'closed db']);
+    expect(events).toEqual([
+      'started db',
+      'started stream',
+      'started api',
+      'closed api',
+      'close-failed stream',
+      'closed db',
+    ]);
   });
 
   it('a close during start waits for the part being started, then closes what was started', async () => {
@@ -188,10 +253,15 @@ describe('System', () => {
     const system = new System({ parts: [metrics], context: {} });
     await system.start();
     expect(system.get(metrics).counter).toBe(1);
-    expect(system.health()).toMatchObject({ ok: false, parts: { server: { ok: false, why: 'testing' }, metrics: { ok: true } } });
+    expect(system.health()).toMatchObject({
+      ok: false,
+      parts: { server: { ok: false, why: 'testing' }, metrics: { ok: true } },
+    });
     await system[Symbol.asyncDispose]();
     expect(calls).toEqual(['listen', 'unregister', 'stop']);
-    expect(() => system.get(definePart({ name: 'other', create: () => 1 }))).toThrow(expect.objectContaining({ code: 'EL_ERR_PART_MISSING' }));
+    expect(() => system.get(definePart({ name: 'other', create: () => 1 }))).toThrow(
+      expect.objectContaining({ code: 'EL_ERR_PART_MISSING' }),
+    );
   });
 
   it('keepAlive holds the process open while started and lets it exit after close', () => {
@@ -207,7 +277,10 @@ describe('System', () => {
       setTimeout(async () => { await system.close(); console.log('closed'); }, 300).unref();
       await new Promise(() => {});
     `;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(r.stdout.trim()).toBe('closed');
   });
 });

@@ -27,7 +27,11 @@ describe('retry', () => {
     const clock = new ManualClock();
     const { fn, calls } = flaky(3);
     const seen: FailedAttempt[] = [];
-    const p = retry(fn, { policy: { minMs: 100, maxMs: 250, factor: 2, jitter: 'none', maxAttempts: 5 }, clock, onFailedAttempt: (f) => seen.push(f) });
+    const p = retry(fn, {
+      policy: { minMs: 100, maxMs: 250, factor: 2, jitter: 'none', maxAttempts: 5 },
+      clock,
+      onFailedAttempt: (f) => seen.push(f),
+    });
     await tick(clock, 0);
     expect(calls).toEqual([1]);
     await tick(clock, 99);
@@ -51,7 +55,11 @@ describe('retry', () => {
     const clock = new ManualClock();
     const { fn, calls } = flaky(10);
     const seen: FailedAttempt[] = [];
-    const p = retry(fn, { policy: { minMs: 10, jitter: 'none', maxAttempts: 3 }, clock, onFailedAttempt: (f) => seen.push(f) });
+    const p = retry(fn, {
+      policy: { minMs: 10, jitter: 'none', maxAttempts: 3 },
+      clock,
+      onFailedAttempt: (f) => seen.push(f),
+    });
     const settled = p.catch((e: unknown) => e);
     for (let i = 0; i < 5; i++) await tick(clock, 1000);
     expect(((await settled) as Error).message).toBe('fail 3');
@@ -63,7 +71,12 @@ describe('retry', () => {
     const clock = new ManualClock();
     const { fn } = flaky(2);
     const delays: Array<number | undefined> = [];
-    const p = retry(fn, { policy: { minMs: 1000, maxMs: 10_000, jitter: 'full' }, clock, random: () => 0.5, onFailedAttempt: (f) => delays.push(f.delayMs) });
+    const p = retry(fn, {
+      policy: { minMs: 1000, maxMs: 10_000, jitter: 'full' },
+      clock,
+      random: () => 0.5,
+      onFailedAttempt: (f) => delays.push(f.delayMs),
+    });
     await tick(clock, 500);
     await tick(clock, 1000);
     await expect(p).resolves.toBe('ok');
@@ -79,7 +92,10 @@ describe('retry', () => {
         calls++;
         throw permanent;
       },
-      { retryable: (e) => !(e instanceof EdgeloopError && e.code === 'EL_ERR_CONFIG_INVALID'), onFailedAttempt: (f) => seen.push(f) },
+      {
+        retryable: (e) => !(e instanceof EdgeloopError && e.code === 'EL_ERR_CONFIG_INVALID'),
+        onFailedAttempt: (f) => seen.push(f),
+      },
     ).catch((e: unknown) => e);
     expect(err).toBe(permanent);
     expect(calls).toBe(1);
@@ -90,7 +106,9 @@ describe('retry', () => {
     const clock = new ManualClock();
     const ac = new AbortController();
     const { fn, calls } = flaky(10);
-    const p = retry(fn, { policy: { minMs: 60_000, jitter: 'none' }, clock, signal: ac.signal }).catch((e: unknown) => e);
+    const p = retry(fn, { policy: { minMs: 60_000, jitter: 'none' }, clock, signal: ac.signal }).catch(
+      (e: unknown) => e,
+    );
     await tick(clock, 0);
     expect(clock.pendingTimers).toBe(1);
     ac.abort();
@@ -114,7 +132,10 @@ describe('retry', () => {
       const r = await retry(async () => { if (++n < 3) throw new Error('not yet'); return n; }, { policy: { minMs: 150, jitter: 'none' } });
       console.log('done after ' + r);
     `;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(r.stderr).toBe('');
     expect(r.stdout.trim()).toBe('done after 3');
     expect(r.status).toBe(0);

@@ -18,7 +18,11 @@ describe('openWalDatabase', () => {
     expect(db.pragma('cache_size', { simple: true })).toBe(-2048);
     const other = openWalDatabase(join(dir, 'y.db'), { synchronous: 'NORMAL', busyTimeoutMs: 100, cacheKiB: 16_000 });
     onTestFinished(() => void other.close());
-    expect([other.pragma('synchronous', { simple: true }), other.pragma('busy_timeout', { simple: true }), other.pragma('cache_size', { simple: true })]).toEqual([1, 100, -16000]);
+    expect([
+      other.pragma('synchronous', { simple: true }),
+      other.pragma('busy_timeout', { simple: true }),
+      other.pragma('cache_size', { simple: true }),
+    ]).toEqual([1, 100, -16000]);
   });
 
   it('opens :memory: and throws for a file that is not a database', () => {

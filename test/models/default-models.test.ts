@@ -21,14 +21,17 @@ describe('default models shipped in models/default', () => {
     expect(readdirSync(join(defaultDir, 'keys')).filter((f) => !f.endsWith('.pub'))).toEqual([]);
   });
 
-  it.each(modelDirs)('%s: verifies against the committed key, loads in ONNX Runtime and passes its test vector', async (name) => {
-    const v = verifyModelDir(join(defaultDir, name), { trustedKeys: [readPublicKey(publicKey)] });
-    expect(v.manifest.artifact.bytes).toBeLessThan(200 * 1024);
-    const runner = await OrtModelRunner.forManifest(v.modelPath, v.manifest);
-    onTestFinished(() => runner.close());
-    const { maxError } = await checkTestVector(runner, v.manifest);
-    expect(maxError).toBeLessThanOrEqual(v.manifest.testVector.tolerance);
-  });
+  it.each(modelDirs)(
+    '%s: verifies against the committed key, loads in ONNX Runtime and passes its test vector',
+    async (name) => {
+      const v = verifyModelDir(join(defaultDir, name), { trustedKeys: [readPublicKey(publicKey)] });
+      expect(v.manifest.artifact.bytes).toBeLessThan(200 * 1024);
+      const runner = await OrtModelRunner.forManifest(v.modelPath, v.manifest);
+      onTestFinished(() => runner.close());
+      const { maxError } = await checkTestVector(runner, v.manifest);
+      expect(maxError).toBeLessThanOrEqual(v.manifest.testVector.tolerance);
+    },
+  );
 
   it('anomaly: scores the windows the manifest describes; a clear fault scores above the threshold', async () => {
     const v = verifyModelDir(join(defaultDir, 'anomaly'), { trustedKeys: [readPublicKey(publicKey)] });
@@ -37,7 +40,10 @@ describe('default models shipped in models/default', () => {
     const { sensors, window, normalization } = m.inputs;
     // rows at the normalisation mean (a typical reading) and the same rows with every sensor 8 std higher
     const rows = window.length + 1;
-    const normal = Float64Array.from({ length: rows * sensors.length }, (_, i) => normalization.mean[i % sensors.length]!);
+    const normal = Float64Array.from(
+      { length: rows * sensors.length },
+      (_, i) => normalization.mean[i % sensors.length]!,
+    );
     const faulty = normal.map((x, i) => x + 8 * normalization.std[i % sensors.length]!);
     const w = buildWindows(Float64Array.from([...normal, ...faulty]), rows * 2, sensors.length, window.length, 1);
     const runner = await OrtModelRunner.forManifest(v.onnx, m);
@@ -50,9 +56,11 @@ describe('default models shipped in models/default', () => {
 });
 
 describe('default anomaly model and the fleet simulator', () => {
-  it('reads only sensors that the simulator\'s default devices send', async () => {
+  it("reads only sensors that the simulator's default devices send", async () => {
     const { DEFAULT_SENSORS } = await import('../../simulator/signal-model.ts');
-    const m = JSON.parse(readFileSync(join(defaultDir, 'anomaly', 'manifest.json'), 'utf8')) as { inputs: { sensors: string[] } };
+    const m = JSON.parse(readFileSync(join(defaultDir, 'anomaly', 'manifest.json'), 'utf8')) as {
+      inputs: { sensors: string[] };
+    };
     const simulated = DEFAULT_SENSORS.map((s) => s.name);
     expect(m.inputs.sensors.filter((s) => !simulated.includes(s))).toEqual([]);
   });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { decodeDeviceMessage, encodeMessage, MAX_MQTT_PAYLOAD_BYTES, type TelemetryMessage } from '../../protocol/messages.ts';
+import {
+  decodeDeviceMessage,
+  encodeMessage,
+  MAX_MQTT_PAYLOAD_BYTES,
+  type TelemetryMessage,
+} from '../../protocol/messages.ts';
 import { canonicalJson } from '../../protocol/canonical-json.ts';
 
 const good: TelemetryMessage = {
@@ -29,12 +34,16 @@ describe('wire messages', () => {
     expect(() => decodeDeviceMessage(Buffer.from(JSON.stringify(msg)))).toThrow(re);
   });
   it('refuses non-JSON, non-UTF-8 and oversized payloads with their codes', () => {
-    expect(() => decodeDeviceMessage(Buffer.from('{"v":1'))).toThrow(expect.objectContaining({ code: 'EL_ERR_MESSAGE_INVALID' }));
+    expect(() => decodeDeviceMessage(Buffer.from('{"v":1'))).toThrow(
+      expect.objectContaining({ code: 'EL_ERR_MESSAGE_INVALID' }),
+    );
     expect(() => decodeDeviceMessage(Buffer.from([0xff, 0xfe]))).toThrow(/UTF-8/);
     const big = Buffer.alloc(MAX_MQTT_PAYLOAD_BYTES + 1, 32);
     expect(() => decodeDeviceMessage(big)).toThrow(expect.objectContaining({ code: 'EL_ERR_MESSAGE_TOO_LARGE' }));
   });
   it('canonical JSON sorts keys at every level', () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } })).toBe('{"a":{"c":null,"d":[1,{"y":2,"z":1}]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } })).toBe(
+      '{"a":{"c":null,"d":[1,{"y":2,"z":1}]},"b":1}',
+    );
   });
 });

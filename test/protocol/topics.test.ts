@@ -8,8 +8,16 @@ describe('Topics', () => {
     expect(t.parse(t.events('dev-1'))).toEqual({ kind: 'events', deviceId: 'dev-1' });
     expect(t.parse(t.status('dev-1'))).toEqual({ kind: 'status', deviceId: 'dev-1' });
     expect(t.parse(t.modelReport('dev-1'))).toEqual({ kind: 'model-report', deviceId: 'dev-1' });
-    expect(t.parse(t.deviceModel('dev-1', 'anomaly'))).toEqual({ kind: 'model-desired', deviceId: 'dev-1', modelName: 'anomaly' });
-    expect(t.parse(t.fleetModel('anomaly'))).toEqual({ kind: 'model-desired', deviceId: undefined, modelName: 'anomaly' });
+    expect(t.parse(t.deviceModel('dev-1', 'anomaly'))).toEqual({
+      kind: 'model-desired',
+      deviceId: 'dev-1',
+      modelName: 'anomaly',
+    });
+    expect(t.parse(t.fleetModel('anomaly'))).toEqual({
+      kind: 'model-desired',
+      deviceId: undefined,
+      modelName: 'anomaly',
+    });
   });
   it('rejects foreign and malformed topics', () => {
     expect(t.parse('other/dev-1/telemetry')).toBeUndefined();

@@ -54,8 +54,12 @@ describe('check-test-prereqs: decide', () => {
   });
 
   it('the list covers what CI installs', () => {
-    expect(aptPackages()).toEqual(expect.arrayContaining(['mosquitto', 'mosquitto-clients', 'chromium', 'prometheus', 'zip', 'unzip']));
-    expect(installCommand(['a', 'b'], { root: true })).toBe('apt-get update && apt-get install -y --no-install-recommends a b');
+    expect(aptPackages()).toEqual(
+      expect.arrayContaining(['mosquitto', 'mosquitto-clients', 'chromium', 'prometheus', 'zip', 'unzip']),
+    );
+    expect(installCommand(['a', 'b'], { root: true })).toBe(
+      'apt-get update && apt-get install -y --no-install-recommends a b',
+    );
   });
 });
 

@@ -21,7 +21,10 @@ describe('simulator × embedded cloud', () => {
     const dir = mkdtempSync(join(tmpdir(), 'el-sim-cloud-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const credentialsFile = join(dir, 'credentials.json');
-    writeFileSync(credentialsFile, JSON.stringify({ services: { observer: await hashPassword('secret', { N: 1024, r: 8, p: 1 }) } }));
+    writeFileSync(
+      credentialsFile,
+      JSON.stringify({ services: { observer: await hashPassword('secret', { N: 1024, r: 8, p: 1 }) } }),
+    );
     const cloud = createCloud(
       parseCloudConfig({
         dataDir: dir,
@@ -51,7 +54,9 @@ describe('simulator × embedded cloud', () => {
         observerCredentials: { username: 'observer', password: 'secret' },
         probes: [
           streamProbe(cloud.parts.get('stream')!.instance as Stream),
-          featureStoreProbe(cloud.parts.get('feature-store')!.instance as FeatureStore, { deviceIds: () => deviceIds('sim-', 25) }),
+          featureStoreProbe(cloud.parts.get('feature-store')!.instance as FeatureStore, {
+            deviceIds: () => deviceIds('sim-', 25),
+          }),
         ],
       },
     );
@@ -65,7 +70,8 @@ describe('simulator × embedded cloud', () => {
     expect(r.connect.connects).toBeGreaterThan(25);
     // the ingest saw each reading once, duplicates (re-sends after the outage) removed
     const deadline = Date.now() + 10_000;
-    while (ingest.stats().readings < r.delivery.expected && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    while (ingest.stats().readings < r.delivery.expected && Date.now() < deadline)
+      await new Promise((res) => setTimeout(res, 50));
     expect(ingest.stats().readings).toBe(r.delivery.expected);
     // device time → stream for every reading (exactly once: the ingest removed the re-sent duplicates)
     expect(r.latency.stages.stream!.count).toBe(r.delivery.expected);

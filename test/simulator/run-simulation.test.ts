@@ -24,7 +24,10 @@ describe('runSimulation (light mode, loopback)', () => {
         drainTimeoutSec: 20,
         reconnect: { minMs: 50, maxMs: 500 },
       },
-      { broker: { url: broker.url, stop: broker.stop, restart: broker.restart }, onProgress: (p) => progress.push(p.connectedDevices) },
+      {
+        broker: { url: broker.url, stop: broker.stop, restart: broker.restart },
+        onProgress: (p) => progress.push(p.connectedDevices),
+      },
     );
     expect(r.fleet.devices).toBe(20);
     expect(r.throughput.messagesPublished).toBeGreaterThan(150);
@@ -76,14 +79,24 @@ describe('runSimulation (light mode, loopback)', () => {
   });
 
   it('multiplexes devices over fewer connections and validates options', async () => {
-    const r = await runSimulation({ devices: 20, connections: 4, durationSec: 1.5, messageRate: 4, samplesPerMessage: 3 });
+    const r = await runSimulation({
+      devices: 20,
+      connections: 4,
+      durationSec: 1.5,
+      messageRate: 4,
+      samplesPerMessage: 3,
+    });
     expect(r.fleet.connections).toBe(4);
     expect(r.delivery.complete).toBe(true);
     // 5 sensors x 3 samples per message
     expect(r.throughput.readingsPublished).toBe(r.throughput.messagesPublished * 15);
     await expect(runSimulation({ devices: 2, connections: 5 })).rejects.toMatchObject({ code: 'EL_ERR_SIM_OPTIONS' });
     await expect(runSimulation({ devices: 2, bogus: 1 } as never)).rejects.toThrow(/Unrecognized key.*bogus|bogus/);
-    await expect(runSimulation({ durationSec: 2, faults: [{ kind: 'spike', atSec: 5 }] })).rejects.toThrow(/starts after the run ends/);
-    await expect(runSimulation({ mode: 'light', durationSec: 1, faults: [{ kind: 'agent-kill', atSec: 0.5 }] })).rejects.toThrow(/agent-kill needs mode "agent"/);
+    await expect(runSimulation({ durationSec: 2, faults: [{ kind: 'spike', atSec: 5 }] })).rejects.toThrow(
+      /starts after the run ends/,
+    );
+    await expect(
+      runSimulation({ mode: 'light', durationSec: 1, faults: [{ kind: 'agent-kill', atSec: 0.5 }] }),
+    ).rejects.toThrow(/agent-kill needs mode "agent"/);
   });
 });

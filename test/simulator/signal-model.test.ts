@@ -49,7 +49,24 @@ describe('SignalModel', () => {
   });
 
   it('rounds and clamps on finish', () => {
-    const m = new SignalModel([{ name: 'x', base: 0, noise: 1, amplitude: 0, periodSec: 60, driftPerHour: 0, loadGain: 0, decimals: 1, min: -0.5, max: 0.5 }], new Prng(1), 0);
+    const m = new SignalModel(
+      [
+        {
+          name: 'x',
+          base: 0,
+          noise: 1,
+          amplitude: 0,
+          periodSec: 60,
+          driftPerHour: 0,
+          loadGain: 0,
+          decimals: 1,
+          min: -0.5,
+          max: 0.5,
+        },
+      ],
+      new Prng(1),
+      0,
+    );
     expect(m.finish(0, 3.14159)).toBe(0.5);
     expect(m.finish(0, -9)).toBe(-0.5);
     expect(m.finish(0, 0.123)).toBe(0.1);

@@ -26,21 +26,30 @@ function messageOf(fn: () => unknown): string {
 
 describe('AwsIotTransport options', () => {
   it('requires a certificate and key unless insecurePlaintext, and rejects misspellings with a hint', () => {
-    expect(messageOf(() => new AwsIotTransport({ endpoint: 'abc-ats.iot.eu-west-1.amazonaws.com', clientId: 'thing-1' }))).toMatch(
+    expect(
+      messageOf(() => new AwsIotTransport({ endpoint: 'abc-ats.iot.eu-west-1.amazonaws.com', clientId: 'thing-1' })),
+    ).toMatch(
       /EL_ERR_CONFIG_INVALID: AwsIotTransport: certPath: a device certificate is required.*keyPath: the private key is required/,
     );
     expect(
-      messageOf(() => new AwsIotTransport({ endpoint: 'e', clientId: 't', insecurePlaintext: true, certPth: '/x' } as never)),
+      messageOf(
+        () => new AwsIotTransport({ endpoint: 'e', clientId: 't', insecurePlaintext: true, certPth: '/x' } as never),
+      ),
     ).toMatch(/unknown option "certPth" \(did you mean "certPath"\?\)/);
-    expect(messageOf(() => new AwsIotTransport({ endpoint: 'mqtts://e', clientId: 't', insecurePlaintext: true }))).toMatch(
-      /endpoint: endpoint is a host name/,
-    );
+    expect(
+      messageOf(() => new AwsIotTransport({ endpoint: 'mqtts://e', clientId: 't', insecurePlaintext: true })),
+    ).toMatch(/endpoint: endpoint is a host name/);
     const t = new AwsIotTransport({ endpoint: 'e', clientId: 't', insecurePlaintext: true });
     expect(t.connected).toBe(false);
   });
 
   it('start() rejects with EL_ERR_CONFIG_INVALID naming the field when a certificate file cannot be read', async () => {
-    const t = transport({ endpoint: 'localhost', clientId: 't', certPath: '/nonexistent/cert.pem', keyPath: '/nonexistent/key.pem' });
+    const t = transport({
+      endpoint: 'localhost',
+      clientId: 't',
+      certPath: '/nonexistent/cert.pem',
+      keyPath: '/nonexistent/key.pem',
+    });
     const err = await t.start().then(
       () => undefined,
       (e: unknown) => e as Error,

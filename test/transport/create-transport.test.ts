@@ -16,8 +16,17 @@ function errorOf(fn: () => unknown): Error {
 
 describe('parseTransportConfig / TransportConfigSchema', () => {
   it('accepts both kinds and keeps the parsed values', () => {
-    expect(parseTransportConfig({ kind: 'mqtt', url: 'mqtt://broker:1883', maxInFlight: 50 })).toMatchObject({ kind: 'mqtt', maxInFlight: 50 });
-    const aws = { kind: 'aws-iot', endpoint: 'abc-ats.iot.eu-west-1.amazonaws.com', certPath: '/c', keyPath: '/k', caPath: '/ca' };
+    expect(parseTransportConfig({ kind: 'mqtt', url: 'mqtt://broker:1883', maxInFlight: 50 })).toMatchObject({
+      kind: 'mqtt',
+      maxInFlight: 50,
+    });
+    const aws = {
+      kind: 'aws-iot',
+      endpoint: 'abc-ats.iot.eu-west-1.amazonaws.com',
+      certPath: '/c',
+      keyPath: '/k',
+      caPath: '/ca',
+    };
     expect(parseTransportConfig(aws)).toMatchObject(aws);
     expect(TransportConfigSchema.safeParse(aws).success).toBe(true);
   });
@@ -29,31 +38,39 @@ describe('parseTransportConfig / TransportConfigSchema', () => {
     expect(errorOf(() => parseTransportConfig({ kind: 'mqtt', url: 'mqtt://h', keepAlive: 30 })).message).toMatch(
       /transport: unknown field "keepAlive" \(did you mean "keepaliveSeconds"\?\)/,
     );
-    expect(errorOf(() => parseTransportConfig({ kind: 'mqtt', url: 'mqtt://h', reconnect: { maxMS: 1 } })).message).toMatch(
-      /unknown field "reconnect.maxMS" \(did you mean "reconnect.maxMs"\?\)/,
-    );
+    expect(
+      errorOf(() => parseTransportConfig({ kind: 'mqtt', url: 'mqtt://h', reconnect: { maxMS: 1 } })).message,
+    ).toMatch(/unknown field "reconnect.maxMS" \(did you mean "reconnect.maxMs"\?\)/);
     expect(errorOf(() => parseTransportConfig({ kind: 'awsiot', endpoint: 'e' })).message).toMatch(
       /transport\.kind: expected "mqtt" or "aws-iot", got "awsiot" \(did you mean "aws-iot"\?\)/,
     );
-    expect(errorOf(() => parseTransportConfig({ kind: 'mqtt', url: 'tcp://h' })).message).toMatch(/transport\.url: expected mqtt:/);
-    expect(errorOf(() => parseTransportConfig({ kind: 'mqtt', url: 'mqtt://h', publishRatePerSecond: 'fast' })).message).toMatch(
-      /transport\.publishRatePerSecond: /,
+    expect(errorOf(() => parseTransportConfig({ kind: 'mqtt', url: 'tcp://h' })).message).toMatch(
+      /transport\.url: expected mqtt:/,
     );
+    expect(
+      errorOf(() => parseTransportConfig({ kind: 'mqtt', url: 'mqtt://h', publishRatePerSecond: 'fast' })).message,
+    ).toMatch(/transport\.publishRatePerSecond: /);
     expect(errorOf(() => parseTransportConfig('mqtt://h')).message).toMatch(/expected a mapping/);
   });
 
   it('createTransport needs a clientId from the config or at run time, and names unreadable files', async () => {
     await expect(createTransport({ kind: 'mqtt', url: 'mqtt://h' })).rejects.toThrow(/transport\.clientId: required/);
-    await expect(createTransport({ kind: 'mqtt', url: 'mqtts://h', tls: { caFile: '/nonexistent/ca.pem' } }, { clientId: 'd1' })).rejects.toThrow(
-      /transport\.tls\.caFile: cannot read \/nonexistent\/ca\.pem/,
-    );
-    expect(errorOf(() => parseTransportConfig({ kind: 'mqtt', url: 'mqtts://h', tls: { certfile: '/x' } })).message).toMatch(
-      /unknown field "tls.certfile" \(did you mean "tls.certFile"\?\)/,
-    );
     await expect(
-      createTransport({ kind: 'aws-iot', endpoint: 'e', certPath: '/nonexistent/c.pem', keyPath: '/nonexistent/k.pem' }, { clientId: 'd1' }),
+      createTransport({ kind: 'mqtt', url: 'mqtts://h', tls: { caFile: '/nonexistent/ca.pem' } }, { clientId: 'd1' }),
+    ).rejects.toThrow(/transport\.tls\.caFile: cannot read \/nonexistent\/ca\.pem/);
+    expect(
+      errorOf(() => parseTransportConfig({ kind: 'mqtt', url: 'mqtts://h', tls: { certfile: '/x' } })).message,
+    ).toMatch(/unknown field "tls.certfile" \(did you mean "tls.certFile"\?\)/);
+    await expect(
+      createTransport(
+        { kind: 'aws-iot', endpoint: 'e', certPath: '/nonexistent/c.pem', keyPath: '/nonexistent/k.pem' },
+        { clientId: 'd1' },
+      ),
     ).rejects.toThrow(/transport\.certPath: cannot read \/nonexistent\/c\.pem/);
-    const t = await createTransport({ kind: 'aws-iot', endpoint: '127.0.0.1', insecurePlaintext: true }, { clientId: 'd1' });
+    const t = await createTransport(
+      { kind: 'aws-iot', endpoint: '127.0.0.1', insecurePlaintext: true },
+      { clientId: 'd1' },
+    );
     expect(t).toBeInstanceOf(AwsIotTransport);
     expect((t as AwsIotTransport).options.publishRatePerSecond).toBeUndefined(); // default 100/s applies
   });
@@ -69,7 +86,12 @@ describe('createTransport against mosquitto', () => {
   it('builds an MqttTransport with TLS files from the config, and the will from run time', async () => {
     const c = broker.certs!;
     const t = await createTransport(
-      { kind: 'mqtt', url: broker.tlsUrl!, tls: { caFile: c.caPath, certFile: c.clientCertPath, keyFile: c.clientKeyPath }, protocolVersion: 5 },
+      {
+        kind: 'mqtt',
+        url: broker.tlsUrl!,
+        tls: { caFile: c.caPath, certFile: c.clientCertPath, keyFile: c.clientKeyPath },
+        protocolVersion: 5,
+      },
       { clientId: 'cfg-dev-1', will: { topic: 'edgeloop/v1/cfg-dev-1/status', payload: '{"online":false}' } },
     );
     onTestFinished(() => t.close());
@@ -82,7 +104,14 @@ describe('createTransport against mosquitto', () => {
   it('builds an AwsIotTransport (mutual TLS) from file paths', async () => {
     const c = broker.certs!;
     const t = await createTransport(
-      { kind: 'aws-iot', endpoint: 'localhost', port: broker.tlsPort!, certPath: c.clientCertPath, keyPath: c.clientKeyPath, caPath: c.caPath },
+      {
+        kind: 'aws-iot',
+        endpoint: 'localhost',
+        port: broker.tlsPort!,
+        certPath: c.clientCertPath,
+        keyPath: c.clientKeyPath,
+        caPath: c.caPath,
+      },
       { clientId: 'cfg-thing-1' },
     );
     onTestFinished(() => t.close());

@@ -51,14 +51,25 @@ describe('MqttTransport options', () => {
       /unknown option "maxInflight" \(did you mean "maxInFlight"\?\)/,
     );
     expect(
-      messageOf(() => new MqttTransport({ url: 'mqtt://h', clientId: 'd1', will: { topic: 't', payload: 'x', retian: true } } as never)),
+      messageOf(
+        () =>
+          new MqttTransport({
+            url: 'mqtt://h',
+            clientId: 'd1',
+            will: { topic: 't', payload: 'x', retian: true },
+          } as never),
+      ),
     ).toMatch(/unknown option "will.retian" \(did you mean "will.retain"\?\)/);
-    expect(messageOf(() => new MqttTransport({ url: 'http://h', clientId: 'd1' }))).toMatch(/MqttTransport: url: url must be mqtt:/);
-    expect(messageOf(() => new MqttTransport({ url: 'mqtt://h', clientId: 'a/b' }))).toMatch(/clientId/);
-    expect(messageOf(() => new MqttTransport({ url: 'mqtt://h', clientId: 'd1', maxInFlight: 0 }))).toMatch(/maxInFlight/);
-    expect(messageOf(() => new MqttTransport({ url: 'mqtt://h', clientId: 'd1', will: { topic: 'a/#', payload: 'x' } }))).toMatch(
-      /wildcards/,
+    expect(messageOf(() => new MqttTransport({ url: 'http://h', clientId: 'd1' }))).toMatch(
+      /MqttTransport: url: url must be mqtt:/,
     );
+    expect(messageOf(() => new MqttTransport({ url: 'mqtt://h', clientId: 'a/b' }))).toMatch(/clientId/);
+    expect(messageOf(() => new MqttTransport({ url: 'mqtt://h', clientId: 'd1', maxInFlight: 0 }))).toMatch(
+      /maxInFlight/,
+    );
+    expect(
+      messageOf(() => new MqttTransport({ url: 'mqtt://h', clientId: 'd1', will: { topic: 'a/#', payload: 'x' } })),
+    ).toMatch(/wildcards/);
     const err = (() => {
       try {
         new MqttTransport({ url: 'mqtt://h', clientId: 'd1', reconnect: { minMs: -1 } });
@@ -129,7 +140,9 @@ describe('MqttTransport on aedes', () => {
     const t = transport({ url: broker.url, clientId: 'queue-1', maxInFlight: 1, maxWaiting: 2 });
     await t.start();
     const ps = [0, 1, 2].map((i) => t.publish({ topic: 'x/q', payload: Buffer.from([i]), qos: 1 }));
-    expect(await codeOf(t.publish({ topic: 'x/q', payload: Buffer.from([3]), qos: 1 }))).toBe('EL_ERR_TRANSPORT_QUEUE_FULL');
+    expect(await codeOf(t.publish({ topic: 'x/q', payload: Buffer.from([3]), qos: 1 }))).toBe(
+      'EL_ERR_TRANSPORT_QUEUE_FULL',
+    );
     await Promise.all(ps);
     await t.publish({ topic: 'x/q', payload: new Uint8Array([9, 9]).subarray(1), qos: 0 });
     expect(t.stats.acked).toBe(4);
@@ -138,7 +151,13 @@ describe('MqttTransport on aedes', () => {
   it('start() with startTimeoutMs rejects EL_ERR_TRANSPORT_TIMEOUT while retrying; maxAttempts gives up', async () => {
     const port = await closedPort();
     const clock = new ManualClock(0);
-    const t = transport({ url: `mqtt://127.0.0.1:${port}`, clientId: 'st-1', clock, startTimeoutMs: 3000, reconnect: { minMs: 100 } });
+    const t = transport({
+      url: `mqtt://127.0.0.1:${port}`,
+      clientId: 'st-1',
+      clock,
+      startTimeoutMs: 3000,
+      reconnect: { minMs: 100 },
+    });
     const started = t.start();
     const attempts: number[] = [];
     await new Promise<void>((resolve) =>
@@ -152,7 +171,11 @@ describe('MqttTransport on aedes', () => {
     await t.close();
     expect(clock.pendingTimers).toBe(0);
 
-    const t2 = transport({ url: `mqtt://127.0.0.1:${port}`, clientId: 'st-2', reconnect: { minMs: 1, maxMs: 2, maxAttempts: 2 } });
+    const t2 = transport({
+      url: `mqtt://127.0.0.1:${port}`,
+      clientId: 'st-2',
+      reconnect: { minMs: 1, maxMs: 2, maxAttempts: 2 },
+    });
     const err = await t2.start().then(
       () => undefined,
       (e: unknown) => e,
@@ -216,7 +239,12 @@ describe('MqttTransport on mosquitto: TLS with client certificates, passwords', 
 
   it('does not connect without a client certificate, or when the CA does not match', async () => {
     const c = broker.certs!;
-    const noCert = transport({ url: broker.tlsUrl!, clientId: 'tls-nocert', tls: { ca: c.ca }, reconnect: { minMs: 1, maxMs: 2, maxAttempts: 1 } });
+    const noCert = transport({
+      url: broker.tlsUrl!,
+      clientId: 'tls-nocert',
+      tls: { ca: c.ca },
+      reconnect: { minMs: 1, maxMs: 2, maxAttempts: 1 },
+    });
     expect(await codeOf(noCert.start())).toBe('EL_ERR_TRANSPORT_CONNECT');
     const wrongCa = transport({
       url: broker.tlsUrl!,
@@ -254,14 +282,28 @@ describe('MqttTransport on mosquitto: TLS with client certificates, passwords', 
   });
 
   it('MQTT 5 persistent session: messages published while the device is offline arrive after it reconnects', async () => {
-    const t = transport({ url: broker.url, clientId: 'sess-1', protocolVersion: 5, sessionExpirySeconds: 600, username: 'device', password: 's3cret' });
+    const t = transport({
+      url: broker.url,
+      clientId: 'sess-1',
+      protocolVersion: 5,
+      sessionExpirySeconds: 600,
+      username: 'device',
+      password: 's3cret',
+    });
     await t.start();
     await t.subscribe(['sess/models/+'], 1);
     await t.close();
     const pub = await mqtt.connectAsync(broker.url, { username: 'device', password: 's3cret', reconnectPeriod: 0 });
     onTestFinished(() => pub.endAsync(true));
     await pub.publishAsync('sess/models/m1', 'while-offline', { qos: 1 });
-    const t2 = transport({ url: broker.url, clientId: 'sess-1', protocolVersion: 5, sessionExpirySeconds: 600, username: 'device', password: 's3cret' });
+    const t2 = transport({
+      url: broker.url,
+      clientId: 'sess-1',
+      protocolVersion: 5,
+      sessionExpirySeconds: 600,
+      username: 'device',
+      password: 's3cret',
+    });
     const got = new Promise<string>((r) => t2.once('message', (_topic, payload) => r(payload.toString())));
     await t2.start();
     expect(await got).toBe('while-offline');

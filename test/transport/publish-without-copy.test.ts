@@ -7,7 +7,11 @@
 import { createRequire } from 'node:module';
 import mqtt, { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STORE_AND_SEND_SHA256, publishWithoutPayloadCopy, sourceFingerprint } from '../../transport/publish-without-copy.ts';
+import {
+  STORE_AND_SEND_SHA256,
+  publishWithoutPayloadCopy,
+  sourceFingerprint,
+} from '../../transport/publish-without-copy.ts';
 import { MqttTransport } from '../../transport/mqtt-transport.ts';
 import { startTestBroker, type TestBroker } from '../helpers/aedes-broker.ts';
 import { startMosquitto } from '../helpers/mosquitto.ts';
@@ -51,7 +55,7 @@ async function received(topic: string, n: number): Promise<{ done: Promise<Buffe
 }
 
 describe('publishWithoutPayloadCopy', () => {
-  it('stores the caller\'s payload by reference, delivers it intact and empties the store on PUBACK', async () => {
+  it("stores the caller's payload by reference, delivers it intact and empties the store on PUBACK", async () => {
     const sub = await received('nocopy/a', 3);
     const client = await mqtt.connectAsync(broker.url, { clientId: 'nocopy-1' });
     expect(publishWithoutPayloadCopy(client)).toBe(true);
@@ -66,7 +70,9 @@ describe('publishWithoutPayloadCopy', () => {
     // PUBACK deleted them from the store before the callbacks ran
     const inStore = await new Promise<number>((resolve) => {
       let n = 0;
-      const st = (client as unknown as { outgoingStore: { createStream(): NodeJS.ReadableStream } }).outgoingStore.createStream();
+      const st = (
+        client as unknown as { outgoingStore: { createStream(): NodeJS.ReadableStream } }
+      ).outgoingStore.createStream();
       st.on('data', () => n++);
       st.on('end', () => resolve(n));
     });
@@ -100,7 +106,8 @@ describe('publishWithoutPayloadCopy', () => {
   });
 
   it('is written against the installed mqtt.js: _storeAndSend has the fingerprint it was checked against', () => {
-    const storeAndSend = (MqttClient.prototype as unknown as { _storeAndSend: (...a: never[]) => unknown })._storeAndSend;
+    const storeAndSend = (MqttClient.prototype as unknown as { _storeAndSend: (...a: never[]) => unknown })
+      ._storeAndSend;
     expect(
       sourceFingerprint(storeAndSend),
       'mqtt.js changed MqttClient.prototype._storeAndSend: re-read it, carry the change into transport/publish-without-copy.ts ' +
@@ -110,7 +117,9 @@ describe('publishWithoutPayloadCopy', () => {
 
   it('leaves a client alone whose _storeAndSend is not the method it replaces (another mqtt.js)', async () => {
     const client = await mqtt.connectAsync(broker.url, { clientId: 'nocopy-other' });
-    const internals = client as unknown as { _storeAndSend: (packet: unknown, cb: unknown, cbStorePut: () => void) => void };
+    const internals = client as unknown as {
+      _storeAndSend: (packet: unknown, cb: unknown, cbStorePut: () => void) => void;
+    };
     // same shape, different body: what a new mqtt.js release would look like
     const changed = function (this: MqttClient, _packet: unknown, _cb: unknown, cbStorePut: () => void): void {
       cbStorePut();
@@ -121,7 +130,7 @@ describe('publishWithoutPayloadCopy', () => {
     await client.endAsync();
   });
 
-  it('MqttTransport publishes through it and without mqtt-packet\'s number cache', async () => {
+  it("MqttTransport publishes through it and without mqtt-packet's number cache", async () => {
     const sub = await received('nocopy/t', 1);
     const t = new MqttTransport({ url: broker.url, clientId: 'nocopy-t', clean: true });
     await t.start();

@@ -59,14 +59,19 @@ interface Observer {
 }
 
 async function observe(url: string, topics: string[]): Promise<Observer> {
-  const client = mqtt.connect(url, { clientId: `obs-${randomUUID().slice(0, 8)}`, reconnectPeriod: 0, protocolVersion: 4 });
+  const client = mqtt.connect(url, {
+    clientId: `obs-${randomUUID().slice(0, 8)}`,
+    reconnectPeriod: 0,
+    protocolVersion: 4,
+  });
   await new Promise<void>((resolve, reject) => {
     client.once('connect', () => resolve());
     client.once('error', reject);
   });
   const received: Observer['received'] = [];
   let waiters: { n: number; topic: string | undefined; resolve: () => void }[] = [];
-  const count = (topic?: string): number => (topic ? received.filter((m) => m.topic === topic).length : received.length);
+  const count = (topic?: string): number =>
+    topic ? received.filter((m) => m.topic === topic).length : received.length;
   client.on('message', (topic, payload, packet) => {
     received.push({ topic, payload, retain: packet.retain });
     waiters = waiters.filter((w) => {
@@ -148,7 +153,11 @@ export function describeTransportContract(name: string, setup: TransportContract
       const { transport, prefix } = await rig({ maxInFlight: 8 });
       const obs = await observe(broker.url, [`${prefix}/seq`]);
       const n = 120;
-      await Promise.all(Array.from({ length: n }, (_, i) => transport.publish({ topic: `${prefix}/seq`, payload: enc(String(i)), qos: 1 })));
+      await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          transport.publish({ topic: `${prefix}/seq`, payload: enc(String(i)), qos: 1 }),
+        ),
+      );
       const got = await obs.waitFor(n);
       expect(got.map((m) => Number(m.payload.toString()))).toEqual(Array.from({ length: n }, (_, i) => i));
     });
@@ -157,7 +166,9 @@ export function describeTransportContract(name: string, setup: TransportContract
       const { transport, prefix } = await rig();
       const obs = await observe(broker.url, []);
       await obs.client.publishAsync(`${prefix}/models/m1`, 'manifest-v1', { qos: 1, retain: true });
-      onTestFinished(() => obs.client.publishAsync(`${prefix}/models/m1`, '', { qos: 1, retain: true }).then(() => undefined));
+      onTestFinished(() =>
+        obs.client.publishAsync(`${prefix}/models/m1`, '', { qos: 1, retain: true }).then(() => undefined),
+      );
       const first = once<[string, Buffer]>(transport, 'message');
       await transport.subscribe([`${prefix}/models/+`], 1);
       const [topic, payload] = await first;
@@ -195,11 +206,23 @@ export function describeTransportContract(name: string, setup: TransportContract
 
     it('rejects bad input precisely, and rejects offline publishes without sending them', async () => {
       const { transport, prefix, proxy } = await rig({}, false);
-      await expectCode(transport.publish({ topic: `${prefix}/t`, payload: enc('x'), qos: 1 }), 'EL_ERR_TRANSPORT_OFFLINE');
+      await expectCode(
+        transport.publish({ topic: `${prefix}/t`, payload: enc('x'), qos: 1 }),
+        'EL_ERR_TRANSPORT_OFFLINE',
+      );
       await transport.start();
-      await expectCode(transport.publish({ topic: `${prefix}/+`, payload: enc('x'), qos: 1 }), 'EL_ERR_INVALID_ARGUMENT');
-      await expectCode(transport.publish({ topic: `${prefix}/t`, payload: 'x' as never, qos: 1 }), 'EL_ERR_INVALID_ARGUMENT');
-      await expectCode(transport.publish({ topic: `${prefix}/t`, payload: enc('x'), qos: 2 as never }), 'EL_ERR_INVALID_ARGUMENT');
+      await expectCode(
+        transport.publish({ topic: `${prefix}/+`, payload: enc('x'), qos: 1 }),
+        'EL_ERR_INVALID_ARGUMENT',
+      );
+      await expectCode(
+        transport.publish({ topic: `${prefix}/t`, payload: 'x' as never, qos: 1 }),
+        'EL_ERR_INVALID_ARGUMENT',
+      );
+      await expectCode(
+        transport.publish({ topic: `${prefix}/t`, payload: enc('x'), qos: 2 as never }),
+        'EL_ERR_INVALID_ARGUMENT',
+      );
       await expectCode(
         transport.publish({ topic: `${prefix}/t`, payload: Buffer.alloc(128 * 1024 + 1), qos: 1 }),
         'EL_ERR_MESSAGE_TOO_LARGE',
@@ -209,7 +232,10 @@ export function describeTransportContract(name: string, setup: TransportContract
       await transport.close();
       await transport.close(); // idempotent
       expect(transport.connected).toBe(false);
-      await expectCode(transport.publish({ topic: `${prefix}/t`, payload: enc('x'), qos: 1 }), 'EL_ERR_TRANSPORT_CLOSED');
+      await expectCode(
+        transport.publish({ topic: `${prefix}/t`, payload: enc('x'), qos: 1 }),
+        'EL_ERR_TRANSPORT_CLOSED',
+      );
       await expectCode(transport.start(), 'EL_ERR_TRANSPORT_CLOSED');
     });
 
@@ -221,7 +247,9 @@ export function describeTransportContract(name: string, setup: TransportContract
       await proxy.waitFor(() => proxy.counters.publishes === 1);
       await obs.waitFor(1); // the broker has it; only the ack is missing
       const offline = once<[string]>(transport, 'offline');
-      const reconnected = new Promise<void>((resolve) => offline.then(() => once(transport, 'connect').then(() => resolve())));
+      const reconnected = new Promise<void>((resolve) =>
+        offline.then(() => once(transport, 'connect').then(() => resolve())),
+      );
       proxy.release();
       proxy.hold(); // new connections are held too until we release again
       proxy.killConnections();
@@ -244,14 +272,18 @@ export function describeTransportContract(name: string, setup: TransportContract
       const { transport, prefix, proxy } = await rig({ maxInFlight: 3 });
       const obs = await observe(broker.url, [`${prefix}/f`]);
       const n = 40;
-      const all = Array.from({ length: n }, (_, i) => transport.publish({ topic: `${prefix}/f`, payload: enc(String(i)), qos: 1 }));
+      const all = Array.from({ length: n }, (_, i) =>
+        transport.publish({ topic: `${prefix}/f`, payload: enc(String(i)), qos: 1 }),
+      );
       expect(transport.stats.inFlight).toBe(3);
       expect(transport.stats.waiting).toBe(n - 3);
       await Promise.all(all);
       expect(proxy.counters.publishes).toBe(n);
       expect(proxy.counters.maxOutstanding).toBeLessThanOrEqual(3);
       expect(proxy.counters.maxOutstanding).toBeGreaterThanOrEqual(1);
-      expect((await obs.waitFor(n)).map((m) => Number(m.payload.toString()))).toEqual(Array.from({ length: n }, (_, i) => i));
+      expect((await obs.waitFor(n)).map((m) => Number(m.payload.toString()))).toEqual(
+        Array.from({ length: n }, (_, i) => i),
+      );
     });
 
     it('caps the publish rate (token bucket on the injected clock)', async () => {
@@ -280,7 +312,9 @@ export function describeTransportContract(name: string, setup: TransportContract
       clock.advance(400);
       await Promise.all(all);
       expect(proxy.counters.publishes).toBe(n);
-      expect((await obs.waitFor(n)).map((m) => Number(m.payload.toString()))).toEqual(Array.from({ length: n }, (_, i) => i));
+      expect((await obs.waitFor(n)).map((m) => Number(m.payload.toString()))).toEqual(
+        Array.from({ length: n }, (_, i) => i),
+      );
     });
 
     it('publishes the retained last will when the connection dies uncleanly, not on close()', async () => {
@@ -288,7 +322,11 @@ export function describeTransportContract(name: string, setup: TransportContract
       const id = `dev-${randomUUID().slice(0, 8)}`;
       const will = { topic: statusOf(id), payload: enc('{"online":false}'), qos: 1 as const, retain: true };
       const { transport, proxy } = await rig({ clientId: id, will, reconnect: { minMs: 60_000, maxMs: 60_000 } });
-      onTestFinished(() => observe(broker.url, []).then((o) => o.client.publishAsync(statusOf(id), '', { qos: 1, retain: true })).then(() => undefined));
+      onTestFinished(() =>
+        observe(broker.url, [])
+          .then((o) => o.client.publishAsync(statusOf(id), '', { qos: 1, retain: true }))
+          .then(() => undefined),
+      );
       await transport.publish({ topic: statusOf(id), payload: enc('{"online":true}'), qos: 1, retain: true });
       const obs = await observe(broker.url, [statusOf(id)]);
       await obs.waitFor(1);
@@ -334,7 +372,10 @@ export function describeTransportContract(name: string, setup: TransportContract
       await broker.stop();
       await offline;
       expect(transport.connected).toBe(false);
-      await expectCode(transport.publish({ topic: `${prefix}/t`, payload: enc('x'), qos: 1 }), 'EL_ERR_TRANSPORT_OFFLINE');
+      await expectCode(
+        transport.publish({ topic: `${prefix}/t`, payload: enc('x'), qos: 1 }),
+        'EL_ERR_TRANSPORT_OFFLINE',
+      );
       if (clock) {
         // exact full-jitter backoff with random() = 0.5: cap 100, 200, 400 ms -> delays 50, 100, 200
         await delayed;

@@ -25,7 +25,13 @@ describe('transports release every handle on close()', () => {
       clearTimeout(guard);
       child.kill('SIGKILL');
     });
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])));
-    expect({ code, signal, out: out.includes('closed') ? 'closed' : out }).toEqual({ code: 0, signal: null, out: 'closed' });
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.once('exit', (c, s) => resolve([c, s])),
+    );
+    expect({ code, signal, out: out.includes('closed') ? 'closed' : out }).toEqual({
+      code: 0,
+      signal: null,
+      out: 'closed',
+    });
   });
 });

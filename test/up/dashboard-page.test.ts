@@ -40,13 +40,34 @@ function feed(): void {
     let seq = 1;
     for (let t = now - 90_000; t <= lastAt; t += 1000) {
       const m: TelemetryMessage = {
-        v: 1, type: 'telemetry', deviceId: id, seq, sentAt: t,
-        readings: ['temperature', 'vibration', 'pressure'].slice(0, 1 + (d % 3)).map((sensor, i) => ({ seq: seq + i, sensor, ts: t, value: 20 + d + i / 10 + ((t / 1000) % 7) })),
+        v: 1,
+        type: 'telemetry',
+        deviceId: id,
+        seq,
+        sentAt: t,
+        readings: ['temperature', 'vibration', 'pressure']
+          .slice(0, 1 + (d % 3))
+          .map((sensor, i) => ({ seq: seq + i, sensor, ts: t, value: 20 + d + i / 10 + ((t / 1000) % 7) })),
       };
       seq += m.readings.length;
       view.telemetry(m, t + 5 + (d % 4));
     }
-    if (d % 7 === 0) view.events(id, [{ seq, ts: lastAt, kind: 'anomaly', severity: 'warning', score: 0.8, threshold: 0.5, sensors: ['temperature'] }], lastAt);
+    if (d % 7 === 0)
+      view.events(
+        id,
+        [
+          {
+            seq,
+            ts: lastAt,
+            kind: 'anomaly',
+            severity: 'warning',
+            score: 0.8,
+            threshold: 0.5,
+            sensors: ['temperature'],
+          },
+        ],
+        lastAt,
+      );
   }
   view.status({ v: 1, type: 'status', deviceId: 'pump-30', seq: 999, ts: now, online: false }, now);
   view.setRecommendations('pump-02', [{ item: 'restore cooling', score: 0.91, reason: 'HDF' }]);
@@ -54,11 +75,22 @@ function feed(): void {
 
 beforeAll(async () => {
   feed();
-  server = new DashboardServer({ source: { snapshot: () => view.snapshot(Date.now()), device: (id) => view.device(id, Date.now()) }, intervalMs: 200 });
+  server = new DashboardServer({
+    source: { snapshot: () => view.snapshot(Date.now()), device: (id) => view.device(id, Date.now()) },
+    intervalMs: 200,
+  });
   await server.start();
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
   mkdirSync(shots, { recursive: true });
 });
@@ -83,7 +115,9 @@ async function open(width: number): Promise<{ page: Page; failed: string[]; ok: 
 }
 
 const rows = (page: Page): Promise<string[][]> =>
-  page.$$eval('#fleet tbody tr[data-device]', (trs: El[]) => trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent ?? '')));
+  page.$$eval('#fleet tbody tr[data-device]', (trs: El[]) =>
+    trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent ?? '')),
+  );
 
 describe('dashboard page in Chromium', () => {
   for (const width of [800, 1440]) {
@@ -94,9 +128,19 @@ describe('dashboard page in Chromium', () => {
       expect(ok.some((r) => /^200 \/favicon\.(svg|ico)$/.test(r))).toBe(true);
       const chart = await page.$eval('#chart', (svg: El) => {
         const vb = (svg.getAttribute('viewBox') ?? '').split(' ').map(Number);
-        const ticks = Array.from(svg.querySelectorAll('text.tick')).map((t) => ({ text: t.textContent ?? '', x: Number(t.getAttribute('x')) }));
+        const ticks = Array.from(svg.querySelectorAll('text.tick')).map((t) => ({
+          text: t.textContent ?? '',
+          x: Number(t.getAttribute('x')),
+        }));
         const label = svg.querySelector('text')!.getBoundingClientRect();
-        return { vbWidth: vb[2]!, vbHeight: vb[3]!, width: svg.clientWidth, height: svg.clientHeight, ticks, labelHeight: label.height };
+        return {
+          vbWidth: vb[2]!,
+          vbHeight: vb[3]!,
+          width: svg.clientWidth,
+          height: svg.clientHeight,
+          ticks,
+          labelHeight: label.height,
+        };
       });
       // one user unit = one pixel: labels keep their shape whatever the width
       expect(Math.abs(chart.vbWidth - chart.width)).toBeLessThanOrEqual(1);
@@ -141,7 +185,9 @@ describe('dashboard page in Chromium', () => {
     await page.click('#fleet tbody tr[data-device="pump-02"]');
     await page.waitForSelector('#detail:not([hidden])');
     expect(await page.textContent('#d-id')).toBe('pump-02');
-    const values = await page.$$eval('#d-values tbody tr', (trs: El[]) => trs.map((tr) => tr.querySelector('td')!.textContent));
+    const values = await page.$$eval('#d-values tbody tr', (trs: El[]) =>
+      trs.map((tr) => tr.querySelector('td')!.textContent),
+    );
     expect(values).toEqual(['temperature', 'vibration']);
     expect(await page.textContent('#d-recs')).toContain('restore cooling');
     expect(new URL(page.url()).hash).toBe('#device=pump-02');

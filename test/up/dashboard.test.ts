@@ -11,7 +11,15 @@ const tel = (deviceId: string, seq: number, ts: number, n = 2): TelemetryMessage
   sentAt: ts,
   readings: Array.from({ length: n }, (_, i) => ({ seq: seq + i, sensor: `s${i}`, ts, value: i + 0.5 })),
 });
-const status = (deviceId: string, online: boolean, extra: Partial<StatusMessage> = {}): StatusMessage => ({ v: 1, type: 'status', deviceId, seq: 0, ts: 0, online, ...extra });
+const status = (deviceId: string, online: boolean, extra: Partial<StatusMessage> = {}): StatusMessage => ({
+  v: 1,
+  type: 'status',
+  deviceId,
+  seq: 0,
+  ts: 0,
+  online,
+  ...extra,
+});
 
 describe('FleetView', () => {
   it('tracks throughput per second, latency, health and the anomaly feed', () => {
@@ -20,10 +28,21 @@ describe('FleetView', () => {
     v.telemetry(tel('b', 1, 1_000_100), 1_000_120);
     v.telemetry(tel('a', 3, 1_001_000), 1_001_030);
     v.status(status('b', true, { outbox: { depth: 50, bytes: 1, oldestAgeMs: 1 } }), 1_001_100);
-    v.events('a', [{ seq: 9, ts: 1_001_000, kind: 'anomaly', severity: 'warning', score: 0.9, threshold: 0.5, sensors: ['s0'] }], 1_001_200);
+    v.events(
+      'a',
+      [{ seq: 9, ts: 1_001_000, kind: 'anomaly', severity: 'warning', score: 0.9, threshold: 0.5, sensors: ['s0'] }],
+      1_001_200,
+    );
     v.status(status('c', false), 1_001_300);
     const s = v.snapshot(1_002_500);
-    expect(s.totals).toMatchObject({ devices: 3, readings: 6, messages: 3, anomalies: 1, readingsPerSec: 2, messagesPerSec: 1 });
+    expect(s.totals).toMatchObject({
+      devices: 3,
+      readings: 6,
+      messages: 3,
+      anomalies: 1,
+      readingsPerSec: 2,
+      messagesPerSec: 1,
+    });
     expect(s.throughput).toEqual([4, 2]);
     expect(s.latency.deviceToDashboard.p99).toBe(40);
     expect(s.devices.map((d) => [d.deviceId, d.health])).toEqual([
@@ -47,7 +66,12 @@ describe('DashboardServer', () => {
   it('serves the page, JSON and an SSE stream of snapshots, and closes with streams open', async () => {
     const view = new FleetView(Date.now());
     view.telemetry(tel('dev-1', 1, Date.now()), Date.now());
-    const server = new DashboardServer({ source: { snapshot: () => view.snapshot(Date.now()), device: (id) => view.device(id, Date.now()) }, port: 0, intervalMs: 50, title: 'test<fleet>' });
+    const server = new DashboardServer({
+      source: { snapshot: () => view.snapshot(Date.now()), device: (id) => view.device(id, Date.now()) },
+      port: 0,
+      intervalMs: 50,
+      title: 'test<fleet>',
+    });
     await server.start();
     onTestFinished(() => server.close());
     const url = server.url!;
@@ -63,7 +87,8 @@ describe('DashboardServer', () => {
     expect(res.headers.get('content-type')).toBe('text/event-stream');
     const reader = res.body!.getReader();
     let text = '';
-    while ((text.match(/event: snapshot/g) ?? []).length < 2) text += new TextDecoder().decode((await reader.read()).value);
+    while ((text.match(/event: snapshot/g) ?? []).length < 2)
+      text += new TextDecoder().decode((await reader.read()).value);
     expect(text).toMatch(/^event: snapshot\ndata: \{"now":/);
     await server.close(); // must not hang on the open stream
     await reader.cancel().catch(() => {});

@@ -14,7 +14,10 @@ const root = join(import.meta.dirname, '..', '..');
 function waitForLine(child: ChildProcess, re: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
     let buf = '';
-    const t = setTimeout(() => reject(new Error(`no line matching ${re} within ${timeoutMs} ms; output so far:\n${buf}`)), timeoutMs);
+    const t = setTimeout(
+      () => reject(new Error(`no line matching ${re} within ${timeoutMs} ms; output so far:\n${buf}`)),
+      timeoutMs,
+    );
     const onData = (b: Buffer): void => {
       buf += String(b);
       const m = re.exec(buf);
@@ -33,11 +36,28 @@ describe('edgeloop up', () => {
   it('prints the URL, serves a live dashboard, and stops cleanly on SIGINT', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'el-up-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-    const child = spawn(process.execPath, [join(root, 'bin', 'edgeloop.js'), 'up', '--devices', '4', '--port', '0', '--data-dir', join(dir, 'state'), '--fault-every', '2s', '--seed', '7'], {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_OPTIONS: '' },
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        join(root, 'bin', 'edgeloop.js'),
+        'up',
+        '--devices',
+        '4',
+        '--port',
+        '0',
+        '--data-dir',
+        join(dir, 'state'),
+        '--fault-every',
+        '2s',
+        '--seed',
+        '7',
+      ],
+      {
+        cwd: dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, NODE_OPTIONS: '' },
+      },
+    );
     let stderr = '';
     child.stderr!.on('data', (b) => (stderr += String(b)));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -53,7 +73,15 @@ describe('edgeloop up', () => {
 
     const browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     onTestFinished(() => browser.close());
     const tab = await browser.newPage({ viewport: { width: 1280, height: 860 } });
@@ -61,7 +89,9 @@ describe('edgeloop up', () => {
     tab.on('request', (r) => requests.push(r.url()));
     await tab.goto(url!);
     // live: the SSE stream connects and the reading counter keeps growing
-    await tab.waitForFunction("document.getElementById('conn')?.textContent === 'live'", undefined, { timeout: 20_000 });
+    await tab.waitForFunction("document.getElementById('conn')?.textContent === 'live'", undefined, {
+      timeout: 20_000,
+    });
     await tab.waitForFunction('Number(document.body.dataset.readings ?? 0) > 0', undefined, { timeout: 20_000 });
     const first = Number(await tab.evaluate('document.body.dataset.readings'));
     await tab.waitForFunction(`Number(document.body.dataset.readings ?? 0) > ${first}`, undefined, { timeout: 20_000 });
@@ -82,7 +112,10 @@ describe('edgeloop up', () => {
     }
     await browser.close();
 
-    const api = (await (await fetch(new URL('api/snapshot', url))).json()) as { totals: { devices: number; readings: number }; parts: Record<string, { ok: boolean }> };
+    const api = (await (await fetch(new URL('api/snapshot', url))).json()) as {
+      totals: { devices: number; readings: number };
+      parts: Record<string, { ok: boolean }>;
+    };
     expect(api.totals.devices).toBe(4);
     expect(api.totals.readings).toBeGreaterThan(first);
 
@@ -92,7 +125,9 @@ describe('edgeloop up', () => {
   }, 180_000);
 
   it('fails with a one-line reason on a bad flag', async () => {
-    const child = spawn(process.execPath, [join(root, 'bin', 'edgeloop.js'), 'up', '--devices', 'many'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(root, 'bin', 'edgeloop.js'), 'up', '--devices', 'many'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr!.on('data', (b) => (err += String(b)));
     const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));

@@ -2,9 +2,20 @@
 'use strict';
 (function () {
   const $ = (id) => document.getElementById(id);
-  const fmt = (v, d = 0) => (v === null || v === undefined || Number.isNaN(v) ? '–' : Number(v).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
-  const ago = (ms) => (ms === null ? 'never' : ms < 1500 ? 'now' : ms < 60000 ? `${Math.round(ms / 1000)} s ago` : `${Math.round(ms / 60000)} min ago`);
-  const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+  const fmt = (v, d = 0) =>
+    v === null || v === undefined || Number.isNaN(v)
+      ? '–'
+      : Number(v).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+  const ago = (ms) =>
+    ms === null
+      ? 'never'
+      : ms < 1500
+        ? 'now'
+        : ms < 60000
+          ? `${Math.round(ms / 1000)} s ago`
+          : `${Math.round(ms / 60000)} min ago`;
+  const esc = (s) =>
+    String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
   const clock = (t) => new Date(t).toLocaleTimeString('en-GB', { hour12: false });
 
   /** 1, 2 or 5 times a power of ten: a step that gives about `n` intervals up to `max` */
@@ -24,7 +35,10 @@
     const W = Math.max(200, Math.round(box.width));
     const H = Math.max(100, Math.round(box.height));
     svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
-    const L = 44, R = 8, T = 8, B = 20;
+    const L = 44,
+      R = 8,
+      T = 8,
+      B = 20;
     const n = values.length;
     const max = Math.max(1, ...values);
     const step = niceStep(max, 3);
@@ -33,7 +47,8 @@
     const y = (v) => T + (1 - v / top) * (H - T - B);
     let out = '';
     for (let v = 0; v <= top + step / 2; v += step) {
-      out += `<line class="grid" x1="${L}" x2="${W - R}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}"/>` +
+      out +=
+        `<line class="grid" x1="${L}" x2="${W - R}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}"/>` +
         `<text x="${L - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${fmt(v)}</text>`;
     }
     const end = Math.floor(now / 1000) * 1000;
@@ -42,7 +57,8 @@
       if (Math.floor(tOf(i) / 1000) % 15 !== 0) continue;
       const xi = x(i);
       if (xi < L + 24 || xi > W - R - 24) continue;
-      out += `<line class="grid" x1="${xi.toFixed(1)}" x2="${xi.toFixed(1)}" y1="${T}" y2="${H - B}"/>` +
+      out +=
+        `<line class="grid" x1="${xi.toFixed(1)}" x2="${xi.toFixed(1)}" y1="${T}" y2="${H - B}"/>` +
         `<text class="tick" x="${xi.toFixed(1)}" y="${H - 5}" text-anchor="middle">${clock(tOf(i))}</text>`;
     }
     if (n > 1) {
@@ -69,22 +85,35 @@
     if (va === vb) return a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0;
     if (va === null || va === undefined) return 1; // missing values last, whatever the direction
     if (vb === null || vb === undefined) return -1;
-    return (typeof va === 'number' && typeof vb === 'number' ? va - vb : String(va).localeCompare(String(vb), 'en', { numeric: true })) * sort.dir;
+    return (
+      (typeof va === 'number' && typeof vb === 'number'
+        ? va - vb
+        : String(va).localeCompare(String(vb), 'en', { numeric: true })) * sort.dir
+    );
   }
   let selected = decodeURIComponent((location.hash.match(/^#device=(.+)$/) || [])[1] || '') || null;
 
   function renderFleet(devices) {
     const q = $('filter').value.trim().toLowerCase();
     const h = $('health-filter').value;
-    const shown = devices.filter((d) => (!q || d.deviceId.toLowerCase().includes(q)) && (!h || d.health === h)).sort(compare);
-    $('fleet-count').textContent = shown.length === devices.length ? `${devices.length} devices` : `${shown.length} of ${devices.length} devices`;
-    $('fleet').tBodies[0].innerHTML = shown.map((d) => {
-      const rec = d.recommendations[0];
-      return `<tr data-device="${esc(d.deviceId)}"${d.deviceId === selected ? ' class="sel"' : ''}><td>${esc(d.deviceId)}</td><td><span class="h h-${d.health}">${d.health}</span></td>` +
-        `<td>${ago(d.lastSeenMs)}</td><td class="num">${fmt(d.readings)}</td><td class="num opt">${d.latencyMs === null ? '–' : `${fmt(d.latencyMs, 1)} ms`}</td>` +
-        `<td class="num opt">${d.outboxDepth === null ? '–' : fmt(d.outboxDepth)}</td><td class="num">${fmt(d.anomalies)}</td>` +
-        `<td class="opt">${rec ? `${esc(rec.item)}${rec.score !== undefined && rec.score !== null ? ` (${fmt(rec.score, 2)})` : ''}` : '–'}</td></tr>`;
-    }).join('') || `<tr><td colspan="8">${devices.length ? 'no device matches the filter' : 'no devices yet'}</td></tr>`;
+    const shown = devices
+      .filter((d) => (!q || d.deviceId.toLowerCase().includes(q)) && (!h || d.health === h))
+      .sort(compare);
+    $('fleet-count').textContent =
+      shown.length === devices.length ? `${devices.length} devices` : `${shown.length} of ${devices.length} devices`;
+    $('fleet').tBodies[0].innerHTML =
+      shown
+        .map((d) => {
+          const rec = d.recommendations[0];
+          return (
+            `<tr data-device="${esc(d.deviceId)}"${d.deviceId === selected ? ' class="sel"' : ''}><td>${esc(d.deviceId)}</td><td><span class="h h-${d.health}">${d.health}</span></td>` +
+            `<td>${ago(d.lastSeenMs)}</td><td class="num">${fmt(d.readings)}</td><td class="num opt">${d.latencyMs === null ? '–' : `${fmt(d.latencyMs, 1)} ms`}</td>` +
+            `<td class="num opt">${d.outboxDepth === null ? '–' : fmt(d.outboxDepth)}</td><td class="num">${fmt(d.anomalies)}</td>` +
+            `<td class="opt">${rec ? `${esc(rec.item)}${rec.score !== undefined && rec.score !== null ? ` (${fmt(rec.score, 2)})` : ''}` : '–'}</td></tr>`
+          );
+        })
+        .join('') ||
+      `<tr><td colspan="8">${devices.length ? 'no device matches the filter' : 'no devices yet'}</td></tr>`;
   }
 
   function renderDetail(devices) {
@@ -93,21 +122,38 @@
     if (!d) return;
     $('d-id').textContent = d.deviceId;
     const facts = [
-      ['health', d.health], ['last seen', ago(d.lastSeenMs)], ['readings', fmt(d.readings)], ['messages', fmt(d.messages)],
-      ['last seq', fmt(d.lastSeq)], ['latency', d.latencyMs === null ? '–' : `${fmt(d.latencyMs, 1)} ms`],
-      ['outbox', d.outboxDepth === null ? '–' : fmt(d.outboxDepth)], ['anomalies', fmt(d.anomalies)],
-      ['models', d.models.length ? d.models.join(', ') : '–'], ['last error', d.lastError ?? '–'],
+      ['health', d.health],
+      ['last seen', ago(d.lastSeenMs)],
+      ['readings', fmt(d.readings)],
+      ['messages', fmt(d.messages)],
+      ['last seq', fmt(d.lastSeq)],
+      ['latency', d.latencyMs === null ? '–' : `${fmt(d.latencyMs, 1)} ms`],
+      ['outbox', d.outboxDepth === null ? '–' : fmt(d.outboxDepth)],
+      ['anomalies', fmt(d.anomalies)],
+      ['models', d.models.length ? d.models.join(', ') : '–'],
+      ['last error', d.lastError ?? '–'],
     ];
     $('d-facts').innerHTML = facts.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('');
     const vals = Object.entries(d.values).sort(([a], [b]) => a.localeCompare(b));
-    $('d-values').tBodies[0].innerHTML = vals.map(([k, v]) => `<tr><td>${esc(k)}</td><td class="num">${fmt(v, 3)}</td></tr>`).join('') || '<tr><td colspan="2">no readings yet</td></tr>';
-    $('d-recs').innerHTML = d.recommendations.map((r) => `<li>${esc(r.item)}${r.score !== undefined && r.score !== null ? ` (${fmt(r.score, 2)})` : ''}${r.reason ? ` — ${esc(r.reason)}` : ''}</li>`).join('') || '<li>none</li>';
+    $('d-values').tBodies[0].innerHTML =
+      vals.map(([k, v]) => `<tr><td>${esc(k)}</td><td class="num">${fmt(v, 3)}</td></tr>`).join('') ||
+      '<tr><td colspan="2">no readings yet</td></tr>';
+    $('d-recs').innerHTML =
+      d.recommendations
+        .map(
+          (r) =>
+            `<li>${esc(r.item)}${r.score !== undefined && r.score !== null ? ` (${fmt(r.score, 2)})` : ''}${r.reason ? ` — ${esc(r.reason)}` : ''}</li>`,
+        )
+        .join('') || '<li>none</li>';
   }
 
   function select(id) {
     selected = id;
     history.replaceState(null, '', id ? `#device=${encodeURIComponent(id)}` : location.pathname);
-    if (last) { renderFleet(last.devices); renderDetail(last.devices); }
+    if (last) {
+      renderFleet(last.devices);
+      renderDetail(last.devices);
+    }
   }
 
   function render(s) {
@@ -119,17 +165,31 @@
     $('k-mps').textContent = `${fmt(t.messagesPerSec)} msgs/s · ${fmt(t.readings)} readings total`;
     const l = s.latency.deviceToDashboard;
     $('k-lat').textContent = `${fmt(l.p50, 1)} / ${fmt(l.p99, 1)} ms`;
-    $('k-stages').textContent = Object.entries(s.latency.stages).map(([k, v]) => `→ ${k} p50 ${fmt(v.p50, 1)} ms`).join(' · ') || 'device time → dashboard';
+    $('k-stages').textContent =
+      Object.entries(s.latency.stages)
+        .map(([k, v]) => `→ ${k} p50 ${fmt(v.p50, 1)} ms`)
+        .join(' · ') || 'device time → dashboard';
     $('k-anom').textContent = fmt(t.anomalies);
     $('k-total').textContent = `${s.anomalies.length ? `last ${ago(s.now - s.anomalies[0].receivedAt)}` : 'none yet'}`;
     chart(s.throughput, s.now);
     renderFleet(s.devices);
     renderDetail(s.devices);
-    $('feed').innerHTML = s.anomalies.slice(0, 30).map((a) =>
-      `<li><span class="sev-${esc(a.severity)}">${esc(a.severity)}</span> ${esc(a.deviceId)} · ${esc(a.kind)}` +
-      `${a.score !== null ? ` score ${fmt(a.score, 3)}${a.threshold !== null ? ` / ${fmt(a.threshold, 3)}` : ''}` : ''}` +
-      `${a.sensors.length ? ` · ${esc(a.sensors.join(', '))}` : ''} · ${clock(a.ts)}</li>`).join('') || '<li>no anomalies yet</li>';
-    $('parts').innerHTML = Object.entries(s.parts).map(([k, v]) => `<li class="${v.ok ? 'ok' : 'bad'}">${esc(k)}: ${v.ok ? 'running' : 'missing'}${v.detail ? ` — ${esc(v.detail)}` : ''}</li>`).join('');
+    $('feed').innerHTML =
+      s.anomalies
+        .slice(0, 30)
+        .map(
+          (a) =>
+            `<li><span class="sev-${esc(a.severity)}">${esc(a.severity)}</span> ${esc(a.deviceId)} · ${esc(a.kind)}` +
+            `${a.score !== null ? ` score ${fmt(a.score, 3)}${a.threshold !== null ? ` / ${fmt(a.threshold, 3)}` : ''}` : ''}` +
+            `${a.sensors.length ? ` · ${esc(a.sensors.join(', '))}` : ''} · ${clock(a.ts)}</li>`,
+        )
+        .join('') || '<li>no anomalies yet</li>';
+    $('parts').innerHTML = Object.entries(s.parts)
+      .map(
+        ([k, v]) =>
+          `<li class="${v.ok ? 'ok' : 'bad'}">${esc(k)}: ${v.ok ? 'running' : 'missing'}${v.detail ? ` — ${esc(v.detail)}` : ''}</li>`,
+      )
+      .join('');
     $('updated').textContent = `updated ${clock(s.now)}`;
     document.body.dataset.readings = String(t.readings);
   }
@@ -149,14 +209,19 @@
     if (tr) select(tr.dataset.device === selected ? null : tr.dataset.device);
   });
   $('d-close').addEventListener('click', () => select(null));
-  for (const id of ['filter', 'health-filter']) $(id).addEventListener('input', () => last && renderFleet(last.devices));
+  for (const id of ['filter', 'health-filter'])
+    $(id).addEventListener('input', () => last && renderFleet(last.devices));
   window.addEventListener('resize', () => last && chart(last.throughput, last.now));
 
   let pollTimer;
   function poll() {
     $('conn').textContent = 'polling';
     $('conn').className = 'pill poll';
-    const tick = () => fetch('/api/snapshot').then((r) => r.json()).then(render).catch(() => {});
+    const tick = () =>
+      fetch('/api/snapshot')
+        .then((r) => r.json())
+        .then(render)
+        .catch(() => {});
     void tick();
     pollTimer = setInterval(tick, 2000);
   }
@@ -166,7 +231,10 @@
     es.addEventListener('snapshot', (e) => {
       $('conn').textContent = 'live';
       $('conn').className = 'pill live';
-      if (pollTimer) { clearInterval(pollTimer); pollTimer = undefined; }
+      if (pollTimer) {
+        clearInterval(pollTimer);
+        pollTimer = undefined;
+      }
       render(JSON.parse(e.data));
     });
     es.onerror = () => {

@@ -63,7 +63,12 @@ export async function runAi4iThroughPipeline(o: Ai4iPipelineOptions): Promise<Ai
           deviceId,
           seq: 1,
           sentAt: ts,
-          readings: RAW_FEATURES.map((sensor, j) => ({ seq: 1 + j, sensor, ts, value: data.raw[i * RAW_FEATURES.length + j]! })),
+          readings: RAW_FEATURES.map((sensor, j) => ({
+            seq: 1 + j,
+            sensor,
+            ts,
+            value: data.raw[i * RAW_FEATURES.length + j]!,
+          })),
         };
         await client.publishAsync(topics.telemetry(deviceId), encodeMessage(msg), { qos: 1 });
       } finally {
@@ -79,7 +84,9 @@ export async function runAi4iThroughPipeline(o: Ai4iPipelineOptions): Promise<Ai
   const deadline = Date.now() + (o.timeoutMs ?? 120_000);
   for (;;) {
     const recs = await o.featureStore.batchGet(group, ids);
-    const ready = recs.filter((r) => r && RAW_FEATURES.every((f) => typeof r.features[`${f}_last`] === 'number')).length;
+    const ready = recs.filter(
+      (r) => r && RAW_FEATURES.every((f) => typeof r.features[`${f}_last`] === 'number'),
+    ).length;
     o.onProgress?.('features', ready, data.rows);
     if (ready === data.rows) break;
     if (Date.now() > deadline) throw new Error(`features of only ${ready}/${data.rows} machines arrived in time`);
@@ -91,7 +98,9 @@ export async function runAi4iThroughPipeline(o: Ai4iPipelineOptions): Promise<Ai
   let hit1 = 0;
   let hit2 = 0;
   let errors = 0;
-  const perMode: Record<string, { rows: number; hit1: number }> = Object.fromEntries(FAILURE_MODES.map((m) => [m, { rows: 0, hit1: 0 }]));
+  const perMode: Record<string, { rows: number; hit1: number }> = Object.fromEntries(
+    FAILURE_MODES.map((m) => [m, { rows: 0, hit1: 0 }]),
+  );
   for (let i = 0; i < data.rows; i += 200) {
     const batch = ids.slice(i, i + 200);
     const res = await fetch(`${o.recommendUrl}/v1/recommendations`, {
@@ -100,7 +109,9 @@ export async function runAi4iThroughPipeline(o: Ai4iPipelineOptions): Promise<Ai
       body: JSON.stringify({ entityIds: batch, k: 2 }),
     });
     if (!res.ok) throw new Error(`recommend answered ${res.status}: ${await res.text()}`);
-    const { results } = (await res.json()) as { results: Array<{ actions?: Array<{ modes: string[] }>; error?: unknown }> };
+    const { results } = (await res.json()) as {
+      results: Array<{ actions?: Array<{ modes: string[] }>; error?: unknown }>;
+    };
     results.forEach((r, j) => {
       const row = i + j;
       const modes = FAILURE_MODES.filter((_, m) => data.labels[row * FAILURE_MODES.length + m] === 1);
@@ -108,7 +119,8 @@ export async function runAi4iThroughPipeline(o: Ai4iPipelineOptions): Promise<Ai
       if (modes.length === 0) return;
       failureRows++;
       const top = r.actions ?? [];
-      const hits = (k: number): boolean => top.slice(0, k).some((a) => a.modes.some((m) => (modes as string[]).includes(m)));
+      const hits = (k: number): boolean =>
+        top.slice(0, k).some((a) => a.modes.some((m) => (modes as string[]).includes(m)));
       if (hits(1)) hit1++;
       if (hits(2)) hit2++;
       for (const m of modes) {

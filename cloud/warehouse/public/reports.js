@@ -3,9 +3,14 @@
 'use strict';
 (function () {
   const $ = (id) => document.getElementById(id);
-  const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
-  const num = (v, d = 0) => (v === null || v === undefined ? '–' : Number(v).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
-  const pct = (v) => (v === null || v === undefined ? '–' : v === 0 ? '0 %' : `${(v * 100).toFixed(v < 0.01 ? 2 : 1)} %`);
+  const esc = (s) =>
+    String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+  const num = (v, d = 0) =>
+    v === null || v === undefined
+      ? '–'
+      : Number(v).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+  const pct = (v) =>
+    v === null || v === undefined ? '–' : v === 0 ? '0 %' : `${(v * 100).toFixed(v < 0.01 ? 2 : 1)} %`;
   const COLORS = ['#2563eb', '#d97706', '#059669', '#dc2626', '#7c3aed', '#0891b2', '#be185d', '#4d7c0f'];
   const METRICS = { anomaly_rate: pct, readings: (v) => num(v), uptime: pct, completeness: pct };
 
@@ -55,29 +60,39 @@
       $('trend-legend').innerHTML = '';
       return;
     }
-    const L = 64, R = 16, T = 10, B = 24;
+    const L = 64,
+      R = 16,
+      T = 10,
+      B = 24;
     const max = Math.max(0, ...rows.map((r) => Number(r[metric] ?? 0)));
     // the first and last day sit half a label (about 36 px) inside the plot, so their labels are not cut off
     const inset = 36;
-    const x = (i) => (days.length === 1 ? (L + W - R) / 2 : L + inset + (i / (days.length - 1)) * (W - L - R - 2 * inset));
+    const x = (i) =>
+      days.length === 1 ? (L + W - R) / 2 : L + inset + (i / (days.length - 1)) * (W - L - R - 2 * inset);
     const y = (v, top) => T + (1 - v / top) * (H - T - B);
     const axis = valueAxis(max, y, L, W, R, METRICS[metric]);
     let out = axis.out + `<line class="axis" x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}"/>`;
     // a day label wherever there is room (about 80 px each)
     const every = Math.max(1, Math.ceil(days.length / Math.max(1, Math.floor((W - L - R) / 80))));
     days.forEach((d, i) => {
-      if (i % every === 0) out += `<text class="xtick" x="${x(i).toFixed(1)}" y="${H - 6}" text-anchor="middle">${esc(d)}</text>`;
+      if (i % every === 0)
+        out += `<text class="xtick" x="${x(i).toFixed(1)}" y="${H - 6}" text-anchor="middle">${esc(d)}</text>`;
     });
     sites.forEach((s, k) => {
       const color = COLORS[k % COLORS.length];
-      const pts = rows.filter((r) => r.site === s).map((r) => ({ i: days.indexOf(r.day), v: Number(r[metric] ?? 0), r }));
-      if (pts.length > 1) out += `<polyline class="line" stroke="${color}" points="${pts.map((p) => `${x(p.i).toFixed(1)},${y(p.v, axis.top).toFixed(1)}`).join(' ')}"/>`;
+      const pts = rows
+        .filter((r) => r.site === s)
+        .map((r) => ({ i: days.indexOf(r.day), v: Number(r[metric] ?? 0), r }));
+      if (pts.length > 1)
+        out += `<polyline class="line" stroke="${color}" points="${pts.map((p) => `${x(p.i).toFixed(1)},${y(p.v, axis.top).toFixed(1)}`).join(' ')}"/>`;
       for (const p of pts) {
         out += `<circle class="point" data-site="${esc(s)}" data-day="${esc(p.r.day)}" cx="${x(p.i).toFixed(1)}" cy="${y(p.v, axis.top).toFixed(1)}" r="3.5" fill="${color}"><title>${esc(s)} ${esc(p.r.day)}: ${METRICS[metric](p.v)}</title></circle>`;
       }
     });
     svg.innerHTML = out;
-    $('trend-legend').innerHTML = sites.map((s, k) => `<li><i style="background:${COLORS[k % COLORS.length]}"></i>${esc(s)}</li>`).join('');
+    $('trend-legend').innerHTML = sites
+      .map((s, k) => `<li><i style="background:${COLORS[k % COLORS.length]}"></i>${esc(s)}</li>`)
+      .join('');
   }
 
   /** one bar per model version: its anomaly rate */
@@ -88,7 +103,10 @@
       svg.innerHTML = `<text class="empty" x="${W / 2}" y="${H / 2}" text-anchor="middle">no model versions yet</text>`;
       return;
     }
-    const L = 64, R = 16, T = 10, B = 24;
+    const L = 64,
+      R = 16,
+      T = 10,
+      B = 24;
     const max = Math.max(0, ...modelRows.map((r) => Number(r.anomaly_rate ?? 0)));
     const y = (v, top) => T + (1 - v / top) * (H - T - B);
     const axis = valueAxis(max, y, L, W, R, pct);
@@ -113,21 +131,36 @@
   }
 
   async function load() {
-    const [health, trend, models, fleet] = await Promise.all([get('/healthz'), get('/v1/reports/site-trend'), get('/v1/reports/model-impact'), get('/v1/reports/fleet-health')]);
-    $('refreshed').textContent = health.refreshedAt ? `refreshed ${health.refreshedAt.replace('T', ' ').slice(0, 16)} UTC` : 'never refreshed';
+    const [health, trend, models, fleet] = await Promise.all([
+      get('/healthz'),
+      get('/v1/reports/site-trend'),
+      get('/v1/reports/model-impact'),
+      get('/v1/reports/fleet-health'),
+    ]);
+    $('refreshed').textContent = health.refreshedAt
+      ? `refreshed ${health.refreshedAt.replace('T', ' ').slice(0, 16)} UTC`
+      : 'never refreshed';
     trendRows = trend.rows;
     modelRows = models.rows;
     const sites = [...new Set(trendRows.map((r) => r.site))].sort();
-    $('trend-site').innerHTML = '<option value="">all sites</option>' + sites.map((s) => `<option>${esc(s)}</option>`).join('');
+    $('trend-site').innerHTML =
+      '<option value="">all sites</option>' + sites.map((s) => `<option>${esc(s)}</option>`).join('');
     $('model-table').tBodies[0].innerHTML = modelRows
-      .map((r) => `<tr><td>${esc(r.model_name)}</td><td>${esc(r.model_version)}</td><td class="num">${num(r.devices)}</td><td class="num">${num(r.readings)}</td><td class="num">${num(r.anomalies)}</td><td class="num">${pct(r.anomaly_rate)}</td></tr>`)
+      .map(
+        (r) =>
+          `<tr><td>${esc(r.model_name)}</td><td>${esc(r.model_version)}</td><td class="num">${num(r.devices)}</td><td class="num">${num(r.readings)}</td><td class="num">${num(r.anomalies)}</td><td class="num">${pct(r.anomaly_rate)}</td></tr>`,
+      )
       .join('');
     $('fleet').tBodies[0].innerHTML = fleet.rows
-      .map((r) => `<tr><td>${esc(r.device_id)}</td><td>${esc(r.site ?? '–')}</td><td>${esc(r.model_name ? `${r.model_name}@${r.model_version}` : '–')}</td><td class="num">${num(r.readings)}</td><td class="num">${pct(r.anomaly_rate)}</td><td class="num opt">${pct(r.uptime)}</td><td class="num opt">${pct(r.completeness)}</td><td class="opt">${esc(r.last_reading ? r.last_reading.replace('T', ' ').slice(0, 19) : '–')}</td></tr>`)
+      .map(
+        (r) =>
+          `<tr><td>${esc(r.device_id)}</td><td>${esc(r.site ?? '–')}</td><td>${esc(r.model_name ? `${r.model_name}@${r.model_version}` : '–')}</td><td class="num">${num(r.readings)}</td><td class="num">${pct(r.anomaly_rate)}</td><td class="num opt">${pct(r.uptime)}</td><td class="num opt">${pct(r.completeness)}</td><td class="opt">${esc(r.last_reading ? r.last_reading.replace('T', ' ').slice(0, 19) : '–')}</td></tr>`,
+      )
       .join('');
     drawTrend();
     drawModels();
-    $('status').textContent = `${trendRows.length} site-days, ${modelRows.length} model versions, ${fleet.rows.length} devices`;
+    $('status').textContent =
+      `${trendRows.length} site-days, ${modelRows.length} model versions, ${fleet.rows.length} devices`;
     document.body.dataset.loaded = 'true';
   }
 

@@ -25,7 +25,11 @@ export async function collect(url: string, topics: string[], opts: { persistent?
   const messages: Received[] = [];
   const waiters = new Set<() => void>();
   client.on('message', (topic, payload, packet) => {
-    messages.push({ topic, body: JSON.parse(payload.toString('utf8')) as Record<string, unknown>, retain: packet.retain });
+    messages.push({
+      topic,
+      body: JSON.parse(payload.toString('utf8')) as Record<string, unknown>,
+      retain: packet.retain,
+    });
     for (const w of [...waiters]) w();
   });
   await new Promise<void>((resolve, reject) => {

@@ -70,7 +70,10 @@ export function testManifest(onnx: Uint8Array, o: TestModelOptions = {}): Manife
 }
 
 /** Write a model directory; returns its paths and manifest. */
-export function writeTestModel(dir: string, o: TestModelOptions = {}): { dir: string; modelPath: string; manifest: Manifest } {
+export function writeTestModel(
+  dir: string,
+  o: TestModelOptions = {},
+): { dir: string; modelPath: string; manifest: Manifest } {
   const sensors = o.sensors ?? ['temperature', 'vibration'];
   const onnx = buildMaxAbsModel(sensors.length * (o.length ?? 4), o.scale ?? 1);
   const manifest = testManifest(onnx, o);

@@ -54,7 +54,11 @@ describe('InferenceEngine (ModelHost)', () => {
     const m = writeTestModel(join(dir, 'v1'), { threshold: 5, length: 1 });
     const { e, events } = engine({ cooldownMs: 100 });
     await e.activate(m.manifest, m.modelPath);
-    for (let t = 0; t < 300; t += 10) e.push([{ sensor: 'temperature', ts: t, value: 9 }, { sensor: 'vibration', ts: t, value: 0 }]);
+    for (let t = 0; t < 300; t += 10)
+      e.push([
+        { sensor: 'temperature', ts: t, value: 9 },
+        { sensor: 'vibration', ts: t, value: 0 },
+      ]);
     await e.idle();
     expect(events.map((x) => x.ts)).toEqual([0, 100, 200]);
     expect(events.map((x) => (x.context as { suppressed: number }).suppressed)).toEqual([0, 9, 9]);
@@ -68,7 +72,12 @@ describe('InferenceEngine (ModelHost)', () => {
     const { e, events } = engine({ maxBatchWindows: 1, maxInflightRuns: 64 });
     await e.activate(m.manifest, m.modelPath);
     const temps = [0, 0, 0, 12, 0, 0, 0, 0, 8, 8, 8, 8, 0];
-    temps.forEach((v, t) => e.push([{ sensor: 'temperature', ts: t, value: v }, { sensor: 'vibration', ts: t, value: 0 }]));
+    temps.forEach((v, t) =>
+      e.push([
+        { sensor: 'temperature', ts: t, value: v },
+        { sensor: 'vibration', ts: t, value: 0 },
+      ]),
+    );
     await e.idle();
     // means: t3 = 12/4 = 3 (a single spike is not enough); t9 = 16/4, t10 = 24/4 = 6 > 5, t11 = 8, t12 = 24/4 = 6
     expect(events.map((x) => x.ts)).toEqual([10, 11, 12]);
@@ -83,7 +92,11 @@ describe('InferenceEngine (ModelHost)', () => {
     writeFileSync(join(dir, 'normal.csv'), syntheticCsv({ rows: 240, seed: 1 }));
     writeFileSync(join(dir, 'faulty.csv'), syntheticCsv({ rows: 200, seed: 2, fault: [120, 160] }));
     const trained = await trainAnomalyModel([loadSensorTable(join(dir, 'normal.csv'))], {
-      window: 8, epochs: 8, hidden: [8, 3], smoothing: 6, createdAt: '2026-01-01T00:00:00Z',
+      window: 8,
+      epochs: 8,
+      hidden: [8, 3],
+      smoothing: 6,
+      createdAt: '2026-01-01T00:00:00Z',
     });
     const { modelPath } = writeModelDir(join(dir, 'model'), { onnx: trained.onnx, manifest: trained.manifest });
     const m = parseManifest(trained.manifest);
@@ -99,7 +112,9 @@ describe('InferenceEngine (ModelHost)', () => {
     const { e } = engine({ maxBatchWindows: 16 });
     await e.activate(m, modelPath);
     for (let r = 0; r < table.rows; r++) {
-      e.push(TEST_SENSORS.map((sensor, j) => ({ sensor, ts: r * 1000, value: table.values[r * TEST_SENSORS.length + j]! })));
+      e.push(
+        TEST_SENSORS.map((sensor, j) => ({ sensor, ts: r * 1000, value: table.values[r * TEST_SENSORS.length + j]! })),
+      );
     }
     await e.idle();
     expect(e.stats(m.name)!.windows).toBe(table.rows - 7);
@@ -107,7 +122,9 @@ describe('InferenceEngine (ModelHost)', () => {
     const onDevice = e.stats(m.name)!.anomalies;
     expect(onDevice).toBeGreaterThanOrEqual(flaggedOver(m.threshold * (1 + 1e-6)));
     expect(onDevice).toBeLessThanOrEqual(flaggedOver(m.threshold * (1 - 1e-6)));
-    expect(Math.abs(onDevice - flaggedOffline)).toBeLessThanOrEqual(flaggedOver(m.threshold * (1 - 1e-6)) - flaggedOver(m.threshold * (1 + 1e-6)));
+    expect(Math.abs(onDevice - flaggedOffline)).toBeLessThanOrEqual(
+      flaggedOver(m.threshold * (1 - 1e-6)) - flaggedOver(m.threshold * (1 + 1e-6)),
+    );
   });
 
   it('refuses a tampered model file, a wrong signature and a failing test vector; the previous model keeps running', async () => {
@@ -127,7 +144,9 @@ describe('InferenceEngine (ModelHost)', () => {
     // a model file swapped for another one, manifest edited to match: the signature catches it
     const v3 = writeTestModel(join(dir, 'v3'), { threshold: 5, version: '3', scale: 3, signWith: good.privateKey });
     copyFileSync(v2.modelPath, v3.modelPath);
-    await expect(e.activate({ ...v3.manifest, threshold: 0 }, v3.modelPath)).rejects.toMatchObject({ code: 'EL_ERR_MODEL_SIGNATURE' });
+    await expect(e.activate({ ...v3.manifest, threshold: 0 }, v3.modelPath)).rejects.toMatchObject({
+      code: 'EL_ERR_MODEL_SIGNATURE',
+    });
     // wrong key
     const v4 = writeTestModel(join(dir, 'v4'), { threshold: 5, version: '4', signWith: evil.privateKey });
     await expect(e.activate(v4.manifest, v4.modelPath)).rejects.toMatchObject({ code: 'EL_ERR_MODEL_UNTRUSTED_KEY' });
@@ -135,7 +154,12 @@ describe('InferenceEngine (ModelHost)', () => {
     const v5 = writeTestModel(join(dir, 'v5'), { threshold: 5, version: '5' });
     await expect(e.activate(v5.manifest, v5.modelPath)).rejects.toMatchObject({ code: 'EL_ERR_MODEL_UNSIGNED' });
     // failing test vector, correctly signed
-    const v6 = writeTestModel(join(dir, 'v6'), { threshold: 5, version: '6', badTestVector: true, signWith: good.privateKey });
+    const v6 = writeTestModel(join(dir, 'v6'), {
+      threshold: 5,
+      version: '6',
+      badTestVector: true,
+      signWith: good.privateKey,
+    });
     await expect(e.activate(v6.manifest, v6.modelPath)).rejects.toMatchObject({ code: 'EL_ERR_MODEL_TEST_VECTOR' });
 
     expect(e.active('anomaly')!.manifest.version).toBe('1');

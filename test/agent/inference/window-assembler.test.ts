@@ -24,7 +24,12 @@ describe('WindowAssembler', () => {
   });
 
   it('keeps the newest value when a sensor reports twice within a step, and normalises when asked', () => {
-    const w = new WindowAssembler({ sensors: ['a', 'b'], length: 1, stride: 1, normalization: { mean: [10, 0], std: [2, 4] } });
+    const w = new WindowAssembler({
+      sensors: ['a', 'b'],
+      length: 1,
+      stride: 1,
+      normalization: { mean: [10, 0], std: [2, 4] },
+    });
     const out = new Float32Array(2);
     w.push('a', 1, 0, out, 0);
     w.push('a', 2, 14, out, 0);

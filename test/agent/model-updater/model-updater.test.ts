@@ -17,7 +17,10 @@ const otherKey = testKeys();
 const topics = new Topics();
 
 /** Artifact server honouring Range; `cutFirst` ends the first full response after half the bytes. */
-async function artifactServer(models: TestModel[], opts: { cutFirst?: () => boolean } = {}): Promise<{ url: (m: TestModel) => string; requests: string[]; close: () => Promise<void> }> {
+async function artifactServer(
+  models: TestModel[],
+  opts: { cutFirst?: () => boolean } = {},
+): Promise<{ url: (m: TestModel) => string; requests: string[]; close: () => Promise<void> }> {
   const bySha = new Map(models.map((m) => [m.manifest.artifact.sha256, Buffer.from(m.onnx)]));
   const requests: string[] = [];
   let cut = opts.cutFirst;
@@ -29,7 +32,10 @@ async function artifactServer(models: TestModel[], opts: { cutFirst?: () => bool
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     if (m) {
       const start = Number(m[1]);
-      res.writeHead(206, { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}`, 'content-length': body.length - start });
+      res.writeHead(206, {
+        'content-range': `bytes ${start}-${body.length - 1}/${body.length}`,
+        'content-length': body.length - start,
+      });
       return void res.end(body.subarray(start));
     }
     res.writeHead(200, { 'content-length': body.length });
@@ -80,7 +86,17 @@ async function publisher(): Promise<mqtt.MqttClient> {
 }
 
 function desired(m: TestModel, url: string, over: Partial<ModelDesiredMessage> = {}): ModelDesiredMessage {
-  return { v: 1, type: 'model-desired', name: m.manifest.name, version: m.manifest.version, artifactUrl: url, manifest: m.manifest, seq: ++seq, ts: Date.now(), ...over };
+  return {
+    v: 1,
+    type: 'model-desired',
+    name: m.manifest.name,
+    version: m.manifest.version,
+    artifactUrl: url,
+    manifest: m.manifest,
+    seq: ++seq,
+    ts: Date.now(),
+    ...over,
+  };
 }
 
 async function device(id = 'dev-1', over: Record<string, unknown> = {}): Promise<TestDevice> {
@@ -114,7 +130,10 @@ describe('ModelUpdater', () => {
     await pub.subscribeAsync(topics.modelReport('dev-1'), { qos: 1 });
     pub.on('message', (_t, p) => seen.push(JSON.parse(p.toString())));
     const d = await device();
-    await pub.publishAsync(topics.fleetModel(MODEL), encodeMessage(desired(v1, srv.url(v1), { rolloutId: 'ro-1' })), { qos: 1, retain: true });
+    await pub.publishAsync(topics.fleetModel(MODEL), encodeMessage(desired(v1, srv.url(v1), { rolloutId: 'ro-1' })), {
+      qos: 1,
+      retain: true,
+    });
     await waitReport(d, (r) => r.state === 'active');
     expect(d.version()).toBe('1');
     expect(d.reports.map((r) => r.state)).toEqual(['received', 'downloading', 'downloaded', 'verified', 'active']);
@@ -141,7 +160,11 @@ describe('ModelUpdater', () => {
     await d.updater.idle();
     expect(d.version()).toBe('2');
     // an older message on the same topic is ignored
-    await pub.publishAsync(topics.deviceModel('dev-1', MODEL), encodeMessage({ ...desired(v1, srv.url(v1)), seq: override.seq - 1 }), { qos: 1, retain: false });
+    await pub.publishAsync(
+      topics.deviceModel('dev-1', MODEL),
+      encodeMessage({ ...desired(v1, srv.url(v1)), seq: override.seq - 1 }),
+      { qos: 1, retain: false },
+    );
     // clearing the override: back to the fleet's v1
     const before = srv.requests.length;
     d.reports.length = 0;
@@ -163,11 +186,17 @@ describe('ModelUpdater', () => {
     const d = await device();
     await pub.publishAsync(topics.fleetModel(MODEL), encodeMessage(desired(v1, srv.url(v1))), { qos: 1, retain: true });
     await waitReport(d, (r) => r.state === 'active');
-    await pub.publishAsync(topics.deviceModel('dev-1', MODEL), encodeMessage(desired(bad, srv.url(bad))), { qos: 1, retain: true });
+    await pub.publishAsync(topics.deviceModel('dev-1', MODEL), encodeMessage(desired(bad, srv.url(bad))), {
+      qos: 1,
+      retain: true,
+    });
     const f = await waitReport(d, (r) => r.state === 'failed' && r.version === '2');
     expect(f.reason).toMatch(/EL_ERR_MODEL_TEST_VECTOR/);
     expect(d.version()).toBe('1');
-    await pub.publishAsync(topics.deviceModel('dev-1', MODEL), encodeMessage(desired(foreign, srv.url(foreign))), { qos: 1, retain: true });
+    await pub.publishAsync(topics.deviceModel('dev-1', MODEL), encodeMessage(desired(foreign, srv.url(foreign))), {
+      qos: 1,
+      retain: true,
+    });
     const g = await waitReport(d, (r) => r.state === 'failed' && r.version === '3');
     expect(g.reason).toMatch(/EL_ERR_MODEL_UNTRUSTED_KEY.*not among the trusted keys/);
     expect(srv.requests.filter((r) => r === 'full')).toHaveLength(2); // the untrusted one was never downloaded
@@ -188,7 +217,10 @@ describe('ModelUpdater', () => {
     const d = await device('dev-1', { latencyMinWindows: 20, latencyCheckMs: 10 });
     await pub.publishAsync(topics.fleetModel(MODEL), encodeMessage(desired(v1, srv.url(v1))), { qos: 1, retain: true });
     await waitReport(d, (r) => r.state === 'active');
-    await pub.publishAsync(topics.deviceModel('dev-1', MODEL), encodeMessage(desired(slow, srv.url(slow))), { qos: 1, retain: true });
+    await pub.publishAsync(topics.deviceModel('dev-1', MODEL), encodeMessage(desired(slow, srv.url(slow))), {
+      qos: 1,
+      retain: true,
+    });
     await waitReport(d, (r) => r.state === 'active' && r.version === '2');
     const rolled = waitReport(d, (r) => r.state === 'rolled-back');
     await d.pump(40);
@@ -207,7 +239,10 @@ describe('ModelUpdater', () => {
     await broker.restart();
     const pub = await publisher();
     await d.transport.close();
-    await pub.publishAsync(topics.deviceModel('dev-1', MODEL), encodeMessage(desired(v1, srv.url(v1))), { qos: 1, retain: true });
+    await pub.publishAsync(topics.deviceModel('dev-1', MODEL), encodeMessage(desired(v1, srv.url(v1))), {
+      qos: 1,
+      retain: true,
+    });
     // the same device comes back (a restart: new transport, updater and engine on the same model store)
     await d.close();
     const back = await device();
@@ -222,11 +257,16 @@ describe('ModelUpdater', () => {
   });
 
   it('validates options', () => {
-    const base = { deviceId: 'd', transport: {} as never, host: {} as never, modelsDir: dir, trustedKeys: [key.publicKeyPem] };
+    const base = {
+      deviceId: 'd',
+      transport: {} as never,
+      host: {} as never,
+      modelsDir: dir,
+      trustedKeys: [key.publicKeyPem],
+    };
     expect(() => new ModelUpdater({ ...base, modelDir: 'x' } as never)).toThrow(/unknown option "modelDir"/);
     expect(() => new ModelUpdater({ ...base, trustedKeys: [] })).toThrow(/at least one public key/);
     expect(() => new ModelUpdater({ ...base, deviceId: 'a/b' })).toThrow(/deviceId/);
     expect(() => new ModelUpdater({ ...base, keepVersions: 1 })).toThrow(/keepVersions/);
   });
 });
-

@@ -55,7 +55,12 @@ export class TestDevice {
       clean: false,
       sessionExpirySeconds: 3600,
       reconnect: { minMs: 20, maxMs: 200 },
-      will: { topic: this.topics.status(o.id), payload: JSON.stringify({ v: 1, type: 'status', deviceId: o.id, seq: 0, ts: 0, online: false }), qos: 1, retain: true },
+      will: {
+        topic: this.topics.status(o.id),
+        payload: JSON.stringify({ v: 1, type: 'status', deviceId: o.id, seq: 0, ts: 0, online: false }),
+        qos: 1,
+        retain: true,
+      },
     });
     this.engine = new InferenceEngine({ onEvent: () => undefined, cooldownMs: 0 });
     this.updater = new ModelUpdater({
@@ -92,7 +97,8 @@ export class TestDevice {
   /** Score `windows` windows of fresh readings, then publish the status. */
   async pump(windows: number): Promise<void> {
     const readings = [];
-    for (let i = 0; i < windows * WINDOW; i++) readings.push({ sensor: 'vibration', ts: (this.#ts += 10), value: this.#gauss() });
+    for (let i = 0; i < windows * WINDOW; i++)
+      readings.push({ sensor: 'vibration', ts: (this.#ts += 10), value: this.#gauss() });
     this.engine.push(readings);
     await this.engine.idle();
     if (this.transport.connected) await this.publishStatus().catch(() => undefined);
@@ -109,12 +115,28 @@ export class TestDevice {
       ts: Date.now(),
       online: true,
       models: active ? [{ name: MODEL, version: active.manifest.version }] : [],
-      ...(s ? { inference: { windows: s.windows, anomalies: s.anomalies, anomalyRate: s.anomalyRate, p50Ms: s.p95Ms, p95Ms: s.p95Ms, p99Ms: s.p95Ms } } : {}),
+      ...(s
+        ? {
+            inference: {
+              windows: s.windows,
+              anomalies: s.anomalies,
+              anomalyRate: s.anomalyRate,
+              p50Ms: s.p95Ms,
+              p95Ms: s.p95Ms,
+              p99Ms: s.p95Ms,
+            },
+          }
+        : {}),
     };
   }
 
   async publishStatus(): Promise<void> {
-    await this.transport.publish({ topic: this.topics.status(this.id), payload: encodeMessage(this.status()), qos: 1, retain: true });
+    await this.transport.publish({
+      topic: this.topics.status(this.id),
+      payload: encodeMessage(this.status()),
+      qos: 1,
+      retain: true,
+    });
   }
 
   version(): string | undefined {

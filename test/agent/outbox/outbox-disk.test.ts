@@ -51,8 +51,12 @@ describe('admitOnDisk', () => {
   it('admits while minFreeBytes stays free; free pages inside the file count as free', () => {
     expect(admitOnDisk({ freeBytes: 10_000, reusableBytes: 0, incomingBytes: 1000, minFreeBytes: 9000 })).toBe(true);
     expect(admitOnDisk({ freeBytes: 10_000, reusableBytes: 0, incomingBytes: 1001, minFreeBytes: 9000 })).toBe(false);
-    expect(admitOnDisk({ freeBytes: 0, reusableBytes: 1_000_000, incomingBytes: 1000, minFreeBytes: 999_000 })).toBe(true);
-    expect(admitOnDisk({ freeBytes: 0, reusableBytes: 1_000_000, incomingBytes: 1000, minFreeBytes: 999_001 })).toBe(false);
+    expect(admitOnDisk({ freeBytes: 0, reusableBytes: 1_000_000, incomingBytes: 1000, minFreeBytes: 999_000 })).toBe(
+      true,
+    );
+    expect(admitOnDisk({ freeBytes: 0, reusableBytes: 1_000_000, incomingBytes: 1000, minFreeBytes: 999_001 })).toBe(
+      false,
+    );
   });
 });
 
@@ -70,7 +74,9 @@ describe.skipIf(!canMountTmpfs)('SqliteOutbox on a full volume (tmpfs)', () => {
     const refused = ob.append([r(1), r(2)]);
     ob.flushIntake();
     await expect(refused).rejects.toMatchObject({ code: 'EL_ERR_OUTBOX_FULL', details: { reason: 'disk' } });
-    expect(() => ob.appendEvents([{ ts: 1, kind: 'alert', severity: 'info' }])).toThrow(expect.objectContaining({ code: 'EL_ERR_OUTBOX_FULL' }));
+    expect(() => ob.appendEvents([{ ts: 1, kind: 'alert', severity: 'info' }])).toThrow(
+      expect.objectContaining({ code: 'EL_ERR_OUTBOX_FULL' }),
+    );
     expect(ob.stats().refused).toBe(3);
     expect(ob.telemetryCount).toBe(20_000); // nothing of the backlog lost
 
@@ -129,7 +135,11 @@ describe.skipIf(!canMountTmpfs)('SqliteOutbox on a full volume (tmpfs)', () => {
     const before = { count: ob.telemetryCount, bytes: ob.telemetryBytes, lastSeq: ob.lastSeq };
     const p = ob.append(Array.from({ length: 500 }, (_, i) => ({ sensor: `new-sensor-${i % 3}`, ts: i, value: i })));
     ob.flushIntake();
-    await expect(p).rejects.toMatchObject({ code: 'EL_ERR_OUTBOX_FULL', details: { reason: 'disk' }, cause: { code: 'SQLITE_FULL' } });
+    await expect(p).rejects.toMatchObject({
+      code: 'EL_ERR_OUTBOX_FULL',
+      details: { reason: 'disk' },
+      cause: { code: 'SQLITE_FULL' },
+    });
     expect({ count: ob.telemetryCount, bytes: ob.telemetryBytes, lastSeq: ob.lastSeq }).toEqual(before);
     expect(ob.stats().refused).toBe(500);
     unfill();
@@ -139,7 +149,12 @@ describe.skipIf(!canMountTmpfs)('SqliteOutbox on a full volume (tmpfs)', () => {
     const mirrored = ob.stats();
     ob.close();
     ob = open({ path });
-    expect(ob.stats()).toMatchObject({ telemetry: mirrored.telemetry, bytes: mirrored.bytes, lastSeq: mirrored.lastSeq, refused: 500 });
+    expect(ob.stats()).toMatchObject({
+      telemetry: mirrored.telemetry,
+      bytes: mirrored.bytes,
+      lastSeq: mirrored.lastSeq,
+      refused: 500,
+    });
   });
 
   it('opens on a full volume (restart while full) and refuses instead of failing', async () => {

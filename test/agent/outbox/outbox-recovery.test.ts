@@ -16,7 +16,13 @@ const N = 20_000;
 async function writeOutbox(path: string): Promise<number> {
   const ob = SqliteOutbox.open({ path, intakeMaxRows: 5000 });
   for (let i = 0; i < N; i += 5000) {
-    const p = ob.append(Array.from({ length: 5000 }, (_, j) => ({ sensor: j % 2 ? 'rpm' : 'torque', ts: 1000 + i + j, value: i + j + 1 })));
+    const p = ob.append(
+      Array.from({ length: 5000 }, (_, j) => ({
+        sensor: j % 2 ? 'rpm' : 'torque',
+        ts: 1000 + i + j,
+        value: i + j + 1,
+      })),
+    );
     ob.flushIntake();
     await p;
   }
@@ -51,42 +57,48 @@ function drainAll(ob: SqliteOutbox): Array<{ seq: number; value: number }> {
 
 const damages: Array<[string, (path: string) => void]> = [
   ['truncated to 60 %', (p) => truncateSync(p, Math.floor((statSync(p).size * 0.6) / 4096) * 4096)],
-  ['garbage pages in the middle', (p) => overwrite(p, Math.floor(statSync(p).size / 2 / 4096) * 4096, randomBytes(8 * 4096))],
+  [
+    'garbage pages in the middle',
+    (p) => overwrite(p, Math.floor(statSync(p).size / 2 / 4096) * 4096, randomBytes(8 * 4096)),
+  ],
 ];
 
 describe('SqliteOutbox with a damaged file', () => {
-  it.each(damages)('%s: quarantined, readable rows salvaged with their seqs, EL_ERR_OUTBOX_CORRUPT counted, seq continues', async (_name, damage) => {
-    const dir = tempDir();
-    const path = join(dir, 'outbox.db');
-    const last = await writeOutbox(path);
-    damage(path);
+  it.each(damages)(
+    '%s: quarantined, readable rows salvaged with their seqs, EL_ERR_OUTBOX_CORRUPT counted, seq continues',
+    async (_name, damage) => {
+      const dir = tempDir();
+      const path = join(dir, 'outbox.db');
+      const last = await writeOutbox(path);
+      damage(path);
 
-    const ob = reopen(path);
-    expect(ob.incidents).toHaveLength(1);
-    const inc = ob.incidents[0]!;
-    expect(inc.code).toBe('EL_ERR_OUTBOX_CORRUPT');
-    expect(inc.message).toMatch(/damaged .*moved to .*outbox\.db\.corrupt-/);
-    const quarantined = readdirSync(dir).filter((f) => /^outbox\.db\.corrupt-\d{4}-\d\d-\d\dT[\d-]+Z$/.test(f));
-    expect(quarantined).toHaveLength(1);
-    expect(inc.details.quarantinedAs).toBe(join(dir, quarantined[0]!));
-    expect(ob.stats().incidents).toEqual({ seqRollbacks: 0, quarantined: 1 });
+      const ob = reopen(path);
+      expect(ob.incidents).toHaveLength(1);
+      const inc = ob.incidents[0]!;
+      expect(inc.code).toBe('EL_ERR_OUTBOX_CORRUPT');
+      expect(inc.message).toMatch(/damaged .*moved to .*outbox\.db\.corrupt-/);
+      const quarantined = readdirSync(dir).filter((f) => /^outbox\.db\.corrupt-\d{4}-\d\d-\d\dT[\d-]+Z$/.test(f));
+      expect(quarantined).toHaveLength(1);
+      expect(inc.details.quarantinedAs).toBe(join(dir, quarantined[0]!));
+      expect(ob.stats().incidents).toEqual({ seqRollbacks: 0, quarantined: 1 });
 
-    // some of it was readable, not all of it; every salvaged reading kept its seq (value = seq here)
-    const rows = drainAll(ob);
-    expect(rows.length).toBeGreaterThan(N / 4);
-    expect(rows.length).toBeLessThan(N);
-    for (const r of rows) expect(r.value).toBe(r.seq);
-    expect(ob.telemetryCount).toBe(rows.length);
-    expect(ob.lastSeq).toBeGreaterThanOrEqual(last);
-    const p = ob.append([{ sensor: 'rpm', ts: 1, value: 1 }]);
-    ob.flushIntake();
-    expect((await p).firstSeq).toBeGreaterThan(last);
-    ob.close();
-    // the fresh file is sound and remembers the incident
-    const again = reopen(path);
-    expect(again.incidents).toHaveLength(0);
-    expect(again.stats().incidents.quarantined).toBe(1);
-  });
+      // some of it was readable, not all of it; every salvaged reading kept its seq (value = seq here)
+      const rows = drainAll(ob);
+      expect(rows.length).toBeGreaterThan(N / 4);
+      expect(rows.length).toBeLessThan(N);
+      for (const r of rows) expect(r.value).toBe(r.seq);
+      expect(ob.telemetryCount).toBe(rows.length);
+      expect(ob.lastSeq).toBeGreaterThanOrEqual(last);
+      const p = ob.append([{ sensor: 'rpm', ts: 1, value: 1 }]);
+      ob.flushIntake();
+      expect((await p).firstSeq).toBeGreaterThan(last);
+      ob.close();
+      // the fresh file is sound and remembers the incident
+      const again = reopen(path);
+      expect(again.incidents).toHaveLength(0);
+      expect(again.stats().incidents.quarantined).toBe(1);
+    },
+  );
 
   it('a destroyed header (not a database any more): quarantined, nothing to salvage, seq continues above the high-water mark', async () => {
     const dir = tempDir();

@@ -19,7 +19,9 @@ async function append(ob: SqliteOutbox, n: number): Promise<{ firstSeq: number; 
   let first = 0;
   let last = 0;
   for (let i = 0; i < n; i += 5000) {
-    const p = ob.append(Array.from({ length: Math.min(5000, n - i) }, (_, j) => ({ sensor: 's', ts: i + j, value: i + j })));
+    const p = ob.append(
+      Array.from({ length: Math.min(5000, n - i) }, (_, j) => ({ sensor: 's', ts: i + j, value: i + j })),
+    );
     ob.flushIntake();
     const r = await p;
     first ||= r.firstSeq;

@@ -2,7 +2,12 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ManualClock } from '../../../lib/clock.ts';
-import { SqliteOutbox, TELEMETRY_ROW_OVERHEAD, dropChannel, type SqliteOutboxOptions } from '../../../agent/outbox/sqlite-outbox.ts';
+import {
+  SqliteOutbox,
+  TELEMETRY_ROW_OVERHEAD,
+  dropChannel,
+  type SqliteOutboxOptions,
+} from '../../../agent/outbox/sqlite-outbox.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 function open(opts: Partial<SqliteOutboxOptions> & { path: string }): SqliteOutbox {
@@ -23,7 +28,10 @@ describe('SqliteOutbox', () => {
     ob.flushIntake();
     expect(await p1).toEqual({ firstSeq: 1, lastSeq: 3 });
     expect(await p2).toEqual({ firstSeq: 4, lastSeq: 4 });
-    expect(ob.appendEvents([{ ts: 9, kind: 'anomaly', severity: 'warning', score: 2 }])).toEqual({ firstSeq: 5, lastSeq: 5 });
+    expect(ob.appendEvents([{ ts: 9, kind: 'anomaly', severity: 'warning', score: 2 }])).toEqual({
+      firstSeq: 5,
+      lastSeq: 5,
+    });
     ob.close();
     ob = open({ path, clock });
     expect(ob.lastSeq).toBe(5);
@@ -98,7 +106,12 @@ describe('SqliteOutbox', () => {
     expect(ob.stats()).toMatchObject({ telemetry: 100, drops: { bytes: 30 } });
     expect(ob.nextBatch('telemetry', 1, 1e6)!.firstSeq).toBe(31);
     // an event needs room: more telemetry goes, the event stays
-    const ev = { ts: 1, kind: 'anomaly' as const, severity: 'critical' as const, context: { pad: 'x'.repeat(per * 60) } };
+    const ev = {
+      ts: 1,
+      kind: 'anomaly' as const,
+      severity: 'critical' as const,
+      context: { pad: 'x'.repeat(per * 60) },
+    };
     ob.appendEvents([ev]);
     const s = ob.stats();
     expect(s.events).toBe(1);
@@ -187,13 +200,27 @@ describe('SqliteOutbox', () => {
     expect(json).toContain('{"seq":1,"sensor":"a","ts":1795639826842,"value":300.60756260952638}');
     expect(json).toContain('"ts":1.5,"value":1500}');
     expect(json).not.toMatch(/\d\.0[,}]/);
-    expect((JSON.parse(json) as Array<{ sensor: string; ts: number; value: number }>).map(({ sensor, ts, value }) => ({ sensor, ts, value }))).toEqual(readings);
+    expect(
+      (JSON.parse(json) as Array<{ sensor: string; ts: number; value: number }>).map(({ sensor, ts, value }) => ({
+        sensor,
+        ts,
+        value,
+      })),
+    ).toEqual(readings);
   });
 
-  it('runs WAL with the configured durability and a bounded page cache (not better-sqlite3\'s 16 MiB default)', () => {
+  it("runs WAL with the configured durability and a bounded page cache (not better-sqlite3's 16 MiB default)", () => {
     const dir = tempDir();
-    expect(open({ path: join(dir, 'a.db') }).sqliteSettings()).toEqual({ journalMode: 'wal', synchronous: 'normal', cacheKiB: 2048 });
-    expect(open({ path: join(dir, 'b.db'), durability: 'full', cacheKiB: 512 }).sqliteSettings()).toEqual({ journalMode: 'wal', synchronous: 'full', cacheKiB: 512 });
+    expect(open({ path: join(dir, 'a.db') }).sqliteSettings()).toEqual({
+      journalMode: 'wal',
+      synchronous: 'normal',
+      cacheKiB: 2048,
+    });
+    expect(open({ path: join(dir, 'b.db'), durability: 'full', cacheKiB: 512 }).sqliteSettings()).toEqual({
+      journalMode: 'wal',
+      synchronous: 'full',
+      cacheKiB: 512,
+    });
     // what the outbox replaces: a bare better-sqlite3 connection
     const bare = new Database(join(dir, 'c.db'));
     expect(bare.pragma('cache_size', { simple: true })).toBe(-16000);

@@ -19,7 +19,15 @@ describe('OutboxPublisher (real aedes, real SQLite)', () => {
     const transport = new MqttTransport({ url: broker.url, clientId: 'pub-1' });
     onTestFinished(() => transport.close());
     await transport.start();
-    const publisher = new OutboxPublisher({ outbox, transport, deviceId: 'pub-1', batchMaxRecords: 300, batchMaxBytes: 8 * 1024, lingerMs: 5, maxInflight: 2 });
+    const publisher = new OutboxPublisher({
+      outbox,
+      transport,
+      deviceId: 'pub-1',
+      batchMaxRecords: 300,
+      batchMaxBytes: 8 * 1024,
+      lingerMs: 5,
+      maxInflight: 2,
+    });
     onTestFinished(() => publisher.close());
     // queued before the publisher runs (as after an outage): 1000 readings (seqs 1..1000), then 3 events
     const p = outbox.append(Array.from({ length: 1000 }, (_, i) => ({ sensor: 'rpm', ts: i, value: i })));
@@ -66,7 +74,14 @@ describe.skipIf(!canMountTmpfs)('OutboxPublisher on a full volume (tmpfs)', () =
     const transport = new MqttTransport({ url: broker.url, clientId: 'pub-full' });
     onTestFinished(() => transport.close());
     await transport.start();
-    const publisher = new OutboxPublisher({ outbox, transport, deviceId: 'pub-full', batchMaxRecords: 2000, lingerMs: 5, retryMs: 50 });
+    const publisher = new OutboxPublisher({
+      outbox,
+      transport,
+      deviceId: 'pub-full',
+      batchMaxRecords: 2000,
+      lingerMs: 5,
+      retryMs: 50,
+    });
     onTestFinished(() => publisher.close());
     publisher.start();
     await sub.waitFor((m) => m.length > 0);

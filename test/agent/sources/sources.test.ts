@@ -20,7 +20,11 @@ import { EdgeloopError } from '../../../protocol/errors.ts';
 
 /** A sink on a real outbox: accepted = committed. */
 function outboxSink(maxBytes?: number) {
-  const outbox = SqliteOutbox.open({ path: join(tempDir(), 'o.db'), intakeLingerMs: 1, ...(maxBytes ? { maxBytes } : {}) });
+  const outbox = SqliteOutbox.open({
+    path: join(tempDir(), 'o.db'),
+    intakeLingerMs: 1,
+    ...(maxBytes ? { maxBytes } : {}),
+  });
   onTestFinished(() => outbox.close());
   const accepted: OutboxReading[] = [];
   const rejected: RejectedLine[] = [];
@@ -38,7 +42,11 @@ function outboxSink(maxBytes?: number) {
 describe('reading parser', () => {
   it('accepts readings and names the bad field', () => {
     expect(parseLine('{"sensor":"t","value":1.5,"ts":5}', 0)).toEqual({ sensor: 't', value: 1.5, ts: 5 });
-    expect(parseLine('{"id":"t","value":1,"ts":"2026-01-01T00:00:00Z"}', 0)).toEqual({ sensor: 't', value: 1, ts: Date.parse('2026-01-01T00:00:00Z') });
+    expect(parseLine('{"id":"t","value":1,"ts":"2026-01-01T00:00:00Z"}', 0)).toEqual({
+      sensor: 't',
+      value: 1,
+      ts: Date.parse('2026-01-01T00:00:00Z'),
+    });
     expect(parseLine('{"sensor":"t","value":2}', 77)).toEqual({ sensor: 't', value: 2, ts: 77 });
     expect(parseLine('   ', 0)).toBeUndefined();
     expect(parseLine('{"sensor":"t","value":"hot"}', 0)).toMatch(/^value: expected a finite number, got "hot"/);
@@ -52,7 +60,9 @@ describe('reading parser', () => {
       readings: [{ sensor: 'a' }],
       rejected: [{ line: 2 }],
     });
-    expect(parseBody('{"sensor":"a","value":1,"ts":1}\n{"sensor":"b","value":2,"ts":2}\n', 0, false).readings).toHaveLength(2);
+    expect(
+      parseBody('{"sensor":"a","value":1,"ts":1}\n{"sensor":"b","value":2,"ts":2}\n', 0, false).readings,
+    ).toHaveLength(2);
   });
 });
 
@@ -84,7 +94,9 @@ describe('HTTP source', () => {
     res = await post('a,b', 'text/csv');
     expect(res.status).toBe(415);
     outbox.appendEvents([{ ts: 1, kind: 'alert', severity: 'info', context: { pad: 'p'.repeat(60) } }]);
-    res = await post('{"sensor":"t","value":5,"ts":5}\n{"sensor":"t","value":5,"ts":5}\n{"sensor":"t","value":5,"ts":5}');
+    res = await post(
+      '{"sensor":"t","value":5,"ts":5}\n{"sensor":"t","value":5,"ts":5}\n{"sensor":"t","value":5,"ts":5}',
+    );
     expect(res.status).toBe(507);
     expect(res.headers.get('retry-after')).toBe('5');
     expect(await res.json()).toMatchObject({ code: 'EL_ERR_OUTBOX_FULL', accepted: 0 });
@@ -98,7 +110,12 @@ describe('HTTP source: status per intake error', () => {
     const src = new HttpSource({ sink, port: 0 });
     onTestFinished(() => src.close());
     await src.start();
-    const post = () => fetch(`${src.url}/v1/readings`, { method: 'POST', body: '{"sensor":"t","value":1,"ts":1}', headers: { 'content-type': 'application/json' } });
+    const post = () =>
+      fetch(`${src.url}/v1/readings`, {
+        method: 'POST',
+        body: '{"sensor":"t","value":1,"ts":1}',
+        headers: { 'content-type': 'application/json' },
+      });
     const cases: Array<[Error, number, string, string | null]> = [
       [new EdgeloopError('EL_ERR_OUTBOX_FULL', 'full'), 507, 'EL_ERR_OUTBOX_FULL', '5'],
       [new EdgeloopError('EL_ERR_AGENT_STOPPING', 'stopping'), 503, 'EL_ERR_AGENT_STOPPING', null],
@@ -127,7 +144,10 @@ describe('UNIX socket source', () => {
     sock.write('{"sensor":"a","value":1,"ts":1}\n{"sensor":"a","value":"x"}\n{"sensor":"a","value":2,"ts":2}\n');
     const got: unknown[] = [];
     while (got.length < 2) got.push(JSON.parse((await replies.next()).value as string));
-    expect(got).toEqual([{ line: 2, error: 'value: expected a finite number, got "x"' }, { accepted: 2, lastSeq: 2 }]);
+    expect(got).toEqual([
+      { line: 2, error: 'value: expected a finite number, got "x"' },
+      { accepted: 2, lastSeq: 2 },
+    ]);
     expect(accepted.map((r) => r.value)).toEqual([1, 2]);
     expect(rejected).toEqual([{ line: 2, reason: 'value: expected a finite number, got "x"' }]);
     // a second source on the same live path is refused
@@ -158,7 +178,10 @@ describe('CSV replay', () => {
     const dir = tempDir();
     const wide = join(dir, 'wide.csv');
     // times in seconds since the epoch (values below 1e11 are read as seconds)
-    writeFileSync(wide, 'timestamp,temperature,vibration\n1700000001,20.5,0.1\n1700000002,21,oops\nnot-a-time,1,1\n1700000003,22,0.3\n');
+    writeFileSync(
+      wide,
+      'timestamp,temperature,vibration\n1700000001,20.5,0.1\n1700000002,21,oops\nnot-a-time,1,1\n1700000003,22,0.3\n',
+    );
     const clock = new ManualClock(50_000);
     const { sink, accepted, rejected } = outboxSink();
     const src = new CsvReplaySource({ sink, file: wide, speed: 2, clock });
@@ -197,7 +220,9 @@ describe('CSV replay', () => {
     ]);
     const bad = join(dir, 'bad.csv');
     writeFileSync(bad, 'a,b\n1,2\n');
-    await expect(new CsvReplaySource({ sink: b.sink, file: bad }).start()).rejects.toMatchObject({ code: 'EL_ERR_AGENT_SOURCE' });
+    await expect(new CsvReplaySource({ sink: b.sink, file: bad }).start()).rejects.toMatchObject({
+      code: 'EL_ERR_AGENT_SOURCE',
+    });
   });
 
   it('replays once when start() is called again before the first start() resolved', async () => {
@@ -249,7 +274,8 @@ describe('simulated source', () => {
       for (let i = 0; i < 50 && !ended; i++) {
         const before = accepted.length;
         clock.advance(40); // 4 ticks due per timer fire
-        for (let k = 0; k < 100 && accepted.length === before && !ended; k++) await new Promise((r) => setTimeout(r, 2));
+        for (let k = 0; k < 100 && accepted.length === before && !ended; k++)
+          await new Promise((r) => setTimeout(r, 2));
         sizes.push(accepted.length - before);
       }
       return { accepted, ended, sizes, ticks: src.ticks };

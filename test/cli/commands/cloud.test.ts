@@ -45,10 +45,14 @@ it('edgeloop cloud --only processor with HTTP off keeps running, processes recor
   await store.start();
   onTestFinished(() => store.close());
   await expect
-    .poll(async () => {
-      if (exitedEarly !== undefined) throw new Error(`edgeloop cloud exited with ${exitedEarly} while it should serve; stderr: ${err}`);
-      return (await store.get('device_features', 'k1'))?.features.temp_last;
-    }, { timeout: 20_000, interval: 100 })
+    .poll(
+      async () => {
+        if (exitedEarly !== undefined)
+          throw new Error(`edgeloop cloud exited with ${exitedEarly} while it should serve; stderr: ${err}`);
+        return (await store.get('device_features', 'k1'))?.features.temp_last;
+      },
+      { timeout: 20_000, interval: 100 },
+    )
     .toBe(21.5);
 
   child.kill('SIGTERM');

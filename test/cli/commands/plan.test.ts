@@ -12,8 +12,19 @@ import { runCli, tempCwd } from '../cli-process.ts';
 async function plan(args: string[], cwd = tempCwd()): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const sink = (f: (s: string) => void) => new Writable({ write(c, _e, cb) { f(String(c)); cb(); } });
-  const code = await main(['plan', ...args], { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)), env: {}, cwd });
+  const sink = (f: (s: string) => void) =>
+    new Writable({
+      write(c, _e, cb) {
+        f(String(c));
+        cb();
+      },
+    });
+  const code = await main(['plan', ...args], {
+    stdout: sink((s) => (out += s)),
+    stderr: sink((s) => (err += s)),
+    env: {},
+    cwd,
+  });
   return { code, out, err };
 }
 
@@ -49,29 +60,59 @@ describe('edgeloop plan', () => {
 
   it('reads a YAML fleet file; flags override it', async () => {
     const cwd = tempCwd();
-    writeFileSync(join(cwd, 'fleet.yaml'), 'devices: 500\nreadingsPerSecond: 2\nbatchSize: 20\nwindows: [60, 300]\nlambda: { memoryMb: 512 }\n');
+    writeFileSync(
+      join(cwd, 'fleet.yaml'),
+      'devices: 500\nreadingsPerSecond: 2\nbatchSize: 20\nwindows: [60, 300]\nlambda: { memoryMb: 512 }\n',
+    );
     const p = JSON.parse((await plan(['--fleet', 'fleet.yaml', '--devices', '1000', '--json'], cwd)).out);
-    expect(p.fleet).toMatchObject({ devices: 1000, readingsPerSecond: 2, batchSize: 20, windows: [60, 300], lambda: { memoryMb: 512 } });
+    expect(p.fleet).toMatchObject({
+      devices: 1000,
+      readingsPerSecond: 2,
+      batchSize: 20,
+      windows: [60, 300],
+      lambda: { memoryMb: 512 },
+    });
     expect(p.load.readingsPerSecond).toBe(2000);
     expect(p.lambda.batchingWindowSeconds).toBe(300);
   });
 
   it('bad input: a flag (exit 2), a misspelt field, a broken hard limit, a bad price table (exit 1)', async () => {
-    expect(await plan(['--devices', 'many'])).toMatchObject({ code: 2, err: 'edgeloop plan: --devices: invalid value "many" (expected a number)\n' });
+    expect(await plan(['--devices', 'many'])).toMatchObject({
+      code: 2,
+      err: 'edgeloop plan: --devices: invalid value "many" (expected a number)\n',
+    });
     expect((await plan(['--devices', '0'])).err).toBe('edgeloop plan: --devices: invalid value 0 (expected > 0)\n');
-    expect((await plan(['--devices', '10', '--windows', '60,x'])).err).toMatch(/^edgeloop plan: --windows: invalid value "60,x" \(expected seconds, comma-separated/);
-    expect(await plan([])).toMatchObject({ code: 2, err: 'edgeloop plan: no fleet (expected --devices N, or --fleet FILE)\n' });
+    expect((await plan(['--devices', '10', '--windows', '60,x'])).err).toMatch(
+      /^edgeloop plan: --windows: invalid value "60,x" \(expected seconds, comma-separated/,
+    );
+    expect(await plan([])).toMatchObject({
+      code: 2,
+      err: 'edgeloop plan: no fleet (expected --devices N, or --fleet FILE)\n',
+    });
     const cwd = tempCwd();
     writeFileSync(join(cwd, 'nodevices.yaml'), 'readingsPerSecond: 2\n');
-    expect((await plan(['--fleet', 'nodevices.yaml'], cwd)).err).toMatch(/nodevices\.yaml: devices: .*\[EL_ERR_CONFIG_INVALID\]/);
+    expect((await plan(['--fleet', 'nodevices.yaml'], cwd)).err).toMatch(
+      /nodevices\.yaml: devices: .*\[EL_ERR_CONFIG_INVALID\]/,
+    );
     writeFileSync(join(cwd, 'fleet.yaml'), 'devices: 10\nreadingsPerSec: 2\n');
     const typo = await plan(['--fleet', 'fleet.yaml'], cwd);
     expect(typo.code).toBe(1);
     expect(typo.err).toMatch(/fleet\.yaml: .*readingsPerSec.*\[EL_ERR_CONFIG_INVALID\]/);
     const big = await plan(['--devices', '10', '--batch-size', '5000']);
-    expect(big).toMatchObject({ code: 1, err: expect.stringMatching(/over IoT Core's 131072 bytes per message: set batchSize to at most 2183 \[EL_ERR_PLAN_LIMIT\]/) });
-    writeFileSync(join(cwd, 'prices.json'), JSON.stringify({ region: 'x', currency: 'USD', compiled: 'today', prices: {} }));
+    expect(big).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(
+        /over IoT Core's 131072 bytes per message: set batchSize to at most 2183 \[EL_ERR_PLAN_LIMIT\]/,
+      ),
+    });
+    writeFileSync(
+      join(cwd, 'prices.json'),
+      JSON.stringify({ region: 'x', currency: 'USD', compiled: 'today', prices: {} }),
+    );
     const prices = await plan(['--devices', '10', '--prices', 'prices.json'], cwd);
-    expect(prices).toMatchObject({ code: 1, err: expect.stringMatching(/prices\.json: compiled: .*\[EL_ERR_PLAN_PRICES\]/) });
+    expect(prices).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/prices\.json: compiled: .*\[EL_ERR_PLAN_PRICES\]/),
+    });
   });
 });

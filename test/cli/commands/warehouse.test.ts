@@ -45,15 +45,22 @@ async function publishFleet(url: string): Promise<void> {
 
 /** the shell blocks of a docs page, as command lines */
 function shellCommands(md: string): string[] {
-  return [...md.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1]!.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#')));
+  return [...md.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) =>
+    m[1]!.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#')),
+  );
 }
 
 describe('edgeloop warehouse', () => {
-  it('the docs page runs as written against a cloud that archived a small fleet; check fails readably; query is read-only', { timeout: 180_000 }, async () => {
+  it('the docs page runs as written against a cloud that archived a small fleet; check fails readably; query is read-only', {
+    timeout: 180_000,
+  }, async () => {
     const dir = tempDir();
     const creds = join(dir, 'credentials.yaml');
     const FAST = { N: 1024, r: 8, p: 1 };
-    writeFileSync(creds, `devices:\n  dev-a: "${await hashPassword('pw-dev-a', FAST)}"\n  dev-b: "${await hashPassword('pw-dev-b', FAST)}"\n`);
+    writeFileSync(
+      creds,
+      `devices:\n  dev-a: "${await hashPassword('pw-dev-a', FAST)}"\n  dev-b: "${await hashPassword('pw-dev-b', FAST)}"\n`,
+    );
     const dataDir = join(dir, 'cloud');
     const cloud = createCloud(
       parseCloudConfig({
@@ -69,7 +76,12 @@ describe('edgeloop warehouse', () => {
     await cloud.start();
     await publishFleet(cloud.urls.mqtt!);
     const archive = cloud.parts.get('archive')!.instance as RawArchive;
-    await eventually(async () => (archive.stats().rowsWritten.readings === 360 && archive.stats().rowsWritten.events === 11 ? true : undefined), 'the archive to commit 360 readings', 60_000);
+    await eventually(
+      async () =>
+        archive.stats().rowsWritten.readings === 360 && archive.stats().rowsWritten.events === 11 ? true : undefined,
+      'the archive to commit 360 readings',
+      60_000,
+    );
     await cloud.close();
 
     const env = { ...process.env, EDGELOOP_DATA_DIR: dataDir, NODE_OPTIONS: '' };
@@ -92,7 +104,12 @@ describe('edgeloop warehouse', () => {
     expect(outputs[3]).toMatch(/anomaly\s+1\s+2\s+240\s+8/);
     expect(outputs[3]).toMatch(/anomaly\s+3\s+1\s+60\s+0/);
     // device-history of dev-a: three versions, the last current
-    expect(outputs[5]!.trim().split('\n').filter((l) => /^\d+\s/.test(l))).toHaveLength(3);
+    expect(
+      outputs[5]!
+        .trim()
+        .split('\n')
+        .filter((l) => /^\d+\s/.test(l)),
+    ).toHaveLength(3);
     expect(outputs[5]).toContain(new Date(T0 + 3_600_000).toISOString().slice(0, 10));
     expect(outputs[7]!.trim()).toBe('{"sensor":"temp","readings":360,"mean":89.5}');
     // site-trend of the first site only
@@ -106,7 +123,9 @@ describe('edgeloop warehouse', () => {
     rmSync(join(readings, day, 'hour=09'), { recursive: true });
     const failed = await cli(['warehouse', 'refresh', '--data-dir', dataDir]);
     expect(failed.code).toBe(1);
-    expect(failed.stdout).toMatch(/^FAIL  reconcile-ingest\s+the ingest accepted 371 readings and events .* the warehouse holds 251 \(120 missing\), e.g. dev-a: ingest 189, warehouse 129/m);
+    expect(failed.stdout).toMatch(
+      /^FAIL  reconcile-ingest\s+the ingest accepted 371 readings and events .* the warehouse holds 251 \(120 missing\), e.g. dev-a: ingest 189, warehouse 129/m,
+    );
     expect(failed.stderr).toContain('1 check(s) failed: reconcile-ingest [EL_ERR_WAREHOUSE_CHECK_FAILED]');
     const check = await cli(['warehouse', 'check', '--data-dir', dataDir]);
     expect(check.code).toBe(1);
@@ -114,11 +133,21 @@ describe('edgeloop warehouse', () => {
     const write = await cli(['warehouse', 'query', 'DELETE FROM fact_reading', '--data-dir', dataDir]);
     expect(write.code).toBe(1);
     expect(write.stderr).toMatch(/read-only/i);
-    const rows = await cli(['warehouse', 'query', 'SELECT count(*) AS n FROM fact_reading', '--data-dir', dataDir, '--format', 'csv']);
+    const rows = await cli([
+      'warehouse',
+      'query',
+      'SELECT count(*) AS n FROM fact_reading',
+      '--data-dir',
+      dataDir,
+      '--format',
+      'csv',
+    ]);
     expect(rows.stdout).toBe('n\n240\n');
     const bad = await cli(['warehouse', 'report', 'fleet-wealth', '--data-dir', dataDir]);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain('unknown report "fleet-wealth"; reports: fleet-health, device-history, model-impact, site-trend');
+    expect(bad.stderr).toContain(
+      'unknown report "fleet-wealth"; reports: fleet-health, device-history, model-impact, site-trend',
+    );
     const noDev = await cli(['warehouse', 'report', 'device-history', '--data-dir', dataDir]);
     expect(noDev.stderr).toContain('needs a device id');
   });

@@ -35,11 +35,26 @@ function messages(): DeviceMessage[] {
   for (let k = 0; k < MESSAGES; k++) {
     for (let i = 0; i < DEVICES; i++) {
       const ts = T0 + k * 7 * 60_000 + i * 1000 + (k >= 6 ? 3_600_000 : 0);
-      const readings = Array.from({ length: PER_MESSAGE }, (_, j) => ({ seq: k * PER_MESSAGE + j + 1, sensor: 'temp', ts: ts + j, value: i + j / 10 }));
+      const readings = Array.from({ length: PER_MESSAGE }, (_, j) => ({
+        seq: k * PER_MESSAGE + j + 1,
+        sensor: 'temp',
+        ts: ts + j,
+        value: i + j / 10,
+      }));
       out.push({ v: 1, type: 'telemetry', deviceId: device(i), seq: readings[0]!.seq, sentAt: ts, readings });
     }
   }
-  out.push({ v: 1, type: 'status', deviceId: device(0), seq: 1, ts: T0, online: true, agentVersion: '1.2.0', models: [{ name: 'anomaly', version: '3' }], site: 'plant-a' });
+  out.push({
+    v: 1,
+    type: 'status',
+    deviceId: device(0),
+    seq: 1,
+    ts: T0,
+    online: true,
+    agentVersion: '1.2.0',
+    models: [{ name: 'anomaly', version: '3' }],
+    site: 'plant-a',
+  });
   return out;
 }
 
@@ -69,7 +84,9 @@ async function query<T>(sql: string): Promise<T[]> {
 }
 
 function partFiles(dir: string): string[] {
-  return existsSync(dir) ? (readdirSync(dir, { recursive: true }) as string[]).filter((f) => /(^|\/)part-[^/]*\.parquet$/.test(f)).sort() : [];
+  return existsSync(dir)
+    ? (readdirSync(dir, { recursive: true }) as string[]).filter((f) => /(^|\/)part-[^/]*\.parquet$/.test(f)).sort()
+    : [];
 }
 
 async function expectExactlyOnce(archiveDir: string): Promise<void> {
@@ -78,21 +95,35 @@ async function expectExactlyOnce(archiveDir: string): Promise<void> {
             count(*) FILTER (WHERE strftime(ts, '%Y-%m-%d') <> date::VARCHAR OR strftime(ts, '%H') <> lpad(hour::VARCHAR, 2, '0'))::INTEGER AS wrong_partition
      FROM read_parquet('${archiveDir}/readings/*/*/*.parquet', hive_partitioning = true, hive_types = {'date': VARCHAR, 'hour': VARCHAR})`,
   );
-  expect(rows[0]).toEqual({ n: DEVICES * MESSAGES * PER_MESSAGE, distinct_keys: DEVICES * MESSAGES * PER_MESSAGE, wrong_partition: 0 });
+  expect(rows[0]).toEqual({
+    n: DEVICES * MESSAGES * PER_MESSAGE,
+    distinct_keys: DEVICES * MESSAGES * PER_MESSAGE,
+    wrong_partition: 0,
+  });
   expect(existsSync(join(archiveDir, '_commit.json'))).toBe(true);
   // no leftover temp file anywhere
   expect((readdirSync(archiveDir, { recursive: true }) as string[]).filter((f) => f.endsWith('.tmp'))).toEqual([]);
 }
 
 /** a filled stream in a temp dir and an archive run over it until drained; the stream stays open */
-async function archiveAll(compactSettleMs: number): Promise<{ stream: LocalStream; archive: RawArchive; archiveDir: string }> {
+async function archiveAll(
+  compactSettleMs: number,
+): Promise<{ stream: LocalStream; archive: RawArchive; archiveDir: string }> {
   const dir = tempDir();
   await fillStream(join(dir, 'stream.db'));
   const stream = new LocalStream({ path: join(dir, 'stream.db'), shardCount: 2 });
   await stream.start();
   onTestFinished(() => stream.close());
   const archiveDir = join(dir, 'archive');
-  const archive = new RawArchive({ stream, dir: archiveDir, flushRows: 200, flushIntervalMs: 10, batchSize: 30, idleWaitMs: 10, compactSettleMs });
+  const archive = new RawArchive({
+    stream,
+    dir: archiveDir,
+    flushRows: 200,
+    flushIntervalMs: 10,
+    batchSize: 30,
+    idleWaitMs: 10,
+    compactSettleMs,
+  });
   await archive.start();
   await archive.drain();
   await archive.close();
@@ -110,12 +141,24 @@ describe('RawArchive', () => {
     // 200-row commits over three hour partitions: compaction left one file per partition
     const files = partFiles(join(archiveDir, 'readings'));
     const partitions = new Set(files.map((f) => f.split('/').slice(0, 2).join('/')));
-    expect([...partitions].sort()).toEqual(['date=2026-11-24/hour=22', 'date=2026-11-24/hour=23', 'date=2026-11-25/hour=00']);
+    expect([...partitions].sort()).toEqual([
+      'date=2026-11-24/hour=22',
+      'date=2026-11-24/hour=23',
+      'date=2026-11-25/hour=00',
+    ]);
     expect(files.length).toBe(partitions.size);
     expect(s.filesCompacted).toBeGreaterThan(files.length);
-    const rows = await query<{ device_id: string; seq: bigint }>(`SELECT device_id, seq FROM read_parquet('${archiveDir}/readings/date=2026-11-24/hour=22/*.parquet') LIMIT 3`);
-    expect(rows.map((r) => [r.device_id, Number(r.seq)])).toEqual([['dev-000', 1], ['dev-000', 2], ['dev-000', 3]]);
-    const status = await query<{ site: string; model_version: string }>(`SELECT site, model_version FROM read_parquet('${archiveDir}/status/*/*/*.parquet')`);
+    const rows = await query<{ device_id: string; seq: bigint }>(
+      `SELECT device_id, seq FROM read_parquet('${archiveDir}/readings/date=2026-11-24/hour=22/*.parquet') LIMIT 3`,
+    );
+    expect(rows.map((r) => [r.device_id, Number(r.seq)])).toEqual([
+      ['dev-000', 1],
+      ['dev-000', 2],
+      ['dev-000', 3],
+    ]);
+    const status = await query<{ site: string; model_version: string }>(
+      `SELECT site, model_version FROM read_parquet('${archiveDir}/status/*/*/*.parquet')`,
+    );
     expect(status).toEqual([{ site: 'plant-a', model_version: '3' }]);
 
     // a restart reads nothing again: the checkpoint is at the committed positions
@@ -140,7 +183,10 @@ describe('RawArchive', () => {
     await stream.start();
     onTestFinished(() => stream.close());
     mkdirSync(join(dir, 'archive'));
-    writeFileSync(join(dir, 'archive', '_commit.json'), '{"format":1,"schema":{"version":1,"columns":[]},"positions":{},"renames":[],"deletes":"x"}');
+    writeFileSync(
+      join(dir, 'archive', '_commit.json'),
+      '{"format":1,"schema":{"version":1,"columns":[]},"positions":{},"renames":[],"deletes":"x"}',
+    );
     const archive = new RawArchive({ stream, dir: join(dir, 'archive') });
     onTestFinished(() => archive.close());
     const err = await archive.start().catch((e: unknown) => e);
@@ -148,12 +194,16 @@ describe('RawArchive', () => {
     expect((err as Error).message).toMatch(/_commit\.json.*"deletes"/);
   });
 
-  it('kill -9 at every step of a write and of a compaction, restart, finish: every reading is archived exactly once', { timeout: 120_000 }, async () => {
+  it('kill -9 at every step of a write and of a compaction, restart, finish: every reading is archived exactly once', {
+    timeout: 120_000,
+  }, async () => {
     const dir = tempDir();
     await fillStream(join(dir, 'stream.db'));
     const phases = ['files', 'committed', 'renamed', 'checkpointed', 'compact-committed', 'compacted'];
     for (const phase of phases) {
-      const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, dir, 'run', phase, '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, dir, 'run', phase, '2'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       onTestFinished(() => {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       });
@@ -166,7 +216,9 @@ describe('RawArchive', () => {
       expect(signal, `the archive never reached "${phase}" a second time`).toBe('SIGKILL');
       expect(lines.at(-1)?.killedAt).toBe(phase); // killed there, not elsewhere
     }
-    const finish = spawn(process.execPath, ['--import', 'tsx', FIXTURE, dir, 'finish'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const finish = spawn(process.execPath, ['--import', 'tsx', FIXTURE, dir, 'finish'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const out: string[] = [];
     createInterface({ input: finish.stdout! }).on('line', (l) => out.push(l));
     const code = await new Promise<number | null>((r) => finish.once('exit', (c) => r(c)));

@@ -38,9 +38,16 @@ export async function credentials() {
   );
 }
 
-export async function startBroker(opts: EmbeddedBrokerOptions = {}): Promise<{ broker: EmbeddedBroker; dlq: SqliteDlq }> {
+export async function startBroker(
+  opts: EmbeddedBrokerOptions = {},
+): Promise<{ broker: EmbeddedBroker; dlq: SqliteDlq }> {
   const dlq = await SqliteDlq.create({ path: join(tempDir(), 'dlq.db') });
-  const broker = new EmbeddedBroker({ port: 0, credentials: await credentials(), onRefused: (d) => dlq.add(d), ...opts });
+  const broker = new EmbeddedBroker({
+    port: 0,
+    credentials: await credentials(),
+    onRefused: (d) => dlq.add(d),
+    ...opts,
+  });
   await broker.start();
   onTestFinished(async () => {
     await broker.close();
@@ -55,7 +62,12 @@ export async function startBroker(opts: EmbeddedBrokerOptions = {}): Promise<{ b
  * play two different client addresses without leaving the machine.
  */
 export async function connectFrom(localAddress: string, port: number, opts: IClientOptions): Promise<MqttClient> {
-  const c = new mqtt.MqttClient(() => createConnection({ host: '127.0.0.1', port, localAddress }), { reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4, ...opts });
+  const c = new mqtt.MqttClient(() => createConnection({ host: '127.0.0.1', port, localAddress }), {
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+    protocolVersion: 4,
+    ...opts,
+  });
   return connected(c);
 }
 
@@ -69,7 +81,10 @@ function connected(c: MqttClient): Promise<MqttClient> {
   });
 }
 
-export function memoryLogger(): { logger: Logger; lines: Array<Record<string, unknown> & { level: number; msg: string }> } {
+export function memoryLogger(): {
+  logger: Logger;
+  lines: Array<Record<string, unknown> & { level: number; msg: string }>;
+} {
   const lines: Array<Record<string, unknown> & { level: number; msg: string }> = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -103,8 +118,15 @@ export function subscribe(c: MqttClient, topic: string | string[], qos: 0 | 1 | 
   );
 }
 
-export function publish(c: MqttClient, topic: string, payload: Buffer | string, opts: { qos?: 0 | 1 | 2; retain?: boolean } = {}): Promise<void> {
-  return new Promise((resolve, reject) => c.publish(topic, payload, { qos: 1, ...opts }, (err) => (err ? reject(err) : resolve())));
+export function publish(
+  c: MqttClient,
+  topic: string,
+  payload: Buffer | string,
+  opts: { qos?: 0 | 1 | 2; retain?: boolean } = {},
+): Promise<void> {
+  return new Promise((resolve, reject) =>
+    c.publish(topic, payload, { qos: 1, ...opts }, (err) => (err ? reject(err) : resolve())),
+  );
 }
 
 /** Disconnect cleanly (DISCONNECT packet, so no will is published) and wait for the close. */

@@ -21,11 +21,17 @@ describe('EmbeddedBroker authentication', () => {
     });
     const ok = await connect(broker.url!, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1' });
     expect(ok.connected).toBe(true);
-    await expect(connect(broker.url!, { clientId: 'dev-2', username: 'dev-2', password: 'wrong' })).rejects.toMatchObject({ code: 4 });
-    await expect(connect(broker.url!, { clientId: 'nobody', username: 'nobody', password: 'x' })).rejects.toMatchObject({ code: 4 });
+    await expect(
+      connect(broker.url!, { clientId: 'dev-2', username: 'dev-2', password: 'wrong' }),
+    ).rejects.toMatchObject({ code: 4 });
+    await expect(connect(broker.url!, { clientId: 'nobody', username: 'nobody', password: 'x' })).rejects.toMatchObject(
+      { code: 4 },
+    );
     await expect(connect(broker.url!, { clientId: 'dev-2' })).rejects.toMatchObject({ code: 5 });
     // a device may not connect under another client id (session takeover)
-    await expect(connect(broker.url!, { clientId: 'dev-2', username: 'dev-1', password: 'pw-1' })).rejects.toMatchObject({ code: 5 });
+    await expect(
+      connect(broker.url!, { clientId: 'dev-2', username: 'dev-1', password: 'pw-1' }),
+    ).rejects.toMatchObject({ code: 5 });
     expect(broker.stats()).toMatchObject({ authFailures: 4, connectedDevices: 1 });
     expect(failures.map((f) => f.clientId)).toEqual(['dev-2', 'nobody', 'dev-2', 'dev-2']);
   });
@@ -40,16 +46,25 @@ describe('EmbeddedBroker authentication', () => {
   it('authenticates devices by TLS client certificate CN', async () => {
     const dir = tempDir();
     const certs = generateTestCertificates(dir, 'dev-cert');
-    const { broker, dlq } = await startBroker({ port: null, tls: { port: 0, cert: certs.serverCertPath, key: certs.serverKeyPath, ca: certs.caPath } });
+    const { broker, dlq } = await startBroker({
+      port: null,
+      tls: { port: 0, cert: certs.serverCertPath, key: certs.serverKeyPath, ca: certs.caPath },
+    });
     const tlsOpts = { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey, rejectUnauthorized: true };
     const dev = await connect(broker.tlsUrl!, { clientId: 'dev-cert', ...tlsOpts });
-    await publish(dev, 'edgeloop/v1/dev-cert/status', enc({ v: 1, type: 'status', deviceId: 'dev-cert', seq: 0, ts: 1, online: true }));
+    await publish(
+      dev,
+      'edgeloop/v1/dev-cert/status',
+      enc({ v: 1, type: 'status', deviceId: 'dev-cert', seq: 0, ts: 1, online: true }),
+    );
     await publish(dev, 'edgeloop/v1/dev-1/telemetry', enc(telemetry('dev-1', 1, 1)));
     expect(dlq.list()[0]).toMatchObject({ reason: 'unauthorized', deviceId: 'dev-cert', clientId: 'dev-cert' });
     // the certificate's CN must be the client id
     await expect(connect(broker.tlsUrl!, { clientId: 'someone-else', ...tlsOpts })).rejects.toMatchObject({ code: 5 });
     // a username that disagrees with the CN is refused
-    await expect(connect(broker.tlsUrl!, { clientId: 'dev-cert', username: 'dev-1', password: 'pw-1', ...tlsOpts })).rejects.toMatchObject({ code: 5 });
+    await expect(
+      connect(broker.tlsUrl!, { clientId: 'dev-cert', username: 'dev-1', password: 'pw-1', ...tlsOpts }),
+    ).rejects.toMatchObject({ code: 5 });
     // TLS without a client certificate falls back to the password
     const pw = await connect(broker.tlsUrl!, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1', ca: certs.ca });
     expect(pw.connected).toBe(true);
@@ -68,7 +83,9 @@ describe('EmbeddedBroker topic authorisation', () => {
     await publish(d1, 'edgeloop/v1/dev-2/telemetry', enc(telemetry('dev-2', 1, 3))); // spoofing dev-2
     await publish(d1, 'edgeloop/v1/fleet/models/anomaly', Buffer.from('{}')); // devices do not publish manifests
     await publish(d1, 'edgeloop/v1/dev-1/telemetry', enc(telemetry('dev-1', 1, 3)));
-    await new Promise<void>((r) => (seen.includes('edgeloop/v1/dev-1/telemetry') ? r() : svc.once('message', () => r())));
+    await new Promise<void>((r) =>
+      seen.includes('edgeloop/v1/dev-1/telemetry') ? r() : svc.once('message', () => r()),
+    );
     expect(seen).toEqual(['edgeloop/v1/dev-1/telemetry']); // the refused ones never reached a subscriber
     expect(d1.connected).toBe(true); // quarantined, not disconnected
     const dl = dlq.list({ order: 'oldest' });
@@ -113,9 +130,19 @@ describe('EmbeddedBroker with the ingest in the publish path', () => {
     const stream = new OutageStream(new LocalStream({ path: join(dir, 'stream.db'), shardCount: 1 }));
     await stream.start();
     const dlq = await SqliteDlq.create({ path: join(dir, 'dlq.db') });
-    const ingest = new Ingest({ stream, dlq, dedupPath: join(dir, 'dedup.db'), putRetry: { minMs: 1, maxMs: 1, maxAttempts: 1 } });
+    const ingest = new Ingest({
+      stream,
+      dlq,
+      dedupPath: join(dir, 'dedup.db'),
+      putRetry: { minMs: 1, maxMs: 1, maxAttempts: 1 },
+    });
     await ingest.start();
-    const broker = new EmbeddedBroker({ port: 0, credentials: await credentials(), ingest, onRefused: (d) => dlq.add(d) });
+    const broker = new EmbeddedBroker({
+      port: 0,
+      credentials: await credentials(),
+      ingest,
+      onRefused: (d) => dlq.add(d),
+    });
     await broker.start();
     onTestFinished(async () => {
       await broker.close();
@@ -123,7 +150,13 @@ describe('EmbeddedBroker with the ingest in the publish path', () => {
       await dlq.close();
       await stream.close();
     });
-    const d1 = await connect(broker.url!, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1', clean: false, reconnectPeriod: 50 });
+    const d1 = await connect(broker.url!, {
+      clientId: 'dev-1',
+      username: 'dev-1',
+      password: 'pw-1',
+      clean: false,
+      reconnectPeriod: 50,
+    });
     await publish(d1, 'edgeloop/v1/dev-1/telemetry', enc(telemetry('dev-1', 1, 10)));
     // PUBACK received → already in the stream
     expect((await readAll(stream)).seqs.get('dev-1')).toEqual(range(1, 10));

@@ -8,7 +8,13 @@ import { ManualClock } from '../../../lib/clock.ts';
 import { connect, connectFrom, memoryLogger, startBroker } from './broker-helpers.ts';
 
 describe('LoginRateLimiter', () => {
-  const opts = { windowMs: 60_000, maxFailuresPerUsername: 3, maxFailuresPerAddress: 5, lockoutMs: 1_000, maxLockoutMs: 4_000 };
+  const opts = {
+    windowMs: 60_000,
+    maxFailuresPerUsername: 3,
+    maxFailuresPerAddress: 5,
+    lockoutMs: 1_000,
+    maxLockoutMs: 4_000,
+  };
 
   it('locks a username after maxFailuresPerUsername failures in the window, then doubles the lockout up to the cap', () => {
     const clock = new ManualClock(0);
@@ -17,8 +23,15 @@ describe('LoginRateLimiter', () => {
     clock.advance(10);
     expect(l.recordFailure('10.0.0.2', 'pump-1')).toEqual([]);
     expect(l.check('10.0.0.3', 'pump-1')).toEqual({ allowed: true });
-    expect(l.recordFailure('10.0.0.3', 'pump-1')).toEqual([{ key: 'username', value: 'pump-1', failures: 3, lockoutMs: 1_000 }]);
-    expect(l.check('10.0.0.9', 'pump-1')).toEqual({ allowed: false, key: 'username', value: 'pump-1', retryAfterMs: 1_000 });
+    expect(l.recordFailure('10.0.0.3', 'pump-1')).toEqual([
+      { key: 'username', value: 'pump-1', failures: 3, lockoutMs: 1_000 },
+    ]);
+    expect(l.check('10.0.0.9', 'pump-1')).toEqual({
+      allowed: false,
+      key: 'username',
+      value: 'pump-1',
+      retryAfterMs: 1_000,
+    });
     expect(l.check('10.0.0.9', 'pump-2')).toEqual({ allowed: true }); // other users from elsewhere are not affected
     clock.advance(1_000);
     expect(l.check('10.0.0.9', 'pump-1')).toEqual({ allowed: true });
@@ -34,7 +47,9 @@ describe('LoginRateLimiter', () => {
     const clock = new ManualClock(0);
     const l = new LoginRateLimiter(opts, clock);
     for (let i = 0; i < 4; i++) expect(l.recordFailure('10.0.0.1', `user-${i}`)).toEqual([]);
-    expect(l.recordFailure('10.0.0.1', 'user-4')).toEqual([{ key: 'address', value: '10.0.0.1', failures: 5, lockoutMs: 1_000 }]);
+    expect(l.recordFailure('10.0.0.1', 'user-4')).toEqual([
+      { key: 'address', value: '10.0.0.1', failures: 5, lockoutMs: 1_000 },
+    ]);
     expect(l.check('10.0.0.1', 'someone')).toMatchObject({ allowed: false, key: 'address' });
     expect(l.check('10.0.0.2', 'someone')).toEqual({ allowed: true });
   });
@@ -77,9 +92,14 @@ describe('EmbeddedBroker login rate limiting', () => {
   it('refuses a locked-out username without checking its password, counts and logs it, and lets it in after the lockout', async () => {
     const clock = new ManualClock(1_000_000);
     const { logger, lines } = memoryLogger();
-    const { broker } = await startBroker({ logger, clock, loginRateLimit: { maxFailuresPerUsername: 3, lockoutMs: 30_000 } });
+    const { broker } = await startBroker({
+      logger,
+      clock,
+      loginRateLimit: { maxFailuresPerUsername: 3, lockoutMs: 30_000 },
+    });
     const dev1 = { clientId: 'dev-1', username: 'dev-1' };
-    for (let i = 0; i < 3; i++) await expect(connect(broker.url!, { ...dev1, password: `guess-${i}` })).rejects.toMatchObject({ code: 4 });
+    for (let i = 0; i < 3; i++)
+      await expect(connect(broker.url!, { ...dev1, password: `guess-${i}` })).rejects.toMatchObject({ code: 4 });
     expect(broker.stats()).toMatchObject({ authFailures: 3, loginLockouts: 1, loginsRateLimited: 0 });
     const locked = lines.find((l) => l.username === 'dev-1' && /locked out/.test(l.msg));
     expect(locked).toMatchObject({ level: 40, failures: 3, lockoutMs: 30_000 });
@@ -89,7 +109,9 @@ describe('EmbeddedBroker login rate limiting', () => {
     expect(broker.stats()).toMatchObject({ loginsRateLimited: 1, authFailures: 4 });
     expect(lines.at(-1)).toMatchObject({ username: 'dev-1', address: '127.0.0.1' });
     expect(lines.at(-1)!.reason).toMatch(/too many failed logins for username dev-1; retry in 30 s/);
-    expect((await connect(broker.url!, { clientId: 'dev-2', username: 'dev-2', password: 'pw-2' })).connected).toBe(true);
+    expect((await connect(broker.url!, { clientId: 'dev-2', username: 'dev-2', password: 'pw-2' })).connected).toBe(
+      true,
+    );
 
     clock.advance(30_000);
     expect((await connect(broker.url!, { ...dev1, password: 'pw-1' })).connected).toBe(true);
@@ -98,27 +120,48 @@ describe('EmbeddedBroker login rate limiting', () => {
   it('locks out a network address after maxFailuresPerAddress failures over any usernames', async () => {
     const { logger, lines } = memoryLogger();
     // two client addresses on this machine: 127.0.0.2 fails, 127.0.0.1 is another address (limitLoopback: count them)
-    const { broker } = await startBroker({ logger, clock: new ManualClock(0), loginRateLimit: { maxFailuresPerAddress: 3, limitLoopback: true } });
+    const { broker } = await startBroker({
+      logger,
+      clock: new ManualClock(0),
+      loginRateLimit: { maxFailuresPerAddress: 3, limitLoopback: true },
+    });
     const port = broker.port!;
-    for (let i = 0; i < 3; i++) await expect(connectFrom('127.0.0.2', port, { clientId: `x-${i}`, username: `x-${i}`, password: 'x' })).rejects.toMatchObject({ code: 4 });
+    for (let i = 0; i < 3; i++)
+      await expect(
+        connectFrom('127.0.0.2', port, { clientId: `x-${i}`, username: `x-${i}`, password: 'x' }),
+      ).rejects.toMatchObject({ code: 4 });
     expect(lines.find((l) => /locked out/.test(l.msg))).toMatchObject({ address: '127.0.0.2', failures: 3 });
-    await expect(connectFrom('127.0.0.2', port, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1' })).rejects.toMatchObject({ code: 5 });
+    await expect(
+      connectFrom('127.0.0.2', port, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1' }),
+    ).rejects.toMatchObject({ code: 5 });
     expect(broker.stats()).toMatchObject({ loginLockouts: 1, loginsRateLimited: 1 });
     // the same device from another address is not behind that lock
-    expect((await connectFrom('127.0.0.1', port, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1' })).connected).toBe(true);
+    expect(
+      (await connectFrom('127.0.0.1', port, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1' })).connected,
+    ).toBe(true);
   });
 
-  it('does not limit loopback addresses (this machine\'s own services), only their usernames', async () => {
+  it("does not limit loopback addresses (this machine's own services), only their usernames", async () => {
     const { broker } = await startBroker({ clock: new ManualClock(0), loginRateLimit: { maxFailuresPerAddress: 3 } });
-    for (let i = 0; i < 5; i++) await expect(connect(broker.url!, { clientId: `x-${i}`, username: `x-${i}`, password: 'x' })).rejects.toMatchObject({ code: 4 });
+    for (let i = 0; i < 5; i++)
+      await expect(
+        connect(broker.url!, { clientId: `x-${i}`, username: `x-${i}`, password: 'x' }),
+      ).rejects.toMatchObject({ code: 4 });
     expect(broker.stats().loginLockouts).toBe(0);
-    expect((await connect(broker.url!, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1' })).connected).toBe(true);
+    expect((await connect(broker.url!, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1' })).connected).toBe(
+      true,
+    );
   });
 
   it('loginRateLimit: false turns it off', async () => {
     const { broker } = await startBroker({ loginRateLimit: false, clock: new ManualClock(0) });
-    for (let i = 0; i < 6; i++) await expect(connect(broker.url!, { clientId: 'dev-1', username: 'dev-1', password: 'x' })).rejects.toMatchObject({ code: 4 });
-    expect((await connect(broker.url!, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1' })).connected).toBe(true);
+    for (let i = 0; i < 6; i++)
+      await expect(connect(broker.url!, { clientId: 'dev-1', username: 'dev-1', password: 'x' })).rejects.toMatchObject(
+        { code: 4 },
+      );
+    expect((await connect(broker.url!, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1' })).connected).toBe(
+      true,
+    );
     expect(broker.stats()).toMatchObject({ loginLockouts: 0, loginsRateLimited: 0 });
   });
 });

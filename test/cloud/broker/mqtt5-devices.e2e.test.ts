@@ -29,7 +29,13 @@ describe('MQTT 5 devices through edgeloop cloud with mosquitto', () => {
     onTestFinished(() => cloud.close());
     await cloud.start();
 
-    const device = mqtt.connect(broker.url, { clientId: 'pump-5', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 60 }, reconnectPeriod: 0 });
+    const device = mqtt.connect(broker.url, {
+      clientId: 'pump-5',
+      protocolVersion: 5,
+      clean: false,
+      properties: { sessionExpiryInterval: 60 },
+      reconnectPeriod: 0,
+    });
     onTestFinished(() => new Promise<void>((r) => device.end(true, {}, () => r())));
     const connack = await new Promise<{ reasonCode?: number; returnCode?: number }>((resolve, reject) => {
       device.once('connect', resolve);
@@ -38,11 +44,18 @@ describe('MQTT 5 devices through edgeloop cloud with mosquitto', () => {
     expect(connack.reasonCode ?? connack.returnCode).toBe(0);
     const props = { contentType: 'application/json', messageExpiryInterval: 300, userProperties: { fw: '2.1.0' } };
     for (let i = 0; i < 5; i++) {
-      const puback = await device.publishAsync('edgeloop/v1/pump-5/telemetry', enc(telemetry('pump-5', 1 + i * 10, 10)), { qos: 1, properties: props });
+      const puback = await device.publishAsync(
+        'edgeloop/v1/pump-5/telemetry',
+        enc(telemetry('pump-5', 1 + i * 10, 10)),
+        { qos: 1, properties: props },
+      );
       expect((puback as { reasonCode?: number } | undefined)?.reasonCode ?? 0).toBe(0);
     }
     // a resend of the first message (as after a lost PUBACK) adds nothing
-    await device.publishAsync('edgeloop/v1/pump-5/telemetry', enc(telemetry('pump-5', 1, 10)), { qos: 1, properties: { ...props, payloadFormatIndicator: true } });
+    await device.publishAsync('edgeloop/v1/pump-5/telemetry', enc(telemetry('pump-5', 1, 10)), {
+      qos: 1,
+      properties: { ...props, payloadFormatIndicator: true },
+    });
 
     const ingest = cloud.parts.get('ingest')!.instance as Ingest;
     await eventually(async () => (ingest.stats().messages >= 6 ? true : undefined), 'six messages seen by the ingest');

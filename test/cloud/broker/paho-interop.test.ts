@@ -41,9 +41,18 @@ function collect(c: MqttClient): { messages: Received[]; count(n: number): Promi
 }
 
 /** Publish a sentinel that `watcher` receives, and resolve once it has: everything sent before it has arrived. */
-async function settle(broker: EmbeddedBroker, watcher: { messages: Received[]; count(n: number): Promise<Received[]> }, topic = 'TopicA/sentinel'): Promise<Received[]> {
+async function settle(
+  broker: EmbeddedBroker,
+  watcher: { messages: Received[]; count(n: number): Promise<Received[]> },
+  topic = 'TopicA/sentinel',
+): Promise<Received[]> {
   const before = watcher.messages.length;
-  await new Promise<void>((r) => broker.aedes!.publish({ cmd: 'publish', topic, payload: Buffer.from('sentinel'), qos: 0, retain: false, dup: false }, () => r()));
+  await new Promise<void>((r) =>
+    broker.aedes!.publish(
+      { cmd: 'publish', topic, payload: Buffer.from('sentinel'), qos: 0, retain: false, dup: false },
+      () => r(),
+    ),
+  );
   const all = await watcher.count(before + 1);
   const i = all.findIndex((m, k) => k >= before && m.payload === 'sentinel');
   expect(i).toBeGreaterThanOrEqual(0);
@@ -68,7 +77,11 @@ describe('Paho interoperability checks against the embedded broker', () => {
     await publish(a, topics[0], 'qos 1', { qos: 1 });
     await publish(a, topics[0], 'qos 2', { qos: 2 });
     const m = await got.count(3);
-    expect(m.map((x) => [x.payload, x.qos])).toEqual([['qos 0', 0], ['qos 1', 1], ['qos 2', 2]]);
+    expect(m.map((x) => [x.payload, x.qos])).toEqual([
+      ['qos 0', 0],
+      ['qos 1', 1],
+      ['qos 2', 2],
+    ]);
     await disconnect(a);
 
     // [MQTT-3.1.0-2]: a second CONNECT on one network connection is a protocol violation
@@ -119,12 +132,19 @@ describe('Paho interoperability checks against the embedded broker', () => {
     const m = await settle(broker, got);
     // Paho accepts 2 or 3 here; this broker does not queue QoS 0 for offline clients
     // first deliveries of messages queued while offline: not DUP
-    expect(m.map((x) => [x.topic, x.payload, x.qos, x.dup])).toEqual([['Topic/C', 'qos 1', 1, false], ['TopicA/C', 'qos 2', 2, false]]);
+    expect(m.map((x) => [x.topic, x.payload, x.qos, x.dup])).toEqual([
+      ['Topic/C', 'qos 1', 1, false],
+      ['TopicA/C', 'qos 2', 2, false],
+    ]);
   });
 
   it('will message: published when the client goes away without DISCONNECT', async () => {
     const { broker } = await startBroker();
-    const a = await connect(url(broker), { ...A, keepalive: 2, will: { topic: topics[2], payload: Buffer.from('client not disconnected'), qos: 0, retain: false } });
+    const a = await connect(url(broker), {
+      ...A,
+      keepalive: 2,
+      will: { topic: topics[2], payload: Buffer.from('client not disconnected'), qos: 0, retain: false },
+    });
     const b = await connect(url(broker), { ...B, clean: false });
     const got = collect(b);
     await subscribe(b, topics[2], 2);
@@ -137,7 +157,9 @@ describe('Paho interoperability checks against the embedded broker', () => {
     const a = await connect(url(broker), A);
     const got = collect(a);
     await new Promise<void>((resolve, reject) =>
-      a.subscribe({ [wildtopics[6]]: { qos: 2 }, [wildtopics[0]]: { qos: 1 } }, (err) => (err ? reject(err) : resolve())),
+      a.subscribe({ [wildtopics[6]]: { qos: 2 }, [wildtopics[0]]: { qos: 1 } }, (err) =>
+        err ? reject(err) : resolve(),
+      ),
     );
     await publish(a, topics[3], 'overlapping topic filters', { qos: 2 });
     const m = await settle(broker, got);
@@ -153,7 +175,13 @@ describe('Paho interoperability checks against the embedded broker', () => {
     const t0 = Date.now();
     const silent = await rawConnect(
       broker.port!,
-      connectPacket({ clientId: 'myclientid', username: 'svc-a', password: 'pw-a', keepalive: 1, will: { topic: topics[4], payload: 'keepalive expiry' } }),
+      connectPacket({
+        clientId: 'myclientid',
+        username: 'svc-a',
+        password: 'pw-a',
+        keepalive: 1,
+        will: { topic: topics[4], payload: 'keepalive expiry' },
+      }),
     );
     await silent.closed; // the raw client never sends PINGREQ
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1400);
@@ -171,12 +199,18 @@ describe('Paho interoperability checks against the embedded broker', () => {
     await publish(a, topics[1], 'qos 1', { qos: 1 });
     await publish(a, topics[3], 'qos 2', { qos: 2 });
     const first = publishes(await b.waitFor((r) => publishes(r).length === 2));
-    expect(first).toEqual([{ topic: 'TopicA/B', qos: 1, dup: false }, { topic: 'TopicA/C', qos: 2, dup: false }]);
+    expect(first).toEqual([
+      { topic: 'TopicA/B', qos: 1, dup: false },
+      { topic: 'TopicA/C', qos: 2, dup: false },
+    ]);
     b.socket.destroy();
     await b.closed;
     const again = await rawConnect(broker.port!, login);
     const redelivered = publishes(await again.waitFor((r) => publishes(r).length === 2));
-    expect(redelivered).toEqual([{ topic: 'TopicA/B', qos: 1, dup: true }, { topic: 'TopicA/C', qos: 2, dup: true }]);
+    expect(redelivered).toEqual([
+      { topic: 'TopicA/B', qos: 1, dup: true },
+      { topic: 'TopicA/C', qos: 2, dup: true },
+    ]);
   });
 
   it('zero-length client id: refused with CONNACK 0x02 when CleanSession=0 (MQTT-3.1.3-8), accepted when CleanSession=1', async () => {
@@ -206,7 +240,12 @@ describe('Paho interoperability checks against the embedded broker', () => {
     const got = collect(b);
     await subscribe(b, wildtopics[5], 2);
     await subscribe(b, wildtopics[2], 2);
-    await new Promise<void>((r) => broker.aedes!.publish({ cmd: 'publish', topic: '$' + topics[1], payload: Buffer.from('x'), qos: 1, retain: false, dup: false }, () => r()));
+    await new Promise<void>((r) =>
+      broker.aedes!.publish(
+        { cmd: 'publish', topic: '$' + topics[1], payload: Buffer.from('x'), qos: 1, retain: false, dup: false },
+        () => r(),
+      ),
+    );
     expect(await settle(broker, got)).toEqual([]);
     // the broker keeps $-topics for itself (Paho: a server may refuse them): the publisher is disconnected
     const a = await connect(url(broker), A);

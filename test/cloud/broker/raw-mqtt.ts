@@ -95,7 +95,11 @@ export function splitPackets(buf: Buffer): RawPacket[] {
 export function publishes(buf: Buffer): Array<{ topic: string; qos: number; dup: boolean }> {
   return splitPackets(buf)
     .filter((p) => p.type === 3)
-    .map((p) => ({ topic: p.body.subarray(2, 2 + p.body.readUInt16BE(0)).toString('utf8'), qos: (p.flags >> 1) & 3, dup: (p.flags & 8) !== 0 }));
+    .map((p) => ({
+      topic: p.body.subarray(2, 2 + p.body.readUInt16BE(0)).toString('utf8'),
+      qos: (p.flags >> 1) & 3,
+      dup: (p.flags & 8) !== 0,
+    }));
 }
 
 export interface RawClient {

@@ -20,11 +20,14 @@ describe('drift in the cloud', () => {
     const dir = mkdtempSync(join(tmpdir(), 'edgeloop-drift-cloud-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const prng = new Prng(5);
-    const ref = withManifestBaseline(buildReference({ temp_last: Array.from({ length: 2000 }, () => 20 + 2 * prng.normal()) }), {
-      name: 'anomaly',
-      version: '1.0.0',
-      metrics: { trainingFlagRate: 0.01 },
-    });
+    const ref = withManifestBaseline(
+      buildReference({ temp_last: Array.from({ length: 2000 }, () => 20 + 2 * prng.normal()) }),
+      {
+        name: 'anomaly',
+        version: '1.0.0',
+        metrics: { trainingFlagRate: 0.01 },
+      },
+    );
     writeFileSync(join(dir, 'reference.json'), JSON.stringify(ref));
     const config = parseCloudConfig({
       dataDir: join(dir, 'cloud'),
@@ -40,20 +43,36 @@ describe('drift in the cloud', () => {
     const stream = cloud.get(streamPart).instance;
     const now = Date.now();
     const ids = Array.from({ length: 20 }, (_, i) => `d-${i}`);
-    const status = (deviceId: string): StatusMessage => ({ v: 1, type: 'status', deviceId, seq: 0, ts: now, online: true, models: [{ name: 'anomaly', version: '1.0.0' }] });
+    const status = (deviceId: string): StatusMessage => ({
+      v: 1,
+      type: 'status',
+      deviceId,
+      seq: 0,
+      ts: now,
+      online: true,
+      models: [{ name: 'anomaly', version: '1.0.0' }],
+    });
     await stream.put(ids.map((id) => ({ partitionKey: id, data: encodeMessage(status(id)) })));
     for (let k = 0; k < 10; k++) {
       const ts = now - 60_000 + k * 1000;
       await stream.put(
         ids.map((id) => ({
           partitionKey: id,
-          data: encodeMessage({ v: 1, type: 'telemetry', deviceId: id, seq: k + 1, sentAt: ts, readings: [{ seq: k + 1, sensor: 'temp', ts, value: 20 + 2 * prng.normal() }] }),
+          data: encodeMessage({
+            v: 1,
+            type: 'telemetry',
+            deviceId: id,
+            seq: k + 1,
+            sentAt: ts,
+            readings: [{ seq: k + 1, sensor: 'temp', ts, value: 20 + 2 * prng.normal() }],
+          }),
         })),
       );
     }
     // every device became known to the monitors through the processor (status, then feature writes)
     const deadline = Date.now() + 30_000;
-    while ((await drift.status()).devices < ids.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while ((await drift.status()).devices < ids.length && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     expect((await drift.status()).devices).toBe(ids.length);
     await drift.check();
     await cloud.close();

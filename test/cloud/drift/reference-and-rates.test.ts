@@ -1,18 +1,39 @@
 import { describe, expect, it } from 'vitest';
-import { buildReference, parseReference, REFERENCE_SCHEMA, referenceFromModelVersion, withManifestBaseline } from '../../../cloud/drift/reference.ts';
-import { binomialTwoSided, binomialUpper, isStuck, normalSf, poissonTwoSided } from '../../../cloud/drift/rate-tests.ts';
+import {
+  buildReference,
+  parseReference,
+  REFERENCE_SCHEMA,
+  referenceFromModelVersion,
+  withManifestBaseline,
+} from '../../../cloud/drift/reference.ts';
+import {
+  binomialTwoSided,
+  binomialUpper,
+  isStuck,
+  normalSf,
+  poissonTwoSided,
+} from '../../../cloud/drift/rate-tests.ts';
 
 describe('reference sets', () => {
   it('keep a sorted sample, its moments and missing rate; reduce a large column to evenly spaced order statistics', () => {
     const column = Array.from({ length: 100_000 }, (_, i) => (i % 10 === 0 ? null : i));
-    const ref = buildReference({ x: column, y: [3, 1, 2, Number.NaN] }, { maxSample: 1000, createdAt: 't', model: { name: 'm', version: '2' } });
+    const ref = buildReference(
+      { x: column, y: [3, 1, 2, Number.NaN] },
+      { maxSample: 1000, createdAt: 't', model: { name: 'm', version: '2' } },
+    );
     const x = ref.features['x']!;
     expect(x.count).toBe(100_000);
     expect(x.values).toHaveLength(1000);
     expect(x.missingRate).toBeCloseTo(0.1, 12);
     expect(x.values[0]).toBeLessThan(200); // the sketch keeps the tails
     expect(x.values[999]).toBeGreaterThan(99_800);
-    expect(ref.features['y']).toEqual({ count: 4, values: [1, 2, 3], mean: 2, std: Math.sqrt(2 / 3), missingRate: 0.25 });
+    expect(ref.features['y']).toEqual({
+      count: 4,
+      values: [1, 2, 3],
+      mean: 2,
+      std: Math.sqrt(2 / 3),
+      missingRate: 0.25,
+    });
     // JSON round trip: what the registry stores is what a tester reads
     expect(parseReference(JSON.parse(JSON.stringify(ref)))).toEqual(ref);
     expect(ref.schema).toBe(REFERENCE_SCHEMA);
@@ -23,21 +44,47 @@ describe('reference sets', () => {
     const out = withManifestBaseline(ref, { name: 'anomaly', version: '3', metrics: { trainingFlagRate: 0.02 } });
     expect(out.model).toEqual({ name: 'anomaly', version: '3' });
     expect(out.output).toEqual({ anomalyRate: 0.02 });
-    expect(withManifestBaseline(ref, { name: 'a', version: '1', metrics: { validationFlagRate: 0.05, trainingFlagRate: 0.02 } }).output!.anomalyRate).toBe(0.05);
+    expect(
+      withManifestBaseline(ref, {
+        name: 'a',
+        version: '1',
+        metrics: { validationFlagRate: 0.05, trainingFlagRate: 0.02 },
+      }).output!.anomalyRate,
+    ).toBe(0.05);
   });
 
   it('come from a registered model version (training.driftReference)', () => {
     const ref = buildReference({ x: [1, 2, 3] });
-    const v = { name: 'anomaly', version: '4', metrics: { trainingFlagRate: 0.03 }, training: { driftReference: JSON.parse(JSON.stringify(ref)) } };
-    expect(referenceFromModelVersion(v)).toMatchObject({ model: { name: 'anomaly', version: '4' }, output: { anomalyRate: 0.03 }, features: { x: { values: [1, 2, 3] } } });
+    const v = {
+      name: 'anomaly',
+      version: '4',
+      metrics: { trainingFlagRate: 0.03 },
+      training: { driftReference: JSON.parse(JSON.stringify(ref)) },
+    };
+    expect(referenceFromModelVersion(v)).toMatchObject({
+      model: { name: 'anomaly', version: '4' },
+      output: { anomalyRate: 0.03 },
+      features: { x: { values: [1, 2, 3] } },
+    });
     expect(referenceFromModelVersion({ name: 'a', version: '1', training: {} })).toBeUndefined();
-    expect(() => referenceFromModelVersion({ name: 'a', version: '1', training: { driftReference: { schema: 'x' } } })).toThrow(/model a@1 training.driftReference: schema/);
+    expect(() =>
+      referenceFromModelVersion({ name: 'a', version: '1', training: { driftReference: { schema: 'x' } } }),
+    ).toThrow(/model a@1 training.driftReference: schema/);
   });
 
   it('refuse malformed input, naming the field', () => {
     expect(() => buildReference({ x: [null, Number.NaN] })).toThrow(/feature "x" has no finite values/);
-    expect(() => parseReference({ schema: REFERENCE_SCHEMA, createdAt: 't', features: { x: { count: 1, values: [], mean: 0, std: 0, missingRate: 0 } } })).toThrow(
-      expect.objectContaining({ code: 'EL_ERR_DRIFT_REFERENCE', message: expect.stringContaining('features.x.values') }),
+    expect(() =>
+      parseReference({
+        schema: REFERENCE_SCHEMA,
+        createdAt: 't',
+        features: { x: { count: 1, values: [], mean: 0, std: 0, missingRate: 0 } },
+      }),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'EL_ERR_DRIFT_REFERENCE',
+        message: expect.stringContaining('features.x.values'),
+      }),
     );
     expect(() => parseReference({ schema: 'other' })).toThrow(/schema/);
   });

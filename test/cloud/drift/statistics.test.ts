@@ -71,7 +71,12 @@ describe('KS two-sample test (scipy TestKSTwoSamples, two-sided)', () => {
     expect(asym.statistic).toBe(exact.statistic);
     expect(asym.pValue / exact.pValue).toBeGreaterThan(0.8);
     expect(asym.pValue / exact.pValue).toBeLessThan(1.25);
-    expect(ksTwoSample(new Float64Array(1000).map((_, i) => i), new Float64Array(1000).map((_, i) => i + 0.5)).method).toBe('asymptotic');
+    expect(
+      ksTwoSample(
+        new Float64Array(1000).map((_, i) => i),
+        new Float64Array(1000).map((_, i) => i + 0.5),
+      ).method,
+    ).toBe('asymptotic');
     expect(ksAsymptoticPValue(100, 100, 0)).toBe(1);
     // 'auto' with exactBelow: the exact count only where the p-value is small enough to matter
     expect(ksTwoSample(a, b, 'auto', 0.1).method).toBe(asym.pValue < 0.1 ? 'exact' : 'asymptotic');
@@ -84,12 +89,20 @@ describe('Wasserstein-1 (scipy.stats.wasserstein_distance docstring examples)', 
   it('matches scipy', () => {
     expect(wassersteinDistance([0, 1, 3], [5, 6, 8])).toBeCloseTo(5, 14);
     expect(wassersteinDistance([0, 1], [0, 1], [3, 1], [2, 2])).toBeCloseTo(0.25, 14);
-    expect(wassersteinDistance([3.4, 3.9, 7.5, 7.8], [4.5, 1.4], [1.4, 0.9, 3.1, 7.2], [3.2, 3.5])).toBeCloseTo(4.0781331438047861, 13);
+    expect(wassersteinDistance([3.4, 3.9, 7.5, 7.8], [4.5, 1.4], [1.4, 0.9, 3.1, 7.2], [3.2, 3.5])).toBeCloseTo(
+      4.0781331438047861,
+      13,
+    );
   });
 
   it('the prefix-sum form equals the merge over the union of values', () => {
     const prng = new Prng(3);
-    for (const [m, n] of [[10_000, 100], [777, 13], [5, 5], [3, 7]] as const) {
+    for (const [m, n] of [
+      [10_000, 100],
+      [777, 13],
+      [5, 5],
+      [3, 7],
+    ] as const) {
       const a = Float64Array.from({ length: m }, () => prng.normal()).sort();
       const b = Float64Array.from({ length: n }, () => prng.normal() + 0.3).sort();
       expect(wasserstein1Prefix(a, prefixSums(a), b)).toBeCloseTo(wasserstein1Sorted(a, b), 12);

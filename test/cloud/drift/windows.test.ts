@@ -21,7 +21,11 @@ describe('tumbling windows', () => {
     f.push({ a: 1, b: 2 }, ['a', 'b', 'c']);
     f.push({ a: 3 }, ['a', 'b', 'c']);
     expect(f.records).toBe(2);
-    expect(Object.fromEntries(Object.entries(f.sortedAll()).map(([k, v]) => [k, Array.from(v)]))).toEqual({ a: [1, 3], b: [2], c: [] });
+    expect(Object.fromEntries(Object.entries(f.sortedAll()).map(([k, v]) => [k, Array.from(v)]))).toEqual({
+      a: [1, 3],
+      b: [2],
+      c: [],
+    });
     expect(f.byFeature.get('c')!.missing).toBe(2);
     f.consume(99);
     expect([f.records, f.openedAt, f.byFeature.get('a')!.size]).toEqual([0, 99, 0]);

@@ -24,7 +24,20 @@ it('runs broker, ingest, stream, processor, feature store, registry, recommend a
   const cloud = createCloud(config);
   onTestFinished(() => cloud.close());
   await cloud.start();
-  expect([...cloud.parts.keys()]).toEqual(['dlq', 'stream', 'feature-store', 'ingest', 'broker', 'processor', 'archive', 'reports', 'registry', 'recommend', 'rollout', 'http']);
+  expect([...cloud.parts.keys()]).toEqual([
+    'dlq',
+    'stream',
+    'feature-store',
+    'ingest',
+    'broker',
+    'processor',
+    'archive',
+    'reports',
+    'registry',
+    'recommend',
+    'rollout',
+    'http',
+  ]);
   const health = cloud.health();
   expect(health.ok).toBe(true);
   const regUrl = String(health.parts.registry!.url);
@@ -38,7 +51,9 @@ it('runs broker, ingest, stream, processor, feature store, registry, recommend a
   });
   expect(push.status, await push.clone().text()).toBeLessThan(300);
   const list = (await (await fetch(`${regUrl}/v1/models`)).json()) as { models: Array<{ name: string }> };
-  expect(list.models.map((m) => m.name)).toContain(JSON.parse(readFileSync(join(DEFAULT_RECOMMENDER_DIR, 'manifest.json'), 'utf8')).name);
+  expect(list.models.map((m) => m.name)).toContain(
+    JSON.parse(readFileSync(join(DEFAULT_RECOMMENDER_DIR, 'manifest.json'), 'utf8')).name,
+  );
   const h = await fetch(`${cloud.urls.http}/healthz`);
   expect(h.status).toBe(200);
   await cloud.close();

@@ -8,7 +8,14 @@ import { cli, tempDir } from './e2e-helpers.ts';
 describe('edgeloop cloud / features / dlq CLI', () => {
   it('cloud --check prints the effective config; a bad field is named with its file', async () => {
     const dir = tempDir();
-    const good = await cli(['cloud', '--check', '--config', join(import.meta.dirname, '../../../docs/cloud.example.yaml'), '--only', 'ingest,processor']);
+    const good = await cli([
+      'cloud',
+      '--check',
+      '--config',
+      join(import.meta.dirname, '../../../docs/cloud.example.yaml'),
+      '--only',
+      'ingest,processor',
+    ]);
     expect(good.code).toBe(0);
     const cfg = JSON.parse(good.stdout) as { only: string[]; broker: { mode: string } };
     expect(cfg.only).toEqual(['ingest', 'processor']);
@@ -38,12 +45,18 @@ describe('edgeloop cloud / features / dlq CLI', () => {
 
   it('features and dlq check their arguments and report a missing store clearly', async () => {
     const dir = tempDir();
-    expect((await cli(['features', 'get'])).stderr).toMatch(/edgeloop features: missing DEVICE \(expected features get DEVICE/);
+    expect((await cli(['features', 'get'])).stderr).toMatch(
+      /edgeloop features: missing DEVICE \(expected features get DEVICE/,
+    );
     const missing = await cli(['features', 'get', 'dev-1', '--data-dir', dir]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/no feature store in .*features\.db does not exist.*\[EL_ERR_CLI_NO_STORE\]/);
-    expect((await cli(['dlq', 'list', '--reason', 'bogus', '--data-dir', dir])).stderr).toMatch(/--reason: invalid value "bogus" \(expected one of malformed\|oversized\|unauthorized\|topic-mismatch/);
-    expect((await cli(['dlq', 'list', '--limit', '0', '--data-dir', dir])).stderr).toMatch(/--limit: invalid value "0" \(expected an integer >= 1\)/);
+    expect((await cli(['dlq', 'list', '--reason', 'bogus', '--data-dir', dir])).stderr).toMatch(
+      /--reason: invalid value "bogus" \(expected one of malformed\|oversized\|unauthorized\|topic-mismatch/,
+    );
+    expect((await cli(['dlq', 'list', '--limit', '0', '--data-dir', dir])).stderr).toMatch(
+      /--limit: invalid value "0" \(expected an integer >= 1\)/,
+    );
     const absent = await cli(['dlq', 'list', '--data-dir', dir]);
     expect(absent.code).toBe(1);
     expect(absent.stderr).toMatch(/no dead-letter store in .*\[EL_ERR_CLI_NO_STORE\]/);

@@ -36,7 +36,10 @@ describe('edgeloop cloud, embedded, end to end', () => {
   it('device messages become features; malformed, oversized and unauthorised ones land in the DLQ; nothing else is lost', async () => {
     const dir = tempDir();
     const creds = join(dir, 'credentials.yaml');
-    writeFileSync(creds, `devices:\n  dev-1: "${await hashPassword('pw-1', FAST)}"\n  dev-2: "${await hashPassword('pw-2', FAST)}"\n`);
+    writeFileSync(
+      creds,
+      `devices:\n  dev-1: "${await hashPassword('pw-1', FAST)}"\n  dev-2: "${await hashPassword('pw-2', FAST)}"\n`,
+    );
     const config = parseCloudConfig({
       dataDir: join(dir, 'data'),
       broker: { embedded: { port: 0, credentialsFile: creds } },
@@ -46,7 +49,16 @@ describe('edgeloop cloud, embedded, end to end', () => {
     const cloud = createCloud(config);
     onTestFinished(() => cloud.close());
     await cloud.start();
-    expect([...cloud.parts.keys()]).toEqual(['dlq', 'stream', 'feature-store', 'ingest', 'broker', 'processor', 'archive', 'http']);
+    expect([...cloud.parts.keys()]).toEqual([
+      'dlq',
+      'stream',
+      'feature-store',
+      'ingest',
+      'broker',
+      'processor',
+      'archive',
+      'http',
+    ]);
 
     const d1 = await device(cloud.urls.mqtt!, 'dev-1', 'pw-1');
     const t0 = Math.floor(Date.now() / MIN) * MIN - 3 * MIN; // three whole minutes ago
@@ -69,7 +81,10 @@ describe('edgeloop cloud, embedded, end to end', () => {
 
     const dl = await cli(['dlq', 'list', '--data-dir', join(dir, 'data'), '--json']);
     expect(dl.code).toBe(0);
-    const rows = dl.stdout.trim().split('\n').map((l) => JSON.parse(l) as { reason: string; topic: string; detail: string });
+    const rows = dl.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { reason: string; topic: string; detail: string });
     expect(rows.map((r) => r.reason).sort()).toEqual(['malformed', 'oversized', 'unauthorized']);
     expect(rows.find((r) => r.reason === 'unauthorized')!.topic).toBe('edgeloop/v1/dev-2/telemetry');
     const text = await cli(['dlq', 'list', '--data-dir', join(dir, 'data'), '--reason', 'oversized']);
@@ -97,14 +112,23 @@ describe('edgeloop cloud, embedded, end to end', () => {
     expect(readdirSync(join(offline, days[0]!)).some((f) => f.endsWith('.parquet'))).toBe(true);
     await expect(fetch(`${cloud.urls.http}/healthz`)).rejects.toThrow();
     // the broker stopped listening
-    const late = mqtt.connect(cloud.urls.mqtt!, { clientId: 'dev-1', username: 'dev-1', password: 'pw-1', reconnectPeriod: 0, connectTimeout: 2000 });
+    const late = mqtt.connect(cloud.urls.mqtt!, {
+      clientId: 'dev-1',
+      username: 'dev-1',
+      password: 'pw-1',
+      reconnectPeriod: 0,
+      connectTimeout: 2000,
+    });
     await new Promise<void>((r) => late.once('error', () => r()).once('close', () => r()));
     expect(late.connected).toBe(false);
     late.end(true);
   });
 
   it('docs/cloud.example.yaml is a valid configuration', () => {
-    const c = loadConfig(CloudConfigSchema, { file: join(import.meta.dirname, '../../../docs/cloud.example.yaml'), env: { EDGELOOP_HTTP__PORT: '0' } });
+    const c = loadConfig(CloudConfigSchema, {
+      file: join(import.meta.dirname, '../../../docs/cloud.example.yaml'),
+      env: { EDGELOOP_HTTP__PORT: '0' },
+    });
     expect(c.broker.mode).toBe('embedded');
     expect(c.http.port).toBe(0);
     expect(c.ingest.maxBatchRecords).toBe(500);
@@ -124,7 +148,10 @@ describe('edgeloop cloud, embedded, end to end', () => {
     expect(names(undefined, parseCloudConfig({ archive: { enabled: false } }))).not.toContain('archive');
     const kinesis = { stream: { kind: 'kinesis' as const, kinesis: { streamName: 's' } } };
     expect(names(undefined, parseCloudConfig(kinesis))).not.toContain('archive');
-    expect(names(['archive'], parseCloudConfig({ ...kinesis, archive: { enabled: true } }))).toEqual(['stream', 'archive']);
+    expect(names(['archive'], parseCloudConfig({ ...kinesis, archive: { enabled: true } }))).toEqual([
+      'stream',
+      'archive',
+    ]);
     expect(() => names(['ingset'])).toThrow(/unknown part "ingset"/);
   });
 
@@ -133,7 +160,9 @@ describe('edgeloop cloud, embedded, end to end', () => {
     const blocker = new EmbeddedBroker({ port: 0, allowAnonymous: true });
     await blocker.start();
     onTestFinished(() => blocker.close());
-    const cloud = createCloud(parseCloudConfig({ dataDir: dir, broker: { embedded: { port: blocker.port! } }, http: { enabled: false } }));
+    const cloud = createCloud(
+      parseCloudConfig({ dataDir: dir, broker: { embedded: { port: blocker.port! } }, http: { enabled: false } }),
+    );
     await expect(cloud.start()).rejects.toMatchObject({ code: 'EL_ERR_BROKER_LISTEN' });
     // the stream, DLQ and ingest were closed: their files can be opened exclusively again
     const again = createCloud(parseCloudConfig({ dataDir: dir, only: ['processor'], http: { enabled: false } }));

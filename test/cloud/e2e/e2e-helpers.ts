@@ -38,7 +38,8 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, what: s
     } catch (err) {
       last = err;
     }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > until)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -50,10 +51,14 @@ export async function featuresWhen(
   ready: (f: Record<string, unknown>) => boolean,
   timeoutMs = 20_000,
 ): Promise<Record<string, unknown>> {
-  return eventually(async () => {
-    const r = await cli(['features', 'get', deviceId, '--data-dir', dataDir, '--json']);
-    if (r.code !== 0) return undefined;
-    const rec = JSON.parse(r.stdout) as { features: Record<string, unknown> };
-    return ready(rec.features) ? rec.features : undefined;
-  }, `features of ${deviceId}`, timeoutMs);
+  return eventually(
+    async () => {
+      const r = await cli(['features', 'get', deviceId, '--data-dir', dataDir, '--json']);
+      if (r.code !== 0) return undefined;
+      const rec = JSON.parse(r.stdout) as { features: Record<string, unknown> };
+      return ready(rec.features) ? rec.features : undefined;
+    },
+    `features of ${deviceId}`,
+    timeoutMs,
+  );
 }

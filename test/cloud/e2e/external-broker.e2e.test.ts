@@ -45,7 +45,20 @@ describe('edgeloop cloud with mosquitto as the external broker', () => {
     const m1 = telemetry('pump-1', 1, 30, { ts: t0 });
     const m2 = telemetry('pump-1', 31, 5, { ts: t0 + MIN + 10_000 });
     for (const m of [m1, m2]) {
-      await run('mosquitto_pub', ['-h', broker.host, '-p', String(broker.port), '-q', '1', '-i', 'pump-1', '-t', 'edgeloop/v1/pump-1/telemetry', '-m', enc(m).toString()]);
+      await run('mosquitto_pub', [
+        '-h',
+        broker.host,
+        '-p',
+        String(broker.port),
+        '-q',
+        '1',
+        '-i',
+        'pump-1',
+        '-t',
+        'edgeloop/v1/pump-1/telemetry',
+        '-m',
+        enc(m).toString(),
+      ]);
     }
     const f = await featuresWhen(dataDir, 'pump-1', (x) => x.temp_count_1m === 30);
     expect(f.temp_count_1m).toBe(30);
@@ -59,12 +72,16 @@ describe('edgeloop cloud with mosquitto as the external broker', () => {
       const d = `dev-${i % 5}`;
       const first = 1 + Math.floor(i / 5) * 10;
       sends.push(c.publishAsync(`edgeloop/v1/${d}/telemetry`, enc(telemetry(d, first, 10, { ts: t0 })), { qos: 1 }));
-      if (i % 10 === 0) sends.push(c.publishAsync(`edgeloop/v1/${d}/telemetry`, enc(telemetry(d, first, 10, { ts: t0 })), { qos: 1 }));
+      if (i % 10 === 0)
+        sends.push(c.publishAsync(`edgeloop/v1/${d}/telemetry`, enc(telemetry(d, first, 10, { ts: t0 })), { qos: 1 }));
     }
     await Promise.all(sends);
     const ingest = cloud.parts.get('ingest')!.instance as Ingest;
     // readings are counted once the stream holds them
-    await eventually(async () => (ingest.stats().readings >= 30 + 5 + 1000 ? true : undefined), 'all readings ingested');
+    await eventually(
+      async () => (ingest.stats().readings >= 30 + 5 + 1000 ? true : undefined),
+      'all readings ingested',
+    );
     await ingest.idle();
     const back = await readAll(cloud.parts.get('stream')!.instance as Stream);
     for (let d = 0; d < 5; d++) {
@@ -73,7 +90,9 @@ describe('edgeloop cloud with mosquitto as the external broker', () => {
       expect(sortedUnique(seqs)).toEqual(range(1, 200));
     }
     expect(ingest.stats().duplicateRecords).toBe(100);
-    const client = (cloud.parts.get('ingest') as unknown as { client: { stats(): { connections: number; received: number } } }).client;
+    const client = (
+      cloud.parts.get('ingest') as unknown as { client: { stats(): { connections: number; received: number } } }
+    ).client;
     expect(client.stats().connections).toBe(2);
   });
 
@@ -83,7 +102,12 @@ describe('edgeloop cloud with mosquitto as the external broker', () => {
     const dir = tempDir();
     const stream = new OutageStream(new LocalStream({ path: join(dir, 'stream.db'), shardCount: 1 }));
     const cloud = createCloud(
-      parseCloudConfig({ dataDir: dir, only: ['ingest'], broker: { mode: 'external', external: { url: broker.url } }, http: { enabled: false } }),
+      parseCloudConfig({
+        dataDir: dir,
+        only: ['ingest'],
+        broker: { mode: 'external', external: { url: broker.url } },
+        http: { enabled: false },
+      }),
       { stream },
     );
     onTestFinished(async () => {
@@ -91,7 +115,8 @@ describe('edgeloop cloud with mosquitto as the external broker', () => {
       await stream.close();
     });
     await cloud.start();
-    const client = (cloud.parts.get('ingest') as unknown as { client: { stats(): { refused: number; acked: number } } }).client;
+    const client = (cloud.parts.get('ingest') as unknown as { client: { stats(): { refused: number; acked: number } } })
+      .client;
     stream.down = true;
     const c = mqtt.connect(broker.url, { clientId: 'redeliver', protocolVersion: 5 });
     onTestFinished(() => new Promise<void>((r) => c.end(true, {}, () => r())));
@@ -99,7 +124,10 @@ describe('edgeloop cloud with mosquitto as the external broker', () => {
     await c.publishAsync('edgeloop/v1/dev-r/telemetry', enc(telemetry('dev-r', 1, 7)), { qos: 1 });
     await eventually(async () => (client.stats().refused >= 1 ? true : undefined), 'the ingest to refuse the message');
     stream.down = false;
-    await eventually(async () => (client.stats().acked >= 1 ? true : undefined), 'the redelivered message to be acknowledged');
+    await eventually(
+      async () => (client.stats().acked >= 1 ? true : undefined),
+      'the redelivered message to be acknowledged',
+    );
     const back = await readAll(stream);
     expect(back.seqs.get('dev-r')).toEqual(range(1, 7));
   });
@@ -121,7 +149,8 @@ describe('edgeloop cloud with mosquitto as the external broker', () => {
     const c = mqtt.connect(broker.url, { clientId: 'v4-dev' });
     onTestFinished(() => new Promise<void>((r) => c.end(true, {}, () => r())));
     await new Promise<void>((r) => c.once('connect', () => r()));
-    for (let i = 0; i < 5; i++) await c.publishAsync('edgeloop/v1/dev-4/telemetry', enc(telemetry('dev-4', 1 + i * 4, 4)), { qos: 1 });
+    for (let i = 0; i < 5; i++)
+      await c.publishAsync('edgeloop/v1/dev-4/telemetry', enc(telemetry('dev-4', 1 + i * 4, 4)), { qos: 1 });
     const ingest = cloud.parts.get('ingest')!.instance as Ingest;
     await eventually(async () => (ingest.stats().readings >= 20 ? true : undefined), 'readings over MQTT 3.1.1');
     expect((await readAll(cloud.parts.get('stream')!.instance as Stream)).seqs.get('dev-4')).toEqual(range(1, 20));

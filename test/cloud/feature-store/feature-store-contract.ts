@@ -63,11 +63,21 @@ export function describeFeatureStoreContract(name: string, factory: FeatureStore
     it('does not let an older event time overwrite a newer one; equal or newer replaces the whole record', async () => {
       const { store } = await setup();
       await store.put('device_features', { entityId: 'd', eventTime: T0 - 1000, features: { a: 1, b: 2 } });
-      expect(await store.put('device_features', { entityId: 'd', eventTime: T0 - 2000, features: { a: 99 } })).toEqual({ written: false });
-      expect(await store.get('device_features', 'd')).toEqual({ entityId: 'd', eventTime: T0 - 1000, features: { a: 1, b: 2 } });
-      expect(await store.put('device_features', { entityId: 'd', eventTime: T0 - 1000, features: { a: 3, b: 4 } })).toEqual({ written: true });
+      expect(await store.put('device_features', { entityId: 'd', eventTime: T0 - 2000, features: { a: 99 } })).toEqual({
+        written: false,
+      });
+      expect(await store.get('device_features', 'd')).toEqual({
+        entityId: 'd',
+        eventTime: T0 - 1000,
+        features: { a: 1, b: 2 },
+      });
+      expect(
+        await store.put('device_features', { entityId: 'd', eventTime: T0 - 1000, features: { a: 3, b: 4 } }),
+      ).toEqual({ written: true });
       expect((await store.get('device_features', 'd'))!.features).toEqual({ a: 3, b: 4 });
-      expect(await store.put('device_features', { entityId: 'd', eventTime: T0, features: { c: 'x' } })).toEqual({ written: true });
+      expect(await store.put('device_features', { entityId: 'd', eventTime: T0, features: { c: 'x' } })).toEqual({
+        written: true,
+      });
       expect(await store.get('device_features', 'd')).toEqual({ entityId: 'd', eventTime: T0, features: { c: 'x' } });
     });
 
@@ -95,7 +105,11 @@ export function describeFeatureStoreContract(name: string, factory: FeatureStore
       const got = await store.batchGet('device_features', ['m2', 'missing', 'm1', 'm2']);
       expect(got.map((r) => r?.entityId)).toEqual(['m2', undefined, 'm1', 'm2']);
       expect(got[2]).toEqual({ entityId: 'm1', eventTime: T0 - 10, features: { x: 1, y: 2, z: 'three' } });
-      expect(await store.get('device_features', 'm1', ['y', 'z'])).toEqual({ entityId: 'm1', eventTime: T0 - 10, features: { y: 2, z: 'three' } });
+      expect(await store.get('device_features', 'm1', ['y', 'z'])).toEqual({
+        entityId: 'm1',
+        eventTime: T0 - 10,
+        features: { y: 2, z: 'three' },
+      });
       const some = await store.batchGet('device_features', ['m1', 'm2'], ['x', 'z']);
       expect(some.map((r) => r?.features)).toEqual([{ x: 1, z: 'three' }, { x: 10 }]);
       expect(await store.batchGet('device_features', [])).toEqual([]);
@@ -119,20 +133,52 @@ export function describeFeatureStoreContract(name: string, factory: FeatureStore
       const { store } = await setup();
       await store.put('device_features', { entityId: 'same', eventTime: T0, features: { a: 1, gone: null } });
       await store.put('other_group', { entityId: 'same', eventTime: T0 - 5, features: { b: 'two' } });
-      expect(await store.get('device_features', 'same')).toEqual({ entityId: 'same', eventTime: T0, features: { a: 1 } });
-      expect(await store.get('other_group', 'same')).toEqual({ entityId: 'same', eventTime: T0 - 5, features: { b: 'two' } });
+      expect(await store.get('device_features', 'same')).toEqual({
+        entityId: 'same',
+        eventTime: T0,
+        features: { a: 1 },
+      });
+      expect(await store.get('other_group', 'same')).toEqual({
+        entityId: 'same',
+        eventTime: T0 - 5,
+        features: { b: 'two' },
+      });
     });
 
     it('refuses bad names and values with clear errors', async () => {
       const { store } = await setup();
-      await expectCode(store.put('device_features', { entityId: 'd', eventTime: T0, features: { 'bad name': 1 } }), 'EL_ERR_FEATURE_NAME_INVALID');
-      await expectCode(store.put('device_features', { entityId: 'd', eventTime: T0, features: { _x: 1 } }), 'EL_ERR_FEATURE_NAME_INVALID');
-      await expectCode(store.put('device_features', { entityId: 'd', eventTime: T0, features: { ['a'.repeat(65)]: 1 } }), 'EL_ERR_FEATURE_NAME_INVALID');
-      await expectCode(store.put('device_features', { entityId: 'd', eventTime: T0, features: { v: Number.NaN } }), 'EL_ERR_FEATURE_RECORD_INVALID');
-      await expectCode(store.put('device_features', { entityId: 'd', eventTime: T0, features: { v: true as unknown as number } }), 'EL_ERR_FEATURE_RECORD_INVALID');
-      await expectCode(store.put('device_features', { entityId: '', eventTime: T0, features: {} }), 'EL_ERR_FEATURE_RECORD_INVALID');
-      await expectCode(store.put('device_features', { entityId: 'd', eventTime: -1, features: {} }), 'EL_ERR_FEATURE_RECORD_INVALID');
-      await expectCode(store.put('bad group!', { entityId: 'd', eventTime: T0, features: {} }), 'EL_ERR_FEATURE_NAME_INVALID');
+      await expectCode(
+        store.put('device_features', { entityId: 'd', eventTime: T0, features: { 'bad name': 1 } }),
+        'EL_ERR_FEATURE_NAME_INVALID',
+      );
+      await expectCode(
+        store.put('device_features', { entityId: 'd', eventTime: T0, features: { _x: 1 } }),
+        'EL_ERR_FEATURE_NAME_INVALID',
+      );
+      await expectCode(
+        store.put('device_features', { entityId: 'd', eventTime: T0, features: { ['a'.repeat(65)]: 1 } }),
+        'EL_ERR_FEATURE_NAME_INVALID',
+      );
+      await expectCode(
+        store.put('device_features', { entityId: 'd', eventTime: T0, features: { v: Number.NaN } }),
+        'EL_ERR_FEATURE_RECORD_INVALID',
+      );
+      await expectCode(
+        store.put('device_features', { entityId: 'd', eventTime: T0, features: { v: true as unknown as number } }),
+        'EL_ERR_FEATURE_RECORD_INVALID',
+      );
+      await expectCode(
+        store.put('device_features', { entityId: '', eventTime: T0, features: {} }),
+        'EL_ERR_FEATURE_RECORD_INVALID',
+      );
+      await expectCode(
+        store.put('device_features', { entityId: 'd', eventTime: -1, features: {} }),
+        'EL_ERR_FEATURE_RECORD_INVALID',
+      );
+      await expectCode(
+        store.put('bad group!', { entityId: 'd', eventTime: T0, features: {} }),
+        'EL_ERR_FEATURE_NAME_INVALID',
+      );
       await expectCode(store.get('device_features', 'd', ['no spaces please']), 'EL_ERR_FEATURE_NAME_INVALID');
       // nothing of a refused putMany was written
       await expectCode(

@@ -26,7 +26,25 @@ function tempDir(): string {
 }
 
 /** 17 features in the first flush, 48 from the second on: hyphens, a keyword, a leading digit, case twins */
-const FIRST = ['temp-c_mean_1m', 'temp-c_std_1m', 'Temp_last', 'temp_last', 'order', '1st-sensor_last', 'model_version_anomaly-v2', 'online', 'last_seen', 'late_readings', 'rpm_mean_1m', 'rpm_max_1m', 'rpm_min_1m', 'rpm_count_1m', 'anomaly_count_15m', 'anomaly_rate_15m', 'status'];
+const FIRST = [
+  'temp-c_mean_1m',
+  'temp-c_std_1m',
+  'Temp_last',
+  'temp_last',
+  'order',
+  '1st-sensor_last',
+  'model_version_anomaly-v2',
+  'online',
+  'last_seen',
+  'late_readings',
+  'rpm_mean_1m',
+  'rpm_max_1m',
+  'rpm_min_1m',
+  'rpm_count_1m',
+  'anomaly_count_15m',
+  'anomaly_rate_15m',
+  'status',
+];
 const LATER = [...FIRST, ...Array.from({ length: 31 }, (_, i) => `vib-${i}_ewma`)];
 const STRINGS = new Set(['model_version_anomaly-v2', 'status']);
 
@@ -100,7 +118,12 @@ function checkSchemaDoc(doc: SchemaDoc): void {
   expect(doc.columns).toHaveLength(3 + 48);
   for (const c of doc.columns) expect(c.name).toMatch(/^[a-z_][a-z0-9_]*$/);
   const byFeature = Object.fromEntries(doc.columns.slice(3).map((c) => [c.feature, c]));
-  expect(byFeature['temp-c_mean_1m']).toEqual({ name: 'temp_c_mean_1m', type: 'DOUBLE', nullable: true, feature: 'temp-c_mean_1m' });
+  expect(byFeature['temp-c_mean_1m']).toEqual({
+    name: 'temp_c_mean_1m',
+    type: 'DOUBLE',
+    nullable: true,
+    feature: 'temp-c_mean_1m',
+  });
   expect(byFeature['Temp_last']!.name).toBe('temp_last');
   expect(byFeature['temp_last']!.name).toBe('temp_last_2');
   expect(byFeature['order']!.name).toBe('order_');
@@ -110,7 +133,10 @@ function checkSchemaDoc(doc: SchemaDoc): void {
   expect(byFeature['vib-30_ewma']).toMatchObject({ name: 'vib_30_ewma', type: 'DOUBLE' });
 }
 
-async function duckRead(dir: string, timeZone: string): Promise<{ columns: [string, string][]; rows: Record<string, unknown>[] }> {
+async function duckRead(
+  dir: string,
+  timeZone: string,
+): Promise<{ columns: [string, string][]; rows: Record<string, unknown>[] }> {
   const db = await DuckDBInstance.create(':memory:');
   const conn = await db.connect();
   try {
@@ -135,8 +161,14 @@ async function checkWithDuckDb(dir: string, records: FeatureRecord[]): Promise<v
   for (const tz of ['UTC', 'America/New_York']) {
     const { columns, rows } = await duckRead(dir, tz);
     const duckType = (t: string) => (t === 'TIMESTAMPTZ' ? 'TIMESTAMP WITH TIME ZONE' : t);
-    expect(columns).toEqual([...doc.columns.map((c) => [c.name, duckType(c.type)]), ['date', expect.stringMatching(/DATE|VARCHAR/)]]);
-    const want = expectedRows(doc, records).map((r) => ({ ...r, date: new Date(r.event_time as number).toISOString().slice(0, 10) }));
+    expect(columns).toEqual([
+      ...doc.columns.map((c) => [c.name, duckType(c.type)]),
+      ['date', expect.stringMatching(/DATE|VARCHAR/)],
+    ]);
+    const want = expectedRows(doc, records).map((r) => ({
+      ...r,
+      date: new Date(r.event_time as number).toISOString().slice(0, 10),
+    }));
     expect(rows).toEqual(want);
   }
 }
@@ -146,7 +178,9 @@ describe('ParquetOfflineStore: one schema per group that other tools read', () =
     const dir = tempDir();
     const records = await writeGroup(dir, 'zstd');
     // two UTC days; the first flush's files were rewritten to the later schema
-    expect(new Set(partFiles(dir).map((f) => f.split('/')[0]))).toEqual(new Set(['date=2026-11-24', 'date=2026-11-25']));
+    expect(new Set(partFiles(dir).map((f) => f.split('/')[0]))).toEqual(
+      new Set(['date=2026-11-24', 'date=2026-11-25']),
+    );
     await checkWithDuckDb(dir, records);
   });
 
@@ -167,13 +201,23 @@ describe('ParquetOfflineStore: one schema per group that other tools read', () =
       const leaves = meta.schema.slice(1);
       expect(leaves.map((s) => [s.name, s.type])).toEqual(doc.columns.map((c) => [c.name, physical(c.type)]));
       for (const name of ['event_time', 'write_time']) {
-        expect(leaves.find((s) => s.name === name)!.logical_type).toEqual({ type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' });
+        expect(leaves.find((s) => s.name === name)!.logical_type).toEqual({
+          type: 'TIMESTAMP',
+          isAdjustedToUTC: true,
+          unit: 'MICROS',
+        });
       }
       expect(meta.key_value_metadata).toContainEqual({ key: 'edgeloop_schema_version', value: '2' });
       rows.push(...((await parquetReadObjects({ file })) as Record<string, unknown>[]));
     }
     const got = rows
-      .map((r): Record<string, unknown> => ({ ...r, event_time: (r.event_time as Date).getTime(), write_time: (r.write_time as Date).getTime() }))
+      .map(
+        (r): Record<string, unknown> => ({
+          ...r,
+          event_time: (r.event_time as Date).getTime(),
+          write_time: (r.write_time as Date).getTime(),
+        }),
+      )
       .sort((a, b) => String(a.entity_id).localeCompare(String(b.entity_id)));
     expect(got).toEqual(expectedRows(doc, records));
     await checkWithDuckDb(dir, records);

@@ -1,4 +1,13 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  existsSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -45,14 +54,32 @@ describe('ParquetOfflineStore', () => {
     expect(store.stats()).toMatchObject({ rowsWritten: 3, filesWritten: 3, buffered: 0 });
     const days = readdirSync(join(dir, 'device_features')).sort();
     expect(days).toEqual(['_commit.json', '_schema.json', 'date=2026-01-01', 'date=2026-11-24', 'date=2026-11-25']);
-    expect(readdirSync(join(dir, 'device_features', 'date=2026-11-24'))).toEqual([expect.stringMatching(/^part-\d+-[0-9a-f]{8}\.parquet$/)]);
+    expect(readdirSync(join(dir, 'device_features', 'date=2026-11-24'))).toEqual([
+      expect.stringMatching(/^part-\d+-[0-9a-f]{8}\.parquet$/),
+    ]);
     const rows = await query(
       `SELECT entity_id, epoch_ms(event_time) AS t, CAST(date AS VARCHAR) AS date, t_mean_1m, rpm_last, model_version_anomaly, typeof(t_mean_1m) AS ty
        FROM read_parquet('${dir}/device_features/*/*.parquet', hive_partitioning = true) ORDER BY entity_id`,
     );
     expect(rows).toEqual([
-      { entity_id: 'm1', t: BigInt(DAY1), date: '2026-11-24', t_mean_1m: 21.5, rpm_last: null, model_version_anomaly: '1.0.0', ty: 'DOUBLE' },
-      { entity_id: 'm2', t: BigInt(DAY2), date: '2026-11-25', t_mean_1m: 22, rpm_last: 1500, model_version_anomaly: null, ty: 'DOUBLE' },
+      {
+        entity_id: 'm1',
+        t: BigInt(DAY1),
+        date: '2026-11-24',
+        t_mean_1m: 21.5,
+        rpm_last: null,
+        model_version_anomaly: '1.0.0',
+        ty: 'DOUBLE',
+      },
+      {
+        entity_id: 'm2',
+        t: BigInt(DAY2),
+        date: '2026-11-25',
+        t_mean_1m: 22,
+        rpm_last: 1500,
+        model_version_anomaly: null,
+        ty: 'DOUBLE',
+      },
     ]);
   });
 
@@ -74,7 +101,9 @@ describe('ParquetOfflineStore', () => {
     await store.append('g', [rec(5)]);
     await store.close();
     await store.close();
-    const [{ n }] = (await query(`SELECT count(*)::INTEGER AS n FROM read_parquet('${dir}/g/*/*.parquet')`)) as [{ n: number }];
+    const [{ n }] = (await query(`SELECT count(*)::INTEGER AS n FROM read_parquet('${dir}/g/*/*.parquet')`)) as [
+      { n: number },
+    ];
     expect(n).toBe(5);
     expect(() => store.append('g', [rec(6)])).toThrow(/closed/);
   });
@@ -83,7 +112,9 @@ describe('ParquetOfflineStore', () => {
     const store = new ParquetOfflineStore({ dir: tempDir() });
     await store.start();
     onTestFinished(() => store.close());
-    expect(() => store.append('g', [{ entityId: 'd', eventTime: 1, features: { entity_id: 'x' } }])).toThrow(/reserved/);
+    expect(() => store.append('g', [{ entityId: 'd', eventTime: 1, features: { entity_id: 'x' } }])).toThrow(
+      /reserved/,
+    );
     expect(() => store.append('bad group', [])).toThrow(/feature group/);
   });
 
@@ -92,7 +123,10 @@ describe('ParquetOfflineStore', () => {
     const clock = new ManualClock(DAY2);
     const a = new ParquetOfflineStore({ dir, clock });
     await a.start();
-    await a.append('g', [{ entityId: 'd1', eventTime: DAY1, features: { v: 1 } }], { consumer: 'processor', positions: { 'shard-0': '7' } });
+    await a.append('g', [{ entityId: 'd1', eventTime: DAY1, features: { v: 1 } }], {
+      consumer: 'processor',
+      positions: { 'shard-0': '7' },
+    });
     await a.flush();
     await a.close();
     const day = join(dir, 'g', 'date=2026-11-24');
@@ -107,8 +141,13 @@ describe('ParquetOfflineStore', () => {
     onTestFinished(() => b.close());
     expect(readdirSync(day)).toEqual([file]);
     expect(b.committedPositions('g', 'processor')).toEqual({ 'shard-0': '7' });
-    expect(JSON.parse(readFileSync(join(dir, 'g', '_schema.json'), 'utf8'))).toMatchObject({ version: 1, columns: expect.arrayContaining([{ name: 'v', type: 'DOUBLE', nullable: true, feature: 'v' }]) });
-    expect(await query(`SELECT entity_id, v FROM read_parquet('${dir}/g/*/*.parquet')`)).toEqual([{ entity_id: 'd1', v: 1 }]);
+    expect(JSON.parse(readFileSync(join(dir, 'g', '_schema.json'), 'utf8'))).toMatchObject({
+      version: 1,
+      columns: expect.arrayContaining([{ name: 'v', type: 'DOUBLE', nullable: true, feature: 'v' }]),
+    });
+    expect(await query(`SELECT entity_id, v FROM read_parquet('${dir}/g/*/*.parquet')`)).toEqual([
+      { entity_id: 'd1', v: 1 },
+    ]);
   });
 
   it('commits stream positions with the rows, also from an append of no records, and keeps them across restarts', async () => {
@@ -116,7 +155,10 @@ describe('ParquetOfflineStore', () => {
     const clock = new ManualClock(DAY2);
     const a = new ParquetOfflineStore({ dir, clock });
     await a.start();
-    await a.append('g', [{ entityId: 'd1', eventTime: DAY1, features: { v: 1 } }], { consumer: 'p', positions: { s0: '5', s1: '3' } });
+    await a.append('g', [{ entityId: 'd1', eventTime: DAY1, features: { v: 1 } }], {
+      consumer: 'p',
+      positions: { s0: '5', s1: '3' },
+    });
     expect(a.committedPositions('g', 'p')).toEqual({});
     await a.flush();
     expect(a.committedPositions('g', 'p')).toEqual({ s0: '5', s1: '3' });
@@ -150,7 +192,12 @@ describe('ParquetOfflineStore', () => {
     const store = new ParquetOfflineStore({ dir });
     await store.start();
     onTestFinished(() => store.close());
-    expect(JSON.parse(readFileSync(join(dir, 'legacy', '_schema.json'), 'utf8'))).toMatchObject({ version: 1, columns: expect.arrayContaining([{ name: 'temp_c_last', type: 'DOUBLE', nullable: true, feature: 'temp-c_last' }]) });
+    expect(JSON.parse(readFileSync(join(dir, 'legacy', '_schema.json'), 'utf8'))).toMatchObject({
+      version: 1,
+      columns: expect.arrayContaining([
+        { name: 'temp_c_last', type: 'DOUBLE', nullable: true, feature: 'temp-c_last' },
+      ]),
+    });
     expect(readdirSync(day).sort()).toEqual(['part-1-aaaa.parquet', 'part-2-bbbb.parquet']);
     const rows = await query(
       `SELECT entity_id, epoch_ms(event_time)::DOUBLE AS t, typeof(event_time) AS ty, temp_c_last, status FROM read_parquet('${dir}/legacy/*/*.parquet') ORDER BY entity_id`,
@@ -188,9 +235,15 @@ describe('ParquetOfflineStore', () => {
   it('refuses to start on a malformed commit record, naming the file', async () => {
     const dir = tempDir();
     mkdirSync(join(dir, 'g'));
-    writeFileSync(join(dir, 'g', '_commit.json'), '{"format":1,"schema":{"version":1,"columns":[{"name":"Bad-Name"}]}}');
+    writeFileSync(
+      join(dir, 'g', '_commit.json'),
+      '{"format":1,"schema":{"version":1,"columns":[{"name":"Bad-Name"}]}}',
+    );
     const store = new ParquetOfflineStore({ dir });
     onTestFinished(() => store.close());
-    await expect(store.start()).rejects.toMatchObject({ code: 'EL_ERR_OFFLINE_STORE_COMMIT', message: expect.stringContaining('_commit.json') });
+    await expect(store.start()).rejects.toMatchObject({
+      code: 'EL_ERR_OFFLINE_STORE_COMMIT',
+      message: expect.stringContaining('_commit.json'),
+    });
   });
 });

@@ -36,13 +36,19 @@ describe('offline group schema', () => {
       ],
     });
     // a column added in the same flush as a string value of it is VARCHAR from the start
-    expect(evolveSchema(EMPTY_SCHEMA, [{ d: 1 }, { d: 'x' }], KEYWORDS).columns).toEqual([{ name: 'd', feature: 'd', type: 'VARCHAR' }]);
+    expect(evolveSchema(EMPTY_SCHEMA, [{ d: 1 }, { d: 'x' }], KEYWORDS).columns).toEqual([
+      { name: 'd', feature: 'd', type: 'VARCHAR' },
+    ]);
     expect(v1.version).toBe(1);
   });
 
   it('refuses a malformed stored schema, naming where', () => {
-    expect(parseSchema({ version: 1, columns: [{ name: 'ok', feature: 'ok', type: 'DOUBLE' }] }, 'x')).toMatchObject({ version: 1 });
-    expect(() => parseSchema({ version: 1, columns: [{ name: 'Bad-Name', feature: 'b', type: 'DOUBLE' }] }, '/d/_commit.json')).toThrow(/\/d\/_commit.json/);
+    expect(parseSchema({ version: 1, columns: [{ name: 'ok', feature: 'ok', type: 'DOUBLE' }] }, 'x')).toMatchObject({
+      version: 1,
+    });
+    expect(() =>
+      parseSchema({ version: 1, columns: [{ name: 'Bad-Name', feature: 'b', type: 'DOUBLE' }] }, '/d/_commit.json'),
+    ).toThrow(/\/d\/_commit.json/);
     expect(() => parseSchema({ version: -1, columns: [] }, 'x')).toThrow(/schema/);
   });
 });

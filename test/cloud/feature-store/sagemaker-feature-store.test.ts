@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { SageMakerFeatureStore, type SageMakerFeatureStoreOptions } from '../../../cloud/feature-store/sagemaker-feature-store.ts';
+import {
+  SageMakerFeatureStore,
+  type SageMakerFeatureStoreOptions,
+} from '../../../cloud/feature-store/sagemaker-feature-store.ts';
 import { ManualClock } from '../../../lib/clock.ts';
 import { startSageMakerFsServer, type TestSageMakerFs } from '../../helpers/sagemaker-fs-server.ts';
 import { CONTRACT_GROUPS, describeFeatureStoreContract } from './feature-store-contract.ts';
@@ -27,7 +30,11 @@ describe('SageMakerFeatureStore', () => {
     server = await startSageMakerFsServer({
       now: () => clock.now(),
       groups: {
-        typed: { recordIdentifierName: 'machine_id', eventTimeName: 'ts', features: { version: 'String', count: 'Integral', temp: 'Fractional' } },
+        typed: {
+          recordIdentifierName: 'machine_id',
+          eventTimeName: 'ts',
+          features: { version: 'String', count: 'Integral', temp: 'Fractional' },
+        },
       },
     });
   });
@@ -42,7 +49,14 @@ describe('SageMakerFeatureStore', () => {
 
   it('maps identifier and event time names, fractional-second event times and declared feature types', async () => {
     const s = await open({
-      groups: { typed: { recordIdentifierName: 'machine_id', eventTimeName: 'ts', eventTimeFormat: 'seconds', featureTypes: { version: 'String', count: 'Integral', temp: 'Fractional' } } },
+      groups: {
+        typed: {
+          recordIdentifierName: 'machine_id',
+          eventTimeName: 'ts',
+          eventTimeFormat: 'seconds',
+          featureTypes: { version: 'String', count: 'Integral', temp: 'Fractional' },
+        },
+      },
     });
     const rec = { entityId: 'M1', eventTime: clock.now() - 1500, features: { version: '3', count: 7, temp: 1e-9 } };
     await s.put('typed', rec);
@@ -54,26 +68,41 @@ describe('SageMakerFeatureStore', () => {
 
   it('reports SageMaker validation errors and unknown groups with clear codes', async () => {
     const s = await open({ groups: { typed: { recordIdentifierName: 'machine_id', eventTimeName: 'ts' } } });
-    await expect(s.put('typed', { entityId: 'M2', eventTime: clock.now(), features: { undefined_feature: 1 } })).rejects.toMatchObject({
+    await expect(
+      s.put('typed', { entityId: 'M2', eventTime: clock.now(), features: { undefined_feature: 1 } }),
+    ).rejects.toMatchObject({
       code: 'EL_ERR_FEATURE_RECORD_INVALID',
       message: expect.stringMatching(/undefined_feature is not defined/),
     });
-    await expect(s.put('typed', { entityId: 'M2', eventTime: clock.now(), features: { count: 1.5 } })).rejects.toMatchObject({ code: 'EL_ERR_FEATURE_RECORD_INVALID' });
+    await expect(
+      s.put('typed', { entityId: 'M2', eventTime: clock.now(), features: { count: 1.5 } }),
+    ).rejects.toMatchObject({ code: 'EL_ERR_FEATURE_RECORD_INVALID' });
     await expect(s.get('nope', 'x')).rejects.toMatchObject({ code: 'EL_ERR_FEATURE_GROUP_NOT_FOUND' });
     await expect(s.batchGet('nope', ['x'])).rejects.toMatchObject({ code: 'EL_ERR_FEATURE_GROUP_NOT_FOUND' });
-    await expect(s.put('typed', { entityId: 'M2', eventTime: clock.now(), features: { ts: 5 } })).rejects.toMatchObject({ code: 'EL_ERR_FEATURE_NAME_INVALID' });
+    await expect(s.put('typed', { entityId: 'M2', eventTime: clock.now(), features: { ts: 5 } })).rejects.toMatchObject(
+      { code: 'EL_ERR_FEATURE_NAME_INVALID' },
+    );
   });
 
   it('uses one BatchGetRecord for the staleness check of a putMany, or none when disabled', async () => {
     const s = await open({ groups: { typed: { recordIdentifierName: 'machine_id', eventTimeName: 'ts' } } });
     const before = { ...server.requests };
-    const recs = Array.from({ length: 20 }, (_, i) => ({ entityId: `B${i}`, eventTime: clock.now(), features: { count: i } }));
+    const recs = Array.from({ length: 20 }, (_, i) => ({
+      entityId: `B${i}`,
+      eventTime: clock.now(),
+      features: { count: i },
+    }));
     await s.putMany('typed', recs);
     expect(server.requests.BatchGetRecord - before.BatchGetRecord).toBe(1);
     expect(server.requests.PutRecord - before.PutRecord).toBe(20);
-    const fast = await open({ checkStaleWrites: false, groups: { typed: { recordIdentifierName: 'machine_id', eventTimeName: 'ts' } } });
+    const fast = await open({
+      checkStaleWrites: false,
+      groups: { typed: { recordIdentifierName: 'machine_id', eventTimeName: 'ts' } },
+    });
     const mid = { ...server.requests };
-    expect(await fast.put('typed', { entityId: 'B1', eventTime: 1, features: { count: 99 } })).toEqual({ written: true });
+    expect(await fast.put('typed', { entityId: 'B1', eventTime: 1, features: { count: 99 } })).toEqual({
+      written: true,
+    });
     expect(server.requests.BatchGetRecord).toBe(mid.BatchGetRecord);
     // SageMaker itself still kept the newer record
     expect((await fast.get('typed', 'B1'))!.features.count).toBe(1);

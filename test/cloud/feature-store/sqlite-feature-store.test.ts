@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { SqliteFeatureStore, type SqliteFeatureStoreOptions } from '../../../cloud/feature-store/sqlite-feature-store.ts';
+import {
+  SqliteFeatureStore,
+  type SqliteFeatureStoreOptions,
+} from '../../../cloud/feature-store/sqlite-feature-store.ts';
 import { ManualClock } from '../../../lib/clock.ts';
 import { CONTRACT_GROUPS, describeFeatureStoreContract } from './feature-store-contract.ts';
 
@@ -23,9 +26,9 @@ function tempDir(): string {
 
 describe('SqliteFeatureStore', () => {
   it('validates options', () => {
-    expect(() => new SqliteFeatureStore({ path: 'x', defaultTTLMs: 5 } as unknown as SqliteFeatureStoreOptions)).toThrow(
-      /unknown option "defaultTTLMs" \(did you mean "defaultTtlMs"\?\)/,
-    );
+    expect(
+      () => new SqliteFeatureStore({ path: 'x', defaultTTLMs: 5 } as unknown as SqliteFeatureStoreOptions),
+    ).toThrow(/unknown option "defaultTTLMs" \(did you mean "defaultTtlMs"\?\)/);
     expect(() => new SqliteFeatureStore({ path: 'x', groups: { g: { ttlMs: -1 } } })).toThrow(/groups.g.ttlMs/);
     expect(() => new SqliteFeatureStore({ path: 'x', groups: { 'bad group': {} } })).toThrow(/feature group/);
   });

@@ -51,13 +51,27 @@ function expectInsecure(fn: () => unknown, what: string, host: string): void {
 
 /** an answer from a plain GET; undefined when nothing listens */
 async function reachable(url: string): Promise<number | undefined> {
-  return fetch(url, { signal: AbortSignal.timeout(5000) }).then((r) => r.status, () => undefined);
+  return fetch(url, { signal: AbortSignal.timeout(5000) }).then(
+    (r) => r.status,
+    () => undefined,
+  );
 }
 
 describe('listen guard', () => {
   it('tells loopback hosts from the rest', () => {
-    for (const h of ['127.0.0.1', '127.1.2.3', 'localhost', 'LOCALHOST', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1']) expect(isLoopbackHost(h), h).toBe(true);
-    for (const h of ['0.0.0.0', '::', '[::]', '10.0.0.5', '192.168.1.2', 'example.com', '128.0.0.1', '::2', '']) expect(isLoopbackHost(h), h).toBe(false);
+    for (const h of [
+      '127.0.0.1',
+      '127.1.2.3',
+      'localhost',
+      'LOCALHOST',
+      '::1',
+      '[::1]',
+      '0:0:0:0:0:0:0:1',
+      '::ffff:127.0.0.1',
+    ])
+      expect(isLoopbackHost(h), h).toBe(true);
+    for (const h of ['0.0.0.0', '::', '[::]', '10.0.0.5', '192.168.1.2', 'example.com', '128.0.0.1', '::2', ''])
+      expect(isLoopbackHost(h), h).toBe(false);
   });
 
   it('passes loopback and authenticated listeners, refuses the rest, warns when insecure is explicit', () => {
@@ -65,7 +79,11 @@ describe('listen guard', () => {
     assertSecureListener({ host: '127.0.0.1', authConfigured: false, insecure: false, what: 'x', logger });
     assertSecureListener({ host: '0.0.0.0', authConfigured: true, insecure: false, what: 'x', logger });
     expect(lines).toEqual([]);
-    expectInsecure(() => assertSecureListener({ host: '0.0.0.0', port: 9, authConfigured: false, insecure: false, what: 'thing' }), 'thing', '0.0.0.0:9');
+    expectInsecure(
+      () => assertSecureListener({ host: '0.0.0.0', port: 9, authConfigured: false, insecure: false, what: 'thing' }),
+      'thing',
+      '0.0.0.0:9',
+    );
     assertSecureListener({ host: '0.0.0.0', port: 9, authConfigured: false, insecure: true, what: 'thing', logger });
     expect(lines).toHaveLength(1);
     expect(lines[0]!.level).toBe(40);
@@ -84,7 +102,11 @@ describe('registry exposure', () => {
     onTestFinished(() => part.close());
     await part.start();
     const port = new URL(part.instance.server.url).port;
-    const res = await fetch(`http://127.0.0.1:${port}/v1/models/m/aliases/prod`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"version":"1"}' });
+    const res = await fetch(`http://127.0.0.1:${port}/v1/models/m/aliases/prod`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: '{"version":"1"}',
+    });
     expect(res.status).toBe(401);
   });
 
@@ -95,7 +117,9 @@ describe('registry exposure', () => {
     await part.start();
     expect(await reachable(`http://127.0.0.1:${new URL(part.instance.server.url).port}/healthz`)).toBe(200);
     const warn = lines.filter((l) => l.level === 40);
-    expect(warn.map((l) => l.msg).join('\n')).toMatch(/INSECURE: registry listens on 0\.0\.0\.0:0 without authentication/);
+    expect(warn.map((l) => l.msg).join('\n')).toMatch(
+      /INSECURE: registry listens on 0\.0\.0\.0:0 without authentication/,
+    );
   });
 
   it('starts without a token on loopback (the default) with no warning', async () => {
@@ -111,7 +135,12 @@ describe('registry exposure', () => {
 describe('rollout controller exposure', () => {
   it('refuses a non-loopback controller without apiToken before it connects anywhere', async () => {
     expectInsecure(
-      () => createRolloutPart({ dataDir: tempDir(), mqtt: { url: 'mqtt://127.0.0.1:1' }, http: { host: '0.0.0.0', port: 0 } }),
+      () =>
+        createRolloutPart({
+          dataDir: tempDir(),
+          mqtt: { url: 'mqtt://127.0.0.1:1' },
+          http: { host: '0.0.0.0', port: 0 },
+        }),
       'rollout controller',
       '0.0.0.0',
     );
@@ -121,16 +150,34 @@ describe('rollout controller exposure', () => {
     const broker = await startTestBroker();
     onTestFinished(() => broker.close());
     const { logger, lines } = captureLogger();
-    const open = createRolloutPart({ dataDir: tempDir(), mqtt: { url: broker.url, clientId: 'ro-open' }, http: { host: '0.0.0.0', port: 0, insecure: true } }, { logger });
+    const open = createRolloutPart(
+      {
+        dataDir: tempDir(),
+        mqtt: { url: broker.url, clientId: 'ro-open' },
+        http: { host: '0.0.0.0', port: 0, insecure: true },
+      },
+      { logger },
+    );
     onTestFinished(() => open.close());
     await open.start();
     expect(await reachable(`http://127.0.0.1:${new URL(open.instance.server.url).port}/v1/rollouts`)).toBe(200);
-    expect(lines.filter((l) => l.level === 40).map((l) => l.msg).join('\n')).toMatch(/INSECURE: rollout controller listens on 0\.0\.0\.0:0/);
+    expect(
+      lines
+        .filter((l) => l.level === 40)
+        .map((l) => l.msg)
+        .join('\n'),
+    ).toMatch(/INSECURE: rollout controller listens on 0\.0\.0\.0:0/);
 
-    const closed = createRolloutPart({ dataDir: tempDir(), mqtt: { url: broker.url, clientId: 'ro-token' }, http: { host: '0.0.0.0', port: 0, apiToken: 't' } });
+    const closed = createRolloutPart({
+      dataDir: tempDir(),
+      mqtt: { url: broker.url, clientId: 'ro-token' },
+      http: { host: '0.0.0.0', port: 0, apiToken: 't' },
+    });
     onTestFinished(() => closed.close());
     await closed.start();
-    const res = await fetch(`http://127.0.0.1:${new URL(closed.instance.server.url).port}/v1/rollouts/x/abort`, { method: 'POST' });
+    const res = await fetch(`http://127.0.0.1:${new URL(closed.instance.server.url).port}/v1/rollouts/x/abort`, {
+      method: 'POST',
+    });
     expect(res.status).toBe(401);
   });
 });
@@ -138,7 +185,13 @@ describe('rollout controller exposure', () => {
 describe('edgeloop registry|rollout serve', () => {
   async function cli(argv: string[], cwd: string): Promise<{ code: number; err: string }> {
     let err = '';
-    const sink = (f: (s: string) => void) => new Writable({ write(c, _e, cb) { f(String(c)); cb(); } });
+    const sink = (f: (s: string) => void) =>
+      new Writable({
+        write(c, _e, cb) {
+          f(String(c));
+          cb();
+        },
+      });
     const code = await main(argv, { stdout: sink(() => {}), stderr: sink((s) => (err += s)), env: {}, cwd });
     return { code, err };
   }
@@ -148,17 +201,35 @@ describe('edgeloop registry|rollout serve', () => {
     const reg = await cli(['registry', 'serve', '--host', '0.0.0.0', '--port', '0', '--data-dir', dir], dir);
     expect(reg.code).toBe(1);
     expect(reg.err).toMatch(/registry: refusing to listen on 0\.0\.0\.0:0 .*--insecure.*EL_ERR_INSECURE_LISTENER/);
-    const ro = await cli(['rollout', 'serve', '--host', '0.0.0.0', '--port', '0', '--data-dir', dir, '--mqtt', 'mqtt://127.0.0.1:1'], dir);
+    const ro = await cli(
+      ['rollout', 'serve', '--host', '0.0.0.0', '--port', '0', '--data-dir', dir, '--mqtt', 'mqtt://127.0.0.1:1'],
+      dir,
+    );
     expect(ro.code).toBe(1);
     expect(ro.err).toMatch(/rollout controller: refusing to listen on 0\.0\.0\.0:0 .*EL_ERR_INSECURE_LISTENER/);
   });
 
   it('--insecure starts the registry on a non-loopback host and logs the warning', { timeout: 60_000 }, async () => {
     const dir = tempDir();
-    const child = spawn(process.execPath, [packagePath('bin', 'edgeloop.js'), 'registry', 'serve', '--host', '0.0.0.0', '--port', '0', '--insecure', '--data-dir', dir], {
-      env: { ...process.env, EDGELOOP_FROM_SOURCE: '1', EDGELOOP_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        packagePath('bin', 'edgeloop.js'),
+        'registry',
+        'serve',
+        '--host',
+        '0.0.0.0',
+        '--port',
+        '0',
+        '--insecure',
+        '--data-dir',
+        dir,
+      ],
+      {
+        env: { ...process.env, EDGELOOP_FROM_SOURCE: '1', EDGELOOP_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     onTestFinished(async () => {
       if (child.exitCode === null) child.kill('SIGKILL');

@@ -13,9 +13,17 @@ const bodySchema = {
   type: 'object',
   required: ['name'],
   additionalProperties: false,
-  properties: { name: nameSchema, size: { type: 'integer', minimum: 0, maximum: 10 }, tags: { type: 'array', items: nameSchema, maxItems: 3 } },
+  properties: {
+    name: nameSchema,
+    size: { type: 'integer', minimum: 0, maximum: 10 },
+    tags: { type: 'array', items: nameSchema, maxItems: 3 },
+  },
 } as const;
-const thingSchema = { type: 'object', required: ['name', 'size'], properties: { name: { type: 'string' }, size: { type: 'integer' } } } as const;
+const thingSchema = {
+  type: 'object',
+  required: ['name', 'size'],
+  properties: { name: { type: 'string' }, size: { type: 'integer' } },
+} as const;
 const errorSchema = { type: 'object', required: ['message'], properties: { message: { type: 'string' } } } as const;
 const json = (schema: Schema) => ({ description: '', content: { 'application/json': { schema } } });
 
@@ -30,7 +38,12 @@ const doc: OpenApiDocument = {
         responses: { '200': json(thingSchema), '400': json(errorSchema) },
       },
     },
-    '/things': { post: { requestBody: { required: true, content: { 'application/json': { schema: bodySchema } } }, responses: { '201': json(thingSchema), '400': json(errorSchema) } } },
+    '/things': {
+      post: {
+        requestBody: { required: true, content: { 'application/json': { schema: bodySchema } } },
+        responses: { '201': json(thingSchema), '400': json(errorSchema) },
+      },
+    },
   },
 };
 
@@ -46,16 +59,34 @@ async function run(f: Faults) {
   onTestFinished(() => app.close());
   if (!f.defaultAjv) useStrictSchemaValidation(app);
   app.setErrorHandler((err: Error, _req, reply) => reply.code(400).send({ message: err.message }));
-  app.get<{ Params: { name: string } }>('/things/:name', {
-    schema: { params: { type: 'object', properties: { name: nameSchema } }, querystring: { type: 'object', required: ['limit'], properties: { limit: { type: 'integer', minimum: 1, maximum: 5 } } } },
-  }, async (req, reply) => {
-    if (req.params.name === f.teapotFor) return reply.code(418).send({ message: 'teapot' });
-    if (f.refuseLongNames && req.params.name.length > 10) return reply.code(400).send({ message: 'too long' });
-    return { name: req.params.name, size: f.sizeAsString ? '3' : 3 };
-  });
-  app.post<{ Body: { name: string; size?: number } }>('/things', { schema: { body: bodySchema } }, async (req, reply) => reply.code(201).send({ name: req.body.name, size: req.body.size ?? 0 }));
+  app.get<{ Params: { name: string } }>(
+    '/things/:name',
+    {
+      schema: {
+        params: { type: 'object', properties: { name: nameSchema } },
+        querystring: {
+          type: 'object',
+          required: ['limit'],
+          properties: { limit: { type: 'integer', minimum: 1, maximum: 5 } },
+        },
+      },
+    },
+    async (req, reply) => {
+      if (req.params.name === f.teapotFor) return reply.code(418).send({ message: 'teapot' });
+      if (f.refuseLongNames && req.params.name.length > 10) return reply.code(400).send({ message: 'too long' });
+      return { name: req.params.name, size: f.sizeAsString ? '3' : 3 };
+    },
+  );
+  app.post<{ Body: { name: string; size?: number } }>('/things', { schema: { body: bodySchema } }, async (req, reply) =>
+    reply.code(201).send({ name: req.body.name, size: req.body.size ?? 0 }),
+  );
   const send = async (r: { method: string; url: string; headers: Record<string, string>; body?: string }) => {
-    const res = await app.inject({ method: r.method as 'GET', url: r.url, headers: r.headers, ...(r.body === undefined ? {} : { payload: r.body }) });
+    const res = await app.inject({
+      method: r.method as 'GET',
+      url: r.url,
+      headers: r.headers,
+      ...(r.body === undefined ? {} : { payload: r.body }),
+    });
     return { status: res.statusCode, contentType: res.headers['content-type'] as string | undefined, body: res.body };
   };
   return fuzzOpenApi(doc, send);
@@ -65,7 +96,13 @@ describe('openapi fuzzer', () => {
   it('generates boundaries and one-rule-broken cases, each checked against the schema', () => {
     const cases = generateCases(doc);
     const why = (valid: boolean) => cases.filter((c) => c.valid === valid).map((c) => `${c.operation} ${c.why}`);
-    expect(why(true)).toEqual(expect.arrayContaining(['GET /things/{name} path name: 20 characters "aaaaaaaaaaaaaaaaaaaa"', 'GET /things/{name} query limit: 5', 'POST /things body: {name, size, tags}']));
+    expect(why(true)).toEqual(
+      expect.arrayContaining([
+        'GET /things/{name} path name: 20 characters "aaaaaaaaaaaaaaaaaaaa"',
+        'GET /things/{name} query limit: 5',
+        'POST /things body: {name, size, tags}',
+      ]),
+    );
     expect(why(false)).toEqual(
       expect.arrayContaining([
         'GET /things/{name} path name: 21 characters (maxLength 20)',
@@ -90,8 +127,12 @@ describe('openapi fuzzer', () => {
 
   it('flags dropped extra properties and coerced types (Fastify default ajv)', async () => {
     const problems = (await run({ defaultAjv: true })).findings.map((f) => `${f.why}: ${f.problem}`);
-    expect(problems).toContain('body: extra property (additionalProperties: false): invalid input accepted: 201 instead of one of 400/413/414/415');
-    expect(problems).toContain('body.size: wrong type: numeric string: invalid input accepted: 201 instead of one of 400/413/414/415');
+    expect(problems).toContain(
+      'body: extra property (additionalProperties: false): invalid input accepted: 201 instead of one of 400/413/414/415',
+    );
+    expect(problems).toContain(
+      'body.size: wrong type: numeric string: invalid input accepted: 201 instead of one of 400/413/414/415',
+    );
   });
 
   it('flags undocumented statuses, bodies off their schema and valid input refused', async () => {

@@ -38,10 +38,18 @@ describe('ingest: timestamps bounded against arrival', () => {
   it('dead-letters a message whose every record is out of range, past or future; in-range edges are kept', async () => {
     const now = Date.now();
     const { ingest, stream, dlq } = await setupIngest({ timeBounds: { maxFutureMs: 5 * MIN, maxPastMs: 60 * MIN } });
-    expect(await ingest.accept({ topic: T('a'), payload: enc(telemetry('a', 1, 3, { ts: now + 10 * MIN })) })).toBe('dead-letter');
-    expect(await ingest.accept({ topic: T('b'), payload: enc(telemetry('b', 1, 3, { ts: now - 2 * 60 * MIN })) })).toBe('dead-letter');
-    expect(await ingest.accept({ topic: T('c'), payload: enc(telemetry('c', 1, 3, { ts: now - 59 * MIN })) })).toBe('stored');
-    expect(await ingest.accept({ topic: T('e'), payload: enc(telemetry('e', 1, 1, { ts: now + 4 * MIN })) })).toBe('stored');
+    expect(await ingest.accept({ topic: T('a'), payload: enc(telemetry('a', 1, 3, { ts: now + 10 * MIN })) })).toBe(
+      'dead-letter',
+    );
+    expect(await ingest.accept({ topic: T('b'), payload: enc(telemetry('b', 1, 3, { ts: now - 2 * 60 * MIN })) })).toBe(
+      'dead-letter',
+    );
+    expect(await ingest.accept({ topic: T('c'), payload: enc(telemetry('c', 1, 3, { ts: now - 59 * MIN })) })).toBe(
+      'stored',
+    );
+    expect(await ingest.accept({ topic: T('e'), payload: enc(telemetry('e', 1, 1, { ts: now + 4 * MIN })) })).toBe(
+      'stored',
+    );
     const ev = events('f', 9);
     ev.events[0]!.ts = now + 60 * MIN;
     expect(await ingest.accept({ topic: E('f'), payload: enc(ev) })).toBe('dead-letter');
@@ -50,26 +58,50 @@ describe('ingest: timestamps bounded against arrival', () => {
     // a status snapshot from long ago is state, not history: the past bound does not apply to it
     const old = { ...status, deviceId: 'h', ts: 1 };
     expect(await ingest.accept({ topic: 'edgeloop/v1/h/status', payload: enc(old as never) })).toBe('stored');
-    expect(dlq.list({}).map((d) => `${d.deviceId}:${d.reason}`).sort()).toEqual(['a:ts-out-of-range', 'b:ts-out-of-range', 'f:ts-out-of-range', 'g:ts-out-of-range']);
+    expect(
+      dlq
+        .list({})
+        .map((d) => `${d.deviceId}:${d.reason}`)
+        .sort(),
+    ).toEqual(['a:ts-out-of-range', 'b:ts-out-of-range', 'f:ts-out-of-range', 'g:ts-out-of-range']);
     const back = await readAll(stream);
     expect([...back.seqs.keys()].sort()).toEqual(['c', 'e', 'h']);
   });
 
   it('takes Infinity to turn a bound off and refuses a bad bound naming it', async () => {
     const { ingest, stream } = await setupIngest({ timeBounds: { maxPastMs: Infinity } });
-    expect(await ingest.accept({ topic: T('old'), payload: enc(telemetry('old', 1, 2, { ts: 1_000 })) })).toBe('stored');
+    expect(await ingest.accept({ topic: T('old'), payload: enc(telemetry('old', 1, 2, { ts: 1_000 })) })).toBe(
+      'stored',
+    );
     expect((await readAll(stream)).seqs.get('old')).toEqual([1, 2]);
     const base = { stream: {} as Stream, dlq: { add: () => 0 }, dedupPath: ':memory:' };
-    expect(() => new Ingest({ ...base, timeBounds: { maxFutureMs: -1 } })).toThrow(/timeBounds\.maxFutureMs must be a number >= 0/);
+    expect(() => new Ingest({ ...base, timeBounds: { maxFutureMs: -1 } })).toThrow(
+      /timeBounds\.maxFutureMs must be a number >= 0/,
+    );
   });
 });
 
 describe('ingest: ids, headers and fields', () => {
   it('refuses sensor ids with NUL, a lone surrogate or a bidi override; keeps real-world names', async () => {
-    for (const bad of ['te\u0000mp', 'temp\ud800', 'abc\u202edef', 'zero\u200bwidth', 'line\nbreak', '', 'x'.repeat(129)]) {
+    for (const bad of [
+      'te\u0000mp',
+      'temp\ud800',
+      'abc\u202edef',
+      'zero\u200bwidth',
+      'line\nbreak',
+      '',
+      'x'.repeat(129),
+    ]) {
       expect(isValidSensorId(bad), JSON.stringify(bad)).toBe(false);
     }
-    for (const good of ['temp', 'Air temperature [K]', 'Volume Flow RateRMS', 'température', 'rpm/1', 'x'.repeat(128)]) {
+    for (const good of [
+      'temp',
+      'Air temperature [K]',
+      'Volume Flow RateRMS',
+      'température',
+      'rpm/1',
+      'x'.repeat(128),
+    ]) {
       expect(isValidSensorId(good), good).toBe(true);
     }
     const { ingest, dlq, stream } = await setupIngest();
@@ -78,15 +110,21 @@ describe('ingest: ids, headers and fields', () => {
     expect(await ingest.accept({ topic: T('d'), payload: enc(m) })).toBe('dead-letter');
     expect(dlq.list({})[0]).toMatchObject({ reason: 'malformed' });
     expect(dlq.list({})[0]!.detail).toMatch(/^readings\[1\]\.sensor: expected a sensor id/);
-    expect(await ingest.accept({ topic: T('d'), payload: enc(telemetry('d', 3, 2, { sensor: 'Air temperature [K]' })) })).toBe('stored');
+    expect(
+      await ingest.accept({ topic: T('d'), payload: enc(telemetry('d', 3, 2, { sensor: 'Air temperature [K]' })) }),
+    ).toBe('stored');
     expect((await readAll(stream)).seqs.get('d')).toEqual([3, 4]);
   });
 
   it('refuses a header seq that is not the smallest record seq', () => {
     const m = telemetry('d', 10, 3);
-    expect(() => decodeDeviceMessage(enc({ ...m, seq: 5 }))).toThrow(/^seq: expected the smallest readings\[\]\.seq \(10\), got 5/);
+    expect(() => decodeDeviceMessage(enc({ ...m, seq: 5 }))).toThrow(
+      /^seq: expected the smallest readings\[\]\.seq \(10\), got 5/,
+    );
     const ev = events('d', 7);
-    expect(() => decodeDeviceMessage(enc({ ...ev, seq: 8 }))).toThrow(/^seq: expected the smallest events\[\]\.seq \(7\)/);
+    expect(() => decodeDeviceMessage(enc({ ...ev, seq: 8 }))).toThrow(
+      /^seq: expected the smallest events\[\]\.seq \(7\)/,
+    );
   });
 
   it('stores only the fields the protocol defines: 120 KB nested 20,000 deep beside a reading is removed', async () => {
@@ -101,7 +139,9 @@ describe('ingest: ids, headers and fields', () => {
     const rec = (await readAll(stream)).records[0]!.message;
     expect(Object.keys(rec).sort()).toEqual(['deviceId', 'readings', 'sentAt', 'seq', 'type', 'v']);
     expect((rec.readings as Array<Record<string, unknown>>).map((r) => Object.keys(r).sort().join(','))).toEqual([
-      'sensor,seq,ts,value', 'sensor,seq,ts,value', 'sensor,seq,ts,value',
+      'sensor,seq,ts,value',
+      'sensor,seq,ts,value',
+      'sensor,seq,ts,value',
     ]);
     expect(dlq.list({})).toEqual([]);
     expect(ingest.stats()).toMatchObject({ strippedMessages: 1, readings: 3 });
@@ -114,7 +154,9 @@ describe('ingest: ids, headers and fields', () => {
     ev.events[0]!.context = deep;
     expect(() => decodeDeviceMessage(enc(ev))).toThrow(/^events\[0\]: expected an event nested at most 6 levels deep/);
     const st = { v: 1, type: 'status', deviceId: 'd', seq: 1, ts: 1, online: true, extra: deep };
-    expect(() => decodeDeviceMessage(enc(st as never))).toThrow(/^message: expected a status object nested at most 6 levels/);
+    expect(() => decodeDeviceMessage(enc(st as never))).toThrow(
+      /^message: expected a status object nested at most 6 levels/,
+    );
     // what the agent sends (context of per-sensor maps) passes
     ev.events[0]!.context = { last: { a: 1 }, mean: { a: 1 }, suppressed: 0 };
     expect(() => decodeDeviceMessage(enc(ev))).not.toThrow();
@@ -133,12 +175,36 @@ describe('feature aggregator: one glitched timestamp does not freeze a device', 
     const agg = new FeatureAggregator({ windows: [{ sizeMs: MIN }], allowedLatenessMs: 0 });
     const t0 = 1_800_000_000_000 - (1_800_000_000_000 % MIN);
     const msg = (seq: number, readings: Array<[number, number]>, sentAt: number) => ({
-      v: 1 as const, type: 'telemetry' as const, deviceId: 'd', seq, sentAt,
+      v: 1 as const,
+      type: 'telemetry' as const,
+      deviceId: 'd',
+      seq,
+      sentAt,
       readings: readings.map(([ts, value], i) => ({ seq: seq + i, sensor: 'a', ts, value })),
     });
-    agg.ingest(msg(1, [[t0 + 1000, 1], [t0 + 2000, 2]], t0 + 2000), t0 + 2000);
+    agg.ingest(
+      msg(
+        1,
+        [
+          [t0 + 1000, 1],
+          [t0 + 2000, 2],
+        ],
+        t0 + 2000,
+      ),
+      t0 + 2000,
+    );
     // one reading of the next batch carries a timestamp in the year 3000
-    const r = agg.ingest(msg(3, [[t0 + 3000, 3], [Date.UTC(3000, 0, 1), 999]], t0 + 3000), t0 + 3000);
+    const r = agg.ingest(
+      msg(
+        3,
+        [
+          [t0 + 3000, 3],
+          [Date.UTC(3000, 0, 1), 999],
+        ],
+        t0 + 3000,
+      ),
+      t0 + 3000,
+    );
     expect(r).toMatchObject({ readings: 1, future: 1, late: 0 });
     // later readings are not late, and the first minute closes with exactly its three readings
     const r2 = agg.ingest(msg(5, [[t0 + MIN + 1000, 10]], t0 + MIN + 1000), t0 + MIN + 1000);

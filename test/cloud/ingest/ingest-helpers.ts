@@ -10,7 +10,12 @@ import { OutageStream } from '../../helpers/outage-stream.ts';
 import { encodeMessage, type TelemetryMessage, type EventsMessage } from '../../../protocol/messages.ts';
 import type { Stream } from '../../../cloud/stream/stream.ts';
 
-export function telemetry(deviceId: string, firstSeq: number, count: number, opts: { ts?: number; sensor?: string } = {}): TelemetryMessage {
+export function telemetry(
+  deviceId: string,
+  firstSeq: number,
+  count: number,
+  opts: { ts?: number; sensor?: string } = {},
+): TelemetryMessage {
   const ts = opts.ts ?? Date.now() - 60_000;
   return {
     v: 1,
@@ -18,7 +23,12 @@ export function telemetry(deviceId: string, firstSeq: number, count: number, opt
     deviceId,
     seq: firstSeq,
     sentAt: ts + count,
-    readings: Array.from({ length: count }, (_, i) => ({ seq: firstSeq + i, sensor: opts.sensor ?? 'temp', ts: ts + i, value: 20 + ((firstSeq + i) % 7) })),
+    readings: Array.from({ length: count }, (_, i) => ({
+      seq: firstSeq + i,
+      sensor: opts.sensor ?? 'temp',
+      ts: ts + i,
+      value: 20 + ((firstSeq + i) % 7),
+    })),
   };
 }
 
@@ -76,10 +86,18 @@ export function range(lo: number, hi: number): number[] {
 export async function setupIngest(opts: Partial<IngestOptions> = {}, dir?: string) {
   const d = dir ?? mkdtempSync(join(tmpdir(), 'edgeloop-ingest-'));
   if (!dir) onTestFinished(() => rmSync(d, { recursive: true, force: true }));
-  const stream = new OutageStream(new LocalStream({ path: join(d, 'stream.db'), shardCount: 2, synchronous: 'NORMAL' }));
+  const stream = new OutageStream(
+    new LocalStream({ path: join(d, 'stream.db'), shardCount: 2, synchronous: 'NORMAL' }),
+  );
   await stream.start();
   const dlq = await SqliteDlq.create({ path: join(d, 'dlq.db') });
-  const ingest = new Ingest({ stream, dlq, dedupPath: join(d, 'dedup.db'), putRetry: { minMs: 1, maxMs: 2, maxAttempts: 2 }, ...opts });
+  const ingest = new Ingest({
+    stream,
+    dlq,
+    dedupPath: join(d, 'dedup.db'),
+    putRetry: { minMs: 1, maxMs: 2, maxAttempts: 2 },
+    ...opts,
+  });
   await ingest.start();
   const close = async (): Promise<void> => {
     await ingest.close();

@@ -16,7 +16,10 @@ describe('Ingest', () => {
       ingest.accept({ topic: T('dev-a'), payload: enc(telemetry('dev-a', 1, 100)) }),
       ingest.accept({ topic: T('dev-b'), payload: enc(telemetry('dev-b', 1, 50)) }),
       ingest.accept({ topic: 'edgeloop/v1/dev-a/events', payload: enc(events('dev-a', 101)) }),
-      ingest.accept({ topic: 'edgeloop/v1/dev-a/status', payload: enc({ v: 1, type: 'status', deviceId: 'dev-a', seq: 101, ts: 1, online: true }) }),
+      ingest.accept({
+        topic: 'edgeloop/v1/dev-a/status',
+        payload: enc({ v: 1, type: 'status', deviceId: 'dev-a', seq: 101, ts: 1, online: true }),
+      }),
     ]);
     expect(outcomes).toEqual(['stored', 'stored', 'stored', 'stored']);
     const back = await readAll(stream);
@@ -70,10 +73,27 @@ describe('Ingest', () => {
       ingest.accept({ topic: T('d'), payload: enc(telemetry('d', 6, 5)) }),
       ingest.accept({ topic: 'some/other/topic', payload: Buffer.from('x') }),
     ]);
-    expect(results).toEqual(['stored', 'dead-letter', 'dead-letter', 'dead-letter', 'dead-letter', 'dead-letter', 'dead-letter', 'stored', 'ignored']);
+    expect(results).toEqual([
+      'stored',
+      'dead-letter',
+      'dead-letter',
+      'dead-letter',
+      'dead-letter',
+      'dead-letter',
+      'dead-letter',
+      'stored',
+      'ignored',
+    ]);
     expect((await readAll(stream)).seqs.get('d')).toEqual(range(1, 10));
     const dl = dlq.list({ order: 'oldest' });
-    expect(dl.map((d) => d.reason)).toEqual(['malformed', 'malformed', 'oversized', 'topic-mismatch', 'topic-mismatch', 'malformed']);
+    expect(dl.map((d) => d.reason)).toEqual([
+      'malformed',
+      'malformed',
+      'oversized',
+      'topic-mismatch',
+      'topic-mismatch',
+      'malformed',
+    ]);
     expect(dl[0]!.detail).toMatch(/not JSON/);
     expect(dl[0]!.clientId).toBe('d');
     expect(dl[1]!.detail).toMatch(/^seq: expected a non-negative integer/);
@@ -130,7 +150,9 @@ describe('Ingest', () => {
   it('does not acknowledge a batch the stream refused, and rolls back its dedup marks', async () => {
     const { ingest, stream } = await setup();
     stream.failNext = 2; // both attempts fail
-    await expect(ingest.accept({ topic: T('d'), payload: enc(telemetry('d', 1, 10)) })).rejects.toMatchObject({ code: 'EL_ERR_INGEST_STREAM_PUT' });
+    await expect(ingest.accept({ topic: T('d'), payload: enc(telemetry('d', 1, 10)) })).rejects.toMatchObject({
+      code: 'EL_ERR_INGEST_STREAM_PUT',
+    });
     expect(ingest.stats().putFailures).toBe(1);
     // the redelivery is stored, not mistaken for a duplicate
     expect(await ingest.accept({ topic: T('d'), payload: enc(telemetry('d', 1, 10)) })).toBe('stored');
@@ -153,7 +175,13 @@ describe('Ingest', () => {
   it('batches concurrent messages into few puts, bounded by maxBatchRecords', async () => {
     const { ingest, stream } = await setup({ maxBatchRecords: 50 });
     const all = [];
-    for (let i = 0; i < 400; i++) all.push(ingest.accept({ topic: T(`dev-${i % 20}`), payload: enc(telemetry(`dev-${i % 20}`, 1 + Math.floor(i / 20) * 10, 10)) }));
+    for (let i = 0; i < 400; i++)
+      all.push(
+        ingest.accept({
+          topic: T(`dev-${i % 20}`),
+          payload: enc(telemetry(`dev-${i % 20}`, 1 + Math.floor(i / 20) * 10, 10)),
+        }),
+      );
     expect(new Set(await Promise.all(all))).toEqual(new Set(['stored']));
     expect(Math.max(...stream.puts)).toBeLessThanOrEqual(50);
     expect(stream.puts.reduce((a, b) => a + b, 0)).toBe(400);
@@ -164,13 +192,17 @@ describe('Ingest', () => {
 
   it('applies backpressure at maxPendingRecords and flushes on close', async () => {
     const { ingest, stream } = await setup({ maxPendingRecords: 5, maxBatchRecords: 5 });
-    const all = Array.from({ length: 30 }, (_, i) => ingest.accept({ topic: T('d'), payload: enc(telemetry('d', 1 + i * 2, 2)) }));
+    const all = Array.from({ length: 30 }, (_, i) =>
+      ingest.accept({ topic: T('d'), payload: enc(telemetry('d', 1 + i * 2, 2)) }),
+    );
     expect(ingest.stats().pendingRecords).toBeLessThanOrEqual(5);
     await Promise.all(all);
     const late = ingest.accept({ topic: T('d'), payload: enc(telemetry('d', 100, 1)) });
     await ingest.close();
     expect(await late).toBe('stored');
-    await expect(ingest.accept({ topic: T('d'), payload: enc(telemetry('d', 200, 1)) })).rejects.toMatchObject({ code: 'EL_ERR_CLOSED' });
+    await expect(ingest.accept({ topic: T('d'), payload: enc(telemetry('d', 200, 1)) })).rejects.toMatchObject({
+      code: 'EL_ERR_CLOSED',
+    });
     expect((await readAll(stream)).seqs.get('d')!.length).toBe(61);
   });
 

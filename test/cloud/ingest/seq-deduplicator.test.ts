@@ -17,13 +17,67 @@ describe('SeqDeduplicator', () => {
   });
 
   it.each([
-    { name: 'append adjacent', adds: [[1, 5], [6, 9]], want: [1, 9] },
-    { name: 'fill a gap exactly', adds: [[1, 5], [10, 12], [6, 9]], want: [1, 12] },
-    { name: 'out of order singles', adds: [[5, 5], [3, 3], [4, 4], [1, 2]], want: [1, 5] },
-    { name: 'overlap spanning several', adds: [[1, 2], [5, 6], [9, 10], [2, 9]], want: [1, 10] },
-    { name: 'contained range', adds: [[1, 10], [3, 4]], want: [1, 10] },
-    { name: 'before all', adds: [[10, 12], [1, 3]], want: [1, 3, 10, 12] },
-    { name: 'seq 0', adds: [[0, 0], [1, 1]], want: [0, 1] },
+    {
+      name: 'append adjacent',
+      adds: [
+        [1, 5],
+        [6, 9],
+      ],
+      want: [1, 9],
+    },
+    {
+      name: 'fill a gap exactly',
+      adds: [
+        [1, 5],
+        [10, 12],
+        [6, 9],
+      ],
+      want: [1, 12],
+    },
+    {
+      name: 'out of order singles',
+      adds: [
+        [5, 5],
+        [3, 3],
+        [4, 4],
+        [1, 2],
+      ],
+      want: [1, 5],
+    },
+    {
+      name: 'overlap spanning several',
+      adds: [
+        [1, 2],
+        [5, 6],
+        [9, 10],
+        [2, 9],
+      ],
+      want: [1, 10],
+    },
+    {
+      name: 'contained range',
+      adds: [
+        [1, 10],
+        [3, 4],
+      ],
+      want: [1, 10],
+    },
+    {
+      name: 'before all',
+      adds: [
+        [10, 12],
+        [1, 3],
+      ],
+      want: [1, 3, 10, 12],
+    },
+    {
+      name: 'seq 0',
+      adds: [
+        [0, 0],
+        [1, 1],
+      ],
+      want: [0, 1],
+    },
   ])('interval merge: $name', ({ adds, want }) => {
     const d = new SeqDeduplicator();
     for (const [lo, hi] of adds) d.addRange('x', lo!, hi!);

@@ -21,7 +21,9 @@ let taskRoot: string;
 beforeAll(async () => {
   taskRoot = mkdtempSync(join(tmpdir(), 'edgeloop-lambda-'));
   // what `npm run build:lambda` runs, into a folder of its own
-  await promisify(execFile)(process.execPath, [join(ROOT, 'scripts/build-lambda.mjs'), '--out', taskRoot, '--quiet'], { cwd: ROOT });
+  await promisify(execFile)(process.execPath, [join(ROOT, 'scripts/build-lambda.mjs'), '--out', taskRoot, '--quiet'], {
+    cwd: ROOT,
+  });
 }, 60_000);
 afterAll(() => rmSync(taskRoot, { recursive: true, force: true }));
 
@@ -35,7 +37,13 @@ async function runtime(server: TestSageMakerFs, env: Record<string, string> = {}
   const rt = await startLambdaRuntime({
     taskRoot,
     handler: 'processor.handler',
-    env: { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', EDGELOOP_SAGEMAKER_ENDPOINT: server.endpoint, EDGELOOP_ALLOWED_LATENESS_MS: '0', ...env },
+    env: {
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      EDGELOOP_SAGEMAKER_ENDPOINT: server.endpoint,
+      EDGELOOP_ALLOWED_LATENESS_MS: '0',
+      ...env,
+    },
   });
   onTestFinished(() => rt.close());
   return rt;
@@ -59,15 +67,32 @@ describe('Lambda bundle under the Lambda runtime contract', () => {
     expect(readdirSync(taskRoot)).toEqual(['processor.mjs']);
     const server = await featureServer({ device_features: GROUP });
     const rt = await runtime(server);
-    const records = [kinesisRecord(tel('B1', [['v', T + 1000, 4], ['v', T + 61_000, 9]]), T + 62_000)];
+    const records = [
+      kinesisRecord(
+        tel('B1', [
+          ['v', T + 1000, 4],
+          ['v', T + 61_000, 9],
+        ]),
+        T + 62_000,
+      ),
+    ];
     const outcome = await rt.invoke(kinesisEvent(records));
     expect(rt.stderr).not.toMatch(/Dynamic require/);
     expect(outcome).toEqual({ kind: 'response', requestId: expect.any(String), body: { batchItemFailures: [] } });
     expect(await storedFeatures(server, 'device_features', 'B1')).toMatchObject({ v_mean_1m: 4, v_last: 9 });
     // structured logs on stdout, one JSON object per line, tagged with the invocation
-    expect(logLines(rt)).toContainEqual(expect.objectContaining({ msg: 'kinesis batch processed', requestId: outcome.kind === 'response' ? outcome.requestId : '', records: 1, written: 1 }));
+    expect(logLines(rt)).toContainEqual(
+      expect.objectContaining({
+        msg: 'kinesis batch processed',
+        requestId: outcome.kind === 'response' ? outcome.requestId : '',
+        records: 1,
+        written: 1,
+      }),
+    );
     // the container serves the next invocation too
-    expect(await rt.invoke(kinesisEvent([kinesisRecord(tel('B1', [['v', T + 121_000, 1]]), T + 122_000)]))).toMatchObject({ kind: 'response', body: { batchItemFailures: [] } });
+    expect(
+      await rt.invoke(kinesisEvent([kinesisRecord(tel('B1', [['v', T + 121_000, 1]]), T + 122_000)])),
+    ).toMatchObject({ kind: 'response', body: { batchItemFailures: [] } });
     expect(rt.refused).toEqual([]);
   });
 
@@ -76,7 +101,13 @@ describe('Lambda bundle under the Lambda runtime contract', () => {
     const server = await featureServer({});
     const rt = await runtime(server, { EDGELOOP_FEATURE_GROUP: 'late_group' });
     const records = [
-      kinesisRecord(tel('F1', [['t', T + 1000, 20], ['t', T + 2000, 22]]), T + 3000),
+      kinesisRecord(
+        tel('F1', [
+          ['t', T + 1000, 20],
+          ['t', T + 2000, 22],
+        ]),
+        T + 3000,
+      ),
       kinesisRecord(tel('F2', [['t', T + 1500, 30]]), T + 3000),
       kinesisRecord(tel('F1', [['t', T + 61_000, 24]]), T + 62_000),
     ];
@@ -87,18 +118,43 @@ describe('Lambda bundle under the Lambda runtime contract', () => {
     // the handler answered once, after its retries (1 + 4 attempts), not before them
     expect(rt.refused).toEqual([]);
     expect(server.requests.BatchGetRecord).toBe(5);
-    expect(logLines(rt)).toContainEqual(expect.objectContaining({ msg: 'kinesis batch failed; reporting it for retry', code: 'EL_ERR_FEATURE_GROUP_NOT_FOUND', firstSequenceNumber: seqs[0] }));
+    expect(logLines(rt)).toContainEqual(
+      expect.objectContaining({
+        msg: 'kinesis batch failed; reporting it for retry',
+        code: 'EL_ERR_FEATURE_GROUP_NOT_FOUND',
+        firstSequenceNumber: seqs[0],
+      }),
+    );
     // and a metric to alarm on (CloudWatch embedded metric format)
-    expect(logLines(rt)).toContainEqual(expect.objectContaining({ FunctionName: 'edgeloop-processor', FeatureGroup: 'late_group', Records: 3, FailedBatches: 1, WriteRetries: 4 }));
+    expect(logLines(rt)).toContainEqual(
+      expect.objectContaining({
+        FunctionName: 'edgeloop-processor',
+        FeatureGroup: 'late_group',
+        Records: 3,
+        FailedBatches: 1,
+        WriteRetries: 4,
+      }),
+    );
 
     // the mapping retries the batch from the reported record; the store works again
     server.createGroup('late_group', GROUP);
     const retried = await rt.invoke(kinesisEvent(records));
     expect(retried).toMatchObject({ kind: 'response', body: { batchItemFailures: [] } });
     expect(kinesisCheckpoint(seqs, retried)).toEqual(seqs);
-    expect(await storedFeatures(server, 'late_group', 'F1')).toMatchObject({ t_mean_1m: 21, t_count_1m: 2, t_last: 24 });
+    expect(await storedFeatures(server, 'late_group', 'F1')).toMatchObject({
+      t_mean_1m: 21,
+      t_count_1m: 2,
+      t_last: 24,
+    });
     expect(await storedFeatures(server, 'late_group', 'F2')).toMatchObject({ t_last: 30 });
-    expect(logLines(rt).filter((l) => '_aws' in l).map((l) => [l.FailedBatches, l.FeatureWrites])).toEqual([[1, 0], [0, 2]]);
+    expect(
+      logLines(rt)
+        .filter((l) => '_aws' in l)
+        .map((l) => [l.FailedBatches, l.FeatureWrites]),
+    ).toEqual([
+      [1, 0],
+      [0, 2],
+    ]);
     expect(rt.refused).toEqual([]);
   });
 });
@@ -119,7 +175,11 @@ describe('the runtime harness', () => {
     const outcome = await rt.invoke({});
     expect(outcome).toMatchObject({ kind: 'response', body: null });
     expect(kinesisCheckpoint(['1', '2'], outcome)).toEqual(['1', '2']);
-    await expect.poll(() => rt.refused).toEqual([{ requestId: outcome.kind === 'response' ? outcome.requestId : '', kind: 'response', body: '{"late":true}' }]);
+    await expect
+      .poll(() => rt.refused)
+      .toEqual([
+        { requestId: outcome.kind === 'response' ? outcome.requestId : '', kind: 'response', body: '{"late":true}' },
+      ]);
 
     for (const [handler, expected] of [
       ['fn.fine', { kind: 'response', body: { echo: { a: 1 } } }],

@@ -33,7 +33,15 @@ function prices(over: Partial<Record<PriceKey, number | null>> = {}): PriceTable
     prices: Object.fromEntries(
       PRICE_KEYS.map((k) => [
         k,
-        { usd: all[k], unit: 'test', source: 'https://example.com/p', seenIn: null, pageDate: null, ...(all[k] === null ? { missing: 'test' } : {}), ...(k === 'ec2Hour' ? { instanceType: 'm7g.large' } : {}) },
+        {
+          usd: all[k],
+          unit: 'test',
+          source: 'https://example.com/p',
+          seenIn: null,
+          pageDate: null,
+          ...(all[k] === null ? { missing: 'test' } : {}),
+          ...(k === 'ec2Hour' ? { instanceType: 'm7g.large' } : {}),
+        },
       ]),
     ),
   });
@@ -43,7 +51,8 @@ function plan(fleet: FleetSpecInput, p: PriceTable = prices()): Plan {
   return planFleet(FleetSpecSchema.parse(fleet), p);
 }
 
-const cost = (p: Plan['aws'], service: string, item: string) => p.lines.find((l) => l.service === service && l.item === item)!;
+const cost = (p: Plan['aws'], service: string, item: string) =>
+  p.lines.find((l) => l.service === service && l.item === item)!;
 
 // 1000 devices, 1 reading/s, 100 B per reading, 10 per message, no envelope or topic bytes, no models, a 1,000 B
 // status every 100 s; Lambda: BatchSize 100, 10 s window, 512 MB, 100 ms + 0.1 ms per reading; 1,500 B feature
@@ -96,7 +105,13 @@ describe('planFleet: a hand-computed fleet', () => {
 
   it('Lambda', () => {
     // 1 batcher (1 shard × PF 1) gets 100 records/s: BatchSize 100 fills in 1 s, before the 10 s window
-    expect(p.lambda).toMatchObject({ batchers: 1, secondsBetweenInvocations: 1, recordsPerInvocation: 100, readingsPerInvocation: 1000, invocationsPerSecond: 1 });
+    expect(p.lambda).toMatchObject({
+      batchers: 1,
+      secondsBetweenInvocations: 1,
+      recordsPerInvocation: 100,
+      readingsPerInvocation: 1000,
+      invocationsPerSecond: 1,
+    });
     expect(p.lambda.invocationsPerMonth).toBe(2_628_000);
     expect(p.lambda.durationMs).toBeCloseTo(200, 9); // 100 + 0.1 × 1000
     expect(p.lambda.gbSecondsPerMonth).toBeCloseTo(262_800, 6); // 2,628,000 × 0.2 s × 0.5 GB
@@ -125,7 +140,11 @@ describe('planFleet: a hand-computed fleet', () => {
     // 4.38 + 315.36 + 14.6 + 2.628 + 0.5256 + 2.628 + 525.6 + 0.876 + 0.3218650818 (rule: no price)
     expect(p.aws.monthlyUsd).toBeCloseTo(866.9194650818, 8);
     expect(p.aws.unpriced).toEqual(['IoT Core rule to Kinesis']);
-    expect(cost(p.aws, 'IoT Core', 'rule to Kinesis')).toMatchObject({ quantity: 262_800_000, monthlyUsd: null, share: null }); // 100/s × 2,628,000
+    expect(cost(p.aws, 'IoT Core', 'rule to Kinesis')).toMatchObject({
+      quantity: 262_800_000,
+      monthlyUsd: null,
+      share: null,
+    }); // 100/s × 2,628,000
     expect(p.aws.usdPerReading).toBeCloseTo(866.9194650818 / 2_628_000_000, 15);
     expect(p.aws.ofReference).toBeCloseTo(866.9194650818 / 2_628_000_000 / 0.0012, 12);
     expect(cost(p.aws, 'Feature Store', 'writes').share).toBeCloseTo(525.6 / 866.9194650818, 9);
@@ -147,7 +166,10 @@ describe('planFleet: AWS limits', () => {
   it("refuses a message over IoT Core's 128 KB and names the largest batch", () => {
     // 60 + 1311 × 100 = 131,160 B > 131,072; (131,072 - 60) / 100 = 1310.12 → 1310
     expect(() => plan({ devices: 1, readingBytes: 100, batchSize: 1311 })).toThrow(
-      expect.objectContaining({ code: 'EL_ERR_PLAN_LIMIT', message: expect.stringMatching(/131160 bytes, over IoT Core's 131072 .*batchSize to at most 1310$/) }),
+      expect.objectContaining({
+        code: 'EL_ERR_PLAN_LIMIT',
+        message: expect.stringMatching(/131160 bytes, over IoT Core's 131072 .*batchSize to at most 1310$/),
+      }),
     );
     // 1310 readings: 131,060 B + 40 B topic, metered as ceil(131,100 / 5,120) = 26 messages
     expect(plan({ devices: 1, readingBytes: 100, batchSize: 1310 }).iot.meteredPerTelemetryMessage).toBe(26);
@@ -155,8 +177,15 @@ describe('planFleet: AWS limits', () => {
 
   it('refuses over 100 publishes per second per connection', () => {
     // 200 readings/s one per message + 1/30 status + 1 model × 200/32 × 0.01 events = 200.1 > 100
-    expect(() => plan({ devices: 1, readingsPerSecond: 200 })).toThrow(expect.objectContaining({ code: 'EL_ERR_PLAN_LIMIT', message: expect.stringMatching(/200\.1 messages\/s, over IoT Core's 100/) }));
-    expect(plan({ devices: 1, readingsPerSecond: 99, models: { count: 0 } }).load.publishesPerConnectionPerSecond).toBeCloseTo(99 + 1 / 30, 12);
+    expect(() => plan({ devices: 1, readingsPerSecond: 200 })).toThrow(
+      expect.objectContaining({
+        code: 'EL_ERR_PLAN_LIMIT',
+        message: expect.stringMatching(/200\.1 messages\/s, over IoT Core's 100/),
+      }),
+    );
+    expect(
+      plan({ devices: 1, readingsPerSecond: 99, models: { count: 0 } }).load.publishesPerConnectionPerSecond,
+    ).toBeCloseTo(99 + 1 / 30, 12);
   });
 
   it('Kinesis: the byte limit binds for big messages, records for small ones; 25 KB PUT payload units', () => {
@@ -186,7 +215,13 @@ describe('planFleet: AWS limits', () => {
     ]);
     expect(p.vm).toMatchObject({ vms: 30, fits: false });
     // 10,000 records of 6,060 B per invocation, base64: 80.8 MB > 6 MB
-    const fat = plan({ devices: 10_000, readingsPerSecond: 10, batchSize: 100, models: { count: 0 }, lambda: { batchSize: 10_000 } });
+    const fat = plan({
+      devices: 10_000,
+      readingsPerSecond: 10,
+      batchSize: 100,
+      models: { count: 0 },
+      lambda: { batchSize: 10_000 },
+    });
     expect(fat.warnings.some((w) => /over Lambda's 6291456: lower lambda.batchSize/.test(w))).toBe(true);
   });
 
@@ -196,7 +231,10 @@ describe('planFleet: AWS limits', () => {
     // 10 devices: 10 records/s on one batcher, BatchSize 300 takes 30 s < 70 s
     expect(plan({ devices: 10, models: { count: 0 } }).lambda.secondsBetweenInvocations).toBe(30);
     // 1 device: 300 records take 300 s: the 70 s window fires first
-    expect(plan({ devices: 1, models: { count: 0 } }).lambda).toMatchObject({ secondsBetweenInvocations: 70, recordsPerInvocation: 70 });
+    expect(plan({ devices: 1, models: { count: 0 } }).lambda).toMatchObject({
+      secondsBetweenInvocations: 70,
+      recordsPerInvocation: 70,
+    });
   });
 
   it('prices the VM only for the instance type the table prices', () => {

@@ -20,7 +20,12 @@ describe('price table', () => {
     const good = loadPriceTable();
     const bad = structuredClone(good) as unknown as { prices: Record<string, Record<string, unknown>> };
     bad.prices.kinesisShardHour = { ...bad.prices.kinesisShardHour, usd: null };
-    expect(() => parsePriceTable(bad, 't.json')).toThrow(expect.objectContaining({ code: 'EL_ERR_PLAN_PRICES', message: expect.stringMatching(/^t\.json: prices\.kinesisShardHour: a null price needs "missing"/) }));
+    expect(() => parsePriceTable(bad, 't.json')).toThrow(
+      expect.objectContaining({
+        code: 'EL_ERR_PLAN_PRICES',
+        message: expect.stringMatching(/^t\.json: prices\.kinesisShardHour: a null price needs "missing"/),
+      }),
+    );
     const noUnit = structuredClone(good) as unknown as { prices: Record<string, Record<string, unknown>> };
     delete noUnit.prices.lambdaGbSecond!.unit;
     expect(() => parsePriceTable(noUnit)).toThrow(/prices\.lambdaGbSecond\.unit/);

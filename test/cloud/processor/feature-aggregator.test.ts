@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { FeatureAggregator, durationName, featureNamePart, type FeatureAggregatorOptions } from '../../../cloud/processor/feature-aggregator.ts';
+import {
+  FeatureAggregator,
+  durationName,
+  featureNamePart,
+  type FeatureAggregatorOptions,
+} from '../../../cloud/processor/feature-aggregator.ts';
 import { AlertEvaluator, parseAlertRule } from '../../../cloud/processor/alert-rules.ts';
 import { decodeRecord } from '../../../cloud/processor/decode-record.ts';
 import type { DeviceMessage, EventsMessage, StatusMessage, TelemetryMessage } from '../../../protocol/messages.ts';
@@ -10,10 +15,25 @@ function tel(deviceId: string, readings: [string, number, number][]): TelemetryM
   return { v: 1, type: 'telemetry', deviceId, seq: rs[0]!.seq, sentAt: readings.at(-1)![1], readings: rs };
 }
 function anomalies(deviceId: string, ts: number[]): EventsMessage {
-  return { v: 1, type: 'events', deviceId, seq: ++seq, sentAt: ts.at(-1)!, events: ts.map((t) => ({ seq: ++seq, ts: t, kind: 'anomaly', severity: 'warning' })) };
+  return {
+    v: 1,
+    type: 'events',
+    deviceId,
+    seq: ++seq,
+    sentAt: ts.at(-1)!,
+    events: ts.map((t) => ({ seq: ++seq, ts: t, kind: 'anomaly', severity: 'warning' })),
+  };
 }
 function status(deviceId: string, ts: number, models: [string, string][], online = true): StatusMessage {
-  return { v: 1, type: 'status', deviceId, seq: ++seq, ts, online, models: models.map(([name, version]) => ({ name, version })) };
+  return {
+    v: 1,
+    type: 'status',
+    deviceId,
+    seq: ++seq,
+    ts,
+    online,
+    models: models.map(([name, version]) => ({ name, version })),
+  };
 }
 
 function run(opts: FeatureAggregatorOptions, msgs: (DeviceMessage | [DeviceMessage, number])[], device = 'd1') {
@@ -83,7 +103,10 @@ describe('FeatureAggregator windows', () => {
   it('two windows of different sizes, and only the stats asked for', () => {
     const rs: [string, number, number][] = [];
     for (let t = 0; t <= 320_000; t += 10_000) rs.push(['x', t, 1]);
-    const { f } = run({ windows: [{ sizeMs: 60_000 }, { sizeMs: 300_000 }], stats: ['count', 'mean'], allowedLatenessMs: 0 }, [tel('d1', rs)]);
+    const { f } = run(
+      { windows: [{ sizeMs: 60_000 }, { sizeMs: 300_000 }], stats: ['count', 'mean'], allowedLatenessMs: 0 },
+      [tel('d1', rs)],
+    );
     expect(f.x_count_1m).toBe(6);
     expect(f.x_count_5m).toBe(30);
     expect(f).not.toHaveProperty('x_std_1m');
@@ -91,10 +114,23 @@ describe('FeatureAggregator windows', () => {
 
   it('drops late readings from windows but counts them, and they still update last_seen and _last', () => {
     const agg = new FeatureAggregator({ allowedLatenessMs: 5000 });
-    agg.ingest(tel('d1', [['a', 10_000, 1], ['b', 1000, 7]]), 100);
+    agg.ingest(
+      tel('d1', [
+        ['a', 10_000, 1],
+        ['b', 1000, 7],
+      ]),
+      100,
+    );
     agg.ingest(tel('d1', [['a', 70_000, 2]]), 200); // watermark 65 s: window [0, 60 s) closed
     // within lateness (>= 65 s): counted in the open window; older: late
-    const res = agg.ingest(tel('d1', [['a', 66_000, 3], ['a', 30_000, 100], ['b', 50_000, 8]]), 300);
+    const res = agg.ingest(
+      tel('d1', [
+        ['a', 66_000, 3],
+        ['a', 30_000, 100],
+        ['b', 50_000, 8],
+      ]),
+      300,
+    );
     expect(res).toMatchObject({ readings: 3, late: 2 });
     const f = agg.features('d1')!.features;
     expect(f.a_count_1m).toBe(1); // only the 10 s reading: the late 30 s one was dropped
@@ -111,13 +147,25 @@ describe('FeatureAggregator windows', () => {
   });
 
   it('judges lateness against the watermark before the message, so a batch may be out of order', () => {
-    const { f, agg } = run({ allowedLatenessMs: 0 }, [tel('d1', [['a', 61_000, 1], ['a', 2000, 2], ['a', 121_000, 3]])]);
+    const { f, agg } = run({ allowedLatenessMs: 0 }, [
+      tel('d1', [
+        ['a', 61_000, 1],
+        ['a', 2000, 2],
+        ['a', 121_000, 3],
+      ]),
+    ]);
     expect(agg.stats().lateReadings).toBe(0);
     expect(f.a_count_1m).toBe(1); // [60 s, 120 s)
   });
 
   it('computes a time-aware EWMA by half-life', () => {
-    const { f } = run({ ewmaHalfLifeMs: 10_000 }, [tel('d1', [['t', 0, 0], ['t', 10_000, 10], ['t', 30_000, 0]])]);
+    const { f } = run({ ewmaHalfLifeMs: 10_000 }, [
+      tel('d1', [
+        ['t', 0, 0],
+        ['t', 10_000, 10],
+        ['t', 30_000, 0],
+      ]),
+    ]);
     // 0 → 5 after one half-life → 5 * 0.25 after two more
     expect(f.t_ewma).toBeCloseTo(1.25, 12);
     expect(run({ ewmaHalfLifeMs: 0 }, [tel('d1', [['t', 0, 1]])]).f).not.toHaveProperty('t_ewma');
@@ -133,10 +181,31 @@ describe('FeatureAggregator windows', () => {
 
   it('tracks model versions and online state from status and model reports; older status is ignored', () => {
     const { f, eventTime } = run({}, [
-      status('d1', 5000, [['anomaly', '1.0.0'], ['rul.model', '3']]),
+      status('d1', 5000, [
+        ['anomaly', '1.0.0'],
+        ['rul.model', '3'],
+      ]),
       status('d1', 4000, [['anomaly', '0.9.0']], false),
-      { v: 1, type: 'model-report', deviceId: 'd1', seq: ++seq, ts: 6000, model: 'anomaly', version: '1.1.0', state: 'downloaded' },
-      { v: 1, type: 'model-report', deviceId: 'd1', seq: ++seq, ts: 7000, model: 'anomaly', version: '1.2.0', state: 'active' },
+      {
+        v: 1,
+        type: 'model-report',
+        deviceId: 'd1',
+        seq: ++seq,
+        ts: 6000,
+        model: 'anomaly',
+        version: '1.1.0',
+        state: 'downloaded',
+      },
+      {
+        v: 1,
+        type: 'model-report',
+        deviceId: 'd1',
+        seq: ++seq,
+        ts: 7000,
+        model: 'anomaly',
+        version: '1.2.0',
+        state: 'active',
+      },
     ]);
     expect(f.model_version_anomaly).toBe('1.2.0');
     expect(f.model_version_rul_model).toBe('3');
@@ -145,15 +214,38 @@ describe('FeatureAggregator windows', () => {
   });
 
   it('gives AI4I sensor ids exactly their names as _last features', () => {
-    const ai4i = { air_temperature_k: 298.1, process_temperature_k: 308.6, rotational_speed_rpm: 1551, torque_nm: 42.8, tool_wear_min: 0, type: 1 };
-    const { f } = run({}, [tel('M14860', Object.entries(ai4i).map(([s, v]) => [s, 1000, v] as [string, number, number]))], 'M14860');
+    const ai4i = {
+      air_temperature_k: 298.1,
+      process_temperature_k: 308.6,
+      rotational_speed_rpm: 1551,
+      torque_nm: 42.8,
+      tool_wear_min: 0,
+      type: 1,
+    };
+    const { f } = run(
+      {},
+      [
+        tel(
+          'M14860',
+          Object.entries(ai4i).map(([s, v]) => [s, 1000, v] as [string, number, number]),
+        ),
+      ],
+      'M14860',
+    );
     for (const [s, v] of Object.entries(ai4i)) expect(f[`${s}_last`]).toBe(v);
   });
 
   it('sanitises sensor ids into feature names and bounds sensors per device', () => {
     expect(featureNamePart('temp.c/in')).toBe('temp_c_in');
     expect(featureNamePart('..')).toBeUndefined();
-    const { f, agg } = run({ maxSensorsPerDevice: 2 }, [tel('d1', [['temp.c', 1, 1], ['b', 1, 2], ['c', 1, 3], ['x'.repeat(60), 1, 4]])]);
+    const { f, agg } = run({ maxSensorsPerDevice: 2 }, [
+      tel('d1', [
+        ['temp.c', 1, 1],
+        ['b', 1, 2],
+        ['c', 1, 3],
+        ['x'.repeat(60), 1, 4],
+      ]),
+    ]);
     expect(f.temp_c_last).toBe(1);
     expect(f.b_last).toBe(2);
     expect(f).not.toHaveProperty('c_last');
@@ -162,9 +254,19 @@ describe('FeatureAggregator windows', () => {
 
   it('continues from a seeded record: carried features, watermark at its event time, partial windows not emitted', () => {
     const agg = new FeatureAggregator({ allowedLatenessMs: 0 });
-    agg.seed('d1', { entityId: 'd1', eventTime: 100_000, features: { t_mean_1m: 42, model_version_anomaly: '7', late_readings: 3, last_seen: 50 } });
+    agg.seed('d1', {
+      entityId: 'd1',
+      eventTime: 100_000,
+      features: { t_mean_1m: 42, model_version_anomaly: '7', late_readings: 3, last_seen: 50 },
+    });
     agg.ingest(tel('d1', [['t', 90_000, 1]]), 60); // older than the stored event time: late
-    agg.ingest(tel('d1', [['t', 110_000, 2], ['t', 130_000, 3]]), 70);
+    agg.ingest(
+      tel('d1', [
+        ['t', 110_000, 2],
+        ['t', 130_000, 3],
+      ]),
+      70,
+    );
     let f = agg.features('d1')!.features;
     expect(f.late_readings).toBe(4);
     expect(f.t_mean_1m).toBe(42); // [60 s, 120 s) began before this state's first reading (110 s): carried
@@ -183,8 +285,12 @@ describe('FeatureAggregator windows', () => {
     agg.ingest(tel('a', [['x', 2, 1]]), 1);
     expect(agg.takeDirty().sort()).toEqual(['a', 'b']);
     expect(agg.takeDirty()).toEqual([]);
-    expect(() => new FeatureAggregator({ windows: [{ sizeMs: 60_000, slideMs: 7000 }] })).toThrow(/sizeMs a multiple of slideMs/);
-    expect(() => new FeatureAggregator({ windows: [{ sizeMs: 60_000 }, { sizeMs: 60_000, slideMs: 10_000 }] })).toThrow(/must be unique/);
+    expect(() => new FeatureAggregator({ windows: [{ sizeMs: 60_000, slideMs: 7000 }] })).toThrow(
+      /sizeMs a multiple of slideMs/,
+    );
+    expect(() => new FeatureAggregator({ windows: [{ sizeMs: 60_000 }, { sizeMs: 60_000, slideMs: 10_000 }] })).toThrow(
+      /must be unique/,
+    );
     expect(() => new FeatureAggregator({ stats: ['median' as 'mean'] })).toThrow(/"stats"/);
     expect(durationName(60_000)).toBe('1m');
     expect(durationName(90_000)).toBe('90s');
@@ -194,8 +300,16 @@ describe('FeatureAggregator windows', () => {
 
 describe('alert rules', () => {
   it('parse and fire edge-triggered per device and rule', () => {
-    expect(parseAlertRule('temperature_mean_1m > 80')).toMatchObject({ feature: 'temperature_mean_1m', op: '>', threshold: 80 });
-    expect(parseAlertRule({ when: 'x<=-1.5e2', severity: 'critical' })).toMatchObject({ op: '<=', threshold: -150, severity: 'critical' });
+    expect(parseAlertRule('temperature_mean_1m > 80')).toMatchObject({
+      feature: 'temperature_mean_1m',
+      op: '>',
+      threshold: 80,
+    });
+    expect(parseAlertRule({ when: 'x<=-1.5e2', severity: 'critical' })).toMatchObject({
+      op: '<=',
+      threshold: -150,
+      severity: 'critical',
+    });
     expect(() => parseAlertRule('temperature > hot')).toThrow(/expected "<feature> <op> <number>"/);
     const ev = new AlertEvaluator(['t > 80', 'v != 0']);
     expect(ev.evaluate('d1', 1, { t: 70 })).toEqual([]);

@@ -40,7 +40,14 @@ async function fillStream(path: string, devices: number): Promise<void> {
     for (let from = 0; from < devices; from += 500) {
       const batch = Array.from({ length: Math.min(500, devices - from) }, (_, j) => {
         const i = from + j;
-        const m: TelemetryMessage = { v: 1, type: 'telemetry', deviceId: device(i), seq: 1, sentAt: ts(i), readings: [{ seq: 1, sensor: 'temp', ts: ts(i), value: i }] };
+        const m: TelemetryMessage = {
+          v: 1,
+          type: 'telemetry',
+          deviceId: device(i),
+          seq: 1,
+          sentAt: ts(i),
+          readings: [{ seq: 1, sensor: 'temp', ts: ts(i), value: i }],
+        };
         return { partitionKey: device(i), data: encodeMessage(m) };
       });
       await stream.put(batch);
@@ -53,7 +60,9 @@ async function fillStream(path: string, devices: number): Promise<void> {
 /** every row of the group, read with DuckDB without union_by_name (none before the first commit) */
 async function offlineRows(dir: string): Promise<{ entity_id: string; t: number; temp_last: number; n: number }[]> {
   const groupDir = join(dir, 'device_features');
-  const parts = existsSync(groupDir) ? readdirSync(groupDir, { recursive: true }).filter((f) => /(^|\/)part-[^/]*\.parquet$/.test(String(f))) : [];
+  const parts = existsSync(groupDir)
+    ? readdirSync(groupDir, { recursive: true }).filter((f) => /(^|\/)part-[^/]*\.parquet$/.test(String(f)))
+    : [];
   if (parts.length === 0) return [];
   const db = await DuckDBInstance.create(':memory:');
   const conn = await db.connect();
@@ -80,7 +89,12 @@ function expectExactlyOnce(rows: Awaited<ReturnType<typeof offlineRows>>, device
 async function openPipeline(dir: string, clock: ManualClock, batchSize: number) {
   const stream = new LocalStream({ path: join(dir, 'stream.db'), shardCount: 2, synchronous: 'NORMAL' });
   const store = new SqliteFeatureStore({ path: join(dir, 'features.db'), synchronous: 'NORMAL' });
-  const offline = new ParquetOfflineStore({ dir: join(dir, 'offline'), flushRows: 1_000_000, flushIntervalMs: 3_600_000, clock });
+  const offline = new ParquetOfflineStore({
+    dir: join(dir, 'offline'),
+    flushRows: 1_000_000,
+    flushIntervalMs: 3_600_000,
+    clock,
+  });
   await stream.start();
   await store.start();
   await offline.start();
@@ -93,19 +107,29 @@ interface Child {
   kill: () => void;
 }
 
-function runChild(dir: string, mode: 'run' | 'finish', onLine: (l: { writes?: number; rowsWritten?: number; buffered?: number; done?: boolean }) => void): Child {
+function runChild(
+  dir: string,
+  mode: 'run' | 'finish',
+  onLine: (l: { writes?: number; rowsWritten?: number; buffered?: number; done?: boolean }) => void,
+): Child {
   // node itself with the tsx loader: SIGKILL reaches the process that runs the processor
-  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, dir, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, dir, mode], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   onTestFinished(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   createInterface({ input: child.stdout! }).on('line', (l) => onLine(JSON.parse(l) as { writes?: number }));
-  const exited = new Promise<Awaited<Child['exited']>>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  const exited = new Promise<Awaited<Child['exited']>>((r) =>
+    child.once('exit', (code, signal) => r({ code, signal })),
+  );
   return { exited, kill: () => child.kill('SIGKILL') };
 }
 
 describe('Processor + ParquetOfflineStore: exactly-once history', () => {
-  it('kill -9 mid-stream, restart, finish: every feature row is in Parquet exactly once', { timeout: 120_000 }, async () => {
+  it('kill -9 mid-stream, restart, finish: every feature row is in Parquet exactly once', {
+    timeout: 120_000,
+  }, async () => {
     const dir = tempDir();
     const DEVICES = 20_000;
     await fillStream(join(dir, 'stream.db'), DEVICES);
@@ -192,7 +216,12 @@ describe('Processor + ParquetOfflineStore: exactly-once history', () => {
 
   it('compares sequence numbers as decimal integers of any length', () => {
     expect(compareSequenceNumbers('000000000010', '9')).toBeGreaterThan(0);
-    expect(compareSequenceNumbers('49590338271490256608559692538361571095921575989136588898', '49590338271490256608559692538361571095921575989136588899')).toBeLessThan(0);
+    expect(
+      compareSequenceNumbers(
+        '49590338271490256608559692538361571095921575989136588898',
+        '49590338271490256608559692538361571095921575989136588899',
+      ),
+    ).toBeLessThan(0);
     expect(compareSequenceNumbers('0007', '7')).toBe(0);
   });
 });

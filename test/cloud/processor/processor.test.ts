@@ -76,16 +76,28 @@ describe('Processor', () => {
     const devices = ['dev-a', 'dev-b', 'dev-c', 'dev-d'];
     for (const d of devices) {
       const hot = d === 'dev-b' ? 50 : 0;
-      await put(stream, [tel(d, Array.from({ length: 6 }, (_, i) => ['temperature', i * 10_000, 40 + hot + i] as [string, number, number]))]);
+      await put(stream, [
+        tel(
+          d,
+          Array.from({ length: 6 }, (_, i) => ['temperature', i * 10_000, 40 + hot + i] as [string, number, number]),
+        ),
+      ]);
       await put(stream, [tel(d, [['temperature', 61_000, 1]])]);
     }
     await stream.put([{ partitionKey: 'dev-a', data: Buffer.from('{"not":"a message"}') }]);
     expect(await p.drain()).toBe(9);
     const [a, b] = await store.batchGet('device_features', ['dev-a', 'dev-b']);
     expect(a!.eventTime).toBe(61_000);
-    expect(a!.features).toMatchObject({ temperature_count_1m: 6, temperature_mean_1m: 42.5, temperature_last: 1, late_readings: 0 });
+    expect(a!.features).toMatchObject({
+      temperature_count_1m: 6,
+      temperature_mean_1m: 42.5,
+      temperature_last: 1,
+      late_readings: 0,
+    });
     expect(b!.features.temperature_mean_1m).toBe(92.5);
-    expect(alerts).toMatchObject([{ rule: 'temperature_mean_1m > 80', state: 'firing', deviceId: 'dev-b', value: 92.5 }]);
+    expect(alerts).toMatchObject([
+      { rule: 'temperature_mean_1m > 80', state: 'firing', deviceId: 'dev-b', value: 92.5 },
+    ]);
     expect(new Set(offline.map((r) => r.entityId))).toEqual(new Set(devices));
     expect(writes.every((w) => typeof w.lagMs === 'number' && w.lagMs > 0)).toBe(true);
     const s = p.stats();
@@ -104,12 +116,22 @@ describe('Processor', () => {
     const dir = tempDir();
     const { stream, store } = await env(dir, 1);
     const first = new Processor({ stream, store, aggregation: { allowedLatenessMs: 0 } });
-    await put(stream, [tel('m1', [['rpm', 10_000, 1500], ['rpm', 70_000, 1600]])]);
+    await put(stream, [
+      tel('m1', [
+        ['rpm', 10_000, 1500],
+        ['rpm', 70_000, 1600],
+      ]),
+    ]);
     expect(await first.drain()).toBe(1);
     await first.close();
     const second = processor({ stream, store, aggregation: { allowedLatenessMs: 0 } });
     expect(await second.drain()).toBe(0); // nothing re-read
-    await put(stream, [tel('m1', [['rpm', 5000, 9999], ['rpm', 80_000, 1700]])]); // 5 s is late now
+    await put(stream, [
+      tel('m1', [
+        ['rpm', 5000, 9999],
+        ['rpm', 80_000, 1700],
+      ]),
+    ]); // 5 s is late now
     expect(await second.drain()).toBe(1);
     const rec = await store.get('device_features', 'm1');
     expect(rec!.features).toMatchObject({ rpm_last: 1700, late_readings: 1, rpm_count_1m: 1, rpm_mean_1m: 1500 });
@@ -127,7 +149,13 @@ describe('Processor', () => {
       },
     });
     const p = processor({ stream, store: flaky, retry: { minMs: 1, maxMs: 2 }, aggregation: { allowedLatenessMs: 0 } });
-    await put(stream, [tel('m1', [['x', 1000, 1], ['x', 2000, 3], ['x', 61_000, 0]])]);
+    await put(stream, [
+      tel('m1', [
+        ['x', 1000, 1],
+        ['x', 2000, 3],
+        ['x', 61_000, 0],
+      ]),
+    ]);
     await p.drain();
     expect((await store.get('device_features', 'm1'))!.features).toMatchObject({ x_count_1m: 2, x_mean_1m: 2 });
     expect(p.stats().writeRetries).toBe(2);
@@ -190,7 +218,13 @@ describe('Processor', () => {
         throw new Error('power cut (simulated by the test)');
       },
     };
-    await put(stream, [tel('c1', [['x', 10_000, 1], ['x', 30_000, 3], ['x', 70_000, 5]])]);
+    await put(stream, [
+      tel('c1', [
+        ['x', 10_000, 1],
+        ['x', 30_000, 3],
+        ['x', 70_000, 5],
+      ]),
+    ]);
     const first = new Processor({ stream: noCheckpoints, store, aggregation: { allowedLatenessMs: 0 } });
     await first.step();
     await first.close();
@@ -215,13 +249,19 @@ describe('Processor', () => {
     // e1 comes back: its stored record is the seed, so an old reading is late and _last survives
     await put(stream, [tel('e1', [['y', 5000, 9]])]);
     await p.drain();
-    expect((await store.get('device_features', 'e1'))!.features).toMatchObject({ x_last: 1, y_last: 9, late_readings: 1 });
+    expect((await store.get('device_features', 'e1'))!.features).toMatchObject({
+      x_last: 1,
+      y_last: 9,
+      late_readings: 1,
+    });
   });
 
   it('validates its options', () => {
     expect(() => new Processor({} as ProcessorOptions)).toThrow(/"stream" must be a Stream/);
     const fake = { read: () => undefined, putMany: () => undefined } as unknown as Stream & FeatureStore;
-    expect(() => new Processor({ stream: fake, store: fake, batchsize: 5 } as unknown as ProcessorOptions)).toThrow(/did you mean "batchSize"/);
+    expect(() => new Processor({ stream: fake, store: fake, batchsize: 5 } as unknown as ProcessorOptions)).toThrow(
+      /did you mean "batchSize"/,
+    );
     expect(() => new Processor({ stream: fake, store: fake, alertRules: ['t >'] })).toThrow(/alert rule/);
   });
 });

@@ -29,8 +29,15 @@ it('AI4I rows through the pipeline get the right maintenance action', async () =
   const recommend = cloud.parts.get('recommend') as unknown as { url: string };
   const store = cloud.parts.get('feature-store')!.instance as FeatureStore;
   const data = parseAi4iCsv(readFileSync(join(import.meta.dirname, '../../fixtures/ai4i/ai4i-sample.csv'), 'utf8'));
-  const r = await runAi4iThroughPipeline({ data, mqttUrl: cloud.urls.mqtt!, recommendUrl: recommend.url, featureStore: store });
-  console.log(`AI4I sample through the pipeline: ${r.rows} machines, ${r.failureRows} with a failure mode, hit@1 ${r.hit1.toFixed(3)}, hit@2 ${r.hit2.toFixed(3)}`);
+  const r = await runAi4iThroughPipeline({
+    data,
+    mqttUrl: cloud.urls.mqtt!,
+    recommendUrl: recommend.url,
+    featureStore: store,
+  });
+  console.log(
+    `AI4I sample through the pipeline: ${r.rows} machines, ${r.failureRows} with a failure mode, hit@1 ${r.hit1.toFixed(3)}, hit@2 ${r.hit2.toFixed(3)}`,
+  );
   expect(r.errors).toBe(0);
   expect(r.failureRows).toBeGreaterThan(5);
   expect(r.hit2).toBeGreaterThanOrEqual(r.hit1);

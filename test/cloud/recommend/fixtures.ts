@@ -25,7 +25,14 @@ export function tempDir(prefix = 'edgeloop-rec-'): { dir: string; cleanup: () =>
 
 export async function makeRecommender(
   dir: string,
-  opts: { version: string; key: SigningKeyPair; twfBias?: number; maxFeatureAgeMs?: number; defaults?: Array<{ feature: string; value: number }>; corruptTestVector?: boolean },
+  opts: {
+    version: string;
+    key: SigningKeyPair;
+    twfBias?: number;
+    maxFeatureAgeMs?: number;
+    defaults?: Array<{ feature: string; value: number }>;
+    corruptTestVector?: boolean;
+  },
 ): Promise<Manifest> {
   const tf = await loadTf();
   const model = tf.sequential();
@@ -41,7 +48,11 @@ export async function makeRecommender(
   );
   const b = tf.tensor1d([opts.twfBias ?? -4, -5, -6]);
   model.layers[0]!.setWeights([w, b]);
-  const onnx = exportTfjsToOnnx(model, { inputName: 'features', outputName: 'probs', normalization: { mean: MEAN, std: STD } });
+  const onnx = exportTfjsToOnnx(model, {
+    inputName: 'features',
+    outputName: 'probs',
+    normalization: { mean: MEAN, std: STD },
+  });
   model.dispose();
   w.dispose();
   b.dispose();
@@ -79,7 +90,12 @@ export async function makeRecommender(
       ],
       testVector: {
         input: tvInput,
-        expected: opts.corruptTestVector ? [[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]] : [probs.slice(0, 3), probs.slice(3, 6)],
+        expected: opts.corruptTestVector
+          ? [
+              [0.5, 0.5, 0.5],
+              [0.5, 0.5, 0.5],
+            ]
+          : [probs.slice(0, 3), probs.slice(3, 6)],
         tolerance: 1e-4,
       },
     },

@@ -29,7 +29,12 @@ async function server(metrics: boolean) {
   const store = new SqliteFeatureStore({ path: join(t.dir, 'features.db'), clock });
   await store.start();
   onTestFinished(() => store.close());
-  const service = new RecommendService({ featureStore: store, source: new DirectoryModelSource(), variants: [{ name: 'control', weight: 1, ref: { dir: modelDir } }], clock });
+  const service = new RecommendService({
+    featureStore: store,
+    source: new DirectoryModelSource(),
+    variants: [{ name: 'control', weight: 1, ref: { dir: modelDir } }],
+    clock,
+  });
   await service.start();
   onTestFinished(() => service.close());
   const app = buildRecommendServer({ service, metrics });
@@ -39,15 +44,25 @@ async function server(metrics: boolean) {
     const ids = new Set<string>();
     for (const c of cases.filter((x) => x.valid)) {
       if (typeof c.params.entityId === 'string') ids.add(c.params.entityId);
-      for (const id of (c.body as { entityIds?: unknown[] } | undefined)?.entityIds ?? []) if (typeof id === 'string') ids.add(id);
+      for (const id of (c.body as { entityIds?: unknown[] } | undefined)?.entityIds ?? [])
+        if (typeof id === 'string') ids.add(id);
     }
     for (const entityId of ids) {
-      await store.put('device_features', { entityId, eventTime: clock.now() - 1000, features: { torque_nm: 40, tool_wear_min: 230, air_temperature_k: 300 } });
+      await store.put('device_features', {
+        entityId,
+        eventTime: clock.now() - 1000,
+        features: { torque_nm: 40, tool_wear_min: 230, air_temperature_k: 300 },
+      });
     }
     return ids.size;
   };
   const send = async (r: { method: string; url: string; headers: Record<string, string>; body?: string }) => {
-    const res = await app.inject({ method: r.method as 'GET', url: r.url, headers: r.headers, ...(r.body === undefined ? {} : { payload: r.body }) });
+    const res = await app.inject({
+      method: r.method as 'GET',
+      url: r.url,
+      headers: r.headers,
+      ...(r.body === undefined ? {} : { payload: r.body }),
+    });
     return { status: res.statusCode, contentType: res.headers['content-type'] as string | undefined, body: res.body };
   };
   return { app, doc, seed, send };
@@ -64,15 +79,22 @@ describe('recommend server against its OpenAPI document', () => {
       expect(findings.slice(0, 15), `${findings.length} findings`).toEqual([]);
 
       // what the generated input covers
-      const ops = Object.entries(s.doc.paths).flatMap(([p, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${p}`));
-      for (const op of ops) expect(cases.some((c) => c.operation === op && c.valid), op).toBe(true);
+      const ops = Object.entries(s.doc.paths).flatMap(([p, item]) =>
+        Object.keys(item).map((m) => `${m.toUpperCase()} ${p}`),
+      );
+      for (const op of ops)
+        expect(
+          cases.some((c) => c.operation === op && c.valid),
+          op,
+        ).toBe(true);
       const get = 'GET /v1/recommendations/{entityId}';
       const post = 'POST /v1/recommendations';
       expect(statuses[get]![200]).toBeGreaterThan(3);
       expect(statuses[get]![400]).toBeGreaterThan(10);
       expect(statuses[post]![200]).toBeGreaterThan(3);
       expect(statuses[post]![400]).toBeGreaterThan(20);
-      const whys = (op: string, valid: boolean) => cases.filter((c) => c.operation === op && c.valid === valid).map((c) => c.why);
+      const whys = (op: string, valid: boolean) =>
+        cases.filter((c) => c.operation === op && c.valid === valid).map((c) => c.why);
       expect(whys(get, true)).toContain('path entityId: 128 characters "aaaaaaaaaaaa…"');
       expect(whys(get, true)).toContain('path entityId: 1 characters "a"');
       expect(whys(get, false)).toContain('path entityId: 129 characters (maxLength 128)');
@@ -88,7 +110,15 @@ describe('recommend server against its OpenAPI document', () => {
     const s = await server(true);
     const id = `m${':'.repeat(60)}${'x'.repeat(67)}`;
     expect(id).toHaveLength(128);
-    await s.seed([{ operation: '', valid: true, why: '', params: { entityId: id }, request: { method: 'GET', url: '', headers: {} } }]);
+    await s.seed([
+      {
+        operation: '',
+        valid: true,
+        why: '',
+        params: { entityId: id },
+        request: { method: 'GET', url: '', headers: {} },
+      },
+    ]);
     const res = await s.send({ method: 'GET', url: `/v1/recommendations/${encodeURIComponent(id)}?k=2`, headers: {} });
     expect(res.status, res.body).toBe(200);
     expect(JSON.parse(res.body).entityId).toBe(id);
@@ -99,10 +129,19 @@ describe('recommend server against its OpenAPI document', () => {
 
   it('rejects an extra property and a string for a number instead of dropping or coercing them', async () => {
     const s = await server(true);
-    const post = (body: unknown) => s.send({ method: 'POST', url: '/v1/recommendations', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (body: unknown) =>
+      s.send({
+        method: 'POST',
+        url: '/v1/recommendations',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const extra = await post({ entityIds: ['a'], k: 2, verbose: true });
     expect(extra.status).toBe(400);
-    expect(JSON.parse(extra.body)).toMatchObject({ code: 'EL_ERR_INVALID_ARGUMENT', message: 'body must NOT have additional properties' });
+    expect(JSON.parse(extra.body)).toMatchObject({
+      code: 'EL_ERR_INVALID_ARGUMENT',
+      message: 'body must NOT have additional properties',
+    });
     const nested = await post({ items: [{ features: {}, extra: 1 }] });
     expect(nested.status).toBe(400);
     const coerced = await post({ entityIds: ['a'], k: '2' });

@@ -43,18 +43,26 @@ describe('buildInput', () => {
   });
   it('names every missing feature that has no default', () => {
     expect(() => buildInput(m, { air_temperature_k: 300 }, 0, 0, 'm1')).toThrow(
-      expect.objectContaining({ code: 'EL_ERR_RECOMMEND_FEATURES_MISSING', message: expect.stringMatching(/lack torque_nm, tool_wear_min/) }),
+      expect.objectContaining({
+        code: 'EL_ERR_RECOMMEND_FEATURES_MISSING',
+        message: expect.stringMatching(/lack torque_nm, tool_wear_min/),
+      }),
     );
   });
   it('refuses stale features saying how old they are', () => {
     expect(() => buildInput(m, { torque_nm: 1, tool_wear_min: 1 }, 0, 90_000, 'm1')).toThrow(
-      expect.objectContaining({ code: 'EL_ERR_RECOMMEND_FEATURES_STALE', message: expect.stringMatching(/90\.0 s old.*at most 60\.0 s/) }),
+      expect.objectContaining({
+        code: 'EL_ERR_RECOMMEND_FEATURES_STALE',
+        message: expect.stringMatching(/90\.0 s old.*at most 60\.0 s/),
+      }),
     );
   });
   it('reads mapped store features first', () => {
     const r = buildInput(m, { torque: 41, tool_wear_min: 7 }, 0, 0, 'm1', undefined, { torque_nm: 'torque' });
     expect([...r.row]).toEqual([41, 7, 300]);
-    expect(() => buildInput(m, { tool_wear_min: 7 }, 0, 0, 'm1', undefined, { torque_nm: 'torque' })).toThrow(/torque_nm \(mapped to torque\)/);
+    expect(() => buildInput(m, { tool_wear_min: 7 }, 0, 0, 'm1', undefined, { torque_nm: 'torque' })).toThrow(
+      /torque_nm \(mapped to torque\)/,
+    );
   });
   it('refuses non-numeric values', () => {
     expect(() => buildInput(m, { torque_nm: 'high', tool_wear_min: 1 }, 0, 0, 'm1')).toThrow(/torque_nm="high"/);
@@ -89,7 +97,13 @@ describe('VariantRouter', () => {
   });
   it('rejects bad configurations naming the problem', () => {
     expect(() => new VariantRouter([{ name: 'a', weight: 0 }])).toThrow(/weight > 0/);
-    expect(() => new VariantRouter([{ name: 'a', weight: 1 }, { name: 'a', weight: 1 }])).toThrow(/twice/);
+    expect(
+      () =>
+        new VariantRouter([
+          { name: 'a', weight: 1 },
+          { name: 'a', weight: 1 },
+        ]),
+    ).toThrow(/twice/);
     expect(() => new VariantRouter([{ name: 'a', weight: -1 }])).toThrow(/>= 0/);
   });
 });

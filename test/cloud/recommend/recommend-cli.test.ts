@@ -16,7 +16,16 @@ it('edgeloop recommend serves recommendations from the feature store and stops c
   await store.put('device_features', {
     entityId: 'mill-9',
     eventTime: Date.now(),
-    features: { air_temperature_k_last: 298.1, process_temperature_k_last: 308.6, rotational_speed_rpm_last: 1551, torque_nm_last: 42.8, tool_wear_min_last: 0, type_m_last: 1, type_l_last: 0, type_h_last: 0 },
+    features: {
+      air_temperature_k_last: 298.1,
+      process_temperature_k_last: 308.6,
+      rotational_speed_rpm_last: 1551,
+      torque_nm_last: 42.8,
+      tool_wear_min_last: 0,
+      type_m_last: 1,
+      type_l_last: 0,
+      type_h_last: 0,
+    },
   });
   await store.close();
 

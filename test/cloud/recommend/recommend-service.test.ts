@@ -73,7 +73,11 @@ async function setup(variants: VariantConfig[], opts: { source?: 'dir' | 'regist
     return { status: r.status, body: (await r.json()) as any };
   };
   const post = async (path: string, body: unknown) => {
-    const r = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const r = await fetch(base + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { status: r.status, body: (await r.json()) as any };
   };
   return { store, clock, service, log, registry, get, post, base };
@@ -98,7 +102,11 @@ describe('recommendation service', () => {
     expect(r.body.actions[0].id).toBe('replace-tool');
     expect(r.body.predictedModes).toContain('TWF');
 
-    await s.store.put('device_features', { entityId: 'mill-2', eventTime: s.clock.now(), features: { torque_nm: 40, tool_wear_min: 10 } });
+    await s.store.put('device_features', {
+      entityId: 'mill-2',
+      eventTime: s.clock.now(),
+      features: { torque_nm: 40, tool_wear_min: 10 },
+    });
     const healthy = await s.get('/v1/recommendations/mill-2');
     expect(healthy.body.actions[0].id).toBe('none');
     expect(healthy.body.defaulted).toEqual(['air_temperature_k']);
@@ -115,7 +123,11 @@ describe('recommendation service', () => {
     expect(missing.status).toBe(422);
     expect(missing.body.message).toMatch(/lack tool_wear_min/);
 
-    await s.store.put('device_features', { entityId: 'm4', eventTime: s.clock.now() - 7_200_000, features: { torque_nm: 40, tool_wear_min: 5 } });
+    await s.store.put('device_features', {
+      entityId: 'm4',
+      eventTime: s.clock.now() - 7_200_000,
+      features: { torque_nm: 40, tool_wear_min: 5 },
+    });
     const stale = await s.get('/v1/recommendations/m4');
     expect(stale.status).toBe(422);
     expect(stale.body.code).toBe('EL_ERR_RECOMMEND_FEATURES_STALE');
@@ -133,12 +145,18 @@ describe('recommendation service', () => {
 
   it('answers batches from the store and inline features, with per-item errors', async () => {
     const s = await setup([{ name: 'control', weight: 1, ref: dir('v1') }]);
-    await s.store.put('device_features', { entityId: 'a', eventTime: s.clock.now(), features: { torque_nm: 40, tool_wear_min: 230 } });
+    await s.store.put('device_features', {
+      entityId: 'a',
+      eventTime: s.clock.now(),
+      features: { torque_nm: 40, tool_wear_min: 230 },
+    });
     const r = await s.post('/v1/recommendations', { entityIds: ['a', 'ghost'], k: 1 });
     expect(r.status).toBe(200);
     expect(r.body.results[0].actions[0].id).toBe('replace-tool');
     expect(r.body.results[1].error.code).toBe('EL_ERR_RECOMMEND_NO_FEATURES');
-    const inline = await s.post('/v1/recommendations', { items: [{ features: { torque_nm: 40, tool_wear_min: 5, air_temperature_k: 309 } }, { features: {} }] });
+    const inline = await s.post('/v1/recommendations', {
+      items: [{ features: { torque_nm: 40, tool_wear_min: 5, air_temperature_k: 309 } }, { features: {} }],
+    });
     expect(inline.body.results[0].actions[0].id).toBe('restore-cooling');
     expect(inline.body.results[1].error.code).toBe('EL_ERR_RECOMMEND_FEATURES_MISSING');
   });
@@ -150,7 +168,10 @@ describe('recommendation service', () => {
       { name: 'shadow', weight: 0, shadow: true, ref: dir('v2') },
     ]);
     const ids = Array.from({ length: 1000 }, (_, i) => `m-${i}`);
-    await s.store.putMany('device_features', ids.map((id) => ({ entityId: id, eventTime: s.clock.now(), features: { torque_nm: 40, tool_wear_min: 100 } })));
+    await s.store.putMany(
+      'device_features',
+      ids.map((id) => ({ entityId: id, eventTime: s.clock.now(), features: { torque_nm: 40, tool_wear_min: 100 } })),
+    );
     const counts: Record<string, number> = {};
     for (let i = 0; i < ids.length; i += 100) {
       const r = await s.post('/v1/recommendations', { entityIds: ids.slice(i, i + 100) });
@@ -175,8 +196,14 @@ describe('recommendation service', () => {
   });
 
   it('follows a registry alias without a restart and refuses a model that fails its test vector', async () => {
-    const s = await setup([{ name: 'control', weight: 1, ref: { model: 'recommender', alias: 'production' } }], { source: 'registry' });
-    await s.store.put('device_features', { entityId: 'm1', eventTime: s.clock.now(), features: { torque_nm: 40, tool_wear_min: 100 } });
+    const s = await setup([{ name: 'control', weight: 1, ref: { model: 'recommender', alias: 'production' } }], {
+      source: 'registry',
+    });
+    await s.store.put('device_features', {
+      entityId: 'm1',
+      eventTime: s.clock.now(),
+      features: { torque_nm: 40, tool_wear_min: 100 },
+    });
     expect((await s.get('/v1/recommendations/m1')).body.model.version).toBe('1.0.0');
     s.registry!.setAlias('recommender', 'production', '2.0.0');
     await s.service.reload(); // the alias event already triggered it; this waits for the same run

@@ -45,11 +45,15 @@ describe('ModelRegistry', () => {
     expect(rec.training.features).toEqual({ vibration: { mean: 0, std: 1, p05: -1.64, p95: 1.64 } });
     expect(rec.keyId).toBe(key.keyId);
     expect(registry.resolve('pump-ae').version).toBe('1.1.0');
-    expect(registry.list()).toEqual([{ name: 'pump-ae', versions: 2, latest: '1.1.0', latestPushedAt: 1010, aliases: {} }]);
+    expect(registry.list()).toEqual([
+      { name: 'pump-ae', versions: 2, latest: '1.1.0', latestPushedAt: 1010, aliases: {} },
+    ]);
     // pushing the same version again is a no-op; a different one with the same version is a conflict
     expect((await registry.push({ manifest: v1.manifest, artifact: v1.onnx })).created).toBe(false);
     const clash = makeTestModel({ version: '1.0.0', key, scale: 3 });
-    await expect(registry.push({ manifest: clash.manifest, artifact: clash.onnx })).rejects.toMatchObject({ code: 'EL_ERR_REGISTRY_CONFLICT' });
+    await expect(registry.push({ manifest: clash.manifest, artifact: clash.onnx })).rejects.toMatchObject({
+      code: 'EL_ERR_REGISTRY_CONFLICT',
+    });
 
     const events: AliasEvent[] = [];
     registry.on('alias', (e) => events.push(e));
@@ -63,8 +67,12 @@ describe('ModelRegistry', () => {
     ]);
     expect(registry.resolve('pump-ae', 'production').version).toBe('1.1.0');
     expect(registry.aliasHistory('pump-ae', 'production').map((h) => h.version)).toEqual(['1.1.0', '1.0.0']);
-    expect(() => registry.setAlias('pump-ae', 'canary', '9.9')).toThrow(expect.objectContaining({ code: 'EL_ERR_REGISTRY_NOT_FOUND' }));
-    expect(() => registry.setAlias('pump-ae', 'bad alias', '1.0.0')).toThrow(expect.objectContaining({ code: 'EL_ERR_INVALID_ARGUMENT' }));
+    expect(() => registry.setAlias('pump-ae', 'canary', '9.9')).toThrow(
+      expect.objectContaining({ code: 'EL_ERR_REGISTRY_NOT_FOUND' }),
+    );
+    expect(() => registry.setAlias('pump-ae', 'bad alias', '1.0.0')).toThrow(
+      expect.objectContaining({ code: 'EL_ERR_INVALID_ARGUMENT' }),
+    );
     expect(() => registry.resolve('pump-ae', 'nope')).toThrow(/no such version or alias/);
   });
 
@@ -77,11 +85,17 @@ describe('ModelRegistry', () => {
       details: { reason: 'EL_ERR_MODEL_UNTRUSTED_KEY' },
     });
     const tampered = { ...good.manifest, threshold: 99 };
-    await expect(registry.push({ manifest: tampered, artifact: good.onnx })).rejects.toMatchObject({ details: { reason: 'EL_ERR_MODEL_SIGNATURE' } });
+    await expect(registry.push({ manifest: tampered, artifact: good.onnx })).rejects.toMatchObject({
+      details: { reason: 'EL_ERR_MODEL_SIGNATURE' },
+    });
     const other = makeTestModel({ version: '1', key, scale: 2 });
-    await expect(registry.push({ manifest: good.manifest, artifact: other.onnx })).rejects.toMatchObject({ details: { reason: 'EL_ERR_MODEL_HASH' } });
+    await expect(registry.push({ manifest: good.manifest, artifact: other.onnx })).rejects.toMatchObject({
+      details: { reason: 'EL_ERR_MODEL_HASH' },
+    });
     const { signature: _s, ...unsigned } = good.manifest;
-    await expect(registry.push({ manifest: unsigned, artifact: good.onnx })).rejects.toMatchObject({ details: { reason: 'EL_ERR_MODEL_UNSIGNED' } });
+    await expect(registry.push({ manifest: unsigned, artifact: good.onnx })).rejects.toMatchObject({
+      details: { reason: 'EL_ERR_MODEL_UNSIGNED' },
+    });
     expect(registry.list()).toEqual([]);
   });
 
@@ -91,7 +105,11 @@ describe('ModelRegistry', () => {
     await registry.push({ manifest: v1.manifest, artifact: v1.onnx });
     registry.setAlias('pump-ae', 'canary', '1');
     registry.close();
-    const again = new ModelRegistry({ dbPath: join(dir, 'registry.db'), store: new LocalArtifactStore({ dir: join(dir, 'artifacts') }), trustedKeys: [key.publicKeyPem] });
+    const again = new ModelRegistry({
+      dbPath: join(dir, 'registry.db'),
+      store: new LocalArtifactStore({ dir: join(dir, 'artifacts') }),
+      trustedKeys: [key.publicKeyPem],
+    });
     onTestFinished(() => again.close());
     again.start();
     expect(again.resolve('pump-ae', 'canary').manifest).toEqual(v1.manifest);
@@ -99,9 +117,15 @@ describe('ModelRegistry', () => {
   });
 
   it('rejects unknown options', () => {
-    expect(() => new ModelRegistry({ dbPath: ':memory:', store: new LocalArtifactStore({ dir: '/tmp/x' }), trustedKeys: [], requireSignatures: true } as never)).toThrow(
-      /unknown option "requireSignatures"/,
-    );
+    expect(
+      () =>
+        new ModelRegistry({
+          dbPath: ':memory:',
+          store: new LocalArtifactStore({ dir: '/tmp/x' }),
+          trustedKeys: [],
+          requireSignatures: true,
+        } as never),
+    ).toThrow(/unknown option "requireSignatures"/);
   });
 });
 
@@ -158,7 +182,9 @@ describe('RegistryServer', () => {
     const stale = await fetch(pushed.version.artifactUrl, { headers: { range: 'bytes=0-3', 'if-range': '"other"' } });
     expect(stale.status).toBe(200);
     await stale.arrayBuffer();
-    const cached = await fetch(pushed.version.artifactUrl, { headers: { 'if-none-match': `"${v1.manifest.artifact.sha256}"` } });
+    const cached = await fetch(pushed.version.artifactUrl, {
+      headers: { 'if-none-match': `"${v1.manifest.artifact.sha256}"` },
+    });
     expect(cached.status).toBe(304);
 
     const head = await fetch(pushed.version.artifactUrl, { method: 'HEAD' });
@@ -174,7 +200,11 @@ describe('RegistryServer', () => {
       body: JSON.stringify({ version: '1.0.0' }),
     });
     expect(await alias.json()).toMatchObject({ alias: 'production', version: '1.0.0' });
-    const show = (await (await fetch(`${server.url}/v1/models/pump-ae/versions/production`)).json()) as { version: string; manifest: unknown; training: unknown };
+    const show = (await (await fetch(`${server.url}/v1/models/pump-ae/versions/production`)).json()) as {
+      version: string;
+      manifest: unknown;
+      training: unknown;
+    };
     expect(show.version).toBe('1.0.0');
     expect(show.manifest).toEqual(v1.manifest);
     const list = (await (await fetch(`${server.url}/v1/models`)).json()) as { models: unknown[] };
@@ -185,13 +215,23 @@ describe('RegistryServer', () => {
     const { server, dir } = setup({ apiToken: 's3cret' });
     const wrong = makeTestModel({ version: '1', key: otherKey });
     const body = JSON.stringify({ manifest: wrong.manifest, artifact: Buffer.from(wrong.onnx).toString('base64') });
-    const noAuth = await server.app.inject({ method: 'POST', url: '/v1/models', payload: body, headers: { 'content-type': 'application/json' } });
+    const noAuth = await server.app.inject({
+      method: 'POST',
+      url: '/v1/models',
+      payload: body,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(noAuth.statusCode).toBe(401);
     const auth = { 'content-type': 'application/json', authorization: 'Bearer s3cret' };
     const untrusted = await server.app.inject({ method: 'POST', url: '/v1/models', payload: body, headers: auth });
     expect(untrusted.statusCode).toBe(422);
     expect(untrusted.json()).toMatchObject({ error: { code: 'EL_ERR_REGISTRY_UNTRUSTED' } });
-    const byPath = await server.app.inject({ method: 'POST', url: '/v1/models', payload: { manifest: wrong.manifest, path: join(dir, 'x.onnx') }, headers: auth });
+    const byPath = await server.app.inject({
+      method: 'POST',
+      url: '/v1/models',
+      payload: { manifest: wrong.manifest, path: join(dir, 'x.onnx') },
+      headers: auth,
+    });
     expect(byPath.statusCode).toBe(400);
     expect(byPath.json().error.message).toMatch(/allowLocalPaths/);
   });
@@ -213,11 +253,16 @@ describe('registry part: trusted key directories', () => {
     const a = makeTestModel({ version: '1.0.0', key });
     expect((await reg.push({ manifest: a.manifest, artifact: a.onnx })).created).toBe(true);
     const b = makeTestModel({ version: '1.1.0', key: otherKey });
-    await expect(reg.push({ manifest: b.manifest, artifact: b.onnx })).rejects.toMatchObject({ code: 'EL_ERR_REGISTRY_UNTRUSTED', message: expect.stringMatching(/not among the trusted keys/) });
+    await expect(reg.push({ manifest: b.manifest, artifact: b.onnx })).rejects.toMatchObject({
+      code: 'EL_ERR_REGISTRY_UNTRUSTED',
+      message: expect.stringMatching(/not among the trusted keys/),
+    });
     // `edgeloop models keygen` into the trusted directory: no restart needed
     writeFileSync(join(keys, 'second.pub'), otherKey.publicKeyPem);
     expect((await reg.push({ manifest: b.manifest, artifact: b.onnx })).created).toBe(true);
     // a file that is not a key is not silently skipped
-    expect(() => createRegistryPart({ dataDir: join(dir, 'data2'), trustedKeys: [join(dir, 'missing')] })).toThrow(/registry.trustedKeys: trusted key .*missing/);
+    expect(() => createRegistryPart({ dataDir: join(dir, 'data2'), trustedKeys: [join(dir, 'missing')] })).toThrow(
+      /registry.trustedKeys: trusted key .*missing/,
+    );
   });
 });

@@ -51,7 +51,11 @@ beforeAll(async () => {
     agentIds: ['agent-a', 'agent-b', 'agent-c'],
   });
   ({ reg, ro, agents } = stack);
-  for (const [v, o] of [['1.0', {}], ['1.1', {}], ['1.2', { badTestVector: true }]] as const) {
+  for (const [v, o] of [
+    ['1.0', {}],
+    ['1.1', {}],
+    ['1.2', { badTestVector: true }],
+  ] as const) {
     const m = makeTestModel({ version: v, key, ...o });
     await reg.instance.registry.push({ manifest: m.manifest, artifact: m.onnx });
   }
@@ -59,7 +63,16 @@ beforeAll(async () => {
   const pub = await mqtt.connectAsync(stack.broker.url);
   await pub.publishAsync(
     new Topics().fleetModel(MODEL),
-    JSON.stringify({ v: 1, type: 'model-desired', name: MODEL, version: '1.0', artifactUrl: reg.instance.server.artifactUrl(rec.sha256), manifest: rec.manifest, seq: 1, ts: Date.now() }),
+    JSON.stringify({
+      v: 1,
+      type: 'model-desired',
+      name: MODEL,
+      version: '1.0',
+      artifactUrl: reg.instance.server.artifactUrl(rec.sha256),
+      manifest: rec.manifest,
+      seq: 1,
+      ts: Date.now(),
+    }),
     { qos: 1, retain: true },
   );
   await pub.endAsync();
@@ -76,7 +89,10 @@ describe.sequential('rollout to real agents', () => {
     const r = await c.startRollout({ model: MODEL, version: '1.1', stages: '34%,100%', bake: '200ms' });
     expect(r.previous).toBe('1.0');
     const done = await c.waitFor(r.id, ['completed'], 30_000);
-    expect(done.stages.map((s) => [s.assigned, s.active])).toEqual([[2, 2], [1, 1]]);
+    expect(done.stages.map((s) => [s.assigned, s.active])).toEqual([
+      [2, 2],
+      [1, 1],
+    ]);
     await untilModels(() => running('1.1'), 'every agent on 1.1');
     // the alias moves right after the completion is stored (onCompleted hook)
     if (reg.instance.registry.getAlias(MODEL, 'production')?.version !== '1.1') {

@@ -39,10 +39,21 @@ const controllers: RolloutController[] = [];
 const transports: MqttTransport[] = [];
 
 async function controller(): Promise<RolloutController> {
-  const transport = new MqttTransport({ url: broker.url, clientId: 'rollout-controller', clean: false, sessionExpirySeconds: 3600 });
+  const transport = new MqttTransport({
+    url: broker.url,
+    clientId: 'rollout-controller',
+    clean: false,
+    sessionExpirySeconds: 3600,
+  });
   transports.push(transport);
   await transport.start();
-  const c = new RolloutController({ transport, dbPath: join(dir, 'rollout.db'), models: httpModelSource(server.url), tickMs: 50, discoveryMs: 300 });
+  const c = new RolloutController({
+    transport,
+    dbPath: join(dir, 'rollout.db'),
+    models: httpModelSource(server.url),
+    tickMs: 50,
+    discoveryMs: 300,
+  });
   controllers.push(c);
   await c.start();
   return c;
@@ -62,12 +73,24 @@ async function push(version: string, o: { scale?: number; badTestVector?: boolea
 // minWindows 400 (about 1 s of a device's windows here): with 100, a rate of ~5 % (normal) or ~17 % (the 1.5x
 // model) against a 2x limit of ~10 % is estimated with a standard deviation of 2-4 points, enough for the odd
 // false pass or false breach on a loaded machine; with 400 it is 1-2 points
-const SPEC = { model: MODEL, stages: '10%,50%,100%', bake: '300ms', maxFailures: '5%', gates: ['anomaly_rate<=2x'], minWindows: 400, deviceTimeoutMs: 20_000 };
+const SPEC = {
+  model: MODEL,
+  stages: '10%,50%,100%',
+  bake: '300ms',
+  maxFailures: '5%',
+  gates: ['anomaly_rate<=2x'],
+  minWindows: 400,
+  deviceTimeoutMs: 20_000,
+};
 
 beforeAll(async () => {
   broker = await startTestBroker();
   dir = mkdtempSync(join(tmpdir(), 'el-fleet-'));
-  registry = new ModelRegistry({ dbPath: join(dir, 'registry.db'), store: new LocalArtifactStore({ dir: join(dir, 'artifacts') }), trustedKeys: [key.publicKeyPem] });
+  registry = new ModelRegistry({
+    dbPath: join(dir, 'registry.db'),
+    store: new LocalArtifactStore({ dir: join(dir, 'artifacts') }),
+    trustedKeys: [key.publicKeyPem],
+  });
   registry.start();
   server = new RegistryServer({ registry, port: 0 });
   await server.start();
@@ -93,7 +116,16 @@ beforeAll(async () => {
   const pub = await mqtt.connectAsync(broker.url);
   await pub.publishAsync(
     topics.fleetModel(MODEL),
-    JSON.stringify({ v: 1, type: 'model-desired', name: MODEL, version: '1.0', artifactUrl: server.artifactUrl(rec.sha256), manifest: rec.manifest, seq: 1, ts: Date.now() }),
+    JSON.stringify({
+      v: 1,
+      type: 'model-desired',
+      name: MODEL,
+      version: '1.0',
+      artifactUrl: server.artifactUrl(rec.sha256),
+      manifest: rec.manifest,
+      seq: 1,
+      ts: Date.now(),
+    }),
     { qos: 1, retain: true },
   );
   await pub.endAsync();
@@ -167,7 +199,7 @@ describe.sequential('fleet rollout with 20 devices', () => {
   it('canary → 100 %: every stage bakes, gates pass, the fleet ends on the new version', async () => {
     await push('1.1');
     const c = await controller();
- const started = await c.startRollout({ ...SPEC, version: '1.1' });
+    const started = await c.startRollout({ ...SPEC, version: '1.1' });
     expect(started).toMatchObject({ status: 'rolling', previous: '1.0', stage: 1 });
     expect(started.stages.map((s) => s.target)).toEqual([2, 10, 20]);
     const done = await c.waitFor(started.id, ['completed'], 100_000);

@@ -30,9 +30,18 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
 async function cliOn(o: { tty: boolean }, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const sink = (f: (s: string) => void) => new Writable({ write(c, _e, cb) { f(String(c)); cb(); } });
+  const sink = (f: (s: string) => void) =>
+    new Writable({
+      write(c, _e, cb) {
+        f(String(c));
+        cb();
+      },
+    });
   const env = { EDGELOOP_REGISTRY_URL: reg.instance.server.url, EDGELOOP_ROLLOUT_URL: ro.instance.server.url };
-  const stdout = Object.assign(sink((s) => (out += s)), { isTTY: o.tty });
+  const stdout = Object.assign(
+    sink((s) => (out += s)),
+    { isTTY: o.tty },
+  );
   const code = await main(argv, { stdout, stderr: sink((s) => (err += s)), env, cwd: dir });
   return { code, out, err };
 }
@@ -68,7 +77,10 @@ afterAll(async () => {
 
 describe('edgeloop registry / rollout commands against running parts', () => {
   it('push, list, show, alias', async () => {
-    expect(await cli('registry', 'push', 'model-1.0')).toMatchObject({ code: 0, out: expect.stringMatching(/^pushed pump-ae@1.0 \(sha256 [0-9a-f]{12}…\)/) });
+    expect(await cli('registry', 'push', 'model-1.0')).toMatchObject({
+      code: 0,
+      out: expect.stringMatching(/^pushed pump-ae@1.0 \(sha256 [0-9a-f]{12}…\)/),
+    });
     expect((await cli('registry', 'push', 'model-1.0')).out).toMatch(/already there/);
     await cli('registry', 'push', 'model-1.1');
     expect((await cli('registry', 'alias', 'pump-ae', 'canary', '1.1')).out).toBe('pump-ae canary → 1.1\n');
@@ -79,12 +91,18 @@ describe('edgeloop registry / rollout commands against running parts', () => {
     expect(show.out).toMatch(/lineage {5}parent -, data sha256:abab/);
     expect(show.out).toMatch(/training {4}1 feature distributions: vibration/);
     const missing = await cli('registry', 'show', 'nope');
-    expect(missing).toMatchObject({ code: 1, err: expect.stringMatching(/model "nope" is not in the registry \[EL_ERR_REGISTRY_NOT_FOUND\]/) });
+    expect(missing).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/model "nope" is not in the registry \[EL_ERR_REGISTRY_NOT_FOUND\]/),
+    });
   });
 
   it('start (by alias, to a group), status, abort, rollback; bad specs fail with the reason', async () => {
     const bad = await cli('rollout', 'start', 'pump-ae@1.1', '--gate', 'anomaly_rate>=2x');
-    expect(bad).toMatchObject({ code: 1, err: expect.stringMatching(/gate "anomaly_rate>=2x": expected METRIC<=FACTORx.*\[EL_ERR_ROLLOUT_GATE\]/) });
+    expect(bad).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/gate "anomaly_rate>=2x": expected METRIC<=FACTORx.*\[EL_ERR_ROLLOUT_GATE\]/),
+    });
     const noGroup = await cli('rollout', 'start', 'pump-ae@1.1', '--group', 'nope');
     expect(noGroup.err).toMatch(/group "nope" is not defined \(known: lab\)/);
 
@@ -98,12 +116,33 @@ describe('edgeloop registry / rollout commands against running parts', () => {
     let seenTopic = '';
     const got = new Promise<Buffer>((resolve) => seen.on('message', (t, p) => ((seenTopic = t), resolve(p))));
     // the stage's one device is the first of the group in hash order: lab-1 or lab-2
-    await seen.subscribeAsync([new Topics().deviceModel('lab-1', 'pump-ae'), new Topics().deviceModel('lab-2', 'pump-ae')], { qos: 1 });
+    await seen.subscribeAsync(
+      [new Topics().deviceModel('lab-1', 'pump-ae'), new Topics().deviceModel('lab-2', 'pump-ae')],
+      { qos: 1 },
+    );
 
-    const start = await cli('rollout', 'start', 'pump-ae@canary', '--stages', '50%,100%', '--bake', '1s', '--group', 'lab', '--gate', 'anomaly_rate<=2x', '--json');
+    const start = await cli(
+      'rollout',
+      'start',
+      'pump-ae@canary',
+      '--stages',
+      '50%,100%',
+      '--bake',
+      '1s',
+      '--group',
+      'lab',
+      '--gate',
+      'anomaly_rate<=2x',
+      '--json',
+    );
     expect(start.code).toBe(0);
     const view = JSON.parse(start.out);
-    expect(view).toMatchObject({ model: 'pump-ae', version: '1.1', status: 'rolling', devices: { total: 2, assigned: 1 } });
+    expect(view).toMatchObject({
+      model: 'pump-ae',
+      version: '1.1',
+      status: 'rolling',
+      devices: { total: 2, assigned: 1 },
+    });
     const desired = JSON.parse(String(await got));
     expect(desired).toMatchObject({ type: 'model-desired', name: 'pump-ae', version: '1.1', rolloutId: view.id });
     const canary = seenTopic.split('/')[2];
@@ -115,7 +154,9 @@ describe('edgeloop registry / rollout commands against running parts', () => {
 
     const status = await cli('rollout', 'status', 'pump-ae');
     expect(status.out).toMatch(/pump-ae@1.1 \(previous none\) — ROLLING/);
-    expect(status.out).toMatch(/\n {2}1 +50% +1 +1 +0 \(0%\) +0 +1 +current\n {2}2 +100% +2 +0 +0 \(-\) +0 +0 +pending\n/);
+    expect(status.out).toMatch(
+      /\n {2}1 +50% +1 +1 +0 \(0%\) +0 +1 +current\n {2}2 +100% +2 +0 +0 \(-\) +0 +0 +pending\n/,
+    );
     expect(status.out).toMatch(/gate anomaly_rate<=2x: no-data/);
     expect(status.out).toMatch(new RegExp(`\n {2}stage 1 devices: ${canary} (pending|downloading|offline)\n`));
 
@@ -128,19 +169,36 @@ describe('edgeloop registry / rollout commands against running parts', () => {
     const watched = await cliOn({ tty: true }, 'rollout', 'status', view.id, '--watch');
     expect(watched.code).toBe(3);
     expect(watched.out).toMatch(/^\x1b\[H\x1b\[2Jrollout \S+: pump-ae@1\.1 .*ROLLED-BACK/);
-    expect((await cli('rollout', 'status', view.id, '--watch')).out).toMatch(/^rollout \S+: pump-ae@1\.1 .*ROLLED-BACK/);
+    expect((await cli('rollout', 'status', view.id, '--watch')).out).toMatch(
+      /^rollout \S+: pump-ae@1\.1 .*ROLLED-BACK/,
+    );
     const list = await cli('rollout', 'status');
     expect(list.out).toMatch(new RegExp(`${view.id}\\tpump-ae@1.1\\trolled-back`));
   });
 
   it('draws the cohort from devices heard from recently: a retained status an hour old does not count', async () => {
     const pub = await mqtt.connectAsync(broker.url);
-    const status = (id: string, ts: number) => JSON.stringify({ v: 1, type: 'status', deviceId: id, seq: 1, ts, online: true, models: [] });
+    const status = (id: string, ts: number) =>
+      JSON.stringify({ v: 1, type: 'status', deviceId: id, seq: 1, ts, online: true, models: [] });
     await pub.publishAsync(new Topics().status('lab-1'), status('lab-1', Date.now()), { qos: 1, retain: true });
-    await pub.publishAsync(new Topics().status('lab-3'), status('lab-3', Date.now() - 3_600_000), { qos: 1, retain: true });
+    await pub.publishAsync(new Topics().status('lab-3'), status('lab-3', Date.now() - 3_600_000), {
+      qos: 1,
+      retain: true,
+    });
     await pub.endAsync();
     await expect.poll(() => ro.instance.controller.fleet.has('lab-3'), { timeout: 5000 }).toBe(true);
-    const start = await cli('rollout', 'start', 'pump-ae@1.1', '--stages', '100%', '--devices', 'lab-1,lab-3', '--bake', '1h', '--json');
+    const start = await cli(
+      'rollout',
+      'start',
+      'pump-ae@1.1',
+      '--stages',
+      '100%',
+      '--devices',
+      'lab-1,lab-3',
+      '--bake',
+      '1h',
+      '--json',
+    );
     expect(JSON.parse(start.out)).toMatchObject({ devices: { assigned: 1 } });
     const status1 = await cli('rollout', 'status', 'pump-ae');
     expect(status1.out).toMatch(/\n {2}stage 1 devices: lab-1 (pending|downloading)\n/);

@@ -1,6 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { RolloutMachine, deviceHash, stageTarget, type FleetDevice, type RolloutAction } from '../../../cloud/rollout/rollout-machine.ts';
-import { parseGate, parseRolloutSpec, parseDuration, parseRate, parseStages, type RolloutSpecInput } from '../../../cloud/rollout/rollout-spec.ts';
+import {
+  RolloutMachine,
+  deviceHash,
+  stageTarget,
+  type FleetDevice,
+  type RolloutAction,
+} from '../../../cloud/rollout/rollout-machine.ts';
+import {
+  parseGate,
+  parseRolloutSpec,
+  parseDuration,
+  parseRate,
+  parseStages,
+  type RolloutSpecInput,
+} from '../../../cloud/rollout/rollout-spec.ts';
 
 const MODEL = 'pump-ae';
 const target = { version: '2', artifactUrl: 'http://r/v1/artifacts/b', manifest: { v: 2 } };
@@ -9,13 +22,27 @@ const previous = { version: '1', artifactUrl: 'http://r/v1/artifacts/a', manifes
 function fleetOf(n: number, version = '1', anomalyRate = 0.05, p95Ms = 1): Map<string, FleetDevice> {
   const m = new Map<string, FleetDevice>();
   for (let i = 0; i < n; i++) {
-    m.set(`dev-${String(i).padStart(2, '0')}`, { online: true, models: [{ name: MODEL, version }], inference: { windows: 100, anomalies: 5, anomalyRate, p50Ms: p95Ms / 2, p95Ms, p99Ms: p95Ms * 2 }, lastSeen: 0 });
+    m.set(`dev-${String(i).padStart(2, '0')}`, {
+      online: true,
+      models: [{ name: MODEL, version }],
+      inference: { windows: 100, anomalies: 5, anomalyRate, p50Ms: p95Ms / 2, p95Ms, p99Ms: p95Ms * 2 },
+      lastSeen: 0,
+    });
   }
   return m;
 }
 
 function machine(over: Partial<RolloutSpecInput> = {}, prev: typeof previous | null = previous): RolloutMachine {
-  const spec = parseRolloutSpec({ model: MODEL, version: '2', stages: '10%,50%,100%', bake: '1s', maxFailures: '5%', deviceTimeoutMs: 5000, retries: 1, ...over });
+  const spec = parseRolloutSpec({
+    model: MODEL,
+    version: '2',
+    stages: '10%,50%,100%',
+    bake: '1s',
+    maxFailures: '5%',
+    deviceTimeoutMs: 5000,
+    retries: 1,
+    ...over,
+  });
   return RolloutMachine.create({ id: 'r1', spec, target, previous: prev, now: 0 });
 }
 
@@ -28,14 +55,25 @@ function grow(fleet: Map<string, FleetDevice>, n: number): void {
 }
 
 /** Simulate devices that switch to whatever is published to them. */
-function apply(actions: RolloutAction[], fleet: Map<string, FleetDevice>, m: RolloutMachine, now: number, behave: (id: string, version: string) => 'ok' | 'fail' | 'silent' = () => 'ok', rate?: (id: string) => number): void {
+function apply(
+  actions: RolloutAction[],
+  fleet: Map<string, FleetDevice>,
+  m: RolloutMachine,
+  now: number,
+  behave: (id: string, version: string) => 'ok' | 'fail' | 'silent' = () => 'ok',
+  rate?: (id: string) => number,
+): void {
   for (const a of actions) {
     if (a.type !== 'publish-device') continue;
     const fd = fleet.get(a.deviceId)!;
     const b = behave(a.deviceId, a.target.version);
     if (b === 'silent') continue;
     if (b === 'fail') {
-      m.onReport(a.deviceId, { model: MODEL, version: a.target.version, state: 'failed', reason: 'EL_ERR_MODEL_TEST_VECTOR' }, now);
+      m.onReport(
+        a.deviceId,
+        { model: MODEL, version: a.target.version, state: 'failed', reason: 'EL_ERR_MODEL_TEST_VECTOR' },
+        now,
+      );
       continue;
     }
     fd.models = [{ name: MODEL, version: a.target.version }];
@@ -74,19 +112,34 @@ describe('rollout spec parsing', () => {
     expect(() => parseStages('50%,150%')).toThrow(/0-100/);
   });
   it('rejects unknown fields and bad device lists', () => {
-    expect(() => parseRolloutSpec({ model: MODEL, version: '1', bakee: '1m' } as never)).toThrow(/unknown field "bakee"/);
-    expect(() => parseRolloutSpec({ model: MODEL, version: '1', devices: ['ok', 'bad/id'] })).toThrow(/not a device id/);
+    expect(() => parseRolloutSpec({ model: MODEL, version: '1', bakee: '1m' } as never)).toThrow(
+      /unknown field "bakee"/,
+    );
+    expect(() => parseRolloutSpec({ model: MODEL, version: '1', devices: ['ok', 'bad/id'] })).toThrow(
+      /not a device id/,
+    );
   });
 });
 
 describe('cohorts', () => {
   it('stage targets round up and take at least one device', () => {
-    expect([stageTarget(1, 20), stageTarget(10, 20), stageTarget(50, 20), stageTarget(100, 20), stageTarget(1, 0), stageTarget(33, 3)]).toEqual([1, 2, 10, 20, 0, 1]);
+    expect([
+      stageTarget(1, 20),
+      stageTarget(10, 20),
+      stageTarget(50, 20),
+      stageTarget(100, 20),
+      stageTarget(1, 0),
+      stageTarget(33, 3),
+    ]).toEqual([1, 2, 10, 20, 0, 1]);
   });
   it('orders devices by a deterministic hash, so the same devices are canaries every time', () => {
     const fleet = fleetOf(20);
-    const a = machine().tick(0, fleet).map((x) => (x as { deviceId: string }).deviceId);
-    const b = machine().tick(0, new Map([...fleet].reverse())).map((x) => (x as { deviceId: string }).deviceId);
+    const a = machine()
+      .tick(0, fleet)
+      .map((x) => (x as { deviceId: string }).deviceId);
+    const b = machine()
+      .tick(0, new Map([...fleet].reverse()))
+      .map((x) => (x as { deviceId: string }).deviceId);
     expect(a).toEqual(b);
     expect(a).toHaveLength(2);
     const sorted = [...fleet.keys()].sort((x, y) => deviceHash(MODEL, x) - deviceHash(MODEL, y));
@@ -150,7 +203,11 @@ describe('RolloutMachine', () => {
     // both devices get the previous manifest; the one that refused the model still runs it, so its override is
     // cleared at once
     expect(back.map((a) => a.type)).toEqual(['publish-device', 'publish-device', 'clear-device']);
-    expect(back.filter((a) => a.type === 'publish-device').every((a) => a.type === 'publish-device' && a.target === previous)).toBe(true);
+    expect(
+      back
+        .filter((a) => a.type === 'publish-device')
+        .every((a) => a.type === 'publish-device' && a.target === previous),
+    ).toBe(true);
     expect(m.state.status).toBe('rolling-back');
     apply(back, fleet, m, 2);
     const clear = m.tick(3, fleet);
@@ -179,18 +236,33 @@ describe('RolloutMachine', () => {
   ] as const)('gate %s with a cohort anomaly rate of %d → %s', (gate, rate, status) => {
     const fleet = fleetOf(20);
     const m = machine({ gates: [gate] });
-    apply(m.tick(0, fleet), fleet, m, 0, () => 'ok', () => rate);
+    apply(
+      m.tick(0, fleet),
+      fleet,
+      m,
+      0,
+      () => 'ok',
+      () => rate,
+    );
     m.tick(500, fleet); // the cohort's first status on the new version: its counters are the base
     grow(fleet, 200);
     m.tick(1500, fleet);
     expect(m.state.status).toBe(status);
-    if (status === 'rolling-back') expect(m.state.reason).toMatch(new RegExp(`gate ${gate.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} breached`));
+    if (status === 'rolling-back')
+      expect(m.state.reason).toMatch(new RegExp(`gate ${gate.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} breached`));
   });
 
   it('computes the cohort anomaly rate over the windows since the switch (cumulative agent counters)', () => {
     const fleet = fleetOf(20); // 100 windows, 5 anomalies each, on the old model
     const m = machine({ gates: ['anomaly_rate<=2x'], minWindows: 50 });
-    apply(m.tick(0, fleet), fleet, m, 0, () => 'ok', () => 0.2);
+    apply(
+      m.tick(0, fleet),
+      fleet,
+      m,
+      0,
+      () => 'ok',
+      () => 0.2,
+    );
     m.tick(1, fleet);
     grow(fleet, 40); // under minWindows since the switch: no data yet
     m.tick(2, fleet);
@@ -214,13 +286,27 @@ describe('RolloutMachine', () => {
   it('uses the last rest-of-fleet baseline at 100% when no device is left outside', () => {
     const fleet = fleetOf(4);
     const m = machine({ stages: '50%,100%', gates: ['anomaly_rate<=2x'], bake: '1s' });
-    apply(m.tick(0, fleet), fleet, m, 0, () => 'ok', () => 0.05);
+    apply(
+      m.tick(0, fleet),
+      fleet,
+      m,
+      0,
+      () => 'ok',
+      () => 0.05,
+    );
     m.tick(1, fleet);
     grow(fleet, 100);
     m.tick(1001, fleet); // stage 1 passes; the rest of the fleet (2 devices) was measured at 0.05
     expect(m.state).toMatchObject({ status: 'rolling', stage: 1 });
     expect(m.state.baseline.anomaly_rate).toBeCloseTo(0.05);
-    apply(m.tick(1002, fleet), fleet, m, 1002, () => 'ok', () => 0.3);
+    apply(
+      m.tick(1002, fleet),
+      fleet,
+      m,
+      1002,
+      () => 'ok',
+      () => 0.3,
+    );
     m.tick(1003, fleet);
     grow(fleet, 100);
     m.tick(2003, fleet);
@@ -296,23 +382,34 @@ describe('RolloutMachine', () => {
     const m = machine({ stages: '100%', bake: '0s', fresh: '1m' });
     expect(m.tick(10 * 60_000, fleet)).toEqual([]);
     expect(m.tick(20 * 60_000, fleet)).toEqual([]);
-    expect(m.state).toMatchObject({ status: 'rolling', reason: 'waiting for devices: none has reported within the freshness window' });
+    expect(m.state).toMatchObject({
+      status: 'rolling',
+      reason: 'waiting for devices: none has reported within the freshness window',
+    });
   });
 
-  it('status lists each stage\'s devices with their state', () => {
+  it("status lists each stage's devices with their state", () => {
     const fleet = fleetOf(6);
     const m = machine({ stages: '100%', bake: '1h', fresh: '1h', maxFailures: '100%' });
     const ids = (m.tick(0, fleet) as Array<{ deviceId: string }>).map((x) => x.deviceId);
     const [active, failed, downloading, pending, offline] = ids;
     apply([{ type: 'publish-device', deviceId: active!, target }], fleet, m, 1);
-    m.onReport(failed!, { model: MODEL, version: '2', state: 'failed', reason: 'EL_ERR_MODEL_HASH: sha256 mismatch' }, 1);
+    m.onReport(
+      failed!,
+      { model: MODEL, version: '2', state: 'failed', reason: 'EL_ERR_MODEL_HASH: sha256 mismatch' },
+      1,
+    );
     m.onReport(downloading!, { model: MODEL, version: '2', state: 'downloading' }, 1);
     m.onReport(pending!, { model: MODEL, version: '2', state: 'received' }, 1);
     fleet.get(offline!)!.online = false;
     m.tick(2, fleet);
     const states = Object.fromEntries(m.progress(fleet, 2)[0]!.devices.map((d) => [d.deviceId, d]));
     expect(states[active!]).toEqual({ deviceId: active, state: 'active' });
-    expect(states[failed!]).toEqual({ deviceId: failed, state: 'failed', reason: 'failed: EL_ERR_MODEL_HASH: sha256 mismatch' });
+    expect(states[failed!]).toEqual({
+      deviceId: failed,
+      state: 'failed',
+      reason: 'failed: EL_ERR_MODEL_HASH: sha256 mismatch',
+    });
     expect(states[downloading!]!.state).toBe('downloading');
     expect(states[pending!]!.state).toBe('pending');
     expect(states[offline!]!.state).toBe('offline');

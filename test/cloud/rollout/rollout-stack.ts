@@ -48,7 +48,14 @@ export async function startRolloutStack(o: {
     await reg.start();
     closers.push(() => reg.close());
     const ro = createRolloutPart(
-      { dataDir: join(dir, 'cloud'), mqtt: { url: broker.url }, registryUrl: reg.instance.server.url, http: { port: 0 }, tickMs: 50, discoveryMs: 100 },
+      {
+        dataDir: join(dir, 'cloud'),
+        mqtt: { url: broker.url },
+        registryUrl: reg.instance.server.url,
+        http: { port: 0 },
+        tickMs: 50,
+        discoveryMs: 100,
+      },
       o.models ? { models: o.models(reg) } : {},
     );
     await ro.start();

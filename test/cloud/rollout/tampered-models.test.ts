@@ -51,11 +51,22 @@ beforeAll(async () => {
     agentConfig: { inference: { cooldownMs: 0 } },
     models: (reg) => {
       const source = registryModelSource(reg.instance.registry, () => reg.instance.server.url);
-      return { resolve: async (name, ref) => { const t = await source.resolve(name, ref); return (tamper.get(t.version) ?? ((x) => x))(t); } };
+      return {
+        resolve: async (name, ref) => {
+          const t = await source.resolve(name, ref);
+          return (tamper.get(t.version) ?? ((x) => x))(t);
+        },
+      };
     },
   });
   ({ dir, agents } = stack);
-  const versions = [['1.0', trusted], ['2.0-flipped', trusted], ['2.0-edited', trusted], ['2.0-untrusted', rogue], ['2.0-path', trusted]] as const;
+  const versions = [
+    ['1.0', trusted],
+    ['2.0-flipped', trusted],
+    ['2.0-edited', trusted],
+    ['2.0-untrusted', rogue],
+    ['2.0-path', trusted],
+  ] as const;
   for (const [i, [v, key]] of versions.entries()) {
     // distinct ONNX bytes per version: the artifact store keeps one file per sha256, and one of them gets corrupted
     const m = makeTestModel({ version: v, key, scale: 1 + i / 10 });
@@ -83,8 +94,11 @@ afterAll(async () => {
 async function stillInferring(): Promise<void> {
   const before = agents.map((a) => a.status().inference?.windows ?? 0);
   const ts = Date.now();
-  for (const a of agents) await a.ingest(Array.from({ length: 16 }, (_, i) => ({ sensor: 'vibration', ts: ts + i, value: 5 })));
-  await expect.poll(() => agents.every((a, i) => (a.status().inference?.windows ?? 0) >= before[i]! + 4), { timeout: 10_000 }).toBe(true);
+  for (const a of agents)
+    await a.ingest(Array.from({ length: 16 }, (_, i) => ({ sensor: 'vibration', ts: ts + i, value: 5 })));
+  await expect
+    .poll(() => agents.every((a, i) => (a.status().inference?.windows ?? 0) >= before[i]! + 4), { timeout: 10_000 })
+    .toBe(true);
   for (const a of agents) expect(a.inference!.active(MODEL)?.manifest.version).toBe('1.0');
 }
 
@@ -109,36 +123,50 @@ describe.sequential('tampered models through a rollout', () => {
       () => tamper.set('2.0-edited', (t) => ({ ...t, manifest: { ...(t.manifest as object), threshold: 0.01 } })),
       /^EL_ERR_MODEL_SIGNATURE: .*modified after signing/,
     ],
-    ['a manifest signed by an untrusted key', '2.0-untrusted', () => {}, /^EL_ERR_MODEL_UNTRUSTED_KEY: .*not among the trusted keys/],
+    [
+      'a manifest signed by an untrusted key',
+      '2.0-untrusted',
+      () => {},
+      /^EL_ERR_MODEL_UNTRUSTED_KEY: .*not among the trusted keys/,
+    ],
     [
       'a manifest path outside the model directory',
       '2.0-path',
       () =>
         tamper.set('2.0-path', (t) => {
           const m = t.manifest as { artifact: object };
-          return { ...t, manifest: signUnchecked({ ...m, artifact: { ...describeArtifact(scoreModelOnnx(1.5)), file: '../../../outside.onnx' } }, trusted.privateKey) };
+          return {
+            ...t,
+            manifest: signUnchecked(
+              { ...m, artifact: { ...describeArtifact(scoreModelOnnx(1.5)), file: '../../../outside.onnx' } },
+              trusted.privateKey,
+            ),
+          };
         }),
       /^EL_ERR_MODEL_PATH: .*"\.\.\/\.\.\/\.\.\/outside\.onnx" is not a file name inside the model directory/,
     ],
   ];
-  it.each(cases)('%s is refused by the canary with its code; the old model keeps running', async (_what, version, prepare, reason) => {
-    prepare();
-    const c = stack.ro.instance.controller;
-    const r = await c.startRollout({ model: MODEL, version, stages: '50%,100%', bake: '0s' });
-    expect(r.previous).toBe('1.0');
-    const end = await c.waitFor(r.id, ['rolled-back'], 30_000);
-    expect(end.failures).toHaveLength(1);
-    expect(end.failures[0]!.reason).toMatch(new RegExp(`^failed: ${reason.source.slice(1)}`));
-    const failed = reports.find((m) => m.rolloutId === r.id && m.state === 'failed');
-    expect(failed).toMatchObject({ model: MODEL, version, deviceId: end.failures[0]!.deviceId });
-    expect(failed!.reason).toMatch(reason);
-    expect(end.stages[1]!.assigned).toBe(0);
-    // where ../../../outside.onnx would land from the updater's staging directory (versions/<name>/<version>.tmp/)
-    for (const id of ['agent-a', 'agent-b']) expect(existsSync(join(dir, id, 'models', 'outside.onnx'))).toBe(false);
-    await stillInferring();
-  });
+  it.each(cases)(
+    '%s is refused by the canary with its code; the old model keeps running',
+    async (_what, version, prepare, reason) => {
+      prepare();
+      const c = stack.ro.instance.controller;
+      const r = await c.startRollout({ model: MODEL, version, stages: '50%,100%', bake: '0s' });
+      expect(r.previous).toBe('1.0');
+      const end = await c.waitFor(r.id, ['rolled-back'], 30_000);
+      expect(end.failures).toHaveLength(1);
+      expect(end.failures[0]!.reason).toMatch(new RegExp(`^failed: ${reason.source.slice(1)}`));
+      const failed = reports.find((m) => m.rolloutId === r.id && m.state === 'failed');
+      expect(failed).toMatchObject({ model: MODEL, version, deviceId: end.failures[0]!.deviceId });
+      expect(failed!.reason).toMatch(reason);
+      expect(end.stages[1]!.assigned).toBe(0);
+      // where ../../../outside.onnx would land from the updater's staging directory (versions/<name>/<version>.tmp/)
+      for (const id of ['agent-a', 'agent-b']) expect(existsSync(join(dir, id, 'models', 'outside.onnx'))).toBe(false);
+      await stillInferring();
+    },
+  );
 
-  it('a key added to the devices\' trusted directory while they run is trusted: the same version then rolls out', async () => {
+  it("a key added to the devices' trusted directory while they run is trusted: the same version then rolls out", async () => {
     writeFileSync(join(dir, 'device-keys', 'rogue.pub'), rogue.publicKeyPem);
     const c = stack.ro.instance.controller;
     const r = await c.startRollout({ model: MODEL, version: '2.0-untrusted', stages: '100%', bake: '0s' });

@@ -26,7 +26,13 @@ describeStreamContract('KinesisStream (kinesalite)', {
     const dir = mkdtempSync(join(tmpdir(), 'edgeloop-kinesis-'));
     return {
       async newInstance() {
-        const s = new KinesisStream({ streamName: name, clientConfig: kinesis.clientConfig, checkpointPath: join(dir, 'cp.db'), pollIntervalMs: 30_000, minReadIntervalMs: 0 });
+        const s = new KinesisStream({
+          streamName: name,
+          clientConfig: kinesis.clientConfig,
+          checkpointPath: join(dir, 'cp.db'),
+          pollIntervalMs: 30_000,
+          minReadIntervalMs: 0,
+        });
         await s.start();
         return s;
       },
@@ -59,10 +65,17 @@ function throttlingClient(
       const out =
         keep.length === 0
           ? ({ Records: [], $metadata: {} } as unknown as PutRecordsCommandOutput)
-          : ((await real.send(new PutRecordsCommand({ StreamName: cmd.input.StreamName, Records: keep }))) as PutRecordsCommandOutput);
+          : ((await real.send(
+              new PutRecordsCommand({ StreamName: cmd.input.StreamName, Records: keep }),
+            )) as PutRecordsCommandOutput);
       let k = 0;
       const Records = entries.map((_, i) =>
-        !fails(i, entries[i]!.PartitionKey!) ? out.Records![k++]! : { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded for shard (simulated)' },
+        !fails(i, entries[i]!.PartitionKey!)
+          ? out.Records![k++]!
+          : {
+              ErrorCode: 'ProvisionedThroughputExceededException',
+              ErrorMessage: 'Rate exceeded for shard (simulated)',
+            },
       );
       return { ...out, FailedRecordCount: Records.filter((r) => 'ErrorCode' in r).length, Records };
     },
@@ -70,9 +83,19 @@ function throttlingClient(
 }
 
 describe('KinesisStream', () => {
-  async function fresh(name: string, shards = 1, client?: KinesisLike, extra: Record<string, unknown> = {}): Promise<KinesisStream> {
+  async function fresh(
+    name: string,
+    shards = 1,
+    client?: KinesisLike,
+    extra: Record<string, unknown> = {},
+  ): Promise<KinesisStream> {
     await kinesis.createStream(name, shards);
-    const s = new KinesisStream({ streamName: name, ...(client ? { client } : { clientConfig: kinesis.clientConfig }), retry: { minMs: 1, maxMs: 5 }, ...extra });
+    const s = new KinesisStream({
+      streamName: name,
+      ...(client ? { client } : { clientConfig: kinesis.clientConfig }),
+      retry: { minMs: 1, maxMs: 5 },
+      ...extra,
+    });
     await s.start();
     onTestFinished(() => s.close());
     return s;
@@ -90,16 +113,30 @@ describe('KinesisStream', () => {
     // no leftover waits: the put resolved only when every record was stored
     const [shard] = await s.listShards();
     const got = await s.read(shard!, { consumer: 'c', limit: 100 });
-    expect(got.records.map((r) => Buffer.from(r.data).toString()).sort()).toEqual(recs.map((r) => r.data.toString()).sort());
+    expect(got.records.map((r) => Buffer.from(r.data).toString()).sort()).toEqual(
+      recs.map((r) => r.data.toString()).sort(),
+    );
   });
 
   it('gives up with EL_ERR_STREAM_PUT_FAILED naming the error codes when retries run out', async () => {
     const real = kinesis.client();
     onTestFinished(() => real.destroy());
-    const s = await fresh('partial-2', 1, throttlingClient(real, 100, (_, key) => key === 'b'), { retry: { minMs: 1, maxMs: 2, maxAttempts: 2 } });
-    await expect(s.put([{ partitionKey: 'a', data: Buffer.from('1') }, { partitionKey: 'b', data: Buffer.from('2') }])).rejects.toMatchObject({
+    const s = await fresh(
+      'partial-2',
+      1,
+      throttlingClient(real, 100, (_, key) => key === 'b'),
+      { retry: { minMs: 1, maxMs: 2, maxAttempts: 2 } },
+    );
+    await expect(
+      s.put([
+        { partitionKey: 'a', data: Buffer.from('1') },
+        { partitionKey: 'b', data: Buffer.from('2') },
+      ]),
+    ).rejects.toMatchObject({
       code: 'EL_ERR_STREAM_PUT_FAILED',
-      message: expect.stringMatching(/1 of 2 records still failing after 2 retries \(1 × ProvisionedThroughputExceededException\)/),
+      message: expect.stringMatching(
+        /1 of 2 records still failing after 2 retries \(1 × ProvisionedThroughputExceededException\)/,
+      ),
     });
   });
 
@@ -107,14 +144,24 @@ describe('KinesisStream', () => {
     const real = kinesis.client();
     onTestFinished(() => real.destroy());
     const client = throttlingClient(real, 100);
-    const s = await fresh('partial-close', 1, client, { retry: { minMs: 60_000, maxMs: 60_000, jitter: 'none', maxAttempts: 5 } });
-    const put = s.put([{ partitionKey: 'a', data: Buffer.from('1') }, { partitionKey: 'a', data: Buffer.from('2') }]).catch((e: unknown) => e);
+    const s = await fresh('partial-close', 1, client, {
+      retry: { minMs: 60_000, maxMs: 60_000, jitter: 'none', maxAttempts: 5 },
+    });
+    const put = s
+      .put([
+        { partitionKey: 'a', data: Buffer.from('1') },
+        { partitionKey: 'a', data: Buffer.from('2') },
+      ])
+      .catch((e: unknown) => e);
     await expect.poll(() => s.retriedRecords).toBe(1); // the failed response is in: the put waits to retry
     const t0 = performance.now();
     await s.close();
     const err = await put;
     expect(performance.now() - t0).toBeLessThan(5_000);
-    expect(err).toMatchObject({ code: 'EL_ERR_STREAM_PUT_FAILED', message: expect.stringMatching(/1 of 2 records still failing after 0 retries/) });
+    expect(err).toMatchObject({
+      code: 'EL_ERR_STREAM_PUT_FAILED',
+      message: expect.stringMatching(/1 of 2 records still failing after 0 retries/),
+    });
     expect(client.calls).toEqual([2]);
   });
 
@@ -157,7 +204,11 @@ describe('KinesisStream', () => {
     onTestFinished(() => p.close());
     expect(await p.drain()).toBe(3);
     const recs = await store.batchGet('device_features', ['k1', 'k2', 'k3']);
-    expect(recs.map((r) => [r?.features.torque_nm_mean_1m, r?.features.torque_nm_last])).toEqual([[40, 50], [41, 51], [42, 52]]);
+    expect(recs.map((r) => [r?.features.torque_nm_mean_1m, r?.features.torque_nm_last])).toEqual([
+      [40, 50],
+      [41, 51],
+      [42, 52],
+    ]);
     const cps = await Promise.all((await s.listShards()).map((sh) => s.getCheckpoint('processor', sh)));
     expect(cps.filter((c) => c !== undefined).length).toBeGreaterThanOrEqual(1);
     expect(await p.drain()).toBe(0);
@@ -180,6 +231,8 @@ describe('KinesisStream', () => {
   it('validates options', () => {
     expect(() => new KinesisStream({ streamName: '' })).toThrow(/"streamName"/);
     expect(() => new KinesisStream({ streamName: 's', maxRecordsPerRequest: 501 })).toThrow(/maxRecordsPerRequest/);
-    expect(() => new KinesisStream({ streamName: 's', streamname: 'x' } as never)).toThrow(/unknown option "streamname"/);
+    expect(() => new KinesisStream({ streamName: 's', streamname: 'x' } as never)).toThrow(
+      /unknown option "streamname"/,
+    );
   });
 });

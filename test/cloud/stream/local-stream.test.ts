@@ -45,8 +45,12 @@ describe('LocalStream', () => {
     expect(() => new LocalStream({ path: 'x.db', shardcount: 2 } as unknown as LocalStreamOptions)).toThrow(
       /unknown option "shardcount" \(did you mean "shardCount"\?\)/,
     );
-    expect(() => new LocalStream({ path: 'x.db', shardCount: 0 })).toThrow(/"shardCount" must be an integer in \[1, 1024\]/);
-    expect(() => new LocalStream({ path: 'x.db', synchronous: 'OFF' as 'FULL' })).toThrow(/"synchronous" must be one of/);
+    expect(() => new LocalStream({ path: 'x.db', shardCount: 0 })).toThrow(
+      /"shardCount" must be an integer in \[1, 1024\]/,
+    );
+    expect(() => new LocalStream({ path: 'x.db', synchronous: 'OFF' as 'FULL' })).toThrow(
+      /"synchronous" must be one of/,
+    );
     expect(() => new LocalStream({} as LocalStreamOptions)).toThrow(/"path" is required/);
   });
 
@@ -67,15 +71,26 @@ describe('LocalStream', () => {
 
   it('refuses use before start()', async () => {
     const s = new LocalStream({ path: ':memory:' });
-    await expect(s.put([{ partitionKey: 'k', data: enc('x') }])).rejects.toMatchObject({ code: 'EL_ERR_STREAM_NOT_STARTED' });
+    await expect(s.put([{ partitionKey: 'k', data: enc('x') }])).rejects.toMatchObject({
+      code: 'EL_ERR_STREAM_NOT_STARTED',
+    });
     await s.close();
   });
 
   it('prunes by age on its timer, and a consumer behind retention resumes at the oldest record', async () => {
     const clock = new ManualClock(1_000_000);
-    const s = await open({ path: join(tempDir(), 's.db'), shardCount: 1, retentionMs: 10_000, pruneIntervalMs: 1000, clock });
+    const s = await open({
+      path: join(tempDir(), 's.db'),
+      shardCount: 1,
+      retentionMs: 10_000,
+      pruneIntervalMs: 1000,
+      clock,
+    });
     const [shard] = await s.listShards();
-    await s.put([{ partitionKey: 'k', data: enc('old1') }, { partitionKey: 'k', data: enc('old2') }]);
+    await s.put([
+      { partitionKey: 'k', data: enc('old1') },
+      { partitionKey: 'k', data: enc('old2') },
+    ]);
     const old = await s.read(shard!, { consumer: 'c' });
     await s.checkpoint('c', shard!, old.records[0]!.sequenceNumber);
     clock.advance(6000);
@@ -122,7 +137,9 @@ describe('LocalStream', () => {
   it('rejects a position that is not a sequence number', async () => {
     const s = await open({ path: ':memory:', shardCount: 1 });
     const [shard] = await s.listShards();
-    await expect(s.read(shard!, { consumer: 'c', position: 'abc' })).rejects.toMatchObject({ code: 'EL_ERR_STREAM_POSITION_INVALID' });
+    await expect(s.read(shard!, { consumer: 'c', position: 'abc' })).rejects.toMatchObject({
+      code: 'EL_ERR_STREAM_POSITION_INVALID',
+    });
     await expect(s.checkpoint('c', shard!, '-1')).rejects.toMatchObject({ code: 'EL_ERR_STREAM_POSITION_INVALID' });
   });
 

@@ -100,7 +100,8 @@ export function describeStreamContract(name: string, factory: StreamContractFact
         const mine = all.filter((r) => r.partitionKey === key);
         expect(mine.map((r) => dec(r.data))).toEqual(Array.from({ length: 50 }, (_, n) => `${key.at(-1)}${n}`));
         expect(new Set(mine.map((r) => r.shardId)).size).toBe(1);
-        for (let i = 1; i < mine.length; i++) expect(cmpSeq(mine[i - 1]!.sequenceNumber, mine[i]!.sequenceNumber)).toBe(-1);
+        for (let i = 1; i < mine.length; i++)
+          expect(cmpSeq(mine[i - 1]!.sequenceNumber, mine[i]!.sequenceNumber)).toBe(-1);
       }
     });
 
@@ -110,7 +111,8 @@ export function describeStreamContract(name: string, factory: StreamContractFact
       expect(shards).toHaveLength(4);
       expect(new Set(shards).size).toBe(4);
       const recs = [];
-      for (let d = 0; d < 40; d++) for (let i = 0; i < 3; i++) recs.push({ partitionKey: `device-${d}`, data: enc(`${d}:${i}`) });
+      for (let d = 0; d < 40; d++)
+        for (let i = 0; i < 3; i++) recs.push({ partitionKey: `device-${d}`, data: enc(`${d}:${i}`) });
       await stream.put(recs);
       const all = await readAll(stream, 'c');
       expect(all).toHaveLength(120);
@@ -158,9 +160,14 @@ export function describeStreamContract(name: string, factory: StreamContractFact
       if (!stream.checkpointMany) return;
       await stream.put(Array.from({ length: 20 }, (_, i) => ({ partitionKey: `key-${i}`, data: enc(`m${i}`) })));
       const shards = await stream.listShards();
-      const lasts = await Promise.all(shards.map(async (sh) => (await stream.read(sh, { consumer: 'many' })).records.at(-1)));
+      const lasts = await Promise.all(
+        shards.map(async (sh) => (await stream.read(sh, { consumer: 'many' })).records.at(-1)),
+      );
       expect(lasts.every((r) => r !== undefined)).toBe(true);
-      await stream.checkpointMany('many', lasts.map((r) => ({ shardId: r!.shardId, sequenceNumber: r!.sequenceNumber })));
+      await stream.checkpointMany(
+        'many',
+        lasts.map((r) => ({ shardId: r!.shardId, sequenceNumber: r!.sequenceNumber })),
+      );
       await stream.close();
       const again = await backing.newInstance();
       onTestFinished(() => again.close());
@@ -168,19 +175,31 @@ export function describeStreamContract(name: string, factory: StreamContractFact
         expect(await again.getCheckpoint('many', shards[i]!)).toBe(lasts[i]!.sequenceNumber);
         expect((await again.read(shards[i]!, { consumer: 'many' })).records).toEqual([]);
       }
-      await expectCode(again.checkpointMany!('many', [{ shardId: shards[0]!, sequenceNumber: 'x' }]), 'EL_ERR_STREAM_POSITION_INVALID');
+      await expectCode(
+        again.checkpointMany!('many', [{ shardId: shards[0]!, sequenceNumber: 'x' }]),
+        'EL_ERR_STREAM_POSITION_INVALID',
+      );
     });
 
     it('refuses a record over 1 MiB, a bad partition key and an unknown shard, with clear errors', async () => {
       const { stream } = await setup(1);
       const key = 'dev-big';
-      await expectCode(stream.put([{ partitionKey: key, data: Buffer.alloc(1024 * 1024 + 1 - key.length) }]), 'EL_ERR_STREAM_RECORD_TOO_LARGE');
+      await expectCode(
+        stream.put([{ partitionKey: key, data: Buffer.alloc(1024 * 1024 + 1 - key.length) }]),
+        'EL_ERR_STREAM_RECORD_TOO_LARGE',
+      );
       await expectCode(stream.put([{ partitionKey: '', data: enc('x') }]), 'EL_ERR_STREAM_RECORD_INVALID');
       await expectCode(stream.put([{ partitionKey: 'k'.repeat(257), data: enc('x') }]), 'EL_ERR_STREAM_RECORD_INVALID');
-      await expectCode(stream.put([{ partitionKey: 'k', data: 'text' as unknown as Uint8Array }]), 'EL_ERR_STREAM_RECORD_INVALID');
+      await expectCode(
+        stream.put([{ partitionKey: 'k', data: 'text' as unknown as Uint8Array }]),
+        'EL_ERR_STREAM_RECORD_INVALID',
+      );
       // a whole put is refused when one record is bad: nothing was stored
       await expectCode(
-        stream.put([{ partitionKey: 'ok', data: enc('fine') }, { partitionKey: key, data: Buffer.alloc(2 * 1024 * 1024) }]),
+        stream.put([
+          { partitionKey: 'ok', data: enc('fine') },
+          { partitionKey: key, data: Buffer.alloc(2 * 1024 * 1024) },
+        ]),
         'EL_ERR_STREAM_RECORD_TOO_LARGE',
       );
       expect(await readAll(stream, 'c')).toEqual([]);

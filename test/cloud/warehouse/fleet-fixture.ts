@@ -9,7 +9,14 @@ import { onTestFinished } from 'vitest';
 import { RawArchive } from '../../../cloud/archive/raw-archive.ts';
 import { Warehouse } from '../../../cloud/warehouse/warehouse.ts';
 import { LocalStream } from '../../../cloud/stream/local-stream.ts';
-import { encodeMessage, type DeviceMessage, type EventsMessage, type ModelReportMessage, type StatusMessage, type TelemetryMessage } from '../../../protocol/messages.ts';
+import {
+  encodeMessage,
+  type DeviceMessage,
+  type EventsMessage,
+  type ModelReportMessage,
+  type StatusMessage,
+  type TelemetryMessage,
+} from '../../../protocol/messages.ts';
 
 /** 08:00 UTC yesterday: within the ingest's default 7-day bound, and the fleet's 3 hours stay in one UTC day */
 export const T0 = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000 + 8 * 3_600_000;
@@ -25,7 +32,13 @@ export function tempDir(prefix = 'edgeloop-wh-'): string {
  * A device's readings (one a minute in [fromMin, toMin), value = minute) and anomaly events (30 s after their
  * minute), with seqs from `seq0` in device-time order, one counter for both, as an agent assigns them.
  */
-export function timeline(deviceId: string, fromMin: number, toMin: number, anomalyMinutes: readonly number[], seq0 = 1): (TelemetryMessage | EventsMessage)[] {
+export function timeline(
+  deviceId: string,
+  fromMin: number,
+  toMin: number,
+  anomalyMinutes: readonly number[],
+  seq0 = 1,
+): (TelemetryMessage | EventsMessage)[] {
   const out: (TelemetryMessage | EventsMessage)[] = [];
   let seq = seq0;
   for (let m = fromMin; m < toMin; m++) {
@@ -33,7 +46,14 @@ export function timeline(deviceId: string, fromMin: number, toMin: number, anoma
     out.push({ v: 1, type: 'telemetry', deviceId, seq, sentAt: ts, readings: [{ seq, sensor: 'temp', ts, value: m }] });
     seq++;
     if (anomalyMinutes.includes(m)) {
-      out.push({ v: 1, type: 'events', deviceId, seq, sentAt: ts + 30_000, events: [{ seq, ts: ts + 30_000, kind: 'anomaly', severity: 'warning', score: 0.9 }] });
+      out.push({
+        v: 1,
+        type: 'events',
+        deviceId,
+        seq,
+        sentAt: ts + 30_000,
+        events: [{ seq, ts: ts + 30_000, kind: 'anomaly', severity: 'warning', score: 0.9 }],
+      });
       seq++;
     }
   }
@@ -45,7 +65,17 @@ export function status(deviceId: string, min: number, seq: number, extra: Partia
 }
 
 export function active(deviceId: string, min: number, seq: number, model: string, version: string): ModelReportMessage {
-  return { v: 1, type: 'model-report', deviceId, seq, ts: T0 + min * MIN, model, version, state: 'active', rolloutId: `r-${version}` };
+  return {
+    v: 1,
+    type: 'model-report',
+    deviceId,
+    seq,
+    ts: T0 + min * MIN,
+    model,
+    version,
+    state: 'active',
+    rolloutId: `r-${version}`,
+  };
 }
 
 /** Put messages into `<dataDir>/stream.db` and archive everything readable into `<dataDir>/archive`. */
@@ -56,7 +86,14 @@ export async function archiveMessages(dataDir: string, messages: DeviceMessage[]
     for (let i = 0; i < messages.length; i += 200) {
       await stream.put(messages.slice(i, i + 200).map((m) => ({ partitionKey: m.deviceId, data: encodeMessage(m) })));
     }
-    const archive = new RawArchive({ stream, dir: join(dataDir, 'archive'), flushRows: 100_000, flushIntervalMs: 1, idleWaitMs: 5, compactSettleMs: 0 });
+    const archive = new RawArchive({
+      stream,
+      dir: join(dataDir, 'archive'),
+      flushRows: 100_000,
+      flushIntervalMs: 1,
+      idleWaitMs: 5,
+      compactSettleMs: 0,
+    });
     await archive.start();
     await archive.drain();
     await archive.close();
@@ -82,7 +119,12 @@ export function fleet(): DeviceMessage[] {
       hardware: 'rpi4',
       inference: { windows: 12, anomalies: 1, anomalyRate: 1 / 12, p50Ms: 1.5, p95Ms: 4.25, p99Ms: 6 },
     }),
-    status('dev-b', 0, 0, { agentVersion: '1.4.0', models: [{ name: 'anomaly', version: '1' }], site: 'plant-b', hardware: 'rpi5' }),
+    status('dev-b', 0, 0, {
+      agentVersion: '1.4.0',
+      models: [{ name: 'anomaly', version: '1' }],
+      site: 'plant-b',
+      hardware: 'rpi5',
+    }),
     ...timeline('dev-a', 0, 180, A_ANOMALIES),
     ...timeline('dev-b', 0, 180, B_ANOMALIES),
     active('dev-a', 60, 66, 'anomaly', '2'),
@@ -94,7 +136,12 @@ export function fleet(): DeviceMessage[] {
 export function twoDayFleet(): DeviceMessage[] {
   return [
     ...fleet(),
-    status('dev-c', -1440, 0, { agentVersion: '1.4.0', models: [{ name: 'anomaly', version: '1' }], site: 'plant-a', hardware: 'rpi4' }),
+    status('dev-c', -1440, 0, {
+      agentVersion: '1.4.0',
+      models: [{ name: 'anomaly', version: '1' }],
+      site: 'plant-a',
+      hardware: 'rpi4',
+    }),
     ...timeline('dev-c', -1440, -1380, [-1430]),
     ...timeline('dev-c', 0, 60, [20], 200),
   ];

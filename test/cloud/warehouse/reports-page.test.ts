@@ -35,7 +35,15 @@ beforeAll(async () => {
   await server.start();
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
   mkdirSync(shots, { recursive: true });
 }, 60_000);
@@ -65,9 +73,28 @@ const chartOf = (page: Page, id: string, mark: string) =>
     (svg: El, m: string) => {
       const vb = (svg.getAttribute('viewBox') ?? '').split(' ').map(Number);
       const texts = (cls: string) =>
-        Array.from(svg.querySelectorAll(`text.${cls}`)).map((t) => ({ text: t.textContent ?? '', x: Number(t.getAttribute('x')), w: t.getBoundingClientRect().width, h: t.getBoundingClientRect().height }));
-      const marks = Array.from(svg.querySelectorAll(m)).map((e) => ({ site: e.getAttribute('data-site'), day: e.getAttribute('data-day'), version: e.getAttribute('data-version'), height: Number(e.getAttribute('height')) }));
-      return { vbWidth: vb[2]!, vbHeight: vb[3]!, width: svg.clientWidth, height: svg.clientHeight, x: texts('xtick'), y: texts('ytick'), marks, axis: svg.querySelectorAll('line.axis').length };
+        Array.from(svg.querySelectorAll(`text.${cls}`)).map((t) => ({
+          text: t.textContent ?? '',
+          x: Number(t.getAttribute('x')),
+          w: t.getBoundingClientRect().width,
+          h: t.getBoundingClientRect().height,
+        }));
+      const marks = Array.from(svg.querySelectorAll(m)).map((e) => ({
+        site: e.getAttribute('data-site'),
+        day: e.getAttribute('data-day'),
+        version: e.getAttribute('data-version'),
+        height: Number(e.getAttribute('height')),
+      }));
+      return {
+        vbWidth: vb[2]!,
+        vbHeight: vb[3]!,
+        width: svg.clientWidth,
+        height: svg.clientHeight,
+        x: texts('xtick'),
+        y: texts('ytick'),
+        marks,
+        axis: svg.querySelectorAll('line.axis').length,
+      };
     },
     mark,
   );
@@ -79,7 +106,15 @@ describe('reports page in Chromium', () => {
       await page.screenshot({ path: join(shots, `reports-${width}.png`), fullPage: true });
       expect(failed).toEqual([]);
       expect(await page.evaluate('document.body.dataset.loaded')).toBe('true');
-      for (const path of ['/healthz', '/v1/reports/site-trend', '/v1/reports/model-impact', '/v1/reports/fleet-health', '/reports.js', '/reports.css']) expect(ok).toContain(`200 ${path}`);
+      for (const path of [
+        '/healthz',
+        '/v1/reports/site-trend',
+        '/v1/reports/model-impact',
+        '/v1/reports/fleet-health',
+        '/reports.js',
+        '/reports.css',
+      ])
+        expect(ok).toContain(`200 ${path}`);
       expect(ok.some((r) => /^200 \/favicon\.(svg|ico)$/.test(r))).toBe(true);
 
       const trend = await chartOf(page, 'trend', 'circle.point');
@@ -92,14 +127,21 @@ describe('reports page in Chromium', () => {
         expect(c.y.length).toBeGreaterThanOrEqual(3);
         for (const t of [...c.x, ...c.y]) {
           // whole inside the chart (x is each day label's middle)
-          if (c.x.includes(t)) expect(t.x - t.w / 2 >= 0 && t.x + t.w / 2 <= c.vbWidth, `${t.text} at ${t.x} (${t.w} px wide)`).toBe(true);
+          if (c.x.includes(t))
+            expect(t.x - t.w / 2 >= 0 && t.x + t.w / 2 <= c.vbWidth, `${t.text} at ${t.x} (${t.w} px wide)`).toBe(true);
           expect(t.h).toBeGreaterThan(8);
           expect(t.h).toBeLessThan(20);
         }
       }
       // a point per site and day; the day axis in order
       expect(trend.marks.map((m) => `${m.site} ${m.day}`).sort()).toEqual(
-        (await (await fetch(`${server.url}/v1/reports/site-trend`)).json() as { rows: Array<{ site: string; day: string }> }).rows.map((r) => `${r.site} ${r.day}`).sort(),
+        (
+          (await (await fetch(`${server.url}/v1/reports/site-trend`)).json()) as {
+            rows: Array<{ site: string; day: string }>;
+          }
+        ).rows
+          .map((r) => `${r.site} ${r.day}`)
+          .sort(),
       );
       expect(trend.marks).toHaveLength(3);
       expect(trend.x.map((t) => t.text)).toEqual([...new Set(trend.marks.map((m) => m.day!))].sort());

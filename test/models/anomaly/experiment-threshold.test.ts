@@ -1,10 +1,39 @@
 import { describe, expect, it } from 'vitest';
-import { adaptiveSmoothed, crossValidateByFile, decideExperiment, experimentThreshold, selectDecision } from '../../../models/anomaly/experiment-threshold.ts';
+import {
+  adaptiveSmoothed,
+  crossValidateByFile,
+  decideExperiment,
+  experimentThreshold,
+  selectDecision,
+} from '../../../models/anomaly/experiment-threshold.ts';
 import type { ExperimentDecision, ScoredExperiment } from '../../../models/anomaly/experiment-threshold.ts';
 
 /** An experiment: `normal` score level with a small ripple, `anomaly` level on rows [a, b) of the test part. */
-function experiment(key: string, o: { rows?: number; testStart?: number; level?: number; ripple?: number; anomaly?: number; a?: number; b?: number; drift?: number; calibrationStart?: number }): ScoredExperiment {
-  const { rows = 100, testStart = 40, level = 1, ripple = 0.1, anomaly = 5, a = 70, b = 90, drift = 0, calibrationStart = 0 } = o;
+function experiment(
+  key: string,
+  o: {
+    rows?: number;
+    testStart?: number;
+    level?: number;
+    ripple?: number;
+    anomaly?: number;
+    a?: number;
+    b?: number;
+    drift?: number;
+    calibrationStart?: number;
+  },
+): ScoredExperiment {
+  const {
+    rows = 100,
+    testStart = 40,
+    level = 1,
+    ripple = 0.1,
+    anomaly = 5,
+    a = 70,
+    b = 90,
+    drift = 0,
+    calibrationStart = 0,
+  } = o;
   const scores = Float64Array.from({ length: rows }, (_, i) => {
     if (i < 2) return Number.NaN; // no full window yet
     const base = level + ripple * ((i % 4) - 1.5) + (i >= testStart ? drift * (i - testStart) : 0);
@@ -42,9 +71,14 @@ describe('per-experiment thresholds', () => {
     const s = decideExperiment(e, { smoothing: 5, rule: { kind: 'quantile', quantile: 1, margin: 1.5 } });
     expect(s.confusion).toEqual({ tp: 20, fn: 0, fp: 4, tn: 36 });
     // the calibration part can exclude the fitted rows
-    const late = decideExperiment({ ...e, calibrationStart: 30 }, { smoothing: 1, rule: { kind: 'quantile', quantile: 1, margin: 1 } });
+    const late = decideExperiment(
+      { ...e, calibrationStart: 30 },
+      { smoothing: 1, rule: { kind: 'quantile', quantile: 1, margin: 1 } },
+    );
     expect(late.threshold).toBeCloseTo(2.15, 12);
-    expect(() => decideExperiment({ ...e, calibrationStart: 40 }, { smoothing: 1, rule: { kind: 'robust-z', z: 3 } })).toThrow(/calibration rows \[40, 40\)/);
+    expect(() =>
+      decideExperiment({ ...e, calibrationStart: 40 }, { smoothing: 1, rule: { kind: 'robust-z', z: 3 } }),
+    ).toThrow(/calibration rows \[40, 40\)/);
   });
 });
 
@@ -82,7 +116,9 @@ describe('cross-validation by file', () => {
     expect(best.metrics.far).toBe(0);
     // with a FAR bound nobody meets, the lowest FAR wins
     const strict = selectDecision([experiment('c', { drift: 0.2, anomaly: 2 })], grid, 0);
-    expect(strict.metrics.far).toBeLessThanOrEqual(selectDecision([experiment('c', { drift: 0.2, anomaly: 2 })], [grid[0]!], 0).metrics.far);
+    expect(strict.metrics.far).toBeLessThanOrEqual(
+      selectDecision([experiment('c', { drift: 0.2, anomaly: 2 })], [grid[0]!], 0).metrics.far,
+    );
   });
 
   it('chooses each fold on the other files only, and pools the held-out rows', () => {
@@ -106,10 +142,26 @@ describe('cross-validation by file', () => {
   it('picks among scoring variants too, and refuses mismatched or too few files', () => {
     const tight = [experiment('a', { anomaly: 1.5 }), experiment('b', { anomaly: 1.5 })];
     const noisy = [experiment('a', { anomaly: 1.5, ripple: 1 }), experiment('b', { anomaly: 1.5, ripple: 1 })];
-    const cv = crossValidateByFile([{ name: 'noisy', experiments: noisy }, { name: 'tight', experiments: tight }], grid);
+    const cv = crossValidateByFile(
+      [
+        { name: 'noisy', experiments: noisy },
+        { name: 'tight', experiments: tight },
+      ],
+      grid,
+    );
     expect(cv.folds.map((f) => f.variant)).toEqual(['tight', 'tight']);
-    expect(() => crossValidateByFile([{ name: 'x', experiments: tight }, { name: 'y', experiments: [tight[0]!] }], grid)).toThrow(/variant "y" scores other experiments/);
-    expect(() => crossValidateByFile([{ name: 'x', experiments: [tight[0]!] }], grid)).toThrow(/at least 2 experiments/);
+    expect(() =>
+      crossValidateByFile(
+        [
+          { name: 'x', experiments: tight },
+          { name: 'y', experiments: [tight[0]!] },
+        ],
+        grid,
+      ),
+    ).toThrow(/variant "y" scores other experiments/);
+    expect(() => crossValidateByFile([{ name: 'x', experiments: [tight[0]!] }], grid)).toThrow(
+      /at least 2 experiments/,
+    );
   });
 });
 

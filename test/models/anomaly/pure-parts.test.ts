@@ -64,7 +64,9 @@ describe('threshold and smoothing', () => {
     expect(quantile([0, 10], 0.99)).toBeCloseTo(9.9, 10);
     expect(calibrateThreshold([0, 10], { quantile: 0.99, margin: 1.5 })).toBeCloseTo(14.85, 10);
     expect(() => calibrateThreshold([1], { quantile: 0, margin: 1 })).toThrow('quantile must be in (0, 1]');
-    expect(describeRule({ quantile: 1, margin: 1.5 }, 10)).toBe('max of training window scores (trailing mean over 10 windows) x 1.5');
+    expect(describeRule({ quantile: 1, margin: 1.5 }, 10)).toBe(
+      'max of training window scores (trailing mean over 10 windows) x 1.5',
+    );
   });
 
   it('smooths with a causal trailing mean that skips leading NaN', () => {

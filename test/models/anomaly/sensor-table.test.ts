@@ -13,7 +13,10 @@ function tmp(): string {
 describe('loadSensorTable', () => {
   it('detects the SKAB layout: ";" separator, datetime column, label columns left out of the sensors', () => {
     const f = join(tmp(), 's.csv');
-    writeFileSync(f, '\ufeffdatetime;Current;Volume Flow RateRMS;anomaly;changepoint\n2020-03-09 10:14:33;1.33;32.0;0.0;0.0\n2020-03-09 10:14:34;1.35;31.0;1.0;1.0\n');
+    writeFileSync(
+      f,
+      '\ufeffdatetime;Current;Volume Flow RateRMS;anomaly;changepoint\n2020-03-09 10:14:33;1.33;32.0;0.0;0.0\n2020-03-09 10:14:34;1.35;31.0;1.0;1.0\n',
+    );
     const t = loadSensorTable(f, { labelColumn: 'anomaly' });
     expect(t.timeColumn).toBe('datetime');
     expect(t.sensors).toEqual(['Current', 'Volume Flow RateRMS']);
@@ -41,14 +44,18 @@ describe('loadSensorTable', () => {
   it('names bad labels and empty cells by line and column', () => {
     const d = tmp();
     writeFileSync(join(d, 'l.csv'), 'ts,x,anomaly\n1,1,0\n2,2,yes\n');
-    expect(() => loadSensorTable(join(d, 'l.csv'), { labelColumn: 'anomaly', timeColumn: 'ts' })).toThrow('l.csv line 3, column "anomaly": label "yes" is not 0 or 1');
+    expect(() => loadSensorTable(join(d, 'l.csv'), { labelColumn: 'anomaly', timeColumn: 'ts' })).toThrow(
+      'l.csv line 3, column "anomaly": label "yes" is not 0 or 1',
+    );
     writeFileSync(join(d, 'e.csv'), 'ts,x,y\n1,1,2\n2,,3\n');
-    expect(() => loadSensorTable(join(d, 'e.csv'))).toThrow('e.csv line 3, column "x": empty value is not a finite number');
+    expect(() => loadSensorTable(join(d, 'e.csv'))).toThrow(
+      'e.csv line 3, column "x": empty value is not a finite number',
+    );
     writeFileSync(join(d, 't.csv'), 'ts,name\n1,a\n');
     expect(() => loadSensorTable(join(d, 't.csv'))).toThrow('no numeric sensor columns found');
   });
 
-  it('reads a directory in natural order with the first file\'s sensors, and slices rows', () => {
+  it("reads a directory in natural order with the first file's sensors, and slices rows", () => {
     const d = tmp();
     mkdirSync(join(d, 'sub'));
     for (const n of ['10', '2', '1']) writeFileSync(join(d, `${n}.csv`), `ts,x,y\n0,${n},1\n1,${n},2\n`);

@@ -30,7 +30,16 @@ export function syntheticCsv(opts: SyntheticOptions): string {
     const pressure = 3 + (opts.stationary ? 0 : 0.1 * Math.cos(r / 25)) + 0.05 * p.normal();
     const current = 10 + 1.5 * load + 0.2 * p.normal() + (faulty ? 4 : 0);
     const ts = new Date(t0 + r * 1000).toISOString();
-    lines.push([ts, temperature.toFixed(3), vibration.toFixed(4), pressure.toFixed(4), current.toFixed(3), ...extra.map(([, f]) => f(r))].join(sep));
+    lines.push(
+      [
+        ts,
+        temperature.toFixed(3),
+        vibration.toFixed(4),
+        pressure.toFixed(4),
+        current.toFixed(3),
+        ...extra.map(([, f]) => f(r)),
+      ].join(sep),
+    );
   }
   return lines.join('\n') + '\n';
 }

@@ -37,7 +37,12 @@ describe('trainAnomalyModel', () => {
     writeFileSync(join(dir, '1.csv'), syntheticCsv({ rows: 80, seed: 2 }));
     writeFileSync(join(dir, '2.csv'), syntheticCsv({ rows: 90, seed: 3 }));
     const tables = loadSensorTables(dir);
-    const t = await trainAnomalyModel(tables, { ...OPTS, threshold: { quantile: 1, margin: 1.1 }, name: 'pump', version: '2.0.0' });
+    const t = await trainAnomalyModel(tables, {
+      ...OPTS,
+      threshold: { quantile: 1, margin: 1.1 },
+      name: 'pump',
+      version: '2.0.0',
+    });
     const m = parseManifest(t.manifest);
     expect(m.name).toBe('pump');
     expect(m.inputs.kind === 'window' && m.inputs.sensors).toEqual(['temperature', 'vibration', 'pressure', 'current']);
@@ -56,7 +61,7 @@ describe('trainAnomalyModel', () => {
     expect(maxError).toBeLessThan(1e-5);
   });
 
-  it('with smoothing K: calibrates on the per-file trailing mean of every row\'s window and records decision.smoothing', async () => {
+  it("with smoothing K: calibrates on the per-file trailing mean of every row's window and records decision.smoothing", async () => {
     const dir = tmp();
     writeFileSync(join(dir, '1.csv'), syntheticCsv({ rows: 80, seed: 2 }));
     writeFileSync(join(dir, '2.csv'), syntheticCsv({ rows: 90, seed: 3 }));
@@ -85,7 +90,9 @@ describe('trainAnomalyModel', () => {
     expect(Array.from(smooth.trainingScores)).toEqual(expected.map((x) => Math.fround(x)));
     expect(m.threshold).toBeCloseTo(Math.fround(Math.max(...expected) * 1.1), 6);
     // a smoothed maximum is below the raw one: the threshold is lower than the unsmoothed rule would give on rows
-    await expect(trainAnomalyModel(tables, { ...OPTS, smoothing: 0 })).rejects.toThrow('smoothing must be an integer in 1..10000, got 0');
+    await expect(trainAnomalyModel(tables, { ...OPTS, smoothing: 0 })).rejects.toThrow(
+      'smoothing must be an integer in 1..10000, got 0',
+    );
   });
 
   it('refuses inconsistent sensors, unknown options and bad rules', async () => {
@@ -94,8 +101,12 @@ describe('trainAnomalyModel', () => {
     const a = loadSensorTable(join(dir, 'a.csv'));
     const b = loadSensorTable(join(dir, 'a.csv'), { sensors: ['current', 'temperature'] });
     await expect(trainAnomalyModel([a, b], OPTS)).rejects.toThrow(/sensors \[current, temperature\] differ/);
-    await expect(trainAnomalyModel([a], { ...OPTS, windw: 3 } as never)).rejects.toThrow('unknown training option "windw"');
-    await expect(trainAnomalyModel([a], { ...OPTS, threshold: { quantile: 0.9, margin: -1 } })).rejects.toThrow('margin must be a finite number > 0');
+    await expect(trainAnomalyModel([a], { ...OPTS, windw: 3 } as never)).rejects.toThrow(
+      'unknown training option "windw"',
+    );
+    await expect(trainAnomalyModel([a], { ...OPTS, threshold: { quantile: 0.9, margin: -1 } })).rejects.toThrow(
+      'margin must be a finite number > 0',
+    );
     await expect(trainAnomalyModel([], OPTS)).rejects.toThrow('no training data');
   });
 });

@@ -32,7 +32,12 @@ beforeAll(async () => {
   const tf = await loadTf();
   const model = tf.sequential({
     layers: [
-      tf.layers.dense({ inputShape: [6], units: 3, activation: 'tanh', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+      tf.layers.dense({
+        inputShape: [6],
+        units: 3,
+        activation: 'tanh',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+      }),
       tf.layers.dense({ units: 6, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
     ],
   });
@@ -124,9 +129,17 @@ describe('signManifest / verifyManifest', () => {
     const ok = signManifest({ ...manifest(), decision: { smoothing: 10 } }, key.privateKey);
     expect(verifyManifest(ok, [key.publicKey]).manifest.decision).toEqual({ smoothing: 10 });
     // the signature covers it: a device cannot be talked into another decision rule
-    expect(catchErr(() => verifyManifest({ ...ok, decision: { smoothing: 1 } }, [key.publicKey])).code).toBe('EL_ERR_MODEL_SIGNATURE');
-    expect(catchErr(() => signManifest({ ...manifest(), decision: { smoothing: 0 } }, key.privateKey)).message).toMatch(/decision\.smoothing/);
-    expect(catchErr(() => signManifest({ ...manifest(), kind: 'recommender', decision: { smoothing: 2 } } as never, key.privateKey)).message).toMatch(/decision: only anomaly models have a decision rule/);
+    expect(catchErr(() => verifyManifest({ ...ok, decision: { smoothing: 1 } }, [key.publicKey])).code).toBe(
+      'EL_ERR_MODEL_SIGNATURE',
+    );
+    expect(catchErr(() => signManifest({ ...manifest(), decision: { smoothing: 0 } }, key.privateKey)).message).toMatch(
+      /decision\.smoothing/,
+    );
+    expect(
+      catchErr(() =>
+        signManifest({ ...manifest(), kind: 'recommender', decision: { smoothing: 2 } } as never, key.privateKey),
+      ).message,
+    ).toMatch(/decision: only anomaly models have a decision rule/);
   });
 
   it('reads and writes key files; refuses the wrong key type and overwriting', () => {
@@ -187,23 +200,34 @@ describe('writeModelDir / verifyModelDir', () => {
 
     const unsignedDir = tmp();
     writeModelDir(unsignedDir, { onnx, manifest: manifest() });
-    expect(catchErr(() => verifyModelDir(unsignedDir, { trustedKeys: [key.publicKey] })).code).toBe('EL_ERR_MODEL_UNSIGNED');
+    expect(catchErr(() => verifyModelDir(unsignedDir, { trustedKeys: [key.publicKey] })).code).toBe(
+      'EL_ERR_MODEL_UNSIGNED',
+    );
     expect(verifyModelDir(unsignedDir, { trustedKeys: [], requireSignature: false }).keyId).toBeUndefined();
   });
 
   it('refuses bad manifests: not JSON, schema errors, artifact outside the directory, bytes that do not match', () => {
     const dir = tmp();
     const key = generateSigningKey();
-    expect(catchErr(() => verifyModelDir(dir, { trustedKeys: [key.publicKey] })).message).toMatch(/cannot read .*manifest\.json/);
+    expect(catchErr(() => verifyModelDir(dir, { trustedKeys: [key.publicKey] })).message).toMatch(
+      /cannot read .*manifest\.json/,
+    );
     writeFileSync(join(dir, 'manifest.json'), '{ not json');
-    expect(catchErr(() => verifyModelDir(dir, { trustedKeys: [key.publicKey] })).code).toBe('EL_ERR_MODEL_MANIFEST_INVALID');
+    expect(catchErr(() => verifyModelDir(dir, { trustedKeys: [key.publicKey] })).code).toBe(
+      'EL_ERR_MODEL_MANIFEST_INVALID',
+    );
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...manifest(), version: '' }));
     expect(catchErr(() => verifyModelDir(dir, { trustedKeys: [key.publicKey] })).message).toMatch(/version/);
     const outside = { ...manifest(), artifact: { ...describeArtifact(onnx), file: '../model.onnx' } };
     expect(catchErr(() => signManifest(outside, key.privateKey)).code).toBe('EL_ERR_MODEL_PATH');
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(signUnchecked(outside, key.privateKey)));
-    expect(catchErr(() => verifyModelDir(dir, { trustedKeys: [key.publicKey] }))).toMatchObject({ code: 'EL_ERR_MODEL_PATH', message: expect.stringMatching(/"\.\.\/model\.onnx" is not a file name inside the model directory/) });
-    expect(catchErr(() => writeModelDir(dir, { onnx: onnx.subarray(1), manifest: manifest() })).code).toBe('EL_ERR_MODEL_HASH');
+    expect(catchErr(() => verifyModelDir(dir, { trustedKeys: [key.publicKey] }))).toMatchObject({
+      code: 'EL_ERR_MODEL_PATH',
+      message: expect.stringMatching(/"\.\.\/model\.onnx" is not a file name inside the model directory/),
+    });
+    expect(catchErr(() => writeModelDir(dir, { onnx: onnx.subarray(1), manifest: manifest() })).code).toBe(
+      'EL_ERR_MODEL_HASH',
+    );
   });
 });
 

@@ -5,10 +5,27 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { CliContext } from '../../../lib/cli-context.ts';
 import { evalNabCommand } from '../../../models/nab/commands.ts';
-import { dominantPeriod, edgeloopDetector, erfc, runDetector, windowedGaussianDetector } from '../../../models/nab/detectors.ts';
+import {
+  dominantPeriod,
+  edgeloopDetector,
+  erfc,
+  runDetector,
+  windowedGaussianDetector,
+} from '../../../models/nab/detectors.ts';
 import { evaluateNab } from '../../../models/nab/evaluate-nab.ts';
-import { parseLabels, parseNabCsv, parseNabTimestamp, parseProfiles, readSeries } from '../../../models/nab/nab-corpus.ts';
-import { calcScoreByThreshold, calcSweepScore, probationaryLength, scoreAtThreshold } from '../../../models/nab/scorer.ts';
+import {
+  parseLabels,
+  parseNabCsv,
+  parseNabTimestamp,
+  parseProfiles,
+  readSeries,
+} from '../../../models/nab/nab-corpus.ts';
+import {
+  calcScoreByThreshold,
+  calcSweepScore,
+  probationaryLength,
+  scoreAtThreshold,
+} from '../../../models/nab/scorer.ts';
 
 const FIXTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'nab');
 const DATA = join(FIXTURE, 'data');
@@ -49,16 +66,22 @@ describe('NAB corpus files', () => {
   });
 
   it('rejects malformed input with the file and line', () => {
-    expect(() => parseNabCsv('timestamp,value\n2015-01-01 00:00:00,abc\n', 'x.csv')).toThrow(/x\.csv line 2: value "abc" is not a finite number/);
+    expect(() => parseNabCsv('timestamp,value\n2015-01-01 00:00:00,abc\n', 'x.csv')).toThrow(
+      /x\.csv line 2: value "abc" is not a finite number/,
+    );
     expect(() => parseNabCsv('time,value\n', 'y.csv')).toThrow(/header must have "timestamp" and "value"/);
-    expect(() => parseLabels('{"a/b.csv": [["2015-01-02 00:00:00", "2015-01-01 00:00:00"]]}', 'l.json')).toThrow(/window 0 of "a\/b\.csv" must be/);
+    expect(() => parseLabels('{"a/b.csv": [["2015-01-02 00:00:00", "2015-01-01 00:00:00"]]}', 'l.json')).toThrow(
+      /window 0 of "a\/b\.csv" must be/,
+    );
     expect(() => parseLabels('nope', 'l.json')).toThrow(expect.objectContaining({ code: 'EL_ERR_NAB_LABELS' }));
-    expect(() => parseProfiles('{"standard": {"CostMatrix": {"tpWeight": 1}}}', 'p.json')).toThrow(/profile "standard" needs a numeric CostMatrix\.fpWeight/);
+    expect(() => parseProfiles('{"standard": {"CostMatrix": {"tpWeight": 1}}}', 'p.json')).toThrow(
+      /profile "standard" needs a numeric CostMatrix\.fpWeight/,
+    );
   });
 });
 
 describe('detectors', () => {
-  it('the edgeloop detector is online: a row\'s score never depends on later rows', () => {
+  it("the edgeloop detector is online: a row's score never depends on later rows", () => {
     const s = readSeries(DATA, 'realTraffic/speed_7578.csv');
     const full = runDetector(edgeloopDetector(), s.timestamps, s.values);
     // Changing the future must not change the past: perturb the second half and compare the first half.
@@ -89,11 +112,14 @@ describe('detectors', () => {
   });
 
   it('finds the period of a seasonal series', () => {
-    const x = Array.from({ length: 600 }, (_, i) => Math.sin((2 * Math.PI * i) / 48) + 0.3 * Math.sin((2 * Math.PI * i) / 12));
+    const x = Array.from(
+      { length: 600 },
+      (_, i) => Math.sin((2 * Math.PI * i) / 48) + 0.3 * Math.sin((2 * Math.PI * i) / 12),
+    );
     expect(dominantPeriod(x, 300).lag).toBe(48);
   });
 
-  it('windowed Gaussian reproduces NAB\'s tail probability', () => {
+  it("windowed Gaussian reproduces NAB's tail probability", () => {
     expect(erfc(0)).toBe(1);
     // Python math.erfc values
     expect(erfc(1)).toBeCloseTo(0.15729920705028513, 15);
@@ -108,8 +134,8 @@ describe('detectors', () => {
   });
 });
 
-describe('reproduces NAB\'s published results', () => {
-  it('windowedGaussian on rogue_agent_key_hold at threshold 1.0: NAB\'s results/windowedGaussian row', () => {
+describe("reproduces NAB's published results", () => {
+  it("windowedGaussian on rogue_agent_key_hold at threshold 1.0: NAB's results/windowedGaussian row", () => {
     // numenta/NAB results/windowedGaussian/windowedGaussian_standard_scores.csv:
     // realKnownCause/rogue_agent_key_hold.csv,1.0,-2.44,0,1406,4,190,1882
     const name = 'realKnownCause/rogue_agent_key_hold.csv';
@@ -125,7 +151,7 @@ describe('reproduces NAB\'s published results', () => {
 });
 
 describe('evaluateNab and the CLI', () => {
-  it('writes NAB\'s results layout and scores the fixture', () => {
+  it("writes NAB's results layout and scores the fixture", () => {
     const out = tmp();
     const r = evaluateNab({ dataDir: DATA, resultsDir: out, detectorName: 'edgeloop', detector: edgeloopDetector() });
     expect(r.files).toEqual(FILES);
@@ -137,12 +163,15 @@ describe('evaluateNab and the CLI', () => {
       expect(lines[0]).toBe('timestamp,value,anomaly_score,label');
       expect(lines.length).toBe(data.length);
       // same rows, same order, timestamp and value copied
-      for (let i = 1; i < data.length; i += 97) expect(lines[i]!.split(',').slice(0, 2).join(',')).toBe(data[i]!.trim());
+      for (let i = 1; i < data.length; i += 97)
+        expect(lines[i]!.split(',').slice(0, 2).join(',')).toBe(data[i]!.trim());
       const labelled = lines.slice(1).filter((l) => l.endsWith(',1')).length;
       expect(labelled).toBeGreaterThan(0);
     }
     expect(existsSync(join(out, 'edgeloop', 'edgeloop_standard_scores.csv'))).toBe(true);
-    const table = readFileSync(join(out, 'edgeloop', 'edgeloop_standard_scores.csv'), 'utf8').trimEnd().split('\n');
+    const table = readFileSync(join(out, 'edgeloop', 'edgeloop_standard_scores.csv'), 'utf8')
+      .trimEnd()
+      .split('\n');
     expect(table[0]).toBe('Detector,Profile,File,Threshold,Score,TP,TN,FP,FN,Total_Count');
     expect(table.at(-1)).toMatch(/^Totals,/);
     expect(Object.keys(r.normalized).sort()).toEqual(['reward_low_FN_rate', 'reward_low_FP_rate', 'standard']);
@@ -151,7 +180,10 @@ describe('evaluateNab and the CLI', () => {
       expect(p.normalized).toBeGreaterThan(0); // better than never alarming
       expect(p.normalized).toBeLessThanOrEqual(100);
     }
-    const final = JSON.parse(readFileSync(join(out, 'final_results.json'), 'utf8')) as Record<string, Record<string, number>>;
+    const final = JSON.parse(readFileSync(join(out, 'final_results.json'), 'utf8')) as Record<
+      string,
+      Record<string, number>
+    >;
     expect(final.edgeloop!.standard).toBeCloseTo(r.normalized.standard!, 12);
   });
 
@@ -161,11 +193,18 @@ describe('evaluateNab and the CLI', () => {
     expect(await evalNabCommand(['--data-dir', DATA, '--out', 'res', '--quiet'], c.ctx)).toBe(0);
     expect(c.out()).toMatch(/on 2 data file\(s\) with 6 label window\(s\)/);
     expect(c.out()).toMatch(/subset of NAB's 58 files/);
-    for (const p of ['standard', 'reward_low_FP_rate', 'reward_low_FN_rate']) expect(c.out()).toMatch(new RegExp(`${p} +-?\\d+\\.\\d\\d`));
+    for (const p of ['standard', 'reward_low_FP_rate', 'reward_low_FN_rate'])
+      expect(c.out()).toMatch(new RegExp(`${p} +-?\\d+\\.\\d\\d`));
     expect(existsSync(join(dir, 'res', 'edgeloop', 'realTraffic', 'edgeloop_speed_7578.csv'))).toBe(true);
     const j = ctx(dir);
-    expect(await evalNabCommand(['--data-dir', DATA, '--out', 'res', '--detector', 'null', '--json', '--quiet'], j.ctx)).toBe(0);
-    expect((JSON.parse(j.out()) as { normalized: Record<string, number> }).normalized).toEqual({ standard: 0, reward_low_FP_rate: 0, reward_low_FN_rate: 0 });
+    expect(
+      await evalNabCommand(['--data-dir', DATA, '--out', 'res', '--detector', 'null', '--json', '--quiet'], j.ctx),
+    ).toBe(0);
+    expect((JSON.parse(j.out()) as { normalized: Record<string, number> }).normalized).toEqual({
+      standard: 0,
+      reward_low_FP_rate: 0,
+      reward_low_FN_rate: 0,
+    });
     const final = JSON.parse(readFileSync(join(dir, 'res', 'final_results.json'), 'utf8')) as Record<string, unknown>;
     expect(Object.keys(final).sort()).toEqual(['edgeloop', 'null']);
   });
@@ -174,20 +213,35 @@ describe('evaluateNab and the CLI', () => {
     const dir = tmp();
     const c = ctx(dir);
     await expect(evalNabCommand(['--data-dir', DATA, '--out', 'r', '--labels', 'missing.json'], c.ctx)).rejects.toThrow(
-      expect.objectContaining({ code: 'EL_ERR_NAB_LABELS', message: expect.stringMatching(/cannot read labels file .*missing\.json/) }),
+      expect.objectContaining({
+        code: 'EL_ERR_NAB_LABELS',
+        message: expect.stringMatching(/cannot read labels file .*missing\.json/),
+      }),
     );
-    await expect(evalNabCommand(['--data-dir', DATA, '--out', 'r', '--file', 'realTraffic/nope.csv'], c.ctx)).rejects.toThrow(
-      expect.objectContaining({ code: 'EL_ERR_NAB_DATA_FILE', message: expect.stringMatching(/"realTraffic\/nope\.csv" has no entry/) }),
+    await expect(
+      evalNabCommand(['--data-dir', DATA, '--out', 'r', '--file', 'realTraffic/nope.csv'], c.ctx),
+    ).rejects.toThrow(
+      expect.objectContaining({
+        code: 'EL_ERR_NAB_DATA_FILE',
+        message: expect.stringMatching(/"realTraffic\/nope\.csv" has no entry/),
+      }),
     );
     // a data file that the labels do not know
     const data = join(dir, 'nab', 'data');
     cpSync(FIXTURE, join(dir, 'nab'), { recursive: true });
     writeFileSync(join(data, 'realTraffic', 'extra.csv'), 'timestamp,value\n2015-01-01 00:00:00,1\n');
-    await expect(evalNabCommand(['--data-dir', data, '--out', 'r'], c.ctx)).rejects.toThrow(/without an entry in .*: realTraffic\/extra\.csv/);
+    await expect(evalNabCommand(['--data-dir', data, '--out', 'r'], c.ctx)).rejects.toThrow(
+      /without an entry in .*: realTraffic\/extra\.csv/,
+    );
     await expect(evalNabCommand(['--data-dir', DATA, '--out', 'r', '--detector', 'htm'], c.ctx)).rejects.toThrow(
-      expect.objectContaining({ code: 'EL_ERR_NAB_DETECTOR', message: expect.stringMatching(/unknown detector "htm" \(known: edgeloop, windowedGaussian, null\)/) }),
+      expect.objectContaining({
+        code: 'EL_ERR_NAB_DETECTOR',
+        message: expect.stringMatching(/unknown detector "htm" \(known: edgeloop, windowedGaussian, null\)/),
+      }),
     );
     await expect(evalNabCommand(['--out', 'r'], c.ctx)).rejects.toThrow(/--data-dir DIR is required/);
-    await expect(evalNabCommand(['--data-dir', join(dir, 'nothing'), '--out', 'r'], c.ctx)).rejects.toThrow(/is not a directory/);
+    await expect(evalNabCommand(['--data-dir', join(dir, 'nothing'), '--out', 'r'], c.ctx)).rejects.toThrow(
+      /is not a directory/,
+    );
   });
 });

@@ -16,14 +16,22 @@ const LOW_FN: CostMatrix = { tpWeight: 1, fpWeight: 0.11, fnWeight: 2 };
 const MIN = 60_000;
 
 /** 20 rows one minute apart, one window over rows 10..14; probation = floor(0.15 * 20) = 3 rows. */
-function file(scores: Record<number, number>, name = 'cat/f.csv', rows = 20, windowRows: Array<[number, number]> = [[10, 14]]): ScoredFile {
+function file(
+  scores: Record<number, number>,
+  name = 'cat/f.csv',
+  rows = 20,
+  windowRows: Array<[number, number]> = [[10, 14]],
+): ScoredFile {
   const timestamps = Array.from({ length: rows }, (_, i) => i * MIN);
   const anomalyScores = Array.from({ length: rows }, (_, i) => scores[i] ?? 0);
   return { name, timestamps, anomalyScores, windows: windowRows.map(([a, b]) => [a * MIN, b * MIN] as const) };
 }
 
 function scoreAt(f: ScoredFile, cost: CostMatrix, threshold: number): number {
-  return scoreAtThreshold(calcScoreByThreshold(calcSweepScore(f.timestamps, f.anomalyScores, f.windows, f.name, cost), cost), threshold).score;
+  return scoreAtThreshold(
+    calcScoreByThreshold(calcSweepScore(f.timestamps, f.anomalyScores, f.windows, f.name, cost), cost),
+    threshold,
+  ).score;
 }
 
 describe('NAB scaled sigmoid and probation', () => {
@@ -56,7 +64,11 @@ describe('NAB sweep scoring (hand-computed cases, standard profile)', () => {
     ['detection at the first row of the window earns tpWeight', { 10: 1 }, 1],
     ['detection in the middle (row 12 of 10..14): S(-0.6)/S(-1)', { 12: 1 }, 0.9174286804284079],
     ['detection at the last row: S(-1/5)/S(-1)', { 14: 1 }, 0.46838684390227814],
-    ['only the earliest detection in a window counts', { 12: 1, 11: 1, 14: 1 }, scaledSigmoid(-0.8) / scaledSigmoid(-1)],
+    [
+      'only the earliest detection in a window counts',
+      { 12: 1, 11: 1, 14: 1 },
+      scaledSigmoid(-0.8) / scaledSigmoid(-1),
+    ],
     ['false positive before any window costs fpWeight', { 5: 1 }, -1 - 0.11],
     ['false positive after a window: S(|14-16| / (5-1)) * fpWeight', { 16: 1 }, -1 - 0.09331120039532642],
     ['false positive further after: S(0.75) * fpWeight', { 17: 1 }, -1 - 0.10494497861979436],
@@ -74,9 +86,15 @@ describe('NAB sweep scoring (hand-computed cases, standard profile)', () => {
 
   it('a perfect detector scores 100 and the null detector 0 on every profile', () => {
     // 200-row files: firing on every row costs far more than missing the windows, as on real NAB data
-    const windowsB: Array<[number, number]> = [[40, 48], [120, 130]];
+    const windowsB: Array<[number, number]> = [
+      [40, 48],
+      [120, 130],
+    ];
     const nullFiles = [file({}, 'a/1.csv', 200, [[100, 104]]), file({}, 'a/2.csv', 200, windowsB)];
-    const perfectFiles = [file({ 100: 1 }, 'a/1.csv', 200, [[100, 104]]), file({ 40: 1, 120: 1 }, 'a/2.csv', 200, windowsB)];
+    const perfectFiles = [
+      file({ 100: 1 }, 'a/1.csv', 200, [[100, 104]]),
+      file({ 40: 1, 120: 1 }, 'a/2.csv', 200, windowsB),
+    ];
     for (const cost of [STANDARD, LOW_FN, { tpWeight: 1, fpWeight: 0.22, fnWeight: 1 }]) {
       const perfect = scoreProfile(perfectFiles, 'p', cost);
       expect(perfect.windows).toBe(3);
@@ -91,7 +109,10 @@ describe('NAB sweep scoring (hand-computed cases, standard profile)', () => {
 
   it('sweeps every threshold from 1.1 down, rows >= threshold firing', () => {
     const f = file({ 12: 0.9, 16: 0.8, 5: 0.7, 10: 0.6 });
-    const rows = calcScoreByThreshold(calcSweepScore(f.timestamps, f.anomalyScores, f.windows, f.name, STANDARD), STANDARD);
+    const rows = calcScoreByThreshold(
+      calcSweepScore(f.timestamps, f.anomalyScores, f.windows, f.name, STANDARD),
+      STANDARD,
+    );
     const s12 = 0.9174286804284079;
     const fp16 = -0.09331120039532642;
     expect(rows.slice(0, 5).map((r) => r.threshold)).toEqual([1.1, 0.9, 0.8, 0.7, 0.6]);
@@ -125,7 +146,11 @@ describe('NAB sweep scoring (hand-computed cases, standard profile)', () => {
   });
 
   it('reward_low_FN_rate doubles the cost of a missed window', () => {
-    const r = scoreProfile([file({ 102: 1 }, 'c/one.csv', 200, [[100, 104]]), file({}, 'c/other.csv', 200, [[100, 104]])], 'reward_low_FN_rate', LOW_FN);
+    const r = scoreProfile(
+      [file({ 102: 1 }, 'c/one.csv', 200, [[100, 104]]), file({}, 'c/other.csv', 200, [[100, 104]])],
+      'reward_low_FN_rate',
+      LOW_FN,
+    );
     expect(r.nullScore).toBe(-4);
     expect(r.perfectScore).toBe(2);
     expect(r.score).toBeCloseTo(0.9174286804284079 - 2, 10);

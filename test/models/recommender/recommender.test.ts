@@ -10,13 +10,26 @@ import { ruleOracle, ruleOracleFailure } from '../../../models/recommender/rule-
 import { prependFeatureGraph } from '../../../models/recommender/feature-graph.ts';
 import { exportTfjsToOnnx } from '../../../models/onnx/export-tfjs.ts';
 import { loadTf } from '../../../models/training/load-tf.ts';
-import { FAILURE_MODES, TEST_SALT, VALIDATION_SALT, parseAi4iCsv, splitByUdi, udiFraction } from '../../../models/recommender/ai4i-data.ts';
+import {
+  FAILURE_MODES,
+  TEST_SALT,
+  VALIDATION_SALT,
+  parseAi4iCsv,
+  splitByUdi,
+  udiFraction,
+} from '../../../models/recommender/ai4i-data.ts';
 import type { Ai4iData } from '../../../models/recommender/ai4i-data.ts';
 import { ACTION_CATALOG, rankCatalog } from '../../../models/recommender/actions.ts';
 import { buildDefaultRecommender } from '../../../models/recommender/build-default.ts';
 import { evalAi4iCommand, trainRecommenderCommand } from '../../../models/recommender/commands.ts';
 import { exportRecommender } from '../../../models/recommender/export-recommender.ts';
-import { MODEL_FEATURES, RAW_FEATURES, engineerFeatures, exactReading, typeOneHot } from '../../../models/recommender/features.ts';
+import {
+  MODEL_FEATURES,
+  RAW_FEATURES,
+  engineerFeatures,
+  exactReading,
+  typeOneHot,
+} from '../../../models/recommender/features.ts';
 import { evaluate, logit, tuneThreshold } from '../../../models/recommender/metrics.ts';
 import { trainRecommender } from '../../../models/recommender/train-recommender.ts';
 import type { TrainedRecommender } from '../../../models/recommender/train-recommender.ts';
@@ -49,7 +62,9 @@ describe('AI4I data', () => {
     expect(d.raw.length).toBe(600 * RAW_FEATURES.length);
     // one-hot type columns sum to 1
     for (let i = 0; i < d.rows; i++) expect(d.raw[i * 8 + 5]! + d.raw[i * 8 + 6]! + d.raw[i * 8 + 7]!).toBe(1);
-    const positives = FAILURE_MODES.map((_, j) => Array.from({ length: d.rows }, (_, i) => d.labels[i * 5 + j]!).reduce((a, b) => a + b, 0));
+    const positives = FAILURE_MODES.map((_, j) =>
+      Array.from({ length: d.rows }, (_, i) => d.labels[i * 5 + j]!).reduce((a, b) => a + b, 0),
+    );
     expect(positives.every((p) => p > 0)).toBe(true);
   });
 
@@ -63,7 +78,12 @@ describe('AI4I data', () => {
     const cells = lines[3]!.split(',');
     cells[6] = 'NaN';
     lines[3] = cells.join(',');
-    expect(() => parseAi4iCsv(lines.join('\r\n'), 'nan.csv')).toThrow(expect.objectContaining({ code: 'EL_ERR_DATA_INVALID', message: expect.stringMatching(/nan\.csv line 4: column "Torque \[Nm\]" is not a finite number \("NaN"\)/) }));
+    expect(() => parseAi4iCsv(lines.join('\r\n'), 'nan.csv')).toThrow(
+      expect.objectContaining({
+        code: 'EL_ERR_DATA_INVALID',
+        message: expect.stringMatching(/nan\.csv line 4: column "Torque \[Nm\]" is not a finite number \("NaN"\)/),
+      }),
+    );
     const t = fixtureText.split('\r\n');
     t[2] = t[2]!.replace(/,L,|,M,|,H,/, ',X,');
     expect(() => parseAi4iCsv(t.join('\r\n'), 'type.csv')).toThrow(/type\.csv line 3: column "Type" must be L, M or H/);
@@ -96,7 +116,14 @@ describe('features, actions and metrics', () => {
   });
 
   it('engineers signed margins and bounded [-1, 1] regions for the HDF, PWF, OSF and TWF rules', () => {
-    const row = (air: number, proc: number, rpm: number, torque: number, wear: number, type: 'L' | 'M' | 'H'): (name: string) => number => {
+    const row = (
+      air: number,
+      proc: number,
+      rpm: number,
+      torque: number,
+      wear: number,
+      type: 'L' | 'M' | 'H',
+    ): ((name: string) => number) => {
       const x = engineerFeatures(Float32Array.from([air, proc, rpm, torque, wear, ...typeOneHot(type)]), 1);
       return (name) => x[MODEL_FEATURES.indexOf(name)]!;
     };
@@ -137,7 +164,11 @@ describe('features, actions and metrics', () => {
     let atBoundary = 0;
     for (let i = 0; i < d.rows; i++) {
       if (Math.abs(x[i * m + col('temp_diff_k')]! - 8.6) < 1e-3 && d.raw[i * 8 + 2]! < 1380) atBoundary++;
-      for (const [j, name] of [[1, 'hdf_region'], [2, 'pwf_region'], [3, 'osf_region']] as const) {
+      for (const [j, name] of [
+        [1, 'hdf_region'],
+        [2, 'pwf_region'],
+        [3, 'osf_region'],
+      ] as const) {
         const label = d.labels[i * 5 + j] === 1;
         positives += label ? 1 : 0;
         expect(x[i * m + col(name)]! > 0, `row ${i} (UDI ${d.udi[i]}) ${name}`).toBe(label);
@@ -181,11 +212,16 @@ describe('features, actions and metrics', () => {
     const tf = await loadTf('cpu');
     const m = MODEL_FEATURES.length;
     // identity network: the exported graph then outputs the engineered row as the graph computes it
-    const net = tf.sequential({ layers: [tf.layers.dense({ units: m, inputShape: [m], kernelInitializer: 'identity', biasInitializer: 'zeros' })] });
+    const net = tf.sequential({
+      layers: [tf.layers.dense({ units: m, inputShape: [m], kernelInitializer: 'identity', biasInitializer: 'zeros' })],
+    });
     onTestFinished(() => {
       net.dispose();
     });
-    const onnx = prependFeatureGraph(exportTfjsToOnnx(net, { inputName: 'features', outputName: 'engineered' }), 'features');
+    const onnx = prependFeatureGraph(
+      exportTfjsToOnnx(net, { inputName: 'features', outputName: 'engineered' }),
+      'features',
+    );
     const runner = await OrtModelRunner.create({ model: onnx, inputName: 'features', outputName: 'engineered' });
     onTestFinished(() => runner.close());
     const out = (await runner.run(boundaryRows, AT_8_6_K.length)).data;
@@ -215,7 +251,10 @@ describe('features, actions and metrics', () => {
     expect(rows.map((_, i) => pick(i))).toEqual(['', 'HDF', '', 'PWF', 'PWF', 'OSF', '', 'TWF']);
     const d = parseAi4iCsv(fixtureText, 'fixture');
     const rules = ruleOracle(d.raw, d.rows);
-    const r = evaluate(rules, d.labels, d.rows, undefined, { probs: ruleOracleFailure(rules, d.rows), labels: d.machineFailure });
+    const r = evaluate(rules, d.labels, d.rows, undefined, {
+      probs: ruleOracleFailure(rules, d.rows),
+      labels: d.machineFailure,
+    });
     expect(r.perMode.PWF!.f1).toBe(1);
     expect(r.perMode.OSF!.f1).toBe(1);
     expect(r.perMode.HDF!.f1).toBe(1);
@@ -229,7 +268,14 @@ describe('features, actions and metrics', () => {
     const calm = rankCatalog([0.01, 0.02, 0.01, 0.01, 0.0]);
     expect(calm[0]!.id).toBe('no-action');
     expect(calm[0]!.score).toBeCloseTo(0.99 * 0.98 * 0.99 * 0.99, 9);
-    expect(ACTION_CATALOG.map((a) => a.id)).toEqual(['replace-tool', 'restore-cooling', 'correct-setpoint', 'reduce-load', 'inspect', 'no-action']);
+    expect(ACTION_CATALOG.map((a) => a.id)).toEqual([
+      'replace-tool',
+      'restore-cooling',
+      'correct-setpoint',
+      'reduce-load',
+      'inspect',
+      'no-action',
+    ]);
   });
 
   it('computes per-mode, macro, binary and hit@k metrics by hand', () => {
@@ -251,7 +297,9 @@ describe('features, actions and metrics', () => {
     const f = evaluate(probs, labels, 3, undefined, { probs: [0.9, 0.2, 0.7], labels: [1, 1, 0] });
     expect(f.binaryFailure).toMatchObject({ support: 2, precision: 0.5, recall: 0.5 });
     expect(f.anyModeFailure).toEqual(r.anyModeFailure);
-    expect(evaluate(probs, labels, 3, undefined, { probs: [0.9, 0.6, 0.1], labels: [1, 1, 0] }).binaryFailure.f1).toBe(1);
+    expect(evaluate(probs, labels, 3, undefined, { probs: [0.9, 0.6, 0.1], labels: [1, 1, 0] }).binaryFailure.f1).toBe(
+      1,
+    );
   });
 
   it('tunes an F1-optimal threshold between scores', () => {
@@ -294,15 +342,27 @@ describe('training and export', () => {
     await expect(trainRecommender(data, { epoch: 3 } as never)).rejects.toThrow(/unknown training option "epoch"/);
     await expect(trainRecommender(data, { epochs: 0 })).rejects.toThrow(/epochs must be an integer >= 1/);
     await expect(trainRecommender(data, { l2: -1 })).rejects.toThrow(/l2 must be >= 0/);
-    await expect(trainRecommender(data, { minUsefulF1ByMode: { XWF: 0.1 } as never })).rejects.toThrow(/minUsefulF1ByMode: unknown mode "XWF"/);
-    await expect(trainRecommender(data, { minUsefulF1ByMode: { TWF: 2 } })).rejects.toThrow(/minUsefulF1ByMode.TWF must be in \[0, 1\]/);
+    await expect(trainRecommender(data, { minUsefulF1ByMode: { XWF: 0.1 } as never })).rejects.toThrow(
+      /minUsefulF1ByMode: unknown mode "XWF"/,
+    );
+    await expect(trainRecommender(data, { minUsefulF1ByMode: { TWF: 2 } })).rejects.toThrow(
+      /minUsefulF1ByMode.TWF must be in \[0, 1\]/,
+    );
   });
 
   it('exports an ONNX model over raw features that matches TensorFlow.js within 1e-5 in ONNX Runtime', async () => {
-    const exported = await exportRecommender(a, { sampleRaw: data.raw, sampleRows: data.rows, createdAt: '2026-01-01T00:00:00.000Z' });
+    const exported = await exportRecommender(a, {
+      sampleRaw: data.raw,
+      sampleRows: data.rows,
+      createdAt: '2026-01-01T00:00:00.000Z',
+    });
     expect(exported.parityMaxError).toBeLessThanOrEqual(1e-5);
     // independent check: our own ORT session on every fixture row
-    const runner = await OrtModelRunner.create({ model: exported.onnx, inputName: 'features', outputName: 'mode_probabilities' });
+    const runner = await OrtModelRunner.create({
+      model: exported.onnx,
+      inputName: 'features',
+      outputName: 'mode_probabilities',
+    });
     onTestFinished(() => runner.close());
     expect(runner.inputWidth).toBe(RAW_FEATURES.length);
     const out = await runner.run(data.raw, data.rows);
@@ -324,7 +384,11 @@ describe('training and export', () => {
       { feature: 'type_h', value: 0 },
     ]);
     expect(m.inputs.maxFeatureAgeMs).toBe(900_000);
-    expect(m.output).toEqual({ name: 'mode_probabilities', kind: 'multilabel-probabilities', labels: ['TWF', 'HDF', 'PWF', 'OSF', 'RNF'] });
+    expect(m.output).toEqual({
+      name: 'mode_probabilities',
+      kind: 'multilabel-probabilities',
+      labels: ['TWF', 'HDF', 'PWF', 'OSF', 'RNF'],
+    });
     expect(m.threshold).toBe(0.5);
     expect(m.actions!.map((x) => [x.id, x.modes])).toEqual([
       ['replace-tool', ['TWF']],
@@ -334,10 +398,24 @@ describe('training and export', () => {
       ['inspect', ['RNF']],
       ['no-action', []],
     ]);
-    expect((m.metrics as { thresholds: Record<string, number> }).thresholds).toEqual({ TWF: 0.5, HDF: 0.5, PWF: 0.5, OSF: 0.5, RNF: 0.5 });
-    expect((m.metrics as { failureOutput: unknown }).failureOutput).toEqual({ name: 'failure_probability', threshold: 0.5, impliedBy: ['HDF', 'PWF', 'OSF'] });
+    expect((m.metrics as { thresholds: Record<string, number> }).thresholds).toEqual({
+      TWF: 0.5,
+      HDF: 0.5,
+      PWF: 0.5,
+      OSF: 0.5,
+      RNF: 0.5,
+    });
+    expect((m.metrics as { failureOutput: unknown }).failureOutput).toEqual({
+      name: 'failure_probability',
+      threshold: 0.5,
+      impliedBy: ['HDF', 'PWF', 'OSF'],
+    });
     // the machine failure output: its own graph output [batch, 1], equal to TensorFlow.js
-    const failureRunner = await OrtModelRunner.create({ model: exported.onnx, inputName: 'features', outputName: 'failure_probability' });
+    const failureRunner = await OrtModelRunner.create({
+      model: exported.onnx,
+      inputName: 'features',
+      outputName: 'failure_probability',
+    });
     onTestFinished(() => failureRunner.close());
     const failure = await failureRunner.run(data.raw, data.rows);
     expect(failure.width).toBe(1);
@@ -354,7 +432,10 @@ describe('training and export', () => {
     const val = splitByUdi(data, 0.25, VALIDATION_SALT).held;
     expect(val.rows).toBe(a.validationRows);
     const folded = a.predict(val.raw, val.rows);
-    const atHalf = evaluate(folded, val.labels, val.rows, undefined, { probs: a.predictFailure(val.raw, val.rows), labels: val.machineFailure });
+    const atHalf = evaluate(folded, val.labels, val.rows, undefined, {
+      probs: a.predictFailure(val.raw, val.rows),
+      labels: val.machineFailure,
+    });
     expect(atHalf).toEqual(a.validation);
     // undo the fold: logit(p_raw) = logit(p_folded) + logit(t)
     const unfolded = Float64Array.from(folded, (p, i) => 1 / (1 + Math.exp(-(logit(p) + logit(a.thresholds[i % 5]!)))));
@@ -369,7 +450,10 @@ describe('CLI', () => {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     writeFileSync(join(dir, 'k.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
     const c = ctx(dir);
-    const code = await trainRecommenderCommand(['--data', FIXTURE, '--out', 'model', '--epochs', '2', '--key', 'k.pem', '--quiet'], c.ctx);
+    const code = await trainRecommenderCommand(
+      ['--data', FIXTURE, '--out', 'model', '--epochs', '2', '--key', 'k.pem', '--quiet'],
+      c.ctx,
+    );
     expect(code).toBe(0);
     expect(c.out()).toMatch(/holdout test \(\d+ rows, 0\.2 by UDI hash\)/);
     expect(c.out()).toMatch(/macro-F1 \(5 modes\)/);
@@ -405,7 +489,9 @@ describe('CLI', () => {
     const lines = fixtureText.trimEnd().split('\r\n');
     writeFileSync(join(dir, 'test.csv'), [lines[0], ...lines.slice(1, 101)].join('\r\n'));
     const c = ctx(dir);
-    expect(await evalAi4iCommand(['--train', FIXTURE, '--test', 'test.csv', '--epochs', '1', '--quiet', '--json'], c.ctx)).toBe(0);
+    expect(
+      await evalAi4iCommand(['--train', FIXTURE, '--test', 'test.csv', '--epochs', '1', '--quiet', '--json'], c.ctx),
+    ).toBe(0);
     const report = JSON.parse(c.out()) as { trainRows: number; validationRows: number; test: { rows: number } };
     expect(report.test.rows).toBe(100);
     expect(report.trainRows + report.validationRows).toBe(500);
@@ -415,11 +501,20 @@ describe('CLI', () => {
     const dir = tmp();
     const c = ctx(dir);
     await expect(trainRecommenderCommand(['--out', 'x'], c.ctx)).rejects.toThrow(/--data FILE is required/);
-    await expect(trainRecommenderCommand(['--data', 'nope.csv', '--out', 'x'], c.ctx)).rejects.toThrow(/cannot read nope\.csv/);
-    await expect(trainRecommenderCommand(['--data', FIXTURE, '--out', 'x', '--epochs', 'two'], c.ctx)).rejects.toThrow(/--epochs must be an integer >= 1, got "two"/);
+    await expect(trainRecommenderCommand(['--data', 'nope.csv', '--out', 'x'], c.ctx)).rejects.toThrow(
+      /cannot read nope\.csv/,
+    );
+    await expect(trainRecommenderCommand(['--data', FIXTURE, '--out', 'x', '--epochs', 'two'], c.ctx)).rejects.toThrow(
+      /--epochs must be an integer >= 1, got "two"/,
+    );
     await expect(evalAi4iCommand(['--train', FIXTURE, '--bogus'], c.ctx)).rejects.toThrow(/Unknown option '--bogus'/);
     writeFileSync(join(dir, 'nocol.csv'), fixtureText.replace('Tool wear [min],', ''));
-    await expect(evalAi4iCommand(['--train', 'nocol.csv'], c.ctx)).rejects.toThrow(expect.objectContaining({ code: 'EL_ERR_DATA_INVALID', message: expect.stringMatching(/missing column\(s\) "Tool wear \[min\]"/) }));
+    await expect(evalAi4iCommand(['--train', 'nocol.csv'], c.ctx)).rejects.toThrow(
+      expect.objectContaining({
+        code: 'EL_ERR_DATA_INVALID',
+        message: expect.stringMatching(/missing column\(s\) "Tool wear \[min\]"/),
+      }),
+    );
   });
 
   it('buildDefaultRecommender signs with a { privateKey } signer', async () => {

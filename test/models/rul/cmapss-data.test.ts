@@ -108,8 +108,12 @@ describe('C-MAPSS files', () => {
   it('names the line and the problem', () => {
     const good = '1 1 0 0 100 ' + Array.from({ length: 21 }, () => '1.0').join(' ');
     expect(() => parseCmapss(`${good}\n1 2 0 0 100 1 2 3`, 'x.txt')).toThrow(/x\.txt:2: expected 26 .* got 8/);
-    expect(() => parseCmapss(`${good}\n${good.replace(/^1 1/, '1 3')}`, 'x.txt')).toThrow(/x\.txt:2: unit 1 cycle 3 follows cycle 1/);
-    expect(() => parseCmapss(good.replace('1.0', 'abc'), 'x.txt')).toThrow(/x\.txt:1: column 6 is not a number \("abc"\)/);
+    expect(() => parseCmapss(`${good}\n${good.replace(/^1 1/, '1 3')}`, 'x.txt')).toThrow(
+      /x\.txt:2: unit 1 cycle 3 follows cycle 1/,
+    );
+    expect(() => parseCmapss(good.replace('1.0', 'abc'), 'x.txt')).toThrow(
+      /x\.txt:1: column 6 is not a number \("abc"\)/,
+    );
     expect(() => parseCmapss(`${good}\n${good.replace(/^1/, '2')}\n${good}`, 'x.txt')).toThrow(/unit 1 appears again/);
     expect(() => parseCmapss('\n', 'x.txt')).toThrow(expect.objectContaining({ code: 'EL_ERR_RUL_DATA' }));
     expect(() => parseRulFile('12\n-3\n', 'r.txt')).toThrow(/r\.txt:2: expected one integer/);

@@ -46,7 +46,10 @@ describe('RUL model on synthetic run-to-failure data', () => {
     const p = predictUnits(model, test, data.trueRul);
     const s = scorePredictions(p);
     const mean = data.trueRul.reduce((a, b) => a + b, 0) / data.trueRul.length;
-    const baseline = rmse(data.trueRul.map(() => mean), data.trueRul);
+    const baseline = rmse(
+      data.trueRul.map(() => mean),
+      data.trueRul,
+    );
     expect(s.rmse).toBeLessThan(baseline * 0.6);
     for (const x of p) expect(x.p10).toBeLessThanOrEqual(x.p90);
     expect(s.meanIntervalWidth).toBeGreaterThan(0);
@@ -64,12 +67,24 @@ describe('RUL model on synthetic run-to-failure data', () => {
 
   it('exports to ONNX that reproduces TensorFlow.js in ONNX Runtime (1e-4 relative), with a valid manifest and test vector', async () => {
     const x = lastWindows(test, FAST.window, sensorIndexes(model.options.sensors));
-    const exported = await exportRul(model, { sample: x, sampleRows: test.length, createdAt: '2026-12-01T00:00:00.000Z' });
+    const exported = await exportRul(model, {
+      sample: x,
+      sampleRows: test.length,
+      createdAt: '2026-12-01T00:00:00.000Z',
+    });
     expect(exported.parityMaxError).toBeLessThanOrEqual(1e-4);
     const manifest = parseManifest(exported.manifest);
     expect(manifest.kind).toBe('rul');
-    expect(manifest.output).toMatchObject({ kind: 'remaining-useful-life', labels: ['rul', 'p10', 'p90'], quantiles: { p10: 0.1, p90: 0.9 } });
-    expect(manifest.inputs).toMatchObject({ kind: 'window', window: { length: 20, stride: 1 }, normalization: { folded: true } });
+    expect(manifest.output).toMatchObject({
+      kind: 'remaining-useful-life',
+      labels: ['rul', 'p10', 'p90'],
+      quantiles: { p10: 0.1, p90: 0.9 },
+    });
+    expect(manifest.inputs).toMatchObject({
+      kind: 'window',
+      window: { length: 20, stride: 1 },
+      normalization: { folded: true },
+    });
     const runner = await OrtModelRunner.forManifest(exported.onnx, manifest);
     try {
       await checkTestVector(runner, manifest);
@@ -97,14 +112,34 @@ describe('edgeloop models eval cmapss', () => {
     writeFileSync(join(dir, 'rul.txt'), data.rul);
     const c = ctx(dir);
     const code = await modelsCli(
-      ['eval', 'cmapss', '--train', 'train.txt', '--test', 'test.txt', '--rul', 'rul.txt', '--out', 'out/pred.csv', '--epochs', '15', '--window', '20', '--seed', '3', '--quiet'],
+      [
+        'eval',
+        'cmapss',
+        '--train',
+        'train.txt',
+        '--test',
+        'test.txt',
+        '--rul',
+        'rul.txt',
+        '--out',
+        'out/pred.csv',
+        '--epochs',
+        '15',
+        '--window',
+        '20',
+        '--seed',
+        '3',
+        '--quiet',
+      ],
       c.ctx,
     );
     expect(code).toBe(0);
     expect(c.out()).toMatch(/RMSE\s+\d+\.\d\d cycles/);
     expect(c.out()).toMatch(/NASA score\s+\d+\.\d/);
     expect(c.out()).toMatch(/p10-p90 coverage\s+\d+\.\d %/);
-    const lines = readFileSync(join(dir, 'out', 'pred.csv'), 'utf8').trim().split('\n');
+    const lines = readFileSync(join(dir, 'out', 'pred.csv'), 'utf8')
+      .trim()
+      .split('\n');
     expect(lines[0]).toBe('unit,predicted_rul,p10,p90,true_rul,cycles,fold');
     expect(lines).toHaveLength(13);
     const rows = lines.slice(1).map((l) => l.split(',').map(Number));
@@ -112,17 +147,44 @@ describe('edgeloop models eval cmapss', () => {
     expect(rows.map((r) => r[4])).toEqual(parseRulFile(data.rul, 'rul'));
     // an outside scorer gets the printed RMSE back from the CSV
     const printed = Number(/RMSE\s+([\d.]+)/.exec(c.out())![1]);
-    expect(rmse(rows.map((r) => r[1]!), rows.map((r) => r[4]!))).toBeCloseTo(printed, 1);
+    expect(
+      rmse(
+        rows.map((r) => r[1]!),
+        rows.map((r) => r[4]!),
+      ),
+    ).toBeCloseTo(printed, 1);
   }, 120_000);
 
   it('k-fold by unit on the training file: every unit scored once, out of fold', async () => {
     const dir = tmp();
     writeFileSync(join(dir, 'train.txt'), data.train);
     const c = ctx(dir);
-    await modelsCli(['eval', 'cmapss', '--train', 'train.txt', '--folds', '3', '--epochs', '8', '--window', '20', '--out', 'cv.csv', '--json', '--quiet'], c.ctx);
+    await modelsCli(
+      [
+        'eval',
+        'cmapss',
+        '--train',
+        'train.txt',
+        '--folds',
+        '3',
+        '--epochs',
+        '8',
+        '--window',
+        '20',
+        '--out',
+        'cv.csv',
+        '--json',
+        '--quiet',
+      ],
+      c.ctx,
+    );
     const s = JSON.parse(c.out()) as { protocol: string; units: number; rmse: number; coverage: number };
     expect(s).toMatchObject({ protocol: '3-fold', units: 24 });
-    const rows = readFileSync(join(dir, 'cv.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    const rows = readFileSync(join(dir, 'cv.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(','));
     expect(rows.map((r) => Number(r[0]))).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
     expect(new Set(rows.map((r) => r[6]))).toEqual(new Set(['0', '1', '2']));
     // the cut leaves at least one window and the true RUL is what was cut off
@@ -136,12 +198,27 @@ describe('edgeloop models eval cmapss', () => {
     writeFileSync(join(dir, 'bad.txt'), '1 1 0 0\n');
     const c = ctx(dir);
     await expect(modelsCli(['eval', 'cmapss'], c.ctx)).rejects.toThrow(/--train FILE is required/);
-    await expect(modelsCli(['eval', 'cmapss', '--train', 'train.txt', '--test', 'train.txt'], c.ctx)).rejects.toThrow(/--test and --rul go together/);
-    await expect(modelsCli(['eval', 'cmapss', '--train', 'train.txt', '--epochs', '0'], c.ctx)).rejects.toThrow(/--epochs must be an integer >= 1, got "0"/);
-    await expect(modelsCli(['eval', 'cmapss', '--train', 'missing.txt'], c.ctx)).rejects.toThrow(/--train missing\.txt: ENOENT/);
-    await expect(modelsCli(['eval', 'cmapss', '--train', 'bad.txt'], c.ctx)).rejects.toThrow(expect.objectContaining({ code: 'EL_ERR_RUL_DATA', message: expect.stringMatching(/bad\.txt:1: expected 26/) }));
-    await expect(modelsCli(['eval', 'cmapss', '--train', 'train.txt', '--sensors', 's2,s99'], c.ctx)).rejects.toThrow(/unknown C-MAPSS sensor "s99"/);
-    await expect(modelsCli(['eval', 'cmapss', '--train', 'train.txt', '--test', 'train.txt', '--rul', 'rul.txt', '--epochs', '1'], c.ctx)).rejects.toThrow(/24 test units but 1 RUL values/);
+    await expect(modelsCli(['eval', 'cmapss', '--train', 'train.txt', '--test', 'train.txt'], c.ctx)).rejects.toThrow(
+      /--test and --rul go together/,
+    );
+    await expect(modelsCli(['eval', 'cmapss', '--train', 'train.txt', '--epochs', '0'], c.ctx)).rejects.toThrow(
+      /--epochs must be an integer >= 1, got "0"/,
+    );
+    await expect(modelsCli(['eval', 'cmapss', '--train', 'missing.txt'], c.ctx)).rejects.toThrow(
+      /--train missing\.txt: ENOENT/,
+    );
+    await expect(modelsCli(['eval', 'cmapss', '--train', 'bad.txt'], c.ctx)).rejects.toThrow(
+      expect.objectContaining({ code: 'EL_ERR_RUL_DATA', message: expect.stringMatching(/bad\.txt:1: expected 26/) }),
+    );
+    await expect(modelsCli(['eval', 'cmapss', '--train', 'train.txt', '--sensors', 's2,s99'], c.ctx)).rejects.toThrow(
+      /unknown C-MAPSS sensor "s99"/,
+    );
+    await expect(
+      modelsCli(
+        ['eval', 'cmapss', '--train', 'train.txt', '--test', 'train.txt', '--rul', 'rul.txt', '--epochs', '1'],
+        c.ctx,
+      ),
+    ).rejects.toThrow(/24 test units but 1 RUL values/);
   }, 60_000);
 });
 
@@ -152,9 +229,25 @@ describe('ensemble merge', () => {
     const member = (seed: number): TF.Sequential => {
       const m = tf.sequential();
       hidden.forEach((units, i) =>
-        m.add(tf.layers.dense({ units, activation: 'relu', biasInitializer: tf.initializers.randomNormal({ seed: seed + 50 + i }), kernelInitializer: tf.initializers.glorotNormal({ seed: seed + i }), ...(i === 0 ? { inputShape: [6] } : {}), name: `hidden_${i}` })),
+        m.add(
+          tf.layers.dense({
+            units,
+            activation: 'relu',
+            biasInitializer: tf.initializers.randomNormal({ seed: seed + 50 + i }),
+            kernelInitializer: tf.initializers.glorotNormal({ seed: seed + i }),
+            ...(i === 0 ? { inputShape: [6] } : {}),
+            name: `hidden_${i}`,
+          }),
+        ),
       );
-      m.add(tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotNormal({ seed: seed + 9 }), biasInitializer: tf.initializers.randomNormal({ seed: seed + 99 }), name: 'heads' }));
+      m.add(
+        tf.layers.dense({
+          units: 3,
+          kernelInitializer: tf.initializers.glorotNormal({ seed: seed + 9 }),
+          biasInitializer: tf.initializers.randomNormal({ seed: seed + 99 }),
+          name: 'heads',
+        }),
+      );
       return m;
     };
     const members = [member(1), member(20), member(40)];

@@ -25,7 +25,9 @@ function unitRows(unit: number, length: number, upTo: number, prng: Prng): strin
       const sign = i % 2 === 0 ? 1 : -1;
       return (b + sign * (8 * wear + 0.4 * prng.normal())).toFixed(4);
     });
-    rows.push(`${unit} ${c} ${(0.001 * prng.normal()).toFixed(4)} ${(0.0003 * prng.normal()).toFixed(4)} 100.0 ${s.join(' ')}`);
+    rows.push(
+      `${unit} ${c} ${(0.001 * prng.normal()).toFixed(4)} ${(0.0003 * prng.normal()).toFixed(4)} 100.0 ${s.join(' ')}`,
+    );
   }
   return rows;
 }

@@ -6,7 +6,10 @@ import { SyntheticSource } from '../../../simulator/virtual-device.ts';
 
 const names = DEFAULT_SENSORS.map((s) => s.name);
 
-function series(faults: ReturnType<typeof describeFault>[], seconds = 100): { values: number[][]; present: number[][] } {
+function series(
+  faults: ReturnType<typeof describeFault>[],
+  seconds = 100,
+): { values: number[][]; present: number[][] } {
   const src = new SyntheticSource(new SignalModel(DEFAULT_SENSORS, new Prng(9), 0), faults);
   const v = new Float64Array(names.length);
   const p = new Uint8Array(names.length);
@@ -40,7 +43,9 @@ describe('data faults', () => {
     expect(frozen.size).toBe(1);
     expect(new Set(clean.values.slice(40, 50).map((r) => r[2])).size).toBeGreaterThan(1);
 
-    const dropped = series([describeFault('dropout', { id: 'x', deviceId: 'd', start: 40_000, durationMs: 10_000, sensorNames: names })]);
+    const dropped = series([
+      describeFault('dropout', { id: 'x', deviceId: 'd', start: 40_000, durationMs: 10_000, sensorNames: names }),
+    ]);
     expect(dropped.present[45]).toEqual([0, 0, 0, 0, 0]);
     expect(dropped.present[50]).toEqual([1, 1, 1, 1, 1]);
   });
@@ -59,12 +64,25 @@ describe('data faults', () => {
   });
 
   it('names the missing sensor when a fault does not fit the fleet', () => {
-    expect(() => describeFault('power', { id: 'p', deviceId: 'd', start: 0, sensorNames: ['temp'] })).toThrow(/needs sensor\(s\) torque, rpm/);
-    expect(() => describeFault('spike', { id: 'p', deviceId: 'd', start: 0, sensor: 'nope', sensorNames: ['temp'] })).toThrow(/sensor "nope"/);
+    expect(() => describeFault('power', { id: 'p', deviceId: 'd', start: 0, sensorNames: ['temp'] })).toThrow(
+      /needs sensor\(s\) torque, rpm/,
+    );
+    expect(() =>
+      describeFault('spike', { id: 'p', deviceId: 'd', start: 0, sensor: 'nope', sensorNames: ['temp'] }),
+    ).toThrow(/sensor "nope"/);
   });
 
   it('plans random faults reproducibly inside the window', () => {
-    const mk = () => planRandomFaults({ prng: new Prng(4), deviceIds: ['a', 'b', 'c'], sensorNames: names, kinds: ['spike', 'drift', 'power'], count: 20, from: 1000, to: 600_000 });
+    const mk = () =>
+      planRandomFaults({
+        prng: new Prng(4),
+        deviceIds: ['a', 'b', 'c'],
+        sensorNames: names,
+        kinds: ['spike', 'drift', 'power'],
+        count: 20,
+        from: 1000,
+        to: 600_000,
+      });
     const a = mk();
     expect(a).toEqual(mk());
     expect(a).toHaveLength(20);
@@ -79,7 +97,15 @@ describe('data faults', () => {
     // a 30-second run: faults may start in [3 s, 27 s); the kinds' default durations (30-60 s) are longer than that
     const from = 3000;
     const to = 27_000;
-    const faults = planRandomFaults({ prng: new Prng(7), deviceIds: ['a', 'b'], sensorNames: names, kinds: ['spike', 'drift', 'stuck', 'power'], count: 6, from, to });
+    const faults = planRandomFaults({
+      prng: new Prng(7),
+      deviceIds: ['a', 'b'],
+      sensorNames: names,
+      kinds: ['spike', 'drift', 'stuck', 'power'],
+      count: 6,
+      from,
+      to,
+    });
     expect(faults).toHaveLength(6);
     for (const f of faults) {
       expect(f.start).toBeGreaterThanOrEqual(from);
@@ -94,7 +120,9 @@ describe('data faults', () => {
 
   it('FaultInjector ignores faults that have not started', () => {
     const m = new SignalModel(DEFAULT_SENSORS, new Prng(1), 0);
-    const inj = new FaultInjector(m, [describeFault('spike', { id: 's', deviceId: 'd', start: 5000, sensor: 'rpm', sensorNames: names })]);
+    const inj = new FaultInjector(m, [
+      describeFault('spike', { id: 's', deviceId: 'd', start: 5000, sensor: 'rpm', sensorNames: names }),
+    ]);
     const v = new Float64Array([1, 2, 3, 4, 5]);
     const p = new Uint8Array(5).fill(1);
     inj.apply(1000, v, p);

@@ -26,7 +26,12 @@ describe('LeanMqttClient', () => {
     onTestFinished(() => broker.close());
     const got = await subscriber(broker.url, 't/#');
     const acks: number[] = [];
-    const c = new LeanMqttClient({ host: '127.0.0.1', port: broker.port, clientId: 'dev-1', onAck: (_c, tag) => acks.push(tag) });
+    const c = new LeanMqttClient({
+      host: '127.0.0.1',
+      port: broker.port,
+      clientId: 'dev-1',
+      onAck: (_c, tag) => acks.push(tag),
+    });
     onTestFinished(() => c.close());
     await c.connect();
     const big = Buffer.alloc(200_000, 7); // remaining length needs 3 varint bytes
@@ -43,7 +48,12 @@ describe('LeanMqttClient', () => {
     const broker = await startTestBroker();
     onTestFinished(() => broker.close());
     const got = await subscriber(broker.url, 't/#');
-    const c = new LeanMqttClient({ host: '127.0.0.1', port: broker.port, clientId: 'dev-2', retry: { minMs: 20, maxMs: 100 } });
+    const c = new LeanMqttClient({
+      host: '127.0.0.1',
+      port: broker.port,
+      clientId: 'dev-2',
+      retry: { minMs: 20, maxMs: 100 },
+    });
     onTestFinished(() => c.close());
     await c.connect();
     for (let i = 0; i < 10; i++) c.publish('t/x', Buffer.from(String(i)));
@@ -61,10 +71,25 @@ describe('LeanMqttClient', () => {
     const broker = await startTestBroker();
     onTestFinished(() => broker.close());
     broker.aedes.authenticate = (_client, user, _pw, done) => done(null, user === 'ok');
-    const bad = new LeanMqttClient({ host: '127.0.0.1', port: broker.port, clientId: 'dev-3', username: 'nope', password: 'x' });
+    const bad = new LeanMqttClient({
+      host: '127.0.0.1',
+      port: broker.port,
+      clientId: 'dev-3',
+      username: 'nope',
+      password: 'x',
+    });
     onTestFinished(() => bad.close());
-    await expect(bad.connect()).rejects.toMatchObject({ code: 'EL_ERR_SIM_CONNECT', message: expect.stringMatching(/bad user name or password|not authorized/) });
-    const good = new LeanMqttClient({ host: '127.0.0.1', port: broker.port, clientId: 'dev-4', username: 'ok', password: 'x' });
+    await expect(bad.connect()).rejects.toMatchObject({
+      code: 'EL_ERR_SIM_CONNECT',
+      message: expect.stringMatching(/bad user name or password|not authorized/),
+    });
+    const good = new LeanMqttClient({
+      host: '127.0.0.1',
+      port: broker.port,
+      clientId: 'dev-4',
+      username: 'ok',
+      password: 'x',
+    });
     onTestFinished(() => good.close());
     await good.connect();
     expect(good.connected).toBe(true);

@@ -19,7 +19,10 @@ async function echoServer(): Promise<number> {
   return (s.address() as AddressInfo).port;
 }
 
-async function proxyTo(port: number, extra: Partial<ConstructorParameters<typeof TcpProxy>[0]> = {}): Promise<TcpProxy> {
+async function proxyTo(
+  port: number,
+  extra: Partial<ConstructorParameters<typeof TcpProxy>[0]> = {},
+): Promise<TcpProxy> {
   const p = new TcpProxy({ target: { host: '127.0.0.1', port }, ...extra });
   await p.start();
   onTestFinished(() => p.close());

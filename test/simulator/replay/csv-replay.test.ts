@@ -32,7 +32,14 @@ describe('replay of real data sets', () => {
     mkdirSync(join(d, 'labels'));
     const csv = join(d, 'data', 'realKnownCause', 'ambient_temperature_system_failure.csv');
     writeFileSync(csv, readFixture('nab-rows.csv'));
-    writeFileSync(join(d, 'labels', 'combined_windows.json'), JSON.stringify({ 'realKnownCause/ambient_temperature_system_failure.csv': [['2013-07-04 05:00:00.000000', '2013-07-04 08:00:00.000000']] }));
+    writeFileSync(
+      join(d, 'labels', 'combined_windows.json'),
+      JSON.stringify({
+        'realKnownCause/ambient_temperature_system_failure.csv': [
+          ['2013-07-04 05:00:00.000000', '2013-07-04 08:00:00.000000'],
+        ],
+      }),
+    );
     const [s] = loadReplay(csv);
     expect(s!.format).toBe('nab');
     expect(s!.sensors).toEqual(['value']);
@@ -44,7 +51,11 @@ describe('replay of real data sets', () => {
   it('reads SKAB-format files (;-separated, anomaly column) and every .csv of a directory', () => {
     const d = tmp();
     const head = 'datetime;Accelerometer1RMS;Current;Volume Flow RateRMS;anomaly;changepoint';
-    const rows = Array.from({ length: 12 }, (_, i) => `2020-03-09 10:14:${String(i).padStart(2, '0')};0.02${i};1.3;32.0;${i >= 4 && i <= 6 ? '1.0' : '0.0'};0.0`);
+    const rows = Array.from(
+      { length: 12 },
+      (_, i) =>
+        `2020-03-09 10:14:${String(i).padStart(2, '0')};0.02${i};1.3;32.0;${i >= 4 && i <= 6 ? '1.0' : '0.0'};0.0`,
+    );
     writeFileSync(join(d, '2.csv'), [head, ...rows].join('\n'));
     writeFileSync(join(d, '10.csv'), [head, ...rows.slice(0, 3)].join('\n'));
     const all = loadReplay(d);

@@ -4,8 +4,22 @@ import { scoreDetection } from '../../../simulator/report/detection-score.ts';
 import { LatencyHistogram } from '../../../simulator/report/latency-histogram.ts';
 import { TimeSeries } from '../../../simulator/report/time-series.ts';
 
-const fault = (id: string, deviceId: string, start: number, end: number, kind: InjectedFault['kind'] = 'spike'): InjectedFault => ({
-  id, deviceId, kind, sensors: ['x'], start, end, magnitude: 1, action: null, failureMode: null,
+const fault = (
+  id: string,
+  deviceId: string,
+  start: number,
+  end: number,
+  kind: InjectedFault['kind'] = 'spike',
+): InjectedFault => ({
+  id,
+  deviceId,
+  kind,
+  sensors: ['x'],
+  start,
+  end,
+  magnitude: 1,
+  action: null,
+  failureMode: null,
 });
 
 describe('scoreDetection', () => {
