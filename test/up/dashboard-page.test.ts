@@ -6,11 +6,12 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DashboardServer } from '../../cloud/dashboard/dashboard-server.ts';
 import { FleetView } from '../../cloud/dashboard/fleet-view.ts';
 import type { TelemetryMessage } from '../../protocol/messages.ts';
+import { launchChromium } from '../helpers/chromium.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -80,18 +81,7 @@ beforeAll(async () => {
     intervalMs: 200,
   });
   await server.start();
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
   mkdirSync(shots, { recursive: true });
 });
 afterAll(async () => {

@@ -6,8 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { launchChromium } from '../helpers/chromium.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -71,18 +71,7 @@ describe('edgeloop up', () => {
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<title>edgeloop');
 
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    const browser = await launchChromium();
     onTestFinished(() => browser.close());
     const tab = await browser.newPage({ viewport: { width: 1280, height: 860 } });
     const requests: string[] = [];

@@ -7,10 +7,11 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReportsServer } from '../../../cloud/warehouse/reports-server.ts';
 import { refreshedWarehouse, twoDayFleet } from './fleet-fixture.ts';
+import { launchChromium } from '../../helpers/chromium.ts';
 
 /** The part of a DOM element these page functions use (the project compiles without the DOM library). */
 interface El {
@@ -33,18 +34,7 @@ beforeAll(async () => {
   const path = await refreshedWarehouse(dir, twoDayFleet());
   server = new ReportsServer({ path });
   await server.start();
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
   mkdirSync(shots, { recursive: true });
 }, 60_000);
 afterAll(async () => {
