@@ -42,7 +42,12 @@ import {
   removeTmpFiles,
   writeCommit,
 } from '../feature-store/parquet-commit.ts';
-import { micros, sqlString } from '../feature-store/parquet-offline-store.ts';
+import {
+  micros,
+  PARQUET_COMPRESSIONS,
+  type ParquetCompression,
+  sqlString,
+} from '../feature-store/parquet-offline-store.ts';
 import {
   ARCHIVE_TABLE_NAMES,
   ARCHIVE_TABLES,
@@ -72,7 +77,7 @@ export interface RawArchiveOptions {
   batchSize?: number;
   /** longest idle wait when the stream is empty, ms. Default 1000. */
   idleWaitMs?: number;
-  compression?: 'zstd' | 'snappy' | 'gzip' | 'uncompressed';
+  compression?: ParquetCompression;
   clock?: Clock;
   logger?: Logger;
 }
@@ -183,12 +188,7 @@ export class RawArchive {
     this.#settleMs = intOption(C, 'compactSettleMs', opts.compactSettleMs, 600_000, 0);
     this.#batchSize = intOption(C, 'batchSize', opts.batchSize, 500, 1);
     this.#idleMs = intOption(C, 'idleWaitMs', opts.idleWaitMs, 1000, 1);
-    this.#compression = oneOfOption(C, 'compression', opts.compression, 'zstd', [
-      'zstd',
-      'snappy',
-      'gzip',
-      'uncompressed',
-    ] as const);
+    this.#compression = oneOfOption(C, 'compression', opts.compression, 'zstd', PARQUET_COMPRESSIONS);
     this.#clock = opts.clock ?? systemClock;
     this.#log = opts.logger ?? silentLogger;
   }

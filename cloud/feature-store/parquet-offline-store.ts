@@ -53,7 +53,7 @@ export interface ParquetOfflineStoreOptions {
   /** rows kept per group while writes fail; beyond it append() returns a promise that waits for a write. Default 200 000. */
   maxBufferedRows?: number;
   /** Parquet compression. Default 'zstd'. */
-  compression?: 'zstd' | 'snappy' | 'gzip' | 'uncompressed';
+  compression?: ParquetCompression;
   clock?: Clock;
   logger?: Logger;
 }
@@ -63,6 +63,10 @@ export interface OfflineSource {
   consumer: string;
   positions: Record<string, string>;
 }
+
+/** The Parquet codecs the writers offer (DuckDB's COPY … (COMPRESSION x)). */
+export const PARQUET_COMPRESSIONS = ['zstd', 'snappy', 'gzip', 'uncompressed'] as const;
+export type ParquetCompression = (typeof PARQUET_COMPRESSIONS)[number];
 
 const KNOWN = ['dir', 'flushRows', 'flushIntervalMs', 'maxBufferedRows', 'compression', 'clock', 'logger'] as const;
 const C = 'ParquetOfflineStore';
@@ -138,12 +142,7 @@ export class ParquetOfflineStore {
     this.#flushRows = intOption(C, 'flushRows', opts.flushRows, 10_000, 1);
     this.#flushMs = intOption(C, 'flushIntervalMs', opts.flushIntervalMs, 60_000, 10);
     this.#maxBuffered = intOption(C, 'maxBufferedRows', opts.maxBufferedRows, 200_000, 1);
-    this.#compression = oneOfOption(C, 'compression', opts.compression, 'zstd', [
-      'zstd',
-      'snappy',
-      'gzip',
-      'uncompressed',
-    ] as const);
+    this.#compression = oneOfOption(C, 'compression', opts.compression, 'zstd', PARQUET_COMPRESSIONS);
     this.#clock = opts.clock ?? systemClock;
     this.#log = opts.logger ?? silentLogger;
   }
