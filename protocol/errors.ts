@@ -12,6 +12,8 @@ export const PROTOCOL_ERROR_CODES = {
   EL_ERR_CLOSED: 'A component was used after close().',
   EL_ERR_INVALID_ARGUMENT: 'An argument to a function or CLI command was invalid.',
   EL_ERR_TIMEOUT: 'An operation did not finish in its time budget.',
+  EL_ERR_INTERNAL:
+    'An error without a code of its own reached an API boundary (an HTTP answer names it so): a bug or an unclassified failure; the message says what happened.',
   EL_ERR_INSECURE_LISTENER:
     'A listener (MQTT broker, HTTP server) would be reachable from the network without authentication; configure authentication, bind to 127.0.0.1, or set its insecure option.',
   // protocol

@@ -48,6 +48,24 @@ describe('error codes', async () => {
     expect(codes.size).toBeGreaterThan(10);
     for (const code of codes.keys()) expect(code).toMatch(/^EL_ERR_[A-Z0-9_]+$/);
   });
+  it('every code the source names is in a table (a thrown or answered code is never a loose string)', () => {
+    const sources: string[] = [];
+    const collect = (dir: string): void => {
+      for (const name of readdirSync(dir)) {
+        const p = join(dir, name);
+        if (statSync(p).isDirectory()) collect(p);
+        else if (/\.(ts|mts|mjs|js)$/.test(name)) sources.push(p);
+      }
+    };
+    for (const d of SRC) collect(join(root, d));
+    const loose = new Set<string>();
+    for (const f of sources) {
+      for (const m of readFileSync(f, 'utf8').matchAll(/['"`](EL_ERR_[A-Z0-9_]+)['"`]/g)) {
+        if (!codes.has(m[1]!)) loose.add(`${m[1]} (${relative(root, f)})`);
+      }
+    }
+    expect([...loose]).toEqual([]);
+  });
   it('are all documented under docs/', () => {
     const missing = [...codes.keys()].filter((c) => !docs.includes(c));
     expect(missing).toEqual([]);
