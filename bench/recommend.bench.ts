@@ -9,8 +9,7 @@
  * Prints req/s, p50 and p99 for each, and the ratio service/raw. Targets: p99 < 5 ms at concurrency 50 and
  * throughput >= 60 % of the raw baseline.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,6 +22,7 @@ import { buildRecommendServer } from '../cloud/recommend/recommend-server.ts';
 import { RecommendService } from '../cloud/recommend/recommend-service.ts';
 import { SqliteResponseLog } from '../cloud/recommend/response-log.ts';
 import { parseManifest, type Manifest } from '../protocol/manifest.ts';
+import { runLoad, wrkInstalled, type LoadResult } from './load/load-generator.ts';
 import { machineLine } from './machine.ts';
 
 const { values } = parseArgs({
@@ -61,81 +61,11 @@ function featureRow(m: Manifest, i: number): Record<string, number> {
   return out;
 }
 
-const useWrk = !values.autocannon && spawnSync('wrk', ['--version']).error === undefined;
+const useWrk = !values.autocannon && wrkInstalled();
 
-/**
- * The load generator runs in a second process: wrk (C, Debian package `wrk`) when installed — it needs far less CPU
- * than a Node client, which matters on 2 cores — else autocannon.
- */
-function load(
-  url: string,
-  paths: string[],
-  connections: number,
-): Promise<{ rps: number; p50: number; p99: number; non2xx: number; errors: number }> {
-  if (useWrk) return loadWrk(url, paths, connections);
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(import.meta.dirname, 'load', 'autocannon-worker.ts'),
-        JSON.stringify({ url, paths, connections, duration, warmup: 2 }),
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0
-        ? resolve(JSON.parse(out.trim().split('\n').pop()!))
-        : reject(new Error(`load generator exited ${code}`)),
-    );
-  });
-}
-
-async function loadWrk(
-  url: string,
-  paths: string[],
-  connections: number,
-): Promise<{ rps: number; p50: number; p99: number; non2xx: number; errors: number }> {
-  const pathsFile = join(work, 'paths.txt');
-  writeFileSync(pathsFile, paths.join('\n') + '\n');
-  const run = (secs: number): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const threads = Math.min(2, connections);
-      const child = spawn(
-        'wrk',
-        [
-          '-t',
-          String(threads),
-          '-c',
-          String(connections),
-          '-d',
-          `${secs}s`,
-          '-s',
-          join(import.meta.dirname, 'load', 'wrk-paths.lua'),
-          url,
-        ],
-        {
-          stdio: ['ignore', 'pipe', 'inherit'],
-          env: { ...process.env, WRK_PATHS_FILE: pathsFile },
-        },
-      );
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.on('error', reject);
-      child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`wrk exited ${code}`))));
-    });
-  await run(2);
-  const out = await run(duration);
-  const line = out
-    .trim()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .pop()!;
-  return JSON.parse(line);
+/** The load generator runs in a second process (bench/load/load-generator.ts). */
+function load(url: string, paths: string[], connections: number): Promise<LoadResult> {
+  return runLoad({ url, paths, connections, durationSec: duration, workDir: work, wrk: useWrk });
 }
 
 const dir = await modelDir();

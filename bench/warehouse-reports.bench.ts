@@ -10,18 +10,17 @@
  * of each site and of all.
  * Prints req/s and p50 / p95 / p99 for each, the ratio reports/raw, and whether p95 < 100 ms.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
-import { RawArchive } from '../cloud/archive/raw-archive.ts';
-import { LocalStream } from '../cloud/stream/local-stream.ts';
 import { ReportsServer } from '../cloud/warehouse/reports-server.ts';
 import { Warehouse } from '../cloud/warehouse/warehouse.ts';
-import { encodeMessage, type DeviceMessage } from '../protocol/messages.ts';
+import type { DeviceMessage } from '../protocol/messages.ts';
+import { runLoad, wrkInstalled, type LoadResult } from './load/load-generator.ts';
 import { machineLine } from './machine.ts';
+import { archiveMessages } from '../test/helpers/archive-messages.ts';
 
 const { values } = parseArgs({
   options: {
@@ -99,28 +98,12 @@ function device(i: number): DeviceMessage[] {
 }
 
 async function buildWarehouse(): Promise<string> {
-  const stream = new LocalStream({ path: join(work, 'stream.db'), shardCount: 2, synchronous: 'NORMAL' });
-  await stream.start();
-  try {
-    for (let i = 0; i < nDevices; i++) {
-      const ms = device(i);
-      for (let j = 0; j < ms.length; j += 500)
-        await stream.put(ms.slice(j, j + 500).map((m) => ({ partitionKey: m.deviceId, data: encodeMessage(m) })));
-    }
-    const archive = new RawArchive({
-      stream,
-      dir: join(work, 'archive'),
-      flushRows: 100_000,
-      flushIntervalMs: 1,
-      idleWaitMs: 5,
-      compactSettleMs: 0,
-    });
-    await archive.start();
-    await archive.drain();
-    await archive.close();
-  } finally {
-    await stream.close();
-  }
+  await archiveMessages(
+    work,
+    (function* () {
+      for (let i = 0; i < nDevices; i++) yield* device(i);
+    })(),
+  );
   const path = join(work, 'warehouse.duckdb');
   const w = await Warehouse.open({ path, archiveDir: join(work, 'archive'), checks: { maxStalenessMs: null } });
   try {
@@ -132,70 +115,11 @@ async function buildWarehouse(): Promise<string> {
   return path;
 }
 
-const useWrk = !values.autocannon && spawnSync('wrk', ['--version']).error === undefined;
+const useWrk = !values.autocannon && wrkInstalled();
 
-interface LoadResult {
-  rps: number;
-  p50: number;
-  p95: number | null;
-  p99: number;
-  non2xx: number;
-  errors: number;
-}
-
-/** load from a second process: wrk (less CPU than a Node client, which matters on 2 cores), else autocannon */
+/** load from a second process (bench/load/load-generator.ts) */
 function load(url: string, paths: string[]): Promise<LoadResult> {
-  const pathsFile = join(work, 'paths.txt');
-  writeFileSync(pathsFile, paths.join('\n') + '\n');
-  const child = (secs: number): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const p = useWrk
-        ? spawn(
-            'wrk',
-            [
-              '-t',
-              '2',
-              '-c',
-              String(CONNECTIONS),
-              '-d',
-              `${secs}s`,
-              '-s',
-              join(import.meta.dirname, 'load', 'wrk-paths.lua'),
-              url,
-            ],
-            {
-              stdio: ['ignore', 'pipe', 'inherit'],
-              env: { ...process.env, WRK_PATHS_FILE: pathsFile },
-            },
-          )
-        : spawn(
-            process.execPath,
-            [
-              '--import',
-              'tsx',
-              join(import.meta.dirname, 'load', 'autocannon-worker.ts'),
-              JSON.stringify({ url, paths, connections: CONNECTIONS, duration: secs, warmup: 2 }),
-            ],
-            {
-              stdio: ['ignore', 'pipe', 'inherit'],
-            },
-          );
-      let out = '';
-      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      p.on('error', reject);
-      p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`load generator exited ${code}`))));
-    });
-  return (async () => {
-    if (useWrk) await child(2);
-    const out = await child(duration);
-    return JSON.parse(
-      out
-        .trim()
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .pop()!,
-    ) as LoadResult;
-  })();
+  return runLoad({ url, paths, connections: CONNECTIONS, durationSec: duration, workDir: work, wrk: useWrk });
 }
 
 console.log(machineLine());

@@ -6,11 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
-import { RawArchive } from '../../../cloud/archive/raw-archive.ts';
 import { Warehouse } from '../../../cloud/warehouse/warehouse.ts';
-import { LocalStream } from '../../../cloud/stream/local-stream.ts';
+import { archiveMessages } from '../../helpers/archive-messages.ts';
 import {
-  encodeMessage,
   type DeviceMessage,
   type EventsMessage,
   type ModelReportMessage,
@@ -78,29 +76,7 @@ export function active(deviceId: string, min: number, seq: number, model: string
   };
 }
 
-/** Put messages into `<dataDir>/stream.db` and archive everything readable into `<dataDir>/archive`. */
-export async function archiveMessages(dataDir: string, messages: DeviceMessage[]): Promise<void> {
-  const stream = new LocalStream({ path: join(dataDir, 'stream.db'), shardCount: 2, synchronous: 'NORMAL' });
-  await stream.start();
-  try {
-    for (let i = 0; i < messages.length; i += 200) {
-      await stream.put(messages.slice(i, i + 200).map((m) => ({ partitionKey: m.deviceId, data: encodeMessage(m) })));
-    }
-    const archive = new RawArchive({
-      stream,
-      dir: join(dataDir, 'archive'),
-      flushRows: 100_000,
-      flushIntervalMs: 1,
-      idleWaitMs: 5,
-      compactSettleMs: 0,
-    });
-    await archive.start();
-    await archive.drain();
-    await archive.close();
-  } finally {
-    await stream.close();
-  }
-}
+export { archiveMessages };
 
 export const A_ANOMALIES = [5, 15, 25, 35, 45, 55, 70, 80, 90];
 export const B_ANOMALIES = [10, 130];
