@@ -1,9 +1,7 @@
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import type { CliContext } from '../../../lib/cli-context.ts';
 import { evalNabCommand } from '../../../models/nab/commands.ts';
 import {
   dominantPeriod,
@@ -26,6 +24,7 @@ import {
   probationaryLength,
   scoreAtThreshold,
 } from '../../../models/nab/scorer.ts';
+import { memoryCliContext } from '../../helpers/cli-context.ts';
 
 const FIXTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'nab');
 const DATA = join(FIXTURE, 'data');
@@ -37,12 +36,7 @@ function tmp(): string {
   return dir;
 }
 
-function ctx(cwd: string): { ctx: CliContext; out: () => string } {
-  const o = new PassThrough();
-  let so = '';
-  o.on('data', (c: Buffer) => (so += c.toString()));
-  return { ctx: { stdout: o, stderr: new PassThrough(), env: {}, cwd }, out: () => so };
-}
+const ctx = memoryCliContext;
 
 describe('NAB corpus files', () => {
   it('parses timestamps with and without microseconds as UTC', () => {

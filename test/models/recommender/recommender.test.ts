@@ -2,9 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import type { CliContext } from '../../../lib/cli-context.ts';
 import { verifyModelDir } from '../../../models/manifest/index.ts';
 import { ruleOracle, ruleOracleFailure } from '../../../models/recommender/rule-oracle.ts';
 import { prependFeatureGraph } from '../../../models/recommender/feature-graph.ts';
@@ -35,6 +33,7 @@ import { trainRecommender } from '../../../models/recommender/train-recommender.
 import type { TrainedRecommender } from '../../../models/recommender/train-recommender.ts';
 import { OrtModelRunner, checkTestVector } from '../../../models/runtime/ort-model-runner.ts';
 import { parseManifest } from '../../../protocol/manifest.ts';
+import { memoryCliContext } from '../../helpers/cli-context.ts';
 
 const FIXTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'ai4i', 'ai4i-sample.csv');
 const fixtureText = readFileSync(FIXTURE, 'utf8');
@@ -45,15 +44,7 @@ function tmp(): string {
   return dir;
 }
 
-function ctx(cwd: string): { ctx: CliContext; out: () => string; err: () => string } {
-  const o = new PassThrough();
-  const e = new PassThrough();
-  let so = '';
-  let se = '';
-  o.on('data', (c: Buffer) => (so += c.toString()));
-  e.on('data', (c: Buffer) => (se += c.toString()));
-  return { ctx: { stdout: o, stderr: e, env: {}, cwd }, out: () => so, err: () => se };
-}
+const ctx = memoryCliContext;
 
 describe('AI4I data', () => {
   it('parses the fixture (BOM, CRLF) into raw features and labels', () => {

@@ -1,10 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import type * as TF from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import type { CliContext } from '../../../lib/cli-context.ts';
 import { run as modelsCli } from '../../../cli/commands/models.ts';
 import { OrtModelRunner, checkTestVector } from '../../../models/runtime/ort-model-runner.ts';
 import { lastWindows, parseCmapss, parseRulFile, rmse, sensorIndexes } from '../../../models/rul/cmapss-data.ts';
@@ -15,6 +13,7 @@ import { loadTf } from '../../../models/training/load-tf.ts';
 import type { TrainedRul } from '../../../models/rul/train-rul.ts';
 import { parseManifest } from '../../../protocol/manifest.ts';
 import { syntheticCmapss } from './synthetic-cmapss.ts';
+import { memoryCliContext } from '../../helpers/cli-context.ts';
 
 const data = syntheticCmapss({ trainUnits: 24, testUnits: 12, seed: 11 });
 const FAST = { window: 20, hidden: [16], members: 2, epochs: 15, batchSize: 128, learningRate: 0.01, seed: 3 };
@@ -25,12 +24,7 @@ function tmp(): string {
   return dir;
 }
 
-function ctx(cwd: string): { ctx: CliContext; out: () => string } {
-  const o = new PassThrough();
-  let so = '';
-  o.on('data', (c: Buffer) => (so += c.toString()));
-  return { ctx: { stdout: o, stderr: new PassThrough(), env: {}, cwd }, out: () => so };
-}
+const ctx = memoryCliContext;
 
 describe('RUL model on synthetic run-to-failure data', () => {
   let model: TrainedRul;
