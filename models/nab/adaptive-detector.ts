@@ -1,0 +1,378 @@
+/**
+ * The streaming anomaly detector behind `edgeloop models eval nab` (detector `edgeloop`): one value at a time,
+ * `update(value, timestamp) → score` in [0, 1], learning from past values only, bounded state per stream. Pure: no
+ * I/O, no clock, no randomness (so two runs over one stream give the same scores).
+ *
+ * Three stages, each adapting to the stream it sees:
+ * 1. Raw surprise: robust z-scores |x − median| / (1.4826 × MAD) over a sliding history of four features (the value,
+ *    its first difference, a short moving average and — when the learning rows show a strong period — the seasonal
+ *    difference). The largest z is bounded to raw = z / (z + zHalf) in [0, 1).
+ * 2. Anomaly likelihood (after Numenta HTM's post-processing of its raw scores): the mean of the last `shortRows`
+ *    raw scores is compared with the distribution (mean, std) of those short means over the last `longRows` rows.
+ *    The likelihood is 1 − Q((m − μ) / σ) (upper tail only: a calmer-than-usual stretch is not an anomaly), and the
+ *    score is its log form ln(1 + 1e-10 − L) / ln(1e-10), so 0.5 means a tail probability near 1e-5. Because the
+ *    distribution is the stream's own, one threshold transfers between streams whose raw surprise differs in scale.
+ * 3. Spatial novelty (also after HTM's NAB detector): a value outside the range seen so far, widened by
+ *    `spatialTolerance` × the range, scores 1.
+ * The emitted score is the larger of 2 and 3. After it reaches `alarmLevel` the detector emits 0 for `suppressRows`
+ * rows, so a lasting anomaly raises one alarm; during the first `learnRows` rows (NAB's probationary period) it
+ * only learns and emits 0.
+ *
+ * Cost per stream: 4 sliding windows of `historyRows` doubles (ring + sorted copy each), a ring of `longRows`
+ * doubles, a ring of `shortRows` doubles and up to max(period, smoothRows) + 1025 past values; per value O(historyRows)
+ * (a memmove and a median/MAD walk per feature). See bench/nab-detector.bench.ts.
+ */
+import { EdgeloopError } from '../../protocol/errors.ts';
+import { SlidingRobust, dominantPeriod } from './robust-window.ts';
+
+export interface AdaptiveDetectorOptions {
+  /** rows that only teach the detector (NAB: the probationary length); it emits 0 for them. Required. */
+  learnRows: number;
+  /** history of the rolling robust statistics, rows; default max(64, learnRows) */
+  historyRows?: number;
+  /** points of the short moving average feature; default 4 */
+  smoothRows?: number;
+  /** z at which the raw surprise is 0.5; default 6 */
+  zHalf?: number;
+  /** least autocorrelation of the learning rows to add the seasonal difference (> 1 = never); default 0.5 */
+  minSeasonalCorrelation?: number;
+  /** raw scores averaged into the likelihood's short mean; default 5 */
+  shortRows?: number;
+  /** short means in the likelihood's distribution; default 2000 */
+  longRows?: number;
+  /** least std of the likelihood's distribution (raw scores are in [0, 1)); default 0.01 */
+  minStd?: number;
+  /** widening of the seen range before a value is spatially novel, fraction of the range (0 = off); default 0.05 */
+  spatialTolerance?: number;
+  /** score at or above which the detector alarms and then stays quiet; default 0.5 */
+  alarmLevel?: number;
+  /** rows of silence after an alarm; default round(suppressFactor × learnRows), at least 1 */
+  suppressRows?: number;
+  /** default 0.5 */
+  suppressFactor?: number;
+}
+
+export type ResolvedAdaptiveOptions = Required<AdaptiveDetectorOptions>;
+
+const INTEGER_KEYS = ['learnRows', 'historyRows', 'smoothRows', 'shortRows', 'longRows', 'suppressRows'] as const;
+const NUMBER_KEYS = [
+  'zHalf',
+  'minSeasonalCorrelation',
+  'minStd',
+  'spatialTolerance',
+  'alarmLevel',
+  'suppressFactor',
+] as const;
+/** options that may be 0 */
+const ZERO_OK = new Set<string>(['spatialTolerance', 'minSeasonalCorrelation', 'minStd']);
+export const ADAPTIVE_OPTION_KEYS: readonly string[] = [...INTEGER_KEYS, ...NUMBER_KEYS];
+
+/** Check the options (unknown key, wrong type or range → EL_ERR_INVALID_ARGUMENT) and fill in the defaults. */
+export function resolveAdaptiveOptions(opts: AdaptiveDetectorOptions): ResolvedAdaptiveOptions {
+  for (const [k, v] of Object.entries(opts)) {
+    if (v === undefined) continue;
+    if (!ADAPTIVE_OPTION_KEYS.includes(k)) {
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `unknown edgeloop detector option "${k}" (known: ${ADAPTIVE_OPTION_KEYS.join(', ')})`,
+      );
+    }
+    const integer = (INTEGER_KEYS as readonly string[]).includes(k);
+    const min = ZERO_OK.has(k) || k === 'learnRows' ? 0 : Number.MIN_VALUE;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (integer && !Number.isInteger(v))) {
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `edgeloop detector option ${k} must be a ${min === 0 ? 'non-negative' : 'positive'} ${integer ? 'integer' : 'number'}, got ${String(v)}`,
+      );
+    }
+  }
+  if (opts.learnRows === undefined)
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'edgeloop detector option learnRows is required');
+  const learnRows = opts.learnRows;
+  const suppressFactor = opts.suppressFactor ?? 0.5;
+  return {
+    learnRows,
+    historyRows: opts.historyRows ?? Math.max(64, learnRows),
+    smoothRows: opts.smoothRows ?? 4,
+    zHalf: opts.zHalf ?? 6,
+    minSeasonalCorrelation: opts.minSeasonalCorrelation ?? 0.5,
+    shortRows: opts.shortRows ?? 5,
+    longRows: opts.longRows ?? 2000,
+    minStd: opts.minStd ?? 0.01,
+    spatialTolerance: opts.spatialTolerance ?? 0.05,
+    alarmLevel: opts.alarmLevel ?? 0.5,
+    suppressFactor,
+    suppressRows: opts.suppressRows ?? Math.max(1, Math.round(suppressFactor * learnRows)),
+  };
+}
+
+/** Upper-tail probability of a normal distribution: Q((x − mean) / std), and 0.5 for x ≤ mean. */
+export function upperTailProbability(x: number, mean: number, std: number): number {
+  if (x <= mean) return 0.5;
+  return 0.5 * erfcApprox((x - mean) / std / Math.SQRT2);
+}
+
+/** HTM's log form of a likelihood: ln(1 + 1e-10 − L) / ln(1e-10); 0 at L = 0 (≈ 0), 1 at L = 1, 0.5 at L = 1 − 1e-5. */
+export function logLikelihood(likelihood: number): number {
+  return Math.log(1.0000000001 - likelihood) / Math.log(1e-10);
+}
+
+/**
+ * erfc to about 1e-14 relative (the likelihood needs tails down to 1e-10, not Python-exact rounding): a series
+ * below 2, a continued fraction above.
+ */
+function erfcApprox(x: number): number {
+  if (x < 0) return 2 - erfcApprox(-x);
+  if (x < 2) {
+    let term = x;
+    let sum = x;
+    for (let n = 1; n < 60; n++) {
+      term *= (-x * x) / n;
+      const add = term / (2 * n + 1);
+      sum += add;
+      if (Math.abs(add) < 1e-16 * Math.abs(sum)) break;
+    }
+    return 1 - (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  if (x > 27) return 0;
+  let t = x;
+  for (let k = 60; k >= 1; k--) t = x + k / 2 / t;
+  return Math.exp(-x * x) / (Math.sqrt(Math.PI) * t);
+}
+
+/**
+ * Stage 1: the raw surprise of each value in [0, 1), learned online. `update` returns the raw score of the value
+ * from the history before it, then adds it.
+ */
+export class RawSurprise {
+  readonly #o: ResolvedAdaptiveOptions;
+  readonly #stats: SlidingRobust[];
+  #past: number[] = [];
+  #base = 0;
+  #smoothSum = 0;
+  #period = 0;
+  #periodChecked = false;
+  #t = 0;
+
+  constructor(o: ResolvedAdaptiveOptions) {
+    this.#o = o;
+    this.#stats = [0, 1, 2, 3].map(() => new SlidingRobust(o.historyRows));
+  }
+
+  /** seasonal period found in the learning rows (0 = none, or not decided yet) */
+  get period(): number {
+    return this.#period;
+  }
+
+  #at(j: number): number {
+    return this.#past[j - this.#base]!;
+  }
+
+  update(value: number): number {
+    const o = this.#o;
+    const i = this.#t++;
+    this.#past.push(value);
+    this.#smoothSum += value;
+    if (i >= o.smoothRows) this.#smoothSum -= this.#at(i - o.smoothRows);
+    if (!this.#periodChecked && i >= o.learnRows && o.learnRows >= 8) {
+      this.#periodChecked = true;
+      const p = dominantPeriod(this.#past.slice(0, o.learnRows), Math.floor(o.learnRows / 2));
+      if (p.r >= o.minSeasonalCorrelation) this.#period = p.lag;
+    }
+    const period = this.#period;
+    let z = 0;
+    for (let k = 0; k < 4; k++) {
+      let f: number;
+      if (k === 0) f = value;
+      else if (k === 1) {
+        if (i === 0) continue;
+        f = value - this.#at(i - 1);
+      } else if (k === 2) {
+        if (i + 1 < o.smoothRows) continue;
+        f = this.#smoothSum / o.smoothRows;
+      } else {
+        if (period === 0 || i < period) continue;
+        f = value - this.#at(i - period);
+      }
+      const s = this.#stats[k]!;
+      if (s.size >= 16) {
+        const med = s.median();
+        const zk = Math.abs(f - med) / s.scale(med);
+        if (zk > z) z = zk;
+      }
+      s.push(f);
+    }
+    // Bounded memory once the period is decided: the seasonal difference needs `period` values back.
+    const keep = Math.max(period, o.smoothRows) + 1;
+    if ((this.#periodChecked || o.learnRows < 8) && this.#past.length > 2 * keep + 1024) {
+      const drop = this.#past.length - keep;
+      this.#past = this.#past.slice(drop);
+      this.#base += drop;
+    }
+    return z / (z + o.zHalf);
+  }
+}
+
+/** Fixed-capacity ring of doubles with a running sum and sum of squares. */
+class RingStats {
+  readonly #ring: Float64Array;
+  #n = 0;
+  #head = 0;
+  #sum = 0;
+  #sumSq = 0;
+  #sinceResum = 0;
+
+  constructor(cap: number) {
+    this.#ring = new Float64Array(cap);
+  }
+
+  get size(): number {
+    return this.#n;
+  }
+
+  get sum(): number {
+    return this.#sum;
+  }
+
+  mean(): number {
+    return this.#n > 0 ? this.#sum / this.#n : 0;
+  }
+
+  std(): number {
+    if (this.#n === 0) return 0;
+    const m = this.#sum / this.#n;
+    return Math.sqrt(Math.max(0, this.#sumSq / this.#n - m * m));
+  }
+
+  push(x: number): void {
+    const cap = this.#ring.length;
+    if (this.#n === cap) {
+      const old = this.#ring[this.#head]!;
+      this.#sum -= old;
+      this.#sumSq -= old * old;
+    } else this.#n++;
+    this.#ring[this.#head] = x;
+    this.#head = (this.#head + 1) % cap;
+    this.#sum += x;
+    this.#sumSq += x * x;
+    // Re-add from the ring now and then so rounding in the running sums cannot build up.
+    if (++this.#sinceResum >= 4 * cap) {
+      this.#sinceResum = 0;
+      let s = 0;
+      let q = 0;
+      for (let j = 0; j < this.#n; j++) {
+        const v = this.#ring[j]!;
+        s += v;
+        q += v * v;
+      }
+      this.#sum = s;
+      this.#sumSq = q;
+    }
+  }
+}
+
+/**
+ * Stage 2: the anomaly likelihood of a stream of raw scores. `update(raw)` returns the log likelihood of the
+ * current short mean against the distribution of the previous short means (0 until 2 short means are known).
+ */
+export class AnomalyLikelihood {
+  readonly #short: RingStats;
+  readonly #long: RingStats;
+  readonly #minStd: number;
+
+  constructor(shortRows: number, longRows: number, minStd: number) {
+    this.#short = new RingStats(shortRows);
+    this.#long = new RingStats(longRows);
+    this.#minStd = minStd;
+  }
+
+  /** likelihood L in [0.5, 1) of a short mean against the learned distribution (0 before there is one) */
+  likelihoodOf(shortMean: number): number {
+    if (this.#long.size < 2) return 0;
+    const std = Math.max(this.#minStd, this.#long.std());
+    return 1 - upperTailProbability(shortMean, this.#long.mean(), std);
+  }
+
+  update(raw: number): number {
+    this.#short.push(raw);
+    const m = this.#short.mean();
+    const l = this.likelihoodOf(m);
+    this.#long.push(m);
+    return l === 0 ? 0 : logLikelihood(l);
+  }
+}
+
+/** Stage 3: spatial novelty against the range of the values seen so far. */
+export class SpatialNovelty {
+  readonly #tol: number;
+  #min = Infinity;
+  #max = -Infinity;
+
+  constructor(tolerance: number) {
+    this.#tol = tolerance;
+  }
+
+  /** 1 when the value is outside the widened range of the earlier values, else 0; then the value joins the range */
+  update(value: number): number {
+    let novel = 0;
+    if (this.#tol > 0 && this.#max > this.#min) {
+      const w = this.#tol * (this.#max - this.#min);
+      if (value > this.#max + w || value < this.#min - w) novel = 1;
+    }
+    if (value < this.#min) this.#min = value;
+    if (value > this.#max) this.#max = value;
+    return novel;
+  }
+}
+
+/** Alarm then silence: passes scores through after the learning rows, and 0 for suppressRows after an alarm. */
+export class AlarmGate {
+  readonly #learn: number;
+  readonly #level: number;
+  readonly #suppress: number;
+  #t = 0;
+  #quietUntil = -1;
+
+  constructor(learnRows: number, alarmLevel: number, suppressRows: number) {
+    this.#learn = learnRows;
+    this.#level = alarmLevel;
+    this.#suppress = suppressRows;
+  }
+
+  update(score: number): number {
+    const i = this.#t++;
+    if (i < this.#learn || i <= this.#quietUntil) return 0;
+    if (score >= this.#level) this.#quietUntil = i + this.#suppress;
+    return score;
+  }
+}
+
+/** The detector: one per stream. */
+export class AdaptiveDetector {
+  readonly options: ResolvedAdaptiveOptions;
+  readonly #raw: RawSurprise;
+  readonly #likelihood: AnomalyLikelihood;
+  readonly #spatial: SpatialNovelty;
+  readonly #gate: AlarmGate;
+
+  constructor(opts: AdaptiveDetectorOptions) {
+    const o = resolveAdaptiveOptions(opts);
+    this.options = Object.freeze(o);
+    this.#raw = new RawSurprise(o);
+    this.#likelihood = new AnomalyLikelihood(o.shortRows, o.longRows, o.minStd);
+    this.#spatial = new SpatialNovelty(o.spatialTolerance);
+    this.#gate = new AlarmGate(o.learnRows, o.alarmLevel, o.suppressRows);
+  }
+
+  /**
+   * Score of this value in [0, 1] from the values before it. The timestamp is accepted for the streaming interface
+   * (and future calendar features) but the score does not depend on it.
+   */
+  update(value: number, _timestamp?: number): number {
+    if (!Number.isFinite(value))
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `edgeloop detector: value must be finite, got ${value}`);
+    const l = this.#likelihood.update(this.#raw.update(value));
+    const s = this.#spatial.update(value);
+    return this.#gate.update(Math.max(l, s));
+  }
+}
