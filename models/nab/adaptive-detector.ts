@@ -32,19 +32,19 @@ export interface AdaptiveDetectorOptions {
   historyRows?: number;
   /** points of the short moving average feature; default 4 */
   smoothRows?: number;
-  /** z at which the raw surprise is 0.5; default 6 */
+  /** z at which the raw surprise is 0.5; default 48 */
   zHalf?: number;
   /** least autocorrelation of the learning rows to add the seasonal difference (> 1 = never); default 0.5 */
   minSeasonalCorrelation?: number;
-  /** raw scores averaged into the likelihood's short mean; default 5 */
+  /** raw scores averaged into the likelihood's short mean; default 3 */
   shortRows?: number;
   /** short means in the likelihood's distribution; default 2000 */
   longRows?: number;
   /** least std of the likelihood's distribution (raw scores are in [0, 1)); default 0.01 */
   minStd?: number;
-  /** widening of the seen range before a value is spatially novel, fraction of the range (0 = off); default 0.05 */
+  /** widening of the seen range before a value is spatially novel, fraction of the range (0 = off); default 0.1 */
   spatialTolerance?: number;
-  /** score at or above which the detector alarms and then stays quiet; default 0.5 */
+  /** score at or above which the detector alarms and then stays quiet; default 0.6 */
   alarmLevel?: number;
   /** rows of silence after an alarm; default round(suppressFactor × learnRows), at least 1 */
   suppressRows?: number;
@@ -94,13 +94,13 @@ export function resolveAdaptiveOptions(opts: AdaptiveDetectorOptions): ResolvedA
     learnRows,
     historyRows: opts.historyRows ?? Math.max(64, learnRows),
     smoothRows: opts.smoothRows ?? 4,
-    zHalf: opts.zHalf ?? 6,
+    zHalf: opts.zHalf ?? 48,
     minSeasonalCorrelation: opts.minSeasonalCorrelation ?? 0.5,
-    shortRows: opts.shortRows ?? 5,
+    shortRows: opts.shortRows ?? 3,
     longRows: opts.longRows ?? 2000,
     minStd: opts.minStd ?? 0.01,
-    spatialTolerance: opts.spatialTolerance ?? 0.05,
-    alarmLevel: opts.alarmLevel ?? 0.5,
+    spatialTolerance: opts.spatialTolerance ?? 0.1,
+    alarmLevel: opts.alarmLevel ?? 0.6,
     suppressFactor,
     suppressRows: opts.suppressRows ?? Math.max(1, Math.round(suppressFactor * learnRows)),
   };
@@ -375,4 +375,31 @@ export class AdaptiveDetector {
     const s = this.#spatial.update(value);
     return this.#gate.update(Math.max(l, s));
   }
+}
+
+/** Stage 1 over a whole series: the raw surprise of each value (what the staged functions below share). */
+export function rawSurprises(values: ArrayLike<number>, opts: AdaptiveDetectorOptions): Float64Array {
+  const r = new RawSurprise(resolveAdaptiveOptions(opts));
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = r.update(values[i]!);
+  return out;
+}
+
+/**
+ * Stages 2–4 over a whole series from its raw surprises: the same scores as `AdaptiveDetector.update` value by
+ * value, for parameter searches that vary only the later stages (the raw surprises are computed once).
+ */
+export function scoresFromRaw(
+  values: ArrayLike<number>,
+  raw: ArrayLike<number>,
+  opts: AdaptiveDetectorOptions,
+): Float64Array {
+  const o = resolveAdaptiveOptions(opts);
+  const likelihood = new AnomalyLikelihood(o.shortRows, o.longRows, o.minStd);
+  const spatial = new SpatialNovelty(o.spatialTolerance);
+  const gate = new AlarmGate(o.learnRows, o.alarmLevel, o.suppressRows);
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++)
+    out[i] = gate.update(Math.max(likelihood.update(raw[i]!), spatial.update(values[i]!)));
+  return out;
 }

@@ -2,7 +2,9 @@
  * Online anomaly detectors for NAB streams. Each sees one row at a time (no look-ahead) and returns an anomaly
  * score in [0, 1]; like NAB's detectors it is told the file's length only to size its probationary period. Pure.
  *
- * - `edgeloop`: an ensemble of robust rolling z-scores (median / MAD over a sliding history) of the value, its
+ * - `edgeloop`: the streaming adaptive detector (adaptive-detector.ts: robust surprise → anomaly likelihood →
+ *   spatial novelty → alarm gate), learning for the probationary period.
+ * - `robustZ` (`edgeloopDetector`, the previous default): an ensemble of robust rolling z-scores (median / MAD over a sliding history) of the value, its
  *   first difference, a short moving average and, when the probationary rows show a strong period, the seasonal
  *   difference. The largest z is mapped to (0, 1) by z / (z + zHalf) and post-processed: once the score reaches
  *   `alarmLevel` the detector alarms and then emits 0 for `suppressRows` rows, so a lasting anomaly raises one
@@ -13,6 +15,8 @@
  * - `null`: always 0 (NAB's null baseline).
  */
 import { EdgeloopError } from '../../protocol/errors.ts';
+import type { AdaptiveDetectorOptions } from './adaptive-detector.ts';
+import { AdaptiveDetector, resolveAdaptiveOptions } from './adaptive-detector.ts';
 import { SlidingRobust, dominantPeriod } from './robust-window.ts';
 import { probationaryLength } from './scorer.ts';
 
@@ -186,8 +190,21 @@ export function nullDetector(): DetectorFactory {
   return () => ({ handleRecord: () => 0 });
 }
 
+/**
+ * The streaming detector of adaptive-detector.ts as a NAB detector: it learns for NAB's probationary period of the
+ * file. Defaults are the cross-validated choice (docs/models.md, NAB).
+ */
+export function adaptiveNabDetector(opts: Omit<AdaptiveDetectorOptions, 'learnRows'> = {}): DetectorFactory {
+  resolveAdaptiveOptions({ ...opts, learnRows: 0 });
+  return ({ rows }) => {
+    const d = new AdaptiveDetector({ ...opts, learnRows: Math.floor(probationaryLength(rows)) });
+    return { handleRecord: (ts, value) => d.update(value, ts) };
+  };
+}
+
 export const DETECTORS: Record<string, () => DetectorFactory> = {
-  edgeloop: () => edgeloopDetector(),
+  edgeloop: () => adaptiveNabDetector(),
+  robustZ: () => edgeloopDetector(),
   windowedGaussian: windowedGaussianDetector,
   null: nullDetector,
 };

@@ -1,0 +1,113 @@
+/**
+ * Cross-validated parameter choice of the `edgeloop` NAB detector over a corpus (reads the data; the scoring is
+ * cross-validate.ts):
+ *   tsx models/nab/tune-nab.ts --data-dir DIR [--out REPORT.json] [--log FILE] [--min-threshold 0.25]
+ *
+ * Every candidate of NAB_GRID is run once per file (raw surprises cached per raw-stage setting), then scored by
+ * leave-one-category-out, 5-fold-by-file and leave-one-file-out cross-validation, and in-sample (chosen on all
+ * files) for comparison. Prints one line per figure; the report holds the per-fold choices and per-file scores.
+ */
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { EdgeloopError } from '../../protocol/errors.ts';
+import type { AdaptiveDetectorOptions } from './adaptive-detector.ts';
+import { rawSurprises, scoresFromRaw } from './adaptive-detector.ts';
+import type { CvFold, CvProfileResult } from './cross-validate.ts';
+import { crossValidate, fitAll, kFoldByFile, leaveOneCategoryOut } from './cross-validate.ts';
+import { defaultLabelsFile, defaultProfilesFile } from './evaluate-nab.ts';
+import { listDataFiles, parseLabels, parseProfiles, readSeries } from './nab-corpus.ts';
+import { probationaryLength } from './scorer.ts';
+
+/** Candidate settings (learnRows is set per file from NAB's probationary length). Coarse on purpose: 108. */
+export function nabGrid(): Array<Omit<AdaptiveDetectorOptions, 'learnRows'>> {
+  const out: Array<Omit<AdaptiveDetectorOptions, 'learnRows'>> = [];
+  for (const zHalf of [12, 48, 100])
+    for (const shortRows of [1, 3, 5])
+      for (const spatialTolerance of [0, 0.05, 0.1])
+        for (const alarmLevel of [0.5, 0.6])
+          for (const suppressFactor of [0.3, 0.5])
+            out.push({ zHalf, shortRows, spatialTolerance, alarmLevel, suppressFactor });
+  return out;
+}
+
+const RAW_KEYS = ['historyRows', 'smoothRows', 'zHalf', 'minSeasonalCorrelation'] as const;
+
+function main(argv: string[]): void {
+  const a = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      'data-dir': { type: 'string' },
+      out: { type: 'string' },
+      log: { type: 'string' },
+      'min-threshold': { type: 'string' },
+    },
+  }).values;
+  if (typeof a['data-dir'] !== 'string')
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      'usage: tune-nab.ts --data-dir DIR [--out REPORT.json] [--log FILE]',
+    );
+  const dataDir = resolve(a['data-dir']);
+  const minThreshold = a['min-threshold'] === undefined ? 0.25 : Number(a['min-threshold']);
+  const log = (line: string): void => {
+    process.stdout.write(`${line}\n`);
+    if (a.log) appendFileSync(a.log, `${new Date().toISOString()} ${line}\n`);
+  };
+  const labels = parseLabels(readFileSync(defaultLabelsFile(dataDir), 'utf8'));
+  const profiles = parseProfiles(readFileSync(defaultProfilesFile(dataDir), 'utf8'));
+  const names = listDataFiles(dataDir).filter((n) => labels.has(n));
+  const series = names.map((n) => readSeries(dataDir, n));
+  const files = series.map((s) => ({ name: s.name, timestamps: s.timestamps, windows: labels.get(s.name)! }));
+  const grid = nabGrid();
+  const rawCache = new Map<string, Float64Array>();
+  let computed = 0;
+  const t0 = Date.now();
+  const scoresOf = (c: number, f: number): Float64Array => {
+    const s = series[f]!;
+    const opts: AdaptiveDetectorOptions = { ...grid[c]!, learnRows: Math.floor(probationaryLength(s.values.length)) };
+    const rawKey = `${f}|${RAW_KEYS.map((k) => String(opts[k])).join(',')}`;
+    let raw = rawCache.get(rawKey);
+    if (!raw) {
+      raw = rawSurprises(s.values, opts);
+      rawCache.set(rawKey, raw);
+    }
+    if (++computed % 200 === 0)
+      log(`scored ${computed} candidate-file pairs (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+    return scoresFromRaw(s.values, raw, opts);
+  };
+  log(`${names.length} files, ${grid.length} candidates, thresholds >= ${minThreshold}`);
+  // One cache of candidate scores for every procedure: crossValidate asks each (candidate, file) pair once.
+  const memo = new Map<number, Float64Array>();
+  const cached = (c: number, f: number): Float64Array => {
+    const k = c * names.length + f;
+    let v = memo.get(k);
+    if (!v) {
+      v = scoresOf(c, f);
+      memo.set(k, v);
+    }
+    return v;
+  };
+  const common = { files, candidates: grid.length, scoresOf: cached, profiles, minThreshold };
+  const procedures: Array<[string, CvFold[] | null]> = [
+    ['in-sample (chosen on all files)', null],
+    ['leave-one-category-out', leaveOneCategoryOut(names)],
+    ['5-fold by file', kFoldByFile(names, Math.min(5, names.length))],
+    ['leave-one-file-out', names.map((n) => ({ heldOut: [n] }))],
+  ];
+  const report: Record<string, unknown> = { files: names, grid, minThreshold };
+  for (const [label, folds] of procedures) {
+    const r: CvProfileResult[] = folds ? crossValidate({ ...common, folds }) : fitAll(common);
+    log(`${label.padEnd(32)} ${r.map((p) => `${p.profile} ${p.normalized.toFixed(2)}`).join('  ')}`);
+    for (const p of r) {
+      const chosen = [...new Set(p.folds.map((f) => f.candidate))].map((c) => JSON.stringify(grid[c]));
+      log(`  ${p.profile}: chosen ${chosen.join(' | ')}`);
+    }
+    report[label] = r;
+  }
+  if (a.out) writeFileSync(a.out, JSON.stringify(report, null, 2) + '\n');
+  log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) main(process.argv.slice(2));
