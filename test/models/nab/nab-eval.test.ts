@@ -230,7 +230,7 @@ describe('evaluateNab and the CLI', () => {
     await expect(evalNabCommand(['--data-dir', DATA, '--out', 'r', '--detector', 'htm'], c.ctx)).rejects.toThrow(
       expect.objectContaining({
         code: 'EL_ERR_NAB_DETECTOR',
-        message: expect.stringMatching(/unknown detector "htm" \(known: edgeloop, windowedGaussian, null\)/),
+        message: expect.stringMatching(/unknown detector "htm" \(known: edgeloop, robustZ, windowedGaussian, null\)/),
       }),
     );
     await expect(evalNabCommand(['--out', 'r'], c.ctx)).rejects.toThrow(/--data-dir DIR is required/);
