@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AdaptiveDetector,
+  AlarmGate,
+  AnomalyLikelihood,
+  SpatialNovelty,
+  logLikelihood,
+  rawSurprises,
+  scoresFromRaw,
+  upperTailProbability,
+} from '../../../models/nab/adaptive-detector.ts';
+import { adaptiveNabDetector, runDetector } from '../../../models/nab/detectors.ts';
+
+/** A seeded stream: daily-like sine, noise from a small LCG, and a level shift at `shiftAt`. */
+function stream(n: number, seed: number, shiftAt = -1): number[] {
+  let s = seed >>> 0;
+  const rnd = (): number => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+  return Array.from(
+    { length: n },
+    (_, i) => 10 + 3 * Math.sin((2 * Math.PI * i) / 50) + (rnd() - 0.5) + (shiftAt >= 0 && i >= shiftAt ? 8 : 0),
+  );
+}
+
+function run(values: readonly number[], learnRows = 150): number[] {
+  const d = new AdaptiveDetector({ learnRows });
+  return values.map((v, i) => d.update(v, i * 60_000));
+}
+
+describe('the anomaly likelihood', () => {
+  it('upper tail and log form, hand-computed', () => {
+    // Q(1) = 0.158655253931457, Q(2) = 0.0227501319481792
+    expect(upperTailProbability(3, 2, 1)).toBeCloseTo(0.158655253931457, 13);
+    expect(upperTailProbability(6, 2, 2)).toBeCloseTo(0.0227501319481792, 13);
+    expect(upperTailProbability(1, 2, 1)).toBe(0.5); // below the mean: no tail, not anomalous
+    expect(upperTailProbability(2, 2, 1)).toBe(0.5);
+    // ln(1 + 1e-10 - L) / ln(1e-10)
+    expect(logLikelihood(1 - 1e-5)).toBeCloseTo(Math.log(1e-5 + 1e-10) / Math.log(1e-10), 11);
+    expect(logLikelihood(1 - 1e-5)).toBeCloseTo(0.5, 5);
+    expect(logLikelihood(0.5)).toBeCloseTo(Math.log(0.5000000001) / Math.log(1e-10), 14); // 0.0301
+    expect(logLikelihood(1)).toBeCloseTo(1, 8);
+  });
+
+  it('scores a short mean against the distribution of earlier short means', () => {
+    // shortRows 2, longRows 4, minStd 0.01
+    const l = new AnomalyLikelihood(2, 4, 0.01);
+    expect(l.update(0.2)).toBe(0); // short mean 0.2; nothing learned
+    expect(l.update(0.4)).toBe(0); // short mean 0.3; only one earlier mean
+    // short means so far [0.2, 0.3]: mean 0.25, std 0.05. New raw 0.6 → short mean (0.4 + 0.6) / 2 = 0.5, z = 5.
+    const q5 = 2.866515718791939e-7; // Q(5)
+    expect(l.update(0.6)).toBeCloseTo(logLikelihood(1 - q5), 9);
+    // means [0.2, 0.3, 0.5]: mean 1/3, std sqrt(((0.2-1/3)^2 + (0.3-1/3)^2 + (0.5-1/3)^2) / 3). Raw 0 → mean 0.3.
+    expect(l.update(0)).toBeCloseTo(logLikelihood(0.5), 12); // below the mean
+    // std floor: a constant history has std 0, so minStd is used
+    const c = new AnomalyLikelihood(1, 10, 0.1);
+    for (let i = 0; i < 5; i++) c.update(0.3);
+    expect(c.likelihoodOf(0.5)).toBeCloseTo(1 - 0.0227501319481792, 12); // z = (0.5 - 0.3) / 0.1 = 2
+  });
+
+  it('spatial novelty and the alarm gate', () => {
+    const s = new SpatialNovelty(0.1);
+    expect([0, 10, 5, 11, 12.2, -1.3].map((v) => s.update(v))).toEqual([0, 0, 0, 0, 1, 1]);
+    // range after 0, 10, 5, 11: [0, 11], 10 % of 11 = 1.1: 12.2 > 12.1 is novel; then [0, 12.2]: -1.3 < -1.22
+    const g = new AlarmGate(2, 0.5, 3);
+    expect([0.9, 0.9, 0.2, 0.7, 0.9, 0.9, 0.9, 0.4].map((x) => g.update(x))).toEqual([0, 0, 0.2, 0.7, 0, 0, 0, 0.4]);
+  });
+});
+
+describe('the adaptive detector', () => {
+  it('is online: the scores of a prefix do not change when later points are appended or changed', () => {
+    const values = stream(1200, 7, 900);
+    const full = run(values);
+    const prefix = run(values.slice(0, 700));
+    expect(full.slice(0, 700)).toEqual(prefix);
+    const changed = values.map((v, i) => (i >= 700 ? v * 5 - 40 : v));
+    expect(run(changed).slice(0, 700)).toEqual(prefix);
+  });
+
+  it('is deterministic: the same seeded stream gives the same scores, another seed different ones', () => {
+    expect(run(stream(800, 42, 600))).toEqual(run(stream(800, 42, 600)));
+    expect(run(stream(800, 43, 600))).not.toEqual(run(stream(800, 42, 600)));
+  });
+
+  it('learns silently, then alarms once on a level shift and stays quiet for suppressRows', () => {
+    const values = stream(1000, 3, 700);
+    const d = new AdaptiveDetector({ learnRows: 150, suppressRows: 120 });
+    const s = values.map((v) => d.update(v));
+    expect(s.slice(0, 150).every((x) => x === 0)).toBe(true);
+    expect(s.every((x) => x >= 0 && x <= 1)).toBe(true);
+    const alarms = s.map((x, i) => [x, i] as const).filter(([x]) => x >= d.options.alarmLevel);
+    expect(alarms.length).toBeGreaterThan(0);
+    expect(alarms[0]![1]).toBe(700);
+    expect(s.slice(701, 821).every((x) => x === 0)).toBe(true);
+    // before the shift it does not alarm on the seasonal signal and its noise
+    expect(s.slice(150, 700).every((x) => x < d.options.alarmLevel)).toBe(true);
+  });
+
+  it('the staged functions used by the parameter search give the streaming scores exactly', () => {
+    const values = stream(900, 11, 650);
+    const opts = { learnRows: 120, zHalf: 12, shortRows: 5, spatialTolerance: 0.05 };
+    const d = new AdaptiveDetector(opts);
+    const streamed = Float64Array.from(values, (v) => d.update(v));
+    expect(Array.from(scoresFromRaw(values, rawSurprises(values, opts), opts))).toEqual(Array.from(streamed));
+    // and the NAB wrapper learns for NAB's probationary period (0.15 x 900 = 135 rows)
+    const ts = values.map((_, i) => i);
+    const viaNab = runDetector(adaptiveNabDetector(opts), ts, values);
+    const direct = new AdaptiveDetector({ ...opts, learnRows: 135 });
+    expect(Array.from(viaNab)).toEqual(values.map((v) => direct.update(v)));
+  });
+
+  it('rejects bad options and values with clear errors', () => {
+    expect(() => new AdaptiveDetector({} as never)).toThrow(/learnRows is required/);
+    expect(() => new AdaptiveDetector({ learnRows: 10, shortRow: 3 } as never)).toThrow(
+      /unknown edgeloop detector option "shortRow"/,
+    );
+    expect(() => new AdaptiveDetector({ learnRows: 10, longRows: 2.5 })).toThrow(
+      /longRows must be a positive integer, got 2.5/,
+    );
+    expect(() => new AdaptiveDetector({ learnRows: 10, alarmLevel: -1 })).toThrow(/alarmLevel must be a positive/);
+    expect(() => new AdaptiveDetector({ learnRows: 10 }).update(Number.NaN)).toThrow(
+      expect.objectContaining({ code: 'EL_ERR_INVALID_ARGUMENT' }),
+    );
+  });
+});
