@@ -6,12 +6,14 @@
  * Three stages, each adapting to the stream it sees:
  * 1. Raw surprise: robust z-scores |x − median| / (1.4826 × MAD) over a sliding history of four features (the value,
  *    its first difference, a short moving average and — when the learning rows show a strong period — the seasonal
- *    difference). The largest z is bounded to raw = z / (z + zHalf) in [0, 1).
- * 2. Anomaly likelihood (after Numenta HTM's post-processing of its raw scores): the mean of the last `shortRows`
- *    raw scores is compared with the distribution (mean, std) of those short means over the last `longRows` rows.
- *    The likelihood is 1 − Q((m − μ) / σ) (upper tail only: a calmer-than-usual stretch is not an anomaly), and the
- *    score is its log form ln(1 + 1e-10 − L) / ln(1e-10), so 0.5 means a tail probability near 1e-5. Because the
- *    distribution is the stream's own, one threshold transfers between streams whose raw surprise differs in scale.
+ *    difference), each bounded to raw = z / (z + zHalf) in [0, 1).
+ * 2. Anomaly likelihood per feature (after Numenta HTM's post-processing of its raw scores): the mean of the last
+ *    `shortRows` raw scores of a feature is compared with the distribution (mean, std) of that feature's short means
+ *    over the last `longRows` rows. The likelihood is 1 − Q((m − μ) / σ) (upper tail only: a calmer-than-usual
+ *    stretch is not an anomaly), and the score is its log form ln(1 + 1e-10 − L) / ln(1e-10), so 0.5 means a tail
+ *    probability near 1e-5; the largest over the features is kept. Because each distribution is the stream's own, a
+ *    feature that is always surprising (the value of a square wave, the difference of a noisy series) does not
+ *    drown the others, and one threshold transfers between streams whose raw surprise differs in scale.
  * 3. Spatial novelty (also after HTM's NAB detector): a value outside the range seen so far, widened by
  *    `spatialTolerance` × the range, scores 1.
  * The emitted score is the larger of 2 and 3. After it reaches `alarmLevel` the detector emits 0 for `suppressRows`
@@ -32,23 +34,23 @@ export interface AdaptiveDetectorOptions {
   historyRows?: number;
   /** points of the short moving average feature; default 4 */
   smoothRows?: number;
-  /** z at which the raw surprise is 0.5; default 48 */
+  /** z at which the raw surprise is 0.5; default 12 */
   zHalf?: number;
   /** least autocorrelation of the learning rows to add the seasonal difference (> 1 = never); default 0.5 */
   minSeasonalCorrelation?: number;
-  /** raw scores averaged into the likelihood's short mean; default 3 */
+  /** raw scores averaged into the likelihood's short mean; default 5 */
   shortRows?: number;
   /** short means in the likelihood's distribution; default 2000 */
   longRows?: number;
   /** least std of the likelihood's distribution (raw scores are in [0, 1)); default 0.01 */
   minStd?: number;
-  /** widening of the seen range before a value is spatially novel, fraction of the range (0 = off); default 0.1 */
+  /** widening of the seen range before a value is spatially novel, fraction of the range (0 = off); default 0 */
   spatialTolerance?: number;
-  /** score at or above which the detector alarms and then stays quiet; default 0.6 */
+  /** score at or above which the detector alarms and then stays quiet; default 0.5 */
   alarmLevel?: number;
   /** rows of silence after an alarm; default round(suppressFactor × learnRows), at least 1 */
   suppressRows?: number;
-  /** default 0.5 */
+  /** default 0.2 */
   suppressFactor?: number;
 }
 
@@ -89,18 +91,18 @@ export function resolveAdaptiveOptions(opts: AdaptiveDetectorOptions): ResolvedA
   if (opts.learnRows === undefined)
     throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'edgeloop detector option learnRows is required');
   const learnRows = opts.learnRows;
-  const suppressFactor = opts.suppressFactor ?? 0.5;
+  const suppressFactor = opts.suppressFactor ?? 0.2;
   return {
     learnRows,
     historyRows: opts.historyRows ?? Math.max(64, learnRows),
     smoothRows: opts.smoothRows ?? 4,
-    zHalf: opts.zHalf ?? 48,
+    zHalf: opts.zHalf ?? 12,
     minSeasonalCorrelation: opts.minSeasonalCorrelation ?? 0.5,
-    shortRows: opts.shortRows ?? 3,
+    shortRows: opts.shortRows ?? 5,
     longRows: opts.longRows ?? 2000,
     minStd: opts.minStd ?? 0.01,
-    spatialTolerance: opts.spatialTolerance ?? 0.1,
-    alarmLevel: opts.alarmLevel ?? 0.6,
+    spatialTolerance: opts.spatialTolerance ?? 0,
+    alarmLevel: opts.alarmLevel ?? 0.5,
     suppressFactor,
     suppressRows: opts.suppressRows ?? Math.max(1, Math.round(suppressFactor * learnRows)),
   };
@@ -153,6 +155,8 @@ export class RawSurprise {
   #period = 0;
   #periodChecked = false;
   #t = 0;
+  /** raw surprise of each feature for the last value (NaN where the feature is not defined or not scored yet) */
+  readonly features = new Float64Array(4);
 
   constructor(o: ResolvedAdaptiveOptions) {
     this.#o = o;
@@ -168,6 +172,7 @@ export class RawSurprise {
     return this.#past[j - this.#base]!;
   }
 
+  /** raw surprise of the value from the history before it (the largest over the features); see `features` */
   update(value: number): number {
     const o = this.#o;
     const i = this.#t++;
@@ -177,10 +182,16 @@ export class RawSurprise {
     if (!this.#periodChecked && i >= o.learnRows && o.learnRows >= 8) {
       this.#periodChecked = true;
       const p = dominantPeriod(this.#past.slice(0, o.learnRows), Math.floor(o.learnRows / 2));
-      if (p.r >= o.minSeasonalCorrelation) this.#period = p.lag;
+      if (p.r >= o.minSeasonalCorrelation) {
+        this.#period = p.lag;
+        // The seasonal difference starts with the history of the learning rows, not empty.
+        const s = this.#stats[3]!;
+        for (let j = p.lag; j < i; j++) s.push(this.#at(j) - this.#at(j - p.lag));
+      }
     }
     const period = this.#period;
     let z = 0;
+    this.features.fill(Number.NaN);
     for (let k = 0; k < 4; k++) {
       let f: number;
       if (k === 0) f = value;
@@ -198,6 +209,7 @@ export class RawSurprise {
       if (s.size >= 16) {
         const med = s.median();
         const zk = Math.abs(f - med) / s.scale(med);
+        this.features[k] = zk / (zk + o.zHalf);
         if (zk > z) z = zk;
       }
       s.push(f);
@@ -228,6 +240,10 @@ class RingStats {
 
   get size(): number {
     return this.#n;
+  }
+
+  get capacity(): number {
+    return this.#ring.length;
   }
 
   get sum(): number {
@@ -273,9 +289,12 @@ class RingStats {
 
 /**
  * Stage 2: the anomaly likelihood of a stream of raw scores. `update(raw)` returns the log likelihood of the
- * current short mean against the distribution of the previous short means (0 until 2 short means are known).
+ * current short mean against the distribution of the previous short means (0 until MIN_HISTORY of them, or
+ * `longRows` if fewer, are known).
  */
 export class AnomalyLikelihood {
+  /** short means needed before the distribution is trusted (a feature that starts late is silent this long) */
+  static readonly MIN_HISTORY = 100;
   readonly #short: RingStats;
   readonly #long: RingStats;
   readonly #minStd: number;
@@ -288,12 +307,14 @@ export class AnomalyLikelihood {
 
   /** likelihood L in [0.5, 1) of a short mean against the learned distribution (0 before there is one) */
   likelihoodOf(shortMean: number): number {
-    if (this.#long.size < 2) return 0;
+    if (this.#long.size < Math.min(AnomalyLikelihood.MIN_HISTORY, this.#long.capacity)) return 0;
     const std = Math.max(this.#minStd, this.#long.std());
     return 1 - upperTailProbability(shortMean, this.#long.mean(), std);
   }
 
+  /** a NaN raw score (the feature is not defined yet) scores 0 and is not learned */
   update(raw: number): number {
+    if (Number.isNaN(raw)) return 0;
     this.#short.push(raw);
     const m = this.#short.mean();
     const l = this.likelihoodOf(m);
@@ -351,7 +372,7 @@ export class AlarmGate {
 export class AdaptiveDetector {
   readonly options: ResolvedAdaptiveOptions;
   readonly #raw: RawSurprise;
-  readonly #likelihood: AnomalyLikelihood;
+  readonly #likelihoods: AnomalyLikelihood[];
   readonly #spatial: SpatialNovelty;
   readonly #gate: AlarmGate;
 
@@ -359,7 +380,7 @@ export class AdaptiveDetector {
     const o = resolveAdaptiveOptions(opts);
     this.options = Object.freeze(o);
     this.#raw = new RawSurprise(o);
-    this.#likelihood = new AnomalyLikelihood(o.shortRows, o.longRows, o.minStd);
+    this.#likelihoods = [0, 1, 2, 3].map(() => new AnomalyLikelihood(o.shortRows, o.longRows, o.minStd));
     this.#spatial = new SpatialNovelty(o.spatialTolerance);
     this.#gate = new AlarmGate(o.learnRows, o.alarmLevel, o.suppressRows);
   }
@@ -371,17 +392,25 @@ export class AdaptiveDetector {
   update(value: number, _timestamp?: number): number {
     if (!Number.isFinite(value))
       throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `edgeloop detector: value must be finite, got ${value}`);
-    const l = this.#likelihood.update(this.#raw.update(value));
-    const s = this.#spatial.update(value);
-    return this.#gate.update(Math.max(l, s));
+    this.#raw.update(value);
+    let score = this.#spatial.update(value);
+    const f = this.#raw.features;
+    for (let k = 0; k < 4; k++) {
+      const l = this.#likelihoods[k]!.update(f[k]!);
+      if (l > score) score = l;
+    }
+    return this.#gate.update(score);
   }
 }
 
-/** Stage 1 over a whole series: the raw surprise of each value (what the staged functions below share). */
-export function rawSurprises(values: ArrayLike<number>, opts: AdaptiveDetectorOptions): Float64Array {
+/** Stage 1 over a whole series: the raw surprise of each feature of each value (what the staged search shares). */
+export function rawSurprises(values: ArrayLike<number>, opts: AdaptiveDetectorOptions): Float64Array[] {
   const r = new RawSurprise(resolveAdaptiveOptions(opts));
-  const out = new Float64Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = r.update(values[i]!);
+  const out = [0, 1, 2, 3].map(() => new Float64Array(values.length));
+  for (let i = 0; i < values.length; i++) {
+    r.update(values[i]!);
+    for (let k = 0; k < 4; k++) out[k]![i] = r.features[k]!;
+  }
   return out;
 }
 
@@ -391,15 +420,21 @@ export function rawSurprises(values: ArrayLike<number>, opts: AdaptiveDetectorOp
  */
 export function scoresFromRaw(
   values: ArrayLike<number>,
-  raw: ArrayLike<number>,
+  raw: readonly ArrayLike<number>[],
   opts: AdaptiveDetectorOptions,
 ): Float64Array {
   const o = resolveAdaptiveOptions(opts);
-  const likelihood = new AnomalyLikelihood(o.shortRows, o.longRows, o.minStd);
+  const likelihoods = raw.map(() => new AnomalyLikelihood(o.shortRows, o.longRows, o.minStd));
   const spatial = new SpatialNovelty(o.spatialTolerance);
   const gate = new AlarmGate(o.learnRows, o.alarmLevel, o.suppressRows);
   const out = new Float64Array(values.length);
-  for (let i = 0; i < values.length; i++)
-    out[i] = gate.update(Math.max(likelihood.update(raw[i]!), spatial.update(values[i]!)));
+  for (let i = 0; i < values.length; i++) {
+    let score = spatial.update(values[i]!);
+    for (let k = 0; k < raw.length; k++) {
+      const l = likelihoods[k]!.update(raw[k]![i]!);
+      if (l > score) score = l;
+    }
+    out[i] = gate.update(score);
+  }
   return out;
 }

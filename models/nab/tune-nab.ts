@@ -19,15 +19,26 @@ import { defaultLabelsFile, defaultProfilesFile } from './evaluate-nab.ts';
 import { listDataFiles, parseLabels, parseProfiles, readSeries } from './nab-corpus.ts';
 import { probationaryLength } from './scorer.ts';
 
-/** Candidate settings (learnRows is set per file from NAB's probationary length). Coarse on purpose: 108. */
+/**
+ * Candidate settings (learnRows is set per file from NAB's probationary length). Coarse on purpose: 144, over the
+ * raw stage's scale and history and the later stages' averaging, spatial check, alarm level and silence.
+ */
 export function nabGrid(): Array<Omit<AdaptiveDetectorOptions, 'learnRows'>> {
   const out: Array<Omit<AdaptiveDetectorOptions, 'learnRows'>> = [];
-  for (const zHalf of [12, 48, 100])
-    for (const shortRows of [1, 3, 5])
-      for (const spatialTolerance of [0, 0.05, 0.1])
-        for (const alarmLevel of [0.5, 0.6])
-          for (const suppressFactor of [0.3, 0.5])
-            out.push({ zHalf, shortRows, spatialTolerance, alarmLevel, suppressFactor });
+  for (const zHalf of [6, 12, 24])
+    for (const historyRows of [undefined, 1500])
+      for (const shortRows of [3, 5])
+        for (const spatialTolerance of [0, 0.1])
+          for (const alarmLevel of [0.5, 0.6])
+            for (const suppressFactor of [0.2, 0.3, 0.5])
+              out.push({
+                zHalf,
+                ...(historyRows === undefined ? {} : { historyRows }),
+                shortRows,
+                spatialTolerance,
+                alarmLevel,
+                suppressFactor,
+              });
   return out;
 }
 
@@ -61,7 +72,7 @@ function main(argv: string[]): void {
   const series = names.map((n) => readSeries(dataDir, n));
   const files = series.map((s) => ({ name: s.name, timestamps: s.timestamps, windows: labels.get(s.name)! }));
   const grid = nabGrid();
-  const rawCache = new Map<string, Float64Array>();
+  const rawCache = new Map<string, Float64Array[]>();
   let computed = 0;
   const t0 = Date.now();
   const scoresOf = (c: number, f: number): Float64Array => {

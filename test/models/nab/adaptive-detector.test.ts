@@ -44,18 +44,22 @@ describe('the anomaly likelihood', () => {
   });
 
   it('scores a short mean against the distribution of earlier short means', () => {
-    // shortRows 2, longRows 4, minStd 0.01
-    const l = new AnomalyLikelihood(2, 4, 0.01);
-    expect(l.update(0.2)).toBe(0); // short mean 0.2; nothing learned
-    expect(l.update(0.4)).toBe(0); // short mean 0.3; only one earlier mean
-    // short means so far [0.2, 0.3]: mean 0.25, std 0.05. New raw 0.6 → short mean (0.4 + 0.6) / 2 = 0.5, z = 5.
-    const q5 = 2.866515718791939e-7; // Q(5)
-    expect(l.update(0.6)).toBeCloseTo(logLikelihood(1 - q5), 9);
-    // means [0.2, 0.3, 0.5]: mean 1/3, std sqrt(((0.2-1/3)^2 + (0.3-1/3)^2 + (0.5-1/3)^2) / 3). Raw 0 → mean 0.3.
-    expect(l.update(0)).toBeCloseTo(logLikelihood(0.5), 12); // below the mean
+    // shortRows 2, longRows 3, minStd 0.01: scored once 3 short means are known (MIN_HISTORY caps at longRows)
+    const l = new AnomalyLikelihood(2, 3, 0.01);
+    expect(l.update(0.2)).toBe(0); // short mean 0.2
+    expect(l.update(0.4)).toBe(0); // short mean 0.3
+    expect(l.update(0.2)).toBe(0); // short mean 0.3; two earlier means only
+    // earlier means [0.2, 0.3, 0.3]: mean 0.26667, std 0.047140 (population). Raw 0.8 → short mean 0.5, z = 4.9497,
+    // Q(z) = 3.7154918617070877e-7 (Python: 0.5 * math.erfc(z / sqrt(2))), log form 0.6429866813829912.
+    expect(l.update(0.8)).toBeCloseTo(0.6429866813829912, 9);
+    // the long window rolls: [0.3, 0.3, 0.5], mean 0.36667, std 0.094281. Raw 0 → short mean 0.4, z = 0.35355,
+    // Q = 0.3618368049158813, log form 0.044148726002363047.
+    expect(l.update(0)).toBeCloseTo(0.044148726002363047, 12);
+    // a NaN raw score (feature not defined yet) scores 0 and is not learned
+    expect(l.update(Number.NaN)).toBe(0);
     // std floor: a constant history has std 0, so minStd is used
     const c = new AnomalyLikelihood(1, 10, 0.1);
-    for (let i = 0; i < 5; i++) c.update(0.3);
+    for (let i = 0; i < 10; i++) c.update(0.3);
     expect(c.likelihoodOf(0.5)).toBeCloseTo(1 - 0.0227501319481792, 12); // z = (0.5 - 0.3) / 0.1 = 2
   });
 
