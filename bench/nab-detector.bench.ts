@@ -10,7 +10,7 @@
  * Memory per stream: heap growth of `--streams` detectors after each has seen enough points to fill its windows,
  * divided by their number (run under node --expose-gc for a stable figure; tsx passes the flag on).
  *
- * Options: --points N (per measured stream, default 200000), --streams N (memory, default 500),
+ * Options: --points N (per measured stream, default 200000), --streams N (memory, default 200),
  * --learn N (learning rows, default 750: NAB's largest probationary period).
  */
 import { parseArgs } from 'node:util';
@@ -22,7 +22,7 @@ const { values: args } = parseArgs({
   strict: true,
 });
 const points = Number(args.points ?? 200_000);
-const streams = Number(args.streams ?? 500);
+const streams = Number(args.streams ?? 200);
 const learnRows = Number(args.learn ?? 750);
 
 /** A seeded device-like signal: daily cycle (288 points), noise, a few spikes and a level shift. */
