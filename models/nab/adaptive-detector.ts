@@ -246,10 +246,6 @@ class RingStats {
     return this.#ring.length;
   }
 
-  get sum(): number {
-    return this.#sum;
-  }
-
   mean(): number {
     return this.#n > 0 ? this.#sum / this.#n : 0;
   }

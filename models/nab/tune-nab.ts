@@ -62,12 +62,24 @@ function main(argv: string[]): void {
     );
   const dataDir = resolve(a['data-dir']);
   const minThreshold = a['min-threshold'] === undefined ? 0.25 : Number(a['min-threshold']);
+  if (!(minThreshold > 0 && minThreshold <= 1))
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `--min-threshold must be in (0, 1], got ${a['min-threshold']}`);
   const log = (line: string): void => {
     process.stdout.write(`${line}\n`);
     if (a.log) appendFileSync(a.log, `${new Date().toISOString()} ${line}\n`);
   };
-  const labels = parseLabels(readFileSync(defaultLabelsFile(dataDir), 'utf8'));
-  const profiles = parseProfiles(readFileSync(defaultProfilesFile(dataDir), 'utf8'));
+  const read = (path: string, code: string): string => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (cause) {
+      throw new EdgeloopError(code, `cannot read ${path}: ${(cause as Error).message}`, { cause });
+    }
+  };
+  const labels = parseLabels(read(defaultLabelsFile(dataDir), 'EL_ERR_NAB_LABELS'), defaultLabelsFile(dataDir));
+  const profiles = parseProfiles(
+    read(defaultProfilesFile(dataDir), 'EL_ERR_NAB_PROFILES'),
+    defaultProfilesFile(dataDir),
+  );
   const names = listDataFiles(dataDir).filter((n) => labels.has(n));
   const series = names.map((n) => readSeries(dataDir, n));
   const files = series.map((s) => ({ name: s.name, timestamps: s.timestamps, windows: labels.get(s.name)! }));
@@ -121,4 +133,11 @@ function main(argv: string[]): void {
   log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) main(process.argv.slice(2));
+if (import.meta.url === `file://${process.argv[1]}`) {
+  try {
+    main(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`tune-nab: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}

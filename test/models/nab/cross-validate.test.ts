@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { CvFile } from '../../../models/nab/cross-validate.ts';
 import { crossValidate, fitAll, kFoldByFile, leaveOneCategoryOut } from '../../../models/nab/cross-validate.ts';
-import { scoreProfile } from '../../../models/nab/scorer.ts';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { adaptiveNabDetector, runDetector } from '../../../models/nab/detectors.ts';
+import { parseLabels, readSeries } from '../../../models/nab/nab-corpus.ts';
+import { calcScoreByThreshold, calcSweepScore, scoreAtThreshold, scoreProfile } from '../../../models/nab/scorer.ts';
+
+const FIXTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'nab');
 
 const standard = new Map([['standard', { tpWeight: 1, fpWeight: 0.11, fnWeight: 1 }]]);
 
@@ -100,5 +106,32 @@ describe('cross-validation of NAB parameters', () => {
     expect(() =>
       crossValidate({ ...base, folds: [{ heldOut: ['a/f1.csv', 'b/f2.csv'] }, { heldOut: ['b/f2.csv', 'c/f3.csv'] }] }),
     ).toThrow(/"b\/f2\.csv" is held out by two folds/);
+  });
+
+  it('on real NAB rows, each held-out file scores exactly what NAB scores at the chosen setting and threshold', () => {
+    const labels = parseLabels(readFileSync(join(FIXTURE, 'labels', 'combined_windows.json'), 'utf8'));
+    const names = [...labels.keys()].sort();
+    const series = names.map((n) => readSeries(join(FIXTURE, 'data'), n));
+    const grid = [{ alarmLevel: 0.5 }, { alarmLevel: 0.6, zHalf: 24 }];
+    const scoresOf = (c: number, f: number): Float64Array =>
+      runDetector(adaptiveNabDetector(grid[c]), series[f]!.timestamps, series[f]!.values);
+    const cvFiles = series.map((s) => ({ name: s.name, timestamps: s.timestamps, windows: labels.get(s.name)! }));
+    const [r] = crossValidate({
+      files: cvFiles,
+      candidates: grid.length,
+      scoresOf,
+      folds: leaveOneCategoryOut(names),
+      profiles: standard,
+      minThreshold: 0.25,
+    });
+    const cost = standard.get('standard')!;
+    for (const [f, s] of series.entries()) {
+      const got = r!.files[f]!;
+      const rows = calcScoreByThreshold(
+        calcSweepScore(s.timestamps, scoresOf(got.candidate, f), labels.get(s.name)!, s.name, cost),
+        cost,
+      );
+      expect(got.score).toBeCloseTo(scoreAtThreshold(rows, got.threshold).score, 12);
+    }
   });
 });
