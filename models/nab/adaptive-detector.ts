@@ -3,7 +3,7 @@
  * `update(value, timestamp) → score` in [0, 1], learning from past values only, bounded state per stream. Pure: no
  * I/O, no clock, no randomness (so two runs over one stream give the same scores).
  *
- * Three stages, each adapting to the stream it sees:
+ * Stages, each adapting to the stream it sees:
  * 1. Raw surprise: robust z-scores |x − median| / (1.4826 × MAD) over a sliding history of four features (the value,
  *    its first difference, a short moving average and — when the learning rows show a strong period — the seasonal
  *    difference), each bounded to raw = z / (z + zHalf) in [0, 1).
@@ -20,9 +20,10 @@
  * rows, so a lasting anomaly raises one alarm; during the first `learnRows` rows (NAB's probationary period) it
  * only learns and emits 0.
  *
- * Cost per stream: 4 sliding windows of `historyRows` doubles (ring + sorted copy each), a ring of `longRows`
- * doubles, a ring of `shortRows` doubles and up to max(period, smoothRows) + 1025 past values; per value O(historyRows)
- * (a memmove and a median/MAD walk per feature). See bench/nab-detector.bench.ts.
+ * Cost per stream: 4 sliding windows of `historyRows` doubles (ring + sorted copy each), per feature a ring of
+ * `longRows` and one of `shortRows` doubles, and up to max(period, smoothRows) + 1025 past values (all `learnRows`
+ * until the period is decided); per value O(historyRows) (a memmove and a median/MAD walk per feature), once
+ * O(learnRows²) for the period. See bench/nab-detector.bench.ts.
  */
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { SlidingRobust, dominantPeriod } from './robust-window.ts';
