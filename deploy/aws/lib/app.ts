@@ -8,7 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { EdgeloopStack } from './edgeloop-stack.ts';
 import { processorBundle } from './lambda-bundle.ts';
-import { suppressKnownFindings } from './nag-suppressions.ts';
+import { suppressKnownFindings, type Acknowledgement } from './nag-suppressions.ts';
 import { stackConfig } from './stack-config.ts';
 
 export const STACK_ID = 'Edgeloop';
@@ -16,6 +16,8 @@ export const STACK_ID = 'Edgeloop';
 export interface BuiltApp {
   app: App;
   stack: EdgeloopStack;
+  /** the cdk-nag findings the stack acknowledges, with their reasons */
+  acknowledgements: Acknowledgement[];
   /** call after synth: removes the temporary Lambda bundle */
   dispose(): void;
 }
@@ -29,7 +31,7 @@ export function buildApp(props: AppProps = {}): BuiltApp {
     lambdaCode: lambda.Code.fromAsset(bundle.dir, { exclude: ['*.zip', '*.map'] }),
     description: `edgeloop on AWS: IoT Core, Kinesis (${config.streamMode}), processor Lambda, SageMaker Feature Store, S3 + Glue`,
   });
-  suppressKnownFindings(stack);
+  const acknowledgements = suppressKnownFindings(stack);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
-  return { app, stack, dispose: bundle.dispose };
+  return { app, stack, acknowledgements, dispose: bundle.dispose };
 }

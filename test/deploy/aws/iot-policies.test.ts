@@ -20,7 +20,10 @@ const arn = (type: string, name: string) => `${ARN}:${type}/${name}`;
 
 /** IoT Core's resource matching: `*` any run of characters, `?` one character, everything else literal. */
 function matches(pattern: string, resource: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\#]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const re = pattern
+    .replace(/[.+^${}()|[\]\\#]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${re}$`).test(resource);
 }
 

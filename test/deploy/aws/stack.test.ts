@@ -19,7 +19,8 @@ import { Topics } from '../../../protocol/topics.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 /** the context of deploy/aws/cdk.json (CDK's feature flags), as `cdk synth` passes it */
-const FLAGS = (JSON.parse(readFileSync(join(root, 'deploy', 'aws', 'cdk.json'), 'utf8')) as { context: object }).context;
+const FLAGS = (JSON.parse(readFileSync(join(root, 'deploy', 'aws', 'cdk.json'), 'utf8')) as { context: object })
+  .context;
 
 let bundle: LambdaBundle;
 beforeAll(() => {
@@ -49,7 +50,9 @@ const ref = (t: Template, type: string) => Object.keys(t.findResources(type))[0]
 /** the event source mapping JSON block of docs/aws-deployment.md */
 function documentedMapping(): Record<string, unknown> {
   const doc = readFileSync(join(root, 'docs', 'aws-deployment.md'), 'utf8');
-  const block = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes('EventSourceArn'));
+  const block = [...doc.matchAll(/```json\n([\s\S]*?)```/g)]
+    .map((m) => m[1]!)
+    .find((b) => b.includes('EventSourceArn'));
   return JSON.parse(block!) as Record<string, unknown>;
 }
 
@@ -177,7 +180,12 @@ describe('EdgeloopStack, defaults (IoT rule, provisioned stream sized by the pla
     const text = JSON.stringify(policy.Properties.PolicyDocument);
     const topics = new Topics();
     const thing = '${iot:Connection.Thing.ThingName}';
-    for (const topic of [topics.telemetry(thing), topics.events(thing), topics.status(thing), topics.modelReport(thing)])
+    for (const topic of [
+      topics.telemetry(thing),
+      topics.events(thing),
+      topics.status(thing),
+      topics.modelReport(thing),
+    ])
       expect(text).toContain(`:topic/${topic}`);
     for (const f of topics.agentModelSubscriptions(thing)) expect(text).toContain(`:topicfilter/${f}`);
     expect(text).toContain(`:client/${thing}`);
@@ -200,7 +208,9 @@ describe('EdgeloopStack, defaults (IoT rule, provisioned stream sized by the pla
       });
     }
     // the rule role: PutRecord on this stream, error objects under the rule prefix, nothing else
-    const role = Object.entries(t.findResources('AWS::IAM::Role')).find(([id]) => id.startsWith('IotRuleRole'))![1] as any;
+    const role = Object.entries(t.findResources('AWS::IAM::Role')).find(([id]) =>
+      id.startsWith('IotRuleRole'),
+    )![1] as any;
     expect(role.Properties.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({ Service: 'iot.amazonaws.com' });
     const statements = role.Properties.Policies[0].PolicyDocument.Statement;
     expect(statements.map((s: Statement) => s.Action)).toEqual(['kinesis:PutRecord', 's3:PutObject']);
@@ -226,7 +236,9 @@ describe('EdgeloopStack, defaults (IoT rule, provisioned stream sized by the pla
       FeatureDefinitions: defs.map((d) => ({ FeatureName: d.featureName, FeatureType: d.featureType })),
       OnlineStoreConfig: { EnableOnlineStore: true },
       OfflineStoreConfig: {
-        S3StorageConfig: { S3Uri: { 'Fn::Join': ['', ['s3://', { Ref: Match.stringLikeRegexp('^DataBucket') }, '/offline-store']] } },
+        S3StorageConfig: {
+          S3Uri: { 'Fn::Join': ['', ['s3://', { Ref: Match.stringLikeRegexp('^DataBucket') }, '/offline-store']] },
+        },
         DisableGlueTableCreation: false,
         DataCatalogConfig: { Database: 'edgeloop_warehouse' },
       },
@@ -238,9 +250,10 @@ describe('EdgeloopStack, defaults (IoT rule, provisioned stream sized by the pla
     t.resourceCountIs('AWS::S3::Bucket', 3);
     for (const [id, b] of Object.entries(t.findResources('AWS::S3::Bucket'))) {
       const p = (b as any).Properties;
-      expect(p.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm, id).toBe(
-        'AES256',
-      );
+      expect(
+        p.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm,
+        id,
+      ).toBe('AES256');
       expect(p.PublicAccessBlockConfiguration, id).toEqual({
         BlockPublicAcls: true,
         BlockPublicPolicy: true,
@@ -267,7 +280,10 @@ describe('EdgeloopStack, defaults (IoT rule, provisioned stream sized by the pla
             Transitions: [{ StorageClass: 'STANDARD_IA', TransitionInDays: 30 }],
           }),
           Match.objectLike({ Id: 'offline-feature-store', Prefix: 'offline-store/', ExpirationInDays: 365 }),
-          Match.objectLike({ Id: 'old-versions-and-uploads', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } }),
+          Match.objectLike({
+            Id: 'old-versions-and-uploads',
+            AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
+          }),
         ]),
       },
     });
@@ -276,7 +292,13 @@ describe('EdgeloopStack, defaults (IoT rule, provisioned stream sized by the pla
   it("Glue: the archive's tables with the archive's columns, Hive partitions found by projection", () => {
     t.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'edgeloop_warehouse' } });
     t.resourceCountIs('AWS::Glue::Table', Object.keys(ARCHIVE_TABLES).length);
-    const glueType = { VARCHAR: 'string', BIGINT: 'bigint', DOUBLE: 'double', TIMESTAMPTZ: 'timestamp', BOOLEAN: 'boolean' };
+    const glueType = {
+      VARCHAR: 'string',
+      BIGINT: 'bigint',
+      DOUBLE: 'double',
+      TIMESTAMPTZ: 'timestamp',
+      BOOLEAN: 'boolean',
+    };
     for (const table of Object.values(ARCHIVE_TABLES)) {
       t.hasResourceProperties('AWS::Glue::Table', {
         DatabaseName: 'edgeloop_warehouse',
@@ -343,7 +365,14 @@ describe('EdgeloopStack, defaults (IoT rule, provisioned stream sized by the pla
 
   it('the registry artifact bucket and the outputs operators need', () => {
     const outputs = Object.keys(stackTemplate.Outputs);
-    for (const o of ['StreamName', 'Shards', 'ProcessorFunction', 'FeatureGroupName', 'DataBucketName', 'ArtifactBucketName'])
+    for (const o of [
+      'StreamName',
+      'Shards',
+      'ProcessorFunction',
+      'FeatureGroupName',
+      'DataBucketName',
+      'ArtifactBucketName',
+    ])
       expect(outputs).toContain(o);
   });
 });
@@ -357,9 +386,12 @@ describe('EdgeloopStack, alternatives', () => {
       (p: any) => p.Properties.PolicyName === 'edgeloop-ingest',
     ) as any;
     const text = JSON.stringify(bridge.Properties.PolicyDocument);
-    for (const f of new Topics('acme/v2').ingestSubscriptions()) expect(text).toContain(`topicfilter/$share/edgeloop-ingest/${f}`);
+    for (const f of new Topics('acme/v2').ingestSubscriptions())
+      expect(text).toContain(`topicfilter/$share/edgeloop-ingest/${f}`);
     t.hasResourceProperties('AWS::IAM::Role', {
-      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'ecs-tasks.amazonaws.com' } })] },
+      AssumeRolePolicyDocument: {
+        Statement: [Match.objectLike({ Principal: { Service: 'ecs-tasks.amazonaws.com' } })],
+      },
       Policies: [
         {
           PolicyDocument: {
@@ -391,11 +423,15 @@ describe('EdgeloopStack, alternatives', () => {
     t.hasResourceProperties('AWS::Lambda::Function', {
       FunctionName: 'plant7-processor',
       Architectures: ['x86_64'],
-      Environment: { Variables: Match.objectLike({ EDGELOOP_WINDOWS_MS: '60000,300000', EDGELOOP_FEATURE_TTL_MS: '604800000' }) },
+      Environment: {
+        Variables: Match.objectLike({ EDGELOOP_WINDOWS_MS: '60000,300000', EDGELOOP_FEATURE_TTL_MS: '604800000' }),
+      },
     });
     const group = Object.values(t.findResources('AWS::SageMaker::FeatureGroup'))[0] as any;
     const names = group.Properties.FeatureDefinitions.map((d: any) => d.FeatureName);
-    expect(names).toEqual(expect.arrayContaining(['temp_mean_1m', 'temp_mean_5m', 'vibration_std_5m', 'model_version_bearing']));
+    expect(names).toEqual(
+      expect.arrayContaining(['temp_mean_1m', 'temp_mean_5m', 'vibration_std_5m', 'model_version_bearing']),
+    );
     expect(names.some((n: string) => n.startsWith('air_temp'))).toBe(false);
     expect(group.Properties.OnlineStoreConfig.TtlDuration).toEqual({ Unit: 'Days', Value: 7 });
     t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
