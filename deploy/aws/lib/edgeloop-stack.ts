@@ -86,8 +86,8 @@ export class EdgeloopStack extends Stack {
         sid: 'CloudWatchAlarmsPublishToTheEncryptedTopic',
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        // in a key policy `*` is this key; the statement is the one SNS documents for alarms on encrypted topics
         resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
       }),
     );
 
@@ -504,7 +504,7 @@ export class EdgeloopStack extends Stack {
       this.#alarm(
         'WriteThroughputExceeded',
         'puts into the stream were throttled: more shards are needed (edgeloop plan)',
-        this.stream.metricPutRecordsThrottledRecords({ period: Duration.minutes(5), statistic: 'Sum' }),
+        this.stream.metricWriteProvisionedThroughputExceeded({ period: Duration.minutes(5), statistic: 'Sum' }),
         1,
       );
     }

@@ -137,6 +137,24 @@ describe('EdgeloopStack, defaults (IoT rule, provisioned stream sized by the pla
       expect((r as any).Properties.ManagedPolicyArns, `${id} has no managed policies`).toBeUndefined();
   });
 
+  it("resource policies: a `*` action only in a Deny (TLS only) or the key policy's account-root statement", () => {
+    const docs: { where: string; doc: any }[] = [];
+    for (const type of ['AWS::S3::BucketPolicy', 'AWS::SQS::QueuePolicy', 'AWS::SNS::TopicPolicy'])
+      for (const [id, r] of Object.entries(t.findResources(type)))
+        docs.push({ where: id, doc: (r as any).Properties.PolicyDocument });
+    for (const [id, r] of Object.entries(t.findResources('AWS::KMS::Key')))
+      docs.push({ where: id, doc: (r as any).Properties.KeyPolicy });
+    expect(docs.length).toBeGreaterThanOrEqual(6);
+    for (const { where, doc } of docs) {
+      for (const s of doc.Statement) {
+        if (!actionsOf(s).some((a) => a.includes('*'))) continue;
+        const rootDelegation =
+          where.startsWith('AlarmKey') && s.Effect === 'Allow' && JSON.stringify(s.Principal).includes(':root');
+        expect(s.Effect === 'Deny' || rootDelegation, `${where}: ${JSON.stringify(s)}`).toBe(true);
+      }
+    }
+  });
+
   it("the processor's role: read the stream, write its feature group, report to its queue, write its logs", () => {
     const stream = ref(t, 'AWS::Kinesis::Stream');
     t.hasResourceProperties('AWS::IAM::Policy', {
@@ -347,7 +365,8 @@ describe('EdgeloopStack, defaults (IoT rule, provisioned stream sized by the pla
     );
     expect(metric('AWS/SQS', 'ApproximateNumberOfMessagesVisible')).toHaveLength(1);
     expect(metric('AWS/IoT', 'Failure')).toHaveLength(4);
-    expect(metric('AWS/Kinesis', 'PutRecords.ThrottledRecords')).toHaveLength(1);
+    // PutRecord (the rules) and PutRecords (the bridge) throttles both count here
+    expect(metric('AWS/Kinesis', 'WriteProvisionedThroughputExceeded')).toHaveLength(1);
     t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     // CloudWatch may use the topic's key, and only from this account
     t.hasResourceProperties('AWS::KMS::Key', {
@@ -463,6 +482,12 @@ describe('EdgeloopStack, alternatives', () => {
 
   it('docs/aws-deployment.md lists every context key', () => {
     const doc = readFileSync(join(root, 'docs', 'aws-deployment.md'), 'utf8');
-    for (const k of CONTEXT_KEYS) expect(doc, k).toContain(`| \`${k}\``);
+    const table = /\*\*Context\*\*[^\n]*\n\n((?:\|.*\n)+)/.exec(doc)?.[1] ?? '';
+    const keyColumn = table
+      .split('\n')
+      .slice(2)
+      .map((row) => row.split('|')[1] ?? '')
+      .join(' ');
+    for (const k of CONTEXT_KEYS) expect(keyColumn, k).toContain(`\`${k}\``);
   });
 });
