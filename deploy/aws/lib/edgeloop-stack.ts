@@ -417,7 +417,8 @@ export class EdgeloopStack extends Stack {
     const offlinePolicy = (this.featureStoreOfflinePolicy = new iam.Policy(this, 'FeatureStoreOfflinePolicy', {
       statements: [
         new iam.PolicyStatement({
-          actions: ['s3:PutObject', 's3:GetObject'],
+          // the object actions of AWS's AmazonSageMakerFeatureStoreAccess, on this prefix only
+          actions: ['s3:PutObject', 's3:PutObjectAcl', 's3:GetObject'],
           resources: [objects(this.dataBucket, DATA_PREFIXES.offlineStore)],
         }),
         new iam.PolicyStatement({ actions: ['s3:GetBucketAcl'], resources: [this.dataBucket.bucketArn] }),
