@@ -15,7 +15,7 @@ const walk = (d: string): void => {
     else if (n === 'errors.ts') files.push(p);
   }
 };
-for (const d of ['protocol', 'agent', 'cloud', 'models', 'simulator', 'cli', 'lib', 'transport']) {
+for (const d of ['protocol', 'agent', 'cloud', 'models', 'simulator', 'cli', 'lib', 'transport', 'deploy']) {
   try {
     walk(join(root, d));
   } catch {

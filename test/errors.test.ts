@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..');
-const SRC = ['protocol', 'agent', 'cloud', 'models', 'simulator', 'cli', 'lib', 'transport'];
+const SRC = ['protocol', 'agent', 'cloud', 'models', 'simulator', 'cli', 'lib', 'transport', 'deploy'];
 
 function walk(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {

@@ -53,7 +53,7 @@ function costTable(c: CostSummary): string[] {
     ...rows.map((l) =>
       l.monthlyUsd === null
         ? `  ${what(l).padEnd(w)}  ${qty(l).padEnd(qw)}  ${'unpriced'.padStart(12)}  (no price in the table)`
-        : `  ${what(l).padEnd(w)}  ${qty(l).padEnd(qw)}  ${usd(l.monthlyUsd).padStart(12)}  ${num((l.share ?? 0) * 100, 1).padStart(5)} %`,
+        : `  ${what(l).padEnd(w)}  ${qty(l).padEnd(qw)}  ${usd(l.monthlyUsd).padStart(12)}  ${num((l.share ?? 0) * 100, 1).padStart(5)} %${l.toConfirm ? '  (price to be confirmed)' : ''}`,
     ),
     `  ${'total of the priced lines'.padEnd(w + qw + 2)}  ${usd(c.monthlyUsd).padStart(12)}${c.unpriced.length > 0 ? `  (without: ${c.unpriced.join(', ')})` : ''}`,
     `  ${'per reading'.padEnd(w + qw + 2)}  ${('$' + sig(c.usdPerReading)).padStart(12)}  ${sig(c.ofReference * 100)} % of the reference $${REFERENCE_USD_PER_READING} per event`,

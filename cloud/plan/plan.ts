@@ -28,6 +28,8 @@ export interface CostLine {
   monthlyUsd: number | null;
   /** share of the priced total */
   share: number | null;
+  /** set when the price is one the table marks `toConfirm` (not read from a page) */
+  toConfirm?: true;
 }
 
 export interface CostSummary {
@@ -238,6 +240,7 @@ export function planFleet(f: FleetSpec, prices: PriceTable): Plan {
 
   const readingsPerMonth = readingsPerSecond * SECONDS_PER_MONTH;
   const price = (k: PriceKey): number | null => prices.prices[k].usd;
+  const toConfirm = (k: PriceKey): boolean => prices.prices[k].usd !== null && prices.prices[k].toConfirm !== undefined;
   const aws = summarize(readingsPerMonth, [
     line(
       'IoT Core',
@@ -246,8 +249,17 @@ export function planFleet(f: FleetSpec, prices: PriceTable): Plan {
       'connection-minutes',
       price('iotConnectivityPerMillionMinutes'),
       1e6,
+      toConfirm('iotConnectivityPerMillionMinutes'),
     ),
-    line('IoT Core', 'messaging', iot.meteredMessagesPerMonth, 'metered messages', price('iotMessagesPerMillion'), 1e6),
+    line(
+      'IoT Core',
+      'messaging',
+      iot.meteredMessagesPerMonth,
+      'metered messages',
+      price('iotMessagesPerMillion'),
+      1e6,
+      toConfirm('iotMessagesPerMillion'),
+    ),
     line(
       'IoT Core',
       'rule to Kinesis',
@@ -255,8 +267,17 @@ export function planFleet(f: FleetSpec, prices: PriceTable): Plan {
       'rules triggered',
       price('iotRulesTriggeredPerMillion'),
       1e6,
+      toConfirm('iotRulesTriggeredPerMillion'),
     ),
-    line('Kinesis', 'shards', kinesis.shardHoursPerMonth, 'shard-hours', price('kinesisShardHour'), 1),
+    line(
+      'Kinesis',
+      'shards',
+      kinesis.shardHoursPerMonth,
+      'shard-hours',
+      price('kinesisShardHour'),
+      1,
+      toConfirm('kinesisShardHour'),
+    ),
     line(
       'Kinesis',
       'PUT payload units',
@@ -264,9 +285,26 @@ export function planFleet(f: FleetSpec, prices: PriceTable): Plan {
       'PUT payload units',
       price('kinesisPutPayloadUnitsPerMillion'),
       1e6,
+      toConfirm('kinesisPutPayloadUnitsPerMillion'),
     ),
-    line('Lambda', 'requests', lambda.invocationsPerMonth, 'invocations', price('lambdaRequestsPerMillion'), 1e6),
-    line('Lambda', 'duration', lambda.gbSecondsPerMonth, 'GB-seconds', price('lambdaGbSecond'), 1),
+    line(
+      'Lambda',
+      'requests',
+      lambda.invocationsPerMonth,
+      'invocations',
+      price('lambdaRequestsPerMillion'),
+      1e6,
+      toConfirm('lambdaRequestsPerMillion'),
+    ),
+    line(
+      'Lambda',
+      'duration',
+      lambda.gbSecondsPerMonth,
+      'GB-seconds',
+      price('lambdaGbSecond'),
+      1,
+      toConfirm('lambdaGbSecond'),
+    ),
     line(
       'Feature Store',
       'writes',
@@ -274,9 +312,18 @@ export function planFleet(f: FleetSpec, prices: PriceTable): Plan {
       'write request units',
       price('featureStoreWritesPerMillionWru'),
       1e6,
+      toConfirm('featureStoreWritesPerMillionWru'),
     ),
-    line('S3', 'storage', s3.storedGb, 'GB-months', price('s3StandardGbMonth'), 1),
-    line('S3', 'PUT requests', s3.putsPerMonth, 'requests', price('s3PutPerThousand'), 1000),
+    line('S3', 'storage', s3.storedGb, 'GB-months', price('s3StandardGbMonth'), 1, toConfirm('s3StandardGbMonth')),
+    line(
+      'S3',
+      'PUT requests',
+      s3.putsPerMonth,
+      'requests',
+      price('s3PutPerThousand'),
+      1000,
+      toConfirm('s3PutPerThousand'),
+    ),
   ]);
 
   // one VM running `edgeloop cloud`: same history on its disk, plus a day of the local stream
@@ -292,7 +339,7 @@ export function planFleet(f: FleetSpec, prices: PriceTable): Plan {
     );
   const vmCost = summarize(readingsPerMonth, [
     line('EC2', `${f.vm.instanceType} instance`, vms * HOURS_PER_MONTH, 'instance-hours', ec2Price, 1),
-    line('EBS', 'gp3 disk', diskGb, 'GB-months', price('ebsGp3GbMonth'), 1),
+    line('EBS', 'gp3 disk', diskGb, 'GB-months', price('ebsGp3GbMonth'), 1, toConfirm('ebsGp3GbMonth')),
   ]);
   return {
     prices: { region: prices.region, compiled: prices.compiled },
@@ -330,6 +377,7 @@ function line(
   unit: string,
   price: number | null,
   per: number,
+  toConfirm = false,
 ): CostLine {
   return {
     service,
@@ -340,6 +388,7 @@ function line(
     per,
     monthlyUsd: price === null ? null : (quantity / per) * price,
     share: null,
+    ...(toConfirm ? { toConfirm: true as const } : {}),
   };
 }
 

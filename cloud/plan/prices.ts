@@ -1,6 +1,7 @@
 /**
  * The dated price table `edgeloop plan` prices with: data (cloud/plan/prices-us-east-1.json by default), checked on
- * load so every price carries its unit and source, and a missing price is an explicit null with the reason.
+ * load so every price carries its unit and source, a missing price is an explicit null with the reason, and a price
+ * not read from a page (`seenIn` null) says so in `toConfirm`.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -17,6 +18,8 @@ const PriceSchema = z
     seenIn: z.string().url().nullable(),
     pageDate: z.string().min(1).nullable(),
     missing: z.string().min(1).optional(),
+    /** a list price stated from knowledge of the source page, not read from a copy of a page: check it */
+    toConfirm: z.string().min(1).optional(),
   })
   .refine((p) => p.usd !== null || p.missing !== undefined, {
     message: 'a null price needs "missing" (why it is not known)',

@@ -59,6 +59,17 @@ export const LAYER_RULES: readonly LayerRule[] = Object.freeze([
     ],
     why: "runs real agents (agent mode); its pipeline probes read the cloud's stream and feature store through their interfaces",
   },
+  {
+    layer: 'deploy',
+    may: [
+      'protocol/',
+      'cloud/plan/',
+      'cloud/processor/feature-aggregator.ts',
+      'cloud/archive/archive-tables.ts',
+      'simulator/signal-model.ts',
+    ],
+    why: "the AWS CDK app: the topic ACL from the wire contract, shards from the planner, feature and Glue schemas from the processor's and the archive's own definitions",
+  },
   { layer: 'cli', may: ['*'], why: 'the `edgeloop` command: wires parts together' },
   { layer: 'bin', may: ['*'], why: 'entry points' },
   { layer: 'test', may: ['*'], why: 'tests' },

@@ -38,10 +38,12 @@ describe('edgeloop plan', () => {
     expect(shown, 'the worked example of docs/plan.md').toBe(r.stdout);
     expect(r.stdout).toMatch(/^edgeloop plan: 10,000 devices × 1 reading\/s = 10,000 readings\/s/);
     expect(r.stdout).toMatch(/Kinesis +12 shards: 10,003 records\/s/);
-    expect(r.stdout).toMatch(/IoT Core messaging +28,040,212,500 metered messages +28,040\.21 +97\.1 %/);
-    expect(r.stdout).toMatch(/Feature Store writes .* unpriced/);
-    expect(r.stdout).toMatch(/per reading +\$0\.0000011 +0\.092 % of the reference \$0\.0012 per event/);
-    expect(r.stdout).toMatch(/EC2 m7g\.large instance +730 instance-hours +59\.57 +100 %/);
+    expect(r.stdout).toMatch(/IoT Core messaging +28,040,212,500 metered messages +28,040\.21 +40\.3 %\n/);
+    expect(r.stdout).toMatch(
+      /Feature Store writes +26,288,212,500 write request units +32,860\.27 +47\.2 % +\(price to be confirmed\)/,
+    );
+    expect(r.stdout).toMatch(/per reading +\$0\.0000026 +0\.22 % of the reference \$0\.0012 per event/);
+    expect(r.stdout).toMatch(/EC2 m7g\.large instance +730 instance-hours +59\.57 +12\.1 %/);
   }, 60_000);
 
   it('--json: the fleet, the needs and both cost summaries', async () => {
