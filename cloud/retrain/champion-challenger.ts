@@ -10,7 +10,10 @@
  *   each, in turn: a spike (the last step of one sensor + `spikeSigma` σ), a drift (a ramp over the window on one
  *   sensor, reaching `driftSigma` σ at its last step), stuck (one sensor held at its first value through the
  *   window), σ being the sensor's standard deviation over the hold-out slice; the faulty window is decided like
- *   a normal one (with smoothing, averaged with the k − 1 normal scores before it);
+ *   a normal one (with smoothing, averaged with the k − 1 normal scores before it). A fault counts for a model
+ *   only on a window that model decides normal without the fault, so a model that alarms on most recent windows
+ *   (the stale champion) gets no credit for "detecting" faults on windows it flags anyway; the detection rate is
+ *   the mean of the three per-fault rates;
  * - latency: p99 of `latencyRuns` batch-1 session runs, ms; size: ONNX bytes.
  *
  * The challenger wins when all hold: its false-alarm rate is at most the champion's minus `falseAlarmMargin`,
@@ -67,6 +70,8 @@ export interface ModelScore {
   falseAlarmRate: number;
   detectionRate: number;
   detectionByFault: Record<FaultKind, number>;
+  /** injected windows counted: those whose original window the model decides normal */
+  detectionWindows: number;
   p99Ms: number;
   bytes: number;
   threshold: number;
@@ -212,6 +217,18 @@ function normalizer(m: Manifest): ((x: Float32Array) => Float32Array) | undefine
   };
 }
 
+/**
+ * The decision score at window `index` of a segment when its own score is `score`: the trailing mean of the last
+ * `k` window scores, as the agent computes it.
+ */
+function decisionAt(scores: Float32Array, index: number, score: number, k: number): number {
+  if (k <= 1) return score;
+  let sum = score;
+  let n = 1;
+  for (let j = Math.max(0, index - k + 1); j < index; j++, n++) sum += scores[j]!;
+  return sum / n;
+}
+
 /** Score one model on the hold-out windows and the injected ones. */
 export async function scoreModel(
   model: ModelUnderTest,
@@ -246,20 +263,15 @@ export async function scoreModel(
     const hit: Record<FaultKind, [number, number]> = { spike: [0, 0], drift: [0, 0], stuck: [0, 0] };
     for (let i = 0; i < inj.n; i++) {
       const { part, index } = inj.origin[i]!;
-      let score = injScores[i]!;
-      if (k > 1) {
-        // the device averages the faulty window's score with the k - 1 window scores before it
-        const before = raw[part]!;
-        let sum = score;
-        let n = 1;
-        for (let j = Math.max(0, index - k + 1); j < index; j++, n++) sum += before[j]!;
-        score = sum / n;
-      }
+      const before = raw[part]!;
+      // a fault counts only on a window this model decides normal without it: alarming on everything is no detection
+      if (decisionAt(before, index, before[index]!, k) > threshold) continue;
       const h = hit[inj.kinds[i]!];
       h[1]++;
-      if (score > threshold) h[0]++;
+      if (decisionAt(before, index, injScores[i]!, k) > threshold) h[0]++;
     }
-    const detected = FAULTS.reduce((a, f) => a + hit[f][0], 0);
+    const eligible = FAULTS.reduce((a, f) => a + hit[f][1], 0);
+    const byFault = FAULTS.map((f) => (hit[f][1] ? hit[f][0] / hit[f][1] : 0));
     // latency: batch-1 runs of hold-out windows, as a device runs them
     const times: number[] = [];
     const first = parts[0];
@@ -274,11 +286,10 @@ export async function scoreModel(
     return {
       version: m.version,
       falseAlarmRate: windows > 0 ? alarms / windows : 0,
-      detectionRate: inj.n > 0 ? detected / inj.n : 0,
-      detectionByFault: Object.fromEntries(FAULTS.map((f) => [f, hit[f][1] ? hit[f][0] / hit[f][1] : 0])) as Record<
-        FaultKind,
-        number
-      >,
+      // the mean of the per-fault rates: the mix of faults among a model's counted windows does not matter
+      detectionRate: eligible > 0 ? byFault.reduce((a, x) => a + x, 0) / FAULTS.length : 0,
+      detectionWindows: eligible,
+      detectionByFault: Object.fromEntries(FAULTS.map((f, i) => [f, byFault[i]!])) as Record<FaultKind, number>,
       p99Ms: times.length ? times[Math.min(times.length - 1, Math.ceil(times.length * 0.99) - 1)]! : 0,
       bytes: model.onnx.byteLength,
       threshold,
