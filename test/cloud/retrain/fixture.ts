@@ -110,6 +110,17 @@ function normalTable(steps: number, seed: number, offset: readonly [number, numb
 
 export const TINY = { epochs: 8, batchSize: 64, hidden: [8, 4], learningRate: 0.01 };
 
+/** The registry of `<dataDir>/registry`, trusting the release key and the training key. */
+export function openRegistry(dataDir: string): ModelRegistry {
+  const registry = new ModelRegistry({
+    dbPath: join(dataDir, 'registry', 'registry.db'),
+    store: new LocalArtifactStore({ dir: join(dataDir, 'registry', 'artifacts') }),
+    trustedKeys: new TrustedKeyRing([join(dataDir, 'trusted-keys'), join(dataDir, 'retrain', 'keys')]),
+  });
+  registry.start();
+  return registry;
+}
+
 /**
  * A registry in `<dataDir>/registry` trusting a release key and the cloud's training key (created here, as the
  * docs tell an operator to), with `anomaly@1.0.0` trained on the unshifted signal as `production`.
@@ -120,12 +131,7 @@ export async function registryWithChampion(dataDir: string, window = 8): Promise
   const release = generateSigningKey();
   writeSigningKey(keys, 'release', release);
   loadTrainingKey(join(dataDir, 'retrain', 'keys'));
-  const registry = new ModelRegistry({
-    dbPath: join(dataDir, 'registry', 'registry.db'),
-    store: new LocalArtifactStore({ dir: join(dataDir, 'registry', 'artifacts') }),
-    trustedKeys: new TrustedKeyRing([keys, join(dataDir, 'retrain', 'keys')]),
-  });
-  registry.start();
+  const registry = openRegistry(dataDir);
   const champion = await trainAnomalyModel([normalTable(3000, 11)], {
     window,
     ...TINY,
