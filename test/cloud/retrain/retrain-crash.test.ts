@@ -65,7 +65,7 @@ it('a job killed in training resumes there; a second job is refused while one ho
     archiveDir: join(dataDir, 'archive'),
     registry,
     training: TINY,
-    criteria: { maxP99Ms: 1000, detectionMargin: 0.1 },
+    criteria: { maxP99Ms: 1000 },
     logger,
   });
   retrainer.start();
