@@ -58,9 +58,7 @@ async function main(): Promise<void> {
       training: { epochs: EPOCHS },
     });
     retrainer.start();
-    const job = await delay(() =>
-      retrainer.run({ trigger: { kind: 'manual' }, from: t0, to: t0 + steps * STEP_MS }),
-    );
+    const job = await delay(() => retrainer.run({ trigger: { kind: 'manual' }, from: t0, to: t0 + steps * STEP_MS }));
     const j = job.result;
     const sel = j.steps[0]!.output as { trainWindows: number; holdoutWindows: number; trainRows: number };
     console.log(
