@@ -33,6 +33,21 @@ describe('summary features of a window (one linear map)', () => {
     // slope over the last 2: 7 - 4
     expect(f[6]).toBeCloseTo(3, 6);
     expect(f[7]).toBeCloseTo(0, 6);
+    // 0 = the whole window
+    const whole = applyFeatureMatrix(x, 1, featureMatrix({ means: [0], slopes: [0] }, 4, 2), 4);
+    expect(Array.from(whole).map((v) => Number(v.toFixed(6)))).toEqual([3.5, 10, 2, 0]);
+  });
+
+  it('gives block means: the window cut into equal parts (hand-computed)', () => {
+    const f = applyFeatureMatrix(x, 1, featureMatrix({ means: [], slopes: [], blocks: 2 }, 4, 2), 4);
+    expect(Array.from(f)).toEqual([1.5, 10, 5.5, 10]);
+    expect(featureNames({ means: [], slopes: [], blocks: 2 }, ['a', 'b'])).toEqual([
+      'block0:a',
+      'block0:b',
+      'block1:a',
+      'block1:b',
+    ]);
+    expect(() => featureMatrix({ means: [], slopes: [], blocks: 3 }, 4, 2)).toThrow(/divides the window \(4\), got 3/);
   });
 
   it('applies to many rows at once', () => {
@@ -49,6 +64,7 @@ describe('summary features of a window (one linear map)', () => {
 
   it('rejects lengths outside the window and a wrong row width, naming them', () => {
     expect(() => featureMatrix({ means: [5], slopes: [] }, 4, 2)).toThrow(/mean length .* 1\.\.4 .* got 5/);
+    expect(() => featureMatrix({ means: [-1], slopes: [] }, 4, 2)).toThrow(/mean length .* got -1/);
     expect(() => featureMatrix({ means: [], slopes: [1] }, 4, 2)).toThrow(/slope length .* 2\.\.4 .* got 1/);
     expect(() => featureMatrix({ means: [], slopes: [] }, 4, 2)).toThrow(/at least one/);
     expect(() => applyFeatureMatrix(new Float32Array(7), 1, featureMatrix(spec, 4, 2), 8)).toThrow(
