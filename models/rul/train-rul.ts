@@ -1,7 +1,10 @@
 /**
  * Remaining-useful-life model for C-MAPSS-like run-to-failure data, trained with TensorFlow.js: a small ensemble
- * of dense networks (merged into one network of Dense layers, see mergeMembers) over the flattened window of the last `window` cycles of the selected sensors (z-score normalised per sensor),
- * with three linear outputs trained together: the RUL estimate (squared error, so it targets the conditional mean
+ * of dense networks (merged into one network of Dense layers, see mergeMembers) over the last `window` cycles of
+ * the selected sensors (z-score normalised per sensor). By default the networks see summary features of that
+ * window (per-sensor means of the last 5, 15 and all cycles, least-squares slopes over the last 15 and all cycles:
+ * window-features.ts), computed by a frozen linear layer in front of them; with `features: 'window'` they see the
+ * whole flattened window. Three linear outputs trained together: the RUL estimate (squared error, so it targets the conditional mean
  * that RMSE rewards) and the 10 % and 90 % quantiles (pinball loss), which give the p10–p90 interval.
  * Targets are the piecewise-linear RUL capped at `cap`, divided by `cap` while training; the cap is folded back
  * into the last layer afterwards, so the model outputs cycles.
@@ -25,7 +28,7 @@ export const RUL_OUTPUTS = ['rul', 'p10', 'p90'] as const;
 const QUANTILES = [0.1, 0.9];
 
 export interface TrainRulOptions {
-  /** cycles per window; default 30 */
+  /** cycles per window; default 50 (a unit with fewer cycles is padded at the front with its first one) */
   window?: number;
   /** sensor columns (s1..s21); default the 14 informative FD001 sensors */
   sensors?: readonly string[];
@@ -50,7 +53,7 @@ export interface TrainRulOptions {
    * least-squares slopes of the window (window-features.ts), standardised, by a frozen linear layer in front
    */
   features?: 'window' | 'summary';
-  /** the means and slopes of 'summary' */
+  /** the means and slopes of 'summary'; default means of the last 5, 15 and all cycles, slopes over 15 and all */
   summary?: SummarySpec;
   /** training windows whose (uncapped) remaining life is above this are left out; 0 = keep all; default 0 */
   maxTrainRul?: number;
@@ -62,7 +65,7 @@ export interface TrainRulOptions {
 }
 
 const DEFAULTS = {
-  window: 30,
+  window: 50,
   sensors: FD001_SENSORS as readonly string[],
   cap: 125,
   hidden: [32, 16],
@@ -72,13 +75,15 @@ const DEFAULTS = {
   l2: 1e-4,
   inputNoise: 0.3,
   members: 3,
-  features: 'window' as 'window' | 'summary',
-  summary: { means: [5, 15, 30], slopes: [15, 30] } as SummarySpec,
+  features: 'summary' as 'window' | 'summary',
+  summary: { means: [5, 15, 0], slopes: [15, 0] } as SummarySpec,
   maxTrainRul: 0,
   seed: 1,
   backend: 'wasm' as 'wasm' | 'cpu',
 };
 export type RulTrainingOptions = typeof DEFAULTS;
+/** The defaults of every training option (the CLI's defaults too). */
+export const RUL_DEFAULTS: Readonly<RulTrainingOptions> = DEFAULTS;
 const OPTION_KEYS = new Set([...Object.keys(DEFAULTS), 'onEpoch']);
 
 export interface TrainedRul {
@@ -374,8 +379,7 @@ function summaryLayer(
   const s = o.sensors.length;
   const width = o.window * s;
   const z = new Float32Array(rawX.length);
-  for (let i = 0; i < rawX.length; i++)
-    z[i] = (rawX[i]! - normalization.mean[i % s]!) / normalization.std[i % s]!;
+  for (let i = 0; i < rawX.length; i++) z[i] = (rawX[i]! - normalization.mean[i % s]!) / normalization.std[i % s]!;
   const map = featureMatrix(o.summary, o.window, s);
   const units = map.length / width;
   const f = applyFeatureMatrix(z, rows, map, units);
