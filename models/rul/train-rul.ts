@@ -44,7 +44,10 @@ export interface TrainRulOptions {
   learningRate?: number;
   /** L2 penalty on the hidden kernels; default 1e-4 */
   l2?: number;
-  /** standard deviation of Gaussian noise added to the normalised input while training; default 0.3 */
+  /**
+   * standard deviation of Gaussian noise added while training to what the trained layers see (the normalised
+   * window, or the standardised summary features); default 0.3
+   */
   inputNoise?: number;
   /** networks trained with different seeds and averaged (merged into one network for export); default 3 */
   members?: number;
