@@ -4,8 +4,8 @@
  * the selected sensors (z-score normalised per sensor). By default the networks see summary features of that
  * window (per-sensor means of the last 5, 15 and all cycles, least-squares slopes over the last 15 and all cycles:
  * window-features.ts), computed by a frozen linear layer in front of them; with `features: 'window'` they see the
- * whole flattened window. Three linear outputs trained together: the RUL estimate (squared error, so it targets the conditional mean
- * that RMSE rewards) and the 10 % and 90 % quantiles (pinball loss), which give the p10–p90 interval.
+ * whole flattened window. Three linear outputs trained together: the RUL estimate (squared error, so it targets
+ * the conditional mean that RMSE rewards) and the 10 % and 90 % quantiles (pinball loss), which give the p10–p90 interval.
  * Targets are the piecewise-linear RUL capped at `cap`, divided by `cap` while training; the cap is folded back
  * into the last layer afterwards, so the model outputs cycles.
  *
@@ -361,7 +361,10 @@ export function mergeMembers(
   return merged;
 }
 
-/** A frozen linear layer (kernel row-major [width, units]) and, for training, its standardised output on the training windows. */
+/**
+ * A frozen linear layer (kernel row-major [width, units]) and, for training, its standardised output on the
+ * training windows.
+ */
 export interface FrozenLayer {
   units: number;
   kernel: Float32Array;

@@ -13,7 +13,10 @@ export interface SummarySpec {
   means: number[];
   /** least-squares slope (per cycle) over the last k cycles, per sensor, for each k (k >= 2; 0 = the whole window) */
   slopes: number[];
-  /** the window cut into this many equal consecutive blocks, mean of each per sensor (a smoothed, shorter window); default 0 */
+  /**
+   * the window cut into this many equal consecutive blocks, mean of each per sensor
+   * (a smoothed, shorter window); default 0
+   */
   blocks?: number;
 }
 
