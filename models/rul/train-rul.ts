@@ -5,7 +5,8 @@
  * window (per-sensor means of the last 5, 15 and all cycles, least-squares slopes over the last 15 and all cycles:
  * window-features.ts), computed by a frozen linear layer in front of them; with `features: 'window'` they see the
  * whole flattened window. Three linear outputs trained together: the RUL estimate (squared error, so it targets
- * the conditional mean that RMSE rewards) and the 10 % and 90 % quantiles (pinball loss), which give the p10–p90 interval.
+ * the conditional mean that RMSE rewards) and the 10 % and 90 % quantiles (pinball loss), which give the p10–p90
+ * interval.
  * Targets are the piecewise-linear RUL capped at `cap`, divided by `cap` while training; the cap is folded back
  * into the last layer afterwards, so the model outputs cycles.
  *
