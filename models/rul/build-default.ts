@@ -15,7 +15,7 @@ import { predictUnits, scorePredictions } from './evaluate-rul.ts';
 import { exportRul } from './export-rul.ts';
 import { trainRul } from './train-rul.ts';
 
-export const DEFAULT_RUL_VERSION = '1.0.0';
+export const DEFAULT_RUL_VERSION = '1.1.0';
 const DEFAULT_CREATED_AT = '2026-12-03T00:00:00.000Z';
 const SPLIT_SEED = 1;
 
@@ -79,6 +79,11 @@ export async function buildDefaultRul(
           'fold 0 of 5 by unit (seed 1) held out of training; each held-out unit cut at a seeded random cycle and scored at the cut (development figures, not the FD001 test part)',
       },
       training: {
+        features:
+          trained.options.features === 'summary'
+            ? { kind: 'summary', ...trained.options.summary, note: 'length 0 = the whole window' }
+            : { kind: 'window' },
+        padding: `a unit (device) with fewer than ${trained.options.window} cycles is padded at the front with its first cycle`,
         data: 'NASA C-MAPSS FD001 training file',
         units: units.length - held.length,
         heldOutUnits: held.map((i) => units[i]!.unit),

@@ -175,21 +175,26 @@ export interface WindowSet {
   rows: number;
 }
 
-/** Every training window of run-to-failure units (one per cycle from `window` on, or the last one for short units), with its capped target. */
+/**
+ * Every training window of run-to-failure units (one per cycle from `window` on, or the last one for short units),
+ * with its capped target. With `maxRul`, windows with more than `maxRul` cycles left (uncapped) are left out.
+ */
 export function trainingWindows(
   units: readonly CmapssUnit[],
   window: number,
   columns: readonly number[],
   cap: number,
+  maxRul = Number.POSITIVE_INFINITY,
 ): WindowSet {
+  const first = (u: CmapssUnit): number => Math.max(Math.min(window, u.length), u.length - maxRul);
   let rows = 0;
-  for (const u of units) rows += Math.max(1, u.length - window + 1);
+  for (const u of units) rows += u.length - first(u) + 1;
   const width = window * columns.length;
   const x = new Float32Array(rows * width);
   const y = new Float32Array(rows);
   let r = 0;
   for (const u of units) {
-    for (let end = Math.min(window, u.length); end <= u.length; end++, r++) {
+    for (let end = first(u); end <= u.length; end++, r++) {
       writeWindow(u, end, window, columns, x, r * width);
       y[r] = piecewiseRul(end, u.length, cap);
     }

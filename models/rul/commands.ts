@@ -11,7 +11,7 @@ import { EdgeloopError } from '../../protocol/errors.ts';
 import { parseCmapss, parseRulFile } from './cmapss-data.ts';
 import { crossValidate, evaluateOnTest, predictionsCsv } from './evaluate-rul.ts';
 import type { RulEvaluation } from './evaluate-rul.ts';
-import { rulOptions } from './train-rul.ts';
+import { RUL_DEFAULTS, rulOptions } from './train-rul.ts';
 import type { TrainRulOptions } from './train-rul.ts';
 
 export const evalCmapssHelp = `usage: edgeloop models eval cmapss --train FILE (--test FILE --rul FILE | --folds K) [options]
@@ -27,9 +27,9 @@ exp(-d/13)-1, summed) and the share of units whose true RUL is inside the p10-p9
                      seeded random cycle and scored at the cut (development figures; default 5)
   --out FILE.csv     one row per test unit: unit,predicted_rul,p10,p90,true_rul,cycles,fold
   --seed N           seeds training, the folds and the cuts (default 1)
-  --epochs N         training epochs per ensemble member (default 30)
-  --window N         cycles per window (default 30)
-  --cap N            cap of the piecewise-linear target (default 125)
+  --epochs N         training epochs per ensemble member (default ${RUL_DEFAULTS.epochs})
+  --window N         cycles per window (default ${RUL_DEFAULTS.window}; shorter units are padded at the front)
+  --cap N            cap of the piecewise-linear target (default ${RUL_DEFAULTS.cap})
   --sensors A,B,...  sensor columns s1..s21 (default the 14 informative FD001 sensors)
   --json             print the scores as JSON
   --quiet            no progress output
@@ -67,9 +67,9 @@ export async function evalCmapssCommand(argv: string[], ctx: CliContext): Promis
   const seed = intFlag(a.seed, '--seed', 1, 0);
   const training: TrainRulOptions = {
     seed,
-    epochs: intFlag(a.epochs, '--epochs', 30, 1),
-    window: intFlag(a.window, '--window', 30, 1),
-    cap: intFlag(a.cap, '--cap', 125, 1),
+    epochs: intFlag(a.epochs, '--epochs', RUL_DEFAULTS.epochs, 1),
+    window: intFlag(a.window, '--window', RUL_DEFAULTS.window, 1),
+    cap: intFlag(a.cap, '--cap', RUL_DEFAULTS.cap, 1),
     ...(typeof a.sensors === 'string'
       ? {
           sensors: a.sensors

@@ -135,7 +135,9 @@ export async function crossValidate(
   const seed = opts.splitSeed ?? 1;
   const fold = unitFolds(units.length, k, seed);
   // the cuts are drawn once for all units (independent of the fold count), so figures for different k compare
-  const cut = truncateUnits(units, { minCycles: opts.training?.window ?? 30, ...opts.truncate, seed: seed + 7919 });
+  // the cuts are the protocol, not the model: they keep 30 cycles (the FD001 test file's shortest unit has 31)
+  // whatever the window; a longer window is padded at the front for short units
+  const cut = truncateUnits(units, { minCycles: 30, ...opts.truncate, seed: seed + 7919 });
   const predictions: UnitPrediction[] = [];
   for (let f = 0; f < k; f++) {
     opts.onFold?.(f, k);

@@ -1,8 +1,12 @@
 /**
  * Remaining-useful-life model for C-MAPSS-like run-to-failure data, trained with TensorFlow.js: a small ensemble
- * of dense networks (merged into one network of Dense layers, see mergeMembers) over the flattened window of the last `window` cycles of the selected sensors (z-score normalised per sensor),
- * with three linear outputs trained together: the RUL estimate (squared error, so it targets the conditional mean
- * that RMSE rewards) and the 10 % and 90 % quantiles (pinball loss), which give the p10–p90 interval.
+ * of dense networks (merged into one network of Dense layers, see mergeMembers) over the last `window` cycles of
+ * the selected sensors (z-score normalised per sensor). By default the networks see summary features of that
+ * window (per-sensor means of the last 5, 15 and all cycles, least-squares slopes over the last 15 and all cycles:
+ * window-features.ts), computed by a frozen linear layer in front of them; with `features: 'window'` they see the
+ * whole flattened window. Three linear outputs trained together: the RUL estimate (squared error, so it targets
+ * the conditional mean that RMSE rewards) and the 10 % and 90 % quantiles (pinball loss), which give the p10–p90
+ * interval.
  * Targets are the piecewise-linear RUL capped at `cap`, divided by `cap` while training; the cap is folded back
  * into the last layer afterwards, so the model outputs cycles.
  *
@@ -17,13 +21,15 @@ import type { Tf } from '../training/load-tf.ts';
 import { Prng } from '../../lib/prng.ts';
 import { FD001_SENSORS, sensorIndexes, trainingWindows } from './cmapss-data.ts';
 import type { CmapssUnit } from './cmapss-data.ts';
+import { applyFeatureMatrix, checkSummarySpec, featureMatrix } from './window-features.ts';
+import type { SummarySpec } from './window-features.ts';
 
 /** Output columns of the model, in order. */
 export const RUL_OUTPUTS = ['rul', 'p10', 'p90'] as const;
 const QUANTILES = [0.1, 0.9];
 
 export interface TrainRulOptions {
-  /** cycles per window; default 30 */
+  /** cycles per window; default 50 (a unit with fewer cycles is padded at the front with its first one) */
   window?: number;
   /** sensor columns (s1..s21); default the 14 informative FD001 sensors */
   sensors?: readonly string[];
@@ -39,10 +45,22 @@ export interface TrainRulOptions {
   learningRate?: number;
   /** L2 penalty on the hidden kernels; default 1e-4 */
   l2?: number;
-  /** standard deviation of Gaussian noise added to the normalised input while training; default 0.3 */
+  /**
+   * standard deviation of Gaussian noise added while training to what the trained layers see (the normalised
+   * window, or the standardised summary features); default 0.3
+   */
   inputNoise?: number;
   /** networks trained with different seeds and averaged (merged into one network for export); default 3 */
   members?: number;
+  /**
+   * what the trained layers see: 'window' = the whole normalised window; 'summary' = per-sensor means and
+   * least-squares slopes of the window (window-features.ts), standardised, by a frozen linear layer in front
+   */
+  features?: 'window' | 'summary';
+  /** the means and slopes of 'summary'; default means of the last 5, 15 and all cycles, slopes over 15 and all */
+  summary?: SummarySpec;
+  /** training windows whose (uncapped) remaining life is above this are left out; 0 = keep all; default 0 */
+  maxTrainRul?: number;
   /** default 1 */
   seed?: number;
   /** 'wasm' (default; falls back to 'cpu' when the backend cannot load) or 'cpu' */
@@ -51,7 +69,7 @@ export interface TrainRulOptions {
 }
 
 const DEFAULTS = {
-  window: 30,
+  window: 50,
   sensors: FD001_SENSORS as readonly string[],
   cap: 125,
   hidden: [32, 16],
@@ -61,10 +79,15 @@ const DEFAULTS = {
   l2: 1e-4,
   inputNoise: 0.3,
   members: 3,
+  features: 'summary' as 'window' | 'summary',
+  summary: { means: [5, 15, 0], slopes: [15, 0] } as SummarySpec,
+  maxTrainRul: 0,
   seed: 1,
   backend: 'wasm' as 'wasm' | 'cpu',
 };
 export type RulTrainingOptions = typeof DEFAULTS;
+/** The defaults of every training option (the CLI's defaults too). */
+export const RUL_DEFAULTS: Readonly<RulTrainingOptions> = DEFAULTS;
 const OPTION_KEYS = new Set([...Object.keys(DEFAULTS), 'onEpoch']);
 
 export interface TrainedRul {
@@ -97,6 +120,9 @@ export function rulOptions(opts: TrainRulOptions): RulTrainingOptions {
     l2: opts.l2 ?? DEFAULTS.l2,
     inputNoise: opts.inputNoise ?? DEFAULTS.inputNoise,
     members: opts.members ?? DEFAULTS.members,
+    features: opts.features ?? DEFAULTS.features,
+    summary: opts.summary ?? DEFAULTS.summary,
+    maxTrainRul: opts.maxTrainRul ?? DEFAULTS.maxTrainRul,
     seed: opts.seed ?? DEFAULTS.seed,
     backend: opts.backend ?? DEFAULTS.backend,
   };
@@ -115,6 +141,11 @@ export function rulOptions(opts: TrainRulOptions): RulTrainingOptions {
   if (!(o.learningRate > 0)) throw invalid(`learningRate must be > 0, got ${o.learningRate}`);
   if (!(o.l2 >= 0)) throw invalid(`l2 must be >= 0, got ${o.l2}`);
   if (!(o.inputNoise >= 0)) throw invalid(`inputNoise must be >= 0, got ${o.inputNoise}`);
+  if (o.features !== 'window' && o.features !== 'summary')
+    throw invalid(`features must be "window" or "summary", got "${String(o.features)}"`);
+  if (o.features === 'summary') checkSummarySpec(o.summary, o.window);
+  if (!(Number.isInteger(o.maxTrainRul) && o.maxTrainRul >= 0))
+    throw invalid(`maxTrainRul must be an integer >= 0 (0 = keep every window), got ${o.maxTrainRul}`);
   if (o.backend !== 'wasm' && o.backend !== 'cpu')
     throw invalid(`backend must be "wasm" or "cpu", got "${String(o.backend)}"`);
   return o;
@@ -128,25 +159,29 @@ export async function trainRul(units: readonly CmapssUnit[], opts: TrainRulOptio
   const s = columns.length;
   const width = o.window * s;
   const normalization = sensorStats(units, columns);
-  const data = trainingWindows(units, o.window, columns, o.cap);
+  const data = trainingWindows(units, o.window, columns, o.cap, o.maxTrainRul || undefined);
   const tf = await loadRulTf(o.backend);
 
   const meanT = tf.tensor1d(tileTo(normalization.mean, width), 'float32');
   const stdT = tf.tensor1d(tileTo(normalization.std, width), 'float32');
   const norm = (x: TF.Tensor2D): TF.Tensor2D => tf.div(tf.sub(x, meanT), stdT) as TF.Tensor2D;
 
-  const xAll = tf.tidy(() => norm(tf.tensor2d(data.x, [data.rows, width])));
+  const frozen = o.features === 'summary' ? summaryLayer(data.x, data.rows, normalization, o) : undefined;
+  const inWidth = frozen ? frozen.units : width;
+  const xAll = frozen
+    ? tf.tensor2d(frozen.trainX, [data.rows, inWidth])
+    : tf.tidy(() => norm(tf.tensor2d(data.x, [data.rows, width])));
   const yAll = tf.tidy(() => tf.tile(tf.div(tf.tensor2d(data.y, [data.rows, 1]), o.cap), [1, RUL_OUTPUTS.length]));
   const members: TF.Sequential[] = [];
   let finalLoss = 0;
   let model: TF.Sequential;
   try {
     for (let m = 0; m < o.members; m++) {
-      const r = await trainMember(tf, xAll, yAll, data.rows, width, o, m, opts.onEpoch);
+      const r = await trainMember(tf, xAll, yAll, data.rows, inWidth, o, m, opts.onEpoch);
       members.push(r.model);
       finalLoss += r.finalLoss / o.members;
     }
-    model = mergeMembers(tf, members, width, o);
+    model = mergeMembers(tf, members, width, o, frozen);
   } catch (err) {
     meanT.dispose();
     stdT.dispose();
@@ -275,13 +310,25 @@ export function mergeMembers(
   members: TF.Sequential[],
   width: number,
   o: Pick<RulTrainingOptions, 'hidden' | 'cap'>,
+  frozen?: FrozenLayer,
 ): TF.Sequential {
   const m = members.length;
   const merged = tf.sequential({ name: 'cmapss_rul' });
+  if (frozen) {
+    // the shared feature map first: every member was trained on its output
+    const layer = tf.layers.dense({ units: frozen.units, inputShape: [width], name: 'features', trainable: false });
+    merged.add(layer);
+    const kt = tf.tensor2d(frozen.kernel, [width, frozen.units]);
+    const bt = tf.tensor1d(frozen.bias);
+    layer.setWeights([kt, bt]);
+    kt.dispose();
+    bt.dispose();
+  }
+  const inWidth = frozen ? frozen.units : width;
   const layers = [...o.hidden.map((_, i) => `hidden_${i}`), 'heads'];
   layers.forEach((name, li) => {
     const last = li === layers.length - 1;
-    const inUnits = li === 0 ? width : o.hidden[li - 1]! * m;
+    const inUnits = li === 0 ? inWidth : o.hidden[li - 1]! * m;
     const outEach = last ? RUL_OUTPUTS.length : o.hidden[li]!;
     const outUnits = last ? outEach : outEach * m;
     const kernel = new Float32Array(inUnits * outUnits);
@@ -290,7 +337,7 @@ export function mergeMembers(
       const [kw, bw] = member.getLayer(name).getWeights();
       const kv = kw!.dataSync();
       const bv = bw!.dataSync();
-      const rowsEach = li === 0 ? width : o.hidden[li - 1]!;
+      const rowsEach = li === 0 ? inWidth : o.hidden[li - 1]!;
       const row0 = li === 0 ? 0 : k * rowsEach;
       const col0 = last ? 0 : k * outEach;
       const scale = last ? o.cap / m : 1;
@@ -302,7 +349,7 @@ export function mergeMembers(
     const layer = tf.layers.dense({
       units: outUnits,
       activation: last ? 'linear' : 'relu',
-      ...(li === 0 ? { inputShape: [width] } : {}),
+      ...(li === 0 && !frozen ? { inputShape: [width] } : {}),
       name,
     });
     merged.add(layer);
@@ -313,6 +360,54 @@ export function mergeMembers(
     bt.dispose();
   });
   return merged;
+}
+
+/**
+ * A frozen linear layer (kernel row-major [width, units]) and, for training, its standardised output on the
+ * training windows.
+ */
+export interface FrozenLayer {
+  units: number;
+  kernel: Float32Array;
+  bias: Float32Array;
+  trainX: Float32Array;
+}
+
+/**
+ * The 'summary' feature layer: the window-features map applied to the z-scored window, each feature then
+ * standardised over the training windows (folded into the layer: kernel / sd, bias -mean / sd).
+ */
+function summaryLayer(
+  rawX: Float32Array,
+  rows: number,
+  normalization: { mean: number[]; std: number[] },
+  o: RulTrainingOptions,
+): FrozenLayer {
+  const s = o.sensors.length;
+  const width = o.window * s;
+  const z = new Float32Array(rawX.length);
+  for (let i = 0; i < rawX.length; i++) z[i] = (rawX[i]! - normalization.mean[i % s]!) / normalization.std[i % s]!;
+  const map = featureMatrix(o.summary, o.window, s);
+  const units = map.length / width;
+  const f = applyFeatureMatrix(z, rows, map, units);
+  const kernel = new Float32Array(width * units);
+  const bias = new Float32Array(units);
+  for (let c = 0; c < units; c++) {
+    let sum = 0;
+    let sq = 0;
+    for (let r = 0; r < rows; r++) {
+      const v = f[r * units + c]!;
+      sum += v;
+      sq += v * v;
+    }
+    const mean = sum / rows;
+    const sdRaw = Math.sqrt(Math.max(0, sq / rows - mean * mean));
+    const sd = sdRaw > 1e-9 ? sdRaw : 1;
+    for (let i = 0; i < width; i++) kernel[i * units + c] = map[i * units + c]! / sd;
+    bias[c] = -mean / sd;
+    for (let r = 0; r < rows; r++) f[r * units + c] = (f[r * units + c]! - mean) / sd;
+  }
+  return { units, kernel, bias, trainX: f };
 }
 
 /** Per-sensor mean and standard deviation over every cycle of the units (float32-rounded, as the graph holds them). */

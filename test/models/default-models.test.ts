@@ -25,7 +25,8 @@ describe('default models shipped in models/default', () => {
     '%s: verifies against the committed key, loads in ONNX Runtime and passes its test vector',
     async (name) => {
       const v = verifyModelDir(join(defaultDir, name), { trustedKeys: [readPublicKey(publicKey)] });
-      expect(v.manifest.artifact.bytes).toBeLessThan(200 * 1024);
+      // the RUL model's budget is the 1 MiB (its frozen window-feature layer alone is ~190 KiB)
+      expect(v.manifest.artifact.bytes).toBeLessThan((name === 'rul' ? 1024 : 200) * 1024);
       const runner = await OrtModelRunner.forManifest(v.modelPath, v.manifest);
       onTestFinished(() => runner.close());
       const { maxError } = await checkTestVector(runner, v.manifest);

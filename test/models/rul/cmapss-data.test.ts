@@ -50,6 +50,17 @@ describe('piecewise-linear target', () => {
     expect(w.x[58]).toBe(1030);
     expect(w.x[59]).toBe(2030);
   });
+
+  it('leaves out windows with more than maxRul cycles left', () => {
+    const u = countingUnit(1, 40);
+    const w = trainingWindows([u], 30, sensorIndexes(['s2']), 5, 4);
+    // windows ending at cycles 36..40 (4..0 cycles left)
+    expect(w.rows).toBe(5);
+    expect(Array.from(w.y)).toEqual([4, 3, 2, 1, 0]);
+    expect(w.x[29]).toBe(1036);
+    // a short unit still gives its one (padded) window
+    expect(trainingWindows([countingUnit(2, 20)], 30, sensorIndexes(['s2']), 125, 4).rows).toBe(1);
+  });
 });
 
 describe('scores (hand-computed)', () => {

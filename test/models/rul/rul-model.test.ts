@@ -255,7 +255,47 @@ describe('ensemble merge', () => {
       x.dispose();
     } finally {
       merged.dispose();
+    }
+    // with a frozen feature layer in front (10 inputs -> the members' 6): the members see its output
+    const kernel = Float32Array.from({ length: 60 }, (_, i) => Math.sin(i + 1));
+    const bias = Float32Array.from({ length: 6 }, (_, i) => i / 10 - 0.3);
+    const withFeatures = mergeMembers(
+      tf,
+      members,
+      10,
+      { hidden, cap: 125 },
+      { units: 6, kernel, bias, trainX: new Float32Array(0) },
+    );
+    try {
+      const x = tf.randomNormal([8, 10], 0, 1, 'float32', 8);
+      const f = tf.add(tf.matMul(x, tf.tensor2d(kernel, [10, 6])), tf.tensor1d(bias));
+      const want = tf.tidy(() => tf.mul(tf.addN(members.map((m) => m.predict(f) as TF.Tensor)), 125 / 3).dataSync());
+      const got = tf.tidy(() => (withFeatures.predict(x) as TF.Tensor).dataSync());
+      expect(withFeatures.layers.map((l) => (l.outputShape as number[])[1])).toEqual([6, 15, 12, 3]);
+      expect(withFeatures.layers[0]!.trainable).toBe(false);
+      for (let i = 0; i < want.length; i++) expect(got[i]!).toBeCloseTo(want[i]!, 3);
+      tf.dispose([x, f]);
+    } finally {
+      withFeatures.dispose();
       members.forEach((m) => m.dispose());
     }
   });
+
+  it("the 'window' features variant (dense layers over the whole window) trains and exports with parity", async () => {
+    const train = parseCmapss(data.train, 'train');
+    const test = parseCmapss(data.test, 'test');
+    const t = await trainRul(train, { ...FAST, features: 'window', epochs: 3 });
+    try {
+      expect(t.model.layers[0]!.name).toBe('hidden_0');
+      const x = lastWindows(test, FAST.window, sensorIndexes(t.options.sensors));
+      const exported = await exportRul(t, {
+        sample: x,
+        sampleRows: test.length,
+        createdAt: '2026-12-01T00:00:00.000Z',
+      });
+      expect(exported.parityMaxError).toBeLessThanOrEqual(1e-4);
+    } finally {
+      t.dispose();
+    }
+  }, 60_000);
 });
