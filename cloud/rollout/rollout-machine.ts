@@ -410,7 +410,8 @@ export class RolloutMachine {
     if (s.status === 'shadowing') {
       this.#tickShadow(now, fleet, actions);
       s.updatedAt = now;
-      return actions;
+      // passed: stage 1 assigns in this same tick
+      if (s.status !== 'rolling') return actions;
     }
     if (s.status !== 'rolling' && s.status !== 'baking') return actions;
     const spec = s.spec;
