@@ -98,7 +98,11 @@ function run(
 
 describe('shadow gates (parse)', () => {
   it('parses each metric with its comparison and refuses the wrong one', () => {
-    expect(parseShadowGate('shadow_agreement>=0.9')).toMatchObject({ metric: 'shadow_agreement', op: '>=', value: 0.9 });
+    expect(parseShadowGate('shadow_agreement>=0.9')).toMatchObject({
+      metric: 'shadow_agreement',
+      op: '>=',
+      value: 0.9,
+    });
     expect(parseShadowGate('shadow_anomaly_rate<=1.5x')).toMatchObject({ op: '<=', factor: 1.5 });
     expect(parseShadowGate('shadow_p99_ms<=5')).toMatchObject({ metric: 'shadow_p99_ms', value: 5 });
     expect(() => parseShadowGate('shadow_agreement<=0.9')).toThrow(/takes >=/);
