@@ -411,7 +411,7 @@ export class RolloutMachine {
       this.#tickShadow(now, fleet, actions);
       s.updatedAt = now;
       // passed: stage 1 assigns in this same tick
-      if (s.status !== 'rolling') return actions;
+      if ((s.status as RolloutStatus) !== 'rolling') return actions;
     }
     if (s.status !== 'rolling' && s.status !== 'baking') return actions;
     const spec = s.spec;
