@@ -287,7 +287,12 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       if (until !== undefined) {
         if (!values.watch) throw flagError('rollout status', '--until', 'needs --watch', '--watch --until STATUS');
         if (!ROLLOUT_STATUSES.includes(until))
-          throw flagError('rollout status', '--until', `unknown status ${JSON.stringify(until)}`, ROLLOUT_STATUSES.join(', '));
+          throw flagError(
+            'rollout status',
+            '--until',
+            `unknown status ${JSON.stringify(until)}`,
+            ROLLOUT_STATUSES.join(', '),
+          );
       }
       const tty = !values.json && (ctx.stdout as { isTTY?: boolean }).isTTY === true;
       for (let first = true; ; first = false) {
@@ -301,7 +306,9 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
         if (['completed', 'aborted', 'rolled-back'].includes(v.status)) {
           if (v.status === 'rolled-back') return ROLLED_BACK_EXIT_CODE;
           if (until === undefined) return 0;
-          ctx.stderr.write(`rollout ${v.id} ended ${v.status}${v.reason ? `: ${v.reason}` : ''} (waited for ${until})\n`);
+          ctx.stderr.write(
+            `rollout ${v.id} ended ${v.status}${v.reason ? `: ${v.reason}` : ''} (waited for ${until})\n`,
+          );
           return 1;
         }
         await new Promise((r) => setTimeout(r, 1000));
