@@ -87,6 +87,11 @@ export interface ModelUpdaterOptions {
   keepVersions?: number;
   /** re-activate the last active model from disk on start when the host has none (default true) */
   restoreOnStart?: boolean;
+  /**
+   * run shadow assignments (default true, when the host can); false answers each with a `failed` shadow report, so
+   * the controller counts the device out of the shadow stage at once instead of after its timeout
+   */
+  shadow?: boolean;
 }
 
 const OPTION_KEYS = new Set([
@@ -109,6 +114,7 @@ const OPTION_KEYS = new Set([
   'latencyWatchMs',
   'keepVersions',
   'restoreOnStart',
+  'shadow',
 ]);
 
 export interface UpdaterEvents {
@@ -139,6 +145,7 @@ export class ModelUpdater {
     latencyWatchMs: number;
     keepVersions: number;
     restoreOnStart: boolean;
+    shadow: boolean;
   }>;
   readonly #verifier: ModelVerifier;
   readonly #fetcher: ArtifactFetcher;
@@ -222,6 +229,7 @@ export class ModelUpdater {
       latencyWatchMs: pos('latencyWatchMs', opts.latencyWatchMs, 600_000),
       keepVersions: keep,
       restoreOnStart: opts.restoreOnStart ?? true,
+      shadow: opts.shadow ?? true,
     });
     const o = this.#o;
     // a TrustedKeyRing is kept as it is: it re-reads its key directories when a manifest names an unknown key
@@ -345,6 +353,7 @@ export class ModelUpdater {
     if (!t || t.kind !== 'model-desired' || !t.modelName) return;
     if (t.deviceId !== undefined && t.deviceId !== this.#o.deviceId) return;
     const name = t.modelName;
+    // a host without shadow support never subscribed; one that declines them answers (see #reconcileShadow)
     if (t.shadow && !this.#o.host.activateShadow) return;
     const map = t.shadow ? this.#shadow : t.deviceId === undefined ? this.#fleet : this.#device;
     const key = t.shadow ? shadowKey(name) : name;
@@ -464,6 +473,17 @@ export class ModelUpdater {
     const key = `${desired.version}:${String(sha)}:${desired.seq}`;
     const refusedKey = shadowKey(name);
     if (this.#state.refused[refusedKey] === key) return;
+    if (!this.#o.shadow) {
+      this.#state.refused[refusedKey] = key;
+      await this.#saveState().catch(() => undefined);
+      await this.#report(
+        name,
+        desired,
+        'failed',
+        'EL_ERR_UPDATE_REJECTED: this device does not run shadow models (models.shadow: false)',
+      );
+      return;
+    }
     this.#busy.add(refusedKey);
     try {
       await this.#report(name, desired, 'received');
