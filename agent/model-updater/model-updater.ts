@@ -392,22 +392,24 @@ export class ModelUpdater {
     this.#schedule(key);
   }
 
-  /** Queue a reconcile of `name`; runs coalesce (the last desired state wins). */
-  #schedule(name: string): void {
-    if (this.#dirty.has(name)) return;
-    this.#dirty.add(name);
-    const prev = this.#chains.get(name) ?? Promise.resolve();
+  /** Queue a reconcile of a model (or of its shadow: SHADOW_PREFIX + name); runs coalesce (the last desired state wins). */
+  #schedule(key: string): void {
+    if (this.#dirty.has(key)) return;
+    this.#dirty.add(key);
+    // a model's update and its shadow run on one chain: both install into the same store and staging files
+    const chain = key.startsWith(SHADOW_PREFIX) ? key.slice(SHADOW_PREFIX.length) : key;
+    const prev = this.#chains.get(chain) ?? Promise.resolve();
     const next = prev
       .then(async () => {
-        this.#dirty.delete(name);
+        this.#dirty.delete(key);
         if (this.#closed) return;
-        await this.#reconcile(name);
+        await this.#reconcile(key);
       })
-      .catch((err: unknown) => this.#o.logger.error({ err, model: name }, 'model update crashed'))
+      .catch((err: unknown) => this.#o.logger.error({ err, model: chain }, 'model update crashed'))
       .finally(() => {
-        if (this.#chains.get(name) === next) this.#chains.delete(name);
+        if (this.#chains.get(chain) === next) this.#chains.delete(chain);
       });
-    this.#chains.set(name, next);
+    this.#chains.set(chain, next);
   }
 
   async #reconcile(name: string): Promise<void> {
