@@ -167,7 +167,7 @@ export class Warehouse {
   }
 
   /** Bring the warehouse up to date with the archive (see the file comment), then run the checks. */
-  async refresh(o: { full?: boolean } = {}): Promise<RefreshResult> {
+  async refresh(o: { full?: boolean; reaggregate?: { from: number; to: number } } = {}): Promise<RefreshResult> {
     this.#writable('refresh');
     const archiveDir = this.#o.archiveDir;
     if (!archiveDir)
@@ -191,6 +191,11 @@ export class Warehouse {
       await conn.run('CREATE OR REPLACE TEMP TABLE touched_hours (hour TIMESTAMPTZ PRIMARY KEY)');
       const { loaded, removed } = await this.#loadPartitions(archiveDir);
       const devicesChanged = await this.#rebuildDimDevice();
+      // a backfill (cloud/batch/) asks for every hour of its range again, changed or not
+      if (o.reaggregate)
+        await conn.run(
+          `INSERT OR IGNORE INTO touched_hours SELECT DISTINCT hour FROM fact_reading WHERE hour >= make_timestamptz(${Math.round(o.reaggregate.from) * 1000}::BIGINT) AND hour < make_timestamptz(${Math.round(o.reaggregate.to) * 1000}::BIGINT)`,
+        );
       const hours = Number(await this.#scalar('SELECT count(*) FROM touched_hours'));
       const days = Number(await this.#scalar('SELECT count(DISTINCT CAST(hour AS DATE)) FROM touched_hours'));
       await this.#aggregate();
@@ -527,6 +532,17 @@ export class Warehouse {
     if (has)
       await this.connection.run(
         `CREATE OR REPLACE VIEW fact_feature AS SELECT * FROM read_parquet(${sqlString(`${dir}/*/*.parquet`)}, hive_partitioning = true, union_by_name = true)`,
+      );
+    // the window features a backfill recomputed (cloud/batch/backfill.ts), group device_windows
+    const windows = this.#o.offlineDir && join(this.#o.offlineDir, 'device_windows');
+    const hasWindows = windows
+      ? (await readdir(windows, { recursive: true }).catch(() => [] as string[])).some((f) =>
+          /(^|\/)part-[^/]*\.parquet$/.test(String(f)),
+        )
+      : false;
+    if (hasWindows)
+      await this.connection.run(
+        `CREATE OR REPLACE VIEW fact_window AS SELECT * FROM read_parquet(${sqlString(`${windows}/*/*.parquet`)}, hive_partitioning = true, union_by_name = true)`,
       );
   }
 
