@@ -17,6 +17,7 @@
  * feature columns and write time, and runs only the units not done (or done but whose staged file a crash
  * removed before its day was committed).
  */
+import { channel } from 'node:diagnostics_channel';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
@@ -113,6 +114,17 @@ export interface BackfillResult {
   hoursAggregated: number | undefined;
   ms: number;
   errors: { unit: string; error: string }[];
+}
+
+/**
+ * diagnostics_channel `edgeloop:batch:phase`: `{ phase, unit?, date? }` at 'unit-done' (a unit's output fsynced
+ * and checkpointed), 'day-committed' (the day's commit record written), 'day-applied' (its files in place), and
+ * 'day-checkpointed' (its units marked committed). Crash tests stop the process at each.
+ */
+export const BATCH_CHANNELS = { phase: channel('edgeloop:batch:phase') };
+
+function phase(p: string, extra: Record<string, string> = {}): void {
+  if (BATCH_CHANNELS.phase.hasSubscribers) BATCH_CHANNELS.phase.publish({ phase: p, ...extra });
 }
 
 const KNOWN = [
@@ -309,6 +321,7 @@ export class Backfill {
               rows: res.rows,
               bytes: res.bytes,
             });
+            phase('unit-done', { unit: u.unitId });
             this.#o.onProgress?.({
               kind: 'unit',
               jobId,
@@ -345,6 +358,7 @@ export class Backfill {
         }
         const files = await this.#commitDay(conns[0]!, groupDir, date, jobId, units, stagedPath, columns, devices);
         store.markCommitted(jobId, date, this.#clock.now());
+        phase('day-checkpointed', { date });
         for (const u of units) await rm(stagedPath(u), { force: true });
         daysCommitted.push(date);
         this.#o.onProgress?.({ kind: 'day', jobId, date, files });
@@ -533,17 +547,12 @@ export class Backfill {
     };
     if (JSON.stringify(prev.schema.columns) !== JSON.stringify(next.columns)) next.version++;
     await fsyncPath(join(groupDir, dayDir));
-    await writeCommit(groupDir, {
-      schema: next,
-      positions: {},
-      renames,
-      deletes: old.filter((f) => !renames.some((r) => r.to === f)),
-    });
+    const deletes = old.filter((f) => !renames.some((r) => r.to === f));
+    await writeCommit(groupDir, { schema: next, positions: {}, renames, deletes });
+    phase('day-committed', { date });
     await applyRenames(groupDir, renames);
-    await applyDeletes(
-      groupDir,
-      old.filter((f) => !renames.some((r) => r.to === f)),
-    );
+    await applyDeletes(groupDir, deletes);
+    phase('day-applied', { date });
     await writeSchemaFile(groupDir, this.#group, next);
     return renames.length;
   }

@@ -12,7 +12,8 @@
  * The computation: readings are grouped into panes of each distinct slide (count, sum, sum of squares, min, max,
  * last by ts); a window [end - size, end) combines the size/slide panes before `end`. Population std is
  * sqrt(max(0, sumsq/n - mean²)) (the processor's Welford update gives the same value up to rounding, ~1e-12
- * relative on these magnitudes). One output row per (device, window end): `entity_id`, `event_time` (the window
+ * relative on these magnitudes). Sums are compensated (fsum, Kahan): DuckDB adds in parallel in no fixed order,
+ * and compensation makes a split unit, a rerun or another thread count give the same bits. One output row per (device, window end): `entity_id`, `event_time` (the window
  * end, UTC), `write_time`, then one DOUBLE column per sensor × window × statistic.
  */
 import { EdgeloopError } from '../../protocol/errors.ts';
@@ -130,7 +131,7 @@ export function windowFeatureSql(spec: WindowFeatureSpec, q: WindowQuery): strin
   ];
   for (const slide of slides) {
     ctes.push(
-      `p${slide} AS (SELECT device_id, sensor, t // ${slide} * ${slide} AS ps, count(*) AS n, sum(value) AS s, sum(value * value) AS sq,
+      `p${slide} AS (SELECT device_id, sensor, t // ${slide} * ${slide} AS ps, count(*) AS n, fsum(value) AS s, fsum(value * value) AS sq,
         min(value) AS mn, max(value) AS mx, arg_max(value, t) AS lv, max(t) AS lt FROM r GROUP BY ALL)`,
     );
   }
@@ -142,7 +143,7 @@ export function windowFeatureSql(spec: WindowFeatureSpec, q: WindowQuery): strin
     if (k === 1)
       return `w_${w.name} AS (SELECT device_id, sensor, ps + ${w.slideMs} AS e, ${stats('n', 's', 'sq', 'mn', 'mx', 'lv')}
         FROM p${w.slideMs} WHERE ps + ${w.slideMs} >= ${q.from} AND ps + ${w.slideMs} < ${q.to})`;
-    return `w_${w.name} AS (SELECT device_id, sensor, e, ${stats('sum(n)', 'sum(s)', 'sum(sq)', 'min(mn)', 'max(mx)', 'arg_max(lv, lt)')}
+    return `w_${w.name} AS (SELECT device_id, sensor, e, ${stats('sum(n)', 'fsum(s)', 'fsum(sq)', 'min(mn)', 'max(mx)', 'arg_max(lv, lt)')}
         FROM (SELECT device_id, sensor, ps + i * ${w.slideMs} AS e, n, s, sq, mn, mx, lv, lt FROM p${w.slideMs}, range(1, ${k + 1}) AS k(i))
         WHERE e >= ${q.from} AND e < ${q.to} GROUP BY ALL)`;
   });
