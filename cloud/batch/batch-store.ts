@@ -7,7 +7,8 @@
  *   backfill_units   one row per unit of a job's plan: status (pending, done, failed, committed: its day is in the
  *                    offline store), attempts, rows, bytes, error
  *   dag_runs         one row per `edgeloop batch run` (or scheduled run): the logical date, status, when
- *   dag_tasks        one row per task of a run: status (ok, failed, skipped, done-before), start, end, rows, bytes, error
+ *   dag_tasks        one row per task of a run: status (ok, failed, skipped, done-before), start, end, rows, bytes,
+ *                    error, detail (what it did, or why it was skipped), attempts
  *
  * synchronous = FULL: a checkpoint is one small transaction per unit or task, and a unit marked done must stay
  * done after a power cut (its output file was fsynced before). WAL, so `edgeloop batch status` reads while a job
@@ -30,8 +31,8 @@ CREATE TABLE IF NOT EXISTS backfill_units (job_id INTEGER NOT NULL, unit_id TEXT
 CREATE TABLE IF NOT EXISTS dag_runs (run_id INTEGER PRIMARY KEY, date TEXT NOT NULL, trigger TEXT NOT NULL,
   started_at INTEGER NOT NULL, ended_at INTEGER, status TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS dag_tasks (run_id INTEGER NOT NULL, task TEXT NOT NULL, status TEXT NOT NULL,
-  started_at INTEGER, ended_at INTEGER, rows INTEGER, bytes INTEGER, error TEXT, attempts INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (run_id, task));
+  started_at INTEGER, ended_at INTEGER, rows INTEGER, bytes INTEGER, error TEXT, detail TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, task));
 `;
 
 export type UnitStatus = 'pending' | 'done' | 'failed' | 'committed';
@@ -70,6 +71,7 @@ export interface TaskRow {
   rows: number | null;
   bytes: number | null;
   error: string | null;
+  detail: string | null;
   attempts: number;
 }
 
@@ -241,14 +243,15 @@ export class BatchStore {
       rows?: number;
       bytes?: number;
       error?: string;
+      detail?: string;
       attempts?: number;
     },
   ): void {
     this.#db
       .prepare(
-        `INSERT INTO dag_tasks (run_id, task, status, started_at, ended_at, rows, bytes, error, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO dag_tasks (run_id, task, status, started_at, ended_at, rows, bytes, error, detail, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (run_id, task) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at, rows = excluded.rows,
-           bytes = excluded.bytes, error = excluded.error, attempts = max(dag_tasks.attempts, excluded.attempts)`,
+           bytes = excluded.bytes, error = excluded.error, detail = excluded.detail, attempts = max(dag_tasks.attempts, excluded.attempts)`,
       )
       .run(
         runId,
@@ -259,6 +262,7 @@ export class BatchStore {
         r.rows ?? null,
         r.bytes ?? null,
         r.error ?? null,
+        r.detail ?? null,
         r.attempts ?? 0,
       );
   }
@@ -274,7 +278,7 @@ export class BatchStore {
   tasks(runId: number): TaskRow[] {
     return this.#db
       .prepare(
-        `SELECT run_id AS runId, task, status, started_at AS startedAt, ended_at AS endedAt, rows, bytes, error, attempts
+        `SELECT run_id AS runId, task, status, started_at AS startedAt, ended_at AS endedAt, rows, bytes, error, detail, attempts
          FROM dag_tasks WHERE run_id = ? ORDER BY started_at, rowid`,
       )
       .all(runId) as TaskRow[];
