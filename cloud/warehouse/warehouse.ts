@@ -45,6 +45,8 @@ export interface WarehouseOptions {
   readOnly?: boolean;
   /** options of the data-quality checks */
   checks?: CheckOptions;
+  /** DuckDB threads. Default 1 (a refresh beside a running cloud); a batch job on its own may give it the cores */
+  threads?: number;
   clock?: Clock;
 }
 
@@ -58,7 +60,17 @@ export interface RefreshResult {
   checks: CheckResult[];
 }
 
-const KNOWN = ['path', 'archiveDir', 'offlineDir', 'registryDb', 'dedupDb', 'readOnly', 'checks', 'clock'] as const;
+const KNOWN = [
+  'path',
+  'archiveDir',
+  'offlineDir',
+  'registryDb',
+  'dedupDb',
+  'readOnly',
+  'checks',
+  'threads',
+  'clock',
+] as const;
 const C = 'Warehouse';
 
 const LOAD_COLUMNS: Record<ArchiveTableName, string> = {
@@ -88,7 +100,7 @@ export class Warehouse {
     const w = new Warehouse(opts);
     try {
       w.#instance = await DuckDBInstance.create(path, {
-        threads: '1',
+        threads: String(opts.threads ?? 1),
         ...(opts.readOnly ? { access_mode: 'READ_ONLY' } : {}),
       });
       w.#conn = await w.#instance.connect();
