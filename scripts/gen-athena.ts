@@ -21,5 +21,4 @@ const files = athenaFiles({
 for (const f of readdirSync(out))
   if ((f.endsWith('.sql') || f === 'glue-columns.json') && !(f in files)) rmSync(join(out, f));
 for (const [name, text] of Object.entries(files)) writeFileSync(join(out, name), text);
-// biome-ignore lint/suspicious/noConsole: a script reports what it wrote
 console.log(`wrote ${Object.keys(files).length} files to ${out}`);
