@@ -70,6 +70,10 @@ export const SourcesSchema = z.strictObject({
 export const AgentConfigSchema = z.strictObject({
   deviceId: z.string().refine(isValidId, '1-128 characters of [A-Za-z0-9._:-], not "fleet"'),
   topicPrefix: z.string().min(1).default(DEFAULT_TOPIC_PREFIX),
+  /** where the device is installed; reported in its status (the fleet warehouse's dim_device.site) */
+  site: z.string().min(1).max(128).optional(),
+  /** the device's hardware model, e.g. "rpi4-4gb"; reported in its status (dim_device.hardware) */
+  hardware: z.string().min(1).max(128).optional(),
   /** state directory: outbox database, model store */
   dataDir: z.string().min(1).default(DEFAULT_DATA_DIRS.agent),
   transport: TransportConfigSchema,

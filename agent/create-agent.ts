@@ -259,6 +259,8 @@ export class Agent implements ReadingSink {
       online: true,
       agentVersion: AGENT_VERSION,
       models: this.#p.inference?.models() ?? [],
+      ...(this.config.site !== undefined ? { site: this.config.site } : {}),
+      ...(this.config.hardware !== undefined ? { hardware: this.config.hardware } : {}),
       ...(ob && {
         outbox: { depth: ob.telemetry + ob.events, bytes: ob.bytes, oldestAgeMs: ob.oldestAgeMs },
         drops: { telemetry: ob.drops.bytes + ob.drops.age, events: 0 },

@@ -16,6 +16,7 @@ const ALL: Array<[name: string, file: string, args: string[]]> = [
   ['stream-features', 'stream-features.bench.ts', []],
   ['recommend', 'recommend.bench.ts', []],
   ['warehouse-reports', 'warehouse-reports.bench.ts', []],
+  ['batch', 'batch.bench.ts', []],
   ['rollout', 'rollout.bench.ts', []],
   ['simulator', 'simulator.bench.ts', []],
 ];

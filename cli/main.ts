@@ -41,6 +41,10 @@ const COMMANDS: Record<
     summary: 'the fleet warehouse: refresh, check, query, report',
     load: () => import('./commands/warehouse.ts'),
   },
+  batch: {
+    summary: 'batch jobs: backfill features and aggregates, the daily DAG, its run log',
+    load: () => import('./commands/batch.ts'),
+  },
   registry: {
     summary: 'model registry: push, list, show, alias',
     load: () => import('./commands/registry.ts'),

@@ -171,6 +171,25 @@ const ArchiveSchema = z.strictObject({
   compactSettleMs: z.number().int().min(0).default(600_000),
 });
 
+/** batch jobs (cloud/batch/, docs/batch.md): the backfill's units and the daily DAG's schedule */
+const BatchSchema = z.strictObject({
+  /** run the daily DAG (for yesterday, UTC) at this UTC time, "HH:MM"; unset: only `edgeloop batch run` */
+  schedule: z
+    .string()
+    .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a UTC time "HH:MM"')
+    .optional(),
+  /** readings per backfill unit, about */
+  targetRows: positiveInt.default(2_000_000),
+  /** a device with this many times the median device's readings is split into sub-ranges */
+  skewFactor: z.number().gt(1).default(100),
+  /** backfill units run at once */
+  parallel: positiveInt.default(2),
+  /** DuckDB threads of a backfill */
+  threads: positiveInt.default(2),
+  /** attempts per backfill unit (the DAG's tasks get 2) */
+  maxAttempts: positiveInt.default(3),
+});
+
 const HttpSchema = z.strictObject({
   enabled: z.boolean().default(true),
   host: z.string().min(1).default('127.0.0.1'),
@@ -202,6 +221,7 @@ export const CloudConfigSchema = z.strictObject({
   /** options of the stream processor (cloud/processor/), passed through */
   processor: z.record(z.string(), z.unknown()).default({}),
   archive: ArchiveSchema.default(ArchiveSchema.parse({})),
+  batch: BatchSchema.default(BatchSchema.parse({})),
   http: HttpSchema.default(HttpSchema.parse({})),
   /** the model registry (docs/registry.md); runs when present. Options of createRegistryPart, checked there */
   registry: z.record(z.string(), z.unknown()).optional(),
@@ -240,6 +260,12 @@ export function cloudPaths(
   offline: string;
   archive: string;
   warehouse: string;
+  /** batch jobs' checkpoints, run log and staging */
+  batch: string;
+  /** retraining datasets the daily DAG exports */
+  datasets: string;
+  /** warehouse tables the daily DAG publishes for Athena */
+  published: string;
 } {
   const dataDir = resolve(cwd, config.dataDir);
   return {
@@ -252,5 +278,8 @@ export function cloudPaths(
     offline: join(dataDir, 'offline'),
     archive: join(dataDir, 'archive'),
     warehouse: join(dataDir, 'warehouse.duckdb'),
+    batch: join(dataDir, 'batch'),
+    datasets: join(dataDir, 'datasets'),
+    published: join(dataDir, 'published'),
   };
 }

@@ -11,6 +11,7 @@
  *   processor      the stream processor (+ the Parquet history when enabled); needs stream, feature-store
  *   archive        the raw Parquet archive (<dataDir>/archive) when archive.enabled (default: local stream); needs stream
  *   reports        the warehouse reports API and page, when config.reports is set (reads <dataDir>/warehouse.duckdb)
+ *   batch          the daily batch DAG at batch.schedule (UTC), when set; uses the archive when it runs
  *   registry       the model registry, when config.registry is set
  *   recommend      the recommendation service, when config.recommend is set; needs feature-store
  *   rollout        the rollout controller, when config.rollout is set; uses the broker and registry when they run
@@ -21,6 +22,7 @@
 import type { PartDefinition } from '../../lib/parts.ts';
 import { recommendPartDef } from '../recommend/recommend-part.ts';
 import { archivePart } from './archive.ts';
+import { batchPart } from './batch.ts';
 import { brokerPart } from './broker.ts';
 import type { CloudContext } from './context.ts';
 import { cloudDriftPart } from './drift.ts';
@@ -37,6 +39,7 @@ import { streamPart } from './stream.ts';
 export { httpPart } from './http.ts';
 export {
   archivePart,
+  batchPart,
   brokerPart,
   cloudDriftPart,
   dlqPart,
@@ -67,6 +70,7 @@ export const CLOUD_PARTS: readonly CloudPartDefinition[] = [
   processorPart,
   archivePart,
   reportsPart,
+  batchPart,
   registryPart,
   recommendPart,
   rolloutPart,

@@ -45,6 +45,8 @@ export interface WarehouseOptions {
   readOnly?: boolean;
   /** options of the data-quality checks */
   checks?: CheckOptions;
+  /** DuckDB threads. Default 1 (a refresh beside a running cloud); a batch job on its own may give it the cores */
+  threads?: number;
   clock?: Clock;
 }
 
@@ -58,7 +60,17 @@ export interface RefreshResult {
   checks: CheckResult[];
 }
 
-const KNOWN = ['path', 'archiveDir', 'offlineDir', 'registryDb', 'dedupDb', 'readOnly', 'checks', 'clock'] as const;
+const KNOWN = [
+  'path',
+  'archiveDir',
+  'offlineDir',
+  'registryDb',
+  'dedupDb',
+  'readOnly',
+  'checks',
+  'threads',
+  'clock',
+] as const;
 const C = 'Warehouse';
 
 const LOAD_COLUMNS: Record<ArchiveTableName, string> = {
@@ -88,7 +100,7 @@ export class Warehouse {
     const w = new Warehouse(opts);
     try {
       w.#instance = await DuckDBInstance.create(path, {
-        threads: '1',
+        threads: String(opts.threads ?? 1),
         ...(opts.readOnly ? { access_mode: 'READ_ONLY' } : {}),
       });
       w.#conn = await w.#instance.connect();
@@ -167,7 +179,7 @@ export class Warehouse {
   }
 
   /** Bring the warehouse up to date with the archive (see the file comment), then run the checks. */
-  async refresh(o: { full?: boolean } = {}): Promise<RefreshResult> {
+  async refresh(o: { full?: boolean; reaggregate?: { from: number; to: number } } = {}): Promise<RefreshResult> {
     this.#writable('refresh');
     const archiveDir = this.#o.archiveDir;
     if (!archiveDir)
@@ -191,6 +203,11 @@ export class Warehouse {
       await conn.run('CREATE OR REPLACE TEMP TABLE touched_hours (hour TIMESTAMPTZ PRIMARY KEY)');
       const { loaded, removed } = await this.#loadPartitions(archiveDir);
       const devicesChanged = await this.#rebuildDimDevice();
+      // a backfill (cloud/batch/) asks for every hour of its range again, changed or not
+      if (o.reaggregate)
+        await conn.run(
+          `INSERT OR IGNORE INTO touched_hours SELECT DISTINCT hour FROM fact_reading WHERE hour >= make_timestamptz(${Math.round(o.reaggregate.from) * 1000}::BIGINT) AND hour < make_timestamptz(${Math.round(o.reaggregate.to) * 1000}::BIGINT)`,
+        );
       const hours = Number(await this.#scalar('SELECT count(*) FROM touched_hours'));
       const days = Number(await this.#scalar('SELECT count(DISTINCT CAST(hour AS DATE)) FROM touched_hours'));
       await this.#aggregate();
@@ -527,6 +544,17 @@ export class Warehouse {
     if (has)
       await this.connection.run(
         `CREATE OR REPLACE VIEW fact_feature AS SELECT * FROM read_parquet(${sqlString(`${dir}/*/*.parquet`)}, hive_partitioning = true, union_by_name = true)`,
+      );
+    // the window features a backfill recomputed (cloud/batch/backfill.ts), group device_windows
+    const windows = this.#o.offlineDir && join(this.#o.offlineDir, 'device_windows');
+    const hasWindows = windows
+      ? (await readdir(windows, { recursive: true }).catch(() => [] as string[])).some((f) =>
+          /(^|\/)part-[^/]*\.parquet$/.test(String(f)),
+        )
+      : false;
+    if (hasWindows)
+      await this.connection.run(
+        `CREATE OR REPLACE VIEW fact_window AS SELECT * FROM read_parquet(${sqlString(`${windows}/*/*.parquet`)}, hive_partitioning = true, union_by_name = true)`,
       );
   }
 

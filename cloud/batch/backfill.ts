@@ -1,0 +1,584 @@
+/**
+ * Backfill: recompute the processor's window features (window-features.ts) for a range of UTC days from the raw
+ * archive, into the offline store's layout, and re-aggregate the warehouse for that range.
+ *
+ * Output: `<offlineDir>/<group>/date=YYYY-MM-DD/part-bf<job>-<n>.parquet` (group `device_windows` by default),
+ * the offline store's Hive layout and schema (entity_id, event_time, write_time, one DOUBLE column per feature,
+ * SQL-safe names), with its `_commit.json` / `_schema.json`. A day is committed as one: its new files are renamed
+ * in and the files of earlier backfills of that day deleted by one commit record (cloud/feature-store/
+ * parquet-commit.ts), so a reader sees the old day or the new one, and a rerun replaces rather than duplicates.
+ * With `devices`, the earlier files of the day are rewritten without those devices in the same commit.
+ *
+ * A job: plan (backfill-plan.ts, from per-device, per-hour counts of the archive) → units run by a pool of
+ * `parallel` workers on one DuckDB instance, each unit retried per `retry` (lib/retry.ts) → days committed →
+ * warehouse re-aggregated. Checkpoints (batch-store.ts): a unit is marked done once its output file is fsynced
+ * in the staging directory (`<stateDir>/staging/job-<id>/`), committed once its day is. A job killed at any
+ * point (kill -9) is resumed by the same command: it finds the unfinished job by its parameters, keeps its plan,
+ * feature columns and write time, and runs only the units not done (or done but whose staged file a crash
+ * removed before its day was committed).
+ */
+import { channel } from 'node:diagnostics_channel';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { RetryPolicy } from '../../lib/backoff.ts';
+import { systemClock, type Clock } from '../../lib/clock.ts';
+import { silentLogger, type Logger } from '../../lib/logger.ts';
+import { retry } from '../../lib/retry.ts';
+import { EdgeloopError } from '../../protocol/errors.ts';
+import {
+  applyDeletes,
+  applyRenames,
+  fsyncPath,
+  readCommit,
+  removeTmpFiles,
+  writeCommit,
+  writeSchemaFile,
+} from '../feature-store/parquet-commit.ts';
+import { sqlString, PARQUET_COMPRESSIONS, type ParquetCompression } from '../feature-store/parquet-offline-store.ts';
+import type { GroupSchema } from '../feature-store/parquet-schema.ts';
+import type { FeatureAggregatorOptions } from '../processor/feature-aggregator.ts';
+import { checkKnownOptions, intOption, oneOfOption, stringOption } from '../stream/options.ts';
+import { BatchStore, type UnitRow } from './batch-store.ts';
+import { DAY_MS, HOUR_MS, planBackfill, utcDate, type BackfillUnit, type DeviceHourCount } from './backfill-plan.ts';
+import {
+  alignmentMs,
+  featureColumns,
+  lookbackMs,
+  windowFeatureSpec,
+  windowFeatureSql,
+  type FeatureColumnDef,
+  type WindowFeatureSpec,
+} from './window-features.ts';
+
+export interface BackfillOptions {
+  /** the raw archive root (`<dataDir>/archive`). Required. */
+  archiveDir: string;
+  /** the offline store root (`<dataDir>/offline`). Required. */
+  offlineDir: string;
+  /** checkpoints and staging (`<dataDir>/batch`). Required. */
+  stateDir: string;
+  /** offline group written. Default 'device_windows'. */
+  group?: string;
+  /** the processor's aggregation options (its `processor.aggregation` config): the window definitions */
+  aggregation?: FeatureAggregatorOptions;
+  /** readings per unit, about. Default 2 000 000. */
+  targetRows?: number;
+  /** a device with this many times the median device's readings of a day is split into sub-ranges. Default 100. */
+  skewFactor?: number;
+  /** units run at once. Default 2. */
+  parallel?: number;
+  /** DuckDB threads. Default 2. */
+  threads?: number;
+  /** retries of a unit (maxAttempts counts calls). Default 3 attempts, 200 ms .. 5 s. */
+  retry?: Partial<RetryPolicy>;
+  compression?: ParquetCompression;
+  /** re-aggregate this warehouse for the range after the features (undefined: skip) */
+  warehouse?: { path: string; registryDb?: string; dedupDb?: string } | undefined;
+  /** fault drills and tests: called before each attempt of a unit; a throw fails the attempt */
+  beforeUnit?: (unit: BackfillUnit, attempt: number) => void | Promise<void>;
+  /** progress: a unit done or failed, a day committed */
+  onProgress?: (e: BackfillProgress) => void;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export type BackfillProgress =
+  | { kind: 'planned'; jobId: number; units: number; resumed: boolean }
+  | { kind: 'unit'; jobId: number; unit: string; status: 'done' | 'failed'; attempts: number; rows: number }
+  | { kind: 'day'; jobId: number; date: string; files: number };
+
+export interface BackfillResult {
+  jobId: number;
+  resumed: boolean;
+  units: number;
+  /** units done in this run (the rest were done by the run that was killed) */
+  unitsRun: number;
+  unitsOk: number;
+  unitsFailed: number;
+  /** units that needed more than one attempt */
+  unitsRetried: number;
+  attempts: number;
+  /** units ok / units, 0..1 */
+  successRate: number;
+  /** devices split into sub-ranges (skew) */
+  skewed: { date: string; device: string; rows: number; medianRows: number; units: number }[];
+  /** readings in the range (of the devices asked for) */
+  readings: number;
+  /** feature rows written */
+  rows: number;
+  bytes: number;
+  daysCommitted: string[];
+  daysFailed: string[];
+  /** hours the warehouse re-aggregated; undefined when no warehouse was given */
+  hoursAggregated: number | undefined;
+  ms: number;
+  errors: { unit: string; error: string }[];
+}
+
+/**
+ * diagnostics_channel `edgeloop:batch:phase`: `{ phase, unit?, date? }` at 'unit-done' (a unit's output fsynced
+ * and checkpointed), 'day-committed' (the day's commit record written), 'day-applied' (its files in place), and
+ * 'day-checkpointed' (its units marked committed). Crash tests stop the process at each.
+ */
+export const BATCH_CHANNELS = { phase: channel('edgeloop:batch:phase') };
+
+function phase(p: string, extra: Record<string, string> = {}): void {
+  if (BATCH_CHANNELS.phase.hasSubscribers) BATCH_CHANNELS.phase.publish({ phase: p, ...extra });
+}
+
+const KNOWN = [
+  'archiveDir',
+  'offlineDir',
+  'stateDir',
+  'group',
+  'aggregation',
+  'targetRows',
+  'skewFactor',
+  'parallel',
+  'threads',
+  'retry',
+  'compression',
+  'warehouse',
+  'beforeUnit',
+  'onProgress',
+  'clock',
+  'logger',
+] as const;
+const C = 'Backfill';
+
+interface UnitSpec extends BackfillUnit {
+  devices?: string[];
+}
+
+/** Parse `YYYY-MM-DD` or an ISO time at UTC midnight (or ms since the epoch) as the start of a UTC day. */
+export function parseDay(v: string, what: string): number {
+  const t = /^\d{4}-\d{2}-\d{2}$/.test(v) ? Date.parse(`${v}T00:00:00Z`) : /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(t) || t % DAY_MS !== 0)
+    throw new EdgeloopError(
+      'EL_ERR_BATCH_RANGE',
+      `${what} ${JSON.stringify(v)} is not a UTC day: give YYYY-MM-DD (or an ISO time at 00:00Z)`,
+    );
+  return t;
+}
+
+/** Readings files of the archive whose hour partition overlaps [from, to). */
+export async function readingFiles(archiveDir: string, from: number, to: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let h = Math.floor(from / HOUR_MS) * HOUR_MS; h < to; h += HOUR_MS) {
+    const iso = new Date(h).toISOString();
+    const dir = join(archiveDir, 'readings', `date=${iso.slice(0, 10)}`, `hour=${iso.slice(11, 13)}`);
+    for (const f of (await readdir(dir).catch(() => [] as string[])).sort())
+      if (f.startsWith('part-') && f.endsWith('.parquet')) out.push(join(dir, f));
+  }
+  return out;
+}
+
+export class Backfill {
+  readonly #o: BackfillOptions;
+  readonly #group: string;
+  readonly #spec: WindowFeatureSpec;
+  readonly #target: number;
+  readonly #skew: number;
+  readonly #parallel: number;
+  readonly #threads: number;
+  readonly #compression: string;
+  readonly #retry: Partial<RetryPolicy>;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+
+  constructor(opts: BackfillOptions) {
+    checkKnownOptions(C, opts, KNOWN);
+    for (const k of ['archiveDir', 'offlineDir', 'stateDir'] as const)
+      if (stringOption(C, k, opts[k], '') === '')
+        throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: option "${k}" is required`);
+    this.#o = opts;
+    this.#group = stringOption(C, 'group', opts.group, 'device_windows');
+    if (!/^[a-z][a-z0-9_]*$/.test(this.#group))
+      throw new EdgeloopError(
+        'EL_ERR_BATCH_INVALID',
+        `${C}: group ${JSON.stringify(this.#group)} must match [a-z][a-z0-9_]*`,
+      );
+    this.#spec = windowFeatureSpec(opts.aggregation);
+    this.#target = intOption(C, 'targetRows', opts.targetRows, 2_000_000, 1);
+    if (opts.skewFactor !== undefined && !(typeof opts.skewFactor === 'number' && opts.skewFactor > 1))
+      throw new EdgeloopError('EL_ERR_BATCH_INVALID', `${C}: skewFactor must be a number > 1, got ${opts.skewFactor}`);
+    this.#skew = opts.skewFactor ?? 100;
+    this.#parallel = intOption(C, 'parallel', opts.parallel, 2, 1);
+    this.#threads = intOption(C, 'threads', opts.threads, 2, 1);
+    this.#compression = oneOfOption(C, 'compression', opts.compression, 'zstd', PARQUET_COMPRESSIONS);
+    this.#retry = { minMs: 200, maxMs: 5000, maxAttempts: 3, ...opts.retry };
+    this.#clock = opts.clock ?? systemClock;
+    this.#log = opts.logger ?? silentLogger;
+  }
+
+  get spec(): WindowFeatureSpec {
+    return this.#spec;
+  }
+
+  /** Run (or resume) the backfill of the windows ending in the UTC days [from, to). */
+  async run(r: { from: number; to: number; devices?: readonly string[] }): Promise<BackfillResult> {
+    const t0 = performance.now();
+    if (!(r.from < r.to) || r.from % DAY_MS !== 0 || r.to % DAY_MS !== 0)
+      throw new EdgeloopError(
+        'EL_ERR_BATCH_RANGE',
+        `${C}: the range must be whole UTC days with from < to, got ${new Date(r.from).toISOString()} .. ${new Date(r.to).toISOString()}`,
+      );
+    const devices = r.devices && r.devices.length > 0 ? [...new Set(r.devices)].sort() : undefined;
+    const store = BatchStore.open(join(this.#o.stateDir, 'batch.db'));
+    const instance = await DuckDBInstance.create(':memory:', { threads: String(this.#threads) });
+    const conns: DuckDBConnection[] = [];
+    try {
+      for (let i = 0; i < this.#parallel; i++) {
+        const c = await instance.connect();
+        await c.run("SET TimeZone = 'UTC'");
+        conns.push(c);
+      }
+      const groupDir = join(this.#o.offlineDir, this.#group);
+      await this.#recover(groupDir);
+      const key = JSON.stringify({
+        from: r.from,
+        to: r.to,
+        devices: devices ?? null,
+        group: this.#group,
+        windows: this.#spec.windows,
+        stats: this.#spec.stats,
+      });
+      let job = store.openJob(key);
+      const resumed = job !== undefined;
+      let skewed: BackfillResult['skewed'] = [];
+      if (job) store.resetFailed(job.jobId);
+      else {
+        const planned = await this.#plan(conns[0]!, r.from, r.to, devices);
+        skewed = planned.skewed;
+        const now = this.#clock.now();
+        const jobId = store.createJob(
+          {
+            key,
+            params: JSON.stringify({
+              from: r.from,
+              to: r.to,
+              devices: devices ?? null,
+              skewed,
+              readings: planned.readings,
+            }),
+            columns: JSON.stringify(planned.columns),
+            writeTime: now,
+            createdAt: now,
+          },
+          planned.units.map((u) => ({ unitId: u.id, date: u.date, spec: JSON.stringify({ ...u, devices }) })),
+        );
+        job = store.openJob(key)!;
+        if (job.jobId !== jobId) throw new Error('batch state: job lost after insert');
+      }
+      const params = JSON.parse(job.params) as { skewed: BackfillResult['skewed']; readings: number };
+      skewed = params.skewed;
+      const columns = JSON.parse(job.columns) as FeatureColumnDef[];
+      const jobId = job.jobId;
+      const staging = join(this.#o.stateDir, 'staging', `job-${jobId}`);
+      await mkdir(staging, { recursive: true });
+      const stagedPath = (u: UnitRow): string => join(staging, `${u.unitId.replace('/', '_')}.parquet`);
+      // a unit marked done whose staged file is gone (a crash during its day's commit) runs again
+      for (const u of store.units(jobId)) {
+        if (u.status !== 'done') continue;
+        if (!(await exists(stagedPath(u))))
+          store.unitEnded(jobId, u.unitId, { status: 'pending', at: this.#clock.now() });
+      }
+      const all = store.units(jobId);
+      const todo = all.filter((u) => u.status === 'pending');
+      this.#o.onProgress?.({ kind: 'planned', jobId, units: all.length, resumed });
+      this.#log.info({ jobId, units: all.length, todo: todo.length, resumed }, 'backfill planned');
+      let attempts = 0;
+      let retried = 0;
+      const errors: BackfillResult['errors'] = [];
+      let next = 0;
+      const worker = async (conn: DuckDBConnection): Promise<void> => {
+        for (;;) {
+          const u = todo[next++];
+          if (!u) return;
+          const spec = JSON.parse(u.spec) as UnitSpec;
+          let tries = 0;
+          try {
+            const res = await retry(
+              async (attempt) => {
+                tries = attempt;
+                attempts++;
+                store.unitStarted(jobId, u.unitId, this.#clock.now());
+                await this.#o.beforeUnit?.(spec, attempt);
+                return this.#runUnit(conn, spec, columns, job!.writeTime, stagedPath(u));
+              },
+              {
+                policy: this.#retry,
+                clock: this.#clock,
+                onFailedAttempt: ({ error, attempt, delayMs }) =>
+                  this.#log.warn({ err: error, unit: u.unitId, attempt, delayMs }, 'backfill unit failed'),
+              },
+            );
+            if (tries > 1) retried++;
+            store.unitEnded(jobId, u.unitId, {
+              status: 'done',
+              at: this.#clock.now(),
+              rows: res.rows,
+              bytes: res.bytes,
+            });
+            phase('unit-done', { unit: u.unitId });
+            this.#o.onProgress?.({
+              kind: 'unit',
+              jobId,
+              unit: u.unitId,
+              status: 'done',
+              attempts: tries,
+              rows: res.rows,
+            });
+          } catch (err) {
+            if (tries > 1) retried++;
+            const msg = (err as Error).message;
+            errors.push({ unit: u.unitId, error: msg });
+            store.unitEnded(jobId, u.unitId, { status: 'failed', at: this.#clock.now(), error: msg });
+            this.#o.onProgress?.({ kind: 'unit', jobId, unit: u.unitId, status: 'failed', attempts: tries, rows: 0 });
+          }
+        }
+      };
+      await Promise.all(conns.map((c) => worker(c)));
+
+      // commit every day whose units are all done
+      const after = store.units(jobId);
+      const byDate = new Map<string, UnitRow[]>();
+      for (const u of after) byDate.set(u.date, [...(byDate.get(u.date) ?? []), u]);
+      const daysCommitted: string[] = [];
+      const daysFailed: string[] = [];
+      for (const [date, units] of [...byDate].sort()) {
+        if (units.every((u) => u.status === 'committed')) {
+          daysCommitted.push(date);
+          continue;
+        }
+        if (!units.every((u) => u.status === 'done' || u.status === 'committed')) {
+          daysFailed.push(date);
+          continue;
+        }
+        const files = await this.#commitDay(conns[0]!, groupDir, date, jobId, units, stagedPath, columns, devices);
+        store.markCommitted(jobId, date, this.#clock.now());
+        phase('day-checkpointed', { date });
+        for (const u of units) await rm(stagedPath(u), { force: true });
+        daysCommitted.push(date);
+        this.#o.onProgress?.({ kind: 'day', jobId, date, files });
+      }
+      let hoursAggregated: number | undefined;
+      if (this.#o.warehouse && daysCommitted.length > 0) {
+        const { Warehouse } = await import('../warehouse/warehouse.ts');
+        const wh = await Warehouse.open({
+          path: this.#o.warehouse.path,
+          archiveDir: this.#o.archiveDir,
+          offlineDir: this.#o.offlineDir,
+          ...(this.#o.warehouse.registryDb ? { registryDb: this.#o.warehouse.registryDb } : {}),
+          ...(this.#o.warehouse.dedupDb ? { dedupDb: this.#o.warehouse.dedupDb } : {}),
+          checks: { maxStalenessMs: null },
+        });
+        try {
+          hoursAggregated = (await wh.refresh({ reaggregate: { from: r.from, to: r.to } })).hoursAggregated;
+        } finally {
+          wh.close();
+        }
+      }
+      const final = store.units(jobId);
+      const ok = final.filter((u) => u.status === 'done' || u.status === 'committed');
+      const result: BackfillResult = {
+        jobId,
+        resumed,
+        units: final.length,
+        unitsRun: todo.length,
+        unitsOk: ok.length,
+        unitsFailed: final.length - ok.length,
+        unitsRetried: retried,
+        attempts,
+        successRate: final.length === 0 ? 1 : ok.length / final.length,
+        skewed,
+        readings: params.readings,
+        rows: ok.reduce((a, u) => a + (u.rows ?? 0), 0),
+        bytes: ok.reduce((a, u) => a + (u.bytes ?? 0), 0),
+        daysCommitted,
+        daysFailed,
+        hoursAggregated,
+        ms: performance.now() - t0,
+        errors,
+      };
+      if (result.unitsFailed === 0) await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+      store.finishJob(jobId, result.unitsFailed === 0 ? 'done' : 'failed', this.#clock.now(), formatBackfill(result));
+      return result;
+    } finally {
+      for (const c of conns) c.closeSync();
+      instance.closeSync();
+      store.close();
+    }
+  }
+
+  /** Finish a day commit a crash interrupted; drop uncommitted temp files. */
+  async #recover(groupDir: string): Promise<void> {
+    await mkdir(groupDir, { recursive: true });
+    const commit = await readCommit(groupDir);
+    await applyRenames(groupDir, commit.renames);
+    await applyDeletes(groupDir, commit.deletes);
+    await removeTmpFiles(groupDir);
+  }
+
+  async #plan(
+    conn: DuckDBConnection,
+    from: number,
+    to: number,
+    devices: string[] | undefined,
+  ): Promise<{
+    units: BackfillUnit[];
+    skewed: BackfillResult['skewed'];
+    columns: FeatureColumnDef[];
+    readings: number;
+  }> {
+    const files = await readingFiles(this.#o.archiveDir, from, to);
+    const noData = (): EdgeloopError =>
+      new EdgeloopError(
+        'EL_ERR_BATCH_NO_DATA',
+        `${C}: the raw archive (${this.#o.archiveDir}) holds no readings from ${utcDate(from)} to ${utcDate(to - 1)}${devices ? ` of ${devices.join(', ')}` : ''}`,
+      );
+    if (files.length === 0) throw noData();
+    const list = `[${files.map(sqlString).join(', ')}]`;
+    const where = `ts >= make_timestamptz(${from * 1000}::BIGINT) AND ts < make_timestamptz(${to * 1000}::BIGINT)${devices ? ` AND device_id IN (${devices.map(sqlString).join(', ')})` : ''}`;
+    const counts = (
+      await (
+        await conn.runAndReadAll(
+          `SELECT device_id, epoch_ms(date_trunc('hour', ts)) AS h, count(*) AS n FROM read_parquet(${list}) WHERE ${where} GROUP BY ALL`,
+        )
+      ).getRowObjectsJS()
+    ).map((x) => ({ device: String(x.device_id), hour: Number(x.h), rows: Number(x.n) }) satisfies DeviceHourCount);
+    const readings = counts.reduce((a, c) => a + c.rows, 0);
+    if (readings === 0) throw noData();
+    const sensors = (
+      await (
+        await conn.runAndReadAll(`SELECT DISTINCT sensor FROM read_parquet(${list}) WHERE ${where}`)
+      ).getRowObjectsJS()
+    ).map((x) => String(x.sensor));
+    const kw = await conn.runAndReadAll(
+      "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category = 'reserved'",
+    );
+    const keywords = new Set(kw.getRowObjectsJS().map((x) => String(x.keyword_name).toLowerCase()));
+    const columns = featureColumns(this.#spec, sensors, keywords);
+    if (columns.length === 0)
+      throw new EdgeloopError(
+        'EL_ERR_BATCH_NO_DATA',
+        `${C}: no window features to compute: none of the sensors ${sensors.join(', ')} gets window features`,
+      );
+    const plan = planBackfill(
+      counts,
+      { from, to },
+      {
+        targetRows: this.#target,
+        skewFactor: this.#skew,
+        alignMs: alignmentMs(this.#spec),
+      },
+    );
+    return { units: plan.units, skewed: plan.skewed, columns, readings };
+  }
+
+  async #runUnit(
+    conn: DuckDBConnection,
+    u: UnitSpec,
+    columns: FeatureColumnDef[],
+    writeTime: number,
+    out: string,
+  ): Promise<{ rows: number; bytes: number }> {
+    const files = await readingFiles(this.#o.archiveDir, u.from - lookbackMs(this.#spec), u.to);
+    const tmp = `${out}.tmp`;
+    if (files.length === 0) return { rows: 0, bytes: 0 };
+    const sql = windowFeatureSql(this.#spec, {
+      files,
+      from: u.from,
+      to: u.to,
+      deviceRange: { first: u.first, last: u.last },
+      devices: u.devices,
+      columns,
+      writeTime,
+    });
+    const res = await conn.run(`COPY (${sql}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION ${this.#compression})`);
+    await fsyncPath(tmp);
+    await rename(tmp, out);
+    return { rows: Number(res.rowsChanged), bytes: (await stat(out)).size };
+  }
+
+  /** One commit for the day: the job's staged files in, the day's earlier files out (or rewritten without `devices`). */
+  async #commitDay(
+    conn: DuckDBConnection,
+    groupDir: string,
+    date: string,
+    jobId: number,
+    units: UnitRow[],
+    stagedPath: (u: UnitRow) => string,
+    columns: FeatureColumnDef[],
+    devices: string[] | undefined,
+  ): Promise<number> {
+    const dayDir = `date=${date}`;
+    await mkdir(join(groupDir, dayDir), { recursive: true });
+    const old = (await readdir(join(groupDir, dayDir)).catch(() => [] as string[]))
+      .filter((f) => f.startsWith('part-') && f.endsWith('.parquet'))
+      .sort()
+      .map((f) => `${dayDir}/${f}`);
+    const renames: { from: string; to: string }[] = [];
+    let n = 0;
+    for (const u of units) {
+      if (!u.rows) continue;
+      const base = `part-bf${jobId}-${String(n++).padStart(4, '0')}.parquet`;
+      const from = `${dayDir}/.${base}.tmp`;
+      await rename(stagedPath(u), join(groupDir, from));
+      renames.push({ from, to: `${dayDir}/${base}` });
+    }
+    if (devices && old.length > 0) {
+      // the rest of the fleet keeps its rows: the old files without the devices recomputed
+      const base = `part-bf${jobId}-keep.parquet`;
+      const from = `${dayDir}/.${base}.tmp`;
+      await conn.run(
+        `COPY (SELECT * FROM read_parquet([${old.map((f) => sqlString(join(groupDir, f))).join(', ')}], union_by_name = true)
+         WHERE entity_id NOT IN (${devices.map(sqlString).join(', ')}) ORDER BY entity_id, event_time)
+         TO ${sqlString(join(groupDir, from))} (FORMAT parquet, COMPRESSION ${this.#compression})`,
+      );
+      await fsyncPath(join(groupDir, from));
+      renames.push({ from, to: `${dayDir}/${base}` });
+    }
+    const prev = await readCommit(groupDir);
+    const next: GroupSchema = {
+      version: prev.schema.version,
+      columns: columns.map((c) => ({ name: c.column, feature: c.feature, type: 'DOUBLE' })),
+    };
+    if (JSON.stringify(prev.schema.columns) !== JSON.stringify(next.columns)) next.version++;
+    await fsyncPath(join(groupDir, dayDir));
+    const deletes = old.filter((f) => !renames.some((r) => r.to === f));
+    await writeCommit(groupDir, { schema: next, positions: {}, renames, deletes });
+    phase('day-committed', { date });
+    await applyRenames(groupDir, renames);
+    await applyDeletes(groupDir, deletes);
+    phase('day-applied', { date });
+    await writeSchemaFile(groupDir, this.#group, next);
+    return renames.length;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** One line per job: what ran, the success rate, the throughput. */
+export function formatBackfill(r: BackfillResult): string {
+  const mrps = r.ms > 0 ? r.readings / (r.ms / 1000) / 1e6 : 0;
+  const lines = [
+    `backfill job ${r.jobId}${r.resumed ? ' (resumed)' : ''}: ${r.unitsOk}/${r.units} units ok (success rate ${(r.successRate * 100).toFixed(1)} %), ` +
+      `${r.unitsRun} run now, ${r.unitsRetried} retried, ${r.attempts} attempts`,
+    `  ${r.readings} readings -> ${r.rows} window rows, ${r.bytes} bytes in ${(r.ms / 1000).toFixed(2)} s (${mrps.toFixed(2)} M readings/s)`,
+    `  days committed: ${r.daysCommitted.join(', ') || 'none'}${r.daysFailed.length > 0 ? `; not committed (failed units): ${r.daysFailed.join(', ')}` : ''}`,
+  ];
+  for (const s of r.skewed)
+    lines.push(
+      `  skew: ${s.device} on ${s.date}: ${s.rows} readings (${(s.rows / Math.max(1, s.medianRows)).toFixed(0)}x the median) split into ${s.units} units`,
+    );
+  if (r.hoursAggregated !== undefined) lines.push(`  warehouse: ${r.hoursAggregated} hours re-aggregated`);
+  for (const e of r.errors.slice(0, 5)) lines.push(`  failed unit ${e.unit}: ${e.error}`);
+  return lines.join('\n');
+}
