@@ -5,6 +5,7 @@
  */
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { MaintenanceConfigSchema } from './maintenance/config.ts';
 import { RecommendConfigSchema } from './recommend/config.ts';
 import { DEFAULT_DATA_DIRS } from '../lib/data-dirs.ts';
 
@@ -213,6 +214,8 @@ export const CloudConfigSchema = z.strictObject({
   reports: ReportsSchema.optional(),
   /** drift monitors (docs/drift.md); validated by the drift part */
   drift: z.record(z.string(), z.unknown()).optional(),
+  /** RUL serving and maintenance alerts (docs/predict-maintenance.md); the part runs when this section is present */
+  maintenance: MaintenanceConfigSchema.optional(),
 });
 
 export type CloudConfig = z.infer<typeof CloudConfigSchema>;

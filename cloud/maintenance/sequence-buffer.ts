@@ -1,0 +1,217 @@
+/**
+ * Per-device sequences of a window model's input: the last `window` cycles of the model's sensors, one cycle per
+ * device timestamp (one reading time = one cycle: every reading of one message sample carries the same `ts`).
+ * Pure: no I/O, no clock (time is the readings' own).
+ *
+ * A cycle is complete when every model sensor has a value at its timestamp; readings of other sensors are ignored.
+ * A reading at or before the last complete cycle's time is a repeat (the stream is at-least-once into the
+ * processor) or late, and is dropped: replaying a stream changes nothing. A new timestamp before the pending cycle
+ * is complete drops that cycle (counted as `incomplete`).
+ *
+ * Memory: per device a ring of `window × sensors` float32 (30 × 14 × 4 B = 1.7 KiB for the shipped RUL model) plus
+ * the pending cycle and ~200 B of bookkeeping; at most `maxDevices` devices, the least recently updated evicted
+ * first (their history is lost: an evicted device warms up again from its next cycle).
+ */
+import { EdgeloopError } from '../../protocol/errors.ts';
+import type { Reading } from '../../protocol/messages.ts';
+
+export interface SequenceBufferOptions {
+  /** sensor ids of the model's input, in its order */
+  sensors: readonly string[];
+  /** cycles per window */
+  window: number;
+  /** devices kept; the least recently updated are evicted beyond this. Default 10 000. */
+  maxDevices?: number;
+}
+
+export interface DeviceSequence {
+  readonly deviceId: string;
+  /** complete cycles seen since the device was first seen (or re-seen after eviction) */
+  cycles: number;
+  /** device time of the first and the last complete cycle, ms */
+  firstCycleAt: number;
+  lastCycleAt: number;
+}
+
+interface DeviceState extends DeviceSequence {
+  /** ring of the last `window` cycles, row = cycle, column = sensor */
+  ring: Float32Array;
+  /** ring row the next cycle goes to */
+  head: number;
+  pendingTs: number;
+  pending: Float32Array;
+  /** sensors of the pending cycle seen so far */
+  pendingCount: number;
+  pendingSeen: Uint8Array;
+}
+
+export interface SequenceBufferStats {
+  devices: number;
+  cycles: number;
+  /** readings at or before a device's last complete cycle (repeats, late) */
+  stale: number;
+  /** cycles dropped because a newer timestamp arrived before all sensors had */
+  incomplete: number;
+  evicted: number;
+}
+
+export class SequenceBuffer {
+  readonly sensors: readonly string[];
+  readonly window: number;
+  readonly maxDevices: number;
+  readonly #index: ReadonlyMap<string, number>;
+  readonly #devices = new Map<string, DeviceState>();
+  #cycles = 0;
+  #stale = 0;
+  #incomplete = 0;
+  #evicted = 0;
+
+  constructor(opts: SequenceBufferOptions) {
+    if (!Array.isArray(opts?.sensors) || opts.sensors.length === 0 || new Set(opts.sensors).size !== opts.sensors.length)
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'SequenceBuffer: sensors must be a non-empty list of distinct ids');
+    if (!Number.isInteger(opts.window) || opts.window < 1)
+      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SequenceBuffer: window must be an integer >= 1, got ${opts.window}`);
+    const maxDevices = opts.maxDevices ?? 10_000;
+    if (!Number.isInteger(maxDevices) || maxDevices < 1)
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `SequenceBuffer: maxDevices must be an integer >= 1, got ${String(opts.maxDevices)}`,
+      );
+    this.sensors = [...opts.sensors];
+    this.window = opts.window;
+    this.maxDevices = maxDevices;
+    this.#index = new Map(this.sensors.map((s, i) => [s, i]));
+  }
+
+  /** values per window row-major (cycle, then sensor) */
+  get width(): number {
+    return this.window * this.sensors.length;
+  }
+
+  /**
+   * Take a device's readings (any order within one timestamp, timestamps ascending as a device sends them).
+   * Returns how many cycles completed.
+   */
+  observe(deviceId: string, readings: readonly Reading[]): number {
+    let d = this.#devices.get(deviceId);
+    let done = 0;
+    for (const r of readings) {
+      const j = this.#index.get(r.sensor);
+      if (j === undefined) continue;
+      if (d === undefined) d = this.#add(deviceId);
+      if (d.cycles > 0 && r.ts <= d.lastCycleAt) {
+        this.#stale++;
+        continue;
+      }
+      if (r.ts !== d.pendingTs) {
+        if (d.pendingCount > 0) {
+          if (r.ts < d.pendingTs) {
+            this.#stale++;
+            continue;
+          }
+          this.#incomplete++;
+        }
+        d.pendingTs = r.ts;
+        d.pendingCount = 0;
+        d.pendingSeen.fill(0);
+      }
+      if (d.pendingSeen[j] === 0) {
+        d.pendingSeen[j] = 1;
+        d.pendingCount++;
+      }
+      d.pending[j] = r.value;
+      if (d.pendingCount === this.sensors.length) {
+        this.#commit(d);
+        done++;
+      }
+    }
+    if (d !== undefined) this.#touch(d);
+    return done;
+  }
+
+  /** the device's bookkeeping (a copy), undefined when unknown */
+  get(deviceId: string): DeviceSequence | undefined {
+    const d = this.#devices.get(deviceId);
+    return d && { deviceId, cycles: d.cycles, firstCycleAt: d.firstCycleAt, lastCycleAt: d.lastCycleAt };
+  }
+
+  /** whether the device has a full window */
+  ready(deviceId: string): boolean {
+    return (this.#devices.get(deviceId)?.cycles ?? 0) >= this.window;
+  }
+
+  /**
+   * Write the device's last `window` cycles, oldest first, into `out` at `offset`. Returns false (writing nothing)
+   * while it has fewer than `window` cycles.
+   */
+  writeWindow(deviceId: string, out: Float32Array, offset = 0): boolean {
+    const d = this.#devices.get(deviceId);
+    if (!d || d.cycles < this.window) return false;
+    const w = this.sensors.length;
+    for (let t = 0; t < this.window; t++) {
+      const row = (d.head + t) % this.window;
+      out.set(d.ring.subarray(row * w, row * w + w), offset + t * w);
+    }
+    return true;
+  }
+
+  /** devices in order of last update, least recent first */
+  deviceIds(): IterableIterator<string> {
+    return this.#devices.keys();
+  }
+
+  delete(deviceId: string): boolean {
+    return this.#devices.delete(deviceId);
+  }
+
+  stats(): SequenceBufferStats {
+    return {
+      devices: this.#devices.size,
+      cycles: this.#cycles,
+      stale: this.#stale,
+      incomplete: this.#incomplete,
+      evicted: this.#evicted,
+    };
+  }
+
+  #add(deviceId: string): DeviceState {
+    const w = this.sensors.length;
+    const d: DeviceState = {
+      deviceId,
+      cycles: 0,
+      firstCycleAt: Number.NaN,
+      lastCycleAt: Number.NaN,
+      ring: new Float32Array(this.window * w),
+      head: 0,
+      pendingTs: Number.NaN,
+      pending: new Float32Array(w),
+      pendingCount: 0,
+      pendingSeen: new Uint8Array(w),
+    };
+    this.#devices.set(deviceId, d);
+    while (this.#devices.size > this.maxDevices) {
+      const oldest = this.#devices.keys().next().value as string;
+      this.#devices.delete(oldest);
+      this.#evicted++;
+    }
+    return d;
+  }
+
+  #commit(d: DeviceState): void {
+    const w = this.sensors.length;
+    d.ring.set(d.pending, d.head * w);
+    d.head = (d.head + 1) % this.window;
+    if (d.cycles === 0) d.firstCycleAt = d.pendingTs;
+    d.lastCycleAt = d.pendingTs;
+    d.cycles++;
+    d.pendingCount = 0;
+    d.pendingSeen.fill(0);
+    d.pendingTs = Number.NaN;
+    this.#cycles++;
+  }
+
+  #touch(d: DeviceState): void {
+    this.#devices.delete(d.deviceId);
+    this.#devices.set(d.deviceId, d);
+  }
+}
