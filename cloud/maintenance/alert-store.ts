@@ -68,7 +68,10 @@ export class SqliteAlertStore implements AlertStore {
         throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteAlertStore: unknown option "${k}"`);
     const maxEvents = o.maxEvents ?? 100_000;
     if (!Number.isInteger(maxEvents) || maxEvents < 1)
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteAlertStore: maxEvents must be an integer >= 1, got ${maxEvents}`);
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `SqliteAlertStore: maxEvents must be an integer >= 1, got ${maxEvents}`,
+      );
     this.#path = o.path;
     this.#maxEvents = maxEvents;
   }

@@ -38,7 +38,10 @@ export class AlertTracker {
 
   constructor(opts: AlertTrackerOptions) {
     if (!(Number.isFinite(opts?.horizon) && opts.horizon >= 0))
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `AlertTracker: horizon must be a number >= 0, got ${opts?.horizon}`);
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `AlertTracker: horizon must be a number >= 0, got ${opts?.horizon}`,
+      );
     const h = opts.hysteresis ?? 10;
     if (!(Number.isFinite(h) && h >= 0))
       throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `AlertTracker: hysteresis must be a number >= 0, got ${h}`);
@@ -83,7 +86,11 @@ export class AlertTracker {
  * Suggested service time: when the device is expected to reach its p10 RUL at its measured cycle rate, i.e.
  * `lastCycleAt + p10 / cyclesPerMs`. Undefined without a rate (fewer than two cycles, or no time between them).
  */
-export function suggestedServiceAt(lastCycleAt: number, p10: number, cyclesPerMs: number | undefined): number | undefined {
+export function suggestedServiceAt(
+  lastCycleAt: number,
+  p10: number,
+  cyclesPerMs: number | undefined,
+): number | undefined {
   if (cyclesPerMs === undefined || !(cyclesPerMs > 0) || !Number.isFinite(p10)) return undefined;
   return Math.round(lastCycleAt + Math.max(0, p10) / cyclesPerMs);
 }

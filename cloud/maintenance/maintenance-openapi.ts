@@ -176,7 +176,10 @@ export function openApiDocument(opts: { metrics?: boolean } = {}): Record<string
               get: {
                 summary: 'Prometheus metrics',
                 responses: {
-                  '200': { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } },
+                  '200': {
+                    description: 'text exposition format',
+                    content: { 'text/plain': { schema: { type: 'string' } } },
+                  },
                 },
               },
             },

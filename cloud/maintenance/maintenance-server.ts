@@ -59,7 +59,13 @@ export function buildMaintenanceServer(opts: MaintenanceServerOptions): FastifyI
       const status = MAINTENANCE_HTTP_STATUS[e.code] ?? 500;
       return reply
         .status(status)
-        .send({ statusCode: status, code: e.code, error: STATUS_TEXT[status] ?? 'Error', message: e.message, details: e.details });
+        .send({
+          statusCode: status,
+          code: e.code,
+          error: STATUS_TEXT[status] ?? 'Error',
+          message: e.message,
+          details: e.details,
+        });
     }
     const status = e.statusCode && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
     return reply.status(status).send({

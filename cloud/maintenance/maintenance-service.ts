@@ -117,9 +117,7 @@ export class MaintenanceService {
   #scoredWindows = 0;
   #batches = 0;
   #errors = 0;
-  readonly #metrics:
-    | { windows: Counter; latency: Histogram; alerts: Counter<'state'>; errors: Counter }
-    | undefined;
+  readonly #metrics: { windows: Counter; latency: Histogram; alerts: Counter<'state'>; errors: Counter } | undefined;
 
   constructor(o: MaintenanceServiceOptions) {
     for (const k of Object.keys(o ?? {}))
@@ -358,7 +356,11 @@ export class MaintenanceService {
     }
     for (const [id, s] of this.#scored) if (!seen.has(id)) all.push(this.#view(id, s, undefined));
     const key = (d: DeviceRul): number =>
-      sort === 'p10' ? (d.p10 ?? Infinity) : sort === 'serviceAt' ? (d.suggestedServiceAt ?? Infinity) : (d.rul ?? Infinity);
+      sort === 'p10'
+        ? (d.p10 ?? Infinity)
+        : sort === 'serviceAt'
+          ? (d.suggestedServiceAt ?? Infinity)
+          : (d.rul ?? Infinity);
     all.sort((a, b) =>
       sort === 'deviceId' ? cmp(a.deviceId, b.deviceId) : key(a) - key(b) || cmp(a.deviceId, b.deviceId),
     );
@@ -369,11 +371,7 @@ export class MaintenanceService {
     return this.#store.list(q);
   }
 
-  #view(
-    deviceId: string,
-    s: Scored | undefined,
-    seq: ReturnType<SequenceBuffer['get']>,
-  ): DeviceRul {
+  #view(deviceId: string, s: Scored | undefined, seq: ReturnType<SequenceBuffer['get']>): DeviceRul {
     const cycles = seq?.cycles ?? s?.cycles ?? 0;
     const rate = seq ? cycleRate(seq.cycles, seq.firstCycleAt, seq.lastCycleAt) : undefined;
     const serviceAt = s ? suggestedServiceAt(s.lastCycleAt, s.p10, rate) : undefined;

@@ -67,10 +67,20 @@ export class SequenceBuffer {
   #evicted = 0;
 
   constructor(opts: SequenceBufferOptions) {
-    if (!Array.isArray(opts?.sensors) || opts.sensors.length === 0 || new Set(opts.sensors).size !== opts.sensors.length)
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'SequenceBuffer: sensors must be a non-empty list of distinct ids');
+    if (
+      !Array.isArray(opts?.sensors) ||
+      opts.sensors.length === 0 ||
+      new Set(opts.sensors).size !== opts.sensors.length
+    )
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        'SequenceBuffer: sensors must be a non-empty list of distinct ids',
+      );
     if (!Number.isInteger(opts.window) || opts.window < 1)
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SequenceBuffer: window must be an integer >= 1, got ${opts.window}`);
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `SequenceBuffer: window must be an integer >= 1, got ${opts.window}`,
+      );
     const maxDevices = opts.maxDevices ?? 10_000;
     if (!Number.isInteger(maxDevices) || maxDevices < 1)
       throw new EdgeloopError(

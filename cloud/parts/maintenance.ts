@@ -88,7 +88,13 @@ export function maintenancePartDef(input?: MaintenanceConfigInput) {
         },
         health() {
           const s = service.stats();
-          return { ok: true, url, model: `${manifest.name}@${manifest.version}`, devices: s.devices, openAlerts: s.openAlerts };
+          return {
+            ok: true,
+            url,
+            model: `${manifest.name}@${manifest.version}`,
+            devices: s.devices,
+            openAlerts: s.openAlerts,
+          };
         },
       };
     },
