@@ -3,10 +3,11 @@
  * device timestamp (one reading time = one cycle: every reading of one message sample carries the same `ts`).
  * Pure: no I/O, no clock (time is the readings' own).
  *
- * A cycle is complete when every model sensor has a value at its timestamp; readings of other sensors are ignored.
- * A reading at or before the last complete cycle's time is a repeat (the stream is at-least-once into the
- * processor) or late, and is dropped: replaying a stream changes nothing. A new timestamp before the pending cycle
- * is complete drops that cycle (counted as `incomplete`).
+ * A cycle is complete when every model sensor has a value; readings of other sensors are ignored. A reading whose
+ * seq is at or below the device's highest one taken is a repeat (the stream is at-least-once into the processor)
+ * and is dropped: replaying a stream changes nothing. A new timestamp, or a second value of one sensor, before the
+ * pending cycle is complete drops that cycle (counted as `incomplete`). Cycles are told apart by completeness, not
+ * only by time: two cycles a device stamps with the same millisecond (a generator catching up) stay two cycles.
  *
  * Memory: per device a ring of `window × sensors` float32 (30 × 14 × 4 B = 1.7 KiB for the shipped RUL model) plus
  * the pending cycle and ~200 B of bookkeeping; at most `maxDevices` devices, the least recently updated evicted
@@ -38,6 +39,8 @@ interface DeviceState extends DeviceSequence {
   ring: Float32Array;
   /** ring row the next cycle goes to */
   head: number;
+  /** highest reading seq taken */
+  lastSeq: number;
   pendingTs: number;
   pending: Float32Array;
   /** sensors of the pending cycle seen so far */
@@ -109,22 +112,18 @@ export class SequenceBuffer {
       const j = this.#index.get(r.sensor);
       if (j === undefined) continue;
       if (d === undefined) d = this.#add(deviceId);
-      if (d.cycles > 0 && r.ts <= d.lastCycleAt) {
+      if (r.seq <= d.lastSeq) {
         this.#stale++;
         continue;
       }
-      if (r.ts !== d.pendingTs) {
-        if (d.pendingCount > 0) {
-          if (r.ts < d.pendingTs) {
-            this.#stale++;
-            continue;
-          }
-          this.#incomplete++;
-        }
-        d.pendingTs = r.ts;
+      d.lastSeq = r.seq;
+      // a new time, or a sensor again, before the pending cycle had every sensor: that cycle stays incomplete
+      if (d.pendingCount > 0 && (r.ts !== d.pendingTs || d.pendingSeen[j] === 1)) {
+        this.#incomplete++;
         d.pendingCount = 0;
         d.pendingSeen.fill(0);
       }
+      if (d.pendingCount === 0) d.pendingTs = r.ts;
       if (d.pendingSeen[j] === 0) {
         d.pendingSeen[j] = 1;
         d.pendingCount++;
@@ -193,6 +192,7 @@ export class SequenceBuffer {
       lastCycleAt: Number.NaN,
       ring: new Float32Array(this.window * w),
       head: 0,
+      lastSeq: -1,
       pendingTs: Number.NaN,
       pending: new Float32Array(w),
       pendingCount: 0,

@@ -25,18 +25,26 @@ describe('SequenceBuffer', () => {
 
   it('ignores repeated and late readings, drops incomplete cycles', () => {
     const b = new SequenceBuffer({ sensors: ['a', 'b'], window: 2 });
-    b.observe('d', cycle(1000, { a: 1, b: 10 }));
+    const first = cycle(1000, { a: 1, b: 10 });
+    b.observe('d', first);
     // the same message again (at-least-once into the processor): nothing changes
-    expect(b.observe('d', cycle(1000, { a: 1, b: 10 }))).toBe(0);
+    expect(b.observe('d', first)).toBe(0);
     // a cycle missing b, then a newer complete one
     b.observe('d', cycle(2000, { a: 2 }));
     b.observe('d', cycle(3000, { a: 3, b: 30 }));
-    // a reading older than the last complete cycle
-    b.observe('d', cycle(2500, { a: 9, b: 9 }));
     const out = new Float32Array(4);
     b.writeWindow('d', out);
     expect([...out]).toEqual([1, 10, 3, 30]);
-    expect(b.stats()).toMatchObject({ cycles: 2, stale: 4, incomplete: 1 });
+    // two cycles stamped with the same millisecond stay two cycles
+    b.observe('d', cycle(4000, { a: 4, b: 40, }));
+    b.observe('d', cycle(4000, { b: 50, a: 5 }));
+    b.writeWindow('d', out);
+    expect([...out]).toEqual([4, 40, 5, 50]);
+    // a cycle with a sensor twice before it is complete is dropped
+    b.observe('d', [...cycle(5000, { a: 6 }), ...cycle(5000, { a: 7, b: 70 })]);
+    b.writeWindow('d', out);
+    expect([...out]).toEqual([5, 50, 7, 70]);
+    expect(b.stats()).toMatchObject({ cycles: 5, stale: 2, incomplete: 2 });
   });
 
   it('evicts the least recently updated device beyond maxDevices', () => {
