@@ -156,11 +156,10 @@ export class SequenceBuffer {
   writeWindow(deviceId: string, out: Float32Array, offset = 0): boolean {
     const d = this.#devices.get(deviceId);
     if (!d || d.cycles < this.window) return false;
-    const w = this.sensors.length;
-    for (let t = 0; t < this.window; t++) {
-      const row = (d.head + t) % this.window;
-      out.set(d.ring.subarray(row * w, row * w + w), offset + t * w);
-    }
+    // the ring's rows from head to its end are the oldest, then rows 0 .. head: two copies
+    const split = d.head * this.sensors.length;
+    out.set(d.ring.subarray(split), offset);
+    if (split > 0) out.set(d.ring.subarray(0, split), offset + d.ring.length - split);
     return true;
   }
 
