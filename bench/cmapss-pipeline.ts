@@ -50,7 +50,8 @@ const { values } = parseArgs({
 if ((values.test === undefined) !== (values.rul === undefined)) fail('--test and --rul go together');
 if (values.test !== undefined && values['from-train'] !== undefined) fail('--from-train is instead of --test/--rul');
 const rate = Number(values.rate);
-if (!(rate > 0 && rate <= 1000)) fail(`--rate must be a number of cycles per second per device in (0, 1000], got ${values.rate}`);
+if (!(rate > 0 && rate <= 1000))
+  fail(`--rate must be a number of cycles per second per device in (0, 1000], got ${values.rate}`);
 const modelDir = values.model ? resolve(values.model) : DEFAULT_RUL_DIR;
 
 console.log(machineLine());
@@ -86,7 +87,15 @@ const offlineMs = performance.now() - t0;
 await runner.close();
 const offline: UnitPrediction[] = units.map((u, i) => {
   const [a, b, c] = [out.data[i * 3]!, out.data[i * 3 + 1]!, out.data[i * 3 + 2]!];
-  return { unit: u.unit, fold: 0, cycles: u.length, trueRul: trueRul[i]!, rul: a, p10: Math.min(b, c), p90: Math.max(b, c) };
+  return {
+    unit: u.unit,
+    fold: 0,
+    cycles: u.length,
+    trueRul: trueRul[i]!,
+    rul: a,
+    p10: Math.min(b, c),
+    p90: Math.max(b, c),
+  };
 });
 const offScores = scorePredictions(offline);
 console.log(

@@ -57,15 +57,13 @@ export function buildMaintenanceServer(opts: MaintenanceServerOptions): FastifyI
         .send({ statusCode: 400, code: 'EL_ERR_INVALID_ARGUMENT', error: STATUS_TEXT[400], message: e.message });
     if (e instanceof EdgeloopError) {
       const status = MAINTENANCE_HTTP_STATUS[e.code] ?? 500;
-      return reply
-        .status(status)
-        .send({
-          statusCode: status,
-          code: e.code,
-          error: STATUS_TEXT[status] ?? 'Error',
-          message: e.message,
-          details: e.details,
-        });
+      return reply.status(status).send({
+        statusCode: status,
+        code: e.code,
+        error: STATUS_TEXT[status] ?? 'Error',
+        message: e.message,
+        details: e.details,
+      });
     }
     const status = e.statusCode && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
     return reply.status(status).send({

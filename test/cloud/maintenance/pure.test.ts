@@ -36,7 +36,7 @@ describe('SequenceBuffer', () => {
     b.writeWindow('d', out);
     expect([...out]).toEqual([1, 10, 3, 30]);
     // two cycles stamped with the same millisecond stay two cycles
-    b.observe('d', cycle(4000, { a: 4, b: 40, }));
+    b.observe('d', cycle(4000, { a: 4, b: 40 }));
     b.observe('d', cycle(4000, { b: 50, a: 5 }));
     b.writeWindow('d', out);
     expect([...out]).toEqual([4, 40, 5, 50]);
