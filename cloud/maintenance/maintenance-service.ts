@@ -243,7 +243,7 @@ export class MaintenanceService {
   }
 
   #schedule(): void {
-    if (this.#flushing) return;
+    if (this.#flushing !== undefined) return;
     this.#flushing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#drain());
   }
 
@@ -329,7 +329,7 @@ export class MaintenanceService {
 
   /** Resolve once every queued device has been scored (tests, tools, benchmarks). */
   async idle(): Promise<void> {
-    while (this.#flushing) await this.#flushing;
+    while (this.#flushing !== undefined) await this.#flushing;
   }
 
   /** The device's RUL; EL_ERR_MAINTENANCE_UNKNOWN_DEVICE when no cycle of it has arrived. */

@@ -104,7 +104,11 @@ describe('scoreMaintenance', () => {
       leadSecondsMean: 5,
       alertedWithoutFailure: 1,
     });
-    expect(s.perDevice.find((d) => d.deviceId === 'c')).toMatchObject({ failed: false, trueRul: 70, alertLeadCycles: 80 });
+    expect(s.perDevice.find((d) => d.deviceId === 'c')).toMatchObject({
+      failed: false,
+      trueRul: 70,
+      alertLeadCycles: 80,
+    });
   });
 });
 
@@ -113,7 +117,9 @@ describe('scenario options', () => {
     expect(() => resolveSimulationOptions({ scenario: 'degradation', replay: { path: 'x.csv' } })).toThrow(
       /replay and scenario cannot be combined/,
     );
-    expect(() => resolveSimulationOptions({ degradation: { initialWear: 0.2 } })).toThrow(/need scenario "degradation"/);
+    expect(() => resolveSimulationOptions({ degradation: { initialWear: 0.2 } })).toThrow(
+      /need scenario "degradation"/,
+    );
     expect(() =>
       resolveSimulationOptions({ scenario: 'degradation', degradation: { minLifeCycles: 50, maxLifeCycles: 40 } }),
     ).toThrow(/below minLifeCycles/);
