@@ -6,7 +6,7 @@
  *   GET /api/snapshot          DashboardSnapshot (JSON)
  *   GET /api/devices/:id       one device (404 when unknown)
  *   GET /api/stream            Server-Sent Events: a `snapshot` event every `intervalMs`
- *   GET /api/maintenance       devices by predicted RUL, when a maintenance source is given (404 otherwise)
+ *   GET /api/maintenance       devices by predicted RUL, when a maintenance source is given ({available: false} otherwise)
  *   GET /healthz               200 {ok:true}
  * The page uses SSE and falls back to polling /api/snapshot.
  */
@@ -107,10 +107,12 @@ export class DashboardServer {
       return d;
     });
     app.get('/api/maintenance', async (_req, reply) => {
+      // 200 either way: the page asks every few seconds, and no maintenance part is a state, not an error
       const m = this.#o.maintenance?.();
-      if (!m) return reply.code(404).send({ error: 'no maintenance part runs' });
+      reply.header('cache-control', 'no-store');
+      if (!m) return reply.send({ available: false });
       const { devices, total } = m.fleet({ sort: 'rul', limit: 50 });
-      return reply.header('cache-control', 'no-store').send({ horizon: m.horizon, total, devices });
+      return reply.send({ available: true, horizon: m.horizon, total, devices });
     });
     app.get('/api/stream', (req, reply) => {
       const res = reply.raw;

@@ -213,7 +213,7 @@
     $(id).addEventListener('input', () => last && renderFleet(last.devices));
   window.addEventListener('resize', () => last && chart(last.throughput, last.now));
 
-  // the RUL panel: shown when the cloud runs the maintenance part (GET /api/maintenance answers 200)
+  // the RUL panel: shown when the cloud runs the maintenance part (GET /api/maintenance says available)
   function renderRul(m) {
     $('rul-card').hidden = false;
     $('rul-sub').textContent =
@@ -237,9 +237,9 @@
   }
   const rulTick = () =>
     fetch('/api/maintenance')
-      .then((r) => (r.status === 404 ? null : r.json()))
+      .then((r) => r.json())
       .then((m) => {
-        if (m) renderRul(m);
+        if (m.available) renderRul(m);
         else $('rul-card').hidden = true;
       })
       .catch(() => {});
