@@ -15,6 +15,7 @@ const ALL: Array<[name: string, file: string, args: string[]]> = [
   ['pipeline', 'pipeline.bench.ts', []],
   ['stream-features', 'stream-features.bench.ts', []],
   ['recommend', 'recommend.bench.ts', []],
+  ['maintenance', 'maintenance.bench.ts', []],
   ['warehouse-reports', 'warehouse-reports.bench.ts', []],
   ['batch', 'batch.bench.ts', []],
   ['rollout', 'rollout.bench.ts', []],

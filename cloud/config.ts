@@ -5,6 +5,7 @@
  */
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { MaintenanceConfigSchema } from './maintenance/config.ts';
 import { RecommendConfigSchema } from './recommend/config.ts';
 import { DEFAULT_DATA_DIRS } from '../lib/data-dirs.ts';
 
@@ -235,6 +236,8 @@ export const CloudConfigSchema = z.strictObject({
   drift: z.record(z.string(), z.unknown()).optional(),
   /** the retraining job and champion/challenger (docs/retrain.md); validated by the retrain part */
   retrain: z.record(z.string(), z.unknown()).optional(),
+  /** RUL serving and maintenance alerts (docs/predict-maintenance.md); the part runs when this section is present */
+  maintenance: MaintenanceConfigSchema.optional(),
 });
 
 export type CloudConfig = z.infer<typeof CloudConfigSchema>;

@@ -9,4 +9,6 @@ export const SIMULATOR_ERROR_CODES = {
   EL_ERR_SIM_PROXY: 'The fault-injection TCP proxy could not listen or reach its upstream.',
   EL_ERR_SIM_FAULT:
     'A fault could not be injected (no broker control given, no devices in the group, agent child failed).',
+  EL_ERR_SIM_MAINTENANCE:
+    'The maintenance API given to score the live path (maintenanceUrl) could not be read (not reachable, HTTP error).',
 } as const satisfies Record<string, string>;

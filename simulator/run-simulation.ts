@@ -18,6 +18,7 @@ import { FleetObserver } from './fleet-observer.ts';
 import { LightFleet, type Endpoint } from './light/light-fleet.ts';
 import { TcpProxy } from './net/tcp-proxy.ts';
 import { loadReplay } from './replay/csv-replay.ts';
+import { prepareScenario } from './scenarios/index.ts';
 import { scoreDetection, type ObservedEvent } from './report/detection-score.ts';
 import { LatencyHistogram } from './report/latency-histogram.ts';
 import type { FaultOutcome, SimulationReport } from './report/sim-report.ts';
@@ -106,7 +107,9 @@ async function run(
     ? loadReplay(o.replay.path, { format: o.replay.format, nabLabels: o.replay.nabLabels })
     : undefined;
   const plannedStart = Date.now();
-  const built = buildFleet(o, plannedStart, replay);
+  // a maintenance scenario (degradation, C-MAPSS replay) builds its own fleet and scores the live path after the run
+  const scenario = prepareScenario(o);
+  const built = scenario?.fleet ?? buildFleet(o, plannedStart, replay);
   const n = built.devices.length;
 
   // without control of the broker process, a broker restart is played at the network: every device connection
@@ -433,6 +436,10 @@ async function run(
       last = now;
     }
   }
+  const maintenance = await scenario?.score({
+    timeoutMs: drainTimeoutMs,
+    ...(hooks.signal ? { signal: hooks.signal } : {}),
+  });
   const snap: FleetSnapshot = fleet.snapshot();
   const cpu = process.cpuUsage(cpu0);
   const wallMs = Date.now() - startedAt.getTime();
@@ -461,7 +468,7 @@ async function run(
       sensors: built.sensors,
       messageRate: o.messageRate,
       samplesPerMessage: o.samplesPerMessage,
-      replay: o.replay?.path ?? null,
+      replay: o.replay?.path ?? o.replayCmapss?.path ?? null,
     },
     durationSec: o.durationSec,
     throughput: {
@@ -504,6 +511,7 @@ async function run(
         o.url || hooks.broker ? 'simulator process (fleet + observer)' : 'simulator process incl. the embedded broker',
     },
     memory: { rssMiB: mem.rss / 2 ** 20, heapUsedMiB: mem.heapUsed / 2 ** 20 },
+    ...(maintenance ? { maintenance } : {}),
   };
   return report;
 }

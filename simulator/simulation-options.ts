@@ -8,6 +8,7 @@ import { EdgeloopError } from '../protocol/errors.ts';
 import { issuesLine } from '../protocol/zod-issues.ts';
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/topics.ts';
 import { DATA_FAULT_KINDS } from './faults/data-faults.ts';
+import { DegradationOptionsSchema } from './scenarios/degradation.ts';
 
 const at = z.number().min(0);
 const dur = z.number().positive();
@@ -111,6 +112,17 @@ export const SimulationOptionsSchema = z.strictObject({
       nabLabels: z.string().optional(),
     })
     .optional(),
+  /** devices wear to failure like C-MAPSS engines (simulator/scenarios/degradation.ts); one message = one cycle */
+  scenario: z.enum(['degradation']).optional(),
+  /** options of the degradation scenario (lives, initial wear, steepness) */
+  degradation: DegradationOptionsSchema.optional(),
+  /** replay a C-MAPSS file: one engine = one device (devices = engines), one cycle = one sample (settings + 21 sensors) */
+  replayCmapss: z.strictObject({ path: z.string().min(1), rul: z.string().min(1).optional() }).optional(),
+  /** maintenance API (http://host:port) of the cloud the fleet sends to: the scenario report scores what it serves */
+  maintenanceUrl: z
+    .string()
+    .regex(/^https?:\/\/[^/]+\/?$/, 'expected http://host:port')
+    .optional(),
   /** after the run (and after each fault), wait at most this long for delivery to complete */
   drainTimeoutSec: z.number().positive().default(30),
   /** subscribe as a privileged client to measure delivery and latency (default true) */
@@ -149,6 +161,21 @@ export function resolveSimulationOptions(o: unknown): ResolvedSimulationOptions 
       throw new EdgeloopError('EL_ERR_SIM_OPTIONS', 'fault agent-kill needs mode "agent"');
     }
   }
+  const sources = [v.replay && 'replay', v.replayCmapss && 'replayCmapss', v.scenario && 'scenario'].filter(Boolean);
+  if (sources.length > 1)
+    throw new EdgeloopError(
+      'EL_ERR_SIM_OPTIONS',
+      `${sources.join(' and ')} cannot be combined: pick one source of data`,
+    );
+  if (v.degradation && v.scenario !== 'degradation')
+    throw new EdgeloopError('EL_ERR_SIM_OPTIONS', 'degradation options need scenario "degradation"');
+  if (v.degradation && v.degradation.maxLifeCycles < v.degradation.minLifeCycles)
+    throw new EdgeloopError(
+      'EL_ERR_SIM_OPTIONS',
+      `degradation.maxLifeCycles (${v.degradation.maxLifeCycles}) is below minLifeCycles (${v.degradation.minLifeCycles})`,
+    );
+  if ((v.scenario || v.replayCmapss) && v.mode !== 'light')
+    throw new EdgeloopError('EL_ERR_SIM_OPTIONS', 'the degradation scenario and the C-MAPSS replay run in light mode');
   if (v.connections !== undefined && v.connections > v.devices) {
     throw new EdgeloopError(
       'EL_ERR_SIM_OPTIONS',

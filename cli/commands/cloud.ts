@@ -115,6 +115,8 @@ async function serveCloud(
     if (cloud.urls.http) lines.push(`  http    ${cloud.urls.http}/healthz  ${cloud.urls.http}/metrics`);
     const rec = cloud.parts.get('recommend') as { url?: string } | undefined;
     if (rec?.url) lines.push(`  recommend ${rec.url}/v1/recommendations/{entityId}  ${rec.url}/openapi.json`);
+    const maint = cloud.parts.get('maintenance') as { url?: string } | undefined;
+    if (maint?.url) lines.push(`  maintenance ${maint.url}/v1/devices/{id}/rul  ${maint.url}/openapi.json`);
     ctx.stdout.write(lines.join('\n') + '\n');
     return await signals.done;
   } catch (err) {

@@ -41,6 +41,12 @@ delivery completeness (gaps by seq, duplicates), detection precision/recall and 
   --fault-kinds K,K      kinds for --random-faults
   --replay PATH          replay a CSV file or directory (SKAB, NAB, AI4I) as telemetry
   --replay-format F      skab|nab|ai4i (default: detected from the header)
+  --scenario degradation devices wear to failure like C-MAPSS engines (seeded lives; one message = one cycle;
+                         a device stops at failure); the report scores the live path's RUL and alerts
+  --replay-cmapss FILE   replay a C-MAPSS file: one engine = one device, one cycle = one message (3 settings +
+                         21 sensors); a device stops at the end of its trajectory
+  --replay-cmapss-rul F  the true RUL of each engine after its last cycle (a test file's RUL file; default 0)
+  --maintenance-url URL  maintenance API (http://host:port) to score; with --cloud, the embedded cloud's
   --drain-timeout T      wait at most T for delivery to complete after the run and each fault (default 30s)
   --no-observe           do not subscribe to measure delivery (pure load generation)
   --config FILE          YAML file with the same options (camelCase keys, faults as a list)
@@ -74,6 +80,10 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       'fault-kinds': { type: 'string' },
       replay: { type: 'string' },
       'replay-format': { type: 'string' },
+      scenario: { type: 'string' },
+      'replay-cmapss': { type: 'string' },
+      'replay-cmapss-rul': { type: 'string' },
+      'maintenance-url': { type: 'string' },
       'drain-timeout': { type: 'string' },
       'no-observe': { type: 'boolean' },
       cloud: { type: 'boolean' },
@@ -125,6 +135,15 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       path: resolve(ctx.cwd, values.replay),
       ...(values['replay-format'] ? { format: values['replay-format'] } : {}),
     };
+  if (values.scenario !== undefined) overrides.scenario = values.scenario;
+  if (values['replay-cmapss-rul'] && !values['replay-cmapss'])
+    throw flagError('sim', '--replay-cmapss-rul', 'given without --replay-cmapss');
+  if (values['replay-cmapss'])
+    overrides.replayCmapss = {
+      path: resolve(ctx.cwd, values['replay-cmapss']),
+      ...(values['replay-cmapss-rul'] ? { rul: resolve(ctx.cwd, values['replay-cmapss-rul']) } : {}),
+    };
+  if (values['maintenance-url'] !== undefined) overrides.maintenanceUrl = values['maintenance-url'];
   const options = loadConfig(SimulationOptionsSchema, {
     file: values.config ? resolve(ctx.cwd, values.config) : undefined,
     env: ctx.env,
@@ -158,7 +177,9 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   const tty = Boolean((ctx.stderr as NodeJS.WriteStream).isTTY);
   let lastLine = 0;
   try {
-    const report = await runSimulation(cloudSetup ? { ...options, url: cloudSetup.url } : options, {
+    const scored =
+      cloudSetup?.maintenanceUrl && !options.maintenanceUrl ? { maintenanceUrl: cloudSetup.maintenanceUrl } : {};
+    const report = await runSimulation(cloudSetup ? { ...options, url: cloudSetup.url, ...scored } : options, {
       signal: ac.signal,
       ...(cloudSetup ? { observerCredentials: cloudSetup.observer, probes: cloudSetup.probes } : {}),
       onProgress: values.quiet
@@ -191,7 +212,13 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
 /** An embedded cloud for `--cloud`: anonymous devices (client id = device id), a privileged observer service. */
 async function startSimCloud(
   dataDir: string | undefined,
-  options: { devices: number; deviceIdPrefix: string; topicPrefix: string },
+  options: {
+    devices: number;
+    deviceIdPrefix: string;
+    topicPrefix: string;
+    scenario?: string | undefined;
+    replayCmapss?: unknown;
+  },
 ) {
   const { mkdtempSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
@@ -219,6 +246,8 @@ async function startSimCloud(
       logLevel: 'warn',
       broker: { mode: 'embedded', embedded: { host: '127.0.0.1', port: 0, credentialsFile, allowAnonymous: true } },
       http: { enabled: false },
+      // the maintenance scenarios score the live path: RUL served by the cloud's maintenance part
+      ...(options.scenario || options.replayCmapss ? { maintenance: { port: 0 } } : {}),
     } as never),
   );
   try {
@@ -235,8 +264,10 @@ async function startSimCloud(
     streamProbe(cloud.parts.get('stream')!.instance as S),
     featureStoreProbe(cloud.parts.get('feature-store')!.instance as F, { deviceIds: () => ids.slice(0, 1000) }),
   ];
+  const maintenance = cloud.parts.get('maintenance') as { url?: string } | undefined;
   return {
     url: cloud.urls.mqtt!,
+    maintenanceUrl: maintenance?.url,
     dataDir: dir,
     observer: { username: 'sim-observer', password },
     probes,

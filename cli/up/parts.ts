@@ -102,13 +102,24 @@ const dashboardPart = definePart({
           ...(cloud.deviceAuth ? { username: 'dashboard', password: ctx.secrets.dashboard } : {}),
         });
         await feed.start();
-        server = new DashboardServer({ source, host: ctx.o.host, port: ctx.o.port ?? 8080, title: 'edgeloop' });
+        // the RUL panel reads the cloud's maintenance part when it runs
+        const maintenance = () =>
+          cloud.cloud?.parts.get('maintenance')?.instance as
+            | import('../../cloud/dashboard/dashboard-server.ts').MaintenanceSource
+            | undefined;
+        server = new DashboardServer({
+          source,
+          maintenance,
+          host: ctx.o.host,
+          port: ctx.o.port ?? 8080,
+          title: 'edgeloop',
+        });
         try {
           await server.start();
         } catch (err) {
           // the default port is taken: take any free one (an explicit --port fails instead)
           if (ctx.o.port !== undefined || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-          server = new DashboardServer({ source, host: ctx.o.host, port: 0, title: 'edgeloop' });
+          server = new DashboardServer({ source, maintenance, host: ctx.o.host, port: 0, title: 'edgeloop' });
           await server.start();
           ctx.warn(`edgeloop up: port 8080 is in use, the dashboard took ${server.url}`);
         }

@@ -6,6 +6,7 @@
  *   GET /api/snapshot          DashboardSnapshot (JSON)
  *   GET /api/devices/:id       one device (404 when unknown)
  *   GET /api/stream            Server-Sent Events: a `snapshot` event every `intervalMs`
+ *   GET /api/maintenance       devices by predicted RUL, when a maintenance source is given ({available: false} otherwise)
  *   GET /healthz               200 {ok:true}
  * The page uses SSE and falls back to polling /api/snapshot.
  */
@@ -21,8 +22,30 @@ export interface DashboardSource {
   device(id: string): DeviceView | undefined;
 }
 
+/** A device's RUL as the RUL panel shows it (the maintenance part's DeviceRul has these and more). */
+export interface RulRow {
+  deviceId: string;
+  status: 'ok' | 'warming-up';
+  rul: number | null;
+  p10: number | null;
+  p90: number | null;
+  cycles: number;
+  window: number;
+  lastCycleAt: number | null;
+  suggestedServiceAt: number | null;
+  alert: boolean;
+}
+
+/** What the RUL panel reads: the maintenance part's service (cloud/maintenance/maintenance-service.ts). */
+export interface MaintenanceSource {
+  readonly horizon: number;
+  fleet(opts: { sort?: 'rul'; limit?: number }): { devices: RulRow[]; total: number };
+}
+
 export interface DashboardServerOptions {
   source: DashboardSource;
+  /** the RUL panel's data, looked up at each request (the maintenance part may start later or not run) */
+  maintenance?: () => MaintenanceSource | undefined;
   host?: string;
   /** 0 = any free port (default 0) */
   port?: number;
@@ -42,7 +65,8 @@ const ASSETS: Record<string, { file: string; type: string }> = {
 };
 
 export class DashboardServer {
-  readonly #o: Required<Omit<DashboardServerOptions, 'title'>> & { title: string };
+  readonly #o: Required<Omit<DashboardServerOptions, 'title' | 'maintenance'>> &
+    Pick<DashboardServerOptions, 'maintenance'> & { title: string };
   #app: FastifyInstance | undefined;
   #url: string | undefined;
   readonly #streams = new Set<{ res: ServerResponse; timer: NodeJS.Timeout }>();
@@ -81,6 +105,14 @@ export class DashboardServer {
       const d = this.#o.source.device(req.params.id);
       if (!d) return reply.code(404).send({ error: 'unknown device', deviceId: req.params.id });
       return d;
+    });
+    app.get('/api/maintenance', async (_req, reply) => {
+      // 200 either way: the page asks every few seconds, and no maintenance part is a state, not an error
+      const m = this.#o.maintenance?.();
+      reply.header('cache-control', 'no-store');
+      if (!m) return reply.send({ available: false });
+      const { devices, total } = m.fleet({ sort: 'rul', limit: 50 });
+      return reply.send({ available: true, horizon: m.horizon, total, devices });
     });
     app.get('/api/stream', (req, reply) => {
       const res = reply.raw;

@@ -8,6 +8,7 @@
  *   ingest         Ingest (+ its MQTT client on an external broker); needs dlq, stream (and the embedded broker, see ALSO_RUNS)
  *   broker         EmbeddedBroker (broker.mode embedded); ingests inside its publish path when ingest runs
  *   drift          drift monitors (docs/drift.md), when config.drift is set; fed by the processor
+ *   maintenance    RUL per device and maintenance alerts (docs/predict-maintenance.md), when config.maintenance is set; fed by the processor
  *   processor      the stream processor (+ the Parquet history when enabled); needs stream, feature-store
  *   archive        the raw Parquet archive (<dataDir>/archive) when archive.enabled (default: local stream); needs stream
  *   reports        the warehouse reports API and page, when config.reports is set (reads <dataDir>/warehouse.duckdb)
@@ -29,6 +30,7 @@ import { cloudDriftPart } from './drift.ts';
 import { dlqPart } from './dlq.ts';
 import { featureStorePart } from './feature-store.ts';
 import { ingestPart } from './ingest.ts';
+import { maintenancePart } from './maintenance.ts';
 import { processorPart } from './processor.ts';
 import { registryPart } from './registry.ts';
 import { reportsPart } from './reports.ts';
@@ -45,6 +47,7 @@ export {
   dlqPart,
   featureStorePart,
   ingestPart,
+  maintenancePart,
   processorPart,
   registryPart,
   reportsPart,
@@ -67,6 +70,7 @@ export const CLOUD_PARTS: readonly CloudPartDefinition[] = [
   ingestPart,
   brokerPart,
   cloudDriftPart,
+  maintenancePart,
   processorPart,
   archivePart,
   reportsPart,

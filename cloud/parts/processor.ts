@@ -6,6 +6,7 @@ import type { DeviceMessage } from '../../protocol/messages.ts';
 import { importPart, type CloudContext, type CloudPart } from './context.ts';
 import { cloudDriftPart } from './drift.ts';
 import { featureStorePart } from './feature-store.ts';
+import { maintenancePart } from './maintenance.ts';
 import { streamPart } from './stream.ts';
 
 /**
@@ -17,9 +18,9 @@ import { streamPart } from './stream.ts';
 export const processorPart = definePart({
   name: 'processor',
   requires: { stream: streamPart, store: featureStorePart },
-  optional: { drift: cloudDriftPart },
+  optional: { drift: cloudDriftPart, maintenance: maintenancePart },
   create: async (
-    { stream, store, drift },
+    { stream, store, drift, maintenance },
     ctx: CloudContext,
   ): Promise<CloudPart<Processor> & { offline: ParquetOfflineStore | undefined }> => {
     const { Processor } = await importPart('processor', () => import('../processor/processor.ts'));
@@ -55,9 +56,11 @@ export const processorPart = definePart({
         drift?.observeFeatures(info);
         userHook?.(info);
       },
-      ...(drift
+      ...(drift || maintenance
         ? {
             onMessage: (m: DeviceMessage) => {
+              maintenance?.instance.observe(m);
+              if (!drift) return;
               if (m.type === 'status') drift.observeStatus(m);
               else if (m.type === 'events') drift.observeEvents(m);
             },

@@ -5,6 +5,7 @@ import type { InjectedFault } from '../faults/data-faults.ts';
 import type { DeviceDelivery } from '../delivery-tracker.ts';
 import type { DetectionScore } from './detection-score.ts';
 import type { LatencySummary } from './latency-histogram.ts';
+import type { MaintenanceReport } from '../scenarios/index.ts';
 
 export interface FaultOutcome {
   kind: string;
@@ -78,6 +79,8 @@ export interface SimulationReport {
   groundTruth: InjectedFault[];
   cpu: { userMs: number; systemMs: number; cores: number; note: string };
   memory: { rssMiB: number; heapUsedMiB: number };
+  /** the maintenance scenarios (degradation, C-MAPSS replay): the live path's RUL and alerts against the truth */
+  maintenance?: MaintenanceReport;
 }
 
 const fmt = (x: number | null | undefined, d = 1): string =>
@@ -118,10 +121,25 @@ export function summarize(r: SimulationReport): string {
       `fault        ${f.kind} at ${fmt(f.atMs / 1000)}s, healed at ${fmt(f.healedAtMs / 1000)}s, ${f.devicesAffected} devices: drained ${fmt(f.drainMs, 0)} ms after heal, peak backlog ${f.peakBacklog}${extra}`,
     );
   }
+  if (r.maintenance) lines.push(...maintenanceLines(r.maintenance));
   lines.push(
     `cpu          ${fmt(r.cpu.cores, 2)} cores (user ${fmt(r.cpu.userMs, 0)} ms, system ${fmt(r.cpu.systemMs, 0)} ms; ${r.cpu.note}), rss ${fmt(r.memory.rssMiB, 0)} MiB`,
   );
   return lines.join('\n');
+}
+
+function maintenanceLines(m: MaintenanceReport): string[] {
+  const head = `maintenance  ${m.scenario}: ${m.devices} devices, ${m.failures} failed in the run`;
+  const sc = m.score;
+  if (!sc) return [`${head}; ${m.note}`];
+  const a = sc.alerts;
+  const lead = a.leadCycles
+    ? `lead time mean ${fmt(a.leadCycles.mean, 1)} cycles (${fmt(a.leadCycles.min, 0)}..${fmt(a.leadCycles.max, 0)}; ${fmt(a.leadSecondsMean, 1)} s at the run's cycle rate)`
+    : 'no alert';
+  return [
+    `${head}; served RUL at the last reading: RMSE ${fmt(sc.rmseAtLastReading, 2)} cycles over ${sc.scored} devices (at failure ${fmt(sc.rmseAtFailure, 2)}), p10-p90 coverage ${sc.coverage === null ? '–' : `${fmt(sc.coverage * 100, 0)} %`}`,
+    `maintenance  alerts (horizon ${a.horizon} cycles): ${a.alerted}/${a.failed} failures alerted, ${a.missed} missed, ${a.early} early by more than the horizon, ${a.alertedWithoutFailure} on devices that did not fail; ${lead}; ${m.note}`,
+  ];
 }
 
 /** JSON with NaN/Infinity as null */

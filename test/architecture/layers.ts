@@ -70,8 +70,9 @@ export const LAYER_RULES: readonly LayerRule[] = Object.freeze([
       'cloud/feature-store/feature-store.ts',
       'cloud/stream/stream.ts',
       'cloud/processor/decode-record.ts',
+      'models/rul/cmapss-data.ts',
     ],
-    why: "runs real agents (agent mode); its pipeline probes read the cloud's stream and feature store through their interfaces",
+    why: "runs real agents (agent mode); its pipeline probes read the cloud's stream and feature store through their interfaces; the C-MAPSS replay parses files with the RUL model's pure reader",
   },
   {
     layer: 'deploy',

@@ -22,6 +22,7 @@ export async function startMetricsCloud(): Promise<{ url: string; cloud: Cloud }
       http: { port: 0 },
       registry: { port: 0, requireSignature: false },
       recommend: { port: 0 },
+      maintenance: { port: 0 },
       rollout: { http: { port: 0 }, discoveryMs: 0 },
     }),
   );

@@ -213,6 +213,39 @@
     $(id).addEventListener('input', () => last && renderFleet(last.devices));
   window.addEventListener('resize', () => last && chart(last.throughput, last.now));
 
+  // the RUL panel: shown when the cloud runs the maintenance part (GET /api/maintenance says available)
+  function renderRul(m) {
+    $('rul-card').hidden = false;
+    $('rul-sub').textContent =
+      `${m.total} devices by predicted RUL, cycles; bar = p10–p90, tick = RUL, red line = alert horizon (${fmt(m.horizon)} cycles)`;
+    const max = Math.max(m.horizon * 2, 1, ...m.devices.map((d) => d.p90 ?? 0));
+    const x = (v) => `${Math.max(0, Math.min(100, (100 * Math.max(0, v)) / max)).toFixed(1)}%`;
+    $('rul').tBodies[0].innerHTML = m.devices
+      .map((d) => {
+        if (d.status !== 'ok')
+          return `<tr data-rul="${esc(d.deviceId)}"><td>${esc(d.deviceId)}</td><td class="num">–</td><td colspan="2" class="a-off">warming up: ${d.cycles} of ${d.window} cycles</td><td class="num opt">${d.cycles}</td><td class="opt">–</td><td></td></tr>`;
+        const lo = Math.max(0, d.p10);
+        const band = `<span class="band" style="left:${x(lo)};width:calc(${x(d.p90)} - ${x(lo)})"></span>`;
+        const bar = `<span class="bar" role="img" aria-label="RUL ${fmt(d.rul)} cycles, p10 ${fmt(d.p10)}, p90 ${fmt(d.p90)}">${band}<span class="hz" style="left:${x(m.horizon)}"></span><span class="tick" style="left:${x(d.rul)}"></span></span>`;
+        const when =
+          d.suggestedServiceAt === null
+            ? '–'
+            : new Date(d.suggestedServiceAt).toLocaleString('en-GB', { hour12: false });
+        return `<tr data-rul="${esc(d.deviceId)}" class="${d.alert ? 'alert' : ''}"><td>${esc(d.deviceId)}</td><td class="num rul-v">${fmt(d.rul)}</td><td>${bar}</td><td class="num">${fmt(d.p10)}–${fmt(d.p90)}</td><td class="num opt">${d.cycles}</td><td class="opt">${esc(when)}</td><td>${d.alert ? '<span class="a-on">service</span>' : '<span class="a-off">–</span>'}</td></tr>`;
+      })
+      .join('');
+  }
+  const rulTick = () =>
+    fetch('/api/maintenance')
+      .then((r) => r.json())
+      .then((m) => {
+        if (m.available) renderRul(m);
+        else $('rul-card').hidden = true;
+      })
+      .catch(() => {});
+  void rulTick();
+  setInterval(rulTick, 2000);
+
   let pollTimer;
   function poll() {
     $('conn').textContent = 'polling';
