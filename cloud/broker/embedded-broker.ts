@@ -31,6 +31,7 @@
  * hook is where `ingest.accept()` runs; the PUBACK goes back only once the message is in the stream (or the DLQ).
  * If the ingest refuses (stream down), the client is disconnected without a PUBACK and redelivers on reconnect.
  */
+import { checkKnownOptions } from '../../lib/options.ts';
 import { channel } from 'node:diagnostics_channel';
 import { createServer as createNetServer, type Server, type Socket, type AddressInfo } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
@@ -117,10 +118,7 @@ export class EmbeddedBroker {
   };
 
   constructor(opts: EmbeddedBrokerOptions = {}) {
-    for (const k of Object.keys(opts)) {
-      if (!BROKER_OPTION_NAMES.has(k))
-        throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `EmbeddedBroker: unknown option "${k}"`);
-    }
+    checkKnownOptions('EmbeddedBroker', opts, BROKER_OPTION_NAMES, 'EL_ERR_INVALID_ARGUMENT');
     const up = opts.unauthorizedPublish ?? 'quarantine';
     if (up !== 'quarantine' && up !== 'disconnect') {
       throw new EdgeloopError(

@@ -8,6 +8,7 @@
  * Alias moves are announced on the 'alias' event and on diagnostics_channel `edgeloop:registry:alias` (the
  * recommendation service hot-reloads on them).
  */
+import { checkKnownOptions } from '../../lib/options.ts';
 import { channel } from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
@@ -127,13 +128,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
 
   constructor(opts: ModelRegistryOptions) {
     super();
-    for (const k of Object.keys(opts ?? {})) {
-      if (!OPTION_KEYS.has(k))
-        throw new EdgeloopError(
-          'EL_ERR_INVALID_ARGUMENT',
-          `ModelRegistry: unknown option "${k}" (known: ${[...OPTION_KEYS].join(', ')})`,
-        );
-    }
+    checkKnownOptions('ModelRegistry', opts ?? {}, OPTION_KEYS, 'EL_ERR_INVALID_ARGUMENT', true);
     if (typeof opts.dbPath !== 'string' || !opts.dbPath)
       throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelRegistry: option "dbPath" is required');
     if (!opts.store)
