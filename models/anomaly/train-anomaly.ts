@@ -205,13 +205,7 @@ export async function trainAnomalyModel(
   const threshold = Math.fround(calibrateThreshold(trainingScores, rule));
 
   const manifest: ManifestInput = {
-    ...manifestHead({
-      name: opts.name ?? 'anomaly',
-      version: opts.version ?? '1.0.0',
-      kind: 'anomaly',
-      createdAt: opts.createdAt,
-      onnx,
-    }),
+    ...manifestHead(opts, { name: 'anomaly', kind: 'anomaly' }, onnx),
     inputs: {
       kind: 'window',
       name: 'window',

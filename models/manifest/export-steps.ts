@@ -60,28 +60,32 @@ export function testVectorOf(
   };
 }
 
-export interface ManifestHeadInput {
-  name: string;
-  version: string;
-  kind: ManifestInput['kind'];
+/** What an exporter's caller may set of the identifying fields (an exporter's options carry these). */
+export interface ManifestNaming {
+  name?: string | undefined;
+  /** default 1.0.0 */
+  version?: string | undefined;
   /** ISO time; default now */
   createdAt?: string | undefined;
-  onnx: Uint8Array;
-  /** the ONNX file's name in the model directory (default model.onnx) */
-  file?: string;
 }
 
-/** The identifying fields every manifest starts with, in their written order. */
+/**
+ * The identifying fields every manifest starts with, in their written order: `given` over the exporter's default
+ * name, for the ONNX bytes `onnx` (written as `file`, default model.onnx).
+ */
 export function manifestHead(
-  o: ManifestHeadInput,
+  given: ManifestNaming,
+  defaults: { name: string; kind: ManifestInput['kind'] },
+  onnx: Uint8Array,
+  file?: string,
 ): Pick<ManifestInput, 'schema' | 'name' | 'version' | 'kind' | 'createdAt' | 'artifact'> {
   return {
     schema: MANIFEST_SCHEMA,
-    name: o.name,
-    version: o.version,
-    kind: o.kind,
-    createdAt: o.createdAt ?? new Date().toISOString(),
-    artifact: describeArtifact(o.onnx, o.file),
+    name: given.name ?? defaults.name,
+    version: given.version ?? '1.0.0',
+    kind: defaults.kind,
+    createdAt: given.createdAt ?? new Date().toISOString(),
+    artifact: describeArtifact(onnx, file),
   };
 }
 

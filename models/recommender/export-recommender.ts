@@ -92,13 +92,7 @@ export async function exportRecommender(
   assertParity(parityMaxError, o.parityTolerance ?? 1e-5, 'EL_ERR_RECOMMENDER_PARITY', 'ONNX model');
 
   const manifest: ManifestInput = {
-    ...manifestHead({
-      name: o.name ?? 'ai4i-recommender',
-      version: o.version ?? '1.0.0',
-      kind: 'recommender',
-      createdAt: o.createdAt,
-      onnx,
-    }),
+    ...manifestHead(o, { name: 'ai4i-recommender', kind: 'recommender' }, onnx),
     inputs: {
       kind: 'features',
       name: RECOMMENDER_INPUT_NAME,

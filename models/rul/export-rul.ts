@@ -65,13 +65,7 @@ export async function exportRul(t: TrainedRul, o: ExportRulOptions): Promise<Exp
   const parityMaxError = relativeParity(t.predict(o.sample, o.sampleRows), ortOut);
   assertParity(parityMaxError, o.parityTolerance ?? 1e-4, 'EL_ERR_RUL_PARITY', 'ONNX RUL model', 'relative; ');
   const manifest: ManifestInput = {
-    ...manifestHead({
-      name: o.name ?? 'cmapss-rul',
-      version: o.version ?? '1.0.0',
-      kind: 'rul',
-      createdAt: o.createdAt,
-      onnx,
-    }),
+    ...manifestHead(o, { name: 'cmapss-rul', kind: 'rul' }, onnx),
     inputs: {
       kind: 'window',
       name: RUL_INPUT_NAME,

@@ -25,7 +25,7 @@ describe('shared exporter steps', () => {
       artifact: { file: string };
     };
     const onnx = readFileSync(join(defaultDir, name, m.artifact.file));
-    const head = manifestHead({ name: m.name, version: m.version, kind: m.kind, createdAt: m.createdAt, onnx });
+    const head = manifestHead(m, { name: 'unused', kind: m.kind }, onnx);
     expect(Object.entries(m).slice(0, 6)).toEqual(Object.entries(head));
   });
 
