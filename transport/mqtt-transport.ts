@@ -285,7 +285,7 @@ export class MqttTransport extends TransportBase<Pending> implements Transport {
   protected async closeClient(): Promise<void> {
     const conn = this.conn;
     this.#clearTimer('reconnect');
-    const _closed = this.beginClose();
+    this.beginClose();
     const client = this.#client;
     if (client) {
       const wasConnected = conn.connected;
