@@ -1,7 +1,7 @@
 /** `edgeloop models eval skab`: the SKAB anomaly benchmark (models/anomaly/skab-eval.ts) from the command line. */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { numberFlag, } from '../../lib/cli-errors.ts';
+import { numberFlag } from '../../lib/cli-errors.ts';
 import { Progress } from '../../lib/progress.ts';
 import type { CliContext } from '../../lib/cli-context.ts';
 import {

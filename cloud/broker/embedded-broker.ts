@@ -1,4 +1,36 @@
-
+/**
+ * Embedded MQTT broker (aedes) for one-machine runs, with per-device authentication, topic authorisation and an
+ * in-path ingest hook.
+ *
+ * Authentication (checked in this order):
+ *   1. TLS client certificate verified against `tls.ca`: CN = deviceId (or a service name listed in
+ *      `credentials.certificateServices` / `credentials.services`). A username, if sent, must equal the CN.
+ *   2. username + password: username = deviceId (under `credentials.devices`) or a service name (under
+ *      `credentials.services`), password checked against its scrypt hash.
+ *   3. `allowAnonymous: true` only: no credentials → a device whose id is the MQTT client id (development only).
+ * Devices must connect with client id = deviceId (`requireClientIdMatch`, default true), so one device cannot
+ * take over another's session. Failed logins are rate-limited per client address (loopback exempt) and per
+ * username (LoginRateLimiter); a locked-out address or username is refused without a password check.
+ *
+ * Exposure: a listener on a non-loopback host with `allowAnonymous` is refused (EL_ERR_INSECURE_LISTENER) unless
+ * `insecure: true` is set, which is then logged as a warning.
+ *
+ * Protocol: the broker speaks MQTT 3.1.1 (and 3.1). `preConnect` refuses what aedes would accept against the
+ * standard (connect-check.ts): an MQTT 5 CONNECT gets a v5 CONNACK 0x84 and a log line naming where MQTT 5 devices
+ * should connect; an empty client id with CleanSession=0 gets CONNACK 0x02. Messages resent to a persistent
+ * session on reconnect carry DUP (redelivery-dup.ts).
+ *
+ * Authorisation (TopicAuthorizer): a device publishes only under its own deviceId and subscribes only to its own
+ * and the fleet's model topics; services may do anything. An unauthorised publish is written to the dead-letter
+ * store (`onRefused`) and then, by default (`unauthorizedPublish: 'quarantine'`), acknowledged and re-routed to
+ * `$edgeloop/quarantine/<clientId>` so no subscriber sees it and the device does not loop on reconnects;
+ * `'disconnect'` closes the connection instead (MQTT 3.1.1 has no negative PUBACK). An unauthorised subscription
+ * is refused with SUBACK failure (0x80).
+ *
+ * Ingest in the publish path: aedes writes the PUBACK of a QoS 1 publish right after `authorizePublish`, so that
+ * hook is where `ingest.accept()` runs; the PUBACK goes back only once the message is in the stream (or the DLQ).
+ * If the ingest refuses (stream down), the client is disconnected without a PUBACK and redelivers on reconnect.
+ */
 import { channel } from 'node:diagnostics_channel';
 import { createServer as createNetServer, type Server, type Socket, type AddressInfo } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
