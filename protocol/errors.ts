@@ -42,7 +42,6 @@ export const PROTOCOL_ERROR_CODES = {
  * (declaration merging: protocol/ stays the bottom layer and imports no part), so an unregistered literal given
  * to EdgeloopError is a type error; test/errors.test.ts checks the same at run time over the source text.
  */
-// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging
 export interface ErrorCodeRegistry extends Record<keyof typeof PROTOCOL_ERROR_CODES, true> {}
 
 export type ErrorCode = keyof ErrorCodeRegistry;
