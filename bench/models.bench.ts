@@ -17,7 +17,7 @@ import { readModelDir } from '../models/manifest/index.ts';
 import { GraphBuilder, floatTensorInfo } from '../models/onnx/graph-builder.ts';
 import { OrtModelRunner } from '../models/runtime/ort-model-runner.ts';
 import { inputWidth } from '../protocol/manifest.ts';
-import { machineLine } from './machine.ts';
+import { BenchReport } from './lib/report.ts';
 
 const { values: args } = parseArgs({
   options: { model: { type: 'string' }, runs: { type: 'string' }, threads: { type: 'string' } },
@@ -33,13 +33,15 @@ const sessionOptions: ort.InferenceSession.SessionOptions = {
   graphOptimizationLevel: 'all',
 };
 
-console.log(machineLine());
 const { manifest, onnx, modelPath } = readModelDir(modelDir);
 const width = inputWidth(manifest);
 const bytes = statSync(modelPath).size;
 const isRul = manifest.kind === 'rul';
 const targetUs = isRul ? 1000 : 100;
 const label = isRul ? 'RUL model' : 'anomaly model';
+// prints the machine, its load and the git ref; figures go to bench/results/<name>.json
+const report = new BenchReport(isRul ? 'models-rul' : 'models');
+report.figure({ label: 'model file', value: bytes / 1024, unit: 'KiB' });
 console.log(
   `model: ${manifest.name} ${manifest.version}, input [batch, ${width}], ${bytes} bytes (${(bytes / 1024).toFixed(1)} KiB; target ${isRul ? '<= 1024' : '< 200'} KiB)`,
 );
@@ -145,6 +147,15 @@ try {
     `  target p99 < ${targetUs} µs: all calls ${lat!.pct.p99! < targetUs ? 'meet' : 'miss'} it, quietest block ${lat!.bestBlockP99 < targetUs ? 'meets' : 'misses'} it`,
   );
   console.log(`  ${label} (OrtModelRunner.run):         ${fmt(viaRunner!.pct)}${cpu(viaRunner!)}`);
+  report.figure({ label: 'batch 1, `session.run`, p50', value: lat!.pct.p50!, unit: 'µs', raw: raw!.pct.p50! });
+  report.figure({ label: 'batch 1, `session.run`, p99', value: lat!.pct.p99!, unit: 'µs', raw: raw!.pct.p99! });
+  report.figure({
+    label: 'batch 1, p99 of the quietest 1 000 calls',
+    value: lat!.bestBlockP99,
+    unit: 'µs',
+    raw: raw!.bestBlockP99,
+  });
+  report.figure({ label: 'batch 1 through `OrtModelRunner.run`, p99', value: viaRunner!.pct.p99!, unit: 'µs' });
   console.log(
     `  ratio ${label} / raw limit: p50 ${(lat!.pct.p50! / raw!.pct.p50!).toFixed(2)}, p99 ${(lat!.pct.p99! / raw!.pct.p99!).toFixed(2)}, quietest-block p99 ${(lat!.bestBlockP99 / raw!.bestBlockP99).toFixed(2)}`,
   );
@@ -154,7 +165,9 @@ try {
     console.log(
       `batch ${String(batch).padStart(3)}: ${label} ${rate(modelRate)} windows/s, trivial model ${rate(rawRate)} rows/s (ratio ${(modelRate / rawRate).toFixed(2)})`,
     );
+    report.figure({ label: `batch ${batch}`, value: modelRate, unit: 'windows/s', raw: rawRate, rawUnit: 'rows/s' });
   }
+  report.write();
 } finally {
   await runner.close();
   await model.release();

@@ -1,13 +1,18 @@
 /**
  * npm run bench: every benchmark, one after another, each in its own process (so one's heap, sockets and child
  * processes never skew the next). Each prints the machine, its figures and the raw limits measured in the same run;
- * copy them into docs/benchmarks.md. A failing benchmark is reported and the others still run.
+ * benchmarks that use bench/lib/report.ts also write bench/results/<name>.json. A failing benchmark is reported and
+ * the others still run.
  *
- *   npm run bench [-- --only models,agent]
+ *   npm run bench [-- --only models,agent] [--write-docs]   run, then regenerate the tables of docs/benchmarks.md
+ *   npm run bench -- --docs-only                           regenerate the tables from the results already there
  */
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { writeTables } from './lib/docs-tables.ts';
+import { type BenchResult, RESULTS_DIR } from './lib/report.ts';
 
 const ALL: Array<[name: string, file: string, args: string[]]> = [
   ['models', 'models.bench.ts', []],
@@ -22,7 +27,9 @@ const ALL: Array<[name: string, file: string, args: string[]]> = [
   ['simulator', 'simulator.bench.ts', []],
 ];
 
-const { values } = parseArgs({ options: { only: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { only: { type: 'string' }, 'write-docs': { type: 'boolean' }, 'docs-only': { type: 'boolean' } },
+});
 const only = values.only ? new Set(values.only.split(',').map((s) => s.trim())) : undefined;
 const unknown = [...(only ?? [])].filter((n) => !ALL.some(([name]) => name === n));
 if (unknown.length) {
@@ -30,8 +37,24 @@ if (unknown.length) {
   process.exit(1);
 }
 
+/** Regenerate the marked tables of docs/benchmarks.md from bench/results/*.json. */
+function writeDocs(): void {
+  const results = existsSync(RESULTS_DIR)
+    ? readdirSync(RESULTS_DIR)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => JSON.parse(readFileSync(join(RESULTS_DIR, f), 'utf8')) as BenchResult)
+    : [];
+  const page = join(import.meta.dirname, '..', 'docs', 'benchmarks.md');
+  const { markdown, updated } = writeTables(readFileSync(page, 'utf8'), results);
+  writeFileSync(page, markdown);
+  console.log(
+    `docs/benchmarks.md: ${updated.length ? `tables of ${updated.join(', ')} regenerated` : 'no marked table had a result'}`,
+  );
+}
+
 const failed: string[] = [];
 for (const [name, file, args] of ALL) {
+  if (values['docs-only']) break;
   if (only && !only.has(name)) continue;
   console.log(`\n=== ${name} (bench/${file}) ${'='.repeat(Math.max(0, 60 - name.length - file.length))}`);
   const t0 = Date.now();
@@ -51,3 +74,4 @@ if (failed.length) {
   console.error(`\nfailed: ${failed.join(', ')}`);
   process.exitCode = 1;
 }
+if (values['write-docs'] || values['docs-only']) writeDocs();

@@ -1,7 +1,8 @@
 /**
  * Config loading for every process kind: a YAML file, then EDGELOOP_* environment overrides, validated by the
- * component's zod schema. Errors name the field and the file:
+ * component's zod schema (lib/options.ts: an unknown key gets a "did you mean"). Errors name the field and the file:
  *   agent.yaml: outbox.maxBytes: expected number, received string
+ *   cloud.yaml: broker: Unrecognized key: "prot" (did you mean "broker.port"?)
  *
  * Environment overrides: EDGELOOP_<PATH> where PATH is the field path upper-cased with `__` between levels,
  * e.g. EDGELOOP_MQTT__URL=mqtt://host:1883 sets mqtt.url, EDGELOOP_OUTBOX__MAX_BYTES=1e8 sets outbox.maxBytes.
@@ -12,7 +13,8 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { EdgeloopError } from '../protocol/errors.ts';
 import { fromZodIssue } from '../lib/cli-errors.ts';
-import { formatIssues, issuePath } from '../protocol/zod-issues.ts';
+import { issuePath } from '../protocol/zod-issues.ts';
+import { optionIssues } from '../lib/options.ts';
 
 export interface LoadConfigOptions {
   /** path of the YAML file; undefined = defaults + env only */
@@ -74,7 +76,7 @@ export function loadConfig<S extends z.ZodType>(schema: S, opts: LoadConfigOptio
       const flag = opts.flags?.names[path];
       if (flag) throw fromZodIssue(opts.flags!.command, flag, opts.overrides?.[path], issue);
     }
-    const first = formatIssues(r.error.issues, {
+    const first = optionIssues(schema, r.error.issues, {
       note: (path) => (envSources[path] ? ` (from ${envSources[path]})` : ''),
     });
     throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${source}: ${first.join('; ')}`, {

@@ -8,6 +8,8 @@ import { z } from 'zod';
 import { MaintenanceConfigSchema } from './maintenance/config.ts';
 import { RecommendConfigSchema } from './recommend/config.ts';
 import { DEFAULT_DATA_DIRS } from '../lib/data-dirs.ts';
+import { parseOptions } from '../lib/options.ts';
+import { INGEST_DEFAULTS } from './ingest/ingest-options.ts';
 
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().min(1);
@@ -87,20 +89,20 @@ const BrokerSchema = z
 
 const IngestSchema = z.strictObject({
   /** bytes; larger payloads are dead-lettered as oversized */
-  maxPayloadBytes: positiveInt.default(128 * 1024),
-  maxBatchRecords: positiveInt.default(500),
-  maxBatchBytes: positiveInt.default(1024 * 1024),
-  lingerMs: z.number().min(0).default(0),
-  maxInFlightPuts: positiveInt.default(1),
-  maxPendingRecords: positiveInt.default(20_000),
+  maxPayloadBytes: positiveInt.default(INGEST_DEFAULTS.maxPayloadBytes),
+  maxBatchRecords: positiveInt.default(INGEST_DEFAULTS.maxBatchRecords),
+  maxBatchBytes: positiveInt.default(INGEST_DEFAULTS.maxBatchBytes),
+  lingerMs: z.number().min(0).default(INGEST_DEFAULTS.lingerMs),
+  maxInFlightPuts: positiveInt.default(INGEST_DEFAULTS.maxInFlightPuts),
+  maxPendingRecords: positiveInt.default(INGEST_DEFAULTS.maxPendingRecords),
   /** rebuild dedup state from the stream tail at start; default true for the local stream, false for Kinesis */
   recoverFromStream: z.boolean().optional(),
   dedup: z
     .strictObject({
       maxIntervals: positiveInt.default(64),
-      maxDevices: positiveInt.default(100_000),
+      maxDevices: positiveInt.default(INGEST_DEFAULTS.dedupMaxDevices),
     })
-    .default({ maxIntervals: 64, maxDevices: 100_000 }),
+    .default({ maxIntervals: 64, maxDevices: INGEST_DEFAULTS.dedupMaxDevices }),
   /** device timestamps more than this ahead of arrival are dead-lettered (ts-out-of-range); ms, null = no bound */
   maxFutureSkewMs: z
     .number()
@@ -243,9 +245,12 @@ export const CloudConfigSchema = z.strictObject({
 export type CloudConfig = z.infer<typeof CloudConfigSchema>;
 export type CloudConfigInput = z.input<typeof CloudConfigSchema>;
 
-/** Parse (and default) a config object in code, e.g. for `edgeloop up` or tests. */
+/**
+ * Parse (and default) a config object in code, e.g. for `edgeloop up` or tests: EL_ERR_CONFIG_INVALID naming the
+ * field (`cloud config: unknown option "brokr" (did you mean "broker"?)`), as lib/options.ts does for every part.
+ */
 export function parseCloudConfig(input: CloudConfigInput = {}): CloudConfig {
-  return CloudConfigSchema.parse(input);
+  return parseOptions(CloudConfigSchema, input, { where: 'cloud config' });
 }
 
 /** File paths of the local stores under dataDir. */

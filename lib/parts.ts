@@ -1,6 +1,9 @@
 /**
  * The part kernel: one way to put a process together.
  *
+ * Size: one concern, the kernel; definitions, ordering, start/close and health are one state machine that reads
+ * best whole (its helpers without state are already in this file's end, not worth a module each).
+ *
  * A part is a definition (`definePart`) of something long-lived: its name, the parts it needs (by reference to
  * their definitions, so the values it receives are typed), and a factory that builds it from them. A `System`
  * takes the parts a process wants, pulls in what they need, starts them in dependency order, reports their

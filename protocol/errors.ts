@@ -37,16 +37,34 @@ export const PROTOCOL_ERROR_CODES = {
   EL_ERR_EXPORT_UNSUPPORTED: 'The ONNX exporter met a layer or activation it does not support.',
 } as const satisfies Record<string, string>;
 
-export type ErrorCode = keyof typeof PROTOCOL_ERROR_CODES;
+/**
+ * Every registered code, as a type. The parts' tables are merged into this interface by cli/error-codes.ts
+ * (declaration merging: protocol/ stays the bottom layer and imports no part), so an unregistered literal given
+ * to EdgeloopError is a type error; test/errors.test.ts checks the same at run time over the source text.
+ */
+export interface ErrorCodeRegistry extends Record<keyof typeof PROTOCOL_ERROR_CODES, true> {}
 
-export class EdgeloopError extends Error {
-  readonly code: string;
+export type ErrorCode = keyof ErrorCodeRegistry;
+
+/**
+ * What the constructor accepts for a code `C`: a registered code, or a `string` known only at run time (a code
+ * read from another edgeloop process's HTTP answer, or passed through a helper's `code: string` parameter). A
+ * string literal that is not registered resolves to `never`: a type error at the call site.
+ */
+export type RegisteredCode<C extends string> = C & (string extends C ? string : ErrorCode);
+
+export class EdgeloopError<C extends string = ErrorCode> extends Error {
+  readonly code: ErrorCode;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: string, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+  constructor(
+    code: RegisteredCode<C>,
+    message: string,
+    options?: { cause?: unknown; details?: Record<string, unknown> },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'EdgeloopError';
-    this.code = code;
+    this.code = code as ErrorCode;
     this.details = options?.details;
   }
 }

@@ -13,6 +13,7 @@
  * Options: --key FILE (private key to sign with), --only anomaly|recommender|rul, --created-at ISO (default: the
  * fixed DEFAULT_MODELS_DATE below, or SOURCE_DATE_EPOCH when set).
  */
+import { buildCreatedAt } from '../models/manifest/export-steps.ts';
 import { createPublicKey } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -52,11 +53,7 @@ const ONLY = ['anomaly', 'recommender', 'rul'];
 if (args.only !== undefined && !ONLY.includes(args.only)) {
   throw new Error(`--only must be one of ${ONLY.join(', ')}, got "${args.only}"`);
 }
-const createdAt =
-  args['created-at'] ??
-  (process.env.SOURCE_DATE_EPOCH
-    ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString()
-    : DEFAULT_MODELS_DATE);
+const createdAt = buildCreatedAt(args['created-at'], DEFAULT_MODELS_DATE);
 
 const signer = loadSigner();
 if (args.only === undefined || args.only === 'anomaly') await buildAnomaly(signer);

@@ -28,10 +28,12 @@ describe('error codes', async () => {
   });
   const codes = new Map<string, string>();
   const dupes: string[] = [];
+  const tables: string[] = [];
   for (const f of files) {
     const mod = (await import(f)) as Record<string, unknown>;
     for (const [name, table] of Object.entries(mod)) {
       if (!name.endsWith('_ERROR_CODES')) continue;
+      tables.push(name);
       for (const code of Object.keys(table as object)) {
         if (codes.has(code)) dupes.push(`${code} in ${codes.get(code)} and ${relative(root, f)}`);
         codes.set(code, relative(root, f));
@@ -65,6 +67,11 @@ describe('error codes', async () => {
       }
     }
     expect([...loose]).toEqual([]);
+  });
+  it('every table is merged into the ErrorCode type (cli/error-codes.ts), so tsc refuses an unregistered code', () => {
+    const registry = readFileSync(join(root, 'cli', 'error-codes.ts'), 'utf8');
+    const unlisted = tables.filter((t) => t !== 'PROTOCOL_ERROR_CODES' && !registry.includes(`Codes<typeof ${t}>`));
+    expect(unlisted, 'add these tables to cli/error-codes.ts').toEqual([]);
   });
   it('are all documented under docs/', () => {
     const missing = [...codes.keys()].filter((c) => !docs.includes(c));

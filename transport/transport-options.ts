@@ -1,13 +1,11 @@
 /**
- * Option validation shared by the transports: zod schemas for the data part of the options (the same schemas back
- * the agent's config file through TransportConfigSchema), misspelled option names rejected with a hint, and the
- * defaults of the flow-control and reconnect policy.
+ * Option schemas shared by the transports: zod schemas for the data part of the options (the same schemas back
+ * the agent's config file through TransportConfigSchema), checked by lib/options.ts, and the defaults of the flow-control and reconnect policy.
  */
 import { z } from 'zod';
-import { EdgeloopError } from '../protocol/errors.ts';
 import type { RetryPolicy } from '../lib/backoff.ts';
 import type { Clock } from '../lib/clock.ts';
-import { issuesLine } from '../protocol/zod-issues.ts';
+import { parseOptions } from '../lib/options.ts';
 import { PublishGate } from './publish-gate.ts';
 
 /** Reconnect policy defaults: first retry within 1 s, cap 60 s, full jitter, never give up. */
@@ -69,98 +67,16 @@ export const commonShape = {
 /** Keys accepted in options objects besides the schema (injected dependencies). */
 export const INJECTED_KEYS = ['clock', 'random', 'logger'] as const;
 
-function editDistance(a: string, b: string): number {
-  const al = a.toLowerCase();
-  const bl = b.toLowerCase();
-  const prev = Array.from({ length: bl.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= al.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= bl.length; j++) {
-      const tmp = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (al[i - 1] === bl[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[bl.length]!;
-}
+export { assertKnownKeys, suggest } from '../lib/options.ts';
 
-/** The closest known name, if it is close enough to be a likely misspelling. */
-export function suggest(name: string, known: readonly string[]): string | undefined {
-  const lower = name.toLowerCase();
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const k of known) {
-    const d = editDistance(name, k);
-    if (d < bestD) {
-      bestD = d;
-      best = k;
-    }
-  }
-  if (best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3))) return best;
-  // "keepAlive" -> "keepaliveSeconds": a known name that starts with the given one (or the reverse)
-  if (lower.length >= 4) {
-    return (
-      known.find((k) => k.toLowerCase().startsWith(lower)) ??
-      known.find((k) => k.length >= 4 && lower.startsWith(k.toLowerCase()))
-    );
-  }
-  return undefined;
-}
-
-function objectShape(schema: z.ZodType): Record<string, z.ZodType> | undefined {
-  let s: z.ZodType = schema;
-  for (;;) {
-    if (s instanceof z.ZodOptional || s instanceof z.ZodDefault) s = s.unwrap() as z.ZodType;
-    else break;
-  }
-  return s instanceof z.ZodObject ? (s.shape as Record<string, z.ZodType>) : undefined;
-}
-
-/** Throw EL_ERR_CONFIG_INVALID for the first unknown key (recursively), with a "did you mean" hint. */
-export function assertKnownKeys(
-  schema: z.ZodType,
-  value: unknown,
-  where: string,
-  extra: readonly string[] = [],
-  path: string[] = [],
-): void {
-  const shape = objectShape(schema);
-  if (!shape || typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array)
-    return;
-  const known = [...Object.keys(shape), ...(path.length === 0 ? extra : [])];
-  for (const [k, v] of Object.entries(value)) {
-    if (!known.includes(k)) {
-      const hint = suggest(k, known);
-      const field = [...path, k].join('.');
-      throw new EdgeloopError(
-        'EL_ERR_CONFIG_INVALID',
-        `${where}: unknown option "${field}"${hint ? ` (did you mean "${[...path, hint].join('.')}"?)` : ''}; known options: ${known.join(', ')}`,
-      );
-    }
-    if (shape[k]) assertKnownKeys(shape[k], v, where, extra, [...path, k]);
-  }
-}
-
-/** Validate with a zod schema; errors name the field: `MqttTransport: maxInFlight: Too small: expected number to be >=1`. */
+/** Validate with a zod schema (lib/options.ts); errors name the field: `MqttTransport: maxInFlight: Too small: …`. */
 export function parseWith<S extends z.ZodType>(
   schema: S,
   value: unknown,
   where: string,
   extra: readonly string[] = [],
 ): z.infer<S> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${where}: options must be an object`);
-  }
-  assertKnownKeys(schema, value, where, extra);
-  const stripped: Record<string, unknown> = { ...(value as Record<string, unknown>) };
-  for (const k of extra) delete stripped[k];
-  const r = schema.safeParse(stripped);
-  if (!r.success) {
-    const msg = issuesLine(r.error.issues, { root: '(options)' });
-    throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${where}: ${msg}`, { cause: r.error });
-  }
-  return r.data;
+  return parseOptions(schema, value, { where, injected: extra });
 }
 
 /** Burst default for a rate cap: a tenth of a second of publishes, at least 1 (bounds any 1 s window to ~1.1x the rate). */

@@ -20,6 +20,22 @@ export interface TransportEvents {
   reconnecting: [delayMs: number, attempt: number];
 }
 
+/** Counters of a transport, for health reports and tests. */
+export interface TransportStats {
+  /** publishes sent and not yet acknowledged */
+  inFlight: number;
+  /** publishes waiting for an in-flight slot or a rate token */
+  waiting: number;
+  /** publishes acknowledged since start */
+  acked: number;
+  /** publishes that failed (offline, disconnected, timeout, rejected, closed) */
+  failed: number;
+  /** successful connections since start (1 = never reconnected) */
+  connects: number;
+  /** reconnect attempts scheduled since the last stable connection */
+  reconnectAttempt: number;
+}
+
 export interface Transport {
   readonly connected: boolean;
   /** Connect (resolves on first successful connection; keeps retrying with backoff in the background). */

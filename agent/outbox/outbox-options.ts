@@ -2,6 +2,7 @@
  * The outbox's public types and its options: defaults and checks (an unknown or out-of-range option throws
  * EL_ERR_INVALID_ARGUMENT naming it).
  */
+import { checkKnownOptions } from '../../lib/options.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { AnomalyEvent } from '../../protocol/messages.ts';
 import type { Clock } from '../../lib/clock.ts';
@@ -110,9 +111,7 @@ export function resolveOutboxOptions(opts: SqliteOutboxOptions): ResolvedOutboxO
     'clock',
     'logger',
   ]);
-  for (const k of Object.keys(opts)) {
-    if (!known.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteOutbox: unknown option "${k}"`);
-  }
+  checkKnownOptions('SqliteOutbox', opts, known, 'EL_ERR_INVALID_ARGUMENT');
   if (typeof opts.path !== 'string' || opts.path.length === 0) {
     throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'SqliteOutbox: path must be a file path or ":memory:"');
   }

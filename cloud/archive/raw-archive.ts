@@ -23,9 +23,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
@@ -42,60 +42,20 @@ import {
   removeTmpFiles,
   writeCommit,
 } from '../feature-store/parquet-commit.ts';
-import {
-  micros,
-  PARQUET_COMPRESSIONS,
-  type ParquetCompression,
-  sqlString,
-} from '../feature-store/parquet-offline-store.ts';
+import { PARQUET_COMPRESSIONS, sqlString } from '../feature-store/parquet-offline-store.ts';
 import {
   ARCHIVE_TABLE_NAMES,
   ARCHIVE_TABLES,
   archiveRows,
   partitionOf,
-  partitionStart,
   type ArchiveRow,
   type ArchiveTableName,
 } from './archive-tables.ts';
 import { planCompaction, type PartitionFiles } from './compaction.ts';
+import { listPartitions } from './archive-files.ts';
+import { KNOWN, type RawArchiveOptions, type RawArchiveStats, appendValue } from './raw-archive-options.ts';
 
-export interface RawArchiveOptions {
-  stream: Stream;
-  /** root directory (`<dataDir>/archive`). Required. */
-  dir: string;
-  /** checkpoint name on the stream. Default 'archive'. */
-  consumer?: string;
-  /** write when this many rows are buffered. Default 50 000. */
-  flushRows?: number;
-  /** write at least this often while rows are buffered, ms. Default 60 000. */
-  flushIntervalMs?: number;
-  /** compacted file size target, bytes. Default 128 MiB. */
-  targetFileBytes?: number;
-  /** compact an hour partition this long after its hour ended, ms. Default 10 minutes. */
-  compactSettleMs?: number;
-  /** records read per shard per step. Default 500. */
-  batchSize?: number;
-  /** longest idle wait when the stream is empty, ms. Default 1000. */
-  idleWaitMs?: number;
-  compression?: ParquetCompression;
-  clock?: Clock;
-  logger?: Logger;
-}
-
-export interface RawArchiveStats {
-  rowsWritten: Record<ArchiveTableName, number>;
-  recordsRead: number;
-  /** records at or before the committed positions, read again after a restart and skipped */
-  recordsSkipped: number;
-  /** messages in records that did not validate (the ingest validated them: another producer wrote them) */
-  invalidMessages: number;
-  commits: number;
-  filesWritten: number;
-  filesCompacted: number;
-  buffered: number;
-  writeErrors: number;
-  loopErrors: number;
-}
+export type { RawArchiveOptions, RawArchiveStats } from './raw-archive-options.ts';
 
 /**
  * diagnostics_channel `edgeloop:archive:phase`: `{ phase }` at each step of a write, in order: 'files' (temp files
@@ -108,20 +68,6 @@ function phase(p: string): void {
   if (ARCHIVE_CHANNELS.phase.hasSubscribers) ARCHIVE_CHANNELS.phase.publish({ phase: p });
 }
 
-const KNOWN = [
-  'stream',
-  'dir',
-  'consumer',
-  'flushRows',
-  'flushIntervalMs',
-  'targetFileBytes',
-  'compactSettleMs',
-  'batchSize',
-  'idleWaitMs',
-  'compression',
-  'clock',
-  'logger',
-] as const;
 const C = 'RawArchive';
 /** the archive's commit record carries no feature schema: its tables are fixed (archive-tables.ts) */
 const NO_SCHEMA = { version: 1, columns: [] };
@@ -413,25 +359,9 @@ export class RawArchive {
   }
 
   /** Committed part files by partition, relative to the archive root. */
-  async partitions(): Promise<PartitionFiles[]> {
-    const out: PartitionFiles[] = [];
-    for (const t of ARCHIVE_TABLE_NAMES) {
-      for (const d of await readdir(join(this.#dir, t)).catch(() => [] as string[])) {
-        if (!d.startsWith('date=')) continue;
-        for (const h of await readdir(join(this.#dir, t, d)).catch(() => [] as string[])) {
-          const hourStart = partitionStart(`${d}/${h}`);
-          if (hourStart === undefined) continue;
-          const files = [];
-          for (const f of (await readdir(join(this.#dir, t, d, h))).sort()) {
-            if (!f.startsWith('part-') || !f.endsWith('.parquet')) continue;
-            const path = `${t}/${d}/${h}/${f}`;
-            files.push({ path, bytes: (await stat(join(this.#dir, path))).size });
-          }
-          out.push({ partition: `${t}/${d}/${h}`, hourStart, files });
-        }
-      }
-    }
-    return out;
+  /** Every hour partition of every table, with its part files (name order) and their sizes. */
+  partitions(): Promise<PartitionFiles[]> {
+    return listPartitions(this.#dir);
   }
 
   async #compact(): Promise<void> {
@@ -509,13 +439,4 @@ export class RawArchive {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-function appendValue(app: DuckDBAppender, type: string, v: string | number | boolean | null): void {
-  if (v === null) app.appendNull();
-  else if (type === 'VARCHAR') app.appendVarchar(String(v));
-  else if (type === 'BIGINT') app.appendBigInt(BigInt(Math.trunc(v as number)));
-  else if (type === 'DOUBLE') app.appendDouble(v as number);
-  else if (type === 'BOOLEAN') app.appendBoolean(v as boolean);
-  else app.appendTimestampTZ(micros(v as number));
 }

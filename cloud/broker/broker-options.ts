@@ -1,4 +1,5 @@
 /** Options and statistics of the embedded broker (embedded-broker.ts), and reading its PEM material. */
+import { checkKnownOptions } from '../../lib/options.ts';
 import { readFileSync } from 'node:fs';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { Clock } from '../../lib/clock.ts';
@@ -103,4 +104,47 @@ export function pem(v: string | undefined, what: string): string | undefined {
       cause,
     });
   }
+}
+
+/** The broker's settings after checks and defaults. */
+export interface ResolvedBrokerOptions {
+  host: string;
+  port: number | null;
+  allowAnonymous: boolean;
+  insecure: boolean;
+  requireClientIdMatch: boolean;
+  requireRegisteredDevices: boolean;
+  unauthorizedPublish: 'quarantine' | 'disconnect';
+  drainTimeoutMs: number;
+}
+
+/** Check the options (EL_ERR_INVALID_ARGUMENT naming the option) and apply the defaults. */
+export function resolveBrokerOptions(opts: EmbeddedBrokerOptions): ResolvedBrokerOptions {
+  checkKnownOptions('EmbeddedBroker', opts, BROKER_OPTION_NAMES, 'EL_ERR_INVALID_ARGUMENT');
+  const up = opts.unauthorizedPublish ?? 'quarantine';
+  if (up !== 'quarantine' && up !== 'disconnect') {
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `EmbeddedBroker: unauthorizedPublish must be "quarantine" or "disconnect", got ${JSON.stringify(up)}`,
+    );
+  }
+  const port = opts.port === undefined ? 1883 : opts.port;
+  if (port !== null && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `EmbeddedBroker: port must be 0-65535 or null, got ${port}`);
+  }
+  if (port === null && !opts.tls)
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      'EmbeddedBroker: port is null and no tls listener is configured',
+    );
+  return Object.freeze({
+    host: opts.host ?? '127.0.0.1',
+    port,
+    allowAnonymous: opts.allowAnonymous ?? false,
+    insecure: opts.insecure ?? false,
+    requireClientIdMatch: opts.requireClientIdMatch ?? true,
+    requireRegisteredDevices: opts.requireRegisteredDevices ?? false,
+    unauthorizedPublish: up,
+    drainTimeoutMs: opts.drainTimeoutMs ?? 5000,
+  });
 }

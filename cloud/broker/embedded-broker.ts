@@ -50,8 +50,9 @@ import { assertSecureListener, isLoopbackHost } from '../../lib/listen-guard.ts'
 import { TopicAuthorizer, type Identity } from './topic-authorizer.ts';
 import { emptyCredentials, type Credentials } from './credentials.ts';
 import {
-  BROKER_OPTION_NAMES,
   pem,
+  resolveBrokerOptions,
+  type ResolvedBrokerOptions,
   type BrokerStats,
   type BrokerTlsOptions,
   type EmbeddedBrokerOptions,
@@ -75,16 +76,7 @@ export const BROKER_CHANNELS = {
 } as const;
 
 export class EmbeddedBroker {
-  readonly #o: {
-    host: string;
-    port: number | null;
-    allowAnonymous: boolean;
-    insecure: boolean;
-    requireClientIdMatch: boolean;
-    requireRegisteredDevices: boolean;
-    unauthorizedPublish: 'quarantine' | 'disconnect';
-    drainTimeoutMs: number;
-  };
+  readonly #o: ResolvedBrokerOptions;
   readonly #tls: BrokerTlsOptions | undefined;
   readonly #creds: Credentials;
   readonly #authz: TopicAuthorizer;
@@ -117,36 +109,7 @@ export class EmbeddedBroker {
   };
 
   constructor(opts: EmbeddedBrokerOptions = {}) {
-    for (const k of Object.keys(opts)) {
-      if (!BROKER_OPTION_NAMES.has(k))
-        throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `EmbeddedBroker: unknown option "${k}"`);
-    }
-    const up = opts.unauthorizedPublish ?? 'quarantine';
-    if (up !== 'quarantine' && up !== 'disconnect') {
-      throw new EdgeloopError(
-        'EL_ERR_INVALID_ARGUMENT',
-        `EmbeddedBroker: unauthorizedPublish must be "quarantine" or "disconnect", got ${JSON.stringify(up)}`,
-      );
-    }
-    const port = opts.port === undefined ? 1883 : opts.port;
-    if (port !== null && (!Number.isInteger(port) || port < 0 || port > 65535)) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `EmbeddedBroker: port must be 0-65535 or null, got ${port}`);
-    }
-    if (port === null && !opts.tls)
-      throw new EdgeloopError(
-        'EL_ERR_INVALID_ARGUMENT',
-        'EmbeddedBroker: port is null and no tls listener is configured',
-      );
-    this.#o = Object.freeze({
-      host: opts.host ?? '127.0.0.1',
-      port,
-      allowAnonymous: opts.allowAnonymous ?? false,
-      insecure: opts.insecure ?? false,
-      requireClientIdMatch: opts.requireClientIdMatch ?? true,
-      requireRegisteredDevices: opts.requireRegisteredDevices ?? false,
-      unauthorizedPublish: up,
-      drainTimeoutMs: opts.drainTimeoutMs ?? 5000,
-    });
+    this.#o = resolveBrokerOptions(opts);
     this.#tls = opts.tls;
     this.#creds = opts.credentials ?? emptyCredentials();
     this.#topics = new Topics(opts.topicPrefix);

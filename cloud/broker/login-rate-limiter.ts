@@ -11,6 +11,7 @@
  * Memory is bounded: at most `maxTrackedKeys` keys are tracked; beyond that the least recently failed key is
  * dropped (so a flood of distinct usernames cannot grow the table; the address key still limits such a flood).
  */
+import { checkKnownOptions } from '../../lib/options.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { backoffDelay, type RetryPolicy } from '../../lib/backoff.ts';
 import { systemClock, type Clock } from '../../lib/clock.ts';
@@ -64,9 +65,8 @@ export class LoginRateLimiter {
   readonly #entries = new Map<string, Entry>();
 
   constructor(opts: LoginRateLimitOptions = {}, clock: Pick<Clock, 'now'> = systemClock) {
+    checkKnownOptions('LoginRateLimiter', opts, Object.keys(DEFAULTS), 'EL_ERR_INVALID_ARGUMENT');
     for (const [k, v] of Object.entries(opts)) {
-      if (!(k in DEFAULTS))
-        throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `LoginRateLimiter: unknown option "${k}"`);
       if (v !== undefined && (!Number.isInteger(v) || (v as number) < 1)) {
         throw new EdgeloopError(
           'EL_ERR_INVALID_ARGUMENT',

@@ -9,6 +9,7 @@
  * Retention: rows beyond `maxRows` or older than `maxAgeMs` are pruned (checked every `pruneEvery` inserts and
  * at start); counts by reason survive pruning in a separate table.
  */
+import { checkKnownOptions } from '../../lib/options.ts';
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -93,9 +94,7 @@ export class SqliteDlq {
   readonly #session = new Map<DeadLetterReason, number>();
 
   constructor(opts: SqliteDlqOptions) {
-    for (const k of Object.keys(opts)) {
-      if (!KNOWN.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteDlq: unknown option "${k}"`);
-    }
+    checkKnownOptions('SqliteDlq', opts, KNOWN, 'EL_ERR_INVALID_ARGUMENT');
     if (typeof opts.path !== 'string' || opts.path.length === 0) {
       throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'SqliteDlq: path is required');
     }

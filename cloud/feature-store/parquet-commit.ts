@@ -182,3 +182,15 @@ export async function readSchemaFileVersion(groupDir: string): Promise<number | 
     return undefined;
   }
 }
+
+/** The part files of a group directory, as `date=…/part-….parquet` paths, sorted. */
+export async function listPartFiles(groupDir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const d of await readdir(groupDir, { withFileTypes: true }).catch(() => [])) {
+    if (!d.isDirectory() || !d.name.startsWith('date=')) continue;
+    for (const f of await readdir(join(groupDir, d.name))) {
+      if (f.startsWith('part-') && f.endsWith('.parquet')) out.push(`${d.name}/${f}`);
+    }
+  }
+  return out.sort();
+}

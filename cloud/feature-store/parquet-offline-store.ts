@@ -23,17 +23,27 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DuckDBInstance, DuckDBTimestampTZValue, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { FeatureRecord } from './feature-store.ts';
 import { checkGroup, checkRecord, FEATURE_NAME_PATTERN } from './feature-record-check.ts';
 import { checkKnownOptions, intOption, oneOfOption, stringOption } from '../stream/options.ts';
+import {
+  KNOWN,
+  PARQUET_COMPRESSIONS,
+  type OfflineSource,
+  type Row,
+  type OfflineStoreStats,
+  type ParquetOfflineStoreOptions,
+} from './parquet-offline-store-options.ts';
+import { ident, micros, sqlString, utcDate } from './duckdb-sql.ts';
 import { evolveSchema, EMPTY_SCHEMA, FIXED_COLUMNS, type GroupSchema } from './parquet-schema.ts';
 import {
   applyRenames,
   fsyncPath,
+  listPartFiles,
   mergePositions,
   readCommit,
   readSchemaFileVersion,
@@ -43,41 +53,8 @@ import {
   type StreamPositions,
 } from './parquet-commit.ts';
 
-export interface ParquetOfflineStoreOptions {
-  /** root directory. Required. */
-  dir: string;
-  /** write a group's buffer when it holds this many rows. Default 10 000. */
-  flushRows?: number;
-  /** write every buffer at least this often, ms. Default 60 000. */
-  flushIntervalMs?: number;
-  /** rows kept per group while writes fail; beyond it append() returns a promise that waits for a write. Default 200 000. */
-  maxBufferedRows?: number;
-  /** Parquet compression. Default 'zstd'. */
-  compression?: ParquetCompression;
-  clock?: Clock;
-  logger?: Logger;
-}
-
-/** Where appended records came from: the consumer and, per shard, the sequence number of its last record. */
-export interface OfflineSource {
-  consumer: string;
-  positions: Record<string, string>;
-}
-
-/** The Parquet codecs the writers offer (DuckDB's COPY … (COMPRESSION x)). */
-export const PARQUET_COMPRESSIONS = ['zstd', 'snappy', 'gzip', 'uncompressed'] as const;
-export type ParquetCompression = (typeof PARQUET_COMPRESSIONS)[number];
-
-const KNOWN = ['dir', 'flushRows', 'flushIntervalMs', 'maxBufferedRows', 'compression', 'clock', 'logger'] as const;
 const C = 'ParquetOfflineStore';
 const RESERVED = ['entity_id', 'event_time', 'write_time'];
-
-interface Row {
-  entityId: string;
-  eventTime: number;
-  writeTime: number;
-  features: Record<string, number | string>;
-}
 
 interface GroupState {
   dir: string;
@@ -91,27 +68,14 @@ interface GroupState {
   writing: number;
 }
 
-export interface OfflineStoreStats {
-  rowsWritten: number;
-  filesWritten: number;
-  /** older files rewritten to a new group schema */
-  filesRewritten: number;
-  buffered: number;
-  writeErrors: number;
-}
-
-export function sqlString(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
-}
-export function ident(s: string): string {
-  return `"${s.replace(/"/g, '""')}"`;
-}
-function utcDate(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
-}
-export function micros(ms: number): DuckDBTimestampTZValue {
-  return new DuckDBTimestampTZValue(BigInt(Math.round(ms * 1000)));
-}
+export {
+  PARQUET_COMPRESSIONS,
+  type OfflineSource,
+  type OfflineStoreStats,
+  type ParquetCompression,
+  type ParquetOfflineStoreOptions,
+} from './parquet-offline-store-options.ts';
+export { ident, micros, sqlString } from './duckdb-sql.ts';
 
 export class ParquetOfflineStore {
   readonly #dir: string;
@@ -175,7 +139,7 @@ export class ParquetOfflineStore {
         writing: 0,
       };
       this.#groups.set(e.name, g);
-      const files = await this.#partFiles(dir);
+      const files = await listPartFiles(dir);
       if (!commit.found && files.length > 0) await this.#adoptFiles(e.name, g, files);
       // a crash between a commit and the schema file's update leaves it behind
       else if (commit.found && (await readSchemaFileVersion(dir)) !== commit.schema.version)
@@ -307,7 +271,7 @@ export class ParquetOfflineStore {
     try {
       await mkdir(g.dir, { recursive: true });
       if (schema !== g.schema) {
-        for (const f of await this.#partFiles(g.dir)) renames.push(await this.#rewriteFile(g.dir, f, schema));
+        for (const f of await listPartFiles(g.dir)) renames.push(await this.#rewriteFile(g.dir, f, schema));
         rewritten = renames.length;
       }
       const byDate = new Map<string, Row[]>();
@@ -352,17 +316,6 @@ export class ParquetOfflineStore {
   }
 
   /** Committed part files of a group, relative to its directory. */
-  async #partFiles(groupDir: string): Promise<string[]> {
-    const out: string[] = [];
-    for (const d of await readdir(groupDir, { withFileTypes: true }).catch(() => [])) {
-      if (!d.isDirectory() || !d.name.startsWith('date=')) continue;
-      for (const f of await readdir(join(groupDir, d.name))) {
-        if (f.startsWith('part-') && f.endsWith('.parquet')) out.push(`${d.name}/${f}`);
-      }
-    }
-    return out.sort();
-  }
-
   #copyOptions(schema: GroupSchema): string {
     return `FORMAT parquet, COMPRESSION ${this.#compression}, KV_METADATA {edgeloop_schema_version: '${schema.version}'}`;
   }

@@ -2,6 +2,7 @@
  * The ingest's options, its message and stats types, and the check of the options (unknown names, required
  * parts, numeric limits) that the Ingest constructor runs first.
  */
+import { checkKnownOptions } from '../../lib/options.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { MAX_MQTT_PAYLOAD_BYTES } from '../../protocol/messages.ts';
 import type { Clock } from '../../lib/clock.ts';
@@ -111,6 +112,17 @@ const KNOWN = new Set([
   'timeBounds',
 ]);
 
+/** The defaults of the numeric limits: one place, used here and by the cloud config's `ingest` section. */
+export const INGEST_DEFAULTS = Object.freeze({
+  maxPayloadBytes: MAX_MQTT_PAYLOAD_BYTES,
+  maxBatchRecords: 500,
+  maxBatchBytes: 1024 * 1024,
+  lingerMs: 0,
+  maxInFlightPuts: 1,
+  maxPendingRecords: 20_000,
+  dedupMaxDevices: 100_000,
+});
+
 /** The numeric limits, defaults applied. */
 export interface IngestLimits {
   maxPayloadBytes: number;
@@ -124,20 +136,19 @@ export interface IngestLimits {
 
 /** Throws EL_ERR_INVALID_ARGUMENT naming the first bad option; returns the limits with their defaults. */
 export function checkIngestOptions(opts: IngestOptions): IngestLimits {
-  for (const k of Object.keys(opts)) {
-    if (!KNOWN.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `Ingest: unknown option "${k}"`);
-  }
+  checkKnownOptions('Ingest', opts, KNOWN, 'EL_ERR_INVALID_ARGUMENT');
   if (!opts.stream) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'Ingest: stream is required');
   if (!opts.dlq) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'Ingest: dlq is required');
   if (!opts.dedupPath) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'Ingest: dedupPath is required');
+  const d = INGEST_DEFAULTS;
   const o = {
-    maxPayloadBytes: opts.maxPayloadBytes ?? MAX_MQTT_PAYLOAD_BYTES,
-    maxBatchRecords: opts.maxBatchRecords ?? 500,
-    maxBatchBytes: opts.maxBatchBytes ?? 1024 * 1024,
-    lingerMs: opts.lingerMs ?? 0,
-    maxInFlightPuts: opts.maxInFlightPuts ?? 1,
-    maxPendingRecords: opts.maxPendingRecords ?? 20_000,
-    dedupMaxDevices: opts.dedupMaxDevices ?? 100_000,
+    maxPayloadBytes: opts.maxPayloadBytes ?? d.maxPayloadBytes,
+    maxBatchRecords: opts.maxBatchRecords ?? d.maxBatchRecords,
+    maxBatchBytes: opts.maxBatchBytes ?? d.maxBatchBytes,
+    lingerMs: opts.lingerMs ?? d.lingerMs,
+    maxInFlightPuts: opts.maxInFlightPuts ?? d.maxInFlightPuts,
+    maxPendingRecords: opts.maxPendingRecords ?? d.maxPendingRecords,
+    dedupMaxDevices: opts.dedupMaxDevices ?? d.dedupMaxDevices,
   };
   for (const [k, v] of Object.entries(o)) {
     const min = k === 'lingerMs' ? 0 : 1;

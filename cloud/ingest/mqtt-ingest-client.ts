@@ -17,6 +17,7 @@
  * mosquitto: set `max_queued_messages 0` (or a large bound that you monitor) — the default of 1000 silently
  * drops QoS 1 messages to a subscriber that falls behind while still acknowledging the publisher.
  */
+import { checkKnownOptions } from '../../lib/options.ts';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { Topics } from '../../protocol/topics.ts';
@@ -91,9 +92,7 @@ export class MqttIngestClient {
   readonly #s = { received: 0, acked: 0, refused: 0, reconnects: 0 };
 
   constructor(opts: MqttIngestClientOptions) {
-    for (const k of Object.keys(opts)) {
-      if (!KNOWN.has(k)) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `MqttIngestClient: unknown option "${k}"`);
-    }
+    checkKnownOptions('MqttIngestClient', opts, KNOWN, 'EL_ERR_INVALID_ARGUMENT');
     if (typeof opts.url !== 'string' || !/^(mqtts?|wss?|tcp|ssl):\/\//.test(opts.url)) {
       throw new EdgeloopError(
         'EL_ERR_INVALID_ARGUMENT',

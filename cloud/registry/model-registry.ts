@@ -8,6 +8,7 @@
  * Alias moves are announced on the 'alias' event and on diagnostics_channel `edgeloop:registry:alias` (the
  * recommendation service hot-reloads on them).
  */
+import { checkKnownOptions } from '../../lib/options.ts';
 import { channel } from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
@@ -23,42 +24,15 @@ import { assertValidId } from '../../protocol/topics.ts';
 import type { KeyObject } from 'node:crypto';
 import { TrustedKeyRing, sha256Hex, trustedKeySet, verifyManifest } from '../../models/manifest/index.ts';
 import type { ArtifactStore } from './artifact-store.ts';
-
-export interface ModelVersionRecord {
-  name: string;
-  version: string;
-  /** the manifest exactly as pushed and signed */
-  manifest: Manifest;
-  sha256: string;
-  bytes: number;
-  /** keyId of the signature that verified the manifest (undefined when unsigned pushes are allowed) */
-  keyId: string | undefined;
-  /** evaluation metrics (manifest.metrics) */
-  metrics: Record<string, unknown>;
-  /** training section of the manifest: data summary, feature distributions */
-  training: Record<string, unknown>;
-  /** lineage: the version this one was trained from, and the hash of its training data */
-  parentVersion: string | undefined;
-  dataHash: string | undefined;
-  createdAt: string;
-  pushedAt: number;
-}
-
-export interface AliasRecord {
-  name: string;
-  alias: string;
-  version: string;
-  updatedAt: number;
-}
-
-export interface AliasEvent {
-  name: string;
-  alias: string;
-  version: string;
-  /** version the alias pointed to before, if any */
-  previous: string | undefined;
-  at: number;
-}
+import { type Row, str, toRecord } from './registry-records.ts';
+import type {
+  ModelVersionRecord,
+  AliasRecord,
+  AliasEvent,
+  ModelSummary,
+  PushInput,
+  PushResult,
+} from './registry-records.ts';
 
 export interface VersionStatus {
   name: string;
@@ -69,28 +43,14 @@ export interface VersionStatus {
   at: number;
 }
 
-export interface ModelSummary {
-  name: string;
-  versions: number;
-  latest: string;
-  latestPushedAt: number;
-  aliases: Record<string, string>;
-}
-
-export interface PushInput {
-  manifest: unknown;
-  /** the ONNX file's bytes, or a local path to read them from */
-  artifact: Uint8Array | { path: string };
-  /** lineage overrides (default: manifest.training.parentVersion / dataHash) */
-  parentVersion?: string;
-  dataHash?: string;
-}
-
-export interface PushResult {
-  record: ModelVersionRecord;
-  /** false when the very same version was pushed before (pushes are idempotent) */
-  created: boolean;
-}
+export type {
+  ModelVersionRecord,
+  AliasRecord,
+  AliasEvent,
+  ModelSummary,
+  PushInput,
+  PushResult,
+} from './registry-records.ts';
 
 export interface ModelRegistryOptions {
   /** SQLite file of the metadata; created with its directory */
@@ -109,19 +69,6 @@ const aliasChannel = channel('edgeloop:registry:alias');
 const SCHEMA_VERSION = 2;
 const ALIAS_RE = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
 
-interface Row {
-  name: string;
-  version: string;
-  manifest: string;
-  sha256: string;
-  bytes: number;
-  key_id: string | null;
-  parent_version: string | null;
-  data_hash: string | null;
-  created_at: string;
-  pushed_at: number;
-}
-
 export interface ModelRegistryEvents {
   alias: [event: AliasEvent];
   push: [record: ModelVersionRecord];
@@ -136,13 +83,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
 
   constructor(opts: ModelRegistryOptions) {
     super();
-    for (const k of Object.keys(opts ?? {})) {
-      if (!OPTION_KEYS.has(k))
-        throw new EdgeloopError(
-          'EL_ERR_INVALID_ARGUMENT',
-          `ModelRegistry: unknown option "${k}" (known: ${[...OPTION_KEYS].join(', ')})`,
-        );
-    }
+    checkKnownOptions('ModelRegistry', opts ?? {}, OPTION_KEYS, 'EL_ERR_INVALID_ARGUMENT', true);
     if (typeof opts.dbPath !== 'string' || !opts.dbPath)
       throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelRegistry: option "dbPath" is required');
     if (!opts.store)
@@ -515,26 +456,4 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   [Symbol.dispose](): void {
     this.close();
   }
-}
-
-function str(x: unknown): string | undefined {
-  return typeof x === 'string' && x.length > 0 ? x : undefined;
-}
-
-function toRecord(r: Row): ModelVersionRecord {
-  const manifest = JSON.parse(r.manifest) as Manifest;
-  return {
-    name: r.name,
-    version: r.version,
-    manifest,
-    sha256: r.sha256,
-    bytes: r.bytes,
-    keyId: r.key_id ?? undefined,
-    metrics: (manifest.metrics ?? {}) as Record<string, unknown>,
-    training: (manifest.training ?? {}) as Record<string, unknown>,
-    parentVersion: r.parent_version ?? undefined,
-    dataHash: r.data_hash ?? undefined,
-    createdAt: r.created_at,
-    pushedAt: r.pushed_at,
-  };
 }

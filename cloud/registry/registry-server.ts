@@ -15,6 +15,7 @@
  * when an apiToken is configured; reads (and artifact downloads by devices) do not. Without an apiToken the server
  * listens on loopback only, unless `insecure: true` (lib/listen-guard.ts).
  */
+import { checkKnownOptions } from '../../lib/options.ts';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { assertSecureListener } from '../../lib/listen-guard.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
@@ -101,13 +102,7 @@ export class RegistryServer {
   #closed = false;
 
   constructor(opts: RegistryServerOptions) {
-    for (const k of Object.keys(opts ?? {})) {
-      if (!OPTION_KEYS.has(k))
-        throw new EdgeloopError(
-          'EL_ERR_INVALID_ARGUMENT',
-          `RegistryServer: unknown option "${k}" (known: ${[...OPTION_KEYS].join(', ')})`,
-        );
-    }
+    checkKnownOptions('RegistryServer', opts ?? {}, OPTION_KEYS, 'EL_ERR_INVALID_ARGUMENT', true);
     if (!opts.registry)
       throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'RegistryServer: option "registry" is required');
     const port = opts.port ?? 8081;

@@ -30,68 +30,14 @@ import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { retry } from '../../lib/retry.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { CheckpointStore } from './checkpoint-store.ts';
+import { KNOWN, type KinesisLike, type KinesisStreamOptions } from './kinesis-stream-options.ts';
 import { SqliteCheckpointStore } from './checkpoint-store.ts';
 import { awsClientConfig, checkKnownOptions, intOption, invalidOption, stringOption } from './options.ts';
 import type { PutResult, ReadBatch, StoredRecord, Stream, StreamRecord } from './stream.ts';
 import { recordBytes, validateRecords } from './stream-limits.ts';
 
-/** The subset of KinesisClient this adapter uses (lets a test wrap the real client). */
-export interface KinesisLike {
-  send(command: unknown): Promise<unknown>;
-  destroy?(): void;
-}
+export type { KinesisLike, KinesisStreamOptions } from './kinesis-stream-options.ts';
 
-export interface KinesisStreamOptions {
-  /** the Kinesis stream name. Required. */
-  streamName: string;
-  /** a client to use (not destroyed on close); default: a KinesisClient built from clientConfig */
-  client?: KinesisLike;
-  /** config for the default client (region, endpoint, credentials, requestHandler) */
-  clientConfig?: KinesisClientConfig;
-  /** shorthand for clientConfig.region */
-  region?: string;
-  /** shorthand for clientConfig.endpoint; a plain-HTTP endpoint (kinesalite, LocalStack) gets an HTTP/1.1 handler */
-  endpoint?: string;
-  /** checkpoint store (not closed on close when passed); default SqliteCheckpointStore at checkpointPath */
-  checkpoints?: CheckpointStore;
-  /** SQLite file for the default checkpoint store. Default ':memory:' (checkpoints do not survive a restart). */
-  checkpointPath?: string;
-  /** re-sending of records that failed inside a PutRecords response. Default 100 ms .. 5 s, full jitter, 10 attempts. */
-  retry?: Partial<RetryPolicy>;
-  /** records per PutRecords request, at most 500. Default 500. */
-  maxRecordsPerRequest?: number;
-  /** bytes per PutRecords request, at most 5 MiB. Default 5 MiB. */
-  maxBytesPerRequest?: number;
-  /** default records per read(), at most 10 000. Default 1000. */
-  defaultReadLimit?: number;
-  /** least time between two GetRecords calls on one shard, ms (Kinesis allows 5 per second per shard). Default 200. */
-  minReadIntervalMs?: number;
-  /** waitForRecords() sleeps at most this long when no put of this process wakes it, ms. Default 1000 (Kinesis allows 5 GetRecords/s per shard). */
-  pollIntervalMs?: number;
-  clock?: Clock;
-  logger?: Logger;
-  /** randomness of the backoff jitter (tests) */
-  random?: () => number;
-}
-
-const KNOWN = [
-  'streamName',
-  'client',
-  'clientConfig',
-  'region',
-  'endpoint',
-  'checkpoints',
-  'checkpointPath',
-  'retry',
-  'maxRecordsPerRequest',
-  'maxBytesPerRequest',
-  'defaultReadLimit',
-  'pollIntervalMs',
-  'minReadIntervalMs',
-  'clock',
-  'logger',
-  'random',
-] as const;
 const C = 'KinesisStream';
 const MAX_REQUEST_BYTES = 5 * 1024 * 1024;
 

@@ -13,66 +13,21 @@
 import type Database from 'better-sqlite3';
 import { openWalDatabase } from '../../lib/sqlite.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
+import { type TimerHandle } from '../../lib/clock.ts';
 import type { PutResult, ReadBatch, StoredRecord, Stream, StreamRecord } from './stream.ts';
 import { recordBytes, shardIdFor, shardIndexForKey, validateRecords } from './stream-limits.ts';
-import { checkKnownOptions, intOption, numberOption, oneOfOption, stringOption } from './options.ts';
+import { intOption } from './options.ts';
+import {
+  MAX_READ_LIMIT,
+  type LocalStreamOptions,
+  type ResolvedLocalStreamOptions,
+  resolveLocalStreamOptions,
+} from './local-stream-options.ts';
+import { formatSeq, parseSeq } from './local-stream-seq.ts';
 
-export interface LocalStreamOptions {
-  /** SQLite file path, or ':memory:' (one process only, nothing survives close). Required. */
-  path: string;
-  /** stream name (shown in logs and metrics). Default 'edgeloop'. */
-  name?: string;
-  /** number of shards, fixed when the file is created. Default 4. */
-  shardCount?: number;
-  /** SQLite synchronous level. Default 'FULL' (a resolved put survives a power cut). */
-  synchronous?: 'FULL' | 'NORMAL';
-  /** records older than this (by arrival) are pruned, ms. Default 24 h (Kinesis' default). Infinity = keep. */
-  retentionMs?: number;
-  /** oldest records are pruned while the stored data exceeds this, bytes. Default 1 GiB. Infinity = no bound. */
-  retentionBytes?: number;
-  /** how often retention runs, ms. Default 60 000. */
-  pruneIntervalMs?: number;
-  /** default and maximum records per read(). Default 1000 / 10 000. */
-  defaultReadLimit?: number;
-  /** a read stops after this many bytes of data (at least one record is returned). Default 10 MiB. */
-  maxReadBytes?: number;
-  /** fallback poll for new rows written by other processes while a consumer waits, ms. Default 1000. */
-  pollIntervalMs?: number;
-  clock?: Clock;
-}
-
-const KNOWN = [
-  'path',
-  'name',
-  'shardCount',
-  'synchronous',
-  'retentionMs',
-  'retentionBytes',
-  'pruneIntervalMs',
-  'defaultReadLimit',
-  'maxReadBytes',
-  'pollIntervalMs',
-  'clock',
-] as const;
+export type { LocalStreamOptions } from './local-stream-options.ts';
 
 const SCHEMA_VERSION = 1;
-const MAX_READ_LIMIT = 10_000;
-const SEQ_DIGITS = 20;
-
-interface ResolvedOptions {
-  path: string;
-  name: string;
-  shardCount: number;
-  synchronous: 'FULL' | 'NORMAL';
-  retentionMs: number;
-  retentionBytes: number;
-  pruneIntervalMs: number;
-  defaultReadLimit: number;
-  maxReadBytes: number;
-  pollIntervalMs: number;
-  clock: Clock;
-}
 
 interface Statements {
   insert: Database.Statement<[number, string, Uint8Array, number, number]>;
@@ -104,28 +59,9 @@ export interface LocalStreamStats {
   pruned: number;
 }
 
-/** Sequence numbers are zero-padded decimals so they also sort as strings. */
-function formatSeq(id: number): string {
-  return String(id).padStart(SEQ_DIGITS, '0');
-}
-
-function parseSeq(s: unknown, what: string): number {
-  if (typeof s !== 'string' || !/^\d{1,20}$/.test(s)) {
-    throw new EdgeloopError(
-      'EL_ERR_STREAM_POSITION_INVALID',
-      `${what}: expected a sequence number from this stream, got ${JSON.stringify(s)?.slice(0, 40)}`,
-    );
-  }
-  const n = Number(s);
-  if (!Number.isSafeInteger(n)) {
-    throw new EdgeloopError('EL_ERR_STREAM_POSITION_INVALID', `${what}: sequence number ${s} is out of range`);
-  }
-  return n;
-}
-
 export class LocalStream implements Stream {
   readonly name: string;
-  readonly #o: ResolvedOptions;
+  readonly #o: ResolvedLocalStreamOptions;
   #db: Database.Database | undefined;
   #st: Statements | undefined;
   #state: 'new' | 'started' | 'closed' = 'new';
@@ -139,29 +75,12 @@ export class LocalStream implements Stream {
   readonly #shardOfKey = new Map<string, number>();
 
   constructor(opts: LocalStreamOptions) {
-    const C = 'LocalStream';
-    checkKnownOptions(C, opts, KNOWN);
-    if (opts === undefined)
-      throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: options with a "path" are required`);
-    this.#o = Object.freeze({
-      path: stringOption(C, 'path', opts.path, ''),
-      name: stringOption(C, 'name', opts.name, 'edgeloop'),
-      shardCount: intOption(C, 'shardCount', opts.shardCount, 4, 1, 1024),
-      synchronous: oneOfOption(C, 'synchronous', opts.synchronous, 'FULL', ['FULL', 'NORMAL'] as const),
-      retentionMs: numberOption(C, 'retentionMs', opts.retentionMs, 24 * 3600_000, 1),
-      retentionBytes: numberOption(C, 'retentionBytes', opts.retentionBytes, 1024 ** 3, 1),
-      pruneIntervalMs: intOption(C, 'pruneIntervalMs', opts.pruneIntervalMs, 60_000, 10),
-      defaultReadLimit: intOption(C, 'defaultReadLimit', opts.defaultReadLimit, 1000, 1, MAX_READ_LIMIT),
-      maxReadBytes: intOption(C, 'maxReadBytes', opts.maxReadBytes, 10 * 1024 * 1024, 1),
-      pollIntervalMs: intOption(C, 'pollIntervalMs', opts.pollIntervalMs, 1000, 1),
-      clock: opts.clock ?? systemClock,
-    });
-    if (this.#o.path === '') throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: option "path" is required`);
+    this.#o = resolveLocalStreamOptions(opts);
     this.name = this.#o.name;
     this.#shardIds = Array.from({ length: this.#o.shardCount }, (_, i) => shardIdFor(i));
   }
 
-  get options(): Readonly<ResolvedOptions> {
+  get options(): Readonly<ResolvedLocalStreamOptions> {
     return this.#o;
   }
 

@@ -6,11 +6,10 @@
  * trained on normalised windows (seeded) → ONNX export → training windows scored by ONNX Runtime (the deployed
  * graph, so the threshold matches what devices compute) → threshold = quantile × margin.
  */
+import { manifestHead } from '../manifest/export-steps.ts';
 import { basename } from 'node:path';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { MANIFEST_SCHEMA } from '../../protocol/manifest.ts';
 import type { ManifestInput } from '../../protocol/manifest.ts';
-import { describeArtifact } from '../manifest/model-dir.ts';
 import { exportTfjsToOnnx } from '../onnx/export-tfjs.ts';
 import { OrtModelRunner } from '../runtime/ort-model-runner.ts';
 import { loadTf } from '../training/load-tf.ts';
@@ -206,12 +205,7 @@ export async function trainAnomalyModel(
   const threshold = Math.fround(calibrateThreshold(trainingScores, rule));
 
   const manifest: ManifestInput = {
-    schema: MANIFEST_SCHEMA,
-    name: opts.name ?? 'anomaly',
-    version: opts.version ?? '1.0.0',
-    kind: 'anomaly',
-    createdAt: opts.createdAt ?? new Date().toISOString(),
-    artifact: describeArtifact(onnx),
+    ...manifestHead(opts, { name: 'anomaly', kind: 'anomaly' }, onnx),
     inputs: {
       kind: 'window',
       name: 'window',

@@ -6,6 +6,7 @@
  * and writes model.onnx + manifest.json. Seeded and with a fixed createdAt, so the same data and key give the same
  * files.
  */
+import { buildCreatedAt } from '../manifest/export-steps.ts';
 import type { KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -58,11 +59,7 @@ export async function buildDefaultRecommender(
     const holdout = evaluateTrained(trained, test);
     const exported = await exportRecommender(trained, {
       version: DEFAULT_RECOMMENDER_VERSION,
-      createdAt:
-        opts.createdAt ??
-        (process.env.SOURCE_DATE_EPOCH
-          ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString()
-          : DEFAULT_CREATED_AT),
+      createdAt: buildCreatedAt(opts.createdAt, DEFAULT_CREATED_AT),
       sampleRaw: test.raw,
       sampleRows: test.rows,
       holdout,

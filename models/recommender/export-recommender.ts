@@ -4,12 +4,16 @@
  * threshold-folded mode probabilities. Before anything is returned, the ONNX model is run in ONNX Runtime on the
  * given rows and compared with TensorFlow.js (EL_ERR_RECOMMENDER_PARITY past `parityTolerance`).
  */
-import { EdgeloopError } from '../../protocol/errors.ts';
-import { MANIFEST_SCHEMA, parseManifest } from '../../protocol/manifest.ts';
 import type { Manifest, ManifestInput } from '../../protocol/manifest.ts';
-import { describeArtifact } from '../manifest/model-dir.ts';
+import {
+  assertParity,
+  checkedManifest,
+  manifestHead,
+  roundTo,
+  runOnnx,
+  testVectorOf,
+} from '../manifest/export-steps.ts';
 import { exportTfjsToOnnx } from '../onnx/export-tfjs.ts';
-import { OrtModelRunner } from '../runtime/ort-model-runner.ts';
 import { FAILURE_MODES } from './ai4i-data.ts';
 import { FAILURE_IMPLYING_MODES } from './train-recommender.ts';
 import { ACTION_CATALOG } from './actions.ts';
@@ -75,14 +79,8 @@ export async function exportRecommender(
     FAILURE_IMPLYING_MODES,
   );
 
-  const runOrt = async (outputName: string): Promise<Float32Array> => {
-    const runner = await OrtModelRunner.create({ model: onnx, inputName: RECOMMENDER_INPUT_NAME, outputName });
-    try {
-      return (await runner.run(o.sampleRaw, o.sampleRows)).data;
-    } finally {
-      await runner.close();
-    }
-  };
+  const runOrt = (outputName: string): Promise<Float32Array> =>
+    runOnnx(onnx, RECOMMENDER_INPUT_NAME, outputName, o.sampleRaw, o.sampleRows);
   const ortOut = await runOrt(RECOMMENDER_OUTPUT_NAME);
   const ortFailure = await runOrt(RECOMMENDER_FAILURE_OUTPUT_NAME);
   let parityMaxError = 0;
@@ -91,24 +89,10 @@ export async function exportRecommender(
   };
   compare(t.predict(o.sampleRaw, o.sampleRows), ortOut);
   compare(t.predictFailure(o.sampleRaw, o.sampleRows), ortFailure);
-  const tol = o.parityTolerance ?? 1e-5;
-  if (!(parityMaxError <= tol)) {
-    throw new EdgeloopError(
-      'EL_ERR_RECOMMENDER_PARITY',
-      `ONNX model disagrees with TensorFlow.js by ${parityMaxError.toExponential(2)} (tolerance ${tol})`,
-    );
-  }
+  assertParity(parityMaxError, o.parityTolerance ?? 1e-5, 'EL_ERR_RECOMMENDER_PARITY', 'ONNX model');
 
-  const k = FAILURE_MODES.length;
-  const r = RAW_FEATURES.length;
-  const tvRows = Math.min(4, o.sampleRows);
   const manifest: ManifestInput = {
-    schema: MANIFEST_SCHEMA,
-    name: o.name ?? 'ai4i-recommender',
-    version: o.version ?? '1.0.0',
-    kind: 'recommender',
-    createdAt: o.createdAt ?? new Date().toISOString(),
-    artifact: describeArtifact(onnx, 'model.onnx'),
+    ...manifestHead(o, { name: 'ai4i-recommender', kind: 'recommender' }, onnx),
     inputs: {
       kind: 'features',
       name: RECOMMENDER_INPUT_NAME,
@@ -127,11 +111,7 @@ export async function exportRecommender(
         .join('') +
       ' are switched off',
     actions: ACTION_CATALOG.map((a) => ({ id: a.id, label: a.label, modes: [...a.modes] })),
-    testVector: {
-      input: Array.from({ length: tvRows }, (_, i) => Array.from(o.sampleRaw.subarray(i * r, (i + 1) * r))),
-      expected: Array.from({ length: tvRows }, (_, i) => Array.from(ortOut.subarray(i * k, (i + 1) * k))),
-      tolerance: 1e-4,
-    },
+    testVector: testVectorOf(o.sampleRaw, RAW_FEATURES.length, ortOut, FAILURE_MODES.length, o.sampleRows, 1e-4),
     latencyBudgetMs: 5,
     training: {
       framework: 'tensorflow.js',
@@ -164,8 +144,7 @@ export async function exportRecommender(
       ...(o.holdout ? { holdout: summary(o.holdout) } : {}),
     },
   };
-  parseManifest(manifest, 'exported recommender manifest');
-  return { onnx, manifest, parityMaxError };
+  return { onnx, manifest: checkedManifest(manifest, 'exported recommender manifest'), parityMaxError };
 }
 
 export function summary(r: EvalReport): Record<string, unknown> {
@@ -187,7 +166,7 @@ export function summary(r: EvalReport): Record<string, unknown> {
 }
 
 function round(x: number): number {
-  return Math.round(x * 1e6) / 1e6;
+  return roundTo(x, 6);
 }
 
 export type { Manifest };

@@ -6,6 +6,7 @@
  * cut at seeded random cycles and scored at the cut; those held-out figures go into the manifest. Then exports,
  * signs and writes model.onnx + manifest.json. Seeded and with a fixed createdAt: same data and key, same files.
  */
+import { buildCreatedAt } from '../manifest/export-steps.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ManifestSigner } from '../manifest/index.ts';
@@ -66,11 +67,7 @@ export async function buildDefaultRul(
     const sample = lastWindows(heldUnits, trained.options.window, sensorIndexes(trained.options.sensors));
     const exported = await exportRul(trained, {
       version: DEFAULT_RUL_VERSION,
-      createdAt:
-        opts.createdAt ??
-        (process.env.SOURCE_DATE_EPOCH
-          ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString()
-          : DEFAULT_CREATED_AT),
+      createdAt: buildCreatedAt(opts.createdAt, DEFAULT_CREATED_AT),
       sample,
       sampleRows: heldUnits.length,
       validation: {

@@ -5,11 +5,16 @@
  * sample windows and must match TensorFlow.js (EL_ERR_RUL_PARITY past `parityTolerance`).
  */
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { MANIFEST_SCHEMA, parseManifest } from '../../protocol/manifest.ts';
 import type { ManifestInput } from '../../protocol/manifest.ts';
-import { describeArtifact } from '../manifest/model-dir.ts';
+import {
+  assertParity,
+  checkedManifest,
+  manifestHead,
+  roundTo,
+  runOnnx,
+  testVectorOf,
+} from '../manifest/export-steps.ts';
 import { exportTfjsToOnnx } from '../onnx/export-tfjs.ts';
-import { OrtModelRunner } from '../runtime/ort-model-runner.ts';
 import type { RulScores } from './evaluate-rul.ts';
 import { RUL_OUTPUTS } from './train-rul.ts';
 import type { TrainedRul } from './train-rul.ts';
@@ -56,31 +61,11 @@ export async function exportRul(t: TrainedRul, o: ExportRulOptions): Promise<Exp
     normalization: t.normalization,
     metadata: { 'edgeloop.model': 'cmapss-rul', 'edgeloop.outputs': RUL_OUTPUTS.join(',') },
   });
-  const runner = await OrtModelRunner.create({ model: onnx, inputName: RUL_INPUT_NAME, outputName: RUL_OUTPUT_NAME });
-  let ortOut: Float32Array;
-  try {
-    ortOut = (await runner.run(o.sample, o.sampleRows)).data;
-  } finally {
-    await runner.close();
-  }
-  const tfOut = t.predict(o.sample, o.sampleRows);
-  const parityMaxError = relativeParity(tfOut, ortOut);
-  const tol = o.parityTolerance ?? 1e-4;
-  if (!(parityMaxError <= tol)) {
-    throw new EdgeloopError(
-      'EL_ERR_RUL_PARITY',
-      `ONNX RUL model disagrees with TensorFlow.js by ${parityMaxError.toExponential(2)} (relative; tolerance ${tol})`,
-    );
-  }
-  const k = RUL_OUTPUTS.length;
-  const tvRows = Math.min(4, o.sampleRows);
+  const ortOut = await runOnnx(onnx, RUL_INPUT_NAME, RUL_OUTPUT_NAME, o.sample, o.sampleRows);
+  const parityMaxError = relativeParity(t.predict(o.sample, o.sampleRows), ortOut);
+  assertParity(parityMaxError, o.parityTolerance ?? 1e-4, 'EL_ERR_RUL_PARITY', 'ONNX RUL model', 'relative; ');
   const manifest: ManifestInput = {
-    schema: MANIFEST_SCHEMA,
-    name: o.name ?? 'cmapss-rul',
-    version: o.version ?? '1.0.0',
-    kind: 'rul',
-    createdAt: o.createdAt ?? new Date().toISOString(),
-    artifact: describeArtifact(onnx, 'model.onnx'),
+    ...manifestHead(o, { name: 'cmapss-rul', kind: 'rul' }, onnx),
     inputs: {
       kind: 'window',
       name: RUL_INPUT_NAME,
@@ -96,11 +81,7 @@ export async function exportRul(t: TrainedRul, o: ExportRulOptions): Promise<Exp
     },
     threshold: RUL_ALERT_CYCLES,
     thresholdRule: `maintenance alert when p10 (the pessimistic remaining life) is at or below ${RUL_ALERT_CYCLES} cycles`,
-    testVector: {
-      input: Array.from({ length: tvRows }, (_, i) => Array.from(o.sample.subarray(i * width, (i + 1) * width))),
-      expected: Array.from({ length: tvRows }, (_, i) => Array.from(ortOut.subarray(i * k, (i + 1) * k))),
-      tolerance: 1e-3,
-    },
+    testVector: testVectorOf(o.sample, width, ortOut, RUL_OUTPUTS.length, o.sampleRows, 1e-3),
     latencyBudgetMs: 1,
     training: {
       framework: 'tensorflow.js',
@@ -135,8 +116,7 @@ export async function exportRul(t: TrainedRul, o: ExportRulOptions): Promise<Exp
         }
       : {}),
   };
-  parseManifest(manifest, 'exported RUL manifest');
-  return { onnx, manifest, parityMaxError };
+  return { onnx, manifest: checkedManifest(manifest, 'exported RUL manifest'), parityMaxError };
 }
 
 /** Largest |a - b| / max(1, |a|): absolute below one cycle, relative above. */
@@ -147,5 +127,5 @@ export function relativeParity(a: ArrayLike<number>, b: ArrayLike<number>): numb
 }
 
 function round(x: number): number {
-  return Math.round(x * 1e4) / 1e4;
+  return roundTo(x, 4);
 }

@@ -1,0 +1,260 @@
+/**
+ * One options mechanism for every component, used by constructors, config files (cli/load-config.ts) and CLI
+ * flags alike:
+ * - a zod schema per component holds the defaults (`.default()`), so they are stated once;
+ * - an unknown key is refused with a "did you mean" suggestion (Levenshtein distance, or a known name the key
+ *   starts with), at any depth of the schema;
+ * - every error has one shape: EdgeloopError with EL_ERR_CONFIG_INVALID (or the component's own code), the message
+ *   `<where>: <field.path>: <what was wrong>` and `details: { component, option, issues }`.
+ *
+ *   parseOptions(IngestOptionsSchema, opts, { where: 'Ingest' })
+ *   → EL_ERR_CONFIG_INVALID "Ingest: maxBatchRecords: Too small: expected number to be >=1"
+ *   → EL_ERR_CONFIG_INVALID 'Ingest: unknown option "lingerMS" (did you mean "lingerMs"?); known options: …'
+ *
+ * Hand-validated options objects (a few adapters whose options hold injected clients) use checkKnownOptions and
+ * the intOption/numberOption/oneOfOption/stringOption checks, which throw the same shape.
+ */
+import { z } from 'zod';
+import { EdgeloopError, type ErrorCode } from '../protocol/errors.ts';
+import { type FormatIssuesOptions, type Issue, formatIssues, issuePath } from '../protocol/zod-issues.ts';
+
+/** Case-insensitive Levenshtein distance. */
+export function editDistance(a: string, b: string): number {
+  const al = a.toLowerCase();
+  const bl = b.toLowerCase();
+  const prev = Array.from({ length: bl.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= al.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= bl.length; j++) {
+      const tmp = prev[j]!;
+      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (al[i - 1] === bl[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[bl.length]!;
+}
+
+/** The closest known name, if it is close enough to be a likely misspelling. */
+export function suggest(name: string, known: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = editDistance(name, k);
+    if (d < bestD) {
+      bestD = d;
+      best = k;
+    }
+  }
+  if (best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3))) return best;
+  // "keepAlive" -> "keepaliveSeconds": a known name that starts with the given one (or the reverse)
+  if (lower.length >= 4) {
+    return (
+      known.find((k) => k.toLowerCase().startsWith(lower)) ??
+      known.find((k) => k.length >= 4 && lower.startsWith(k.toLowerCase()))
+    );
+  }
+  return undefined;
+}
+
+/** ` (did you mean "x"?)` or nothing. */
+export function didYouMean(name: string, known: readonly string[], path: readonly string[] = []): string {
+  const hint = suggest(name, known);
+  return hint ? ` (did you mean "${[...path, hint].join('.')}"?)` : '';
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let s: z.ZodType = schema;
+  for (;;) {
+    if (s instanceof z.ZodOptional || s instanceof z.ZodDefault || s instanceof z.ZodNullable)
+      s = s.unwrap() as z.ZodType;
+    else if (s instanceof z.ZodPipe) s = s.in as z.ZodType;
+    else return s;
+  }
+}
+
+function objectShape(schema: z.ZodType): Record<string, z.ZodType> | undefined {
+  const s = unwrap(schema);
+  return s instanceof z.ZodObject ? (s.shape as Record<string, z.ZodType>) : undefined;
+}
+
+/** The keys a schema accepts at `path` (an object nested in objects), or undefined when that is no object. */
+export function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] | undefined {
+  let s: z.ZodType | undefined = schema;
+  for (const k of path) {
+    const shape: Record<string, z.ZodType> | undefined = s ? objectShape(s) : undefined;
+    s = shape?.[String(k)];
+    if (!s) return undefined;
+  }
+  const shape = objectShape(s);
+  return shape ? Object.keys(shape) : undefined;
+}
+
+/**
+ * `formatIssues` with a suggestion on every unknown key: `broker.prot: Unrecognized key: "prot" (did you mean
+ * "broker.port"?)`. Used for every zod schema a config file, a flag or an options object is checked with.
+ */
+export function optionIssues(schema: z.ZodType, issues: readonly Issue[], o: FormatIssuesOptions = {}): string[] {
+  const lines = formatIssues(issues, o);
+  return issues.map((issue, i) => {
+    if (issue.code !== 'unrecognized_keys') return lines[i]!;
+    const known = knownKeysAt(schema, issue.path) ?? [];
+    const path = [...(o.prefix ?? []), ...issue.path].map(String);
+    const hints = issue.keys.map((k) => didYouMean(k, known, path)).join('');
+    return `${lines[i]}${hints}`;
+  });
+}
+
+/** Throw for the first unknown key (recursively), with a "did you mean" hint. `extra`: injected top-level keys. */
+export function assertKnownKeys(
+  schema: z.ZodType,
+  value: unknown,
+  where: string,
+  extra: readonly string[] = [],
+  path: string[] = [],
+  code: ErrorCode = 'EL_ERR_CONFIG_INVALID',
+): void {
+  const shape = objectShape(schema);
+  if (!shape || typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array)
+    return;
+  const known = [...Object.keys(shape), ...(path.length === 0 ? extra : [])];
+  for (const [k, v] of Object.entries(value)) {
+    if (!known.includes(k)) {
+      const field = [...path, k].join('.');
+      throw new EdgeloopError(
+        code,
+        `${where}: unknown option "${field}"${didYouMean(k, known, path)}; known options: ${known.join(', ')}`,
+        { details: { component: where, option: field } },
+      );
+    }
+    if (shape[k]) assertKnownKeys(shape[k], v, where, extra, [...path, k], code);
+  }
+}
+
+export interface ParseOptionsOptions {
+  /** the component, first in every message: "MqttTransport", "Ingest", "cloud.yaml" */
+  where: string;
+  /** default EL_ERR_CONFIG_INVALID */
+  code?: ErrorCode;
+  /** top-level keys that are injected dependencies (clock, logger, …), accepted and left out of the schema */
+  injected?: readonly string[];
+  /** what an issue on the whole value is called (default "(options)") */
+  root?: string;
+}
+
+/** Validate and default an options object with its component's schema; errors as described in the header. */
+export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, o: ParseOptionsOptions): z.output<S> {
+  const code = o.code ?? 'EL_ERR_CONFIG_INVALID';
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new EdgeloopError(code, `${o.where}: options must be an object`, { details: { component: o.where } });
+  }
+  const injected = o.injected ?? [];
+  assertKnownKeys(schema, value, o.where, injected, [], code);
+  let input = value as Record<string, unknown>;
+  if (injected.length > 0) {
+    input = { ...input };
+    for (const k of injected) delete input[k];
+  }
+  const r = schema.safeParse(input);
+  if (!r.success) {
+    const issues = optionIssues(schema, r.error.issues, { root: o.root ?? '(options)' });
+    throw new EdgeloopError(code, `${o.where}: ${issues.join('; ')}`, {
+      cause: r.error,
+      details: { component: o.where, option: issuePath(r.error.issues[0]!), issues },
+    });
+  }
+  return r.data;
+}
+
+// ---- hand-validated options objects ----
+
+export function invalidOption(
+  component: string,
+  name: string,
+  expected: string,
+  got: unknown,
+  code: ErrorCode = 'EL_ERR_CONFIG_INVALID',
+): EdgeloopError {
+  const shown =
+    got === undefined ? 'nothing' : typeof got === 'function' ? 'a function' : JSON.stringify(got)?.slice(0, 60);
+  return new EdgeloopError(code, `${component}: option "${name}" must be ${expected}, got ${shown}`, {
+    details: { component, option: name },
+  });
+}
+
+/** Throw on options not in `allowed`, suggesting the closest known name. */
+export function checkKnownOptions(
+  component: string,
+  opts: object | undefined,
+  allowed: readonly string[] | ReadonlySet<string>,
+  code: ErrorCode = 'EL_ERR_CONFIG_INVALID',
+  listKnown = false,
+): void {
+  if (opts === undefined) return;
+  if (typeof opts !== 'object' || opts === null) throw invalidOption(component, 'options', 'an object', opts, code);
+  const known = [...allowed];
+  for (const key of Object.keys(opts)) {
+    if (known.includes(key)) continue;
+    const list = listKnown ? ` (known: ${known.join(', ')})` : '';
+    throw new EdgeloopError(code, `${component}: unknown option "${key}"${didYouMean(key, known)}${list}`, {
+      details: { component, option: key },
+    });
+  }
+}
+
+export function intOption(
+  component: string,
+  name: string,
+  value: unknown,
+  def: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  if (value === undefined) return def;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalidOption(
+      component,
+      name,
+      `an integer in [${min}, ${max === Number.MAX_SAFE_INTEGER ? '∞' : max}]`,
+      value,
+    );
+  }
+  return value;
+}
+
+export function numberOption(
+  component: string,
+  name: string,
+  value: unknown,
+  def: number,
+  min: number,
+  max = Infinity,
+): number {
+  if (value === undefined) return def;
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max) {
+    throw invalidOption(component, name, `a number in [${min}, ${max}]`, value);
+  }
+  return value;
+}
+
+export function oneOfOption<T extends string>(
+  component: string,
+  name: string,
+  value: unknown,
+  def: T,
+  allowed: readonly T[],
+): T {
+  if (value === undefined) return def;
+  if (typeof value !== 'string' || !allowed.includes(value as T)) {
+    throw invalidOption(component, name, `one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`, value);
+  }
+  return value as T;
+}
+
+export function stringOption(component: string, name: string, value: unknown, def: string): string {
+  if (value === undefined) return def;
+  if (typeof value !== 'string' || value.length === 0)
+    throw invalidOption(component, name, 'a non-empty string', value);
+  return value;
+}
