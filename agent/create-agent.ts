@@ -248,6 +248,7 @@ export class Agent implements ReadingSink {
   status(): StatusMessage {
     const ob = this.outboxStats();
     const inf = this.#p.inference?.summary();
+    const shadow = this.#p.inference?.shadowReports();
     const lastError = this.#lastError ?? this.#p.inference?.lastError ?? this.#p.publisher?.stats.lastError;
     return {
       v: 1,
@@ -273,6 +274,7 @@ export class Agent implements ReadingSink {
           p99Ms: inf.p99Ms,
         },
       }),
+      ...(shadow?.length ? { shadow } : {}),
       ...(lastError ? { lastError } : {}),
     };
   }

@@ -87,6 +87,42 @@ export interface StatusMessage {
   hardware?: string;
   /** a hash of the agent's effective configuration; optional, for dim_device */
   configHash?: string;
+  /** candidates the agent runs in shadow beside its active models (absent when none; older agents never send it) */
+  shadow?: ShadowReport[];
+}
+
+/** Score quantiles over the recent windows of one model (nearest rank). */
+export interface ScoreQuantiles {
+  p05: number;
+  p25: number;
+  p50: number;
+  p75: number;
+  p95: number;
+  p99: number;
+}
+
+/**
+ * What a shadow candidate did on the device, counted since it was loaded: `windows` is the number of windows both
+ * the active model and the candidate scored (paired by window end), `agreements` those where both made the same
+ * anomaly decision; the anomaly counts are over the same windows. Nothing the candidate decides is acted upon.
+ */
+export interface ShadowReport {
+  /** the manifest name (the same name as the active model it shadows) */
+  name: string;
+  version: string;
+  /** the active model's version it was compared with */
+  activeVersion: string;
+  windows: number;
+  agreements: number;
+  /** windows the candidate would have flagged */
+  anomalies: number;
+  /** windows the active model flagged, over the same windows */
+  activeAnomalies: number;
+  /** the candidate's inference latency per batch, ms */
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  scores: { active: ScoreQuantiles; shadow: ScoreQuantiles };
 }
 
 export type ModelReportState =
@@ -109,7 +145,12 @@ export interface ModelReportMessage {
   state: ModelReportState;
   reason?: string;
   rolloutId?: string;
+  /** "shadow": the report is about a shadow assignment (absent: the active model) */
+  role?: ModelRole;
 }
+
+/** What a desired-model message asks for: run the model (active), or run it beside the active one (shadow). */
+export type ModelRole = 'active' | 'shadow';
 
 /** Retained desired-model message on the fleet or per-device model topic. */
 export interface ModelDesiredMessage {
@@ -125,6 +166,11 @@ export interface ModelDesiredMessage {
   /** seq of the desired state, increasing per publisher; lets agents ignore stale retained messages */
   seq: number;
   ts: number;
+  /**
+   * absent or "active": install and activate. "shadow": only on the device's shadow topic
+   * (Topics.deviceShadow), which agents without shadow support do not subscribe to.
+   */
+  role?: ModelRole;
 }
 
 export type DeviceMessage = TelemetryMessage | EventsMessage | StatusMessage | ModelReportMessage;
@@ -257,6 +303,8 @@ export function validateDeviceMessage(m: unknown): DeviceMessage {
       if (typeof m.version !== 'string' || m.version.length === 0) fail('version', 'a version string', m.version);
       if (typeof m.state !== 'string' || !REPORT_STATES.has(m.state))
         fail('state', [...REPORT_STATES].join('|'), m.state);
+      if (m.role !== undefined && m.role !== 'active' && m.role !== 'shadow')
+        fail('role', '"active" or "shadow"', m.role);
       return m as unknown as ModelReportMessage;
     }
     default:
@@ -290,6 +338,7 @@ const REPORT_KEYS: ReadonlySet<string> = new Set([
   'state',
   'reason',
   'rolloutId',
+  'role',
 ]);
 
 function stripObject(o: Record<string, unknown>, known: ReadonlySet<string>, path: string, out: string[]): void {
@@ -339,6 +388,7 @@ export function validateModelDesired(m: unknown): ModelDesiredMessage {
   if (typeof m.artifactUrl !== 'string' || m.artifactUrl.length === 0) fail('artifactUrl', 'a URL', m.artifactUrl);
   if (!isObj(m.manifest)) fail('manifest', 'an object', m.manifest);
   if (!seqOk(m.seq)) fail('seq', 'a non-negative integer', m.seq);
+  if (m.role !== undefined && m.role !== 'active' && m.role !== 'shadow') fail('role', '"active" or "shadow"', m.role);
   return m as unknown as ModelDesiredMessage;
 }
 

@@ -7,6 +7,10 @@
  *   {prefix}/{deviceId}/models/report        progress of a model update
  *   {prefix}/{deviceId}/models/{modelName}   retained desired manifest for one device (overrides the fleet one)
  *   {prefix}/fleet/models/{modelName}        retained desired manifest for the fleet
+ *   {prefix}/{deviceId}/models/{modelName}/shadow   retained shadow assignment for one device: run the candidate
+ *                                            beside the active model, act on nothing it says. One level deeper than
+ *                                            the desired topics, so agents that predate shadows (subscribed to
+ *                                            models/+) never receive it.
  */
 import { EdgeloopError } from './errors.ts';
 
@@ -36,6 +40,8 @@ export interface ParsedTopic {
   /** undefined for fleet-wide model topics */
   deviceId: string | undefined;
   modelName?: string;
+  /** a model-desired topic that carries a shadow assignment ({deviceId}/models/{name}/shadow) */
+  shadow?: true;
 }
 
 export class Topics {
@@ -68,10 +74,19 @@ export class Topics {
   fleetModel(modelName: string): string {
     return `${this.prefix}/${FLEET}/models/${modelName}`;
   }
+  /** Retained shadow assignment of one device (a ModelDesiredMessage with role "shadow"). */
+  deviceShadow(deviceId: string, modelName: string): string {
+    return `${this.prefix}/${deviceId}/models/${modelName}/shadow`;
+  }
 
   /** Subscriptions an agent needs to receive desired-model manifests. */
   agentModelSubscriptions(deviceId: string): string[] {
     return [`${this.prefix}/${FLEET}/models/+`, `${this.prefix}/${deviceId}/models/+`];
+  }
+
+  /** Subscription an agent that runs shadow models needs (kept apart: a broker may refuse it to older policies). */
+  agentShadowSubscriptions(deviceId: string): string[] {
+    return [`${this.prefix}/${deviceId}/models/+/shadow`];
   }
 
   /** Subscriptions of the cloud ingest (all devices' telemetry, events, status, reports). */
@@ -106,6 +121,9 @@ export class Topics {
     if (parts.length === 3 && b === 'models' && c) {
       if (c === 'report') return { kind: 'model-report', deviceId: a };
       if (isValidModelName(c)) return { kind: 'model-desired', deviceId: a, modelName: c };
+    }
+    if (parts.length === 4 && b === 'models' && c && parts[3] === 'shadow' && isValidModelName(c)) {
+      return { kind: 'model-desired', deviceId: a, modelName: c, shadow: true };
     }
     return undefined;
   }

@@ -15,12 +15,19 @@
  * activate(): checks the file's sha256 against the manifest (and the signature when trusted keys are configured),
  * loads it in a fresh session, runs the manifest test vector there, and only then swaps it in; windows already
  * being scored finish on the old session, which is released afterwards. Any failure leaves the old model serving.
+ *
+ * Shadow (activateShadow()): a candidate of the same manifest name, checked the same way, runs beside the active
+ * model on the same readings, in its own session and window assembler, and acts on nothing: no events, no effect on
+ * the figures of summary() (the canary gates read those). Its decisions are paired with the active model's by
+ * window end time; shadowReports() gives agreement, both score distributions over the paired windows, the
+ * candidate's would-be anomaly count and its latency. Its ORT calls count toward maxInflightRuns, so a slow
+ * candidate slows intake down instead of queueing windows.
  */
 import { readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { AnomalyInputs, Manifest } from '../../protocol/manifest.ts';
-import type { ModelRef } from '../../protocol/messages.ts';
+import type { ModelRef, ScoreQuantiles, ShadowReport } from '../../protocol/messages.ts';
 import { LatencyWindow } from '../../lib/stats.ts';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
@@ -84,7 +91,33 @@ interface Slot {
   tail: Promise<void>;
   /** manifest decision.smoothing: trailing mean over the last k window scores (k = 1: none) */
   smooth: { k: number; ring: Float64Array; at: number; n: number; sum: number };
+  /** set on a shadow slot: its pairing with the active model of the same name */
+  pair?: Pairing;
 }
+
+interface Decision {
+  end: number;
+  score: number;
+  anomaly: boolean;
+}
+
+/** A shadow candidate's comparison with the active model, from the windows both scored. */
+interface Pairing {
+  activeVersion: string;
+  /** decisions waiting for the other model's decision on the same window (bounded, see PAIR_QUEUE_MAX) */
+  activeQ: Decision[];
+  shadowQ: Decision[];
+  windows: number;
+  agreements: number;
+  anomalies: number;
+  activeAnomalies: number;
+  activeScores: LatencyWindow;
+  shadowScores: LatencyWindow;
+}
+
+/** decisions kept waiting for their partner; beyond it the oldest go unpaired (a model far behind the other) */
+const PAIR_QUEUE_MAX = 8192;
+const SCORE_QUANTILES = [5, 25, 50, 75, 95, 99];
 
 export class InferenceEngine implements ModelHost {
   readonly #o: Required<
@@ -97,8 +130,12 @@ export class InferenceEngine implements ModelHost {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #slots = new Map<string, Slot>();
-  /** slots as an array, for the hot loop */
+  /** active slots as an array */
   #list: Slot[] = [];
+  /** shadow candidates by manifest name */
+  readonly #shadows = new Map<string, Slot>();
+  /** active and shadow slots, for the hot loop */
+  #feed: Slot[] = [];
   #closed = false;
   #events = 0;
   #errors = 0;
@@ -149,6 +186,105 @@ export class InferenceEngine implements ModelHost {
   }
 
   async activate(manifest: Manifest, modelPath: string): Promise<void> {
+    const slot = await this.#load(manifest, modelPath);
+    const old = this.#slots.get(manifest.name);
+    // the swap: synchronous, so no push() sees a half-installed model
+    this.#slots.set(manifest.name, slot);
+    const sh = this.#shadows.get(manifest.name);
+    let retiredShadow: Slot | undefined;
+    if (sh && sh.manifest.version === manifest.version && sh.manifest.artifact.sha256 === manifest.artifact.sha256) {
+      // the candidate became the active model: nothing left to compare
+      this.#shadows.delete(manifest.name);
+      retiredShadow = sh;
+    } else if (sh?.pair) {
+      sh.pair = newPairing(manifest.version);
+    }
+    this.#relist();
+    this.#log.info(
+      { model: manifest.name, version: manifest.version, previous: old?.manifest.version },
+      'model active',
+    );
+    for (const fn of this.#changeListeners) fn();
+    if (old) void this.#retire(old);
+    if (retiredShadow) void this.#retire(retiredShadow);
+  }
+
+  /**
+   * Run a candidate beside the active model of the same name (checked like activate(): hash, signature, test
+   * vector). Replaces an earlier shadow of that name. Rejects when no model of that name is active.
+   */
+  async activateShadow(manifest: Manifest, modelPath: string): Promise<void> {
+    const active = this.#slots.get(manifest.name);
+    if (!active)
+      throw new EdgeloopError(
+        'EL_ERR_MODEL_INPUT',
+        `shadow ${manifest.name}@${manifest.version}: no active model named ${manifest.name} to compare it with`,
+      );
+    const slot = await this.#load(manifest, modelPath);
+    const current = this.#slots.get(manifest.name);
+    if (!current) {
+      await slot.runner.close();
+      throw new EdgeloopError('EL_ERR_MODEL_INPUT', `shadow ${manifest.name}: the active model went away`);
+    }
+    slot.pair = newPairing(current.manifest.version);
+    const old = this.#shadows.get(manifest.name);
+    this.#shadows.set(manifest.name, slot);
+    this.#relist();
+    this.#log.info(
+      { model: manifest.name, version: manifest.version, active: current.manifest.version },
+      'shadow model running',
+    );
+    for (const fn of this.#changeListeners) fn();
+    if (old) void this.#retire(old);
+  }
+
+  /** Stop the shadow candidate of `name` and release its session; false when there was none. */
+  async clearShadow(name: string): Promise<boolean> {
+    const sh = this.#shadows.get(name);
+    if (!sh) return false;
+    this.#shadows.delete(name);
+    this.#relist();
+    this.#log.info({ model: name, version: sh.manifest.version }, 'shadow model stopped');
+    for (const fn of this.#changeListeners) fn();
+    await this.#retire(sh);
+    return true;
+  }
+
+  /** The shadow candidate running for `name`, if any. */
+  shadow(name: string): ActiveModel | undefined {
+    const s = this.#shadows.get(name);
+    return s && { manifest: s.manifest, modelPath: s.modelPath, activatedAt: s.activatedAt };
+  }
+
+  /** What each shadow candidate did, for the status message (empty when none runs). */
+  shadowReports(): ShadowReport[] {
+    const out: ShadowReport[] = [];
+    for (const s of this.#shadows.values()) {
+      const p = s.pair!;
+      const lat = s.latency.snapshot([50, 95, 99]);
+      out.push({
+        name: s.ref.name,
+        version: s.ref.version,
+        activeVersion: p.activeVersion,
+        windows: p.windows,
+        agreements: p.agreements,
+        anomalies: p.anomalies,
+        activeAnomalies: p.activeAnomalies,
+        p50Ms: nz(lat.p50),
+        p95Ms: nz(lat.p95),
+        p99Ms: nz(lat.p99),
+        scores: { active: quantiles(p.activeScores), shadow: quantiles(p.shadowScores) },
+      });
+    }
+    return out;
+  }
+
+  #relist(): void {
+    this.#list = [...this.#slots.values()];
+    this.#feed = [...this.#list, ...this.#shadows.values()];
+  }
+
+  async #load(manifest: Manifest, modelPath: string): Promise<Slot> {
     if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'inference engine is closed');
     if (manifest.kind !== 'anomaly' || manifest.inputs.kind !== 'window') {
       throw new EdgeloopError(
@@ -228,16 +364,7 @@ export class InferenceEngine implements ModelHost {
         sum: 0,
       },
     };
-    const old = this.#slots.get(manifest.name);
-    // the swap: synchronous, so no push() sees a half-installed model
-    this.#slots.set(manifest.name, slot);
-    this.#list = [...this.#slots.values()];
-    this.#log.info(
-      { model: manifest.name, version: manifest.version, previous: old?.manifest.version },
-      'model active',
-    );
-    for (const fn of this.#changeListeners) fn();
-    if (old) void this.#retire(old);
+    return slot;
   }
 
   async #retire(old: Slot): Promise<void> {
@@ -249,7 +376,7 @@ export class InferenceEngine implements ModelHost {
 
   /** Feed accepted readings (sync); windows that became ready are scored asynchronously, batched. */
   push(readings: ArrayLike<{ sensor: string; ts: number; value: number }>): void {
-    const list = this.#list;
+    const list = this.#feed;
     if (list.length === 0 || this.#closed) return;
     const max = this.#o.maxBatchWindows;
     for (let i = 0; i < readings.length; i++) {
@@ -323,6 +450,16 @@ export class InferenceEngine implements ModelHost {
         sm.at = (sm.at + 1) % sm.k;
         score = sm.sum / sm.n;
       }
+      if (s.pair) {
+        // a shadow candidate: its decision is only compared, never acted upon
+        s.windows++;
+        const anomaly = score > threshold;
+        if (anomaly) s.anomalies++;
+        pushDecision(s.pair, s.pair.shadowQ, { end: metas[i]!.end, score, anomaly });
+        continue;
+      }
+      const sh = this.#shadows.get(s.ref.name);
+      if (sh?.pair) pushDecision(sh.pair, sh.pair.activeQ, { end: metas[i]!.end, score, anomaly: score > threshold });
       s.windows++;
       if (!(score > threshold)) continue;
       s.anomalies++;
@@ -358,13 +495,13 @@ export class InferenceEngine implements ModelHost {
         this.#log.error({ err }, 'anomaly event not stored');
       }
     }
-    this.#windowsTotal += metas.length;
+    if (!s.pair) this.#windowsTotal += metas.length;
   }
 
   /** ORT calls running or queued in ONNX Runtime right now (all models). */
   get inflightRuns(): number {
     let n = 0;
-    for (const s of this.#list) n += s.running.size;
+    for (const s of this.#feed) n += s.running.size;
     return n;
   }
 
@@ -388,7 +525,7 @@ export class InferenceEngine implements ModelHost {
   /** Resolve once every ORT call started so far has finished. */
   async idle(): Promise<void> {
     for (;;) {
-      const all = this.#list.flatMap((s) => [...s.running]);
+      const all = this.#feed.flatMap((s) => [...s.running]);
       if (all.length === 0) return;
       await Promise.allSettled(all);
     }
@@ -431,13 +568,66 @@ export class InferenceEngine implements ModelHost {
     if (this.#closed) return;
     this.#closed = true;
     await this.idle();
-    const slots = this.#list;
+    const slots = this.#feed;
     this.#list = [];
+    this.#feed = [];
     this.#slots.clear();
+    this.#shadows.clear();
     this.#changeListeners.clear();
     for (const fn of this.#readyWaiters.splice(0)) fn();
     await Promise.allSettled(slots.map((s) => s.runner.close()));
   }
+}
+
+function newPairing(activeVersion: string): Pairing {
+  return {
+    activeVersion,
+    activeQ: [],
+    shadowQ: [],
+    windows: 0,
+    agreements: 0,
+    anomalies: 0,
+    activeAnomalies: 0,
+    activeScores: new LatencyWindow(1024),
+    shadowScores: new LatencyWindow(1024),
+  };
+}
+
+/**
+ * Queue one model's decision and pair what can be paired: both queues are in window order, so a head whose end is
+ * older than the other head's has no partner (the candidate started later, or windows differently) and is dropped.
+ */
+function pushDecision(p: Pairing, q: Decision[], d: Decision): void {
+  q.push(d);
+  if (q.length > PAIR_QUEUE_MAX) q.splice(0, q.length - PAIR_QUEUE_MAX);
+  const a = p.activeQ;
+  const b = p.shadowQ;
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i]!;
+    const y = b[j]!;
+    if (x.end < y.end) i++;
+    else if (y.end < x.end) j++;
+    else {
+      p.windows++;
+      if (x.anomaly === y.anomaly) p.agreements++;
+      if (y.anomaly) p.anomalies++;
+      if (x.anomaly) p.activeAnomalies++;
+      p.activeScores.record(x.score);
+      p.shadowScores.record(y.score);
+      i++;
+      j++;
+    }
+  }
+  if (i) a.splice(0, i);
+  if (j) b.splice(0, j);
+}
+
+function quantiles(w: LatencyWindow): ScoreQuantiles {
+  const q = w.snapshot(SCORE_QUANTILES);
+  const r = (x: number | undefined): number => (x === undefined || Number.isNaN(x) ? 0 : Number(x.toPrecision(4)));
+  return { p05: r(q.p5), p25: r(q.p25), p50: r(q.p50), p75: r(q.p75), p95: r(q.p95), p99: r(q.p99) };
 }
 
 function nz(x: number | undefined): number {

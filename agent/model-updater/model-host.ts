@@ -29,4 +29,13 @@ export interface ModelHost {
   activate(manifest: Manifest, modelPath: string): Promise<void>;
   /** Inference figures of the active model for `name` since activation. */
   stats(name: string): ModelStats | undefined;
+  /**
+   * Shadow candidates (optional: a host without them refuses shadow assignments). activateShadow loads the model
+   * like activate() but runs it beside the active model of the same name, acting on nothing it decides.
+   */
+  activateShadow?(manifest: Manifest, modelPath: string): Promise<void>;
+  /** Stop the shadow candidate of `name`; false when none ran. */
+  clearShadow?(name: string): Promise<boolean>;
+  /** The shadow candidate running for `name`, if any. */
+  shadow?(name: string): ActiveModel | undefined;
 }

@@ -56,6 +56,7 @@ export class ModelReporter {
       state,
       ...(reason !== undefined ? { reason: reason.slice(0, 1000) } : {}),
       ...(desired.rolloutId !== undefined ? { rolloutId: desired.rolloutId } : {}),
+      ...(desired.role === 'shadow' ? { role: 'shadow' as const } : {}),
     };
     for (const l of this.#listeners) l(msg);
     this.#pending.push(msg);

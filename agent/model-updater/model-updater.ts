@@ -18,6 +18,12 @@
  * Layout of modelsDir: `versions/<name>/<version>-<sha12>/{manifest.json, <artifact.file>}`, `staging/<sha256>.part`,
  * `updater-state.json`. At most `keepVersions` (default 2: active + previous) versions per model are kept.
  *
+ * Shadow assignments arrive on the device's shadow topic (`{deviceId}/models/{name}/shadow`, role "shadow"): the
+ * candidate is verified, downloaded and installed exactly like an update (reports carry `role: "shadow"`), then
+ * handed to ModelHost.activateShadow(): it runs beside the active model, which stays the one acted upon. An empty
+ * retained message on that topic stops the shadow. A shadow is not persisted as a slot: after a restart the retained
+ * assignment is delivered again and the installed version is loaded without a download.
+ *
  * The parts: ArtifactFetcher (artifact-fetcher.ts: download with range/resume and retry), ModelVerifier
  * (model-verifier.ts: manifest signature, sha256 + signature on disk), ModelSwapper (model-swapper.ts: install,
  * activate keeping the previous model, revert, prune), ModelReporter (model-reporter.ts: reports on MQTT), and
@@ -141,6 +147,8 @@ export class ModelUpdater {
   #state: UpdaterState = emptyUpdaterState();
   readonly #fleet = new Map<string, ModelDesiredMessage>();
   readonly #device = new Map<string, ModelDesiredMessage>();
+  /** shadow assignments by model name */
+  readonly #shadow = new Map<string, ModelDesiredMessage>();
   /** per model: the chain of reconcile runs (one at a time per model) */
   readonly #chains = new Map<string, Promise<void>>();
   readonly #dirty = new Set<string>();
@@ -316,6 +324,11 @@ export class ModelUpdater {
 
   async #subscribe(): Promise<void> {
     await this.#o.transport.subscribe(this.#o.topics.agentModelSubscriptions(this.#o.deviceId), 1);
+    if (!this.#o.host.activateShadow) return;
+    // its own SUBSCRIBE: a broker whose policy predates shadow topics refuses only this one
+    await this.#o.transport
+      .subscribe(this.#o.topics.agentShadowSubscriptions(this.#o.deviceId), 1)
+      .catch((err: unknown) => this.#o.logger.warn({ err }, 'shadow topic subscription refused'));
   }
 
   #statePath(): string {
@@ -332,11 +345,13 @@ export class ModelUpdater {
     if (!t || t.kind !== 'model-desired' || !t.modelName) return;
     if (t.deviceId !== undefined && t.deviceId !== this.#o.deviceId) return;
     const name = t.modelName;
-    const map = t.deviceId === undefined ? this.#fleet : this.#device;
+    if (t.shadow && !this.#o.host.activateShadow) return;
+    const map = t.shadow ? this.#shadow : t.deviceId === undefined ? this.#fleet : this.#device;
+    const key = t.shadow ? shadowKey(name) : name;
     if (payload.byteLength === 0) {
       // retained message cleared: the per-device override is gone (fall back to the fleet manifest)
       if (map.delete(name)) this.#o.logger.info({ model: name, topic }, 'desired manifest cleared');
-      this.#schedule(name);
+      this.#schedule(key);
       return;
     }
     let msg: ModelDesiredMessage;
@@ -346,6 +361,13 @@ export class ModelUpdater {
         throw new EdgeloopError(
           'EL_ERR_UPDATE_REJECTED',
           `message names model "${msg.name}" on the topic of "${name}"`,
+        );
+      if ((msg.role === 'shadow') !== Boolean(t.shadow))
+        throw new EdgeloopError(
+          'EL_ERR_UPDATE_REJECTED',
+          t.shadow
+            ? 'a shadow topic carries a message without role "shadow"'
+            : 'a shadow assignment (role "shadow") on a desired-model topic',
         );
     } catch (err) {
       this.#o.logger.warn({ err, topic }, 'desired-model message refused');
@@ -358,7 +380,7 @@ export class ModelUpdater {
     }
     this.#state.seqs[topic] = msg.seq;
     map.set(name, msg);
-    this.#schedule(name);
+    this.#schedule(key);
   }
 
   /** Queue a reconcile of `name`; runs coalesce (the last desired state wins). */
@@ -380,6 +402,7 @@ export class ModelUpdater {
   }
 
   async #reconcile(name: string): Promise<void> {
+    if (name.startsWith(SHADOW_PREFIX)) return this.#reconcileShadow(name.slice(SHADOW_PREFIX.length));
     const desired = this.#device.get(name) ?? this.#fleet.get(name);
     if (!desired) return;
     const active = this.#o.host.active(name);
@@ -422,6 +445,50 @@ export class ModelUpdater {
     await this.#swapper.prune(name);
     await this.#report(name, desired, 'active');
     this.#watchLatency(name, desired, manifest);
+  }
+
+  /** Bring the shadow candidate of `name` in line with its assignment (none: stop it). */
+  async #reconcileShadow(name: string): Promise<void> {
+    const host = this.#o.host;
+    const desired = this.#shadow.get(name);
+    if (!desired) {
+      await host.clearShadow?.(name);
+      return;
+    }
+    const sha = (desired.manifest as { artifact?: { sha256?: unknown } }).artifact?.sha256;
+    const running = host.shadow?.(name);
+    if (running && running.manifest.version === desired.version && running.manifest.artifact.sha256 === sha) {
+      await this.#report(name, desired, 'active');
+      return;
+    }
+    const key = `${desired.version}:${String(sha)}:${desired.seq}`;
+    const refusedKey = shadowKey(name);
+    if (this.#state.refused[refusedKey] === key) return;
+    this.#busy.add(refusedKey);
+    try {
+      await this.#report(name, desired, 'received');
+      const manifest = this.#verifier.desiredManifest(name, desired);
+      const dir = this.#swapper.versionDir(name, manifest);
+      if (!this.#swapper.installed(dir)) {
+        await this.#report(name, desired, 'downloading');
+        const part = await this.#fetcher.download(desired.artifactUrl, manifest);
+        await this.#report(name, desired, 'downloaded');
+        await this.#swapper.install(dir, part, manifest, desired.manifest);
+      }
+      await this.#report(name, desired, 'verified');
+      const v = this.#verifier.modelDir(dir);
+      await host.activateShadow!(v.manifest, v.modelPath);
+      await this.#report(name, desired, 'active');
+    } catch (err) {
+      if (this.#closed && this.#abort.signal.aborted) return;
+      const e = err as EdgeloopError;
+      this.#state.refused[refusedKey] = key;
+      await this.#saveState().catch(() => undefined);
+      this.#o.logger.warn({ err, model: name, version: desired.version }, 'shadow model refused');
+      await this.#report(name, desired, 'failed', `${e.code ?? 'Error'}: ${e.message}`);
+    } finally {
+      this.#busy.delete(refusedKey);
+    }
   }
 
   /** After activation: revert to the previous model when p95 exceeds manifest.latencyBudgetMs. */
@@ -502,4 +569,10 @@ export class ModelUpdater {
   #report(name: string, desired: ModelDesiredMessage, state: ModelReportState, reason?: string): Promise<void> {
     return this.#reporter.report(name, desired, state, reason);
   }
+}
+
+/** reconcile chains and refused entries of shadow assignments are keyed apart from the model's own ("/" is in no model name) */
+const SHADOW_PREFIX = 'shadow/';
+function shadowKey(name: string): string {
+  return SHADOW_PREFIX + name;
 }

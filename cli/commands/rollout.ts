@@ -26,11 +26,23 @@ commands:
       --retries 2               re-publications before a silent device counts as failed (default 2)
       --min-windows 1           status figures with fewer inference windows do not count for gates
       --fresh 2m                draw cohorts from devices heard from within this time (default 2m)
+      --shadow 10%              a shadow stage first: this share of the fleet runs the candidate beside its
+                                model, acting on nothing, before any device activates it. Shadow gates are
+                                --gate EXPRs on shadow_agreement>=FRACTION, shadow_anomaly_rate<=FACTORx (vs the
+                                active model on the same windows) or <=VALUE, shadow_p50_ms/p95_ms/p99_ms<=VALUE
+                                or <=FACTORx (default: shadow_agreement>=0.9, shadow_anomaly_rate<=1.5x)
+      --shadow-bake 10m         time the shadow runs before its gates are judged (default 10m)
+      --shadow-min-windows 100  paired windows a shadow device must report before it counts (default 100)
+      --shadow-min-devices 1    devices that must count before the shadow gates are judged (default 1)
+      --approve auto|manual     after a passed shadow: go on (auto, default) or wait for \`rollout approve\`
+  candidate MODEL@VERSION       start from a retraining candidate: like start with a shadow stage (default 10%)
+      --approve auto|manual     (required) --parent VERSION records what it was trained from; start's options apply
   status [ID|MODEL]             a rollout's stages, each stage's devices (pending, downloading, active, failed,
                                 reverted, offline), gates and failures (default: all recent rollouts)
       --watch                   refresh every second until the rollout ends (redraws the screen on a terminal);
                                 exit status 3 when it ended rolled back
-  promote ID|MODEL              skip the rest of the current stage's bake
+  approve ID|MODEL              go on after a passed shadow stage (a rollout started with --approve manual)
+  promote ID|MODEL              skip the rest of the current stage's bake (or the shadow stage)
   rollback ID|MODEL [--reason]  re-publish the previous manifest to every touched device (also after completion)
   abort ID|MODEL [--reason]     stop assigning; devices keep what they run (no rollback)
   serve                         run a controller (--mqtt URL, --registry URL, --data-dir, --port, --host,
@@ -93,9 +105,43 @@ export function formatRollout(v: RolloutView): string {
       `  gate ${g.expr}: ${g.result} (cohort ${f(g.cohort)} over ${g.cohortDevices} devices, rest ${f(g.baseline)} over ${g.restDevices}, limit ${f(g.limit)})`,
     );
   }
+  if (v.shadow) lines.push(...formatShadow(v.shadow));
   for (const f of v.failures.slice(0, 10)) lines.push(`  ! ${f.deviceId}: ${f.reason}`);
   if (v.failures.length > 10) lines.push(`  ! ... and ${v.failures.length - 10} more`);
   return lines.join('\n');
+}
+
+function num(x: number | undefined): string {
+  return x === undefined ? '?' : Number(x.toPrecision(3)).toString();
+}
+
+/** The shadow stage of a rollout: devices, pooled figures, gates. */
+export function formatShadow(sh: NonNullable<RolloutView['shadow']>): string[] {
+  const lines = [
+    `  shadow ${sh.percent}%: ${sh.result.toUpperCase()} — ${sh.assigned} assigned, ${sh.running} running, ${sh.failed} failed (counts from ${sh.minWindows} paired windows, judged with >= ${sh.minDevices} devices)`,
+  ];
+  const f = sh.figures;
+  if (f) {
+    lines.push(
+      `    agreement ${num(f.agreement)} over ${f.windows} windows on ${f.devices} devices; would-be anomaly rate ${num(f.anomalyRate)} (active ${num(f.activeAnomalyRate)})`,
+      `    candidate latency p50/p95/p99 ${num(f.p50Ms)}/${num(f.p95Ms)}/${num(f.p99Ms)} ms (active ${num(f.activeP50Ms)}/${num(f.activeP95Ms)}/${num(f.activeP99Ms)} ms)`,
+      `    scores p05/p25/p50/p75/p95/p99: active ${Object.values(f.scores.active).map(num).join('/')}, candidate ${Object.values(f.scores.shadow).map(num).join('/')}`,
+    );
+  }
+  for (const g of sh.gates) {
+    lines.push(
+      `    shadow gate ${g.expr}: ${g.result} (candidate ${num(g.cohort)}${g.baseline !== undefined ? `, active ${num(g.baseline)}` : ''}, limit ${num(g.limit)})`,
+    );
+  }
+  const ds = sh.devices
+    .slice(0, MAX_DEVICES_SHOWN)
+    .map(
+      (d) =>
+        `${d.deviceId} ${d.state} ${d.windows}w${d.agreement !== null ? ` agree ${num(d.agreement)}` : ''}${d.reason ? ` (${d.reason})` : ''}`,
+    );
+  if (sh.devices.length > MAX_DEVICES_SHOWN) ds.push(`... and ${sh.devices.length - MAX_DEVICES_SHOWN} more`);
+  if (ds.length) lines.push(`    shadow devices: ${ds.join(', ')}`);
+  return lines;
 }
 
 export async function run(argv: string[], ctx: CliContext): Promise<number> {
@@ -117,6 +163,12 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       retries: { type: 'string' },
       'min-windows': { type: 'string' },
       fresh: { type: 'string' },
+      shadow: { type: 'string' },
+      'shadow-bake': { type: 'string' },
+      'shadow-min-windows': { type: 'string' },
+      'shadow-min-devices': { type: 'string' },
+      approve: { type: 'string' },
+      parent: { type: 'string' },
       reason: { type: 'string' },
       mqtt: { type: 'string' },
       registry: { type: 'string' },
@@ -140,20 +192,35 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     return numberFlag(`rollout ${cmd}`, `--${name}`, v, { min: 0, integer: true });
   };
   switch (cmd) {
-    case 'start': {
+    case 'start':
+    case 'candidate': {
       const target = args[0];
       const at = target?.lastIndexOf('@') ?? -1;
       if (!target || at <= 0 || at === target.length - 1) {
         throw usageError(
-          'rollout start',
+          `rollout ${cmd}`,
           target ? `${JSON.stringify(target)}: not MODEL@VERSION` : 'missing MODEL@VERSION',
-          'edgeloop rollout start MODEL@VERSION [options]',
+          `edgeloop rollout ${cmd} MODEL@VERSION [options]`,
         );
       }
       if ((values.group?.length ?? 0) > 1)
         throw flagError('rollout start', '--group', 'given more than once', 'one group');
       const retries = int('retries', values.retries);
       const minWindows = int('min-windows', values['min-windows']);
+      const approve = values.approve as 'auto' | 'manual' | undefined;
+      if (approve !== undefined && approve !== 'auto' && approve !== 'manual')
+        throw flagError(`rollout ${cmd}`, '--approve', `invalid value ${JSON.stringify(approve)}`, 'auto or manual');
+      if (cmd === 'candidate' && approve === undefined)
+        throw flagError('rollout candidate', '--approve', 'is required', 'auto or manual');
+      const shMinWindows = int('shadow-min-windows', values['shadow-min-windows']);
+      const shMinDevices = int('shadow-min-devices', values['shadow-min-devices']);
+      const shadowOpts = {
+        ...(values.shadow ? { percent: values.shadow } : {}),
+        ...(values['shadow-bake'] ? { bake: values['shadow-bake'] } : {}),
+        ...(shMinWindows !== undefined ? { minWindows: shMinWindows } : {}),
+        ...(shMinDevices !== undefined ? { minDevices: shMinDevices } : {}),
+      };
+      const wantsShadow = cmd === 'candidate' || Object.keys(shadowOpts).length > 0;
       const spec = {
         model: target.slice(0, at),
         version: target.slice(at + 1),
@@ -175,11 +242,18 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
         ...(retries !== undefined ? { retries } : {}),
         ...(minWindows !== undefined ? { minWindows } : {}),
         ...(values.fresh ? { fresh: values.fresh } : {}),
+        ...(wantsShadow ? { shadow: shadowOpts } : {}),
+        ...(approve ? { approve } : {}),
+        ...(values.parent ? { parent: values.parent } : {}),
       };
       // validate here too, so a typo fails before the network round trip with the same message
       const { parseRolloutSpec } = await import('../../cloud/rollout/rollout-spec.ts');
       parseRolloutSpec(spec);
-      show((await call('POST', '/v1/rollouts', spec)) as RolloutView);
+      if (cmd === 'candidate') {
+        const { model, version, approve: a, parent, ...rest } = spec;
+        const body = { model, version, approve: a, ...(parent ? { parent } : {}), spec: rest };
+        show((await call('POST', '/v1/rollouts/candidates', body)) as RolloutView);
+      } else show((await call('POST', '/v1/rollouts', spec)) as RolloutView);
       return 0;
     }
     case 'status':
@@ -210,6 +284,9 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     }
     case 'promote':
       show((await call('POST', `/v1/rollouts/${ref()}/promote`)) as RolloutView);
+      return 0;
+    case 'approve':
+      show((await call('POST', `/v1/rollouts/${ref()}/approve`, {})) as RolloutView);
       return 0;
     case 'rollback':
     case 'abort':
@@ -264,7 +341,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       throw usageError(
         'rollout',
         cmd ? `unknown subcommand ${JSON.stringify(cmd)}` : 'missing subcommand',
-        'start, status, promote, rollback, abort or serve; see edgeloop rollout --help',
+        'start, candidate, status, approve, promote, rollback, abort or serve; see edgeloop rollout --help',
       );
   }
 }

@@ -3,7 +3,7 @@
  *
  * - A device publishes only its own device topics: `{prefix}/{self}/telemetry|events|status|models/report`.
  * - A device subscribes only to desired-model topics: `{prefix}/fleet/models/{name|+}` and
- *   `{prefix}/{self}/models/{name|+}`. No `#`, no other device, no `$SYS`.
+ *   `{prefix}/{self}/models/{name|+}`, and its shadow assignments `{prefix}/{self}/models/{name|+}/shadow`. No `#`, no other device, no `$SYS`.
  * - Services (ingest, rollout controller, dashboards) are privileged: any topic.
  */
 import { Topics } from '../../protocol/topics.ts';
@@ -39,6 +39,9 @@ export class TopicAuthorizer {
       // a concrete model name (or the device's own report topic)
       const t = this.topics.parse(filter);
       if (t && (t.kind === 'model-desired' || t.kind === 'model-report')) return undefined;
+    }
+    if (rest.length === 4 && rest[0] === id.deviceId && rest[1] === 'models' && rest[3] === 'shadow') {
+      if (rest[2] === '+' || this.topics.parse(filter)?.shadow) return undefined;
     }
     return `device ${id.deviceId} may subscribe only to ${p}/fleet/models/+ and ${p}/${id.deviceId}/models/+ (got ${filter})`;
   }

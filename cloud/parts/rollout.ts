@@ -52,6 +52,8 @@ export const rolloutPart = definePart({
 
 /** every RolloutStatus, so each has a series (0 included) and an alert can see it rise */
 const ROLLOUT_STATUSES = [
+  'shadowing',
+  'awaiting-approval',
   'rolling',
   'baking',
   'completed',

@@ -8,6 +8,10 @@
  *   clear one, and the retained fleet manifest on topics.fleetModel(model) when a rollout completes;
  * - persists every change in SQLite (RolloutStore) before acting, so a restarted controller resumes.
  *
+ * Shadow stage: `publish-shadow` / `clear-shadow` actions go to the device's retained shadow topic
+ * (Topics.deviceShadow) as a ModelDesiredMessage with role "shadow"; the device's status carries the figures.
+ * `startFromCandidate()` is the entry point of the retraining loop: a rollout whose first stage is a shadow.
+ *
  * Rollback re-publishes the previous manifest to each device the rollout touched (a positive instruction the device
  * confirms with an `active` report), then clears the per-device retained message so the device follows the fleet
  * manifest again.
@@ -34,6 +38,9 @@ import {
   type GateResult,
   type RolloutAction,
   type RolloutState,
+  type ShadowEntry,
+  type ShadowFigures,
+  type ShadowState,
   type StageProgress,
 } from './rollout-machine.ts';
 import { parseRolloutSpec, type RolloutSpecInput } from './rollout-spec.ts';
@@ -62,6 +69,11 @@ export interface RolloutControllerOptions {
   discoveryMs?: number;
   /** called when a rollout completes (the part moves the registry's `production` alias) */
   onCompleted?: (state: RolloutState) => void | Promise<void>;
+  /**
+   * called when a rollout ends in any way (completed, aborted, rolled back) with its final state: status, reason,
+   * the shadow figures and gates; the retraining history records why a candidate was not promoted from it
+   */
+  onEnded?: (outcome: RolloutOutcome) => void | Promise<void>;
   clock?: Clock;
   logger?: Logger;
 }
@@ -75,10 +87,40 @@ const OPTION_KEYS = new Set([
   'tickMs',
   'discoveryMs',
   'onCompleted',
+  'onEnded',
   'clock',
   'logger',
 ]);
 const statusChannel = channel('edgeloop:rollout:status');
+const endedChannel = channel('edgeloop:rollout:ended');
+
+/** How a rollout ended, for the retraining history (onEnded, and the `edgeloop:rollout:ended` channel). */
+export interface RolloutOutcome {
+  id: string;
+  model: string;
+  version: string;
+  parent: string | null;
+  previous: string | null;
+  status: RolloutState['status'];
+  reason: string | null;
+  /** the stage it ended in (1-based; 0 = in or right after the shadow stage) */
+  stage: number;
+  shadow: RolloutView['shadow'];
+  gates: GateResult[];
+  endedAt: number | null;
+}
+
+/** Start a rollout for a retraining candidate: a shadow stage first, then the staged rollout. */
+export interface CandidateInput {
+  model: string;
+  version: string;
+  /** auto: go on when the shadow passes; manual: wait for `rollout approve` */
+  approve: 'auto' | 'manual';
+  /** the version it was trained from */
+  parent?: string;
+  /** anything else of the rollout spec (stages, gates, shadow settings, ...) */
+  spec?: Omit<RolloutSpecInput, 'model' | 'version' | 'approve' | 'parent'>;
+}
 
 export interface RolloutView {
   id: string;
@@ -90,6 +132,30 @@ export interface RolloutView {
   stage: number;
   stages: StageProgress[];
   gates: GateResult[];
+  /** the shadow stage, when the rollout has one */
+  shadow: {
+    result: ShadowState['result'];
+    percent: number;
+    bakeMs: number;
+    minWindows: number;
+    minDevices: number;
+    assigned: number;
+    running: number;
+    failed: number;
+    figures: ShadowFigures | null;
+    gates: GateResult[];
+    devices: Array<{
+      deviceId: string;
+      state: ShadowEntry['state'];
+      windows: number;
+      agreement: number | null;
+      reason?: string;
+    }>;
+    startedAt: number;
+    endedAt: number | null;
+  } | null;
+  approve: 'auto' | 'manual';
+  parent: string | null;
   devices: { total: number; assigned: number; active: number; failed: number; reverting: number; reverted: number };
   failures: Array<{ deviceId: string; reason: string }>;
   createdAt: number;
@@ -100,7 +166,10 @@ export interface RolloutView {
 
 export class RolloutController {
   readonly #o: Readonly<
-    Required<Omit<RolloutControllerOptions, 'onCompleted'>> & { onCompleted: RolloutControllerOptions['onCompleted'] }
+    Required<Omit<RolloutControllerOptions, 'onCompleted' | 'onEnded'>> & {
+      onCompleted: RolloutControllerOptions['onCompleted'];
+      onEnded: RolloutControllerOptions['onEnded'];
+    }
   >;
   readonly #store: RolloutStore;
   readonly #machines = new Map<string, RolloutMachine>();
@@ -145,6 +214,7 @@ export class RolloutController {
       tickMs,
       discoveryMs: opts.discoveryMs ?? 2000,
       onCompleted: opts.onCompleted,
+      onEnded: opts.onEnded,
       clock: opts.clock ?? systemClock,
       logger: withBindings(opts.logger ?? silentLogger, { part: 'rollout' }),
     });
@@ -243,6 +313,7 @@ export class RolloutController {
           online: m.online,
           models: m.models ?? [],
           inference: m.inference,
+          ...(Array.isArray(m.shadow) ? { shadow: m.shadow } : {}),
           lastSeen: Math.min(m.ts, now),
         });
       } else if (m.type === 'model-report') {
@@ -318,6 +389,7 @@ export class RolloutController {
             this.#o.logger.warn({ err, rollout: m.id }, 'onCompleted hook failed');
           }
         }
+        await this.#ended(m.state);
       }
     }
   }
@@ -328,6 +400,15 @@ export class RolloutController {
     try {
       if (a.type === 'publish-device') {
         await this.#publish(topics.deviceModel(a.deviceId, model), this.#desired(model, a.target, m.id));
+      } else if (a.type === 'publish-shadow') {
+        await this.#publish(topics.deviceShadow(a.deviceId, model), this.#desired(model, a.target, m.id, 'shadow'));
+      } else if (a.type === 'clear-shadow') {
+        await this.#o.transport.publish({
+          topic: topics.deviceShadow(a.deviceId, model),
+          payload: new Uint8Array(0),
+          qos: 1,
+          retain: true,
+        });
       } else if (a.type === 'clear-device') {
         await this.#o.transport.publish({
           topic: topics.deviceModel(a.deviceId, model),
@@ -352,7 +433,31 @@ export class RolloutController {
     }
   }
 
-  #desired(name: string, t: DesiredTarget, rolloutId: string | undefined): ModelDesiredMessage {
+  async #ended(s: RolloutState): Promise<void> {
+    const v = this.#view(s);
+    const outcome: RolloutOutcome = {
+      id: s.id,
+      model: s.spec.model,
+      version: s.spec.version,
+      parent: s.spec.parent ?? null,
+      previous: s.previous?.version ?? null,
+      status: s.status,
+      reason: s.reason,
+      stage: s.shadow && s.shadow.result !== 'passed' && s.shadow.result !== 'skipped' ? 0 : s.stage + 1,
+      shadow: v.shadow,
+      gates: s.gates,
+      endedAt: s.endedAt,
+    };
+    if (endedChannel.hasSubscribers) endedChannel.publish(outcome);
+    if (!this.#o.onEnded) return;
+    try {
+      await this.#o.onEnded(outcome);
+    } catch (err) {
+      this.#o.logger.warn({ err, rollout: s.id }, 'onEnded hook failed');
+    }
+  }
+
+  #desired(name: string, t: DesiredTarget, rolloutId: string | undefined, role?: 'shadow'): ModelDesiredMessage {
     const now = this.#o.clock.now();
     return {
       v: SCHEMA_VERSION,
@@ -364,6 +469,7 @@ export class RolloutController {
       ...(rolloutId ? { rolloutId } : {}),
       seq: this.#store.nextSeq(now),
       ts: now,
+      ...(role ? { role } : {}),
     };
   }
 
@@ -432,6 +538,24 @@ export class RolloutController {
     return this.view(id);
   }
 
+  /**
+   * The retraining loop's entry point: roll out a candidate with a shadow stage first (the spec's shadow settings,
+   * or the defaults), then the staged rollout; approve: manual waits after the shadow for `approve()`.
+   */
+  async startFromCandidate(c: CandidateInput): Promise<RolloutView> {
+    if (!c || typeof c !== 'object')
+      throw new EdgeloopError('EL_ERR_ROLLOUT_SPEC', 'candidate: expected { model, version, approve }');
+    const extra = c.spec ?? {};
+    return this.startRollout({
+      ...extra,
+      model: c.model,
+      version: c.version,
+      shadow: extra.shadow === undefined || extra.shadow === false ? true : extra.shadow,
+      approve: c.approve,
+      ...(c.parent !== undefined ? { parent: c.parent } : {}),
+    });
+  }
+
   #find(ref: string): { machine: RolloutMachine | undefined; state: RolloutState } {
     for (const m of this.#machines.values()) if (m.id === ref) return { machine: m, state: m.state };
     // a model name: its running rollout, else its latest
@@ -470,6 +594,9 @@ export class RolloutController {
       stage: s.stage + 1,
       stages: m.progress(this.#fleet, this.#o.clock.now()),
       gates: s.gates,
+      shadow: shadowView(s),
+      approve: s.spec.approve ?? 'auto',
+      parent: s.spec.parent ?? null,
       devices: {
         total: s.spec.devices?.length ?? this.#fleet.size,
         assigned: es.length,
@@ -490,6 +617,11 @@ export class RolloutController {
     return this.#operate(ref, (m, now) => m.promote(now));
   }
 
+  /** Go on after a passed shadow stage (approve: manual). */
+  async approve(ref: string, by?: string): Promise<RolloutView> {
+    return this.#operate(ref, (m, now) => m.approve(now, by));
+  }
+
   async rollback(ref: string, reason?: string): Promise<RolloutView> {
     this.#assertRunning();
     const { machine, state } = this.#find(ref);
@@ -503,10 +635,7 @@ export class RolloutController {
   }
 
   async abort(ref: string, reason?: string): Promise<RolloutView> {
-    return this.#operate(ref, (m, now) => {
-      m.abort(now, reason);
-      return [];
-    });
+    return this.#operate(ref, (m, now) => m.abort(now, reason));
   }
 
   async #operate(ref: string, op: (m: RolloutMachine, now: number) => RolloutAction[]): Promise<RolloutView> {
@@ -576,4 +705,32 @@ export class RolloutController {
     if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'rollout controller is closed');
     if (!this.#started) throw new EdgeloopError('EL_ERR_CLOSED', 'rollout controller is not started');
   }
+}
+
+function shadowView(s: RolloutState): RolloutView['shadow'] {
+  const sh = s.shadow;
+  const sp = s.spec.shadow;
+  if (!sh || !sp) return null;
+  const es = Object.entries(sh.devices);
+  return {
+    result: sh.result,
+    percent: sp.percent,
+    bakeMs: sp.bakeMs,
+    minWindows: sp.minWindows,
+    minDevices: sp.minDevices,
+    assigned: es.length,
+    running: es.filter(([, e]) => e.state === 'running').length,
+    failed: es.filter(([, e]) => e.state === 'failed').length,
+    figures: sh.figures,
+    gates: sh.gates,
+    devices: es.map(([deviceId, e]) => ({
+      deviceId,
+      state: e.state,
+      windows: e.report?.windows ?? 0,
+      agreement: e.report && e.report.windows > 0 ? e.report.agreements / e.report.windows : null,
+      ...(e.reason ? { reason: e.reason } : {}),
+    })),
+    startedAt: sh.startedAt,
+    endedAt: sh.endedAt,
+  };
 }

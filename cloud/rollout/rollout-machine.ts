@@ -12,11 +12,34 @@
  * active, its per-device retained message is cleared so it follows the fleet manifest again → `rolled-back`.
  * An operator can also `promote` (skip the rest of the bake), `abort` (freeze: no more assignments, no rollback)
  * and `rollback` (also after completion: then the previous fleet manifest is re-published).
+ *
+ * With a shadow stage (spec.shadow) the rollout starts `shadowing`: the shadow cohort (the first devices in rollout
+ * order, so they are also the first canaries) gets a retained shadow assignment and runs the candidate beside its
+ * active model, acting on nothing it decides; their statuses carry what it did (StatusMessage.shadow). Once every
+ * assigned device runs it (or failed) the shadow bakes for shadow.bakeMs; then, with at least shadow.minDevices
+ * devices of shadow.minWindows paired windows, the shadow gates are judged. A breach (or shadow failures over
+ * maxFailurePct) aborts the rollout with the reason: no device was ever asked to activate the candidate. A pass
+ * clears the shadow assignments and starts stage 1, or, with approve: manual, waits in `awaiting-approval` for
+ * approve().
  */
 import { createHash } from 'node:crypto';
-import type { ModelRef, ModelReportState, StatusMessage } from '../../protocol/messages.ts';
+import type {
+  ModelRef,
+  ModelReportState,
+  ScoreQuantiles,
+  ShadowReport,
+  StatusMessage,
+} from '../../protocol/messages.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { GATE_METRICS, SPEC_DEFAULTS, type Gate, type GateMetric, type RolloutSpec } from './rollout-spec.ts';
+import {
+  GATE_METRICS,
+  SHADOW_GATE_METRICS,
+  SPEC_DEFAULTS,
+  type Gate,
+  type GateMetric,
+  type RolloutSpec,
+  type ShadowGate,
+} from './rollout-spec.ts';
 
 export interface DesiredTarget {
   version: string;
@@ -30,6 +53,8 @@ export interface FleetDevice {
   online: boolean;
   models: ModelRef[];
   inference: StatusMessage['inference'];
+  /** the shadow candidates it runs (its status's shadow block) */
+  shadow?: ShadowReport[] | undefined;
   /** when the device last said something: its status timestamp (never ahead of the controller's clock), or a report */
   lastSeen: number;
 }
@@ -59,7 +84,15 @@ export interface DeviceEntry {
   base?: { windows: number; anomalies: number };
 }
 
-export type RolloutStatus = 'rolling' | 'baking' | 'completed' | 'aborted' | 'rolling-back' | 'rolled-back';
+export type RolloutStatus =
+  | 'shadowing'
+  | 'awaiting-approval'
+  | 'rolling'
+  | 'baking'
+  | 'completed'
+  | 'aborted'
+  | 'rolling-back'
+  | 'rolled-back';
 export const TERMINAL_STATUSES: ReadonlySet<RolloutStatus> = new Set(['completed', 'aborted', 'rolled-back']);
 
 export interface GateResult {
@@ -71,6 +104,53 @@ export interface GateResult {
   limit?: number;
   cohortDevices: number;
   restDevices: number;
+  /** the comparison (default <=) */
+  op?: '<=' | '>=';
+}
+
+export type ShadowDeviceState = 'assigned' | 'running' | 'failed';
+
+export interface ShadowEntry {
+  state: ShadowDeviceState;
+  attempts: number;
+  assignedAt: number;
+  deadline: number;
+  updatedAt: number;
+  progress?: ModelReportState;
+  reason?: string;
+  /** the device's last shadow report for the target version */
+  report?: ShadowReport;
+  /** the active model's p50/p95/p99 on that device at the same time (for relative latency gates) */
+  activeLatency?: { p50Ms: number; p95Ms: number; p99Ms: number };
+}
+
+/** The shadow stage's figures, pooled over the devices that count (minWindows). */
+export interface ShadowFigures {
+  devices: number;
+  windows: number;
+  agreement: number;
+  /** the candidate's would-be anomaly rate and the active model's, over the same windows */
+  anomalyRate: number;
+  activeAnomalyRate: number;
+  /** means over the devices of the candidate's and the active model's latency percentiles, ms */
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  activeP50Ms: number;
+  activeP95Ms: number;
+  activeP99Ms: number;
+  /** means over the devices of their score quantiles */
+  scores: { active: ScoreQuantiles; shadow: ScoreQuantiles };
+}
+
+export interface ShadowState {
+  devices: Record<string, ShadowEntry>;
+  startedAt: number;
+  bakeStartedAt: number | null;
+  endedAt: number | null;
+  result: 'running' | 'passed' | 'failed' | 'skipped';
+  gates: GateResult[];
+  figures: ShadowFigures | null;
 }
 
 export interface RolloutState {
@@ -94,13 +174,18 @@ export interface RolloutState {
   baseline: Partial<Record<GateMetric, number>>;
   gates: GateResult[];
   log: Array<{ at: number; msg: string }>;
+  /** the shadow stage (spec.shadow set) */
+  shadow?: ShadowState;
 }
 
 export type RolloutAction =
   | { type: 'publish-device'; deviceId: string; target: DesiredTarget }
   | { type: 'clear-device'; deviceId: string }
   /** target null: clear the retained fleet manifest */
-  | { type: 'publish-fleet'; target: DesiredTarget | null };
+  | { type: 'publish-fleet'; target: DesiredTarget | null }
+  /** the device's retained shadow assignment (Topics.deviceShadow) */
+  | { type: 'publish-shadow'; deviceId: string; target: DesiredTarget }
+  | { type: 'clear-shadow'; deviceId: string };
 
 /**
  * A device as `rollout status` shows it: pending (assigned, nothing reported yet), downloading (received up to
@@ -172,7 +257,7 @@ export class RolloutMachine {
       spec: o.spec,
       target: o.target,
       previous: o.previous,
-      status: 'rolling',
+      status: o.spec.shadow ? 'shadowing' : 'rolling',
       stage: 0,
       stageStartedAt: o.now,
       bakeStartedAt: null,
@@ -186,10 +271,23 @@ export class RolloutMachine {
       baseline: {},
       gates: [],
       log: [],
+      ...(o.spec.shadow
+        ? {
+            shadow: {
+              devices: {},
+              startedAt: o.now,
+              bakeStartedAt: null,
+              endedAt: null,
+              result: 'running' as const,
+              gates: [],
+              figures: null,
+            },
+          }
+        : {}),
     });
     m.#log(
       o.now,
-      `started ${o.spec.model}@${o.spec.version} (previous: ${o.previous?.version ?? 'none'}), stages ${o.spec.stages.join('%,')}%`,
+      `started ${o.spec.model}@${o.spec.version} (previous: ${o.previous?.version ?? 'none'}), ${o.spec.shadow ? `shadow ${o.spec.shadow.percent}%, ` : ''}stages ${o.spec.stages.join('%,')}%`,
     );
     return m;
   }
@@ -250,10 +348,33 @@ export class RolloutMachine {
   /** A device's report on models/report. Call tick() afterwards. */
   onReport(
     deviceId: string,
-    r: { model: string; version: string; state: ModelReportState; reason?: string | undefined },
+    r: {
+      model: string;
+      version: string;
+      state: ModelReportState;
+      reason?: string | undefined;
+      role?: 'active' | 'shadow' | undefined;
+    },
     now: number,
   ): void {
     const s = this.#s;
+    if (r.role === 'shadow') {
+      // about the shadow assignment: never evidence for a canary device
+      const se = s.shadow?.devices[deviceId];
+      if (!se || s.status !== 'shadowing' || r.model !== s.spec.model || r.version !== s.target.version) return;
+      se.progress = r.state;
+      se.updatedAt = now;
+      if (r.state === 'active' && se.state !== 'running') {
+        se.state = 'running';
+        delete se.reason;
+      } else if (r.state === 'failed' && se.state !== 'failed') {
+        se.state = 'failed';
+        se.reason = `shadow failed${r.reason ? `: ${r.reason}` : ''}`;
+        this.#log(now, `${deviceId} ${se.reason}`);
+      }
+      s.updatedAt = now;
+      return;
+    }
     const e = s.devices[deviceId];
     if (!e || r.model !== s.spec.model) return;
     if (s.status === 'rolling' || s.status === 'baking' || s.status === 'aborted') {
@@ -285,6 +406,12 @@ export class RolloutMachine {
     if (s.status === 'rolling-back') {
       this.#tickRollback(now, fleet, actions);
       return actions;
+    }
+    if (s.status === 'shadowing') {
+      this.#tickShadow(now, fleet, actions);
+      s.updatedAt = now;
+      // passed: stage 1 assigns in this same tick
+      if (s.status !== 'rolling') return actions;
     }
     if (s.status !== 'rolling' && s.status !== 'baking') return actions;
     const spec = s.spec;
@@ -400,6 +527,207 @@ export class RolloutMachine {
     }
     s.updatedAt = now;
     return actions;
+  }
+
+  #shadowFresh(fd: FleetDevice | undefined): ShadowReport | undefined {
+    const s = this.#s;
+    return fd?.shadow?.find((r) => r.name === s.spec.model && r.version === s.target.version);
+  }
+
+  #tickShadow(now: number, fleet: ReadonlyMap<string, FleetDevice>, actions: RolloutAction[]): void {
+    const s = this.#s;
+    const spec = s.spec;
+    const sh = s.shadow!;
+    const sp = spec.shadow!;
+
+    // 1. device progress (the status's shadow block), timeouts and retries
+    for (const [id, e] of Object.entries(sh.devices)) {
+      const fd = fleet.get(id);
+      const rep = this.#shadowFresh(fd);
+      if (rep) {
+        e.report = rep;
+        if (fd?.inference)
+          e.activeLatency = { p50Ms: fd.inference.p50Ms, p95Ms: fd.inference.p95Ms, p99Ms: fd.inference.p99Ms };
+        if (e.state === 'assigned') {
+          e.state = 'running';
+          e.updatedAt = now;
+        }
+      }
+      if (e.state !== 'assigned') continue;
+      if (!this.#fresh(fd, now)) {
+        e.deadline = Math.max(e.deadline, now + spec.deviceTimeoutMs);
+        continue;
+      }
+      if (now < e.deadline) continue;
+      if (e.attempts <= spec.retries) {
+        e.attempts++;
+        e.deadline = now + spec.deviceTimeoutMs;
+        e.updatedAt = now;
+        this.#log(now, `${id} did not start the shadow within ${spec.deviceTimeoutMs} ms: re-published`);
+        actions.push({ type: 'publish-shadow', deviceId: id, target: s.target });
+      } else {
+        e.state = 'failed';
+        e.reason = `timeout: the shadow did not start after ${e.attempts} attempts`;
+        e.updatedAt = now;
+        this.#log(now, `${id} ${e.reason}`);
+      }
+    }
+
+    // 2. failure budget: a candidate that does not load on the devices goes no further
+    const entries = Object.values(sh.devices);
+    const failed = entries.filter((e) => e.state === 'failed').length;
+    if (entries.length > 0 && (failed / entries.length) * 100 > spec.maxFailurePct) {
+      const first = entries.find((e) => e.reason)?.reason;
+      this.#endShadow(
+        now,
+        'failed',
+        `shadow failures ${failed}/${entries.length} exceed max ${spec.maxFailurePct}%${first ? ` (${first})` : ''}`,
+        actions,
+      );
+      return;
+    }
+
+    // 3. assignments
+    const population = this.#population(fleet, now);
+    const target = stageTarget(sp.percent, population.length);
+    let assigned = entries.length;
+    for (const id of population) {
+      if (assigned >= target) break;
+      if (sh.devices[id]) continue;
+      sh.devices[id] = {
+        state: 'assigned',
+        attempts: 1,
+        assignedAt: now,
+        deadline: now + spec.deviceTimeoutMs,
+        updatedAt: now,
+      };
+      assigned++;
+      actions.push({ type: 'publish-shadow', deviceId: id, target: s.target });
+    }
+
+    // 4. figures and gates (judged when the bake is over)
+    const ev = this.#evaluateShadow(fleet, now);
+    sh.figures = ev.figures;
+    sh.gates = ev.gates;
+    const waiting = Object.entries(sh.devices).some(
+      ([id, e]) => e.state === 'assigned' && this.#fresh(fleet.get(id), now),
+    );
+    const running = Object.entries(sh.devices).some(
+      ([id, e]) => e.state === 'running' && this.#fresh(fleet.get(id), now),
+    );
+    s.reason = null;
+    if (target === 0) {
+      s.reason = 'waiting for devices: none has reported within the freshness window';
+      return;
+    }
+    if (sh.bakeStartedAt === null) {
+      if (assigned >= target && !waiting && running) {
+        sh.bakeStartedAt = now;
+        this.#log(now, `shadow: ${assigned} devices run ${spec.version} beside their model, baking ${sp.bakeMs} ms`);
+      } else {
+        s.reason = `shadow: waiting for ${waiting ? 'assigned devices to run the candidate' : 'a reporting shadow device'}`;
+        return;
+      }
+    }
+    if (now - sh.bakeStartedAt < sp.bakeMs) return;
+    if (ev.counted < sp.minDevices) {
+      s.reason = `shadow: waiting for data: ${ev.counted}/${sp.minDevices} devices with >= ${sp.minWindows} paired windows`;
+      return;
+    }
+    const breach = sh.gates.find((g) => g.result === 'breach');
+    if (breach) {
+      this.#endShadow(
+        now,
+        'failed',
+        `shadow gate ${breach.expr} failed: candidate ${fmt(breach.cohort)} ${breach.op === '>=' ? '<' : '>'} limit ${fmt(breach.limit)}${breach.baseline !== undefined ? ` (active model ${fmt(breach.baseline)})` : ''}`,
+        actions,
+      );
+      return;
+    }
+    const noData = sh.gates.filter((g) => g.result === 'no-data');
+    if (noData.length) {
+      s.reason = `shadow: waiting for gate data: ${noData.map((g) => g.expr).join(', ')}`;
+      return;
+    }
+    this.#endShadow(now, 'passed', 'shadow gates passed', actions);
+  }
+
+  /** End the shadow stage: clear every shadow assignment; failed → aborted, passed → stage 1 or awaiting approval. */
+  #endShadow(now: number, result: 'passed' | 'failed' | 'skipped', why: string, actions: RolloutAction[]): void {
+    const s = this.#s;
+    const sh = s.shadow!;
+    sh.result = result;
+    sh.endedAt = now;
+    for (const id of Object.keys(sh.devices)) actions.push({ type: 'clear-shadow', deviceId: id });
+    if (result === 'failed') {
+      s.status = 'aborted';
+      s.reason = why;
+      s.endedAt = now;
+      this.#log(now, `aborted: ${why}; no device was asked to activate ${s.spec.version}`);
+      return;
+    }
+    if (result === 'passed' && s.spec.approve === 'manual') {
+      s.status = 'awaiting-approval';
+      s.reason = `${why}; waiting for approval (edgeloop rollout approve ${s.id})`;
+      this.#log(now, s.reason);
+      return;
+    }
+    this.#log(now, `${why}; stage 1 (${s.spec.stages[0]}%) starts`);
+    this.#startStages(now);
+  }
+
+  #startStages(now: number): void {
+    const s = this.#s;
+    s.status = 'rolling';
+    s.stage = 0;
+    s.stageStartedAt = now;
+    s.bakeStartedAt = null;
+    s.reason = null;
+    s.tokensAt = now;
+  }
+
+  #evaluateShadow(
+    fleet: ReadonlyMap<string, FleetDevice>,
+    now: number,
+  ): { figures: ShadowFigures | null; gates: GateResult[]; counted: number } {
+    const s = this.#s;
+    const sp = s.spec.shadow!;
+    const rows: Array<{ r: ShadowReport; lat: ShadowEntry['activeLatency'] }> = [];
+    for (const e of Object.values(s.shadow!.devices)) {
+      if (e.state !== 'running' || !e.report || e.report.windows < sp.minWindows) continue;
+      rows.push({ r: e.report, lat: e.activeLatency });
+    }
+    const counted = rows.length;
+    let figures: ShadowFigures | null = null;
+    if (counted > 0) {
+      const W = rows.reduce((a, x) => a + x.r.windows, 0);
+      const sum = (f: (x: (typeof rows)[number]) => number): number => rows.reduce((a, x) => a + f(x), 0);
+      const avg = (f: (x: (typeof rows)[number]) => number): number => sum(f) / counted;
+      const q = (k: 'active' | 'shadow'): ScoreQuantiles => ({
+        p05: avg((x) => x.r.scores[k].p05),
+        p25: avg((x) => x.r.scores[k].p25),
+        p50: avg((x) => x.r.scores[k].p50),
+        p75: avg((x) => x.r.scores[k].p75),
+        p95: avg((x) => x.r.scores[k].p95),
+        p99: avg((x) => x.r.scores[k].p99),
+      });
+      figures = {
+        devices: counted,
+        windows: W,
+        agreement: sum((x) => x.r.agreements) / W,
+        anomalyRate: sum((x) => x.r.anomalies) / W,
+        activeAnomalyRate: sum((x) => x.r.activeAnomalies) / W,
+        p50Ms: avg((x) => x.r.p50Ms),
+        p95Ms: avg((x) => x.r.p95Ms),
+        p99Ms: avg((x) => x.r.p99Ms),
+        activeP50Ms: avg((x) => x.lat?.p50Ms ?? 0),
+        activeP95Ms: avg((x) => x.lat?.p95Ms ?? 0),
+        activeP99Ms: avg((x) => x.lat?.p99Ms ?? 0),
+        scores: { active: q('active'), shadow: q('shadow') },
+      };
+    }
+    const gates = sp.gates.map((g) => shadowGate(g, figures));
+    return { figures, gates, counted };
   }
 
   #refill(now: number): void {
@@ -549,6 +877,13 @@ export class RolloutMachine {
   /** Operator: skip the rest of the current stage's bake (and any gate wait) and go on. */
   promote(now: number): RolloutAction[] {
     const s = this.#s;
+    if (s.status === 'shadowing' || s.status === 'awaiting-approval') {
+      const actions: RolloutAction[] = [];
+      if (s.status === 'shadowing') this.#endShadow(now, 'skipped', 'shadow skipped by operator (promote)', actions);
+      else this.#approveNow(now, 'promoted by operator');
+      s.updatedAt = now;
+      return actions;
+    }
     if (s.status !== 'rolling' && s.status !== 'baking') {
       throw new EdgeloopError('EL_ERR_ROLLOUT_STATE', `cannot promote a rollout that is ${s.status}`);
     }
@@ -558,12 +893,40 @@ export class RolloutMachine {
     return actions;
   }
 
+  /** Operator: go on after a passed shadow stage with approve: manual. */
+  approve(now: number, by = 'operator'): RolloutAction[] {
+    const s = this.#s;
+    if (s.status !== 'awaiting-approval') {
+      const hint = s.status === 'shadowing' ? ' (the shadow stage is still running; `promote` skips it)' : '';
+      throw new EdgeloopError('EL_ERR_ROLLOUT_STATE', `cannot approve a rollout that is ${s.status}${hint}`);
+    }
+    this.#approveNow(now, `approved by ${by}`);
+    s.updatedAt = now;
+    return [];
+  }
+
+  #approveNow(now: number, why: string): void {
+    const s = this.#s;
+    this.#log(now, `${why}; stage 1 (${s.spec.stages[0]}%) starts`);
+    this.#startStages(now);
+  }
+
   /** Operator: roll back to the previous manifest (also after completion). */
   rollback(now: number, reason = 'rollback by operator'): RolloutAction[] {
     const s = this.#s;
     const actions: RolloutAction[] = [];
     if (s.status === 'rolled-back' || s.status === 'rolling-back') {
       throw new EdgeloopError('EL_ERR_ROLLOUT_STATE', `rollout is already ${s.status}`);
+    }
+    if (s.status === 'shadowing' || s.status === 'awaiting-approval') {
+      // nothing was activated: stop the shadows and end
+      if (s.status === 'shadowing') this.#endShadow(now, 'failed', reason, actions);
+      s.status = 'rolled-back';
+      s.reason = reason;
+      s.endedAt = now;
+      s.updatedAt = now;
+      this.#log(now, `ended before any activation: ${reason}`);
+      return actions;
     }
     if (s.status === 'completed') {
       s.status = 'rolled-back';
@@ -580,16 +943,24 @@ export class RolloutMachine {
   }
 
   /** Operator: stop assigning; devices keep what they run and their per-device overrides (no rollback). */
-  abort(now: number, reason = 'aborted by operator'): void {
+  abort(now: number, reason = 'aborted by operator'): RolloutAction[] {
     const s = this.#s;
     if (TERMINAL_STATUSES.has(s.status) || s.status === 'rolling-back') {
       throw new EdgeloopError('EL_ERR_ROLLOUT_STATE', `cannot abort a rollout that is ${s.status}`);
+    }
+    if (s.status === 'shadowing') {
+      // shadows change no behaviour but cost CPU: they stop with the rollout
+      const actions: RolloutAction[] = [];
+      this.#endShadow(now, 'failed', reason, actions);
+      s.updatedAt = now;
+      return actions;
     }
     s.status = 'aborted';
     s.reason = reason;
     s.endedAt = now;
     s.updatedAt = now;
     this.#log(now, reason);
+    return [];
   }
 
   /** How `rollout status` shows one device of the rollout. */
@@ -638,6 +1009,10 @@ export class RolloutMachine {
     if (TERMINAL_STATUSES.has(s.status)) return undefined;
     const times: number[] = [];
     if (s.status === 'baking' && s.bakeStartedAt !== null) times.push(s.bakeStartedAt + s.spec.bakeMs);
+    if (s.status === 'shadowing' && s.shadow) {
+      if (s.shadow.bakeStartedAt !== null) times.push(s.shadow.bakeStartedAt + s.spec.shadow!.bakeMs);
+      for (const e of Object.values(s.shadow.devices)) if (e.state === 'assigned') times.push(e.deadline);
+    }
     for (const e of Object.values(s.devices))
       if (e.state === 'assigned' || e.state === 'reverting') times.push(e.deadline);
     if (s.status === 'rolling' && s.spec.ratePerMin !== undefined && s.tokens < 1) {
@@ -645,6 +1020,39 @@ export class RolloutMachine {
     }
     return times.length ? Math.min(...times) : undefined;
   }
+}
+
+/** One shadow gate over the pooled figures (no figures yet: no-data). */
+function shadowGate(g: ShadowGate, f: ShadowFigures | null): GateResult {
+  const base = { expr: g.expr, op: g.op, cohortDevices: f?.devices ?? 0, restDevices: f?.devices ?? 0 };
+  if (!f) return { ...base, result: 'no-data' };
+  let cohort: number;
+  let baseline: number | undefined;
+  switch (g.metric) {
+    case 'shadow_agreement':
+      cohort = f.agreement;
+      break;
+    case 'shadow_anomaly_rate':
+      cohort = f.anomalyRate;
+      baseline = f.activeAnomalyRate;
+      break;
+    case 'shadow_p50_ms':
+      cohort = f.p50Ms;
+      baseline = f.activeP50Ms;
+      break;
+    case 'shadow_p95_ms':
+      cohort = f.p95Ms;
+      baseline = f.activeP95Ms;
+      break;
+    case 'shadow_p99_ms':
+      cohort = f.p99Ms;
+      baseline = f.activeP99Ms;
+      break;
+  }
+  const limit =
+    g.value !== undefined ? g.value : g.factor! * Math.max(baseline ?? 0, SHADOW_GATE_METRICS[g.metric].floor);
+  const ok = g.op === '>=' ? cohort >= limit : cohort <= limit;
+  return { ...base, result: ok ? 'pass' : 'breach', cohort, limit, ...(baseline !== undefined ? { baseline } : {}) };
 }
 
 function fmt(x: number | undefined): string {

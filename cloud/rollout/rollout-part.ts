@@ -19,7 +19,7 @@ import { Topics, DEFAULT_TOPIC_PREFIX } from '../../protocol/topics.ts';
 import type { Transport } from '../../transport/transport.ts';
 import { MqttTransport } from '../../transport/mqtt-transport.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
-import { RolloutController, type ModelSource } from './rollout-controller.ts';
+import { RolloutController, type ModelSource, type RolloutOutcome } from './rollout-controller.ts';
 import type { RolloutState } from './rollout-machine.ts';
 import { httpModelSource, registryModelSource } from './model-source.ts';
 import { RolloutServer } from './rollout-server.ts';
@@ -67,6 +67,8 @@ export interface RolloutPartDeps {
   /** an in-process registry (and the base URL devices download its artifacts from) */
   registry?: { registry: ModelRegistry; artifactBaseUrl: string | (() => string) };
   models?: ModelSource;
+  /** told how every rollout ended (the retraining history records why a candidate was not promoted) */
+  onEnded?: (outcome: RolloutOutcome) => void | Promise<void>;
 }
 
 export interface RolloutPart {
@@ -138,6 +140,7 @@ export function createRolloutPart(config: RolloutPartConfigInput, deps: RolloutP
     tickMs: c.tickMs,
     discoveryMs: c.discoveryMs,
     onCompleted,
+    ...(deps.onEnded ? { onEnded: deps.onEnded } : {}),
     logger,
     ...(deps.clock ? { clock: deps.clock } : {}),
   });

@@ -6,7 +6,10 @@
  *   POST /v1/rollouts                       start: a rollout spec (model, version, stages, bake, maxFailures, gates,
  *                                           rate, devices | group, deviceTimeoutMs, retries, minWindows) → 201
  *   GET  /v1/rollouts/:ref                  one rollout (ref = rollout id, or a model name: its current/latest one)
- *   POST /v1/rollouts/:ref/promote          skip the rest of the current stage's bake
+ *   POST /v1/rollouts/candidates            start from a retraining candidate: { model, version, approve: auto|manual,
+ *                                           parent?, spec? } → 201; a shadow stage comes first
+ *   POST /v1/rollouts/:ref/approve          go on after a passed shadow stage (approve: manual)   { by? }
+ *   POST /v1/rollouts/:ref/promote          skip the rest of the current stage's bake (or the shadow stage)
  *   POST /v1/rollouts/:ref/rollback         roll back to the previous manifest   { reason? }
  *   POST /v1/rollouts/:ref/abort            stop assigning, no rollback           { reason? }
  *
@@ -19,7 +22,7 @@ import { assertSecureListener } from '../../lib/listen-guard.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { bearerAuth, listeningUrl, useJsonErrors } from '../http/json-api.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import type { RolloutController } from './rollout-controller.ts';
+import type { CandidateInput, RolloutController } from './rollout-controller.ts';
 import type { RolloutSpecInput } from './rollout-spec.ts';
 
 const STATUS: Record<string, number> = {
@@ -116,7 +119,17 @@ export class RolloutServer {
         throw new EdgeloopError('EL_ERR_ROLLOUT_SPEC', 'expected a JSON rollout spec');
       return reply.code(201).send(await c.startRollout(spec));
     });
+    app.post('/v1/rollouts/candidates', { preHandler: auth }, async (req, reply) => {
+      const body = req.body as CandidateInput;
+      if (!body || typeof body !== 'object')
+        throw new EdgeloopError('EL_ERR_ROLLOUT_SPEC', 'expected a JSON candidate { model, version, approve }');
+      return reply.code(201).send(await c.startFromCandidate(body));
+    });
     app.get('/v1/rollouts/:ref', async (req) => c.view((req.params as { ref: string }).ref));
+    app.post('/v1/rollouts/:ref/approve', { preHandler: auth }, async (req) => {
+      const by = (req.body as { by?: unknown } | undefined)?.by;
+      return c.approve((req.params as { ref: string }).ref, typeof by === 'string' ? by : undefined);
+    });
     app.post('/v1/rollouts/:ref/promote', { preHandler: auth }, async (req) =>
       c.promote((req.params as { ref: string }).ref),
     );

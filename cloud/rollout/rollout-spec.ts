@@ -13,6 +13,21 @@ export const GATE_METRICS = {
 } as const;
 export type GateMetric = keyof typeof GATE_METRICS;
 
+/**
+ * Gates of the shadow stage, judged on what the shadow devices report (StatusMessage.shadow): the candidate against
+ * the active model on the same devices and windows. `op` is the only comparison each metric takes.
+ */
+export const SHADOW_GATE_METRICS = {
+  /** fraction of paired windows where both models made the same anomaly decision (pooled over the devices) */
+  shadow_agreement: { op: '>=', floor: 0, unit: 'fraction of windows', relative: false },
+  /** the candidate's would-be anomaly rate; FACTORx compares it with the active model's rate on the same windows */
+  shadow_anomaly_rate: { op: '<=', floor: 0.001, unit: 'fraction of windows', relative: true },
+  shadow_p50_ms: { op: '<=', floor: 0.05, unit: 'ms', relative: true },
+  shadow_p95_ms: { op: '<=', floor: 0.05, unit: 'ms', relative: true },
+  shadow_p99_ms: { op: '<=', floor: 0.05, unit: 'ms', relative: true },
+} as const;
+export type ShadowGateMetric = keyof typeof SHADOW_GATE_METRICS;
+
 export interface Gate {
   metric: GateMetric;
   /** compare with the rest of the fleet: cohort <= factor x baseline */
@@ -21,6 +36,28 @@ export interface Gate {
   value?: number;
   /** the expression as written */
   expr: string;
+}
+
+export interface ShadowGate {
+  metric: ShadowGateMetric;
+  op: '<=' | '>=';
+  /** relative to the active model on the same devices: candidate <= factor x active */
+  factor?: number;
+  value?: number;
+  expr: string;
+}
+
+/** The shadow stage: the candidate runs beside the active model on a cohort before the first canary stage. */
+export interface ShadowSpec {
+  /** share of the population that runs the candidate in shadow, % */
+  percent: number;
+  /** time the shadow runs once its devices run it, ms */
+  bakeMs: number;
+  gates: ShadowGate[];
+  /** paired windows a device must have reported before its figures count */
+  minWindows: number;
+  /** devices with at least minWindows before the gates are judged */
+  minDevices: number;
 }
 
 export interface RolloutSpec {
@@ -50,15 +87,37 @@ export interface RolloutSpec {
    * device that stopped reporting says nothing about it now
    */
   freshMs: number;
+  /** a shadow stage before the first canary stage (undefined: none) */
+  shadow?: ShadowSpec | undefined;
+  /** after a passed shadow stage: go on (auto) or wait for `rollout approve` (manual) */
+  approve?: 'auto' | 'manual';
+  /** the version the candidate was trained from (a retraining candidate), for the history */
+  parent?: string | undefined;
 }
 
+export type ShadowSpecInput = {
+  percent?: number | string;
+  stage?: number | string;
+  bakeMs?: number | string;
+  bake?: string;
+  gates?: Array<string | ShadowGate>;
+  minWindows?: number;
+  minDevices?: number;
+};
+
 export type RolloutSpecInput = Partial<
-  Omit<RolloutSpec, 'stages' | 'gates' | 'bakeMs' | 'deviceTimeoutMs' | 'maxFailurePct' | 'ratePerMin' | 'freshMs'>
+  Omit<
+    RolloutSpec,
+    'stages' | 'gates' | 'bakeMs' | 'deviceTimeoutMs' | 'maxFailurePct' | 'ratePerMin' | 'freshMs' | 'shadow'
+  >
 > & {
+  /** true: a shadow stage with the defaults; an object: its settings */
+  shadow?: boolean | ShadowSpecInput;
   model: string;
   version: string;
   stages?: Array<number | string> | string;
-  gates?: Array<string | Gate>;
+  /** canary gates; shadow_* gates go to the shadow stage (and turn it on) */
+  gates?: Array<string | Gate | ShadowGate>;
   bakeMs?: number | string;
   bake?: string;
   maxFailurePct?: number | string;
@@ -106,6 +165,39 @@ export function parseRate(v: string | number, field = 'rate'): number {
   const unit = m[2] ?? 'min';
   const perMin = unit === 's' || unit === 'sec' ? 60 : unit === 'h' || unit === 'hour' ? 1 / 60 : 1;
   return Number(m[1]) * perMin;
+}
+
+/** Whether a gate expression names a shadow-stage metric (shadow_*). */
+export function isShadowGate(expr: string | { expr: string }): boolean {
+  const e = typeof expr === 'string' ? expr : expr?.expr;
+  return typeof e === 'string' && /^\s*shadow_/i.test(e);
+}
+
+/**
+ * "shadow_agreement>=0.9", "shadow_anomaly_rate<=1.5x" (relative to the active model on the same devices),
+ * "shadow_p99_ms<=5" (absolute) or "shadow_p99_ms<=2x".
+ */
+export function parseShadowGate(expr: string): ShadowGate {
+  const err = (why: string): never => {
+    throw new EdgeloopError('EL_ERR_ROLLOUT_GATE', `shadow gate ${JSON.stringify(expr)}: ${why}`);
+  };
+  if (typeof expr !== 'string') err('expected a string like "shadow_agreement>=0.9"');
+  const m = /^\s*([a-z0-9_]+)\s*(<=|>=)\s*(\d+(?:\.\d+)?(?:e-?\d+)?)\s*(x?)\s*$/i.exec(expr);
+  if (!m) return err('expected METRIC<=VALUE, METRIC<=FACTORx or shadow_agreement>=FRACTION');
+  const metric = m[1]!.toLowerCase();
+  if (!(metric in SHADOW_GATE_METRICS))
+    return err(`unknown metric "${metric}" (known: ${Object.keys(SHADOW_GATE_METRICS).join(', ')})`);
+  const def = SHADOW_GATE_METRICS[metric as ShadowGateMetric];
+  const op = m[2] as '<=' | '>=';
+  if (op !== def.op) err(`${metric} takes ${def.op}`);
+  const n = Number(m[3]);
+  if (m[4]) {
+    if (!def.relative) err(`${metric} is a fraction, not relative (no "x")`);
+    if (!(n > 0)) err('the factor must be > 0');
+    return { metric: metric as ShadowGateMetric, op, factor: n, expr: expr.trim() };
+  }
+  if (metric === 'shadow_agreement' && n > 1) err('agreement is a fraction 0-1');
+  return { metric: metric as ShadowGateMetric, op, value: n, expr: expr.trim() };
 }
 
 /** "anomaly_rate<=2x" (relative to the rest of the fleet) or "p95_inference_ms<=25" (absolute). */
@@ -167,7 +259,11 @@ const KNOWN = new Set([
   'minWindows',
   'freshMs',
   'fresh',
+  'shadow',
+  'approve',
+  'parent',
 ]);
+const SHADOW_KNOWN = new Set(['percent', 'stage', 'bakeMs', 'bake', 'gates', 'minWindows', 'minDevices']);
 
 export const SPEC_DEFAULTS = {
   stages: [1, 10, 50, 100],
@@ -179,6 +275,35 @@ export const SPEC_DEFAULTS = {
   /** four status intervals of the agent's default (30 s) */
   freshMs: 2 * 60_000,
 } as const;
+
+export const SHADOW_DEFAULTS = {
+  percent: 10,
+  bakeMs: 10 * 60_000,
+  gates: ['shadow_agreement>=0.9', 'shadow_anomaly_rate<=1.5x'],
+  minWindows: 100,
+  minDevices: 1,
+} as const;
+
+function parseShadowSpec(input: boolean | ShadowSpecInput | undefined, gates: string[]): ShadowSpec | undefined {
+  if ((input === undefined || input === false) && gates.length === 0) return undefined;
+  if (input === false) bad('shadow: shadow_* gates were given with shadow: false');
+  const o: ShadowSpecInput = input === true || input === undefined ? {} : input;
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) bad('shadow: expected true or an object');
+  for (const k of Object.keys(o))
+    if (!SHADOW_KNOWN.has(k)) bad(`shadow: unknown field "${k}" (known: ${[...SHADOW_KNOWN].join(', ')})`);
+  const percent = parsePercent(o.percent ?? o.stage ?? SHADOW_DEFAULTS.percent, 'shadow.percent');
+  if (percent <= 0) bad('shadow.percent: must be > 0%');
+  const bakeMs = parseDuration(o.bakeMs ?? o.bake ?? SHADOW_DEFAULTS.bakeMs, 'shadow.bake');
+  const minWindows = o.minWindows ?? SHADOW_DEFAULTS.minWindows;
+  if (!Number.isInteger(minWindows) || minWindows < 1)
+    bad(`shadow.minWindows: expected a positive integer, got ${minWindows}`);
+  const minDevices = o.minDevices ?? SHADOW_DEFAULTS.minDevices;
+  if (!Number.isInteger(minDevices) || minDevices < 1)
+    bad(`shadow.minDevices: expected a positive integer, got ${minDevices}`);
+  const exprs = [...(o.gates ?? []).map((g) => (typeof g === 'string' ? g : g.expr)), ...gates];
+  const list = (exprs.length ? exprs : [...SHADOW_DEFAULTS.gates]).map(parseShadowGate);
+  return { percent, bakeMs, gates: list, minWindows, minDevices };
+}
 
 export function parseRolloutSpec(input: RolloutSpecInput): RolloutSpec {
   if (!input || typeof input !== 'object') bad('rollout spec: expected an object');
@@ -205,7 +330,15 @@ export function parseRolloutSpec(input: RolloutSpecInput): RolloutSpec {
     bad(`minWindows: expected a non-negative integer, got ${minWindows}`);
   const freshMs = parseDuration(input.freshMs ?? input.fresh ?? SPEC_DEFAULTS.freshMs, 'fresh');
   if (freshMs <= 0) bad('fresh: must be > 0');
-  const gates = (input.gates ?? []).map((g) => (typeof g === 'string' ? parseGate(g) : parseGate(g.expr)));
+  const gateExprs = (input.gates ?? []).map((g) => (typeof g === 'string' ? g : g?.expr));
+  const gates = gateExprs.filter((g) => !isShadowGate(g)).map((g) => parseGate(g as string));
+  const shadow = parseShadowSpec(input.shadow, gateExprs.filter((g) => isShadowGate(g)) as string[]);
+  const approve = input.approve ?? 'auto';
+  if (approve !== 'auto' && approve !== 'manual')
+    bad(`approve: expected "auto" or "manual", got ${JSON.stringify(approve)}`);
+  if (approve === 'manual' && !shadow) bad('approve: "manual" waits after the shadow stage; give shadow too');
+  if (input.parent !== undefined && (typeof input.parent !== 'string' || input.parent.length === 0))
+    bad('parent: expected a version string');
   let devices: string[] | undefined;
   if (input.devices !== undefined) {
     if (!Array.isArray(input.devices) || input.devices.length === 0)
@@ -228,5 +361,7 @@ export function parseRolloutSpec(input: RolloutSpecInput): RolloutSpec {
     group: input.group,
     minWindows,
     freshMs,
+    ...(shadow ? { shadow, approve } : {}),
+    ...(input.parent !== undefined ? { parent: input.parent } : {}),
   };
 }

@@ -21,7 +21,16 @@ const transitions = (body: string) => byStatus(body, 'edgeloop_rollout_transitio
 describe('rollout metrics', () => {
   it('count rollouts by status', { timeout: 60_000 }, async () => {
     const { url, cloud } = await startMetricsCloud();
-    const zero = { rolling: 0, baking: 0, completed: 0, aborted: 0, 'rolling-back': 0, 'rolled-back': 0 };
+    const zero = {
+      shadowing: 0,
+      'awaiting-approval': 0,
+      rolling: 0,
+      baking: 0,
+      completed: 0,
+      aborted: 0,
+      'rolling-back': 0,
+      'rolled-back': 0,
+    };
     const first = await scrape(url);
     expect(rollouts(first)).toEqual(zero);
     expect(transitions(first)).toEqual(zero);
