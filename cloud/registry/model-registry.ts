@@ -60,6 +60,15 @@ export interface AliasEvent {
   at: number;
 }
 
+export interface VersionStatus {
+  name: string;
+  version: string;
+  status: string;
+  reason: string | undefined;
+  details: Record<string, unknown> | undefined;
+  at: number;
+}
+
 export interface ModelSummary {
   name: string;
   versions: number;
@@ -97,7 +106,7 @@ export interface ModelRegistryOptions {
 
 const OPTION_KEYS = new Set(['dbPath', 'store', 'trustedKeys', 'requireSignature', 'clock', 'logger']);
 const aliasChannel = channel('edgeloop:registry:alias');
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 const ALIAS_RE = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
 
 interface Row {
@@ -192,6 +201,14 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
           previous TEXT, at INTEGER NOT NULL);
         PRAGMA user_version = 1;`);
     }
+    if (v < 2) {
+      // the evaluation status of a version (retraining's champion/challenger): candidate or rejected, with why
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS version_status (
+          name TEXT NOT NULL, version TEXT NOT NULL, status TEXT NOT NULL, reason TEXT, details TEXT,
+          at INTEGER NOT NULL, PRIMARY KEY (name, version));
+        PRAGMA user_version = 2;`);
+    }
     this.#db = db;
     this.#stmts = {
       insert: db.prepare(
@@ -214,6 +231,12 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       ),
       delAlias: db.prepare('DELETE FROM aliases WHERE name = ? AND alias = ?'),
       history: db.prepare('INSERT INTO alias_history (name, alias, version, previous, at) VALUES (?, ?, ?, ?, ?)'),
+      setStatus: db.prepare(
+        `INSERT INTO version_status (name, version, status, reason, details, at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(name, version) DO UPDATE SET status = excluded.status, reason = excluded.reason,
+           details = excluded.details, at = excluded.at`,
+      ),
+      getStatus: db.prepare('SELECT * FROM version_status WHERE name = ? AND version = ?'),
       historyOf: db.prepare(
         'SELECT * FROM alias_history WHERE name = ? AND (? IS NULL OR alias = ?) ORDER BY id DESC LIMIT ?',
       ),
@@ -416,6 +439,50 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     if (aliasChannel.hasSubscribers) aliasChannel.publish(event);
     this.emit('alias', event);
     return event;
+  }
+
+  /**
+   * Record the evaluation status of a version (`candidate`, `rejected`, or any other word a workflow uses) with
+   * its reason and details; the version must exist. Retraining's champion/challenger writes it.
+   */
+  setStatus(
+    name: string,
+    version: string,
+    status: string,
+    reason?: string,
+    details?: Record<string, unknown>,
+  ): VersionStatus {
+    this.#dbOrThrow();
+    if (!/^[a-z][a-z0-9-]{0,31}$/.test(status))
+      throw new EdgeloopError(
+        'EL_ERR_INVALID_ARGUMENT',
+        `status ${JSON.stringify(status)} is invalid: expected [a-z][a-z0-9-]*`,
+      );
+    if (!this.get(name, version))
+      throw new EdgeloopError(
+        'EL_ERR_REGISTRY_NOT_FOUND',
+        `cannot set the status of ${name}@${version}: no such version`,
+      );
+    const at = this.#opts.clock.now();
+    this.#stmts.setStatus!.run(name, version, status, reason ?? null, details ? JSON.stringify(details) : null, at);
+    return { name, version, status, reason, details, at };
+  }
+
+  /** The evaluation status of a version, if one was recorded. */
+  status(name: string, version: string): VersionStatus | undefined {
+    this.#dbOrThrow();
+    const r = this.#stmts.getStatus!.get(name, version) as
+      | { name: string; version: string; status: string; reason: string | null; details: string | null; at: number }
+      | undefined;
+    if (!r) return undefined;
+    return {
+      name: r.name,
+      version: r.version,
+      status: r.status,
+      reason: r.reason ?? undefined,
+      details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : undefined,
+      at: r.at,
+    };
   }
 
   deleteAlias(name: string, alias: string): boolean {
