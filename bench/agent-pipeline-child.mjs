@@ -1,13 +1,16 @@
 // One agent pipeline in a process of its own, for bench/agent.bench.ts: plain JS over the compiled agent (dist/),
 // the way bin/edgeloop-agent runs it, so the process's RSS and CPU are the agent's alone (no TypeScript loader).
 // argv: url label json({dir, keys, sensors, means, readings, transport?}); prints one JSON line of figures.
-// `transport` replaces the default mqtt.js transport to `url` (the AWS IoT transport run).
+// `transport` replaces the default mqtt.js transport to `url` (the AWS IoT transport run). `shadow: true` runs the
+// same model a second time as a shadow candidate beside the active one (a retrained candidate of the same
+// architecture: the cost of the shadow stage), its decisions paired with the active model's.
 // Readings are generated here and handed to agent.ingest() in chunks (the path every source takes after parsing):
 // outbox commit → window assembly → ORT → telemetry and events published → PUBACK → delete.
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAgent } from '../dist/agent/create-agent.js';
+import { parseManifest } from '../dist/protocol/manifest.js';
 
 const [, , url, label, json] = process.argv;
 const model = JSON.parse(json);
@@ -43,6 +46,10 @@ const agent = createAgent({
 });
 await agent.start();
 await new Promise((r) => (agent.transport.connected ? r() : agent.transport.on('connect', () => r())));
+if (model.shadow) {
+  const manifest = parseManifest(JSON.parse(readFileSync(join(model.dir, 'manifest.json'), 'utf8')));
+  await agent.inference.activateShadow(manifest, join(model.dir, manifest.artifact.file));
+}
 const startedRssMB = process.memoryUsage.rss() / 2 ** 20;
 
 // reusable chunks of 512 steps x the model's sensors, two in flight: what a busy source hands the agent
@@ -89,6 +96,7 @@ const cpu = process.cpuUsage(cpu0);
 const io1 = procIo();
 clearInterval(sampler);
 const sum = agent.inference.summary();
+const shadow = agent.inference.shadowReports()[0];
 const messages = agent.publisher.stats.messages;
 let dbBytes = 0;
 for (const f of readdirSync(dataDir)) dbBytes += statSync(join(dataDir, f)).size;
@@ -117,6 +125,7 @@ process.stdout.write(
     diskBytesPerReading: (io1.writeBytes - io0.writeBytes) / total,
     wcharPerReading: (io1.wchar - io0.wchar) / total,
     windows: sum.windows,
+    ...(shadow ? { shadow } : {}),
     messages,
     dbBytes,
   }) + '\n',

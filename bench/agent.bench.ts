@@ -9,6 +9,9 @@
  * alone; the broker is another process. The target run uses the device memory profile of deploy/agent.env; a
  * second aedes run with node's defaults shows what the profile buys.
  *
+ * The shadow run (BENCH_SKIP_SHADOW=1 skips it) is the device-profile aedes run with a second session: the same
+ * model as a shadow candidate beside the active one (issue 14's shadow stage), for its RSS and CPU cost.
+ *
  * Env: BENCH_READINGS (default 2 000 000 per pipeline run), BENCH_SKIP_MOSQUITTO=1 (also skips the AWS IoT transport
  * runs, which use mosquitto over MQTT 5), BENCH_SKIP_AWS=1, BENCH_SKIP_DEFAULTS=1,
  * BENCH_CHILD_FLAGS (extra node flags of the agent process), BENCH_GENERATED_MODEL=1 (ignore models/default).
@@ -252,6 +255,8 @@ interface PipelineResult {
   windows: number;
   messages: number;
   dbBytes: number;
+  /** the shadow run: what the candidate reported */
+  shadow?: { windows: number; agreements: number; p50Ms: number; p99Ms: number };
 }
 
 function report(label: string, r: PipelineResult, rawMsgs: number, rawRows: number): void {
@@ -305,6 +310,7 @@ async function pipelineInChild(
   label: string,
   profile: 'device' | 'node-defaults',
   transport?: Record<string, unknown>,
+  shadow = false,
 ): Promise<PipelineResult> {
   const inputs = m.manifest.inputs;
   const sensors = inputs.kind === 'window' ? inputs.sensors : SENSORS;
@@ -316,6 +322,7 @@ async function pipelineInChild(
     means,
     readings: N,
     ...(transport ? { transport } : {}),
+    ...(shadow ? { shadow: true } : {}),
   });
   const p = profile === 'device' ? deviceProfile() : { flags: [], env: {} };
   // BENCH_CHILD_FLAGS: extra node flags for the agent process, to try other settings
@@ -362,6 +369,8 @@ const aedes = await startAedesProcess();
 const results: Record<string, PipelineResult> = {};
 // the device profile (deploy/agent.env) is what ships and what the target is about; node's defaults for comparison
 results.aedes = await pipelineInChild(aedes.url, model, 'aedes', 'device');
+if (process.env.BENCH_SKIP_SHADOW !== '1')
+  results.aedesShadow = await pipelineInChild(aedes.url, model, 'aedes-shadow', 'device', undefined, true);
 if (process.env.BENCH_SKIP_DEFAULTS !== '1')
   results.aedesDefaults = await pipelineInChild(aedes.url, model, 'aedes-defaults', 'node-defaults');
 let mosq: Awaited<ReturnType<typeof startMosquitto>> | undefined;
@@ -405,6 +414,18 @@ console.log(
   `  bare ORT run, batch 1                              ${fmt(ort1.windowsPerS)} windows/s (p50 ${fmt(ort1.p50us, 1)} µs per call)`,
 );
 report('aedes, device profile (deploy/agent.env)', results.aedes!, mqAedes.msgsPerS, sqlite.rowsPerS);
+if (results.aedesShadow) {
+  const r = results.aedesShadow;
+  report('aedes, device profile, with a shadow candidate (two ORT sessions)', r, mqAedes.msgsPerS, sqlite.rowsPerS);
+  const one = results.aedes!;
+  console.log(
+    `  shadow cost           ${fmt(r.peakRssMB - one.peakRssMB, 1)} MB peak RSS, ${fmt(r.cpuUsPerReading - one.cpuUsPerReading, 2)} µs CPU per reading, readings/s ${fmt((r.readingsPerS / one.readingsPerS) * 100, 0)}% of the single-model run`,
+  );
+  if (r.shadow)
+    console.log(
+      `  shadow windows        ${fmt(r.shadow.windows)} paired, agreement ${fmt(r.shadow.agreements / Math.max(1, r.shadow.windows), 3)}, candidate p50/p99 ${fmt(r.shadow.p50Ms, 3)}/${fmt(r.shadow.p99Ms, 3)} ms per batch`,
+    );
+}
 if (results.aedesDefaults)
   report('aedes, node defaults (no profile)', results.aedesDefaults, mqAedes.msgsPerS, sqlite.rowsPerS);
 if (results.mosquitto && mqMosq)

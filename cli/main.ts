@@ -61,6 +61,10 @@ const COMMANDS: Record<
     summary: 'drift monitors: state per device and cohort, latest drift events (drift status)',
     load: () => import('./commands/drift.ts'),
   },
+  retrain: {
+    summary: "retrain the anomaly model on the cloud's history, champion/challenger (retrain run|status|history|key)",
+    load: () => import('./commands/retrain.ts'),
+  },
   plan: {
     summary: 'capacity and monthly cost of a fleet on AWS and on one VM (--devices N | --fleet FILE)',
     load: () => import('./commands/plan.ts'),

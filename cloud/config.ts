@@ -213,6 +213,8 @@ export const CloudConfigSchema = z.strictObject({
   reports: ReportsSchema.optional(),
   /** drift monitors (docs/drift.md); validated by the drift part */
   drift: z.record(z.string(), z.unknown()).optional(),
+  /** the retraining job and champion/challenger (docs/retrain.md); validated by the retrain part */
+  retrain: z.record(z.string(), z.unknown()).optional(),
 });
 
 export type CloudConfig = z.infer<typeof CloudConfigSchema>;

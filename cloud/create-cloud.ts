@@ -4,6 +4,7 @@
  * `edgeloop up` both use it. Parts are picked by name only here, at the edge (`only`, `extraParts`); inside, parts
  * name what they need by reference.
  */
+import { EventEmitter } from 'node:events';
 import { Registry } from 'prom-client';
 import { EdgeloopError } from '../protocol/errors.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
@@ -22,10 +23,10 @@ import {
   streamPart,
   type CloudPartDefinition,
 } from './parts/index.ts';
-import type { CloudContext, CloudPart } from './parts/context.ts';
+import type { CloudContext, CloudEventMap, CloudPart } from './parts/context.ts';
 
 export { CLOUD_PARTS } from './parts/index.ts';
-export type { CloudContext, CloudPart } from './parts/context.ts';
+export type { CloudContext, CloudEventMap, CloudEvents, CloudPart } from './parts/context.ts';
 export type { PartHealth } from '../lib/parts.ts';
 
 export interface CloudDeps {
@@ -61,6 +62,8 @@ export interface Cloud {
   readonly urls: CloudUrls;
   health(): { ok: boolean; parts: Record<string, PartHealth> };
   readonly registry: Registry;
+  /** the parts' event bus: drift.detected / drift.cleared, retrain.candidate / retrain.rejected */
+  readonly events: EventEmitter<CloudEventMap>;
 }
 
 /**
@@ -136,7 +139,9 @@ export function createCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     ...[...extra.values()].filter((d) => !CLOUD_PARTS.some((b) => b.name === d.name)),
   ];
   const replace = CLOUD_PARTS.filter((d) => extra.has(d.name)).map((d) => [d, extra.get(d.name)!] as const);
-  const ctx: CloudContext = { config, paths, logger, clock, registry, health: () => cloud.health() };
+  // drift → retrain → rollout: parts announce to each other on one bus per cloud
+  const events = new EventEmitter<CloudEventMap>();
+  const ctx: CloudContext = { config, paths, logger, clock, registry, events, health: () => cloud.health() };
   const provided: Array<readonly [CloudPartDefinition, unknown]> = [];
   // injected components are owned by the caller: started with the cloud, never closed by it
   if (deps.stream)
@@ -182,6 +187,7 @@ export function createCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     parts,
     urls,
     registry,
+    events,
     get: (def) => system.get(def),
     find: (def) => system.find(def),
     async start() {

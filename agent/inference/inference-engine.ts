@@ -95,18 +95,48 @@ interface Slot {
   pair?: Pairing;
 }
 
-interface Decision {
-  end: number;
-  score: number;
-  anomaly: boolean;
+/**
+ * One model's decisions waiting for the other model's on the same window: a fixed ring of typed arrays (no object
+ * per window: at 10^5 windows/s those were most of the shadow's heap). Full, the oldest is dropped unpaired.
+ */
+class DecisionQueue {
+  readonly #cap: number;
+  readonly end: Float64Array;
+  readonly score: Float64Array;
+  readonly anomaly: Uint8Array;
+  #head = 0;
+  size = 0;
+
+  constructor(cap: number) {
+    this.#cap = cap;
+    this.end = new Float64Array(cap);
+    this.score = new Float64Array(cap);
+    this.anomaly = new Uint8Array(cap);
+  }
+  /** ring index of the i-th oldest entry */
+  at(i: number): number {
+    return (this.#head + i) % this.#cap;
+  }
+  push(end: number, score: number, anomaly: boolean): void {
+    if (this.size === this.#cap) this.drop(1);
+    const k = this.at(this.size);
+    this.end[k] = end;
+    this.score[k] = score;
+    this.anomaly[k] = anomaly ? 1 : 0;
+    this.size++;
+  }
+  drop(n: number): void {
+    this.#head = (this.#head + n) % this.#cap;
+    this.size -= n;
+  }
 }
 
 /** A shadow candidate's comparison with the active model, from the windows both scored. */
 interface Pairing {
   activeVersion: string;
   /** decisions waiting for the other model's decision on the same window (bounded, see PAIR_QUEUE_MAX) */
-  activeQ: Decision[];
-  shadowQ: Decision[];
+  activeQ: DecisionQueue;
+  shadowQ: DecisionQueue;
   windows: number;
   agreements: number;
   anomalies: number;
@@ -115,8 +145,11 @@ interface Pairing {
   shadowScores: LatencyWindow;
 }
 
-/** decisions kept waiting for their partner; beyond it the oldest go unpaired (a model far behind the other) */
-const PAIR_QUEUE_MAX = 8192;
+/**
+ * decisions kept waiting for their partner; beyond it the oldest go unpaired (a model far behind the other). The
+ * lag is bounded by maxInflightRuns batches of maxBatchWindows (4 x 256 by default), well below it.
+ */
+const PAIR_QUEUE_MAX = 4096;
 const SCORE_QUANTILES = [5, 25, 50, 75, 95, 99];
 
 export class InferenceEngine implements ModelHost {
@@ -455,11 +488,11 @@ export class InferenceEngine implements ModelHost {
         s.windows++;
         const anomaly = score > threshold;
         if (anomaly) s.anomalies++;
-        pushDecision(s.pair, s.pair.shadowQ, { end: metas[i]!.end, score, anomaly });
+        pushDecision(s.pair, s.pair.shadowQ, metas[i]!.end, score, anomaly);
         continue;
       }
       const sh = this.#shadows.get(s.ref.name);
-      if (sh?.pair) pushDecision(sh.pair, sh.pair.activeQ, { end: metas[i]!.end, score, anomaly: score > threshold });
+      if (sh?.pair) pushDecision(sh.pair, sh.pair.activeQ, metas[i]!.end, score, score > threshold);
       s.windows++;
       if (!(score > threshold)) continue;
       s.anomalies++;
@@ -582,8 +615,8 @@ export class InferenceEngine implements ModelHost {
 function newPairing(activeVersion: string): Pairing {
   return {
     activeVersion,
-    activeQ: [],
-    shadowQ: [],
+    activeQ: new DecisionQueue(PAIR_QUEUE_MAX),
+    shadowQ: new DecisionQueue(PAIR_QUEUE_MAX),
     windows: 0,
     agreements: 0,
     anomalies: 0,
@@ -597,31 +630,34 @@ function newPairing(activeVersion: string): Pairing {
  * Queue one model's decision and pair what can be paired: both queues are in window order, so a head whose end is
  * older than the other head's has no partner (the candidate started later, or windows differently) and is dropped.
  */
-function pushDecision(p: Pairing, q: Decision[], d: Decision): void {
-  q.push(d);
-  if (q.length > PAIR_QUEUE_MAX) q.splice(0, q.length - PAIR_QUEUE_MAX);
+function pushDecision(p: Pairing, q: DecisionQueue, end: number, score: number, anomaly: boolean): void {
+  q.push(end, score, anomaly);
   const a = p.activeQ;
   const b = p.shadowQ;
   let i = 0;
   let j = 0;
-  while (i < a.length && j < b.length) {
-    const x = a[i]!;
-    const y = b[j]!;
-    if (x.end < y.end) i++;
-    else if (y.end < x.end) j++;
+  while (i < a.size && j < b.size) {
+    const x = a.at(i);
+    const y = b.at(j);
+    const xe = a.end[x]!;
+    const ye = b.end[y]!;
+    if (xe < ye) i++;
+    else if (ye < xe) j++;
     else {
+      const xa = a.anomaly[x]!;
+      const ya = b.anomaly[y]!;
       p.windows++;
-      if (x.anomaly === y.anomaly) p.agreements++;
-      if (y.anomaly) p.anomalies++;
-      if (x.anomaly) p.activeAnomalies++;
-      p.activeScores.record(x.score);
-      p.shadowScores.record(y.score);
+      if (xa === ya) p.agreements++;
+      if (ya) p.anomalies++;
+      if (xa) p.activeAnomalies++;
+      p.activeScores.record(a.score[x]!);
+      p.shadowScores.record(b.score[y]!);
       i++;
       j++;
     }
   }
-  if (i) a.splice(0, i);
-  if (j) b.splice(0, j);
+  if (i) a.drop(i);
+  if (j) b.drop(j);
 }
 
 function quantiles(w: LatencyWindow): ScoreQuantiles {

@@ -41,6 +41,8 @@ commands:
                                 reverted, offline), gates and failures (default: all recent rollouts)
       --watch                   refresh every second until the rollout ends (redraws the screen on a terminal);
                                 exit status 3 when it ended rolled back
+      --until STATUS            with --watch: stop when the rollout reaches STATUS (e.g. awaiting-approval,
+                                baking); exit status 1 when it ends in another one (3: rolled back)
   approve ID|MODEL              go on after a passed shadow stage (a rollout started with --approve manual)
   promote ID|MODEL              skip the rest of the current stage's bake (or the shadow stage)
   rollback ID|MODEL [--reason]  re-publish the previous manifest to every touched device (also after completion)
@@ -54,6 +56,17 @@ options:
   --token TOKEN   bearer token (default $EDGELOOP_ROLLOUT_TOKEN)
   --json          print JSON
 `;
+
+const ROLLOUT_STATUSES = [
+  'shadowing',
+  'awaiting-approval',
+  'rolling',
+  'baking',
+  'completed',
+  'aborted',
+  'rolling-back',
+  'rolled-back',
+];
 
 /** `status --watch` ended in a rollback: distinct from 1 (error) and 2 (wrong flags) */
 export const ROLLED_BACK_EXIT_CODE = 3;
@@ -152,6 +165,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       token: { type: 'string' },
       json: { type: 'boolean', default: false },
       watch: { type: 'boolean', default: false },
+      until: { type: 'string' },
       stages: { type: 'string' },
       bake: { type: 'string' },
       'max-failures': { type: 'string' },
@@ -269,6 +283,17 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
             );
         return 0;
       }
+      const until = values.until;
+      if (until !== undefined) {
+        if (!values.watch) throw flagError('rollout status', '--until', 'needs --watch', '--watch --until STATUS');
+        if (!ROLLOUT_STATUSES.includes(until))
+          throw flagError(
+            'rollout status',
+            '--until',
+            `unknown status ${JSON.stringify(until)}`,
+            ROLLOUT_STATUSES.join(', '),
+          );
+      }
       const tty = !values.json && (ctx.stdout as { isTTY?: boolean }).isTTY === true;
       for (let first = true; ; first = false) {
         const v = (await call('GET', `/v1/rollouts/${ref()}`)) as RolloutView;
@@ -277,8 +302,15 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
         else show(v);
         // a snapshot is a successful answer whatever it says; waiting (--watch) ends with the outcome as exit status
         if (!values.watch) return 0;
-        if (['completed', 'aborted', 'rolled-back'].includes(v.status))
-          return v.status === 'rolled-back' ? ROLLED_BACK_EXIT_CODE : 0;
+        if (until !== undefined && v.status === until) return 0;
+        if (['completed', 'aborted', 'rolled-back'].includes(v.status)) {
+          if (v.status === 'rolled-back') return ROLLED_BACK_EXIT_CODE;
+          if (until === undefined) return 0;
+          ctx.stderr.write(
+            `rollout ${v.id} ended ${v.status}${v.reason ? `: ${v.reason}` : ''} (waited for ${until})\n`,
+          );
+          return 1;
+        }
         await new Promise((r) => setTimeout(r, 1000));
       }
     }

@@ -2,12 +2,28 @@
  * What every cloud part is built from: the validated config, where its files go, and the process's logger, clock
  * and metrics registry. One context per cloud process (cloud/create-cloud.ts makes it).
  */
+import type { EventEmitter } from 'node:events';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { PartHealth } from '../../lib/parts.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { cloudPaths, CloudConfig } from '../config.ts';
+import type { DriftEvent } from '../drift/drift-store.ts';
+import type { RetrainEvent } from '../retrain/retrainer.ts';
+
+/**
+ * What parts announce to each other inside one cloud process: the drift part's state changes, the retraining
+ * job's outcome (the rollout side consumes `retrain.candidate`). Listeners are called synchronously; a part that
+ * does slow work on an event queues it.
+ */
+export interface CloudEventMap {
+  'drift.detected': [event: DriftEvent];
+  'drift.cleared': [event: DriftEvent];
+  'retrain.candidate': [event: RetrainEvent];
+  'retrain.rejected': [event: RetrainEvent];
+}
+export type CloudEvents = EventEmitter<CloudEventMap>;
 
 /**
  * What a cloud part provides: a handle on the component behind it (`instance`: the Ingest, the LocalStream, ...)
@@ -48,6 +64,8 @@ export interface CloudContext {
   readonly clock: Clock;
   /** prom-client registry behind /metrics */
   readonly registry: Registry;
+  /** the cloud's event bus (createCloud makes one) */
+  readonly events?: CloudEvents | undefined;
   /** the whole cloud's health (for /healthz); valid once the cloud has started */
   health(): { ok: boolean; parts: Record<string, PartHealth> };
 }

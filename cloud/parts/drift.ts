@@ -19,6 +19,16 @@ export const cloudDriftPart = definePart({
       ...given,
       ...(given.references ? { references: given.references.map((f) => resolve(ctx.paths.cwd, f)) } : {}),
     };
-    return driftPart.create({}, { config: { drift }, metrics: ctx.registry, clock: ctx.clock, logger: ctx.logger });
+    return driftPart.create(
+      {},
+      {
+        config: { drift },
+        metrics: ctx.registry,
+        clock: ctx.clock,
+        logger: ctx.logger,
+        // every state change on the cloud's bus: the retrain part starts a job on drift.detected
+        onDriftEvent: (e) => ctx.events?.emit(e.type, e),
+      },
+    );
   },
 });

@@ -14,6 +14,7 @@
  *   registry       the model registry, when config.registry is set
  *   recommend      the recommendation service, when config.recommend is set; needs feature-store
  *   rollout        the rollout controller, when config.rollout is set; uses the broker and registry when they run
+ *   retrain        the retraining job (docs/retrain.md), when config.retrain is set; needs registry; on drift.detected
  *
  * `http` (/healthz, /metrics; `http.enabled`) is added by createCloud after every other part, extra ones included.
  */
@@ -29,6 +30,7 @@ import { ingestPart } from './ingest.ts';
 import { processorPart } from './processor.ts';
 import { registryPart } from './registry.ts';
 import { reportsPart } from './reports.ts';
+import { retrainPart } from './retrain.ts';
 import { rolloutPart } from './rollout.ts';
 import { streamPart } from './stream.ts';
 
@@ -43,6 +45,7 @@ export {
   processorPart,
   registryPart,
   reportsPart,
+  retrainPart,
   rolloutPart,
   streamPart,
 };
@@ -67,6 +70,7 @@ export const CLOUD_PARTS: readonly CloudPartDefinition[] = [
   registryPart,
   recommendPart,
   rolloutPart,
+  retrainPart,
 ];
 
 /**

@@ -17,7 +17,9 @@
  * - latency: p99 of `latencyRuns` batch-1 session runs, ms; size: ONNX bytes.
  *
  * The challenger wins when all hold: its false-alarm rate is at most the champion's minus `falseAlarmMargin`,
- * its detection at least the champion's minus `detectionMargin`, its p99 latency at most `maxP99Ms`, its size at
+ * its detection at least the champion's minus `detectionMargin` — the champion's as its one-sided 95 % lower
+ * bound (Wilson, per fault, averaged), because a stale champion decides few hold-out windows normal and its
+ * detection is then measured on a handful of faults — its p99 latency at most `maxP99Ms`, its size at
  * most `maxBytes`. Otherwise it is rejected, each failed criterion in the reason.
  */
 import { smoothScores } from '../../models/anomaly/threshold.ts';
@@ -70,6 +72,8 @@ export interface ModelScore {
   falseAlarmRate: number;
   detectionRate: number;
   detectionByFault: Record<FaultKind, number>;
+  /** the mean of the per-fault one-sided 95 % lower confidence bounds (Wilson) */
+  detectionLower: number;
   /** injected windows counted: those whose original window the model decides normal */
   detectionWindows: number;
   p99Ms: number;
@@ -272,6 +276,7 @@ export async function scoreModel(
     }
     const eligible = FAULTS.reduce((a, f) => a + hit[f][1], 0);
     const byFault = FAULTS.map((f) => (hit[f][1] ? hit[f][0] / hit[f][1] : 0));
+    const lower = FAULTS.map((f) => wilsonLower(hit[f][0], hit[f][1]));
     // latency: batch-1 runs of hold-out windows, as a device runs them
     const times: number[] = [];
     const first = parts[0];
@@ -288,6 +293,7 @@ export async function scoreModel(
       falseAlarmRate: windows > 0 ? alarms / windows : 0,
       // the mean of the per-fault rates: the mix of faults among a model's counted windows does not matter
       detectionRate: eligible > 0 ? byFault.reduce((a, x) => a + x, 0) / FAULTS.length : 0,
+      detectionLower: lower.reduce((a, x) => a + x, 0) / FAULTS.length,
       detectionWindows: eligible,
       detectionByFault: Object.fromEntries(FAULTS.map((f, i) => [f, byFault[i]!])) as Record<FaultKind, number>,
       p99Ms: times.length ? times[Math.min(times.length - 1, Math.ceil(times.length * 0.99) - 1)]! : 0,
@@ -297,6 +303,16 @@ export async function scoreModel(
   } finally {
     await runner.close();
   }
+}
+
+/** One-sided 95 % lower confidence bound of a rate (Wilson score interval); 0 without trials. */
+export function wilsonLower(successes: number, trials: number, z = 1.6449): number {
+  if (trials === 0) return 0;
+  const p = successes / trials;
+  const z2 = z * z;
+  const centre = p + z2 / (2 * trials);
+  const spread = z * Math.sqrt((p * (1 - p)) / trials + z2 / (4 * trials * trials));
+  return Math.max(0, (centre - spread) / (1 + z2 / trials));
 }
 
 /** The decision from the two scores (pure). */
@@ -311,9 +327,9 @@ export function decide(
     reasons.push(
       `false-alarm rate ${pct(challenger.falseAlarmRate)} is not below the champion's ${pct(champion.falseAlarmRate)} by ${pct(c.falseAlarmMargin)}`,
     );
-  if (!(challenger.detectionRate >= champion.detectionRate - c.detectionMargin))
+  if (!(challenger.detectionRate >= champion.detectionLower - c.detectionMargin))
     reasons.push(
-      `detection of injected anomalies ${pct(challenger.detectionRate)} is more than ${pct(c.detectionMargin)} below the champion's ${pct(champion.detectionRate)}`,
+      `detection of injected anomalies ${pct(challenger.detectionRate)} is more than ${pct(c.detectionMargin)} below the champion's ${pct(champion.detectionRate)} (lower 95 % bound ${pct(champion.detectionLower)})`,
     );
   if (!(challenger.p99Ms <= c.maxP99Ms))
     reasons.push(`p99 latency ${challenger.p99Ms.toFixed(3)} ms is above the limit of ${c.maxP99Ms} ms`);

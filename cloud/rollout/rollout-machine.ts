@@ -411,7 +411,7 @@ export class RolloutMachine {
       this.#tickShadow(now, fleet, actions);
       s.updatedAt = now;
       // passed: stage 1 assigns in this same tick
-      if (s.status !== 'rolling') return actions;
+      if ((s.status as RolloutStatus) !== 'rolling') return actions;
     }
     if (s.status !== 'rolling' && s.status !== 'baking') return actions;
     const spec = s.spec;
@@ -606,7 +606,7 @@ export class RolloutMachine {
     }
 
     // 4. figures and gates (judged when the bake is over)
-    const ev = this.#evaluateShadow(fleet, now);
+    const ev = this.#evaluateShadow();
     sh.figures = ev.figures;
     sh.gates = ev.gates;
     const waiting = Object.entries(sh.devices).some(
@@ -629,7 +629,10 @@ export class RolloutMachine {
         return;
       }
     }
-    if (now - sh.bakeStartedAt < sp.bakeMs) return;
+    if (now - sh.bakeStartedAt < sp.bakeMs) {
+      s.reason = `shadow: baking until ${sp.bakeMs - (now - sh.bakeStartedAt)} ms from now`;
+      return;
+    }
     if (ev.counted < sp.minDevices) {
       s.reason = `shadow: waiting for data: ${ev.counted}/${sp.minDevices} devices with >= ${sp.minWindows} paired windows`;
       return;
@@ -686,10 +689,8 @@ export class RolloutMachine {
     s.tokensAt = now;
   }
 
-  #evaluateShadow(
-    fleet: ReadonlyMap<string, FleetDevice>,
-    now: number,
-  ): { figures: ShadowFigures | null; gates: GateResult[]; counted: number } {
+  /** Pooled figures over the running shadow devices with minWindows paired windows (their last report). */
+  #evaluateShadow(): { figures: ShadowFigures | null; gates: GateResult[]; counted: number } {
     const s = this.#s;
     const sp = s.spec.shadow!;
     const rows: Array<{ r: ShadowReport; lat: ShadowEntry['activeLatency'] }> = [];

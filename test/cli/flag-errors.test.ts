@@ -84,7 +84,7 @@ describe('flag errors', () => {
     const cwd = tempCwd();
     expect(await main(['frobnicate'], { stdout: sink().stream, stderr: err.stream, env: {}, cwd })).toBe(2);
     expect(err.text()).toBe(
-      'edgeloop frobnicate: unknown command (expected one of up, agent, cloud, models, features, dlq, warehouse, registry, rollout, recommend, sim, drift, plan; see edgeloop --help)\n',
+      'edgeloop frobnicate: unknown command (expected one of up, agent, cloud, models, features, dlq, warehouse, registry, rollout, recommend, sim, drift, retrain, plan; see edgeloop --help)\n',
     );
     const err2 = sink();
     expect(

@@ -256,6 +256,47 @@ describe('ModelUpdater', () => {
     expect(again.version()).toBe('1');
   });
 
+  it('shadow assignment: installs the candidate beside the active model, reports with role shadow, clears', async () => {
+    const v1 = makeTestModel({ version: '1', key });
+    const v2 = makeTestModel({ version: '2', key, scale: 1.5 });
+    const srv = await artifactServer([v1, v2]);
+    cleanups.push(srv.close);
+    const pub = await publisher();
+    await pub.publishAsync(topics.fleetModel(MODEL), encodeMessage(desired(v1, srv.url(v1))), { qos: 1, retain: true });
+    const d = await device();
+    await waitReport(d, (r) => r.state === 'active' && r.version === '1');
+    d.reports.length = 0;
+    // a shadow message on the desired topic is refused: it must never be activated
+    await pub.publishAsync(
+      topics.deviceModel('dev-1', MODEL),
+      encodeMessage(desired(v2, srv.url(v2), { role: 'shadow' })),
+      { qos: 1, retain: false },
+    );
+    await pub.publishAsync(
+      topics.deviceShadow('dev-1', MODEL),
+      encodeMessage(desired(v2, srv.url(v2), { role: 'shadow', rolloutId: 'ro-9' })),
+      { qos: 1, retain: true },
+    );
+    await waitReport(d, (r) => r.state === 'active' && r.version === '2');
+    await d.updater.idle();
+    expect(d.reports.map((r) => [r.state, r.role])).toEqual([
+      ['received', 'shadow'],
+      ['downloading', 'shadow'],
+      ['downloaded', 'shadow'],
+      ['verified', 'shadow'],
+      ['active', 'shadow'],
+    ]);
+    expect(d.version()).toBe('1');
+    expect(d.engine.shadow(MODEL)?.manifest.version).toBe('2');
+    expect(d.updater.status().installed[MODEL]).toMatchObject({ active: { version: '1' } });
+    await pub.publishAsync(topics.deviceShadow('dev-1', MODEL), Buffer.alloc(0), { qos: 1, retain: true });
+    await new Promise<void>((resolve) => {
+      const off = d.engine.onModelChange(() => !d.engine.shadow(MODEL) && (off(), resolve()));
+      if (!d.engine.shadow(MODEL)) resolve();
+    });
+    expect(d.version()).toBe('1');
+  });
+
   it('validates options', () => {
     const base = {
       deviceId: 'd',

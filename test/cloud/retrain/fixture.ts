@@ -28,6 +28,8 @@ export interface FleetSpec {
   /** replace the signal (garbage data) */
   signal?: (deviceId: string, step: number, prng: Prng) => readonly [number, number];
   seed?: number;
+  /** device time of the first step; default T0 */
+  t0?: number;
 }
 
 export function normalSignal(step: number, prng: Prng, phase = 0): [number, number] {
@@ -38,6 +40,7 @@ export function normalSignal(step: number, prng: Prng, phase = 0): [number, numb
 export function fleetMessages(spec: FleetSpec): DeviceMessage[] {
   const out: DeviceMessage[] = [];
   const prng = new Prng(spec.seed ?? 7);
+  const t0 = spec.t0 ?? T0;
   for (const [di, d] of spec.devices.entries()) {
     let seq = 1;
     out.push({
@@ -45,7 +48,7 @@ export function fleetMessages(spec: FleetSpec): DeviceMessage[] {
       type: 'status',
       deviceId: d.id,
       seq: seq++,
-      ts: T0,
+      ts: t0,
       online: true,
       site: d.site,
       models: [{ name: 'anomaly', version: '1.0.0' }],
@@ -56,11 +59,11 @@ export function fleetMessages(spec: FleetSpec): DeviceMessage[] {
       for (let i = s0; i < Math.min(spec.steps, s0 + batch); i++) {
         const v = spec.signal ? spec.signal(d.id, i, prng) : normalSignal(i, prng, di * 7);
         const sh = spec.shift?.(d.id, i) ?? [0, 0];
-        const ts = T0 + i * STEP_MS;
+        const ts = t0 + i * STEP_MS;
         readings.push({ seq: seq++, sensor: SENSORS[0]!, ts, value: v[0] + sh[0] });
         readings.push({ seq: seq++, sensor: SENSORS[1]!, ts, value: v[1] + sh[1] });
       }
-      out.push({ v: 1, type: 'telemetry', deviceId: d.id, seq: readings[0]!.seq, sentAt: T0, readings });
+      out.push({ v: 1, type: 'telemetry', deviceId: d.id, seq: readings[0]!.seq, sentAt: t0, readings });
     }
     const evs = (spec.events ?? []).filter((e) => e.deviceId === d.id);
     if (evs.length > 0) {
@@ -69,10 +72,10 @@ export function fleetMessages(spec: FleetSpec): DeviceMessage[] {
         type: 'events',
         deviceId: d.id,
         seq,
-        sentAt: T0,
+        sentAt: t0,
         events: evs.map((e, k) => ({
           seq: seq + k,
-          ts: T0 + e.step * STEP_MS,
+          ts: t0 + e.step * STEP_MS,
           kind: 'anomaly' as const,
           severity: 'warning' as const,
         })),
@@ -110,6 +113,34 @@ function normalTable(steps: number, seed: number, offset: readonly [number, numb
 
 export const TINY = { epochs: 8, batchSize: 64, hidden: [8, 4], learningRate: 0.01 };
 
+const champions = new Map<number, ReturnType<typeof trainAnomalyModel>>();
+
+/** anomaly@1.0.0 trained on the unshifted signal (once per test process and window). */
+function championModel(window: number): ReturnType<typeof trainAnomalyModel> {
+  let p = champions.get(window);
+  if (!p) {
+    p = trainAnomalyModel([normalTable(3000, 11)], {
+      window,
+      ...TINY,
+      version: '1.0.0',
+      createdAt: '2026-01-01T00:00:00.000Z',
+    });
+    champions.set(window, p);
+  }
+  return p;
+}
+
+/** The registry of `<dataDir>/registry`, trusting the release key and the training key. */
+export function openRegistry(dataDir: string): ModelRegistry {
+  const registry = new ModelRegistry({
+    dbPath: join(dataDir, 'registry', 'registry.db'),
+    store: new LocalArtifactStore({ dir: join(dataDir, 'registry', 'artifacts') }),
+    trustedKeys: new TrustedKeyRing([join(dataDir, 'trusted-keys'), join(dataDir, 'retrain', 'keys')]),
+  });
+  registry.start();
+  return registry;
+}
+
 /**
  * A registry in `<dataDir>/registry` trusting a release key and the cloud's training key (created here, as the
  * docs tell an operator to), with `anomaly@1.0.0` trained on the unshifted signal as `production`.
@@ -120,18 +151,8 @@ export async function registryWithChampion(dataDir: string, window = 8): Promise
   const release = generateSigningKey();
   writeSigningKey(keys, 'release', release);
   loadTrainingKey(join(dataDir, 'retrain', 'keys'));
-  const registry = new ModelRegistry({
-    dbPath: join(dataDir, 'registry', 'registry.db'),
-    store: new LocalArtifactStore({ dir: join(dataDir, 'registry', 'artifacts') }),
-    trustedKeys: new TrustedKeyRing([keys, join(dataDir, 'retrain', 'keys')]),
-  });
-  registry.start();
-  const champion = await trainAnomalyModel([normalTable(3000, 11)], {
-    window,
-    ...TINY,
-    version: '1.0.0',
-    createdAt: '2026-01-01T00:00:00.000Z',
-  });
+  const registry = openRegistry(dataDir);
+  const champion = await championModel(window);
   await registry.push({ manifest: signManifest(champion.manifest, release.privateKey), artifact: champion.onnx });
   registry.setAlias('anomaly', 'production', '1.0.0');
   return registry;

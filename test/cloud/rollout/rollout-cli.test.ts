@@ -204,4 +204,51 @@ describe('edgeloop registry / rollout commands against running parts', () => {
     expect(status1.out).toMatch(/\n {2}stage 1 devices: lab-1 (pending|downloading)\n/);
     expect((await cli('rollout', 'abort', 'pump-ae')).code).toBe(0);
   });
+
+  it('candidate: a shadow stage first (shadow assignment, status block), approve refused while it runs', async () => {
+    expect((await cli('rollout', 'candidate', 'pump-ae@1.1')).err).toMatch(/--approve.*is required/);
+    expect((await cli('rollout', 'candidate', 'pump-ae@1.1', '--approve', 'later')).err).toMatch(/auto or manual/);
+    const badGate = await cli('rollout', 'candidate', 'pump-ae@1.1', '--approve', 'auto', '--gate', 'shadow_x<=1');
+    expect(badGate.err).toMatch(/unknown metric "shadow_x"/);
+    expect(badGate.err).toMatch(/\[EL_ERR_ROLLOUT_GATE\]/);
+    const sub = await mqtt.connectAsync(broker.url);
+    const seen: Array<{ topic: string; body: string }> = [];
+    sub.on('message', (topic, payload) => seen.push({ topic, body: payload.toString() }));
+    await sub.subscribeAsync('edgeloop/v1/+/models/pump-ae/shadow');
+    const start = await cli(
+      'rollout',
+      'candidate',
+      'pump-ae@1.1',
+      '--approve',
+      'manual',
+      '--parent',
+      '1.0',
+      '--devices',
+      'lab-1',
+      '--shadow',
+      '100%',
+      '--gate',
+      'shadow_agreement>=0.95',
+      '--json',
+    );
+    expect(start.code).toBe(0);
+    const view = JSON.parse(start.out);
+    expect(view).toMatchObject({ status: 'shadowing', approve: 'manual', parent: '1.0', shadow: { assigned: 1 } });
+    expect(view.shadow.gates).toMatchObject([{ expr: 'shadow_agreement>=0.95', result: 'no-data' }]);
+    await expect.poll(() => seen.some((m) => m.body.length > 0), { timeout: 5000 }).toBe(true);
+    const assignment = JSON.parse(seen.find((m) => m.body.length > 0)!.body);
+    expect(seen[0]!.topic).toBe('edgeloop/v1/lab-1/models/pump-ae/shadow');
+    expect(assignment).toMatchObject({ type: 'model-desired', role: 'shadow', version: '1.1', rolloutId: view.id });
+    const status = await cli('rollout', 'status', view.id);
+    expect(status.out).toMatch(/SHADOWING/);
+    expect(status.out).toMatch(/\n {2}shadow 100%: RUNNING — 1 assigned, 0 running, 0 failed/);
+    expect(status.out).toMatch(/shadow devices: lab-1 assigned 0w/);
+    expect((await cli('rollout', 'approve', view.id)).err).toMatch(/still running.*\[EL_ERR_ROLLOUT_STATE\]/);
+    expect((await cli('rollout', 'status', view.id, '--until', 'baking')).err).toMatch(/--until.*needs --watch/);
+    expect((await cli('rollout', 'status', view.id, '--watch', '--until', 'soon')).err).toMatch(/unknown status/);
+    // abort ends the shadow: the retained assignment is cleared
+    expect((await cli('rollout', 'abort', view.id)).code).toBe(0);
+    await expect.poll(() => seen.at(-1)?.body, { timeout: 5000 }).toBe('');
+    await sub.endAsync();
+  });
 });

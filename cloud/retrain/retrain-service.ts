@@ -1,0 +1,128 @@
+/**
+ * RetrainService: when the cloud retrains. Every `intervalMs` (daily by default) it runs a scheduled job over the
+ * last `lookbackMs`; on a `drift.detected` event of a watched monitor it runs a job for the drifted subject (its
+ * cohort, from the drift onset). At most one job runs at a time (the Retrainer's lock, across processes too); a
+ * trigger that arrives while a job runs is kept (the latest one) and runs after it. An interrupted job found at
+ * start is resumed. Closing kills a training child in progress: the job stays `running` and resumes at the next
+ * start.
+ */
+import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
+import { silentLogger, type Logger } from '../../lib/logger.ts';
+import type { DriftEvent } from '../drift/drift-store.ts';
+import type { Retrainer, RunRequest } from './retrainer.ts';
+import type { JobRecord } from './retrain-store.ts';
+
+export interface RetrainServiceOptions {
+  retrainer: Retrainer;
+  /** scheduled jobs every this many ms; 0: none. Default 86 400 000 (daily). */
+  intervalMs?: number;
+  /** drift monitors whose `drift.detected` starts a job. Default input and output. */
+  driftMonitors?: ReadonlyArray<DriftEvent['monitor']>;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export class RetrainService {
+  readonly retrainer: Retrainer;
+  readonly #intervalMs: number;
+  readonly #monitors: ReadonlySet<string>;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #abort = new AbortController();
+  #timer: TimerHandle | undefined;
+  #current: Promise<void> | undefined;
+  #pending: RunRequest | undefined;
+  #started = false;
+  #closed = false;
+  #last: { at: number; outcome: string; id?: number | undefined; error?: string | undefined } | undefined;
+
+  constructor(o: RetrainServiceOptions) {
+    this.retrainer = o.retrainer;
+    this.#intervalMs = o.intervalMs ?? 86_400_000;
+    this.#monitors = new Set(o.driftMonitors ?? ['input', 'output']);
+    this.#clock = o.clock ?? systemClock;
+    this.#log = o.logger ?? silentLogger;
+  }
+
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.retrainer.start();
+    if (this.retrainer.store.running()) this.trigger({ trigger: { kind: 'schedule' } });
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#closed || this.#intervalMs <= 0) return;
+    this.#timer = this.#clock.setTimeout(() => {
+      this.trigger({ trigger: { kind: 'schedule', at: this.#clock.now() } });
+      this.#schedule();
+    }, this.#intervalMs);
+    this.#timer.unref?.();
+  }
+
+  /** A drift state change (the cloud's event bus): `drift.detected` of a watched monitor starts a job. */
+  onDriftEvent(e: DriftEvent): void {
+    if (e.type !== 'drift.detected' || !this.#monitors.has(e.monitor)) return;
+    this.trigger({
+      trigger: { kind: 'drift', driftEventId: e.id, subject: e.subject, at: e.at },
+      cohort: { kind: e.subject.kind, id: e.subject.id },
+    });
+  }
+
+  /** Run a job now, or after the one running (the latest waiting request wins). */
+  trigger(request: RunRequest): void {
+    if (this.#closed) return;
+    if (this.#current !== undefined) {
+      this.#pending = request;
+      return;
+    }
+    this.#current = this.#run(request).finally(() => {
+      this.#current = undefined;
+      const next = this.#pending;
+      this.#pending = undefined;
+      if (next && !this.#closed) this.trigger(next);
+    });
+  }
+
+  async #run(request: RunRequest): Promise<void> {
+    try {
+      const job: JobRecord = await this.retrainer.run(request, { signal: this.#abort.signal });
+      this.#last = { at: this.#clock.now(), outcome: job.outcome ?? job.state, id: job.id };
+    } catch (err) {
+      if (this.#abort.signal.aborted) return;
+      const e = err as { code?: string; message?: string };
+      this.#last = { at: this.#clock.now(), outcome: 'failed', error: `${e.message} [${e.code}]` };
+      // another process's job holds the lock, or there is too little data yet: not an error of the cloud
+      const level = e.code === 'EL_ERR_RETRAIN_LOCKED' || e.code === 'EL_ERR_RETRAIN_NO_DATA' ? 'warn' : 'error';
+      this.#log[level]({ err, trigger: request.trigger }, 'retraining job did not finish');
+    }
+  }
+
+  /** Resolves when no job runs or waits (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.#current !== undefined) await this.#current;
+  }
+
+  health(): { ok: boolean; busy: boolean; last?: RetrainService['last'] } {
+    return {
+      ok: this.#started && !this.#closed,
+      busy: this.#current !== undefined,
+      ...(this.#last ? { last: this.#last } : {}),
+    };
+  }
+
+  get last(): { at: number; outcome: string; id?: number | undefined; error?: string | undefined } | undefined {
+    return this.#last;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#pending = undefined;
+    if (this.#timer) this.#clock.clearTimeout(this.#timer);
+    this.#abort.abort();
+    await this.#current;
+    await this.retrainer.close();
+  }
+}
