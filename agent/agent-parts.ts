@@ -283,6 +283,7 @@ export function composeAgent(host: AgentHost): System<undefined> {
         clock,
         logger: host.logger,
         nextSeq: () => o.reserveSeq(),
+        shadow: c.models.shadow,
       });
       p.updater = u;
       return u;

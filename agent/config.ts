@@ -129,6 +129,8 @@ export const AgentConfigSchema = z.strictObject({
       requireSignature: z.boolean().optional(),
       /** receive model updates over MQTT (the model updater; needs trustedKeys) */
       updates: z.boolean().default(true),
+      /** run shadow candidates a rollout assigns beside the active model (a second ONNX session); false declines them */
+      shadow: z.boolean().default(true),
     })
     .prefault({}),
   sources: SourcesSchema.prefault({}),

@@ -87,6 +87,11 @@ export interface ModelUpdaterOptions {
   keepVersions?: number;
   /** re-activate the last active model from disk on start when the host has none (default true) */
   restoreOnStart?: boolean;
+  /**
+   * run shadow assignments (default true, when the host can); false answers each with a `failed` shadow report, so
+   * the controller counts the device out of the shadow stage at once instead of after its timeout
+   */
+  shadow?: boolean;
 }
 
 const OPTION_KEYS = new Set([
@@ -109,6 +114,7 @@ const OPTION_KEYS = new Set([
   'latencyWatchMs',
   'keepVersions',
   'restoreOnStart',
+  'shadow',
 ]);
 
 export interface UpdaterEvents {
@@ -139,6 +145,7 @@ export class ModelUpdater {
     latencyWatchMs: number;
     keepVersions: number;
     restoreOnStart: boolean;
+    shadow: boolean;
   }>;
   readonly #verifier: ModelVerifier;
   readonly #fetcher: ArtifactFetcher;
@@ -222,6 +229,7 @@ export class ModelUpdater {
       latencyWatchMs: pos('latencyWatchMs', opts.latencyWatchMs, 600_000),
       keepVersions: keep,
       restoreOnStart: opts.restoreOnStart ?? true,
+      shadow: opts.shadow ?? true,
     });
     const o = this.#o;
     // a TrustedKeyRing is kept as it is: it re-reads its key directories when a manifest names an unknown key
@@ -345,6 +353,7 @@ export class ModelUpdater {
     if (!t || t.kind !== 'model-desired' || !t.modelName) return;
     if (t.deviceId !== undefined && t.deviceId !== this.#o.deviceId) return;
     const name = t.modelName;
+    // a host without shadow support never subscribed; one that declines them answers (see #reconcileShadow)
     if (t.shadow && !this.#o.host.activateShadow) return;
     const map = t.shadow ? this.#shadow : t.deviceId === undefined ? this.#fleet : this.#device;
     const key = t.shadow ? shadowKey(name) : name;
@@ -383,22 +392,24 @@ export class ModelUpdater {
     this.#schedule(key);
   }
 
-  /** Queue a reconcile of `name`; runs coalesce (the last desired state wins). */
-  #schedule(name: string): void {
-    if (this.#dirty.has(name)) return;
-    this.#dirty.add(name);
-    const prev = this.#chains.get(name) ?? Promise.resolve();
+  /** Queue a reconcile of a model (or of its shadow: SHADOW_PREFIX + name); runs coalesce (the last desired state wins). */
+  #schedule(key: string): void {
+    if (this.#dirty.has(key)) return;
+    this.#dirty.add(key);
+    // a model's update and its shadow run on one chain: both install into the same store and staging files
+    const chain = key.startsWith(SHADOW_PREFIX) ? key.slice(SHADOW_PREFIX.length) : key;
+    const prev = this.#chains.get(chain) ?? Promise.resolve();
     const next = prev
       .then(async () => {
-        this.#dirty.delete(name);
+        this.#dirty.delete(key);
         if (this.#closed) return;
-        await this.#reconcile(name);
+        await this.#reconcile(key);
       })
-      .catch((err: unknown) => this.#o.logger.error({ err, model: name }, 'model update crashed'))
+      .catch((err: unknown) => this.#o.logger.error({ err, model: chain }, 'model update crashed'))
       .finally(() => {
-        if (this.#chains.get(name) === next) this.#chains.delete(name);
+        if (this.#chains.get(chain) === next) this.#chains.delete(chain);
       });
-    this.#chains.set(name, next);
+    this.#chains.set(chain, next);
   }
 
   async #reconcile(name: string): Promise<void> {
@@ -464,6 +475,17 @@ export class ModelUpdater {
     const key = `${desired.version}:${String(sha)}:${desired.seq}`;
     const refusedKey = shadowKey(name);
     if (this.#state.refused[refusedKey] === key) return;
+    if (!this.#o.shadow) {
+      this.#state.refused[refusedKey] = key;
+      await this.#saveState().catch(() => undefined);
+      await this.#report(
+        name,
+        desired,
+        'failed',
+        'EL_ERR_UPDATE_REJECTED: this device does not run shadow models (models.shadow: false)',
+      );
+      return;
+    }
     this.#busy.add(refusedKey);
     try {
       await this.#report(name, desired, 'received');

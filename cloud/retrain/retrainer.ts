@@ -217,7 +217,7 @@ export class Retrainer {
    */
   run(request: RunRequest, hooks: RunHooks = {}): Promise<JobRecord> {
     if (this.#closed) return Promise.reject(new EdgeloopError('EL_ERR_CLOSED', 'Retrainer is closed'));
-    if (this.#busy) {
+    if (this.#busy !== undefined) {
       return Promise.reject(
         new EdgeloopError('EL_ERR_RETRAIN_LOCKED', 'a retraining job is already running in this process'),
       );

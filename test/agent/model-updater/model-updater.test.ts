@@ -297,6 +297,27 @@ describe('ModelUpdater', () => {
     expect(d.version()).toBe('1');
   });
 
+  it('a device with shadow: false declines a shadow assignment with a failed report', async () => {
+    const v1 = makeTestModel({ version: '1', key });
+    const v2 = makeTestModel({ version: '2', key, scale: 1.5 });
+    const srv = await artifactServer([v1, v2]);
+    cleanups.push(srv.close);
+    const pub = await publisher();
+    await pub.publishAsync(topics.fleetModel(MODEL), encodeMessage(desired(v1, srv.url(v1))), { qos: 1, retain: true });
+    const d = await device('dev-1', { shadow: false });
+    await waitReport(d, (r) => r.state === 'active' && r.version === '1');
+    const before = srv.requests.length;
+    await pub.publishAsync(
+      topics.deviceShadow('dev-1', MODEL),
+      encodeMessage(desired(v2, srv.url(v2), { role: 'shadow' })),
+      { qos: 1, retain: true },
+    );
+    const r = await waitReport(d, (x) => x.role === 'shadow');
+    expect(r).toMatchObject({ state: 'failed', version: '2', reason: expect.stringMatching(/models.shadow: false/) });
+    expect(srv.requests.length).toBe(before); // nothing downloaded
+    expect(d.engine.shadow(MODEL)).toBeUndefined();
+  });
+
   it('validates options', () => {
     const base = {
       deviceId: 'd',

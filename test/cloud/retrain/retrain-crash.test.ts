@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { expect, it, onTestFinished } from 'vitest';
 import { Retrainer } from '../../../cloud/retrain/retrainer.ts';
 import { silentLogger } from '../../../lib/logger.ts';
-import { registryWithChampion, STEP_MS, T0, TINY, writeArchive } from './fixture.ts';
+import { registryWithChampion, TINY, writeArchive } from './fixture.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/job-child.ts', import.meta.url));
 
