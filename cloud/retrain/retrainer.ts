@@ -166,6 +166,11 @@ export class Retrainer {
     onEvent: RetrainerOptions['onEvent'];
   };
   readonly store: RetrainStore;
+
+  /** the registry model this job retrains */
+  get model(): string {
+    return this.#o.model;
+  }
   #busy: Promise<JobRecord> | undefined;
   #closed = false;
 
