@@ -184,6 +184,15 @@ export class RegistryServer {
     const reg = this.#opts.registry;
     const app = Fastify({ logger: false, bodyLimit: this.#opts.bodyLimit });
     const describe = (r: ModelVersionRecord, withManifest: boolean): Record<string, unknown> => ({
+      ...describeVersion(r, withManifest),
+      // the evaluation status (retraining's champion/challenger: candidate or rejected), when there is one
+      ...statusOf(r),
+    });
+    const statusOf = (r: ModelVersionRecord): Record<string, unknown> => {
+      const st = reg.status(r.name, r.version);
+      return st ? { status: { status: st.status, reason: st.reason, at: st.at, details: st.details } } : {};
+    };
+    const describeVersion = (r: ModelVersionRecord, withManifest: boolean): Record<string, unknown> => ({
       name: r.name,
       version: r.version,
       sha256: r.sha256,

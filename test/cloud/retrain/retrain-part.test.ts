@@ -75,6 +75,13 @@ it('drift.detected from the drift part starts a job for the drifted device; retr
   expect(job.steps[0]!.output!.devices).toBe(1);
   const registry = cloud.get(registryPart).instance.registry;
   expect(registry.getAlias('anomaly', 'candidate')?.version).toBe(job.result!.version);
+  // what the rollout side reads over HTTP: the candidate alias, with its status and lineage
+  const res = await fetch(`${cloud.get(registryPart).instance.server.url}/v1/models/anomaly/versions/candidate`);
+  expect(await res.json()).toMatchObject({
+    version: job.result!.version,
+    parentVersion: '1.0.0',
+    status: { status: 'candidate', details: { parent: '1.0.0' } },
+  });
   expect(seen).toEqual([
     expect.objectContaining({ type: 'retrain.candidate', version: job.result!.version, parent: '1.0.0' }),
   ]);
