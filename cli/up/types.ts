@@ -14,6 +14,14 @@ export interface UpOptions {
   faultEverySec: number;
   fleet: boolean;
   seed: number;
+  /** drift: a cohort's regime shifts after `shift.onsetSec` and the loop repairs it (docs/keep-models-fresh.md) */
+  scenario?: 'drift' | undefined;
+  /** the regime shift of the drift scenario (simulator/scenarios/regime-shift.ts); defaults there */
+  shift?: import('../../simulator/scenarios/regime-shift.ts').RegimeShiftOptions | undefined;
+  /** what happens to a retrained candidate after its shadow stage: auto (default) or wait for `rollout approve` */
+  approve?: 'auto' | 'manual' | undefined;
+  /** where the loop's report goes when the run ends (default <dataDir>/loop-report.json) */
+  reportFile?: string | undefined;
 }
 
 export interface UpHandle {

@@ -41,6 +41,7 @@ export const retrainPart = definePart({
       retrainer,
       intervalMs: c.intervalMs,
       driftMonitors: c.onDrift,
+      driftSubjects: c.onDriftSubjects,
       clock: ctx.clock,
       logger,
     });

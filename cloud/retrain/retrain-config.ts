@@ -21,6 +21,10 @@ export const RetrainConfigSchema = z.strictObject({
   intervalMs: ms.default(86_400_000),
   /** drift monitors whose drift.detected starts a job ([] : none) */
   onDrift: z.array(z.enum(['input', 'output', 'quality'])).default(['input', 'output']),
+  /** subjects whose drift.detected starts a job: a device, or a cohort of devices (site, hardware, model version) */
+  onDriftSubjects: z
+    .array(z.enum(['device', 'site', 'hardware', 'model']))
+    .default(['device', 'site', 'hardware', 'model']),
   /** history a scheduled or manual job trains on, ms */
   lookbackMs: z
     .number()

@@ -18,6 +18,8 @@ export interface RetrainServiceOptions {
   intervalMs?: number;
   /** drift monitors whose `drift.detected` starts a job. Default input and output. */
   driftMonitors?: ReadonlyArray<DriftEvent['monitor']>;
+  /** subject kinds whose `drift.detected` starts a job. Default all (device, site, hardware, model). */
+  driftSubjects?: ReadonlyArray<DriftEvent['subject']['kind']>;
   clock?: Clock;
   logger?: Logger;
 }
@@ -26,6 +28,7 @@ export class RetrainService {
   readonly retrainer: Retrainer;
   readonly #intervalMs: number;
   readonly #monitors: ReadonlySet<string>;
+  readonly #subjects: ReadonlySet<string>;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #abort = new AbortController();
@@ -40,6 +43,7 @@ export class RetrainService {
     this.retrainer = o.retrainer;
     this.#intervalMs = o.intervalMs ?? 86_400_000;
     this.#monitors = new Set(o.driftMonitors ?? ['input', 'output']);
+    this.#subjects = new Set(o.driftSubjects ?? ['device', 'site', 'hardware', 'model']);
     this.#clock = o.clock ?? systemClock;
     this.#log = o.logger ?? silentLogger;
   }
@@ -63,7 +67,7 @@ export class RetrainService {
 
   /** A drift state change (the cloud's event bus): `drift.detected` of a watched monitor starts a job. */
   onDriftEvent(e: DriftEvent): void {
-    if (e.type !== 'drift.detected' || !this.#monitors.has(e.monitor)) return;
+    if (e.type !== 'drift.detected' || !this.#monitors.has(e.monitor) || !this.#subjects.has(e.subject.kind)) return;
     this.trigger({
       trigger: { kind: 'drift', driftEventId: e.id, subject: e.subject, at: e.at },
       cohort: { kind: e.subject.kind, id: e.subject.id },

@@ -473,6 +473,7 @@ export class Retrainer {
       window,
       guardMs: this.#o.guardMs,
       labels: p.labels,
+      ...(job.trigger.kind === 'drift' ? { keepEventsOf: { name: m.name, version: m.version } } : {}),
     });
     const cut = holdoutCut(sel.devices, this.#o.holdoutFraction);
     const split = splitSegments(sel.devices, { sensors: sensors.length, window, cut, excluded: sel.excluded });
