@@ -545,6 +545,11 @@ export class RolloutController {
   async startFromCandidate(c: CandidateInput): Promise<RolloutView> {
     if (!c || typeof c !== 'object')
       throw new EdgeloopError('EL_ERR_ROLLOUT_SPEC', 'candidate: expected { model, version, approve }');
+    if (c.approve !== 'auto' && c.approve !== 'manual')
+      throw new EdgeloopError(
+        'EL_ERR_ROLLOUT_SPEC',
+        `candidate approve: expected "auto" or "manual", got ${JSON.stringify(c.approve)}`,
+      );
     const extra = c.spec ?? {};
     return this.startRollout({
       ...extra,

@@ -133,6 +133,10 @@ const shadow = { percent: '34%', bake: '300ms', minWindows: 40, minDevices: 1 };
 describe.sequential('shadow stage with real agents', () => {
   it('a candidate that agrees passes its shadow, then canary → 100 %', async () => {
     const c = stack.ro.instance.controller;
+    await expect(c.startFromCandidate({ model: MODEL, version: '1.1' } as never)).rejects.toMatchObject({
+      code: 'EL_ERR_ROLLOUT_SPEC',
+      message: expect.stringMatching(/approve/),
+    });
     const r = await c.startFromCandidate({
       model: MODEL,
       version: '1.1',
