@@ -7,7 +7,8 @@
  *   to `<dataDir>/keys/edgeloop-training.pub`, which `up`'s registry and agents trust (up-state.ts trustedKeys), so a
  *   model the cloud trains is accepted by both without a manual step;
  * - the shipped model's drift reference: the distribution of what it was trained on, its sensors' `_last` features
- *   over normal data of the simulator's signal model (seeded, the model's own training source), written once to
+ *   over normal data of the simulator's signal model (seeded, the model's own training source; 200 devices × 10 min,
+ *   so the fleet's spread between devices is in it), written once to
  *   `<cloud>/default-anomaly.reference.json`;
  * - the config sections of the drift, retrain and rollout parts.
  * After it started (registerShippedModel): the shipped model is in the registry, aliased `production`, so the
@@ -61,8 +62,10 @@ export async function shippedReference(
   const { Prng } = await import('../../simulator/prng.ts');
   const { DEFAULT_SENSORS, SignalModel } = await import('../../simulator/signal-model.ts');
   const { SyntheticSource } = await import('../../simulator/virtual-device.ts');
-  const devices = o.devices ?? 8;
-  const seconds = o.seconds ?? 1800;
+  // many devices, each briefly: the reference must hold the fleet's spread of devices (each sits a little off the
+  // nominal level), not the cycles of a few
+  const devices = o.devices ?? 200;
+  const seconds = o.seconds ?? 600;
   const names = DEFAULT_SENSORS.map((s) => s.name);
   const idx = model.sensors.map((s) => names.indexOf(s));
   if (idx.some((i) => i < 0)) return undefined; // a model of other sensors: no simulated reference for it
@@ -115,8 +118,12 @@ export async function prepareLoop(
     drift: {
       references: [refFile],
       intervalMs: t.driftIntervalMs,
-      // two checks of three in drift before an alarm; three clean checks to clear it
-      policy: { minSamples: 100, detectK: 2, window: 3, clearK: 3 },
+      // two fired checks of the last three raise an alarm; none of the last three clears it
+      policy: { minSamples: 100, detectK: 2, window: 3, clearK: 0 },
+      // a few minutes of one device see a slice of its sensors' cycles, and the fleet's devices sit a little apart:
+      // large samples make such differences significant, so an input alarm also needs a normed Wasserstein-1 of 2
+      // on a device (the scenario's shift is ~4) and 0.8 on a cohort (40 % of the fleet shifted: ~1.5)
+      minEffect: { device: 2, cohort: 0.8 },
     },
     retrain: {
       model: model.name,
@@ -125,6 +132,8 @@ export async function prepareLoop(
       onDriftSubjects: ['site', 'hardware', 'model'],
       // the onset precedes its detection by a few checks; train on what came after it
       onsetLookbackMs: 4 * t.driftIntervalMs,
+      // right after a detection there are minutes of the new regime: try again each minute until there is enough
+      noDataRetryMs: 60_000,
       training: { epochs: 20 },
     },
     candidates: {

@@ -17,6 +17,7 @@ import { acquireDataDirLock } from '../../lib/data-dir-lock.ts';
 import { definePart, System } from '../../lib/parts.ts';
 import { Topics } from '../../protocol/topics.ts';
 import type { Cloud } from '../../cloud/create-cloud.ts';
+import type { DriftSource } from '../../cloud/dashboard/drift-view.ts';
 import { removeUpState, writeUpState } from '../up-state.ts';
 import { loadSecrets, startCloud } from './start-cloud.ts';
 import type { InjectedFault } from '../../simulator/faults/data-faults.ts';
@@ -105,13 +106,21 @@ const dashboardPart = definePart({
           ...(cloud.deviceAuth ? { username: 'dashboard', password: ctx.secrets.dashboard } : {}),
         });
         await feed.start();
-        server = new DashboardServer({ source, host: ctx.o.host, port: ctx.o.port ?? 8080, title: 'edgeloop' });
+        // the drift monitors' panel when the cloud runs them
+        const drift = cloud.cloud?.parts.get('drift')?.instance as DriftSource | undefined;
+        server = new DashboardServer({
+          source,
+          drift,
+          host: ctx.o.host,
+          port: ctx.o.port ?? 8080,
+          title: 'edgeloop',
+        });
         try {
           await server.start();
         } catch (err) {
           // the default port is taken: take any free one (an explicit --port fails instead)
           if (ctx.o.port !== undefined || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-          server = new DashboardServer({ source, host: ctx.o.host, port: 0, title: 'edgeloop' });
+          server = new DashboardServer({ source, drift, host: ctx.o.host, port: 0, title: 'edgeloop' });
           await server.start();
           ctx.warn(`edgeloop up: port 8080 is in use, the dashboard took ${server.url}`);
         }

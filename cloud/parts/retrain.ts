@@ -42,6 +42,8 @@ export const retrainPart = definePart({
       intervalMs: c.intervalMs,
       driftMonitors: c.onDrift,
       driftSubjects: c.onDriftSubjects,
+      noDataRetryMs: c.noDataRetryMs,
+      noDataRetries: c.noDataRetries,
       clock: ctx.clock,
       logger,
     });

@@ -31,6 +31,9 @@ export const RetrainConfigSchema = z.strictObject({
     .int()
     .min(60_000)
     .default(7 * 86_400_000),
+  /** a drift-triggered job with too little data yet is tried again this much later, ms, up to noDataRetries times */
+  noDataRetryMs: z.number().int().min(1000).default(300_000),
+  noDataRetries: z.number().int().min(0).default(12),
   /** a drift-triggered job starts this long before the drift event, ms */
   onsetLookbackMs: ms.default(3_600_000),
   /** share of the selected steps (the last in time) held out for champion/challenger */

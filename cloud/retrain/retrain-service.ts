@@ -20,6 +20,13 @@ export interface RetrainServiceOptions {
   driftMonitors?: ReadonlyArray<DriftEvent['monitor']>;
   /** subject kinds whose `drift.detected` starts a job. Default all (device, site, hardware, model). */
   driftSubjects?: ReadonlyArray<DriftEvent['subject']['kind']>;
+  /**
+   * a drift-triggered job that found too little data (EL_ERR_RETRAIN_NO_DATA: right after a detection, the new regime
+   * has only minutes of history) is tried again this much later, up to `noDataRetries` times. Default 300 000 ms.
+   */
+  noDataRetryMs?: number;
+  /** Default 12. */
+  noDataRetries?: number;
   clock?: Clock;
   logger?: Logger;
 }
@@ -32,6 +39,10 @@ export class RetrainService {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #abort = new AbortController();
+  readonly #noDataRetryMs: number;
+  readonly #noDataRetries: number;
+  readonly #retries = new WeakMap<RunRequest, number>();
+  readonly #retryTimers = new Set<TimerHandle>();
   #timer: TimerHandle | undefined;
   #current: Promise<void> | undefined;
   #pending: RunRequest | undefined;
@@ -46,6 +57,8 @@ export class RetrainService {
     this.#subjects = new Set(o.driftSubjects ?? ['device', 'site', 'hardware', 'model']);
     this.#clock = o.clock ?? systemClock;
     this.#log = o.logger ?? silentLogger;
+    this.#noDataRetryMs = o.noDataRetryMs ?? 300_000;
+    this.#noDataRetries = o.noDataRetries ?? 12;
   }
 
   start(): void {
@@ -100,7 +113,22 @@ export class RetrainService {
       // another process's job holds the lock, or there is too little data yet: not an error of the cloud
       const level = e.code === 'EL_ERR_RETRAIN_LOCKED' || e.code === 'EL_ERR_RETRAIN_NO_DATA' ? 'warn' : 'error';
       this.#log[level]({ err, trigger: request.trigger }, 'retraining job did not finish');
+      if (e.code === 'EL_ERR_RETRAIN_NO_DATA' && request.trigger.kind === 'drift') this.#retryLater(request);
     }
+  }
+
+  /** The same drift trigger again after `noDataRetryMs` (the data range then ends later), unless a newer one came. */
+  #retryLater(request: RunRequest): void {
+    const n = (this.#retries.get(request) ?? 0) + 1;
+    if (n > this.#noDataRetries || this.#closed) return;
+    const again: RunRequest = { ...request };
+    this.#retries.set(again, n);
+    const t = this.#clock.setTimeout(() => {
+      this.#retryTimers.delete(t);
+      this.trigger(again);
+    }, this.#noDataRetryMs);
+    this.#retryTimers.add(t);
+    this.#log.info({ attempt: n, inMs: this.#noDataRetryMs, trigger: request.trigger }, 'retraining again later');
   }
 
   /** Resolves when no job runs or waits (tests, shutdown). */
@@ -125,6 +153,8 @@ export class RetrainService {
     this.#closed = true;
     this.#pending = undefined;
     if (this.#timer) this.#clock.clearTimeout(this.#timer);
+    for (const t of this.#retryTimers) this.#clock.clearTimeout(t);
+    this.#retryTimers.clear();
     this.#abort.abort();
     await this.#current;
     await this.retrainer.close();
