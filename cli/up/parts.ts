@@ -316,6 +316,7 @@ export async function startUp(o: UpOptions, warn: (s: string) => void): Promise<
     urls: system.get(upStatePart).urls,
     running: [...cloud.running, 'dashboard', ...(fleet ? [fleet.label] : [])],
     missing: ctx.missing,
+    loop: system.find(loopPart)?.watch,
     close: () => system.close().catch((err: unknown) => warn(`edgeloop up: ${(err as Error).message}`)),
   };
 }

@@ -31,6 +31,8 @@ export interface UpHandle {
   urls: Record<string, string>;
   running: string[];
   missing: Array<{ part: string; reason: string }>;
+  /** the closed loop's watch (its timeline and report), when the loop runs */
+  loop?: import('./loop-watch.ts').LoopWatch | undefined;
   close(): Promise<void>;
 }
 

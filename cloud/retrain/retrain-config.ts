@@ -59,6 +59,7 @@ export const RetrainConfigSchema = z.strictObject({
       falseAlarmMargin: z.number().min(0).max(1).optional(),
       detectionMargin: z.number().min(0).max(1).optional(),
       maxP99Ms: z.number().positive().optional(),
+      maxLatencyRatio: z.number().positive().optional(),
       maxBytes: z.number().int().positive().optional(),
       injected: z.number().int().min(1).optional(),
       spikeSigma: z.number().positive().optional(),

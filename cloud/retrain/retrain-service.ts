@@ -22,7 +22,8 @@ export interface RetrainServiceOptions {
   driftSubjects?: ReadonlyArray<DriftEvent['subject']['kind']>;
   /**
    * a drift-triggered job that found too little data (EL_ERR_RETRAIN_NO_DATA: right after a detection, the new regime
-   * has only minutes of history) is tried again this much later, up to `noDataRetries` times. Default 300 000 ms.
+   * has only minutes of history) or whose challenger was rejected is tried again this much later, on the longer
+   * history by then, up to `noDataRetries` times (a newer drift trigger replaces it). Default 300 000 ms.
    */
   noDataRetryMs?: number;
   /** Default 12. */
@@ -106,6 +107,8 @@ export class RetrainService {
     try {
       const job: JobRecord = await this.retrainer.run(request, { signal: this.#abort.signal });
       this.#last = { at: this.#clock.now(), outcome: job.outcome ?? job.state, id: job.id };
+      // a rejected challenger after a drift: the drift is still there, and more of the new regime may make a better one
+      if (job.outcome === 'rejected' && request.trigger.kind === 'drift') this.#retryLater(request);
     } catch (err) {
       if (this.#abort.signal.aborted) return;
       const e = err as { code?: string; message?: string };
