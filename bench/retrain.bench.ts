@@ -58,13 +58,11 @@ async function main(): Promise<void> {
       training: { epochs: EPOCHS },
     });
     retrainer.start();
-    const job = await delay(() =>
-      retrainer.run({ trigger: { kind: 'manual' }, from: t0, to: t0 + steps * STEP_MS }),
-    );
+    const job = await delay(() => retrainer.run({ trigger: { kind: 'manual' }, from: t0, to: t0 + steps * STEP_MS }));
     const j = job.result;
     const sel = j.steps[0]!.output as { trainWindows: number; holdoutWindows: number; trainRows: number };
     console.log(
-      `job: ${DEVICES} devices × ${HOURS} h, ${sel.trainWindows} training windows (window ${WINDOW} × 2 sensors), ${sel.holdoutWindows} hold-out windows, ${EPOCHS} epochs: ${(job.ms / 1000).toFixed(1)} s, outcome ${j.outcome}`,
+      `job: ${DEVICES} devices × ${HOURS} h, ${sel.trainWindows} training windows (window ${WINDOW} × 2 sensors), ${sel.holdoutWindows} hold-out windows, ${EPOCHS} epochs: ${(job.ms / 1000).toFixed(1)} s, outcome ${j.outcome} (${j.reason})`,
     );
     console.log(
       `  steps: ${j.steps.map((s) => `${s.step} ${(((s.finishedAt ?? s.startedAt) - s.startedAt) / 1000).toFixed(2)} s`).join(', ')}`,
@@ -90,8 +88,9 @@ async function main(): Promise<void> {
       trainAutoencoder(tf, model, normalizeWindows(x, norm), count, width, { epochs: 1, batchSize: 64 }),
     );
     model.dispose();
+    // a histogram without samples means the loop never got a turn while the epoch ran
     console.log(
-      `raw: one epoch in-process (${count} windows): ${(inproc.ms / 1000).toFixed(1)} s, loop delay p99 ${inproc.p99.toFixed(1)} ms, max ${inproc.max.toFixed(1)} ms`,
+      `raw: one epoch in-process (${count} windows): ${(inproc.ms / 1000).toFixed(1)} s, loop delay p99 ${inproc.p99.toFixed(1)} ms, max ${inproc.max.toFixed(1)} ms${inproc.max === 0 ? ' (no sample: the loop was blocked for the whole epoch)' : ''}`,
     );
     await retrainer.close();
     registry.close();
