@@ -38,15 +38,26 @@ export function shippedModel(dir: string | undefined): ShippedModel | undefined 
   return { dir, name: m.name, version: m.version, sensors: m.inputs.sensors ?? [], metrics: m.metrics };
 }
 
-/** Timings of the loop: `up`'s defaults, and the faster ones of the drift scenario (minutes, not days). */
-export function loopTimings(o: Pick<UpOptions, 'scenario'>): {
+export interface LoopTimings {
+  /** drift checks, ms */
   driftIntervalMs: number;
+  /** bake of each canary stage, ms */
   bakeMs: number;
+  /** the shadow stage's bake, ms */
   shadowBakeMs: number;
-} {
-  return o.scenario === 'drift'
-    ? { driftIntervalMs: 30_000, bakeMs: 45_000, shadowBakeMs: 45_000 }
-    : { driftIntervalMs: 60_000, bakeMs: 120_000, shadowBakeMs: 120_000 };
+  /** a drift job with too little data (or a rejected challenger) is tried again this much later, ms */
+  retryMs: number;
+  /** training epochs of a challenger */
+  epochs: number;
+}
+
+/** Timings of the loop: `up`'s defaults, and the faster ones of the drift scenario (minutes, not days). */
+export function loopTimings(o: Pick<UpOptions, 'scenario' | 'loopTimings'>): LoopTimings {
+  const base: LoopTimings =
+    o.scenario === 'drift'
+      ? { driftIntervalMs: 30_000, bakeMs: 45_000, shadowBakeMs: 45_000, retryMs: 60_000, epochs: 20 }
+      : { driftIntervalMs: 60_000, bakeMs: 120_000, shadowBakeMs: 120_000, retryMs: 300_000, epochs: 20 };
+  return { ...base, ...o.loopTimings };
 }
 
 /**
@@ -133,8 +144,10 @@ export async function prepareLoop(
       // the onset precedes its detection by a few checks; train on what came after it
       onsetLookbackMs: 4 * t.driftIntervalMs,
       // right after a detection there are minutes of the new regime: try again each minute until there is enough
-      noDataRetryMs: 60_000,
-      training: { epochs: 20 },
+      noDataRetryMs: t.retryMs,
+      // the shipped model's architecture; a threshold a little tighter than its rule (99.9th percentile × 2), so the
+      // challenger, trained on minutes rather than hours, keeps the champion's sensitivity to real faults
+      training: { epochs: t.epochs, hidden: [64, 32, 8], threshold: { quantile: 0.999, margin: 1.4 } },
     },
     candidates: {
       approve: o.approve ?? 'auto',

@@ -20,6 +20,8 @@ export interface UpOptions {
   shift?: import('../../simulator/scenarios/regime-shift.ts').RegimeShiftOptions | undefined;
   /** what happens to a retrained candidate after its shadow stage: auto (default) or wait for `rollout approve` */
   approve?: 'auto' | 'manual' | undefined;
+  /** the loop's timings, over the defaults of loopTimings() (tests and benchmarks compress them) */
+  loopTimings?: Partial<import('./drift-loop.ts').LoopTimings> | undefined;
   /** where the loop's report goes when the run ends (default <dataDir>/loop-report.json) */
   reportFile?: string | undefined;
 }

@@ -51,6 +51,8 @@ export interface TrainingParams {
   hidden: number[];
   /** rows between training windows */
   stride: number;
+  /** the challenger's threshold: this quantile of its training-window scores × margin (default 0.999 × 2, the shipped rule) */
+  threshold?: { quantile: number; margin: number } | undefined;
   seed: number;
 }
 
