@@ -145,9 +145,9 @@ export async function prepareLoop(
       onsetLookbackMs: 4 * t.driftIntervalMs,
       // right after a detection there are minutes of the new regime: try again each minute until there is enough
       noDataRetryMs: t.retryMs,
-      // the shipped model's architecture; a threshold a little tighter than its rule (99.9th percentile × 2), so the
-      // challenger, trained on minutes rather than hours, keeps the champion's sensitivity to real faults
-      training: { epochs: t.epochs, hidden: [64, 32, 8], threshold: { quantile: 0.999, margin: 1.4 } },
+      // the shipped model's architecture, at least as many optimizer steps as it had (minutes of history make few
+      // batches an epoch), and a threshold a little tighter than its rule (99.9th percentile × 2)
+      training: { epochs: t.epochs, minSteps: 1500, hidden: [64, 32, 8], threshold: { quantile: 0.999, margin: 1.4 } },
     },
     candidates: {
       approve: o.approve ?? 'auto',

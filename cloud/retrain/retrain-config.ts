@@ -51,6 +51,7 @@ export const RetrainConfigSchema = z.strictObject({
       learningRate: z.number().positive().optional(),
       hidden: z.array(z.number().int().min(1)).min(1).optional(),
       stride: z.number().int().min(1).optional(),
+      minSteps: z.number().int().min(0).optional(),
       threshold: z.strictObject({ quantile: z.number().gt(0).lt(1), margin: z.number().min(1) }).optional(),
       seed: z.number().int().optional(),
     })
