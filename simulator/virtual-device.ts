@@ -5,6 +5,7 @@
 import type { Reading, TelemetryMessage } from '../protocol/messages.ts';
 import { FaultInjector, type InjectedFault } from './faults/data-faults.ts';
 import type { ReplaySeries } from './replay/csv-replay.ts';
+import type { RegimeShift } from './scenarios/regime-shift.ts';
 import type { SignalModel } from './signal-model.ts';
 
 export interface SampleSource {
@@ -17,14 +18,18 @@ export class SyntheticSource implements SampleSource {
   readonly sensors: readonly string[];
   readonly #model: SignalModel;
   readonly #faults: FaultInjector;
+  readonly #shift: RegimeShift | undefined;
 
-  constructor(model: SignalModel, faults: readonly InjectedFault[]) {
+  /** `shift`: the device's new regime from its onset on (simulator/scenarios/regime-shift.ts), applied before faults */
+  constructor(model: SignalModel, faults: readonly InjectedFault[], shift?: RegimeShift) {
     this.#model = model;
     this.sensors = model.sensors.map((s) => s.name);
     this.#faults = new FaultInjector(model, faults);
+    this.#shift = shift;
   }
   sample(t: number, values: Float64Array, present: Uint8Array): void {
     this.#model.sample(t, values);
+    this.#shift?.apply(t, values);
     present.fill(1);
     this.#faults.apply(t, values, present);
     for (let i = 0; i < values.length; i++) values[i] = this.#model.finish(i, values[i]!);

@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { join, relative, resolve } from 'node:path';
 import type { CliContext } from '../../lib/cli-context.ts';
-import { choiceFlag, numberFlag, parsedFlag, parseFlags } from '../../lib/cli-errors.ts';
+import { choiceFlag, flagError, numberFlag, parsedFlag, parseFlags } from '../../lib/cli-errors.ts';
 import { DEFAULT_DATA_DIRS } from '../../lib/data-dirs.ts';
 import { startUp } from '../up/parts.ts';
 import type { UpOptions } from '../up/types.ts';
@@ -43,6 +43,12 @@ of edge agents publishing telemetry and anomaly events. Ctrl-C stops everything.
   --fault-every T    one random fault somewhere in the fleet every T on average (default 6s; 0 = none)
   --no-fleet         run the cloud and the dashboard only (connect your own devices)
   --seed S           PRNG seed of the simulated signals and faults (default: random)
+  --scenario drift   after --shift-at, 40 % of the fleet reads its process temperature 2.5 σ high (a sensor
+                     recalibration): watch drift detected, a challenger retrained, shadowed, canaried and promoted
+                     (docs/keep-models-fresh.md); the report goes to DIR/loop-report.json when up stops
+  --shift-at T       when the drift scenario's shift sets in (default 3m)
+  --approve auto|manual  a retrained candidate that passes its shadow stage goes on by itself (auto, default)
+                     or waits for \`edgeloop rollout approve\` (manual)
 `;
 
 export async function run(argv: string[], ctx: CliContext): Promise<number> {
@@ -59,6 +65,9 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       'fault-every': { type: 'string' },
       'no-fleet': { type: 'boolean' },
       seed: { type: 'string' },
+      scenario: { type: 'string' },
+      'shift-at': { type: 'string' },
+      approve: { type: 'string' },
     },
   });
   const num = (name: string, v: string | undefined, dflt: number, min: number, max: number, integer = true): number =>
@@ -88,7 +97,23 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
           ),
     fleet: !values['no-fleet'],
     seed: values.seed === undefined ? randomBytes(4).readUInt32LE(0) : num('seed', values.seed, 1, 0, 2 ** 32 - 1),
+    scenario: choiceFlag('up', '--scenario', values.scenario, ['drift']),
+    approve: choiceFlag('up', '--approve', values.approve, ['auto', 'manual']),
+    ...(values['shift-at'] === undefined
+      ? {}
+      : {
+          shift: {
+            onsetSec: parsedFlag(
+              'up',
+              '--shift-at',
+              values['shift-at'],
+              (v) => parseSeconds(v, '--shift-at'),
+              'a duration: 180, 3m, 90s',
+            ),
+          },
+        }),
   };
+  if (opts.shift && opts.scenario !== 'drift') throw flagError('up', '--shift-at', 'needs --scenario drift');
   const out = (s: string): void => void ctx.stdout.write(s + '\n');
   out('edgeloop up — starting the loop…');
   const handle = await startUp(opts, (s) => ctx.stderr.write(s + '\n'));

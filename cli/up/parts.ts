@@ -6,9 +6,10 @@
  *   dashboard   the live page and its privileged MQTT feed of the fleet
  *   fleet       the simulated fleet (`--no-fleet`: none)
  *   view-feed   part health, ingest lag and recommendations into the dashboard's view, every 1 s / 3 s
+ *   loop        the closed loop's milestones (drift → retraining → shadow → rollout), and the drift scenario's report
  *   up-state    <dataDir>/up.json, which `edgeloop sim --up` and the doc commands read; removed first on stop
  *
- * Closed in reverse: up.json, timers, fleet → dashboard → cloud, then the locks.
+ * Closed in reverse: loop (its report), up.json, timers, fleet → dashboard → cloud, then the locks.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,8 +17,11 @@ import { acquireDataDirLock } from '../../lib/data-dir-lock.ts';
 import { definePart, System } from '../../lib/parts.ts';
 import { Topics } from '../../protocol/topics.ts';
 import type { Cloud } from '../../cloud/create-cloud.ts';
+import type { DriftSource } from '../../cloud/dashboard/drift-view.ts';
 import { removeUpState, writeUpState } from '../up-state.ts';
 import { loadSecrets, startCloud } from './start-cloud.ts';
+import type { InjectedFault } from '../../simulator/faults/data-faults.ts';
+import { LoopWatch } from './loop-watch.ts';
 import { startFleet } from './start-fleet.ts';
 import { shortReason, type UpContext, type UpHandle, type UpOptions } from './types.ts';
 
@@ -102,14 +106,16 @@ const dashboardPart = definePart({
           ...(cloud.deviceAuth ? { username: 'dashboard', password: ctx.secrets.dashboard } : {}),
         });
         await feed.start();
-        // the RUL panel reads the cloud's maintenance part when it runs
+        // the RUL panel reads the cloud's maintenance part, the drift panel its drift monitors, when they run
         const maintenance = () =>
           cloud.cloud?.parts.get('maintenance')?.instance as
             | import('../../cloud/dashboard/dashboard-server.ts').MaintenanceSource
             | undefined;
+        const drift = cloud.cloud?.parts.get('drift')?.instance as DriftSource | undefined;
         server = new DashboardServer({
           source,
           maintenance,
+          drift,
           host: ctx.o.host,
           port: ctx.o.port ?? 8080,
           title: 'edgeloop',
@@ -119,7 +125,7 @@ const dashboardPart = definePart({
         } catch (err) {
           // the default port is taken: take any free one (an explicit --port fails instead)
           if (ctx.o.port !== undefined || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-          server = new DashboardServer({ source, maintenance, host: ctx.o.host, port: 0, title: 'edgeloop' });
+          server = new DashboardServer({ source, maintenance, drift, host: ctx.o.host, port: 0, title: 'edgeloop' });
           await server.start();
           ctx.warn(`edgeloop up: port 8080 is in use, the dashboard took ${server.url}`);
         }
@@ -139,6 +145,8 @@ const fleetPart = definePart({
   create: ({ cloud }, ctx: UpContext) => {
     const h = {
       label: '',
+      faults: [] as InjectedFault[],
+      shift: undefined as { devices: string[]; onsetMs: number } | undefined,
       close: async (): Promise<void> => {},
       async start(): Promise<void> {
         const f = await startFleet(
@@ -153,6 +161,8 @@ const fleetPart = definePart({
         );
         h.label = f.label;
         h.close = f.close;
+        h.faults = f.faults;
+        h.shift = f.shift;
       },
     };
     return h;
@@ -220,6 +230,43 @@ const viewFeedPart = definePart({
   },
 });
 
+/** The closed loop's milestones as they happen, and the drift scenario's report when `up` stops (loop-watch.ts). */
+const loopPart = definePart({
+  name: 'loop',
+  requires: { cloud: cloudPart },
+  optional: { fleet: fleetPart },
+  create: ({ cloud: c, fleet }, ctx: UpContext) => {
+    let watch: LoopWatch | undefined;
+    return {
+      get watch(): LoopWatch | undefined {
+        return watch;
+      },
+      async start() {
+        const cloud = c.cloud;
+        const retrain = cloud?.parts.get('retrain')?.instance as { retrainer?: { model: string } } | undefined;
+        const model = retrain?.retrainer?.model;
+        if (!cloud || !model) return;
+        watch = new LoopWatch({
+          cloud,
+          mqttUrl: c.mqttUrl,
+          credentials: c.deviceAuth ? { username: 'dashboard', password: ctx.secrets.dashboard } : undefined,
+          topics: ctx.topics,
+          devices: fleet ? ctx.ids : [],
+          model,
+          faults: fleet?.faults ?? [],
+          shift: fleet?.shift,
+          reportFile: ctx.o.reportFile ?? join(ctx.o.dataDir, 'loop-report.json'),
+          print: ctx.warn,
+        });
+        await watch.start();
+      },
+      async close() {
+        await watch?.close();
+      },
+    };
+  },
+});
+
 const upStatePart = definePart({
   name: 'up-state',
   requires: { cloud: cloudPart, dashboard: dashboardPart, viewFeed: viewFeedPart },
@@ -259,7 +306,7 @@ export async function startUp(o: UpOptions, warn: (s: string) => void): Promise<
     topics: new Topics(),
   };
   const system = new System<UpContext>({
-    parts: [upStatePart, fleetPart],
+    parts: [upStatePart, fleetPart, loopPart],
     context: ctx,
     onEvent: (e) => {
       if (e.event === 'close-failed') warn(`edgeloop up: closing ${e.part} failed: ${(e.error as Error)?.message}`);
@@ -274,6 +321,7 @@ export async function startUp(o: UpOptions, warn: (s: string) => void): Promise<
     urls: system.get(upStatePart).urls,
     running: [...cloud.running, 'dashboard', ...(fleet ? [fleet.label] : [])],
     missing: ctx.missing,
+    loop: system.find(loopPart)?.watch,
     close: () => system.close().catch((err: unknown) => warn(`edgeloop up: ${(err as Error).message}`)),
   };
 }

@@ -1,8 +1,13 @@
-/** `up`'s cloud: the embedded cloud with generated device passwords, the registry, recommend and rollout parts. */
+/**
+ * `up`'s cloud: the embedded cloud with generated device passwords, the registry, recommend and rollout parts, and the
+ * closed loop on the shipped anomaly model (drift monitors, retraining, shadow-first rollouts: cli/up/drift-loop.ts).
+ */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { portOr, SIM_SERVICE, trustedKeys } from '../up-state.ts';
+import { defaultModelsDir } from '../../simulator/run-simulation.ts';
+import { type LoopConfig, prepareLoop, registerShippedModel } from './drift-loop.ts';
 import { shortReason, type Secrets, type UpOptions } from './types.ts';
 
 /** The recommender's raw features ← the processor's latest value of each simulated sensor. */
@@ -92,36 +97,46 @@ export async function startCloud(
   } catch (err) {
     missing.push({ part: 'recommend', reason: shortReason(err) });
   }
-  // the registry starts before recommend (recommend resolves models through it, falling back to the shipped
-  // model's directory) and is there for pushes and rollouts (edgeloop registry push --url ...)
+  // the registry (the cloud's own part: the retraining job needs it) starts before recommend, which resolves models
+  // through it, falling back to the shipped model's directory; it is there for pushes and rollouts too
+  // (edgeloop registry push --url ...). The rollout controller gets a service identity from the embedded broker.
+  const modelDir = defaultModelsDir();
+  let loop: LoopConfig | undefined;
   try {
-    const reg = await import('../../cloud/registry/registry-part.ts');
-    const registryPort = o.registryPort ?? (await portOr(8081));
-    extra.push({
-      name: 'registry',
-      def: (await import('../../lib/parts.ts')).definePart({
-        name: 'registry',
-        create: () =>
-          reg.createRegistryPart({
-            dataDir: join(cloudDir, 'registry'),
-            port: registryPort,
-            trustedKeys: trustedKeys(o.dataDir),
-          }),
-      }),
-    });
-    // the controller: the embedded broker gives it a service identity, it reads manifests from the registry above
-    (config as { rollout?: unknown }).rollout = { http: { port: o.rolloutPort ?? (await portOr(8082)) } };
+    loop = await prepareLoop(o, cloudDir, modelDir);
+    if (!loop)
+      missing.push({ part: 'drift loop', reason: 'models/default/anomaly is not built (npm run models:build)' });
   } catch (err) {
-    missing.push({
-      part: 'registry',
-      reason: (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' ? 'not in this build' : shortReason(err),
-    });
+    missing.push({ part: 'drift loop', reason: shortReason(err) });
+  }
+  const c = config as Record<string, unknown>;
+  c.registry = {
+    dataDir: join(cloudDir, 'registry'),
+    port: o.registryPort ?? (await portOr(8081)),
+    trustedKeys: trustedKeys(o.dataDir),
+  };
+  c.rollout = {
+    http: { port: o.rolloutPort ?? (await portOr(8082)) },
+    candidates: loop?.candidates ?? { approve: 'off' },
+  };
+  if (loop) {
+    c.drift = loop.drift;
+    c.retrain = loop.retrain;
   }
   // start with every extra part; if one of them fails, start again without it and say so
   for (;;) {
     const cloud = createCloud(config, { extraParts: extra.map((e) => e.def) as never, cwd: o.dataDir });
     try {
       await cloud.start();
+      const registry = cloud.parts.get('registry')?.instance as {
+        registry?: Parameters<typeof registerShippedModel>[0];
+      };
+      if (modelDir && registry?.registry)
+        await registerShippedModel(registry.registry, modelDir).catch((err: unknown) =>
+          warn(
+            `edgeloop up: the shipped model could not be registered (${shortReason(err)}); retraining has no champion`,
+          ),
+        );
       return { cloud, mqttUrl: cloud.urls.mqtt!, parts: [...cloud.parts.keys()] };
     } catch (err) {
       await cloud.close().catch(() => {});

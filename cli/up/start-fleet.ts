@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import type { EdgeloopError } from '../../protocol/errors.ts';
 import type { Topics } from '../../protocol/topics.ts';
+import type { InjectedFault } from '../../simulator/faults/data-faults.ts';
 import { trustedKeys } from '../up-state.ts';
 import { shortReason, type Secrets, type UpOptions } from './types.ts';
 
@@ -14,7 +15,13 @@ export async function startFleet(
   topics: Topics,
   warn: (s: string) => void,
   missing: Array<{ part: string; reason: string }>,
-): Promise<{ label: string; close: () => Promise<void> }> {
+): Promise<{
+  label: string;
+  close: () => Promise<void>;
+  faults: InjectedFault[];
+  /** the drift scenario's shifted devices and the time the shift sets in (device time, ms) */
+  shift: { devices: string[]; onsetMs: number } | undefined;
+}> {
   const { resolveSimulationOptions } = await import('../../simulator/simulation-options.ts');
   const { Prng } = await import('../../simulator/prng.ts');
   const { DEFAULT_SENSORS, SignalModel } = await import('../../simulator/signal-model.ts');
@@ -41,13 +48,16 @@ export async function startFleet(
       : [];
   const byDevice = new Map<string, typeof faults>();
   for (const f of faults) byDevice.set(f.deviceId, [...(byDevice.get(f.deviceId) ?? []), f]);
-  const devices = ids.map(
-    (id) =>
-      new VirtualDevice(
-        id,
-        new SyntheticSource(new SignalModel(DEFAULT_SENSORS, root.fork(id), now), byDevice.get(id) ?? []),
-      ),
-  );
+  // the drift scenario: the cohort's new regime from its onset on (a shift is normal data, never ground truth)
+  const { parseRegimeShift, RegimeShift, shiftCohort } = await import('../../simulator/scenarios/regime-shift.ts');
+  const shift = o.scenario === 'drift' ? parseRegimeShift(o.shift ?? {}, 'shift') : undefined;
+  const cohort = new Set(shift ? shiftCohort(shift, ids) : []);
+  const devices = ids.map((id) => {
+    const model = new SignalModel(DEFAULT_SENSORS, root.fork(id), now);
+    const regime = shift && cohort.has(id) ? new RegimeShift(shift, model, now) : undefined;
+    return new VirtualDevice(id, new SyntheticSource(model, byDevice.get(id) ?? [], regime));
+  });
+  const shiftInfo = shift ? { devices: [...cohort], onsetMs: now + shift.onsetSec * 1000 } : undefined;
   const ep = parseUrl(mqttUrl);
   const credentials = auth ? (id: string) => ({ username: id, password: secrets.devices[id] ?? '' }) : undefined;
   const options = resolveSimulationOptions({
@@ -85,6 +95,8 @@ export async function startFleet(
       return {
         label: `fleet (${ids.length} agents${modelsDir ? ' with ONNX inference' : ''})`,
         close: () => fleet.close(),
+        faults,
+        shift: shiftInfo,
       };
     } catch (err) {
       if ((err as EdgeloopError).code !== 'EL_ERR_SIM_MODE_UNAVAILABLE') throw err;
@@ -101,5 +113,5 @@ export async function startFleet(
     retry: { minMs: 200, maxMs: 5000 },
   });
   await fleet.start();
-  return { label: `fleet (${ids.length} light-mode devices)`, close: () => fleet.close() };
+  return { label: `fleet (${ids.length} light-mode devices)`, close: () => fleet.close(), faults, shift: shiftInfo };
 }

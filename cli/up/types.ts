@@ -14,6 +14,16 @@ export interface UpOptions {
   faultEverySec: number;
   fleet: boolean;
   seed: number;
+  /** drift: a cohort's regime shifts after `shift.onsetSec` and the loop repairs it (docs/keep-models-fresh.md) */
+  scenario?: 'drift' | undefined;
+  /** the regime shift of the drift scenario (simulator/scenarios/regime-shift.ts); defaults there */
+  shift?: import('../../simulator/scenarios/regime-shift.ts').RegimeShiftOptions | undefined;
+  /** what happens to a retrained candidate after its shadow stage: auto (default) or wait for `rollout approve` */
+  approve?: 'auto' | 'manual' | undefined;
+  /** the loop's timings, over the defaults of loopTimings() (tests and benchmarks compress them) */
+  loopTimings?: Partial<import('./drift-loop.ts').LoopTimings> | undefined;
+  /** where the loop's report goes when the run ends (default <dataDir>/loop-report.json) */
+  reportFile?: string | undefined;
 }
 
 export interface UpHandle {
@@ -23,6 +33,8 @@ export interface UpHandle {
   urls: Record<string, string>;
   running: string[];
   missing: Array<{ part: string; reason: string }>;
+  /** the closed loop's watch (its timeline and report), when the loop runs */
+  loop?: import('./loop-watch.ts').LoopWatch | undefined;
   close(): Promise<void>;
 }
 

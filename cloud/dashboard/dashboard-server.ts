@@ -7,6 +7,7 @@
  *   GET /api/devices/:id       one device (404 when unknown)
  *   GET /api/stream            Server-Sent Events: a `snapshot` event every `intervalMs`
  *   GET /api/maintenance       devices by predicted RUL, when a maintenance source is given ({available: false} otherwise)
+ *   GET /api/drift?subject=K:ID the drift panel (drift-view.ts); 404 when the drift monitors do not run
  *   GET /healthz               200 {ok:true}
  * The page uses SSE and falls back to polling /api/snapshot.
  */
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { EdgeloopError } from '../../protocol/errors.ts';
+import { type DriftSource, driftPanel } from './drift-view.ts';
 import type { DashboardSnapshot, DeviceView } from './fleet-view.ts';
 
 export interface DashboardSource {
@@ -52,6 +54,8 @@ export interface DashboardServerOptions {
   /** SSE period, ms (default 1000) */
   intervalMs?: number;
   title?: string;
+  /** the drift monitors (cloud/drift/DriftService): the page shows their panel when given */
+  drift?: DriftSource | undefined;
 }
 
 const PUBLIC = join(import.meta.dirname, 'public');
@@ -65,8 +69,8 @@ const ASSETS: Record<string, { file: string; type: string }> = {
 };
 
 export class DashboardServer {
-  readonly #o: Required<Omit<DashboardServerOptions, 'title' | 'maintenance'>> &
-    Pick<DashboardServerOptions, 'maintenance'> & { title: string };
+  readonly #o: Required<Omit<DashboardServerOptions, 'title' | 'maintenance' | 'drift'>> &
+    Pick<DashboardServerOptions, 'maintenance'> & { title: string; drift: DriftSource | undefined };
   #app: FastifyInstance | undefined;
   #url: string | undefined;
   readonly #streams = new Set<{ res: ServerResponse; timer: NodeJS.Timeout }>();
@@ -76,7 +80,7 @@ export class DashboardServer {
     if (!opts?.source || typeof opts.source.snapshot !== 'function') {
       throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'DashboardServer: options.source with snapshot() is required');
     }
-    this.#o = { host: '127.0.0.1', port: 0, intervalMs: 1000, title: 'edgeloop', ...opts };
+    this.#o = { host: '127.0.0.1', port: 0, intervalMs: 1000, title: 'edgeloop', drift: undefined, ...opts };
   }
 
   get url(): string | undefined {
@@ -88,7 +92,12 @@ export class DashboardServer {
     for (const [path, a] of Object.entries(ASSETS)) {
       let body = readFileSync(join(PUBLIC, a.file));
       if (a.file === 'index.html')
-        body = Buffer.from(body.toString('utf8').replaceAll('{{title}}', escapeHtml(this.#o.title)));
+        body = Buffer.from(
+          body
+            .toString('utf8')
+            .replaceAll('{{title}}', escapeHtml(this.#o.title))
+            .replaceAll('{{drift}}', this.#o.drift ? 'on' : 'off'),
+        );
       this.#assets.set(path, body);
     }
     const app = Fastify({ logger: false, forceCloseConnections: true });
@@ -113,6 +122,14 @@ export class DashboardServer {
       if (!m) return reply.send({ available: false });
       const { devices, total } = m.fleet({ sort: 'rul', limit: 50 });
       return reply.send({ available: true, horizon: m.horizon, total, devices });
+    });
+    app.get<{ Querystring: { subject?: string } }>('/api/drift', async (req, reply) => {
+      const drift = this.#o.drift;
+      if (!drift) return reply.code(404).send({ error: 'the drift monitors are not running' });
+      const subject = typeof req.query.subject === 'string' ? req.query.subject : undefined;
+      return reply
+        .header('cache-control', 'no-store')
+        .send(driftPanel(await drift.status({ events: 20 }), { subject }));
     });
     app.get('/api/stream', (req, reply) => {
       const res = reply.raw;

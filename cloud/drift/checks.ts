@@ -41,9 +41,9 @@ export function checkInput(
   tester: InputDriftTester,
   recent: Record<string, Float64Array>,
   refs: Record<string, FeatureReference>,
-  o: { alpha: number; minSamples: number; model?: { name: string; version: string } | undefined },
+  o: { alpha: number; minSamples: number; minEffect?: number; model?: { name: string; version: string } | undefined },
 ): CheckResult | undefined {
-  const r = tester.check(recent, o.minSamples);
+  const r = tester.check(recent, o.minSamples, o.minEffect ?? 0);
   if (r.features.length === 0) return undefined;
   const tests: TestEvidence[] = r.features.map((t) => ({
     ...t,

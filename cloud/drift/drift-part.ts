@@ -40,6 +40,10 @@ export const DriftPartConfigSchema = z.strictObject({
       cooldownMs: z.number().min(0).optional(),
     })
     .default({}),
+  /** smallest statistic at which an input test fires, per device and per cohort (docs/drift.md "Effect floor") */
+  minEffect: z
+    .strictObject({ device: z.number().min(0).default(0), cohort: z.number().min(0).default(0) })
+    .prefault({}),
   maxSamples: z.number().int().min(10).default(1000),
   maxCohortSamples: z.number().int().min(10).default(10_000),
   maxDevices: z.number().int().min(1).default(10_000),
@@ -104,6 +108,7 @@ export const driftPart = definePart({
       statistic: c.statistic,
       replicates: c.replicates,
       policy: c.policy,
+      minEffect: c.minEffect,
       maxSamples: c.maxSamples,
       maxCohortSamples: c.maxCohortSamples,
       maxDevices: c.maxDevices,

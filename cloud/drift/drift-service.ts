@@ -36,6 +36,11 @@ export interface DriftServiceOptions {
   replicates?: number;
   /** hysteresis, minimum samples, cooldown */
   policy?: Partial<MonitorPolicy>;
+  /**
+   * the smallest statistic (KS D, normed Wasserstein-1, PSI) at which an input test fires, for one device and for a
+   * cohort (InputDriftTester.check). Default 0 for both: the calibrated test alone.
+   */
+  minEffect?: { device?: number; cohort?: number };
   /** values kept per device and feature. Default 1000. */
   maxSamples?: number;
   /** values kept per cohort and feature. Default 10 000. */
@@ -134,6 +139,7 @@ export class DriftService {
       statistic: o.statistic ?? 'auto',
       replicates: o.replicates ?? 2000,
       policy: monitorPolicy(o.policy),
+      minEffect: { device: o.minEffect?.device ?? 0, cohort: o.minEffect?.cohort ?? 0 },
       maxSamples: o.maxSamples ?? 1000,
       maxCohortSamples: o.maxCohortSamples ?? 10_000,
       maxDevices: o.maxDevices ?? 10_000,
@@ -343,7 +349,12 @@ export class DriftService {
       const windowAge = at - d.input.openedAt;
       if (d.input.records >= minSamples || windowAge >= this.#o.maxWindowMs) {
         const recent = d.input.sortedAll();
-        const input = checkInput(p.input, recent, p.ref.features, { alpha, minSamples, model });
+        const input = checkInput(p.input, recent, p.ref.features, {
+          alpha,
+          minSamples,
+          minEffect: this.#o.minEffect.device,
+          model,
+        });
         const used = apply(subject, 'input', input);
         const quality = checkQuality(d.input, recent, p.ref.features, {
           alpha,
@@ -374,7 +385,12 @@ export class DriftService {
         apply(
           { kind, id },
           'input',
-          checkInput(p.input, w.sortedAll(), p.ref.features, { alpha, minSamples, model: p.ref.model }),
+          checkInput(p.input, w.sortedAll(), p.ref.features, {
+            alpha,
+            minSamples,
+            minEffect: this.#o.minEffect.cohort,
+            model: p.ref.model,
+          }),
         )
       )
         w.consume(at);

@@ -165,8 +165,15 @@ export class InputDriftTester {
   /**
    * Check recent samples (feature → sorted finite values). Features without a reference are ignored; those with
    * fewer than `minSamples` values are skipped and do not count in the correction.
+   *
+   * `minEffect`: a feature fires only when its corrected test rejects AND its statistic is at least this large (KS
+   * D, normed Wasserstein-1 or PSI, whichever the feature uses): significance says the distributions differ, the
+   * floor says by enough to matter. With autocorrelated sensors (a few minutes of one device see a slice of its
+   * daily cycle) or a fleet of slightly different devices, a large sample makes tiny, harmless differences
+   * significant; the floor keeps those from alarming. It can only remove alarms, so the stated false-alarm rate
+   * still holds as a bound. Default 0 (the test alone).
    */
-  check(recent: Record<string, Float64Array | undefined>, minSamples = 1): InputDriftResult {
+  check(recent: Record<string, Float64Array | undefined>, minSamples = 1, minEffect = 0): InputDriftResult {
     const tested: Omit<FeatureTest, 'level' | 'threshold' | 'drifted'>[] = [];
     const skipped: string[] = [];
     for (const [feature, p] of this.#features) {
@@ -183,10 +190,10 @@ export class InputDriftTester {
     const features = tested.map((t, i) => ({
       ...t,
       level: levels[i]!,
-      threshold: this.#threshold(this.#features.get(t.feature)!, t.n, levels[i]!),
-      drifted: rejected[i]!,
+      threshold: Math.max(minEffect, this.#threshold(this.#features.get(t.feature)!, t.n, levels[i]!)),
+      drifted: rejected[i]! && t.value >= minEffect,
     }));
-    return { features, skipped, drifted: rejected.some(Boolean) };
+    return { features, skipped, drifted: features.some((f) => f.drifted) };
   }
 
   #test(

@@ -11,10 +11,11 @@ import { EdgeloopError } from '../../protocol/errors.ts';
 import type { cloudPaths, CloudConfig } from '../config.ts';
 import type { DriftEvent } from '../drift/drift-store.ts';
 import type { RetrainEvent } from '../retrain/retrainer.ts';
+import type { RolloutOutcome } from '../rollout/rollout-controller.ts';
 
 /**
  * What parts announce to each other inside one cloud process: the drift part's state changes, the retraining
- * job's outcome (the rollout side consumes `retrain.candidate`). Listeners are called synchronously; a part that
+ * job's outcome (the rollout side consumes `retrain.candidate`), how each rollout ended (the retraining history). Listeners are called synchronously; a part that
  * does slow work on an event queues it.
  */
 export interface CloudEventMap {
@@ -22,6 +23,10 @@ export interface CloudEventMap {
   'drift.cleared': [event: DriftEvent];
   'retrain.candidate': [event: RetrainEvent];
   'retrain.rejected': [event: RetrainEvent];
+  /** a candidate the rollout side could not start a rollout for */
+  'rollout.candidate-failed': [event: { model: string; version: string; reason: string; at: number }];
+  /** how a rollout ended (completed, aborted, rolled back), with the reason and its gates */
+  'rollout.ended': [outcome: RolloutOutcome];
 }
 export type CloudEvents = EventEmitter<CloudEventMap>;
 

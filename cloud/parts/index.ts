@@ -17,6 +17,7 @@
  *   recommend      the recommendation service, when config.recommend is set; needs feature-store
  *   rollout        the rollout controller, when config.rollout is set; uses the broker and registry when they run
  *   retrain        the retraining job (docs/retrain.md), when config.retrain is set; needs registry; on drift.detected
+ *   drift-references  the registry's model versions' drift references into the drift monitors, when both run
  *
  * `http` (/healthz, /metrics; `http.enabled`) is added by createCloud after every other part, extra ones included.
  */
@@ -35,6 +36,7 @@ import { processorPart } from './processor.ts';
 import { registryPart } from './registry.ts';
 import { reportsPart } from './reports.ts';
 import { retrainPart } from './retrain.ts';
+import { driftReferencesPart } from './drift-references.ts';
 import { rolloutPart } from './rollout.ts';
 import { streamPart } from './stream.ts';
 
@@ -45,6 +47,7 @@ export {
   brokerPart,
   cloudDriftPart,
   dlqPart,
+  driftReferencesPart,
   featureStorePart,
   ingestPart,
   maintenancePart,
@@ -79,6 +82,7 @@ export const CLOUD_PARTS: readonly CloudPartDefinition[] = [
   recommendPart,
   rolloutPart,
   retrainPart,
+  driftReferencesPart,
 ];
 
 /**

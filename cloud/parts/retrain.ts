@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { definePart } from '../../lib/parts.ts';
 import type { RetrainService } from '../retrain/retrain-service.ts';
+import type { RolloutOutcome } from '../rollout/rollout-controller.ts';
 import { importPart, type CloudContext, type CloudPart } from './context.ts';
 import { registryPart } from './registry.ts';
 
@@ -40,19 +41,37 @@ export const retrainPart = definePart({
       retrainer,
       intervalMs: c.intervalMs,
       driftMonitors: c.onDrift,
+      driftSubjects: c.onDriftSubjects,
+      noDataRetryMs: c.noDataRetryMs,
+      noDataRetries: c.noDataRetries,
       clock: ctx.clock,
       logger,
     });
     const onDrift = (e: Parameters<RetrainService['onDriftEvent']>[0]): void => service.onDriftEvent(e);
+    // the rollout of a candidate this job produced: the history keeps how it ended and why
+    const onRollout = (o: RolloutOutcome): void => {
+      if (o.model !== retrainer.model) return;
+      try {
+        retrainer.store.noteRollout(
+          o.version,
+          { id: o.id, status: o.status, reason: o.reason, stage: o.stage, at: ctx.clock.now() },
+          ctx.clock.now(),
+        );
+      } catch (err) {
+        logger.warn({ version: o.version, err: (err as Error).message }, 'could not record the rollout outcome');
+      }
+    };
     return {
       name: 'retrain',
       instance: service,
       start: async () => {
         service.start();
         ctx.events?.on('drift.detected', onDrift);
+        ctx.events?.on('rollout.ended', onRollout);
       },
       close: async () => {
         ctx.events?.off('drift.detected', onDrift);
+        ctx.events?.off('rollout.ended', onRollout);
         await service.close();
       },
       health: () => service.health(),

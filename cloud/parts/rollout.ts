@@ -2,6 +2,8 @@ import { Counter, Gauge } from 'prom-client';
 import { definePart } from '../../lib/parts.ts';
 import type { RolloutController } from '../rollout/rollout-controller.ts';
 import type { RolloutStatus } from '../rollout/rollout-machine.ts';
+import type { RolloutPart, RolloutPartConfig } from '../rollout/rollout-part.ts';
+import type { RetrainEvent } from '../retrain/retrainer.ts';
 import { brokerPart } from './broker.ts';
 import { importPart, type CloudContext } from './context.ts';
 import { registryPart } from './registry.ts';
@@ -36,6 +38,10 @@ export const rolloutPart = definePart({
     const part = mod.createRolloutPart(cfg, {
       logger: ctx.logger,
       clock: ctx.clock,
+      // how each rollout ended goes on the bus: the retraining history records it against its candidate
+      onEnded: (outcome) => {
+        ctx.events?.emit('rollout.ended', outcome);
+      },
       ...(registry
         ? {
             registry: {
@@ -46,9 +52,49 @@ export const rolloutPart = definePart({
         : {}),
     });
     registerRolloutMetrics(ctx, part.instance.controller);
-    return part;
+    return withCandidates(part, cfg.candidates, ctx);
   },
 });
+
+/**
+ * The closed loop's hand-over: every `retrain.candidate` on the cloud's bus starts a rollout of that version whose
+ * first stage is a shadow (RolloutController.startFromCandidate), unless `candidates.approve` is off. A candidate
+ * that cannot start (another rollout of the model is running, the version is gone) is logged and announced as
+ * `rollout.candidate-failed`, so the retraining history shows it; the next candidate tries again.
+ */
+function withCandidates(part: RolloutPart, c: RolloutPartConfig['candidates'], ctx: CloudContext): RolloutPart {
+  const events = ctx.events;
+  if (c.approve === 'off' || !events) return part;
+  const logger = ctx.logger.child({ part: 'rollout' });
+  const approve = c.approve;
+  const onCandidate = (e: RetrainEvent): void => {
+    part.instance.controller
+      .startFromCandidate({ model: e.model, version: e.version, parent: e.parent, approve, spec: c.spec as never })
+      .then((v) =>
+        logger.info({ rollout: v.id, model: e.model, version: e.version, approve }, 'candidate rollout started'),
+      )
+      .catch((err: Error & { code?: string }) => {
+        logger.warn({ model: e.model, version: e.version, err: err.message }, 'candidate rollout not started');
+        events.emit('rollout.candidate-failed', {
+          model: e.model,
+          version: e.version,
+          reason: err.message,
+          at: ctx.clock.now(),
+        });
+      });
+  };
+  return {
+    ...part,
+    start: async () => {
+      await part.start();
+      events.on('retrain.candidate', onCandidate);
+    },
+    close: async () => {
+      events.off('retrain.candidate', onCandidate);
+      await part.close();
+    },
+  };
+}
 
 /** every RolloutStatus, so each has a series (0 included) and an alert can see it rise */
 const ROLLOUT_STATUSES = [

@@ -21,12 +21,19 @@ export const RetrainConfigSchema = z.strictObject({
   intervalMs: ms.default(86_400_000),
   /** drift monitors whose drift.detected starts a job ([] : none) */
   onDrift: z.array(z.enum(['input', 'output', 'quality'])).default(['input', 'output']),
+  /** subjects whose drift.detected starts a job: a device, or a cohort of devices (site, hardware, model version) */
+  onDriftSubjects: z
+    .array(z.enum(['device', 'site', 'hardware', 'model']))
+    .default(['device', 'site', 'hardware', 'model']),
   /** history a scheduled or manual job trains on, ms */
   lookbackMs: z
     .number()
     .int()
     .min(60_000)
     .default(7 * 86_400_000),
+  /** a drift-triggered job with too little data yet is tried again this much later, ms, up to noDataRetries times */
+  noDataRetryMs: z.number().int().min(1000).default(300_000),
+  noDataRetries: z.number().int().min(0).default(12),
   /** a drift-triggered job starts this long before the drift event, ms */
   onsetLookbackMs: ms.default(3_600_000),
   /** share of the selected steps (the last in time) held out for champion/challenger */
@@ -44,6 +51,8 @@ export const RetrainConfigSchema = z.strictObject({
       learningRate: z.number().positive().optional(),
       hidden: z.array(z.number().int().min(1)).min(1).optional(),
       stride: z.number().int().min(1).optional(),
+      minSteps: z.number().int().min(0).optional(),
+      threshold: z.strictObject({ quantile: z.number().gt(0).lt(1), margin: z.number().min(1) }).optional(),
       seed: z.number().int().optional(),
     })
     .default({}),
@@ -52,6 +61,7 @@ export const RetrainConfigSchema = z.strictObject({
       falseAlarmMargin: z.number().min(0).max(1).optional(),
       detectionMargin: z.number().min(0).max(1).optional(),
       maxP99Ms: z.number().positive().optional(),
+      maxLatencyRatio: z.number().positive().optional(),
       maxBytes: z.number().int().positive().optional(),
       injected: z.number().int().min(1).optional(),
       spikeSigma: z.number().positive().optional(),

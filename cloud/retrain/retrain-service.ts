@@ -18,6 +18,16 @@ export interface RetrainServiceOptions {
   intervalMs?: number;
   /** drift monitors whose `drift.detected` starts a job. Default input and output. */
   driftMonitors?: ReadonlyArray<DriftEvent['monitor']>;
+  /** subject kinds whose `drift.detected` starts a job. Default all (device, site, hardware, model). */
+  driftSubjects?: ReadonlyArray<DriftEvent['subject']['kind']>;
+  /**
+   * a drift-triggered job that found too little data (EL_ERR_RETRAIN_NO_DATA: right after a detection, the new regime
+   * has only minutes of history) or whose challenger was rejected is tried again this much later, on the longer
+   * history by then, up to `noDataRetries` times (a newer drift trigger replaces it). Default 300 000 ms.
+   */
+  noDataRetryMs?: number;
+  /** Default 12. */
+  noDataRetries?: number;
   clock?: Clock;
   logger?: Logger;
 }
@@ -26,9 +36,14 @@ export class RetrainService {
   readonly retrainer: Retrainer;
   readonly #intervalMs: number;
   readonly #monitors: ReadonlySet<string>;
+  readonly #subjects: ReadonlySet<string>;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #abort = new AbortController();
+  readonly #noDataRetryMs: number;
+  readonly #noDataRetries: number;
+  readonly #retries = new WeakMap<RunRequest, number>();
+  readonly #retryTimers = new Set<TimerHandle>();
   #timer: TimerHandle | undefined;
   #current: Promise<void> | undefined;
   #pending: RunRequest | undefined;
@@ -40,8 +55,11 @@ export class RetrainService {
     this.retrainer = o.retrainer;
     this.#intervalMs = o.intervalMs ?? 86_400_000;
     this.#monitors = new Set(o.driftMonitors ?? ['input', 'output']);
+    this.#subjects = new Set(o.driftSubjects ?? ['device', 'site', 'hardware', 'model']);
     this.#clock = o.clock ?? systemClock;
     this.#log = o.logger ?? silentLogger;
+    this.#noDataRetryMs = o.noDataRetryMs ?? 300_000;
+    this.#noDataRetries = o.noDataRetries ?? 12;
   }
 
   start(): void {
@@ -63,7 +81,7 @@ export class RetrainService {
 
   /** A drift state change (the cloud's event bus): `drift.detected` of a watched monitor starts a job. */
   onDriftEvent(e: DriftEvent): void {
-    if (e.type !== 'drift.detected' || !this.#monitors.has(e.monitor)) return;
+    if (e.type !== 'drift.detected' || !this.#monitors.has(e.monitor) || !this.#subjects.has(e.subject.kind)) return;
     this.trigger({
       trigger: { kind: 'drift', driftEventId: e.id, subject: e.subject, at: e.at },
       cohort: { kind: e.subject.kind, id: e.subject.id },
@@ -89,6 +107,8 @@ export class RetrainService {
     try {
       const job: JobRecord = await this.retrainer.run(request, { signal: this.#abort.signal });
       this.#last = { at: this.#clock.now(), outcome: job.outcome ?? job.state, id: job.id };
+      // a rejected challenger after a drift: the drift is still there, and more of the new regime may make a better one
+      if (job.outcome === 'rejected' && request.trigger.kind === 'drift') this.#retryLater(request);
     } catch (err) {
       if (this.#abort.signal.aborted) return;
       const e = err as { code?: string; message?: string };
@@ -96,7 +116,22 @@ export class RetrainService {
       // another process's job holds the lock, or there is too little data yet: not an error of the cloud
       const level = e.code === 'EL_ERR_RETRAIN_LOCKED' || e.code === 'EL_ERR_RETRAIN_NO_DATA' ? 'warn' : 'error';
       this.#log[level]({ err, trigger: request.trigger }, 'retraining job did not finish');
+      if (e.code === 'EL_ERR_RETRAIN_NO_DATA' && request.trigger.kind === 'drift') this.#retryLater(request);
     }
+  }
+
+  /** The same drift trigger again after `noDataRetryMs` (the data range then ends later), unless a newer one came. */
+  #retryLater(request: RunRequest): void {
+    const n = (this.#retries.get(request) ?? 0) + 1;
+    if (n > this.#noDataRetries || this.#closed) return;
+    const again: RunRequest = { ...request };
+    this.#retries.set(again, n);
+    const t = this.#clock.setTimeout(() => {
+      this.#retryTimers.delete(t);
+      this.trigger(again);
+    }, this.#noDataRetryMs);
+    this.#retryTimers.add(t);
+    this.#log.info({ attempt: n, inMs: this.#noDataRetryMs, trigger: request.trigger }, 'retraining again later');
   }
 
   /** Resolves when no job runs or waits (tests, shutdown). */
@@ -121,6 +156,8 @@ export class RetrainService {
     this.#closed = true;
     this.#pending = undefined;
     if (this.#timer) this.#clock.clearTimeout(this.#timer);
+    for (const t of this.#retryTimers) this.#clock.clearTimeout(t);
+    this.#retryTimers.clear();
     this.#abort.abort();
     await this.#current;
     await this.retrainer.close();

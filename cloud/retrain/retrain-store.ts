@@ -113,6 +113,10 @@ export class RetrainStore {
       finish: db.prepare(
         `UPDATE jobs SET state = 'finished', outcome = ?, reason = ?, result = ?, updated_at = ?, finished_at = ? WHERE id = ?`,
       ),
+      rollout: db.prepare(
+        `UPDATE jobs SET result = json_set(result, '$.rollout', json(?)), updated_at = ?
+         WHERE outcome = 'candidate' AND json_extract(result, '$.version') = ?`,
+      ),
     };
   }
 
@@ -166,6 +170,16 @@ export class RetrainStore {
   finish(id: number, outcome: JobOutcome, reason: string | undefined, result: Record<string, unknown>, now: number) {
     this.#db_();
     this.#s.finish!.run(outcome, reason ?? null, JSON.stringify(result), now, now, id);
+  }
+
+  /**
+   * How the rollout of a candidate version went (`result.rollout` of the job that produced it: status, reason, the
+   * stage it ended in): the history then says why a candidate was not promoted. Returns the jobs updated (0 when
+   * the version did not come from a retraining job).
+   */
+  noteRollout(version: string, rollout: Record<string, unknown>, now: number): number {
+    this.#db_();
+    return this.#s.rollout!.run(JSON.stringify(rollout), now, version).changes;
   }
 
   close(): void {

@@ -51,6 +51,10 @@ export interface TrainingParams {
   hidden: number[];
   /** rows between training windows */
   stride: number;
+  /** at least this many optimizer steps (batches): epochs grow when the training slice is small. Default 0. */
+  minSteps?: number | undefined;
+  /** the challenger's threshold: this quantile of its training-window scores × margin (default 0.999 × 2, the shipped rule) */
+  threshold?: { quantile: number; margin: number } | undefined;
   seed: number;
 }
 
@@ -166,6 +170,11 @@ export class Retrainer {
     onEvent: RetrainerOptions['onEvent'];
   };
   readonly store: RetrainStore;
+
+  /** the registry model this job retrains */
+  get model(): string {
+    return this.#o.model;
+  }
   #busy: Promise<JobRecord> | undefined;
   #closed = false;
 
@@ -315,7 +324,11 @@ export class Retrainer {
       case 'select':
         return { ...(await this.#select(job, dir)) };
       case 'train': {
-        const t = this.#o.training;
+        // a short history right after a drift makes few batches per epoch: train for at least minSteps batches
+        const t = { ...this.#o.training };
+        const batches = Math.max(1, Math.ceil(sel!.trainWindows / t.stride / t.batchSize));
+        if (t.minSteps) t.epochs = Math.max(t.epochs, Math.ceil(t.minSteps / batches));
+        delete t.minSteps;
         const r = await trainInChild(
           {
             segments: join(dir, 'train'),
@@ -468,6 +481,7 @@ export class Retrainer {
       window,
       guardMs: this.#o.guardMs,
       labels: p.labels,
+      ...(job.trigger.kind === 'drift' ? { keepEventsOf: { name: m.name, version: m.version } } : {}),
     });
     const cut = holdoutCut(sel.devices, this.#o.holdoutFraction);
     const split = splitSegments(sel.devices, { sensors: sensors.length, window, cut, excluded: sel.excluded });

@@ -7,7 +7,9 @@
  *   a model version `name@version` from the model their status reports); no cohort: every device;
  * - exclusions: every anomaly or alert event of those devices (the `events` table) excludes the steps within
  *   `guardMs` of it (default: one window's span at the device's median step), and so does every labelled interval
- *   passed in (`labels`: operator labels, ground truth);
+ *   passed in (`labels`: operator labels, ground truth); a drift-triggered job keeps the champion's own anomaly
+ *   events (`keepEventsOf`): they are the false alarms of the stale model, and excluding them would leave out the
+ *   new regime it has to learn;
  * - steps: a device timestamp with a reading of every model sensor (the agent's window assembler sees the same
  *   step); a timestamp missing a sensor is dropped and counted.
  *
@@ -47,6 +49,12 @@ export interface SelectQuery {
   /** exclusion around an event, ms; default window × the device's median step */
   guardMs?: number | undefined;
   labels?: readonly LabelInterval[] | undefined;
+  /**
+   * anomaly events of this model version are not exclusions (a drift-triggered job: after a drift the champion's
+   * own judgement is what is in question, and its events on the new regime are the false alarms the job repairs;
+   * alerts, other models' events and labels still exclude)
+   */
+  keepEventsOf?: { name: string; version: string } | undefined;
 }
 
 export interface Selection {
@@ -130,7 +138,11 @@ export async function selectTrainingData(q: SelectQuery): Promise<Selection> {
       const ev = (
         await conn.runAndReadAll(
           `SELECT device_id, CAST(epoch_ms(ts) AS DOUBLE) FROM ${glob(q.archiveDir, 'events')}
-           WHERE ${tsRange(q.from - widest, q.to + widest)} ${inDevices}`,
+           WHERE ${tsRange(q.from - widest, q.to + widest)} ${inDevices}${
+             q.keepEventsOf
+               ? ` AND NOT (kind = 'anomaly' AND model_name = ${sqlString(q.keepEventsOf.name)} AND model_version = ${sqlString(q.keepEventsOf.version)})`
+               : ''
+           }`,
         )
       ).getRows();
       for (const [id, t] of ev) {

@@ -55,6 +55,17 @@ export const RolloutPartConfigSchema = z.strictObject({
   groups: z.record(z.string(), z.array(z.string().min(1))).default({}),
   tickMs: z.number().int().min(1).default(1000),
   discoveryMs: z.number().int().min(0).default(2000),
+  /**
+   * what happens to a challenger the retraining job accepted (`retrain.candidate` in the same cloud process): a
+   * rollout with a shadow stage first, going on by itself (auto) or after `edgeloop rollout approve` (manual); off:
+   * nothing (push and roll out by hand). `spec`: the rest of its rollout spec (stages, gates, shadow settings).
+   */
+  candidates: z
+    .strictObject({
+      approve: z.enum(['auto', 'manual', 'off']).default('auto'),
+      spec: z.record(z.string(), z.unknown()).default({}),
+    })
+    .prefault({}),
 });
 export type RolloutPartConfig = z.output<typeof RolloutPartConfigSchema>;
 export type RolloutPartConfigInput = z.input<typeof RolloutPartConfigSchema>;

@@ -49,7 +49,7 @@
     for (let v = 0; v <= top + step / 2; v += step) {
       out +=
         `<line class="grid" x1="${L}" x2="${W - R}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}"/>` +
-        `<text x="${L - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${fmt(v)}</text>`;
+        `<text x="${L - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${fmt(v, step < 1 ? 1 : 0)}</text>`;
     }
     const end = Math.floor(now / 1000) * 1000;
     const tOf = (i) => end - (n - 1 - i) * 1000;
@@ -245,6 +245,74 @@
       .catch(() => {});
   void rulTick();
   setInterval(rulTick, 2000);
+  // the drift panel: its own request every 5 s (GET /api/drift; 404 = the drift monitors do not run here)
+  let driftSubject = null;
+  const sci = (p) => (p === undefined || p === null ? '–' : p < 1e-3 ? p.toExponential(1) : fmt(p, 3));
+  function histogram(c) {
+    const W = 260,
+      H = 90,
+      B = 14,
+      n = c.reference.length;
+    const top = Math.max(1e-9, ...c.reference, ...c.recent);
+    const bw = W / n;
+    let out = '';
+    for (let i = 0; i < n; i++) {
+      const hr = (c.reference[i] / top) * (H - B - 2);
+      const hn = (c.recent[i] / top) * (H - B - 2);
+      const x = i * bw;
+      out +=
+        `<rect class="ref" x="${(x + 1).toFixed(1)}" y="${(H - B - hr).toFixed(1)}" width="${Math.max(1, bw / 2 - 1).toFixed(1)}" height="${hr.toFixed(1)}"/>` +
+        `<rect class="rec" x="${(x + bw / 2).toFixed(1)}" y="${(H - B - hn).toFixed(1)}" width="${Math.max(1, bw / 2 - 1).toFixed(1)}" height="${hn.toFixed(1)}"/>`;
+    }
+    const lo = c.edges[0];
+    const hi = c.edges[c.edges.length - 1];
+    out +=
+      // the first and last bins hold what lies below and above the display range: the labels mark its ends
+      `<text x="${bw.toFixed(1)}" y="${H - 2}">${fmt(lo, Math.abs(hi - lo) < 10 ? 2 : 0)}</text>` +
+      `<text x="${(W - bw).toFixed(1)}" y="${H - 2}" text-anchor="end">${fmt(hi, Math.abs(hi - lo) < 10 ? 2 : 0)}</text>`;
+    return (
+      `<div class="hist${c.drifted ? ' drifted' : ''}" data-feature="${esc(c.feature)}"><h4><b>${esc(c.feature)}</b>` +
+      `<small>${esc(c.statistic)} ${fmt(c.value, 3)} · p ${sci(c.pValue)} · n ${fmt(c.n)}/${fmt(c.nRef)}${c.drifted ? ' · drift' : ''}</small></h4>` +
+      `<svg viewBox="0 0 ${W} ${H}" preserveAspectRatio="none" role="img" aria-label="${esc(c.feature)}: reference and recent distributions">${out}</svg></div>`
+    );
+  }
+  function renderDrift(p) {
+    $('drift').hidden = false;
+    $('drift-sum').textContent =
+      `${fmt(p.devices)} devices monitored · ${fmt(p.drifting)} in drift · ` +
+      `${p.checkedAt ? `checked ${clock(p.checkedAt)}` : 'not checked yet'} · level ${fmt(p.alpha * 100, 1)} % per check`;
+    $('drift-alarms').innerHTML =
+      p.alarms
+        .map(
+          (a) =>
+            `<li${a.subject === p.selected ? ' class="sel"' : ''}><button type="button" data-subject="${esc(a.subject)}">${esc(a.subject)}</button> · ${esc(a.monitor)} · since ${clock(a.since)}</li>`,
+        )
+        .join('') || '<li>none: every monitor within its reference</li>';
+    $('drift-events').innerHTML =
+      p.events.map((e) => `<li>${clock(e.at)} ${esc(e.type)} · ${esc(e.subject)} · ${esc(e.monitor)}</li>`).join('') ||
+      '<li>no state changes yet</li>';
+    $('drift-sel').innerHTML = p.selected
+      ? `${esc(p.selected)}: reference vs recent <span class="legend"><i class="r"></i>reference<i class="n"></i>recent</span>`
+      : 'reference vs recent';
+    $('drift-charts').innerHTML = p.charts.map(histogram).join('') || '<p class="legend">no input check yet</p>';
+    document.body.dataset.driftChecked = String(p.checkedAt);
+  }
+  function pollDrift() {
+    fetch(`/api/drift${driftSubject ? `?subject=${encodeURIComponent(driftSubject)}` : ''}`)
+      .then((r) => (r.ok ? r.json().then(renderDrift) : undefined))
+      .catch(() => {});
+  }
+  $('drift-alarms').addEventListener('click', (e) => {
+    const b = e.target.closest('button[data-subject]');
+    if (!b) return;
+    driftSubject = b.dataset.subject;
+    pollDrift();
+  });
+  // the server says whether the drift monitors run here (<body data-drift>): no request for a panel that is not there
+  if (document.body.dataset.drift === 'on') {
+    pollDrift();
+    setInterval(pollDrift, 5000);
+  }
 
   let pollTimer;
   function poll() {
