@@ -16,7 +16,9 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { UpOptions } from './types.ts';
+import type { LoopTimings, UpOptions } from './types.ts';
+
+export type { LoopTimings } from './types.ts';
 
 /** What the loop needs from the shipped model's manifest. */
 interface ShippedModel {
@@ -36,19 +38,6 @@ export function shippedModel(dir: string | undefined): ShippedModel | undefined 
     metrics?: Record<string, unknown>;
   };
   return { dir, name: m.name, version: m.version, sensors: m.inputs.sensors ?? [], metrics: m.metrics };
-}
-
-export interface LoopTimings {
-  /** drift checks, ms */
-  driftIntervalMs: number;
-  /** bake of each canary stage, ms */
-  bakeMs: number;
-  /** the shadow stage's bake, ms */
-  shadowBakeMs: number;
-  /** a drift job with too little data (or a rejected challenger) is tried again this much later, ms */
-  retryMs: number;
-  /** training epochs of a challenger */
-  epochs: number;
 }
 
 /** Timings of the loop: `up`'s defaults, and the faster ones of the drift scenario (minutes, not days). */
@@ -146,8 +135,15 @@ export async function prepareLoop(
       // right after a detection there are minutes of the new regime: try again each minute until there is enough
       noDataRetryMs: t.retryMs,
       // the shipped model's architecture, at least as many optimizer steps as it had (minutes of history make few
-      // batches an epoch), and a threshold a little tighter than its rule (99.9th percentile × 2)
-      training: { epochs: t.epochs, minSteps: 1500, hidden: [64, 32, 8], threshold: { quantile: 0.999, margin: 1.4 } },
+      // batches an epoch), and a threshold a little tighter than its rule (99.9th percentile × 2), taken on the
+      // training scores without their far tail: after a drift the slice keeps the stale model's alarms, and the
+      // real faults among them must not set the new threshold
+      training: {
+        epochs: t.epochs,
+        minSteps: 1500,
+        hidden: [64, 32, 8],
+        threshold: { quantile: 0.999, margin: 1.4, trimMads: 10 },
+      },
     },
     candidates: {
       approve: o.approve ?? 'auto',

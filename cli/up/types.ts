@@ -21,7 +21,7 @@ export interface UpOptions {
   /** what happens to a retrained candidate after its shadow stage: auto (default) or wait for `rollout approve` */
   approve?: 'auto' | 'manual' | undefined;
   /** the loop's timings, over the defaults of loopTimings() (tests and benchmarks compress them) */
-  loopTimings?: Partial<import('./drift-loop.ts').LoopTimings> | undefined;
+  loopTimings?: Partial<LoopTimings> | undefined;
   /** where the loop's report goes when the run ends (default <dataDir>/loop-report.json) */
   reportFile?: string | undefined;
 }
@@ -59,4 +59,18 @@ export interface UpContext {
 
 export function shortReason(err: unknown): string {
   return ((err as Error)?.message ?? String(err)).split('\n')[0]!.slice(0, 160);
+}
+
+/** Timings of the closed loop in `up` (cli/up/drift-loop.ts loopTimings() has the defaults). */
+export interface LoopTimings {
+  /** drift checks, ms */
+  driftIntervalMs: number;
+  /** bake of each canary stage, ms */
+  bakeMs: number;
+  /** the shadow stage's bake, ms */
+  shadowBakeMs: number;
+  /** a drift job with too little data (or a rejected challenger) is tried again this much later, ms */
+  retryMs: number;
+  /** training epochs of a challenger */
+  epochs: number;
 }

@@ -20,6 +20,11 @@ export const MaintenanceConfigSchema = z.strictObject({
   maxDevices: z.number().int().min(1).default(10_000),
   /** windows per ONNX Runtime call at most */
   maxBatch: z.number().int().min(1).max(4096).default(256),
+  /**
+   * score a device with fewer cycles than the model's window, its first cycle repeated in front, as the model's
+   * offline evaluation pads a short unit (its manifest's training.padding); off: a device warms up for a window
+   */
+  padShortHistories: z.boolean().default(false),
   /** alert events kept in <dataDir>/maintenance.db (oldest pruned) */
   maxEvents: z.number().int().min(1).default(100_000),
 });

@@ -35,6 +35,8 @@ export interface MaintenanceServiceOptions {
   maxDevices?: number;
   /** windows per ONNX Runtime call at most. Default 256. */
   maxBatch?: number;
+  /** score devices with fewer cycles than the window, padded with their first cycle (config.ts). Default false. */
+  padShortHistories?: boolean;
   /** metrics registered here (edgeloop_maintenance_*) when given */
   registry?: Registry;
   clock?: Clock;
@@ -49,6 +51,7 @@ const KNOWN = new Set([
   'hysteresis',
   'maxDevices',
   'maxBatch',
+  'padShortHistories',
   'registry',
   'clock',
   'logger',
@@ -147,9 +150,8 @@ export class MaintenanceService {
     this.#buffer = new SequenceBuffer({
       sensors: m.inputs.sensors,
       window: m.inputs.window.length,
-      // a model trained and evaluated on short units padded with their first cycle (training.padding) scores a
-      // device from its first cycle on, padded the same way, so the served figures equal the offline ones
-      ...(typeof (m.training as { padding?: unknown } | undefined)?.padding === 'string' ? { minCycles: 1 } : {}),
+      // padShortHistories: score from the first cycle, padded as the model's offline evaluation pads a short unit
+      ...(o.padShortHistories ? { minCycles: 1 } : {}),
       ...(o.maxDevices === undefined ? {} : { maxDevices: o.maxDevices }),
     });
     this.#tracker = new AlertTracker({

@@ -62,6 +62,7 @@ export function maintenancePartDef(input?: MaintenanceConfigInput) {
         hysteresis: cfg.hysteresis,
         maxDevices: cfg.maxDevices,
         maxBatch: cfg.maxBatch,
+        padShortHistories: cfg.padShortHistories,
         registry: ctx.registry,
         clock: ctx.clock,
         logger: ctx.logger.child({ part: 'maintenance', model: manifest.name }),

@@ -52,7 +52,13 @@ export const RetrainConfigSchema = z.strictObject({
       hidden: z.array(z.number().int().min(1)).min(1).optional(),
       stride: z.number().int().min(1).optional(),
       minSteps: z.number().int().min(0).optional(),
-      threshold: z.strictObject({ quantile: z.number().gt(0).lt(1), margin: z.number().min(1) }).optional(),
+      threshold: z
+        .strictObject({
+          quantile: z.number().gt(0).lt(1),
+          margin: z.number().min(1),
+          trimMads: z.number().positive().optional(),
+        })
+        .optional(),
       seed: z.number().int().optional(),
     })
     .default({}),

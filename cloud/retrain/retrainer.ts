@@ -54,7 +54,7 @@ export interface TrainingParams {
   /** at least this many optimizer steps (batches): epochs grow when the training slice is small. Default 0. */
   minSteps?: number | undefined;
   /** the challenger's threshold: this quantile of its training-window scores × margin (default 0.999 × 2, the shipped rule) */
-  threshold?: { quantile: number; margin: number } | undefined;
+  threshold?: { quantile: number; margin: number; trimMads?: number | undefined } | undefined;
   seed: number;
 }
 

@@ -28,7 +28,7 @@ export interface TrainSpec {
   hidden: number[];
   stride: number;
   seed: number;
-  threshold?: { quantile: number; margin: number } | undefined;
+  threshold?: { quantile: number; margin: number; trimMads?: number | undefined } | undefined;
   latencyBudgetMs?: number | undefined;
 }
 

@@ -11,6 +11,12 @@ export interface ThresholdRule {
   quantile: number;
   /** factor applied to that quantile, > 0 */
   margin: number;
+  /**
+   * leave out training scores above median + trimMads × MAD before taking the quantile: training data that may hold
+   * anomalies (a retraining slice after a drift keeps the stale model's alarms, real faults among them) would
+   * otherwise put the threshold on the faults' own scores. Undefined: no trimming.
+   */
+  trimMads?: number | undefined;
 }
 
 export const DEFAULT_THRESHOLD_RULE: ThresholdRule = { quantile: 0.99, margin: 1.5 };
@@ -32,17 +38,28 @@ export function calibrateThreshold(
   rule: ThresholdRule = DEFAULT_THRESHOLD_RULE,
 ): number {
   checkRule(rule);
-  return quantile(trainingScores, rule.quantile) * rule.margin;
+  if (rule.trimMads === undefined) return quantile(trainingScores, rule.quantile) * rule.margin;
+  const sorted = Float64Array.from(trainingScores)
+    .filter((x) => !Number.isNaN(x))
+    .sort();
+  const median = quantile(sorted, 0.5);
+  const mad = quantile(sorted.map((x) => Math.abs(x - median)).sort(), 0.5);
+  const cutoff = median + rule.trimMads * mad;
+  const kept = sorted.filter((x) => x <= cutoff);
+  return quantile(kept.length > 0 ? kept : sorted, rule.quantile) * rule.margin;
 }
 
 export function describeRule(rule: ThresholdRule, smoothing = 1): string {
   const q = rule.quantile === 1 ? 'max' : `${+(rule.quantile * 100).toFixed(3)}th percentile`;
-  return `${q} of training window scores${smoothing > 1 ? ` (trailing mean over ${smoothing} windows)` : ''} x ${rule.margin}`;
+  const trim = rule.trimMads === undefined ? '' : ` at most median + ${rule.trimMads} MAD`;
+  return `${q} of training window scores${trim}${smoothing > 1 ? ` (trailing mean over ${smoothing} windows)` : ''} x ${rule.margin}`;
 }
 
 export function checkRule(rule: ThresholdRule): void {
   if (!(rule.quantile > 0 && rule.quantile <= 1))
     throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `threshold quantile must be in (0, 1], got ${rule.quantile}`);
+  if (rule.trimMads !== undefined && !(rule.trimMads > 0 && Number.isFinite(rule.trimMads)))
+    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `threshold trimMads must be > 0, got ${rule.trimMads}`);
   if (!(rule.margin > 0 && Number.isFinite(rule.margin)))
     throw new EdgeloopError(
       'EL_ERR_INVALID_ARGUMENT',

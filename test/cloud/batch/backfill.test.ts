@@ -128,7 +128,18 @@ describe('Backfill', () => {
     expect(one.units).toBe(2);
     expect(one.skewed).toEqual([]);
     const wholeRows = await windowRows(join(whole, 'offline'));
-    expect(splitRows).toEqual(wholeRows);
+    // the same rows; a mean or std of a split device is summed in another order, equal to 12 significant digits
+    const rounded = (rs: Record<string, unknown>[]) =>
+      rs.map((r) =>
+        Object.fromEntries(
+          Object.entries(r).map(([k, v]) => [
+            k,
+            typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(12)) : v,
+          ]),
+        ),
+      );
+    expect(rounded(splitRows)).toEqual(rounded(wholeRows));
+    expect(splitRows.length).toBe(wholeRows.length);
   });
 
   it('retries a failing unit, reports the success rate, and resumes the units that still failed', {

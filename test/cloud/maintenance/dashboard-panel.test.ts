@@ -63,7 +63,9 @@ describe('dashboard RUL panel', () => {
     const r1 = svc.rul('engine-3');
     expect(rows[2]!.rul).toBe(Math.round(r1.rul!).toLocaleString('en-US'));
     expect(rows[2]!.bar).toContain(`p90 ${Math.round(r1.p90!)}`);
-    expect(rows[4]!.text).toContain('warming up: 10 of 30 cycles');
+    expect(rows[4]!.text).toContain(
+      `warming up: 10 of ${(MANIFEST.inputs as { window: { length: number } }).window.length} cycles`,
+    );
     expect(await page.textContent('#rul-sub')).toContain('alert horizon (40 cycles)');
     const shots = join(import.meta.dirname, '..', '..', '..', 'test-results');
     mkdirSync(shots, { recursive: true });

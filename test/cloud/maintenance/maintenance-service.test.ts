@@ -10,6 +10,8 @@ import { MANIFEST, service, tempDir, windowMessages } from './fixtures.ts';
 
 const tv = MANIFEST.testVector;
 const T0 = 1_764_000_000_000;
+/** cycles per model window (the manifest's) */
+const W = (MANIFEST.inputs as { window: { length: number } }).window.length;
 
 describe('MaintenanceService', () => {
   it('serves the model outputs of each device window, batched', async () => {
@@ -18,9 +20,9 @@ describe('MaintenanceService', () => {
     expect(() => svc.rul('nobody')).toThrow(expect.objectContaining({ code: 'EL_ERR_MAINTENANCE_UNKNOWN_DEVICE' }));
     // interleave the devices' cycles as a stream would
     const perDevice = tv.input.map((row, i) => windowMessages(`dev-${i}`, row, T0));
-    for (let k = 0; k < 29; k++) for (const msgs of perDevice) svc.observe(msgs[k]!);
-    expect(svc.rul('dev-0')).toMatchObject({ status: 'warming-up', rul: null, cycles: 29 });
-    for (const msgs of perDevice) svc.observe(msgs[29]!);
+    for (let k = 0; k < W - 1; k++) for (const msgs of perDevice) svc.observe(msgs[k]!);
+    expect(svc.rul('dev-0')).toMatchObject({ status: 'warming-up', rul: null, cycles: W - 1 });
+    for (const msgs of perDevice) svc.observe(msgs[W - 1]!);
     await svc.idle();
     for (let i = 0; i < tv.input.length; i++) {
       const r = svc.rul(`dev-${i}`);
@@ -29,11 +31,12 @@ describe('MaintenanceService', () => {
       expect(r.rul).toBeCloseTo(rul!, 3);
       expect(r.p10).toBeCloseTo(Math.min(a!, b!), 3);
       expect(r.p90).toBeCloseTo(Math.max(a!, b!), 3);
-      expect(r).toMatchObject({ cycles: 30, window: 30, lastCycleAt: T0 + 29_000, freshnessMs: 100_000 - 29_000 });
+      const last = (W - 1) * 1000;
+      expect(r).toMatchObject({ cycles: W, window: W, lastCycleAt: T0 + last, freshnessMs: 100_000 - last });
       expect(r.model).toEqual({ name: MANIFEST.name, version: MANIFEST.version });
-      // 30 cycles over 29 s: 3600 cycles per hour; service due when p10 is reached at that rate
+      // W cycles over W - 1 s: 3600 cycles per hour; service due when p10 is reached at that rate
       expect(r.cyclesPerHour).toBeCloseTo(3600, 6);
-      expect(r.suggestedServiceAt).toBe(Math.round(T0 + 29_000 + Math.max(0, r.p10!) * 1000));
+      expect(r.suggestedServiceAt).toBe(Math.round(T0 + last + Math.max(0, r.p10!) * 1000));
     }
     expect(svc.stats()).toMatchObject({ scored: 4, batches: 2 });
     const fleet = svc.fleet({ sort: 'rul' });
@@ -50,8 +53,8 @@ describe('MaintenanceService', () => {
     for (let i = 0; i < tv.input.length; i++)
       for (const m of windowMessages(`dev-${i}`, tv.input[i]!, T0)) svc.observe(m);
     await svc.idle();
-    // 30 more cycles of dev-1 (same values), sent before the next batch: coalesced into one scoring, no second alert
-    const extra = windowMessages('dev-1', tv.input[1]!, T0 + 30_000);
+    // W more cycles of dev-1 (same values), sent before the next batch: coalesced into one scoring, no second alert
+    const extra = windowMessages('dev-1', tv.input[1]!, T0 + W * 1000);
     for (const m of extra) svc.observe(m);
     await svc.idle();
     const alerts = await svc.alerts();
@@ -59,7 +62,11 @@ describe('MaintenanceService', () => {
       ['dev-1', 'firing'],
       ['dev-3', 'firing'],
     ]);
-    expect(alerts.find((a) => a.deviceId === 'dev-1')).toMatchObject({ cycles: 30, at: T0 + 29_000, horizon: 40 });
+    expect(alerts.find((a) => a.deviceId === 'dev-1')).toMatchObject({
+      cycles: W,
+      at: T0 + (W - 1) * 1000,
+      horizon: 40,
+    });
     expect(svc.rul('dev-1').alert).toBe(true);
     expect(svc.rul('dev-0').alert).toBe(false);
     const text = await registry.metrics();
