@@ -29,6 +29,21 @@ export interface LoadConfigOptions {
   flags?: { command: string; names: Record<string, string> };
 }
 
+const NOT_CONFIG = new Set([
+  'LOG_LEVEL',
+  'LOG_FORMAT',
+  'DEBUG',
+  'CONFIG',
+  'NODE_FLAGS',
+  'FROM_SOURCE',
+  'REGISTRY_URL',
+  'REGISTRY_TOKEN',
+  'ROLLOUT_URL',
+  'ROLLOUT_TOKEN',
+  'CMAPSS_TRAIN',
+  'AI4I_CSV',
+]);
+
 export function loadConfig<S extends z.ZodType>(schema: S, opts: LoadConfigOptions = {}): z.infer<S> {
   const source = opts.file ?? '(defaults)';
   let raw: unknown = {};
@@ -60,8 +75,9 @@ export function loadConfig<S extends z.ZodType>(schema: S, opts: LoadConfigOptio
   for (const [k, v] of Object.entries(opts.env ?? {})) {
     if (!k.startsWith(prefix) || v === undefined) continue;
     const rest = k.slice(prefix.length);
-    // process-level variables, not config fields (bin/edgeloop.js, bin/edgeloop-agent)
-    if (['LOG_LEVEL', 'LOG_FORMAT', 'DEBUG', 'CONFIG', 'NODE_FLAGS', 'FROM_SOURCE'].includes(rest)) continue;
+    // process-level variables and the CLI's own endpoints, not config fields (bin/edgeloop.js, bin/edgeloop-agent,
+    // the registry and rollout commands' defaults, the models build's data paths)
+    if (NOT_CONFIG.has(rest)) continue;
     const path = rest.split('__').map(camel);
     setPath(merged, path, parseScalar(v));
     envSources[path.join('.')] = k;

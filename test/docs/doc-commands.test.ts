@@ -126,6 +126,9 @@ describe('documented commands run as written against `edgeloop up`', () => {
             '4',
             '--fault-every',
             '0',
+            // one fleet signal for every run: the shadow gate of rollout.md compares two models on it
+            '--seed',
+            '1',
           ],
           {
             cwd,
