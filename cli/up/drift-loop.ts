@@ -150,7 +150,9 @@ export async function prepareLoop(
       spec: {
         stages: [10, 50, 100],
         bakeMs: t.bakeMs,
-        shadow: { bakeMs: t.shadowBakeMs },
+        // a candidate trained because the production model went stale is meant to disagree with it where it is
+        // stale: its shadow is judged on not alarming more than the active model and on latency, not on agreement
+        shadow: { bakeMs: t.shadowBakeMs, gates: ['shadow_anomaly_rate<=1.5x', 'shadow_p99_ms<=4x'] },
       },
     },
   };

@@ -19,7 +19,7 @@ describe('edgeloop up --scenario drift', () => {
     const notes: string[] = [];
     const handle = await startUp(
       {
-        devices: 6,
+        devices: 10,
         mode: 'agent',
         port: 0,
         registryPort: 0,
@@ -70,7 +70,7 @@ describe('edgeloop up --scenario drift', () => {
     expect(after!.flagRate).toBeLessThan(during!.flagRate / 4);
     expect(after!.flagRate).toBeLessThanOrEqual(Math.max(0.01, 1.2 * before!.flagRate));
     const version = report.milestones.find((m) => m.kind === 'fleet.on-new-model')!.detail!;
-    expect(report.versions).toEqual({ [version]: 6 });
+    expect(report.versions).toEqual({ [version]: 10 });
     closed = true;
     await handle.close();
     // after close: the report on disk, the retraining history with the rollout, the registry's production alias
