@@ -135,14 +135,14 @@ export async function prepareLoop(
       // right after a detection there are minutes of the new regime: try again each minute until there is enough
       noDataRetryMs: t.retryMs,
       // the shipped model's architecture, at least as many optimizer steps as it had (minutes of history make few
-      // batches an epoch), and a threshold a little tighter than its rule (99.9th percentile × 2), taken on the
-      // training scores without their far tail: after a drift the slice keeps the stale model's alarms, and the
-      // real faults among them must not set the new threshold
+      // batches an epoch), and its threshold rule (99.9th percentile × 2) taken on the training scores without their
+      // far tail: after a drift the slice keeps the stale model's alarms, and the real faults among them must not
+      // set the new threshold
       training: {
         epochs: t.epochs,
         minSteps: 1500,
         hidden: [64, 32, 8],
-        threshold: { quantile: 0.999, margin: 1.4, trimMads: 10 },
+        threshold: { quantile: 0.999, margin: 2, trimMads: 10 },
       },
     },
     candidates: {
