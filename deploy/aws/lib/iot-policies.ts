@@ -7,8 +7,8 @@
  * the policy variable `${iot:Connection.Thing.ThingName}` (the agent's client id = thing name = deviceId):
  * - Connect as its own thing only, and only while the certificate is attached to that thing;
  * - Publish its own telemetry, events, status and model report topics (Topics.telemetry/events/status/modelReport);
- * - Subscribe to exactly the filters the agent uses (Topics.agentModelSubscriptions): the fleet's and its own
- *   `models/+`. In IoT policies `+` and `#` are literal characters, so the resource `topicfilter/.../models/+`
+ * - Subscribe to exactly the filters the agent uses (Topics.agentModelSubscriptions, agentShadowSubscriptions): the
+ *   fleet's and its own `models/+`, and its own `models/+/shadow`. In IoT policies `+` and `#` are literal characters, so the resource `topicfilter/.../models/+`
  *   allows that filter and nothing wider (no `#`, no other device);
  * - Receive messages on those model topics (`*` here stands for the model name).
  * The embedded broker also lets a device subscribe to one concrete model name (`.../models/<name>`); the agent
@@ -48,7 +48,8 @@ function receivePattern(filter: string): string {
 }
 
 export function devicePolicy(topics: Topics, arn: ArnOf): PolicyDocument {
-  const filters = topics.agentModelSubscriptions(THING_NAME);
+  // the model topics and the device's own shadow assignments (an agent that runs shadow candidates subscribes to both)
+  const filters = [...topics.agentModelSubscriptions(THING_NAME), ...topics.agentShadowSubscriptions(THING_NAME)];
   return {
     Version: '2012-10-17',
     Statement: [
