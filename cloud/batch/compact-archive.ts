@@ -6,11 +6,12 @@
  * record names the rename and the deletes, with the stream positions of the last commit kept as they were.
  */
 import { randomBytes } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { ARCHIVE_TABLE_NAMES, partitionStart } from '../archive/archive-tables.ts';
-import { planCompaction, type PartitionFiles } from '../archive/compaction.ts';
+import { listPartitions } from '../archive/archive-files.ts';
+import { ARCHIVE_TABLE_NAMES } from '../archive/archive-tables.ts';
+import { planCompaction } from '../archive/compaction.ts';
 import {
   applyDeletes,
   applyRenames,
@@ -20,27 +21,6 @@ import {
   writeCommit,
 } from '../feature-store/parquet-commit.ts';
 import { sqlString } from '../feature-store/parquet-offline-store.ts';
-
-export async function archivePartitions(dir: string): Promise<PartitionFiles[]> {
-  const out: PartitionFiles[] = [];
-  for (const t of ARCHIVE_TABLE_NAMES) {
-    for (const d of await readdir(join(dir, t)).catch(() => [] as string[])) {
-      if (!d.startsWith('date=')) continue;
-      for (const h of await readdir(join(dir, t, d)).catch(() => [] as string[])) {
-        const hourStart = partitionStart(`${d}/${h}`);
-        if (hourStart === undefined) continue;
-        const files = [];
-        for (const f of (await readdir(join(dir, t, d, h))).sort()) {
-          if (!f.startsWith('part-') || !f.endsWith('.parquet')) continue;
-          const path = `${t}/${d}/${h}/${f}`;
-          files.push({ path, bytes: (await stat(join(dir, path))).size });
-        }
-        out.push({ partition: `${t}/${d}/${h}`, hourStart, files });
-      }
-    }
-  }
-  return out;
-}
 
 /** Merge the small files of settled partitions; returns the files merged and the bytes written. */
 export async function compactArchive(
@@ -54,7 +34,7 @@ export async function compactArchive(
   await applyRenames(dir, commit.renames);
   await applyDeletes(dir, commit.deletes);
   for (const t of ARCHIVE_TABLE_NAMES) await removeTmpFiles(join(dir, t)).catch(() => undefined);
-  const plan = planCompaction(await archivePartitions(dir), o);
+  const plan = planCompaction(await listPartitions(dir), o);
   let filesMerged = 0;
   let bytes = 0;
   for (const g of plan) {
