@@ -2,6 +2,7 @@
  * The maintenance API's OpenAPI 3.1 document and the JSON schemas the server validates requests and serialises
  * answers with: one source, so what `/openapi.json` publishes is what the routes enforce.
  */
+import { fastifyErrorSchema, jsonResponse } from '../http/openapi.ts';
 
 /** Longest path segment the router accepts; longer ones answer 414 before any schema runs. */
 export const MAX_PATH_SEGMENT = 512;
@@ -82,22 +83,9 @@ export const fleetSchema = {
   },
 } as const;
 
-const errorSchema = {
-  type: 'object',
-  required: ['statusCode', 'code', 'error', 'message'],
-  properties: {
-    statusCode: { type: 'integer' },
-    code: { type: 'string' },
-    error: { type: 'string' },
-    message: { type: 'string' },
-    details: {},
-  },
-} as const;
+const errorSchema = fastifyErrorSchema;
 
-const json = (description: string, schema: unknown): Record<string, unknown> => ({
-  description,
-  content: { 'application/json': { schema } },
-});
+const json = jsonResponse;
 
 export function openApiDocument(opts: { metrics?: boolean } = {}): Record<string, unknown> {
   const bad = json('invalid request (a parameter out of range or not documented)', errorSchema);

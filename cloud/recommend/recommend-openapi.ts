@@ -2,6 +2,7 @@
  * The recommendation service's OpenAPI 3.1 document and the JSON schemas the server validates requests and
  * serialises answers with: one source, so what `/openapi.json` publishes is what the routes enforce.
  */
+import { fastifyErrorSchema, jsonResponse } from '../http/openapi.ts';
 
 /** Longest path segment the router accepts (decoded); longer ones answer 414 before any schema runs. */
 export const MAX_PATH_SEGMENT = 512;
@@ -60,17 +61,7 @@ export const recommendationSchema = {
   },
 } as const;
 
-const errorSchema = {
-  type: 'object',
-  required: ['statusCode', 'code', 'error', 'message'],
-  properties: {
-    statusCode: { type: 'integer' },
-    code: { type: 'string' },
-    error: { type: 'string' },
-    message: { type: 'string' },
-    details: {},
-  },
-} as const;
+const errorSchema = fastifyErrorSchema;
 
 /** one item of a batch answer: a recommendation, or the item's error */
 const batchResultSchema = {
@@ -127,10 +118,7 @@ export const batchBodySchema = {
   oneOf: [{ required: ['entityIds'] }, { required: ['items'] }],
 } as const;
 
-const json = (description: string, schema: unknown): Record<string, unknown> => ({
-  description,
-  content: { 'application/json': { schema } },
-});
+const json = jsonResponse;
 
 export interface RecommendOpenApiOptions {
   /** the server answers GET /metrics (default true) */

@@ -2,6 +2,7 @@
  * The warehouse reports API's OpenAPI 3.1 document and the JSON schemas the server validates requests and
  * serialises answers with: one source, so what `/openapi.json` publishes is what the routes enforce.
  */
+import { jsonResponse } from '../http/openapi.ts';
 
 /** Longest path segment the router accepts (decoded); longer ones answer 414 before any schema runs. */
 export const MAX_PATH_SEGMENT = 512;
@@ -146,10 +147,7 @@ const errorSchema = {
   },
 } as const;
 
-const json = (description: string, schema: unknown): Record<string, unknown> => ({
-  description,
-  content: { 'application/json': { schema } },
-});
+const json = jsonResponse;
 const bad = json(
   'invalid parameter (wrong type or format, or a parameter the route does not take): EL_ERR_WAREHOUSE_HTTP or EL_ERR_WAREHOUSE_REPORT',
   errorSchema,
