@@ -173,7 +173,7 @@ async function backfill(dir: string): Promise<{ ms: number; units: number; skewe
   }
 }
 
-async function refresh(dir: string): Promise<{ ms: number; rawMs: number }> {
+async function refresh(dir: string): Promise<{ ms: number; rawMs: number; phases: Record<string, number> }> {
   const state = mkdtempSync(join(tmpdir(), 'edgeloop-bench-wh-'));
   try {
     const files = await readingFiles(join(dir, 'archive'), D0, D0 + DAY);
@@ -191,10 +191,10 @@ async function refresh(dir: string): Promise<{ ms: number; rawMs: number }> {
       threads: 2,
     });
     t0 = performance.now();
-    await wh.refresh();
+    const { phases } = await wh.refresh();
     const ms = performance.now() - t0;
     wh.close();
-    return { ms, rawMs };
+    return { ms, rawMs, phases };
   } finally {
     rmSync(state, { recursive: true, force: true });
   }
@@ -246,5 +246,10 @@ if (!values['skip-refresh']) {
   const w = await refresh(uniform);
   console.log(
     `refresh    warehouse refresh of the day (${TOTAL} readings, new warehouse): ${(w.ms / 1000).toFixed(1)} s (target <= 60 s); raw limit: bare CREATE TABLE AS SELECT of the files ${(w.rawMs / 1000).toFixed(1)} s (load ${load()})`,
+  );
+  console.log(
+    `           steps (s): ${Object.entries(w.phases)
+      .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`)
+      .join(', ')}`,
   );
 }

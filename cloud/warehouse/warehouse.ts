@@ -22,12 +22,13 @@ import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { ARCHIVE_TABLE_NAMES, type ArchiveTableName } from '../archive/archive-tables.ts';
-import { micros, sqlString } from '../feature-store/parquet-offline-store.ts';
+import { ARCHIVE_TABLE_NAMES, type ArchiveTableName, partitionStart } from '../archive/archive-tables.ts';
+import { sqlString } from '../feature-store/parquet-offline-store.ts';
 import { checkKnownOptions, stringOption } from '../stream/options.ts';
 import { runChecks, type CheckOptions, type CheckResult } from './checks.ts';
-import { AGG_LEVELS, FACT_TABLES, SCHEMA_SQL, timeKeys, WAREHOUSE_SCHEMA_VERSION } from './schema.ts';
-import { buildDeviceVersions, type DeviceObservation, type DeviceVersion } from './scd2.ts';
+import { AGGREGATE_TEMP_TABLES, aggregateStatements } from './aggregates.ts';
+import { DEVICE_VERSION_AT_TS, rebuildDimDevice } from './dim-device.ts';
+import { dateKeyOf, FACT_TABLES, SCHEMA_SQL, timeKeys, WAREHOUSE_SCHEMA_VERSION } from './schema.ts';
 import { readSqlite } from './sqlite-sources.ts';
 
 export interface WarehouseOptions {
@@ -58,7 +59,11 @@ export interface RefreshResult {
   hoursAggregated: number;
   daysAggregated: number;
   checks: CheckResult[];
+  /** milliseconds spent in each step: load, dimDevice, aggregate, dimensions, checks */
+  phases: Record<RefreshPhase, number>;
 }
+
+export type RefreshPhase = 'load' | 'dimDevice' | 'aggregate' | 'dimensions' | 'checks';
 
 const KNOWN = [
   'path',
@@ -184,8 +189,36 @@ export class Warehouse {
     const archiveDir = this.#o.archiveDir;
     if (!archiveDir)
       throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: option "archiveDir" is required for refresh()`);
+    // a compaction may replace a partition's files between the listing and the load: the refresh is one
+    // transaction, so it is rolled back and run again on a fresh listing
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#refreshOnce(archiveDir, o);
+      } catch (err) {
+        if (attempt < 3 && /No files found|No such file|Cannot open file/i.test((err as Error).message)) continue;
+        if (err instanceof EdgeloopError) throw err;
+        throw new EdgeloopError(
+          'EL_ERR_WAREHOUSE_REFRESH',
+          `${C}: refresh failed (nothing changed): ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+    }
+  }
+
+  async #refreshOnce(
+    archiveDir: string,
+    o: { full?: boolean; reaggregate?: { from: number; to: number } },
+  ): Promise<RefreshResult> {
     const conn = this.connection;
     const refreshId = Number((await this.meta('refresh_id')) ?? 0) + 1;
+    const phases: Record<RefreshPhase, number> = { load: 0, dimDevice: 0, aggregate: 0, dimensions: 0, checks: 0 };
+    let mark = performance.now();
+    const lap = (phase: RefreshPhase): void => {
+      const now = performance.now();
+      phases[phase] += now - mark;
+      mark = now;
+    };
     await conn.run('BEGIN TRANSACTION');
     try {
       if (o.full) {
@@ -201,16 +234,37 @@ export class Warehouse {
           await conn.run(`DELETE FROM ${t}`);
       }
       await conn.run('CREATE OR REPLACE TEMP TABLE touched_hours (hour TIMESTAMPTZ PRIMARY KEY)');
-      const { loaded, removed } = await this.#loadPartitions(archiveDir);
-      const devicesChanged = await this.#rebuildDimDevice();
+      const plan = await this.#plan(archiveDir);
+      for (const key of plan.remove) await this.#removePartition(key);
+      // the SCD2 sources first: the facts are keyed to the versions as they are loaded
+      const sources = plan.load.filter((p) => !isFact(p.table));
+      const facts = plan.load.filter((p) => isFact(p.table));
+      for (const p of sources) await this.#loadPartition(p);
+      lap('load');
+      const devicesChanged = await rebuildDimDevice({
+        conn,
+        rows: (sql) => this.rows(sql),
+        pending: facts.flatMap((p) => p.files),
+        replaced: [...facts, ...plan.remove.map(splitKey)]
+          .filter((p) => isFact(p.table))
+          .map((p) => ({ table: FACT_TABLES[p.table] as 'fact_reading' | 'fact_event', partition: p.partition })),
+      });
+      lap('dimDevice');
+      for (const p of facts) await this.#loadPartition(p);
+      lap('load');
       // a backfill (cloud/batch/) asks for every hour of its range again, changed or not
       if (o.reaggregate)
         await conn.run(
           `INSERT OR IGNORE INTO touched_hours SELECT DISTINCT hour FROM fact_reading WHERE hour >= make_timestamptz(${Math.round(o.reaggregate.from) * 1000}::BIGINT) AND hour < make_timestamptz(${Math.round(o.reaggregate.to) * 1000}::BIGINT)`,
         );
-      const hours = Number(await this.#scalar('SELECT count(*) FROM touched_hours'));
-      const days = Number(await this.#scalar('SELECT count(DISTINCT CAST(hour AS DATE)) FROM touched_hours'));
-      await this.#aggregate();
+      await conn.run(
+        `CREATE OR REPLACE TEMP TABLE touched_days AS SELECT DISTINCT ${dateKeyOf('hour')} AS date_key FROM touched_hours`,
+      );
+      for (const sql of aggregateStatements()) await conn.run(sql);
+      const hours = Number(await this.#scalar('SELECT count(DISTINCT hour) FROM agg_dv WHERE hour IS NOT NULL'));
+      const days = Number(await this.#scalar('SELECT count(*) FROM touched_days'));
+      for (const t of [...AGGREGATE_TEMP_TABLES, 'touched_days']) await conn.run(`DROP TABLE ${t}`);
+      lap('aggregate');
       await this.#rebuildDimModel();
       await conn.run(`DELETE FROM dim_date`);
       await conn.run(`INSERT INTO dim_date SELECT CAST(strftime(d, '%Y%m%d') AS INTEGER), CAST(d AS DATE), year(d), month(d), day(d), isodow(d), weekofyear(d)
@@ -219,24 +273,22 @@ export class Warehouse {
       await this.#setMeta('refreshed_at', new Date(this.#clock.now()).toISOString());
       await conn.run('COMMIT');
       await this.#featureView();
+      lap('dimensions');
       const checks = await this.check(refreshId);
+      lap('checks');
       return {
         refreshId,
-        partitionsLoaded: loaded,
-        partitionsRemoved: removed,
+        partitionsLoaded: plan.load.length,
+        partitionsRemoved: plan.remove.length,
         devicesChanged,
         hoursAggregated: hours,
         daysAggregated: days,
         checks,
+        phases,
       };
     } catch (err) {
       await conn.run('ROLLBACK').catch(() => undefined);
-      if (err instanceof EdgeloopError) throw err;
-      throw new EdgeloopError(
-        'EL_ERR_WAREHOUSE_REFRESH',
-        `${C}: refresh failed (nothing changed): ${(err as Error).message}`,
-        { cause: err },
-      );
+      throw err;
     }
   }
 
@@ -292,219 +344,65 @@ export class Warehouse {
     return out;
   }
 
-  async #loadPartitions(dir: string): Promise<{ loaded: number; removed: number }> {
-    const conn = this.connection;
+  /** What changed in the archive since the last refresh: partitions to (re)load, and partitions gone from it. */
+  async #plan(dir: string): Promise<{ load: ArchivePartition[]; remove: string[] }> {
     const known = new Map(
       (await this.rows('SELECT archive_table, partition, files FROM wh_partitions')).map((r) => [
         `${r.archive_table}/${r.partition}`,
         r.files as string,
       ]),
     );
-    let loaded = 0;
-    let removed = 0;
-    // a compaction may replace files while they are listed: list again and retry the partition
-    for (let attempt = 1; ; attempt++) {
-      const current = await this.#archivePartitions(dir);
-      try {
-        for (const [key, p] of current) {
-          if (known.get(key) === p.signature) continue;
-          await this.#loadPartition(p.table, p.partition, p.files);
-          await conn.run(
-            `INSERT OR REPLACE INTO wh_partitions VALUES (${sqlString(p.table)}, ${sqlString(p.partition)}, ${sqlString(p.signature)})`,
-          );
-          known.set(key, p.signature);
-          loaded++;
-        }
-      } catch (err) {
-        if (attempt < 3 && /No files found|No such file|Cannot open file/i.test((err as Error).message)) continue;
-        throw err;
-      }
-      for (const key of [...known.keys()]) {
-        if (current.has(key)) continue;
-        const [table, ...rest] = key.split('/');
-        const partition = rest.join('/');
-        await this.#touchPartition(FACT_TABLES[table as ArchiveTableName], partition);
-        await conn.run(
-          `DELETE FROM ${FACT_TABLES[table as ArchiveTableName]} WHERE partition = ${sqlString(partition)}`,
-        );
-        await conn.run(
-          `DELETE FROM wh_partitions WHERE archive_table = ${sqlString(table!)} AND partition = ${sqlString(partition)}`,
-        );
-        known.delete(key);
-        removed++;
-      }
-      return { loaded, removed };
-    }
+    const current = await this.#archivePartitions(dir);
+    return {
+      load: [...current.entries()].filter(([key, p]) => known.get(key) !== p.signature).map(([, p]) => p),
+      remove: [...known.keys()].filter((key) => !current.has(key)),
+    };
   }
 
-  async #touchPartition(target: string, partition: string): Promise<void> {
-    await this.connection.run(
-      `INSERT OR IGNORE INTO touched_hours SELECT DISTINCT hour FROM ${target} WHERE partition = ${sqlString(partition)}`,
-    );
-  }
-
-  async #loadPartition(table: ArchiveTableName, partition: string, files: string[]): Promise<void> {
-    const conn = this.connection;
+  async #removePartition(key: string): Promise<void> {
+    const { table, partition } = splitKey(key);
     const target = FACT_TABLES[table];
-    const cols = LOAD_COLUMNS[table];
-    const list = `[${files.map(sqlString).join(', ')}]`;
-    const keyed = table === 'readings' || table === 'events';
     await this.#touchPartition(target, partition);
-    await conn.run(`DELETE FROM ${target} WHERE partition = ${sqlString(partition)}`);
+    await this.connection.run(`DELETE FROM ${target} WHERE partition = ${sqlString(partition)}`);
+    await this.connection.run(
+      `DELETE FROM wh_partitions WHERE archive_table = ${sqlString(table)} AND partition = ${sqlString(partition)}`,
+    );
+  }
+
+  /** Mark a partition's hour for re-aggregation: the archive partitions by the UTC hour of ts (archive-tables.ts). */
+  async #touchPartition(target: string, partition: string): Promise<void> {
+    const start = partitionStart(partition);
+    await this.connection.run(
+      start === undefined
+        ? `INSERT OR IGNORE INTO touched_hours SELECT DISTINCT hour FROM ${target} WHERE partition = ${sqlString(partition)}`
+        : `INSERT OR IGNORE INTO touched_hours VALUES (make_timestamptz(${start * 1000}::BIGINT))`,
+    );
+  }
+
+  /** Replace a partition's rows with its files' rows; readings and events get the device version valid at their ts. */
+  async #loadPartition(p: ArchivePartition): Promise<void> {
+    const conn = this.connection;
+    const target = FACT_TABLES[p.table];
+    const cols = LOAD_COLUMNS[p.table];
+    const list = `[${p.files.map(sqlString).join(', ')}]`;
+    await this.#touchPartition(target, p.partition);
+    await conn.run(`DELETE FROM ${target} WHERE partition = ${sqlString(p.partition)}`);
+    const source = `(SELECT ${cols} FROM read_parquet(${list})) f`;
+    const fCols = cols
+      .split(', ')
+      .map((c) => `f.${c}`)
+      .join(', ');
     await conn.run(
-      `INSERT INTO ${target} (${cols}${keyed ? ', device_key' : ''}, partition, hour, date_key, time_key)
-       SELECT ${cols}${keyed ? ', NULL' : ''}, ${sqlString(partition)}, ${timeKeys('ts')} FROM read_parquet(${list})`,
+      isFact(p.table)
+        ? `INSERT INTO ${target} (${cols}, device_key, partition, hour, date_key, time_key)
+           SELECT ${fCols}, d.device_key, ${sqlString(p.partition)}, ${timeKeys('f.ts')}
+           FROM ${source} ${DEVICE_VERSION_AT_TS}`
+        : `INSERT INTO ${target} (${cols}, partition, hour, date_key, time_key)
+           SELECT ${fCols}, ${sqlString(p.partition)}, ${timeKeys('f.ts')} FROM ${source}`,
     );
-    await this.#touchPartition(target, partition);
-  }
-
-  async #rebuildDimDevice(): Promise<number> {
-    const conn = this.connection;
-    const obs: DeviceObservation[] = [];
-    for (const r of await this.rows(
-      `SELECT device_id, epoch_ms(ts) AS t, seq, agent_version, model_name, model_version, site, hardware, config_hash FROM stg_status`,
-    )) {
-      const attrs: DeviceObservation['attrs'] = {};
-      if (r.agent_version !== null) attrs.agentVersion = r.agent_version as string;
-      if (r.model_name !== null) {
-        attrs.modelName = r.model_name as string;
-        attrs.modelVersion = r.model_version as string;
-      }
-      if (r.site !== null) attrs.site = r.site as string;
-      if (r.hardware !== null) attrs.hardware = r.hardware as string;
-      if (r.config_hash !== null) attrs.configHash = r.config_hash as string;
-      obs.push({ deviceId: r.device_id as string, ts: Number(r.t), seq: Number(r.seq), attrs });
-    }
-    for (const r of await this.rows(
-      `SELECT device_id, epoch_ms(ts) AS t, seq, model, version FROM stg_model_report WHERE state = 'active'`,
-    )) {
-      obs.push({
-        deviceId: r.device_id as string,
-        ts: Number(r.t),
-        seq: Number(r.seq),
-        attrs: { modelName: r.model as string, modelVersion: r.version as string },
-      });
-    }
-    const seen = new Map<string, number>();
-    for (const r of await this.rows(
-      `SELECT device_id, epoch_ms(min(ts)) AS t FROM (SELECT device_id, ts FROM fact_reading UNION ALL SELECT device_id, ts FROM fact_event) GROUP BY device_id`,
-    )) {
-      seen.set(r.device_id as string, Number(r.t));
-    }
-    const next = buildDeviceVersions(obs, seen);
-    const before = groupVersions(
-      (
-        await this.rows(
-          'SELECT device_key, device_id, version, epoch_ms(valid_from) AS vf, epoch_ms(valid_to) AS vt, site, hardware, agent_version, model_name, model_version, config_hash FROM dim_device',
-        )
-      ).map(
-        (r) =>
-          ({
-            deviceKey: r.device_key,
-            deviceId: r.device_id,
-            version: r.version,
-            validFrom: Number(r.vf),
-            validTo: r.vt === null ? null : Number(r.vt),
-            isCurrent: r.vt === null,
-            site: r.site,
-            hardware: r.hardware,
-            agentVersion: r.agent_version,
-            modelName: r.model_name,
-            modelVersion: r.model_version,
-            configHash: r.config_hash,
-          }) as DeviceVersion,
-      ),
+    await conn.run(
+      `INSERT OR REPLACE INTO wh_partitions VALUES (${sqlString(p.table)}, ${sqlString(p.partition)}, ${sqlString(p.signature)})`,
     );
-    const after = groupVersions(next);
-    await conn.run('CREATE OR REPLACE TEMP TABLE rekey (device_id VARCHAR PRIMARY KEY, from_ts TIMESTAMPTZ)');
-    let changed = 0;
-    for (const [id, versions] of after) {
-      const from = firstDifference(before.get(id) ?? [], versions);
-      if (from === undefined) continue;
-      changed++;
-      await conn.run(
-        `INSERT INTO rekey VALUES (${sqlString(id)}, make_timestamptz(${Math.round(from * 1000)}::BIGINT))`,
-      );
-    }
-    await conn.run('DELETE FROM dim_device');
-    const app = await conn.createAppender('dim_device');
-    const s = (v: string | null): void => (v === null ? app.appendNull() : app.appendVarchar(v));
-    for (const v of next) {
-      app.appendVarchar(v.deviceKey);
-      app.appendVarchar(v.deviceId);
-      app.appendInteger(v.version);
-      s(v.site);
-      s(v.hardware);
-      s(v.agentVersion);
-      s(v.modelName);
-      s(v.modelVersion);
-      s(v.configHash);
-      app.appendTimestampTZ(micros(v.validFrom));
-      if (v.validTo === null) app.appendNull();
-      else app.appendTimestampTZ(micros(v.validTo));
-      app.appendBoolean(v.isCurrent);
-      app.endRow();
-    }
-    app.closeSync();
-    for (const t of ['fact_reading', 'fact_event']) {
-      const stale = `(${t}.device_key IS NULL OR EXISTS (SELECT 1 FROM rekey r WHERE r.device_id = ${t}.device_id AND ${t}.ts >= r.from_ts))`;
-      await conn.run(`INSERT OR IGNORE INTO touched_hours SELECT DISTINCT hour FROM ${t} WHERE ${stale}`);
-      await conn.run(
-        `UPDATE ${t} SET device_key = d.device_key FROM dim_device d
-         WHERE d.device_id = ${t}.device_id AND ${t}.ts >= d.valid_from AND (d.valid_to IS NULL OR ${t}.ts < d.valid_to) AND ${stale}`,
-      );
-    }
-    return changed;
-  }
-
-  async #aggregate(): Promise<void> {
-    const conn = this.connection;
-    for (const [period, col, minutes] of [
-      ['hourly', 'hour', 60],
-      ['daily', 'day', 1440],
-    ] as const) {
-      const periodExpr = period === 'hourly' ? 'f.hour' : 'CAST(f.hour AS DATE)';
-      const scope =
-        period === 'hourly'
-          ? 'f.hour IN (SELECT hour FROM touched_hours)'
-          : 'CAST(f.hour AS DATE) IN (SELECT DISTINCT CAST(hour AS DATE) FROM touched_hours)';
-      const mine =
-        period === 'hourly'
-          ? 'hour IN (SELECT hour FROM touched_hours)'
-          : 'day IN (SELECT DISTINCT CAST(hour AS DATE) FROM touched_hours)';
-      await conn.run(`DELETE FROM agg_sensor_${period} WHERE ${mine}`);
-      await conn.run(`DELETE FROM agg_health_${period} WHERE ${mine}`);
-      const sensor = Object.entries(AGG_LEVELS).map(
-        ([level, member]) =>
-          `SELECT '${level}' AS level, ${member} AS member, ${periodExpr} AS ${col}, f.sensor, count(*) AS readings,
-             avg(f.value ORDER BY f.device_id, f.seq) AS mean_value, min(f.value) AS min_value, max(f.value) AS max_value,
-             quantile_disc(f.value, 0.95) AS p95_value
-           FROM fact_reading f LEFT JOIN dim_device d ON d.device_key = f.device_key WHERE ${scope} GROUP BY ALL`,
-      );
-      await conn.run(`INSERT INTO agg_sensor_${period} SELECT * FROM (${sensor.join(' UNION ALL ')}) ORDER BY ALL`);
-      // per device version and period: counts, active minutes, seqs received out of the seq range seen
-      const base = `WITH u AS (
-          SELECT f.device_id, f.device_key, ${periodExpr} AS p, f.seq, date_trunc('minute', f.ts) AS minute, 1 AS r, 0 AS e, 0 AS a FROM fact_reading f WHERE ${scope}
-          UNION ALL
-          SELECT f.device_id, f.device_key, ${periodExpr}, f.seq, NULL, 0, 1, CASE WHEN f.kind = 'anomaly' THEN 1 ELSE 0 END FROM fact_event f WHERE ${scope}
-        ), dv AS (
-          SELECT device_id, device_key, p, sum(r) AS readings, sum(e) AS events, sum(a) AS anomalies, count(DISTINCT minute) AS active_minutes,
-                 count(DISTINCT seq) AS received, max(seq) - min(seq) + 1 AS expected
-          FROM u GROUP BY ALL
-        )`;
-      const health = Object.entries(AGG_LEVELS).map(
-        ([level, member]) =>
-          `SELECT '${level}' AS level, ${member.replace('f.', 'dv.')} AS member, dv.p AS ${col}, count(DISTINCT dv.device_id) AS devices,
-             sum(dv.readings) AS readings, sum(dv.events) AS events, sum(dv.anomalies) AS anomalies,
-             CASE WHEN sum(dv.readings) > 0 THEN sum(dv.anomalies) / sum(dv.readings) END AS anomaly_rate,
-             sum(dv.active_minutes) / (count(DISTINCT dv.device_id) * ${minutes}.0) AS uptime,
-             sum(dv.received) / sum(dv.expected) AS completeness
-           FROM dv LEFT JOIN dim_device d ON d.device_key = dv.device_key GROUP BY ALL`,
-      );
-      await conn.run(
-        `INSERT INTO agg_health_${period} ${base} SELECT * FROM (${health.join(' UNION ALL ')}) ORDER BY ALL`,
-      );
-    }
   }
 
   async #rebuildDimModel(): Promise<void> {
@@ -566,35 +464,19 @@ export class Warehouse {
   }
 }
 
-function groupVersions(vs: Iterable<DeviceVersion>): Map<string, DeviceVersion[]> {
-  const m = new Map<string, DeviceVersion[]>();
-  for (const v of vs) {
-    const l = m.get(v.deviceId);
-    if (l) l.push(v);
-    else m.set(v.deviceId, [v]);
-  }
-  for (const l of m.values()) l.sort((a, b) => a.version - b.version);
-  return m;
+interface ArchivePartition {
+  table: ArchiveTableName;
+  partition: string;
+  files: string[];
+  signature: string;
 }
 
-const ATTRS = [
-  'validFrom',
-  'validTo',
-  'site',
-  'hardware',
-  'agentVersion',
-  'modelName',
-  'modelVersion',
-  'configHash',
-] as const;
+/** readings and events: the facts keyed to a device version (status and model reports are the SCD2 sources) */
+function isFact(table: ArchiveTableName): boolean {
+  return table === 'readings' || table === 'events';
+}
 
-/** The earliest instant from which two version lists of a device differ; undefined when they are equal. */
-export function firstDifference(a: readonly DeviceVersion[], b: readonly DeviceVersion[]): number | undefined {
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const x = a[i];
-    const y = b[i];
-    if (x && y && ATTRS.every((k) => x[k] === y[k])) continue;
-    return Math.min(x?.validFrom ?? Infinity, y?.validFrom ?? Infinity);
-  }
-  return undefined;
+function splitKey(key: string): { table: ArchiveTableName; partition: string } {
+  const [table, ...rest] = key.split('/');
+  return { table: table as ArchiveTableName, partition: rest.join('/') };
 }
