@@ -15,7 +15,6 @@ const ALLOWED = new Map<string, string>([
   ['agent/outbox/sqlite-outbox.ts', 'split pending: intake, read side and open/recovery still share one class'],
   ['cloud/rollout/rollout-machine.ts', 'split pending: shadow stage and gate evaluation out of the state machine'],
   ['cloud/rollout/rollout-controller.ts', 'split pending: fleet discovery and candidate entry out of the controller'],
-  ['simulator/run-simulation.ts', 'split pending: option resolution and report assembly out of the runner'],
   ['cloud/warehouse/warehouse.ts', 'split pending: SCD2 build and aggregate refresh into their own modules'],
   ['cloud/processor/feature-aggregator.ts', 'split pending: window statistics out of the per-device aggregator'],
   ['agent/model-updater/model-updater.ts', 'split pending: the shadow path out of the reconcile chain'],
