@@ -16,7 +16,6 @@ const ALLOWED = new Map<string, string>([
   ['cloud/rollout/rollout-machine.ts', 'split pending: shadow stage and gate evaluation out of the state machine'],
   ['cloud/rollout/rollout-controller.ts', 'split pending: fleet discovery and candidate entry out of the controller'],
   ['cloud/warehouse/warehouse.ts', 'split pending: SCD2 build and aggregate refresh into their own modules'],
-  ['cloud/processor/feature-aggregator.ts', 'split pending: window statistics out of the per-device aggregator'],
   ['agent/model-updater/model-updater.ts', 'split pending: the shadow path out of the reconcile chain'],
   ['agent/inference/inference-engine.ts', 'split pending: shadow pairing out of the engine'],
   ['cloud/drift/drift-service.ts', 'split pending: cohort bookkeeping out of the service'],
