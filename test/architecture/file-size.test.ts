@@ -18,7 +18,6 @@ const ALLOWED = new Map<string, string>([
   ['cloud/warehouse/warehouse.ts', 'split pending: SCD2 build and aggregate refresh into their own modules'],
   ['agent/model-updater/model-updater.ts', 'split pending: the shadow path out of the reconcile chain'],
   ['agent/inference/inference-engine.ts', 'split pending: shadow pairing out of the engine'],
-  ['cloud/drift/drift-service.ts', 'split pending: cohort bookkeeping out of the service'],
   ['cloud/batch/backfill.ts', 'split pending: unit execution and day commits out of the job'],
   ['cloud/batch/daily-dag.ts', 'split pending: the task bodies out of the DAG runner'],
   ['cloud/registry/model-registry.ts', 'split pending: version status and aliases into their own modules'],
