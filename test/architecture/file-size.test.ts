@@ -19,7 +19,6 @@ const ALLOWED = new Map<string, string>([
   ['agent/model-updater/model-updater.ts', 'split pending: the shadow path out of the reconcile chain'],
   ['agent/inference/inference-engine.ts', 'split pending: shadow pairing out of the engine'],
   ['cloud/batch/backfill.ts', 'split pending: unit execution and day commits out of the job'],
-  ['cloud/batch/daily-dag.ts', 'split pending: the task bodies out of the DAG runner'],
   ['cloud/registry/model-registry.ts', 'split pending: version status and aliases into their own modules'],
 ]);
 
