@@ -1,25 +1,27 @@
 /**
  * runSimulation(options): the programmatic simulator (what `edgeloop sim` and bench:pipeline call). It builds the
  * fleet, connects it (through fault proxies where the schedule needs them), publishes for `durationSec`, injects
- * the scheduled faults, waits for delivery to drain, and returns a SimulationReport.
+ * the scheduled faults, waits for delivery to drain, and returns a SimulationReport. Beside it: what the options
+ * and hooks imply for the run (run-plan.ts), the fleet of the mode (create-fleet-driver.ts), the infrastructure
+ * faults (faults/infra-faults.ts) and the report (report/assemble-report.ts).
  *
  *   const report = await runSimulation({ devices: 1000, durationSec: 60, url: 'mqtt://127.0.0.1:1883',
  *     faults: [{ kind: 'broker-restart', atSec: 20, durationSec: 3 }] }, { broker });
  */
-import mqtt from 'mqtt';
 import { definePart, System } from '../lib/parts.ts';
-import { EdgeloopError } from '../protocol/errors.ts';
 import { Topics } from '../protocol/topics.ts';
 import { buildFleet } from './build-fleet.ts';
 import { createFleetDriver } from './create-fleet-driver.ts';
+import { delay, withAbort } from './delay.ts';
 import { EmbeddedBroker, type BrokerControl } from './embedded-broker.ts';
+import { scheduleInfraFaults } from './faults/infra-faults.ts';
 import { FleetObserver } from './fleet-observer.ts';
 import type { Endpoint } from './light/light-fleet.ts';
 import { TcpProxy } from './net/tcp-proxy.ts';
 import { loadReplay } from './replay/csv-replay.ts';
 import { assembleReport } from './report/assemble-report.ts';
 import { LatencyHistogram } from './report/latency-histogram.ts';
-import type { FaultOutcome, SimulationReport } from './report/sim-report.ts';
+import type { SimulationReport } from './report/sim-report.ts';
 import { TimeSeries } from './report/time-series.ts';
 import { parseUrl, planRun } from './run-plan.ts';
 import { prepareScenario } from './scenarios/index.ts';
@@ -242,9 +244,6 @@ async function run(
   }
 
   // schedule infra faults
-  const outcomes: FaultOutcome[] = [];
-  let activePartition = false;
-  const faultRuns: Promise<void>[] = [];
   const drainTimeoutMs = o.drainTimeoutSec * 1000;
   const waitDrained = async (snapshot: Map<string, number>, deadline: number): Promise<number | null> => {
     if (!observer) return null;
@@ -255,114 +254,22 @@ async function run(
     }
     return null;
   };
-  const sleepUntil = async (at: number): Promise<void> => {
-    const ms = at - Date.now();
-    if (ms > 0) await delay(ms, hooks.signal);
-  };
-  const trackBacklog = (): { stop: () => number } => {
-    let peak = 0;
-    const t = setInterval(() => (peak = Math.max(peak, fleet.snapshot().backlog)), 100);
-    return { stop: () => (clearInterval(t), Math.max(peak, fleet.snapshot().backlog)) };
-  };
-  for (const f of infra) {
-    faultRuns.push(
-      (async () => {
-        await sleepUntil(publishStart + f.atSec * 1000);
-        const label = `${f.kind}@${f.atSec}s`;
-        activeFaults.add(label);
-        const atMs = Date.now() - publishStart;
-        const bl = trackBacklog();
-        const out: FaultOutcome = {
-          kind: f.kind,
-          atMs,
-          healedAtMs: atMs,
-          devicesAffected: n,
-          drainMs: null,
-          peakBacklog: 0,
-        };
-        switch (f.kind) {
-          case 'broker-restart':
-            if (restartAtProxy) {
-              out.notes =
-                'no control of the broker process: played as an outage at the network (connections reset and refused, broker state kept)';
-              mainProxy!.block();
-              partitionProxy?.block();
-              await delay(f.durationSec * 1000, hooks.signal);
-              mainProxy!.heal();
-              if (!activePartition) partitionProxy?.heal();
-            } else {
-              await control.stop!();
-              await delay(f.durationSec * 1000, hooks.signal);
-              await control.restart!();
-            }
-            break;
-          case 'partition': {
-            const p = partitionProxy!;
-            out.devicesAffected = partitionCount;
-            out.notes = `style ${f.style}, ${partitionCount} of ${n} devices`;
-            activePartition = true;
-            if (f.style === 'blackhole') p.blackhole();
-            else if (f.style === 'block') p.block();
-            else p.drop();
-            await delay(f.durationSec * 1000, hooks.signal);
-            p.heal();
-            activePartition = false;
-            break;
-          }
-          case 'slow-consumer': {
-            // a subscriber to all telemetry that stops reading its socket: the broker must queue for it
-            const c = await mqtt.connectAsync(brokerUrl, {
-              clientId: `edgeloop-sim-slow-${process.pid}`,
-              username: obsCred.username,
-              password: obsCred.password,
-              reconnectPeriod: 0,
-            });
-            await c.subscribeAsync(`${topics.prefix}/+/telemetry`, { qos: 1 });
-            const stream = (c as unknown as { stream: NodeJS.ReadableStream }).stream;
-            stream.pause();
-            out.notes = 'one QoS 1 subscriber to all telemetry stopped reading for the duration';
-            await delay(f.durationSec * 1000, hooks.signal);
-            stream.resume();
-            await c.endAsync(true);
-            break;
-          }
-          case 'connect-storm': {
-            const p = mainProxy!;
-            const refused0 = p.stats.refusedRateLimited + (partitionProxy?.stats.refusedRateLimited ?? 0);
-            // a burst of a tenth of a second's worth: the storm meets the limit at once, as at a cloud broker
-            const burst = Math.max(1, Math.floor(f.maxConnectsPerSec / 10));
-            p.setRateLimit(f.maxConnectsPerSec, burst);
-            partitionProxy?.setRateLimit(f.maxConnectsPerSec, burst);
-            const t0 = Date.now();
-            fleet.dropAll();
-            const deadline = t0 + Math.max(f.durationSec * 1000, drainTimeoutMs);
-            await delay(50);
-            while (Date.now() < deadline && fleet.snapshot().connectedDevices < n) await delay(50);
-            const s = fleet.snapshot();
-            out.reconnectMs = s.connectedDevices >= n ? Date.now() - t0 : null;
-            out.refusedConnects =
-              p.stats.refusedRateLimited + (partitionProxy?.stats.refusedRateLimited ?? 0) - refused0;
-            out.notes = `rate limit ${f.maxConnectsPerSec} connects/s`;
-            p.setRateLimit(Infinity);
-            partitionProxy?.setRateLimit(Infinity);
-            break;
-          }
-          case 'agent-kill': {
-            if (!fleet.killAgents)
-              throw new EdgeloopError('EL_ERR_SIM_FAULT', 'agent-kill needs agents in child processes (agent mode)');
-            out.devicesAffected = await fleet.killAgents(f.share, f.durationSec * 1000);
-            break;
-          }
-        }
-        out.healedAtMs = Date.now() - publishStart;
-        activeFaults.delete(label);
-        const snap = fleet.expected();
-        out.drainMs = await waitDrained(snap, Date.now() + drainTimeoutMs);
-        out.peakBacklog = bl.stop();
-        outcomes.push(out);
-      })(),
-    );
-  }
+  const { runs: faultRuns, outcomes } = scheduleInfraFaults(infra, publishStart, {
+    fleet,
+    devices: n,
+    partitionCount,
+    restartAtProxy,
+    main: mainProxy,
+    partition: partitionProxy,
+    control,
+    brokerUrl,
+    topics,
+    observerCredentials: obsCred,
+    drainTimeoutMs,
+    signal: hooks.signal,
+    active: activeFaults,
+    waitDrained,
+  });
 
   // run
   await delay(o.durationSec * 1000, hooks.signal);
@@ -415,31 +322,4 @@ async function run(
     outcomes,
     maintenance,
   });
-}
-
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortError());
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(abortError());
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function withAbort<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return p;
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => signal.addEventListener('abort', () => reject(abortError()), { once: true })),
-  ]);
-}
-
-function abortError(): Error {
-  return new EdgeloopError('EL_ERR_CLOSED', 'simulation aborted');
 }
