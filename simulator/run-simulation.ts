@@ -1,74 +1,38 @@
 /**
  * runSimulation(options): the programmatic simulator (what `edgeloop sim` and bench:pipeline call). It builds the
  * fleet, connects it (through fault proxies where the schedule needs them), publishes for `durationSec`, injects
- * the scheduled faults, waits for delivery to drain, and returns a SimulationReport.
+ * the scheduled faults, waits for delivery to drain, and returns a SimulationReport. Beside it: what the options
+ * and hooks imply for the run (run-plan.ts), the fleet of the mode (create-fleet-driver.ts), the infrastructure
+ * faults (faults/infra-faults.ts) and the report (report/assemble-report.ts).
  *
  *   const report = await runSimulation({ devices: 1000, durationSec: 60, url: 'mqtt://127.0.0.1:1883',
  *     faults: [{ kind: 'broker-restart', atSec: 20, durationSec: 3 }] }, { broker });
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import mqtt from 'mqtt';
-import { EdgeloopError } from '../protocol/errors.ts';
+import { definePart, System } from '../lib/parts.ts';
 import { Topics } from '../protocol/topics.ts';
 import { buildFleet } from './build-fleet.ts';
+import { createFleetDriver } from './create-fleet-driver.ts';
+import { delay, withAbort } from './delay.ts';
 import { EmbeddedBroker, type BrokerControl } from './embedded-broker.ts';
-import type { FleetDriver, FleetFactoryContext, FleetSnapshot } from './fleet-driver.ts';
+import { scheduleInfraFaults } from './faults/infra-faults.ts';
 import { FleetObserver } from './fleet-observer.ts';
-import { LightFleet, type Endpoint } from './light/light-fleet.ts';
+import type { Endpoint } from './light/light-fleet.ts';
 import { TcpProxy } from './net/tcp-proxy.ts';
 import { loadReplay } from './replay/csv-replay.ts';
-import { prepareScenario } from './scenarios/index.ts';
-import { scoreDetection, type ObservedEvent } from './report/detection-score.ts';
+import { assembleReport } from './report/assemble-report.ts';
 import { LatencyHistogram } from './report/latency-histogram.ts';
-import type { FaultOutcome, SimulationReport } from './report/sim-report.ts';
+import type { SimulationReport } from './report/sim-report.ts';
 import { TimeSeries } from './report/time-series.ts';
+import { parseUrl, planRun } from './run-plan.ts';
+import { prepareScenario } from './scenarios/index.ts';
+import type { SimulationHooks, SimulationProgress } from './simulation-hooks.ts';
 import {
-  isInfraFault,
   resolveSimulationOptions,
-  type InfraFaultSpec,
   type ResolvedSimulationOptions,
   type SimulationOptions,
 } from './simulation-options.ts';
-import { packagePath } from '../lib/package-root.ts';
-import { definePart, System } from '../lib/parts.ts';
 
-export interface SimulationProgress {
-  elapsedSec: number;
-  durationSec: number;
-  phase: 'connecting' | 'running' | 'draining';
-  devices: number;
-  connectedDevices: number;
-  /** published in the last second */
-  msgsPerSec: number;
-  /** readings the observer received in the last second */
-  receivedPerSec: number;
-  backlog: number;
-  missing: number;
-  activeFaults: string[];
-}
-
-/** A latency stage measured outside the simulator (a stream consumer, the feature store) */
-export interface LatencyProbe {
-  name: string;
-  /** start measuring; call `record(deviceTsMs, atMs)` for every reading seen at that stage */
-  start(record: (deviceTs: number, at: number) => void): Promise<void> | void;
-  close(): Promise<void> | void;
-}
-
-export interface SimulationHooks {
-  /** broker to use with stop/restart for the broker-restart fault (overrides options.url) */
-  broker?: { url: string } & Partial<BrokerControl>;
-  /** credentials per MQTT client id (default options.username/password for everyone) */
-  credentials?: (clientId: string) => { username?: string; password?: string } | undefined;
-  /** credentials of the observer and the slow consumer (privileged: subscribe to every device) */
-  observerCredentials?: { username?: string; password?: string };
-  onProgress?: (p: SimulationProgress) => void;
-  probes?: LatencyProbe[];
-  /** agent mode: builds the agent fleet (default: simulator/agent/agent-fleet.ts) */
-  createAgentFleet?: (ctx: FleetFactoryContext) => Promise<FleetDriver>;
-  signal?: AbortSignal;
-}
+export type { LatencyProbe, SimulationHooks, SimulationProgress } from './simulation-hooks.ts';
 
 export async function runSimulation(
   options: SimulationOptions,
@@ -99,7 +63,6 @@ async function run(
 ): Promise<SimulationReport> {
   const startedAt = new Date();
   const cpu0 = process.cpuUsage();
-  const infra = o.faults.filter(isInfraFault) as InfraFaultSpec[];
   const topics = new Topics(o.topicPrefix);
 
   // fleet and ground truth; publishing starts after connecting, so data faults are re-based then
@@ -112,21 +75,15 @@ async function run(
   const built = scenario?.fleet ?? buildFleet(o, plannedStart, replay);
   const n = built.devices.length;
 
-  // without control of the broker process, a broker restart is played at the network: every device connection
-  // is reset and refused for the outage (the broker keeps its state, like a broker restarting with persistence)
-  const hasControl = hooks.broker ? Boolean(hooks.broker.stop && hooks.broker.restart) : !o.url;
-  const restartAtProxy = infra.some((f) => f.kind === 'broker-restart') && !hasControl;
-  // proxies: a partition group gets its own proxy; everyone goes through the main proxy when a storm is scheduled
-  const partitions = infra.filter((f) => f.kind === 'partition');
-  const needMain = restartAtProxy || infra.some((f) => f.kind === 'connect-storm');
-  const share = partitions.length ? Math.max(...partitions.map((p) => p.share)) : 0;
-  const partitionCount = partitions.length ? Math.max(1, Math.round(share * n)) : 0;
-
+  const {
+    infra,
+    restartAtProxy,
+    needMain,
+    partitionCount,
+    credentials,
+    observerCredentials: obsCred,
+  } = planRun(o, hooks, n);
   const series = new TimeSeries(plannedStart);
-  const credentials =
-    hooks.credentials ??
-    (o.username !== undefined ? () => ({ username: o.username, password: o.password }) : undefined);
-  const obsCred = hooks.observerCredentials ?? { username: o.username, password: o.password };
   const stages: Record<string, LatencyHistogram> = {};
 
   // the run's resources are parts of the kernel (lib/parts.ts): started in this order, closed in reverse
@@ -287,9 +244,6 @@ async function run(
   }
 
   // schedule infra faults
-  const outcomes: FaultOutcome[] = [];
-  let activePartition = false;
-  const faultRuns: Promise<void>[] = [];
   const drainTimeoutMs = o.drainTimeoutSec * 1000;
   const waitDrained = async (snapshot: Map<string, number>, deadline: number): Promise<number | null> => {
     if (!observer) return null;
@@ -300,114 +254,22 @@ async function run(
     }
     return null;
   };
-  const sleepUntil = async (at: number): Promise<void> => {
-    const ms = at - Date.now();
-    if (ms > 0) await delay(ms, hooks.signal);
-  };
-  const trackBacklog = (): { stop: () => number } => {
-    let peak = 0;
-    const t = setInterval(() => (peak = Math.max(peak, fleet.snapshot().backlog)), 100);
-    return { stop: () => (clearInterval(t), Math.max(peak, fleet.snapshot().backlog)) };
-  };
-  for (const f of infra) {
-    faultRuns.push(
-      (async () => {
-        await sleepUntil(publishStart + f.atSec * 1000);
-        const label = `${f.kind}@${f.atSec}s`;
-        activeFaults.add(label);
-        const atMs = Date.now() - publishStart;
-        const bl = trackBacklog();
-        const out: FaultOutcome = {
-          kind: f.kind,
-          atMs,
-          healedAtMs: atMs,
-          devicesAffected: n,
-          drainMs: null,
-          peakBacklog: 0,
-        };
-        switch (f.kind) {
-          case 'broker-restart':
-            if (restartAtProxy) {
-              out.notes =
-                'no control of the broker process: played as an outage at the network (connections reset and refused, broker state kept)';
-              mainProxy!.block();
-              partitionProxy?.block();
-              await delay(f.durationSec * 1000, hooks.signal);
-              mainProxy!.heal();
-              if (!activePartition) partitionProxy?.heal();
-            } else {
-              await control.stop!();
-              await delay(f.durationSec * 1000, hooks.signal);
-              await control.restart!();
-            }
-            break;
-          case 'partition': {
-            const p = partitionProxy!;
-            out.devicesAffected = partitionCount;
-            out.notes = `style ${f.style}, ${partitionCount} of ${n} devices`;
-            activePartition = true;
-            if (f.style === 'blackhole') p.blackhole();
-            else if (f.style === 'block') p.block();
-            else p.drop();
-            await delay(f.durationSec * 1000, hooks.signal);
-            p.heal();
-            activePartition = false;
-            break;
-          }
-          case 'slow-consumer': {
-            // a subscriber to all telemetry that stops reading its socket: the broker must queue for it
-            const c = await mqtt.connectAsync(brokerUrl, {
-              clientId: `edgeloop-sim-slow-${process.pid}`,
-              username: obsCred.username,
-              password: obsCred.password,
-              reconnectPeriod: 0,
-            });
-            await c.subscribeAsync(`${topics.prefix}/+/telemetry`, { qos: 1 });
-            const stream = (c as unknown as { stream: NodeJS.ReadableStream }).stream;
-            stream.pause();
-            out.notes = 'one QoS 1 subscriber to all telemetry stopped reading for the duration';
-            await delay(f.durationSec * 1000, hooks.signal);
-            stream.resume();
-            await c.endAsync(true);
-            break;
-          }
-          case 'connect-storm': {
-            const p = mainProxy!;
-            const refused0 = p.stats.refusedRateLimited + (partitionProxy?.stats.refusedRateLimited ?? 0);
-            // a burst of a tenth of a second's worth: the storm meets the limit at once, as at a cloud broker
-            const burst = Math.max(1, Math.floor(f.maxConnectsPerSec / 10));
-            p.setRateLimit(f.maxConnectsPerSec, burst);
-            partitionProxy?.setRateLimit(f.maxConnectsPerSec, burst);
-            const t0 = Date.now();
-            fleet.dropAll();
-            const deadline = t0 + Math.max(f.durationSec * 1000, drainTimeoutMs);
-            await delay(50);
-            while (Date.now() < deadline && fleet.snapshot().connectedDevices < n) await delay(50);
-            const s = fleet.snapshot();
-            out.reconnectMs = s.connectedDevices >= n ? Date.now() - t0 : null;
-            out.refusedConnects =
-              p.stats.refusedRateLimited + (partitionProxy?.stats.refusedRateLimited ?? 0) - refused0;
-            out.notes = `rate limit ${f.maxConnectsPerSec} connects/s`;
-            p.setRateLimit(Infinity);
-            partitionProxy?.setRateLimit(Infinity);
-            break;
-          }
-          case 'agent-kill': {
-            if (!fleet.killAgents)
-              throw new EdgeloopError('EL_ERR_SIM_FAULT', 'agent-kill needs agents in child processes (agent mode)');
-            out.devicesAffected = await fleet.killAgents(f.share, f.durationSec * 1000);
-            break;
-          }
-        }
-        out.healedAtMs = Date.now() - publishStart;
-        activeFaults.delete(label);
-        const snap = fleet.expected();
-        out.drainMs = await waitDrained(snap, Date.now() + drainTimeoutMs);
-        out.peakBacklog = bl.stop();
-        outcomes.push(out);
-      })(),
-    );
-  }
+  const { runs: faultRuns, outcomes } = scheduleInfraFaults(infra, publishStart, {
+    fleet,
+    devices: n,
+    partitionCount,
+    restartAtProxy,
+    main: mainProxy,
+    partition: partitionProxy,
+    control,
+    brokerUrl,
+    topics,
+    observerCredentials: obsCred,
+    drainTimeoutMs,
+    signal: hooks.signal,
+    active: activeFaults,
+    waitDrained,
+  });
 
   // run
   await delay(o.durationSec * 1000, hooks.signal);
@@ -440,188 +302,24 @@ async function run(
     timeoutMs: drainTimeoutMs,
     ...(hooks.signal ? { signal: hooks.signal } : {}),
   });
-  const snap: FleetSnapshot = fleet.snapshot();
-  const cpu = process.cpuUsage(cpu0);
-  const wallMs = Date.now() - startedAt.getTime();
-  const publishSec = (publishEnd - publishStart) / 1000;
-
-  const deliveries = observer ? observer.delivery.report(finalExpected) : [];
-  const expectedTotal = [...finalExpected.values()].reduce((a, b) => a + b, 0);
-  const missing = deliveries.reduce((a, d) => a + d.missing, 0);
-  const withGaps = deliveries.filter((d) => d.missing > 0).length;
-  const events: ObservedEvent[] = observer?.events ?? [];
-  // re-base data-fault ground truth on the actual start of publishing
-  const shift = publishStart - plannedStart;
-  const groundTruth = built.groundTruth.map((f) => ({ ...f, start: f.start + shift, end: f.end + shift }));
-  const lat = observer?.latency ?? new LatencyHistogram();
-  const mem = process.memoryUsage();
-  const report: SimulationReport = {
-    edgeloop: { simulator: 1 },
-    startedAt: startedAt.toISOString(),
-    endedAt: new Date().toISOString(),
-    mode: o.mode,
-    broker: brokerUrl,
-    seed: o.seed,
-    fleet: {
-      devices: n,
-      connections: snap.connections,
-      sensors: built.sensors,
-      messageRate: o.messageRate,
-      samplesPerMessage: o.samplesPerMessage,
-      replay: o.replay?.path ?? o.replayCmapss?.path ?? null,
-    },
-    durationSec: o.durationSec,
-    throughput: {
-      messagesPublished: snap.messagesPublished,
-      messagesAcked: snap.messagesAcked,
-      readingsPublished: snap.readingsPublished,
-      readingsReceived: observer?.delivery.received ?? 0,
-      messagesPerSec: snap.messagesPublished / publishSec,
-      readingsPerSec: snap.readingsPublished / publishSec,
-      series: series.toJSON(),
-    },
-    latency: {
-      deviceToBroker: { ...lat.summary(), histogram: lat.buckets() },
-      stages: Object.fromEntries(
-        Object.entries(stages).map(([k, h]) => [k, { ...h.summary(), histogram: h.buckets() }]),
-      ),
-    },
-    delivery: {
-      observed: Boolean(observer),
-      expected: expectedTotal,
-      received: observer?.delivery.received ?? 0,
-      missing,
-      duplicates: observer?.delivery.duplicates ?? 0,
-      complete: Boolean(observer) && missing === 0,
-      devicesWithGaps: withGaps,
-      droppedAtDevice: snap.droppedAtDevice,
-      drainMs,
-      perDevice: n <= 1000 ? deliveries : deliveries.filter((d) => d.missing > 0 || d.duplicates > 0),
-    },
-    connect: { connects: snap.connects, failures: snap.connectFailures, timeToAllConnectedMs },
-    schedule: { lateSends: snap.lateSends ?? 0, skippedSends: snap.skippedSends ?? 0 },
-    anomalies: scoreDetection(groundTruth, events, o.detectionToleranceMs),
-    faults: outcomes.sort((a, b) => a.atMs - b.atMs),
-    groundTruth,
-    cpu: {
-      userMs: cpu.user / 1000,
-      systemMs: cpu.system / 1000,
-      cores: (cpu.user + cpu.system) / 1000 / wallMs,
-      note:
-        o.url || hooks.broker ? 'simulator process (fleet + observer)' : 'simulator process incl. the embedded broker',
-    },
-    memory: { rssMiB: mem.rss / 2 ** 20, heapUsedMiB: mem.heapUsed / 2 ** 20 },
-    ...(maintenance ? { maintenance } : {}),
-  };
-  return report;
-}
-
-/** The fleet driver of the mode: light devices in this process, or real agents (in this process or in children). */
-async function createFleetDriver(
-  o: ResolvedSimulationOptions,
-  hooks: SimulationHooks,
-  built: ReturnType<typeof buildFleet>,
-  endpointFor: (i: number) => Endpoint,
-  topics: Topics,
-  credentials: SimulationHooks['credentials'],
-  series: TimeSeries,
-  plannedStart: number,
-  infra: readonly InfraFaultSpec[],
-): Promise<FleetDriver> {
-  if (o.mode === 'light') {
-    const lf = new LightFleet({
-      devices: built.devices,
-      endpointFor,
-      topics,
-      messageRate: o.messageRate,
-      samplesPerMessage: o.samplesPerMessage,
-      connections: o.connections,
-      credentials,
-      connectRatePerSec: o.connectRatePerSec,
-      retry: o.reconnect,
-      onPublish: (_i, _r, at) => series.add('published', at),
-      onAck: (_i, at) => series.add('acked', at),
-    });
-    return {
-      start: () => lf.start(),
-      snapshot: () => lf.snapshot(),
-      expected: () => lf.expected(),
-      pause: () => lf.pause(),
-      resume: () => lf.resume(),
-      dropAll: () => lf.dropAll(),
-      close: () => lf.close(),
-    };
-  }
-  const ctx: FleetFactoryContext = { options: o, devices: built.devices, endpointFor, topics, credentials, series };
-  if (hooks.createAgentFleet) return hooks.createAgentFleet(ctx);
-  if (o.agentsPerProcess !== undefined || infra.some((f) => f.kind === 'agent-kill')) {
-    // agents in child processes: kill -9 needs a process to kill (the children rebuild the same fleet from the seed)
-    const { ChildAgentFleet } = await import('./agent/child-agent-fleet.ts');
-    return new ChildAgentFleet(
-      { ...ctx, modelsDir: defaultModelsDir(), startMs: plannedStart },
-      o.agentsPerProcess ?? Math.max(1, Math.ceil(built.devices.length / 4)),
-    );
-  }
-  return (await loadAgentFleetFactory())(ctx);
-}
-
-async function loadAgentFleetFactory(): Promise<(ctx: FleetFactoryContext) => Promise<FleetDriver>> {
-  try {
-    const m = await import('./agent/agent-fleet.ts');
-    return (ctx) => m.createAgentFleet({ ...ctx, modelsDir: defaultModelsDir() });
-  } catch (cause) {
-    throw new EdgeloopError(
-      'EL_ERR_SIM_MODE_UNAVAILABLE',
-      `agent mode is not available in this build: ${(cause as Error).message}`,
-      { cause },
-    );
-  }
-}
-
-/** the default anomaly model shipped in models/default/anomaly, when present */
-export function defaultModelsDir(): string | undefined {
-  const dir = packagePath('models', 'default', 'anomaly');
-  return existsSync(join(dir, 'manifest.json')) ? dir : undefined;
-}
-
-export function parseUrl(url: string): Endpoint {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch (cause) {
-    throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `broker URL "${url}" is not a URL`, { cause });
-  }
-  if (u.protocol !== 'mqtt:')
-    throw new EdgeloopError(
-      'EL_ERR_SIM_OPTIONS',
-      `broker URL "${url}": only mqtt:// is supported by the load generator (TLS costs are measured separately)`,
-    );
-  return { host: u.hostname, port: Number(u.port || 1883) };
-}
-
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortError());
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(abortError());
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
+  return assembleReport({
+    options: o,
+    externalBroker: Boolean(o.url || hooks.broker),
+    startedAt,
+    cpu0,
+    brokerUrl,
+    built,
+    fleet,
+    observer,
+    series,
+    stages,
+    finalExpected,
+    drainMs,
+    timeToAllConnectedMs,
+    plannedStart,
+    publishStart,
+    publishEnd,
+    outcomes,
+    maintenance,
   });
-}
-
-function withAbort<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return p;
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => signal.addEventListener('abort', () => reject(abortError()), { once: true })),
-  ]);
-}
-
-function abortError(): Error {
-  return new EdgeloopError('EL_ERR_CLOSED', 'simulation aborted');
 }

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { portOr, SIM_SERVICE, trustedKeys } from '../up-state.ts';
-import { defaultModelsDir } from '../../simulator/run-simulation.ts';
+import { defaultModelsDir } from '../../simulator/create-fleet-driver.ts';
 import { type LoopConfig, prepareLoop, registerShippedModel } from './drift-loop.ts';
 import { shortReason, type Secrets, type UpOptions } from './types.ts';
 

@@ -27,7 +27,8 @@ export async function startFleet(
   const { DEFAULT_SENSORS, SignalModel } = await import('../../simulator/signal-model.ts');
   const { planRandomFaults } = await import('../../simulator/faults/data-faults.ts');
   const { SyntheticSource, VirtualDevice } = await import('../../simulator/virtual-device.ts');
-  const { parseUrl, defaultModelsDir } = await import('../../simulator/run-simulation.ts');
+  const { parseUrl } = await import('../../simulator/run-plan.ts');
+  const { defaultModelsDir } = await import('../../simulator/create-fleet-driver.ts');
   const { TimeSeries } = await import('../../simulator/report/time-series.ts');
   const now = Date.now();
   const root = new Prng(o.seed);

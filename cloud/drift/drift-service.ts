@@ -7,8 +7,8 @@
  *
  * Recent data comes in through `observeFeatures()` (the processor's `onFeatureWrite` has that shape), not from
  * the FeatureStore: the FeatureStore interface answers only "the latest record of an entity", so a window of
- * recent values has to be kept here. Memory is bounded: `maxDevices` devices (least recently seen evicted) ×
- * features × `maxSamples` values, and `maxCohortSamples` per cohort.
+ * recent values has to be kept here (subjects.ts: per device and per cohort, bounded by `maxDevices`,
+ * `maxSamples` and `maxCohortSamples`).
  */
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
@@ -16,13 +16,13 @@ import { EdgeloopError } from '../../protocol/errors.ts';
 import type { EventsMessage, StatusMessage } from '../../protocol/messages.ts';
 import type { FeatureValue } from '../feature-store/feature-store.ts';
 import { NullCache, type Correction } from './calibration.ts';
-import { checkInput, checkOutput, checkQuality, type CheckResult, type OutputWindow } from './checks.ts';
+import { checkInput, checkOutput, checkQuality, type CheckResult } from './checks.ts';
 import type { DriftEvent, DriftStore, MonitorKind, MonitorRecord, Subject, SubjectKind } from './drift-store.ts';
 import { InputDriftTester, type DriftStatisticChoice } from './input-drift.ts';
 import { DriftMonitorState, monitorPolicy, type MonitorPolicy } from './monitor.ts';
 import type { ReferenceSet } from './reference.ts';
 import { meanStd } from './statistics.ts';
-import { FeatureWindows, ValueWindow } from './windows.ts';
+import { type Model, modelKey, Subjects } from './subjects.ts';
 
 export interface DriftServiceOptions {
   store: DriftStore;
@@ -64,20 +64,10 @@ export interface DriftServiceOptions {
   logger?: Logger;
 }
 
-type Model = { name: string; version: string };
-
 interface Prepared {
   ref: ReferenceSet;
   input: InputDriftTester;
   scores: InputDriftTester | undefined;
-}
-
-interface DeviceState {
-  input: FeatureWindows;
-  output: OutputWindow;
-  model: Model | undefined;
-  last: { windows: number; anomalies: number } | undefined;
-  rate: { records: number; ms: number; checks: number; perMs: number | undefined };
 }
 
 export interface SubjectStatus {
@@ -113,12 +103,10 @@ export class DriftService {
   readonly #cache = new NullCache();
   readonly #refs = new Map<string, Prepared>();
   #default: Prepared | undefined;
-  readonly #devices = new Map<string, DeviceState>();
-  readonly #cohorts = new Map<string, FeatureWindows>();
+  readonly #subjects: Subjects;
   readonly #states = new Map<string, DriftMonitorState>();
   readonly #records = new Map<string, MonitorRecord>();
   readonly #persistedAt = new Map<string, number>();
-  readonly #deviceInfo: DriftServiceOptions['deviceInfo'];
   readonly #onEvent: DriftServiceOptions['onEvent'];
   #timer: TimerHandle | undefined;
   #running: Promise<CheckSummary> | undefined;
@@ -130,7 +118,6 @@ export class DriftService {
   constructor(o: DriftServiceOptions) {
     if (!o?.store) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'DriftService: options.store is required');
     this.#store = o.store;
-    this.#deviceInfo = o.deviceInfo;
     this.#onEvent = o.onEvent;
     this.#o = {
       intervalMs: o.intervalMs ?? 60_000,
@@ -149,6 +136,15 @@ export class DriftService {
       clock: o.clock ?? systemClock,
       logger: o.logger ?? silentLogger,
     };
+    const { maxSamples, maxCohortSamples, maxDevices, rateBaselineChecks, clock } = this.#o;
+    this.#subjects = new Subjects({
+      maxSamples,
+      maxCohortSamples,
+      maxDevices,
+      rateBaselineChecks,
+      deviceInfo: o.deviceInfo,
+      clock,
+    });
   }
 
   /** Load the monitors' states from the store and start the periodic check. */
@@ -174,7 +170,7 @@ export class DriftService {
   health(): { ok: boolean; devices: number; references: number; lastCheckMs: number } {
     return {
       ok: this.#started && !this.#closed,
-      devices: this.#devices.size,
+      devices: this.#subjects.devices.size,
       references: this.#refs.size,
       lastCheckMs: this.#lastDurationMs,
     };
@@ -218,70 +214,22 @@ export class DriftService {
     return (model && this.#refs.get(modelKey(model))) || this.#default;
   }
 
-  #device(deviceId: string): DeviceState {
-    let d = this.#devices.get(deviceId);
-    if (d) {
-      // most recently seen last: eviction takes the first
-      this.#devices.delete(deviceId);
-      this.#devices.set(deviceId, d);
-      return d;
-    }
-    const now = this.#o.clock.now();
-    d = {
-      input: new FeatureWindows(this.#o.maxSamples, now),
-      output: { scores: new ValueWindow(this.#o.maxSamples), windows: 0, anomalies: 0 },
-      model: undefined,
-      last: undefined,
-      rate: { records: 0, ms: 0, checks: 0, perMs: undefined },
-    };
-    this.#devices.set(deviceId, d);
-    if (this.#devices.size > this.#o.maxDevices) this.#devices.delete(this.#devices.keys().next().value!);
-    return d;
-  }
-
   /** A feature record of a device (the processor's onFeatureWrite info has this shape). */
   observeFeatures(r: { deviceId: string; features: Record<string, FeatureValue> }): void {
-    const d = this.#device(r.deviceId);
+    const d = this.#subjects.device(r.deviceId);
     const prepared = this.#referenceFor(d.model);
     if (!prepared) return;
-    const names = Object.keys(prepared.ref.features);
-    d.input.push(r.features, names);
-    for (const c of this.#cohortsOf(r.deviceId, d)) {
-      let w = this.#cohorts.get(c);
-      if (!w) this.#cohorts.set(c, (w = new FeatureWindows(this.#o.maxCohortSamples, this.#o.clock.now())));
-      w.push(r.features, names);
-    }
+    this.#subjects.pushFeatures(r.deviceId, d, r.features, Object.keys(prepared.ref.features));
   }
 
   /** A status message: the model version the device runs, and inference counters (anomaly rate). */
   observeStatus(s: StatusMessage): void {
-    const d = this.#device(s.deviceId);
-    const anomalyModel = s.models?.[0];
-    if (anomalyModel) d.model = { name: anomalyModel.name, version: anomalyModel.version };
-    if (!s.inference) return;
-    const now = { windows: s.inference.windows, anomalies: s.inference.anomalies };
-    // counters are cumulative per agent run: a smaller value means the agent restarted
-    if (d.last && now.windows >= d.last.windows && now.anomalies >= d.last.anomalies) {
-      d.output.windows += now.windows - d.last.windows;
-      d.output.anomalies += now.anomalies - d.last.anomalies;
-    } else if (d.last) {
-      d.output.windows += now.windows;
-      d.output.anomalies += now.anomalies;
-    }
-    d.last = now;
+    this.#subjects.observeStatus(s);
   }
 
   /** An events message: the anomaly scores it carries feed the score distribution. */
   observeEvents(m: EventsMessage): void {
-    const d = this.#device(m.deviceId);
-    for (const e of m.events) if (e.kind === 'anomaly' && e.score !== undefined) d.output.scores.push(e.score);
-  }
-
-  *#cohortsOf(deviceId: string, d: DeviceState): Iterable<string> {
-    const info = this.#deviceInfo?.(deviceId);
-    if (info?.site) yield `site\u0000${info.site}`;
-    if (info?.hardware) yield `hardware\u0000${info.hardware}`;
-    if (d.model) yield `model\u0000${modelKey(d.model)}`;
+    this.#subjects.observeEvents(m);
   }
 
   /** Run every monitor once now (the periodic check calls this; tests and the CLI may too). */
@@ -341,7 +289,7 @@ export class DriftService {
       this.#persistedAt.set(key, at);
       return true;
     };
-    for (const [deviceId, d] of this.#devices) {
+    for (const [deviceId, d] of this.#subjects.devices) {
       const p = this.#referenceFor(d.model);
       if (!p) continue;
       const subject: Subject = { kind: 'device', id: deviceId };
@@ -366,7 +314,7 @@ export class DriftService {
         });
         const q = apply(subject, 'quality', quality);
         if (used || q || windowAge >= this.#o.maxWindowMs) {
-          this.#learnRate(d, at);
+          this.#subjects.learnRate(d, at);
           d.input.consume(at);
         }
       }
@@ -377,13 +325,12 @@ export class DriftService {
         d.output.anomalies = 0;
       }
     }
-    for (const [key, w] of this.#cohorts) {
-      const [kind, id] = key.split('\u0000') as [SubjectKind, string];
-      const p = kind === 'model' ? (this.#refs.get(id) ?? this.#default) : this.#default;
+    for (const [subject, w] of this.#subjects.cohorts()) {
+      const p = subject.kind === 'model' ? (this.#refs.get(subject.id) ?? this.#default) : this.#default;
       if (!p || w.records < minSamples) continue;
       if (
         apply(
-          { kind, id },
+          subject,
           'input',
           checkInput(p.input, w.sortedAll(), p.ref.features, {
             alpha,
@@ -412,22 +359,13 @@ export class DriftService {
     return { at, checks, events, durationMs: this.#lastDurationMs };
   }
 
-  /** The record rate of the first `rateBaselineChecks` windows becomes the device's baseline. */
-  #learnRate(d: DeviceState, at: number): void {
-    const r = d.rate;
-    if (r.perMs !== undefined) return;
-    r.records += d.input.records;
-    r.ms += at - d.input.openedAt;
-    if (++r.checks >= this.#o.rateBaselineChecks && r.ms > 0) r.perMs = r.records / r.ms;
-  }
-
   /** Monitors' states and last evidence, for one device (with its cohorts) or all; recent events. */
   async status(q: { device?: string; events?: number } = {}): Promise<DriftStatus> {
     const bySubject = new Map<string, SubjectStatus>();
     let wanted: Set<string> | undefined;
     if (q.device !== undefined) {
-      const d = this.#devices.get(q.device);
-      wanted = new Set([`device\u0000${q.device}`, ...(d ? [...this.#cohortsOf(q.device, d)] : [])]);
+      const d = this.#subjects.devices.get(q.device);
+      wanted = new Set([`device\u0000${q.device}`, ...(d ? [...this.#subjects.cohortsOf(q.device, d)] : [])]);
     }
     for (const r of this.#records.values()) {
       const sk = `${r.subject.kind}\u0000${r.subject.id}`;
@@ -446,7 +384,7 @@ export class DriftService {
     return {
       checkedAt: this.#checkedAt,
       alpha: this.#o.alpha,
-      devices: this.#devices.size,
+      devices: this.#subjects.devices.size,
       drifting: subjects.filter((s) => MONITORS.some((m) => s.monitors[m]?.state === 'drift')).length,
       subjects,
       events,
@@ -480,8 +418,4 @@ export class DriftService {
 
 function keyOf(s: Subject, m: MonitorKind): string {
   return `${s.kind}\u0000${s.id}\u0000${m}`;
-}
-
-function modelKey(m: Model): string {
-  return `${m.name}@${m.version}`;
 }

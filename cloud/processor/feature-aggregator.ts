@@ -3,8 +3,8 @@
  * device, in event time:
  *
  * - per sensor and window spec (tumbling when slide = size, sliding when slide < size): count, mean, population
- *   std, min, max, last of the latest *closed* window; a window [start, end) closes when the device's watermark
- *   (its newest event time minus `allowedLatenessMs`) reaches `end`;
+ *   std, min, max, last of the latest *closed* window (window-stats.ts); a window [start, end) closes when the
+ *   device's watermark (its newest event time minus `allowedLatenessMs`) reaches `end`;
  * - per sensor: `<sensor>_last` (value of the newest reading by event time) and `<sensor>_ewma` (time-decayed
  *   exponentially weighted mean, half-life `ewmaHalfLifeMs`);
  * - anomaly events in the trailing `anomalyWindowMs`: `anomaly_count_<w>` and `anomaly_rate_<w>` (per minute);
@@ -21,22 +21,24 @@
  * stay until they are recomputed, the watermark starts at the record's event time, and a window is only emitted
  * when this state saw all of it: a window that starts at or before the seeded event time keeps its stored value.
  */
-import { EdgeloopError } from '../../protocol/errors.ts';
 import type { DeviceMessage } from '../../protocol/messages.ts';
 import type { FeatureRecord, FeatureValue } from '../feature-store/feature-store.ts';
 import { checkKnownOptions, intOption, invalidOption, numberOption } from '../stream/options.ts';
+import {
+  ALL_WINDOW_STATS,
+  addToPanes,
+  durationName,
+  newSensorPanes,
+  prunePanes,
+  putWindowStats,
+  resolveWindows,
+  type ResolvedWindow,
+  type SensorPanes,
+  type WindowSpec,
+  type WindowStat,
+} from './window-stats.ts';
 
-export type WindowStat = 'count' | 'mean' | 'std' | 'min' | 'max' | 'last';
-export const ALL_WINDOW_STATS: readonly WindowStat[] = ['count', 'mean', 'std', 'min', 'max', 'last'];
-
-export interface WindowSpec {
-  /** window length, ms */
-  sizeMs: number;
-  /** hop between windows, ms; default sizeMs (tumbling). sizeMs must be a multiple of it. */
-  slideMs?: number;
-  /** suffix of the feature names; default from the size: 60000 → '1m', 30000 → '30s', 3600000 → '1h' */
-  name?: string;
-}
+export { ALL_WINDOW_STATS, durationName, type WindowSpec, type WindowStat } from './window-stats.ts';
 
 export interface FeatureAggregatorOptions {
   /** Default [{ sizeMs: 60_000 }] (1-minute tumbling windows). */
@@ -73,21 +75,6 @@ const KNOWN = [
 const C = 'FeatureAggregator';
 const FEATURE_NAME = /^[a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63}$/;
 
-interface ResolvedWindow {
-  sizeMs: number;
-  slideMs: number;
-  name: string;
-}
-
-/** '1m', '30s', '1h', '1500ms', '1d' */
-export function durationName(ms: number): string {
-  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
-}
-
 /**
  * A sensor or model id as a feature-name part: characters outside [A-Za-z0-9_-] become '_', and leading or
  * trailing '-'/'_' are trimmed. Undefined when nothing usable is left.
@@ -95,43 +82,6 @@ export function durationName(ms: number): string {
 export function featureNamePart(id: string): string | undefined {
   const s = id.replace(/[^A-Za-z0-9_-]/g, '_').replace(/^[-_]+|[-_]+$/g, '');
   return s.length > 0 ? s : undefined;
-}
-
-class Pane {
-  count = 0;
-  mean = 0;
-  m2 = 0;
-  min = Infinity;
-  max = -Infinity;
-  lastTs = -Infinity;
-  last = 0;
-  add(ts: number, v: number): void {
-    this.count++;
-    const d = v - this.mean;
-    this.mean += d / this.count;
-    this.m2 += d * (v - this.mean);
-    if (v < this.min) this.min = v;
-    if (v > this.max) this.max = v;
-    if (ts >= this.lastTs) {
-      this.lastTs = ts;
-      this.last = v;
-    }
-  }
-  /** Chan et al.'s parallel merge of mean and M2 */
-  merge(o: Pane): void {
-    if (o.count === 0) return;
-    const n = this.count + o.count;
-    const d = o.mean - this.mean;
-    this.m2 += o.m2 + (d * d * this.count * o.count) / n;
-    this.mean += (d * o.count) / n;
-    this.count = n;
-    if (o.min < this.min) this.min = o.min;
-    if (o.max > this.max) this.max = o.max;
-    if (o.lastTs >= this.lastTs) {
-      this.lastTs = o.lastTs;
-      this.last = o.last;
-    }
-  }
 }
 
 class SensorState {
@@ -142,11 +92,11 @@ class SensorState {
   ewma: number | undefined;
   ewmaTs = -Infinity;
   /** per window spec: pane start → pane */
-  readonly panes: Map<number, Pane>[];
+  readonly panes: SensorPanes;
   constructor(base: string, windowed: boolean, specs: number) {
     this.base = base;
     this.windowed = windowed;
-    this.panes = Array.from({ length: specs }, () => new Map());
+    this.panes = newSensorPanes(specs);
   }
 }
 
@@ -217,37 +167,7 @@ export class FeatureAggregator {
 
   constructor(opts: FeatureAggregatorOptions = {}) {
     checkKnownOptions(C, opts, KNOWN);
-    const specs = opts.windows ?? [{ sizeMs: 60_000 }];
-    if (!Array.isArray(specs)) throw invalidOption(C, 'windows', 'an array of { sizeMs, slideMs?, name? }', specs);
-    const names = new Set<string>();
-    this.#windows = specs.map((w, i) => {
-      checkKnownOptions(`${C} windows[${i}]`, w, ['sizeMs', 'slideMs', 'name']);
-      const size = w?.sizeMs;
-      const slide = w?.slideMs ?? size;
-      if (
-        typeof size !== 'number' ||
-        !Number.isInteger(size) ||
-        size <= 0 ||
-        typeof slide !== 'number' ||
-        !Number.isInteger(slide) ||
-        slide <= 0 ||
-        size % slide !== 0
-      ) {
-        throw new EdgeloopError(
-          'EL_ERR_PROCESSOR_WINDOW_INVALID',
-          `windows[${i}]: sizeMs and slideMs must be positive integers (ms) with sizeMs a multiple of slideMs, got ${JSON.stringify(w)}`,
-        );
-      }
-      const name = w.name ?? durationName(size);
-      if (!/^[A-Za-z0-9]+$/.test(name) || names.has(name)) {
-        throw new EdgeloopError(
-          'EL_ERR_PROCESSOR_WINDOW_INVALID',
-          `windows[${i}]: name ${JSON.stringify(name)} must be unique and alphanumeric (set "name" to tell windows of the same size apart)`,
-        );
-      }
-      names.add(name);
-      return { sizeMs: size, slideMs: slide, name };
-    });
+    this.#windows = resolveWindows(C, opts.windows ?? [{ sizeMs: 60_000 }]);
     const stats = opts.stats ?? ALL_WINDOW_STATS;
     if (!Array.isArray(stats) || stats.some((s) => !ALL_WINDOW_STATS.includes(s))) {
       throw invalidOption(C, 'stats', `a list of ${ALL_WINDOW_STATS.join(', ')}`, stats);
@@ -382,17 +302,7 @@ export class FeatureAggregator {
           }
           if (r.ts < d.firstTs) d.firstTs = r.ts;
           if (s.windowed) {
-            for (let i = 0; i < this.#windows.length; i++) {
-              const w = this.#windows[i]!;
-              const start = Math.floor(r.ts / w.slideMs) * w.slideMs;
-              const panes = s.panes[i]!;
-              let p = panes.get(start);
-              if (!p) {
-                p = new Pane();
-                panes.set(start, p);
-              }
-              p.add(r.ts, r.value);
-            }
+            addToPanes(s.panes, this.#windows, r.ts, r.value);
             if (this.#halfLife > 0) {
               if (s.ewma === undefined) {
                 s.ewma = r.value;
@@ -451,14 +361,7 @@ export class FeatureAggregator {
 
   #prunePanes(d: DeviceState): void {
     const wm = this.#watermark(d);
-    for (const s of d.sensors.values()) {
-      for (let i = 0; i < this.#windows.length; i++) {
-        const w = this.#windows[i]!;
-        // the oldest window that can still be emitted starts at (closed boundary - size)
-        const keepFrom = Math.floor(wm / w.slideMs) * w.slideMs - w.sizeMs;
-        for (const start of s.panes[i]!.keys()) if (start < keepFrom) s.panes[i]!.delete(start);
-      }
-    }
+    for (const s of d.sensors.values()) prunePanes(s.panes, this.#windows, wm);
     const from = d.maxTs - this.#anomalyMs;
     if (d.anomalies.length > 0 && d.anomalies[0]! <= from) d.anomalies = d.anomalies.filter((t) => t > from);
   }
@@ -473,24 +376,7 @@ export class FeatureAggregator {
       if (this.#lastFeatures && s.last !== undefined) f[`${s.base}_last`] = s.last;
       if (!s.windowed) continue;
       if (s.ewma !== undefined) f[`${s.base}_ewma`] = s.ewma;
-      for (let i = 0; i < this.#windows.length; i++) {
-        const w = this.#windows[i]!;
-        const end = Math.floor(wm / w.slideMs) * w.slideMs;
-        const start = end - w.sizeMs;
-        if (!Number.isFinite(end) || end <= d.firstTs || start < d.coverageFrom) continue;
-        const agg = new Pane();
-        for (const [ps, p] of s.panes[i]!) if (ps >= start && ps < end) agg.merge(p);
-        for (const stat of this.#stats) {
-          const key = `${s.base}_${stat}_${w.name}`;
-          if (stat === 'count') f[key] = agg.count;
-          else if (agg.count === 0) f[key] = null;
-          else if (stat === 'mean') f[key] = agg.mean;
-          else if (stat === 'std') f[key] = Math.sqrt(Math.max(0, agg.m2 / agg.count));
-          else if (stat === 'min') f[key] = agg.min;
-          else if (stat === 'max') f[key] = agg.max;
-          else f[key] = agg.last;
-        }
-      }
+      putWindowStats(f, s.base, s.panes, this.#windows, this.#stats, wm, d.firstTs, d.coverageFrom);
     }
     const aFrom = d.maxTs - this.#anomalyMs;
     if (d.maxTs !== -Infinity && aFrom + 1 >= d.coverageFrom) {

@@ -16,7 +16,7 @@ import {
 } from '../manifest/export-steps.ts';
 import { exportTfjsToOnnx } from '../onnx/export-tfjs.ts';
 import type { RulScores } from './evaluate-rul.ts';
-import { RUL_OUTPUTS } from './train-rul.ts';
+import { RUL_OUTPUTS } from './ensemble-layers.ts';
 import type { TrainedRul } from './train-rul.ts';
 
 export const RUL_INPUT_NAME = 'window';

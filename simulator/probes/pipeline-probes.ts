@@ -8,7 +8,7 @@
 import type { FeatureStore } from '../../cloud/feature-store/feature-store.ts';
 import type { Stream } from '../../cloud/stream/stream.ts';
 import { decodeRecord } from '../../cloud/processor/decode-record.ts';
-import type { LatencyProbe } from '../run-simulation.ts';
+import type { LatencyProbe } from '../simulation-hooks.ts';
 
 export function streamProbe(
   stream: Stream,

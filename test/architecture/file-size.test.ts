@@ -15,17 +15,11 @@ const ALLOWED = new Map<string, string>([
   ['agent/outbox/sqlite-outbox.ts', 'split pending: intake, read side and open/recovery still share one class'],
   ['cloud/rollout/rollout-machine.ts', 'split pending: shadow stage and gate evaluation out of the state machine'],
   ['cloud/rollout/rollout-controller.ts', 'split pending: fleet discovery and candidate entry out of the controller'],
-  ['simulator/run-simulation.ts', 'split pending: option resolution and report assembly out of the runner'],
   ['cloud/warehouse/warehouse.ts', 'split pending: SCD2 build and aggregate refresh into their own modules'],
-  ['cloud/processor/feature-aggregator.ts', 'split pending: window statistics out of the per-device aggregator'],
   ['agent/model-updater/model-updater.ts', 'split pending: the shadow path out of the reconcile chain'],
   ['agent/inference/inference-engine.ts', 'split pending: shadow pairing out of the engine'],
-  ['cloud/drift/drift-service.ts', 'split pending: cohort bookkeeping out of the service'],
   ['cloud/batch/backfill.ts', 'split pending: unit execution and day commits out of the job'],
-  ['cloud/batch/daily-dag.ts', 'split pending: the task bodies out of the DAG runner'],
   ['cloud/registry/model-registry.ts', 'split pending: version status and aliases into their own modules'],
-  ['cloud/retrain/retrainer.ts', 'split pending: the step bodies out of the job runner'],
-  ['models/rul/train-rul.ts', 'split pending: ensemble merging and the summary layer out of training'],
 ]);
 
 function sources(): Array<{ file: string; text: string }> {

@@ -8,7 +8,8 @@ import { OrtModelRunner, checkTestVector } from '../../../models/runtime/ort-mod
 import { lastWindows, parseCmapss, parseRulFile, rmse, sensorIndexes } from '../../../models/rul/cmapss-data.ts';
 import { predictUnits, scorePredictions } from '../../../models/rul/evaluate-rul.ts';
 import { exportRul, relativeParity } from '../../../models/rul/export-rul.ts';
-import { mergeMembers, trainRul } from '../../../models/rul/train-rul.ts';
+import { mergeMembers } from '../../../models/rul/ensemble-layers.ts';
+import { trainRul } from '../../../models/rul/train-rul.ts';
 import { loadTf } from '../../../models/training/load-tf.ts';
 import type { TrainedRul } from '../../../models/rul/train-rul.ts';
 import { parseManifest } from '../../../protocol/manifest.ts';
