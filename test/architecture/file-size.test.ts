@@ -17,7 +17,6 @@ const ALLOWED = new Map<string, string>([
   ['simulator/run-simulation.ts', 'split pending: option resolution and report assembly out of the runner'],
   ['cloud/warehouse/warehouse.ts', 'split pending: SCD2 build and aggregate refresh into their own modules'],
   ['cloud/processor/feature-aggregator.ts', 'split pending: window statistics out of the per-device aggregator'],
-  ['agent/inference/inference-engine.ts', 'split pending: shadow pairing out of the engine'],
   ['cloud/drift/drift-service.ts', 'split pending: cohort bookkeeping out of the service'],
   ['cloud/batch/backfill.ts', 'split pending: unit execution and day commits out of the job'],
   ['cloud/batch/daily-dag.ts', 'split pending: the task bodies out of the DAG runner'],
