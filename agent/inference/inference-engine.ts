@@ -22,21 +22,24 @@
  * window end time; shadowReports() gives agreement, both score distributions over the paired windows, the
  * candidate's would-be anomaly count and its latency. Its ORT calls count toward maxInflightRuns, so a slow
  * candidate slows intake down instead of queueing windows.
+ *
+ * The parts: model-slot.ts (loading and checking a model into a slot, the event's window context, smoothing) and
+ * shadow-pairing.ts (pairing a candidate's decisions with the active model's, its report).
  */
-import { readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import type { AnomalyInputs, Manifest } from '../../protocol/manifest.ts';
-import type { ModelRef, ScoreQuantiles, ShadowReport } from '../../protocol/messages.ts';
+import type { Manifest } from '../../protocol/manifest.ts';
+import type { ModelRef, ShadowReport } from '../../protocol/messages.ts';
 import { LatencyWindow } from '../../lib/stats.ts';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import { OrtModelRunner, checkTestVector } from '../../models/runtime/ort-model-runner.ts';
+import { OrtModelRunner } from '../../models/runtime/ort-model-runner.ts';
 import type { ModelRunner } from '../../models/runtime/model-runner.ts';
-import { sha256Hex, verifyManifest } from '../../models/manifest/index.ts';
 import type { ActiveModel, ModelHost, ModelStats } from '../model-updater/model-host.ts';
 import type { OutboxEvent } from '../outbox/sqlite-outbox.ts';
-import { WindowAssembler, type WindowMeta } from './window-assembler.ts';
+import { loadSlot, smoothScore, windowContext, type Slot } from './model-slot.ts';
+import { newPairing, pushDecision, shadowReport } from './shadow-pairing.ts';
+import type { WindowMeta } from './window-assembler.ts';
 
 export interface InferenceEngineOptions {
   /** called with each anomaly event (synchronously, in window order) */
@@ -68,89 +71,6 @@ export interface InferenceSummary {
   p99Ms: number;
   errors: number;
 }
-
-interface Slot {
-  manifest: Manifest;
-  inputs: AnomalyInputs;
-  modelPath: string;
-  activatedAt: number;
-  runner: ModelRunner;
-  assembler: WindowAssembler;
-  width: number;
-  buf: Float32Array;
-  metas: WindowMeta[];
-  n: number;
-  running: Set<Promise<void>>;
-  windows: number;
-  anomalies: number;
-  latency: LatencyWindow;
-  cooldownUntil: number;
-  suppressed: number;
-  ref: ModelRef;
-  /** the last batch's scoring step: batches are scored in submission order whatever order ORT returns them in */
-  tail: Promise<void>;
-  /** manifest decision.smoothing: trailing mean over the last k window scores (k = 1: none) */
-  smooth: { k: number; ring: Float64Array; at: number; n: number; sum: number };
-  /** set on a shadow slot: its pairing with the active model of the same name */
-  pair?: Pairing;
-}
-
-/**
- * One model's decisions waiting for the other model's on the same window: a fixed ring of typed arrays (no object
- * per window: at 10^5 windows/s those were most of the shadow's heap). Full, the oldest is dropped unpaired.
- */
-class DecisionQueue {
-  readonly #cap: number;
-  readonly end: Float64Array;
-  readonly score: Float64Array;
-  readonly anomaly: Uint8Array;
-  #head = 0;
-  size = 0;
-
-  constructor(cap: number) {
-    this.#cap = cap;
-    this.end = new Float64Array(cap);
-    this.score = new Float64Array(cap);
-    this.anomaly = new Uint8Array(cap);
-  }
-  /** ring index of the i-th oldest entry */
-  at(i: number): number {
-    return (this.#head + i) % this.#cap;
-  }
-  push(end: number, score: number, anomaly: boolean): void {
-    if (this.size === this.#cap) this.drop(1);
-    const k = this.at(this.size);
-    this.end[k] = end;
-    this.score[k] = score;
-    this.anomaly[k] = anomaly ? 1 : 0;
-    this.size++;
-  }
-  drop(n: number): void {
-    this.#head = (this.#head + n) % this.#cap;
-    this.size -= n;
-  }
-}
-
-/** A shadow candidate's comparison with the active model, from the windows both scored. */
-interface Pairing {
-  activeVersion: string;
-  /** decisions waiting for the other model's decision on the same window (bounded, see PAIR_QUEUE_MAX) */
-  activeQ: DecisionQueue;
-  shadowQ: DecisionQueue;
-  windows: number;
-  agreements: number;
-  anomalies: number;
-  activeAnomalies: number;
-  activeScores: LatencyWindow;
-  shadowScores: LatencyWindow;
-}
-
-/**
- * decisions kept waiting for their partner; beyond it the oldest go unpaired (a model far behind the other). The
- * lag is bounded by maxInflightRuns batches of maxBatchWindows (4 x 256 by default), well below it.
- */
-const PAIR_QUEUE_MAX = 4096;
-const SCORE_QUANTILES = [5, 25, 50, 75, 95, 99];
 
 export class InferenceEngine implements ModelHost {
   readonly #o: Required<
@@ -293,21 +213,8 @@ export class InferenceEngine implements ModelHost {
   shadowReports(): ShadowReport[] {
     const out: ShadowReport[] = [];
     for (const s of this.#shadows.values()) {
-      const p = s.pair!;
       const lat = s.latency.snapshot([50, 95, 99]);
-      out.push({
-        name: s.ref.name,
-        version: s.ref.version,
-        activeVersion: p.activeVersion,
-        windows: p.windows,
-        agreements: p.agreements,
-        anomalies: p.anomalies,
-        activeAnomalies: p.activeAnomalies,
-        p50Ms: nz(lat.p50),
-        p95Ms: nz(lat.p95),
-        p99Ms: nz(lat.p99),
-        scores: { active: quantiles(p.activeScores), shadow: quantiles(p.shadowScores) },
-      });
+      out.push(shadowReport(s.ref, s.pair!, { p50Ms: nz(lat.p50), p95Ms: nz(lat.p95), p99Ms: nz(lat.p99) }));
     }
     return out;
   }
@@ -317,87 +224,15 @@ export class InferenceEngine implements ModelHost {
     this.#feed = [...this.#list, ...this.#shadows.values()];
   }
 
-  async #load(manifest: Manifest, modelPath: string): Promise<Slot> {
-    if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'inference engine is closed');
-    if (manifest.kind !== 'anomaly' || manifest.inputs.kind !== 'window') {
-      throw new EdgeloopError(
-        'EL_ERR_MODEL_INPUT',
-        `model ${manifest.name}@${manifest.version}: the agent runs anomaly models with window inputs (got kind ${manifest.kind}, inputs ${manifest.inputs.kind})`,
-      );
-    }
-    if (manifest.output.kind !== 'score' && manifest.output.kind !== 'reconstruction-error') {
-      throw new EdgeloopError(
-        'EL_ERR_MODEL_INPUT',
-        `model ${manifest.name}@${manifest.version}: output kind ${manifest.output.kind} is not a score`,
-      );
-    }
-    if (this.#trusted) {
-      if (manifest.signature || this.#requireSignature)
-        verifyManifest(manifest, this.#trusted, `manifest ${manifest.name}@${manifest.version}`);
-    } else if (this.#requireSignature) {
-      throw new EdgeloopError('EL_ERR_MODEL_KEY', 'signatures are required but no trusted keys are configured');
-    }
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(modelPath);
-    } catch (cause) {
-      throw new EdgeloopError('EL_ERR_MODEL_LOAD', `cannot read model file ${modelPath}: ${(cause as Error).message}`, {
-        cause,
-      });
-    }
-    const sha = sha256Hex(bytes);
-    if (sha !== manifest.artifact.sha256 || bytes.byteLength !== manifest.artifact.bytes) {
-      throw new EdgeloopError(
-        'EL_ERR_MODEL_HASH',
-        `model file ${modelPath} does not match manifest ${manifest.name}@${manifest.version}: sha256 ${sha} (${bytes.byteLength} bytes), manifest says ${manifest.artifact.sha256} (${manifest.artifact.bytes} bytes)`,
-      );
-    }
-    const runner = await this.#createRunner(bytes, manifest);
-    try {
-      await checkTestVector(runner, manifest);
-    } catch (err) {
-      await runner.close();
-      throw err;
-    }
-    if (this.#closed) {
-      await runner.close();
-      throw new EdgeloopError('EL_ERR_CLOSED', 'inference engine closed during activation');
-    }
-    const inputs = manifest.inputs;
-    const assembler = new WindowAssembler({
-      sensors: inputs.sensors,
-      length: inputs.window.length,
-      stride: inputs.window.stride,
-      normalization: inputs.normalization.folded ? undefined : inputs.normalization,
+  #load(manifest: Manifest, modelPath: string): Promise<Slot> {
+    return loadSlot(manifest, modelPath, {
+      trusted: this.#trusted,
+      requireSignature: this.#requireSignature,
+      createRunner: this.#createRunner,
+      maxBatchWindows: this.#o.maxBatchWindows,
+      now: () => this.#clock.now(),
+      closed: () => this.#closed,
     });
-    const slot: Slot = {
-      manifest,
-      inputs,
-      modelPath,
-      activatedAt: this.#clock.now(),
-      runner,
-      assembler,
-      width: assembler.width,
-      buf: new Float32Array(this.#o.maxBatchWindows * assembler.width),
-      metas: new Array(this.#o.maxBatchWindows),
-      n: 0,
-      running: new Set(),
-      windows: 0,
-      anomalies: 0,
-      latency: new LatencyWindow(1024),
-      cooldownUntil: -Infinity,
-      suppressed: 0,
-      ref: { name: manifest.name, version: manifest.version },
-      tail: Promise.resolve(),
-      smooth: {
-        k: manifest.decision?.smoothing ?? 1,
-        ring: new Float64Array(manifest.decision?.smoothing ?? 1),
-        at: 0,
-        n: 0,
-        sum: 0,
-      },
-    };
-    return slot;
   }
 
   async #retire(old: Slot): Promise<void> {
@@ -474,15 +309,7 @@ export class InferenceEngine implements ModelHost {
       }
       const raw = score;
       const sm = s.smooth;
-      if (sm.k > 1) {
-        // trailing mean of the last k scores, as models/anomaly/threshold.ts smoothScores() calibrated it
-        if (sm.n === sm.k) sm.sum -= sm.ring[sm.at]!;
-        else sm.n++;
-        sm.ring[sm.at] = raw;
-        sm.sum += raw;
-        sm.at = (sm.at + 1) % sm.k;
-        score = sm.sum / sm.n;
-      }
+      if (sm.k > 1) score = smoothScore(sm, raw);
       if (s.pair) {
         // a shadow candidate: its decision is only compared, never acted upon
         s.windows++;
@@ -612,95 +439,6 @@ export class InferenceEngine implements ModelHost {
   }
 }
 
-function newPairing(activeVersion: string): Pairing {
-  return {
-    activeVersion,
-    activeQ: new DecisionQueue(PAIR_QUEUE_MAX),
-    shadowQ: new DecisionQueue(PAIR_QUEUE_MAX),
-    windows: 0,
-    agreements: 0,
-    anomalies: 0,
-    activeAnomalies: 0,
-    activeScores: new LatencyWindow(1024),
-    shadowScores: new LatencyWindow(1024),
-  };
-}
-
-/**
- * Queue one model's decision and pair what can be paired: both queues are in window order, so a head whose end is
- * older than the other head's has no partner (the candidate started later, or windows differently) and is dropped.
- */
-function pushDecision(p: Pairing, q: DecisionQueue, end: number, score: number, anomaly: boolean): void {
-  q.push(end, score, anomaly);
-  const a = p.activeQ;
-  const b = p.shadowQ;
-  let i = 0;
-  let j = 0;
-  while (i < a.size && j < b.size) {
-    const x = a.at(i);
-    const y = b.at(j);
-    const xe = a.end[x]!;
-    const ye = b.end[y]!;
-    if (xe < ye) i++;
-    else if (ye < xe) j++;
-    else {
-      const xa = a.anomaly[x]!;
-      const ya = b.anomaly[y]!;
-      p.windows++;
-      if (xa === ya) p.agreements++;
-      if (ya) p.anomalies++;
-      if (xa) p.activeAnomalies++;
-      p.activeScores.record(a.score[x]!);
-      p.shadowScores.record(b.score[y]!);
-      i++;
-      j++;
-    }
-  }
-  if (i) a.drop(i);
-  if (j) b.drop(j);
-}
-
-function quantiles(w: LatencyWindow): ScoreQuantiles {
-  const q = w.snapshot(SCORE_QUANTILES);
-  const r = (x: number | undefined): number => (x === undefined || Number.isNaN(x) ? 0 : Number(x.toPrecision(4)));
-  return { p05: r(q.p5), p25: r(q.p25), p50: r(q.p50), p75: r(q.p75), p95: r(q.p95), p99: r(q.p99) };
-}
-
 function nz(x: number | undefined): number {
   return x === undefined || Number.isNaN(x) ? 0 : Math.round(x * 1000) / 1000;
-}
-
-/** The window's last step and per-sensor mean / min / max, in raw units. */
-function windowContext(s: Slot, input: Float32Array, row: number): Record<string, unknown> {
-  const sensors = s.inputs.sensors;
-  const k = sensors.length;
-  const L = s.inputs.window.length;
-  const norm = s.inputs.normalization;
-  const raw = (v: number, j: number): number => (norm.folded ? v : v * norm.std[j]! + norm.mean[j]!);
-  const last: Record<string, number> = {};
-  const mean: Record<string, number> = {};
-  const min: Record<string, number> = {};
-  const max: Record<string, number> = {};
-  const base = row * s.width;
-  for (let j = 0; j < k; j++) {
-    let sum = 0;
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (let t = 0; t < L; t++) {
-      const v = raw(input[base + t * k + j]!, j);
-      sum += v;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
-    const name = sensors[j]!;
-    last[name] = round(raw(input[base + (L - 1) * k + j]!, j));
-    mean[name] = round(sum / L);
-    min[name] = round(lo);
-    max[name] = round(hi);
-  }
-  return { last, mean, min, max };
-}
-
-function round(x: number): number {
-  return Math.round(x * 1e4) / 1e4;
 }

@@ -27,15 +27,13 @@
  * The parts: ArtifactFetcher (artifact-fetcher.ts: download with range/resume and retry), ModelVerifier
  * (model-verifier.ts: manifest signature, sha256 + signature on disk), ModelSwapper (model-swapper.ts: install,
  * activate keeping the previous model, revert, prune), ModelReporter (model-reporter.ts: reports on MQTT), and
- * updater-state.ts (the persisted state file). This file keeps the desired state (topics, stale seqs, one reconcile
- * at a time per model) and the latency watch, and composes the parts.
+ * updater-state.ts (the persisted state file), ShadowReconciler (shadow-reconciler.ts: the shadow path) and
+ * updater-options.ts (options and their validation). This file keeps the desired state (topics, stale seqs, one
+ * reconcile at a time per model) and the latency watch, and composes the parts.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { KeyObject } from 'node:crypto';
-import type { RetryPolicy } from '../../lib/backoff.ts';
-import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
-import { silentLogger, withBindings, type Logger } from '../../lib/logger.ts';
+import type { TimerHandle } from '../../lib/clock.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { Manifest } from '../../protocol/manifest.ts';
 import {
@@ -44,78 +42,16 @@ import {
   type ModelReportMessage,
   type ModelReportState,
 } from '../../protocol/messages.ts';
-import { Topics, assertValidId } from '../../protocol/topics.ts';
-import { TrustedKeyRing, trustedKeySet } from '../../models/manifest/index.ts';
-import type { Transport } from '../../transport/transport.ts';
-import type { ModelHost } from './model-host.ts';
+import { TrustedKeyRing } from '../../models/manifest/index.ts';
 import { ArtifactFetcher } from './artifact-fetcher.ts';
 import { ModelVerifier } from './model-verifier.ts';
 import { ModelSwapper, type ModelSlots } from './model-swapper.ts';
 import { ModelReporter } from './model-reporter.ts';
+import { SHADOW_PREFIX, ShadowReconciler, shadowKey } from './shadow-reconciler.ts';
+import { resolveUpdaterOptions, type ModelUpdaterOptions, type ResolvedUpdaterOptions } from './updater-options.ts';
 import { emptyUpdaterState, loadUpdaterState, saveUpdaterState, type UpdaterState } from './updater-state.ts';
 
-export interface ModelUpdaterOptions {
-  deviceId: string;
-  transport: Transport;
-  host: ModelHost;
-  /** directory of the on-device model store (created); `dir` is accepted as an alias */
-  modelsDir?: string;
-  dir?: string;
-  /** ed25519 public keys (PEM strings, KeyObjects, or a keyId → key map) whose signatures are accepted */
-  trustedKeys: ReadonlyArray<string | KeyObject> | ReadonlyMap<string, KeyObject>;
-  /** refuse unsigned manifests (default true; false is for development and still checks signed ones) */
-  requireSignature?: boolean;
-  /** topic layout (default prefix edgeloop/v1) */
-  topics?: Topics;
-  /** fetch implementation for downloads (default globalThis.fetch) */
-  fetch?: typeof globalThis.fetch;
-  clock?: Clock;
-  logger?: Logger;
-  /** per-device sequence numbers for reports (the agent passes its outbox allocator); default: own persisted counter */
-  nextSeq?: () => number;
-  /** download retry policy (default 5 attempts, 200 ms → 5 s, full jitter) */
-  downloadRetry?: Partial<RetryPolicy>;
-  /** download stall/overall timeout per attempt, ms (default 60 000) */
-  downloadTimeoutMs?: number;
-  /** windows the new model must score before its latency budget is judged (default 50) */
-  latencyMinWindows?: number;
-  /** how often the latency budget is checked after activation, ms (default 5 000) */
-  latencyCheckMs?: number;
-  /** stop watching the latency budget this long after activation, ms (default 600 000) */
-  latencyWatchMs?: number;
-  /** model versions kept on disk per model, ≥ 2 (default 2: active + previous) */
-  keepVersions?: number;
-  /** re-activate the last active model from disk on start when the host has none (default true) */
-  restoreOnStart?: boolean;
-  /**
-   * run shadow assignments (default true, when the host can); false answers each with a `failed` shadow report, so
-   * the controller counts the device out of the shadow stage at once instead of after its timeout
-   */
-  shadow?: boolean;
-}
-
-const OPTION_KEYS = new Set([
-  'deviceId',
-  'transport',
-  'host',
-  'modelsDir',
-  'dir',
-  'trustedKeys',
-  'requireSignature',
-  'topics',
-  'fetch',
-  'clock',
-  'logger',
-  'nextSeq',
-  'downloadRetry',
-  'downloadTimeoutMs',
-  'latencyMinWindows',
-  'latencyCheckMs',
-  'latencyWatchMs',
-  'keepVersions',
-  'restoreOnStart',
-  'shadow',
-]);
+export type { ModelUpdaterOptions } from './updater-options.ts';
 
 export interface UpdaterEvents {
   report: ModelReportMessage;
@@ -128,25 +64,7 @@ export interface UpdaterStatus {
 }
 
 export class ModelUpdater {
-  readonly #o: Readonly<{
-    deviceId: string;
-    transport: Transport;
-    host: ModelHost;
-    modelsDir: string;
-    topics: Topics;
-    fetch: typeof globalThis.fetch;
-    clock: Clock;
-    logger: Logger;
-    nextSeq: (() => number) | undefined;
-    downloadRetry: Partial<RetryPolicy>;
-    downloadTimeoutMs: number;
-    latencyMinWindows: number;
-    latencyCheckMs: number;
-    latencyWatchMs: number;
-    keepVersions: number;
-    restoreOnStart: boolean;
-    shadow: boolean;
-  }>;
+  readonly #o: ResolvedUpdaterOptions;
   readonly #verifier: ModelVerifier;
   readonly #fetcher: ArtifactFetcher;
   readonly #swapper: ModelSwapper;
@@ -154,8 +72,7 @@ export class ModelUpdater {
   #state: UpdaterState = emptyUpdaterState();
   readonly #fleet = new Map<string, ModelDesiredMessage>();
   readonly #device = new Map<string, ModelDesiredMessage>();
-  /** shadow assignments by model name */
-  readonly #shadow = new Map<string, ModelDesiredMessage>();
+  readonly #shadow: ShadowReconciler;
   /** per model: the chain of reconcile runs (one at a time per model) */
   readonly #chains = new Map<string, Promise<void>>();
   readonly #dirty = new Set<string>();
@@ -171,66 +88,8 @@ export class ModelUpdater {
   };
 
   constructor(opts: ModelUpdaterOptions) {
-    for (const k of Object.keys(opts ?? {})) {
-      if (!OPTION_KEYS.has(k))
-        throw new EdgeloopError(
-          'EL_ERR_INVALID_ARGUMENT',
-          `ModelUpdater: unknown option "${k}" (known: ${[...OPTION_KEYS].join(', ')})`,
-        );
-    }
-    assertValidId('deviceId', opts.deviceId);
-    if (!opts.transport)
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelUpdater: option "transport" is required');
-    if (!opts.host)
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelUpdater: option "host" (a ModelHost) is required');
-    const modelsDir = opts.modelsDir ?? opts.dir;
-    if (typeof modelsDir !== 'string' || !modelsDir)
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelUpdater: option "modelsDir" is required');
-    const requireSignature = opts.requireSignature ?? true;
-    const keys =
-      opts.trustedKeys instanceof Map
-        ? opts.trustedKeys
-        : trustedKeySet((opts.trustedKeys ?? []) as ReadonlyArray<string | KeyObject>);
-    if (keys.size === 0 && requireSignature) {
-      throw new EdgeloopError(
-        'EL_ERR_INVALID_ARGUMENT',
-        'ModelUpdater: option "trustedKeys" needs at least one public key (devices only run signed models unless requireSignature is false)',
-      );
-    }
-    const keep = opts.keepVersions ?? 2;
-    if (!Number.isInteger(keep) || keep < 2)
-      throw new EdgeloopError(
-        'EL_ERR_INVALID_ARGUMENT',
-        `ModelUpdater: keepVersions must be an integer >= 2, got ${keep}`,
-      );
-    const pos = (name: string, v: number | undefined, d: number): number => {
-      const x = v ?? d;
-      if (!(typeof x === 'number' && x >= 0 && Number.isFinite(x)))
-        throw new EdgeloopError(
-          'EL_ERR_INVALID_ARGUMENT',
-          `ModelUpdater: ${name} must be a non-negative number, got ${x}`,
-        );
-      return x;
-    };
-    this.#o = Object.freeze({
-      deviceId: opts.deviceId,
-      transport: opts.transport,
-      host: opts.host,
-      modelsDir,
-      topics: opts.topics ?? new Topics(),
-      fetch: opts.fetch ?? globalThis.fetch,
-      clock: opts.clock ?? systemClock,
-      logger: withBindings(opts.logger ?? silentLogger, { deviceId: opts.deviceId, part: 'model-updater' }),
-      nextSeq: opts.nextSeq,
-      downloadRetry: { minMs: 200, maxMs: 5000, maxAttempts: 5, ...opts.downloadRetry },
-      downloadTimeoutMs: pos('downloadTimeoutMs', opts.downloadTimeoutMs, 60_000),
-      latencyMinWindows: pos('latencyMinWindows', opts.latencyMinWindows, 50),
-      latencyCheckMs: pos('latencyCheckMs', opts.latencyCheckMs, 5000),
-      latencyWatchMs: pos('latencyWatchMs', opts.latencyWatchMs, 600_000),
-      keepVersions: keep,
-      restoreOnStart: opts.restoreOnStart ?? true,
-      shadow: opts.shadow ?? true,
-    });
+    const { options, keys, requireSignature } = resolveUpdaterOptions(opts);
+    this.#o = options;
     const o = this.#o;
     // a TrustedKeyRing is kept as it is: it re-reads its key directories when a manifest names an unknown key
     const verifier = (this.#verifier = new ModelVerifier({
@@ -238,7 +97,7 @@ export class ModelUpdater {
       requireSignature,
     }));
     this.#fetcher = new ArtifactFetcher({
-      stagingDir: join(modelsDir, 'staging'),
+      stagingDir: join(o.modelsDir, 'staging'),
       fetch: o.fetch,
       clock: o.clock,
       logger: o.logger,
@@ -247,10 +106,10 @@ export class ModelUpdater {
       signal: this.#abort.signal,
     });
     this.#swapper = new ModelSwapper({
-      modelsDir,
+      modelsDir: o.modelsDir,
       host: o.host,
       verifier,
-      keepVersions: keep,
+      keepVersions: o.keepVersions,
       slots: () => this.#state.models,
     });
     this.#reporter = new ModelReporter({
@@ -260,6 +119,18 @@ export class ModelUpdater {
       clock: o.clock,
       logger: o.logger,
       nextSeq: () => this.#seq(),
+    });
+    this.#shadow = new ShadowReconciler({
+      host: o.host,
+      enabled: o.shadow,
+      logger: o.logger,
+      verifier,
+      state: () => this.#state,
+      saveState: () => this.#saveState(),
+      report: (name, desired, state, reason) => this.#report(name, desired, state, reason),
+      install: (name, desired) => this.#install(name, desired),
+      busy: this.#busy,
+      cancelled: () => this.#closed && this.#abort.signal.aborted,
     });
   }
 
@@ -353,9 +224,9 @@ export class ModelUpdater {
     if (!t || t.kind !== 'model-desired' || !t.modelName) return;
     if (t.deviceId !== undefined && t.deviceId !== this.#o.deviceId) return;
     const name = t.modelName;
-    // a host without shadow support never subscribed; one that declines them answers (see #reconcileShadow)
+    // a host without shadow support never subscribed; one that declines them answers (see ShadowReconciler)
     if (t.shadow && !this.#o.host.activateShadow) return;
-    const map = t.shadow ? this.#shadow : t.deviceId === undefined ? this.#fleet : this.#device;
+    const map = t.shadow ? this.#shadow.assignments : t.deviceId === undefined ? this.#fleet : this.#device;
     const key = t.shadow ? shadowKey(name) : name;
     if (payload.byteLength === 0) {
       // retained message cleared: the per-device override is gone (fall back to the fleet manifest)
@@ -413,7 +284,7 @@ export class ModelUpdater {
   }
 
   async #reconcile(name: string): Promise<void> {
-    if (name.startsWith(SHADOW_PREFIX)) return this.#reconcileShadow(name.slice(SHADOW_PREFIX.length));
+    if (name.startsWith(SHADOW_PREFIX)) return this.#shadow.reconcile(name.slice(SHADOW_PREFIX.length));
     const desired = this.#device.get(name) ?? this.#fleet.get(name);
     if (!desired) return;
     const active = this.#o.host.active(name);
@@ -440,8 +311,21 @@ export class ModelUpdater {
   }
 
   async #update(name: string, desired: ModelDesiredMessage): Promise<void> {
+    const { manifest, dir } = await this.#install(name, desired);
+    await this.#swapper.activate(name, manifest, dir);
+    await this.#saveState();
+    await this.#swapper.prune(name);
+    await this.#report(name, desired, 'active');
+    this.#watchLatency(name, desired, manifest);
+  }
+
+  /**
+   * Report `received`, check the desired manifest's signature (nothing untrusted is downloaded), download and
+   * install it unless that version is on disk already, report `verified`. Resolves with the checked manifest and the
+   * version's directory.
+   */
+  async #install(name: string, desired: ModelDesiredMessage): Promise<{ manifest: Manifest; dir: string }> {
     await this.#report(name, desired, 'received');
-    // signature first: nothing untrusted is downloaded
     const manifest = this.#verifier.desiredManifest(name, desired);
     const dir = this.#swapper.versionDir(name, manifest);
     if (!this.#swapper.installed(dir)) {
@@ -451,66 +335,7 @@ export class ModelUpdater {
       await this.#swapper.install(dir, part, manifest, desired.manifest);
     }
     await this.#report(name, desired, 'verified');
-    await this.#swapper.activate(name, manifest, dir);
-    await this.#saveState();
-    await this.#swapper.prune(name);
-    await this.#report(name, desired, 'active');
-    this.#watchLatency(name, desired, manifest);
-  }
-
-  /** Bring the shadow candidate of `name` in line with its assignment (none: stop it). */
-  async #reconcileShadow(name: string): Promise<void> {
-    const host = this.#o.host;
-    const desired = this.#shadow.get(name);
-    if (!desired) {
-      await host.clearShadow?.(name);
-      return;
-    }
-    const sha = (desired.manifest as { artifact?: { sha256?: unknown } }).artifact?.sha256;
-    const running = host.shadow?.(name);
-    if (running && running.manifest.version === desired.version && running.manifest.artifact.sha256 === sha) {
-      await this.#report(name, desired, 'active');
-      return;
-    }
-    const key = `${desired.version}:${String(sha)}:${desired.seq}`;
-    const refusedKey = shadowKey(name);
-    if (this.#state.refused[refusedKey] === key) return;
-    if (!this.#o.shadow) {
-      this.#state.refused[refusedKey] = key;
-      await this.#saveState().catch(() => undefined);
-      await this.#report(
-        name,
-        desired,
-        'failed',
-        'EL_ERR_UPDATE_REJECTED: this device does not run shadow models (models.shadow: false)',
-      );
-      return;
-    }
-    this.#busy.add(refusedKey);
-    try {
-      await this.#report(name, desired, 'received');
-      const manifest = this.#verifier.desiredManifest(name, desired);
-      const dir = this.#swapper.versionDir(name, manifest);
-      if (!this.#swapper.installed(dir)) {
-        await this.#report(name, desired, 'downloading');
-        const part = await this.#fetcher.download(desired.artifactUrl, manifest);
-        await this.#report(name, desired, 'downloaded');
-        await this.#swapper.install(dir, part, manifest, desired.manifest);
-      }
-      await this.#report(name, desired, 'verified');
-      const v = this.#verifier.modelDir(dir);
-      await host.activateShadow!(v.manifest, v.modelPath);
-      await this.#report(name, desired, 'active');
-    } catch (err) {
-      if (this.#closed && this.#abort.signal.aborted) return;
-      const e = err as EdgeloopError;
-      this.#state.refused[refusedKey] = key;
-      await this.#saveState().catch(() => undefined);
-      this.#o.logger.warn({ err, model: name, version: desired.version }, 'shadow model refused');
-      await this.#report(name, desired, 'failed', `${e.code ?? 'Error'}: ${e.message}`);
-    } finally {
-      this.#busy.delete(refusedKey);
-    }
+    return { manifest, dir };
   }
 
   /** After activation: revert to the previous model when p95 exceeds manifest.latencyBudgetMs. */
@@ -591,10 +416,4 @@ export class ModelUpdater {
   #report(name: string, desired: ModelDesiredMessage, state: ModelReportState, reason?: string): Promise<void> {
     return this.#reporter.report(name, desired, state, reason);
   }
-}
-
-/** reconcile chains and refused entries of shadow assignments are keyed apart from the model's own ("/" is in no model name) */
-const SHADOW_PREFIX = 'shadow/';
-function shadowKey(name: string): string {
-  return SHADOW_PREFIX + name;
 }
