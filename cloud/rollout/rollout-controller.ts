@@ -30,8 +30,8 @@ import {
 } from '../../protocol/messages.ts';
 import { FLEET, Topics } from '../../protocol/topics.ts';
 import type { Transport } from '../../transport/transport.ts';
+import { RolloutMachine } from './rollout-machine.ts';
 import {
-  RolloutMachine,
   TERMINAL_STATUSES,
   type DesiredTarget,
   type FleetDevice,
@@ -42,7 +42,7 @@ import {
   type ShadowFigures,
   type ShadowState,
   type StageProgress,
-} from './rollout-machine.ts';
+} from './rollout-state.ts';
 import { parseRolloutSpec, type RolloutSpecInput } from './rollout-spec.ts';
 import { RolloutStore } from './rollout-store.ts';
 

@@ -20,7 +20,7 @@ import type { Transport } from '../../transport/transport.ts';
 import { MqttTransport } from '../../transport/mqtt-transport.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import { RolloutController, type ModelSource, type RolloutOutcome } from './rollout-controller.ts';
-import type { RolloutState } from './rollout-machine.ts';
+import type { RolloutState } from './rollout-state.ts';
 import { httpModelSource, registryModelSource } from './model-source.ts';
 import { RolloutServer } from './rollout-server.ts';
 
