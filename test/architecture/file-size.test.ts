@@ -21,7 +21,6 @@ const ALLOWED = new Map<string, string>([
   ['cloud/drift/drift-service.ts', 'split pending: cohort bookkeeping out of the service'],
   ['cloud/batch/backfill.ts', 'split pending: unit execution and day commits out of the job'],
   ['cloud/batch/daily-dag.ts', 'split pending: the task bodies out of the DAG runner'],
-  ['cloud/registry/model-registry.ts', 'split pending: version status and aliases into their own modules'],
   ['cloud/retrain/retrainer.ts', 'split pending: the step bodies out of the job runner'],
   ['models/rul/train-rul.ts', 'split pending: ensemble merging and the summary layer out of training'],
 ]);
