@@ -9,7 +9,13 @@
  */
 import type { ScoreQuantiles } from '../../protocol/messages.ts';
 import { runsVersion } from './rollout-cohort.ts';
-import { GATE_METRICS, SHADOW_GATE_METRICS, type Gate, type ShadowGate } from './rollout-spec.ts';
+import {
+  GATE_METRICS,
+  SHADOW_GATE_METRICS,
+  type Gate,
+  type ShadowGate,
+  type ShadowGateMetric,
+} from './rollout-spec.ts';
 import type {
   DeviceEntry,
   FleetDevice,
@@ -18,6 +24,8 @@ import type {
   ShadowEntry,
   ShadowFigures,
 } from './rollout-state.ts';
+
+const QUANTILES = ['p05', 'p25', 'p50', 'p75', 'p95', 'p99'] as const satisfies ReadonlyArray<keyof ScoreQuantiles>;
 
 function mean(xs: number[]): number {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -123,14 +131,8 @@ export function shadowFigures(
   const W = rows.reduce((a, x) => a + x.r.windows, 0);
   const sum = (f: (x: (typeof rows)[number]) => number): number => rows.reduce((a, x) => a + f(x), 0);
   const avg = (f: (x: (typeof rows)[number]) => number): number => sum(f) / counted;
-  const q = (k: 'active' | 'shadow'): ScoreQuantiles => ({
-    p05: avg((x) => x.r.scores[k].p05),
-    p25: avg((x) => x.r.scores[k].p25),
-    p50: avg((x) => x.r.scores[k].p50),
-    p75: avg((x) => x.r.scores[k].p75),
-    p95: avg((x) => x.r.scores[k].p95),
-    p99: avg((x) => x.r.scores[k].p99),
-  });
+  const q = (k: 'active' | 'shadow'): ScoreQuantiles =>
+    Object.fromEntries(QUANTILES.map((p) => [p, avg((x) => x.r.scores[k][p])])) as unknown as ScoreQuantiles;
   const figures: ShadowFigures = {
     devices: counted,
     windows: W,
@@ -148,33 +150,20 @@ export function shadowFigures(
   return { figures, counted };
 }
 
+/** Per shadow metric: the candidate's figure, and the active model's it is compared with (none for agreement). */
+const SHADOW_FIGURE: Record<ShadowGateMetric, (f: ShadowFigures) => { cohort: number; baseline?: number }> = {
+  shadow_agreement: (f) => ({ cohort: f.agreement }),
+  shadow_anomaly_rate: (f) => ({ cohort: f.anomalyRate, baseline: f.activeAnomalyRate }),
+  shadow_p50_ms: (f) => ({ cohort: f.p50Ms, baseline: f.activeP50Ms }),
+  shadow_p95_ms: (f) => ({ cohort: f.p95Ms, baseline: f.activeP95Ms }),
+  shadow_p99_ms: (f) => ({ cohort: f.p99Ms, baseline: f.activeP99Ms }),
+};
+
 /** One shadow gate over the pooled figures (no figures yet: no-data). */
 export function shadowGate(g: ShadowGate, f: ShadowFigures | null): GateResult {
   const base = { expr: g.expr, op: g.op, cohortDevices: f?.devices ?? 0, restDevices: f?.devices ?? 0 };
   if (!f) return { ...base, result: 'no-data' };
-  let cohort: number;
-  let baseline: number | undefined;
-  switch (g.metric) {
-    case 'shadow_agreement':
-      cohort = f.agreement;
-      break;
-    case 'shadow_anomaly_rate':
-      cohort = f.anomalyRate;
-      baseline = f.activeAnomalyRate;
-      break;
-    case 'shadow_p50_ms':
-      cohort = f.p50Ms;
-      baseline = f.activeP50Ms;
-      break;
-    case 'shadow_p95_ms':
-      cohort = f.p95Ms;
-      baseline = f.activeP95Ms;
-      break;
-    case 'shadow_p99_ms':
-      cohort = f.p99Ms;
-      baseline = f.activeP99Ms;
-      break;
-  }
+  const { cohort, baseline } = SHADOW_FIGURE[g.metric](f);
   const limit =
     g.value !== undefined ? g.value : g.factor! * Math.max(baseline ?? 0, SHADOW_GATE_METRICS[g.metric].floor);
   const ok = g.op === '>=' ? cohort >= limit : cohort <= limit;
