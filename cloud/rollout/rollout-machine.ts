@@ -19,7 +19,8 @@
  * aborts the rollout with the reason: no device was ever asked to activate the candidate. A pass clears the shadow
  * assignments and starts stage 1, or, with approve: manual, waits in `awaiting-approval` for approve().
  *
- * The bookkeeping both stages share is RolloutCohort (rollout-cohort.ts); gate evaluation is rollout-gates.ts.
+ * The bookkeeping both stages share is RolloutCohort (rollout-cohort.ts); gate evaluation is rollout-gates.ts, the
+ * rollback path rollout-rollback.ts, the per-stage progress for status displays rollout-progress.ts.
  */
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { RolloutCohort, overBudget } from './rollout-cohort.ts';
