@@ -14,7 +14,8 @@ import type { AddressInfo } from 'node:net';
 import { LocalArtifactStore } from '../cloud/registry/artifact-store.ts';
 import { ModelRegistry } from '../cloud/registry/model-registry.ts';
 import { RegistryServer } from '../cloud/registry/registry-server.ts';
-import { RolloutMachine, type FleetDevice } from '../cloud/rollout/rollout-machine.ts';
+import { RolloutMachine } from '../cloud/rollout/rollout-machine.ts';
+import type { FleetDevice } from '../cloud/rollout/rollout-state.ts';
 import { parseRolloutSpec } from '../cloud/rollout/rollout-spec.ts';
 import { machineLine } from './machine.ts';
 

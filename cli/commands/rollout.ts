@@ -8,7 +8,7 @@ import { DEFAULT_DATA_DIRS } from '../../lib/data-dirs.ts';
 import type { CliContext } from '../../lib/cli-context.ts';
 import { jsonClient, type JsonCall } from '../json-http-client.ts';
 import { watchFrame } from '../../lib/progress.ts';
-import type { RolloutView } from '../../cloud/rollout/rollout-controller.ts';
+import type { RolloutView } from '../../cloud/rollout/rollout-view.ts';
 
 export const help = `usage: edgeloop rollout <command> [options]
 

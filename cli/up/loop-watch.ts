@@ -10,7 +10,8 @@ import { writeFileSync } from 'node:fs';
 import type { Cloud } from '../../cloud/create-cloud.ts';
 import type { DriftEvent } from '../../cloud/drift/drift-store.ts';
 import type { RetrainEvent } from '../../cloud/retrain/retrainer.ts';
-import type { RolloutController, RolloutOutcome } from '../../cloud/rollout/rollout-controller.ts';
+import type { RolloutController } from '../../cloud/rollout/rollout-controller.ts';
+import type { RolloutOutcome } from '../../cloud/rollout/rollout-view.ts';
 import type { InjectedFault } from '../../simulator/faults/data-faults.ts';
 import { FleetObserver } from '../../simulator/fleet-observer.ts';
 import {

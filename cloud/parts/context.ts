@@ -11,7 +11,7 @@ import { EdgeloopError } from '../../protocol/errors.ts';
 import type { cloudPaths, CloudConfig } from '../config.ts';
 import type { DriftEvent } from '../drift/drift-store.ts';
 import type { RetrainEvent } from '../retrain/retrainer.ts';
-import type { RolloutOutcome } from '../rollout/rollout-controller.ts';
+import type { RolloutOutcome } from '../rollout/rollout-view.ts';
 
 /**
  * What parts announce to each other inside one cloud process: the drift part's state changes, the retraining

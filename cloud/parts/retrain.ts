@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { definePart } from '../../lib/parts.ts';
 import type { RetrainService } from '../retrain/retrain-service.ts';
-import type { RolloutOutcome } from '../rollout/rollout-controller.ts';
+import type { RolloutOutcome } from '../rollout/rollout-view.ts';
 import { importPart, type CloudContext, type CloudPart } from './context.ts';
 import { registryPart } from './registry.ts';
 

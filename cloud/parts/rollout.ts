@@ -1,7 +1,7 @@
 import { Counter, Gauge } from 'prom-client';
 import { definePart } from '../../lib/parts.ts';
 import type { RolloutController } from '../rollout/rollout-controller.ts';
-import type { RolloutStatus } from '../rollout/rollout-machine.ts';
+import type { RolloutStatus } from '../rollout/rollout-state.ts';
 import type { RolloutPart, RolloutPartConfig } from '../rollout/rollout-part.ts';
 import type { RetrainEvent } from '../retrain/retrainer.ts';
 import { brokerPart } from './broker.ts';

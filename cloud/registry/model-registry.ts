@@ -6,7 +6,9 @@
  * sha256 and size, ed25519 signature against the trusted keys) is refused before anything is written.
  *
  * Alias moves are announced on the 'alias' event and on diagnostics_channel `edgeloop:registry:alias` (the
- * recommendation service hot-reloads on them).
+ * recommendation service hot-reloads on them). The aliases' tables are AliasTable (alias-table.ts), the versions'
+ * evaluation status VersionStatusTable (version-status.ts); this class owns the database, its migrations, the
+ * versions and the checks.
  */
 import { checkKnownOptions } from '../../lib/options.ts';
 import { channel } from 'node:diagnostics_channel';
@@ -23,6 +25,7 @@ import { parseManifest, type Manifest } from '../../protocol/manifest.ts';
 import { assertValidId } from '../../protocol/topics.ts';
 import type { KeyObject } from 'node:crypto';
 import { TrustedKeyRing, sha256Hex, trustedKeySet, verifyManifest } from '../../models/manifest/index.ts';
+import { AliasTable, assertAliasName } from './alias-table.ts';
 import type { ArtifactStore } from './artifact-store.ts';
 import { type Row, str, toRecord } from './registry-records.ts';
 import type {
@@ -33,15 +36,9 @@ import type {
   PushInput,
   PushResult,
 } from './registry-records.ts';
+import { VersionStatusTable, assertStatusWord, type VersionStatus } from './version-status.ts';
 
-export interface VersionStatus {
-  name: string;
-  version: string;
-  status: string;
-  reason: string | undefined;
-  details: Record<string, unknown> | undefined;
-  at: number;
-}
+export type { VersionStatus } from './version-status.ts';
 
 export type {
   ModelVersionRecord,
@@ -67,7 +64,6 @@ export interface ModelRegistryOptions {
 const OPTION_KEYS = new Set(['dbPath', 'store', 'trustedKeys', 'requireSignature', 'clock', 'logger']);
 const aliasChannel = channel('edgeloop:registry:alias');
 const SCHEMA_VERSION = 2;
-const ALIAS_RE = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
 
 export interface ModelRegistryEvents {
   alias: [event: AliasEvent];
@@ -79,6 +75,8 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   readonly #keys: Map<string, KeyObject>;
   #db: Database.Database | undefined;
   #stmts: Record<string, Database.Statement> = {};
+  #aliases: AliasTable | undefined;
+  #statuses: VersionStatusTable | undefined;
   #closed = false;
 
   constructor(opts: ModelRegistryOptions) {
@@ -163,31 +161,25 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
            (SELECT version FROM versions v2 WHERE v2.name = v.name ORDER BY pushed_at DESC, rowid DESC LIMIT 1) AS latest
          FROM versions v GROUP BY name ORDER BY name`,
       ),
-      aliasesOf: db.prepare('SELECT * FROM aliases WHERE name = ? ORDER BY alias'),
-      allAliases: db.prepare('SELECT * FROM aliases ORDER BY name, alias'),
-      getAlias: db.prepare('SELECT * FROM aliases WHERE name = ? AND alias = ?'),
-      setAlias: db.prepare(
-        `INSERT INTO aliases (name, alias, version, updated_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT(name, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at`,
-      ),
-      delAlias: db.prepare('DELETE FROM aliases WHERE name = ? AND alias = ?'),
-      history: db.prepare('INSERT INTO alias_history (name, alias, version, previous, at) VALUES (?, ?, ?, ?, ?)'),
-      setStatus: db.prepare(
-        `INSERT INTO version_status (name, version, status, reason, details, at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT(name, version) DO UPDATE SET status = excluded.status, reason = excluded.reason,
-           details = excluded.details, at = excluded.at`,
-      ),
-      getStatus: db.prepare('SELECT * FROM version_status WHERE name = ? AND version = ?'),
-      historyOf: db.prepare(
-        'SELECT * FROM alias_history WHERE name = ? AND (? IS NULL OR alias = ?) ORDER BY id DESC LIMIT ?',
-      ),
     };
+    this.#aliases = new AliasTable(db);
+    this.#statuses = new VersionStatusTable(db);
   }
 
   #dbOrThrow(): Database.Database {
     if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'model registry is closed');
     if (!this.#db) this.start();
     return this.#db!;
+  }
+
+  #aliasTable(): AliasTable {
+    this.#dbOrThrow();
+    return this.#aliases!;
+  }
+
+  #statusTable(): VersionStatusTable {
+    this.#dbOrThrow();
+    return this.#statuses!;
   }
 
   /**
@@ -320,8 +312,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   }
 
   list(): ModelSummary[] {
-    this.#dbOrThrow();
-    const aliases = this.#stmts.allAliases!.all() as Array<{ name: string; alias: string; version: string }>;
+    const aliases = this.#aliasTable().all();
     return (this.#stmts.names!.all() as Array<{ name: string; n: number; latest_at: number; latest: string }>).map(
       (r) => ({
         name: r.name,
@@ -334,49 +325,26 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   }
 
   aliases(name: string): AliasRecord[] {
-    this.#dbOrThrow();
-    return (
-      this.#stmts.aliasesOf!.all(name) as Array<{ name: string; alias: string; version: string; updated_at: number }>
-    ).map((r) => ({
-      name: r.name,
-      alias: r.alias,
-      version: r.version,
-      updatedAt: r.updated_at,
-    }));
+    return this.#aliasTable().of(name);
   }
 
   getAlias(name: string, alias: string): AliasRecord | undefined {
-    this.#dbOrThrow();
-    const r = this.#stmts.getAlias!.get(name, alias) as
-      | { name: string; alias: string; version: string; updated_at: number }
-      | undefined;
-    return r ? { name: r.name, alias: r.alias, version: r.version, updatedAt: r.updated_at } : undefined;
+    return this.#aliasTable().get(name, alias);
   }
 
   /** Point `alias` of `name` at `version` (which must exist); records history and emits 'alias' when it moved. */
   setAlias(name: string, alias: string, version: string): AliasEvent {
-    const db = this.#dbOrThrow();
-    if (typeof alias !== 'string' || !ALIAS_RE.test(alias) || alias === 'latest') {
-      throw new EdgeloopError(
-        'EL_ERR_INVALID_ARGUMENT',
-        `alias ${JSON.stringify(alias)} is invalid: expected a letter then up to 63 of [A-Za-z0-9._-], not "latest"`,
-      );
-    }
+    const aliases = this.#aliasTable();
+    assertAliasName(alias);
     if (!this.get(name, version)) {
       throw new EdgeloopError(
         'EL_ERR_REGISTRY_NOT_FOUND',
         `cannot point ${name} alias "${alias}" at ${version}: no such version`,
       );
     }
-    const at = this.#opts.clock.now();
-    const previous = this.getAlias(name, alias)?.version;
-    const event: AliasEvent = { name, alias, version, previous, at };
-    if (previous === version) return event;
-    db.transaction(() => {
-      this.#stmts.setAlias!.run(name, alias, version, at);
-      this.#stmts.history!.run(name, alias, version, previous ?? null, at);
-    })();
-    this.#opts.logger.info({ model: name, alias, version, previous }, 'alias moved');
+    const { event, moved } = aliases.set(name, alias, version, this.#opts.clock.now());
+    if (!moved) return event;
+    this.#opts.logger.info({ model: name, alias, version, previous: event.previous }, 'alias moved');
     if (aliasChannel.hasSubscribers) aliasChannel.publish(event);
     this.emit('alias', event);
     return event;
@@ -393,56 +361,27 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     reason?: string,
     details?: Record<string, unknown>,
   ): VersionStatus {
-    this.#dbOrThrow();
-    if (!/^[a-z][a-z0-9-]{0,31}$/.test(status))
-      throw new EdgeloopError(
-        'EL_ERR_INVALID_ARGUMENT',
-        `status ${JSON.stringify(status)} is invalid: expected [a-z][a-z0-9-]*`,
-      );
+    const statuses = this.#statusTable();
+    assertStatusWord(status);
     if (!this.get(name, version))
       throw new EdgeloopError(
         'EL_ERR_REGISTRY_NOT_FOUND',
         `cannot set the status of ${name}@${version}: no such version`,
       );
-    const at = this.#opts.clock.now();
-    this.#stmts.setStatus!.run(name, version, status, reason ?? null, details ? JSON.stringify(details) : null, at);
-    return { name, version, status, reason, details, at };
+    return statuses.set(name, version, status, reason, details, this.#opts.clock.now());
   }
 
   /** The evaluation status of a version, if one was recorded. */
   status(name: string, version: string): VersionStatus | undefined {
-    this.#dbOrThrow();
-    const r = this.#stmts.getStatus!.get(name, version) as
-      | { name: string; version: string; status: string; reason: string | null; details: string | null; at: number }
-      | undefined;
-    if (!r) return undefined;
-    return {
-      name: r.name,
-      version: r.version,
-      status: r.status,
-      reason: r.reason ?? undefined,
-      details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : undefined,
-      at: r.at,
-    };
+    return this.#statusTable().get(name, version);
   }
 
   deleteAlias(name: string, alias: string): boolean {
-    this.#dbOrThrow();
-    return this.#stmts.delAlias!.run(name, alias).changes > 0;
+    return this.#aliasTable().delete(name, alias);
   }
 
   aliasHistory(name: string, alias?: string, limit = 100): AliasEvent[] {
-    this.#dbOrThrow();
-    const a = alias ?? null;
-    return (
-      this.#stmts.historyOf!.all(name, a, a, limit) as Array<{
-        name: string;
-        alias: string;
-        version: string;
-        previous: string | null;
-        at: number;
-      }>
-    ).map((r) => ({ name: r.name, alias: r.alias, version: r.version, previous: r.previous ?? undefined, at: r.at }));
+    return this.#aliasTable().history(name, alias, limit);
   }
 
   close(): void {

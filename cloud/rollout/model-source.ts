@@ -6,7 +6,7 @@
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { ModelSource } from './rollout-controller.ts';
-import type { DesiredTarget } from './rollout-machine.ts';
+import type { DesiredTarget } from './rollout-state.ts';
 
 export function registryModelSource(registry: ModelRegistry, artifactBaseUrl: string | (() => string)): ModelSource {
   return {

@@ -19,8 +19,9 @@ import { Topics, DEFAULT_TOPIC_PREFIX } from '../../protocol/topics.ts';
 import type { Transport } from '../../transport/transport.ts';
 import { MqttTransport } from '../../transport/mqtt-transport.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
-import { RolloutController, type ModelSource, type RolloutOutcome } from './rollout-controller.ts';
-import type { RolloutState } from './rollout-machine.ts';
+import { RolloutController, type ModelSource } from './rollout-controller.ts';
+import type { RolloutOutcome } from './rollout-view.ts';
+import type { RolloutState } from './rollout-state.ts';
 import { httpModelSource, registryModelSource } from './model-source.ts';
 import { RolloutServer } from './rollout-server.ts';
 

@@ -22,7 +22,8 @@ import { assertSecureListener } from '../../lib/listen-guard.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { bearerAuth, listeningUrl, useJsonErrors } from '../http/json-api.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import type { CandidateInput, RolloutController } from './rollout-controller.ts';
+import type { CandidateInput } from './rollout-candidate.ts';
+import type { RolloutController } from './rollout-controller.ts';
 import type { RolloutSpecInput } from './rollout-spec.ts';
 
 const STATUS: Record<string, number> = {

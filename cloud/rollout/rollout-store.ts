@@ -7,7 +7,7 @@
 import type Database from 'better-sqlite3';
 import { openWalDatabase } from '../../lib/sqlite.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import type { RolloutState } from './rollout-machine.ts';
+import type { RolloutState } from './rollout-state.ts';
 
 const SCHEMA_VERSION = 1;
 

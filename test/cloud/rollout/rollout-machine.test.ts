@@ -1,11 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  RolloutMachine,
-  deviceHash,
-  stageTarget,
-  type FleetDevice,
-  type RolloutAction,
-} from '../../../cloud/rollout/rollout-machine.ts';
+import { deviceHash, stageTarget } from '../../../cloud/rollout/rollout-cohort.ts';
+import { RolloutMachine } from '../../../cloud/rollout/rollout-machine.ts';
+import type { FleetDevice, RolloutAction } from '../../../cloud/rollout/rollout-state.ts';
 import {
   parseGate,
   parseRolloutSpec,

@@ -4,7 +4,8 @@
  * candidate before the shadow passed.
  */
 import { describe, expect, it } from 'vitest';
-import { RolloutMachine, type FleetDevice, type RolloutAction } from '../../../cloud/rollout/rollout-machine.ts';
+import { RolloutMachine } from '../../../cloud/rollout/rollout-machine.ts';
+import type { FleetDevice, RolloutAction } from '../../../cloud/rollout/rollout-state.ts';
 import { parseRolloutSpec, parseShadowGate, type RolloutSpecInput } from '../../../cloud/rollout/rollout-spec.ts';
 import type { ShadowReport } from '../../../protocol/messages.ts';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../agent/create-agent.ts';
-import type { RolloutOutcome } from '../../../cloud/rollout/rollout-controller.ts';
+import type { RolloutOutcome } from '../../../cloud/rollout/rollout-view.ts';
 import { Topics } from '../../../protocol/topics.ts';
 import { makeTestModel, testKeys, WINDOW } from '../../agent/model-updater/test-models.ts';
 import { startRolloutStack, type RolloutStack } from './rollout-stack.ts';

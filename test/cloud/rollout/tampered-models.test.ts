@@ -18,7 +18,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../agent/create-agent.ts';
 import { registryModelSource } from '../../../cloud/rollout/model-source.ts';
-import type { DesiredTarget } from '../../../cloud/rollout/rollout-machine.ts';
+import type { DesiredTarget } from '../../../cloud/rollout/rollout-state.ts';
 import { describeArtifact } from '../../../models/manifest/index.ts';
 import type { ModelReportMessage } from '../../../protocol/messages.ts';
 import { signUnchecked } from '../../helpers/sign-unchecked.ts';
