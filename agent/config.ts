@@ -3,12 +3,12 @@
  * is strict: a misspelled key is an error naming the field. Defaults are the documented ones (docs/agent.md).
  */
 import { z } from 'zod';
-import { EdgeloopError } from '../protocol/errors.ts';
 import { isValidId } from '../protocol/topics.ts';
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/topics.ts';
 import { TransportConfigSchema } from '../transport/create-transport.ts';
 import { DEFAULT_DATA_DIRS } from '../lib/data-dirs.ts';
-import { formatIssues } from '../protocol/zod-issues.ts';
+import { parseOptions } from '../lib/options.ts';
+import { InferenceTuningSchema } from './inference/inference-options.ts';
 
 export { TransportConfigSchema };
 
@@ -111,16 +111,8 @@ export const AgentConfigSchema = z.strictObject({
       pruneIntervalMs: positiveInt.default(60_000),
     })
     .prefault({}),
-  inference: z
-    .strictObject({
-      enabled: z.boolean().default(true),
-      /** windows per ONNX Runtime call at most */
-      maxBatchWindows: positiveInt.default(256),
-      /** after an anomaly event, further anomalous windows of the same model are counted into the next event for this long, ms */
-      cooldownMs: nonNegInt.default(10_000),
-      intraOpNumThreads: positiveInt.default(1),
-    })
-    .prefault({}),
+  /** the inference engine's tuning (its defaults are the engine's: agent/inference/inference-options.ts) */
+  inference: InferenceTuningSchema.extend({ enabled: z.boolean().default(true) }).prefault({}),
   models: z
     .strictObject({
       /** the on-device model store (updates are written here); default <dataDir>/models */
@@ -165,12 +157,10 @@ export const AgentConfigSchema = z.strictObject({
 export type AgentConfig = z.output<typeof AgentConfigSchema>;
 export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
 
-/** Validate a config object (already merged from file and env); the error names every bad field. */
+/**
+ * Validate a config object (already merged from file and env) with lib/options.ts: an unknown key is refused with a
+ * suggestion, a bad value names the field (EL_ERR_CONFIG_INVALID).
+ */
 export function parseAgentConfig(value: unknown, source = 'agent config'): AgentConfig {
-  const r = AgentConfigSchema.safeParse(value);
-  if (!r.success) {
-    const issues = formatIssues(r.error.issues);
-    throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${source}: ${issues.join('; ')}`, { details: { issues } });
-  }
-  return r.data;
+  return parseOptions(AgentConfigSchema, value, { where: source, root: '(root)' });
 }

@@ -23,10 +23,11 @@ import { Topics } from '../protocol/topics.ts';
 import type { StatusMessage } from '../protocol/messages.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
-import { formatIssues } from '../protocol/zod-issues.ts';
+import { z } from 'zod';
+import { callback, dependency, parseOptions } from '../lib/options.ts';
 import type { ModelRunner } from '../models/runtime/model-runner.ts';
 import type { Manifest } from '../protocol/manifest.ts';
-import { AgentConfigSchema, type AgentConfig, type AgentConfigInput } from './config.ts';
+import { parseAgentConfig, type AgentConfig, type AgentConfigInput } from './config.ts';
 import type { SqliteOutbox, OutboxReading, OutboxStats, SeqRange } from './outbox/sqlite-outbox.ts';
 import type { OutboxPublisher } from './publisher/outbox-publisher.ts';
 import type { InferenceEngine } from './inference/inference-engine.ts';
@@ -43,20 +44,26 @@ export const AGENT_VERSION: string = PACKAGE_VERSION;
 
 export { modelDirs } from './agent-models.ts';
 
-export interface CreateAgentOptions {
+/**
+ * createAgent's own options: the config (checked on its own by parseAgentConfig, so its errors read "agent config:
+ * …") and what is injected. An unknown option is refused with a suggestion (EL_ERR_CONFIG_INVALID).
+ */
+export const CreateAgentOptionsSchema = z.strictObject({
   /** validated config, or raw input validated here */
-  config: AgentConfig | AgentConfigInput;
+  config: dependency<AgentConfig | AgentConfigInput>('the agent config'),
   /** an already constructed transport (agent mode, tests); the agent then neither starts nor closes it */
-  transport?: Transport;
-  logger?: Logger;
-  clock?: Clock;
+  transport: dependency<Transport>('a Transport').optional(),
+  logger: dependency<Logger>('a Logger').optional(),
+  clock: dependency<Clock>('a Clock').optional(),
   /** stream for sources.stdin (default process.stdin) */
-  stdin?: Readable;
+  stdin: dependency<Readable>('a Readable').optional(),
   /** called when a finite source (stdin, csv without loop, simulated ticks) has ended */
-  onSourceEnd?: (source: string) => void;
+  onSourceEnd: callback<(source: string) => void>().optional(),
   /** ONNX runner factory (share sessions between agents); default: one OrtModelRunner per model */
-  createRunner?: (modelBytes: Uint8Array, manifest: Manifest) => Promise<ModelRunner>;
-}
+  createRunner: callback<(modelBytes: Uint8Array, manifest: Manifest) => Promise<ModelRunner>>().optional(),
+});
+
+export type CreateAgentOptions = z.input<typeof CreateAgentOptionsSchema>;
 
 export interface AgentCounters {
   accepted: number;
@@ -83,12 +90,8 @@ export class Agent implements ReadingSink {
   #ingesting = new Set<Promise<unknown>>();
 
   constructor(opts: CreateAgentOptions) {
-    const parsed = AgentConfigSchema.safeParse(opts.config);
-    if (!parsed.success) {
-      const issues = formatIssues(parsed.error.issues);
-      throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `agent config: ${issues.join('; ')}`, { details: { issues } });
-    }
-    this.config = Object.freeze(parsed.data);
+    parseOptions(CreateAgentOptionsSchema, opts, { where: 'createAgent' });
+    this.config = Object.freeze(parseAgentConfig(opts.config));
     this.deviceId = this.config.deviceId;
     this.topics = new Topics(this.config.topicPrefix);
     this.#opts = opts;

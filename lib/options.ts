@@ -67,7 +67,13 @@ export function didYouMean(name: string, known: readonly string[], path: readonl
 function unwrap(schema: z.ZodType): z.ZodType {
   let s: z.ZodType = schema;
   for (;;) {
-    if (s instanceof z.ZodOptional || s instanceof z.ZodDefault || s instanceof z.ZodNullable)
+    if (
+      s instanceof z.ZodOptional ||
+      s instanceof z.ZodDefault ||
+      s instanceof z.ZodPrefault ||
+      s instanceof z.ZodNullable ||
+      s instanceof z.ZodReadonly
+    )
       s = s.unwrap() as z.ZodType;
     else if (s instanceof z.ZodPipe) s = s.in as z.ZodType;
     else return s;
@@ -114,6 +120,7 @@ export function assertKnownKeys(
   extra: readonly string[] = [],
   path: string[] = [],
   code: ErrorCode = 'EL_ERR_CONFIG_INVALID',
+  prefix: readonly string[] = [],
 ): void {
   const shape = objectShape(schema);
   if (!shape || typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array)
@@ -121,14 +128,14 @@ export function assertKnownKeys(
   const known = [...Object.keys(shape), ...(path.length === 0 ? extra : [])];
   for (const [k, v] of Object.entries(value)) {
     if (!known.includes(k)) {
-      const field = [...path, k].join('.');
+      const field = [...prefix, ...path, k].join('.');
       throw new EdgeloopError(
         code,
-        `${where}: unknown option "${field}"${didYouMean(k, known, path)}; known options: ${known.join(', ')}`,
+        `${where}: unknown option "${field}"${didYouMean(k, known, [...prefix, ...path])}; known options: ${known.join(', ')}`,
         { details: { component: where, option: field } },
       );
     }
-    if (shape[k]) assertKnownKeys(shape[k], v, where, extra, [...path, k], code);
+    if (shape[k]) assertKnownKeys(shape[k], v, where, extra, [...path, k], code, prefix);
   }
 }
 
@@ -141,6 +148,8 @@ export interface ParseOptionsOptions {
   injected?: readonly string[];
   /** what an issue on the whole value is called (default "(options)") */
   root?: string;
+  /** path segments put before every field name: the section of a config file checked on its own (['drift']) */
+  prefix?: readonly string[];
 }
 
 /** Validate and default an options object with its component's schema; errors as described in the header. */
@@ -150,7 +159,8 @@ export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, o: 
     throw new EdgeloopError(code, `${o.where}: options must be an object`, { details: { component: o.where } });
   }
   const injected = o.injected ?? [];
-  assertKnownKeys(schema, value, o.where, injected, [], code);
+  const prefix = o.prefix ?? [];
+  assertKnownKeys(schema, value, o.where, injected, [], code, prefix);
   let input = value as Record<string, unknown>;
   if (injected.length > 0) {
     input = { ...input };
@@ -158,13 +168,39 @@ export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, o: 
   }
   const r = schema.safeParse(input);
   if (!r.success) {
-    const issues = optionIssues(schema, r.error.issues, { root: o.root ?? '(options)' });
+    const issues = optionIssues(schema, r.error.issues, { root: o.root ?? (prefix.join('.') || '(options)'), prefix });
     throw new EdgeloopError(code, `${o.where}: ${issues.join('; ')}`, {
       cause: r.error,
-      details: { component: o.where, option: issuePath(r.error.issues[0]!), issues },
+      details: { component: o.where, option: issuePath(r.error.issues[0]!, prefix), issues },
     });
   }
   return r.data;
+}
+
+/**
+ * A rule between options that the schema's per-field checks cannot state (`detectK` at most `window`), found after
+ * parseOptions: the same code and details as its errors, the message `<where>: <what was wrong>`.
+ */
+export function optionRuleError(
+  where: string,
+  option: string,
+  what: string,
+  code: ErrorCode = 'EL_ERR_CONFIG_INVALID',
+): EdgeloopError {
+  return new EdgeloopError(code, `${where}: ${what}`, { details: { component: where, option } });
+}
+
+/**
+ * An injected dependency kept in a component's schema, so that the schema names every option and a missing one is
+ * reported like any other field (`ModelUpdater: transport: required (a Transport)`); the value passes unchanged.
+ */
+export function dependency<T>(what: string, check: (v: unknown) => boolean = (v) => v != null): z.ZodCustom<T, T> {
+  return z.custom<T>(check, { error: `required (${what})` });
+}
+
+/** A callback option: a function, passed unchanged. */
+export function callback<T>(): z.ZodCustom<T, T> {
+  return z.custom<T>((v) => typeof v === 'function', { error: 'expected a function' });
 }
 
 // ---- hand-validated options objects ----

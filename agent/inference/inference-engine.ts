@@ -39,27 +39,14 @@ import type { ActiveModel, ModelHost, ModelStats } from '../model-updater/model-
 import type { OutboxEvent } from '../outbox/sqlite-outbox.ts';
 import { loadSlot, smoothScore, windowContext, type Slot } from './model-slot.ts';
 import { newPairing, pushDecision, shadowReport } from './shadow-pairing.ts';
+import {
+  resolveInferenceOptions,
+  type InferenceEngineOptions,
+  type ResolvedInferenceOptions,
+} from './inference-options.ts';
 import type { WindowMeta } from './window-assembler.ts';
 
-export interface InferenceEngineOptions {
-  /** called with each anomaly event (synchronously, in window order) */
-  onEvent: (event: OutboxEvent) => void;
-  /** windows per ORT call at most, default 256 */
-  maxBatchWindows?: number;
-  /** device-time cooldown between two events of one model, ms, default 10 000 */
-  cooldownMs?: number;
-  intraOpNumThreads?: number;
-  /** ORT calls outstanding before ready() makes producers wait, default 4 */
-  maxInflightRuns?: number;
-  /** verify manifest signatures in activate() against these keys (keyId → key); none = hash check only */
-  trustedKeys?: ReadonlyMap<string, KeyObject> | undefined;
-  /** refuse unsigned manifests in activate(); default: true when trustedKeys is non-empty */
-  requireSignature?: boolean;
-  /** build a runner (tests, shared sessions); default OrtModelRunner over the verified bytes */
-  createRunner?: (modelBytes: Uint8Array, manifest: Manifest) => Promise<ModelRunner>;
-  clock?: Clock;
-  logger?: Logger;
-}
+export type { InferenceEngineOptions } from './inference-options.ts';
 
 export interface InferenceSummary {
   windows: number;
@@ -73,8 +60,9 @@ export interface InferenceSummary {
 }
 
 export class InferenceEngine implements ModelHost {
-  readonly #o: Required<
-    Pick<InferenceEngineOptions, 'maxBatchWindows' | 'cooldownMs' | 'intraOpNumThreads' | 'maxInflightRuns'>
+  readonly #o: Pick<
+    ResolvedInferenceOptions,
+    'maxBatchWindows' | 'cooldownMs' | 'intraOpNumThreads' | 'maxInflightRuns'
   >;
   readonly #onEvent: (e: OutboxEvent) => void;
   readonly #trusted: ReadonlyMap<string, KeyObject> | undefined;
@@ -100,23 +88,20 @@ export class InferenceEngine implements ModelHost {
   #readyWaiters: Array<() => void> = [];
 
   constructor(opts: InferenceEngineOptions) {
-    if (typeof opts?.onEvent !== 'function')
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'InferenceEngine: onEvent must be a function');
+    const o = resolveInferenceOptions(opts);
     this.#o = {
-      maxBatchWindows: opts.maxBatchWindows ?? 256,
-      cooldownMs: opts.cooldownMs ?? 10_000,
-      intraOpNumThreads: opts.intraOpNumThreads ?? 1,
-      maxInflightRuns: opts.maxInflightRuns ?? 4,
+      maxBatchWindows: o.maxBatchWindows,
+      cooldownMs: o.cooldownMs,
+      intraOpNumThreads: o.intraOpNumThreads,
+      maxInflightRuns: o.maxInflightRuns,
     };
-    if (!(this.#o.maxBatchWindows >= 1))
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'InferenceEngine: maxBatchWindows must be >= 1');
-    this.#onEvent = opts.onEvent;
-    this.#trusted = opts.trustedKeys && opts.trustedKeys.size > 0 ? opts.trustedKeys : undefined;
-    this.#requireSignature = opts.requireSignature ?? this.#trusted !== undefined;
+    this.#onEvent = o.onEvent;
+    this.#trusted = o.trustedKeys && o.trustedKeys.size > 0 ? o.trustedKeys : undefined;
+    this.#requireSignature = o.requireSignature ?? this.#trusted !== undefined;
     const threads = this.#o.intraOpNumThreads;
-    this.#createRunner = opts.createRunner ?? ((bytes, m) => OrtModelRunner.forManifest(bytes, m, threads));
-    this.#clock = opts.clock ?? systemClock;
-    this.#log = opts.logger ?? silentLogger;
+    this.#createRunner = o.createRunner ?? ((bytes, m) => OrtModelRunner.forManifest(bytes, m, threads));
+    this.#clock = o.clock ?? systemClock;
+    this.#log = o.logger ?? silentLogger;
   }
 
   // ---------- ModelHost ----------
