@@ -1,11 +1,12 @@
 /**
- * Options of a simulation run (`runSimulation(options)`, `edgeloop sim`), validated with zod: unknown keys are
- * errors that name the key, values are range-checked. Units: seconds for schedule times and durations (Sec),
+ * Options of a simulation run (`runSimulation(options)`, `edgeloop sim`): one schema with the defaults, checked with
+ * lib/options.ts (an unknown key is refused with a suggestion, a bad value names the field), then the rules between
+ * options (faults within the run, one source of data). Units: seconds for schedule times and durations (Sec),
  * messages per second for rates.
  */
 import { z } from 'zod';
 import { EdgeloopError } from '../protocol/errors.ts';
-import { issuesLine } from '../protocol/zod-issues.ts';
+import { optionRuleError, parseOptions } from '../lib/options.ts';
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/topics.ts';
 import { DATA_FAULT_KINDS } from './faults/data-faults.ts';
 import { DegradationOptionsSchema } from './scenarios/degradation.ts';
@@ -141,47 +142,36 @@ export type FaultSpec = z.output<typeof FaultSpecSchema>;
 export type InfraFaultSpec = z.output<typeof InfraFaultSchema>;
 export type DataFaultSpec = z.output<typeof DataFaultSchema>;
 
+const W = 'simulation options';
+const CODE = 'EL_ERR_SIM_OPTIONS';
+
+/** Check the options with the schema (lib/options.ts), then the rules between them; every error is EL_ERR_SIM_OPTIONS. */
 export function resolveSimulationOptions(o: unknown): ResolvedSimulationOptions {
-  const r = SimulationOptionsSchema.safeParse(o ?? {});
-  if (!r.success) {
-    const msg = issuesLine(r.error.issues, { root: '(options)' });
-    throw new EdgeloopError('EL_ERR_SIM_OPTIONS', `invalid simulation options: ${msg}`, {
-      details: { issues: r.error.issues },
-    });
-  }
-  const v = r.data;
-  for (const f of v.faults) {
-    if (f.atSec >= v.durationSec) {
-      throw new EdgeloopError(
-        'EL_ERR_SIM_OPTIONS',
+  const v = parseOptions(SimulationOptionsSchema, o ?? {}, { where: W, code: CODE });
+  const rule = (option: string, what: string) => optionRuleError(W, option, what, CODE);
+  for (const [i, f] of v.faults.entries()) {
+    if (f.atSec >= v.durationSec)
+      throw rule(
+        `faults.${i}.atSec`,
         `fault ${f.kind} at ${f.atSec}s starts after the run ends (durationSec=${v.durationSec})`,
       );
-    }
-    if (f.kind === 'agent-kill' && v.mode !== 'agent') {
-      throw new EdgeloopError('EL_ERR_SIM_OPTIONS', 'fault agent-kill needs mode "agent"');
-    }
+    if (f.kind === 'agent-kill' && v.mode !== 'agent')
+      throw rule(`faults.${i}.kind`, 'fault agent-kill needs mode "agent"');
   }
   const sources = [v.replay && 'replay', v.replayCmapss && 'replayCmapss', v.scenario && 'scenario'].filter(Boolean);
   if (sources.length > 1)
-    throw new EdgeloopError(
-      'EL_ERR_SIM_OPTIONS',
-      `${sources.join(' and ')} cannot be combined: pick one source of data`,
-    );
+    throw rule(String(sources[1]), `${sources.join(' and ')} cannot be combined: pick one source of data`);
   if (v.degradation && v.scenario !== 'degradation')
-    throw new EdgeloopError('EL_ERR_SIM_OPTIONS', 'degradation options need scenario "degradation"');
+    throw rule('degradation', 'degradation options need scenario "degradation"');
   if (v.degradation && v.degradation.maxLifeCycles < v.degradation.minLifeCycles)
-    throw new EdgeloopError(
-      'EL_ERR_SIM_OPTIONS',
+    throw rule(
+      'degradation.maxLifeCycles',
       `degradation.maxLifeCycles (${v.degradation.maxLifeCycles}) is below minLifeCycles (${v.degradation.minLifeCycles})`,
     );
   if ((v.scenario || v.replayCmapss) && v.mode !== 'light')
-    throw new EdgeloopError('EL_ERR_SIM_OPTIONS', 'the degradation scenario and the C-MAPSS replay run in light mode');
-  if (v.connections !== undefined && v.connections > v.devices) {
-    throw new EdgeloopError(
-      'EL_ERR_SIM_OPTIONS',
-      `connections (${v.connections}) cannot exceed devices (${v.devices})`,
-    );
-  }
+    throw rule('mode', 'the degradation scenario and the C-MAPSS replay run in light mode');
+  if (v.connections !== undefined && v.connections > v.devices)
+    throw rule('connections', `connections (${v.connections}) cannot exceed devices (${v.devices})`);
   return v;
 }
 

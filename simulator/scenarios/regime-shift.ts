@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { issuesLine } from '../../protocol/zod-issues.ts';
+import { parseOptions } from '../../lib/options.ts';
 import type { SignalModel } from '../signal-model.ts';
 
 export const SensorShiftSchema = z.strictObject({
@@ -43,10 +43,11 @@ export type RegimeShiftOptions = z.input<typeof RegimeShiftSchema>;
 export type RegimeShiftSpec = z.output<typeof RegimeShiftSchema>;
 
 export function parseRegimeShift(input: unknown, field = 'shift'): RegimeShiftSpec {
-  const r = RegimeShiftSchema.safeParse(input ?? {});
-  if (!r.success)
-    throw new EdgeloopError('EL_ERR_SIM_OPTIONS', issuesLine(r.error.issues, { prefix: [field], root: field }));
-  return r.data;
+  return parseOptions(RegimeShiftSchema, input ?? {}, {
+    where: 'regime shift',
+    code: 'EL_ERR_SIM_OPTIONS',
+    prefix: [field],
+  });
 }
 
 /** The devices a shift applies to, in fleet order. */
