@@ -19,7 +19,6 @@ import { silentLogger, withBindings, type Logger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { ModelReportMessage } from '../../protocol/messages.ts';
 import { Topics } from '../../protocol/topics.ts';
-import type { Transport } from '../../transport/transport.ts';
 import { FleetDiscovery } from './fleet-discovery.ts';
 import { candidateSpec, type CandidateInput } from './rollout-candidate.ts';
 import { RolloutMachine } from './rollout-machine.ts';
@@ -27,62 +26,25 @@ import { RolloutPublisher } from './rollout-publisher.ts';
 import { parseRolloutSpec, type RolloutSpecInput } from './rollout-spec.ts';
 import { type DesiredTarget, type FleetDevice, type RolloutAction, type RolloutState } from './rollout-state.ts';
 import { RolloutStore } from './rollout-store.ts';
-import { rolloutOutcome, rolloutView, type RolloutOutcome, type RolloutView } from './rollout-view.ts';
+import { rolloutOutcome, rolloutView, type RolloutView } from './rollout-view.ts';
 import { waitForStatus } from './rollout-wait.ts';
+import {
+  resolveRolloutControllerOptions,
+  type ResolvedRolloutControllerOptions,
+  type RolloutControllerOptions,
+} from './rollout-controller-options.ts';
 
-/** Where the controller gets a version's signed manifest and artifact URL (the registry). */
-export interface ModelSource {
-  resolve(name: string, ref: string): Promise<DesiredTarget>;
-}
+export type { ModelSource, RolloutControllerOptions } from './rollout-controller-options.ts';
 
-export interface RolloutControllerOptions {
-  /** a started or startable transport to the broker (the controller subscribes and publishes retained messages) */
-  transport: Transport;
-  /** SQLite file of the rollout state */
-  dbPath: string;
-  models: ModelSource;
-  topics?: Topics;
-  /** named device groups for `--group` */
-  groups?: Record<string, string[]>;
-  /** periodic tick, ms (default 1000) */
-  tickMs?: number;
-  /**
-   * after subscribing, wait this long for the retained status and fleet messages before assigning anything or
-   * starting a rollout (the fleet view and "previous" come from them), ms (default 2000)
-   */
-  discoveryMs?: number;
-  /** called when a rollout completes (the part moves the registry's `production` alias) */
-  onCompleted?: (state: RolloutState) => void | Promise<void>;
-  /**
-   * called when a rollout ends in any way (completed, aborted, rolled back) with its final state: status, reason,
-   * the shadow figures and gates; the retraining history records why a candidate was not promoted from it
-   */
-  onEnded?: (outcome: RolloutOutcome) => void | Promise<void>;
-  clock?: Clock;
-  logger?: Logger;
-}
-
-const OPTION_KEYS = new Set([
-  'transport',
-  'dbPath',
-  'models',
-  'topics',
-  'groups',
-  'tickMs',
-  'discoveryMs',
-  'onCompleted',
-  'onEnded',
-  'clock',
-  'logger',
-]);
 const statusChannel = channel('edgeloop:rollout:status');
 const endedChannel = channel('edgeloop:rollout:ended');
 
 export class RolloutController {
   readonly #o: Readonly<
-    Required<Omit<RolloutControllerOptions, 'onCompleted' | 'onEnded'>> & {
-      onCompleted: RolloutControllerOptions['onCompleted'];
-      onEnded: RolloutControllerOptions['onEnded'];
+    Omit<ResolvedRolloutControllerOptions, 'topics' | 'clock' | 'logger'> & {
+      topics: Topics;
+      clock: Clock;
+      logger: Logger;
     }
   >;
   readonly #store: RolloutStore;
@@ -96,35 +58,12 @@ export class RolloutController {
   #closed = false;
 
   constructor(opts: RolloutControllerOptions) {
-    for (const k of Object.keys(opts ?? {})) {
-      if (!OPTION_KEYS.has(k))
-        throw new EdgeloopError(
-          'EL_ERR_INVALID_ARGUMENT',
-          `RolloutController: unknown option "${k}" (known: ${[...OPTION_KEYS].join(', ')})`,
-        );
-    }
-    if (!opts.transport)
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'RolloutController: option "transport" is required');
-    if (!opts.models)
-      throw new EdgeloopError(
-        'EL_ERR_INVALID_ARGUMENT',
-        'RolloutController: option "models" (a ModelSource) is required',
-      );
-    const tickMs = opts.tickMs ?? 1000;
-    if (!(tickMs > 0))
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `RolloutController: tickMs must be > 0, got ${tickMs}`);
+    const o = resolveRolloutControllerOptions(opts);
     this.#o = Object.freeze({
-      transport: opts.transport,
-      dbPath: opts.dbPath,
-      models: opts.models,
-      topics: opts.topics ?? new Topics(),
-      groups: opts.groups ?? {},
-      tickMs,
-      discoveryMs: opts.discoveryMs ?? 2000,
-      onCompleted: opts.onCompleted,
-      onEnded: opts.onEnded,
-      clock: opts.clock ?? systemClock,
-      logger: withBindings(opts.logger ?? silentLogger, { part: 'rollout' }),
+      ...o,
+      topics: o.topics ?? new Topics(),
+      clock: o.clock ?? systemClock,
+      logger: withBindings(o.logger ?? silentLogger, { part: 'rollout' }),
     });
     this.#store = new RolloutStore(opts.dbPath);
     const { transport, topics, clock, logger } = this.#o;

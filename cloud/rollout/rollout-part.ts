@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { Clock } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import { issuesLine } from '../../protocol/zod-issues.ts';
+import { parseOptions } from '../../lib/options.ts';
 import { DEFAULT_DATA_DIRS } from '../../lib/data-dirs.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { Topics, DEFAULT_TOPIC_PREFIX } from '../../protocol/topics.ts';
@@ -20,6 +20,7 @@ import type { Transport } from '../../transport/transport.ts';
 import { MqttTransport } from '../../transport/mqtt-transport.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import { RolloutController, type ModelSource } from './rollout-controller.ts';
+import { ROLLOUT_TIMING_DEFAULTS } from './rollout-controller-options.ts';
 import type { RolloutOutcome } from './rollout-view.ts';
 import type { RolloutState } from './rollout-state.ts';
 import { httpModelSource, registryModelSource } from './model-source.ts';
@@ -54,8 +55,8 @@ export const RolloutPartConfigSchema = z.strictObject({
     .prefault({}),
   /** named device groups for `--group` */
   groups: z.record(z.string(), z.array(z.string().min(1))).default({}),
-  tickMs: z.number().int().min(1).default(1000),
-  discoveryMs: z.number().int().min(0).default(2000),
+  tickMs: z.number().int().min(1).default(ROLLOUT_TIMING_DEFAULTS.tickMs),
+  discoveryMs: z.number().int().min(0).default(ROLLOUT_TIMING_DEFAULTS.discoveryMs),
   /**
    * what happens to a challenger the retraining job accepted (`retrain.candidate` in the same cloud process): a
    * rollout with a shadow stage first, going on by itself (auto) or after `edgeloop rollout approve` (manual); off:
@@ -92,11 +93,7 @@ export interface RolloutPart {
 }
 
 export function parseRolloutPartConfig(input: unknown, source = 'rollout config'): RolloutPartConfig {
-  const r = RolloutPartConfigSchema.safeParse(input ?? {});
-  if (!r.success) {
-    throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${source}: ${issuesLine(r.error.issues)}`);
-  }
-  return r.data;
+  return parseOptions(RolloutPartConfigSchema, input ?? {}, { where: source, root: '(root)' });
 }
 
 export function createRolloutPart(config: RolloutPartConfigInput, deps: RolloutPartDeps = {}): RolloutPart {
