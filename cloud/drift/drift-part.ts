@@ -18,39 +18,19 @@ import { EdgeloopError } from '../../protocol/errors.ts';
 import { DriftService, type DriftServiceOptions } from './drift-service.ts';
 import { registerDriftMetrics } from './metrics.ts';
 import { parseReference } from './reference.ts';
-import { SqliteDriftStore } from './sqlite-drift-store.ts';
+import { SqliteDriftStore, SqliteDriftStoreOptionsSchema } from './sqlite-drift-store.ts';
+import { DriftTuningSchema } from './drift-options.ts';
+import { parseOptions } from '../../lib/options.ts';
 
-export const DriftPartConfigSchema = z.strictObject({
+/** The `drift:` config section: where the state lives, the reference sets, and the service's tuning (its defaults). */
+export const DriftPartConfigSchema = DriftTuningSchema.extend({
   /** state directory: drift.db goes here unless dbPath is set */
   dataDir: z.string().min(1).default('./edgeloop-data'),
   dbPath: z.string().min(1).optional(),
   /** reference set files (JSON, schema edgeloop.drift-reference/1); the first is the default */
   references: z.array(z.string().min(1)).default([]),
-  intervalMs: z.number().int().min(1000).default(60_000),
-  alpha: z.number().gt(0).lt(1).default(0.01),
-  correction: z.enum(['holm', 'bonferroni', 'none']).default('holm'),
-  statistic: z.enum(['auto', 'ks', 'wasserstein', 'psi']).default('auto'),
-  replicates: z.number().int().min(200).default(2000),
-  policy: z
-    .strictObject({
-      minSamples: z.number().int().min(1).optional(),
-      detectK: z.number().int().min(1).optional(),
-      clearK: z.number().int().min(0).optional(),
-      window: z.number().int().min(1).optional(),
-      cooldownMs: z.number().min(0).optional(),
-    })
-    .default({}),
-  /** smallest statistic at which an input test fires, per device and per cohort (docs/drift.md "Effect floor") */
-  minEffect: z
-    .strictObject({ device: z.number().min(0).default(0), cohort: z.number().min(0).default(0) })
-    .prefault({}),
-  maxSamples: z.number().int().min(10).default(1000),
-  maxCohortSamples: z.number().int().min(10).default(10_000),
-  maxDevices: z.number().int().min(1).default(10_000),
-  maxWindowMs: z.number().int().min(1000).default(3_600_000),
-  maxEvents: z.number().int().min(1).default(100_000),
-  /** a monitor's last evidence is written to the store at most this often (state changes at once), ms */
-  persistEveryMs: z.number().int().min(0).default(300_000),
+  /** events kept in the drift store */
+  maxEvents: SqliteDriftStoreOptionsSchema.shape.maxEvents,
 });
 export type DriftPartConfig = z.output<typeof DriftPartConfigSchema>;
 export type DriftPartConfigInput = z.input<typeof DriftPartConfigSchema>;
@@ -69,14 +49,11 @@ export interface DriftPartContext {
 }
 
 export function parseDriftPartConfig(input: unknown, source = 'drift config'): DriftPartConfig {
-  const r = DriftPartConfigSchema.safeParse(input ?? {});
-  if (!r.success) {
-    throw new EdgeloopError(
-      'EL_ERR_DRIFT_CONFIG',
-      `${source}: ${r.error.issues.map((i) => `drift.${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
-    );
-  }
-  return r.data;
+  return parseOptions(DriftPartConfigSchema, input ?? {}, {
+    where: source,
+    code: 'EL_ERR_DRIFT_CONFIG',
+    prefix: ['drift'],
+  });
 }
 
 export const driftPart = definePart({

@@ -15,54 +15,21 @@ import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { EventsMessage, StatusMessage } from '../../protocol/messages.ts';
 import type { FeatureValue } from '../feature-store/feature-store.ts';
-import { NullCache, type Correction } from './calibration.ts';
+import { NullCache } from './calibration.ts';
 import { checkInput, checkOutput, checkQuality, type CheckResult } from './checks.ts';
 import type { DriftEvent, DriftStore, MonitorKind, MonitorRecord, Subject, SubjectKind } from './drift-store.ts';
-import { InputDriftTester, type DriftStatisticChoice } from './input-drift.ts';
+import { InputDriftTester } from './input-drift.ts';
 import { DriftMonitorState, monitorPolicy, type MonitorPolicy } from './monitor.ts';
 import type { ReferenceSet } from './reference.ts';
 import { meanStd } from './statistics.ts';
+import {
+  resolveDriftServiceOptions,
+  type DriftServiceOptions,
+  type ResolvedDriftServiceOptions,
+} from './drift-options.ts';
 import { type Model, modelKey, Subjects } from './subjects.ts';
 
-export interface DriftServiceOptions {
-  store: DriftStore;
-  /** check every this many ms. Default 60 000. */
-  intervalMs?: number;
-  /** family-wise false-alarm rate per check and monitor. Default 0.01. */
-  alpha?: number;
-  correction?: Correction;
-  statistic?: DriftStatisticChoice;
-  /** simulated-null replicates (PSI, Wasserstein). Default 2000. */
-  replicates?: number;
-  /** hysteresis, minimum samples, cooldown */
-  policy?: Partial<MonitorPolicy>;
-  /**
-   * the smallest statistic (KS D, normed Wasserstein-1, PSI) at which an input test fires, for one device and for a
-   * cohort (InputDriftTester.check). Default 0 for both: the calibrated test alone.
-   */
-  minEffect?: { device?: number; cohort?: number };
-  /** values kept per device and feature. Default 1000. */
-  maxSamples?: number;
-  /** values kept per cohort and feature. Default 10 000. */
-  maxCohortSamples?: number;
-  /** devices tracked. Default 10 000. */
-  maxDevices?: number;
-  /** a device window older than this is checked for data quality even when short (a silent sensor). Default 1 h. */
-  maxWindowMs?: number;
-  /** sufficient quality checks that set a device's record-rate baseline. Default 3. */
-  rateBaselineChecks?: number;
-  /**
-   * a monitor's record (last evidence) is written to the store at most this often, ms; state changes are
-   * written at once with their event. Default 300 000. status() answers from memory.
-   */
-  persistEveryMs?: number;
-  /** site and hardware of a device (cohorts); the model version comes from its status messages */
-  deviceInfo?: (deviceId: string) => { site?: string | undefined; hardware?: string | undefined } | undefined;
-  /** every state change, after it is stored */
-  onEvent?: (e: DriftEvent) => void;
-  clock?: Clock;
-  logger?: Logger;
-}
+export type { DriftServiceOptions } from './drift-options.ts';
 
 interface Prepared {
   ref: ReferenceSet;
@@ -96,8 +63,10 @@ export interface CheckSummary {
 const MONITORS: readonly MonitorKind[] = ['input', 'output', 'quality'];
 
 export class DriftService {
-  readonly #o: Required<Omit<DriftServiceOptions, 'deviceInfo' | 'onEvent' | 'policy' | 'store'>> & {
+  readonly #o: Omit<ResolvedDriftServiceOptions, 'onEvent' | 'policy' | 'store' | 'clock' | 'logger'> & {
     policy: MonitorPolicy;
+    clock: Clock;
+    logger: Logger;
   };
   readonly #store: DriftStore;
   readonly #cache = new NullCache();
@@ -116,25 +85,14 @@ export class DriftService {
   #lastDurationMs = 0;
 
   constructor(o: DriftServiceOptions) {
-    if (!o?.store) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'DriftService: options.store is required');
-    this.#store = o.store;
-    this.#onEvent = o.onEvent;
+    const r = resolveDriftServiceOptions(o);
+    this.#store = r.store;
+    this.#onEvent = r.onEvent;
     this.#o = {
-      intervalMs: o.intervalMs ?? 60_000,
-      alpha: o.alpha ?? 0.01,
-      correction: o.correction ?? 'holm',
-      statistic: o.statistic ?? 'auto',
-      replicates: o.replicates ?? 2000,
-      policy: monitorPolicy(o.policy),
-      minEffect: { device: o.minEffect?.device ?? 0, cohort: o.minEffect?.cohort ?? 0 },
-      maxSamples: o.maxSamples ?? 1000,
-      maxCohortSamples: o.maxCohortSamples ?? 10_000,
-      maxDevices: o.maxDevices ?? 10_000,
-      maxWindowMs: o.maxWindowMs ?? 3_600_000,
-      rateBaselineChecks: o.rateBaselineChecks ?? 3,
-      persistEveryMs: o.persistEveryMs ?? 300_000,
-      clock: o.clock ?? systemClock,
-      logger: o.logger ?? silentLogger,
+      ...r,
+      policy: monitorPolicy(r.policy),
+      clock: r.clock ?? systemClock,
+      logger: r.logger ?? silentLogger,
     };
     const { maxSamples, maxCohortSamples, maxDevices, rateBaselineChecks, clock } = this.#o;
     this.#subjects = new Subjects({
@@ -142,7 +100,7 @@ export class DriftService {
       maxCohortSamples,
       maxDevices,
       rateBaselineChecks,
-      deviceInfo: o.deviceInfo,
+      deviceInfo: r.deviceInfo,
       clock,
     });
   }

@@ -10,28 +10,32 @@
  * With a per-check false-alarm rate α the chance of a false detection per check is about C(m, k) α^k, far below
  * α for k ≥ 2; the per-check rate is the calibrated one, the hysteresis only makes events rarer.
  */
-import { EdgeloopError } from '../../protocol/errors.ts';
+import { z } from 'zod';
+import { optionRuleError, parseOptions } from '../../lib/options.ts';
 
-export interface MonitorPolicy {
-  /** values a check needs to count. Default 50. */
-  minSamples: number;
-  /** fired checks among the last `window` that raise drift. Default 2. */
-  detectK: number;
-  /** at most this many fired checks among the last `window` clear it. Default 0. */
-  clearK: number;
-  /** checks remembered. Default 3. */
-  window: number;
-  /** no state change for this long after one, ms. Default 10 minutes. */
-  cooldownMs: number;
-}
+const W = 'drift monitor policy';
+const CODE = 'EL_ERR_INVALID_ARGUMENT';
 
-export const DEFAULT_MONITOR_POLICY: Readonly<MonitorPolicy> = Object.freeze({
-  minSamples: 50,
-  detectK: 2,
-  clearK: 0,
-  window: 3,
-  cooldownMs: 10 * 60_000,
+/** The monitor policy with its defaults (also the drift config's `policy` section). */
+export const MonitorPolicySchema = z.strictObject({
+  /** values a check needs to count */
+  minSamples: z.number().int().min(1).default(50),
+  /** fired checks among the last `window` that raise drift */
+  detectK: z.number().int().min(1).default(2),
+  /** at most this many fired checks among the last `window` clear it */
+  clearK: z.number().int().min(0).default(0),
+  /** checks remembered */
+  window: z.number().int().min(1).default(3),
+  /** no state change for this long after one, ms (10 minutes) */
+  cooldownMs: z
+    .number()
+    .min(0)
+    .default(10 * 60_000),
 });
+
+export type MonitorPolicy = z.output<typeof MonitorPolicySchema>;
+
+export const DEFAULT_MONITOR_POLICY: Readonly<MonitorPolicy> = Object.freeze(MonitorPolicySchema.parse({}));
 
 export type MonitorStateName = 'ok' | 'drift';
 
@@ -44,29 +48,18 @@ export interface MonitorTransition {
   window: number;
 }
 
-/** Merge a partial policy over the defaults and check it; the error names the field. */
+/** Merge a partial policy over the defaults and check it (lib/options.ts); the error names the field. */
 export function monitorPolicy(p: Partial<MonitorPolicy> = {}): MonitorPolicy {
-  const known = Object.keys(DEFAULT_MONITOR_POLICY);
-  for (const k of Object.keys(p))
-    if (!known.includes(k))
-      throw new EdgeloopError(
-        'EL_ERR_INVALID_ARGUMENT',
-        `drift monitor policy: unknown option "${k}" (known: ${known.join(', ')})`,
-      );
-  const o = { ...DEFAULT_MONITOR_POLICY, ...p };
-  const bad = (k: string, want: string): never => {
-    throw new EdgeloopError(
-      'EL_ERR_INVALID_ARGUMENT',
-      `drift monitor policy: ${k} must be ${want}, got ${JSON.stringify((o as Record<string, unknown>)[k])}`,
+  const o = parseOptions(MonitorPolicySchema, p, { where: W, code: CODE });
+  if (o.detectK > o.window)
+    throw optionRuleError(
+      W,
+      'detectK',
+      `detectK must be an integer in [1, window=${o.window}], got ${o.detectK}`,
+      CODE,
     );
-  };
-  if (!Number.isInteger(o.window) || o.window < 1) bad('window', 'an integer ≥ 1');
-  if (!Number.isInteger(o.detectK) || o.detectK < 1 || o.detectK > o.window)
-    bad('detectK', `an integer in [1, window=${o.window}]`);
-  if (!Number.isInteger(o.clearK) || o.clearK < 0 || o.clearK >= o.detectK)
-    bad('clearK', `an integer in [0, detectK=${o.detectK})`);
-  if (!Number.isInteger(o.minSamples) || o.minSamples < 1) bad('minSamples', 'an integer ≥ 1');
-  if (!Number.isFinite(o.cooldownMs) || o.cooldownMs < 0) bad('cooldownMs', 'a number of ms ≥ 0');
+  if (o.clearK >= o.detectK)
+    throw optionRuleError(W, 'clearK', `clearK must be an integer in [0, detectK=${o.detectK}), got ${o.clearK}`, CODE);
   return Object.freeze(o);
 }
 

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { EdgeloopError } from '../../protocol/errors.ts';
+import { issuesLine } from '../../protocol/zod-issues.ts';
 import { meanStd, sortedFinite } from './statistics.ts';
 
 export const REFERENCE_SCHEMA = 'edgeloop.drift-reference/1';
@@ -88,10 +89,7 @@ function sketch(sorted: Float64Array, size: number): number[] {
 export function parseReference(input: unknown, source = 'drift reference'): ReferenceSet {
   const r = ReferenceSetSchema.safeParse(input);
   if (!r.success) {
-    throw new EdgeloopError(
-      'EL_ERR_DRIFT_REFERENCE',
-      `${source}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
-    );
+    throw new EdgeloopError('EL_ERR_DRIFT_REFERENCE', `${source}: ${issuesLine(r.error.issues)}`);
   }
   for (const [name, f] of Object.entries(r.data.features)) {
     for (let k = 1; k < f.values.length; k++) {

@@ -9,6 +9,8 @@
  */
 import type Database from 'better-sqlite3';
 import { openWalDatabase } from '../../lib/sqlite.ts';
+import { parseOptions } from '../../lib/options.ts';
+import { z } from 'zod';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type {
   DriftEvent,
@@ -21,12 +23,14 @@ import type {
 } from './drift-store.ts';
 import type { MonitorStateName } from './monitor.ts';
 
-export interface SqliteDriftStoreOptions {
+export const SqliteDriftStoreOptionsSchema = z.strictObject({
   /** SQLite file, or ':memory:' */
-  path: string;
-  /** events kept (oldest pruned). Default 100 000. */
-  maxEvents?: number;
-}
+  path: z.string({ error: 'a file path is required' }).min(1, 'a file path is required'),
+  /** events kept (oldest pruned) */
+  maxEvents: z.number().int().min(1).default(100_000),
+});
+
+export type SqliteDriftStoreOptions = z.input<typeof SqliteDriftStoreOptionsSchema>;
 
 const SCHEMA_VERSION = 1;
 
@@ -55,24 +59,16 @@ interface EventRow {
 }
 
 export class SqliteDriftStore implements DriftStore {
-  readonly #o: Required<SqliteDriftStoreOptions>;
+  readonly #o: z.output<typeof SqliteDriftStoreOptionsSchema>;
   #db: Database.Database | undefined;
   #closed = false;
   #stmts: Stmts | undefined;
 
   constructor(o: SqliteDriftStoreOptions) {
-    if (!o || typeof o.path !== 'string' || o.path === '')
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'SqliteDriftStore: path is required');
-    for (const k of Object.keys(o))
-      if (k !== 'path' && k !== 'maxEvents')
-        throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteDriftStore: unknown option "${k}"`);
-    const maxEvents = o.maxEvents ?? 100_000;
-    if (!Number.isInteger(maxEvents) || maxEvents < 1)
-      throw new EdgeloopError(
-        'EL_ERR_INVALID_ARGUMENT',
-        `SqliteDriftStore: maxEvents must be an integer ≥ 1, got ${maxEvents}`,
-      );
-    this.#o = { path: o.path, maxEvents };
+    this.#o = parseOptions(SqliteDriftStoreOptionsSchema, o, {
+      where: 'SqliteDriftStore',
+      code: 'EL_ERR_INVALID_ARGUMENT',
+    });
   }
 
   async start(): Promise<void> {
