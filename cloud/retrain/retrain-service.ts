@@ -11,26 +11,9 @@ import { silentLogger, type Logger } from '../../lib/logger.ts';
 import type { DriftEvent } from '../drift/drift-store.ts';
 import type { Retrainer, RunRequest } from './retrainer.ts';
 import type { JobRecord } from './retrain-store.ts';
+import { resolveRetrainServiceOptions, type RetrainServiceOptions } from './retrain-options.ts';
 
-export interface RetrainServiceOptions {
-  retrainer: Retrainer;
-  /** scheduled jobs every this many ms; 0: none. Default 86 400 000 (daily). */
-  intervalMs?: number;
-  /** drift monitors whose `drift.detected` starts a job. Default input and output. */
-  driftMonitors?: ReadonlyArray<DriftEvent['monitor']>;
-  /** subject kinds whose `drift.detected` starts a job. Default all (device, site, hardware, model). */
-  driftSubjects?: ReadonlyArray<DriftEvent['subject']['kind']>;
-  /**
-   * a drift-triggered job that found too little data (EL_ERR_RETRAIN_NO_DATA: right after a detection, the new regime
-   * has only minutes of history) or whose challenger was rejected is tried again this much later, on the longer
-   * history by then, up to `noDataRetries` times (a newer drift trigger replaces it). Default 300 000 ms.
-   */
-  noDataRetryMs?: number;
-  /** Default 12. */
-  noDataRetries?: number;
-  clock?: Clock;
-  logger?: Logger;
-}
+export type { RetrainServiceOptions } from './retrain-options.ts';
 
 export class RetrainService {
   readonly retrainer: Retrainer;
@@ -52,14 +35,15 @@ export class RetrainService {
   #last: { at: number; outcome: string; id?: number | undefined; error?: string | undefined } | undefined;
 
   constructor(o: RetrainServiceOptions) {
-    this.retrainer = o.retrainer;
-    this.#intervalMs = o.intervalMs ?? 86_400_000;
-    this.#monitors = new Set(o.driftMonitors ?? ['input', 'output']);
-    this.#subjects = new Set(o.driftSubjects ?? ['device', 'site', 'hardware', 'model']);
-    this.#clock = o.clock ?? systemClock;
-    this.#log = o.logger ?? silentLogger;
-    this.#noDataRetryMs = o.noDataRetryMs ?? 300_000;
-    this.#noDataRetries = o.noDataRetries ?? 12;
+    const r = resolveRetrainServiceOptions(o);
+    this.retrainer = r.retrainer;
+    this.#intervalMs = r.intervalMs;
+    this.#monitors = new Set(r.driftMonitors);
+    this.#subjects = new Set(r.driftSubjects);
+    this.#clock = r.clock ?? systemClock;
+    this.#log = r.logger ?? silentLogger;
+    this.#noDataRetryMs = r.noDataRetryMs;
+    this.#noDataRetries = r.noDataRetries;
   }
 
   start(): void {

@@ -25,7 +25,6 @@ import { systemClock, type Clock } from '../../lib/clock.ts';
 import { acquireDataDirLock, type DataDirLock } from '../../lib/data-dir-lock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import type { ModelRegistry } from '../registry/model-registry.ts';
 import { DEFAULT_CRITERIA, type Criteria } from './champion-challenger.ts';
 import {
   evaluateStep,
@@ -35,13 +34,13 @@ import {
   selectStep,
   signStep,
   trainStep,
-  type RetrainEvent,
   type SelectOutput,
   type StepContext,
   type TrainingParams,
 } from './retrain-steps.ts';
 import { RetrainStore, RETRAIN_STEPS, type JobRecord, type RetrainStep, type RetrainTrigger } from './retrain-store.ts';
 import type { Cohort, LabelInterval } from './select-data.ts';
+import { resolveRetrainerOptions, type RetrainerOptions, type ResolvedRetrainerOptions } from './retrain-options.ts';
 
 export { codeVersion, type RetrainEvent, type TrainingParams } from './retrain-steps.ts';
 
@@ -56,37 +55,7 @@ export const DEFAULT_TRAINING: TrainingParams = Object.freeze({
   seed: 1,
 });
 
-export interface RetrainerOptions {
-  /** `<dataDir>/retrain`: job store, job files, lock, training key */
-  dir: string;
-  /** the raw archive (`<dataDir>/archive`) */
-  archiveDir: string;
-  registry: ModelRegistry;
-  /** model name in the registry. Default 'anomaly'. */
-  model?: string;
-  /** the alias the fleet runs (the champion). Default 'production'. */
-  productionAlias?: string;
-  /** the alias an accepted challenger gets. Default 'candidate'. */
-  candidateAlias?: string;
-  /** a scheduled or manual job without a range trains on this much history before now, ms. Default 7 days. */
-  lookbackMs?: number;
-  /** a drift-triggered job starts this long before the drift event (the onset precedes its detection), ms. Default 1 h. */
-  onsetLookbackMs?: number;
-  /** share of the selected steps (the last in time) held out for champion/challenger. Default 0.2. */
-  holdoutFraction?: number;
-  minTrainWindows?: number;
-  minHoldoutWindows?: number;
-  /** exclusion around an event, ms; default one window at the device's median step */
-  guardMs?: number | undefined;
-  training?: Partial<TrainingParams>;
-  criteria?: Partial<Criteria>;
-  /** values kept per feature in the drift reference (it travels in the manifest). Default 500. */
-  referenceSample?: number;
-  clock?: Clock;
-  logger?: Logger;
-  /** `retrain.candidate` / `retrain.rejected` after the record step */
-  onEvent?: (e: RetrainEvent) => void;
-}
+export type { RetrainerOptions } from './retrain-options.ts';
 
 export interface RunRequest {
   trigger: RetrainTrigger;
@@ -108,14 +77,14 @@ function publish(jobId: number, step: RetrainStep, phase: 'begin' | 'end'): void
   if (RETRAIN_CHANNELS.step.hasSubscribers) RETRAIN_CHANNELS.step.publish({ jobId, step, phase });
 }
 
-const DAY = 86_400_000;
-
 export class Retrainer {
-  readonly #o: Required<Omit<RetrainerOptions, 'guardMs' | 'onEvent' | 'training' | 'criteria'>> & {
+  readonly #o: Omit<ResolvedRetrainerOptions, 'guardMs' | 'onEvent' | 'training' | 'criteria' | 'clock' | 'logger'> & {
     guardMs: number | undefined;
+    onEvent: ResolvedRetrainerOptions['onEvent'];
     training: TrainingParams;
     criteria: Criteria;
-    onEvent: RetrainerOptions['onEvent'];
+    clock: Clock;
+    logger: Logger;
   };
   readonly store: RetrainStore;
   readonly #steps: StepContext;
@@ -128,30 +97,15 @@ export class Retrainer {
   #closed = false;
 
   constructor(o: RetrainerOptions) {
-    if (!o?.dir || !o.archiveDir || !o.registry)
-      throw new EdgeloopError('EL_ERR_RETRAIN_CONFIG', 'Retrainer: options dir, archiveDir and registry are required');
-    const frac = o.holdoutFraction ?? 0.2;
-    if (!(frac > 0 && frac < 1))
-      throw new EdgeloopError('EL_ERR_RETRAIN_CONFIG', `holdoutFraction must be in (0, 1), got ${frac}`);
+    const r = resolveRetrainerOptions(o);
     this.#o = {
-      dir: o.dir,
-      archiveDir: o.archiveDir,
-      registry: o.registry,
-      model: o.model ?? 'anomaly',
-      productionAlias: o.productionAlias ?? 'production',
-      candidateAlias: o.candidateAlias ?? 'candidate',
-      lookbackMs: o.lookbackMs ?? 7 * DAY,
-      onsetLookbackMs: o.onsetLookbackMs ?? 3_600_000,
-      holdoutFraction: frac,
-      minTrainWindows: o.minTrainWindows ?? 200,
-      minHoldoutWindows: o.minHoldoutWindows ?? 50,
-      guardMs: o.guardMs,
-      training: { ...DEFAULT_TRAINING, ...o.training },
-      criteria: { ...DEFAULT_CRITERIA, ...o.criteria },
-      referenceSample: o.referenceSample ?? 500,
-      clock: o.clock ?? systemClock,
-      logger: o.logger ?? silentLogger,
-      onEvent: o.onEvent,
+      ...r,
+      guardMs: r.guardMs,
+      onEvent: r.onEvent,
+      training: { ...DEFAULT_TRAINING, ...r.training } as TrainingParams,
+      criteria: { ...DEFAULT_CRITERIA, ...r.criteria } as Criteria,
+      clock: r.clock ?? systemClock,
+      logger: r.logger ?? silentLogger,
     };
     this.store = new RetrainStore({ path: join(o.dir, 'retrain.db') });
     this.#steps = { ...this.#o, store: this.store, keyDir: this.keyDir };
