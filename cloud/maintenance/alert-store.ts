@@ -10,6 +10,7 @@ import type Database from 'better-sqlite3';
 import { openWalDatabase } from '../../lib/sqlite.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { MaintenanceAlert } from './alert-tracker.ts';
+import { resolveAlertStoreOptions, type SqliteAlertStoreOptions } from './maintenance-options.ts';
 
 export interface StoredAlert extends MaintenanceAlert {
   id: number;
@@ -31,12 +32,7 @@ export interface AlertStore {
   close(): Promise<void>;
 }
 
-export interface SqliteAlertStoreOptions {
-  /** SQLite file, or ':memory:' */
-  path: string;
-  /** events kept (oldest pruned). Default 100 000. */
-  maxEvents?: number;
-}
+export type { SqliteAlertStoreOptions } from './maintenance-options.ts';
 
 const SCHEMA_VERSION = 1;
 
@@ -61,18 +57,8 @@ export class SqliteAlertStore implements AlertStore {
   #closed = false;
 
   constructor(o: SqliteAlertStoreOptions) {
-    if (!o || typeof o.path !== 'string' || o.path === '')
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'SqliteAlertStore: path is required');
-    for (const k of Object.keys(o))
-      if (k !== 'path' && k !== 'maxEvents')
-        throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `SqliteAlertStore: unknown option "${k}"`);
-    const maxEvents = o.maxEvents ?? 100_000;
-    if (!Number.isInteger(maxEvents) || maxEvents < 1)
-      throw new EdgeloopError(
-        'EL_ERR_INVALID_ARGUMENT',
-        `SqliteAlertStore: maxEvents must be an integer >= 1, got ${maxEvents}`,
-      );
-    this.#path = o.path;
+    const { path, maxEvents } = resolveAlertStoreOptions(o);
+    this.#path = path;
     this.#maxEvents = maxEvents;
   }
 

@@ -10,7 +10,7 @@
  * Answers: `rul(deviceId)` (RUL, p10–p90, model, the time of the last cycle used, cycles seen, suggested service
  * time from the device's measured cycle rate) and `fleet()` (devices by predicted RUL).
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import type { ModelRunner } from '../../models/runtime/model-runner.ts';
@@ -20,42 +20,9 @@ import type { DeviceMessage } from '../../protocol/messages.ts';
 import type { AlertQuery, AlertStore, StoredAlert } from './alert-store.ts';
 import { AlertTracker, cycleRate, suggestedServiceAt, type MaintenanceAlert } from './alert-tracker.ts';
 import { SequenceBuffer } from './sequence-buffer.ts';
+import { resolveMaintenanceOptions, type MaintenanceServiceOptions } from './maintenance-options.ts';
 
-export interface MaintenanceServiceOptions {
-  /** the RUL model's manifest (kind `rul`, window input, output labels with rul, p10, p90) */
-  manifest: Manifest;
-  /** a runner of that model; the service closes it */
-  runner: ModelRunner;
-  store: AlertStore;
-  /** alert when p10 <= horizon cycles. Default: the manifest's threshold, else 30. */
-  horizon?: number;
-  /** cycles above the horizon p10 must rise to before an alert resolves. Default 10. */
-  hysteresis?: number;
-  /** devices kept in memory (sequences and predictions), least recently updated evicted. Default 10 000. */
-  maxDevices?: number;
-  /** windows per ONNX Runtime call at most. Default 256. */
-  maxBatch?: number;
-  /** score devices with fewer cycles than the window, padded with their first cycle (config.ts). Default false. */
-  padShortHistories?: boolean;
-  /** metrics registered here (edgeloop_maintenance_*) when given */
-  registry?: Registry;
-  clock?: Clock;
-  logger?: Logger;
-}
-
-const KNOWN = new Set([
-  'manifest',
-  'runner',
-  'store',
-  'horizon',
-  'hysteresis',
-  'maxDevices',
-  'maxBatch',
-  'padShortHistories',
-  'registry',
-  'clock',
-  'logger',
-]);
+export type { MaintenanceServiceOptions } from './maintenance-options.ts';
 
 export interface DeviceRul {
   deviceId: string;
@@ -123,44 +90,27 @@ export class MaintenanceService {
   readonly #metrics: { windows: Counter; latency: Histogram; alerts: Counter<'state'>; errors: Counter } | undefined;
 
   constructor(o: MaintenanceServiceOptions) {
-    for (const k of Object.keys(o ?? {}))
-      if (!KNOWN.has(k))
-        throw new EdgeloopError(
-          'EL_ERR_INVALID_ARGUMENT',
-          `MaintenanceService: unknown option "${k}" (known: ${[...KNOWN].join(', ')})`,
-        );
-    if (!o?.runner || typeof o.runner.run !== 'function')
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'MaintenanceService: runner (a ModelRunner) is required');
-    if (!o.store || typeof o.store.append !== 'function')
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'MaintenanceService: store (an AlertStore) is required');
-    const m = o.manifest;
+    const opts = resolveMaintenanceOptions(o);
+    const m = opts.manifest;
     this.#cols = rulColumns(m);
     if (m.inputs.kind !== 'window')
       throw new EdgeloopError('EL_ERR_MAINTENANCE_MODEL', `model ${m.name}: a RUL model takes a window input`);
     this.manifest = m;
-    this.#runner = o.runner;
-    this.#store = o.store;
-    this.horizon = o.horizon ?? m.threshold ?? 30;
-    this.maxBatch = o.maxBatch ?? 256;
-    if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1)
-      throw new EdgeloopError(
-        'EL_ERR_INVALID_ARGUMENT',
-        `MaintenanceService: maxBatch must be an integer >= 1, got ${o.maxBatch}`,
-      );
+    this.#runner = opts.runner;
+    this.#store = opts.store;
+    this.horizon = opts.horizon ?? m.threshold ?? 30;
+    this.maxBatch = opts.maxBatch;
     this.#buffer = new SequenceBuffer({
       sensors: m.inputs.sensors,
       window: m.inputs.window.length,
       // padShortHistories: score from the first cycle, padded as the model's offline evaluation pads a short unit
-      ...(o.padShortHistories ? { minCycles: 1 } : {}),
-      ...(o.maxDevices === undefined ? {} : { maxDevices: o.maxDevices }),
+      ...(opts.padShortHistories ? { minCycles: 1 } : {}),
+      maxDevices: opts.maxDevices,
     });
-    this.#tracker = new AlertTracker({
-      horizon: this.horizon,
-      ...(o.hysteresis === undefined ? {} : { hysteresis: o.hysteresis }),
-    });
-    this.#clock = o.clock ?? systemClock;
-    this.#log = o.logger ?? silentLogger;
-    const r = o.registry;
+    this.#tracker = new AlertTracker({ horizon: this.horizon, hysteresis: opts.hysteresis });
+    this.#clock = opts.clock ?? systemClock;
+    this.#log = opts.logger ?? silentLogger;
+    const r = opts.registry;
     if (r) {
       const self = this;
       this.#metrics = {
