@@ -24,7 +24,8 @@ import { systemClock, type Clock } from '../../lib/clock.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { ARCHIVE_TABLE_NAMES, type ArchiveTableName, partitionStart } from '../archive/archive-tables.ts';
 import { sqlString } from '../feature-store/parquet-offline-store.ts';
-import { checkKnownOptions, stringOption } from '../stream/options.ts';
+import { z } from 'zod';
+import { dependency, parseOptions } from '../../lib/options.ts';
 import { runChecks, type CheckOptions, type CheckResult } from './checks.ts';
 import { AGGREGATE_TEMP_TABLES, aggregateStatements } from './aggregates.ts';
 import { DEVICE_VERSION_AT_TS, rebuildDimDevice } from './dim-device.ts';
@@ -65,17 +66,18 @@ export interface RefreshResult {
 
 export type RefreshPhase = 'load' | 'dimDevice' | 'aggregate' | 'dimensions' | 'checks';
 
-const KNOWN = [
-  'path',
-  'archiveDir',
-  'offlineDir',
-  'registryDb',
-  'dedupDb',
-  'readOnly',
-  'checks',
-  'threads',
-  'clock',
-] as const;
+/** The options as lib/options.ts checks them: an unknown key is refused with a suggestion, a bad value names it. */
+const WarehouseOptionsSchema = z.strictObject({
+  path: z.string({ error: 'required' }).min(1, 'required'),
+  archiveDir: z.string().min(1).optional(),
+  offlineDir: z.string().min(1).optional(),
+  registryDb: z.string().min(1).optional(),
+  dedupDb: z.string().min(1).optional(),
+  readOnly: z.boolean().optional(),
+  checks: dependency<CheckOptions>('check options', (v) => typeof v === 'object' && v !== null).optional(),
+  threads: z.number().int().min(1).optional(),
+  clock: dependency<Clock>('a Clock').optional(),
+});
 const C = 'Warehouse';
 
 const LOAD_COLUMNS: Record<ArchiveTableName, string> = {
@@ -99,9 +101,7 @@ export class Warehouse {
 
   /** Open (and, read-write, create or migrate) the warehouse file. */
   static async open(opts: WarehouseOptions): Promise<Warehouse> {
-    checkKnownOptions(C, opts, KNOWN);
-    const path = stringOption(C, 'path', opts.path, '');
-    if (path === '') throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: option "path" is required`);
+    const { path } = parseOptions(WarehouseOptionsSchema, opts, { where: C });
     const w = new Warehouse(opts);
     try {
       w.#instance = await DuckDBInstance.create(path, {
