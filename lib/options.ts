@@ -112,31 +112,60 @@ export function optionIssues(schema: z.ZodType, issues: readonly Issue[], o: For
   });
 }
 
-/** Throw for the first unknown key (recursively), with a "did you mean" hint. `extra`: injected top-level keys. */
-export function assertKnownKeys(
-  schema: z.ZodType,
-  value: unknown,
+export interface UnknownKeyOptions {
+  /** default EL_ERR_CONFIG_INVALID */
+  code?: ErrorCode;
+  /** what a key is called: "option" (options objects, the default) or "field" (a config file, a spec) */
+  noun?: 'option' | 'field';
+  /** where the key sits, e.g. ['reconnect'] (suggestions are named with it) */
+  path?: readonly string[];
+  /** how the known keys are listed after the message: "; known options: a, b" (default), " (known: a, b)", none */
+  list?: 'known options' | 'known' | 'none';
+}
+
+/** The one error for an unknown key: `<where>: unknown option "a.b" (did you mean "a.c"?); known options: …`. */
+export function unknownKeyError(
   where: string,
-  extra: readonly string[] = [],
-  path: string[] = [],
-  code: ErrorCode = 'EL_ERR_CONFIG_INVALID',
-  prefix: readonly string[] = [],
-): void {
-  const shape = objectShape(schema);
-  if (!shape || typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array)
-    return;
-  const known = [...Object.keys(shape), ...(path.length === 0 ? extra : [])];
-  for (const [k, v] of Object.entries(value)) {
-    if (!known.includes(k)) {
-      const field = [...prefix, ...path, k].join('.');
-      throw new EdgeloopError(
-        code,
-        `${where}: unknown option "${field}"${didYouMean(k, known, [...prefix, ...path])}; known options: ${known.join(', ')}`,
-        { details: { component: where, option: field } },
-      );
+  key: string,
+  known: readonly string[],
+  o: UnknownKeyOptions = {},
+): EdgeloopError {
+  const path = o.path ?? [];
+  const field = [...path, key].join('.');
+  const list =
+    o.list === 'none'
+      ? ''
+      : o.list === 'known'
+        ? ` (known: ${known.join(', ')})`
+        : `; known options: ${known.join(', ')}`;
+  return new EdgeloopError(
+    o.code ?? 'EL_ERR_CONFIG_INVALID',
+    `${where}: unknown ${o.noun ?? 'option'} "${field}"${didYouMean(key, known, path)}${list}`,
+    { details: { component: where, option: field } },
+  );
+}
+
+export interface KnownKeysOptions extends Pick<UnknownKeyOptions, 'code' | 'noun'> {
+  /** top-level keys that are injected dependencies, accepted beside the schema's */
+  injected?: readonly string[];
+  /** path segments put before every key name (a config section checked on its own) */
+  prefix?: readonly string[];
+}
+
+/** Throw for the first key the schema does not know (at any depth), with a "did you mean" hint. */
+export function assertKnownKeys(schema: z.ZodType, value: unknown, where: string, o: KnownKeysOptions = {}): void {
+  const walk = (s: z.ZodType, v: unknown, path: string[]): void => {
+    const shape = objectShape(s);
+    if (!shape || typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) return;
+    const known = [...Object.keys(shape), ...(path.length === 0 ? (o.injected ?? []) : [])];
+    for (const [k, child] of Object.entries(v)) {
+      if (!known.includes(k)) {
+        throw unknownKeyError(where, k, known, { code: o.code, noun: o.noun, path: [...(o.prefix ?? []), ...path] });
+      }
+      if (shape[k]) walk(shape[k], child, [...path, k]);
     }
-    if (shape[k]) assertKnownKeys(shape[k], v, where, extra, [...path, k], code, prefix);
-  }
+  };
+  walk(schema, value, []);
 }
 
 export interface ParseOptionsOptions {
@@ -160,7 +189,7 @@ export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, o: 
   }
   const injected = o.injected ?? [];
   const prefix = o.prefix ?? [];
-  assertKnownKeys(schema, value, o.where, injected, [], code, prefix);
+  assertKnownKeys(schema, value, o.where, { injected, code, prefix });
   let input = value as Record<string, unknown>;
   if (injected.length > 0) {
     input = { ...input };
@@ -226,16 +255,14 @@ export function checkKnownOptions(
   allowed: readonly string[] | ReadonlySet<string>,
   code: ErrorCode = 'EL_ERR_CONFIG_INVALID',
   listKnown = false,
+  noun: 'option' | 'field' = 'option',
 ): void {
   if (opts === undefined) return;
   if (typeof opts !== 'object' || opts === null) throw invalidOption(component, 'options', 'an object', opts, code);
   const known = [...allowed];
   for (const key of Object.keys(opts)) {
-    if (known.includes(key)) continue;
-    const list = listKnown ? ` (known: ${known.join(', ')})` : '';
-    throw new EdgeloopError(code, `${component}: unknown option "${key}"${didYouMean(key, known)}${list}`, {
-      details: { component, option: key },
-    });
+    if (!known.includes(key))
+      throw unknownKeyError(component, key, known, { code, noun, list: listKnown ? 'known' : 'none' });
   }
 }
 

@@ -98,12 +98,7 @@ export function parseTransportConfig(value: unknown, where = 'transport'): Trans
     );
   }
   const schema = kind === 'mqtt' ? MqttTransportConfigSchema : AwsIotTransportConfigSchema;
-  try {
-    assertKnownKeys(schema, value, where);
-  } catch (err) {
-    // assertKnownKeys words it "<where>: unknown option "x""; in a config file it is a field
-    throw new EdgeloopError('EL_ERR_CONFIG_INVALID', (err as Error).message.replace('unknown option', 'unknown field'));
-  }
+  assertKnownKeys(schema, value, where, { noun: 'field' });
   const r = schema.safeParse(value);
   if (!r.success) {
     const msg = issuesLine(r.error.issues, { prefix: [where] });

@@ -6,7 +6,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { fromZodIssue, parseFlags } from '../../lib/cli-errors.ts';
-import { issuesLine } from '../../protocol/zod-issues.ts';
+import { optionIssues } from '../../lib/options.ts';
 import { LOG_FLAG_HELP, LOG_FLAG_OPTIONS } from '../cli-logger.ts';
 import { loadConfig } from '../load-config.ts';
 import type { CliContext } from '../../lib/cli-context.ts';
@@ -73,7 +73,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     }
     throw new EdgeloopError(
       'EL_ERR_CONFIG_INVALID',
-      `${file ?? '(flags)'}: ${issuesLine(parsed.error.issues, { prefix: ['recommend'] })}`,
+      `${file ?? '(flags)'}: ${optionIssues(RecommendConfigSchema, parsed.error.issues, { prefix: ['recommend'] }).join('; ')}`,
     );
   }
   return runCloud({ ...loaded, recommend: parsed.data }, ctx, values, { lockDataDir: false });

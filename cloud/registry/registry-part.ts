@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { Clock } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import { optionIssues } from '../../lib/options.ts';
+import { parseOptions } from '../../lib/options.ts';
 import { DEFAULT_DATA_DIRS } from '../../lib/data-dirs.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { TrustedKeyRing } from '../../models/manifest/index.ts';
@@ -55,14 +55,7 @@ export interface RegistryPart {
 }
 
 export function parseRegistryPartConfig(input: unknown, source = 'registry config'): RegistryPartConfig {
-  const r = RegistryPartConfigSchema.safeParse(input ?? {});
-  if (!r.success) {
-    throw new EdgeloopError(
-      'EL_ERR_CONFIG_INVALID',
-      `${source}: ${optionIssues(RegistryPartConfigSchema, r.error.issues).join('; ')}`,
-    );
-  }
-  return r.data;
+  return parseOptions(RegistryPartConfigSchema, input ?? {}, { where: source, root: '(root)' });
 }
 
 export function createRegistryPart(

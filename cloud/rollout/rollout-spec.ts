@@ -3,6 +3,7 @@
  * Shared by the CLI (flags), the controller's HTTP API (JSON) and the state machine. Pure.
  */
 import { EdgeloopError } from '../../protocol/errors.ts';
+import { checkKnownOptions } from '../../lib/options.ts';
 import { isValidId } from '../../protocol/topics.ts';
 
 export const GATE_METRICS = {
@@ -131,6 +132,11 @@ export type RolloutSpecInput = Partial<
 
 function bad(msg: string): never {
   throw new EdgeloopError('EL_ERR_ROLLOUT_SPEC', msg);
+}
+
+/** Refuse a field the spec does not define (lib/options.ts: the same message and hint as every component's). */
+function knownFields(where: string, o: object, known: ReadonlySet<string>): void {
+  checkKnownOptions(where, o, known, 'EL_ERR_ROLLOUT_SPEC', true, 'field');
 }
 
 /** "250ms", "30s", "10m", "2h", or a number of ms. */
@@ -289,8 +295,7 @@ function parseShadowSpec(input: boolean | ShadowSpecInput | undefined, gates: st
   if (input === false) bad('shadow: shadow_* gates were given with shadow: false');
   const o: ShadowSpecInput = input === true || input === undefined ? {} : input;
   if (typeof o !== 'object' || o === null || Array.isArray(o)) bad('shadow: expected true or an object');
-  for (const k of Object.keys(o))
-    if (!SHADOW_KNOWN.has(k)) bad(`shadow: unknown field "${k}" (known: ${[...SHADOW_KNOWN].join(', ')})`);
+  knownFields('shadow', o, SHADOW_KNOWN);
   const percent = parsePercent(o.percent ?? o.stage ?? SHADOW_DEFAULTS.percent, 'shadow.percent');
   if (percent <= 0) bad('shadow.percent: must be > 0%');
   const bakeMs = parseDuration(o.bakeMs ?? o.bake ?? SHADOW_DEFAULTS.bakeMs, 'shadow.bake');
@@ -307,8 +312,7 @@ function parseShadowSpec(input: boolean | ShadowSpecInput | undefined, gates: st
 
 export function parseRolloutSpec(input: RolloutSpecInput): RolloutSpec {
   if (!input || typeof input !== 'object') bad('rollout spec: expected an object');
-  for (const k of Object.keys(input))
-    if (!KNOWN.has(k)) bad(`rollout spec: unknown field "${k}" (known: ${[...KNOWN].join(', ')})`);
+  knownFields('rollout spec', input, KNOWN);
   if (typeof input.model !== 'string' || !isValidId(input.model))
     bad(`model: ${JSON.stringify(input.model)} is not a model name`);
   if (typeof input.version !== 'string' || input.version.length === 0) bad('version: required (MODEL@VERSION)');
