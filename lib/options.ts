@@ -85,6 +85,37 @@ function objectShape(schema: z.ZodType): Record<string, z.ZodType> | undefined {
   return s instanceof z.ZodObject ? (s.shape as Record<string, z.ZodType>) : undefined;
 }
 
+/** The default a field states (`.default(v)`), looking through optional and the like; undefined when none. */
+function defaultOf(schema: z.ZodType): { value: unknown } | undefined {
+  let s: z.ZodType = schema;
+  for (;;) {
+    if (s instanceof z.ZodDefault) return { value: (s.def as { defaultValue: unknown }).defaultValue };
+    if (s instanceof z.ZodOptional || s instanceof z.ZodNullable || s instanceof z.ZodReadonly)
+      s = s.unwrap() as z.ZodType;
+    else if (s instanceof z.ZodPipe) s = s.in as z.ZodType;
+    else return undefined;
+  }
+}
+
+/**
+ * The defaults a schema states, by field path (`{ 'policy.window': 3, references: [] }`), at any depth of nested
+ * objects; object-valued defaults (`.default({})`) are left out, their fields are listed. For checking the defaults a
+ * reference page documents against the code (test/docs/options-tables.test.ts).
+ */
+export function schemaDefaults(schema: z.ZodType, prefix: readonly string[] = []): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const shape = objectShape(schema);
+  if (!shape) return out;
+  for (const [k, field] of Object.entries(shape)) {
+    const path = [...prefix, k];
+    const d = defaultOf(field);
+    const isObject = typeof d?.value === 'object' && d.value !== null && !Array.isArray(d.value);
+    if (d && !isObject) out[path.join('.')] = d.value;
+    Object.assign(out, schemaDefaults(field, path));
+  }
+  return out;
+}
+
 /** The keys a schema accepts at `path` (an object nested in objects), or undefined when that is no object. */
 export function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] | undefined {
   let s: z.ZodType | undefined = schema;

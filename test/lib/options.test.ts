@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { parseCloudConfig } from '../../cloud/config.ts';
-import { checkKnownOptions, editDistance, intOption, optionIssues, parseOptions, suggest } from '../../lib/options.ts';
+import {
+  callback,
+  checkKnownOptions,
+  dependency,
+  editDistance,
+  intOption,
+  optionIssues,
+  parseOptions,
+  schemaDefaults,
+  suggest,
+  unknownKeyError,
+} from '../../lib/options.ts';
 import { isEdgeloopError } from '../../protocol/errors.ts';
 
 const Schema = z.strictObject({
@@ -87,5 +98,41 @@ describe('lib/options', () => {
     expect(thrown(() => parseCloudConfig({ ingest: { maxBatchRecords: 0 } })).message).toMatch(
       /^cloud config: ingest.maxBatchRecords: Too small/,
     );
+  });
+});
+
+describe('lib/options: sections, injected parts, defaults', () => {
+  it('names the fields of a config section under its prefix, the suggestion too', () => {
+    const err = thrown(() =>
+      parseOptions(Schema, { nested: { retainMz: 1 } }, { where: 'cloud.yaml', prefix: ['part'] }),
+    );
+    expect(err.message).toMatch(
+      /^cloud\.yaml: unknown option "part\.nested\.retainMz" \(did you mean "part\.nested\.retainMs"\?\)/,
+    );
+    expect(
+      thrown(() => parseOptions(Schema, { batchSize: 0 }, { where: 'x', prefix: ['part'] })).details,
+    ).toMatchObject({
+      option: 'part.batchSize',
+    });
+  });
+
+  it('keeps injected parts in the schema: passed unchanged, a missing one named', () => {
+    const S = z.strictObject({
+      clock: dependency<{ now(): number }>('a Clock'),
+      onEvent: callback<() => void>().optional(),
+    });
+    const clock = { now: () => 1 };
+    expect(parseOptions(S, { clock }, { where: 'T' }).clock).toBe(clock);
+    expect(thrown(() => parseOptions(S, {}, { where: 'T' })).message).toBe('T: clock: required (a Clock)');
+    expect(thrown(() => parseOptions(S, { clock, onEvent: 1 }, { where: 'T' })).message).toBe(
+      'T: onEvent: expected a function',
+    );
+  });
+
+  it('lists a schema’s defaults by field path, and words unknown keys of a file as fields', () => {
+    expect(schemaDefaults(Schema)).toEqual({ batchSize: 500, 'nested.retainMs': 10 });
+    expect(
+      unknownKeyError('transport', 'keepAlive', ['keepaliveSeconds'], { noun: 'field', list: 'none' }).message,
+    ).toBe('transport: unknown field "keepAlive" (did you mean "keepaliveSeconds"?)');
   });
 });
