@@ -1,17 +1,12 @@
 /**
- * The maintenance service's and alert store's options: one schema each with the defaults, checked with
+ * The maintenance service's tuning and the alert store's options: schemas with the defaults, checked with
  * lib/options.ts (an unknown option is refused with a suggestion, a bad value names the field;
- * EL_ERR_INVALID_ARGUMENT). MaintenanceTuningSchema is also the `maintenance:` config section's (config.ts), so each
- * default is stated once. Only zod and types here, so loading a config never loads ONNX Runtime or SQLite.
+ * EL_ERR_INVALID_ARGUMENT). Both are also the `maintenance:` config section's (config.ts), so each default is stated
+ * once; the service's own schema (maintenance-service.ts) extends the tuning with its injected parts. Only zod here,
+ * so loading a config never loads ONNX Runtime or SQLite.
  */
-import type { Registry } from 'prom-client';
 import { z } from 'zod';
-import type { Clock } from '../../lib/clock.ts';
-import type { Logger } from '../../lib/logger.ts';
-import { dependency, parseOptions } from '../../lib/options.ts';
-import type { ModelRunner } from '../../models/runtime/model-runner.ts';
-import type { Manifest } from '../../protocol/manifest.ts';
-import type { AlertStore } from './alert-store.ts';
+import { parseOptions } from '../../lib/options.ts';
 
 const CODE = 'EL_ERR_INVALID_ARGUMENT';
 
@@ -30,26 +25,6 @@ export const MaintenanceTuningSchema = z.strictObject({
    */
   padShortHistories: z.boolean().default(false),
 });
-
-export const MaintenanceServiceOptionsSchema = MaintenanceTuningSchema.extend({
-  /** the RUL model's manifest (kind `rul`, window input, output labels with rul, p10, p90) */
-  manifest: dependency<Manifest>('a Manifest'),
-  /** a runner of that model; the service closes it */
-  runner: dependency<ModelRunner>('a ModelRunner', (v) => typeof (v as ModelRunner | undefined)?.run === 'function'),
-  store: dependency<AlertStore>('an AlertStore', (v) => typeof (v as AlertStore | undefined)?.append === 'function'),
-  /** metrics registered here (edgeloop_maintenance_*) when given */
-  registry: dependency<Registry>('a prom-client Registry').optional(),
-  clock: dependency<Clock>('a Clock').optional(),
-  logger: dependency<Logger>('a Logger').optional(),
-});
-
-export type MaintenanceServiceOptions = z.input<typeof MaintenanceServiceOptionsSchema>;
-
-export function resolveMaintenanceOptions(
-  o: MaintenanceServiceOptions,
-): z.output<typeof MaintenanceServiceOptionsSchema> {
-  return parseOptions(MaintenanceServiceOptionsSchema, o, { where: 'MaintenanceService', code: CODE });
-}
 
 export const SqliteAlertStoreOptionsSchema = z.strictObject({
   /** SQLite file, or ':memory:' */

@@ -20,9 +20,34 @@ import type { DeviceMessage } from '../../protocol/messages.ts';
 import type { AlertQuery, AlertStore, StoredAlert } from './alert-store.ts';
 import { AlertTracker, cycleRate, suggestedServiceAt, type MaintenanceAlert } from './alert-tracker.ts';
 import { SequenceBuffer } from './sequence-buffer.ts';
-import { resolveMaintenanceOptions, type MaintenanceServiceOptions } from './maintenance-options.ts';
+import { MaintenanceTuningSchema } from './maintenance-options.ts';
+import { dependency, parseOptions } from '../../lib/options.ts';
+import { z } from 'zod';
+import type { Registry } from 'prom-client';
 
-export type { MaintenanceServiceOptions } from './maintenance-options.ts';
+/** The service's options: the tuning (maintenance-options.ts, shared with the config section) and its parts. */
+export const MaintenanceServiceOptionsSchema = MaintenanceTuningSchema.extend({
+  /** the RUL model's manifest (kind `rul`, window input, output labels with rul, p10, p90) */
+  manifest: dependency<Manifest>('a Manifest'),
+  /** a runner of that model; the service closes it */
+  runner: dependency<ModelRunner>('a ModelRunner', (v) => typeof (v as ModelRunner | undefined)?.run === 'function'),
+  store: dependency<AlertStore>('an AlertStore', (v) => typeof (v as AlertStore | undefined)?.append === 'function'),
+  /** metrics registered here (edgeloop_maintenance_*) when given */
+  registry: dependency<Registry>('a prom-client Registry').optional(),
+  clock: dependency<Clock>('a Clock').optional(),
+  logger: dependency<Logger>('a Logger').optional(),
+});
+
+export type MaintenanceServiceOptions = z.input<typeof MaintenanceServiceOptionsSchema>;
+
+export function resolveMaintenanceOptions(
+  o: MaintenanceServiceOptions,
+): z.output<typeof MaintenanceServiceOptionsSchema> {
+  return parseOptions(MaintenanceServiceOptionsSchema, o, {
+    where: 'MaintenanceService',
+    code: 'EL_ERR_INVALID_ARGUMENT',
+  });
+}
 
 export interface DeviceRul {
   deviceId: string;

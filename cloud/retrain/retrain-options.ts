@@ -1,8 +1,8 @@
 /**
- * The options of the Retrainer and the RetrainService: one schema each with the defaults, checked with
+ * The options of the Retrainer, and the RetrainService's schedule: schemas with the defaults, checked with
  * lib/options.ts (an unknown option is refused with a suggestion, a bad value names the field;
  * EL_ERR_RETRAIN_CONFIG). The `retrain:` config section (retrain-config.ts) is built from the same fields, so each
- * default is stated once.
+ * default is stated once; the service's own schema (retrain-service.ts) extends the schedule with its parts.
  */
 import { z } from 'zod';
 import type { Clock } from '../../lib/clock.ts';
@@ -11,7 +11,6 @@ import { callback, dependency, parseOptions } from '../../lib/options.ts';
 import type { DriftEvent } from '../drift/drift-store.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { Criteria } from './champion-challenger.ts';
-import type { Retrainer } from './retrainer.ts';
 import type { RetrainEvent, TrainingParams } from './retrain-steps.ts';
 
 const ms = z.number().int().min(0);
@@ -117,15 +116,3 @@ export const RetrainScheduleSchema = z.strictObject({
   noDataRetryMs: z.number().int().min(1000).default(300_000),
   noDataRetries: z.number().int().min(0).default(12),
 });
-
-export const RetrainServiceOptionsSchema = RetrainScheduleSchema.extend({
-  retrainer: dependency<Retrainer>('a Retrainer'),
-  clock: dependency<Clock>('a Clock').optional(),
-  logger: dependency<Logger>('a Logger').optional(),
-});
-
-export type RetrainServiceOptions = z.input<typeof RetrainServiceOptionsSchema>;
-
-export function resolveRetrainServiceOptions(o: RetrainServiceOptions): z.output<typeof RetrainServiceOptionsSchema> {
-  return parseOptions(RetrainServiceOptionsSchema, o, { where: 'RetrainService', code: CODE });
-}
