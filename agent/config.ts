@@ -1,6 +1,7 @@
 /**
  * The agent's configuration schema (YAML file + EDGELOOP_* overrides, loaded by cli/load-config.ts). Every object
- * is strict: a misspelled key is an error naming the field. Defaults are the documented ones (docs/agent.md).
+ * is strict: a misspelled key is an error naming the field. The outbox and inference sections take their defaults
+ * from those components; test/docs/options-tables.test.ts checks docs/agent.md states them.
  */
 import { z } from 'zod';
 import { isValidId } from '../protocol/topics.ts';
@@ -9,10 +10,13 @@ import { TransportConfigSchema } from '../transport/create-transport.ts';
 import { DEFAULT_DATA_DIRS } from '../lib/data-dirs.ts';
 import { parseOptions } from '../lib/options.ts';
 import { InferenceTuningSchema } from './inference/inference-options.ts';
+import { OUTBOX_DEFAULTS } from './outbox/outbox-options.ts';
 
 export { TransportConfigSchema };
 
 const positiveInt = z.number().int().min(1);
+/** the outbox section's defaults are the outbox's */
+const D = OUTBOX_DEFAULTS;
 const nonNegInt = z.number().int().min(0);
 
 export const SimulatedSensorSchema = z.strictObject({
@@ -81,23 +85,23 @@ export const AgentConfigSchema = z.strictObject({
     .strictObject({
       /** default: <dataDir>/outbox.db */
       path: z.string().min(1).optional(),
-      durability: z.enum(['normal', 'full']).default('normal'),
+      durability: z.enum(['normal', 'full']).default(D.durability),
       /** accounted bytes bound (48 B + sensor id per reading; events: their JSON) */
-      maxBytes: positiveInt.default(256 * 1024 * 1024),
+      maxBytes: positiveInt.default(D.maxBytes),
       /** telemetry older than this is dropped and counted, ms; 0 = no age bound */
-      maxAgeMs: nonNegInt.default(7 * 24 * 3600 * 1000),
-      intakeMaxRows: positiveInt.default(4096),
-      intakeLingerMs: nonNegInt.default(5),
+      maxAgeMs: nonNegInt.default(D.maxAgeMs),
+      intakeMaxRows: positiveInt.default(D.intakeMaxRows),
+      intakeLingerMs: nonNegInt.default(D.intakeLingerMs),
       /** SQLite page cache, KiB (better-sqlite3's own default is 16 MiB) */
-      cacheKiB: positiveInt.min(64).default(2048),
+      cacheKiB: positiveInt.min(64).default(D.cacheKiB),
       /** new records are refused (EL_ERR_OUTBOX_FULL) while the volume would keep less than this free, bytes */
-      minFreeBytes: nonNegInt.default(16 * 1024 * 1024),
+      minFreeBytes: nonNegInt.default(D.minFreeBytes),
       /** reserve file given back to the delete path when the volume is full, bytes; 0 = none */
-      reserveBytes: nonNegInt.default(2 * 1024 * 1024),
+      reserveBytes: nonNegInt.default(D.reserveBytes),
       /** the seq high-water mark file is advanced by at least this many seqs */
-      seqBlock: positiveInt.default(10_000),
+      seqBlock: positiveInt.default(D.seqBlock),
       /** quick = PRAGMA quick_check at start; a damaged outbox is quarantined and salvaged */
-      integrityCheck: z.enum(['quick', 'off']).default('quick'),
+      integrityCheck: z.enum(['quick', 'off']).default(D.integrityCheck),
       batchMaxRecords: positiveInt.default(2000),
       batchMaxBytes: z
         .number()

@@ -94,6 +94,20 @@ export interface SqliteOutboxOptions {
 
 export type ResolvedOutboxOptions = Readonly<Required<Omit<SqliteOutboxOptions, 'clock' | 'logger'>>>;
 
+/** The outbox's defaults (also the agent config's `outbox` section's). */
+export const OUTBOX_DEFAULTS = Object.freeze({
+  durability: 'normal',
+  maxBytes: 256 * 1024 * 1024,
+  maxAgeMs: 7 * 24 * 3600 * 1000,
+  intakeMaxRows: 4096,
+  intakeLingerMs: 5,
+  cacheKiB: 2048,
+  minFreeBytes: 16 * 1024 * 1024,
+  reserveBytes: 2 * 1024 * 1024,
+  seqBlock: 10_000,
+  integrityCheck: 'quick',
+} as const satisfies Omit<ResolvedOutboxOptions, 'path'>);
+
 /** Defaults filled in, every option checked; frozen. */
 export function resolveOutboxOptions(opts: SqliteOutboxOptions): ResolvedOutboxOptions {
   const known = new Set([
@@ -117,16 +131,16 @@ export function resolveOutboxOptions(opts: SqliteOutboxOptions): ResolvedOutboxO
   }
   const o = {
     path: opts.path,
-    durability: opts.durability ?? 'normal',
-    maxBytes: opts.maxBytes ?? 256 * 1024 * 1024,
-    maxAgeMs: opts.maxAgeMs ?? 7 * 24 * 3600 * 1000,
-    intakeMaxRows: opts.intakeMaxRows ?? 4096,
-    intakeLingerMs: opts.intakeLingerMs ?? 5,
-    cacheKiB: opts.cacheKiB ?? 2048,
-    minFreeBytes: opts.minFreeBytes ?? 16 * 1024 * 1024,
-    reserveBytes: opts.reserveBytes ?? 2 * 1024 * 1024,
-    seqBlock: opts.seqBlock ?? 10_000,
-    integrityCheck: opts.integrityCheck ?? 'quick',
+    durability: opts.durability ?? OUTBOX_DEFAULTS.durability,
+    maxBytes: opts.maxBytes ?? OUTBOX_DEFAULTS.maxBytes,
+    maxAgeMs: opts.maxAgeMs ?? OUTBOX_DEFAULTS.maxAgeMs,
+    intakeMaxRows: opts.intakeMaxRows ?? OUTBOX_DEFAULTS.intakeMaxRows,
+    intakeLingerMs: opts.intakeLingerMs ?? OUTBOX_DEFAULTS.intakeLingerMs,
+    cacheKiB: opts.cacheKiB ?? OUTBOX_DEFAULTS.cacheKiB,
+    minFreeBytes: opts.minFreeBytes ?? OUTBOX_DEFAULTS.minFreeBytes,
+    reserveBytes: opts.reserveBytes ?? OUTBOX_DEFAULTS.reserveBytes,
+    seqBlock: opts.seqBlock ?? OUTBOX_DEFAULTS.seqBlock,
+    integrityCheck: opts.integrityCheck ?? OUTBOX_DEFAULTS.integrityCheck,
   };
   if (o.durability !== 'normal' && o.durability !== 'full') {
     throw new EdgeloopError(
