@@ -24,7 +24,7 @@ import type { StatusMessage } from '../protocol/messages.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import { silentLogger, type Logger } from '../lib/logger.ts';
 import { z } from 'zod';
-import { callback, dependency, parseOptions } from '../lib/options.ts';
+import { callback, clockAndLogger, dependency, parseOptions } from '../lib/options.ts';
 import type { ModelRunner } from '../models/runtime/model-runner.ts';
 import type { Manifest } from '../protocol/manifest.ts';
 import { parseAgentConfig, type AgentConfig, type AgentConfigInput } from './config.ts';
@@ -53,8 +53,7 @@ export const CreateAgentOptionsSchema = z.strictObject({
   config: dependency<AgentConfig | AgentConfigInput>('the agent config'),
   /** an already constructed transport (agent mode, tests); the agent then neither starts nor closes it */
   transport: dependency<Transport>('a Transport').optional(),
-  logger: dependency<Logger>('a Logger').optional(),
-  clock: dependency<Clock>('a Clock').optional(),
+  ...clockAndLogger,
   /** stream for sources.stdin (default process.stdin) */
   stdin: dependency<Readable>('a Readable').optional(),
   /** called when a finite source (stdin, csv without loop, simulated ticks) has ended */

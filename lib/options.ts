@@ -15,6 +15,8 @@
  * the intOption/numberOption/oneOfOption/stringOption checks, which throw the same shape.
  */
 import { z } from 'zod';
+import type { Clock } from './clock.ts';
+import type { Logger } from './logger.ts';
 import { EdgeloopError, type ErrorCode } from '../protocol/errors.ts';
 import { type FormatIssuesOptions, type Issue, formatIssues, issuePath } from '../protocol/zod-issues.ts';
 
@@ -258,9 +260,23 @@ export function dependency<T>(what: string, check: (v: unknown) => boolean = (v)
   return z.custom<T>(check, { error: `required (${what})` });
 }
 
+/** The clock and logger most components take, as schema fields: `z.strictObject({ ..., ...clockAndLogger })`. */
+export const clockAndLogger = {
+  clock: dependency<Clock>('a Clock').optional(),
+  logger: dependency<Logger>('a Logger').optional(),
+};
+
 /** A callback option: a function, passed unchanged. */
 export function callback<T>(): z.ZodCustom<T, T> {
   return z.custom<T>((v) => typeof v === 'function', { error: 'expected a function' });
+}
+
+/** `parseOptions` bound to one component's schema: its `resolve…Options(opts)`. */
+export function optionsParser<S extends z.ZodType>(
+  schema: S,
+  o: ParseOptionsOptions,
+): (value: z.input<S>) => z.output<S> {
+  return (value) => parseOptions(schema, value, o);
 }
 
 // ---- hand-validated options objects ----

@@ -5,9 +5,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import type { Clock } from '../../lib/clock.ts';
-import type { Logger } from '../../lib/logger.ts';
-import { callback, dependency, parseOptions } from '../../lib/options.ts';
+import { callback, clockAndLogger, dependency, optionsParser } from '../../lib/options.ts';
 import type { Manifest } from '../../protocol/manifest.ts';
 import type { ModelRunner } from '../../models/runtime/model-runner.ts';
 import type { OutboxEvent } from '../outbox/outbox-options.ts';
@@ -35,16 +33,13 @@ export const InferenceEngineOptionsSchema = InferenceTuningSchema.extend({
   requireSignature: z.boolean().optional(),
   /** build a runner (tests, shared sessions); default OrtModelRunner over the verified bytes */
   createRunner: callback<(modelBytes: Uint8Array, manifest: Manifest) => Promise<ModelRunner>>().optional(),
-  clock: dependency<Clock>('a Clock').optional(),
-  logger: dependency<Logger>('a Logger').optional(),
+  ...clockAndLogger,
 });
 
 export type InferenceEngineOptions = z.input<typeof InferenceEngineOptionsSchema>;
 export type ResolvedInferenceOptions = z.output<typeof InferenceEngineOptionsSchema>;
 
-export function resolveInferenceOptions(opts: InferenceEngineOptions): ResolvedInferenceOptions {
-  return parseOptions(InferenceEngineOptionsSchema, opts, {
-    where: 'InferenceEngine',
-    code: 'EL_ERR_INVALID_ARGUMENT',
-  });
-}
+export const resolveInferenceOptions = optionsParser(InferenceEngineOptionsSchema, {
+  where: 'InferenceEngine',
+  code: 'EL_ERR_INVALID_ARGUMENT',
+});

@@ -8,7 +8,7 @@ import type { RetryPolicy } from '../../lib/backoff.ts';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import { silentLogger, withBindings, type Logger } from '../../lib/logger.ts';
 import { z } from 'zod';
-import { callback, dependency, optionRuleError, parseOptions } from '../../lib/options.ts';
+import { callback, clockAndLogger, dependency, optionRuleError, parseOptions } from '../../lib/options.ts';
 import { Topics, isValidId } from '../../protocol/topics.ts';
 import { trustedKeySet } from '../../models/manifest/index.ts';
 import type { Transport } from '../../transport/transport.ts';
@@ -36,8 +36,7 @@ export const ModelUpdaterOptionsSchema = z.strictObject({
   topics: dependency<Topics>('a Topics').optional(),
   /** fetch implementation for downloads (default globalThis.fetch) */
   fetch: callback<typeof globalThis.fetch>().optional(),
-  clock: dependency<Clock>('a Clock').optional(),
-  logger: dependency<Logger>('a Logger').optional(),
+  ...clockAndLogger,
   /** per-device sequence numbers for reports (the agent passes its outbox allocator); default: own persisted counter */
   nextSeq: callback<() => number>().optional(),
   /** download retry policy, over DOWNLOAD_RETRY_DEFAULTS (5 attempts, 200 ms → 5 s, full jitter) */

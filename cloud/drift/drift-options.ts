@@ -4,9 +4,7 @@
  * lib/options.ts: an unknown option is refused with a suggestion, a bad value names the field.
  */
 import { z } from 'zod';
-import type { Clock } from '../../lib/clock.ts';
-import type { Logger } from '../../lib/logger.ts';
-import { callback, dependency, parseOptions } from '../../lib/options.ts';
+import { callback, clockAndLogger, dependency, optionsParser } from '../../lib/options.ts';
 import type { Correction } from './calibration.ts';
 import type { DriftEvent, DriftStore } from './drift-store.ts';
 import type { DriftStatisticChoice } from './input-drift.ts';
@@ -58,13 +56,13 @@ export const DriftServiceOptionsSchema = DriftTuningSchema.extend({
     >().optional(),
   /** every state change, after it is stored */
   onEvent: callback<(e: DriftEvent) => void>().optional(),
-  clock: dependency<Clock>('a Clock').optional(),
-  logger: dependency<Logger>('a Logger').optional(),
+  ...clockAndLogger,
 });
 
 export type DriftServiceOptions = z.input<typeof DriftServiceOptionsSchema>;
 export type ResolvedDriftServiceOptions = z.output<typeof DriftServiceOptionsSchema>;
 
-export function resolveDriftServiceOptions(o: DriftServiceOptions): ResolvedDriftServiceOptions {
-  return parseOptions(DriftServiceOptionsSchema, o, { where: 'DriftService', code: 'EL_ERR_INVALID_ARGUMENT' });
-}
+export const resolveDriftServiceOptions = optionsParser(DriftServiceOptionsSchema, {
+  where: 'DriftService',
+  code: 'EL_ERR_INVALID_ARGUMENT',
+});

@@ -6,7 +6,7 @@
  * so loading a config never loads ONNX Runtime or SQLite.
  */
 import { z } from 'zod';
-import { parseOptions } from '../../lib/options.ts';
+import { optionsParser } from '../../lib/options.ts';
 
 const CODE = 'EL_ERR_INVALID_ARGUMENT';
 
@@ -35,6 +35,7 @@ export const SqliteAlertStoreOptionsSchema = z.strictObject({
 
 export type SqliteAlertStoreOptions = z.input<typeof SqliteAlertStoreOptionsSchema>;
 
-export function resolveAlertStoreOptions(o: SqliteAlertStoreOptions): z.output<typeof SqliteAlertStoreOptionsSchema> {
-  return parseOptions(SqliteAlertStoreOptionsSchema, o, { where: 'SqliteAlertStore', code: CODE });
-}
+export const resolveAlertStoreOptions = optionsParser(SqliteAlertStoreOptionsSchema, {
+  where: 'SqliteAlertStore',
+  code: CODE,
+});

@@ -21,7 +21,7 @@ import type { AlertQuery, AlertStore, StoredAlert } from './alert-store.ts';
 import { AlertTracker, cycleRate, suggestedServiceAt, type MaintenanceAlert } from './alert-tracker.ts';
 import { SequenceBuffer } from './sequence-buffer.ts';
 import { MaintenanceTuningSchema } from './maintenance-options.ts';
-import { dependency, parseOptions } from '../../lib/options.ts';
+import { clockAndLogger, dependency, optionsParser } from '../../lib/options.ts';
 import { z } from 'zod';
 import type { Registry } from 'prom-client';
 
@@ -34,20 +34,15 @@ export const MaintenanceServiceOptionsSchema = MaintenanceTuningSchema.extend({
   store: dependency<AlertStore>('an AlertStore', (v) => typeof (v as AlertStore | undefined)?.append === 'function'),
   /** metrics registered here (edgeloop_maintenance_*) when given */
   registry: dependency<Registry>('a prom-client Registry').optional(),
-  clock: dependency<Clock>('a Clock').optional(),
-  logger: dependency<Logger>('a Logger').optional(),
+  ...clockAndLogger,
 });
 
 export type MaintenanceServiceOptions = z.input<typeof MaintenanceServiceOptionsSchema>;
 
-export function resolveMaintenanceOptions(
-  o: MaintenanceServiceOptions,
-): z.output<typeof MaintenanceServiceOptionsSchema> {
-  return parseOptions(MaintenanceServiceOptionsSchema, o, {
-    where: 'MaintenanceService',
-    code: 'EL_ERR_INVALID_ARGUMENT',
-  });
-}
+export const resolveMaintenanceOptions = optionsParser(MaintenanceServiceOptionsSchema, {
+  where: 'MaintenanceService',
+  code: 'EL_ERR_INVALID_ARGUMENT',
+});
 
 export interface DeviceRul {
   deviceId: string;

@@ -5,9 +5,7 @@
  * default is stated once; the service's own schema (retrain-service.ts) extends the schedule with its parts.
  */
 import { z } from 'zod';
-import type { Clock } from '../../lib/clock.ts';
-import type { Logger } from '../../lib/logger.ts';
-import { callback, dependency, parseOptions } from '../../lib/options.ts';
+import { callback, clockAndLogger, dependency, optionsParser } from '../../lib/options.ts';
 import type { DriftEvent } from '../drift/drift-store.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { Criteria } from './champion-challenger.ts';
@@ -83,8 +81,7 @@ export const RetrainerOptionsSchema = RetrainerTuningSchema.extend({
   /** the raw archive (`<dataDir>/archive`) */
   archiveDir: z.string().min(1),
   registry: dependency<ModelRegistry>('a ModelRegistry'),
-  clock: dependency<Clock>('a Clock').optional(),
-  logger: dependency<Logger>('a Logger').optional(),
+  ...clockAndLogger,
   /** `retrain.candidate` / `retrain.rejected` after the record step */
   onEvent: callback<(e: RetrainEvent) => void>().optional(),
 });
@@ -92,9 +89,7 @@ export const RetrainerOptionsSchema = RetrainerTuningSchema.extend({
 export type RetrainerOptions = z.input<typeof RetrainerOptionsSchema>;
 export type ResolvedRetrainerOptions = z.output<typeof RetrainerOptionsSchema>;
 
-export function resolveRetrainerOptions(o: RetrainerOptions): ResolvedRetrainerOptions {
-  return parseOptions(RetrainerOptionsSchema, o, { where: 'Retrainer', code: CODE });
-}
+export const resolveRetrainerOptions = optionsParser(RetrainerOptionsSchema, { where: 'Retrainer', code: CODE });
 
 /** When jobs start (the RetrainService's options that are data). */
 export const RetrainScheduleSchema = z.strictObject({

@@ -12,21 +12,21 @@ import type { DriftEvent } from '../drift/drift-store.ts';
 import type { Retrainer, RunRequest } from './retrainer.ts';
 import type { JobRecord } from './retrain-store.ts';
 import { RetrainScheduleSchema } from './retrain-options.ts';
-import { dependency, parseOptions } from '../../lib/options.ts';
+import { clockAndLogger, dependency, optionsParser } from '../../lib/options.ts';
 import { z } from 'zod';
 
 /** The service's options: the schedule (retrain-options.ts, shared with the config section) and its parts. */
 export const RetrainServiceOptionsSchema = RetrainScheduleSchema.extend({
   retrainer: dependency<Retrainer>('a Retrainer'),
-  clock: dependency<Clock>('a Clock').optional(),
-  logger: dependency<Logger>('a Logger').optional(),
+  ...clockAndLogger,
 });
 
 export type RetrainServiceOptions = z.input<typeof RetrainServiceOptionsSchema>;
 
-export function resolveRetrainServiceOptions(o: RetrainServiceOptions): z.output<typeof RetrainServiceOptionsSchema> {
-  return parseOptions(RetrainServiceOptionsSchema, o, { where: 'RetrainService', code: 'EL_ERR_RETRAIN_CONFIG' });
-}
+export const resolveRetrainServiceOptions = optionsParser(RetrainServiceOptionsSchema, {
+  where: 'RetrainService',
+  code: 'EL_ERR_RETRAIN_CONFIG',
+});
 
 export class RetrainService {
   readonly retrainer: Retrainer;

@@ -4,9 +4,7 @@
  * part or a bad value names the field (EL_ERR_INVALID_ARGUMENT).
  */
 import { z } from 'zod';
-import type { Clock } from '../../lib/clock.ts';
-import type { Logger } from '../../lib/logger.ts';
-import { callback, dependency, parseOptions } from '../../lib/options.ts';
+import { callback, clockAndLogger, dependency, optionsParser } from '../../lib/options.ts';
 import type { Topics } from '../../protocol/topics.ts';
 import type { Transport } from '../../transport/transport.ts';
 import type { DesiredTarget, RolloutState } from './rollout-state.ts';
@@ -43,16 +41,13 @@ export const RolloutControllerOptionsSchema = z.strictObject({
    * the shadow figures and gates; the retraining history records why a candidate was not promoted from it
    */
   onEnded: callback<(outcome: RolloutOutcome) => void | Promise<void>>().optional(),
-  clock: dependency<Clock>('a Clock').optional(),
-  logger: dependency<Logger>('a Logger').optional(),
+  ...clockAndLogger,
 });
 
 export type RolloutControllerOptions = z.input<typeof RolloutControllerOptionsSchema>;
 export type ResolvedRolloutControllerOptions = z.output<typeof RolloutControllerOptionsSchema>;
 
-export function resolveRolloutControllerOptions(opts: RolloutControllerOptions): ResolvedRolloutControllerOptions {
-  return parseOptions(RolloutControllerOptionsSchema, opts, {
-    where: 'RolloutController',
-    code: 'EL_ERR_INVALID_ARGUMENT',
-  });
-}
+export const resolveRolloutControllerOptions = optionsParser(RolloutControllerOptionsSchema, {
+  where: 'RolloutController',
+  code: 'EL_ERR_INVALID_ARGUMENT',
+});

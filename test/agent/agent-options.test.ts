@@ -3,17 +3,9 @@ import { createAgent } from '../../agent/create-agent.ts';
 import { parseAgentConfig } from '../../agent/config.ts';
 import { InferenceEngine } from '../../agent/inference/inference-engine.ts';
 import { ModelUpdater } from '../../agent/model-updater/model-updater.ts';
+import { expectOptionErrors, thrown } from '../helpers/option-errors.ts';
 
 const config = { deviceId: 'dev-1', transport: { kind: 'mqtt', url: 'mqtt://127.0.0.1:1883' } } as const;
-
-function thrown(fn: () => unknown): Error & { code?: string; details?: Record<string, unknown> } {
-  try {
-    fn();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('did not throw');
-}
 
 describe('agent options (lib/options.ts)', () => {
   it('createAgent: an unknown option gets a suggestion; a bad config value names the field', () => {
@@ -43,13 +35,13 @@ describe('agent options (lib/options.ts)', () => {
   });
 
   it('InferenceEngine: an unknown option gets a suggestion; a bad value names the field', () => {
-    const onEvent = () => undefined;
-    const unknown = thrown(() => new InferenceEngine({ onEvent, maxBatchWindow: 4 } as never));
-    expect(unknown).toMatchObject({ code: 'EL_ERR_INVALID_ARGUMENT', details: { option: 'maxBatchWindow' } });
-    expect(unknown.message).toMatch(/did you mean "maxBatchWindows"\?/);
-    const bad = thrown(() => new InferenceEngine({ onEvent, maxBatchWindows: 0 }));
-    expect(bad).toMatchObject({ code: 'EL_ERR_INVALID_ARGUMENT', details: { option: 'maxBatchWindows' } });
-    expect(bad.message).toMatch(/^InferenceEngine: maxBatchWindows: Too small/);
+    expectOptionErrors({
+      build: (o) => new InferenceEngine(o as never),
+      base: { onEvent: () => undefined },
+      code: 'EL_ERR_INVALID_ARGUMENT',
+      unknown: { key: 'maxBatchWindow', suggests: 'maxBatchWindows' },
+      bad: { key: 'maxBatchWindows', value: 0 },
+    });
     expect(thrown(() => new InferenceEngine({} as never)).message).toMatch(
       /^InferenceEngine: onEvent: expected a function/,
     );
@@ -63,11 +55,13 @@ describe('agent options (lib/options.ts)', () => {
       modelsDir: '/tmp/x',
       requireSignature: false,
     };
-    const unknown = thrown(() => new ModelUpdater({ ...base, keepVersion: 3 } as never));
-    expect(unknown).toMatchObject({ code: 'EL_ERR_INVALID_ARGUMENT', details: { option: 'keepVersion' } });
-    expect(unknown.message).toMatch(/did you mean "keepVersions"\?/);
-    const bad = thrown(() => new ModelUpdater({ ...base, downloadTimeoutMs: -1 }));
-    expect(bad).toMatchObject({ code: 'EL_ERR_INVALID_ARGUMENT', details: { option: 'downloadTimeoutMs' } });
+    expectOptionErrors({
+      build: (o) => new ModelUpdater(o as never),
+      base,
+      code: 'EL_ERR_INVALID_ARGUMENT',
+      unknown: { key: 'keepVersion', suggests: 'keepVersions' },
+      bad: { key: 'downloadTimeoutMs', value: -1 },
+    });
     expect(thrown(() => new ModelUpdater({ ...base, transport: undefined as never })).message).toMatch(
       /^ModelUpdater: transport: required/,
     );
