@@ -11,8 +11,11 @@
  *   → EL_ERR_CONFIG_INVALID "Ingest: maxBatchRecords: Too small: expected number to be >=1"
  *   → EL_ERR_CONFIG_INVALID 'Ingest: unknown option "lingerMS" (did you mean "lingerMs"?); known options: …'
  *
- * Hand-validated options objects (a few adapters whose options hold injected clients) use checkKnownOptions and
- * the intOption/numberOption/oneOfOption/stringOption checks, which throw the same shape.
+ * Injected parts sit in the schema too (`dependency`, `callback`, `clockAndLogger`); a rule between options is thrown
+ * with `optionRuleError`; a config section checked on its own names its fields under `prefix`. `schemaDefaults`
+ * lists the defaults for the docs check. Hand-validated options objects (a few adapters written before) use
+ * checkKnownOptions and the intOption/numberOption/oneOfOption/stringOption checks, which throw the same shape; every
+ * unknown key is worded by `unknownKeyError`.
  */
 import { z } from 'zod';
 import type { Clock } from './clock.ts';
