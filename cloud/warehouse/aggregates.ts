@@ -77,19 +77,33 @@ function sensorStatements(): string[] {
 }
 
 function healthStatements(): string[] {
+  // the rows that repeat a seq of their device version and hour (none unless a producer bypassed the ingest's
+  // dedup): found in one sort per device, narrower and about three times faster than count(DISTINCT seq)
+  const repeats = `CREATE OR REPLACE TEMP TABLE agg_repeats AS
+    SELECT device_id, device_key, hour, count(*) AS extra FROM (
+      SELECT device_id, device_key, hour,
+        seq = lag(seq) OVER w AND device_key = lag(device_key) OVER w AND hour = lag(hour) OVER w AS again
+      FROM (
+        SELECT f.device_id, f.device_key, f.hour, f.seq FROM fact_reading f WHERE ${IN_DAYS}
+        UNION ALL
+        SELECT f.device_id, f.device_key, f.hour, f.seq FROM fact_event f WHERE ${IN_DAYS}
+      ) WINDOW w AS (PARTITION BY device_id ORDER BY seq, device_key, hour)
+    ) WHERE again GROUP BY ALL`;
   // per device version and hour; a minute is a bit of a 60-bit mask (no DISTINCT over the minutes)
   const dv = `CREATE OR REPLACE TEMP TABLE agg_dv AS
-    SELECT device_id, device_key, hour, any_value(date_key) AS date_key, sum(r) AS readings, sum(e) AS events,
-      sum(a) AS anomalies, bit_count(bit_or(minute)) AS active_minutes, count(DISTINCT seq) AS received,
-      min(seq) AS lo, max(seq) AS hi
-    FROM (
-      SELECT f.device_id, f.device_key, f.hour, f.date_key, f.seq, CAST(1 AS UBIGINT) << CAST(f.time_key % 60 AS UBIGINT) AS minute,
-        1 AS r, 0 AS e, 0 AS a
-      FROM fact_reading f WHERE ${IN_DAYS}
-      UNION ALL
-      SELECT f.device_id, f.device_key, f.hour, f.date_key, f.seq, CAST(0 AS UBIGINT), 0, 1, CASE WHEN f.kind = 'anomaly' THEN 1 ELSE 0 END
-      FROM fact_event f WHERE ${IN_DAYS}
-    ) GROUP BY device_id, device_key, hour`;
+    SELECT g.*, g.rows - coalesce(x.extra, 0) AS received FROM (
+      SELECT device_id, device_key, hour, any_value(date_key) AS date_key, sum(r) AS readings, sum(e) AS events,
+        sum(a) AS anomalies, bit_count(bit_or(minute)) AS active_minutes, count(*) AS rows, min(seq) AS lo, max(seq) AS hi
+      FROM (
+        SELECT f.device_id, f.device_key, f.hour, f.date_key, f.seq,
+          CAST(1 AS UBIGINT) << CAST(f.time_key % 60 AS UBIGINT) AS minute, 1 AS r, 0 AS e, 0 AS a
+        FROM fact_reading f WHERE ${IN_DAYS}
+        UNION ALL
+        SELECT f.device_id, f.device_key, f.hour, f.date_key, f.seq, CAST(0 AS UBIGINT), 0, 1,
+          CASE WHEN f.kind = 'anomaly' THEN 1 ELSE 0 END
+        FROM fact_event f WHERE ${IN_DAYS}
+      ) GROUP BY device_id, device_key, hour
+    ) g LEFT JOIN agg_repeats x ON x.device_id = g.device_id AND x.device_key IS NOT DISTINCT FROM g.device_key AND x.hour = g.hour`;
   const rollUp = (period: 'hourly' | 'daily'): string => {
     const minutes = period === 'hourly' ? 60 : 1440;
     // a day of a device version: the sums of its hours, and its seq range
@@ -111,8 +125,8 @@ function healthStatements(): string[] {
     ).join(' UNION ALL ');
     return `INSERT INTO agg_health_${period} SELECT * FROM (${select}) ORDER BY ALL`;
   };
-  return [dv, rollUp('hourly'), rollUp('daily')];
+  return [repeats, dv, rollUp('hourly'), rollUp('daily')];
 }
 
 /** the temp tables aggregateStatements() leaves behind */
-export const AGGREGATE_TEMP_TABLES = ['agg_parts', 'agg_p95', 'agg_dv'] as const;
+export const AGGREGATE_TEMP_TABLES = ['agg_parts', 'agg_p95', 'agg_repeats', 'agg_dv'] as const;
