@@ -378,10 +378,10 @@ export class Warehouse {
     await conn.run(
       isFact(p.table)
         ? `INSERT INTO ${target} (${cols}, device_key, partition, hour, date_key, time_key)
-           SELECT ${fCols}, d.device_key, ${sqlString(p.partition)}, ${timeKeys('f.ts')}
+           SELECT ${fCols}, d.device_key, ${sqlString(p.partition)}, ${timeKeys('f.ts', partitionStart(p.partition))}
            FROM ${source} ${DEVICE_VERSION_AT_TS}`
         : `INSERT INTO ${target} (${cols}, partition, hour, date_key, time_key)
-           SELECT ${fCols}, ${sqlString(p.partition)}, ${timeKeys('f.ts')} FROM ${source}`,
+           SELECT ${fCols}, ${sqlString(p.partition)}, ${timeKeys('f.ts', partitionStart(p.partition))} FROM ${source}`,
     );
     await conn.run(
       `INSERT OR REPLACE INTO wh_partitions VALUES (${sqlString(p.table)}, ${sqlString(p.partition)}, ${sqlString(p.signature)})`,
