@@ -3,17 +3,18 @@
  * in its transaction). Input: the temp table `touched_days (date_key)`; every hourly and daily row of those days is
  * deleted and computed again from the facts, at every level of AGG_LEVELS.
  *
- * Three passes over the touched days' facts, none of them ordered over a large group:
- *   agg_parts  per device version, hour and sensor: count, sum (in seq order), min, max. The means of every level and
- *              period are sums of these parts in device-key order, so a mean is the same number whatever order the
- *              threads saw the rows in (a full rebuild equals an incremental one byte for byte) without sorting a
- *              site's day of readings;
- *   agg_p95    the exact p95 (quantile_disc) of every level and period;
- *   agg_dv     per device version and hour: readings, events, anomalies, active minutes, seqs received, the seq
- *              range; the health rows of each level and period are sums of these. A day's seqs received are the
- *              sum of its hours': a seq is counted once in each hour it appears in, which differs from a count over
- *              the day only for a (device, seq) that appears twice with timestamps in different hours, a
- *              duplicate the unique-device-seq check reports.
+ * Passes over the touched days' facts, none of them an ordered aggregate over a large group:
+ *   agg_parts    per device version, hour and sensor: count, sum, min, max. The sum is taken over the group's
+ *                values sorted (list_sum of list_sort), so it is the same number whatever order the threads saw the
+ *                rows in; the means of every level and period are sums of these parts in device-key order. So a
+ *                full rebuild equals an incremental one byte for byte, without sorting a site's day of readings;
+ *   agg_p95      the exact p95 (quantile_disc) of every level and period, one aggregate each;
+ *   agg_repeats  the rows that repeat a seq of their device version and hour;
+ *   agg_dv       per device version and hour: readings, events, anomalies, active minutes, seqs received (rows
+ *                less repeats), the seq range; the health rows of each level and period are sums of these. A
+ *                day's seqs received are the sum of its hours': a seq is counted once in each hour it appears in,
+ *                which differs from a count over the day only for a (device, seq) that appears twice with
+ *                timestamps in different hours, a duplicate the unique-device-seq check reports.
  * Day and minute come from the facts' date_key and time_key (integers), never from calendar functions per row.
  */
 import { AGG_LEVELS, dateKeyOf, dateOfKey } from './schema.ts';
@@ -39,7 +40,7 @@ function deleteTouched(): string[] {
 function sensorStatements(): string[] {
   const parts = `CREATE OR REPLACE TEMP TABLE agg_parts AS
     SELECT f.device_id, f.device_key, f.hour, f.date_key, f.sensor, count(*) AS n,
-      sum(f.value ORDER BY f.seq, f.value) AS total, min(f.value) AS lo, max(f.value) AS hi
+      list_sum(list_sort(list(f.value))) AS total, min(f.value) AS lo, max(f.value) AS hi
     FROM fact_reading f WHERE ${IN_DAYS} GROUP BY ALL`;
   // one aggregate per level and period: a scan each is faster than one pass of six grouping sets
   const p95 = `CREATE OR REPLACE TEMP TABLE agg_p95 AS ${(['hour', 'date_key'] as const)
