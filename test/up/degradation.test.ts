@@ -4,14 +4,12 @@
  * RUL model, and the dashboard's RUL panel (checked in headless Chromium) shows every device's RUL counting down to
  * its failure, with a maintenance alert before it. The maintenance API's URL is printed with the others.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startUp } from '../../cli/up/parts.ts';
 import { deviceIds } from '../../simulator/build-fleet.ts';
 import { degradationFleet } from '../../simulator/scenarios/degradation.ts';
 import { launchChromium } from '../helpers/chromium.ts';
+import { testUpOptions } from '../helpers/up-options.ts';
 
 interface Row {
   deviceId: string;
@@ -33,26 +31,16 @@ const SEED = 5;
 
 describe('edgeloop up --scenario degradation', () => {
   it('shows RUL countdowns to each failure on the dashboard', { timeout: 120_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'el-up-rul-'));
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    // no other configuration: the default fault rate too (the scenario has no faults)
+    const { options } = testUpOptions('el-up-rul-', {
+      devices: DEVICES,
+      rate: RATE,
+      seed: SEED,
+      faultEverySec: 6,
+      scenario: 'degradation',
+    });
     const notes: string[] = [];
-    const handle = await startUp(
-      {
-        devices: DEVICES,
-        mode: 'agent',
-        port: 0,
-        registryPort: 0,
-        rolloutPort: 0,
-        host: '127.0.0.1',
-        dataDir: join(dir, 'state'),
-        rate: RATE,
-        faultEverySec: 6,
-        fleet: true,
-        seed: SEED,
-        scenario: 'degradation',
-      },
-      (s) => notes.push(s),
-    );
+    const handle = await startUp(options, (s) => notes.push(s));
     onTestFinished(() => handle.close());
     expect(handle.running, notes.join('\n')).toContain('maintenance');
     expect(handle.missing.map((m) => m.part)).not.toContain('maintenance');
