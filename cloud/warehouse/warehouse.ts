@@ -30,7 +30,7 @@ import { sqlString } from '../feature-store/parquet-offline-store.ts';
 import { checkKnownOptions, stringOption } from '../stream/options.ts';
 import { runChecks, type CheckOptions, type CheckResult } from './checks.ts';
 import { AGGREGATE_TEMP_TABLES, aggregateStatements } from './aggregates.ts';
-import { DEVICE_VERSION_AT_TS, rebuildDimDevice } from './dim-device.ts';
+import { DEVICE_KEY_AT_TS, DEVICE_VERSION_AT_TS, rebuildDimDevice } from './dim-device.ts';
 import { featureViews, rebuildDimDate, rebuildDimModel } from './dimensions.ts';
 import { dateKeyOf, FACT_TABLES, SCHEMA_SQL, timeKeys, WAREHOUSE_SCHEMA_VERSION } from './schema.ts';
 import { readSqlite } from './sqlite-sources.ts';
@@ -378,7 +378,7 @@ export class Warehouse {
     await conn.run(
       isFact(p.table)
         ? `INSERT INTO ${target} (${cols}, device_key, partition, hour, date_key, time_key)
-           SELECT ${fCols}, d.device_key, ${sqlString(p.partition)}, ${timeKeys('f.ts', partitionStart(p.partition))}
+           SELECT ${fCols}, ${DEVICE_KEY_AT_TS}, ${sqlString(p.partition)}, ${timeKeys('f.ts', partitionStart(p.partition))}
            FROM ${source} ${DEVICE_VERSION_AT_TS}`
         : `INSERT INTO ${target} (${cols}, partition, hour, date_key, time_key)
            SELECT ${fCols}, ${sqlString(p.partition)}, ${timeKeys('f.ts', partitionStart(p.partition))} FROM ${source}`,
