@@ -27,7 +27,7 @@ import { sqlString } from '../cloud/feature-store/parquet-offline-store.ts';
 import { Warehouse } from '../cloud/warehouse/warehouse.ts';
 import { Prng } from '../simulator/prng.ts';
 import { DEFAULT_SENSORS, SignalModel } from '../simulator/signal-model.ts';
-import { machineLine } from './machine.ts';
+import { BenchReport } from './lib/report.ts';
 
 const { values } = parseArgs({
   options: {
@@ -200,7 +200,7 @@ async function refresh(dir: string): Promise<{ ms: number; rawMs: number; phases
   }
 }
 
-console.log(machineLine());
+const bench = new BenchReport('batch');
 console.log(
   `fleet: ${N} devices, one day at 1 reading/s per device = ${TOTAL} readings; Zipf s=${S}; cache ${values.cache}`,
 );
@@ -238,6 +238,21 @@ function report(): void {
   console.log(
     `skew       zipf: ${(z.ms / 1000).toFixed(2)} s = ${mrps(z.ms)} M readings/s, ${z.units} units, ${z.skewed} device(s) split (load ${z.load}); zipf / uniform = ${(z.ms / u.ms).toFixed(2)} (target <= 1.3)`,
   );
+  bench.figure({
+    label: `backfill, uniform day (${N} devices, ${u.units} units)`,
+    value: TOTAL / (u.ms / 1000),
+    unit: 'readings/s',
+    raw: TOTAL / (r.ms / 1000),
+    rawUnit: 'readings/s (bare COPY)',
+  });
+  bench.figure({
+    label: `backfill, Zipf s=${S} day (${z.units} units, ${z.skewed} devices split)`,
+    value: TOTAL / (z.ms / 1000),
+    unit: 'readings/s',
+    raw: TOTAL / (u.ms / 1000),
+    rawUnit: 'readings/s (uniform day)',
+  });
+  bench.figure({ label: 'Zipf / uniform time', value: z.ms / u.ms, unit: '×' });
   console.log(
     `all runs (s): raw ${raw.map((x) => (x.ms / 1000).toFixed(2)).join(' ')}; uniform ${bu.map((x) => (x.ms / 1000).toFixed(2)).join(' ')}; zipf ${bz.map((x) => (x.ms / 1000).toFixed(2)).join(' ')}`,
   );
@@ -247,9 +262,17 @@ if (!values['skip-refresh']) {
   console.log(
     `refresh    warehouse refresh of the day (${TOTAL} readings, new warehouse): ${(w.ms / 1000).toFixed(1)} s (target <= 60 s); raw limit: bare CREATE TABLE AS SELECT of the files ${(w.rawMs / 1000).toFixed(1)} s (load ${load()})`,
   );
+  bench.figure({
+    label: `warehouse refresh of the day (${TOTAL} readings, new file)`,
+    value: w.ms / 1000,
+    unit: 's',
+    raw: w.rawMs / 1000,
+    rawUnit: 's (bare CREATE TABLE AS SELECT)',
+  });
   console.log(
     `           steps (s): ${Object.entries(w.phases)
       .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`)
       .join(', ')}`,
   );
 }
+bench.write();

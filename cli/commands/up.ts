@@ -1,7 +1,7 @@
 /**
  * `edgeloop up` (what `npm start` runs): the whole loop on one machine. Starts the embedded cloud (broker with
- * authentication, ingest, stream, processor, feature store, and the recommendation service and registry when this
- * build has them), a simulated fleet (default 50 real agents, each with its SQLite outbox and ONNX inference), and
+ * authentication, ingest, stream, processor, feature store, and the recommendation service, the maintenance part
+ * (RUL per device) and registry when this build has them), a simulated fleet (default 50 real agents, each with its SQLite outbox and ONNX inference), and
  * the live dashboard; prints the URLs; Ctrl-C stops everything in reverse order.
  *
  * Parts that are not in this build are reported as missing and the rest still runs.
@@ -28,8 +28,9 @@ export { startUp } from '../up/parts.ts';
 export const help = `usage: edgeloop up [options]
 
 Runs the whole edgeloop loop on this machine and serves a live dashboard:
-embedded MQTT broker → ingest → stream → processor → feature store → recommendations, with a simulated fleet
-of edge agents publishing telemetry and anomaly events. Ctrl-C stops everything.
+embedded MQTT broker → ingest → stream → processor → feature store → recommendations, and remaining useful life
+for devices that report the RUL model's sensors, with a simulated fleet of edge agents publishing telemetry and
+anomaly events. Ctrl-C stops everything.
 
   --devices N        simulated devices (default 50)
   --mode agent|light agent: real edge agents (SQLite outbox + ONNX inference each, default);
@@ -46,6 +47,9 @@ of edge agents publishing telemetry and anomaly events. Ctrl-C stops everything.
   --scenario drift   after --shift-at, 40 % of the fleet reads its process temperature 2.5 σ high (a sensor
                      recalibration): watch drift detected, a challenger retrained, shadowed, canaried and promoted
                      (docs/keep-models-fresh.md); the report goes to DIR/loop-report.json when up stops
+  --scenario degradation  every device wears toward failure like a C-MAPSS engine (one message = one cycle; its
+                     life 128-362 cycles, seeded; it stops at failure): watch the RUL countdowns and maintenance
+                     alerts of the dashboard's RUL panel (docs/predict-maintenance.md); no random faults
   --shift-at T       when the drift scenario's shift sets in (default 3m)
   --approve auto|manual  a retrained candidate that passes its shadow stage goes on by itself (auto, default)
                      or waits for \`edgeloop rollout approve\` (manual)
@@ -97,7 +101,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
           ),
     fleet: !values['no-fleet'],
     seed: values.seed === undefined ? randomBytes(4).readUInt32LE(0) : num('seed', values.seed, 1, 0, 2 ** 32 - 1),
-    scenario: choiceFlag('up', '--scenario', values.scenario, ['drift']),
+    scenario: choiceFlag('up', '--scenario', values.scenario, ['drift', 'degradation']),
     approve: choiceFlag('up', '--approve', values.approve, ['auto', 'manual']),
     ...(values['shift-at'] === undefined
       ? {}
@@ -124,7 +128,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     `  mqtt        ${handle.mqttUrl}  (devices log in as their id; passwords in ${rel(join(opts.dataDir, 'secrets.json'))})`,
   );
   out(`  running     ${handle.running.join(', ')}`);
-  for (const [k, v] of Object.entries(handle.urls)) out(`  ${k.padEnd(10)}  ${v}`);
+  for (const [k, v] of Object.entries(handle.urls)) out(`  ${k.padEnd(11)} ${v}`);
   if (handle.missing.length) out(`  missing     ${handle.missing.map((m) => `${m.part} (${m.reason})`).join('; ')}`);
   out(`  data        ${rel(opts.dataDir)}`);
   out('');

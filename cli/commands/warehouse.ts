@@ -129,6 +129,12 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
           `refresh #${r.refreshId}: ${n(r.partitionsLoaded, 'partition')} loaded, ${r.partitionsRemoved} removed, ${n(r.devicesChanged, 'device')} with new versions, ` +
             `${n(r.hoursAggregated, 'hour')} and ${n(r.daysAggregated, 'day')} re-aggregated\n`,
         );
+        const total = Object.values(r.phases).reduce((a, b) => a + b, 0);
+        ctx.stdout.write(
+          `took ${(total / 1000).toFixed(1)} s: ${Object.entries(r.phases)
+            .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`)
+            .join(', ')}\n`,
+        );
         checks = r.checks;
       } else checks = await wh.check();
       ctx.stdout.write(`${formatChecks(checks)}\n`);

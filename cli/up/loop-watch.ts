@@ -22,6 +22,8 @@ import {
 } from '../../simulator/report/loop-timeline.ts';
 import type { Topics } from '../../protocol/topics.ts';
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface LoopWatchOptions {
   cloud: Cloud;
   mqttUrl: string;
@@ -120,8 +122,9 @@ export class LoopWatch {
       this.#off.push(() => void off());
     }
     const shift = this.#o.shift;
-    if (shift) {
-      const wait = Math.max(0, shift.onsetMs - this.#now());
+    const wait = shift ? Math.max(0, shift.onsetMs - this.#now()) : 0;
+    // a timer longer than 2^31 - 1 ms fires at once (Node clamps it to 1 ms): an onset that far out is never reached
+    if (shift && wait <= MAX_TIMER_MS) {
       this.#onsetTimer = setTimeout(
         () =>
           this.#mark(

@@ -278,7 +278,7 @@ const upStatePart = definePart({
       start() {
         const httpUrl = c.cloud?.urls.http;
         if (httpUrl) urls.metrics = `${httpUrl.replace(/\/$/, '')}/metrics`;
-        for (const name of ['recommend', 'registry', 'rollout']) {
+        for (const name of ['recommend', 'maintenance', 'registry', 'rollout']) {
           const part = c.cloud?.parts.get(name) as { url?: string; health?: () => { url?: unknown } } | undefined;
           const u = part?.url ?? part?.health?.().url;
           if (typeof u === 'string') urls[name] = u;

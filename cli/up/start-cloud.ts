@@ -1,10 +1,11 @@
 /**
- * `up`'s cloud: the embedded cloud with generated device passwords, the registry, recommend and rollout parts, and the
- * closed loop on the shipped anomaly model (drift monitors, retraining, shadow-first rollouts: cli/up/drift-loop.ts).
+ * `up`'s cloud: the embedded cloud with generated device passwords, the registry, recommend, maintenance and rollout
+ * parts, and the closed loop on the shipped anomaly model (drift monitors, retraining, shadow-first rollouts:
+ * cli/up/drift-loop.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { portOr, SIM_SERVICE, trustedKeys } from '../up-state.ts';
 import { defaultModelsDir } from '../../simulator/create-fleet-driver.ts';
 import { type LoopConfig, prepareLoop, registerShippedModel } from './drift-loop.ts';
@@ -86,17 +87,29 @@ export async function startCloud(
     http: { enabled: true, host: '127.0.0.1', port: 0 },
   } as never);
   const extra: Array<{ name: string; def: unknown }> = [];
-  try {
+  // the parts that serve a shipped model run when it is built, each on its own port; the maintenance part (RUL per
+  // device, docs/predict-maintenance.md) scores the devices that report its model's sensors and ignores the others
+  const serving = async (name: string, load: () => Promise<{ dir: string; def: () => unknown }>): Promise<void> => {
+    try {
+      const { dir, def } = await load();
+      if (!existsSync(join(dir, 'manifest.json')))
+        throw new Error(`models/default/${basename(dir)} is not built (npm run models:build)`);
+      extra.push({ name, def: def() });
+    } catch (err) {
+      missing.push({ part: name, reason: shortReason(err) });
+    }
+  };
+  await serving('recommend', async () => {
     const rec = await import('../../cloud/recommend/recommend-part.ts');
-    if (!existsSync(join(rec.DEFAULT_RECOMMENDER_DIR, 'manifest.json')))
-      throw new Error('models/default/recommender is not built (npm run models:build)');
-    extra.push({
-      name: 'recommend',
-      def: rec.recommendPartDef({ port: 0, featureMap: SIM_TO_RECOMMENDER }, { cwd: o.dataDir }),
-    });
-  } catch (err) {
-    missing.push({ part: 'recommend', reason: shortReason(err) });
-  }
+    return {
+      dir: rec.DEFAULT_RECOMMENDER_DIR,
+      def: () => rec.recommendPartDef({ port: 0, featureMap: SIM_TO_RECOMMENDER }, { cwd: o.dataDir }),
+    };
+  });
+  await serving('maintenance', async () => {
+    const m = await import('../../cloud/parts/maintenance.ts');
+    return { dir: m.DEFAULT_RUL_DIR, def: () => m.maintenancePartDef({ port: 0 }) };
+  });
   // the registry (the cloud's own part: the retraining job needs it) starts before recommend, which resolves models
   // through it, falling back to the shipped model's directory; it is there for pushes and rollouts too
   // (edgeloop registry push --url ...). The rollout controller gets a service identity from the embedded broker.

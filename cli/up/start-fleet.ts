@@ -1,4 +1,7 @@
-/** `up`'s simulated fleet: real agents (SQLite outbox + ONNX each) or light-mode devices, with random faults. */
+/**
+ * `up`'s simulated fleet: real agents (SQLite outbox + ONNX each) or light-mode devices, with random faults; with
+ * `--scenario degradation`, devices that wear to failure like C-MAPSS engines instead (no faults).
+ */
 import { join } from 'node:path';
 import type { EdgeloopError } from '../../protocol/errors.ts';
 import type { Topics } from '../../protocol/topics.ts';
@@ -33,10 +36,15 @@ export async function startFleet(
   const now = Date.now();
   const root = new Prng(o.seed);
   const names = DEFAULT_SENSORS.map((s) => s.name);
+  // the degradation scenario: devices that wear to failure (simulator/scenarios/degradation.ts), no random faults
+  const wearing =
+    o.scenario === 'degradation'
+      ? (await import('../../simulator/scenarios/degradation.ts')).degradationFleet(o.seed, ids)
+      : undefined;
   // faults over the next 24 h: one every `faultEverySec` on average somewhere in the fleet, after a 15 s warm-up
   const horizonSec = 24 * 3600;
   const faults =
-    o.faultEverySec > 0
+    o.faultEverySec > 0 && !wearing
       ? planRandomFaults({
           prng: root.fork('faults'),
           deviceIds: ids,
@@ -53,11 +61,13 @@ export async function startFleet(
   const { parseRegimeShift, RegimeShift, shiftCohort } = await import('../../simulator/scenarios/regime-shift.ts');
   const shift = o.scenario === 'drift' ? parseRegimeShift(o.shift ?? {}, 'shift') : undefined;
   const cohort = new Set(shift ? shiftCohort(shift, ids) : []);
-  const devices = ids.map((id) => {
-    const model = new SignalModel(DEFAULT_SENSORS, root.fork(id), now);
-    const regime = shift && cohort.has(id) ? new RegimeShift(shift, model, now) : undefined;
-    return new VirtualDevice(id, new SyntheticSource(model, byDevice.get(id) ?? [], regime));
-  });
+  const devices =
+    wearing?.devices ??
+    ids.map((id) => {
+      const model = new SignalModel(DEFAULT_SENSORS, root.fork(id), now);
+      const regime = shift && cohort.has(id) ? new RegimeShift(shift, model, now) : undefined;
+      return new VirtualDevice(id, new SyntheticSource(model, byDevice.get(id) ?? [], regime));
+    });
   const shiftInfo = shift ? { devices: [...cohort], onsetMs: now + shift.onsetSec * 1000 } : undefined;
   const ep = parseUrl(mqttUrl);
   const credentials = auth ? (id: string) => ({ username: id, password: secrets.devices[id] ?? '' }) : undefined;

@@ -14,8 +14,12 @@ export interface UpOptions {
   faultEverySec: number;
   fleet: boolean;
   seed: number;
-  /** drift: a cohort's regime shifts after `shift.onsetSec` and the loop repairs it (docs/keep-models-fresh.md) */
-  scenario?: 'drift' | undefined;
+  /**
+   * drift: a cohort's regime shifts after `shift.onsetSec` and the loop repairs it (docs/keep-models-fresh.md);
+   * degradation: every device wears to failure like a C-MAPSS engine, which the maintenance part's RUL model scores
+   * (docs/predict-maintenance.md)
+   */
+  scenario?: 'drift' | 'degradation' | undefined;
   /** the regime shift of the drift scenario (simulator/scenarios/regime-shift.ts); defaults there */
   shift?: import('../../simulator/scenarios/regime-shift.ts').RegimeShiftOptions | undefined;
   /** what happens to a retrained candidate after its shadow stage: auto (default) or wait for `rollout approve` */

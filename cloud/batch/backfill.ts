@@ -17,8 +17,7 @@
  * feature columns and write time, and runs only the units not done (or done but whose staged file a crash
  * removed before its day was committed).
  */
-import { channel } from 'node:diagnostics_channel';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { RetryPolicy } from '../../lib/backoff.ts';
@@ -26,30 +25,23 @@ import { systemClock, type Clock } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { retry } from '../../lib/retry.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import {
-  applyDeletes,
-  applyRenames,
-  fsyncPath,
-  readCommit,
-  removeTmpFiles,
-  writeCommit,
-  writeSchemaFile,
-} from '../feature-store/parquet-commit.ts';
-import { sqlString, PARQUET_COMPRESSIONS, type ParquetCompression } from '../feature-store/parquet-offline-store.ts';
-import type { GroupSchema } from '../feature-store/parquet-schema.ts';
+import { PARQUET_COMPRESSIONS, type ParquetCompression } from '../feature-store/parquet-offline-store.ts';
 import type { FeatureAggregatorOptions } from '../processor/feature-aggregator.ts';
 import { checkKnownOptions, intOption, oneOfOption, stringOption } from '../stream/options.ts';
 import { BatchStore, type UnitRow } from './batch-store.ts';
-import { DAY_MS, HOUR_MS, planBackfill, utcDate, type BackfillUnit, type DeviceHourCount } from './backfill-plan.ts';
 import {
-  alignmentMs,
-  featureColumns,
-  lookbackMs,
-  windowFeatureSpec,
-  windowFeatureSql,
-  type FeatureColumnDef,
-  type WindowFeatureSpec,
-} from './window-features.ts';
+  commitDay,
+  phase,
+  planRange,
+  recoverGroup,
+  runUnit,
+  type StepContext,
+  type UnitSpec,
+} from './backfill-steps.ts';
+
+export { BATCH_CHANNELS, readingFiles } from './backfill-steps.ts';
+import { DAY_MS, type BackfillUnit } from './backfill-plan.ts';
+import { windowFeatureSpec, type FeatureColumnDef, type WindowFeatureSpec } from './window-features.ts';
 
 export interface BackfillOptions {
   /** the raw archive root (`<dataDir>/archive`). Required. */
@@ -121,12 +113,6 @@ export interface BackfillResult {
  * and checkpointed), 'day-committed' (the day's commit record written), 'day-applied' (its files in place), and
  * 'day-checkpointed' (its units marked committed). Crash tests stop the process at each.
  */
-export const BATCH_CHANNELS = { phase: channel('edgeloop:batch:phase') };
-
-function phase(p: string, extra: Record<string, string> = {}): void {
-  if (BATCH_CHANNELS.phase.hasSubscribers) BATCH_CHANNELS.phase.publish({ phase: p, ...extra });
-}
-
 const KNOWN = [
   'archiveDir',
   'offlineDir',
@@ -147,10 +133,6 @@ const KNOWN = [
 ] as const;
 const C = 'Backfill';
 
-interface UnitSpec extends BackfillUnit {
-  devices?: string[];
-}
-
 /** Parse `YYYY-MM-DD` or an ISO time at UTC midnight (or ms since the epoch) as the start of a UTC day. */
 export function parseDay(v: string, what: string): number {
   const t = /^\d{4}-\d{2}-\d{2}$/.test(v) ? Date.parse(`${v}T00:00:00Z`) : /^\d+$/.test(v) ? Number(v) : Date.parse(v);
@@ -160,18 +142,6 @@ export function parseDay(v: string, what: string): number {
       `${what} ${JSON.stringify(v)} is not a UTC day: give YYYY-MM-DD (or an ISO time at 00:00Z)`,
     );
   return t;
-}
-
-/** Readings files of the archive whose hour partition overlaps [from, to). */
-export async function readingFiles(archiveDir: string, from: number, to: number): Promise<string[]> {
-  const out: string[] = [];
-  for (let h = Math.floor(from / HOUR_MS) * HOUR_MS; h < to; h += HOUR_MS) {
-    const iso = new Date(h).toISOString();
-    const dir = join(archiveDir, 'readings', `date=${iso.slice(0, 10)}`, `hour=${iso.slice(11, 13)}`);
-    for (const f of (await readdir(dir).catch(() => [] as string[])).sort())
-      if (f.startsWith('part-') && f.endsWith('.parquet')) out.push(join(dir, f));
-  }
-  return out;
 }
 
 export class Backfill {
@@ -186,6 +156,7 @@ export class Backfill {
   readonly #retry: Partial<RetryPolicy>;
   readonly #clock: Clock;
   readonly #log: Logger;
+  readonly #steps: StepContext;
 
   constructor(opts: BackfillOptions) {
     checkKnownOptions(C, opts, KNOWN);
@@ -210,6 +181,14 @@ export class Backfill {
     this.#retry = { minMs: 200, maxMs: 5000, maxAttempts: 3, ...opts.retry };
     this.#clock = opts.clock ?? systemClock;
     this.#log = opts.logger ?? silentLogger;
+    this.#steps = {
+      archiveDir: opts.archiveDir,
+      spec: this.#spec,
+      targetRows: this.#target,
+      skewFactor: this.#skew,
+      compression: this.#compression,
+      group: this.#group,
+    };
   }
 
   get spec(): WindowFeatureSpec {
@@ -235,7 +214,7 @@ export class Backfill {
         conns.push(c);
       }
       const groupDir = join(this.#o.offlineDir, this.#group);
-      await this.#recover(groupDir);
+      await recoverGroup(groupDir);
       const key = JSON.stringify({
         from: r.from,
         to: r.to,
@@ -249,7 +228,7 @@ export class Backfill {
       let skewed: BackfillResult['skewed'] = [];
       if (job) store.resetFailed(job.jobId);
       else {
-        const planned = await this.#plan(conns[0]!, r.from, r.to, devices);
+        const planned = await planRange(conns[0]!, this.#steps, r.from, r.to, devices);
         skewed = planned.skewed;
         const now = this.#clock.now();
         const jobId = store.createJob(
@@ -305,7 +284,7 @@ export class Backfill {
                 attempts++;
                 store.unitStarted(jobId, u.unitId, this.#clock.now());
                 await this.#o.beforeUnit?.(spec, attempt);
-                return this.#runUnit(conn, spec, columns, job!.writeTime, stagedPath(u));
+                return runUnit(conn, this.#steps, spec, columns, job!.writeTime, stagedPath(u));
               },
               {
                 policy: this.#retry,
@@ -356,7 +335,17 @@ export class Backfill {
           daysFailed.push(date);
           continue;
         }
-        const files = await this.#commitDay(conns[0]!, groupDir, date, jobId, units, stagedPath, columns, devices);
+        const files = await commitDay(
+          conns[0]!,
+          this.#steps,
+          groupDir,
+          date,
+          jobId,
+          units,
+          stagedPath,
+          columns,
+          devices,
+        );
         store.markCommitted(jobId, date, this.#clock.now());
         phase('day-checkpointed', { date });
         for (const u of units) await rm(stagedPath(u), { force: true });
@@ -410,151 +399,6 @@ export class Backfill {
       instance.closeSync();
       store.close();
     }
-  }
-
-  /** Finish a day commit a crash interrupted; drop uncommitted temp files. */
-  async #recover(groupDir: string): Promise<void> {
-    await mkdir(groupDir, { recursive: true });
-    const commit = await readCommit(groupDir);
-    await applyRenames(groupDir, commit.renames);
-    await applyDeletes(groupDir, commit.deletes);
-    await removeTmpFiles(groupDir);
-  }
-
-  async #plan(
-    conn: DuckDBConnection,
-    from: number,
-    to: number,
-    devices: string[] | undefined,
-  ): Promise<{
-    units: BackfillUnit[];
-    skewed: BackfillResult['skewed'];
-    columns: FeatureColumnDef[];
-    readings: number;
-  }> {
-    const files = await readingFiles(this.#o.archiveDir, from, to);
-    const noData = (): EdgeloopError =>
-      new EdgeloopError(
-        'EL_ERR_BATCH_NO_DATA',
-        `${C}: the raw archive (${this.#o.archiveDir}) holds no readings from ${utcDate(from)} to ${utcDate(to - 1)}${devices ? ` of ${devices.join(', ')}` : ''}`,
-      );
-    if (files.length === 0) throw noData();
-    const list = `[${files.map(sqlString).join(', ')}]`;
-    const where = `ts >= make_timestamptz(${from * 1000}::BIGINT) AND ts < make_timestamptz(${to * 1000}::BIGINT)${devices ? ` AND device_id IN (${devices.map(sqlString).join(', ')})` : ''}`;
-    const counts = (
-      await (
-        await conn.runAndReadAll(
-          `SELECT device_id, epoch_ms(date_trunc('hour', ts)) AS h, count(*) AS n FROM read_parquet(${list}) WHERE ${where} GROUP BY ALL`,
-        )
-      ).getRowObjectsJS()
-    ).map((x) => ({ device: String(x.device_id), hour: Number(x.h), rows: Number(x.n) }) satisfies DeviceHourCount);
-    const readings = counts.reduce((a, c) => a + c.rows, 0);
-    if (readings === 0) throw noData();
-    const sensors = (
-      await (
-        await conn.runAndReadAll(`SELECT DISTINCT sensor FROM read_parquet(${list}) WHERE ${where}`)
-      ).getRowObjectsJS()
-    ).map((x) => String(x.sensor));
-    const kw = await conn.runAndReadAll(
-      "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category = 'reserved'",
-    );
-    const keywords = new Set(kw.getRowObjectsJS().map((x) => String(x.keyword_name).toLowerCase()));
-    const columns = featureColumns(this.#spec, sensors, keywords);
-    if (columns.length === 0)
-      throw new EdgeloopError(
-        'EL_ERR_BATCH_NO_DATA',
-        `${C}: no window features to compute: none of the sensors ${sensors.join(', ')} gets window features`,
-      );
-    const plan = planBackfill(
-      counts,
-      { from, to },
-      {
-        targetRows: this.#target,
-        skewFactor: this.#skew,
-        alignMs: alignmentMs(this.#spec),
-      },
-    );
-    return { units: plan.units, skewed: plan.skewed, columns, readings };
-  }
-
-  async #runUnit(
-    conn: DuckDBConnection,
-    u: UnitSpec,
-    columns: FeatureColumnDef[],
-    writeTime: number,
-    out: string,
-  ): Promise<{ rows: number; bytes: number }> {
-    const files = await readingFiles(this.#o.archiveDir, u.from - lookbackMs(this.#spec), u.to);
-    const tmp = `${out}.tmp`;
-    if (files.length === 0) return { rows: 0, bytes: 0 };
-    const sql = windowFeatureSql(this.#spec, {
-      files,
-      from: u.from,
-      to: u.to,
-      deviceRange: { first: u.first, last: u.last },
-      devices: u.devices,
-      columns,
-      writeTime,
-    });
-    const res = await conn.run(`COPY (${sql}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION ${this.#compression})`);
-    await fsyncPath(tmp);
-    await rename(tmp, out);
-    return { rows: Number(res.rowsChanged), bytes: (await stat(out)).size };
-  }
-
-  /** One commit for the day: the job's staged files in, the day's earlier files out (or rewritten without `devices`). */
-  async #commitDay(
-    conn: DuckDBConnection,
-    groupDir: string,
-    date: string,
-    jobId: number,
-    units: UnitRow[],
-    stagedPath: (u: UnitRow) => string,
-    columns: FeatureColumnDef[],
-    devices: string[] | undefined,
-  ): Promise<number> {
-    const dayDir = `date=${date}`;
-    await mkdir(join(groupDir, dayDir), { recursive: true });
-    const old = (await readdir(join(groupDir, dayDir)).catch(() => [] as string[]))
-      .filter((f) => f.startsWith('part-') && f.endsWith('.parquet'))
-      .sort()
-      .map((f) => `${dayDir}/${f}`);
-    const renames: { from: string; to: string }[] = [];
-    let n = 0;
-    for (const u of units) {
-      if (!u.rows) continue;
-      const base = `part-bf${jobId}-${String(n++).padStart(4, '0')}.parquet`;
-      const from = `${dayDir}/.${base}.tmp`;
-      await rename(stagedPath(u), join(groupDir, from));
-      renames.push({ from, to: `${dayDir}/${base}` });
-    }
-    if (devices && old.length > 0) {
-      // the rest of the fleet keeps its rows: the old files without the devices recomputed
-      const base = `part-bf${jobId}-keep.parquet`;
-      const from = `${dayDir}/.${base}.tmp`;
-      await conn.run(
-        `COPY (SELECT * FROM read_parquet([${old.map((f) => sqlString(join(groupDir, f))).join(', ')}], union_by_name = true)
-         WHERE entity_id NOT IN (${devices.map(sqlString).join(', ')}) ORDER BY entity_id, event_time)
-         TO ${sqlString(join(groupDir, from))} (FORMAT parquet, COMPRESSION ${this.#compression})`,
-      );
-      await fsyncPath(join(groupDir, from));
-      renames.push({ from, to: `${dayDir}/${base}` });
-    }
-    const prev = await readCommit(groupDir);
-    const next: GroupSchema = {
-      version: prev.schema.version,
-      columns: columns.map((c) => ({ name: c.column, feature: c.feature, type: 'DOUBLE' })),
-    };
-    if (JSON.stringify(prev.schema.columns) !== JSON.stringify(next.columns)) next.version++;
-    await fsyncPath(join(groupDir, dayDir));
-    const deletes = old.filter((f) => !renames.some((r) => r.to === f));
-    await writeCommit(groupDir, { schema: next, positions: {}, renames, deletes });
-    phase('day-committed', { date });
-    await applyRenames(groupDir, renames);
-    await applyDeletes(groupDir, deletes);
-    phase('day-applied', { date });
-    await writeSchemaFile(groupDir, this.#group, next);
-    return renames.length;
   }
 }
 

@@ -18,3 +18,21 @@ export const jsonResponse = (description: string, schema: unknown): Record<strin
   description,
   content: { 'application/json': { schema } },
 });
+
+/** The `/metrics` path item of a service that serves its own Prometheus metrics; none when a parent server does. */
+export const metricsPath = (served: boolean): Record<string, unknown> =>
+  served
+    ? {
+        '/metrics': {
+          get: {
+            summary: 'Prometheus metrics',
+            responses: {
+              '200': {
+                description: 'text exposition format',
+                content: { 'text/plain': { schema: { type: 'string' } } },
+              },
+            },
+          },
+        },
+      }
+    : {};

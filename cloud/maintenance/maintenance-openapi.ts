@@ -2,7 +2,7 @@
  * The maintenance API's OpenAPI 3.1 document and the JSON schemas the server validates requests and serialises
  * answers with: one source, so what `/openapi.json` publishes is what the routes enforce.
  */
-import { fastifyErrorSchema, jsonResponse } from '../http/openapi.ts';
+import { fastifyErrorSchema, jsonResponse, metricsPath } from '../http/openapi.ts';
 
 /** Longest path segment the router accepts; longer ones answer 414 before any schema runs. */
 export const MAX_PATH_SEGMENT = 512;
@@ -157,21 +157,7 @@ export function openApiDocument(opts: { metrics?: boolean } = {}): Record<string
           },
         },
       },
-      ...(opts.metrics === false
-        ? {}
-        : {
-            '/metrics': {
-              get: {
-                summary: 'Prometheus metrics',
-                responses: {
-                  '200': {
-                    description: 'text exposition format',
-                    content: { 'text/plain': { schema: { type: 'string' } } },
-                  },
-                },
-              },
-            },
-          }),
+      ...metricsPath(opts.metrics !== false),
     },
   };
 }

@@ -5,25 +5,19 @@
  * alert events in `<dataDir>/maintenance.db`, and its HTTP API on its own port. It starts before the processor and
  * closes after it, so no message is handed to a closed service. Its instance is the MaintenanceService.
  */
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import { definePart } from '../../lib/parts.ts';
 import { packagePath } from '../../lib/package-root.ts';
-import { EdgeloopError } from '../../protocol/errors.ts';
 import { MaintenanceConfigSchema, type MaintenanceConfigInput } from '../maintenance/config.ts';
 import type { MaintenanceService } from '../maintenance/maintenance-service.ts';
-import { importPart, type CloudContext, type CloudPart } from './context.ts';
+import { importPart, type CloudContext } from './context.ts';
+import { httpServicePart, readTrustedKeys, type HttpServicePart } from './http-service-part.ts';
 
 /** The RUL model shipped with edgeloop. */
 export const DEFAULT_RUL_DIR = packagePath('models', 'default', 'rul');
 const DEFAULT_KEY = packagePath('models', 'default', 'keys', 'edgeloop-default.pub');
 
-export interface MaintenancePart extends CloudPart<MaintenanceService> {
-  /** http://host:port once listening */
-  readonly url: string | undefined;
-  readonly app: FastifyInstance;
-}
+export type MaintenancePart = HttpServicePart<'maintenance', MaintenanceService>;
 
 /**
  * The maintenance part. Without `input` it is configured by the cloud config's `maintenance:` section and runs only
@@ -44,14 +38,7 @@ export function maintenancePartDef(input?: MaintenanceConfigInput) {
             import('../maintenance/maintenance-server.ts'),
           ]),
         );
-      const keyFiles = cfg.trustedKeyFiles?.map((f) => resolve(ctx.paths.cwd, f)) ?? [DEFAULT_KEY];
-      const trustedKeys = keyFiles.map((f) => {
-        try {
-          return readFileSync(f, 'utf8');
-        } catch (cause) {
-          throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `maintenance.trustedKeyFiles: cannot read ${f}`, { cause });
-        }
-      });
+      const trustedKeys = readTrustedKeys('maintenance', cfg.trustedKeyFiles, ctx.paths.cwd, DEFAULT_KEY);
       const dir = cfg.modelDir === undefined ? DEFAULT_RUL_DIR : resolve(ctx.paths.cwd, cfg.modelDir);
       const { manifest, runner } = await loadRulModel(dir, trustedKeys);
       const service = new MaintenanceService({
@@ -67,27 +54,13 @@ export function maintenancePartDef(input?: MaintenanceConfigInput) {
         clock: ctx.clock,
         logger: ctx.logger.child({ part: 'maintenance', model: manifest.name }),
       });
-      const app = buildMaintenanceServer({ service });
-      let url: string | undefined;
-      return {
+      return httpServicePart({
         name: 'maintenance',
-        instance: service,
-        app,
-        get url() {
-          return url;
-        },
-        async start() {
-          await service.start();
-          await app.listen({ host: cfg.host, port: cfg.port });
-          const addr = app.server.address();
-          const port = typeof addr === 'object' && addr ? addr.port : cfg.port;
-          url = `http://${cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host}:${port}`;
-        },
-        async close() {
-          await app.close();
-          await service.close();
-        },
-        health() {
+        service,
+        app: buildMaintenanceServer({ service }),
+        host: cfg.host,
+        port: cfg.port,
+        health: (url) => {
           const s = service.stats();
           return {
             ok: true,
@@ -97,7 +70,7 @@ export function maintenancePartDef(input?: MaintenanceConfigInput) {
             openAlerts: s.openAlerts,
           };
         },
-      };
+      });
     },
   });
 }

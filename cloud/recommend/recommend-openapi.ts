@@ -2,7 +2,7 @@
  * The recommendation service's OpenAPI 3.1 document and the JSON schemas the server validates requests and
  * serialises answers with: one source, so what `/openapi.json` publishes is what the routes enforce.
  */
-import { fastifyErrorSchema, jsonResponse } from '../http/openapi.ts';
+import { fastifyErrorSchema, jsonResponse, metricsPath } from '../http/openapi.ts';
 
 /** Longest path segment the router accepts (decoded); longer ones answer 414 before any schema runs. */
 export const MAX_PATH_SEGMENT = 512;
@@ -202,21 +202,7 @@ export function openApiDocument(opts: RecommendOpenApiOptions = {}): Record<stri
           },
         },
       },
-      ...(opts.metrics === false
-        ? {}
-        : {
-            '/metrics': {
-              get: {
-                summary: 'Prometheus metrics',
-                responses: {
-                  '200': {
-                    description: 'text exposition format',
-                    content: { 'text/plain': { schema: { type: 'string' } } },
-                  },
-                },
-              },
-            },
-          }),
+      ...metricsPath(opts.metrics !== false),
     },
   };
 }

@@ -3,13 +3,12 @@
  * feature-store part's store, resolves models through the registry part when it runs (aliases, hot reload) or from
  * model directories, and serves HTTP on its own port. Its instance is the RecommendPart below (url, service).
  */
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { verifyModelDir } from '../../models/manifest/index.ts';
-import { EdgeloopError } from '../../protocol/errors.ts';
-import { definePart, type PartHealth } from '../../lib/parts.ts';
+import { definePart } from '../../lib/parts.ts';
 import type { CloudContext } from '../parts/context.ts';
 import { featureStorePart } from '../parts/feature-store.ts';
+import { httpServicePart, readTrustedKeys, type HttpServicePart } from '../parts/http-service-part.ts';
 import { registryPart } from '../parts/registry.ts';
 import { DirectoryModelSource, type RecommenderModelSource } from './model-source.ts';
 import { buildRecommendServer } from './recommend-server.ts';
@@ -25,15 +24,7 @@ export { RecommendConfigSchema, type RecommendConfig } from './config.ts';
 export const DEFAULT_RECOMMENDER_DIR = packagePath('models', 'default', 'recommender');
 export const DEFAULT_MODELS_PUBLIC_KEY = packagePath('models', 'default', 'keys', 'edgeloop-default.pub');
 
-export interface RecommendPart {
-  readonly name: 'recommend';
-  /** http://host:port once listening */
-  readonly url: string | undefined;
-  readonly instance: RecommendService;
-  start(): Promise<void>;
-  close(): Promise<void>;
-  health(): PartHealth;
-}
+export type RecommendPart = HttpServicePart<'recommend', RecommendService>;
 
 /**
  * The recommend part. Without `input` it is configured by the cloud config's `recommend:` section and runs only
@@ -48,14 +39,7 @@ export function recommendPartDef(input?: RecommendConfigInput, opts: { cwd?: str
     create: ({ store, registry }, ctx: CloudContext): RecommendPart => {
       const cfg = RecommendConfigSchema.parse(input ?? ctx.config.recommend ?? {});
       const cwd = opts.cwd ?? process.cwd();
-      const keyFiles = cfg.trustedKeyFiles?.map((f) => resolve(cwd, f)) ?? [DEFAULT_MODELS_PUBLIC_KEY];
-      const trustedKeys = keyFiles.map((f) => {
-        try {
-          return readFileSync(f, 'utf8');
-        } catch (cause) {
-          throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `recommend.trustedKeyFiles: cannot read ${f}`, { cause });
-        }
-      });
+      const trustedKeys = readTrustedKeys('recommend', cfg.trustedKeyFiles, cwd, DEFAULT_MODELS_PUBLIC_KEY);
       const dirs = new DirectoryModelSource({
         verify: async (dir) => {
           const v = verifyModelDir(resolve(cwd, dir), { trustedKeys });
@@ -86,31 +70,18 @@ export function recommendPartDef(input?: RecommendConfigInput, opts: { cwd?: str
         logger: ctx.logger.child({ part: 'recommend' }),
         ...(log ? { responseLog: log } : {}),
       });
-      const app = buildRecommendServer({ service, metrics: false });
-      let url: string | undefined;
-      return {
+      return httpServicePart({
         name: 'recommend',
-        instance: service,
-        get url() {
-          return url;
-        },
-        async start() {
-          await service.start();
-          await app.listen({ host: cfg.host, port: cfg.port });
-          const addr = app.server.address();
-          const port = typeof addr === 'object' && addr ? addr.port : cfg.port;
-          url = `http://${cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host}:${port}`;
-        },
-        async close() {
-          await app.close();
-          await service.close();
-          await log?.close();
-        },
-        health() {
+        service,
+        app: buildRecommendServer({ service, metrics: false }),
+        host: cfg.host,
+        port: cfg.port,
+        afterClose: () => log?.close(),
+        health: (url) => {
           const models = service.models();
           return { ok: models.filter((m) => !m.shadow).every((m) => m.version !== ''), url, models };
         },
-      };
+      });
     },
   });
 }

@@ -55,6 +55,18 @@ export async function runChecks(
 ): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
   const keys = `SELECT device_id, seq, ts, device_key FROM fact_reading UNION ALL SELECT device_id, seq, ts, device_key FROM fact_event`;
+  // one sort per device finds the rows that repeat a seq (faster than grouping every (device, seq)); per device, the
+  // pairs seen more than once, their extra rows and the three worst (the reconciliation subtracts the extras)
+  const dupDevices = await w.rows(
+    `SELECT device_id, count(*) AS pairs, sum(c - 1) AS extra, list(seq ORDER BY c DESC, seq)[1:3] AS seqs,
+       list(c ORDER BY c DESC, seq)[1:3] AS cs
+     FROM (
+       SELECT device_id, seq, count(*) + 1 AS c FROM (
+         SELECT device_id, seq, seq = lag(seq) OVER (PARTITION BY device_id ORDER BY seq) AS again FROM (${keys})
+       ) WHERE again GROUP BY ALL
+     ) GROUP BY device_id`,
+  );
+  const extraOf = new Map(dupDevices.map((r) => [r.device_id as string, n(r.extra)]));
 
   if (!o.ingestIntervals)
     out.push({
@@ -67,9 +79,12 @@ export async function runChecks(
     const held = new Map(
       (
         await w.rows(
-          `SELECT device_id, min(seq) AS lo, max(seq) AS hi, count(DISTINCT seq) AS n FROM (${keys}) GROUP BY device_id`,
+          `SELECT device_id, min(seq) AS lo, max(seq) AS hi, count(*) AS rows FROM (${keys}) GROUP BY device_id`,
         )
-      ).map((r) => [r.device_id as string, r]),
+      ).map((r) => [
+        r.device_id as string,
+        { lo: r.lo, hi: r.hi, n: n(r.rows) - (extraOf.get(r.device_id as string) ?? 0) },
+      ]),
     );
     let accepted = 0;
     let archived = 0;
@@ -79,8 +94,8 @@ export async function runChecks(
       if (!h) continue;
       const a = countInRange(JSON.parse(intervals) as number[], n(h.lo), n(h.hi));
       accepted += a;
-      archived += n(h.n);
-      if (a !== n(h.n) && off.length < 3) off.push(`${device_id}: ingest ${a}, warehouse ${n(h.n)}`);
+      archived += h.n;
+      if (a !== h.n && off.length < 3) off.push(`${device_id}: ingest ${a}, warehouse ${h.n}`);
     }
     const diff = accepted - archived;
     out.push({
@@ -94,13 +109,16 @@ export async function runChecks(
     });
   }
 
-  const dup = await w.rows(
-    `SELECT device_id, seq, count(*) AS c FROM (${keys}) GROUP BY ALL HAVING count(*) > 1 ORDER BY c DESC, device_id, seq LIMIT 3`,
-  );
-  const dupCount = n(
-    (await w.rows(`SELECT count(*) AS c FROM (SELECT 1 FROM (${keys}) GROUP BY device_id, seq HAVING count(*) > 1)`))[0]
-      ?.c,
-  );
+  const dup = dupDevices
+    .flatMap((r) =>
+      (r.seqs as unknown[]).map((seq, i) => ({
+        device_id: r.device_id as string,
+        seq: n(seq),
+        c: n((r.cs as unknown[])[i]),
+      })),
+    )
+    .sort((a, b) => b.c - a.c || (a.device_id < b.device_id ? -1 : a.device_id > b.device_id ? 1 : 0) || a.seq - b.seq);
+  const dupCount = dupDevices.reduce((sum, r) => sum + n(r.pairs), 0);
   out.push({
     name: 'unique-device-seq',
     status: dupCount === 0 ? 'pass' : 'fail',
@@ -111,16 +129,11 @@ export async function runChecks(
         : `${dupCount} (device_id, seq) pairs more than once${examples(dup, (r) => `${r.device_id}#${r.seq} ×${r.c}`)}`,
   });
 
+  // the count and the first three in one pass (count(*) OVER () is taken before the LIMIT)
   const nulls = await w.rows(
-    `SELECT device_id, seq FROM (${keys}) WHERE device_id IS NULL OR seq IS NULL OR ts IS NULL OR device_key IS NULL LIMIT 3`,
+    `SELECT device_id, seq, count(*) OVER () AS total FROM (${keys}) WHERE device_id IS NULL OR seq IS NULL OR ts IS NULL OR device_key IS NULL LIMIT 3`,
   );
-  const nullCount = n(
-    (
-      await w.rows(
-        `SELECT count(*) AS c FROM (${keys}) WHERE device_id IS NULL OR seq IS NULL OR ts IS NULL OR device_key IS NULL`,
-      )
-    )[0]?.c,
-  );
+  const nullCount = n(nulls[0]?.total);
   out.push({
     name: 'non-null-keys',
     status: nullCount === 0 ? 'pass' : 'fail',
@@ -137,12 +150,10 @@ export async function runChecks(
   const aggBad = `SELECT count(*) FROM agg_health_hourly WHERE anomaly_rate NOT BETWEEN 0 AND 1 OR uptime NOT BETWEEN 0 AND 1 OR completeness NOT BETWEEN 0 AND 1`;
   const outOfRange = rangeConds.length
     ? await w.rows(
-        `SELECT sensor, device_id, seq, value FROM fact_reading WHERE ${rangeConds.join(' OR ')} ORDER BY device_id, seq LIMIT 3`,
+        `SELECT sensor, device_id, seq, value, count(*) OVER () AS total FROM fact_reading WHERE ${rangeConds.join(' OR ')} ORDER BY device_id, seq LIMIT 3`,
       )
     : [];
-  const outCount = rangeConds.length
-    ? n((await w.rows(`SELECT count(*) AS c FROM fact_reading WHERE ${rangeConds.join(' OR ')}`))[0]?.c)
-    : 0;
+  const outCount = n(outOfRange[0]?.total);
   const aggCount = n((await w.rows(`SELECT (${aggBad}) AS c`))[0]?.c);
   out.push({
     name: 'value-ranges',

@@ -68,11 +68,19 @@ export async function rebuildDimDevice(db: DimDeviceInput): Promise<number> {
 }
 
 /**
- * A join that gives each fact `f` the version `d` of its device valid at its ts. The open end is `infinity`, not an
- * `IS NULL OR`: a disjunction in the join condition keeps DuckDB from evaluating the range as one comparison.
+ * The joins that give each fact `f` the version of its device valid at its ts, as `coalesce(d1.device_key,
+ * dn.device_key)`. A device with one version (most of a fleet) is matched on its id alone: its version opens at its
+ * first fact, so it covers every fact. Only the devices with several versions are matched on the range (a range
+ * condition costs about as much as the rest of a load); the open end is `infinity`, not an `IS NULL OR`.
  */
-export const DEVICE_VERSION_AT_TS = `LEFT JOIN (SELECT device_id, device_key, valid_from, coalesce(valid_to, 'infinity'::TIMESTAMPTZ) AS valid_to FROM dim_device) d
-  ON d.device_id = f.device_id AND f.ts >= d.valid_from AND f.ts < d.valid_to`;
+export const DEVICE_VERSION_AT_TS = `LEFT JOIN (SELECT device_id, any_value(device_key) AS device_key FROM dim_device GROUP BY device_id HAVING count(*) = 1) d1
+    ON d1.device_id = f.device_id
+  LEFT JOIN (SELECT device_id, device_key, valid_from, coalesce(valid_to, 'infinity'::TIMESTAMPTZ) AS valid_to
+      FROM dim_device WHERE device_id IN (SELECT device_id FROM dim_device GROUP BY device_id HAVING count(*) > 1)) dn
+    ON dn.device_id = f.device_id AND f.ts >= dn.valid_from AND f.ts < dn.valid_to`;
+
+/** the device_key a fact gets from DEVICE_VERSION_AT_TS */
+export const DEVICE_KEY_AT_TS = 'coalesce(d1.device_key, dn.device_key)';
 
 async function observations(db: DimDeviceInput): Promise<DeviceObservation[]> {
   const obs: DeviceObservation[] = [];

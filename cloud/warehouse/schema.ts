@@ -55,17 +55,30 @@ export const AGG_LEVELS = {
   model: "coalesce(d.model_name || '@' || d.model_version, '(none)')",
 } as const;
 
+const US_HOUR = 3_600_000_000;
+const US_DAY = 86_400_000_000;
+
 /**
  * The columns every fact table gets from its ts (the date and time dimension keys). Integer arithmetic on the
  * epoch, not date_trunc/strftime/extract on a TIMESTAMPTZ: those go through the ICU calendar for every row (about
  * 1 µs a row, most of a refresh's load time) and give the same values in UTC (test/cloud/warehouse/schema.test.ts).
+ * With `hourStart` (ms, the hour of an archive partition) a row in that hour gets constants.
  */
-export function timeKeys(ts: string): string {
-  return `${hourOf(ts)} AS hour, ${dateKeyOf(ts)} AS date_key, ${minuteOfDay(ts)} AS time_key`;
+export function timeKeys(ts: string, hourStart?: number): string {
+  if (hourStart === undefined)
+    return `${hourOf(ts)} AS hour, ${dateKeyOf(ts)} AS date_key, ${minuteOfDay(ts)} AS time_key`;
+  // the rows of an archive partition lie in its hour: constants there, the general expressions for any other row
+  const s = Math.round(hourStart * 1000);
+  const inHour = `epoch_us(${ts}) >= ${s} AND epoch_us(${ts}) < ${s + US_HOUR}`;
+  const iso = new Date(hourStart).toISOString();
+  const dateKey = Number(iso.slice(0, 10).replaceAll('-', ''));
+  const minute0 = new Date(hourStart).getUTCHours() * 60;
+  return [
+    `CASE WHEN ${inHour} THEN make_timestamptz(${s}::BIGINT) ELSE ${hourOf(ts)} END AS hour`,
+    `CASE WHEN ${inHour} THEN ${dateKey} ELSE ${dateKeyOf(ts)} END AS date_key`,
+    `CASE WHEN ${inHour} THEN CAST(${minute0} + (epoch_us(${ts}) - ${s}) // 60000000 AS INTEGER) ELSE ${minuteOfDay(ts)} END AS time_key`,
+  ].join(', ');
 }
-
-const US_HOUR = 3_600_000_000;
-const US_DAY = 86_400_000_000;
 
 /** the UTC hour a TIMESTAMPTZ falls in, as a TIMESTAMPTZ (floor, also before 1970) */
 export function hourOf(ts: string): string {

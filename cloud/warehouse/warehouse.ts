@@ -5,30 +5,34 @@
  * refresh() is incremental and idempotent:
  *   1. the archive's committed files are listed per table and hour partition; a partition whose file list (names
  *      and sizes) differs from the one it was loaded from is reloaded whole (delete its rows, insert from its
- *      files); a compaction changes the list but not the rows, so a reload changes nothing;
- *   2. dim_device is rebuilt from every status and 'active' model report; for a device whose versions changed
- *      (a late status), its facts from the first changed version on are re-keyed to the version valid at their ts;
- *   3. the hours touched (reloaded partitions, re-keyed facts) and their days are re-aggregated from the facts,
- *      at every level: device, site, model version;
- *   4. dim_model (registry), dim_date, the fact_feature view, then the data-quality checks (results in dq_results).
+ *      files); a compaction changes the list but not the rows, so a reload changes nothing. The status and
+ *      model-report partitions (the SCD2 sources) are loaded first;
+ *   2. dim_device is rebuilt from every status and 'active' model report (dim-device.ts); for a device whose
+ *      versions changed (a late status), the facts already held from the first changed version on are re-keyed;
+ *   3. the reading and event partitions are loaded, each fact keyed to the version valid at its ts as it is inserted;
+ *   4. the days touched (reloaded partitions, re-keyed facts) are re-aggregated from the facts, hourly and daily, at
+ *      every level: device, site, model version (aggregates.ts);
+ *   5. dim_model (registry), dim_date, the fact_feature view, then the data-quality checks (results in dq_results).
+ * A compaction that replaces files between the listing and the load rolls the transaction back and lists again.
  * A rerun with nothing new touches nothing; refresh({ full: true }) rebuilds everything and gives the same rows
  * (aggregates are computed in a fixed order, so even floating-point means are identical).
  *
  * One writer at a time (DuckDB locks the file); readers open it with `readOnly` (the query surface).
  */
 import { existsSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { ARCHIVE_TABLE_NAMES, type ArchiveTableName, partitionStart } from '../archive/archive-tables.ts';
+import { listPartitions } from '../archive/archive-files.ts';
+import { type ArchiveTableName, partitionStart } from '../archive/archive-tables.ts';
 import { sqlString } from '../feature-store/parquet-offline-store.ts';
 import { z } from 'zod';
 import { dependency, parseOptions } from '../../lib/options.ts';
 import { runChecks, type CheckOptions, type CheckResult } from './checks.ts';
 import { AGGREGATE_TEMP_TABLES, aggregateStatements } from './aggregates.ts';
-import { DEVICE_VERSION_AT_TS, rebuildDimDevice } from './dim-device.ts';
+import { DEVICE_KEY_AT_TS, DEVICE_VERSION_AT_TS, rebuildDimDevice } from './dim-device.ts';
+import { featureViews, rebuildDimDate, rebuildDimModel } from './dimensions.ts';
 import { dateKeyOf, FACT_TABLES, SCHEMA_SQL, timeKeys, WAREHOUSE_SCHEMA_VERSION } from './schema.ts';
 import { readSqlite } from './sqlite-sources.ts';
 
@@ -265,14 +269,12 @@ export class Warehouse {
       const days = Number(await this.#scalar('SELECT count(*) FROM touched_days'));
       for (const t of [...AGGREGATE_TEMP_TABLES, 'touched_days']) await conn.run(`DROP TABLE ${t}`);
       lap('aggregate');
-      await this.#rebuildDimModel();
-      await conn.run(`DELETE FROM dim_date`);
-      await conn.run(`INSERT INTO dim_date SELECT CAST(strftime(d, '%Y%m%d') AS INTEGER), CAST(d AS DATE), year(d), month(d), day(d), isodow(d), weekofyear(d)
-        FROM (SELECT unnest(generate_series(CAST(min(ts) AS DATE), CAST(max(ts) AS DATE), INTERVAL 1 DAY)) AS d FROM fact_reading HAVING count(*) > 0)`);
+      await rebuildDimModel(conn, this.#o.registryDb);
+      await rebuildDimDate(conn);
       await this.#setMeta('refresh_id', String(refreshId));
       await this.#setMeta('refreshed_at', new Date(this.#clock.now()).toISOString());
       await conn.run('COMMIT');
-      await this.#featureView();
+      await featureViews(conn, this.#o.offlineDir);
       lap('dimensions');
       const checks = await this.check(refreshId);
       lap('checks');
@@ -314,36 +316,6 @@ export class Warehouse {
     return results;
   }
 
-  /** Committed archive files per table and partition (`date=…/hour=…`), as `name:size` lists. */
-  async #archivePartitions(
-    dir: string,
-  ): Promise<Map<string, { table: ArchiveTableName; partition: string; files: string[]; signature: string }>> {
-    const out = new Map<string, { table: ArchiveTableName; partition: string; files: string[]; signature: string }>();
-    for (const table of ARCHIVE_TABLE_NAMES) {
-      for (const d of await readdir(join(dir, table)).catch(() => [] as string[])) {
-        if (!d.startsWith('date=')) continue;
-        for (const h of await readdir(join(dir, table, d)).catch(() => [] as string[])) {
-          if (!h.startsWith('hour=')) continue;
-          const files: string[] = [];
-          const sig: string[] = [];
-          for (const f of (await readdir(join(dir, table, d, h)).catch(() => [] as string[])).sort()) {
-            if (!f.startsWith('part-') || !f.endsWith('.parquet')) continue;
-            const size = await stat(join(dir, table, d, h, f)).then(
-              (s) => s.size,
-              () => undefined,
-            );
-            if (size === undefined) continue;
-            files.push(join(dir, table, d, h, f));
-            sig.push(`${f}:${size}`);
-          }
-          if (files.length > 0)
-            out.set(`${table}/${d}/${h}`, { table, partition: `${d}/${h}`, files, signature: sig.join(',') });
-        }
-      }
-    }
-    return out;
-  }
-
   /** What changed in the archive since the last refresh: partitions to (re)load, and partitions gone from it. */
   async #plan(dir: string): Promise<{ load: ArchivePartition[]; remove: string[] }> {
     const known = new Map(
@@ -352,7 +324,18 @@ export class Warehouse {
         r.files as string,
       ]),
     );
-    const current = await this.#archivePartitions(dir);
+    // signature: the file names and sizes a partition was loaded from (a compaction changes it, not the rows)
+    const current = new Map<string, ArchivePartition>();
+    for (const p of await listPartitions(dir)) {
+      if (p.files.length === 0) continue;
+      const { table, partition } = splitKey(p.partition);
+      current.set(p.partition, {
+        table,
+        partition,
+        files: p.files.map((f) => join(dir, f.path)),
+        signature: p.files.map((f) => `${f.path.slice(p.partition.length + 1)}:${f.bytes}`).join(','),
+      });
+    }
     return {
       load: [...current.entries()].filter(([key, p]) => known.get(key) !== p.signature).map(([, p]) => p),
       remove: [...known.keys()].filter((key) => !current.has(key)),
@@ -395,65 +378,14 @@ export class Warehouse {
     await conn.run(
       isFact(p.table)
         ? `INSERT INTO ${target} (${cols}, device_key, partition, hour, date_key, time_key)
-           SELECT ${fCols}, d.device_key, ${sqlString(p.partition)}, ${timeKeys('f.ts')}
+           SELECT ${fCols}, ${DEVICE_KEY_AT_TS}, ${sqlString(p.partition)}, ${timeKeys('f.ts', partitionStart(p.partition))}
            FROM ${source} ${DEVICE_VERSION_AT_TS}`
         : `INSERT INTO ${target} (${cols}, partition, hour, date_key, time_key)
-           SELECT ${fCols}, ${sqlString(p.partition)}, ${timeKeys('f.ts')} FROM ${source}`,
+           SELECT ${fCols}, ${sqlString(p.partition)}, ${timeKeys('f.ts', partitionStart(p.partition))} FROM ${source}`,
     );
     await conn.run(
       `INSERT OR REPLACE INTO wh_partitions VALUES (${sqlString(p.table)}, ${sqlString(p.partition)}, ${sqlString(p.signature)})`,
     );
-  }
-
-  async #rebuildDimModel(): Promise<void> {
-    const conn = this.connection;
-    await conn.run('DELETE FROM dim_model');
-    const reg =
-      this.#o.registryDb && existsSync(this.#o.registryDb)
-        ? readSqlite(
-            this.#o.registryDb,
-            'SELECT name, version, sha256, bytes, parent_version, created_at, pushed_at FROM versions',
-          )
-        : [];
-    for (const r of reg as {
-      name: string;
-      version: string;
-      sha256: string;
-      bytes: number;
-      parent_version: string | null;
-      created_at: string;
-      pushed_at: number;
-    }[]) {
-      await conn.run(
-        `INSERT INTO dim_model VALUES (${sqlString(r.name)}, ${sqlString(r.version)}, ${sqlString(r.sha256)}, ${Number(r.bytes)}, ${r.parent_version === null ? 'NULL' : sqlString(r.parent_version)}, ${sqlString(r.created_at)}, make_timestamptz(${Math.round(Number(r.pushed_at)) * 1000}::BIGINT), 'registry')`,
-      );
-    }
-    await conn.run(`INSERT INTO dim_model SELECT DISTINCT model_name, model_version, NULL, NULL, NULL, NULL, NULL, 'observed' FROM dim_device
-      WHERE model_name IS NOT NULL AND model_version IS NOT NULL AND (model_name, model_version) NOT IN (SELECT (model_name, model_version) FROM dim_model)`);
-  }
-
-  async #featureView(): Promise<void> {
-    const dir = this.#o.offlineDir && join(this.#o.offlineDir, 'device_features');
-    const has = dir
-      ? (await readdir(dir, { recursive: true }).catch(() => [] as string[])).some((f) =>
-          /(^|\/)part-[^/]*\.parquet$/.test(String(f)),
-        )
-      : false;
-    if (has)
-      await this.connection.run(
-        `CREATE OR REPLACE VIEW fact_feature AS SELECT * FROM read_parquet(${sqlString(`${dir}/*/*.parquet`)}, hive_partitioning = true, union_by_name = true)`,
-      );
-    // the window features a backfill recomputed (cloud/batch/backfill.ts), group device_windows
-    const windows = this.#o.offlineDir && join(this.#o.offlineDir, 'device_windows');
-    const hasWindows = windows
-      ? (await readdir(windows, { recursive: true }).catch(() => [] as string[])).some((f) =>
-          /(^|\/)part-[^/]*\.parquet$/.test(String(f)),
-        )
-      : false;
-    if (hasWindows)
-      await this.connection.run(
-        `CREATE OR REPLACE VIEW fact_window AS SELECT * FROM read_parquet(${sqlString(`${windows}/*/*.parquet`)}, hive_partitioning = true, union_by_name = true)`,
-      );
   }
 
   close(): void {

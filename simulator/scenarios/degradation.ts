@@ -10,7 +10,7 @@
  * Pure: randomness from the injected seeded Prng; time is not used (a sample is a cycle, whenever it is taken).
  */
 import { z } from 'zod';
-import type { SampleSource } from '../virtual-device.ts';
+import { VirtualDevice, type SampleSource } from '../virtual-device.ts';
 import { Prng } from '../prng.ts';
 
 export interface DegradingSensor {
@@ -125,4 +125,31 @@ export class DegradationSource implements SampleSource {
       values[i] = Math.round(v * f) / f;
     }
   }
+}
+
+/** A fleet that wears out: one DegradationSource per device, each its own life, and the lives the report scores. */
+export interface DegradationFleet {
+  sources: DegradationSource[];
+  devices: VirtualDevice[];
+  lives: DeviceLife[];
+}
+
+/**
+ * The degradation scenario's fleet for `ids` (`edgeloop sim --scenario degradation`, `edgeloop up --scenario
+ * degradation`): device i wears by the seeded stream `seed` → `degradation` → its id, so the same seed and ids give
+ * the same lives whoever runs them. Each device runs to failure (true RUL 0 after its last cycle).
+ */
+export function degradationFleet(
+  seed: number | string,
+  ids: readonly string[],
+  options: z.input<typeof DegradationOptionsSchema> = {},
+): DegradationFleet {
+  const d = DegradationOptionsSchema.parse(options);
+  const root = new Prng(seed).fork('degradation');
+  const sources = ids.map((id) => new DegradationSource(root.fork(id), d));
+  return {
+    sources,
+    devices: sources.map((s, i) => new VirtualDevice(ids[i]!, s)),
+    lives: sources.map((s, i) => ({ deviceId: ids[i]!, cycles: s.cycles, rulAfterLast: 0, failsAtEnd: true })),
+  };
 }

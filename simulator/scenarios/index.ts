@@ -7,10 +7,9 @@
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { deviceIds, type BuiltFleet } from '../build-fleet.ts';
 import { CmapssSource, engineLife, loadCmapssEngines } from '../cmapss-replay.ts';
-import { Prng } from '../prng.ts';
 import type { ResolvedSimulationOptions } from '../simulation-options.ts';
 import { VirtualDevice } from '../virtual-device.ts';
-import { DegradationOptionsSchema, DegradationSource, type DeviceLife } from './degradation.ts';
+import { degradationFleet, type DeviceLife } from './degradation.ts';
 import { scoreMaintenance, type AlertSeen, type MaintenanceScore, type ServedRul } from './maintenance-score.ts';
 
 export interface MaintenanceReport {
@@ -50,17 +49,10 @@ export function prepareScenario(o: ResolvedSimulationOptions): ScenarioRun | und
     };
     kind = 'cmapss-replay';
   } else if (o.scenario === 'degradation') {
-    const d = DegradationOptionsSchema.parse(o.degradation ?? {});
-    const root = new Prng(o.seed).fork('degradation');
-    const ids = deviceIds(o.deviceIdPrefix, o.devices);
-    const src = ids.map((id) => new DegradationSource(root.fork(id), d));
-    lives = src.map((s, i) => ({ deviceId: ids[i]!, cycles: s.cycles, rulAfterLast: 0, failsAtEnd: true }));
-    sources = src;
-    fleet = {
-      devices: src.map((s, i) => new VirtualDevice(ids[i]!, s)),
-      groundTruth: [],
-      sensors: [...src[0]!.sensors],
-    };
+    const built = degradationFleet(o.seed, deviceIds(o.deviceIdPrefix, o.devices), o.degradation ?? {});
+    lives = built.lives;
+    sources = built.sources;
+    fleet = { devices: built.devices, groundTruth: [], sensors: [...built.sources[0]!.sensors] };
     kind = 'degradation';
   } else return undefined;
 

@@ -6,37 +6,25 @@
  * then rolls it out in stages; the whole fleet runs it and its share of flagged windows falls back. The retraining
  * history records the rollout, and the registry's production alias follows it.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startUp } from '../../cli/up/parts.ts';
+import { testUpOptions } from '../helpers/up-options.ts';
 
 describe('edgeloop up --scenario drift', () => {
   it('detects the shift, retrains, shadows, rolls out and recovers', { timeout: 420_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'el-drift-loop-'));
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const { dir, options } = testUpOptions('el-drift-loop-', {
+      devices: 10,
+      rate: 4,
+      seed: 14,
+      scenario: 'drift',
+      // after the timeline's 30 s warm-up, so the "before" phase has windows
+      shift: { onsetSec: 50, share: 0.5 },
+      loopTimings: { driftIntervalMs: 5000, bakeMs: 4000, shadowBakeMs: 4000, retryMs: 5000, epochs: 6 },
+    });
     const notes: string[] = [];
-    const handle = await startUp(
-      {
-        devices: 10,
-        mode: 'agent',
-        port: 0,
-        registryPort: 0,
-        rolloutPort: 0,
-        host: '127.0.0.1',
-        dataDir: join(dir, 'state'),
-        rate: 4,
-        faultEverySec: 0,
-        fleet: true,
-        seed: 14,
-        scenario: 'drift',
-        // after the timeline's 30 s warm-up, so the "before" phase has windows
-        shift: { onsetSec: 50, share: 0.5 },
-        loopTimings: { driftIntervalMs: 5000, bakeMs: 4000, shadowBakeMs: 4000, retryMs: 5000, epochs: 6 },
-      },
-      (s) => notes.push(s),
-    );
+    const handle = await startUp(options, (s) => notes.push(s));
     let closed = false;
     onTestFinished(async () => {
       if (!closed) await handle.close();

@@ -4,7 +4,7 @@
  */
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import { dateKeyOf, dateOfKey, hourOf, minuteOfDay } from '../../../cloud/warehouse/schema.ts';
+import { dateKeyOf, dateOfKey, hourOf, minuteOfDay, timeKeys } from '../../../cloud/warehouse/schema.ts';
 
 describe('warehouse time keys', () => {
   it('equal the calendar functions in UTC', async () => {
@@ -27,6 +27,15 @@ describe('warehouse time keys', () => {
       const [row] = r.getRowObjectsJson();
       expect(row).toMatchObject({ hour: '0', date_key: '0', time_key: '0', date: '0', n: '20008' });
       expect(Number(row!.before_1970)).toBeGreaterThan(1000);
+      // with an archive partition's hour: constants inside it, the same values for a row inside and outside
+      const start = Date.parse('2024-02-29T23:00:00Z');
+      await c.run(
+        `CREATE TABLE p AS SELECT make_timestamptz(${(start - 7_200_000) * 1000}::BIGINT + i * 1000000) AS ts FROM range(3 * 3600) r(i)`,
+      );
+      const k =
+        await c.runAndReadAll(`SELECT count(*) AS n, count(*) FILTER (WHERE a.hour <> b.hour OR a.date_key <> b.date_key OR a.time_key <> b.time_key) AS differ
+        FROM (SELECT ts, ${timeKeys('ts', start)} FROM p) a JOIN (SELECT ts, ${timeKeys('ts')} FROM p) b USING (ts)`);
+      expect(k.getRowObjectsJson()[0]).toEqual({ n: '10800', differ: '0' });
     } finally {
       c.closeSync();
       inst.closeSync();

@@ -239,6 +239,15 @@ describe('Warehouse', () => {
     expect(byName['value-ranges']!.detail).toContain('dev-a#4 temp=999');
     expect(byName['freshness']!.status).toBe('fail');
     expect(byName['non-null-keys']!.status).toBe('pass');
+    // the repeated seq is received once: completeness stays what the seq range says
+    const dev = await w.rows(
+      `SELECT sum(readings) AS r, min(completeness) AS lo, max(completeness) AS hi FROM agg_health_daily WHERE level = 'device' AND member = 'dev-a'`,
+    );
+    expect([Number(dev[0]!.r), dev[0]!.lo, dev[0]!.hi]).toEqual([
+      fleet().filter((m) => m.deviceId === 'dev-a' && m.type === 'telemetry').length + 1,
+      1,
+      1,
+    ]);
     expect(byName['scd2-ranges']!.status).toBe('pass');
     expect(byName['reconcile-ingest']!.status).toBe('skip');
     const kept = await w.rows(
