@@ -9,9 +9,8 @@
  *                rows in; the means of every level and period are sums of these parts in device-key order. So a
  *                full rebuild equals an incremental one byte for byte, without sorting a site's day of readings;
  *   agg_p95      the exact p95 (quantile_disc) of every level and period, one aggregate each;
- *   agg_repeats  the rows that repeat a seq of their device version and hour;
- *   agg_dv       per device version and hour: readings, events, anomalies, active minutes, seqs received (rows
- *                less repeats), the seq range; the health rows of each level and period are sums of these. A
+ *   agg_dv       per device version and hour: readings, events, anomalies, active minutes, seqs received (each
+ *                seq once: bit masks over blocks of 64 seqs), the seq range; the health rows of each level and period are sums of these. A
  *                day's seqs received are the sum of its hours': a seq is counted once in each hour it appears in,
  *                which differs from a count over the day only for a (device, seq) that appears twice with
  *                timestamps in different hours, a duplicate the unique-device-seq check reports.
@@ -73,33 +72,27 @@ function sensorStatements(): string[] {
 }
 
 function healthStatements(): string[] {
-  // the rows that repeat a seq of their device version and hour (none unless a producer bypassed the ingest's
-  // dedup): found by one sort per device and hour, narrower and about twice as fast as count(DISTINCT seq)
-  const repeats = `CREATE OR REPLACE TEMP TABLE agg_repeats AS
-    SELECT device_id, device_key, hour, count(*) AS extra FROM (
-      SELECT device_id, device_key, hour,
-        seq = lag(seq) OVER w AND device_key = lag(device_key) OVER w AS again
-      FROM (
-        SELECT f.device_id, f.device_key, f.hour, f.seq FROM fact_reading f WHERE ${IN_DAYS}
-        UNION ALL
-        SELECT f.device_id, f.device_key, f.hour, f.seq FROM fact_event f WHERE ${IN_DAYS}
-      ) WINDOW w AS (PARTITION BY device_id, hour ORDER BY seq, device_key)
-    ) WHERE again GROUP BY ALL`;
-  // per device version and hour; a minute is a bit of a 60-bit mask (no DISTINCT over the minutes)
+  // per device version and hour, in two steps: first per block of 64 consecutive seqs, where a seq is a bit of a
+  // 64-bit mask, so the seqs received are the mask's bit count (exact, no DISTINCT and no sort); a minute is a bit
+  // of a 60-bit mask the same way. Then the blocks of an hour are summed and their minute masks or'ed.
+  const bit = (x: string, width: number): string =>
+    `CAST(1 AS UBIGINT) << CAST(((${x} % ${width}) + ${width}) % ${width} AS UBIGINT)`;
   const dv = `CREATE OR REPLACE TEMP TABLE agg_dv AS
-    SELECT g.*, g.rows - coalesce(x.extra, 0) AS received FROM (
+    SELECT device_id, device_key, hour, any_value(date_key) AS date_key, sum(readings) AS readings,
+      sum(events) AS events, sum(anomalies) AS anomalies, bit_count(bit_or(minutes)) AS active_minutes,
+      sum(bit_count(seqs)) AS received, min(lo) AS lo, max(hi) AS hi
+    FROM (
       SELECT device_id, device_key, hour, any_value(date_key) AS date_key, sum(r) AS readings, sum(e) AS events,
-        sum(a) AS anomalies, bit_count(bit_or(minute)) AS active_minutes, count(*) AS rows, min(seq) AS lo, max(seq) AS hi
+        sum(a) AS anomalies, bit_or(minute) AS minutes, bit_or(${bit('seq', 64)}) AS seqs, min(seq) AS lo, max(seq) AS hi
       FROM (
-        SELECT f.device_id, f.device_key, f.hour, f.date_key, f.seq,
-          CAST(1 AS UBIGINT) << CAST(f.time_key % 60 AS UBIGINT) AS minute, 1 AS r, 0 AS e, 0 AS a
+        SELECT f.device_id, f.device_key, f.hour, f.date_key, f.seq, ${bit('f.time_key', 60)} AS minute, 1 AS r, 0 AS e, 0 AS a
         FROM fact_reading f WHERE ${IN_DAYS}
         UNION ALL
         SELECT f.device_id, f.device_key, f.hour, f.date_key, f.seq, CAST(0 AS UBIGINT), 0, 1,
           CASE WHEN f.kind = 'anomaly' THEN 1 ELSE 0 END
         FROM fact_event f WHERE ${IN_DAYS}
-      ) GROUP BY device_id, device_key, hour
-    ) g LEFT JOIN agg_repeats x ON x.device_id = g.device_id AND x.device_key IS NOT DISTINCT FROM g.device_key AND x.hour = g.hour`;
+      ) GROUP BY device_id, device_key, hour, (seq - ((seq % 64) + 64) % 64) // 64
+    ) GROUP BY device_id, device_key, hour`;
   const rollUp = (period: 'hourly' | 'daily'): string => {
     const minutes = period === 'hourly' ? 60 : 1440;
     // a day of a device version: the sums of its hours, and its seq range
@@ -121,8 +114,8 @@ function healthStatements(): string[] {
     ).join(' UNION ALL ');
     return `INSERT INTO agg_health_${period} SELECT * FROM (${select}) ORDER BY ALL`;
   };
-  return [repeats, dv, rollUp('hourly'), rollUp('daily')];
+  return [dv, rollUp('hourly'), rollUp('daily')];
 }
 
 /** the temp tables aggregateStatements() leaves behind */
-export const AGGREGATE_TEMP_TABLES = ['agg_parts', 'agg_p95', 'agg_repeats', 'agg_dv'] as const;
+export const AGGREGATE_TEMP_TABLES = ['agg_parts', 'agg_p95', 'agg_dv'] as const;
