@@ -37,21 +37,34 @@ function deleteTouched(): string[] {
 }
 
 function sensorStatements(): string[] {
+  // a part's values sorted once give its sum, min, max and p95 (quantile_disc(v, 0.95) is the ceil(0.95 n)-th
+  // smallest, test/cloud/warehouse/aggregates.test.ts)
   const parts = `CREATE OR REPLACE TEMP TABLE agg_parts AS
-    SELECT f.device_id, f.device_key, f.hour, f.date_key, f.sensor, count(*) AS n,
-      list_sum(list_sort(list(f.value))) AS total, min(f.value) AS lo, max(f.value) AS hi
-    FROM fact_reading f WHERE ${IN_DAYS} GROUP BY ALL`;
-  // one aggregate per level and period: a scan each is faster than one pass of six grouping sets
-  const p95 = `CREATE OR REPLACE TEMP TABLE agg_p95 AS ${(['hour', 'date_key'] as const)
-    .flatMap((period) =>
-      LEVELS.map(
+    SELECT device_id, device_key, hour, date_key, sensor, n, list_sum(v) AS total, v[1] AS lo, v[n] AS hi,
+      v[CAST(ceil(0.95 * n) AS BIGINT)] AS p95
+    FROM (
+      SELECT f.device_id, f.device_key, f.hour, f.date_key, f.sensor, count(*) AS n, list_sort(list(f.value)) AS v
+      FROM fact_reading f WHERE ${IN_DAYS} GROUP BY ALL
+    )`;
+  // a device's hour is one part but when the device changed version in it: those few from the facts
+  const split = 'SELECT device_id, hour, sensor FROM agg_parts GROUP BY ALL HAVING count(*) > 1';
+  const deviceHours = `SELECT 'device' AS level, device_id AS member, hour, NULL AS date_key, sensor, any_value(p95) AS p95_value
+      FROM agg_parts GROUP BY device_id, hour, sensor HAVING count(*) = 1
+    UNION ALL
+    SELECT 'device', f.device_id, f.hour, NULL, f.sensor, quantile_disc(f.value, 0.95) FROM fact_reading f
+      WHERE ${IN_DAYS} AND (f.device_id, f.hour, f.sensor) IN (${split}) GROUP BY ALL`;
+  // the other levels and periods: one aggregate each (a scan each is faster than one pass of grouping sets)
+  const p95 = `CREATE OR REPLACE TEMP TABLE agg_p95 AS ${[
+    deviceHours,
+    ...(['hour', 'date_key'] as const).flatMap((period) =>
+      LEVELS.filter(([level]) => period === 'date_key' || level !== 'device').map(
         ([level, member]) =>
           `SELECT '${level}' AS level, ${member} AS member, ${period === 'hour' ? 'f.hour' : 'NULL'} AS hour,
              ${period === 'date_key' ? 'f.date_key' : 'NULL'} AS date_key, f.sensor, quantile_disc(f.value, 0.95) AS p95_value
            FROM fact_reading f ${member.startsWith('f.') ? '' : FACTS_AND_DEVICE} WHERE ${IN_DAYS} GROUP BY ALL`,
       ),
-    )
-    .join(' UNION ALL ')}`;
+    ),
+  ].join(' UNION ALL ')}`;
   const rollUp = (period: 'hourly' | 'daily'): string => {
     const key = period === 'hourly' ? 'f.hour' : 'f.date_key';
     const order = period === 'hourly' ? 'f.device_key' : 'f.device_key, f.hour';
