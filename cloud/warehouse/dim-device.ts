@@ -9,7 +9,7 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { micros, sqlString } from '../feature-store/parquet-offline-store.ts';
-import { buildDeviceVersions, type DeviceObservation, type DeviceVersion } from './scd2.ts';
+import { buildDeviceVersions, DEVICE_ATTRIBUTES, type DeviceObservation, type DeviceVersion } from './scd2.ts';
 
 export interface DimDeviceInput {
   conn: DuckDBConnection;
@@ -164,16 +164,8 @@ function groupVersions(vs: Iterable<DeviceVersion>): Map<string, DeviceVersion[]
   return m;
 }
 
-const ATTRS = [
-  'validFrom',
-  'validTo',
-  'site',
-  'hardware',
-  'agentVersion',
-  'modelName',
-  'modelVersion',
-  'configHash',
-] as const;
+/** what makes two versions differ: their range and every attribute */
+const ATTRS = ['validFrom', 'validTo', ...DEVICE_ATTRIBUTES] as const;
 
 /** The earliest instant from which two version lists of a device differ; undefined when they are equal. */
 export function firstDifference(a: readonly DeviceVersion[], b: readonly DeviceVersion[]): number | undefined {
