@@ -15,16 +15,16 @@ import { writeTables } from './lib/docs-tables.ts';
 import { type BenchResult, RESULTS_DIR } from './lib/report.ts';
 
 const ALL: Array<[name: string, file: string, args: string[]]> = [
-  ['models', 'models.bench.ts', []],
-  ['agent', 'agent.bench.ts', []],
-  ['pipeline', 'pipeline.bench.ts', []],
-  ['stream-features', 'stream-features.bench.ts', []],
-  ['recommend', 'recommend.bench.ts', []],
-  ['maintenance', 'maintenance.bench.ts', []],
-  ['warehouse-reports', 'warehouse-reports.bench.ts', []],
-  ['batch', 'batch.bench.ts', []],
-  ['rollout', 'rollout.bench.ts', []],
-  ['simulator', 'simulator.bench.ts', []],
+  ['models', 'models/models.bench.ts', []],
+  ['agent', 'agent/agent.bench.ts', []],
+  ['pipeline', 'cloud/pipeline.bench.ts', []],
+  ['stream-features', 'cloud/stream-features.bench.ts', []],
+  ['recommend', 'cloud/recommend.bench.ts', []],
+  ['maintenance', 'cloud/maintenance.bench.ts', []],
+  ['warehouse-reports', 'cloud/warehouse-reports.bench.ts', []],
+  ['batch', 'cloud/batch.bench.ts', []],
+  ['rollout', 'cloud/rollout.bench.ts', []],
+  ['simulator', 'simulator/simulator.bench.ts', []],
 ];
 
 const { values } = parseArgs({

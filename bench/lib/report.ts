@@ -8,7 +8,7 @@ import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { machineLine } from '../machine.ts';
+import { machineLine } from './machine.ts';
 
 export interface BenchFigure {
   /** what was measured, as the docs table names it */

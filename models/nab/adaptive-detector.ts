@@ -23,7 +23,7 @@
  * Cost per stream: 4 sliding windows of `historyRows` doubles (ring + sorted copy each), per feature a ring of
  * `longRows` and one of `shortRows` doubles, and up to max(period, smoothRows) + 1025 past values (all `learnRows`
  * until the period is decided); per value O(historyRows) (a memmove and a median/MAD walk per feature), once
- * O(learnRows²) for the period. See bench/nab-detector.bench.ts.
+ * O(learnRows²) for the period. See bench/models/nab-detector.bench.ts.
  */
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { SlidingRobust, dominantPeriod } from './robust-window.ts';

@@ -17,7 +17,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { machineLine } from './machine.ts';
+import { machineLine } from '../lib/machine.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -81,8 +81,8 @@ async function kinesaliteRole(): Promise<void> {
 }
 
 async function cloudRole(): Promise<void> {
-  const { createCloud } = await import('../cloud/create-cloud.ts');
-  const { parseCloudConfig } = await import('../cloud/config.ts');
+  const { createCloud } = await import('../../cloud/create-cloud.ts');
+  const { parseCloudConfig } = await import('../../cloud/config.ts');
   const dir = mkdtempSync(join(tmpdir(), 'edgeloop-bench-pipeline-'));
   let lags: number[] = [];
   const kinesis = args.stream === 'kinesis';

@@ -16,14 +16,14 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
 import * as ort from 'onnxruntime-node';
-import { SqliteFeatureStore } from '../cloud/feature-store/sqlite-feature-store.ts';
-import { DirectoryModelSource } from '../cloud/recommend/model-source.ts';
-import { buildRecommendServer } from '../cloud/recommend/recommend-server.ts';
-import { RecommendService } from '../cloud/recommend/recommend-service.ts';
-import { SqliteResponseLog } from '../cloud/recommend/response-log.ts';
-import { parseManifest, type Manifest } from '../protocol/manifest.ts';
+import { SqliteFeatureStore } from '../../cloud/feature-store/sqlite-feature-store.ts';
+import { DirectoryModelSource } from '../../cloud/recommend/model-source.ts';
+import { buildRecommendServer } from '../../cloud/recommend/recommend-server.ts';
+import { RecommendService } from '../../cloud/recommend/recommend-service.ts';
+import { SqliteResponseLog } from '../../cloud/recommend/response-log.ts';
+import { parseManifest, type Manifest } from '../../protocol/manifest.ts';
 import { runLoad, wrkInstalled, type LoadResult } from './load/load-generator.ts';
-import { machineLine } from './machine.ts';
+import { machineLine } from '../lib/machine.ts';
 
 const { values } = parseArgs({
   options: {
@@ -36,14 +36,14 @@ const { values } = parseArgs({
 });
 const duration = Number(values.duration);
 const nEntities = Number(values.entities);
-const root = join(import.meta.dirname, '..');
+const root = join(import.meta.dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'edgeloop-bench-rec-'));
 
 async function modelDir(): Promise<string> {
   if (values.model) return values.model;
   const def = join(root, 'models', 'default', 'recommender');
   if (existsSync(join(def, 'manifest.json'))) return def;
-  const { makeRecommender, generateSigningKey } = await import('../test/cloud/recommend/fixtures.ts');
+  const { makeRecommender, generateSigningKey } = await import('../../test/cloud/recommend/fixtures.ts');
   const dir = join(work, 'model');
   await makeRecommender(dir, { version: 'bench', key: generateSigningKey() });
   return dir;
@@ -63,7 +63,7 @@ function featureRow(m: Manifest, i: number): Record<string, number> {
 
 const useWrk = !values.autocannon && wrkInstalled();
 
-/** The load generator runs in a second process (bench/load/load-generator.ts). */
+/** The load generator runs in a second process (bench/cloud/load/load-generator.ts). */
 function load(url: string, paths: string[], connections: number): Promise<LoadResult> {
   return runLoad({ url, paths, connections, durationSec: duration, workDir: work, wrk: useWrk });
 }

@@ -18,12 +18,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseCloudConfig } from '../cloud/config.ts';
-import { createCloud } from '../cloud/create-cloud.ts';
-import { loadRulModel } from '../cloud/maintenance/rul-model.ts';
-import type { DeviceRul } from '../cloud/maintenance/maintenance-service.ts';
-import { DEFAULT_RUL_DIR, maintenancePartDef } from '../cloud/parts/maintenance.ts';
-import { packagePath } from '../lib/package-root.ts';
+import { parseCloudConfig } from '../../cloud/config.ts';
+import { createCloud } from '../../cloud/create-cloud.ts';
+import { loadRulModel } from '../../cloud/maintenance/rul-model.ts';
+import type { DeviceRul } from '../../cloud/maintenance/maintenance-service.ts';
+import { DEFAULT_RUL_DIR, maintenancePartDef } from '../../cloud/parts/maintenance.ts';
+import { packagePath } from '../../lib/package-root.ts';
 import {
   lastWindows,
   parseCmapss,
@@ -31,11 +31,11 @@ import {
   sensorIndexes,
   truncateUnits,
   unitFolds,
-} from '../models/rul/cmapss-data.ts';
-import { scorePredictions, type UnitPrediction } from '../models/rul/evaluate-rul.ts';
-import { deviceIds } from '../simulator/build-fleet.ts';
-import { runSimulation } from '../simulator/run-simulation.ts';
-import { machineLine } from './machine.ts';
+} from '../../models/rul/cmapss-data.ts';
+import { scorePredictions, type UnitPrediction } from '../../models/rul/evaluate-rul.ts';
+import { deviceIds } from '../../simulator/build-fleet.ts';
+import { runSimulation } from '../../simulator/run-simulation.ts';
+import { machineLine } from '../lib/machine.ts';
 
 const { values } = parseArgs({
   options: {

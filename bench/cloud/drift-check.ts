@@ -1,13 +1,13 @@
 /**
  * CPU of one drift check over 1 000 devices x 20 features (input + quality monitors, 5 site cohorts), with
  * in-memory SQLite. Not a benchmark of record: a measurement for docs/drift.md.
- *   npx tsx bench/drift-check.ts [auto|ks|wasserstein|psi] [reference size] [values per device per check]
+ *   npx tsx bench/cloud/drift-check.ts [auto|ks|wasserstein|psi] [reference size] [values per device per check]
  */
-import { Prng } from '../lib/prng.ts';
-import { DriftService } from '../cloud/drift/drift-service.ts';
-import { SqliteDriftStore } from '../cloud/drift/sqlite-drift-store.ts';
-import { buildReference } from '../cloud/drift/reference.ts';
-import { ManualClock } from '../lib/clock.ts';
+import { Prng } from '../../lib/prng.ts';
+import { DriftService } from '../../cloud/drift/drift-service.ts';
+import { SqliteDriftStore } from '../../cloud/drift/sqlite-drift-store.ts';
+import { buildReference } from '../../cloud/drift/reference.ts';
+import { ManualClock } from '../../lib/clock.ts';
 const statistic = (process.argv[2] ?? 'auto') as 'auto';
 const nRef = Number(process.argv[3] ?? 10000);
 const perCheck = Number(process.argv[4] ?? 100);

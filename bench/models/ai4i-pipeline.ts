@@ -10,14 +10,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseCloudConfig } from '../cloud/config.ts';
-import { createCloud } from '../cloud/create-cloud.ts';
-import type { FeatureStore } from '../cloud/feature-store/feature-store.ts';
-import { runAi4iThroughPipeline } from '../cloud/recommend/eval/ai4i-pipeline-eval.ts';
-import { recommendPartDef } from '../cloud/recommend/recommend-part.ts';
-import { Progress } from '../lib/progress.ts';
-import { TEST_SALT, parseAi4iCsv, splitByUdi } from '../models/recommender/ai4i-data.ts';
-import { machineLine } from './machine.ts';
+import { parseCloudConfig } from '../../cloud/config.ts';
+import { createCloud } from '../../cloud/create-cloud.ts';
+import type { FeatureStore } from '../../cloud/feature-store/feature-store.ts';
+import { runAi4iThroughPipeline } from '../../cloud/recommend/eval/ai4i-pipeline-eval.ts';
+import { recommendPartDef } from '../../cloud/recommend/recommend-part.ts';
+import { Progress } from '../../lib/progress.ts';
+import { TEST_SALT, parseAi4iCsv, splitByUdi } from '../../models/recommender/ai4i-data.ts';
+import { machineLine } from '../lib/machine.ts';
 
 const { values } = parseArgs({
   options: {

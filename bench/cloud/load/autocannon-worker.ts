@@ -1,6 +1,6 @@
 /**
  * Load generator in its own process (so the server under test has the event loop to itself):
- *   tsx bench/load/autocannon-worker.ts '{"url":"http://127.0.0.1:1234","paths":["/a","/b"],"connections":50,"duration":10}'
+ *   tsx bench/cloud/load/autocannon-worker.ts '{"url":"http://127.0.0.1:1234","paths":["/a","/b"],"connections":50,"duration":10}'
  * Prints one JSON line with req/s and latency percentiles (ms; p95 from every response time).
  */
 import autocannon from 'autocannon';

@@ -8,7 +8,7 @@
  *   3. the raw limit, measured in the same run: one lean MQTT connection publishing QoS 1 as fast as it can
  *      (messages per second and per CPU-second of this process).
  *
- *   npx tsx bench/simulator.bench.ts [--devices 10000] [--seconds 30] [--agents 200] [--skip-agents]
+ *   npx tsx bench/simulator/simulator.bench.ts [--devices 10000] [--seconds 30] [--agents 200] [--skip-agents]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,8 +17,8 @@ import { cpus, freemem, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { execSync } from 'node:child_process';
-import { runSimulation } from '../simulator/run-simulation.ts';
-import { LeanMqttClient } from '../simulator/light/lean-mqtt-client.ts';
+import { runSimulation } from '../../simulator/run-simulation.ts';
+import { LeanMqttClient } from '../../simulator/light/lean-mqtt-client.ts';
 
 const { values } = parseArgs({
   options: {
@@ -83,7 +83,7 @@ function startObserver(url: string): {
   ready: Promise<void>;
 } {
   const code = `
-    import { FleetObserver } from ${JSON.stringify(join(import.meta.dirname, '..', 'simulator', 'fleet-observer.ts'))};
+    import { FleetObserver } from ${JSON.stringify(join(import.meta.dirname, '..', '..', 'simulator', 'fleet-observer.ts'))};
     const o = new FleetObserver({ url: ${JSON.stringify(url)}, clientId: 'bench-observer' });
     await o.start();
     process.send({ ready: true });
@@ -132,7 +132,7 @@ async function rawLimit(port: number): Promise<{ msgsPerSec: number; msgsPerCpuS
 const dir = mkdtempSync(join(tmpdir(), 'el-bench-sim-'));
 const gitRef = (() => {
   try {
-    return execSync('git rev-parse --short HEAD', { cwd: join(import.meta.dirname, '..') })
+    return execSync('git rev-parse --short HEAD', { cwd: join(import.meta.dirname, '..', '..') })
       .toString()
       .trim();
   } catch {

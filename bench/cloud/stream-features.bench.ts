@@ -1,5 +1,5 @@
 /**
- * npx tsx bench/stream-features.bench.ts [-- --devices 200 --messages 20000 --readings 10]
+ * npx tsx bench/cloud/stream-features.bench.ts [-- --devices 200 --messages 20000 --readings 10]
  *
  * Measures, in one process, against the machine's raw limit measured in the same run:
  *   raw          better-sqlite3 (WAL) inserting the same 200-byte rows, 500 per transaction
@@ -13,12 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
-import { LocalStream } from '../cloud/stream/local-stream.ts';
-import { SqliteFeatureStore } from '../cloud/feature-store/sqlite-feature-store.ts';
-import { Processor } from '../cloud/processor/processor.ts';
-import { encodeMessage, type TelemetryMessage } from '../protocol/messages.ts';
-import { percentiles } from '../lib/stats.ts';
-import { machineLine } from './machine.ts';
+import { LocalStream } from '../../cloud/stream/local-stream.ts';
+import { SqliteFeatureStore } from '../../cloud/feature-store/sqlite-feature-store.ts';
+import { Processor } from '../../cloud/processor/processor.ts';
+import { encodeMessage, type TelemetryMessage } from '../../protocol/messages.ts';
+import { percentiles } from '../../lib/stats.ts';
+import { machineLine } from '../lib/machine.ts';
 
 const { values } = parseArgs({
   options: {

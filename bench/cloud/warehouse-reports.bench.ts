@@ -15,12 +15,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
-import { ReportsServer } from '../cloud/warehouse/reports-server.ts';
-import { Warehouse } from '../cloud/warehouse/warehouse.ts';
-import type { DeviceMessage } from '../protocol/messages.ts';
+import { ReportsServer } from '../../cloud/warehouse/reports-server.ts';
+import { Warehouse } from '../../cloud/warehouse/warehouse.ts';
+import type { DeviceMessage } from '../../protocol/messages.ts';
 import { runLoad, wrkInstalled, type LoadResult } from './load/load-generator.ts';
-import { machineLine } from './machine.ts';
-import { archiveMessages } from '../test/helpers/archive-messages.ts';
+import { machineLine } from '../lib/machine.ts';
+import { archiveMessages } from '../../test/helpers/archive-messages.ts';
 
 const { values } = parseArgs({
   options: {
@@ -117,7 +117,7 @@ async function buildWarehouse(): Promise<string> {
 
 const useWrk = !values.autocannon && wrkInstalled();
 
-/** load from a second process (bench/load/load-generator.ts) */
+/** load from a second process (bench/cloud/load/load-generator.ts) */
 function load(url: string, paths: string[]): Promise<LoadResult> {
   return runLoad({ url, paths, connections: CONNECTIONS, durationSec: duration, workDir: work, wrk: useWrk });
 }

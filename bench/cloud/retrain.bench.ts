@@ -6,19 +6,19 @@
  *    is in a child process, so the loop should stay near its idle figure;
  * 3. the raw limits measured in the same run: the idle loop's delay, and the delay while one training epoch over
  *    the same windows runs in-process (what the job would do to the cloud's loop without the child).
- * Run: npx tsx bench/retrain.bench.ts [devices] [hours]
+ * Run: npx tsx bench/cloud/retrain.bench.ts [devices] [hours]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { buildAutoencoder, trainAutoencoder } from '../models/anomaly/autoencoder.ts';
-import { buildWindows, fitNormalization, normalizeWindows } from '../models/anomaly/windows.ts';
-import { loadTf } from '../models/training/load-tf.ts';
-import { Retrainer } from '../cloud/retrain/retrainer.ts';
-import { readSegments } from '../cloud/retrain/segment-files.ts';
-import { registryWithChampion, STEP_MS, writeArchive } from '../test/cloud/retrain/fixture.ts';
-import { machineLine } from './machine.ts';
+import { buildAutoencoder, trainAutoencoder } from '../../models/anomaly/autoencoder.ts';
+import { buildWindows, fitNormalization, normalizeWindows } from '../../models/anomaly/windows.ts';
+import { loadTf } from '../../models/training/load-tf.ts';
+import { Retrainer } from '../../cloud/retrain/retrainer.ts';
+import { readSegments } from '../../cloud/retrain/segment-files.ts';
+import { registryWithChampion, STEP_MS, writeArchive } from '../../test/cloud/retrain/fixture.ts';
+import { machineLine } from '../lib/machine.ts';
 
 const DEVICES = Number(process.argv[2] ?? 10);
 const HOURS = Number(process.argv[3] ?? 1);

@@ -14,8 +14,8 @@
  * --learn N (learning rows, default 750: NAB's largest probationary period).
  */
 import { parseArgs } from 'node:util';
-import { AdaptiveDetector } from '../models/nab/adaptive-detector.ts';
-import { machineLine } from './machine.ts';
+import { AdaptiveDetector } from '../../models/nab/adaptive-detector.ts';
+import { machineLine } from '../lib/machine.ts';
 
 const { values: args } = parseArgs({
   options: { points: { type: 'string' }, streams: { type: 'string' }, learn: { type: 'string' } },

@@ -4,7 +4,7 @@
  * per reading, peak RSS, bytes written to disk per reading. In the same run, the raw limits: better-sqlite3
  * batched insert, mqtt.js QoS 1 publish rate (same message size as the agent's), a bare ORT run.
  *
- * Each pipeline runs in a process of its own (bench/agent-pipeline-child.mjs: plain node over the compiled dist/,
+ * Each pipeline runs in a process of its own (bench/agent/agent-pipeline-child.mjs: plain node over the compiled dist/,
  * the agent's default config, as bin/edgeloop-agent runs it), so CPU and RSS (the kernel's VmHWM) are the agent's
  * alone; the broker is another process. The target run uses the device memory profile of deploy/agent.env; a
  * second aedes run with node's defaults shows what the profile buys.
@@ -22,13 +22,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
-import { machineLine } from './machine.ts';
-import { OrtModelRunner } from '../models/runtime/ort-model-runner.ts';
-import { GraphBuilder, floatTensorInfo } from '../models/onnx/graph-builder.ts';
-import { describeArtifact, writeModelDir } from '../models/manifest/index.ts';
-import type { Manifest, ManifestInput } from '../protocol/manifest.ts';
-import { parseManifest } from '../protocol/manifest.ts';
-import { startMosquitto } from '../test/helpers/mosquitto.ts';
+import { machineLine } from '../lib/machine.ts';
+import { OrtModelRunner } from '../../models/runtime/ort-model-runner.ts';
+import { GraphBuilder, floatTensorInfo } from '../../models/onnx/graph-builder.ts';
+import { describeArtifact, writeModelDir } from '../../models/manifest/index.ts';
+import type { Manifest, ManifestInput } from '../../protocol/manifest.ts';
+import { parseManifest } from '../../protocol/manifest.ts';
+import { startMosquitto } from '../../test/helpers/mosquitto.ts';
 
 const N = Number(process.env.BENCH_READINGS ?? 2_000_000);
 const SENSORS = ['temperature', 'vibration', 'pressure', 'current'];
@@ -50,8 +50,8 @@ interface BenchModel {
 }
 
 function benchModel(): BenchModel {
-  const shipped = join(import.meta.dirname, '..', 'models', 'default', 'anomaly');
-  const key = join(import.meta.dirname, '..', 'models', 'default', 'keys', 'edgeloop-default.pub');
+  const shipped = join(import.meta.dirname, '..', '..', 'models', 'default', 'anomaly');
+  const key = join(import.meta.dirname, '..', '..', 'models', 'default', 'keys', 'edgeloop-default.pub');
   if (existsSync(join(shipped, 'manifest.json')) && process.env.BENCH_GENERATED_MODEL !== '1') {
     const manifest = parseManifest(JSON.parse(readFileSync(join(shipped, 'manifest.json'), 'utf8')));
     const i = manifest.inputs.kind === 'window' ? manifest.inputs : undefined;
@@ -152,7 +152,7 @@ async function startAedesProcess(): Promise<{
     process.on('message', () => process.send(process.cpuUsage()));
   `;
   const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
-    cwd: join(import.meta.dirname, '..'),
+    cwd: join(import.meta.dirname, '..', '..'),
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   const port = await new Promise<number>((resolve, reject) => {
@@ -286,7 +286,7 @@ function report(label: string, r: PipelineResult, rawMsgs: number, rawRows: numb
 /** The device memory profile (deploy/agent.env, as bin/edgeloop-agent applies it): node flags and environment. */
 function deviceProfile(): { flags: string[]; env: Record<string, string> } {
   const env: Record<string, string> = {};
-  for (const line of readFileSync(join(import.meta.dirname, '..', 'deploy', 'agent.env'), 'utf8').split('\n')) {
+  for (const line of readFileSync(join(import.meta.dirname, '..', '..', 'deploy', 'agent.env'), 'utf8').split('\n')) {
     const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
     if (m) env[m[1]!] = m[2]!.replace(/^"(.*)"$/, '$1');
   }
@@ -297,7 +297,7 @@ function deviceProfile(): { flags: string[]; env: Record<string, string> } {
 
 /** Compile dist/ when it is missing or older than the sources: the bench measures the agent as installed. */
 function ensureDist(): void {
-  const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', 'scripts', 'build.mjs'), '--quiet'], {
+  const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'scripts', 'build.mjs'), '--quiet'], {
     stdio: 'inherit',
   });
   if (r.status !== 0) throw new Error('npm run build failed');
@@ -348,10 +348,10 @@ async function pipelineInChild(
 
 /** RSS of a process that has loaded the compiled agent and its native modules, nothing started */
 async function idleRss(profile: boolean): Promise<number> {
-  const code = `await import(${JSON.stringify(join(import.meta.dirname, '..', 'dist', 'agent', 'create-agent.js'))}); await import('onnxruntime-node'); await import('mqtt'); process.stdout.write(String(process.memoryUsage.rss()));`;
+  const code = `await import(${JSON.stringify(join(import.meta.dirname, '..', '..', 'dist', 'agent', 'create-agent.js'))}); await import('onnxruntime-node'); await import('mqtt'); process.stdout.write(String(process.memoryUsage.rss()));`;
   const p = profile ? deviceProfile() : { flags: [], env: {} };
   const child = spawn(process.execPath, [...p.flags, '--input-type=module', '-e', code], {
-    cwd: join(import.meta.dirname, '..'),
+    cwd: join(import.meta.dirname, '..', '..'),
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...p.env },
   });

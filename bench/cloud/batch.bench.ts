@@ -21,13 +21,13 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DOUBLE, DuckDBDataChunk, DuckDBInstance } from '@duckdb/node-api';
-import { Backfill, readingFiles } from '../cloud/batch/backfill.ts';
-import { featureColumns, windowFeatureSpec, windowFeatureSql } from '../cloud/batch/window-features.ts';
-import { sqlString } from '../cloud/feature-store/parquet-offline-store.ts';
-import { Warehouse } from '../cloud/warehouse/warehouse.ts';
-import { Prng } from '../simulator/prng.ts';
-import { DEFAULT_SENSORS, SignalModel } from '../simulator/signal-model.ts';
-import { BenchReport } from './lib/report.ts';
+import { Backfill, readingFiles } from '../../cloud/batch/backfill.ts';
+import { featureColumns, windowFeatureSpec, windowFeatureSql } from '../../cloud/batch/window-features.ts';
+import { sqlString } from '../../cloud/feature-store/parquet-offline-store.ts';
+import { Warehouse } from '../../cloud/warehouse/warehouse.ts';
+import { Prng } from '../../simulator/prng.ts';
+import { DEFAULT_SENSORS, SignalModel } from '../../simulator/signal-model.ts';
+import { BenchReport } from '../lib/report.ts';
 
 const { values } = parseArgs({
   options: {

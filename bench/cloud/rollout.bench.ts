@@ -3,7 +3,7 @@
  * 1. artifact downloads from RegistryServer (1 MiB model, 8 concurrent clients, full GETs and resumed Range GETs)
  *    against the raw limit: a bare fastify route sending the same bytes from memory, measured in the same run;
  * 2. RolloutMachine.tick() over a fleet of 10 000 devices (gates on) against a bare pass over the same fleet map.
- * Run: npx tsx bench/rollout.bench.ts
+ * Run: npx tsx bench/cloud/rollout.bench.ts
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -11,13 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import type { AddressInfo } from 'node:net';
-import { LocalArtifactStore } from '../cloud/registry/artifact-store.ts';
-import { ModelRegistry } from '../cloud/registry/model-registry.ts';
-import { RegistryServer } from '../cloud/registry/registry-server.ts';
-import { RolloutMachine } from '../cloud/rollout/rollout-machine.ts';
-import type { FleetDevice } from '../cloud/rollout/rollout-state.ts';
-import { parseRolloutSpec } from '../cloud/rollout/rollout-spec.ts';
-import { machineLine } from './machine.ts';
+import { LocalArtifactStore } from '../../cloud/registry/artifact-store.ts';
+import { ModelRegistry } from '../../cloud/registry/model-registry.ts';
+import { RegistryServer } from '../../cloud/registry/registry-server.ts';
+import { RolloutMachine } from '../../cloud/rollout/rollout-machine.ts';
+import type { FleetDevice } from '../../cloud/rollout/rollout-state.ts';
+import { parseRolloutSpec } from '../../cloud/rollout/rollout-spec.ts';
+import { machineLine } from '../lib/machine.ts';
 
 const SIZE = 1024 * 1024;
 const CONCURRENCY = 8;

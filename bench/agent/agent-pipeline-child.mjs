@@ -1,4 +1,4 @@
-// One agent pipeline in a process of its own, for bench/agent.bench.ts: plain JS over the compiled agent (dist/),
+// One agent pipeline in a process of its own, for bench/agent/agent.bench.ts: plain JS over the compiled agent (dist/),
 // the way bin/edgeloop-agent runs it, so the process's RSS and CPU are the agent's alone (no TypeScript loader).
 // argv: url label json({dir, keys, sensors, means, readings, transport?}); prints one JSON line of figures.
 // `transport` replaces the default mqtt.js transport to `url` (the AWS IoT transport run). `shadow: true` runs the
@@ -9,8 +9,8 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createAgent } from '../dist/agent/create-agent.js';
-import { parseManifest } from '../dist/protocol/manifest.js';
+import { createAgent } from '../../dist/agent/create-agent.js';
+import { parseManifest } from '../../dist/protocol/manifest.js';
 
 const [, , url, label, json] = process.argv;
 const model = JSON.parse(json);

@@ -12,18 +12,18 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { percentiles } from '../lib/stats.ts';
-import { readModelDir } from '../models/manifest/index.ts';
-import { GraphBuilder, floatTensorInfo } from '../models/onnx/graph-builder.ts';
-import { OrtModelRunner } from '../models/runtime/ort-model-runner.ts';
-import { inputWidth } from '../protocol/manifest.ts';
-import { BenchReport } from './lib/report.ts';
+import { percentiles } from '../../lib/stats.ts';
+import { readModelDir } from '../../models/manifest/index.ts';
+import { GraphBuilder, floatTensorInfo } from '../../models/onnx/graph-builder.ts';
+import { OrtModelRunner } from '../../models/runtime/ort-model-runner.ts';
+import { inputWidth } from '../../protocol/manifest.ts';
+import { BenchReport } from '../lib/report.ts';
 
 const { values: args } = parseArgs({
   options: { model: { type: 'string' }, runs: { type: 'string' }, threads: { type: 'string' } },
   strict: true,
 });
-const modelDir = args.model ?? join(import.meta.dirname, '..', 'models', 'default', 'anomaly');
+const modelDir = args.model ?? join(import.meta.dirname, '..', '..', 'models', 'default', 'anomaly');
 const runs = Number(args.runs ?? 20000);
 const threads = Number(args.threads ?? 1);
 const sessionOptions: ort.InferenceSession.SessionOptions = {

@@ -16,11 +16,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loopTimings } from '../cli/up/drift-loop.ts';
-import { startUp } from '../cli/up/parts.ts';
-import { parseSeconds } from '../simulator/simulation-options.ts';
-import { formatLoopReport } from '../simulator/report/loop-timeline.ts';
-import { machineLine } from './machine.ts';
+import { loopTimings } from '../../cli/up/drift-loop.ts';
+import { startUp } from '../../cli/up/parts.ts';
+import { parseSeconds } from '../../simulator/simulation-options.ts';
+import { formatLoopReport } from '../../simulator/report/loop-timeline.ts';
+import { machineLine } from '../lib/machine.ts';
 
 const { values } = parseArgs({
   options: {
