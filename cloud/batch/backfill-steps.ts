@@ -20,6 +20,7 @@ import {
 } from '../feature-store/parquet-commit.ts';
 import { sqlString } from '../feature-store/parquet-offline-store.ts';
 import type { GroupSchema } from '../feature-store/parquet-schema.ts';
+import { floorMod } from '../warehouse/schema.ts';
 import type { UnitRow } from './batch-store.ts';
 import {
   HOUR_MS,
@@ -106,7 +107,7 @@ export async function planRange(
     await (
       await conn.runAndReadAll(
         // the hour by arithmetic on the epoch (date_trunc on a TIMESTAMPTZ goes through the ICU calendar per row)
-        `SELECT device_id, t - ((t % ${HOUR_MS}) + ${HOUR_MS}) % ${HOUR_MS} AS h, count(*) AS n FROM (SELECT device_id, epoch_ms(ts) AS t FROM read_parquet(${list}) WHERE ${where}) GROUP BY ALL`,
+        `SELECT device_id, t - ${floorMod('t', HOUR_MS)} AS h, count(*) AS n FROM (SELECT device_id, epoch_ms(ts) AS t FROM read_parquet(${list}) WHERE ${where}) GROUP BY ALL`,
       )
     ).getRowObjectsJS()
   ).map((x) => ({ device: String(x.device_id), hour: Number(x.h), rows: Number(x.n) }) satisfies DeviceHourCount);

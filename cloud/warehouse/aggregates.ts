@@ -10,13 +10,13 @@
  *                full rebuild equals an incremental one byte for byte, without sorting a site's day of readings;
  *   agg_p95      the exact p95 (quantile_disc) of every level and period, one aggregate each;
  *   agg_dv       per device version and hour: readings, events, anomalies, active minutes, seqs received (each
- *                seq once: bit masks over blocks of 64 seqs), the seq range; the health rows of each level and period are sums of these. A
- *                day's seqs received are the sum of its hours': a seq is counted once in each hour it appears in,
- *                which differs from a count over the day only for a (device, seq) that appears twice with
- *                timestamps in different hours, a duplicate the unique-device-seq check reports.
+ *                seq once: bit masks over blocks of 64 seqs), the seq range; the health rows of each level and
+ *                period are sums of these. A day's seqs received are the sum of its hours': a seq is counted once
+ *                in each hour it appears in, which differs from a count over the day only for a (device, seq) that
+ *                appears twice with timestamps in different hours, a duplicate the unique-device-seq check reports.
  * Day and minute come from the facts' date_key and time_key (integers), never from calendar functions per row.
  */
-import { AGG_LEVELS, dateKeyOf, dateOfKey } from './schema.ts';
+import { AGG_LEVELS, bitOf, dateKeyOf, dateOfKey, seqBlock } from './schema.ts';
 
 const LEVELS = Object.entries(AGG_LEVELS);
 const IN_DAYS = 'f.date_key IN (SELECT date_key FROM touched_days)';
@@ -88,23 +88,21 @@ function healthStatements(): string[] {
   // per device version and hour, in two steps: first per block of 64 consecutive seqs, where a seq is a bit of a
   // 64-bit mask, so the seqs received are the mask's bit count (exact, no DISTINCT and no sort); a minute is a bit
   // of a 60-bit mask the same way. Then the blocks of an hour are summed and their minute masks or'ed.
-  const bit = (x: string, width: number): string =>
-    `CAST(1 AS UBIGINT) << CAST(((${x} % ${width}) + ${width}) % ${width} AS UBIGINT)`;
   const dv = `CREATE OR REPLACE TEMP TABLE agg_dv AS
     SELECT device_id, device_key, hour, any_value(date_key) AS date_key, sum(readings) AS readings,
       sum(events) AS events, sum(anomalies) AS anomalies, bit_count(bit_or(minutes)) AS active_minutes,
       sum(bit_count(seqs)) AS received, min(lo) AS lo, max(hi) AS hi
     FROM (
       SELECT device_id, device_key, hour, any_value(date_key) AS date_key, sum(r) AS readings, sum(e) AS events,
-        sum(a) AS anomalies, bit_or(minute) AS minutes, bit_or(${bit('seq', 64)}) AS seqs, min(seq) AS lo, max(seq) AS hi
+        sum(a) AS anomalies, bit_or(minute) AS minutes, bit_or(${bitOf('seq', 64)}) AS seqs, min(seq) AS lo, max(seq) AS hi
       FROM (
-        SELECT f.device_id, f.device_key, f.hour, f.date_key, f.seq, ${bit('f.time_key', 60)} AS minute, 1 AS r, 0 AS e, 0 AS a
+        SELECT f.device_id, f.device_key, f.hour, f.date_key, f.seq, ${bitOf('f.time_key', 60)} AS minute, 1 AS r, 0 AS e, 0 AS a
         FROM fact_reading f WHERE ${IN_DAYS}
         UNION ALL
         SELECT f.device_id, f.device_key, f.hour, f.date_key, f.seq, CAST(0 AS UBIGINT), 0, 1,
           CASE WHEN f.kind = 'anomaly' THEN 1 ELSE 0 END
         FROM fact_event f WHERE ${IN_DAYS}
-      ) GROUP BY device_id, device_key, hour, (seq - ((seq % 64) + 64) % 64) // 64
+      ) GROUP BY device_id, device_key, hour, ${seqBlock('seq')}
     ) GROUP BY device_id, device_key, hour`;
   const rollUp = (period: 'hourly' | 'daily'): string => {
     const minutes = period === 'hourly' ? 60 : 1440;

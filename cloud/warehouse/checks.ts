@@ -14,6 +14,8 @@
  *   scd2-ranges       every device's versions are contiguous, non-overlapping, exactly one current
  */
 
+import { bitOf, seqBlock } from './schema.ts';
+
 /** What the checks read the warehouse through (Warehouse implements it): rows of a read-only query. */
 export interface RowSource {
   rows(sql: string): Promise<Record<string, unknown>[]>;
@@ -59,12 +61,11 @@ export async function runChecks(
   // of a mask, so a block holds a repeat exactly when it has more rows than bits set; only those blocks are then
   // grouped by seq. Per device: the pairs seen more than once, their extra rows (the reconciliation subtracts
   // them) and the three worst.
-  const block = '(seq - ((seq % 64) + 64) % 64) // 64';
   const dupDevices = await w.rows(
-    `WITH k AS (SELECT device_id, seq, ${block} AS b FROM (${keys})),
+    `WITH k AS (SELECT device_id, seq, ${seqBlock('seq')} AS b FROM (${keys})),
      repeated AS (
        SELECT device_id, b FROM k GROUP BY device_id, b
-       HAVING count(*) > bit_count(bit_or(CAST(1 AS UBIGINT) << CAST(((seq % 64) + 64) % 64 AS UBIGINT)))
+       HAVING count(*) > bit_count(bit_or(${bitOf('seq', 64)}))
      )
      SELECT device_id, count(*) AS pairs, sum(c - 1) AS extra, list(seq ORDER BY c DESC, seq)[1:3] AS seqs,
        list(c ORDER BY c DESC, seq)[1:3] AS cs

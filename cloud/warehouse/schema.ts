@@ -58,6 +58,21 @@ export const AGG_LEVELS = {
 const US_HOUR = 3_600_000_000;
 const US_DAY = 86_400_000_000;
 
+/** `x mod m` with the sign of m (SQL's % keeps the sign of x): the floor, also below zero */
+export function floorMod(x: string, m: number): string {
+  return `((${x} % ${m}) + ${m}) % ${m}`;
+}
+
+/** a one-bit UBIGINT mask of `x mod width` (width ≤ 64): bit_or over a group and bit_count give its distinct values */
+export function bitOf(x: string, width: number): string {
+  return `CAST(1 AS UBIGINT) << CAST(${floorMod(x, width)} AS UBIGINT)`;
+}
+
+/** the block of 64 consecutive seqs a seq is in: with bitOf(seq, 64), a block's seqs are one mask */
+export function seqBlock(seq: string): string {
+  return `(${seq} - ${floorMod(seq, 64)}) // 64`;
+}
+
 /**
  * The columns every fact table gets from its ts (the date and time dimension keys). Integer arithmetic on the
  * epoch, not date_trunc/strftime/extract on a TIMESTAMPTZ: those go through the ICU calendar for every row (about
@@ -82,7 +97,7 @@ export function timeKeys(ts: string, hourStart?: number): string {
 
 /** the UTC hour a TIMESTAMPTZ falls in, as a TIMESTAMPTZ (floor, also before 1970) */
 export function hourOf(ts: string): string {
-  return `make_timestamptz(epoch_us(${ts}) - ((epoch_us(${ts}) % ${US_HOUR}) + ${US_HOUR}) % ${US_HOUR})`;
+  return `make_timestamptz(epoch_us(${ts}) - ${floorMod(`epoch_us(${ts})`, US_HOUR)})`;
 }
 
 /** the UTC calendar day of a TIMESTAMPTZ as the integer YYYYMMDD (dim_date's key) */
@@ -93,7 +108,7 @@ export function dateKeyOf(ts: string): string {
 
 /** the minute of the UTC day of a TIMESTAMPTZ, 0-1439 (dim_time's key) */
 export function minuteOfDay(ts: string): string {
-  return `CAST(((epoch_us(${ts}) % ${US_DAY}) + ${US_DAY}) % ${US_DAY} // 60000000 AS INTEGER)`;
+  return `CAST(${floorMod(`epoch_us(${ts})`, US_DAY)} // 60000000 AS INTEGER)`;
 }
 
 /** a YYYYMMDD key as a DATE */
