@@ -265,7 +265,7 @@ export class Warehouse {
         `CREATE OR REPLACE TEMP TABLE touched_days AS SELECT DISTINCT ${dateKeyOf('hour')} AS date_key FROM touched_hours`,
       );
       for (const sql of aggregateStatements()) await conn.run(sql);
-      const hours = Number(await this.#scalar('SELECT count(DISTINCT hour) FROM agg_dv WHERE hour IS NOT NULL'));
+      const hours = Number(await this.#scalar('SELECT count(DISTINCT hour) FROM agg_dv'));
       const days = Number(await this.#scalar('SELECT count(*) FROM touched_days'));
       for (const t of [...AGGREGATE_TEMP_TABLES, 'touched_days']) await conn.run(`DROP TABLE ${t}`);
       lap('aggregate');
