@@ -73,7 +73,8 @@ function defaultTable(r: BenchResult): string[] {
 
 const list = <T>(x: T | readonly T[] | undefined): readonly T[] =>
   x === undefined ? [] : Array.isArray(x) ? (x as readonly T[]) : [x as T];
-const asked = (a: boolean | undefined, b: boolean | undefined): boolean => (a || b) === true && a !== false && b !== false;
+const asked = (a: boolean | undefined, b: boolean | undefined): boolean =>
+  (a || b) === true && a !== false && b !== false;
 
 interface Cell {
   text: string;
@@ -126,7 +127,8 @@ function cell(r: BenchResult, row: TableRow, col: TableColumn): Cell {
       : parts.map((p) => (withUnit && p.unit ? `${p.text} ${p.unit}` : p.text)).join(join);
   if (text && asked(row.bold, col.bold)) text = `**${text}**`;
   const only = figures.length === 1 ? figures[0] : undefined;
-  if (text && only?.target && asked(row.target, col.target)) text += ` (${targetText(only, withUnit ? only.unit : '')})`;
+  if (text && only?.target && asked(row.target, col.target))
+    text += ` (${targetText(only, withUnit ? only.unit : '')})`;
   return { text, missing, found: figures.length > 0 };
 }
 

@@ -128,7 +128,8 @@ export const TABLE_LAYOUTS: Readonly<Record<string, TableLayout>> = {
       },
       { title: 'artifact Range GET of the second half (body)', label: 'artifact Range GET' },
       {
-        title: '`RolloutMachine.tick()`, 10,000 devices, 1,000 in the cohort, 2 gates (raw: a bare pass over the fleet)',
+        title:
+          '`RolloutMachine.tick()`, 10,000 devices, 1,000 in the cohort, 2 gates (raw: a bare pass over the fleet)',
         label: 'RolloutMachine.tick()',
         bold: true,
       },
@@ -138,7 +139,13 @@ export const TABLE_LAYOUTS: Readonly<Record<string, TableLayout>> = {
     head: 'figure',
     columns: valueRawRatio('raw limit (one lean connection, QoS 1), same run', 'percent'),
     rows: [
-      { title: 'light: devices × messages per second each', label: ['devices', 'rate'], config: 'light', join: ' × ', unit: false },
+      {
+        title: 'light: devices × messages per second each',
+        label: ['devices', 'rate'],
+        config: 'light',
+        join: ' × ',
+        unit: false,
+      },
       { title: 'light: all connections up', label: 'connections up', config: 'light' },
       { title: 'light: sustained in steady state', label: 'msgs/s, steady state', config: 'light', bold: true },
       { title: 'light: readings/s', label: 'readings/s', config: 'light' },
