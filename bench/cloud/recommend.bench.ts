@@ -131,8 +131,9 @@ for (const c of [2, 50]) {
   const config = `concurrency ${c}`;
   console.log(`${config}: raw = the bare route; service non-2xx ${s.non2xx}, errors ${s.errors}`);
   report.figure({ config, label: 'req/s', value: s.rps, unit: 'req/s', raw: r.rps, decimals: 0 });
+  // wrk reports latencies to 10 µs, autocannon to whole milliseconds
   for (const p of ['p50', 'p99'] as const)
-    report.figure({ config, label: p, value: s[p], unit: 'ms', raw: r[p], decimals: 2 });
+    report.figure({ config, label: p, value: s[p], unit: 'ms', raw: r[p], decimals: useWrk ? 2 : 0 });
 }
 console.log(`responses logged: ${log.written + 0}`);
 report.write();

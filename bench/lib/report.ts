@@ -116,7 +116,8 @@ export function figureLine(f: BenchFigure): string {
       ? ''
       : `; raw limit ${figureNumber(f, f.raw)} ${f.rawUnit ?? f.unit} (ratio ${ratioText(f) || 'n/a'})`;
   const target = f.target ? ` (${targetText(f, f.unit)})` : '';
-  return `${f.config ? `[${f.config}] ` : ''}${f.label}: ${figureNumber(f, f.value)} ${f.unit}${raw}${target}`;
+  const unit = f.unit ? ` ${f.unit}` : '';
+  return `${f.config ? `[${f.config}] ` : ''}${f.label}: ${figureNumber(f, f.value)}${unit}${raw}${target}`;
 }
 
 export class BenchReport {

@@ -202,7 +202,7 @@ try {
       `  observer (separate process): received ${o.received} of ${r.throughput.readingsPublished} readings, ${o.duplicates} duplicates, latency ${JSON.stringify(o.latency)}`,
     );
     light('devices', DEVICES, 'devices', 0);
-    light('rate', RATE, 'msg/s each', 2);
+    report.figure({ config: 'light', label: 'rate', value: RATE, unit: 'msg/s each', maxDecimals: 2 });
     light('connections up', r.connect.timeToAllConnectedMs / 1000, 's', 1);
     if (steady) {
       light('msgs/s, steady state', steady.msgs, 'msgs/s', 0);
