@@ -9,7 +9,7 @@ import { MaintenanceConfigSchema } from './maintenance/config.ts';
 import { RecommendConfigSchema } from './recommend/config.ts';
 import { DEFAULT_DATA_DIRS } from '../lib/data-dirs.ts';
 import { parseOptions } from '../lib/options.ts';
-import { INGEST_DEFAULTS } from './ingest/ingest-options.ts';
+import { DEFAULT_TIME_BOUNDS, INGEST_DEFAULTS } from './ingest/ingest-options.ts';
 
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().min(1);
@@ -99,24 +99,14 @@ const IngestSchema = z.strictObject({
   recoverFromStream: z.boolean().optional(),
   dedup: z
     .strictObject({
-      maxIntervals: positiveInt.default(64),
+      maxIntervals: positiveInt.default(INGEST_DEFAULTS.dedupMaxIntervals),
       maxDevices: positiveInt.default(INGEST_DEFAULTS.dedupMaxDevices),
     })
-    .default({ maxIntervals: 64, maxDevices: INGEST_DEFAULTS.dedupMaxDevices }),
+    .prefault({}),
   /** device timestamps more than this ahead of arrival are dead-lettered (ts-out-of-range); ms, null = no bound */
-  maxFutureSkewMs: z
-    .number()
-    .int()
-    .min(0)
-    .nullable()
-    .default(5 * 60_000),
+  maxFutureSkewMs: z.number().int().min(0).nullable().default(DEFAULT_TIME_BOUNDS.maxFutureMs),
   /** readings and events more than this behind arrival are dead-lettered (ts-out-of-range); ms, null = no bound */
-  maxPastAgeMs: z
-    .number()
-    .int()
-    .min(0)
-    .nullable()
-    .default(7 * 24 * 3_600_000),
+  maxPastAgeMs: z.number().int().min(0).nullable().default(DEFAULT_TIME_BOUNDS.maxPastMs),
 });
 
 const DlqSchema = z.strictObject({
