@@ -15,14 +15,19 @@ import {
   BrokerTlsOptionsSchema,
   EmbeddedBrokerOptionsSchema,
 } from './broker/broker-options.ts';
+import { DLQ_DEFAULTS } from './dlq/dlq-options.ts';
+import { LOCAL_STREAM_DEFAULTS, LocalStreamOptionsSchema } from './stream/local-stream-options.ts';
 import { DEFAULT_TIME_BOUNDS, INGEST_DEFAULTS } from './ingest/ingest-options.ts';
 import { MQTT_INGEST_DEFAULTS, MqttIngestClientOptionsSchema } from './ingest/mqtt-ingest-options.ts';
 
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().min(1);
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 const client = MqttIngestClientOptionsSchema.shape;
 const broker = EmbeddedBrokerOptionsSchema.shape;
 const tls = BrokerTlsOptionsSchema.shape;
+const localStream = LocalStreamOptionsSchema.shape;
 
 const TlsSchema = z.strictObject({
   /** TLS listener port (0 = any free port) */
@@ -103,23 +108,32 @@ const IngestSchema = z.strictObject({
   maxPastAgeMs: z.number().int().min(0).nullable().default(DEFAULT_TIME_BOUNDS.maxPastMs),
 });
 
+/** the dead-letter store's limits (its defaults); age in days */
 const DlqSchema = z.strictObject({
-  maxPayloadBytes: z.number().int().min(0).default(4096),
-  maxRows: positiveInt.default(100_000),
-  maxAgeDays: z.number().min(0).default(7),
+  maxPayloadBytes: z.number().int().min(0).default(DLQ_DEFAULTS.maxPayloadBytes),
+  maxRows: positiveInt.default(DLQ_DEFAULTS.maxRows),
+  maxAgeDays: z
+    .number()
+    .min(0)
+    .default(DLQ_DEFAULTS.maxAgeMs / DAY_MS),
 });
 
 const StreamSchema = z.strictObject({
   kind: z.enum(['local', 'kinesis']).default('local'),
-  name: z.string().min(1).default('edgeloop'),
+  /** the local stream's name (logs and metrics) */
+  name: localStream.name,
+  /** LocalStream's options (its defaults); retention in hours */
   local: z
     .strictObject({
-      shardCount: positiveInt.default(4),
-      synchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
-      retentionHours: z.number().min(0).default(24),
-      retentionBytes: positiveInt.default(1024 ** 3),
+      shardCount: positiveInt.default(LOCAL_STREAM_DEFAULTS.shardCount),
+      synchronous: localStream.synchronous,
+      retentionHours: z
+        .number()
+        .min(0)
+        .default(LOCAL_STREAM_DEFAULTS.retentionMs / HOUR_MS),
+      retentionBytes: positiveInt.default(LOCAL_STREAM_DEFAULTS.retentionBytes),
     })
-    .default({ shardCount: 4, synchronous: 'FULL', retentionHours: 24, retentionBytes: 1024 ** 3 }),
+    .prefault({}),
   /** options of KinesisStream (cloud/stream/kinesis-stream.ts), passed through: streamName, region, endpoint, ... */
   kinesis: z.record(z.string(), z.unknown()).optional(),
 });
