@@ -109,8 +109,7 @@ export class EmbeddedBroker {
   };
 
   constructor(opts: EmbeddedBrokerOptions = {}) {
-    const o = resolveBrokerOptions(opts);
-    this.#o = o;
+    const o = (this.#o = resolveBrokerOptions(opts));
     this.#tls = o.tls;
     this.#creds = o.credentials ?? emptyCredentials();
     this.#topics = new Topics(o.topicPrefix);
@@ -118,14 +117,9 @@ export class EmbeddedBroker {
     this.#ingest = o.ingest;
     this.#onRefused = o.onRefused;
     this.#log = o.logger ?? silentLogger;
-    if (o.loginRateLimit === false) {
-      this.#limitLoopback = false;
-      this.#limiter = undefined;
-    } else {
-      const { limitLoopback, ...limits } = o.loginRateLimit;
-      this.#limitLoopback = limitLoopback;
-      this.#limiter = new LoginRateLimiter(limits, o.clock);
-    }
+    const { limitLoopback, ...limits } = o.loginRateLimit === false ? { limitLoopback: false } : o.loginRateLimit;
+    this.#limitLoopback = limitLoopback;
+    this.#limiter = o.loginRateLimit === false ? undefined : new LoginRateLimiter(limits, o.clock);
   }
 
   /** mqtt://host:port of the plain listener (after start) */
@@ -273,8 +267,7 @@ export class EmbeddedBroker {
 
   /** A non-loopback listener with anonymous access needs `insecure: true`. */
   #assertSecureListener(): void {
-    // a null port has a TLS listener (resolveBrokerOptions)
-    const port = this.#o.port ?? this.#tls!.port;
+    const port = this.#o.port ?? this.#tls!.port; // a null port comes with a TLS listener
     try {
       assertSecureListener({
         host: this.#o.host,

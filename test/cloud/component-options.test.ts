@@ -11,15 +11,7 @@ import { MqttIngestClient } from '../../cloud/ingest/mqtt-ingest-client.ts';
 import { KinesisStream } from '../../cloud/stream/kinesis-stream.ts';
 import { LocalStream } from '../../cloud/stream/local-stream.ts';
 import type { Stream } from '../../cloud/stream/stream.ts';
-
-function thrown(fn: () => unknown): Error & { code?: string; details?: Record<string, unknown> } {
-  try {
-    fn();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('did not throw');
-}
+import { thrown } from '../helpers/option-errors.ts';
 
 const ingest = { accept: async () => 'stored' as const };
 
