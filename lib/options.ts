@@ -371,3 +371,12 @@ export function stringOption(component: string, name: string, value: unknown, de
     throw invalidOption(component, name, 'a non-empty string', value);
   return value;
 }
+
+// ---- schema fields shared by the components' schemas ----
+
+/** A number >= `min`, or Infinity (no bound): `retentionMs: numberOrInfinity(1).default(…)`; NaN is refused. */
+export function numberOrInfinity(min: number): z.ZodCustom<number, number> {
+  return z.custom<number>((v) => typeof v === 'number' && v >= min, {
+    error: `Invalid input: expected a number >= ${min} or Infinity`,
+  });
+}

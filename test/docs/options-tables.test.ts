@@ -8,14 +8,22 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { AgentConfigSchema } from '../../agent/config.ts';
+import { BrokerLoginRateLimitSchema } from '../../cloud/broker/broker-options.ts';
+import { CloudConfigSchema } from '../../cloud/config.ts';
 import { DriftPartConfigSchema } from '../../cloud/drift/drift-part.ts';
 import { MaintenanceConfigSchema } from '../../cloud/maintenance/config.ts';
 import { RetrainConfigSchema } from '../../cloud/retrain/retrain-config.ts';
 import { RolloutPartConfigSchema } from '../../cloud/rollout/rollout-part.ts';
 import { schemaDefaults } from '../../lib/options.ts';
+import { KinesisStreamOptionsSchema } from '../../cloud/stream/kinesis-stream-options.ts';
+import { LocalStreamOptionsSchema } from '../../cloud/stream/local-stream-options.ts';
 import { SimulationOptionsSchema } from '../../simulator/simulation-options.ts';
 
 const DOCS = join(import.meta.dirname, '..', '..', 'docs');
+
+/** the cloud config's sections that docs/cloud.md documents one table each */
+const cloud = CloudConfigSchema.shape;
+const broker = cloud.broker.unwrap().shape;
 
 /** [page, a text in the table (to find it), schema] */
 const TABLES: Array<[string, string, z.ZodType]> = [
@@ -25,6 +33,13 @@ const TABLES: Array<[string, string, z.ZodType]> = [
   ['retrain.md', '`productionAlias`', RetrainConfigSchema],
   ['rollout.md', '`discoveryMs`', RolloutPartConfigSchema],
   ['predict-maintenance.md', '`padShortHistories`', MaintenanceConfigSchema],
+  ['cloud.md', '`drainTimeoutMs`', broker.embedded],
+  ['cloud.md', '`sessionExpirySeconds`', broker.external],
+  ['cloud.md', '`maxInFlightPuts`', cloud.ingest],
+  ['cloud.md', '`local.retentionHours`', cloud.stream],
+  ['broker.md', '`maxFailuresPerAddress`', BrokerLoginRateLimitSchema],
+  ['streams-and-features.md', '`maxReadBytes`', LocalStreamOptionsSchema],
+  ['streams-and-features.md', '`minReadIntervalMs`', KinesisStreamOptionsSchema],
 ];
 
 const UNITS: Record<string, number> = {
@@ -37,6 +52,7 @@ const UNITS: Record<string, number> = {
   B: 1,
   KiB: 1024,
   MiB: 1024 * 1024,
+  GiB: 1024 ** 3,
 };
 
 /** A documented default as a value: `true`, `[a, b]`, `7 days`, `10,000`, `holm`; undefined when it is prose. */
