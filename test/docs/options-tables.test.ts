@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { AgentConfigSchema } from '../../agent/config.ts';
 import { DriftPartConfigSchema } from '../../cloud/drift/drift-part.ts';
+import { HttpServerOptionsSchema } from '../../cloud/http/server.ts';
 import { MaintenanceConfigSchema } from '../../cloud/maintenance/config.ts';
 import { RetrainConfigSchema } from '../../cloud/retrain/retrain-config.ts';
 import { RolloutPartConfigSchema } from '../../cloud/rollout/rollout-part.ts';
@@ -20,6 +21,7 @@ const DOCS = join(import.meta.dirname, '..', '..', 'docs');
 /** [page, a text in the table (to find it), schema] */
 const TABLES: Array<[string, string, z.ZodType]> = [
   ['agent.md', '`outbox.maxBytes`', AgentConfigSchema],
+  ['cloud.md', '`limits.bodyLimit`', HttpServerOptionsSchema],
   ['drift.md', '`policy.minSamples`', DriftPartConfigSchema],
   ['load-testing.md', '`samplesPerMessage`', SimulationOptionsSchema],
   ['retrain.md', '`productionAlias`', RetrainConfigSchema],
