@@ -151,17 +151,18 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     closing = true;
     done();
   });
-  app.addHook('onRequest', async (req, reply) => {
+  // callback-style hooks: no promise per request on the hot path
+  app.addHook('onRequest', (req, reply, done) => {
     void reply.header(REQUEST_ID_HEADER, req.id);
-    if (closing) {
-      void reply.header('connection', 'close');
-      return sendError(req, reply, 503, 'EL_ERR_CLOSED', `${o.name} is closing`);
-    }
+    if (!closing) return done();
+    // answered here: the route does not run
+    void sendError(req, reply.header('connection', 'close'), 503, 'EL_ERR_CLOSED', `${o.name} is closing`);
   });
   // a request in flight when the close began: its socket is closed after the answer instead of waiting, idle, for
   // the client or the keep-alive timeout (server.close() closed only the sockets idle at that moment)
-  app.addHook('onSend', async (_req, reply) => {
+  app.addHook('onSend', (_req, reply, payload, done) => {
     if (closing) void reply.header('connection', 'close');
+    done(null, payload);
   });
   if (o.metrics) serveMetrics(app, o.metrics);
   return app;
