@@ -169,7 +169,10 @@ export class DashboardServer {
     this.#app = undefined;
     for (const s of this.#streams) {
       clearInterval(s.timer);
-      s.res.end();
+      // the stream's socket ends with it: one whose last write is still going out when the server's close begins
+      // is not idle then, and kept alive it would hold the close open until the client or the keep-alive timeout
+      const socket = s.res.socket;
+      s.res.end(() => socket?.end());
     }
     this.#streams.clear();
     await app.close();
