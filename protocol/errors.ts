@@ -14,6 +14,8 @@ export const PROTOCOL_ERROR_CODES = {
   EL_ERR_TIMEOUT: 'An operation did not finish in its time budget.',
   EL_ERR_INTERNAL:
     'An error without a code of its own reached an API boundary (an HTTP answer names it so): a bug or an unclassified failure; the message says what happened.',
+  EL_ERR_NOT_FOUND:
+    'An HTTP request named a route the server does not have, or a resource of a server without a code of its own for it (HTTP 404; the message names it).',
   EL_ERR_INSECURE_LISTENER:
     'A listener (MQTT broker, HTTP server) would be reachable from the network without authentication; configure authentication, bind to 127.0.0.1, or set its insecure option.',
   // protocol

@@ -9,13 +9,15 @@
  *   GET /api/maintenance       devices by predicted RUL, when a maintenance source is given ({available: false} otherwise)
  *   GET /api/drift?subject=K:ID the drift panel (drift-view.ts); 404 when the drift monitors do not run
  *   GET /healthz               200 {ok:true}
- * The page uses SSE and falls back to polling /api/snapshot.
+ * The page uses SSE and falls back to polling /api/snapshot. Errors answer the one body of cloud/http/server.ts.
+ * close() ends the open event streams first, so the server's close (which waits for requests in flight) is prompt.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { EdgeloopError } from '../../protocol/errors.ts';
+import { createHttpServer, sendError } from '../http/server.ts';
 import { type DriftSource, driftPanel } from './drift-view.ts';
 import type { DashboardSnapshot, DeviceView } from './fleet-view.ts';
 
@@ -100,7 +102,7 @@ export class DashboardServer {
         );
       this.#assets.set(path, body);
     }
-    const app = Fastify({ logger: false, forceCloseConnections: true });
+    const app = createHttpServer({ name: 'dashboard' });
     for (const [path, a] of Object.entries(ASSETS)) {
       app.get(path, async (_req, reply) =>
         reply.header('content-type', a.type).header('cache-control', 'no-cache').send(this.#assets.get(path)),
@@ -112,7 +114,10 @@ export class DashboardServer {
     );
     app.get<{ Params: { id: string } }>('/api/devices/:id', async (req, reply) => {
       const d = this.#o.source.device(req.params.id);
-      if (!d) return reply.code(404).send({ error: 'unknown device', deviceId: req.params.id });
+      if (!d)
+        return sendError(req, reply, 404, 'EL_ERR_NOT_FOUND', `unknown device ${JSON.stringify(req.params.id)}`, {
+          deviceId: req.params.id,
+        });
       return d;
     });
     app.get('/api/maintenance', async (_req, reply) => {
@@ -125,7 +130,7 @@ export class DashboardServer {
     });
     app.get<{ Querystring: { subject?: string } }>('/api/drift', async (req, reply) => {
       const drift = this.#o.drift;
-      if (!drift) return reply.code(404).send({ error: 'the drift monitors are not running' });
+      if (!drift) return sendError(req, reply, 404, 'EL_ERR_NOT_FOUND', 'the drift monitors are not running');
       const subject = typeof req.query.subject === 'string' ? req.query.subject : undefined;
       return reply
         .header('cache-control', 'no-store')
@@ -164,7 +169,10 @@ export class DashboardServer {
     this.#app = undefined;
     for (const s of this.#streams) {
       clearInterval(s.timer);
-      s.res.end();
+      // the stream's socket ends with it: one whose last write is still going out when the server's close begins
+      // is not idle then, and kept alive it would hold the close open until the client or the keep-alive timeout
+      const socket = s.res.socket;
+      s.res.end(() => socket?.end());
     }
     this.#streams.clear();
     await app.close();

@@ -1,3 +1,5 @@
+import type { HttpStatusByCode } from '../http/server.ts';
+
 /** Codes of the maintenance part (cloud/maintenance/): RUL serving and maintenance alerts. */
 export const MAINTENANCE_ERROR_CODES = {
   EL_ERR_MAINTENANCE_UNKNOWN_DEVICE: 'No cycle of the device has reached the maintenance part (HTTP 404).',
@@ -7,7 +9,7 @@ export const MAINTENANCE_ERROR_CODES = {
 } as const satisfies Record<string, string>;
 
 /** HTTP status for each code the maintenance API answers with. */
-export const MAINTENANCE_HTTP_STATUS: Record<string, number> = {
+export const MAINTENANCE_HTTP_STATUS: HttpStatusByCode = {
   EL_ERR_MAINTENANCE_UNKNOWN_DEVICE: 404,
   EL_ERR_INVALID_ARGUMENT: 400,
   EL_ERR_CLOSED: 503,

@@ -2,7 +2,7 @@
  * The maintenance API's OpenAPI 3.1 document and the JSON schemas the server validates requests and serialises
  * answers with: one source, so what `/openapi.json` publishes is what the routes enforce.
  */
-import { fastifyErrorSchema, jsonResponse, metricsPath } from '../http/openapi.ts';
+import { errorComponents, errorResponse, jsonResponse, metricsPath } from '../http/openapi.ts';
 
 /** Longest path segment the router accepts; longer ones answer 414 before any schema runs. */
 export const MAX_PATH_SEGMENT = 512;
@@ -83,12 +83,10 @@ export const fleetSchema = {
   },
 } as const;
 
-const errorSchema = fastifyErrorSchema;
-
 const json = jsonResponse;
 
 export function openApiDocument(opts: { metrics?: boolean } = {}): Record<string, unknown> {
-  const bad = json('invalid request (a parameter out of range or not documented)', errorSchema);
+  const bad = errorResponse('invalid request (a parameter out of range or not documented)');
   return {
     openapi: '3.1.0',
     info: {
@@ -97,6 +95,7 @@ export function openApiDocument(opts: { metrics?: boolean } = {}): Record<string
       description:
         'Remaining useful life per device from the RUL model on the live per-device sequences, devices by predicted RUL, and maintenance alerts.',
     },
+    components: errorComponents,
     paths: {
       '/v1/devices/{deviceId}/rul': {
         get: {
@@ -105,8 +104,8 @@ export function openApiDocument(opts: { metrics?: boolean } = {}): Record<string
           responses: {
             '200': json('the newest prediction (or warming-up)', deviceRulSchema),
             '400': bad,
-            '404': json('no cycle of the device has arrived (EL_ERR_MAINTENANCE_UNKNOWN_DEVICE)', errorSchema),
-            '414': json(`a path segment longer than ${MAX_PATH_SEGMENT} characters`, errorSchema),
+            '404': errorResponse('no cycle of the device has arrived (EL_ERR_MAINTENANCE_UNKNOWN_DEVICE)'),
+            '414': errorResponse(`a path segment longer than ${MAX_PATH_SEGMENT} characters`),
           },
         },
       },

@@ -5,13 +5,13 @@
  *   GET /v1/maintenance/alerts?deviceId&state&limit  alert events, newest first
  *   GET /openapi.json, /healthz, /metrics (unless metrics: false)
  * Requests are validated strictly by the schemas of the published OpenAPI document (maintenance-openapi.ts): 400
- * with the reason for a wrong type, a value out of range or an undocumented query parameter.
+ * with the reason for a wrong type, a value out of range or an undocumented query parameter. Every error has the
+ * one body of cloud/http/server.ts.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { EdgeloopError } from '../../protocol/errors.ts';
-import { serveMetrics } from '../http/metrics.ts';
-import { useStrictSchemaValidation } from '../http/schema-validation.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { createHttpServer } from '../http/server.ts';
 import { MAINTENANCE_HTTP_STATUS } from './errors.ts';
 import {
   MAX_PATH_SEGMENT,
@@ -29,50 +29,21 @@ export interface MaintenanceServerOptions {
   service: MaintenanceService;
   /** serve /metrics from this registry (leave out when a parent server already does; the document then omits it) */
   registry?: Registry;
+  /** where server errors are logged (default silent) */
+  logger?: Logger;
 }
 
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  404: 'Not Found',
-  414: 'URI Too Long',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};
-
 export function buildMaintenanceServer(opts: MaintenanceServerOptions): FastifyInstance {
-  const app = Fastify({
-    logger: false,
-    keepAliveTimeout: 30_000,
-    routerOptions: { maxParamLength: MAX_PATH_SEGMENT },
+  const app = createHttpServer({
+    name: 'maintenance',
+    ...(opts.logger ? { logger: opts.logger } : {}),
+    // a too long id must reach the schema (400 naming it): Fastify's default maxParamLength is 100
+    limits: { maxParamLength: MAX_PATH_SEGMENT, keepAliveTimeout: 30_000 },
+    ...(opts.registry ? { metrics: opts.registry } : {}),
+    statusByCode: MAINTENANCE_HTTP_STATUS,
   });
-  useStrictSchemaValidation(app);
   const svc = opts.service;
   const document = openApiDocument({ metrics: opts.registry !== undefined });
-
-  app.setErrorHandler((err, _req, reply) => {
-    const e = err as Error & { code?: string; statusCode?: number; validation?: unknown; details?: unknown };
-    if (e.validation)
-      return reply
-        .status(400)
-        .send({ statusCode: 400, code: 'EL_ERR_INVALID_ARGUMENT', error: STATUS_TEXT[400], message: e.message });
-    if (e instanceof EdgeloopError) {
-      const status = MAINTENANCE_HTTP_STATUS[e.code] ?? 500;
-      return reply.status(status).send({
-        statusCode: status,
-        code: e.code,
-        error: STATUS_TEXT[status] ?? 'Error',
-        message: e.message,
-        details: e.details,
-      });
-    }
-    const status = e.statusCode && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
-    return reply.status(status).send({
-      statusCode: status,
-      code: e.code ?? 'EL_ERR_INTERNAL',
-      error: STATUS_TEXT[status] ?? 'Error',
-      message: e.message,
-    });
-  });
 
   app.get<{ Params: { deviceId: string } }>(
     '/v1/devices/:deviceId/rul',
@@ -126,6 +97,5 @@ export function buildMaintenanceServer(opts: MaintenanceServerOptions): FastifyI
     ok: true,
     model: { name: svc.manifest.name, version: svc.manifest.version },
   }));
-  if (opts.registry) serveMetrics(app, opts.registry);
   return app;
 }

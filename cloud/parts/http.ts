@@ -1,5 +1,5 @@
+/** The cloud's own HTTP endpoint: its health and its Prometheus metrics (cloud/http/server.ts's base). */
 import { definePart } from '../../lib/parts.ts';
-import { serveMetrics } from '../http/metrics.ts';
 import type { FastifyInstance } from 'fastify';
 import type { CloudContext, CloudPart } from './context.ts';
 
@@ -13,16 +13,15 @@ export const httpPart = definePart({
   name: 'http',
   enabled: (ctx: CloudContext) => ctx.config.http.enabled,
   create: async (_needs, ctx: CloudContext): Promise<HttpEndpoint> => {
-    const { default: Fastify } = await import('fastify');
-    const app = Fastify({ logger: false });
+    const { createHttpServer } = await import('../http/server.ts');
+    const app = createHttpServer({ name: 'http', logger: ctx.logger, metrics: ctx.registry });
     app.get('/healthz', async (_req, reply) => {
       const h = ctx.health();
       return reply.code(h.ok ? 200 : 503).send({ status: h.ok ? 'ok' : 'degraded', parts: h.parts });
     });
-    serveMetrics(app, ctx.registry);
     const endpoint = {
       name: 'http',
-      instance: app as unknown as FastifyInstance,
+      instance: app,
       url: undefined as string | undefined,
       async start() {
         await app.listen({ host: ctx.config.http.host, port: ctx.config.http.port });

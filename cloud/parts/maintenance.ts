@@ -57,7 +57,7 @@ export function maintenancePartDef(input?: MaintenanceConfigInput) {
       return httpServicePart({
         name: 'maintenance',
         service,
-        app: buildMaintenanceServer({ service }),
+        app: buildMaintenanceServer({ service, logger: ctx.logger.child({ part: 'maintenance' }) }),
         host: cfg.host,
         port: cfg.port,
         health: (url) => {

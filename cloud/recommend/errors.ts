@@ -1,3 +1,6 @@
+/** Codes of the recommendation service (cloud/recommend/), and the HTTP status each answers with. */
+import type { HttpStatusByCode } from '../http/server.ts';
+
 export const RECOMMEND_ERROR_CODES = {
   EL_ERR_RECOMMEND_NO_FEATURES: 'No feature record exists for the entity (HTTP 404).',
   EL_ERR_RECOMMEND_FEATURES_MISSING:
@@ -10,7 +13,7 @@ export const RECOMMEND_ERROR_CODES = {
 } as const;
 
 /** HTTP status for each code the service returns to clients. */
-export const RECOMMEND_HTTP_STATUS: Record<string, number> = {
+export const RECOMMEND_HTTP_STATUS: HttpStatusByCode = {
   EL_ERR_RECOMMEND_NO_FEATURES: 404,
   EL_ERR_RECOMMEND_FEATURES_MISSING: 422,
   EL_ERR_RECOMMEND_FEATURES_STALE: 422,

@@ -2,7 +2,7 @@
  * The recommendation service's OpenAPI 3.1 document and the JSON schemas the server validates requests and
  * serialises answers with: one source, so what `/openapi.json` publishes is what the routes enforce.
  */
-import { fastifyErrorSchema, jsonResponse, metricsPath } from '../http/openapi.ts';
+import { errorComponents, errorResponse, jsonResponse, metricsPath } from '../http/openapi.ts';
 
 /** Longest path segment the router accepts (decoded); longer ones answer 414 before any schema runs. */
 export const MAX_PATH_SEGMENT = 512;
@@ -60,8 +60,6 @@ export const recommendationSchema = {
     predictedModes: { type: 'array', items: { type: 'string' } },
   },
 } as const;
-
-const errorSchema = fastifyErrorSchema;
 
 /** one item of a batch answer: a recommendation, or the item's error */
 const batchResultSchema = {
@@ -135,6 +133,7 @@ export function openApiDocument(opts: RecommendOpenApiOptions = {}): Record<stri
       description:
         "Maintenance-action recommendations from an entity's online features and the registered recommender model, with sticky A/B and shadow variants.",
     },
+    components: errorComponents,
     paths: {
       '/v1/recommendations/{entityId}': {
         get: {
@@ -145,14 +144,11 @@ export function openApiDocument(opts: RecommendOpenApiOptions = {}): Record<stri
           ],
           responses: {
             '200': json('ranked actions', recommendationSchema),
-            '400': json('invalid request (entityId, k, or a query parameter other than k)', errorSchema),
-            '404': json('no features for the entity (EL_ERR_RECOMMEND_NO_FEATURES)', errorSchema),
-            '414': json(
-              `a path segment longer than ${MAX_PATH_SEGMENT} characters (FST_ERR_MAX_PARAM_LENGTH)`,
-              errorSchema,
-            ),
-            '422': json('features missing without a declared default, or stale', errorSchema),
-            '503': json('no model loaded', errorSchema),
+            '400': errorResponse('invalid request (entityId, k, or a query parameter other than k)'),
+            '404': errorResponse('no features for the entity (EL_ERR_RECOMMEND_NO_FEATURES)'),
+            '414': errorResponse(`a path segment longer than ${MAX_PATH_SEGMENT} characters (EL_ERR_INVALID_ARGUMENT)`),
+            '422': errorResponse('features missing without a declared default, or stale'),
+            '503': errorResponse('no model loaded'),
           },
         },
       },
@@ -166,8 +162,8 @@ export function openApiDocument(opts: RecommendOpenApiOptions = {}): Record<stri
               required: ['results'],
               properties: { results: { type: 'array', items: batchResultSchema } },
             }),
-            '400': json('invalid request', errorSchema),
-            '503': json('no model loaded', errorSchema),
+            '400': errorResponse('invalid request'),
+            '503': errorResponse('no model loaded'),
           },
         },
       },

@@ -73,7 +73,7 @@ export function recommendPartDef(input?: RecommendConfigInput, opts: { cwd?: str
       return httpServicePart({
         name: 'recommend',
         service,
-        app: buildRecommendServer({ service, metrics: false }),
+        app: buildRecommendServer({ service, metrics: false, logger: ctx.logger.child({ part: 'recommend' }) }),
         host: cfg.host,
         port: cfg.port,
         afterClose: () => log?.close(),

@@ -7,12 +7,13 @@
  *   GET  /openapi.json, /healthz, /metrics (unless metrics: false)
  * Requests are validated by the JSON schemas of the published OpenAPI document (recommend-openapi.ts), strictly:
  * 400 with the reason for a wrong type, a missing or an unexpected property. Feature problems answer 404 / 422 with
- * the code and what is missing or how old; no model answers 503.
+ * the code and what is missing or how old; no model answers 503. Every error has the one body of
+ * cloud/http/server.ts.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { serveMetrics } from '../http/metrics.ts';
-import { useStrictSchemaValidation } from '../http/schema-validation.ts';
+import { createHttpServer } from '../http/server.ts';
 import type { FeatureValue } from '../feature-store/feature-store.ts';
 import { RECOMMEND_HTTP_STATUS } from './errors.ts';
 import {
@@ -31,40 +32,22 @@ export interface RecommendServerOptions {
   service: RecommendService;
   /** serve /metrics from the service's registry (false when a parent server already does; the document then omits it) */
   metrics?: boolean;
-  /** fastify logger (off by default) */
-  logger?: boolean;
+  /** where server errors are logged (default silent) */
+  logger?: Logger;
 }
 
 export function buildRecommendServer(opts: RecommendServerOptions): FastifyInstance {
-  // every id the schema allows (128 characters) must reach the schema: Fastify's default maxParamLength is 100
-  const app = Fastify({
-    logger: opts.logger ?? false,
-    keepAliveTimeout: 30_000,
-    routerOptions: { maxParamLength: MAX_PATH_SEGMENT },
-  });
-  useStrictSchemaValidation(app);
   const svc = opts.service;
   const metrics = opts.metrics !== false;
-  const document = openApiDocument({ metrics });
-
-  app.setErrorHandler((err, _req, reply) => {
-    const e = err as Error & { code?: string; statusCode?: number; validation?: unknown; details?: unknown };
-    if (e.validation) {
-      return reply
-        .status(400)
-        .send({ statusCode: 400, code: 'EL_ERR_INVALID_ARGUMENT', error: 'Bad Request', message: e.message });
-    }
-    if (e instanceof EdgeloopError) {
-      const status = RECOMMEND_HTTP_STATUS[e.code] ?? (e.code === 'EL_ERR_CLOSED' ? 503 : 500);
-      return reply
-        .status(status)
-        .send({ statusCode: status, code: e.code, error: httpText(status), message: e.message, details: e.details });
-    }
-    const status = e.statusCode && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
-    return reply
-      .status(status)
-      .send({ statusCode: status, code: e.code ?? 'EL_ERR_INTERNAL', error: httpText(status), message: e.message });
+  const app = createHttpServer({
+    name: 'recommend',
+    ...(opts.logger ? { logger: opts.logger } : {}),
+    // a too long id must reach the schema (400 naming it): Fastify's default maxParamLength is 100
+    limits: { maxParamLength: MAX_PATH_SEGMENT, keepAliveTimeout: 30_000 },
+    ...(metrics ? { metrics: svc.registry } : {}),
+    statusByCode: { ...RECOMMEND_HTTP_STATUS, EL_ERR_CLOSED: 503 },
   });
+  const document = openApiDocument({ metrics });
 
   app.get<{ Params: { entityId: string }; Querystring: { k: number } }>(
     '/v1/recommendations/:entityId',
@@ -112,20 +95,5 @@ export function buildRecommendServer(opts: RecommendServerOptions): FastifyInsta
     const ok = variants.filter((v) => !v.shadow).every((v) => v.version !== '');
     return reply.status(ok ? 200 : 503).send({ ok, variants });
   });
-  if (metrics) serveMetrics(app, svc.registry);
   return app;
-}
-
-function httpText(status: number): string {
-  return (
-    (
-      {
-        400: 'Bad Request',
-        404: 'Not Found',
-        422: 'Unprocessable Entity',
-        500: 'Internal Server Error',
-        503: 'Service Unavailable',
-      } as Record<number, string>
-    )[status] ?? 'Error'
-  );
 }

@@ -11,15 +11,17 @@
  *   PUT  /v1/models/:name/aliases/:alias             { version } moves the alias
  *   GET|HEAD /v1/artifacts/:sha256                   the ONNX file; Range → 206 / 416, ETag = "sha256", immutable
  *
- * Errors answer `{ error: { code, message } }` with 400/404/409/422. Writes need `Authorization: Bearer <apiToken>`
+ * Errors answer the one body of cloud/http/server.ts (`{ error: { code, message, requestId } }`) with
+ * 400/401/404/409/413/416/422. Writes need `Authorization: Bearer <apiToken>`
  * when an apiToken is configured; reads (and artifact downloads by devices) do not. Without an apiToken the server
  * listens on loopback only, unless `insecure: true` (lib/listen-guard.ts).
  */
 import { checkKnownOptions } from '../../lib/options.ts';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { assertSecureListener } from '../../lib/listen-guard.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import { bearerAuth, listeningUrl, useJsonErrors } from '../http/json-api.ts';
+import { bearerAuth, listeningUrl } from '../http/json-api.ts';
+import { createHttpServer, type HttpStatusByCode, sendError } from '../http/server.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { ModelRegistry, ModelVersionRecord } from './model-registry.ts';
 
@@ -54,7 +56,7 @@ const OPTION_KEYS = new Set([
   'logger',
 ]);
 
-const STATUS: Record<string, number> = {
+const STATUS: HttpStatusByCode = {
   EL_ERR_REGISTRY_NOT_FOUND: 404,
   EL_ERR_REGISTRY_CONFLICT: 409,
   EL_ERR_REGISTRY_UNTRUSTED: 422,
@@ -177,7 +179,13 @@ export class RegistryServer {
 
   #build(): FastifyInstance {
     const reg = this.#opts.registry;
-    const app = Fastify({ logger: false, bodyLimit: this.#opts.bodyLimit });
+    const app = createHttpServer({
+      name: 'registry',
+      logger: this.#opts.logger,
+      limits: { bodyLimit: this.#opts.bodyLimit },
+      statusByCode: STATUS,
+      requestErrorCode: 'EL_ERR_REGISTRY_HTTP',
+    });
     const describe = (r: ModelVersionRecord, withManifest: boolean): Record<string, unknown> => ({
       ...describeVersion(r, withManifest),
       // the evaluation status (retraining's champion/challenger: candidate or rejected), when there is one
@@ -202,12 +210,6 @@ export class RegistryServer {
       artifactUrl: this.#url || this.#opts.publicUrl ? this.artifactUrl(r.sha256) : `/v1/artifacts/${r.sha256}`,
     });
     const auth = bearerAuth(this.#opts.apiToken, 'EL_ERR_REGISTRY_HTTP');
-    useJsonErrors(app, {
-      statusByCode: STATUS,
-      errorCode: 'EL_ERR_REGISTRY_HTTP',
-      logger: this.#opts.logger,
-      what: 'registry',
-    });
 
     app.get('/healthz', async () => ({ ok: true }));
     app.get('/v1/models', async () => ({ models: reg.list() }));
@@ -285,16 +287,14 @@ export class RegistryServer {
       const ifRange = req.headers['if-range'];
       const range = ifRange && ifRange !== etag ? undefined : parseRange(req.headers.range, info.bytes);
       if (range === 'unsatisfiable') {
-        return reply
-          .code(416)
-          .header('content-range', `bytes */${info.bytes}`)
-          .type('application/json')
-          .send({
-            error: {
-              code: 'EL_ERR_REGISTRY_RANGE',
-              message: `range ${req.headers.range} is outside the ${info.bytes}-byte artifact`,
-            },
-          });
+        void reply.header('content-range', `bytes */${info.bytes}`);
+        return sendError(
+          req,
+          reply,
+          416,
+          'EL_ERR_REGISTRY_RANGE',
+          `range ${req.headers.range} is outside the ${info.bytes}-byte artifact`,
+        );
       }
       void reply.type('application/octet-stream');
       if (range) {

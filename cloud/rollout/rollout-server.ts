@@ -13,20 +13,22 @@
  *   POST /v1/rollouts/:ref/rollback         roll back to the previous manifest   { reason? }
  *   POST /v1/rollouts/:ref/abort            stop assigning, no rollback           { reason? }
  *
- * Errors: `{ error: { code, message } }` with 400 (spec), 404, 409 (active / state). Writes need
+ * Errors: the one body of cloud/http/server.ts (`{ error: { code, message, requestId } }`) with 400 (spec), 401,
+ * 404, 409 (active / state), 502 (registry). Writes need
  * `Authorization: Bearer <apiToken>` when an apiToken is configured; without one the server listens on loopback
  * only, unless `insecure: true` (lib/listen-guard.ts).
  */
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { assertSecureListener } from '../../lib/listen-guard.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import { bearerAuth, listeningUrl, useJsonErrors } from '../http/json-api.ts';
+import { bearerAuth, listeningUrl } from '../http/json-api.ts';
+import { createHttpServer, type HttpStatusByCode } from '../http/server.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { CandidateInput } from './rollout-candidate.ts';
 import type { RolloutController } from './rollout-controller.ts';
 import type { RolloutSpecInput } from './rollout-spec.ts';
 
-const STATUS: Record<string, number> = {
+const STATUS: HttpStatusByCode = {
   EL_ERR_ROLLOUT_SPEC: 400,
   EL_ERR_ROLLOUT_GATE: 400,
   EL_ERR_INVALID_ARGUMENT: 400,
@@ -105,9 +107,13 @@ export class RolloutServer {
   #build(): FastifyInstance {
     const c = this.#o.controller;
     const log = this.#o.logger ?? silentLogger;
-    const app = Fastify({ logger: false });
+    const app = createHttpServer({
+      name: 'rollout',
+      logger: log,
+      statusByCode: STATUS,
+      requestErrorCode: 'EL_ERR_ROLLOUT_HTTP',
+    });
     const auth = bearerAuth(this.#o.apiToken, 'EL_ERR_ROLLOUT_HTTP');
-    useJsonErrors(app, { statusByCode: STATUS, errorCode: 'EL_ERR_ROLLOUT_HTTP', logger: log, what: 'rollout' });
     const reason = (req: FastifyRequest): string | undefined => {
       const b = req.body as { reason?: unknown } | undefined;
       return typeof b?.reason === 'string' ? b.reason : undefined;

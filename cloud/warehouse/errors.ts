@@ -12,5 +12,5 @@ export const WAREHOUSE_ERROR_CODES = {
   EL_ERR_WAREHOUSE_NO_DEVICE:
     'The reports API was asked for the history of a device the warehouse has no version of (404).',
   EL_ERR_WAREHOUSE_HTTP:
-    'A request to the warehouse reports API failed (invalid parameters: 400; otherwise 500, logged).',
+    'The warehouse reports API refused a request before its report ran (invalid parameters: 400; a path segment over 512 characters: 414).',
 } as const satisfies Record<string, string>;

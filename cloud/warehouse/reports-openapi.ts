@@ -2,7 +2,7 @@
  * The warehouse reports API's OpenAPI 3.1 document and the JSON schemas the server validates requests and
  * serialises answers with: one source, so what `/openapi.json` publishes is what the routes enforce.
  */
-import { jsonResponse } from '../http/openapi.ts';
+import { errorComponents, errorResponse, jsonResponse } from '../http/openapi.ts';
 
 /** Longest path segment the router accepts (decoded); longer ones answer 414 before any schema runs. */
 export const MAX_PATH_SEGMENT = 512;
@@ -134,28 +134,13 @@ export function reportSchema(name: ReportRoute): Record<string, unknown> {
   };
 }
 
-/** The error body of every 4xx/5xx answer (cloud/http/json-api.ts). */
-const errorSchema = {
-  type: 'object',
-  required: ['error'],
-  properties: {
-    error: {
-      type: 'object',
-      required: ['code', 'message'],
-      properties: { code: { type: 'string' }, message: { type: 'string' } },
-    },
-  },
-} as const;
-
 const json = jsonResponse;
-const bad = json(
+const bad = errorResponse(
   'invalid parameter (wrong type or format, or a parameter the route does not take): EL_ERR_WAREHOUSE_HTTP or EL_ERR_WAREHOUSE_REPORT',
-  errorSchema,
 );
-const failed = json('the warehouse query failed (EL_ERR_WAREHOUSE_QUERY)', errorSchema);
-const unavailable = json(
+const failed = errorResponse('the warehouse query failed (EL_ERR_WAREHOUSE_QUERY)');
+const unavailable = errorResponse(
   'the warehouse file cannot be opened (EL_ERR_WAREHOUSE_OPEN: no refresh yet, or a refresh holds its lock; retry) or the server is closing',
-  errorSchema,
 );
 
 function report(
@@ -189,6 +174,7 @@ export function openApiDocument(): Record<string, unknown> {
       description:
         'The named reports of the fleet warehouse (docs/query-the-fleet.md), read from its DuckDB file on a read-only connection.',
     },
+    components: errorComponents,
     paths: {
       '/v1/reports/fleet-health': report(
         'fleet-health',
@@ -200,15 +186,8 @@ export function openApiDocument(): Record<string, unknown> {
         "A device's versions (SCD Type 2): attributes and validity ranges",
         [{ name: 'deviceId', in: 'path', required: true, schema: deviceIdSchema }],
         {
-          '404': json('the warehouse has no version of the device (EL_ERR_WAREHOUSE_NO_DEVICE)', errorSchema),
-          '414': json(
-            `a path segment longer than ${MAX_PATH_SEGMENT} characters (Fastify's FST_ERR_MAX_PARAM_LENGTH body)`,
-            {
-              type: 'object',
-              required: ['code', 'message'],
-              properties: { code: { type: 'string' }, message: { type: 'string' } },
-            },
-          ),
+          '404': errorResponse('the warehouse has no version of the device (EL_ERR_WAREHOUSE_NO_DEVICE)'),
+          '414': errorResponse(`a path segment longer than ${MAX_PATH_SEGMENT} characters (EL_ERR_WAREHOUSE_HTTP)`),
         },
       ),
       '/v1/reports/model-impact': report(

@@ -7,7 +7,7 @@
  *   GET /openapi.json, /healthz, and the page at / (cloud/warehouse/public/: a site trend chart, a model-version
  *   comparison)
  * Parameters are validated by the JSON schemas of the published document (reports-openapi.ts); every error
- * answers `{"error": {"code", "message"}}` (cloud/http/json-api.ts).
+ * answers the one body of cloud/http/server.ts (`{"error": {"code", "message", "requestId"}}`).
  *
  * The warehouse file is opened read-only when a request needs it and closed again once no request has come for
  * `idleCloseMs`: DuckDB lets a writer (`edgeloop warehouse refresh`) take its lock only while no process holds
@@ -17,11 +17,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { listeningUrl, useJsonErrors } from '../http/json-api.ts';
-import { useStrictSchemaValidation } from '../http/schema-validation.ts';
+import { listeningUrl } from '../http/json-api.ts';
+import { createHttpServer, type HttpStatusByCode } from '../http/server.ts';
 import { reportSql, type ReportArgs } from './reports.ts';
 import {
   deviceIdSchema,
@@ -138,7 +138,7 @@ const ASSETS: Record<string, { file: string; type: string }> = {
 };
 
 // the file cannot be opened while it is missing (no refresh yet) or a refresh in another process holds its lock
-const STATUS: Record<string, number> = {
+const STATUS: HttpStatusByCode = {
   EL_ERR_WAREHOUSE_REPORT: 400,
   EL_ERR_WAREHOUSE_NO_DEVICE: 404,
   EL_ERR_WAREHOUSE_OPEN: 503,
@@ -164,19 +164,13 @@ function isoInstant(v: unknown): unknown {
 
 /** The Fastify app of the reports API and page over a read-only warehouse (tests inject into it; ReportsServer listens). */
 export function buildReportsApp(o: { warehouse: ReadOnlyWarehouse; logger?: Logger }): FastifyInstance {
-  // every id the schema allows must reach the schema: Fastify's default maxParamLength is 100
-  const app = Fastify({
-    logger: false,
-    keepAliveTimeout: 30_000,
-    forceCloseConnections: true,
-    routerOptions: { maxParamLength: MAX_PATH_SEGMENT },
-  });
-  useStrictSchemaValidation(app);
-  useJsonErrors(app, {
+  const app = createHttpServer({
+    name: 'warehouse reports',
+    ...(o.logger ? { logger: o.logger } : {}),
+    // every id the schema allows must reach the schema: Fastify's default maxParamLength is 100
+    limits: { maxParamLength: MAX_PATH_SEGMENT, keepAliveTimeout: 30_000 },
     statusByCode: STATUS,
-    errorCode: 'EL_ERR_WAREHOUSE_HTTP',
-    logger: o.logger ?? silentLogger,
-    what: 'warehouse reports',
+    requestErrorCode: 'EL_ERR_WAREHOUSE_HTTP',
   });
   const document = openApiDocument();
 

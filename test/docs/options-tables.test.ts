@@ -11,6 +11,7 @@ import { AgentConfigSchema } from '../../agent/config.ts';
 import { BrokerLoginRateLimitSchema } from '../../cloud/broker/broker-options.ts';
 import { CloudConfigSchema } from '../../cloud/config.ts';
 import { DriftPartConfigSchema } from '../../cloud/drift/drift-part.ts';
+import { HttpServerOptionsSchema } from '../../cloud/http/server.ts';
 import { MaintenanceConfigSchema } from '../../cloud/maintenance/config.ts';
 import { RetrainConfigSchema } from '../../cloud/retrain/retrain-config.ts';
 import { RolloutPartConfigSchema } from '../../cloud/rollout/rollout-part.ts';
@@ -28,6 +29,7 @@ const broker = cloud.broker.unwrap().shape;
 /** [page, a text in the table (to find it), schema] */
 const TABLES: Array<[string, string, z.ZodType]> = [
   ['agent.md', '`outbox.maxBytes`', AgentConfigSchema],
+  ['cloud.md', '`limits.bodyLimit`', HttpServerOptionsSchema],
   ['drift.md', '`policy.minSamples`', DriftPartConfigSchema],
   ['load-testing.md', '`samplesPerMessage`', SimulationOptionsSchema],
   ['retrain.md', '`productionAlias`', RetrainConfigSchema],

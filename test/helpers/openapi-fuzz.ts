@@ -11,7 +11,8 @@
  * Every generated value is checked with ajv (the one Fastify depends on) before it is used, so a case labelled
  * valid is valid by the schema and one labelled invalid is invalid, whatever the generator's shortcuts.
  * Supported JSON Schema: type (and type lists), const, enum, string length and pattern, numeric bounds, items and
- * item counts, properties, required, additionalProperties, maxProperties, oneOf / anyOf; no $ref.
+ * item counts, properties, required, additionalProperties, maxProperties, oneOf / anyOf; a `$ref` only to a place in
+ * the same document (`#/components/schemas/Error`), read as what it names.
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 
@@ -37,6 +38,24 @@ interface Operation {
 
 export interface OpenApiDocument {
   paths: Record<string, Record<string, Operation>>;
+  components?: Record<string, unknown>;
+}
+
+/** `value` with every local `$ref` (`#/components/...`) replaced by what it names in `root`. */
+export function inlineRefs<T>(value: T, root: unknown = value): T {
+  const at = (ref: string): unknown =>
+    ref
+      .slice(2)
+      .split('/')
+      .reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], root);
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (typeof v !== 'object' || v === null) return v;
+    const ref = (v as { $ref?: unknown }).$ref;
+    if (typeof ref === 'string' && ref.startsWith('#/')) return walk(at(ref));
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+  };
+  return walk(value) as T;
 }
 
 export interface FuzzRequest {
@@ -311,7 +330,8 @@ class ValueGenerator {
 }
 
 /** Every case for every operation of the document. */
-export function generateCases(doc: OpenApiDocument, opts: FuzzOptions = {}): FuzzCase[] {
+export function generateCases(document: OpenApiDocument, opts: FuzzOptions = {}): FuzzCase[] {
+  const doc = inlineRefs(document);
   const g = new ValueGenerator(opts.maxValuesPerNode ?? 8);
   const top = opts.maxValuesPerInput ?? 64;
   const cases: FuzzCase[] = [];
@@ -407,7 +427,7 @@ export function checkResponse(
 ): string[] {
   const reject = opts.rejectStatuses ?? [400, 413, 414, 415];
   const [method, path] = c.operation.split(' ') as [string, string];
-  const op = doc.paths[path]![method.toLowerCase()]!;
+  const op = inlineRefs(doc.paths[path]![method.toLowerCase()]!, doc);
   const problems: string[] = [];
   const documented =
     op.responses[String(res.status)] ?? op.responses[`${String(res.status)[0]}XX`] ?? op.responses.default;

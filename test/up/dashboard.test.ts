@@ -82,7 +82,16 @@ describe('DashboardServer', () => {
     const snap = (await (await fetch(new URL('api/snapshot', url))).json()) as { totals: { devices: number } };
     expect(snap.totals.devices).toBe(1);
     expect((await fetch(new URL('api/devices/dev-1', url))).status).toBe(200);
-    expect((await fetch(new URL('api/devices/nope', url))).status).toBe(404);
+    const unknown = await fetch(new URL('api/devices/nope', url));
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toEqual({
+      error: {
+        code: 'EL_ERR_NOT_FOUND',
+        message: 'unknown device "nope"',
+        requestId: unknown.headers.get('x-request-id'),
+        details: { deviceId: 'nope' },
+      },
+    });
     const res = await fetch(new URL('api/stream', url));
     expect(res.headers.get('content-type')).toBe('text/event-stream');
     const reader = res.body!.getReader();
@@ -90,7 +99,9 @@ describe('DashboardServer', () => {
     while ((text.match(/event: snapshot/g) ?? []).length < 2)
       text += new TextDecoder().decode((await reader.read()).value);
     expect(text).toMatch(/^event: snapshot\ndata: \{"now":/);
+    const t0 = Date.now();
     await server.close(); // must not hang on the open stream
+    expect(Date.now() - t0).toBeLessThan(1000);
     await reader.cancel().catch(() => {});
     expect(() => new DashboardServer({} as never)).toThrow(/source/);
   });

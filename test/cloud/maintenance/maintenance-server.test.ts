@@ -50,7 +50,7 @@ describe('maintenance server', () => {
     expect(alerts.alerts.map((a: { deviceId: string }) => a.deviceId).sort()).toEqual(['pump-2', 'pump-4']);
     const missing = await app.inject({ url: '/v1/devices/nope/rul' });
     expect(missing.statusCode).toBe(404);
-    expect(missing.json()).toMatchObject({ code: 'EL_ERR_MAINTENANCE_UNKNOWN_DEVICE' });
+    expect(missing.json()).toMatchObject({ error: { code: 'EL_ERR_MAINTENANCE_UNKNOWN_DEVICE' } });
     const bad = await app.inject({ url: '/v1/maintenance/devices?sort=age' });
     expect(bad.statusCode).toBe(400);
     const metrics = await app.inject({ url: '/metrics' });

@@ -124,7 +124,7 @@ describe('recommend server against its OpenAPI document', () => {
     expect(JSON.parse(res.body).entityId).toBe(id);
     const long = await s.send({ method: 'GET', url: `/v1/recommendations/${'y'.repeat(129)}`, headers: {} });
     expect(long.status).toBe(400);
-    expect(JSON.parse(long.body).message).toMatch(/must NOT have more than 128 characters/);
+    expect(JSON.parse(long.body).error.message).toMatch(/must NOT have more than 128 characters/);
   });
 
   it('rejects an extra property and a string for a number instead of dropping or coercing them', async () => {
@@ -138,7 +138,7 @@ describe('recommend server against its OpenAPI document', () => {
       });
     const extra = await post({ entityIds: ['a'], k: 2, verbose: true });
     expect(extra.status).toBe(400);
-    expect(JSON.parse(extra.body)).toMatchObject({
+    expect(JSON.parse(extra.body).error).toMatchObject({
       code: 'EL_ERR_INVALID_ARGUMENT',
       message: 'body must NOT have additional properties',
     });
@@ -146,7 +146,7 @@ describe('recommend server against its OpenAPI document', () => {
     expect(nested.status).toBe(400);
     const coerced = await post({ entityIds: ['a'], k: '2' });
     expect(coerced.status).toBe(400);
-    expect(JSON.parse(coerced.body).message).toBe('body/k must be integer');
+    expect(JSON.parse(coerced.body).error.message).toBe('body/k must be integer');
     const wrapped = await post({ entityIds: 'a' });
     expect(wrapped.status).toBe(400);
     // the query string is text: k=2 is the integer 2

@@ -116,12 +116,12 @@ describe('recommendation service', () => {
     const s = await setup([{ name: 'control', weight: 1, ref: dir('v1') }]);
     const none = await s.get('/v1/recommendations/ghost');
     expect(none.status).toBe(404);
-    expect(none.body.code).toBe('EL_ERR_RECOMMEND_NO_FEATURES');
+    expect(none.body.error.code).toBe('EL_ERR_RECOMMEND_NO_FEATURES');
 
     await s.store.put('device_features', { entityId: 'm3', eventTime: s.clock.now(), features: { torque_nm: 40 } });
     const missing = await s.get('/v1/recommendations/m3');
     expect(missing.status).toBe(422);
-    expect(missing.body.message).toMatch(/lack tool_wear_min/);
+    expect(missing.body.error.message).toMatch(/lack tool_wear_min/);
 
     await s.store.put('device_features', {
       entityId: 'm4',
@@ -130,17 +130,17 @@ describe('recommendation service', () => {
     });
     const stale = await s.get('/v1/recommendations/m4');
     expect(stale.status).toBe(422);
-    expect(stale.body.code).toBe('EL_ERR_RECOMMEND_FEATURES_STALE');
-    expect(stale.body.message).toMatch(/2\.0 h old/);
+    expect(stale.body.error.code).toBe('EL_ERR_RECOMMEND_FEATURES_STALE');
+    expect(stale.body.error.message).toMatch(/2\.0 h old/);
 
     const badK = await s.get('/v1/recommendations/m3?k=0');
     expect(badK.status).toBe(400);
-    expect(badK.body.message).toMatch(/k must be >= 1/);
+    expect(badK.body.error.message).toMatch(/k must be >= 1/);
     const badId = await s.get('/v1/recommendations/' + encodeURIComponent('a b'));
     expect(badId.status).toBe(400);
     const badBody = await s.post('/v1/recommendations', { entityIds: [] });
     expect(badBody.status).toBe(400);
-    expect(badBody.body.message).toMatch(/entityIds/);
+    expect(badBody.body.error.message).toMatch(/entityIds/);
   });
 
   it('answers batches from the store and inline features, with per-item errors', async () => {

@@ -131,17 +131,30 @@ describe('warehouse reports API', () => {
     const s = await app(path);
     expect(await s.get('/v1/reports/device-history/nobody')).toEqual({
       status: 404,
-      body: { error: { code: 'EL_ERR_WAREHOUSE_NO_DEVICE', message: 'the warehouse has no device "nobody"' } },
+      body: {
+        error: {
+          code: 'EL_ERR_WAREHOUSE_NO_DEVICE',
+          message: 'the warehouse has no device "nobody"',
+          requestId: expect.any(String),
+        },
+      },
     });
     expect(await s.get('/v1/reports/site-trend?from=2026-02-30')).toEqual({
       status: 400,
-      body: { error: { code: 'EL_ERR_WAREHOUSE_REPORT', message: 'from: "2026-02-30" is not a valid date or time' } },
+      body: {
+        error: {
+          code: 'EL_ERR_WAREHOUSE_REPORT',
+          message: 'from: "2026-02-30" is not a valid date or time',
+          requestId: expect.any(String),
+        },
+      },
     });
     const extra = await s.get('/v1/reports/fleet-health?limit=3');
     expect(extra.status).toBe(400);
     expect(extra.body.error).toEqual({
       code: 'EL_ERR_WAREHOUSE_HTTP',
       message: 'querystring must NOT have additional properties',
+      requestId: expect.any(String),
     });
     const none = await app(join(tempDir(), 'warehouse.duckdb'));
     const missing = await none.get('/v1/reports/fleet-health');
