@@ -129,7 +129,8 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     log.error({ err, requestId: req.id, method: req.method, url: req.url }, `${o.name} request failed`);
   const onError = (err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): FastifyReply => {
     if (err instanceof EdgeloopError) {
-      const status = o.statusByCode[err.code];
+      // a service that is closing (or not started) is unavailable on every server, whatever its own table lists
+      const status = o.statusByCode[err.code] ?? (err.code === 'EL_ERR_CLOSED' ? 503 : undefined);
       // a listed status is a stated condition (503 no model yet, 404 unknown device); an unlisted code is not
       if (status === undefined) logFailure(err, req);
       return sendError(req, reply, status ?? 500, err.code, err.message, err.details);

@@ -36,6 +36,9 @@ function app(o: Partial<HttpServerOptions> = {}) {
   a.get('/closed', async () => {
     throw new EdgeloopError('EL_ERR_CLOSED', 'closed');
   });
+  a.get('/unlisted', async () => {
+    throw new EdgeloopError('EL_ERR_REGISTRY_CONFLICT', 'taken');
+  });
   a.get('/boom', async () => {
     throw new Error('boom');
   });
@@ -94,8 +97,9 @@ describe('cloud/http/server', () => {
       body('EL_ERR_REGISTRY_NOT_FOUND', 'no such model', { name: 'm' }),
     ]);
     expect(await call({ url: '/no-model' })).toEqual([503, body('EL_ERR_RECOMMEND_NO_MODEL', 'no model loaded')]);
-    // an EdgeloopError whose code has no status: 500 with its own code
-    expect(await call({ url: '/closed' })).toEqual([500, body('EL_ERR_CLOSED', 'closed')]);
+    // an EdgeloopError whose code has no status: 500 with its own code; a closed service is 503 on every server
+    expect(await call({ url: '/unlisted' })).toEqual([500, body('EL_ERR_REGISTRY_CONFLICT', 'taken')]);
+    expect(await call({ url: '/closed' })).toEqual([503, body('EL_ERR_CLOSED', 'closed')]);
     expect(await call({ url: '/boom' })).toEqual([500, body('EL_ERR_INTERNAL', 'boom')]);
     expect(await call({ url: '/nope?x=1' })).toEqual([404, body('EL_ERR_NOT_FOUND', 'no route GET /nope')]);
     expect(await call({ method: 'DELETE', url: '/ok' })).toEqual([
@@ -129,7 +133,7 @@ describe('cloud/http/server', () => {
     expect((await a.inject({ url: `/items/${'i'.repeat(10)}` })).json()).toEqual({ id: 'i'.repeat(10) });
     // the unexpected failures are logged with the request id and the stack; the stated ones are not; no body has a stack
     expect(lines.map((l) => [l.level, l.msg, l.requestId, l.url])).toEqual([
-      [50, 'test request failed', 'req-1', '/closed'],
+      [50, 'test request failed', 'req-1', '/unlisted'],
       [50, 'test request failed', 'req-1', '/boom'],
     ]);
     expect((lines[1]!.err as { stack: string }).stack).toMatch(/Error: boom\n\s+at /);
