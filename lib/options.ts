@@ -371,3 +371,15 @@ export function stringOption(component: string, name: string, value: unknown, de
     throw invalidOption(component, name, 'a non-empty string', value);
   return value;
 }
+
+// ---- schema helpers: numberOrInfinity ----
+
+/**
+ * A number of at least `min`, Infinity included (z.number() refuses it): the options where Infinity means "never",
+ * such as a TTL (`defaultTtlMs: Infinity`, records never expire) or a half-life.
+ */
+export function numberOrInfinity(min: number): z.ZodCustom<number, number> {
+  return z.custom<number>((v) => typeof v === 'number' && !Number.isNaN(v) && v >= min, {
+    error: `expected a number >= ${min} (or Infinity)`,
+  });
+}
