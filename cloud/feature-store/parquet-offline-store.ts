@@ -29,10 +29,8 @@ import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { FeatureRecord } from './feature-store.ts';
 import { checkGroup, checkRecord, FEATURE_NAME_PATTERN } from './feature-record-check.ts';
-import { checkKnownOptions, intOption, oneOfOption, stringOption } from '../stream/options.ts';
 import {
-  KNOWN,
-  PARQUET_COMPRESSIONS,
+  resolveParquetOfflineStoreOptions,
   type OfflineSource,
   type Row,
   type OfflineStoreStats,
@@ -70,6 +68,9 @@ interface GroupState {
 
 export {
   PARQUET_COMPRESSIONS,
+  ParquetOfflineStoreOptionsSchema,
+  parquetCompressionOption,
+  requiredDir,
   type OfflineSource,
   type OfflineStoreStats,
   type ParquetCompression,
@@ -100,15 +101,14 @@ export class ParquetOfflineStore {
   readonly #s: OfflineStoreStats = { rowsWritten: 0, filesWritten: 0, filesRewritten: 0, buffered: 0, writeErrors: 0 };
 
   constructor(opts: ParquetOfflineStoreOptions) {
-    checkKnownOptions(C, opts, KNOWN);
-    this.#dir = stringOption(C, 'dir', opts?.dir, '');
-    if (this.#dir === '') throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: option "dir" is required`);
-    this.#flushRows = intOption(C, 'flushRows', opts.flushRows, 10_000, 1);
-    this.#flushMs = intOption(C, 'flushIntervalMs', opts.flushIntervalMs, 60_000, 10);
-    this.#maxBuffered = intOption(C, 'maxBufferedRows', opts.maxBufferedRows, 200_000, 1);
-    this.#compression = oneOfOption(C, 'compression', opts.compression, 'zstd', PARQUET_COMPRESSIONS);
-    this.#clock = opts.clock ?? systemClock;
-    this.#log = opts.logger ?? silentLogger;
+    const o = resolveParquetOfflineStoreOptions(opts);
+    this.#dir = o.dir;
+    this.#flushRows = o.flushRows;
+    this.#flushMs = o.flushIntervalMs;
+    this.#maxBuffered = o.maxBufferedRows;
+    this.#compression = o.compression;
+    this.#clock = o.clock ?? systemClock;
+    this.#log = o.logger ?? silentLogger;
   }
 
   /** Open DuckDB, finish or drop the flush a crash interrupted, and load every group's commit record. */
