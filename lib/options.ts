@@ -372,7 +372,7 @@ export function stringOption(component: string, name: string, value: unknown, de
   return value;
 }
 
-// ---- schema helpers: numberOrInfinity ----
+// ---- schema helpers: numberOrInfinity, requiredString ----
 
 /**
  * A number of at least `min`, Infinity included (z.number() refuses it): the options where Infinity means "never",
@@ -382,4 +382,9 @@ export function numberOrInfinity(min: number): z.ZodCustom<number, number> {
   return z.custom<number>((v) => typeof v === 'number' && !Number.isNaN(v) && v >= min, {
     error: `expected a number >= ${min} (or Infinity)`,
   });
+}
+
+/** A required non-empty string, reported like a missing dependency: `RawArchive: dir: required (a directory)`. */
+export function requiredString(what: string): z.ZodString {
+  return z.string({ error: `required (${what})` }).min(1, `required (${what})`);
 }

@@ -33,7 +33,6 @@ import { decodeRecord } from '../processor/decode-record.ts';
 import { compareSequenceNumbers } from '../processor/processor.ts';
 import type { Stream } from '../stream/stream.ts';
 import { runConsumerLoop } from '../stream/consumer-loop.ts';
-import { checkKnownOptions, intOption, oneOfOption, stringOption } from '../stream/options.ts';
 import {
   applyDeletes,
   applyRenames,
@@ -42,7 +41,7 @@ import {
   removeTmpFiles,
   writeCommit,
 } from '../feature-store/parquet-commit.ts';
-import { PARQUET_COMPRESSIONS, sqlString } from '../feature-store/parquet-offline-store.ts';
+import { sqlString } from '../feature-store/parquet-offline-store.ts';
 import {
   ARCHIVE_TABLE_NAMES,
   ARCHIVE_TABLES,
@@ -53,7 +52,12 @@ import {
 } from './archive-tables.ts';
 import { planCompaction, type PartitionFiles } from './compaction.ts';
 import { listPartitions } from './archive-files.ts';
-import { KNOWN, type RawArchiveOptions, type RawArchiveStats, appendValue } from './raw-archive-options.ts';
+import {
+  type RawArchiveOptions,
+  type RawArchiveStats,
+  appendValue,
+  resolveRawArchiveOptions,
+} from './raw-archive-options.ts';
 
 export type { RawArchiveOptions, RawArchiveStats } from './raw-archive-options.ts';
 
@@ -121,22 +125,19 @@ export class RawArchive {
   };
 
   constructor(opts: RawArchiveOptions) {
-    checkKnownOptions(C, opts, KNOWN);
-    if (!opts.stream || typeof opts.stream.read !== 'function')
-      throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: option "stream" is required`);
-    this.#stream = opts.stream;
-    this.#dir = stringOption(C, 'dir', opts.dir, '');
-    if (this.#dir === '') throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: option "dir" is required`);
-    this.#consumer = stringOption(C, 'consumer', opts.consumer, 'archive');
-    this.#flushRows = intOption(C, 'flushRows', opts.flushRows, 50_000, 1);
-    this.#flushMs = intOption(C, 'flushIntervalMs', opts.flushIntervalMs, 60_000, 1);
-    this.#target = intOption(C, 'targetFileBytes', opts.targetFileBytes, 128 * 1024 * 1024, 1);
-    this.#settleMs = intOption(C, 'compactSettleMs', opts.compactSettleMs, 600_000, 0);
-    this.#batchSize = intOption(C, 'batchSize', opts.batchSize, 500, 1);
-    this.#idleMs = intOption(C, 'idleWaitMs', opts.idleWaitMs, 1000, 1);
-    this.#compression = oneOfOption(C, 'compression', opts.compression, 'zstd', PARQUET_COMPRESSIONS);
-    this.#clock = opts.clock ?? systemClock;
-    this.#log = opts.logger ?? silentLogger;
+    const o = resolveRawArchiveOptions(opts);
+    this.#stream = o.stream;
+    this.#dir = o.dir;
+    this.#consumer = o.consumer;
+    this.#flushRows = o.flushRows;
+    this.#flushMs = o.flushIntervalMs;
+    this.#target = o.targetFileBytes;
+    this.#settleMs = o.compactSettleMs;
+    this.#batchSize = o.batchSize;
+    this.#idleMs = o.idleWaitMs;
+    this.#compression = o.compression;
+    this.#clock = o.clock ?? systemClock;
+    this.#log = o.logger ?? silentLogger;
   }
 
   get dir(): string {

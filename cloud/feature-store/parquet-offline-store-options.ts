@@ -1,6 +1,6 @@
 /** ParquetOfflineStore's options (one schema with the defaults), the provenance of appended records, and its counters. */
 import { z } from 'zod';
-import { clockAndLogger, optionsParser } from '../../lib/options.ts';
+import { clockAndLogger, optionsParser, requiredString } from '../../lib/options.ts';
 
 /** The Parquet codecs the writers offer (DuckDB's COPY … (COMPRESSION x)). */
 export const PARQUET_COMPRESSIONS = ['zstd', 'snappy', 'gzip', 'uncompressed'] as const;
@@ -9,12 +9,9 @@ export type ParquetCompression = (typeof PARQUET_COMPRESSIONS)[number];
 /** A Parquet codec option, default zstd (the offline store, the raw archive, the backfill). */
 export const parquetCompressionOption = z.enum(PARQUET_COMPRESSIONS).default('zstd');
 
-/** A required directory option: `<where>: dir: a directory is required`. */
-export const requiredDir = z.string({ error: 'a directory is required' }).min(1, 'a directory is required');
-
 export const ParquetOfflineStoreOptionsSchema = z.strictObject({
   /** root directory */
-  dir: requiredDir,
+  dir: requiredString('a directory'),
   /** write a group's buffer when it holds this many rows */
   flushRows: z.number().int().min(1).default(10_000),
   /** write every buffer at least this often, ms */

@@ -70,7 +70,6 @@ export {
   PARQUET_COMPRESSIONS,
   ParquetOfflineStoreOptionsSchema,
   parquetCompressionOption,
-  requiredDir,
   type OfflineSource,
   type OfflineStoreStats,
   type ParquetCompression,

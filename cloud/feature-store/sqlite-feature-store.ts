@@ -16,13 +16,13 @@ import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import type { FeatureRecord, FeatureStore, FeatureValue, PutOutcome } from './feature-store.ts';
 import { checkEntityId, checkFeatureNames, checkGroup, checkRecord, pick } from './feature-record-check.ts';
 import { z } from 'zod';
-import { clockAndLogger, numberOrInfinity, parseOptions } from '../../lib/options.ts';
+import { clockAndLogger, numberOrInfinity, parseOptions, requiredString } from '../../lib/options.ts';
 
 const C = 'SqliteFeatureStore';
 
 export const SqliteFeatureStoreOptionsSchema = z.strictObject({
   /** SQLite file path, or ':memory:' */
-  path: z.string({ error: 'a file path is required' }).min(1, 'a file path is required'),
+  path: requiredString('a file path'),
   /** per-group settings; groups not listed are created on first put with the defaults */
   groups: z
     .record(
