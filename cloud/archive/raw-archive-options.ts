@@ -1,8 +1,6 @@
-/** RawArchive's options (one schema with the defaults) and counters, and how one archive value is appended to a DuckDB table. */
-import type { DuckDBAppender } from '@duckdb/node-api';
+/** RawArchive's options (one schema with the defaults) and counters. */
 import { z } from 'zod';
 import { clockAndLogger, optionsParser, requiredString } from '../../lib/options.ts';
-import { micros } from '../feature-store/duckdb-sql.ts';
 import { parquetCompressionOption } from '../feature-store/parquet-offline-store-options.ts';
 import type { Stream } from '../stream/stream.ts';
 import type { ArchiveTableName } from './archive-tables.ts';
@@ -54,14 +52,4 @@ export interface RawArchiveStats {
   buffered: number;
   writeErrors: number;
   loopErrors: number;
-}
-
-/** Append one value of an archive column of SQL type `type`. */
-export function appendValue(app: DuckDBAppender, type: string, v: string | number | boolean | null): void {
-  if (v === null) app.appendNull();
-  else if (type === 'VARCHAR') app.appendVarchar(String(v));
-  else if (type === 'BIGINT') app.appendBigInt(BigInt(Math.trunc(v as number)));
-  else if (type === 'DOUBLE') app.appendDouble(v as number);
-  else if (type === 'BOOLEAN') app.appendBoolean(v as boolean);
-  else app.appendTimestampTZ(micros(v as number));
 }

@@ -41,7 +41,7 @@ import {
   removeTmpFiles,
   writeCommit,
 } from '../feature-store/parquet-commit.ts';
-import { sqlString } from '../feature-store/parquet-offline-store.ts';
+import { appendValue, sqlString } from '../feature-store/duckdb-sql.ts';
 import {
   ARCHIVE_TABLE_NAMES,
   ARCHIVE_TABLES,
@@ -52,12 +52,7 @@ import {
 } from './archive-tables.ts';
 import { planCompaction, type PartitionFiles } from './compaction.ts';
 import { listPartitions } from './archive-files.ts';
-import {
-  type RawArchiveOptions,
-  type RawArchiveStats,
-  appendValue,
-  resolveRawArchiveOptions,
-} from './raw-archive-options.ts';
+import { type RawArchiveOptions, type RawArchiveStats, resolveRawArchiveOptions } from './raw-archive-options.ts';
 
 export type { RawArchiveOptions, RawArchiveStats } from './raw-archive-options.ts';
 

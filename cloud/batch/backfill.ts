@@ -25,10 +25,9 @@ import { systemClock, type Clock } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { retry } from '../../lib/retry.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { z } from 'zod';
-import { callback, clockAndLogger, optionRuleError, parseOptions, requiredString } from '../../lib/options.ts';
-import { parquetCompressionOption } from '../feature-store/parquet-offline-store-options.ts';
-import type { FeatureAggregatorOptions } from '../processor/feature-aggregator.ts';
+import type { z } from 'zod';
+import { optionRuleError, parseOptions } from '../../lib/options.ts';
+import { BackfillOptionsSchema, type BackfillOptions } from './backfill-options.ts';
 import { BatchStore, type UnitRow } from './batch-store.ts';
 import {
   commitDay,
@@ -46,53 +45,9 @@ import {
  * 'day-checkpointed' (its units marked committed). Crash tests stop the process at each.
  */
 export { BATCH_CHANNELS, readingFiles } from './backfill-steps.ts';
-import { DAY_MS, type BackfillUnit } from './backfill-plan.ts';
+export type { BackfillOptions, BackfillProgress } from './backfill-options.ts';
+import { DAY_MS } from './backfill-plan.ts';
 import { windowFeatureSpec, type FeatureColumnDef, type WindowFeatureSpec } from './window-features.ts';
-
-/** The backfill's tuning, also the cloud config's `batch` section (cloud/config.ts): each default stated once. */
-export const BackfillTuningSchema = z.strictObject({
-  /** readings per unit, about */
-  targetRows: z.number().int().min(1).default(2_000_000),
-  /**
-   * a device with this many times the median device's readings of a day is split into sub-ranges; a number > 1,
-   * checked after parsing (EL_ERR_BATCH_INVALID)
-   */
-  skewFactor: z.custom<number>().default(100),
-  /** units run at once */
-  parallel: z.number().int().min(1).default(2),
-  /** DuckDB threads */
-  threads: z.number().int().min(1).default(2),
-});
-
-export const BackfillOptionsSchema = BackfillTuningSchema.extend({
-  /** the raw archive root (`<dataDir>/archive`) */
-  archiveDir: requiredString('a directory'),
-  /** the offline store root (`<dataDir>/offline`) */
-  offlineDir: requiredString('a directory'),
-  /** checkpoints and staging (`<dataDir>/batch`) */
-  stateDir: requiredString('a directory'),
-  /** offline group written, [a-z][a-z0-9_]* (checked after parsing: EL_ERR_BATCH_INVALID) */
-  group: z.string().min(1).default('device_windows'),
-  /** the processor's aggregation options (its `processor.aggregation` config): the window definitions */
-  aggregation: z.custom<FeatureAggregatorOptions>().optional(),
-  /** retries of a unit (maxAttempts counts calls); default 3 attempts, 200 ms .. 5 s */
-  retry: z.custom<Partial<RetryPolicy>>().optional(),
-  compression: parquetCompressionOption,
-  /** re-aggregate this warehouse for the range after the features (undefined: skip) */
-  warehouse: z.custom<{ path: string; registryDb?: string; dedupDb?: string } | undefined>().optional(),
-  /** fault drills and tests: called before each attempt of a unit; a throw fails the attempt */
-  beforeUnit: callback<(unit: BackfillUnit, attempt: number) => void | Promise<void>>().optional(),
-  /** progress: a unit done or failed, a day committed */
-  onProgress: callback<(e: BackfillProgress) => void>().optional(),
-  ...clockAndLogger,
-});
-
-export type BackfillOptions = z.input<typeof BackfillOptionsSchema>;
-
-export type BackfillProgress =
-  | { kind: 'planned'; jobId: number; units: number; resumed: boolean }
-  | { kind: 'unit'; jobId: number; unit: string; status: 'done' | 'failed'; attempts: number; rows: number }
-  | { kind: 'day'; jobId: number; date: string; files: number };
 
 export interface BackfillResult {
   jobId: number;
