@@ -372,7 +372,7 @@ export function stringOption(component: string, name: string, value: unknown, de
   return value;
 }
 
-// ---- schema helpers: numberOrInfinity, requiredString ----
+// ---- schema helpers: numberOrInfinity, requiredString, assertKnownEntryKeys ----
 
 /**
  * A number of at least `min`, Infinity included (z.number() refuses it): the options where Infinity means "never",
@@ -387,4 +387,22 @@ export function numberOrInfinity(min: number): z.ZodCustom<number, number> {
 /** A required non-empty string, reported like a missing dependency: `RawArchive: dir: required (a directory)`. */
 export function requiredString(what: string): z.ZodString {
   return z.string({ error: `required (${what})` }).min(1, `required (${what})`);
+}
+
+/**
+ * assertKnownKeys for every entry of a record option (`groups: { <name>: { ttlMs } }`), whose entries the walk of
+ * assertKnownKeys does not enter: `SqliteFeatureStore: unknown option "groups.g.ttl" (did you mean "groups.g.ttlMs"?)`.
+ * Call it before parseOptions.
+ */
+export function assertKnownEntryKeys(
+  entry: z.ZodType,
+  record: unknown,
+  where: string,
+  path: readonly string[],
+  o: Pick<KnownKeysOptions, 'code' | 'noun'> = {},
+): void {
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) return;
+  for (const [name, value] of Object.entries(record)) {
+    assertKnownKeys(entry, value, where, { ...o, prefix: [...path, name] });
+  }
 }

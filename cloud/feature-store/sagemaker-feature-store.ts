@@ -30,7 +30,7 @@ import { EdgeloopError } from '../../protocol/errors.ts';
 import type { FeatureRecord, FeatureStore, FeatureValue, PutOutcome } from './feature-store.ts';
 import { checkEntityId, checkFeatureName, checkFeatureNames, checkGroup, checkRecord } from './feature-record-check.ts';
 import { z } from 'zod';
-import { clockAndLogger, numberOrInfinity, parseOptions } from '../../lib/options.ts';
+import { assertKnownEntryKeys, clockAndLogger, numberOrInfinity, parseOptions } from '../../lib/options.ts';
 import { awsClientConfig } from '../stream/options.ts';
 
 export type SageMakerFeatureType = 'String' | 'Integral' | 'Fractional';
@@ -119,6 +119,7 @@ export class SageMakerFeatureStore implements FeatureStore {
   #state: 'new' | 'started' | 'closed' = 'new';
 
   constructor(opts: SageMakerFeatureStoreOptions = {}) {
+    assertKnownEntryKeys(SageMakerGroupOptionsSchema, opts?.groups, C, ['groups']);
     const o = parseOptions(SageMakerFeatureStoreOptionsSchema, opts, { where: C });
     this.#client = o.client;
     this.#ownsClient = o.client === undefined;

@@ -16,25 +16,26 @@ import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import type { FeatureRecord, FeatureStore, FeatureValue, PutOutcome } from './feature-store.ts';
 import { checkEntityId, checkFeatureNames, checkGroup, checkRecord, pick } from './feature-record-check.ts';
 import { z } from 'zod';
-import { clockAndLogger, numberOrInfinity, parseOptions, requiredString } from '../../lib/options.ts';
+import {
+  assertKnownEntryKeys,
+  clockAndLogger,
+  numberOrInfinity,
+  parseOptions,
+  requiredString,
+} from '../../lib/options.ts';
 
 const C = 'SqliteFeatureStore';
+
+const FeatureGroupOptionsSchema = z.strictObject({
+  /** records whose event time is older than this are not returned and are pruned, ms; default defaultTtlMs */
+  ttlMs: numberOrInfinity(1).optional(),
+});
 
 export const SqliteFeatureStoreOptionsSchema = z.strictObject({
   /** SQLite file path, or ':memory:' */
   path: requiredString('a file path'),
   /** per-group settings; groups not listed are created on first put with the defaults */
-  groups: z
-    .record(
-      z.string(),
-      z
-        .strictObject({
-          /** records whose event time is older than this are not returned and are pruned, ms; default defaultTtlMs */
-          ttlMs: numberOrInfinity(1).optional(),
-        })
-        .optional(),
-    )
-    .optional(),
+  groups: z.record(z.string(), FeatureGroupOptionsSchema.optional()).optional(),
   /** TTL for groups without their own, ms; Infinity: records never expire */
   defaultTtlMs: numberOrInfinity(1).default(Infinity),
   synchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
@@ -44,7 +45,7 @@ export const SqliteFeatureStoreOptionsSchema = z.strictObject({
 });
 
 export type SqliteFeatureStoreOptions = z.input<typeof SqliteFeatureStoreOptionsSchema>;
-export type FeatureGroupOptions = NonNullable<NonNullable<SqliteFeatureStoreOptions['groups']>[string]>;
+export type FeatureGroupOptions = z.input<typeof FeatureGroupOptionsSchema>;
 
 const SCHEMA_VERSION = 1;
 
@@ -70,6 +71,7 @@ export class SqliteFeatureStore implements FeatureStore {
   #timer: TimerHandle | undefined;
 
   constructor(opts: SqliteFeatureStoreOptions) {
+    assertKnownEntryKeys(FeatureGroupOptionsSchema, opts?.groups, C, ['groups']);
     const o = parseOptions(SqliteFeatureStoreOptionsSchema, opts, { where: C });
     this.#path = o.path;
     this.#defaultTtl = o.defaultTtlMs;
