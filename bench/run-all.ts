@@ -1,7 +1,7 @@
 /**
  * npm run bench: every benchmark, one after another, each in its own process (so one's heap, sockets and child
- * processes never skew the next). Each prints the machine, its figures and the raw limits measured in the same run;
- * benchmarks that use bench/lib/report.ts also write bench/results/<name>.json. A failing benchmark is reported and
+ * processes never skew the next). Each reports through bench/lib/report.ts: it prints the machine, its figures and
+ * the raw limits measured in the same run, and writes bench/results/<name>.json. A failing benchmark is reported and
  * the others still run.
  *
  *   npm run bench [-- --only models,agent] [--write-docs]   run, then regenerate the tables of docs/benchmarks.md
@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeTables } from './lib/docs-tables.ts';
 import { type BenchResult, RESULTS_DIR } from './lib/report.ts';
+import { TABLE_LAYOUTS } from './lib/table-layouts.ts';
 
 const ALL: Array<[name: string, file: string, args: string[]]> = [
   ['models', 'models/models.bench.ts', []],
@@ -45,11 +46,14 @@ function writeDocs(): void {
         .map((f) => JSON.parse(readFileSync(join(RESULTS_DIR, f), 'utf8')) as BenchResult)
     : [];
   const page = join(import.meta.dirname, '..', 'docs', 'benchmarks.md');
-  const { markdown, updated } = writeTables(readFileSync(page, 'utf8'), results);
-  writeFileSync(page, markdown);
+  const before = readFileSync(page, 'utf8');
+  const { markdown, updated, missing } = writeTables(before, results, TABLE_LAYOUTS);
+  // an unchanged page is not rewritten: without results the file stays byte for byte (and keeps its mtime)
+  if (markdown !== before) writeFileSync(page, markdown);
   console.log(
     `docs/benchmarks.md: ${updated.length ? `tables of ${updated.join(', ')} regenerated` : 'no marked table had a result'}`,
   );
+  for (const m of missing) console.log(`  no figure in the result for ${m}`);
 }
 
 const failed: string[] = [];

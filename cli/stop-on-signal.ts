@@ -8,6 +8,8 @@ import type { Logger } from '../lib/logger.ts';
 export interface SignalStop {
   /** resolves with the exit code once close() has finished */
   readonly done: Promise<number>;
+  /** a signal (or stop()) has begun closing */
+  readonly stopping: boolean;
   stop(why: string): Promise<void>;
   /** remove the signal handlers */
   dispose(): void;
@@ -42,9 +44,41 @@ export function stopOnSignal(logger: Logger, close: () => Promise<void>, onSecon
   return {
     done,
     stop,
+    get stopping() {
+      return stopping !== undefined;
+    },
     dispose: () => {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
     },
   };
+}
+
+/**
+ * A server command's whole life: start `service` with the signal handlers already installed (a start that waits,
+ * for a broker that is down for example, is stopped by SIGTERM like a running service), call `onStarted` once it
+ * runs, then serve until a signal closes it. Resolves with the exit code; a start that fails for another reason
+ * closes what it opened and throws.
+ */
+export async function serveUntilSignal(
+  logger: Logger,
+  service: { start(): Promise<void>; close(): Promise<void> },
+  onStarted: () => void,
+  onSecondSignal: string,
+): Promise<number> {
+  const s = stopOnSignal(logger, () => service.close(), onSecondSignal);
+  try {
+    try {
+      await service.start();
+    } catch (err) {
+      if (s.stopping) return await s.done;
+      await service.close().catch(() => {});
+      throw err;
+    }
+    if (s.stopping) return await s.done;
+    onStarted();
+    return await s.done;
+  } finally {
+    s.dispose();
+  }
 }

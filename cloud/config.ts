@@ -9,74 +9,73 @@ import { MaintenanceConfigSchema } from './maintenance/config.ts';
 import { RecommendConfigSchema } from './recommend/config.ts';
 import { DEFAULT_DATA_DIRS } from '../lib/data-dirs.ts';
 import { parseOptions } from '../lib/options.ts';
-import { INGEST_DEFAULTS } from './ingest/ingest-options.ts';
+import {
+  BROKER_DEFAULTS,
+  BrokerLoginRateLimitSchema,
+  BrokerTlsOptionsSchema,
+  EmbeddedBrokerOptionsSchema,
+} from './broker/broker-options.ts';
+import { DLQ_DEFAULTS } from './dlq/dlq-options.ts';
+import { LOCAL_STREAM_DEFAULTS, LocalStreamOptionsSchema } from './stream/local-stream-options.ts';
+import { DEFAULT_TIME_BOUNDS, INGEST_DEFAULTS } from './ingest/ingest-options.ts';
+import { MQTT_INGEST_DEFAULTS, MqttIngestClientOptionsSchema } from './ingest/mqtt-ingest-options.ts';
 import { RawArchiveTuningSchema } from './archive/raw-archive-options.ts';
 import { BackfillTuningSchema } from './batch/backfill-options.ts';
 import { ParquetOfflineStoreOptionsSchema } from './feature-store/parquet-offline-store-options.ts';
 
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().min(1);
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+const client = MqttIngestClientOptionsSchema.shape;
+const broker = EmbeddedBrokerOptionsSchema.shape;
+const tls = BrokerTlsOptionsSchema.shape;
+const localStream = LocalStreamOptionsSchema.shape;
 
 const TlsSchema = z.strictObject({
   /** TLS listener port (0 = any free port) */
-  port: port.default(8883),
+  port: tls.port,
   /** server certificate and key files (PEM) */
   certFile: z.string().min(1),
   keyFile: z.string().min(1),
   /** CA that signs device certificates; enables client-certificate authentication */
   caFile: z.string().min(1).optional(),
-  requireClientCert: z.boolean().default(false),
+  requireClientCert: tls.requireClientCert,
 });
 
-/** failed MQTT logins per client address and per username (cloud/broker/login-rate-limiter.ts); ms and counts */
-const LoginRateLimitSchema = z.strictObject({
-  windowMs: positiveInt.optional(),
-  maxFailuresPerAddress: positiveInt.optional(),
-  maxFailuresPerUsername: positiveInt.optional(),
-  lockoutMs: positiveInt.optional(),
-  maxLockoutMs: positiveInt.optional(),
-  maxTrackedKeys: positiveInt.optional(),
-  /** also limit loopback client addresses (default: only their usernames; they are this machine's own processes) */
-  limitLoopback: z.boolean().optional(),
-});
-
+/** the embedded broker's options (their defaults); files for the TLS material and the credentials */
 const EmbeddedBrokerSchema = z.strictObject({
-  host: z.string().min(1).default('127.0.0.1'),
+  host: broker.host,
   /** plain MQTT port; null = TLS only */
-  port: port.nullable().default(1883),
+  port: broker.port,
   tls: TlsSchema.optional(),
   /** YAML/JSON file with devices/services and scrypt password hashes */
   credentialsFile: z.string().min(1).optional(),
-  allowAnonymous: z.boolean().default(false),
+  allowAnonymous: broker.allowAnonymous,
   /** allow allowAnonymous on a non-loopback host (anyone on the network may connect); logged as a warning */
-  insecure: z.boolean().default(false),
-  /** false = no rate limiting of failed logins */
-  loginRateLimit: z.union([z.literal(false), LoginRateLimitSchema]).default({}),
-  requireClientIdMatch: z.boolean().default(true),
-  requireRegisteredDevices: z.boolean().default(false),
-  unauthorizedPublish: z.enum(['quarantine', 'disconnect']).default('quarantine'),
-  drainTimeoutMs: z.number().int().min(0).default(5000),
+  insecure: broker.insecure,
+  /** failed MQTT logins per client address and per username (cloud/broker/login-rate-limiter.ts); false = none */
+  loginRateLimit: z.union([z.literal(false), BrokerLoginRateLimitSchema]).prefault({}),
+  requireClientIdMatch: broker.requireClientIdMatch,
+  requireRegisteredDevices: broker.requireRegisteredDevices,
+  unauthorizedPublish: broker.unauthorizedPublish,
+  drainTimeoutMs: z.number().int().min(0).default(BROKER_DEFAULTS.drainTimeoutMs),
 });
 
+/** the ingest's MQTT client on an external broker: the MqttIngestClient's options (their defaults), files for PEM */
 const ExternalBrokerSchema = z.strictObject({
-  url: z.string().regex(/^(mqtts?|wss?|tcp|ssl):\/\//, 'expected an mqtt://, mqtts://, ws:// or wss:// URL'),
+  url: client.url,
   username: z.string().optional(),
   password: z.string().optional(),
-  clientId: z.string().min(1).default('edgeloop-ingest'),
+  clientId: client.clientId,
   caFile: z.string().min(1).optional(),
   certFile: z.string().min(1).optional(),
   keyFile: z.string().min(1).optional(),
-  /** MQTT 5 shared subscription group; null = plain subscriptions (brokers without $share, e.g. aedes) */
-  sharedGroup: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]+$/)
-    .nullable()
-    .default('edgeloop-ingest'),
-  connections: z.number().int().min(1).max(64).default(1),
-  sessionExpirySeconds: z.number().int().min(0).default(3600),
-  /** 5, or 4 (MQTT 3.1.1) for brokers without MQTT 5 such as aedes */
-  protocolVersion: z.union([z.literal(4), z.literal(5)]).default(5),
-  connectTimeoutMs: z.number().int().min(100).default(10_000),
+  sharedGroup: client.sharedGroup,
+  connections: client.connections,
+  sessionExpirySeconds: client.sessionExpirySeconds,
+  protocolVersion: client.protocolVersion,
+  connectTimeoutMs: z.number().int().min(100).default(MQTT_INGEST_DEFAULTS.connectTimeoutMs),
 });
 
 const BrokerSchema = z
@@ -102,43 +101,42 @@ const IngestSchema = z.strictObject({
   recoverFromStream: z.boolean().optional(),
   dedup: z
     .strictObject({
-      maxIntervals: positiveInt.default(64),
+      maxIntervals: positiveInt.default(INGEST_DEFAULTS.dedupMaxIntervals),
       maxDevices: positiveInt.default(INGEST_DEFAULTS.dedupMaxDevices),
     })
-    .default({ maxIntervals: 64, maxDevices: INGEST_DEFAULTS.dedupMaxDevices }),
+    .prefault({}),
   /** device timestamps more than this ahead of arrival are dead-lettered (ts-out-of-range); ms, null = no bound */
-  maxFutureSkewMs: z
-    .number()
-    .int()
-    .min(0)
-    .nullable()
-    .default(5 * 60_000),
+  maxFutureSkewMs: z.number().int().min(0).nullable().default(DEFAULT_TIME_BOUNDS.maxFutureMs),
   /** readings and events more than this behind arrival are dead-lettered (ts-out-of-range); ms, null = no bound */
-  maxPastAgeMs: z
-    .number()
-    .int()
-    .min(0)
-    .nullable()
-    .default(7 * 24 * 3_600_000),
+  maxPastAgeMs: z.number().int().min(0).nullable().default(DEFAULT_TIME_BOUNDS.maxPastMs),
 });
 
+/** the dead-letter store's limits (its defaults); age in days */
 const DlqSchema = z.strictObject({
-  maxPayloadBytes: z.number().int().min(0).default(4096),
-  maxRows: positiveInt.default(100_000),
-  maxAgeDays: z.number().min(0).default(7),
+  maxPayloadBytes: z.number().int().min(0).default(DLQ_DEFAULTS.maxPayloadBytes),
+  maxRows: positiveInt.default(DLQ_DEFAULTS.maxRows),
+  maxAgeDays: z
+    .number()
+    .min(0)
+    .default(DLQ_DEFAULTS.maxAgeMs / DAY_MS),
 });
 
 const StreamSchema = z.strictObject({
   kind: z.enum(['local', 'kinesis']).default('local'),
-  name: z.string().min(1).default('edgeloop'),
+  /** the local stream's name (logs and metrics) */
+  name: localStream.name,
+  /** LocalStream's options (its defaults); retention in hours */
   local: z
     .strictObject({
-      shardCount: positiveInt.default(4),
-      synchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
-      retentionHours: z.number().min(0).default(24),
-      retentionBytes: positiveInt.default(1024 ** 3),
+      shardCount: positiveInt.default(LOCAL_STREAM_DEFAULTS.shardCount),
+      synchronous: localStream.synchronous,
+      retentionHours: z
+        .number()
+        .min(0)
+        .default(LOCAL_STREAM_DEFAULTS.retentionMs / HOUR_MS),
+      retentionBytes: positiveInt.default(LOCAL_STREAM_DEFAULTS.retentionBytes),
     })
-    .default({ shardCount: 4, synchronous: 'FULL', retentionHours: 24, retentionBytes: 1024 ** 3 }),
+    .prefault({}),
   /** options of KinesisStream (cloud/stream/kinesis-stream.ts), passed through: streamName, region, endpoint, ... */
   kinesis: z.record(z.string(), z.unknown()).optional(),
 });

@@ -372,17 +372,16 @@ export function stringOption(component: string, name: string, value: unknown, de
   return value;
 }
 
-// ---- schema helpers: numberOrInfinity, requiredString, assertKnownEntryKeys ----
+// ---- schema fields shared by the components' schemas ----
 
-/**
- * A number of at least `min`, Infinity included (z.number() refuses it): the options where Infinity means "never",
- * such as a TTL (`defaultTtlMs: Infinity`, records never expire) or a half-life.
- */
+/** A number >= `min`, or Infinity (no bound): `retentionMs: numberOrInfinity(1).default(…)`; NaN is refused. */
 export function numberOrInfinity(min: number): z.ZodCustom<number, number> {
-  return z.custom<number>((v) => typeof v === 'number' && !Number.isNaN(v) && v >= min, {
-    error: `expected a number >= ${min} (or Infinity)`,
+  return z.custom<number>((v) => typeof v === 'number' && v >= min, {
+    error: `Invalid input: expected a number >= ${min} or Infinity`,
   });
 }
+
+// ---- schema helpers: requiredString, assertKnownEntryKeys ----
 
 /** A required non-empty string, reported like a missing dependency: `RawArchive: dir: required (a directory)`. */
 export function requiredString(what: string): z.ZodString {

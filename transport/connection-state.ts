@@ -48,12 +48,24 @@ export class ConnectionState {
     this.#target = opts.target;
   }
 
+  /**
+   * A start() is waiting for its connection. Its timers (the deadline, the next reconnect attempt) then hold the
+   * process open: an awaited start must not end with the event loop drained (Node would exit 13 with the start
+   * unsettled). Once connected, the transport's timers are unref'd and its owner keeps the process alive.
+   */
+  get awaitingStart(): boolean {
+    return this.#startWaiters.length > 0;
+  }
+
   /** A promise that settles with the next connection (or the error that ends the wait). */
   waitForStart(): Promise<void> {
     return new Promise<void>((resolve, reject) => this.#startWaiters.push({ resolve, reject }));
   }
 
-  /** Reject the start() waiters with EL_ERR_TRANSPORT_TIMEOUT when not connected within `ms` (0 = no deadline). */
+  /**
+   * Reject the start() waiters with EL_ERR_TRANSPORT_TIMEOUT when not connected within `ms` (0 = no deadline). The
+   * deadline is a ref'd timer: it exists only while a start() waits (settleStart clears it).
+   */
   armStartTimeout(ms: number): void {
     if (ms <= 0) return;
     this.#startTimer = this.#clock.setTimeout(() => {
@@ -68,7 +80,6 @@ export class ConnectionState {
         ),
       );
     }, ms);
-    this.#startTimer.unref?.();
   }
 
   settleStart(err?: Error): void {

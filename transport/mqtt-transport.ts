@@ -164,7 +164,8 @@ export class MqttTransport extends TransportBase<Pending> implements Transport {
       this.#reconnectTimer = undefined;
       if (!this.conn.closing) this.#client?.reconnect();
     }, delay);
-    this.#reconnectTimer.unref?.();
+    // while a start() waits for this attempt, the timer holds the process open (connection-state.ts awaitingStart)
+    if (!this.conn.awaitingStart) this.#reconnectTimer.unref?.();
   }
 
   publish(msg: TransportMessage): Promise<void> {

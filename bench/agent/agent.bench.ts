@@ -15,6 +15,7 @@
  * Env: BENCH_READINGS (default 2 000 000 per pipeline run), BENCH_SKIP_MOSQUITTO=1 (also skips the AWS IoT transport
  * runs, which use mosquitto over MQTT 5), BENCH_SKIP_AWS=1, BENCH_SKIP_DEFAULTS=1,
  * BENCH_CHILD_FLAGS (extra node flags of the agent process), BENCH_GENERATED_MODEL=1 (ignore models/default).
+ * Figures through bench/lib/report.ts into bench/results/agent.json, each run's keyed by its configuration.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
@@ -22,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
-import { machineLine } from '../lib/machine.ts';
+import { BenchReport } from '../lib/report.ts';
 import { OrtModelRunner } from '../../models/runtime/ort-model-runner.ts';
 import { GraphBuilder, floatTensorInfo } from '../../models/onnx/graph-builder.ts';
 import { describeArtifact, writeModelDir } from '../../models/manifest/index.ts';
@@ -259,26 +260,34 @@ interface PipelineResult {
   shadow?: { windows: number; agreements: number; p50Ms: number; p99Ms: number };
 }
 
-function report(label: string, r: PipelineResult, rawMsgs: number, rawRows: number): void {
-  console.log(`\npipeline against ${label}: ${fmt(r.readings)} readings, inference on every window`);
-  console.log(`  readings/s            ${fmt(r.readingsPerS)}   (target >= 200,000)`);
-  console.log(
-    `  windows scored        ${fmt(r.windows)}   messages ${fmt(r.messages)} (${fmt(r.readings / Math.max(1, r.messages))} readings/message)`,
-  );
-  console.log(`  CPU per reading       ${fmt(r.cpuUsPerReading, 2)} µs (agent process: user + system, ORT included)`);
-  console.log(
-    `  peak RSS (VmHWM)      ${fmt(r.peakRssMB, 1)} MB (target <= 120); ${fmt(r.startedRssMB, 1)} MB once started, before the load`,
-  );
+/** Record one pipeline run's figures under `config` (its broker and memory profile). */
+function reportPipeline(config: string, r: PipelineResult, rawMsgs: number, rawRows: number): void {
+  console.log(`\npipeline, ${config}: ${fmt(r.readings)} readings, inference on every window`);
+  const f = (label: string, value: number, unit: string, decimals: number, more = {}) =>
+    bench.figure({ config, label, value, unit, decimals, ...more });
+  // the raw limit of the whole path: the SQLite insert alone (same run)
+  f('readings/s', r.readingsPerS, 'readings/s', 0, {
+    raw: rawRows,
+    rawUnit: 'rows/s (SQLite insert)',
+    target: { op: '>=', value: 200_000 },
+  });
+  f('MQTT publish, readings/s-equivalent', r.readingsPerS, 'readings/s', 0, {
+    raw: rawMsgs * 2000,
+    rawUnit: 'readings/s (mqtt.js QoS 1 at 2000 per message)',
+  });
+  f('windows scored', r.windows, 'windows', 0);
+  f('messages', r.messages, 'messages', 0);
+  f('readings per message', r.readings / Math.max(1, r.messages), 'readings', 0);
+  f('CPU per reading', r.cpuUsPerReading, 'µs', 2); // agent process: user + system, ORT included
+  f('peak RSS', r.peakRssMB, 'MB', 1, { target: { op: '<=', value: 120 } }); // VmHWM
+  f('RSS once started', r.startedRssMB, 'MB', 1); // before the load
   const p = r.atPeakMB;
-  console.log(
-    `    at the peak          V8 heap ${fmt(p.heapTotal, 1)} MB (used ${fmt(p.heapUsed, 1)}), external ${fmt(p.external, 1)} MB, native rest ${fmt(p.rss - p.heapTotal - p.external, 1)} MB (node, ONNX Runtime, SQLite, malloc)`,
-  );
-  console.log(
-    `  disk bytes/reading    ${fmt(r.diskBytesPerReading, 1)} written to storage (/proc/self/io write_bytes), ${fmt(r.wcharPerReading, 1)} via write() (wchar)`,
-  );
-  console.log(
-    `  vs raw limits         SQLite insert ${fmt((r.readingsPerS / rawRows) * 100, 0)}%, MQTT publish ${fmt(rawMsgs * 2000)} readings/s-equivalent (${fmt((r.readingsPerS / (rawMsgs * 2000)) * 100, 0)}%)`,
-  );
+  f('V8 heap at the peak', p.heapTotal, 'MB', 1);
+  f('V8 heap used at the peak', p.heapUsed, 'MB', 1);
+  f('external at the peak', p.external, 'MB', 1);
+  f('native rest at the peak', p.rss - p.heapTotal - p.external, 'MB', 1); // node, ONNX Runtime, SQLite, malloc
+  f('disk bytes per reading, write_bytes', r.diskBytesPerReading, 'B', 1); // written to storage (/proc/self/io)
+  f('disk bytes per reading, wchar', r.wcharPerReading, 'B', 1); // through write()
 }
 
 // ---------- main ----------
@@ -361,7 +370,7 @@ async function idleRss(profile: boolean): Promise<number> {
   return Number(out) / 2 ** 20;
 }
 
-console.log(machineLine());
+const bench = new BenchReport('agent');
 const model = benchModel();
 console.log(`model: ${model.source}`);
 ensureDist();
@@ -399,53 +408,56 @@ await aedes.close();
 await mosq?.close();
 
 console.log('\nraw limits (same run):');
-console.log(`  better-sqlite3 WAL NORMAL, 1000 rows/transaction   ${fmt(sqlite.rowsPerS)} rows/s`);
-console.log(
-  `  mqtt.js QoS 1, ${fmt(payloadBytes / 1024, 0)} KiB, 8 in flight, aedes (process)  ${fmt(mqAedes.msgsPerS)} msgs/s = ${fmt(mqAedes.msgsPerS * 2000)} readings/s at 2000/message`,
-);
-if (mqMosq)
-  console.log(
-    `  same against mosquitto                             ${fmt(mqMosq.msgsPerS)} msgs/s = ${fmt(mqMosq.msgsPerS * 2000)} readings/s`,
-  );
-console.log(
-  `  bare ORT run, batch 1024 windows                   ${fmt(ort.windowsPerS)} windows/s (p50 ${fmt(ort.p50us)} µs per call)`,
-);
-console.log(
-  `  bare ORT run, batch 1                              ${fmt(ort1.windowsPerS)} windows/s (p50 ${fmt(ort1.p50us, 1)} µs per call)`,
-);
-report('aedes, device profile (deploy/agent.env)', results.aedes!, mqAedes.msgsPerS, sqlite.rowsPerS);
+const rawFigure = (label: string, value: number, unit: string, decimals = 0) =>
+  bench.figure({ label, value, unit, decimals });
+rawFigure('raw: better-sqlite3 WAL NORMAL, 1000 rows/transaction', sqlite.rowsPerS, 'rows/s');
+rawFigure(`raw: mqtt.js QoS 1, ${fmt(payloadBytes / 1024, 0)} KiB, 8 in flight, aedes`, mqAedes.msgsPerS, 'msgs/s');
+if (mqMosq) rawFigure('raw: mqtt.js QoS 1, same, mosquitto', mqMosq.msgsPerS, 'msgs/s');
+rawFigure('raw: bare ORT run, batch 1024', ort.windowsPerS, 'windows/s');
+rawFigure('raw: bare ORT run, batch 1024, p50 per call', ort.p50us, 'µs');
+rawFigure('raw: bare ORT run, batch 1', ort1.windowsPerS, 'windows/s');
+rawFigure('raw: bare ORT run, batch 1, p50 per call', ort1.p50us, 'µs', 1);
+reportPipeline('aedes, device profile', results.aedes!, mqAedes.msgsPerS, sqlite.rowsPerS);
 if (results.aedesShadow) {
   const r = results.aedesShadow;
-  report('aedes, device profile, with a shadow candidate (two ORT sessions)', r, mqAedes.msgsPerS, sqlite.rowsPerS);
+  const config = 'aedes, device profile, shadow candidate';
+  reportPipeline(config, r, mqAedes.msgsPerS, sqlite.rowsPerS);
   const one = results.aedes!;
-  console.log(
-    `  shadow cost           ${fmt(r.peakRssMB - one.peakRssMB, 1)} MB peak RSS, ${fmt(r.cpuUsPerReading - one.cpuUsPerReading, 2)} µs CPU per reading, readings/s ${fmt((r.readingsPerS / one.readingsPerS) * 100, 0)}% of the single-model run`,
-  );
-  if (r.shadow)
-    console.log(
-      `  shadow windows        ${fmt(r.shadow.windows)} paired, agreement ${fmt(r.shadow.agreements / Math.max(1, r.shadow.windows), 3)}, candidate p50/p99 ${fmt(r.shadow.p50Ms, 3)}/${fmt(r.shadow.p99Ms, 3)} ms per batch`,
-    );
+  console.log('shadow cost against the single-model run:');
+  bench.figure({ config, label: 'shadow cost, peak RSS', value: r.peakRssMB - one.peakRssMB, unit: 'MB', decimals: 1 });
+  bench.figure({
+    config,
+    label: 'shadow cost, CPU per reading',
+    value: r.cpuUsPerReading - one.cpuUsPerReading,
+    unit: 'µs',
+    decimals: 2,
+  });
+  if (r.shadow) {
+    bench.figure({ config, label: 'shadow windows paired', value: r.shadow.windows, unit: 'windows', decimals: 0 });
+    bench.figure({
+      config,
+      label: 'shadow agreement',
+      value: r.shadow.agreements / Math.max(1, r.shadow.windows),
+      unit: '',
+      decimals: 3,
+    });
+    bench.figure({ config, label: 'candidate p50 per batch', value: r.shadow.p50Ms, unit: 'ms', decimals: 3 });
+    bench.figure({ config, label: 'candidate p99 per batch', value: r.shadow.p99Ms, unit: 'ms', decimals: 3 });
+  }
 }
 if (results.aedesDefaults)
-  report('aedes, node defaults (no profile)', results.aedesDefaults, mqAedes.msgsPerS, sqlite.rowsPerS);
+  reportPipeline('aedes, Node defaults', results.aedesDefaults, mqAedes.msgsPerS, sqlite.rowsPerS);
 if (results.mosquitto && mqMosq)
-  report('mosquitto, device profile', results.mosquitto, mqMosq.msgsPerS, sqlite.rowsPerS);
+  reportPipeline('mosquitto, device profile', results.mosquitto, mqMosq.msgsPerS, sqlite.rowsPerS);
+// mosquitto via the AWS IoT transport (MQTT 5), device profile: with IoT Core's 100 publishes/s cap, and without
 if (results.awsCapped && mqMosq)
-  report(
-    'mosquitto via the AWS IoT transport (MQTT 5), device profile, 100 publishes/s cap (IoT Core)',
-    results.awsCapped,
-    mqMosq.msgsPerS,
-    sqlite.rowsPerS,
-  );
+  reportPipeline('AWS IoT transport, 100/s cap', results.awsCapped, mqMosq.msgsPerS, sqlite.rowsPerS);
 if (results.awsUncapped && mqMosq)
-  report(
-    'mosquitto via the AWS IoT transport, device profile, no rate cap',
-    results.awsUncapped,
-    mqMosq.msgsPerS,
-    sqlite.rowsPerS,
-  );
-console.log(
-  `\nRSS of an idle process with the compiled agent's modules loaded (node + ORT + mqtt + SQLite, nothing started): ${fmt(await idleRss(true), 1)} MB with the device profile, ${fmt(await idleRss(false), 1)} MB without`,
-);
+  reportPipeline('AWS IoT transport, uncapped', results.awsUncapped, mqMosq.msgsPerS, sqlite.rowsPerS);
+// an idle process with the compiled agent's modules loaded (node + ORT + mqtt + SQLite, nothing started)
+console.log('\nidle process, compiled agent modules loaded:');
+bench.figure({ label: 'idle RSS, device profile', value: await idleRss(true), unit: 'MB', decimals: 1 });
+bench.figure({ label: 'idle RSS, Node defaults', value: await idleRss(false), unit: 'MB', decimals: 1 });
+bench.write();
 rmSync(work, { recursive: true, force: true });
 process.exit(0);

@@ -5,6 +5,7 @@
  * prediction is served (sequence buffer, window assembly, the queue, one ONNX Runtime call of the shipped RUL model,
  * alert update), against the raw limit measured in the same run: the same model's `OrtModelRunner.run` on one
  * window. Interleaved call by call, after a warm-up. Then the batched path: 256 devices completing a cycle at once.
+ * Figures through bench/lib/report.ts into bench/results/maintenance.json.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,7 @@ import { loadRulModel } from '../../cloud/maintenance/rul-model.ts';
 import { DEFAULT_RUL_DIR } from '../../cloud/parts/maintenance.ts';
 import { packagePath } from '../../lib/package-root.ts';
 import type { TelemetryMessage } from '../../protocol/messages.ts';
-import { machineLine } from '../lib/machine.ts';
+import { BenchReport } from '../lib/report.ts';
 
 const { values } = parseArgs({ options: { calls: { type: 'string', default: '20000' } } });
 const calls = Number(values.calls);
@@ -42,7 +43,7 @@ const cycle = (deviceId: string, k: number): TelemetryMessage => {
   return { v: 1, type: 'telemetry', deviceId, seq: readings[0]!.seq, sentAt: ts, readings };
 };
 
-console.log(machineLine());
+const report = new BenchReport('maintenance');
 console.log(`model ${m.name} ${m.version}; ${calls} calls each after ${Math.min(2000, calls)} warm-up, interleaved`);
 for (let k = 0; k < 30; k++) svc.observe(cycle('bench', k));
 await svc.idle();
@@ -65,13 +66,14 @@ const q = (xs: number[], p: number) => {
   const s = [...xs].sort((x, y) => x - y);
   return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
 };
-const line = (name: string, xs: number[]) =>
-  `${name.padEnd(44)} p50 ${q(xs, 0.5).toFixed(1)} µs, p95 ${q(xs, 0.95).toFixed(1)} µs, p99 ${q(xs, 0.99).toFixed(1)} µs`;
-console.log(line('raw limit: OrtModelRunner.run, 1 window', rawT));
-console.log(line('maintenance: observe(cycle) → prediction served', svcT));
-console.log(
-  `ratio p50 ${(q(svcT, 0.5) / q(rawT, 0.5)).toFixed(2)}, p99 ${(q(svcT, 0.99) / q(rawT, 0.99)).toFixed(2)}; served ${svc.stats().scored} windows in ${svc.stats().batches} batches`,
-);
+console.log('one device: observe(cycle) → prediction served; raw limit: OrtModelRunner.run of one window');
+for (const [label, p] of [
+  ['p50', 0.5],
+  ['p95', 0.95],
+  ['p99', 0.99],
+] as const)
+  report.figure({ label, value: q(svcT, p), unit: 'µs', raw: q(rawT, p) });
+console.log(`served ${svc.stats().scored} windows in ${svc.stats().batches} batches`);
 
 // batched: 256 devices complete a cycle in the same tick
 const devices = Array.from({ length: 256 }, (_, i) => `dev-${i}`);
@@ -93,9 +95,15 @@ for (let r = 0; r < rounds; r++) {
   batchMs += b - a;
   rawBatchMs += c - b;
 }
-console.log(
-  `batched: 256 devices per tick, ${rounds} rounds: ${((rounds * 256) / (batchMs / 1000) / 1000).toFixed(1)}k windows/s served (raw limit: OrtModelRunner.run of 256 windows, ${((rounds * 256) / (rawBatchMs / 1000) / 1000).toFixed(1)}k windows/s)`,
-);
+console.log(`batched: 256 devices per tick, ${rounds} rounds; raw limit: OrtModelRunner.run of 256 windows`);
+report.figure({
+  label: '256 devices per tick',
+  value: (rounds * 256) / (batchMs / 1000),
+  unit: 'windows/s',
+  raw: (rounds * 256) / (rawBatchMs / 1000),
+  decimals: 0,
+});
 await svc.close();
 await raw.runner.close();
 rmSync(dir, { recursive: true, force: true });
+report.write();

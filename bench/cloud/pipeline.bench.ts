@@ -10,6 +10,7 @@
  * --profile DIR writes a V8 CPU profile of the cloud process into DIR.
  * --kinesis also runs the pipeline with KinesisStream against kinesalite (its own process) instead of LocalStream.
  * Roles (internal): the same file is re-run as `--role cloud|publisher|raw-broker|kinesalite` in child processes.
+ * The main role reports its figures through bench/lib/report.ts into bench/results/pipeline.json.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,7 +18,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { machineLine } from '../lib/machine.ts';
+import { BenchReport } from '../lib/report.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -379,8 +380,10 @@ async function runPipeline(stream: 'local' | 'kinesis'): Promise<void> {
     extra.push('--endpoint', url);
     const raw = await rawKinesalite(url);
     console.log(
-      `raw kinesalite limit (PutRecords of 1 MiB batches of the same payloads, 4 in flight, own process, 4 shards): ${fmt(raw)} records/s = ${fmt(raw * R)} readings/s`,
+      'raw kinesalite limit: PutRecords of 1 MiB batches of the same payloads, 4 in flight, own process, 4 shards',
     );
+    report.figure({ label: 'raw kinesalite limit', value: raw, unit: 'records/s', decimals: 0 });
+    report.figure({ label: 'raw kinesalite limit, readings', value: raw * R, unit: 'readings/s', decimals: 0 });
   }
   const cloud = child('cloud', extra);
   const { url } = await once<{ type: string; url: string }>(cloud, 'ready');
@@ -413,29 +416,51 @@ async function runPipeline(stream: 'local' | 'kinesis'): Promise<void> {
   const label =
     (stream === 'local' ? 'pipeline (LocalStream, embedded defaults)' : 'pipeline (KinesisStream → kinesalite)') +
     (rateNow > 0 ? `, paced at ${fmt(rateNow * R)} readings/s` : ', closed loop');
+  const config = stream === 'kinesis' ? 'kinesis' : rateNow > 0 ? 'paced' : 'closed loop';
+  const endToEnd = Math.min(run.readingsPerSec, processedRate);
+  const rate = (name: string, value: number, unit = 'readings/s') =>
+    report.figure({ config, label: name, value, unit, decimals: 0 });
+  const ms = (name: string, value: number | undefined) => {
+    if (value !== undefined) report.figure({ config, label: name, value, unit: 'ms', maxDecimals: 1 });
+  };
   console.log(`${label}:`);
-  console.log(
-    `  acknowledged by the broker (in the stream): ${fmt(run.readingsPerSec)} readings/s (${fmt(run.msgsPerSec)} msgs/s)`,
-  );
-  console.log(
-    `  ingested into the stream:                   ${fmt(ingestRate)} readings/s (${fmt((m1.puts - m0!.puts) / secs)} puts/s, put p50 ${m1.putMs.p50?.toFixed(1)} ms, p95 ${m1.putMs.p95?.toFixed(1)} ms)`,
-  );
-  console.log(
-    `  processed into features:                    ${fmt(processedRate)} readings/s (${fmt((m1.featureWrites - m0!.featureWrites) / secs)} feature writes/s)`,
-  );
-  console.log(
-    `  device timestamp → feature update: p50 ${m1.lag.p50.toFixed(1)} ms, p95 ${m1.lag.p95.toFixed(1)} ms, p99 ${m1.lag.p99.toFixed(1)} ms (${m1.lag.n} writes)`,
-  );
-  console.log(`  cloud process RSS ${(m1.rss / 2 ** 20).toFixed(0)} MiB`);
-  results.push({ label, readingsPerSec: Math.min(run.readingsPerSec, processedRate), p95: m1.lag.p95 });
+  if (rateNow > 0) rate('paced at', rateNow * R);
+  rate('acknowledged', run.readingsPerSec); // by the broker: in the stream
+  rate('acknowledged, messages', run.msgsPerSec, 'msgs/s');
+  rate('ingested', ingestRate);
+  rate('ingested, puts', (m1.puts - m0!.puts) / secs, 'puts/s');
+  ms('put p50', m1.putMs.p50);
+  ms('put p95', m1.putMs.p95);
+  rate('processed', processedRate); // into features
+  rate('feature writes', (m1.featureWrites - m0!.featureWrites) / secs, 'feature writes/s');
+  // device timestamp → feature update
+  ms('latency p50', m1.lag.p50);
+  ms('latency p95', m1.lag.p95);
+  ms('latency p99', m1.lag.p99);
+  console.log(`  (latency over ${m1.lag.n} feature writes)`);
+  report.figure({ config, label: 'cloud RSS', value: m1.rss / 2 ** 20, unit: 'MiB', decimals: 0 });
+  // the raw broker limit is the closed loop's: the most the broker takes with nothing behind it
+  report.figure({
+    config,
+    label: 'end to end',
+    value: endToEnd,
+    unit: 'readings/s',
+    raw: config === 'closed loop' ? rawRun?.readingsPerSec : undefined,
+    decimals: 0,
+  });
+  results.push({ label, readingsPerSec: endToEnd, p95: m1.lag.p95 });
 }
 
 const results: Array<{ label: string; readingsPerSec: number; p95: number }> = [];
 /** msgs/s the publishers are paced at in the current phase (0 = as fast as acknowledgements allow) */
 let rateNow = 0;
 
+/** the main role's reporter and raw broker run (the child roles report nothing) */
+let report: BenchReport;
+let rawRun: PublisherRun | undefined;
+
 async function main(): Promise<void> {
-  console.log(machineLine());
+  report = new BenchReport('pipeline');
   console.log(
     `load: ${PUBLISHERS} publisher processes × ${DEVICES} devices, ${R} readings per message, at most ${WINDOW} QoS 1 messages in flight per device; warmup ${args.warmup} s, measured ${args.duration} s per phase`,
   );
@@ -443,9 +468,10 @@ async function main(): Promise<void> {
   let raw: PublisherRun | undefined;
   if (!only || only === 'raw') {
     raw = await runRaw();
-    console.log(
-      `raw broker limit (aedes, own process, QoS 1, same payloads, nothing behind it): ${fmt(raw.msgsPerSec)} msgs/s = ${fmt(raw.readingsPerSec)} readings/s`,
-    );
+    rawRun = raw;
+    console.log('raw broker limit: aedes, own process, QoS 1, same payloads, nothing behind it');
+    report.figure({ label: 'raw broker limit', value: raw.readingsPerSec, unit: 'readings/s', decimals: 0 });
+    report.figure({ label: 'raw broker limit, messages', value: raw.msgsPerSec, unit: 'msgs/s', decimals: 0 });
   }
   if (!only || only === 'pipeline') {
     // 1. closed loop: the most the pipeline acknowledges (latency here is queueing: in-flight / throughput)
@@ -464,6 +490,7 @@ async function main(): Promise<void> {
       `summary: ${r.label}: ${fmt(r.readingsPerSec)} readings/s end to end${ratio}; p95 ${r.p95.toFixed(1)} ms (targets: >= 200,000 readings/s, p95 < 100 ms)`,
     );
   }
+  report.write();
 }
 
 const roles: Record<string, () => Promise<void>> = {

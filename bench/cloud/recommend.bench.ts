@@ -7,7 +7,7 @@
  *   service  the recommendation service (feature store read, input from manifest, micro-batched ORT, ranking,
  *            response log, metrics)
  * Prints req/s, p50 and p99 for each, and the ratio service/raw. Targets: p99 < 5 ms at concurrency 50 and
- * throughput >= 60 % of the raw baseline.
+ * throughput >= 60 % of the raw baseline. Figures through bench/lib/report.ts into bench/results/recommend.json.
  */
 import { existsSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +23,7 @@ import { RecommendService } from '../../cloud/recommend/recommend-service.ts';
 import { SqliteResponseLog } from '../../cloud/recommend/response-log.ts';
 import { parseManifest, type Manifest } from '../../protocol/manifest.ts';
 import { runLoad, wrkInstalled, type LoadResult } from './load/load-generator.ts';
-import { machineLine } from '../lib/machine.ts';
+import { BenchReport } from '../lib/report.ts';
 
 const { values } = parseArgs({
   options: {
@@ -75,7 +75,7 @@ const features = manifest.inputs.features;
 const ids = Array.from({ length: nEntities }, (_, i) => `m-${i}`);
 const paths = ids.slice(0, 2000).map((id) => `/v1/recommendations/${id}?k=3`);
 
-console.log(machineLine());
+const report = new BenchReport('recommend');
 console.log(`load generator: ${useWrk ? 'wrk' : 'autocannon'} in a second process`);
 console.log(
   `model: ${manifest.name}@${manifest.version} (${features.length} features, ${dir}); ${nEntities} entities; ${duration}s per run`,
@@ -125,21 +125,18 @@ const app = buildRecommendServer({ service });
 await app.listen({ port: 0, host: '127.0.0.1' });
 const svcUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
 
-const rows: string[] = [];
 for (const c of [2, 50]) {
   const r = await load(rawUrl, paths, c);
   const s = await load(svcUrl, paths, c);
-  const line = `concurrency ${String(c).padStart(2)}: raw ${r.rps.toFixed(0)} req/s p50 ${r.p50} ms p99 ${r.p99} ms | service ${s.rps.toFixed(0)} req/s p50 ${s.p50} ms p99 ${s.p99} ms (non-2xx ${s.non2xx}, errors ${s.errors}) | service/raw ${((s.rps / r.rps) * 100).toFixed(0)} %`;
-  console.log(line);
-  rows.push(
-    `| ${c} | ${r.rps.toFixed(0)} | ${r.p50} / ${r.p99} | ${s.rps.toFixed(0)} | ${s.p50} / ${s.p99} | ${((s.rps / r.rps) * 100).toFixed(0)} % |`,
-  );
+  const config = `concurrency ${c}`;
+  console.log(`${config}: raw = the bare route; service non-2xx ${s.non2xx}, errors ${s.errors}`);
+  report.figure({ config, label: 'req/s', value: s.rps, unit: 'req/s', raw: r.rps, decimals: 0 });
+  // wrk reports latencies to 10 µs, autocannon to whole milliseconds
+  for (const p of ['p50', 'p99'] as const)
+    report.figure({ config, label: p, value: s[p], unit: 'ms', raw: r[p], decimals: useWrk ? 2 : 0 });
 }
-console.log(
-  '\n| concurrency | raw req/s | raw p50 / p99 ms | service req/s | service p50 / p99 ms | service / raw |\n|---|---|---|---|---|---|\n' +
-    rows.join('\n'),
-);
 console.log(`responses logged: ${log.written + 0}`);
+report.write();
 
 await app.close();
 await service.close();

@@ -3,7 +3,7 @@
  * 1. artifact downloads from RegistryServer (1 MiB model, 8 concurrent clients, full GETs and resumed Range GETs)
  *    against the raw limit: a bare fastify route sending the same bytes from memory, measured in the same run;
  * 2. RolloutMachine.tick() over a fleet of 10 000 devices (gates on) against a bare pass over the same fleet map.
- * Run: npx tsx bench/cloud/rollout.bench.ts
+ * Run: npx tsx bench/cloud/rollout.bench.ts (figures through bench/lib/report.ts into bench/results/rollout.json)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -17,7 +17,7 @@ import { RegistryServer } from '../../cloud/registry/registry-server.ts';
 import { RolloutMachine } from '../../cloud/rollout/rollout-machine.ts';
 import type { FleetDevice } from '../../cloud/rollout/rollout-state.ts';
 import { parseRolloutSpec } from '../../cloud/rollout/rollout-spec.ts';
-import { machineLine } from '../lib/machine.ts';
+import { BenchReport } from '../lib/report.ts';
 
 const SIZE = 1024 * 1024;
 const CONCURRENCY = 8;
@@ -38,7 +38,7 @@ async function load(url: string, range: boolean): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  console.log(machineLine());
+  const report = new BenchReport('rollout');
   const dir = mkdtempSync(join(tmpdir(), 'el-bench-rollout-'));
   const body = randomBytes(SIZE);
   const store = new LocalArtifactStore({ dir: join(dir, 'artifacts') });
@@ -56,10 +56,15 @@ async function main(): Promise<void> {
   const rawMb = await load(rawUrl, false);
   const fullMb = await load(url, false);
   const rangeMb = await load(url, true);
-  console.log(
-    `artifact GET 1 MiB x${CONCURRENCY}: ${fullMb.toFixed(0)} MiB/s (raw fastify from memory ${rawMb.toFixed(0)} MiB/s, ratio ${(fullMb / rawMb).toFixed(2)})`,
-  );
-  console.log(`artifact Range GET (second half): ${rangeMb.toFixed(0)} MiB/s of body`);
+  console.log(`artifact downloads, 1 MiB x${CONCURRENCY} clients (raw: bare fastify sending the bytes from memory):`);
+  report.figure({
+    label: 'artifact GET',
+    value: fullMb,
+    unit: 'MiB/s',
+    raw: rawMb,
+    decimals: 0,
+  });
+  report.figure({ label: 'artifact Range GET', value: rangeMb, unit: 'MiB/s', decimals: 0 });
   await server.close();
   await raw.close();
   registry.close();
@@ -99,9 +104,17 @@ async function main(): Promise<void> {
   let sink = 0;
   for (let i = 0; i < ticks; i++) for (const [, fd] of fleet) sink += fd.inference!.anomalyRate;
   const passMs = (performance.now() - t0) / ticks;
-  console.log(
-    `RolloutMachine.tick, ${N} devices, 1000 in the cohort, 2 gates: ${tickMs.toFixed(2)} ms per tick (bare pass over the fleet ${passMs.toFixed(3)} ms, ratio ${(tickMs / passMs).toFixed(0)}x) ${sink > 0 ? '' : '!'}`,
-  );
+  // the bare pass must use what it read, or it could be optimised away
+  if (sink <= 0) console.log('the bare pass read nothing');
+  console.log(`RolloutMachine.tick over ${N} devices, 1000 in the cohort, 2 gates (raw: a bare pass over the fleet):`);
+  report.figure({
+    label: 'RolloutMachine.tick()',
+    value: tickMs,
+    unit: 'ms',
+    raw: passMs,
+    decimals: 2,
+  });
+  report.write();
 }
 
 await main();

@@ -7,6 +7,7 @@
  *   processor    LocalStream → Processor → SqliteFeatureStore (drain of a filled stream): messages/s, readings/s
  *   live lag     a producer puts 500 messages every 50 ms while the processor runs: device time → feature
  *                write latency, p50/p99 (onFeatureWrite)
+ * Figures through bench/lib/report.ts into bench/results/stream-features.json.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,7 @@ import { SqliteFeatureStore } from '../../cloud/feature-store/sqlite-feature-sto
 import { Processor } from '../../cloud/processor/processor.ts';
 import { encodeMessage, type TelemetryMessage } from '../../protocol/messages.ts';
 import { percentiles } from '../../lib/stats.ts';
-import { machineLine } from '../lib/machine.ts';
+import { BenchReport } from '../lib/report.ts';
 
 const { values } = parseArgs({
   options: {
@@ -45,12 +46,10 @@ function message(i: number, tsBase: number, live = false): TelemetryMessage {
   return { v: 1, type: 'telemetry', deviceId, seq: readings[0]!.seq, sentAt: ts, readings };
 }
 
-function rate(n: number, ms: number): string {
-  return `${Math.round((n / ms) * 1000).toLocaleString('en-US')}/s`;
-}
+const perS = (n: number, ms: number): number => (n / ms) * 1000;
 
 async function main(): Promise<void> {
-  console.log(machineLine());
+  const report = new BenchReport('stream-features');
   console.log(`devices ${DEVICES}, messages ${MESSAGES}, readings/message ${READINGS}`);
   const records = Array.from({ length: MESSAGES }, (_, i) => {
     const m = message(i, Date.now() - 600_000);
@@ -80,9 +79,14 @@ async function main(): Promise<void> {
     for (let i = 0; i < records.length; i += 500) await stream.put(records.slice(i, i + 500));
     const putMs = performance.now() - t0;
     await stream.close();
-    console.log(
-      `stream put (${sync}, 500/put): ${rate(records.length, putMs)}  raw sqlite: ${rate(records.length, rawMs)}  ratio ${(rawMs / putMs).toFixed(2)}`,
-    );
+    report.figure({
+      label: `LocalStream.put, ${sync}`,
+      value: perS(records.length, putMs),
+      unit: 'records/s',
+      raw: perS(records.length, rawMs),
+      rawUnit: 'rows/s',
+      decimals: 0,
+    });
   }
 
   // processor drain over a filled stream
@@ -96,9 +100,15 @@ async function main(): Promise<void> {
     const n = await p.drain();
     const ms = performance.now() - t0;
     const s = p.stats();
-    console.log(
-      `processor drain: ${rate(n, ms)} messages, ${rate(n * READINGS, ms)} readings, ${s.featureWrites} feature writes (${rate(s.featureWrites, ms)})`,
-    );
+    console.log(`processor drain: ${n} messages, ${s.featureWrites} feature writes`);
+    report.figure({ label: 'drain, messages', value: perS(n, ms), unit: 'messages/s', decimals: 0 });
+    report.figure({ label: 'drain, readings', value: perS(n * READINGS, ms), unit: 'readings/s', decimals: 0 });
+    report.figure({
+      label: 'drain, feature writes',
+      value: perS(s.featureWrites, ms),
+      unit: 'feature writes/s',
+      decimals: 0,
+    });
     await p.close();
     await store.close();
     await stream.close();
@@ -131,13 +141,15 @@ async function main(): Promise<void> {
     while (p.stats().records < rounds * 500) await new Promise((res) => setTimeout(res, 5));
     const ms = performance.now() - t0;
     const pc = percentiles(lags, [50, 99]);
-    console.log(
-      `live (500 msgs / 50 ms = ${rate(rounds * 500, ms)}): lag device time → feature write p50 ${pc.p50!.toFixed(1)} ms, p99 ${pc.p99!.toFixed(1)} ms over ${lags.length} writes`,
-    );
+    console.log(`live: 500 messages every 50 ms; lag device time → feature write over ${lags.length} writes`);
+    report.figure({ label: 'live, producer', value: perS(rounds * 500, ms), unit: 'messages/s', decimals: 0 });
+    report.figure({ label: 'live lag p50', value: pc.p50!, unit: 'ms', maxDecimals: 1 });
+    report.figure({ label: 'live lag p99', value: pc.p99!, unit: 'ms', maxDecimals: 1 });
     await p.close();
     await store.close();
     await stream.close();
   }
+  report.write();
 }
 
 try {

@@ -8,7 +8,8 @@
  * server then reads it read-only. Load comes from a second process (wrk when installed, else autocannon), cycling
  * through every report: fleet-health, device-history of each device, model-impact with and without asOf, site-trend
  * of each site and of all.
- * Prints req/s and p50 / p95 / p99 for each, the ratio reports/raw, and whether p95 < 100 ms.
+ * Prints req/s and p50 / p95 / p99 for each, the ratio reports/raw, and whether p95 < 100 ms, through
+ * bench/lib/report.ts into bench/results/warehouse-reports.json.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +20,7 @@ import { ReportsServer } from '../../cloud/warehouse/reports-server.ts';
 import { Warehouse } from '../../cloud/warehouse/warehouse.ts';
 import type { DeviceMessage } from '../../protocol/messages.ts';
 import { runLoad, wrkInstalled, type LoadResult } from './load/load-generator.ts';
-import { machineLine } from '../lib/machine.ts';
+import { BenchReport } from '../lib/report.ts';
 import { archiveMessages } from '../../test/helpers/archive-messages.ts';
 
 const { values } = parseArgs({
@@ -122,7 +123,7 @@ function load(url: string, paths: string[]): Promise<LoadResult> {
   return runLoad({ url, paths, connections: CONNECTIONS, durationSec: duration, workDir: work, wrk: useWrk });
 }
 
-console.log(machineLine());
+const report = new BenchReport('warehouse-reports');
 console.log(
   `load generator: ${useWrk ? 'wrk' : 'autocannon'} in a second process, ${CONNECTIONS} connections, ${duration}s per run`,
 );
@@ -154,15 +155,22 @@ const paths = [
 try {
   const r = await load(rawUrl, ['/v1/reports/fleet-health']);
   const s = await load(server.url!, paths);
-  const ms = (v: number | null) => (v === null ? '–' : String(v));
-  console.log(`raw:     ${r.rps.toFixed(0)} req/s p50 ${ms(r.p50)} ms p95 ${ms(r.p95)} ms p99 ${ms(r.p99)} ms`);
-  console.log(
-    `reports: ${s.rps.toFixed(0)} req/s p50 ${ms(s.p50)} ms p95 ${ms(s.p95)} ms p99 ${ms(s.p99)} ms (non-2xx ${s.non2xx}, errors ${s.errors})`,
-  );
-  console.log(
-    '\n| clients | raw req/s | raw p50 / p95 ms | reports req/s | reports p50 / p95 / p99 ms | reports / raw | p95 < 100 ms |\n|---|---|---|---|---|---|---|\n' +
-      `| ${CONNECTIONS} | ${r.rps.toFixed(0)} | ${ms(r.p50)} / ${ms(r.p95)} | ${s.rps.toFixed(0)} | ${ms(s.p50)} / ${ms(s.p95)} / ${ms(s.p99)} | ${((s.rps / r.rps) * 100).toFixed(1)} % | ${s.p95 !== null && s.p95 < 100 && s.non2xx === 0 ? 'yes' : 'NO'} |`,
-  );
+  console.log(`reports: non-2xx ${s.non2xx}, errors ${s.errors}; raw limit: a bare Fastify GET`);
+  report.figure({ label: 'req/s', value: s.rps, unit: 'req/s', raw: r.rps, decimals: 0 });
+  for (const p of ['p50', 'p95', 'p99'] as const) {
+    const v = s[p];
+    if (v === null) continue; // the generator could not tell
+    report.figure({
+      label: p,
+      value: v,
+      unit: 'ms',
+      raw: r[p] ?? undefined,
+      maxDecimals: 2,
+      ...(p === 'p95' ? { target: { op: '<', value: 100 } as const } : {}),
+    });
+  }
+  report.figure({ label: 'non-2xx responses', value: s.non2xx, unit: 'responses', decimals: 0 });
+  report.write();
 } finally {
   await server.close();
   await raw.close();

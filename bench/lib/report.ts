@@ -18,6 +18,22 @@ export interface BenchFigure {
   /** the same quantity for the machine's raw limit in the same run (e.g. a trivial model, bare SQLite) */
   raw?: number | undefined;
   rawUnit?: string | undefined;
+  /**
+   * the configuration the figure was measured in when a bench measures several (a broker, a memory profile, a
+   * concurrency); a figure is keyed by label and configuration together
+   */
+  config?: string | undefined;
+  /** print value and raw with exactly this many decimals and thousands separators (default: formatNumber's short form) */
+  decimals?: number | undefined;
+  /** print value and raw with at most this many decimals and thousands separators */
+  maxDecimals?: number | undefined;
+  /** the target the value is held to */
+  target?: BenchTarget | undefined;
+}
+
+export interface BenchTarget {
+  op: '<' | '<=' | '>=' | '>';
+  value: number;
 }
 
 export interface BenchResult {
@@ -62,12 +78,46 @@ export function formatNumber(x: number): string {
   return x.toFixed(2);
 }
 
+/** `x` as a figure's value or raw limit is printed: with its decimals when it states them, else formatNumber. */
+export function figureNumber(f: BenchFigure, x: number): string {
+  if (f.decimals === undefined && f.maxDecimals === undefined) return formatNumber(x);
+  return x.toLocaleString('en-US', {
+    minimumFractionDigits: f.decimals ?? 0,
+    maximumFractionDigits: f.decimals ?? f.maxDecimals,
+  });
+}
+
+const TARGET_SIGN = { '<': '<', '<=': '≤', '>=': '≥', '>': '>' } as const;
+
+/** Whether the figure's value meets its target (undefined without one). */
+export function targetMet(f: BenchFigure): boolean | undefined {
+  const t = f.target;
+  if (!t) return undefined;
+  if (t.op === '<') return f.value < t.value;
+  if (t.op === '<=') return f.value <= t.value;
+  if (t.op === '>=') return f.value >= t.value;
+  return f.value > t.value;
+}
+
+/** `target ≥ 200,000: met` (the unit after the number when `unit` is given), or '' without a target. */
+export function targetText(f: BenchFigure, unit?: string): string {
+  if (!f.target) return '';
+  // a target is a round number: the figure's decimals at most
+  const n =
+    f.decimals === undefined && f.maxDecimals === undefined
+      ? formatNumber(f.target.value)
+      : f.target.value.toLocaleString('en-US', { maximumFractionDigits: f.decimals ?? f.maxDecimals });
+  return `target ${TARGET_SIGN[f.target.op]} ${unit ? `${n} ${unit}` : n}: ${targetMet(f) ? 'met' : 'not met'}`;
+}
+
 export function figureLine(f: BenchFigure): string {
   const raw =
     f.raw === undefined
       ? ''
-      : `; raw limit ${formatNumber(f.raw)} ${f.rawUnit ?? f.unit} (ratio ${ratioText(f) || 'n/a'})`;
-  return `${f.label}: ${formatNumber(f.value)} ${f.unit}${raw}`;
+      : `; raw limit ${figureNumber(f, f.raw)} ${f.rawUnit ?? f.unit} (ratio ${ratioText(f) || 'n/a'})`;
+  const target = f.target ? ` (${targetText(f, f.unit)})` : '';
+  const unit = f.unit ? ` ${f.unit}` : '';
+  return `${f.config ? `[${f.config}] ` : ''}${f.label}: ${figureNumber(f, f.value)}${unit}${raw}${target}`;
 }
 
 export class BenchReport {

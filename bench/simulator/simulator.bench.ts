@@ -9,16 +9,18 @@
  *      (messages per second and per CPU-second of this process).
  *
  *   npx tsx bench/simulator/simulator.bench.ts [--devices 10000] [--seconds 30] [--agents 200] [--skip-agents]
+ *
+ * Figures through bench/lib/report.ts into bench/results/simulator.json.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { cpus, freemem, totalmem, tmpdir } from 'node:os';
+import { freemem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { execSync } from 'node:child_process';
 import { runSimulation } from '../../simulator/run-simulation.ts';
 import { LeanMqttClient } from '../../simulator/light/lean-mqtt-client.ts';
+import { BenchReport } from '../lib/report.ts';
 
 const { values } = parseArgs({
   options: {
@@ -130,24 +132,18 @@ async function rawLimit(port: number): Promise<{ msgsPerSec: number; msgsPerCpuS
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'el-bench-sim-'));
-const gitRef = (() => {
-  try {
-    return execSync('git rev-parse --short HEAD', { cwd: join(import.meta.dirname, '..', '..') })
-      .toString()
-      .trim();
-  } catch {
-    return 'unknown';
-  }
-})();
-console.log(
-  `machine: ${cpus().length} x ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB (${(freemem() / 2 ** 30).toFixed(1)} free), node ${process.version}, git ${gitRef}`,
-);
+const report = new BenchReport('simulator');
+console.log(`free memory ${(freemem() / 2 ** 30).toFixed(1)} GiB`);
 const mq = await startMosquitto(dir);
 try {
   const raw = await rawLimit(mq.port);
   console.log(
     `raw limit: one lean connection, QoS 1, 200 B: ${raw.msgsPerSec.toFixed(0)} msgs/s, ${raw.msgsPerCpuSec.toFixed(0)} msgs per CPU-second of the publisher`,
   );
+  const light = (label: string, value: number, unit: string, decimals: number, rawValue?: number) =>
+    report.figure({ config: 'light', label, value, unit, decimals, raw: rawValue });
+  const agents = (label: string, value: number, unit: string, decimals: number) =>
+    report.figure({ config: 'agents', label, value, unit, decimals });
 
   if (!values['skip-light']) {
     const RATE = Number(values.rate);
@@ -205,6 +201,23 @@ try {
     console.log(
       `  observer (separate process): received ${o.received} of ${r.throughput.readingsPublished} readings, ${o.duplicates} duplicates, latency ${JSON.stringify(o.latency)}`,
     );
+    light('devices', DEVICES, 'devices', 0);
+    report.figure({ config: 'light', label: 'rate', value: RATE, unit: 'msg/s each', maxDecimals: 2 });
+    light('connections up', r.connect.timeToAllConnectedMs / 1000, 's', 1);
+    if (steady) {
+      light('msgs/s, steady state', steady.msgs, 'msgs/s', 0);
+      light('CPU, steady state', steady.cores, 'cores', 3);
+    }
+    light('readings/s', r.throughput.readingsPerSec, 'readings/s', 0);
+    light('CPU, whole run', r.cpu.cores, 'cores', 3);
+    if (steady) {
+      light('CPU per message', (steady.cores / steady.msgs) * 1e6, 'µs', 0);
+      light('msgs per CPU-second', steady.msgs / steady.cores, 'msgs per CPU-second', 0, raw.msgsPerCpuSec);
+    }
+    light('sends skipped', r.schedule.skippedSends, 'sends', 0);
+    light('sends late', (r.schedule.lateSends / Math.max(1, r.throughput.messagesPublished)) * 100, '%', 0);
+    light('mosquitto CPU', mqCores, 'cores', 2);
+    light('RSS', r.memory.rssMiB, 'MiB', 0);
     if (steady)
       console.log(
         `FIGURE light: ${DEVICES} devices x ${RATE} msg/s = ${steady.msgs.toFixed(0)} msgs/s using ${steady.cores.toFixed(3)} cores (target <= 1), ${((steady.cores / steady.msgs) * 1e6).toFixed(0)} CPU-us per message => ${((steady.cores / steady.msgs) * DEVICES).toFixed(2)} cores at ${DEVICES} msgs/s; raw ${raw.msgsPerCpuSec.toFixed(0)} msgs/CPU-s (${(1e6 / raw.msgsPerCpuSec).toFixed(0)} us/msg) => ${((steady.msgs / steady.cores / raw.msgsPerCpuSec) * 100).toFixed(0)} % of raw efficiency; late ${r.schedule.lateSends}, skipped ${r.schedule.skippedSends}`,
@@ -234,10 +247,20 @@ try {
     console.log(
       `  CPU ${r.cpu.cores.toFixed(3)} cores (incl. in-process observer), rss ${r.memory.rssMiB.toFixed(0)} MiB, wall ${((Date.now() - t0) / 1000).toFixed(1)} s`,
     );
+    agents('agents', AGENTS, 'agents', 0);
+    agents('connected', r.connect.timeToAllConnectedMs / 1000, 's', 1);
+    agents('readings/s', r.throughput.readingsPerSec, 'readings/s', 0);
+    agents('delivered', r.delivery.received, 'readings', 0);
+    agents('expected', r.delivery.expected, 'readings', 0);
+    agents('latency p50', r.latency.deviceToBroker.p50, 'ms', 0);
+    agents('latency p99', r.latency.deviceToBroker.p99, 'ms', 0);
+    agents('CPU', r.cpu.cores, 'cores', 2);
+    agents('RSS', r.memory.rssMiB, 'MiB', 0);
     console.log(
       `FIGURE agents: ${AGENTS} agents in one process, delivery ${r.delivery.complete ? 'complete' : 'INCOMPLETE'}, ${r.cpu.cores.toFixed(2)} cores`,
     );
   }
+  report.write();
 } finally {
   mq.child.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,7 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import type { CliContext } from '../../lib/cli-context.ts';
-import { stopOnSignal } from '../stop-on-signal.ts';
+import { serveUntilSignal } from '../stop-on-signal.ts';
 import { loadConfig } from '../load-config.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { parseFlags } from '../../lib/cli-errors.ts';
@@ -105,9 +105,7 @@ async function serveCloud(
   // nothing listening (e.g. --only processor with HTTP off) would let the event loop drain and Node exit with 13
   // (unsettled top-level await): the cloud holds the process while it runs (the kernel's keepAlive).
   const cloud = createCloud(config, { logger, cwd: ctx.cwd, keepAlive: true });
-  const signals = stopOnSignal(logger, () => cloud.close(), 'unacknowledged messages are redelivered by the devices');
-  try {
-    await cloud.start();
+  const announce = (): void => {
     const parts = [...cloud.parts.keys()].join(', ');
     const lines = [`edgeloop cloud running: ${parts}`];
     if (cloud.urls.mqtt) lines.push(`  mqtt    ${cloud.urls.mqtt}`);
@@ -118,13 +116,8 @@ async function serveCloud(
     const maint = cloud.parts.get('maintenance') as { url?: string } | undefined;
     if (maint?.url) lines.push(`  maintenance ${maint.url}/v1/devices/{id}/rul  ${maint.url}/openapi.json`);
     ctx.stdout.write(lines.join('\n') + '\n');
-    return await signals.done;
-  } catch (err) {
-    await cloud.close().catch(() => {});
-    throw err;
-  } finally {
-    signals.dispose();
-  }
+  };
+  return serveUntilSignal(logger, cloud, announce, 'unacknowledged messages are redelivered by the devices');
 }
 
 async function hashPasswordCommand(argv: string[], ctx: CliContext): Promise<number> {

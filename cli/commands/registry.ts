@@ -2,6 +2,7 @@
  * `edgeloop registry`: talks to a registry server over HTTP (--url, EDGELOOP_REGISTRY_URL, default
  * http://127.0.0.1:8081), or runs one (`serve`).
  */
+import { serveUntilSignal } from '../stop-on-signal.ts';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EdgeloopError } from '../../protocol/errors.ts';
@@ -171,6 +172,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     case 'serve': {
       const { createRegistryPart } = await import('../../cloud/registry/registry-part.ts');
       const { createCliLogger } = await import('../../lib/logger.ts');
+      const logger = createCliLogger(ctx.env.EDGELOOP_LOG_LEVEL ?? 'info');
       const port = numberFlag('registry serve', '--port', values.port, { min: 0, max: 65535, integer: true });
       const part = createRegistryPart(
         {
@@ -183,16 +185,14 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
           ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
           ...(token ? { apiToken: token } : {}),
         },
-        { logger: createCliLogger(ctx.env.EDGELOOP_LOG_LEVEL ?? 'info') },
+        { logger },
       );
-      await part.start();
-      out(`registry listening on ${part.instance.server.url}`);
-      await new Promise<void>((r) => {
-        process.once('SIGINT', r);
-        process.once('SIGTERM', r);
-      });
-      await part.close();
-      return 0;
+      return serveUntilSignal(
+        logger,
+        part,
+        () => out(`registry listening on ${part.instance.server.url}`),
+        'the registry did not close',
+      );
     }
     default:
       throw usageError(

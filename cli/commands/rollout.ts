@@ -2,6 +2,7 @@
  * `edgeloop rollout`: talks to a running rollout controller over HTTP (--url, EDGELOOP_ROLLOUT_URL, default
  * http://127.0.0.1:8082), or runs one (`serve`). The controller owns the state (SQLite); the CLI never writes it.
  */
+import { serveUntilSignal } from '../stop-on-signal.ts';
 import { resolve } from 'node:path';
 import { flagError, numberFlag, parseFlags, usageError } from '../../lib/cli-errors.ts';
 import { DEFAULT_DATA_DIRS } from '../../lib/data-dirs.ts';
@@ -9,6 +10,7 @@ import type { CliContext } from '../../lib/cli-context.ts';
 import { jsonClient, type JsonCall } from '../json-http-client.ts';
 import { watchFrame } from '../../lib/progress.ts';
 import type { RolloutView } from '../../cloud/rollout/rollout-view.ts';
+import { ROLLOUT_STATUSES } from '../../cloud/rollout/rollout-state.ts';
 
 export const help = `usage: edgeloop rollout <command> [options]
 
@@ -56,17 +58,6 @@ options:
   --token TOKEN   bearer token (default $EDGELOOP_ROLLOUT_TOKEN)
   --json          print JSON
 `;
-
-const ROLLOUT_STATUSES = [
-  'shadowing',
-  'awaiting-approval',
-  'rolling',
-  'baking',
-  'completed',
-  'aborted',
-  'rolling-back',
-  'rolled-back',
-];
 
 /** `status --watch` ended in a rollback: distinct from 1 (error) and 2 (wrong flags) */
 export const ROLLED_BACK_EXIT_CODE = 3;
@@ -286,7 +277,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       const until = values.until;
       if (until !== undefined) {
         if (!values.watch) throw flagError('rollout status', '--until', 'needs --watch', '--watch --until STATUS');
-        if (!ROLLOUT_STATUSES.includes(until))
+        if (!(ROLLOUT_STATUSES as readonly string[]).includes(until))
           throw flagError(
             'rollout status',
             '--until',
@@ -333,6 +324,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     case 'serve': {
       const { createRolloutPart } = await import('../../cloud/rollout/rollout-part.ts');
       const { createCliLogger } = await import('../../lib/logger.ts');
+      const logger = createCliLogger(ctx.env.EDGELOOP_LOG_LEVEL ?? 'info');
       const port = int('port', values.port);
       const groups: Record<string, string[]> = {};
       for (const g of values.group ?? []) {
@@ -358,16 +350,14 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
           },
           groups,
         },
-        { logger: createCliLogger(ctx.env.EDGELOOP_LOG_LEVEL ?? 'info') },
+        { logger },
       );
-      await part.start();
-      out(`rollout controller listening on ${part.instance.server.url}`);
-      await new Promise<void>((r) => {
-        process.once('SIGINT', r);
-        process.once('SIGTERM', r);
-      });
-      await part.close();
-      return 0;
+      return serveUntilSignal(
+        logger,
+        part,
+        () => out(`rollout controller listening on ${part.instance.server.url}`),
+        'the rollout controller did not close',
+      );
     }
     default:
       throw usageError(

@@ -6,7 +6,7 @@ import type { CliContext } from '../../lib/cli-context.ts';
 import { numberFlag, parseFlags, parsedFlag, usageError } from '../../lib/cli-errors.ts';
 import { createCliLogger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { stopOnSignal } from '../stop-on-signal.ts';
+import { serveUntilSignal } from '../stop-on-signal.ts';
 import { requireStore, resolveDataDir } from './features.ts';
 
 export const help = `usage: edgeloop warehouse refresh [--full] [options]
@@ -196,16 +196,15 @@ async function serve(path: string, host: string, port: number, ctx: CliContext):
   const { ReportsServer } = await import('../../cloud/warehouse/reports-server.ts');
   const logger = createCliLogger(ctx.env.EDGELOOP_LOG_LEVEL ?? 'info');
   const server = new ReportsServer({ path, host, port, logger });
-  await server.start();
-  ctx.stdout.write(
-    `warehouse reports on ${server.url}/ (API: ${server.url}/v1/reports/..., ${server.url}/openapi.json)\n`,
+  return serveUntilSignal(
+    logger,
+    server,
+    () =>
+      ctx.stdout.write(
+        `warehouse reports on ${server.url}/ (API: ${server.url}/v1/reports/..., ${server.url}/openapi.json)\n`,
+      ),
+    'the reports server did not close',
   );
-  const s = stopOnSignal(logger, () => server.close(), 'the reports server did not close');
-  try {
-    return await s.done;
-  } finally {
-    s.dispose();
-  }
 }
 
 function parseTime(v: string): number {

@@ -128,15 +128,12 @@ export interface DdlOptions {
   projectionStart?: string;
 }
 
-/** The Athena DDL of one table (CREATE EXTERNAL TABLE … PARTITIONED BY … STORED AS PARQUET LOCATION …). */
-export function athenaDdl(t: AtScaleTable, o: DdlOptions): string {
-  const db = o.database ?? 'edgeloop';
-  const start = o.projectionStart ?? '2026-01-01';
-  const loc = `${o.location.replace(/\/$/, '')}/${t.path}/`;
-  const cols = t.columns.map((c) => `  \`${c.name}\` ${c.type}`).join(',\n');
-  const lines = [`CREATE EXTERNAL TABLE IF NOT EXISTS \`${db}\`.\`${t.name}\` (`, cols, ')'];
-  if (t.partitions.length > 0) lines.push(`PARTITIONED BY (${t.partitions.map((p) => `\`${p}\` string`).join(', ')})`);
-  lines.push('STORED AS PARQUET', `LOCATION '${loc}'`);
+/**
+ * The table properties of one at-scale table whose files are under `location` (ending in '/'): ZSTD Parquet and,
+ * for a partitioned table, partition projection from `start` (YYYY-MM-DD) on, so a new day or hour is queryable
+ * without a crawler or `MSCK REPAIR TABLE`. The Athena DDL and the CDK stack's Glue tables both state these.
+ */
+export function tableProperties(t: AtScaleTable, location: string, start: string): [string, string][] {
   const props: [string, string][] = [['parquet.compression', 'ZSTD']];
   if (t.partitions.length > 0) {
     props.push(['projection.enabled', 'true']);
@@ -155,8 +152,21 @@ export function athenaDdl(t: AtScaleTable, o: DdlOptions): string {
         ['projection.hour.digits', '2'],
       );
     const template = t.partitions.map((p) => `${p}=\${${p}}`).join('/');
-    props.push(['storage.location.template', `${loc}${template}/`]);
+    props.push(['storage.location.template', `${location}${template}/`]);
   }
+  return props;
+}
+
+/** The Athena DDL of one table (CREATE EXTERNAL TABLE … PARTITIONED BY … STORED AS PARQUET LOCATION …). */
+export function athenaDdl(t: AtScaleTable, o: DdlOptions): string {
+  const db = o.database ?? 'edgeloop';
+  const start = o.projectionStart ?? '2026-01-01';
+  const loc = `${o.location.replace(/\/$/, '')}/${t.path}/`;
+  const cols = t.columns.map((c) => `  \`${c.name}\` ${c.type}`).join(',\n');
+  const lines = [`CREATE EXTERNAL TABLE IF NOT EXISTS \`${db}\`.\`${t.name}\` (`, cols, ')'];
+  if (t.partitions.length > 0) lines.push(`PARTITIONED BY (${t.partitions.map((p) => `\`${p}\` string`).join(', ')})`);
+  lines.push('STORED AS PARQUET', `LOCATION '${loc}'`);
+  const props = tableProperties(t, loc, start);
   lines.push(`TBLPROPERTIES (\n${props.map(([k, v]) => `  '${k}' = '${v}'`).join(',\n')}\n);`);
   return `${lines.join('\n')}\n`;
 }

@@ -1,60 +1,86 @@
-/** Options and statistics of the embedded broker (embedded-broker.ts), and reading its PEM material. */
-import { checkKnownOptions } from '../../lib/options.ts';
+/**
+ * Options and statistics of the embedded broker (embedded-broker.ts), and reading its PEM material. The options are
+ * one lib/options.ts schema with what each means and its default (an unknown option is refused with a suggestion, a
+ * bad value names the field; EL_ERR_INVALID_ARGUMENT); the cloud config's `broker.embedded` section reads its
+ * defaults.
+ */
 import { readFileSync } from 'node:fs';
-import { EdgeloopError } from '../../protocol/errors.ts';
+import { z } from 'zod';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { AcceptInput, IngestOutcome } from '../ingest/ingest.ts';
+import { callback, dependency, optionRuleError, parseOptions } from '../../lib/options.ts';
+import { EdgeloopError } from '../../protocol/errors.ts';
+import type { AcceptInput, IngestOutcome } from '../ingest/ingest-options.ts';
 import type { DeadLetterInput } from '../dlq/sqlite-dlq.ts';
 import type { Credentials } from './credentials.ts';
-import type { LoginRateLimitOptions } from './login-rate-limiter.ts';
+import { LoginRateLimitOptionsSchema } from './login-rate-limiter.ts';
 
-export interface BrokerTlsOptions {
-  /** TLS listener port; default 8883 (0 = any free port) */
-  port?: number;
+const W = 'EmbeddedBroker';
+const CODE = 'EL_ERR_INVALID_ARGUMENT';
+const port = z.number().int().min(0).max(65535);
+/** PEM text or a file path */
+const pemOrPath = z.string({ error: 'required (PEM text or a file path)' }).min(1);
+
+export const BrokerTlsOptionsSchema = z.strictObject({
+  /** TLS listener port (0 = any free port) */
+  port: port.default(8883),
   /** server certificate and key: PEM text or a file path */
-  cert: string;
-  key: string;
+  cert: pemOrPath,
+  key: pemOrPath,
   /** CA that signs device certificates (PEM text or path); without it client certificates are not requested */
-  ca?: string | undefined;
-  /** refuse TLS connections without a valid client certificate; default false (password auth over TLS allowed) */
-  requireClientCert?: boolean;
-}
+  ca: pemOrPath.optional(),
+  /** refuse TLS connections without a valid client certificate (otherwise password auth over TLS is allowed) */
+  requireClientCert: z.boolean().default(false),
+});
 
-export interface EmbeddedBrokerOptions {
-  /** listen address; default 127.0.0.1 (use 0.0.0.0 to accept devices from the network) */
-  host?: string;
-  /** plain MQTT port; default 1883, 0 = any free port, null = no plain listener (TLS only) */
-  port?: number | null;
-  tls?: BrokerTlsOptions | undefined;
-  credentials?: Credentials;
-  /** accept clients without credentials as devices named by their client id; default false */
-  allowAnonymous?: boolean;
-  /** allow allowAnonymous on a non-loopback host (anyone on the network may connect); default false */
-  insecure?: boolean;
-  /** failed-login rate limiting per client address and per username; false = off; default: the limiter's defaults */
-  /**
-   * failed-login limits (LoginRateLimiter), or false for none; `limitLoopback: true` also limits loopback client
-   * addresses (by default they are this machine's own processes and only their usernames are limited)
-   */
-  loginRateLimit?: (LoginRateLimitOptions & { limitLoopback?: boolean }) | false;
-  /** a device's MQTT client id must equal its deviceId; default true */
-  requireClientIdMatch?: boolean;
-  /** certificate CNs must also be listed under credentials.devices; default false */
-  requireRegisteredDevices?: boolean;
-  /** what to do with an unauthorised publish after dead-lettering it; default 'quarantine' */
-  unauthorizedPublish?: 'quarantine' | 'disconnect';
-  topicPrefix?: string;
+/**
+ * The broker's failed-login limits: the LoginRateLimiter's, and `limitLoopback: true` also limits loopback client
+ * addresses (by default they are this machine's own processes and only their usernames are limited).
+ */
+export const BrokerLoginRateLimitSchema = LoginRateLimitOptionsSchema.extend({
+  limitLoopback: z.boolean().default(false),
+});
+
+export const EmbeddedBrokerOptionsSchema = z.strictObject({
+  /** listen address (use 0.0.0.0 to accept devices from the network) */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** plain MQTT port; 0 = any free port, null = no plain listener (TLS only) */
+  port: port.nullable().default(1883),
+  tls: BrokerTlsOptionsSchema.optional(),
+  credentials: dependency<Credentials>('a Credentials').optional(),
+  /** accept clients without credentials as devices named by their client id */
+  allowAnonymous: z.boolean().default(false),
+  /** allow allowAnonymous on a non-loopback host (anyone on the network may connect) */
+  insecure: z.boolean().default(false),
+  /** failed-login limits (BrokerLoginRateLimitSchema, checked on its own), or false for none */
+  loginRateLimit: z
+    .union([z.literal(false), z.record(z.string(), z.unknown())], {
+      error: 'expected false or the login rate limits',
+    })
+    .default({}),
+  /** a device's MQTT client id must equal its deviceId */
+  requireClientIdMatch: z.boolean().default(true),
+  /** certificate CNs must also be listed under credentials.devices */
+  requireRegisteredDevices: z.boolean().default(false),
+  /** what to do with an unauthorised publish after dead-lettering it */
+  unauthorizedPublish: z.enum(['quarantine', 'disconnect']).default('quarantine'),
+  topicPrefix: z.string().optional(),
   /** in-path ingest: device messages are acknowledged only after accept() resolves */
-  ingest?: { accept(msg: AcceptInput): Promise<IngestOutcome> } | undefined;
+  ingest: dependency<{ accept(msg: AcceptInput): Promise<IngestOutcome> }>('an Ingest').optional(),
   /** refused publishes (unauthorised) go here, e.g. SqliteDlq.add */
-  onRefused?: ((d: DeadLetterInput) => void) | undefined;
-  /** time allowed for in-flight messages when closing, ms; default 5000 */
-  drainTimeoutMs?: number;
-  logger?: Logger;
+  onRefused: callback<(d: DeadLetterInput) => void>().optional(),
+  /** time allowed for in-flight messages when closing, ms */
+  drainTimeoutMs: z.number().min(0).default(5000),
+  logger: dependency<Logger>('a Logger').optional(),
   /** time source of the login rate limiter; default the system clock */
-  clock?: Pick<Clock, 'now'>;
-}
+  clock: dependency<Pick<Clock, 'now'>>('a Clock').optional(),
+});
+
+export type BrokerTlsOptions = z.input<typeof BrokerTlsOptionsSchema>;
+export type EmbeddedBrokerOptions = z.input<typeof EmbeddedBrokerOptionsSchema>;
+
+/** The broker's defaults (the cloud config's `broker.embedded` section reads them). */
+export const BROKER_DEFAULTS = Object.freeze(EmbeddedBrokerOptionsSchema.parse({}));
 
 export interface BrokerStats {
   connectedClients: number;
@@ -74,25 +100,6 @@ export interface BrokerStats {
   protocolRefusals: number;
 }
 
-export const BROKER_OPTION_NAMES: ReadonlySet<string> = new Set([
-  'host',
-  'port',
-  'tls',
-  'credentials',
-  'allowAnonymous',
-  'requireClientIdMatch',
-  'requireRegisteredDevices',
-  'unauthorizedPublish',
-  'topicPrefix',
-  'ingest',
-  'onRefused',
-  'drainTimeoutMs',
-  'logger',
-  'insecure',
-  'loginRateLimit',
-  'clock',
-]);
-
 /** PEM text as given, or read from the file path given. */
 export function pem(v: string | undefined, what: string): string | undefined {
   if (v === undefined) return undefined;
@@ -107,44 +114,25 @@ export function pem(v: string | undefined, what: string): string | undefined {
 }
 
 /** The broker's settings after checks and defaults. */
-export interface ResolvedBrokerOptions {
-  host: string;
-  port: number | null;
-  allowAnonymous: boolean;
-  insecure: boolean;
-  requireClientIdMatch: boolean;
-  requireRegisteredDevices: boolean;
-  unauthorizedPublish: 'quarantine' | 'disconnect';
-  drainTimeoutMs: number;
-}
+export type ResolvedBrokerOptions = Readonly<
+  Omit<z.output<typeof EmbeddedBrokerOptionsSchema>, 'tls' | 'loginRateLimit'> & {
+    tls: z.output<typeof BrokerTlsOptionsSchema> | undefined;
+    loginRateLimit: z.output<typeof BrokerLoginRateLimitSchema> | false;
+  }
+>;
 
-/** Check the options (EL_ERR_INVALID_ARGUMENT naming the option) and apply the defaults. */
+/** Check the options (see the header) and apply the defaults; frozen. */
 export function resolveBrokerOptions(opts: EmbeddedBrokerOptions): ResolvedBrokerOptions {
-  checkKnownOptions('EmbeddedBroker', opts, BROKER_OPTION_NAMES, 'EL_ERR_INVALID_ARGUMENT');
-  const up = opts.unauthorizedPublish ?? 'quarantine';
-  if (up !== 'quarantine' && up !== 'disconnect') {
-    throw new EdgeloopError(
-      'EL_ERR_INVALID_ARGUMENT',
-      `EmbeddedBroker: unauthorizedPublish must be "quarantine" or "disconnect", got ${JSON.stringify(up)}`,
-    );
-  }
-  const port = opts.port === undefined ? 1883 : opts.port;
-  if (port !== null && (!Number.isInteger(port) || port < 0 || port > 65535)) {
-    throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `EmbeddedBroker: port must be 0-65535 or null, got ${port}`);
-  }
-  if (port === null && !opts.tls)
-    throw new EdgeloopError(
-      'EL_ERR_INVALID_ARGUMENT',
-      'EmbeddedBroker: port is null and no tls listener is configured',
-    );
-  return Object.freeze({
-    host: opts.host ?? '127.0.0.1',
-    port,
-    allowAnonymous: opts.allowAnonymous ?? false,
-    insecure: opts.insecure ?? false,
-    requireClientIdMatch: opts.requireClientIdMatch ?? true,
-    requireRegisteredDevices: opts.requireRegisteredDevices ?? false,
-    unauthorizedPublish: up,
-    drainTimeoutMs: opts.drainTimeoutMs ?? 5000,
-  });
+  const o = parseOptions(EmbeddedBrokerOptionsSchema, opts, { where: W, code: CODE });
+  if (o.port === null && !o.tls)
+    throw optionRuleError(W, 'port', 'port is null and no tls listener is configured', CODE);
+  const loginRateLimit =
+    o.loginRateLimit === false
+      ? false
+      : parseOptions(BrokerLoginRateLimitSchema, o.loginRateLimit, {
+          where: W,
+          code: CODE,
+          prefix: ['loginRateLimit'],
+        });
+  return Object.freeze({ ...o, tls: o.tls, loginRateLimit });
 }

@@ -77,7 +77,7 @@ export const BROKER_CHANNELS = {
 
 export class EmbeddedBroker {
   readonly #o: ResolvedBrokerOptions;
-  readonly #tls: BrokerTlsOptions | undefined;
+  readonly #tls: ResolvedBrokerOptions['tls'];
   readonly #creds: Credentials;
   readonly #authz: TopicAuthorizer;
   readonly #topics: Topics;
@@ -109,18 +109,17 @@ export class EmbeddedBroker {
   };
 
   constructor(opts: EmbeddedBrokerOptions = {}) {
-    this.#o = resolveBrokerOptions(opts);
-    this.#tls = opts.tls;
-    this.#creds = opts.credentials ?? emptyCredentials();
-    this.#topics = new Topics(opts.topicPrefix);
+    const o = (this.#o = resolveBrokerOptions(opts));
+    this.#tls = o.tls;
+    this.#creds = o.credentials ?? emptyCredentials();
+    this.#topics = new Topics(o.topicPrefix);
     this.#authz = new TopicAuthorizer(this.#topics);
-    this.#ingest = opts.ingest;
-    this.#onRefused = opts.onRefused;
-    this.#log = opts.logger ?? silentLogger;
-    const { limitLoopback, ...limits } =
-      opts.loginRateLimit === false ? { limitLoopback: false } : (opts.loginRateLimit ?? {});
-    this.#limitLoopback = limitLoopback === true;
-    this.#limiter = opts.loginRateLimit === false ? undefined : new LoginRateLimiter(limits, opts.clock);
+    this.#ingest = o.ingest;
+    this.#onRefused = o.onRefused;
+    this.#log = o.logger ?? silentLogger;
+    const { limitLoopback, ...limits } = o.loginRateLimit === false ? { limitLoopback: false } : o.loginRateLimit;
+    this.#limitLoopback = limitLoopback;
+    this.#limiter = o.loginRateLimit === false ? undefined : new LoginRateLimiter(limits, o.clock);
   }
 
   /** mqtt://host:port of the plain listener (after start) */
@@ -204,11 +203,11 @@ export class EmbeddedBroker {
             cert: tlsMaterial.cert,
             key: tlsMaterial.key,
             ...(tlsMaterial.ca ? { ca: tlsMaterial.ca, requestCert: true } : {}),
-            rejectUnauthorized: this.#tls.requireClientCert === true,
+            rejectUnauthorized: this.#tls.requireClientCert,
           },
           (s) => this.#handle(s),
         );
-        this.#tlsPort = await this.#listen(this.#tlsServer, this.#tls.port ?? 8883);
+        this.#tlsPort = await this.#listen(this.#tlsServer, this.#tls.port);
       }
     } catch (err) {
       await this.close();
@@ -268,7 +267,7 @@ export class EmbeddedBroker {
 
   /** A non-loopback listener with anonymous access needs `insecure: true`. */
   #assertSecureListener(): void {
-    const port = this.#o.port ?? this.#tls?.port ?? 8883;
+    const port = this.#o.port ?? this.#tls!.port; // a null port comes with a TLS listener
     try {
       assertSecureListener({
         host: this.#o.host,

@@ -11,24 +11,46 @@
  * Memory is bounded: at most `maxTrackedKeys` keys are tracked; beyond that the least recently failed key is
  * dropped (so a flood of distinct usernames cannot grow the table; the address key still limits such a flood).
  */
-import { checkKnownOptions } from '../../lib/options.ts';
-import { EdgeloopError } from '../../protocol/errors.ts';
+import { z } from 'zod';
+import { optionRuleError, parseOptions } from '../../lib/options.ts';
 import { backoffDelay, type RetryPolicy } from '../../lib/backoff.ts';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 
-export interface LoginRateLimitOptions {
-  /** sliding window over which failures are counted, ms; default 60 000 */
-  windowMs?: number;
-  /** failures from one client address within the window before it is locked out; default 20 */
-  maxFailuresPerAddress?: number;
-  /** failures for one username within the window before it is locked out; default 5 */
-  maxFailuresPerUsername?: number;
-  /** first lockout, ms; doubles with each further lockout of the same key; default 5 000 */
-  lockoutMs?: number;
-  /** longest lockout, ms; default 300 000 */
-  maxLockoutMs?: number;
-  /** bound on the keys (addresses + usernames) tracked at once; default 10 000 */
-  maxTrackedKeys?: number;
+const positiveInt = z.number().int().min(1);
+
+export const LoginRateLimitOptionsSchema = z.strictObject({
+  /** sliding window over which failures are counted, ms */
+  windowMs: positiveInt.default(60_000),
+  /** failures from one client address within the window before it is locked out */
+  maxFailuresPerAddress: positiveInt.default(20),
+  /** failures for one username within the window before it is locked out */
+  maxFailuresPerUsername: positiveInt.default(5),
+  /** first lockout, ms; doubles with each further lockout of the same key */
+  lockoutMs: positiveInt.default(5_000),
+  /** longest lockout, ms */
+  maxLockoutMs: positiveInt.default(300_000),
+  /** bound on the keys (addresses + usernames) tracked at once */
+  maxTrackedKeys: positiveInt.default(10_000),
+});
+
+export type LoginRateLimitOptions = z.input<typeof LoginRateLimitOptionsSchema>;
+export type ResolvedLoginRateLimitOptions = Readonly<z.output<typeof LoginRateLimitOptionsSchema>>;
+
+const W = 'LoginRateLimiter';
+const CODE = 'EL_ERR_INVALID_ARGUMENT';
+
+/** Check `opts` (EL_ERR_INVALID_ARGUMENT naming the option) and fill in the defaults; frozen. */
+export function resolveLoginRateLimitOptions(opts: LoginRateLimitOptions): ResolvedLoginRateLimitOptions {
+  const o = parseOptions(LoginRateLimitOptionsSchema, opts, { where: W, code: CODE });
+  if (o.maxLockoutMs < o.lockoutMs) {
+    throw optionRuleError(
+      W,
+      'maxLockoutMs',
+      `maxLockoutMs (${o.maxLockoutMs}) is less than lockoutMs (${o.lockoutMs})`,
+      CODE,
+    );
+  }
+  return Object.freeze(o);
 }
 
 export type LoginDecision =
@@ -49,39 +71,15 @@ interface Entry {
   lockouts: number;
 }
 
-const DEFAULTS: Required<LoginRateLimitOptions> = Object.freeze({
-  windowMs: 60_000,
-  maxFailuresPerAddress: 20,
-  maxFailuresPerUsername: 5,
-  lockoutMs: 5_000,
-  maxLockoutMs: 300_000,
-  maxTrackedKeys: 10_000,
-});
-
 export class LoginRateLimiter {
-  readonly options: Readonly<Required<LoginRateLimitOptions>>;
+  readonly options: ResolvedLoginRateLimitOptions;
   readonly #clock: Pick<Clock, 'now'>;
   readonly #backoff: RetryPolicy;
   readonly #entries = new Map<string, Entry>();
 
   constructor(opts: LoginRateLimitOptions = {}, clock: Pick<Clock, 'now'> = systemClock) {
-    checkKnownOptions('LoginRateLimiter', opts, Object.keys(DEFAULTS), 'EL_ERR_INVALID_ARGUMENT');
-    for (const [k, v] of Object.entries(opts)) {
-      if (v !== undefined && (!Number.isInteger(v) || (v as number) < 1)) {
-        throw new EdgeloopError(
-          'EL_ERR_INVALID_ARGUMENT',
-          `LoginRateLimiter: ${k} must be a positive integer, got ${JSON.stringify(v)}`,
-        );
-      }
-    }
-    const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
-    if (o.maxLockoutMs < o.lockoutMs) {
-      throw new EdgeloopError(
-        'EL_ERR_INVALID_ARGUMENT',
-        `LoginRateLimiter: maxLockoutMs (${o.maxLockoutMs}) is less than lockoutMs (${o.lockoutMs})`,
-      );
-    }
-    this.options = Object.freeze(o);
+    const o = resolveLoginRateLimitOptions(opts);
+    this.options = o;
     this.#clock = clock;
     this.#backoff = { minMs: o.lockoutMs, maxMs: o.maxLockoutMs, factor: 2, jitter: 'none', maxAttempts: Infinity };
   }

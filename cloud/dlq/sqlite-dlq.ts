@@ -9,12 +9,15 @@
  * Retention: rows beyond `maxRows` or older than `maxAgeMs` are pruned (checked every `pruneEvery` inserts and
  * at start); counts by reason survive pruning in a separate table.
  */
-import { checkKnownOptions } from '../../lib/options.ts';
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { systemClock, type Clock } from '../../lib/clock.ts';
+import { parseOptions } from '../../lib/options.ts';
+import { SqliteDlqOptionsSchema, type ResolvedDlqOptions, type SqliteDlqOptions } from './dlq-options.ts';
+
+export { DLQ_DEFAULTS, type SqliteDlqOptions } from './dlq-options.ts';
 
 export const DEAD_LETTER_REASONS = [
   'malformed',
@@ -63,27 +66,10 @@ export interface DeadLetterQuery {
   order?: 'newest' | 'oldest';
 }
 
-export interface SqliteDlqOptions {
-  /** SQLite file; ':memory:' for a throwaway store */
-  path: string;
-  /** bytes of each payload kept; default 4096 */
-  maxPayloadBytes?: number;
-  /** rows kept; default 100_000 */
-  maxRows?: number;
-  /** age of rows kept, ms; default 7 days */
-  maxAgeMs?: number;
-  /** prune after this many inserts; default 1000 */
-  pruneEvery?: number;
-  clock?: Clock;
-  /** open read-only (CLI inspection) */
-  readonly?: boolean;
-}
-
 const SCHEMA_VERSION = 1;
-const KNOWN = new Set(['path', 'maxPayloadBytes', 'maxRows', 'maxAgeMs', 'pruneEvery', 'clock', 'readonly']);
 
 export class SqliteDlq {
-  readonly options: Readonly<Required<Omit<SqliteDlqOptions, 'clock'>>>;
+  readonly options: ResolvedDlqOptions;
   readonly #clock: Clock;
   #db: Database.Database | undefined;
   #insert: Database.Statement | undefined;
@@ -94,28 +80,12 @@ export class SqliteDlq {
   readonly #session = new Map<DeadLetterReason, number>();
 
   constructor(opts: SqliteDlqOptions) {
-    checkKnownOptions('SqliteDlq', opts, KNOWN, 'EL_ERR_INVALID_ARGUMENT');
-    if (typeof opts.path !== 'string' || opts.path.length === 0) {
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'SqliteDlq: path is required');
-    }
-    const o = {
-      path: opts.path,
-      maxPayloadBytes: opts.maxPayloadBytes ?? 4096,
-      maxRows: opts.maxRows ?? 100_000,
-      maxAgeMs: opts.maxAgeMs ?? 7 * 24 * 3600_000,
-      pruneEvery: opts.pruneEvery ?? 1000,
-      readonly: opts.readonly ?? false,
-    };
-    for (const k of ['maxPayloadBytes', 'maxRows', 'maxAgeMs', 'pruneEvery'] as const) {
-      if (!Number.isFinite(o[k]) || o[k] < 0) {
-        throw new EdgeloopError(
-          'EL_ERR_INVALID_ARGUMENT',
-          `SqliteDlq: ${k} must be a non-negative number, got ${o[k]}`,
-        );
-      }
-    }
+    const { clock, ...o } = parseOptions(SqliteDlqOptionsSchema, opts, {
+      where: 'SqliteDlq',
+      code: 'EL_ERR_INVALID_ARGUMENT',
+    });
     this.options = Object.freeze(o);
-    this.#clock = opts.clock ?? systemClock;
+    this.#clock = clock ?? systemClock;
   }
 
   static async create(opts: SqliteDlqOptions): Promise<SqliteDlq> {

@@ -32,19 +32,20 @@ import { LatencyWindow } from '../../lib/stats.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import type { DeadLetterInput } from '../dlq/sqlite-dlq.ts';
 import {
-  checkIngestOptions,
+  PUT_RETRY_DEFAULTS,
+  resolveIngestOptions,
   type AcceptInput,
   type DeadLetterSink,
   type IngestOptions,
   type IngestOutcome,
   type IngestStats,
-  type IngestLimits,
+  type ResolvedIngestOptions,
 } from './ingest-options.ts';
 import { SeqDeduplicator } from './seq-deduplicator.ts';
 import { SqliteDedupStore } from './sqlite-dedup-store.ts';
 import { StreamBatcher, type SeqRun, type SettledPut } from './stream-batcher.ts';
 import { DedupRecovery } from './dedup-recovery.ts';
-import { badTimeBound, DEFAULT_TIME_BOUNDS, splitByTimeBounds, type TimeBounds } from './time-bounds.ts';
+import { splitByTimeBounds, type TimeBounds } from './time-bounds.ts';
 
 export type { AcceptInput, DeadLetterSink, IngestOptions, IngestOutcome, IngestStats } from './ingest-options.ts';
 export { DEDUP_RECOVERY_CONSUMER } from './dedup-recovery.ts';
@@ -61,7 +62,7 @@ export const INGEST_CHANNELS = {
 
 export class Ingest {
   readonly topics: Topics;
-  readonly #o: IngestLimits;
+  readonly #o: ResolvedIngestOptions;
   readonly #dlq: DeadLetterSink;
   readonly #store: SqliteDedupStore | undefined;
   readonly #clock: Clock;
@@ -94,50 +95,41 @@ export class Ingest {
   };
 
   constructor(opts: IngestOptions) {
-    const o = checkIngestOptions(opts);
+    const o = resolveIngestOptions(opts);
     this.#o = Object.freeze(o);
-    this.topics = new Topics(opts.topicPrefix);
-    this.#dlq = opts.dlq;
-    this.#store = opts.dedupPath === ':memory:' ? undefined : new SqliteDedupStore({ path: opts.dedupPath });
-    this.#clock = opts.clock ?? systemClock;
-    this.#log = opts.logger ?? silentLogger;
-    this.#onPut = opts.onPut;
-    const badBound = badTimeBound(opts.timeBounds ?? {});
-    if (badBound) {
-      throw new EdgeloopError(
-        'EL_ERR_INVALID_ARGUMENT',
-        `Ingest: timeBounds.${badBound} must be a number >= 0 (ms) or Infinity`,
-      );
-    }
-    this.#timeBounds = Object.freeze({ ...DEFAULT_TIME_BOUNDS, ...opts.timeBounds });
-    const maxIntervals = opts.dedupMaxIntervals ?? 64;
-    this.#working = new SeqDeduplicator({ maxIntervals });
-    this.#committed = new SeqDeduplicator({ maxIntervals });
+    this.topics = new Topics(o.topicPrefix);
+    this.#dlq = o.dlq;
+    this.#store = o.dedupPath === ':memory:' ? undefined : new SqliteDedupStore({ path: o.dedupPath });
+    this.#clock = o.clock ?? systemClock;
+    this.#log = o.logger ?? silentLogger;
+    this.#onPut = o.onPut;
+    this.#timeBounds = Object.freeze(o.timeBounds);
+    this.#working = new SeqDeduplicator({ maxIntervals: o.dedupMaxIntervals });
+    this.#committed = new SeqDeduplicator({ maxIntervals: o.dedupMaxIntervals });
     this.#batcher = new StreamBatcher({
-      stream: opts.stream,
+      stream: o.stream,
       maxBatchRecords: o.maxBatchRecords,
       maxBatchBytes: o.maxBatchBytes,
       lingerMs: o.lingerMs,
       maxInFlightPuts: o.maxInFlightPuts,
       maxPendingRecords: o.maxPendingRecords,
-      retry: { minMs: 50, maxMs: 2000, maxAttempts: 5, ...opts.putRetry },
+      retry: { ...PUT_RETRY_DEFAULTS, ...o.putRetry },
       clock: this.#clock,
       logger: this.#log,
       onCommitted: (put) => this.#committedPut(put),
       onRefused: (put, error) => this.#refusedPut(put, error),
     });
-    this.#recovery =
-      (opts.recoverFromStream ?? true)
-        ? new DedupRecovery({
-            stream: opts.stream,
-            store: this.#store,
-            checkpointMs: opts.recoveryCheckpointMs ?? 5000,
-            clock: this.#clock,
-            logger: this.#log,
-            apply: (deviceId, seqs) => this.#applyRecovered(deviceId, seqs),
-            committedState: (deviceId) => this.#committed.export(deviceId)!,
-          })
-        : undefined;
+    this.#recovery = o.recoverFromStream
+      ? new DedupRecovery({
+          stream: o.stream,
+          store: this.#store,
+          checkpointMs: o.recoveryCheckpointMs,
+          clock: this.#clock,
+          logger: this.#log,
+          apply: (deviceId, seqs) => this.#applyRecovered(deviceId, seqs),
+          committedState: (deviceId) => this.#committed.export(deviceId)!,
+        })
+      : undefined;
   }
 
   async start(): Promise<void> {

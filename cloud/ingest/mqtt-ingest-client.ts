@@ -17,38 +17,17 @@
  * mosquitto: set `max_queued_messages 0` (or a large bound that you monitor) — the default of 1000 silently
  * drops QoS 1 messages to a subscriber that falls behind while still acknowledging the publisher.
  */
-import { checkKnownOptions } from '../../lib/options.ts';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { Topics } from '../../protocol/topics.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import type { AcceptInput, IngestOutcome } from './ingest.ts';
+import {
+  resolveMqttIngestClientOptions,
+  type MqttIngestClientOptions,
+  type ResolvedMqttIngestClientOptions,
+} from './mqtt-ingest-options.ts';
 
-export interface MqttIngestClientOptions {
-  /** broker URL, e.g. mqtt://broker:1883, mqtts://xxx-ats.iot.eu-west-1.amazonaws.com:8883 */
-  url: string;
-  username?: string | undefined;
-  password?: string | undefined;
-  /** client id base; connection i uses `${clientId}-${i}`; default edgeloop-ingest */
-  clientId?: string;
-  /** TLS: CA, client certificate and key (PEM text) for mqtts:// */
-  ca?: string | undefined;
-  cert?: string | undefined;
-  key?: string | undefined;
-  /** shared subscription group, or null for plain subscriptions; default 'edgeloop-ingest' */
-  sharedGroup?: string | null;
-  /** parallel connections; default 1 */
-  connections?: number;
-  /** MQTT 5 session expiry (s) so unacknowledged messages survive an ingest restart; default 3600 */
-  sessionExpirySeconds?: number;
-  /** 5 (default) or 4 = MQTT 3.1.1 for brokers without MQTT 5 (aedes); 3.1.1 sessions persist until cleaned */
-  protocolVersion?: 4 | 5;
-  topicPrefix?: string;
-  /** max time to wait for the first connection and subscription, ms; default 10000 */
-  connectTimeoutMs?: number;
-  ingest: { accept(msg: AcceptInput): Promise<IngestOutcome> };
-  logger?: Logger;
-}
+export type { MqttIngestClientOptions } from './mqtt-ingest-options.ts';
 
 export interface MqttIngestStats {
   connections: number;
@@ -59,32 +38,8 @@ export interface MqttIngestStats {
   reconnects: number;
 }
 
-const KNOWN = new Set([
-  'url',
-  'username',
-  'password',
-  'clientId',
-  'ca',
-  'cert',
-  'key',
-  'sharedGroup',
-  'connections',
-  'sessionExpirySeconds',
-  'protocolVersion',
-  'topicPrefix',
-  'connectTimeoutMs',
-  'ingest',
-  'logger',
-]);
-
 export class MqttIngestClient {
-  readonly #o: Required<
-    Pick<MqttIngestClientOptions, 'url' | 'clientId' | 'connections' | 'sessionExpirySeconds' | 'connectTimeoutMs'>
-  > & {
-    sharedGroup: string | null;
-    protocolVersion: 4 | 5;
-  };
-  readonly #opts: MqttIngestClientOptions;
+  readonly #o: ResolvedMqttIngestClientOptions;
   readonly #topics: Topics;
   readonly #log: Logger;
   readonly #clients: MqttClient[] = [];
@@ -92,52 +47,9 @@ export class MqttIngestClient {
   readonly #s = { received: 0, acked: 0, refused: 0, reconnects: 0 };
 
   constructor(opts: MqttIngestClientOptions) {
-    checkKnownOptions('MqttIngestClient', opts, KNOWN, 'EL_ERR_INVALID_ARGUMENT');
-    if (typeof opts.url !== 'string' || !/^(mqtts?|wss?|tcp|ssl):\/\//.test(opts.url)) {
-      throw new EdgeloopError(
-        'EL_ERR_INVALID_ARGUMENT',
-        `MqttIngestClient: url must be mqtt://, mqtts://, ws:// or wss://, got ${JSON.stringify(opts.url)}`,
-      );
-    }
-    if (!opts.ingest) throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'MqttIngestClient: ingest is required');
-    const connections = opts.connections ?? 1;
-    if (!Number.isInteger(connections) || connections < 1 || connections > 64) {
-      throw new EdgeloopError(
-        'EL_ERR_INVALID_ARGUMENT',
-        `MqttIngestClient: connections must be 1-64, got ${connections}`,
-      );
-    }
-    const sharedGroup = opts.sharedGroup === undefined ? 'edgeloop-ingest' : opts.sharedGroup;
-    if (sharedGroup !== null && !/^[A-Za-z0-9_.-]+$/.test(sharedGroup)) {
-      throw new EdgeloopError(
-        'EL_ERR_INVALID_ARGUMENT',
-        `MqttIngestClient: sharedGroup must be [A-Za-z0-9_.-]+ or null, got ${JSON.stringify(sharedGroup)}`,
-      );
-    }
-    if (sharedGroup === null && connections > 1) {
-      throw new EdgeloopError(
-        'EL_ERR_INVALID_ARGUMENT',
-        'MqttIngestClient: connections > 1 needs a sharedGroup (otherwise every connection receives every message)',
-      );
-    }
-    this.#o = Object.freeze({
-      url: opts.url,
-      clientId: opts.clientId ?? 'edgeloop-ingest',
-      connections,
-      sessionExpirySeconds: opts.sessionExpirySeconds ?? 3600,
-      connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
-      sharedGroup,
-      protocolVersion: opts.protocolVersion ?? 5,
-    });
-    if (this.#o.protocolVersion !== 4 && this.#o.protocolVersion !== 5) {
-      throw new EdgeloopError(
-        'EL_ERR_INVALID_ARGUMENT',
-        `MqttIngestClient: protocolVersion must be 4 or 5, got ${opts.protocolVersion}`,
-      );
-    }
-    this.#opts = opts;
-    this.#topics = new Topics(opts.topicPrefix);
-    this.#log = opts.logger ?? silentLogger;
+    this.#o = resolveMqttIngestClientOptions(opts);
+    this.#topics = new Topics(this.#o.topicPrefix);
+    this.#log = this.#o.logger ?? silentLogger;
   }
 
   /** The subscriptions used (with the $share prefix when shared). */
@@ -179,7 +91,7 @@ export class MqttIngestClient {
   }
 
   async #connect(i: number): Promise<void> {
-    const o = this.#opts;
+    const o = this.#o;
     const clientId = this.#o.connections === 1 ? this.#o.clientId : `${this.#o.clientId}-${i}`;
     const options: IClientOptions = {
       clientId,

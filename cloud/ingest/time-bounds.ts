@@ -15,11 +15,6 @@ export interface TimeBounds {
   maxPastMs: number;
 }
 
-export const DEFAULT_TIME_BOUNDS: TimeBounds = Object.freeze({
-  maxFutureMs: 5 * 60_000,
-  maxPastMs: 7 * 24 * 3_600_000,
-});
-
 export interface TimeSplit {
   /** what stays: the message itself when nothing is out of range, a copy without those records, or undefined */
   kept: DeviceMessage | undefined;
@@ -72,13 +67,4 @@ export function splitByTimeBounds(m: DeviceMessage, arrivedAt: number, b: TimeBo
   const part = (es: EventsMessage['events']): EventsMessage | undefined =>
     es.length === 0 ? undefined : { ...m, seq: minSeq(es), events: es };
   return { kept: part(s.kept), refused: part(s.refused), first: s.first };
-}
-
-/** Check bounds given as options: finite or Infinity, not negative. Returns the first bad field or undefined. */
-export function badTimeBound(b: Partial<TimeBounds>): string | undefined {
-  for (const k of ['maxFutureMs', 'maxPastMs'] as const) {
-    const v = b[k];
-    if (v !== undefined && (typeof v !== 'number' || Number.isNaN(v) || v < 0)) return k;
-  }
-  return undefined;
 }

@@ -1,7 +1,7 @@
 import { Counter, Gauge } from 'prom-client';
 import { definePart } from '../../lib/parts.ts';
 import type { RolloutController } from '../rollout/rollout-controller.ts';
-import type { RolloutStatus } from '../rollout/rollout-state.ts';
+import { ROLLOUT_STATUSES, type RolloutStatus } from '../rollout/rollout-state.ts';
 import type { RolloutPart, RolloutPartConfig } from '../rollout/rollout-part.ts';
 import type { RetrainEvent } from '../retrain/retrainer.ts';
 import { brokerPart } from './broker.ts';
@@ -95,21 +95,6 @@ function withCandidates(part: RolloutPart, c: RolloutPartConfig['candidates'], c
     },
   };
 }
-
-/** every RolloutStatus, so each has a series (0 included) and an alert can see it rise */
-const ROLLOUT_STATUSES = [
-  'shadowing',
-  'awaiting-approval',
-  'rolling',
-  'baking',
-  'completed',
-  'aborted',
-  'rolling-back',
-  'rolled-back',
-] as const satisfies readonly RolloutStatus[];
-// compile-time check that the list above names every status
-const _allStatuses: Exclude<RolloutStatus, (typeof ROLLOUT_STATUSES)[number]> extends never ? true : never = true;
-void _allStatuses;
 
 /**
  * The rollout controller's metrics:

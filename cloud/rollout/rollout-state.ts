@@ -60,15 +60,18 @@ export interface DeviceEntry extends Assignment<DeviceRolloutState> {
   base?: { windows: number; anomalies: number };
 }
 
-export type RolloutStatus =
-  | 'shadowing'
-  | 'awaiting-approval'
-  | 'rolling'
-  | 'baking'
-  | 'completed'
-  | 'aborted'
-  | 'rolling-back'
-  | 'rolled-back';
+/** every status a rollout can be in, in the order a rollout passes through them */
+export const ROLLOUT_STATUSES = [
+  'shadowing',
+  'awaiting-approval',
+  'rolling',
+  'baking',
+  'completed',
+  'aborted',
+  'rolling-back',
+  'rolled-back',
+] as const;
+export type RolloutStatus = (typeof ROLLOUT_STATUSES)[number];
 export const TERMINAL_STATUSES: ReadonlySet<RolloutStatus> = new Set(['completed', 'aborted', 'rolled-back']);
 
 export interface GateResult {

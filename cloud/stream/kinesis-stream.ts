@@ -30,16 +30,20 @@ import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { retry } from '../../lib/retry.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { CheckpointStore } from './checkpoint-store.ts';
-import { KNOWN, type KinesisLike, type KinesisStreamOptions } from './kinesis-stream-options.ts';
+import {
+  KINESIS_RETRY_DEFAULTS,
+  resolveKinesisStreamOptions,
+  type KinesisLike,
+  type KinesisStreamOptions,
+} from './kinesis-stream-options.ts';
 import { SqliteCheckpointStore } from './checkpoint-store.ts';
-import { awsClientConfig, checkKnownOptions, intOption, invalidOption, stringOption } from './options.ts';
+import { awsClientConfig, intOption } from './options.ts';
 import type { PutResult, ReadBatch, StoredRecord, Stream, StreamRecord } from './stream.ts';
 import { recordBytes, validateRecords } from './stream-limits.ts';
 
 export type { KinesisLike, KinesisStreamOptions } from './kinesis-stream-options.ts';
 
 const C = 'KinesisStream';
-const MAX_REQUEST_BYTES = 5 * 1024 * 1024;
 
 interface CachedIterator {
   /** the position this iterator continues after ('' = from the trim horizon) */
@@ -76,36 +80,22 @@ export class KinesisStream implements Stream {
   #retriedRecords = 0;
 
   constructor(opts: KinesisStreamOptions) {
-    checkKnownOptions(C, opts, KNOWN);
-    if (opts === undefined)
-      throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: options with a "streamName" are required`);
-    this.name = stringOption(C, 'streamName', opts.streamName, '');
-    if (this.name === '') throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: option "streamName" is required`);
-    if (opts.client !== undefined && typeof opts.client?.send !== 'function')
-      throw invalidOption(C, 'client', 'an object with send()', opts.client);
-    this.#client = opts.client;
-    this.#ownsClient = opts.client === undefined;
-    this.#clientConfig = awsClientConfig(C, opts);
-    this.#ownsCheckpoints = opts.checkpoints === undefined;
-    this.#checkpoints =
-      opts.checkpoints ??
-      new SqliteCheckpointStore({ path: stringOption(C, 'checkpointPath', opts.checkpointPath, ':memory:') });
-    this.#retry = { minMs: 100, maxMs: 5000, maxAttempts: 10, ...opts.retry };
-    this.#maxRecords = intOption(C, 'maxRecordsPerRequest', opts.maxRecordsPerRequest, 500, 1, 500);
-    this.#maxBytes = intOption(
-      C,
-      'maxBytesPerRequest',
-      opts.maxBytesPerRequest,
-      MAX_REQUEST_BYTES,
-      1024 * 1024,
-      MAX_REQUEST_BYTES,
-    );
-    this.#readLimit = intOption(C, 'defaultReadLimit', opts.defaultReadLimit, 1000, 1, 10_000);
-    this.#pollMs = intOption(C, 'pollIntervalMs', opts.pollIntervalMs, 1000, 1);
-    this.#minReadMs = intOption(C, 'minReadIntervalMs', opts.minReadIntervalMs, 200, 0);
-    this.#clock = opts.clock ?? systemClock;
-    this.#log = opts.logger ?? silentLogger;
-    this.#random = opts.random ?? Math.random;
+    const o = resolveKinesisStreamOptions(opts);
+    this.name = o.streamName;
+    this.#client = o.client;
+    this.#ownsClient = o.client === undefined;
+    this.#clientConfig = awsClientConfig(C, o);
+    this.#ownsCheckpoints = o.checkpoints === undefined;
+    this.#checkpoints = o.checkpoints ?? new SqliteCheckpointStore({ path: o.checkpointPath });
+    this.#retry = { ...KINESIS_RETRY_DEFAULTS, ...o.retry };
+    this.#maxRecords = o.maxRecordsPerRequest;
+    this.#maxBytes = o.maxBytesPerRequest;
+    this.#readLimit = o.defaultReadLimit;
+    this.#pollMs = o.pollIntervalMs;
+    this.#minReadMs = o.minReadIntervalMs;
+    this.#clock = o.clock ?? systemClock;
+    this.#log = o.logger ?? silentLogger;
+    this.#random = o.random ?? Math.random;
   }
 
   /** records re-sent after a partial PutRecords failure, since start */

@@ -1,10 +1,11 @@
 /**
  * Option checks of the stream, feature-store and processor components: the checks of lib/options.ts (unknown
  * options refused with a hint, ranges checked, every error naming the component and the option), and the AWS SDK
- * client config shared by the Kinesis and SageMaker adapters.
+ * client config shared by the Kinesis and SageMaker adapters: its schema fields and the config built from them.
  */
-import { stringOption } from '../../lib/options.ts';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { z } from 'zod';
+import { stringOption } from '../../lib/options.ts';
 
 export {
   checkKnownOptions,
@@ -14,6 +15,14 @@ export {
   oneOfOption,
   stringOption,
 } from '../../lib/options.ts';
+
+/** The `region` / `endpoint` shorthands of an AWS adapter's options schema (`...awsClientFields`). */
+export const awsClientFields = {
+  /** shorthand for clientConfig.region */
+  region: z.string().min(1).optional(),
+  /** shorthand for clientConfig.endpoint; a plain-HTTP endpoint gets an HTTP/1.1 handler */
+  endpoint: z.string().min(1).optional(),
+};
 
 /**
  * An AWS SDK v3 client config from an adapter's options: the `region` / `endpoint` shorthands over `clientConfig`,

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AgentConfigSchema } from '../../agent/config.ts';
 import { BackfillTuningSchema } from '../../cloud/batch/backfill-options.ts';
+import { BrokerLoginRateLimitSchema } from '../../cloud/broker/broker-options.ts';
 import { CloudConfigSchema } from '../../cloud/config.ts';
 import { ParquetOfflineStoreOptionsSchema } from '../../cloud/feature-store/parquet-offline-store-options.ts';
 import { SageMakerFeatureStoreOptionsSchema } from '../../cloud/feature-store/sagemaker-feature-store.ts';
@@ -21,9 +22,15 @@ import { MaintenanceConfigSchema } from '../../cloud/maintenance/config.ts';
 import { RetrainConfigSchema } from '../../cloud/retrain/retrain-config.ts';
 import { RolloutPartConfigSchema } from '../../cloud/rollout/rollout-part.ts';
 import { schemaDefaults } from '../../lib/options.ts';
+import { KinesisStreamOptionsSchema } from '../../cloud/stream/kinesis-stream-options.ts';
+import { LocalStreamOptionsSchema } from '../../cloud/stream/local-stream-options.ts';
 import { SimulationOptionsSchema } from '../../simulator/simulation-options.ts';
 
 const DOCS = join(import.meta.dirname, '..', '..', 'docs');
+
+/** the cloud config's sections that docs/cloud.md documents one table each */
+const cloud = CloudConfigSchema.shape;
+const broker = cloud.broker.unwrap().shape;
 
 /** [page, a text in the table (to find it), schema, rows with a default at least (4 unless given)] */
 const TABLES: Array<[string, string, z.ZodType, number?]> = [
@@ -33,6 +40,13 @@ const TABLES: Array<[string, string, z.ZodType, number?]> = [
   ['retrain.md', '`productionAlias`', RetrainConfigSchema],
   ['rollout.md', '`discoveryMs`', RolloutPartConfigSchema],
   ['predict-maintenance.md', '`padShortHistories`', MaintenanceConfigSchema],
+  ['cloud.md', '`drainTimeoutMs`', broker.embedded],
+  ['cloud.md', '`sessionExpirySeconds`', broker.external],
+  ['cloud.md', '`maxInFlightPuts`', cloud.ingest],
+  ['cloud.md', '`local.retentionHours`', cloud.stream],
+  ['broker.md', '`maxFailuresPerAddress`', BrokerLoginRateLimitSchema],
+  ['streams-and-features.md', '`maxReadBytes`', LocalStreamOptionsSchema],
+  ['streams-and-features.md', '`minReadIntervalMs`', KinesisStreamOptionsSchema],
   ['streams-and-features.md', 'per group: `{ ttlMs }`', SqliteFeatureStoreOptionsSchema, 3],
   ['streams-and-features.md', '`maxBufferedRows`', ParquetOfflineStoreOptionsSchema],
   ['streams-and-features.md', '`checkStaleWrites`', SageMakerFeatureStoreOptionsSchema],
@@ -57,6 +71,7 @@ const UNITS: Record<string, number> = {
   B: 1,
   KiB: 1024,
   MiB: 1024 * 1024,
+  GiB: 1024 ** 3,
   '%': 1,
 };
 

@@ -1,20 +1,26 @@
 /**
  * Live Prometheus endpoints for tests: a real createCloud with every part that exports metrics (embedded broker,
- * ingest, dlq, processor, registry, recommend, rollout) and a real agent HealthServer, both on port 0, closed when
+ * ingest, dlq, processor, registry, recommend, maintenance, rollout, drift monitors) and a real agent HealthServer, both on port 0, closed when
  * the test finishes; and a scrape that checks the status and the exposition content type.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, onTestFinished } from 'vitest';
 import { HealthServer } from '../../agent/status/health-server.ts';
 import { parseCloudConfig } from '../../cloud/config.ts';
 import { createCloud, type Cloud } from '../../cloud/create-cloud.ts';
+import { buildReference } from '../../cloud/drift/reference.ts';
 
 /** a started cloud and its /metrics URL */
 export async function startMetricsCloud(): Promise<{ url: string; cloud: Cloud }> {
   const dir = mkdtempSync(join(tmpdir(), 'el-metrics-'));
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  // the drift monitors need a reference distribution of one feature
+  writeFileSync(
+    join(dir, 'reference.json'),
+    JSON.stringify(buildReference({ temp_last: Array.from({ length: 200 }, (_, i) => 20 + (i % 10) / 10) })),
+  );
   const cloud = createCloud(
     parseCloudConfig({
       dataDir: dir,
@@ -24,6 +30,7 @@ export async function startMetricsCloud(): Promise<{ url: string; cloud: Cloud }
       recommend: { port: 0 },
       maintenance: { port: 0 },
       rollout: { http: { port: 0 }, discoveryMs: 0 },
+      drift: { references: [join(dir, 'reference.json')], intervalMs: 60_000 },
     }),
   );
   onTestFinished(() => cloud.close());

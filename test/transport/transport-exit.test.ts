@@ -1,10 +1,13 @@
 /**
  * close() frees everything: a process that used both transports (mqtt.js sockets and timers, the AWS CRT's native
- * client and threads) and closed them exits on its own, without process.exit().
+ * client and threads) and closed them exits on its own, without process.exit(). And the reverse: an awaited
+ * start() holds the process open while the broker is down, until it connects or its deadline passes.
  */
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { startTestBroker } from '../helpers/aedes-broker.ts';
 import { startMosquitto } from '../helpers/mosquitto.ts';
 
 describe('transports release every handle on close()', () => {
@@ -33,5 +36,50 @@ describe('transports release every handle on close()', () => {
       signal: null,
       out: 'closed',
     });
+  });
+});
+
+/** a port nothing listens on (bound, then released) */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** run the await-start fixture; its exit code and what it printed */
+async function awaitStart(url: string, deadlineMs: number): Promise<{ code: number | null; out: string }> {
+  const fixture = join(import.meta.dirname, 'fixtures', 'await-start.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture, url, String(deadlineMs)], {
+    cwd: join(import.meta.dirname, '..', '..'),
+    env: { ...process.env, EDGELOOP_LOG_LEVEL: 'silent' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  const guard = setTimeout(() => child.kill('SIGKILL'), 50_000);
+  onTestFinished(() => {
+    clearTimeout(guard);
+    child.kill('SIGKILL');
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  return { code, out: out.trim() };
+}
+
+describe('an awaited start() holds the process open while the broker is down', () => {
+  it('until its deadline: the start rejects with EL_ERR_TRANSPORT_TIMEOUT (not exit 13)', async () => {
+    const port = await freePort();
+    expect(await awaitStart(`mqtt://127.0.0.1:${port}`, 1500)).toEqual({ code: 0, out: 'EL_ERR_TRANSPORT_TIMEOUT' });
+  });
+
+  it('with no deadline, until the broker comes up and the start connects', async () => {
+    const port = await freePort();
+    const run = awaitStart(`mqtt://127.0.0.1:${port}`, 0);
+    // the broker starts after a few reconnect attempts have failed
+    await new Promise((r) => setTimeout(r, 2500));
+    const broker = await startTestBroker(port);
+    onTestFinished(() => broker.close());
+    expect(await run).toEqual({ code: 0, out: 'connected' });
   });
 });

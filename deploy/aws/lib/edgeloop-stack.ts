@@ -29,13 +29,15 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { EdgeloopError } from '../../../protocol/errors.ts';
 import { featureDefinitions, MAX_FEATURES_PER_GROUP } from './feature-definitions.ts';
-import { archiveGlueTables } from './glue-tables.ts';
+import { warehouseGlueTables } from './glue-tables.ts';
 import { devicePolicy, ingestBridgePolicy, topicRules, type IotResourceType } from './iot-policies.ts';
 import { EVENT_SOURCE_MAPPING, type StackConfig } from './stack-config.ts';
 
 /** S3 prefixes of the data bucket (the raw archive's tables sit under `archive/<table>/date=…/hour=…/`). */
 export const DATA_PREFIXES = Object.freeze({
   archive: 'archive/',
+  /** the published warehouse tables (cloud/batch/athena.ts paths `warehouse/<table>`) */
+  warehouse: 'warehouse/',
   offlineStore: 'offline-store/',
   iotRuleErrors: 'dlq/iot-rule/',
   athenaResults: 'athena-results/',
@@ -142,6 +144,8 @@ export class EdgeloopStack extends Stack {
       serverAccessLogsPrefix: 'data/',
       lifecycleRules: [
         history('raw-archive', DATA_PREFIXES.archive),
+        // derived from the archive: kept as long, so a query over the facts covers what the archive covers
+        history('warehouse', DATA_PREFIXES.warehouse),
         history('offline-feature-store', DATA_PREFIXES.offlineStore),
         { id: 'iot-rule-errors', prefix: DATA_PREFIXES.iotRuleErrors, expiration: Duration.days(30) },
         { id: 'athena-results', prefix: DATA_PREFIXES.athenaResults, expiration: Duration.days(7) },
@@ -352,7 +356,7 @@ export class EdgeloopStack extends Stack {
     });
     mapping.node.addDependency(processorPolicy);
 
-    // --- Glue database and the warehouse's tables over the raw archive, an Athena workgroup
+    // --- Glue database with the raw archive's and the published warehouse's tables, an Athena workgroup
     const database = `${snake}_warehouse`;
     const glueDb = new glue.CfnDatabase(this, 'Warehouse', {
       catalogId: Aws.ACCOUNT_ID,
@@ -362,14 +366,14 @@ export class EdgeloopStack extends Stack {
         locationUri: this.dataBucket.s3UrlForObject(DATA_PREFIXES.archive),
       },
     });
-    for (const t of archiveGlueTables(DATA_PREFIXES.archive, ARCHIVE_FIRST_DATE)) {
+    for (const t of warehouseGlueTables(ARCHIVE_FIRST_DATE)) {
       const location = this.dataBucket.s3UrlForObject(t.prefix);
       const table = new glue.CfnTable(this, `Table-${t.name}`, {
         catalogId: Aws.ACCOUNT_ID,
         databaseName: database,
         tableInput: {
           name: t.name,
-          description: `raw archive table ${t.name} (cloud/archive/archive-tables.ts)`,
+          description: t.description,
           tableType: 'EXTERNAL_TABLE',
           parameters: t.parameters(location),
           partitionKeys: t.partitionKeys,

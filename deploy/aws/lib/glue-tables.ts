@@ -1,56 +1,42 @@
 /**
- * The warehouse's Glue tables: the raw archive's Parquet tables (cloud/archive/archive-tables.ts, the schema the
- * RawArchive writes through DuckDB and the DuckDB warehouse reads), so Athena, Trino or Spark read the same files
- * at scale. Pure: column lists and table parameters, no AWS calls.
+ * The warehouse's Glue tables at scale: the raw archive's four Parquet tables (cloud/archive/archive-tables.ts,
+ * what the RawArchive writes through DuckDB) and the published warehouse tables (facts, aggregates, dimensions of
+ * cloud/warehouse/schema.ts, what the daily DAG's `publish` task writes), so Athena, Trino or Spark read the same
+ * files at scale. One source with the Athena DDL of deploy/athena/: cloud/batch/athena.ts's `atScaleTables()` and
+ * `tableProperties()`. Pure: column lists and table parameters, no AWS calls.
  *
- * Layout: `<location>/<table>/date=YYYY-MM-DD/hour=HH/part-*.parquet` (raw-archive.ts). `date` and `hour` are
- * partition columns found by partition projection, so a new hour is queryable without a crawler or
- * `MSCK REPAIR TABLE`.
+ * Layout under the data bucket: `archive/<table>/date=YYYY-MM-DD/hour=HH/part-*.parquet`,
+ * `warehouse/<table>/[date=…/[hour=…/]]part-0.parquet`. `date` and `hour` are partition columns found by partition
+ * projection, so a new hour is queryable without a crawler or `MSCK REPAIR TABLE`.
  */
-import { ARCHIVE_TABLE_NAMES, ARCHIVE_TABLES, type ArchiveColumnType } from '../../../cloud/archive/archive-tables.ts';
-
-/** DuckDB's types as written to Parquet, in Glue/Hive names (TIMESTAMPTZ is a UTC-adjusted Parquet timestamp). */
-export const GLUE_TYPE: Readonly<Record<ArchiveColumnType, string>> = {
-  VARCHAR: 'string',
-  BIGINT: 'bigint',
-  DOUBLE: 'double',
-  TIMESTAMPTZ: 'timestamp',
-  BOOLEAN: 'boolean',
-};
+import { atScaleTables, type GlueColumn, tableProperties } from '../../../cloud/batch/athena.ts';
 
 export interface GlueTableSpec {
   name: string;
-  /** path under the data location, ending in '/' */
+  description: string;
+  /** path under the data bucket, ending in '/' */
   prefix: string;
-  columns: { name: string; type: string }[];
-  partitionKeys: { name: string; type: string }[];
-  /** table parameters: Parquet classification and partition projection; `${location}` is the table's S3 URI */
+  columns: GlueColumn[];
+  partitionKeys: GlueColumn[];
+  /** table parameters: Parquet classification and partition projection; `location` is the table's S3 URI */
   parameters: (location: string) => Record<string, string>;
 }
 
 /** `firstDate`: the first day partition projection enumerates (YYYY-MM-DD). */
-export function archiveGlueTables(archivePrefix: string, firstDate: string): GlueTableSpec[] {
-  return ARCHIVE_TABLE_NAMES.map((name) => ({
-    name,
-    prefix: `${archivePrefix}${name}/`,
-    columns: ARCHIVE_TABLES[name].columns.map((c) => ({ name: c.name, type: GLUE_TYPE[c.type] })),
-    partitionKeys: [
-      { name: 'date', type: 'string' },
-      { name: 'hour', type: 'string' },
-    ],
+export function warehouseGlueTables(firstDate: string): GlueTableSpec[] {
+  return atScaleTables().map((t) => ({
+    name: t.name,
+    description:
+      t.source === undefined
+        ? `raw archive table ${t.name} (cloud/archive/archive-tables.ts)`
+        : `warehouse table ${t.name} (cloud/warehouse/schema.ts), written by the daily DAG's publish task`,
+    prefix: `${t.path}/`,
+    columns: t.columns,
+    partitionKeys: t.partitions.map((p) => ({ name: p, type: 'string' })),
     parameters: (location) => ({
       classification: 'parquet',
       EXTERNAL: 'TRUE',
-      'projection.enabled': 'true',
-      'projection.date.type': 'date',
-      'projection.date.format': 'yyyy-MM-dd',
-      'projection.date.range': `${firstDate},NOW`,
-      'projection.date.interval': '1',
-      'projection.date.interval.unit': 'DAYS',
-      'projection.hour.type': 'integer',
-      'projection.hour.range': '0,23',
-      'projection.hour.digits': '2',
-      'storage.location.template': `${location}date=\${date}/hour=\${hour}/`,
+      ...Object.fromEntries(tableProperties(t, location, firstDate)),
     }),
   }));
 }

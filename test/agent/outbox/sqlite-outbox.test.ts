@@ -225,6 +225,8 @@ describe('SqliteOutbox', () => {
     const bare = new Database(join(dir, 'c.db'));
     expect(bare.pragma('cache_size', { simple: true })).toBe(-16000);
     bare.close();
-    expect(() => new SqliteOutbox({ path: 'x', cacheKiB: 10 })).toThrow(/cacheKiB must be an integer >= 64, got 10/);
+    expect(() => new SqliteOutbox({ path: 'x', cacheKiB: 10 })).toThrow(
+      /cacheKiB: Too small: expected number to be >=64/,
+    );
   });
 });

@@ -83,7 +83,7 @@ describe('LoginRateLimiter', () => {
 
   it('rejects bad options', () => {
     expect(() => new LoginRateLimiter({ windowMS: 1 } as never)).toThrow(/unknown option "windowMS"/);
-    expect(() => new LoginRateLimiter({ lockoutMs: 0 })).toThrow(/lockoutMs must be a positive integer/);
+    expect(() => new LoginRateLimiter({ lockoutMs: 0 })).toThrow(/lockoutMs: Too small: expected number to be >=1/);
     expect(() => new LoginRateLimiter({ lockoutMs: 10, maxLockoutMs: 5 })).toThrow(/maxLockoutMs/);
   });
 });

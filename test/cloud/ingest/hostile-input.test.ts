@@ -76,7 +76,7 @@ describe('ingest: timestamps bounded against arrival', () => {
     expect((await readAll(stream)).seqs.get('old')).toEqual([1, 2]);
     const base = { stream: {} as Stream, dlq: { add: () => 0 }, dedupPath: ':memory:' };
     expect(() => new Ingest({ ...base, timeBounds: { maxFutureMs: -1 } })).toThrow(
-      /timeBounds\.maxFutureMs must be a number >= 0/,
+      /timeBounds\.maxFutureMs: Invalid input: expected a number >= 0/,
     );
   });
 });

@@ -209,7 +209,9 @@ describe('Ingest', () => {
   it('validates options', () => {
     const base = { stream: {} as Stream, dlq: { add: () => 0 }, dedupPath: ':memory:' };
     expect(() => new Ingest({ ...base, maxBatchRecord: 5 } as never)).toThrow(/unknown option "maxBatchRecord"/);
-    expect(() => new Ingest({ ...base, maxBatchRecords: 0 })).toThrow(/maxBatchRecords must be a number >= 1/);
+    expect(() => new Ingest({ ...base, maxBatchRecords: 0 })).toThrow(
+      /maxBatchRecords: Too small: expected number to be >=1/,
+    );
     expect(() => new Ingest({ ...base, lingerMs: -1 })).toThrow(/lingerMs/);
   });
 });

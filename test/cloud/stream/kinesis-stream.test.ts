@@ -229,7 +229,7 @@ describe('KinesisStream', () => {
   });
 
   it('validates options', () => {
-    expect(() => new KinesisStream({ streamName: '' })).toThrow(/"streamName"/);
+    expect(() => new KinesisStream({ streamName: '' })).toThrow(/streamName: required/);
     expect(() => new KinesisStream({ streamName: 's', maxRecordsPerRequest: 501 })).toThrow(/maxRecordsPerRequest/);
     expect(() => new KinesisStream({ streamName: 's', streamname: 'x' } as never)).toThrow(
       /unknown option "streamname"/,

@@ -46,12 +46,12 @@ describe('LocalStream', () => {
       /unknown option "shardcount" \(did you mean "shardCount"\?\)/,
     );
     expect(() => new LocalStream({ path: 'x.db', shardCount: 0 })).toThrow(
-      /"shardCount" must be an integer in \[1, 1024\]/,
+      /shardCount: Too small: expected number to be >=1/,
     );
     expect(() => new LocalStream({ path: 'x.db', synchronous: 'OFF' as 'FULL' })).toThrow(
-      /"synchronous" must be one of/,
+      /synchronous: Invalid option: expected one of/,
     );
-    expect(() => new LocalStream({} as LocalStreamOptions)).toThrow(/"path" is required/);
+    expect(() => new LocalStream({} as LocalStreamOptions)).toThrow(/path: required/);
   });
 
   it('uses WAL and the configured synchronous level, and refuses a different shard count later', async () => {

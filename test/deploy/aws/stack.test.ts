@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARCHIVE_TABLES } from '../../../cloud/archive/archive-tables.ts';
+import { atScaleTables } from '../../../cloud/batch/athena.ts';
 import { FleetSpecSchema } from '../../../cloud/plan/fleet-spec.ts';
 import { planFleet } from '../../../cloud/plan/plan.ts';
 import { loadPriceTable } from '../../../cloud/plan/prices.ts';
@@ -307,9 +308,22 @@ describe('EdgeloopStack, defaults (IoT rule, provisioned stream sized by the pla
     });
   });
 
-  it("Glue: the archive's tables with the archive's columns, Hive partitions found by projection", () => {
+  it("Glue: the archive's and the warehouse's tables with their columns, Hive partitions found by projection", () => {
     t.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'edgeloop_warehouse' } });
-    t.resourceCountIs('AWS::Glue::Table', Object.keys(ARCHIVE_TABLES).length);
+    const tables = atScaleTables();
+    // the raw archive's four and the eight published warehouse tables (facts, aggregates, dimensions)
+    expect(tables.map((x) => x.name)).toEqual([
+      ...Object.keys(ARCHIVE_TABLES).map((n) => `archive_${n}`),
+      'fact_reading',
+      'fact_event',
+      'agg_sensor_hourly',
+      'agg_sensor_daily',
+      'agg_health_hourly',
+      'agg_health_daily',
+      'dim_device',
+      'dim_model',
+    ]);
+    t.resourceCountIs('AWS::Glue::Table', tables.length);
     const glueType = {
       VARCHAR: 'string',
       BIGINT: 'bigint',
@@ -321,7 +335,7 @@ describe('EdgeloopStack, defaults (IoT rule, provisioned stream sized by the pla
       t.hasResourceProperties('AWS::Glue::Table', {
         DatabaseName: 'edgeloop_warehouse',
         TableInput: {
-          Name: table.name,
+          Name: `archive_${table.name}`,
           PartitionKeys: [
             { Name: 'date', Type: 'string' },
             { Name: 'hour', Type: 'string' },
@@ -341,6 +355,38 @@ describe('EdgeloopStack, defaults (IoT rule, provisioned stream sized by the pla
         },
       });
     }
+    // the warehouse tables: the same columns and properties as the Athena DDL of deploy/athena/
+    for (const table of tables.filter((x) => x.source !== undefined)) {
+      t.hasResourceProperties('AWS::Glue::Table', {
+        DatabaseName: 'edgeloop_warehouse',
+        TableInput: {
+          Name: table.name,
+          PartitionKeys: table.partitions.map((p) => ({ Name: p, Type: 'string' })),
+          Parameters: Match.objectLike({
+            'parquet.compression': 'ZSTD',
+            ...(table.partitions.length
+              ? {
+                  'projection.enabled': 'true',
+                  'storage.location.template': {
+                    'Fn::Join': [
+                      '',
+                      Match.arrayWith([`/${table.path}/${table.partitions.map((p) => `${p}=\${${p}}`).join('/')}/`]),
+                    ],
+                  },
+                }
+              : {}),
+          }),
+          StorageDescriptor: Match.objectLike({
+            Columns: table.columns.map((c) => ({ Name: c.name, Type: c.type })),
+            Location: { 'Fn::Join': ['', Match.arrayWith([`/${table.path}/`])] },
+          }),
+        },
+      });
+    }
+    const dims = Object.values(t.findResources('AWS::Glue::Table')).filter((r) =>
+      ['dim_device', 'dim_model'].includes(r.Properties.TableInput.Name),
+    );
+    expect(dims.map((r) => r.Properties.TableInput.Parameters['projection.enabled'])).toEqual([undefined, undefined]);
     t.hasResourceProperties('AWS::Athena::WorkGroup', {
       WorkGroupConfiguration: Match.objectLike({
         EnforceWorkGroupConfiguration: true,
