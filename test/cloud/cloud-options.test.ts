@@ -17,15 +17,7 @@ import { Processor } from '../../cloud/processor/processor.ts';
 import { LocalArtifactStore } from '../../cloud/registry/artifact-store.ts';
 import { ModelRegistry } from '../../cloud/registry/model-registry.ts';
 import { parseRolloutSpec } from '../../cloud/rollout/rollout-spec.ts';
-
-function thrown(fn: () => unknown): Error & { code?: string; details?: Record<string, unknown> } {
-  try {
-    fn();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('did not throw');
-}
+import { thrown } from '../helpers/option-errors.ts';
 
 const fake = { read: () => undefined, putMany: () => undefined } as never;
 const dirs = { archiveDir: '/a', offlineDir: '/o', stateDir: '/s' };
