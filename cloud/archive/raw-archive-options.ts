@@ -36,6 +36,7 @@ export const RawArchiveOptionsSchema = RawArchiveTuningSchema.extend({
 });
 
 export type RawArchiveOptions = z.input<typeof RawArchiveOptionsSchema>;
+export type ResolvedRawArchiveOptions = z.output<typeof RawArchiveOptionsSchema>;
 
 export const resolveRawArchiveOptions = optionsParser(RawArchiveOptionsSchema, { where: 'RawArchive' });
 

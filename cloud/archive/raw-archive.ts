@@ -52,7 +52,12 @@ import {
 } from './archive-tables.ts';
 import { planCompaction, type PartitionFiles } from './compaction.ts';
 import { listPartitions } from './archive-files.ts';
-import { type RawArchiveOptions, type RawArchiveStats, resolveRawArchiveOptions } from './raw-archive-options.ts';
+import {
+  type RawArchiveOptions,
+  type RawArchiveStats,
+  type ResolvedRawArchiveOptions,
+  resolveRawArchiveOptions,
+} from './raw-archive-options.ts';
 
 export type { RawArchiveOptions, RawArchiveStats } from './raw-archive-options.ts';
 
@@ -73,16 +78,10 @@ const NO_SCHEMA = { version: 1, columns: [] };
 const ORDER = 'ORDER BY device_id, seq, ts';
 
 export class RawArchive {
+  readonly #o: ResolvedRawArchiveOptions;
   readonly #stream: Stream;
   readonly #dir: string;
   readonly #consumer: string;
-  readonly #flushRows: number;
-  readonly #flushMs: number;
-  readonly #target: number;
-  readonly #settleMs: number;
-  readonly #batchSize: number;
-  readonly #idleMs: number;
-  readonly #compression: string;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #abort = new AbortController();
@@ -121,16 +120,10 @@ export class RawArchive {
 
   constructor(opts: RawArchiveOptions) {
     const o = resolveRawArchiveOptions(opts);
+    this.#o = o;
     this.#stream = o.stream;
     this.#dir = o.dir;
     this.#consumer = o.consumer;
-    this.#flushRows = o.flushRows;
-    this.#flushMs = o.flushIntervalMs;
-    this.#target = o.targetFileBytes;
-    this.#settleMs = o.compactSettleMs;
-    this.#batchSize = o.batchSize;
-    this.#idleMs = o.idleWaitMs;
-    this.#compression = o.compression;
     this.#clock = o.clock ?? systemClock;
     this.#log = o.logger ?? silentLogger;
   }
@@ -194,7 +187,7 @@ export class RawArchive {
       onIdle: () => {
         for (const w of this.#idleWaiters.splice(0)) w();
       },
-      idleWaitMs: this.#idleMs,
+      idleWaitMs: this.#o.idleWaitMs,
       clock: this.#clock,
       signal: this.#abort.signal,
     });
@@ -208,7 +201,7 @@ export class RawArchive {
       const batch = await this.#stream.read(shard, {
         consumer: this.#consumer,
         position: this.#read.get(shard),
-        limit: this.#batchSize,
+        limit: this.#o.batchSize,
       });
       const skipTo = this.#startPositions[shard];
       for (const rec of batch.records) {
@@ -226,8 +219,8 @@ export class RawArchive {
       this.#read.set(shard, batch.position);
     }
     if (
-      this.#rows.length >= this.#flushRows ||
-      (Object.keys(this.#pending).length > 0 && this.#clock.now() - this.#lastFlush >= this.#flushMs)
+      this.#rows.length >= this.#o.flushRows ||
+      (Object.keys(this.#pending).length > 0 && this.#clock.now() - this.#lastFlush >= this.#o.flushIntervalMs)
     ) {
       await this.flush();
     }
@@ -345,7 +338,7 @@ export class RawArchive {
       const base = `part-${this.#clock.now()}-${randomBytes(4).toString('hex')}.parquet`;
       const from = `${dir}/.${base}.tmp`;
       await conn.run(
-        `COPY (SELECT * FROM ${tmpTable} ${ORDER}) TO ${sqlString(join(this.#dir, from))} (FORMAT parquet, COMPRESSION ${this.#compression})`,
+        `COPY (SELECT * FROM ${tmpTable} ${ORDER}) TO ${sqlString(join(this.#dir, from))} (FORMAT parquet, COMPRESSION ${this.#o.compression})`,
       );
       await fsyncPath(join(this.#dir, from));
       return { from, to: `${dir}/${base}` };
@@ -363,15 +356,15 @@ export class RawArchive {
   async #compact(): Promise<void> {
     const plan = planCompaction(await this.partitions(), {
       now: this.#clock.now(),
-      settleMs: this.#settleMs,
-      targetBytes: this.#target,
+      settleMs: this.#o.compactSettleMs,
+      targetBytes: this.#o.targetFileBytes,
     });
     for (const g of plan) {
       const base = `part-${this.#clock.now()}-${randomBytes(4).toString('hex')}.parquet`;
       const from = `${g.partition}/.${base}.tmp`;
       const list = `[${g.files.map((f) => sqlString(join(this.#dir, f))).join(', ')}]`;
       await this.#conn!.run(
-        `COPY (SELECT * FROM read_parquet(${list}) ${ORDER}) TO ${sqlString(join(this.#dir, from))} (FORMAT parquet, COMPRESSION ${this.#compression})`,
+        `COPY (SELECT * FROM read_parquet(${list}) ${ORDER}) TO ${sqlString(join(this.#dir, from))} (FORMAT parquet, COMPRESSION ${this.#o.compression})`,
       );
       await fsyncPath(join(this.#dir, from));
       const renames = [{ from, to: `${g.partition}/${base}` }];

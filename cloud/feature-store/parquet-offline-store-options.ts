@@ -24,6 +24,7 @@ export const ParquetOfflineStoreOptionsSchema = z.strictObject({
 });
 
 export type ParquetOfflineStoreOptions = z.input<typeof ParquetOfflineStoreOptionsSchema>;
+export type ResolvedParquetOfflineStoreOptions = z.output<typeof ParquetOfflineStoreOptionsSchema>;
 
 export const resolveParquetOfflineStoreOptions = optionsParser(ParquetOfflineStoreOptionsSchema, {
   where: 'ParquetOfflineStore',

@@ -31,6 +31,7 @@ import type { FeatureRecord } from './feature-store.ts';
 import { checkGroup, checkRecord, FEATURE_NAME_PATTERN } from './feature-record-check.ts';
 import {
   resolveParquetOfflineStoreOptions,
+  type ResolvedParquetOfflineStoreOptions,
   type OfflineSource,
   type Row,
   type OfflineStoreStats,
@@ -78,11 +79,8 @@ export {
 export { ident, micros, sqlString } from './duckdb-sql.ts';
 
 export class ParquetOfflineStore {
+  readonly #o: ResolvedParquetOfflineStoreOptions;
   readonly #dir: string;
-  readonly #flushRows: number;
-  readonly #flushMs: number;
-  readonly #maxBuffered: number;
-  readonly #compression: string;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #groups = new Map<string, GroupState>();
@@ -101,11 +99,8 @@ export class ParquetOfflineStore {
 
   constructor(opts: ParquetOfflineStoreOptions) {
     const o = resolveParquetOfflineStoreOptions(opts);
+    this.#o = o;
     this.#dir = o.dir;
-    this.#flushRows = o.flushRows;
-    this.#flushMs = o.flushIntervalMs;
-    this.#maxBuffered = o.maxBufferedRows;
-    this.#compression = o.compression;
     this.#clock = o.clock ?? systemClock;
     this.#log = o.logger ?? silentLogger;
   }
@@ -155,7 +150,7 @@ export class ParquetOfflineStore {
       this.flush()
         .catch((err: unknown) => this.#log.error({ err }, 'offline store flush failed'))
         .finally(() => this.#schedule());
-    }, this.#flushMs);
+    }, this.#o.flushIntervalMs);
     this.#timer.unref?.();
   }
 
@@ -180,10 +175,10 @@ export class ParquetOfflineStore {
     const g = this.#group(group);
     g.rows.push(...rows);
     if (source) g.pending = mergePositions(g.pending, { [source.consumer]: source.positions });
-    if (g.rows.length >= this.#flushRows && !this.#queued.has(group)) {
+    if (g.rows.length >= this.#o.flushRows && !this.#queued.has(group)) {
       this.#flushGroup(group).catch((err: unknown) => this.#log.error({ err, group }, 'offline store flush failed'));
     }
-    if (g.rows.length + g.writing > this.#maxBuffered) return this.#waitBelowBound(group, g);
+    if (g.rows.length + g.writing > this.#o.maxBufferedRows) return this.#waitBelowBound(group, g);
   }
 
   /**
@@ -208,7 +203,7 @@ export class ParquetOfflineStore {
       { group, buffered: g.rows.length },
       'offline store buffer over maxBufferedRows: append waits for a write',
     );
-    while (g.rows.length + g.writing > this.#maxBuffered) {
+    while (g.rows.length + g.writing > this.#o.maxBufferedRows) {
       if (this.#state === 'closed') throw new EdgeloopError('EL_ERR_CLOSED', `${C} is closed`);
       try {
         await this.#flushGroup(group);
@@ -219,7 +214,7 @@ export class ParquetOfflineStore {
             this.#closing.signal.removeEventListener('abort', done);
             resolve();
           };
-          const t = this.#clock.setTimeout(done, this.#flushMs);
+          const t = this.#clock.setTimeout(done, this.#o.flushIntervalMs);
           this.#closing.signal.addEventListener('abort', done, { once: true });
         });
       }
@@ -316,7 +311,7 @@ export class ParquetOfflineStore {
 
   /** Committed part files of a group, relative to its directory. */
   #copyOptions(schema: GroupSchema): string {
-    return `FORMAT parquet, COMPRESSION ${this.#compression}, KV_METADATA {edgeloop_schema_version: '${schema.version}'}`;
+    return `FORMAT parquet, COMPRESSION ${this.#o.compression}, KV_METADATA {edgeloop_schema_version: '${schema.version}'}`;
   }
 
   async #writeFile(

@@ -27,7 +27,7 @@ import type { FeatureRecord, FeatureStore } from '../feature-store/feature-store
 import type { ReadBatch, Stream } from '../stream/stream.ts';
 import { AlertEvaluator } from './alert-rules.ts';
 import { FeatureAggregator, type AggregatorStats } from './feature-aggregator.ts';
-import { resolveProcessorOptions, type ProcessorOptions } from './processor-options.ts';
+import { resolveProcessorOptions, type ProcessorOptions, type ResolvedProcessorOptions } from './processor-options.ts';
 import { FeatureBatch, type BatchItem, type FeatureBatchCounters, type OfflineSink } from './feature-batch.ts';
 
 export type { ProcessorOptions } from './processor-options.ts';
@@ -74,14 +74,11 @@ export interface ProcessorStats extends FeatureBatchCounters {
 }
 
 export class Processor {
+  readonly #o: ResolvedProcessorOptions;
   readonly #stream: Stream;
   readonly #store: FeatureStore;
   readonly #consumer: string;
   readonly #group: string;
-  readonly #batchSize: number;
-  readonly #idleWaitMs: number;
-  readonly #shardRefreshMs: number;
-  readonly #maxDevices: number;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #agg: FeatureAggregator;
@@ -112,14 +109,11 @@ export class Processor {
 
   constructor(opts: ProcessorOptions) {
     const o = resolveProcessorOptions(opts);
+    this.#o = o;
     this.#stream = o.stream;
     this.#store = o.store;
     this.#consumer = o.consumer;
     this.#group = o.group;
-    this.#batchSize = o.batchSize;
-    this.#idleWaitMs = o.idleWaitMs;
-    this.#shardRefreshMs = o.shardRefreshMs;
-    this.#maxDevices = o.maxDevices;
     this.#clock = o.clock ?? systemClock;
     this.#log = o.logger ?? silentLogger;
     this.#agg = new FeatureAggregator(o.aggregation);
@@ -173,7 +167,7 @@ export class Processor {
         this.#loopErrors++;
         this.#log.error({ err }, 'processor step failed');
       },
-      idleWaitMs: this.#idleWaitMs,
+      idleWaitMs: this.#o.idleWaitMs,
       clock: this.#clock,
       signal: this.#abort.signal,
       unrefTimers: true,
@@ -208,7 +202,7 @@ export class Processor {
 
   async #stepInner(): Promise<number> {
     const now = this.#clock.now();
-    if (now - this.#shardsAt >= this.#shardRefreshMs || this.#shards.length === 0) {
+    if (now - this.#shardsAt >= this.#o.shardRefreshMs || this.#shards.length === 0) {
       this.#shards = await this.#stream.listShards();
       this.#shardsAt = now;
     }
@@ -222,7 +216,7 @@ export class Processor {
       const batch = await this.#stream.read(shard, {
         consumer: this.#consumer,
         position: this.#positions.get(shard),
-        limit: this.#batchSize,
+        limit: this.#o.batchSize,
       });
       read.push({ shard, batch });
     }
@@ -314,7 +308,7 @@ export class Processor {
   }
 
   #evict(): void {
-    while (this.#agg.deviceCount > this.#maxDevices && this.#recent.size > 0) {
+    while (this.#agg.deviceCount > this.#o.maxDevices && this.#recent.size > 0) {
       const oldest = this.#recent.keys().next().value as string;
       this.#recent.delete(oldest);
       this.#agg.evict(oldest);
