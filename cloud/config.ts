@@ -19,6 +19,9 @@ import { DLQ_DEFAULTS } from './dlq/dlq-options.ts';
 import { LOCAL_STREAM_DEFAULTS, LocalStreamOptionsSchema } from './stream/local-stream-options.ts';
 import { DEFAULT_TIME_BOUNDS, INGEST_DEFAULTS } from './ingest/ingest-options.ts';
 import { MQTT_INGEST_DEFAULTS, MqttIngestClientOptionsSchema } from './ingest/mqtt-ingest-options.ts';
+import { RawArchiveTuningSchema } from './archive/raw-archive-options.ts';
+import { BackfillTuningSchema } from './batch/backfill-options.ts';
+import { ParquetOfflineStoreOptionsSchema } from './feature-store/parquet-offline-store-options.ts';
 
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().min(1);
@@ -138,6 +141,11 @@ const StreamSchema = z.strictObject({
   kinesis: z.record(z.string(), z.unknown()).optional(),
 });
 
+/** the offline store's flushing, with ParquetOfflineStore's own fields and defaults */
+const OfflineSchema = ParquetOfflineStoreOptionsSchema.pick({ flushRows: true, flushIntervalMs: true }).extend({
+  enabled: z.boolean().default(true),
+});
+
 const FeatureStoreSchema = z.strictObject({
   kind: z.enum(['sqlite', 'sagemaker']).default('sqlite'),
   sqlite: z
@@ -149,30 +157,19 @@ const FeatureStoreSchema = z.strictObject({
   /** options of SageMakerFeatureStore, passed through: region, endpoint, ... */
   sagemaker: z.record(z.string(), z.unknown()).optional(),
   /** Parquet history of every feature record written by the processor, under <dataDir>/offline */
-  offline: z
-    .strictObject({
-      enabled: z.boolean().default(true),
-      flushRows: positiveInt.default(10_000),
-      flushIntervalMs: positiveInt.default(60_000),
-    })
-    .default({ enabled: true, flushRows: 10_000, flushIntervalMs: 60_000 }),
+  offline: OfflineSchema.default(OfflineSchema.parse({})),
 });
 
-/** the raw Parquet archive of every accepted device message, under <dataDir>/archive (cloud/archive/) */
-const ArchiveSchema = z.strictObject({
+/**
+ * the raw Parquet archive of every accepted device message, under <dataDir>/archive (cloud/archive/): RawArchive's
+ * own tuning fields and defaults
+ */
+const ArchiveSchema = RawArchiveTuningSchema.extend({
   /** default: on with the local stream, off with Kinesis (use a Firehose or another consumer there) */
   enabled: z.boolean().optional(),
-  /** rows buffered before a write */
-  flushRows: positiveInt.default(50_000),
-  /** ms between writes while rows are buffered */
-  flushIntervalMs: positiveInt.default(60_000),
-  /** compacted file size target, bytes (128 MiB) */
-  targetFileBytes: positiveInt.default(128 * 1024 * 1024),
-  /** ms after an hour ends before its partition is compacted */
-  compactSettleMs: z.number().int().min(0).default(600_000),
 });
 
-/** batch jobs (cloud/batch/, docs/batch.md): the backfill's units and the daily DAG's schedule */
+/** batch jobs (cloud/batch/, docs/batch.md): the backfill's units (its own fields and defaults) and the daily DAG's schedule */
 const BatchSchema = z.strictObject({
   /** run the daily DAG (for yesterday, UTC) at this UTC time, "HH:MM"; unset: only `edgeloop batch run` */
   schedule: z
@@ -180,13 +177,13 @@ const BatchSchema = z.strictObject({
     .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a UTC time "HH:MM"')
     .optional(),
   /** readings per backfill unit, about */
-  targetRows: positiveInt.default(2_000_000),
+  targetRows: BackfillTuningSchema.shape.targetRows,
   /** a device with this many times the median device's readings is split into sub-ranges */
-  skewFactor: z.number().gt(1).default(100),
+  skewFactor: BackfillTuningSchema.shape.skewFactor.pipe(z.number().gt(1)),
   /** backfill units run at once */
-  parallel: positiveInt.default(2),
+  parallel: BackfillTuningSchema.shape.parallel,
   /** DuckDB threads of a backfill */
-  threads: positiveInt.default(2),
+  threads: BackfillTuningSchema.shape.threads,
   /** attempts per backfill unit (the DAG's tasks get 2) */
   maxAttempts: positiveInt.default(3),
 });

@@ -380,3 +380,28 @@ export function numberOrInfinity(min: number): z.ZodCustom<number, number> {
     error: `Invalid input: expected a number >= ${min} or Infinity`,
   });
 }
+
+// ---- schema helpers: requiredString, assertKnownEntryKeys ----
+
+/** A required non-empty string, reported like a missing dependency: `RawArchive: dir: required (a directory)`. */
+export function requiredString(what: string): z.ZodString {
+  return z.string({ error: `required (${what})` }).min(1, `required (${what})`);
+}
+
+/**
+ * assertKnownKeys for every entry of a record option (`groups: { <name>: { ttlMs } }`), whose entries the walk of
+ * assertKnownKeys does not enter: `SqliteFeatureStore: unknown option "groups.g.ttl" (did you mean "groups.g.ttlMs"?)`.
+ * Call it before parseOptions.
+ */
+export function assertKnownEntryKeys(
+  entry: z.ZodType,
+  record: unknown,
+  where: string,
+  path: readonly string[],
+  o: Pick<KnownKeysOptions, 'code' | 'noun'> = {},
+): void {
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) return;
+  for (const [name, value] of Object.entries(record)) {
+    assertKnownKeys(entry, value, where, { ...o, prefix: [...path, name] });
+  }
+}

@@ -1,33 +1,44 @@
-/** RawArchive's options and counters, and how one archive value is appended to a DuckDB table. */
-import type { DuckDBAppender } from '@duckdb/node-api';
-import type { Clock } from '../../lib/clock.ts';
-import type { Logger } from '../../lib/logger.ts';
-import { micros, type ParquetCompression } from '../feature-store/parquet-offline-store.ts';
+/** RawArchive's options (one schema with the defaults) and counters. */
+import { z } from 'zod';
+import { clockAndLogger, optionsParser, requiredString } from '../../lib/options.ts';
+import { parquetCompressionOption } from '../feature-store/parquet-offline-store-options.ts';
 import type { Stream } from '../stream/stream.ts';
 import type { ArchiveTableName } from './archive-tables.ts';
 
-export interface RawArchiveOptions {
-  stream: Stream;
-  /** root directory (`<dataDir>/archive`). Required. */
-  dir: string;
-  /** checkpoint name on the stream. Default 'archive'. */
-  consumer?: string;
-  /** write when this many rows are buffered. Default 50 000. */
-  flushRows?: number;
-  /** write at least this often while rows are buffered, ms. Default 60 000. */
-  flushIntervalMs?: number;
-  /** compacted file size target, bytes. Default 128 MiB. */
-  targetFileBytes?: number;
-  /** compact an hour partition this long after its hour ended, ms. Default 10 minutes. */
-  compactSettleMs?: number;
-  /** records read per shard per step. Default 500. */
-  batchSize?: number;
-  /** longest idle wait when the stream is empty, ms. Default 1000. */
-  idleWaitMs?: number;
-  compression?: ParquetCompression;
-  clock?: Clock;
-  logger?: Logger;
-}
+/** The archive's tuning, also the cloud config's `archive` section (cloud/config.ts): each default stated once. */
+export const RawArchiveTuningSchema = z.strictObject({
+  /** write when this many rows are buffered */
+  flushRows: z.number().int().min(1).default(50_000),
+  /** write at least this often while rows are buffered, ms */
+  flushIntervalMs: z.number().int().min(1).default(60_000),
+  /** compacted file size target, bytes (128 MiB) */
+  targetFileBytes: z
+    .number()
+    .int()
+    .min(1)
+    .default(128 * 1024 * 1024),
+  /** compact an hour partition this long after its hour ended, ms (10 minutes) */
+  compactSettleMs: z.number().int().min(0).default(600_000),
+});
+
+export const RawArchiveOptionsSchema = RawArchiveTuningSchema.extend({
+  stream: z.custom<Stream>((v) => typeof (v as Stream | null)?.read === 'function', { error: 'required (a Stream)' }),
+  /** root directory (`<dataDir>/archive`) */
+  dir: requiredString('a directory'),
+  /** checkpoint name on the stream */
+  consumer: z.string().min(1).default('archive'),
+  /** records read per shard per step */
+  batchSize: z.number().int().min(1).default(500),
+  /** longest idle wait when the stream is empty, ms */
+  idleWaitMs: z.number().int().min(1).default(1000),
+  compression: parquetCompressionOption,
+  ...clockAndLogger,
+});
+
+export type RawArchiveOptions = z.input<typeof RawArchiveOptionsSchema>;
+export type ResolvedRawArchiveOptions = z.output<typeof RawArchiveOptionsSchema>;
+
+export const resolveRawArchiveOptions = optionsParser(RawArchiveOptionsSchema, { where: 'RawArchive' });
 
 export interface RawArchiveStats {
   rowsWritten: Record<ArchiveTableName, number>;
@@ -42,30 +53,4 @@ export interface RawArchiveStats {
   buffered: number;
   writeErrors: number;
   loopErrors: number;
-}
-
-/** every option name, for the unknown-option check */
-export const KNOWN = [
-  'stream',
-  'dir',
-  'consumer',
-  'flushRows',
-  'flushIntervalMs',
-  'targetFileBytes',
-  'compactSettleMs',
-  'batchSize',
-  'idleWaitMs',
-  'compression',
-  'clock',
-  'logger',
-] as const;
-
-/** Append one value of an archive column of SQL type `type`. */
-export function appendValue(app: DuckDBAppender, type: string, v: string | number | boolean | null): void {
-  if (v === null) app.appendNull();
-  else if (type === 'VARCHAR') app.appendVarchar(String(v));
-  else if (type === 'BIGINT') app.appendBigInt(BigInt(Math.trunc(v as number)));
-  else if (type === 'DOUBLE') app.appendDouble(v as number);
-  else if (type === 'BOOLEAN') app.appendBoolean(v as boolean);
-  else app.appendTimestampTZ(micros(v as number));
 }

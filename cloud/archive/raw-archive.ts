@@ -33,7 +33,6 @@ import { decodeRecord } from '../processor/decode-record.ts';
 import { compareSequenceNumbers } from '../processor/processor.ts';
 import type { Stream } from '../stream/stream.ts';
 import { runConsumerLoop } from '../stream/consumer-loop.ts';
-import { checkKnownOptions, intOption, oneOfOption, stringOption } from '../stream/options.ts';
 import {
   applyDeletes,
   applyRenames,
@@ -42,7 +41,7 @@ import {
   removeTmpFiles,
   writeCommit,
 } from '../feature-store/parquet-commit.ts';
-import { PARQUET_COMPRESSIONS, sqlString } from '../feature-store/parquet-offline-store.ts';
+import { appendValue, sqlString } from '../feature-store/duckdb-sql.ts';
 import {
   ARCHIVE_TABLE_NAMES,
   ARCHIVE_TABLES,
@@ -53,7 +52,12 @@ import {
 } from './archive-tables.ts';
 import { planCompaction, type PartitionFiles } from './compaction.ts';
 import { listPartitions } from './archive-files.ts';
-import { KNOWN, type RawArchiveOptions, type RawArchiveStats, appendValue } from './raw-archive-options.ts';
+import {
+  type RawArchiveOptions,
+  type RawArchiveStats,
+  type ResolvedRawArchiveOptions,
+  resolveRawArchiveOptions,
+} from './raw-archive-options.ts';
 
 export type { RawArchiveOptions, RawArchiveStats } from './raw-archive-options.ts';
 
@@ -74,16 +78,10 @@ const NO_SCHEMA = { version: 1, columns: [] };
 const ORDER = 'ORDER BY device_id, seq, ts';
 
 export class RawArchive {
+  readonly #o: ResolvedRawArchiveOptions;
   readonly #stream: Stream;
   readonly #dir: string;
   readonly #consumer: string;
-  readonly #flushRows: number;
-  readonly #flushMs: number;
-  readonly #target: number;
-  readonly #settleMs: number;
-  readonly #batchSize: number;
-  readonly #idleMs: number;
-  readonly #compression: string;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #abort = new AbortController();
@@ -121,22 +119,13 @@ export class RawArchive {
   };
 
   constructor(opts: RawArchiveOptions) {
-    checkKnownOptions(C, opts, KNOWN);
-    if (!opts.stream || typeof opts.stream.read !== 'function')
-      throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: option "stream" is required`);
-    this.#stream = opts.stream;
-    this.#dir = stringOption(C, 'dir', opts.dir, '');
-    if (this.#dir === '') throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: option "dir" is required`);
-    this.#consumer = stringOption(C, 'consumer', opts.consumer, 'archive');
-    this.#flushRows = intOption(C, 'flushRows', opts.flushRows, 50_000, 1);
-    this.#flushMs = intOption(C, 'flushIntervalMs', opts.flushIntervalMs, 60_000, 1);
-    this.#target = intOption(C, 'targetFileBytes', opts.targetFileBytes, 128 * 1024 * 1024, 1);
-    this.#settleMs = intOption(C, 'compactSettleMs', opts.compactSettleMs, 600_000, 0);
-    this.#batchSize = intOption(C, 'batchSize', opts.batchSize, 500, 1);
-    this.#idleMs = intOption(C, 'idleWaitMs', opts.idleWaitMs, 1000, 1);
-    this.#compression = oneOfOption(C, 'compression', opts.compression, 'zstd', PARQUET_COMPRESSIONS);
-    this.#clock = opts.clock ?? systemClock;
-    this.#log = opts.logger ?? silentLogger;
+    const o = resolveRawArchiveOptions(opts);
+    this.#o = o;
+    this.#stream = o.stream;
+    this.#dir = o.dir;
+    this.#consumer = o.consumer;
+    this.#clock = o.clock ?? systemClock;
+    this.#log = o.logger ?? silentLogger;
   }
 
   get dir(): string {
@@ -198,7 +187,7 @@ export class RawArchive {
       onIdle: () => {
         for (const w of this.#idleWaiters.splice(0)) w();
       },
-      idleWaitMs: this.#idleMs,
+      idleWaitMs: this.#o.idleWaitMs,
       clock: this.#clock,
       signal: this.#abort.signal,
     });
@@ -212,7 +201,7 @@ export class RawArchive {
       const batch = await this.#stream.read(shard, {
         consumer: this.#consumer,
         position: this.#read.get(shard),
-        limit: this.#batchSize,
+        limit: this.#o.batchSize,
       });
       const skipTo = this.#startPositions[shard];
       for (const rec of batch.records) {
@@ -230,8 +219,8 @@ export class RawArchive {
       this.#read.set(shard, batch.position);
     }
     if (
-      this.#rows.length >= this.#flushRows ||
-      (Object.keys(this.#pending).length > 0 && this.#clock.now() - this.#lastFlush >= this.#flushMs)
+      this.#rows.length >= this.#o.flushRows ||
+      (Object.keys(this.#pending).length > 0 && this.#clock.now() - this.#lastFlush >= this.#o.flushIntervalMs)
     ) {
       await this.flush();
     }
@@ -349,7 +338,7 @@ export class RawArchive {
       const base = `part-${this.#clock.now()}-${randomBytes(4).toString('hex')}.parquet`;
       const from = `${dir}/.${base}.tmp`;
       await conn.run(
-        `COPY (SELECT * FROM ${tmpTable} ${ORDER}) TO ${sqlString(join(this.#dir, from))} (FORMAT parquet, COMPRESSION ${this.#compression})`,
+        `COPY (SELECT * FROM ${tmpTable} ${ORDER}) TO ${sqlString(join(this.#dir, from))} (FORMAT parquet, COMPRESSION ${this.#o.compression})`,
       );
       await fsyncPath(join(this.#dir, from));
       return { from, to: `${dir}/${base}` };
@@ -367,15 +356,15 @@ export class RawArchive {
   async #compact(): Promise<void> {
     const plan = planCompaction(await this.partitions(), {
       now: this.#clock.now(),
-      settleMs: this.#settleMs,
-      targetBytes: this.#target,
+      settleMs: this.#o.compactSettleMs,
+      targetBytes: this.#o.targetFileBytes,
     });
     for (const g of plan) {
       const base = `part-${this.#clock.now()}-${randomBytes(4).toString('hex')}.parquet`;
       const from = `${g.partition}/.${base}.tmp`;
       const list = `[${g.files.map((f) => sqlString(join(this.#dir, f))).join(', ')}]`;
       await this.#conn!.run(
-        `COPY (SELECT * FROM read_parquet(${list}) ${ORDER}) TO ${sqlString(join(this.#dir, from))} (FORMAT parquet, COMPRESSION ${this.#compression})`,
+        `COPY (SELECT * FROM read_parquet(${list}) ${ORDER}) TO ${sqlString(join(this.#dir, from))} (FORMAT parquet, COMPRESSION ${this.#o.compression})`,
       );
       await fsyncPath(join(this.#dir, from));
       const renames = [{ from, to: `${g.partition}/${base}` }];

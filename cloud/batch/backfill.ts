@@ -25,9 +25,9 @@ import { systemClock, type Clock } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { retry } from '../../lib/retry.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { PARQUET_COMPRESSIONS, type ParquetCompression } from '../feature-store/parquet-offline-store.ts';
-import type { FeatureAggregatorOptions } from '../processor/feature-aggregator.ts';
-import { checkKnownOptions, intOption, oneOfOption, stringOption } from '../stream/options.ts';
+import type { z } from 'zod';
+import { optionRuleError, parseOptions } from '../../lib/options.ts';
+import { BackfillOptionsSchema, type BackfillOptions } from './backfill-options.ts';
 import { BatchStore, type UnitRow } from './batch-store.ts';
 import {
   commitDay,
@@ -39,46 +39,15 @@ import {
   type UnitSpec,
 } from './backfill-steps.ts';
 
+/**
+ * diagnostics_channel `edgeloop:batch:phase`: `{ phase, unit?, date? }` at 'unit-done' (a unit's output fsynced
+ * and checkpointed), 'day-committed' (the day's commit record written), 'day-applied' (its files in place), and
+ * 'day-checkpointed' (its units marked committed). Crash tests stop the process at each.
+ */
 export { BATCH_CHANNELS, readingFiles } from './backfill-steps.ts';
-import { DAY_MS, type BackfillUnit } from './backfill-plan.ts';
+export type { BackfillOptions, BackfillProgress } from './backfill-options.ts';
+import { DAY_MS } from './backfill-plan.ts';
 import { windowFeatureSpec, type FeatureColumnDef, type WindowFeatureSpec } from './window-features.ts';
-
-export interface BackfillOptions {
-  /** the raw archive root (`<dataDir>/archive`). Required. */
-  archiveDir: string;
-  /** the offline store root (`<dataDir>/offline`). Required. */
-  offlineDir: string;
-  /** checkpoints and staging (`<dataDir>/batch`). Required. */
-  stateDir: string;
-  /** offline group written. Default 'device_windows'. */
-  group?: string;
-  /** the processor's aggregation options (its `processor.aggregation` config): the window definitions */
-  aggregation?: FeatureAggregatorOptions;
-  /** readings per unit, about. Default 2 000 000. */
-  targetRows?: number;
-  /** a device with this many times the median device's readings of a day is split into sub-ranges. Default 100. */
-  skewFactor?: number;
-  /** units run at once. Default 2. */
-  parallel?: number;
-  /** DuckDB threads. Default 2. */
-  threads?: number;
-  /** retries of a unit (maxAttempts counts calls). Default 3 attempts, 200 ms .. 5 s. */
-  retry?: Partial<RetryPolicy>;
-  compression?: ParquetCompression;
-  /** re-aggregate this warehouse for the range after the features (undefined: skip) */
-  warehouse?: { path: string; registryDb?: string; dedupDb?: string } | undefined;
-  /** fault drills and tests: called before each attempt of a unit; a throw fails the attempt */
-  beforeUnit?: (unit: BackfillUnit, attempt: number) => void | Promise<void>;
-  /** progress: a unit done or failed, a day committed */
-  onProgress?: (e: BackfillProgress) => void;
-  clock?: Clock;
-  logger?: Logger;
-}
-
-export type BackfillProgress =
-  | { kind: 'planned'; jobId: number; units: number; resumed: boolean }
-  | { kind: 'unit'; jobId: number; unit: string; status: 'done' | 'failed'; attempts: number; rows: number }
-  | { kind: 'day'; jobId: number; date: string; files: number };
 
 export interface BackfillResult {
   jobId: number;
@@ -108,29 +77,6 @@ export interface BackfillResult {
   errors: { unit: string; error: string }[];
 }
 
-/**
- * diagnostics_channel `edgeloop:batch:phase`: `{ phase, unit?, date? }` at 'unit-done' (a unit's output fsynced
- * and checkpointed), 'day-committed' (the day's commit record written), 'day-applied' (its files in place), and
- * 'day-checkpointed' (its units marked committed). Crash tests stop the process at each.
- */
-const KNOWN = [
-  'archiveDir',
-  'offlineDir',
-  'stateDir',
-  'group',
-  'aggregation',
-  'targetRows',
-  'skewFactor',
-  'parallel',
-  'threads',
-  'retry',
-  'compression',
-  'warehouse',
-  'beforeUnit',
-  'onProgress',
-  'clock',
-  'logger',
-] as const;
 const C = 'Backfill';
 
 /** Parse `YYYY-MM-DD` or an ISO time at UTC midnight (or ms since the epoch) as the start of a UTC day. */
@@ -145,7 +91,7 @@ export function parseDay(v: string, what: string): number {
 }
 
 export class Backfill {
-  readonly #o: BackfillOptions;
+  readonly #o: z.output<typeof BackfillOptionsSchema>;
   readonly #group: string;
   readonly #spec: WindowFeatureSpec;
   readonly #target: number;
@@ -159,30 +105,34 @@ export class Backfill {
   readonly #steps: StepContext;
 
   constructor(opts: BackfillOptions) {
-    checkKnownOptions(C, opts, KNOWN);
-    for (const k of ['archiveDir', 'offlineDir', 'stateDir'] as const)
-      if (stringOption(C, k, opts[k], '') === '')
-        throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: option "${k}" is required`);
-    this.#o = opts;
-    this.#group = stringOption(C, 'group', opts.group, 'device_windows');
+    const o = parseOptions(BackfillOptionsSchema, opts, { where: C });
+    this.#o = o;
+    this.#group = o.group;
     if (!/^[a-z][a-z0-9_]*$/.test(this.#group))
-      throw new EdgeloopError(
+      throw optionRuleError(
+        C,
+        'group',
+        `group ${JSON.stringify(this.#group)} must match [a-z][a-z0-9_]*`,
         'EL_ERR_BATCH_INVALID',
-        `${C}: group ${JSON.stringify(this.#group)} must match [a-z][a-z0-9_]*`,
       );
-    this.#spec = windowFeatureSpec(opts.aggregation);
-    this.#target = intOption(C, 'targetRows', opts.targetRows, 2_000_000, 1);
-    if (opts.skewFactor !== undefined && !(typeof opts.skewFactor === 'number' && opts.skewFactor > 1))
-      throw new EdgeloopError('EL_ERR_BATCH_INVALID', `${C}: skewFactor must be a number > 1, got ${opts.skewFactor}`);
-    this.#skew = opts.skewFactor ?? 100;
-    this.#parallel = intOption(C, 'parallel', opts.parallel, 2, 1);
-    this.#threads = intOption(C, 'threads', opts.threads, 2, 1);
-    this.#compression = oneOfOption(C, 'compression', opts.compression, 'zstd', PARQUET_COMPRESSIONS);
-    this.#retry = { minMs: 200, maxMs: 5000, maxAttempts: 3, ...opts.retry };
-    this.#clock = opts.clock ?? systemClock;
-    this.#log = opts.logger ?? silentLogger;
+    this.#spec = windowFeatureSpec(o.aggregation);
+    this.#target = o.targetRows;
+    if (!(typeof o.skewFactor === 'number' && o.skewFactor > 1))
+      throw optionRuleError(
+        C,
+        'skewFactor',
+        `skewFactor must be a number > 1, got ${o.skewFactor}`,
+        'EL_ERR_BATCH_INVALID',
+      );
+    this.#skew = o.skewFactor;
+    this.#parallel = o.parallel;
+    this.#threads = o.threads;
+    this.#compression = o.compression;
+    this.#retry = { minMs: 200, maxMs: 5000, maxAttempts: 3, ...o.retry };
+    this.#clock = o.clock ?? systemClock;
+    this.#log = o.logger ?? silentLogger;
     this.#steps = {
-      archiveDir: opts.archiveDir,
+      archiveDir: o.archiveDir,
       spec: this.#spec,
       targetRows: this.#target,
       skewFactor: this.#skew,

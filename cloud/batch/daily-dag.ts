@@ -28,10 +28,11 @@ import { systemClock, type Clock } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { retry } from '../../lib/retry.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { checkKnownOptions, stringOption } from '../stream/options.ts';
+import { z } from 'zod';
+import { callback, clockAndLogger, parseOptions, requiredString } from '../../lib/options.ts';
 import { DAY_MS, utcDate } from './backfill-plan.ts';
 import { BatchStore, type TaskRow } from './batch-store.ts';
-import { DailyTasks, type DailyTaskOptions } from './daily-tasks.ts';
+import { DailyTasks, DailyTaskOptionsSchema } from './daily-tasks.ts';
 import { runDag, type DagTask, type TaskOutcome, type TaskReport } from './dag.ts';
 import { windowFeatureSpec } from './window-features.ts';
 
@@ -43,15 +44,16 @@ export const DAILY_TASKS: readonly DagTask[] = [
   { name: 'publish', needs: ['checks'] },
 ];
 
-export interface DailyDagOptions extends DailyTaskOptions {
-  stateDir: string;
+export const DailyDagOptionsSchema = DailyTaskOptionsSchema.extend({
+  stateDir: requiredString('a directory'),
   /** per task; maxAttempts counts calls. Default 2 attempts, 1 s .. 10 s. */
-  retry?: Partial<RetryPolicy>;
+  retry: z.custom<Partial<RetryPolicy>>().optional(),
   /** fault drills and tests: called before each attempt of a task; a throw fails the attempt */
-  beforeTask?: (task: string, attempt: number) => void | Promise<void>;
-  clock?: Clock;
-  logger?: Logger;
-}
+  beforeTask: callback<(task: string, attempt: number) => void | Promise<void>>().optional(),
+  ...clockAndLogger,
+});
+
+export type DailyDagOptions = z.input<typeof DailyDagOptionsSchema>;
 
 export interface DagRunResult {
   runId: number;
@@ -60,24 +62,6 @@ export interface DagRunResult {
   reports: TaskReport[];
 }
 
-const KNOWN = [
-  'archiveDir',
-  'warehousePath',
-  'stateDir',
-  'datasetsDir',
-  'publishDir',
-  'offlineDir',
-  'registryDb',
-  'dedupDb',
-  'aggregation',
-  'checks',
-  'archive',
-  'compact',
-  'retry',
-  'beforeTask',
-  'clock',
-  'logger',
-] as const;
 const C = 'DailyDag';
 
 /** The UTC day before `now`, YYYY-MM-DD. */
@@ -86,22 +70,19 @@ export function yesterday(now: number): string {
 }
 
 export class DailyDag {
-  readonly #o: DailyDagOptions;
+  readonly #o: z.output<typeof DailyDagOptionsSchema>;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #tasks: DailyTasks;
   #running: Promise<DagRunResult> | undefined;
 
   constructor(opts: DailyDagOptions) {
-    checkKnownOptions(C, opts, KNOWN);
-    for (const k of ['archiveDir', 'warehousePath', 'stateDir', 'datasetsDir', 'publishDir'] as const)
-      if (stringOption(C, k, opts[k], '') === '')
-        throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: option "${k}" is required`);
-    windowFeatureSpec(opts.aggregation);
-    this.#o = opts;
-    this.#clock = opts.clock ?? systemClock;
-    this.#log = opts.logger ?? silentLogger;
-    this.#tasks = new DailyTasks(opts, this.#clock);
+    const o = parseOptions(DailyDagOptionsSchema, opts, { where: C });
+    windowFeatureSpec(o.aggregation);
+    this.#o = o;
+    this.#clock = o.clock ?? systemClock;
+    this.#log = o.logger ?? silentLogger;
+    this.#tasks = new DailyTasks(o, this.#clock);
   }
 
   /** Run the DAG for `date` (default yesterday, UTC); one run at a time per instance. */

@@ -7,6 +7,9 @@
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { z } from 'zod';
+import { callback, requiredString } from '../../lib/options.ts';
+import { RawArchiveTuningSchema } from '../archive/raw-archive-options.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { fsyncPath } from '../feature-store/parquet-commit.ts';
@@ -20,32 +23,34 @@ import { compactArchive } from './compact-archive.ts';
 import type { TaskOutcome } from './dag.ts';
 import { featureColumns, lookbackMs, windowFeatureSql, windowFeatureSpec } from './window-features.ts';
 
-/** What the tasks read of the DAG's options. */
-export interface DailyTaskOptions {
-  archiveDir: string;
-  warehousePath: string;
+/** What the tasks read of the DAG's options: the part of DailyDag's schema (daily-dag.ts) they use. */
+export const DailyTaskOptionsSchema = z.strictObject({
+  archiveDir: requiredString('a directory'),
+  warehousePath: requiredString('a file path'),
   /** retraining datasets root (`<dataDir>/datasets`) */
-  datasetsDir: string;
+  datasetsDir: requiredString('a directory'),
   /** Hive-partitioned warehouse tables for Athena (`<dataDir>/published`) */
-  publishDir: string;
-  offlineDir?: string;
-  registryDb?: string;
-  dedupDb?: string;
-  /** the processor's aggregation options: the dataset's windows */
-  aggregation?: FeatureAggregatorOptions;
+  publishDir: requiredString('a directory'),
+  offlineDir: z.string().optional(),
+  registryDb: z.string().optional(),
+  dedupDb: z.string().optional(),
+  /** the processor's aggregation options: the dataset's windows (checked by the aggregator) */
+  aggregation: z.custom<FeatureAggregatorOptions>().optional(),
   /** data-quality checks; default: freshness off (a daily run looks at a past day) */
-  checks?: CheckOptions;
-  /** archive compaction settings (the archive's config) */
-  archive?: { targetFileBytes?: number; compactSettleMs?: number };
+  checks: z.custom<CheckOptions>((v) => typeof v === 'object' && v !== null).optional(),
+  /** archive compaction settings (the archive's config; the archive's defaults) */
+  archive: RawArchiveTuningSchema.pick({ targetFileBytes: true, compactSettleMs: true }).prefault({}),
   /** compaction done by someone else (the running archive): replaces the built-in one */
-  compact?: () => Promise<TaskOutcome>;
-}
+  compact: callback<() => Promise<TaskOutcome>>().optional(),
+});
+
+export type DailyTaskOptions = z.input<typeof DailyTaskOptionsSchema>;
 
 export class DailyTasks {
-  readonly #o: DailyTaskOptions;
+  readonly #o: z.output<typeof DailyTaskOptionsSchema>;
   readonly #clock: Clock;
 
-  constructor(o: DailyTaskOptions, clock: Clock) {
+  constructor(o: z.output<typeof DailyTaskOptionsSchema>, clock: Clock) {
     this.#o = o;
     this.#clock = clock;
   }
@@ -55,8 +60,8 @@ export class DailyTasks {
     if (this.#o.compact) return this.#o.compact();
     const r = await compactArchive(conn, this.#o.archiveDir, {
       now: this.#clock.now(),
-      settleMs: this.#o.archive?.compactSettleMs ?? 600_000,
-      targetBytes: this.#o.archive?.targetFileBytes ?? 128 * 1024 * 1024,
+      settleMs: this.#o.archive.compactSettleMs,
+      targetBytes: this.#o.archive.targetFileBytes,
     });
     return { rows: r.filesMerged, bytes: r.bytes, detail: `${r.filesMerged} files merged into ${r.groups}` };
   }

@@ -39,7 +39,7 @@ export function windowFeatureSpec(aggregation: FeatureAggregatorOptions = {}): W
   const agg = new FeatureAggregator(aggregation);
   return {
     windows: agg.windows.map((w) => ({ sizeMs: w.sizeMs, slideMs: w.slideMs, name: w.name })),
-    stats: aggregation.stats ?? ['count', 'mean', 'std', 'min', 'max', 'last'],
+    stats: agg.windowStats,
     windowSensors: aggregation.windowSensors,
   };
 }

@@ -29,10 +29,9 @@ import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { FeatureRecord } from './feature-store.ts';
 import { checkGroup, checkRecord, FEATURE_NAME_PATTERN } from './feature-record-check.ts';
-import { checkKnownOptions, intOption, oneOfOption, stringOption } from '../stream/options.ts';
 import {
-  KNOWN,
-  PARQUET_COMPRESSIONS,
+  resolveParquetOfflineStoreOptions,
+  type ResolvedParquetOfflineStoreOptions,
   type OfflineSource,
   type Row,
   type OfflineStoreStats,
@@ -70,6 +69,8 @@ interface GroupState {
 
 export {
   PARQUET_COMPRESSIONS,
+  ParquetOfflineStoreOptionsSchema,
+  parquetCompressionOption,
   type OfflineSource,
   type OfflineStoreStats,
   type ParquetCompression,
@@ -78,11 +79,8 @@ export {
 export { ident, micros, sqlString } from './duckdb-sql.ts';
 
 export class ParquetOfflineStore {
+  readonly #o: ResolvedParquetOfflineStoreOptions;
   readonly #dir: string;
-  readonly #flushRows: number;
-  readonly #flushMs: number;
-  readonly #maxBuffered: number;
-  readonly #compression: string;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #groups = new Map<string, GroupState>();
@@ -100,15 +98,11 @@ export class ParquetOfflineStore {
   readonly #s: OfflineStoreStats = { rowsWritten: 0, filesWritten: 0, filesRewritten: 0, buffered: 0, writeErrors: 0 };
 
   constructor(opts: ParquetOfflineStoreOptions) {
-    checkKnownOptions(C, opts, KNOWN);
-    this.#dir = stringOption(C, 'dir', opts?.dir, '');
-    if (this.#dir === '') throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: option "dir" is required`);
-    this.#flushRows = intOption(C, 'flushRows', opts.flushRows, 10_000, 1);
-    this.#flushMs = intOption(C, 'flushIntervalMs', opts.flushIntervalMs, 60_000, 10);
-    this.#maxBuffered = intOption(C, 'maxBufferedRows', opts.maxBufferedRows, 200_000, 1);
-    this.#compression = oneOfOption(C, 'compression', opts.compression, 'zstd', PARQUET_COMPRESSIONS);
-    this.#clock = opts.clock ?? systemClock;
-    this.#log = opts.logger ?? silentLogger;
+    const o = resolveParquetOfflineStoreOptions(opts);
+    this.#o = o;
+    this.#dir = o.dir;
+    this.#clock = o.clock ?? systemClock;
+    this.#log = o.logger ?? silentLogger;
   }
 
   /** Open DuckDB, finish or drop the flush a crash interrupted, and load every group's commit record. */
@@ -156,7 +150,7 @@ export class ParquetOfflineStore {
       this.flush()
         .catch((err: unknown) => this.#log.error({ err }, 'offline store flush failed'))
         .finally(() => this.#schedule());
-    }, this.#flushMs);
+    }, this.#o.flushIntervalMs);
     this.#timer.unref?.();
   }
 
@@ -181,10 +175,10 @@ export class ParquetOfflineStore {
     const g = this.#group(group);
     g.rows.push(...rows);
     if (source) g.pending = mergePositions(g.pending, { [source.consumer]: source.positions });
-    if (g.rows.length >= this.#flushRows && !this.#queued.has(group)) {
+    if (g.rows.length >= this.#o.flushRows && !this.#queued.has(group)) {
       this.#flushGroup(group).catch((err: unknown) => this.#log.error({ err, group }, 'offline store flush failed'));
     }
-    if (g.rows.length + g.writing > this.#maxBuffered) return this.#waitBelowBound(group, g);
+    if (g.rows.length + g.writing > this.#o.maxBufferedRows) return this.#waitBelowBound(group, g);
   }
 
   /**
@@ -209,7 +203,7 @@ export class ParquetOfflineStore {
       { group, buffered: g.rows.length },
       'offline store buffer over maxBufferedRows: append waits for a write',
     );
-    while (g.rows.length + g.writing > this.#maxBuffered) {
+    while (g.rows.length + g.writing > this.#o.maxBufferedRows) {
       if (this.#state === 'closed') throw new EdgeloopError('EL_ERR_CLOSED', `${C} is closed`);
       try {
         await this.#flushGroup(group);
@@ -220,7 +214,7 @@ export class ParquetOfflineStore {
             this.#closing.signal.removeEventListener('abort', done);
             resolve();
           };
-          const t = this.#clock.setTimeout(done, this.#flushMs);
+          const t = this.#clock.setTimeout(done, this.#o.flushIntervalMs);
           this.#closing.signal.addEventListener('abort', done, { once: true });
         });
       }
@@ -317,7 +311,7 @@ export class ParquetOfflineStore {
 
   /** Committed part files of a group, relative to its directory. */
   #copyOptions(schema: GroupSchema): string {
-    return `FORMAT parquet, COMPRESSION ${this.#compression}, KV_METADATA {edgeloop_schema_version: '${schema.version}'}`;
+    return `FORMAT parquet, COMPRESSION ${this.#o.compression}, KV_METADATA {edgeloop_schema_version: '${schema.version}'}`;
   }
 
   async #writeFile(

@@ -29,15 +29,9 @@ import { systemClock, type Clock } from '../../lib/clock.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { FeatureRecord, FeatureStore, FeatureValue, PutOutcome } from './feature-store.ts';
 import { checkEntityId, checkFeatureName, checkFeatureNames, checkGroup, checkRecord } from './feature-record-check.ts';
-import {
-  awsClientConfig,
-  checkKnownOptions,
-  intOption,
-  invalidOption,
-  numberOption,
-  oneOfOption,
-  stringOption,
-} from '../stream/options.ts';
+import { z } from 'zod';
+import { assertKnownEntryKeys, clockAndLogger, numberOrInfinity, parseOptions } from '../../lib/options.ts';
+import { awsClientConfig } from '../stream/options.ts';
 
 export type SageMakerFeatureType = 'String' | 'Integral' | 'Fractional';
 
@@ -47,57 +41,51 @@ export interface SageMakerFsLike {
   destroy?(): void;
 }
 
-export interface SageMakerGroupOptions {
+const FEATURE_TYPES = ['String', 'Integral', 'Fractional'] as const;
+const eventTimeFormat = z.enum(['iso', 'seconds']);
+
+export const SageMakerGroupOptionsSchema = z.strictObject({
   /** default: the store's recordIdentifierName */
-  recordIdentifierName?: string;
+  recordIdentifierName: z.string().min(1).optional(),
   /** default: the store's eventTimeName */
-  eventTimeName?: string;
+  eventTimeName: z.string().min(1).optional(),
   /** default: the store's eventTimeFormat */
-  eventTimeFormat?: 'iso' | 'seconds';
-  /** TTL, ms: sent as TtlDuration on PutRecord and checked on reads. Default: defaultTtlMs. */
-  ttlMs?: number;
+  eventTimeFormat: eventTimeFormat.optional(),
+  /** TTL, ms: sent as TtlDuration on PutRecord and checked on reads; default defaultTtlMs */
+  ttlMs: numberOrInfinity(1000).optional(),
   /** feature name → type, for decoding values read back */
-  featureTypes?: Record<string, SageMakerFeatureType>;
-}
+  featureTypes: z.record(z.string(), z.enum(FEATURE_TYPES)).optional(),
+});
 
-export interface SageMakerFeatureStoreOptions {
+export const SageMakerFeatureStoreOptionsSchema = z.strictObject({
   /** a client to use (not destroyed on close); default one built from clientConfig */
-  client?: SageMakerFsLike;
-  clientConfig?: SageMakerFeatureStoreRuntimeClientConfig;
+  client: z
+    .custom<SageMakerFsLike>((v) => typeof (v as SageMakerFsLike | null)?.send === 'function', {
+      error: 'expected an object with send()',
+    })
+    .optional(),
+  clientConfig: z.custom<SageMakerFeatureStoreRuntimeClientConfig>().optional(),
   /** shorthand for clientConfig.region */
-  region?: string;
+  region: z.string().min(1).optional(),
   /** shorthand for clientConfig.endpoint; a plain-HTTP endpoint gets an HTTP/1.1 handler */
-  endpoint?: string;
-  groups?: Record<string, SageMakerGroupOptions>;
-  /** Default 'entity_id'. */
-  recordIdentifierName?: string;
-  /** Default 'event_time'. */
-  eventTimeName?: string;
-  /** Default 'iso' (yyyy-MM-dd'T'HH:mm:ss.SSSZ). */
-  eventTimeFormat?: 'iso' | 'seconds';
-  /** Default Infinity (no TTL). */
-  defaultTtlMs?: number;
-  /** read stored event times before puts to report `written` (one BatchGetRecord per putMany). Default true. */
-  checkStaleWrites?: boolean;
-  /** PutRecord calls in flight per putMany. Default 8. */
-  concurrency?: number;
-  clock?: Clock;
-}
+  endpoint: z.string().min(1).optional(),
+  groups: z.record(z.string(), SageMakerGroupOptionsSchema.optional()).optional(),
+  recordIdentifierName: z.string().min(1).default('entity_id'),
+  eventTimeName: z.string().min(1).default('event_time'),
+  /** iso: yyyy-MM-dd'T'HH:mm:ss.SSSZ; seconds: fractional seconds since the epoch */
+  eventTimeFormat: eventTimeFormat.default('iso'),
+  /** TTL for groups without their own, ms; Infinity: no TTL */
+  defaultTtlMs: numberOrInfinity(1000).default(Infinity),
+  /** read stored event times before puts to report `written` (one BatchGetRecord per putMany) */
+  checkStaleWrites: z.boolean().default(true),
+  /** PutRecord calls in flight per putMany */
+  concurrency: z.number().int().min(1).max(256).default(8),
+  clock: clockAndLogger.clock,
+});
 
-const KNOWN = [
-  'client',
-  'clientConfig',
-  'region',
-  'endpoint',
-  'groups',
-  'recordIdentifierName',
-  'eventTimeName',
-  'eventTimeFormat',
-  'defaultTtlMs',
-  'checkStaleWrites',
-  'concurrency',
-  'clock',
-] as const;
+export type SageMakerGroupOptions = z.input<typeof SageMakerGroupOptionsSchema>;
+export type SageMakerFeatureStoreOptions = z.input<typeof SageMakerFeatureStoreOptionsSchema>;
+
 const C = 'SageMakerFeatureStore';
 const BATCH_GET_MAX = 100;
 
@@ -131,49 +119,32 @@ export class SageMakerFeatureStore implements FeatureStore {
   #state: 'new' | 'started' | 'closed' = 'new';
 
   constructor(opts: SageMakerFeatureStoreOptions = {}) {
-    checkKnownOptions(C, opts, KNOWN);
-    if (opts.client !== undefined && typeof opts.client?.send !== 'function')
-      throw invalidOption(C, 'client', 'an object with send()', opts.client);
-    this.#client = opts.client;
-    this.#ownsClient = opts.client === undefined;
-    this.#clientConfig = awsClientConfig(C, opts);
+    assertKnownEntryKeys(SageMakerGroupOptionsSchema, opts?.groups, C, ['groups']);
+    const o = parseOptions(SageMakerFeatureStoreOptionsSchema, opts, { where: C });
+    this.#client = o.client;
+    this.#ownsClient = o.client === undefined;
+    this.#clientConfig = awsClientConfig(C, o);
     this.#defaults = {
-      id: stringOption(C, 'recordIdentifierName', opts.recordIdentifierName, 'entity_id'),
-      time: stringOption(C, 'eventTimeName', opts.eventTimeName, 'event_time'),
-      format: oneOfOption(C, 'eventTimeFormat', opts.eventTimeFormat, 'iso', ['iso', 'seconds'] as const),
-      ttlMs: numberOption(C, 'defaultTtlMs', opts.defaultTtlMs, Infinity, 1000),
+      id: o.recordIdentifierName,
+      time: o.eventTimeName,
+      format: o.eventTimeFormat,
+      ttlMs: o.defaultTtlMs,
     };
-    for (const [name, g] of Object.entries(opts.groups ?? {})) {
+    for (const [name, g] of Object.entries(o.groups ?? {})) {
       checkGroup(name);
-      checkKnownOptions(`${C} groups.${name}`, g, [
-        'recordIdentifierName',
-        'eventTimeName',
-        'eventTimeFormat',
-        'ttlMs',
-        'featureTypes',
-      ]);
       const types = g?.featureTypes ?? {};
-      for (const [f, t] of Object.entries(types)) {
-        checkFeatureName(f, `groups.${name}.featureTypes`);
-        if (t !== 'String' && t !== 'Integral' && t !== 'Fractional')
-          throw invalidOption(C, `groups.${name}.featureTypes.${f}`, 'String, Integral or Fractional', t);
-      }
+      for (const f of Object.keys(types)) checkFeatureName(f, `groups.${name}.featureTypes`);
       this.#groups.set(name, {
-        id: stringOption(C, `groups.${name}.recordIdentifierName`, g?.recordIdentifierName, this.#defaults.id),
-        time: stringOption(C, `groups.${name}.eventTimeName`, g?.eventTimeName, this.#defaults.time),
-        format: oneOfOption(C, `groups.${name}.eventTimeFormat`, g?.eventTimeFormat, this.#defaults.format, [
-          'iso',
-          'seconds',
-        ] as const),
-        ttlMs: numberOption(C, `groups.${name}.ttlMs`, g?.ttlMs, this.#defaults.ttlMs, 1000),
+        id: g?.recordIdentifierName ?? this.#defaults.id,
+        time: g?.eventTimeName ?? this.#defaults.time,
+        format: g?.eventTimeFormat ?? this.#defaults.format,
+        ttlMs: g?.ttlMs ?? this.#defaults.ttlMs,
         types: { ...types },
       });
     }
-    if (opts.checkStaleWrites !== undefined && typeof opts.checkStaleWrites !== 'boolean')
-      throw invalidOption(C, 'checkStaleWrites', 'a boolean', opts.checkStaleWrites);
-    this.#checkStale = opts.checkStaleWrites ?? true;
-    this.#concurrency = intOption(C, 'concurrency', opts.concurrency, 8, 1, 256);
-    this.#clock = opts.clock ?? systemClock;
+    this.#checkStale = o.checkStaleWrites;
+    this.#concurrency = o.concurrency;
+    this.#clock = o.clock ?? systemClock;
   }
 
   async start(): Promise<void> {

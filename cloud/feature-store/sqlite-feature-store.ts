@@ -15,37 +15,39 @@ import { EdgeloopError } from '../../protocol/errors.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../lib/clock.ts';
 import type { FeatureRecord, FeatureStore, FeatureValue, PutOutcome } from './feature-store.ts';
 import { checkEntityId, checkFeatureNames, checkGroup, checkRecord, pick } from './feature-record-check.ts';
+import { z } from 'zod';
 import {
-  checkKnownOptions,
-  intOption,
-  invalidOption,
-  numberOption,
-  oneOfOption,
-  stringOption,
-} from '../stream/options.ts';
+  assertKnownEntryKeys,
+  clockAndLogger,
+  numberOrInfinity,
+  parseOptions,
+  requiredString,
+} from '../../lib/options.ts';
 
-export interface FeatureGroupOptions {
-  /** records whose event time is older than this are not returned and are pruned, ms. Default: defaultTtlMs. */
-  ttlMs?: number;
-}
-
-export interface SqliteFeatureStoreOptions {
-  /** SQLite file path, or ':memory:'. Required. */
-  path: string;
-  /** per-group settings; groups not listed are created on first put with the defaults. */
-  groups?: Record<string, FeatureGroupOptions>;
-  /** TTL for groups without their own, ms. Default Infinity (records never expire). */
-  defaultTtlMs?: number;
-  /** Default 'FULL'. */
-  synchronous?: 'FULL' | 'NORMAL';
-  /** how often expired rows are deleted, ms. Default 600 000 (10 min). */
-  pruneIntervalMs?: number;
-  clock?: Clock;
-}
-
-const KNOWN = ['path', 'groups', 'defaultTtlMs', 'synchronous', 'pruneIntervalMs', 'clock'] as const;
-const SCHEMA_VERSION = 1;
 const C = 'SqliteFeatureStore';
+
+const FeatureGroupOptionsSchema = z.strictObject({
+  /** records whose event time is older than this are not returned and are pruned, ms; default defaultTtlMs */
+  ttlMs: numberOrInfinity(1).optional(),
+});
+
+export const SqliteFeatureStoreOptionsSchema = z.strictObject({
+  /** SQLite file path, or ':memory:' */
+  path: requiredString('a file path'),
+  /** per-group settings; groups not listed are created on first put with the defaults */
+  groups: z.record(z.string(), FeatureGroupOptionsSchema.optional()).optional(),
+  /** TTL for groups without their own, ms; Infinity: records never expire */
+  defaultTtlMs: numberOrInfinity(1).default(Infinity),
+  synchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
+  /** how often expired rows are deleted, ms (10 min) */
+  pruneIntervalMs: z.number().int().min(10).default(600_000),
+  clock: clockAndLogger.clock,
+});
+
+export type SqliteFeatureStoreOptions = z.input<typeof SqliteFeatureStoreOptionsSchema>;
+export type FeatureGroupOptions = z.input<typeof FeatureGroupOptionsSchema>;
+
+const SCHEMA_VERSION = 1;
 
 interface Row {
   entity: string;
@@ -69,26 +71,19 @@ export class SqliteFeatureStore implements FeatureStore {
   #timer: TimerHandle | undefined;
 
   constructor(opts: SqliteFeatureStoreOptions) {
-    checkKnownOptions(C, opts, KNOWN);
-    if (opts === undefined)
-      throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: options with a "path" are required`);
-    this.#path = stringOption(C, 'path', opts.path, '');
-    if (this.#path === '') throw new EdgeloopError('EL_ERR_CONFIG_INVALID', `${C}: option "path" is required`);
-    this.#defaultTtl = numberOption(C, 'defaultTtlMs', opts.defaultTtlMs, Infinity, 1);
+    assertKnownEntryKeys(FeatureGroupOptionsSchema, opts?.groups, C, ['groups']);
+    const o = parseOptions(SqliteFeatureStoreOptionsSchema, opts, { where: C });
+    this.#path = o.path;
+    this.#defaultTtl = o.defaultTtlMs;
     const ttl = new Map<string, number>();
-    if (opts.groups !== undefined) {
-      if (typeof opts.groups !== 'object' || opts.groups === null)
-        throw invalidOption(C, 'groups', 'an object', opts.groups);
-      for (const [g, go] of Object.entries(opts.groups)) {
-        checkGroup(g);
-        checkKnownOptions(`${C} groups.${g}`, go, ['ttlMs']);
-        ttl.set(g, numberOption(C, `groups.${g}.ttlMs`, go?.ttlMs, this.#defaultTtl, 1));
-      }
+    for (const [g, go] of Object.entries(o.groups ?? {})) {
+      checkGroup(g);
+      ttl.set(g, go?.ttlMs ?? this.#defaultTtl);
     }
     this.#ttl = ttl;
-    this.#sync = oneOfOption(C, 'synchronous', opts.synchronous, 'FULL', ['FULL', 'NORMAL'] as const);
-    this.#pruneMs = intOption(C, 'pruneIntervalMs', opts.pruneIntervalMs, 600_000, 10);
-    this.#clock = opts.clock ?? systemClock;
+    this.#sync = o.synchronous;
+    this.#pruneMs = o.pruneIntervalMs;
+    this.#clock = o.clock ?? systemClock;
   }
 
   async start(): Promise<void> {

@@ -21,15 +21,15 @@
  */
 import { pino } from 'pino';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import type { RetryPolicy } from '../../lib/backoff.ts';
-import { systemClock, type Clock } from '../../lib/clock.ts';
-import type { FeatureStore } from '../feature-store/feature-store.ts';
+import { systemClock } from '../../lib/clock.ts';
 import { SageMakerFeatureStore } from '../feature-store/sagemaker-feature-store.ts';
-import { AlertEvaluator, type Alert, type AlertRuleSpec } from '../processor/alert-rules.ts';
-import { FeatureAggregator, type FeatureAggregatorOptions } from '../processor/feature-aggregator.ts';
-import { FeatureBatch, type BatchResult, type FeatureWriteInfo, type OfflineSink } from '../processor/feature-batch.ts';
+import { AlertEvaluator } from '../processor/alert-rules.ts';
+import { FeatureAggregator } from '../processor/feature-aggregator.ts';
+import { FeatureBatch, type BatchResult } from '../processor/feature-batch.ts';
 import { emfLine, type EmfMetric } from './emf.ts';
-import { checkKnownOptions, invalidOption, stringOption } from '../stream/options.ts';
+import { z } from 'zod';
+import { callback, optionsParser } from '../../lib/options.ts';
+import { FeatureOutputSchema } from '../processor/processor-options.ts';
 
 /** The Kinesis event Lambda passes to the handler (the fields used here). */
 export interface KinesisStreamEvent {
@@ -60,25 +60,6 @@ export interface KinesisBatchResponse {
   batchItemFailures: { itemIdentifier: string }[];
 }
 
-export interface ProcessorHandlerOptions {
-  store: FeatureStore;
-  /** Default 'device_features'. */
-  group?: string;
-  aggregation?: FeatureAggregatorOptions;
-  alertRules?: (string | AlertRuleSpec)[];
-  alertSink?: (alert: Alert) => void | Promise<void>;
-  offlineStore?: OfflineSink;
-  /** retry of feature store calls inside one invocation. Default 50 ms .. 1 s, 4 attempts. */
-  retry?: Partial<RetryPolicy>;
-  onFeatureWrite?: (info: FeatureWriteInfo) => void;
-  /** called after each invocation with what it did (metrics, tests) */
-  onBatch?: (result: BatchResult) => void;
-  clock?: Clock;
-  logger?: Logger;
-  /** CloudWatch metrics of each invocation as EMF lines (cloud/lambda/emf.ts); none when absent */
-  metrics?: HandlerMetricsOptions;
-}
-
 export interface HandlerMetricsOptions {
   namespace: string;
   /** dimension name → value, e.g. { FunctionName: 'edgeloop-processor' } */
@@ -87,21 +68,28 @@ export interface HandlerMetricsOptions {
   write: (line: string) => void;
 }
 
-const KNOWN = [
-  'store',
-  'group',
-  'aggregation',
-  'alertRules',
-  'alertSink',
-  'offlineStore',
-  'retry',
-  'onFeatureWrite',
-  'onBatch',
-  'clock',
-  'logger',
-  'metrics',
-] as const;
-const C = 'processorHandler';
+/** The handler's options: the Processor's feature output (store, group, aggregation, alerts) and its own. */
+export const ProcessorHandlerOptionsSchema = FeatureOutputSchema.extend({
+  /** called after each invocation with what it did (metrics, tests) */
+  onBatch: callback<(result: BatchResult) => void>().optional(),
+  /** CloudWatch metrics of each invocation as EMF lines (cloud/lambda/emf.ts); none when absent */
+  metrics: z
+    .custom<HandlerMetricsOptions>(
+      (v) => {
+        const m = v as Partial<HandlerMetricsOptions> | null;
+        return typeof m?.namespace === 'string' && m.namespace !== '' && typeof m.write === 'function';
+      },
+      { error: '"metrics" must be { namespace: a non-empty string, write: a function }' },
+    )
+    .optional(),
+});
+
+/** `retry`: of feature store calls inside one invocation; default 50 ms .. 1 s, 4 attempts. */
+export type ProcessorHandlerOptions = z.input<typeof ProcessorHandlerOptionsSchema>;
+
+export const resolveProcessorHandlerOptions = optionsParser(ProcessorHandlerOptionsSchema, {
+  where: 'processorHandler',
+});
 
 /** The part of the Lambda context object the handler reads. */
 export interface LambdaContext {
@@ -111,11 +99,9 @@ export interface LambdaContext {
 export type KinesisHandler = (event: KinesisStreamEvent, context?: LambdaContext) => Promise<KinesisBatchResponse>;
 
 /** Build a handler around a started FeatureStore. Alert state is per invocation (edge-triggered within a batch). */
-export function createProcessorHandler(opts: ProcessorHandlerOptions): KinesisHandler {
-  checkKnownOptions(C, opts, KNOWN);
-  if (!opts?.store || typeof opts.store.putMany !== 'function')
-    throw invalidOption(C, 'store', 'a FeatureStore', opts?.store);
-  const group = stringOption(C, 'group', opts.group, 'device_features');
+export function createProcessorHandler(options: ProcessorHandlerOptions): KinesisHandler {
+  const opts = resolveProcessorHandlerOptions(options);
+  const group = opts.group;
   // validate once, at cold start
   new FeatureAggregator(opts.aggregation);
   const rules = new AlertEvaluator(opts.alertRules).rules.map((r) => ({
@@ -125,12 +111,6 @@ export function createProcessorHandler(opts: ProcessorHandlerOptions): KinesisHa
   }));
   const baseLog = opts.logger ?? silentLogger;
   const metrics = opts.metrics;
-  if (
-    metrics !== undefined &&
-    (typeof metrics?.namespace !== 'string' || metrics.namespace === '' || typeof metrics.write !== 'function')
-  ) {
-    throw invalidOption(C, 'metrics', '{ namespace: a non-empty string, write: a function }', metrics);
-  }
   const clock = opts.clock ?? systemClock;
 
   return async (event, context) => {
@@ -212,26 +192,35 @@ export function handlerFromEnv(
   env: Record<string, string | undefined>,
   extra: { logger?: Logger; writeMetrics?: (line: string) => void } = {},
 ): KinesisHandler {
-  const group = env.EDGELOOP_FEATURE_GROUP ?? 'device_features';
   const ttl = env.EDGELOOP_FEATURE_TTL_MS ? Number(env.EDGELOOP_FEATURE_TTL_MS) : undefined;
+  // an unset variable leaves its option out: the components' schemas hold the defaults
   const store = new SageMakerFeatureStore({
     ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
     ...(env.EDGELOOP_SAGEMAKER_ENDPOINT ? { endpoint: env.EDGELOOP_SAGEMAKER_ENDPOINT } : {}),
-    recordIdentifierName: env.EDGELOOP_RECORD_IDENTIFIER_NAME ?? 'entity_id',
-    eventTimeName: env.EDGELOOP_EVENT_TIME_NAME ?? 'event_time',
+    recordIdentifierName: env.EDGELOOP_RECORD_IDENTIFIER_NAME,
+    eventTimeName: env.EDGELOOP_EVENT_TIME_NAME,
     ...(ttl !== undefined ? { defaultTtlMs: ttl } : {}),
   });
   const namespace = env.EDGELOOP_METRICS_NAMESPACE ?? 'edgeloop';
-  const windows = (env.EDGELOOP_WINDOWS_MS ?? '60000').split(',').map((s) => ({ sizeMs: Number(s.trim()) }));
-  const inner = createProcessorHandler({
+  const windowsMs = env.EDGELOOP_WINDOWS_MS;
+  const lateness = env.EDGELOOP_ALLOWED_LATENESS_MS;
+  const options: ProcessorHandlerOptions = {
     store,
-    group,
-    aggregation: { windows, allowedLatenessMs: Number(env.EDGELOOP_ALLOWED_LATENESS_MS ?? 5000) },
+    group: env.EDGELOOP_FEATURE_GROUP,
+    aggregation: {
+      windows: windowsMs === undefined ? undefined : windowsMs.split(',').map((s) => ({ sizeMs: Number(s.trim()) })),
+      allowedLatenessMs: lateness === undefined ? undefined : Number(lateness),
+    },
     alertRules: (env.EDGELOOP_ALERT_RULES ?? '')
       .split(';')
       .map((s) => s.trim())
       .filter((s) => s.length > 0),
     ...(extra.logger ? { logger: extra.logger } : {}),
+  };
+  // the group written (the variable's, or the default), for the metrics' dimension
+  const { group } = resolveProcessorHandlerOptions(options);
+  const inner = createProcessorHandler({
+    ...options,
     ...(extra.writeMetrics && namespace !== ''
       ? {
           metrics: {

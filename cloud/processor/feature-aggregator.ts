@@ -21,9 +21,10 @@
  * stay until they are recomputed, the watermark starts at the record's event time, and a window is only emitted
  * when this state saw all of it: a window that starts at or before the seeded event time keeps its stored value.
  */
+import { z } from 'zod';
 import type { DeviceMessage } from '../../protocol/messages.ts';
 import type { FeatureRecord, FeatureValue } from '../feature-store/feature-store.ts';
-import { checkKnownOptions, intOption, invalidOption, numberOption } from '../stream/options.ts';
+import { numberOrInfinity, parseOptions } from '../../lib/options.ts';
 import {
   ALL_WINDOW_STATS,
   addToPanes,
@@ -32,47 +33,44 @@ import {
   prunePanes,
   putWindowStats,
   resolveWindows,
+  WindowSpecSchema,
   type ResolvedWindow,
   type SensorPanes,
-  type WindowSpec,
   type WindowStat,
 } from './window-stats.ts';
 
 export { ALL_WINDOW_STATS, durationName, type WindowSpec, type WindowStat } from './window-stats.ts';
 
-export interface FeatureAggregatorOptions {
-  /** Default [{ sizeMs: 60_000 }] (1-minute tumbling windows). */
-  windows?: WindowSpec[];
-  /** statistics per window. Default all: count, mean, std, min, max, last. */
-  stats?: WindowStat[];
-  /** how far behind a device's newest event time a reading may arrive and still count, ms. Default 5000. */
-  allowedLatenessMs?: number;
-  /** half-life of `<sensor>_ewma`, ms; 0 disables the EWMA features. Default 60 000. */
-  ewmaHalfLifeMs?: number;
-  /** trailing window for anomaly_count / anomaly_rate, ms. Default 900 000 (15 min). */
-  anomalyWindowMs?: number;
-  /** emit `<sensor>_last` for every sensor. Default true. */
-  lastFeatures?: boolean;
-  /** only these sensors get window and EWMA features (all get `_last`). Default: every sensor. */
-  windowSensors?: string[];
-  /** sensors tracked per device; readings of further sensors are counted and ignored. Default 64. */
-  maxSensorsPerDevice?: number;
-  /** how far after its message's sentAt a reading or event may be stamped, ms; later ones are ignored. Default 300 000. */
-  maxFutureSkewMs?: number;
-}
-
-const KNOWN = [
-  'windows',
-  'stats',
-  'allowedLatenessMs',
-  'ewmaHalfLifeMs',
-  'anomalyWindowMs',
-  'lastFeatures',
-  'windowSensors',
-  'maxSensorsPerDevice',
-  'maxFutureSkewMs',
-] as const;
 const C = 'FeatureAggregator';
+
+/** The aggregator's options (also the processor's `aggregation` option): one schema with the defaults. */
+export const FeatureAggregatorOptionsSchema = z.strictObject({
+  /** window specs; default one 1-minute tumbling window */
+  windows: z.array(WindowSpecSchema).default([{ sizeMs: 60_000 }]),
+  /** statistics per window; default all: count, mean, std, min, max, last */
+  stats: z
+    .custom<WindowStat[]>((v) => Array.isArray(v) && v.every((s) => ALL_WINDOW_STATS.includes(s)), {
+      error: `"stats" must be a list of ${ALL_WINDOW_STATS.join(', ')}`,
+    })
+    .default([...ALL_WINDOW_STATS]),
+  /** how far behind a device's newest event time a reading may arrive and still count, ms */
+  allowedLatenessMs: z.number().int().min(0).default(5000),
+  /** half-life of `<sensor>_ewma`, ms; 0 disables the EWMA features */
+  ewmaHalfLifeMs: numberOrInfinity(0).default(60_000),
+  /** trailing window for anomaly_count / anomaly_rate, ms (15 min) */
+  anomalyWindowMs: z.number().int().min(1).default(900_000),
+  /** emit `<sensor>_last` for every sensor */
+  lastFeatures: z.boolean().default(true),
+  /** only these sensors get window and EWMA features (all get `_last`); default every sensor */
+  windowSensors: z.array(z.string()).optional(),
+  /** sensors tracked per device; readings of further sensors are counted and ignored */
+  maxSensorsPerDevice: z.number().int().min(1).default(64),
+  /** how far after its message's sentAt a reading or event may be stamped, ms; later ones are ignored */
+  maxFutureSkewMs: z.number().int().min(0).default(300_000),
+});
+
+export type FeatureAggregatorOptions = z.input<typeof FeatureAggregatorOptionsSchema>;
+
 const FEATURE_NAME = /^[a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63}$/;
 
 /**
@@ -166,30 +164,27 @@ export class FeatureAggregator {
   };
 
   constructor(opts: FeatureAggregatorOptions = {}) {
-    checkKnownOptions(C, opts, KNOWN);
-    this.#windows = resolveWindows(C, opts.windows ?? [{ sizeMs: 60_000 }]);
-    const stats = opts.stats ?? ALL_WINDOW_STATS;
-    if (!Array.isArray(stats) || stats.some((s) => !ALL_WINDOW_STATS.includes(s))) {
-      throw invalidOption(C, 'stats', `a list of ${ALL_WINDOW_STATS.join(', ')}`, stats);
-    }
-    this.#stats = [...stats];
-    this.#lateness = intOption(C, 'allowedLatenessMs', opts.allowedLatenessMs, 5000, 0);
-    this.#futureSkew = intOption(C, 'maxFutureSkewMs', opts.maxFutureSkewMs, 300_000, 0);
-    this.#halfLife = numberOption(C, 'ewmaHalfLifeMs', opts.ewmaHalfLifeMs, 60_000, 0);
-    this.#anomalyMs = intOption(C, 'anomalyWindowMs', opts.anomalyWindowMs, 900_000, 1);
+    const o = parseOptions(FeatureAggregatorOptionsSchema, opts, { where: C });
+    this.#windows = resolveWindows(o.windows);
+    this.#stats = [...o.stats];
+    this.#lateness = o.allowedLatenessMs;
+    this.#futureSkew = o.maxFutureSkewMs;
+    this.#halfLife = o.ewmaHalfLifeMs;
+    this.#anomalyMs = o.anomalyWindowMs;
     this.#anomalyName = durationName(this.#anomalyMs);
-    if (opts.lastFeatures !== undefined && typeof opts.lastFeatures !== 'boolean')
-      throw invalidOption(C, 'lastFeatures', 'a boolean', opts.lastFeatures);
-    this.#lastFeatures = opts.lastFeatures ?? true;
-    if (opts.windowSensors !== undefined && !Array.isArray(opts.windowSensors))
-      throw invalidOption(C, 'windowSensors', 'an array of sensor ids', opts.windowSensors);
-    this.#windowSensors = opts.windowSensors ? new Set(opts.windowSensors) : undefined;
-    this.#maxSensors = intOption(C, 'maxSensorsPerDevice', opts.maxSensorsPerDevice, 64, 1);
+    this.#lastFeatures = o.lastFeatures;
+    this.#windowSensors = o.windowSensors ? new Set(o.windowSensors) : undefined;
+    this.#maxSensors = o.maxSensorsPerDevice;
     this.#maxSuffix = Math.max(5, ...this.#windows.map((w) => 7 + w.name.length));
   }
 
   get windows(): readonly Readonly<ResolvedWindow>[] {
     return this.#windows;
+  }
+
+  /** the statistics computed per window */
+  get windowStats(): readonly WindowStat[] {
+    return this.#stats;
   }
 
   has(deviceId: string): boolean {

@@ -22,75 +22,15 @@
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import { runConsumerLoop } from '../stream/consumer-loop.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import type { RetryPolicy } from '../../lib/backoff.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
-import type { DeviceMessage } from '../../protocol/messages.ts';
 import type { FeatureRecord, FeatureStore } from '../feature-store/feature-store.ts';
 import type { ReadBatch, Stream } from '../stream/stream.ts';
-import { checkKnownOptions, intOption, invalidOption, stringOption } from '../stream/options.ts';
-import { AlertEvaluator, type Alert, type AlertRuleSpec } from './alert-rules.ts';
-import { FeatureAggregator, type AggregatorStats, type FeatureAggregatorOptions } from './feature-aggregator.ts';
-import {
-  FeatureBatch,
-  type BatchItem,
-  type FeatureBatchCounters,
-  type FeatureWriteInfo,
-  type OfflineSink,
-} from './feature-batch.ts';
+import { AlertEvaluator } from './alert-rules.ts';
+import { FeatureAggregator, type AggregatorStats } from './feature-aggregator.ts';
+import { resolveProcessorOptions, type ProcessorOptions, type ResolvedProcessorOptions } from './processor-options.ts';
+import { FeatureBatch, type BatchItem, type FeatureBatchCounters, type OfflineSink } from './feature-batch.ts';
 
-export interface ProcessorOptions {
-  stream: Stream;
-  store: FeatureStore;
-  /** optional: every feature record is also appended here (ParquetOfflineStore: exactly-once, see above) */
-  offlineStore?: OfflineSink;
-  /** checkpoint name on the stream. Default 'processor'. */
-  consumer?: string;
-  /** feature group written. Default 'device_features'. */
-  group?: string;
-  /** windows, lateness, EWMA, anomaly window: see FeatureAggregatorOptions */
-  aggregation?: FeatureAggregatorOptions;
-  /** threshold rules on features, e.g. 'temperature_mean_1m > 80' */
-  alertRules?: (string | AlertRuleSpec)[];
-  /** receives every alert state change (firing / resolved); errors are logged and counted, not retried */
-  alertSink?: (alert: Alert) => void | Promise<void>;
-  /** records read per shard per step. Default 500. */
-  batchSize?: number;
-  /** longest idle wait before reading again when the stream is empty, ms. Default 1000. */
-  idleWaitMs?: number;
-  /** how often the shard list is refreshed, ms. Default 60 000. */
-  shardRefreshMs?: number;
-  /** devices kept in memory; the least recently active are evicted (and re-seeded from the store). Default 100 000. */
-  maxDevices?: number;
-  /** retry of feature store and checkpoint calls. Default 100 ms .. 5 s, full jitter, until closed. */
-  retry?: Partial<RetryPolicy>;
-  /** called after each feature record write with the device time → feature update lag (benchmarks, metrics) */
-  onFeatureWrite?: (info: FeatureWriteInfo) => void;
-  /** each decoded device message from the stream, before aggregation */
-  onMessage?: (msg: DeviceMessage) => void;
-  clock?: Clock;
-  logger?: Logger;
-}
-
-const KNOWN = [
-  'stream',
-  'store',
-  'offlineStore',
-  'consumer',
-  'group',
-  'aggregation',
-  'alertRules',
-  'alertSink',
-  'batchSize',
-  'idleWaitMs',
-  'shardRefreshMs',
-  'maxDevices',
-  'retry',
-  'onFeatureWrite',
-  'onMessage',
-  'clock',
-  'logger',
-] as const;
-const C = 'Processor';
+export type { ProcessorOptions } from './processor-options.ts';
 
 /** An offline store that commits rows together with the stream positions they came from (ParquetOfflineStore). */
 export interface DurableOfflineSink extends OfflineSink {
@@ -134,14 +74,11 @@ export interface ProcessorStats extends FeatureBatchCounters {
 }
 
 export class Processor {
+  readonly #o: ResolvedProcessorOptions;
   readonly #stream: Stream;
   readonly #store: FeatureStore;
   readonly #consumer: string;
   readonly #group: string;
-  readonly #batchSize: number;
-  readonly #idleWaitMs: number;
-  readonly #shardRefreshMs: number;
-  readonly #maxDevices: number;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #agg: FeatureAggregator;
@@ -171,35 +108,24 @@ export class Processor {
   #step: Promise<number> | undefined;
 
   constructor(opts: ProcessorOptions) {
-    checkKnownOptions(C, opts, KNOWN);
-    if (!opts?.stream || typeof opts.stream.read !== 'function')
-      throw invalidOption(C, 'stream', 'a Stream', opts?.stream);
-    if (!opts.store || typeof opts.store.putMany !== 'function')
-      throw invalidOption(C, 'store', 'a FeatureStore', opts.store);
-    if (opts.offlineStore !== undefined && typeof opts.offlineStore.append !== 'function')
-      throw invalidOption(C, 'offlineStore', 'an object with append()', opts.offlineStore);
-    if (opts.alertSink !== undefined && typeof opts.alertSink !== 'function')
-      throw invalidOption(C, 'alertSink', 'a function', opts.alertSink);
-    this.#stream = opts.stream;
-    this.#store = opts.store;
-    this.#consumer = stringOption(C, 'consumer', opts.consumer, 'processor');
-    this.#group = stringOption(C, 'group', opts.group, 'device_features');
-    this.#batchSize = intOption(C, 'batchSize', opts.batchSize, 500, 1, 10_000);
-    this.#idleWaitMs = intOption(C, 'idleWaitMs', opts.idleWaitMs, 1000, 1);
-    this.#shardRefreshMs = intOption(C, 'shardRefreshMs', opts.shardRefreshMs, 60_000, 1);
-    this.#maxDevices = intOption(C, 'maxDevices', opts.maxDevices, 100_000, 1);
-    this.#clock = opts.clock ?? systemClock;
-    this.#log = opts.logger ?? silentLogger;
-    this.#agg = new FeatureAggregator(opts.aggregation);
-    const offline = opts.offlineStore;
+    const o = resolveProcessorOptions(opts);
+    this.#o = o;
+    this.#stream = o.stream;
+    this.#store = o.store;
+    this.#consumer = o.consumer;
+    this.#group = o.group;
+    this.#clock = o.clock ?? systemClock;
+    this.#log = o.logger ?? silentLogger;
+    this.#agg = new FeatureAggregator(o.aggregation);
+    const offline = o.offlineStore;
     this.#durable = isDurable(offline) ? offline : undefined;
-    this.#alerts = new AlertEvaluator(opts.alertRules);
+    this.#alerts = new AlertEvaluator(o.alertRules);
     this.#batch = new FeatureBatch({
       store: this.#store,
       group: this.#group,
       aggregator: this.#agg,
       alerts: this.#alerts,
-      alertSink: opts.alertSink,
+      alertSink: o.alertSink,
       offline: offline && {
         // rows and the stream positions they come from go into the store in one call: a flush commits both or neither
         append: (group, records) => {
@@ -209,9 +135,9 @@ export class Processor {
             : offline.append(group, records);
         },
       },
-      onFeatureWrite: opts.onFeatureWrite,
-      onMessage: opts.onMessage,
-      retry: { minMs: 100, maxMs: 5000, maxAttempts: Infinity, ...opts.retry },
+      onFeatureWrite: o.onFeatureWrite,
+      onMessage: o.onMessage,
+      retry: { minMs: 100, maxMs: 5000, maxAttempts: Infinity, ...o.retry },
       clock: this.#clock,
       logger: this.#log,
       stopped: () => this.#state === 'closed',
@@ -241,7 +167,7 @@ export class Processor {
         this.#loopErrors++;
         this.#log.error({ err }, 'processor step failed');
       },
-      idleWaitMs: this.#idleWaitMs,
+      idleWaitMs: this.#o.idleWaitMs,
       clock: this.#clock,
       signal: this.#abort.signal,
       unrefTimers: true,
@@ -276,7 +202,7 @@ export class Processor {
 
   async #stepInner(): Promise<number> {
     const now = this.#clock.now();
-    if (now - this.#shardsAt >= this.#shardRefreshMs || this.#shards.length === 0) {
+    if (now - this.#shardsAt >= this.#o.shardRefreshMs || this.#shards.length === 0) {
       this.#shards = await this.#stream.listShards();
       this.#shardsAt = now;
     }
@@ -290,7 +216,7 @@ export class Processor {
       const batch = await this.#stream.read(shard, {
         consumer: this.#consumer,
         position: this.#positions.get(shard),
-        limit: this.#batchSize,
+        limit: this.#o.batchSize,
       });
       read.push({ shard, batch });
     }
@@ -382,7 +308,7 @@ export class Processor {
   }
 
   #evict(): void {
-    while (this.#agg.deviceCount > this.#maxDevices && this.#recent.size > 0) {
+    while (this.#agg.deviceCount > this.#o.maxDevices && this.#recent.size > 0) {
       const oldest = this.#recent.keys().next().value as string;
       this.#recent.delete(oldest);
       this.#agg.evict(oldest);

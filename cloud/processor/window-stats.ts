@@ -6,21 +6,27 @@
  *
  * Panes are `slideMs` long: a tumbling window is one pane, a sliding window of size k × slide merges k panes.
  */
+import { z } from 'zod';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { FeatureValue } from '../feature-store/feature-store.ts';
-import { checkKnownOptions, invalidOption } from '../stream/options.ts';
 
 export type WindowStat = 'count' | 'mean' | 'std' | 'min' | 'max' | 'last';
 export const ALL_WINDOW_STATS: readonly WindowStat[] = ['count', 'mean', 'std', 'min', 'max', 'last'];
 
-export interface WindowSpec {
+/**
+ * One window spec of the `windows` option: its keys are checked by the schema, its values by resolveWindows, which
+ * refuses a bad size, slide or name with EL_ERR_PROCESSOR_WINDOW_INVALID.
+ */
+export const WindowSpecSchema = z.strictObject({
   /** window length, ms */
-  sizeMs: number;
+  sizeMs: z.custom<number>(),
   /** hop between windows, ms; default sizeMs (tumbling). sizeMs must be a multiple of it. */
-  slideMs?: number;
+  slideMs: z.custom<number>().optional(),
   /** suffix of the feature names; default from the size: 60000 → '1m', 30000 → '30s', 3600000 → '1h' */
-  name?: string;
-}
+  name: z.custom<string>().optional(),
+});
+
+export type WindowSpec = z.input<typeof WindowSpecSchema>;
 
 export interface ResolvedWindow {
   sizeMs: number;
@@ -37,14 +43,12 @@ export function durationName(ms: number): string {
   return `${ms}ms`;
 }
 
-/** The `windows` option of component `where` checked and resolved (slide and name filled in). */
-export function resolveWindows(where: string, specs: WindowSpec[]): ResolvedWindow[] {
-  if (!Array.isArray(specs)) throw invalidOption(where, 'windows', 'an array of { sizeMs, slideMs?, name? }', specs);
+/** The `windows` option (its keys checked by WindowSpecSchema) checked and resolved (slide and name filled in). */
+export function resolveWindows(specs: readonly WindowSpec[]): ResolvedWindow[] {
   const names = new Set<string>();
   return specs.map((w, i) => {
-    checkKnownOptions(`${where} windows[${i}]`, w, ['sizeMs', 'slideMs', 'name']);
-    const size = w?.sizeMs;
-    const slide = w?.slideMs ?? size;
+    const size = w.sizeMs;
+    const slide = w.slideMs ?? size;
     if (
       typeof size !== 'number' ||
       !Number.isInteger(size) ||

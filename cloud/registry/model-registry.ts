@@ -10,15 +10,15 @@
  * evaluation status VersionStatusTable (version-status.ts); this class owns the database, its migrations, the
  * versions and the checks.
  */
-import { checkKnownOptions } from '../../lib/options.ts';
 import { channel } from 'node:diagnostics_channel';
+import { z } from 'zod';
+import { clockAndLogger, dependency, parseOptions, requiredString } from '../../lib/options.ts';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import type Database from 'better-sqlite3';
 import { openWalDatabase } from '../../lib/sqlite.ts';
-import type { Clock } from '../../lib/clock.ts';
 import { systemClock } from '../../lib/clock.ts';
-import { silentLogger, type Logger } from '../../lib/logger.ts';
+import { silentLogger } from '../../lib/logger.ts';
 import { canonicalJson } from '../../protocol/canonical-json.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { parseManifest, type Manifest } from '../../protocol/manifest.ts';
@@ -49,19 +49,22 @@ export type {
   PushResult,
 } from './registry-records.ts';
 
-export interface ModelRegistryOptions {
+export const ModelRegistryOptionsSchema = z.strictObject({
   /** SQLite file of the metadata; created with its directory */
-  dbPath: string;
-  store: ArtifactStore;
+  dbPath: requiredString('a file path'),
+  store: dependency<ArtifactStore>('an ArtifactStore'),
   /** ed25519 public keys (PEM strings or KeyObjects) whose signatures are accepted, or a ring of key files/directories */
-  trustedKeys: ReadonlyArray<string | KeyObject> | TrustedKeyRing;
-  /** refuse unsigned manifests (default true) */
-  requireSignature?: boolean;
-  clock?: Clock;
-  logger?: Logger;
-}
+  trustedKeys: dependency<ReadonlyArray<string | KeyObject> | TrustedKeyRing>(
+    'PEM public keys or a TrustedKeyRing',
+    (v) => v instanceof TrustedKeyRing || Array.isArray(v),
+  ),
+  /** refuse unsigned manifests */
+  requireSignature: z.boolean().default(true),
+  ...clockAndLogger,
+});
 
-const OPTION_KEYS = new Set(['dbPath', 'store', 'trustedKeys', 'requireSignature', 'clock', 'logger']);
+export type ModelRegistryOptions = z.input<typeof ModelRegistryOptionsSchema>;
+
 const aliasChannel = channel('edgeloop:registry:alias');
 const SCHEMA_VERSION = 2;
 
@@ -81,30 +84,18 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
 
   constructor(opts: ModelRegistryOptions) {
     super();
-    checkKnownOptions('ModelRegistry', opts ?? {}, OPTION_KEYS, 'EL_ERR_INVALID_ARGUMENT', true);
-    if (typeof opts.dbPath !== 'string' || !opts.dbPath)
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'ModelRegistry: option "dbPath" is required');
-    if (!opts.store)
-      throw new EdgeloopError(
-        'EL_ERR_INVALID_ARGUMENT',
-        'ModelRegistry: option "store" (an ArtifactStore) is required',
-      );
-    const ring = opts.trustedKeys instanceof TrustedKeyRing;
-    if (!ring && !Array.isArray(opts.trustedKeys))
-      throw new EdgeloopError(
-        'EL_ERR_INVALID_ARGUMENT',
-        'ModelRegistry: option "trustedKeys" (PEM public keys or a TrustedKeyRing) is required',
-      );
+    const o = parseOptions(ModelRegistryOptionsSchema, opts, {
+      where: 'ModelRegistry',
+      code: 'EL_ERR_INVALID_ARGUMENT',
+    });
     // a ring is kept as it is: it re-reads its key directories when a push names a key it does not know
-    this.#keys = ring
-      ? (opts.trustedKeys as TrustedKeyRing)
-      : trustedKeySet(opts.trustedKeys as ReadonlyArray<string | KeyObject>);
+    this.#keys = o.trustedKeys instanceof TrustedKeyRing ? o.trustedKeys : trustedKeySet(o.trustedKeys);
     this.#opts = Object.freeze({
-      dbPath: opts.dbPath,
-      store: opts.store,
-      requireSignature: opts.requireSignature ?? true,
-      clock: opts.clock ?? systemClock,
-      logger: opts.logger ?? silentLogger,
+      dbPath: o.dbPath,
+      store: o.store,
+      requireSignature: o.requireSignature,
+      clock: o.clock ?? systemClock,
+      logger: o.logger ?? silentLogger,
     });
   }
 

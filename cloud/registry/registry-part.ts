@@ -12,7 +12,7 @@ import { DEFAULT_DATA_DIRS } from '../../lib/data-dirs.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { TrustedKeyRing } from '../../models/manifest/index.ts';
 import { LocalArtifactStore, type ArtifactStore } from './artifact-store.ts';
-import { ModelRegistry } from './model-registry.ts';
+import { ModelRegistry, ModelRegistryOptionsSchema } from './model-registry.ts';
 import { RegistryServer } from './registry-server.ts';
 
 export const RegistryPartConfigSchema = z.strictObject({
@@ -25,8 +25,8 @@ export const RegistryPartConfigSchema = z.strictObject({
    * read again when a push names an unknown key
    */
   trustedKeys: z.array(z.string().min(1)).default([]),
-  /** refuse unsigned manifests (default true) */
-  requireSignature: z.boolean().default(true),
+  /** refuse unsigned manifests (ModelRegistry's option and default) */
+  requireSignature: ModelRegistryOptionsSchema.shape.requireSignature,
   host: z.string().default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(8081),
   /** base URL devices download artifacts from (default: the listen address) */

@@ -5,7 +5,7 @@
  * I/O, no timers; every method takes the time.
  */
 import { createHash } from 'node:crypto';
-import { SPEC_DEFAULTS } from './rollout-spec.ts';
+import { DEFAULT_FRESH_MS } from './rollout-spec.ts';
 import type {
   Assignment,
   DeviceRolloutState,
@@ -75,7 +75,7 @@ export class RolloutCohort {
 
   /** Online and heard from within the spec's freshness window (a retained status can be days old). */
   fresh(fd: FleetDevice | undefined, now: number): boolean {
-    return !!fd && fd.online && now - fd.lastSeen <= (this.#s.spec.freshMs ?? SPEC_DEFAULTS.freshMs);
+    return !!fd && fd.online && now - fd.lastSeen <= (this.#s.spec.freshMs ?? DEFAULT_FRESH_MS);
   }
 
   /** Whether the device runs `version` of the rollout's model. */

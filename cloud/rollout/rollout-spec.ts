@@ -3,7 +3,8 @@
  * Shared by the CLI (flags), the controller's HTTP API (JSON) and the state machine. Pure.
  */
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { checkKnownOptions } from '../../lib/options.ts';
+import { z } from 'zod';
+import { assertKnownKeys, parseOptions } from '../../lib/options.ts';
 import { isValidId } from '../../protocol/topics.ts';
 
 export const GATE_METRICS = {
@@ -96,47 +97,92 @@ export interface RolloutSpec {
   parent?: string | undefined;
 }
 
-export type ShadowSpecInput = {
-  percent?: number | string;
-  stage?: number | string;
-  bakeMs?: number | string;
-  bake?: string;
-  gates?: Array<string | ShadowGate>;
-  minWindows?: number;
-  minDevices?: number;
-};
+const CODE = 'EL_ERR_ROLLOUT_SPEC';
+/** a duration (parseDuration), a percentage (parsePercent) or a rate (parseRate): a number or its text form */
+const numberOrText = z.union([z.number(), z.string()]);
+/** a gate: its expression or a parsed gate, checked by parseGate / parseShadowGate (EL_ERR_ROLLOUT_GATE) */
+const gateList = z.array(z.custom<string | Gate | ShadowGate>());
 
-export type RolloutSpecInput = Partial<
-  Omit<
-    RolloutSpec,
-    'stages' | 'gates' | 'bakeMs' | 'deviceTimeoutMs' | 'maxFailurePct' | 'ratePerMin' | 'freshMs' | 'shadow'
-  >
-> & {
-  /** true: a shadow stage with the defaults; an object: its settings */
-  shadow?: boolean | ShadowSpecInput;
-  model: string;
-  version: string;
-  stages?: Array<number | string> | string;
+/** The shadow stage's fields (`shadow: { ... }`), with their defaults; `stage` and `bake` are aliases. */
+export const ShadowSpecSchema = z.strictObject({
+  /** share of the population that runs the candidate in shadow, % */
+  percent: numberOrText.default(10),
+  stage: numberOrText.optional(),
+  /** time the shadow runs once its devices run it (10 min) */
+  bakeMs: numberOrText.default(10 * 60_000),
+  bake: numberOrText.optional(),
+  /** default (with no shadow_* gate in `gates` either): DEFAULT_SHADOW_GATES */
+  gates: gateList.optional(),
+  /** paired windows a device must have reported before its figures count */
+  minWindows: z.number().int().min(1).default(100),
+  /** devices with at least minWindows before the gates are judged */
+  minDevices: z.number().int().min(1).default(1),
+});
+
+export const DEFAULT_SHADOW_GATES = ['shadow_agreement>=0.9', 'shadow_anomaly_rate<=1.5x'] as const;
+
+/**
+ * A rollout spec as the CLI, the HTTP API and candidates give it, with its defaults. `bake`, `maxFailures`, `rate`
+ * and `fresh` are aliases of `bakeMs`, `maxFailurePct`, `ratePerMin` and `freshMs` (the text forms of the flags).
+ */
+export const RolloutSpecSchema = z.strictObject({
+  model: z.string({ error: 'required (a model name)' }).refine(isValidId, 'not a model name'),
+  version: z.string({ error: 'required (MODEL@VERSION)' }).min(1, 'required (MODEL@VERSION)'),
+  /** cumulative percentages of the population, ascending ("1%,10%,50%,100%" or a list) */
+  stages: z.union([z.string(), z.array(numberOrText)]).default([1, 10, 50, 100]),
   /** canary gates; shadow_* gates go to the shadow stage (and turn it on) */
-  gates?: Array<string | Gate | ShadowGate>;
-  bakeMs?: number | string;
-  bake?: string;
-  maxFailurePct?: number | string;
-  maxFailures?: string;
-  ratePerMin?: number | string;
-  rate?: string;
-  deviceTimeoutMs?: number | string;
-  freshMs?: number | string;
-  fresh?: string;
-};
+  gates: gateList.default([]),
+  /** time each stage bakes after its devices are active (10 min) */
+  bakeMs: numberOrText.default(10 * 60_000),
+  bake: numberOrText.optional(),
+  /** abort and roll back when failed devices exceed this percentage of the devices assigned so far */
+  maxFailurePct: numberOrText.default(5),
+  maxFailures: numberOrText.optional(),
+  /** new device assignments per minute (none: no limit) */
+  ratePerMin: numberOrText.optional(),
+  rate: numberOrText.optional(),
+  /** a device must report active within this time after its assignment, or it is retried (10 min) */
+  deviceTimeoutMs: numberOrText.default(10 * 60_000),
+  /** re-publications to a device that timed out before it counts as failed */
+  retries: z.number().int().min(0).max(100).default(2),
+  /** explicit population instead of the whole fleet */
+  devices: z
+    .array(z.string(), { error: 'expected a non-empty list of device ids' })
+    .min(1, 'expected a non-empty list of device ids')
+    .optional(),
+  /** group name the device list came from (informational) */
+  group: z.string().optional(),
+  /** status messages with fewer inference windows than this do not count for gates */
+  minWindows: z.number().int().min(0).default(1),
+  /** cohorts are drawn from devices heard from within this time: four status intervals of the agent's default (30 s) */
+  freshMs: numberOrText.default(2 * 60_000),
+  fresh: numberOrText.optional(),
+  /** true: a shadow stage with the defaults; an object: its settings (ShadowSpecSchema) */
+  shadow: z.union([z.boolean(), z.custom<ShadowSpecInput>()]).optional(),
+  /** after a passed shadow stage: go on (auto) or wait for `rollout approve` (manual) */
+  approve: z.enum(['auto', 'manual']).default('auto'),
+  /** the version the candidate was trained from (a retraining candidate), for the history */
+  parent: z.string().min(1, 'expected a version string').optional(),
+});
+
+export type ShadowSpecInput = z.input<typeof ShadowSpecSchema>;
+export type RolloutSpecInput = z.input<typeof RolloutSpecSchema>;
+
+/** The cohort freshness of a spec stored without one, ms. */
+export const DEFAULT_FRESH_MS = RolloutSpecSchema.shape.freshMs.parse(undefined) as number;
 
 function bad(msg: string): never {
   throw new EdgeloopError('EL_ERR_ROLLOUT_SPEC', msg);
 }
 
-/** Refuse a field the spec does not define (lib/options.ts: the same message and hint as every component's). */
-function knownFields(where: string, o: object, known: ReadonlySet<string>): void {
-  checkKnownOptions(where, o, known, 'EL_ERR_ROLLOUT_SPEC', true, 'field');
+/**
+ * Check `value` with `schema` (lib/options.ts): a field the spec does not define is refused with a hint as every
+ * component's unknown option is (`rollout spec: unknown field "bakee" (did you mean "bake"?)`), and a value of the
+ * wrong type names its field.
+ */
+function parseFields<S extends z.ZodType>(schema: S, value: object, where: string, prefix: string[] = []): z.output<S> {
+  assertKnownKeys(schema, value, where, { code: CODE, noun: 'field' });
+  return parseOptions(schema, value, { where: 'rollout spec', code: CODE, prefix });
 }
 
 /** "250ms", "30s", "10m", "2h", or a number of ms. */
@@ -247,125 +293,72 @@ export function parseStages(v: Array<number | string> | string): number[] {
   return stages;
 }
 
-const KNOWN = new Set([
-  'model',
-  'version',
-  'stages',
-  'gates',
-  'bakeMs',
-  'bake',
-  'maxFailurePct',
-  'maxFailures',
-  'ratePerMin',
-  'rate',
-  'deviceTimeoutMs',
-  'retries',
-  'devices',
-  'group',
-  'minWindows',
-  'freshMs',
-  'fresh',
-  'shadow',
-  'approve',
-  'parent',
-]);
-const SHADOW_KNOWN = new Set(['percent', 'stage', 'bakeMs', 'bake', 'gates', 'minWindows', 'minDevices']);
-
-export const SPEC_DEFAULTS = {
-  stages: [1, 10, 50, 100],
-  bakeMs: 10 * 60_000,
-  maxFailurePct: 5,
-  deviceTimeoutMs: 10 * 60_000,
-  retries: 2,
-  minWindows: 1,
-  /** four status intervals of the agent's default (30 s) */
-  freshMs: 2 * 60_000,
-} as const;
-
-export const SHADOW_DEFAULTS = {
-  percent: 10,
-  bakeMs: 10 * 60_000,
-  gates: ['shadow_agreement>=0.9', 'shadow_anomaly_rate<=1.5x'],
-  minWindows: 100,
-  minDevices: 1,
-} as const;
-
 function parseShadowSpec(input: boolean | ShadowSpecInput | undefined, gates: string[]): ShadowSpec | undefined {
   if ((input === undefined || input === false) && gates.length === 0) return undefined;
   if (input === false) bad('shadow: shadow_* gates were given with shadow: false');
-  const o: ShadowSpecInput = input === true || input === undefined ? {} : input;
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) bad('shadow: expected true or an object');
-  knownFields('shadow', o, SHADOW_KNOWN);
-  const percent = parsePercent(o.percent ?? o.stage ?? SHADOW_DEFAULTS.percent, 'shadow.percent');
+  const i: ShadowSpecInput = input === true || input === undefined ? {} : input;
+  if (typeof i !== 'object' || i === null || Array.isArray(i)) bad('shadow: expected true or an object');
+  const o = parseFields(
+    ShadowSpecSchema,
+    { ...i, percent: i.percent ?? i.stage, bakeMs: i.bakeMs ?? i.bake },
+    'shadow',
+    ['shadow'],
+  );
+  const percent = parsePercent(o.percent, 'shadow.percent');
   if (percent <= 0) bad('shadow.percent: must be > 0%');
-  const bakeMs = parseDuration(o.bakeMs ?? o.bake ?? SHADOW_DEFAULTS.bakeMs, 'shadow.bake');
-  const minWindows = o.minWindows ?? SHADOW_DEFAULTS.minWindows;
-  if (!Number.isInteger(minWindows) || minWindows < 1)
-    bad(`shadow.minWindows: expected a positive integer, got ${minWindows}`);
-  const minDevices = o.minDevices ?? SHADOW_DEFAULTS.minDevices;
-  if (!Number.isInteger(minDevices) || minDevices < 1)
-    bad(`shadow.minDevices: expected a positive integer, got ${minDevices}`);
+  const bakeMs = parseDuration(o.bakeMs, 'shadow.bake');
   const exprs = [...(o.gates ?? []).map((g) => (typeof g === 'string' ? g : g.expr)), ...gates];
-  const list = (exprs.length ? exprs : [...SHADOW_DEFAULTS.gates]).map(parseShadowGate);
-  return { percent, bakeMs, gates: list, minWindows, minDevices };
+  const list = (exprs.length ? exprs : [...DEFAULT_SHADOW_GATES]).map(parseShadowGate);
+  return { percent, bakeMs, gates: list, minWindows: o.minWindows, minDevices: o.minDevices };
 }
 
 export function parseRolloutSpec(input: RolloutSpecInput): RolloutSpec {
   if (!input || typeof input !== 'object') bad('rollout spec: expected an object');
-  knownFields('rollout spec', input, KNOWN);
-  if (typeof input.model !== 'string' || !isValidId(input.model))
-    bad(`model: ${JSON.stringify(input.model)} is not a model name`);
-  if (typeof input.version !== 'string' || input.version.length === 0) bad('version: required (MODEL@VERSION)');
-  const stages = parseStages(input.stages ?? [...SPEC_DEFAULTS.stages]);
-  const bakeMs = parseDuration(input.bakeMs ?? input.bake ?? SPEC_DEFAULTS.bakeMs, 'bake');
-  const maxFailurePct = parsePercent(
-    input.maxFailurePct ?? input.maxFailures ?? SPEC_DEFAULTS.maxFailurePct,
-    'maxFailures',
+  // an alias counts when its field is not given; the schema's default when neither is
+  const o = parseFields(
+    RolloutSpecSchema,
+    {
+      ...input,
+      bakeMs: input.bakeMs ?? input.bake,
+      maxFailurePct: input.maxFailurePct ?? input.maxFailures,
+      ratePerMin: input.ratePerMin ?? input.rate,
+      freshMs: input.freshMs ?? input.fresh,
+    },
+    'rollout spec',
   );
-  const rateIn = input.ratePerMin ?? input.rate;
-  const ratePerMin = rateIn === undefined ? undefined : parseRate(rateIn, 'rate');
-  const deviceTimeoutMs = parseDuration(input.deviceTimeoutMs ?? SPEC_DEFAULTS.deviceTimeoutMs, 'deviceTimeout');
+  const stages = parseStages(o.stages);
+  const bakeMs = parseDuration(o.bakeMs, 'bake');
+  const maxFailurePct = parsePercent(o.maxFailurePct, 'maxFailures');
+  const ratePerMin = o.ratePerMin === undefined ? undefined : parseRate(o.ratePerMin, 'rate');
+  const deviceTimeoutMs = parseDuration(o.deviceTimeoutMs, 'deviceTimeout');
   if (deviceTimeoutMs <= 0) bad('deviceTimeout: must be > 0');
-  const retries = input.retries ?? SPEC_DEFAULTS.retries;
-  if (!Number.isInteger(retries) || retries < 0 || retries > 100)
-    bad(`retries: expected an integer 0-100, got ${retries}`);
-  const minWindows = input.minWindows ?? SPEC_DEFAULTS.minWindows;
-  if (!Number.isInteger(minWindows) || minWindows < 0)
-    bad(`minWindows: expected a non-negative integer, got ${minWindows}`);
-  const freshMs = parseDuration(input.freshMs ?? input.fresh ?? SPEC_DEFAULTS.freshMs, 'fresh');
+  const freshMs = parseDuration(o.freshMs, 'fresh');
   if (freshMs <= 0) bad('fresh: must be > 0');
-  const gateExprs = (input.gates ?? []).map((g) => (typeof g === 'string' ? g : g?.expr));
+  const gateExprs = o.gates.map((g) => (typeof g === 'string' ? g : g?.expr));
   const gates = gateExprs.filter((g) => !isShadowGate(g)).map((g) => parseGate(g as string));
-  const shadow = parseShadowSpec(input.shadow, gateExprs.filter((g) => isShadowGate(g)) as string[]);
-  const approve = input.approve ?? 'auto';
-  if (approve !== 'auto' && approve !== 'manual')
-    bad(`approve: expected "auto" or "manual", got ${JSON.stringify(approve)}`);
+  const shadow = parseShadowSpec(o.shadow, gateExprs.filter((g) => isShadowGate(g)) as string[]);
+  const approve = o.approve;
   if (approve === 'manual' && !shadow) bad('approve: "manual" waits after the shadow stage; give shadow too');
-  if (input.parent !== undefined && (typeof input.parent !== 'string' || input.parent.length === 0))
-    bad('parent: expected a version string');
   let devices: string[] | undefined;
-  if (input.devices !== undefined) {
-    if (!Array.isArray(input.devices) || input.devices.length === 0)
-      bad('devices: expected a non-empty list of device ids');
-    for (const d of input.devices)
-      if (typeof d !== 'string' || !isValidId(d)) bad(`devices: ${JSON.stringify(d)} is not a device id`);
-    devices = [...new Set(input.devices)];
+  if (o.devices !== undefined) {
+    for (const d of o.devices) if (!isValidId(d)) bad(`devices: ${JSON.stringify(d)} is not a device id`);
+    devices = [...new Set(o.devices)];
   }
   return {
-    model: input.model,
-    version: input.version,
+    model: o.model,
+    version: o.version,
     stages,
     bakeMs,
     maxFailurePct,
     gates,
     ratePerMin,
     deviceTimeoutMs,
-    retries,
+    retries: o.retries,
     devices,
-    group: input.group,
-    minWindows,
+    group: o.group,
+    minWindows: o.minWindows,
     freshMs,
     ...(shadow ? { shadow, approve } : {}),
-    ...(input.parent !== undefined ? { parent: input.parent } : {}),
+    ...(o.parent !== undefined ? { parent: o.parent } : {}),
   };
 }
