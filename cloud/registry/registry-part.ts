@@ -13,7 +13,10 @@ import { EdgeloopError } from '../../protocol/errors.ts';
 import { TrustedKeyRing } from '../../models/manifest/index.ts';
 import { LocalArtifactStore, type ArtifactStore } from './artifact-store.ts';
 import { ModelRegistry, ModelRegistryOptionsSchema } from './model-registry.ts';
-import { RegistryServer } from './registry-server.ts';
+import { RegistryServer, RegistryServerOptionsSchema } from './registry-server.ts';
+
+/** the server's fields, with their defaults, as the part's config states them */
+const server = RegistryServerOptionsSchema.shape;
 
 export const RegistryPartConfigSchema = z.strictObject({
   /** state directory: registry.db and artifacts/ go here unless set one by one */
@@ -27,21 +30,14 @@ export const RegistryPartConfigSchema = z.strictObject({
   trustedKeys: z.array(z.string().min(1)).default([]),
   /** refuse unsigned manifests (ModelRegistry's option and default) */
   requireSignature: ModelRegistryOptionsSchema.shape.requireSignature,
-  host: z.string().default('127.0.0.1'),
-  port: z.number().int().min(0).max(65535).default(8081),
+  host: server.host,
+  port: server.port,
   /** base URL devices download artifacts from (default: the listen address) */
   publicUrl: z.string().url().optional(),
-  /** bearer token for pushes and alias moves */
-  apiToken: z.string().min(1).optional(),
-  /** listen on a non-loopback host without apiToken (pushes and alias moves open to the network) */
-  insecure: z.boolean().default(false),
-  allowLocalPaths: z.boolean().default(false),
-  /** maximum request body, bytes */
-  bodyLimit: z
-    .number()
-    .int()
-    .min(1024)
-    .default(256 * 1024 * 1024),
+  apiToken: server.apiToken,
+  insecure: server.insecure,
+  allowLocalPaths: server.allowLocalPaths,
+  bodyLimit: server.bodyLimit,
 });
 export type RegistryPartConfig = z.output<typeof RegistryPartConfigSchema>;
 export type RegistryPartConfigInput = z.input<typeof RegistryPartConfigSchema>;

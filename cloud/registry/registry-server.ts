@@ -16,7 +16,8 @@
  * when an apiToken is configured; reads (and artifact downloads by devices) do not. Without an apiToken the server
  * listens on loopback only, unless `insecure: true` (lib/listen-guard.ts).
  */
-import { checkKnownOptions } from '../../lib/options.ts';
+import { z } from 'zod';
+import { dependency, optionsParser } from '../../lib/options.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { assertSecureListener } from '../../lib/listen-guard.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
@@ -25,36 +26,38 @@ import { createHttpServer, type HttpStatusByCode, sendError } from '../http/serv
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { ModelRegistry, ModelVersionRecord } from './model-registry.ts';
 
-export interface RegistryServerOptions {
-  registry: ModelRegistry;
-  /** listen address (default 127.0.0.1) */
-  host?: string;
-  /** listen port (default 8081; 0 = any free port) */
-  port?: number;
+/** The RegistryServer's options and their defaults (docs/registry.md lists them). */
+export const RegistryServerOptionsSchema = z.strictObject({
+  registry: dependency<ModelRegistry>('a ModelRegistry'),
+  /** listen address */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** listen port (0 = any free port) */
+  port: z.number().int().min(0).max(65535).default(8081),
   /** base URL devices use to download artifacts (default http://<host>:<port> after listen) */
-  publicUrl?: string;
+  publicUrl: z
+    .string()
+    .optional()
+    .transform((u) => u?.replace(/\/+$/, '')),
   /** bearer token required for POST/PUT; undefined = no auth, allowed on loopback hosts only (see insecure) */
-  apiToken?: string;
+  apiToken: z.string().min(1).optional(),
   /** start without an apiToken on a non-loopback host (writes open to the network; logged as a warning) */
-  insecure?: boolean;
-  /** maximum request body, bytes (default 256 MiB; a base64 push is 4/3 of the model size) */
-  bodyLimit?: number;
-  /** accept `{ manifest, path }` pushes that name a file on the server's disk (default false) */
-  allowLocalPaths?: boolean;
-  logger?: Logger;
-}
+  insecure: z.boolean().default(false),
+  /** maximum request body, bytes (256 MiB: a base64 push is 4/3 of the model size) */
+  bodyLimit: z
+    .number()
+    .int()
+    .min(1024)
+    .default(256 * 1024 * 1024),
+  /** accept `{ manifest, path }` pushes that name a file on the server's disk */
+  allowLocalPaths: z.boolean().default(false),
+  logger: dependency<Logger>('a Logger').default(silentLogger),
+});
+export type RegistryServerOptions = z.input<typeof RegistryServerOptionsSchema>;
 
-const OPTION_KEYS = new Set([
-  'registry',
-  'host',
-  'port',
-  'publicUrl',
-  'apiToken',
-  'insecure',
-  'bodyLimit',
-  'allowLocalPaths',
-  'logger',
-]);
+const resolveRegistryServerOptions = optionsParser(RegistryServerOptionsSchema, {
+  where: 'RegistryServer',
+  code: 'EL_ERR_INVALID_ARGUMENT',
+});
 
 const STATUS: HttpStatusByCode = {
   EL_ERR_REGISTRY_NOT_FOUND: 404,
@@ -93,34 +96,13 @@ export function parseRange(
 }
 
 export class RegistryServer {
-  readonly #opts: Readonly<
-    Required<Omit<RegistryServerOptions, 'publicUrl' | 'apiToken'>> & {
-      publicUrl: string | undefined;
-      apiToken: string | undefined;
-    }
-  >;
+  readonly #opts: Readonly<z.output<typeof RegistryServerOptionsSchema>>;
   #app: FastifyInstance | undefined;
   #url: string | undefined;
   #closed = false;
 
   constructor(opts: RegistryServerOptions) {
-    checkKnownOptions('RegistryServer', opts ?? {}, OPTION_KEYS, 'EL_ERR_INVALID_ARGUMENT', true);
-    if (!opts.registry)
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'RegistryServer: option "registry" is required');
-    const port = opts.port ?? 8081;
-    if (!Number.isInteger(port) || port < 0 || port > 65535)
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `RegistryServer: port ${port} is not 0-65535`);
-    this.#opts = Object.freeze({
-      registry: opts.registry,
-      host: opts.host ?? '127.0.0.1',
-      port,
-      publicUrl: opts.publicUrl?.replace(/\/+$/, ''),
-      apiToken: opts.apiToken,
-      insecure: opts.insecure ?? false,
-      bodyLimit: opts.bodyLimit ?? 256 * 1024 * 1024,
-      allowLocalPaths: opts.allowLocalPaths ?? false,
-      logger: opts.logger ?? silentLogger,
-    });
+    this.#opts = Object.freeze(resolveRegistryServerOptions(opts));
     // refused before anything opens; start() repeats the check to log the insecure warning when it listens
     this.#exposure(undefined);
   }
