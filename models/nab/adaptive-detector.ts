@@ -16,9 +16,13 @@
  *    drown the others, and one threshold transfers between streams whose raw surprise differs in scale.
  * 3. Spatial novelty (also after HTM's NAB detector): a value outside the range seen so far, widened by
  *    `spatialTolerance` × the range, scores 1.
- * The emitted score is the larger of 2 and 3. After it reaches `alarmLevel` the detector emits 0 for `suppressRows`
- * rows, so a lasting anomaly raises one alarm; during the first `learnRows` rows (NAB's probationary period) it
- * only learns and emits 0.
+ * 4. Alarm gate, on the larger of 2 and 3: when it reaches `alarmLevel` the detector raises an alarm and emits
+ *    `alarmScore` (default 1), then 0 for `suppressRows` rows, so a lasting anomaly raises one alarm; any other row
+ *    emits half its score (below alarmLevel / 2). The alarm decision is the detector's own, made per stream on its
+ *    own likelihood scale, so every threshold in (alarmLevel / 2, alarmScore] picks exactly the alarms: a threshold
+ *    chosen on other streams does not depend on where between alarmLevel and 1 it falls. With `alarmScore` 0 every
+ *    row emits its score as it is (alarms still start the silence). During the first `learnRows` rows (NAB's
+ *    probationary period) it only learns and emits 0.
  *
  * Cost per stream: 4 sliding windows of `historyRows` doubles (ring + sorted copy each), per feature a ring of
  * `longRows` and one of `shortRows` doubles, and up to max(period, smoothRows) + 1025 past values (all `learnRows`
@@ -53,6 +57,11 @@ export interface AdaptiveDetectorOptions {
   suppressRows?: number;
   /** default 0.2 */
   suppressFactor?: number;
+  /**
+   * score emitted on an alarm row, in [alarmLevel, 1], other rows then emit half their score; 0 = every row emits
+   * its score unchanged. Default 1
+   */
+  alarmScore?: number;
 }
 
 export type ResolvedAdaptiveOptions = Required<AdaptiveDetectorOptions>;
@@ -65,9 +74,10 @@ const NUMBER_KEYS = [
   'spatialTolerance',
   'alarmLevel',
   'suppressFactor',
+  'alarmScore',
 ] as const;
 /** options that may be 0 */
-const ZERO_OK = new Set<string>(['spatialTolerance', 'minSeasonalCorrelation', 'minStd']);
+const ZERO_OK = new Set<string>(['spatialTolerance', 'minSeasonalCorrelation', 'minStd', 'alarmScore']);
 export const ADAPTIVE_OPTION_KEYS: readonly string[] = [...INTEGER_KEYS, ...NUMBER_KEYS];
 
 /** Check the options (unknown key, wrong type or range → EL_ERR_INVALID_ARGUMENT) and fill in the defaults. */
@@ -93,6 +103,13 @@ export function resolveAdaptiveOptions(opts: AdaptiveDetectorOptions): ResolvedA
     throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'edgeloop detector option learnRows is required');
   const learnRows = opts.learnRows;
   const suppressFactor = opts.suppressFactor ?? 0.2;
+  const alarmLevel = opts.alarmLevel ?? 0.5;
+  const alarmScore = opts.alarmScore ?? 1;
+  if (alarmScore !== 0 && (alarmScore < alarmLevel || alarmScore > 1))
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `edgeloop detector option alarmScore must be 0 or in [alarmLevel, 1] = [${alarmLevel}, 1], got ${alarmScore}`,
+    );
   return {
     learnRows,
     historyRows: opts.historyRows ?? Math.max(64, learnRows),
@@ -103,9 +120,10 @@ export function resolveAdaptiveOptions(opts: AdaptiveDetectorOptions): ResolvedA
     longRows: opts.longRows ?? 2000,
     minStd: opts.minStd ?? 0.01,
     spatialTolerance: opts.spatialTolerance ?? 0,
-    alarmLevel: opts.alarmLevel ?? 0.5,
+    alarmLevel,
     suppressFactor,
     suppressRows: opts.suppressRows ?? Math.max(1, Math.round(suppressFactor * learnRows)),
+    alarmScore,
   };
 }
 
@@ -343,25 +361,42 @@ export class SpatialNovelty {
   }
 }
 
-/** Alarm then silence: passes scores through after the learning rows, and 0 for suppressRows after an alarm. */
+/**
+ * Alarm then silence: 0 for the learning rows and for suppressRows after an alarm (a score ≥ alarmLevel). With
+ * alarmScore 0 the other rows pass their score through; otherwise an alarm row emits alarmScore and any other row
+ * half its score.
+ */
 export class AlarmGate {
   readonly #learn: number;
   readonly #level: number;
   readonly #suppress: number;
+  readonly #alarmScore: number;
   #t = 0;
   #quietUntil = -1;
+  #alarmed = false;
 
-  constructor(learnRows: number, alarmLevel: number, suppressRows: number) {
+  constructor(learnRows: number, alarmLevel: number, suppressRows: number, alarmScore = 0) {
     this.#learn = learnRows;
     this.#level = alarmLevel;
     this.#suppress = suppressRows;
+    this.#alarmScore = alarmScore;
+  }
+
+  /** whether the last row raised an alarm */
+  get alarmed(): boolean {
+    return this.#alarmed;
   }
 
   update(score: number): number {
     const i = this.#t++;
+    this.#alarmed = false;
     if (i < this.#learn || i <= this.#quietUntil) return 0;
-    if (score >= this.#level) this.#quietUntil = i + this.#suppress;
-    return score;
+    if (score >= this.#level) {
+      this.#quietUntil = i + this.#suppress;
+      this.#alarmed = true;
+      return this.#alarmScore > 0 ? this.#alarmScore : score;
+    }
+    return this.#alarmScore > 0 ? score / 2 : score;
   }
 }
 
@@ -379,7 +414,12 @@ export class AdaptiveDetector {
     this.#raw = new RawSurprise(o);
     this.#likelihoods = [0, 1, 2, 3].map(() => new AnomalyLikelihood(o.shortRows, o.longRows, o.minStd));
     this.#spatial = new SpatialNovelty(o.spatialTolerance);
-    this.#gate = new AlarmGate(o.learnRows, o.alarmLevel, o.suppressRows);
+    this.#gate = new AlarmGate(o.learnRows, o.alarmLevel, o.suppressRows, o.alarmScore);
+  }
+
+  /** whether the last value raised an alarm (its score reached alarmLevel outside the learning rows and silence) */
+  get alarmed(): boolean {
+    return this.#gate.alarmed;
   }
 
   /**
@@ -423,7 +463,7 @@ export function scoresFromRaw(
   const o = resolveAdaptiveOptions(opts);
   const likelihoods = raw.map(() => new AnomalyLikelihood(o.shortRows, o.longRows, o.minStd));
   const spatial = new SpatialNovelty(o.spatialTolerance);
-  const gate = new AlarmGate(o.learnRows, o.alarmLevel, o.suppressRows);
+  const gate = new AlarmGate(o.learnRows, o.alarmLevel, o.suppressRows, o.alarmScore);
   const out = new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) {
     let score = spatial.update(values[i]!);
