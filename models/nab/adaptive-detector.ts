@@ -4,9 +4,10 @@
  * I/O, no clock, no randomness (so two runs over one stream give the same scores).
  *
  * Stages, each adapting to the stream it sees:
- * 1. Raw surprise: robust z-scores |x − median| / (1.4826 × MAD) over a sliding history of four features (the value,
- *    its first difference, a short moving average and — when the learning rows show a strong period — the seasonal
- *    difference), each bounded to raw = z / (z + zHalf) in [0, 1).
+ * 1. Raw surprise: robust z-scores |x − median| / (1.4826 × MAD) over a sliding history of up to five features (the
+ *    value, its first difference, a short moving average, — when the learning rows show a strong period — the
+ *    seasonal difference, and — when the learning rows span two calendar weeks by their timestamps — the weekly
+ *    difference x(t) − x(t − week)), each bounded to raw = z / (z + zHalf) in [0, 1).
  * 2. Anomaly likelihood per feature (after Numenta HTM's post-processing of its raw scores): the mean of the last
  *    `shortRows` raw scores of a feature is compared with the distribution (mean, std) of that feature's short means
  *    over the last `longRows` rows. The likelihood is 1 − Q((m − μ) / σ) (upper tail only: a calmer-than-usual
@@ -24,13 +25,13 @@
  *    row emits its score as it is (alarms still start the silence). During the first `learnRows` rows (NAB's
  *    probationary period) it only learns and emits 0.
  *
- * Cost per stream: 4 sliding windows of `historyRows` doubles (ring + sorted copy each), per feature a ring of
- * `longRows` and one of `shortRows` doubles, and up to max(period, smoothRows) + 1025 past values (all `learnRows`
- * until the period is decided); per value O(historyRows) (a memmove and a median/MAD walk per feature), once
+ * Cost per stream: 5 sliding windows of `historyRows` doubles (ring + sorted copy each), per feature a ring of
+ * `longRows` and one of `shortRows` doubles, and up to max(period, week, smoothRows) + 1025 past values (all
+ * `learnRows`, and their timestamps, until the periods are decided); per value O(historyRows) (a memmove and a median/MAD walk per feature), once
  * O(learnRows²) for the period. See bench/models/nab-detector.bench.ts.
  */
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { SlidingRobust, dominantPeriod } from './robust-window.ts';
+import { SlidingRobust, autocorrelation, dominantPeriod } from './robust-window.ts';
 
 export interface AdaptiveDetectorOptions {
   /** rows that only teach the detector (NAB: the probationary length); it emits 0 for them. Required. */
@@ -43,6 +44,11 @@ export interface AdaptiveDetectorOptions {
   zHalf?: number;
   /** least autocorrelation of the learning rows to add the seasonal difference (> 1 = never); default 0.5 */
   minSeasonalCorrelation?: number;
+  /**
+   * least autocorrelation of the learning rows at a lag of one week (from the median spacing of their timestamps) to
+   * add the weekly difference; only when the learning rows span two weeks (> 1 = never); default 0
+   */
+  minWeeklyCorrelation?: number;
   /** raw scores averaged into the likelihood's short mean; default 5 */
   shortRows?: number;
   /** short means in the likelihood's distribution; default 2000 */
@@ -70,6 +76,7 @@ const INTEGER_KEYS = ['learnRows', 'historyRows', 'smoothRows', 'shortRows', 'lo
 const NUMBER_KEYS = [
   'zHalf',
   'minSeasonalCorrelation',
+  'minWeeklyCorrelation',
   'minStd',
   'spatialTolerance',
   'alarmLevel',
@@ -77,7 +84,13 @@ const NUMBER_KEYS = [
   'alarmScore',
 ] as const;
 /** options that may be 0 */
-const ZERO_OK = new Set<string>(['spatialTolerance', 'minSeasonalCorrelation', 'minStd', 'alarmScore']);
+const ZERO_OK = new Set<string>([
+  'spatialTolerance',
+  'minSeasonalCorrelation',
+  'minWeeklyCorrelation',
+  'minStd',
+  'alarmScore',
+]);
 export const ADAPTIVE_OPTION_KEYS: readonly string[] = [...INTEGER_KEYS, ...NUMBER_KEYS];
 
 /** Check the options (unknown key, wrong type or range → EL_ERR_INVALID_ARGUMENT) and fill in the defaults. */
@@ -116,6 +129,7 @@ export function resolveAdaptiveOptions(opts: AdaptiveDetectorOptions): ResolvedA
     smoothRows: opts.smoothRows ?? 4,
     zHalf: opts.zHalf ?? 12,
     minSeasonalCorrelation: opts.minSeasonalCorrelation ?? 0.5,
+    minWeeklyCorrelation: opts.minWeeklyCorrelation ?? 0,
     shortRows: opts.shortRows ?? 5,
     longRows: opts.longRows ?? 2000,
     minStd: opts.minStd ?? 0.01,
@@ -161,6 +175,21 @@ function erfcApprox(x: number): number {
   return Math.exp(-x * x) / (Math.sqrt(Math.PI) * t);
 }
 
+/** features of the raw stage: value, first difference, moving average, seasonal difference, weekly difference */
+export const FEATURES = 5;
+
+const WEEK_MS = 7 * 24 * 3600 * 1000;
+
+/** One week in rows, from the median spacing of the timestamps (0 when they do not advance). */
+export function weeklyLag(timestamps: readonly number[]): number {
+  const d: number[] = [];
+  for (let j = 1; j < timestamps.length; j++) d.push(timestamps[j]! - timestamps[j - 1]!);
+  if (d.length === 0) return 0;
+  d.sort((a, b) => a - b);
+  const step = d[(d.length - 1) >> 1]!;
+  return step > 0 ? Math.round(WEEK_MS / step) : 0;
+}
+
 /**
  * Stage 1: the raw surprise of each value in [0, 1), learned online. `update` returns the raw score of the value
  * from the history before it, then adds it.
@@ -172,14 +201,17 @@ export class RawSurprise {
   #base = 0;
   #smoothSum = 0;
   #period = 0;
+  #week = 0;
   #periodChecked = false;
+  /** timestamps of the learning rows (for the weekly lag), null once one is missing */
+  #learnTimes: number[] | null = [];
   #t = 0;
   /** raw surprise of each feature for the last value (NaN where the feature is not defined or not scored yet) */
-  readonly features = new Float64Array(4);
+  readonly features = new Float64Array(FEATURES);
 
   constructor(o: ResolvedAdaptiveOptions) {
     this.#o = o;
-    this.#stats = [0, 1, 2, 3].map(() => new SlidingRobust(o.historyRows));
+    this.#stats = Array.from({ length: FEATURES }, () => new SlidingRobust(o.historyRows));
   }
 
   /** seasonal period found in the learning rows (0 = none, or not decided yet) */
@@ -187,15 +219,27 @@ export class RawSurprise {
     return this.#period;
   }
 
+  /** lag of the weekly difference in rows (0 = none, or not decided yet) */
+  get week(): number {
+    return this.#week;
+  }
+
   #at(j: number): number {
     return this.#past[j - this.#base]!;
   }
 
-  /** raw surprise of the value from the history before it (the largest over the features); see `features` */
-  update(value: number): number {
+  /**
+   * Raw surprise of the value from the history before it (the largest over the features); see `features`. The
+   * timestamp (epoch ms) only serves to find the weekly lag from the learning rows.
+   */
+  update(value: number, timestamp?: number): number {
     const o = this.#o;
     const i = this.#t++;
     this.#past.push(value);
+    if (this.#learnTimes && i < o.learnRows) {
+      if (timestamp !== undefined && Number.isFinite(timestamp)) this.#learnTimes.push(timestamp);
+      else this.#learnTimes = null;
+    }
     this.#smoothSum += value;
     if (i >= o.smoothRows) this.#smoothSum -= this.#at(i - o.smoothRows);
     if (!this.#periodChecked && i >= o.learnRows && o.learnRows >= 8) {
@@ -207,11 +251,20 @@ export class RawSurprise {
         const s = this.#stats[3]!;
         for (let j = p.lag; j < i; j++) s.push(this.#at(j) - this.#at(j - p.lag));
       }
+      const week = this.#learnTimes ? weeklyLag(this.#learnTimes) : 0;
+      this.#learnTimes = null;
+      const learn = this.#past.slice(0, o.learnRows);
+      if (week >= 2 && week <= Math.floor(o.learnRows / 2) && autocorrelation(learn, week) >= o.minWeeklyCorrelation) {
+        this.#week = week;
+        const s = this.#stats[4]!;
+        for (let j = week; j < i; j++) s.push(this.#at(j) - this.#at(j - week));
+      }
     }
     const period = this.#period;
+    const week = this.#week;
     let z = 0;
     this.features.fill(Number.NaN);
-    for (let k = 0; k < 4; k++) {
+    for (let k = 0; k < FEATURES; k++) {
       let f: number;
       if (k === 0) f = value;
       else if (k === 1) {
@@ -220,9 +273,12 @@ export class RawSurprise {
       } else if (k === 2) {
         if (i + 1 < o.smoothRows) continue;
         f = this.#smoothSum / o.smoothRows;
-      } else {
+      } else if (k === 3) {
         if (period === 0 || i < period) continue;
         f = value - this.#at(i - period);
+      } else {
+        if (week === 0 || i < week) continue;
+        f = value - this.#at(i - week);
       }
       const s = this.#stats[k]!;
       if (s.size >= 16) {
@@ -233,8 +289,8 @@ export class RawSurprise {
       }
       s.push(f);
     }
-    // Bounded memory once the period is decided: the seasonal difference needs `period` values back.
-    const keep = Math.max(period, o.smoothRows) + 1;
+    // Bounded memory once the periods are decided: the seasonal and weekly differences need that many values back.
+    const keep = Math.max(period, week, o.smoothRows) + 1;
     if ((this.#periodChecked || o.learnRows < 8) && this.#past.length > 2 * keep + 1024) {
       const drop = this.#past.length - keep;
       this.#past = this.#past.slice(drop);
@@ -412,7 +468,10 @@ export class AdaptiveDetector {
     const o = resolveAdaptiveOptions(opts);
     this.options = Object.freeze(o);
     this.#raw = new RawSurprise(o);
-    this.#likelihoods = [0, 1, 2, 3].map(() => new AnomalyLikelihood(o.shortRows, o.longRows, o.minStd));
+    this.#likelihoods = Array.from(
+      { length: FEATURES },
+      () => new AnomalyLikelihood(o.shortRows, o.longRows, o.minStd),
+    );
     this.#spatial = new SpatialNovelty(o.spatialTolerance);
     this.#gate = new AlarmGate(o.learnRows, o.alarmLevel, o.suppressRows, o.alarmScore);
   }
@@ -423,16 +482,16 @@ export class AdaptiveDetector {
   }
 
   /**
-   * Score of this value in [0, 1] from the values before it. The timestamp is accepted for the streaming interface
-   * (and future calendar features) but the score does not depend on it.
+   * Score of this value in [0, 1] from the values before it. The timestamp (epoch ms) of the learning rows gives the
+   * weekly lag; without timestamps there is no weekly feature.
    */
-  update(value: number, _timestamp?: number): number {
+  update(value: number, timestamp?: number): number {
     if (!Number.isFinite(value))
       throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `edgeloop detector: value must be finite, got ${value}`);
-    this.#raw.update(value);
+    this.#raw.update(value, timestamp);
     let score = this.#spatial.update(value);
     const f = this.#raw.features;
-    for (let k = 0; k < 4; k++) {
+    for (let k = 0; k < FEATURES; k++) {
       const l = this.#likelihoods[k]!.update(f[k]!);
       if (l > score) score = l;
     }
@@ -440,13 +499,20 @@ export class AdaptiveDetector {
   }
 }
 
-/** Stage 1 over a whole series: the raw surprise of each feature of each value (what the staged search shares). */
-export function rawSurprises(values: ArrayLike<number>, opts: AdaptiveDetectorOptions): Float64Array[] {
+/**
+ * Stage 1 over a whole series: the raw surprise of each feature of each value (what the staged search shares);
+ * with the timestamps as `AdaptiveDetector.update` is given them.
+ */
+export function rawSurprises(
+  values: ArrayLike<number>,
+  opts: AdaptiveDetectorOptions,
+  timestamps?: ArrayLike<number>,
+): Float64Array[] {
   const r = new RawSurprise(resolveAdaptiveOptions(opts));
-  const out = [0, 1, 2, 3].map(() => new Float64Array(values.length));
+  const out = Array.from({ length: FEATURES }, () => new Float64Array(values.length));
   for (let i = 0; i < values.length; i++) {
-    r.update(values[i]!);
-    for (let k = 0; k < 4; k++) out[k]![i] = r.features[k]!;
+    r.update(values[i]!, timestamps?.[i]);
+    for (let k = 0; k < FEATURES; k++) out[k]![i] = r.features[k]!;
   }
   return out;
 }

@@ -95,6 +95,20 @@ function quantileSorted(a: Float64Array, n: number, q: number): number {
   return a[lo]! + (a[hi]! - a[lo]!) * (pos - lo);
 }
 
+/** Autocorrelation of `x` at `lag` (0 for a constant series or a lag past its end). */
+export function autocorrelation(x: ArrayLike<number>, lag: number): number {
+  const n = x.length;
+  if (lag >= n) return 0;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += x[i]!;
+  mean /= n;
+  let v = 0;
+  let c = 0;
+  for (let i = 0; i < n; i++) v += (x[i]! - mean) ** 2;
+  for (let i = lag; i < n; i++) c += (x[i]! - mean) * (x[i - lag]! - mean);
+  return v === 0 ? 0 : c / v;
+}
+
 /** Lag in [2, maxLag] with the highest autocorrelation of `x`, and that correlation. */
 export function dominantPeriod(x: ArrayLike<number>, maxLag: number): { lag: number; r: number } {
   const n = x.length;

@@ -58,7 +58,7 @@ export function nabGrid(name: NabGridName = 'wide'): Array<Omit<AdaptiveDetector
   return out;
 }
 
-const RAW_KEYS = ['historyRows', 'smoothRows', 'zHalf', 'minSeasonalCorrelation'] as const;
+const RAW_KEYS = ['historyRows', 'smoothRows', 'zHalf', 'minSeasonalCorrelation', 'minWeeklyCorrelation'] as const;
 
 function main(argv: string[]): void {
   const a = parseArgs({
@@ -111,7 +111,7 @@ function main(argv: string[]): void {
     const rawKey = `${f}|${RAW_KEYS.map((k) => String(opts[k])).join(',')}`;
     let raw = rawCache.get(rawKey);
     if (!raw) {
-      raw = rawSurprises(s.values, opts);
+      raw = rawSurprises(s.values, opts, s.timestamps);
       rawCache.set(rawKey, raw);
     }
     if (++computed % 200 === 0)
