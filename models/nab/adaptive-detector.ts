@@ -45,6 +45,11 @@ export interface AdaptiveDetectorOptions {
   /** least autocorrelation of the learning rows to add the seasonal difference (> 1 = never); default 0.5 */
   minSeasonalCorrelation?: number;
   /**
+   * least rise of that autocorrelation above its lowest value at a shorter lag (a slowly decaying correlation with
+   * small wiggles is not a period); default 0.2
+   */
+  minSeasonalRise?: number;
+  /**
    * least autocorrelation of the learning rows at a lag of one week (from the median spacing of their timestamps) to
    * add the weekly difference; only when the learning rows span two weeks (> 1 = never); default 0
    */
@@ -76,6 +81,7 @@ const INTEGER_KEYS = ['learnRows', 'historyRows', 'smoothRows', 'shortRows', 'lo
 const NUMBER_KEYS = [
   'zHalf',
   'minSeasonalCorrelation',
+  'minSeasonalRise',
   'minWeeklyCorrelation',
   'minStd',
   'spatialTolerance',
@@ -87,6 +93,7 @@ const NUMBER_KEYS = [
 const ZERO_OK = new Set<string>([
   'spatialTolerance',
   'minSeasonalCorrelation',
+  'minSeasonalRise',
   'minWeeklyCorrelation',
   'minStd',
   'alarmScore',
@@ -129,6 +136,7 @@ export function resolveAdaptiveOptions(opts: AdaptiveDetectorOptions): ResolvedA
     smoothRows: opts.smoothRows ?? 4,
     zHalf: opts.zHalf ?? 12,
     minSeasonalCorrelation: opts.minSeasonalCorrelation ?? 0.5,
+    minSeasonalRise: opts.minSeasonalRise ?? 0.2,
     minWeeklyCorrelation: opts.minWeeklyCorrelation ?? 0,
     shortRows: opts.shortRows ?? 5,
     longRows: opts.longRows ?? 2000,
@@ -244,7 +252,7 @@ export class RawSurprise {
     if (i >= o.smoothRows) this.#smoothSum -= this.#at(i - o.smoothRows);
     if (!this.#periodChecked && i >= o.learnRows && o.learnRows >= 8) {
       this.#periodChecked = true;
-      const p = dominantPeriod(this.#past.slice(0, o.learnRows), Math.floor(o.learnRows / 2));
+      const p = dominantPeriod(this.#past.slice(0, o.learnRows), Math.floor(o.learnRows / 2), o.minSeasonalRise);
       if (p.r >= o.minSeasonalCorrelation) {
         this.#period = p.lag;
         // The seasonal difference starts with the history of the learning rows, not empty.

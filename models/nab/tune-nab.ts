@@ -58,7 +58,14 @@ export function nabGrid(name: NabGridName = 'wide'): Array<Omit<AdaptiveDetector
   return out;
 }
 
-const RAW_KEYS = ['historyRows', 'smoothRows', 'zHalf', 'minSeasonalCorrelation', 'minWeeklyCorrelation'] as const;
+const RAW_KEYS = [
+  'historyRows',
+  'smoothRows',
+  'zHalf',
+  'minSeasonalCorrelation',
+  'minSeasonalRise',
+  'minWeeklyCorrelation',
+] as const;
 
 function main(argv: string[]): void {
   const a = parseArgs({
