@@ -25,10 +25,11 @@
  *    row emits its score as it is (alarms still start the silence). During the first `learnRows` rows (NAB's
  *    probationary period) it only learns and emits 0.
  *
- * Cost per stream: 5 sliding windows of `historyRows` doubles (ring + sorted copy each), per feature a ring of
- * `longRows` and one of `shortRows` doubles, and up to max(period, week, smoothRows) + 1025 past values (all
- * `learnRows`, and their timestamps, until the periods are decided); per value O(historyRows) (a memmove and a median/MAD walk per feature), once
- * O(learnRows²) for the period. See bench/models/nab-detector.bench.ts.
+ * Cost per stream: per feature in use (3 always, the seasonal and weekly ones when found) a sliding window of
+ * `historyRows` doubles (ring + sorted copy) and a ring of `longRows` and one of `shortRows` doubles; up to
+ * max(period, week, smoothRows) + 1025 past values (all `learnRows`, and their timestamps, until the lags are
+ * decided); per value O(historyRows) (a memmove and a median/MAD walk per feature), once O(learnRows²) for the
+ * period. See bench/models/nab-detector.bench.ts.
  */
 import { EdgeloopError } from '../../protocol/errors.ts';
 import { SlidingRobust, autocorrelation, dominantPeriod } from './robust-window.ts';
@@ -204,7 +205,8 @@ export function weeklyLag(timestamps: readonly number[]): number {
  */
 export class RawSurprise {
   readonly #o: ResolvedAdaptiveOptions;
-  readonly #stats: SlidingRobust[];
+  /** per feature; the seasonal and weekly ones exist only once their lag is found */
+  readonly #stats: Array<SlidingRobust | null>;
   #past: number[] = [];
   #base = 0;
   #smoothSum = 0;
@@ -219,7 +221,7 @@ export class RawSurprise {
 
   constructor(o: ResolvedAdaptiveOptions) {
     this.#o = o;
-    this.#stats = Array.from({ length: FEATURES }, () => new SlidingRobust(o.historyRows));
+    this.#stats = Array.from({ length: FEATURES }, (_, k) => (k < 3 ? new SlidingRobust(o.historyRows) : null));
   }
 
   /** seasonal period found in the learning rows (0 = none, or not decided yet) */
@@ -256,7 +258,8 @@ export class RawSurprise {
       if (p.r >= o.minSeasonalCorrelation) {
         this.#period = p.lag;
         // The seasonal difference starts with the history of the learning rows, not empty.
-        const s = this.#stats[3]!;
+        const s = new SlidingRobust(o.historyRows);
+        this.#stats[3] = s;
         for (let j = p.lag; j < i; j++) s.push(this.#at(j) - this.#at(j - p.lag));
       }
       const week = this.#learnTimes ? weeklyLag(this.#learnTimes) : 0;
@@ -264,7 +267,8 @@ export class RawSurprise {
       const learn = this.#past.slice(0, o.learnRows);
       if (week >= 2 && week <= Math.floor(o.learnRows / 2) && autocorrelation(learn, week) >= o.minWeeklyCorrelation) {
         this.#week = week;
-        const s = this.#stats[4]!;
+        const s = new SlidingRobust(o.historyRows);
+        this.#stats[4] = s;
         for (let j = week; j < i; j++) s.push(this.#at(j) - this.#at(j - week));
       }
     }
@@ -374,26 +378,32 @@ class RingStats {
 export class AnomalyLikelihood {
   /** short means needed before the distribution is trusted (a feature that starts late is silent this long) */
   static readonly MIN_HISTORY = 100;
-  readonly #short: RingStats;
-  readonly #long: RingStats;
+  readonly #shortRows: number;
+  readonly #longRows: number;
+  /** the rings, allocated with the first raw score (a feature that never starts costs nothing) */
+  #short: RingStats | null = null;
+  #long: RingStats | null = null;
   readonly #minStd: number;
 
   constructor(shortRows: number, longRows: number, minStd: number) {
-    this.#short = new RingStats(shortRows);
-    this.#long = new RingStats(longRows);
+    this.#shortRows = shortRows;
+    this.#longRows = longRows;
     this.#minStd = minStd;
   }
 
   /** likelihood L in [0.5, 1) of a short mean against the learned distribution (0 before there is one) */
   likelihoodOf(shortMean: number): number {
-    if (this.#long.size < Math.min(AnomalyLikelihood.MIN_HISTORY, this.#long.capacity)) return 0;
-    const std = Math.max(this.#minStd, this.#long.std());
-    return 1 - upperTailProbability(shortMean, this.#long.mean(), std);
+    const long = this.#long;
+    if (!long || long.size < Math.min(AnomalyLikelihood.MIN_HISTORY, this.#longRows)) return 0;
+    const std = Math.max(this.#minStd, long.std());
+    return 1 - upperTailProbability(shortMean, long.mean(), std);
   }
 
   /** a NaN raw score (the feature is not defined yet) scores 0 and is not learned */
   update(raw: number): number {
     if (Number.isNaN(raw)) return 0;
+    this.#short ??= new RingStats(this.#shortRows);
+    this.#long ??= new RingStats(this.#longRows);
     this.#short.push(raw);
     const m = this.#short.mean();
     const l = this.likelihoodOf(m);
