@@ -14,7 +14,7 @@ import {
   weeklyLag,
 } from '../../../models/nab/adaptive-detector.ts';
 import { adaptiveNabDetector, runDetector } from '../../../models/nab/detectors.ts';
-import { autocorrelation } from '../../../models/nab/robust-window.ts';
+import { autocorrelation, dominantPeriod } from '../../../models/nab/robust-window.ts';
 import { nabGrid } from '../../../models/nab/tune-nab.ts';
 
 /** A seeded stream: daily-like sine, noise from a small LCG, and a level shift at `shiftAt`. */
@@ -244,6 +244,26 @@ describe('the weekly difference', () => {
     const d = new AdaptiveDetector(opts);
     const s = changed.map((v, i) => d.update(v, ts[i]));
     expect(Array.from(scoresFromRaw(changed, rawSurprises(changed, opts, ts), opts))).toEqual(s);
+  });
+});
+
+describe('the seasonal period check', () => {
+  it('a slowly decaying correlation with small wiggles has no period once minRise asks for a real peak', () => {
+    // a random walk (correlation decays slowly) plus a 5-row ripple
+    let s = 17;
+    let w = 0;
+    const walk = Array.from({ length: 600 }, (_, i) => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      w += s / 2 ** 32 - 0.5;
+      return w + 0.5 * Math.sin((2 * Math.PI * i) / 5);
+    });
+    // the ripple's lag wins on the walk's high correlation, which barely rises above the lags before it
+    expect(dominantPeriod(walk, 300)).toMatchObject({ lag: 5, r: expect.closeTo(0.946, 3) });
+    expect(dominantPeriod(walk, 300, 0.2)).toEqual({ lag: 0, r: 0 });
+    // a true period passes either way
+    const sine = Array.from({ length: 600 }, (_, i) => Math.sin((2 * Math.PI * i) / 48));
+    expect(dominantPeriod(sine, 300).lag).toBe(48);
+    expect(dominantPeriod(sine, 300, 0.2).lag).toBe(48);
   });
 });
 
