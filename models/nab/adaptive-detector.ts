@@ -3,10 +3,11 @@
  * `update(value, timestamp) → score` in [0, 1], learning from past values only, bounded state per stream. Pure: no
  * I/O, no clock, no randomness (so two runs over one stream give the same scores).
  *
- * Stages, each adapting to the stream it sees:
- * 1. Raw surprise: robust z-scores |x − median| / (1.4826 × MAD) over a sliding history of four features (the value,
- *    its first difference, a short moving average and — when the learning rows show a strong period — the seasonal
- *    difference), each bounded to raw = z / (z + zHalf) in [0, 1).
+ * Stages, each adapting to the stream it sees (stage 2 is anomaly-likelihood.ts, stages 3 and 4 alarm-gate.ts):
+ * 1. Raw surprise: robust z-scores |x − median| / (1.4826 × MAD) over a sliding history of up to five features (the
+ *    value, its first difference, a short moving average, — when the learning rows show a strong period — the
+ *    seasonal difference, and — when the learning rows span two calendar weeks by their timestamps — the weekly
+ *    difference x(t) − x(t − week)), each bounded to raw = z / (z + zHalf) in [0, 1).
  * 2. Anomaly likelihood per feature (after Numenta HTM's post-processing of its raw scores): the mean of the last
  *    `shortRows` raw scores of a feature is compared with the distribution (mean, std) of that feature's short means
  *    over the last `longRows` rows. The likelihood is 1 − Q((m − μ) / σ) (upper tail only: a calmer-than-usual
@@ -16,17 +17,27 @@
  *    drown the others, and one threshold transfers between streams whose raw surprise differs in scale.
  * 3. Spatial novelty (also after HTM's NAB detector): a value outside the range seen so far, widened by
  *    `spatialTolerance` × the range, scores 1.
- * The emitted score is the larger of 2 and 3. After it reaches `alarmLevel` the detector emits 0 for `suppressRows`
- * rows, so a lasting anomaly raises one alarm; during the first `learnRows` rows (NAB's probationary period) it
- * only learns and emits 0.
+ * 4. Alarm gate, on the larger of 2 and 3: when it reaches `alarmLevel` the detector raises an alarm and emits
+ *    `alarmScore` (default 1), then 0 for `suppressRows` rows, so a lasting anomaly raises one alarm; any other row
+ *    emits half its score (below alarmLevel / 2). The alarm decision is the detector's own, made per stream on its
+ *    own likelihood scale, so every threshold in (alarmLevel / 2, alarmScore] picks exactly the alarms: a threshold
+ *    chosen on other streams does not depend on where between alarmLevel and 1 it falls. With `alarmScore` 0 every
+ *    row emits its score as it is (alarms still start the silence). During the first `learnRows` rows (NAB's
+ *    probationary period) it only learns and emits 0.
  *
- * Cost per stream: 4 sliding windows of `historyRows` doubles (ring + sorted copy each), per feature a ring of
- * `longRows` and one of `shortRows` doubles, and up to max(period, smoothRows) + 1025 past values (all `learnRows`
- * until the period is decided); per value O(historyRows) (a memmove and a median/MAD walk per feature), once
- * O(learnRows²) for the period. See bench/models/nab-detector.bench.ts.
+ * Cost per stream: per feature in use (3 always, the seasonal and weekly ones when found) a sliding window of
+ * `historyRows` doubles (ring + sorted copy) and a ring of `longRows` and one of `shortRows` doubles; up to
+ * max(period, week, smoothRows) + 1025 past values (all `learnRows`, and their timestamps, until the lags are
+ * decided); per value O(historyRows) (a memmove and a median/MAD walk per feature), once O(learnRows²) for the
+ * period. See bench/models/nab-detector.bench.ts.
  */
 import { EdgeloopError } from '../../protocol/errors.ts';
-import { SlidingRobust, dominantPeriod } from './robust-window.ts';
+import { AlarmGate, SpatialNovelty } from './alarm-gate.ts';
+import { AnomalyLikelihood } from './anomaly-likelihood.ts';
+import { SlidingRobust, autocorrelation, dominantPeriod } from './robust-window.ts';
+
+export { AlarmGate, SpatialNovelty } from './alarm-gate.ts';
+export { AnomalyLikelihood, logLikelihood, upperTailProbability } from './anomaly-likelihood.ts';
 
 export interface AdaptiveDetectorOptions {
   /** rows that only teach the detector (NAB: the probationary length); it emits 0 for them. Required. */
@@ -39,6 +50,16 @@ export interface AdaptiveDetectorOptions {
   zHalf?: number;
   /** least autocorrelation of the learning rows to add the seasonal difference (> 1 = never); default 0.5 */
   minSeasonalCorrelation?: number;
+  /**
+   * least rise of that autocorrelation above its lowest value at a shorter lag (a slowly decaying correlation with
+   * small wiggles is not a period); default 0.2
+   */
+  minSeasonalRise?: number;
+  /**
+   * least autocorrelation of the learning rows at a lag of one week (from the median spacing of their timestamps) to
+   * add the weekly difference; only when the learning rows span two weeks (> 1 = never); default 0
+   */
+  minWeeklyCorrelation?: number;
   /** raw scores averaged into the likelihood's short mean; default 5 */
   shortRows?: number;
   /** short means in the likelihood's distribution; default 2000 */
@@ -53,6 +74,11 @@ export interface AdaptiveDetectorOptions {
   suppressRows?: number;
   /** default 0.2 */
   suppressFactor?: number;
+  /**
+   * score emitted on an alarm row, in [alarmLevel, 1], other rows then emit half their score; 0 = every row emits
+   * its score unchanged. Default 1
+   */
+  alarmScore?: number;
 }
 
 export type ResolvedAdaptiveOptions = Required<AdaptiveDetectorOptions>;
@@ -61,13 +87,23 @@ const INTEGER_KEYS = ['learnRows', 'historyRows', 'smoothRows', 'shortRows', 'lo
 const NUMBER_KEYS = [
   'zHalf',
   'minSeasonalCorrelation',
+  'minSeasonalRise',
+  'minWeeklyCorrelation',
   'minStd',
   'spatialTolerance',
   'alarmLevel',
   'suppressFactor',
+  'alarmScore',
 ] as const;
 /** options that may be 0 */
-const ZERO_OK = new Set<string>(['spatialTolerance', 'minSeasonalCorrelation', 'minStd']);
+const ZERO_OK = new Set<string>([
+  'spatialTolerance',
+  'minSeasonalCorrelation',
+  'minSeasonalRise',
+  'minWeeklyCorrelation',
+  'minStd',
+  'alarmScore',
+]);
 export const ADAPTIVE_OPTION_KEYS: readonly string[] = [...INTEGER_KEYS, ...NUMBER_KEYS];
 
 /** Check the options (unknown key, wrong type or range → EL_ERR_INVALID_ARGUMENT) and fill in the defaults. */
@@ -93,54 +129,45 @@ export function resolveAdaptiveOptions(opts: AdaptiveDetectorOptions): ResolvedA
     throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'edgeloop detector option learnRows is required');
   const learnRows = opts.learnRows;
   const suppressFactor = opts.suppressFactor ?? 0.2;
+  const alarmLevel = opts.alarmLevel ?? 0.5;
+  const alarmScore = opts.alarmScore ?? 1;
+  if (alarmScore !== 0 && (alarmScore < alarmLevel || alarmScore > 1))
+    throw new EdgeloopError(
+      'EL_ERR_INVALID_ARGUMENT',
+      `edgeloop detector option alarmScore must be 0 or in [alarmLevel, 1] = [${alarmLevel}, 1], got ${alarmScore}`,
+    );
   return {
     learnRows,
     historyRows: opts.historyRows ?? Math.max(64, learnRows),
     smoothRows: opts.smoothRows ?? 4,
     zHalf: opts.zHalf ?? 12,
     minSeasonalCorrelation: opts.minSeasonalCorrelation ?? 0.5,
+    minSeasonalRise: opts.minSeasonalRise ?? 0.2,
+    minWeeklyCorrelation: opts.minWeeklyCorrelation ?? 0,
     shortRows: opts.shortRows ?? 5,
     longRows: opts.longRows ?? 2000,
     minStd: opts.minStd ?? 0.01,
     spatialTolerance: opts.spatialTolerance ?? 0,
-    alarmLevel: opts.alarmLevel ?? 0.5,
+    alarmLevel,
     suppressFactor,
     suppressRows: opts.suppressRows ?? Math.max(1, Math.round(suppressFactor * learnRows)),
+    alarmScore,
   };
 }
 
-/** Upper-tail probability of a normal distribution: Q((x − mean) / std), and 0.5 for x ≤ mean. */
-export function upperTailProbability(x: number, mean: number, std: number): number {
-  if (x <= mean) return 0.5;
-  return 0.5 * erfcApprox((x - mean) / std / Math.SQRT2);
-}
+/** features of the raw stage: value, first difference, moving average, seasonal difference, weekly difference */
+export const FEATURES = 5;
 
-/** HTM's log form of a likelihood: ln(1 + 1e-10 − L) / ln(1e-10); 0 at L = 0 (≈ 0), 1 at L = 1, 0.5 at L = 1 − 1e-5. */
-export function logLikelihood(likelihood: number): number {
-  return Math.log(1.0000000001 - likelihood) / Math.log(1e-10);
-}
+const WEEK_MS = 7 * 24 * 3600 * 1000;
 
-/**
- * erfc to about 1e-14 relative (the likelihood needs tails down to 1e-10, not Python-exact rounding): a series
- * below 2, a continued fraction above.
- */
-function erfcApprox(x: number): number {
-  if (x < 0) return 2 - erfcApprox(-x);
-  if (x < 2) {
-    let term = x;
-    let sum = x;
-    for (let n = 1; n < 60; n++) {
-      term *= (-x * x) / n;
-      const add = term / (2 * n + 1);
-      sum += add;
-      if (Math.abs(add) < 1e-16 * Math.abs(sum)) break;
-    }
-    return 1 - (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  if (x > 27) return 0;
-  let t = x;
-  for (let k = 60; k >= 1; k--) t = x + k / 2 / t;
-  return Math.exp(-x * x) / (Math.sqrt(Math.PI) * t);
+/** One week in rows, from the median spacing of the timestamps (0 when they do not advance). */
+export function weeklyLag(timestamps: readonly number[]): number {
+  const d: number[] = [];
+  for (let j = 1; j < timestamps.length; j++) d.push(timestamps[j]! - timestamps[j - 1]!);
+  if (d.length === 0) return 0;
+  d.sort((a, b) => a - b);
+  const step = d[(d.length - 1) >> 1]!;
+  return step > 0 ? Math.round(WEEK_MS / step) : 0;
 }
 
 /**
@@ -149,19 +176,23 @@ function erfcApprox(x: number): number {
  */
 export class RawSurprise {
   readonly #o: ResolvedAdaptiveOptions;
-  readonly #stats: SlidingRobust[];
+  /** per feature; the seasonal and weekly ones exist only once their lag is found */
+  readonly #stats: Array<SlidingRobust | null>;
   #past: number[] = [];
   #base = 0;
   #smoothSum = 0;
   #period = 0;
+  #week = 0;
   #periodChecked = false;
+  /** timestamps of the learning rows (for the weekly lag), null once one is missing */
+  #learnTimes: number[] | null = [];
   #t = 0;
   /** raw surprise of each feature for the last value (NaN where the feature is not defined or not scored yet) */
-  readonly features = new Float64Array(4);
+  readonly features = new Float64Array(FEATURES);
 
   constructor(o: ResolvedAdaptiveOptions) {
     this.#o = o;
-    this.#stats = [0, 1, 2, 3].map(() => new SlidingRobust(o.historyRows));
+    this.#stats = Array.from({ length: FEATURES }, (_, k) => (k < 3 ? new SlidingRobust(o.historyRows) : null));
   }
 
   /** seasonal period found in the learning rows (0 = none, or not decided yet) */
@@ -169,31 +200,54 @@ export class RawSurprise {
     return this.#period;
   }
 
+  /** lag of the weekly difference in rows (0 = none, or not decided yet) */
+  get week(): number {
+    return this.#week;
+  }
+
   #at(j: number): number {
     return this.#past[j - this.#base]!;
   }
 
-  /** raw surprise of the value from the history before it (the largest over the features); see `features` */
-  update(value: number): number {
+  /**
+   * Raw surprise of the value from the history before it (the largest over the features); see `features`. The
+   * timestamp (epoch ms) only serves to find the weekly lag from the learning rows.
+   */
+  update(value: number, timestamp?: number): number {
     const o = this.#o;
     const i = this.#t++;
     this.#past.push(value);
+    if (this.#learnTimes && i < o.learnRows) {
+      if (timestamp !== undefined && Number.isFinite(timestamp)) this.#learnTimes.push(timestamp);
+      else this.#learnTimes = null;
+    }
     this.#smoothSum += value;
     if (i >= o.smoothRows) this.#smoothSum -= this.#at(i - o.smoothRows);
     if (!this.#periodChecked && i >= o.learnRows && o.learnRows >= 8) {
       this.#periodChecked = true;
-      const p = dominantPeriod(this.#past.slice(0, o.learnRows), Math.floor(o.learnRows / 2));
+      const p = dominantPeriod(this.#past.slice(0, o.learnRows), Math.floor(o.learnRows / 2), o.minSeasonalRise);
       if (p.r >= o.minSeasonalCorrelation) {
         this.#period = p.lag;
         // The seasonal difference starts with the history of the learning rows, not empty.
-        const s = this.#stats[3]!;
+        const s = new SlidingRobust(o.historyRows);
+        this.#stats[3] = s;
         for (let j = p.lag; j < i; j++) s.push(this.#at(j) - this.#at(j - p.lag));
+      }
+      const week = this.#learnTimes ? weeklyLag(this.#learnTimes) : 0;
+      this.#learnTimes = null;
+      const learn = this.#past.slice(0, o.learnRows);
+      if (week >= 2 && week <= Math.floor(o.learnRows / 2) && autocorrelation(learn, week) >= o.minWeeklyCorrelation) {
+        this.#week = week;
+        const s = new SlidingRobust(o.historyRows);
+        this.#stats[4] = s;
+        for (let j = week; j < i; j++) s.push(this.#at(j) - this.#at(j - week));
       }
     }
     const period = this.#period;
+    const week = this.#week;
     let z = 0;
     this.features.fill(Number.NaN);
-    for (let k = 0; k < 4; k++) {
+    for (let k = 0; k < FEATURES; k++) {
       let f: number;
       if (k === 0) f = value;
       else if (k === 1) {
@@ -202,9 +256,12 @@ export class RawSurprise {
       } else if (k === 2) {
         if (i + 1 < o.smoothRows) continue;
         f = this.#smoothSum / o.smoothRows;
-      } else {
+      } else if (k === 3) {
         if (period === 0 || i < period) continue;
         f = value - this.#at(i - period);
+      } else {
+        if (week === 0 || i < week) continue;
+        f = value - this.#at(i - week);
       }
       const s = this.#stats[k]!;
       if (s.size >= 16) {
@@ -215,153 +272,14 @@ export class RawSurprise {
       }
       s.push(f);
     }
-    // Bounded memory once the period is decided: the seasonal difference needs `period` values back.
-    const keep = Math.max(period, o.smoothRows) + 1;
+    // Bounded memory once the periods are decided: the seasonal and weekly differences need that many values back.
+    const keep = Math.max(period, week, o.smoothRows) + 1;
     if ((this.#periodChecked || o.learnRows < 8) && this.#past.length > 2 * keep + 1024) {
       const drop = this.#past.length - keep;
       this.#past = this.#past.slice(drop);
       this.#base += drop;
     }
     return z / (z + o.zHalf);
-  }
-}
-
-/** Fixed-capacity ring of doubles with a running sum and sum of squares. */
-class RingStats {
-  readonly #ring: Float64Array;
-  #n = 0;
-  #head = 0;
-  #sum = 0;
-  #sumSq = 0;
-  #sinceResum = 0;
-
-  constructor(cap: number) {
-    this.#ring = new Float64Array(cap);
-  }
-
-  get size(): number {
-    return this.#n;
-  }
-
-  get capacity(): number {
-    return this.#ring.length;
-  }
-
-  mean(): number {
-    return this.#n > 0 ? this.#sum / this.#n : 0;
-  }
-
-  std(): number {
-    if (this.#n === 0) return 0;
-    const m = this.#sum / this.#n;
-    return Math.sqrt(Math.max(0, this.#sumSq / this.#n - m * m));
-  }
-
-  push(x: number): void {
-    const cap = this.#ring.length;
-    if (this.#n === cap) {
-      const old = this.#ring[this.#head]!;
-      this.#sum -= old;
-      this.#sumSq -= old * old;
-    } else this.#n++;
-    this.#ring[this.#head] = x;
-    this.#head = (this.#head + 1) % cap;
-    this.#sum += x;
-    this.#sumSq += x * x;
-    // Re-add from the ring now and then so rounding in the running sums cannot build up.
-    if (++this.#sinceResum >= 4 * cap) {
-      this.#sinceResum = 0;
-      let s = 0;
-      let q = 0;
-      for (let j = 0; j < this.#n; j++) {
-        const v = this.#ring[j]!;
-        s += v;
-        q += v * v;
-      }
-      this.#sum = s;
-      this.#sumSq = q;
-    }
-  }
-}
-
-/**
- * Stage 2: the anomaly likelihood of a stream of raw scores. `update(raw)` returns the log likelihood of the
- * current short mean against the distribution of the previous short means (0 until MIN_HISTORY of them, or
- * `longRows` if fewer, are known).
- */
-export class AnomalyLikelihood {
-  /** short means needed before the distribution is trusted (a feature that starts late is silent this long) */
-  static readonly MIN_HISTORY = 100;
-  readonly #short: RingStats;
-  readonly #long: RingStats;
-  readonly #minStd: number;
-
-  constructor(shortRows: number, longRows: number, minStd: number) {
-    this.#short = new RingStats(shortRows);
-    this.#long = new RingStats(longRows);
-    this.#minStd = minStd;
-  }
-
-  /** likelihood L in [0.5, 1) of a short mean against the learned distribution (0 before there is one) */
-  likelihoodOf(shortMean: number): number {
-    if (this.#long.size < Math.min(AnomalyLikelihood.MIN_HISTORY, this.#long.capacity)) return 0;
-    const std = Math.max(this.#minStd, this.#long.std());
-    return 1 - upperTailProbability(shortMean, this.#long.mean(), std);
-  }
-
-  /** a NaN raw score (the feature is not defined yet) scores 0 and is not learned */
-  update(raw: number): number {
-    if (Number.isNaN(raw)) return 0;
-    this.#short.push(raw);
-    const m = this.#short.mean();
-    const l = this.likelihoodOf(m);
-    this.#long.push(m);
-    return l === 0 ? 0 : logLikelihood(l);
-  }
-}
-
-/** Stage 3: spatial novelty against the range of the values seen so far. */
-export class SpatialNovelty {
-  readonly #tol: number;
-  #min = Infinity;
-  #max = -Infinity;
-
-  constructor(tolerance: number) {
-    this.#tol = tolerance;
-  }
-
-  /** 1 when the value is outside the widened range of the earlier values, else 0; then the value joins the range */
-  update(value: number): number {
-    let novel = 0;
-    if (this.#tol > 0 && this.#max > this.#min) {
-      const w = this.#tol * (this.#max - this.#min);
-      if (value > this.#max + w || value < this.#min - w) novel = 1;
-    }
-    if (value < this.#min) this.#min = value;
-    if (value > this.#max) this.#max = value;
-    return novel;
-  }
-}
-
-/** Alarm then silence: passes scores through after the learning rows, and 0 for suppressRows after an alarm. */
-export class AlarmGate {
-  readonly #learn: number;
-  readonly #level: number;
-  readonly #suppress: number;
-  #t = 0;
-  #quietUntil = -1;
-
-  constructor(learnRows: number, alarmLevel: number, suppressRows: number) {
-    this.#learn = learnRows;
-    this.#level = alarmLevel;
-    this.#suppress = suppressRows;
-  }
-
-  update(score: number): number {
-    const i = this.#t++;
-    if (i < this.#learn || i <= this.#quietUntil) return 0;
-    if (score >= this.#level) this.#quietUntil = i + this.#suppress;
-    return score;
   }
 }
 
@@ -377,22 +295,30 @@ export class AdaptiveDetector {
     const o = resolveAdaptiveOptions(opts);
     this.options = Object.freeze(o);
     this.#raw = new RawSurprise(o);
-    this.#likelihoods = [0, 1, 2, 3].map(() => new AnomalyLikelihood(o.shortRows, o.longRows, o.minStd));
+    this.#likelihoods = Array.from(
+      { length: FEATURES },
+      () => new AnomalyLikelihood(o.shortRows, o.longRows, o.minStd),
+    );
     this.#spatial = new SpatialNovelty(o.spatialTolerance);
-    this.#gate = new AlarmGate(o.learnRows, o.alarmLevel, o.suppressRows);
+    this.#gate = new AlarmGate(o.learnRows, o.alarmLevel, o.suppressRows, o.alarmScore);
+  }
+
+  /** whether the last value raised an alarm (its score reached alarmLevel outside the learning rows and silence) */
+  get alarmed(): boolean {
+    return this.#gate.alarmed;
   }
 
   /**
-   * Score of this value in [0, 1] from the values before it. The timestamp is accepted for the streaming interface
-   * (and future calendar features) but the score does not depend on it.
+   * Score of this value in [0, 1] from the values before it. The timestamp (epoch ms) of the learning rows gives the
+   * weekly lag; without timestamps there is no weekly feature.
    */
-  update(value: number, _timestamp?: number): number {
+  update(value: number, timestamp?: number): number {
     if (!Number.isFinite(value))
       throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', `edgeloop detector: value must be finite, got ${value}`);
-    this.#raw.update(value);
+    this.#raw.update(value, timestamp);
     let score = this.#spatial.update(value);
     const f = this.#raw.features;
-    for (let k = 0; k < 4; k++) {
+    for (let k = 0; k < FEATURES; k++) {
       const l = this.#likelihoods[k]!.update(f[k]!);
       if (l > score) score = l;
     }
@@ -400,13 +326,20 @@ export class AdaptiveDetector {
   }
 }
 
-/** Stage 1 over a whole series: the raw surprise of each feature of each value (what the staged search shares). */
-export function rawSurprises(values: ArrayLike<number>, opts: AdaptiveDetectorOptions): Float64Array[] {
+/**
+ * Stage 1 over a whole series: the raw surprise of each feature of each value (what the staged search shares);
+ * with the timestamps as `AdaptiveDetector.update` is given them.
+ */
+export function rawSurprises(
+  values: ArrayLike<number>,
+  opts: AdaptiveDetectorOptions,
+  timestamps?: ArrayLike<number>,
+): Float64Array[] {
   const r = new RawSurprise(resolveAdaptiveOptions(opts));
-  const out = [0, 1, 2, 3].map(() => new Float64Array(values.length));
+  const out = Array.from({ length: FEATURES }, () => new Float64Array(values.length));
   for (let i = 0; i < values.length; i++) {
-    r.update(values[i]!);
-    for (let k = 0; k < 4; k++) out[k]![i] = r.features[k]!;
+    r.update(values[i]!, timestamps?.[i]);
+    for (let k = 0; k < FEATURES; k++) out[k]![i] = r.features[k]!;
   }
   return out;
 }
@@ -423,7 +356,7 @@ export function scoresFromRaw(
   const o = resolveAdaptiveOptions(opts);
   const likelihoods = raw.map(() => new AnomalyLikelihood(o.shortRows, o.longRows, o.minStd));
   const spatial = new SpatialNovelty(o.spatialTolerance);
-  const gate = new AlarmGate(o.learnRows, o.alarmLevel, o.suppressRows);
+  const gate = new AlarmGate(o.learnRows, o.alarmLevel, o.suppressRows, o.alarmScore);
   const out = new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) {
     let score = spatial.update(values[i]!);

@@ -95,8 +95,26 @@ function quantileSorted(a: Float64Array, n: number, q: number): number {
   return a[lo]! + (a[hi]! - a[lo]!) * (pos - lo);
 }
 
-/** Lag in [2, maxLag] with the highest autocorrelation of `x`, and that correlation. */
-export function dominantPeriod(x: ArrayLike<number>, maxLag: number): { lag: number; r: number } {
+/** Autocorrelation of `x` at `lag` (0 for a constant series or a lag past its end). */
+export function autocorrelation(x: ArrayLike<number>, lag: number): number {
+  const n = x.length;
+  if (lag >= n) return 0;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += x[i]!;
+  mean /= n;
+  let v = 0;
+  let c = 0;
+  for (let i = 0; i < n; i++) v += (x[i]! - mean) ** 2;
+  for (let i = lag; i < n; i++) c += (x[i]! - mean) * (x[i - lag]! - mean);
+  return v === 0 ? 0 : c / v;
+}
+
+/**
+ * Lag in [2, maxLag] with the highest autocorrelation of `x`, and that correlation. With `minRise` > 0 a lag only
+ * counts when its correlation rises at least that much above the lowest correlation at a shorter lag: a smooth
+ * series whose correlation decays slowly, with small wiggles, has no period.
+ */
+export function dominantPeriod(x: ArrayLike<number>, maxLag: number, minRise = 0): { lag: number; r: number } {
   const n = x.length;
   let mean = 0;
   for (let i = 0; i < n; i++) mean += x[i]!;
@@ -108,16 +126,18 @@ export function dominantPeriod(x: ArrayLike<number>, maxLag: number): { lag: num
   // Start past the first local minimum of the ACF so a smooth series' lag-2 correlation does not win.
   let prev = Infinity;
   let descending = true;
+  let low = Infinity;
   for (let lag = 2; lag <= Math.min(maxLag, n - 2); lag++) {
     let c = 0;
     for (let i = lag; i < n; i++) c += (x[i]! - mean) * (x[i - lag]! - mean);
     const r = c / v;
+    if (r < low) low = r;
     if (descending) {
       if (r > prev) descending = false;
       prev = r;
       if (descending) continue;
     }
-    if (r > best.r) best = { lag, r };
+    if (r > best.r && r - low >= minRise) best = { lag, r };
   }
   return best;
 }

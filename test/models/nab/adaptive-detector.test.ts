@@ -3,13 +3,19 @@ import {
   AdaptiveDetector,
   AlarmGate,
   AnomalyLikelihood,
+  FEATURES,
+  RawSurprise,
   SpatialNovelty,
   logLikelihood,
   rawSurprises,
+  resolveAdaptiveOptions,
   scoresFromRaw,
   upperTailProbability,
+  weeklyLag,
 } from '../../../models/nab/adaptive-detector.ts';
 import { adaptiveNabDetector, runDetector } from '../../../models/nab/detectors.ts';
+import { autocorrelation, dominantPeriod } from '../../../models/nab/robust-window.ts';
+import { nabGrid } from '../../../models/nab/tune-nab.ts';
 
 /** A seeded stream: daily-like sine, noise from a small LCG, and a level shift at `shiftAt`. */
 function stream(n: number, seed: number, shiftAt = -1): number[] {
@@ -126,5 +132,148 @@ describe('the adaptive detector', () => {
     expect(() => new AdaptiveDetector({ learnRows: 10 }).update(Number.NaN)).toThrow(
       expect.objectContaining({ code: 'EL_ERR_INVALID_ARGUMENT' }),
     );
+  });
+});
+
+describe('the alarm score', () => {
+  it('an alarm row emits alarmScore, any other row half its score, silence and learning rows 0', () => {
+    const g = new AlarmGate(2, 0.5, 3, 1);
+    expect([0.9, 0.9, 0.2, 0.7, 0.9, 0.9, 0.9, 0.4, 0.5].map((x) => g.update(x))).toEqual([
+      0, 0, 0.1, 1, 0, 0, 0, 0.2, 1,
+    ]);
+    const flags: boolean[] = [];
+    const h = new AlarmGate(0, 0.5, 1, 0.8);
+    for (const x of [0.6, 0.6, 0.3, 0.7]) {
+      h.update(x);
+      flags.push(h.alarmed);
+    }
+    expect(flags).toEqual([true, false, false, true]);
+  });
+
+  it('the detector alarms at 1 by default; alarmScore 0 gives the scores as they are', () => {
+    const values = stream(1000, 3, 700);
+    const d = new AdaptiveDetector({ learnRows: 150, suppressRows: 120 });
+    const raw = new AdaptiveDetector({ learnRows: 150, suppressRows: 120, alarmScore: 0 });
+    for (const v of values) {
+      const s = d.update(v);
+      const r = raw.update(v);
+      if (d.alarmed) {
+        expect(s).toBe(1);
+        expect(r).toBeGreaterThanOrEqual(0.5);
+      } else {
+        expect(s).toBe(r / 2);
+        expect(s).toBeLessThan(0.25);
+      }
+      expect(raw.alarmed).toBe(d.alarmed);
+    }
+  });
+
+  it('rejects an alarmScore below alarmLevel or above 1', () => {
+    expect(() => resolveAdaptiveOptions({ learnRows: 10, alarmScore: 0.4 })).toThrow(
+      /alarmScore must be 0 or in \[alarmLevel, 1\] = \[0.5, 1\], got 0.4/,
+    );
+    expect(() => resolveAdaptiveOptions({ learnRows: 10, alarmScore: 1.5 })).toThrow(/alarmScore/);
+    expect(resolveAdaptiveOptions({ learnRows: 10, alarmLevel: 0.6, alarmScore: 0.6 }).alarmScore).toBe(0.6);
+  });
+});
+
+describe('the weekly difference', () => {
+  const HOUR = 3600_000;
+  /** hourly values with a weekday/weekend pattern: 10 on weekdays, 4 on the two weekend days, small noise */
+  function weekly(n: number, seed: number): { values: number[]; ts: number[] } {
+    let s = seed >>> 0;
+    const rnd = (): number => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return s / 2 ** 32;
+    };
+    const ts = Array.from({ length: n }, (_, i) => i * HOUR);
+    const values = ts.map((_, i) => (Math.floor(i / 24) % 7 >= 5 ? 4 : 10) + 0.2 * (rnd() - 0.5));
+    return { values, ts };
+  }
+
+  it('one week in rows from the median spacing; autocorrelation at a lag', () => {
+    expect(weeklyLag([0, 1, 2, 3].map((i) => i * HOUR))).toBe(168);
+    expect(weeklyLag([0, HOUR, 2 * HOUR, 10 * HOUR, 11 * HOUR])).toBe(168); // a gap does not move the median
+    expect(weeklyLag([5, 5, 5])).toBe(0);
+    expect(weeklyLag([1])).toBe(0);
+    expect(autocorrelation([1, 2, 1, 2, 1, 2], 2)).toBeCloseTo(1 / 1.5, 12); // 4 products of 0.25 over 6 × 0.25
+    expect(autocorrelation([3, 3, 3], 1)).toBe(0);
+    expect(autocorrelation([1, 2], 5)).toBe(0);
+  });
+
+  it('is a feature only when the learning rows span two weeks by their timestamps', () => {
+    const { values, ts } = weekly(800, 5);
+    const o = resolveAdaptiveOptions({ learnRows: 400 });
+    const withTime = new RawSurprise(o);
+    values.forEach((v, i) => withTime.update(v, ts[i]));
+    expect(withTime.week).toBe(168);
+    expect(Number.isNaN(withTime.features[FEATURES - 1]!)).toBe(false);
+    const noTime = new RawSurprise(o);
+    for (const v of values) noTime.update(v);
+    expect(noTime.week).toBe(0);
+    expect(Number.isNaN(noTime.features[FEATURES - 1]!)).toBe(true);
+    // 300 learning rows are under two weeks (336 hours): no weekly feature
+    const short = new RawSurprise(resolveAdaptiveOptions({ learnRows: 300 }));
+    values.forEach((v, i) => short.update(v, ts[i]));
+    expect(short.week).toBe(0);
+    // a learning row without a timestamp turns it off
+    const gap = new RawSurprise(o);
+    values.forEach((v, i) => gap.update(v, i === 10 ? undefined : ts[i]));
+    expect(gap.week).toBe(0);
+    // minWeeklyCorrelation above the learning rows' correlation turns it off too
+    const strict = new RawSurprise(resolveAdaptiveOptions({ learnRows: 400, minWeeklyCorrelation: 1.01 }));
+    values.forEach((v, i) => strict.update(v, ts[i]));
+    expect(strict.week).toBe(0);
+  });
+
+  it('surprises on a weekday at the weekend level, and the staged functions agree with the stream', () => {
+    const { values, ts } = weekly(1000, 9);
+    // day 36 (rows 864-887) is a Tuesday at the weekend level: a level that every week has, a step that every
+    // weekend has, but not on that day of the week
+    const changed = values.map((v, i) => (i >= 864 && i < 888 ? v - 6 : v));
+    const r = new RawSurprise(resolveAdaptiveOptions({ learnRows: 400 }));
+    const wk: number[] = [];
+    changed.forEach((v, i) => {
+      r.update(v, ts[i]);
+      wk.push(r.features[FEATURES - 1]!);
+    });
+    const normal = wk.slice(500, 860).sort((x, y) => x - y);
+    expect(normal[Math.floor(normal.length * 0.99)]!).toBeLessThan(0.3);
+    expect(Math.min(...wk.slice(864, 888))).toBeGreaterThan(0.8);
+    const opts = { learnRows: 400 };
+    const d = new AdaptiveDetector(opts);
+    const s = changed.map((v, i) => d.update(v, ts[i]));
+    expect(Array.from(scoresFromRaw(changed, rawSurprises(changed, opts, ts), opts))).toEqual(s);
+  });
+});
+
+describe('the seasonal period check', () => {
+  it('a slowly decaying correlation with small wiggles has no period once minRise asks for a real peak', () => {
+    // a random walk (correlation decays slowly) plus a 5-row ripple
+    let s = 17;
+    let w = 0;
+    const walk = Array.from({ length: 600 }, (_, i) => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      w += s / 2 ** 32 - 0.5;
+      return w + 0.5 * Math.sin((2 * Math.PI * i) / 5);
+    });
+    // the ripple's lag wins on the walk's high correlation, which barely rises above the lags before it
+    expect(dominantPeriod(walk, 300)).toMatchObject({ lag: 5, r: expect.closeTo(0.946, 3) });
+    expect(dominantPeriod(walk, 300, 0.2)).toEqual({ lag: 0, r: 0 });
+    // a true period passes either way
+    const sine = Array.from({ length: 600 }, (_, i) => Math.sin((2 * Math.PI * i) / 48));
+    expect(dominantPeriod(sine, 300).lag).toBe(48);
+    expect(dominantPeriod(sine, 300, 0.2).lag).toBe(48);
+  });
+});
+
+describe('the tuning grids', () => {
+  it('wide, neighbours and fixed', () => {
+    expect(nabGrid().length).toBe(144);
+    expect(nabGrid('wide')).toEqual(nabGrid());
+    expect(nabGrid('neighbours').length).toBe(9);
+    expect(nabGrid('neighbours')).toContainEqual({ zHalf: 12, suppressFactor: 0.2 });
+    expect(nabGrid('fixed')).toEqual([{}]);
+    expect(() => nabGrid('big' as never)).toThrow(/unknown grid "big"/);
   });
 });
