@@ -3,38 +3,17 @@
  * HTM's post-processing — a short mean of the raw scores against the rolling distribution of earlier short means,
  * its Gaussian upper tail and HTM's log form. Pure.
  */
+import { erfc } from './erfc.ts';
+
 /** Upper-tail probability of a normal distribution: Q((x − mean) / std), and 0.5 for x ≤ mean. */
 export function upperTailProbability(x: number, mean: number, std: number): number {
   if (x <= mean) return 0.5;
-  return 0.5 * erfcApprox((x - mean) / std / Math.SQRT2);
+  return 0.5 * erfc((x - mean) / std / Math.SQRT2);
 }
 
 /** HTM's log form of a likelihood: ln(1 + 1e-10 − L) / ln(1e-10); 0 at L = 0 (≈ 0), 1 at L = 1, 0.5 at L = 1 − 1e-5. */
 export function logLikelihood(likelihood: number): number {
   return Math.log(1.0000000001 - likelihood) / Math.log(1e-10);
-}
-
-/**
- * erfc to about 1e-14 relative (the likelihood needs tails down to 1e-10, not Python-exact rounding): a series
- * below 2, a continued fraction above.
- */
-function erfcApprox(x: number): number {
-  if (x < 0) return 2 - erfcApprox(-x);
-  if (x < 2) {
-    let term = x;
-    let sum = x;
-    for (let n = 1; n < 60; n++) {
-      term *= (-x * x) / n;
-      const add = term / (2 * n + 1);
-      sum += add;
-      if (Math.abs(add) < 1e-16 * Math.abs(sum)) break;
-    }
-    return 1 - (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  if (x > 27) return 0;
-  let t = x;
-  for (let k = 60; k >= 1; k--) t = x + k / 2 / t;
-  return Math.exp(-x * x) / (Math.sqrt(Math.PI) * t);
 }
 
 /** Fixed-capacity ring of doubles with a running sum and sum of squares. */
