@@ -24,7 +24,7 @@ import { ROLLOUT_TIMING_DEFAULTS } from './rollout-controller-options.ts';
 import type { RolloutOutcome } from './rollout-view.ts';
 import type { RolloutState } from './rollout-state.ts';
 import { httpModelSource, registryModelSource } from './model-source.ts';
-import { RolloutServer } from './rollout-server.ts';
+import { RolloutServer, RolloutServerOptionsSchema } from './rollout-server.ts';
 
 export const RolloutPartConfigSchema = z.strictObject({
   dataDir: z.string().min(1).default(DEFAULT_DATA_DIRS.rollout),
@@ -46,11 +46,11 @@ export const RolloutPartConfigSchema = z.strictObject({
   completeAlias: z.union([z.string().min(1), z.literal(false)]).default('production'),
   http: z
     .strictObject({
-      host: z.string().default('127.0.0.1'),
-      port: z.number().int().min(0).max(65535).default(8082),
-      apiToken: z.string().min(1).optional(),
+      host: RolloutServerOptionsSchema.shape.host,
+      port: RolloutServerOptionsSchema.shape.port,
+      apiToken: RolloutServerOptionsSchema.shape.apiToken,
       /** listen on a non-loopback host without apiToken (rollout writes open to the network) */
-      insecure: z.boolean().default(false),
+      insecure: RolloutServerOptionsSchema.shape.insecure,
     })
     .prefault({}),
   /** named device groups for `--group` */

@@ -19,6 +19,8 @@
  * only, unless `insecure: true` (lib/listen-guard.ts).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { dependency, optionsParser } from '../../lib/options.ts';
 import { assertSecureListener } from '../../lib/listen-guard.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import { bearerAuth, listeningUrl } from '../http/json-api.ts';
@@ -39,34 +41,40 @@ const STATUS: HttpStatusByCode = {
   EL_ERR_REGISTRY_HTTP: 502,
 };
 
-export interface RolloutServerOptions {
-  controller: RolloutController;
-  host?: string;
-  /** default 8082; 0 = any free port */
-  port?: number;
+/** The RolloutServer's options and their defaults (the rollout part's `http` section reads these fields). */
+export const RolloutServerOptionsSchema = z.strictObject({
+  controller: dependency<RolloutController>('a RolloutController'),
+  /** listen address */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** listen port (0 = any free port) */
+  port: z.number().int().min(0).max(65535).default(8082),
   /** bearer token for the writes; undefined = no auth, allowed on loopback hosts only (see insecure) */
-  apiToken?: string;
+  apiToken: z.string().min(1).optional(),
   /** start without an apiToken on a non-loopback host (writes open to the network; logged as a warning) */
-  insecure?: boolean;
-  logger?: Logger;
-}
+  insecure: z.boolean().default(false),
+  logger: dependency<Logger>('a Logger').default(silentLogger),
+});
+export type RolloutServerOptions = z.input<typeof RolloutServerOptionsSchema>;
+
+const resolveRolloutServerOptions = optionsParser(RolloutServerOptionsSchema, {
+  where: 'RolloutServer',
+  code: 'EL_ERR_INVALID_ARGUMENT',
+});
 
 export class RolloutServer {
-  readonly #o: RolloutServerOptions;
+  readonly #o: Readonly<z.output<typeof RolloutServerOptionsSchema>>;
   #app: FastifyInstance | undefined;
   #url: string | undefined;
   #closed = false;
 
   constructor(opts: RolloutServerOptions) {
-    if (!opts?.controller)
-      throw new EdgeloopError('EL_ERR_INVALID_ARGUMENT', 'RolloutServer: option "controller" is required');
-    this.#o = opts;
+    this.#o = Object.freeze(resolveRolloutServerOptions(opts));
     // refused before anything opens; start() repeats the check to log the insecure warning when it listens
     this.#exposure(undefined);
   }
 
   #exposure(logger: Logger | undefined): void {
-    const { host = '127.0.0.1', port = 8082, apiToken, insecure = false } = this.#o;
+    const { host, port, apiToken, insecure } = this.#o;
     assertSecureListener({
       host,
       port,
@@ -90,8 +98,8 @@ export class RolloutServer {
   async start(): Promise<void> {
     if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'rollout server is closed');
     if (this.#url) return;
-    this.#exposure(this.#o.logger ?? silentLogger);
-    await this.app.listen({ host: this.#o.host ?? '127.0.0.1', port: this.#o.port ?? 8082 });
+    this.#exposure(this.#o.logger);
+    await this.app.listen({ host: this.#o.host, port: this.#o.port });
     this.#url = listeningUrl(this.app);
   }
 
@@ -106,7 +114,7 @@ export class RolloutServer {
 
   #build(): FastifyInstance {
     const c = this.#o.controller;
-    const log = this.#o.logger ?? silentLogger;
+    const log = this.#o.logger;
     const app = createHttpServer({
       name: 'rollout',
       logger: log,
