@@ -282,7 +282,7 @@ export function optionsParser<S extends z.ZodType>(
   return (value) => parseOptions(schema, value, o);
 }
 
-// ---- hand-validated options objects ----
+// ---- argument checks (a method's argument, not an options object: `read({ limit })`) ----
 
 export function invalidOption(
   component: string,
@@ -298,24 +298,7 @@ export function invalidOption(
   });
 }
 
-/** Throw on options not in `allowed`, suggesting the closest known name. */
-export function checkKnownOptions(
-  component: string,
-  opts: object | undefined,
-  allowed: readonly string[] | ReadonlySet<string>,
-  code: ErrorCode = 'EL_ERR_CONFIG_INVALID',
-  listKnown = false,
-  noun: 'option' | 'field' = 'option',
-): void {
-  if (opts === undefined) return;
-  if (typeof opts !== 'object' || opts === null) throw invalidOption(component, 'options', 'an object', opts, code);
-  const known = [...allowed];
-  for (const key of Object.keys(opts)) {
-    if (!known.includes(key))
-      throw unknownKeyError(component, key, known, { code, noun, list: listKnown ? 'known' : 'none' });
-  }
-}
-
+/** An integer argument in [min, max], or `def` when undefined; an error in the options' shape otherwise. */
 export function intOption(
   component: string,
   name: string,
@@ -333,42 +316,6 @@ export function intOption(
       value,
     );
   }
-  return value;
-}
-
-export function numberOption(
-  component: string,
-  name: string,
-  value: unknown,
-  def: number,
-  min: number,
-  max = Infinity,
-): number {
-  if (value === undefined) return def;
-  if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max) {
-    throw invalidOption(component, name, `a number in [${min}, ${max}]`, value);
-  }
-  return value;
-}
-
-export function oneOfOption<T extends string>(
-  component: string,
-  name: string,
-  value: unknown,
-  def: T,
-  allowed: readonly T[],
-): T {
-  if (value === undefined) return def;
-  if (typeof value !== 'string' || !allowed.includes(value as T)) {
-    throw invalidOption(component, name, `one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`, value);
-  }
-  return value as T;
-}
-
-export function stringOption(component: string, name: string, value: unknown, def: string): string {
-  if (value === undefined) return def;
-  if (typeof value !== 'string' || value.length === 0)
-    throw invalidOption(component, name, 'a non-empty string', value);
   return value;
 }
 

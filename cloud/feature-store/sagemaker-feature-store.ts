@@ -123,7 +123,7 @@ export class SageMakerFeatureStore implements FeatureStore {
     const o = parseOptions(SageMakerFeatureStoreOptionsSchema, opts, { where: C });
     this.#client = o.client;
     this.#ownsClient = o.client === undefined;
-    this.#clientConfig = awsClientConfig(C, o);
+    this.#clientConfig = awsClientConfig(o);
     this.#defaults = {
       id: o.recordIdentifierName,
       time: o.eventTimeName,

@@ -43,8 +43,6 @@ import { recordBytes, validateRecords } from './stream-limits.ts';
 
 export type { KinesisLike, KinesisStreamOptions } from './kinesis-stream-options.ts';
 
-const C = 'KinesisStream';
-
 interface CachedIterator {
   /** the position this iterator continues after ('' = from the trim horizon) */
   after: string;
@@ -84,7 +82,7 @@ export class KinesisStream implements Stream {
     this.name = o.streamName;
     this.#client = o.client;
     this.#ownsClient = o.client === undefined;
-    this.#clientConfig = awsClientConfig(C, o);
+    this.#clientConfig = awsClientConfig(o);
     this.#ownsCheckpoints = o.checkpoints === undefined;
     this.#checkpoints = o.checkpoints ?? new SqliteCheckpointStore({ path: o.checkpointPath });
     this.#retry = { ...KINESIS_RETRY_DEFAULTS, ...o.retry };

@@ -1,20 +1,12 @@
 /**
- * Option checks of the stream, feature-store and processor components: the checks of lib/options.ts (unknown
- * options refused with a hint, ranges checked, every error naming the component and the option), and the AWS SDK
- * client config shared by the Kinesis and SageMaker adapters: its schema fields and the config built from them.
+ * What the stream and feature-store adapters share about their options: the argument check of `read({ limit })`,
+ * and the AWS SDK client config of the Kinesis and SageMaker adapters: its schema fields and the config built from
+ * them (the values are checked by each adapter's schema).
  */
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { z } from 'zod';
-import { stringOption } from '../../lib/options.ts';
 
-export {
-  checkKnownOptions,
-  intOption,
-  invalidOption,
-  numberOption,
-  oneOfOption,
-  stringOption,
-} from '../../lib/options.ts';
+export { intOption } from '../../lib/options.ts';
 
 /** The `region` / `endpoint` shorthands of an AWS adapter's options schema (`...awsClientFields`). */
 export const awsClientFields = {
@@ -29,13 +21,14 @@ export const awsClientFields = {
  * and an HTTP/1.1 handler for a plain-HTTP endpoint (kinesalite, LocalStack, a local test server), where the SDK's
  * default HTTP/2 handler fails.
  */
-export function awsClientConfig<T extends { region?: unknown; endpoint?: unknown; requestHandler?: unknown }>(
-  component: string,
-  opts: { region?: string | undefined; endpoint?: string | undefined; clientConfig?: T | undefined },
-): T {
+export function awsClientConfig<T extends { region?: unknown; endpoint?: unknown; requestHandler?: unknown }>(opts: {
+  region?: string | undefined;
+  endpoint?: string | undefined;
+  clientConfig?: T | undefined;
+}): T {
   const config = {
-    ...(opts.region !== undefined ? { region: stringOption(component, 'region', opts.region, '') } : {}),
-    ...(opts.endpoint !== undefined ? { endpoint: stringOption(component, 'endpoint', opts.endpoint, '') } : {}),
+    ...(opts.region !== undefined ? { region: opts.region } : {}),
+    ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
     ...opts.clientConfig,
   } as T;
   const ep = config.endpoint;
