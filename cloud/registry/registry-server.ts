@@ -19,9 +19,9 @@
 import { z } from 'zod';
 import { dependency, optionsParser } from '../../lib/options.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { assertSecureListener } from '../../lib/listen-guard.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import { bearerAuth, listeningUrl } from '../http/json-api.ts';
+import { bearerAuth } from '../http/json-api.ts';
+import { ApiServer } from '../http/api-server.ts';
 import { createHttpServer, type HttpStatusByCode, sendError } from '../http/server.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { ModelRegistry, ModelVersionRecord } from './model-registry.ts';
@@ -95,34 +95,12 @@ export function parseRange(
   return { start, end };
 }
 
-export class RegistryServer {
+export class RegistryServer extends ApiServer {
   readonly #opts: Readonly<z.output<typeof RegistryServerOptionsSchema>>;
-  #app: FastifyInstance | undefined;
-  #url: string | undefined;
-  #closed = false;
-
   constructor(opts: RegistryServerOptions) {
-    this.#opts = Object.freeze(resolveRegistryServerOptions(opts));
-    // refused before anything opens; start() repeats the check to log the insecure warning when it listens
-    this.#exposure(undefined);
-  }
-
-  #exposure(logger: Logger | undefined): void {
-    const { host, port, apiToken, insecure } = this.#opts;
-    assertSecureListener({
-      host,
-      port,
-      authConfigured: Boolean(apiToken),
-      insecure,
-      what: 'registry',
-      ...(logger ? { logger } : {}),
-    });
-  }
-
-  /** Base URL the server listens on (after start). */
-  get url(): string {
-    if (!this.#url) throw new EdgeloopError('EL_ERR_CLOSED', 'registry server is not started');
-    return this.#url;
+    const o = resolveRegistryServerOptions(opts);
+    super({ what: 'registry', ...o });
+    this.#opts = Object.freeze(o);
   }
 
   /** URL devices download an artifact from. */
@@ -130,36 +108,7 @@ export class RegistryServer {
     return `${this.#opts.publicUrl ?? this.url}/v1/artifacts/${sha256}`;
   }
 
-  /** The fastify instance (for inject() in tests, or to mount more routes before start). */
-  get app(): FastifyInstance {
-    this.#app ??= this.#build();
-    return this.#app;
-  }
-
-  async start(): Promise<void> {
-    if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'registry server is closed');
-    if (this.#url) return;
-    this.#exposure(this.#opts.logger);
-    const app = this.app;
-    await app.listen({ host: this.#opts.host, port: this.#opts.port });
-    this.#url = listeningUrl(app);
-    this.#opts.logger.info({ url: this.#url }, 'registry listening');
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    const app = this.#app;
-    this.#app = undefined;
-    this.#url = undefined;
-    await app?.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
-  }
-
-  #build(): FastifyInstance {
+  protected build(): FastifyInstance {
     const reg = this.#opts.registry;
     const app = createHttpServer({
       name: 'registry',
@@ -189,7 +138,7 @@ export class RegistryServer {
       pushedAt: r.pushedAt,
       metrics: r.metrics,
       ...(withManifest ? { training: r.training, manifest: r.manifest } : {}),
-      artifactUrl: this.#url || this.#opts.publicUrl ? this.artifactUrl(r.sha256) : `/v1/artifacts/${r.sha256}`,
+      artifactUrl: this.listening || this.#opts.publicUrl ? this.artifactUrl(r.sha256) : `/v1/artifacts/${r.sha256}`,
     });
     const auth = bearerAuth(this.#opts.apiToken, 'EL_ERR_REGISTRY_HTTP');
 

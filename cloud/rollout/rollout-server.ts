@@ -21,9 +21,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { dependency, optionsParser } from '../../lib/options.ts';
-import { assertSecureListener } from '../../lib/listen-guard.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import { bearerAuth, listeningUrl } from '../http/json-api.ts';
+import { bearerAuth } from '../http/json-api.ts';
+import { ApiServer } from '../http/api-server.ts';
 import { createHttpServer, type HttpStatusByCode } from '../http/server.ts';
 import { EdgeloopError } from '../../protocol/errors.ts';
 import type { CandidateInput } from './rollout-candidate.ts';
@@ -61,58 +61,15 @@ const resolveRolloutServerOptions = optionsParser(RolloutServerOptionsSchema, {
   code: 'EL_ERR_INVALID_ARGUMENT',
 });
 
-export class RolloutServer {
+export class RolloutServer extends ApiServer {
   readonly #o: Readonly<z.output<typeof RolloutServerOptionsSchema>>;
-  #app: FastifyInstance | undefined;
-  #url: string | undefined;
-  #closed = false;
-
   constructor(opts: RolloutServerOptions) {
-    this.#o = Object.freeze(resolveRolloutServerOptions(opts));
-    // refused before anything opens; start() repeats the check to log the insecure warning when it listens
-    this.#exposure(undefined);
+    const o = resolveRolloutServerOptions(opts);
+    super({ what: 'rollout controller', ...o });
+    this.#o = Object.freeze(o);
   }
 
-  #exposure(logger: Logger | undefined): void {
-    const { host, port, apiToken, insecure } = this.#o;
-    assertSecureListener({
-      host,
-      port,
-      authConfigured: Boolean(apiToken),
-      insecure,
-      what: 'rollout controller',
-      ...(logger ? { logger } : {}),
-    });
-  }
-
-  get url(): string {
-    if (!this.#url) throw new EdgeloopError('EL_ERR_CLOSED', 'rollout server is not started');
-    return this.#url;
-  }
-
-  get app(): FastifyInstance {
-    this.#app ??= this.#build();
-    return this.#app;
-  }
-
-  async start(): Promise<void> {
-    if (this.#closed) throw new EdgeloopError('EL_ERR_CLOSED', 'rollout server is closed');
-    if (this.#url) return;
-    this.#exposure(this.#o.logger);
-    await this.app.listen({ host: this.#o.host, port: this.#o.port });
-    this.#url = listeningUrl(this.app);
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    const app = this.#app;
-    this.#app = undefined;
-    this.#url = undefined;
-    await app?.close();
-  }
-
-  #build(): FastifyInstance {
+  protected build(): FastifyInstance {
     const c = this.#o.controller;
     const log = this.#o.logger;
     const app = createHttpServer({
