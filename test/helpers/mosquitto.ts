@@ -15,10 +15,9 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './free-port.ts';
 
 /** brokers still running: killed if the test process exits without closing them (a crashed or timed-out test) */
 const live = new Set<ChildProcess>();
@@ -86,17 +85,7 @@ export interface Mosquitto {
   close(): Promise<void>;
 }
 
-/** a port that was free on 127.0.0.1 a moment ago */
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
+export { freePort };
 
 /** A CA, a server certificate for 127.0.0.1/localhost and a client certificate (CN = clientCn), made by the openssl CLI. */
 export function generateTestCertificates(dir: string, clientCn = 'edgeloop-test-device'): TestCertificates {

@@ -4,11 +4,11 @@
  * start() holds the process open while the broker is down, until it connects or its deadline passes.
  */
 import { spawn } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startTestBroker } from '../helpers/aedes-broker.ts';
 import { startMosquitto } from '../helpers/mosquitto.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 describe('transports release every handle on close()', () => {
   it('a child process that used and closed both transports exits by itself', async () => {
@@ -38,15 +38,6 @@ describe('transports release every handle on close()', () => {
     });
   });
 });
-
-/** a port nothing listens on (bound, then released) */
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 /** run the await-start fixture; its exit code and what it printed */
 async function awaitStart(url: string, deadlineMs: number): Promise<{ code: number | null; out: string }> {

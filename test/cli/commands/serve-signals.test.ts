@@ -4,25 +4,17 @@
  * instead of exiting 13 with the start unsettled) and still stops cleanly on SIGTERM while it waits.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startTestBroker } from '../../helpers/aedes-broker.ts';
 import { serveProcess } from '../serve-process.ts';
+import { freePort } from '../../helpers/free-port.ts';
 
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'edgeloop-serve-'));
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 describe('server commands and signals', () => {

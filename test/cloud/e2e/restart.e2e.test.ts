@@ -6,23 +6,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { LocalStream } from '../../../cloud/stream/local-stream.ts';
 import { enc, range, readAll, telemetry } from '../ingest/ingest-helpers.ts';
 import { featuresWhen, tempDir } from './e2e-helpers.ts';
+import { freePort } from '../../helpers/free-port.ts';
 
 const BIN = join(import.meta.dirname, '../../../bin/edgeloop.js');
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** Start `edgeloop cloud` and resolve once it prints its MQTT URL. */
 async function startCloud(configPath: string): Promise<ChildProcess> {
