@@ -59,7 +59,7 @@ describe('cloud component options (lib/options.ts schemas)', () => {
     expect(thrown(() => new Processor({ stream: fake, store: fake, batchSize: 10_001 })).message).toMatch(
       /^Processor: batchSize: Too big/,
     );
-    // callbacks and the retry policy are checked now
+    // callbacks and the retry policy are checked too
     expect(thrown(() => new Processor({ stream: fake, store: fake, onMessage: 1 as never }))).toMatchObject({
       details: { option: 'onMessage' },
     });
