@@ -7,6 +7,7 @@ export interface Clock {
 
 export interface TimerHandle {
   unref?(): unknown;
+  ref?(): unknown;
 }
 
 export const systemClock: Clock = {

@@ -75,6 +75,10 @@ export class MqttTransport extends TransportBase<Pending> implements Transport {
     return this.#backoff.attempt;
   }
 
+  protected override holdForStart(): void {
+    this.#reconnectTimer?.ref?.();
+  }
+
   protected retryAfterGivingUp(): void {
     this.conn.gaveUp = false;
     this.#backoff.reset();

@@ -39,6 +39,11 @@ export abstract class TransportBase<P extends Settleable> extends EventEmitter<T
   protected abstract connect(): void;
   /** start() after reconnecting gave up: a fresh round of attempts. */
   protected abstract retryAfterGivingUp(): void;
+  /**
+   * start() waits for a reconnection already under way: the timers it waits on must hold the process open
+   * (connection-state.ts awaitingStart); a transport whose client holds the process by itself has nothing to do.
+   */
+  protected holdForStart(): void {}
   abstract publish(msg: TransportMessage): Promise<void>;
   /** SUBSCRIBE through the client; it calls `this.subs.settle()` once the broker answered every packet */
   protected abstract readonly sendSubscribe: SendSubscribe;
@@ -56,6 +61,7 @@ export abstract class TransportBase<P extends Settleable> extends EventEmitter<T
       conn.started = true;
       this.connect();
     } else if (conn.gaveUp) this.retryAfterGivingUp();
+    else this.holdForStart();
     return p;
   }
 

@@ -39,16 +39,23 @@ describe('transports release every handle on close()', () => {
   });
 });
 
-/** run the await-start fixture; its exit code and what it printed */
-async function awaitStart(url: string, deadlineMs: number): Promise<{ code: number | null; out: string }> {
-  const fixture = join(import.meta.dirname, 'fixtures', 'await-start.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture, url, String(deadlineMs)], {
+/** run a start fixture; its exit code and what it printed */
+async function runFixture(
+  name: string,
+  args: string[],
+  onOutput: (out: string) => void = () => {},
+): Promise<{ code: number | null; out: string }> {
+  const fixture = join(import.meta.dirname, 'fixtures', name);
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture, ...args], {
     cwd: join(import.meta.dirname, '..', '..'),
     env: { ...process.env, EDGELOOP_LOG_LEVEL: 'silent' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stdout.on('data', (b: Buffer) => {
+    out += b.toString();
+    onOutput(out);
+  });
   const guard = setTimeout(() => child.kill('SIGKILL'), 50_000);
   onTestFinished(() => {
     clearTimeout(guard);
@@ -57,6 +64,8 @@ async function awaitStart(url: string, deadlineMs: number): Promise<{ code: numb
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   return { code, out: out.trim() };
 }
+
+const awaitStart = (url: string, deadlineMs: number) => runFixture('await-start.ts', [url, String(deadlineMs)]);
 
 describe('an awaited start() holds the process open while the broker is down', () => {
   it('until its deadline: the start rejects with EL_ERR_TRANSPORT_TIMEOUT (not exit 13)', async () => {
@@ -72,5 +81,21 @@ describe('an awaited start() holds the process open while the broker is down', (
     const broker = await startTestBroker(port);
     onTestFinished(() => broker.close());
     expect(await run).toEqual({ code: 0, out: 'connected' });
+  });
+
+  it('a second start() while the transport reconnects by itself, until the broker is back', async () => {
+    const broker = await startTestBroker();
+    onTestFinished(() => broker.close());
+    let stopped = false;
+    const run = runFixture('restart-wait.ts', [broker.url], (out) => {
+      if (stopped || !out.includes('offline')) return;
+      stopped = true;
+      // the broker is away for a few reconnect attempts, then listens again on its port
+      setTimeout(() => void broker.restart(), 2000);
+    });
+    // the first start connected: take the broker away
+    await new Promise((r) => setTimeout(r, 1500));
+    await broker.stop();
+    expect(await run).toEqual({ code: 0, out: 'offline\nconnected' });
   });
 });
