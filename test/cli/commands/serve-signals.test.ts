@@ -17,6 +17,20 @@ function tempDir(): string {
   return dir;
 }
 
+/** `edgeloop rollout serve` on any port, its broker at `mqttPort` on loopback */
+const rolloutServe = (mqttPort: number) =>
+  serveProcess([
+    'rollout',
+    'serve',
+    '--port',
+    '0',
+    '--data-dir',
+    tempDir(),
+    '--mqtt',
+    `mqtt://127.0.0.1:${mqttPort}`,
+    '--insecure',
+  ]);
+
 describe('server commands and signals', () => {
   it('registry serve answers until SIGTERM, then exits 0', { timeout: 60_000 }, async () => {
     const child = serveProcess(['registry', 'serve', '--port', '0', '--data-dir', tempDir(), '--insecure']);
@@ -28,17 +42,7 @@ describe('server commands and signals', () => {
 
   it('rollout serve waits for a broker that is down, then serves once it is up', { timeout: 60_000 }, async () => {
     const port = await freePort();
-    const child = serveProcess([
-      'rollout',
-      'serve',
-      '--port',
-      '0',
-      '--data-dir',
-      tempDir(),
-      '--mqtt',
-      `mqtt://127.0.0.1:${port}`,
-      '--insecure',
-    ]);
+    const child = rolloutServe(port);
     // still waiting (not exited) after a few failed connection attempts
     const early = await Promise.race([child.exited, new Promise((r) => setTimeout(() => r('waiting'), 2500))]);
     expect(early).toBe('waiting');
@@ -52,17 +56,7 @@ describe('server commands and signals', () => {
 
   it('rollout serve stops cleanly on SIGTERM while it waits for the broker', { timeout: 60_000 }, async () => {
     const port = await freePort();
-    const child = serveProcess([
-      'rollout',
-      'serve',
-      '--port',
-      '0',
-      '--data-dir',
-      tempDir(),
-      '--mqtt',
-      `mqtt://127.0.0.1:${port}`,
-      '--insecure',
-    ]);
+    const child = rolloutServe(port);
     await new Promise((r) => setTimeout(r, 1500));
     child.kill('SIGTERM');
     expect(await child.exited).toBe(0);
